@@ -1,0 +1,112 @@
+// The one boundary between lead-router and a CRM. A connector turns one CRM into normalized events,
+// leads, accounts and a directory, and applies actions. Connectors import only the core's types.
+import type { Account, Lead } from '../src/core/types.js';
+
+/** The closed set of expected failures; one retry policy acts on them. */
+export type CrmErrorKind = 'rate_limited' | 'transient' | 'auth' | 'not_found' | 'invalid';
+
+export class CrmError extends Error {
+  override readonly name = 'CrmError';
+  constructor(
+    readonly kind: CrmErrorKind,
+    message: string,
+    readonly details: {
+      status?: number | undefined;
+      /** Milliseconds to wait before the next try, from Retry-After or the provider's window. */
+      retryAfterMs?: number | undefined;
+      /** Provider's own category or policy (HubSpot `policyName`, `category`; Salesforce `errorCode`). */
+      code?: string | undefined;
+      /** True when waiting will not help today (HubSpot DAILY limit). */
+      daily?: boolean | undefined;
+    } = {},
+  ) {
+    super(message);
+  }
+}
+
+/** A CRM event, normalized: one new or changed record. */
+export interface CrmEvent {
+  /** Provider event id (HubSpot eventId, Salesforce replay id). Not guaranteed unique by providers. */
+  eventId: string;
+  /** Subscription or channel the event came through (`contact.creation`, `contact.propertyChange`). */
+  subscription: string;
+  kind: 'created' | 'changed';
+  objectId: string;
+  /** For property changes: the property and its new value. */
+  property?: string | undefined;
+  value?: string | undefined;
+  occurredAt: number;
+  /** The source of the change (HubSpot changeSource/sourceId) to drop echoes of our own writes. */
+  source?: string | undefined;
+}
+
+export interface DirectoryOwner {
+  /** The CRM id that goes in the owner field (HubSpot owner id, Salesforce user id). */
+  id: string;
+  /** HubSpot user id (distinct from the owner id), needed for sequence enrollment. */
+  userId?: string | undefined;
+  email: string;
+  name: string;
+  active: boolean;
+  teams: string[];
+}
+
+export interface Directory {
+  owners: DirectoryOwner[];
+  /** Teams or queues by name → CRM id. */
+  queues: Record<string, string>;
+  fetchedAt: number;
+}
+
+/** A lead-router action as applied to one CRM record; ids are CRM ids, already resolved. */
+export interface OwnerWrite {
+  leadId: string;
+  ownerId: string;
+  /** Optional routing-reason property value written alongside the owner. */
+  reason?: string | undefined;
+}
+
+export interface TaskCreate {
+  leadId: string;
+  ownerId: string;
+  subject: string;
+  body: string;
+  dueAt: number;
+  priority: 'low' | 'medium' | 'high';
+  /** Idempotency key recorded by the pipeline; connectors may pass it to the CRM when supported. */
+  key: string;
+}
+
+export interface SequenceEnrollment {
+  leadId: string;
+  sequenceId: string;
+  /** HubSpot user id of the sender (the new owner). */
+  senderUserId: string;
+  senderEmail: string;
+}
+
+export interface NoteCreate {
+  leadId: string;
+  ownerId?: string | undefined;
+  text: string;
+  key: string;
+}
+
+/** Per-item outcome of a batch call: the CRM id created, or the error for that item. */
+export type ItemResult = { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
+
+export interface CrmConnector {
+  readonly provider: 'hubspot' | 'salesforce' | 'sandbox';
+  /** Reads leads in as few calls as the CRM allows; missing ids are absent from the result. */
+  readLeads(ids: string[], properties: string[]): Promise<Map<string, Lead>>;
+  /** Finds accounts by registrable domain, batched. */
+  findAccountsByDomain(domains: string[]): Promise<Map<string, Account[]>>;
+  directory(): Promise<Directory>;
+  setOwners(writes: OwnerWrite[]): Promise<ItemResult[]>;
+  createTasks(tasks: TaskCreate[]): Promise<ItemResult[]>;
+  enroll(enrollment: SequenceEnrollment): Promise<ItemResult>;
+  writeNotes(notes: NoteCreate[]): Promise<ItemResult[]>;
+  /** Whether the lead was touched (call, email, meeting, task completed) since a time, for SLAs. */
+  touchedSince(leadId: string, since: number): Promise<boolean>;
+  checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }>;
+}

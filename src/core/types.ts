@@ -1,0 +1,429 @@
+// The routing core's vocabulary. Everything here is plain data: the core is pure and deterministic,
+// time is passed in as epoch milliseconds, and every outer layer (rule loading, connectors, storage)
+// speaks these types.
+
+/** A value of a CRM field as the core sees it after normalization. */
+export type FieldValue = string | number | boolean | null;
+
+/** One provider-neutral lead (a HubSpot contact, a Salesforce lead or contact, a CSV row). */
+export interface Lead {
+  /** The CRM record id, or the row id in a file. */
+  id: string;
+  email?: string | undefined;
+  /** Registrable domain of the email (public suffix list), lower case. */
+  emailDomain?: string | undefined;
+  firstName?: string | undefined;
+  lastName?: string | undefined;
+  title?: string | undefined;
+  company?: string | undefined;
+  /** Registrable domain of the website, lower case, `www.` and subdomains stripped. */
+  websiteDomain?: string | undefined;
+  /** ISO 3166-1 alpha-2. */
+  country?: string | undefined;
+  /** Region code without the country prefix (US "CA", CA "ON", AU "NSW") when known, else the raw value. */
+  state?: string | undefined;
+  postalCode?: string | undefined;
+  city?: string | undefined;
+  employees?: number | undefined;
+  annualRevenue?: number | undefined;
+  industry?: string | undefined;
+  leadSource?: string | undefined;
+  form?: string | undefined;
+  productInterest?: string | undefined;
+  demoRequested?: boolean | undefined;
+  score?: number | undefined;
+  /** The current owner, as a rep email (connectors translate CRM owner ids). */
+  owner?: string | undefined;
+  /** When the lead was created in the CRM (epoch ms). */
+  createdAt?: number | undefined;
+  /** Every other CRM field by its CRM name. */
+  fields: Record<string, FieldValue>;
+}
+
+/** The normalized field names a rule can refer to directly; anything else is looked up in `fields`. */
+export const LEAD_FIELDS = [
+  'id',
+  'email',
+  'emailDomain',
+  'firstName',
+  'lastName',
+  'title',
+  'company',
+  'websiteDomain',
+  'country',
+  'state',
+  'postalCode',
+  'city',
+  'employees',
+  'annualRevenue',
+  'industry',
+  'leadSource',
+  'form',
+  'productInterest',
+  'demoRequested',
+  'score',
+  'owner',
+  'createdAt',
+] as const satisfies readonly (keyof Lead)[];
+export type LeadField = (typeof LEAD_FIELDS)[number];
+
+// ---------------------------------------------------------------------------------------------------
+// Team
+
+/** Minutes since local midnight; `end` is exclusive. Days are ISO weekdays 1 (Mon) … 7 (Sun). */
+export interface WorkingHours {
+  days: number[];
+  start: number;
+  end: number;
+}
+
+/** A closed range of local calendar dates, `YYYY-MM-DD`. */
+export interface DateRange {
+  from: string;
+  to: string;
+}
+
+export interface Rep {
+  /** Reps are named by email; connectors resolve CRM ids later. Lower case. */
+  email: string;
+  name?: string | undefined;
+  /** IANA time zone. */
+  timezone: string;
+  /** Empty means always available. Several entries allow split shifts. */
+  hours: WorkingHours[];
+  outOfOffice: DateRange[];
+  weight: number;
+  caps: { perDay?: number | undefined; perWeek?: number | undefined };
+  /** False when the rep is deactivated (in the team file or in the CRM directory). */
+  active: boolean;
+}
+
+export interface Queue {
+  name: string;
+  /** A CRM id (HubSpot team id, Salesforce queue id) when the team file names one. */
+  crmId?: string | undefined;
+}
+
+export interface Team {
+  reps: Record<string, Rep>;
+  queues: Record<string, Queue>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rule set
+
+export interface PostalRange {
+  from: string;
+  to: string;
+}
+
+/** All the keys given in one clause must match; a territory matches when any clause does. */
+export interface TerritoryClause {
+  country?: string[] | undefined;
+  state?: string[] | undefined;
+  postalPrefix?: string[] | undefined;
+  postalRange?: PostalRange[] | undefined;
+  city?: string[] | undefined;
+}
+
+export interface Territory {
+  name: string;
+  clauses: TerritoryClause[];
+}
+
+export type Strategy = 'round_robin' | 'weighted' | 'least_loaded';
+
+export interface Pool {
+  name: string;
+  members: string[];
+  strategy: Strategy;
+  /** For least_loaded: count assignments in this trailing window (ms); absent means open leads. */
+  loadWindowMs?: number | undefined;
+  /** Skip reps outside their working hours (default true). */
+  respectHours: boolean;
+  fallback: Destination;
+}
+
+export type CompareOp =
+  | 'eq'
+  | 'neq'
+  | 'in'
+  | 'not_in'
+  | 'contains'
+  | 'starts_with'
+  | 'ends_with'
+  | 'regex'
+  | 'gt'
+  | 'gte'
+  | 'lt'
+  | 'lte'
+  | 'between'
+  | 'exists'
+  | 'missing';
+
+/** A regular expression compiled at load time by the rule loader with a linear-time engine. */
+export interface SafePattern {
+  source: string;
+  test(value: string): boolean;
+}
+
+export type Condition =
+  | { kind: 'always' }
+  | { kind: 'all'; of: Condition[] }
+  | { kind: 'any'; of: Condition[] }
+  | { kind: 'not'; of: Condition }
+  | { kind: 'compare'; field: string; op: 'exists' | 'missing' }
+  | {
+      kind: 'compare';
+      field: string;
+      op: 'eq' | 'neq' | 'contains' | 'starts_with' | 'ends_with';
+      value: FieldValue;
+      caseSensitive: boolean;
+    }
+  | { kind: 'compare'; field: string; op: 'in' | 'not_in'; values: FieldValue[]; caseSensitive: boolean }
+  | { kind: 'compare'; field: string; op: 'gt' | 'gte' | 'lt' | 'lte'; value: number }
+  | { kind: 'compare'; field: string; op: 'between'; min: number; max: number }
+  | { kind: 'compare'; field: string; op: 'regex'; pattern: SafePattern }
+  | { kind: 'territory'; name: string }
+  | { kind: 'account_matched'; value: boolean }
+  | { kind: 'account_owner_active'; value: boolean }
+  | { kind: 'free_mail'; value: boolean }
+  /** True when at least one member of the pool (or the rep) is within working hours now. */
+  | { kind: 'within_hours'; pool?: string | undefined; rep?: string | undefined };
+
+export type Destination =
+  | { kind: 'rep'; email: string }
+  | { kind: 'pool'; name: string }
+  | { kind: 'queue'; name: string }
+  | { kind: 'account_owner'; fallback: Destination }
+  | { kind: 'existing_owner'; fallback: Destination }
+  | { kind: 'none' }
+  /**
+   * Hold for enrichment: the route applies only while one of `fields` is missing. When the lead was
+   * already held by this route for `timeoutMs`, it goes to `then`.
+   */
+  | { kind: 'hold'; fields: string[]; timeoutMs: number; then: Destination };
+
+export interface TaskSpec {
+  /** Templates with `{{field}}` placeholders (lead fields, plus `owner`, `route`, `reason`). */
+  subject: string;
+  body?: string | undefined;
+  dueInMs: number;
+  priority: 'low' | 'medium' | 'high';
+}
+
+export interface SequenceSpec {
+  id?: string | undefined;
+  name?: string | undefined;
+}
+
+export type SlaBreach =
+  | { kind: 'remind' }
+  | { kind: 'reroute' }
+  | { kind: 'escalate'; to: { kind: 'rep'; email: string } | { kind: 'queue'; name: string } };
+
+export interface SlaSpec {
+  firstTouchMs: number;
+  onBreach: SlaBreach;
+}
+
+export interface RouteActions {
+  task?: TaskSpec | undefined;
+  sequence?: SequenceSpec | undefined;
+  /** Write the decision's explanation into the CRM as a note. */
+  note: boolean;
+}
+
+export interface Route {
+  name: string;
+  /** Position in the file (0-based), for traces. */
+  index: number;
+  when: Condition;
+  assign: Destination;
+  actions: RouteActions;
+  sla?: SlaSpec | undefined;
+}
+
+export interface RuleSet {
+  name: string;
+  /** Content hash of the source, so every decision names the exact rules it used. */
+  version: string;
+  territories: Record<string, Territory>;
+  pools: Record<string, Pool>;
+  routes: Route[];
+  fallback: Destination;
+  /** A team given inline in the rule file; a separate team file takes precedence. */
+  team?: Team | undefined;
+  /** Actions applied when the fallback is used. */
+  fallbackActions: RouteActions;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Accounts
+
+export interface Account {
+  id: string;
+  name: string;
+  domains: string[];
+  /** Owner as rep email. */
+  owner?: string | undefined;
+  /** Lifecycle: customers win tie-breaks over prospects. */
+  type?: 'customer' | 'partner' | 'prospect' | 'other' | undefined;
+  contacts?: number | undefined;
+}
+
+export interface AccountMatch {
+  account: Account;
+  by: 'email_domain' | 'website_domain' | 'company_name';
+  /** 1 for a domain match, the token similarity for a name match. */
+  score: number;
+  /** How many accounts were candidates at the deciding step. */
+  candidates: number;
+  /** The tie-break that decided among several candidates, if there were several. */
+  tieBreak?: string | undefined;
+}
+
+/** Finds the account of a lead; implemented by the in-memory index and by connector lookups. */
+export interface AccountMatcher {
+  match(lead: Lead): AccountMatch | null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// State that routing reads and writes back (applied atomically by storage)
+
+export interface RepCounters {
+  /** Local day (rep's time zone) the `day` count belongs to, `YYYY-MM-DD`. */
+  dayKey: string;
+  day: number;
+  /** Local ISO week, `YYYY-Www`. */
+  weekKey: string;
+  week: number;
+  /** Assignment times kept for least-loaded windows (trimmed to the longest window). */
+  recent: number[];
+  /** Leads currently open with this rep (maintained by the outer layers). */
+  open: number;
+}
+
+/** Per-pool rotation state. Strategies read only their own part. */
+export interface PoolState {
+  /** Global turn counter of this pool. */
+  turn: number;
+  /** Round robin: the turn at which each rep was last assigned. */
+  lastTurn: Record<string, number>;
+  /** Weighted: the eligible set the counts below belong to, and the counts within it. */
+  weighted?: { members: string; counts: Record<string, number>; total: number } | undefined;
+}
+
+export interface RoutingState {
+  pools: Record<string, PoolState>;
+  reps: Record<string, RepCounters>;
+}
+
+/** The lead's earlier hold, if it is being decided again. */
+export interface HoldState {
+  route: string;
+  since: number;
+}
+
+export interface DecisionContext {
+  team: Team;
+  state: RoutingState;
+  accounts?: AccountMatcher | undefined;
+  /** Free-mail domains (gmail.com …); the core has a default list. */
+  isFreeMail?: ((domain: string) => boolean) | undefined;
+  hold?: HoldState | undefined;
+  /** Reps who already had this lead (SLA re-route): never chosen again. */
+  excludeReps?: string[] | undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Decision and trace
+
+export type SkipReason =
+  | 'inactive'
+  | 'unknown_rep'
+  | 'out_of_office'
+  | 'outside_hours'
+  | 'capped_day'
+  | 'capped_week'
+  | 'already_had';
+
+export interface CandidateTrace {
+  email: string;
+  skipped?: SkipReason | undefined;
+  /** Human detail: "out of office 2026-12-23..2027-01-02", "25/25 today". */
+  detail?: string | undefined;
+}
+
+export interface AssignmentTrace {
+  pool: string;
+  strategy: Strategy;
+  candidates: CandidateTrace[];
+  chosen?: string | undefined;
+  /** How the winner was chosen: "next in weighted rotation (2:1)", "least loaded (3 open)". */
+  reason: string;
+  /** True when nobody was eligible and the pool's fallback was used. */
+  fellBack: boolean;
+}
+
+export interface ConditionTrace {
+  /** Readable form of the condition: `country in [DE, AT, CH]`. */
+  text: string;
+  result: boolean;
+  /** The lead values the condition looked at. */
+  values?: Record<string, FieldValue | undefined> | undefined;
+  children?: ConditionTrace[] | undefined;
+}
+
+export interface RouteTrace {
+  index: number;
+  name: string;
+  matched: boolean;
+  condition: ConditionTrace;
+  /** Why a matching route was passed over anyway (hold not needed). */
+  note?: string | undefined;
+}
+
+export interface Trace {
+  routes: RouteTrace[];
+  account?:
+    | (Omit<AccountMatch, 'account'> & { accountId: string; accountName: string; owner?: string | undefined })
+    | null;
+  assignments: AssignmentTrace[];
+  /** Each step of destination resolution: "account owner inactive → fallback pool emea-ae". */
+  steps: string[];
+}
+
+export type ResolvedDestination =
+  | { kind: 'rep'; email: string }
+  | { kind: 'queue'; name: string }
+  | { kind: 'none' }
+  | { kind: 'hold'; fields: string[]; until: number };
+
+export type Action =
+  | { kind: 'set_owner'; email: string }
+  | { kind: 'set_queue'; queue: string }
+  | {
+      kind: 'create_task';
+      subject: string;
+      body: string;
+      dueAt: number;
+      priority: 'low' | 'medium' | 'high';
+      assignee: string;
+    }
+  | { kind: 'enroll_sequence'; sequence: SequenceSpec; sender: string }
+  | { kind: 'write_note'; text: string };
+
+export interface Decision {
+  leadId: string;
+  ruleSet: { name: string; version: string };
+  decidedAt: number;
+  /** The route that decided, or null for the rule set's fallback. */
+  route: { index: number; name: string } | null;
+  destination: ResolvedDestination;
+  actions: Action[];
+  sla?: { firstTouchBy: number; onBreach: SlaBreach } | undefined;
+  trace: Trace;
+  /** The state after this decision; storage applies the change atomically. */
+  nextState: RoutingState;
+}
