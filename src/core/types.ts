@@ -215,6 +215,8 @@ export interface TaskSpec {
 export interface SequenceSpec {
   id?: string | undefined;
   name?: string | undefined;
+  /** Who sends when there is no owner (an automated path); otherwise the new owner sends. */
+  sender?: string | undefined;
 }
 
 export type SlaBreach =

@@ -1,0 +1,300 @@
+// The routing decision: pure and deterministic. Given a lead, a rule set, the team and the rotation
+// state at time `now`, it returns who owns the lead, what happens next, and why.
+import { evaluateCondition, type ConditionEnv } from './conditions.js';
+import { checkRep, recordAssignment } from './availability.js';
+import { pickFromPool } from './distribution.js';
+import { fieldValue, isFreeMailDomain } from './normalize.js';
+import { renderTemplate, summarizeDecision } from './explain.js';
+import type {
+  AccountMatch,
+  Action,
+  Decision,
+  DecisionContext,
+  Destination,
+  Lead,
+  ResolvedDestination,
+  Route,
+  RouteActions,
+  RoutingState,
+  RuleSet,
+  SlaSpec,
+  Trace,
+} from './types.js';
+
+/** Pool fallbacks may chain; a chain this long can only be a cycle the loader did not catch. */
+const MAX_FALLBACK_DEPTH = 8;
+
+const keepWindowCache = new WeakMap<RuleSet, number>();
+
+/** How long rep assignment times must be kept: the longest least-loaded window of the rule set. */
+function keepWindowMs(ruleSet: RuleSet): number {
+  let ms = keepWindowCache.get(ruleSet);
+  if (ms === undefined) {
+    ms = Math.max(0, ...Object.values(ruleSet.pools).map((p) => p.loadWindowMs ?? 0));
+    keepWindowCache.set(ruleSet, ms);
+  }
+  return ms;
+}
+
+function isBlank(v: unknown): boolean {
+  return v === undefined || v === null || v === '';
+}
+
+function formatDuration(ms: number): string {
+  const units: [number, string][] = [
+    [604_800_000, 'w'],
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+  ];
+  let rest = ms;
+  let out = '';
+  for (const [size, unit] of units) {
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return out === '' ? '0s' : out;
+}
+
+function describeDestination(d: Destination): string {
+  switch (d.kind) {
+    case 'rep':
+      return `rep ${d.email}`;
+    case 'pool':
+      return `pool ${d.name}`;
+    case 'queue':
+      return `queue ${d.name}`;
+    case 'account_owner':
+      return 'account owner';
+    case 'existing_owner':
+      return 'existing owner';
+    case 'none':
+      return 'no owner (automated path)';
+    case 'hold':
+      return `hold for ${d.fields.join(', ')}`;
+    default:
+      return exhaustive(d);
+  }
+}
+
+function exhaustive(value: never): never {
+  throw new Error(`unhandled destination ${JSON.stringify(value)}`);
+}
+
+/** Carries the evolving trace and state through one decision. */
+class Resolver {
+  state: RoutingState;
+  readonly trace: Trace;
+
+  constructor(
+    private readonly lead: Lead,
+    private readonly ruleSet: RuleSet,
+    private readonly context: DecisionContext,
+    private readonly now: number,
+    private readonly account: AccountMatch | null,
+    trace: Trace,
+  ) {
+    this.state = context.state;
+    this.trace = trace;
+  }
+
+  /** Resolves a destination to a rep, a queue or nobody, following fallbacks; records every step. */
+  resolve(dest: Destination, depth = 0): ResolvedDestination {
+    if (depth > MAX_FALLBACK_DEPTH) {
+      this.trace.steps.push('fallback chain too long: left unassigned');
+      return { kind: 'none' };
+    }
+    switch (dest.kind) {
+      case 'rep':
+        return this.directRep(dest.email, 'rep', this.ruleSet.fallback, depth);
+      case 'queue':
+        return { kind: 'queue', name: dest.name };
+      case 'none':
+        return { kind: 'none' };
+      case 'pool': {
+        const pool = this.ruleSet.pools[dest.name];
+        if (pool === undefined) {
+          this.trace.steps.push(`unknown pool ${dest.name} → rule set fallback`);
+          return this.resolve(this.ruleSet.fallback, depth + 1);
+        }
+        const picked = pickFromPool(pool, this.context.team, this.state, this.now, this.context.excludeReps, {
+          keepWindowMs: keepWindowMs(this.ruleSet),
+        });
+        this.trace.assignments.push(picked.trace);
+        this.state = picked.nextState;
+        if (picked.chosen !== undefined) return { kind: 'rep', email: picked.chosen };
+        this.trace.steps.push(`pool ${pool.name}: nobody eligible → ${describeDestination(pool.fallback)}`);
+        return this.resolve(pool.fallback, depth + 1);
+      }
+      case 'account_owner': {
+        const owner = this.account?.account.owner;
+        if (owner === undefined) {
+          const why = this.account === null ? 'no account matched' : `account ${this.account.account.name} has no owner`;
+          this.trace.steps.push(`${why} → ${describeDestination(dest.fallback)}`);
+          return this.resolve(dest.fallback, depth + 1);
+        }
+        return this.directRep(owner, 'account owner', dest.fallback, depth);
+      }
+      case 'existing_owner': {
+        const owner = this.lead.owner;
+        if (owner === undefined) {
+          this.trace.steps.push(`lead has no owner → ${describeDestination(dest.fallback)}`);
+          return this.resolve(dest.fallback, depth + 1);
+        }
+        return this.directRep(owner, 'existing owner', dest.fallback, depth);
+      }
+      case 'hold':
+        // Holds are decided at route level (they depend on which fields are missing).
+        this.trace.steps.push('hold used as a fallback → treated as its timeout destination');
+        return this.resolve(dest.then, depth + 1);
+      default:
+        return exhaustive(dest);
+    }
+  }
+
+  /** A named rep gets the lead if active, present and under cap; working hours do not apply to named reps. */
+  private directRep(email: string, role: string, fallback: Destination, depth: number): ResolvedDestination {
+    const rep = this.context.team.reps[email];
+    const exclude = this.context.excludeReps === undefined ? undefined : new Set(this.context.excludeReps);
+    const check = checkRep(rep, email, this.state.reps[email], this.now, { respectHours: false, ...(exclude ? { exclude } : {}) });
+    if (check.skipped !== undefined || rep === undefined) {
+      this.trace.steps.push(`${role} ${email} skipped: ${check.detail ?? check.skipped ?? 'unknown rep'} → ${describeDestination(fallback)}`);
+      return this.resolve(fallback, depth + 1);
+    }
+    this.trace.steps.push(`${role} ${email} is available`);
+    const counters = recordAssignment(this.state.reps[email], rep, this.now, keepWindowMs(this.ruleSet));
+    this.state = { ...this.state, reps: { ...this.state.reps, [email]: counters } };
+    return { kind: 'rep', email };
+  }
+}
+
+function plannedActions(
+  lead: Lead,
+  dest: ResolvedDestination,
+  actions: RouteActions,
+  routeName: string,
+  now: number,
+  trace: Trace,
+): Action[] {
+  const out: Action[] = [];
+  const owner = dest.kind === 'rep' ? dest.email : undefined;
+  if (dest.kind === 'rep') out.push({ kind: 'set_owner', email: dest.email });
+  if (dest.kind === 'queue') out.push({ kind: 'set_queue', queue: dest.name });
+  if (actions.task !== undefined) {
+    if (owner === undefined) {
+      trace.steps.push('task not created: no single owner to assign it to');
+    } else {
+      const extras = { owner, route: routeName };
+      out.push({
+        kind: 'create_task',
+        subject: renderTemplate(actions.task.subject, lead, extras),
+        body: renderTemplate(actions.task.body ?? '', lead, extras),
+        dueAt: now + actions.task.dueInMs,
+        priority: actions.task.priority,
+        assignee: owner,
+      });
+    }
+  }
+  if (actions.sequence !== undefined) {
+    const sender = owner ?? actions.sequence.sender ?? lead.owner;
+    if (sender === undefined) {
+      trace.steps.push(`sequence ${actions.sequence.name ?? actions.sequence.id ?? ''} not enrolled: no owner and no sender configured`);
+    } else {
+      out.push({ kind: 'enroll_sequence', sequence: actions.sequence, sender });
+    }
+  }
+  return out;
+}
+
+function slaFor(dest: ResolvedDestination, sla: SlaSpec | undefined, now: number): Decision['sla'] {
+  if (sla === undefined || (dest.kind !== 'rep' && dest.kind !== 'queue')) return undefined;
+  return { firstTouchBy: now + sla.firstTouchMs, onBreach: sla.onBreach };
+}
+
+/**
+ * Decides one lead. Routes are tried top to bottom; the first that matches wins; when none does, the
+ * rule set's fallback applies. `now` is the decision time in epoch milliseconds.
+ */
+export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, now: number): Decision {
+  const account = context.accounts?.match(lead) ?? null;
+  const trace: Trace = {
+    routes: [],
+    account:
+      account === null
+        ? null
+        : {
+            accountId: account.account.id,
+            accountName: account.account.name,
+            owner: account.account.owner,
+            by: account.by,
+            score: account.score,
+            candidates: account.candidates,
+            tieBreak: account.tieBreak,
+          },
+    assignments: [],
+    steps: [],
+  };
+  const env: ConditionEnv = {
+    lead,
+    now,
+    territories: ruleSet.territories,
+    pools: ruleSet.pools,
+    team: context.team,
+    account,
+    isFreeMail: context.isFreeMail ?? isFreeMailDomain,
+  };
+  const resolver = new Resolver(lead, ruleSet, context, now, account, trace);
+
+  const finish = (route: Route | null, dest: ResolvedDestination, actions: RouteActions, sla: SlaSpec | undefined): Decision => {
+    const routeName = route?.name ?? 'fallback';
+    const decision: Decision = {
+      leadId: lead.id,
+      ruleSet: { name: ruleSet.name, version: ruleSet.version },
+      decidedAt: now,
+      route: route === null ? null : { index: route.index, name: route.name },
+      destination: dest,
+      actions: dest.kind === 'hold' ? [] : plannedActions(lead, dest, actions, routeName, now, trace),
+      sla: slaFor(dest, sla, now),
+      trace,
+      nextState: resolver.state,
+    };
+    if (actions.note && dest.kind !== 'hold') {
+      decision.actions.push({ kind: 'write_note', text: summarizeDecision(decision, lead, context.team) });
+    }
+    return decision;
+  };
+
+  for (const route of ruleSet.routes) {
+    const condition = evaluateCondition(route.when, env);
+    if (!condition.result) {
+      trace.routes.push({ index: route.index, name: route.name, matched: false, condition });
+      continue;
+    }
+    const assign = route.assign;
+    if (assign.kind === 'hold') {
+      const missing = assign.fields.filter((f) => isBlank(fieldValue(lead, f)));
+      if (missing.length === 0) {
+        trace.routes.push({ index: route.index, name: route.name, matched: false, condition, note: `hold not needed: ${assign.fields.join(', ')} present` });
+        continue;
+      }
+      trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
+      const since = context.hold?.route === route.name ? context.hold.since : now;
+      const until = since + assign.timeoutMs;
+      if (now < until) {
+        trace.steps.push(`held for enrichment: waiting for ${missing.join(', ')} up to ${formatDuration(assign.timeoutMs)}`);
+        return finish(route, { kind: 'hold', fields: missing, until }, route.actions, route.sla);
+      }
+      trace.steps.push(`hold timed out after ${formatDuration(assign.timeoutMs)} still missing ${missing.join(', ')} → ${describeDestination(assign.then)}`);
+      return finish(route, resolver.resolve(assign.then), route.actions, route.sla);
+    }
+    trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
+    return finish(route, resolver.resolve(assign), route.actions, route.sla);
+  }
+  trace.steps.push(`no route matched → rule set fallback: ${describeDestination(ruleSet.fallback)}`);
+  return finish(null, resolver.resolve(ruleSet.fallback), ruleSet.fallbackActions, undefined);
+}
+
+export { describeDestination, formatDuration };

@@ -1,0 +1,149 @@
+// Renders decisions for people: one line for logs and notes, a full explanation for `explain`.
+import { fieldValue } from './normalize.js';
+import type { Action, ConditionTrace, Decision, FieldValue, Lead, ResolvedDestination, Team } from './types.js';
+
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** `10:45` in the given zone (UTC when none), for due times and SLAs. */
+export function clockTime(ms: number, timezone = 'UTC'): string {
+  let fmt = timeFormats.get(timezone);
+  if (fmt === undefined) {
+    fmt = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    timeFormats.set(timezone, fmt);
+  }
+  return fmt.format(new Date(ms));
+}
+
+function show(v: FieldValue | undefined): string {
+  return v === undefined || v === null || v === '' ? '∅' : String(v);
+}
+
+/** Fills `{{field}}` placeholders from the lead (any field name a rule may use) and the extras. */
+export function renderTemplate(template: string, lead: Lead, extras: Record<string, string>): string {
+  return template.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, name: string) => {
+    const extra = extras[name];
+    if (extra !== undefined) return extra;
+    const value = fieldValue(lead, name);
+    return value === undefined || value === null ? '' : String(value);
+  });
+}
+
+function repName(team: Team, email: string): string {
+  return team.reps[email]?.name ?? email;
+}
+
+function destinationText(dest: ResolvedDestination, team: Team): string {
+  switch (dest.kind) {
+    case 'rep':
+      return repName(team, dest.email);
+    case 'queue':
+      return `queue ${dest.name}`;
+    case 'none':
+      return 'no owner (automated path)';
+    case 'hold':
+      return `held for ${dest.fields.join(', ')} until ${new Date(dest.until).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    default: {
+      const never: never = dest;
+      return String(never);
+    }
+  }
+}
+
+function actionText(a: Action, team: Team): string {
+  switch (a.kind) {
+    case 'set_owner':
+      return `owner ${repName(team, a.email)}`;
+    case 'set_queue':
+      return `queue ${a.queue}`;
+    case 'create_task':
+      return `task due ${clockTime(a.dueAt, team.reps[a.assignee]?.timezone)}`;
+    case 'enroll_sequence':
+      return `sequence ${a.sequence.name ?? a.sequence.id ?? '?'}`;
+    case 'write_note':
+      return 'note';
+    default: {
+      const never: never = a;
+      return String(never);
+    }
+  }
+}
+
+/** "ana@acme.de → Bo Berg (Enterprise demo DACH; pool emea-ae, weighted 2:1; Ada out of office) · task due 10:45 · sequence enterprise-demo" */
+export function summarizeDecision(decision: Decision, lead: Lead, team: Team): string {
+  const who = lead.email ?? `lead ${lead.id}`;
+  const why: string[] = [decision.route?.name ?? 'fallback'];
+  const last = decision.trace.assignments.at(-1);
+  if (last !== undefined) {
+    why.push(`pool ${last.pool}, ${last.reason}`);
+    const skipped = last.candidates.filter((c) => c.skipped !== undefined);
+    for (const c of skipped.slice(0, 3)) why.push(`${repName(team, c.email)} ${(c.skipped ?? '').replace(/_/g, ' ')}`);
+    if (skipped.length > 3) why.push(`${skipped.length - 3} more skipped`);
+  }
+  const parts = [`${who} → ${destinationText(decision.destination, team)} (${why.join('; ')})`];
+  for (const a of decision.actions) {
+    if (a.kind === 'create_task' || a.kind === 'enroll_sequence') parts.push(actionText(a, team));
+  }
+  return parts.join(' · ');
+}
+
+function conditionLines(t: ConditionTrace, depth: number, out: string[]): void {
+  const values = t.values === undefined ? '' : ` [${Object.entries(t.values).map(([k, v]) => `${k}=${show(v)}`).join(', ')}]`;
+  out.push(`${'  '.repeat(depth)}${t.result ? '✓' : '✗'} ${t.text}${values}`);
+  for (const child of t.children ?? []) conditionLines(child, depth + 1, out);
+}
+
+/** The full human explanation: every route tried, the account match, every candidate, every step. */
+export function explainDecision(decision: Decision, lead: Lead, team: Team): string {
+  const out: string[] = [];
+  out.push(`Lead ${lead.email ?? lead.id} (id ${lead.id}) decided ${new Date(decision.decidedAt).toISOString()} by rule set "${decision.ruleSet.name}" ${decision.ruleSet.version}`);
+  const acct = decision.trace.account;
+  if (acct === null || acct === undefined) {
+    out.push('Account: none matched');
+  } else {
+    const by = acct.by.replace(/_/g, ' ');
+    const tie = acct.tieBreak === undefined ? '' : `; ${acct.candidates} candidates, decided by ${acct.tieBreak}`;
+    out.push(`Account: ${acct.accountName} (${acct.accountId}) by ${by}${acct.by === 'company_name' ? ` (similarity ${acct.score.toFixed(2)})` : ''}, owner ${acct.owner ?? 'none'}${tie}`);
+  }
+  out.push('Routes:');
+  for (const r of decision.trace.routes) {
+    out.push(`  ${r.matched ? '✓' : '✗'} ${r.index + 1}. ${r.name}${r.note === undefined ? '' : ` — ${r.note}`}`);
+    conditionLines(r.condition, 3, out);
+  }
+  if (decision.route === null) out.push('  (no route matched: rule set fallback)');
+  for (const a of decision.trace.assignments) {
+    out.push(`Pool ${a.pool} (${a.strategy.replace(/_/g, ' ')}):`);
+    for (const c of a.candidates) {
+      const mark = c.email === a.chosen ? '→ chosen' : c.skipped !== undefined ? `skipped: ${c.detail ?? c.skipped.replace(/_/g, ' ')}` : 'eligible';
+      out.push(`  ${repName(team, c.email)} <${c.email}> ${mark}`);
+    }
+    out.push(`  ${a.fellBack ? 'nobody eligible: fallback used' : a.reason}`);
+  }
+  for (const s of decision.trace.steps) out.push(`Step: ${s}`);
+  out.push(`Outcome: ${destinationText(decision.destination, team)}`);
+  for (const a of decision.actions) {
+    switch (a.kind) {
+      case 'create_task':
+        out.push(`Action: task "${a.subject}" for ${repName(team, a.assignee)}, due ${new Date(a.dueAt).toISOString()} (${a.priority})`);
+        break;
+      case 'enroll_sequence':
+        out.push(`Action: enroll in sequence ${a.sequence.name ?? a.sequence.id ?? '?'} sent by ${a.sender}`);
+        break;
+      case 'write_note':
+        out.push(`Action: note "${a.text}"`);
+        break;
+      case 'set_owner':
+      case 'set_queue':
+        out.push(`Action: ${actionText(a, team)}`);
+        break;
+      default: {
+        const never: never = a;
+        out.push(String(never));
+      }
+    }
+  }
+  if (decision.sla !== undefined) {
+    const breach = decision.sla.onBreach.kind === 'escalate' ? `escalate to ${decision.sla.onBreach.to.kind === 'rep' ? decision.sla.onBreach.to.email : `queue ${decision.sla.onBreach.to.name}`}` : decision.sla.onBreach.kind === 'reroute' ? 're-route' : 'remind';
+    out.push(`SLA: first touch by ${new Date(decision.sla.firstTouchBy).toISOString()}, on breach ${breach}`);
+  }
+  return out.join('\n');
+}
