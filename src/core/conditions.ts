@@ -2,7 +2,16 @@
 import { fieldValue } from './normalize.js';
 import { matchesTerritory } from './territories.js';
 import { isWithinHours } from './availability.js';
-import type { AccountMatch, Condition, ConditionTrace, FieldValue, Lead, Pool, Team, Territory } from './types.js';
+import type {
+  AccountMatch,
+  Condition,
+  ConditionTrace,
+  FieldValue,
+  Lead,
+  Pool,
+  Team,
+  Territory,
+} from './types.js';
 
 /** Everything a condition may look at, computed once per decision. */
 export interface ConditionEnv {
@@ -124,10 +133,17 @@ function same(actual: FieldValue | undefined, expected: FieldValue, caseSensitiv
 
 /** HubSpot multi-select values arrive as `a;b;c`: each part counts as a value of its own. */
 function parts(actual: FieldValue | undefined): (FieldValue | undefined)[] {
-  return typeof actual === 'string' && actual.includes(';') ? actual.split(';').map((s) => s.trim()) : [actual];
+  return typeof actual === 'string' && actual.includes(';')
+    ? actual.split(';').map((s) => s.trim())
+    : [actual];
 }
 
-function textOp(actual: FieldValue | undefined, expected: FieldValue, caseSensitive: boolean, op: 'contains' | 'starts_with' | 'ends_with'): boolean {
+function textOp(
+  actual: FieldValue | undefined,
+  expected: FieldValue,
+  caseSensitive: boolean,
+  op: 'contains' | 'starts_with' | 'ends_with',
+): boolean {
   if (isBlank(actual) || expected === null) return false;
   const a = caseSensitive ? String(actual) : String(actual).toLowerCase();
   const e = caseSensitive ? String(expected) : String(expected).toLowerCase();
@@ -143,8 +159,14 @@ function textOp(actual: FieldValue | undefined, expected: FieldValue, caseSensit
   }
 }
 
-function leaf(c: Condition, result: boolean, values?: Record<string, FieldValue | undefined>): ConditionTrace {
-  return values === undefined ? { text: describeCondition(c), result } : { text: describeCondition(c), result, values };
+function leaf(
+  c: Condition,
+  result: boolean,
+  values?: Record<string, FieldValue | undefined>,
+): ConditionTrace {
+  return values === undefined
+    ? { text: describeCondition(c), result }
+    : { text: describeCondition(c), result, values };
 }
 
 /** Evaluates `c`, returning the result with the values it looked at; `all`/`any` stop at the first decisive child. */
@@ -178,7 +200,11 @@ export function evaluateCondition(c: Condition, env: ConditionEnv): ConditionTra
       const territory = env.territories[c.name];
       const { lead } = env;
       const result = territory !== undefined && matchesTerritory(territory, lead);
-      return leaf(c, result, { country: lead.country, state: lead.state, postalCode: lead.postalCode, city: lead.city });
+      const values: Record<string, FieldValue | undefined> = { country: lead.country };
+      if (lead.state !== undefined) values.state = lead.state;
+      if (lead.postalCode !== undefined) values.postalCode = lead.postalCode;
+      if (lead.city !== undefined) values.city = lead.city;
+      return leaf(c, result, values);
     }
     case 'account_matched':
       return leaf(c, (env.account !== null) === c.value, { account: env.account?.account.name ?? null });
@@ -193,7 +219,8 @@ export function evaluateCondition(c: Condition, env: ConditionEnv): ConditionTra
       return leaf(c, domain !== undefined && free === c.value, { emailDomain: domain });
     }
     case 'within_hours': {
-      const emails = c.pool !== undefined ? (env.pools[c.pool]?.members ?? []) : c.rep !== undefined ? [c.rep] : [];
+      const emails =
+        c.pool !== undefined ? (env.pools[c.pool]?.members ?? []) : c.rep !== undefined ? [c.rep] : [];
       const result = emails.some((email) => {
         const rep = env.team.reps[email];
         return rep !== undefined && rep.active && isWithinHours(rep, env.now);
@@ -216,13 +243,29 @@ function compare(c: Extract<Condition, { kind: 'compare' }>, lead: Lead): Condit
     case 'missing':
       return leaf(c, isBlank(actual), values);
     case 'eq':
-      return leaf(c, parts(actual).some((a) => same(a, c.value, c.caseSensitive)), values);
+      return leaf(
+        c,
+        parts(actual).some((a) => same(a, c.value, c.caseSensitive)),
+        values,
+      );
     case 'neq':
-      return leaf(c, !isBlank(actual) && !parts(actual).some((a) => same(a, c.value, c.caseSensitive)), values);
+      return leaf(
+        c,
+        !isBlank(actual) && !parts(actual).some((a) => same(a, c.value, c.caseSensitive)),
+        values,
+      );
     case 'in':
-      return leaf(c, parts(actual).some((a) => c.values.some((v) => same(a, v, c.caseSensitive))), values);
+      return leaf(
+        c,
+        parts(actual).some((a) => c.values.some((v) => same(a, v, c.caseSensitive))),
+        values,
+      );
     case 'not_in':
-      return leaf(c, !isBlank(actual) && !parts(actual).some((a) => c.values.some((v) => same(a, v, c.caseSensitive))), values);
+      return leaf(
+        c,
+        !isBlank(actual) && !parts(actual).some((a) => c.values.some((v) => same(a, v, c.caseSensitive))),
+        values,
+      );
     case 'contains':
     case 'starts_with':
     case 'ends_with':
@@ -235,7 +278,14 @@ function compare(c: Extract<Condition, { kind: 'compare' }>, lead: Lead): Condit
     case 'lte': {
       const n = asNumber(actual);
       if (n === undefined) return leaf(c, false, values);
-      const result = c.op === 'gt' ? n > c.value : c.op === 'gte' ? n >= c.value : c.op === 'lt' ? n < c.value : n <= c.value;
+      const result =
+        c.op === 'gt'
+          ? n > c.value
+          : c.op === 'gte'
+            ? n >= c.value
+            : c.op === 'lt'
+              ? n < c.value
+              : n <= c.value;
       return leaf(c, result, values);
     }
     case 'between': {

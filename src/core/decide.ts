@@ -132,7 +132,10 @@ class Resolver {
       case 'account_owner': {
         const owner = this.account?.account.owner;
         if (owner === undefined) {
-          const why = this.account === null ? 'no account matched' : `account ${this.account.account.name} has no owner`;
+          const why =
+            this.account === null
+              ? 'no account matched'
+              : `account ${this.account.account.name} has no owner`;
           this.trace.steps.push(`${why} → ${describeDestination(dest.fallback)}`);
           return this.resolve(dest.fallback, depth + 1);
         }
@@ -159,9 +162,14 @@ class Resolver {
   private directRep(email: string, role: string, fallback: Destination, depth: number): ResolvedDestination {
     const rep = this.context.team.reps[email];
     const exclude = this.context.excludeReps === undefined ? undefined : new Set(this.context.excludeReps);
-    const check = checkRep(rep, email, this.state.reps[email], this.now, { respectHours: false, ...(exclude ? { exclude } : {}) });
+    const check = checkRep(rep, email, this.state.reps[email], this.now, {
+      respectHours: false,
+      ...(exclude ? { exclude } : {}),
+    });
     if (check.skipped !== undefined || rep === undefined) {
-      this.trace.steps.push(`${role} ${email} skipped: ${check.detail ?? check.skipped ?? 'unknown rep'} → ${describeDestination(fallback)}`);
+      this.trace.steps.push(
+        `${role} ${email} skipped: ${check.detail ?? check.skipped ?? 'unknown rep'} → ${describeDestination(fallback)}`,
+      );
       return this.resolve(fallback, depth + 1);
     }
     this.trace.steps.push(`${role} ${email} is available`);
@@ -201,7 +209,9 @@ function plannedActions(
   if (actions.sequence !== undefined) {
     const sender = owner ?? actions.sequence.sender ?? lead.owner;
     if (sender === undefined) {
-      trace.steps.push(`sequence ${actions.sequence.name ?? actions.sequence.id ?? ''} not enrolled: no owner and no sender configured`);
+      trace.steps.push(
+        `sequence ${actions.sequence.name ?? actions.sequence.id ?? ''} not enrolled: no owner and no sender configured`,
+      );
     } else {
       out.push({ kind: 'enroll_sequence', sequence: actions.sequence, sender });
     }
@@ -248,7 +258,12 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
   };
   const resolver = new Resolver(lead, ruleSet, context, now, account, trace);
 
-  const finish = (route: Route | null, dest: ResolvedDestination, actions: RouteActions, sla: SlaSpec | undefined): Decision => {
+  const finish = (
+    route: Route | null,
+    dest: ResolvedDestination,
+    actions: RouteActions,
+    sla: SlaSpec | undefined,
+  ): Decision => {
     const routeName = route?.name ?? 'fallback';
     const decision: Decision = {
       leadId: lead.id,
@@ -277,17 +292,27 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
     if (assign.kind === 'hold') {
       const missing = assign.fields.filter((f) => isBlank(fieldValue(lead, f)));
       if (missing.length === 0) {
-        trace.routes.push({ index: route.index, name: route.name, matched: false, condition, note: `hold not needed: ${assign.fields.join(', ')} present` });
+        trace.routes.push({
+          index: route.index,
+          name: route.name,
+          matched: false,
+          condition,
+          note: `hold not needed: ${assign.fields.join(', ')} present`,
+        });
         continue;
       }
       trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
       const since = context.hold?.route === route.name ? context.hold.since : now;
       const until = since + assign.timeoutMs;
       if (now < until) {
-        trace.steps.push(`held for enrichment: waiting for ${missing.join(', ')} up to ${formatDuration(assign.timeoutMs)}`);
+        trace.steps.push(
+          `held for enrichment: waiting for ${missing.join(', ')} up to ${formatDuration(assign.timeoutMs)}`,
+        );
         return finish(route, { kind: 'hold', fields: missing, until }, route.actions, route.sla);
       }
-      trace.steps.push(`hold timed out after ${formatDuration(assign.timeoutMs)} still missing ${missing.join(', ')} → ${describeDestination(assign.then)}`);
+      trace.steps.push(
+        `hold timed out after ${formatDuration(assign.timeoutMs)} still missing ${missing.join(', ')} → ${describeDestination(assign.then)}`,
+      );
       return finish(route, resolver.resolve(assign.then), route.actions, route.sla);
     }
     trace.routes.push({ index: route.index, name: route.name, matched: true, condition });

@@ -1,6 +1,14 @@
 // Renders decisions for people: one line for logs and notes, a full explanation for `explain`.
 import { fieldValue } from './normalize.js';
-import type { Action, ConditionTrace, Decision, FieldValue, Lead, ResolvedDestination, Team } from './types.js';
+import type {
+  Action,
+  ConditionTrace,
+  Decision,
+  FieldValue,
+  Lead,
+  ResolvedDestination,
+  Team,
+} from './types.js';
 
 const timeFormats = new Map<string, Intl.DateTimeFormat>();
 
@@ -8,7 +16,12 @@ const timeFormats = new Map<string, Intl.DateTimeFormat>();
 export function clockTime(ms: number, timezone = 'UTC'): string {
   let fmt = timeFormats.get(timezone);
   if (fmt === undefined) {
-    fmt = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    fmt = new Intl.DateTimeFormat('en-GB', {
+      timeZone: timezone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
     timeFormats.set(timezone, fmt);
   }
   return fmt.format(new Date(ms));
@@ -76,7 +89,8 @@ export function summarizeDecision(decision: Decision, lead: Lead, team: Team): s
   if (last !== undefined) {
     why.push(`pool ${last.pool}, ${last.reason}`);
     const skipped = last.candidates.filter((c) => c.skipped !== undefined);
-    for (const c of skipped.slice(0, 3)) why.push(`${repName(team, c.email)} ${(c.skipped ?? '').replace(/_/g, ' ')}`);
+    for (const c of skipped.slice(0, 3))
+      why.push(`${repName(team, c.email)} ${(c.skipped ?? '').replace(/_/g, ' ')}`);
     if (skipped.length > 3) why.push(`${skipped.length - 3} more skipped`);
   }
   const parts = [`${who} → ${destinationText(decision.destination, team)} (${why.join('; ')})`];
@@ -87,7 +101,12 @@ export function summarizeDecision(decision: Decision, lead: Lead, team: Team): s
 }
 
 function conditionLines(t: ConditionTrace, depth: number, out: string[]): void {
-  const values = t.values === undefined ? '' : ` [${Object.entries(t.values).map(([k, v]) => `${k}=${show(v)}`).join(', ')}]`;
+  const values =
+    t.values === undefined
+      ? ''
+      : ` [${Object.entries(t.values)
+          .map(([k, v]) => `${k}=${show(v)}`)
+          .join(', ')}]`;
   out.push(`${'  '.repeat(depth)}${t.result ? '✓' : '✗'} ${t.text}${values}`);
   for (const child of t.children ?? []) conditionLines(child, depth + 1, out);
 }
@@ -95,25 +114,37 @@ function conditionLines(t: ConditionTrace, depth: number, out: string[]): void {
 /** The full human explanation: every route tried, the account match, every candidate, every step. */
 export function explainDecision(decision: Decision, lead: Lead, team: Team): string {
   const out: string[] = [];
-  out.push(`Lead ${lead.email ?? lead.id} (id ${lead.id}) decided ${new Date(decision.decidedAt).toISOString()} by rule set "${decision.ruleSet.name}" ${decision.ruleSet.version}`);
+  out.push(
+    `Lead ${lead.email ?? lead.id} (id ${lead.id}) decided ${new Date(decision.decidedAt).toISOString()} by rule set "${decision.ruleSet.name}" ${decision.ruleSet.version}`,
+  );
   const acct = decision.trace.account;
   if (acct === null || acct === undefined) {
     out.push('Account: none matched');
   } else {
     const by = acct.by.replace(/_/g, ' ');
-    const tie = acct.tieBreak === undefined ? '' : `; ${acct.candidates} candidates, decided by ${acct.tieBreak}`;
-    out.push(`Account: ${acct.accountName} (${acct.accountId}) by ${by}${acct.by === 'company_name' ? ` (similarity ${acct.score.toFixed(2)})` : ''}, owner ${acct.owner ?? 'none'}${tie}`);
+    const tie =
+      acct.tieBreak === undefined ? '' : `; ${acct.candidates} candidates, decided by ${acct.tieBreak}`;
+    out.push(
+      `Account: ${acct.accountName} (${acct.accountId}) by ${by}${acct.by === 'company_name' ? ` (similarity ${acct.score.toFixed(2)})` : ''}, owner ${acct.owner ?? 'none'}${tie}`,
+    );
   }
   out.push('Routes:');
   for (const r of decision.trace.routes) {
-    out.push(`  ${r.matched ? '✓' : '✗'} ${r.index + 1}. ${r.name}${r.note === undefined ? '' : ` — ${r.note}`}`);
+    out.push(
+      `  ${r.matched ? '✓' : '✗'} ${r.index + 1}. ${r.name}${r.note === undefined ? '' : ` — ${r.note}`}`,
+    );
     conditionLines(r.condition, 3, out);
   }
   if (decision.route === null) out.push('  (no route matched: rule set fallback)');
   for (const a of decision.trace.assignments) {
     out.push(`Pool ${a.pool} (${a.strategy.replace(/_/g, ' ')}):`);
     for (const c of a.candidates) {
-      const mark = c.email === a.chosen ? '→ chosen' : c.skipped !== undefined ? `skipped: ${c.detail ?? c.skipped.replace(/_/g, ' ')}` : 'eligible';
+      const mark =
+        c.email === a.chosen
+          ? '→ chosen'
+          : c.skipped !== undefined
+            ? `skipped: ${c.detail ?? c.skipped.replace(/_/g, ' ')}`
+            : 'eligible';
       out.push(`  ${repName(team, c.email)} <${c.email}> ${mark}`);
     }
     out.push(`  ${a.fellBack ? 'nobody eligible: fallback used' : a.reason}`);
@@ -123,7 +154,9 @@ export function explainDecision(decision: Decision, lead: Lead, team: Team): str
   for (const a of decision.actions) {
     switch (a.kind) {
       case 'create_task':
-        out.push(`Action: task "${a.subject}" for ${repName(team, a.assignee)}, due ${new Date(a.dueAt).toISOString()} (${a.priority})`);
+        out.push(
+          `Action: task "${a.subject}" for ${repName(team, a.assignee)}, due ${new Date(a.dueAt).toISOString()} (${a.priority})`,
+        );
         break;
       case 'enroll_sequence':
         out.push(`Action: enroll in sequence ${a.sequence.name ?? a.sequence.id ?? '?'} sent by ${a.sender}`);
@@ -142,7 +175,12 @@ export function explainDecision(decision: Decision, lead: Lead, team: Team): str
     }
   }
   if (decision.sla !== undefined) {
-    const breach = decision.sla.onBreach.kind === 'escalate' ? `escalate to ${decision.sla.onBreach.to.kind === 'rep' ? decision.sla.onBreach.to.email : `queue ${decision.sla.onBreach.to.name}`}` : decision.sla.onBreach.kind === 'reroute' ? 're-route' : 'remind';
+    const breach =
+      decision.sla.onBreach.kind === 'escalate'
+        ? `escalate to ${decision.sla.onBreach.to.kind === 'rep' ? decision.sla.onBreach.to.email : `queue ${decision.sla.onBreach.to.name}`}`
+        : decision.sla.onBreach.kind === 'reroute'
+          ? 're-route'
+          : 'remind';
     out.push(`SLA: first touch by ${new Date(decision.sla.firstTouchBy).toISOString()}, on breach ${breach}`);
   }
   return out.join('\n');

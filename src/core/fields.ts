@@ -47,7 +47,8 @@ const TEMPLATE_EXTRAS = new Set(['owner', 'route', 'reason']);
 function fromActions(a: RouteActions, out: Set<string>): void {
   for (const text of [a.task?.subject, a.task?.body]) {
     if (text === undefined) continue;
-    for (const m of text.matchAll(PLACEHOLDER)) if (m[1] !== undefined && !TEMPLATE_EXTRAS.has(m[1])) out.add(m[1]);
+    for (const m of text.matchAll(PLACEHOLDER))
+      if (m[1] !== undefined && !TEMPLATE_EXTRAS.has(m[1])) out.add(m[1]);
   }
 }
 

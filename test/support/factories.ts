@@ -1,5 +1,15 @@
 // Small factories for core tests: every field has a sensible default, tests name only what matters.
-import type { Condition, Destination, Lead, Pool, Rep, Route, RoutingState, RuleSet, Team } from '../../src/core/types.js';
+import type {
+  Condition,
+  Destination,
+  Lead,
+  Pool,
+  Rep,
+  Route,
+  RoutingState,
+  RuleSet,
+  Team,
+} from '../../src/core/types.js';
 
 export const MONDAY_10_UTC = Date.parse('2026-11-23T10:00:00Z');
 
@@ -19,10 +29,22 @@ export function makeTeam(reps: Rep[], queues: string[] = ['triage']): Team {
 }
 
 export function makePool(name: string, members: string[], over: Partial<Pool> = {}): Pool {
-  return { name, members, strategy: 'round_robin', respectHours: true, fallback: { kind: 'queue', name: 'triage' }, ...over };
+  return {
+    name,
+    members,
+    strategy: 'round_robin',
+    respectHours: true,
+    fallback: { kind: 'queue', name: 'triage' },
+    ...over,
+  };
 }
 
-export function makeRoute(name: string, when: Condition, assign: Destination, over: Partial<Route> = {}): Route {
+export function makeRoute(
+  name: string,
+  when: Condition,
+  assign: Destination,
+  over: Partial<Route> = {},
+): Route {
   return { name, index: 0, when, assign, actions: { note: false }, ...over };
 }
 

@@ -8,8 +8,14 @@ const territories: Record<string, Territory> = {
   dach: { name: 'dach', clauses: [{ country: ['DE', 'AT', 'CH'] }] },
   'us-west': { name: 'us-west', clauses: [{ country: ['US'], state: ['CA', 'OR', 'WA'] }] },
   london: { name: 'london', clauses: [{ country: ['GB'], postalPrefix: ['EC', 'WC', 'E1'] }] },
-  'bay-area': { name: 'bay-area', clauses: [{ country: ['US'], postalRange: [{ from: '94000', to: '95199' }] }] },
-  benelux: { name: 'benelux', clauses: [{ country: ['NL'] }, { country: ['BE'], city: ['Brussels', 'Antwerp'] }] },
+  'bay-area': {
+    name: 'bay-area',
+    clauses: [{ country: ['US'], postalRange: [{ from: '94000', to: '95199' }] }],
+  },
+  benelux: {
+    name: 'benelux',
+    clauses: [{ country: ['NL'] }, { country: ['BE'], city: ['Brussels', 'Antwerp'] }],
+  },
 };
 
 function env(lead: Lead, over: Partial<ConditionEnv> = {}): ConditionEnv {
@@ -18,14 +24,22 @@ function env(lead: Lead, over: Partial<ConditionEnv> = {}): ConditionEnv {
     now: MONDAY_10_UTC,
     territories,
     pools: { day: makePool('day', ['ada@x.io']) },
-    team: makeTeam([makeRep('ada@x.io', { hours: [{ days: [1, 2, 3, 4, 5], start: 9 * 60, end: 17 * 60 }] }), makeRep('gone@x.io', { active: false })]),
+    team: makeTeam([
+      makeRep('ada@x.io', { hours: [{ days: [1, 2, 3, 4, 5], start: 9 * 60, end: 17 * 60 }] }),
+      makeRep('gone@x.io', { active: false }),
+    ]),
     account: null,
     isFreeMail: (d) => d === 'gmail.com',
     ...over,
   };
 }
 
-function cmp(field: string, op: 'eq' | 'neq' | 'contains' | 'starts_with' | 'ends_with', value: FieldValue, caseSensitive = false): Condition {
+function cmp(
+  field: string,
+  op: 'eq' | 'neq' | 'contains' | 'starts_with' | 'ends_with',
+  value: FieldValue,
+  caseSensitive = false,
+): Condition {
   return { kind: 'compare', field, op, value, caseSensitive };
 }
 
@@ -59,8 +73,16 @@ describe('compare conditions', () => {
     ['starts_with', cmp('email', 'starts_with', 'ANA@'), true],
     ['ends_with', cmp('email', 'ends_with', '.com'), false],
     ['in', { kind: 'compare', field: 'country', op: 'in', values: ['de', 'at'], caseSensitive: false }, true],
-    ['not_in', { kind: 'compare', field: 'country', op: 'not_in', values: ['US', 'CA'], caseSensitive: false }, true],
-    ['not_in on a missing value is false', { kind: 'compare', field: 'state', op: 'not_in', values: ['CA'], caseSensitive: false }, false],
+    [
+      'not_in',
+      { kind: 'compare', field: 'country', op: 'not_in', values: ['US', 'CA'], caseSensitive: false },
+      true,
+    ],
+    [
+      'not_in on a missing value is false',
+      { kind: 'compare', field: 'state', op: 'not_in', values: ['CA'], caseSensitive: false },
+      false,
+    ],
     ['gt', { kind: 'compare', field: 'employees', op: 'gt', value: 1200 }, false],
     ['gte', { kind: 'compare', field: 'employees', op: 'gte', value: 1200 }, true],
     ['lt', { kind: 'compare', field: 'employees', op: 'lt', value: 10 }, false],
@@ -83,7 +105,9 @@ describe('compare conditions', () => {
 
   it('compares numeric strings in custom fields as numbers', () => {
     const l = makeLead({ fields: { seats: '1,500' } });
-    expect(evaluateCondition({ kind: 'compare', field: 'seats', op: 'gt', value: 1000 }, env(l)).result).toBe(true);
+    expect(evaluateCondition({ kind: 'compare', field: 'seats', op: 'gt', value: 1000 }, env(l)).result).toBe(
+      true,
+    );
   });
 });
 
@@ -96,7 +120,17 @@ describe('nesting', () => {
     ['any with one true', { kind: 'any', of: [no, yes] }, true],
     ['any all false', { kind: 'any', of: [no, no] }, false],
     ['not', { kind: 'not', of: no }, true],
-    ['nested', { kind: 'all', of: [{ kind: 'any', of: [no, yes] }, { kind: 'not', of: no }] }, true],
+    [
+      'nested',
+      {
+        kind: 'all',
+        of: [
+          { kind: 'any', of: [no, yes] },
+          { kind: 'not', of: no },
+        ],
+      },
+      true,
+    ],
     ['always', { kind: 'always' }, true],
   ])('%s', (_name, condition, expected) => {
     expect(evaluateCondition(condition, env(lead)).result).toBe(expected);
@@ -112,7 +146,12 @@ describe('nesting', () => {
 });
 
 describe('special conditions', () => {
-  const match: AccountMatch = { account: { id: 'a1', name: 'Acme', domains: ['acme.de'], owner: 'ada@x.io' }, by: 'email_domain', score: 1, candidates: 1 };
+  const match: AccountMatch = {
+    account: { id: 'a1', name: 'Acme', domains: ['acme.de'], owner: 'ada@x.io' },
+    by: 'email_domain',
+    score: 1,
+    candidates: 1,
+  };
   const orphan: AccountMatch = { ...match, account: { ...match.account, owner: 'gone@x.io' } };
   it.each<[string, Condition, Partial<ConditionEnv>, boolean]>([
     ['territory by country', { kind: 'territory', name: 'dach' }, {}, true],
@@ -126,7 +165,12 @@ describe('special conditions', () => {
     ['not free mail', { kind: 'free_mail', value: false }, {}, true],
     ['free mail without email is neither', { kind: 'free_mail', value: false }, { lead: makeLead() }, false],
     ['within hours of pool (Mon 10:00 UTC)', { kind: 'within_hours', pool: 'day' }, {}, true],
-    ['within hours of pool at night', { kind: 'within_hours', pool: 'day' }, { now: Date.parse('2026-11-23T22:00:00Z') }, false],
+    [
+      'within hours of pool at night',
+      { kind: 'within_hours', pool: 'day' },
+      { now: Date.parse('2026-11-23T22:00:00Z') },
+      false,
+    ],
     ['within hours of an inactive rep', { kind: 'within_hours', rep: 'gone@x.io' }, {}, false],
   ])('%s', (_name, condition, over, expected) => {
     expect(evaluateCondition(condition, env(lead, over)).result).toBe(expected);
@@ -164,8 +208,20 @@ describe('territories', () => {
 
 describe('describeCondition', () => {
   it.each<[Condition, string]>([
-    [{ kind: 'compare', field: 'country', op: 'in', values: ['DE', 'AT', 'CH'], caseSensitive: false }, 'country in [DE, AT, CH]'],
-    [{ kind: 'all', of: [{ kind: 'territory', name: 'dach' }, { kind: 'compare', field: 'employees', op: 'gte', value: 1000 }] }, 'territory dach and employees ≥ 1000'],
+    [
+      { kind: 'compare', field: 'country', op: 'in', values: ['DE', 'AT', 'CH'], caseSensitive: false },
+      'country in [DE, AT, CH]',
+    ],
+    [
+      {
+        kind: 'all',
+        of: [
+          { kind: 'territory', name: 'dach' },
+          { kind: 'compare', field: 'employees', op: 'gte', value: 1000 },
+        ],
+      },
+      'territory dach and employees ≥ 1000',
+    ],
     [{ kind: 'not', of: { kind: 'free_mail', value: true } }, 'not (email is free mail)'],
   ])('%j → %s', (c, text) => {
     expect(describeCondition(c)).toBe(text);

@@ -1,7 +1,25 @@
 import { decide } from '../../src/core/decide.js';
 import { explainDecision, summarizeDecision } from '../../src/core/explain.js';
-import type { AccountMatch, AccountMatcher, Decision, DecisionContext, Lead, RuleSet } from '../../src/core/types.js';
-import { always, eq, EMPTY_STATE, makeLead, makePool, makeRep, makeRoute, makeRuleSet, makeTeam, MONDAY_10_UTC } from '../support/factories.js';
+import type {
+  AccountMatch,
+  AccountMatcher,
+  Decision,
+  DecisionContext,
+  Lead,
+  RuleSet,
+} from '../../src/core/types.js';
+import {
+  always,
+  eq,
+  EMPTY_STATE,
+  makeLead,
+  makePool,
+  makeRep,
+  makeRoute,
+  makeRuleSet,
+  makeTeam,
+  MONDAY_10_UTC,
+} from '../support/factories.js';
 
 const NOW = MONDAY_10_UTC;
 const team = makeTeam(
@@ -72,17 +90,94 @@ describe('route selection', () => {
 describe('destinations', () => {
   const fallback = { kind: 'queue', name: 'emea-triage' } as const;
   it.each<[string, RuleSet, Partial<DecisionContext>, Lead, Decision['destination'], string | undefined]>([
-    ['a named rep', makeRuleSet([makeRoute('r', always, { kind: 'rep', email: 'bo@x.io' })]), {}, makeLead(), { kind: 'rep', email: 'bo@x.io' }, 'rep bo@x.io is available'],
-    ['a named rep who is inactive → rule set fallback', makeRuleSet([makeRoute('r', always, { kind: 'rep', email: 'old@x.io' })]), {}, makeLead(), { kind: 'queue', name: 'triage' }, 'rep old@x.io skipped: deactivated → queue triage'],
-    ['a queue', makeRuleSet([makeRoute('r', always, { kind: 'queue', name: 'emea-triage' })]), {}, makeLead(), { kind: 'queue', name: 'emea-triage' }, undefined],
-    ['none', makeRuleSet([makeRoute('r', always, { kind: 'none' })]), {}, makeLead(), { kind: 'none' }, undefined],
-    ['account owner', makeRuleSet([makeRoute('r', always, { kind: 'account_owner', fallback })]), { accounts: accounts(acme('bo@x.io')) }, makeLead(), { kind: 'rep', email: 'bo@x.io' }, 'account owner bo@x.io is available'],
-    ['account owner inactive → its fallback', makeRuleSet([makeRoute('r', always, { kind: 'account_owner', fallback })]), { accounts: accounts(acme('old@x.io')) }, makeLead(), fallback, 'account owner old@x.io skipped: deactivated → queue emea-triage'],
-    ['account owner out of office → its fallback', makeRuleSet([makeRoute('r', always, { kind: 'account_owner', fallback })]), { accounts: accounts(acme('cy@x.io')) }, makeLead(), fallback, 'account owner cy@x.io skipped: out of office 2026-11-20..2026-11-30 → queue emea-triage'],
-    ['no account → account owner fallback', makeRuleSet([makeRoute('r', always, { kind: 'account_owner', fallback })]), {}, makeLead(), fallback, 'no account matched → queue emea-triage'],
-    ['existing owner', makeRuleSet([makeRoute('r', always, { kind: 'existing_owner', fallback })]), {}, makeLead({ owner: 'ada@x.io' }), { kind: 'rep', email: 'ada@x.io' }, 'existing owner ada@x.io is available'],
-    ['existing owner unknown to the team → fallback', makeRuleSet([makeRoute('r', always, { kind: 'existing_owner', fallback })]), {}, makeLead({ owner: 'who@x.io' }), fallback, 'existing owner who@x.io skipped: not in the team → queue emea-triage'],
-    ['no existing owner → fallback', makeRuleSet([makeRoute('r', always, { kind: 'existing_owner', fallback })]), {}, makeLead(), fallback, 'lead has no owner → queue emea-triage'],
+    [
+      'a named rep',
+      makeRuleSet([makeRoute('r', always, { kind: 'rep', email: 'bo@x.io' })]),
+      {},
+      makeLead(),
+      { kind: 'rep', email: 'bo@x.io' },
+      'rep bo@x.io is available',
+    ],
+    [
+      'a named rep who is inactive → rule set fallback',
+      makeRuleSet([makeRoute('r', always, { kind: 'rep', email: 'old@x.io' })]),
+      {},
+      makeLead(),
+      { kind: 'queue', name: 'triage' },
+      'rep old@x.io skipped: deactivated → queue triage',
+    ],
+    [
+      'a queue',
+      makeRuleSet([makeRoute('r', always, { kind: 'queue', name: 'emea-triage' })]),
+      {},
+      makeLead(),
+      { kind: 'queue', name: 'emea-triage' },
+      undefined,
+    ],
+    [
+      'none',
+      makeRuleSet([makeRoute('r', always, { kind: 'none' })]),
+      {},
+      makeLead(),
+      { kind: 'none' },
+      undefined,
+    ],
+    [
+      'account owner',
+      makeRuleSet([makeRoute('r', always, { kind: 'account_owner', fallback })]),
+      { accounts: accounts(acme('bo@x.io')) },
+      makeLead(),
+      { kind: 'rep', email: 'bo@x.io' },
+      'account owner bo@x.io is available',
+    ],
+    [
+      'account owner inactive → its fallback',
+      makeRuleSet([makeRoute('r', always, { kind: 'account_owner', fallback })]),
+      { accounts: accounts(acme('old@x.io')) },
+      makeLead(),
+      fallback,
+      'account owner old@x.io skipped: deactivated → queue emea-triage',
+    ],
+    [
+      'account owner out of office → its fallback',
+      makeRuleSet([makeRoute('r', always, { kind: 'account_owner', fallback })]),
+      { accounts: accounts(acme('cy@x.io')) },
+      makeLead(),
+      fallback,
+      'account owner cy@x.io skipped: out of office 2026-11-20..2026-11-30 → queue emea-triage',
+    ],
+    [
+      'no account → account owner fallback',
+      makeRuleSet([makeRoute('r', always, { kind: 'account_owner', fallback })]),
+      {},
+      makeLead(),
+      fallback,
+      'no account matched → queue emea-triage',
+    ],
+    [
+      'existing owner',
+      makeRuleSet([makeRoute('r', always, { kind: 'existing_owner', fallback })]),
+      {},
+      makeLead({ owner: 'ada@x.io' }),
+      { kind: 'rep', email: 'ada@x.io' },
+      'existing owner ada@x.io is available',
+    ],
+    [
+      'existing owner unknown to the team → fallback',
+      makeRuleSet([makeRoute('r', always, { kind: 'existing_owner', fallback })]),
+      {},
+      makeLead({ owner: 'who@x.io' }),
+      fallback,
+      'existing owner who@x.io skipped: not in the team → queue emea-triage',
+    ],
+    [
+      'no existing owner → fallback',
+      makeRuleSet([makeRoute('r', always, { kind: 'existing_owner', fallback })]),
+      {},
+      makeLead(),
+      fallback,
+      'lead has no owner → queue emea-triage',
+    ],
   ])('%s', (_name, rules, over, lead, destination, step) => {
     const d = decide(lead, rules, ctx(over), NOW);
     expect(d.destination).toEqual(destination);
@@ -101,13 +196,17 @@ describe('destinations', () => {
   });
 
   it('never hands the lead to a rep who already had it (SLA re-route)', () => {
-    const rules = makeRuleSet([makeRoute('r', always, { kind: 'pool', name: 'p' })], { pools: { p: makePool('p', ['ada@x.io', 'bo@x.io']) } });
+    const rules = makeRuleSet([makeRoute('r', always, { kind: 'pool', name: 'p' })], {
+      pools: { p: makePool('p', ['ada@x.io', 'bo@x.io']) },
+    });
     const d = decide(makeLead(), rules, ctx({ excludeReps: ['ada@x.io'] }), NOW);
     expect(d.destination).toEqual({ kind: 'rep', email: 'bo@x.io' });
   });
 
   it('a pool assignment advances the rotation state without touching the input state', () => {
-    const rules = makeRuleSet([makeRoute('r', always, { kind: 'pool', name: 'p' })], { pools: { p: makePool('p', ['ada@x.io', 'bo@x.io']) } });
+    const rules = makeRuleSet([makeRoute('r', always, { kind: 'pool', name: 'p' })], {
+      pools: { p: makePool('p', ['ada@x.io', 'bo@x.io']) },
+    });
     const first = decide(makeLead(), rules, ctx(), NOW);
     const second = decide(makeLead({ id: 'lead-2' }), rules, ctx({ state: first.nextState }), NOW + 1000);
     expect([first.destination, second.destination]).toEqual([
@@ -121,7 +220,12 @@ describe('destinations', () => {
 
 describe('hold for enrichment', () => {
   const rules = makeRuleSet([
-    makeRoute('Hold', always, { kind: 'hold', fields: ['employees', 'country'], timeoutMs: 2 * 3_600_000, then: { kind: 'queue', name: 'emea-triage' } }),
+    makeRoute('Hold', always, {
+      kind: 'hold',
+      fields: ['employees', 'country'],
+      timeoutMs: 2 * 3_600_000,
+      then: { kind: 'queue', name: 'emea-triage' },
+    }),
     makeRoute('Big', always, { kind: 'rep', email: 'ada@x.io' }),
   ]);
 
@@ -146,22 +250,39 @@ describe('hold for enrichment', () => {
   it('goes to the timeout destination when the hold has run out', () => {
     const d = decide(makeLead(), rules, ctx({ hold: { route: 'Hold', since: NOW - 7_200_000 } }), NOW);
     expect(d.destination).toEqual({ kind: 'queue', name: 'emea-triage' });
-    expect(d.trace.steps[0]).toBe('hold timed out after 2h still missing employees, country → queue emea-triage');
+    expect(d.trace.steps[0]).toBe(
+      'hold timed out after 2h still missing employees, country → queue emea-triage',
+    );
   });
 });
 
 describe('actions and SLA', () => {
   const rules = makeRuleSet(
     [
-      makeRoute('Demo', eq('demo_requested', true), { kind: 'rep', email: 'bo@x.io' }, {
-        actions: {
-          task: { subject: 'Demo request from {{company}}', body: '{{first_name}} via {{route}}, {{missing_field}}.', dueInMs: 15 * 60_000, priority: 'high' },
-          sequence: { name: 'enterprise-demo' },
-          note: true,
+      makeRoute(
+        'Demo',
+        eq('demo_requested', true),
+        { kind: 'rep', email: 'bo@x.io' },
+        {
+          actions: {
+            task: {
+              subject: 'Demo request from {{company}}',
+              body: '{{first_name}} via {{route}}, {{missing_field}}.',
+              dueInMs: 15 * 60_000,
+              priority: 'high',
+            },
+            sequence: { name: 'enterprise-demo' },
+            note: true,
+          },
+          sla: { firstTouchMs: 10 * 60_000, onBreach: { kind: 'reroute' } },
         },
-        sla: { firstTouchMs: 10 * 60_000, onBreach: { kind: 'reroute' } },
-      }),
-      makeRoute('Nurture', always, { kind: 'none' }, { actions: { sequence: { name: 'nurture', sender: 'mkt@x.io' }, note: false } }),
+      ),
+      makeRoute(
+        'Nurture',
+        always,
+        { kind: 'none' },
+        { actions: { sequence: { name: 'nurture', sender: 'mkt@x.io' }, note: false } },
+      ),
     ],
     { fallbackActions: { note: false } },
   );
@@ -171,9 +292,19 @@ describe('actions and SLA', () => {
     const d = decide(lead, rules, ctx(), NOW);
     expect(d.actions).toEqual([
       { kind: 'set_owner', email: 'bo@x.io' },
-      { kind: 'create_task', subject: 'Demo request from Acme', body: 'Ana via Demo, .', dueAt: NOW + 900_000, priority: 'high', assignee: 'bo@x.io' },
+      {
+        kind: 'create_task',
+        subject: 'Demo request from Acme',
+        body: 'Ana via Demo, .',
+        dueAt: NOW + 900_000,
+        priority: 'high',
+        assignee: 'bo@x.io',
+      },
       { kind: 'enroll_sequence', sequence: { name: 'enterprise-demo' }, sender: 'bo@x.io' },
-      { kind: 'write_note', text: 'ana@acme.de → Bo Berg (Demo) · task due 10:15 · sequence enterprise-demo' },
+      {
+        kind: 'write_note',
+        text: 'ana@acme.de → Bo Berg (Demo) · task due 10:15 · sequence enterprise-demo',
+      },
     ]);
     expect(d.sla).toEqual({ firstTouchBy: NOW + 600_000, onBreach: { kind: 'reroute' } });
   });
@@ -181,12 +312,21 @@ describe('actions and SLA', () => {
   it('an automated path enrolls with the configured sender and sets no owner', () => {
     const d = decide(makeLead({ email: 'kid@gmail.com' }), rules, ctx(), NOW);
     expect(d.destination).toEqual({ kind: 'none' });
-    expect(d.actions).toEqual([{ kind: 'enroll_sequence', sequence: { name: 'nurture', sender: 'mkt@x.io' }, sender: 'mkt@x.io' }]);
+    expect(d.actions).toEqual([
+      { kind: 'enroll_sequence', sequence: { name: 'nurture', sender: 'mkt@x.io' }, sender: 'mkt@x.io' },
+    ]);
     expect(d.sla).toBeUndefined();
   });
 
   it('a queue gets no task (no single owner), and the trace says why', () => {
-    const qRules = makeRuleSet([makeRoute('Q', always, { kind: 'queue', name: 'triage' }, { actions: { task: { subject: 's', dueInMs: 1, priority: 'low' }, note: false } })]);
+    const qRules = makeRuleSet([
+      makeRoute(
+        'Q',
+        always,
+        { kind: 'queue', name: 'triage' },
+        { actions: { task: { subject: 's', dueInMs: 1, priority: 'low' }, note: false } },
+      ),
+    ]);
     const d = decide(makeLead(), qRules, ctx(), NOW);
     expect(d.actions).toEqual([{ kind: 'set_queue', queue: 'triage' }]);
     expect(d.trace.steps).toContain('task not created: no single owner to assign it to');
@@ -214,7 +354,9 @@ describe('determinism and explanation', () => {
   it('explains every route, the account and tie-break, every candidate and the outcome', () => {
     const d = decide(lead, rules, ctx({ accounts: accounts(acme('bo@x.io')) }), NOW);
     const text = explainDecision(d, lead, team);
-    expect(text).toContain('Account: Acme GmbH (acc-1) by email domain, owner bo@x.io; 2 candidates, decided by customer before prospect');
+    expect(text).toContain(
+      'Account: Acme GmbH (acc-1) by email domain, owner bo@x.io; 2 candidates, decided by customer before prospect',
+    );
     expect(text).toContain('✓ 1. Pool');
     expect(text).toContain('Cy <cy@x.io> skipped: out of office 2026-11-20..2026-11-30');
     expect(text).toContain('Ada <ada@x.io> → chosen');

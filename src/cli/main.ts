@@ -1,0 +1,133 @@
+// The `lead-router` command line. `main` returns the exit code so tests can run it in-process.
+import { Command, CommanderError } from 'commander';
+import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
+import { loadRuleSetFile, loadTeamFile } from '../rules/load-file.js';
+import type { RuleSet, Team } from '../core/types.js';
+import { InputError } from './records-file.js';
+import { simulate } from './simulate.js';
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  clock: () => number;
+}
+
+const defaultIo: Io = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+  clock: () => Date.now(),
+};
+
+/** Exit codes: 0 ok, 1 invalid rules or input, 2 usage error. */
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+function report(io: Io, errors: Diagnostic[], warnings: Diagnostic[]): void {
+  for (const d of errors) io.err(`error: ${formatDiagnostic(d)}`);
+  for (const d of warnings) io.err(`warning: ${formatDiagnostic(d)}`);
+}
+
+async function loadTeamOrFail(io: Io, path: string): Promise<Team> {
+  const result = await loadTeamFile(path);
+  if (!result.ok) {
+    report(io, result.errors, result.warnings);
+    throw new ExitCode(1);
+  }
+  report(io, [], result.warnings);
+  return result.team;
+}
+
+async function loadRulesOrFail(io: Io, path: string, team: Team | undefined): Promise<RuleSet> {
+  const result = await loadRuleSetFile(path, team === undefined ? {} : { team });
+  if (!result.ok) {
+    report(io, result.errors, result.warnings);
+    io.err(`${path}: ${result.errors.length} error(s)`);
+    throw new ExitCode(1);
+  }
+  report(io, [], result.warnings);
+  return result.ruleSet;
+}
+
+function program(io: Io): Command {
+  const cli = new Command('lead-router')
+    .description('Route new CRM leads to the right owner, and explain why.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  cli
+    .command('validate')
+    .description('check a rule file: errors with file:line:col, exit 1 on error')
+    .argument('<rules>', 'rule set (YAML)')
+    .option('--team <file>', 'team file to check rep references against')
+    .action(async (rulesPath: string, opts: { team?: string }) => {
+      const team = opts.team === undefined ? undefined : await loadTeamOrFail(io, opts.team);
+      const rules = await loadRulesOrFail(io, rulesPath, team);
+      const counts = `${rules.routes.length} routes, ${Object.keys(rules.pools).length} pools, ${Object.keys(rules.territories).length} territories`;
+      io.out(`${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})`);
+    });
+
+  cli
+    .command('simulate')
+    .description('route a file of sample leads and show each decision')
+    .requiredOption('--rules <file>', 'rule set (YAML)')
+    .requiredOption('--leads <file>', 'leads (.csv or .jsonl), decided in file order')
+    .option('--team <file>', 'team file (overrides a team inline in the rules)')
+    .option('--accounts <file>', 'accounts (.csv or .jsonl) to match leads against')
+    .option('--at <time>', 'decision time (ISO 8601) for leads without their own creation time')
+    .option('--state <file>', 'rotation state: read if present, written back after the run')
+    .option('--json', 'one JSON line per lead', false)
+    .option('--explain', 'the full explanation of every decision', false)
+    .action(
+      async (opts: {
+        rules: string;
+        leads: string;
+        team?: string;
+        accounts?: string;
+        at?: string;
+        state?: string;
+        json: boolean;
+        explain: boolean;
+      }) => {
+        const fileTeam = opts.team === undefined ? undefined : await loadTeamOrFail(io, opts.team);
+        const ruleSet = await loadRulesOrFail(io, opts.rules, fileTeam);
+        const team = fileTeam ?? ruleSet.team;
+        if (team === undefined) {
+          io.err(`${opts.rules} has no inline team: give one with --team <file>`);
+          throw new ExitCode(1);
+        }
+        const lines = await simulate({
+          ruleSet,
+          rulesPath: opts.rules,
+          team,
+          leadsPath: opts.leads,
+          accountsPath: opts.accounts,
+          at: opts.at,
+          statePath: opts.state,
+          json: opts.json,
+          explain: opts.explain,
+          clock: io.clock,
+        });
+        for (const line of lines) io.out(line);
+      },
+    );
+
+  return cli;
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  try {
+    await program(io).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitCode) return err.code;
+    if (err instanceof InputError) {
+      io.err(`error: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+}

@@ -1,0 +1,186 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { main, type Io } from '../../src/cli/main.js';
+
+interface Run {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+async function run(...argv: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    clock: () => Date.parse('2026-11-23T10:00:00Z'),
+  };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+const EXAMPLES: [string, string[]][] = [
+  ['saas-inbound', ['--accounts', 'rules/saas-inbound/accounts.csv']],
+  ['size-segmentation', []],
+  ['follow-the-sun', ['--team', 'rules/follow-the-sun/team.yaml']],
+  ['exceptions', ['--accounts', 'rules/exceptions/accounts.csv']],
+];
+
+describe.each(EXAMPLES)('example rules/%s', (name, extra) => {
+  const rules = `rules/${name}/rules.yaml`;
+  const leads = `rules/${name}/leads.csv`;
+
+  it('validates', async () => {
+    const teamArgs = extra[0] === '--team' ? extra : [];
+    const r = await run('validate', rules, ...teamArgs);
+    expect(r.err.filter((l) => l.startsWith('error'))).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(new RegExp(`^${rules}: OK`));
+  });
+
+  it('routes every sample lead as expected.csv says', async () => {
+    const r = await run('simulate', '--rules', rules, '--leads', leads, ...extra, '--json');
+    expect(r.code).toBe(0);
+    const got = r.out.map(
+      (l) => JSON.parse(l) as { lead: string; route: { name: string } | null; owner: string },
+    );
+    const expected = parse<{ lead: string; route: string; owner: string }>(
+      await readFile(`rules/${name}/expected.csv`, 'utf8'),
+      {
+        columns: true,
+      },
+    );
+    expect(got.map((g) => ({ lead: g.lead, route: g.route?.name ?? '(fallback)', owner: g.owner }))).toEqual(
+      expected,
+    );
+  });
+
+  it('explains every decision', async () => {
+    const r = await run('simulate', '--rules', rules, '--leads', leads, ...extra, '--explain');
+    expect(r.code).toBe(0);
+    const text = r.out.join('\n');
+    const leadCount = (await readFile(leads, 'utf8')).trim().split('\n').length - 1;
+    expect(text.match(/^Outcome: /gm)).toHaveLength(leadCount);
+    expect(text.match(/^Routes:$/gm)).toHaveLength(leadCount);
+  });
+
+  it('is deterministic for the same inputs', async () => {
+    const a = await run('simulate', '--rules', rules, '--leads', leads, ...extra, '--json', '--explain');
+    const b = await run('simulate', '--rules', rules, '--leads', leads, ...extra, '--json', '--explain');
+    expect(a.out).toEqual(b.out);
+  });
+});
+
+describe('simulate', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lead-router-cli-'));
+  });
+
+  it('carries rotation state across runs through --state', async () => {
+    const state = join(dir, 'state.json');
+    const args = [
+      'simulate',
+      '--rules',
+      'rules/size-segmentation/rules.yaml',
+      '--leads',
+      'rules/size-segmentation/leads.csv',
+      '--state',
+      state,
+      '--json',
+    ];
+    const first = await run(...args);
+    const second = await run(...args);
+    const owner = (r: Run, lead: string): string =>
+      (JSON.parse(r.out.find((l) => l.includes(`"lead":"${lead}"`)) ?? '{}') as { owner: string }).owner;
+    // Round robin continues where the first run stopped instead of resetting.
+    expect(owner(first, 'fay@smallco1.com')).toBe('tara@acme.io');
+    expect(owner(second, 'fay@smallco1.com')).toBe('uli@acme.io');
+    expect(JSON.parse(await readFile(state, 'utf8'))).toHaveProperty('pools.smb.turn', 6);
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['a missing leads file', 'nope.csv', /^error: leads file not found: nope\.csv$/],
+    ['an unsupported file type', 'rules/saas-inbound/rules.yaml', /unsupported leads file type "\.yaml"/],
+  ])('reports %s', async (_name, leads, message) => {
+    const r = await run('simulate', '--rules', 'rules/size-segmentation/rules.yaml', '--leads', leads);
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toMatch(message);
+  });
+
+  it('names the row of a malformed CSV line', async () => {
+    const leads = join(dir, 'bad.csv');
+    await writeFile(leads, 'email,company,employees\na@b.com,B,10\nc@d.com,D,20,extra\n');
+    const r = await run('simulate', '--rules', 'rules/size-segmentation/rules.yaml', '--leads', leads);
+    expect(r.code).toBe(1);
+    expect(r.err[0]).toBe(
+      `error: ${leads}:3: malformed CSV row: the row has a different number of columns than the header`,
+    );
+  });
+
+  it('names row and column of a value that does not parse', async () => {
+    const leads = join(dir, 'nan.csv');
+    await writeFile(leads, 'email,company,employees\na@b.com,B,10\nc@d.com,D,lots\n');
+    const r = await run('simulate', '--rules', 'rules/size-segmentation/rules.yaml', '--leads', leads);
+    expect(r.err[0]).toBe(`error: ${leads} row 3 column employees: "lots" is not a number`);
+  });
+
+  it('rejects a rule field that neither the lead model nor the file has, with a suggestion', async () => {
+    const rules = join(dir, 'typo.yaml');
+    await writeFile(
+      rules,
+      'routes:\n  - name: Gold\n    when: { tierr: gold }\n    assign: { queue: q }\nfallback: { queue: q }\nteam: { reps: {}, queues: { q: {} } }\n',
+    );
+    const leads = join(dir, 'tier.csv');
+    await writeFile(leads, 'email,tier\na@b.com,gold\n');
+    const r = await run('simulate', '--rules', rules, '--leads', leads);
+    expect(r.code).toBe(1);
+    expect(r.err[0]).toBe(
+      `error: ${rules} uses field "tierr" (did you mean "tier"?) that is neither a lead field nor a column of ${leads}`,
+    );
+  });
+
+  it('reads JSON lines and uses --at for leads without a creation time', async () => {
+    const leads = join(dir, 'leads.jsonl');
+    await writeFile(leads, '{"email":"kid@gmail.com"}\n{"email":"boss@bigcorp.com","employees":5000}\n');
+    const r = await run(
+      'simulate',
+      '--rules',
+      'rules/size-segmentation/rules.yaml',
+      '--leads',
+      leads,
+      '--at',
+      '2026-11-24T15:00:00Z',
+      '--json',
+    );
+    expect(r.code).toBe(0);
+    const decisions = r.out.map((l) => JSON.parse(l) as { decidedAt: number; owner: string });
+    expect(decisions.map((d) => [d.decidedAt, d.owner])).toEqual([
+      [Date.parse('2026-11-24T15:00:00Z'), '(none)'],
+      [Date.parse('2026-11-24T15:00:00Z'), 'olga@acme.io'],
+    ]);
+  });
+});
+
+describe('validate', () => {
+  it('reports errors with file:line:col and exits 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-validate-'));
+    const rules = join(dir, 'bad.yaml');
+    await writeFile(
+      rules,
+      'pools:\n  emea: { members: [], strategy: weighted, fallback: { queue: q } }\nroutes:\n  - name: A\n    assign: { pool: emae }\nfallback: { queue: q }\n',
+    );
+    const r = await run('validate', rules);
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toContain(`${rules}:5:`);
+    expect(r.err.join('\n')).toContain('did you mean "emea"?');
+  });
+
+  it('exits 2 on a usage error', async () => {
+    const r = await run('simulate', '--leads', 'x.csv');
+    expect(r.code).toBe(2);
+  });
+});
