@@ -9,7 +9,8 @@ export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
+  for (const [k, v] of Object.entries(value))
+    out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
   return out;
 }
 
@@ -23,11 +24,17 @@ const redactFormat = winston.format((info) => {
 
 export type Logger = winston.Logger;
 
-export function createLogger(options: { level?: string; stream?: NodeJS.WritableStream; silent?: boolean } = {}): Logger {
+export function createLogger(
+  options: { level?: string; stream?: NodeJS.WritableStream; silent?: boolean } = {},
+): Logger {
   return winston.createLogger({
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     silent: options.silent ?? false,
     format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
-    transports: [options.stream === undefined ? new winston.transports.Stream({ stream: process.stderr }) : new winston.transports.Stream({ stream: options.stream })],
+    transports: [
+      options.stream === undefined
+        ? new winston.transports.Stream({ stream: process.stderr })
+        : new winston.transports.Stream({ stream: options.stream }),
+    ],
   });
 }

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { AccountIndex } from '../core/accounts.js';
 import { decide } from '../core/decide.js';
+import { applyStateChanges } from '../core/state.js';
 import { explainDecision, summarizeDecision } from '../core/explain.js';
 import { fieldsUsedBy } from '../core/fields.js';
 import { leadFieldFor, leadFieldForColumn, toLead } from '../core/normalize.js';
@@ -217,7 +218,7 @@ export async function simulate(opts: SimulateOptions): Promise<string[]> {
       { team: opts.team, state, accounts, hold: holds.get(key) },
       now,
     );
-    state = decision.nextState;
+    state = applyStateChanges(state, decision.stateChanges);
     if (decision.destination.kind === 'hold' && decision.route !== null) {
       if (!holds.has(key)) holds.set(key, { route: decision.route.name, since: now });
     } else {
@@ -225,7 +226,7 @@ export async function simulate(opts: SimulateOptions): Promise<string[]> {
     }
     const summary = summarizeDecision(decision, lead, opts.team);
     if (opts.json) {
-      const { nextState: _nextState, trace, ...rest } = decision;
+      const { stateChanges: _changes, trace, ...rest } = decision;
       out.push(
         JSON.stringify({
           lead: lead.email ?? lead.id,

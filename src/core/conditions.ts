@@ -159,138 +159,169 @@ function textOp(
   }
 }
 
-function leaf(
-  c: Condition,
-  result: boolean,
-  values?: Record<string, FieldValue | undefined>,
-): ConditionTrace {
-  return values === undefined
-    ? { text: describeCondition(c), result }
-    : { text: describeCondition(c), result, values };
-}
+type Leaf = Exclude<Condition, { kind: 'all' | 'any' | 'not' }>;
 
-/** Evaluates `c`, returning the result with the values it looked at; `all`/`any` stop at the first decisive child. */
-export function evaluateCondition(c: Condition, env: ConditionEnv): ConditionTrace {
+/** Whether a single (non-nesting) condition holds; allocation-free, since it runs for every route. */
+function leafHolds(c: Leaf, env: ConditionEnv): boolean {
   switch (c.kind) {
     case 'always':
-      return leaf(c, true);
-    case 'all': {
-      const children: ConditionTrace[] = [];
-      for (const child of c.of) {
-        const t = evaluateCondition(child, env);
-        children.push(t);
-        if (!t.result) return { text: describeCondition(c), result: false, children };
-      }
-      return { text: describeCondition(c), result: true, children };
-    }
-    case 'any': {
-      const children: ConditionTrace[] = [];
-      for (const child of c.of) {
-        const t = evaluateCondition(child, env);
-        children.push(t);
-        if (t.result) return { text: describeCondition(c), result: true, children };
-      }
-      return { text: describeCondition(c), result: false, children };
-    }
-    case 'not': {
-      const t = evaluateCondition(c.of, env);
-      return { text: describeCondition(c), result: !t.result, children: [t] };
-    }
+      return true;
     case 'territory': {
       const territory = env.territories[c.name];
-      const { lead } = env;
-      const result = territory !== undefined && matchesTerritory(territory, lead);
-      const values: Record<string, FieldValue | undefined> = { country: lead.country };
-      if (lead.state !== undefined) values.state = lead.state;
-      if (lead.postalCode !== undefined) values.postalCode = lead.postalCode;
-      if (lead.city !== undefined) values.city = lead.city;
-      return leaf(c, result, values);
+      return territory !== undefined && matchesTerritory(territory, env.lead);
     }
     case 'account_matched':
-      return leaf(c, (env.account !== null) === c.value, { account: env.account?.account.name ?? null });
+      return (env.account !== null) === c.value;
     case 'account_owner_active': {
       const owner = env.account?.account.owner;
       const active = owner !== undefined && env.team.reps[owner]?.active === true;
-      return leaf(c, env.account !== null && active === c.value, { accountOwner: owner ?? null });
+      return env.account !== null && active === c.value;
     }
     case 'free_mail': {
       const domain = env.lead.emailDomain;
-      const free = domain !== undefined && env.isFreeMail(domain);
-      return leaf(c, domain !== undefined && free === c.value, { emailDomain: domain });
+      return domain !== undefined && env.isFreeMail(domain) === c.value;
     }
     case 'within_hours': {
       const emails =
         c.pool !== undefined ? (env.pools[c.pool]?.members ?? []) : c.rep !== undefined ? [c.rep] : [];
-      const result = emails.some((email) => {
+      return emails.some((email) => {
         const rep = env.team.reps[email];
         return rep !== undefined && rep.active && isWithinHours(rep, env.now);
       });
-      return leaf(c, result);
     }
     case 'compare':
-      return compare(c, env.lead);
+      return compareHolds(c, fieldValue(env.lead, c.field));
     default:
       return exhaustive(c);
   }
 }
 
-function compare(c: Extract<Condition, { kind: 'compare' }>, lead: Lead): ConditionTrace {
-  const actual = fieldValue(lead, c.field);
-  const values = { [c.field]: actual };
+/** The lead values a single condition looks at, for the trace. */
+function leafValues(c: Leaf, env: ConditionEnv): Record<string, FieldValue | undefined> | undefined {
+  const { lead } = env;
+  switch (c.kind) {
+    case 'always':
+    case 'within_hours':
+      return undefined;
+    case 'territory': {
+      const values: Record<string, FieldValue | undefined> = { country: lead.country };
+      if (lead.state !== undefined) values.state = lead.state;
+      if (lead.postalCode !== undefined) values.postalCode = lead.postalCode;
+      if (lead.city !== undefined) values.city = lead.city;
+      return values;
+    }
+    case 'account_matched':
+      return { account: env.account?.account.name ?? null };
+    case 'account_owner_active':
+      return { accountOwner: env.account?.account.owner ?? null };
+    case 'free_mail':
+      return { emailDomain: lead.emailDomain };
+    case 'compare':
+      return { [c.field]: fieldValue(lead, c.field) };
+    default:
+      return exhaustive(c);
+  }
+}
+
+function leafTrace(c: Leaf, env: ConditionEnv, result: boolean): ConditionTrace {
+  const values = leafValues(c, env);
+  return values === undefined
+    ? { text: describeCondition(c), result }
+    : { text: describeCondition(c), result, values };
+}
+
+/** Whether `c` holds, without building a trace. */
+export function conditionHolds(c: Condition, env: ConditionEnv): boolean {
+  if (c.kind === 'all') return c.of.every((child) => conditionHolds(child, env));
+  if (c.kind === 'any') return c.of.some((child) => conditionHolds(child, env));
+  if (c.kind === 'not') return !conditionHolds(c.of, env);
+  return leafHolds(c, env);
+}
+
+/** Evaluates `c` with the whole tree traced; `all`/`any` stop at the first decisive child. */
+export function evaluateCondition(c: Condition, env: ConditionEnv): ConditionTrace {
+  if (c.kind === 'all' || c.kind === 'any') {
+    const decisive = c.kind === 'any';
+    const children: ConditionTrace[] = [];
+    for (const child of c.of) {
+      const t = evaluateCondition(child, env);
+      children.push(t);
+      if (t.result === decisive) return { text: describeCondition(c), result: decisive, children };
+    }
+    return { text: describeCondition(c), result: !decisive, children };
+  }
+  if (c.kind === 'not') {
+    const t = evaluateCondition(c.of, env);
+    return { text: describeCondition(c), result: !t.result, children: [t] };
+  }
+  return leafTrace(c, env, leafHolds(c, env));
+}
+
+/**
+ * Why `c` fails, as small as it can be said: the first failing part of an `all`, every part of a failed
+ * `any`. Null when `c` holds. Routes that do not match are traced this way, which keeps a decision that
+ * tries a hundred routes cheap and its explanation readable.
+ */
+export function explainFailure(c: Condition, env: ConditionEnv): ConditionTrace | null {
+  if (c.kind === 'all') {
+    for (const child of c.of) {
+      const failure = explainFailure(child, env);
+      if (failure !== null) return failure;
+    }
+    return null;
+  }
+  if (c.kind === 'any') {
+    const children: ConditionTrace[] = [];
+    for (const child of c.of) {
+      const failure = explainFailure(child, env);
+      if (failure === null) return null;
+      children.push(failure);
+    }
+    return { text: describeCondition(c), result: false, children };
+  }
+  if (c.kind === 'not') return conditionHolds(c.of, env) ? evaluateCondition(c, env) : null;
+  return leafHolds(c, env) ? null : leafTrace(c, env, false);
+}
+
+function compareHolds(c: Extract<Condition, { kind: 'compare' }>, actual: FieldValue | undefined): boolean {
   switch (c.op) {
     case 'exists':
-      return leaf(c, !isBlank(actual), values);
+      return !isBlank(actual);
     case 'missing':
-      return leaf(c, isBlank(actual), values);
+      return isBlank(actual);
     case 'eq':
-      return leaf(
-        c,
-        parts(actual).some((a) => same(a, c.value, c.caseSensitive)),
-        values,
-      );
+      return parts(actual).some((a) => same(a, c.value, c.caseSensitive));
     case 'neq':
-      return leaf(
-        c,
-        !isBlank(actual) && !parts(actual).some((a) => same(a, c.value, c.caseSensitive)),
-        values,
-      );
+      return !isBlank(actual) && !parts(actual).some((a) => same(a, c.value, c.caseSensitive));
     case 'in':
-      return leaf(
-        c,
-        parts(actual).some((a) => c.values.some((v) => same(a, v, c.caseSensitive))),
-        values,
-      );
+      return parts(actual).some((a) => c.values.some((v) => same(a, v, c.caseSensitive)));
     case 'not_in':
-      return leaf(
-        c,
-        !isBlank(actual) && !parts(actual).some((a) => c.values.some((v) => same(a, v, c.caseSensitive))),
-        values,
+      return (
+        !isBlank(actual) && !parts(actual).some((a) => c.values.some((v) => same(a, v, c.caseSensitive)))
       );
     case 'contains':
     case 'starts_with':
     case 'ends_with':
-      return leaf(c, textOp(actual, c.value, c.caseSensitive, c.op), values);
+      return textOp(actual, c.value, c.caseSensitive, c.op);
     case 'regex':
-      return leaf(c, !isBlank(actual) && c.pattern.test(String(actual)), values);
+      return !isBlank(actual) && c.pattern.test(String(actual));
     case 'gt':
     case 'gte':
     case 'lt':
     case 'lte': {
       const n = asNumber(actual);
-      if (n === undefined) return leaf(c, false, values);
-      const result =
-        c.op === 'gt'
-          ? n > c.value
-          : c.op === 'gte'
-            ? n >= c.value
-            : c.op === 'lt'
-              ? n < c.value
-              : n <= c.value;
-      return leaf(c, result, values);
+      if (n === undefined) return false;
+      return c.op === 'gt'
+        ? n > c.value
+        : c.op === 'gte'
+          ? n >= c.value
+          : c.op === 'lt'
+            ? n < c.value
+            : n <= c.value;
     }
     case 'between': {
       const n = asNumber(actual);
-      return leaf(c, n !== undefined && n >= c.min && n <= c.max, values);
+      return n !== undefined && n >= c.min && n <= c.max;
     }
     default:
       return exhaustive(c);

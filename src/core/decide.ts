@@ -1,10 +1,11 @@
 // The routing decision: pure and deterministic. Given a lead, a rule set, the team and the rotation
 // state at time `now`, it returns who owns the lead, what happens next, and why.
-import { evaluateCondition, type ConditionEnv } from './conditions.js';
+import { evaluateCondition, explainFailure, type ConditionEnv } from './conditions.js';
 import { checkRep, recordAssignment } from './availability.js';
 import { pickFromPool } from './distribution.js';
 import { fieldValue, isFreeMailDomain } from './normalize.js';
 import { renderTemplate, summarizeDecision } from './explain.js';
+import { applyStateChanges, emptyChanges } from './state.js';
 import type {
   AccountMatch,
   Action,
@@ -16,6 +17,7 @@ import type {
   Route,
   RouteActions,
   RoutingState,
+  RoutingStateChanges,
   RuleSet,
   SlaSpec,
   Trace,
@@ -84,9 +86,9 @@ function exhaustive(value: never): never {
   throw new Error(`unhandled destination ${JSON.stringify(value)}`);
 }
 
-/** Carries the evolving trace and state through one decision. */
+/** Carries the evolving trace and state changes through one decision. */
 class Resolver {
-  state: RoutingState;
+  readonly changes: RoutingStateChanges = emptyChanges();
   readonly trace: Trace;
 
   constructor(
@@ -97,8 +99,17 @@ class Resolver {
     private readonly account: AccountMatch | null,
     trace: Trace,
   ) {
-    this.state = context.state;
     this.trace = trace;
+  }
+
+  /** The state as this decision has changed it so far (a copy only after a second assignment step). */
+  private get state(): RoutingState {
+    return applyStateChanges(this.context.state, this.changes);
+  }
+
+  private record(changes: RoutingStateChanges): void {
+    Object.assign(this.changes.pools, changes.pools);
+    Object.assign(this.changes.reps, changes.reps);
   }
 
   /** Resolves a destination to a rep, a queue or nobody, following fallbacks; records every step. */
@@ -124,7 +135,7 @@ class Resolver {
           keepWindowMs: keepWindowMs(this.ruleSet),
         });
         this.trace.assignments.push(picked.trace);
-        this.state = picked.nextState;
+        this.record(picked.changes);
         if (picked.chosen !== undefined) return { kind: 'rep', email: picked.chosen };
         this.trace.steps.push(`pool ${pool.name}: nobody eligible → ${describeDestination(pool.fallback)}`);
         return this.resolve(pool.fallback, depth + 1);
@@ -162,7 +173,8 @@ class Resolver {
   private directRep(email: string, role: string, fallback: Destination, depth: number): ResolvedDestination {
     const rep = this.context.team.reps[email];
     const exclude = this.context.excludeReps === undefined ? undefined : new Set(this.context.excludeReps);
-    const check = checkRep(rep, email, this.state.reps[email], this.now, {
+    const counters = this.changes.reps[email] ?? this.context.state.reps[email];
+    const check = checkRep(rep, email, counters, this.now, {
       respectHours: false,
       ...(exclude ? { exclude } : {}),
     });
@@ -173,8 +185,7 @@ class Resolver {
       return this.resolve(fallback, depth + 1);
     }
     this.trace.steps.push(`${role} ${email} is available`);
-    const counters = recordAssignment(this.state.reps[email], rep, this.now, keepWindowMs(this.ruleSet));
-    this.state = { ...this.state, reps: { ...this.state.reps, [email]: counters } };
+    this.changes.reps[email] = recordAssignment(counters, rep, this.now, keepWindowMs(this.ruleSet));
     return { kind: 'rep', email };
   }
 }
@@ -274,7 +285,7 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
       actions: dest.kind === 'hold' ? [] : plannedActions(lead, dest, actions, routeName, now, trace),
       sla: slaFor(dest, sla, now),
       trace,
-      nextState: resolver.state,
+      stateChanges: resolver.changes,
     };
     if (actions.note && dest.kind !== 'hold') {
       decision.actions.push({ kind: 'write_note', text: summarizeDecision(decision, lead, context.team) });
@@ -283,11 +294,12 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
   };
 
   for (const route of ruleSet.routes) {
-    const condition = evaluateCondition(route.when, env);
-    if (!condition.result) {
-      trace.routes.push({ index: route.index, name: route.name, matched: false, condition });
+    const failure = explainFailure(route.when, env);
+    if (failure !== null) {
+      trace.routes.push({ index: route.index, name: route.name, matched: false, condition: failure });
       continue;
     }
+    const condition = evaluateCondition(route.when, env);
     const assign = route.assign;
     if (assign.kind === 'hold') {
       const missing = assign.fields.filter((f) => isBlank(fieldValue(lead, f)));

@@ -21,7 +21,8 @@ export function inPostalRange(postal: string, range: PostalRange): boolean {
 }
 
 function clauseMatches(clause: TerritoryClause, lead: Lead): boolean {
-  if (clause.country !== undefined && (lead.country === undefined || !clause.country.includes(lead.country))) return false;
+  if (clause.country !== undefined && (lead.country === undefined || !clause.country.includes(lead.country)))
+    return false;
   if (clause.state !== undefined) {
     const state = lead.state?.toUpperCase();
     if (state === undefined || !clause.state.some((s) => s.toUpperCase() === state)) return false;

@@ -321,6 +321,12 @@ export interface RoutingState {
   reps: Record<string, RepCounters>;
 }
 
+/**
+ * Only the entries a decision changed (a pool's rotation, the chosen rep's counters). Copying the whole
+ * state per decision would cost more than the decision itself; storage applies these atomically.
+ */
+export type RoutingStateChanges = RoutingState;
+
 /** The lead's earlier hold, if it is being decided again. */
 export interface HoldState {
   route: string;
@@ -426,6 +432,6 @@ export interface Decision {
   actions: Action[];
   sla?: { firstTouchBy: number; onBreach: SlaBreach } | undefined;
   trace: Trace;
-  /** The state after this decision; storage applies the change atomically. */
-  nextState: RoutingState;
+  /** The state entries this decision changed; apply them with `applyStateChanges`. */
+  stateChanges: RoutingStateChanges;
 }

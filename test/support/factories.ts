@@ -1,4 +1,6 @@
 // Small factories for core tests: every field has a sensible default, tests name only what matters.
+import { pickFromPool, type PickResult } from '../../src/core/distribution.js';
+import { applyStateChanges } from '../../src/core/state.js';
 import type {
   Condition,
   Destination,
@@ -67,4 +69,12 @@ export const always: Condition = { kind: 'always' };
 
 export function eq(field: string, value: string | number | boolean): Condition {
   return { kind: 'compare', field, op: 'eq', value, caseSensitive: false };
+}
+
+/** pickFromPool plus the state after it, for tests that follow a rotation step by step. */
+export type AppliedPick = PickResult & { nextState: RoutingState };
+
+export function pickAndApply(...args: Parameters<typeof pickFromPool>): AppliedPick {
+  const result = pickFromPool(...args);
+  return { ...result, nextState: applyStateChanges(args[2], result.changes) };
 }

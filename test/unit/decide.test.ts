@@ -1,5 +1,6 @@
 import { decide } from '../../src/core/decide.js';
 import { explainDecision, summarizeDecision } from '../../src/core/explain.js';
+import { applyStateChanges } from '../../src/core/state.js';
 import type {
   AccountMatch,
   AccountMatcher,
@@ -208,13 +209,19 @@ describe('destinations', () => {
       pools: { p: makePool('p', ['ada@x.io', 'bo@x.io']) },
     });
     const first = decide(makeLead(), rules, ctx(), NOW);
-    const second = decide(makeLead({ id: 'lead-2' }), rules, ctx({ state: first.nextState }), NOW + 1000);
+    const second = decide(
+      makeLead({ id: 'lead-2' }),
+      rules,
+      ctx({ state: applyStateChanges(EMPTY_STATE, first.stateChanges) }),
+      NOW + 1000,
+    );
     expect([first.destination, second.destination]).toEqual([
       { kind: 'rep', email: 'ada@x.io' },
       { kind: 'rep', email: 'bo@x.io' },
     ]);
     expect(EMPTY_STATE).toEqual({ pools: {}, reps: {} });
-    expect(second.nextState.reps['bo@x.io']?.day).toBe(1);
+    expect(second.stateChanges.reps['bo@x.io']?.day).toBe(1);
+    expect(Object.keys(second.stateChanges.reps)).toEqual(['bo@x.io']);
   });
 });
 

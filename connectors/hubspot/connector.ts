@@ -1,0 +1,629 @@
+// HubSpot behind the CrmConnector interface, on the real @hubspot/api-client used as a typed HTTP layer:
+// its own limiter and retry are off (no `limiterOptions`, `numberOfApiCallRetries: 0`); every call goes
+// through our per-portal limiter (shared/limiter.ts) and our retry policy (shared/retry.ts).
+import { Client } from '@hubspot/api-client';
+import { getDomain } from 'tldts';
+import type { Account, FieldValue, Lead } from '../../src/core/types.js';
+import {
+  CrmError,
+  type CrmConnector,
+  type Directory,
+  type DirectoryOwner,
+  type ItemResult,
+  type NoteCreate,
+  type OwnerWrite,
+  type SequenceEnrollment,
+  type TaskCreate,
+} from '../connector.js';
+import type { BucketName, PortalLimiter } from '../shared/limiter.js';
+import { withRetry, type RetryPolicy } from '../shared/retry.js';
+import { z } from 'zod';
+import {
+  classifyHubSpotError,
+  crmErrorFromResponse,
+  crmErrorFromThrown,
+  DEFAULT_WINDOWS,
+  type RateWindows,
+} from './errors.js';
+
+// 200 body of a sequence enrollment (hubspot.md §6): `{ id, toEmail, enrolledAt, updatedAt }`.
+const enrollResponseSchema = z.object({ id: z.union([z.string(), z.number()]).optional() }).passthrough();
+
+// The client's ResponseContext as its middleware `post` hook sees it.
+const responseContextSchema = z.object({
+  httpStatusCode: z.number().int(),
+  headers: z.record(z.string()),
+  body: z.object({ text: z.function() }).passthrough(),
+});
+
+/** Batch endpoints take 100 records per request (hubspot.md §4.4). */
+export const BATCH_SIZE = 100;
+/** Search pages hold at most 200 results and a query reaches at most 10,000 (§4.3). */
+export const SEARCH_PAGE_SIZE = 200;
+export const SEARCH_MAX_RESULTS = 10_000;
+/** Domains per `IN` filter; keeps the search body far below its 3,000-character limit. */
+export const DOMAINS_PER_SEARCH = 50;
+
+/** Sequence enrollment is not wrapped by the client 13.5 (§6). */
+export const SEQUENCE_ENROLL_PATH = '/automation/v4/sequences/enrollments';
+
+// HUBSPOT_DEFINED association type ids (§4.5; the client's AssociationTypes enum agrees).
+export const TASK_TO_CONTACT = 204;
+export const NOTE_TO_CONTACT = 202;
+
+/** Contact properties the Lead needs, by HubSpot name → Lead field. */
+export const CONTACT_FIELD_MAP = {
+  email: 'email',
+  firstname: 'firstName',
+  lastname: 'lastName',
+  jobtitle: 'title',
+  company: 'company',
+  website: 'websiteDomain',
+  country: 'country',
+  state: 'state',
+  zip: 'postalCode',
+  city: 'city',
+  numemployees: 'employees',
+  annualrevenue: 'annualRevenue',
+  industry: 'industry',
+  hs_analytics_source: 'leadSource',
+  recent_conversion_event_name: 'form',
+  hubspotscore: 'score',
+  hubspot_owner_id: 'owner',
+  createdate: 'createdAt',
+} as const satisfies Record<string, keyof Lead>;
+export const DEFAULT_LEAD_PROPERTIES = Object.keys(CONTACT_FIELD_MAP);
+
+/**
+ * Contact properties that move when a rep touches a lead. [UNCONFIRMED which exactly cover completed
+ * tasks]; `notes_last_contacted` is "last call, email or meeting logged", the other is the last sales
+ * activity. Overridable per install.
+ */
+export const DEFAULT_TOUCH_PROPERTIES = ['notes_last_contacted', 'hs_last_sales_activity_timestamp'];
+
+const COMPANY_PROPERTIES = [
+  'name',
+  'domain',
+  'hs_additional_domains',
+  'hubspot_owner_id',
+  'lifecyclestage',
+  'num_associated_contacts',
+];
+
+type Properties = Record<string, string | null | undefined>;
+export interface HubSpotObject {
+  id: string;
+  properties: Properties;
+  createdAt?: Date | string | undefined;
+}
+
+/** What a contact becomes before normalization: its id, creation time and raw property strings. */
+export interface RawContactRecord {
+  id: string;
+  createdAt?: number | undefined;
+  properties: Record<string, string | null>;
+}
+
+function toEpoch(value: string | Date | null | undefined): number | undefined {
+  if (value === null || value === undefined || value === '') return undefined;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
+  if (/^\d+$/.test(value)) return Number(value);
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function toNumber(value: string | null | undefined): number | undefined {
+  if (value === null || value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+export function contactToRawRecord(obj: HubSpotObject): RawContactRecord {
+  const properties: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(obj.properties)) properties[k] = v ?? null;
+  return { id: obj.id, createdAt: toEpoch(properties['createdate']) ?? toEpoch(obj.createdAt), properties };
+}
+
+function domainOf(value: string | null | undefined): string | undefined {
+  if (value === null || value === undefined || value.trim() === '') return undefined;
+  return getDomain(value.trim().toLowerCase()) ?? undefined;
+}
+
+/**
+ * Minimal mapping to Lead until src/core/normalize.ts `toLead(raw)` lands (then: call it with the raw
+ * record and only translate the owner id). Country/state values are passed through un-normalized.
+ */
+export function rawRecordToLead(
+  raw: RawContactRecord,
+  ownerEmailById: (ownerId: string) => string | undefined,
+): Lead {
+  const p = raw.properties;
+  const str = (k: string): string | undefined => {
+    const v = p[k];
+    return v === null || v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const email = str('email')?.toLowerCase();
+  const fields: Record<string, FieldValue> = {};
+  for (const [k, v] of Object.entries(p)) fields[k] = v;
+  const ownerId = str('hubspot_owner_id');
+  return {
+    id: raw.id,
+    email,
+    emailDomain: email?.includes('@') ? domainOf(email.slice(email.lastIndexOf('@') + 1)) : undefined,
+    firstName: str('firstname'),
+    lastName: str('lastname'),
+    title: str('jobtitle'),
+    company: str('company'),
+    websiteDomain: domainOf(str('website')),
+    country: str('country'),
+    state: str('state'),
+    postalCode: str('zip'),
+    city: str('city'),
+    // numemployees is often a range option ("25-50"); only plain numbers become `employees`.
+    employees: toNumber(str('numemployees')),
+    annualRevenue: toNumber(str('annualrevenue')),
+    industry: str('industry'),
+    leadSource: str('hs_analytics_source'),
+    form: str('recent_conversion_event_name'),
+    score: toNumber(str('hubspotscore')),
+    owner: ownerId === undefined ? undefined : ownerEmailById(ownerId),
+    createdAt: raw.createdAt,
+    fields,
+  };
+}
+
+function lifecycleToType(stage: string | null | undefined): Account['type'] {
+  switch (stage) {
+    case 'customer':
+    case 'evangelist':
+      return 'customer';
+    case undefined:
+    case null:
+    case '':
+      return undefined;
+    default:
+      return stage === 'other' ? 'other' : 'prospect';
+  }
+}
+
+export function companyToAccount(
+  obj: HubSpotObject,
+  ownerEmailById: (ownerId: string) => string | undefined,
+): Account {
+  const p = obj.properties;
+  const domains = [p['domain'], ...(p['hs_additional_domains'] ?? '').split(';')]
+    .map((d) => domainOf(d))
+    .filter((d): d is string => d !== undefined);
+  const ownerId = p['hubspot_owner_id'];
+  return {
+    id: obj.id,
+    name: p['name'] ?? '',
+    domains: [...new Set(domains)],
+    owner: ownerId ? ownerEmailById(ownerId) : undefined,
+    type: lifecycleToType(p['lifecyclestage']),
+    contacts: toNumber(p['num_associated_contacts']),
+  };
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+interface BatchError {
+  category?: string | undefined;
+  message?: string | undefined;
+  context?: Record<string, string[] | undefined> | undefined;
+}
+
+/** One item error inside a 207 answer, classified like a whole-response error. */
+function itemError(e: BatchError): CrmError {
+  const category = e.category ?? '';
+  const message = e.message ?? 'HubSpot rejected this item';
+  if (category === 'OBJECT_NOT_FOUND') return new CrmError('not_found', message, { code: category });
+  if (category === 'RATE_LIMITS') return new CrmError('rate_limited', message, { code: category });
+  return new CrmError('invalid', message, { code: category || undefined });
+}
+
+type BatchResponse = {
+  results: Array<HubSpotObject & { objectWriteTraceId?: string | undefined }>;
+  errors?: BatchError[] | undefined;
+};
+
+export interface HubSpotConnectorOptions {
+  portalId: string;
+  /** A fixed token, or a function (TokenManager.accessToken bound to the portal) asked before each call. */
+  accessToken: string | (() => Promise<string>);
+  /** `https://api.hubapi.com` by default; the sandbox's `http://127.0.0.1:PORT` in tests/dev. */
+  basePath?: string;
+  limiter: PortalLimiter;
+  retry?: Partial<RetryPolicy>;
+  windows?: RateWindows;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  /** Contact property that receives OwnerWrite.reason (e.g. `lead_router_reason`); omitted when unset. */
+  reasonProperty?: string;
+  touchProperties?: string[];
+  /** How long a fetched directory is reused to translate owner ids in readLeads/findAccounts. */
+  directoryTtlMs?: number;
+}
+
+export class HubSpotConnector implements CrmConnector {
+  readonly provider = 'hubspot' as const;
+  private client: { token: string; client: Client } | undefined;
+  private cachedDirectory: Directory | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: HubSpotConnectorOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  private async hubspot(): Promise<Client> {
+    const token =
+      typeof this.opts.accessToken === 'string' ? this.opts.accessToken : await this.opts.accessToken();
+    if (this.client?.token === token) return this.client.client;
+    // No limiterOptions → the client installs no limiter; 0 retries → no retry decorator (§7.2/7.3).
+    const config: ConstructorParameters<typeof Client>[0] = {
+      accessToken: token,
+      numberOfApiCallRetries: 0,
+    };
+    if (this.opts.basePath !== undefined) config.basePath = this.opts.basePath;
+    const client = new Client(config);
+    this.client = { token, client };
+    return client;
+  }
+
+  /**
+   * Classifies non-2xx answers from the raw response, before the generated code parses them: its
+   * ApiException drops `policyName` (the body is deserialized into its `Error` model), and a 5xx with a
+   * non-JSON body makes it throw a bare "Cannot parse content" Error with no status at all.
+   */
+  private async classifyResponse(ctx: unknown): Promise<unknown> {
+    const parsed = responseContextSchema.safeParse(ctx);
+    if (!parsed.success) return ctx;
+    const { httpStatusCode: status, headers, body } = parsed.data;
+    if (status >= 200 && status <= 299) return ctx;
+    const text = await (body as { text(): Promise<string> }).text().catch(() => '');
+    throw classifyHubSpotError(status, text, headers, {
+      windows: this.opts.windows ?? DEFAULT_WINDOWS,
+      now: this.now(),
+    });
+  }
+
+  /**
+   * Per-call options carrying our classifying middleware. It must be passed per call: in 13.5 the
+   * generated ObservableAPI applies only call-time middleware (`allMiddleware` starts empty), so
+   * `new Client({ middleware })` is silently ignored.
+   */
+  private mw<T>(): T {
+    const middleware = [
+      { pre: (ctx: unknown) => Promise.resolve(ctx), post: (ctx: unknown) => this.classifyResponse(ctx) },
+    ];
+    return { middleware, middlewareMergeStrategy: 'append' } as T;
+  }
+
+  /** Every HubSpot call: limiter bucket → client → classify → retry policy. */
+  private call<T>(bucket: BucketName, fn: (client: Client) => Promise<T>): Promise<T> {
+    const windows = this.opts.windows ?? DEFAULT_WINDOWS;
+    const run = (): Promise<T> => this.opts.limiter.schedule(bucket, async () => fn(await this.hubspot()));
+    const retryOpts: Parameters<typeof withRetry>[1] = {
+      classify: (err) => crmErrorFromThrown(err, { windows, now: this.now() }),
+    };
+    if (this.opts.retry !== undefined) retryOpts.policy = this.opts.retry;
+    if (this.opts.sleep !== undefined) retryOpts.sleep = this.opts.sleep;
+    return withRetry(run, retryOpts);
+  }
+
+  private async ownerEmails(): Promise<(id: string) => string | undefined> {
+    const ttl = this.opts.directoryTtlMs ?? 5 * 60_000;
+    if (this.cachedDirectory === undefined || this.now() - this.cachedDirectory.fetchedAt > ttl) {
+      await this.directory();
+    }
+    const byId = new Map((this.cachedDirectory?.owners ?? []).map((o) => [o.id, o.email]));
+    return (id) => byId.get(id);
+  }
+
+  async readLeads(ids: string[], properties: string[]): Promise<Map<string, Lead>> {
+    const out = new Map<string, Lead>();
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return out;
+    const props = [...new Set([...DEFAULT_LEAD_PROPERTIES, ...properties])];
+    const ownerEmail = await this.ownerEmails();
+    for (const part of chunk(unique, BATCH_SIZE)) {
+      const res = (await this.call('general', (c) =>
+        c.crm.contacts.batchApi.read(
+          { inputs: part.map((id) => ({ id })), properties: props, propertiesWithHistory: [] },
+          undefined,
+          this.mw(),
+        ),
+      )) as BatchResponse;
+      // Missing ids come back as OBJECT_NOT_FOUND errors in a 207: they are simply absent here.
+      for (const obj of res.results) out.set(obj.id, rawRecordToLead(contactToRawRecord(obj), ownerEmail));
+    }
+    return out;
+  }
+
+  async findAccountsByDomain(domains: string[]): Promise<Map<string, Account[]>> {
+    const wanted = [...new Set(domains.map((d) => d.trim().toLowerCase()).filter((d) => d !== ''))];
+    const out = new Map<string, Account[]>();
+    if (wanted.length === 0) return out;
+    const ownerEmail = await this.ownerEmails();
+    for (const part of chunk(wanted, DOMAINS_PER_SEARCH)) {
+      const set = new Set(part);
+      let after: string | undefined;
+      let seen = 0;
+      do {
+        const request = {
+          filterGroups: [{ filters: [{ propertyName: 'domain', operator: 'IN', values: part }] }],
+          properties: COMPANY_PROPERTIES,
+          limit: SEARCH_PAGE_SIZE,
+          sorts: [],
+          ...(after === undefined ? {} : { after }),
+        };
+        const page = await this.call('search', (c) =>
+          c.crm.companies.searchApi.doSearch(
+            request as Parameters<typeof c.crm.companies.searchApi.doSearch>[0],
+            this.mw(),
+          ),
+        );
+        for (const obj of page.results) {
+          const account = companyToAccount(obj, ownerEmail);
+          for (const d of account.domains) {
+            if (!set.has(d)) continue;
+            const list = out.get(d) ?? [];
+            if (!list.some((a) => a.id === account.id)) list.push(account);
+            out.set(d, list);
+          }
+        }
+        seen += page.results.length;
+        after = page.paging?.next?.after;
+        // Past 10,000 results HubSpot answers 400: stop rather than fail the whole lookup.
+      } while (after !== undefined && seen < SEARCH_MAX_RESULTS);
+    }
+    return out;
+  }
+
+  async directory(): Promise<Directory> {
+    const owners = new Map<string, DirectoryOwner>();
+    const queues: Record<string, string> = {};
+    // Active owners first, then archived ones (deactivated users) so routing can skip them.
+    for (const archived of [false, true]) {
+      let after: string | undefined;
+      do {
+        const page = await this.call('general', (c) =>
+          c.crm.owners.ownersApi.getPage(undefined, after, 100, archived, this.mw()),
+        );
+        for (const o of page.results) {
+          for (const t of o.teams ?? []) queues[t.name] = t.id;
+          if (owners.has(o.id) || String(o.type) !== 'PERSON' || !o.email) continue;
+          const userId = o.userId ?? o.userIdIncludingInactive;
+          owners.set(o.id, {
+            id: o.id,
+            userId: userId === undefined || userId === null ? undefined : String(userId),
+            email: o.email.toLowerCase(),
+            name: [o.firstName, o.lastName].filter((s) => s !== undefined && s !== '').join(' ') || o.email,
+            active: !archived && !o.archived,
+            teams: (o.teams ?? []).map((t) => t.name),
+          });
+        }
+        after = page.paging?.next?.after;
+      } while (after !== undefined);
+    }
+    const directory: Directory = { owners: [...owners.values()], queues, fetchedAt: this.now() };
+    this.cachedDirectory = directory;
+    return directory;
+  }
+
+  async setOwners(writes: OwnerWrite[]): Promise<ItemResult[]> {
+    const results: ItemResult[] = new Array<ItemResult>(writes.length);
+    // A batch may not name one id twice: later writes to the same contact go in a later batch.
+    for (const group of uniqueIdGroups(writes.map((w) => w.leadId))) {
+      for (const part of chunk(group, BATCH_SIZE)) {
+        const inputs = part.map((i) => {
+          const w = writes[i]!;
+          const properties: Record<string, string> = { hubspot_owner_id: w.ownerId };
+          if (this.opts.reasonProperty !== undefined && w.reason !== undefined)
+            properties[this.opts.reasonProperty] = w.reason;
+          return { id: w.leadId, properties };
+        });
+        const res = await this.batch(() =>
+          this.call(
+            'general',
+            (c) => c.crm.contacts.batchApi.update({ inputs }, this.mw()) as Promise<BatchResponse>,
+          ),
+        );
+        const done = new Set(res.ok ? res.value.results.map((r) => r.id) : []);
+        for (const i of part) {
+          const id = writes[i]!.leadId;
+          results[i] = res.ok
+            ? done.has(id)
+              ? { ok: true, id }
+              : { ok: false, error: errorFor(res.value, [id]) }
+            : res;
+        }
+      }
+    }
+    return results;
+  }
+
+  async createTasks(tasks: TaskCreate[]): Promise<ItemResult[]> {
+    return this.createEngagements(tasks, (t) => ({
+      properties: {
+        hs_timestamp: new Date(t.dueAt).toISOString(),
+        hs_task_subject: t.subject,
+        hs_task_body: t.body,
+        hs_task_priority: t.priority.toUpperCase(),
+        hs_task_status: 'NOT_STARTED',
+        hs_task_type: 'TODO',
+        hubspot_owner_id: t.ownerId,
+      },
+      associationTypeId: TASK_TO_CONTACT,
+      object: 'tasks',
+    }));
+  }
+
+  async writeNotes(notes: NoteCreate[]): Promise<ItemResult[]> {
+    return this.createEngagements(notes, (n) => {
+      const properties: Record<string, string> = {
+        hs_timestamp: new Date(this.now()).toISOString(),
+        hs_note_body: n.text,
+      };
+      if (n.ownerId !== undefined) properties['hubspot_owner_id'] = n.ownerId;
+      return { properties, associationTypeId: NOTE_TO_CONTACT, object: 'notes' };
+    });
+  }
+
+  private async createEngagements<T extends { leadId: string; key: string }>(
+    items: T[],
+    build: (item: T) => {
+      properties: Record<string, string>;
+      associationTypeId: number;
+      object: 'tasks' | 'notes';
+    },
+  ): Promise<ItemResult[]> {
+    const results: ItemResult[] = new Array<ItemResult>(items.length);
+    for (const part of chunk(
+      items.map((_, i) => i),
+      BATCH_SIZE,
+    )) {
+      let object: 'tasks' | 'notes' = 'tasks';
+      const inputs = part.map((i) => {
+        const item = items[i]!;
+        const b = build(item);
+        object = b.object;
+        return {
+          properties: b.properties,
+          // Echoed back on each result, so results map to inputs without trusting their order.
+          objectWriteTraceId: item.key,
+          associations: [
+            {
+              to: { id: item.leadId },
+              types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: b.associationTypeId }],
+            },
+          ],
+        };
+      });
+      const res = await this.batch(() =>
+        this.call(
+          'general',
+          (c) =>
+            (object === 'tasks'
+              ? c.crm.objects.tasks.batchApi.create(
+                  { inputs } as unknown as Parameters<typeof c.crm.objects.tasks.batchApi.create>[0],
+                  this.mw(),
+                )
+              : c.crm.objects.notes.batchApi.create(
+                  { inputs } as unknown as Parameters<typeof c.crm.objects.notes.batchApi.create>[0],
+                  this.mw(),
+                )) as Promise<BatchResponse>,
+        ),
+      );
+      if (!res.ok) {
+        for (const i of part) results[i] = res;
+        continue;
+      }
+      const byTrace = new Map(
+        res.value.results.filter((r) => r.objectWriteTraceId).map((r) => [r.objectWriteTraceId, r.id]),
+      );
+      const untraced = res.value.results.filter((r) => !r.objectWriteTraceId);
+      // Without trace ids (older answers) order is the only link, and only safe when nothing failed.
+      const byOrder = untraced.length === part.length && (res.value.errors ?? []).length === 0;
+      part.forEach((i, n) => {
+        const key = items[i]!.key;
+        const id = byTrace.get(key) ?? (byOrder ? untraced[n]?.id : undefined);
+        results[i] =
+          id !== undefined
+            ? { ok: true, id }
+            : { ok: false, error: errorFor(res.value, [key, items[i]!.leadId]) };
+      });
+    }
+    return results;
+  }
+
+  async enroll(e: SequenceEnrollment): Promise<ItemResult> {
+    const windows = this.opts.windows ?? DEFAULT_WINDOWS;
+    const res = await this.batch(() =>
+      this.call('general', async (c) => {
+        // apiRequest never throws on 4xx/5xx: check the status and classify ourselves (§6, §7.2).
+        const response = await c.apiRequest({
+          method: 'POST',
+          path: SEQUENCE_ENROLL_PATH,
+          qs: { userId: e.senderUserId },
+          body: { sequenceId: e.sequenceId, contactId: e.leadId, senderEmail: e.senderEmail },
+        });
+        if (response.status < 200 || response.status > 299)
+          throw await crmErrorFromResponse(response, { windows, now: this.now() });
+        const parsed = enrollResponseSchema.safeParse((await response.json()) as unknown);
+        return parsed.success && parsed.data.id !== undefined ? String(parsed.data.id) : undefined;
+      }),
+    );
+    if (!res.ok) return res;
+    return res.value !== undefined ? { ok: true, id: res.value } : { ok: true };
+  }
+
+  async touchedSince(leadId: string, since: number): Promise<boolean> {
+    const props = this.opts.touchProperties ?? DEFAULT_TOUCH_PROPERTIES;
+    const res = (await this.call('general', (c) =>
+      c.crm.contacts.batchApi.read(
+        { inputs: [{ id: leadId }], properties: props, propertiesWithHistory: [] },
+        undefined,
+        this.mw(),
+      ),
+    )) as BatchResponse;
+    const contact = res.results[0];
+    if (contact === undefined)
+      throw new CrmError('not_found', `contact ${leadId} not found`, { status: 404 });
+    return props.some((p) => {
+      const t = toEpoch(contact.properties[p]);
+      return t !== undefined && t >= since;
+    });
+  }
+
+  async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {
+    const res = await this.batch(() =>
+      this.call('general', (c) => c.crm.owners.ownersApi.getPage(undefined, undefined, 1, false, this.mw())),
+    );
+    return res.ok ? { ok: true } : res;
+  }
+
+  /** Runs a call whose CrmError belongs to the items (batch writes), not to the caller. */
+  private async batch<T>(
+    fn: () => Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: CrmError }> {
+    try {
+      return { ok: true, value: await fn() };
+    } catch (err) {
+      if (err instanceof CrmError) return { ok: false, error: err };
+      throw err;
+    }
+  }
+}
+
+/** Groups indexes so that no group holds the same id twice, keeping the order of writes per id. */
+function uniqueIdGroups(ids: string[]): number[][] {
+  const groups: number[][] = [];
+  const seen: Array<Set<string>> = [];
+  ids.forEach((id, i) => {
+    let g = 0;
+    while (seen[g]?.has(id)) g++;
+    (groups[g] ??= []).push(i);
+    (seen[g] ??= new Set()).add(id);
+  });
+  return groups;
+}
+
+/** The 207 error naming one of `keys` in its context (ids / objectWriteTraceId), else a generic one. */
+function errorFor(res: BatchResponse, keys: string[]): CrmError {
+  for (const e of res.errors ?? []) {
+    const named = Object.values(e.context ?? {}).some((vals) => (vals ?? []).some((v) => keys.includes(v)));
+    if (named) return itemError(e);
+  }
+  // A single error for the whole partial batch (no context) applies to every item without a result.
+  const only =
+    res.errors?.length === 1 && Object.keys(res.errors[0]?.context ?? {}).length === 0
+      ? res.errors[0]
+      : undefined;
+  if (only !== undefined) return itemError(only);
+  return new CrmError('invalid', 'HubSpot returned no result for this item', {});
+}

@@ -1,0 +1,70 @@
+// Injected latency and failures, decided per API call from the seeded PRNG (or queued for a test).
+import type { Prng } from './clock.js';
+
+export type FaultKind = '429' | '500' | 'timeout';
+
+export interface FaultOptions {
+  latencyMs: number;
+  rate429: number;
+  rate500: number;
+  rateTimeout: number;
+  /** How long a "timeout" fault holds the request before dropping the connection. */
+  timeoutHangMs: number;
+  /** Only calls whose path starts with this are affected (default: every API call). */
+  pathPrefix?: string | undefined;
+}
+
+export const DEFAULT_FAULTS: FaultOptions = {
+  latencyMs: 0,
+  rate429: 0,
+  rate500: 0,
+  rateTimeout: 0,
+  timeoutHangMs: 10_000,
+};
+
+export class FaultInjector {
+  private options: FaultOptions;
+  private queued: { kind: FaultKind; pathPrefix?: string | undefined }[] = [];
+
+  constructor(
+    private readonly initial: FaultOptions,
+    private readonly prng: Prng,
+  ) {
+    this.options = { ...initial };
+  }
+
+  configure(options: Partial<FaultOptions>): FaultOptions {
+    this.options = { ...this.options, ...options };
+    return this.options;
+  }
+
+  /** The next `count` matching calls fail with `kind`, before any random fault: deterministic tests. */
+  failNext(kind: FaultKind, count = 1, pathPrefix?: string): void {
+    for (let i = 0; i < count; i++) this.queued.push({ kind, pathPrefix });
+  }
+
+  reset(): void {
+    this.options = { ...this.initial };
+    this.queued = [];
+  }
+
+  get current(): FaultOptions {
+    return this.options;
+  }
+
+  decide(path: string): FaultKind | undefined {
+    const idx = this.queued.findIndex((q) => q.pathPrefix === undefined || path.startsWith(q.pathPrefix));
+    if (idx >= 0) {
+      const [q] = this.queued.splice(idx, 1);
+      return q?.kind;
+    }
+    const o = this.options;
+    if (o.pathPrefix !== undefined && !path.startsWith(o.pathPrefix)) return undefined;
+    if (o.rate429 + o.rate500 + o.rateTimeout === 0) return undefined;
+    const roll = this.prng.next();
+    if (roll < o.rate429) return '429';
+    if (roll < o.rate429 + o.rate500) return '500';
+    if (roll < o.rate429 + o.rate500 + o.rateTimeout) return 'timeout';
+    return undefined;
+  }
+}

@@ -1,0 +1,24 @@
+// The HubSpot-flavoured sandbox CRM: public entry point.
+export {
+  createHubSpotSandbox,
+  type HubSpotSandbox,
+  type SandboxOptions,
+  type CreatePortalInput,
+} from './server.js';
+export { ManualClock, Prng, systemClock, type Clock } from './clock.js';
+export {
+  seedDemoPortal,
+  DEMO_OWNERS,
+  DEMO_TEAMS,
+  DEMO_SEQUENCES,
+  DEMO_DOMAIN,
+  type DemoOwner,
+  type DemoPortal,
+} from './seed.js';
+export { signV1, signV3, decodeSignedUri } from './signature.js';
+export type { WebhookConfig, WebhookEvent, WebhookTiming, DeliveryAttempt } from './webhooks.js';
+export type { WriteRecord, WriteKind, WriteSource, WriteFilter } from './write-log.js';
+export type { Portal, Owner, CrmObject, Sequence, Enrollment } from './store.js';
+export type { FaultOptions, FaultKind } from './faults.js';
+export type { RateLimitOptions } from './rate-limit.js';
+export type { SandboxApp, AccessToken } from './tokens.js';

@@ -1,0 +1,76 @@
+// Test-only admin API: faults, latency, rate limits, the write log. Not part of HubSpot's surface.
+import { Router } from 'express';
+import { z } from 'zod';
+import type { SandboxContext } from '../context.js';
+import { queryString } from '../context.js';
+import type { FaultInjector } from '../faults.js';
+import type { RateLimiter } from '../rate-limit.js';
+import type { WebhookDispatcher } from '../webhooks.js';
+import type { WriteKind, WriteLog, WriteSource } from '../write-log.js';
+import { parseBody } from './crm-objects.js';
+
+const faultsBody = z.object({
+  latencyMs: z.number().min(0).optional(),
+  rate429: z.number().min(0).max(1).optional(),
+  rate500: z.number().min(0).max(1).optional(),
+  rateTimeout: z.number().min(0).max(1).optional(),
+  timeoutHangMs: z.number().min(0).optional(),
+  pathPrefix: z.string().optional(),
+  failNext: z
+    .object({
+      kind: z.enum(['429', '500', 'timeout']),
+      count: z.number().int().min(1).default(1),
+      pathPrefix: z.string().optional(),
+    })
+    .optional(),
+});
+const rateBody = z.object({
+  max: z.number().int().min(1).optional(),
+  windowMs: z.number().int().min(1).optional(),
+  searchPerSecond: z.number().int().min(1).optional(),
+  daily: z.number().int().min(1).optional(),
+});
+
+export function adminRouter(deps: {
+  ctx: SandboxContext;
+  writes: WriteLog;
+  faults: FaultInjector;
+  limiter: RateLimiter;
+  webhooks: WebhookDispatcher;
+}): Router {
+  const r = Router();
+  r.post('/_sandbox/faults', (req, res) => {
+    const { failNext, ...rest } = parseBody(faultsBody, req.body);
+    const options = deps.faults.configure(
+      Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+    );
+    if (failNext !== undefined) deps.faults.failNext(failNext.kind, failNext.count, failNext.pathPrefix);
+    res.json(options);
+  });
+  r.post('/_sandbox/rate-limits', (req, res) => {
+    const body = parseBody(rateBody, req.body);
+    deps.limiter.configure(Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)));
+    res.json({ ok: true });
+  });
+  r.post('/_sandbox/reset', (_req, res) => {
+    deps.faults.reset();
+    deps.limiter.reset();
+    deps.writes.clear();
+    res.json({ ok: true });
+  });
+  r.get('/_sandbox/writes', (req, res) => {
+    const portalId = queryString(req, 'portalId');
+    res.json({
+      results: deps.writes.list({
+        portalId: portalId === undefined ? undefined : Number(portalId),
+        kind: queryString(req, 'kind') as WriteKind | undefined,
+        objectId: queryString(req, 'objectId'),
+        source: queryString(req, 'source') as WriteSource | undefined,
+      }),
+    });
+  });
+  r.get('/_sandbox/webhooks/attempts', (_req, res) => {
+    res.json({ results: deps.webhooks.attempts, deadLetters: deps.webhooks.deadLetters });
+  });
+  return r;
+}

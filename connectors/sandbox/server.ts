@@ -1,0 +1,245 @@
+// createHubSpotSandbox: a local HTTP server that @hubspot/api-client can talk to unchanged (basePath).
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { type Clock, Prng, systemClock } from './clock.js';
+import type { SandboxContext } from './context.js';
+import { SandboxHttpError, sendError } from './errors.js';
+import { DEFAULT_FAULTS, FaultInjector, type FaultOptions } from './faults.js';
+import { oauthRouter } from './oauth.js';
+import {
+  DEFAULT_RATE_LIMITS,
+  RATE_LIMIT_MESSAGES,
+  RateLimiter,
+  type RateLimitOptions,
+} from './rate-limit.js';
+import { adminRouter } from './routes/admin.js';
+import { associationsRouter } from './routes/associations.js';
+import { crmObjectsRouter } from './routes/crm-objects.js';
+import { ownersRouter } from './routes/owners.js';
+import { sequencesRouter } from './routes/sequences.js';
+import { Portal } from './store.js';
+import { DEFAULT_APP, TokenStore, type AccessToken, type SandboxApp } from './tokens.js';
+import {
+  DEFAULT_WEBHOOK_TIMING,
+  WebhookDispatcher,
+  type WebhookConfig,
+  type WebhookTiming,
+} from './webhooks.js';
+import { WriteLog } from './write-log.js';
+
+export interface SandboxOptions {
+  seed?: number;
+  clock?: Clock;
+  apps?: SandboxApp[];
+  rateLimits?: Partial<RateLimitOptions>;
+  faults?: Partial<FaultOptions>;
+  webhookTiming?: Partial<WebhookTiming>;
+}
+
+export interface CreatePortalInput {
+  portalId?: number;
+  webhooks?: WebhookConfig;
+}
+
+export interface HubSpotSandbox {
+  app: express.Express;
+  start(port?: number): Promise<{ url: string }>;
+  stop(): Promise<void>;
+  createPortal(input?: CreatePortalInput): Portal;
+  portal(portalId: number): Portal;
+  /** An access token for a portal without the OAuth dance (all scopes unless given). */
+  issueToken(portalId: number, scopes?: string[]): AccessToken;
+  configureWebhooks(portalId: number, config: WebhookConfig | undefined): void;
+  readonly writes: WriteLog;
+  readonly webhooks: WebhookDispatcher;
+  readonly faults: FaultInjector;
+  readonly rateLimiter: RateLimiter;
+  readonly tokens: TokenStore;
+  readonly clock: Clock;
+  /** Resets faults, rate windows and the write log (data stays). */
+  reset(): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandbox {
+  const seed = options.seed ?? 42;
+  const clock = options.clock ?? systemClock;
+  const ctxPrng = new Prng(seed);
+  const portals = new Map<number, Portal>();
+  const writes = new WriteLog();
+  const ctx: SandboxContext = { clock, prng: ctxPrng, portals, correlationId: () => ctxPrng.uuid() };
+  const tokens = new TokenStore(options.apps ?? [DEFAULT_APP], clock, new Prng(seed + 1));
+  const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, clock);
+  const faults = new FaultInjector({ ...DEFAULT_FAULTS, ...options.faults }, new Prng(seed + 2));
+  const webhooks = new WebhookDispatcher(
+    { ...DEFAULT_WEBHOOK_TIMING, ...options.webhookTiming },
+    clock,
+    new Prng(seed + 3),
+  );
+  let nextPortalId = 62515;
+  let server: Server | undefined;
+
+  const createPortal = (input: CreatePortalInput = {}): Portal => {
+    const portalId = input.portalId ?? nextPortalId++;
+    if (portals.has(portalId)) throw new Error(`portal ${portalId} exists`);
+    const portal = new Portal(portalId, clock, writes);
+    portal.onChange((e) => webhooks.handle(portalId, e));
+    portals.set(portalId, portal);
+    if (input.webhooks !== undefined) webhooks.configure(portalId, input.webhooks);
+    return portal;
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '5mb' }));
+  app.use(express.urlencoded({ extended: false }));
+  app.use(oauthRouter(ctx, tokens, () => portals.keys().next().value));
+  app.use(adminRouter({ ctx, writes, faults, limiter, webhooks }));
+
+  // API pipeline: latency, bearer auth, rate limits, injected faults; then the routes.
+  const api = express.Router();
+  api.use(async (req: Request, res: Response, next: NextFunction) => {
+    if (!req.path.startsWith('/crm/') && !req.path.startsWith('/automation/')) {
+      next('router');
+      return;
+    }
+    const latency = faults.current.latencyMs;
+    if (latency > 0) await sleep(latency);
+    const header = req.header('authorization') ?? '';
+    const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
+    if (bearer === undefined) {
+      throw new SandboxHttpError(
+        401,
+        'INVALID_AUTHENTICATION',
+        'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+      );
+    }
+    const token = tokens.lookup(bearer);
+    const portal = token === undefined ? undefined : portals.get(token.portalId);
+    if (token === undefined || portal === undefined) {
+      throw new SandboxHttpError(
+        401,
+        'INVALID_AUTHENTICATION',
+        'The OAuth token used to make this call is invalid.',
+      );
+    }
+    const now = clock.now();
+    if (token.expiresAt <= now) {
+      const mins = Math.max(1, Math.floor((now - token.expiresAt) / 60_000));
+      throw new SandboxHttpError(
+        401,
+        'EXPIRED_AUTHENTICATION',
+        `The OAuth token used to make this call expired ${mins} minute(s) ago.`,
+      );
+    }
+    const isSearch = req.method === 'POST' && req.path.endsWith('/search');
+    const decision = limiter.check(portal.portalId, isSearch);
+    res.set(decision.headers);
+    if (!decision.allowed && decision.policy !== undefined) {
+      res.status(429).json({
+        status: 'error',
+        message: RATE_LIMIT_MESSAGES[decision.policy],
+        errorType: 'RATE_LIMIT',
+        correlationId: ctx.correlationId(),
+        policyName: decision.policy,
+        requestId: ctx.correlationId(),
+      });
+      return;
+    }
+    const fault = faults.decide(req.path);
+    if (fault === '429') {
+      res.status(429).json({
+        status: 'error',
+        message: RATE_LIMIT_MESSAGES.TEN_SECONDLY_ROLLING,
+        errorType: 'RATE_LIMIT',
+        correlationId: ctx.correlationId(),
+        policyName: 'TEN_SECONDLY_ROLLING',
+        requestId: ctx.correlationId(),
+      });
+      return;
+    }
+    if (fault === '500')
+      throw new SandboxHttpError(500, 'INTERNAL_ERROR', 'internal error (injected by the sandbox)');
+    if (fault === 'timeout') {
+      await sleep(faults.current.timeoutHangMs);
+      req.socket.destroy();
+      return;
+    }
+    res.locals['portal'] = portal;
+    res.locals['token'] = token;
+    next();
+  });
+  api.use(ownersRouter());
+  api.use(crmObjectsRouter(ctx));
+  api.use(associationsRouter(ctx));
+  api.use(sequencesRouter());
+  app.use(api);
+
+  app.use((req: Request, res: Response) => {
+    sendError(
+      res,
+      new SandboxHttpError(404, 'OBJECT_NOT_FOUND', `No route for ${req.method} ${req.path}`),
+      ctx.correlationId(),
+    );
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof SandboxHttpError) return sendError(res, err, ctx.correlationId());
+    const status = (err as { status?: unknown }).status;
+    if (status === 400 && err instanceof SyntaxError) {
+      return sendError(
+        res,
+        new SandboxHttpError(400, 'VALIDATION_ERROR', `Invalid input JSON: ${err.message}`),
+        ctx.correlationId(),
+      );
+    }
+    return sendError(
+      res,
+      new SandboxHttpError(500, 'INTERNAL_ERROR', err instanceof Error ? err.message : String(err)),
+      ctx.correlationId(),
+    );
+  });
+
+  return {
+    app,
+    writes,
+    webhooks,
+    faults,
+    rateLimiter: limiter,
+    tokens,
+    clock,
+    createPortal,
+    portal(portalId) {
+      const p = portals.get(portalId);
+      if (p === undefined) throw new Error(`no portal ${portalId}`);
+      return p;
+    },
+    issueToken: (portalId, scopes) =>
+      tokens.issue(scopes === undefined ? { portalId } : { portalId, scopes }),
+    configureWebhooks: (portalId, config) => webhooks.configure(portalId, config),
+    reset() {
+      faults.reset();
+      limiter.reset();
+      writes.clear();
+    },
+    start(port = 0) {
+      return new Promise((resolve, reject) => {
+        const s = app.listen(port, '127.0.0.1', (err?: Error) => {
+          if (err) return reject(err);
+          server = s;
+          const { port: actual } = s.address() as AddressInfo;
+          resolve({ url: `http://127.0.0.1:${actual}` });
+        });
+      });
+    },
+    async stop() {
+      webhooks.stop();
+      const s = server;
+      server = undefined;
+      if (s === undefined) return;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+  };
+}

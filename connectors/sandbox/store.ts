@@ -1,0 +1,401 @@
+// One portal's CRM data. Ids are sequential per portal and per object type, so runs are reproducible.
+import { type ObjectType, checkType, typeDef, PRIMARY_CONTACT_TO_COMPANY } from './associations.js';
+import type { Clock } from './clock.js';
+import { SandboxHttpError, invalidProperties, notFound, validation } from './errors.js';
+import type { WriteKind, WriteLog, WriteSource } from './write-log.js';
+
+export interface CrmObject {
+  id: string;
+  type: ObjectType;
+  properties: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+  archived: boolean;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  primary: boolean;
+}
+
+export interface Owner {
+  id: string;
+  /** HubSpot user id: used for sequences, never for `hubspot_owner_id`. */
+  userId: number;
+  email: string;
+  firstName: string;
+  lastName: string;
+  type: 'PERSON' | 'QUEUE';
+  teams: Team[];
+  archived: boolean;
+  createdAt: number;
+  updatedAt: number;
+  /** Sales Hub / Service Hub Pro+ seat: required to enroll in sequences. */
+  salesSeat: boolean;
+  /** Inboxes connected in HubSpot: the only valid `senderEmail` values for this user. */
+  connectedInboxes: string[];
+}
+
+export interface Sequence {
+  id: string;
+  name: string;
+  userId: number;
+  folderId?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Enrollment {
+  id: string;
+  sequenceId: string;
+  contactId: string;
+  userId: number;
+  senderEmail: string;
+  toEmail: string;
+  enrolledAt: number;
+}
+
+export interface AssociationEdge {
+  fromType: ObjectType;
+  fromId: string;
+  toType: ObjectType;
+  toId: string;
+  typeId: number;
+  category: string;
+}
+
+/** Something the webhook dispatcher cares about. */
+export type ChangeEvent =
+  | { kind: 'created'; type: ObjectType; id: string; source: WriteSource; at: number }
+  | {
+      kind: 'propertyChange';
+      type: ObjectType;
+      id: string;
+      property: string;
+      value: string;
+      source: WriteSource;
+      at: number;
+    };
+
+const ID_BASE: Record<ObjectType | 'owners' | 'users' | 'sequences' | 'enrollments', number> = {
+  contacts: 101,
+  companies: 20001,
+  tasks: 30001,
+  notes: 40001,
+  owners: 70001,
+  users: 9000001,
+  sequences: 600001,
+  enrollments: 800001,
+};
+
+const REQUIRED_ON_CREATE: Partial<Record<ObjectType, string[]>> = {
+  tasks: ['hs_timestamp'],
+  notes: ['hs_timestamp'],
+};
+
+const WRITE_KIND: Record<ObjectType, { created: WriteKind; updated: WriteKind }> = {
+  contacts: { created: 'contact.created', updated: 'contact.updated' },
+  companies: { created: 'company.created', updated: 'company.updated' },
+  tasks: { created: 'task.created', updated: 'task.created' },
+  notes: { created: 'note.created', updated: 'note.created' },
+};
+
+export class Portal {
+  readonly objects: Record<ObjectType, Map<string, CrmObject>> = {
+    contacts: new Map(),
+    companies: new Map(),
+    tasks: new Map(),
+    notes: new Map(),
+  };
+  readonly owners = new Map<string, Owner>();
+  readonly sequences = new Map<string, Sequence>();
+  readonly enrollments: Enrollment[] = [];
+  private edges: AssociationEdge[] = [];
+  private counters = { ...ID_BASE };
+  private listeners: ((e: ChangeEvent) => void)[] = [];
+  /** HubSpot auto-associates a new contact with the company owning its email domain. */
+  autoAssociateByDomain = true;
+
+  constructor(
+    readonly portalId: number,
+    private readonly clock: Clock,
+    private readonly log: WriteLog,
+  ) {}
+
+  onChange(listener: (e: ChangeEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private nextId(kind: keyof typeof ID_BASE): number {
+    const id = this.counters[kind];
+    this.counters[kind] = id + 1;
+    return id;
+  }
+
+  private emit(e: ChangeEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private write(
+    kind: WriteKind,
+    objectId: string,
+    source: WriteSource,
+    details: Record<string, string> = {},
+  ) {
+    this.log.append({ portalId: this.portalId, kind, objectId, at: this.clock.now(), source, details });
+  }
+
+  // ---- objects -------------------------------------------------------------------------------
+
+  /** Throws HubSpot's validation error; checks every input before any write (batches are atomic). */
+  validateProperties(type: ObjectType, props: Record<string, unknown>, creating: boolean): void {
+    const problems: { name: string; error: string; message: string }[] = [];
+    for (const name of creating ? (REQUIRED_ON_CREATE[type] ?? []) : []) {
+      if (props[name] === undefined || props[name] === null || props[name] === '') {
+        problems.push({ name, error: 'REQUIRED_FIELD', message: `${name} is required` });
+      }
+    }
+    const owner = props['hubspot_owner_id'];
+    if (owner !== undefined && owner !== null && owner !== '') {
+      const found = this.owners.get(propString(owner));
+      if (found === undefined || found.archived) {
+        problems.push({
+          name: 'hubspot_owner_id',
+          error: 'INVALID_OWNER_ID',
+          message: `${propString(owner)} is not a valid owner id`,
+        });
+      }
+    }
+    if (type === 'contacts' && creating && typeof props['email'] === 'string') {
+      const existing = this.findByProperty('contacts', 'email', props['email']);
+      if (existing !== undefined) {
+        throw new SandboxHttpError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existing.id}`);
+      }
+    }
+    if (problems.length > 0) throw invalidProperties(problems);
+  }
+
+  createObject(
+    type: ObjectType,
+    input: Record<string, unknown>,
+    source: WriteSource,
+    associations: { toId: string; typeId: number; category: string }[] = [],
+  ): CrmObject {
+    this.validateProperties(type, input, true);
+    for (const a of associations) this.resolveAssociationTarget(type, a.toId, a.typeId);
+    const now = this.clock.now();
+    const id = String(this.nextId(type));
+    const iso = new Date(now).toISOString();
+    const properties: Record<string, string> = {};
+    for (const [k, v] of Object.entries(input))
+      if (v !== null && v !== undefined) properties[k] = propString(v);
+    Object.assign(properties, { hs_object_id: id, createdate: iso, lastmodifieddate: iso });
+    if (type === 'contacts' && properties['email'] !== undefined) {
+      properties['email'] = properties['email'].toLowerCase();
+    }
+    const obj: CrmObject = { id, type, properties, createdAt: now, updatedAt: now, archived: false };
+    this.objects[type].set(id, obj);
+    this.write(WRITE_KIND[type].created, id, source, pickDetails(properties));
+    if (type === 'contacts' && properties['hubspot_owner_id']) {
+      this.write('owner.set', id, source, { from: '', to: properties['hubspot_owner_id'] });
+    }
+    for (const a of associations) this.associate(type, id, a.toId, a.typeId, a.category, source);
+    if (type === 'contacts' && this.autoAssociateByDomain) this.autoAssociate(obj, source);
+    this.emit({ kind: 'created', type, id, source, at: now });
+    return obj;
+  }
+
+  private autoAssociate(contact: CrmObject, source: WriteSource): void {
+    const domain = contact.properties['email']?.split('@')[1];
+    if (domain === undefined) return;
+    const company = this.findByProperty('companies', 'domain', domain);
+    if (company === undefined) return;
+    this.associate('contacts', contact.id, company.id, PRIMARY_CONTACT_TO_COMPANY, 'HUBSPOT_DEFINED', source);
+    this.associate('contacts', contact.id, company.id, 279, 'HUBSPOT_DEFINED', source);
+  }
+
+  getObject(type: ObjectType, id: string): CrmObject {
+    const obj = this.objects[type].get(id);
+    if (obj === undefined || obj.archived) throw notFound(id);
+    return obj;
+  }
+
+  findByProperty(type: ObjectType, property: string, value: string): CrmObject | undefined {
+    const wanted = value.toLowerCase();
+    for (const o of this.objects[type].values()) {
+      if (!o.archived && o.properties[property]?.toLowerCase() === wanted) return o;
+    }
+    return undefined;
+  }
+
+  updateObject(type: ObjectType, id: string, input: Record<string, unknown>, source: WriteSource): CrmObject {
+    const obj = this.getObject(type, id);
+    this.validateProperties(type, input, false);
+    const now = this.clock.now();
+    const changed: [string, string][] = [];
+    for (const [k, raw] of Object.entries(input)) {
+      const v = raw === null || raw === undefined ? '' : propString(raw);
+      if ((obj.properties[k] ?? '') === v) continue;
+      changed.push([k, v]);
+    }
+    if (changed.length === 0) return obj;
+    const before = obj.properties['hubspot_owner_id'] ?? '';
+    for (const [k, v] of changed) {
+      // "Properties values can be cleared by passing an empty string."
+      if (v === '') delete obj.properties[k];
+      else obj.properties[k] = v;
+    }
+    obj.updatedAt = now;
+    obj.properties['lastmodifieddate'] = new Date(now).toISOString();
+    this.write(WRITE_KIND[type].updated, id, source, Object.fromEntries(changed));
+    const after = obj.properties['hubspot_owner_id'] ?? '';
+    if (type === 'contacts' && before !== after)
+      this.write('owner.set', id, source, { from: before, to: after });
+    for (const [property, value] of changed) {
+      this.emit({ kind: 'propertyChange', type, id, property, value, source, at: now });
+    }
+    return obj;
+  }
+
+  // ---- associations --------------------------------------------------------------------------
+
+  private resolveAssociationTarget(fromType: ObjectType, toId: string, typeId: number): ObjectType {
+    const def = typeDef(typeId);
+    if (def?.from !== fromType) {
+      throw validation(`${typeId} is not a valid association type id for ${fromType}`);
+    }
+    this.getObject(def.to, toId);
+    return def.to;
+  }
+
+  /** Adds the edge and its inverse (HubSpot associations are bidirectional). Idempotent. */
+  associate(
+    fromType: ObjectType,
+    fromId: string,
+    toId: string,
+    typeId: number,
+    category: string,
+    source: WriteSource,
+  ): void {
+    const toType = this.resolveAssociationTarget(fromType, toId, typeId);
+    this.getObject(fromType, fromId);
+    const def = checkType(fromType, toType, typeId);
+    const added = this.addEdge({ fromType, fromId, toType, toId, typeId, category });
+    this.addEdge({
+      fromType: toType,
+      fromId: toId,
+      toType: fromType,
+      toId: fromId,
+      typeId: def.inverse,
+      category,
+    });
+    if (added) {
+      this.write('association.created', fromId, source, { toType, toId, typeId: String(typeId) });
+    }
+  }
+
+  private addEdge(edge: AssociationEdge): boolean {
+    const exists = this.edges.some(
+      (e) =>
+        e.fromType === edge.fromType &&
+        e.fromId === edge.fromId &&
+        e.toType === edge.toType &&
+        e.toId === edge.toId &&
+        e.typeId === edge.typeId,
+    );
+    if (!exists) this.edges.push(edge);
+    return !exists;
+  }
+
+  removeAssociations(fromType: ObjectType, fromId: string, toType: ObjectType, toId: string): void {
+    this.edges = this.edges.filter(
+      (e) =>
+        !(
+          (e.fromType === fromType && e.fromId === fromId && e.toType === toType && e.toId === toId) ||
+          (e.fromType === toType && e.fromId === toId && e.toType === fromType && e.toId === fromId)
+        ),
+    );
+  }
+
+  /** Edges from one object to a type, grouped by target, in insertion order. */
+  associationsOf(fromType: ObjectType, fromId: string, toType: ObjectType): Map<string, AssociationEdge[]> {
+    const grouped = new Map<string, AssociationEdge[]>();
+    for (const e of this.edges) {
+      if (e.fromType !== fromType || e.fromId !== fromId || e.toType !== toType) continue;
+      const list = grouped.get(e.toId) ?? [];
+      list.push(e);
+      grouped.set(e.toId, list);
+    }
+    return grouped;
+  }
+
+  // ---- owners, sequences, enrollments -------------------------------------------------------
+
+  addOwner(
+    input: Omit<Owner, 'id' | 'userId' | 'createdAt' | 'updatedAt' | 'type'> & { type?: 'PERSON' },
+  ): Owner {
+    const now = this.clock.now();
+    const owner: Owner = {
+      ...input,
+      type: input.type ?? 'PERSON',
+      id: String(this.nextId('owners')),
+      userId: this.nextId('users'),
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.owners.set(owner.id, owner);
+    return owner;
+  }
+
+  ownerByUserId(userId: number): Owner | undefined {
+    for (const o of this.owners.values()) if (o.userId === userId) return o;
+    return undefined;
+  }
+
+  addSequence(name: string, userId: number): Sequence {
+    const now = this.clock.now();
+    const seq: Sequence = {
+      id: String(this.nextId('sequences')),
+      name,
+      userId,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.sequences.set(seq.id, seq);
+    return seq;
+  }
+
+  addEnrollment(input: Omit<Enrollment, 'id' | 'enrolledAt'>, source: WriteSource): Enrollment {
+    const enrollment: Enrollment = {
+      ...input,
+      id: String(this.nextId('enrollments')),
+      enrolledAt: this.clock.now(),
+    };
+    this.enrollments.push(enrollment);
+    this.write('enrollment.created', input.contactId, source, {
+      enrollmentId: enrollment.id,
+      sequenceId: input.sequenceId,
+      userId: String(input.userId),
+      senderEmail: input.senderEmail,
+    });
+    return enrollment;
+  }
+}
+
+/** A few identifying fields for the write log; never whole records. */
+function pickDetails(props: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ['email', 'domain', 'hubspot_owner_id', 'hs_task_subject']) {
+    const v = props[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** HubSpot property values are strings; numbers and booleans are sent as such by clients. */
+function propString(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}

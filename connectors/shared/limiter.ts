@@ -1,0 +1,93 @@
+// Our own per-portal rate limiters (Bottleneck), NOT @hubspot/api-client's decorator: the client keeps
+// its limiter in a process-wide singleton that the last constructed Client overwrites (hubspot.md §7.3).
+// Construct clients with no `limiterOptions` (its limiter is only installed when that option is set)
+// and `numberOfApiCallRetries: 0`, and schedule every call through these buckets instead.
+import Bottleneck from 'bottleneck';
+import type { Redis, Cluster } from 'ioredis';
+
+export interface BucketSpec {
+  /** Requests allowed per interval. */
+  reservoir: number;
+  intervalMs: number;
+  maxConcurrent?: number;
+  /** Spacing between request starts; smooths bursts. */
+  minTimeMs?: number;
+}
+
+/** Marketplace OAuth app: 110 requests / 10 s per installing account; search: 5 req/s (§7.1). */
+export const HUBSPOT_BUCKETS = {
+  general: { reservoir: 110, intervalMs: 10_000, maxConcurrent: 10 },
+  search: { reservoir: 5, intervalMs: 1_000, maxConcurrent: 3 },
+} as const satisfies Record<string, BucketSpec>;
+
+export type BucketName = keyof typeof HUBSPOT_BUCKETS;
+
+export interface LimiterFactoryOptions {
+  /** Namespace for Bottleneck ids / Redis keys, e.g. `hubspot`. */
+  provider: string;
+  buckets?: Partial<Record<BucketName, BucketSpec>>;
+  /** When set, the buckets are shared across processes through Redis (Bottleneck clustering). */
+  redis?: Redis | Cluster;
+}
+
+export interface PortalLimiter {
+  schedule<T>(bucket: BucketName, fn: () => Promise<T>): Promise<T>;
+  disconnect(): Promise<void>;
+}
+
+function makeBottleneck(id: string, spec: BucketSpec, redis: Redis | Cluster | undefined): Bottleneck {
+  const base: Bottleneck.ConstructorOptions = {
+    id,
+    reservoir: spec.reservoir,
+    reservoirRefreshAmount: spec.reservoir,
+    reservoirRefreshInterval: spec.intervalMs,
+    maxConcurrent: spec.maxConcurrent ?? null,
+    minTime: spec.minTimeMs ?? 0,
+  };
+  if (redis === undefined) return new Bottleneck(base);
+  // Bottleneck's `ioredis` datastore with our own connection: one budget for all instances.
+  const clustered: Bottleneck.ConstructorOptions = {
+    ...base,
+    datastore: 'ioredis',
+    clearDatastore: false,
+    timeout: 60_000,
+  };
+  (clustered as { connection?: unknown }).connection = new Bottleneck.IORedisConnection({
+    client: redis as never,
+  });
+  return new Bottleneck(clustered);
+}
+
+/** Creates limiters lazily, one set per portal (tenant), and keeps them for the process lifetime. */
+export class LimiterFactory {
+  private readonly portals = new Map<string, PortalLimiter>();
+  constructor(private readonly opts: LimiterFactoryOptions) {}
+
+  forPortal(portalId: string): PortalLimiter {
+    const existing = this.portals.get(portalId);
+    if (existing !== undefined) return existing;
+    const buckets = new Map<BucketName, Bottleneck>();
+    const get = (name: BucketName): Bottleneck => {
+      let b = buckets.get(name);
+      if (b === undefined) {
+        const spec = this.opts.buckets?.[name] ?? HUBSPOT_BUCKETS[name];
+        b = makeBottleneck(`${this.opts.provider}:${portalId}:${name}`, spec, this.opts.redis);
+        buckets.set(name, b);
+      }
+      return b;
+    };
+    const limiter: PortalLimiter = {
+      schedule: (bucket, fn) => get(bucket).schedule(fn),
+      disconnect: async () => {
+        await Promise.all([...buckets.values()].map((b) => b.disconnect(false)));
+      },
+    };
+    this.portals.set(portalId, limiter);
+    return limiter;
+  }
+
+  async disconnectAll(): Promise<void> {
+    await Promise.all([...this.portals.values()].map((l) => l.disconnect()));
+    this.portals.clear();
+  }
+}

@@ -1,0 +1,13 @@
+// Public API of the rule and team loader.
+export { formatDiagnostic, type Diagnostic } from './diagnostics.js';
+export {
+  loadRuleSet,
+  loadTeam,
+  ruleSetVersion,
+  type LoadOptions,
+  type LoadResult,
+  type TeamLoadResult,
+} from './load.js';
+export { parseDuration, parseHours, parseDateRange, isValidTimeZone, type Parsed } from './time.js';
+export { describeCondition } from './describe.js';
+export { compilePattern, canonicalField } from './parse-condition.js';

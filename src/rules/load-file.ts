@@ -1,0 +1,37 @@
+// File helpers around the loaders: read the file, report a read failure as a diagnostic.
+import { readFile } from 'node:fs/promises';
+import type { Diagnostic } from './diagnostics.js';
+import { loadRuleSet, loadTeam, type LoadOptions, type LoadResult, type TeamLoadResult } from './load.js';
+
+async function read(path: string): Promise<{ text: string } | { error: Diagnostic }> {
+  try {
+    return { text: await readFile(path, 'utf8') };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT'
+        ? 'file not found'
+        : `cannot read file: ${e instanceof Error ? e.message : String(e)}`;
+    return { error: { file: path, line: 0, column: 0, path: '', message } };
+  }
+}
+
+export async function loadRuleSetFile(path: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  const r = await read(path);
+  return 'error' in r ? { ok: false, errors: [r.error], warnings: [] } : loadRuleSet(r.text, path, opts);
+}
+
+export async function loadTeamFile(path: string): Promise<TeamLoadResult> {
+  const r = await read(path);
+  return 'error' in r ? { ok: false, errors: [r.error], warnings: [] } : loadTeam(r.text, path);
+}
+
+/** Loads a team file (when given) and a rule file checked against it; the team file wins over an inline team. */
+export async function loadRulesWithTeam(
+  rulesPath: string,
+  teamPath?: string,
+): Promise<{ rules: LoadResult; team: TeamLoadResult | undefined }> {
+  const team = teamPath === undefined ? undefined : await loadTeamFile(teamPath);
+  const rules = await loadRuleSetFile(rulesPath, team?.ok === true ? { team: team.team } : {});
+  return { rules, team };
+}

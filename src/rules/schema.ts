@@ -1,0 +1,434 @@
+// The zod schemas of the rule file and the team file. Objects are strict (unknown keys are errors
+// with a "did you mean"); the polymorphic parts (conditions, destinations, durations) are parsed by
+// hand inside transforms so that their errors carry exact paths too.
+import countries from 'i18n-iso-countries';
+import { z } from 'zod';
+import type {
+  Condition,
+  DateRange,
+  PostalRange,
+  Queue,
+  Rep,
+  SequenceSpec,
+  SlaBreach,
+  TaskSpec,
+  TerritoryClause,
+  WorkingHours,
+} from '../core/types.js';
+import { closest } from './diagnostics.js';
+import {
+  describeType,
+  isPlainObject,
+  makeScope,
+  strictObject,
+  subParse,
+  type Known,
+  type RawWarning,
+  type Scope,
+} from './issues.js';
+import { parseCondition } from './parse-condition.js';
+import {
+  parseDestination,
+  parseDurationValue,
+  type DestinationRules,
+  type DraftDestination,
+} from './parse-destination.js';
+import { isValidTimeZone, parseDateRange, parseHours } from './time.js';
+
+/** A field parsed by a hand-written function that reports into a scope. */
+function custom<T>(
+  known: Known,
+  warnings: RawWarning[],
+  parse: (value: unknown, scope: Scope) => T | undefined,
+) {
+  return z.unknown().transform((value, ctx) => {
+    if (value === undefined) {
+      const key = ctx.path[ctx.path.length - 1];
+      ctx.addIssue({
+        code: 'custom',
+        message: typeof key === 'string' ? `missing required key "${key}"` : 'missing value',
+      });
+      return z.NEVER;
+    }
+    const out = parse(value, makeScope(ctx, known, warnings));
+    return out === undefined ? z.NEVER : out;
+  });
+}
+
+const NONE: Known = { territories: new Set(), pools: new Set(), reps: undefined, queues: undefined };
+
+const EMAIL = /^[^@\s]+@[^@\s]+$/;
+
+function textList(value: unknown, scope: Scope, what: string): string[] | undefined {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 || !list.every((v) => typeof v === 'string' || typeof v === 'number')) {
+    scope.error([], `expected ${what} or a list of them, got ${describeType(value)}`);
+    return undefined;
+  }
+  return list.map((v) => String(v).trim());
+}
+
+const ALPHA2 = new Set(Object.keys(countries.getAlpha2Codes()));
+const COUNTRY_ALIASES: Record<string, string> = { UK: 'GB', USA: 'US' };
+
+/** ISO 3166-1 alpha-2, accepting alpha-3 and English names too ("USA", "Germany") since people write those. */
+function country(value: string, scope: Scope): string | undefined {
+  const upper = value.toUpperCase();
+  if (ALPHA2.has(upper)) return upper;
+  const alias =
+    COUNTRY_ALIASES[upper] ??
+    (upper.length === 3 ? countries.alpha3ToAlpha2(upper) : undefined) ??
+    countries.getAlpha2Code(value, 'en');
+  if (alias !== undefined) return alias;
+  scope.error([], `unknown country "${value}"; use ISO 3166-1 codes such as DE, US, GB`, {
+    suggestion: closest(upper, ALPHA2),
+  });
+  return undefined;
+}
+
+function countryList(value: unknown, scope: Scope): string[] | undefined {
+  const list = textList(value, scope, 'a country code');
+  if (list === undefined) return undefined;
+  const out = list.map((c, i) => country(c, Array.isArray(value) ? scope.at(i) : scope));
+  return out.every((c): c is string => c !== undefined) ? out : undefined;
+}
+
+function postalRange(value: unknown, scope: Scope): PostalRange | undefined {
+  if (isPlainObject(value)) {
+    return subParse(
+      strictObject({
+        from: z.union([z.string(), z.number()]),
+        to: z.union([z.string(), z.number()]),
+      }).transform((r) => ({
+        from: String(r.from),
+        to: String(r.to),
+      })),
+      value,
+      scope,
+    );
+  }
+  if (typeof value === 'string') {
+    const parts = value.includes('..') ? value.split('..') : value.split('-');
+    if (parts.length === 2 && parts[0]?.trim() && parts[1]?.trim()) {
+      const from = parts[0].trim();
+      const to = parts[1].trim();
+      if (to < from) scope.error([], `postal range "${value}" ends before it starts`);
+      return { from, to };
+    }
+  }
+  scope.error([], `a postal range is "90000-96199", "A..B" or { from, to }, got ${describeType(value)}`);
+  return undefined;
+}
+
+function postal(
+  value: unknown,
+  scope: Scope,
+): Pick<TerritoryClause, 'postalPrefix' | 'postalRange'> | undefined {
+  if (!isPlainObject(value)) {
+    const prefixes = textList(value, scope, 'a postal code prefix');
+    return prefixes === undefined ? undefined : { postalPrefix: prefixes };
+  }
+  const parsed = subParse(
+    strictObject({ prefix: z.unknown().optional(), range: z.unknown().optional() }),
+    value,
+    scope,
+  );
+  if (parsed === undefined) return undefined;
+  const out: Pick<TerritoryClause, 'postalPrefix' | 'postalRange'> = {};
+  if (parsed.prefix !== undefined) {
+    const p = textList(parsed.prefix, scope.at('prefix'), 'a postal code prefix');
+    if (p !== undefined) out.postalPrefix = p;
+  }
+  if (parsed.range !== undefined) {
+    const list = Array.isArray(parsed.range) ? parsed.range : [parsed.range];
+    const ranges = list.map((r, i) =>
+      postalRange(r, Array.isArray(parsed.range) ? scope.at('range', i) : scope.at('range')),
+    );
+    if (ranges.every((r): r is PostalRange => r !== undefined)) out.postalRange = ranges;
+  }
+  if (parsed.prefix === undefined && parsed.range === undefined)
+    scope.error([], 'postal_code needs prefix or range');
+  return out;
+}
+
+function clause(value: unknown, scope: Scope): TerritoryClause | undefined {
+  const raw = subParse(
+    strictObject({ country: z.unknown(), state: z.unknown(), city: z.unknown(), postal_code: z.unknown() }),
+    value,
+    scope,
+  );
+  if (raw === undefined) return undefined;
+  const out: TerritoryClause = {};
+  if (raw.country !== undefined) out.country = countryList(raw.country, scope.at('country'));
+  if (raw.state !== undefined)
+    out.state = textList(raw.state, scope.at('state'), 'a state or region code')?.map((s) => s.toUpperCase());
+  if (raw.city !== undefined) out.city = textList(raw.city, scope.at('city'), 'a city');
+  if (raw.postal_code !== undefined) Object.assign(out, postal(raw.postal_code, scope.at('postal_code')));
+  if (Object.values(raw).every((v) => v === undefined)) {
+    scope.error([], 'a territory clause needs at least one of country, state, city, postal_code');
+    return undefined;
+  }
+  return out;
+}
+
+function territory(value: unknown, scope: Scope): TerritoryClause[] | undefined {
+  if (Array.isArray(value)) {
+    if (value.length === 0) {
+      scope.error([], 'a territory needs at least one clause');
+      return undefined;
+    }
+    const clauses = value.map((c, i) => clause(c, scope.at(i)));
+    return clauses.every((c): c is TerritoryClause => c !== undefined) ? clauses : undefined;
+  }
+  const c = clause(value, scope);
+  return c === undefined ? undefined : [c];
+}
+
+const durationField = (key: string) => custom(NONE, [], (v, s) => parseDurationValue(v, s, key));
+
+function sequence(value: unknown, scope: Scope): SequenceSpec | undefined {
+  if (typeof value === 'string' && value !== '') return { name: value };
+  if (typeof value === 'number') return { id: String(value) };
+  const id = z.union([z.string().min(1), z.number().transform(String)]);
+  return subParse(
+    strictObject({
+      id: id.optional(),
+      name: z.string().min(1).optional(),
+      sender: z
+        .string()
+        .regex(EMAIL)
+        .transform((s) => s.toLowerCase())
+        .optional(),
+    })
+      .refine((s) => s.id !== undefined || s.name !== undefined, 'a sequence needs an id or a name')
+      .transform((s): SequenceSpec => {
+        const out: SequenceSpec = {};
+        if (s.id !== undefined) out.id = s.id;
+        if (s.name !== undefined) out.name = s.name;
+        if (s.sender !== undefined) out.sender = s.sender;
+        return out;
+      }),
+    value,
+    scope,
+  );
+}
+
+const taskSchema = strictObject({
+  subject: z.string().min(1),
+  body: z.string().optional(),
+  due: durationField('due').optional(),
+  priority: z.enum(['low', 'medium', 'high']).default('medium'),
+}).transform((t): TaskSpec => {
+  // A task without a due time is due within a day: late enough not to nag, early enough to matter.
+  const out: TaskSpec = { subject: t.subject, dueInMs: t.due ?? 86_400_000, priority: t.priority };
+  if (t.body !== undefined) out.body = t.body;
+  return out;
+});
+
+function breach(value: unknown, scope: Scope): SlaBreach | undefined {
+  if (value === 'remind' || value === 'reroute') return { kind: value };
+  if (isPlainObject(value) && Object.keys(value).length === 1 && isPlainObject(value['escalate'])) {
+    const to = parseDestination(value['escalate'], scope.at('escalate'), { allowHold: false });
+    if (to === undefined) return undefined;
+    if (to.kind === 'rep' || to.kind === 'queue') return { kind: 'escalate', to };
+    scope.error(['escalate'], 'escalate to { rep: email } or { queue: name }');
+    return undefined;
+  }
+  scope.error(
+    [],
+    `on_breach is remind, reroute, { escalate: { rep: email } } or { escalate: { queue: name } }, got ${describeType(value)}`,
+    {
+      suggestion: typeof value === 'string' ? closest(value, ['remind', 'reroute', 'escalate']) : undefined,
+    },
+  );
+  return undefined;
+}
+
+function members(value: unknown, scope: Scope): string[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) {
+    scope.error([], `members takes a non-empty list of rep emails, got ${describeType(value)}`);
+    return undefined;
+  }
+  const out: string[] = [];
+  value.forEach((m, i) => {
+    if (typeof m !== 'string' || !EMAIL.test(m.trim()))
+      return scope.error([i], `expected a rep email, got ${describeType(m)}`);
+    const email = m.trim().toLowerCase();
+    const reps = scope.known.reps;
+    if (out.includes(email)) scope.error([i], `"${email}" is listed twice`);
+    else if (reps !== undefined && !reps.has(email))
+      scope.error([i], `unknown rep "${email}" (not in the team)`, { suggestion: closest(email, reps) });
+    out.push(email);
+  });
+  return out.length === value.length ? out : undefined;
+}
+
+export interface DraftActions {
+  task?: TaskSpec | undefined;
+  sequence?: SequenceSpec | undefined;
+  note: boolean;
+}
+
+function schemas(known: Known, warnings: RawWarning[]) {
+  const c = <T>(parse: (value: unknown, scope: Scope) => T | undefined) => custom(known, warnings, parse);
+  const dest = (rules: DestinationRules) => c<DraftDestination>((v, s) => parseDestination(v, s, rules));
+  const actions = {
+    task: taskSchema.optional(),
+    sequence: c(sequence).optional(),
+    note: z.boolean().default(false),
+  };
+  const route = strictObject({
+    name: z.string().min(1).optional(),
+    when: c<Condition>((v, s) => parseCondition(v, s)).optional(),
+    assign: dest({ allowHold: true }),
+    ...actions,
+    sla: strictObject({
+      first_touch: durationField('first_touch'),
+      on_breach: c(breach).optional(),
+    }).optional(),
+  });
+  const pool = strictObject({
+    members: c(members),
+    strategy: z.enum(['round_robin', 'weighted', 'least_loaded']).default('round_robin'),
+    window: durationField('window').optional(),
+    respect_hours: z.boolean().default(true),
+    fallback: dest({ allowHold: false }).optional(),
+  }).superRefine((p, ctx) => {
+    if (p.window !== undefined && p.strategy !== 'least_loaded')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['window'],
+        message: 'window only applies to strategy least_loaded',
+        params: { atKey: true },
+      });
+  });
+  return { route, pool, actions, dest };
+}
+
+export function teamSchema(warnings: RawWarning[]) {
+  const hours = custom<WorkingHours[]>(NONE, warnings, (v, s) => {
+    if (v === null || v === undefined) return [];
+    if (typeof v !== 'string' && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
+      s.error(
+        [],
+        `hours are a text like "Mon-Fri 09:00-17:30", a list of them, or "24/7"; got ${describeType(v)}`,
+      );
+      return undefined;
+    }
+    const r = parseHours(v);
+    if (!r.ok) s.error([], r.message);
+    return r.ok ? r.value : undefined;
+  });
+  const ooo = custom<DateRange[]>(NONE, warnings, (v, s) => {
+    if (v === null || v === undefined) return [];
+    const list = Array.isArray(v) ? v : [v];
+    const out: DateRange[] = [];
+    list.forEach((entry, i) => {
+      const at = Array.isArray(v) ? s.at(i) : s;
+      if (typeof entry !== 'string')
+        return at.error(
+          [],
+          `expected a date like 2026-12-23 or 2026-12-23..2027-01-02, got ${describeType(entry)}`,
+        );
+      const r = parseDateRange(entry);
+      if (r.ok) out.push(r.value);
+      else at.error([], r.message);
+    });
+    return out.length === list.length ? out : undefined;
+  });
+  const timezone = z
+    .string()
+    .refine(isValidTimeZone, 'unknown time zone; use an IANA name such as Europe/Berlin');
+  const count = z.number().int().nonnegative();
+  const rep = strictObject({
+    name: z.string().optional(),
+    timezone: timezone.optional(),
+    hours: hours.optional(),
+    out_of_office: ooo.optional(),
+    weight: z.number().nonnegative().default(1),
+    cap: strictObject({ per_day: count.optional(), per_week: count.optional() }).optional(),
+    active: z.boolean().default(true),
+  }).superRefine((r, ctx) => {
+    // Hours without a zone would silently be read as UTC.
+    if (r.hours !== undefined && r.hours.length > 0 && r.timezone === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timezone'],
+        message: 'missing required key "timezone" (needed to read hours)',
+      });
+  });
+  const queue = z.union([
+    z.null(),
+    strictObject({ id: z.union([z.string().min(1), z.number()]).optional(), name: z.string().optional() }),
+  ]);
+  return strictObject({
+    reps: z
+      .preprocess((v, ctx) => {
+        // Emails are case-insensitive: Ada@ and ada@ are the same rep.
+        const seen = new Set<string>();
+        for (const key of isPlainObject(v) ? Object.keys(v) : []) {
+          const email = key.trim().toLowerCase();
+          if (seen.has(email))
+            ctx.addIssue({
+              code: 'custom',
+              path: [key],
+              message: `rep "${email}" is listed twice`,
+              params: { atKey: true },
+            });
+          seen.add(email);
+        }
+        return v;
+      }, z.record(rep))
+      .nullish(),
+    queues: z.record(queue).nullish(),
+  }).transform((t, ctx) => {
+    const reps: Record<string, Rep> = {};
+    for (const [key, r] of Object.entries(t.reps ?? {})) {
+      const email = key.trim().toLowerCase();
+      if (!EMAIL.test(email))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reps', key],
+          message: `"${key}" is not an email`,
+          params: { atKey: true },
+        });
+      const rep: Rep = {
+        email,
+        timezone: r.timezone ?? 'UTC',
+        hours: r.hours ?? [],
+        outOfOffice: r.out_of_office ?? [],
+        weight: r.weight,
+        caps: {},
+        active: r.active,
+      };
+      if (r.name !== undefined) rep.name = r.name;
+      if (r.cap?.per_day !== undefined) rep.caps.perDay = r.cap.per_day;
+      if (r.cap?.per_week !== undefined) rep.caps.perWeek = r.cap.per_week;
+      reps[email] = rep;
+    }
+    const queues: Record<string, Queue> = {};
+    for (const [name, q] of Object.entries(t.queues ?? {})) {
+      const queue: Queue = { name };
+      if (q?.id !== undefined) queue.crmId = String(q.id);
+      queues[name] = queue;
+    }
+    return { reps, queues };
+  });
+}
+
+export function ruleSetSchema(known: Known, warnings: RawWarning[]) {
+  const s = schemas(known, warnings);
+  return strictObject({
+    name: z.string().min(1).optional(),
+    description: z.string().optional(),
+    territories: z.record(custom(known, warnings, territory)).nullish(),
+    pools: z.record(s.pool).nullish(),
+    routes: z.array(s.route),
+    fallback: s.dest({ allowHold: false }),
+    fallback_actions: strictObject(s.actions).optional(),
+    team: teamSchema(warnings).optional(),
+  });
+}
+
+export type RawRuleSet = z.output<ReturnType<typeof ruleSetSchema>>;
+export type RawTeam = z.output<ReturnType<typeof teamSchema>>;

@@ -1,0 +1,153 @@
+// Parsers for the time notations a RevOps person writes: durations, working hours, out-of-office
+// dates and time zones. They return results instead of throwing, so the loader can collect every error.
+import type { DateRange, WorkingHours } from '../core/types.js';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+const DURATION_PART = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/gy;
+
+/** `90s`, `15m`, `2h`, `1d`, `1w`, and combinations such as `1h30m`; returns milliseconds. */
+export function parseDuration(text: string): Parsed<number> {
+  const source = text.trim().toLowerCase();
+  const bad: Parsed<number> = {
+    ok: false,
+    message: `invalid duration "${text}": use a number with a unit (90s, 15m, 2h, 1d, 1w, 1h30m)`,
+  };
+  if (source === '') return bad;
+  let total = 0;
+  let pos = 0;
+  DURATION_PART.lastIndex = 0;
+  while (pos < source.length) {
+    DURATION_PART.lastIndex = pos;
+    const m = DURATION_PART.exec(source);
+    if (m === null) return bad;
+    total += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? NaN);
+    pos = DURATION_PART.lastIndex;
+    while (source[pos] === ' ') pos++;
+  }
+  if (!Number.isFinite(total)) return bad;
+  return { ok: true, value: Math.round(total) };
+}
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+function dayNumber(token: string): number | undefined {
+  const t = token.trim().toLowerCase();
+  if (t.length < 2) return undefined;
+  // Accept `Mon`, `Monday`, `mo`: any prefix of at least 2 letters of a full name.
+  const full = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+  const i = full.findIndex(
+    (f) => f.startsWith(t) || (t.length >= 3 && t.startsWith(f.slice(0, 3)) && f.startsWith(t)),
+  );
+  return i >= 0 ? i + 1 : undefined;
+}
+
+function parseDays(text: string): Parsed<number[]> {
+  const days = new Set<number>();
+  for (const part of text.split(',')) {
+    const range = part.split('-');
+    if (range.length === 1) {
+      const d = dayNumber(part);
+      if (d === undefined)
+        return { ok: false, message: `unknown day "${part.trim()}" (use ${DAYS.join(', ')})` };
+      days.add(d);
+    } else if (range.length === 2) {
+      const a = dayNumber(range[0] ?? '');
+      const b = dayNumber(range[1] ?? '');
+      if (a === undefined || b === undefined)
+        return { ok: false, message: `invalid day range "${part.trim()}" (write e.g. Mon-Fri)` };
+      // A range may wrap over the week end: Fri-Mon.
+      for (let d = a; ; d = (d % 7) + 1) {
+        days.add(d);
+        if (d === b) break;
+      }
+    } else return { ok: false, message: `invalid day range "${part.trim()}" (write e.g. Mon-Fri)` };
+  }
+  return { ok: true, value: [...days].sort((x, y) => x - y) };
+}
+
+function parseClock(text: string): number | undefined {
+  const m = /^(\d{1,2}):(\d{2})$/.exec(text.trim());
+  if (m === null) return undefined;
+  const h = Number(m[1]);
+  const min = Number(m[2]);
+  if (min > 59 || h > 24 || (h === 24 && min !== 0)) return undefined;
+  return h * 60 + min;
+}
+
+/**
+ * Working hours: `"Mon-Fri 09:00-17:30"`, `"Mon,Wed 10:00-14:00"`, `"Mon-Fri 09:00-12:00, 13:00-17:00"`,
+ * a list of such strings for split shifts, or `"24/7"` / absent for always (an empty list).
+ */
+export function parseHours(spec: string | readonly string[] | undefined | null): Parsed<WorkingHours[]> {
+  if (spec === undefined || spec === null) return { ok: true, value: [] };
+  const entries = typeof spec === 'string' ? [spec] : spec;
+  const out: WorkingHours[] = [];
+  for (const entry of entries) {
+    const text = entry.trim();
+    if (/^(24\/7|always)$/i.test(text)) {
+      if (entries.length > 1) return { ok: false, message: `"24/7" cannot be combined with other hours` };
+      return { ok: true, value: [] };
+    }
+    const m = /^(?:([A-Za-z][A-Za-z,\s-]*?)\s+)?(\d.*)$/.exec(text);
+    if (m === null)
+      return { ok: false, message: `invalid hours "${entry}": write e.g. "Mon-Fri 09:00-17:30" or "24/7"` };
+    const days = m[1] === undefined ? { ok: true as const, value: [1, 2, 3, 4, 5, 6, 7] } : parseDays(m[1]);
+    if (!days.ok) return days;
+    for (const range of (m[2] ?? '').split(',')) {
+      const parts = range.split('-');
+      const start = parts.length === 2 ? parseClock(parts[0] ?? '') : undefined;
+      const end = parts.length === 2 ? parseClock(parts[1] ?? '') : undefined;
+      if (start === undefined || end === undefined)
+        return {
+          ok: false,
+          message: `invalid time range "${range.trim()}" in "${entry}": write e.g. 09:00-17:30`,
+        };
+      if (end <= start)
+        return {
+          ok: false,
+          message: `time range "${range.trim()}" ends before it starts; split overnight shifts into two entries`,
+        };
+      out.push({ days: days.value, start, end });
+    }
+  }
+  return { ok: true, value: out };
+}
+
+function isCalendarDate(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (m === null) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
+/** `2026-12-23..2027-01-02` or a single date `2026-12-24`. */
+export function parseDateRange(text: string): Parsed<DateRange> {
+  const parts = text.trim().split('..');
+  const from = (parts[0] ?? '').trim();
+  const to = (parts.length === 2 ? (parts[1] ?? '') : from).trim();
+  if (parts.length > 2 || !isCalendarDate(from) || !isCalendarDate(to))
+    return { ok: false, message: `invalid date "${text}": write YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD` };
+  if (to < from) return { ok: false, message: `date range "${text}" ends before it starts` };
+  return { ok: true, value: { from, to } };
+}
+
+/** True for a time zone the runtime knows (IANA names such as `Europe/Berlin`). */
+export function isValidTimeZone(zone: string): boolean {
+  if (zone.trim() === '') return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,218 @@
+// The storage's public data shapes, and the schemas that JSON columns are parsed with when read back.
+import { z } from 'zod';
+import type { CrmEvent, Directory } from '../../connectors/connector.js';
+import type { Action, ResolvedDestination, RoutingState, SlaBreach, Trace } from '../core/types.js';
+
+/** Encrypts tokens at rest (AES-256-GCM lives in connectors/shared/crypto.ts); storage never sees the key. */
+export interface Cipher {
+  encrypt(plain: string): string;
+  decrypt(blob: string): string;
+}
+
+export const PROVIDERS = ['hubspot', 'salesforce', 'sandbox'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+export interface NewTenant {
+  /** Generated when absent. */
+  id?: string | undefined;
+  provider: Provider;
+  /** HubSpot portal id, Salesforce org id. */
+  externalId: string;
+  name: string;
+  /** A reference (env var name, secret manager path), never the secret itself. */
+  webhookSecretRef?: string | undefined;
+  settings?: Record<string, unknown> | undefined;
+}
+
+/** A tenant as the app sees it. The token never leaves storage except through `getTenantToken`. */
+export interface Tenant {
+  id: string;
+  provider: Provider;
+  externalId: string;
+  name: string;
+  hasToken: boolean;
+  webhookSecretRef: string | null;
+  settings: Record<string, unknown>;
+  activeRulesetVersion: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Ruleset {
+  tenantId: string;
+  version: string;
+  name: string;
+  source: string;
+  status: 'draft' | 'published';
+  createdBy: string | null;
+  createdAt: number;
+  publishedBy: string | null;
+  publishedAt: number | null;
+}
+
+export type InboxState = 'pending' | 'leased' | 'done' | 'failed';
+
+export interface InboxItem {
+  id: number;
+  tenantId: string;
+  event: CrmEvent;
+  state: InboxState;
+  /** Claims so far, including the current one. */
+  attempts: number;
+  runAfter: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClaimOptions {
+  /** Claim only this tenant's work (workers claim batches per tenant); all tenants when absent. */
+  tenantId?: string | undefined;
+  workerId: string;
+  limit: number;
+  leaseMs: number;
+  now: number;
+}
+
+/** `claimed`: you act now. `mine`: this inbox row already holds it (a retry), act. `taken`: another row did. */
+export type EffectClaim = 'claimed' | 'mine' | 'taken';
+
+export type ActionStatus = 'planned' | 'done' | 'failed';
+
+export interface PlannedAction {
+  id: number;
+  tenantId: string;
+  leadId: string;
+  decisionKey: string;
+  /** Stable idempotency key of this action (pass it to the CRM as TaskCreate.key / NoteCreate.key). */
+  key: string;
+  kind: Action['kind'];
+  action: Action;
+  status: ActionStatus;
+  crmId: string | null;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type InboxStats = Record<InboxState, number>;
+
+export interface DecisionRecord {
+  id: number;
+  tenantId: string;
+  decisionKey: string;
+  leadId: string;
+  email: string | null;
+  decidedAt: number;
+  route: { index: number; name: string } | null;
+  destination: ResolvedDestination;
+  /** The rep email for a rep destination, else null. */
+  owner: string | null;
+  ruleSet: { name: string; version: string };
+  actions: Action[];
+  sla: { firstTouchBy: number; onBreach: SlaBreach } | null;
+  trace: Trace;
+  summary: string;
+}
+
+export type HoldStateName = 'held' | 'released' | 'timed_out';
+
+export interface Hold {
+  id: number;
+  tenantId: string;
+  leadId: string;
+  route: string;
+  fields: string[];
+  since: number;
+  until: number;
+  state: HoldStateName;
+  releasedAt: number | null;
+}
+
+export type SlaState = 'armed' | 'met' | 'breached' | 'cancelled';
+
+export interface SlaTimer {
+  id: number;
+  tenantId: string;
+  leadId: string;
+  decisionKey: string;
+  owner: string | null;
+  dueAt: number;
+  onBreach: SlaBreach;
+  state: SlaState;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface VersionedState {
+  state: RoutingState;
+  /** 0 when nothing was saved yet. Pass it back to `saveRoutingState`. */
+  version: number;
+}
+
+export type CommitResult =
+  | {
+      status: 'committed';
+      decisionId: number;
+      /** `expectedVersion + 1` when the decision changed rotation state, else `expectedVersion` as given. */
+      stateVersion: number;
+      actions: PlannedAction[];
+    }
+  /** The routing state moved since it was loaded: nothing was written; load again and re-decide. */
+  | { status: 'conflict' }
+  /** This decision key was committed before (a retry after a crash): continue with its actions. */
+  | { status: 'already_decided'; decision: DecisionRecord; actions: PlannedAction[] };
+
+// ---------------------------------------------------------------------------------------------------
+// Schemas for values crossing into storage and JSON read back from it.
+
+export const crmEventSchema = z.object({
+  eventId: z.string().min(1),
+  subscription: z.string().min(1),
+  kind: z.enum(['created', 'changed']),
+  objectId: z.string().min(1),
+  property: z.string().optional(),
+  value: z.string().optional(),
+  occurredAt: z.number().finite(),
+  source: z.string().optional(),
+}) satisfies z.ZodType<CrmEvent>;
+
+const repCountersSchema = z.object({
+  dayKey: z.string(),
+  day: z.number(),
+  weekKey: z.string(),
+  week: z.number(),
+  recent: z.array(z.number()),
+  open: z.number(),
+});
+
+const poolStateSchema = z.object({
+  turn: z.number(),
+  lastTurn: z.record(z.number()),
+  weighted: z.object({ members: z.string(), counts: z.record(z.number()), total: z.number() }).optional(),
+});
+
+export const routingStateSchema = z.object({
+  pools: z.record(poolStateSchema),
+  reps: z.record(repCountersSchema),
+}) satisfies z.ZodType<RoutingState>;
+
+export const directorySchema = z.object({
+  owners: z.array(
+    z.object({
+      id: z.string(),
+      userId: z.string().optional(),
+      email: z.string(),
+      name: z.string(),
+      active: z.boolean(),
+      teams: z.array(z.string()),
+    }),
+  ),
+  queues: z.record(z.string()),
+  fetchedAt: z.number(),
+}) satisfies z.ZodType<Directory>;
+
+export const settingsSchema = z.record(z.unknown());
+export const stringListSchema = z.array(z.string());

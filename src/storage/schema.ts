@@ -1,0 +1,185 @@
+// One schema for both engines. Types are chosen to mean the same thing in SQLite and PostgreSQL:
+// TEXT, INTEGER (small counters), BIGINT (epoch milliseconds, ids); JSON is stored as TEXT and parsed
+// through a schema when read. Migrations are append-only: never edit a released one, add the next.
+import type { Db, Dialect } from './db.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: (d: Dialect) => string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    statements: (d) => [
+      `CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        provider TEXT NOT NULL CHECK (provider IN ('hubspot', 'salesforce', 'sandbox')),
+        external_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        token_blob TEXT,
+        webhook_secret_ref TEXT,
+        settings TEXT NOT NULL,
+        active_ruleset_version TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (provider, external_id)
+      )`,
+      `CREATE TABLE rulesets (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        version TEXT NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('draft', 'published')),
+        created_by TEXT,
+        created_at BIGINT NOT NULL,
+        published_by TEXT,
+        published_at BIGINT,
+        PRIMARY KEY (tenant_id, version)
+      )`,
+      `CREATE TABLE inbox (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        subscription TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'leased', 'done', 'failed')),
+        attempts INTEGER NOT NULL,
+        run_after BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (tenant_id, subscription, event_id)
+      )`,
+      `CREATE INDEX inbox_claim ON inbox (state, run_after, id)`,
+      `CREATE INDEX inbox_tenant_claim ON inbox (tenant_id, state, run_after, id)`,
+      `CREATE INDEX inbox_lease ON inbox (state, lease_until)`,
+      // The effect key: whoever inserts it first routes the lead; a second event for the same lead
+      // (another event id, a redelivery under a new id) finds it taken.
+      `CREATE TABLE effects (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        lead_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        inbox_id BIGINT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('claimed', 'done')),
+        claimed_at BIGINT NOT NULL,
+        done_at BIGINT,
+        PRIMARY KEY (tenant_id, lead_id, purpose)
+      )`,
+      `CREATE INDEX effects_inbox ON effects (inbox_id)`,
+      `CREATE TABLE routing_state (
+        tenant_id TEXT PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE decisions (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        decision_key TEXT NOT NULL,
+        lead_id TEXT NOT NULL,
+        email TEXT,
+        decided_at BIGINT NOT NULL,
+        route_name TEXT,
+        route_index INTEGER,
+        destination TEXT NOT NULL,
+        owner TEXT,
+        ruleset_name TEXT NOT NULL,
+        ruleset_version TEXT NOT NULL,
+        actions TEXT NOT NULL,
+        sla TEXT,
+        trace TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        UNIQUE (tenant_id, decision_key)
+      )`,
+      `CREATE INDEX decisions_lead ON decisions (tenant_id, lead_id, decided_at)`,
+      `CREATE INDEX decisions_email ON decisions (tenant_id, email, decided_at)`,
+      `CREATE TABLE actions (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        lead_id TEXT NOT NULL,
+        decision_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('planned', 'done', 'failed')),
+        crm_id TEXT,
+        error TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (tenant_id, lead_id, kind, decision_key)
+      )`,
+      `CREATE INDEX actions_lead ON actions (tenant_id, lead_id, status)`,
+      `CREATE TABLE holds (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        lead_id TEXT NOT NULL,
+        route TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        since BIGINT NOT NULL,
+        until BIGINT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('held', 'released', 'timed_out')),
+        released_at BIGINT
+      )`,
+      // At most one open hold per lead; released ones stay as history.
+      `CREATE UNIQUE INDEX holds_open ON holds (tenant_id, lead_id) WHERE state = 'held'`,
+      `CREATE INDEX holds_due ON holds (state, until)`,
+      `CREATE TABLE sla_timers (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        lead_id TEXT NOT NULL,
+        decision_key TEXT NOT NULL,
+        owner TEXT,
+        due_at BIGINT NOT NULL,
+        on_breach TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('armed', 'met', 'breached', 'cancelled')),
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (tenant_id, lead_id, decision_key)
+      )`,
+      `CREATE INDEX sla_due ON sla_timers (state, due_at)`,
+      `CREATE TABLE directory_cache (
+        tenant_id TEXT PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+        directory TEXT NOT NULL,
+        fetched_at BIGINT NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */
+export async function migrate(
+  db: Db,
+  now: number,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    if (tx.dialect.migrationLock !== null) await tx.run(tx.dialect.migrationLock);
+    await tx.run(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
+    );
+    const done = new Set(
+      (await tx.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) =>
+        Number(r.version),
+      ),
+    );
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      for (const sql of m.statements(tx.dialect)) await tx.run(sql);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        m.version,
+        m.name,
+        now,
+      ]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,684 @@
+// Contract tests: every HubSpot call the connector makes, answered by nock with the documented payloads
+// (shared/crm/hubspot.md §3–§7), through the real @hubspot/api-client 13.5.
+import nock from 'nock';
+import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
+import { LimiterFactory } from '../../../connectors/shared/limiter.js';
+
+const API = 'https://api.hubapi.com';
+const NOW = Date.parse('2026-11-26T12:00:00.000Z');
+const limiters = new LimiterFactory({ provider: 'hubspot-test' });
+
+const OWNER = {
+  id: '41629779',
+  email: 'Ada@Acme.io',
+  type: 'PERSON',
+  firstName: 'Ada',
+  lastName: 'Lovelace',
+  userId: 9586504,
+  userIdIncludingInactive: 9586504,
+  createdAt: '2019-12-25T13:01:35.228Z',
+  updatedAt: '2023-08-22T13:40:26.790Z',
+  archived: false,
+  teams: [{ id: '368389', name: 'Sales Team', primary: true }],
+};
+const ARCHIVED_OWNER = {
+  ...OWNER,
+  id: '500',
+  email: 'bo@acme.io',
+  firstName: 'Bo',
+  lastName: '',
+  userId: null,
+  userIdIncludingInactive: 777,
+  archived: true,
+  teams: [],
+};
+
+function connector(over: Partial<HubSpotConnectorOptions> = {}) {
+  const slept: number[] = [];
+  const c = new HubSpotConnector({
+    portalId: '62515',
+    accessToken: 'CIrT-access',
+    limiter: limiters.forPortal('62515'),
+    windows: { tenSecondlyMs: 7, secondlyMs: 3 },
+    retry: { random: () => 0, baseDelayMs: 4, maxAttempts: 3 },
+    sleep: (ms) => {
+      slept.push(ms);
+      return Promise.resolve();
+    },
+    now: () => NOW,
+    ...over,
+  });
+  return { c, slept };
+}
+
+/** The directory the connector reads before translating owner ids (active, then archived owners). */
+function ownersScope(scope: nock.Scope = nock(API)): nock.Scope {
+  return scope
+    .get('/crm/v3/owners/')
+    .query((q) => q['archived'] === 'false')
+    .reply(200, { results: [OWNER] })
+    .get('/crm/v3/owners/')
+    .query((q) => q['archived'] === 'true')
+    .reply(200, { results: [ARCHIVED_OWNER] });
+}
+
+function contact(id: string, props: Record<string, string | null> = {}) {
+  return {
+    id,
+    properties: {
+      email: `lead${id}@example.de`,
+      hubspot_owner_id: '41629779',
+      createdate: '2026-11-26T10:00:00.000Z',
+      ...props,
+    },
+    createdAt: '2026-11-26T10:00:00.000Z',
+    updatedAt: '2026-11-26T10:00:00.000Z',
+    archived: false,
+  };
+}
+const batchOk = (results: unknown[]) => ({
+  status: 'COMPLETE',
+  results,
+  startedAt: '2026-11-26T12:00:00.000Z',
+  completedAt: '2026-11-26T12:00:01.000Z',
+});
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+});
+afterEach(() => {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(pending).toEqual([]);
+});
+afterAll(async () => {
+  nock.enableNetConnect();
+  nock.restore();
+  await limiters.disconnectAll();
+});
+
+describe('readLeads', () => {
+  it('reads in batches of 100 with the needed properties and maps to Lead', async () => {
+    const ids = Array.from({ length: 150 }, (_, i) => String(i + 1));
+    const bodies: Array<{ inputs: Array<{ id: string }>; properties: string[] }> = [];
+    const scope = ownersScope()
+      .post(
+        '/crm/v3/objects/contacts/batch/read',
+        (b: { inputs: Array<{ id: string }>; properties: string[] }) => (bodies.push(b), true),
+      )
+      .query(true)
+      .matchHeader('authorization', 'Bearer CIrT-access')
+      .reply(
+        200,
+        batchOk(
+          ids.slice(0, 100).map((id) =>
+            contact(id, {
+              country: 'DE',
+              numemployees: '1200',
+              website: 'https://www.Acme.co.uk/x',
+              custom_tier: 'gold',
+            }),
+          ),
+        ),
+      )
+      .post(
+        '/crm/v3/objects/contacts/batch/read',
+        (b: { inputs: Array<{ id: string }>; properties: string[] }) => (bodies.push(b), true),
+      )
+      .query(true)
+      // Two ids are missing: a 207 with OBJECT_NOT_FOUND; they are absent from the result.
+      .reply(207, {
+        ...batchOk(ids.slice(100, 148).map((id) => contact(id))),
+        numErrors: 1,
+        errors: [
+          {
+            status: 'error',
+            category: 'OBJECT_NOT_FOUND',
+            message: 'Could not get some CONTACT objects',
+            context: { ids: ['149', '150'] },
+          },
+        ],
+      });
+    const { c } = connector();
+    const leads = await c.readLeads(ids, ['custom_tier']);
+    scope.done();
+    expect(bodies.map((b) => b.inputs.length)).toEqual([100, 50]);
+    expect(bodies[0]?.properties).toEqual(
+      expect.arrayContaining(['email', 'country', 'hubspot_owner_id', 'custom_tier']),
+    );
+    expect(leads.size).toBe(148);
+    expect(leads.has('149')).toBe(false);
+    expect(leads.get('1')).toMatchObject({
+      id: '1',
+      email: 'lead1@example.de',
+      emailDomain: 'example.de',
+      country: 'DE',
+      employees: 1200,
+      websiteDomain: 'acme.co.uk',
+      owner: 'ada@acme.io',
+      createdAt: Date.parse('2026-11-26T10:00:00.000Z'),
+      fields: expect.objectContaining({ custom_tier: 'gold' }),
+    });
+  });
+
+  it('429 TEN_SECONDLY_ROLLING then success: waits Retry-After, then retries', async () => {
+    const scope = ownersScope()
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(
+        429,
+        {
+          status: 'error',
+          message: 'You have reached your ten_secondly_rolling limit.',
+          errorType: 'RATE_LIMIT',
+          policyName: 'TEN_SECONDLY_ROLLING',
+        },
+        { 'Retry-After': '0.02' },
+      )
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(200, batchOk([contact('1')]));
+    const { c, slept } = connector();
+    const leads = await c.readLeads(['1'], []);
+    scope.done();
+    expect(leads.get('1')?.email).toBe('lead1@example.de');
+    expect(slept).toEqual([20]);
+  });
+
+  it('429 without Retry-After waits the (injected) 10-second window', async () => {
+    const scope = ownersScope()
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(429, {
+        status: 'error',
+        message: 'You have reached your ten_secondly_rolling limit.',
+        errorType: 'RATE_LIMIT',
+        policyName: 'TEN_SECONDLY_ROLLING',
+      })
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(200, batchOk([contact('1')]));
+    const { c, slept } = connector();
+    await c.readLeads(['1'], []);
+    scope.done();
+    expect(slept).toEqual([7]);
+  });
+
+  it('DAILY 429 is not retried', async () => {
+    const scope = ownersScope().post('/crm/v3/objects/contacts/batch/read').query(true).reply(429, {
+      status: 'error',
+      message: 'You have reached your daily limit.',
+      errorType: 'RATE_LIMIT',
+      correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24',
+      policyName: 'DAILY',
+      requestId: '3d3e35b7',
+    });
+    const { c, slept } = connector();
+    await expect(c.readLeads(['1'], [])).rejects.toMatchObject({
+      kind: 'rate_limited',
+      details: { daily: true, status: 429 },
+    });
+    scope.done();
+    expect(slept).toEqual([]);
+  });
+
+  it('5xx is retried with backoff', async () => {
+    const scope = ownersScope()
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(502, 'Bad Gateway')
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(503, { status: 'error', message: 'Service Unavailable' })
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(200, batchOk([contact('1')]));
+    const { c, slept } = connector();
+    await expect(c.readLeads(['1'], [])).resolves.toHaveProperty('size', 1);
+    scope.done();
+    expect(slept).toEqual([2, 4]);
+  });
+
+  // ECONNRESET → transient is covered in errors.test.ts: nock 14's replyWithError followed by a reply
+  // intermittently hangs inside @mswjs/interceptors (Reflect.has on non-object), so not tested here.
+
+  it('401 is auth and not retried', async () => {
+    const scope = nock(API).get('/crm/v3/owners/').query(true).reply(401, {
+      status: 'error',
+      message: 'Authentication credentials not found.',
+      category: 'INVALID_AUTHENTICATION',
+    });
+    const { c } = connector();
+    await expect(c.readLeads(['1'], [])).rejects.toMatchObject({ kind: 'auth' });
+    scope.done();
+  });
+});
+
+describe('directory', () => {
+  it('pages owners, adds archived ones as inactive, keeps id vs userId, collects teams', async () => {
+    const second = {
+      ...OWNER,
+      id: '2',
+      email: 'cy@acme.io',
+      userId: 2,
+      userIdIncludingInactive: 2,
+      teams: [{ id: '9', name: 'EMEA', primary: true }],
+    };
+    const scope = nock(API)
+      .get('/crm/v3/owners/')
+      .query((q) => q['archived'] === 'false' && q['after'] === undefined && q['limit'] === '100')
+      .reply(200, {
+        results: [OWNER],
+        paging: { next: { after: 'NTI1Cg%3D%3D', link: '?after=NTI1Cg%3D%3D' } },
+      })
+      .get('/crm/v3/owners/')
+      .query((q) => q['archived'] === 'false' && q['after'] === 'NTI1Cg%3D%3D')
+      .reply(200, { results: [second] })
+      .get('/crm/v3/owners/')
+      .query((q) => q['archived'] === 'true')
+      .reply(200, { results: [ARCHIVED_OWNER] });
+    const { c } = connector();
+    const d = await c.directory();
+    scope.done();
+    expect(d).toEqual({
+      owners: [
+        {
+          id: '41629779',
+          userId: '9586504',
+          email: 'ada@acme.io',
+          name: 'Ada Lovelace',
+          active: true,
+          teams: ['Sales Team'],
+        },
+        { id: '2', userId: '2', email: 'cy@acme.io', name: 'Ada Lovelace', active: true, teams: ['EMEA'] },
+        { id: '500', userId: '777', email: 'bo@acme.io', name: 'Bo', active: false, teams: [] },
+      ],
+      queues: { 'Sales Team': '368389', EMEA: '9' },
+      fetchedAt: NOW,
+    });
+  });
+});
+
+describe('findAccountsByDomain', () => {
+  it('searches companies with IN on domain, pages at 200, maps accounts per domain', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    const company = (id: string, domain: string, extra: Record<string, string> = {}) => ({
+      id,
+      properties: {
+        name: `Co ${id}`,
+        domain,
+        hubspot_owner_id: '41629779',
+        lifecyclestage: 'customer',
+        num_associated_contacts: '12',
+        ...extra,
+      },
+      createdAt: '2020-01-01T00:00:00Z',
+      updatedAt: '2020-01-01T00:00:00Z',
+      archived: false,
+    });
+    const scope = ownersScope()
+      .post('/crm/v3/objects/companies/search', (b: Record<string, unknown>) => (bodies.push(b), true))
+      .reply(200, {
+        total: 3,
+        results: [company('1', 'acme.io'), company('2', 'www.acme.io', { lifecyclestage: 'lead' })],
+        paging: { next: { after: '2' } },
+      })
+      .post('/crm/v3/objects/companies/search', (b: Record<string, unknown>) => (bodies.push(b), true))
+      .reply(200, {
+        total: 3,
+        results: [company('3', 'globex.com', { hs_additional_domains: 'acme.io;globex.de' })],
+      });
+    const { c } = connector();
+    const found = await c.findAccountsByDomain(['Acme.io', 'globex.com', 'acme.io']);
+    scope.done();
+    expect(bodies[0]).toMatchObject({
+      filterGroups: [
+        { filters: [{ propertyName: 'domain', operator: 'IN', values: ['acme.io', 'globex.com'] }] },
+      ],
+      limit: 200,
+    });
+    expect(bodies[1]).toMatchObject({ after: '2' });
+    expect(found.get('acme.io')?.map((a) => [a.id, a.type, a.owner])).toEqual([
+      ['1', 'customer', 'ada@acme.io'],
+      ['2', 'prospect', 'ada@acme.io'],
+      ['3', 'customer', 'ada@acme.io'],
+    ]);
+    expect(found.get('globex.com')?.map((a) => a.id)).toEqual(['3']);
+  });
+
+  it('search secondly 429 is retried after the secondly window', async () => {
+    const scope = ownersScope()
+      .post('/crm/v3/objects/companies/search')
+      .reply(429, {
+        status: 'error',
+        message: 'You have reached your secondly limit.',
+        errorType: 'RATE_LIMIT',
+      })
+      .post('/crm/v3/objects/companies/search')
+      .reply(200, { total: 0, results: [] });
+    const { c, slept } = connector();
+    await expect(c.findAccountsByDomain(['acme.io'])).resolves.toEqual(new Map());
+    scope.done();
+    expect(slept).toEqual([3]);
+  });
+});
+
+describe('setOwners', () => {
+  it('batch-updates hubspot_owner_id (+ reason) and maps results per item', async () => {
+    let body: { inputs: Array<{ id: string; properties: Record<string, string> }> } | undefined;
+    const scope = nock(API)
+      .post('/crm/v3/objects/contacts/batch/update', (b: typeof body) => ((body = b), true))
+      .reply(207, {
+        ...batchOk([contact('1', { hubspot_owner_id: '41629779' })]),
+        numErrors: 1,
+        errors: [
+          {
+            status: 'error',
+            category: 'OBJECT_NOT_FOUND',
+            message: 'Could not get some CONTACT objects',
+            context: { ids: ['2'] },
+          },
+        ],
+      });
+    const { c } = connector({ reasonProperty: 'lead_router_reason' });
+    const res = await c.setOwners([
+      { leadId: '1', ownerId: '41629779', reason: 'rule 3' },
+      { leadId: '2', ownerId: '41629779' },
+    ]);
+    scope.done();
+    expect(body?.inputs).toEqual([
+      { id: '1', properties: { hubspot_owner_id: '41629779', lead_router_reason: 'rule 3' } },
+      { id: '2', properties: { hubspot_owner_id: '41629779' } },
+    ]);
+    expect(res[0]).toEqual({ ok: true, id: '1' });
+    expect(res[1]).toMatchObject({ ok: false, error: { kind: 'not_found' } });
+  });
+
+  it('400 on the whole batch → every item invalid with HubSpot message', async () => {
+    const message =
+      'Property values were not valid: [{"isValid":false,"message":"999 is not a valid owner id","error":"INVALID_OWNER_ID","name":"hubspot_owner_id"}]';
+    const scope = nock(API)
+      .post('/crm/v3/objects/contacts/batch/update')
+      .reply(400, { status: 'error', message, category: 'VALIDATION_ERROR', correlationId: 'x' });
+    const { c, slept } = connector();
+    const res = await c.setOwners([
+      { leadId: '1', ownerId: '999' },
+      { leadId: '2', ownerId: '999' },
+    ]);
+    scope.done();
+    expect(slept).toEqual([]);
+    for (const r of res)
+      expect(r).toMatchObject({
+        ok: false,
+        error: { kind: 'invalid', message, details: { status: 400, code: 'VALIDATION_ERROR' } },
+      });
+  });
+
+  it('two writes to one contact go to separate batches, in order', async () => {
+    const seen: string[][] = [];
+    const scope = nock(API)
+      .post(
+        '/crm/v3/objects/contacts/batch/update',
+        (b: { inputs: Array<{ properties: { hubspot_owner_id: string } }> }) => (
+          seen.push(b.inputs.map((i) => i.properties.hubspot_owner_id)),
+          true
+        ),
+      )
+      .times(2)
+      .reply(200, batchOk([contact('1')]));
+    const { c } = connector();
+    const res = await c.setOwners([
+      { leadId: '1', ownerId: 'a' },
+      { leadId: '1', ownerId: 'b' },
+    ]);
+    scope.done();
+    expect(seen).toEqual([['a'], ['b']]);
+    expect(res.every((r) => r.ok)).toBe(true);
+  });
+});
+
+describe('createTasks / writeNotes', () => {
+  it('creates tasks associated to the contact (type 204), mapped by objectWriteTraceId', async () => {
+    let body: { inputs: Array<Record<string, unknown>> } | undefined;
+    const due = Date.parse('2026-11-26T12:15:00.000Z');
+    const task = (id: string, trace: string) => ({
+      id,
+      properties: { hs_task_subject: 's' },
+      createdAt: '2026-11-26T12:00:00Z',
+      updatedAt: '2026-11-26T12:00:00Z',
+      archived: false,
+      objectWriteTraceId: trace,
+    });
+    const scope = nock(API)
+      .post('/crm/v3/objects/tasks/batch/create', (b: typeof body) => ((body = b), true))
+      // Results in another order than the inputs, one item failed.
+      .reply(207, {
+        ...batchOk([task('t-b', 'key-b'), task('t-a', 'key-a')]),
+        numErrors: 1,
+        errors: [
+          {
+            status: 'error',
+            category: 'VALIDATION_ERROR',
+            message: 'invalid owner',
+            context: { objectWriteTraceId: ['key-c'] },
+          },
+        ],
+      });
+    const { c } = connector();
+    const mk = (key: string, leadId: string) => ({
+      leadId,
+      ownerId: '41629779',
+      subject: 'Demo request from Acme',
+      body: 'Routed: rule 3',
+      dueAt: due,
+      priority: 'high' as const,
+      key,
+    });
+    const res = await c.createTasks([mk('key-a', '101'), mk('key-b', '102'), mk('key-c', '103')]);
+    scope.done();
+    expect(body?.inputs[0]).toEqual({
+      properties: {
+        hs_timestamp: '2026-11-26T12:15:00.000Z',
+        hs_task_subject: 'Demo request from Acme',
+        hs_task_body: 'Routed: rule 3',
+        hs_task_priority: 'HIGH',
+        hs_task_status: 'NOT_STARTED',
+        hs_task_type: 'TODO',
+        hubspot_owner_id: '41629779',
+      },
+      objectWriteTraceId: 'key-a',
+      associations: [
+        { to: { id: '101' }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 204 }] },
+      ],
+    });
+    expect(res).toEqual([
+      { ok: true, id: 't-a' },
+      { ok: true, id: 't-b' },
+      { ok: false, error: expect.objectContaining({ kind: 'invalid', message: 'invalid owner' }) },
+    ]);
+  });
+
+  it('writes notes associated to the contact (type 202)', async () => {
+    let body: { inputs: Array<Record<string, unknown>> } | undefined;
+    const scope = nock(API)
+      .post('/crm/v3/objects/notes/batch/create', (b: typeof body) => ((body = b), true))
+      .reply(
+        201,
+        batchOk([
+          {
+            id: 'n1',
+            properties: {},
+            createdAt: '2026-11-26T12:00:00Z',
+            updatedAt: '2026-11-26T12:00:00Z',
+            archived: false,
+            objectWriteTraceId: 'note-1',
+          },
+        ]),
+      );
+    const { c } = connector();
+    const res = await c.writeNotes([{ leadId: '101', text: 'Routed to Ada: rule 3 matched', key: 'note-1' }]);
+    scope.done();
+    expect(body?.inputs[0]).toEqual({
+      properties: {
+        hs_timestamp: new Date(NOW).toISOString(),
+        hs_note_body: 'Routed to Ada: rule 3 matched',
+      },
+      objectWriteTraceId: 'note-1',
+      associations: [
+        { to: { id: '101' }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 202 }] },
+      ],
+    });
+    expect(res).toEqual([{ ok: true, id: 'n1' }]);
+  });
+});
+
+describe('enroll (apiRequest: no client throw, we classify)', () => {
+  const enrollment = {
+    leadId: '33333',
+    sequenceId: '44444444',
+    senderUserId: '2222222',
+    senderEmail: 'rep@customer.com',
+  };
+  const path = '/automation/v4/sequences/enrollments';
+
+  it('posts with userId in the query and returns the enrollment id', async () => {
+    const scope = nock(API)
+      .post(path, { sequenceId: '44444444', contactId: '33333', senderEmail: 'rep@customer.com' })
+      .query({ userId: '2222222' })
+      .matchHeader('authorization', 'Bearer CIrT-access')
+      .reply(200, {
+        id: '2435404604',
+        toEmail: 'rachel@example.com',
+        enrolledAt: '2024-06-27T20:11:02.824Z',
+        updatedAt: '2024-06-27T20:11:02.824Z',
+      });
+    const { c } = connector();
+    await expect(c.enroll(enrollment)).resolves.toEqual({ ok: true, id: '2435404604' });
+    scope.done();
+  });
+
+  it('400 (sender inbox not connected) → invalid with HubSpot message, not retried', async () => {
+    const message = 'The sender email address rep@customer.com is not connected to HubSpot.';
+    const scope = nock(API)
+      .post(path)
+      .query(true)
+      .reply(400, { status: 'error', message, category: 'VALIDATION_ERROR', correlationId: 'c' });
+    const { c, slept } = connector();
+    await expect(c.enroll(enrollment)).resolves.toEqual({
+      ok: false,
+      error: expect.objectContaining({ kind: 'invalid', message }),
+    });
+    scope.done();
+    expect(slept).toEqual([]);
+  });
+
+  it('403 missing sequence scope → auth naming the scope', async () => {
+    const scope = nock(API)
+      .post(path)
+      .query(true)
+      .reply(403, {
+        status: 'error',
+        message: "This app hasn't been granted all required scopes to make this call.",
+        category: 'MISSING_SCOPES',
+        errors: [
+          {
+            message: 'One or more of the following scopes are required.',
+            context: { requiredGranularScopes: ['automation.sequences.enrollments.write'] },
+          },
+        ],
+      });
+    const { c } = connector();
+    const res = await c.enroll(enrollment);
+    scope.done();
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.error.message).toContain('automation.sequences.enrollments.write');
+  });
+
+  it('429 then 200: retried by our policy even though the client would not', async () => {
+    const scope = nock(API)
+      .post(path)
+      .query(true)
+      .reply(
+        429,
+        {
+          status: 'error',
+          message: 'You have reached your ten_secondly_rolling limit.',
+          policyName: 'TEN_SECONDLY_ROLLING',
+        },
+        { 'Retry-After': '1' },
+      )
+      .post(path)
+      .query(true)
+      .reply(200, { id: '9' });
+    const { c, slept } = connector();
+    await expect(c.enroll(enrollment)).resolves.toEqual({ ok: true, id: '9' });
+    scope.done();
+    expect(slept).toEqual([1000]);
+  });
+});
+
+describe('touchedSince / checkConnection', () => {
+  it.each([
+    ['last contacted after since', { notes_last_contacted: '2026-11-26T11:30:00.000Z' }, true],
+    ['last activity as epoch ms after since', { hs_last_sales_activity_timestamp: String(NOW) }, true],
+    ['touched before since', { notes_last_contacted: '2026-11-25T11:30:00.000Z' }, false],
+    ['never touched', { notes_last_contacted: null }, false],
+  ])('%s', async (_n, props, expected) => {
+    const scope = nock(API)
+      .post(
+        '/crm/v3/objects/contacts/batch/read',
+        (b: { properties: string[]; inputs: unknown[] }) =>
+          b.properties.includes('notes_last_contacted') && b.inputs.length === 1,
+      )
+      .query(true)
+      .reply(
+        200,
+        batchOk([
+          {
+            id: '1',
+            properties: props,
+            createdAt: '2026-01-01T00:00:00Z',
+            updatedAt: '2026-01-01T00:00:00Z',
+            archived: false,
+          },
+        ]),
+      );
+    const { c } = connector();
+    await expect(c.touchedSince('1', Date.parse('2026-11-26T11:00:00.000Z'))).resolves.toBe(expected);
+    scope.done();
+  });
+
+  it('checkConnection ok / auth', async () => {
+    const scope = nock(API)
+      .get('/crm/v3/owners/')
+      .query({ limit: '1', archived: 'false' })
+      .reply(200, { results: [OWNER] })
+      .get('/crm/v3/owners/')
+      .query(true)
+      .reply(401, {
+        status: 'error',
+        message: 'The OAuth token used to make this call expired 2 minute(s) ago.',
+        category: 'EXPIRED_AUTHENTICATION',
+      });
+    const { c } = connector();
+    await expect(c.checkConnection()).resolves.toEqual({ ok: true });
+    await expect(c.checkConnection()).resolves.toEqual({
+      ok: false,
+      error: expect.objectContaining({ kind: 'auth' }),
+    });
+    scope.done();
+  });
+});
+
+describe('basePath', () => {
+  it('points the client at another host (the sandbox)', async () => {
+    const scope = nock('http://127.0.0.1:4010')
+      .get('/crm/v3/owners/')
+      .query(true)
+      .reply(200, { results: [] });
+    const { c } = connector({ basePath: 'http://127.0.0.1:4010' });
+    await expect(c.checkConnection()).resolves.toEqual({ ok: true });
+    scope.done();
+  });
+});

@@ -1,0 +1,159 @@
+// Shared factories and engines for the storage tests. PostgreSQL tests run against the local server
+// (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) in a fresh schema each, and are
+// skipped with a printed reason when it cannot be reached.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { CrmEvent } from '../../connectors/connector.js';
+import type { Action, Decision, RoutingState } from '../../src/core/types.js';
+import { openStorage, type Cipher, type Storage } from '../../src/storage/index.js';
+
+export const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
+
+export const PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function probePg(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export const pgUnavailable = await probePg();
+if (pgUnavailable !== null) {
+  console.warn(`PostgreSQL storage tests skipped: ${PG_URL} unreachable (${pgUnavailable})`);
+}
+
+/** A reversible test cipher: enough to prove the blob at rest is not the plain token. */
+export const testCipher: Cipher = {
+  encrypt: (s) => 'enc:' + Buffer.from(s, 'utf8').toString('base64'),
+  decrypt: (s) => Buffer.from(s.slice(4), 'base64').toString('utf8'),
+};
+
+export interface PgSchema {
+  name: string;
+  drop(): Promise<void>;
+}
+
+export async function createPgSchema(): Promise<PgSchema> {
+  const name = `lr_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${name}`);
+  await admin.end();
+  return {
+    name,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${name} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+export interface Engine {
+  name: 'sqlite' | 'postgres';
+  /** Opens a fresh, empty storage; `close` closes it and removes what it created. */
+  open(): Promise<{ storage: Storage; close(): Promise<void> }>;
+}
+
+export const sqliteMemory: Engine = {
+  name: 'sqlite',
+  open: async () => {
+    const storage = await openStorage({ file: ':memory:', cipher: testCipher, now: () => T0 });
+    return { storage, close: () => storage.close() };
+  },
+};
+
+export const postgres: Engine = {
+  name: 'postgres',
+  open: async () => {
+    const schema = await createPgSchema();
+    const storage = await openStorage({
+      url: PG_URL,
+      schema: schema.name,
+      cipher: testCipher,
+      now: () => T0,
+    });
+    return {
+      storage,
+      close: async () => {
+        await storage.close();
+        await schema.drop();
+      },
+    };
+  },
+};
+
+/** The engines to run the contract suite on, with PostgreSQL marked for skipping when unreachable. */
+export const ENGINES: [string, Engine, boolean][] = [
+  ['sqlite', sqliteMemory, false],
+  ['postgres', postgres, pgUnavailable !== null],
+];
+
+let seq = 0;
+export function makeEvent(overrides: Partial<CrmEvent> = {}): CrmEvent {
+  seq += 1;
+  return {
+    eventId: `evt-${seq}`,
+    subscription: 'contact.creation',
+    kind: 'created',
+    objectId: `lead-${seq}`,
+    occurredAt: T0,
+    ...overrides,
+  };
+}
+
+export function makeState(turn = 1): RoutingState {
+  return {
+    pools: { 'emea-ae': { turn, lastTurn: { 'ada@acme.io': turn } } },
+    reps: {
+      'ada@acme.io': {
+        dayKey: '2026-01-05',
+        day: turn,
+        weekKey: '2026-W02',
+        week: turn,
+        recent: [T0],
+        open: 1,
+      },
+    },
+  };
+}
+
+export const ownerAction: Action = { kind: 'set_owner', email: 'ada@acme.io' };
+export const taskAction: Action = {
+  kind: 'create_task',
+  subject: 'Demo request from Acme',
+  body: 'rule 2 matched',
+  dueAt: T0 + 15 * 60_000,
+  priority: 'high',
+  assignee: 'ada@acme.io',
+};
+
+export function makeDecision(overrides: Partial<Decision> = {}): Decision {
+  return {
+    leadId: 'lead-1',
+    ruleSet: { name: 'saas-inbound', version: 'v1hash' },
+    decidedAt: T0,
+    route: { index: 1, name: 'Enterprise demo requests in DACH' },
+    destination: { kind: 'rep', email: 'ada@acme.io' },
+    actions: [ownerAction, taskAction],
+    sla: { firstTouchBy: T0 + 10 * 60_000, onBreach: { kind: 'reroute' } },
+    trace: { routes: [], assignments: [], steps: ['pool emea-ae → ada@acme.io'] },
+    stateChanges: makeState(1),
+    ...overrides,
+  };
+}
+
+export async function addTenant(storage: Storage, id: string): Promise<void> {
+  await storage.createTenant(
+    { id, provider: 'sandbox', externalId: `portal-${id}`, name: `Tenant ${id}` },
+    T0,
+  );
+}

@@ -1,0 +1,616 @@
+// The storage contract, run on every engine: same queries, same answers.
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Storage } from '../../src/storage/index.js';
+import { StorageError } from '../../src/storage/index.js';
+import {
+  ENGINES,
+  T0,
+  addTenant,
+  makeDecision,
+  makeEvent,
+  makeState,
+  ownerAction,
+  taskAction,
+} from './helpers.js';
+
+const A = 'tenant-a';
+const B = 'tenant-b';
+const LEASE = 30_000;
+
+for (const [name, engine, skip] of ENGINES) {
+  (skip ? describe.skip : describe)(`storage on ${name}`, () => {
+    let s: Storage;
+    let close: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ storage: s, close } = await engine.open());
+      await addTenant(s, A);
+      await addTenant(s, B);
+    });
+    afterEach(async () => {
+      await close();
+    });
+
+    /** Enqueues one event for A and claims it as `w1`; returns the inbox id. */
+    async function leased(workerId = 'w1'): Promise<number> {
+      await s.enqueue([{ tenantId: A, event: makeEvent() }], T0);
+      const [item] = await s.claim({ tenantId: A, workerId, limit: 1, leaseMs: LEASE, now: T0 });
+      return item!.id;
+    }
+
+    describe('migrations', () => {
+      it('are recorded once and re-running them is a no-op', async () => {
+        const { migrate } = await import('../../src/storage/schema.js');
+        expect(await migrate(s.db, T0)).toEqual([]);
+        const rows = await s.db.all<{ version: number }>('SELECT version FROM schema_migrations');
+        expect(rows.map((r) => Number(r.version))).toEqual([1]);
+      });
+    });
+
+    describe('tenants', () => {
+      it('stores the token encrypted and gives it back decrypted', async () => {
+        expect(await s.setTenantToken(A, '{"access":"secret-token"}', T0 + 1)).toBe(true);
+        const raw = await s.db.get<{ token_blob: string }>('SELECT token_blob FROM tenants WHERE id = ?', [
+          A,
+        ]);
+        expect(raw?.token_blob).not.toContain('secret-token');
+        expect(await s.getTenantToken(A)).toBe('{"access":"secret-token"}');
+        expect(await s.getTenantToken(B)).toBeNull();
+        const tenant = await s.getTenant(A);
+        expect(tenant).toMatchObject({ id: A, hasToken: true, updatedAt: T0 + 1 });
+        expect(JSON.stringify(tenant)).not.toContain('secret');
+      });
+
+      it('finds by provider account, rejects a duplicate account, updates settings', async () => {
+        expect((await s.findTenant('sandbox', `portal-${B}`))?.id).toBe(B);
+        await expect(
+          s.createTenant({ provider: 'sandbox', externalId: `portal-${A}`, name: 'again' }, T0),
+        ).rejects.toBeInstanceOf(StorageError);
+        expect(await s.updateTenantSettings(A, { timezone: 'Europe/Berlin' }, T0)).toBe(true);
+        expect((await s.getTenant(A))?.settings).toEqual({ timezone: 'Europe/Berlin' });
+        expect((await s.listTenants()).map((t) => t.id).sort()).toEqual([A, B]);
+      });
+    });
+
+    describe('rulesets', () => {
+      it('saves drafts idempotently and publishing makes a version active', async () => {
+        expect(await s.saveRulesetDraft(A, { version: 'h1', name: 'r', source: 'routes: []' }, T0)).toBe(
+          true,
+        );
+        expect(await s.saveRulesetDraft(A, { version: 'h1', name: 'r', source: 'routes: []' }, T0)).toBe(
+          false,
+        );
+        expect(await s.activeRuleset(A)).toBeNull();
+        expect(await s.publishRuleset(A, 'h1', 'ops@acme.io', T0 + 5)).toBe(true);
+        expect(await s.activeRuleset(A)).toMatchObject({
+          version: 'h1',
+          status: 'published',
+          publishedBy: 'ops@acme.io',
+        });
+        expect((await s.getTenant(A))?.activeRulesetVersion).toBe('h1');
+      });
+
+      it("cannot publish another tenant's version", async () => {
+        await s.saveRulesetDraft(A, { version: 'h1', name: 'r', source: 'x' }, T0);
+        expect(await s.publishRuleset(B, 'h1', 'ops', T0)).toBe(false);
+        expect(await s.activeRuleset(B)).toBeNull();
+        expect(await s.listRulesets(B)).toEqual([]);
+      });
+    });
+
+    describe('enqueue', () => {
+      it('counts only new events: redelivery and a duplicate inside one batch are no-ops', async () => {
+        const e1 = makeEvent({ eventId: 'e1' });
+        const e2 = makeEvent({ eventId: 'e2' });
+        expect(
+          await s.enqueue(
+            [
+              { tenantId: A, event: e1 },
+              { tenantId: A, event: e1 },
+              { tenantId: A, event: e2 },
+            ],
+            T0,
+          ),
+        ).toBe(2);
+        expect(await s.enqueue([{ tenantId: A, event: e1 }], T0 + 1)).toBe(0);
+        // The same provider event id in another subscription or another tenant is another event.
+        expect(
+          await s.enqueue(
+            [
+              { tenantId: A, event: { ...e1, subscription: 'contact.propertyChange' } },
+              { tenantId: B, event: e1 },
+            ],
+            T0,
+          ),
+        ).toBe(2);
+      });
+
+      it('rejects a malformed event and records nothing of its batch', async () => {
+        const bad = { ...makeEvent(), eventId: '' };
+        await expect(
+          s.enqueue(
+            [
+              { tenantId: A, event: makeEvent() },
+              { tenantId: A, event: bad },
+            ],
+            T0,
+          ),
+        ).rejects.toMatchObject({
+          kind: 'invalid',
+        });
+        expect(await s.claim({ workerId: 'w', limit: 10, leaseMs: LEASE, now: T0 })).toEqual([]);
+      });
+
+      it('rejects an event for an unknown tenant with a clear error and records nothing of its batch', async () => {
+        const batch = [
+          { tenantId: A, event: makeEvent() },
+          { tenantId: 'nobody', event: makeEvent() },
+        ];
+        await expect(s.enqueue(batch, T0)).rejects.toMatchObject({ kind: 'invalid' });
+        expect(await s.inboxStats()).toEqual({ pending: 0, leased: 0, done: 0, failed: 0 });
+      });
+
+      it('rejects a tenant with an unknown provider', async () => {
+        const bad = { provider: 'pipedrive', externalId: 'x', name: 'x' } as never;
+        await expect(s.createTenant(bad, T0)).rejects.toMatchObject({ kind: 'invalid' });
+      });
+
+      it('keeps the same lead under two event ids as two rows, but the effect key routes it once', async () => {
+        const first = makeEvent({ eventId: 'x1', objectId: 'lead-7' });
+        const second = makeEvent({ eventId: 'x2', objectId: 'lead-7' });
+        expect(
+          await s.enqueue(
+            [
+              { tenantId: A, event: first },
+              { tenantId: A, event: second },
+            ],
+            T0,
+          ),
+        ).toBe(2);
+        const [r1, r2] = await s.claim({ tenantId: A, workerId: 'w', limit: 10, leaseMs: LEASE, now: T0 });
+        expect(await s.claimEffect(A, 'lead-7', 'route', r1!.id, T0)).toBe('claimed');
+        expect(await s.claimEffect(A, 'lead-7', 'route', r2!.id, T0)).toBe('taken');
+        // The first row's retry after a crash is still allowed to finish its work.
+        expect(await s.claimEffect(A, 'lead-7', 'route', r1!.id, T0)).toBe('mine');
+        // Another tenant's lead with the same CRM id is unrelated.
+        expect(await s.claimEffect(B, 'lead-7', 'route', r2!.id, T0)).toBe('claimed');
+      });
+    });
+
+    describe('claim and transitions', () => {
+      it('claims due rows in order, increments attempts and sets the lease', async () => {
+        await s.enqueue(
+          [1, 2, 3].map((i) => ({ tenantId: A, event: makeEvent({ eventId: `o${i}` }) })),
+          T0,
+        );
+        const got = await s.claim({ tenantId: A, workerId: 'w1', limit: 2, leaseMs: LEASE, now: T0 + 10 });
+        expect(got.map((g) => g.event.eventId)).toEqual(['o1', 'o2']);
+        expect(got[0]).toMatchObject({
+          state: 'leased',
+          attempts: 1,
+          leaseOwner: 'w1',
+          leaseUntil: T0 + 10 + LEASE,
+        });
+        const rest = await s.claim({ tenantId: A, workerId: 'w2', limit: 5, leaseMs: LEASE, now: T0 + 10 });
+        expect(rest.map((g) => g.event.eventId)).toEqual(['o3']);
+        expect(
+          await s.claim({ tenantId: A, workerId: 'w3', limit: 5, leaseMs: LEASE, now: T0 + 10 }),
+        ).toEqual([]);
+      });
+
+      it('ignores rows whose backoff (run_after) is in the future', async () => {
+        const id = await leased();
+        expect(await s.retryLater(id, 'w1', T0 + 60_000, 'rate_limited: retry in 60s', T0)).toBe(true);
+        expect(await s.claim({ workerId: 'w2', limit: 5, leaseMs: LEASE, now: T0 + 59_999 })).toEqual([]);
+        const [again] = await s.claim({ workerId: 'w2', limit: 5, leaseMs: LEASE, now: T0 + 60_000 });
+        expect(again).toMatchObject({
+          id,
+          attempts: 2,
+          lastError: 'rate_limited: retry in 60s',
+          leaseOwner: 'w2',
+        });
+      });
+
+      it('counts rows per state, per tenant or overall', async () => {
+        const id = await leased();
+        await s.enqueue(
+          [
+            { tenantId: A, event: makeEvent() },
+            { tenantId: B, event: makeEvent() },
+          ],
+          T0,
+        );
+        await s.deadLetter(id, 'w1', 'invalid', T0);
+        expect(await s.inboxStats(A)).toEqual({ pending: 1, leased: 0, done: 0, failed: 1 });
+        expect(await s.inboxStats()).toEqual({ pending: 2, leased: 0, done: 0, failed: 1 });
+      });
+
+      it('scopes claims to the tenant asked for', async () => {
+        await s.enqueue([{ tenantId: B, event: makeEvent() }], T0);
+        expect(await s.claim({ tenantId: A, workerId: 'w', limit: 5, leaseMs: LEASE, now: T0 })).toEqual([]);
+        const [b] = await s.claim({ workerId: 'w', limit: 5, leaseMs: LEASE, now: T0 });
+        expect(b?.tenantId).toBe(B);
+        expect(await s.getInboxItem(A, b!.id)).toBeNull();
+      });
+
+      type Move = (s: Storage, id: number, worker: string) => Promise<boolean>;
+      const moves: [string, Move, string][] = [
+        ['complete', (st, id, w) => st.complete(id, w, T0 + 1), 'done'],
+        ['retryLater', (st, id, w) => st.retryLater(id, w, T0 + 5000, 'transient', T0 + 1), 'pending'],
+        ['deadLetter', (st, id, w) => st.deadLetter(id, w, 'invalid: no email', T0 + 1), 'failed'],
+      ];
+
+      it.each(moves)('%s by the lease holder moves the row', async (_n, move, state) => {
+        const id = await leased();
+        expect(await move(s, id, 'w1')).toBe(true);
+        const item = await s.getInboxItem(A, id);
+        expect(item).toMatchObject({ state, leaseOwner: null, leaseUntil: null });
+      });
+
+      it.each(moves)('%s by another worker fails and changes nothing', async (_n, move) => {
+        const id = await leased();
+        const before = await s.getInboxItem(A, id);
+        expect(await move(s, id, 'intruder')).toBe(false);
+        expect(await s.getInboxItem(A, id)).toEqual(before);
+      });
+
+      it.each(moves)('%s on a row no longer leased fails (wrong state)', async (_n, move) => {
+        const id = await leased();
+        expect(await s.complete(id, 'w1', T0)).toBe(true);
+        expect(await move(s, id, 'w1')).toBe(false);
+        expect((await s.getInboxItem(A, id))?.state).toBe('done');
+      });
+
+      it('a pending row cannot be completed by anyone', async () => {
+        await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'p' }) }], T0);
+        const row = await s.db.get<{ id: number }>("SELECT id FROM inbox WHERE event_id = 'p'");
+        expect(await s.complete(Number(row!.id), 'w1', T0)).toBe(false);
+      });
+    });
+
+    describe('leases and the reaper', () => {
+      it('returns expired leases to pending; the old holder can no longer complete', async () => {
+        const id = await leased('w1');
+        expect(await s.reapExpired(T0 + LEASE - 1)).toEqual({ requeued: 0, deadLettered: 0 });
+        expect(await s.reapExpired(T0 + LEASE)).toEqual({ requeued: 1, deadLettered: 0 });
+        expect(await s.getInboxItem(A, id)).toMatchObject({
+          state: 'pending',
+          lastError: 'lease expired: w1',
+        });
+        const [again] = await s.claim({ workerId: 'w2', limit: 1, leaseMs: LEASE, now: T0 + LEASE });
+        expect(again).toMatchObject({ id, attempts: 2 });
+        expect(await s.complete(id, 'w1', T0 + LEASE)).toBe(false);
+        expect(await s.complete(id, 'w2', T0 + LEASE)).toBe(true);
+      });
+
+      it('dead-letters a row whose lease expired maxAttempts times', async () => {
+        const id = await leased('w1');
+        let now = T0;
+        for (let i = 2; i <= 3; i += 1) {
+          now += LEASE;
+          await s.reapExpired(now);
+          await s.claim({ workerId: `w${i}`, limit: 1, leaseMs: LEASE, now });
+        }
+        now += LEASE;
+        expect(await s.reapExpired(now, { maxAttempts: 3 })).toEqual({ requeued: 0, deadLettered: 1 });
+        expect(await s.getInboxItem(A, id)).toMatchObject({ state: 'failed', attempts: 3 });
+      });
+    });
+
+    describe('dead letters and replay', () => {
+      it('lists dead letters per tenant and replays one so it routes exactly once', async () => {
+        await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'd1', objectId: 'lead-9' }) }], T0);
+        const [item] = await s.claim({ workerId: 'w1', limit: 1, leaseMs: LEASE, now: T0 });
+        expect(await s.claimEffect(A, 'lead-9', 'route', item!.id, T0)).toBe('claimed');
+        expect(await s.deadLetter(item!.id, 'w1', 'auth: token revoked', T0 + 1)).toBe(true);
+
+        expect((await s.deadLetters(A)).map((d) => [d.id, d.lastError])).toEqual([
+          [item!.id, 'auth: token revoked'],
+        ]);
+        expect(await s.deadLetters(B)).toEqual([]);
+        expect(await s.replay(B, item!.id, T0 + 2)).toBe(false);
+
+        expect(await s.replay(A, item!.id, T0 + 2)).toBe(true);
+        expect(await s.replay(A, item!.id, T0 + 2)).toBe(false);
+        expect(await s.getInboxItem(A, item!.id)).toMatchObject({
+          state: 'pending',
+          attempts: 0,
+          lastError: null,
+        });
+
+        // A later event for the same lead arrived meanwhile: only one of the two may route.
+        await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'd2', objectId: 'lead-9' }) }], T0 + 3);
+        const rows = await s.claim({ workerId: 'w2', limit: 5, leaseMs: LEASE, now: T0 + 3 });
+        expect(rows).toHaveLength(2);
+        const outcomes = [];
+        for (const r of rows) outcomes.push(await s.claimEffect(A, 'lead-9', 'route', r.id, T0 + 3));
+        expect(outcomes.sort()).toEqual(['claimed', 'taken']);
+      });
+
+      it('a completed row keeps its effect key: replaying another row for the lead does not route again', async () => {
+        const id = await leased('w1');
+        const leadId = (await s.getInboxItem(A, id))!.event.objectId;
+        expect(await s.claimEffect(A, leadId, 'route', id, T0)).toBe('claimed');
+        expect(await s.complete(id, 'w1', T0)).toBe(true);
+        const effect = await s.db.get<{ state: string }>('SELECT state FROM effects WHERE inbox_id = ?', [
+          id,
+        ]);
+        expect(effect?.state).toBe('done');
+        expect(await s.claimEffect(A, leadId, 'route', id + 1000, T0)).toBe('taken');
+      });
+    });
+
+    describe('rotation state', () => {
+      it('starts empty at version 0 and saves with compare-and-set on the version', async () => {
+        expect(await s.loadRoutingState(A)).toEqual({ state: { pools: {}, reps: {} }, version: 0 });
+        expect(await s.saveRoutingState(A, 0, makeState(1), T0)).toBe(true);
+        // A second worker that loaded version 0 too must not overwrite: it re-decides.
+        expect(await s.saveRoutingState(A, 0, makeState(9), T0)).toBe(false);
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(1), version: 1 });
+        expect(await s.saveRoutingState(A, 1, makeState(2), T0)).toBe(true);
+        expect(await s.saveRoutingState(A, 1, makeState(9), T0)).toBe(false);
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(2), version: 2 });
+        expect((await s.loadRoutingState(B)).version).toBe(0);
+      });
+
+      it('rejects a malformed state', async () => {
+        const bad = { pools: { p: { turn: 'one' } }, reps: {} } as never;
+        await expect(s.saveRoutingState(A, 0, bad, T0)).rejects.toMatchObject({ kind: 'invalid' });
+      });
+    });
+
+    describe('commitDecision', () => {
+      it('writes state, decision, actions and SLA timer together', async () => {
+        const r = await s.commitDecision(
+          A,
+          {
+            decisionKey: 'lead-1:route',
+            expectedVersion: 0,
+            decision: makeDecision(),
+            email: 'Lea@Example.com',
+            summary: 'ada',
+          },
+          T0,
+        );
+        expect(r).toMatchObject({ status: 'committed', stateVersion: 1 });
+        if (r.status !== 'committed') throw new Error('not committed');
+        expect(r.actions.map((a) => [a.kind, a.status])).toEqual([
+          ['set_owner', 'planned'],
+          ['create_task', 'planned'],
+        ]);
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(1), version: 1 });
+        const [timer] = await s.slaTimersFor(A, 'lead-1');
+        expect(timer).toMatchObject({
+          owner: 'ada@acme.io',
+          dueAt: T0 + 600_000,
+          state: 'armed',
+          onBreach: { kind: 'reroute' },
+        });
+      });
+
+      it('merges the changed entries into the stored state and keeps the others', async () => {
+        const other = { turn: 7, lastTurn: { 'bo@acme.io': 7 } };
+        await s.saveRoutingState(A, 0, { pools: { 'us-ae': other }, reps: {} }, T0);
+        const r = await s.commitDecision(
+          A,
+          { decisionKey: 'k', expectedVersion: 1, decision: makeDecision(), summary: 'x' },
+          T0,
+        );
+        expect(r).toMatchObject({ status: 'committed', stateVersion: 2 });
+        const { state } = await s.loadRoutingState(A);
+        expect(state.pools).toEqual({ 'us-ae': other, ...makeState(1).pools });
+        expect(state.reps).toEqual(makeState(1).reps);
+      });
+
+      it('a decision without state changes commits even from a stale version and leaves the state alone', async () => {
+        await s.saveRoutingState(A, 0, makeState(3), T0);
+        const queued = makeDecision({
+          destination: { kind: 'queue', name: 'inbound-triage' },
+          stateChanges: { pools: {}, reps: {} },
+          sla: undefined,
+        });
+        const r = await s.commitDecision(
+          A,
+          { decisionKey: 'q', expectedVersion: 0, decision: queued, summary: 'q' },
+          T0,
+        );
+        expect(r).toMatchObject({ status: 'committed', stateVersion: 0 });
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(3), version: 1 });
+        expect((await s.findDecision(A, 'q'))?.owner).toBeNull();
+      });
+
+      it('on a state conflict writes nothing', async () => {
+        await s.saveRoutingState(A, 0, makeState(5), T0);
+        const r = await s.commitDecision(
+          A,
+          { decisionKey: 'k', expectedVersion: 0, decision: makeDecision(), summary: 'x' },
+          T0,
+        );
+        expect(r).toEqual({ status: 'conflict' });
+        expect(await s.findDecision(A, 'k')).toBeNull();
+        expect(await s.pendingActions(A, 'lead-1')).toEqual([]);
+        expect(await s.slaTimersFor(A, 'lead-1')).toEqual([]);
+        expect((await s.loadRoutingState(A)).state).toEqual(makeState(5));
+      });
+
+      it('a retry of a committed key returns it without advancing the rotation again', async () => {
+        const input = { decisionKey: 'k', expectedVersion: 0, decision: makeDecision(), summary: 'x' };
+        await s.commitDecision(A, input, T0);
+        const again = await s.commitDecision(
+          A,
+          { ...input, expectedVersion: 1, decision: makeDecision({ stateChanges: makeState(2) }) },
+          T0,
+        );
+        expect(again.status).toBe('already_decided');
+        if (again.status !== 'already_decided') throw new Error('unexpected');
+        expect(again.decision.owner).toBe('ada@acme.io');
+        expect(again.actions).toHaveLength(2);
+        expect((await s.loadRoutingState(A)).version).toBe(1);
+      });
+
+      it('places a hold for a hold decision and releases it on the next decision', async () => {
+        const hold = makeDecision({
+          destination: { kind: 'hold', fields: ['country'], until: T0 + 3_600_000 },
+          actions: [],
+          sla: undefined,
+        });
+        await s.commitDecision(
+          A,
+          { decisionKey: 'k1', expectedVersion: 0, decision: hold, summary: 'held' },
+          T0,
+        );
+        expect(await s.activeHold(A, 'lead-1')).toMatchObject({
+          fields: ['country'],
+          since: T0,
+          until: T0 + 3_600_000,
+        });
+        await s.commitDecision(
+          A,
+          {
+            decisionKey: 'k2',
+            expectedVersion: 1,
+            decision: makeDecision({ stateChanges: makeState(2) }),
+            summary: 'ada',
+          },
+          T0 + 5,
+        );
+        expect(await s.activeHold(A, 'lead-1')).toBeNull();
+      });
+    });
+
+    describe('decisions for explain', () => {
+      it('finds by lead id or email (case-insensitive), latest first, only in the tenant', async () => {
+        await s.commitDecision(
+          A,
+          {
+            decisionKey: 'k1',
+            expectedVersion: 0,
+            decision: makeDecision({ decidedAt: T0 }),
+            email: 'lea@example.com',
+            summary: 'first',
+          },
+          T0,
+        );
+        await s.commitDecision(
+          A,
+          {
+            decisionKey: 'k2',
+            expectedVersion: 1,
+            decision: makeDecision({ decidedAt: T0 + 1000, stateChanges: makeState(2) }),
+            email: 'lea@example.com',
+            summary: 'second',
+          },
+          T0,
+        );
+        await s.commitDecision(
+          B,
+          {
+            decisionKey: 'k1',
+            expectedVersion: 0,
+            decision: makeDecision(),
+            email: 'lea@example.com',
+            summary: 'other tenant',
+          },
+          T0,
+        );
+        expect((await s.decisionsFor(A, { leadId: 'lead-1' })).map((d) => d.summary)).toEqual([
+          'second',
+          'first',
+        ]);
+        expect((await s.decisionsFor(A, { email: 'LEA@example.com' })).map((d) => d.summary)).toEqual([
+          'second',
+          'first',
+        ]);
+        expect((await s.recentDecisions(A)).map((d) => d.summary)).toEqual(['second', 'first']);
+        expect((await s.decisionsFor(B, { leadId: 'lead-1' })).map((d) => d.summary)).toEqual([
+          'other tenant',
+        ]);
+        const [latest] = await s.decisionsFor(A, { leadId: 'lead-1' }, 1);
+        expect(latest).toMatchObject({
+          route: { index: 1, name: 'Enterprise demo requests in DACH' },
+          ruleSet: { version: 'v1hash' },
+          trace: { steps: ['pool emea-ae → ada@acme.io'] },
+        });
+      });
+    });
+
+    describe('actions', () => {
+      it('planning the same decision twice never creates a second action', async () => {
+        const first = await s.planActions(A, 'lead-1', 'k', [ownerAction, taskAction], T0);
+        expect(await s.markActionDone(A, first[1]!.id, 'task-123', T0 + 1)).toBe(true);
+        const again = await s.planActions(A, 'lead-1', 'k', [ownerAction, taskAction], T0 + 2);
+        expect(again.map((a) => [a.id, a.status, a.crmId])).toEqual([
+          [first[0]!.id, 'planned', null],
+          [first[1]!.id, 'done', 'task-123'],
+        ]);
+        expect((await s.pendingActions(A, 'lead-1')).map((a) => a.kind)).toEqual(['set_owner']);
+        expect(new Set(again.map((a) => a.key)).size).toBe(2);
+        expect((await s.planActions(B, 'lead-1', 'k', [ownerAction], T0))[0]!.key).not.toBe(first[0]!.key);
+      });
+
+      it('done and failed are compare-and-set from planned, and tenant-scoped', async () => {
+        const [owner, task] = await s.planActions(A, 'lead-1', 'k', [ownerAction, taskAction], T0);
+        expect(await s.markActionDone(B, owner!.id, null, T0)).toBe(false);
+        expect(await s.markActionFailed(A, task!.id, 'invalid: no such owner', T0)).toBe(true);
+        expect(await s.markActionDone(A, task!.id, 'x', T0)).toBe(false);
+        expect(await s.markActionDone(A, owner!.id, null, T0)).toBe(true);
+        expect(await s.markActionFailed(A, owner!.id, 'late', T0)).toBe(false);
+        expect((await s.actionsForDecision(A, 'k')).map((a) => [a.status, a.error])).toEqual([
+          ['done', null],
+          ['failed', 'invalid: no such owner'],
+        ]);
+        expect(await s.pendingActions(A, 'lead-1')).toEqual([]);
+      });
+    });
+
+    describe('holds', () => {
+      it('one open hold per lead; due holds by time; release is compare-and-set', async () => {
+        const hold = { leadId: 'lead-1', route: 'r', fields: ['country'], since: T0, until: T0 + 1000 };
+        expect(await s.placeHold(A, hold)).toBe(true);
+        expect(await s.placeHold(A, { ...hold, since: T0 + 500 })).toBe(false);
+        expect(await s.placeHold(B, hold)).toBe(true);
+        expect(await s.dueHolds(T0 + 999)).toEqual([]);
+        const due = await s.dueHolds(T0 + 1000, { tenantId: A });
+        expect(due.map((h) => [h.tenantId, h.leadId, h.since])).toEqual([[A, 'lead-1', T0]]);
+        expect(await s.dueHolds(T0 + 1000)).toHaveLength(2);
+        expect(await s.releaseHold(B, due[0]!.id, 'timed_out', T0 + 1000)).toBe(false);
+        expect(await s.releaseHold(A, due[0]!.id, 'timed_out', T0 + 1000)).toBe(true);
+        expect(await s.releaseHold(A, due[0]!.id, 'released', T0 + 1000)).toBe(false);
+        expect(await s.activeHold(A, 'lead-1')).toBeNull();
+        // After release, a new hold may be placed for the same lead.
+        expect(await s.placeHold(A, { ...hold, since: T0 + 2000 })).toBe(true);
+      });
+    });
+
+    describe('sla timers', () => {
+      it('due timers by time, state moves by compare-and-set', async () => {
+        await s.commitDecision(
+          A,
+          { decisionKey: 'k', expectedVersion: 0, decision: makeDecision(), summary: 'x' },
+          T0,
+        );
+        expect(await s.dueSlaTimers(T0 + 599_999)).toEqual([]);
+        const [timer] = await s.dueSlaTimers(T0 + 600_000, { tenantId: A });
+        expect(await s.dueSlaTimers(T0 + 600_000, { tenantId: B })).toEqual([]);
+        expect(await s.setSlaState(A, timer!.id, 'armed', 'breached', T0 + 600_000)).toBe(true);
+        expect(await s.setSlaState(A, timer!.id, 'armed', 'met', T0 + 600_001)).toBe(false);
+        expect(await s.dueSlaTimers(T0 + 600_000)).toEqual([]);
+      });
+    });
+
+    describe('directory cache', () => {
+      it('upserts per tenant', async () => {
+        const dir = {
+          owners: [{ id: '1', email: 'ada@acme.io', name: 'Ada', active: true, teams: [] }],
+          queues: {},
+          fetchedAt: T0,
+        };
+        expect(await s.loadDirectory(A)).toBeNull();
+        await s.saveDirectory(A, dir);
+        await s.saveDirectory(A, { ...dir, fetchedAt: T0 + 1 });
+        expect(await s.loadDirectory(A)).toEqual({ ...dir, fetchedAt: T0 + 1 });
+        expect(await s.loadDirectory(B)).toBeNull();
+      });
+    });
+  });
+}

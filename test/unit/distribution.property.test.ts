@@ -1,0 +1,318 @@
+import fc from 'fast-check';
+import { checkRep, localTime } from '../../src/core/availability.js';
+import { pickAndApply, type AppliedPick } from '../support/factories.js';
+import type {
+  DateRange,
+  Pool,
+  Rep,
+  RoutingState,
+  Strategy,
+  Team,
+  WorkingHours,
+} from '../../src/core/types.js';
+
+const HOUR = 3_600_000;
+const START = Date.parse('2026-03-01T00:00:00Z'); // spans the March DST changes below
+
+function makeRep(email: string, over: Partial<Rep> = {}): Rep {
+  return { email, timezone: 'UTC', hours: [], outOfOffice: [], weight: 1, caps: {}, active: true, ...over };
+}
+
+function makePool(strategy: Strategy, members: string[], over: Partial<Pool> = {}): Pool {
+  return { name: 'p', members, strategy, respectHours: true, fallback: { kind: 'none' }, ...over };
+}
+
+function emptyState(): RoutingState {
+  return { pools: {}, reps: {} };
+}
+
+const email = (i: number): string => `rep${i}@x.io`;
+
+// ---------------------------------------------------------------------------------------------------
+// Random teams with every kind of unavailability
+
+const arbRep = (i: number): fc.Arbitrary<Rep> =>
+  fc
+    .record({
+      active: fc.integer({ min: 0, max: 9 }).map((x) => x > 0),
+      timezone: fc.constantFrom(
+        'UTC',
+        'Europe/Berlin',
+        'America/Los_Angeles',
+        'Pacific/Auckland',
+        'Asia/Kathmandu',
+      ),
+      hours: fc.constantFrom<WorkingHours[]>(
+        [],
+        [{ days: [1, 2, 3, 4, 5], start: 540, end: 1050 }],
+        [{ days: [1, 2, 3, 4, 5, 6, 7], start: 1320, end: 360 }],
+      ),
+      outOfOffice: fc.constantFrom<DateRange[]>(
+        [],
+        [{ from: '2026-03-02', to: '2026-03-04' }],
+        [{ from: '2026-03-08', to: '2026-03-08' }],
+      ),
+      weight: fc.integer({ min: 1, max: 5 }),
+      perDay: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+      perWeek: fc.option(fc.integer({ min: 1, max: 12 }), { nil: undefined }),
+    })
+    .map(({ perDay, perWeek, ...r }) =>
+      makeRep(email(i), {
+        ...r,
+        caps: { ...(perDay === undefined ? {} : { perDay }), ...(perWeek === undefined ? {} : { perWeek }) },
+      }),
+    );
+
+const arbScenario = fc.integer({ min: 1, max: 10 }).chain((n) =>
+  fc.record({
+    reps: fc.tuple(...Array.from({ length: n }, (_, i) => arbRep(i))),
+    // Some members may be unknown to the team.
+    extraMembers: fc.integer({ min: 0, max: 2 }),
+    strategy: fc.constantFrom<Strategy>('round_robin', 'weighted', 'least_loaded'),
+    respectHours: fc.boolean(),
+    loadWindowMs: fc.option(fc.constantFrom(HOUR, 24 * HOUR, 7 * 24 * HOUR), { nil: undefined }),
+    steps: fc.array(
+      fc.record({
+        dt: fc.integer({ min: 0, max: 6 * HOUR }),
+        exclude: fc.array(fc.integer({ min: 0, max: n + 1 }), { maxLength: 2 }),
+      }),
+      { minLength: 1, maxLength: 80 },
+    ),
+  }),
+);
+
+type Scenario = typeof arbScenario extends fc.Arbitrary<infer S> ? S : never;
+
+function setup(s: Scenario): { pool: Pool; team: Team } {
+  const members = [
+    ...s.reps.map((r) => r.email),
+    ...Array.from({ length: s.extraMembers }, (_, i) => `ghost${i}@x.io`),
+  ];
+  const team: Team = { reps: Object.fromEntries(s.reps.map((r) => [r.email, r])), queues: {} };
+  return {
+    team,
+    pool: makePool(s.strategy, members, { respectHours: s.respectHours, loadWindowMs: s.loadWindowMs }),
+  };
+}
+
+function play(
+  s: Scenario,
+  onStep?: (r: AppliedPick, before: RoutingState, now: number, exclude: string[]) => void,
+): AppliedPick[] {
+  const { pool, team } = setup(s);
+  let state = emptyState();
+  let now = START;
+  const out: AppliedPick[] = [];
+  for (const step of s.steps) {
+    now += step.dt;
+    const exclude = step.exclude.map(email);
+    const r = pickAndApply(pool, team, state, now, exclude);
+    onStep?.(r, state, now, exclude);
+    out.push(r);
+    state = r.nextState;
+  }
+  return out;
+}
+
+describe('pickFromPool properties', () => {
+  it('is deterministic: the same inputs give the same picks, traces and states', () => {
+    fc.assert(
+      fc.property(arbScenario, arbScenario, (s, other) => {
+        const first = play(s);
+        play(other); // warm caches with unrelated work in between
+        expect(play(s)).toEqual(first);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('never picks an unknown, inactive, excluded, absent, out-of-hours or capped rep', () => {
+    fc.assert(
+      fc.property(arbScenario, (s) => {
+        const { pool, team } = setup(s);
+        play(s, (r, before, now, exclude) => {
+          expect(r.trace.candidates.map((c) => c.email)).toEqual(pool.members);
+          if (r.chosen === undefined) {
+            expect(r.trace.fellBack).toBe(true);
+            expect(r.trace.candidates.every((c) => c.skipped !== undefined)).toBe(true);
+            expect(r.nextState).toBe(before);
+            return;
+          }
+          expect(r.trace.fellBack).toBe(false);
+          const rep = team.reps[r.chosen];
+          expect(rep).toBeDefined();
+          expect(rep!.active).toBe(true);
+          expect(exclude).not.toContain(r.chosen);
+          const local = localTime(now, rep!.timezone);
+          expect(rep!.outOfOffice.some((o) => local.date >= o.from && local.date <= o.to)).toBe(false);
+          const counters = before.reps[r.chosen];
+          const day = counters?.dayKey === local.date ? counters.day : 0;
+          const week = counters?.weekKey === local.isoWeek ? counters.week : 0;
+          expect(day).toBeLessThan(rep!.caps.perDay ?? Infinity);
+          expect(week).toBeLessThan(rep!.caps.perWeek ?? Infinity);
+          expect(
+            checkRep(rep, r.chosen, counters, now, {
+              respectHours: pool.respectHours,
+              exclude: new Set(exclude),
+            }).skipped,
+          ).toBeUndefined();
+          expect(r.nextState.reps[r.chosen]!.day).toBe(day + 1);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('weighted: Tijdeman bound', () => {
+  /** Throws with a readable message when some rep is one full lead (or more) off its share. */
+  function checkBound(weights: number[], counts: number[], t: number, where: string): void {
+    const total = weights.reduce((a, b) => a + b, 0);
+    for (let i = 0; i < weights.length; i++) {
+      const ideal = (t * weights[i]!) / total;
+      if (!(Math.abs(counts[i]! - ideal) < 1)) {
+        throw new Error(
+          `${where}: rep ${i} has ${counts[i]} after ${t}, ideal ${ideal.toFixed(3)} (weights ${weights.join(',')})`,
+        );
+      }
+    }
+  }
+
+  it('keeps every count strictly within one of t·λ after every step (fixed set, weights 1..5, up to 30 reps)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 500 }),
+        (weights, steps) => {
+          const members = weights.map((_, i) => email(i));
+          const team: Team = {
+            reps: Object.fromEntries(members.map((m, i) => [m, makeRep(m, { weight: weights[i]! })])),
+            queues: {},
+          };
+          const pool = makePool('weighted', members);
+          const index = new Map(members.map((m, i) => [m, i]));
+          const counts = weights.map(() => 0);
+          let state = emptyState();
+          for (let t = 1; t <= steps; t++) {
+            const r = pickAndApply(pool, team, state, START, []);
+            counts[index.get(r.chosen!)!]! += 1;
+            checkBound(weights, counts, t, `step ${t}`);
+            state = r.nextState;
+          }
+          expect(state.pools.p!.weighted!.total).toBe(steps);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('restarts the bound in a new epoch whenever the eligible set changes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 2, maxLength: 12 }),
+        fc.array(fc.option(fc.nat(), { nil: undefined, freq: 4 }), { minLength: 1, maxLength: 300 }),
+        (weights, absences) => {
+          const members = weights.map((_, i) => email(i));
+          const team: Team = {
+            reps: Object.fromEntries(members.map((m, i) => [m, makeRep(m, { weight: weights[i]! })])),
+            queues: {},
+          };
+          const pool = makePool('weighted', members);
+          let state = emptyState();
+          let epochKey = '';
+          let counts = new Map<string, number>();
+          let t = 0;
+          for (const absent of absences) {
+            const away = absent === undefined ? [] : [email(absent % weights.length)];
+            const present = members.filter((m) => !away.includes(m));
+            const key = present.join(',');
+            if (key !== epochKey) {
+              epochKey = key;
+              counts = new Map(present.map((m) => [m, 0]));
+              t = 0;
+            }
+            const r = pickAndApply(pool, team, state, START, away);
+            t += 1;
+            counts.set(r.chosen!, (counts.get(r.chosen!) ?? 0) + 1);
+            checkBound(
+              present.map((m) => weights[members.indexOf(m)]!),
+              present.map((m) => counts.get(m)!),
+              t,
+              `epoch ${key} step ${t}`,
+            );
+            state = r.nextState;
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('round robin: joining, leaving and returning', () => {
+  it('never bursts a joiner or returner, and keeps steady reps within one of each other', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat(), fc.nat()),
+        (n, joinPos, steps, [a, b, c, d, e]) => {
+          const steady = Array.from({ length: n }, (_, i) => email(i));
+          const joiner = 'joiner@x.io';
+          const returner = 'returner@x.io';
+          // Joiner: absent, joins at step `join`, leaves at `leave`, comes back at `back`.
+          const [join, leave, back] = [
+            a % steps,
+            (a % steps) + (b % steps),
+            (a % steps) + (b % steps) + (c % steps),
+          ];
+          // Returner: a pool member from the start who is deactivated for a while.
+          const [off, on] = [d % steps, (d % steps) + (e % steps)];
+          const at = Math.min(joinPos, n);
+          const withJoiner = [...steady.slice(0, at), joiner, ...steady.slice(at), returner];
+          const without = [...steady, returner];
+          const reps = [...steady, joiner, returner].map((m) => makeRep(m));
+          const activeTeam: Team = { reps: Object.fromEntries(reps.map((r) => [r.email, r])), queues: {} };
+          const awayTeam: Team = {
+            reps: { ...activeTeam.reps, [returner]: makeRep(returner, { active: false }) },
+            queues: {},
+          };
+
+          const counts = new Map<string, number>();
+          // Leads the steady reps got since the joiner's / returner's last lead.
+          const sinceLast = new Map<string, Set<string>>();
+          let state = emptyState();
+          for (let s = 0; s < steps; s++) {
+            const joined = s >= join && (s < leave || s >= back);
+            const away = s >= off && s < on;
+            const pool = makePool('round_robin', joined ? withJoiner : without);
+            const r = pickAndApply(pool, away ? awayTeam : activeTeam, state, START + s * HOUR);
+            const who = r.chosen!;
+            counts.set(who, (counts.get(who) ?? 0) + 1);
+            for (const tracked of [joiner, returner]) {
+              if (who === tracked) {
+                const served = sinceLast.get(tracked);
+                // A second lead only after every steady rep had one since the first.
+                if (served !== undefined && served.size !== n) {
+                  throw new Error(
+                    `step ${s}: ${tracked} again after only ${served.size} of ${n} steady reps`,
+                  );
+                }
+                sinceLast.set(tracked, new Set());
+              } else if (steady.includes(who)) {
+                sinceLast.get(tracked)?.add(who);
+              }
+            }
+            const steadyCounts = steady.map((m) => counts.get(m) ?? 0);
+            if (Math.max(...steadyCounts) - Math.min(...steadyCounts) > 1) {
+              throw new Error(`step ${s}: steady reps drifted apart: ${steadyCounts.join(',')}`);
+            }
+            state = r.nextState;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

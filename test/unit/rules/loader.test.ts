@@ -1,0 +1,442 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { stringify } from 'yaml';
+import type { Team } from '../../../src/core/types.js';
+import { formatDiagnostic, loadRuleSet, loadTeam, ruleSetVersion } from '../../../src/rules/index.js';
+import { loadRuleSetFile, loadRulesWithTeam, loadTeamFile } from '../../../src/rules/load-file.js';
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/rules/', import.meta.url));
+const SAAS = `${FIXTURES}saas-inbound.yaml`;
+
+function errorsOf(src: string, team?: Team): string[] {
+  const r = loadRuleSet(src, 'rules/x.yaml', team ? { team } : {});
+  if (r.ok) throw new Error('expected errors');
+  return r.errors.map(formatDiagnostic);
+}
+function warningsOf(src: string): string[] {
+  const r = loadRuleSet(src, 'rules/x.yaml');
+  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+  return r.warnings.map(formatDiagnostic);
+}
+
+describe('the example rule file', () => {
+  const source = readFileSync(SAAS, 'utf8');
+  const r = loadRuleSet(source, 'rules/saas-inbound.yaml');
+  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+  const rs = r.ruleSet;
+
+  it('has name, version and fallback', () => {
+    expect(rs.name).toBe('SaaS inbound');
+    expect(rs.version).toMatch(/^[0-9a-f]{12}$/);
+    expect(rs.version).toBe(ruleSetVersion(source));
+    expect(ruleSetVersion(`${source} `)).not.toBe(rs.version);
+    expect(rs.fallback).toEqual({ kind: 'queue', name: 'inbound-triage' });
+    expect(rs.fallbackActions).toEqual({ note: false });
+  });
+
+  it('reads every territory form', () => {
+    expect(rs.territories['dach']?.clauses).toEqual([{ country: ['DE', 'AT', 'CH'] }]);
+    expect(rs.territories['us-west']?.clauses).toEqual([{ country: ['US'], state: ['CA', 'OR', 'WA'] }]);
+    expect(rs.territories['uk-london']?.clauses).toEqual([
+      { country: ['GB'], postalPrefix: ['EC', 'WC', 'E1'] },
+    ]);
+    expect(rs.territories['us-range']?.clauses).toEqual([
+      { country: ['US'], postalRange: [{ from: '90000', to: '96199' }] },
+    ]);
+    expect(rs.territories['multi']?.clauses).toEqual([
+      { country: ['FR'] },
+      { country: ['BE'], city: ['Brussels'] },
+    ]);
+  });
+
+  it('reads pools with lower-cased members', () => {
+    expect(rs.pools['emea-ae']).toEqual({
+      name: 'emea-ae',
+      members: ['ada@acme.io', 'bo@acme.io'],
+      strategy: 'weighted',
+      respectHours: true,
+      fallback: { kind: 'queue', name: 'emea-triage' },
+    });
+  });
+
+  it('reads routes in order with defaults', () => {
+    expect(rs.routes.map((x) => [x.index, x.name, x.assign.kind])).toEqual([
+      [0, 'Existing customer goes to its account owner', 'account_owner'],
+      [1, 'Enterprise demo requests in DACH', 'pool'],
+      [2, 'Students and tiny companies get the nurture sequence, no rep', 'none'],
+      [3, 'Needs enrichment', 'hold'],
+    ]);
+  });
+
+  it('reads the inline team', () => {
+    expect(rs.team?.reps['ada@acme.io']).toEqual({
+      email: 'ada@acme.io',
+      name: 'Ada Lovelace',
+      timezone: 'Europe/Berlin',
+      hours: [{ days: [1, 2, 3, 4, 5], start: 540, end: 1050 }],
+      outOfOffice: [],
+      weight: 2,
+      caps: { perDay: 25 },
+      active: true,
+    });
+    expect(rs.team?.reps['bo@acme.io']?.outOfOffice).toEqual([{ from: '2026-12-23', to: '2027-01-02' }]);
+    expect(rs.team?.queues).toEqual({
+      'emea-triage': { name: 'emea-triage' },
+      'inbound-triage': { name: 'inbound-triage', crmId: '7' },
+    });
+  });
+
+  it('warns about the overlapping US territories only', () => {
+    expect(r.warnings.map(formatDiagnostic)).toEqual([
+      'rules/saas-inbound.yaml:6:3 territories.us-range: territories "us-west" and "us-range" overlap: both can match country US; the first route that names one wins',
+    ]);
+  });
+});
+
+const OK_TAIL = 'fallback: { queue: triage }\n';
+
+describe('errors, one per kind, exactly as printed', () => {
+  it.each<[string, string, string[]]>([
+    [
+      'YAML syntax',
+      'routes: [\n  - a\n',
+      [
+        'rules/x.yaml:2:3 YAML: Block collections are not allowed within flow collections',
+        'rules/x.yaml:3:1 YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      ],
+    ],
+    [
+      'duplicate YAML key',
+      `routes: []\nroutes: []\n${OK_TAIL}`,
+      ['rules/x.yaml:2:1 YAML: duplicate key: each key may appear only once in a mapping'],
+    ],
+    [
+      'not a mapping',
+      '- a\n- b\n',
+      ['rules/x.yaml:1:1 a rule file must be a YAML mapping, e.g. "routes: …" and "fallback: …"'],
+    ],
+    [
+      'empty file',
+      '',
+      ['rules/x.yaml:1:1 a rule file must be a YAML mapping, e.g. "routes: …" and "fallback: …"'],
+    ],
+    ['missing required key', 'routes: []\n', ['rules/x.yaml:1:1 fallback: missing required key "fallback"']],
+    [
+      'unknown top-level key',
+      `routes: []\n${OK_TAIL}teritories: {}\n`,
+      [
+        'rules/x.yaml:3:1 teritories: unknown key "teritories" (allowed: name, description, territories, pools, routes, fallback, fallback_actions, team) (did you mean "territories"?)',
+      ],
+    ],
+    [
+      'unknown pool',
+      `pools:\n  emea-ae: { members: [a@x.io] }\nroutes:\n  - name: r\n    assign: { pool: emea-aee }\n${OK_TAIL}`,
+      ['rules/x.yaml:5:21 routes[0].assign.pool: unknown pool "emea-aee" (did you mean "emea-ae"?)'],
+    ],
+    [
+      'unknown territory deep in a condition',
+      `territories:\n  dach: { country: DE }\nroutes:\n  - name: r\n    when: { all: [ { country: DE }, { territory: dahc } ] }\n    assign: none\n${OK_TAIL}`,
+      ['rules/x.yaml:5:50 routes[0].when.all[1].territory: unknown territory "dahc" (did you mean "dach"?)'],
+    ],
+    [
+      'unknown operator',
+      `routes:\n  - name: r\n    when: { employees: { gtee: 5 } }\n    assign: none\n${OK_TAIL}`,
+      [
+        'rules/x.yaml:3:26 routes[0].when.employees.gtee: unknown operator "gtee" (allowed: eq, neq, in, not_in, contains, starts_with, ends_with, regex, gt, gte, lt, lte, between, exists, missing, case_sensitive) (did you mean "gte"?)',
+      ],
+    ],
+    [
+      'operator of the wrong type',
+      `routes:\n  - name: r\n    when: { all: [ {}, {}, { employees: { gte: lots } } ] }\n    assign: none\n${OK_TAIL}`,
+      ['rules/x.yaml:3:48 routes[0].when.all[2].employees.gte: "gte" takes a number, got "lots"'],
+    ],
+    [
+      'invalid regex',
+      `routes:\n  - name: r\n    when: { title: { regex: "(?<=a)b" } }\n    assign: none\n${OK_TAIL}`,
+      [
+        'rules/x.yaml:3:29 routes[0].when.title.regex: invalid regex: error parsing regexp: invalid named capture: `(?<=a)b`',
+      ],
+    ],
+    [
+      'unknown destination word',
+      `routes:\n  - name: r\n    assign: acount_owner\n${OK_TAIL}`,
+      [
+        'rules/x.yaml:3:13 routes[0].assign: unknown destination "acount_owner"; write account_owner, existing_owner, none, or { rep | pool | queue | account_owner | existing_owner | hold: … } (did you mean "account_owner"?)',
+      ],
+    ],
+    [
+      'misspelt enum value',
+      `pools:\n  p: { members: [a@x.io], strategy: round-robin }\nroutes: []\n${OK_TAIL}`,
+      [
+        'rules/x.yaml:2:37 pools.p.strategy: must be one of round_robin, weighted, least_loaded, got "round-robin" (did you mean "round_robin"?)',
+      ],
+    ],
+    [
+      'duration without unit',
+      `routes:\n  - name: r\n    assign: none\n    sla: { first_touch: 600 }\n${OK_TAIL}`,
+      [
+        'rules/x.yaml:4:25 routes[0].sla.first_touch: a duration needs a unit (90s, 15m, 2h, 1d, 1w), got number 600 (did you mean "600s"?)',
+      ],
+    ],
+    [
+      'unknown queue when the team lists queues',
+      `routes: []\nfallback: { queue: triag }\nteam: { queues: { triage: {} } }\n`,
+      ['rules/x.yaml:2:20 fallback.queue: unknown queue "triag" (did you mean "triage"?)'],
+    ],
+    [
+      'unknown rep in a pool (inline team)',
+      `pools:\n  p: { members: [ada@acme.io, adda@acme.io] }\nroutes: []\n${OK_TAIL}team: { reps: { ada@acme.io: {} } }\n`,
+      [
+        'rules/x.yaml:2:31 pools.p.members[1]: unknown rep "adda@acme.io" (not in the team) (did you mean "ada@acme.io"?)',
+      ],
+    ],
+    [
+      'hold as a fallback',
+      `routes: []\nfallback: { hold: { fields: [country], timeout: 1h } }\n`,
+      ['rules/x.yaml:2:13 fallback.hold: a hold can only be a route\'s "assign", not a fallback'],
+    ],
+    [
+      'rule set fallback that defers to itself',
+      `routes: []\nfallback: account_owner\n`,
+      [
+        'rules/x.yaml:2:11 fallback: the rule set\'s fallback "account_owner" needs its own fallback: { account_owner: { fallback: { queue: … } } }',
+      ],
+    ],
+    [
+      'pool fallback cycle',
+      `pools:\n  a: { members: [x@y.io], fallback: { pool: b } }\n  b: { members: [x@y.io], fallback: { pool: a } }\nroutes: []\n${OK_TAIL}`,
+      ['rules/x.yaml:2:37 pools.a.fallback: pool fallbacks form a cycle: a → b → a'],
+    ],
+    [
+      'duplicate route names',
+      `routes:\n  - { name: r, assign: none }\n  - { name: r, assign: none }\n${OK_TAIL}`,
+      ['rules/x.yaml:3:13 routes[1].name: route name "r" is already used by routes[0]'],
+    ],
+    [
+      'bad time zone and hours in the inline team',
+      `routes: []\n${OK_TAIL}team:\n  reps:\n    a@x.io: { timezone: Mars/Olympus, hours: "Mon-Fri 9-5" }\n`,
+      [
+        'rules/x.yaml:5:25 team.reps["a@x.io"].timezone: unknown time zone; use an IANA name such as Europe/Berlin',
+        'rules/x.yaml:5:46 team.reps["a@x.io"].hours: invalid time range "9-5" in "Mon-Fri 9-5": write e.g. 09:00-17:30',
+      ],
+    ],
+    [
+      'unknown country',
+      `territories:\n  t: { country: [DE, XY] }\nroutes: []\n${OK_TAIL}`,
+      [
+        'rules/x.yaml:2:22 territories.t.country[1]: unknown country "XY"; use ISO 3166-1 codes such as DE, US, GB',
+      ],
+    ],
+  ])('%s', (_kind, src, expected) => {
+    expect(errorsOf(src)).toEqual(expected);
+  });
+
+  it('reports every error at once, in file order', () => {
+    const errors = errorsOf(
+      `pools:\n  p: { members: [a@x.io], stratgy: weighted }\nroutes:\n  - name: r\n    when: { territory: nope }\n    assign: { pool: q }\n`,
+    );
+    expect(errors).toEqual([
+      'rules/x.yaml:1:1 fallback: missing required key "fallback"',
+      'rules/x.yaml:2:27 pools.p.stratgy: unknown key "stratgy" (allowed: members, strategy, window, respect_hours, fallback) (did you mean "strategy"?)',
+      'rules/x.yaml:5:24 routes[0].when.territory: unknown territory "nope"',
+      'rules/x.yaml:6:21 routes[0].assign.pool: unknown pool "q"',
+    ]);
+  });
+
+  it('checks reps against a separate team when the file has none, and skips them without any team', () => {
+    const src = `routes:\n  - name: r\n    assign: { rep: eve@acme.io }\n${OK_TAIL}`;
+    const team: Team = { reps: {}, queues: {} };
+    expect(errorsOf(src, team)).toEqual([
+      'rules/x.yaml:3:20 routes[0].assign.rep: unknown rep "eve@acme.io"',
+    ]);
+    expect(loadRuleSet(src, 'rules/x.yaml').ok).toBe(true);
+  });
+});
+
+it('normalizes country names and alpha-3 codes to alpha-2', () => {
+  const r = loadRuleSet(
+    `territories:\n  t: { country: [Germany, USA, UK, deu, fr] }\nroutes: []\n${OK_TAIL}`,
+    'x.yaml',
+  );
+  expect(r.ok && r.ruleSet.territories['t']?.clauses).toEqual([{ country: ['DE', 'US', 'GB', 'DE', 'FR'] }]);
+});
+
+it('keeps leading zeros of postal codes written as plain numbers', () => {
+  const r = loadRuleSet(
+    `territories:\n  t: { country: DE, postal_code: [01067, 80331] }\nroutes: []\n${OK_TAIL}`,
+    'x.yaml',
+  );
+  expect(r.ok && r.ruleSet.territories['t']?.clauses).toEqual([
+    { country: ['DE'], postalPrefix: ['01067', '80331'] },
+  ]);
+});
+
+describe('warnings', () => {
+  it.each<[string, string, string[]]>([
+    [
+      'territories sharing a country with no narrower key',
+      'territories:\n  a: { country: [DE, AT] }\n  b: { country: AT, state: [W] }\n  c: { country: FR }\n',
+      [
+        'rules/x.yaml:3:3 territories.b: territories "a" and "b" overlap: both can match country AT; the first route that names one wins',
+      ],
+    ],
+    [
+      'disjoint postal prefixes do not overlap',
+      'territories:\n  a: { country: GB, postal_code: [EC] }\n  b: { country: GB, postal_code: { prefix: [WC] } }\n',
+      [],
+    ],
+    [
+      'a postal prefix inside a postal range overlaps',
+      'territories:\n  a: { country: US, postal_code: { range: [{ from: "90000", to: "96199" }] } }\n  b: { country: US, postal_code: "941" }\n',
+      [
+        'rules/x.yaml:3:3 territories.b: territories "a" and "b" overlap: both can match country US; the first route that names one wins',
+      ],
+    ],
+  ])('%s', (_kind, territories, expected) => {
+    expect(warningsOf(`${territories}routes: []\n${OK_TAIL}`)).toEqual(expected);
+  });
+
+  it('flags routes after a catch-all, but not after a hold', () => {
+    const src = `routes:
+  - { name: enrich, assign: { hold: { fields: [country], timeout: 1h } } }
+  - { name: all, assign: none }
+  - { name: late, when: { country: DE }, assign: none }
+${OK_TAIL}`;
+    expect(warningsOf(src)).toEqual([
+      'rules/x.yaml:4:5 routes[2]: route "late" is unreachable: routes[1] "all" always matches',
+    ]);
+  });
+
+  it('flags pool members with weight 0', () => {
+    const src = `pools:\n  p: { members: [a@x.io, b@x.io], strategy: weighted }\nroutes: []\n${OK_TAIL}team:\n  reps: { a@x.io: {}, b@x.io: { weight: 0 } }\n`;
+    expect(warningsOf(src)).toEqual([
+      'rules/x.yaml:2:26 pools.p.members[1]: member "b@x.io" has weight 0 and will never be chosen by weight',
+    ]);
+  });
+
+  it('flags a field name that looks like a misspelt known key', () => {
+    const src = `routes:\n  - { name: r, when: { territroy: dach }, assign: none }\n${OK_TAIL}`;
+    expect(warningsOf(src)).toEqual([
+      'rules/x.yaml:2:24 routes[0].when.territroy: "territroy" is not a known lead field; it is read as a CRM field (did you mean "territory"?)',
+    ]);
+  });
+});
+
+describe('team files', () => {
+  it('loads a team and lower-cases emails', () => {
+    const r = loadTeam(
+      'reps:\n  Bo@Acme.io: { timezone: Europe/Vienna, hours: "24/7", active: false }\nqueues: { q: { id: 7 } }\n',
+      'team.yaml',
+    );
+    expect(r).toEqual({
+      ok: true,
+      team: {
+        reps: {
+          'bo@acme.io': {
+            email: 'bo@acme.io',
+            timezone: 'Europe/Vienna',
+            hours: [],
+            outOfOffice: [],
+            weight: 1,
+            caps: {},
+            active: false,
+          },
+        },
+        queues: { q: { name: 'q', crmId: '7' } },
+      },
+      warnings: [],
+    });
+  });
+
+  it.each([
+    [
+      'reps:\n  a@x.io: { hours: "Mon 09:00-10:00" }\n',
+      'team.yaml:2:11 reps["a@x.io"].timezone: missing required key "timezone" (needed to read hours)',
+    ],
+    [
+      'reps:\n  a@x.io: { weigth: 2 }\n',
+      'team.yaml:2:13 reps["a@x.io"].weigth: unknown key "weigth" (allowed: name, timezone, hours, out_of_office, weight, cap, active) (did you mean "weight"?)',
+    ],
+    ['reps:\n  a@x.io: {}\n  A@x.io: {}\n', 'team.yaml:3:3 reps["A@x.io"]: rep "a@x.io" is listed twice'],
+    ['reps:\n  nobody: {}\n', 'team.yaml:2:3 reps.nobody: "nobody" is not an email'],
+  ])('rejects %j', (src, expected) => {
+    const r = loadTeam(src, 'team.yaml');
+    expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual([expected]);
+  });
+});
+
+describe('file helpers', () => {
+  it('load a rule file and a team file from disk', async () => {
+    const rules = await loadRuleSetFile(SAAS);
+    expect(rules.ok).toBe(true);
+    const both = await loadRulesWithTeam(SAAS, `${FIXTURES}team.yaml`);
+    expect(both.team?.ok).toBe(true);
+    // The team file has no bo@acme.io, and it wins over the inline team.
+    expect(both.rules.ok ? [] : both.rules.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
+      'pools.emea-ae.members[1]: unknown rep "bo@acme.io" (not in the team)',
+    ]);
+  });
+
+  it('report a missing file as a diagnostic', async () => {
+    const r = await loadTeamFile(`${FIXTURES}nope.yaml`);
+    expect(r.ok ? '' : formatDiagnostic(r.errors[0]!)).toBe(`${FIXTURES}nope.yaml file not found`);
+  });
+});
+
+describe('never throws', () => {
+  it('on arbitrary strings', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => {
+        const r = loadRuleSet(s, 'f.yaml');
+        expect(typeof r.ok).toBe('boolean');
+        if (!r.ok) expect(r.errors.length).toBeGreaterThan(0);
+        // The catch-all safety net must not be what kept it from throwing.
+        if (!r.ok) expect(r.errors.filter((e) => e.message.startsWith('internal error'))).toEqual([]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('on arbitrary YAML values, also under the expected keys', () => {
+    const keys = [
+      'routes',
+      'fallback',
+      'territories',
+      'pools',
+      'team',
+      'when',
+      'assign',
+      'all',
+      'hold',
+      'reps',
+      'members',
+    ];
+    const anyValue = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.constantFrom('account_owner', 'none', '15m', 'Mon-Fri 09:00-17:00', 'a@b.io', 'DE'),
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string()), tie('value'), { maxKeys: 4 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(anyValue, (v) => {
+        const r = loadRuleSet(stringify(v), 'f.yaml');
+        if (!r.ok) expect(r.errors.filter((e) => e.message.startsWith('internal error'))).toEqual([]);
+        const t = loadTeam(stringify(v), 't.yaml');
+        if (!t.ok) expect(t.errors.filter((e) => e.message.startsWith('internal error'))).toEqual([]);
+        expect(loadTeam(stringify(v), 't.yaml').ok).toBeDefined();
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('on alias bombs', () => {
+    const bomb =
+      'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n';
+    const r = loadRuleSet(bomb, 'f.yaml');
+    expect(r.ok).toBe(false);
+  });
+});

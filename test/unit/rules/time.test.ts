@@ -1,0 +1,93 @@
+import { isValidTimeZone, parseDateRange, parseDuration, parseHours } from '../../../src/rules/index.js';
+
+const M = 60_000;
+const H = 60 * M;
+
+describe('parseDuration', () => {
+  it.each([
+    ['90s', 90_000],
+    ['15m', 15 * M],
+    ['2h', 2 * H],
+    ['1d', 24 * H],
+    ['1w', 7 * 24 * H],
+    ['1h30m', 90 * M],
+    ['1h 30m', 90 * M],
+    ['500ms', 500],
+    ['1.5h', 90 * M],
+    ['0m', 0],
+  ])('%s → %d ms', (text, ms) => {
+    expect(parseDuration(text)).toEqual({ ok: true, value: ms });
+  });
+
+  it.each(['', '15', 'm', '15x', '1h30', 'soon', '-5m', '1h-30m'])('rejects %j', (text) => {
+    const r = parseDuration(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toContain('invalid duration');
+  });
+});
+
+describe('parseHours', () => {
+  it.each([
+    ['Mon-Fri 09:00-17:30', [{ days: [1, 2, 3, 4, 5], start: 540, end: 1050 }]],
+    ['Mon,Wed 10:00-14:00', [{ days: [1, 3], start: 600, end: 840 }]],
+    ['Fri-Mon 08:00-12:00', [{ days: [1, 5, 6, 7], start: 480, end: 720 }]],
+    ['Sat 00:00-24:00', [{ days: [6], start: 0, end: 1440 }]],
+    ['09:00-17:00', [{ days: [1, 2, 3, 4, 5, 6, 7], start: 540, end: 1020 }]],
+    [
+      'Mon-Fri 09:00-12:00, 13:00-17:00',
+      [
+        { days: [1, 2, 3, 4, 5], start: 540, end: 720 },
+        { days: [1, 2, 3, 4, 5], start: 780, end: 1020 },
+      ],
+    ],
+    [
+      ['Mon-Thu 09:00-17:00', 'Fri 09:00-13:00'],
+      [
+        { days: [1, 2, 3, 4], start: 540, end: 1020 },
+        { days: [5], start: 540, end: 780 },
+      ],
+    ],
+    ['24/7', []],
+    [undefined, []],
+  ] as const)('%j', (spec, hours) => {
+    expect(parseHours(spec as string | string[] | undefined)).toEqual({ ok: true, value: hours });
+  });
+
+  it.each([
+    ['Mon-Fri 17:00-09:00', 'ends before it starts'],
+    ['Mon-Fri 9-5', 'invalid time range'],
+    ['Mox-Fri 09:00-17:00', 'invalid day range'],
+    ['Funday 09:00-17:00', 'unknown day'],
+    ['Mon-Fri 25:00-26:00', 'invalid time range'],
+    ['whenever', 'invalid hours'],
+  ])('rejects %j', (spec, message) => {
+    const r = parseHours(spec);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toContain(message);
+  });
+});
+
+describe('parseDateRange', () => {
+  it.each([
+    ['2026-12-23..2027-01-02', { from: '2026-12-23', to: '2027-01-02' }],
+    ['2026-12-24', { from: '2026-12-24', to: '2026-12-24' }],
+    ['2028-02-29', { from: '2028-02-29', to: '2028-02-29' }],
+  ])('%s', (text, range) => {
+    expect(parseDateRange(text)).toEqual({ ok: true, value: range });
+  });
+  it.each(['2026-02-30', '2027-01-02..2026-12-23', '23.12.2026', '2026-12-23..'])('rejects %s', (text) => {
+    expect(parseDateRange(text).ok).toBe(false);
+  });
+});
+
+describe('isValidTimeZone', () => {
+  it.each([
+    ['Europe/Berlin', true],
+    ['America/Los_Angeles', true],
+    ['UTC', true],
+    ['Europe/Berlinn', false],
+    ['', false],
+  ])('%s → %s', (zone, ok) => {
+    expect(isValidTimeZone(zone)).toBe(ok);
+  });
+});
