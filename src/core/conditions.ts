@@ -26,9 +26,8 @@ export interface ConditionEnv {
 
 const textCache = new WeakMap<Condition, string>();
 
-function show(value: FieldValue | undefined): string {
-  if (value === undefined || value === null) return '∅';
-  return typeof value === 'string' ? value : String(value);
+function show(value: FieldValue): string {
+  return value === null ? 'null' : String(value);
 }
 
 /** The readable form of a condition, as it appears in traces: `country in [DE, AT, CH]`. */
@@ -40,14 +39,20 @@ export function describeCondition(c: Condition): string {
   return text;
 }
 
+const SYMBOL = { eq: '=', neq: '≠', gt: '>', gte: '≥', lt: '<', lte: '≤' } as const;
+
 function describeUncached(c: Condition): string {
   switch (c.kind) {
     case 'always':
       return 'always';
     case 'all':
-      return c.of.map(describeCondition).join(' and ');
+      return c.of
+        .map((x) => (x.kind === 'any' ? `(${describeCondition(x)})` : describeCondition(x)))
+        .join(' and ');
     case 'any':
-      return `(${c.of.map(describeCondition).join(' or ')})`;
+      return c.of
+        .map((x) => (x.kind === 'all' ? `(${describeCondition(x)})` : describeCondition(x)))
+        .join(' or ');
     case 'not':
       return `not (${describeCondition(c.of)})`;
     case 'territory':
@@ -59,35 +64,34 @@ function describeUncached(c: Condition): string {
     case 'free_mail':
       return c.value ? 'email is free mail' : 'email is not free mail';
     case 'within_hours':
-      return `within working hours of ${c.pool !== undefined ? `pool ${c.pool}` : `rep ${c.rep ?? '?'}`}`;
-    case 'compare':
+      return c.pool !== undefined
+        ? `within working hours of pool ${c.pool}`
+        : `within working hours of rep ${c.rep ?? '?'}`;
+    case 'compare': {
+      const cs = 'caseSensitive' in c && c.caseSensitive ? ' (case-sensitive)' : '';
       switch (c.op) {
         case 'exists':
           return `${c.field} is present`;
         case 'missing':
           return `${c.field} is missing`;
         case 'eq':
-          return `${c.field} = ${show(c.value)}`;
         case 'neq':
-          return `${c.field} ≠ ${show(c.value)}`;
+          return `${c.field} ${SYMBOL[c.op]} ${show(c.value)}${cs}`;
         case 'contains':
-          return `${c.field} contains "${show(c.value)}"`;
+          return `${c.field} contains "${show(c.value)}"${cs}`;
         case 'starts_with':
-          return `${c.field} starts with "${show(c.value)}"`;
+          return `${c.field} starts with "${show(c.value)}"${cs}`;
         case 'ends_with':
-          return `${c.field} ends with "${show(c.value)}"`;
+          return `${c.field} ends with "${show(c.value)}"${cs}`;
         case 'in':
-          return `${c.field} in [${c.values.map(show).join(', ')}]`;
+          return `${c.field} in [${c.values.map(show).join(', ')}]${cs}`;
         case 'not_in':
-          return `${c.field} not in [${c.values.map(show).join(', ')}]`;
+          return `${c.field} not in [${c.values.map(show).join(', ')}]${cs}`;
         case 'gt':
-          return `${c.field} > ${c.value}`;
         case 'gte':
-          return `${c.field} ≥ ${c.value}`;
         case 'lt':
-          return `${c.field} < ${c.value}`;
         case 'lte':
-          return `${c.field} ≤ ${c.value}`;
+          return `${c.field} ${SYMBOL[c.op]} ${c.value}`;
         case 'between':
           return `${c.field} between ${c.min} and ${c.max}`;
         case 'regex':
@@ -95,6 +99,7 @@ function describeUncached(c: Condition): string {
         default:
           return exhaustive(c);
       }
+    }
     default:
       return exhaustive(c);
   }

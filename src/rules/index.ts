@@ -9,5 +9,5 @@ export {
   type TeamLoadResult,
 } from './load.js';
 export { parseDuration, parseHours, parseDateRange, isValidTimeZone, type Parsed } from './time.js';
-export { describeCondition } from './describe.js';
+export { describeCondition } from '../core/conditions.js';
 export { compilePattern, canonicalField } from './parse-condition.js';

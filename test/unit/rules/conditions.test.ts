@@ -34,10 +34,10 @@ describe('conditions', () => {
       cmp('country', 'in', { values: ['DE', 'AT', 'CH'], caseSensitive: false }),
       'country in [DE, AT, CH]',
     ],
-    ['{ employees: { gte: 1000 } }', cmp('employees', 'gte', { value: 1000 }), 'employees >= 1000'],
+    ['{ employees: { gte: 1000 } }', cmp('employees', 'gte', { value: 1000 }), 'employees ≥ 1000'],
     ['{ employees: { gt: 5 } }', cmp('employees', 'gt', { value: 5 }), 'employees > 5'],
     ['{ employees: { lt: 10 } }', cmp('employees', 'lt', { value: 10 }), 'employees < 10'],
-    ['{ score: { lte: 10 } }', cmp('score', 'lte', { value: 10 }), 'score <= 10'],
+    ['{ score: { lte: 10 } }', cmp('score', 'lte', { value: 10 }), 'score ≤ 10'],
     [
       '{ annual_revenue: { between: [1, 5] } }',
       cmp('annualRevenue', 'between', { min: 1, max: 5 }),
@@ -122,7 +122,7 @@ describe('conditions', () => {
     [
       '{ employees: { gte: 10, lt: 100 } }',
       { kind: 'all', of: [cmp('employees', 'gte', { value: 10 }), cmp('employees', 'lt', { value: 100 })] },
-      'employees >= 10 and employees < 100',
+      'employees ≥ 10 and employees < 100',
     ],
     ['{}', { kind: 'always' }, 'always'],
   ])('%s', (yaml, condition, text) => {
