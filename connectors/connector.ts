@@ -105,6 +105,8 @@ export interface CrmConnector {
   setOwners(writes: OwnerWrite[]): Promise<ItemResult[]>;
   createTasks(tasks: TaskCreate[]): Promise<ItemResult[]>;
   enroll(enrollment: SequenceEnrollment): Promise<ItemResult>;
+  /** Sequences or cadences by id and name, so rules can name them. */
+  sequences(): Promise<{ id: string; name: string }[]>;
   writeNotes(notes: NoteCreate[]): Promise<ItemResult[]>;
   /** Whether the lead was touched (call, email, meeting, task completed) since a time, for SLAs. */
   touchedSince(leadId: string, since: number): Promise<boolean>;

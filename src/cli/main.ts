@@ -3,6 +3,10 @@ import { Command, CommanderError } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
 import { loadRuleSetFile, loadTeamFile } from '../rules/load-file.js';
 import type { RuleSet, Team } from '../core/types.js';
+import { ConfigError, loadConfig } from '../app/config.js';
+import { openAppStorage } from '../app/open-storage.js';
+import type { Storage } from '../storage/index.js';
+import { explainLead, listDeadLetters, pickTenant, replayDeadLetters } from './operate.js';
 import { InputError } from './records-file.js';
 import { simulate } from './simulate.js';
 
@@ -114,6 +118,57 @@ function program(io: Io): Command {
       },
     );
 
+  const withStorage = async <T>(fn: (storage: Storage) => Promise<T>): Promise<T> => {
+    const storage = await openAppStorage(loadConfig());
+    try {
+      return await fn(storage);
+    } finally {
+      await storage.close();
+    }
+  };
+
+  cli
+    .command('explain')
+    .description('show why a lead was routed as it was: every stored decision, its trace and its actions')
+    .argument('<lead>', 'CRM contact id or email')
+    .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
+    .option('--team <file>', 'team file for names (default: the TEAM the app runs with)')
+    .action(async (who: string, opts: { tenant?: string; team?: string }) => {
+      const teamPath = opts.team ?? loadConfig().teamPath;
+      const team = teamPath === undefined ? { reps: {}, queues: {} } : await loadTeamOrFail(io, teamPath);
+      const lines = await withStorage(async (storage) =>
+        explainLead(storage, await pickTenant(storage, opts.tenant), who, team),
+      );
+      for (const line of lines) io.out(line);
+    });
+
+  const dead = cli.command('dead-letters').description('events that could not be routed, with the reason');
+  dead
+    .command('list')
+    .option('--tenant <id>', 'tenant id or portal id')
+    .action(async (opts: { tenant?: string }) => {
+      const lines = await withStorage(async (storage) =>
+        listDeadLetters(storage, await pickTenant(storage, opts.tenant)),
+      );
+      for (const line of lines) io.out(line);
+    });
+  dead
+    .command('replay')
+    .description('queue dead letters again (all, or the ids given) once the cause is fixed')
+    .argument('[ids...]', 'dead letter ids (default: all)')
+    .option('--tenant <id>', 'tenant id or portal id')
+    .action(async (ids: string[], opts: { tenant?: string }) => {
+      const numbers = ids.map((id) => {
+        const n = Number(id.replace(/^#/, ''));
+        if (!Number.isInteger(n) || n <= 0) throw new InputError(`"${id}" is not a dead letter id`);
+        return n;
+      });
+      const lines = await withStorage(async (storage) =>
+        replayDeadLetters(storage, await pickTenant(storage, opts.tenant), numbers, io.clock()),
+      );
+      for (const line of lines) io.out(line);
+    });
+
   return cli;
 }
 
@@ -123,7 +178,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 0;
   } catch (err) {
     if (err instanceof ExitCode) return err.code;
-    if (err instanceof InputError) {
+    if (err instanceof InputError || err instanceof ConfigError) {
       io.err(`error: ${err.message}`);
       return 1;
     }

@@ -1,0 +1,221 @@
+// The composition root: wires config, storage, the HubSpot connector (or the bundled sandbox CRM), the
+// HTTP server and the worker. `npm start`, the end-to-end tests and the benchmarks all start the app here.
+import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { readFile } from 'node:fs/promises';
+import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
+import { LimiterFactory } from '../../connectors/shared/limiter.js';
+import {
+  createHubSpotSandbox,
+  seedDemoPortal,
+  type HubSpotSandbox,
+  type SandboxOptions,
+} from '../../connectors/sandbox/index.js';
+import type { DemoPortal } from '../../connectors/sandbox/seed.js';
+import type { Decision, Lead, Team } from '../core/types.js';
+import type { Logger } from '../log.js';
+import { Worker } from '../pipeline/worker.js';
+import { loadRuleSet, loadTeam, formatDiagnostic } from '../rules/index.js';
+import { createServer, hubspotRedirectUri } from '../server/index.js';
+import type { Storage } from '../storage/index.js';
+import type { Tenant } from '../storage/model.js';
+import { ConfigError, type AppConfig } from './config.js';
+import { openAppStorage } from './open-storage.js';
+import { HubSpotTenants } from './tenants.js';
+
+export interface DecisionEvent {
+  tenantId: string;
+  lead: Lead;
+  decision: Decision;
+  summary: string;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  clock?: () => number;
+  onDecision?: (event: DecisionEvent) => void;
+  /** Sandbox mode only: options for the sandbox CRM (faults, rate limits, webhook timing). */
+  sandbox?: SandboxOptions;
+  /** Sandbox mode only: create demo contacts at the configured rate (default true). */
+  generate?: boolean;
+  /** Use this storage instead of opening one from the config (tests). */
+  storage?: Storage;
+}
+
+export interface RunningApp {
+  url: string;
+  storage: Storage;
+  worker: Worker;
+  /** Present in sandbox mode. */
+  sandbox?: { crm: HubSpotSandbox; url: string; demo: DemoPortal; portalId: string } | undefined;
+  stop(): Promise<void>;
+}
+
+async function readRules(config: AppConfig): Promise<{ source: string; team: Team | undefined }> {
+  let team: Team | undefined;
+  if (config.teamPath !== undefined) {
+    const loaded = loadTeam(await readFile(config.teamPath, 'utf8'), config.teamPath);
+    if (!loaded.ok) throw new ConfigError(loaded.errors.map(formatDiagnostic).join('\n'));
+    team = loaded.team;
+  }
+  const source = await readFile(config.rulesPath, 'utf8');
+  const rules = loadRuleSet(source, config.rulesPath, team === undefined ? {} : { team });
+  if (!rules.ok) throw new ConfigError(rules.errors.map(formatDiagnostic).join('\n'));
+  return { source, team };
+}
+
+export async function startApp(config: AppConfig, options: StartOptions): Promise<RunningApp> {
+  const clock = options.clock ?? Date.now;
+  const { logger } = options;
+  const { source: rulesSource, team } = await readRules(config);
+  const storage = options.storage ?? (await openAppStorage(config));
+  const stops: (() => Promise<void> | void)[] = [];
+
+  // Sandbox mode: a local HubSpot with a demo portal and an app registered for us.
+  let sandbox: RunningApp['sandbox'];
+  let hubspot = config.hubspot;
+  if (hubspot === undefined) {
+    const app = {
+      appId: 4242,
+      clientId: `sandbox-${randomBytes(6).toString('hex')}`,
+      clientSecret: randomBytes(24).toString('hex'),
+    };
+    const crm = createHubSpotSandbox({ seed: 7, apps: [app], ...options.sandbox });
+    const { url } = await crm.start(config.sandboxPort);
+    const portal = crm.createPortal({});
+    const demo = seedDemoPortal(portal);
+    stops.push(() => crm.stop());
+    sandbox = { crm, url, demo, portalId: String(portal.portalId) };
+    hubspot = {
+      clientId: app.clientId,
+      clientSecret: app.clientSecret,
+      appId: String(app.appId),
+      apiBase: url,
+    };
+  }
+
+  // The public URL must be known before listening: webhooks are signed over it and OAuth redirects to it.
+  const listenPort = config.port === 0 ? await freePort(config.host) : config.port;
+  const publicUrl = config.publicUrl ?? `http://${config.host}:${listenPort}`;
+  const oauth = new HubSpotOAuth({
+    clientId: hubspot.clientId,
+    clientSecret: hubspot.clientSecret,
+    redirectUri: hubspotRedirectUri(publicUrl),
+    baseUrl: hubspot.apiBase,
+  });
+  // With Redis, every instance draws from one rate budget per portal (Bottleneck clustering).
+  const redis = config.redisUrl === undefined ? undefined : new Redis(config.redisUrl);
+  const limiters = new LimiterFactory({ provider: 'hubspot', ...(redis === undefined ? {} : { redis }) });
+  stops.push(async () => {
+    await limiters.disconnectAll();
+    await redis?.quit();
+  });
+  const tenants = new HubSpotTenants({ storage, oauth, limiters, basePath: hubspot.apiBase, team, clock });
+
+  const worker = new Worker({
+    storage,
+    registry: tenants,
+    workerId: `worker-${process.pid}-${randomBytes(3).toString('hex')}`,
+    clock,
+    logger,
+    ...(options.onDecision === undefined ? {} : { onDecision: options.onDecision }),
+  });
+
+  const server = createServer({
+    storage,
+    logger,
+    clock,
+    publicUrl,
+    hubspot: {
+      clientId: hubspot.clientId,
+      clientSecret: hubspot.clientSecret,
+      appId: hubspot.appId,
+      oauth,
+      ...(sandbox === undefined ? {} : { authorizeOrigin: sandbox.url }),
+    },
+    onEnqueued: () => worker.wake(),
+    onInstalled: async (tenant: Tenant) => {
+      // A new install routes with the configured rules until the settings tab publishes others.
+      const rules = loadRuleSet(rulesSource, config.rulesPath, team === undefined ? {} : { team });
+      if (!rules.ok) return;
+      await storage.saveRulesetDraft(
+        tenant.id,
+        {
+          version: rules.ruleSet.version,
+          name: rules.ruleSet.name,
+          source: rulesSource,
+          createdBy: 'install',
+        },
+        clock(),
+      );
+      await storage.publishRuleset(tenant.id, rules.ruleSet.version, 'install', clock());
+      logger.info('tenant installed', {
+        tenantId: tenant.id,
+        portalId: tenant.externalId,
+        ruleSet: rules.ruleSet.version,
+      });
+    },
+  });
+  const listening = await server.listen(listenPort, config.host);
+  stops.unshift(() => listening.close());
+
+  if (sandbox !== undefined) {
+    // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
+    crmWebhooks(sandbox, hubspot, publicUrl);
+    await installThroughOAuth(publicUrl);
+  }
+
+  worker.start();
+  stops.unshift(() => worker.stop());
+  let generator: { stop(): void } | undefined;
+  if (sandbox !== undefined && (options.generate ?? true) && config.demoRate > 0) {
+    generator = sandbox.demo.startGenerator({ ratePerSec: config.demoRate });
+    stops.unshift(() => generator?.stop());
+  }
+
+  return {
+    url: publicUrl,
+    storage,
+    worker,
+    sandbox,
+    async stop() {
+      for (const stop of stops) await stop();
+      if (options.storage === undefined) await storage.close();
+    },
+  };
+}
+
+function crmWebhooks(
+  sandbox: NonNullable<RunningApp['sandbox']>,
+  hubspot: NonNullable<AppConfig['hubspot']>,
+  publicUrl: string,
+): void {
+  sandbox.crm.configureWebhooks(Number(sandbox.portalId), {
+    targetUrl: `${publicUrl}/webhooks/hubspot`,
+    clientSecret: hubspot.clientSecret,
+    appId: Number(hubspot.appId),
+    // Property changes for fields the demo rules may hold for.
+    propertyChanges: ['country', 'numemployees', 'state'],
+  });
+}
+
+/** Walks the OAuth install as a browser would: install → authorize (auto-approved) → callback. */
+async function installThroughOAuth(publicUrl: string): Promise<void> {
+  const res = await fetch(`${publicUrl}/oauth/hubspot/install`, { redirect: 'follow' });
+  const text = await res.text();
+  if (!res.ok) throw new ConfigError(`sandbox install failed: ${res.status} ${text.slice(0, 200)}`);
+}
+
+/** A port the OS says is free now (for tests and benchmarks that start several apps). */
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,115 @@
+// Per-tenant runtime for the worker: a HubSpot connector on the tenant's own tokens and rate limiter,
+// and the tenant's published rule set. Tokens are kept encrypted by storage and refreshed ahead of expiry.
+import { z } from 'zod';
+import { CrmError } from '../../connectors/connector.js';
+import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
+import {
+  TokenManager,
+  type HubSpotOAuth,
+  type TokenSet,
+  type TokenStore,
+} from '../../connectors/hubspot/oauth.js';
+import type { LimiterFactory } from '../../connectors/shared/limiter.js';
+import type { RuleSet, Team } from '../core/types.js';
+import type { TenantRegistry, TenantRuntime } from '../pipeline/runtime.js';
+import { formatDiagnostic, loadRuleSet } from '../rules/index.js';
+import type { Storage } from '../storage/index.js';
+
+const tokenSetSchema = z.object({
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1),
+  expiresAt: z.number(),
+  hubId: z.number().optional(),
+  scopes: z.array(z.string()).optional(),
+});
+
+/** How a token set is kept in the tenant row (which storage encrypts). */
+export function encodeTokenSet(tokens: TokenSet): string {
+  return JSON.stringify(tokens);
+}
+
+export function decodeTokenSet(text: string): TokenSet {
+  return tokenSetSchema.parse(JSON.parse(text));
+}
+
+/** The OAuth token manager's store, over the tenant rows: one HubSpot portal is one tenant. */
+export function tenantTokenStore(storage: Storage, clock: () => number): TokenStore {
+  return {
+    async load(portalId) {
+      const tenant = await storage.findTenant('hubspot', portalId);
+      if (tenant === null) return null;
+      const text = await storage.getTenantToken(tenant.id);
+      return text === null ? null : decodeTokenSet(text);
+    },
+    async save(portalId, tokens) {
+      const tenant = await storage.findTenant('hubspot', portalId);
+      if (tenant === null) throw new CrmError('auth', `portal ${portalId} is not installed`);
+      await storage.setTenantToken(tenant.id, encodeTokenSet(tokens), clock());
+    },
+  };
+}
+
+export interface HubSpotTenantsOptions {
+  storage: Storage;
+  oauth: HubSpotOAuth;
+  limiters: LimiterFactory;
+  /** The HubSpot API base (the sandbox's URL in sandbox mode). */
+  basePath: string;
+  /** A team file shared by every tenant; without it, the rule set's inline team. */
+  team: Team | undefined;
+  clock: () => number;
+}
+
+const EMPTY_TEAM: Team = { reps: {}, queues: {} };
+
+export class HubSpotTenants implements TenantRegistry {
+  private readonly tokens: TokenManager;
+  private readonly connectors = new Map<string, HubSpotConnector>();
+  private readonly ruleSets = new Map<string, RuleSet>();
+
+  constructor(private readonly opts: HubSpotTenantsOptions) {
+    this.tokens = new TokenManager({
+      oauth: opts.oauth,
+      store: tenantTokenStore(opts.storage, opts.clock),
+      now: opts.clock,
+    });
+  }
+
+  async runtime(tenantId: string): Promise<TenantRuntime> {
+    const tenant = await this.opts.storage.getTenant(tenantId);
+    if (tenant === null || !tenant.hasToken)
+      throw new CrmError('auth', `tenant ${tenantId} is not installed`);
+    const ruleset = await this.opts.storage.activeRuleset(tenantId);
+    if (ruleset === null) throw new CrmError('invalid', `tenant ${tenantId} has no published rule set`);
+
+    const cacheKey = `${tenantId}:${ruleset.version}`;
+    let ruleSet = this.ruleSets.get(cacheKey);
+    if (ruleSet === undefined) {
+      const loaded = loadRuleSet(
+        ruleset.source,
+        `rule set ${ruleset.version}`,
+        this.opts.team === undefined ? {} : { team: this.opts.team },
+      );
+      if (!loaded.ok)
+        throw new CrmError(
+          'invalid',
+          `published rule set does not load: ${loaded.errors.map(formatDiagnostic).join('; ')}`,
+        );
+      ruleSet = loaded.ruleSet;
+      this.ruleSets.set(cacheKey, ruleSet);
+    }
+
+    const portalId = tenant.externalId;
+    let connector = this.connectors.get(tenantId);
+    if (connector === undefined) {
+      connector = new HubSpotConnector({
+        portalId,
+        accessToken: () => this.tokens.accessToken(portalId),
+        limiter: this.opts.limiters.forPortal(portalId),
+        basePath: this.opts.basePath,
+      });
+      this.connectors.set(tenantId, connector);
+    }
+    return { tenantId, connector, ruleSet, team: this.opts.team ?? ruleSet.team ?? EMPTY_TEAM };
+  }
+}

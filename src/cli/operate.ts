@@ -1,0 +1,88 @@
+// `lead-router explain` and `lead-router dead-letters`: read what the running app stored.
+import { explainDecision } from '../core/explain.js';
+import type { Team } from '../core/types.js';
+import type { Storage } from '../storage/index.js';
+import type { Tenant } from '../storage/model.js';
+import { InputError } from './records-file.js';
+
+/** The tenant a command is about: the one named, or the only one there is. */
+export async function pickTenant(storage: Storage, wanted: string | undefined): Promise<Tenant> {
+  const tenants = await storage.listTenants();
+  if (wanted !== undefined) {
+    const tenant = tenants.find((t) => t.id === wanted || t.externalId === wanted);
+    if (tenant === undefined)
+      throw new InputError(
+        `no tenant "${wanted}"; known: ${tenants.map((t) => `${t.id} (portal ${t.externalId})`).join(', ') || 'none'}`,
+      );
+    return tenant;
+  }
+  const [only, ...rest] = tenants;
+  if (only === undefined)
+    throw new InputError('no tenant is installed yet: run `npm start` or install the app first');
+  if (rest.length > 0)
+    throw new InputError(
+      `several tenants are installed; name one with --tenant (${tenants.map((t) => t.id).join(', ')})`,
+    );
+  return only;
+}
+
+/** Every stored decision for a lead (contact id or email), latest first, with holds still open. */
+export async function explainLead(
+  storage: Storage,
+  tenant: Tenant,
+  who: string,
+  team: Team,
+): Promise<string[]> {
+  const query = who.includes('@') ? { email: who } : { leadId: who };
+  const decisions = await storage.decisionsFor(tenant.id, query, 20);
+  if (decisions.length === 0) throw new InputError(`no decision recorded for ${who} in tenant ${tenant.id}`);
+  const out: string[] = [];
+  const leadId = decisions[0]?.leadId ?? who;
+  const hold = await storage.activeHold(tenant.id, leadId);
+  if (hold !== null) {
+    out.push(
+      `Held since ${new Date(hold.since).toISOString()} for ${hold.fields.join(', ')} (route "${hold.route}"); decided again when they arrive or at ${new Date(hold.until).toISOString()}`,
+      '',
+    );
+  }
+  for (const record of decisions) {
+    const lead = { id: record.leadId, email: record.email ?? undefined, fields: {} };
+    const decision = {
+      ...record,
+      leadId: record.leadId,
+      sla: record.sla ?? undefined,
+      stateChanges: { pools: {}, reps: {} },
+    };
+    out.push(explainDecision(decision, lead, team));
+    const actions = await storage.actionsForDecision(tenant.id, record.decisionKey);
+    for (const a of actions)
+      out.push(`  ${a.kind}: ${a.status}${a.crmId ? ` (${a.crmId})` : ''}${a.error ? ` — ${a.error}` : ''}`);
+    out.push('');
+  }
+  return out;
+}
+
+export async function listDeadLetters(storage: Storage, tenant: Tenant): Promise<string[]> {
+  const items = await storage.deadLetters(tenant.id);
+  if (items.length === 0) return [`no dead letters for tenant ${tenant.id}`];
+  return items.map(
+    (item) =>
+      `#${item.id} ${new Date(item.updatedAt).toISOString()} ${item.event.subscription} object ${item.event.objectId}: ${item.lastError ?? 'no reason recorded'}`,
+  );
+}
+
+/** Puts dead letters back in the inbox; the worker routes each lead once, repeating only unfinished actions. */
+export async function replayDeadLetters(
+  storage: Storage,
+  tenant: Tenant,
+  ids: number[],
+  now: number,
+): Promise<string[]> {
+  const targets = ids.length > 0 ? ids : (await storage.deadLetters(tenant.id)).map((i) => i.id);
+  const out: string[] = [];
+  for (const id of targets) {
+    const ok = await storage.replay(tenant.id, id, now);
+    out.push(ok ? `#${id} queued again` : `#${id} is not a dead letter of tenant ${tenant.id}`);
+  }
+  return out.length > 0 ? out : ['nothing to replay'];
+}

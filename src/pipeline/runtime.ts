@@ -1,0 +1,17 @@
+// What the worker needs to route one tenant's leads: its connector and its rules. The composition root
+// builds these (tokens, limiter, rule set version); the worker only asks for them by tenant id.
+import type { CrmConnector } from '../../connectors/connector.js';
+import type { RuleSet, Team } from '../core/types.js';
+
+export interface TenantRuntime {
+  tenantId: string;
+  connector: CrmConnector;
+  ruleSet: RuleSet;
+  /** The team from the rule set or team file; the worker merges in the CRM directory per batch. */
+  team: Team;
+}
+
+export interface TenantRegistry {
+  /** Throws a CrmError('auth') when the tenant is not installed or its tokens are gone. */
+  runtime(tenantId: string): Promise<TenantRuntime>;
+}

@@ -1,0 +1,43 @@
+// Liveness (/healthz: the process answers) and readiness (/readyz: the database answers too).
+import { Router } from 'express';
+import type { Logger } from '../log.js';
+import type { ServerStorage } from './types.js';
+
+/** A hung database connection must not hang the probe: answer 503 after this long. */
+export const READY_TIMEOUT_MS = 2000;
+
+/** A trivial round trip through the storage's own connection (works on SQLite and PostgreSQL). */
+export async function pingDatabase(
+  storage: Pick<ServerStorage, 'db'>,
+  timeoutMs = READY_TIMEOUT_MS,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`database did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const row = await Promise.race([storage.db.get<{ ok: number }>('SELECT 1 AS ok'), timeout]);
+    if (Number(row?.ok) !== 1) throw new Error('database answered SELECT 1 with something else');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthRouter(deps: { storage: Pick<ServerStorage, 'db'>; logger: Logger }): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.status(200).json({ ok: true });
+  });
+  router.get('/readyz', async (_req, res) => {
+    try {
+      await pingDatabase(deps.storage);
+      res.status(200).json({ ok: true });
+    } catch (error) {
+      deps.logger.warn('not ready: database check failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      res.status(503).json({ ok: false, database: 'unavailable' });
+    }
+  });
+  return router;
+}

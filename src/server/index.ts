@@ -1,0 +1,89 @@
+// The HTTP server: HubSpot webhook intake, the OAuth install flow, health probes. It only verifies,
+// records and answers; routing happens in the worker (DESIGN.md, data flow step 1).
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { healthRouter } from './health.js';
+import { oauthRouter } from './oauth.js';
+import type { ServerDeps } from './types.js';
+import { webhookRouter } from './webhooks.js';
+
+export interface RunningServer {
+  /** `http://host:port`, with the port actually bound (useful with port 0). */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface AppServer {
+  app: express.Express;
+  /** Binds to `host` (default 127.0.0.1; pass 0.0.0.0 to listen on every interface). */
+  listen(port: number, host?: string): Promise<RunningServer>;
+}
+
+/** Body-parser errors carry `status` and `type` (413 `entity.too.large`, 400 `request.aborted`, …). */
+function httpStatusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const status = (error as { status?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
+}
+
+export function createServer(deps: ServerDeps): AppServer {
+  const { logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  // node:querystring parsing (no nesting; a repeated key becomes an array, which the zod schemas reject).
+  app.set('query parser', 'simple');
+
+  app.use(healthRouter(deps));
+  app.use(webhookRouter(deps));
+  app.use(oauthRouter(deps));
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  // Express 5 routes rejected promises here too. Client errors (oversized or aborted bodies) keep their
+  // status with a bare body; anything else is our fault and is logged.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = httpStatusOf(error);
+    if (status !== undefined && status < 500) {
+      logger.warn('request rejected', { path: req.path, status, type: (error as { type?: unknown }).type });
+      res.status(status).end();
+      return;
+    }
+    logger.error('request failed', {
+      path: req.path,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    if (!res.headersSent) res.status(500).end();
+  });
+
+  return {
+    app,
+    listen(port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const server: Server = app.listen(port, host);
+        server.once('error', reject);
+        server.once('listening', () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve({
+            url: `http://${shownHost}:${address.port}`,
+            close: () =>
+              new Promise<void>((done, fail) => {
+                server.close((err) => (err === undefined ? done() : fail(err)));
+                // Keep-alive connections (fetch keeps them) would hold close() open otherwise.
+                server.closeAllConnections();
+              }),
+          });
+        });
+      });
+    },
+  };
+}
+
+export { hubspotRedirectUri, WEBHOOK_PATH, INSTALL_PATH, CALLBACK_PATH } from './types.js';
+export type { ServerDeps, ServerStorage, HubSpotServerConfig } from './types.js';
+export type { StoredHubSpotTokens } from './oauth.js';
+export { createOAuthStateStore, type OAuthStateStore } from './oauth-state.js';
+export { pingDatabase } from './health.js';

@@ -1,0 +1,234 @@
+// The HubSpot install flow (hubspot.md §8): /install redirects to HubSpot's consent page with a one-use
+// state; /callback checks the state, exchanges the code, learns the portal from the token, creates or
+// updates the tenant and stores the token set (encrypted by storage). Tokens never reach a log or a page.
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { CrmError } from '../../connectors/connector.js';
+import { AUTHORIZE_URL, authorizeUrl, type TokenSet } from '../../connectors/hubspot/oauth.js';
+import type { Tenant } from '../storage/index.js';
+import { StorageError } from '../storage/index.js';
+import { page } from './html.js';
+import { createOAuthStateStore } from './oauth-state.js';
+import {
+  CALLBACK_PATH,
+  hubspotRedirectUri,
+  INSTALL_PATH,
+  normalizeOrigin,
+  type ServerDeps,
+} from './types.js';
+
+const HUBSPOT_APP_ORIGIN = new URL(AUTHORIZE_URL).origin;
+
+const installQuerySchema = z.object({
+  /** Optional: pre-select an account on HubSpot's consent page. */
+  portalId: z
+    .string()
+    .regex(/^\d{1,20}$/)
+    .optional(),
+});
+
+// Express 5 parses repeated keys into arrays; a state or code must be one plain string.
+const param = z.string().min(1).max(2048);
+const callbackQuerySchema = z.union([
+  z.object({ error: param, error_description: z.string().max(2048).optional(), state: param.optional() }),
+  z.object({ code: param, state: param }),
+]);
+
+/** What we store per tenant (a JSON string, encrypted at rest); the worker's token store reads it back. */
+export interface StoredHubSpotTokens {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+  hubId: number;
+  scopes?: string[] | undefined;
+}
+
+function htmlPage(res: Response, status: number, title: string, message: string): void {
+  res.status(status).type('html').send(page(title, message));
+}
+
+/** Classifies a failure of the code exchange / token info / storage steps into a status and a page. */
+function describeFailure(error: unknown): { status: number; message: string; kind: string } {
+  if (error instanceof CrmError) {
+    switch (error.kind) {
+      case 'auth':
+      case 'invalid':
+        // A reused or expired code, or a client misconfiguration: starting over is the fix.
+        return error.kind === 'auth'
+          ? {
+              status: 400,
+              kind: error.kind,
+              message: 'HubSpot refused the authorization code. Please install again.',
+            }
+          : {
+              status: 502,
+              kind: error.kind,
+              message: 'HubSpot answered with something we did not understand.',
+            };
+      case 'not_found':
+        return {
+          status: 502,
+          kind: error.kind,
+          message: 'HubSpot could not find the new token. Please install again.',
+        };
+      case 'rate_limited':
+      case 'transient':
+        return {
+          status: 502,
+          kind: error.kind,
+          message: 'HubSpot is not reachable right now. Please try again in a minute.',
+        };
+      default: {
+        const never: never = error.kind;
+        return { status: 502, kind: String(never), message: 'HubSpot install failed.' };
+      }
+    }
+  }
+  if (error instanceof StorageError) {
+    return {
+      status: 503,
+      kind: `storage:${error.kind}`,
+      message: 'Our database is not available. Please try again.',
+    };
+  }
+  // fetch() rejects with a TypeError when the network fails.
+  return {
+    status: 502,
+    kind: 'network',
+    message: 'HubSpot is not reachable right now. Please try again in a minute.',
+  };
+}
+
+async function upsertTenant(deps: ServerDeps, hubId: string, now: number): Promise<Tenant> {
+  const existing = await deps.storage.findTenant('hubspot', hubId);
+  if (existing !== null) return existing;
+  try {
+    return await deps.storage.createTenant(
+      { provider: 'hubspot', externalId: hubId, name: `HubSpot portal ${hubId}` },
+      now,
+    );
+  } catch (error) {
+    // Two installs of the same portal at once: the other one created it first.
+    const raced = await deps.storage.findTenant('hubspot', hubId);
+    if (raced !== null) return raced;
+    throw error;
+  }
+}
+
+export function oauthRouter(deps: ServerDeps): Router {
+  const { logger, clock, hubspot } = deps;
+  const redirectUri = hubspotRedirectUri(deps.publicUrl);
+  const states = createOAuthStateStore(
+    deps.oauthStateTtlMs === undefined ? {} : { ttlMs: deps.oauthStateTtlMs },
+  );
+  const router = Router();
+
+  router.get(INSTALL_PATH, (req: Request, res: Response) => {
+    const query = installQuerySchema.safeParse(req.query);
+    if (!query.success) {
+      htmlPage(res, 400, 'Invalid install link', 'The portalId parameter must be a HubSpot account number.');
+      return;
+    }
+    const state = states.issue(clock());
+    let url = authorizeUrl({
+      clientId: hubspot.clientId,
+      redirectUri,
+      state,
+      ...(query.data.portalId === undefined ? {} : { portalId: query.data.portalId }),
+      ...(hubspot.scopes === undefined ? {} : { scopes: hubspot.scopes }),
+      ...(hubspot.optionalScopes === undefined ? {} : { optionalScopes: hubspot.optionalScopes }),
+    });
+    if (hubspot.authorizeOrigin !== undefined) {
+      // authorizeUrl() always builds on HubSpot's origin; only the origin changes (the sandbox in tests).
+      url = normalizeOrigin(hubspot.authorizeOrigin) + url.slice(HUBSPOT_APP_ORIGIN.length);
+    }
+    res.redirect(302, url);
+  });
+
+  router.get(CALLBACK_PATH, async (req: Request, res: Response) => {
+    const now = clock();
+    const query = callbackQuerySchema.safeParse(req.query);
+    if (!query.success) {
+      htmlPage(
+        res,
+        400,
+        'Invalid install callback',
+        'The link is missing its code or state. Please install again.',
+      );
+      return;
+    }
+    if ('error' in query.data) {
+      if (query.data.state !== undefined) states.consume(query.data.state, now);
+      logger.warn('hubspot install declined', { error: query.data.error });
+      htmlPage(
+        res,
+        400,
+        'lead-router was not installed',
+        `HubSpot reported: ${query.data.error_description ?? query.data.error}`,
+      );
+      return;
+    }
+    const { code, state } = query.data;
+    if (!states.consume(state, now)) {
+      logger.warn('hubspot install callback with unknown or expired state');
+      htmlPage(
+        res,
+        400,
+        'Install link expired',
+        'This install link is unknown or has expired. Please install again.',
+      );
+      return;
+    }
+
+    let tenant: Tenant;
+    let hubId: string;
+    try {
+      const tokens: TokenSet = await hubspot.oauth.exchangeCode(code);
+      const info = await hubspot.oauth.tokenInfo(tokens.accessToken);
+      hubId = String(info.hubId);
+      tenant = await upsertTenant(deps, hubId, now);
+      const stored: StoredHubSpotTokens = {
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+        expiresAt: tokens.expiresAt,
+        hubId: info.hubId,
+        scopes: info.scopes.length > 0 ? info.scopes : tokens.scopes,
+      };
+      if (!(await deps.storage.setTenantToken(tenant.id, JSON.stringify(stored), now))) {
+        throw new StorageError('corrupt', 'tenant vanished while storing its token');
+      }
+      tenant = (await deps.storage.getTenant(tenant.id)) ?? tenant;
+    } catch (error) {
+      const failure = describeFailure(error);
+      // Only the class and message: CrmError/StorageError messages carry no token (oauth.ts never puts one in).
+      logger.error('hubspot install failed', {
+        kind: failure.kind,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+      htmlPage(res, failure.status, 'lead-router could not be installed', failure.message);
+      return;
+    }
+
+    logger.info('hubspot installed', { tenantId: tenant.id, portalId: hubId });
+    if (deps.onInstalled !== undefined) {
+      try {
+        await deps.onInstalled(tenant);
+      } catch (error) {
+        logger.error('onInstalled hook failed', {
+          tenantId: tenant.id,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+        htmlPage(
+          res,
+          500,
+          'lead-router is installed, but setup did not finish',
+          `Portal ${hubId} is connected, but its first setup failed. Installing again retries it.`,
+        );
+        return;
+      }
+    }
+    htmlPage(res, 200, 'Installed', `lead-router is installed for portal ${hubId}`);
+  });
+
+  return router;
+}

@@ -1,0 +1,53 @@
+// What the server needs from the rest of the app. Narrow `Pick`s so tests and the composition root
+// can see exactly which storage calls the HTTP layer makes.
+import type { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
+import type { Logger } from '../log.js';
+import type { Storage, Tenant } from '../storage/index.js';
+
+export type ServerStorage = Pick<
+  Storage,
+  'findTenant' | 'createTenant' | 'getTenant' | 'setTenantToken' | 'enqueue' | 'db'
+>;
+
+export interface HubSpotServerConfig {
+  clientId: string;
+  clientSecret: string;
+  /** Our app id: events whose source names it are echoes of our own writes. */
+  appId: string | number;
+  /** Must be built with `redirectUri: hubspotRedirectUri(publicUrl)`. */
+  oauth: Pick<HubSpotOAuth, 'exchangeCode' | 'tokenInfo'>;
+  scopes?: readonly string[];
+  optionalScopes?: readonly string[];
+  /** Origin of the consent page; default https://app.hubspot.com (a sandbox URL in tests and demos). */
+  authorizeOrigin?: string;
+}
+
+export interface ServerDeps {
+  storage: ServerStorage;
+  logger: Logger;
+  clock: () => number;
+  /** The public origin HubSpot calls, e.g. `https://router.example.com`; the signed URI is rebuilt from it. */
+  publicUrl: string;
+  hubspot: HubSpotServerConfig;
+  /** Wakes the worker after new inbox rows were committed (called only when at least one is new). */
+  onEnqueued?: (count: number) => void;
+  onInstalled?: (tenant: Tenant) => Promise<void>;
+  /** Webhook body limit in bytes; default 1 MB (100 events are far below it). */
+  webhookBodyLimit?: number;
+  /** How long an install `state` stays valid; default 10 minutes. */
+  oauthStateTtlMs?: number;
+}
+
+export const WEBHOOK_PATH = '/webhooks/hubspot';
+export const INSTALL_PATH = '/oauth/hubspot/install';
+export const CALLBACK_PATH = '/oauth/hubspot/callback';
+
+/** `publicUrl` without trailing slashes, so `origin + req.originalUrl` never doubles a slash. */
+export function normalizeOrigin(publicUrl: string): string {
+  return publicUrl.replace(/\/+$/, '');
+}
+
+/** The redirect URI registered with HubSpot and passed to `HubSpotOAuth`. */
+export function hubspotRedirectUri(publicUrl: string): string {
+  return normalizeOrigin(publicUrl) + CALLBACK_PATH;
+}

@@ -1,0 +1,108 @@
+// POST /webhooks/hubspot: verify the v3 signature on the raw bytes, parse, drop echoes and unknown
+// portals, record everything else in the inbox in one transaction, answer. Never routes inline: HubSpot
+// wants an answer within 5 s and retries any non-2xx (hubspot.md §1.3).
+import express, { Router, type Request, type Response } from 'express';
+import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
+import { isOwnEcho, parseWebhookBody } from '../../connectors/hubspot/webhook-payload.js';
+import type { CrmEvent } from '../../connectors/connector.js';
+import { normalizeOrigin, WEBHOOK_PATH, type ServerDeps } from './types.js';
+
+export const DEFAULT_WEBHOOK_BODY_LIMIT = 1024 * 1024;
+
+export function webhookRouter(deps: ServerDeps): Router {
+  const { storage, logger, clock, hubspot } = deps;
+  const origin = normalizeOrigin(deps.publicUrl);
+  const router = Router();
+
+  router.post(
+    WEBHOOK_PATH,
+    // Any content type: the signature covers the bytes, whatever HubSpot labels them.
+    express.raw({ type: () => true, limit: deps.webhookBodyLimit ?? DEFAULT_WEBHOOK_BODY_LIMIT }),
+    async (req: Request, res: Response) => {
+      const now = clock();
+      // express.raw leaves `{}` when there was no body at all; the signature is over the empty string then.
+      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const verified = verifyHubSpotRequest(
+        { method: req.method, uri: origin + req.originalUrl, rawBody, headers: req.headers },
+        hubspot.clientSecret,
+        now,
+      );
+      if (!verified.ok) {
+        // The reason goes to our log only; the caller learns nothing about which check failed.
+        logger.warn('hubspot webhook rejected', { reason: verified.reason, bytes: rawBody.length });
+        res.status(401).end();
+        return;
+      }
+
+      const parsed = parseWebhookBody(rawBody);
+      if (!parsed.ok) {
+        const reason =
+          parsed.error instanceof SyntaxError
+            ? 'body is not valid JSON'
+            : `body does not match the webhook schema: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim();
+        logger.warn('hubspot webhook unparseable', { reason });
+        res.status(400).json({ error: reason });
+        return;
+      }
+      const { events, ignored } = parsed.batch;
+
+      let echoes = 0;
+      const byPortal = new Map<string, CrmEvent[]>();
+      for (const { portalId, event } of events) {
+        if (isOwnEcho(event, hubspot.appId)) {
+          echoes += 1;
+          continue;
+        }
+        const list = byPortal.get(portalId);
+        if (list === undefined) byPortal.set(portalId, [event]);
+        else list.push(event);
+      }
+
+      let created: number;
+      let accepted = 0;
+      try {
+        const items: { tenantId: string; event: CrmEvent }[] = [];
+        for (const [portalId, portalEvents] of byPortal) {
+          const tenant = await storage.findTenant('hubspot', portalId);
+          if (tenant === null) {
+            logger.warn('hubspot webhook for unknown portal dropped', {
+              portalId,
+              events: portalEvents.length,
+            });
+            continue;
+          }
+          for (const event of portalEvents) items.push({ tenantId: tenant.id, event });
+        }
+        accepted = items.length;
+        // One call, one transaction: durable before we answer 200.
+        created = await storage.enqueue(items, now);
+      } catch (error) {
+        logger.error('hubspot webhook not recorded; HubSpot will retry', {
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+        res.status(503).end();
+        return;
+      }
+
+      logger.info('hubspot webhook recorded', {
+        received: events.length + ignored.length,
+        accepted,
+        new: created,
+        echoes,
+        ignored: ignored.length,
+      });
+      res.status(200).json({ ok: true, accepted, new: created });
+      if (created > 0 && deps.onEnqueued !== undefined) {
+        try {
+          deps.onEnqueued(created);
+        } catch (error) {
+          // The rows are committed; the worker's own poll picks them up even if this wake-up failed.
+          logger.error('onEnqueued hook failed', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+    },
+  );
+  return router;
+}
