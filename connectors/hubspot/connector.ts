@@ -3,7 +3,8 @@
 // through our per-portal limiter (shared/limiter.ts) and our retry policy (shared/retry.ts).
 import { Client } from '@hubspot/api-client';
 import { getDomain } from 'tldts';
-import type { Account, FieldValue, Lead } from '../../src/core/types.js';
+import { toLead, type FieldMap } from '../../src/core/normalize.js';
+import type { Account, Lead } from '../../src/core/types.js';
 import {
   CrmError,
   type CrmConnector,
@@ -46,6 +47,16 @@ export const DOMAINS_PER_SEARCH = 50;
 
 /** Sequence enrollment is not wrapped by the client 13.5 (§6). */
 export const SEQUENCE_ENROLL_PATH = '/automation/v4/sequences/enrollments';
+/** Lists sequences; `userId` is required (hubspot.md §6). Also not wrapped by the client 13.5. */
+export const SEQUENCES_PATH = '/automation/v4/sequences';
+/** Page size for the sequences list. */
+export const SEQUENCES_PAGE_SIZE = 100;
+
+// 200 body of the sequences list (hubspot.md §6): `{ total, results: [{ id, name, … }], paging? }`.
+const sequencesPageSchema = z.object({
+  results: z.array(z.object({ id: z.union([z.string(), z.number()]).transform(String), name: z.string() })),
+  paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
+});
 
 // HUBSPOT_DEFINED association type ids (§4.5; the client's AssociationTypes enum agrees).
 export const TASK_TO_CONTACT = 204;
@@ -129,47 +140,26 @@ function domainOf(value: string | null | undefined): string | undefined {
   return getDomain(value.trim().toLowerCase()) ?? undefined;
 }
 
+/** CONTACT_FIELD_MAP as the normalizer's field map: HubSpot names are not all in its alias table. */
+const CONTACT_LEAD_FIELDS: FieldMap = { ...CONTACT_FIELD_MAP, hs_object_id: 'id' };
+
 /**
- * Minimal mapping to Lead until src/core/normalize.ts `toLead(raw)` lands (then: call it with the raw
- * record and only translate the owner id). Country/state values are passed through un-normalized.
+ * A contact as a Lead through the core's normalizer (country/state codes, domains, lenient numbers);
+ * the only HubSpot-specific step is turning the owner id into the owner's email.
  */
 export function rawRecordToLead(
   raw: RawContactRecord,
   ownerEmailById: (ownerId: string) => string | undefined,
 ): Lead {
-  const p = raw.properties;
-  const str = (k: string): string | undefined => {
-    const v = p[k];
-    return v === null || v === undefined || v.trim() === '' ? undefined : v.trim();
-  };
-  const email = str('email')?.toLowerCase();
-  const fields: Record<string, FieldValue> = {};
-  for (const [k, v] of Object.entries(p)) fields[k] = v;
-  const ownerId = str('hubspot_owner_id');
-  return {
-    id: raw.id,
-    email,
-    emailDomain: email?.includes('@') ? domainOf(email.slice(email.lastIndexOf('@') + 1)) : undefined,
-    firstName: str('firstname'),
-    lastName: str('lastname'),
-    title: str('jobtitle'),
-    company: str('company'),
-    websiteDomain: domainOf(str('website')),
-    country: str('country'),
-    state: str('state'),
-    postalCode: str('zip'),
-    city: str('city'),
-    // numemployees is often a range option ("25-50"); only plain numbers become `employees`.
-    employees: toNumber(str('numemployees')),
-    annualRevenue: toNumber(str('annualrevenue')),
-    industry: str('industry'),
-    leadSource: str('hs_analytics_source'),
-    form: str('recent_conversion_event_name'),
-    score: toNumber(str('hubspotscore')),
-    owner: ownerId === undefined ? undefined : ownerEmailById(ownerId),
-    createdAt: raw.createdAt,
-    fields,
-  };
+  const record: Record<string, unknown> = { ...raw.properties, hs_object_id: raw.id };
+  const ownerId = raw.properties['hubspot_owner_id'];
+  // An owner id the directory does not know stays out of `owner` (a rep email); it is kept in fields.
+  const ownerEmail = ownerId === null || ownerId === undefined ? undefined : ownerEmailById(ownerId.trim());
+  if (ownerEmail !== undefined) record['hubspot_owner_id'] = ownerEmail;
+  const fieldMap: FieldMap =
+    ownerEmail === undefined ? { ...CONTACT_LEAD_FIELDS, hubspot_owner_id: null } : CONTACT_LEAD_FIELDS;
+  if (raw.createdAt !== undefined) record['createdate'] = raw.createdAt;
+  return { ...toLead(record, fieldMap), id: raw.id };
 }
 
 function lifecycleToType(stage: string | null | undefined): Account['type'] {
@@ -247,6 +237,11 @@ export interface HubSpotConnectorOptions {
   touchProperties?: string[];
   /** How long a fetched directory is reused to translate owner ids in readLeads/findAccounts. */
   directoryTtlMs?: number;
+  /**
+   * HubSpot user id the sequences list is read as (the endpoint requires one). Default: the first
+   * active owner with a user id in the directory.
+   */
+  sequencesUserId?: string;
 }
 
 export class HubSpotConnector implements CrmConnector {
@@ -560,6 +555,38 @@ export class HubSpotConnector implements CrmConnector {
     );
     if (!res.ok) return res;
     return res.value !== undefined ? { ok: true, id: res.value } : { ok: true };
+  }
+
+  async sequences(): Promise<{ id: string; name: string }[]> {
+    const userId = this.opts.sequencesUserId ?? (await this.anyActiveUserId());
+    const windows = this.opts.windows ?? DEFAULT_WINDOWS;
+    const out: { id: string; name: string }[] = [];
+    let after: string | undefined;
+    do {
+      const qs: Record<string, string> = { userId, limit: String(SEQUENCES_PAGE_SIZE) };
+      if (after !== undefined) qs['after'] = after;
+      const page = await this.call('general', async (c) => {
+        // apiRequest never throws on 4xx/5xx: check the status and classify ourselves (§6, §7.2).
+        const response = await c.apiRequest({ method: 'GET', path: SEQUENCES_PATH, qs });
+        if (response.status < 200 || response.status > 299)
+          throw await crmErrorFromResponse(response, { windows, now: this.now() });
+        const parsed = sequencesPageSchema.safeParse((await response.json()) as unknown);
+        if (!parsed.success)
+          throw new CrmError('invalid', `HubSpot sequences answer not understood: ${parsed.error.message}`);
+        return parsed.data;
+      });
+      out.push(...page.results);
+      after = page.paging?.next?.after;
+    } while (after !== undefined);
+    return out;
+  }
+
+  private async anyActiveUserId(): Promise<string> {
+    await this.ownerEmails();
+    const owner = this.cachedDirectory?.owners.find((o) => o.active && o.userId !== undefined);
+    if (owner?.userId === undefined)
+      throw new CrmError('invalid', 'no active HubSpot user to list sequences as (set sequencesUserId)');
+    return owner.userId;
   }
 
   async touchedSince(leadId: string, since: number): Promise<boolean> {

@@ -11,6 +11,7 @@ import {
   seedDemoPortal,
   type HubSpotSandbox,
   type SandboxOptions,
+  type WebhookConfig,
 } from '../../connectors/sandbox/index.js';
 import type { DemoPortal } from '../../connectors/sandbox/seed.js';
 import type { Decision, Lead, Team } from '../core/types.js';
@@ -39,6 +40,8 @@ export interface StartOptions {
   sandbox?: SandboxOptions;
   /** Sandbox mode only: create demo contacts at the configured rate (default true). */
   generate?: boolean;
+  /** Sandbox mode only: webhook delivery settings (duplicates, reordering, drops) for the demo portal. */
+  webhooks?: Partial<Pick<WebhookConfig, 'duplicateRate' | 'outOfOrder' | 'dropRate' | 'maxConcurrent'>>;
   /** Use this storage instead of opening one from the config (tests). */
   storage?: Storage;
 }
@@ -162,7 +165,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
 
   if (sandbox !== undefined) {
     // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
-    crmWebhooks(sandbox, hubspot, publicUrl);
+    crmWebhooks(sandbox, hubspot, publicUrl, options.webhooks ?? {});
     await installThroughOAuth(publicUrl);
   }
 
@@ -190,8 +193,10 @@ function crmWebhooks(
   sandbox: NonNullable<RunningApp['sandbox']>,
   hubspot: NonNullable<AppConfig['hubspot']>,
   publicUrl: string,
+  delivery: NonNullable<StartOptions['webhooks']>,
 ): void {
   sandbox.crm.configureWebhooks(Number(sandbox.portalId), {
+    ...delivery,
     targetUrl: `${publicUrl}/webhooks/hubspot`,
     clientSecret: hubspot.clientSecret,
     appId: Number(hubspot.appId),

@@ -1,0 +1,671 @@
+// The durable worker: claims inbox items, routes each lead once, writes the decision back to the CRM.
+// Exactly-once effect rests on storage, not on this process: an effect claim per (lead, purpose) picks
+// the one inbox row that may act, a decision key makes the commit idempotent, and planned actions
+// record what was already written, so a retry after a crash or a 429 redoes only what is missing.
+import {
+  CrmError,
+  type CrmConnector,
+  type Directory,
+  type DirectoryOwner,
+  type ItemResult,
+  type NoteCreate,
+  type OwnerWrite,
+  type TaskCreate,
+} from '../../connectors/connector.js';
+import { AccountIndex } from '../core/accounts.js';
+import { decide } from '../core/decide.js';
+import { summarizeDecision } from '../core/explain.js';
+import { fieldsUsedBy } from '../core/fields.js';
+import { isFreeMailDomain } from '../core/normalize.js';
+import type { Account, Decision, Lead, SequenceSpec, Team } from '../core/types.js';
+import type { Logger } from '../log.js';
+import type { Hold, InboxItem, PlannedAction, Storage } from '../storage/index.js';
+import { asCrmError, DEFAULT_BACKOFF, failureOutcome, isRetryable, type BackoffPolicy } from './failures.js';
+import { crmPropertiesFor, propertyFeedsFields } from './properties.js';
+import type { TenantRegistry, TenantRuntime } from './runtime.js';
+import { mergeDirectory, type MergedTeam } from './team.js';
+
+/** Subscription of the inbox events the worker enqueues itself when a hold times out. */
+export const HOLD_TIMEOUT_SUBSCRIPTION = 'lead-router.hold-timeout';
+
+export interface DecisionInfo {
+  tenantId: string;
+  lead: Lead;
+  decision: Decision;
+  summary: string;
+}
+
+export interface WorkerOptions {
+  storage: Storage;
+  registry: TenantRegistry;
+  workerId: string;
+  clock: () => number;
+  logger: Logger;
+  batchSize?: number;
+  leaseMs?: number;
+  idleMs?: number;
+  onDecision?: (info: DecisionInfo) => void;
+  backoff?: Partial<BackoffPolicy>;
+  /** How long a tenant's CRM directory and sequence list are reused. */
+  directoryTtlMs?: number;
+  /** Re-decisions after a rotation-state conflict before the item is retried later. */
+  maxConflictRetries?: number;
+}
+
+interface Job {
+  item: InboxItem;
+  leadId: string;
+  decisionKey: string;
+  purpose: string;
+  /** Deciding a held lead again: the hold, passed to the core as context. */
+  hold?: Hold | undefined;
+  /** The decision is committed already (a retry): only its planned actions remain. */
+  existing: boolean;
+  /** The rep the decision assigned, for notes. */
+  owner?: string | undefined;
+  actions: PlannedAction[];
+  failures: { error: CrmError; what: string }[];
+  /** Finished without work (effect taken, still held): complete it, nothing else. */
+  noWork: boolean;
+}
+
+interface TenantBatch {
+  runtime: TenantRuntime;
+  crm: string;
+  merged: MergedTeam;
+}
+
+const CRM_NAMES: Record<CrmConnector['provider'], string> = {
+  hubspot: 'HubSpot',
+  salesforce: 'Salesforce',
+  sandbox: 'the sandbox CRM',
+};
+
+const DEFAULT_TTL_MS = 5 * 60_000;
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function sequenceLabel(spec: SequenceSpec): string {
+  return spec.name !== undefined ? `'${spec.name}'` : `#${spec.id ?? '?'}`;
+}
+
+function describeAction(a: PlannedAction): string {
+  const action = a.action;
+  switch (action.kind) {
+    case 'set_owner':
+      return `set owner of contact ${a.leadId} to ${action.email}`;
+    case 'set_queue':
+      return `assign contact ${a.leadId} to queue ${action.queue}`;
+    case 'create_task':
+      return `create task for contact ${a.leadId} assigned to ${action.assignee}`;
+    case 'enroll_sequence':
+      return `enroll contact ${a.leadId} in sequence ${sequenceLabel(action.sequence)}`;
+    case 'write_note':
+      return `write note on contact ${a.leadId}`;
+    default: {
+      const never: never = action;
+      throw new Error(`unhandled action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export class Worker {
+  private readonly storage: Storage;
+  private readonly registry: TenantRegistry;
+  private readonly workerId: string;
+  private readonly clock: () => number;
+  private readonly logger: Logger;
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly idleMs: number;
+  private readonly onDecision: ((info: DecisionInfo) => void) | undefined;
+  private readonly backoff: BackoffPolicy;
+  private readonly ttlMs: number;
+  private readonly maxConflictRetries: number;
+
+  private readonly directories = new Map<string, Directory>();
+  private readonly sequenceLists = new Map<string, { at: number; list: { id: string; name: string }[] }>();
+
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(options: WorkerOptions) {
+    this.storage = options.storage;
+    this.registry = options.registry;
+    this.workerId = options.workerId;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.batchSize = options.batchSize ?? 100;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.idleMs = options.idleMs ?? 250;
+    this.onDecision = options.onDecision;
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.ttlMs = options.directoryTtlMs ?? DEFAULT_TTL_MS;
+    this.maxConflictRetries = options.maxConflictRetries ?? 5;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Loop
+
+  /** Runs until stop(): reap expired leases, time out due holds, process a batch; sleep when idle. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Cuts the idle sleep short (new work was enqueued). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Finishes the in-flight batch, then resolves. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let handled = 0;
+      try {
+        const now = this.clock();
+        await this.storage.reapExpired(now, { maxAttempts: this.backoff.maxAttempts });
+        await this.processHolds(now);
+        handled = await this.runOnce();
+      } catch (error) {
+        // The batch's items stay leased and come back through the reaper; keep the loop alive.
+        this.logger.error('worker iteration failed', {
+          workerId: this.workerId,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      if (handled === 0 && this.running) await this.sleep(this.idleMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  /**
+   * Turns due holds into inbox events (one per hold, deduplicated by the inbox), so a timed-out lead
+   * is re-decided durably like any other event. Returns how many were new.
+   */
+  async processHolds(now: number): Promise<number> {
+    const due = await this.storage.dueHolds(now, { limit: this.batchSize });
+    if (due.length === 0) return 0;
+    return this.storage.enqueue(
+      due.map((h) => ({
+        tenantId: h.tenantId,
+        event: {
+          eventId: `hold-timeout:${h.id}`,
+          subscription: HOLD_TIMEOUT_SUBSCRIPTION,
+          kind: 'changed' as const,
+          objectId: h.leadId,
+          value: String(h.id),
+          occurredAt: h.until,
+        },
+      })),
+      now,
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // One batch
+
+  /** Claims one batch and handles it, tenant by tenant; returns how many inbox items it handled. */
+  async runOnce(): Promise<number> {
+    const now = this.clock();
+    const items = await this.storage.claim({
+      workerId: this.workerId,
+      limit: this.batchSize,
+      leaseMs: this.leaseMs,
+      now,
+    });
+    const byTenant = new Map<string, InboxItem[]>();
+    for (const item of items) {
+      const list = byTenant.get(item.tenantId) ?? [];
+      list.push(item);
+      byTenant.set(item.tenantId, list);
+    }
+    for (const [tenantId, list] of byTenant) await this.processTenant(tenantId, list, now);
+    return items.length;
+  }
+
+  private async processTenant(tenantId: string, items: InboxItem[], now: number): Promise<void> {
+    let runtime: TenantRuntime;
+    try {
+      runtime = await this.registry.runtime(tenantId);
+    } catch (error) {
+      const e = asCrmError(error);
+      for (const item of items)
+        await this.settle(this.bareJob(item, e, `load tenant ${tenantId}`), now, 'the CRM');
+      return;
+    }
+    const crm = CRM_NAMES[runtime.connector.provider];
+    const jobs: Job[] = [];
+    for (const item of items) {
+      try {
+        const job = await this.triage(runtime, item, now);
+        if (job !== null) jobs.push(job);
+      } catch (error) {
+        jobs.push(this.bareJob(item, asCrmError(error), `prepare contact ${item.event.objectId}`));
+      }
+    }
+    const live = (): Job[] => jobs.filter((j) => j.failures.length === 0 && !j.noWork);
+    if (live().length > 0) {
+      try {
+        const merged = mergeDirectory(runtime.team, await this.directoryFor(runtime, now));
+        const batch: TenantBatch = { runtime, crm, merged };
+        await this.decideAll(batch, live(), now);
+        await this.applyActions(batch, live(), now);
+      } catch (error) {
+        // A batch-level failure (directory, lead read, account search) belongs to every item left.
+        const e = asCrmError(error);
+        for (const job of live()) job.failures.push({ error: e, what: `route contact ${job.leadId}` });
+      }
+    }
+    for (const job of jobs) await this.settle(job, now, crm);
+  }
+
+  private bareJob(item: InboxItem, error: CrmError, what: string): Job {
+    return {
+      item,
+      leadId: item.event.objectId,
+      decisionKey: '',
+      purpose: '',
+      existing: false,
+      actions: [],
+      failures: [{ error, what }],
+      noWork: false,
+    };
+  }
+
+  /**
+   * What an event asks for. `created` → route the lead (effect `route`). A change of a field a hold
+   * waits for, or the hold's timeout → decide again (effect `route:hold:<id>`, shared by both, so a
+   * release and a timeout racing route the lead once). Anything else completes without work.
+   */
+  private async triage(runtime: TenantRuntime, item: InboxItem, now: number): Promise<Job | null> {
+    const tenantId = runtime.tenantId;
+    const ev = item.event;
+    const leadId = ev.objectId;
+    const job = (purpose: string, extra: Partial<Job> = {}): Job => ({
+      item,
+      leadId,
+      decisionKey: `${leadId}:${purpose}`,
+      purpose,
+      existing: false,
+      actions: [],
+      failures: [],
+      noWork: false,
+      ...extra,
+    });
+    const noWork = (): Job => job('', { noWork: true });
+
+    if (ev.kind === 'created' && ev.subscription !== HOLD_TIMEOUT_SUBSCRIPTION) {
+      const claim = await this.storage.claimEffect(tenantId, leadId, 'route', item.id, now);
+      if (claim === 'taken') return noWork();
+      return this.withExisting(tenantId, job('route'));
+    }
+
+    const hold = await this.storage.activeHold(tenantId, leadId);
+    const relevant =
+      hold !== null &&
+      (ev.subscription === HOLD_TIMEOUT_SUBSCRIPTION
+        ? ev.value === String(hold.id)
+        : ev.property !== undefined &&
+          propertyFeedsFields(runtime.connector.provider, ev.property, hold.fields));
+    if (hold !== null && relevant) {
+      const purpose = `route:hold:${hold.id}`;
+      const existing = await this.storage.findDecision(tenantId, `${leadId}:${purpose}`);
+      if (existing === null) return job(purpose, { hold }); // the effect is claimed after deciding
+      const claim = await this.storage.claimEffect(tenantId, leadId, purpose, item.id, now);
+      if (claim === 'taken') return noWork();
+      return this.withExisting(tenantId, job(purpose));
+    }
+
+    // A retry of a row that already re-decided a held lead: the hold is released by then, so resume
+    // the decision this row owns from its planned actions.
+    if (item.attempts > 1) {
+      const prefix = `${leadId}:route:hold:`;
+      const keys = new Set(
+        (await this.storage.pendingActions(tenantId, leadId))
+          .map((a) => a.decisionKey)
+          .filter((k) => k.startsWith(prefix)),
+      );
+      for (const key of keys) {
+        const purpose = key.slice(leadId.length + 1);
+        const claim = await this.storage.claimEffect(tenantId, leadId, purpose, item.id, now);
+        if (claim !== 'taken') return this.withExisting(tenantId, job(purpose));
+      }
+    }
+    return noWork();
+  }
+
+  private async withExisting(tenantId: string, job: Job): Promise<Job> {
+    const existing = await this.storage.findDecision(tenantId, job.decisionKey);
+    if (existing === null) return job;
+    job.existing = true;
+    job.owner = existing.owner ?? undefined;
+    job.actions = await this.storage.actionsForDecision(tenantId, job.decisionKey);
+    return job;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Deciding
+
+  private async decideAll(batch: TenantBatch, jobs: Job[], now: number): Promise<void> {
+    const { runtime } = batch;
+    const toDecide = jobs.filter((j) => !j.existing);
+    if (toDecide.length === 0) return;
+    const properties = crmPropertiesFor(runtime.connector.provider, fieldsUsedBy(runtime.ruleSet));
+    const ids = [...new Set(toDecide.map((j) => j.leadId))];
+    const leads = await runtime.connector.readLeads(ids, properties);
+
+    const domains = new Set<string>();
+    for (const lead of leads.values()) {
+      if (lead.emailDomain !== undefined && !isFreeMailDomain(lead.emailDomain))
+        domains.add(lead.emailDomain);
+      if (lead.websiteDomain !== undefined) domains.add(lead.websiteDomain);
+    }
+    const accounts: Account[] = [];
+    const seen = new Set<string>();
+    for (const part of chunk([...domains], 100)) {
+      for (const list of (await runtime.connector.findAccountsByDomain(part)).values())
+        for (const a of list) if (!seen.has(a.id) && seen.add(a.id)) accounts.push(a);
+    }
+    const matcher = AccountIndex.build(accounts);
+
+    for (const job of toDecide) {
+      const lead = leads.get(job.leadId);
+      if (lead === undefined) {
+        job.failures.push({
+          error: new CrmError('not_found', `contact ${job.leadId} not found in ${batch.crm}`),
+          what: `read contact ${job.leadId}`,
+        });
+        continue;
+      }
+      try {
+        await this.decideOne(batch, job, lead, matcher, now);
+      } catch (error) {
+        job.failures.push({ error: asCrmError(error), what: `decide contact ${job.leadId}` });
+      }
+    }
+  }
+
+  private async decideOne(
+    batch: TenantBatch,
+    job: Job,
+    lead: Lead,
+    accounts: AccountIndex,
+    now: number,
+  ): Promise<void> {
+    const { runtime, merged } = batch;
+    const tenantId = runtime.tenantId;
+    const team: Team = merged.team;
+    let claimed = job.hold === undefined;
+    for (let attempt = 0; attempt <= this.maxConflictRetries; attempt++) {
+      const versioned = await this.storage.loadRoutingState(tenantId);
+      const hold = job.hold === undefined ? undefined : { route: job.hold.route, since: job.hold.since };
+      const decision = decide(lead, runtime.ruleSet, { team, state: versioned.state, accounts, hold }, now);
+      if (job.hold !== undefined && decision.destination.kind === 'hold') {
+        // Still missing data: the hold stays as it is (its timeout included); nothing to write.
+        job.noWork = true;
+        return;
+      }
+      if (!claimed) {
+        const claim = await this.storage.claimEffect(tenantId, job.leadId, job.purpose, job.item.id, now);
+        if (claim === 'taken') {
+          job.noWork = true;
+          return;
+        }
+        claimed = true;
+      }
+      const summary = summarizeDecision(decision, lead, team);
+      const result = await this.storage.commitDecision(
+        tenantId,
+        {
+          decisionKey: job.decisionKey,
+          expectedVersion: versioned.version,
+          decision,
+          email: lead.email,
+          summary,
+        },
+        now,
+      );
+      if (result.status === 'conflict') continue;
+      job.actions = result.actions;
+      if (result.status === 'already_decided') {
+        job.owner = result.decision.owner ?? undefined;
+        return;
+      }
+      const dest = decision.destination;
+      job.owner = dest.kind === 'rep' ? dest.email : undefined;
+      this.logger.info('lead decided', {
+        tenantId,
+        leadId: job.leadId,
+        route: decision.route?.name ?? 'fallback',
+        destination: dest.kind,
+        owner: job.owner,
+        queue: dest.kind === 'queue' ? dest.name : undefined,
+        ruleSetVersion: decision.ruleSet.version,
+      });
+      this.onDecision?.({ tenantId, lead, decision, summary });
+      return;
+    }
+    throw new CrmError('transient', 'routing state kept changing under concurrent decisions');
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Writing back
+
+  private async applyActions(batch: TenantBatch, jobs: Job[], now: number): Promise<void> {
+    const { runtime, merged } = batch;
+    const connector = runtime.connector;
+    const pending: { job: Job; a: PlannedAction }[] = [];
+    for (const job of jobs) for (const a of job.actions) if (a.status === 'planned') pending.push({ job, a });
+    const ownerOf = (email: string | undefined): DirectoryOwner | undefined =>
+      email === undefined ? undefined : merged.ownerByEmail.get(email.toLowerCase());
+    const missingOwner = (email: string): CrmError =>
+      new CrmError('invalid', `no ${batch.crm} owner with the email ${email}`);
+
+    const record = async (job: Job, a: PlannedAction, result: ItemResult): Promise<void> => {
+      if (result.ok) {
+        await this.storage.markActionDone(runtime.tenantId, a.id, result.id ?? null, now);
+        return;
+      }
+      const what = describeAction(a);
+      if (!isRetryable(result.error))
+        await this.storage.markActionFailed(
+          runtime.tenantId,
+          a.id,
+          this.reason(what, result.error, batch.crm),
+          now,
+        );
+      job.failures.push({ error: result.error, what });
+    };
+
+    /** Runs one batch call for `entries`; a thrown CrmError belongs to each of its items. */
+    const batchCall = async <T>(
+      entries: { job: Job; a: PlannedAction; input: T }[],
+      call: (inputs: T[]) => Promise<ItemResult[]>,
+    ): Promise<void> => {
+      if (entries.length === 0) return;
+      let results: ItemResult[];
+      try {
+        results = await call(entries.map((e) => e.input));
+      } catch (error) {
+        const e = asCrmError(error);
+        results = entries.map(() => ({ ok: false, error: e }));
+      }
+      for (const [i, entry] of entries.entries())
+        await record(
+          entry.job,
+          entry.a,
+          results[i] ?? { ok: false, error: new CrmError('invalid', 'no result') },
+        );
+    };
+
+    const owners: { job: Job; a: PlannedAction; input: OwnerWrite }[] = [];
+    const tasks: { job: Job; a: PlannedAction; input: TaskCreate }[] = [];
+    const notes: { job: Job; a: PlannedAction; input: NoteCreate }[] = [];
+    const enrolls: { job: Job; a: PlannedAction; spec: SequenceSpec; sender: string }[] = [];
+    for (const { job, a } of pending) {
+      const action = a.action;
+      switch (action.kind) {
+        case 'set_owner': {
+          const owner = ownerOf(action.email);
+          if (owner === undefined) await record(job, a, { ok: false, error: missingOwner(action.email) });
+          else owners.push({ job, a, input: { leadId: a.leadId, ownerId: owner.id } });
+          break;
+        }
+        case 'set_queue':
+          // HubSpot has no queue owner field; queues map to CRM teams in a later change.
+          await record(job, a, { ok: true });
+          break;
+        case 'create_task': {
+          const owner = ownerOf(action.assignee);
+          if (owner === undefined) await record(job, a, { ok: false, error: missingOwner(action.assignee) });
+          else
+            tasks.push({
+              job,
+              a,
+              input: {
+                leadId: a.leadId,
+                ownerId: owner.id,
+                subject: action.subject,
+                body: action.body,
+                dueAt: action.dueAt,
+                priority: action.priority,
+                key: a.key,
+              },
+            });
+          break;
+        }
+        case 'write_note':
+          notes.push({
+            job,
+            a,
+            input: { leadId: a.leadId, ownerId: ownerOf(job.owner)?.id, text: action.text, key: a.key },
+          });
+          break;
+        case 'enroll_sequence':
+          enrolls.push({ job, a, spec: action.sequence, sender: action.sender });
+          break;
+        default: {
+          const never: never = action;
+          throw new Error(`unhandled action ${JSON.stringify(never)}`);
+        }
+      }
+    }
+
+    await batchCall(owners, (inputs) => connector.setOwners(inputs));
+    await batchCall(tasks, (inputs) => connector.createTasks(inputs));
+    await batchCall(notes, (inputs) => connector.writeNotes(inputs));
+    for (const { job, a, spec, sender } of enrolls) {
+      let result: ItemResult;
+      try {
+        const owner = ownerOf(sender);
+        const sequenceId = spec.id ?? (await this.sequenceIdByName(runtime, spec.name ?? '', now));
+        if (owner === undefined) result = { ok: false, error: missingOwner(sender) };
+        else if (owner.userId === undefined)
+          result = {
+            ok: false,
+            error: new CrmError('invalid', `${sender} has no ${batch.crm} user id to send from`),
+          };
+        else
+          result = await connector.enroll({
+            leadId: a.leadId,
+            sequenceId,
+            senderUserId: owner.userId,
+            senderEmail: owner.email,
+          });
+      } catch (error) {
+        result = { ok: false, error: asCrmError(error) };
+      }
+      await record(job, a, result);
+    }
+  }
+
+  private async sequenceIdByName(runtime: TenantRuntime, name: string, now: number): Promise<string> {
+    let cached = this.sequenceLists.get(runtime.tenantId);
+    const find = (): { id: string; name: string } | undefined =>
+      cached?.list.find((s) => s.name.trim().toLowerCase() === name.trim().toLowerCase());
+    // A name we do not know may be a sequence created since the list was read: read it again once.
+    if (cached === undefined || now - cached.at >= this.ttlMs || find() === undefined) {
+      cached = { at: now, list: await runtime.connector.sequences() };
+      this.sequenceLists.set(runtime.tenantId, cached);
+    }
+    const hit = find();
+    if (hit === undefined) throw new CrmError('invalid', `no sequence named '${name}'`);
+    return hit.id;
+  }
+
+  /** The tenant's directory: from memory, else storage, else the CRM, reused for `directoryTtlMs`. */
+  private async directoryFor(runtime: TenantRuntime, now: number): Promise<Directory> {
+    const fresh = (d: Directory | null | undefined): d is Directory =>
+      d !== null && d !== undefined && now - d.fetchedAt < this.ttlMs && d.fetchedAt <= now;
+    const memory = this.directories.get(runtime.tenantId);
+    if (fresh(memory)) return memory;
+    const stored = await this.storage.loadDirectory(runtime.tenantId);
+    if (fresh(stored)) {
+      this.directories.set(runtime.tenantId, stored);
+      return stored;
+    }
+    // Stamped with our clock, so freshness is judged on one time line.
+    const directory = { ...(await runtime.connector.directory()), fetchedAt: now };
+    await this.storage.saveDirectory(runtime.tenantId, directory);
+    this.directories.set(runtime.tenantId, directory);
+    return directory;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Settling an item
+
+  private reason(what: string, error: CrmError, crm: string): string {
+    const verb = isRetryable(error) ? `${crm} answered ${error.kind}` : `${crm} refused`;
+    return `${what}: ${verb}: ${error.message}`;
+  }
+
+  /** complete, retryLater or deadLetter — once per item, after all its work. */
+  private async settle(job: Job, now: number, crm: string): Promise<void> {
+    const { item } = job;
+    if (job.failures.length === 0) {
+      await this.storage.complete(item.id, this.workerId, now);
+      return;
+    }
+    const reasons = job.failures.map((f) => this.reason(f.what, f.error, crm)).join('; ');
+    const retryable = job.failures.find((f) => isRetryable(f.error));
+    const outcome = failureOutcome(
+      retryable?.error ?? job.failures[0]!.error,
+      item.attempts,
+      now,
+      this.backoff,
+    );
+    const fields = { tenantId: item.tenantId, leadId: job.leadId, inboxId: item.id, attempts: item.attempts };
+    if (outcome.kind === 'retry') {
+      this.logger.warn('lead will be retried', { ...fields, runAfter: outcome.runAfter, reason: reasons });
+      await this.storage.retryLater(item.id, this.workerId, outcome.runAfter, reasons, now);
+      return;
+    }
+    const final = retryable === undefined ? reasons : `${reasons} (gave up after ${item.attempts} attempts)`;
+    this.logger.error('lead dead-lettered', { ...fields, reason: final });
+    await this.storage.deadLetter(item.id, this.workerId, final, now);
+  }
+}

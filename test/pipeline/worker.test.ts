@@ -1,0 +1,382 @@
+// The worker end to end: the real HubSpotConnector against a started sandbox, storage on SQLite, a rule
+// set loaded from YAML. The sandbox's write log is the judge of "exactly once".
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
+import { LimiterFactory } from '../../connectors/shared/limiter.js';
+import {
+  createHubSpotSandbox,
+  seedDemoPortal,
+  type CrmObject,
+  type DemoPortal,
+  type HubSpotSandbox,
+  type WriteRecord,
+} from '../../connectors/sandbox/index.js';
+import type { CrmEvent } from '../../connectors/connector.js';
+import type { RuleSet } from '../../src/core/types.js';
+import { createLogger } from '../../src/log.js';
+import { HOLD_TIMEOUT_SUBSCRIPTION, Worker, type DecisionInfo } from '../../src/pipeline/worker.js';
+import type { TenantRegistry } from '../../src/pipeline/runtime.js';
+import { loadRuleSet } from '../../src/rules/index.js';
+import { openStorage, type Storage } from '../../src/storage/index.js';
+
+const TENANT = 't1';
+const T0 = Date.parse('2026-11-26T12:00:00.000Z');
+
+const RULES = `
+name: Pipeline test
+pools:
+  na: { members: [nina@acme.io, omar@acme.io, paula@acme.io, sam@acme.io], strategy: round_robin, fallback: { queue: triage } }
+routes:
+  - name: Seatless sender
+    when: { title: Seatless }
+    assign: { rep: dev@acme.io }
+    task: { subject: 'Call {{email}}', due: 15m, priority: high }
+    sequence: Enterprise demo follow-up
+  - name: Needs enrichment
+    when: { title: Enrich me }
+    assign: { hold: { fields: [industry], timeout: 1h, then: { pool: na } } }
+    task: { subject: 'Enriched lead {{email}}', due: 1h, priority: medium }
+  - name: Everyone else
+    assign: { pool: na }
+    task: { subject: 'New lead {{email}}', due: 1h, priority: medium }
+    sequence: Inbound nurture
+fallback: { queue: triage }
+team:
+  reps:
+    dev@acme.io: { timezone: Europe/London }
+    nina@acme.io: { timezone: America/New_York }
+    omar@acme.io: { timezone: America/Chicago }
+    paula@acme.io: { timezone: America/Los_Angeles }
+    sam@acme.io: { timezone: America/New_York }
+  queues: { triage: {} }
+`;
+
+function ruleSet(): RuleSet {
+  const loaded = loadRuleSet(RULES, 'pipeline-test.yaml');
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  return loaded.ruleSet;
+}
+
+let sandbox: HubSpotSandbox;
+let url: string;
+const limiters = new LimiterFactory({ provider: 'hubspot-pipeline-test' });
+const logger = createLogger({ silent: true });
+let dir: string;
+
+beforeAll(async () => {
+  sandbox = createHubSpotSandbox({ seed: 5 });
+  ({ url } = await sandbox.start());
+  dir = mkdtempSync(join(tmpdir(), 'lead-router-worker-'));
+});
+afterAll(async () => {
+  await sandbox.stop();
+  await limiters.disconnectAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Env {
+  storage: Storage;
+  demo: DemoPortal;
+  portalId: number;
+  clock: { now: number };
+  registry: TenantRegistry;
+  decisions: DecisionInfo[];
+  worker(id?: string, storage?: Storage): Worker;
+  writes(kind: WriteRecord['kind'], objectId?: string): WriteRecord[];
+  tasksFor(contactId: string): WriteRecord[];
+  enqueueCreated(contacts: CrmObject[], prefix?: string): Promise<number>;
+  drain(worker: Worker): Promise<void>;
+}
+
+async function setup(storageFile = ':memory:'): Promise<Env> {
+  const storage = await openStorage({ file: storageFile, now: () => T0 });
+  await storage.createTenant({ id: TENANT, provider: 'hubspot', externalId: 'x', name: 'Demo' }, T0);
+  const portal = sandbox.createPortal();
+  const demo = seedDemoPortal(portal, 11, { companies: 20 });
+  const portalId = portal.portalId;
+  const clock = { now: T0 };
+  const connector = new HubSpotConnector({
+    portalId: String(portalId),
+    accessToken: sandbox.issueToken(portalId).token,
+    basePath: url,
+    limiter: limiters.forPortal(String(portalId)),
+    // One attempt: CRM failures reach the worker, whose stored backoff is what is under test.
+    retry: { maxAttempts: 1 },
+  });
+  const rules = ruleSet();
+  const registry: TenantRegistry = {
+    runtime: (tenantId) =>
+      Promise.resolve({ tenantId, connector, ruleSet: rules, team: rules.team ?? { reps: {}, queues: {} } }),
+  };
+  const decisions: DecisionInfo[] = [];
+  const env: Env = {
+    storage,
+    demo,
+    portalId,
+    clock,
+    registry,
+    decisions,
+    worker: (id = 'w1', s = storage) =>
+      new Worker({
+        storage: s,
+        registry,
+        workerId: id,
+        clock: () => clock.now,
+        logger,
+        batchSize: 10,
+        onDecision: (info) => decisions.push(info),
+      }),
+    writes: (kind, objectId) => sandbox.writes.list({ portalId, kind, objectId, source: 'api' }),
+    tasksFor: (contactId) =>
+      sandbox.writes
+        .list({ portalId, kind: 'association.created', source: 'api' })
+        .filter((w) => w.details['toId'] === contactId && w.details['typeId'] === '204'),
+    enqueueCreated: (contacts, prefix = 'c') =>
+      storage.enqueue(
+        contacts.map((c) => ({ tenantId: TENANT, event: created(c.id, `${prefix}-${c.id}`) })),
+        clock.now,
+      ),
+    drain: async (worker) => {
+      while ((await worker.runOnce()) > 0);
+    },
+  };
+  return env;
+}
+
+function created(objectId: string, eventId: string): CrmEvent {
+  return { eventId, subscription: 'contact.creation', kind: 'created', objectId, occurredAt: T0 };
+}
+
+function changed(objectId: string, eventId: string, property: string, value: string): CrmEvent {
+  return {
+    eventId,
+    subscription: 'contact.propertyChange',
+    kind: 'changed',
+    objectId,
+    property,
+    value,
+    occurredAt: T0,
+  };
+}
+
+const NA = ['nina@acme.io', 'omar@acme.io', 'paula@acme.io', 'sam@acme.io'];
+
+describe('Worker', () => {
+  it('routes N contacts once each, and running the same events again changes nothing', async () => {
+    const env = await setup();
+    const contacts = env.demo.createContacts(25, 'import');
+    expect(await env.enqueueCreated(contacts)).toBe(25);
+    await env.drain(env.worker());
+
+    expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 25, failed: 0 });
+    const ownerIds = new Map(env.demo.owners.map((o) => [o.id, o.email]));
+    for (const c of contacts) {
+      const owners = env.writes('owner.set', c.id);
+      expect(owners).toHaveLength(1);
+      expect(NA).toContain(ownerIds.get(owners[0]!.details['to'] ?? ''));
+      expect(env.tasksFor(c.id)).toHaveLength(1);
+      expect(env.writes('enrollment.created', c.id).length).toBeLessThanOrEqual(1);
+    }
+    // Round robin over four reps: 25 leads are spread 7/6/6/6.
+    const perRep = new Map<string, number>();
+    for (const d of env.decisions) {
+      const dest = d.decision.destination;
+      if (dest.kind === 'rep') perRep.set(dest.email, (perRep.get(dest.email) ?? 0) + 1);
+    }
+    expect([...perRep.values()].sort()).toEqual([6, 6, 6, 7]);
+    expect(env.decisions.map((d) => d.summary).every((s) => s.length > 0)).toBe(true);
+
+    const before = sandbox.writes.list({ portalId: env.portalId, source: 'api' }).length;
+    // The same events (deduplicated by the inbox) and the same creations under new event ids.
+    expect(await env.enqueueCreated(contacts)).toBe(0);
+    expect(await env.enqueueCreated(contacts, 'redelivered')).toBe(25);
+    await env.drain(env.worker('w2'));
+    expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 50, failed: 0 });
+    expect(sandbox.writes.list({ portalId: env.portalId, source: 'api' })).toHaveLength(before);
+    expect(env.decisions).toHaveLength(25);
+    await env.storage.close();
+  });
+
+  it('two workers on one SQLite file route each contact once', async () => {
+    const file = join(dir, 'two-workers.sqlite');
+    const env = await setup(file);
+    const second = await openStorage({ file, now: () => T0 });
+    const contacts = env.demo.createContacts(30, 'import');
+    await env.enqueueCreated(contacts);
+    await Promise.all([env.drain(env.worker('a')), env.drain(env.worker('b', second))]);
+
+    expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 30, failed: 0 });
+    for (const c of contacts) {
+      expect(env.writes('owner.set', c.id)).toHaveLength(1);
+      expect(env.tasksFor(c.id)).toHaveLength(1);
+    }
+    expect(env.decisions).toHaveLength(30);
+    await second.close();
+    await env.storage.close();
+  });
+
+  it.each([
+    ['429 on the owner batch update', '429' as const, '/crm/v3/objects/contacts/batch/update'],
+    ['500 on the task batch create', '500' as const, '/crm/v3/objects/tasks/batch/create'],
+    ['500 on the contact batch read', '500' as const, '/crm/v3/objects/contacts/batch/read'],
+  ])('a %s is retried later and still ends in exactly one write', async (_name, kind, path) => {
+    const env = await setup();
+    const contacts = env.demo.createContacts(5, 'import');
+    await env.enqueueCreated(contacts);
+    sandbox.faults.failNext(kind, 1, path);
+    const worker = env.worker();
+    expect(await worker.runOnce()).toBe(5);
+    const stats = await env.storage.inboxStats(TENANT);
+    expect(stats).toMatchObject({ pending: 5, done: 0 });
+    const [item] = await env.storage.claim({
+      workerId: 'peek',
+      limit: 1,
+      leaseMs: 1,
+      now: T0 + 3_600_000,
+    });
+    expect(item?.lastError).toMatch(/contact \d+.*HubSpot answered (rate_limited|transient)/);
+    await env.storage.reapExpired(T0 + 3_600_000 + 1);
+
+    env.clock.now = T0 + 3_600_000 + 2;
+    await env.drain(worker);
+    expect(await env.storage.inboxStats(TENANT)).toMatchObject({ pending: 0, done: 5, failed: 0 });
+    for (const c of contacts) {
+      expect(env.writes('owner.set', c.id)).toHaveLength(1);
+      expect(env.tasksFor(c.id)).toHaveLength(1);
+      expect(env.writes('enrollment.created', c.id)).toHaveLength(1);
+    }
+    await env.storage.close();
+  });
+
+  it('an owner without a Sales seat as sender → a readable dead letter; the other leads are routed', async () => {
+    const env = await setup();
+    const seatless = env.demo.portal.createObject(
+      'contacts',
+      { email: 'no.seat@bluelabs.example', jobtitle: 'Seatless', firstname: 'No' },
+      'import',
+    );
+    const others = env.demo.createContacts(4, 'import');
+    await env.enqueueCreated([others[0]!, seatless, ...others.slice(1)]);
+    await env.drain(env.worker());
+
+    const dead = await env.storage.deadLetters(TENANT);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.event.objectId).toBe(seatless.id);
+    expect(dead[0]!.lastError).toContain(
+      `enroll contact ${seatless.id} in sequence 'Enterprise demo follow-up': HubSpot refused:`,
+    );
+    expect(dead[0]!.lastError).toMatch(/Sales Hub/);
+    // Owner and task of the seatless lead were written; only the enrollment failed.
+    expect(env.writes('owner.set', seatless.id)).toHaveLength(1);
+    expect(env.writes('enrollment.created', seatless.id)).toHaveLength(0);
+    for (const c of others) {
+      expect(env.writes('owner.set', c.id)).toHaveLength(1);
+      expect(env.tasksFor(c.id)).toHaveLength(1);
+    }
+    expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 4, failed: 1 });
+    await env.storage.close();
+  });
+
+  it('a contact the CRM no longer has is dead-lettered by name', async () => {
+    const env = await setup();
+    await env.storage.enqueue([{ tenantId: TENANT, event: created('999999', 'gone') }], T0);
+    await env.drain(env.worker());
+    const [dead] = await env.storage.deadLetters(TENANT);
+    expect(dead?.lastError).toContain('contact 999999 not found in HubSpot');
+  });
+
+  describe('holds', () => {
+    async function heldLead(env: Env) {
+      const lead = env.demo.portal.createObject(
+        'contacts',
+        { email: 'enrich.me@nova.example', jobtitle: 'Enrich me' },
+        'import',
+      );
+      await env.enqueueCreated([lead]);
+      await env.drain(env.worker());
+      const hold = await env.storage.activeHold(TENANT, lead.id);
+      expect(hold).toMatchObject({ fields: ['industry'], until: T0 + 3_600_000 });
+      expect(env.writes('owner.set', lead.id)).toHaveLength(0);
+      return lead;
+    }
+
+    it('is released by a change of a held field, not by other changes', async () => {
+      const env = await setup();
+      const lead = await heldLead(env);
+      await env.storage.enqueue([{ tenantId: TENANT, event: changed(lead.id, 'e1', 'city', 'Berlin') }], T0);
+      await env.drain(env.worker());
+      expect(env.writes('owner.set', lead.id)).toHaveLength(0);
+      expect(await env.storage.activeHold(TENANT, lead.id)).not.toBeNull();
+
+      env.demo.portal.updateObject('contacts', lead.id, { industry: 'RETAIL' }, 'import');
+      env.clock.now = T0 + 60_000;
+      await env.storage.enqueue(
+        [
+          { tenantId: TENANT, event: changed(lead.id, 'e2', 'industry', 'RETAIL') },
+          { tenantId: TENANT, event: changed(lead.id, 'e3', 'industry', 'RETAIL') },
+        ],
+        env.clock.now,
+      );
+      await env.drain(env.worker());
+      expect(env.writes('owner.set', lead.id)).toHaveLength(1);
+      expect(env.tasksFor(lead.id)).toHaveLength(1);
+      expect(await env.storage.activeHold(TENANT, lead.id)).toBeNull();
+      const released = env.decisions.at(-1)!.decision;
+      // With industry present the hold route no longer applies: the next route decides.
+      expect(released.route?.name).toBe('Everyone else');
+      expect(released.trace.routes.find((r) => r.name === 'Needs enrichment')?.note).toMatch(
+        /hold not needed/,
+      );
+      expect(released.destination.kind).toBe('rep');
+      await env.storage.close();
+    });
+
+    it('times out to the route’s then destination when the clock passes the hold', async () => {
+      const env = await setup();
+      const lead = await heldLead(env);
+      const worker = env.worker();
+      expect(await worker.processHolds(T0 + 59 * 60_000)).toBe(0);
+
+      env.clock.now = T0 + 3_600_000;
+      expect(await worker.processHolds(env.clock.now)).toBe(1);
+      expect(await worker.processHolds(env.clock.now)).toBe(0);
+      await env.drain(worker);
+      expect(env.writes('owner.set', lead.id)).toHaveLength(1);
+      const timedOut = env.decisions.at(-1)!.decision;
+      expect(timedOut.trace.steps.join(' ')).toMatch(/hold timed out/);
+      expect(NA).toContain(timedOut.destination.kind === 'rep' ? timedOut.destination.email : '');
+
+      // A late property change after the timeout finds no hold: nothing more is written.
+      await env.storage.enqueue(
+        [{ tenantId: TENANT, event: changed(lead.id, 'late', 'industry', 'RETAIL') }],
+        env.clock.now,
+      );
+      await env.drain(worker);
+      expect(env.writes('owner.set', lead.id)).toHaveLength(1);
+      const events = await env.storage.recentDecisions(TENANT);
+      expect(events.filter((d) => d.leadId === lead.id).map((d) => d.decisionKey)).toEqual([
+        expect.stringMatching(new RegExp(`^${lead.id}:route:hold:\\d+$`)),
+        `${lead.id}:route`,
+      ]);
+      expect(HOLD_TIMEOUT_SUBSCRIPTION).toBe('lead-router.hold-timeout');
+      await env.storage.close();
+    });
+  });
+
+  it('start/stop: the loop processes enqueued work after wake() and stops cleanly', async () => {
+    const env = await setup();
+    const contacts = env.demo.createContacts(3, 'import');
+    const worker = env.worker();
+    worker.start();
+    await env.enqueueCreated(contacts);
+    worker.wake();
+    for (let i = 0; i < 200 && (await env.storage.inboxStats(TENANT)).done < 3; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    await worker.stop();
+    expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 3 });
+    for (const c of contacts) expect(env.writes('owner.set', c.id)).toHaveLength(1);
+    await env.storage.close();
+  });
+});
