@@ -605,6 +605,13 @@ export class Storage {
         tenantId,
         id,
       ]);
+      // The refusal was fixed outside (a seat, a scope, a sequence): its failed actions are tried again;
+      // actions already done stay done, so the lead is still routed exactly once.
+      await tx.run(
+        `UPDATE actions SET status = 'planned', error = NULL, updated_at = ?
+         WHERE tenant_id = ? AND status = 'failed' AND lead_id = (SELECT object_id FROM inbox WHERE tenant_id = ? AND id = ?)`,
+        [now, tenantId, tenantId, id],
+      );
       return true;
     });
   }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { signV3 } from '../../connectors/hubspot/signature.js';
 import { loadConfig, type AppConfig } from '../../src/app/config.js';
 import { startApp, type RunningApp } from '../../src/app/start.js';
+import { replayDeadLetters } from '../../src/cli/operate.js';
 import { createLogger } from '../../src/log.js';
 
 const logger = createLogger({ silent: true });
@@ -183,11 +184,28 @@ describe('a CRM refusal', () => {
         /^enroll contact \d+ in sequence 'Enterprise demo follow-up': HubSpot refused: .*[Ss]eat/,
       );
     // Everyone else is routed, and the refused leads still got their owner and task.
+    const portalId = Number(sandbox.portalId);
     const ownerWrites = new Set(
-      sandbox.crm.writes
-        .list({ portalId: Number(sandbox.portalId), kind: 'owner.set', source: 'api' })
-        .map((w) => w.objectId),
+      sandbox.crm.writes.list({ portalId, kind: 'owner.set', source: 'api' }).map((w) => w.objectId),
     );
     expect(ownerWrites.size).toBe(contacts.length);
+
+    // The admin buys Dev a seat; replaying the dead letters enrolls each lead once and writes nothing twice.
+    const dev = [...sandbox.demo.portal.owners.values()].find((o) => o.email === 'dev@acme.io');
+    dev!.salesSeat = true;
+    const replayed = await replayDeadLetters(app.storage, tenant!, [], Date.now());
+    expect(replayed).toHaveLength(toDev.length);
+    app.worker.wake();
+    await until('the replayed leads to be enrolled', async () => {
+      const stats = await app.storage.inboxStats(tenant!.id);
+      return stats.failed === 0 && stats.pending === 0 && stats.leased === 0;
+    });
+    const writes = sandbox.crm.writes.list({ portalId, source: 'api' });
+    const enrolled = countBy(writes.filter((w) => w.kind === 'enrollment.created').map((w) => w.objectId));
+    expect([...enrolled.keys()].sort()).toEqual(toDev);
+    expect([...enrolled.values()].every((n) => n === 1)).toBe(true);
+    const owners = countBy(writes.filter((w) => w.kind === 'owner.set').map((w) => w.objectId));
+    expect([...owners.values()].every((n) => n === 1)).toBe(true);
+    expect(writes.filter((w) => w.kind === 'task.created')).toHaveLength(contacts.length);
   });
 });
