@@ -16,6 +16,7 @@ import {
 import type { DemoPortal } from '../../connectors/sandbox/seed.js';
 import type { Decision, Lead, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
+import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker } from '../pipeline/worker.js';
 import { loadRuleSet, loadTeam, formatDiagnostic } from '../rules/index.js';
 import { createServer, hubspotRedirectUri } from '../server/index.js';
@@ -165,7 +166,13 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
 
   if (sandbox !== undefined) {
     // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
-    crmWebhooks(sandbox, hubspot, publicUrl, options.webhooks ?? {});
+    crmWebhooks(
+      sandbox,
+      hubspot,
+      publicUrl,
+      holdProperties(rulesSource, config.rulesPath, team),
+      options.webhooks ?? {},
+    );
     await installThroughOAuth(publicUrl);
   }
 
@@ -193,6 +200,7 @@ function crmWebhooks(
   sandbox: NonNullable<RunningApp['sandbox']>,
   hubspot: NonNullable<AppConfig['hubspot']>,
   publicUrl: string,
+  propertyChanges: string[],
   delivery: NonNullable<StartOptions['webhooks']>,
 ): void {
   sandbox.crm.configureWebhooks(Number(sandbox.portalId), {
@@ -200,9 +208,19 @@ function crmWebhooks(
     targetUrl: `${publicUrl}/webhooks/hubspot`,
     clientSecret: hubspot.clientSecret,
     appId: Number(hubspot.appId),
-    // Property changes for fields the demo rules may hold for.
-    propertyChanges: ['country', 'numemployees', 'state'],
+    propertyChanges,
   });
+}
+
+/**
+ * The contact properties whose changes can release a held lead: exactly the fields the rule set holds
+ * for (what the app's webhook subscriptions for property changes must cover).
+ */
+function holdProperties(source: string, file: string, team: Team | undefined): string[] {
+  const rules = loadRuleSet(source, file, team === undefined ? {} : { team });
+  if (!rules.ok) return [];
+  const fields = rules.ruleSet.routes.flatMap((r) => (r.assign.kind === 'hold' ? r.assign.fields : []));
+  return crmPropertiesFor('hubspot', fields);
 }
 
 /** Walks the OAuth install as a browser would: install → authorize (auto-approved) → callback. */
