@@ -162,7 +162,7 @@ const TYPES: (Account['type'] | undefined)[] = [
 const DEFAULT_OWNERS = Array.from({ length: 50 }, (_, i) => `rep${i + 1}@example-sales.com`);
 
 /** mulberry32: small, fast and good enough for test data. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -16,7 +16,7 @@ import type {
   Team,
   Territory,
 } from '../src/core/types.js';
-import { generateAccounts } from './accounts-workload.js';
+import { generateAccounts, rng } from './accounts-workload.js';
 import { progress } from './progress.js';
 
 const args = new Map<string, string>();
@@ -25,17 +25,6 @@ const ACCOUNTS = Number(args.get('--accounts') ?? 1_000_000);
 const DECISIONS = Number(args.get('--decisions') ?? 200_000);
 const WARMUP = Math.min(20_000, DECISIONS);
 
-/** A small deterministic PRNG (mulberry32) so every run measures the same workload. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = rng(42);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
 

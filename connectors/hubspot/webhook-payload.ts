@@ -83,13 +83,18 @@ export function toCrmEvents(batch: HubSpotWebhookEvent[]): ParsedBatch {
       out.ignored.push({ portalId: e.portalId, subscription, eventId: e.eventId });
       continue;
     }
-    const event: CrmEvent = {
-      eventId: e.eventId,
-      subscription,
-      kind,
-      objectId: e.objectId,
-      occurredAt: e.occurredAt,
-    };
+    // A contact is created once, but HubSpot reports it through `contact.creation` and again through
+    // `object.creation`, each with its own event id: keyed by the object, both land on one inbox row.
+    const event: CrmEvent =
+      kind === 'created'
+        ? {
+            eventId: `created:${e.objectId}`,
+            subscription: 'contact.creation',
+            kind,
+            objectId: e.objectId,
+            occurredAt: e.occurredAt,
+          }
+        : { eventId: e.eventId, subscription, kind, objectId: e.objectId, occurredAt: e.occurredAt };
     if (kind === 'changed') {
       event.property = e.propertyName;
       event.value =

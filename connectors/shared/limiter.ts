@@ -15,9 +15,12 @@ export interface BucketSpec {
 }
 
 /** Marketplace OAuth app: 110 requests / 10 s per installing account; search: 5 req/s (§7.1). */
+// HubSpot counts a *rolling* window, while Bottleneck's reservoir refills at fixed instants and would
+// let two windows' worth through back to back. Spacing calls evenly (minTime) keeps every rolling
+// window within budget, with a little headroom: 10,000 ms / 92 ms ≈ 108.7 calls per 10 s.
 export const HUBSPOT_BUCKETS = {
-  general: { reservoir: 110, intervalMs: 10_000, maxConcurrent: 10 },
-  search: { reservoir: 5, intervalMs: 1_000, maxConcurrent: 3 },
+  general: { reservoir: 110, intervalMs: 10_000, maxConcurrent: 10, minTimeMs: 92 },
+  search: { reservoir: 5, intervalMs: 1_000, maxConcurrent: 3, minTimeMs: 210 },
 } as const satisfies Record<string, BucketSpec>;
 
 export type BucketName = keyof typeof HUBSPOT_BUCKETS;

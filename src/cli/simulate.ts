@@ -9,6 +9,7 @@ import { fieldsUsedBy } from '../core/fields.js';
 import { leadFieldFor, leadFieldForColumn, toLead } from '../core/normalize.js';
 import type { Account, Decision, HoldState, Lead, RoutingState, RuleSet, Team } from '../core/types.js';
 import { closest } from '../rules/diagnostics.js';
+import { routingStateSchema } from '../storage/model.js';
 import { InputError, readRecordsFile, type FlatRecord } from './records-file.js';
 
 export interface SimulateOptions {
@@ -24,26 +25,6 @@ export interface SimulateOptions {
   /** Used when neither the lead nor `--at` gives a time. */
   clock: () => number;
 }
-
-const routingStateSchema = z.object({
-  pools: z.record(
-    z.object({
-      turn: z.number(),
-      lastTurn: z.record(z.number()),
-      weighted: z.object({ members: z.string(), counts: z.record(z.number()), total: z.number() }).optional(),
-    }),
-  ),
-  reps: z.record(
-    z.object({
-      dayKey: z.string(),
-      day: z.number(),
-      weekKey: z.string(),
-      week: z.number(),
-      recent: z.array(z.number()),
-      open: z.number(),
-    }),
-  ),
-});
 
 export const EMPTY_STATE: RoutingState = { pools: {}, reps: {} };
 

@@ -64,7 +64,7 @@ describe('parseWebhookBody', () => {
           {
             portalId: '62515',
             event: {
-              eventId: '1',
+              eventId: 'created:123',
               subscription: 'contact.creation',
               kind: 'created',
               objectId: '123',
@@ -75,6 +75,27 @@ describe('parseWebhookBody', () => {
         ],
       },
     });
+  });
+
+  it('keys a creation by its object, so contact.creation and object.creation land on one inbox row', () => {
+    const creation = {
+      eventId: 11,
+      subscriptionId: 1,
+      portalId: 62515,
+      appId: 4242,
+      occurredAt: 1564113600000,
+      attemptNumber: 0,
+      objectId: 77,
+      changeSource: 'CRM',
+    };
+    const b = parse([
+      { ...creation, subscriptionType: 'contact.creation' },
+      { ...creation, eventId: 12, subscriptionType: 'object.creation', objectTypeId: '0-1' },
+    ]);
+    expect(b.events.map((e) => [e.event.subscription, e.event.eventId])).toEqual([
+      ['contact.creation', 'created:77'],
+      ['contact.creation', 'created:77'],
+    ]);
   });
 
   it('doc example with eventType and a property change', () => {
@@ -91,7 +112,7 @@ describe('parseWebhookBody', () => {
         source: 'ACADEMY|',
       },
       {
-        eventId: '3816279480',
+        eventId: 'created:1246978',
         subscription: 'contact.creation',
         kind: 'created',
         objectId: '1246978',

@@ -1,0 +1,349 @@
+// `npm run bench:e2e`: the whole app over the sandbox CRM on 127.0.0.1, measured from the sandbox's side.
+// Burst: N contacts at once; how close the app gets to the time the portal's rate budget allows.
+// Steady: a fresh app, 50 ms API latency, 20 leads/s; owner-write latency per contact (p50, p95).
+// Prints one JSON line on stdout; progress goes to stderr.
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SandboxOptions, WriteRecord } from '../connectors/sandbox/index.js';
+import { isFreeMailDomain, registrableDomain } from '../src/core/normalize.js';
+import { loadConfig } from '../src/app/config.js';
+import { startApp, type RunningApp } from '../src/app/start.js';
+import { createLogger } from '../src/log.js';
+import { progress } from './progress.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i] ?? '', process.argv[i + 1] ?? '');
+const LEADS = Number(args.get('--leads') ?? 10_000);
+const STEADY_RATE = Number(args.get('--rate') ?? 20);
+const STEADY_SECONDS = Number(args.get('--steady-seconds') ?? 30);
+const STEADY_LATENCY_MS = 50;
+if (!Number.isInteger(LEADS) || LEADS <= 0)
+  throw new Error(`--leads must be a positive integer, got ${LEADS}`);
+
+// HubSpot's budget per portal (hubspot.md §7.1), as the sandbox enforces it.
+const GENERAL_PER_SEC = 110 / 10;
+const SEARCH_PER_SEC = 5;
+const BATCH = 100;
+const DOMAINS_PER_SEARCH = 50;
+
+const logger = createLogger({ silent: true });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What each API call is, by method and path shape. */
+function callKind(method: string, path: string): string {
+  const p = path.replace(/\/\d+(?=\/|$)/g, '/:id').replace(/\/$/, '');
+  const known: Record<string, string> = {
+    'POST /crm/v3/objects/contacts/batch/read': 'contacts.read',
+    'POST /crm/v3/objects/contacts/batch/update': 'owner.batch',
+    'POST /crm/v3/objects/tasks/batch/create': 'task.batch',
+    'POST /crm/v3/objects/notes/batch/create': 'note.batch',
+    'POST /crm/v3/objects/companies/search': 'company.search',
+    'POST /automation/v4/sequences/enrollments': 'enroll',
+    'GET /crm/v3/owners': 'owners',
+    'GET /automation/v4/sequences': 'sequences',
+  };
+  return known[`${method} ${p}`] ?? `${method} ${p}`;
+}
+
+interface CallStats {
+  /** Calls the sandbox accepted (2xx–4xx other than 429), by kind. */
+  byKind: Record<string, number>;
+  /** Calls the sandbox answered 429, by kind. */
+  rejected429: Record<string, number>;
+  other: Record<string, number>;
+}
+
+/**
+ * Counts API calls by wrapping the sandbox's Express handler from outside (read-only: it only listens
+ * for each response's `finish`). Express looks `app.handle` up per request, so wrapping after start works.
+ */
+function countCalls(app: RunningApp): CallStats {
+  const stats: CallStats = { byKind: {}, rejected429: {}, other: {} };
+  const express = app.sandbox!.crm.app as unknown as {
+    handle: (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
+  };
+  const inner = express.handle.bind(express);
+  express.handle = (req, res, next) => {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (path.startsWith('/crm/') || path.startsWith('/automation/')) {
+      const kind = callKind(req.method ?? 'GET', path);
+      res.once('finish', () => {
+        const bucket =
+          res.statusCode === 429 ? stats.rejected429 : res.statusCode >= 500 ? stats.other : stats.byKind;
+        bucket[kind] = (bucket[kind] ?? 0) + 1;
+      });
+    }
+    inner(req, res, next);
+  };
+  return stats;
+}
+
+async function start(
+  sandbox: SandboxOptions,
+): Promise<{ app: RunningApp; tenantId: string; stats: CallStats; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-bench-e2e-'));
+  const config = loadConfig({
+    PORT: '0',
+    SANDBOX_PORT: '0',
+    DATA_DIR: dir,
+    DEMO_RATE: '0',
+    HOST: '127.0.0.1',
+  });
+  const app = await startApp(config, { logger, generate: false, sandbox });
+  const stats = countCalls(app);
+  const [tenant] = await app.storage.listTenants();
+  if (tenant === undefined) throw new Error('the OAuth install created no tenant');
+  return { app, tenantId: tenant.id, stats, dir };
+}
+
+interface Witness {
+  owners: Map<string, WriteRecord[]>;
+  tasks: Map<string, WriteRecord[]>;
+  enrollments: Map<string, WriteRecord[]>;
+}
+
+/** The sandbox's write log, per contact: owner writes, task associations, enrollments. */
+function witness(app: RunningApp): Witness {
+  const sandbox = app.sandbox!;
+  const writes = sandbox.crm.writes.list({ portalId: Number(sandbox.portalId), source: 'api' });
+  const group = (records: WriteRecord[], key: (w: WriteRecord) => string): Map<string, WriteRecord[]> => {
+    const m = new Map<string, WriteRecord[]>();
+    for (const w of records) {
+      const k = key(w);
+      const list = m.get(k) ?? [];
+      list.push(w);
+      m.set(k, list);
+    }
+    return m;
+  };
+  const taskIds = new Set(writes.filter((w) => w.kind === 'task.created').map((w) => w.objectId));
+  return {
+    owners: group(
+      writes.filter((w) => w.kind === 'owner.set'),
+      (w) => w.objectId,
+    ),
+    tasks: group(
+      writes.filter(
+        (w) =>
+          w.kind === 'association.created' && taskIds.has(w.objectId) && w.details['toType'] === 'contacts',
+      ),
+      (w) => w.details['toId'] ?? '',
+    ),
+    enrollments: group(
+      writes.filter((w) => w.kind === 'enrollment.created'),
+      (w) => w.objectId,
+    ),
+  };
+}
+
+/** Polls until `check` says done; throws a clear error past the deadline. */
+async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline)
+      throw new Error(`bench:e2e gave up after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function settled(app: RunningApp, tenantId: string, n: number): Promise<boolean> {
+  const s = await app.storage.inboxStats(tenantId);
+  return s.pending === 0 && s.leased === 0 && s.done + s.failed >= n;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? NaN;
+}
+
+const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+async function burst(n: number) {
+  const { app, tenantId, stats, dir } = await start({});
+  try {
+    const sandbox = app.sandbox!;
+    const bar = progress(`burst ${n}`, n);
+    const contacts = sandbox.demo.createContacts(n, 'generator');
+    const ids = contacts.map((c) => c.id);
+    // The sandbox creates the contacts synchronously on this thread (webhooks flush only afterwards), so
+    // the clock starts when the last one exists: generating 10,000 demo contacts is not the app's time.
+    const firstCreatedAt = contacts.reduce((m, c) => Math.min(m, c.createdAt), Infinity);
+    const createdAt = contacts.reduce((m, c) => Math.max(m, c.createdAt), -Infinity);
+    const wallStart = performance.now();
+    // Generous: ten times the budget's lower bound for the common case, plus a minute.
+    const timeoutMs = 60_000 + (n / GENERAL_PER_SEC) * 1000 * 3;
+    await until(`${n} contacts to be routed`, timeoutMs, async () => {
+      const w = witness(app);
+      bar.tick(ids.filter((id) => w.owners.has(id)).length);
+      return ids.every((id) => w.owners.has(id) && w.tasks.has(id)) && (await settled(app, tenantId, n));
+    });
+    bar.done();
+    const wallSec = (performance.now() - wallStart) / 1000;
+    await sandbox.crm.webhooks.idle();
+
+    const w = witness(app);
+    const finishedAt = [w.owners, w.tasks, w.enrollments]
+      .flatMap((m) => ids.flatMap((id) => (m.get(id) ?? []).map((r) => r.at)))
+      .reduce((a, b) => Math.max(a, b), -Infinity);
+    const elapsedSec = (finishedAt - createdAt) / 1000;
+    const lost = ids.filter((id) => !w.owners.has(id)).length;
+    const duplicates = ids.filter(
+      (id) =>
+        (w.owners.get(id)?.length ?? 0) > 1 ||
+        (w.tasks.get(id)?.length ?? 0) > 1 ||
+        (w.enrollments.get(id)?.length ?? 0) > 1,
+    ).length;
+    const enrolled = ids.filter((id) => w.enrollments.has(id)).length;
+    // Where the time went: contacts given an owner in each 10 s window after creation.
+    const routedPer10s: number[] = [];
+    for (const id of ids) {
+      const at = w.owners.get(id)?.[0]?.at;
+      if (at === undefined) continue;
+      const slot = Math.floor((at - createdAt) / 10_000);
+      while (routedPer10s.length <= slot) routedPer10s.push(0);
+      routedPer10s[slot] = (routedPer10s[slot] ?? 0) + 1;
+    }
+    const inbox = await app.storage.inboxStats(tenantId);
+    const dead = await app.storage.deadLetters(tenantId, n);
+
+    // The minimum the rules require, at ideal batch sizes: general calls at 11/s, searches at 5/s apart.
+    const domains = new Set<string>();
+    for (const c of contacts) {
+      for (const v of [c.properties['email'], c.properties['website']]) {
+        const d = v === undefined || v === '' ? undefined : registrableDomain(v);
+        if (d !== undefined && !isFreeMailDomain(d)) domains.add(d);
+      }
+    }
+    const notes = stats.byKind['note.batch'] ?? 0;
+    const required = {
+      reads: Math.ceil(n / BATCH),
+      ownerBatches: Math.ceil(n / BATCH),
+      taskBatches: Math.ceil(n / BATCH),
+      noteBatches: notes > 0 ? Math.ceil(noteCount(app) / BATCH) : 0,
+      enrollments: enrolled,
+      searches: Math.ceil(domains.size / DOMAINS_PER_SEARCH),
+    };
+    const requiredGeneral =
+      required.reads +
+      required.ownerBatches +
+      required.taskBatches +
+      required.noteBatches +
+      required.enrollments;
+    const lowerBoundSec = Math.max(requiredGeneral / GENERAL_PER_SEC, required.searches / SEARCH_PER_SEC);
+    const general = sum(stats.byKind) - (stats.byKind['company.search'] ?? 0);
+    const actualBoundSec = Math.max(
+      general / GENERAL_PER_SEC,
+      (stats.byKind['company.search'] ?? 0) / SEARCH_PER_SEC,
+    );
+    const ownerTask = (stats.byKind['owner.batch'] ?? 0) + (stats.byKind['task.batch'] ?? 0);
+    return {
+      leads: n,
+      elapsedSec: round(elapsedSec, 2),
+      wallSec: round(wallSec, 2),
+      creationSec: round((createdAt - firstCreatedAt) / 1000, 2),
+      lowerBoundSec: round(lowerBoundSec, 2),
+      ratio: round(elapsedSec / lowerBoundSec, 2),
+      /** The bound for the calls the app actually made (shows batching waste vs. pacing waste). */
+      boundForActualCallsSec: round(actualBoundSec, 2),
+      apiCallsPerLead: round(sum(stats.byKind) / n, 4),
+      ownerTaskCallsPerLead: round(ownerTask / n, 4),
+      lost,
+      duplicates,
+      enrolled,
+      deadLetters: dead.length,
+      /** Inbox rows per contact: HubSpot sends contact.creation and object.creation for each new one. */
+      inboxItemsPerLead: round((inbox.done + inbox.failed) / n, 2),
+      leadsPerOwnerBatch: round(n / Math.max(1, stats.byKind['owner.batch'] ?? 0), 1),
+      routedPer10s,
+      required,
+      calls: stats.byKind,
+      rejected429: stats.rejected429,
+      serverErrors: stats.other,
+    };
+  } finally {
+    await app.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function noteCount(app: RunningApp): number {
+  const sandbox = app.sandbox!;
+  return sandbox.crm.writes.list({ portalId: Number(sandbox.portalId), kind: 'note.created', source: 'api' })
+    .length;
+}
+
+async function steady(n: number) {
+  const { app, tenantId, stats, dir } = await start({ faults: { latencyMs: STEADY_LATENCY_MS } });
+  try {
+    const sandbox = app.sandbox!;
+    const bar = progress(`steady ${n} @ ${STEADY_RATE}/s`, n);
+    const created = new Map<string, number>();
+    const t0 = performance.now();
+    // Catch up to the schedule on each tick, so timer drift does not lower the rate.
+    while (created.size < n) {
+      const due = Math.min(n, Math.floor(((performance.now() - t0) / 1000) * STEADY_RATE) + 1);
+      if (due > created.size)
+        for (const c of sandbox.demo.createContacts(due - created.size, 'generator'))
+          created.set(c.id, c.createdAt);
+      const owners = witness(app).owners;
+      bar.tick([...created.keys()].filter((id) => owners.has(id)).length);
+      await sleep(Math.max(1, Math.round(1000 / STEADY_RATE / 2)));
+    }
+    const ids = [...created.keys()];
+    await until(`${n} steady-rate contacts to be routed`, 120_000, async () => {
+      const w = witness(app);
+      bar.tick(ids.filter((id) => w.owners.has(id)).length);
+      return ids.every((id) => w.owners.has(id)) && (await settled(app, tenantId, n));
+    });
+    bar.done();
+    const w = witness(app);
+    const latencies = ids
+      .map((id) => (w.owners.get(id)?.[0]?.at ?? NaN) - (created.get(id) ?? NaN))
+      .filter((x) => Number.isFinite(x))
+      .sort((a, b) => a - b);
+    return {
+      leads: n,
+      ratePerSec: STEADY_RATE,
+      apiLatencyMs: STEADY_LATENCY_MS,
+      p50LatencyMs: Math.round(percentile(latencies, 50)),
+      p95LatencyMs: Math.round(percentile(latencies, 95)),
+      maxLatencyMs: Math.round(latencies[latencies.length - 1] ?? NaN),
+      apiCallsPerLead: round(sum(stats.byKind) / n, 4),
+      calls: stats.byKind,
+      rejected429: stats.rejected429,
+    };
+  } finally {
+    await app.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const b = await burst(LEADS);
+const s = await steady(Math.max(1, Math.min(LEADS, STEADY_RATE * STEADY_SECONDS)));
+const targets = {
+  ratio: b.ratio <= 1.3,
+  p95: s.p95LatencyMs <= 2000,
+  ownerTaskCallsPerLead: b.ownerTaskCallsPerLead <= 0.05,
+  lostAndDuplicates: b.lost === 0 && b.duplicates === 0,
+};
+process.stdout.write(
+  `${JSON.stringify({
+    leads: b.leads,
+    elapsedSec: b.elapsedSec,
+    lowerBoundSec: b.lowerBoundSec,
+    ratio: b.ratio,
+    apiCallsPerLead: b.apiCallsPerLead,
+    ownerTaskCallsPerLead: b.ownerTaskCallsPerLead,
+    p50LatencyMs: s.p50LatencyMs,
+    p95LatencyMs: s.p95LatencyMs,
+    lost: b.lost,
+    duplicates: b.duplicates,
+    targets,
+    burst: b,
+    steady: s,
+  })}\n`,
+);
