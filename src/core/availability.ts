@@ -116,8 +116,34 @@ function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
+/**
+ * The answers for the latest `now`, by zone: a pool check asks for the same few zones for each of its
+ * members, and a short scan beats the map lookup and offset arithmetic.
+ */
+const latest: { now: number; zones: string[]; times: LocalTime[] } = { now: NaN, zones: [], times: [] };
+const MAX_RECENT_ZONES = 16;
+
 /** Local date, ISO week, weekday and minutes of `now` in `timezone`. Throws RangeError for unknown zones. */
 export function localTime(now: number, timezone: string): LocalTime {
+  const { zones: seen, times } = latest;
+  if (latest.now === now) {
+    for (let i = 0; i < seen.length; i++) {
+      if (seen[i] === timezone) return times[i] as LocalTime;
+    }
+  } else {
+    latest.now = now;
+    seen.length = 0;
+    times.length = 0;
+  }
+  const result = computeLocalTime(now, timezone);
+  if (seen.length < MAX_RECENT_ZONES) {
+    seen.push(timezone);
+    times.push(result);
+  }
+  return result;
+}
+
+function computeLocalTime(now: number, timezone: string): LocalTime {
   const z = zoneCache(timezone);
   const local = now + zoneOffset(z, now);
   const localMinute = Math.floor(local / MINUTE);

@@ -164,10 +164,10 @@ function textOp(
   }
 }
 
-type Leaf = Exclude<Condition, { kind: 'all' | 'any' | 'not' }>;
+export type Leaf = Exclude<Condition, { kind: 'all' | 'any' | 'not' }>;
 
 /** Whether a single (non-nesting) condition holds; allocation-free, since it runs for every route. */
-function leafHolds(c: Leaf, env: ConditionEnv): boolean {
+export function leafHolds(c: Leaf, env: ConditionEnv): boolean {
   switch (c.kind) {
     case 'always':
       return true;
@@ -228,7 +228,7 @@ function leafValues(c: Leaf, env: ConditionEnv): Record<string, FieldValue | und
   }
 }
 
-function leafTrace(c: Leaf, env: ConditionEnv, result: boolean): ConditionTrace {
+export function leafTrace(c: Leaf, env: ConditionEnv, result: boolean): ConditionTrace {
   const values = leafValues(c, env);
   return values === undefined
     ? { text: describeCondition(c), result }
@@ -288,7 +288,10 @@ export function explainFailure(c: Condition, env: ConditionEnv): ConditionTrace 
   return leafHolds(c, env) ? null : leafTrace(c, env, false);
 }
 
-function compareHolds(c: Extract<Condition, { kind: 'compare' }>, actual: FieldValue | undefined): boolean {
+export function compareHolds(
+  c: Extract<Condition, { kind: 'compare' }>,
+  actual: FieldValue | undefined,
+): boolean {
   switch (c.op) {
     case 'exists':
       return !isBlank(actual);

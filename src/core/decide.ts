@@ -1,6 +1,7 @@
 // The routing decision: pure and deterministic. Given a lead, a rule set, the team and the rotation
 // state at time `now`, it returns who owns the lead, what happens next, and why.
-import { evaluateCondition, explainFailure, type ConditionEnv } from './conditions.js';
+import type { ConditionEnv } from './conditions.js';
+import { compiledRules } from './compiled-rules.js';
 import { checkRep, recordAssignment } from './availability.js';
 import { pickFromPool } from './distribution.js';
 import { fieldValue, isFreeMailDomain } from './normalize.js';
@@ -268,70 +269,127 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
     isFreeMail: context.isFreeMail ?? isFreeMailDomain,
   };
   const resolver = new Resolver(lead, ruleSet, context, now, account, trace);
-
-  const finish = (
-    route: Route | null,
-    dest: ResolvedDestination,
-    actions: RouteActions,
-    sla: SlaSpec | undefined,
-  ): Decision => {
-    const routeName = route?.name ?? 'fallback';
-    const decision: Decision = {
-      leadId: lead.id,
-      ruleSet: { name: ruleSet.name, version: ruleSet.version },
-      decidedAt: now,
-      route: route === null ? null : { index: route.index, name: route.name },
-      destination: dest,
-      actions: dest.kind === 'hold' ? [] : plannedActions(lead, dest, actions, routeName, now, trace),
-      sla: slaFor(dest, sla, now),
-      trace,
-      stateChanges: resolver.changes,
-    };
-    if (actions.note && dest.kind !== 'hold') {
-      decision.actions.push({ kind: 'write_note', text: summarizeDecision(decision, lead, context.team) });
-    }
-    return decision;
-  };
-
-  for (const route of ruleSet.routes) {
-    const failure = explainFailure(route.when, env);
-    if (failure !== null) {
-      trace.routes.push({ index: route.index, name: route.name, matched: false, condition: failure });
-      continue;
-    }
-    const condition = evaluateCondition(route.when, env);
-    const assign = route.assign;
-    if (assign.kind === 'hold') {
-      const missing = assign.fields.filter((f) => isBlank(fieldValue(lead, f)));
-      if (missing.length === 0) {
-        trace.routes.push({
-          index: route.index,
-          name: route.name,
-          matched: false,
-          condition,
-          note: `hold not needed: ${assign.fields.join(', ')} present`,
-        });
+  const compiled = compiledRules(ruleSet);
+  const scope = compiled.acquire(env);
+  try {
+    const routes = ruleSet.routes;
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i] as Route;
+      const node = compiled.routes[i];
+      if (node === undefined)
+        throw new RangeError(`rule set ${ruleSet.name}: routes changed after compiling`);
+      const failure = node.fail(scope);
+      if (failure !== null) {
+        trace.routes.push({ index: route.index, name: route.name, matched: false, condition: failure });
         continue;
       }
-      trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
-      const since = context.hold?.route === route.name ? context.hold.since : now;
-      const until = since + assign.timeoutMs;
-      if (now < until) {
+      const condition = node.trace(scope);
+      const assign = route.assign;
+      if (assign.kind === 'hold') {
+        const missing = assign.fields.filter((f) => isBlank(fieldValue(lead, f)));
+        if (missing.length === 0) {
+          trace.routes.push({
+            index: route.index,
+            name: route.name,
+            matched: false,
+            condition,
+            note: `hold not needed: ${assign.fields.join(', ')} present`,
+          });
+          continue;
+        }
+        trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
+        const since = context.hold?.route === route.name ? context.hold.since : now;
+        const until = since + assign.timeoutMs;
+        if (now < until) {
+          trace.steps.push(
+            `held for enrichment: waiting for ${missing.join(', ')} up to ${formatDuration(assign.timeoutMs)}`,
+          );
+          return finish(
+            lead,
+            ruleSet,
+            context,
+            now,
+            resolver,
+            route,
+            { kind: 'hold', fields: missing, until },
+            route.actions,
+            route.sla,
+          );
+        }
         trace.steps.push(
-          `held for enrichment: waiting for ${missing.join(', ')} up to ${formatDuration(assign.timeoutMs)}`,
+          `hold timed out after ${formatDuration(assign.timeoutMs)} still missing ${missing.join(', ')} → ${describeDestination(assign.then)}`,
         );
-        return finish(route, { kind: 'hold', fields: missing, until }, route.actions, route.sla);
+        return finish(
+          lead,
+          ruleSet,
+          context,
+          now,
+          resolver,
+          route,
+          resolver.resolve(assign.then),
+          route.actions,
+          route.sla,
+        );
       }
-      trace.steps.push(
-        `hold timed out after ${formatDuration(assign.timeoutMs)} still missing ${missing.join(', ')} → ${describeDestination(assign.then)}`,
+      trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
+      return finish(
+        lead,
+        ruleSet,
+        context,
+        now,
+        resolver,
+        route,
+        resolver.resolve(assign),
+        route.actions,
+        route.sla,
       );
-      return finish(route, resolver.resolve(assign.then), route.actions, route.sla);
     }
-    trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
-    return finish(route, resolver.resolve(assign), route.actions, route.sla);
+  } finally {
+    compiled.release(scope);
   }
   trace.steps.push(`no route matched → rule set fallback: ${describeDestination(ruleSet.fallback)}`);
-  return finish(null, resolver.resolve(ruleSet.fallback), ruleSet.fallbackActions, undefined);
+  return finish(
+    lead,
+    ruleSet,
+    context,
+    now,
+    resolver,
+    null,
+    resolver.resolve(ruleSet.fallback),
+    ruleSet.fallbackActions,
+    undefined,
+  );
+}
+
+/** Builds the decision once the destination is resolved (the planned actions may add trace steps). */
+function finish(
+  lead: Lead,
+  ruleSet: RuleSet,
+  context: DecisionContext,
+  now: number,
+  resolver: Resolver,
+  route: Route | null,
+  dest: ResolvedDestination,
+  actions: RouteActions,
+  sla: SlaSpec | undefined,
+): Decision {
+  const trace = resolver.trace;
+  const routeName = route?.name ?? 'fallback';
+  const decision: Decision = {
+    leadId: lead.id,
+    ruleSet: { name: ruleSet.name, version: ruleSet.version },
+    decidedAt: now,
+    route: route === null ? null : { index: route.index, name: route.name },
+    destination: dest,
+    actions: dest.kind === 'hold' ? [] : plannedActions(lead, dest, actions, routeName, now, trace),
+    sla: slaFor(dest, sla, now),
+    trace,
+    stateChanges: resolver.changes,
+  };
+  if (actions.note && dest.kind !== 'hold') {
+    decision.actions.push({ kind: 'write_note', text: summarizeDecision(decision, lead, context.team) });
+  }
+  return decision;
 }
 
 export { describeDestination, formatDuration };

@@ -66,7 +66,9 @@ export function pickFromPool(
   for (let i = 0; i < members.length; i++) {
     const email = members[i] as string;
     const rep = team.reps[email];
-    const check = checkRep(rep, email, state.reps[email], now, checkOpts);
+    // Counters matter only for caps; most members have none, which spares a lookup in the state.
+    const capped = rep !== undefined && (rep.caps.perDay !== undefined || rep.caps.perWeek !== undefined);
+    const check = checkRep(rep, email, capped ? state.reps[email] : undefined, now, checkOpts);
     candidates.push(check);
     if (check.skipped === undefined && rep !== undefined) {
       eligible.push(email);
@@ -129,13 +131,23 @@ export function pickFromPool(
       reason: sel.reason,
       fellBack: false,
     },
-    changes: { pools: { [pool.name]: nextPool }, reps: { [chosen]: counters } },
+    changes: { pools: single(pool.name, nextPool), reps: single(chosen, counters) },
   };
 }
 
 /** A shallow copy with one entry set: copy-on-write for the records in the routing state. */
 function withEntry<T>(record: Readonly<Record<string, T>>, key: string, value: T): Record<string, T> {
-  return { ...record, [key]: value };
+  // A plain spread clones the record's shape at once; a computed key in the same literal, or
+  // Object.assign, rebuilds it property by property.
+  const copy: Record<string, T> = { ...record };
+  copy[key] = value;
+  return copy;
+}
+
+function single<T>(key: string, value: T): Record<string, T> {
+  const record: Record<string, T> = {};
+  record[key] = value;
+  return record;
 }
 
 const MASK_BITS = 31;

@@ -31,14 +31,44 @@ function show(v: FieldValue | undefined): string {
   return v === undefined || v === null || v === '' ? '∅' : String(v);
 }
 
+/** A template split once into literal text (even indexes) and placeholder names (odd indexes). */
+const parsedTemplates = new Map<string, readonly string[]>();
+/** Templates come from rule files, so they are few; the bound only guards against generated ones. */
+const MAX_PARSED_TEMPLATES = 1000;
+
+function parseTemplate(template: string): readonly string[] {
+  let parts = parsedTemplates.get(template);
+  if (parts === undefined) {
+    const out: string[] = [];
+    let last = 0;
+    for (const m of template.matchAll(/\{\{\s*([\w.-]+)\s*\}\}/g)) {
+      out.push(template.slice(last, m.index), m[1] ?? '');
+      last = m.index + m[0].length;
+    }
+    out.push(template.slice(last));
+    parts = out;
+    if (parsedTemplates.size >= MAX_PARSED_TEMPLATES) parsedTemplates.clear();
+    parsedTemplates.set(template, parts);
+  }
+  return parts;
+}
+
 /** Fills `{{field}}` placeholders from the lead (any field name a rule may use) and the extras. */
 export function renderTemplate(template: string, lead: Lead, extras: Record<string, string>): string {
-  return template.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, name: string) => {
+  const parts = parseTemplate(template);
+  let out = parts[0] ?? '';
+  for (let i = 1; i < parts.length; i += 2) {
+    const name = parts[i] ?? '';
     const extra = extras[name];
-    if (extra !== undefined) return extra;
-    const value = fieldValue(lead, name);
-    return value === undefined || value === null ? '' : String(value);
-  });
+    if (extra !== undefined) {
+      out += extra;
+    } else {
+      const value = fieldValue(lead, name);
+      out += value === undefined || value === null ? '' : String(value);
+    }
+    out += parts[i + 1] ?? '';
+  }
+  return out;
 }
 
 function repName(team: Team, email: string): string {

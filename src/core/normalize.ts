@@ -238,10 +238,15 @@ const freeMailCache = new BoundedCache<string, boolean>(50_000);
 
 /** True for consumer and disposable mail domains (email-providers' list plus the brands above). */
 export function isFreeMailDomain(domain: string): boolean {
-  const cached = freeMailCache.get(domain);
-  if (cached !== undefined) return cached;
-  return freeMailCache.set(domain, computeFreeMail(domain));
+  // A decision asks about the same domain twice (account match, then the free_mail condition).
+  if (domain === lastFreeMail.domain) return lastFreeMail.result;
+  const result = freeMailCache.get(domain) ?? freeMailCache.set(domain, computeFreeMail(domain));
+  lastFreeMail.domain = domain;
+  lastFreeMail.result = result;
+  return result;
 }
+
+const lastFreeMail: { domain: string | undefined; result: boolean } = { domain: undefined, result: false };
 
 function computeFreeMail(domain: string): boolean {
   freeMailSet ??= new Set(freeMailList);

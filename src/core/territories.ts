@@ -44,3 +44,42 @@ function clauseMatches(clause: TerritoryClause, lead: Lead): boolean {
 export function matchesTerritory(territory: Territory, lead: Lead): boolean {
   return territory.clauses.some((clause) => clauseMatches(clause, lead));
 }
+
+/**
+ * `matchesTerritory` with the clause lists folded into sets once: a compiled rule set tests every
+ * territory it names for each decision, so the per-lead work is a few set lookups.
+ */
+export function compileTerritory(territory: Territory): (lead: Lead) => boolean {
+  const clauses = territory.clauses.map((clause) => ({
+    country: clause.country === undefined ? undefined : new Set(clause.country),
+    state: clause.state === undefined ? undefined : new Set(clause.state.map((s) => s.toUpperCase())),
+    city: clause.city === undefined ? undefined : new Set(clause.city.map((c) => c.toLowerCase())),
+    postal: clause.postalPrefix !== undefined || clause.postalRange !== undefined,
+    prefixes: clause.postalPrefix?.map(compact),
+    ranges: clause.postalRange,
+  }));
+  return (lead) => {
+    for (const clause of clauses) {
+      if (clause.country !== undefined && (lead.country === undefined || !clause.country.has(lead.country)))
+        continue;
+      if (clause.state !== undefined) {
+        const state = lead.state?.toUpperCase();
+        if (state === undefined || !clause.state.has(state)) continue;
+      }
+      if (clause.city !== undefined) {
+        const city = lead.city?.trim().toLowerCase();
+        if (city === undefined || !clause.city.has(city)) continue;
+      }
+      if (clause.postal) {
+        const postal = lead.postalCode;
+        if (postal === undefined || postal === '') continue;
+        const head = compact(postal);
+        const byPrefix = clause.prefixes?.some((p) => head.startsWith(p)) ?? false;
+        const byRange = clause.ranges?.some((r) => inPostalRange(postal, r)) ?? false;
+        if (!byPrefix && !byRange) continue;
+      }
+      return true;
+    }
+    return false;
+  };
+}

@@ -48,6 +48,12 @@ export interface WorkerOptions {
   backoff?: Partial<BackoffPolicy>;
   /** How long a tenant's CRM directory and sequence list are reused. */
   directoryTtlMs?: number;
+  /**
+   * Batches in flight at once. One batch waits on the CRM most of the time (reads, searches, writes);
+   * several keep the portal's rate budget busy. Claims and rotation updates are atomic, so lanes never
+   * share work or a turn. Default 4.
+   */
+  concurrency?: number;
   /** Re-decisions after a rotation-state conflict before the item is retried later. */
   maxConflictRetries?: number;
 }
@@ -128,11 +134,13 @@ export class Worker {
   private readonly maxConflictRetries: number;
 
   private readonly directories = new Map<string, Directory>();
+  private readonly directoryFetches = new Map<string, Promise<Directory>>();
   private readonly sequenceLists = new Map<string, { at: number; list: { id: string; name: string }[] }>();
 
   private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly concurrency: number;
+  private lanes: Promise<void>[] = [];
+  private readonly sleepers = new Set<() => void>();
 
   constructor(options: WorkerOptions) {
     this.storage = options.storage;
@@ -143,6 +151,7 @@ export class Worker {
     this.batchSize = options.batchSize ?? 100;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.idleMs = options.idleMs ?? 250;
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.onDecision = options.onDecision;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.ttlMs = options.directoryTtlMs ?? DEFAULT_TTL_MS;
@@ -156,29 +165,32 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    // One lane also does the housekeeping (reaper, hold timeouts); every lane processes batches.
+    this.lanes = Array.from({ length: this.concurrency }, (_, i) => this.run(i === 0));
   }
 
   /** Cuts the idle sleep short (new work was enqueued). */
   wake(): void {
-    this.wakeUp?.();
+    for (const wakeUp of [...this.sleepers]) wakeUp();
   }
 
-  /** Finishes the in-flight batch, then resolves. */
+  /** Finishes the in-flight batches, then resolves. */
   async stop(): Promise<void> {
     this.running = false;
     this.wake();
-    await this.loop;
-    this.loop = undefined;
+    await Promise.all(this.lanes);
+    this.lanes = [];
   }
 
-  private async run(): Promise<void> {
+  private async run(housekeeping: boolean): Promise<void> {
     while (this.running) {
       let handled = 0;
       try {
-        const now = this.clock();
-        await this.storage.reapExpired(now, { maxAttempts: this.backoff.maxAttempts });
-        await this.processHolds(now);
+        if (housekeeping) {
+          const now = this.clock();
+          await this.storage.reapExpired(now, { maxAttempts: this.backoff.maxAttempts });
+          await this.processHolds(now);
+        }
         handled = await this.runOnce();
       } catch (error) {
         // The batch's items stay leased and come back through the reaper; keep the loop alive.
@@ -193,12 +205,13 @@ export class Worker {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        this.sleepers.delete(done);
         resolve();
-      }
-      this.wakeUp = done;
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
     });
   }
 
@@ -628,11 +641,20 @@ export class Worker {
       this.directories.set(runtime.tenantId, stored);
       return stored;
     }
-    // Stamped with our clock, so freshness is judged on one time line.
-    const directory = { ...(await runtime.connector.directory()), fetchedAt: now };
-    await this.storage.saveDirectory(runtime.tenantId, directory);
-    this.directories.set(runtime.tenantId, directory);
-    return directory;
+    // Lanes that miss at the same moment share one fetch instead of each paying for it.
+    let fetching = this.directoryFetches.get(runtime.tenantId);
+    if (fetching === undefined) {
+      fetching = (async () => {
+        // Stamped with our clock, so freshness is judged on one time line.
+        const directory = { ...(await runtime.connector.directory()), fetchedAt: now };
+        await this.storage.saveDirectory(runtime.tenantId, directory);
+        this.directories.set(runtime.tenantId, directory);
+        return directory;
+      })();
+      this.directoryFetches.set(runtime.tenantId, fetching);
+      void fetching.finally(() => this.directoryFetches.delete(runtime.tenantId)).catch(() => undefined);
+    }
+    return fetching;
   }
 
   // -------------------------------------------------------------------------------------------------
