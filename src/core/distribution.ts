@@ -273,7 +273,7 @@ function weighted(
   const w = weights[best] ?? 0;
   return {
     index: best,
-    reason: `weighted ${ratio}, share ${((t * w) / total).toFixed(2)} of ${t}, had ${had}`,
+    reason: `weighted ${ratio}: due ${((t * w) / total).toFixed(2)} of the ${t} leads so far, had ${had}`,
     weighted: { members: key, counts: withEntry(counts, email, had + 1), total: t },
   };
 }

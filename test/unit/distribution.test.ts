@@ -214,9 +214,9 @@ describe('pickFromPool: weighted', () => {
     const [chosen, results] = run(makePool('weighted', [A, B, C]), team, emptyState(), 8);
     expect(chosen).toEqual([A, B, C, A, A, B, C, A]);
     expect(results.map((r) => r.trace.reason).slice(0, 3)).toEqual([
-      'weighted 2:1:1, share 0.50 of 1, had 0',
-      'weighted 2:1:1, share 0.50 of 2, had 0',
-      'weighted 2:1:1, share 0.75 of 3, had 0',
+      'weighted 2:1:1: due 0.50 of the 1 leads so far, had 0',
+      'weighted 2:1:1: due 0.50 of the 2 leads so far, had 0',
+      'weighted 2:1:1: due 0.75 of the 3 leads so far, had 0',
     ]);
     expect(results[7]!.nextState.pools.p!.weighted).toEqual({
       members: 'a@x.io|b@x.io|c@x.io#2:1:1',
@@ -242,7 +242,7 @@ describe('pickFromPool: weighted', () => {
       counts: { [A]: 1 },
       total: 1,
     });
-    expect(r.trace.reason).toBe('weighted 2:1, share 0.67 of 1, had 0');
+    expect(r.trace.reason).toBe('weighted 2:1: due 0.67 of the 1 leads so far, had 0');
   });
 
   it('starts a new epoch when a weight changes', () => {
