@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       ? `  serving HubSpot; webhooks: ${app.url}/webhooks/hubspot, install: ${app.url}/oauth/hubspot/install`
       : `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}), demo contacts every ${(1 / config.demoRate).toFixed(1)} s`,
     app.sandbox === undefined ? '' : `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
-    `  health: ${app.url}/healthz · why a lead went where it did: npx lead-router explain <email>`,
+    `  health: ${app.url}/healthz · why a lead went where it did: npm run cli -- explain <email>`,
     '',
   ];
   process.stdout.write(lines.filter((l, i) => l !== '' || i === lines.length - 1).join('\n') + '\n');

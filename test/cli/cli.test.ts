@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,5 +183,24 @@ describe('validate', () => {
   it('exits 2 on a usage error', async () => {
     const r = await run('simulate', '--leads', 'x.csv');
     expect(r.code).toBe(2);
+  });
+});
+
+describe('the lead-router bin', () => {
+  it('runs as a command and exits with the CLI code', () => {
+    const ok = spawnSync(
+      process.execPath,
+      ['bin/lead-router.js', 'validate', 'rules/saas-inbound/rules.yaml'],
+      { encoding: 'utf8' },
+    );
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^rules\/saas-inbound\/rules\.yaml: OK/);
+    const missing = spawnSync(
+      process.execPath,
+      ['bin/lead-router.js', 'simulate', '--rules', 'rules/saas-inbound/rules.yaml', '--leads', 'nope.csv'],
+      { encoding: 'utf8' },
+    );
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('leads file not found: nope.csv');
   });
 });
