@@ -645,8 +645,9 @@ export class Storage {
   // -------------------------------------------------------------------------------------------------
   // Rotation state (optimistic concurrency)
 
+  /** Read before every decision, so it is not re-validated: every write path validates what it writes. */
   async loadRoutingState(tenantId: string): Promise<VersionedState> {
-    return this.loadStateWith(this.db, tenantId);
+    return this.loadStateWith(this.db, tenantId, true);
   }
 
   /** Writes the next state if nobody wrote since `expectedVersion` was loaded; false means re-decide. */
@@ -743,6 +744,12 @@ export class Storage {
         let stateVersion = input.expectedVersion;
         if (hasChanges(decision.stateChanges)) {
           const changes = validate(routingStateSchema, decision.stateChanges, 'routing state changes');
+          // A stale decision is turned back before the state document is read at all.
+          const head = await tx.get<{ version: number }>(
+            'SELECT version FROM routing_state WHERE tenant_id = ?',
+            [tenantId],
+          );
+          if ((head?.version ?? 0) !== input.expectedVersion) throw new Rollback();
           const current = await this.loadStateWith(tx, tenantId, true);
           if (current.version !== input.expectedVersion) throw new Rollback();
           const next = applyStateChanges(current.state, changes);
