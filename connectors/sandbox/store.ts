@@ -101,6 +101,10 @@ const WRITE_KIND: Record<ObjectType, { created: WriteKind; updated: WriteKind }>
   notes: { created: 'note.created', updated: 'note.created' },
 };
 
+function edgeKey(e: AssociationEdge): string {
+  return `${e.fromType}|${e.fromId}|${e.toType}|${e.toId}|${e.typeId}`;
+}
+
 export class Portal {
   readonly objects: Record<ObjectType, Map<string, CrmObject>> = {
     contacts: new Map(),
@@ -112,6 +116,7 @@ export class Portal {
   readonly sequences = new Map<string, Sequence>();
   readonly enrollments: Enrollment[] = [];
   private edges: AssociationEdge[] = [];
+  private edgeKeys = new Set<string>();
   private counters = { ...ID_BASE };
   private listeners: ((e: ChangeEvent) => void)[] = [];
   /** HubSpot auto-associates a new contact with the company owning its email domain. */
@@ -296,16 +301,12 @@ export class Portal {
   }
 
   private addEdge(edge: AssociationEdge): boolean {
-    const exists = this.edges.some(
-      (e) =>
-        e.fromType === edge.fromType &&
-        e.fromId === edge.fromId &&
-        e.toType === edge.toType &&
-        e.toId === edge.toId &&
-        e.typeId === edge.typeId,
-    );
-    if (!exists) this.edges.push(edge);
-    return !exists;
+    // Keyed, so a portal with tens of thousands of associations does not scan them all per write.
+    const key = edgeKey(edge);
+    if (this.edgeKeys.has(key)) return false;
+    this.edgeKeys.add(key);
+    this.edges.push(edge);
+    return true;
   }
 
   removeAssociations(fromType: ObjectType, fromId: string, toType: ObjectType, toId: string): void {
@@ -316,6 +317,7 @@ export class Portal {
           (e.fromType === toType && e.fromId === toId && e.toType === fromType && e.toId === fromId)
         ),
     );
+    this.edgeKeys = new Set(this.edges.map(edgeKey));
   }
 
   /** Edges from one object to a type, grouped by target, in insertion order. */
