@@ -150,6 +150,12 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'actions by decision',
+    // Every commit and retry reads a decision's actions; without this a burst scans all actions per lead.
+    statements: () => [`CREATE INDEX actions_decision ON actions (tenant_id, decision_key)`],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Storage } from '../../src/storage/index.js';
 import { StorageError } from '../../src/storage/index.js';
+import { MIGRATIONS } from '../../src/storage/schema.js';
 import {
   ENGINES,
   T0,
@@ -43,7 +44,7 @@ for (const [name, engine, skip] of ENGINES) {
         const { migrate } = await import('../../src/storage/schema.js');
         expect(await migrate(s.db, T0)).toEqual([]);
         const rows = await s.db.all<{ version: number }>('SELECT version FROM schema_migrations');
-        expect(rows.map((r) => Number(r.version))).toEqual([1]);
+        expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
       });
     });
 
