@@ -269,6 +269,7 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
     isFreeMail: context.isFreeMail ?? isFreeMailDomain,
   };
   const resolver = new Resolver(lead, ruleSet, context, now, account, trace);
+  const deciding: Deciding = { lead, ruleSet, context, now, resolver };
   const compiled = compiledRules(ruleSet);
   const scope = compiled.acquire(env);
   try {
@@ -304,75 +305,41 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
           trace.steps.push(
             `held for enrichment: waiting for ${missing.join(', ')} up to ${formatDuration(assign.timeoutMs)}`,
           );
-          return finish(
-            lead,
-            ruleSet,
-            context,
-            now,
-            resolver,
-            route,
-            { kind: 'hold', fields: missing, until },
-            route.actions,
-            route.sla,
-          );
+          return finish(deciding, route, { kind: 'hold', fields: missing, until });
         }
         trace.steps.push(
           `hold timed out after ${formatDuration(assign.timeoutMs)} still missing ${missing.join(', ')} → ${describeDestination(assign.then)}`,
         );
-        return finish(
-          lead,
-          ruleSet,
-          context,
-          now,
-          resolver,
-          route,
-          resolver.resolve(assign.then),
-          route.actions,
-          route.sla,
-        );
+        return finish(deciding, route, resolver.resolve(assign.then));
       }
       trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
-      return finish(
-        lead,
-        ruleSet,
-        context,
-        now,
-        resolver,
-        route,
-        resolver.resolve(assign),
-        route.actions,
-        route.sla,
-      );
+      return finish(deciding, route, resolver.resolve(assign));
     }
   } finally {
     compiled.release(scope);
   }
   trace.steps.push(`no route matched → rule set fallback: ${describeDestination(ruleSet.fallback)}`);
-  return finish(
-    lead,
-    ruleSet,
-    context,
-    now,
-    resolver,
-    null,
-    resolver.resolve(ruleSet.fallback),
-    ruleSet.fallbackActions,
-    undefined,
-  );
+  return finish(deciding, null, resolver.resolve(ruleSet.fallback));
 }
 
 /** Builds the decision once the destination is resolved (the planned actions may add trace steps). */
+/** One decision in progress: its inputs and the resolver carrying its trace and state changes. */
+interface Deciding {
+  lead: Lead;
+  ruleSet: RuleSet;
+  context: DecisionContext;
+  now: number;
+  resolver: Resolver;
+}
+
+/** The decision for a matched route (or the rule set's fallback when `route` is null). */
 function finish(
-  lead: Lead,
-  ruleSet: RuleSet,
-  context: DecisionContext,
-  now: number,
-  resolver: Resolver,
+  { lead, ruleSet, context, now, resolver }: Deciding,
   route: Route | null,
   dest: ResolvedDestination,
-  actions: RouteActions,
-  sla: SlaSpec | undefined,
 ): Decision {
+  const actions: RouteActions = route?.actions ?? ruleSet.fallbackActions;
+  const sla: SlaSpec | undefined = route?.sla;
   const trace = resolver.trace;
   const routeName = route?.name ?? 'fallback';
   const decision: Decision = {
