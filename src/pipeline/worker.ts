@@ -35,6 +35,10 @@ export interface DecisionInfo {
   summary: string;
 }
 
+/** Notes per batch call (HubSpot's batch limit) and how long a partial batch may wait. */
+const NOTE_BATCH = 100;
+const NOTE_DELAY_MS = 5_000;
+
 export interface WorkerOptions {
   storage: Storage;
   registry: TenantRegistry;
@@ -180,6 +184,12 @@ export class Worker {
     this.wake();
     await Promise.all(this.lanes);
     this.lanes = [];
+    try {
+      await this.flushNotes(this.clock(), true);
+    } catch (error) {
+      // Notes stay planned and are written by the next start.
+      this.logger.warn('notes not flushed at stop', { workerId: this.workerId, error: String(error) });
+    }
   }
 
   private async run(housekeeping: boolean): Promise<void> {
@@ -192,6 +202,7 @@ export class Worker {
           await this.processHolds(now);
         }
         handled = await this.runOnce();
+        if (housekeeping) await this.flushNotes(this.clock(), handled === 0);
       } catch (error) {
         // The batch's items stay leased and come back through the reaper; keep the loop alive.
         this.logger.error('worker iteration failed', {
@@ -213,6 +224,55 @@ export class Worker {
       const timer = setTimeout(done, ms);
       this.sleepers.add(done);
     });
+  }
+
+  /**
+   * Writes planned explanation notes in batches of up to 100, gathered across worker batches: a note is
+   * context, not routing, so it may trail the owner write by a few seconds, and writing a handful per
+   * batch would spend a tenth of a burst's rate budget on notes. A partial batch goes out when the worker
+   * is idle (`eager`) or its oldest note has waited `NOTE_DELAY_MS`. Planned notes are durable, so a
+   * crash only delays them.
+   */
+  async flushNotes(now: number, eager: boolean): Promise<number> {
+    const planned = await this.storage.plannedActionsOfKind('write_note', 1000);
+    const byTenant = new Map<string, PlannedAction[]>();
+    for (const a of planned) byTenant.set(a.tenantId, [...(byTenant.get(a.tenantId) ?? []), a]);
+    let written = 0;
+    for (const [tenantId, actions] of byTenant) {
+      const due = eager || (actions[0] !== undefined && now - actions[0].createdAt >= NOTE_DELAY_MS);
+      for (let i = 0; i < actions.length; i += NOTE_BATCH) {
+        const chunk = actions.slice(i, i + NOTE_BATCH);
+        if (chunk.length < NOTE_BATCH && !due) break;
+        const inputs: NoteCreate[] = chunk.map((a) => ({
+          leadId: a.leadId,
+          text: a.action.kind === 'write_note' ? a.action.text : '',
+          key: a.key,
+        }));
+        let results: ItemResult[];
+        try {
+          results = await (await this.registry.runtime(tenantId)).connector.writeNotes(inputs);
+        } catch (error) {
+          const e = asCrmError(error);
+          results = inputs.map(() => ({ ok: false, error: e }));
+        }
+        for (const [j, a] of chunk.entries()) {
+          const result = results[j] ?? { ok: false, error: new CrmError('invalid', 'no result') };
+          if (result.ok) {
+            await this.storage.markActionDone(tenantId, a.id, result.id ?? null, now);
+            written++;
+          } else if (!isRetryable(result.error)) {
+            await this.storage.markActionFailed(
+              tenantId,
+              a.id,
+              `write note on contact ${a.leadId}: ${result.error.message}`,
+              now,
+            );
+          }
+          // A retryable failure stays planned for the next flush.
+        }
+      }
+    }
+    return written;
   }
 
   /**
@@ -537,7 +597,6 @@ export class Worker {
 
     const owners: { job: Job; a: PlannedAction; input: OwnerWrite }[] = [];
     const tasks: { job: Job; a: PlannedAction; input: TaskCreate }[] = [];
-    const notes: { job: Job; a: PlannedAction; input: NoteCreate }[] = [];
     const enrolls: { job: Job; a: PlannedAction; spec: SequenceSpec; sender: string }[] = [];
     for (const { job, a } of pending) {
       const action = a.action;
@@ -572,11 +631,7 @@ export class Worker {
           break;
         }
         case 'write_note':
-          notes.push({
-            job,
-            a,
-            input: { leadId: a.leadId, ownerId: ownerOf(job.owner)?.id, text: action.text, key: a.key },
-          });
+          // Left planned: flushNotes writes explanation notes in full batches gathered across batches.
           break;
         case 'enroll_sequence':
           enrolls.push({ job, a, spec: action.sequence, sender: action.sender });
@@ -590,7 +645,6 @@ export class Worker {
 
     await batchCall(owners, (inputs) => connector.setOwners(inputs));
     await batchCall(tasks, (inputs) => connector.createTasks(inputs));
-    await batchCall(notes, (inputs) => connector.writeNotes(inputs));
     for (const { job, a, spec, sender } of enrolls) {
       let result: ItemResult;
       try {

@@ -156,6 +156,12 @@ export const MIGRATIONS: readonly Migration[] = [
     // Every commit and retry reads a decision's actions; without this a burst scans all actions per lead.
     statements: () => [`CREATE INDEX actions_decision ON actions (tenant_id, decision_key)`],
   },
+  {
+    version: 3,
+    name: 'pending actions by kind',
+    // Explanation notes are written in gathered batches, found by kind among the planned actions.
+    statements: () => [`CREATE INDEX actions_pending ON actions (status, kind, id)`],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

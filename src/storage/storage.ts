@@ -932,6 +932,16 @@ export class Storage {
   }
 
   /** planned → failed (a permanent failure; transient ones stay planned and are retried). */
+  /** Planned actions of one kind across tenants, oldest first (deferred work such as explanation notes). */
+  async plannedActionsOfKind(kind: Action['kind'], limit: number): Promise<PlannedAction[]> {
+    return (
+      await this.db.all<ActionRow>(
+        `SELECT * FROM actions WHERE status = 'planned' AND kind = ? ORDER BY id LIMIT ?`,
+        [kind, limit],
+      )
+    ).map(toAction);
+  }
+
   async markActionFailed(tenantId: string, actionId: number, reason: string, now: number): Promise<boolean> {
     const r = await this.db.run(
       `UPDATE actions SET status = 'failed', error = ?, updated_at = ?

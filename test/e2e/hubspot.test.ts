@@ -91,6 +91,17 @@ describe('HubSpot end to end over the sandbox CRM', () => {
     expect(countBy(decisions.map((d) => d.leadId)).size).toBe(contacts.length);
     expect(decisions.length).toBe(contacts.length);
     expect(decisions.every((d) => d.summary.includes('→'))).toBe(true);
+    // Explanation notes are gathered into full batches and written once each, shortly after routing.
+    await until(
+      'the explanation notes to be written',
+      async () => (await app.storage.plannedActionsOfKind('write_note', 10)).length === 0,
+    );
+    const withNote = decisions
+      .filter((d) => d.actions.some((a) => a.kind === 'write_note'))
+      .map((d) => d.leadId);
+    const noteWrites = sandbox.crm.writes.list({ portalId, kind: 'note.created', source: 'api' });
+    expect(withNote.length).toBeGreaterThan(0);
+    expect(noteWrites).toHaveLength(withNote.length);
     // Duplicates really were delivered, and changed nothing.
     expect(sandbox.crm.webhooks.attempts.length).toBeGreaterThan(0);
   });
