@@ -109,7 +109,8 @@ function exhaustive(value: never): never {
   throw new Error(`unhandled condition ${JSON.stringify(value)}`);
 }
 
-function isBlank(v: FieldValue | undefined): v is null | undefined | '' {
+/** A value that counts as missing: absent, null or the empty string. */
+export function isBlank(v: FieldValue | undefined): v is null | undefined | '' {
   return v === undefined || v === null || v === '';
 }
 

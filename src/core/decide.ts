@@ -1,6 +1,6 @@
 // The routing decision: pure and deterministic. Given a lead, a rule set, the team and the rotation
 // state at time `now`, it returns who owns the lead, what happens next, and why.
-import type { ConditionEnv } from './conditions.js';
+import { isBlank, type ConditionEnv } from './conditions.js';
 import { compiledRules } from './compiled-rules.js';
 import { checkRep, recordAssignment } from './availability.js';
 import { pickFromPool } from './distribution.js';
@@ -37,10 +37,6 @@ function keepWindowMs(ruleSet: RuleSet): number {
     keepWindowCache.set(ruleSet, ms);
   }
   return ms;
-}
-
-function isBlank(v: unknown): boolean {
-  return v === undefined || v === null || v === '';
 }
 
 function formatDuration(ms: number): string {

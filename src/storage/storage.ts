@@ -987,16 +987,26 @@ export class Storage {
     now: number,
     options: { tenantId?: string | undefined; limit?: number | undefined } = {},
   ): Promise<Hold[]> {
+    return (await this.dueRows<HoldRow>(`holds WHERE state = 'held' AND until`, 'until', now, options)).map(
+      toHold,
+    );
+  }
+
+  /**
+   * Rows whose time has come, oldest first, across tenants unless one is given. `from` is a fixed
+   * table-and-state fragment ending in the time column; only `now`, the tenant and the limit are values.
+   */
+  private async dueRows<R>(
+    from: string,
+    timeColumn: string,
+    now: number,
+    options: { tenantId?: string | undefined; limit?: number | undefined },
+  ): Promise<R[]> {
     const byTenant = options.tenantId === undefined ? '' : ' AND tenant_id = ?';
     const params: SqlParam[] = [now];
     if (options.tenantId !== undefined) params.push(options.tenantId);
     params.push(options.limit ?? 100);
-    return (
-      await this.db.all<HoldRow>(
-        `SELECT * FROM holds WHERE state = 'held' AND until <= ?${byTenant} ORDER BY until, id LIMIT ?`,
-        params,
-      )
-    ).map(toHold);
+    return this.db.all<R>(`SELECT * FROM ${from} <= ?${byTenant} ORDER BY ${timeColumn}, id LIMIT ?`, params);
   }
 
   /** held → released (data arrived) or timed_out. False if it was no longer held. */
@@ -1019,15 +1029,8 @@ export class Storage {
     now: number,
     options: { tenantId?: string | undefined; limit?: number | undefined } = {},
   ): Promise<SlaTimer[]> {
-    const byTenant = options.tenantId === undefined ? '' : ' AND tenant_id = ?';
-    const params: SqlParam[] = [now];
-    if (options.tenantId !== undefined) params.push(options.tenantId);
-    params.push(options.limit ?? 100);
     return (
-      await this.db.all<SlaRow>(
-        `SELECT * FROM sla_timers WHERE state = 'armed' AND due_at <= ?${byTenant} ORDER BY due_at, id LIMIT ?`,
-        params,
-      )
+      await this.dueRows<SlaRow>(`sla_timers WHERE state = 'armed' AND due_at`, 'due_at', now, options)
     ).map(toSla);
   }
 
