@@ -14,7 +14,7 @@ import {
   type WebhookConfig,
 } from '../../connectors/sandbox/index.js';
 import type { DemoPortal } from '../../connectors/sandbox/seed.js';
-import type { Decision, Lead, Team } from '../core/types.js';
+import type { Decision, Lead, RuleSet, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker } from '../pipeline/worker.js';
@@ -56,7 +56,9 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-async function readRules(config: AppConfig): Promise<{ source: string; team: Team | undefined }> {
+async function readRules(
+  config: AppConfig,
+): Promise<{ source: string; ruleSet: RuleSet; team: Team | undefined }> {
   let team: Team | undefined;
   if (config.teamPath !== undefined) {
     const loaded = loadTeam(await readFile(config.teamPath, 'utf8'), config.teamPath);
@@ -66,13 +68,13 @@ async function readRules(config: AppConfig): Promise<{ source: string; team: Tea
   const source = await readFile(config.rulesPath, 'utf8');
   const rules = loadRuleSet(source, config.rulesPath, team === undefined ? {} : { team });
   if (!rules.ok) throw new ConfigError(rules.errors.map(formatDiagnostic).join('\n'));
-  return { source, team };
+  return { source, ruleSet: rules.ruleSet, team };
 }
 
 export async function startApp(config: AppConfig, options: StartOptions): Promise<RunningApp> {
   const clock = options.clock ?? Date.now;
   const { logger } = options;
-  const { source: rulesSource, team } = await readRules(config);
+  const { source: rulesSource, ruleSet, team } = await readRules(config);
   const storage = options.storage ?? (await openAppStorage(config));
   const stops: (() => Promise<void> | void)[] = [];
 
@@ -141,23 +143,21 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     onEnqueued: () => worker.wake(),
     onInstalled: async (tenant: Tenant) => {
       // A new install routes with the configured rules until the settings tab publishes others.
-      const rules = loadRuleSet(rulesSource, config.rulesPath, team === undefined ? {} : { team });
-      if (!rules.ok) return;
       await storage.saveRulesetDraft(
         tenant.id,
         {
-          version: rules.ruleSet.version,
-          name: rules.ruleSet.name,
+          version: ruleSet.version,
+          name: ruleSet.name,
           source: rulesSource,
           createdBy: 'install',
         },
         clock(),
       );
-      await storage.publishRuleset(tenant.id, rules.ruleSet.version, 'install', clock());
+      await storage.publishRuleset(tenant.id, ruleSet.version, 'install', clock());
       logger.info('tenant installed', {
         tenantId: tenant.id,
         portalId: tenant.externalId,
-        ruleSet: rules.ruleSet.version,
+        ruleSet: ruleSet.version,
       });
     },
   });
@@ -166,13 +166,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
 
   if (sandbox !== undefined) {
     // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
-    crmWebhooks(
-      sandbox,
-      hubspot,
-      publicUrl,
-      holdProperties(rulesSource, config.rulesPath, team),
-      options.webhooks ?? {},
-    );
+    crmWebhooks(sandbox, hubspot, publicUrl, holdProperties(ruleSet), options.webhooks ?? {});
     await installThroughOAuth(publicUrl);
   }
 
@@ -216,10 +210,8 @@ function crmWebhooks(
  * The contact properties whose changes can release a held lead: exactly the fields the rule set holds
  * for (what the app's webhook subscriptions for property changes must cover).
  */
-function holdProperties(source: string, file: string, team: Team | undefined): string[] {
-  const rules = loadRuleSet(source, file, team === undefined ? {} : { team });
-  if (!rules.ok) return [];
-  const fields = rules.ruleSet.routes.flatMap((r) => (r.assign.kind === 'hold' ? r.assign.fields : []));
+function holdProperties(ruleSet: RuleSet): string[] {
+  const fields = ruleSet.routes.flatMap((r) => (r.assign.kind === 'hold' ? r.assign.fields : []));
   return crmPropertiesFor('hubspot', fields);
 }
 
