@@ -18,15 +18,20 @@ async function main(): Promise<void> {
     logger,
     onDecision: (event) => process.stdout.write(decisionLine(event, Date.now()) + '\n'),
   });
-  const lines = [
-    `lead-router is running at ${app.url}`,
+  const intake =
     app.sandbox === undefined
       ? `  serving HubSpot; webhooks: ${app.url}/webhooks/hubspot, install: ${app.url}/oauth/hubspot/install`
-      : `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}), demo contacts every ${(1 / config.demoRate).toFixed(1)} s`,
-    app.sandbox === undefined ? '' : `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
-    `  health: ${app.url}/healthz · why a lead went where it did: npm run cli -- explain <email>`,
-    '',
-  ];
+      : `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}), demo contacts every ${(1 / config.demoRate).toFixed(1)} s`;
+  const lines =
+    config.role === 'worker'
+      ? [`lead-router worker running (pid ${process.pid}): routing leads from the shared database`, '']
+      : [
+          `lead-router ${config.role === 'web' ? 'intake (no worker) ' : ''}is running at ${app.url}`,
+          intake,
+          app.sandbox === undefined ? '' : `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
+          `  health: ${app.url}/healthz · why a lead went where it did: npm run cli -- explain <email>`,
+          '',
+        ];
   process.stdout.write(lines.filter((l, i) => l !== '' || i === lines.length - 1).join('\n') + '\n');
 
   let stopping = false;

@@ -17,7 +17,9 @@ export {
 } from './seed.js';
 export { signV1, signV3, decodeSignedUri } from './signature.js';
 export type { WebhookConfig, WebhookEvent, WebhookTiming, DeliveryAttempt } from './webhooks.js';
-export type { WriteRecord, WriteKind, WriteSource, WriteFilter } from './write-log.js';
+export type { WriteRecord, WriteKind, WriteSource, WriteFilter, ContactEffects } from './write-log.js';
+export { contactEffects } from './write-log.js';
+export { CallStats, callKind, totalCalls, type PortalCallStats } from './call-stats.js';
 export type { Portal, Owner, CrmObject, Sequence, Enrollment } from './store.js';
 export type { FaultOptions, FaultKind } from './faults.js';
 export type { RateLimitOptions } from './rate-limit.js';

@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { CallStats, callKind } from './call-stats.js';
 import { type Clock, Prng, systemClock } from './clock.js';
 import type { SandboxContext } from './context.js';
 import { SandboxHttpError, sendError } from './errors.js';
@@ -52,6 +53,8 @@ export interface HubSpotSandbox {
   issueToken(portalId: number, scopes?: string[]): AccessToken;
   configureWebhooks(portalId: number, config: WebhookConfig | undefined): void;
   readonly writes: WriteLog;
+  /** API calls per portal by kind, and 429s by cause (budget spent vs. injected). */
+  readonly calls: CallStats;
   readonly webhooks: WebhookDispatcher;
   readonly faults: FaultInjector;
   readonly rateLimiter: RateLimiter;
@@ -69,6 +72,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
   const ctxPrng = new Prng(seed);
   const portals = new Map<number, Portal>();
   const writes = new WriteLog();
+  const calls = new CallStats();
   const ctx: SandboxContext = { clock, prng: ctxPrng, portals, correlationId: () => ctxPrng.uuid() };
   const tokens = new TokenStore(options.apps ?? [DEFAULT_APP], clock, new Prng(seed + 1));
   const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, clock);
@@ -138,6 +142,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
     const decision = limiter.check(portal.portalId, isSearch);
     res.set(decision.headers);
     if (!decision.allowed && decision.policy !== undefined) {
+      calls.rateLimited(portal.portalId, decision.policy);
       res.status(429).json({
         status: 'error',
         message: RATE_LIMIT_MESSAGES[decision.policy],
@@ -149,6 +154,8 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
       return;
     }
     const fault = faults.decide(req.path);
+    if (fault !== undefined) calls.injected(portal.portalId, fault);
+    else calls.accepted(portal.portalId, callKind(req.method, req.path));
     if (fault === '429') {
       res.status(429).json({
         status: 'error',
@@ -204,6 +211,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
   return {
     app,
     writes,
+    calls,
     webhooks,
     faults,
     rateLimiter: limiter,
@@ -222,6 +230,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
       faults.reset();
       limiter.reset();
       writes.clear();
+      calls.reset();
     },
     start(port = 0) {
       return new Promise((resolve, reject) => {

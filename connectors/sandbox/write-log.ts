@@ -54,3 +54,43 @@ export class WriteLog {
     this.records = [];
   }
 }
+
+/** The effects the app had on each contact of a portal, from the write log (the "exactly once" witness). */
+export interface ContactEffects {
+  owners: Map<string, WriteRecord[]>;
+  /** Tasks associated with the contact, keyed by contact id. */
+  tasks: Map<string, WriteRecord[]>;
+  enrollments: Map<string, WriteRecord[]>;
+  notes: Map<string, WriteRecord[]>;
+}
+
+export function contactEffects(log: WriteLog, portalId: number): ContactEffects {
+  const writes = log.list({ portalId, source: 'api' });
+  const taskIds = new Set<string>();
+  const noteIds = new Set<string>();
+  for (const w of writes) {
+    if (w.kind === 'task.created') taskIds.add(w.objectId);
+    else if (w.kind === 'note.created') noteIds.add(w.objectId);
+  }
+  const effects: ContactEffects = {
+    owners: new Map(),
+    tasks: new Map(),
+    enrollments: new Map(),
+    notes: new Map(),
+  };
+  const add = (m: Map<string, WriteRecord[]>, key: string, w: WriteRecord): void => {
+    const list = m.get(key);
+    if (list === undefined) m.set(key, [w]);
+    else list.push(w);
+  };
+  for (const w of writes) {
+    if (w.kind === 'owner.set') add(effects.owners, w.objectId, w);
+    else if (w.kind === 'enrollment.created') add(effects.enrollments, w.objectId, w);
+    else if (w.kind === 'association.created' && w.details['toType'] === 'contacts') {
+      const contact = w.details['toId'] ?? '';
+      if (taskIds.has(w.objectId)) add(effects.tasks, contact, w);
+      else if (noteIds.has(w.objectId)) add(effects.notes, contact, w);
+    }
+  }
+  return effects;
+}

@@ -25,11 +25,29 @@ export const HUBSPOT_BUCKETS = {
 
 export type BucketName = keyof typeof HUBSPOT_BUCKETS;
 
+/** Spacing of starts shared through Redis, relative to one process's (see makeBottleneck). */
+export const CLUSTER_PACING = 1.04;
+
+/**
+ * The general bucket for a budget other than 110 per 10 s, paced the same way: starts spaced so that no
+ * rolling window can hold more than `perTenSeconds - 1` calls.
+ */
+export function hubspotGeneralBucket(perTenSeconds: number): BucketSpec {
+  return {
+    ...HUBSPOT_BUCKETS.general,
+    reservoir: perTenSeconds,
+    minTimeMs: Math.ceil(10_000 / (perTenSeconds - 1)),
+  };
+}
+
 export interface LimiterFactoryOptions {
   /** Namespace for Bottleneck ids / Redis keys, e.g. `hubspot`. */
   provider: string;
   buckets?: Partial<Record<BucketName, BucketSpec>>;
-  /** When set, the buckets are shared across processes through Redis (Bottleneck clustering). */
+  /**
+   * When set, the buckets are shared across processes through Redis (Bottleneck clustering). The
+   * factory takes the client over: `disconnectAll` closes it (and the subscriber Bottleneck adds).
+   */
   redis?: Redis | Cluster;
 }
 
@@ -38,7 +56,11 @@ export interface PortalLimiter {
   disconnect(): Promise<void>;
 }
 
-function makeBottleneck(id: string, spec: BucketSpec, redis: Redis | Cluster | undefined): Bottleneck {
+function makeBottleneck(
+  id: string,
+  spec: BucketSpec,
+  connection: Bottleneck.IORedisConnection | undefined,
+): Bottleneck {
   const base: Bottleneck.ConstructorOptions = {
     id,
     reservoir: spec.reservoir,
@@ -47,24 +69,34 @@ function makeBottleneck(id: string, spec: BucketSpec, redis: Redis | Cluster | u
     maxConcurrent: spec.maxConcurrent ?? null,
     minTime: spec.minTimeMs ?? 0,
   };
-  if (redis === undefined) return new Bottleneck(base);
-  // Bottleneck's `ioredis` datastore with our own connection: one budget for all instances.
+  if (connection === undefined) return new Bottleneck(base);
+  // Bottleneck's `ioredis` datastore on the factory's one connection: one budget for all instances.
+  // Redis grants each start on its own clock, but a busy process sends the request a little later, so
+  // two instances' calls can reach HubSpot closer together than granted: keep a few calls of slack.
   const clustered: Bottleneck.ConstructorOptions = {
     ...base,
+    minTime: Math.ceil((spec.minTimeMs ?? 0) * CLUSTER_PACING),
     datastore: 'ioredis',
     clearDatastore: false,
     timeout: 60_000,
   };
-  (clustered as { connection?: unknown }).connection = new Bottleneck.IORedisConnection({
-    client: redis as never,
-  });
+  (clustered as { connection?: unknown }).connection = connection;
   return new Bottleneck(clustered);
 }
 
 /** Creates limiters lazily, one set per portal (tenant), and keeps them for the process lifetime. */
 export class LimiterFactory {
   private readonly portals = new Map<string, PortalLimiter>();
-  constructor(private readonly opts: LimiterFactoryOptions) {}
+  // One connection (a client and one subscriber) for every limiter of the process; a connection per
+  // limiter would open a subscriber per bucket and portal, and a limiter does not close a shared one.
+  private readonly connection: Bottleneck.IORedisConnection | undefined;
+
+  constructor(private readonly opts: LimiterFactoryOptions) {
+    this.connection =
+      opts.redis === undefined
+        ? undefined
+        : new Bottleneck.IORedisConnection({ client: opts.redis as never });
+  }
 
   forPortal(portalId: string): PortalLimiter {
     const existing = this.portals.get(portalId);
@@ -74,7 +106,7 @@ export class LimiterFactory {
       let b = buckets.get(name);
       if (b === undefined) {
         const spec = this.opts.buckets?.[name] ?? HUBSPOT_BUCKETS[name];
-        b = makeBottleneck(`${this.opts.provider}:${portalId}:${name}`, spec, this.opts.redis);
+        b = makeBottleneck(`${this.opts.provider}:${portalId}:${name}`, spec, this.connection);
         buckets.set(name, b);
       }
       return b;
@@ -92,5 +124,6 @@ export class LimiterFactory {
   async disconnectAll(): Promise<void> {
     await Promise.all([...this.portals.values()].map((l) => l.disconnect()));
     this.portals.clear();
+    await this.connection?.disconnect(true);
   }
 }

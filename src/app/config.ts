@@ -7,11 +7,21 @@ import { z } from 'zod';
 import { parseKey } from '../../connectors/shared/crypto.js';
 
 const envSchema = z.object({
+  /**
+   * What this process runs: `all` (HTTP intake and the worker), `web` (intake, OAuth, health only) or
+   * `worker` (routing only). Several web and worker processes can share one PostgreSQL and Redis.
+   */
+  ROLE: z.enum(['all', 'web', 'worker']).default('all'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
   /** The public base URL HubSpot calls (webhooks are signed over it). */
   PUBLIC_URL: z.string().url().optional(),
   DATABASE_URL: z.string().optional(),
+  /** PostgreSQL schema for lead-router's tables (default: the connection's search_path). */
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'a plain lower-case identifier')
+    .optional(),
   DATA_DIR: z.string().default('data'),
   RULES: z.string().default('rules/hubspot-demo/rules.yaml'),
   TEAM: z.string().default('rules/hubspot-demo/team.yaml'),
@@ -21,25 +31,54 @@ const envSchema = z.object({
   HUBSPOT_APP_ID: z.string().optional(),
   /** Where the HubSpot API is; the sandbox sets its own. */
   HUBSPOT_API_BASE: z.string().url().default('https://api.hubapi.com'),
+  /** Where installing admins are sent to consent (the sandbox CRM, in tests, serves its own). */
+  HUBSPOT_AUTHORIZE_ORIGIN: z.string().url().optional(),
+  /**
+   * The portal's API budget per rolling 10 s. 110 is HubSpot's limit for a marketplace app per installing
+   * account; set it higher only when HubSpot granted more (the sandbox CRM enforces whatever it is told).
+   */
+  HUBSPOT_REQUESTS_PER_10S: z.coerce.number().int().min(2).max(10_000).default(110),
+  /**
+   * How long a worker holds claimed work before another may take it over: the delay before a crashed
+   * worker's leads are routed by the others.
+   */
+  WORKER_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),
   SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).default(3100),
   /** Demo contacts created per second in sandbox mode. */
   DEMO_RATE: z.coerce.number().min(0).max(100).default(0.5),
   REDIS_URL: z.string().optional(),
+  /** Namespace of the shared rate-limiter keys in Redis; instances sharing a budget use the same. */
+  REDIS_KEY_PREFIX: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . -').default('lead-router'),
 });
 
+export type Role = 'all' | 'web' | 'worker';
+
 export interface AppConfig {
+  role: Role;
   port: number;
   host: string;
   publicUrl: string | undefined;
   databaseUrl: string | undefined;
+  databaseSchema: string | undefined;
   dataDir: string;
   rulesPath: string;
   teamPath: string | undefined;
   encryptionKey: string | undefined;
-  hubspot: { clientId: string; clientSecret: string; appId: string; apiBase: string } | undefined;
+  hubspot:
+    | {
+        clientId: string;
+        clientSecret: string;
+        appId: string;
+        apiBase: string;
+        authorizeOrigin?: string | undefined;
+      }
+    | undefined;
+  hubspotRequestsPer10s: number;
+  workerLeaseMs: number;
   sandboxPort: number;
   demoRate: number;
   redisUrl: string | undefined;
+  redisKeyPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -68,26 +107,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
           clientSecret: e.HUBSPOT_CLIENT_SECRET,
           appId: e.HUBSPOT_APP_ID,
           apiBase: e.HUBSPOT_API_BASE,
+          authorizeOrigin: e.HUBSPOT_AUTHORIZE_ORIGIN,
         }
       : undefined;
+  if (hubspot === undefined && e.ROLE !== 'all') {
+    throw new ConfigError(
+      `ROLE=${e.ROLE} needs a HubSpot app (HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET, HUBSPOT_APP_ID): the bundled sandbox CRM runs only with ROLE=all`,
+    );
+  }
+  if (e.ROLE !== 'all' && (e.DATABASE_URL ?? '') === '') {
+    throw new ConfigError(
+      `ROLE=${e.ROLE} needs DATABASE_URL (PostgreSQL): separate web and worker processes share work through it`,
+    );
+  }
   if (hubspot !== undefined && e.TOKEN_ENCRYPTION_KEY === undefined) {
     throw new ConfigError(
       'TOKEN_ENCRYPTION_KEY is required with a real HubSpot app (32 bytes, hex or base64)',
     );
   }
   return {
+    role: e.ROLE,
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.PUBLIC_URL,
     databaseUrl: e.DATABASE_URL === '' ? undefined : e.DATABASE_URL,
+    databaseSchema: e.DATABASE_SCHEMA,
     dataDir: e.DATA_DIR,
     rulesPath: e.RULES,
     teamPath: e.TEAM === '' ? undefined : e.TEAM,
     encryptionKey: e.TOKEN_ENCRYPTION_KEY,
     hubspot,
+    hubspotRequestsPer10s: e.HUBSPOT_REQUESTS_PER_10S,
+    workerLeaseMs: e.WORKER_LEASE_MS,
     sandboxPort: e.SANDBOX_PORT,
     demoRate: e.DEMO_RATE,
     redisUrl: e.REDIS_URL === '' ? undefined : e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
   };
 }
 

@@ -9,6 +9,7 @@ export async function openAppStorage(config: AppConfig): Promise<Storage> {
   const key = await encryptionKey(config);
   return openStorage({
     url: config.databaseUrl,
+    schema: config.databaseSchema,
     file: join(config.dataDir, 'lead-router.sqlite'),
     cipher: { encrypt: (text) => encrypt(text, key), decrypt: (blob) => decrypt(blob, key) },
   });

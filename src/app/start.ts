@@ -5,7 +5,7 @@ import { createServer as createNetServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
-import { LimiterFactory } from '../../connectors/shared/limiter.js';
+import { hubspotGeneralBucket, LimiterFactory } from '../../connectors/shared/limiter.js';
 import {
   createHubSpotSandbox,
   seedDemoPortal,
@@ -48,9 +48,11 @@ export interface StartOptions {
 }
 
 export interface RunningApp {
+  /** The public URL of the HTTP intake (not listening in a `worker` process). */
   url: string;
   storage: Storage;
-  worker: Worker;
+  /** Absent in a `web` process. */
+  worker: Worker | undefined;
   /** Present in sandbox mode. */
   sandbox?: { crm: HubSpotSandbox; url: string; demo: DemoPortal; portalId: string } | undefined;
   stop(): Promise<void>;
@@ -87,7 +89,12 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       clientId: `sandbox-${randomBytes(6).toString('hex')}`,
       clientSecret: randomBytes(24).toString('hex'),
     };
-    const crm = createHubSpotSandbox({ seed: 7, apps: [app], ...options.sandbox });
+    const crm = createHubSpotSandbox({
+      seed: 7,
+      apps: [app],
+      ...options.sandbox,
+      rateLimits: { max: config.hubspotRequestsPer10s, ...options.sandbox?.rateLimits },
+    });
     const { url } = await crm.start(config.sandboxPort);
     const portal = crm.createPortal({});
     const demo = seedDemoPortal(portal);
@@ -112,21 +119,27 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   });
   // With Redis, every instance draws from one rate budget per portal (Bottleneck clustering).
   const redis = config.redisUrl === undefined ? undefined : new Redis(config.redisUrl);
-  const limiters = new LimiterFactory({ provider: 'hubspot', ...(redis === undefined ? {} : { redis }) });
-  stops.push(async () => {
-    await limiters.disconnectAll();
-    await redis?.quit();
+  const limiters = new LimiterFactory({
+    provider: `${config.redisKeyPrefix}:hubspot`,
+    buckets: { general: hubspotGeneralBucket(config.hubspotRequestsPer10s) },
+    ...(redis === undefined ? {} : { redis }),
   });
+  // Closes the Redis client too.
+  stops.push(() => limiters.disconnectAll());
   const tenants = new HubSpotTenants({ storage, oauth, limiters, basePath: hubspot.apiBase, team, clock });
 
-  const worker = new Worker({
-    storage,
-    registry: tenants,
-    workerId: `worker-${process.pid}-${randomBytes(3).toString('hex')}`,
-    clock,
-    logger,
-    ...(options.onDecision === undefined ? {} : { onDecision: options.onDecision }),
-  });
+  const runsWorker = config.role !== 'web';
+  const worker = runsWorker
+    ? new Worker({
+        storage,
+        registry: tenants,
+        workerId: `worker-${process.pid}-${randomBytes(3).toString('hex')}`,
+        leaseMs: config.workerLeaseMs,
+        clock,
+        logger,
+        ...(options.onDecision === undefined ? {} : { onDecision: options.onDecision }),
+      })
+    : undefined;
 
   const server = createServer({
     storage,
@@ -138,9 +151,14 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       clientSecret: hubspot.clientSecret,
       appId: hubspot.appId,
       oauth,
-      ...(sandbox === undefined ? {} : { authorizeOrigin: sandbox.url }),
+      ...(sandbox !== undefined
+        ? { authorizeOrigin: sandbox.url }
+        : hubspot.authorizeOrigin !== undefined
+          ? { authorizeOrigin: hubspot.authorizeOrigin }
+          : {}),
     },
-    onEnqueued: () => worker.wake(),
+    // A worker in this process starts at once; separate worker processes find the work by polling.
+    onEnqueued: () => worker?.wake(),
     onInstalled: async (tenant: Tenant) => {
       // A new install routes with the configured rules until the settings tab publishes others.
       await storage.saveRulesetDraft(
@@ -161,8 +179,10 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       });
     },
   });
-  const listening = await server.listen(listenPort, config.host);
-  stops.unshift(() => listening.close());
+  if (config.role !== 'worker') {
+    const listening = await server.listen(listenPort, config.host);
+    stops.unshift(() => listening.close());
+  }
 
   if (sandbox !== undefined) {
     // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
@@ -170,8 +190,11 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     await installThroughOAuth(publicUrl);
   }
 
-  worker.start();
-  stops.unshift(() => worker.stop());
+  if (worker !== undefined) {
+    worker.start();
+    // Stopping finishes the batches in flight (SIGTERM drains), after intake has stopped accepting.
+    stops.splice(config.role === 'all' ? 1 : 0, 0, () => worker.stop());
+  }
   let generator: { stop(): void } | undefined;
   if (sandbox !== undefined && (options.generate ?? true) && config.demoRate > 0) {
     generator = sandbox.demo.startGenerator({ ratePerSec: config.demoRate });

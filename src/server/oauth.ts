@@ -118,9 +118,10 @@ async function upsertTenant(deps: ServerDeps, hubId: string, now: number): Promi
 export function oauthRouter(deps: ServerDeps): Router {
   const { logger, clock, hubspot } = deps;
   const redirectUri = hubspotRedirectUri(deps.publicUrl);
-  const states = createOAuthStateStore(
-    deps.oauthStateTtlMs === undefined ? {} : { ttlMs: deps.oauthStateTtlMs },
-  );
+  const states = createOAuthStateStore({
+    secret: hubspot.clientSecret,
+    ...(deps.oauthStateTtlMs === undefined ? {} : { ttlMs: deps.oauthStateTtlMs }),
+  });
   const router = Router();
 
   router.get(INSTALL_PATH, (req: Request, res: Response) => {

@@ -206,7 +206,7 @@ describe('a CRM refusal', () => {
     dev!.salesSeat = true;
     const replayed = await replayDeadLetters(app.storage, tenant!, [], Date.now());
     expect(replayed).toHaveLength(toDev.length);
-    app.worker.wake();
+    app.worker?.wake();
     await until('the replayed leads to be enrolled', async () => {
       const stats = await app.storage.inboxStats(tenant!.id);
       return stats.failed === 0 && stats.pending === 0 && stats.leased === 0;

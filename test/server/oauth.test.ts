@@ -62,7 +62,7 @@ describe('GET /oauth/hubspot/install', () => {
     expect(url.searchParams.get('scope')).toContain('crm.objects.contacts.read');
     const stateA = url.searchParams.get('state');
     const stateB = new URL(b.headers.get('location') ?? '').searchParams.get('state');
-    expect(stateA).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(stateA).toMatch(/^[A-Za-z0-9_.-]{40,}$/);
     expect(stateB).not.toBe(stateA);
   });
 

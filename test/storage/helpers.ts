@@ -1,30 +1,17 @@
 // Shared factories and engines for the storage tests. PostgreSQL tests run against the local server
 // (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) in a fresh schema each, and are
 // skipped with a printed reason when it cannot be reached.
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { CrmEvent } from '../../connectors/connector.js';
 import type { Action, Decision, RoutingState } from '../../src/core/types.js';
-import { openStorage, type Cipher, type Storage } from '../../src/storage/index.js';
+import { openStorage, type Cipher, type Db, type Storage } from '../../src/storage/index.js';
+import { openPgDb } from '../../src/storage/pg-db.js';
+import { openSqliteDb } from '../../src/storage/sqlite-db.js';
+import { createPgSchema, PG_URL, pgUnavailable } from '../support/services.js';
+
+export { createPgSchema, PG_URL, pgUnavailable, type PgSchema } from '../support/services.js';
 
 export const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 
-export const PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function probePg(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-export const pgUnavailable = await probePg();
 if (pgUnavailable !== null) {
   console.warn(`PostgreSQL storage tests skipped: ${PG_URL} unreachable (${pgUnavailable})`);
 }
@@ -35,32 +22,12 @@ export const testCipher: Cipher = {
   decrypt: (s) => Buffer.from(s.slice(4), 'base64').toString('utf8'),
 };
 
-export interface PgSchema {
-  name: string;
-  drop(): Promise<void>;
-}
-
-export async function createPgSchema(): Promise<PgSchema> {
-  const name = `lr_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${name}`);
-  await admin.end();
-  return {
-    name,
-    drop: async () => {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA ${name} CASCADE`);
-      await c.end();
-    },
-  };
-}
-
 export interface Engine {
   name: 'sqlite' | 'postgres';
   /** Opens a fresh, empty storage; `close` closes it and removes what it created. */
   open(): Promise<{ storage: Storage; close(): Promise<void> }>;
+  /** Opens a fresh, empty database without migrating it. */
+  openDb(): Promise<{ db: Db; close(): Promise<void> }>;
 }
 
 export const sqliteMemory: Engine = {
@@ -68,6 +35,10 @@ export const sqliteMemory: Engine = {
   open: async () => {
     const storage = await openStorage({ file: ':memory:', cipher: testCipher, now: () => T0 });
     return { storage, close: () => storage.close() };
+  },
+  openDb: () => {
+    const db = openSqliteDb(':memory:');
+    return Promise.resolve({ db, close: () => db.close() });
   },
 };
 
@@ -85,6 +56,17 @@ export const postgres: Engine = {
       storage,
       close: async () => {
         await storage.close();
+        await schema.drop();
+      },
+    };
+  },
+  openDb: async () => {
+    const schema = await createPgSchema();
+    const db = openPgDb(PG_URL, { schema: schema.name });
+    return {
+      db,
+      close: async () => {
+        await db.close();
         await schema.drop();
       },
     };

@@ -1,0 +1,80 @@
+// Issue #4, item 1: four worker processes on PostgreSQL + Redis route 5,000 leads from the sandbox CRM.
+// Each lead is routed exactly once, each pool's per-rep counts equal the weighted share within one,
+// and the shared Redis budget keeps every process together inside the portal's 110 calls per 10 s.
+import { totalCalls } from '../../connectors/sandbox/index.js';
+import { ownerCounts, startCluster, type Cluster } from '../support/cluster.js';
+import { pgAndRedisMissing } from '../support/services.js';
+
+const LEADS = 5_000;
+const WORKERS = 4;
+const describeReal = pgAndRedisMissing('many-worker test') === null ? describe : describe.skip;
+
+describeReal(`${WORKERS} worker processes over PostgreSQL and Redis`, () => {
+  let cluster: Cluster | undefined;
+  afterAll(() => cluster?.stop(), 60_000);
+
+  it(
+    `route ${LEADS.toLocaleString('en')} leads exactly once, by weighted share, inside the shared budget`,
+    async () => {
+      cluster = await startCluster({ workers: WORKERS, webhooks: { duplicateRate: 0.05, outOfOrder: true } });
+      const c = cluster;
+      const contacts = c.demo.createContacts(LEADS);
+      const ids = contacts.map((x) => x.id);
+      await c.until(`${LEADS} leads routed`, 15 * 60_000, () => c.settled(ids));
+      await c.crm.webhooks.idle();
+      await c.until('duplicate deliveries handled', 60_000, () => c.settled(ids));
+
+      const effects = c.effects();
+      const wrong = (kind: 'owners' | 'tasks' | 'notes', ok: (n: number) => boolean) =>
+        ids.filter((id) => !ok(effects[kind].get(id)?.length ?? 0)).map((id) => `${kind}:${id}`);
+      expect([
+        ...wrong('owners', (n) => n === 1),
+        ...wrong('tasks', (n) => n === 1),
+        ...wrong('notes', (n) => n <= 1),
+      ]).toEqual([]);
+      expect((await c.storage.deadLetters(c.tenantId, 10)).map((d) => d.lastError)).toEqual([]);
+
+      // Per pool, from who got each lead: enterprise weighted 3:2:1, SMB in strict rotation.
+      const emailOf = new Map(c.demo.owners.map((o) => [o.id, o.email]));
+      const large = (id: string) =>
+        Number(contacts.find((x) => x.id === id)?.properties['numberofemployees'] ?? 0) >= 200;
+      const shares = (members: Record<string, number>, leadIds: string[]) => {
+        const counts = ownerCounts(effects, leadIds);
+        const total = leadIds.length;
+        const weights = Object.values(members).reduce((a, b) => a + b, 0);
+        return Object.entries(members).map(([email, weight]) => {
+          const got = [...counts].filter(([id]) => emailOf.get(id) === email).reduce((a, [, n]) => a + n, 0);
+          return { email, got, share: (total * weight) / weights };
+        });
+      };
+      const enterprise = shares({ 'ada@acme.io': 3, 'bo@acme.io': 2, 'nina@acme.io': 1 }, ids.filter(large));
+      const smb = shares(
+        { 'omar@acme.io': 1, 'paula@acme.io': 1, 'sam@acme.io': 1, 'kenji@acme.io': 1 },
+        ids.filter((id) => !large(id)),
+      );
+      for (const { email, got, share } of [...enterprise, ...smb]) {
+        expect({ email, off: Math.abs(got - share) <= 1 }).toEqual({ email, off: true });
+      }
+      expect(enterprise.every((r) => r.got > 0) && smb.every((r) => r.got > 0)).toBe(true);
+
+      // Every process took part, and together they never spent more than the portal's budget.
+      expect(c.workers.map((w) => w.decisions > 0)).toEqual(c.workers.map(() => true));
+      const calls = c.crm.calls.forPortal(c.portalId);
+      expect(calls.rateLimited).toEqual({});
+    expect(wrong('notes', (n) => n <= 1)).toEqual([]);
+      console.log(
+        JSON.stringify({
+          test: 'many-workers',
+          leads: LEADS,
+          workers: WORKERS,
+          decisionsPerWorker: c.workers.map((w) => w.decisions),
+          apiCalls: totalCalls(calls.accepted),
+          rateLimited429: totalCalls(calls.rateLimited),
+          enterprise,
+          smb,
+        }),
+      );
+    },
+    20 * 60_000,
+  );
+});
