@@ -25,7 +25,11 @@ export const HUBSPOT_BUCKETS = {
 
 export type BucketName = keyof typeof HUBSPOT_BUCKETS;
 
-/** Spacing of starts shared through Redis, relative to one process's (see makeBottleneck). */
+/**
+ * Spacing of starts shared through Redis, relative to one process's: Redis hands out start times on its
+ * own clock, but a busy process sends a little later than its slot, so two instances' calls can reach
+ * HubSpot closer together than planned. A few calls of slack per window absorb that.
+ */
 export const CLUSTER_PACING = 1.04;
 
 /**
@@ -45,10 +49,12 @@ export interface LimiterFactoryOptions {
   provider: string;
   buckets?: Partial<Record<BucketName, BucketSpec>>;
   /**
-   * When set, the buckets are shared across processes through Redis (Bottleneck clustering). The
-   * factory takes the client over: `disconnectAll` closes it (and the subscriber Bottleneck adds).
+   * When set, every instance of the app paces its calls on one schedule kept in Redis, so together they
+   * stay inside each portal's budget. The factory takes the client over: `disconnectAll` closes it.
    */
   redis?: Redis | Cluster;
+  /** Told how every scheduled call ended (metrics); `error` is what the call threw, if it did. */
+  observe?: (portalId: string, bucket: BucketName, error: unknown) => void;
 }
 
 export interface PortalLimiter {
@@ -56,63 +62,90 @@ export interface PortalLimiter {
   disconnect(): Promise<void>;
 }
 
-function makeBottleneck(
-  id: string,
-  spec: BucketSpec,
-  connection: Bottleneck.IORedisConnection | undefined,
-): Bottleneck {
-  const base: Bottleneck.ConstructorOptions = {
-    id,
+// Reserves the next start in a bucket: the later of now and the previous reservation's start plus the
+// spacing; returns how long the caller waits for it. One atomic step on Redis's clock: nothing is held
+// between calls, so a process killed mid-call leaves no lock or count behind. (Bottleneck's own Redis
+// clustering keeps per-client running counts and hung for good after workers were killed with SIGKILL
+// in our crash test, as reported upstream in SGrondin/bottleneck#194.)
+const RESERVE_START = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local start = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], start + tonumber(ARGV[1]), 'PX', tonumber(ARGV[2]))
+return start - now
+`;
+
+type ReservingRedis = (Redis | Cluster) & {
+  leadRouterReserveStart(key: string, spacingMs: number, keepMs: number): Promise<number>;
+};
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function localBottleneck(spec: BucketSpec, shared: boolean): Bottleneck {
+  // Shared pacing happens in Redis; locally only the concurrency cap applies then.
+  if (shared) return new Bottleneck({ maxConcurrent: spec.maxConcurrent ?? null });
+  return new Bottleneck({
     reservoir: spec.reservoir,
     reservoirRefreshAmount: spec.reservoir,
     reservoirRefreshInterval: spec.intervalMs,
     maxConcurrent: spec.maxConcurrent ?? null,
     minTime: spec.minTimeMs ?? 0,
-  };
-  if (connection === undefined) return new Bottleneck(base);
-  // Bottleneck's `ioredis` datastore on the factory's one connection: one budget for all instances.
-  // Redis grants each start on its own clock, but a busy process sends the request a little later, so
-  // two instances' calls can reach HubSpot closer together than granted: keep a few calls of slack.
-  const clustered: Bottleneck.ConstructorOptions = {
-    ...base,
-    minTime: Math.ceil((spec.minTimeMs ?? 0) * CLUSTER_PACING),
-    datastore: 'ioredis',
-    clearDatastore: false,
-    timeout: 60_000,
-  };
-  (clustered as { connection?: unknown }).connection = connection;
-  return new Bottleneck(clustered);
+  });
 }
 
 /** Creates limiters lazily, one set per portal (tenant), and keeps them for the process lifetime. */
 export class LimiterFactory {
   private readonly portals = new Map<string, PortalLimiter>();
-  // One connection (a client and one subscriber) for every limiter of the process; a connection per
-  // limiter would open a subscriber per bucket and portal, and a limiter does not close a shared one.
-  private readonly connection: Bottleneck.IORedisConnection | undefined;
+  private readonly redis: ReservingRedis | undefined;
 
   constructor(private readonly opts: LimiterFactoryOptions) {
-    this.connection =
-      opts.redis === undefined
-        ? undefined
-        : new Bottleneck.IORedisConnection({ client: opts.redis as never });
+    if (opts.redis !== undefined) {
+      opts.redis.defineCommand('leadRouterReserveStart', { numberOfKeys: 1, lua: RESERVE_START });
+      this.redis = opts.redis as ReservingRedis;
+    }
   }
 
   forPortal(portalId: string): PortalLimiter {
     const existing = this.portals.get(portalId);
     if (existing !== undefined) return existing;
     const buckets = new Map<BucketName, Bottleneck>();
+    const spec = (name: BucketName): BucketSpec => this.opts.buckets?.[name] ?? HUBSPOT_BUCKETS[name];
     const get = (name: BucketName): Bottleneck => {
       let b = buckets.get(name);
       if (b === undefined) {
-        const spec = this.opts.buckets?.[name] ?? HUBSPOT_BUCKETS[name];
-        b = makeBottleneck(`${this.opts.provider}:${portalId}:${name}`, spec, this.connection);
+        b = localBottleneck(spec(name), this.redis !== undefined);
         buckets.set(name, b);
       }
       return b;
     };
+    const redis = this.redis;
+    const observe = this.opts.observe;
+    const observed = <T>(bucket: BucketName, fn: () => Promise<T>) =>
+      observe === undefined
+        ? fn
+        : async (): Promise<T> => {
+            try {
+              const value = await fn();
+              observe(portalId, bucket, undefined);
+              return value;
+            } catch (error) {
+              observe(portalId, bucket, error);
+              throw error;
+            }
+          };
     const limiter: PortalLimiter = {
-      schedule: (bucket, fn) => get(bucket).schedule(fn),
+      schedule: (bucket, call) => {
+        const fn = observed(bucket, call);
+        if (redis === undefined) return get(bucket).schedule(fn);
+        const { minTimeMs = 0, intervalMs } = spec(bucket);
+        const spacing = Math.ceil(minTimeMs * CLUSTER_PACING);
+        const key = `${this.opts.provider}:${portalId}:${bucket}:next-start`;
+        return get(bucket).schedule(async () => {
+          const wait = await redis.leadRouterReserveStart(key, spacing, Math.max(60_000, intervalMs * 6));
+          if (wait > 0) await sleep(wait);
+          return fn();
+        });
+      },
       disconnect: async () => {
         await Promise.all([...buckets.values()].map((b) => b.disconnect(false)));
       },
@@ -124,6 +157,6 @@ export class LimiterFactory {
   async disconnectAll(): Promise<void> {
     await Promise.all([...this.portals.values()].map((l) => l.disconnect()));
     this.portals.clear();
-    await this.connection?.disconnect(true);
+    await this.redis?.quit();
   }
 }

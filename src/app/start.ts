@@ -6,6 +6,8 @@ import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { hubspotGeneralBucket, LimiterFactory } from '../../connectors/shared/limiter.js';
+import { crmCallOutcome, Metrics } from '../metrics.js';
+import { listenOps } from '../server/ops.js';
 import {
   createHubSpotSandbox,
   seedDemoPortal,
@@ -119,8 +121,18 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   });
   // With Redis, every instance draws from one rate budget per portal (Bottleneck clustering).
   const redis = config.redisUrl === undefined ? undefined : new Redis(config.redisUrl);
+  const metrics = new Metrics({
+    queue: async () =>
+      Promise.all(
+        (await storage.listTenants()).map(async (t) => ({
+          tenantId: t.id,
+          ...(await storage.inboxStats(t.id)),
+        })),
+      ),
+  });
   const limiters = new LimiterFactory({
     provider: `${config.redisKeyPrefix}:hubspot`,
+    observe: (portal, bucket, error) => metrics.crmCall(portal, bucket, crmCallOutcome(error)),
     buckets: { general: hubspotGeneralBucket(config.hubspotRequestsPer10s) },
     ...(redis === undefined ? {} : { redis }),
   });
@@ -137,13 +149,17 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         leaseMs: config.workerLeaseMs,
         clock,
         logger,
-        ...(options.onDecision === undefined ? {} : { onDecision: options.onDecision }),
+        onDecision: (info) => {
+          metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback');
+          options.onDecision?.(info);
+        },
       })
     : undefined;
 
   const server = createServer({
     storage,
     logger,
+    metrics,
     clock,
     publicUrl,
     hubspot: {
@@ -160,6 +176,15 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     // A worker in this process starts at once; separate worker processes find the work by polling.
     onEnqueued: () => worker?.wake(),
     onInstalled: async (tenant: Tenant) => {
+      // A reinstall (to grant a scope, say) keeps the rules the tenant routes by.
+      if (tenant.activeRulesetVersion !== null) {
+        logger.info('tenant reinstalled', {
+          tenantId: tenant.id,
+          portalId: tenant.externalId,
+          ruleSet: tenant.activeRulesetVersion,
+        });
+        return;
+      }
       // A new install routes with the configured rules until the settings tab publishes others.
       await storage.saveRulesetDraft(
         tenant.id,
@@ -179,10 +204,12 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       });
     },
   });
-  if (config.role !== 'worker') {
-    const listening = await server.listen(listenPort, config.host);
-    stops.unshift(() => listening.close());
-  }
+  // A worker process serves only health, readiness and metrics.
+  const listening =
+    config.role === 'worker'
+      ? await listenOps({ storage, logger, metrics }, listenPort, config.host)
+      : await server.listen(listenPort, config.host);
+  stops.unshift(() => listening.close());
 
   if (sandbox !== undefined) {
     // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
@@ -193,7 +220,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   if (worker !== undefined) {
     worker.start();
     // Stopping finishes the batches in flight (SIGTERM drains), after intake has stopped accepting.
-    stops.splice(config.role === 'all' ? 1 : 0, 0, () => worker.stop());
+    stops.splice(1, 0, () => worker.stop());
   }
   let generator: { stop(): void } | undefined;
   if (sandbox !== undefined && (options.generate ?? true) && config.demoRate > 0) {

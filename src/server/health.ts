@@ -1,6 +1,9 @@
-// Liveness (/healthz: the process answers) and readiness (/readyz: the database answers too).
+// Liveness (/healthz: the process answers), readiness (/readyz: the database answers and this process's
+// recent CRM calls are not all failing) and Prometheus metrics (/metrics). Web and worker processes
+// both serve these.
 import { Router } from 'express';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { ServerStorage } from './types.js';
 
 /** A hung database connection must not hang the probe: answer 503 after this long. */
@@ -23,7 +26,11 @@ export async function pingDatabase(
   }
 }
 
-export function healthRouter(deps: { storage: Pick<ServerStorage, 'db'>; logger: Logger }): Router {
+export function healthRouter(deps: {
+  storage: Pick<ServerStorage, 'db'>;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+}): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.status(200).json({ ok: true });
@@ -31,13 +38,25 @@ export function healthRouter(deps: { storage: Pick<ServerStorage, 'db'>; logger:
   router.get('/readyz', async (_req, res) => {
     try {
       await pingDatabase(deps.storage);
-      res.status(200).json({ ok: true });
     } catch (error) {
       deps.logger.warn('not ready: database check failed', {
         error: error instanceof Error ? error.message : String(error),
       });
       res.status(503).json({ ok: false, database: 'unavailable' });
+      return;
     }
+    const failing = deps.metrics?.failingPortals() ?? [];
+    if (failing.length > 0) {
+      res.status(503).json({ ok: false, database: 'ok', crm: 'failing', portals: failing });
+      return;
+    }
+    res.status(200).json({ ok: true, database: 'ok', crm: 'ok' });
   });
+  const metrics = deps.metrics;
+  if (metrics !== undefined) {
+    router.get('/metrics', async (_req, res) => {
+      res.set('Content-Type', metrics.contentType).send(await metrics.render());
+    });
+  }
   return router;
 }

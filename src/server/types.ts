@@ -1,5 +1,6 @@
 // What the server needs from the rest of the app. Narrow `Pick`s so tests and the composition root
 // can see exactly which storage calls the HTTP layer makes.
+import type { Metrics } from '../metrics.js';
 import type { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import type { Logger } from '../log.js';
 import type { Storage, Tenant } from '../storage/index.js';
@@ -36,6 +37,8 @@ export interface ServerDeps {
   webhookBodyLimit?: number;
   /** How long an install `state` stays valid; default 10 minutes. */
   oauthStateTtlMs?: number;
+  /** Served at /metrics and consulted by /readyz (CRM health); absent: neither. */
+  metrics?: Metrics;
 }
 
 export const WEBHOOK_PATH = '/webhooks/hubspot';

@@ -18,7 +18,7 @@ describe('health probes', () => {
   it('/readyz answers 200 while the database answers', async () => {
     const res = await fetch(`${h.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true });
+    expect(await res.json()).toEqual({ ok: true, database: 'ok', crm: 'ok' });
   });
 
   it('/readyz answers 503 once the database is gone, /healthz stays 200', async () => {

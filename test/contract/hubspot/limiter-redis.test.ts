@@ -1,14 +1,17 @@
-// The per-portal budget shared by several app instances through Redis (Bottleneck clustering), against
+// The per-portal budget shared by several app instances through a schedule in Redis, against
 // the real Redis on the machine; skipped with a printed reason when it is not reachable.
 import { Redis } from 'ioredis';
-import { HUBSPOT_BUCKETS, hubspotGeneralBucket, LimiterFactory } from '../../../connectors/shared/limiter.js';
+import {
+  CLUSTER_PACING,
+  HUBSPOT_BUCKETS,
+  hubspotGeneralBucket,
+  LimiterFactory,
+} from '../../../connectors/shared/limiter.js';
 import { REDIS_URL, redisUnavailable, uniqueRedisPrefix } from '../../support/services.js';
 
 if (redisUnavailable !== null)
   console.warn(`Redis limiter tests skipped: ${REDIS_URL} unreachable (${redisUnavailable})`);
 const withRedis = redisUnavailable === null ? describe : describe.skip;
-
-const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('hubspotGeneralBucket', () => {
   it('paces 110 per 10 s exactly as the default HubSpot bucket', () => {
@@ -25,34 +28,36 @@ describe('hubspotGeneralBucket', () => {
 });
 
 withRedis('LimiterFactory over Redis', () => {
-  const clients: Redis[] = [];
-  afterAll(() => {
-    for (const c of clients) c.disconnect();
-  });
-
-  it('two instances sharing Redis draw from one reservoir per portal', async () => {
+  it('two instances sharing Redis space their starts on one schedule per portal', async () => {
     const provider = uniqueRedisPrefix();
-    const spec = { general: { reservoir: 5, intervalMs: 3_600_000 } };
-    const instance = () => {
-      const redis = new Redis(REDIS_URL);
-      clients.push(redis);
-      return new LimiterFactory({ provider, buckets: spec, redis });
-    };
-    const [one, two] = [instance(), instance()];
-    let ran = 0;
+    const spacing = 40;
+    const spec = { general: { reservoir: 1000, intervalMs: 10_000, maxConcurrent: 10, minTimeMs: spacing } };
+    const [one, two] = [0, 1].map(
+      () => new LimiterFactory({ provider, buckets: spec, redis: new Redis(REDIS_URL) }),
+    ) as [LimiterFactory, LimiterFactory];
+    const starts: number[] = [];
     const job = () => {
-      ran += 1;
+      starts.push(Date.now());
       return Promise.resolve();
     };
-    for (let i = 0; i < 4; i++) {
-      void one.forPortal('p').schedule('general', job);
-      void two.forPortal('p').schedule('general', job);
-    }
-    // Another portal has a budget of its own, even on the same Redis.
+    const began = Date.now();
+    const jobs = 12;
+    await Promise.all(
+      Array.from({ length: jobs }, (_, i) =>
+        (i % 2 === 0 ? one : two).forPortal('p').schedule('general', job),
+      ),
+    );
+    // Slots are handed out at least `spacing × CLUSTER_PACING` apart from the first reservation on, so
+    // the last job cannot start before that, however the two instances interleave (load only delays).
+    const planned = (jobs - 1) * Math.ceil(spacing * CLUSTER_PACING);
+    expect(Math.max(...starts) - began).toBeGreaterThanOrEqual(planned - 2);
+
+    // Another portal keeps its own schedule in Redis.
     await two.forPortal('q').schedule('general', job);
-    while (ran < 6) await settle(20);
-    await settle(300);
-    expect(ran).toBe(6);
+    const probe = new Redis(REDIS_URL);
+    const keys = (await probe.keys(`${provider}:*`)).sort();
+    probe.disconnect();
+    expect(keys).toEqual([`${provider}:p:general:next-start`, `${provider}:q:general:next-start`]);
     await Promise.all([one.disconnectAll(), two.disconnectAll()]);
   });
 });

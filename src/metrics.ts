@@ -1,0 +1,133 @@
+// Prometheus metrics (prom-client), one registry per process: what arrives, what is queued, what was
+// decided and how fast, what the CRM answered. Counters and histograms count this process's own work;
+// queue depth and dead letters are read from the shared database at scrape time, so any instance shows
+// the whole deployment's backlog.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type CrmCallOutcome = 'ok' | 'rate_limited' | 'error';
+
+export interface QueueSnapshot {
+  tenantId: string;
+  pending: number;
+  leased: number;
+  /** Dead letters: items that failed for good and wait for a replay. */
+  failed: number;
+}
+
+/** Calls to one portal that failed in a row (429s aside) before readiness reports the CRM failing. */
+const FAILING_AFTER = 5;
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly webhookEvents: Counter<'provider' | 'outcome'>;
+  private readonly webhookRequests: Counter<'provider' | 'status'>;
+  private readonly decisions: Counter<'tenant' | 'route'>;
+  private readonly deadLettered: Counter<'tenant'>;
+  private readonly latency: Histogram<'tenant'>;
+  private readonly crmCalls: Counter<'portal' | 'bucket' | 'outcome'>;
+  private readonly crmFailuresInARow = new Map<string, number>();
+
+  constructor(options: { queue?: () => Promise<QueueSnapshot[]>; defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.webhookRequests = new Counter({
+      name: 'lead_router_webhook_requests_total',
+      help: 'Webhook requests by HTTP status answered (4xx: rejected, nothing enqueued).',
+      labelNames: ['provider', 'status'],
+      registers,
+    });
+    this.webhookEvents = new Counter({
+      name: 'lead_router_webhook_events_total',
+      help: 'Events in accepted webhook requests: enqueued, or duplicate (already in the inbox).',
+      labelNames: ['provider', 'outcome'],
+      registers,
+    });
+    this.decisions = new Counter({
+      name: 'lead_router_decisions_total',
+      help: 'Routing decisions committed, by the route that matched (or fallback).',
+      labelNames: ['tenant', 'route'],
+      registers,
+    });
+    this.deadLettered = new Counter({
+      name: 'lead_router_dead_letters_total',
+      help: 'Inbox items this process moved to the dead letters.',
+      labelNames: ['tenant'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'lead_router_routing_latency_seconds',
+      help: 'From the CRM event (contact created) to the owner written back.',
+      labelNames: ['tenant'],
+      buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.crmCalls = new Counter({
+      name: 'lead_router_crm_calls_total',
+      help: 'CRM API calls by portal, rate bucket and outcome (rate_limited: the CRM answered 429).',
+      labelNames: ['portal', 'bucket', 'outcome'],
+      registers,
+    });
+    const queue = options.queue;
+    if (queue !== undefined) {
+      new Gauge({
+        name: 'lead_router_queue_depth',
+        help: 'Inbox items waiting (pending), being routed (leased) or dead (failed), per tenant.',
+        labelNames: ['tenant', 'state'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const q of await queue()) {
+            this.set({ tenant: q.tenantId, state: 'pending' }, q.pending);
+            this.set({ tenant: q.tenantId, state: 'leased' }, q.leased);
+            this.set({ tenant: q.tenantId, state: 'failed' }, q.failed);
+          }
+        },
+      });
+    }
+  }
+
+  webhookAnswered(provider: string, status: number, events: { enqueued: number; duplicates: number }): void {
+    this.webhookRequests.inc({ provider, status: String(status) });
+    if (events.enqueued > 0) this.webhookEvents.inc({ provider, outcome: 'enqueued' }, events.enqueued);
+    if (events.duplicates > 0) this.webhookEvents.inc({ provider, outcome: 'duplicate' }, events.duplicates);
+  }
+
+  decided(tenantId: string, route: string): void {
+    this.decisions.inc({ tenant: tenantId, route });
+  }
+
+  ownerWritten(tenantId: string, seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.latency.observe({ tenant: tenantId }, seconds);
+  }
+
+  deadLetter(tenantId: string): void {
+    this.deadLettered.inc({ tenant: tenantId });
+  }
+
+  crmCall(portal: string, bucket: string, outcome: CrmCallOutcome): void {
+    this.crmCalls.inc({ portal, bucket, outcome });
+    if (outcome === 'rate_limited') return;
+    this.crmFailuresInARow.set(portal, outcome === 'ok' ? 0 : (this.crmFailuresInARow.get(portal) ?? 0) + 1);
+  }
+
+  /** Portals whose last calls from this process all failed (not counting 429s). */
+  failingPortals(): string[] {
+    return [...this.crmFailuresInARow].filter(([, n]) => n >= FAILING_AFTER).map(([portal]) => portal);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** How a CRM call ended, from whatever it threw (client errors, our CrmError, HTTP-ish shapes). */
+export function crmCallOutcome(error: unknown): CrmCallOutcome {
+  if (error === undefined) return 'ok';
+  const e = error as { kind?: unknown; code?: unknown; status?: unknown; details?: { status?: unknown } };
+  const status = e.details?.status ?? e.status ?? e.code;
+  return e.kind === 'rate_limited' || status === 429 ? 'rate_limited' : 'error';
+}

@@ -1,0 +1,93 @@
+// /metrics and /readyz over real HTTP: the app routes demo contacts through the sandbox CRM, then the
+// Prometheus text shows what arrived, what was decided by which route, the CRM calls per portal and the
+// queue; readiness turns 503 when a portal's calls keep failing.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/app/config.js';
+import { startApp, type RunningApp } from '../../src/app/start.js';
+import { createLogger } from '../../src/log.js';
+import { crmCallOutcome, Metrics } from '../../src/metrics.js';
+
+const logger = createLogger({ silent: true });
+
+/** The value of one sample line (`name{labels} value`) whose labels include all of `labels`. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+describe('Metrics', () => {
+  it('classifies CRM call outcomes from what a call threw', () => {
+    expect(crmCallOutcome(undefined)).toBe('ok');
+    expect(crmCallOutcome({ code: 429 })).toBe('rate_limited');
+    expect(crmCallOutcome({ kind: 'rate_limited' })).toBe('rate_limited');
+    expect(crmCallOutcome({ details: { status: 429 } })).toBe('rate_limited');
+    expect(crmCallOutcome(new Error('socket hang up'))).toBe('error');
+  });
+
+  it('reports a portal failing after five failed calls in a row, and recovered after a success', () => {
+    const m = new Metrics({ defaultMetrics: false });
+    for (let i = 0; i < 4; i++) m.crmCall('62515', 'general', 'error');
+    m.crmCall('62515', 'general', 'rate_limited');
+    expect(m.failingPortals()).toEqual([]);
+    m.crmCall('62515', 'general', 'error');
+    expect(m.failingPortals()).toEqual(['62515']);
+    m.crmCall('62515', 'search', 'ok');
+    expect(m.failingPortals()).toEqual([]);
+  });
+});
+
+describe('/metrics and /readyz of a running app', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-metrics-'));
+    app = await startApp(loadConfig({ PORT: '0', SANDBOX_PORT: '0', DATA_DIR: dir, DEMO_RATE: '0' }), {
+      logger,
+      generate: false,
+      sandbox: { webhookTiming: { batchWindowMs: 20 } },
+    });
+  });
+  afterAll(() => app.stop());
+
+  it('counts decisions by route, CRM calls by portal and the queue', async () => {
+    const sandbox = app.sandbox!;
+    const ids = sandbox.demo.createContacts(30).map((c) => c.id);
+    const portalId = Number(sandbox.portalId);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const owners = new Set(
+        sandbox.crm.writes.list({ portalId, kind: 'owner.set', source: 'api' }).map((w) => w.objectId),
+      );
+      if (ids.every((id) => owners.has(id))) break;
+      if (Date.now() > deadline) throw new Error('contacts were not routed');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const res = await fetch(`${app.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    const decisions = text
+      .split('\n')
+      .filter((l) => l.startsWith('lead_router_decisions_total{'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    expect(decisions).toBeGreaterThanOrEqual(ids.length);
+    expect(
+      sample(text, 'lead_router_crm_calls_total', { portal: sandbox.portalId, outcome: 'ok' }),
+    ).toBeGreaterThan(0);
+    const [tenant] = await app.storage.listTenants();
+    expect(sample(text, 'lead_router_queue_depth', { tenant: tenant!.id, state: 'failed' })).toBe(0);
+    expect(text).toContain('# TYPE lead_router_routing_latency_seconds histogram');
+    expect(text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('is ready while the database answers and the CRM calls succeed', async () => {
+    const res = await fetch(`${app.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, database: 'ok', crm: 'ok' });
+  });
+});
