@@ -92,6 +92,30 @@ export interface NoteCreate {
   key: string;
 }
 
+/**
+ * What is already on a lead in the CRM, read back when a create's outcome is unknown (the worker died
+ * after the CRM accepted it): the worker adopts a match instead of creating a second one.
+ */
+export interface ExistingTask {
+  id: string;
+  subject: string;
+  /** Due time in epoch ms (HubSpot `hs_timestamp`). */
+  dueAt: number;
+  ownerId?: string | undefined;
+}
+
+export interface ExistingNote {
+  id: string;
+  body: string;
+  /** Epoch ms (HubSpot `hs_timestamp`). */
+  at: number;
+}
+
+export interface ExistingEnrollment {
+  id?: string | undefined;
+  sequenceId: string;
+}
+
 /** Per-item outcome of a batch call: the CRM id created, or the error for that item. */
 export type ItemResult = { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
 
@@ -108,6 +132,12 @@ export interface CrmConnector {
   /** Sequences or cadences by id and name, so rules can name them. */
   sequences(): Promise<{ id: string; name: string }[]>;
   writeNotes(notes: NoteCreate[]): Promise<ItemResult[]>;
+  /** Tasks associated with the lead (every page); throws CrmError like readLeads. */
+  findTasks(leadId: string): Promise<ExistingTask[]>;
+  /** Notes associated with the lead (every page); throws CrmError like readLeads. */
+  findNotes(leadId: string): Promise<ExistingNote[]>;
+  /** The lead's current sequence enrollment, or undefined when it has none. */
+  findEnrollment(leadId: string): Promise<ExistingEnrollment | undefined>;
   /** Whether the lead was touched (call, email, meeting, task completed) since a time, for SLAs. */
   touchedSince(leadId: string, since: number): Promise<boolean>;
   checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }>;

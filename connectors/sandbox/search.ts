@@ -1,5 +1,6 @@
 // CRM search semantics (hubspot.md §4.3): filters AND-ed in a group, groups OR-ed; limits as HubSpot's.
 import { z } from 'zod';
+import type { ObjectType } from './associations.js';
 import { validation } from './errors.js';
 import type { CrmObject } from './store.js';
 
@@ -46,6 +47,41 @@ export const searchRequestSchema = z.object({
 export type SearchRequest = z.infer<typeof searchRequestSchema>;
 type Filter = z.infer<typeof filterSchema>;
 
+/**
+ * `associations.{objectType}` pseudo-properties (CRM search guide, "Search through associations"): the
+ * documented form is the singular name (`associations.contact`). Plurals and type ids are refused
+ * (HubSpot's answer to them is UNCONFIRMED), so a client mistake is loud here.
+ */
+const ASSOCIATION_PREFIX = 'associations.';
+const ASSOCIATION_TYPES = new Map<string, ObjectType>([
+  ['contact', 'contacts'],
+  ['company', 'companies'],
+  ['task', 'tasks'],
+  ['note', 'notes'],
+]);
+/** Operators an association filter takes: it is a set of record ids. UNCONFIRMED which others HubSpot allows. */
+const ASSOCIATION_OPERATORS = new Set<Filter['operator']>([
+  'EQ',
+  'NEQ',
+  'IN',
+  'NOT_IN',
+  'HAS_PROPERTY',
+  'NOT_HAS_PROPERTY',
+]);
+
+/** For one target type: searched record id → ids of its associated records of that type. */
+export type AssociatedIds = (toType: ObjectType) => ReadonlyMap<string, ReadonlySet<string>>;
+
+function associationTarget(f: Filter): ObjectType | undefined {
+  if (!f.propertyName.startsWith(ASSOCIATION_PREFIX)) return undefined;
+  const name = f.propertyName.slice(ASSOCIATION_PREFIX.length);
+  const type = ASSOCIATION_TYPES.get(name);
+  if (type === undefined) throw validation(`Unknown association type in filter: ${f.propertyName}`);
+  if (!ASSOCIATION_OPERATORS.has(f.operator))
+    throw validation(`Operator ${f.operator} is not supported for ${f.propertyName}`);
+  return type;
+}
+
 export const SEARCH_MAX_LIMIT = 200;
 export const SEARCH_MAX_RESULTS = 10_000;
 
@@ -57,6 +93,7 @@ export function checkSearchLimits(req: SearchRequest): void {
   if (req.filterGroups.some((g) => g.filters.length > 6) || total > 18) {
     throw validation('Too many filters: at most 6 per group and 18 in total are allowed.');
   }
+  for (const g of req.filterGroups) for (const f of g.filters) associationTarget(f);
   if (offsetOf(req) + req.limit > SEARCH_MAX_RESULTS) {
     throw validation(`Paging beyond ${SEARCH_MAX_RESULTS} results is not supported.`);
   }
@@ -86,7 +123,39 @@ function compare(a: string, b: string): number {
   return String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0;
 }
 
-function matches(obj: CrmObject, f: Filter): boolean {
+function matchesAssociated(ids: ReadonlySet<string>, f: Filter): boolean {
+  const value = f.value === undefined ? undefined : String(f.value);
+  const listed = (f.values ?? []).map(String);
+  switch (f.operator) {
+    case 'EQ':
+      return value !== undefined && ids.has(value);
+    case 'NEQ':
+      return value === undefined || !ids.has(value);
+    case 'IN':
+      return listed.some((v) => ids.has(v));
+    case 'NOT_IN':
+      return !listed.some((v) => ids.has(v));
+    case 'HAS_PROPERTY':
+      return ids.size > 0;
+    case 'NOT_HAS_PROPERTY':
+      return ids.size === 0;
+    case 'LT':
+    case 'LTE':
+    case 'GT':
+    case 'GTE':
+    case 'BETWEEN':
+    case 'CONTAINS_TOKEN':
+    case 'NOT_CONTAINS_TOKEN':
+      // checkSearchLimits refuses these before any search runs.
+      throw validation(`Operator ${f.operator} is not supported for ${f.propertyName}`);
+  }
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+function matches(obj: CrmObject, f: Filter, associated: AssociatedIds): boolean {
+  const target = associationTarget(f);
+  if (target !== undefined) return matchesAssociated(associated(target).get(obj.id) ?? NONE, f);
   const actual = obj.properties[f.propertyName];
   const has = actual !== undefined && actual !== '';
   const value = f.value === undefined ? undefined : String(f.value);
@@ -143,13 +212,24 @@ function tokenMatch(actual: string, token: string): boolean {
 
 const QUERY_PROPS = ['firstname', 'lastname', 'email', 'name', 'domain', 'phone', 'company'];
 
+/** `associated` resolves `associations.{type}` filters; each target type is asked once per search. */
 export function runSearch(
   all: Iterable<CrmObject>,
   req: SearchRequest,
+  associated: AssociatedIds = () => new Map(),
 ): { total: number; page: CrmObject[]; next?: string } {
+  const cache = new Map<ObjectType, ReadonlyMap<string, ReadonlySet<string>>>();
+  const once: AssociatedIds = (toType) => {
+    let ids = cache.get(toType);
+    if (ids === undefined) {
+      ids = associated(toType);
+      cache.set(toType, ids);
+    }
+    return ids;
+  };
   let hits = [...all].filter((o) => !o.archived);
   if (req.filterGroups.length > 0) {
-    hits = hits.filter((o) => req.filterGroups.some((g) => g.filters.every((f) => matches(o, f))));
+    hits = hits.filter((o) => req.filterGroups.some((g) => g.filters.every((f) => matches(o, f, once))));
   }
   if (req.query !== undefined && req.query !== '') {
     const q = req.query.toLowerCase();

@@ -332,6 +332,18 @@ export class Portal {
     return grouped;
   }
 
+  /** Every edge from one type to another as fromId → toIds, in one pass (search by association). */
+  associatedIds(fromType: ObjectType, toType: ObjectType): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    for (const e of this.edges) {
+      if (e.fromType !== fromType || e.toType !== toType) continue;
+      const ids = out.get(e.fromId) ?? new Set<string>();
+      ids.add(e.toId);
+      out.set(e.fromId, ids);
+    }
+    return out;
+  }
+
   // ---- owners, sequences, enrollments -------------------------------------------------------
 
   addOwner(
@@ -355,6 +367,24 @@ export class Portal {
     return undefined;
   }
 
+  ownerByEmail(email: string): Owner | undefined {
+    const wanted = email.toLowerCase();
+    for (const o of this.owners.values()) if (o.email.toLowerCase() === wanted) return o;
+    return undefined;
+  }
+
+  /**
+   * Deactivates or reactivates the owner's user. HubSpot keeps a deactivated user's owner record, archived:
+   * it then fails as `hubspot_owner_id` and as a sequence sender.
+   */
+  setOwnerActive(ownerId: string, active: boolean): Owner {
+    const owner = this.owners.get(ownerId);
+    if (owner === undefined) throw notFound(ownerId);
+    owner.archived = !active;
+    owner.updatedAt = this.clock.now();
+    return owner;
+  }
+
   addSequence(name: string, userId: number): Sequence {
     const now = this.clock.now();
     const seq: Sequence = {
@@ -366,6 +396,17 @@ export class Portal {
     };
     this.sequences.set(seq.id, seq);
     return seq;
+  }
+
+  sequenceByName(name: string): Sequence | undefined {
+    const wanted = name.trim().toLowerCase();
+    for (const s of this.sequences.values()) if (s.name.trim().toLowerCase() === wanted) return s;
+    return undefined;
+  }
+
+  /** Deletes a sequence, as a user can in HubSpot; enrollments made in it stay on record. */
+  deleteSequence(sequenceId: string): boolean {
+    return this.sequences.delete(sequenceId);
   }
 
   addEnrollment(input: Omit<Enrollment, 'id' | 'enrolledAt'>, source: WriteSource): Enrollment {

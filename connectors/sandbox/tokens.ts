@@ -54,6 +54,9 @@ export class TokenStore {
   private access = new Map<string, AccessToken>();
   private refresh = new Map<string, AccessToken>();
   private codes = new Map<string, AuthCode>();
+  private withheld = new Map<number, Set<string>>();
+  /** Every grant ever issued, revoked ones too. */
+  private issued: AccessToken[] = [];
   private counter = 1;
 
   constructor(
@@ -108,11 +111,12 @@ export class TokenStore {
     userEmail?: string;
   }): AccessToken {
     const app = input.app ?? this.apps[0] ?? DEFAULT_APP;
+    const withheld = this.withheld.get(input.portalId);
     const token: AccessToken = {
       token: this.random(`sandbox-at-${input.portalId}`),
       refreshToken: this.random(`sandbox-rt-${input.portalId}`),
       portalId: input.portalId,
-      scopes: input.scopes ?? ALL_SCOPES,
+      scopes: (input.scopes ?? ALL_SCOPES).filter((s) => withheld?.has(s) !== true),
       appId: app.appId,
       clientId: app.clientId,
       expiresAt: this.clock.now() + ACCESS_TOKEN_TTL_S * 1000,
@@ -121,6 +125,7 @@ export class TokenStore {
     };
     this.access.set(token.token, token);
     this.refresh.set(token.refreshToken, token);
+    this.issued.push(token);
     return token;
   }
 
@@ -134,7 +139,30 @@ export class TokenStore {
       expiresAt: this.clock.now() + ACCESS_TOKEN_TTL_S * 1000,
     };
     this.access.set(next.token, next);
+    this.issued.push(next);
     return next;
+  }
+
+  /**
+   * The portal stops granting these scopes (as a portal without Sales Hub does not grant the optional
+   * sequence scopes): grants issued from now on lack them. Grants issued before keep theirs, and so do
+   * their refreshes: HubSpot fixes an install's scopes when it is authorized.
+   */
+  withholdScopes(portalId: number, scopes: string[]): void {
+    const set = this.withheld.get(portalId) ?? new Set<string>();
+    for (const s of scopes) set.add(s);
+    this.withheld.set(portalId, set);
+  }
+
+  /** The portal grants these scopes again, to installs authorized from now on. */
+  allowScopes(portalId: number, scopes: string[]): void {
+    const set = this.withheld.get(portalId);
+    for (const s of scopes) set?.delete(s);
+  }
+
+  /** Every token issued for the portal (or all), refreshed and revoked ones included, oldest first. */
+  grants(portalId?: number): AccessToken[] {
+    return this.issued.filter((t) => portalId === undefined || t.portalId === portalId);
   }
 
   lookup(token: string): AccessToken | undefined {

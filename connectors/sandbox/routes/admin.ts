@@ -1,8 +1,10 @@
-// Test-only admin API: faults, latency, rate limits, the write log. Not part of HubSpot's surface.
+// Test-only admin API: faults, latency, rate limits, the write log, and what a portal admin changes in
+// HubSpot's UI (deactivating a user, deleting a sequence). Not part of HubSpot's surface.
 import { Router } from 'express';
 import { z } from 'zod';
 import type { SandboxContext } from '../context.js';
-import { queryString } from '../context.js';
+import { param, queryString } from '../context.js';
+import { SandboxHttpError, notFound } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
 import type { RateLimiter } from '../rate-limit.js';
 import type { WebhookDispatcher } from '../webhooks.js';
@@ -24,6 +26,8 @@ const faultsBody = z.object({
     })
     .optional(),
 });
+const ownerBody = z.object({ active: z.boolean() });
+const sequenceBody = z.object({ name: z.string().min(1), userId: z.number().int() });
 const rateBody = z.object({
   max: z.number().int().min(1).optional(),
   windowMs: z.number().int().min(1).optional(),
@@ -71,6 +75,28 @@ export function adminRouter(deps: {
   });
   r.get('/_sandbox/webhooks/attempts', (_req, res) => {
     res.json({ results: deps.webhooks.attempts, deadLetters: deps.webhooks.deadLetters });
+  });
+
+  const portalOf = (raw: string) => {
+    const portal = deps.ctx.portals.get(Number(raw));
+    if (portal === undefined) throw new SandboxHttpError(404, 'OBJECT_NOT_FOUND', `no portal ${raw}`);
+    return portal;
+  };
+  // A user deactivated (or reactivated) in the portal's settings.
+  r.post('/_sandbox/portals/:portalId/owners/:ownerId', (req, res) => {
+    const { active } = parseBody(ownerBody, req.body);
+    const owner = portalOf(param(req, 'portalId')).setOwnerActive(param(req, 'ownerId'), active);
+    res.json({ id: owner.id, email: owner.email, archived: owner.archived });
+  });
+  r.post('/_sandbox/portals/:portalId/sequences', (req, res) => {
+    const { name, userId } = parseBody(sequenceBody, req.body);
+    const seq = portalOf(param(req, 'portalId')).addSequence(name, userId);
+    res.status(201).json({ id: seq.id, name: seq.name, userId: String(seq.userId) });
+  });
+  r.delete('/_sandbox/portals/:portalId/sequences/:sequenceId', (req, res) => {
+    const id = param(req, 'sequenceId');
+    if (!portalOf(param(req, 'portalId')).deleteSequence(id)) throw notFound(id);
+    res.status(204).end();
   });
   return r;
 }

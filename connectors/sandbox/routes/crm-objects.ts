@@ -109,7 +109,9 @@ export function crmObjectsRouter(ctx: SandboxContext): Router {
     }
     const search = parseBody(searchRequestSchema, req.body ?? {});
     checkSearchLimits(search);
-    const out = runSearch(portal.objects[type].values(), search);
+    const out = runSearch(portal.objects[type].values(), search, (toType) =>
+      portal.associatedIds(type, toType),
+    );
     res.json({
       total: out.total,
       results: out.page.map((o) =>
