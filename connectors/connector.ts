@@ -18,6 +18,8 @@ export class CrmError extends Error {
       code?: string | undefined;
       /** True when waiting will not help today (HubSpot DAILY limit). */
       daily?: boolean | undefined;
+      /** A write was sent and no answer came back: the CRM may or may not have applied it. */
+      outcomeUnknown?: boolean | undefined;
     } = {},
   ) {
     super(message);

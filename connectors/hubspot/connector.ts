@@ -10,6 +10,9 @@ import {
   type CrmConnector,
   type Directory,
   type DirectoryOwner,
+  type ExistingEnrollment,
+  type ExistingNote,
+  type ExistingTask,
   type ItemResult,
   type NoteCreate,
   type OwnerWrite,
@@ -24,6 +27,9 @@ import {
   crmErrorFromResponse,
   crmErrorFromThrown,
   DEFAULT_WINDOWS,
+  HubSpotCrmError,
+  outcomeUnknown,
+  timeoutError,
   type RateWindows,
 } from './errors.js';
 
@@ -36,6 +42,9 @@ const responseContextSchema = z.object({
   headers: z.record(z.string()),
   body: z.object({ text: z.function() }).passthrough(),
 });
+
+/** How long one HubSpot call may take before it is abandoned (a hung connection holds a limiter slot). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Batch endpoints take 100 records per request (hubspot.md §4.4). */
 export const BATCH_SIZE = 100;
@@ -57,6 +66,24 @@ const sequencesPageSchema = z.object({
   results: z.array(z.object({ id: z.union([z.string(), z.number()]).transform(String), name: z.string() })),
   paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
 });
+
+/**
+ * Search pseudo-property for records associated with one contact: `associations.{objectType}`, singular
+ * (CRM search guide, "Search through associations": https://developers.hubspot.com/docs/api/crm/search).
+ */
+export const CONTACT_ASSOCIATION_PROPERTY = 'associations.contact';
+export const TASK_LOOKUP_PROPERTIES = ['hs_task_subject', 'hs_timestamp', 'hubspot_owner_id'];
+export const NOTE_LOOKUP_PROPERTIES = ['hs_note_body', 'hs_timestamp'];
+/** `GET …/contact/{contactId}`: the contact's enrollment (hubspot.md §6); not wrapped by the client 13.5. */
+export const CONTACT_ENROLLMENT_PATH = '/automation/v4/sequences/enrollments/contact';
+
+// 200 body of the enrollment by contact (hubspot.md §6): `{ id, sequenceId, sequenceName, toEmail, … }`.
+const contactEnrollmentSchema = z
+  .object({
+    id: z.union([z.string(), z.number()]).transform(String).optional(),
+    sequenceId: z.union([z.string(), z.number()]).transform(String),
+  })
+  .passthrough();
 
 // HUBSPOT_DEFINED association type ids (§4.5; the client's AssociationTypes enum agrees).
 export const TASK_TO_CONTACT = 204;
@@ -237,6 +264,8 @@ export interface HubSpotConnectorOptions {
   touchProperties?: string[];
   /** How long a fetched directory is reused to translate owner ids in readLeads/findAccounts. */
   directoryTtlMs?: number;
+  /** Per-request timeout in ms, token refresh included (default DEFAULT_TIMEOUT_MS). */
+  timeoutMs?: number;
   /**
    * HubSpot user id the sequences list is read as (the endpoint requires one). Default: the first
    * active owner with a user id in the directory.
@@ -298,13 +327,43 @@ export class HubSpotConnector implements CrmConnector {
     return { middleware, middlewareMergeStrategy: 'append' } as T;
   }
 
-  /** Every HubSpot call: limiter bucket → client → classify → retry policy. */
-  private call<T>(bucket: BucketName, fn: (client: Client) => Promise<T>): Promise<T> {
+  /**
+   * Every HubSpot call: limiter bucket → client → classify → retry policy, each attempt under the
+   * timeout. `write`: 'idempotent' (sending twice is harmless) or 'create' (a timed-out create is not
+   * sent again here: its outcome is unknown and the caller checks before creating again).
+   */
+  private call<T>(
+    bucket: BucketName,
+    fn: (client: Client) => Promise<T>,
+    write?: 'idempotent' | 'create',
+  ): Promise<T> {
     const windows = this.opts.windows ?? DEFAULT_WINDOWS;
-    const run = (): Promise<T> => this.opts.limiter.schedule(bucket, async () => fn(await this.hubspot()));
+    const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // The timer starts inside the limiter slot and frees it at the deadline; the client takes no
+    // signal, so the abandoned request runs on until the server or the socket ends it.
+    const run = (): Promise<T> =>
+      this.opts.limiter.schedule(bucket, async () => {
+        let sent = false;
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(timeoutError(timeoutMs, write !== undefined && sent)), timeoutMs);
+        });
+        const attempt = async (): Promise<T> => {
+          const client = await this.hubspot();
+          sent = true;
+          return fn(client);
+        };
+        try {
+          // A late answer or failure of the abandoned attempt is settled into the race and dropped.
+          return await Promise.race([attempt(), deadline]);
+        } finally {
+          clearTimeout(timer);
+        }
+      });
     const retryOpts: Parameters<typeof withRetry>[1] = {
       classify: (err) => crmErrorFromThrown(err, { windows, now: this.now() }),
     };
+    if (write === 'create') retryOpts.mayRetry = (err) => !outcomeUnknown(err);
     if (this.opts.retry !== undefined) retryOpts.policy = this.opts.retry;
     if (this.opts.sleep !== undefined) retryOpts.sleep = this.opts.sleep;
     return withRetry(run, retryOpts);
@@ -412,32 +471,36 @@ export class HubSpotConnector implements CrmConnector {
 
   async setOwners(writes: OwnerWrite[]): Promise<ItemResult[]> {
     const results: ItemResult[] = new Array<ItemResult>(writes.length);
+    const keysOf = (i: number): string[] => [writes[i]!.leadId];
+    const send = async (part: number[]): Promise<BatchOutcome> => {
+      const inputs = part.map((i) => {
+        const w = writes[i]!;
+        const properties: Record<string, string> = { hubspot_owner_id: w.ownerId };
+        if (this.opts.reasonProperty !== undefined && w.reason !== undefined)
+          properties[this.opts.reasonProperty] = w.reason;
+        return { id: w.leadId, properties };
+      });
+      const res = await this.batch(() =>
+        this.call(
+          'general',
+          (c) => c.crm.contacts.batchApi.update({ inputs }, this.mw()) as Promise<BatchResponse>,
+          // Setting the same owner twice changes nothing: safe to send again after a timeout.
+          'idempotent',
+        ),
+      );
+      if (!res.ok) return res;
+      const done = new Set(res.value.results.map((r) => r.id));
+      return {
+        ok: true,
+        results: part.map((i): ItemResult => {
+          const id = writes[i]!.leadId;
+          return done.has(id) ? { ok: true, id } : { ok: false, error: errorFor(res.value, [id]) };
+        }),
+      };
+    };
     // A batch may not name one id twice: later writes to the same contact go in a later batch.
     for (const group of uniqueIdGroups(writes.map((w) => w.leadId))) {
-      for (const part of chunk(group, BATCH_SIZE)) {
-        const inputs = part.map((i) => {
-          const w = writes[i]!;
-          const properties: Record<string, string> = { hubspot_owner_id: w.ownerId };
-          if (this.opts.reasonProperty !== undefined && w.reason !== undefined)
-            properties[this.opts.reasonProperty] = w.reason;
-          return { id: w.leadId, properties };
-        });
-        const res = await this.batch(() =>
-          this.call(
-            'general',
-            (c) => c.crm.contacts.batchApi.update({ inputs }, this.mw()) as Promise<BatchResponse>,
-          ),
-        );
-        const done = new Set(res.ok ? res.value.results.map((r) => r.id) : []);
-        for (const i of part) {
-          const id = writes[i]!.leadId;
-          results[i] = res.ok
-            ? done.has(id)
-              ? { ok: true, id }
-              : { ok: false, error: errorFor(res.value, [id]) }
-            : res;
-        }
-      }
+      for (const part of chunk(group, BATCH_SIZE)) await attributed(part, keysOf, send, results);
     }
     return results;
   }
@@ -478,80 +541,86 @@ export class HubSpotConnector implements CrmConnector {
     },
   ): Promise<ItemResult[]> {
     const results: ItemResult[] = new Array<ItemResult>(items.length);
-    for (const part of chunk(
-      items.map((_, i) => i),
-      BATCH_SIZE,
-    )) {
-      let object: 'tasks' | 'notes' = 'tasks';
-      const inputs = part.map((i) => {
-        const item = items[i]!;
-        const b = build(item);
-        object = b.object;
-        return {
-          properties: b.properties,
-          // Echoed back on each result, so results map to inputs without trusting their order.
-          objectWriteTraceId: item.key,
-          associations: [
-            {
-              to: { id: item.leadId },
-              types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: b.associationTypeId }],
-            },
-          ],
-        };
-      });
+    let object: 'tasks' | 'notes' = 'tasks';
+    const inputs = items.map((item) => {
+      const b = build(item);
+      object = b.object;
+      return {
+        properties: b.properties,
+        // Echoed back on each result, so results map to inputs without trusting their order.
+        objectWriteTraceId: item.key,
+        associations: [
+          {
+            to: { id: item.leadId },
+            types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: b.associationTypeId }],
+          },
+        ],
+      };
+    });
+    const keysOf = (i: number): string[] => [items[i]!.key, items[i]!.leadId];
+    const send = async (part: number[]): Promise<BatchOutcome> => {
+      const body = { inputs: part.map((i) => inputs[i]!) };
       const res = await this.batch(() =>
         this.call(
           'general',
           (c) =>
             (object === 'tasks'
               ? c.crm.objects.tasks.batchApi.create(
-                  { inputs } as unknown as Parameters<typeof c.crm.objects.tasks.batchApi.create>[0],
+                  body as unknown as Parameters<typeof c.crm.objects.tasks.batchApi.create>[0],
                   this.mw(),
                 )
               : c.crm.objects.notes.batchApi.create(
-                  { inputs } as unknown as Parameters<typeof c.crm.objects.notes.batchApi.create>[0],
+                  body as unknown as Parameters<typeof c.crm.objects.notes.batchApi.create>[0],
                   this.mw(),
                 )) as Promise<BatchResponse>,
+          'create',
         ),
       );
-      if (!res.ok) {
-        for (const i of part) results[i] = res;
-        continue;
-      }
+      if (!res.ok) return res;
       const byTrace = new Map(
         res.value.results.filter((r) => r.objectWriteTraceId).map((r) => [r.objectWriteTraceId, r.id]),
       );
       const untraced = res.value.results.filter((r) => !r.objectWriteTraceId);
       // Without trace ids (older answers) order is the only link, and only safe when nothing failed.
       const byOrder = untraced.length === part.length && (res.value.errors ?? []).length === 0;
-      part.forEach((i, n) => {
-        const key = items[i]!.key;
-        const id = byTrace.get(key) ?? (byOrder ? untraced[n]?.id : undefined);
-        results[i] =
-          id !== undefined
-            ? { ok: true, id }
-            : { ok: false, error: errorFor(res.value, [key, items[i]!.leadId]) };
-      });
-    }
+      return {
+        ok: true,
+        results: part.map((i, n): ItemResult => {
+          const key = items[i]!.key;
+          const id = byTrace.get(key) ?? (byOrder ? untraced[n]?.id : undefined);
+          return id !== undefined ? { ok: true, id } : { ok: false, error: errorFor(res.value, keysOf(i)) };
+        }),
+      };
+    };
+    for (const part of chunk(
+      items.map((_, i) => i),
+      BATCH_SIZE,
+    ))
+      await attributed(part, keysOf, send, results);
     return results;
   }
 
   async enroll(e: SequenceEnrollment): Promise<ItemResult> {
     const windows = this.opts.windows ?? DEFAULT_WINDOWS;
     const res = await this.batch(() =>
-      this.call('general', async (c) => {
-        // apiRequest never throws on 4xx/5xx: check the status and classify ourselves (§6, §7.2).
-        const response = await c.apiRequest({
-          method: 'POST',
-          path: SEQUENCE_ENROLL_PATH,
-          qs: { userId: e.senderUserId },
-          body: { sequenceId: e.sequenceId, contactId: e.leadId, senderEmail: e.senderEmail },
-        });
-        if (response.status < 200 || response.status > 299)
-          throw await crmErrorFromResponse(response, { windows, now: this.now() });
-        const parsed = enrollResponseSchema.safeParse((await response.json()) as unknown);
-        return parsed.success && parsed.data.id !== undefined ? String(parsed.data.id) : undefined;
-      }),
+      this.call(
+        'general',
+        async (c) => {
+          // apiRequest never throws on 4xx/5xx: check the status and classify ourselves (§6, §7.2).
+          const response = await c.apiRequest({
+            method: 'POST',
+            path: SEQUENCE_ENROLL_PATH,
+            qs: { userId: e.senderUserId },
+            body: { sequenceId: e.sequenceId, contactId: e.leadId, senderEmail: e.senderEmail },
+          });
+          if (response.status < 200 || response.status > 299)
+            throw await crmErrorFromResponse(response, { windows, now: this.now() });
+          const parsed = enrollResponseSchema.safeParse((await response.json()) as unknown);
+          return parsed.success && parsed.data.id !== undefined ? String(parsed.data.id) : undefined;
+        },
+        // Enrolled twice, HubSpot answers "already enrolled": a timed-out enrollment is not resent here.
+        'create',
+      ),
     );
     if (!res.ok) return res;
     return res.value !== undefined ? { ok: true, id: res.value } : { ok: true };
@@ -579,6 +648,105 @@ export class HubSpotConnector implements CrmConnector {
       after = page.paging?.next?.after;
     } while (after !== undefined);
     return out;
+  }
+
+  async findTasks(leadId: string): Promise<ExistingTask[]> {
+    const out: ExistingTask[] = [];
+    for (const obj of await this.searchByContact('tasks', leadId, TASK_LOOKUP_PROPERTIES)) {
+      const dueAt = toEpoch(obj.properties['hs_timestamp']);
+      // hs_timestamp is required on create (§5), so a task without one is not one we made.
+      if (dueAt === undefined) continue;
+      const ownerId = obj.properties['hubspot_owner_id'];
+      const task: ExistingTask = { id: obj.id, subject: obj.properties['hs_task_subject'] ?? '', dueAt };
+      if (ownerId !== null && ownerId !== undefined && ownerId !== '') task.ownerId = ownerId;
+      out.push(task);
+    }
+    return out;
+  }
+
+  async findNotes(leadId: string): Promise<ExistingNote[]> {
+    const out: ExistingNote[] = [];
+    for (const obj of await this.searchByContact('notes', leadId, NOTE_LOOKUP_PROPERTIES)) {
+      const at = toEpoch(obj.properties['hs_timestamp']);
+      // As for tasks: hs_timestamp is required on create, and writeNotes always sets it.
+      if (at === undefined) continue;
+      out.push({ id: obj.id, body: obj.properties['hs_note_body'] ?? '', at });
+    }
+    return out;
+  }
+
+  /**
+   * Every task or note associated with the contact, through the search bucket (5/s, apart from the
+   * 110/10 s budget). Search lags writes by "a few moments" (§4.3); these reads run on a retry after an
+   * expired lease (a minute by default), well after the write they look for.
+   */
+  private async searchByContact(
+    object: 'tasks' | 'notes',
+    leadId: string,
+    properties: string[],
+  ): Promise<HubSpotObject[]> {
+    const byId = new Map<string, HubSpotObject>();
+    let after: string | undefined;
+    do {
+      const request = {
+        filterGroups: [
+          { filters: [{ propertyName: CONTACT_ASSOCIATION_PROPERTY, operator: 'EQ', value: leadId }] },
+        ],
+        properties,
+        limit: SEARCH_PAGE_SIZE,
+        ...(after === undefined ? {} : { after }),
+      };
+      const page = await this.call('search', (c) =>
+        object === 'tasks'
+          ? c.crm.objects.tasks.searchApi.doSearch(
+              request as Parameters<typeof c.crm.objects.tasks.searchApi.doSearch>[0],
+              this.mw(),
+            )
+          : c.crm.objects.notes.searchApi.doSearch(
+              request as Parameters<typeof c.crm.objects.notes.searchApi.doSearch>[0],
+              this.mw(),
+            ),
+      );
+      // Offset paging can repeat a record when one is created meanwhile: keep each id once.
+      for (const obj of page.results) byId.set(obj.id, obj);
+      after = page.paging?.next?.after;
+      // Past 10,000 results HubSpot answers 400; no contact holds that many of our tasks or notes.
+    } while (after !== undefined && byId.size < SEARCH_MAX_RESULTS);
+    return [...byId.values()];
+  }
+
+  async findEnrollment(leadId: string): Promise<ExistingEnrollment | undefined> {
+    const windows = this.opts.windows ?? DEFAULT_WINDOWS;
+    return this.call('general', async (c) => {
+      // apiRequest never throws on 4xx/5xx: check the status and classify ourselves (§6, §7.2).
+      const response = await c.apiRequest({
+        method: 'GET',
+        path: `${CONTACT_ENROLLMENT_PATH}/${encodeURIComponent(leadId)}`,
+      });
+      // A contact in no sequence: 404 (the exact answer is UNCONFIRMED; an empty 2xx reads the same).
+      if (response.status === 404) {
+        await response.text().catch(() => '');
+        return undefined;
+      }
+      if (response.status < 200 || response.status > 299)
+        throw await crmErrorFromResponse(response, { windows, now: this.now() });
+      const text = await response.text();
+      if (text.trim() === '') return undefined;
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new CrmError('invalid', 'HubSpot enrollment answer is not JSON', { status: response.status });
+      }
+      if (json === null || (typeof json === 'object' && Object.keys(json).length === 0)) return undefined;
+      const parsed = contactEnrollmentSchema.safeParse(json);
+      if (!parsed.success)
+        throw new CrmError('invalid', `HubSpot enrollment answer not understood: ${parsed.error.message}`, {
+          status: response.status,
+        });
+      const { id, sequenceId } = parsed.data;
+      return id === undefined ? { sequenceId } : { id, sequenceId };
+    });
   }
 
   private async anyActiveUserId(): Promise<string> {
@@ -625,6 +793,62 @@ export class HubSpotConnector implements CrmConnector {
       throw err;
     }
   }
+}
+
+/** A batch call's answer: one result per input, or one error that refused the whole batch. */
+type BatchOutcome = { ok: true; results: ItemResult[] } | { ok: false; error: CrmError };
+
+/**
+ * Kinds of a whole-batch refusal that may belong to some inputs only (an invalid owner id, a missing
+ * contact). Rate limits and transient errors were retried as a whole already; auth and a DAILY limit
+ * refuse every input alike, so splitting would only spend calls.
+ */
+function mayBeSomeInputs(error: CrmError): boolean {
+  return error.kind === 'invalid' || error.kind === 'not_found';
+}
+
+/**
+ * Sends `part` (input indexes) and writes each input's result. When HubSpot refuses the whole batch
+ * (batch writes are all-or-nothing) for what may be some inputs only, the refusal is attributed: the
+ * inputs its context names fail with the message naming them and the rest is sent again; if it names
+ * none, each half is sent on its own, recursively. So one bad input fails alone, at the cost of at most
+ * 2·log2(n) more calls for it; a batch that succeeds costs the one call it always did.
+ */
+async function attributed(
+  part: number[],
+  keysOf: (i: number) => string[],
+  send: (part: number[]) => Promise<BatchOutcome>,
+  results: ItemResult[],
+): Promise<void> {
+  const res = await send(part);
+  if (res.ok) {
+    part.forEach((i, n) => (results[i] = res.results[n]!));
+    return;
+  }
+  const { error } = res;
+  if (part.length === 1 || !mayBeSomeInputs(error)) {
+    for (const i of part) results[i] = res;
+    return;
+  }
+  const named = error instanceof HubSpotCrmError ? error.named : new Map<string, string>();
+  const refused = new Set(part.filter((i) => keysOf(i).some((k) => named.has(k))));
+  if (refused.size > 0) {
+    for (const i of refused) {
+      const message = keysOf(i)
+        .map((k) => named.get(k))
+        .find((m) => m !== undefined);
+      results[i] = {
+        ok: false,
+        error: new HubSpotCrmError(error.kind, message ?? error.message, error.details),
+      };
+    }
+    const rest = part.filter((i) => !refused.has(i));
+    if (rest.length > 0) await attributed(rest, keysOf, send, results);
+    return;
+  }
+  const half = Math.ceil(part.length / 2);
+  await attributed(part.slice(0, half), keysOf, send, results);
+  await attributed(part.slice(half), keysOf, send, results);
 }
 
 /** Groups indexes so that no group holds the same id twice, keeping the order of writes per id. */

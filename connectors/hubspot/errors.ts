@@ -1,9 +1,48 @@
 // HubSpot failures classified once into the closed CrmError set (shared/crm/hubspot.md §7).
 // Usage guidelines: https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines
 import { z } from 'zod';
-import { CrmError } from '../connector.js';
+import { CrmError, type CrmErrorKind } from '../connector.js';
 
 export type Headers = Record<string, string | string[] | undefined>;
+
+/** A CrmError with what the connector needs from HubSpot's answer beyond kind and message. */
+export class HubSpotCrmError extends CrmError {
+  /**
+   * Each value the error's `context` holds (batch input ids, objectWriteTraceIds, …) → the message of
+   * the error entry that names it: how a refusal of a whole batch is traced to the inputs at fault.
+   */
+  readonly named: ReadonlyMap<string, string>;
+
+  constructor(
+    kind: CrmErrorKind,
+    message: string,
+    details: CrmError['details'] = {},
+    extra: { named?: ReadonlyMap<string, string>; outcomeUnknown?: boolean } = {},
+  ) {
+    super(
+      kind,
+      message,
+      extra.outcomeUnknown === undefined ? details : { ...details, outcomeUnknown: extra.outcomeUnknown },
+    );
+    this.named = extra.named ?? new Map();
+  }
+}
+
+/** Whether HubSpot may have applied the write that failed with `error` (it was sent, no answer came). */
+export function outcomeUnknown(error: CrmError): boolean {
+  return error.details.outcomeUnknown === true;
+}
+
+/** A call that got no answer in `timeoutMs`: transient, as a network failure; `sent` marks a sent write. */
+export function timeoutError(timeoutMs: number, sentWrite: boolean): HubSpotCrmError {
+  const unknown = sentWrite ? ' (the write may have been applied)' : '';
+  return new HubSpotCrmError(
+    'transient',
+    `HubSpot request timed out: no answer within ${timeoutMs} ms${unknown}`,
+    { code: 'ETIMEDOUT' },
+    { outcomeUnknown: sentWrite },
+  );
+}
 
 /** Windows used when HubSpot sends no Retry-After; injectable so tests never sleep 10 s. */
 export interface RateWindows {
@@ -95,6 +134,23 @@ function missingScopes(body: ErrorBody): string[] {
   return [...scopes];
 }
 
+/** Context values of the body and of each entry in `errors`, with the message that goes with each. */
+function namedInContext(body: ErrorBody): Map<string, string> {
+  const named = new Map<string, string>();
+  const collect = (ctx: Record<string, unknown> | undefined, message: string): void => {
+    for (const values of Object.values(ctx ?? {})) {
+      for (const v of Array.isArray(values) ? values : [values]) {
+        if ((typeof v === 'string' || typeof v === 'number') && !named.has(String(v)))
+          named.set(String(v), message);
+      }
+    }
+  };
+  // Entries first: their message is about the one input, the body's may sum up several.
+  for (const e of body.errors ?? []) collect(e.context, e.message ?? describe(body, 'refused'));
+  collect(body.context, describe(body, 'refused'));
+  return named;
+}
+
 function describe(body: ErrorBody, fallback: string): string {
   const details = (body.errors ?? [])
     .map((e) => e.message)
@@ -112,6 +168,9 @@ export function classifyHubSpotError(
 ): CrmError {
   const windows = opts.windows ?? DEFAULT_WINDOWS;
   const b = parseBody(body);
+  const named = namedInContext(b);
+  const error = (kind: CrmErrorKind, message: string, details: CrmError['details']): HubSpotCrmError =>
+    new HubSpotCrmError(kind, message, details, { named });
   const code = b.policyName ?? b.category ?? b.errorType;
   const retryAfter = parseRetryAfter(headerValue(headers, 'retry-after'), opts.now ?? 0);
 
@@ -121,14 +180,14 @@ export function classifyHubSpotError(
     switch (policy) {
       case 'DAILY':
         // Waiting seconds will not help; the pipeline parks the work until the day rolls over.
-        return new CrmError('rate_limited', message, {
+        return error('rate_limited', message, {
           status,
           code: policy,
           daily: true,
           retryAfterMs: retryAfter,
         });
       case 'SECONDLY':
-        return new CrmError('rate_limited', message, {
+        return error('rate_limited', message, {
           status,
           code: policy,
           retryAfterMs: retryAfter ?? windows.secondlyMs,
@@ -139,7 +198,7 @@ export function classifyHubSpotError(
           Number.isFinite(interval) && interval > 0
             ? Math.min(interval, windows.tenSecondlyMs)
             : windows.tenSecondlyMs;
-        return new CrmError('rate_limited', message, {
+        return error('rate_limited', message, {
           status,
           code: policy,
           retryAfterMs: retryAfter ?? windowMs,
@@ -152,7 +211,7 @@ export function classifyHubSpotError(
     }
   }
   if (status === 401)
-    return new CrmError('auth', `HubSpot rejected the token: ${describe(b, 'unauthorized')}`, {
+    return error('auth', `HubSpot rejected the token: ${describe(b, 'unauthorized')}`, {
       status,
       code,
     });
@@ -162,12 +221,12 @@ export function classifyHubSpotError(
       scopes.length > 0 || b.category === 'MISSING_SCOPES'
         ? `HubSpot app is missing scope${scopes.length === 1 ? '' : 's'}: ${scopes.length > 0 ? scopes.join(', ') : 'unknown'} (reinstall the app to grant ${scopes.length === 1 ? 'it' : 'them'})`
         : `HubSpot refused access: ${describe(b, 'forbidden')}`;
-    return new CrmError('auth', message, { status, code });
+    return error('auth', message, { status, code });
   }
-  if (status === 404) return new CrmError('not_found', describe(b, 'not found'), { status, code });
+  if (status === 404) return error('not_found', describe(b, 'not found'), { status, code });
   // 408 timeout and 423 locked (concurrent writes to one record) clear up by themselves.
   if (status === 408 || status === 423 || status >= 500 || status === 0) {
-    return new CrmError('transient', `HubSpot ${status || 'network'} error: ${describe(b, 'server error')}`, {
+    return error('transient', `HubSpot ${status || 'network'} error: ${describe(b, 'server error')}`, {
       status,
       code,
       retryAfterMs: retryAfter,
@@ -175,7 +234,7 @@ export function classifyHubSpotError(
   }
   // 400 / 409 / 422 and every other 4xx: the request itself is wrong; HubSpot's message says why
   // (e.g. sequence enrollment: sender inbox not connected, user without a Sales/Service seat).
-  return new CrmError('invalid', describe(b, `HubSpot answered ${status}`), { status, code });
+  return error('invalid', describe(b, `HubSpot answered ${status}`), { status, code });
 }
 
 // Network failures the client surfaces as plain errors (node-fetch FetchError, Node system errors).

@@ -64,6 +64,11 @@ export interface RetryOptions {
   policy?: Partial<RetryPolicy>;
   /** Converts a thrown value to a CrmError; null means "not ours": rethrown at once, never retried. */
   classify: (err: unknown) => CrmError | null;
+  /**
+   * Vetoes a retry the policy would make: false stops at this error (e.g. a create that timed out may
+   * have been applied, and sending it again could make a second one).
+   */
+  mayRetry?: (error: CrmError) => boolean;
   /** Injectable for tests. */
   sleep?: (ms: number) => Promise<void>;
   /** Called before each wait (for metrics/logs). */
@@ -105,7 +110,10 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
         factor: 1,
         randomize: false,
         onFailedAttempt: async ({ error, attemptNumber }) => {
-          last = error instanceof CrmError ? retryDecision(error, attemptNumber, policy) : { retry: false };
+          last =
+            error instanceof CrmError && opts.mayRetry?.(error) !== false
+              ? retryDecision(error, attemptNumber, policy)
+              : { retry: false };
           if (last.retry && error instanceof CrmError) {
             opts.onRetry?.({ error, attempt: attemptNumber, delayMs: last.delayMs });
             await sleep(last.delayMs);

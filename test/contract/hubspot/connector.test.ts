@@ -395,11 +395,16 @@ describe('setOwners', () => {
     expect(res[1]).toMatchObject({ ok: false, error: { kind: 'not_found' } });
   });
 
-  it('400 on the whole batch → every item invalid with HubSpot message', async () => {
+  it('400 on the whole batch naming no input, every input bad → each tried alone, each invalid', async () => {
     const message =
       'Property values were not valid: [{"isValid":false,"message":"999 is not a valid owner id","error":"INVALID_OWNER_ID","name":"hubspot_owner_id"}]';
+    const sent: string[][] = [];
     const scope = nock(API)
-      .post('/crm/v3/objects/contacts/batch/update')
+      .post(
+        '/crm/v3/objects/contacts/batch/update',
+        (b: { inputs: Array<{ id: string }> }) => (sent.push(b.inputs.map((i) => i.id)), true),
+      )
+      .times(3)
       .reply(400, { status: 'error', message, category: 'VALIDATION_ERROR', correlationId: 'x' });
     const { c, slept } = connector();
     const res = await c.setOwners([
@@ -407,6 +412,7 @@ describe('setOwners', () => {
       { leadId: '2', ownerId: '999' },
     ]);
     scope.done();
+    expect(sent).toEqual([['1', '2'], ['1'], ['2']]);
     expect(slept).toEqual([]);
     for (const r of res)
       expect(r).toMatchObject({
