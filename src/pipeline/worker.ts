@@ -17,9 +17,17 @@ import { decide } from '../core/decide.js';
 import { summarizeDecision } from '../core/explain.js';
 import { fieldsUsedBy } from '../core/fields.js';
 import { isFreeMailDomain } from '../core/normalize.js';
-import type { Account, Decision, Lead, SequenceSpec, Team } from '../core/types.js';
+import { applyStateChanges } from '../core/state.js';
+import type { Account, Decision, Lead, RoutingState, SequenceSpec, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
-import type { Hold, InboxItem, PlannedAction, Storage } from '../storage/index.js';
+import type {
+  CommitResult,
+  DecisionInput,
+  Hold,
+  InboxItem,
+  PlannedAction,
+  Storage,
+} from '../storage/index.js';
 import { asCrmError, DEFAULT_BACKOFF, failureOutcome, isRetryable, type BackoffPolicy } from './failures.js';
 import { crmPropertiesFor, propertyFeedsFields } from './properties.js';
 import type { TenantRegistry, TenantRuntime } from './runtime.js';
@@ -69,6 +77,8 @@ interface Job {
   purpose: string;
   /** Deciding a held lead again: the hold, passed to the core as context. */
   hold?: Hold | undefined;
+  /** The effect key is ours. A held lead decided again claims it only once it is decided to route. */
+  effectClaimed: boolean;
   /** The decision is committed already (a retry): only its planned actions remain. */
   existing: boolean;
   /** The rep the decision assigned, for notes. */
@@ -77,6 +87,36 @@ interface Job {
   failures: { error: CrmError; what: string }[];
   /** Finished without work (effect taken, still held): complete it, nothing else. */
   noWork: boolean;
+}
+
+/** A tenant's sequences as last read, and when. */
+interface SequenceList {
+  at: number;
+  list: { id: string; name: string }[];
+}
+
+/** A decision made, not yet committed. */
+interface Draft {
+  job: Job;
+  lead: Lead;
+  decision: Decision;
+  input: DecisionInput;
+}
+
+function newJob(item: InboxItem, purpose: string, extra: Partial<Job> = {}): Job {
+  const leadId = item.event.objectId;
+  return {
+    item,
+    leadId,
+    decisionKey: `${leadId}:${purpose}`,
+    purpose,
+    effectClaimed: extra.hold === undefined,
+    existing: false,
+    actions: [],
+    failures: [],
+    noWork: false,
+    ...extra,
+  };
 }
 
 interface TenantBatch {
@@ -139,7 +179,8 @@ export class Worker {
 
   private readonly directories = new Map<string, Directory>();
   private readonly directoryFetches = new Map<string, Promise<Directory>>();
-  private readonly sequenceLists = new Map<string, { at: number; list: { id: string; name: string }[] }>();
+  private readonly sequenceLists = new Map<string, SequenceList>();
+  private readonly sequenceFetches = new Map<string, Promise<SequenceList>>();
 
   private running = false;
   private readonly concurrency: number;
@@ -255,11 +296,11 @@ export class Worker {
           const e = asCrmError(error);
           results = inputs.map(() => ({ ok: false, error: e }));
         }
+        const done: { id: number; crmId: string | null }[] = [];
         for (const [j, a] of chunk.entries()) {
           const result = results[j] ?? { ok: false, error: new CrmError('invalid', 'no result') };
           if (result.ok) {
-            await this.storage.markActionDone(tenantId, a.id, result.id ?? null, now);
-            written++;
+            done.push({ id: a.id, crmId: result.id ?? null });
           } else if (!isRetryable(result.error)) {
             await this.storage.markActionFailed(
               tenantId,
@@ -270,6 +311,7 @@ export class Worker {
           }
           // A retryable failure stays planned for the next flush.
         }
+        written += await this.storage.markActionsDone(tenantId, done, now);
       }
     }
     return written;
@@ -326,26 +368,27 @@ export class Worker {
       runtime = await this.registry.runtime(tenantId);
     } catch (error) {
       const e = asCrmError(error);
-      for (const item of items)
-        await this.settle(this.bareJob(item, e, `load tenant ${tenantId}`), now, 'the CRM');
+      await this.settle(
+        items.map((item) => this.bareJob(item, e, `load tenant ${tenantId}`)),
+        now,
+        'the CRM',
+      );
       return;
     }
     const crm = CRM_NAMES[runtime.connector.provider];
-    const jobs: Job[] = [];
-    for (const item of items) {
-      try {
-        const job = await this.triage(runtime, item, now);
-        if (job !== null) jobs.push(job);
-      } catch (error) {
-        jobs.push(this.bareJob(item, asCrmError(error), `prepare contact ${item.event.objectId}`));
-      }
-    }
+    const jobs = await this.triageAll(runtime, items, now);
     const live = (): Job[] => jobs.filter((j) => j.failures.length === 0 && !j.noWork);
     if (live().length > 0) {
       try {
+        // The directory first: it also fills the connector's owner cache that reading leads uses.
         const merged = mergeDirectory(runtime.team, await this.directoryFor(runtime, now));
+        const inputs = await this.readInputs(
+          runtime,
+          crm,
+          live().filter((j) => !j.existing),
+        );
         const batch: TenantBatch = { runtime, crm, merged };
-        await this.decideAll(batch, live(), now);
+        await this.decideAll(batch, inputs, now);
         await this.applyActions(batch, live(), now);
       } catch (error) {
         // A batch-level failure (directory, lead read, account search) belongs to every item left.
@@ -353,49 +396,64 @@ export class Worker {
         for (const job of live()) job.failures.push({ error: e, what: `route contact ${job.leadId}` });
       }
     }
-    for (const job of jobs) await this.settle(job, now, crm);
+    await this.settle(jobs, now, crm);
   }
 
   private bareJob(item: InboxItem, error: CrmError, what: string): Job {
-    return {
-      item,
-      leadId: item.event.objectId,
-      decisionKey: '',
-      purpose: '',
-      existing: false,
-      actions: [],
-      failures: [{ error, what }],
-      noWork: false,
-    };
+    return { ...newJob(item, ''), decisionKey: '', failures: [{ error, what }] };
   }
 
   /**
-   * What an event asks for. `created` → route the lead (effect `route`). A change of a field a hold
-   * waits for, or the hold's timeout → decide again (effect `route:hold:<id>`, shared by both, so a
-   * release and a timeout racing route the lead once). Anything else completes without work.
+   * Triage of a batch, in item order. Creations (all of a burst) claim their effect keys and look up a
+   * decision committed by an earlier attempt together; other events go one by one.
    */
-  private async triage(runtime: TenantRuntime, item: InboxItem, now: number): Promise<Job | null> {
+  private async triageAll(runtime: TenantRuntime, items: InboxItem[], now: number): Promise<Job[]> {
+    const tenantId = runtime.tenantId;
+    const jobs = new Map<InboxItem, Job>();
+    const creations = items.filter(
+      (item) => item.event.kind === 'created' && item.event.subscription !== HOLD_TIMEOUT_SUBSCRIPTION,
+    );
+    if (creations.length > 0) {
+      try {
+        const claims = await this.storage.claimEffects(
+          tenantId,
+          creations.map((item) => ({ leadId: item.event.objectId, purpose: 'route', inboxId: item.id })),
+          now,
+        );
+        const routing = creations.map((item, k) =>
+          claims[k] === 'taken' ? newJob(item, '', { noWork: true }) : newJob(item, 'route'),
+        );
+        await this.withExisting(
+          tenantId,
+          routing.filter((j) => !j.noWork),
+        );
+        for (const [k, item] of creations.entries()) jobs.set(item, routing[k]!);
+      } catch (error) {
+        for (const item of creations)
+          jobs.set(item, this.bareJob(item, asCrmError(error), `prepare contact ${item.event.objectId}`));
+      }
+    }
+    for (const item of items) {
+      if (jobs.has(item)) continue;
+      try {
+        jobs.set(item, await this.triage(runtime, item, now));
+      } catch (error) {
+        jobs.set(item, this.bareJob(item, asCrmError(error), `prepare contact ${item.event.objectId}`));
+      }
+    }
+    return items.map((item) => jobs.get(item)!);
+  }
+
+  /**
+   * What an event other than a creation asks for (creations: `triageAll`, effect `route`). A change of
+   * a field a hold waits for, or the hold's timeout → decide again (effect `route:hold:<id>`, shared by
+   * both, so a release and a timeout racing route the lead once). Anything else completes without work.
+   */
+  private async triage(runtime: TenantRuntime, item: InboxItem, now: number): Promise<Job> {
     const tenantId = runtime.tenantId;
     const ev = item.event;
     const leadId = ev.objectId;
-    const job = (purpose: string, extra: Partial<Job> = {}): Job => ({
-      item,
-      leadId,
-      decisionKey: `${leadId}:${purpose}`,
-      purpose,
-      existing: false,
-      actions: [],
-      failures: [],
-      noWork: false,
-      ...extra,
-    });
-    const noWork = (): Job => job('', { noWork: true });
-
-    if (ev.kind === 'created' && ev.subscription !== HOLD_TIMEOUT_SUBSCRIPTION) {
-      const claim = await this.storage.claimEffect(tenantId, leadId, 'route', item.id, now);
-      if (claim === 'taken') return noWork();
-      return this.withExisting(tenantId, job('route'));
-    }
+    const noWork = (): Job => newJob(item, '', { noWork: true });
 
     const hold = await this.storage.activeHold(tenantId, leadId);
     const relevant =
@@ -407,10 +465,10 @@ export class Worker {
     if (hold !== null && relevant) {
       const purpose = `route:hold:${hold.id}`;
       const existing = await this.storage.findDecision(tenantId, `${leadId}:${purpose}`);
-      if (existing === null) return job(purpose, { hold }); // the effect is claimed after deciding
+      if (existing === null) return newJob(item, purpose, { hold }); // the effect is claimed after deciding
       const claim = await this.storage.claimEffect(tenantId, leadId, purpose, item.id, now);
       if (claim === 'taken') return noWork();
-      return this.withExisting(tenantId, job(purpose));
+      return this.withExistingOne(tenantId, newJob(item, purpose));
     }
 
     // A retry of a row that already re-decided a held lead: the hold is released by then, so resume
@@ -425,28 +483,49 @@ export class Worker {
       for (const key of keys) {
         const purpose = key.slice(leadId.length + 1);
         const claim = await this.storage.claimEffect(tenantId, leadId, purpose, item.id, now);
-        if (claim !== 'taken') return this.withExisting(tenantId, job(purpose));
+        if (claim !== 'taken') return this.withExistingOne(tenantId, newJob(item, purpose));
       }
     }
     return noWork();
   }
 
-  private async withExisting(tenantId: string, job: Job): Promise<Job> {
-    const existing = await this.storage.findDecision(tenantId, job.decisionKey);
-    if (existing === null) return job;
-    job.existing = true;
-    job.owner = existing.owner ?? undefined;
-    job.actions = await this.storage.actionsForDecision(tenantId, job.decisionKey);
+  /** Marks the jobs whose decision an earlier attempt committed: only its planned actions remain. */
+  private async withExisting(tenantId: string, jobs: Job[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const found = await this.storage.findDecisions(
+      tenantId,
+      jobs.map((j) => j.decisionKey),
+    );
+    if (found.size === 0) return;
+    const actions = await this.storage.actionsForDecisions(tenantId, [...found.keys()]);
+    for (const job of jobs) {
+      const existing = found.get(job.decisionKey);
+      if (existing === undefined) continue;
+      job.existing = true;
+      job.owner = existing.owner ?? undefined;
+      job.actions = actions.get(job.decisionKey) ?? [];
+    }
+  }
+
+  private async withExistingOne(tenantId: string, job: Job): Promise<Job> {
+    await this.withExisting(tenantId, [job]);
     return job;
   }
 
   // -------------------------------------------------------------------------------------------------
   // Deciding
 
-  private async decideAll(batch: TenantBatch, jobs: Job[], now: number): Promise<void> {
-    const { runtime } = batch;
-    const toDecide = jobs.filter((j) => !j.existing);
-    if (toDecide.length === 0) return;
+  /**
+   * What deciding needs from the CRM, in batch calls: the leads to decide (a missing one fails its job)
+   * and the accounts matching their domains.
+   */
+  private async readInputs(
+    runtime: TenantRuntime,
+    crm: string,
+    toDecide: Job[],
+  ): Promise<{ pending: { job: Job; lead: Lead }[]; accounts: AccountIndex }> {
+    const pending: { job: Job; lead: Lead }[] = [];
+    if (toDecide.length === 0) return { pending, accounts: AccountIndex.build([]) };
     const properties = crmPropertiesFor(runtime.connector.provider, fieldsUsedBy(runtime.ruleSet));
     const ids = [...new Set(toDecide.map((j) => j.leadId))];
     const leads = await runtime.connector.readLeads(ids, properties);
@@ -463,86 +542,138 @@ export class Worker {
       for (const list of (await runtime.connector.findAccountsByDomain(part)).values())
         for (const a of list) if (!seen.has(a.id) && seen.add(a.id)) accounts.push(a);
     }
-    const matcher = AccountIndex.build(accounts);
 
     for (const job of toDecide) {
       const lead = leads.get(job.leadId);
       if (lead === undefined) {
         job.failures.push({
-          error: new CrmError('not_found', `contact ${job.leadId} not found in ${batch.crm}`),
+          error: new CrmError('not_found', `contact ${job.leadId} not found in ${crm}`),
           what: `read contact ${job.leadId}`,
         });
-        continue;
+      } else pending.push({ job, lead });
+    }
+    return { pending, accounts: AccountIndex.build(accounts) };
+  }
+
+  /**
+   * Decides and commits the batch's leads: the rotation is read once, the leads are decided on it in
+   * order and committed in one transaction; those answered `conflict` are decided again on a fresh read.
+   */
+  private async decideAll(
+    batch: TenantBatch,
+    inputs: { pending: { job: Job; lead: Lead }[]; accounts: AccountIndex },
+    now: number,
+  ): Promise<void> {
+    const tenantId = batch.runtime.tenantId;
+    let pending = inputs.pending;
+    if (pending.length === 0) return;
+    // Read once per batch; again only after a conflict, for the decisions that must be made again.
+    let versioned = await this.storage.loadRoutingState(tenantId);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > this.maxConflictRetries) {
+        const error = new CrmError('transient', 'routing state kept changing under concurrent decisions');
+        for (const { job } of pending) job.failures.push({ error, what: `decide contact ${job.leadId}` });
+        return;
       }
+      const drafts = await this.draft(batch, pending, versioned.state, inputs.accounts, now);
+      if (drafts.length === 0) return;
+      let results: CommitResult[];
       try {
-        await this.decideOne(batch, job, lead, matcher, now);
+        results = await this.storage.commitDecisions(
+          tenantId,
+          drafts.map((d) => d.input),
+          versioned.versions,
+          now,
+        );
+      } catch (error) {
+        const e = asCrmError(error);
+        for (const { job } of drafts) job.failures.push({ error: e, what: `decide contact ${job.leadId}` });
+        return;
+      }
+      pending = [];
+      for (const [k, draft] of drafts.entries()) {
+        const result = results[k] ?? { status: 'conflict' };
+        if (result.status === 'conflict') pending.push({ job: draft.job, lead: draft.lead });
+        else this.decided(tenantId, draft, result);
+      }
+      if (pending.length > 0) versioned = await this.storage.loadRoutingState(tenantId);
+    }
+  }
+
+  /**
+   * Decides the leads in order on one copy of the rotation, each seeing the turns the ones before it
+   * took, as one commit will write them. A held lead still missing data needs nothing written.
+   */
+  private async draft(
+    batch: TenantBatch,
+    pending: { job: Job; lead: Lead }[],
+    state: RoutingState,
+    accounts: AccountIndex,
+    now: number,
+  ): Promise<Draft[]> {
+    const { runtime, merged } = batch;
+    const team: Team = merged.team;
+    const drafts: Draft[] = [];
+    let current = state;
+    for (const { job, lead } of pending) {
+      try {
+        const hold = job.hold === undefined ? undefined : { route: job.hold.route, since: job.hold.since };
+        const decision = decide(lead, runtime.ruleSet, { team, state: current, accounts, hold }, now);
+        if (job.hold !== undefined && decision.destination.kind === 'hold') {
+          job.noWork = true;
+          continue;
+        }
+        if (!job.effectClaimed) {
+          const claim = await this.storage.claimEffect(
+            runtime.tenantId,
+            job.leadId,
+            job.purpose,
+            job.item.id,
+            now,
+          );
+          if (claim === 'taken') {
+            job.noWork = true;
+            continue;
+          }
+          job.effectClaimed = true;
+        }
+        current = applyStateChanges(current, decision.stateChanges);
+        const summary = summarizeDecision(decision, lead, team);
+        drafts.push({
+          job,
+          lead,
+          decision,
+          input: { decisionKey: job.decisionKey, decision, email: lead.email, summary },
+        });
       } catch (error) {
         job.failures.push({ error: asCrmError(error), what: `decide contact ${job.leadId}` });
       }
     }
+    return drafts;
   }
 
-  private async decideOne(
-    batch: TenantBatch,
-    job: Job,
-    lead: Lead,
-    accounts: AccountIndex,
-    now: number,
-  ): Promise<void> {
-    const { runtime, merged } = batch;
-    const tenantId = runtime.tenantId;
-    const team: Team = merged.team;
-    let claimed = job.hold === undefined;
-    for (let attempt = 0; attempt <= this.maxConflictRetries; attempt++) {
-      const versioned = await this.storage.loadRoutingState(tenantId);
-      const hold = job.hold === undefined ? undefined : { route: job.hold.route, since: job.hold.since };
-      const decision = decide(lead, runtime.ruleSet, { team, state: versioned.state, accounts, hold }, now);
-      if (job.hold !== undefined && decision.destination.kind === 'hold') {
-        // Still missing data: the hold stays as it is (its timeout included); nothing to write.
-        job.noWork = true;
-        return;
-      }
-      if (!claimed) {
-        const claim = await this.storage.claimEffect(tenantId, job.leadId, job.purpose, job.item.id, now);
-        if (claim === 'taken') {
-          job.noWork = true;
-          return;
-        }
-        claimed = true;
-      }
-      const summary = summarizeDecision(decision, lead, team);
-      const result = await this.storage.commitDecision(
-        tenantId,
-        {
-          decisionKey: job.decisionKey,
-          expectedVersion: versioned.version,
-          decision,
-          email: lead.email,
-          summary,
-        },
-        now,
-      );
-      if (result.status === 'conflict') continue;
-      job.actions = result.actions;
-      if (result.status === 'already_decided') {
-        job.owner = result.decision.owner ?? undefined;
-        return;
-      }
-      const dest = decision.destination;
-      job.owner = dest.kind === 'rep' ? dest.email : undefined;
-      this.logger.info('lead decided', {
-        tenantId,
-        leadId: job.leadId,
-        route: decision.route?.name ?? 'fallback',
-        destination: dest.kind,
-        owner: job.owner,
-        queue: dest.kind === 'queue' ? dest.name : undefined,
-        ruleSetVersion: decision.ruleSet.version,
-      });
-      this.onDecision?.({ tenantId, lead, decision, summary });
+  private decided(
+    tenantId: string,
+    { job, lead, decision, input }: Draft,
+    result: Exclude<CommitResult, { status: 'conflict' }>,
+  ): void {
+    job.actions = result.actions;
+    if (result.status === 'already_decided') {
+      job.owner = result.decision.owner ?? undefined;
       return;
     }
-    throw new CrmError('transient', 'routing state kept changing under concurrent decisions');
+    const dest = decision.destination;
+    job.owner = dest.kind === 'rep' ? dest.email : undefined;
+    this.logger.info('lead decided', {
+      tenantId,
+      leadId: job.leadId,
+      route: decision.route?.name ?? 'fallback',
+      destination: dest.kind,
+      owner: job.owner,
+      queue: dest.kind === 'queue' ? dest.name : undefined,
+      ruleSetVersion: decision.ruleSet.version,
+    });
+    this.onDecision?.({ tenantId, lead, decision, summary: input.summary });
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -558,9 +689,14 @@ export class Worker {
     const missingOwner = (email: string): CrmError =>
       new CrmError('invalid', `no ${batch.crm} owner with the email ${email}`);
 
+    const done: { id: number; crmId: string | null }[] = [];
+    /** Stores what succeeded, after each CRM call: a retry then redoes only what is missing. */
+    const flush = async (): Promise<void> => {
+      if (done.length > 0) await this.storage.markActionsDone(runtime.tenantId, done.splice(0), now);
+    };
     const record = async (job: Job, a: PlannedAction, result: ItemResult): Promise<void> => {
       if (result.ok) {
-        await this.storage.markActionDone(runtime.tenantId, a.id, result.id ?? null, now);
+        done.push({ id: a.id, crmId: result.id ?? null });
         return;
       }
       const what = describeAction(a);
@@ -593,6 +729,7 @@ export class Worker {
           entry.a,
           results[i] ?? { ok: false, error: new CrmError('invalid', 'no result') },
         );
+      await flush();
     };
 
     const owners: { job: Job; a: PlannedAction; input: OwnerWrite }[] = [];
@@ -643,6 +780,7 @@ export class Worker {
       }
     }
 
+    await flush();
     await batchCall(owners, (inputs) => connector.setOwners(inputs));
     await batchCall(tasks, (inputs) => connector.createTasks(inputs));
     for (const { job, a, spec, sender } of enrolls) {
@@ -667,6 +805,7 @@ export class Worker {
         result = { ok: false, error: asCrmError(error) };
       }
       await record(job, a, result);
+      await flush();
     }
   }
 
@@ -676,8 +815,18 @@ export class Worker {
       cached?.list.find((s) => s.name.trim().toLowerCase() === name.trim().toLowerCase());
     // A name we do not know may be a sequence created since the list was read: read it again once.
     if (cached === undefined || now - cached.at >= this.ttlMs || find() === undefined) {
-      cached = { at: now, list: await runtime.connector.sequences() };
-      this.sequenceLists.set(runtime.tenantId, cached);
+      // Lanes that miss at the same moment share one read, as for the directory.
+      let fetching = this.sequenceFetches.get(runtime.tenantId);
+      if (fetching === undefined) {
+        fetching = (async () => {
+          const fresh = { at: now, list: await runtime.connector.sequences() };
+          this.sequenceLists.set(runtime.tenantId, fresh);
+          return fresh;
+        })();
+        this.sequenceFetches.set(runtime.tenantId, fetching);
+        void fetching.finally(() => this.sequenceFetches.delete(runtime.tenantId)).catch(() => undefined);
+      }
+      cached = await fetching;
     }
     const hit = find();
     if (hit === undefined) throw new CrmError('invalid', `no sequence named '${name}'`);
@@ -719,13 +868,21 @@ export class Worker {
     return `${what}: ${verb}: ${error.message}`;
   }
 
-  /** complete, retryLater or deadLetter — once per item, after all its work. */
-  private async settle(job: Job, now: number, crm: string): Promise<void> {
+  /**
+   * complete, retryLater or deadLetter — once per item, after all its work; the items that went well are
+   * completed together.
+   */
+  private async settle(jobs: Job[], now: number, crm: string): Promise<void> {
+    await this.storage.completeMany(
+      jobs.filter((j) => j.failures.length === 0).map((j) => j.item.id),
+      this.workerId,
+      now,
+    );
+    for (const job of jobs) if (job.failures.length > 0) await this.settleFailed(job, now, crm);
+  }
+
+  private async settleFailed(job: Job, now: number, crm: string): Promise<void> {
     const { item } = job;
-    if (job.failures.length === 0) {
-      await this.storage.complete(item.id, this.workerId, now);
-      return;
-    }
     const reasons = job.failures.map((f) => this.reason(f.what, f.error, crm)).join('; ');
     const retryable = job.failures.find((f) => isRetryable(f.error));
     const outcome = failureOutcome(

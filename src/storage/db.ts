@@ -17,6 +17,12 @@ export interface Dialect {
    * claimer holds. SQLite: empty, because a writing statement already holds the database's one write lock.
    */
   readonly claimLock: string;
+  /**
+   * Appended to a SELECT that reads rows the transaction will compare-and-set. PostgreSQL: lock them, so
+   * a concurrent commit of the same rows waits for ours and then sees the new version. SQLite: empty,
+   * the transaction holds the write lock from its start.
+   */
+  readonly rowLock: string;
   /** Run first in the migration transaction so concurrent openers migrate one at a time. */
   readonly migrationLock: string | null;
 }
@@ -77,6 +83,22 @@ export function classifyConstraint(error: unknown): unknown {
     return new StorageError('invalid', 'a value is missing or outside its allowed set', { cause: error });
   }
   return error;
+}
+
+/**
+ * True for a write that lost a race with a concurrent transaction rather than failed: the same unique key
+ * inserted by another transaction first, or (PostgreSQL) a deadlock or serialization failure that rolled
+ * ours back. Retrying from fresh data is the answer.
+ */
+export function isWriteRace(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  return (
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === '23505' ||
+    code === '40P01' ||
+    code === '40001'
+  );
 }
 
 export function bindable(params: readonly SqlParam[]): (string | number | null)[] {

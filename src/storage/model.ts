@@ -1,7 +1,16 @@
 // The storage's public data shapes, and the schemas that JSON columns are parsed with when read back.
 import { z } from 'zod';
 import type { CrmEvent, Directory } from '../../connectors/connector.js';
-import type { Action, ResolvedDestination, RoutingState, SlaBreach, Trace } from '../core/types.js';
+import type {
+  Action,
+  Decision,
+  PoolState,
+  RepCounters,
+  ResolvedDestination,
+  RoutingState,
+  SlaBreach,
+  Trace,
+} from '../core/types.js';
 
 /** Encrypts tokens at rest (AES-256-GCM lives in connectors/shared/crypto.ts); storage never sees the key. */
 export interface Cipher {
@@ -146,21 +155,36 @@ export interface SlaTimer {
   updatedAt: number;
 }
 
+/**
+ * The version of each stored rotation entry (a pool's rotation, a rep's counters); an entry that is not
+ * stored yet is absent (version 0). Rotation is stored one row per entry, so a commit checks and writes
+ * only the entries its decision changed.
+ */
+export interface StateVersions {
+  pools: Record<string, number>;
+  reps: Record<string, number>;
+}
+
 export interface VersionedState {
   state: RoutingState;
-  /** 0 when nothing was saved yet. Pass it back to `saveRoutingState`. */
-  version: number;
+  /** Pass them back to `commitDecisions` / `saveRoutingState` with the decisions made from `state`. */
+  versions: StateVersions;
+}
+
+/** One decision to commit; `decisionKey` names it for retries (e.g. `<leadId>:route`). */
+export interface DecisionInput {
+  decisionKey: string;
+  decision: Decision;
+  email?: string | undefined;
+  summary: string;
 }
 
 export type CommitResult =
-  | {
-      status: 'committed';
-      decisionId: number;
-      /** `expectedVersion + 1` when the decision changed rotation state, else `expectedVersion` as given. */
-      stateVersion: number;
-      actions: PlannedAction[];
-    }
-  /** The routing state moved since it was loaded: nothing was written; load again and re-decide. */
+  | { status: 'committed'; decisionId: number; actions: PlannedAction[] }
+  /**
+   * A rotation entry the decision changed moved since it was loaded, or an earlier decision of the same
+   * commit could not be written: nothing of it was written; load again and re-decide.
+   */
   | { status: 'conflict' }
   /** This decision key was committed before (a retry after a crash): continue with its actions. */
   | { status: 'already_decided'; decision: DecisionRecord; actions: PlannedAction[] };
@@ -179,20 +203,20 @@ export const crmEventSchema = z.object({
   source: z.string().optional(),
 }) satisfies z.ZodType<CrmEvent>;
 
-const repCountersSchema = z.object({
+export const repCountersSchema = z.object({
   dayKey: z.string(),
   day: z.number(),
   weekKey: z.string(),
   week: z.number(),
   recent: z.array(z.number()),
   open: z.number(),
-});
+}) satisfies z.ZodType<RepCounters>;
 
-const poolStateSchema = z.object({
+export const poolStateSchema = z.object({
   turn: z.number(),
   lastTurn: z.record(z.number()),
   weighted: z.object({ members: z.string(), counts: z.record(z.number()), total: z.number() }).optional(),
-});
+}) satisfies z.ZodType<PoolState>;
 
 export const routingStateSchema = z.object({
   pools: z.record(poolStateSchema),

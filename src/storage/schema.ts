@@ -2,11 +2,49 @@
 // TEXT, INTEGER (small counters), BIGINT (epoch milliseconds, ids); JSON is stored as TEXT and parsed
 // through a schema when read. Migrations are append-only: never edit a released one, add the next.
 import type { Db, Dialect } from './db.js';
+import { StorageError } from './errors.js';
+import { routingStateSchema } from './model.js';
 
 export interface Migration {
   version: number;
   name: string;
   statements: (d: Dialect) => string[];
+  /** Data moves that need code, run after `statements` in the same transaction; same code on both engines. */
+  run?: (tx: Db, now: number) => Promise<void>;
+}
+
+/**
+ * Moves each tenant's rotation document (migration 1) into one row per pool and one per rep, then drops
+ * the document table, so rotations survive the upgrade where they were.
+ */
+async function splitRoutingState(tx: Db, now: number): Promise<void> {
+  const docs = await tx.all<{ tenant_id: string; state: string }>(
+    'SELECT tenant_id, state FROM routing_state',
+  );
+  for (const doc of docs) {
+    let parsed: ReturnType<typeof routingStateSchema.safeParse>;
+    try {
+      parsed = routingStateSchema.safeParse(JSON.parse(doc.state));
+    } catch (error) {
+      throw new StorageError('corrupt', `routing_state of tenant ${doc.tenant_id} holds invalid JSON`, {
+        cause: error,
+      });
+    }
+    if (!parsed.success) {
+      throw new StorageError('corrupt', `routing_state of tenant ${doc.tenant_id}: ${parsed.error.message}`);
+    }
+    const entries = [
+      ...Object.entries(parsed.data.pools).map(([name, value]) => ['pool', name, value] as const),
+      ...Object.entries(parsed.data.reps).map(([name, value]) => ['rep', name, value] as const),
+    ];
+    for (const [kind, name, value] of entries) {
+      await tx.run(
+        `INSERT INTO rotation_state (tenant_id, kind, name, state, version, updated_at) VALUES (?, ?, ?, ?, 1, ?)`,
+        [doc.tenant_id, kind, name, JSON.stringify(value), now],
+      );
+    }
+  }
+  await tx.run('DROP TABLE routing_state');
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -162,6 +200,25 @@ export const MIGRATIONS: readonly Migration[] = [
     // Explanation notes are written in gathered batches, found by kind among the planned actions.
     statements: () => [`CREATE INDEX actions_pending ON actions (status, kind, id)`],
   },
+  {
+    version: 4,
+    name: 'rotation state per pool and rep',
+    // The one document per tenant was parsed and rewritten by every decision and grew with the
+    // least-loaded windows; with a row per entry a commit reads and writes only the entries it changed,
+    // each a compare-and-set on its own version.
+    statements: () => [
+      `CREATE TABLE rotation_state (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('pool', 'rep')),
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, kind, name)
+      )`,
+    ],
+    run: splitRoutingState,
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */
@@ -185,6 +242,7 @@ export async function migrate(
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
       for (const sql of m.statements(tx.dialect)) await tx.run(sql);
+      if (m.run !== undefined) await m.run(tx, now);
       await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
         m.version,
         m.name,

@@ -5,13 +5,25 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { Directory } from '../../connectors/connector.js';
-import type { Action, Decision, ResolvedDestination, RoutingState, SlaBreach, Trace } from '../core/types.js';
-import { applyStateChanges, hasChanges } from '../core/state.js';
-import type { Db, SqlParam } from './db.js';
+import type {
+  Action,
+  Decision,
+  PoolState,
+  RepCounters,
+  ResolvedDestination,
+  RoutingState,
+  RoutingStateChanges,
+  SlaBreach,
+  Trace,
+} from '../core/types.js';
+import { emptyChanges, hasChanges } from '../core/state.js';
+import { isWriteRace, type Db, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
 import {
   crmEventSchema,
   directorySchema,
+  poolStateSchema,
+  repCountersSchema,
   routingStateSchema,
   settingsSchema,
   stringListSchema,
@@ -19,6 +31,7 @@ import {
   type Cipher,
   type ClaimOptions,
   type CommitResult,
+  type DecisionInput,
   type DecisionRecord,
   type EffectClaim,
   type Hold,
@@ -32,6 +45,7 @@ import {
   type Ruleset,
   type SlaState,
   type SlaTimer,
+  type StateVersions,
   type Tenant,
   type VersionedState,
 } from './model.js';
@@ -131,6 +145,57 @@ interface SlaRow {
 
 /** Rows per INSERT: 9 parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
 const ENQUEUE_CHUNK = 500;
+
+/** Rows per multi-row INSERT (≤ 15 parameters each) and keys per `IN (…)` list: far below both engines' limits. */
+const ROW_CHUNK = 200;
+const KEY_CHUNK = 500;
+
+/** `?, ?, …` for an `IN (…)` list of `n` values. */
+const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** A rotation entry: one row of `rotation_state`. */
+type EntryKind = 'pool' | 'rep';
+interface Entry {
+  key: string;
+  kind: EntryKind;
+  name: string;
+  value: PoolState | RepCounters;
+}
+
+const entryKey = (kind: EntryKind, name: string): string => `${kind}:${name}`;
+
+function entriesOf(changes: RoutingStateChanges): Entry[] {
+  return [
+    ...Object.entries(changes.pools).map(([name, value]): Entry => ({
+      key: entryKey('pool', name),
+      kind: 'pool',
+      name,
+      value,
+    })),
+    ...Object.entries(changes.reps).map(([name, value]): Entry => ({
+      key: entryKey('rep', name),
+      kind: 'rep',
+      name,
+      value,
+    })),
+  ];
+}
+
+/** The version an entry had when the caller loaded the state; 0 when it was not stored yet. */
+function expectedVersion(expected: StateVersions, e: Entry): number {
+  const versions = e.kind === 'pool' ? expected.pools : expected.reps;
+  return Object.hasOwn(versions, e.name) ? (versions[e.name] ?? 0) : 0;
+}
+
+/** The rep email for a rep destination, else null. */
+const ownerOf = (decision: Decision): string | null =>
+  decision.destination.kind === 'rep' ? decision.destination.email : null;
 
 const INBOX_COLUMNS =
   'id, tenant_id, payload, state, attempts, run_after, lease_owner, lease_until, last_error, created_at, updated_at';
@@ -258,8 +323,6 @@ const toSla = (r: SlaRow): SlaTimer => ({
 
 /** Thrown inside a transaction to roll it back; never escapes this module. */
 class Rollback extends Error {}
-
-const emptyState = (): RoutingState => ({ pools: {}, reps: {} });
 
 export interface StorageOptions {
   cipher?: Cipher | undefined;
@@ -436,6 +499,12 @@ export class Storage {
       event: validate<CrmEvent>(crmEventSchema, item.event, `event ${i}`),
     }));
     if (valid.length === 0) return 0;
+    // Concurrent deliveries can carry the same events in another order (HubSpot redelivers and
+    // reorders): inserting in one key order makes them take the unique-index locks in one order, so
+    // PostgreSQL never sees two intakes deadlock on each other.
+    const key = (v: (typeof valid)[number]) =>
+      `${v.tenantId}\u0000${v.event.subscription}\u0000${v.event.eventId}`;
+    valid.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     return this.db.transaction(async (tx) => {
       let added = 0;
       // Multi-row inserts: a 10,000-contact import is 20 statements, not 10,000 round trips.
@@ -489,18 +558,29 @@ export class Storage {
 
   /** Done: only by the lease holder of a leased row. Marks the effect keys the row claimed as done. */
   async complete(id: number, workerId: string, now: number): Promise<boolean> {
+    return (await this.completeMany([id], workerId, now)).length === 1;
+  }
+
+  /** `complete` for many rows in one transaction (a batch's worth); returns the ids it completed. */
+  async completeMany(ids: readonly number[], workerId: string, now: number): Promise<number[]> {
+    if (ids.length === 0) return [];
     return this.db.transaction(async (tx) => {
-      const r = await tx.run(
-        `UPDATE inbox SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?
-         WHERE id = ? AND state = 'leased' AND lease_owner = ?`,
-        [now, id, workerId],
-      );
-      if (r.changes !== 1) return false;
-      await tx.run(
-        `UPDATE effects SET state = 'done', done_at = ? WHERE inbox_id = ? AND state = 'claimed'`,
-        [now, id],
-      );
-      return true;
+      const done: number[] = [];
+      for (const part of chunk(ids, KEY_CHUNK)) {
+        const rows = await tx.all<{ id: number }>(
+          `UPDATE inbox SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?
+           WHERE id IN (${marks(part.length)}) AND state = 'leased' AND lease_owner = ? RETURNING id`,
+          [now, ...part, workerId],
+        );
+        const ours = rows.map((r) => r.id);
+        if (ours.length === 0) continue;
+        await tx.run(
+          `UPDATE effects SET state = 'done', done_at = ? WHERE inbox_id IN (${marks(ours.length)}) AND state = 'claimed'`,
+          [now, ...ours],
+        );
+        done.push(...ours);
+      }
+      return done;
     });
   }
 
@@ -627,205 +707,348 @@ export class Storage {
     inboxId: number,
     now: number,
   ): Promise<EffectClaim> {
+    const [claim] = await this.claimEffects(tenantId, [{ leadId, purpose, inboxId }], now);
+    return claim ?? 'taken';
+  }
+
+  /**
+   * `claimEffect` for a batch in one transaction, answered in order. When two entries ask for the same
+   * key, the first one wins.
+   */
+  async claimEffects(
+    tenantId: string,
+    claims: readonly { leadId: string; purpose: string; inboxId: number }[],
+    now: number,
+  ): Promise<EffectClaim[]> {
+    if (claims.length === 0) return [];
+    const key = (leadId: string, purpose: string): string => JSON.stringify([leadId, purpose]);
     return this.db.transaction(async (tx) => {
-      const r = await tx.run(
-        `INSERT INTO effects (tenant_id, lead_id, purpose, inbox_id, state, claimed_at)
-         VALUES (?, ?, ?, ?, 'claimed', ?) ON CONFLICT DO NOTHING`,
-        [tenantId, leadId, purpose, inboxId, now],
-      );
-      if (r.changes === 1) return 'claimed';
-      const row = await tx.get<{ inbox_id: number }>(
-        'SELECT inbox_id FROM effects WHERE tenant_id = ? AND lead_id = ? AND purpose = ?',
-        [tenantId, leadId, purpose],
-      );
-      return row !== undefined && row.inbox_id === inboxId ? 'mine' : 'taken';
+      const inserted = new Set<string>();
+      for (const part of chunk(claims, ROW_CHUNK)) {
+        const rows = await tx.all<{ lead_id: string; purpose: string }>(
+          `INSERT INTO effects (tenant_id, lead_id, purpose, inbox_id, state, claimed_at)
+           VALUES ${part.map(() => "(?, ?, ?, ?, 'claimed', ?)").join(', ')}
+           ON CONFLICT DO NOTHING RETURNING lead_id, purpose`,
+          part.flatMap((c) => [tenantId, c.leadId, c.purpose, c.inboxId, now]),
+        );
+        for (const r of rows) inserted.add(key(r.lead_id, r.purpose));
+      }
+      const holders = new Map<string, number>();
+      for (const part of chunk([...new Set(claims.map((c) => c.leadId))], KEY_CHUNK)) {
+        const rows = await tx.all<{ lead_id: string; purpose: string; inbox_id: number }>(
+          `SELECT lead_id, purpose, inbox_id FROM effects WHERE tenant_id = ? AND lead_id IN (${marks(part.length)})`,
+          [tenantId, ...part],
+        );
+        for (const r of rows) holders.set(key(r.lead_id, r.purpose), r.inbox_id);
+      }
+      return claims.map((c): EffectClaim => {
+        const k = key(c.leadId, c.purpose);
+        if (holders.get(k) !== c.inboxId) return 'taken';
+        // Only the first entry that inserted the key is told `claimed`; a repeat of it is `mine`.
+        return inserted.delete(k) ? 'claimed' : 'mine';
+      });
     });
   }
 
   // -------------------------------------------------------------------------------------------------
-  // Rotation state (optimistic concurrency)
+  // Rotation state: one row per pool and per rep, each with its own version (optimistic concurrency)
 
-  /** Read before every decision, so it is not re-validated: every write path validates what it writes. */
+  /** The tenant's rotation and each entry's version; read once per batch of decisions. */
   async loadRoutingState(tenantId: string): Promise<VersionedState> {
-    return this.loadStateWith(this.db, tenantId, true);
-  }
-
-  /** Writes the next state if nobody wrote since `expectedVersion` was loaded; false means re-decide. */
-  async saveRoutingState(
-    tenantId: string,
-    expectedVersion: number,
-    next: RoutingState,
-    now: number,
-  ): Promise<boolean> {
-    return this.saveStateWith(this.db, tenantId, expectedVersion, next, now);
+    const rows = await this.db.all<{ kind: EntryKind; name: string; state: string; version: number }>(
+      'SELECT kind, name, state, version FROM rotation_state WHERE tenant_id = ?',
+      [tenantId],
+    );
+    const state: RoutingState = { pools: {}, reps: {} };
+    const versions: StateVersions = { pools: {}, reps: {} };
+    for (const r of rows) {
+      const column = `rotation_state.state of ${r.kind} ${r.name}`;
+      if (r.kind === 'pool') {
+        state.pools[r.name] = readJson(r.state, column, poolStateSchema);
+        versions.pools[r.name] = r.version;
+      } else {
+        state.reps[r.name] = readJson(r.state, column, repCountersSchema);
+        versions.reps[r.name] = r.version;
+      }
+    }
+    return { state, versions };
   }
 
   /**
-   * `trusted`: the commit path reads back what it wrote itself and validates each decision's changes
-   * instead; re-validating the whole document per lead made a burst quadratic in the state's size.
+   * Writes the given entries (each replaces the stored one; entries not named are left alone) if none of
+   * them moved since `expected` was loaded. False means nothing was written: load again and re-decide.
    */
-  private async loadStateWith(db: Db, tenantId: string, trusted = false): Promise<VersionedState> {
-    const row = await db.get<{ state: string; version: number }>(
-      'SELECT state, version FROM routing_state WHERE tenant_id = ?',
-      [tenantId],
-    );
-    if (row === undefined) return { state: emptyState(), version: 0 };
-    return {
-      state: readJson<RoutingState>(
-        row.state,
-        'routing_state.state',
-        trusted ? undefined : routingStateSchema,
-      ),
-      version: row.version,
-    };
+  async saveRoutingState(
+    tenantId: string,
+    changes: RoutingState,
+    expected: StateVersions,
+    now: number,
+  ): Promise<boolean> {
+    const valid = validate(routingStateSchema, changes, 'routing state');
+    try {
+      return await this.db.transaction(
+        async (tx) => (await this.applyRotationWith(tx, tenantId, [valid], expected, now)) === 1,
+      );
+    } catch (error) {
+      if (error instanceof Rollback || isWriteRace(error)) return false;
+      throw error;
+    }
   }
 
-  private async saveStateWith(
-    db: Db,
+  /**
+   * Applies rotation change sets in order inside `tx`, each a compare-and-set of the entries it names
+   * against the versions the caller decided from (`expected`; a set later in the list was decided on top
+   * of the earlier ones, so an entry an earlier set wrote is checked against that). Stops at the first
+   * set that finds an entry moved, and returns how many sets it applied. Checking only the entries a
+   * decision changed is enough: a decision always writes the pool whose turn it took and the rep it
+   * chose, and the entries it only read (other reps' counters) can only have grown meanwhile, which
+   * leaves its choice standing (a rep at its cap stays there; a less loaded rep stays less loaded).
+   * The entries are read first in one statement, in key order and (PostgreSQL) locked, so concurrent
+   * commits queue on the entries they share instead of deadlocking; then each entry is written once,
+   * with its last value.
+   */
+  private async applyRotationWith(
+    tx: Db,
     tenantId: string,
-    expectedVersion: number,
-    next: RoutingState,
+    sets: readonly RoutingStateChanges[],
+    expected: StateVersions,
     now: number,
-    trusted = false,
-  ): Promise<boolean> {
-    const json = JSON.stringify(trusted ? next : validate(routingStateSchema, next, 'routing state'));
-    const r =
-      expectedVersion === 0
-        ? await db.run(
-            `INSERT INTO routing_state (tenant_id, state, version, updated_at) VALUES (?, ?, 1, ?)
-             ON CONFLICT DO NOTHING`,
-            [tenantId, json, now],
-          )
-        : await db.run(
-            `UPDATE routing_state SET state = ?, version = version + 1, updated_at = ?
-             WHERE tenant_id = ? AND version = ?`,
-            [json, now, tenantId, expectedVersion],
-          );
-    return r.changes === 1;
+  ): Promise<number> {
+    const named = new Map<string, Entry>();
+    for (const set of sets) for (const e of entriesOf(set)) named.set(e.key, e);
+    if (named.size === 0) return sets.length;
+    const list = [...named.values()];
+    const rows = await tx.all<{ kind: EntryKind; name: string; version: number }>(
+      `SELECT kind, name, version FROM rotation_state
+       WHERE tenant_id = ? AND (${list.map(() => '(kind = ? AND name = ?)').join(' OR ')})
+       ORDER BY kind, name${tx.dialect.rowLock}`,
+      [tenantId, ...list.flatMap((e) => [e.kind, e.name])],
+    );
+    const stored = new Map(rows.map((r) => [entryKey(r.kind, r.name), r.version]));
+    const writes = new Map<string, { entry: Entry; from: number; to: number }>();
+    let applied = 0;
+    for (const set of sets) {
+      const entries = entriesOf(set);
+      const moved = entries.some(
+        (e) => !writes.has(e.key) && (stored.get(e.key) ?? 0) !== expectedVersion(expected, e),
+      );
+      if (moved) break;
+      for (const e of entries) {
+        const from = stored.get(e.key) ?? 0;
+        const w = writes.get(e.key) ?? { entry: e, from, to: from };
+        w.entry = e;
+        w.to += 1;
+        writes.set(e.key, w);
+      }
+      applied += 1;
+    }
+    for (const { entry, from, to } of writes.values()) {
+      const json = JSON.stringify(entry.value);
+      const r =
+        from === 0
+          ? await tx.run(
+              `INSERT INTO rotation_state (tenant_id, kind, name, state, version, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+              [tenantId, entry.kind, entry.name, json, to, now],
+            )
+          : await tx.run(
+              `UPDATE rotation_state SET state = ?, version = ?, updated_at = ?
+               WHERE tenant_id = ? AND kind = ? AND name = ? AND version = ?`,
+              [json, to, now, tenantId, entry.kind, entry.name, from],
+            );
+      // Only a new entry can get here unwritten: another commit inserted it since our read.
+      if (r.changes !== 1) throw new Rollback();
+    }
+    return applied;
   }
 
   // -------------------------------------------------------------------------------------------------
   // Decisions, actions, SLA timers and holds, committed together
 
-  /**
-   * Applies one decision atomically: its rotation-state changes (merged into the stored state with a
-   * compare-and-set on the version the decision was made from), the decision
-   * with its trace, its planned actions, its SLA timer, and the lead's hold (placed for a hold decision,
-   * released otherwise). `decisionKey` names the decision for retries (e.g. `<leadId>:route`): a key
-   * committed before yields `already_decided` and nothing is written twice.
-   */
+  /** `commitDecisions` for one decision. */
   async commitDecision(
     tenantId: string,
-    input: {
-      decisionKey: string;
-      expectedVersion: number;
-      decision: Decision;
-      email?: string | undefined;
-      summary: string;
-    },
+    input: DecisionInput,
+    expected: StateVersions,
     now: number,
   ): Promise<CommitResult> {
-    const { decisionKey, decision } = input;
+    const [result] = await this.commitDecisions(tenantId, [input], expected, now);
+    if (result === undefined) throw new StorageError('corrupt', 'commit answered nothing');
+    return result;
+  }
+
+  /**
+   * Commits a batch's decisions in one transaction and answers for each, in order. A decision's rotation
+   * changes are a compare-and-set on the entries it changed against `expected`, the versions the batch
+   * was decided from (see `applyRotationWith`). A committed decision is written with its trace, planned
+   * actions and SLA timer, and places the lead's hold (a hold decision) or releases it. A key committed
+   * before yields `already_decided` with its actions, and nothing is written twice. From the first
+   * decision that cannot be written (its entries moved, or it changed rotation and was decided before),
+   * the rest are `conflict`: they were decided on top of it and nothing of them is written.
+   */
+  async commitDecisions(
+    tenantId: string,
+    inputs: readonly DecisionInput[],
+    expected: StateVersions,
+    now: number,
+  ): Promise<CommitResult[]> {
+    if (inputs.length === 0) return [];
+    // Validated before the transaction: a malformed change is a bug and changes nothing.
+    const sets = inputs.map((input, i) =>
+      hasChanges(input.decision.stateChanges)
+        ? validate(routingStateSchema, input.decision.stateChanges, `routing state changes of decision ${i}`)
+        : null,
+    );
     try {
-      return await this.db.transaction(async (tx): Promise<CommitResult> => {
-        const existing = await tx.get<DecisionRow>(
-          'SELECT * FROM decisions WHERE tenant_id = ? AND decision_key = ?',
-          [tenantId, decisionKey],
-        );
-        if (existing !== undefined) {
-          return {
-            status: 'already_decided',
-            decision: toDecision(existing),
-            actions: await this.actionsWith(tx, tenantId, decisionKey),
-          };
-        }
-        // A decision that changed no rotation entry (queue, account owner, none) cannot hand out a turn
-        // twice, so it takes no part in the version check: bursts of such leads never conflict.
-        let stateVersion = input.expectedVersion;
-        if (hasChanges(decision.stateChanges)) {
-          const changes = validate(routingStateSchema, decision.stateChanges, 'routing state changes');
-          // A stale decision is turned back before the state document is read at all.
-          const head = await tx.get<{ version: number }>(
-            'SELECT version FROM routing_state WHERE tenant_id = ?',
-            [tenantId],
-          );
-          if ((head?.version ?? 0) !== input.expectedVersion) throw new Rollback();
-          const current = await this.loadStateWith(tx, tenantId, true);
-          if (current.version !== input.expectedVersion) throw new Rollback();
-          const next = applyStateChanges(current.state, changes);
-          if (!(await this.saveStateWith(tx, tenantId, current.version, next, now, true)))
-            throw new Rollback();
-          stateVersion += 1;
-        }
-        const dest = decision.destination;
-        const owner = dest.kind === 'rep' ? dest.email : null;
-        const inserted = await tx.get<{ id: number }>(
-          `INSERT INTO decisions (tenant_id, decision_key, lead_id, email, decided_at, route_name, route_index,
-             destination, owner, ruleset_name, ruleset_version, actions, sla, trace, summary)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-          [
-            tenantId,
-            decisionKey,
-            decision.leadId,
-            input.email?.toLowerCase(),
-            decision.decidedAt,
-            decision.route?.name,
-            decision.route?.index,
-            JSON.stringify(dest),
-            owner,
-            decision.ruleSet.name,
-            decision.ruleSet.version,
-            JSON.stringify(decision.actions),
-            decision.sla === undefined ? null : JSON.stringify(decision.sla),
-            JSON.stringify(decision.trace),
-            input.summary,
-          ],
-        );
-        if (inserted === undefined) throw new StorageError('corrupt', 'decision insert returned no id');
-        const actions = await this.planActionsWith(
-          tx,
+      return await this.db.transaction((tx) => this.commitWith(tx, tenantId, inputs, sets, expected, now));
+    } catch (error) {
+      // Lost a race with a concurrent transaction (the same decision key, a deadlock): nothing was written.
+      if (error instanceof Rollback || isWriteRace(error)) return inputs.map(() => ({ status: 'conflict' }));
+      throw error;
+    }
+  }
+
+  private async commitWith(
+    tx: Db,
+    tenantId: string,
+    inputs: readonly DecisionInput[],
+    sets: readonly (RoutingStateChanges | null)[],
+    expected: StateVersions,
+    now: number,
+  ): Promise<CommitResult[]> {
+    const existing = new Map<string, DecisionRow>();
+    for (const part of chunk([...new Set(inputs.map((i) => i.decisionKey))], KEY_CHUNK)) {
+      const rows = await tx.all<DecisionRow>(
+        `SELECT * FROM decisions WHERE tenant_id = ? AND decision_key IN (${marks(part.length)})`,
+        [tenantId, ...part],
+      );
+      for (const r of rows) existing.set(r.decision_key, r);
+    }
+    // The decisions that may be written, in order, up to the first that cannot be although later ones
+    // were decided on top of its rotation changes.
+    const candidates: number[] = [];
+    const keys = new Set<string>();
+    for (const [i, input] of inputs.entries()) {
+      const unwritable = existing.has(input.decisionKey) || keys.has(input.decisionKey);
+      if (unwritable && sets[i] !== null) break;
+      keys.add(input.decisionKey);
+      if (!unwritable) candidates.push(i);
+    }
+    const applied = await this.applyRotationWith(
+      tx,
+      tenantId,
+      candidates.map((i) => sets[i] ?? emptyChanges()),
+      expected,
+      now,
+    );
+    const committed = candidates.slice(0, applied).map((i) => ({ i, input: inputs[i]! }));
+
+    const ids = new Map<string, number>();
+    for (const part of chunk(committed, ROW_CHUNK)) {
+      const rows = await tx.all<{ id: number; decision_key: string }>(
+        `INSERT INTO decisions (tenant_id, decision_key, lead_id, email, decided_at, route_name, route_index,
+           destination, owner, ruleset_name, ruleset_version, actions, sla, trace, summary)
+         VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+         RETURNING id, decision_key`,
+        part.flatMap(({ input: { decisionKey, decision, email, summary } }) => [
+          tenantId,
+          decisionKey,
+          decision.leadId,
+          email?.toLowerCase(),
+          decision.decidedAt,
+          decision.route?.name,
+          decision.route?.index,
+          JSON.stringify(decision.destination),
+          ownerOf(decision),
+          decision.ruleSet.name,
+          decision.ruleSet.version,
+          JSON.stringify(decision.actions),
+          decision.sla === undefined ? null : JSON.stringify(decision.sla),
+          JSON.stringify(decision.trace),
+          summary,
+        ]),
+      );
+      for (const r of rows) ids.set(r.decision_key, r.id);
+    }
+    await this.insertActionsWith(
+      tx,
+      tenantId,
+      committed.flatMap(({ input: { decisionKey, decision } }) =>
+        decision.actions.map((action) => ({ leadId: decision.leadId, decisionKey, action })),
+      ),
+      now,
+    );
+    const timed = committed.filter(({ input }) => input.decision.sla !== undefined);
+    for (const part of chunk(timed, ROW_CHUNK)) {
+      await tx.run(
+        `INSERT INTO sla_timers (tenant_id, lead_id, decision_key, owner, due_at, on_breach, state, created_at,
+           updated_at)
+         VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, 'armed', ?, ?)").join(', ')} ON CONFLICT DO NOTHING`,
+        part.flatMap(({ input: { decisionKey, decision } }) => [
           tenantId,
           decision.leadId,
           decisionKey,
-          decision.actions,
+          ownerOf(decision),
+          decision.sla?.firstTouchBy,
+          JSON.stringify(decision.sla?.onBreach),
           now,
+          now,
+        ]),
+      );
+    }
+    await this.settleHoldsWith(
+      tx,
+      tenantId,
+      committed.map(({ input }) => input.decision),
+      now,
+    );
+
+    const actions = await this.actionsOfWith(tx, tenantId, [...ids.keys(), ...existing.keys()]);
+    const written = new Set(committed.map((c) => c.i));
+    return inputs.map((input, i): CommitResult => {
+      const old = existing.get(input.decisionKey);
+      if (old !== undefined)
+        return {
+          status: 'already_decided',
+          decision: toDecision(old),
+          actions: actions.get(input.decisionKey) ?? [],
+        };
+      const id = ids.get(input.decisionKey);
+      if (!written.has(i) || id === undefined) return { status: 'conflict' };
+      return { status: 'committed', decisionId: id, actions: actions.get(input.decisionKey) ?? [] };
+    });
+  }
+
+  /**
+   * A hold decision places the lead's hold, any other releases it. Leads with a hold decision in the
+   * batch are handled in order; all others are released in one statement.
+   */
+  private async settleHoldsWith(tx: Db, tenantId: string, decisions: readonly Decision[], now: number) {
+    const holding = new Set(decisions.filter((d) => d.destination.kind === 'hold').map((d) => d.leadId));
+    const release = async (leadIds: readonly string[]): Promise<void> => {
+      for (const part of chunk([...new Set(leadIds)], KEY_CHUNK)) {
+        await tx.run(
+          `UPDATE holds SET state = 'released', released_at = ?
+           WHERE tenant_id = ? AND lead_id IN (${marks(part.length)}) AND state = 'held'`,
+          [now, tenantId, ...part],
         );
-        if (decision.sla !== undefined) {
-          await tx.run(
-            `INSERT INTO sla_timers (tenant_id, lead_id, decision_key, owner, due_at, on_breach, state, created_at,
-               updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'armed', ?, ?) ON CONFLICT DO NOTHING`,
-            [
-              tenantId,
-              decision.leadId,
-              decisionKey,
-              owner,
-              decision.sla.firstTouchBy,
-              JSON.stringify(decision.sla.onBreach),
-              now,
-              now,
-            ],
-          );
-        }
-        if (dest.kind === 'hold') {
-          await this.placeHoldWith(tx, tenantId, {
-            leadId: decision.leadId,
-            route: decision.route?.name ?? '(fallback)',
-            fields: dest.fields,
-            since: decision.decidedAt,
-            until: dest.until,
-          });
-        } else {
-          await tx.run(
-            `UPDATE holds SET state = 'released', released_at = ? WHERE tenant_id = ? AND lead_id = ? AND state = 'held'`,
-            [now, tenantId, decision.leadId],
-          );
-        }
-        return { status: 'committed', decisionId: inserted.id, stateVersion, actions };
-      });
-    } catch (error) {
-      if (error instanceof Rollback) return { status: 'conflict' };
-      throw error;
+      }
+    };
+    await release(decisions.filter((d) => !holding.has(d.leadId)).map((d) => d.leadId));
+    for (const decision of decisions) {
+      if (!holding.has(decision.leadId)) continue;
+      const dest = decision.destination;
+      if (dest.kind === 'hold') {
+        await this.placeHoldWith(tx, tenantId, {
+          leadId: decision.leadId,
+          route: decision.route?.name ?? '(fallback)',
+          fields: dest.fields,
+          since: decision.decidedAt,
+          until: dest.until,
+        });
+      } else {
+        await release([decision.leadId]);
+      }
     }
   }
 
@@ -835,6 +1058,22 @@ export class Storage {
       [tenantId, decisionKey],
     );
     return row === undefined ? null : toDecision(row);
+  }
+
+  /** The decisions committed under these keys (a batch's retries), by key. */
+  async findDecisions(
+    tenantId: string,
+    decisionKeys: readonly string[],
+  ): Promise<Map<string, DecisionRecord>> {
+    const found = new Map<string, DecisionRecord>();
+    for (const part of chunk([...new Set(decisionKeys)], KEY_CHUNK)) {
+      const rows = await this.db.all<DecisionRow>(
+        `SELECT * FROM decisions WHERE tenant_id = ? AND decision_key IN (${marks(part.length)})`,
+        [tenantId, ...part],
+      );
+      for (const r of rows) found.set(r.decision_key, toDecision(r));
+    }
+    return found;
   }
 
   /** For `lead-router explain <lead id | email>`: latest first. */
@@ -884,27 +1123,74 @@ export class Storage {
     actions: readonly Action[],
     now: number,
   ): Promise<PlannedAction[]> {
-    for (const action of actions) {
-      await db.run(
-        `INSERT INTO actions (tenant_id, lead_id, decision_key, kind, payload, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'planned', ?, ?) ON CONFLICT DO NOTHING`,
-        [tenantId, leadId, decisionKey, action.kind, JSON.stringify(action), now, now],
-      );
-    }
+    await this.insertActionsWith(
+      db,
+      tenantId,
+      actions.map((action) => ({ leadId, decisionKey, action })),
+      now,
+    );
     return this.actionsWith(db, tenantId, decisionKey);
   }
 
+  /** Plans actions; one that exists already (same lead, kind and decision) is left as it is. */
+  private async insertActionsWith(
+    db: Db,
+    tenantId: string,
+    rows: readonly { leadId: string; decisionKey: string; action: Action }[],
+    now: number,
+  ): Promise<void> {
+    for (const part of chunk(rows, ROW_CHUNK)) {
+      await db.run(
+        `INSERT INTO actions (tenant_id, lead_id, decision_key, kind, payload, status, created_at, updated_at)
+         VALUES ${part.map(() => "(?, ?, ?, ?, ?, 'planned', ?, ?)").join(', ')} ON CONFLICT DO NOTHING`,
+        part.flatMap(({ leadId, decisionKey, action }) => [
+          tenantId,
+          leadId,
+          decisionKey,
+          action.kind,
+          JSON.stringify(action),
+          now,
+          now,
+        ]),
+      );
+    }
+  }
+
   private async actionsWith(db: Db, tenantId: string, decisionKey: string): Promise<PlannedAction[]> {
-    return (
-      await db.all<ActionRow>('SELECT * FROM actions WHERE tenant_id = ? AND decision_key = ? ORDER BY id', [
-        tenantId,
-        decisionKey,
-      ])
-    ).map(toAction);
+    return (await this.actionsOfWith(db, tenantId, [decisionKey])).get(decisionKey) ?? [];
+  }
+
+  /** The actions of each decision key, in planning order. */
+  private async actionsOfWith(
+    db: Db,
+    tenantId: string,
+    decisionKeys: readonly string[],
+  ): Promise<Map<string, PlannedAction[]>> {
+    const byKey = new Map<string, PlannedAction[]>();
+    for (const part of chunk([...new Set(decisionKeys)], KEY_CHUNK)) {
+      const rows = await db.all<ActionRow>(
+        `SELECT * FROM actions WHERE tenant_id = ? AND decision_key IN (${marks(part.length)}) ORDER BY id`,
+        [tenantId, ...part],
+      );
+      for (const r of rows) {
+        const list = byKey.get(r.decision_key) ?? [];
+        list.push(toAction(r));
+        byKey.set(r.decision_key, list);
+      }
+    }
+    return byKey;
   }
 
   async actionsForDecision(tenantId: string, decisionKey: string): Promise<PlannedAction[]> {
     return this.actionsWith(this.db, tenantId, decisionKey);
+  }
+
+  /** The actions of several decisions (a batch's retries), by decision key. */
+  async actionsForDecisions(
+    tenantId: string,
+    decisionKeys: readonly string[],
+  ): Promise<Map<string, PlannedAction[]>> {
+    return this.actionsOfWith(this.db, tenantId, decisionKeys);
   }
 
   async pendingActions(tenantId: string, leadId: string): Promise<PlannedAction[]> {
@@ -923,15 +1209,30 @@ export class Storage {
     crmId: string | null,
     now: number,
   ): Promise<boolean> {
-    const r = await this.db.run(
-      `UPDATE actions SET status = 'done', crm_id = ?, error = NULL, updated_at = ?
-       WHERE tenant_id = ? AND id = ? AND status = 'planned'`,
-      [crmId, now, tenantId, actionId],
-    );
-    return r.changes === 1;
+    return (await this.markActionsDone(tenantId, [{ id: actionId, crmId }], now)) === 1;
   }
 
-  /** planned → failed (a permanent failure; transient ones stay planned and are retried). */
+  /** `markActionDone` for the results of one batch call, in one transaction; returns how many moved. */
+  async markActionsDone(
+    tenantId: string,
+    done: readonly { id: number; crmId: string | null }[],
+    now: number,
+  ): Promise<number> {
+    if (done.length === 0) return 0;
+    return this.db.transaction(async (tx) => {
+      let moved = 0;
+      for (const { id, crmId } of done) {
+        const r = await tx.run(
+          `UPDATE actions SET status = 'done', crm_id = ?, error = NULL, updated_at = ?
+           WHERE tenant_id = ? AND id = ? AND status = 'planned'`,
+          [crmId, now, tenantId, id],
+        );
+        moved += r.changes;
+      }
+      return moved;
+    });
+  }
+
   /** Planned actions of one kind across tenants, oldest first (deferred work such as explanation notes). */
   async plannedActionsOfKind(kind: Action['kind'], limit: number): Promise<PlannedAction[]> {
     return (
@@ -942,6 +1243,7 @@ export class Storage {
     ).map(toAction);
   }
 
+  /** planned → failed (a permanent failure; transient ones stay planned and are retried). */
   async markActionFailed(tenantId: string, actionId: number, reason: string, now: number): Promise<boolean> {
     const r = await this.db.run(
       `UPDATE actions SET status = 'failed', error = ?, updated_at = ?

@@ -19,7 +19,7 @@ import { createLogger } from '../../src/log.js';
 import { HOLD_TIMEOUT_SUBSCRIPTION, Worker, type DecisionInfo } from '../../src/pipeline/worker.js';
 import type { TenantRegistry } from '../../src/pipeline/runtime.js';
 import { loadRuleSet } from '../../src/rules/index.js';
-import { openStorage, type Storage } from '../../src/storage/index.js';
+import { openStorage, Storage } from '../../src/storage/index.js';
 
 const TENANT = 't1';
 const T0 = Date.parse('2026-11-26T12:00:00.000Z');
@@ -214,6 +214,70 @@ describe('Worker', () => {
     }
     expect(env.decisions).toHaveLength(30);
     await second.close();
+    await env.storage.close();
+  });
+
+  it('concurrent lanes committing batches on one rotation: every turn handed out once', async () => {
+    const env = await setup();
+    const contacts = env.demo.createContacts(24, 'import');
+    await env.enqueueCreated(contacts);
+    const worker = new Worker({
+      storage: env.storage,
+      registry: env.registry,
+      workerId: 'lanes',
+      clock: () => env.clock.now,
+      logger,
+      batchSize: 5,
+      concurrency: 4,
+      onDecision: (info) => env.decisions.push(info),
+    });
+    worker.start();
+    for (let i = 0; i < 500 && (await env.storage.inboxStats(TENANT)).done < 24; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    await worker.stop();
+
+    expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 24, failed: 0 });
+    for (const c of contacts) expect(env.writes('owner.set', c.id)).toHaveLength(1);
+    // Round robin over four reps, whichever lane decided which lead: 6 each, turns 1…24 once each.
+    const perRep = new Map<string, number>();
+    for (const d of env.decisions) {
+      const dest = d.decision.destination;
+      if (dest.kind === 'rep') perRep.set(dest.email, (perRep.get(dest.email) ?? 0) + 1);
+    }
+    expect([...perRep.values()]).toEqual([6, 6, 6, 6]);
+    const { state } = await env.storage.loadRoutingState(TENANT);
+    expect(state.pools['na']?.turn).toBe(24);
+    expect(env.decisions).toHaveLength(24);
+    await env.storage.close();
+  });
+
+  it('a batch whose rotation moved before its commit is decided again on a fresh read', async () => {
+    const env = await setup();
+    let rivals = 0;
+    /** The real storage, with another worker taking the pool's next turn just before our first commits. */
+    class RivalTakesTurns extends Storage {
+      override async commitDecisions(...args: Parameters<Storage['commitDecisions']>) {
+        const [tenantId, , , now] = args;
+        if (rivals < 2) {
+          const { state, versions } = await this.loadRoutingState(tenantId);
+          const na = state.pools['na'] ?? { turn: 0, lastTurn: {} };
+          const moved = { pools: { na: { ...na, turn: na.turn + 1 } }, reps: {} };
+          expect(await this.saveRoutingState(tenantId, moved, versions, now)).toBe(true);
+          rivals += 1;
+        }
+        return super.commitDecisions(...args);
+      }
+    }
+    const contacts = env.demo.createContacts(12, 'import');
+    await env.enqueueCreated(contacts);
+    await env.drain(env.worker('w1', new RivalTakesTurns(env.storage.db)));
+
+    expect(rivals).toBe(2);
+    expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 12, failed: 0 });
+    for (const c of contacts) expect(env.writes('owner.set', c.id)).toHaveLength(1);
+    expect(env.decisions).toHaveLength(12);
+    // Our 12 turns came after the rival's 2: none was handed out twice.
+    expect((await env.storage.loadRoutingState(TENANT)).state.pools['na']?.turn).toBe(14);
     await env.storage.close();
   });
 

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { applyStateChanges } from '../../src/core/state.js';
+import type { RoutingState } from '../../src/core/types.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { MIGRATIONS } from '../../src/storage/schema.js';
 import {
@@ -48,7 +50,7 @@ async function rotate(conns: Storage[], leadsPerWorker: number): Promise<number[
       for (let i = 0; i < leadsPerWorker; i += 1) {
         const leadId = `lead-${w}-${i}`;
         for (;;) {
-          const { state, version } = await s.loadRoutingState(A);
+          const { state, versions } = await s.loadRoutingState(A);
           const turn = (state.pools['emea-ae']?.turn ?? 0) + 1;
           const decision = makeDecision({
             leadId,
@@ -57,7 +59,8 @@ async function rotate(conns: Storage[], leadsPerWorker: number): Promise<number[
           });
           const r = await s.commitDecision(
             A,
-            { decisionKey: `${leadId}:route`, expectedVersion: version, decision, summary: `turn ${turn}` },
+            { decisionKey: `${leadId}:route`, decision, summary: `turn ${turn}` },
+            versions,
             T0,
           );
           if (r.status === 'committed') {
@@ -71,6 +74,94 @@ async function rotate(conns: Storage[], leadsPerWorker: number): Promise<number[
     }),
   );
   return turns.flat();
+}
+
+const POOLS = ['p1', 'p2'];
+const REPS = ['r1@acme.io', 'r2@acme.io', 'r3@acme.io'];
+
+/**
+ * Each worker decides its leads in batches, as the pipeline worker does: one load, the batch decided on
+ * top of itself in memory (two pools sharing three reps, so concurrent batches overlap on some entries
+ * only), one commit; the leads answered `conflict` are decided again from a fresh load.
+ */
+async function rotateInBatches(
+  conns: Storage[],
+  leadsPerWorker: number,
+  batchSize: number,
+): Promise<{ pool: string; turn: number; rep: string }[]> {
+  const committed: { pool: string; turn: number; rep: string }[] = [];
+  await Promise.all(
+    conns.map(async (s, w) => {
+      let next = 0;
+      let pending: number[] = [];
+      while (next < leadsPerWorker || pending.length > 0) {
+        while (pending.length < batchSize && next < leadsPerWorker) pending.push(next++);
+        const { state, versions } = await s.loadRoutingState(A);
+        let current = state;
+        const drafts = pending.map((i) => {
+          const pool = POOLS[(w + i) % POOLS.length]!;
+          const turn = (current.pools[pool]?.turn ?? 0) + 1;
+          const rep = REPS[(turn + w) % REPS.length]!;
+          const changes: RoutingState = {
+            pools: { [pool]: { turn, lastTurn: { ...current.pools[pool]?.lastTurn, [rep]: turn } } },
+            reps: {
+              [rep]: {
+                dayKey: 'd',
+                day: (current.reps[rep]?.day ?? 0) + 1,
+                weekKey: 'w',
+                week: 0,
+                recent: [],
+                open: 0,
+              },
+            },
+          };
+          current = applyStateChanges(current, changes);
+          const leadId = `w${w}-${i}`;
+          const decision = makeDecision({
+            leadId,
+            destination: { kind: 'rep', email: rep },
+            stateChanges: changes,
+          });
+          return { i, pool, turn, rep, input: { decisionKey: `${leadId}:route`, decision, summary: pool } };
+        });
+        const results = await s.commitDecisions(
+          A,
+          drafts.map((d) => d.input),
+          versions,
+          T0,
+        );
+        pending = [];
+        for (const [k, r] of results.entries()) {
+          const d = drafts[k]!;
+          if (r.status === 'committed') committed.push({ pool: d.pool, turn: d.turn, rep: d.rep });
+          else {
+            expect(r.status).toBe('conflict');
+            pending.push(d.i);
+          }
+        }
+      }
+    }),
+  );
+  return committed;
+}
+
+/** Every pool's turns are 1…n once each, and every rep's counter equals the leads it got. */
+async function expectExactRotation(
+  s: Storage,
+  committed: { pool: string; turn: number; rep: string }[],
+  total: number,
+): Promise<void> {
+  expect(committed).toHaveLength(total);
+  const { state } = await s.loadRoutingState(A);
+  for (const pool of POOLS) {
+    const turns = committed.filter((c) => c.pool === pool).map((c) => c.turn);
+    expect(turns.sort((x, y) => x - y)).toEqual(Array.from({ length: turns.length }, (_, i) => i + 1));
+    expect(state.pools[pool]?.turn).toBe(turns.length);
+  }
+  for (const rep of REPS)
+    expect(state.reps[rep]?.day ?? 0).toBe(committed.filter((c) => c.rep === rep).length);
+  const [{ n } = { n: 0 }] = await s.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM decisions');
+  expect(Number(n)).toBe(total);
 }
 
 function expectDisjointCover(perConn: number[][], total: number): void {
@@ -126,7 +217,14 @@ describe('sqlite: two connections to one file', () => {
     await addTenant(a, A);
     const turns = await rotate([a, b], 10);
     expect(turns.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect((await a.loadRoutingState(A)).version).toBe(20);
+    expect((await a.loadRoutingState(A)).versions.pools['emea-ae']).toBe(20);
+  });
+
+  it('batches over pools sharing reps: every turn once, every counter exact', async () => {
+    freshFile();
+    const [a, b] = [await openFile(), await openFile()];
+    await addTenant(a, A);
+    await expectExactRotation(a, await rotateInBatches([a, b], 24, 5), 48);
   });
 
   it('holds, leases and planned actions survive closing and reopening the file', async () => {
@@ -201,5 +299,11 @@ describe('sqlite: two connections to one file', () => {
     await addTenant(conns[0]!, A);
     const turns = await rotate(conns, 8);
     expect(turns.sort((x, y) => x - y)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+  });
+
+  it('batches over pools sharing reps: every turn once, every counter exact', async () => {
+    const conns = await openMany(4);
+    await addTenant(conns[0]!, A);
+    await expectExactRotation(conns[0]!, await rotateInBatches(conns, 20, 5), 80);
   });
 });

@@ -1,7 +1,6 @@
 // The storage contract, run on every engine: same queries, same answers.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import type { Storage } from '../../src/storage/index.js';
-import { StorageError } from '../../src/storage/index.js';
+import { Storage, StorageError } from '../../src/storage/index.js';
 import { MIGRATIONS } from '../../src/storage/schema.js';
 import {
   ENGINES,
@@ -45,6 +44,38 @@ for (const [name, engine, skip] of ENGINES) {
         expect(await migrate(s.db, T0)).toEqual([]);
         const rows = await s.db.all<{ version: number }>('SELECT version FROM schema_migrations');
         expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+      });
+
+      it('4 moves each rotation document into one row per pool and per rep, where it was', async () => {
+        const raw = await engine.openDb();
+        try {
+          const { migrate } = await import('../../src/storage/schema.js');
+          await migrate(
+            raw.db,
+            T0,
+            MIGRATIONS.filter((m) => m.version < 4),
+          );
+          const old = new Storage(raw.db);
+          await addTenant(old, A);
+          await addTenant(old, B);
+          const doc = {
+            pools: { ...makeState(3).pools, 'us-ae': { turn: 9, lastTurn: { 'bo@acme.io': 9 } } },
+            reps: makeState(3).reps,
+          };
+          await raw.db.run(
+            'INSERT INTO routing_state (tenant_id, state, version, updated_at) VALUES (?, ?, 12, ?)',
+            [A, JSON.stringify(doc), T0],
+          );
+          expect(await migrate(raw.db, T0 + 1)).toEqual([4]);
+          expect(await old.loadRoutingState(A)).toEqual({
+            state: doc,
+            versions: { pools: { 'emea-ae': 1, 'us-ae': 1 }, reps: { 'ada@acme.io': 1 } },
+          });
+          expect((await old.loadRoutingState(B)).state).toEqual({ pools: {}, reps: {} });
+          await expect(raw.db.all('SELECT * FROM routing_state')).rejects.toBeTruthy();
+        } finally {
+          await raw.close();
+        }
       });
     });
 
@@ -176,6 +207,47 @@ for (const [name, engine, skip] of ENGINES) {
         // Another tenant's lead with the same CRM id is unrelated.
         expect(await s.claimEffect(B, 'lead-7', 'route', r2!.id, T0)).toBe('claimed');
       });
+
+      it('claims a batch of effect keys at once, answered in order; a key asked twice goes to the first', async () => {
+        await s.enqueue(
+          [1, 2, 3, 4].map((i) => ({ tenantId: A, event: makeEvent({ eventId: `b${i}` }) })),
+          T0,
+        );
+        const [r1, r2, r3, r4] = await s.claim({
+          tenantId: A,
+          workerId: 'w',
+          limit: 10,
+          leaseMs: LEASE,
+          now: T0,
+        });
+        expect(await s.claimEffect(A, 'lead-x', 'route', r4!.id, T0)).toBe('claimed');
+        const asked = [
+          { leadId: 'lead-a', purpose: 'route', inboxId: r1!.id },
+          { leadId: 'lead-b', purpose: 'route', inboxId: r2!.id },
+          { leadId: 'lead-a', purpose: 'route', inboxId: r3!.id },
+          { leadId: 'lead-a', purpose: 'route:hold:1', inboxId: r3!.id },
+          { leadId: 'lead-x', purpose: 'route', inboxId: r4!.id },
+          { leadId: 'lead-x', purpose: 'route', inboxId: r1!.id },
+        ];
+        expect(await s.claimEffects(A, asked, T0)).toEqual([
+          'claimed',
+          'claimed',
+          'taken',
+          'claimed',
+          'mine',
+          'taken',
+        ]);
+        // Asked again (a retry of the batch): the holders are told `mine`, the others `taken`.
+        expect(await s.claimEffects(A, asked, T0)).toEqual([
+          'mine',
+          'mine',
+          'taken',
+          'mine',
+          'mine',
+          'taken',
+        ]);
+        expect(await s.claimEffects(B, asked.slice(0, 1), T0)).toEqual(['claimed']);
+      });
     });
 
     describe('claim and transitions', () => {
@@ -262,6 +334,29 @@ for (const [name, engine, skip] of ENGINES) {
         expect((await s.getInboxItem(A, id))?.state).toBe('done');
       });
 
+      it('completes a batch in one go: only rows leased by the caller, and their effect keys', async () => {
+        const ids = [await leased('w1'), await leased('w1'), await leased('w2')];
+        const leads = await Promise.all(ids.map(async (id) => (await s.getInboxItem(A, id))!.event.objectId));
+        await s.claimEffects(
+          A,
+          ids.map((id, k) => ({ leadId: leads[k]!, purpose: 'route', inboxId: id })),
+          T0,
+        );
+        expect((await s.completeMany([...ids, 999_999], 'w1', T0 + 1)).sort((a, b) => a - b)).toEqual(
+          ids.slice(0, 2).sort((a, b) => a - b),
+        );
+        expect(await s.completeMany(ids, 'w1', T0 + 2)).toEqual([]);
+        expect((await s.getInboxItem(A, ids[2]!))?.state).toBe('leased');
+        const effects = await s.db.all<{ inbox_id: number; state: string }>(
+          'SELECT inbox_id, state FROM effects ORDER BY inbox_id',
+        );
+        expect(effects.map((e) => [Number(e.inbox_id), e.state])).toEqual([
+          [ids[0], 'done'],
+          [ids[1], 'done'],
+          [ids[2], 'claimed'],
+        ]);
+      });
+
       it('a pending row cannot be completed by anyone', async () => {
         await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'p' }) }], T0);
         const row = await s.db.get<{ id: number }>("SELECT id FROM inbox WHERE event_id = 'p'");
@@ -342,44 +437,61 @@ for (const [name, engine, skip] of ENGINES) {
     });
 
     describe('rotation state', () => {
-      it('starts empty at version 0 and saves with compare-and-set on the version', async () => {
-        expect(await s.loadRoutingState(A)).toEqual({ state: { pools: {}, reps: {} }, version: 0 });
-        expect(await s.saveRoutingState(A, 0, makeState(1), T0)).toBe(true);
-        // A second worker that loaded version 0 too must not overwrite: it re-decides.
-        expect(await s.saveRoutingState(A, 0, makeState(9), T0)).toBe(false);
-        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(1), version: 1 });
-        expect(await s.saveRoutingState(A, 1, makeState(2), T0)).toBe(true);
-        expect(await s.saveRoutingState(A, 1, makeState(9), T0)).toBe(false);
-        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(2), version: 2 });
-        expect((await s.loadRoutingState(B)).version).toBe(0);
+      const NONE = { pools: {}, reps: {} };
+
+      it('starts empty; each entry is saved with compare-and-set on its own version', async () => {
+        expect(await s.loadRoutingState(A)).toEqual({ state: { pools: {}, reps: {} }, versions: NONE });
+        expect(await s.saveRoutingState(A, makeState(1), NONE, T0)).toBe(true);
+        // A second worker that loaded the empty state too must not overwrite: it re-decides.
+        expect(await s.saveRoutingState(A, makeState(9), NONE, T0)).toBe(false);
+        const v1 = { pools: { 'emea-ae': 1 }, reps: { 'ada@acme.io': 1 } };
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(1), versions: v1 });
+        expect(await s.saveRoutingState(A, makeState(2), v1, T0)).toBe(true);
+        expect(await s.saveRoutingState(A, makeState(9), v1, T0)).toBe(false);
+        expect(await s.loadRoutingState(A)).toEqual({
+          state: makeState(2),
+          versions: { pools: { 'emea-ae': 2 }, reps: { 'ada@acme.io': 2 } },
+        });
+        expect(await s.loadRoutingState(B)).toEqual({ state: { pools: {}, reps: {} }, versions: NONE });
+      });
+
+      it('one stale entry refuses the whole save; entries not named are not checked', async () => {
+        await s.saveRoutingState(A, makeState(1), NONE, T0);
+        const loaded = await s.loadRoutingState(A);
+        // Another worker moves the rep's counters only.
+        const rep = { 'ada@acme.io': makeState(5).reps['ada@acme.io']! };
+        expect(await s.saveRoutingState(A, { pools: {}, reps: rep }, loaded.versions, T0)).toBe(true);
+        // The pool alone still has the version we loaded: writable. Pool and rep together: not.
+        const pool = { 'emea-ae': makeState(2).pools['emea-ae']! };
+        expect(await s.saveRoutingState(A, makeState(2), loaded.versions, T0)).toBe(false);
+        expect(await s.saveRoutingState(A, { pools: pool, reps: {} }, loaded.versions, T0)).toBe(true);
+        expect((await s.loadRoutingState(A)).state).toEqual({ pools: pool, reps: rep });
       });
 
       it('rejects a malformed state', async () => {
         const bad = { pools: { p: { turn: 'one' } }, reps: {} } as never;
-        await expect(s.saveRoutingState(A, 0, bad, T0)).rejects.toMatchObject({ kind: 'invalid' });
+        await expect(s.saveRoutingState(A, bad, NONE, T0)).rejects.toMatchObject({ kind: 'invalid' });
       });
     });
 
     describe('commitDecision', () => {
+      const NONE = { pools: {}, reps: {} };
+      const V1 = { pools: { 'emea-ae': 1 }, reps: { 'ada@acme.io': 1 } };
+
       it('writes state, decision, actions and SLA timer together', async () => {
         const r = await s.commitDecision(
           A,
-          {
-            decisionKey: 'lead-1:route',
-            expectedVersion: 0,
-            decision: makeDecision(),
-            email: 'Lea@Example.com',
-            summary: 'ada',
-          },
+          { decisionKey: 'lead-1:route', decision: makeDecision(), email: 'Lea@Example.com', summary: 'ada' },
+          NONE,
           T0,
         );
-        expect(r).toMatchObject({ status: 'committed', stateVersion: 1 });
+        expect(r).toMatchObject({ status: 'committed' });
         if (r.status !== 'committed') throw new Error('not committed');
         expect(r.actions.map((a) => [a.kind, a.status])).toEqual([
           ['set_owner', 'planned'],
           ['create_task', 'planned'],
         ]);
-        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(1), version: 1 });
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(1), versions: V1 });
         const [timer] = await s.slaTimersFor(A, 'lead-1');
         expect(timer).toMatchObject({
           owner: 'ada@acme.io',
@@ -389,64 +501,64 @@ for (const [name, engine, skip] of ENGINES) {
         });
       });
 
-      it('merges the changed entries into the stored state and keeps the others', async () => {
+      it('writes only the changed entries and keeps the others', async () => {
         const other = { turn: 7, lastTurn: { 'bo@acme.io': 7 } };
-        await s.saveRoutingState(A, 0, { pools: { 'us-ae': other }, reps: {} }, T0);
+        await s.saveRoutingState(A, { pools: { 'us-ae': other }, reps: {} }, NONE, T0);
         const r = await s.commitDecision(
           A,
-          { decisionKey: 'k', expectedVersion: 1, decision: makeDecision(), summary: 'x' },
+          { decisionKey: 'k', decision: makeDecision(), summary: 'x' },
+          { pools: { 'us-ae': 1 }, reps: {} },
           T0,
         );
-        expect(r).toMatchObject({ status: 'committed', stateVersion: 2 });
-        const { state } = await s.loadRoutingState(A);
+        expect(r).toMatchObject({ status: 'committed' });
+        const { state, versions } = await s.loadRoutingState(A);
         expect(state.pools).toEqual({ 'us-ae': other, ...makeState(1).pools });
         expect(state.reps).toEqual(makeState(1).reps);
+        expect(versions).toEqual({ pools: { 'us-ae': 1, 'emea-ae': 1 }, reps: { 'ada@acme.io': 1 } });
       });
 
-      it('a decision without state changes commits even from a stale version and leaves the state alone', async () => {
-        await s.saveRoutingState(A, 0, makeState(3), T0);
+      it('a decision without state changes commits from any versions and leaves the state alone', async () => {
+        await s.saveRoutingState(A, makeState(3), NONE, T0);
         const queued = makeDecision({
           destination: { kind: 'queue', name: 'inbound-triage' },
           stateChanges: { pools: {}, reps: {} },
           sla: undefined,
         });
-        const r = await s.commitDecision(
-          A,
-          { decisionKey: 'q', expectedVersion: 0, decision: queued, summary: 'q' },
-          T0,
-        );
-        expect(r).toMatchObject({ status: 'committed', stateVersion: 0 });
-        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(3), version: 1 });
+        const r = await s.commitDecision(A, { decisionKey: 'q', decision: queued, summary: 'q' }, NONE, T0);
+        expect(r).toMatchObject({ status: 'committed' });
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(3), versions: V1 });
         expect((await s.findDecision(A, 'q'))?.owner).toBeNull();
       });
 
       it('on a state conflict writes nothing', async () => {
-        await s.saveRoutingState(A, 0, makeState(5), T0);
+        await s.saveRoutingState(A, makeState(5), NONE, T0);
         const r = await s.commitDecision(
           A,
-          { decisionKey: 'k', expectedVersion: 0, decision: makeDecision(), summary: 'x' },
+          { decisionKey: 'k', decision: makeDecision(), summary: 'x' },
+          NONE,
           T0,
         );
         expect(r).toEqual({ status: 'conflict' });
         expect(await s.findDecision(A, 'k')).toBeNull();
         expect(await s.pendingActions(A, 'lead-1')).toEqual([]);
         expect(await s.slaTimersFor(A, 'lead-1')).toEqual([]);
-        expect((await s.loadRoutingState(A)).state).toEqual(makeState(5));
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(5), versions: V1 });
       });
 
       it('a retry of a committed key returns it without advancing the rotation again', async () => {
-        const input = { decisionKey: 'k', expectedVersion: 0, decision: makeDecision(), summary: 'x' };
-        await s.commitDecision(A, input, T0);
+        const input = { decisionKey: 'k', decision: makeDecision(), summary: 'x' };
+        await s.commitDecision(A, input, NONE, T0);
         const again = await s.commitDecision(
           A,
-          { ...input, expectedVersion: 1, decision: makeDecision({ stateChanges: makeState(2) }) },
+          { ...input, decision: makeDecision({ stateChanges: makeState(2) }) },
+          V1,
           T0,
         );
         expect(again.status).toBe('already_decided');
         if (again.status !== 'already_decided') throw new Error('unexpected');
         expect(again.decision.owner).toBe('ada@acme.io');
         expect(again.actions).toHaveLength(2);
-        expect((await s.loadRoutingState(A)).version).toBe(1);
+        expect(await s.loadRoutingState(A)).toEqual({ state: makeState(1), versions: V1 });
       });
 
       it('places a hold for a hold decision and releases it on the next decision', async () => {
@@ -455,11 +567,7 @@ for (const [name, engine, skip] of ENGINES) {
           actions: [],
           sla: undefined,
         });
-        await s.commitDecision(
-          A,
-          { decisionKey: 'k1', expectedVersion: 0, decision: hold, summary: 'held' },
-          T0,
-        );
+        await s.commitDecision(A, { decisionKey: 'k1', decision: hold, summary: 'held' }, NONE, T0);
         expect(await s.activeHold(A, 'lead-1')).toMatchObject({
           fields: ['country'],
           since: T0,
@@ -467,51 +575,143 @@ for (const [name, engine, skip] of ENGINES) {
         });
         await s.commitDecision(
           A,
-          {
-            decisionKey: 'k2',
-            expectedVersion: 1,
-            decision: makeDecision({ stateChanges: makeState(2) }),
-            summary: 'ada',
-          },
+          { decisionKey: 'k2', decision: makeDecision({ stateChanges: makeState(2) }), summary: 'ada' },
+          V1,
           T0 + 5,
         );
         expect(await s.activeHold(A, 'lead-1')).toBeNull();
       });
     });
 
+    describe('commitDecisions (a batch in one transaction)', () => {
+      const NONE = { pools: {}, reps: {} };
+      const routed = (n: number, turn: number) => ({
+        decisionKey: `lead-${n}:route`,
+        decision: makeDecision({ leadId: `lead-${n}`, stateChanges: makeState(turn) }),
+        summary: `turn ${turn}`,
+      });
+      const queued = (n: number) => ({
+        decisionKey: `lead-${n}:route`,
+        decision: makeDecision({
+          leadId: `lead-${n}`,
+          destination: { kind: 'queue', name: 'triage' },
+          stateChanges: { pools: {}, reps: {} },
+        }),
+        summary: 'queued',
+      });
+
+      it('decisions made on top of each other from one load commit together, in order', async () => {
+        const results = await s.commitDecisions(
+          A,
+          [routed(1, 1), queued(2), routed(3, 2), routed(4, 3)],
+          NONE,
+          T0,
+        );
+        expect(results.map((r) => r.status)).toEqual(['committed', 'committed', 'committed', 'committed']);
+        expect(await s.loadRoutingState(A)).toEqual({
+          state: makeState(3),
+          versions: { pools: { 'emea-ae': 3 }, reps: { 'ada@acme.io': 3 } },
+        });
+        const actions = results.map((r) => (r.status === 'committed' ? r.actions.map((a) => a.leadId) : []));
+        expect(actions).toEqual([
+          ['lead-1', 'lead-1'],
+          ['lead-2', 'lead-2'],
+          ['lead-3', 'lead-3'],
+          ['lead-4', 'lead-4'],
+        ]);
+        expect((await s.recentDecisions(A)).map((d) => d.summary).sort()).toEqual(
+          ['queued', 'turn 1', 'turn 2', 'turn 3'].sort(),
+        );
+      });
+
+      it('from the first decision whose entry moved, nothing more is written', async () => {
+        // Another worker takes turn 1 of a second pool; our batch starts on the first pool (unmoved),
+        // then touches the second one, then goes on.
+        const moved = { turn: 1, lastTurn: { 'bo@acme.io': 1 } };
+        await s.saveRoutingState(A, { pools: { 'us-ae': moved }, reps: {} }, NONE, T0);
+        const onSecond = {
+          decisionKey: 'lead-2:route',
+          decision: makeDecision({
+            leadId: 'lead-2',
+            stateChanges: { pools: { 'us-ae': { turn: 1, lastTurn: { 'cy@acme.io': 1 } } }, reps: {} },
+          }),
+          summary: 'stale',
+        };
+        const results = await s.commitDecisions(
+          A,
+          [routed(1, 1), onSecond, routed(3, 2), queued(4)],
+          NONE,
+          T0,
+        );
+        expect(results.map((r) => r.status)).toEqual(['committed', 'conflict', 'conflict', 'conflict']);
+        expect((await s.loadRoutingState(A)).state).toEqual({
+          pools: { ...makeState(1).pools, 'us-ae': moved },
+          reps: makeState(1).reps,
+        });
+        for (const lead of ['lead-2', 'lead-3', 'lead-4']) {
+          expect(await s.findDecision(A, `${lead}:route`)).toBeNull();
+          expect(await s.pendingActions(A, lead)).toEqual([]);
+          expect(await s.slaTimersFor(A, lead)).toEqual([]);
+        }
+        expect(await s.pendingActions(A, 'lead-1')).toHaveLength(2);
+      });
+
+      it('a key decided before answers already_decided; the batch goes on when it changed no rotation', async () => {
+        await s.commitDecisions(A, [queued(1)], NONE, T0);
+        const results = await s.commitDecisions(A, [routed(0, 1), queued(1), routed(2, 2)], NONE, T0);
+        expect(results.map((r) => r.status)).toEqual(['committed', 'already_decided', 'committed']);
+        // One that changed rotation was decided before: what follows was decided on top of it.
+        const again = await s.commitDecisions(
+          A,
+          [routed(2, 3), routed(5, 4)],
+          { pools: { 'emea-ae': 2 }, reps: { 'ada@acme.io': 2 } },
+          T0,
+        );
+        expect(again.map((r) => r.status)).toEqual(['already_decided', 'conflict']);
+        expect((await s.loadRoutingState(A)).versions.pools).toEqual({ 'emea-ae': 2 });
+      });
+
+      it('rejects a malformed change before writing anything', async () => {
+        const bad = makeDecision({
+          leadId: 'lead-9',
+          stateChanges: { pools: { p: { turn: 'x' } }, reps: {} } as never,
+        });
+        await expect(
+          s.commitDecisions(A, [routed(1, 1), { decisionKey: 'bad', decision: bad, summary: 'x' }], NONE, T0),
+        ).rejects.toMatchObject({ kind: 'invalid' });
+        expect(await s.findDecision(A, 'lead-1:route')).toBeNull();
+      });
+    });
+
     describe('decisions for explain', () => {
       it('finds by lead id or email (case-insensitive), latest first, only in the tenant', async () => {
+        const none = { pools: {}, reps: {} };
         await s.commitDecision(
           A,
           {
             decisionKey: 'k1',
-            expectedVersion: 0,
             decision: makeDecision({ decidedAt: T0 }),
             email: 'lea@example.com',
             summary: 'first',
           },
+          none,
           T0,
         );
         await s.commitDecision(
           A,
           {
             decisionKey: 'k2',
-            expectedVersion: 1,
             decision: makeDecision({ decidedAt: T0 + 1000, stateChanges: makeState(2) }),
             email: 'lea@example.com',
             summary: 'second',
           },
+          { pools: { 'emea-ae': 1 }, reps: { 'ada@acme.io': 1 } },
           T0,
         );
         await s.commitDecision(
           B,
-          {
-            decisionKey: 'k1',
-            expectedVersion: 0,
-            decision: makeDecision(),
-            email: 'lea@example.com',
-            summary: 'other tenant',
-          },
+          { decisionKey: 'k1', decision: makeDecision(), email: 'lea@example.com', summary: 'other tenant' },
+          none,
           T0,
         );
         expect((await s.decisionsFor(A, { leadId: 'lead-1' })).map((d) => d.summary)).toEqual([
@@ -562,6 +762,21 @@ for (const [name, engine, skip] of ENGINES) {
         ]);
         expect(await s.pendingActions(A, 'lead-1')).toEqual([]);
       });
+
+      it("marks a batch call's results done together, each only from planned and in its tenant", async () => {
+        const [owner, task] = await s.planActions(A, 'lead-1', 'k', [ownerAction, taskAction], T0);
+        const [other] = await s.planActions(B, 'lead-1', 'k', [ownerAction], T0);
+        expect(await s.markActionFailed(A, task!.id, 'invalid', T0)).toBe(true);
+        const done = [owner!, task!, other!].map((a) => ({ id: a.id, crmId: `crm-${a.id}` }));
+        expect(await s.markActionsDone(A, done, T0 + 1)).toBe(1);
+        expect((await s.actionsForDecision(A, 'k')).map((a) => [a.status, a.crmId])).toEqual([
+          ['done', `crm-${owner!.id}`],
+          ['failed', null],
+        ]);
+        expect((await s.actionsForDecisions(B, ['k', 'none'])).get('k')?.map((a) => a.status)).toEqual([
+          'planned',
+        ]);
+      });
     });
 
     describe('holds', () => {
@@ -587,7 +802,8 @@ for (const [name, engine, skip] of ENGINES) {
       it('due timers by time, state moves by compare-and-set', async () => {
         await s.commitDecision(
           A,
-          { decisionKey: 'k', expectedVersion: 0, decision: makeDecision(), summary: 'x' },
+          { decisionKey: 'k', decision: makeDecision(), summary: 'x' },
+          { pools: {}, reps: {} },
           T0,
         );
         expect(await s.dueSlaTimers(T0 + 599_999)).toEqual([]);
