@@ -3,14 +3,19 @@
 // Steady: a fresh app, 50 ms API latency, 20 leads/s; owner-write latency per contact (p50, p95).
 // Prints one JSON line on stdout; progress goes to stderr.
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SandboxOptions, WriteRecord } from '../connectors/sandbox/index.js';
-import { isFreeMailDomain, registrableDomain } from '../src/core/normalize.js';
+import {
+  contactEffects,
+  totalCalls,
+  type ContactEffects,
+  type PortalCallStats,
+  type SandboxOptions,
+} from '../connectors/sandbox/index.js';
 import { loadConfig } from '../src/app/config.js';
 import { startApp, type RunningApp } from '../src/app/start.js';
 import { createLogger } from '../src/log.js';
+import { lowerBoundSec, requiredCalls, round } from './lower-bound.js';
 import { progress } from './progress.js';
 
 const args = new Map<string, string>();
@@ -23,10 +28,9 @@ if (!Number.isInteger(LEADS) || LEADS <= 0)
   throw new Error(`--leads must be a positive integer, got ${LEADS}`);
 
 // HubSpot's budget per portal (hubspot.md §7.1), as the sandbox enforces it.
-const GENERAL_PER_SEC = 110 / 10;
+const BUDGET_PER_10S = 110;
+const GENERAL_PER_SEC = BUDGET_PER_10S / 10;
 const SEARCH_PER_SEC = 5;
-const BATCH = 100;
-const DOMAINS_PER_SEARCH = 50;
 
 const logger = createLogger({ silent: true });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,58 +51,7 @@ const POLL_MS = 1000;
  */
 const IDLE_CONNECTIONS_CLOSED_MS = 5_500;
 
-/** What each API call is, by method and path shape. */
-function callKind(method: string, path: string): string {
-  const p = path.replace(/\/\d+(?=\/|$)/g, '/:id').replace(/\/$/, '');
-  const known: Record<string, string> = {
-    'POST /crm/v3/objects/contacts/batch/read': 'contacts.read',
-    'POST /crm/v3/objects/contacts/batch/update': 'owner.batch',
-    'POST /crm/v3/objects/tasks/batch/create': 'task.batch',
-    'POST /crm/v3/objects/notes/batch/create': 'note.batch',
-    'POST /crm/v3/objects/companies/search': 'company.search',
-    'POST /automation/v4/sequences/enrollments': 'enroll',
-    'GET /crm/v3/owners': 'owners',
-    'GET /automation/v4/sequences': 'sequences',
-  };
-  return known[`${method} ${p}`] ?? `${method} ${p}`;
-}
-
-interface CallStats {
-  /** Calls the sandbox accepted (2xx–4xx other than 429), by kind. */
-  byKind: Record<string, number>;
-  /** Calls the sandbox answered 429, by kind. */
-  rejected429: Record<string, number>;
-  other: Record<string, number>;
-}
-
-/**
- * Counts API calls by wrapping the sandbox's Express handler from outside (read-only: it only listens
- * for each response's `finish`). Express looks `app.handle` up per request, so wrapping after start works.
- */
-function countCalls(app: RunningApp): CallStats {
-  const stats: CallStats = { byKind: {}, rejected429: {}, other: {} };
-  const express = app.sandbox!.crm.app as unknown as {
-    handle: (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
-  };
-  const inner = express.handle.bind(express);
-  express.handle = (req, res, next) => {
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    if (path.startsWith('/crm/') || path.startsWith('/automation/')) {
-      const kind = callKind(req.method ?? 'GET', path);
-      res.once('finish', () => {
-        const bucket =
-          res.statusCode === 429 ? stats.rejected429 : res.statusCode >= 500 ? stats.other : stats.byKind;
-        bucket[kind] = (bucket[kind] ?? 0) + 1;
-      });
-    }
-    inner(req, res, next);
-  };
-  return stats;
-}
-
-async function start(
-  sandbox: SandboxOptions,
-): Promise<{ app: RunningApp; tenantId: string; stats: CallStats; dir: string }> {
+async function start(sandbox: SandboxOptions): Promise<{ app: RunningApp; tenantId: string; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'lead-router-bench-e2e-'));
   const config = loadConfig({
     PORT: '0',
@@ -108,50 +61,19 @@ async function start(
     HOST: '127.0.0.1',
   });
   const app = await startApp(config, { logger, generate: false, sandbox });
-  const stats = countCalls(app);
   const [tenant] = await app.storage.listTenants();
   if (tenant === undefined) throw new Error('the OAuth install created no tenant');
-  return { app, tenantId: tenant.id, stats, dir };
+  return { app, tenantId: tenant.id, dir };
 }
 
-interface Witness {
-  owners: Map<string, WriteRecord[]>;
-  tasks: Map<string, WriteRecord[]>;
-  enrollments: Map<string, WriteRecord[]>;
+/** The sandbox's write log per contact (owner writes, tasks, enrollments, notes): the witness. */
+function witness(app: RunningApp): ContactEffects {
+  return contactEffects(app.sandbox!.crm.writes, Number(app.sandbox!.portalId));
 }
 
-/** The sandbox's write log, per contact: owner writes, task associations, enrollments. */
-function witness(app: RunningApp): Witness {
-  const sandbox = app.sandbox!;
-  const writes = sandbox.crm.writes.list({ portalId: Number(sandbox.portalId), source: 'api' });
-  const group = (records: WriteRecord[], key: (w: WriteRecord) => string): Map<string, WriteRecord[]> => {
-    const m = new Map<string, WriteRecord[]>();
-    for (const w of records) {
-      const k = key(w);
-      const list = m.get(k) ?? [];
-      list.push(w);
-      m.set(k, list);
-    }
-    return m;
-  };
-  const taskIds = new Set(writes.filter((w) => w.kind === 'task.created').map((w) => w.objectId));
-  return {
-    owners: group(
-      writes.filter((w) => w.kind === 'owner.set'),
-      (w) => w.objectId,
-    ),
-    tasks: group(
-      writes.filter(
-        (w) =>
-          w.kind === 'association.created' && taskIds.has(w.objectId) && w.details['toType'] === 'contacts',
-      ),
-      (w) => w.details['toId'] ?? '',
-    ),
-    enrollments: group(
-      writes.filter((w) => w.kind === 'enrollment.created'),
-      (w) => w.objectId,
-    ),
-  };
+/** The API calls the app made, counted by the sandbox. */
+function callStats(app: RunningApp): PortalCallStats {
+  return app.sandbox!.crm.calls.forPortal(Number(app.sandbox!.portalId));
 }
 
 /** Polls until `check` says done; throws a clear error past the deadline. */
@@ -175,11 +97,8 @@ function percentile(sorted: number[], p: number): number {
   return sorted[i] ?? NaN;
 }
 
-const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
-const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
-
 async function burst(n: number) {
-  const { app, tenantId, stats, dir } = await start({});
+  const { app, tenantId, dir } = await start({});
   try {
     const sandbox = app.sandbox!;
     await sleep(IDLE_CONNECTIONS_CLOSED_MS);
@@ -227,46 +146,24 @@ async function burst(n: number) {
     const inbox = await app.storage.inboxStats(tenantId);
     const dead = await app.storage.deadLetters(tenantId, n);
 
+    const stats = callStats(app);
+    const searches = stats.accepted['company.search'] ?? 0;
     // The minimum the rules require, at ideal batch sizes: general calls at 11/s, searches at 5/s apart.
-    const domains = new Set<string>();
-    for (const c of contacts) {
-      for (const v of [c.properties['email'], c.properties['website']]) {
-        const d = v === undefined || v === '' ? undefined : registrableDomain(v);
-        if (d !== undefined && !isFreeMailDomain(d)) domains.add(d);
-      }
-    }
-    const notes = stats.byKind['note.batch'] ?? 0;
-    const required = {
-      reads: Math.ceil(n / BATCH),
-      ownerBatches: Math.ceil(n / BATCH),
-      taskBatches: Math.ceil(n / BATCH),
-      noteBatches: notes > 0 ? Math.ceil(noteCount(app) / BATCH) : 0,
-      enrollments: enrolled,
-      searches: Math.ceil(domains.size / DOMAINS_PER_SEARCH),
-    };
-    const requiredGeneral =
-      required.reads +
-      required.ownerBatches +
-      required.taskBatches +
-      required.noteBatches +
-      required.enrollments;
-    const lowerBoundSec = Math.max(requiredGeneral / GENERAL_PER_SEC, required.searches / SEARCH_PER_SEC);
-    const general = sum(stats.byKind) - (stats.byKind['company.search'] ?? 0);
-    const actualBoundSec = Math.max(
-      general / GENERAL_PER_SEC,
-      (stats.byKind['company.search'] ?? 0) / SEARCH_PER_SEC,
-    );
-    const ownerTask = (stats.byKind['owner.batch'] ?? 0) + (stats.byKind['task.batch'] ?? 0);
+    const required = requiredCalls(contacts, w, searches > 0);
+    const lowerBound = lowerBoundSec(required, BUDGET_PER_10S);
+    const general = totalCalls(stats.accepted) - searches;
+    const actualBoundSec = Math.max(general / GENERAL_PER_SEC, searches / SEARCH_PER_SEC);
+    const ownerTask = (stats.accepted['owner.batch'] ?? 0) + (stats.accepted['task.batch'] ?? 0);
     return {
       leads: n,
       elapsedSec: round(elapsedSec, 2),
       wallSec: round(wallSec, 2),
       creationSec: round((createdAt - firstCreatedAt) / 1000, 2),
-      lowerBoundSec: round(lowerBoundSec, 2),
-      ratio: round(elapsedSec / lowerBoundSec, 2),
+      lowerBoundSec: round(lowerBound, 2),
+      ratio: round(elapsedSec / lowerBound, 2),
       /** The bound for the calls the app actually made (shows batching waste vs. pacing waste). */
       boundForActualCallsSec: round(actualBoundSec, 2),
-      apiCallsPerLead: round(sum(stats.byKind) / n, 4),
+      apiCallsPerLead: round(totalCalls(stats.accepted) / n, 4),
       ownerTaskCallsPerLead: round(ownerTask / n, 4),
       lost,
       duplicates,
@@ -274,12 +171,11 @@ async function burst(n: number) {
       deadLetters: dead.length,
       /** Inbox rows per contact: HubSpot sends contact.creation and object.creation for each new one. */
       inboxItemsPerLead: round((inbox.done + inbox.failed) / n, 2),
-      leadsPerOwnerBatch: round(n / Math.max(1, stats.byKind['owner.batch'] ?? 0), 1),
+      leadsPerOwnerBatch: round(n / Math.max(1, stats.accepted['owner.batch'] ?? 0), 1),
       routedPer10s,
       required,
-      calls: stats.byKind,
-      rejected429: stats.rejected429,
-      serverErrors: stats.other,
+      calls: stats.accepted,
+      rejected429: stats.rateLimited,
     };
   } finally {
     await app.stop();
@@ -287,14 +183,8 @@ async function burst(n: number) {
   }
 }
 
-function noteCount(app: RunningApp): number {
-  const sandbox = app.sandbox!;
-  return sandbox.crm.writes.list({ portalId: Number(sandbox.portalId), kind: 'note.created', source: 'api' })
-    .length;
-}
-
 async function steady(n: number) {
-  const { app, tenantId, stats, dir } = await start({ faults: { latencyMs: STEADY_LATENCY_MS } });
+  const { app, tenantId, dir } = await start({ faults: { latencyMs: STEADY_LATENCY_MS } });
   try {
     const sandbox = app.sandbox!;
     const bar = progress(`steady ${n} @ ${STEADY_RATE}/s`, n);
@@ -326,6 +216,7 @@ async function steady(n: number) {
       .map((id) => (w.owners.get(id)?.[0]?.at ?? NaN) - (created.get(id) ?? NaN))
       .filter((x) => Number.isFinite(x))
       .sort((a, b) => a - b);
+    const stats = callStats(app);
     return {
       leads: n,
       ratePerSec: STEADY_RATE,
@@ -333,9 +224,9 @@ async function steady(n: number) {
       p50LatencyMs: Math.round(percentile(latencies, 50)),
       p95LatencyMs: Math.round(percentile(latencies, 95)),
       maxLatencyMs: Math.round(latencies[latencies.length - 1] ?? NaN),
-      apiCallsPerLead: round(sum(stats.byKind) / n, 4),
-      calls: stats.byKind,
-      rejected429: stats.rejected429,
+      apiCallsPerLead: round(totalCalls(stats.accepted) / n, 4),
+      calls: stats.accepted,
+      rejected429: stats.rateLimited,
     };
   } finally {
     await app.stop();
