@@ -51,8 +51,12 @@ function header(headers: SignedRequest['headers'], name: string): string | undef
   return undefined;
 }
 
-function bodyText(rawBody: string | Buffer): string {
-  return typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8');
+/**
+ * The body as bytes. A Buffer is hashed as received: decoding it first would map every invalid UTF-8
+ * sequence to U+FFFD, so two different bodies would share one signature.
+ */
+function bodyBytes(rawBody: string | Buffer): Buffer {
+  return typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;
 }
 
 export function signV3(args: {
@@ -62,14 +66,15 @@ export function signV3(args: {
   rawBody: string | Buffer;
   timestamp: string | number;
 }): string {
-  const source = `${args.method.toUpperCase()}${decodeV3Uri(args.uri)}${bodyText(args.rawBody)}${String(args.timestamp)}`;
-  return createHmac('sha256', args.clientSecret).update(source, 'utf8').digest('base64');
+  return createHmac('sha256', args.clientSecret)
+    .update(`${args.method.toUpperCase()}${decodeV3Uri(args.uri)}`, 'utf8')
+    .update(bodyBytes(args.rawBody))
+    .update(String(args.timestamp), 'utf8')
+    .digest('base64');
 }
 
 export function signV1(args: { clientSecret: string; rawBody: string | Buffer }): string {
-  return createHash('sha256')
-    .update(args.clientSecret + bodyText(args.rawBody), 'utf8')
-    .digest('hex');
+  return createHash('sha256').update(args.clientSecret, 'utf8').update(bodyBytes(args.rawBody)).digest('hex');
 }
 
 /** v2 signs the URI exactly as called (no decoding). */
@@ -80,7 +85,8 @@ export function signV2(args: {
   rawBody: string | Buffer;
 }): string {
   return createHash('sha256')
-    .update(args.clientSecret + args.method.toUpperCase() + args.uri + bodyText(args.rawBody), 'utf8')
+    .update(args.clientSecret + args.method.toUpperCase() + args.uri, 'utf8')
+    .update(bodyBytes(args.rawBody))
     .digest('hex');
 }
 

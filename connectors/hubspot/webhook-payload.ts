@@ -9,8 +9,16 @@ export const MAX_EVENTS_PER_BATCH = 100;
 /** HubSpot object type id of contacts on generic `object.*` events. */
 export const CONTACT_OBJECT_TYPE_ID = '0-1';
 
-// Ids arrive as JSON numbers; keep them as strings (they are opaque and may outgrow doubles some day).
-const id = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
+// Ids arrive as JSON numbers; keep them as strings (they may outgrow doubles some day, and then can only
+// come as digit strings). A number beyond 2^53 has already been rounded by JSON.parse, so two events
+// would share one id and one of them would be dropped as a duplicate: refused instead. A string id
+// must be digits: anything else is no HubSpot id, and lone surrogates or NULs would not survive storage.
+const id = z
+  .union([
+    z.string().regex(/^\d{1,40}$/, 'must be a number or a string of digits'),
+    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER, 'is too large to be read exactly'),
+  ])
+  .transform(String);
 
 const eventSchema = z
   .object({
@@ -40,7 +48,13 @@ const eventSchema = z
 
 export type HubSpotWebhookEvent = z.infer<typeof eventSchema>;
 
-export const webhookBatchSchema = z.array(eventSchema).min(1).max(MAX_EVENTS_PER_BATCH);
+// The size is checked before any event is: a signed body of 300,000 elements would otherwise cost a
+// zod issue per element while the event loop waits.
+export const webhookBatchSchema = z
+  .array(z.unknown())
+  .min(1)
+  .max(MAX_EVENTS_PER_BATCH)
+  .pipe(z.array(eventSchema));
 
 export interface PortalEvent {
   portalId: string;

@@ -2,7 +2,7 @@
 // Every problem found is reported at once with file:line:col and a field path; nothing throws.
 import { createHash } from 'node:crypto';
 import type { ZodIssue } from 'zod';
-import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type {
   Destination,
   Pool,
@@ -83,6 +83,111 @@ class Reporter {
   }
 }
 
+/** Deeper than any rule or team file needs; deeper input would only exhaust the stack of a later step. */
+export const MAX_NESTING = 64;
+
+/** The key a mapping entry gets in the plain data (aliases resolved); undefined for collection keys. */
+function keyText(key: unknown, anchors: ReadonlyMap<string, unknown>): string | undefined {
+  const k = isAlias(key) ? anchors.get(key.source) : key;
+  if (!isScalar(k)) return undefined;
+  return typeof k.value === 'number' && /^[-+]?0\d/.test(k.source ?? '') ? String(k.source) : String(k.value);
+}
+
+/**
+ * One pass over the document (no recursion, so nesting cannot exhaust the stack). It keeps leading
+ * zeros: YAML 1.2 reads 01234 as the number 1234, but postal codes and ids need them. And it finds what
+ * the YAML parser accepts but plain data cannot hold: duplicate keys, also those that only collide
+ * once read (`1` and `"1"`); the key `__proto__`, which a JavaScript object would swallow; an alias
+ * inside its own anchor, which would make the value contain itself; a list or mapping used as a key;
+ * and nesting deeper than MAX_NESTING.
+ */
+function inspect(doc: Document, lines: LineCounter, file: string): Diagnostic[] {
+  // A visited node with the way back to the root: paths are only built for the few that are reported.
+  interface Visit {
+    node: unknown;
+    up: Visit | undefined;
+    seg: PathSegment | undefined;
+    depth: number;
+  }
+  const pathOf = (v: Visit): PathSegment[] => {
+    const path: PathSegment[] = [];
+    for (let at: Visit | undefined = v; at !== undefined; at = at.up)
+      if (at.seg !== undefined) path.push(at.seg);
+    return path.reverse();
+  };
+  const errors: Diagnostic[] = [];
+  const report = (node: unknown, v: Visit, message: string): void => {
+    const p = lines.linePos((node as Node | null)?.range?.[0] ?? 0);
+    errors.push({ file, line: p.line, column: p.col, path: formatPath(pathOf(v)), message });
+  };
+  const anchors = new Map<string, unknown>();
+  // Children are pushed in reverse so that nodes are visited in document order, as anchors are defined.
+  const stack: Visit[] = [{ node: doc.contents, up: undefined, seg: undefined, depth: 0 }];
+  for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
+    const { node, depth } = v;
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      for (let up = v.up; up !== undefined; up = up.up)
+        if (up.node === target) {
+          report(
+            node,
+            v,
+            `alias *${node.source} is inside its own anchor, so the value would contain itself`,
+          );
+          break;
+        }
+      continue;
+    }
+    const anchor = (node as { anchor?: unknown } | null)?.anchor;
+    if (typeof anchor === 'string') anchors.set(anchor, node);
+    if (isScalar(node)) {
+      if (typeof node.value === 'number' && /^[-+]?0\d/.test(node.source ?? '')) node.value = node.source;
+      continue;
+    }
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth >= MAX_NESTING) {
+      report(node, v, `nested more than ${MAX_NESTING} levels deep`);
+      continue;
+    }
+    const push = (child: unknown, seg: PathSegment | undefined): void => {
+      if (child !== null && typeof child === 'object')
+        stack.push({ node: child, up: v, seg, depth: depth + 1 });
+    };
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = keyText(pair.key, anchors);
+        const keyNode = isAlias(pair.key) ? anchors.get(pair.key.source) : pair.key;
+        if (isMap(keyNode) || isSeq(keyNode))
+          report(
+            pair.key,
+            { node: pair.key, up: v, seg: undefined, depth },
+            'YAML: a key must be plain text, not a list or a mapping',
+          );
+        else if (key === '__proto__')
+          report(pair.key, { node: pair.key, up: v, seg: key, depth }, 'the key "__proto__" is not allowed');
+        else if (key !== undefined && seen.has(key))
+          report(
+            pair.key,
+            { node: pair.key, up: v, seg: key, depth },
+            'duplicate key: each key may appear only once in a mapping',
+          );
+        if (key !== undefined) seen.add(key);
+        // `&k a: 1` then `*k: 2` in the same mapping: the second key must resolve to the first.
+        const keyAnchor = (pair.key as { anchor?: unknown } | null)?.anchor;
+        if (typeof keyAnchor === 'string') anchors.set(keyAnchor, pair.key);
+      }
+      for (let i = node.items.length - 1; i >= 0; i--) {
+        const pair = node.items[i];
+        const seg = keyText(pair?.key, anchors);
+        push(pair?.value, seg);
+        push(pair?.key, seg);
+      }
+    } else for (let i = node.items.length - 1; i >= 0; i--) push(node.items[i], i);
+  }
+  return byPosition(errors);
+}
+
 /** YAML text → plain data, or syntax diagnostics. */
 function parseYaml(
   source: string,
@@ -90,24 +195,29 @@ function parseYaml(
   what: string,
 ): { parsed: Parsed } | { errors: Diagnostic[]; warnings: Diagnostic[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const at = (pos: readonly [number, number] | undefined, message: string, code: string): Diagnostic => {
+  // Duplicate keys are found by inspect() in one pass (the parser's own check is quadratic). The core
+  // schema holds even under a `%YAML 1.1` directive and explicit tags such as !!set or !!timestamp:
+  // only plain data, never dates, sets, maps or bytes. The parser's own warnings come back as
+  // diagnostics, not on stderr.
+  const doc = parseDocument(source, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: false,
+    schema: 'core',
+    resolveKnownTags: false,
+    logLevel: 'error',
+  });
+  const at = (pos: readonly [number, number] | undefined, message: string): Diagnostic => {
     const p = lines.linePos(pos?.[0] ?? 0);
-    const text =
-      code === 'DUPLICATE_KEY'
-        ? 'duplicate key: each key may appear only once in a mapping'
-        : (message.split('\n')[0] ?? message);
+    const text = message.includes('Maximum call stack size exceeded')
+      ? `nested too deeply to read (more than ${MAX_NESTING} levels is never needed)`
+      : (message.split('\n')[0] ?? message);
     return { file, line: p.line, column: p.col, path: '', message: `YAML: ${text}` };
   };
-  const warnings = doc.warnings.map((w) => at(w.pos, w.message, w.code));
-  if (doc.errors.length > 0) return { errors: doc.errors.map((e) => at(e.pos, e.message, e.code)), warnings };
-  // YAML 1.2 reads 01234 as the number 1234; postal codes and ids need the leading zero kept.
-  visit(doc, {
-    Scalar(_key, node) {
-      if (typeof node.value === 'number' && typeof node.source === 'string' && /^[-+]?0\d/.test(node.source))
-        node.value = node.source;
-    },
-  });
+  const warnings = doc.warnings.map((w) => at(w.pos, w.message));
+  if (doc.errors.length > 0) return { errors: doc.errors.map((e) => at(e.pos, e.message)), warnings };
+  const structural = inspect(doc, lines, file);
+  if (structural.length > 0) return { errors: structural, warnings };
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -323,30 +433,34 @@ function checkRouteNames(routes: unknown, reporter: Reporter): void {
 }
 
 function checkRuleSet(rs: RuleSet, raw: RawRuleSet, team: Team | undefined, reporter: Reporter): void {
-  // Pool fallbacks that lead back to the same pool would never end.
-  const reported = new Set<string>();
-  for (const start of Object.keys(rs.pools)) {
-    const walk = (name: string, trail: string[]): void => {
-      if (reported.has(start)) return;
-      if (trail.includes(name)) {
-        if (name !== start) return;
-        // One report per cycle, at the first pool of it in file order.
-        trail.forEach((p) => reported.add(p));
-        const explicit = raw.pools?.[start]?.fallback !== undefined;
-        reporter.error(
-          explicit ? ['pools', start, 'fallback'] : ['pools', start],
-          `pool fallbacks form a cycle: ${[...trail, name].join(' → ')}` +
-            (explicit
-              ? ''
-              : ` (a pool without a fallback uses the rule set's fallback; give "${start}" one)`),
-        );
-        return;
-      }
-      const pool = rs.pools[name];
-      if (pool !== undefined) for (const next of poolsIn(pool.fallback)) walk(next, [...trail, name]);
-    };
-    walk(start, []);
-  }
+  // Pool fallbacks that lead back to the same pool would never end. A pool's fallback names at most one
+  // pool, so following them from each pool not yet seen finds every cycle in linear time.
+  const order = Object.keys(rs.pools);
+  const rank = new Map(order.map((name, i) => [name, i]));
+  const next = (name: string): string | undefined =>
+    poolsIn(rs.pools[name]?.fallback ?? { kind: 'none' }).find((p) => rank.has(p));
+  const walkOf = new Map<string, number>();
+  order.forEach((start, walk) => {
+    const trail: string[] = [];
+    let name: string | undefined = start;
+    while (name !== undefined && !walkOf.has(name)) {
+      walkOf.set(name, walk);
+      trail.push(name);
+      name = next(name);
+    }
+    if (name === undefined || walkOf.get(name) !== walk) return;
+    // One report per cycle, at the first pool of it in file order.
+    const cycle = trail.slice(trail.indexOf(name));
+    const first = cycle.reduce((a, b) => ((rank.get(b) ?? 0) < (rank.get(a) ?? 0) ? b : a));
+    const from = cycle.indexOf(first);
+    const ring = [...cycle.slice(from), ...cycle.slice(0, from), first];
+    const explicit = raw.pools?.[first]?.fallback !== undefined;
+    reporter.error(
+      explicit ? ['pools', first, 'fallback'] : ['pools', first],
+      `pool fallbacks form a cycle: ${ring.join(' → ')}` +
+        (explicit ? '' : ` (a pool without a fallback uses the rule set's fallback; give "${first}" one)`),
+    );
+  });
 
   warnOverlaps(rs, reporter);
   warnUnreachable(rs, reporter);
@@ -417,20 +531,62 @@ function clauseOverlap(a: TerritoryClause, b: TerritoryClause): string | undefin
   return why.length > 0 ? why.join(' and ') : 'the same leads';
 }
 
+/**
+ * Overlap warnings are advice, so the pairwise check has a budget (in element comparisons, an upper
+ * bound of the work) and lists a bounded number of pairs: thousands of territories, or one with a
+ * huge postal code list, must not stall the loader.
+ */
+export const MAX_OVERLAP_WARNINGS = 20;
+export const OVERLAP_CHECK_BUDGET = 2_000_000;
+
+/** An upper bound of the comparisons clauseOverlap makes for this territory against one clause. */
+function overlapWeight(t: Territory): number {
+  let w = 0;
+  for (const c of t.clauses)
+    w +=
+      1 +
+      (c.country?.length ?? 0) +
+      (c.state?.length ?? 0) +
+      (c.city?.length ?? 0) +
+      (c.postalPrefix?.length ?? 0) +
+      (c.postalRange?.length ?? 0);
+  return w;
+}
+
 function warnOverlaps(rs: RuleSet, reporter: Reporter): void {
   const list = Object.values(rs.territories);
-  list.forEach((t, i) => {
-    for (const u of list.slice(i + 1)) {
-      const why = t.clauses
-        .flatMap((a) => u.clauses.map((b) => clauseOverlap(a, b)))
-        .find((w) => w !== undefined);
-      if (why !== undefined)
+  const weights = list.map(overlapWeight);
+  let budget = OVERLAP_CHECK_BUDGET;
+  let warned = 0;
+  for (let i = 0; i < list.length; i++) {
+    for (let j = i + 1; j < list.length; j++) {
+      const t = list[i];
+      const u = list[j];
+      const cost = (weights[i] ?? 0) * (weights[j] ?? 0);
+      if (t === undefined || u === undefined) continue;
+      if (warned === MAX_OVERLAP_WARNINGS || cost > budget) {
         reporter.warn(
-          ['territories', u.name],
-          `territories "${t.name}" and "${u.name}" overlap: both can match ${why}; the first route that names one wins`,
+          ['territories'],
+          warned === MAX_OVERLAP_WARNINGS
+            ? `${MAX_OVERLAP_WARNINGS} overlapping pairs of territories are listed; the other pairs were not checked`
+            : 'too many territories (or clauses) to check every pair for overlaps; the other pairs were not checked',
           undefined,
           true,
         );
+        return;
+      }
+      budget -= cost;
+      const why = t.clauses
+        .flatMap((a) => u.clauses.map((b) => clauseOverlap(a, b)))
+        .find((w) => w !== undefined);
+      if (why === undefined) continue;
+      warned += 1;
+      reporter.warn(
+        ['territories', u.name],
+        `territories "${t.name}" and "${u.name}" overlap: both can match ${why}; the first route that names one wins`,
+        undefined,
+        true,
+      );
     }
-  });
+  }
 }

@@ -1,10 +1,36 @@
 // Maps a field path back to the YAML node it came from, for file:line:col in diagnostics.
-import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  type Document,
+  type LineCounter,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
 import type { PathSegment } from './diagnostics.js';
 
 export interface Position {
   line: number;
   column: number;
+}
+
+// Pairs by key per mapping, built on first use: a file with thousands of errors in one mapping would
+// otherwise scan that mapping once per error.
+const pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairAt(map: YAMLMap, key: PathSegment): Pair | undefined {
+  let index = pairsByKey.get(map);
+  if (index === undefined) {
+    index = new Map();
+    for (const p of map.items) {
+      const k = String(isScalar(p.key) ? p.key.value : p.key);
+      if (!index.has(k)) index.set(k, p);
+    }
+    pairsByKey.set(map, index);
+  }
+  return index.get(String(key));
 }
 
 /**
@@ -23,7 +49,7 @@ export function locate(
   for (const seg of path) {
     keyNode = undefined;
     if (isMap(node)) {
-      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
+      const pair = pairAt(node, seg);
       if (pair === undefined) break;
       keyNode = pair.key;
       node = pair.value ?? pair.key;

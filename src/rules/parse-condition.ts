@@ -300,7 +300,14 @@ function parseOp(
     case 'between': {
       const min: unknown = Array.isArray(arg) ? arg[0] : undefined;
       const max: unknown = Array.isArray(arg) ? arg[1] : undefined;
-      if (!Array.isArray(arg) || arg.length !== 2 || typeof min !== 'number' || typeof max !== 'number') {
+      if (
+        !Array.isArray(arg) ||
+        arg.length !== 2 ||
+        typeof min !== 'number' ||
+        typeof max !== 'number' ||
+        !Number.isFinite(min) ||
+        !Number.isFinite(max)
+      ) {
         scope.error([], `"between" takes [min, max] numbers, got ${describeType(arg)}`);
         return undefined;
       }

@@ -58,6 +58,7 @@ function custom<T>(
 const NONE: Known = { territories: new Set(), pools: new Set(), reps: undefined, queues: undefined };
 
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
+export const MAX_WEIGHT = 1_000_000;
 
 function textList(value: unknown, scope: Scope, what: string): string[] | undefined {
   const list = Array.isArray(value) ? value : [value];
@@ -250,14 +251,16 @@ function members(value: unknown, scope: Scope): string[] | undefined {
     return undefined;
   }
   const out: string[] = [];
+  const seen = new Set<string>();
   value.forEach((m, i) => {
     if (typeof m !== 'string' || !EMAIL.test(m.trim()))
       return scope.error([i], `expected a rep email, got ${describeType(m)}`);
     const email = m.trim().toLowerCase();
     const reps = scope.known.reps;
-    if (out.includes(email)) scope.error([i], `"${email}" is listed twice`);
+    if (seen.has(email)) scope.error([i], `"${email}" is listed twice`);
     else if (reps !== undefined && !reps.has(email))
       scope.error([i], `unknown rep "${email}" (not in the team)`, { suggestion: closest(email, reps) });
+    seen.add(email);
     out.push(email);
   });
   return out.length === value.length ? out : undefined;
@@ -345,7 +348,12 @@ export function teamSchema(warnings: RawWarning[]) {
     timezone: timezone.optional(),
     hours: hours.optional(),
     out_of_office: ooo.optional(),
-    weight: z.number().nonnegative().default(1),
+    // A ratio between reps. `.inf` would silently count as 0, and huge ones overflow the pool's total.
+    weight: z
+      .number()
+      .nonnegative()
+      .max(MAX_WEIGHT, `a weight is a ratio such as 1, 2 or 0.5; at most ${MAX_WEIGHT}`)
+      .default(1),
     cap: strictObject({ per_day: count.optional(), per_week: count.optional() }).optional(),
     active: z.boolean().default(true),
   }).superRefine((r, ctx) => {

@@ -13,6 +13,8 @@ const UNIT_MS: Record<string, number> = {
   w: 604_800_000,
 };
 const DURATION_PART = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/gy;
+/** Longer than any due time, SLA, hold or window means; `now + duration` must stay a valid date. */
+export const MAX_DURATION_MS = 366 * 86_400_000;
 
 /** `90s`, `15m`, `2h`, `1d`, `1w`, and combinations such as `1h30m`; returns milliseconds. */
 export function parseDuration(text: string): Parsed<number> {
@@ -34,6 +36,8 @@ export function parseDuration(text: string): Parsed<number> {
     while (source[pos] === ' ') pos++;
   }
   if (!Number.isFinite(total)) return bad;
+  if (total > MAX_DURATION_MS)
+    return { ok: false, message: `duration "${text}" is longer than a year (366d); use at most 366d` };
   return { ok: true, value: Math.round(total) };
 }
 
@@ -97,12 +101,16 @@ export function parseHours(spec: string | readonly string[] | undefined | null):
       if (entries.length > 1) return { ok: false, message: `"24/7" cannot be combined with other hours` };
       return { ok: true, value: [] };
     }
-    const m = /^(?:([A-Za-z][A-Za-z,\s-]*?)\s+)?(\d.*)$/.exec(text);
-    if (m === null)
+    // Days (letters, commas, dashes, spaces) up to the first digit, then the times. Split by hand: a
+    // regex with a lazy day group before `\s+` backtracks quadratically on long runs of spaces.
+    const digit = text.search(/\d/);
+    const dayText = digit < 0 ? text : text.slice(0, digit);
+    if (digit < 0 || (dayText !== '' && !/^[A-Za-z][A-Za-z,\s-]*\s$/.test(dayText)))
       return { ok: false, message: `invalid hours "${entry}": write e.g. "Mon-Fri 09:00-17:30" or "24/7"` };
-    const days = m[1] === undefined ? { ok: true as const, value: [1, 2, 3, 4, 5, 6, 7] } : parseDays(m[1]);
+    const days =
+      dayText === '' ? { ok: true as const, value: [1, 2, 3, 4, 5, 6, 7] } : parseDays(dayText.trimEnd());
     if (!days.ok) return days;
-    for (const range of (m[2] ?? '').split(',')) {
+    for (const range of text.slice(digit).split(',')) {
       const parts = range.split('-');
       const start = parts.length === 2 ? parseClock(parts[0] ?? '') : undefined;
       const end = parts.length === 2 ? parseClock(parts[1] ?? '') : undefined;

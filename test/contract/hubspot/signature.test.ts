@@ -134,6 +134,29 @@ describe('v3 failure modes', () => {
     });
   });
 
+  it('bodies that differ only in invalid UTF-8 bytes have different signatures (bytes, not decoded text)', () => {
+    // Both decode to the same U+FFFD text; a signature over the decoded text would accept either.
+    const [head, tail] = CREATION.split('"CRM"');
+    const body = (byte: number): Buffer =>
+      Buffer.concat([Buffer.from(`${head}"C`), Buffer.from([byte]), Buffer.from(`M"${tail}`)]);
+    expect(body(0xff).toString('utf8')).toBe(body(0xfe).toString('utf8'));
+    const req = signed({ rawBody: body(0xff) });
+    expect(verifyV3(req, SECRET, NOW)).toEqual({ ok: true });
+    expect(verifyV3({ ...req, rawBody: body(0xfe) }, SECRET, NOW)).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
+    const v1 = {
+      ...req,
+      headers: { 'x-hubspot-signature': signV1({ clientSecret: SECRET, rawBody: body(0xff) }) },
+    };
+    expect(verifyV1V2(v1, SECRET)).toEqual({ ok: true });
+    expect(verifyV1V2({ ...v1, rawBody: body(0xfe) }, SECRET)).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
+  });
+
   it('signature of a different length is a mismatch, not a throw', () => {
     const req = signed({
       headers: { 'X-HubSpot-Signature-v3': 'c2hvcnQ=', 'X-HubSpot-Request-Timestamp': String(NOW) },

@@ -187,6 +187,48 @@ describe('parseWebhookBody', () => {
     expect(parseWebhookBody(raw).ok).toBe(false);
   });
 
+  it.each([
+    ['eventId', '9007199254740993'],
+    ['objectId', '18446744073709551616'],
+    ['portalId', '1e21'],
+  ])(
+    'rejects %s beyond 2^53: JSON.parse has already rounded it, so two events would share one id',
+    (field, n) => {
+      // 2^53 + 1 reads as 2^53: without the check, the second delivery below would be a "duplicate".
+      const r = parseWebhookBody(JSON.stringify([event({ [field]: '#' })]).replace('"#"', n));
+      expect(r.ok).toBe(false);
+      if (!r.ok)
+        expect(r.error).toMatchObject({
+          issues: [{ path: [0, field], message: 'is too large to be read exactly' }],
+        });
+    },
+  );
+
+  it.each(['abc', ' 1', '1e3', '', '\u0661', '\ud800', 'a\u0000'])(
+    'rejects the string id %j (ids are digits)',
+    (id) => {
+      expect(parseWebhookBody(JSON.stringify([event({ eventId: id })])).ok).toBe(false);
+      expect(parseWebhookBody(JSON.stringify([event({ objectId: id })])).ok).toBe(false);
+    },
+  );
+
+  it('keeps digit-string ids exactly, leading zeros and beyond 2^53 included', () => {
+    const b = parse([
+      event({ eventId: '123456789012345678901234567890', objectId: '007', portalId: '0123' }),
+    ]);
+    expect(b.events[0]).toMatchObject({
+      portalId: '0123',
+      event: { eventId: 'created:007', objectId: '007' },
+    });
+  });
+
+  it('refuses an oversized batch by its length alone, before validating any element', () => {
+    const r = parseWebhookBody(`[${Array<string>(200_000).fill('1').join(',')}]`);
+    expect(r.ok).toBe(false);
+    // One issue for the length, not one per element (each costs time while the event loop waits).
+    if (!r.ok) expect(r.error).toMatchObject({ issues: [{ code: 'too_big', path: [] }] });
+  });
+
   it('accepts exactly 100 events', () => {
     expect(webhookBatchSchema.safeParse(Array.from({ length: 100 }, () => event())).success).toBe(true);
   });

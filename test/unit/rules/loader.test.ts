@@ -109,7 +109,7 @@ describe('errors, one per kind, exactly as printed', () => {
     [
       'duplicate YAML key',
       `routes: []\nroutes: []\n${OK_TAIL}`,
-      ['rules/x.yaml:2:1 YAML: duplicate key: each key may appear only once in a mapping'],
+      ['rules/x.yaml:2:1 routes: duplicate key: each key may appear only once in a mapping'],
     ],
     [
       'not a mapping',
@@ -438,5 +438,146 @@ describe('never throws', () => {
       'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n';
     const r = loadRuleSet(bomb, 'f.yaml');
     expect(r.ok).toBe(false);
+  });
+});
+
+describe('hostile input (found by test/unit/rules/fuzz.property.test.ts)', () => {
+  const errors = (src: string): string[] => {
+    const r = loadRuleSet(src, 'rules/x.yaml');
+    return r.ok ? [] : r.errors.map(formatDiagnostic);
+  };
+  const teamErrors = (src: string): string[] => {
+    const r = loadTeam(src, 'team.yaml');
+    return r.ok ? [] : r.errors.map(formatDiagnostic);
+  };
+
+  it.each([
+    [
+      'a condition that contains itself',
+      `routes:\n  - name: r\n    assign: none\n    when: &w { not: *w }\n${OK_TAIL}`,
+      'rules/x.yaml:4:21 routes[0].when.not: alias *w is inside its own anchor, so the value would contain itself',
+    ],
+    [
+      'a destination that contains itself',
+      `routes:\n  - name: r\n    assign: &d { account_owner: { fallback: *d } }\n${OK_TAIL}`,
+      'rules/x.yaml:3:45 routes[0].assign.account_owner.fallback: alias *d is inside its own anchor, so the value would contain itself',
+    ],
+  ])('%s is an error at the alias, not a stack overflow caught as "internal error"', (_n, src, error) => {
+    expect(errors(src)).toEqual([error]);
+  });
+
+  it.each([
+    [
+      'pools',
+      `pools:\n  __proto__: { members: [a@x.io] }\nroutes:\n  - name: r\n    assign: { pool: __proto__ }\n${OK_TAIL}`,
+    ],
+    [
+      'territories',
+      `territories:\n  __proto__: { country: DE }\nroutes:\n  - name: r\n    when: { territory: __proto__ }\n    assign: none\n${OK_TAIL}`,
+    ],
+  ])(
+    '"__proto__" as a name in %s is refused (it used to vanish from the rule set, references still passing)',
+    (what, src) => {
+      expect(errors(src)).toEqual([`rules/x.yaml:2:3 ${what}.__proto__: the key "__proto__" is not allowed`]);
+    },
+  );
+
+  it('"__proto__" as a queue name is refused in a team file', () => {
+    expect(teamErrors('queues:\n  __proto__: {}\n')).toEqual([
+      'team.yaml:2:3 queues.__proto__: the key "__proto__" is not allowed',
+    ]);
+  });
+
+  it('keys that differ in YAML but collide once read (1 and "1") are duplicates, not a silent overwrite', () => {
+    expect(
+      errors(`territories:\n  1: { country: DE }\n  "1": { country: AT }\nroutes: []\n${OK_TAIL}`),
+    ).toEqual([
+      'rules/x.yaml:3:3 territories["1"]: duplicate key: each key may appear only once in a mapping',
+    ]);
+    // Leading zeros are kept, so 01 and 1 stay two keys.
+    expect(
+      errors(`territories:\n  01: { country: DE }\n  1: { country: AT }\nroutes: []\n${OK_TAIL}`),
+    ).toEqual([]);
+  });
+
+  it('a list or mapping as a key is refused', () => {
+    expect(errors(`territories:\n  { a: 1 }: { country: DE }\nroutes: []\n${OK_TAIL}`)).toEqual([
+      'rules/x.yaml:2:3 territories: YAML: a key must be plain text, not a list or a mapping',
+    ]);
+  });
+
+  it('infinite and huge weights are refused (.inf used to load, as 0 in routing and null in JSON)', () => {
+    expect(teamErrors('reps:\n  a@x.io: { weight: .inf }\n  b@x.io: { weight: 1e308 }\n')).toEqual([
+      'team.yaml:2:21 reps["a@x.io"].weight: a weight is a ratio such as 1, 2 or 0.5; at most 1000000',
+      'team.yaml:3:21 reps["b@x.io"].weight: a weight is a ratio such as 1, 2 or 0.5; at most 1000000',
+    ]);
+  });
+
+  it('durations beyond a year are refused where they are written', () => {
+    expect(
+      errors(
+        `routes:\n  - name: r\n    assign: none\n    task: { subject: s, due: 99999999999999999999999w }\n    sla: { first_touch: 367d }\n${OK_TAIL}`,
+      ),
+    ).toEqual([
+      'rules/x.yaml:4:30 routes[0].task.due: duration "99999999999999999999999w" is longer than a year (366d); use at most 366d',
+      'rules/x.yaml:5:25 routes[0].sla.first_touch: duration "367d" is longer than a year (366d); use at most 366d',
+    ]);
+  });
+
+  it('"between" takes finite numbers only, like gt/gte/lt/lte', () => {
+    expect(
+      errors(
+        `routes:\n  - name: r\n    assign: none\n    when: { employees: { between: [-.inf, .inf] } }\n${OK_TAIL}`,
+      ),
+    ).toEqual([
+      'rules/x.yaml:4:35 routes[0].when.employees.between: "between" takes [min, max] numbers, got a list',
+    ]);
+  });
+
+  it('reads plain data only, whatever the YAML version or tags say (no Date, Set or Map objects)', () => {
+    // Under %YAML 1.1 the date used to become a Date object: "expected a date …, got a mapping".
+    const t = loadTeam(
+      '%YAML 1.1\n---\nreps:\n  a@x.io: { timezone: UTC, out_of_office: [2026-12-23] }\n',
+      'team.yaml',
+    );
+    expect(t.ok && t.team.reps['a@x.io']?.outOfOffice).toEqual([{ from: '2026-12-23', to: '2026-12-23' }]);
+    // "expected a mapping, got a mapping" for an !!omap (a Map object).
+    expect(teamErrors('reps: !!omap [ a@x.io: {} ]\n')).toEqual([
+      'team.yaml:1:14 reps: expected a mapping, got a list',
+    ]);
+  });
+
+  it('nesting deeper than any file needs is an error with its path', () => {
+    const when = `${'{ not: '.repeat(70)}{ country: DE }${' }'.repeat(70)}`;
+    const [error] = errors(`routes:\n  - name: r\n    assign: none\n    when: ${when}\n${OK_TAIL}`);
+    expect(error).toBe(
+      `rules/x.yaml:4:438 routes[0].when${'.not'.repeat(61)}: nested more than 64 levels deep`,
+    );
+    expect(errors(`routes: ${'['.repeat(5_000)}${']'.repeat(5_000)}\n${OK_TAIL}`)[0]).toMatch(
+      /^rules\/x\.yaml:1:\d+ YAML: nested too deeply to read/,
+    );
+  });
+
+  it('lists a bounded number of overlapping territories (300 used to give 44,850 warnings, each located by a scan)', () => {
+    const src = `territories:\n${Array.from({ length: 300 }, (_, i) => `  t${i}: { country: DE }\n`).join('')}routes: []\n${OK_TAIL}`;
+    const r = loadRuleSet(src, 'rules/x.yaml');
+    if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+    expect(r.warnings).toHaveLength(21);
+    expect(formatDiagnostic(r.warnings[0]!)).toBe(
+      'rules/x.yaml:1:1 territories: 20 overlapping pairs of territories are listed; the other pairs were not checked',
+    );
+  });
+
+  it('finds a pool fallback cycle reached through a chain once, at its first pool (linear, not cubic)', () => {
+    const pool = (name: string, next: string): string =>
+      `  ${name}: { members: [x@y.io], fallback: { pool: ${next} } }\n`;
+    expect(
+      errors(
+        `pools:\n${pool('a', 'b')}${pool('b', 'c')}${pool('c', 'd')}${pool('d', 'b')}routes: []\n${OK_TAIL}`,
+      ),
+    ).toEqual(['rules/x.yaml:3:37 pools.b.fallback: pool fallbacks form a cycle: b → c → d → b']);
+    // A chain of 3,000 pools without a cycle: a walk from every pool used to copy its trail at every step.
+    const chain = Array.from({ length: 3_000 }, (_, i) => pool(`p${i}`, `p${i + 1}`)).join('');
+    expect(errors(`pools:\n${chain}  p3000: { members: [x@y.io] }\nroutes: []\n${OK_TAIL}`)).toEqual([]);
   });
 });

@@ -24,6 +24,19 @@ describe('parseDuration', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.message).toContain('invalid duration');
   });
+
+  it('accepts up to a year; longer would push `now + duration` toward an invalid date', () => {
+    expect(parseDuration('366d')).toEqual({ ok: true, value: 366 * 24 * H });
+    expect(parseDuration('52w')).toEqual({ ok: true, value: 52 * 7 * 24 * H });
+    // 6e31 ms: `new Date(now + due).toISOString()` throws a RangeError in the worker.
+    for (const text of ['367d', '53w', '8784h1ms', '99999999999999999999999w']) {
+      const r = parseDuration(text);
+      expect(r).toEqual({
+        ok: false,
+        message: `duration "${text}" is longer than a year (366d); use at most 366d`,
+      });
+    }
+  });
 });
 
 describe('parseHours', () => {
@@ -60,10 +73,22 @@ describe('parseHours', () => {
     ['Funday 09:00-17:00', 'unknown day'],
     ['Mon-Fri 25:00-26:00', 'invalid time range'],
     ['whenever', 'invalid hours'],
+    ['Mon09:00-17:00', 'invalid hours'],
+    ['-09:00-17:00', 'invalid hours'],
   ])('rejects %j', (spec, message) => {
     const r = parseHours(spec);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.message).toContain(message);
+  });
+
+  it('answers at once for a long run of spaces (the old regex backtracked quadratically: minutes here)', () => {
+    const r = parseHours(`Mon${' '.repeat(200_000)}x`);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toMatch(/^invalid hours/);
+    expect(parseHours(`Mon-Fri${' '.repeat(1_000)}09:00-17:00`)).toEqual({
+      ok: true,
+      value: [{ days: [1, 2, 3, 4, 5], start: 540, end: 1020 }],
+    });
   });
 });
 
