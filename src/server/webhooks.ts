@@ -1,7 +1,7 @@
 // POST /webhooks/hubspot: verify the v3 signature on the raw bytes, parse, drop echoes and unknown
 // portals, record everything else in the inbox in one transaction, answer. Never routes inline: HubSpot
 // wants an answer within 5 s and retries any non-2xx (hubspot.md §1.3).
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
 import { isOwnEcho, parseWebhookBody } from '../../connectors/hubspot/webhook-payload.js';
 import type { CrmEvent } from '../../connectors/connector.js';
@@ -16,6 +16,16 @@ export function webhookRouter(deps: ServerDeps): Router {
 
   router.post(
     WEBHOOK_PATH,
+    // Counted once answered, whatever answered: a body-parser refusal (413) as much as a bad signature.
+    (_req: Request, res: Response, next: NextFunction) => {
+      const metrics = deps.metrics;
+      if (metrics !== undefined)
+        res.once('finish', () => {
+          const events = res.locals['webhookEvents'] as { enqueued: number; duplicates: number } | undefined;
+          metrics.webhookAnswered('hubspot', res.statusCode, events ?? { enqueued: 0, duplicates: 0 });
+        });
+      next();
+    },
     // Any content type: the signature covers the bytes, whatever HubSpot labels them.
     express.raw({ type: () => true, limit: deps.webhookBodyLimit ?? DEFAULT_WEBHOOK_BODY_LIMIT }),
     async (req: Request, res: Response) => {
@@ -91,6 +101,7 @@ export function webhookRouter(deps: ServerDeps): Router {
         echoes,
         ignored: ignored.length,
       });
+      res.locals['webhookEvents'] = { enqueued: created, duplicates: accepted - created };
       res.status(200).json({ ok: true, accepted, new: created });
       if (created > 0 && deps.onEnqueued !== undefined) {
         try {

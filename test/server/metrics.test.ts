@@ -67,6 +67,12 @@ describe('/metrics and /readyz of a running app', () => {
       if (Date.now() > deadline) throw new Error('contacts were not routed');
       await new Promise((r) => setTimeout(r, 100));
     }
+    const forged = await fetch(`${app.url}/webhooks/hubspot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': 'forged' },
+      body: '[]',
+    });
+    expect(forged.status).toBe(401);
     const res = await fetch(`${app.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
@@ -81,6 +87,12 @@ describe('/metrics and /readyz of a running app', () => {
     ).toBeGreaterThan(0);
     const [tenant] = await app.storage.listTenants();
     expect(sample(text, 'lead_router_queue_depth', { tenant: tenant!.id, state: 'failed' })).toBe(0);
+    expect(sample(text, 'lead_router_webhook_requests_total', { status: '401' })).toBe(1);
+    expect(sample(text, 'lead_router_webhook_requests_total', { status: '200' })).toBeGreaterThan(0);
+    // HubSpot sends contact.creation and object.creation for each new contact.
+    expect(sample(text, 'lead_router_webhook_events_total', { outcome: 'enqueued' })).toBeGreaterThanOrEqual(
+      ids.length,
+    );
     expect(text).toContain('# TYPE lead_router_routing_latency_seconds histogram');
     expect(text).toContain('process_cpu_user_seconds_total');
   });
