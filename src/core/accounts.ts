@@ -25,6 +25,8 @@ export const DEFAULT_NAME_THRESHOLD = 0.8;
 const TYPE_RANK: Readonly<Record<string, number>> = { customer: 0, partner: 1, prospect: 2, other: 3 };
 const UNKNOWN_TYPE_RANK = 3;
 const EPSILON = 1e-9;
+/** Company names whose lookups are kept (see `AccountIndex.nameAnswers`). */
+const NAME_ANSWERS = 10_000;
 
 function typeRank(a: Account): number {
   return a.type === undefined ? UNKNOWN_TYPE_RANK : (TYPE_RANK[a.type] ?? UNKNOWN_TYPE_RANK);
@@ -150,6 +152,12 @@ export class AccountIndex implements AccountMatcher {
     );
   }
 
+  /**
+   * Name lookups by company name, bounded. The same companies come back lead after lead, and the
+   * index never changes once built, so an answer can be reused as long as the index lives.
+   */
+  private readonly nameAnswers = new Map<string, readonly Scored[]>();
+
   get size(): number {
     return this.accounts.length;
   }
@@ -183,7 +191,7 @@ export class AccountIndex implements AccountMatcher {
       if (hit) return hit;
     }
     if (lead.company !== undefined && lead.company.trim() !== '') {
-      return this.decide(this.nameCandidates(lead.company), 'company_name');
+      return this.decide(this.cachedNameCandidates(lead.company), 'company_name');
     }
     return null;
   }
@@ -196,6 +204,8 @@ export class AccountIndex implements AccountMatcher {
   private domainHit(domain: string): number | readonly number[] | undefined {
     const direct = this.byDomainMap.get(domain);
     if (direct !== undefined) return direct;
+    // Two lower-case labels are their own registrable domain or have none: nothing else to look up.
+    if (TWO_LABELS.test(domain)) return undefined;
     const key = registrableDomain(domain);
     return key === undefined || key === domain ? undefined : this.byDomainMap.get(key);
   }
@@ -207,6 +217,16 @@ export class AccountIndex implements AccountMatcher {
     if (typeof hit === 'number')
       return { account: this.accounts[hit] as Account, by, score: 1, candidates: 1 };
     return this.decide(hit.map(domainScored), by);
+  }
+
+  private cachedNameCandidates(name: string): readonly Scored[] {
+    let answer = this.nameAnswers.get(name);
+    if (answer === undefined) {
+      if (this.nameAnswers.size >= NAME_ANSWERS) this.nameAnswers.clear();
+      answer = Object.freeze(this.nameCandidates(name));
+      this.nameAnswers.set(name, answer);
+    }
+    return answer;
   }
 
   private nameCandidates(name: string): Scored[] {
@@ -311,6 +331,8 @@ export class AccountIndex implements AccountMatcher {
     };
   }
 }
+
+const TWO_LABELS = /^[a-z0-9-]+\.[a-z0-9-]+$/;
 
 /** Most account domains are already a bare "name.tld" (maybe with www.): skip the suffix lookup then. */
 const PLAIN_DOMAIN = /^(?:www\.)?([a-z0-9-]+\.[a-z]{2,})$/;

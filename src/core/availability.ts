@@ -120,25 +120,31 @@ function pad2(n: number): string {
  * The answers for the latest `now`, by zone: a pool check asks for the same few zones for each of its
  * members, and a short scan beats the map lookup and offset arithmetic.
  */
-const latest: { now: number; zones: string[]; times: LocalTime[] } = { now: NaN, zones: [], times: [] };
 const MAX_RECENT_ZONES = 16;
+/** The first `count` entries are valid; the arrays keep their size (no allocation per decision). */
+const latest = {
+  now: NaN,
+  count: 0,
+  zones: new Array<string>(MAX_RECENT_ZONES).fill(''),
+  times: new Array<LocalTime | undefined>(MAX_RECENT_ZONES).fill(undefined),
+};
 
 /** Local date, ISO week, weekday and minutes of `now` in `timezone`. Throws RangeError for unknown zones. */
 export function localTime(now: number, timezone: string): LocalTime {
   const { zones: seen, times } = latest;
   if (latest.now === now) {
-    for (let i = 0; i < seen.length; i++) {
+    for (let i = 0; i < latest.count; i++) {
       if (seen[i] === timezone) return times[i] as LocalTime;
     }
   } else {
     latest.now = now;
-    seen.length = 0;
-    times.length = 0;
+    latest.count = 0;
   }
   const result = computeLocalTime(now, timezone);
-  if (seen.length < MAX_RECENT_ZONES) {
-    seen.push(timezone);
-    times.push(result);
+  if (latest.count < MAX_RECENT_ZONES) {
+    seen[latest.count] = timezone;
+    times[latest.count] = result;
+    latest.count++;
   }
   return result;
 }
@@ -243,6 +249,65 @@ export interface CheckOptions {
   exclude?: ReadonlySet<string> | undefined;
 }
 
+/** True when checking `rep` needs its local time (absences, hours the caller respects, caps). */
+export function needsLocalTime(rep: Rep, respectHours: boolean): boolean {
+  return (
+    rep.outOfOffice.length > 0 ||
+    (respectHours && rep.hours.length > 0) ||
+    rep.caps.perDay !== undefined ||
+    rep.caps.perWeek !== undefined
+  );
+}
+
+/**
+ * The checks that depend only on the rep and the local minute: out of office, then outside hours.
+ * Undefined when neither applies. Pools cache this per minute (see distribution.ts).
+ */
+export function checkPresence(
+  rep: Rep,
+  email: string,
+  lt: LocalTime,
+  respectHours: boolean,
+): CandidateTrace | undefined {
+  for (const r of rep.outOfOffice) {
+    if (lt.date >= r.from && lt.date <= r.to) {
+      return { email, skipped: 'out_of_office', detail: `out of office ${r.from}..${r.to}` };
+    }
+  }
+  if (respectHours && rep.hours.length > 0 && !inHours(rep.hours, lt.weekday, lt.minutes)) {
+    return {
+      email,
+      skipped: 'outside_hours',
+      detail: `outside hours (${formatHours(rep.hours)} ${rep.timezone}, now ${dayName(lt.weekday)} ${clock(lt.minutes)})`,
+    };
+  }
+  return undefined;
+}
+
+/** The day and week caps against the rep's counters in the local day and week of `lt`; undefined when under. */
+export function checkCaps(
+  rep: Rep,
+  email: string,
+  counters: RepCounters | undefined,
+  lt: LocalTime,
+): CandidateTrace | undefined {
+  const { perDay, perWeek } = rep.caps;
+  if (perDay !== undefined) {
+    const day = counters !== undefined && counters.dayKey === lt.date ? counters.day : 0;
+    if (day >= perDay) return { email, skipped: 'capped_day', detail: `${day}/${perDay} today` };
+  }
+  if (perWeek !== undefined) {
+    const week = counters !== undefined && counters.weekKey === lt.isoWeek ? counters.week : 0;
+    if (week >= perWeek) return { email, skipped: 'capped_week', detail: `${week}/${perWeek} this week` };
+  }
+  return undefined;
+}
+
+/** The trace of a rep who already had the lead (an SLA re-route never hands it back to them). */
+export function alreadyHad(email: string): CandidateTrace {
+  return { email, skipped: 'already_had', detail: 'already had this lead' };
+}
+
 /**
  * Whether `email` can take a lead at `now`. The first reason that applies is reported, in the order
  * unknown_rep, inactive, already_had, out_of_office, outside_hours, capped_day, capped_week.
@@ -256,36 +321,10 @@ export function checkRep(
 ): CandidateTrace {
   if (rep === undefined) return { email, skipped: 'unknown_rep', detail: 'not in the team' };
   if (!rep.active) return { email, skipped: 'inactive', detail: 'deactivated' };
-  if (opts.exclude !== undefined && opts.exclude.has(email)) {
-    return { email, skipped: 'already_had', detail: 'already had this lead' };
-  }
-  const checkHours = opts.respectHours && rep.hours.length > 0;
-  const { perDay, perWeek } = rep.caps;
-  if (rep.outOfOffice.length === 0 && !checkHours && perDay === undefined && perWeek === undefined) {
-    return { email };
-  }
+  if (opts.exclude !== undefined && opts.exclude.has(email)) return alreadyHad(email);
+  if (!needsLocalTime(rep, opts.respectHours)) return { email };
   const lt = localTime(now, rep.timezone);
-  for (const r of rep.outOfOffice) {
-    if (lt.date >= r.from && lt.date <= r.to) {
-      return { email, skipped: 'out_of_office', detail: `out of office ${r.from}..${r.to}` };
-    }
-  }
-  if (checkHours && !inHours(rep.hours, lt.weekday, lt.minutes)) {
-    return {
-      email,
-      skipped: 'outside_hours',
-      detail: `outside hours (${formatHours(rep.hours)} ${rep.timezone}, now ${dayName(lt.weekday)} ${clock(lt.minutes)})`,
-    };
-  }
-  if (perDay !== undefined) {
-    const day = counters !== undefined && counters.dayKey === lt.date ? counters.day : 0;
-    if (day >= perDay) return { email, skipped: 'capped_day', detail: `${day}/${perDay} today` };
-  }
-  if (perWeek !== undefined) {
-    const week = counters !== undefined && counters.weekKey === lt.isoWeek ? counters.week : 0;
-    if (week >= perWeek) return { email, skipped: 'capped_week', detail: `${week}/${perWeek} this week` };
-  }
-  return { email };
+  return checkPresence(rep, email, lt, opts.respectHours) ?? checkCaps(rep, email, counters, lt) ?? { email };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -330,10 +369,21 @@ export function recordAssignment(
     const old = counters?.recent ?? [];
     const from = upperBound(old, now - keepWindowMs);
     const at = upperBound(old, now);
-    // Usually `now` is the latest time (at === old.length); a replayed earlier time is inserted in order.
-    recent = old.slice(from, Math.max(from, at));
-    recent.push(now);
-    for (let i = Math.max(from, at); i < old.length; i++) recent.push(old[i] ?? now);
+    // Usually `now` is the latest time (at === old.length). The list can hold a day of assignments and
+    // is copied on each one, so it is copied once at its final size (slice and push would copy twice).
+    if (at === old.length && from > 0) {
+      recent = old.slice(from - 1);
+      const last = recent.length - 1;
+      for (let k = 0; k < last; k++) recent[k] = recent[k + 1] as number;
+      recent[last] = now;
+    } else if (at === old.length) {
+      recent = old.concat(now);
+    } else {
+      // A replayed earlier time is inserted in order.
+      recent = old.slice(from, Math.max(from, at));
+      recent.push(now);
+      for (let i = Math.max(from, at); i < old.length; i++) recent.push(old[i] ?? now);
+    }
   }
   return { dayKey: lt.date, day, weekKey: lt.isoWeek, week, recent, open: (counters?.open ?? 0) + 1 };
 }

@@ -12,7 +12,10 @@ import {
 } from './conditions.js';
 import { fieldValue } from './normalize.js';
 import { compileTerritory } from './territories.js';
-import type { Condition, ConditionTrace, FieldValue, Lead, RuleSet } from './types.js';
+import { LEAD_FIELDS } from './types.js';
+import type { Condition, ConditionTrace, FieldValue, Lead, LeadField, RuleSet } from './types.js';
+
+const LEAD_FIELD_NAMES: ReadonlySet<string> = new Set(LEAD_FIELDS);
 
 type Values = Record<string, FieldValue | undefined>;
 
@@ -24,6 +27,9 @@ class Scope {
   private readonly inside: Uint8Array;
   private readonly failStamp: Int32Array;
   private readonly failures: (ConditionTrace | undefined)[];
+  /** Stamped for the country-bound territories that name the lead's country. */
+  private readonly named: Int32Array;
+  private namedStamp = 0;
   private location: Values | undefined;
   private freeMail = -1;
 
@@ -33,6 +39,7 @@ class Scope {
     this.inside = new Uint8Array(n);
     this.failStamp = new Int32Array(n);
     this.failures = new Array<ConditionTrace | undefined>(n).fill(undefined);
+    this.named = new Int32Array(n);
   }
 
   begin(env: ConditionEnv): void {
@@ -42,6 +49,8 @@ class Scope {
       // Wrapped around: forget every stamp rather than trust an old one.
       this.tested.fill(0);
       this.failStamp.fill(0);
+      this.named.fill(0);
+      this.namedStamp = 0;
       this.stamp = 1;
     }
     this.location = undefined;
@@ -50,11 +59,24 @@ class Scope {
 
   inTerritory(slot: number): boolean {
     if (this.tested[slot] !== this.stamp) {
-      const matcher = this.compiled.territoryMatchers[slot];
-      this.inside[slot] = matcher !== undefined && matcher(this.env.lead) ? 1 : 0;
+      const compiled = this.compiled;
+      const matcher = compiled.territoryMatchers[slot];
+      // A territory whose every clause names countries cannot hold a lead from any other country.
+      const possible = compiled.countryBound[slot] !== 1 || this.namesCountry(slot);
+      this.inside[slot] = possible && matcher !== undefined && matcher(this.env.lead) ? 1 : 0;
       this.tested[slot] = this.stamp;
     }
     return this.inside[slot] === 1;
+  }
+
+  private namesCountry(slot: number): boolean {
+    if (this.namedStamp !== this.stamp) {
+      const country = this.env.lead.country;
+      const slots = country === undefined ? undefined : this.compiled.byCountry.get(country);
+      if (slots !== undefined) for (const s of slots) this.named[s] = this.stamp;
+      this.namedStamp = this.stamp;
+    }
+    return this.named[slot] === this.stamp;
   }
 
   /** The failing trace of a territory condition; the same for every route naming that territory. */
@@ -86,6 +108,12 @@ class Scope {
     if (this.freeMail < 0) this.freeMail = this.env.isFreeMail(domain) ? 1 : 0;
     return this.freeMail === 1;
   }
+}
+
+/** Receives the routes a scan passes over, in order. */
+export interface FailureSink {
+  /** The next `count` routes failed, each with the trace `condition`. */
+  failed(condition: ConditionTrace, count: number): void;
 }
 
 interface Node {
@@ -210,19 +238,27 @@ class FreeMailNode implements Node {
 }
 
 class CompareNode implements Node {
+  /** Set when the rule names a normalized lead field exactly, which `fieldValue` reads directly. */
+  private readonly direct: LeadField | undefined;
+
   constructor(
     private readonly text: string,
     private readonly c: Extract<Condition, { kind: 'compare' }>,
-  ) {}
+  ) {
+    this.direct = LEAD_FIELD_NAMES.has(c.field) ? (c.field as LeadField) : undefined;
+  }
+  private value(s: Scope): FieldValue | undefined {
+    return this.direct !== undefined ? s.env.lead[this.direct] : fieldValue(s.env.lead, this.c.field);
+  }
   holds(s: Scope): boolean {
-    return compareHolds(this.c, fieldValue(s.env.lead, this.c.field));
+    return compareHolds(this.c, this.value(s));
   }
   fail(s: Scope): ConditionTrace | null {
-    const value = fieldValue(s.env.lead, this.c.field);
+    const value = this.value(s);
     return compareHolds(this.c, value) ? null : this.traceWith(value, false);
   }
   trace(s: Scope): ConditionTrace {
-    const value = fieldValue(s.env.lead, this.c.field);
+    const value = this.value(s);
     return this.traceWith(value, compareHolds(this.c, value));
   }
   private traceWith(value: FieldValue | undefined, result: boolean): ConditionTrace {
@@ -246,13 +282,65 @@ class LeafNode implements Node {
 
 export class CompiledRules {
   readonly territoryMatchers: ((lead: Lead) => boolean)[] = [];
+  /** Per territory slot: 1 when every clause lists countries (the lead's country must be one of them). */
+  readonly countryBound: number[] = [];
+  /** Country code → the country-bound territory slots that list it. */
+  readonly byCountry = new Map<string, number[]>();
   /** One node per route, in route order. */
   readonly routes: Node[];
+  /**
+   * Per route: the territory slot of its first conjunct, or -1. When the lead is outside it, that
+   * territory's failure is the route's failure, so most routes are ruled out without walking the tree.
+   */
+  private readonly guards: Int32Array;
+  private readonly guardTexts: string[];
+  /** Per guarded route: where its run of consecutive routes with the same guard ends (exclusive). */
+  private readonly runEnds: Int32Array;
   private readonly territorySlots = new Map<string, number>();
   private spare: Scope | undefined;
 
   constructor(ruleSet: RuleSet) {
     this.routes = ruleSet.routes.map((route) => this.compile(route.when, ruleSet));
+    this.guards = new Int32Array(this.routes.length).fill(-1);
+    this.guardTexts = ruleSet.routes.map((route, i) => {
+      const first = route.when.kind === 'all' ? route.when.of[0] : route.when;
+      if (first?.kind !== 'territory') return '';
+      this.guards[i] = this.territorySlot(first.name, ruleSet);
+      return describeCondition(first);
+    });
+    this.runEnds = new Int32Array(this.routes.length);
+    for (let i = this.routes.length - 1; i >= 0; i--) {
+      const next = i + 1 < this.routes.length && this.guards[i + 1] === this.guards[i];
+      this.runEnds[i] = next ? (this.runEnds[i + 1] as number) : i + 1;
+    }
+  }
+
+  /**
+   * Evaluates routes `from` … `end - 1` in order and returns the index of the first that matches (`end`
+   * when none does). The routes passed over are reported to `sink` in order, each with its failure
+   * trace exactly as its node's `fail` gives it; a run of routes that fail the same way comes as one
+   * call with its length.
+   */
+  scan(s: Scope, from: number, end: number, sink: FailureSink): number {
+    const routes = this.routes;
+    const guards = this.guards;
+    const last = Math.min(end, routes.length);
+    let i = from;
+    while (i < last) {
+      const guard = guards[i] as number;
+      if (guard >= 0 && !s.inTerritory(guard)) {
+        // The whole run with this guard fails the same way (routes for one territory come together).
+        const runEnd = Math.min(this.runEnds[i] as number, last);
+        sink.failed(s.territoryFailure(guard, this.guardTexts[i] as string), runEnd - i);
+        i = runEnd;
+        continue;
+      }
+      const failure = (routes[i] as Node).fail(s);
+      if (failure === null) return i;
+      sink.failed(failure, 1);
+      i++;
+    }
+    return last;
   }
 
   private compile(c: Condition, ruleSet: RuleSet): Node {
@@ -295,6 +383,15 @@ export class CompiledRules {
       if (territory === undefined) return -1;
       slot = this.territoryMatchers.length;
       this.territoryMatchers.push(compileTerritory(territory));
+      const bound = territory.clauses.every((clause) => clause.country !== undefined);
+      this.countryBound.push(bound ? 1 : 0);
+      if (bound) {
+        for (const country of new Set(territory.clauses.flatMap((clause) => clause.country ?? []))) {
+          const slots = this.byCountry.get(country);
+          if (slots === undefined) this.byCountry.set(country, [slot]);
+          else slots.push(slot);
+        }
+      }
       this.territorySlots.set(name, slot);
     }
     return slot;
@@ -313,7 +410,7 @@ export class CompiledRules {
   }
 }
 
-export type { Scope };
+export type { Node, Scope };
 
 const compiledCache = new WeakMap<RuleSet, CompiledRules>();
 

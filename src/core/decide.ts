@@ -1,12 +1,13 @@
 // The routing decision: pure and deterministic. Given a lead, a rule set, the team and the rotation
 // state at time `now`, it returns who owns the lead, what happens next, and why.
 import { isBlank, type ConditionEnv } from './conditions.js';
-import { compiledRules } from './compiled-rules.js';
+import { compiledRules, type Node } from './compiled-rules.js';
 import { checkRep, recordAssignment } from './availability.js';
 import { pickFromPool } from './distribution.js';
 import { fieldValue, isFreeMailDomain } from './normalize.js';
 import { renderTemplate, summarizeDecision } from './explain.js';
 import { applyStateChanges, emptyChanges } from './state.js';
+import { DecisionTrace } from './trace.js';
 import type {
   AccountMatch,
   Action,
@@ -99,14 +100,18 @@ class Resolver {
     this.trace = trace;
   }
 
+  /** False until this decision records a change: most decisions read the state as given. */
+  private changed = false;
+
   /** The state as this decision has changed it so far (a copy only after a second assignment step). */
   private get state(): RoutingState {
-    return applyStateChanges(this.context.state, this.changes);
+    return this.changed ? applyStateChanges(this.context.state, this.changes) : this.context.state;
   }
 
   private record(changes: RoutingStateChanges): void {
     Object.assign(this.changes.pools, changes.pools);
     Object.assign(this.changes.reps, changes.reps);
+    this.changed = true;
   }
 
   /** Resolves a destination to a rep, a queue or nobody, following fallbacks; records every step. */
@@ -183,6 +188,7 @@ class Resolver {
     }
     this.trace.steps.push(`${role} ${email} is available`);
     this.changes.reps[email] = recordAssignment(counters, rep, this.now, keepWindowMs(this.ruleSet));
+    this.changed = true;
     return { kind: 'rep', email };
   }
 }
@@ -238,23 +244,20 @@ function slaFor(dest: ResolvedDestination, sla: SlaSpec | undefined, now: number
  */
 export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, now: number): Decision {
   const account = context.accounts?.match(lead) ?? null;
-  const trace: Trace = {
-    routes: [],
-    account:
-      account === null
-        ? null
-        : {
-            accountId: account.account.id,
-            accountName: account.account.name,
-            owner: account.account.owner,
-            by: account.by,
-            score: account.score,
-            candidates: account.candidates,
-            tieBreak: account.tieBreak,
-          },
-    assignments: [],
-    steps: [],
-  };
+  const trace = new DecisionTrace(
+    ruleSet.routes,
+    account === null
+      ? null
+      : {
+          accountId: account.account.id,
+          accountName: account.account.name,
+          owner: account.account.owner,
+          by: account.by,
+          score: account.score,
+          candidates: account.candidates,
+          tieBreak: account.tieBreak,
+        },
+  );
   const env: ConditionEnv = {
     lead,
     now,
@@ -270,31 +273,29 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
   const scope = compiled.acquire(env);
   try {
     const routes = ruleSet.routes;
-    for (let i = 0; i < routes.length; i++) {
-      const route = routes[i] as Route;
-      const node = compiled.routes[i];
-      if (node === undefined)
+    for (let from = 0; ;) {
+      const i = compiled.scan(scope, from, routes.length, trace);
+      if (i >= routes.length) break;
+      if (i >= compiled.routes.length)
         throw new RangeError(`rule set ${ruleSet.name}: routes changed after compiling`);
-      const failure = node.fail(scope);
-      if (failure !== null) {
-        trace.routes.push({ index: route.index, name: route.name, matched: false, condition: failure });
-        continue;
-      }
+      const route = routes[i] as Route;
+      const node = compiled.routes[i] as Node;
       const condition = node.trace(scope);
       const assign = route.assign;
       if (assign.kind === 'hold') {
         const missing = assign.fields.filter((f) => isBlank(fieldValue(lead, f)));
         if (missing.length === 0) {
-          trace.routes.push({
+          trace.enter({
             index: route.index,
             name: route.name,
             matched: false,
             condition,
             note: `hold not needed: ${assign.fields.join(', ')} present`,
           });
+          from = i + 1;
           continue;
         }
-        trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
+        trace.enter({ index: route.index, name: route.name, matched: true, condition });
         const since = context.hold?.route === route.name ? context.hold.since : now;
         const until = since + assign.timeoutMs;
         if (now < until) {
@@ -308,7 +309,7 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
         );
         return finish(deciding, route, resolver.resolve(assign.then));
       }
-      trace.routes.push({ index: route.index, name: route.name, matched: true, condition });
+      trace.enter({ index: route.index, name: route.name, matched: true, condition });
       return finish(deciding, route, resolver.resolve(assign));
     }
   } finally {

@@ -1,7 +1,17 @@
 // Picks one rep from a pool: round robin, weighted (Tijdeman's chairman assignment) or least loaded.
 // Pure: the rotation state is an argument and the result names only the entries that changed (the
 // pool entry and the chosen rep's counters); inputs are never mutated. It runs on every pool decision.
-import { checkRep, countRecent, recordAssignment, type CheckOptions } from './availability.js';
+import {
+  alreadyHad,
+  checkCaps,
+  checkPresence,
+  checkRep,
+  countRecent,
+  localTime,
+  needsLocalTime,
+  recordAssignment,
+  type LocalTime,
+} from './availability.js';
 import { emptyChanges } from './state.js';
 import type {
   AssignmentTrace,
@@ -44,6 +54,7 @@ interface Selection {
  * Chooses a rep from `pool` at `now`. Members are checked in order (availability, hours when the pool
  * respects them, caps, `exclude`); when nobody is eligible `chosen` is undefined, `trace.fellBack` is
  * true and the caller resolves `pool.fallback`. Members are expected to be unique (the loader checks).
+ * Pools and teams are treated as immutable: a changed team must arrive as a new object (see `planOf`).
  */
 export function pickFromPool(
   pool: Pool,
@@ -53,28 +64,46 @@ export function pickFromPool(
   exclude?: readonly string[],
   options?: PickOptions,
 ): PickResult {
-  const checkOpts: CheckOptions = {
-    respectHours: pool.respectHours,
-    exclude: exclude !== undefined && exclude.length > 0 ? new Set(exclude) : undefined,
-  };
-  const candidates: CandidateTrace[] = [];
-  const eligible: string[] = [];
-  const eligibleReps: Rep[] = [];
-  const members = pool.members;
-  // Which members are eligible, as bits, to memoize the weighted epoch key (small pools only).
-  let mask = members.length <= MASK_BITS ? 0 : -1;
-  for (let i = 0; i < members.length; i++) {
-    const email = members[i] as string;
-    const rep = team.reps[email];
-    // Counters matter only for caps; most members have none, which spares a lookup in the state.
-    const capped = rep !== undefined && (rep.caps.perDay !== undefined || rep.caps.perWeek !== undefined);
-    const check = checkRep(rep, email, capped ? state.reps[email] : undefined, now, checkOpts);
-    candidates.push(check);
-    if (check.skipped === undefined && rep !== undefined) {
-      eligible.push(email);
-      eligibleReps.push(rep);
-      if (mask >= 0) mask |= 1 << i;
+  const plan = planOf(pool, team);
+  const minute = minuteOf(plan, pool.respectHours, now);
+  const excluded = exclude !== undefined && exclude.length > 0 ? new Set(exclude) : undefined;
+
+  // Only caps and exclusions can differ from the minute's answers; usually neither applies.
+  let same = excluded === undefined;
+  for (let k = 0; same && k < minute.openCapped.length; k++) {
+    const i = minute.openCapped[k] as number;
+    if (capsOf(plan, minute, state, i) !== undefined) same = false;
+  }
+  let candidates: CandidateTrace[];
+  let eligible: readonly string[];
+  let eligibleReps: readonly Rep[];
+  let mask: number;
+  if (same) {
+    candidates = minute.base.slice();
+    ({ eligible, eligibleReps, mask } = minute);
+  } else {
+    candidates = [];
+    const names: string[] = [];
+    const reps: Rep[] = [];
+    mask = plan.size <= MASK_BITS ? 0 : -1;
+    for (let i = 0; i < plan.size; i++) {
+      const email = plan.emails[i] as string;
+      let check = minute.base[i] as CandidateTrace;
+      // Unknown and inactive come before already_had; every other reason after it.
+      if (plan.gone[i] === undefined) {
+        if (excluded?.has(email) === true) check = alreadyHad(email);
+        else if (check.skipped === undefined && plan.capped[i] === 1)
+          check = capsOf(plan, minute, state, i) ?? check;
+      }
+      candidates.push(check);
+      if (check.skipped === undefined) {
+        names.push(email);
+        reps.push(plan.reps[i] as Rep);
+        if (mask >= 0) mask |= 1 << i;
+      }
     }
+    eligible = names;
+    eligibleReps = reps;
   }
 
   if (eligible.length === 0) {
@@ -97,7 +126,7 @@ export function pickFromPool(
       sel = roundRobin(eligible, poolState);
       break;
     case 'weighted':
-      sel = weighted(eligible, eligibleReps, poolState, epochOf(pool, team, mask, eligible, eligibleReps));
+      sel = weighted(eligible, eligibleReps, poolState, epochOf(plan, mask, eligible, eligibleReps));
       break;
     case 'least_loaded':
       sel = leastLoaded(eligible, poolState, state, now, pool.loadWindowMs);
@@ -135,6 +164,148 @@ export function pickFromPool(
   };
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Plans: what a pick can know before it sees the routing state
+
+/**
+ * A pool's members resolved against one team. Everything but caps and exclusions depends only on the
+ * team and the local minute, so it is worked out once per minute (`Minute`) instead of per lead.
+ */
+interface Plan {
+  readonly team: Team;
+  readonly size: number;
+  readonly emails: readonly string[];
+  readonly reps: readonly (Rep | undefined)[];
+  /** The trace of an unknown or inactive member (nothing else is checked then); else undefined. */
+  readonly gone: readonly (CandidateTrace | undefined)[];
+  /** The trace of each member when eligible, shared by every pick. */
+  readonly ok: readonly CandidateTrace[];
+  /** Index into `zones` when the member's checks need local time, else -1. */
+  readonly zoneOf: Int32Array;
+  readonly zones: readonly string[];
+  /** 1 for a present member with a day or week cap: the only check that reads the routing state. */
+  readonly capped: Uint8Array;
+  /** Weighted epochs by eligibility mask. */
+  readonly epochs: Map<number, Epoch>;
+  minute: Minute | undefined;
+}
+
+/** The plan's answers for one local minute in each of its zones. */
+interface Minute {
+  /** `localTime` of each zone; the same objects come back while the local minute stays the same. */
+  readonly times: readonly LocalTime[];
+  /** Each member's trace, caps and exclusions aside. */
+  readonly base: readonly CandidateTrace[];
+  /** Members eligible so far that have caps. */
+  readonly openCapped: readonly number[];
+  readonly eligible: readonly string[];
+  readonly eligibleReps: readonly Rep[];
+  readonly mask: number;
+}
+
+/**
+ * Plans by pool, for the team they were made with (pools and teams are long-lived: loaded once, then
+ * reused). Teams are treated as immutable: a changed team file or directory must be a new object, as
+ * the loaders and `mergeDirectory` make it.
+ */
+const plans = new WeakMap<Pool, Plan>();
+
+function planOf(pool: Pool, team: Team): Plan {
+  const cached = plans.get(pool);
+  if (cached !== undefined && cached.team === team) return cached;
+  const members = pool.members;
+  const size = members.length;
+  const reps: (Rep | undefined)[] = [];
+  const gone: (CandidateTrace | undefined)[] = [];
+  const ok: CandidateTrace[] = [];
+  const zoneOf = new Int32Array(size).fill(-1);
+  const zones: string[] = [];
+  const capped = new Uint8Array(size);
+  for (let i = 0; i < size; i++) {
+    const email = members[i] as string;
+    const rep = team.reps[email];
+    reps.push(rep);
+    ok.push(Object.freeze({ email }));
+    // The checks that need no clock, in checkRep's order.
+    const fixed =
+      rep === undefined || !rep.active
+        ? Object.freeze(checkRep(rep, email, undefined, 0, { respectHours: false }))
+        : undefined;
+    gone.push(fixed);
+    if (rep === undefined || fixed !== undefined) continue;
+    if (needsLocalTime(rep, pool.respectHours)) {
+      let z = zones.indexOf(rep.timezone);
+      if (z < 0) z = zones.push(rep.timezone) - 1;
+      zoneOf[i] = z;
+    }
+    if (rep.caps.perDay !== undefined || rep.caps.perWeek !== undefined) capped[i] = 1;
+  }
+  const plan: Plan = {
+    team,
+    size,
+    emails: members.slice(),
+    reps,
+    gone,
+    ok,
+    zoneOf,
+    zones,
+    capped,
+    epochs: new Map(),
+    minute: undefined,
+  };
+  plans.set(pool, plan);
+  return plan;
+}
+
+/** The plan's minute at `now`, reused while every zone is still in the same local minute. */
+function minuteOf(plan: Plan, respectHours: boolean, now: number): Minute {
+  const zones = plan.zones;
+  const cached = plan.minute;
+  if (cached !== undefined) {
+    let same = true;
+    for (let z = 0; same && z < zones.length; z++) {
+      if (localTime(now, zones[z] as string) !== cached.times[z]) same = false;
+    }
+    if (same) return cached;
+  }
+  const times = zones.map((zone) => localTime(now, zone));
+  const base: CandidateTrace[] = [];
+  const openCapped: number[] = [];
+  const eligible: string[] = [];
+  const eligibleReps: Rep[] = [];
+  let mask = plan.size <= MASK_BITS ? 0 : -1;
+  for (let i = 0; i < plan.size; i++) {
+    const gone = plan.gone[i];
+    if (gone !== undefined) {
+      base.push(gone);
+      continue;
+    }
+    const rep = plan.reps[i] as Rep;
+    const email = plan.emails[i] as string;
+    const z = plan.zoneOf[i] as number;
+    const away = z < 0 ? undefined : checkPresence(rep, email, times[z] as LocalTime, respectHours);
+    if (away !== undefined) {
+      base.push(Object.freeze(away));
+      continue;
+    }
+    base.push(plan.ok[i] as CandidateTrace);
+    if (plan.capped[i] === 1) openCapped.push(i);
+    eligible.push(email);
+    eligibleReps.push(rep);
+    if (mask >= 0) mask |= 1 << i;
+  }
+  const minute: Minute = { times, base, openCapped, eligible, eligibleReps, mask };
+  plan.minute = minute;
+  return minute;
+}
+
+/** A capped member's cap check against the routing state, in the minute's local day and week. */
+function capsOf(plan: Plan, minute: Minute, state: RoutingState, i: number): CandidateTrace | undefined {
+  const email = plan.emails[i] as string;
+  const lt = minute.times[plan.zoneOf[i] as number] as LocalTime;
+  return checkCaps(plan.reps[i] as Rep, email, state.reps[email], lt);
+}
+
 /** A shallow copy with one entry set: copy-on-write for the records in the routing state. */
 function withEntry<T>(record: Readonly<Record<string, T>>, key: string, value: T): Record<string, T> {
   // A plain spread clones the record's shape at once; a computed key in the same literal, or
@@ -161,30 +332,13 @@ interface Epoch {
   ratio: string;
 }
 
-/**
- * Epochs by eligibility mask, per pool and team object (both long-lived: loaded once, then reused).
- * Teams are treated as immutable: a changed team file must arrive as a new object.
- */
-const epochCache = new WeakMap<Pool, { team: Team; byMask: Map<number, Epoch> }>();
-
-function epochOf(
-  pool: Pool,
-  team: Team,
-  mask: number,
-  eligible: readonly string[],
-  reps: readonly Rep[],
-): Epoch {
+function epochOf(plan: Plan, mask: number, eligible: readonly string[], reps: readonly Rep[]): Epoch {
   if (mask < 0) return buildEpoch(eligible, reps);
-  let entry = epochCache.get(pool);
-  if (entry === undefined || entry.team !== team) {
-    entry = { team, byMask: new Map() };
-    epochCache.set(pool, entry);
-  }
-  let epoch = entry.byMask.get(mask);
+  let epoch = plan.epochs.get(mask);
   if (epoch === undefined) {
-    if (entry.byMask.size >= MAX_EPOCHS_PER_POOL) entry.byMask.clear();
+    if (plan.epochs.size >= MAX_EPOCHS_PER_POOL) plan.epochs.clear();
     epoch = buildEpoch(eligible, reps);
-    entry.byMask.set(mask, epoch);
+    plan.epochs.set(mask, epoch);
   }
   return epoch;
 }
@@ -278,14 +432,15 @@ function weighted(
   };
 }
 
+const WINDOW_UNITS: readonly (readonly [number, string])[] = [
+  [86_400_000, 'd'],
+  [3_600_000, 'h'],
+  [60_000, 'm'],
+  [1000, 's'],
+];
+
 function formatWindow(ms: number): string {
-  const units: [number, string][] = [
-    [86_400_000, 'd'],
-    [3_600_000, 'h'],
-    [60_000, 'm'],
-    [1000, 's'],
-  ];
-  for (const [size, unit] of units) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  for (const [size, unit] of WINDOW_UNITS) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
 }
 

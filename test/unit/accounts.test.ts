@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { generateAccounts } from '../../bench/accounts-workload.js';
 import { AccountIndex, type MatchableLead } from '../../src/core/accounts.js';
-import { normalizeCompanyName, toLead } from '../../src/core/normalize.js';
+import { normalizeCompanyName, registrableDomain, toLead } from '../../src/core/normalize.js';
 import type { Account } from '../../src/core/types.js';
 
 let nextId = 1;
@@ -257,5 +258,73 @@ describe('generateAccounts', () => {
     expect(new Set(a.map((x) => x.id)).size).toBe(500);
     for (const x of a) if (x.owner !== undefined) expect(owners).toContain(x.owner);
     expect(a.some((x) => x.type === 'customer')).toBe(true);
+  });
+});
+
+describe('AccountIndex: domain lookups', () => {
+  // A lookup that misses skips the public-suffix step for a bare "name.tld": such a host is its own
+  // registrable domain or has none, so that step could never find another key.
+  it('a host of two lower-case labels is its own registrable domain or has none', () => {
+    const label = fc.stringMatching(/^[a-z0-9-]{1,12}$/);
+    fc.assert(
+      fc.property(label, label, (a, b) => {
+        const host = `${a}.${b}`;
+        expect([host, undefined]).toContain(registrableDomain(host));
+      }),
+      { numRuns: 2000 },
+    );
+    for (const host of ['co.uk', 'github.io', 'com.au', 'blogspot.com', '1234567.89012', '-a.com']) {
+      expect([host, undefined]).toContain(registrableDomain(host));
+    }
+  });
+
+  it('still finds accounts by the registrable domain of a longer host', () => {
+    const index = AccountIndex.build([makeAccount({ id: 'uk', domains: ['acme.co.uk'] })]);
+    expect(index.byDomain('shop.acme.co.uk').map((a) => a.id)).toEqual(['uk']);
+    expect(index.byDomain('acme.co.uk').map((a) => a.id)).toEqual(['uk']);
+    expect(index.byDomain('co.uk')).toEqual([]);
+    expect(index.match(makeLead({ emailDomain: 'eu.acme.co.uk' }))?.account.id).toBe('uk');
+    expect(index.match(makeLead({ emailDomain: 'other.co' }))).toBeNull();
+  });
+});
+
+describe('AccountIndex: name answers kept per index', () => {
+  it('gives the same match the first time and every time after, as a fresh index does', () => {
+    const generated = generateAccounts(2000, 11);
+    const warm = AccountIndex.build(generated);
+    const names = fc.oneof(
+      fc.constantFrom(...generated.slice(0, 200).map((a) => a.name)),
+      fc.constantFrom(...generated.slice(0, 200).map((a) => a.name.split(' ')[0]!)),
+      fc.string({ maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(fc.array(names, { minLength: 1, maxLength: 15 }), (list) => {
+        for (const company of [...list, ...list.reverse()]) {
+          const lead = makeLead({ company });
+          expect(warm.match(lead)).toEqual(AccountIndex.build(generated.slice(0, 2000)).match(lead));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('answers for its own accounts only: two indexes never share an answer', () => {
+    const withGlobex = AccountIndex.build([makeAccount({ id: 'g', name: 'Globex Corporation' })]);
+    const without = AccountIndex.build([makeAccount({ id: 'i', name: 'Initech' })]);
+    const lead = makeLead({ company: 'Globex Corp' });
+    expect(withGlobex.match(lead)?.account.id).toBe('g');
+    expect(without.match(lead)).toBeNull();
+    expect(withGlobex.match(lead)?.account.id).toBe('g');
+  });
+
+  it('keeps byName sortable: its answers are copies', () => {
+    const index = AccountIndex.build([
+      makeAccount({ id: 'a', name: 'Umbrella Pharma' }),
+      makeAccount({ id: 'b', name: 'Umbrella' }),
+    ]);
+    const lead = makeLead({ company: 'Umbrella' });
+    expect(index.match(lead)?.account.id).toBe('b');
+    expect(index.byName('Umbrella').map((c) => c.account.id)).toEqual(['b']);
+    expect(index.match(lead)?.account.id).toBe('b');
   });
 });

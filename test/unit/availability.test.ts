@@ -439,6 +439,20 @@ describe('recordAssignment', () => {
 
   it.each([
     ['drops times older than the window', [now - 10 * DAY, now - 2 * DAY], 7 * DAY, [now - 2 * DAY, now]],
+    [
+      'drops several at once',
+      [now - 10 * DAY, now - 9 * DAY, now - 8 * DAY, now - 2 * DAY, now - DAY],
+      7 * DAY,
+      [now - 2 * DAY, now - DAY, now],
+    ],
+    ['drops all of them', [now - 10 * DAY, now - 9 * DAY], 7 * DAY, [now]],
+    [
+      'appends when all are in the window',
+      [now - 2 * HOUR, now - HOUR],
+      DAY,
+      [now - 2 * HOUR, now - HOUR, now],
+    ],
+    ['appends a time equal to the latest', [now - HOUR, now], DAY, [now - HOUR, now, now]],
     ['keeps nothing with a zero window', [now - 2 * DAY], 0, []],
     [
       'inserts a replayed earlier time in order',

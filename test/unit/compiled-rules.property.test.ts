@@ -8,7 +8,8 @@ import {
   type ConditionEnv,
 } from '../../src/core/conditions.js';
 import { compiledRules } from '../../src/core/compiled-rules.js';
-import type { Condition, Lead, Territory } from '../../src/core/types.js';
+import { decide } from '../../src/core/decide.js';
+import type { Condition, ConditionTrace, Lead, RouteTrace, Territory } from '../../src/core/types.js';
 import {
   makeLead,
   makePool,
@@ -29,6 +30,10 @@ const territories: Record<string, Territory> = {
     ],
   },
   london: { name: 'london', clauses: [{ country: ['GB'], postalPrefix: ['EC', 'WC'] }] },
+  // Not bound to countries: a clause without a country list (matched lead by lead, not by country).
+  berlin: { name: 'berlin', clauses: [{ city: ['Berlin'] }] },
+  mixed: { name: 'mixed', clauses: [{ country: ['FR'] }, { postalPrefix: ['EC'] }] },
+  empty: { name: 'empty', clauses: [] },
 };
 
 const leaf: fc.Arbitrary<Condition> = fc.oneof(
@@ -37,6 +42,9 @@ const leaf: fc.Arbitrary<Condition> = fc.oneof(
     { kind: 'territory', name: 'dach' },
     { kind: 'territory', name: 'west' },
     { kind: 'territory', name: 'london' },
+    { kind: 'territory', name: 'berlin' },
+    { kind: 'territory', name: 'mixed' },
+    { kind: 'territory', name: 'empty' },
     { kind: 'territory', name: 'nowhere' },
     { kind: 'free_mail', value: true },
     { kind: 'free_mail', value: false },
@@ -45,6 +53,10 @@ const leaf: fc.Arbitrary<Condition> = fc.oneof(
     { kind: 'compare', field: 'country', op: 'missing' },
     { kind: 'compare', field: 'title', op: 'exists' },
     { kind: 'compare', field: 'title', op: 'contains', value: 'vp', caseSensitive: false },
+    // Field names that are not a normalized field spelled exactly: an alias, snake case, a custom field.
+    { kind: 'compare', field: 'zip', op: 'exists' },
+    { kind: 'compare', field: 'annual_revenue', op: 'gte', value: 1000 },
+    { kind: 'compare', field: 'Plan', op: 'eq', value: 'pro', caseSensitive: false },
   ),
   fc
     .integer({ min: 0, max: 3000 })
@@ -77,15 +89,17 @@ const condition: fc.Arbitrary<Condition> = fc.letrec<{ c: Condition }>((tie) => 
 
 const lead: fc.Arbitrary<Lead> = fc
   .record({
-    country: fc.constantFrom('DE', 'US', 'GB', 'CA', undefined),
+    country: fc.constantFrom('DE', 'US', 'GB', 'CA', 'FR', undefined),
     state: fc.constantFrom('CA', 'NY', undefined),
     city: fc.constantFrom('Vancouver', 'Berlin', undefined),
     postalCode: fc.constantFrom('EC1A 1BB', 'M1 1AE', undefined),
     employees: fc.option(fc.integer({ min: 0, max: 3000 }), { nil: undefined }),
     emailDomain: fc.constantFrom('gmail.com', 'acme.io', undefined),
     title: fc.constantFrom('VP Sales', 'Engineer', undefined),
+    annualRevenue: fc.constantFrom(500, 5000, undefined),
+    plan: fc.constantFrom('Pro', 'free', undefined),
   })
-  .map((over) => makeLead(over));
+  .map(({ plan, ...over }) => makeLead({ ...over, fields: plan === undefined ? {} : { plan } }));
 
 const team = makeTeam([makeRep('ada@x.io', { hours: [{ days: [1, 2, 3, 4, 5], start: 540, end: 1020 }] })]);
 const pools = { p: makePool('p', ['ada@x.io']) };
@@ -123,6 +137,85 @@ describe('compiled conditions', () => {
           } finally {
             compiled.release(scope);
           }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
+
+// Rule files list routes for one territory together ("DACH enterprise", "DACH mid-market" …), and the
+// decision loop rules out such a run at once when the lead is outside the territory. Random rule sets
+// with runs, checked against the reference evaluators route by route.
+const territoryName = fc.constantFrom('dach', 'west', 'london', 'berlin', 'mixed', 'empty', 'nowhere');
+const runOfRoutes: fc.Arbitrary<Condition[]> = fc.oneof(
+  fc
+    .tuple(territoryName, fc.array(condition, { minLength: 1, maxLength: 4 }))
+    .map(([name, rests]) =>
+      rests.map<Condition>((rest) => ({ kind: 'all', of: [{ kind: 'territory', name }, rest] })),
+    ),
+  territoryName.map<Condition[]>((name) => [{ kind: 'territory', name }]),
+  condition.map((c) => [c]),
+);
+
+describe('compiled rule sets', () => {
+  it('scan stops where the reference first holds and records each failure as explainFailure does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(runOfRoutes, { minLength: 1, maxLength: 6 }).map((runs) => runs.flat()),
+        lead,
+        fc.integer({ min: 0, max: 6 * 86_400_000 }),
+        fc.nat(),
+        (whens, l, offset, start) => {
+          const ruleSet = makeRuleSet(
+            whens.map((when, i) => makeRoute(`r${i}`, when, { kind: 'queue', name: 'triage' })),
+            { territories, pools },
+          );
+          const now = MONDAY_10_UTC + offset;
+          const env: ConditionEnv = {
+            lead: l,
+            now,
+            territories,
+            pools,
+            team,
+            account: null,
+            isFreeMail: (d) => d === 'gmail.com',
+          };
+          const firstHolding = whens.findIndex((when) => conditionHolds(when, env));
+          const from = start % whens.length;
+          const compiled = compiledRules(ruleSet);
+          const scope = compiled.acquire(env);
+          try {
+            const failures: ConditionTrace[] = [];
+            const stop = compiled.scan(scope, from, whens.length, {
+              failed: (condition, count) => {
+                for (let c = 0; c < count; c++) failures.push(condition);
+              },
+            });
+            const expectedStop = whens.findIndex((when, i) => i >= from && conditionHolds(when, env));
+            expect(stop).toBe(expectedStop < 0 ? whens.length : expectedStop);
+            expect(failures).toEqual(whens.slice(from, stop).map((when) => explainFailure(when, env)));
+          } finally {
+            compiled.release(scope);
+          }
+
+          // decide lists every route tried, as the reference explains it, and only those.
+          const d = decide(
+            l,
+            ruleSet,
+            { team, state: { pools: {}, reps: {} }, isFreeMail: env.isFreeMail },
+            now,
+          );
+          const tried = firstHolding < 0 ? whens.length : firstHolding + 1;
+          const expected: RouteTrace[] = whens
+            .slice(0, tried)
+            .map((when, i) =>
+              i === firstHolding
+                ? { index: i, name: `r${i}`, matched: true, condition: evaluateCondition(when, env) }
+                : { index: i, name: `r${i}`, matched: false, condition: explainFailure(when, env)! },
+            );
+          expect(d.trace.routes).toEqual(expected);
+          expect(JSON.parse(JSON.stringify(d.trace.routes))).toEqual(JSON.parse(JSON.stringify(expected)));
         },
       ),
       { numRuns: 400 },
