@@ -28,7 +28,9 @@ async function main(): Promise<void> {
       : [
           `lead-router ${config.role === 'web' ? 'intake (no worker) ' : ''}is running at ${app.url}`,
           intake,
-          app.sandbox === undefined ? '' : `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
+          app.sandbox === undefined
+            ? ''
+            : `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
           `  health: ${app.url}/healthz · why a lead went where it did: npm run cli -- explain <email>`,
           '',
         ];

@@ -71,5 +71,4 @@ export class CallStats {
   }
 }
 
-export const totalCalls = (r: Record<string, number>): number =>
-  Object.values(r).reduce((a, b) => a + b, 0);
+export const totalCalls = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);

@@ -48,7 +48,10 @@ const envSchema = z.object({
   DEMO_RATE: z.coerce.number().min(0).max(100).default(0.5),
   REDIS_URL: z.string().optional(),
   /** Namespace of the shared rate-limiter keys in Redis; instances sharing a budget use the same. */
-  REDIS_KEY_PREFIX: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . -').default('lead-router'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[\w.-]+$/, 'letters, digits, _ . -')
+    .default('lead-router'),
 });
 
 export type Role = 'all' | 'web' | 'worker';

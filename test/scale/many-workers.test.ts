@@ -61,7 +61,7 @@ describeReal(`${WORKERS} worker processes over PostgreSQL and Redis`, () => {
       expect(c.workers.map((w) => w.decisions > 0)).toEqual(c.workers.map(() => true));
       const calls = c.crm.calls.forPortal(c.portalId);
       expect(calls.rateLimited).toEqual({});
-    expect(wrong('notes', (n) => n <= 1)).toEqual([]);
+      expect(wrong('notes', (n) => n <= 1)).toEqual([]);
       console.log(
         JSON.stringify({
           test: 'many-workers',

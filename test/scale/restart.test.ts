@@ -14,11 +14,11 @@ describeReal('SIGTERM drains and a restart resumes', () => {
     `stops web and workers mid-burst of ${LEADS.toLocaleString('en')} leads, loses nothing, then resumes`,
     async () => {
       cluster = await startCluster({
-      workers: 2,
-      requestsPer10s: 300,
-      // HubSpot retries a refused delivery after a minute, then longer; a twentieth of that here.
-      sandbox: { webhookTiming: { retryScale: 0.05 } },
-    });
+        workers: 2,
+        requestsPer10s: 300,
+        // HubSpot retries a refused delivery after a minute, then longer; a twentieth of that here.
+        sandbox: { webhookTiming: { retryScale: 0.05 } },
+      });
       const c = cluster;
       const ids = c.demo.createContacts(LEADS).map((x) => x.id);
       const owned = () => ids.filter((id) => c.effects().owners.has(id)).length;

@@ -254,9 +254,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       new ManagedProcess(
         `worker-${i + 1}`,
         'worker',
-        { ...env, ROLE: 'worker' },
+        // A worker serves only /healthz, /readyz and /metrics, on a port of its own.
+        { ...env, ROLE: 'worker', PORT: '0' },
         dir,
-        async () => undefined,
+        () => Promise.resolve(),
         log,
       ),
   );
