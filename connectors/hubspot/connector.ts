@@ -277,6 +277,7 @@ export class HubSpotConnector implements CrmConnector {
   readonly provider = 'hubspot' as const;
   private client: { token: string; client: Client } | undefined;
   private cachedDirectory: Directory | undefined;
+  private directoryFetch: Promise<Directory> | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: HubSpotConnectorOptions) {
@@ -438,7 +439,18 @@ export class HubSpotConnector implements CrmConnector {
     return out;
   }
 
-  async directory(): Promise<Directory> {
+  /**
+   * The owners (active, then archived) and teams. Callers that ask while a read is in flight share it:
+   * lanes starting together would otherwise each page through the owners.
+   */
+  directory(): Promise<Directory> {
+    this.directoryFetch ??= this.fetchDirectory().finally(() => {
+      this.directoryFetch = undefined;
+    });
+    return this.directoryFetch;
+  }
+
+  private async fetchDirectory(): Promise<Directory> {
     const owners = new Map<string, DirectoryOwner>();
     const queues: Record<string, string> = {};
     // Active owners first, then archived ones (deactivated users) so routing can skip them.

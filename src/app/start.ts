@@ -149,6 +149,9 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         leaseMs: config.workerLeaseMs,
         clock,
         logger,
+        onOwnerWritten: (tenantId, leadCreatedAt) =>
+          metrics.ownerWritten(tenantId, (clock() - leadCreatedAt) / 1000),
+        onDeadLetter: (tenantId) => metrics.deadLetter(tenantId),
         onDecision: (info) => {
           metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback');
           options.onDecision?.(info);

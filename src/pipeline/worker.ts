@@ -8,7 +8,6 @@ import {
   type Directory,
   type DirectoryOwner,
   type ItemResult,
-  type NoteCreate,
   type OwnerWrite,
   type TaskCreate,
 } from '../../connectors/connector.js';
@@ -28,6 +27,7 @@ import type {
   PlannedAction,
   Storage,
 } from '../storage/index.js';
+import { matchEnrollment, matchNote, matchTask } from './existing.js';
 import { asCrmError, DEFAULT_BACKOFF, failureOutcome, isRetryable, type BackoffPolicy } from './failures.js';
 import { crmPropertiesFor, propertyFeedsFields } from './properties.js';
 import type { TenantRegistry, TenantRuntime } from './runtime.js';
@@ -43,9 +43,16 @@ export interface DecisionInfo {
   summary: string;
 }
 
-/** Notes per batch call (HubSpot's batch limit) and how long a partial batch may wait. */
+/** Notes per batch call (HubSpot's batch limit), how long a note waits to be gathered, batches per flush. */
 const NOTE_BATCH = 100;
 const NOTE_DELAY_MS = 5_000;
+const NOTE_ROUNDS = 10;
+
+/**
+ * How long after a create was sent the CRM is searched for it: HubSpot's search lags writes by "a few
+ * moments", so looking sooner could miss a create that was applied and make it a second time.
+ */
+const DEFAULT_VERIFY_DELAY_MS = 5_000;
 
 export interface WorkerOptions {
   storage: Storage;
@@ -68,6 +75,12 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Re-decisions after a rotation-state conflict before the item is retried later. */
   maxConflictRetries?: number;
+  /** Wait after a create whose outcome is unknown before searching the CRM for it (default 5 s). */
+  verifyDelayMs?: number;
+  /** An owner write was confirmed by the CRM, for a lead created at `leadCreatedAt` (epoch ms). */
+  onOwnerWritten?: (tenantId: string, leadCreatedAt: number) => void;
+  /** An inbox item of the tenant moved to the dead letters. */
+  onDeadLetter?: (tenantId: string) => void;
 }
 
 interface Job {
@@ -83,6 +96,8 @@ interface Job {
   existing: boolean;
   /** The rep the decision assigned, for notes. */
   owner?: string | undefined;
+  /** When the lead was created in the CRM (its `createdAt`, else the creation event's time), for metrics. */
+  createdAt?: number | undefined;
   actions: PlannedAction[];
   failures: { error: CrmError; what: string }[];
   /** Finished without work (effect taken, still held): complete it, nothing else. */
@@ -110,6 +125,7 @@ function newJob(item: InboxItem, purpose: string, extra: Partial<Job> = {}): Job
     leadId,
     decisionKey: `${leadId}:${purpose}`,
     purpose,
+    createdAt: item.event.kind === 'created' ? item.event.occurredAt : undefined,
     effectClaimed: extra.hold === undefined,
     existing: false,
     actions: [],
@@ -139,6 +155,14 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+/** A create that failed this way may have been applied by the CRM all the same (sent, no answer). */
+function mayHaveLanded(error: CrmError): boolean {
+  return error.details.outcomeUnknown === true;
+}
+
+/** A claimed create that fails: given back, keeping its unresolved send, or forgetting it (not applied). */
+type Release = 'keep' | 'forget';
+
 function sequenceLabel(spec: SequenceSpec): string {
   return spec.name !== undefined ? `'${spec.name}'` : `#${spec.id ?? '?'}`;
 }
@@ -163,6 +187,19 @@ function describeAction(a: PlannedAction): string {
   }
 }
 
+/** What became of a batch's actions, stored together after each CRM call. */
+class Outcomes {
+  readonly done: { id: number; crmId: string | null }[] = [];
+  readonly failed: { a: PlannedAction; reason: string }[] = [];
+  /** Given back for a later attempt, keeping / forgetting an unresolved send. */
+  readonly keep: number[] = [];
+  readonly forget: number[] = [];
+
+  release(id: number, how: Release): void {
+    (how === 'keep' ? this.keep : this.forget).push(id);
+  }
+}
+
 export class Worker {
   private readonly storage: Storage;
   private readonly registry: TenantRegistry;
@@ -176,6 +213,9 @@ export class Worker {
   private readonly backoff: BackoffPolicy;
   private readonly ttlMs: number;
   private readonly maxConflictRetries: number;
+  private readonly verifyDelayMs: number;
+  private readonly onOwnerWritten: WorkerOptions['onOwnerWritten'];
+  private readonly onDeadLetter: WorkerOptions['onDeadLetter'];
 
   private readonly directories = new Map<string, Directory>();
   private readonly directoryFetches = new Map<string, Promise<Directory>>();
@@ -183,6 +223,7 @@ export class Worker {
   private readonly sequenceFetches = new Map<string, Promise<SequenceList>>();
 
   private running = false;
+  private claims = 0;
   private readonly concurrency: number;
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
@@ -201,6 +242,18 @@ export class Worker {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.ttlMs = options.directoryTtlMs ?? DEFAULT_TTL_MS;
     this.maxConflictRetries = options.maxConflictRetries ?? 5;
+    this.verifyDelayMs = options.verifyDelayMs ?? DEFAULT_VERIFY_DELAY_MS;
+    this.onOwnerWritten = options.onOwnerWritten;
+    this.onDeadLetter = options.onDeadLetter;
+  }
+
+  /** Runs a caller's hook; a hook that throws must not fail the batch it reports on. */
+  private notify(hook: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.logger.warn('worker hook failed', { hook, error: String(error) });
+    }
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -239,7 +292,9 @@ export class Worker {
       try {
         if (housekeeping) {
           const now = this.clock();
-          await this.storage.reapExpired(now, { maxAttempts: this.backoff.maxAttempts });
+          const reaped = await this.storage.reapExpired(now, { maxAttempts: this.backoff.maxAttempts });
+          for (const tenantId of reaped.deadLetteredTenants)
+            this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId));
           await this.processHolds(now);
         }
         handled = await this.runOnce();
@@ -270,51 +325,152 @@ export class Worker {
   /**
    * Writes planned explanation notes in batches of up to 100, gathered across worker batches: a note is
    * context, not routing, so it may trail the owner write by a few seconds, and writing a handful per
-   * batch would spend a tenth of a burst's rate budget on notes. A partial batch goes out when the worker
-   * is idle (`eager`) or its oldest note has waited `NOTE_DELAY_MS`. Planned notes are durable, so a
+   * batch would spend a tenth of a burst's rate budget on notes. Notes are claimed before they are
+   * written, so the worker processes flushing at once never write one twice; a note waits
+   * `NOTE_DELAY_MS` to be gathered unless the worker is idle (`eager`). Planned notes are durable, so a
    * crash only delays them.
    */
   async flushNotes(now: number, eager: boolean): Promise<number> {
-    const planned = await this.storage.plannedActionsOfKind('write_note', 1000);
-    const byTenant = new Map<string, PlannedAction[]>();
-    for (const a of planned) byTenant.set(a.tenantId, [...(byTenant.get(a.tenantId) ?? []), a]);
     let written = 0;
-    for (const [tenantId, actions] of byTenant) {
-      const due = eager || (actions[0] !== undefined && now - actions[0].createdAt >= NOTE_DELAY_MS);
-      for (let i = 0; i < actions.length; i += NOTE_BATCH) {
-        const chunk = actions.slice(i, i + NOTE_BATCH);
-        if (chunk.length < NOTE_BATCH && !due) break;
-        const inputs: NoteCreate[] = chunk.map((a) => ({
-          leadId: a.leadId,
-          text: a.action.kind === 'write_note' ? a.action.text : '',
-          key: a.key,
-        }));
-        let results: ItemResult[];
-        try {
-          results = await (await this.registry.runtime(tenantId)).connector.writeNotes(inputs);
-        } catch (error) {
-          const e = asCrmError(error);
-          results = inputs.map(() => ({ ok: false, error: e }));
-        }
-        const done: { id: number; crmId: string | null }[] = [];
-        for (const [j, a] of chunk.entries()) {
-          const result = results[j] ?? { ok: false, error: new CrmError('invalid', 'no result') };
-          if (result.ok) {
-            done.push({ id: a.id, crmId: result.id ?? null });
-          } else if (!isRetryable(result.error)) {
-            await this.storage.markActionFailed(
-              tenantId,
-              a.id,
-              `write note on contact ${a.leadId}: ${result.error.message}`,
-              now,
-            );
-          }
-          // A retryable failure stays planned for the next flush.
-        }
-        written += await this.storage.markActionsDone(tenantId, done, now);
-      }
+    for (let round = 0; round < NOTE_ROUNDS; round++) {
+      const holder = this.claimHolder();
+      const claimed = await this.storage.claimActionsOfKind('write_note', {
+        workerId: holder,
+        limit: NOTE_BATCH,
+        leaseUntil: now + this.leaseMs,
+        now,
+        sentBefore: now - this.verifyDelayMs,
+        createdBefore: eager ? undefined : now - NOTE_DELAY_MS,
+      });
+      const byTenant = new Map<string, PlannedAction[]>();
+      for (const a of claimed) byTenant.set(a.tenantId, [...(byTenant.get(a.tenantId) ?? []), a]);
+      for (const [tenantId, notes] of byTenant)
+        written += await this.writeNotes(tenantId, notes, holder, now);
+      if (claimed.length < NOTE_BATCH) break;
     }
     return written;
+  }
+
+  /** Writes one tenant's claimed notes in one batch call, adopting those an unresolved send made. */
+  private async writeNotes(
+    tenantId: string,
+    notes: PlannedAction[],
+    holder: string,
+    now: number,
+  ): Promise<number> {
+    const outcomes = new Outcomes();
+    let connector: CrmConnector;
+    try {
+      connector = (await this.registry.runtime(tenantId)).connector;
+    } catch (error) {
+      this.logger.warn('notes not written', { tenantId, error: asCrmError(error).message });
+      await this.storage.releaseActions(
+        tenantId,
+        notes.map((a) => a.id),
+        holder,
+        now,
+        { notApplied: false },
+      );
+      return 0;
+    }
+    const text = (a: PlannedAction): string => (a.action.kind === 'write_note' ? a.action.text : '');
+    const fresh: PlannedAction[] = [];
+    for (const a of notes) {
+      if (a.sentAt === null) {
+        fresh.push(a);
+        continue;
+      }
+      try {
+        const match = matchNote(await connector.findNotes(a.leadId), text(a));
+        if (match === undefined) fresh.push(a);
+        else {
+          this.adopted(a, match.id);
+          outcomes.done.push({ id: a.id, crmId: match.id });
+        }
+      } catch (error) {
+        // Still unresolved: given back as it is, looked for again by the next flush.
+        outcomes.keep.push(a.id);
+        this.logger.warn('note not checked', {
+          tenantId,
+          leadId: a.leadId,
+          error: asCrmError(error).message,
+        });
+      }
+    }
+    const sending = await this.markSent(tenantId, fresh, holder);
+    if (sending.length > 0) {
+      let results: ItemResult[];
+      try {
+        results = await connector.writeNotes(
+          sending.map((a) => ({ leadId: a.leadId, text: text(a), key: a.key })),
+        );
+      } catch (error) {
+        const e = asCrmError(error);
+        results = sending.map(() => ({ ok: false, error: e }));
+      }
+      for (const [j, a] of sending.entries()) {
+        const result = results[j] ?? { ok: false, error: new CrmError('invalid', 'no result') };
+        if (result.ok) outcomes.done.push({ id: a.id, crmId: result.id ?? null });
+        else if (!isRetryable(result.error))
+          outcomes.failed.push({ a, reason: `write note on contact ${a.leadId}: ${result.error.message}` });
+        else outcomes.release(a.id, mayHaveLanded(result.error) ? 'keep' : 'forget');
+      }
+    }
+    return this.writeOutcomes(tenantId, outcomes, holder, now);
+  }
+
+  /**
+   * Who holds a claim on actions: this worker and one batch (or flush) of it, so that a lane taking
+   * over an item whose lease lapsed never shares a claim with the lane still working on it.
+   */
+  private claimHolder(): string {
+    this.claims += 1;
+    return `${this.workerId}/${this.claims}`;
+  }
+
+  /** Records that these claimed creates are sent now; returns those still ours to send. */
+  private async markSent(
+    tenantId: string,
+    actions: PlannedAction[],
+    holder: string,
+  ): Promise<PlannedAction[]> {
+    if (actions.length === 0) return [];
+    const ids = new Set(
+      await this.storage.markActionsSent(
+        tenantId,
+        actions.map((a) => a.id),
+        holder,
+        this.clock(),
+      ),
+    );
+    return actions.filter((a) => ids.has(a.id));
+  }
+
+  private adopted(a: PlannedAction, crmId: string | undefined): void {
+    this.logger.info('adopted a create an earlier attempt made', {
+      tenantId: a.tenantId,
+      leadId: a.leadId,
+      kind: a.kind,
+      crmId,
+    });
+  }
+
+  /** Stores what became of claimed actions, in a few statements; returns how many were done. */
+  private async writeOutcomes(
+    tenantId: string,
+    outcomes: Outcomes,
+    holder: string,
+    now: number,
+  ): Promise<number> {
+    const done = await this.storage.markActionsDone(tenantId, outcomes.done.splice(0), now);
+    for (const { a, reason } of outcomes.failed.splice(0))
+      await this.storage.markActionFailed(tenantId, a.id, reason, now);
+    for (const [ids, notApplied] of [
+      [outcomes.keep.splice(0), false],
+      [outcomes.forget.splice(0), true],
+    ] as const)
+      if (ids.length > 0) await this.storage.releaseActions(tenantId, ids, holder, now, { notApplied });
+    return done;
   }
 
   /**
@@ -352,14 +508,39 @@ export class Worker {
       leaseMs: this.leaseMs,
       now,
     });
+    if (items.length === 0) return 0;
     const byTenant = new Map<string, InboxItem[]>();
     for (const item of items) {
       const list = byTenant.get(item.tenantId) ?? [];
       list.push(item);
       byTenant.set(item.tenantId, list);
     }
-    for (const [tenantId, list] of byTenant) await this.processTenant(tenantId, list, now);
+    const renewal = this.keepLeased(items.map((i) => i.id));
+    try {
+      for (const [tenantId, list] of byTenant) await this.processTenant(tenantId, list, now);
+    } finally {
+      clearInterval(renewal);
+    }
     return items.length;
+  }
+
+  /**
+   * Renews the batch's leases while it runs (a batch of enrollments can take longer than a lease when
+   * the rate budget is busy): only a worker that died lets its leases lapse and its leads be taken over.
+   */
+  private keepLeased(ids: number[]): NodeJS.Timeout {
+    const timer = setInterval(
+      () => {
+        const at = this.clock();
+        this.storage.renewLeases(ids, this.workerId, at + this.leaseMs, at).catch((error: unknown) => {
+          this.logger.warn('leases not renewed', { workerId: this.workerId, error: String(error) });
+        });
+      },
+      Math.max(1, Math.floor(this.leaseMs / 3)),
+    );
+    // Never what keeps the process alive.
+    timer.unref();
+    return timer;
   }
 
   private async processTenant(tenantId: string, items: InboxItem[], now: number): Promise<void> {
@@ -550,7 +731,10 @@ export class Worker {
           error: new CrmError('not_found', `contact ${job.leadId} not found in ${crm}`),
           what: `read contact ${job.leadId}`,
         });
-      } else pending.push({ job, lead });
+      } else {
+        if (lead.createdAt !== undefined) job.createdAt = lead.createdAt;
+        pending.push({ job, lead });
+      }
     }
     return { pending, accounts: AccountIndex.build(accounts) };
   }
@@ -681,6 +865,7 @@ export class Worker {
 
   private async applyActions(batch: TenantBatch, jobs: Job[], now: number): Promise<void> {
     const { runtime, merged } = batch;
+    const tenantId = runtime.tenantId;
     const connector = runtime.connector;
     const pending: { job: Job; a: PlannedAction }[] = [];
     for (const job of jobs) for (const a of job.actions) if (a.status === 'planned') pending.push({ job, a });
@@ -689,31 +874,54 @@ export class Worker {
     const missingOwner = (email: string): CrmError =>
       new CrmError('invalid', `no ${batch.crm} owner with the email ${email}`);
 
-    const done: { id: number; crmId: string | null }[] = [];
-    /** Stores what succeeded, after each CRM call: a retry then redoes only what is missing. */
+    const outcomes = new Outcomes();
+    const holder = this.claimHolder();
+    const claimedIds: number[] = [];
+    const ownersWritten: Job[] = [];
+    /** Stores what happened, after each CRM call: a retry then redoes only what is missing. */
     const flush = async (): Promise<void> => {
-      if (done.length > 0) await this.storage.markActionsDone(runtime.tenantId, done.splice(0), now);
+      await this.writeOutcomes(tenantId, outcomes, holder, now);
+      for (const job of ownersWritten.splice(0)) {
+        const createdAt = job.createdAt;
+        if (createdAt !== undefined)
+          this.notify('onOwnerWritten', () => this.onOwnerWritten?.(tenantId, createdAt));
+      }
     };
-    const record = async (job: Job, a: PlannedAction, result: ItemResult): Promise<void> => {
+    /**
+     * `release` is given for a create this batch claimed: a retryable failure gives it back, keeping its
+     * unresolved send ('keep') or not ('forget': the CRM's answer shows it did not apply it).
+     */
+    const record = (job: Job, a: PlannedAction, result: ItemResult, release?: Release): void => {
       if (result.ok) {
-        done.push({ id: a.id, crmId: result.id ?? null });
+        outcomes.done.push({ id: a.id, crmId: result.id ?? null });
+        if (a.action.kind === 'set_owner') ownersWritten.push(job);
         return;
       }
       const what = describeAction(a);
-      if (!isRetryable(result.error))
-        await this.storage.markActionFailed(
-          runtime.tenantId,
-          a.id,
-          this.reason(what, result.error, batch.crm),
-          now,
-        );
-      job.failures.push({ error: result.error, what });
+      let error = result.error;
+      if (!isRetryable(error)) outcomes.failed.push({ a, reason: this.reason(what, error, batch.crm) });
+      else if (release !== undefined) {
+        outcomes.release(a.id, release);
+        // The next attempt must search the CRM for it first: not before the search can see it.
+        if (release === 'keep') error = this.afterVerifyDelay(error);
+      }
+      job.failures.push({ error, what });
+    };
+    /** A create another writer holds, or sent too recently to be looked for: tried again later. */
+    const busy = (job: Job, a: PlannedAction): void => {
+      job.failures.push({
+        error: this.afterVerifyDelay(
+          new CrmError('transient', 'being written by another worker, or waiting to be checked in the CRM'),
+        ),
+        what: describeAction(a),
+      });
     };
 
     /** Runs one batch call for `entries`; a thrown CrmError belongs to each of its items. */
     const batchCall = async <T>(
       entries: { job: Job; a: PlannedAction; input: T }[],
       call: (inputs: T[]) => Promise<ItemResult[]>,
+      claimed: boolean,
     ): Promise<void> => {
       if (entries.length === 0) return;
       let results: ItemResult[];
@@ -723,13 +931,33 @@ export class Worker {
         const e = asCrmError(error);
         results = entries.map(() => ({ ok: false, error: e }));
       }
-      for (const [i, entry] of entries.entries())
-        await record(
-          entry.job,
-          entry.a,
-          results[i] ?? { ok: false, error: new CrmError('invalid', 'no result') },
-        );
+      for (const [i, entry] of entries.entries()) {
+        const result = results[i] ?? { ok: false, error: new CrmError('invalid', 'no result') };
+        const release = !claimed ? undefined : !result.ok && !mayHaveLanded(result.error) ? 'forget' : 'keep';
+        record(entry.job, entry.a, result, release);
+      }
       await flush();
+    };
+
+    /** Leases a batch's creates; those not claimable are tried again later. Returns them as stored. */
+    const claim = async (entries: { job: Job; a: PlannedAction }[]): Promise<Map<number, PlannedAction>> => {
+      if (entries.length === 0) return new Map();
+      const at = this.clock();
+      const claimed = await this.storage.claimActions(
+        tenantId,
+        entries.map((e) => e.a.id),
+        {
+          workerId: holder,
+          // The item's own lease: whoever takes the item over after it lapses may take these too.
+          leaseUntil: now + this.leaseMs,
+          now: at,
+          sentBefore: at - this.verifyDelayMs,
+        },
+      );
+      const byId = new Map(claimed.map((a) => [a.id, a]));
+      claimedIds.push(...byId.keys());
+      for (const e of entries) if (!byId.has(e.a.id)) busy(e.job, e.a);
+      return byId;
     };
 
     const owners: { job: Job; a: PlannedAction; input: OwnerWrite }[] = [];
@@ -740,17 +968,17 @@ export class Worker {
       switch (action.kind) {
         case 'set_owner': {
           const owner = ownerOf(action.email);
-          if (owner === undefined) await record(job, a, { ok: false, error: missingOwner(action.email) });
+          if (owner === undefined) record(job, a, { ok: false, error: missingOwner(action.email) });
           else owners.push({ job, a, input: { leadId: a.leadId, ownerId: owner.id } });
           break;
         }
         case 'set_queue':
           // HubSpot has no queue owner field; queues map to CRM teams in a later change.
-          await record(job, a, { ok: true });
+          record(job, a, { ok: true });
           break;
         case 'create_task': {
           const owner = ownerOf(action.assignee);
-          if (owner === undefined) await record(job, a, { ok: false, error: missingOwner(action.assignee) });
+          if (owner === undefined) record(job, a, { ok: false, error: missingOwner(action.assignee) });
           else
             tasks.push({
               job,
@@ -780,33 +1008,117 @@ export class Worker {
       }
     }
 
-    await flush();
-    await batchCall(owners, (inputs) => connector.setOwners(inputs));
-    await batchCall(tasks, (inputs) => connector.createTasks(inputs));
-    for (const { job, a, spec, sender } of enrolls) {
-      let result: ItemResult;
-      try {
-        const owner = ownerOf(sender);
-        const sequenceId = spec.id ?? (await this.sequenceIdByName(runtime, spec.name ?? '', now));
-        if (owner === undefined) result = { ok: false, error: missingOwner(sender) };
-        else if (owner.userId === undefined)
-          result = {
-            ok: false,
-            error: new CrmError('invalid', `${sender} has no ${batch.crm} user id to send from`),
-          };
-        else
-          result = await connector.enroll({
-            leadId: a.leadId,
-            sequenceId,
-            senderUserId: owner.userId,
-            senderEmail: owner.email,
-          });
-      } catch (error) {
-        result = { ok: false, error: asCrmError(error) };
-      }
-      await record(job, a, result);
+    try {
       await flush();
+      // Setting an owner is idempotent: sent again after a crash, it changes nothing.
+      await batchCall(owners, (inputs) => connector.setOwners(inputs), false);
+
+      // Tasks: a task an unresolved earlier send made is adopted; the rest are marked sent, then sent.
+      const claimedTasks = await claim(tasks);
+      const newTasks: typeof tasks = [];
+      for (const entry of tasks) {
+        const stored = claimedTasks.get(entry.a.id);
+        if (stored === undefined) continue;
+        if (stored.sentAt === null) {
+          newTasks.push(entry);
+          continue;
+        }
+        try {
+          const match = matchTask(await connector.findTasks(entry.a.leadId), entry.input);
+          if (match === undefined) newTasks.push(entry);
+          else {
+            this.adopted(entry.a, match.id);
+            record(entry.job, entry.a, { ok: true, id: match.id });
+          }
+        } catch (error) {
+          record(entry.job, entry.a, { ok: false, error: asCrmError(error) }, 'keep');
+        }
+      }
+      await flush();
+      const sendingTasks = new Set(
+        await this.markSent(
+          tenantId,
+          newTasks.map((e) => e.a),
+          holder,
+        ),
+      );
+      for (const entry of newTasks) if (!sendingTasks.has(entry.a)) busy(entry.job, entry.a);
+      await batchCall(
+        newTasks.filter((e) => sendingTasks.has(e.a)),
+        (inputs) => connector.createTasks(inputs),
+        true,
+      );
+
+      // Enrollments, one call each: HubSpot has no batch enrollment.
+      const claimedEnrolls = await claim(enrolls);
+      for (const { job, a, spec, sender } of enrolls) {
+        const stored = claimedEnrolls.get(a.id);
+        if (stored === undefined) continue;
+        let result: ItemResult;
+        let release: Release = 'keep';
+        try {
+          const owner = ownerOf(sender);
+          if (owner === undefined) result = { ok: false, error: missingOwner(sender) };
+          else if (owner.userId === undefined)
+            result = {
+              ok: false,
+              error: new CrmError('invalid', `${sender} has no ${batch.crm} user id to send from`),
+            };
+          else {
+            const senderUserId = owner.userId;
+            const enroll = (sequenceId: string): Promise<ItemResult> =>
+              connector.enroll({ leadId: a.leadId, sequenceId, senderUserId, senderEmail: owner.email });
+            let sequenceId = spec.id ?? (await this.sequenceIdByName(runtime, spec.name ?? '', now));
+            const existing =
+              stored.sentAt === null
+                ? undefined
+                : matchEnrollment(await connector.findEnrollment(a.leadId), sequenceId);
+            if (existing !== undefined) {
+              this.adopted(a, existing.id);
+              result = { ok: true, id: existing.id };
+            } else if ((await this.markSent(tenantId, [stored], holder)).length === 0) {
+              busy(job, a);
+              continue;
+            } else {
+              result = await enroll(sequenceId);
+              if (!result.ok && result.error.kind === 'not_found' && spec.id === undefined) {
+                // The sequence may have been deleted (and recreated) since its list was read: read the
+                // list again and try once more, or give up with a reason that names the sequence.
+                this.forgetSequenceList(tenantId, sequenceId);
+                const again = await this.sequenceIdByName(runtime, spec.name ?? '', now);
+                if (again !== sequenceId) {
+                  sequenceId = again;
+                  result = await enroll(sequenceId);
+                }
+              }
+              if (!result.ok && !mayHaveLanded(result.error)) release = 'forget';
+            }
+          }
+        } catch (error) {
+          result = { ok: false, error: asCrmError(error) };
+        }
+        record(job, a, result, release);
+        await flush();
+      }
+    } catch (error) {
+      // What this batch claimed and did not settle is given back, so its retry need not wait out the lease.
+      await this.storage
+        .releaseActions(tenantId, claimedIds, holder, now, { notApplied: false })
+        .catch(() => 0);
+      throw error;
     }
+  }
+
+  /** A retry of an unresolved create must not come before the CRM's search can show it. */
+  private afterVerifyDelay(error: CrmError): CrmError {
+    const retryAfterMs = Math.max(error.details.retryAfterMs ?? 0, this.verifyDelayMs);
+    return new CrmError(error.kind, error.message, { ...error.details, retryAfterMs });
+  }
+
+  /** Drops the tenant's sequence list if it still gives `id`, which the CRM no longer knows. */
+  private forgetSequenceList(tenantId: string, id: string): void {
+    if (this.sequenceLists.get(tenantId)?.list.some((s) => s.id === id) === true)
+      this.sequenceLists.delete(tenantId);
   }
 
   private async sequenceIdByName(runtime: TenantRuntime, name: string, now: number): Promise<string> {
@@ -899,6 +1211,7 @@ export class Worker {
     }
     const final = retryable === undefined ? reasons : `${reasons} (gave up after ${item.attempts} attempts)`;
     this.logger.error('lead dead-lettered', { ...fields, reason: final });
-    await this.storage.deadLetter(item.id, this.workerId, final, now);
+    if (await this.storage.deadLetter(item.id, this.workerId, final, now))
+      this.notify('onDeadLetter', () => this.onDeadLetter?.(item.tenantId));
   }
 }

@@ -102,8 +102,29 @@ export interface PlannedAction {
   status: ActionStatus;
   crmId: string | null;
   error: string | null;
+  /**
+   * When a create was last sent without its outcome being recorded (the worker died, or the CRM did not
+   * answer): the CRM may hold it, so the next attempt looks for it before creating again. Null when
+   * never sent, or when the last send is known not to have been applied.
+   */
+  sentAt: number | null;
+  /** A planned action being written now: by whom, until when (null when nobody holds it). */
+  leaseOwner: string | null;
+  leaseUntil: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+export interface ActionClaimOptions {
+  workerId: string;
+  /** The claim lapses then, and another worker may take the action over. */
+  leaseUntil: number;
+  now: number;
+  /**
+   * Actions whose last send is unresolved are claimed only if it was sent at or before this time: CRM
+   * search lags writes, so looking for the create too early would miss it.
+   */
+  sentBefore: number;
 }
 
 export type InboxStats = Record<InboxState, number>;

@@ -219,6 +219,18 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     run: splitRoutingState,
   },
+  {
+    version: 5,
+    name: 'action leases and sends',
+    // Every worker process writes deferred notes: an action is leased to one writer before it is sent.
+    // A CRM create has no idempotency key, so the time a create was sent is stored before sending; an
+    // attempt that finds it set looks in the CRM for what the earlier one may have made.
+    statements: () => [
+      `ALTER TABLE actions ADD COLUMN lease_owner TEXT`,
+      `ALTER TABLE actions ADD COLUMN lease_until BIGINT`,
+      `ALTER TABLE actions ADD COLUMN sent_at BIGINT`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

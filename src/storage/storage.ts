@@ -27,6 +27,7 @@ import {
   routingStateSchema,
   settingsSchema,
   stringListSchema,
+  type ActionClaimOptions,
   type ActionStatus,
   type Cipher,
   type ClaimOptions,
@@ -116,6 +117,9 @@ interface ActionRow {
   status: ActionStatus;
   crm_id: string | null;
   error: string | null;
+  sent_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -199,6 +203,16 @@ const ownerOf = (decision: Decision): string | null =>
 
 const INBOX_COLUMNS =
   'id, tenant_id, payload, state, attempts, run_after, lease_owner, lease_until, last_error, created_at, updated_at';
+
+const ACTION_COLUMNS =
+  'id, tenant_id, lead_id, decision_key, kind, payload, status, crm_id, error, sent_at, lease_owner, lease_until, created_at, updated_at';
+
+/**
+ * A planned action nobody holds (or whose holder's lease lapsed), and whose last unresolved send, if
+ * any, is old enough to be found by a CRM search. Parameters: now, sentBefore.
+ */
+const CLAIMABLE_ACTION =
+  "status = 'planned' AND (lease_until IS NULL OR lease_until <= ?) AND (sent_at IS NULL OR sent_at <= ?)";
 
 /** Parses a JSON column; with a schema, validates it too. A failure means the row was not written by us. */
 function readJson<T>(text: string, column: string, schema?: z.ZodType<T>): T {
@@ -292,6 +306,9 @@ const toAction = (r: ActionRow): PlannedAction => ({
   status: r.status,
   crmId: r.crm_id,
   error: r.error,
+  sentAt: r.sent_at,
+  leaseOwner: r.lease_owner,
+  leaseUntil: r.lease_until,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -556,6 +573,28 @@ export class Storage {
     return rows.map(toInbox).sort((a, b) => a.runAfter - b.runAfter || a.id - b.id);
   }
 
+  /**
+   * Extends the lease of rows `workerId` still holds to `leaseUntil` (a batch taking longer than the
+   * lease, alive all the while); returns how many it extended. Rows settled or taken over are left alone.
+   */
+  async renewLeases(
+    ids: readonly number[],
+    workerId: string,
+    leaseUntil: number,
+    now: number,
+  ): Promise<number> {
+    let renewed = 0;
+    for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
+      const r = await this.db.run(
+        `UPDATE inbox SET lease_until = ?, updated_at = ?
+         WHERE id IN (${marks(part.length)}) AND state = 'leased' AND lease_owner = ? AND lease_until < ?`,
+        [leaseUntil, now, ...part, workerId, leaseUntil],
+      );
+      renewed += r.changes;
+    }
+    return renewed;
+  }
+
   /** Done: only by the lease holder of a leased row. Marks the effect keys the row claimed as done. */
   async complete(id: number, workerId: string, now: number): Promise<boolean> {
     return (await this.completeMany([id], workerId, now)).length === 1;
@@ -613,21 +652,22 @@ export class Storage {
 
   /**
    * Returns expired leases to pending (due now). With `maxAttempts`, a row whose lease expired that many
-   * times (a poison event crashing its workers) becomes a dead letter instead.
+   * times (a poison event crashing its workers) becomes a dead letter instead; `deadLetteredTenants`
+   * names the tenant of each (for metrics).
    */
   async reapExpired(
     now: number,
     options: { maxAttempts?: number | undefined } = {},
-  ): Promise<{ requeued: number; deadLettered: number }> {
+  ): Promise<{ requeued: number; deadLettered: number; deadLetteredTenants: string[] }> {
     return this.db.transaction(async (tx) => {
-      let deadLettered = 0;
+      let deadLetteredTenants: string[] = [];
       if (options.maxAttempts !== undefined) {
-        const dead = await tx.run(
+        const dead = await tx.all<{ tenant_id: string }>(
           `UPDATE inbox SET state = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
-           WHERE state = 'leased' AND lease_until <= ? AND attempts >= ?`,
+           WHERE state = 'leased' AND lease_until <= ? AND attempts >= ? RETURNING tenant_id`,
           [`lease expired after ${options.maxAttempts} attempts`, now, now, options.maxAttempts],
         );
-        deadLettered = dead.changes;
+        deadLetteredTenants = dead.map((r) => r.tenant_id);
       }
       const requeued = await tx.run(
         `UPDATE inbox SET state = 'pending', run_after = ?, last_error = 'lease expired: ' || lease_owner,
@@ -635,7 +675,7 @@ export class Storage {
          WHERE state = 'leased' AND lease_until <= ?`,
         [now, now, now],
       );
-      return { requeued: requeued.changes, deadLettered };
+      return { requeued: requeued.changes, deadLettered: deadLetteredTenants.length, deadLetteredTenants };
     });
   }
 
@@ -1223,7 +1263,8 @@ export class Storage {
       let moved = 0;
       for (const { id, crmId } of done) {
         const r = await tx.run(
-          `UPDATE actions SET status = 'done', crm_id = ?, error = NULL, updated_at = ?
+          `UPDATE actions SET status = 'done', crm_id = ?, error = NULL, lease_owner = NULL, lease_until = NULL,
+             updated_at = ?
            WHERE tenant_id = ? AND id = ? AND status = 'planned'`,
           [crmId, now, tenantId, id],
         );
@@ -1233,7 +1274,10 @@ export class Storage {
     });
   }
 
-  /** Planned actions of one kind across tenants, oldest first (deferred work such as explanation notes). */
+  /**
+   * Planned actions of one kind across tenants, oldest first, those being written included: the work
+   * still to be done (explanation notes).
+   */
   async plannedActionsOfKind(kind: Action['kind'], limit: number): Promise<PlannedAction[]> {
     return (
       await this.db.all<ActionRow>(
@@ -1246,11 +1290,112 @@ export class Storage {
   /** planned → failed (a permanent failure; transient ones stay planned and are retried). */
   async markActionFailed(tenantId: string, actionId: number, reason: string, now: number): Promise<boolean> {
     const r = await this.db.run(
-      `UPDATE actions SET status = 'failed', error = ?, updated_at = ?
+      `UPDATE actions SET status = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
        WHERE tenant_id = ? AND id = ? AND status = 'planned'`,
       [reason, now, tenantId, actionId],
     );
     return r.changes === 1;
+  }
+
+  /**
+   * Leases up to `limit` claimable actions of one kind, across tenants and oldest first, to one writer
+   * (deferred notes, written by every worker process): concurrent claimers never get the same action.
+   * With `createdBefore`, only actions planned by then.
+   */
+  async claimActionsOfKind(
+    kind: Action['kind'],
+    options: ActionClaimOptions & { limit: number; createdBefore?: number | undefined },
+  ): Promise<PlannedAction[]> {
+    const { workerId, leaseUntil, now, sentBefore, limit } = options;
+    if (!Number.isInteger(limit) || limit <= 0)
+      throw new StorageError('invalid', 'claimActionsOfKind needs an integer limit > 0');
+    const created = options.createdBefore === undefined ? '' : ' AND created_at <= ?';
+    const params: SqlParam[] = [kind, now, sentBefore];
+    if (options.createdBefore !== undefined) params.push(options.createdBefore);
+    params.push(limit, workerId, leaseUntil, now, now, sentBefore);
+    // As `claim`: a materialized pick, locked and skipping rows another claimer holds on PostgreSQL; the
+    // outer condition, checked again, is the compare-and-set.
+    const rows = await this.db.all<ActionRow>(
+      `WITH picked AS MATERIALIZED (
+         SELECT id AS picked_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION}${created}
+         ORDER BY id LIMIT ?${this.db.dialect.claimLock})
+       UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ?
+       FROM picked WHERE actions.id = picked.picked_id AND ${CLAIMABLE_ACTION}
+       RETURNING ${ACTION_COLUMNS}`,
+      params,
+    );
+    return rows.map(toAction).sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Leases these actions of the tenant to one writer (a batch's creates), those claimable only; returns
+   * them as they are now. One held by another writer, finished, or sent too recently is left out.
+   */
+  async claimActions(
+    tenantId: string,
+    ids: readonly number[],
+    options: ActionClaimOptions,
+  ): Promise<PlannedAction[]> {
+    const { workerId, leaseUntil, now, sentBefore } = options;
+    const out: PlannedAction[] = [];
+    for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
+      const rows = await this.db.all<ActionRow>(
+        `UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ?
+         WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND ${CLAIMABLE_ACTION}
+         RETURNING ${ACTION_COLUMNS}`,
+        [workerId, leaseUntil, now, tenantId, ...part, now, sentBefore],
+      );
+      out.push(...rows.map(toAction));
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Records, before sending, that these creates are being sent now — only those `workerId` still
+   * holds; returns their ids. Send only those: a create another writer took over is theirs.
+   */
+  async markActionsSent(
+    tenantId: string,
+    ids: readonly number[],
+    workerId: string,
+    now: number,
+  ): Promise<number[]> {
+    const sent: number[] = [];
+    for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
+      const rows = await this.db.all<{ id: number }>(
+        `UPDATE actions SET sent_at = ?, updated_at = ?
+         WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND status = 'planned' AND lease_owner = ?
+         RETURNING id`,
+        [now, now, tenantId, ...part, workerId],
+      );
+      sent.push(...rows.map((r) => r.id));
+    }
+    return sent.sort((a, b) => a - b);
+  }
+
+  /**
+   * Gives back actions `workerId` holds, still planned, to be tried again. `notApplied`: their send
+   * failed in a way that shows the CRM did not apply it (a refusal, a 429), so the next attempt need not
+   * look for it first; otherwise what is known of the last send is kept. Returns how many were released.
+   */
+  async releaseActions(
+    tenantId: string,
+    ids: readonly number[],
+    workerId: string,
+    now: number,
+    options: { notApplied: boolean },
+  ): Promise<number> {
+    const sent = options.notApplied ? ', sent_at = NULL' : '';
+    let released = 0;
+    for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
+      const r = await this.db.run(
+        `UPDATE actions SET lease_owner = NULL, lease_until = NULL${sent}, updated_at = ?
+         WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND status = 'planned' AND lease_owner = ?`,
+        [now, tenantId, ...part, workerId],
+      );
+      released += r.changes;
+    }
+    return released;
   }
 
   // Holds ------------------------------------------------------------------------------------------

@@ -1,171 +1,15 @@
 // The worker end to end: the real HubSpotConnector against a started sandbox, storage on SQLite, a rule
 // set loaded from YAML. The sandbox's write log is the judge of "exactly once".
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
-import { LimiterFactory } from '../../connectors/shared/limiter.js';
-import {
-  createHubSpotSandbox,
-  seedDemoPortal,
-  type CrmObject,
-  type DemoPortal,
-  type HubSpotSandbox,
-  type WriteRecord,
-} from '../../connectors/sandbox/index.js';
-import type { CrmEvent } from '../../connectors/connector.js';
-import type { RuleSet } from '../../src/core/types.js';
-import { createLogger } from '../../src/log.js';
-import { HOLD_TIMEOUT_SUBSCRIPTION, Worker, type DecisionInfo } from '../../src/pipeline/worker.js';
-import type { TenantRegistry } from '../../src/pipeline/runtime.js';
-import { loadRuleSet } from '../../src/rules/index.js';
-import { openStorage, Storage } from '../../src/storage/index.js';
+import { HOLD_TIMEOUT_SUBSCRIPTION, Worker } from '../../src/pipeline/worker.js';
+import { Storage } from '../../src/storage/index.js';
+import { changed, created, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
 
-const TENANT = 't1';
-const T0 = Date.parse('2026-11-26T12:00:00.000Z');
-
-const RULES = `
-name: Pipeline test
-pools:
-  na: { members: [nina@acme.io, omar@acme.io, paula@acme.io, sam@acme.io], strategy: round_robin, fallback: { queue: triage } }
-routes:
-  - name: Seatless sender
-    when: { title: Seatless }
-    assign: { rep: dev@acme.io }
-    task: { subject: 'Call {{email}}', due: 15m, priority: high }
-    sequence: Enterprise demo follow-up
-  - name: Needs enrichment
-    when: { title: Enrich me }
-    assign: { hold: { fields: [industry], timeout: 1h, then: { pool: na } } }
-    task: { subject: 'Enriched lead {{email}}', due: 1h, priority: medium }
-  - name: Everyone else
-    assign: { pool: na }
-    task: { subject: 'New lead {{email}}', due: 1h, priority: medium }
-    sequence: Inbound nurture
-fallback: { queue: triage }
-team:
-  reps:
-    dev@acme.io: { timezone: Europe/London }
-    nina@acme.io: { timezone: America/New_York }
-    omar@acme.io: { timezone: America/Chicago }
-    paula@acme.io: { timezone: America/Los_Angeles }
-    sam@acme.io: { timezone: America/New_York }
-  queues: { triage: {} }
-`;
-
-function ruleSet(): RuleSet {
-  const loaded = loadRuleSet(RULES, 'pipeline-test.yaml');
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  return loaded.ruleSet;
-}
-
-let sandbox: HubSpotSandbox;
-let url: string;
-const limiters = new LimiterFactory({ provider: 'hubspot-pipeline-test' });
-const logger = createLogger({ silent: true });
-let dir: string;
-
-beforeAll(async () => {
-  sandbox = createHubSpotSandbox({ seed: 5 });
-  ({ url } = await sandbox.start());
-  dir = mkdtempSync(join(tmpdir(), 'lead-router-worker-'));
-});
-afterAll(async () => {
-  await sandbox.stop();
-  await limiters.disconnectAll();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-interface Env {
-  storage: Storage;
-  demo: DemoPortal;
-  portalId: number;
-  clock: { now: number };
-  registry: TenantRegistry;
-  decisions: DecisionInfo[];
-  worker(id?: string, storage?: Storage): Worker;
-  writes(kind: WriteRecord['kind'], objectId?: string): WriteRecord[];
-  tasksFor(contactId: string): WriteRecord[];
-  enqueueCreated(contacts: CrmObject[], prefix?: string): Promise<number>;
-  drain(worker: Worker): Promise<void>;
-}
-
-async function setup(storageFile = ':memory:'): Promise<Env> {
-  const storage = await openStorage({ file: storageFile, now: () => T0 });
-  await storage.createTenant({ id: TENANT, provider: 'hubspot', externalId: 'x', name: 'Demo' }, T0);
-  const portal = sandbox.createPortal();
-  const demo = seedDemoPortal(portal, 11, { companies: 20 });
-  const portalId = portal.portalId;
-  const clock = { now: T0 };
-  const connector = new HubSpotConnector({
-    portalId: String(portalId),
-    accessToken: sandbox.issueToken(portalId).token,
-    basePath: url,
-    limiter: limiters.forPortal(String(portalId)),
-    // One attempt: CRM failures reach the worker, whose stored backoff is what is under test.
-    retry: { maxAttempts: 1 },
-  });
-  const rules = ruleSet();
-  const registry: TenantRegistry = {
-    runtime: (tenantId) =>
-      Promise.resolve({ tenantId, connector, ruleSet: rules, team: rules.team ?? { reps: {}, queues: {} } }),
-  };
-  const decisions: DecisionInfo[] = [];
-  const env: Env = {
-    storage,
-    demo,
-    portalId,
-    clock,
-    registry,
-    decisions,
-    worker: (id = 'w1', s = storage) =>
-      new Worker({
-        storage: s,
-        registry,
-        workerId: id,
-        clock: () => clock.now,
-        logger,
-        batchSize: 10,
-        onDecision: (info) => decisions.push(info),
-      }),
-    writes: (kind, objectId) => sandbox.writes.list({ portalId, kind, objectId, source: 'api' }),
-    tasksFor: (contactId) =>
-      sandbox.writes
-        .list({ portalId, kind: 'association.created', source: 'api' })
-        .filter((w) => w.details['toId'] === contactId && w.details['typeId'] === '204'),
-    enqueueCreated: (contacts, prefix = 'c') =>
-      storage.enqueue(
-        contacts.map((c) => ({ tenantId: TENANT, event: created(c.id, `${prefix}-${c.id}`) })),
-        clock.now,
-      ),
-    drain: async (worker) => {
-      while ((await worker.runOnce()) > 0);
-    },
-  };
-  return env;
-}
-
-function created(objectId: string, eventId: string): CrmEvent {
-  return { eventId, subscription: 'contact.creation', kind: 'created', objectId, occurredAt: T0 };
-}
-
-function changed(objectId: string, eventId: string, property: string, value: string): CrmEvent {
-  return {
-    eventId,
-    subscription: 'contact.propertyChange',
-    kind: 'changed',
-    objectId,
-    property,
-    value,
-    occurredAt: T0,
-  };
-}
-
-const NA = ['nina@acme.io', 'omar@acme.io', 'paula@acme.io', 'sam@acme.io'];
+const sandbox = useSandbox();
 
 describe('Worker', () => {
   it('routes N contacts once each, and running the same events again changes nothing', async () => {
-    const env = await setup();
+    const env = await setup(sandbox());
     const contacts = env.demo.createContacts(25, 'import');
     expect(await env.enqueueCreated(contacts)).toBe(25);
     await env.drain(env.worker());
@@ -188,24 +32,23 @@ describe('Worker', () => {
     expect([...perRep.values()].sort()).toEqual([6, 6, 6, 7]);
     expect(env.decisions.map((d) => d.summary).every((s) => s.length > 0)).toBe(true);
 
-    const before = sandbox.writes.list({ portalId: env.portalId, source: 'api' }).length;
+    const before = sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' }).length;
     // The same events (deduplicated by the inbox) and the same creations under new event ids.
     expect(await env.enqueueCreated(contacts)).toBe(0);
     expect(await env.enqueueCreated(contacts, 'redelivered')).toBe(25);
     await env.drain(env.worker('w2'));
     expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 50, failed: 0 });
-    expect(sandbox.writes.list({ portalId: env.portalId, source: 'api' })).toHaveLength(before);
+    expect(sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' })).toHaveLength(before);
     expect(env.decisions).toHaveLength(25);
-    await env.storage.close();
+    await env.close();
   });
 
   it('two workers on one SQLite file route each contact once', async () => {
-    const file = join(dir, 'two-workers.sqlite');
-    const env = await setup(file);
-    const second = await openStorage({ file, now: () => T0 });
+    const env = await setup(sandbox(), { file: join(sandbox().dir, 'two-workers.sqlite') });
+    const second = await env.openStorage();
     const contacts = env.demo.createContacts(30, 'import');
     await env.enqueueCreated(contacts);
-    await Promise.all([env.drain(env.worker('a')), env.drain(env.worker('b', second))]);
+    await Promise.all([env.drain(env.worker('a')), env.drain(env.worker('b', { storage: second }))]);
 
     expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 30, failed: 0 });
     for (const c of contacts) {
@@ -213,12 +56,11 @@ describe('Worker', () => {
       expect(env.tasksFor(c.id)).toHaveLength(1);
     }
     expect(env.decisions).toHaveLength(30);
-    await second.close();
-    await env.storage.close();
+    await env.close();
   });
 
   it('concurrent lanes committing batches on one rotation: every turn handed out once', async () => {
-    const env = await setup();
+    const env = await setup(sandbox());
     const contacts = env.demo.createContacts(24, 'import');
     await env.enqueueCreated(contacts);
     const worker = new Worker({
@@ -248,11 +90,11 @@ describe('Worker', () => {
     const { state } = await env.storage.loadRoutingState(TENANT);
     expect(state.pools['na']?.turn).toBe(24);
     expect(env.decisions).toHaveLength(24);
-    await env.storage.close();
+    await env.close();
   });
 
   it('a batch whose rotation moved before its commit is decided again on a fresh read', async () => {
-    const env = await setup();
+    const env = await setup(sandbox());
     let rivals = 0;
     /** The real storage, with another worker taking the pool's next turn just before our first commits. */
     class RivalTakesTurns extends Storage {
@@ -270,7 +112,7 @@ describe('Worker', () => {
     }
     const contacts = env.demo.createContacts(12, 'import');
     await env.enqueueCreated(contacts);
-    await env.drain(env.worker('w1', new RivalTakesTurns(env.storage.db)));
+    await env.drain(env.worker('w1', { storage: new RivalTakesTurns(env.storage.db) }));
 
     expect(rivals).toBe(2);
     expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 12, failed: 0 });
@@ -278,7 +120,7 @@ describe('Worker', () => {
     expect(env.decisions).toHaveLength(12);
     // Our 12 turns came after the rival's 2: none was handed out twice.
     expect((await env.storage.loadRoutingState(TENANT)).state.pools['na']?.turn).toBe(14);
-    await env.storage.close();
+    await env.close();
   });
 
   it.each([
@@ -286,10 +128,10 @@ describe('Worker', () => {
     ['500 on the task batch create', '500' as const, '/crm/v3/objects/tasks/batch/create'],
     ['500 on the contact batch read', '500' as const, '/crm/v3/objects/contacts/batch/read'],
   ])('a %s is retried later and still ends in exactly one write', async (_name, kind, path) => {
-    const env = await setup();
+    const env = await setup(sandbox());
     const contacts = env.demo.createContacts(5, 'import');
     await env.enqueueCreated(contacts);
-    sandbox.faults.failNext(kind, 1, path);
+    sandbox().crm.faults.failNext(kind, 1, path);
     const worker = env.worker();
     expect(await worker.runOnce()).toBe(5);
     const stats = await env.storage.inboxStats(TENANT);
@@ -311,11 +153,11 @@ describe('Worker', () => {
       expect(env.tasksFor(c.id)).toHaveLength(1);
       expect(env.writes('enrollment.created', c.id)).toHaveLength(1);
     }
-    await env.storage.close();
+    await env.close();
   });
 
   it('an owner without a Sales seat as sender → a readable dead letter; the other leads are routed', async () => {
-    const env = await setup();
+    const env = await setup(sandbox());
     const seatless = env.demo.portal.createObject(
       'contacts',
       { email: 'no.seat@bluelabs.example', jobtitle: 'Seatless', firstname: 'No' },
@@ -340,11 +182,11 @@ describe('Worker', () => {
       expect(env.tasksFor(c.id)).toHaveLength(1);
     }
     expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 4, failed: 1 });
-    await env.storage.close();
+    await env.close();
   });
 
   it('a contact the CRM no longer has is dead-lettered by name', async () => {
-    const env = await setup();
+    const env = await setup(sandbox());
     await env.storage.enqueue([{ tenantId: TENANT, event: created('999999', 'gone') }], T0);
     await env.drain(env.worker());
     const [dead] = await env.storage.deadLetters(TENANT);
@@ -367,7 +209,7 @@ describe('Worker', () => {
     }
 
     it('is released by a change of a held field, not by other changes', async () => {
-      const env = await setup();
+      const env = await setup(sandbox());
       const lead = await heldLead(env);
       await env.storage.enqueue([{ tenantId: TENANT, event: changed(lead.id, 'e1', 'city', 'Berlin') }], T0);
       await env.drain(env.worker());
@@ -394,11 +236,11 @@ describe('Worker', () => {
         /hold not needed/,
       );
       expect(released.destination.kind).toBe('rep');
-      await env.storage.close();
+      await env.close();
     });
 
     it('times out to the route’s then destination when the clock passes the hold', async () => {
-      const env = await setup();
+      const env = await setup(sandbox());
       const lead = await heldLead(env);
       const worker = env.worker();
       expect(await worker.processHolds(T0 + 59 * 60_000)).toBe(0);
@@ -425,12 +267,12 @@ describe('Worker', () => {
         `${lead.id}:route`,
       ]);
       expect(HOLD_TIMEOUT_SUBSCRIPTION).toBe('lead-router.hold-timeout');
-      await env.storage.close();
+      await env.close();
     });
   });
 
   it('start/stop: the loop processes enqueued work after wake() and stops cleanly', async () => {
-    const env = await setup();
+    const env = await setup(sandbox());
     const contacts = env.demo.createContacts(3, 'import');
     const worker = env.worker();
     worker.start();
@@ -441,6 +283,6 @@ describe('Worker', () => {
     await worker.stop();
     expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 3 });
     for (const c of contacts) expect(env.writes('owner.set', c.id)).toHaveLength(1);
-    await env.storage.close();
+    await env.close();
   });
 });

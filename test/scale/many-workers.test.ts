@@ -36,8 +36,11 @@ describeReal(`${WORKERS} worker processes over PostgreSQL and Redis`, () => {
 
       // Per pool, from who got each lead: enterprise weighted 3:2:1, SMB in strict rotation.
       const emailOf = new Map(c.demo.owners.map((o) => [o.id, o.email]));
-      const large = (id: string) =>
-        Number(contacts.find((x) => x.id === id)?.properties['numberofemployees'] ?? 0) >= 200;
+      // Which pool each lead went to: the route its stored decision names.
+      const routeOf = new Map(
+        (await c.storage.recentDecisions(c.tenantId, 2 * LEADS)).map((d) => [d.leadId, d.route?.name]),
+      );
+      const large = (id: string) => routeOf.get(id) === 'Larger companies';
       const shares = (members: Record<string, number>, leadIds: string[]) => {
         const counts = ownerCounts(effects, leadIds);
         const total = leadIds.length;

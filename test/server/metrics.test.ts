@@ -94,6 +94,14 @@ describe('/metrics and /readyz of a running app', () => {
       ids.length,
     );
     expect(text).toContain('# TYPE lead_router_routing_latency_seconds histogram');
+    // Observed once the owner write is confirmed and stored, just after the CRM shows it.
+    let observed = sample(text, 'lead_router_routing_latency_seconds_count') ?? 0;
+    for (let i = 0; i < 50 && observed < ids.length; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const again = await (await fetch(`${app.url}/metrics`)).text();
+      observed = sample(again, 'lead_router_routing_latency_seconds_count') ?? 0;
+    }
+    expect(observed).toBeGreaterThanOrEqual(ids.length);
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 

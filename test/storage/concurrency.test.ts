@@ -164,6 +164,33 @@ async function expectExactRotation(
   expect(Number(n)).toBe(total);
 }
 
+/** Plans `n` explanation notes, one per lead, for tenant A. */
+async function planNotes(s: Storage, n: number): Promise<void> {
+  for (let i = 0; i < n; i += 1)
+    await s.planActions(A, `lead-${i}`, `lead-${i}:route`, [{ kind: 'write_note', text: `note ${i}` }], T0);
+}
+
+/** Every connection claims notes in small batches, as each worker process's flush does, until none is left. */
+async function drainNotes(conns: Storage[]): Promise<number[][]> {
+  return Promise.all(
+    conns.map(async (s, i) => {
+      const mine: number[] = [];
+      for (;;) {
+        const got = await s.claimActionsOfKind('write_note', {
+          workerId: `w${i}`,
+          limit: 3,
+          leaseUntil: T0 + LEASE,
+          now: T0,
+          sentBefore: T0,
+        });
+        if (got.length === 0) return mine;
+        mine.push(...got.map((g) => g.id));
+        for (const g of got) expect(g.leaseOwner).toBe(`w${i}`);
+      }
+    }),
+  );
+}
+
 function expectDisjointCover(perConn: number[][], total: number): void {
   const all = perConn.flat();
   expect(all).toHaveLength(total);
@@ -211,6 +238,15 @@ describe('sqlite: two connections to one file', () => {
     expect(perConn.every((ids) => ids.length > 0)).toBe(true);
   });
 
+  it('never hands out the same note twice', async () => {
+    freshFile();
+    const [a, b] = [await openFile(), await openFile()];
+    await addTenant(a, A);
+    await planNotes(a, 40);
+    const perConn = await drainNotes([a, b]);
+    expectDisjointCover(perConn, 40);
+  });
+
   it('never hands out the same turn twice', async () => {
     freshFile();
     const [a, b] = [await openFile(), await openFile()];
@@ -246,7 +282,11 @@ describe('sqlite: two connections to one file', () => {
 
     const second = await openFile();
     expect((await second.dueHolds(T0 + 1000)).map((h) => h.leadId)).toEqual(['lead-1']);
-    expect(await second.reapExpired(T0 + LEASE)).toEqual({ requeued: 1, deadLettered: 0 });
+    expect(await second.reapExpired(T0 + LEASE)).toEqual({
+      requeued: 1,
+      deadLettered: 0,
+      deadLetteredTenants: [],
+    });
     const [again] = await second.claim({ workerId: 'next', limit: 1, leaseMs: LEASE, now: T0 + LEASE });
     expect(again?.id).toBe(item!.id);
     expect((await second.pendingActions(A, 'lead-1')).map((a) => a.kind)).toEqual(['set_owner']);
@@ -292,6 +332,14 @@ describe('sqlite: two connections to one file', () => {
       T0,
     );
     expectDisjointCover(await drain(conns), 120);
+  });
+
+  it('never hands out the same note twice', async () => {
+    const conns = await openMany(4);
+    await addTenant(conns[0]!, A);
+    await planNotes(conns[0]!, 90);
+    const perConn = await drainNotes(conns);
+    expectDisjointCover(perConn, 90);
   });
 
   it('never hands out the same turn twice', async () => {

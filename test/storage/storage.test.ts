@@ -66,7 +66,9 @@ for (const [name, engine, skip] of ENGINES) {
             'INSERT INTO routing_state (tenant_id, state, version, updated_at) VALUES (?, ?, 12, ?)',
             [A, JSON.stringify(doc), T0],
           );
-          expect(await migrate(raw.db, T0 + 1)).toEqual([4]);
+          expect(await migrate(raw.db, T0 + 1)).toEqual(
+            MIGRATIONS.filter((m) => m.version >= 4).map((m) => m.version),
+          );
           expect(await old.loadRoutingState(A)).toEqual({
             state: doc,
             versions: { pools: { 'emea-ae': 1, 'us-ae': 1 }, reps: { 'ada@acme.io': 1 } },
@@ -367,8 +369,16 @@ for (const [name, engine, skip] of ENGINES) {
     describe('leases and the reaper', () => {
       it('returns expired leases to pending; the old holder can no longer complete', async () => {
         const id = await leased('w1');
-        expect(await s.reapExpired(T0 + LEASE - 1)).toEqual({ requeued: 0, deadLettered: 0 });
-        expect(await s.reapExpired(T0 + LEASE)).toEqual({ requeued: 1, deadLettered: 0 });
+        expect(await s.reapExpired(T0 + LEASE - 1)).toEqual({
+          requeued: 0,
+          deadLettered: 0,
+          deadLetteredTenants: [],
+        });
+        expect(await s.reapExpired(T0 + LEASE)).toEqual({
+          requeued: 1,
+          deadLettered: 0,
+          deadLetteredTenants: [],
+        });
         expect(await s.getInboxItem(A, id)).toMatchObject({
           state: 'pending',
           lastError: 'lease expired: w1',
@@ -377,6 +387,20 @@ for (const [name, engine, skip] of ENGINES) {
         expect(again).toMatchObject({ id, attempts: 2 });
         expect(await s.complete(id, 'w1', T0 + LEASE)).toBe(false);
         expect(await s.complete(id, 'w2', T0 + LEASE)).toBe(true);
+      });
+
+      it('renews the leases of rows the caller still holds, never one taken over or settled', async () => {
+        const id = await leased('w1');
+        const other = await leased('w1');
+        expect(await s.complete(other, 'w1', T0)).toBe(true);
+        expect(await s.renewLeases([id, other], 'w2', T0 + 2 * LEASE, T0 + 1)).toBe(0);
+        expect(await s.renewLeases([id, other], 'w1', T0 + 2 * LEASE, T0 + 1)).toBe(1);
+        expect(await s.reapExpired(T0 + LEASE)).toMatchObject({ requeued: 0 });
+        expect(await s.getInboxItem(A, id)).toMatchObject({ state: 'leased', leaseUntil: T0 + 2 * LEASE });
+        // A lease is only ever extended.
+        expect(await s.renewLeases([id], 'w1', T0 + LEASE, T0 + 2)).toBe(0);
+        expect(await s.reapExpired(T0 + 2 * LEASE)).toMatchObject({ requeued: 1 });
+        expect(await s.renewLeases([id], 'w1', T0 + 3 * LEASE, T0 + 2 * LEASE)).toBe(0);
       });
 
       it('dead-letters a row whose lease expired maxAttempts times', async () => {
@@ -388,7 +412,11 @@ for (const [name, engine, skip] of ENGINES) {
           await s.claim({ workerId: `w${i}`, limit: 1, leaseMs: LEASE, now });
         }
         now += LEASE;
-        expect(await s.reapExpired(now, { maxAttempts: 3 })).toEqual({ requeued: 0, deadLettered: 1 });
+        expect(await s.reapExpired(now, { maxAttempts: 3 })).toEqual({
+          requeued: 0,
+          deadLettered: 1,
+          deadLetteredTenants: [A],
+        });
         expect(await s.getInboxItem(A, id)).toMatchObject({ state: 'failed', attempts: 3 });
       });
     });
@@ -775,6 +803,89 @@ for (const [name, engine, skip] of ENGINES) {
         ]);
         expect((await s.actionsForDecisions(B, ['k', 'none'])).get('k')?.map((a) => a.status)).toEqual([
           'planned',
+        ]);
+      });
+    });
+
+    describe('action claims and sends', () => {
+      const note = (text: string) => ({ kind: 'write_note' as const, text });
+      const claimOf = (workerId: string, now: number, sentBefore = now - 5_000) => ({
+        workerId,
+        leaseUntil: now + LEASE,
+        now,
+        sentBefore,
+      });
+
+      it('claims planned actions of a kind once each, oldest first, across tenants, until the lease lapses', async () => {
+        const [n1] = await s.planActions(A, 'lead-1', 'k1', [note('one')], T0);
+        const [n2] = await s.planActions(B, 'lead-2', 'k2', [note('two')], T0 + 1);
+        await s.planActions(A, 'lead-3', 'k3', [ownerAction], T0 + 2);
+        const [n3] = await s.planActions(A, 'lead-4', 'k4', [note('four')], T0 + 3);
+
+        const first = await s.claimActionsOfKind('write_note', { ...claimOf('w1', T0 + 10), limit: 2 });
+        expect(first.map((a) => [a.id, a.tenantId, a.leaseOwner, a.leaseUntil])).toEqual([
+          [n1!.id, A, 'w1', T0 + 10 + LEASE],
+          [n2!.id, B, 'w1', T0 + 10 + LEASE],
+        ]);
+        // Held actions are skipped; `createdBefore` leaves out those planned later.
+        expect(
+          await s.claimActionsOfKind('write_note', {
+            ...claimOf('w2', T0 + 10),
+            limit: 5,
+            createdBefore: T0 + 2,
+          }),
+        ).toEqual([]);
+        expect(
+          (await s.claimActionsOfKind('write_note', { ...claimOf('w2', T0 + 10), limit: 5 })).map(
+            (a) => a.id,
+          ),
+        ).toEqual([n3!.id]);
+        // Still planned (work to do) while held.
+        expect((await s.plannedActionsOfKind('write_note', 10)).map((a) => a.id)).toEqual([
+          n1!.id,
+          n2!.id,
+          n3!.id,
+        ]);
+        // The leases lapse: their actions can be taken over; a finished one never is.
+        expect(await s.markActionsDone(A, [{ id: n1!.id, crmId: 'note-1' }], T0 + 11)).toBe(1);
+        const later = T0 + 10 + LEASE;
+        const over = await s.claimActionsOfKind('write_note', { ...claimOf('w3', later), limit: 5 });
+        expect(over.map((a) => [a.id, a.leaseOwner])).toEqual([
+          [n2!.id, 'w3'],
+          [n3!.id, 'w3'],
+        ]);
+        const [done] = await s.actionsForDecision(A, 'k1');
+        expect(done).toMatchObject({ status: 'done', crmId: 'note-1', leaseOwner: null, leaseUntil: null });
+      });
+
+      it('a create marked sent is claimed again only once a search can see it; release keeps or forgets the send', async () => {
+        const [owner, task] = await s.planActions(A, 'lead-1', 'k', [ownerAction, taskAction], T0);
+        const ids = [owner!.id, task!.id];
+        // Another tenant's ids claim nothing.
+        expect(await s.claimActions(B, ids, claimOf('w1', T0))).toEqual([]);
+        expect((await s.claimActions(A, ids, claimOf('w1', T0))).map((a) => a.sentAt)).toEqual([null, null]);
+        expect(await s.claimActions(A, ids, claimOf('w2', T0))).toEqual([]);
+        // Only the holder records a send.
+        expect(await s.markActionsSent(A, [task!.id], 'w2', T0 + 1)).toEqual([]);
+        expect(await s.markActionsSent(A, [task!.id], 'w1', T0 + 1)).toEqual([task!.id]);
+
+        // The send's outcome is unknown: given back with its send kept.
+        expect(await s.releaseActions(A, ids, 'w2', T0 + 2, { notApplied: false })).toBe(0);
+        expect(await s.releaseActions(A, ids, 'w1', T0 + 2, { notApplied: false })).toBe(2);
+        // Too soon after the send for a search to show it: only the owner write can be claimed.
+        expect((await s.claimActions(A, ids, claimOf('w3', T0 + 3, T0))).map((a) => a.id)).toEqual([
+          owner!.id,
+        ]);
+        const [again] = await s.claimActions(A, [task!.id], claimOf('w4', T0 + 6_000, T0 + 1));
+        expect(again).toMatchObject({ id: task!.id, sentAt: T0 + 1, leaseOwner: 'w4' });
+
+        // A refusal shows it was not applied: the send is forgotten.
+        expect(await s.releaseActions(A, [task!.id], 'w4', T0 + 6_001, { notApplied: true })).toBe(1);
+        const [forgotten] = await s.claimActions(A, [task!.id], claimOf('w5', T0 + 6_002));
+        expect(forgotten).toMatchObject({ sentAt: null, leaseOwner: 'w5' });
+        expect(await s.markActionFailed(A, task!.id, 'invalid', T0 + 6_003)).toBe(true);
+        expect(await s.claimActions(A, ids, claimOf('w6', T0 + 10 * LEASE))).toMatchObject([
+          { id: owner!.id },
         ]);
       });
     });

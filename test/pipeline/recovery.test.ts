@@ -1,0 +1,269 @@
+// Creates the CRM cannot deduplicate (HubSpot has no idempotency key), made once all the same: a worker
+// killed between the CRM accepting its creates and recording them, a create whose answer was lost,
+// several worker processes flushing explanation notes at once, a sequence recreated under a cached id.
+// The real HubSpotConnector against the sandbox CRM, on SQLite and PostgreSQL; the sandbox's write log
+// is the judge.
+import { join } from 'node:path';
+import { CrmError, type CrmConnector, type ItemResult } from '../../connectors/connector.js';
+import { created, ENGINES, RULES_WITH_NOTES, setup, T0, TENANT, useSandbox, type Env } from './support.js';
+
+const sandbox = useSandbox();
+const LEASE = 60_000;
+const VERIFY = 5_000;
+
+/** `real`, with some of its calls replaced (a crash, a lost answer). */
+function interpose(real: CrmConnector, over: Partial<CrmConnector>): CrmConnector {
+  return {
+    provider: real.provider,
+    readLeads: (ids, properties) => real.readLeads(ids, properties),
+    findAccountsByDomain: (domains) => real.findAccountsByDomain(domains),
+    directory: () => real.directory(),
+    setOwners: (writes) => real.setOwners(writes),
+    createTasks: (tasks) => real.createTasks(tasks),
+    enroll: (enrollment) => real.enroll(enrollment),
+    sequences: () => real.sequences(),
+    writeNotes: (notes) => real.writeNotes(notes),
+    findTasks: (leadId) => real.findTasks(leadId),
+    findNotes: (leadId) => real.findNotes(leadId),
+    findEnrollment: (leadId) => real.findEnrollment(leadId),
+    touchedSince: (leadId, since) => real.touchedSince(leadId, since),
+    checkConnection: () => real.checkConnection(),
+    ...over,
+  };
+}
+
+/** The process died while waiting for this answer: it never comes. */
+const never = (): Promise<never> => new Promise(() => undefined);
+
+/** What a timeout after sending looks like: the CRM may have applied the create. */
+const lost = (): ItemResult => ({
+  ok: false,
+  error: new CrmError('transient', 'HubSpot request timed out (the write may have been applied)', {
+    outcomeUnknown: true,
+  }),
+});
+
+async function statusOf(env: Env, kind: 'create_task' | 'enroll_sequence' | 'write_note') {
+  const rows = await env.storage.db.all<{ status: string; sent_at: number | null; crm_id: string | null }>(
+    'SELECT status, sent_at, crm_id FROM actions WHERE tenant_id = ? AND kind = ? ORDER BY id',
+    [TENANT, kind],
+  );
+  return rows.map((r) => ({
+    status: r.status,
+    sentAt: r.sent_at === null ? null : Number(r.sent_at),
+    crmId: r.crm_id,
+  }));
+}
+
+for (const [engine, skip] of ENGINES) {
+  (skip ? describe.skip : describe)(`on ${engine}`, () => {
+    let env: Env;
+    afterEach(async () => {
+      await env.close();
+    });
+
+    it('a worker killed after the CRM accepted some of its tasks: the next adopts those and creates the rest', async () => {
+      env = await setup(sandbox(), { engine });
+      const contacts = env.demo.createContacts(4, 'import');
+      await env.enqueueCreated(contacts);
+      let died = (): void => undefined;
+      const dead = new Promise<void>((resolve) => (died = resolve));
+      const crashing = interpose(env.connector, {
+        createTasks: async (tasks) => {
+          // HubSpot takes the first two; the process is killed before it records anything.
+          await env.connector.createTasks(tasks.slice(0, 2));
+          died();
+          return never();
+        },
+      });
+      void env.worker('doomed', { registry: env.registryWith(crashing), leaseMs: LEASE }).runOnce();
+      await dead;
+      expect((await statusOf(env, 'create_task')).map((a) => [a.status, a.sentAt])).toEqual(
+        contacts.map(() => ['planned', T0]),
+      );
+      expect(contacts.map((c) => env.tasksFor(c.id).length).sort()).toEqual([0, 0, 1, 1]);
+
+      // Its lease lapses and another worker takes the leads over.
+      env.clock.now = T0 + LEASE + VERIFY;
+      await env.storage.reapExpired(env.clock.now);
+      await env.drain(env.worker('survivor', { leaseMs: LEASE }));
+
+      expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 4, failed: 0 });
+      for (const c of contacts) {
+        expect([c.id, env.tasksFor(c.id).length]).toEqual([c.id, 1]);
+        expect([c.id, env.writes('owner.set', c.id).length]).toEqual([c.id, 1]);
+        expect([c.id, env.writes('enrollment.created', c.id).length]).toEqual([c.id, 1]);
+      }
+      // Each action holds the id of the one task its lead has, adopted or created.
+      const taskIds = new Set(contacts.map((c) => env.tasksFor(c.id)[0]!.objectId));
+      const stored = await statusOf(env, 'create_task');
+      expect(stored.every((a) => a.status === 'done')).toBe(true);
+      expect(new Set(stored.map((a) => a.crmId))).toEqual(taskIds);
+    });
+
+    it('a worker killed after the CRM enrolled a lead: the next adopts the enrollment', async () => {
+      env = await setup(sandbox(), { engine });
+      const contacts = env.demo.createContacts(3, 'import');
+      await env.enqueueCreated(contacts);
+      let died = (): void => undefined;
+      const dead = new Promise<void>((resolve) => (died = resolve));
+      const crashing = interpose(env.connector, {
+        enroll: async (enrollment) => {
+          await env.connector.enroll(enrollment);
+          died();
+          return never();
+        },
+      });
+      void env.worker('doomed', { registry: env.registryWith(crashing), leaseMs: LEASE }).runOnce();
+      await dead;
+      expect((await statusOf(env, 'enroll_sequence')).map((a) => a.sentAt)).toEqual([T0, null, null]);
+
+      env.clock.now = T0 + LEASE + VERIFY;
+      await env.storage.reapExpired(env.clock.now);
+      await env.drain(env.worker('survivor', { leaseMs: LEASE }));
+
+      // Enrolling the first lead again would have been refused ("already enrolled") as a dead letter.
+      expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 3, failed: 0 });
+      for (const c of contacts) {
+        expect([c.id, env.writes('enrollment.created', c.id).length]).toEqual([c.id, 1]);
+        expect([c.id, env.tasksFor(c.id).length]).toEqual([c.id, 1]);
+      }
+      const first = env.writes('enrollment.created')[0]!;
+      expect((await statusOf(env, 'enroll_sequence'))[0]).toEqual({
+        status: 'done',
+        sentAt: T0,
+        crmId: first.details['enrollmentId'],
+      });
+    });
+
+    it('tasks whose answer was lost are looked for once the search can show them, and adopted', async () => {
+      env = await setup(sandbox(), { engine });
+      const contacts = env.demo.createContacts(3, 'import');
+      await env.enqueueCreated(contacts);
+      const unanswered = interpose(env.connector, {
+        createTasks: async (tasks) => {
+          await env.connector.createTasks(tasks);
+          return tasks.map(lost);
+        },
+      });
+      await env.worker('w1', { registry: env.registryWith(unanswered) }).runOnce();
+      expect(contacts.map((c) => env.tasksFor(c.id).length)).toEqual([1, 1, 1]);
+      expect((await statusOf(env, 'create_task')).map((a) => [a.status, a.sentAt])).toEqual(
+        contacts.map(() => ['planned', T0]),
+      );
+      // Retried no sooner than the search can see what was sent.
+      const items = await env.storage.claim({
+        workerId: 'peek',
+        limit: 10,
+        leaseMs: 1,
+        now: T0 + VERIFY - 1,
+      });
+      expect(items).toEqual([]);
+
+      env.clock.now = T0 + VERIFY;
+      await env.drain(env.worker('w1'));
+      expect(await env.storage.inboxStats(TENANT)).toMatchObject({ pending: 0, done: 3, failed: 0 });
+      for (const c of contacts) expect([c.id, env.tasksFor(c.id).length]).toEqual([c.id, 1]);
+      expect((await statusOf(env, 'create_task')).map((a) => a.status)).toEqual(['done', 'done', 'done']);
+    });
+
+    it('two workers flushing notes at once write each note once', async () => {
+      env = await setup(sandbox(), {
+        engine,
+        rules: RULES_WITH_NOTES,
+        file: join(sandbox().dir, `notes-${engine}-${Date.now()}.sqlite`),
+      });
+      const contacts = env.demo.createContacts(30, 'import');
+      await env.enqueueCreated(contacts);
+      await env.drain(env.worker('router'));
+      expect(await env.storage.plannedActionsOfKind('write_note', 100)).toHaveLength(30);
+
+      const a = env.worker('a');
+      const b = env.worker('b', { storage: await env.openStorage() });
+      const written = await Promise.all([a.flushNotes(T0, true), b.flushNotes(T0, true)]);
+
+      expect(written[0] + written[1]).toBe(30);
+      for (const c of contacts) expect([c.id, env.notesFor(c.id).length]).toEqual([c.id, 1]);
+      expect(await env.storage.plannedActionsOfKind('write_note', 100)).toEqual([]);
+    });
+
+    it('notes whose answer was lost are not written again: found after the delay and adopted', async () => {
+      env = await setup(sandbox(), { engine, rules: RULES_WITH_NOTES });
+      const contacts = env.demo.createContacts(3, 'import');
+      await env.enqueueCreated(contacts);
+      await env.drain(env.worker('router'));
+      const unanswered = interpose(env.connector, {
+        writeNotes: async (notes) => {
+          await env.connector.writeNotes(notes);
+          return notes.map(lost);
+        },
+      });
+      expect(await env.worker('w1', { registry: env.registryWith(unanswered) }).flushNotes(T0, true)).toBe(0);
+      expect((await statusOf(env, 'write_note')).map((a) => [a.status, a.sentAt])).toEqual(
+        contacts.map(() => ['planned', T0]),
+      );
+      // Too soon for the search: left alone.
+      expect(await env.worker('w2').flushNotes(T0 + VERIFY - 1, true)).toBe(0);
+      expect(await env.worker('w2').flushNotes(T0 + VERIFY, true)).toBe(3);
+      for (const c of contacts) expect([c.id, env.notesFor(c.id).length]).toEqual([c.id, 1]);
+      const noteIds = new Set(contacts.map((c) => env.notesFor(c.id)[0]!.objectId));
+      expect(new Set((await statusOf(env, 'write_note')).map((a) => a.crmId))).toEqual(noteIds);
+    });
+  });
+}
+
+describe('sequences and hooks', () => {
+  let env: Env;
+  afterEach(async () => {
+    await env.close();
+  });
+
+  it('a sequence deleted and recreated after its list was read: the enrollment finds the new one', async () => {
+    env = await setup(sandbox());
+    const worker = env.worker();
+    const [first, second, third] = env.demo.createContacts(3, 'import');
+    await env.enqueueCreated([first!]);
+    await env.drain(worker);
+    const portal = env.demo.portal;
+    const old = portal.sequenceByName('Inbound nurture')!;
+    expect(env.writes('enrollment.created', first!.id)[0]?.details['sequenceId']).toBe(old.id);
+
+    portal.deleteSequence(old.id);
+    const recreated = portal.addSequence('Inbound nurture', old.userId);
+    await env.enqueueCreated([second!]);
+    await env.drain(worker);
+    expect(env.writes('enrollment.created', second!.id).map((w) => w.details['sequenceId'])).toEqual([
+      recreated.id,
+    ]);
+
+    // Deleted for good: the lead is a dead letter that names the sequence.
+    portal.deleteSequence(recreated.id);
+    await env.enqueueCreated([third!]);
+    await env.drain(worker);
+    expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 2, failed: 1 });
+    const [dead] = await env.storage.deadLetters(TENANT);
+    expect(dead?.lastError).toBe(
+      `enroll contact ${third!.id} in sequence 'Inbound nurture': HubSpot refused: no sequence named 'Inbound nurture'`,
+    );
+  });
+
+  it('reports each confirmed owner write with the lead’s creation time, and each dead letter', async () => {
+    env = await setup(sandbox());
+    const written: [string, number][] = [];
+    const dead: string[] = [];
+    const worker = env.worker('w1', {
+      onOwnerWritten: (tenantId, createdAt) => written.push([tenantId, createdAt]),
+      onDeadLetter: (tenantId) => dead.push(tenantId),
+    });
+    const contacts = env.demo.createContacts(5, 'import');
+    await env.enqueueCreated(contacts);
+    await env.storage.enqueue([{ tenantId: TENANT, event: created('999999', 'gone') }], T0);
+    await env.drain(worker);
+    expect(written.sort()).toEqual(contacts.map((c): [string, number] => [TENANT, c.createdAt]).sort());
+    expect(dead).toEqual([TENANT]);
+    // A retry has nothing left to write, and reports nothing again.
+    await env.enqueueCreated(contacts, 'again');
+    await env.drain(worker);
+    expect(written).toHaveLength(5);
+  });
+});
