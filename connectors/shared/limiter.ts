@@ -26,11 +26,21 @@ export const HUBSPOT_BUCKETS = {
 export type BucketName = keyof typeof HUBSPOT_BUCKETS;
 
 /**
- * Spacing of starts shared through Redis, relative to one process's: Redis hands out start times on its
- * own clock, but a busy process sends a little later than its slot, so two instances' calls can reach
- * HubSpot closer together than planned. A few calls of slack per window absorb that.
+ * How late a busy process may send after its slot: Redis hands out start times on its own clock, but a
+ * process with a loaded event loop sends a little later, so two instances' calls can reach HubSpot closer
+ * together than planned. The shared schedule leaves this much room in every window.
  */
-export const CLUSTER_PACING = 1.04;
+export const CLUSTER_JITTER_MS = 300;
+
+/**
+ * Spacing of starts on the shared schedule: no window of `intervalMs`, stretched by the jitter, may hold
+ * more than the bucket's budget — never tighter than the bucket's own spacing. (10 s: 95 ms; search's 5
+ * per second: 325 ms, where a percentage of slack would leave under 100 ms of room.)
+ */
+export function sharedSpacingMs(spec: BucketSpec): number {
+  const byBudget = Math.ceil((spec.intervalMs + CLUSTER_JITTER_MS) / Math.max(1, spec.reservoir - 1));
+  return Math.max(spec.minTimeMs ?? 0, byBudget);
+}
 
 /**
  * The general bucket for a budget other than 110 per 10 s, paced the same way: starts spaced so that no
@@ -137,8 +147,8 @@ export class LimiterFactory {
       schedule: (bucket, call) => {
         const fn = observed(bucket, call);
         if (redis === undefined) return get(bucket).schedule(fn);
-        const { minTimeMs = 0, intervalMs } = spec(bucket);
-        const spacing = Math.ceil(minTimeMs * CLUSTER_PACING);
+        const { intervalMs } = spec(bucket);
+        const spacing = sharedSpacingMs(spec(bucket));
         const key = `${this.opts.provider}:${portalId}:${bucket}:next-start`;
         return get(bucket).schedule(async () => {
           const wait = await redis.leadRouterReserveStart(key, spacing, Math.max(60_000, intervalMs * 6));

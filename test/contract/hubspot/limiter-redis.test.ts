@@ -2,16 +2,28 @@
 // the real Redis on the machine; skipped with a printed reason when it is not reachable.
 import { Redis } from 'ioredis';
 import {
-  CLUSTER_PACING,
   HUBSPOT_BUCKETS,
   hubspotGeneralBucket,
   LimiterFactory,
+  sharedSpacingMs,
 } from '../../../connectors/shared/limiter.js';
 import { REDIS_URL, redisUnavailable, uniqueRedisPrefix } from '../../support/services.js';
 
 if (redisUnavailable !== null)
   console.warn(`Redis limiter tests skipped: ${REDIS_URL} unreachable (${redisUnavailable})`);
 const withRedis = redisUnavailable === null ? describe : describe.skip;
+
+describe('sharedSpacingMs', () => {
+  it('leaves room for late senders in every window of both HubSpot buckets', () => {
+    for (const spec of [HUBSPOT_BUCKETS.general, HUBSPOT_BUCKETS.search, hubspotGeneralBucket(1000)]) {
+      const spacing = sharedSpacingMs(spec);
+      // Starts in any window stretched by the jitter: floor((interval + jitter) / spacing) + 1.
+      expect(Math.floor((spec.intervalMs + 300) / spacing) + 1).toBeLessThanOrEqual(spec.reservoir);
+    }
+    expect(sharedSpacingMs(HUBSPOT_BUCKETS.general)).toBe(95);
+    expect(sharedSpacingMs(HUBSPOT_BUCKETS.search)).toBe(325);
+  });
+});
 
 describe('hubspotGeneralBucket', () => {
   it('paces 110 per 10 s exactly as the default HubSpot bucket', () => {
@@ -47,9 +59,9 @@ withRedis('LimiterFactory over Redis', () => {
         (i % 2 === 0 ? one : two).forPortal('p').schedule('general', job),
       ),
     );
-    // Slots are handed out at least `spacing × CLUSTER_PACING` apart from the first reservation on, so
-    // the last job cannot start before that, however the two instances interleave (load only delays).
-    const planned = (jobs - 1) * Math.ceil(spacing * CLUSTER_PACING);
+    // Slots are handed out at least the shared spacing apart from the first reservation on, so the last
+    // job cannot start before that, however the two instances interleave (load only delays).
+    const planned = (jobs - 1) * sharedSpacingMs(spec.general);
     expect(Math.max(...starts) - began).toBeGreaterThanOrEqual(planned - 2);
 
     // Another portal keeps its own schedule in Redis.
