@@ -23,7 +23,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describeReal('kill -9 during a burst', () => {
   let cluster: Cluster | undefined;
-  afterAll(() => cluster?.stop(), 60_000);
+  afterAll(() => cluster?.stop(), 90_000);
 
   it(
     `${KILLS} rounds of SIGKILL on workers: ${LEADS.toLocaleString('en')} leads, one owner, task and enrollment each`,

@@ -11,7 +11,7 @@ const describeReal = pgAndRedisMissing('many-worker test') === null ? describe :
 
 describeReal(`${WORKERS} worker processes over PostgreSQL and Redis`, () => {
   let cluster: Cluster | undefined;
-  afterAll(() => cluster?.stop(), 60_000);
+  afterAll(() => cluster?.stop(), 90_000);
 
   it(
     `route ${LEADS.toLocaleString('en')} leads exactly once, by weighted share, inside the shared budget`,

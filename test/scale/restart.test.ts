@@ -8,7 +8,7 @@ const describeReal = pgAndRedisMissing('SIGTERM restart test') === null ? descri
 
 describeReal('SIGTERM drains and a restart resumes', () => {
   let cluster: Cluster | undefined;
-  afterAll(() => cluster?.stop(), 60_000);
+  afterAll(() => cluster?.stop(), 90_000);
 
   it(
     `stops web and workers mid-burst of ${LEADS.toLocaleString('en')} leads, loses nothing, then resumes`,

@@ -337,7 +337,18 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       return s.pending === 0 && s.leased === 0;
     },
     async stop() {
-      await Promise.all(all.map((p) => p.kill('SIGTERM')));
+      // SIGTERM drains; a process still running after 20 s is named (with its last log) and killed, so
+      // that a hung shutdown shows up as a finding instead of a test-runner timeout.
+      await Promise.all(
+        all.map(async (p) => {
+          const exited = p.kill('SIGTERM');
+          const late = await Promise.race([exited.then(() => false), sleep(20_000).then(() => true)]);
+          if (!late) return;
+          const tail = (await p.logs()).slice(-1500);
+          console.warn(`${p.name} did not exit within 20 s of SIGTERM; killed. Last log:\n${tail}`);
+          await p.kill('SIGKILL');
+        }),
+      );
       await storage.close();
       await crm.stop();
       await schema.drop().catch(() => undefined);
