@@ -7,6 +7,7 @@ import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connect
 import { classifyHubSpotError, HubSpotCrmError, outcomeUnknown } from '../../../connectors/hubspot/errors.js';
 import { LimiterFactory } from '../../../connectors/shared/limiter.js';
 import { withRetry } from '../../../connectors/shared/retry.js';
+import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
@@ -96,22 +97,7 @@ const created = (taskId: string, traceId: string) => ({
 const INVALID_OWNER =
   'Property values were not valid: [{"isValid":false,"message":"999 is not a valid owner id","error":"INVALID_OWNER_ID","name":"hubspot_owner_id"}]';
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  // Hung answers (delayed replies) are dropped, so no timer outlives its test.
-  nock.abortPendingRequests();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(async () => {
-  nock.enableNetConnect();
-  nock.restore();
-  await limiters.disconnectAll();
-});
+useNockContract(limiters);
 
 describe('a whole batch refused for some inputs', () => {
   it('setOwners: a 400 naming one input fails that one; the other two are sent again and succeed', async () => {

@@ -3,6 +3,7 @@
 import nock from 'nock';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
 import { LimiterFactory } from '../../../connectors/shared/limiter.js';
+import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
@@ -83,20 +84,7 @@ const batchOk = (results: unknown[]) => ({
   completedAt: '2026-11-26T12:00:01.000Z',
 });
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(async () => {
-  nock.enableNetConnect();
-  nock.restore();
-  await limiters.disconnectAll();
-});
+useNockContract(limiters);
 
 describe('readLeads', () => {
   it('reads in batches of 100 with the needed properties and maps to Lead', async () => {

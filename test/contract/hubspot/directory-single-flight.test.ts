@@ -4,6 +4,7 @@
 import nock from 'nock';
 import { HubSpotConnector } from '../../../connectors/hubspot/connector.js';
 import { LimiterFactory } from '../../../connectors/shared/limiter.js';
+import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
@@ -53,20 +54,7 @@ function contactRead(scope: nock.Scope, id: string): nock.Scope {
     });
 }
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(async () => {
-  nock.enableNetConnect();
-  nock.restore();
-  await limiters.disconnectAll();
-});
+useNockContract(limiters);
 
 describe('directory single flight', () => {
   it('concurrent directory() calls share one read of the owners', async () => {

@@ -6,6 +6,7 @@ import nock from 'nock';
 import { CrmError } from '../../../connectors/connector.js';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
 import { LimiterFactory, type BucketName, type PortalLimiter } from '../../../connectors/shared/limiter.js';
+import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
@@ -77,20 +78,7 @@ const ENROLLMENT = {
   enrolledByEmail: 'rep@customer.com',
 };
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(async () => {
-  nock.enableNetConnect();
-  nock.restore();
-  await limiters.disconnectAll();
-});
+useNockContract(limiters);
 
 describe('findTasks', () => {
   it('searches tasks by associations.contact, follows paging, maps subject, due time and owner', async () => {

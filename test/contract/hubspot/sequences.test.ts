@@ -4,6 +4,7 @@ import nock from 'nock';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
 import { CrmError } from '../../../connectors/connector.js';
 import { LimiterFactory } from '../../../connectors/shared/limiter.js';
+import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
 const PATH = '/automation/v4/sequences';
@@ -50,20 +51,7 @@ function connector(over: Partial<HubSpotConnectorOptions> = {}) {
   return { c, slept };
 }
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(async () => {
-  nock.enableNetConnect();
-  nock.restore();
-  await limiters.disconnectAll();
-});
+useNockContract(limiters);
 
 describe('sequences', () => {
   it('pages with userId and limit, following paging.next.after', async () => {
