@@ -16,10 +16,10 @@ import {
   type WebhookConfig,
 } from '../../connectors/sandbox/index.js';
 import type { DemoPortal } from '../../connectors/sandbox/seed.js';
-import type { Decision, Lead, RuleSet, Team } from '../core/types.js';
+import type { RuleSet, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { crmPropertiesFor } from '../pipeline/properties.js';
-import { Worker } from '../pipeline/worker.js';
+import { Worker, type DecisionInfo } from '../pipeline/worker.js';
 import { loadRuleSet, loadTeam, formatDiagnostic } from '../rules/index.js';
 import { createServer, hubspotRedirectUri } from '../server/index.js';
 import type { Storage } from '../storage/index.js';
@@ -28,12 +28,8 @@ import { ConfigError, type AppConfig } from './config.js';
 import { openAppStorage } from './open-storage.js';
 import { HubSpotTenants } from './tenants.js';
 
-export interface DecisionEvent {
-  tenantId: string;
-  lead: Lead;
-  decision: Decision;
-  summary: string;
-}
+/** What `onDecision` is told per committed decision (the worker's own record of it). */
+export type DecisionEvent = DecisionInfo;
 
 export interface StartOptions {
   logger: Logger;
@@ -276,7 +272,7 @@ async function installThroughOAuth(publicUrl: string): Promise<void> {
 }
 
 /** A port the OS says is free now (for tests and benchmarks that start several apps). */
-async function freePort(host: string): Promise<number> {
+export async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createNetServer();
     probe.once('error', reject);

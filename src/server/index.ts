@@ -27,6 +27,27 @@ function httpStatusOf(error: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
 }
 
+/** Binds an express app; `close` also ends keep-alive connections, which would hold it open otherwise. */
+export function listenOn(app: express.Express, port: number, host: string): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const server: Server = app.listen(port, host);
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve({
+        url: `http://${shownHost}:${address.port}`,
+        close: () =>
+          new Promise<void>((done, fail) => {
+            server.close((err) => (err === undefined ? done() : fail(err)));
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
 export function createServer(deps: ServerDeps): AppServer {
   const { logger } = deps;
   const app = express();
@@ -59,26 +80,7 @@ export function createServer(deps: ServerDeps): AppServer {
 
   return {
     app,
-    listen(port, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        const server: Server = app.listen(port, host);
-        server.once('error', reject);
-        server.once('listening', () => {
-          server.off('error', reject);
-          const address = server.address() as AddressInfo;
-          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          resolve({
-            url: `http://${shownHost}:${address.port}`,
-            close: () =>
-              new Promise<void>((done, fail) => {
-                server.close((err) => (err === undefined ? done() : fail(err)));
-                // Keep-alive connections (fetch keeps them) would hold close() open otherwise.
-                server.closeAllConnections();
-              }),
-          });
-        });
-      });
-    },
+    listen: (port, host = '127.0.0.1') => listenOn(app, port, host),
   };
 }
 

@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +20,7 @@ import {
   type SandboxOptions,
   type WebhookConfig,
 } from '../../connectors/sandbox/index.js';
+import { freePort } from '../../src/app/start.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { createPgSchema, PG_URL, REDIS_URL, uniqueRedisPrefix, type PgSchema } from './services.js';
 
@@ -76,18 +76,6 @@ export interface Cluster {
   /** True when every contact has an owner written and the inbox holds nothing pending or leased. */
   settled(contactIds: string[]): Promise<boolean>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
 }
 
 class ManagedProcess implements AppProcess {
@@ -201,7 +189,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const portalId = portal.portalId;
 
   const schema: PgSchema = await createPgSchema();
-  const webPort = await freePort();
+  const webPort = await freePort('127.0.0.1');
   const url = `http://127.0.0.1:${webPort}`;
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '',
