@@ -17,6 +17,7 @@ import {
 import { adminRouter } from './routes/admin.js';
 import { associationsRouter } from './routes/associations.js';
 import { crmObjectsRouter } from './routes/crm-objects.js';
+import { marketplaceRouter } from './routes/marketplace.js';
 import { ownersRouter } from './routes/owners.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { Portal } from './store.js';
@@ -101,6 +102,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
   app.use(express.urlencoded({ extended: false }));
   app.use(oauthRouter(ctx, tokens, () => portals.keys().next().value));
   app.use(adminRouter({ ctx, writes, faults, limiter, webhooks }));
+  app.use(marketplaceRouter(ctx, tokens));
 
   // API pipeline: latency, bearer auth, rate limits, injected faults; then the routes.
   const api = express.Router();

@@ -73,7 +73,8 @@ export class TokenStore {
     return `${prefix}-${this.counter++}-${this.prng.uuid()}`;
   }
 
-  createCode(app: SandboxApp, redirectUri: string, portalId: number, scopes: string[]): string {
+  /** Without scopes the code grants all of them (a Marketplace install consents to the app's scopes). */
+  createCode(app: SandboxApp, redirectUri: string, portalId: number, scopes: string[] = ALL_SCOPES): string {
     const code = this.random('code');
     this.codes.set(code, {
       code,
@@ -179,5 +180,21 @@ export class TokenStore {
 
   revokeAccess(token: string): boolean {
     return this.access.delete(token);
+  }
+
+  /**
+   * The portal uninstalled the app: its access and refresh tokens stop working (a refresh then answers
+   * BAD_REFRESH_TOKEN). Returns how many tokens were revoked.
+   */
+  uninstall(portalId: number, clientId: string): number {
+    let revoked = 0;
+    for (const map of [this.access, this.refresh]) {
+      for (const [key, t] of map) {
+        if (t.portalId !== portalId || t.clientId !== clientId) continue;
+        map.delete(key);
+        revoked += 1;
+      }
+    }
+    return revoked;
   }
 }

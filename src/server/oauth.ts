@@ -1,6 +1,9 @@
-// The HubSpot install flow (hubspot.md §8): /install redirects to HubSpot's consent page with a one-use
-// state; /callback checks the state, exchanges the code, learns the portal from the token, creates or
-// updates the tenant and stores the token set (encrypted by storage). Tokens never reach a log or a page.
+// The HubSpot install flows (hubspot.md §8). Started from our site: /install redirects to HubSpot's
+// consent page with a one-use state, and /callback checks it. Started on the HubSpot Marketplace (the
+// listing's install URL is /callback): HubSpot calls it with `code` and `returnUrl` and no state of ours,
+// and the browser must be sent back to `returnUrl` (a HubSpot origin only). Either way the callback
+// exchanges the code, learns the portal from the token, creates or updates the tenant and stores the
+// token set (encrypted by storage). Tokens never reach a log or a page.
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { CrmError } from '../../connectors/connector.js';
@@ -9,6 +12,7 @@ import type { Tenant } from '../storage/index.js';
 import { StorageError } from '../storage/index.js';
 import { page } from './html.js';
 import { createOAuthStateStore } from './oauth-state.js';
+import { allowedReturnUrl } from './return-url.js';
 import {
   CALLBACK_PATH,
   hubspotRedirectUri,
@@ -31,7 +35,10 @@ const installQuerySchema = z.object({
 const param = z.string().min(1).max(2048);
 const callbackQuerySchema = z.union([
   z.object({ error: param, error_description: z.string().max(2048).optional(), state: param.optional() }),
-  z.object({ code: param, state: param }),
+  // Our own flow carries our state; a Marketplace install carries HubSpot's returnUrl instead.
+  z
+    .object({ code: param, state: param.optional(), returnUrl: param.optional() })
+    .refine((q) => q.state !== undefined || q.returnUrl !== undefined),
 ]);
 
 /** What we store per tenant (a JSON string, encrypted at rest); the worker's token store reads it back. */
@@ -122,6 +129,8 @@ export function oauthRouter(deps: ServerDeps): Router {
     secret: hubspot.clientSecret,
     ...(deps.oauthStateTtlMs === undefined ? {} : { ttlMs: deps.oauthStateTtlMs }),
   });
+  // The sandbox CRM (or any consent origin set in its place) stands in for HubSpot's own origins.
+  const trustedReturnOrigins = hubspot.authorizeOrigin === undefined ? [] : [hubspot.authorizeOrigin];
   const router = Router();
 
   router.get(INSTALL_PATH, (req: Request, res: Response) => {
@@ -169,8 +178,21 @@ export function oauthRouter(deps: ServerDeps): Router {
       );
       return;
     }
-    const { code, state } = query.data;
-    if (!states.consume(state, now)) {
+    const { code, state, returnUrl: rawReturnUrl } = query.data;
+    // Checked before anything is exchanged or stored: a refused link changes nothing.
+    const returnUrl =
+      rawReturnUrl === undefined ? undefined : allowedReturnUrl(rawReturnUrl, trustedReturnOrigins);
+    if (returnUrl === null) {
+      logger.warn('hubspot install callback with a returnUrl off HubSpot refused');
+      htmlPage(
+        res,
+        400,
+        'Invalid install link',
+        'This install link does not lead back to HubSpot. Please install again from HubSpot.',
+      );
+      return;
+    }
+    if (state !== undefined && !states.consume(state, now)) {
       logger.warn('hubspot install callback with unknown or expired state');
       htmlPage(
         res,
@@ -210,7 +232,11 @@ export function oauthRouter(deps: ServerDeps): Router {
       return;
     }
 
-    logger.info('hubspot installed', { tenantId: tenant.id, portalId: hubId });
+    logger.info('hubspot installed', {
+      tenantId: tenant.id,
+      portalId: hubId,
+      flow: returnUrl === undefined ? 'site' : 'marketplace',
+    });
     if (deps.onInstalled !== undefined) {
       try {
         await deps.onInstalled(tenant);
@@ -227,6 +253,11 @@ export function oauthRouter(deps: ServerDeps): Router {
         );
         return;
       }
+    }
+    if (returnUrl !== undefined) {
+      // Without this HubSpot keeps the user in a login loop.
+      res.redirect(302, returnUrl.href);
+      return;
     }
     htmlPage(res, 200, 'Installed', `lead-router is installed for portal ${hubId}`);
   });

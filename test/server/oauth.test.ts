@@ -196,3 +196,76 @@ describe('GET /oauth/hubspot/callback', () => {
     expect(await h.storage.findTenant('hubspot', String(NEW_PORTAL))).toBeNull();
   });
 });
+
+describe('an install started on the HubSpot Marketplace (code + returnUrl, no state of ours)', () => {
+  /** The listing's Install button: the sandbox calls our install URL (the callback) with code + returnUrl. */
+  async function marketplaceInstall(portalId: number): Promise<URL> {
+    const install = new URL(`${sandboxUrl}/_sandbox/marketplace/install`);
+    install.searchParams.set('client_id', CLIENT_ID);
+    install.searchParams.set('portalId', String(portalId));
+    install.searchParams.set('install_url', PUBLIC_URL + CALLBACK_PATH);
+    const res = await fetch(install, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const back = new URL(res.headers.get('location') ?? '');
+    expect(back.origin + back.pathname).toBe(PUBLIC_URL + CALLBACK_PATH);
+    expect(back.searchParams.get('state')).toBeNull();
+    return new URL(h.url + back.pathname + back.search);
+  }
+
+  it('exchanges the code, stores the install and lands back on returnUrl', async () => {
+    h = await start();
+    const callback = await marketplaceInstall(NEW_PORTAL);
+    const returnUrl = callback.searchParams.get('returnUrl') ?? '';
+    const res = await fetch(callback, { redirect: 'follow' });
+    expect(res.status).toBe(200);
+    expect(res.url).toBe(returnUrl);
+    expect(await res.json()).toEqual({ installed: true, portalId: NEW_PORTAL });
+    const tenant = await h.storage.findTenant('hubspot', String(NEW_PORTAL));
+    expect(tenant).toMatchObject({ hasToken: true });
+    expect(h.installed.map((t) => t.id)).toEqual([tenant!.id]);
+  });
+
+  it('redirects to a HubSpot returnUrl exactly as given (normalized)', async () => {
+    h = await start();
+    const callback = await marketplaceInstall(NEW_PORTAL);
+    const returnUrl = `https://app-eu1.hubspot.com/marketplace/install-complete/${NEW_PORTAL}?x=1`;
+    callback.searchParams.set('returnUrl', returnUrl);
+    const res = await fetch(callback, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(returnUrl);
+  });
+
+  it.each([
+    ['a look-alike domain', 'https://app.hubspot.com.evil.io/done'],
+    ['a suffix look-alike', 'https://evilhubspot.com/done'],
+    ['user info before the host', 'https://app.hubspot.com@evil.io/done'],
+    ['user info on a HubSpot host', 'https://user:pw@app.hubspot.com/done'],
+    ['plain http', 'http://app.hubspot.com/done'],
+    ['an explicit port', 'https://app.hubspot.com:8443/done'],
+    ['a trailing-dot host', 'https://app.hubspot.com./done'],
+    ['a javascript: URL', 'javascript:alert(1)'],
+    ['a scheme-relative URL', '//evil.io/done'],
+    ['HubSpot only in the query', 'https://evil.io/?next=https://app.hubspot.com'],
+    ['a backslash trick', 'https://evil.io\\@app.hubspot.com/'],
+  ])('refuses %s as returnUrl with 400, before redeeming the code', async (_name, returnUrl) => {
+    h = await start();
+    const callback = await marketplaceInstall(NEW_PORTAL);
+    callback.searchParams.set('returnUrl', returnUrl);
+    const res = await fetch(callback, { redirect: 'manual' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await h.storage.findTenant('hubspot', String(NEW_PORTAL))).toBeNull();
+    expect(h.installed).toEqual([]);
+    // The code was not spent: the same install with HubSpot's own returnUrl still completes.
+    callback.searchParams.set('returnUrl', 'https://app.hubspot.com/done');
+    expect((await fetch(callback, { redirect: 'manual' })).status).toBe(302);
+  });
+
+  it('still rejects a code with neither our state nor a returnUrl', async () => {
+    h = await start();
+    const callback = await marketplaceInstall(NEW_PORTAL);
+    callback.searchParams.delete('returnUrl');
+    expect((await fetch(callback, { redirect: 'manual' })).status).toBe(400);
+    expect(await h.storage.findTenant('hubspot', String(NEW_PORTAL))).toBeNull();
+  });
+});
