@@ -10,11 +10,10 @@ import type { FaultKind } from '../../connectors/sandbox/index.js';
 import { startApp, type RunningApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
 import type { DecisionRecord, Tenant } from '../../src/storage/index.js';
-import { pgAndRedisMissing } from '../support/services.js';
+import { describeNeeding } from '../support/services.js';
 import { cli, pgAppEnv, portalWrites, until, type PgAppEnv } from './pg-support.js';
 
-const missing = pgAndRedisMissing('CRM faults end to end');
-const suite = missing === null ? describe : describe.skip;
+const suite = describeNeeding(['postgres', 'redis']);
 
 const LEADS = 1000;
 const CHUNK = 20;

@@ -13,11 +13,10 @@ import { explainLead, listDeadLetters, pickTenant, replayDeadLetters } from '../
 import { createLogger } from '../../src/log.js';
 import { loadRuleSet } from '../../src/rules/index.js';
 import type { DecisionRecord, Tenant } from '../../src/storage/index.js';
-import { PG_URL, pgAndRedisMissing } from '../support/services.js';
+import { PG_URL, describeNeeding } from '../support/services.js';
 import { cli, pgAppEnv, portalWrites, until, type PgAppEnv } from './pg-support.js';
 
-const missing = pgAndRedisMissing('tenant isolation end to end');
-const suite = missing === null ? describe : describe.skip;
+const suite = describeNeeding(['postgres', 'redis']);
 
 // The instance's configured rules: portal A routes by them (its install publishes them).
 const RULES_A = `name: Portal A rules

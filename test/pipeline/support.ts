@@ -21,7 +21,7 @@ import { Worker, type DecisionInfo, type WorkerOptions } from '../../src/pipelin
 import type { TenantRegistry } from '../../src/pipeline/runtime.js';
 import { loadRuleSet } from '../../src/rules/index.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
-import { createPgSchema, PG_URL, pgUnavailable } from '../support/services.js';
+import { createPgSchema, describeNeeding, PG_URL, type SuiteFn } from '../support/services.js';
 
 export const TENANT = 't1';
 export const T0 = Date.parse('2026-11-26T12:00:00.000Z');
@@ -106,13 +106,10 @@ export function useSandbox(): () => PipelineSandbox {
 
 export type Engine = 'sqlite' | 'postgres';
 
-if (pgUnavailable !== null)
-  console.warn(`PostgreSQL pipeline tests skipped: ${PG_URL} unreachable (${pgUnavailable})`);
-
-/** The engines to run on, PostgreSQL marked for skipping when it cannot be reached. */
-export const ENGINES: [Engine, boolean][] = [
-  ['sqlite', false],
-  ['postgres', pgUnavailable !== null],
+/** The engines to run on, each with the `describe` its services allow. */
+export const ENGINES: [Engine, SuiteFn][] = [
+  ['sqlite', describe],
+  ['postgres', describeNeeding(['postgres'])],
 ];
 
 export interface Env {

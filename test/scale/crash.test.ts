@@ -2,12 +2,12 @@
 // several times, and restarted. Every lead still ends with exactly one owner write, one task and one
 // sequence enrollment in the CRM's write log, and nothing is left stuck in the inbox.
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { pgAndRedisMissing } from '../support/services.js';
+import { describeNeeding } from '../support/services.js';
 
 const LEADS = 5_000;
 const KILLS = 6;
 const SEED = Number(process.env['CRASH_SEED'] ?? Date.now() % 100_000);
-const describeReal = pgAndRedisMissing('crash test') === null ? describe : describe.skip;
+const describeReal = describeNeeding(['postgres', 'redis']);
 
 /** A small seeded generator, so a failing run can be repeated with CRASH_SEED. */
 function rng(seed: number): () => number {

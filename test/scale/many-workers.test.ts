@@ -3,11 +3,11 @@
 // and the shared Redis budget keeps every process together inside the portal's 110 calls per 10 s.
 import { totalCalls } from '../../connectors/sandbox/index.js';
 import { ownerCounts, startCluster, type Cluster } from '../support/cluster.js';
-import { pgAndRedisMissing } from '../support/services.js';
+import { describeNeeding } from '../support/services.js';
 
 const LEADS = 5_000;
 const WORKERS = 4;
-const describeReal = pgAndRedisMissing('many-worker test') === null ? describe : describe.skip;
+const describeReal = describeNeeding(['postgres', 'redis']);
 
 describeReal(`${WORKERS} worker processes over PostgreSQL and Redis`, () => {
   let cluster: Cluster | undefined;

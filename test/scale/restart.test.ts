@@ -1,10 +1,10 @@
 // Issue #4, item 6: every process stopped with SIGTERM in the middle of a burst finishes what it holds
 // (no lead left leased), exits cleanly, and — started again — resumes: every lead is routed, once.
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { pgAndRedisMissing } from '../support/services.js';
+import { describeNeeding } from '../support/services.js';
 
 const LEADS = 2_000;
-const describeReal = pgAndRedisMissing('SIGTERM restart test') === null ? describe : describe.skip;
+const describeReal = describeNeeding(['postgres', 'redis']);
 
 describeReal('SIGTERM drains and a restart resumes', () => {
   let cluster: Cluster | undefined;

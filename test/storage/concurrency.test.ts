@@ -13,10 +13,10 @@ import {
   T0,
   addTenant,
   createPgSchema,
+  describeNeeding,
   makeDecision,
   makeEvent,
   makeState,
-  pgUnavailable,
   testCipher,
   type PgSchema,
 } from './helpers.js';
@@ -293,7 +293,7 @@ describe('sqlite: two connections to one file', () => {
   });
 });
 
-(pgUnavailable === null ? describe : describe.skip)('postgres: several clients on one schema', () => {
+describeNeeding(['postgres'])('postgres: several clients on one schema', () => {
   let schema: PgSchema;
   const open: Storage[] = [];
   const openMany = async (count: number) => {

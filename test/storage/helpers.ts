@@ -1,20 +1,16 @@
 // Shared factories and engines for the storage tests. PostgreSQL tests run against the local server
-// (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) in a fresh schema each, and are
-// skipped with a printed reason when it cannot be reached.
+// (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) in a fresh schema each; when it
+// cannot be reached they are skipped with a printed reason, or fail under CI (test/support/services.ts).
 import type { CrmEvent } from '../../connectors/connector.js';
 import type { Action, Decision, RoutingState } from '../../src/core/types.js';
 import { openStorage, type Cipher, type Db, type Storage } from '../../src/storage/index.js';
 import { openPgDb } from '../../src/storage/pg-db.js';
 import { openSqliteDb } from '../../src/storage/sqlite-db.js';
-import { createPgSchema, PG_URL, pgUnavailable } from '../support/services.js';
+import { createPgSchema, describeNeeding, PG_URL, type SuiteFn } from '../support/services.js';
 
-export { createPgSchema, PG_URL, pgUnavailable, type PgSchema } from '../support/services.js';
+export { createPgSchema, describeNeeding, PG_URL, type PgSchema } from '../support/services.js';
 
 export const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
-
-if (pgUnavailable !== null) {
-  console.warn(`PostgreSQL storage tests skipped: ${PG_URL} unreachable (${pgUnavailable})`);
-}
 
 /** A reversible test cipher: enough to prove the blob at rest is not the plain token. */
 export const testCipher: Cipher = {
@@ -73,10 +69,10 @@ export const postgres: Engine = {
   },
 };
 
-/** The engines to run the contract suite on, with PostgreSQL marked for skipping when unreachable. */
-export const ENGINES: [string, Engine, boolean][] = [
-  ['sqlite', sqliteMemory, false],
-  ['postgres', postgres, pgUnavailable !== null],
+/** The engines to run the contract suite on, each with the `describe` its services allow. */
+export const ENGINES: [string, Engine, SuiteFn][] = [
+  ['sqlite', sqliteMemory, describe],
+  ['postgres', postgres, describeNeeding(['postgres'])],
 ];
 
 let seq = 0;

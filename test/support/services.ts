@@ -1,6 +1,6 @@
 // The real PostgreSQL and Redis that CI provides (127.0.0.1:5432 database `test`, 127.0.0.1:6379).
-// Tests of those modes probe them once and, when one cannot be reached, are skipped with a printed
-// reason — never silently.
+// Tests of those modes probe them once. When one cannot be reached, a developer's run skips them with a
+// printed reason; a CI run (`CI` set) fails them with that reason, so CI can never pass by skipping.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -43,19 +43,56 @@ async function probeRedis(): Promise<string | null> {
 export const pgUnavailable = await probePg();
 export const redisUnavailable = await probeRedis();
 
-/**
- * Why a test needing PostgreSQL and Redis cannot run here (printed once per suite), or null.
- * Use as `const d = needsPgAndRedis('many workers') === null ? describe : describe.skip`.
- */
-export function pgAndRedisMissing(suite: string): string | null {
+export type Service = 'postgres' | 'redis';
+
+/** CI systems set `CI` (GitHub Actions, GitLab, `.ci/run`: `true`); `CI=false` or `0` means a developer's run. */
+export function isCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const ci = (env['CI'] ?? '').trim().toLowerCase();
+  return ci !== '' && ci !== 'false' && ci !== '0';
+}
+
+/** Why these services cannot be used here (each one unreachable, with the error), or null. */
+export function servicesMissing(services: readonly Service[]): string | null {
   const missing = [
-    pgUnavailable === null ? null : `PostgreSQL at ${PG_URL} unreachable (${pgUnavailable})`,
-    redisUnavailable === null ? null : `Redis at ${REDIS_URL} unreachable (${redisUnavailable})`,
+    services.includes('postgres') && pgUnavailable !== null
+      ? `PostgreSQL at ${PG_URL} unreachable (${pgUnavailable})`
+      : null,
+    services.includes('redis') && redisUnavailable !== null
+      ? `Redis at ${REDIS_URL} unreachable (${redisUnavailable})`
+      : null,
   ].filter((m): m is string => m !== null);
-  if (missing.length === 0) return null;
-  const reason = missing.join('; ');
-  console.warn(`${suite} skipped: ${reason}`);
+  return missing.length === 0 ? null : missing.join('; ');
+}
+
+/** Why a run needing PostgreSQL and Redis cannot go ahead here (printed), or null (`bench:scale`). */
+export function pgAndRedisMissing(what: string): string | null {
+  const reason = servicesMissing(['postgres', 'redis']);
+  if (reason !== null) console.warn(`${what} cannot run: ${reason}`);
   return reason;
+}
+
+export type SuiteFn = (name: string, body: () => void) => void;
+
+/**
+ * The `describe` of a suite that needs these services. When they answer: `describe`. When one does not:
+ * under CI, a suite whose one test fails with the reason (a missing service is a broken CI, never a
+ * green one); on a developer's machine, `describe.skip` with the reason printed.
+ */
+export function describeNeeding(services: readonly Service[]): SuiteFn {
+  const reason = servicesMissing(services);
+  if (reason === null) return describe;
+  if (isCi()) {
+    return (name) =>
+      describe(name, () => {
+        it(`needs ${services.join(' and ')}`, () => {
+          throw new Error(`CI is set, so a missing service fails the run instead of skipping: ${reason}`);
+        });
+      });
+  }
+  return (name, body) => {
+    console.warn(`"${name}" skipped: ${reason} (under CI=true this fails the run)`);
+    describe.skip(name, body);
+  };
 }
 
 export interface PgSchema {
