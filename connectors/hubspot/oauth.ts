@@ -1,8 +1,7 @@
-// HubSpot OAuth: install URL, code exchange, refresh, token info, and a refreshing TokenManager.
-// v1 endpoints are deprecated and switched off on 2027-02-16:
-//   https://developers.hubspot.com/changelog/v1-oauth-api-deprecation
+// HubSpot OAuth: install URL, code exchange, refresh, token introspection, and a refreshing TokenManager.
+// Only the 2026-03 endpoints (form-encoded POSTs; hubspot.md §8.3): HubSpot switches the v1 endpoints
+// off on 2027-02-16, so there is nothing to fall back to and no reason to keep them selectable.
 //   https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/migration-guide
-// `apiVersion: '2026-03'` switches to the replacements (form-encoded POSTs; hubspot.md §8.3).
 import { z } from 'zod';
 import { CrmError } from '../connector.js';
 import { classifyHubSpotError } from './errors.js';
@@ -11,18 +10,11 @@ export const HUBSPOT_API_BASE = 'https://api.hubapi.com';
 export const AUTHORIZE_URL = 'https://app.hubspot.com/oauth/authorize';
 
 export const OAUTH_PATHS = {
-  v1: {
-    token: '/oauth/v1/token',
-    /** GET, token appended; returns hub_id, user_id, scopes, expires_in. */
-    accessTokenInfo: '/oauth/v1/access-tokens/',
-  },
-  '2026-03': {
-    token: '/oauth/2026-03/token',
-    introspect: '/oauth/2026-03/token/introspect',
-    revoke: '/oauth/2026-03/token/revoke',
-  },
+  /** Code exchange and refresh (`grant_type` says which). */
+  token: '/oauth/2026-03/token',
+  /** Replaces v1's GET /oauth/v1/access-tokens/{token} and /refresh-tokens/{token}. */
+  introspect: '/oauth/2026-03/token/introspect',
 } as const;
-export type OAuthApiVersion = keyof typeof OAUTH_PATHS;
 
 /** Scopes every install must grant (hubspot.md §8.4). Kept in sync with hubspot-app/ by a test. */
 export const REQUIRED_SCOPES = [
@@ -72,15 +64,21 @@ const tokenResponseSchema = z.object({
   scopes: z.array(z.string()).optional(),
 });
 
-const tokenInfoSchema = z.object({
-  hub_id: z.number().int(),
-  user_id: z.number().int().optional(),
-  app_id: z.number().int().optional(),
-  user: z.string().optional(),
-  hub_domain: z.string().optional(),
-  scopes: z.array(z.string()).default([]),
-  expires_in: z.number().int().optional(),
-});
+// PublicAccessTokenInfoResponse of the 2026-03 spec (Auth/Oauth/Rollouts/279897/2026-03/oauth.json):
+// HubSpot's own fields, not RFC 7662's (`scopes` is an array, no `scope`/`exp`). An inactive token is
+// told by `active: false`; its other fields are then not relied on.
+const introspectionSchema = z.discriminatedUnion('active', [
+  z.object({
+    active: z.literal(true),
+    hub_id: z.number().int(),
+    app_id: z.number().int(),
+    user_id: z.number().int().optional(),
+    scopes: z.array(z.string()),
+    expires_in: z.number().int().optional(),
+    token_use: z.string().optional(),
+  }),
+  z.object({ active: z.literal(false) }),
+]);
 
 export interface TokenSet {
   accessToken: string;
@@ -112,7 +110,6 @@ export interface HubSpotOAuthOptions {
   clientId: string;
   clientSecret: string;
   redirectUri: string;
-  apiVersion?: OAuthApiVersion;
   baseUrl?: string;
   fetch?: FetchLike;
   now?: () => number;
@@ -144,28 +141,23 @@ function oauthError(status: number, text: string, headers: Record<string, string
 }
 
 export class HubSpotOAuth {
-  private readonly version: OAuthApiVersion;
   private readonly baseUrl: string;
   private readonly fetchFn: FetchLike;
   private readonly now: () => number;
 
   constructor(private readonly opts: HubSpotOAuthOptions) {
-    this.version = opts.apiVersion ?? 'v1';
     this.baseUrl = opts.baseUrl ?? HUBSPOT_API_BASE;
     this.fetchFn = opts.fetch ?? ((url, init) => fetch(url, init));
     this.now = opts.now ?? Date.now;
   }
 
-  private async call(path: string, method: 'GET' | 'POST', form?: Record<string, string>): Promise<unknown> {
-    const init: { method: string; headers: Record<string, string>; body?: string } = {
-      method,
-      headers: { Accept: 'application/json' },
-    };
-    if (form !== undefined) {
-      init.headers['Content-Type'] = 'application/x-www-form-urlencoded';
-      init.body = new URLSearchParams(form).toString();
-    }
-    const res = await this.fetchFn(this.baseUrl + path, init);
+  /** Every 2026-03 endpoint takes its parameters as a form body, never in the URL. */
+  private async post(path: string, form: Record<string, string>): Promise<unknown> {
+    const res = await this.fetchFn(this.baseUrl + path, {
+      method: 'POST',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
     const text = await res.text();
     if (res.status < 200 || res.status > 299) {
       const headers: Record<string, string> = {};
@@ -196,13 +188,9 @@ export class HubSpotOAuth {
     };
   }
 
-  private tokenPath(): string {
-    return OAUTH_PATHS[this.version].token;
-  }
-
   async exchangeCode(code: string): Promise<TokenSet> {
     const at = this.now();
-    const json = await this.call(this.tokenPath(), 'POST', {
+    const json = await this.post(OAUTH_PATHS.token, {
       grant_type: 'authorization_code',
       code,
       redirect_uri: this.opts.redirectUri,
@@ -214,7 +202,7 @@ export class HubSpotOAuth {
 
   async refresh(refreshToken: string): Promise<TokenSet> {
     const at = this.now();
-    const json = await this.call(this.tokenPath(), 'POST', {
+    const json = await this.post(OAUTH_PATHS.token, {
       grant_type: 'refresh_token',
       refresh_token: refreshToken,
       client_id: this.opts.clientId,
@@ -225,29 +213,17 @@ export class HubSpotOAuth {
 
   /** The portal (hub id) and scopes behind an access token; used right after install. */
   async tokenInfo(accessToken: string): Promise<TokenInfo> {
-    let json: unknown;
-    if (this.version === 'v1') {
-      json = await this.call(OAUTH_PATHS.v1.accessTokenInfo + encodeURIComponent(accessToken), 'GET');
-    } else {
-      // Introspection response fields beyond RFC 7662 are UNCONFIRMED; we require hub_id and fail loudly.
-      json = await this.call(OAUTH_PATHS['2026-03'].introspect, 'POST', {
-        client_id: this.opts.clientId,
-        client_secret: this.opts.clientSecret,
-        token: accessToken,
-        token_type_hint: 'access_token',
-      });
-      if (
-        typeof json === 'object' &&
-        json !== null &&
-        typeof (json as { scope?: unknown }).scope === 'string'
-      ) {
-        json = { ...json, scopes: (json as { scope: string }).scope.split(' ').filter((s) => s !== '') };
-      }
-    }
-    const parsed = tokenInfoSchema.safeParse(json);
+    const json = await this.post(OAUTH_PATHS.introspect, {
+      client_id: this.opts.clientId,
+      client_secret: this.opts.clientSecret,
+      token: accessToken,
+      token_type_hint: 'access_token',
+    });
+    const parsed = introspectionSchema.safeParse(json);
     if (!parsed.success)
-      throw new CrmError('invalid', `unexpected HubSpot token info: ${parsed.error.message}`);
+      throw new CrmError('invalid', `unexpected HubSpot token introspection: ${parsed.error.message}`);
     const i = parsed.data;
+    if (!i.active) throw new CrmError('auth', 'HubSpot says the access token is not active');
     return {
       hubId: i.hub_id,
       userId: i.user_id,

@@ -1,4 +1,5 @@
-// OAuth install flow (hubspot.md §8): auto-approving authorize, v1 token endpoints and the newer v3 paths.
+// OAuth install flow (hubspot.md §8): auto-approving authorize, the 2026-03 token endpoints (and their
+// interim v3 paths), and the v1 endpoints, which a switch turns off as HubSpot will on 2027-02-16.
 import { Router, type Request, type Response } from 'express';
 import type { SandboxContext } from './context.js';
 import { queryString } from './context.js';
@@ -50,12 +51,36 @@ function field(req: Request, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** Whether the v1 endpoints answer (until HubSpot's cut-off) or not (after it). */
+export interface OAuthSwitches {
+  v1Enabled: boolean;
+  /** Calls to a v1 endpoint refused while it was off. */
+  v1Refused: number;
+}
+
+/** The date HubSpot switches the v1 OAuth endpoints off (hubspot.md §8.3). */
+export const V1_OAUTH_SUNSET = '2027-02-16';
+
 export function oauthRouter(
   ctx: SandboxContext,
   tokens: TokenStore,
   defaultPortal: () => number | undefined,
+  switches: OAuthSwitches,
 ): Router {
   const r = Router();
+  // After the cut-off the v1 paths are gone. What exactly HubSpot will answer is UNCONFIRMED; a 404 in
+  // its usual error shape is what a removed route gives today. Counted, so a test can show none was tried.
+  const v1Gone = (req: Request, res: Response, next: () => void) => {
+    if (switches.v1Enabled) return next();
+    switches.v1Refused++;
+    return res.status(404).json({
+      status: 'error',
+      category: 'OBJECT_NOT_FOUND',
+      message: `${req.path}: the v1 OAuth API was switched off on ${V1_OAUTH_SUNSET}; use /oauth/2026-03/token`,
+      correlationId: ctx.correlationId(),
+    });
+  };
+  r.use('/oauth/v1', v1Gone);
   const fail = (res: Response, e: OAuthError) =>
     res.status(400).json({
       ...e,
@@ -177,19 +202,53 @@ export function oauthRouter(
     res.status(204).end();
   });
 
-  // UNCONFIRMED response shape (RFC 7662 style); hubspot.md §8.3 lists the path and form fields only.
+  // HubSpot's documented shape, not RFC 7662's: PublicAccessTokenInfoResponse and
+  // PublicRefreshTokenInfoResponse of the 2026-03 spec (Auth/Oauth/Rollouts/279897/2026-03/oauth.json).
+  // The client authenticates with its id and secret, and learns only about its own tokens. The answer
+  // for an unknown or expired token is UNCONFIRMED: `{active: false}`, as the `active` field suggests.
   const introspect = (req: Request, res: Response) => {
-    const t = tokens.lookup(field(req, 'token') ?? '') ?? tokens.lookupRefresh(field(req, 'token') ?? '');
+    const app = tokens.app(field(req, 'client_id') ?? '');
+    if (app === undefined) return fail(res, ERRORS.badClient);
+    if (field(req, 'client_secret') !== app.clientSecret) return fail(res, ERRORS.badSecret);
+    const value = field(req, 'token') ?? '';
     const now = ctx.clock.now();
-    if (t === undefined || t.expiresAt <= now) return res.json({ active: false });
-    return res.json({
+    const access = tokens.lookup(value);
+    const refresh = access === undefined ? tokens.lookupRefresh(value) : undefined;
+    const t = access ?? refresh;
+    if (t === undefined || t.clientId !== app.clientId || (access !== undefined && t.expiresAt <= now)) {
+      return res.json({ active: false });
+    }
+    const common = {
       active: true,
+      app_id: t.appId,
       client_id: t.clientId,
+      hub_domain: `portal-${t.portalId}.sandbox.local`,
       hub_id: t.portalId,
-      user_id: t.userId,
-      scope: t.scopes.join(' '),
-      exp: Math.floor(t.expiresAt / 1000),
+      scopes: t.scopes,
       token_type: 'bearer',
+      user: t.userEmail,
+      user_id: t.userId,
+    };
+    if (refresh !== undefined) {
+      return res.json({ ...common, token: t.refreshToken, token_use: 'refresh_token' });
+    }
+    return res.json({
+      ...common,
+      token: t.token,
+      token_use: 'access_token',
+      expires_in: Math.round((t.expiresAt - now) / 1000),
+      is_private_distribution: false,
+      signed_access_token: {
+        appId: t.appId,
+        expiresAt: t.expiresAt,
+        hubId: t.portalId,
+        installingUserId: t.userId,
+        isPrivateDistribution: false,
+        isServiceAccount: false,
+        isUserLevel: false,
+        scopes: t.scopes.join(' '),
+        userId: t.userId,
+      },
     });
   };
   const revoke = (req: Request, res: Response) => {

@@ -7,7 +7,7 @@ import { type Clock, Prng, systemClock } from './clock.js';
 import type { SandboxContext } from './context.js';
 import { SandboxHttpError, sendError } from './errors.js';
 import { DEFAULT_FAULTS, FaultInjector, type FaultOptions } from './faults.js';
-import { oauthRouter } from './oauth.js';
+import { oauthRouter, type OAuthSwitches } from './oauth.js';
 import {
   DEFAULT_RATE_LIMITS,
   RATE_LIMIT_MESSAGES,
@@ -37,6 +37,8 @@ export interface SandboxOptions {
   rateLimits?: Partial<RateLimitOptions>;
   faults?: Partial<FaultOptions>;
   webhookTiming?: Partial<WebhookTiming>;
+  /** false: the v1 OAuth endpoints answer as after HubSpot's 2027-02-16 cut-off (default true). */
+  oauthV1?: boolean;
 }
 
 export interface CreatePortalInput {
@@ -60,6 +62,8 @@ export interface HubSpotSandbox {
   readonly faults: FaultInjector;
   readonly rateLimiter: RateLimiter;
   readonly tokens: TokenStore;
+  /** The v1 OAuth switch (also `POST /_sandbox/oauth`) and how many v1 calls it refused. */
+  readonly oauth: OAuthSwitches;
   readonly clock: Clock;
   /** Resets faults, rate windows and the write log (data stays). */
   reset(): void;
@@ -83,6 +87,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
     clock,
     new Prng(seed + 3),
   );
+  const oauth: OAuthSwitches = { v1Enabled: options.oauthV1 ?? true, v1Refused: 0 };
   let nextPortalId = 62515;
   let server: Server | undefined;
 
@@ -100,8 +105,8 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
   app.disable('x-powered-by');
   app.use(express.json({ limit: '5mb' }));
   app.use(express.urlencoded({ extended: false }));
-  app.use(oauthRouter(ctx, tokens, () => portals.keys().next().value));
-  app.use(adminRouter({ ctx, writes, faults, limiter, webhooks }));
+  app.use(oauthRouter(ctx, tokens, () => portals.keys().next().value, oauth));
+  app.use(adminRouter({ ctx, writes, faults, limiter, webhooks, oauth }));
   app.use(marketplaceRouter(ctx, tokens));
 
   // API pipeline: latency, bearer auth, rate limits, injected faults; then the routes.
@@ -218,6 +223,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
     faults,
     rateLimiter: limiter,
     tokens,
+    oauth,
     clock,
     createPortal,
     portal(portalId) {

@@ -125,7 +125,7 @@ describe('sandbox admin knobs', () => {
       { redirect: 'manual' },
     );
     const code = new URL(auth.headers.get('location')!).searchParams.get('code')!;
-    const res = await fetch(`${url}/oauth/v1/token`, {
+    const res = await fetch(`${url}/oauth/2026-03/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({

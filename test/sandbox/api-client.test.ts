@@ -247,7 +247,7 @@ describe('sandbox with the real @hubspot/api-client', () => {
     });
   });
 
-  it('runs the OAuth install: authorize redirect, code exchange, token info, refresh', async () => {
+  it('runs the OAuth install: authorize redirect, code exchange, introspection, refresh', async () => {
     const auth = await fetch(
       `${url}/oauth/authorize?client_id=sandbox-client-id&redirect_uri=${encodeURIComponent('http://localhost:3000/cb')}&scope=oauth%20crm.objects.owners.read&state=s1`,
       { redirect: 'manual' },
@@ -255,7 +255,7 @@ describe('sandbox with the real @hubspot/api-client', () => {
     const loc = new URL(auth.headers.get('location')!);
     expect(loc.searchParams.get('state')).toBe('s1');
     const form = (extra: Record<string, string>) =>
-      fetch(`${url}/oauth/v1/token`, {
+      fetch(`${url}/oauth/2026-03/token${extra['token'] === undefined ? '' : '/introspect'}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({
@@ -272,9 +272,7 @@ describe('sandbox with the real @hubspot/api-client', () => {
       })
     ).json()) as { access_token: string; refresh_token: string; expires_in: number };
     expect(tok.expires_in).toBe(1800);
-    const info = (await (await fetch(`${url}/oauth/v1/access-tokens/${tok.access_token}`)).json()) as {
-      hub_id: number;
-    };
+    const info = (await (await form({ token: tok.access_token })).json()) as { hub_id: number };
     expect(info.hub_id).toBe(portalId);
     const reused = await form({
       grant_type: 'authorization_code',

@@ -6,6 +6,7 @@ import type { SandboxContext } from '../context.js';
 import { param, queryString } from '../context.js';
 import { SandboxHttpError, notFound } from '../errors.js';
 import type { FaultInjector } from '../faults.js';
+import type { OAuthSwitches } from '../oauth.js';
 import type { RateLimiter } from '../rate-limit.js';
 import type { WebhookDispatcher } from '../webhooks.js';
 import type { WriteKind, WriteLog, WriteSource } from '../write-log.js';
@@ -27,6 +28,7 @@ const faultsBody = z.object({
     .optional(),
 });
 const ownerBody = z.object({ active: z.boolean() });
+const oauthBody = z.object({ v1Enabled: z.boolean() }).strict();
 const sequenceBody = z.object({ name: z.string().min(1), userId: z.number().int() });
 const rateBody = z.object({
   max: z.number().int().min(1).optional(),
@@ -41,6 +43,7 @@ export function adminRouter(deps: {
   faults: FaultInjector;
   limiter: RateLimiter;
   webhooks: WebhookDispatcher;
+  oauth: OAuthSwitches;
 }): Router {
   const r = Router();
   r.post('/_sandbox/faults', (req, res) => {
@@ -55,6 +58,11 @@ export function adminRouter(deps: {
     const body = parseBody(rateBody, req.body);
     deps.limiter.configure(Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)));
     res.json({ ok: true });
+  });
+  // `{"v1Enabled": false}`: the v1 OAuth endpoints answer as after HubSpot's cut-off.
+  r.post('/_sandbox/oauth', (req, res) => {
+    deps.oauth.v1Enabled = parseBody(oauthBody, req.body).v1Enabled;
+    res.json(deps.oauth);
   });
   r.post('/_sandbox/reset', (_req, res) => {
     deps.faults.reset();

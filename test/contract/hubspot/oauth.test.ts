@@ -52,9 +52,10 @@ describe('authorizeUrl', () => {
   });
 });
 
-describe.each(['v1', '2026-03'] as const)('HubSpotOAuth %s', (apiVersion) => {
-  const path = apiVersion === 'v1' ? '/oauth/v1/token' : '/oauth/2026-03/token';
-  const oauth = new HubSpotOAuth({ ...opts, apiVersion });
+describe('HubSpotOAuth token endpoint', () => {
+  // The default: HubSpot switches the v1 endpoints off on 2027-02-16.
+  const path = '/oauth/2026-03/token';
+  const oauth = new HubSpotOAuth(opts);
 
   it('exchanges a code (form body) and computes expiresAt', async () => {
     const scope = nock(API)
@@ -101,20 +102,34 @@ describe.each(['v1', '2026-03'] as const)('HubSpotOAuth %s', (apiVersion) => {
 });
 
 describe('tokenInfo', () => {
-  it('v1 reads hub id and scopes', async () => {
+  // PublicAccessTokenInfoResponse of HubSpot's 2026-03 OAuth spec.
+  const INTROSPECTION = {
+    active: true,
+    app_id: 54321,
+    client_id: 'cid',
+    expires_in: 1700,
+    hub_domain: 'x.com',
+    hub_id: 62515,
+    is_private_distribution: false,
+    scopes: ['oauth', 'crm.objects.contacts.read'],
+    signed_access_token: { appId: 54321, hubId: 62515, userId: 123, expiresAt: NOW + 1_700_000 },
+    token: 'CIrT-access',
+    token_type: 'bearer',
+    token_use: 'access_token',
+    user: 'u@x.com',
+    user_id: 123,
+  };
+  const introspects = (token: string) => (body: Record<string, string>) =>
+    body['token'] === token &&
+    body['token_type_hint'] === 'access_token' &&
+    body['client_id'] === 'cid' &&
+    body['client_secret'] === 'csecret';
+
+  it('introspects (form body, token not in the URL) and reads hub id and scopes', async () => {
     const scope = nock(API)
-      .get('/oauth/v1/access-tokens/CIrT-access')
-      .reply(200, {
-        token: 'CIrT-access',
-        user: 'u@x.com',
-        hub_domain: 'x.com',
-        scopes: ['oauth', 'crm.objects.contacts.read'],
-        hub_id: 62515,
-        app_id: 54321,
-        expires_in: 1700,
-        user_id: 123,
-        token_type: 'access',
-      });
+      .post('/oauth/2026-03/token/introspect', introspects('CIrT-access'))
+      .matchHeader('content-type', 'application/x-www-form-urlencoded')
+      .reply(200, INTROSPECTION);
     await expect(new HubSpotOAuth(opts).tokenInfo('CIrT-access')).resolves.toEqual({
       hubId: 62515,
       userId: 123,
@@ -125,8 +140,23 @@ describe('tokenInfo', () => {
     scope.done();
   });
 
-  it('rejects an unexpected answer', async () => {
-    const scope = nock(API).get('/oauth/v1/access-tokens/t').reply(200, { token: 't' });
+  it('an inactive token is an auth error', async () => {
+    const scope = nock(API)
+      .post('/oauth/2026-03/token/introspect', introspects('t'))
+      .reply(200, { active: false });
+    await expect(new HubSpotOAuth(opts).tokenInfo('t')).rejects.toMatchObject({ kind: 'auth' });
+    scope.done();
+  });
+
+  it.each([
+    [
+      'an RFC 7662 answer (space-separated scope, no hub_id)',
+      { active: true, scope: 'oauth', exp: 1, client_id: 'cid' },
+    ],
+    ['no active field', { hub_id: 62515, app_id: 1, scopes: [] }],
+    ['v1 metadata without active', { token: 't', hub_id: 62515, app_id: 1, scopes: ['oauth'] }],
+  ])('rejects %s as invalid', async (_what, body) => {
+    const scope = nock(API).post('/oauth/2026-03/token/introspect').reply(200, body);
     await expect(new HubSpotOAuth(opts).tokenInfo('t')).rejects.toMatchObject({ kind: 'invalid' });
     scope.done();
   });
