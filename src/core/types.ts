@@ -312,8 +312,11 @@ export interface PoolState {
   turn: number;
   /** Round robin: the turn at which each rep was last assigned. */
   lastTurn: Record<string, number>;
-  /** Weighted: the eligible set the counts below belong to, and the counts within it. */
-  weighted?: { members: string; counts: Record<string, number>; total: number } | undefined;
+  /**
+   * Weighted: per rep, the share of leads accrued while eligible minus the leads given (negative when
+   * ahead). Carried across changes of the eligible set; the values sum to zero.
+   */
+  weighted?: { owed: Record<string, number> } | undefined;
 }
 
 export interface RoutingState {

@@ -233,16 +233,49 @@ export const repCountersSchema = z.object({
   open: z.number(),
 }) satisfies z.ZodType<RepCounters>;
 
+/**
+ * Weighted rotation as stored before shares were carried across changes of the eligible set: counts
+ * within one eligible set (`members` is `a|b#2:1`, the emails and their weights) since it began.
+ */
+const legacyWeightedSchema = z.object({
+  members: z.string(),
+  counts: z.record(z.number()),
+  total: z.number(),
+});
+
+/** What each rep of a legacy epoch was owed: its share of the epoch's leads minus the leads it got. */
+function owedFromLegacy(legacy: z.infer<typeof legacyWeightedSchema>): Record<string, number> {
+  const cut = legacy.members.lastIndexOf('#');
+  const emails = legacy.members.slice(0, cut).split('|');
+  const weights = legacy.members
+    .slice(cut + 1)
+    .split(':')
+    .map(Number);
+  const total = weights.reduce((a, b) => a + b, 0);
+  // An unreadable key starts the shares afresh, as the old code did on every change of the set.
+  if (cut < 0 || emails.length !== weights.length || !(total > 0)) return {};
+  const owed: Record<string, number> = {};
+  emails.forEach((email, i) => {
+    owed[email] = (legacy.total * (weights[i] ?? 0)) / total - (legacy.counts[email] ?? 0);
+  });
+  return owed;
+}
+
 export const poolStateSchema = z.object({
   turn: z.number(),
   lastTurn: z.record(z.number()),
-  weighted: z.object({ members: z.string(), counts: z.record(z.number()), total: z.number() }).optional(),
-}) satisfies z.ZodType<PoolState>;
+  weighted: z
+    .union([
+      z.object({ owed: z.record(z.number()) }),
+      legacyWeightedSchema.transform((legacy) => ({ owed: owedFromLegacy(legacy) })),
+    ])
+    .optional(),
+}) satisfies z.ZodType<PoolState, z.ZodTypeDef, unknown>;
 
 export const routingStateSchema = z.object({
   pools: z.record(poolStateSchema),
   reps: z.record(repCountersSchema),
-}) satisfies z.ZodType<RoutingState>;
+}) satisfies z.ZodType<RoutingState, z.ZodTypeDef, unknown>;
 
 export const directorySchema = z.object({
   owners: z.array(

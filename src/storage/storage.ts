@@ -215,7 +215,7 @@ const CLAIMABLE_ACTION =
   "status = 'planned' AND (lease_until IS NULL OR lease_until <= ?) AND (sent_at IS NULL OR sent_at <= ?)";
 
 /** Parses a JSON column; with a schema, validates it too. A failure means the row was not written by us. */
-function readJson<T>(text: string, column: string, schema?: z.ZodType<T>): T {
+function readJson<T>(text: string, column: string, schema?: z.ZodType<T, z.ZodTypeDef, unknown>): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -230,7 +230,7 @@ function readJson<T>(text: string, column: string, schema?: z.ZodType<T>): T {
   return parsed.data;
 }
 
-function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+function validate<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success)
     throw new StorageError('invalid', `${what}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);

@@ -496,6 +496,28 @@ for (const [name, engine, suite] of ENGINES) {
         expect((await s.loadRoutingState(A)).state).toEqual({ pools: pool, reps: rep });
       });
 
+      it('reads a weighted rotation stored in the old per-epoch shape as what each rep is owed', async () => {
+        // Before shares were carried: 7 leads since {ada, bo} (2:1) became the eligible set; ada had 5.
+        const legacy = {
+          turn: 40,
+          lastTurn: { 'ada@acme.io': 40 },
+          weighted: {
+            members: 'ada@acme.io|bo@acme.io#2:1',
+            counts: { 'ada@acme.io': 5, 'bo@acme.io': 2 },
+            total: 7,
+          },
+        };
+        await s.db.run(
+          `INSERT INTO rotation_state (tenant_id, kind, name, state, version, updated_at) VALUES (?, 'pool', 'emea-ae', ?, 3, ?)`,
+          [A, JSON.stringify(legacy), T0],
+        );
+        const { state, versions } = await s.loadRoutingState(A);
+        expect(versions.pools).toEqual({ 'emea-ae': 3 });
+        const owed = state.pools['emea-ae']!.weighted!.owed;
+        expect(owed['ada@acme.io']).toBeCloseTo(14 / 3 - 5, 12);
+        expect(owed['bo@acme.io']).toBeCloseTo(7 / 3 - 2, 12);
+      });
+
       it('rejects a malformed state', async () => {
         const bad = { pools: { p: { turn: 'one' } }, reps: {} } as never;
         await expect(s.saveRoutingState(A, bad, NONE, T0)).rejects.toMatchObject({ kind: 'invalid' });

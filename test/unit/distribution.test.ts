@@ -210,19 +210,15 @@ describe('pickFromPool: round robin', () => {
 describe('pickFromPool: weighted', () => {
   const team = makeTeam(makeRep(A, { weight: 2 }), makeRep(B), makeRep(C), makeRep(D, { weight: 3 }));
 
-  it('follows the chairman sequence for 2:1:1', () => {
+  it('gives the lead to the rep owed most: 2:1:1', () => {
     const [chosen, results] = run(makePool('weighted', [A, B, C]), team, emptyState(), 8);
     expect(chosen).toEqual([A, B, C, A, A, B, C, A]);
     expect(results.map((r) => r.trace.reason).slice(0, 3)).toEqual([
-      'weighted 2:1:1: due 0.50 of the 1 leads so far, had 0',
-      'weighted 2:1:1: due 0.50 of the 2 leads so far, had 0',
-      'weighted 2:1:1: due 0.75 of the 3 leads so far, had 0',
+      'weighted 2:1:1: owed most (0.50 of a lead accrued while eligible and not yet given)',
+      'weighted 2:1:1: owed most (0.50 of a lead accrued while eligible and not yet given)',
+      'weighted 2:1:1: owed most (0.75 of a lead accrued while eligible and not yet given)',
     ]);
-    expect(results[7]!.nextState.pools.p!.weighted).toEqual({
-      members: 'a@x.io|b@x.io|c@x.io#2:1:1',
-      counts: { [A]: 4, [B]: 2, [C]: 2 },
-      total: 8,
-    });
+    expect(results[7]!.nextState.pools.p!.weighted).toEqual({ owed: { [A]: 0, [B]: 0, [C]: 0 } });
   });
 
   it('gives exact shares over a full period (3:2:1 over 60 leads)', () => {
@@ -232,26 +228,69 @@ describe('pickFromPool: weighted', () => {
     expect([count(A), count(B), count(C)]).toEqual([30, 20, 10]);
   });
 
-  it('starts a new epoch when the eligible set changes', () => {
+  it('carries shares across a change of the eligible set; a rep away accrues nothing', () => {
     const pool = makePool('weighted', [A, B, C]);
     const [, results] = run(pool, team, emptyState(), 3);
     const state = results[2]!.nextState;
     const r = pickAndApply(pool, team, state, NOW, [C]);
-    expect(r.nextState.pools.p!.weighted).toEqual({
-      members: 'a@x.io|b@x.io#2:1',
-      counts: { [A]: 1 },
-      total: 1,
-    });
-    expect(r.trace.reason).toBe('weighted 2:1: due 0.67 of the 1 leads so far, had 0');
+    expect(r.chosen).toBe(A);
+    const owed = r.nextState.pools.p!.weighted!.owed;
+    // A: 0.5 + 2/3 - 1; B: -0.25 + 1/3; C (away): unchanged.
+    expect(owed[A]).toBeCloseTo(1 / 6, 12);
+    expect(owed[B]).toBeCloseTo(1 / 12, 12);
+    expect(owed[C]).toBe(-0.25);
   });
 
-  it('starts a new epoch when a weight changes', () => {
+  it('carries shares across a weight change', () => {
     const pool = makePool('weighted', [A, B]);
     const [, results] = run(pool, team, emptyState(), 2);
     const heavier = makeTeam(makeRep(A, { weight: 2 }), makeRep(B, { weight: 5 }));
     const r = pickAndApply(pool, heavier, results[1]!.nextState, NOW);
-    expect(r.chosen).toBe(B);
-    expect(r.nextState.pools.p!.weighted).toMatchObject({ members: 'a@x.io|b@x.io#2:5', total: 1 });
+    // Owed before: A 1/3, B -1/3; then A gets 2/7 and B 5/7 of this lead.
+    expect(r.chosen).toBe(A);
+    expect(r.nextState.pools.p!.weighted!.owed[A]).toBeCloseTo(1 / 3 + 2 / 7 - 1, 12);
+    expect(r.nextState.pools.p!.weighted!.owed[B]).toBeCloseTo(-1 / 3 + 5 / 7, 12);
+  });
+
+  it('drops members who left the pool from the shares', () => {
+    const [, results] = run(makePool('weighted', [A, B, C]), team, emptyState(), 2);
+    const r = pickAndApply(makePool('weighted', [A, B]), team, results[1]!.nextState, NOW);
+    expect(Object.keys(r.nextState.pools.p!.weighted!.owed).sort()).toEqual([A, B]);
+  });
+
+  it('holds each share against a rep who is away one minute in five (working hours)', () => {
+    // C works every minute except each fifth one: 288 shifts a day.
+    const shifts = Array.from({ length: 288 }, (_, k) => ({
+      days: [1, 2, 3, 4, 5, 6, 7],
+      start: 5 * k,
+      end: 5 * k + 4,
+    }));
+    const t = makeTeam(
+      makeRep(A, { weight: 3, timezone: 'UTC' }),
+      makeRep(B, { timezone: 'UTC' }),
+      makeRep(C, { timezone: 'UTC', hours: shifts }),
+    );
+    const pool = makePool('weighted', [A, B, C]);
+    const weights: Record<string, number> = { [A]: 3, [B]: 1, [C]: 1 };
+    const accrued: Record<string, number> = { [A]: 0, [B]: 0, [C]: 0 };
+    const given: Record<string, number> = { [A]: 0, [B]: 0, [C]: 0 };
+    let state = emptyState();
+    const start = Date.parse('2026-06-03T00:00:00Z');
+    for (let minute = 0; minute < 2000; minute++) {
+      const r = pickAndApply(pool, t, state, start + minute * 60_000);
+      const eligible = r.trace.candidates.filter((c) => c.skipped === undefined).map((c) => c.email);
+      const total = eligible.reduce((sum, e) => sum + weights[e]!, 0);
+      for (const e of eligible) accrued[e]! += weights[e]! / total;
+      given[r.chosen!]! += 1;
+      for (const e of [A, B, C]) {
+        if (!(Math.abs(given[e]! - accrued[e]!) < 2))
+          throw new Error(`minute ${minute}: ${e} has ${given[e]}, accrued ${accrued[e]!.toFixed(2)}`);
+      }
+      state = r.nextState;
+    }
+    // C was away 400 of the 2000 minutes and accrued nothing then: no catch-up, no loss.
+    expect(Math.abs(given[C]! - accrued[C]!)).toBeLessThan(1);
+    expect(Math.abs(given[A]! - accrued[A]!)).toBeLessThan(1);
   });
 
   it('never picks a zero-weight rep while others have weight', () => {
