@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { parseKey } from '../../connectors/shared/crypto.js';
+import { Keyring, parseKey, parseKeyList, TokenCryptoError } from '../../connectors/shared/crypto.js';
 
 const envSchema = z.object({
   /**
@@ -25,7 +25,14 @@ const envSchema = z.object({
   DATA_DIR: z.string().default('data'),
   RULES: z.string().default('rules/hubspot-demo/rules.yaml'),
   TEAM: z.string().default('rules/hubspot-demo/team.yaml'),
+  /** The key every secret is encrypted under (32 bytes, hex or base64). */
   TOKEN_ENCRYPTION_KEY: z.string().optional(),
+  /**
+   * Earlier keys, still read until `lead-router keys rotate` has re-encrypted everything under the
+   * current one (comma-separated). Rotation: make the new key current, move the old one here, rotate,
+   * then remove it.
+   */
+  TOKEN_ENCRYPTION_KEYS_OLD: z.string().optional(),
   HUBSPOT_CLIENT_ID: z.string().optional(),
   HUBSPOT_CLIENT_SECRET: z.string().optional(),
   HUBSPOT_APP_ID: z.string().optional(),
@@ -67,6 +74,7 @@ export interface AppConfig {
   rulesPath: string;
   teamPath: string | undefined;
   encryptionKey: string | undefined;
+  oldEncryptionKeys: string | undefined;
   hubspot:
     | {
         clientId: string;
@@ -128,6 +136,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       'TOKEN_ENCRYPTION_KEY is required with a real HubSpot app (32 bytes, hex or base64)',
     );
   }
+  // A malformed key is a configuration error now, not a failed decryption later.
+  try {
+    if (e.TOKEN_ENCRYPTION_KEY !== undefined) parseKey(e.TOKEN_ENCRYPTION_KEY, 'TOKEN_ENCRYPTION_KEY');
+    parseKeyList(e.TOKEN_ENCRYPTION_KEYS_OLD, 'TOKEN_ENCRYPTION_KEYS_OLD');
+  } catch (error) {
+    if (error instanceof TokenCryptoError) throw new ConfigError(error.message);
+    throw error;
+  }
   return {
     role: e.ROLE,
     port: e.PORT,
@@ -139,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rulesPath: e.RULES,
     teamPath: e.TEAM === '' ? undefined : e.TEAM,
     encryptionKey: e.TOKEN_ENCRYPTION_KEY,
+    oldEncryptionKeys: e.TOKEN_ENCRYPTION_KEYS_OLD,
     hubspot,
     hubspotRequestsPer10s: e.HUBSPOT_REQUESTS_PER_10S,
     workerLeaseMs: e.WORKER_LEASE_MS,
@@ -150,14 +167,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 }
 
 /**
- * The token encryption key: from the environment, or — in sandbox mode only — a key generated once
- * and kept in the data directory with owner-only permissions, so a fresh clone needs no set-up.
+ * The keyring secrets are encrypted with: TOKEN_ENCRYPTION_KEY (current) and TOKEN_ENCRYPTION_KEYS_OLD.
+ * Without TOKEN_ENCRYPTION_KEY — sandbox mode only, `loadConfig` demands it with a real app — the
+ * current key is generated once and kept in the data directory with owner-only permissions, so a
+ * fresh clone needs no set-up.
  */
-export async function encryptionKey(config: AppConfig): Promise<Buffer> {
-  if (config.encryptionKey !== undefined) return parseKey(config.encryptionKey);
+export async function tokenKeyring(config: AppConfig): Promise<Keyring> {
+  const old = parseKeyList(config.oldEncryptionKeys, 'TOKEN_ENCRYPTION_KEYS_OLD');
+  if (config.encryptionKey !== undefined)
+    return new Keyring(parseKey(config.encryptionKey, 'TOKEN_ENCRYPTION_KEY'), old);
   const file = join(config.dataDir, 'sandbox-encryption.key');
   try {
-    return parseKey((await readFile(file, 'utf8')).trim());
+    return new Keyring(parseKey((await readFile(file, 'utf8')).trim(), file), old);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -165,5 +186,5 @@ export async function encryptionKey(config: AppConfig): Promise<Buffer> {
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, key + '\n', { mode: 0o600 });
   await chmod(file, 0o600);
-  return parseKey(key);
+  return new Keyring(parseKey(key, file), old);
 }

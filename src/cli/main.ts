@@ -3,9 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
 import { loadRuleSetFile, loadTeamFile } from '../rules/load-file.js';
 import type { RuleSet, Team } from '../core/types.js';
-import { ConfigError, loadConfig } from '../app/config.js';
+import { TokenCryptoError } from '../../connectors/shared/crypto.js';
+import { ConfigError, loadConfig, tokenKeyring } from '../app/config.js';
 import { openAppStorage } from '../app/open-storage.js';
 import type { Storage } from '../storage/index.js';
+import { rotateKeys } from './keys.js';
 import { explainLead, listDeadLetters, pickTenant, replayDeadLetters } from './operate.js';
 import { InputError } from './records-file.js';
 import { simulate } from './simulate.js';
@@ -118,8 +120,8 @@ function program(io: Io): Command {
       },
     );
 
-  const withStorage = async <T>(fn: (storage: Storage) => Promise<T>): Promise<T> => {
-    const storage = await openAppStorage(loadConfig());
+  const withStorage = async <T>(fn: (storage: Storage) => Promise<T>, config = loadConfig()): Promise<T> => {
+    const storage = await openAppStorage(config);
     try {
       return await fn(storage);
     } finally {
@@ -169,6 +171,25 @@ function program(io: Io): Command {
       for (const line of lines) io.out(line);
     });
 
+  const keys = cli.command('keys').description('the keys stored secrets (OAuth tokens) are encrypted with');
+  keys
+    .command('rotate')
+    .description(
+      're-encrypt every stored secret under TOKEN_ENCRYPTION_KEY; the old keys must be in TOKEN_ENCRYPTION_KEYS_OLD until then',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      if (config.encryptionKey === undefined)
+        throw new ConfigError(
+          'TOKEN_ENCRYPTION_KEY is not set: keys rotate re-encrypts every stored secret under it (put the new key there and the old ones in TOKEN_ENCRYPTION_KEYS_OLD)',
+        );
+      const { currentId } = await tokenKeyring(config);
+      const result = await withStorage((storage) => rotateKeys(storage, currentId), config);
+      for (const line of result.out) io.out(line);
+      for (const line of result.errors) io.err(line);
+      if (result.errors.length > 0) throw new ExitCode(1);
+    });
+
   return cli;
 }
 
@@ -178,7 +199,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 0;
   } catch (err) {
     if (err instanceof ExitCode) return err.code;
-    if (err instanceof InputError || err instanceof ConfigError) {
+    if (err instanceof InputError || err instanceof ConfigError || err instanceof TokenCryptoError) {
       io.err(`error: ${err.message}`);
       return 1;
     }

@@ -12,10 +12,23 @@ import type {
   Trace,
 } from '../core/types.js';
 
-/** Encrypts tokens at rest (AES-256-GCM lives in connectors/shared/crypto.ts); storage never sees the key. */
+/**
+ * Encrypts secrets at rest (the keyring in connectors/shared/crypto.ts); storage never sees a key.
+ * `context` names the secret's owner and purpose (`tenant:<id>:oauth-token`) and is bound to the blob,
+ * so a blob copied to another tenant or use does not decrypt.
+ */
 export interface Cipher {
-  encrypt(plain: string): string;
-  decrypt(blob: string): string;
+  encrypt(plain: string, context: string): string;
+  decrypt(blob: string, context: string): string;
+  /** Sealed under the current key and format; `keys rotate` re-encrypts every other blob. */
+  isCurrent(blob: string): boolean;
+}
+
+/** What `reencryptSecrets` did: tenants re-encrypted, already current, and those it could not read. */
+export interface ReencryptReport {
+  reencrypted: string[];
+  current: number;
+  failed: { tenantId: string; reason: string }[];
 }
 
 export const PROVIDERS = ['hubspot', 'salesforce', 'sandbox'] as const;

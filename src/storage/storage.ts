@@ -43,6 +43,7 @@ import {
   type NewTenant,
   type PlannedAction,
   type Provider,
+  type ReencryptReport,
   type Ruleset,
   type SlaState,
   type SlaTimer,
@@ -153,6 +154,9 @@ const ENQUEUE_CHUNK = 500;
 /** Rows per multi-row INSERT (≤ 15 parameters each) and keys per `IN (…)` list: far below both engines' limits. */
 const ROW_CHUNK = 200;
 const KEY_CHUNK = 500;
+
+/** The context a tenant's OAuth token is bound to: its owner and purpose. */
+const tokenContext = (tenantId: string): string => `tenant:${tenantId}:oauth-token`;
 
 /** `?, ?, …` for an `IN (…)` list of `n` values. */
 const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
@@ -412,7 +416,7 @@ export class Storage {
 
   /** Stores the OAuth token set (any string, usually JSON) encrypted; `null` forgets it (uninstall). */
   async setTenantToken(id: string, token: string | null, now: number): Promise<boolean> {
-    const blob = token === null ? null : this.requireCipher().encrypt(token);
+    const blob = token === null ? null : this.requireCipher().encrypt(token, tokenContext(id));
     const r = await this.db.run('UPDATE tenants SET token_blob = ?, updated_at = ? WHERE id = ?', [
       blob,
       now,
@@ -427,7 +431,51 @@ export class Storage {
       [id],
     );
     if (row?.token_blob == null) return null;
-    return this.requireCipher().decrypt(row.token_blob);
+    return this.requireCipher().decrypt(row.token_blob, tokenContext(id));
+  }
+
+  /**
+   * Re-encrypts every stored secret not sealed under the current key and format (`lead-router keys
+   * rotate`), a page of tenants at a time. Each rewrite is a compare-and-set on the blob it read, so a
+   * token refreshed meanwhile (already under the current key) is left as it is. A secret that cannot be
+   * read is reported and left unchanged.
+   */
+  async reencryptSecrets(): Promise<ReencryptReport> {
+    const cipher = this.requireCipher();
+    const report: ReencryptReport = { reencrypted: [], current: 0, failed: [] };
+    let after = '';
+    for (;;) {
+      const rows = await this.db.all<{ id: string; token_blob: string }>(
+        'SELECT id, token_blob FROM tenants WHERE token_blob IS NOT NULL AND id > ? ORDER BY id LIMIT ?',
+        [after, KEY_CHUNK],
+      );
+      for (const row of rows) {
+        if (cipher.isCurrent(row.token_blob)) {
+          report.current += 1;
+          continue;
+        }
+        let blob: string;
+        try {
+          blob = cipher.encrypt(cipher.decrypt(row.token_blob, tokenContext(row.id)), tokenContext(row.id));
+        } catch (error) {
+          report.failed.push({
+            tenantId: row.id,
+            reason: error instanceof Error ? error.message : String(error),
+          });
+          continue;
+        }
+        const r = await this.db.run('UPDATE tenants SET token_blob = ? WHERE id = ? AND token_blob = ?', [
+          blob,
+          row.id,
+          row.token_blob,
+        ]);
+        if (r.changes === 1) report.reencrypted.push(row.id);
+        else report.current += 1;
+      }
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < KEY_CHUNK) return report;
+      after = last.id;
+    }
   }
 
   private requireCipher(): Cipher {

@@ -1,7 +1,7 @@
 // A real server over real storage (SQLite :memory:, AES-256-GCM cipher) and a fixed, movable clock.
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { decrypt, encrypt } from '../../connectors/shared/crypto.js';
+import { Keyring } from '../../connectors/shared/crypto.js';
 import { signV3 } from '../../connectors/hubspot/signature.js';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { createLogger } from '../../src/log.js';
@@ -31,10 +31,9 @@ export interface Harness {
 export async function startServer(
   overrides: { hubspot?: Partial<ServerDeps['hubspot']>; oauthBaseUrl?: string; publicUrl?: string } = {},
 ): Promise<Harness> {
-  const key = randomBytes(32);
   const storage = await openStorage({
     file: ':memory:',
-    cipher: { encrypt: (s) => encrypt(s, key), decrypt: (b) => decrypt(b, key) },
+    cipher: new Keyring(randomBytes(32)),
     now: () => T0,
   });
   const tenant = await storage.createTenant(

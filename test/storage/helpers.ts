@@ -1,7 +1,9 @@
 // Shared factories and engines for the storage tests. PostgreSQL tests run against the local server
 // (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) in a fresh schema each; when it
 // cannot be reached they are skipped with a printed reason, or fail under CI (test/support/services.ts).
+import { randomBytes } from 'node:crypto';
 import type { CrmEvent } from '../../connectors/connector.js';
+import { Keyring } from '../../connectors/shared/crypto.js';
 import type { Action, Decision, RoutingState } from '../../src/core/types.js';
 import { openStorage, type Cipher, type Db, type Storage } from '../../src/storage/index.js';
 import { openPgDb } from '../../src/storage/pg-db.js';
@@ -12,11 +14,8 @@ export { createPgSchema, describeNeeding, PG_URL, type PgSchema } from '../suppo
 
 export const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 
-/** A reversible test cipher: enough to prove the blob at rest is not the plain token. */
-export const testCipher: Cipher = {
-  encrypt: (s) => 'enc:' + Buffer.from(s, 'utf8').toString('base64'),
-  decrypt: (s) => Buffer.from(s.slice(4), 'base64').toString('utf8'),
-};
+/** The real keyring, under a key of the test run's own. */
+export const testCipher: Cipher = new Keyring(randomBytes(32));
 
 export interface Engine {
   name: 'sqlite' | 'postgres';

@@ -20,6 +20,7 @@ import {
   type SandboxOptions,
   type WebhookConfig,
 } from '../../connectors/sandbox/index.js';
+import { loadConfig, tokenKeyring } from '../../src/app/config.js';
 import { freePort } from '../../src/app/start.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { createPgSchema, PG_URL, REDIS_URL, uniqueRedisPrefix, type PgSchema } from './services.js';
@@ -252,15 +253,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const storage = await openStorage({
     url: PG_URL,
     schema: schema.name,
-    // The test reads inbox, decisions and dead letters only; it never touches a token.
-    cipher: {
-      encrypt: () => {
-        throw new Error('the cluster test storage does not write tokens');
-      },
-      decrypt: () => {
-        throw new Error('the cluster test storage does not read tokens');
-      },
-    },
+    // The test reads inbox, decisions and dead letters; the keyring is the processes' own.
+    cipher: await tokenKeyring(loadConfig(env)),
   });
 
   let tenantId: string;
