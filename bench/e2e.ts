@@ -169,7 +169,7 @@ async function burst(n: number) {
       duplicates,
       enrolled,
       deadLetters: dead.length,
-      /** Inbox rows per contact: HubSpot sends contact.creation and object.creation for each new one. */
+      /** Inbox rows per contact: one, however many creation events HubSpot sends for it. */
       inboxItemsPerLead: round((inbox.done + inbox.failed) / n, 2),
       leadsPerOwnerBatch: round(n / Math.max(1, stats.accepted['owner.batch'] ?? 0), 1),
       routedPer10s,

@@ -16,7 +16,15 @@ export {
   type DemoPortal,
 } from './seed.js';
 export { signV1, signV3, decodeSignedUri } from './signature.js';
-export type { WebhookConfig, WebhookEvent, WebhookTiming, DeliveryAttempt } from './webhooks.js';
+export type {
+  WebhookConfig,
+  WebhookEvent,
+  WebhookSubscription,
+  WebhookTiming,
+  DeliveryAttempt,
+  ScheduledRetry,
+} from './webhooks.js';
+export { DEFAULT_SUBSCRIPTIONS, SUBSCRIPTION_ID_BASE } from './webhooks.js';
 export type { WriteRecord, WriteKind, WriteSource, WriteFilter, ContactEffects } from './write-log.js';
 export { contactEffects } from './write-log.js';
 export { CallStats, callKind, totalCalls, type PortalCallStats } from './call-stats.js';

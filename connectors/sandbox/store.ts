@@ -65,9 +65,9 @@ export interface AssociationEdge {
   category: string;
 }
 
-/** Something the webhook dispatcher cares about. */
+/** Something the webhook dispatcher cares about; `traceId` is the write's `objectWriteTraceId`. */
 export type ChangeEvent =
-  | { kind: 'created'; type: ObjectType; id: string; source: WriteSource; at: number }
+  | { kind: 'created'; type: ObjectType; id: string; source: WriteSource; at: number; traceId?: string }
   | {
       kind: 'propertyChange';
       type: ObjectType;
@@ -76,6 +76,7 @@ export type ChangeEvent =
       value: string;
       source: WriteSource;
       at: number;
+      traceId?: string;
     };
 
 const ID_BASE: Record<ObjectType | 'owners' | 'users' | 'sequences' | 'enrollments', number> = {
@@ -186,6 +187,7 @@ export class Portal {
     input: Record<string, unknown>,
     source: WriteSource,
     associations: { toId: string; typeId: number; category: string }[] = [],
+    traceId?: string,
   ): CrmObject {
     this.validateProperties(type, input, true);
     for (const a of associations) this.resolveAssociationTarget(type, a.toId, a.typeId);
@@ -207,7 +209,7 @@ export class Portal {
     }
     for (const a of associations) this.associate(type, id, a.toId, a.typeId, a.category, source);
     if (type === 'contacts' && this.autoAssociateByDomain) this.autoAssociate(obj, source);
-    this.emit({ kind: 'created', type, id, source, at: now });
+    this.emit({ kind: 'created', type, id, source, at: now, ...(traceId === undefined ? {} : { traceId }) });
     return obj;
   }
 
@@ -234,7 +236,13 @@ export class Portal {
     return undefined;
   }
 
-  updateObject(type: ObjectType, id: string, input: Record<string, unknown>, source: WriteSource): CrmObject {
+  updateObject(
+    type: ObjectType,
+    id: string,
+    input: Record<string, unknown>,
+    source: WriteSource,
+    traceId?: string,
+  ): CrmObject {
     const obj = this.getObject(type, id);
     this.validateProperties(type, input, false);
     const now = this.clock.now();
@@ -258,7 +266,16 @@ export class Portal {
     if (type === 'contacts' && before !== after)
       this.write('owner.set', id, source, { from: before, to: after });
     for (const [property, value] of changed) {
-      this.emit({ kind: 'propertyChange', type, id, property, value, source, at: now });
+      this.emit({
+        kind: 'propertyChange',
+        type,
+        id,
+        property,
+        value,
+        source,
+        at: now,
+        ...(traceId === undefined ? {} : { traceId }),
+      });
     }
     return obj;
   }

@@ -1,17 +1,34 @@
-// Signed webhook deliveries with HubSpot's behaviour (hubspot.md §1): batches of ≤ 100 events, at most
-// `maxConcurrent` requests in flight per portal, 5 s timeout, up to 10 retries with growing delays.
+// Signed webhook deliveries with HubSpot's behaviour (hubspot.md §1): events only for the app's active
+// subscriptions, batches of ≤ 100 events, at most `maxConcurrent` requests in flight per portal, 5 s
+// timeout, up to 10 retries spread over 24 h, each notification with its own random spread.
+import { OBJECT_TYPE_IDS, parseObjectType, type ObjectType } from './associations.js';
 import type { Clock, Prng } from './clock.js';
 import { signV1, signV3 } from './signature.js';
 import type { ChangeEvent } from './store.js';
 import type { WriteSource } from './write-log.js';
+
+/** One subscription as the app's `webhooks-hsmeta.json` declares it (hubspot.md §1.1). */
+export interface WebhookSubscription {
+  /** Classic (`contact.creation`, `contact.propertyChange`) or generic (`object.creation`, …). */
+  subscriptionType: string;
+  /** Generic `object.*` types only: which object (`contact`, `0-1`, …). */
+  objectType?: string | undefined;
+  /** `*.propertyChange` only: the property watched. */
+  propertyName?: string | undefined;
+  /** Inactive subscriptions send nothing (default true). */
+  active?: boolean | undefined;
+}
+
+/** What a portal's app subscribes to when the config names nothing: new contacts, classic form. */
+export const DEFAULT_SUBSCRIPTIONS: WebhookSubscription[] = [{ subscriptionType: 'contact.creation' }];
 
 export interface WebhookConfig {
   targetUrl: string;
   clientSecret: string;
   appId: number;
   maxConcurrent?: number | undefined;
-  /** Contact properties with a `contact.propertyChange` subscription. */
-  propertyChanges?: string[] | undefined;
+  /** The app's subscriptions; events of any other type are never sent (default DEFAULT_SUBSCRIPTIONS). */
+  subscriptions?: WebhookSubscription[] | undefined;
   /** Fraction of events delivered twice (same eventId). */
   duplicateRate?: number | undefined;
   /** Shuffle pending events before batching. */
@@ -22,8 +39,10 @@ export interface WebhookConfig {
 
 export interface WebhookTiming {
   timeoutMs: number;
-  /** Delay before retry n (1-based), before scaling; HubSpot spreads 10 retries over 24 h. */
+  /** Delay before retry n (1-based), before spread and scaling; HubSpot spreads 10 retries over 24 h. */
   retryDelaysMs: number[];
+  /** Each notification's delay is moved by up to ± this fraction, at random (HubSpot's "randomization"). */
+  retrySpread: number;
   /** Multiplies every retry delay: 0.001 in tests turns minutes into milliseconds. */
   retryScale: number;
   /** Events created within this window go out in one batch. */
@@ -31,9 +50,14 @@ export interface WebhookTiming {
   maxRetries: number;
 }
 
+// "Notifications will be retried up to 10 times. These retries will be spread out over the next 24 hours,
+// with varying delays between requests. Individual notifications will have some randomization applied"
+// (hubspot.md §1.3). The individual delays are not published: these grow from 1 min to 8 h and, spread
+// included, end within 24 h (21.8 h × 1.1).
 export const DEFAULT_WEBHOOK_TIMING: WebhookTiming = {
   timeoutMs: 5000,
-  retryDelaysMs: [60, 120, 300, 600, 1800, 3600, 7200, 14_400, 21_600, 36_000].map((s) => s * 1000),
+  retryDelaysMs: [60, 120, 300, 600, 1800, 3600, 7200, 14_400, 21_600, 28_800].map((s) => s * 1000),
+  retrySpread: 0.1,
   retryScale: 1,
   batchWindowMs: 5,
   maxRetries: 10,
@@ -55,6 +79,8 @@ export interface WebhookEvent {
   propertyName?: string;
   propertyValue?: string;
   isSensitive?: boolean;
+  /** The `objectWriteTraceId` of the API write that caused the event, when it carried one. */
+  objectWriteTraceId?: string;
 }
 
 export interface DeliveryAttempt {
@@ -67,7 +93,28 @@ export interface DeliveryAttempt {
   at: number;
 }
 
-export const SUBSCRIPTION_IDS = { contactCreation: 5001, objectCreation: 5002, propertyChangeBase: 5100 };
+/** A retry scheduled for one notification, after its batch failed. */
+export interface ScheduledRetry {
+  portalId: number;
+  eventId: number;
+  /** The attempt the retry will be (1 = first retry). */
+  attemptNumber: number;
+  delayMs: number;
+}
+
+/** Subscription n (0-based) of a portal's config has id SUBSCRIPTION_ID_BASE + n. */
+export const SUBSCRIPTION_ID_BASE = 5001;
+
+/** Object names of the classic subscription types (`contact.creation`); other objects are generic only. */
+const CLASSIC_NAMES: Partial<Record<ObjectType, string>> = { contacts: 'contact', companies: 'company' };
+
+function subscribedObject(s: WebhookSubscription): ObjectType | undefined {
+  try {
+    return s.objectType === undefined ? undefined : parseObjectType(s.objectType);
+  } catch {
+    return undefined;
+  }
+}
 
 // UNCONFIRMED (hubspot.md §11.1): the changeSource HubSpot reports for an app's own writes.
 const CHANGE_SOURCE: Record<WriteSource, string> = {
@@ -93,6 +140,8 @@ export class WebhookDispatcher {
   private waiters: (() => void)[] = [];
   readonly attempts: DeliveryAttempt[] = [];
   readonly deadLetters: WebhookEvent[] = [];
+  /** Every retry scheduled, with its delay: HubSpot's schedule is checked on these, not on wall time. */
+  readonly retries: ScheduledRetry[] = [];
   private stopped = false;
 
   constructor(
@@ -120,10 +169,10 @@ export class WebhookDispatcher {
     return this.queues.get(portalId)?.maxInFlightSeen ?? 0;
   }
 
-  /** Turns a store change into HubSpot events for the portal's subscriptions. */
+  /** Turns a store change into one HubSpot event per active subscription it matches. */
   handle(portalId: number, change: ChangeEvent): void {
     const q = this.queues.get(portalId);
-    if (q === undefined || change.type !== 'contacts') return;
+    if (q === undefined) return;
     const { appId } = q.config;
     const base = {
       portalId,
@@ -133,41 +182,36 @@ export class WebhookDispatcher {
       objectId: Number(change.id),
       changeSource: CHANGE_SOURCE[change.source],
       ...(change.source === 'api' ? { sourceId: String(appId) } : {}),
+      // UNCONFIRMED that HubSpot echoes the write's trace id on events; the batch answers carry it.
+      ...(change.traceId !== undefined ? { objectWriteTraceId: change.traceId } : {}),
     };
+    const verb = change.kind === 'created' ? 'creation' : 'propertyChange';
+    const classic = CLASSIC_NAMES[change.type];
     const events: WebhookEvent[] = [];
-    if (change.kind === 'created') {
-      events.push({
+    for (const [n, sub] of (q.config.subscriptions ?? DEFAULT_SUBSCRIPTIONS).entries()) {
+      if (sub.active === false) continue;
+      const generic = sub.subscriptionType === `object.${verb}` && subscribedObject(sub) === change.type;
+      if (!generic && (classic === undefined || sub.subscriptionType !== `${classic}.${verb}`)) continue;
+      if (change.kind === 'propertyChange' && sub.propertyName !== change.property) continue;
+      const event: WebhookEvent = {
         ...base,
         eventId: this.nextEventId++,
-        subscriptionId: SUBSCRIPTION_IDS.contactCreation,
-        subscriptionType: 'contact.creation',
-        changeFlag: 'NEW',
-      });
-      events.push({
-        ...base,
-        eventId: this.nextEventId++,
-        subscriptionId: SUBSCRIPTION_IDS.objectCreation,
-        subscriptionType: 'object.creation',
-        objectTypeId: '0-1',
-        changeFlag: 'CREATED',
-      });
-    } else {
-      const idx = (q.config.propertyChanges ?? []).indexOf(change.property);
-      if (idx < 0) return;
-      events.push({
-        ...base,
-        eventId: this.nextEventId++,
-        subscriptionId: SUBSCRIPTION_IDS.propertyChangeBase + idx,
-        subscriptionType: 'contact.propertyChange',
-        propertyName: change.property,
-        propertyValue: change.value,
-      });
+        subscriptionId: SUBSCRIPTION_ID_BASE + n,
+        subscriptionType: sub.subscriptionType,
+      };
+      if (generic) event.objectTypeId = OBJECT_TYPE_IDS[change.type];
+      if (change.kind === 'created') event.changeFlag = generic ? 'CREATED' : 'NEW';
+      else {
+        event.propertyName = change.property;
+        event.propertyValue = change.value;
+      }
+      events.push(event);
     }
     for (const e of events) {
       q.pending.push(e);
       if (this.prng.chance(q.config.duplicateRate ?? 0)) q.pending.push({ ...e });
     }
-    this.scheduleFlush(portalId, q);
+    if (events.length > 0) this.scheduleFlush(portalId, q);
   }
 
   private scheduleFlush(portalId: number, q: PortalQueue): void {
@@ -244,19 +288,28 @@ export class WebhookDispatcher {
     }
   }
 
+  /**
+   * Each notification of a failed batch is retried on its own, after its own spread delay: a batch may
+   * mix first tries with retries, so each counts its own attempts.
+   */
   private retry(portalId: number, q: PortalQueue, events: WebhookEvent[]): void {
-    const attempt = (events[0]?.attemptNumber ?? 0) + 1;
-    if (attempt > this.timing.maxRetries || this.stopped) {
-      this.deadLetters.push(...events);
-      return;
+    const { retryDelaysMs, retrySpread, retryScale, maxRetries } = this.timing;
+    for (const e of events) {
+      const attempt = e.attemptNumber + 1;
+      if (attempt > maxRetries || this.stopped) {
+        this.deadLetters.push(e);
+        continue;
+      }
+      const base = retryDelaysMs[attempt - 1] ?? retryDelaysMs.at(-1) ?? 60_000;
+      const delayMs = base * (1 + retrySpread * (2 * this.prng.next() - 1)) * retryScale;
+      this.retries.push({ portalId, eventId: e.eventId, attemptNumber: attempt, delayMs });
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        q.pending.push({ ...e, attemptNumber: attempt });
+        this.scheduleFlush(portalId, q);
+      }, delayMs);
+      this.retryTimers.add(timer);
     }
-    const base = this.timing.retryDelaysMs[attempt - 1] ?? this.timing.retryDelaysMs.at(-1) ?? 60_000;
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer);
-      q.pending.push(...events.map((e) => ({ ...e, attemptNumber: attempt })));
-      this.scheduleFlush(portalId, q);
-    }, base * this.timing.retryScale);
-    this.retryTimers.add(timer);
   }
 
   private isIdle(): boolean {

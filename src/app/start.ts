@@ -14,6 +14,7 @@ import {
   type HubSpotSandbox,
   type SandboxOptions,
   type WebhookConfig,
+  type WebhookSubscription,
 } from '../../connectors/sandbox/index.js';
 import type { DemoPortal } from '../../connectors/sandbox/seed.js';
 import type { RuleSet, Team } from '../core/types.js';
@@ -26,6 +27,7 @@ import type { Storage } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
 import { ConfigError, type AppConfig } from './config.js';
 import { openAppStorage } from './open-storage.js';
+import { appWebhookSubscriptions } from './webhook-subscriptions.js';
 import { HubSpotTenants } from './tenants.js';
 
 /** What `onDecision` is told per committed decision (the worker's own record of it). */
@@ -212,7 +214,13 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
 
   if (sandbox !== undefined) {
     // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
-    crmWebhooks(sandbox, hubspot, publicUrl, holdProperties(ruleSet), options.webhooks ?? {});
+    crmWebhooks(
+      sandbox,
+      hubspot,
+      publicUrl,
+      await appWebhookSubscriptions(holdProperties(ruleSet)),
+      options.webhooks ?? {},
+    );
     await installThroughOAuth(publicUrl);
   }
 
@@ -243,7 +251,7 @@ function crmWebhooks(
   sandbox: NonNullable<RunningApp['sandbox']>,
   hubspot: NonNullable<AppConfig['hubspot']>,
   publicUrl: string,
-  propertyChanges: string[],
+  subscriptions: WebhookSubscription[],
   delivery: NonNullable<StartOptions['webhooks']>,
 ): void {
   sandbox.crm.configureWebhooks(Number(sandbox.portalId), {
@@ -251,7 +259,7 @@ function crmWebhooks(
     targetUrl: `${publicUrl}/webhooks/hubspot`,
     clientSecret: hubspot.clientSecret,
     appId: Number(hubspot.appId),
-    propertyChanges,
+    subscriptions,
   });
 }
 

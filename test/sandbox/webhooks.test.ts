@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHubSpotSandbox, signV1, signV3, type HubSpotSandbox } from '../../connectors/sandbox/index.js';
+import { DEFAULT_WEBHOOK_TIMING } from '../../connectors/sandbox/webhooks.js';
 
 const SECRET = 'yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy';
 const CLASSIC =
@@ -83,14 +84,18 @@ describe('webhook delivery', () => {
   });
   afterEach(() => sandbox.stop());
 
-  it('posts signed batches with contact.creation and object.creation events', async () => {
+  it('posts signed batches with contact.creation and object.creation events when both are subscribed', async () => {
     const rx = await receiver(() => 204);
     const portal = sandbox.createPortal({
       webhooks: {
         targetUrl: rx.url,
         clientSecret: SECRET,
         appId: 777,
-        propertyChanges: ['hubspot_owner_id'],
+        subscriptions: [
+          { subscriptionType: 'contact.creation' },
+          { subscriptionType: 'object.creation', objectType: 'contact' },
+          { subscriptionType: 'contact.propertyChange', propertyName: 'hubspot_owner_id' },
+        ],
       },
     });
     const c = portal.createObject('contacts', { email: 'a@b.example' }, 'api');
@@ -135,7 +140,7 @@ describe('webhook delivery', () => {
     const portal = sandbox.createPortal({
       webhooks: { targetUrl: rx.url, clientSecret: SECRET, appId: 1, maxConcurrent: 3 },
     });
-    for (let i = 0; i < 600; i++) portal.createObject('contacts', { email: `c${i}@b.example` }, 'import');
+    for (let i = 0; i < 1200; i++) portal.createObject('contacts', { email: `c${i}@b.example` }, 'import');
     await sandbox.webhooks.idle();
     const sizes = rx.received.map((r) => (JSON.parse(r.body) as unknown[]).length);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(1200);
@@ -147,7 +152,15 @@ describe('webhook delivery', () => {
   it('emits contact.propertyChange for subscribed properties with changeSource', async () => {
     const rx = await receiver(() => 200);
     const portal = sandbox.createPortal({
-      webhooks: { targetUrl: rx.url, clientSecret: SECRET, appId: 9, propertyChanges: ['hubspot_owner_id'] },
+      webhooks: {
+        targetUrl: rx.url,
+        clientSecret: SECRET,
+        appId: 9,
+        subscriptions: [
+          { subscriptionType: 'contact.creation' },
+          { subscriptionType: 'contact.propertyChange', propertyName: 'hubspot_owner_id' },
+        ],
+      },
     });
     const owner = portal.addOwner({
       email: 'o@x',
@@ -172,5 +185,87 @@ describe('webhook delivery', () => {
         sourceId: '9',
       }),
     ]);
+  });
+
+  it('sends only the types the app subscribed to, one event per matching active subscription', async () => {
+    const rx = await receiver(() => 200);
+    const portal = sandbox.createPortal({
+      webhooks: {
+        targetUrl: rx.url,
+        clientSecret: SECRET,
+        appId: 5,
+        subscriptions: [
+          { subscriptionType: 'object.creation', objectType: 'contact' },
+          { subscriptionType: 'contact.creation', active: false },
+          { subscriptionType: 'object.propertyChange', objectType: 'contact', propertyName: 'country' },
+          { subscriptionType: 'company.creation' },
+        ],
+      },
+    });
+    const c = portal.createObject('contacts', { email: 'only@b.example' }, 'import');
+    await sandbox.webhooks.idle();
+    portal.updateObject('contacts', c.id, { country: 'DE', lastname: 'not subscribed' }, 'import');
+    portal.createObject('tasks', { hs_timestamp: '2026-12-01T00:00:00Z' }, 'api');
+    await sandbox.webhooks.idle();
+    const events = rx.received.flatMap((r) => JSON.parse(r.body) as Record<string, unknown>[]);
+    expect(events).toEqual([
+      expect.objectContaining({
+        subscriptionType: 'object.creation',
+        subscriptionId: 5001,
+        objectTypeId: '0-1',
+        changeFlag: 'CREATED',
+      }),
+      expect.objectContaining({
+        subscriptionType: 'object.propertyChange',
+        subscriptionId: 5003,
+        objectTypeId: '0-1',
+        propertyName: 'country',
+        propertyValue: 'DE',
+      }),
+    ]);
+  });
+
+  it('without subscriptions named, sends contact.creation only', async () => {
+    const rx = await receiver(() => 200);
+    const portal = sandbox.createPortal({ webhooks: { targetUrl: rx.url, clientSecret: SECRET, appId: 5 } });
+    const c = portal.createObject('contacts', { email: 'default@b.example' }, 'import');
+    portal.updateObject('contacts', c.id, { hubspot_owner_id: '', country: 'FR' }, 'import');
+    await sandbox.webhooks.idle();
+    const events = rx.received.flatMap((r) => JSON.parse(r.body) as { subscriptionType: string }[]);
+    expect(events.map((e) => e.subscriptionType)).toEqual(['contact.creation']);
+  });
+
+  it('retries each failed notification 10 times on HubSpot’s 24 h schedule, each with its own spread', async () => {
+    const rx = await receiver(() => 503);
+    const scale = 0.00001;
+    sandbox.webhooks.setTiming({ retryScale: scale });
+    const portal = sandbox.createPortal({ webhooks: { targetUrl: rx.url, clientSecret: SECRET, appId: 1 } });
+    const contacts = [0, 1, 2].map((i) =>
+      portal.createObject('contacts', { email: `x${i}@b.example` }, 'import'),
+    );
+    await sandbox.webhooks.idle();
+    // Every notification: the first try and 10 retries, then given up.
+    const tries = new Map<number, number[]>();
+    for (const r of rx.received)
+      for (const e of JSON.parse(r.body) as { eventId: number; attemptNumber: number }[])
+        tries.set(e.eventId, [...(tries.get(e.eventId) ?? []), e.attemptNumber]);
+    expect(tries.size).toBe(contacts.length);
+    for (const attempts of tries.values()) expect(attempts).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(sandbox.webhooks.deadLetters).toHaveLength(contacts.length);
+
+    const { retryDelaysMs, retrySpread } = DEFAULT_WEBHOOK_TIMING;
+    const retries = sandbox.webhooks.retries.filter((r) => r.portalId === portal.portalId);
+    expect(retries).toHaveLength(contacts.length * 10);
+    for (const r of retries) {
+      const base = retryDelaysMs[r.attemptNumber - 1]! * scale;
+      expect(r.delayMs).toBeGreaterThanOrEqual(base * (1 - retrySpread));
+      expect(r.delayMs).toBeLessThanOrEqual(base * (1 + retrySpread));
+    }
+    // Notifications of one failed batch are not retried in lockstep.
+    const firstRetries = retries.filter((r) => r.attemptNumber === 1).map((r) => r.delayMs);
+    expect(new Set(firstRetries).size).toBe(contacts.length);
+    // The whole schedule, at its longest, ends within HubSpot's 24 hours.
+    const longest = retryDelaysMs.reduce((a, b) => a + b, 0) * (1 + retrySpread);
+    expect(longest).toBeLessThanOrEqual(24 * 3600_000);
   });
 });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { OPTIONAL_SCOPES, REQUIRED_SCOPES } from '../../../connectors/hubspot/oauth.js';
+import { appWebhookSubscriptions } from '../../../src/app/webhook-subscriptions.js';
 
 const root = join(process.cwd(), 'hubspot-app');
 const read = (path: string): unknown => JSON.parse(readFileSync(join(root, path), 'utf8'));
@@ -96,5 +97,27 @@ describe('hubspot-app definition', () => {
       expect(['num_unique_conversion_events', 'hs_lastmodifieddate']).not.toContain(s.propertyName);
     }
     expect(app.config.auth.requiredScopes).toContain('crm.objects.contacts.read');
+  });
+});
+
+describe('the subscriptions the sandbox is told the app made', () => {
+  it('are the declared ones, plus a property change per held property not declared', async () => {
+    const subs = await appWebhookSubscriptions(['industry', 'country']);
+    const hooks = webhooksSchema.parse(read('src/app/webhooks/webhooks-hsmeta.json'));
+    const declared = [
+      ...hooks.config.subscriptions.crmObjects,
+      ...hooks.config.subscriptions.legacyCrmObjects,
+      ...hooks.config.subscriptions.hubEvents,
+    ];
+    expect(subs.slice(0, declared.length)).toEqual(declared);
+    expect(subs.slice(declared.length)).toEqual([
+      { subscriptionType: 'contact.propertyChange', propertyName: 'industry' },
+    ]);
+    expect(subs.map((s) => s.subscriptionType)).not.toContain('object.creation');
+  });
+
+  it('a file that is not a webhooks definition is a clear config error', async () => {
+    const bad = new URL(`file://${join(root, 'hsproject.json')}`);
+    await expect(appWebhookSubscriptions([], bad)).rejects.toThrow(/is not a webhooks definition/);
   });
 });
