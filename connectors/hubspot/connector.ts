@@ -363,6 +363,8 @@ export class HubSpotConnector implements CrmConnector {
       });
     const retryOpts: Parameters<typeof withRetry>[1] = {
       classify: (err) => crmErrorFromThrown(err, { windows, now: this.now() }),
+      // A 429 closes the portal's window for every lane and process, not only for this call.
+      pausePortal: (windowMs) => this.opts.limiter.pause(bucket, windowMs),
     };
     if (write === 'create') retryOpts.mayRetry = (err) => !outcomeUnknown(err);
     if (this.opts.retry !== undefined) retryOpts.policy = this.opts.retry;

@@ -10,6 +10,8 @@ export interface FaultOptions {
   rateTimeout: number;
   /** How long a "timeout" fault holds the request before dropping the connection. */
   timeoutHangMs: number;
+  /** `Retry-After` (whole seconds) sent with an injected 429; none by default, as HubSpot's is unconfirmed. */
+  retryAfterSec?: number | undefined;
   /** Only calls whose path starts with this are affected (default: every API call). */
   pathPrefix?: string | undefined;
 }

@@ -164,6 +164,8 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
     if (fault !== undefined) calls.injected(portal.portalId, fault);
     else calls.accepted(portal.portalId, callKind(req.method, req.path));
     if (fault === '429') {
+      const retryAfter = faults.current.retryAfterSec;
+      if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
       res.status(429).json({
         status: 'error',
         message: RATE_LIMIT_MESSAGES.TEN_SECONDLY_ROLLING,

@@ -69,6 +69,12 @@ export interface LimiterFactoryOptions {
 
 export interface PortalLimiter {
   schedule<T>(bucket: BucketName, fn: () => Promise<T>): Promise<T>;
+  /**
+   * No call of the portal in `bucket` starts within `ms` from now, in any lane, nor (through Redis) in
+   * any process: the portal answered 429, so its window is closed for everyone. Calls already waiting
+   * start after it, spaced as usual.
+   */
+  pause(bucket: BucketName, ms: number): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -85,9 +91,39 @@ redis.call('SET', KEYS[1], start + tonumber(ARGV[1]), 'PX', tonumber(ARGV[2]))
 return start - now
 `;
 
+// Pushes the next start in a bucket to at least `ms` from now (on Redis's clock), so every process's
+// next reservation lands after the window a 429 closed.
+const PUSH_BACK = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local resume = now + tonumber(ARGV[1])
+if resume > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], resume, 'PX', tonumber(ARGV[2]))
+end
+return resume - now
+`;
+
 type ReservingRedis = (Redis | Cluster) & {
   leadRouterReserveStart(key: string, spacingMs: number, keepMs: number): Promise<number>;
+  leadRouterPushBack(key: string, ms: number, keepMs: number): Promise<number>;
 };
+
+/** The in-process twin of the Redis schedule: the next start per bucket, for one process alone. */
+class LocalStarts {
+  private readonly next = new Map<BucketName, number>();
+
+  /** The wait before the next start, spaced `spacingMs` after the previous one and after any pause. */
+  reserve(bucket: BucketName, spacingMs: number): number {
+    const now = Date.now();
+    const start = Math.max(now, this.next.get(bucket) ?? 0);
+    this.next.set(bucket, start + spacingMs);
+    return start - now;
+  }
+
+  pushBack(bucket: BucketName, ms: number): void {
+    this.next.set(bucket, Math.max(this.next.get(bucket) ?? 0, Date.now() + ms));
+  }
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -111,6 +147,7 @@ export class LimiterFactory {
   constructor(private readonly opts: LimiterFactoryOptions) {
     if (opts.redis !== undefined) {
       opts.redis.defineCommand('leadRouterReserveStart', { numberOfKeys: 1, lua: RESERVE_START });
+      opts.redis.defineCommand('leadRouterPushBack', { numberOfKeys: 1, lua: PUSH_BACK });
       this.redis = opts.redis as ReservingRedis;
     }
   }
@@ -143,18 +180,28 @@ export class LimiterFactory {
               throw error;
             }
           };
+    const key = (bucket: BucketName): string => `${this.opts.provider}:${portalId}:${bucket}:next-start`;
+    const keepMs = (bucket: BucketName): number => Math.max(60_000, spec(bucket).intervalMs * 6);
+    const local = new LocalStarts();
     const limiter: PortalLimiter = {
       schedule: (bucket, call) => {
         const fn = observed(bucket, call);
-        if (redis === undefined) return get(bucket).schedule(fn);
-        const { intervalMs } = spec(bucket);
-        const spacing = sharedSpacingMs(spec(bucket));
-        const key = `${this.opts.provider}:${portalId}:${bucket}:next-start`;
         return get(bucket).schedule(async () => {
-          const wait = await redis.leadRouterReserveStart(key, spacing, Math.max(60_000, intervalMs * 6));
+          const wait =
+            redis === undefined
+              ? local.reserve(bucket, spec(bucket).minTimeMs ?? 0)
+              : await redis.leadRouterReserveStart(
+                  key(bucket),
+                  sharedSpacingMs(spec(bucket)),
+                  keepMs(bucket),
+                );
           if (wait > 0) await sleep(wait);
           return fn();
         });
+      },
+      pause: async (bucket, ms) => {
+        if (redis === undefined) local.pushBack(bucket, ms);
+        else await redis.leadRouterPushBack(key(bucket), ms, Math.max(keepMs(bucket), ms));
       },
       disconnect: async () => {
         await Promise.all([...buckets.values()].map((b) => b.disconnect(false)));

@@ -1,55 +1,71 @@
-// What the worker does after a failure: one pure decision over the closed CrmError kinds.
+// What a piece of work failed with, told apart at the worker's edge: the CRM's answer (a CrmError,
+// already classified by its connector), or our own fault — the database, or a bug. Only the first is
+// ever reported as the CRM's; the other two keep their stack and are logged as what they are.
 import { CrmError } from '../../connectors/connector.js';
+import {
+  isRetryable as crmRetryable,
+  nextStep,
+  retryLater,
+  type BackoffPolicy,
+  type ItemStep,
+} from '../../connectors/shared/retry.js';
+import { StorageError } from '../storage/errors.js';
 
-export interface BackoffPolicy {
-  /** Claims of one inbox item before a retryable failure becomes a dead letter. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
+/** A failure that is ours: the database did not do what was asked, or the code is wrong. */
+export class InternalFailure extends Error {
+  override readonly name = 'InternalFailure';
+  constructor(
+    readonly kind: 'storage' | 'bug',
+    readonly original: Error,
+  ) {
+    super(original.message, { cause: original });
+  }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { maxAttempts: 8, baseDelayMs: 1_000, maxDelayMs: 5 * 60_000 };
-
-export type FailureOutcome = { kind: 'retry'; runAfter: number } | { kind: 'dead' };
-
-/** Retryable: rate limits (unless daily) and transient errors, until attempts run out. */
-export function isRetryable(error: CrmError): boolean {
-  switch (error.kind) {
-    case 'rate_limited':
-      return error.details.daily !== true;
-    case 'transient':
-      return true;
-    case 'auth':
-    case 'not_found':
-    case 'invalid':
-      return false;
-    default: {
-      const never: never = error.kind;
-      throw new Error(`unhandled CrmError kind ${String(never)}`);
-    }
+  /** A stored value that does not parse back: trying again reads the same row. */
+  get permanent(): boolean {
+    return this.original instanceof StorageError && this.original.kind === 'corrupt';
   }
 }
 
+export type Failure = CrmError | InternalFailure;
+
 /**
- * After the `attempts`-th claim failed: wait Retry-After when the CRM gave one, else back off
- * exponentially by attempts (capped); a daily rate limit waits the cap. Dead after `maxAttempts`.
+ * Anything thrown while working on an item, as a Failure. A CrmError is the CRM's; a StorageError or a
+ * driver error (SQLite / PostgreSQL codes, a refused connection) is the database's; the rest is a bug.
  */
-export function failureOutcome(
-  error: CrmError,
-  attempts: number,
-  now: number,
-  policy: BackoffPolicy = DEFAULT_BACKOFF,
-): FailureOutcome {
-  const daily = error.kind === 'rate_limited' && error.details.daily === true;
-  if ((!isRetryable(error) && !daily) || attempts >= policy.maxAttempts) return { kind: 'dead' };
-  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
-  const wait = daily ? policy.maxDelayMs : (error.details.retryAfterMs ?? backoff);
-  return { kind: 'retry', runAfter: now + Math.min(policy.maxDelayMs, Math.max(0, wait)) };
+export function toFailure(error: unknown): Failure {
+  if (error instanceof CrmError || error instanceof InternalFailure) return error;
+  const original = error instanceof Error ? error : new Error(`non-error thrown: ${String(error)}`);
+  const code = (original as { code?: unknown }).code;
+  const storage = original instanceof StorageError || typeof code === 'string';
+  return new InternalFailure(storage ? 'storage' : 'bug', original);
 }
 
-/** Anything thrown that is not a CrmError (a storage hiccup, a bug) is retried as transient, then dead. */
-export function asCrmError(error: unknown): CrmError {
-  if (error instanceof CrmError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new CrmError('transient', `internal error: ${message}`);
+/** Whether the work is tried again later (its attempts aside). */
+export function isRetryable(failure: Failure): boolean {
+  return failure instanceof CrmError ? crmRetryable(failure) : !failure.permanent;
+}
+
+/**
+ * After the `attempts`-th claim failed: the CRM's failures by the one retry policy; ours are retried
+ * with the same stored backoff (a database may come back, a deploy may fix a bug), dead after the
+ * attempts — a corrupt stored value at once.
+ */
+export function itemOutcome(
+  failure: Failure,
+  attempts: number,
+  now: number,
+  policy: BackoffPolicy,
+): ItemStep {
+  const at = { stage: 'item', attempts, now, policy } as const;
+  if (failure instanceof CrmError) return nextStep(failure, at);
+  return failure.permanent ? { kind: 'dead' } : retryLater(at);
+}
+
+/** How a failure reads in a dead letter or a retry's last error: `<crm> refused: …`, `internal bug: …`. */
+export function describeFailure(failure: Failure, crm: string): string {
+  if (failure instanceof InternalFailure) return `internal ${failure.kind} error: ${failure.message}`;
+  return isRetryable(failure)
+    ? `${crm} answered ${failure.kind}: ${failure.message}`
+    : `${crm} refused: ${failure.message}`;
 }

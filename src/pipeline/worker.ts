@@ -28,7 +28,15 @@ import type {
   Storage,
 } from '../storage/index.js';
 import { matchEnrollment, matchNote, matchTask } from './existing.js';
-import { asCrmError, DEFAULT_BACKOFF, failureOutcome, isRetryable, type BackoffPolicy } from './failures.js';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from '../../connectors/shared/retry.js';
+import {
+  describeFailure,
+  InternalFailure,
+  isRetryable,
+  itemOutcome,
+  toFailure,
+  type Failure,
+} from './failures.js';
 import { crmPropertiesFor, propertyFeedsFields } from './properties.js';
 import type { TenantRegistry, TenantRuntime } from './runtime.js';
 import { mergeDirectory, type MergedTeam } from './team.js';
@@ -99,7 +107,7 @@ interface Job {
   /** When the lead was created in the CRM (its `createdAt`, else the creation event's time), for metrics. */
   createdAt?: number | undefined;
   actions: PlannedAction[];
-  failures: { error: CrmError; what: string }[];
+  failures: { error: Failure; what: string }[];
   /** Finished without work (effect taken, still held): complete it, nothing else. */
   noWork: boolean;
 }
@@ -155,10 +163,16 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** A create that failed this way may have been applied by the CRM all the same (sent, no answer). */
-function mayHaveLanded(error: CrmError): boolean {
-  return error.details.outcomeUnknown === true;
+/**
+ * A create that failed this way may have been applied by the CRM all the same: sent with no answer, or
+ * cut short by a fault of ours that says nothing about what reached the CRM.
+ */
+function mayHaveLanded(error: Failure): boolean {
+  return error instanceof InternalFailure || error.details.outcomeUnknown === true;
 }
+
+/** An action's result as the worker records it: the CRM's, or a failure of ours on the way. */
+type Result = ItemResult | { ok: false; error: Failure };
 
 /** A claimed create that fails: given back, keeping its unresolved send, or forgetting it (not applied). */
 type Release = 'keep' | 'forget';
@@ -301,9 +315,12 @@ export class Worker {
         if (housekeeping) await this.flushNotes(this.clock(), handled === 0);
       } catch (error) {
         // The batch's items stay leased and come back through the reaper; keep the loop alive.
+        const failure = toFailure(error);
         this.logger.error('worker iteration failed', {
           workerId: this.workerId,
-          error: error instanceof Error ? error.message : String(error),
+          kind: failure.kind,
+          error: failure.message,
+          stack: failure instanceof InternalFailure ? failure.original.stack : failure.stack,
         });
       }
       if (handled === 0 && this.running) await this.sleep(this.idleMs);
@@ -363,7 +380,7 @@ export class Worker {
     try {
       connector = (await this.registry.runtime(tenantId)).connector;
     } catch (error) {
-      this.logger.warn('notes not written', { tenantId, error: asCrmError(error).message });
+      this.logger.warn('notes not written', { tenantId, error: toFailure(error).message });
       await this.storage.releaseActions(
         tenantId,
         notes.map((a) => a.id),
@@ -393,23 +410,23 @@ export class Worker {
         this.logger.warn('note not checked', {
           tenantId,
           leadId: a.leadId,
-          error: asCrmError(error).message,
+          error: toFailure(error).message,
         });
       }
     }
     const sending = await this.markSent(tenantId, fresh, holder);
     if (sending.length > 0) {
-      let results: ItemResult[];
+      let results: Result[];
       try {
         results = await connector.writeNotes(
           sending.map((a) => ({ leadId: a.leadId, text: text(a), key: a.key })),
         );
       } catch (error) {
-        const e = asCrmError(error);
+        const e = toFailure(error);
         results = sending.map(() => ({ ok: false, error: e }));
       }
       for (const [j, a] of sending.entries()) {
-        const result = results[j] ?? { ok: false, error: new CrmError('invalid', 'no result') };
+        const result: Result = results[j] ?? { ok: false, error: new CrmError('invalid', 'no result') };
         if (result.ok) outcomes.done.push({ id: a.id, crmId: result.id ?? null });
         else if (!isRetryable(result.error))
           outcomes.failed.push({ a, reason: `write note on contact ${a.leadId}: ${result.error.message}` });
@@ -548,7 +565,7 @@ export class Worker {
     try {
       runtime = await this.registry.runtime(tenantId);
     } catch (error) {
-      const e = asCrmError(error);
+      const e = toFailure(error);
       await this.settle(
         items.map((item) => this.bareJob(item, e, `load tenant ${tenantId}`)),
         now,
@@ -573,14 +590,14 @@ export class Worker {
         await this.applyActions(batch, live(), now);
       } catch (error) {
         // A batch-level failure (directory, lead read, account search) belongs to every item left.
-        const e = asCrmError(error);
+        const e = toFailure(error);
         for (const job of live()) job.failures.push({ error: e, what: `route contact ${job.leadId}` });
       }
     }
     await this.settle(jobs, now, crm);
   }
 
-  private bareJob(item: InboxItem, error: CrmError, what: string): Job {
+  private bareJob(item: InboxItem, error: Failure, what: string): Job {
     return { ...newJob(item, ''), decisionKey: '', failures: [{ error, what }] };
   }
 
@@ -611,7 +628,7 @@ export class Worker {
         for (const [k, item] of creations.entries()) jobs.set(item, routing[k]!);
       } catch (error) {
         for (const item of creations)
-          jobs.set(item, this.bareJob(item, asCrmError(error), `prepare contact ${item.event.objectId}`));
+          jobs.set(item, this.bareJob(item, toFailure(error), `prepare contact ${item.event.objectId}`));
       }
     }
     for (const item of items) {
@@ -619,7 +636,7 @@ export class Worker {
       try {
         jobs.set(item, await this.triage(runtime, item, now));
       } catch (error) {
-        jobs.set(item, this.bareJob(item, asCrmError(error), `prepare contact ${item.event.objectId}`));
+        jobs.set(item, this.bareJob(item, toFailure(error), `prepare contact ${item.event.objectId}`));
       }
     }
     return items.map((item) => jobs.get(item)!);
@@ -755,7 +772,10 @@ export class Worker {
     let versioned = await this.storage.loadRoutingState(tenantId);
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > this.maxConflictRetries) {
-        const error = new CrmError('transient', 'routing state kept changing under concurrent decisions');
+        const error = new InternalFailure(
+          'storage',
+          new Error('routing state kept changing under concurrent decisions'),
+        );
         for (const { job } of pending) job.failures.push({ error, what: `decide contact ${job.leadId}` });
         return;
       }
@@ -770,7 +790,7 @@ export class Worker {
           now,
         );
       } catch (error) {
-        const e = asCrmError(error);
+        const e = toFailure(error);
         for (const { job } of drafts) job.failures.push({ error: e, what: `decide contact ${job.leadId}` });
         return;
       }
@@ -830,7 +850,7 @@ export class Worker {
           input: { decisionKey: job.decisionKey, decision, email: lead.email, summary },
         });
       } catch (error) {
-        job.failures.push({ error: asCrmError(error), what: `decide contact ${job.leadId}` });
+        job.failures.push({ error: toFailure(error), what: `decide contact ${job.leadId}` });
       }
     }
     return drafts;
@@ -891,7 +911,7 @@ export class Worker {
      * `release` is given for a create this batch claimed: a retryable failure gives it back, keeping its
      * unresolved send ('keep') or not ('forget': the CRM's answer shows it did not apply it).
      */
-    const record = (job: Job, a: PlannedAction, result: ItemResult, release?: Release): void => {
+    const record = (job: Job, a: PlannedAction, result: Result, release?: Release): void => {
       if (result.ok) {
         outcomes.done.push({ id: a.id, crmId: result.id ?? null });
         if (a.action.kind === 'set_owner') ownersWritten.push(job);
@@ -924,15 +944,15 @@ export class Worker {
       claimed: boolean,
     ): Promise<void> => {
       if (entries.length === 0) return;
-      let results: ItemResult[];
+      let results: Result[];
       try {
         results = await call(entries.map((e) => e.input));
       } catch (error) {
-        const e = asCrmError(error);
+        const e = toFailure(error);
         results = entries.map(() => ({ ok: false, error: e }));
       }
       for (const [i, entry] of entries.entries()) {
-        const result = results[i] ?? { ok: false, error: new CrmError('invalid', 'no result') };
+        const result: Result = results[i] ?? { ok: false, error: new CrmError('invalid', 'no result') };
         const release = !claimed ? undefined : !result.ok && !mayHaveLanded(result.error) ? 'forget' : 'keep';
         record(entry.job, entry.a, result, release);
       }
@@ -1031,7 +1051,7 @@ export class Worker {
             record(entry.job, entry.a, { ok: true, id: match.id });
           }
         } catch (error) {
-          record(entry.job, entry.a, { ok: false, error: asCrmError(error) }, 'keep');
+          record(entry.job, entry.a, { ok: false, error: toFailure(error) }, 'keep');
         }
       }
       await flush();
@@ -1054,7 +1074,7 @@ export class Worker {
       for (const { job, a, spec, sender } of enrolls) {
         const stored = claimedEnrolls.get(a.id);
         if (stored === undefined) continue;
-        let result: ItemResult;
+        let result: Result;
         let release: Release = 'keep';
         try {
           const owner = ownerOf(sender);
@@ -1095,7 +1115,7 @@ export class Worker {
             }
           }
         } catch (error) {
-          result = { ok: false, error: asCrmError(error) };
+          result = { ok: false, error: toFailure(error) };
         }
         record(job, a, result, release);
         await flush();
@@ -1110,7 +1130,8 @@ export class Worker {
   }
 
   /** A retry of an unresolved create must not come before the CRM's search can show it. */
-  private afterVerifyDelay(error: CrmError): CrmError {
+  private afterVerifyDelay(error: Failure): Failure {
+    if (error instanceof InternalFailure) return error;
     const retryAfterMs = Math.max(error.details.retryAfterMs ?? 0, this.verifyDelayMs);
     return new CrmError(error.kind, error.message, { ...error.details, retryAfterMs });
   }
@@ -1175,9 +1196,8 @@ export class Worker {
   // -------------------------------------------------------------------------------------------------
   // Settling an item
 
-  private reason(what: string, error: CrmError, crm: string): string {
-    const verb = isRetryable(error) ? `${crm} answered ${error.kind}` : `${crm} refused`;
-    return `${what}: ${verb}: ${error.message}`;
+  private reason(what: string, error: Failure, crm: string): string {
+    return `${what}: ${describeFailure(error, crm)}`;
   }
 
   /**
@@ -1190,21 +1210,39 @@ export class Worker {
       this.workerId,
       now,
     );
+    this.logInternal(jobs);
     for (const job of jobs) if (job.failures.length > 0) await this.settleFailed(job, now, crm);
+  }
+
+  /**
+   * Our own faults, each logged once with its stack and kind (`bug` or `storage`), so they are fixed as
+   * what they are: a batch-level one is shared by every job of the batch.
+   */
+  private logInternal(jobs: Job[]): void {
+    const logged = new Set<InternalFailure>();
+    for (const job of jobs) {
+      for (const { error, what } of job.failures) {
+        if (!(error instanceof InternalFailure) || logged.has(error)) continue;
+        logged.add(error);
+        this.logger.error(error.kind === 'bug' ? 'bug in the worker' : 'database error in the worker', {
+          tenantId: job.item.tenantId,
+          leadId: job.leadId,
+          kind: error.kind,
+          what,
+          error: error.message,
+          stack: error.original.stack,
+        });
+      }
+    }
   }
 
   private async settleFailed(job: Job, now: number, crm: string): Promise<void> {
     const { item } = job;
     const reasons = job.failures.map((f) => this.reason(f.what, f.error, crm)).join('; ');
     const retryable = job.failures.find((f) => isRetryable(f.error));
-    const outcome = failureOutcome(
-      retryable?.error ?? job.failures[0]!.error,
-      item.attempts,
-      now,
-      this.backoff,
-    );
+    const outcome = itemOutcome(retryable?.error ?? job.failures[0]!.error, item.attempts, now, this.backoff);
     const fields = { tenantId: item.tenantId, leadId: job.leadId, inboxId: item.id, attempts: item.attempts };
-    if (outcome.kind === 'retry') {
+    if (outcome.kind === 'retry_later') {
       this.logger.warn('lead will be retried', { ...fields, runAfter: outcome.runAfter, reason: reasons });
       await this.storage.retryLater(item.id, this.workerId, outcome.runAfter, reasons, now);
       return;

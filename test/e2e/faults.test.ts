@@ -35,7 +35,8 @@ async function start(env: PgAppEnv): Promise<{ app: RunningApp; tenant: Tenant; 
     generate: false,
     sandbox: {
       webhookTiming: { retryScale: 0.01, batchWindowMs: 20 },
-      faults: { timeoutHangMs: TIMEOUT_HANG_MS },
+      // An injected 429 pauses the whole portal for its window: 1 s, so the burst is not mostly pauses.
+      faults: { timeoutHangMs: TIMEOUT_HANG_MS, retryAfterSec: 1 },
     },
     webhooks: { dropRate: 0.1 },
   });

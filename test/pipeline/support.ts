@@ -172,6 +172,8 @@ export async function setup(ctx: PipelineSandbox, options: SetupOptions = {}): P
     limiter: ctx.limiters.forPortal(String(portalId)),
     // One attempt: CRM failures reach the worker, whose stored backoff is what is under test.
     retry: { maxAttempts: 1 },
+    // A 429 pauses the portal for its window in real time: short, so the suite does not wait 10 s.
+    windows: { tenSecondlyMs: 100, secondlyMs: 100 },
   });
   const rules = ruleSet(options.rules ?? RULES);
   const registryWith = (c: CrmConnector): TenantRegistry => ({

@@ -143,6 +143,12 @@ describe('Worker', () => {
       now: T0 + 3_600_000,
     });
     expect(item?.lastError).toMatch(/contact \d+.*HubSpot answered (rate_limited|transient)/);
+    if (kind === '429') {
+      // One call, no retry in process: the stored backoff waits out the window (100 ms in these tests).
+      const calls = sandbox().crm.calls.forPortal(env.portalId);
+      expect([calls.injected['429'], calls.accepted['owner.batch'] ?? 0]).toEqual([1, 0]);
+      expect(item?.runAfter).toBe(T0 + 100);
+    }
     await env.storage.reapExpired(T0 + 3_600_000 + 1);
 
     env.clock.now = T0 + 3_600_000 + 2;

@@ -18,6 +18,7 @@ const faultsBody = z.object({
   rate500: z.number().min(0).max(1).optional(),
   rateTimeout: z.number().min(0).max(1).optional(),
   timeoutHangMs: z.number().min(0).optional(),
+  retryAfterSec: z.number().int().min(0).optional(),
   pathPrefix: z.string().optional(),
   failNext: z
     .object({

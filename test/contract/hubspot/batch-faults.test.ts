@@ -1,5 +1,5 @@
 // CRM faults on batch writes and hung connections, through the real @hubspot/api-client 13.5 against
-// nock: a refusal of a whole batch is traced to the inputs at fault, rate limits retry the whole batch,
+// nock: a refusal of a whole batch is traced to the inputs at fault, a rate limit pauses the portal,
 // and a call that gets no answer times out, is retried, or (a create) is reported as outcome unknown.
 import nock from 'nock';
 import { CrmError } from '../../../connectors/connector.js';
@@ -227,32 +227,41 @@ describe('a whole batch refused for some inputs', () => {
     for (const r of res) expect(r).toMatchObject({ ok: false, error: { kind: 'auth' } });
   });
 
-  it('429 on a batch: the whole batch is retried after the window, as before', async () => {
+  it('429 on a batch: sent once, every input rate limited, the portal paused for the window; never split', async () => {
     const sent: string[][] = [];
+    let refusedAt = 0;
     const scope = nock(API)
       .post(UPDATE, (b: UpdateBody) => (sent.push(ids(b)), true))
-      .reply(
-        429,
-        {
-          status: 'error',
-          message: 'You have reached your ten_secondly_rolling limit.',
-          errorType: 'RATE_LIMIT',
-          correlationId: 'c-5',
-          policyName: 'TEN_SECONDLY_ROLLING',
-        },
-        { 'Retry-After': '2' },
-      )
-      .post(UPDATE, (b: UpdateBody) => (sent.push(ids(b)), true))
-      .reply(200, batchOk([contact('101'), contact('102'), contact('103')]));
-    const { c, slept } = connector();
+      .reply(() => {
+        refusedAt = Date.now();
+        return [
+          429,
+          {
+            status: 'error',
+            message: 'You have reached your ten_secondly_rolling limit.',
+            errorType: 'RATE_LIMIT',
+            correlationId: 'c-5',
+            policyName: 'TEN_SECONDLY_ROLLING',
+          },
+          { 'Retry-After': '1' },
+        ];
+      });
+    // A portal of its own: the pause must not slow the other tests down.
+    const limiter = limiters.forPortal('429-portal');
+    const { c, slept } = connector({ limiter });
     const res = await c.setOwners(writes);
     scope.done();
-    expect(sent).toEqual([
-      ['101', '102', '103'],
-      ['101', '102', '103'],
-    ]);
-    expect(slept).toEqual([2000]);
-    expect(res.every((r) => r.ok)).toBe(true);
+    // Not retried in process (the work's stored backoff retries it), and not split: a 429 is no input's fault.
+    expect(sent).toEqual([['101', '102', '103']]);
+    expect(slept).toEqual([]);
+    for (const r of res)
+      expect(r).toMatchObject({
+        ok: false,
+        error: { kind: 'rate_limited', details: { retryAfterMs: 1000 } },
+      });
+    // The next call of any lane on this portal starts only once the window is over.
+    const startedAt = await limiter.schedule('general', () => Promise.resolve(Date.now()));
+    expect(startedAt - refusedAt).toBeGreaterThanOrEqual(1000);
   });
 
   it('5xx on every try: the whole batch fails as transient, never split', async () => {

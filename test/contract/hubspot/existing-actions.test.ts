@@ -37,6 +37,7 @@ function recordingLimiter(): { limiter: PortalLimiter; buckets: BucketName[] } {
     buckets,
     limiter: {
       schedule: (bucket, fn) => (buckets.push(bucket), fn()),
+      pause: () => Promise.resolve(),
       disconnect: () => Promise.resolve(),
     },
   };

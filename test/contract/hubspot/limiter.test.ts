@@ -42,6 +42,7 @@ describe('connector uses the right bucket', () => {
     const buckets: BucketName[] = [];
     const limiter: PortalLimiter = {
       schedule: (bucket, fn) => (buckets.push(bucket), fn()),
+      pause: () => Promise.resolve(),
       disconnect: () => Promise.resolve(),
     };
     const scope = nock('https://api.hubapi.com')
@@ -58,7 +59,11 @@ describe('connector uses the right bucket', () => {
   });
 
   it('DAILY is read from policyName in the raw body (the client model drops it)', async () => {
-    const limiter: PortalLimiter = { schedule: (_b, fn) => fn(), disconnect: () => Promise.resolve() };
+    const limiter: PortalLimiter = {
+      schedule: (_b, fn) => fn(),
+      pause: () => Promise.resolve(),
+      disconnect: () => Promise.resolve(),
+    };
     const scope = nock('https://api.hubapi.com').get('/crm/v3/owners/').query(true).reply(429, {
       status: 'error',
       message: 'Rate limit exceeded',
