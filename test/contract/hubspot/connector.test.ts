@@ -2,7 +2,7 @@
 // (shared/crm/hubspot.md §3–§7), through the real @hubspot/api-client 13.5.
 import nock from 'nock';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
-import { LimiterFactory } from '../../../connectors/shared/limiter.js';
+import { LimiterFactory, type BucketName, type PortalLimiter } from '../../../connectors/shared/limiter.js';
 import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
@@ -36,10 +36,18 @@ const ARCHIVED_OWNER = {
 
 function connector(over: Partial<HubSpotConnectorOptions> = {}) {
   const slept: number[] = [];
+  /** The portal pauses a 429 asked for: bucket and window. */
+  const paused: [BucketName, number][] = [];
+  const portal = limiters.forPortal('62515');
+  const limiter: PortalLimiter = {
+    schedule: (bucket, fn) => portal.schedule(bucket, fn),
+    pause: (bucket, ms) => (paused.push([bucket, ms]), portal.pause(bucket, ms)),
+    disconnect: () => portal.disconnect(),
+  };
   const c = new HubSpotConnector({
     portalId: '62515',
     accessToken: 'CIrT-access',
-    limiter: limiters.forPortal('62515'),
+    limiter,
     windows: { tenSecondlyMs: 7, secondlyMs: 3 },
     retry: { random: () => 0, baseDelayMs: 4, maxAttempts: 3 },
     sleep: (ms) => {
@@ -49,7 +57,7 @@ function connector(over: Partial<HubSpotConnectorOptions> = {}) {
     now: () => NOW,
     ...over,
   });
-  return { c, slept };
+  return { c, slept, paused };
 }
 
 /** The directory the connector reads before translating owner ids (active, then archived owners). */
@@ -150,47 +158,40 @@ describe('readLeads', () => {
     });
   });
 
-  it('429 TEN_SECONDLY_ROLLING then success: waits Retry-After, then retries', async () => {
-    const scope = ownersScope()
-      .post('/crm/v3/objects/contacts/batch/read')
-      .query(true)
-      .reply(
-        429,
-        {
-          status: 'error',
-          message: 'You have reached your ten_secondly_rolling limit.',
-          errorType: 'RATE_LIMIT',
-          policyName: 'TEN_SECONDLY_ROLLING',
-        },
-        { 'Retry-After': '0.02' },
-      )
-      .post('/crm/v3/objects/contacts/batch/read')
-      .query(true)
-      .reply(200, batchOk([contact('1')]));
-    const { c, slept } = connector();
-    const leads = await c.readLeads(['1'], []);
-    scope.done();
-    expect(leads.get('1')?.email).toBe('lead1@example.de');
-    expect(slept).toEqual([20]);
-  });
-
-  it('429 without Retry-After waits the (injected) 10-second window', async () => {
-    const scope = ownersScope()
-      .post('/crm/v3/objects/contacts/batch/read')
-      .query(true)
-      .reply(429, {
+  it('429 TEN_SECONDLY_ROLLING: sent once, the portal paused for Retry-After, passed up', async () => {
+    const scope = ownersScope().post('/crm/v3/objects/contacts/batch/read').query(true).reply(
+      429,
+      {
         status: 'error',
         message: 'You have reached your ten_secondly_rolling limit.',
         errorType: 'RATE_LIMIT',
         policyName: 'TEN_SECONDLY_ROLLING',
-      })
-      .post('/crm/v3/objects/contacts/batch/read')
-      .query(true)
-      .reply(200, batchOk([contact('1')]));
-    const { c, slept } = connector();
-    await c.readLeads(['1'], []);
+      },
+      { 'Retry-After': '0.02' },
+    );
+    const { c, slept, paused } = connector();
+    await expect(c.readLeads(['1'], [])).rejects.toMatchObject({
+      kind: 'rate_limited',
+      details: { status: 429, retryAfterMs: 20 },
+    });
     scope.done();
-    expect(slept).toEqual([7]);
+    // No second retry layer: the work's stored backoff tries again once the window is over.
+    expect(slept).toEqual([]);
+    expect(paused).toEqual([['general', 20]]);
+  });
+
+  it('429 without Retry-After pauses the portal for the (injected) 10-second window', async () => {
+    const scope = ownersScope().post('/crm/v3/objects/contacts/batch/read').query(true).reply(429, {
+      status: 'error',
+      message: 'You have reached your ten_secondly_rolling limit.',
+      errorType: 'RATE_LIMIT',
+      policyName: 'TEN_SECONDLY_ROLLING',
+    });
+    const { c, slept, paused } = connector();
+    await expect(c.readLeads(['1'], [])).rejects.toMatchObject({ details: { retryAfterMs: 7 } });
+    scope.done();
+    expect(slept).toEqual([]);
+    expect(paused).toEqual([['general', 7]]);
   });
 
   it('DAILY 429 is not retried', async () => {
@@ -335,20 +336,20 @@ describe('findAccountsByDomain', () => {
     expect(found.get('globex.com')?.map((a) => a.id)).toEqual(['3']);
   });
 
-  it('search secondly 429 is retried after the secondly window', async () => {
-    const scope = ownersScope()
-      .post('/crm/v3/objects/companies/search')
-      .reply(429, {
-        status: 'error',
-        message: 'You have reached your secondly limit.',
-        errorType: 'RATE_LIMIT',
-      })
-      .post('/crm/v3/objects/companies/search')
-      .reply(200, { total: 0, results: [] });
-    const { c, slept } = connector();
-    await expect(c.findAccountsByDomain(['acme.io'])).resolves.toEqual(new Map());
+  it('search secondly 429 pauses the search bucket for the secondly window', async () => {
+    const scope = ownersScope().post('/crm/v3/objects/companies/search').reply(429, {
+      status: 'error',
+      message: 'You have reached your secondly limit.',
+      errorType: 'RATE_LIMIT',
+    });
+    const { c, slept, paused } = connector();
+    await expect(c.findAccountsByDomain(['acme.io'])).rejects.toMatchObject({
+      kind: 'rate_limited',
+      details: { code: 'SECONDLY', retryAfterMs: 3 },
+    });
     scope.done();
-    expect(slept).toEqual([3]);
+    expect(slept).toEqual([]);
+    expect(paused).toEqual([['search', 3]]);
   });
 });
 
@@ -589,26 +590,24 @@ describe('enroll (apiRequest: no client throw, we classify)', () => {
     if (!res.ok) expect(res.error.message).toContain('automation.sequences.enrollments.write');
   });
 
-  it('429 then 200: retried by our policy even though the client would not', async () => {
-    const scope = nock(API)
-      .post(path)
-      .query(true)
-      .reply(
-        429,
-        {
-          status: 'error',
-          message: 'You have reached your ten_secondly_rolling limit.',
-          policyName: 'TEN_SECONDLY_ROLLING',
-        },
-        { 'Retry-After': '1' },
-      )
-      .post(path)
-      .query(true)
-      .reply(200, { id: '9' });
-    const { c, slept } = connector();
-    await expect(c.enroll(enrollment)).resolves.toEqual({ ok: true, id: '9' });
+  it('429: classified by our policy (the client would not), the portal paused, not sent again', async () => {
+    const scope = nock(API).post(path).query(true).reply(
+      429,
+      {
+        status: 'error',
+        message: 'You have reached your ten_secondly_rolling limit.',
+        policyName: 'TEN_SECONDLY_ROLLING',
+      },
+      { 'Retry-After': '1' },
+    );
+    const { c, slept, paused } = connector();
+    await expect(c.enroll(enrollment)).resolves.toMatchObject({
+      ok: false,
+      error: { kind: 'rate_limited', details: { retryAfterMs: 1000 } },
+    });
     scope.done();
-    expect(slept).toEqual([1000]);
+    expect(slept).toEqual([]);
+    expect(paused).toEqual([['general', 1000]]);
   });
 });
 

@@ -14,10 +14,18 @@ const limiters = new LimiterFactory({ provider: 'hubspot-existing-actions-test' 
 
 function connector(over: Partial<HubSpotConnectorOptions> = {}) {
   const slept: number[] = [];
+  /** The portal pauses a 429 asked for: bucket and window. */
+  const paused: [BucketName, number][] = [];
+  const portal = limiters.forPortal('62515');
+  const limiter: PortalLimiter = {
+    schedule: (bucket, fn) => portal.schedule(bucket, fn),
+    pause: (bucket, ms) => (paused.push([bucket, ms]), portal.pause(bucket, ms)),
+    disconnect: () => portal.disconnect(),
+  };
   const c = new HubSpotConnector({
     portalId: '62515',
     accessToken: 'CIrT-access',
-    limiter: limiters.forPortal('62515'),
+    limiter,
     windows: { tenSecondlyMs: 7, secondlyMs: 3 },
     retry: { random: () => 0, baseDelayMs: 4, maxAttempts: 3 },
     sleep: (ms) => {
@@ -27,7 +35,7 @@ function connector(over: Partial<HubSpotConnectorOptions> = {}) {
     now: () => NOW,
     ...over,
   });
-  return { c, slept };
+  return { c, slept, paused };
 }
 
 /** A limiter that records which bucket each call went through. */
@@ -153,27 +161,22 @@ describe('findTasks', () => {
     expect(buckets).toEqual(['search']);
   });
 
-  it("429 with the search's secondly limit waits the secondly window, then retries", async () => {
-    const scope = nock(API)
-      .post('/crm/v3/objects/tasks/search')
-      .reply(429, {
-        status: 'error',
-        message: 'You have reached your secondly limit.',
-        errorType: 'RATE_LIMIT',
-        correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24',
-        policyName: 'SECONDLY',
-      })
-      .post('/crm/v3/objects/tasks/search')
-      .reply(200, {
-        total: 1,
-        results: [
-          record('30001', { hs_task_subject: 'x', hs_timestamp: '1795000000000', hubspot_owner_id: null }),
-        ],
-      });
-    const { c, slept } = connector();
-    await expect(c.findTasks('101')).resolves.toHaveLength(1);
+  it("429 with the search's secondly limit pauses the search bucket for the window; passed up", async () => {
+    const scope = nock(API).post('/crm/v3/objects/tasks/search').reply(429, {
+      status: 'error',
+      message: 'You have reached your secondly limit.',
+      errorType: 'RATE_LIMIT',
+      correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24',
+      policyName: 'SECONDLY',
+    });
+    const { c, slept, paused } = connector();
+    await expect(c.findTasks('101')).rejects.toMatchObject({
+      kind: 'rate_limited',
+      details: { retryAfterMs: 3 },
+    });
     scope.done();
-    expect(slept).toEqual([3]);
+    expect(slept).toEqual([]);
+    expect(paused).toEqual([['search', 3]]);
   });
 
   it('403 missing scopes is auth and not retried', async () => {
@@ -277,25 +280,25 @@ describe('findEnrollment', () => {
     expect(slept).toEqual([]);
   });
 
-  it('429 TEN_SECONDLY_ROLLING then 200: waits Retry-After and retries', async () => {
-    const scope = nock(API)
-      .get(`${PATH}/33333`)
-      .reply(
-        429,
-        {
-          status: 'error',
-          message: 'You have reached your ten_secondly_rolling limit.',
-          errorType: 'RATE_LIMIT',
-          policyName: 'TEN_SECONDLY_ROLLING',
-        },
-        { 'Retry-After': '1' },
-      )
-      .get(`${PATH}/33333`)
-      .reply(200, ENROLLMENT);
-    const { c, slept } = connector();
-    await expect(c.findEnrollment('33333')).resolves.toEqual({ id: '2435404604', sequenceId: '44444444' });
+  it('429 TEN_SECONDLY_ROLLING: the portal paused for Retry-After, passed up', async () => {
+    const scope = nock(API).get(`${PATH}/33333`).reply(
+      429,
+      {
+        status: 'error',
+        message: 'You have reached your ten_secondly_rolling limit.',
+        errorType: 'RATE_LIMIT',
+        policyName: 'TEN_SECONDLY_ROLLING',
+      },
+      { 'Retry-After': '1' },
+    );
+    const { c, slept, paused } = connector();
+    await expect(c.findEnrollment('33333')).rejects.toMatchObject({
+      kind: 'rate_limited',
+      details: { retryAfterMs: 1000 },
+    });
     scope.done();
-    expect(slept).toEqual([1000]);
+    expect(slept).toEqual([]);
+    expect(paused).toEqual([['general', 1000]]);
   });
 
   it('500 then 200: retried as transient', async () => {
