@@ -50,6 +50,21 @@ const envSchema = z.object({
    * worker's leads are routed by the others.
    */
   WORKER_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),
+  /**
+   * Batches of one tenant in flight at once across all workers: more lanes than a portal's rate budget
+   * keeps busy would only wait on it, while another tenant's new lead waits for a lane.
+   */
+  WORKER_TENANT_BATCHES: z.coerce.number().int().min(1).max(64).default(2),
+  /**
+   * How long a tenant's runtime (connector, rate limiter, rule set, CRM directory) stays in memory after
+   * its last use; and how many tenants' runtimes one process keeps at most.
+   */
+  TENANT_IDLE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000),
+  TENANT_CACHE_MAX: z.coerce.number().int().min(1).default(1_000),
   SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).default(3100),
   /** Demo contacts created per second in sandbox mode. */
   DEMO_RATE: z.coerce.number().min(0).max(100).default(0.5),
@@ -86,6 +101,9 @@ export interface AppConfig {
     | undefined;
   hubspotRequestsPer10s: number;
   workerLeaseMs: number;
+  workerTenantBatches: number;
+  tenantIdleMs: number;
+  tenantCacheMax: number;
   sandboxPort: number;
   demoRate: number;
   redisUrl: string | undefined;
@@ -159,6 +177,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     hubspot,
     hubspotRequestsPer10s: e.HUBSPOT_REQUESTS_PER_10S,
     workerLeaseMs: e.WORKER_LEASE_MS,
+    workerTenantBatches: e.WORKER_TENANT_BATCHES,
+    tenantIdleMs: e.TENANT_IDLE_MS,
+    tenantCacheMax: e.TENANT_CACHE_MAX,
     sandboxPort: e.SANDBOX_PORT,
     demoRate: e.DEMO_RATE,
     redisUrl: e.REDIS_URL === '' ? undefined : e.REDIS_URL,

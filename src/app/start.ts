@@ -145,6 +145,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         registry: tenants,
         workerId: `worker-${process.pid}-${randomBytes(3).toString('hex')}`,
         leaseMs: config.workerLeaseMs,
+        maxBatchesPerTenant: config.workerTenantBatches,
         clock,
         logger,
         onOwnerWritten: (tenantId, leadCreatedAt) =>

@@ -81,6 +81,12 @@ export interface WorkerOptions {
    * share work or a turn. Default 4.
    */
   concurrency?: number;
+  /**
+   * Batches of one tenant in flight at once across every worker sharing the database (default 2): a
+   * tenant's batches mostly wait on its own CRM budget, and lanes beyond what that budget keeps busy are
+   * left for the other tenants.
+   */
+  maxBatchesPerTenant?: number;
   /** Re-decisions after a rotation-state conflict before the item is retried later. */
   maxConflictRetries?: number;
   /** Wait after a create whose outcome is unknown before searching the CRM for it (default 5 s). */
@@ -156,6 +162,7 @@ const CRM_NAMES: Record<CrmConnector['provider'], string> = {
 };
 
 const DEFAULT_TTL_MS = 5 * 60_000;
+const DEFAULT_BATCHES_PER_TENANT = 2;
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -239,6 +246,7 @@ export class Worker {
   private running = false;
   private claims = 0;
   private readonly concurrency: number;
+  private readonly maxBatchesPerTenant: number;
   private lanes: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
 
@@ -252,6 +260,7 @@ export class Worker {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.idleMs = options.idleMs ?? 250;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.maxBatchesPerTenant = Math.max(1, options.maxBatchesPerTenant ?? DEFAULT_BATCHES_PER_TENANT);
     this.onDecision = options.onDecision;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.ttlMs = options.directoryTtlMs ?? DEFAULT_TTL_MS;
@@ -437,8 +446,9 @@ export class Worker {
   }
 
   /**
-   * Who holds a claim on actions: this worker and one batch (or flush) of it, so that a lane taking
-   * over an item whose lease lapsed never shares a claim with the lane still working on it.
+   * Who holds a claim on inbox rows or actions: this worker and one batch (or flush) of it, so that a
+   * lane taking over an item whose lease lapsed never shares a claim with the lane still working on it,
+   * and a tenant's batches in flight can be counted.
    */
   private claimHolder(): string {
     this.claims += 1;
@@ -516,25 +526,28 @@ export class Worker {
   // -------------------------------------------------------------------------------------------------
   // One batch
 
-  /** Claims one batch and handles it, tenant by tenant; returns how many inbox items it handled. */
+  /**
+   * Claims one tenant's batch — tenants take turns, each with at most `maxBatchesPerTenant` batches in
+   * flight — and handles it; returns how many inbox items it handled.
+   */
   async runOnce(): Promise<number> {
     const now = this.clock();
+    const holder = this.claimHolder();
     const items = await this.storage.claim({
-      workerId: this.workerId,
+      workerId: holder,
       limit: this.batchSize,
       leaseMs: this.leaseMs,
       now,
+      maxBatchesPerTenant: this.maxBatchesPerTenant,
     });
-    if (items.length === 0) return 0;
-    const byTenant = new Map<string, InboxItem[]>();
-    for (const item of items) {
-      const list = byTenant.get(item.tenantId) ?? [];
-      list.push(item);
-      byTenant.set(item.tenantId, list);
-    }
-    const renewal = this.keepLeased(items.map((i) => i.id));
+    const tenantId = items[0]?.tenantId;
+    if (tenantId === undefined) return 0;
+    const renewal = this.keepLeased(
+      items.map((i) => i.id),
+      holder,
+    );
     try {
-      for (const [tenantId, list] of byTenant) await this.processTenant(tenantId, list, now);
+      await this.processTenant(tenantId, items, now, holder);
     } finally {
       clearInterval(renewal);
     }
@@ -545,11 +558,11 @@ export class Worker {
    * Renews the batch's leases while it runs (a batch of enrollments can take longer than a lease when
    * the rate budget is busy): only a worker that died lets its leases lapse and its leads be taken over.
    */
-  private keepLeased(ids: number[]): NodeJS.Timeout {
+  private keepLeased(ids: number[], holder: string): NodeJS.Timeout {
     const timer = setInterval(
       () => {
         const at = this.clock();
-        this.storage.renewLeases(ids, this.workerId, at + this.leaseMs, at).catch((error: unknown) => {
+        this.storage.renewLeases(ids, holder, at + this.leaseMs, at).catch((error: unknown) => {
           this.logger.warn('leases not renewed', { workerId: this.workerId, error: String(error) });
         });
       },
@@ -560,7 +573,12 @@ export class Worker {
     return timer;
   }
 
-  private async processTenant(tenantId: string, items: InboxItem[], now: number): Promise<void> {
+  private async processTenant(
+    tenantId: string,
+    items: InboxItem[],
+    now: number,
+    holder: string,
+  ): Promise<void> {
     let runtime: TenantRuntime;
     try {
       runtime = await this.registry.runtime(tenantId);
@@ -570,6 +588,7 @@ export class Worker {
         items.map((item) => this.bareJob(item, e, `load tenant ${tenantId}`)),
         now,
         'the CRM',
+        holder,
       );
       return;
     }
@@ -594,7 +613,7 @@ export class Worker {
         for (const job of live()) job.failures.push({ error: e, what: `route contact ${job.leadId}` });
       }
     }
-    await this.settle(jobs, now, crm);
+    await this.settle(jobs, now, crm, holder);
   }
 
   private bareJob(item: InboxItem, error: Failure, what: string): Job {
@@ -1204,14 +1223,14 @@ export class Worker {
    * complete, retryLater or deadLetter — once per item, after all its work; the items that went well are
    * completed together.
    */
-  private async settle(jobs: Job[], now: number, crm: string): Promise<void> {
+  private async settle(jobs: Job[], now: number, crm: string, holder: string): Promise<void> {
     await this.storage.completeMany(
       jobs.filter((j) => j.failures.length === 0).map((j) => j.item.id),
-      this.workerId,
+      holder,
       now,
     );
     this.logInternal(jobs);
-    for (const job of jobs) if (job.failures.length > 0) await this.settleFailed(job, now, crm);
+    for (const job of jobs) if (job.failures.length > 0) await this.settleFailed(job, now, crm, holder);
   }
 
   /**
@@ -1236,7 +1255,7 @@ export class Worker {
     }
   }
 
-  private async settleFailed(job: Job, now: number, crm: string): Promise<void> {
+  private async settleFailed(job: Job, now: number, crm: string, holder: string): Promise<void> {
     const { item } = job;
     const reasons = job.failures.map((f) => this.reason(f.what, f.error, crm)).join('; ');
     const retryable = job.failures.find((f) => isRetryable(f.error));
@@ -1244,12 +1263,12 @@ export class Worker {
     const fields = { tenantId: item.tenantId, leadId: job.leadId, inboxId: item.id, attempts: item.attempts };
     if (outcome.kind === 'retry_later') {
       this.logger.warn('lead will be retried', { ...fields, runAfter: outcome.runAfter, reason: reasons });
-      await this.storage.retryLater(item.id, this.workerId, outcome.runAfter, reasons, now);
+      await this.storage.retryLater(item.id, holder, outcome.runAfter, reasons, now);
       return;
     }
     const final = retryable === undefined ? reasons : `${reasons} (gave up after ${item.attempts} attempts)`;
     this.logger.error('lead dead-lettered', { ...fields, reason: final });
-    if (await this.storage.deadLetter(item.id, this.workerId, final, now))
+    if (await this.storage.deadLetter(item.id, holder, final, now))
       this.notify('onDeadLetter', () => this.onDeadLetter?.(item.tenantId));
   }
 }

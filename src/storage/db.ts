@@ -18,6 +18,12 @@ export interface Dialect {
    */
   readonly claimLock: string;
   /**
+   * Appended to the SELECT of the tenant row whose turn a claim takes. PostgreSQL: lock it, skipping a
+   * tenant another claimer is claiming for, without blocking inserts that reference the tenant (a
+   * key-share lock, taken by every foreign key check, does not conflict with it). SQLite: empty.
+   */
+  readonly turnLock: string;
+  /**
    * Appended to a SELECT that reads rows the transaction will compare-and-set. PostgreSQL: lock them, so
    * a concurrent commit of the same rows waits for ours and then sees the new version. SQLite: empty,
    * the transaction holds the write lock from its start.

@@ -74,10 +74,19 @@ export interface Ruleset {
 
 export type InboxState = 'pending' | 'leased' | 'done' | 'failed';
 
+/**
+ * Which of a tenant's work comes first: `live` (a new record's event, a hold that timed out) before
+ * `bulk` (replayed dead letters; later backfills, reassignments and re-decisions), so a bulk job never
+ * delays a new lead. Stored as a number so the claim can order by it.
+ */
+export const WORK_PRIORITIES = { live: 0, bulk: 1 } as const;
+export type WorkPriority = keyof typeof WORK_PRIORITIES;
+
 export interface InboxItem {
   id: number;
   tenantId: string;
   event: CrmEvent;
+  priority: WorkPriority;
   state: InboxState;
   /** Claims so far, including the current one. */
   attempts: number;
@@ -90,8 +99,17 @@ export interface InboxItem {
 }
 
 export interface ClaimOptions {
-  /** Claim only this tenant's work (workers claim batches per tenant); all tenants when absent. */
+  /**
+   * Claim only this tenant's work. When absent, the tenant is chosen in turn among those with due work
+   * (the one served longest ago first), and a batch never mixes tenants.
+   */
   tenantId?: string | undefined;
+  /**
+   * Skip a tenant that already has this many batches in flight across the deployment (distinct holders
+   * of unexpired leases), so a tenant waiting on its own CRM budget never holds every lane.
+   */
+  maxBatchesPerTenant?: number | undefined;
+  /** Who holds the lease: one holder per batch, since in-flight batches are counted by holder. */
   workerId: string;
   limit: number;
   leaseMs: number;

@@ -16,6 +16,7 @@ export const postgresDialect: Dialect = {
   name: 'postgres',
   autoId: 'BIGSERIAL PRIMARY KEY',
   claimLock: ' FOR UPDATE SKIP LOCKED',
+  turnLock: ' FOR NO KEY UPDATE SKIP LOCKED',
   rowLock: ' FOR UPDATE',
   // Any constant key: concurrent openers of one database queue here instead of racing DDL.
   migrationLock: 'SELECT pg_advisory_xact_lock(727160001)',

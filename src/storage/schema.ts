@@ -231,6 +231,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE actions ADD COLUMN sent_at BIGINT`,
     ],
   },
+  {
+    version: 6,
+    name: 'fair claims across tenants',
+    // Work is claimed one tenant at a time, in turn: `work_turn` orders the tenants (served longest ago
+    // first), `priority` puts a tenant's live events before its bulk work, and the index finds the
+    // tenants with pending rows (a skip over tenant ids) and serves each one's claim in order. The
+    // FIFO index across tenants is no longer used.
+    statements: () => [
+      `ALTER TABLE inbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0 CHECK (priority IN (0, 1))`,
+      `ALTER TABLE tenants ADD COLUMN work_turn BIGINT NOT NULL DEFAULT 0`,
+      `CREATE INDEX inbox_fair_claim ON inbox (state, tenant_id, priority, run_after, id)`,
+      `CREATE INDEX tenants_work_turn ON tenants (work_turn)`,
+      `DROP INDEX inbox_claim`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -15,6 +15,7 @@ export const sqliteDialect: Dialect = {
   name: 'sqlite',
   autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT',
   claimLock: '',
+  turnLock: '',
   rowLock: '',
   migrationLock: null,
 };

@@ -50,6 +50,8 @@ import {
   type StateVersions,
   type Tenant,
   type VersionedState,
+  type WorkPriority,
+  WORK_PRIORITIES,
 } from './model.js';
 import type { CrmEvent } from '../../connectors/connector.js';
 
@@ -81,6 +83,7 @@ interface InboxRow {
   id: number;
   tenant_id: string;
   payload: string;
+  priority: number;
   state: InboxState;
   attempts: number;
   run_after: number;
@@ -148,7 +151,7 @@ interface SlaRow {
   updated_at: number;
 }
 
-/** Rows per INSERT: 9 parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
+/** Rows per INSERT: 10 parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
 const ENQUEUE_CHUNK = 500;
 
 /** Rows per multi-row INSERT (≤ 15 parameters each) and keys per `IN (…)` list: far below both engines' limits. */
@@ -157,6 +160,9 @@ const KEY_CHUNK = 500;
 
 /** The context a tenant's OAuth token is bound to: its owner and purpose. */
 const tokenContext = (tenantId: string): string => `tenant:${tenantId}:oauth-token`;
+
+/** Tenants a claim considers in turn before giving up: enough to get past those at their cap or locked. */
+const TURN_CANDIDATES = 16;
 
 /** `?, ?, …` for an `IN (…)` list of `n` values. */
 const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
@@ -206,7 +212,7 @@ const ownerOf = (decision: Decision): string | null =>
   decision.destination.kind === 'rep' ? decision.destination.email : null;
 
 const INBOX_COLUMNS =
-  'id, tenant_id, payload, state, attempts, run_after, lease_owner, lease_until, last_error, created_at, updated_at';
+  'id, tenant_id, payload, priority, state, attempts, run_after, lease_owner, lease_until, last_error, created_at, updated_at';
 
 const ACTION_COLUMNS =
   'id, tenant_id, lead_id, decision_key, kind, payload, status, crm_id, error, sent_at, lease_owner, lease_until, created_at, updated_at';
@@ -270,6 +276,7 @@ const toInbox = (r: InboxRow): InboxItem => ({
   id: r.id,
   tenantId: r.tenant_id,
   event: readJson<CrmEvent>(r.payload, 'inbox.payload', crmEventSchema),
+  priority: Number(r.priority) === WORK_PRIORITIES.bulk ? 'bulk' : 'live',
   state: r.state,
   attempts: r.attempts,
   runAfter: r.run_after,
@@ -557,12 +564,19 @@ export class Storage {
   /**
    * Records events in one transaction and returns how many were new. A redelivered event (same tenant,
    * subscription and event id) is a no-op. Events are validated first: one bad event changes nothing.
+   * Events are `live` unless said to be `bulk`.
    */
-  async enqueue(items: readonly { tenantId: string; event: CrmEvent }[], now: number): Promise<number> {
+  async enqueue(
+    items: readonly { tenantId: string; event: CrmEvent; priority?: WorkPriority | undefined }[],
+    now: number,
+  ): Promise<number> {
     const valid = items.map((item, i) => ({
       tenantId: item.tenantId,
       event: validate<CrmEvent>(crmEventSchema, item.event, `event ${i}`),
+      priority: WORK_PRIORITIES[item.priority ?? 'live'],
     }));
+    if (valid.some((v) => v.priority === undefined))
+      throw new StorageError('invalid', 'an event priority is live or bulk');
     if (valid.length === 0) return 0;
     // Concurrent deliveries can carry the same events in another order (HubSpot redelivers and
     // reorders): inserting in one key order makes them take the unique-index locks in one order, so
@@ -576,17 +590,18 @@ export class Storage {
       for (let at = 0; at < valid.length; at += ENQUEUE_CHUNK) {
         const chunk = valid.slice(at, at + ENQUEUE_CHUNK);
         const r = await tx.run(
-          `INSERT INTO inbox (tenant_id, subscription, event_id, kind, object_id, payload, state, attempts,
-             run_after, created_at, updated_at)
-           VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)").join(', ')}
+          `INSERT INTO inbox (tenant_id, subscription, event_id, kind, object_id, payload, priority, state,
+             attempts, run_after, created_at, updated_at)
+           VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)").join(', ')}
            ON CONFLICT DO NOTHING`,
-          chunk.flatMap(({ tenantId, event }) => [
+          chunk.flatMap(({ tenantId, event, priority }) => [
             tenantId,
             event.subscription,
             event.eventId,
             event.kind,
             event.objectId,
             JSON.stringify(event),
+            priority,
             now,
             now,
             now,
@@ -598,27 +613,100 @@ export class Storage {
     });
   }
 
-  /** Leases up to `limit` due rows atomically; concurrent claimers never get the same row. */
+  /**
+   * Leases up to `limit` due rows of one tenant atomically, live work before bulk, oldest first;
+   * concurrent claimers never get the same row. Without `tenantId` the tenant is taken in turn among
+   * those with due work — the one served longest ago first — skipping a tenant another claimer is
+   * claiming for right now (PostgreSQL) and one at `maxBatchesPerTenant` batches in flight.
+   */
   async claim(options: ClaimOptions): Promise<InboxItem[]> {
-    const { workerId, limit, leaseMs, now } = options;
+    const { workerId, limit, leaseMs, now, maxBatchesPerTenant: cap } = options;
     if (!Number.isInteger(limit) || limit <= 0 || !(leaseMs > 0))
       throw new StorageError('invalid', 'claim needs an integer limit > 0 and leaseMs > 0');
-    const byTenant = options.tenantId === undefined ? '' : ' AND tenant_id = ?';
-    const params: SqlParam[] = [now];
-    if (options.tenantId !== undefined) params.push(options.tenantId);
-    params.push(limit, workerId, now + leaseMs, now);
+    if (cap !== undefined && (!Number.isInteger(cap) || cap <= 0))
+      throw new StorageError('invalid', 'claim needs an integer maxBatchesPerTenant > 0');
+    const lease = { workerId, limit, leaseMs, now };
+    // One tenant asked for, no cap: a single statement, atomic by itself.
+    if (options.tenantId !== undefined && cap === undefined)
+      return this.claimOf(this.db, options.tenantId, lease);
+    return this.db.transaction(async (tx) => {
+      const candidates =
+        options.tenantId === undefined ? await this.tenantsInTurn(tx, now) : [options.tenantId];
+      for (const tenantId of candidates) {
+        // The tenant's row is its turn: locked (skipping one another claimer holds), the in-flight count
+        // read after the lock sees every claim committed before ours, so the cap holds across workers.
+        const turn = await tx.get<{ id: string }>(
+          `SELECT id FROM tenants WHERE id = ?${tx.dialect.turnLock}`,
+          [tenantId],
+        );
+        if (turn === undefined) continue;
+        if (cap !== undefined && (await this.batchesInFlight(tx, tenantId, now)) >= cap) continue;
+        const items = await this.claimOf(tx, tenantId, lease);
+        if (items.length === 0) continue;
+        await tx.run(
+          'UPDATE tenants SET work_turn = (SELECT COALESCE(MAX(work_turn), 0) + 1 FROM tenants) WHERE id = ?',
+          [tenantId],
+        );
+        return items;
+      }
+      return [];
+    });
+  }
+
+  /** Leases up to `limit` of the tenant's due rows, live before bulk, oldest first. */
+  private async claimOf(
+    db: Db,
+    tenantId: string,
+    lease: { workerId: string; limit: number; leaseMs: number; now: number },
+  ): Promise<InboxItem[]> {
+    const { workerId, limit, leaseMs, now } = lease;
     // The pick is a materialized CTE joined by UPDATE … FROM: PostgreSQL may re-run an `IN (SELECT … LIMIT)`
     // subquery and so exceed the limit; a CTE runs once. The outer `state = 'pending'` is the CAS.
-    const rows = await this.db.all<InboxRow>(
+    const rows = await db.all<InboxRow>(
       `WITH picked AS MATERIALIZED (
-         SELECT id AS picked_id FROM inbox WHERE state = 'pending' AND run_after <= ?${byTenant}
-         ORDER BY run_after, id LIMIT ?${this.db.dialect.claimLock})
+         SELECT id AS picked_id FROM inbox WHERE state = 'pending' AND tenant_id = ? AND run_after <= ?
+         ORDER BY priority, run_after, id LIMIT ?${db.dialect.claimLock})
        UPDATE inbox SET state = 'leased', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
        FROM picked WHERE inbox.id = picked.picked_id AND inbox.state = 'pending'
        RETURNING ${INBOX_COLUMNS}`,
-      params,
+      [tenantId, now, limit, workerId, now + leaseMs, now],
     );
-    return rows.map(toInbox).sort((a, b) => a.runAfter - b.runAfter || a.id - b.id);
+    return rows
+      .map(toInbox)
+      .sort(
+        (a, b) =>
+          WORK_PRIORITIES[a.priority] - WORK_PRIORITIES[b.priority] || a.runAfter - b.runAfter || a.id - b.id,
+      );
+  }
+
+  /**
+   * Tenants with due work, served longest ago first (a bounded few: the claim takes the first it can).
+   * The tenants with pending rows are found by skipping from one tenant id to the next in the index,
+   * so a tenant's backlog of 50,000 rows costs one index step, not a scan.
+   */
+  private async tenantsInTurn(tx: Db, now: number): Promise<string[]> {
+    const rows = await tx.all<{ id: string }>(
+      `WITH RECURSIVE busy (tenant_id) AS (
+         SELECT MIN(tenant_id) FROM inbox WHERE state = 'pending'
+         UNION ALL
+         SELECT (SELECT MIN(i.tenant_id) FROM inbox i WHERE i.state = 'pending' AND i.tenant_id > busy.tenant_id)
+         FROM busy WHERE busy.tenant_id IS NOT NULL)
+       SELECT t.id FROM busy JOIN tenants t ON t.id = busy.tenant_id
+       WHERE EXISTS (SELECT 1 FROM inbox d WHERE d.state = 'pending' AND d.tenant_id = t.id AND d.run_after <= ?)
+       ORDER BY t.work_turn, t.id LIMIT ?`,
+      [now, TURN_CANDIDATES],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** The tenant's batches in flight: distinct holders of leases not yet expired. */
+  private async batchesInFlight(tx: Db, tenantId: string, now: number): Promise<number> {
+    const row = await tx.get<{ n: number | string }>(
+      `SELECT COUNT(DISTINCT lease_owner) AS n FROM inbox
+       WHERE state = 'leased' AND tenant_id = ? AND lease_until > ?`,
+      [tenantId, now],
+    );
+    return Number(row?.n ?? 0);
   }
 
   /**
@@ -758,15 +846,17 @@ export class Storage {
   }
 
   /**
-   * Dead letter → pending with attempts reset, due now. The effect keys it claimed but never finished are
-   * released, so the replay routes the lead once (not zero times, and not twice).
+   * Dead letter → pending with attempts reset, due now, as bulk work (after the tenant's new leads). The
+   * effect keys it claimed but never finished are released, so the replay routes the lead once (not zero
+   * times, and not twice).
    */
   async replay(tenantId: string, id: number, now: number): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const r = await tx.run(
-        `UPDATE inbox SET state = 'pending', attempts = 0, run_after = ?, last_error = NULL, updated_at = ?
+        `UPDATE inbox SET state = 'pending', priority = ?, attempts = 0, run_after = ?, last_error = NULL,
+           updated_at = ?
          WHERE tenant_id = ? AND id = ? AND state = 'failed'`,
-        [now, now, tenantId, id],
+        [WORK_PRIORITIES.bulk, now, now, tenantId, id],
       );
       if (r.changes !== 1) return false;
       await tx.run(`DELETE FROM effects WHERE tenant_id = ? AND inbox_id = ? AND state = 'claimed'`, [

@@ -191,6 +191,43 @@ async function drainNotes(conns: Storage[]): Promise<number[][]> {
   );
 }
 
+/**
+ * Every connection claims across tenants, a new holder per claim and nothing ever completed, with at
+ * most `cap` batches per tenant, until no claim gets anything: every tenant ends with exactly `cap`
+ * holders (never more, though the claimers raced), and no row was claimed twice.
+ */
+async function claimUpToCap(conns: Storage[], tenants: string[], cap: number): Promise<void> {
+  for (const t of tenants) {
+    if (t !== A) await addTenant(conns[0]!, t);
+    await conns[0]!.enqueue(
+      Array.from({ length: 30 }, () => ({ tenantId: t, event: makeEvent() })),
+      T0,
+    );
+  }
+  const perConn = await Promise.all(
+    conns.map(async (s, i) => {
+      const mine: number[] = [];
+      for (let k = 0; ; k += 1) {
+        const got = await s.claim({
+          workerId: `w${i}/${k}`,
+          limit: 2,
+          leaseMs: LEASE,
+          now: T0,
+          maxBatchesPerTenant: cap,
+        });
+        if (got.length === 0) return mine;
+        expect(new Set(got.map((g) => g.tenantId)).size).toBe(1);
+        mine.push(...got.map((g) => g.id));
+      }
+    }),
+  );
+  expectDisjointCover(perConn, tenants.length * cap * 2);
+  const holders = await conns[0]!.db.all<{ tenant_id: string; n: number }>(
+    `SELECT tenant_id, COUNT(DISTINCT lease_owner) AS n FROM inbox WHERE state = 'leased' GROUP BY tenant_id ORDER BY tenant_id`,
+  );
+  expect(holders.map((h) => [h.tenant_id, Number(h.n)])).toEqual(tenants.map((t) => [t, cap]));
+}
+
 function expectDisjointCover(perConn: number[][], total: number): void {
   const all = perConn.flat();
   expect(all).toHaveLength(total);
@@ -236,6 +273,13 @@ describe('sqlite: two connections to one file', () => {
     // Both connections really took part (not one after the other by luck of scheduling is fine too,
     // but each must at least have claimed something with batches this small).
     expect(perConn.every((ids) => ids.length > 0)).toBe(true);
+  });
+
+  it('keeps each tenant at its cap of batches in flight while claimers race', async () => {
+    freshFile();
+    const conns = [await openFile(), await openFile()];
+    await addTenant(conns[0]!, A);
+    await claimUpToCap(conns, [A, 'tenant-b', 'tenant-c'], 2);
   });
 
   it('never hands out the same note twice', async () => {
@@ -332,6 +376,12 @@ describeNeeding(['postgres'])('postgres: several clients on one schema', () => {
       T0,
     );
     expectDisjointCover(await drain(conns), 120);
+  });
+
+  it('keeps each tenant at its cap of batches in flight while claimers race', async () => {
+    const conns = await openMany(6);
+    await addTenant(conns[0]!, A);
+    await claimUpToCap(conns, [A, 'tenant-b', 'tenant-c'], 2);
   });
 
   it('never hands out the same note twice', async () => {

@@ -252,6 +252,87 @@ for (const [name, engine, suite] of ENGINES) {
       });
     });
 
+    describe('fair claims across tenants', () => {
+      const C = 'tenant-c';
+      const claimAny = (workerId: string, extra: { maxBatchesPerTenant?: number; now?: number } = {}) =>
+        s.claim({ workerId, limit: 2, leaseMs: LEASE, now: extra.now ?? T0, ...extra });
+
+      it("takes one tenant per batch, in turn, however old the other tenants' rows are", async () => {
+        await addTenant(s, C);
+        // A's import came first and is large; B and C each have a little, newer work.
+        await s.enqueue(
+          Array.from({ length: 8 }, (_, i) => ({ tenantId: A, event: makeEvent({ eventId: `a${i}` }) })),
+          T0 - 1_000,
+        );
+        await s.enqueue(
+          [
+            { tenantId: B, event: makeEvent({ eventId: 'b0' }) },
+            { tenantId: C, event: makeEvent({ eventId: 'c0' }) },
+            { tenantId: C, event: makeEvent({ eventId: 'c1' }) },
+            { tenantId: C, event: makeEvent({ eventId: 'c2' }) },
+          ],
+          T0,
+        );
+        const order: string[][] = [];
+        for (let i = 0; i < 6; i += 1) order.push((await claimAny(`w${i}`)).map((r) => r.event.eventId));
+        expect(order).toEqual([['a0', 'a1'], ['b0'], ['c0', 'c1'], ['a2', 'a3'], ['c2'], ['a4', 'a5']]);
+      });
+
+      it('skips a tenant at its cap of batches in flight, until one of them settles', async () => {
+        await s.enqueue(
+          Array.from({ length: 6 }, () => ({ tenantId: A, event: makeEvent() })),
+          T0,
+        );
+        const first = await claimAny('h1', { maxBatchesPerTenant: 2 });
+        expect(await claimAny('h2', { maxBatchesPerTenant: 2 })).toHaveLength(2);
+        // A holds two batches: its third waits, while B's new work is taken at once.
+        expect(await claimAny('h3', { maxBatchesPerTenant: 2 })).toEqual([]);
+        await s.enqueue([{ tenantId: B, event: makeEvent({ eventId: 'b-new' }) }], T0);
+        expect((await claimAny('h3', { maxBatchesPerTenant: 2 })).map((r) => r.tenantId)).toEqual([B]);
+        expect(await claimAny('h4', { maxBatchesPerTenant: 2 })).toEqual([]);
+        await s.completeMany(
+          first.map((r) => r.id),
+          'h1',
+          T0,
+        );
+        expect((await claimAny('h4', { maxBatchesPerTenant: 2 })).map((r) => r.tenantId)).toEqual([A, A]);
+      });
+
+      it('does not count a batch whose lease expired (its worker died) against the cap', async () => {
+        await s.enqueue(
+          Array.from({ length: 4 }, () => ({ tenantId: A, event: makeEvent() })),
+          T0,
+        );
+        await claimAny('dead', { maxBatchesPerTenant: 1 });
+        expect(await claimAny('h2', { maxBatchesPerTenant: 1 })).toEqual([]);
+        expect(await claimAny('h2', { maxBatchesPerTenant: 1, now: T0 + LEASE })).toHaveLength(2);
+      });
+
+      it("takes a tenant's live events before its bulk work, whatever their age", async () => {
+        await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'old-dead' }) }], T0 - 5_000);
+        const [dead] = await claimAny('w1');
+        await s.deadLetter(dead!.id, 'w1', 'invalid: no seat', T0 - 4_000);
+        await s.enqueue(
+          [{ tenantId: A, event: makeEvent({ eventId: 'bulk' }), priority: 'bulk' as const }],
+          T0 - 3_000,
+        );
+        expect(await s.replay(A, dead!.id, T0 - 2_000)).toBe(true);
+        await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'live' }) }], T0);
+        const got = await s.claim({ workerId: 'w2', limit: 3, leaseMs: LEASE, now: T0 });
+        expect(got.map((r) => [r.event.eventId, r.priority])).toEqual([
+          ['live', 'live'],
+          ['bulk', 'bulk'],
+          ['old-dead', 'bulk'],
+        ]);
+      });
+
+      it('rejects a cap that is not a positive integer and claims nothing', async () => {
+        await s.enqueue([{ tenantId: A, event: makeEvent() }], T0);
+        await expect(claimAny('w', { maxBatchesPerTenant: 0 })).rejects.toMatchObject({ kind: 'invalid' });
+        expect(await s.inboxStats(A)).toMatchObject({ pending: 1, leased: 0 });
+      });
+    });
+
     describe('claim and transitions', () => {
       it('claims due rows in order, increments attempts and sets the lease', async () => {
         await s.enqueue(

@@ -76,7 +76,16 @@ export interface Cluster {
   until(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void>;
   /** True when every contact has an owner written and the inbox holds nothing pending or leased. */
   settled(contactIds: string[]): Promise<boolean>;
+  /** Another portal, seeded like the first, installed through OAuth and sending webhooks to the web process. */
+  addPortal(): Promise<InstalledPortal>;
   stop(): Promise<void>;
+}
+
+export interface InstalledPortal {
+  portal: Portal;
+  portalId: number;
+  demo: DemoPortal;
+  tenantId: string;
 }
 
 class ManagedProcess implements AppProcess {
@@ -257,23 +266,26 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     cipher: await tokenKeyring(loadConfig(env)),
   });
 
-  let tenantId: string;
-  try {
-    started.push(web);
-    await web.start();
-    // Install through the real OAuth flow, as an admin clicking the install link would.
-    const install = await fetch(`${url}/oauth/hubspot/install?portalId=${portalId}`);
-    if (!install.ok)
-      throw new Error(`install failed: ${install.status} ${(await install.text()).slice(0, 300)}`);
-    const tenant = await storage.findTenant('hubspot', String(portalId));
+  /** Installs the portal through the real OAuth flow, as an admin clicking the install link would. */
+  const install = async (id: number): Promise<string> => {
+    const res = await fetch(`${url}/oauth/hubspot/install?portalId=${id}`);
+    if (!res.ok) throw new Error(`install failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
+    const tenant = await storage.findTenant('hubspot', String(id));
     if (tenant === null) throw new Error('the OAuth install created no tenant');
-    tenantId = tenant.id;
-    crm.configureWebhooks(portalId, {
+    crm.configureWebhooks(id, {
       ...options.webhooks,
       targetUrl: `${url}/webhooks/hubspot`,
       clientSecret: app.clientSecret,
       appId: app.appId,
     });
+    return tenant.id;
+  };
+
+  let tenantId: string;
+  try {
+    started.push(web);
+    await web.start();
+    tenantId = await install(portalId);
     started.push(...workers);
     await Promise.all(workers.map((w) => w.start()));
   } catch (error) {
@@ -317,6 +329,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (!contactIds.every((id) => owners.has(id))) return false;
       const s = await storage.inboxStats(tenantId);
       return s.pending === 0 && s.leased === 0;
+    },
+    async addPortal() {
+      const added = crm.createPortal({});
+      const addedDemo = seedDemoPortal(added);
+      return {
+        portal: added,
+        portalId: added.portalId,
+        demo: addedDemo,
+        tenantId: await install(added.portalId),
+      };
     },
     async stop() {
       // SIGTERM drains; a process still running after 20 s is named (with its last log) and killed, so

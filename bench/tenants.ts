@@ -1,0 +1,392 @@
+// `npm run bench:tenants`: is one portal's import felt by another portal? Two portals on one deployment,
+// the sandbox enforcing HubSpot's 110 calls / 10 s per portal. Control: portal B receives 10 contacts, one
+// every 0.5 s, with A idle. Burst: A receives N contacts at once; 3 s later B receives 10 more, one every
+// 0.5 s. B's created → owner-written latency in both, A's drain time against its rate-limit lower bound,
+// lost and duplicates — on SQLite (one process) and on PostgreSQL + Redis (web + 4 worker processes).
+// `--mode steady`: P portals at 1 lead/s each on SQLite; p95 latency and heap per active / idle tenant.
+// Prints one JSON line on stdout; progress goes to stderr.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  contactEffects,
+  seedDemoPortal,
+  totalCalls,
+  type ContactEffects,
+  type CrmObject,
+  type DemoPortal,
+  type HubSpotSandbox,
+} from '../connectors/sandbox/index.js';
+import { loadConfig } from '../src/app/config.js';
+import { startApp, type RunningApp } from '../src/app/start.js';
+import { createLogger } from '../src/log.js';
+import type { Storage } from '../src/storage/index.js';
+import { startCluster } from '../test/support/cluster.js';
+import { pgAndRedisMissing } from '../test/support/services.js';
+import { lowerBoundSec, requiredCalls, round } from './lower-bound.js';
+import { progress } from './progress.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i] ?? '', process.argv[i + 1] ?? '');
+const MODE = args.get('--mode') ?? 'fairness';
+const A_LEADS = Number(args.get('--a-leads') ?? 5_000);
+const STORES = (args.get('--stores') ?? 'sqlite,postgres').split(',');
+const WORKERS = Number(args.get('--workers') ?? 4);
+const PORTALS = Number(args.get('--portals') ?? 200);
+const STEADY_SECONDS = Number(args.get('--steady-seconds') ?? 30);
+const B_LEADS = 10;
+const B_SPACING_MS = 500;
+const B_DELAY_MS = 3_000;
+const BUDGET_PER_10S = 110;
+if (!['fairness', 'steady'].includes(MODE)) throw new Error(`--mode is fairness or steady, got ${MODE}`);
+for (const [flag, n] of [
+  ['--a-leads', A_LEADS],
+  ['--workers', WORKERS],
+  ['--portals', PORTALS],
+  ['--steady-seconds', STEADY_SECONDS],
+] as const)
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got ${n}`);
+if (STORES.some((s) => s !== 'sqlite' && s !== 'postgres'))
+  throw new Error(`--stores lists sqlite and/or postgres, got ${STORES.join(',')}`);
+
+const logger = createLogger({ silent: true });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const POLL_MS = 1_000;
+/** See bench/e2e.ts: idle keep-alive sockets must expire before a burst freezes this thread. */
+const IDLE_CONNECTIONS_CLOSED_MS = 5_500;
+
+interface PortalHandle {
+  portalId: number;
+  tenantId: string;
+  demo: DemoPortal;
+}
+
+/** One deployment under test: the sandbox CRM (the witness), its storage, and installed portals. */
+interface Deployment {
+  store: string;
+  workers: number;
+  crm: HubSpotSandbox;
+  storage: Storage;
+  portals: PortalHandle[];
+  addPortal(): Promise<PortalHandle>;
+  stop(): Promise<void>;
+}
+
+async function sqliteDeployment(env: Record<string, string> = {}): Promise<Deployment> {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-bench-tenants-'));
+  const config = loadConfig({
+    PORT: '0',
+    SANDBOX_PORT: '0',
+    DATA_DIR: dir,
+    DEMO_RATE: '0',
+    HOST: '127.0.0.1',
+    ...env,
+  });
+  const app: RunningApp = await startApp(config, { logger, generate: false });
+  const sandbox = app.sandbox!;
+  const crm = sandbox.crm;
+  const registered = crm.tokens.apps[0]!;
+  const [first] = await app.storage.listTenants();
+  if (first === undefined) throw new Error('the OAuth install created no tenant');
+  const addPortal = async (): Promise<PortalHandle> => {
+    const portal = crm.createPortal({});
+    const demo = seedDemoPortal(portal);
+    crm.configureWebhooks(portal.portalId, {
+      targetUrl: `${app.url}/webhooks/hubspot`,
+      clientSecret: registered.clientSecret,
+      appId: registered.appId,
+    });
+    const res = await fetch(`${app.url}/oauth/hubspot/install?portalId=${portal.portalId}`);
+    if (!res.ok) throw new Error(`install failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
+    const tenant = await app.storage.findTenant('hubspot', String(portal.portalId));
+    if (tenant === null) throw new Error('the OAuth install created no tenant');
+    return { portalId: portal.portalId, tenantId: tenant.id, demo };
+  };
+  return {
+    store: 'sqlite',
+    workers: 1,
+    crm,
+    storage: app.storage,
+    portals: [{ portalId: Number(sandbox.portalId), tenantId: first.id, demo: sandbox.demo }],
+    addPortal,
+    async stop() {
+      await app.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postgresDeployment(): Promise<Deployment> {
+  const cluster = await startCluster({
+    workers: WORKERS,
+    requestsPer10s: BUDGET_PER_10S,
+    rules: 'rules/hubspot-demo/rules.yaml',
+    team: 'rules/hubspot-demo/team.yaml',
+    log: (line) => process.stderr.write(`  ${line}\n`),
+  });
+  return {
+    store: 'postgres+redis',
+    workers: WORKERS,
+    crm: cluster.crm,
+    storage: cluster.storage,
+    portals: [{ portalId: cluster.portalId, tenantId: cluster.tenantId, demo: cluster.demo }],
+    addPortal: () => cluster.addPortal(),
+    stop: () => cluster.stop(),
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? NaN;
+}
+
+function latencyStats(latencies: readonly number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    p50Ms: Math.round(percentile(sorted, 50)),
+    p95Ms: Math.round(percentile(sorted, 95)),
+    maxMs: Math.round(sorted[sorted.length - 1] ?? NaN),
+  };
+}
+
+const effectsOf = (d: Deployment, p: PortalHandle): ContactEffects =>
+  contactEffects(d.crm.writes, p.portalId);
+
+/** Polls until every contact has its owner written and the inbox is drained; throws past the deadline. */
+async function routed(
+  d: Deployment,
+  what: string,
+  groups: { portal: PortalHandle; contacts: CrmObject[] }[],
+  timeoutMs: number,
+): Promise<void> {
+  const total = groups.reduce((n, g) => n + g.contacts.length, 0);
+  const bar = progress(what, total);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let done = 0;
+    for (const g of groups) {
+      const owners = effectsOf(d, g.portal).owners;
+      done += g.contacts.filter((c) => owners.has(c.id)).length;
+    }
+    bar.tick(done);
+    if (done === total) {
+      const s = await d.storage.inboxStats();
+      if (s.pending === 0 && s.leased === 0) break;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`bench:tenants gave up waiting for ${what} (${done}/${total})`);
+    await sleep(POLL_MS);
+  }
+  bar.done();
+}
+
+/** Creates `n` contacts in the portal, one every `spacingMs`, starting now. */
+async function trickle(p: PortalHandle, n: number, spacingMs: number): Promise<CrmObject[]> {
+  const out: CrmObject[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + i * spacingMs - performance.now();
+    if (wait > 0) await sleep(wait);
+    out.push(...p.demo.createContacts(1, 'generator'));
+  }
+  return out;
+}
+
+function ownerLatencies(d: Deployment, p: PortalHandle, contacts: readonly CrmObject[]): number[] {
+  const owners = effectsOf(d, p).owners;
+  return contacts.map((c) => (owners.get(c.id)?.[0]?.at ?? NaN) - c.createdAt).filter(Number.isFinite);
+}
+
+/** Created → first enqueued in the app's inbox: the webhook intake's share of the latency. */
+async function intakeLatencies(
+  d: Deployment,
+  p: PortalHandle,
+  contacts: readonly CrmObject[],
+): Promise<number[]> {
+  const rows = await d.storage.db.all<{ object_id: string; at: number | string }>(
+    'SELECT object_id, MIN(created_at) AS at FROM inbox WHERE tenant_id = ? GROUP BY object_id',
+    [p.tenantId],
+  );
+  const at = new Map(rows.map((r) => [r.object_id, Number(r.at)]));
+  return contacts.map((c) => (at.get(c.id) ?? NaN) - c.createdAt).filter(Number.isFinite);
+}
+
+function lostAndDuplicates(d: Deployment, p: PortalHandle, contacts: readonly CrmObject[]) {
+  const e = effectsOf(d, p);
+  const many = (m: Map<string, unknown[]>) => contacts.filter((c) => (m.get(c.id)?.length ?? 0) > 1).length;
+  return {
+    lost: contacts.filter((c) => !e.owners.has(c.id)).length,
+    duplicates: many(e.owners) + many(e.tasks) + many(e.enrollments) + many(e.notes),
+  };
+}
+
+async function fairness(d: Deployment) {
+  const a = d.portals[0]!;
+  const b = await d.addPortal();
+  // Warm-up: each portal's directory and sequences are read once, in the control as in the burst.
+  const warm = [
+    { portal: a, contacts: a.demo.createContacts(1, 'generator') },
+    { portal: b, contacts: b.demo.createContacts(1, 'generator') },
+  ];
+  await routed(d, `${d.store}: warm-up`, warm, 60_000);
+
+  const controlB = await trickle(b, B_LEADS, B_SPACING_MS);
+  await routed(d, `${d.store}: control, B alone`, [{ portal: b, contacts: controlB }], 60_000);
+  const control = latencyStats(ownerLatencies(d, b, controlB));
+
+  await sleep(IDLE_CONNECTIONS_CLOSED_MS);
+  const burstA = a.demo.createContacts(A_LEADS, 'generator');
+  const aCreatedAt = burstA.reduce((m, c) => Math.max(m, c.createdAt), -Infinity);
+  await sleep(Math.max(0, aCreatedAt + B_DELAY_MS - Date.now()));
+  const burstB = await trickle(b, B_LEADS, B_SPACING_MS);
+  await routed(
+    d,
+    `${d.store}: A's burst of ${A_LEADS} with B's leads`,
+    [
+      { portal: a, contacts: burstA },
+      { portal: b, contacts: burstB },
+    ],
+    60_000 + (A_LEADS / (BUDGET_PER_10S / 10)) * 1000 * 3,
+  );
+  await d.crm.webhooks.idle();
+  const during = latencyStats(ownerLatencies(d, b, burstB));
+  const intake = latencyStats(await intakeLatencies(d, b, burstB));
+
+  const ea = effectsOf(d, a);
+  const aFinishedAt = [ea.owners, ea.tasks, ea.enrollments]
+    .flatMap((m) => burstA.flatMap((c) => (m.get(c.id) ?? []).map((w) => w.at)))
+    .reduce((x, y) => Math.max(x, y), -Infinity);
+  const aDrainSec = (aFinishedAt - aCreatedAt) / 1000;
+  const aCalls = d.crm.calls.forPortal(a.portalId);
+  const required = requiredCalls(burstA, ea, (aCalls.accepted['company.search'] ?? 0) > 0);
+  const aLowerBoundSec = lowerBoundSec(required, BUDGET_PER_10S);
+  // Causality, not timing: how much of A's burst was still waiting when B's last lead got its owner.
+  const eb = effectsOf(d, b);
+  const bLastOwnerAt = Math.max(...burstB.map((c) => eb.owners.get(c.id)?.[0]?.at ?? Infinity));
+  const aPendingAtBLast = burstA.filter(
+    (c) => (ea.owners.get(c.id)?.[0]?.at ?? Infinity) > bLastOwnerAt,
+  ).length;
+  const la = lostAndDuplicates(d, a, [...warm[0]!.contacts, ...burstA]);
+  const lb = lostAndDuplicates(d, b, [...warm[1]!.contacts, ...controlB, ...burstB]);
+  const bCalls = d.crm.calls.forPortal(b.portalId);
+  return {
+    store: d.store,
+    workers: d.workers,
+    aLeads: A_LEADS,
+    bLeads: B_LEADS,
+    bControl: control,
+    bDuringBurst: during,
+    bIntakeDuringBurst: intake,
+    bP95Ratio: round(during.p95Ms / control.p95Ms, 2),
+    aDrainSec: round(aDrainSec, 2),
+    aLowerBoundSec: round(aLowerBoundSec, 2),
+    aDrainRatio: round(aDrainSec / aLowerBoundSec, 2),
+    aPendingWhenBLastRouted: aPendingAtBLast,
+    lost: la.lost + lb.lost,
+    duplicates: la.duplicates + lb.duplicates,
+    rejected429: totalCalls(aCalls.rateLimited) + totalCalls(bCalls.rateLimited),
+    aApiCalls: aCalls.accepted,
+  };
+}
+
+async function withDeployment<T>(open: () => Promise<Deployment>, run: (d: Deployment) => Promise<T>) {
+  const d = await open();
+  try {
+    return await run(d);
+  } finally {
+    await d.stop();
+  }
+}
+
+const heapMB = (): number => {
+  globalThis.gc?.();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
+
+/** P portals at 1 lead/s each for S seconds on one SQLite process; latency, and heap per tenant. */
+async function steady() {
+  const IDLE_MS = 10_000;
+  return withDeployment(
+    () => sqliteDeployment({ TENANT_IDLE_MS: String(IDLE_MS) }),
+    async (d) => {
+      const installBar = progress(`steady: installing ${PORTALS} portals`, PORTALS);
+      while (d.portals.length < PORTALS) {
+        d.portals.push(await d.addPortal());
+        installBar.tick(d.portals.length);
+      }
+      installBar.done();
+      await sleep(IDLE_MS + 2_000);
+      const installedMB = heapMB();
+      const created = new Map<PortalHandle, CrmObject[]>(d.portals.map((p) => [p, []]));
+      const t0 = performance.now();
+      const bar = progress(`steady: ${PORTALS} portals × 1 lead/s for ${STEADY_SECONDS} s`, STEADY_SECONDS);
+      // Each portal's leads are spread over the second, not sent together.
+      for (let second = 0; second < STEADY_SECONDS; second++) {
+        for (const [i, p] of d.portals.entries()) {
+          const wait = t0 + second * 1000 + (i * 1000) / PORTALS - performance.now();
+          if (wait > 0) await sleep(wait);
+          created.get(p)!.push(...p.demo.createContacts(1, 'generator'));
+        }
+        bar.tick(second + 1);
+      }
+      bar.done();
+      const activeMB = heapMB();
+      const groups = [...created].map(([portal, contacts]) => ({ portal, contacts }));
+      await routed(d, 'steady: the last leads', groups, 300_000);
+      const latencies = groups.flatMap((g) => ownerLatencies(d, g.portal, g.contacts));
+      // Idle tenants' runtimes (connector, limiter, rule set, directory) are evicted after TENANT_IDLE_MS.
+      await sleep(IDLE_MS + 5_000);
+      const idleMB = heapMB();
+      let lost = 0;
+      let duplicates = 0;
+      for (const g of groups) {
+        const r = lostAndDuplicates(d, g.portal, g.contacts);
+        lost += r.lost;
+        duplicates += r.duplicates;
+      }
+      return {
+        store: d.store,
+        portals: PORTALS,
+        leadsPerPortalPerSec: 1,
+        seconds: STEADY_SECONDS,
+        leads: latencies.length,
+        latency: latencyStats(latencies),
+        heapMB: {
+          installedIdle: round(installedMB, 1),
+          allActive: round(activeMB, 1),
+          afterIdle: round(idleMB, 1),
+        },
+        /** Heap the app holds per tenant in use (its runtime and caches), freed when it goes idle. */
+        heapKBPerActiveTenant: round(((activeMB - idleMB) * 1024) / PORTALS, 1),
+        rssMB: round(process.memoryUsage().rss / 2 ** 20, 1),
+        lost,
+        duplicates,
+      };
+    },
+  );
+}
+
+if (MODE === 'steady') {
+  const s = await steady();
+  process.stdout.write(`${JSON.stringify({ bench: 'tenants', mode: 'steady', ...s })}\n`);
+} else {
+  const runs = [];
+  for (const store of STORES) {
+    if (store === 'postgres') {
+      const missing = pgAndRedisMissing('bench:tenants');
+      if (missing !== null) {
+        process.stderr.write(`bench:tenants skips PostgreSQL + Redis: ${missing}\n`);
+        continue;
+      }
+      runs.push(await withDeployment(postgresDeployment, fairness));
+    } else runs.push(await withDeployment(() => sqliteDeployment(), fairness));
+  }
+  const targets = {
+    bP95WithinTwiceControl: runs.every((r) => r.bP95Ratio <= 2),
+    bP95UnderOneSecond: runs.every((r) => r.bDuringBurst.p95Ms <= 1_000),
+    aDrainRatio: runs.every((r) => r.aDrainRatio <= 1.2),
+    lostAndDuplicates: runs.every((r) => r.lost === 0 && r.duplicates === 0),
+  };
+  process.stdout.write(`${JSON.stringify({ bench: 'tenants', mode: 'fairness', runs, targets })}\n`);
+}
