@@ -1,11 +1,14 @@
 // The `lead-router` command line. `main` returns the exit code so tests can run it in-process.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
 import { loadRuleSetFile, loadTeamFile } from '../rules/load-file.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
-import { ConfigError, loadConfig, tokenKeyring } from '../app/config.js';
-import { openAppStorage } from '../app/open-storage.js';
+import { ConfigError, loadConfig, tokenKeyring, type AppConfig } from '../app/config.js';
+import { openAppStorage, sqliteFile } from '../app/open-storage.js';
 import type { Storage } from '../storage/index.js';
 import { rotateKeys } from './keys.js';
 import { explainLead, listDeadLetters, pickTenant, replayDeadLetters } from './operate.js';
@@ -23,6 +26,31 @@ const defaultIo: Io = {
   err: (line) => process.stderr.write(line + '\n'),
   clock: () => Date.now(),
 };
+
+/** The clone this command runs from: where `npm start` keeps its data and finds the demo team. */
+const CLONE = fileURLToPath(new URL('../..', import.meta.url));
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(resolve(CLONE, 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+/**
+ * The app's configuration as the operator commands read it. Defaults that are paths (DATA_DIR, TEAM) are
+ * taken in the clone, where `npm start` runs, so `explain` finds the app's data from any directory;
+ * paths the operator sets are taken as given.
+ */
+function operatorConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const config = loadConfig(env);
+  return {
+    ...config,
+    dataDir: env.DATA_DIR === undefined ? resolve(CLONE, config.dataDir) : config.dataDir,
+    teamPath:
+      env.TEAM === undefined && config.teamPath !== undefined
+        ? resolve(CLONE, config.teamPath)
+        : config.teamPath,
+  };
+}
 
 /** Exit codes: 0 ok, 1 invalid rules or input, 2 usage error. */
 class ExitCode extends Error {
@@ -60,19 +88,42 @@ async function loadRulesOrFail(io: Io, path: string, team: Team | undefined): Pr
 function program(io: Io): Command {
   const cli = new Command('lead-router')
     .description('Route new CRM leads to the right owner, and explain why.')
+    .version(version(), '-V, --version', 'print the lead-router version')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .addHelpText(
+      'after',
+      `
+Run \`lead-router help <command>\` for a command's options and examples.
+explain and dead-letters read the running app's database: SQLite in DATA_DIR (default: data/ in the
+clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
+    );
 
   cli
     .command('validate')
     .description('check a rule file: errors with file:line:col, exit 1 on error')
     .argument('<rules>', 'rule set (YAML)')
     .option('--team <file>', 'team file to check rep references against')
+    .addHelpText(
+      'after',
+      `
+Reps and queues are checked against --team, or the team inline in the rules; with neither, they are
+not checked, and the OK line says so.
+
+Example:
+  lead-router validate rules/follow-the-sun/rules.yaml --team rules/follow-the-sun/team.yaml`,
+    )
     .action(async (rulesPath: string, opts: { team?: string }) => {
       const team = opts.team === undefined ? undefined : await loadTeamOrFail(io, opts.team);
       const rules = await loadRulesOrFail(io, rulesPath, team);
       const counts = `${rules.routes.length} routes, ${Object.keys(rules.pools).length} pools, ${Object.keys(rules.territories).length} territories`;
-      io.out(`${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})`);
+      // Without a team the loader cannot tell a mistyped rep or queue from a real one.
+      const unchecked =
+        team === undefined && rules.team === undefined
+          ? '; reps and queues NOT checked: no team (give --team <file> or put team: in the rules)'
+          : '';
+      io.out(`${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})${unchecked}`);
     });
 
   cli
@@ -86,6 +137,22 @@ function program(io: Io): Command {
     .option('--state <file>', 'rotation state: read if present, written back after the run')
     .option('--json', 'one JSON line per lead', false)
     .option('--explain', 'the full explanation of every decision', false)
+    .option(
+      '--strict',
+      'stop at the first bad row (default: report every bad row and decide the rest)',
+      false,
+    )
+    .addHelpText(
+      'after',
+      `
+Bad rows are reported on stderr with their row (file line) and column and left out; the other leads are
+decided, --state is written for them, and the exit code is 1. Prints a table, one JSON line per lead
+(--json), or full explanations (--explain).
+
+Example:
+  lead-router simulate --rules rules/saas-inbound/rules.yaml --leads rules/saas-inbound/leads.csv \\
+    --accounts rules/saas-inbound/accounts.csv --state /tmp/rotation.json`,
+    )
     .action(
       async (opts: {
         rules: string;
@@ -96,6 +163,7 @@ function program(io: Io): Command {
         state?: string;
         json: boolean;
         explain: boolean;
+        strict: boolean;
       }) => {
         const fileTeam = opts.team === undefined ? undefined : await loadTeamOrFail(io, opts.team);
         const ruleSet = await loadRulesOrFail(io, opts.rules, fileTeam);
@@ -104,7 +172,7 @@ function program(io: Io): Command {
           io.err(`${opts.rules} has no inline team: give one with --team <file>`);
           throw new ExitCode(1);
         }
-        const lines = await simulate({
+        const result = await simulate({
           ruleSet,
           rulesPath: opts.rules,
           team,
@@ -114,13 +182,32 @@ function program(io: Io): Command {
           statePath: opts.state,
           json: opts.json,
           explain: opts.explain,
+          strict: opts.strict,
           clock: io.clock,
+          out: io.out,
+          warn: (message) => io.err(`warning: ${message}`),
+          error: (message) => io.err(`error: ${message}`),
         });
-        for (const line of lines) io.out(line);
+        if (result.rejected > 0) {
+          const stop = opts.strict ? ' (--strict: stopped at the first)' : '';
+          io.err(
+            `${result.rejected} bad row(s) left out${stop}; ${result.decided} lead(s) decided${opts.state === undefined ? '' : `, rotation state written to ${opts.state}`}`,
+          );
+          throw new ExitCode(1);
+        }
       },
     );
 
-  const withStorage = async <T>(fn: (storage: Storage) => Promise<T>, config = loadConfig()): Promise<T> => {
+  const withStorage = async <T>(
+    fn: (storage: Storage) => Promise<T>,
+    config = operatorConfig(),
+  ): Promise<T> => {
+    // Opening SQLite creates the file: a mistyped DATA_DIR or a run outside the clone would get an
+    // empty database and a puzzling "no tenant" instead of being told where it looked.
+    if (config.databaseUrl === undefined && !existsSync(sqliteFile(config)))
+      throw new InputError(
+        `no lead-router database at ${sqliteFile(config)}: run \`npm start\` first, or set DATA_DIR to the app's data directory (SQLite) or DATABASE_URL to its PostgreSQL`,
+      );
     const storage = await openAppStorage(config);
     try {
       return await fn(storage);
@@ -135,8 +222,17 @@ function program(io: Io): Command {
     .argument('<lead>', 'CRM contact id or email')
     .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
     .option('--team <file>', 'team file for names (default: the TEAM the app runs with)')
+    .addHelpText(
+      'after',
+      `
+Reads the app's database: SQLite in DATA_DIR (default: data/ in the clone) or PostgreSQL at
+DATABASE_URL; set the same variables \`npm start\` was given.
+
+Example:
+  lead-router explain jane@example.com`,
+    )
     .action(async (who: string, opts: { tenant?: string; team?: string }) => {
-      const teamPath = opts.team ?? loadConfig().teamPath;
+      const teamPath = opts.team ?? operatorConfig().teamPath;
       const team = teamPath === undefined ? { reps: {}, queues: {} } : await loadTeamOrFail(io, teamPath);
       const lines = await withStorage(async (storage) =>
         explainLead(storage, await pickTenant(storage, opts.tenant), who, team),
@@ -147,6 +243,7 @@ function program(io: Io): Command {
   const dead = cli.command('dead-letters').description('events that could not be routed, with the reason');
   dead
     .command('list')
+    .description('list dead letters, newest first, with the reason each could not be routed')
     .option('--tenant <id>', 'tenant id or portal id')
     .action(async (opts: { tenant?: string }) => {
       const lines = await withStorage(async (storage) =>
@@ -165,10 +262,12 @@ function program(io: Io): Command {
         if (!Number.isInteger(n) || n <= 0) throw new InputError(`"${id}" is not a dead letter id`);
         return n;
       });
-      const lines = await withStorage(async (storage) =>
+      const result = await withStorage(async (storage) =>
         replayDeadLetters(storage, await pickTenant(storage, opts.tenant), numbers, io.clock()),
       );
-      for (const line of lines) io.out(line);
+      for (const line of result.queued) io.out(line);
+      for (const line of result.unknown) io.err(`error: ${line}`);
+      if (result.unknown.length > 0) throw new ExitCode(1);
     });
 
   const keys = cli.command('keys').description('the keys stored secrets (OAuth tokens) are encrypted with');
@@ -178,7 +277,7 @@ function program(io: Io): Command {
       're-encrypt every stored secret under TOKEN_ENCRYPTION_KEY; the old keys must be in TOKEN_ENCRYPTION_KEYS_OLD until then',
     )
     .action(async () => {
-      const config = loadConfig();
+      const config = operatorConfig();
       if (config.encryptionKey === undefined)
         throw new ConfigError(
           'TOKEN_ENCRYPTION_KEY is not set: keys rotate re-encrypts every stored secret under it (put the new key there and the old ones in TOKEN_ENCRYPTION_KEYS_OLD)',

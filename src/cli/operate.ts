@@ -71,18 +71,26 @@ export async function listDeadLetters(storage: Storage, tenant: Tenant): Promise
   );
 }
 
-/** Puts dead letters back in the inbox; the worker routes each lead once, repeating only unfinished actions. */
+/**
+ * Puts dead letters back in the inbox; the worker routes each lead once, repeating only unfinished
+ * actions. Ids that are not dead letters of the tenant are answered in `unknown`, each with the reason.
+ */
 export async function replayDeadLetters(
   storage: Storage,
   tenant: Tenant,
   ids: number[],
   now: number,
-): Promise<string[]> {
+): Promise<{ queued: string[]; unknown: string[] }> {
   const targets = ids.length > 0 ? ids : (await storage.deadLetters(tenant.id)).map((i) => i.id);
-  const out: string[] = [];
+  const queued: string[] = [];
+  const unknown: string[] = [];
   for (const id of targets) {
-    const ok = await storage.replay(tenant.id, id, now);
-    out.push(ok ? `#${id} queued again` : `#${id} is not a dead letter of tenant ${tenant.id}`);
+    if (await storage.replay(tenant.id, id, now)) queued.push(`#${id} queued again`);
+    else
+      unknown.push(
+        `#${id} is not a dead letter of tenant ${tenant.id} (see \`lead-router dead-letters list\`)`,
+      );
   }
-  return out.length > 0 ? out : ['nothing to replay'];
+  if (targets.length === 0) queued.push('nothing to replay');
+  return { queued, unknown };
 }

@@ -1,7 +1,8 @@
 // Reads flat records (leads, accounts) from CSV or JSON Lines, with errors that name row and column.
+// A bad row is reported and skipped, so one typo in a large file does not discard the rest.
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { parse, type CsvError } from 'csv-parse/sync';
 
 export type FlatRecord = Record<string, unknown>;
 
@@ -9,10 +10,42 @@ export class InputError extends Error {
   override readonly name = 'InputError';
 }
 
+export interface FileRow {
+  record: FlatRecord;
+  /** The row's line in the file, counted from 1 with the CSV header as line 1; how people find it. */
+  line: number;
+}
+
+/** A row that could not be read or used: where it is and why. */
+export interface RowProblem {
+  line: number;
+  column?: string | undefined;
+  message: string;
+}
+
 export interface RecordsFile {
-  records: FlatRecord[];
-  /** Every column (CSV header or JSON key) seen in the file. */
+  rows: FileRow[];
+  /** Every column (CSV header or JSON key) seen in the file, in the order first seen. */
   columns: Set<string>;
+  /** Rows that could not be read, in file order. */
+  problems: RowProblem[];
+}
+
+/** The longest value an error message repeats; a 10 MB cell is named, not echoed. */
+const MAX_SHOWN_VALUE = 60;
+
+/** `value` as JSON, cut to a readable length with its full size said when cut. */
+export function showValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  if (text.length <= MAX_SHOWN_VALUE) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, MAX_SHOWN_VALUE))}… (${text.length} characters)`;
+}
+
+/** `path row 3 column employees: …` (or `path:3: …` for a row that could not be read). */
+export function formatProblem(path: string, p: RowProblem): string {
+  return p.column === undefined
+    ? `${path}:${p.line}: ${p.message}`
+    : `${path} row ${p.line} column ${p.column}: ${p.message}`;
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -26,58 +59,86 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
-interface CsvParseError extends Error {
-  code?: string;
-  lines?: number;
-  column?: number | string;
-  record?: unknown;
+function lineOf(e: CsvError): number {
+  return typeof e.lines === 'number' ? e.lines : 0;
+}
+
+function csvReason(e: CsvError): string {
+  return e.code === 'CSV_RECORD_INCONSISTENT_COLUMNS' || e.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH'
+    ? 'the row has a different number of columns than the header'
+    : e.message;
 }
 
 function parseCsv(text: string, path: string): RecordsFile {
-  let rows: FlatRecord[];
+  const problems: RowProblem[] = [];
+  let rows: FileRow[];
   try {
-    rows = parse<FlatRecord>(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+    // csv-parse types the result as the raw record even when `on_record` maps it.
+    rows = parse<FlatRecord, FileRow>(text, {
+      columns: true,
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      // csv-parse counts lines from 1 including the header, which is how people read the file.
+      on_record: (record, context) => ({ record, line: context.lines }),
+      skip_records_with_error: true,
+      on_skip: (err) => {
+        if (err !== undefined)
+          problems.push({ line: lineOf(err), message: `malformed CSV row: ${csvReason(err)}` });
+        return undefined;
+      },
+    }) as unknown as FileRow[];
   } catch (err) {
-    const e = err as CsvParseError;
-    // csv-parse counts lines from 1 including the header, which is how people read the file.
-    const where = e.lines === undefined ? '' : `:${e.lines}`;
-    const reason =
-      e.code === 'CSV_RECORD_INCONSISTENT_COLUMNS' || e.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH'
-        ? 'the row has a different number of columns than the header'
-        : e.message;
-    throw new InputError(`${path}${where}: malformed CSV row: ${reason}`);
+    // Errors that end the file (an unclosed quote, a bad header) cannot be skipped row by row.
+    const e = err as CsvError;
+    const where = lineOf(e) > 0 ? `:${lineOf(e)}` : '';
+    throw new InputError(`${path}${where}: malformed CSV: ${csvReason(e)}`);
   }
   const columns = new Set<string>();
-  for (const row of rows) for (const key of Object.keys(row)) columns.add(key);
-  return { records: rows, columns };
+  for (const row of rows) for (const key of Object.keys(row.record)) columns.add(key);
+  // A header-only file still names its columns.
+  if (rows.length === 0) {
+    const header = parse(text, { to_line: 1, bom: true, trim: true })[0] ?? [];
+    for (const key of header) if (key !== '') columns.add(key);
+  }
+  return { rows, columns, problems };
 }
 
-function parseJsonLines(text: string, path: string): RecordsFile {
-  const records: FlatRecord[] = [];
+function parseJsonLines(lines: readonly string[]): RecordsFile {
+  const rows: FileRow[] = [];
   const columns = new Set<string>();
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
+  const problems: RowProblem[] = [];
+  lines.forEach((text, i) => {
+    const line = i + 1;
+    if (text.trim() === '') return;
     let value: unknown;
     try {
-      value = JSON.parse(line);
+      value = JSON.parse(text);
     } catch (err) {
-      throw new InputError(`${path}:${i + 1}: not valid JSON: ${(err as Error).message}`);
+      problems.push({ line, message: `not valid JSON: ${(err as Error).message.slice(0, 200)}` });
+      return;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new InputError(`${path}:${i + 1}: each line must be a JSON object`);
+      problems.push({ line, message: 'each line must be a JSON object' });
+      return;
     }
     const record = value as FlatRecord;
-    for (const [key, v] of Object.entries(record)) {
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-        throw new InputError(
-          `${path}:${i + 1} field ${key}: nested objects are not supported; flatten the record`,
-        );
-      }
-      columns.add(key);
+    const nested = Object.keys(record).find((key) => {
+      const v = record[key];
+      return v !== null && typeof v === 'object' && !Array.isArray(v);
+    });
+    if (nested !== undefined) {
+      problems.push({
+        line,
+        column: nested,
+        message: 'nested objects are not supported; flatten the record',
+      });
+      return;
     }
-    records.push(record);
+    for (const key of Object.keys(record)) columns.add(key);
+    rows.push({ record, line });
   });
-  return { records, columns };
+  return { rows, columns, problems };
 }
 
 /** Reads a `.csv`, `.jsonl`/`.ndjson` or `.json` (array of objects) file of flat records. */
@@ -85,7 +146,7 @@ export async function readRecordsFile(path: string, what: string): Promise<Recor
   const text = await readText(path, what);
   const ext = extname(path).toLowerCase();
   if (ext === '.csv') return parseCsv(text, path);
-  if (ext === '.jsonl' || ext === '.ndjson') return parseJsonLines(text, path);
+  if (ext === '.jsonl' || ext === '.ndjson') return parseJsonLines(text.split(/\r?\n/));
   if (ext === '.json') {
     let value: unknown;
     try {
@@ -94,11 +155,10 @@ export async function readRecordsFile(path: string, what: string): Promise<Recor
       throw new InputError(`${path}: not valid JSON: ${(err as Error).message}`);
     }
     if (!Array.isArray(value)) throw new InputError(`${path}: expected a JSON array of objects`);
-    return parseJsonLines(value.map((v) => JSON.stringify(v)).join('\n'), path);
+    // "Line" here is the element's position, counted from 1.
+    return parseJsonLines(value.map((v) => JSON.stringify(v)));
   }
   throw new InputError(
     `${path}: unsupported ${what} file type "${ext || '(none)'}"; use .csv, .jsonl or .json`,
   );
 }
-
-export { readText };

@@ -10,7 +10,15 @@ import { leadFieldFor, leadFieldForColumn, toLead } from '../core/normalize.js';
 import type { Account, Decision, HoldState, Lead, RoutingState, RuleSet, Team } from '../core/types.js';
 import { closest } from '../rules/diagnostics.js';
 import { routingStateSchema } from '../storage/model.js';
-import { InputError, readRecordsFile, type FlatRecord } from './records-file.js';
+import {
+  formatProblem,
+  InputError,
+  readRecordsFile,
+  showValue,
+  type FileRow,
+  type RecordsFile,
+  type RowProblem,
+} from './records-file.js';
 
 export interface SimulateOptions {
   ruleSet: RuleSet;
@@ -22,8 +30,20 @@ export interface SimulateOptions {
   statePath?: string | undefined;
   json: boolean;
   explain: boolean;
+  /** Stop at the first bad row instead of reporting every one and deciding the rest. */
+  strict: boolean;
   /** Used when neither the lead nor `--at` gives a time. */
   clock: () => number;
+  /** Each line of output as soon as it is known (a large file is never held as one text). */
+  out: (line: string) => void;
+  warn: (message: string) => void;
+  error: (message: string) => void;
+}
+
+export interface SimulateResult {
+  decided: number;
+  /** Lead and account rows reported as bad and left out. */
+  rejected: number;
 }
 
 export const EMPTY_STATE: RoutingState = { pools: {}, reps: {} };
@@ -62,16 +82,21 @@ const accountSchema = z.object({
   type: z.enum(['customer', 'partner', 'prospect', 'other', '']).optional(),
   contacts: z.coerce.number().int().nonnegative().optional(),
 });
+const ACCOUNT_COLUMNS = Object.keys(accountSchema.shape);
 
-function toAccount(record: FlatRecord, path: string, row: number): Account {
+function toAccount(row: FileRow): Account | RowProblem {
   // CSV cells are strings; an empty cell means "not given".
-  const cleaned = Object.fromEntries(Object.entries(record).filter(([, v]) => v !== '' && v !== null));
+  const cleaned = Object.fromEntries(Object.entries(row.record).filter(([, v]) => v !== '' && v !== null));
   const parsed = accountSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new InputError(
-      `${path} row ${row} column ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}`,
-    );
+    const column = issue?.path.join('.') ?? '?';
+    const value = cleaned[column];
+    return {
+      line: row.line,
+      column,
+      message: `${value === undefined ? '' : `${showValue(value)}: `}${issue?.message ?? 'invalid'}`,
+    };
   }
   const a = parsed.data;
   const list = typeof a.domains === 'string' ? a.domains.split(/[;,\s]+/) : (a.domains ?? []);
@@ -88,6 +113,17 @@ function toAccount(record: FlatRecord, path: string, row: number): Account {
   };
 }
 
+/** Columns an accounts file has that no account field reads: they would change nothing, silently. */
+function unknownAccountColumns(columns: Iterable<string>): string[] {
+  const known = new Set(ACCOUNT_COLUMNS);
+  return [...columns]
+    .filter((c) => !known.has(c))
+    .map((c) => {
+      const guess = closest(c, ACCOUNT_COLUMNS);
+      return `column "${c}" is not an account field and is ignored (${guess === undefined ? `known: ${ACCOUNT_COLUMNS.join(', ')}` : `did you mean "${guess}"?`})`;
+    });
+}
+
 /** Normalized fields that must parse when their column has a value. */
 const TYPED_FIELDS: Partial<Record<keyof Lead, string>> = {
   employees: 'a number',
@@ -96,17 +132,17 @@ const TYPED_FIELDS: Partial<Record<keyof Lead, string>> = {
   createdAt: 'a date (use ISO 8601)',
 };
 
-function checkLeadRecord(record: FlatRecord, lead: Lead, path: string, row: number): void {
-  for (const [column, value] of Object.entries(record)) {
+/** Every cell of the row whose value does not parse as its lead field needs. */
+function leadProblems(row: FileRow, lead: Lead): RowProblem[] {
+  const problems: RowProblem[] = [];
+  for (const [column, value] of Object.entries(row.record)) {
     if (value === '' || value === null || value === undefined) continue;
     const field = leadFieldForColumn(column);
     const expected = field === undefined ? undefined : TYPED_FIELDS[field];
-    if (field !== undefined && expected !== undefined && lead[field] === undefined) {
-      throw new InputError(
-        `${path} row ${row} column ${column}: ${JSON.stringify(value)} is not ${expected}`,
-      );
-    }
+    if (field !== undefined && expected !== undefined && lead[field] === undefined)
+      problems.push({ line: row.line, column, message: `${showValue(value)} is not ${expected}` });
   }
+  return problems;
 }
 
 function unknownFields(ruleSet: RuleSet, columns: Set<string>): string[] {
@@ -150,19 +186,94 @@ function actionsOf(d: Decision): string {
     .join(' ');
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows
-    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '))
-    .join('\n');
+/** Widest a table column gets; longer cells end in an ellipsis (a 10 MB cell stays one short line). */
+const MAX_COLUMN_WIDTHS = [40, 30, 40, 60] as const;
+/** Rows read before the column widths are fixed; later rows are printed as they are decided. */
+const TABLE_SAMPLE = 200;
+
+function fit(cell: string, width: number): string {
+  return cell.length <= width ? cell : `${cell.slice(0, Math.max(0, width - 1))}…`;
 }
 
-/** Runs the simulation and returns what to print; throws InputError for bad input. */
-export async function simulate(opts: SimulateOptions): Promise<string[]> {
-  const leadsFile = await readRecordsFile(opts.leadsPath, 'leads');
-  const unknown = unknownFields(opts.ruleSet, leadsFile.columns);
+/** A table printed as it goes: widths come from the first rows, capped, and later cells are cut to fit. */
+class StreamingTable {
+  private readonly pending: string[][];
+  private widths: number[] | undefined;
+
+  constructor(
+    header: string[],
+    private readonly out: (line: string) => void,
+  ) {
+    this.pending = [header];
+  }
+
+  push(row: string[]): void {
+    if (this.widths !== undefined) this.print(row);
+    else {
+      this.pending.push(row);
+      if (this.pending.length > TABLE_SAMPLE) this.flush();
+    }
+  }
+
+  flush(): void {
+    if (this.widths === undefined) {
+      const widths = MAX_COLUMN_WIDTHS.map(() => 0);
+      for (const row of this.pending)
+        row.forEach((cell, i) => {
+          widths[i] = Math.min(Math.max(widths[i] ?? 0, cell.length), MAX_COLUMN_WIDTHS[i] ?? 0);
+        });
+      this.widths = widths;
+    }
+    for (const row of this.pending.splice(0)) this.print(row);
+  }
+
+  private print(row: string[]): void {
+    const widths = this.widths ?? [];
+    const last = row.length - 1;
+    this.out(
+      row
+        .map((cell, i) => {
+          const cut = fit(cell, i === last ? (MAX_COLUMN_WIDTHS[i] ?? 0) : (widths[i] ?? 0));
+          return i === last ? cut : cut.padEnd(widths[i] ?? 0);
+        })
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+}
+
+/** Lets pending I/O events (a reader that closed the pipe) through during a long run. */
+const YIELD_EVERY = 1000;
+
+async function readAccounts(
+  opts: SimulateOptions,
+  path: string,
+  report: (file: string, p: RowProblem) => boolean,
+): Promise<AccountIndex | undefined> {
+  const file = await readRecordsFile(path, 'accounts');
+  if (file.rows.length === 0 && file.problems.length === 0) opts.warn(`${path} has no accounts`);
+  for (const message of unknownAccountColumns(file.columns)) opts.warn(`${path} ${message}`);
+  const accounts: Account[] = [];
+  const problems = [...file.problems];
+  for (const row of file.rows) {
+    const account = toAccount(row);
+    if ('line' in account) problems.push(account);
+    else accounts.push(account);
+  }
+  problems.sort((a, b) => a.line - b.line);
+  for (const p of problems) if (!report(path, p)) return undefined;
+  return AccountIndex.build(accounts);
+}
+
+function checkLeadsFile(opts: SimulateOptions, file: RecordsFile): void {
+  if (file.rows.length === 0 && file.problems.length === 0) opts.warn(`${opts.leadsPath} has no leads`);
+  else if (![...file.columns].some((c) => leadFieldForColumn(c) === 'email'))
+    opts.warn(
+      `${opts.leadsPath} has no email column: leads are told apart by row, and rules on email or domain match nothing`,
+    );
+  const unknown = unknownFields(opts.ruleSet, file.columns);
   if (unknown.length > 0) {
-    const columns = [...leadsFile.columns];
+    const columns = [...file.columns];
     const detail = unknown.map((f) => {
       const guess = closest(f, columns);
       return `"${f}"${guess === undefined ? '' : ` (did you mean "${guess}"?)`}`;
@@ -171,26 +282,52 @@ export async function simulate(opts: SimulateOptions): Promise<string[]> {
       `${opts.rulesPath} uses field ${detail.join(', ')} that is neither a lead field nor a column of ${opts.leadsPath}`,
     );
   }
+}
 
-  let accounts: AccountIndex | undefined;
-  if (opts.accountsPath !== undefined) {
-    const accountsFile = await readRecordsFile(opts.accountsPath, 'accounts');
-    accounts = AccountIndex.build(
-      accountsFile.records.map((r, i) => toAccount(r, opts.accountsPath ?? '', i + 2)),
-    );
-  }
+/**
+ * Decides every good lead row in file order and prints each decision as it is made. Bad rows are
+ * reported with their line and column and left out (with `strict`, the first one ends the run); the
+ * rotation state of the rows decided is still written. Throws InputError for a file that cannot be read.
+ */
+export async function simulate(opts: SimulateOptions): Promise<SimulateResult> {
+  const leadsFile = await readRecordsFile(opts.leadsPath, 'leads');
+  checkLeadsFile(opts, leadsFile);
+  let rejected = 0;
+  let stopped = false;
+  /** Reports one bad row; false when the run must stop there. */
+  const report = (path: string, p: RowProblem): boolean => {
+    opts.error(formatProblem(path, p));
+    rejected++;
+    if (opts.strict) stopped = true;
+    return !stopped;
+  };
+
+  const accounts =
+    opts.accountsPath === undefined ? undefined : await readAccounts(opts, opts.accountsPath, report);
   const at = opts.at === undefined ? undefined : parseAt(opts.at);
   let state = opts.statePath === undefined ? EMPTY_STATE : await readState(opts.statePath);
 
   // A lead that appears again (same email) is decided again at that row's time, as when enrichment
   // data arrives; an earlier hold carries over so its timeout runs from the first decision.
   const holds = new Map<string, HoldState>();
-  const out: string[] = [];
-  const rows: string[][] = [['LEAD', 'ROUTE', 'OWNER', 'ACTIONS']];
-  leadsFile.records.forEach((record, i) => {
-    const row = i + 2; // 1-based, after the header line
-    const lead = toLead({ id: `row-${row}`, ...record });
-    checkLeadRecord(record, lead, opts.leadsPath, row);
+  const table =
+    opts.json || opts.explain
+      ? undefined
+      : new StreamingTable(['LEAD', 'ROUTE', 'OWNER', 'ACTIONS'], opts.out);
+  const readProblems = leadsFile.problems;
+  let nextProblem = 0;
+  let decided = 0;
+  for (const row of stopped ? [] : leadsFile.rows) {
+    while (!stopped && (readProblems[nextProblem]?.line ?? Infinity) < row.line)
+      report(opts.leadsPath, readProblems[nextProblem++] as RowProblem);
+    if (stopped) break;
+    const lead = toLead({ id: `row-${row.line}`, ...row.record });
+    const problems = leadProblems(row, lead);
+    if (problems.length > 0) {
+      for (const p of problems) if (!stopped) report(opts.leadsPath, p);
+      if (stopped) break;
+      continue;
+    }
     const now = lead.createdAt ?? at ?? opts.clock();
     const key = lead.email ?? lead.id;
     const decision = decide(
@@ -200,6 +337,7 @@ export async function simulate(opts: SimulateOptions): Promise<string[]> {
       now,
     );
     state = applyStateChanges(state, decision.stateChanges);
+    decided++;
     if (decision.destination.kind === 'hold' && decision.route !== null) {
       if (!holds.has(key)) holds.set(key, { route: decision.route.name, since: now });
     } else {
@@ -208,7 +346,7 @@ export async function simulate(opts: SimulateOptions): Promise<string[]> {
     const summary = summarizeDecision(decision, lead, opts.team);
     if (opts.json) {
       const { stateChanges: _changes, trace, ...rest } = decision;
-      out.push(
+      opts.out(
         JSON.stringify({
           lead: lead.email ?? lead.id,
           ...rest,
@@ -218,17 +356,21 @@ export async function simulate(opts: SimulateOptions): Promise<string[]> {
         }),
       );
     } else if (opts.explain) {
-      out.push(explainDecision(decision, lead, opts.team), '');
+      opts.out(explainDecision(decision, lead, opts.team));
+      opts.out('');
     } else {
-      rows.push([
+      table?.push([
         lead.email ?? lead.id,
         decision.route?.name ?? '(fallback)',
         ownerOf(decision),
         actionsOf(decision),
       ]);
     }
-  });
-  if (!opts.json && !opts.explain) out.push(table(rows));
+    if (decided % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  while (!stopped && nextProblem < readProblems.length)
+    report(opts.leadsPath, readProblems[nextProblem++] as RowProblem);
+  table?.flush();
   if (opts.statePath !== undefined) await writeFile(opts.statePath, JSON.stringify(state, null, 2) + '\n');
-  return out;
+  return { decided, rejected };
 }

@@ -318,8 +318,10 @@ export function parseLenientNumber(value: unknown): number | undefined {
   const range = /^([^-]+)-(.+)$/.exec(s);
   if (range?.[1]) s = range[1];
   s = s.replace(/\+$/, '');
-  const m = /^(-?[\d.,]*\d[\d.,]*)(k|mm|mn|m|bn|b)?$/.exec(s);
-  if (!m?.[1]) return undefined;
+  // One greedy run and a digit check: `[\d.,]*\d[\d.,]*` backtracks quadratically on a long run of
+  // digits that ends in a letter, and these values come from anyone who can fill in a form.
+  const m = /^(-?[\d.,]+)(k|mm|mn|m|bn|b)?$/.exec(s);
+  if (!m?.[1] || !/\d/.test(m[1])) return undefined;
   const n = parseGroupedNumber(m[1]);
   if (n === undefined) return undefined;
   return m[2] ? n * (NUMBER_SUFFIX[m[2]] ?? 1) : n;
@@ -348,7 +350,7 @@ function parseGroupedNumber(s: string): number | undefined {
   } else {
     normalized = s;
   }
-  if (!/^-?(\d+\.?\d*|\.\d+)$/.test(normalized)) return undefined;
+  if (!/^-?(\d+(\.\d*)?|\.\d+)$/.test(normalized)) return undefined;
   const n = Number(normalized);
   return Number.isFinite(n) ? n : undefined;
 }

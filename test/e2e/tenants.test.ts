@@ -349,9 +349,12 @@ suite('two portals on one instance (PostgreSQL + Redis)', () => {
     const [deadA] = await app.storage.deadLetters(tenantA.id);
     expect(await listDeadLetters(app.storage, tenantA)).toEqual([expect.stringMatching(/object 230: /)]);
     expect(await listDeadLetters(app.storage, tenantB)).toEqual([`no dead letters for tenant ${tenantB.id}`]);
-    expect(await replayDeadLetters(app.storage, tenantB, [deadA!.id], Date.now())).toEqual([
-      `#${deadA!.id} is not a dead letter of tenant ${tenantB.id}`,
-    ]);
+    expect(await replayDeadLetters(app.storage, tenantB, [deadA!.id], Date.now())).toEqual({
+      queued: [],
+      unknown: [
+        `#${deadA!.id} is not a dead letter of tenant ${tenantB.id} (see \`lead-router dead-letters list\`)`,
+      ],
+    });
     expect((await app.storage.getInboxItem(tenantA.id, deadA!.id))?.state).toBe('failed');
     expect(await app.storage.getInboxItem(tenantB.id, deadA!.id)).toBeNull();
 
