@@ -1,7 +1,8 @@
 // Prometheus metrics (prom-client), one registry per process: what arrives, what is queued, what was
 // decided and how fast, what the CRM answered. Counters and histograms count this process's own work;
 // queue depth and dead letters are read from the shared database at scrape time, so any instance shows
-// the whole deployment's backlog.
+// the whole deployment's backlog — counting only live rows (pending, leased, failed), never every event
+// ever received.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type CrmCallOutcome = 'ok' | 'rate_limited' | 'error';
@@ -25,6 +26,7 @@ export class Metrics {
   private readonly deadLettered: Counter<'tenant'>;
   private readonly latency: Histogram<'tenant'>;
   private readonly crmCalls: Counter<'portal' | 'bucket' | 'outcome'>;
+  private readonly purgedRows: Counter<'kind'>;
   private readonly crmFailuresInARow = new Map<string, number>();
 
   constructor(options: { queue?: () => Promise<QueueSnapshot[]>; defaultMetrics?: boolean } = {}) {
@@ -67,6 +69,12 @@ export class Metrics {
       labelNames: ['portal', 'bucket', 'outcome'],
       registers,
     });
+    this.purgedRows = new Counter({
+      name: 'lead_router_rows_purged_total',
+      help: 'Rows past their retention deleted by this process (inbox, deadLetters, effects, decisions, holds).',
+      labelNames: ['kind'],
+      registers,
+    });
     const queue = options.queue;
     if (queue !== undefined) {
       new Gauge({
@@ -102,6 +110,10 @@ export class Metrics {
 
   deadLetter(tenantId: string): void {
     this.deadLettered.inc({ tenant: tenantId });
+  }
+
+  purged(kind: string, rows: number): void {
+    this.purgedRows.inc({ kind }, rows);
   }
 
   crmCall(portal: string, bucket: string, outcome: CrmCallOutcome): void {

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import type { RetentionPolicy } from '../storage/model.js';
 import { Keyring, parseKey, parseKeyList, TokenCryptoError } from '../../connectors/shared/crypto.js';
 
 const envSchema = z.object({
@@ -65,6 +66,14 @@ const envSchema = z.object({
     .min(1000)
     .default(10 * 60_000),
   TENANT_CACHE_MAX: z.coerce.number().int().min(1).default(1_000),
+  /**
+   * Retention, in days, of rows nothing needs any more (the housekeeping lane deletes them in batches):
+   * inbox rows routed, dead letters nobody replayed, and the audit trail (decisions with their actions
+   * and SLA timers, effect keys, settled holds). Work still pending or in flight is never deleted.
+   */
+  RETENTION_INBOX_DAYS: z.coerce.number().positive().default(30),
+  RETENTION_DEAD_LETTER_DAYS: z.coerce.number().positive().default(90),
+  RETENTION_DECISION_DAYS: z.coerce.number().positive().default(365),
   SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).default(3100),
   /** Demo contacts created per second in sandbox mode. */
   DEMO_RATE: z.coerce.number().min(0).max(100).default(0.5),
@@ -77,6 +86,8 @@ const envSchema = z.object({
 });
 
 export type Role = 'all' | 'web' | 'worker';
+
+const DAY_MS = 24 * 60 * 60_000;
 
 export interface AppConfig {
   role: Role;
@@ -104,6 +115,7 @@ export interface AppConfig {
   workerTenantBatches: number;
   tenantIdleMs: number;
   tenantCacheMax: number;
+  retention: RetentionPolicy;
   sandboxPort: number;
   demoRate: number;
   redisUrl: string | undefined;
@@ -154,6 +166,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       'TOKEN_ENCRYPTION_KEY is required with a real HubSpot app (32 bytes, hex or base64)',
     );
   }
+  // The audit trail outlives what it explains: while a lead's decision is kept it is never routed twice.
+  if (e.RETENTION_DECISION_DAYS < Math.max(e.RETENTION_INBOX_DAYS, e.RETENTION_DEAD_LETTER_DAYS)) {
+    throw new ConfigError(
+      'RETENTION_DECISION_DAYS must be at least RETENTION_INBOX_DAYS and RETENTION_DEAD_LETTER_DAYS',
+    );
+  }
   // A malformed key is a configuration error now, not a failed decryption later.
   try {
     if (e.TOKEN_ENCRYPTION_KEY !== undefined) parseKey(e.TOKEN_ENCRYPTION_KEY, 'TOKEN_ENCRYPTION_KEY');
@@ -180,6 +198,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerTenantBatches: e.WORKER_TENANT_BATCHES,
     tenantIdleMs: e.TENANT_IDLE_MS,
     tenantCacheMax: e.TENANT_CACHE_MAX,
+    retention: {
+      inboxDoneMs: e.RETENTION_INBOX_DAYS * DAY_MS,
+      deadLetterMs: e.RETENTION_DEAD_LETTER_DAYS * DAY_MS,
+      decisionMs: e.RETENTION_DECISION_DAYS * DAY_MS,
+    },
     sandboxPort: e.SANDBOX_PORT,
     demoRate: e.DEMO_RATE,
     redisUrl: e.REDIS_URL === '' ? undefined : e.REDIS_URL,

@@ -120,13 +120,13 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   // With Redis, every instance draws from one rate budget per portal (Bottleneck clustering).
   const redis = config.redisUrl === undefined ? undefined : new Redis(config.redisUrl);
   const metrics = new Metrics({
-    queue: async () =>
-      Promise.all(
-        (await storage.listTenants()).map(async (t) => ({
-          tenantId: t.id,
-          ...(await storage.inboxStats(t.id)),
-        })),
-      ),
+    queue: async () => {
+      const depth = await storage.queueDepth();
+      return (await storage.listTenants()).map((t) => ({
+        tenantId: t.id,
+        ...(depth.get(t.id) ?? { pending: 0, leased: 0, failed: 0 }),
+      }));
+    },
   });
   const limiters = new LimiterFactory({
     provider: `${config.redisKeyPrefix}:hubspot`,
@@ -151,6 +151,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         onOwnerWritten: (tenantId, leadCreatedAt) =>
           metrics.ownerWritten(tenantId, (clock() - leadCreatedAt) / 1000),
         onDeadLetter: (tenantId) => metrics.deadLetter(tenantId),
+        retention: { policy: config.retention },
+        onPurged: (kind, rows) => metrics.purged(kind, rows),
         onDecision: (info) => {
           metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback');
           options.onDecision?.(info);

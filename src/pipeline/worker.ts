@@ -25,6 +25,8 @@ import type {
   Hold,
   InboxItem,
   PlannedAction,
+  PurgeCounts,
+  RetentionPolicy,
   Storage,
 } from '../storage/index.js';
 import { matchEnrollment, matchNote, matchTask } from './existing.js';
@@ -95,7 +97,22 @@ export interface WorkerOptions {
   onOwnerWritten?: (tenantId: string, leadCreatedAt: number) => void;
   /** An inbox item of the tenant moved to the dead letters. */
   onDeadLetter?: (tenantId: string) => void;
+  /** What the housekeeping lane purges, and when; absent: nothing is ever purged. */
+  retention?: RetentionOptions | undefined;
+  /** Rows of a kind purged by the housekeeping lane (for metrics). */
+  onPurged?: (kind: keyof PurgeCounts, rows: number) => void;
 }
+
+export interface RetentionOptions {
+  policy: RetentionPolicy;
+  /** Time between purge passes (default 60 s). */
+  everyMs?: number | undefined;
+  /** Rows of each kind per delete (default 500): short transactions that never hold up routing for long. */
+  batchSize?: number | undefined;
+}
+
+/** Batches per purge pass; a bigger backlog goes on at the lane's next turn rather than waiting a pass. */
+const PURGE_ROUNDS = 10;
 
 interface Job {
   item: InboxItem;
@@ -237,6 +254,10 @@ export class Worker {
   private readonly verifyDelayMs: number;
   private readonly onOwnerWritten: WorkerOptions['onOwnerWritten'];
   private readonly onDeadLetter: WorkerOptions['onDeadLetter'];
+  private readonly retention: WorkerOptions['retention'];
+  private readonly onPurged: WorkerOptions['onPurged'];
+  /** When the housekeeping lane purges next (epoch ms). */
+  private nextPurgeAt = 0;
 
   private readonly directories = new Map<string, Directory>();
   private readonly directoryFetches = new Map<string, Promise<Directory>>();
@@ -268,6 +289,8 @@ export class Worker {
     this.verifyDelayMs = options.verifyDelayMs ?? DEFAULT_VERIFY_DELAY_MS;
     this.onOwnerWritten = options.onOwnerWritten;
     this.onDeadLetter = options.onDeadLetter;
+    this.retention = options.retention;
+    this.onPurged = options.onPurged;
   }
 
   /** Runs a caller's hook; a hook that throws must not fail the batch it reports on. */
@@ -313,13 +336,7 @@ export class Worker {
     while (this.running) {
       let handled = 0;
       try {
-        if (housekeeping) {
-          const now = this.clock();
-          const reaped = await this.storage.reapExpired(now, { maxAttempts: this.backoff.maxAttempts });
-          for (const tenantId of reaped.deadLetteredTenants)
-            this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId));
-          await this.processHolds(now);
-        }
+        if (housekeeping) await this.housekeep(this.clock());
         handled = await this.runOnce();
         if (housekeeping) await this.flushNotes(this.clock(), handled === 0);
       } catch (error) {
@@ -334,6 +351,43 @@ export class Worker {
       }
       if (handled === 0 && this.running) await this.sleep(this.idleMs);
     }
+  }
+
+  /**
+   * The housekeeping lane's chores: return expired leases, time out due holds, and — once per
+   * retention interval — purge rows past their retention in batches.
+   */
+  async housekeep(now: number): Promise<void> {
+    const reaped = await this.storage.reapExpired(now, { maxAttempts: this.backoff.maxAttempts });
+    for (const tenantId of reaped.deadLetteredTenants)
+      this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId));
+    await this.processHolds(now);
+    await this.purge(now);
+  }
+
+  private async purge(now: number): Promise<void> {
+    const retention = this.retention;
+    if (retention === undefined || now < this.nextPurgeAt) return;
+    const batch = retention.batchSize ?? 500;
+    const everyMs = retention.everyMs ?? 60_000;
+    let more = false;
+    try {
+      for (let round = 0; round < PURGE_ROUNDS; round++) {
+        const counts = await this.storage.purgeExpired(now, retention.policy, batch);
+        for (const [kind, rows] of Object.entries(counts) as [keyof PurgeCounts, number][])
+          if (rows > 0) this.notify('onPurged', () => this.onPurged?.(kind, rows));
+        more = Object.values(counts).some((rows) => rows >= batch);
+        if (!more) break;
+      }
+    } catch (error) {
+      // Purging can wait for the next pass; routing must not.
+      this.logger.error('retention purge failed', {
+        workerId: this.workerId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      more = false;
+    }
+    this.nextPurgeAt = more ? now : now + everyMs;
   }
 
   private sleep(ms: number): Promise<void> {

@@ -160,6 +160,36 @@ export interface ActionClaimOptions {
 
 export type InboxStats = Record<InboxState, number>;
 
+/** Work waiting, in flight and dead, per tenant: what `/metrics` shows (done rows are never counted). */
+export type QueueDepth = Record<Exclude<InboxState, 'done'>, number>;
+
+/**
+ * How long finished rows are kept, in ms. Rows still needed are never purged whatever their age:
+ * pending and leased work, dead letters within `deadLetterMs`, claimed effect keys, decisions with a
+ * planned action, an SLA timer armed and due within `decisionMs`, or an open hold.
+ */
+export interface RetentionPolicy {
+  /** Inbox rows routed (done), counted from when they finished. */
+  inboxDoneMs: number;
+  /** Dead letters nobody replayed, counted from when they failed; their claimed effect keys go with them. */
+  deadLetterMs: number;
+  /**
+   * The audit trail: decisions with their actions and SLA timers (settled, or armed but due longer ago
+   * than this), finished effect keys and settled holds. At least the other two: a lead is never routed twice while its effect key or
+   * decision is kept.
+   */
+  decisionMs: number;
+}
+
+/** Rows one `purgeExpired` call deleted, per kind; a count equal to the batch size means more may be due. */
+export interface PurgeCounts {
+  inbox: number;
+  deadLetters: number;
+  effects: number;
+  decisions: number;
+  holds: number;
+}
+
 export interface DecisionRecord {
   id: number;
   tenantId: string;

@@ -246,6 +246,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `DROP INDEX inbox_claim`,
     ],
   },
+  {
+    version: 7,
+    name: 'retention',
+    // The housekeeping lane deletes finished rows by age in batches: each index finds the oldest
+    // finished rows of one table without scanning the live ones.
+    statements: () => [
+      `CREATE INDEX inbox_finished ON inbox (state, updated_at, id)`,
+      `CREATE INDEX effects_finished ON effects (state, done_at)`,
+      `CREATE INDEX decisions_age ON decisions (decided_at, id)`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

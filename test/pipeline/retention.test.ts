@@ -1,0 +1,56 @@
+// The housekeeping lane purges by retention, on a fixed clock, with the real worker over the sandbox
+// CRM: a month after routing the inbox rows are gone but the leads are still never routed twice; a year
+// after, the audit trail goes too, in batches.
+import { ENGINES, setup, T0, TENANT, useSandbox, type Env } from './support.js';
+
+const sandbox = useSandbox();
+const DAY = 24 * 60 * 60_000;
+const retention = {
+  policy: { inboxDoneMs: 30 * DAY, deadLetterMs: 90 * DAY, decisionMs: 365 * DAY },
+  batchSize: 5,
+};
+
+for (const [engine, suite] of ENGINES) {
+  suite(`retention by the housekeeping lane on ${engine}`, () => {
+    let env: Env;
+    afterEach(async () => {
+      await env.close();
+    });
+
+    it('purges done inbox rows after 30 days and decisions after a year; redeliveries still route nothing twice', async () => {
+      env = await setup(sandbox(), { engine });
+      const purged = new Map<string, number>();
+      const worker = env.worker('w1', {
+        retention,
+        onPurged: (kind, rows) => purged.set(kind, (purged.get(kind) ?? 0) + rows),
+      });
+      const contacts = env.demo.createContacts(12, 'import');
+      await env.enqueueCreated(contacts);
+      await env.drain(worker);
+      const decisions = async () =>
+        Number((await env.storage.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM decisions'))?.n);
+      expect(await decisions()).toBe(12);
+
+      // A month on: 12 done rows in batches of 5 (one pass runs batches until one comes back short).
+      env.clock.now = T0 + 31 * DAY;
+      await worker.housekeep(env.clock.now);
+      expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 0, failed: 0 });
+      expect(purged.get('inbox')).toBe(12);
+      expect(await decisions()).toBe(12);
+
+      // The same creations redelivered under new event ids: the effect keys are kept, nothing is written.
+      const writes = sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' }).length;
+      expect(await env.enqueueCreated(contacts, 'redelivered')).toBe(12);
+      await env.drain(worker);
+      expect(sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' })).toHaveLength(writes);
+
+      // A year on: the audit trail, the effect keys and the redelivered rows.
+      env.clock.now = T0 + 366 * DAY;
+      await worker.housekeep(env.clock.now);
+      expect(await decisions()).toBe(0);
+      expect(purged.get('decisions')).toBe(12);
+      expect(purged.get('effects')).toBe(12);
+      expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 0 });
+    });
+  });
+}
