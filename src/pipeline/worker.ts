@@ -309,7 +309,7 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    // One lane also does the housekeeping (reaper, hold timeouts); every lane processes batches.
+    // One lane also does the housekeeping (reaper, hold timeouts, retention); every lane processes batches.
     this.lanes = Array.from({ length: this.concurrency }, (_, i) => this.run(i === 0));
   }
 
