@@ -15,6 +15,12 @@ export interface QueueSnapshot {
   failed: number;
 }
 
+export interface TenantCounts {
+  installed: number;
+  /** Portals that uninstalled the app: tokens deleted, work not claimed. */
+  uninstalled: number;
+}
+
 /** Calls to one portal that failed in a row (429s aside) before readiness reports the CRM failing. */
 const FAILING_AFTER = 5;
 
@@ -29,7 +35,14 @@ export class Metrics {
   private readonly purgedRows: Counter<'kind'>;
   private readonly crmFailuresInARow = new Map<string, number>();
 
-  constructor(options: { queue?: () => Promise<QueueSnapshot[]>; defaultMetrics?: boolean } = {}) {
+  constructor(
+    options: {
+      queue?: () => Promise<QueueSnapshot[]>;
+      /** Tenants by install state, read at scrape time. */
+      tenants?: () => Promise<TenantCounts>;
+      defaultMetrics?: boolean;
+    } = {},
+  ) {
     const registers = [this.registry];
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     this.webhookRequests = new Counter({
@@ -92,6 +105,21 @@ export class Metrics {
         },
       });
     }
+    if (options.tenants !== undefined) this.registerTenants(options.tenants);
+  }
+
+  private registerTenants(tenants: () => Promise<TenantCounts>): void {
+    new Gauge({
+      name: 'lead_router_tenants',
+      help: 'Tenants by state: installed, or uninstalled (tokens deleted, work paused until a reinstall).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const counts = await tenants();
+        this.set({ state: 'installed' }, counts.installed);
+        this.set({ state: 'uninstalled' }, counts.uninstalled);
+      },
+    });
   }
 
   webhookAnswered(provider: string, status: number, events: { enqueued: number; duplicates: number }): void {

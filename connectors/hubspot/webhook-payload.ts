@@ -61,8 +61,19 @@ export interface PortalEvent {
   event: CrmEvent;
 }
 
+/** A contact whose data the portal asked to be erased (GDPR delete): purged, never routed. */
+export interface PrivacyDeletion {
+  portalId: string;
+  contactId: string;
+  eventId: string;
+}
+
+/** `hubEvents` subscription of a GDPR deletion; HubSpot also sends `contact.deletion`, in any order. */
+export const PRIVACY_DELETION_SUBSCRIPTION = 'contact.privacyDeletion';
+
 export interface ParsedBatch {
   events: PortalEvent[];
+  privacyDeletions: PrivacyDeletion[];
   /** Events we do not route on (deletions, merges, other object types): counted, not dropped silently. */
   ignored: Array<{ portalId: string; subscription: string; eventId: string }>;
 }
@@ -89,10 +100,14 @@ function kindOf(e: HubSpotWebhookEvent): CrmEvent['kind'] | null {
 
 /** Maps validated events to CrmEvents; unsupported types go to `ignored`. */
 export function toCrmEvents(batch: HubSpotWebhookEvent[]): ParsedBatch {
-  const out: ParsedBatch = { events: [], ignored: [] };
+  const out: ParsedBatch = { events: [], privacyDeletions: [], ignored: [] };
   for (const e of batch) {
     const kind = kindOf(e);
     const subscription = subscriptionOf(e);
+    if (subscription === PRIVACY_DELETION_SUBSCRIPTION && e.objectId !== undefined) {
+      out.privacyDeletions.push({ portalId: e.portalId, contactId: e.objectId, eventId: e.eventId });
+      continue;
+    }
     if (kind === null || e.objectId === undefined || (kind === 'changed' && e.propertyName === undefined)) {
       out.ignored.push({ portalId: e.portalId, subscription, eventId: e.eventId });
       continue;

@@ -107,7 +107,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
   app.use(express.urlencoded({ extended: false }));
   app.use(oauthRouter(ctx, tokens, () => portals.keys().next().value, oauth));
   app.use(adminRouter({ ctx, writes, faults, limiter, webhooks, oauth }));
-  app.use(marketplaceRouter(ctx, tokens));
+  app.use(marketplaceRouter(ctx, tokens, webhooks));
 
   // API pipeline: latency, bearer auth, rate limits, injected faults; then the routes.
   const api = express.Router();

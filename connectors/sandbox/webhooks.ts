@@ -214,6 +214,36 @@ export class WebhookDispatcher {
     if (events.length > 0) this.scheduleFlush(portalId, q);
   }
 
+  /**
+   * A GDPR delete of a contact in the portal: `contact.privacyDeletion` (a `hubEvents` subscription) and
+   * the `contact.deletion` HubSpot sends with it, each to the app only if it subscribes. Returns the
+   * number of events queued.
+   */
+  privacyDeletion(portalId: number, contactId: string): number {
+    const q = this.queues.get(portalId);
+    if (q === undefined) return 0;
+    let queued = 0;
+    for (const [n, sub] of (q.config.subscriptions ?? DEFAULT_SUBSCRIPTIONS).entries()) {
+      if (sub.active === false) continue;
+      if (sub.subscriptionType !== 'contact.privacyDeletion' && sub.subscriptionType !== 'contact.deletion')
+        continue;
+      q.pending.push({
+        portalId,
+        appId: q.config.appId,
+        occurredAt: this.clock.now(),
+        attemptNumber: 0,
+        objectId: Number(contactId),
+        changeSource: 'GDPR',
+        eventId: this.nextEventId++,
+        subscriptionId: SUBSCRIPTION_ID_BASE + n,
+        subscriptionType: sub.subscriptionType,
+      });
+      queued += 1;
+    }
+    if (queued > 0) this.scheduleFlush(portalId, q);
+    return queued;
+  }
+
   private scheduleFlush(portalId: number, q: PortalQueue): void {
     if (q.flushTimer !== undefined || this.stopped) return;
     q.flushTimer = setTimeout(() => {

@@ -127,6 +127,11 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         ...(depth.get(t.id) ?? { pending: 0, leased: 0, failed: 0 }),
       }));
     },
+    tenants: async () => {
+      const all = await storage.listTenants();
+      const uninstalled = all.filter((t) => t.uninstalledAt !== null).length;
+      return { installed: all.length - uninstalled, uninstalled };
+    },
   });
   const limiters = new LimiterFactory({
     provider: `${config.redisKeyPrefix}:hubspot`,
@@ -136,7 +141,19 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   });
   // Closes the Redis client too.
   stops.push(() => limiters.disconnectAll());
-  const tenants = new HubSpotTenants({ storage, oauth, limiters, basePath: hubspot.apiBase, team, clock });
+  const tenants = new HubSpotTenants({
+    storage,
+    oauth,
+    limiters,
+    basePath: hubspot.apiBase,
+    team,
+    clock,
+    onUninstalled: (tenant) =>
+      logger.warn('portal uninstalled the app: tokens deleted, its work paused until a reinstall', {
+        tenantId: tenant.id,
+        portalId: tenant.externalId,
+      }),
+  });
 
   const runsWorker = config.role !== 'web';
   const worker = runsWorker

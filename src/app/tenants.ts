@@ -11,9 +11,9 @@ import {
 } from '../../connectors/hubspot/oauth.js';
 import type { LimiterFactory } from '../../connectors/shared/limiter.js';
 import type { RuleSet, Team } from '../core/types.js';
-import type { TenantRegistry, TenantRuntime } from '../pipeline/runtime.js';
+import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from '../pipeline/runtime.js';
 import { formatDiagnostic, loadRuleSet } from '../rules/index.js';
-import type { Storage } from '../storage/index.js';
+import type { Storage, Tenant } from '../storage/index.js';
 
 const tokenSetSchema = z.object({
   accessToken: z.string().min(1),
@@ -58,9 +58,24 @@ export interface HubSpotTenantsOptions {
   /** A team file shared by every tenant; without it, the rule set's inline team. */
   team: Team | undefined;
   clock: () => number;
+  /** Told once when a refresh shows the portal uninstalled the app (after the tenant was marked). */
+  onUninstalled?: ((tenant: Tenant) => void) | undefined;
 }
 
 const EMPTY_TEAM: Team = { reps: {}, queues: {} };
+
+/**
+ * HubSpot refused the refresh token for good: `400 {"error":"invalid_grant","status":"BAD_REFRESH_TOKEN",
+ * ...}` (hubspot.md §8.3). A refresh token stops working when the portal uninstalls the app.
+ */
+export function isRevokedGrant(error: unknown): boolean {
+  return (
+    error instanceof CrmError &&
+    error.kind === 'auth' &&
+    error.details.status === 400 &&
+    (error.details.code === 'invalid_grant' || error.details.code === 'BAD_REFRESH_TOKEN')
+  );
+}
 
 export class HubSpotTenants implements TenantRegistry {
   private readonly tokens: TokenManager;
@@ -77,6 +92,10 @@ export class HubSpotTenants implements TenantRegistry {
 
   async runtime(tenantId: string): Promise<TenantRuntime> {
     const tenant = await this.opts.storage.getTenant(tenantId);
+    if (tenant !== null && tenant.uninstalledAt !== null) {
+      this.connectors.delete(tenantId);
+      throw new TenantUninstalledError(tenantId);
+    }
     if (tenant === null || !tenant.hasToken)
       throw new CrmError('auth', `tenant ${tenantId} is not installed`);
     const ruleset = await this.opts.storage.activeRuleset(tenantId);
@@ -104,12 +123,47 @@ export class HubSpotTenants implements TenantRegistry {
     if (connector === undefined) {
       connector = new HubSpotConnector({
         portalId,
-        accessToken: () => this.tokens.accessToken(portalId),
+        accessToken: () => this.accessToken(tenant, portalId),
         limiter: this.opts.limiters.forPortal(portalId),
         basePath: this.opts.basePath,
       });
       this.connectors.set(tenantId, connector);
     }
     return { tenantId, connector, ruleSet, team: this.opts.team ?? ruleSet.team ?? EMPTY_TEAM };
+  }
+
+  async confirmUninstalled(tenantId: string): Promise<boolean> {
+    const tenant = await this.opts.storage.getTenant(tenantId);
+    if (tenant === null) return false;
+    if (tenant.uninstalledAt !== null) return true;
+    try {
+      // A refresh is the one question HubSpot answers plainly: BAD_REFRESH_TOKEN once uninstalled.
+      await this.tokens.forceRefresh(tenant.externalId);
+      return false;
+    } catch (error) {
+      if (!isRevokedGrant(error)) return false;
+      await this.uninstalled(tenant);
+      return true;
+    }
+  }
+
+  private async uninstalled(tenant: Tenant): Promise<void> {
+    this.connectors.delete(tenant.id);
+    if (await this.opts.storage.markTenantUninstalled(tenant.id, this.opts.clock())) {
+      const marked = await this.opts.storage.getTenant(tenant.id);
+      if (marked !== null) this.opts.onUninstalled?.(marked);
+    }
+  }
+
+  /** A refused refresh token is the uninstall: the tenant is marked, its tokens deleted, its work waits. */
+  private async accessToken(tenant: Tenant, portalId: string): Promise<string> {
+    try {
+      return await this.tokens.accessToken(portalId);
+    } catch (error) {
+      if (isRevokedGrant(error)) await this.uninstalled(tenant);
+      // Another batch may have found the uninstall first and deleted the tokens under this one.
+      else if ((await this.opts.storage.getTenant(tenant.id))?.uninstalledAt == null) throw error;
+      throw new TenantUninstalledError(tenant.id);
+    }
   }
 }

@@ -11,7 +11,7 @@ import { ConfigError, loadConfig, tokenKeyring, type AppConfig } from '../app/co
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
 import type { Storage } from '../storage/index.js';
 import { rotateKeys } from './keys.js';
-import { explainLead, listDeadLetters, pickTenant, replayDeadLetters } from './operate.js';
+import { explainLead, listDeadLetters, listTenants, pickTenant, replayDeadLetters } from './operate.js';
 import { InputError } from './records-file.js';
 import { simulate } from './simulate.js';
 
@@ -238,6 +238,13 @@ Example:
         explainLead(storage, await pickTenant(storage, opts.tenant), who, team),
       );
       for (const line of lines) io.out(line);
+    });
+
+  cli
+    .command('tenants')
+    .description('the installed portals: installed or uninstalled (since when), rules, waiting work')
+    .action(async () => {
+      for (const line of await withStorage(listTenants)) io.out(line);
     });
 
   const dead = cli.command('dead-letters').description('events that could not be routed, with the reason');

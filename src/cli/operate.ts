@@ -1,4 +1,4 @@
-// `lead-router explain` and `lead-router dead-letters`: read what the running app stored.
+// `lead-router explain`, `dead-letters` and `tenants`: read what the running app stored.
 import { explainDecision } from '../core/explain.js';
 import type { Team } from '../core/types.js';
 import type { Storage } from '../storage/index.js';
@@ -93,4 +93,24 @@ export async function replayDeadLetters(
   }
   if (targets.length === 0) queued.push('nothing to replay');
   return { queued, unknown };
+}
+
+/** One line per tenant: installed or since when uninstalled, its rules, its waiting work. */
+export async function listTenants(storage: Storage): Promise<string[]> {
+  const tenants = await storage.listTenants();
+  if (tenants.length === 0) return ['no tenant is installed yet'];
+  const lines: string[] = [];
+  for (const t of tenants) {
+    const state =
+      t.uninstalledAt === null
+        ? t.hasToken
+          ? 'installed'
+          : 'not connected (no token)'
+        : `uninstalled since ${new Date(t.uninstalledAt).toISOString()} (tokens deleted, work paused)`;
+    const inbox = await storage.inboxStats(t.id);
+    lines.push(
+      `${t.id} ${t.provider} portal ${t.externalId}: ${state}; rules ${t.activeRulesetVersion ?? 'none'}; ${inbox.pending} pending, ${inbox.failed} dead letters`,
+    );
+  }
+  return lines;
 }

@@ -40,7 +40,7 @@ import {
   type Failure,
 } from './failures.js';
 import { crmPropertiesFor, propertyFeedsFields } from './properties.js';
-import type { TenantRegistry, TenantRuntime } from './runtime.js';
+import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from './runtime.js';
 import { mergeDirectory, type MergedTeam } from './team.js';
 
 /** Subscription of the inbox events the worker enqueues itself when a hold times out. */
@@ -1278,6 +1278,7 @@ export class Worker {
    * completed together.
    */
   private async settle(jobs: Job[], now: number, crm: string, holder: string): Promise<void> {
+    await this.markUninstalled(jobs);
     await this.storage.completeMany(
       jobs.filter((j) => j.failures.length === 0).map((j) => j.item.id),
       holder,
@@ -1309,12 +1310,38 @@ export class Worker {
     }
   }
 
+  /** Refused credentials may mean the portal uninstalled the app: then its jobs wait instead of failing. */
+  private async markUninstalled(jobs: Job[]): Promise<void> {
+    const refused = jobs.filter((j) =>
+      j.failures.some(
+        (f) => f.error instanceof CrmError && f.error.kind === 'auth' && f.error.details.status === 401,
+      ),
+    );
+    const tenantId = refused[0]?.item.tenantId;
+    if (tenantId === undefined || this.registry.confirmUninstalled === undefined) return;
+    let gone = false;
+    try {
+      gone = await this.registry.confirmUninstalled(tenantId);
+    } catch (error) {
+      this.logger.warn('install not checked', { tenantId, error: toFailure(error).message });
+    }
+    if (gone)
+      for (const job of refused)
+        job.failures.push({ error: new TenantUninstalledError(tenantId), what: 'check the install' });
+  }
+
   private async settleFailed(job: Job, now: number, crm: string, holder: string): Promise<void> {
     const { item } = job;
     const reasons = job.failures.map((f) => this.reason(f.what, f.error, crm)).join('; ');
     const retryable = job.failures.find((f) => isRetryable(f.error));
     const outcome = itemOutcome(retryable?.error ?? job.failures[0]!.error, item.attempts, now, this.backoff);
     const fields = { tenantId: item.tenantId, leadId: job.leadId, inboxId: item.id, attempts: item.attempts };
+    if (job.failures.some((f) => f.error instanceof TenantUninstalledError)) {
+      // Not a failure of the lead: it waits, unclaimed, until the portal installs the app again.
+      this.logger.info('lead waits for a reinstall', fields);
+      await this.storage.retryLater(item.id, holder, now, reasons, now);
+      return;
+    }
     if (outcome.kind === 'retry_later') {
       this.logger.warn('lead will be retried', { ...fields, runAfter: outcome.runAfter, reason: reasons });
       await this.storage.retryLater(item.id, holder, outcome.runAfter, reasons, now);

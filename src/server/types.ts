@@ -7,7 +7,7 @@ import type { Storage, Tenant } from '../storage/index.js';
 
 export type ServerStorage = Pick<
   Storage,
-  'findTenant' | 'createTenant' | 'getTenant' | 'setTenantToken' | 'enqueue' | 'db'
+  'findTenant' | 'createTenant' | 'getTenant' | 'setTenantToken' | 'enqueue' | 'purgeContact' | 'db'
 >;
 
 export interface HubSpotServerConfig {

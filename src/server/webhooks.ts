@@ -1,10 +1,12 @@
-// POST /webhooks/hubspot: verify the v3 signature on the raw bytes, parse, drop echoes and unknown
-// portals, record everything else in the inbox in one transaction, answer. Never routes inline: HubSpot
+// POST /webhooks/hubspot: verify the v3 signature on the raw bytes, parse, drop echoes and the events of
+// unknown or uninstalled portals, record everything else in the inbox in one transaction, purge the
+// contacts a privacy deletion names, answer. Never routes inline: HubSpot
 // wants an answer within 5 s and retries any non-2xx (hubspot.md §1.3).
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
 import { isOwnEcho, parseWebhookBody } from '../../connectors/hubspot/webhook-payload.js';
 import type { CrmEvent } from '../../connectors/connector.js';
+import type { Tenant } from '../storage/index.js';
 import { normalizeOrigin, WEBHOOK_PATH, type ServerDeps } from './types.js';
 
 export const DEFAULT_WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -54,7 +56,7 @@ export function webhookRouter(deps: ServerDeps): Router {
         res.status(400).json({ error: reason });
         return;
       }
-      const { events, ignored } = parsed.batch;
+      const { events, privacyDeletions, ignored } = parsed.batch;
 
       let echoes = 0;
       const byPortal = new Map<string, CrmEvent[]>();
@@ -70,12 +72,29 @@ export function webhookRouter(deps: ServerDeps): Router {
 
       let created: number;
       let accepted = 0;
+      let uninstalled = 0;
+      let purged = 0;
       try {
+        const tenants = new Map<string, Tenant | null>();
+        const tenantOf = async (portalId: string): Promise<Tenant | null> => {
+          if (!tenants.has(portalId)) tenants.set(portalId, await storage.findTenant('hubspot', portalId));
+          return tenants.get(portalId) ?? null;
+        };
         const items: { tenantId: string; event: CrmEvent }[] = [];
         for (const [portalId, portalEvents] of byPortal) {
-          const tenant = await storage.findTenant('hubspot', portalId);
+          const tenant = await tenantOf(portalId);
           if (tenant === null) {
             logger.warn('hubspot webhook for unknown portal dropped', {
+              portalId,
+              events: portalEvents.length,
+            });
+            continue;
+          }
+          if (tenant.uninstalledAt !== null) {
+            // HubSpot retries any non-2xx for a day: answer, but route nothing for a portal that left.
+            uninstalled += portalEvents.length;
+            logger.info('hubspot webhook for uninstalled portal not enqueued', {
+              tenantId: tenant.id,
               portalId,
               events: portalEvents.length,
             });
@@ -86,6 +105,15 @@ export function webhookRouter(deps: ServerDeps): Router {
         accepted = items.length;
         // One call, one transaction: durable before we answer 200.
         created = await storage.enqueue(items, now);
+        // After the enqueue, so an event for the same contact in this very batch is purged too.
+        for (const deletion of privacyDeletions) {
+          const tenant = await tenantOf(deletion.portalId);
+          if (tenant === null) continue;
+          const counts = await storage.purgeContact(tenant.id, deletion.contactId, now);
+          purged += 1;
+          // Counts only: the contact id is what was to be forgotten.
+          logger.info('privacy deletion done', { tenantId: tenant.id, rowsDeleted: counts });
+        }
       } catch (error) {
         logger.error('hubspot webhook not recorded; HubSpot will retry', {
           error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
@@ -99,6 +127,8 @@ export function webhookRouter(deps: ServerDeps): Router {
         accepted,
         new: created,
         echoes,
+        uninstalled,
+        privacyDeletions: purged,
         ignored: ignored.length,
       });
       res.locals['webhookEvents'] = { enqueued: created, duplicates: accepted - created };

@@ -56,9 +56,17 @@ export interface Tenant {
   webhookSecretRef: string | null;
   settings: Record<string, unknown>;
   activeRulesetVersion: string | null;
+  /** When the portal uninstalled the app (its tokens are gone, its work waits); null while installed. */
+  uninstalledAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
+
+/** Rows a privacy deletion removed, per table: all that is kept of it. */
+export type PrivacyDeletionCounts = Record<
+  'decisions' | 'actions' | 'holds' | 'slaTimers' | 'effects' | 'inbox',
+  number
+>;
 
 export interface Ruleset {
   tenantId: string;
@@ -355,3 +363,12 @@ export const directorySchema = z.object({
 
 export const settingsSchema = z.record(z.unknown());
 export const stringListSchema = z.array(z.string());
+
+export const privacyCountsSchema = z.object({
+  decisions: z.number(),
+  actions: z.number(),
+  holds: z.number(),
+  slaTimers: z.number(),
+  effects: z.number(),
+  inbox: z.number(),
+}) satisfies z.ZodType<PrivacyDeletionCounts>;

@@ -257,6 +257,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX decisions_age ON decisions (decided_at, id)`,
     ],
   },
+  {
+    version: 8,
+    name: 'uninstalls and privacy deletions',
+    // A portal that uninstalled the app keeps its rules and rotation for a reinstall, but its work is
+    // no longer claimed. A privacy deletion leaves only how many rows it removed, never whose.
+    statements: (d) => [
+      `ALTER TABLE tenants ADD COLUMN uninstalled_at BIGINT`,
+      `CREATE TABLE privacy_deletions (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        deleted_at BIGINT NOT NULL,
+        rows_deleted TEXT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -42,6 +42,8 @@ import {
   type InboxStats,
   type NewTenant,
   type PlannedAction,
+  type PrivacyDeletionCounts,
+  privacyCountsSchema,
   type Provider,
   type PurgeCounts,
   type QueueDepth,
@@ -68,6 +70,7 @@ interface TenantRow {
   webhook_secret_ref: string | null;
   settings: string;
   active_ruleset_version: string | null;
+  uninstalled_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -227,6 +230,9 @@ const ACTION_COLUMNS =
 const CLAIMABLE_ACTION =
   "status = 'planned' AND (lease_until IS NULL OR lease_until <= ?) AND (sent_at IS NULL OR sent_at <= ?)";
 
+/** Work of a tenant whose portal uninstalled the app waits, unclaimed, until it installs again. */
+const INSTALLED_TENANT = 'tenant_id NOT IN (SELECT id FROM tenants WHERE uninstalled_at IS NOT NULL)';
+
 /** Parses a JSON column; with a schema, validates it too. A failure means the row was not written by us. */
 function readJson<T>(text: string, column: string, schema?: z.ZodType<T, z.ZodTypeDef, unknown>): T {
   let value: unknown;
@@ -259,6 +265,7 @@ const toTenant = (r: TenantRow): Tenant => ({
   webhookSecretRef: r.webhook_secret_ref,
   settings: readJson(r.settings, 'tenants.settings', settingsSchema),
   activeRulesetVersion: r.active_ruleset_version,
+  uninstalledAt: r.uninstalled_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -424,14 +431,30 @@ export class Storage {
     return r.changes === 1;
   }
 
-  /** Stores the OAuth token set (any string, usually JSON) encrypted; `null` forgets it (uninstall). */
+  /**
+   * Stores the OAuth token set (any string, usually JSON) encrypted; `null` forgets it. Storing a token
+   * is an install: an uninstalled tenant is installed again (its rules and rotation were kept).
+   */
   async setTenantToken(id: string, token: string | null, now: number): Promise<boolean> {
     const blob = token === null ? null : this.requireCipher().encrypt(token, tokenContext(id));
-    const r = await this.db.run('UPDATE tenants SET token_blob = ?, updated_at = ? WHERE id = ?', [
-      blob,
-      now,
-      id,
-    ]);
+    const reinstall = token === null ? '' : ', uninstalled_at = NULL';
+    const r = await this.db.run(
+      `UPDATE tenants SET token_blob = ?${reinstall}, updated_at = ? WHERE id = ?`,
+      [blob, now, id],
+    );
+    return r.changes === 1;
+  }
+
+  /**
+   * The portal uninstalled the app: its tokens are deleted and its work is no longer claimed; rules,
+   * rotation and history stay for a reinstall. False when the tenant does not exist or was already.
+   */
+  async markTenantUninstalled(id: string, now: number): Promise<boolean> {
+    const r = await this.db.run(
+      `UPDATE tenants SET token_blob = NULL, uninstalled_at = ?, updated_at = ?
+       WHERE id = ? AND uninstalled_at IS NULL`,
+      [now, now, id],
+    );
     return r.changes === 1;
   }
 
@@ -668,6 +691,7 @@ export class Storage {
     const rows = await db.all<InboxRow>(
       `WITH picked AS MATERIALIZED (
          SELECT id AS picked_id FROM inbox WHERE state = 'pending' AND tenant_id = ? AND run_after <= ?
+           AND ${INSTALLED_TENANT}
          ORDER BY priority, run_after, id LIMIT ?${db.dialect.claimLock})
        UPDATE inbox SET state = 'leased', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
        FROM picked WHERE inbox.id = picked.picked_id AND inbox.state = 'pending'
@@ -695,7 +719,8 @@ export class Storage {
          SELECT (SELECT MIN(i.tenant_id) FROM inbox i WHERE i.state = 'pending' AND i.tenant_id > busy.tenant_id)
          FROM busy WHERE busy.tenant_id IS NOT NULL)
        SELECT t.id FROM busy JOIN tenants t ON t.id = busy.tenant_id
-       WHERE EXISTS (SELECT 1 FROM inbox d WHERE d.state = 'pending' AND d.tenant_id = t.id AND d.run_after <= ?)
+       WHERE t.uninstalled_at IS NULL
+         AND EXISTS (SELECT 1 FROM inbox d WHERE d.state = 'pending' AND d.tenant_id = t.id AND d.run_after <= ?)
        ORDER BY t.work_turn, t.id LIMIT ?`,
       [now, TURN_CANDIDATES],
     );
@@ -1562,6 +1587,7 @@ export class Storage {
     const rows = await this.db.all<ActionRow>(
       `WITH picked AS MATERIALIZED (
          SELECT id AS picked_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION}${created}
+           AND ${INSTALLED_TENANT}
          ORDER BY id LIMIT ?${this.db.dialect.claimLock})
        UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ?
        FROM picked WHERE actions.id = picked.picked_id AND ${CLAIMABLE_ACTION}
@@ -1747,6 +1773,48 @@ export class Storage {
       [to, now, tenantId, id, from],
     );
     return r.changes === 1;
+  }
+
+  // Privacy deletions -----------------------------------------------------------------------------
+
+  /**
+   * Deletes everything held about one contact of the tenant — decisions (email, trace, summary), planned
+   * actions (their rendered task and note text), holds, SLA timers, effect keys and inbox rows (event
+   * payloads) — in one transaction, and records only how many rows went. Rotation rows name reps, never
+   * leads, and stay. Idempotent: a second request deletes nothing and records zeros.
+   */
+  async purgeContact(tenantId: string, contactId: string, now: number): Promise<PrivacyDeletionCounts> {
+    return this.db.transaction(async (tx) => {
+      const del = async (sql: string): Promise<number> => (await tx.run(sql, [tenantId, contactId])).changes;
+      const counts: PrivacyDeletionCounts = {
+        actions: await del('DELETE FROM actions WHERE tenant_id = ? AND lead_id = ?'),
+        decisions: await del('DELETE FROM decisions WHERE tenant_id = ? AND lead_id = ?'),
+        holds: await del('DELETE FROM holds WHERE tenant_id = ? AND lead_id = ?'),
+        slaTimers: await del('DELETE FROM sla_timers WHERE tenant_id = ? AND lead_id = ?'),
+        effects: await del('DELETE FROM effects WHERE tenant_id = ? AND lead_id = ?'),
+        inbox: await del('DELETE FROM inbox WHERE tenant_id = ? AND object_id = ?'),
+      };
+      await tx.run('INSERT INTO privacy_deletions (tenant_id, deleted_at, rows_deleted) VALUES (?, ?, ?)', [
+        tenantId,
+        now,
+        JSON.stringify(counts),
+      ]);
+      return counts;
+    });
+  }
+
+  /** How many privacy deletions the tenant had, and the rows they removed in all. */
+  async privacyDeletionStats(tenantId: string): Promise<{ requests: number; rows: number }> {
+    const rows = await this.db.all<{ rows_deleted: string }>(
+      'SELECT rows_deleted FROM privacy_deletions WHERE tenant_id = ?',
+      [tenantId],
+    );
+    let total = 0;
+    for (const row of rows) {
+      const counts = readJson(row.rows_deleted, 'privacy_deletions.rows_deleted', privacyCountsSchema);
+      for (const n of Object.values(counts)) total += n;
+    }
+    return { requests: rows.length, rows: total };
   }
 
   // Directory cache --------------------------------------------------------------------------------

@@ -107,6 +107,33 @@ describe('POST /webhooks/hubspot: accepted deliveries', () => {
   });
 });
 
+describe('POST /webhooks/hubspot: uninstalled portals and privacy deletions', () => {
+  it('answers 200 for a portal that uninstalled the app and enqueues nothing', async () => {
+    expect(await h.storage.markTenantUninstalled(h.tenant.id, T0)).toBe(true);
+    const res = await deliver(h, { body: batch(makeEvent({ objectId: 601 })) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, accepted: 0, new: 0 });
+    expect(await h.inboxCount()).toBe(0);
+    expect(h.enqueued).toEqual([]);
+  });
+
+  it('purges the contact a contact.privacyDeletion names, even from the same batch, and keeps counts', async () => {
+    await deliver(h, { body: batch(makeEvent({ objectId: 701 }), makeEvent({ objectId: 702 })) });
+    expect(await h.inboxCount()).toBe(2);
+    const res = await deliver(h, {
+      body: batch(
+        makeEvent({ objectId: 701, subscriptionType: 'contact.propertyChange', propertyName: 'country' }),
+        makeEvent({ objectId: 701, subscriptionType: 'contact.privacyDeletion' }),
+      ),
+    });
+    expect(res.status).toBe(200);
+    const left = await h.storage.db.all<{ object_id: string }>('SELECT object_id FROM inbox');
+    expect(left.map((r) => r.object_id)).toEqual(['702']);
+    expect(await h.storage.privacyDeletionStats(h.tenant.id)).toEqual({ requests: 1, rows: 2 });
+    expect(h.logs.join('')).not.toMatch(/(?<![\d.])701(?![\d])/);
+  });
+});
+
 describe('POST /webhooks/hubspot: signature failures answer a bare 401 and record nothing', () => {
   const path = '/webhooks/hubspot?q=a%20b%3Ac';
   const body = batch(makeEvent({ eventId: 7 }));

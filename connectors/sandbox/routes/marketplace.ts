@@ -1,12 +1,14 @@
 // HubSpot's side of a listed app: an install started on the Marketplace listing (HubSpot's updated
 // install flow without partner sign-in: the app's install URL receives `code` and `returnUrl` and must
-// send the browser back to `returnUrl`), and an uninstall from the portal's Connected Apps page, after
-// which the app's refresh tokens answer BAD_REFRESH_TOKEN. The `/_sandbox` routes are test-only knobs.
+// send the browser back to `returnUrl`), an uninstall from the portal's Connected Apps page, after
+// which the app's refresh tokens answer BAD_REFRESH_TOKEN, and a GDPR delete of a contact, which the app
+// hears as `contact.privacyDeletion`. The `/_sandbox` routes are test-only knobs.
 import { Router, type Request } from 'express';
 import type { SandboxContext } from '../context.js';
 import { param, queryString } from '../context.js';
 import { SandboxHttpError } from '../errors.js';
 import type { TokenStore } from '../tokens.js';
+import type { WebhookDispatcher } from '../webhooks.js';
 
 /** Where HubSpot sends the user back to after a Marketplace install (HubSpot's own page in real life). */
 export const MARKETPLACE_RETURN_PATH = '/marketplace/installed';
@@ -15,7 +17,11 @@ function originOf(req: Request): string {
   return `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`;
 }
 
-export function marketplaceRouter(ctx: SandboxContext, tokens: TokenStore): Router {
+export function marketplaceRouter(
+  ctx: SandboxContext,
+  tokens: TokenStore,
+  webhooks: WebhookDispatcher,
+): Router {
   const r = Router();
 
   const appOf = (clientId: string | undefined) => {
@@ -61,6 +67,15 @@ export function marketplaceRouter(ctx: SandboxContext, tokens: TokenStore): Rout
     const app = appOf(queryString(req, 'client_id'));
     const portal = portalOf(param(req, 'portalId'));
     res.json({ revoked: tokens.uninstall(portal.portalId, app.clientId) });
+  });
+
+  // Settings → Privacy → "Permanently delete" a contact: the apps subscribed hear of it.
+  r.post('/_sandbox/portals/:portalId/contacts/:contactId/privacy-deletion', (req, res) => {
+    const portal = portalOf(param(req, 'portalId'));
+    const contactId = param(req, 'contactId');
+    if (!/^\d+$/.test(contactId))
+      throw new SandboxHttpError(400, 'VALIDATION_ERROR', 'contactId must be a number');
+    res.json({ events: webhooks.privacyDeletion(portal.portalId, contactId) });
   });
   return r;
 }

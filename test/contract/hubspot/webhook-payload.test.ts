@@ -60,6 +60,7 @@ describe('parseWebhookBody', () => {
       ok: true,
       batch: {
         ignored: [],
+        privacyDeletions: [],
         events: [
           {
             portalId: '62515',
@@ -154,6 +155,13 @@ describe('parseWebhookBody', () => {
     const b = parse([event(over)]);
     expect(b.events).toEqual([]);
     expect(b.ignored).toHaveLength(1);
+  });
+
+  it('reads contact.privacyDeletion as a privacy deletion of the contact, never as a routing event', () => {
+    const b = parse([event({ subscriptionType: 'contact.privacyDeletion', objectId: 901, eventId: 55 })]);
+    expect(b.privacyDeletions).toEqual([{ portalId: '99', contactId: '901', eventId: '55' }]);
+    expect(b.events).toEqual([]);
+    expect(b.ignored).toEqual([]);
   });
 
   it('carries changeSource and sourceId', () => {
