@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { signV3, type HubSpotSandbox, type Portal } from '../../connectors/sandbox/index.js';
+import { keyId } from '../../connectors/shared/crypto.js';
 import { startApp, type RunningApp } from '../../src/app/start.js';
 import { explainLead, listDeadLetters, pickTenant, replayDeadLetters } from '../../src/cli/operate.js';
 import { createLogger } from '../../src/log.js';
@@ -437,7 +438,9 @@ suite('two portals on one instance (PostgreSQL + Redis)', () => {
       const blobs = await db.query<{ token_blob: string }>(
         `SELECT token_blob FROM "${env.schema}".tenants ORDER BY external_id`,
       );
-      expect(blobs.rows.map((r) => r.token_blob.startsWith('v1.'))).toEqual([true, true]);
+      // Sealed under the configured key, named by its id (never the key itself).
+      const sealed = `v2.${keyId(Buffer.from(env.key, 'hex'))}.`;
+      expect(blobs.rows.map((r) => r.token_blob.startsWith(sealed))).toEqual([true, true]);
     } finally {
       await db.end();
     }
