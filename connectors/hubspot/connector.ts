@@ -28,6 +28,7 @@ import {
   crmErrorFromThrown,
   DEFAULT_WINDOWS,
   HubSpotCrmError,
+  lostWriteAnswer,
   outcomeUnknown,
   timeoutError,
   type RateWindows,
@@ -352,7 +353,13 @@ export class HubSpotConnector implements CrmConnector {
         const attempt = async (): Promise<T> => {
           const client = await this.hubspot();
           sent = true;
-          return fn(client);
+          try {
+            return await fn(client);
+          } catch (err) {
+            // A sent write that got no HTTP answer (reset, hang-up) may have been applied.
+            const crm = write === undefined ? null : crmErrorFromThrown(err, { windows, now: this.now() });
+            throw crm === null ? err : lostWriteAnswer(crm);
+          }
         };
         try {
           // A late answer or failure of the abandoned attempt is settled into the race and dropped.

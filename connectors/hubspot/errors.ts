@@ -252,6 +252,30 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+// Failures that happen before a request leaves (no connection, no address): the write was not sent.
+const NEVER_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * A write that was sent and got no HTTP answer (the connection reset or hung up): HubSpot may have
+ * applied it, as after a timeout. Marked so that a create is looked for before it is sent again.
+ */
+export function lostWriteAnswer(error: CrmError): CrmError {
+  const { status, code, outcomeUnknown: unknown } = error.details;
+  if (status !== undefined || unknown !== undefined || (code !== undefined && NEVER_SENT_CODES.has(code)))
+    return error;
+  return new CrmError(error.kind, `${error.message} (the write may have been applied)`, {
+    ...error.details,
+    outcomeUnknown: true,
+  });
+}
+
 const apiExceptionSchema = z.object({
   code: z.number().int(),
   body: z.unknown(),

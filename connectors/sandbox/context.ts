@@ -5,12 +5,28 @@ import { SandboxHttpError, validation } from './errors.js';
 import type { Portal } from './store.js';
 import type { AccessToken } from './tokens.js';
 
+/** How the CRM API behaves beyond its contract's minimum; tests and the admin API change it. */
+export interface ApiBehaviour {
+  /**
+   * A record created less than this long ago is not yet found by search: HubSpot's "It may take a few
+   * moments for newly created or updated CRM objects to appear in search results" (hubspot.md §4.3).
+   */
+  searchLagMs: number;
+  /** Batch answers list their results in random order (nothing in HubSpot's contract fixes the order). */
+  shuffleBatchResults: boolean;
+}
+
+export const DEFAULT_API_BEHAVIOUR: ApiBehaviour = { searchLagMs: 0, shuffleBatchResults: false };
+
 export interface SandboxContext {
   clock: Clock;
   /** PRNG for ids and correlation ids (separate streams keep data stable when faults change). */
   prng: Prng;
   portals: Map<number, Portal>;
   correlationId(): string;
+  behaviour: ApiBehaviour;
+  /** PRNG for shuffling batch answers, apart from `prng` so that ids stay stable. */
+  shuffler: Prng;
 }
 
 export interface AuthedLocals {

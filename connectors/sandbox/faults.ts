@@ -1,7 +1,8 @@
 // Injected latency and failures, decided per API call from the seeded PRNG (or queued for a test).
 import type { Prng } from './clock.js';
 
-export type FaultKind = '429' | '500' | 'timeout';
+/** `lost`: the call is applied but its answer is lost (queued with failNext only). */
+export type FaultKind = '429' | '500' | 'timeout' | 'lost';
 
 export interface FaultOptions {
   latencyMs: number;

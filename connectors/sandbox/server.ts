@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CallStats, callKind } from './call-stats.js';
 import { type Clock, Prng, systemClock } from './clock.js';
-import type { SandboxContext } from './context.js';
+import { DEFAULT_API_BEHAVIOUR, type ApiBehaviour, type SandboxContext } from './context.js';
 import { SandboxHttpError, sendError } from './errors.js';
 import { DEFAULT_FAULTS, FaultInjector, type FaultOptions } from './faults.js';
 import { oauthRouter, type OAuthSwitches } from './oauth.js';
@@ -39,6 +39,8 @@ export interface SandboxOptions {
   webhookTiming?: Partial<WebhookTiming>;
   /** false: the v1 OAuth endpoints answer as after HubSpot's 2027-02-16 cut-off (default true). */
   oauthV1?: boolean;
+  /** Search lag and batch answer order (also `POST /_sandbox/api`). */
+  api?: Partial<ApiBehaviour>;
 }
 
 export interface CreatePortalInput {
@@ -62,6 +64,8 @@ export interface HubSpotSandbox {
   readonly faults: FaultInjector;
   readonly rateLimiter: RateLimiter;
   readonly tokens: TokenStore;
+  /** Search lag and batch answer order, changeable while running. */
+  readonly behaviour: ApiBehaviour;
   /** The v1 OAuth switch (also `POST /_sandbox/oauth`) and how many v1 calls it refused. */
   readonly oauth: OAuthSwitches;
   readonly clock: Clock;
@@ -78,7 +82,14 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
   const portals = new Map<number, Portal>();
   const writes = new WriteLog();
   const calls = new CallStats();
-  const ctx: SandboxContext = { clock, prng: ctxPrng, portals, correlationId: () => ctxPrng.uuid() };
+  const ctx: SandboxContext = {
+    clock,
+    prng: ctxPrng,
+    portals,
+    correlationId: () => ctxPrng.uuid(),
+    behaviour: { ...DEFAULT_API_BEHAVIOUR, ...options.api },
+    shuffler: new Prng(seed + 4),
+  };
   const tokens = new TokenStore(options.apps ?? [DEFAULT_APP], clock, new Prng(seed + 1));
   const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMITS, ...options.rateLimits }, clock);
   const faults = new FaultInjector({ ...DEFAULT_FAULTS, ...options.faults }, new Prng(seed + 2));
@@ -183,6 +194,13 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
       req.socket.destroy();
       return;
     }
+    if (fault === 'lost') {
+      // The call is applied; its answer never reaches the caller (a timeout after HubSpot wrote).
+      res.end = (() => {
+        req.socket.destroy();
+        return res;
+      }) as typeof res.end;
+    }
     res.locals['portal'] = portal;
     res.locals['token'] = token;
     next();
@@ -226,6 +244,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
     rateLimiter: limiter,
     tokens,
     oauth,
+    behaviour: ctx.behaviour,
     clock,
     createPortal,
     portal(portalId) {

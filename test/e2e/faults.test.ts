@@ -78,7 +78,7 @@ suite('under CRM faults (PostgreSQL + Redis)', () => {
 
   it(`routes a burst of ${LEADS} contacts exactly once each through 429s, 5xx, hang-ups and dropped webhooks`, async () => {
     const crm = app.sandbox!.crm;
-    const injected: Record<FaultKind, number> = { '429': 0, '500': 0, timeout: 0 };
+    const injected: Record<FaultKind, number> = { '429': 0, '500': 0, timeout: 0, lost: 0 };
     const decideFault = crm.faults.decide.bind(crm.faults);
     let calls = 0;
     // Counts what the injector decides; the decision itself is the sandbox's own.

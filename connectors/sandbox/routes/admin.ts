@@ -22,7 +22,7 @@ const faultsBody = z.object({
   pathPrefix: z.string().optional(),
   failNext: z
     .object({
-      kind: z.enum(['429', '500', 'timeout']),
+      kind: z.enum(['429', '500', 'timeout', 'lost']),
       count: z.number().int().min(1).default(1),
       pathPrefix: z.string().optional(),
     })
@@ -30,6 +30,9 @@ const faultsBody = z.object({
 });
 const ownerBody = z.object({ active: z.boolean() });
 const oauthBody = z.object({ v1Enabled: z.boolean() }).strict();
+const apiBody = z
+  .object({ searchLagMs: z.number().int().min(0).optional(), shuffleBatchResults: z.boolean().optional() })
+  .strict();
 const sequenceBody = z.object({ name: z.string().min(1), userId: z.number().int() });
 const rateBody = z.object({
   max: z.number().int().min(1).optional(),
@@ -64,6 +67,14 @@ export function adminRouter(deps: {
   r.post('/_sandbox/oauth', (req, res) => {
     deps.oauth.v1Enabled = parseBody(oauthBody, req.body).v1Enabled;
     res.json(deps.oauth);
+  });
+  // `{"searchLagMs": 2000, "shuffleBatchResults": true}`: see ApiBehaviour.
+  r.post('/_sandbox/api', (req, res) => {
+    const body = parseBody(apiBody, req.body);
+    if (body.searchLagMs !== undefined) deps.ctx.behaviour.searchLagMs = body.searchLagMs;
+    if (body.shuffleBatchResults !== undefined)
+      deps.ctx.behaviour.shuffleBatchResults = body.shuffleBatchResults;
+    res.json(deps.ctx.behaviour);
   });
   r.post('/_sandbox/reset', (_req, res) => {
     deps.faults.reset();

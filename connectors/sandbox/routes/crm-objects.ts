@@ -21,11 +21,19 @@ const associationInput = z.object({
 const createInput = z.object({
   properties: z.record(propertyValue).default({}),
   associations: z.array(associationInput).default([]),
+  /** Echoed on the input's result (and on the events it causes), so results map to inputs. */
+  objectWriteTraceId: z.string().optional(),
 });
 const updateInput = z.object({ properties: z.record(propertyValue) });
 const batchCreate = z.object({ inputs: z.array(createInput) });
 const batchUpdate = z.object({
-  inputs: z.array(updateInput.extend({ id: z.string(), idProperty: z.string().optional() })),
+  inputs: z.array(
+    updateInput.extend({
+      id: z.string(),
+      idProperty: z.string().optional(),
+      objectWriteTraceId: z.string().optional(),
+    }),
+  ),
 });
 const batchRead = z.object({
   inputs: z.array(z.object({ id: z.string() })),
@@ -75,6 +83,7 @@ function lookup(portal: Portal, type: ObjectType, id: string, idProperty: string
 }
 
 function batchEnvelope(ctx: SandboxContext, startedAt: number, results: unknown[], errors: unknown[]) {
+  if (ctx.behaviour.shuffleBatchResults) ctx.shuffler.shuffle(results);
   const base = {
     status: 'COMPLETE',
     results,
@@ -90,6 +99,12 @@ const SINGULAR: Record<ObjectType, string> = {
   tasks: 'task',
   notes: 'note',
 };
+
+/** A written object as a batch answer lists it, with the trace id its input carried. */
+function written(obj: CrmObject, traceId: string | undefined) {
+  const simple = toSimple(obj, Object.keys(obj.properties));
+  return traceId === undefined ? simple : { ...simple, objectWriteTraceId: traceId };
+}
 
 /** The v3 association names (`contact_to_company`, `contact_to_company_unlabeled`). */
 function v3TypeName(from: ObjectType, to: ObjectType, typeId: number): string {
@@ -109,9 +124,9 @@ export function crmObjectsRouter(ctx: SandboxContext): Router {
     }
     const search = parseBody(searchRequestSchema, req.body ?? {});
     checkSearchLimits(search);
-    const out = runSearch(portal.objects[type].values(), search, (toType) =>
-      portal.associatedIds(type, toType),
-    );
+    const indexedBy = ctx.clock.now() - ctx.behaviour.searchLagMs;
+    const indexed = [...portal.objects[type].values()].filter((o) => o.createdAt <= indexedBy);
+    const out = runSearch(indexed, search, (toType) => portal.associatedIds(type, toType));
     res.json({
       total: out.total,
       results: out.page.map((o) =>
@@ -165,16 +180,18 @@ export function crmObjectsRouter(ctx: SandboxContext): Router {
     for (const input of body.inputs) portal.validateProperties(type, input.properties, true);
     const started = ctx.clock.now();
     const created = body.inputs.map((input) =>
-      portal.createObject(type, input.properties, 'api', flattenAssociations(input.associations)),
-    );
-    res.status(201).json(
-      batchEnvelope(
-        ctx,
-        started,
-        created.map((o) => toSimple(o, Object.keys(o.properties))),
-        [],
+      written(
+        portal.createObject(
+          type,
+          input.properties,
+          'api',
+          flattenAssociations(input.associations),
+          input.objectWriteTraceId,
+        ),
+        input.objectWriteTraceId,
       ),
     );
+    res.status(201).json(batchEnvelope(ctx, started, created, []));
   });
 
   r.post(`${prefix}/batch/update`, scoped(writeScope), (req, res) => {
@@ -184,26 +201,31 @@ export function crmObjectsRouter(ctx: SandboxContext): Router {
     if (body.inputs.length > BATCH_LIMIT) throw batchTooLarge(body.inputs.length);
     const targets = body.inputs.map((i) => {
       portal.validateProperties(type, i.properties, false);
-      return { obj: lookup(portal, type, i.id, i.idProperty), properties: i.properties };
+      return {
+        obj: lookup(portal, type, i.id, i.idProperty),
+        properties: i.properties,
+        traceId: i.objectWriteTraceId,
+      };
     });
     const started = ctx.clock.now();
-    const updated = targets.map((t) => portal.updateObject(type, t.obj.id, t.properties, 'api'));
-    res.json(
-      batchEnvelope(
-        ctx,
-        started,
-        updated.map((o) => toSimple(o, Object.keys(o.properties))),
-        [],
-      ),
+    const updated = targets.map((t) =>
+      written(portal.updateObject(type, t.obj.id, t.properties, 'api', t.traceId), t.traceId),
     );
+    res.json(batchEnvelope(ctx, started, updated, []));
   });
 
   r.post(prefix, scoped(writeScope), (req, res) => {
     const { portal } = authed(res);
     const type = parseObjectType(param(req, 'objectType'));
     const body = parseBody(createInput, req.body);
-    const obj = portal.createObject(type, body.properties, 'api', flattenAssociations(body.associations));
-    res.status(201).json(toSimple(obj, Object.keys(obj.properties)));
+    const obj = portal.createObject(
+      type,
+      body.properties,
+      'api',
+      flattenAssociations(body.associations),
+      body.objectWriteTraceId,
+    );
+    res.status(201).json(written(obj, body.objectWriteTraceId));
   });
 
   r.get(prefix, scoped(readScope), (req, res) => {

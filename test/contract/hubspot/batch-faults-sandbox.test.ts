@@ -116,3 +116,26 @@ it('a hung read is cut by the timeout and retried; a hung task create is reporte
   // Not sent again by the connector: the one attempt was the injected hang.
   expect(sandbox.writes.list({ portalId, kind: 'task.created', source: 'api' })).toEqual([]);
 });
+
+it('a task create applied but answered by a dropped connection is outcome unknown, and not sent again', async () => {
+  const [lead] = demo.createContacts(1, 'import').map((c) => c.id) as [string];
+  const c = connector(5_000);
+  await c.directory();
+  const before = sandbox.writes.list({ portalId, kind: 'task.created', source: 'api' }).length;
+  sandbox.faults.failNext('lost', 1, '/crm/v3/objects/tasks/batch/create');
+  const [task] = await c.createTasks([
+    {
+      leadId: lead,
+      ownerId: active.id,
+      subject: 'Lost answer',
+      body: 'Routed by lead-router',
+      dueAt: NOW + 3_600_000,
+      priority: 'low',
+      key: `task:lost:${lead}`,
+    },
+  ]);
+  expect(task).toMatchObject({ ok: false, error: { kind: 'transient', message: /may have been applied/ } });
+  if (task?.ok === false) expect(outcomeUnknown(task.error)).toBe(true);
+  // HubSpot made it once; the connector did not make it a second time.
+  expect(sandbox.writes.list({ portalId, kind: 'task.created', source: 'api' })).toHaveLength(before + 1);
+});

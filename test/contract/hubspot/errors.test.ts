@@ -2,6 +2,8 @@ import { CrmError } from '../../../connectors/connector.js';
 import {
   classifyHubSpotError,
   crmErrorFromThrown,
+  lostWriteAnswer,
+  outcomeUnknown,
   parseRetryAfter,
   rateLimitPolicy,
 } from '../../../connectors/hubspot/errors.js';
@@ -182,6 +184,17 @@ describe('crmErrorFromThrown', () => {
       errno: 'ECONNRESET',
     });
     expect(crmErrorFromThrown(err)?.kind).toBe('transient');
+  });
+
+  it.each([
+    ['a reset after sending', { code: 'ECONNRESET' }, true],
+    ['a hang-up (no code)', {}, true],
+    ['a refused connection: never sent', { code: 'ECONNREFUSED' }, false],
+    ['an unknown host: never sent', { code: 'ENOTFOUND' }, false],
+    ['an HTTP answer', { status: 503 }, false],
+  ])('a write failed by %s is outcome unknown: %s', (_what, details, unknown) => {
+    const marked = lostWriteAnswer(new CrmError('transient', 'HubSpot unreachable', details));
+    expect(outcomeUnknown(marked)).toBe(unknown);
   });
 
   it('passes CrmError through and returns null for programming errors', () => {
