@@ -1,7 +1,7 @@
 // Whether a rep can take a lead right now: active, present, within working hours, under caps. Local time
 // is computed in the rep's own time zone; this runs for every pool member on every decision, so the
 // zone offset is cached and the calendar arithmetic is done by hand instead of formatting each time.
-import type { CandidateTrace, Rep, RepCounters, WorkingHours } from './types.js';
+import type { CandidateTrace, DateRange, Rep, RepCounters, WorkingHours } from './types.js';
 
 /** Wall-clock time in one zone. `weekday` is ISO: 1 = Monday … 7 = Sunday. */
 export interface LocalTime {
@@ -10,6 +10,8 @@ export interface LocalTime {
   readonly weekday: number;
   /** Minutes since local midnight, 0 … 1439. */
   readonly minutes: number;
+  /** `YYYY-MM-DDTHH:MM`: compared as text with out-of-office ends, dates and minutes alike. */
+  readonly stamp: string;
 }
 
 const MINUTE = 60_000;
@@ -165,11 +167,13 @@ function computeLocalTime(now: number, timezone: string): LocalTime {
   const jan1 = Math.floor(Date.UTC(isoYear, 0, 1) / DAY);
   const week = Math.floor((thursday - jan1) / 7) + 1;
 
+  const date = `${y}-${pad2(m)}-${pad2(d)}`;
   const result: LocalTime = {
-    date: `${y}-${pad2(m)}-${pad2(d)}`,
+    date,
     isoWeek: `${isoYear}-W${pad2(week)}`,
     weekday,
     minutes,
+    stamp: `${date}T${clock(minutes)}`,
   };
   z.localMinute = localMinute;
   z.last = result;
@@ -249,6 +253,25 @@ export interface CheckOptions {
   exclude?: ReadonlySet<string> | undefined;
 }
 
+/**
+ * Whether local time `lt` falls in the absence. A date-only `from` is a prefix of its day's stamps, so
+ * it sorts before them; a date-only `to` covers its whole day, a minute `to` is the first one back.
+ */
+export function isAbsent(r: DateRange, lt: LocalTime): boolean {
+  return lt.stamp >= r.from && (r.to.length === 10 ? lt.date <= r.to : lt.stamp < r.to);
+}
+
+/** "out of office 2026-12-23..2027-01-02", or with times "out of office 2026-12-23 14:00-16:00 (Europe/Berlin)". */
+function describeAbsence(r: DateRange, timezone: string): string {
+  if (r.from.length === 10 && r.to.length === 10) return `out of office ${r.from}..${r.to}`;
+  const from = r.from.replace('T', ' ');
+  const to =
+    r.from.length > 10 && r.to.length > 10 && r.to.slice(0, 10) === r.from.slice(0, 10)
+      ? `-${r.to.slice(11)}`
+      : `..${r.to.replace('T', ' ')}`;
+  return `out of office ${from}${to} (${timezone})`;
+}
+
 /** True when checking `rep` needs its local time (absences, hours the caller respects, caps). */
 export function needsLocalTime(rep: Rep, respectHours: boolean): boolean {
   return (
@@ -270,9 +293,7 @@ export function checkPresence(
   respectHours: boolean,
 ): CandidateTrace | undefined {
   for (const r of rep.outOfOffice) {
-    if (lt.date >= r.from && lt.date <= r.to) {
-      return { email, skipped: 'out_of_office', detail: `out of office ${r.from}..${r.to}` };
-    }
+    if (isAbsent(r, lt)) return { email, skipped: 'out_of_office', detail: describeAbsence(r, rep.timezone) };
   }
   if (respectHours && rep.hours.length > 0 && !inHours(rep.hours, lt.weekday, lt.minutes)) {
     return {

@@ -77,7 +77,11 @@ export interface WorkingHours {
   end: number;
 }
 
-/** A closed range of local calendar dates, `YYYY-MM-DD`. */
+/**
+ * An absence in the rep's local time. Each end is a date `YYYY-MM-DD` or a minute `YYYY-MM-DDTHH:MM`:
+ * a date as `from` starts at its midnight, a date as `to` covers its whole day, and a minute as `to` is
+ * the first minute the rep is back.
+ */
 export interface DateRange {
   from: string;
   to: string;

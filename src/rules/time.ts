@@ -138,14 +138,53 @@ function isCalendarDate(text: string): boolean {
   return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
 }
 
-/** `2026-12-23..2027-01-02` or a single date `2026-12-24`. */
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2}))?$/;
+
+/** `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (a space for the `T` is fine), normalized; undefined when invalid. */
+function localDateTime(text: string): string | undefined {
+  const m = DATE_TIME.exec(text);
+  if (m === null || !isCalendarDate(m[1] ?? '')) return undefined;
+  if (m[2] === undefined) return m[1];
+  const h = Number(m[2]);
+  const min = Number(m[3]);
+  if (h > 23 || min > 59) return undefined;
+  return `${m[1]}T${m[2]}:${m[3]}`;
+}
+
+const WITH_OFFSET = /\d{2}:\d{2}(?::\d{2})?(?:z|[+-]\d{2}:?\d{2})$/i;
+
+const DATE_RANGE_FORMS =
+  "write YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD, or with times in the rep's zone YYYY-MM-DDTHH:MM..HH:MM or YYYY-MM-DDTHH:MM..YYYY-MM-DDTHH:MM";
+
+/**
+ * Out-of-office: a single date `2026-12-24`, dates `2026-12-23..2027-01-02`, or local date-times for a
+ * shorter absence: `2026-12-23T14:00..16:00`, `2026-12-23T14:00..2026-12-24T09:00` (a time ends the
+ * absence at that minute; a date alone covers its whole day). Times are the rep's wall clock, so an
+ * offset or `Z` is refused rather than silently read in another zone.
+ */
 export function parseDateRange(text: string): Parsed<DateRange> {
   const parts = text.trim().split('..');
-  const from = (parts[0] ?? '').trim();
-  const to = (parts.length === 2 ? (parts[1] ?? '') : from).trim();
-  if (parts.length > 2 || !isCalendarDate(from) || !isCalendarDate(to))
-    return { ok: false, message: `invalid date "${text}": write YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD` };
-  if (to < from) return { ok: false, message: `date range "${text}" ends before it starts` };
+  const fromText = (parts[0] ?? '').trim();
+  const toText = (parts.length === 2 ? (parts[1] ?? '') : fromText).trim();
+  if (WITH_OFFSET.test(fromText) || WITH_OFFSET.test(toText))
+    return {
+      ok: false,
+      message: `invalid date "${text}": times are the rep's local time (their timezone); drop the offset or Z`,
+    };
+  const from = localDateTime(fromText);
+  // `..16:00` ends on the day it starts.
+  const sameDay = /^\d{2}:\d{2}$/.test(toText) && from !== undefined && from.length > 10;
+  const to = localDateTime(sameDay ? `${from.slice(0, 10)}T${toText}` : toText);
+  if (parts.length > 2 || from === undefined || to === undefined)
+    return { ok: false, message: `invalid date "${text}": ${DATE_RANGE_FORMS}` };
+  if (parts.length === 1 && from.length > 10)
+    return {
+      ok: false,
+      message: `"${text}" is a moment, not an absence: give its end, e.g. ${fromText}..HH:MM`,
+    };
+  // A date alone as the end covers its whole day; a time ends the absence at that minute.
+  const end = to.length === 10 ? `${to}T24:00` : to;
+  if (end <= from) return { ok: false, message: `date range "${text}" ends before it starts` };
   return { ok: true, value: { from, to } };
 }
 

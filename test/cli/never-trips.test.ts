@@ -211,6 +211,53 @@ describe('validate', () => {
   });
 });
 
+describe('out of office for part of a day', () => {
+  const team = (ooo: string): string =>
+    [
+      'pools:',
+      '  all: { members: [a@x.io, b@x.io], strategy: round_robin }',
+      'routes:',
+      '  - name: Everyone',
+      '    assign: { pool: all }',
+      'fallback: { queue: q }',
+      'team:',
+      '  reps:',
+      `    a@x.io: { timezone: Europe/Berlin, out_of_office: [${ooo}] }`,
+      '    b@x.io: {}',
+      '  queues: { q: {} }',
+      '',
+    ].join('\n');
+
+  it('skips a rep during a two-hour absence and takes them again after it, saying why', async () => {
+    const rules = join(dir, 'two-hours.yaml');
+    await writeFile(rules, team('2026-12-15T14:00..16:00'));
+    const leads = join(dir, 'two-hours.csv');
+    // 14:30 and 16:00 in Berlin (UTC+1 in December).
+    await writeFile(
+      leads,
+      'email,created_at\nlea@example.com,2026-12-15T13:30:00Z\nmo@example.com,2026-12-15T15:00:00Z\n',
+    );
+    const r = await lr(['simulate', '--rules', rules, '--leads', leads, '--explain']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      'a@x.io <a@x.io> skipped: out of office 2026-12-15 14:00-16:00 (Europe/Berlin)',
+    );
+    expect(r.stdout.match(/^Outcome: .*$/gm)).toEqual(['Outcome: b@x.io', 'Outcome: a@x.io']);
+  });
+
+  it('names file, line and column of a malformed date-time', async () => {
+    const rules = join(dir, 'bad-time.yaml');
+    await writeFile(rules, team('2026-12-15T14:00..16:00Z, 2026-12-15T14:00'));
+    const r = await lr(['validate', rules]);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([
+      `error: ${rules}:9:56 team.reps["a@x.io"].out_of_office[0]: invalid date "2026-12-15T14:00..16:00Z": times are the rep's local time (their timezone); drop the offset or Z`,
+      `error: ${rules}:9:82 team.reps["a@x.io"].out_of_office[1]: "2026-12-15T14:00" is a moment, not an absence: give its end, e.g. 2026-12-15T14:00..HH:MM`,
+      `${rules}: 2 error(s)`,
+    ]);
+  });
+});
+
 describe('readers that stop early and operator commands', () => {
   let dataDir: string;
   beforeAll(async () => {

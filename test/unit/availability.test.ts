@@ -65,7 +65,13 @@ describe('localTime', () => {
     ['Asia/Kathmandu', '2026-06-01T00:00', '2026-06-01', '2026-W23', 1, '05:45'],
   ])('%s at %s UTC is %s (%s, day %i) %s', (zone, iso, date, isoWeek, weekday, clock) => {
     const [h, m] = clock.split(':').map(Number);
-    expect(localTime(utc(iso), zone)).toEqual({ date, isoWeek, weekday, minutes: h! * 60 + m! });
+    expect(localTime(utc(iso), zone)).toEqual({
+      date,
+      isoWeek,
+      weekday,
+      minutes: h! * 60 + m!,
+      stamp: `${date}T${clock}`,
+    });
   });
 
   it('rejects an unknown zone with a RangeError naming it', () => {
@@ -78,7 +84,7 @@ describe('localTime', () => {
   function reference(
     now: number,
     zone: string,
-  ): { date: string; isoWeek: string; weekday: number; minutes: number } {
+  ): { date: string; isoWeek: string; weekday: number; minutes: number; stamp: string } {
     const parts = new Intl.DateTimeFormat('en-US', {
       timeZone: zone,
       hourCycle: 'h23',
@@ -101,6 +107,7 @@ describe('localTime', () => {
       isoWeek: `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`,
       weekday,
       minutes: Number(get('hour')) * 60 + Number(get('minute')),
+      stamp: `${date}T${get('hour')}:${get('minute')}`,
     };
   }
 
@@ -201,6 +208,48 @@ describe('checkRep', () => {
       rep: makeRep({ timezone: 'Pacific/Auckland', outOfOffice: [{ from: '2026-07-01', to: '2026-07-01' }] }),
       now: utc('2026-06-30T12:30'),
       skipped: 'out_of_office',
+    },
+    {
+      // Berlin is UTC+1 in December: a two-hour absence 14:00-16:00 local is 13:00-15:00 UTC.
+      name: 'out of office for two hours, at its first local minute',
+      rep: makeRep({ outOfOffice: [{ from: '2026-12-15T14:00', to: '2026-12-15T16:00' }] }),
+      now: utc('2026-12-15T13:00'),
+      skipped: 'out_of_office',
+      detail: 'out of office 2026-12-15 14:00-16:00 (Europe/Berlin)',
+    },
+    {
+      name: 'present the minute before a two-hour absence',
+      rep: makeRep({ outOfOffice: [{ from: '2026-12-15T14:00', to: '2026-12-15T16:00' }] }),
+      now: utc('2026-12-15T12:59'),
+    },
+    {
+      name: 'still away in the last minute of a two-hour absence',
+      rep: makeRep({ outOfOffice: [{ from: '2026-12-15T14:00', to: '2026-12-15T16:00' }] }),
+      now: utc('2026-12-15T14:59'),
+      skipped: 'out_of_office',
+    },
+    {
+      name: 'back at the end minute of a two-hour absence (the same day is not lost)',
+      rep: makeRep({ outOfOffice: [{ from: '2026-12-15T14:00', to: '2026-12-15T16:00' }] }),
+      now: utc('2026-12-15T15:00'),
+    },
+    {
+      name: 'away overnight from an afternoon to the next morning',
+      rep: makeRep({ outOfOffice: [{ from: '2026-12-15T14:00', to: '2026-12-16T09:00' }] }),
+      now: utc('2026-12-15T23:30'),
+      skipped: 'out_of_office',
+      detail: 'out of office 2026-12-15 14:00..2026-12-16 09:00 (Europe/Berlin)',
+    },
+    {
+      name: 'away from a time until the end of a date',
+      rep: makeRep({ outOfOffice: [{ from: '2026-12-15T14:00', to: '2026-12-16' }] }),
+      now: utc('2026-12-16T22:59'),
+      skipped: 'out_of_office',
+    },
+    {
+      name: 'back after a day that ends an absence begun at a time',
+      rep: makeRep({ outOfOffice: [{ from: '2026-12-15T14:00', to: '2026-12-16' }] }),
+      now: utc('2026-12-16T23:00'),
     },
     {
       name: 'outside hours on a Saturday',

@@ -97,11 +97,35 @@ describe('parseDateRange', () => {
     ['2026-12-23..2027-01-02', { from: '2026-12-23', to: '2027-01-02' }],
     ['2026-12-24', { from: '2026-12-24', to: '2026-12-24' }],
     ['2028-02-29', { from: '2028-02-29', to: '2028-02-29' }],
+    ['2026-12-23T14:00..16:00', { from: '2026-12-23T14:00', to: '2026-12-23T16:00' }],
+    ['2026-12-23 14:00..2026-12-24 09:30', { from: '2026-12-23T14:00', to: '2026-12-24T09:30' }],
+    ['2026-12-23T14:00..2026-12-23', { from: '2026-12-23T14:00', to: '2026-12-23' }],
+    ['2026-12-23..2026-12-24T12:00', { from: '2026-12-23', to: '2026-12-24T12:00' }],
   ])('%s', (text, range) => {
     expect(parseDateRange(text)).toEqual({ ok: true, value: range });
   });
   it.each(['2026-02-30', '2027-01-02..2026-12-23', '23.12.2026', '2026-12-23..'])('rejects %s', (text) => {
     expect(parseDateRange(text).ok).toBe(false);
+  });
+  it.each([
+    [
+      '2026-12-23T14:00',
+      '"2026-12-23T14:00" is a moment, not an absence: give its end, e.g. 2026-12-23T14:00..HH:MM',
+    ],
+    ['2026-12-23T16:00..14:00', 'date range "2026-12-23T16:00..14:00" ends before it starts'],
+    [
+      '2026-12-23T14:00..2026-12-23T14:00',
+      'date range "2026-12-23T14:00..2026-12-23T14:00" ends before it starts',
+    ],
+    ['2026-12-23T25:00..26:00', expect.stringMatching(/^invalid date .*YYYY-MM-DDTHH:MM\.\.HH:MM/)],
+    ['2026-12-23T14:00:30..16:00', expect.stringMatching(/^invalid date /)],
+    [
+      '2026-12-23T14:00Z..16:00Z',
+      `invalid date "2026-12-23T14:00Z..16:00Z": times are the rep's local time (their timezone); drop the offset or Z`,
+    ],
+    ['2026-12-23T14:00+01:00..16:00', expect.stringMatching(/drop the offset or Z$/)],
+  ])('rejects the date-time %s', (text, message) => {
+    expect(parseDateRange(text)).toEqual({ ok: false, message });
   });
 });
 
