@@ -139,9 +139,15 @@ function localBottleneck(spec: BucketSpec, shared: boolean): Bottleneck {
   });
 }
 
-/** Creates limiters lazily, one set per portal (tenant), and keeps them for the process lifetime. */
+/**
+ * Creates limiters lazily, one set per portal (tenant), and keeps each until it is released (its tenant
+ * went idle): a released portal's next call starts a fresh limiter.
+ */
 export class LimiterFactory {
-  private readonly portals = new Map<string, PortalLimiter>();
+  private readonly portals = new Map<
+    string,
+    { limiter: PortalLimiter; buckets: Map<BucketName, Bottleneck> }
+  >();
   private readonly redis: ReservingRedis | undefined;
 
   constructor(private readonly opts: LimiterFactoryOptions) {
@@ -154,7 +160,7 @@ export class LimiterFactory {
 
   forPortal(portalId: string): PortalLimiter {
     const existing = this.portals.get(portalId);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return existing.limiter;
     const buckets = new Map<BucketName, Bottleneck>();
     const spec = (name: BucketName): BucketSpec => this.opts.buckets?.[name] ?? HUBSPOT_BUCKETS[name];
     const get = (name: BucketName): Bottleneck => {
@@ -207,12 +213,43 @@ export class LimiterFactory {
         await Promise.all([...buckets.values()].map((b) => b.disconnect(false)));
       },
     };
-    this.portals.set(portalId, limiter);
+    this.portals.set(portalId, { limiter, buckets });
     return limiter;
   }
 
+  /** True while the portal has calls queued or running in this process. */
+  busy(portalId: string): boolean {
+    const portal = this.portals.get(portalId);
+    if (portal === undefined) return false;
+    for (const b of portal.buckets.values()) {
+      const c = b.counts();
+      if (c.RECEIVED + c.QUEUED + c.RUNNING + c.EXECUTING > 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Forgets the portal's limiter (its tenant is idle) and stops its buckets. Its pacing state goes with
+   * it, which is safe once the portal has made no call for a rate window: the next call would not have
+   * waited anyway. A caller still holding the old limiter gets fresh buckets on its next call, never a
+   * stopped one.
+   */
+  async release(portalId: string): Promise<void> {
+    const portal = this.portals.get(portalId);
+    if (portal === undefined) return;
+    this.portals.delete(portalId);
+    const buckets = [...portal.buckets.values()];
+    portal.buckets.clear();
+    await Promise.all(buckets.map((b) => b.disconnect(false)));
+  }
+
+  /** Portals with a limiter held in this process. */
+  get size(): number {
+    return this.portals.size;
+  }
+
   async disconnectAll(): Promise<void> {
-    await Promise.all([...this.portals.values()].map((l) => l.disconnect()));
+    await Promise.all([...this.portals.values()].map((p) => p.limiter.disconnect()));
     this.portals.clear();
     await this.redis?.quit();
   }

@@ -153,6 +153,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         tenantId: tenant.id,
         portalId: tenant.externalId,
       }),
+    idleMs: config.tenantIdleMs,
+    maxTenants: config.tenantCacheMax,
   });
 
   const runsWorker = config.role !== 'web';
@@ -163,6 +165,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         workerId: `worker-${process.pid}-${randomBytes(3).toString('hex')}`,
         leaseMs: config.workerLeaseMs,
         maxBatchesPerTenant: config.workerTenantBatches,
+        tenantIdleMs: config.tenantIdleMs,
+        maxTenants: config.tenantCacheMax,
         clock,
         logger,
         onOwnerWritten: (tenantId, leadCreatedAt) =>

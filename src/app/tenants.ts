@@ -9,6 +9,7 @@ import {
   type TokenSet,
   type TokenStore,
 } from '../../connectors/hubspot/oauth.js';
+import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import type { LimiterFactory } from '../../connectors/shared/limiter.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from '../pipeline/runtime.js';
@@ -60,6 +61,10 @@ export interface HubSpotTenantsOptions {
   clock: () => number;
   /** Told once when a refresh shows the portal uninstalled the app (after the tenant was marked). */
   onUninstalled?: ((tenant: Tenant) => void) | undefined;
+  /** How long a tenant's connector, limiter and rule set stay in memory after its last use. */
+  idleMs?: number | undefined;
+  /** Tenants held in memory at most (least recently used evicted first). */
+  maxTenants?: number | undefined;
 }
 
 const EMPTY_TEAM: Team = { reps: {}, queues: {} };
@@ -77,10 +82,15 @@ export function isRevokedGrant(error: unknown): boolean {
   );
 }
 
+const DEFAULT_IDLE_MS = 10 * 60_000;
+const DEFAULT_MAX_TENANTS = 1_000;
+
 export class HubSpotTenants implements TenantRegistry {
   private readonly tokens: TokenManager;
-  private readonly connectors = new Map<string, HubSpotConnector>();
-  private readonly ruleSets = new Map<string, RuleSet>();
+  /** Per tenant: its connector (HubSpot client, owner cache) on the portal's limiter. */
+  private readonly connectors: IdleCache<string, { portalId: string; connector: HubSpotConnector }>;
+  /** Per tenant: its published rule set, loaded. */
+  private readonly ruleSets: IdleCache<string, { version: string; ruleSet: RuleSet }>;
 
   constructor(private readonly opts: HubSpotTenantsOptions) {
     this.tokens = new TokenManager({
@@ -88,6 +98,27 @@ export class HubSpotTenants implements TenantRegistry {
       store: tenantTokenStore(opts.storage, opts.clock),
       now: opts.clock,
     });
+    const bounds = {
+      idleMs: opts.idleMs ?? DEFAULT_IDLE_MS,
+      maxEntries: opts.maxTenants ?? DEFAULT_MAX_TENANTS,
+      now: opts.clock,
+    };
+    this.connectors = new IdleCache({
+      ...bounds,
+      // A limiter with calls in flight stays: a second one for the portal would double its pace.
+      busy: ({ portalId }) => opts.limiters.busy(portalId),
+      onEvict: (_tenantId, { portalId }) => void opts.limiters.release(portalId).catch(() => undefined),
+    });
+    this.ruleSets = new IdleCache(bounds);
+  }
+
+  /** Tenants whose runtime this process holds. */
+  get cached(): number {
+    return this.connectors.size;
+  }
+
+  evictIdle(): number {
+    return this.connectors.evict() + this.ruleSets.evict();
   }
 
   async runtime(tenantId: string): Promise<TenantRuntime> {
@@ -101,8 +132,8 @@ export class HubSpotTenants implements TenantRegistry {
     const ruleset = await this.opts.storage.activeRuleset(tenantId);
     if (ruleset === null) throw new CrmError('invalid', `tenant ${tenantId} has no published rule set`);
 
-    const cacheKey = `${tenantId}:${ruleset.version}`;
-    let ruleSet = this.ruleSets.get(cacheKey);
+    const cachedRules = this.ruleSets.get(tenantId);
+    let ruleSet = cachedRules?.version === ruleset.version ? cachedRules.ruleSet : undefined;
     if (ruleSet === undefined) {
       const loaded = loadRuleSet(
         ruleset.source,
@@ -115,11 +146,11 @@ export class HubSpotTenants implements TenantRegistry {
           `published rule set does not load: ${loaded.errors.map(formatDiagnostic).join('; ')}`,
         );
       ruleSet = loaded.ruleSet;
-      this.ruleSets.set(cacheKey, ruleSet);
+      this.ruleSets.set(tenantId, { version: ruleset.version, ruleSet });
     }
 
     const portalId = tenant.externalId;
-    let connector = this.connectors.get(tenantId);
+    let connector = this.connectors.get(tenantId)?.connector;
     if (connector === undefined) {
       connector = new HubSpotConnector({
         portalId,
@@ -127,7 +158,7 @@ export class HubSpotTenants implements TenantRegistry {
         limiter: this.opts.limiters.forPortal(portalId),
         basePath: this.opts.basePath,
       });
-      this.connectors.set(tenantId, connector);
+      this.connectors.set(tenantId, { portalId, connector });
     }
     return { tenantId, connector, ruleSet, team: this.opts.team ?? ruleSet.team ?? EMPTY_TEAM };
   }

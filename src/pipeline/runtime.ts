@@ -19,6 +19,8 @@ export interface TenantRegistry {
    * app (then the tenant is marked so). Absent: never.
    */
   confirmUninstalled?(tenantId: string): Promise<boolean>;
+  /** Drops the runtimes of tenants idle for a while; returns how many it dropped. */
+  evictIdle?(): number;
 }
 
 /**

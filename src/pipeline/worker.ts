@@ -11,6 +11,7 @@ import {
   type OwnerWrite,
   type TaskCreate,
 } from '../../connectors/connector.js';
+import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import { AccountIndex } from '../core/accounts.js';
 import { decide } from '../core/decide.js';
 import { summarizeDecision } from '../core/explain.js';
@@ -89,6 +90,10 @@ export interface WorkerOptions {
    * left for the other tenants.
    */
   maxBatchesPerTenant?: number;
+  /** How long a tenant's directory and sequence list stay in memory after its last batch (default 10 min). */
+  tenantIdleMs?: number;
+  /** Tenants whose directory and sequence list are kept in memory at most (default 1,000). */
+  maxTenants?: number;
   /** Re-decisions after a rotation-state conflict before the item is retried later. */
   maxConflictRetries?: number;
   /** Wait after a create whose outcome is unknown before searching the CRM for it (default 5 s). */
@@ -180,6 +185,8 @@ const CRM_NAMES: Record<CrmConnector['provider'], string> = {
 
 const DEFAULT_TTL_MS = 5 * 60_000;
 const DEFAULT_BATCHES_PER_TENANT = 2;
+const DEFAULT_TENANT_IDLE_MS = 10 * 60_000;
+const DEFAULT_MAX_TENANTS = 1_000;
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -259,9 +266,10 @@ export class Worker {
   /** When the housekeeping lane purges next (epoch ms). */
   private nextPurgeAt = 0;
 
-  private readonly directories = new Map<string, Directory>();
+  /** Per tenant, evicted when idle: the CRM directory (also kept in storage) and the sequence list. */
+  private readonly directories: IdleCache<string, Directory>;
   private readonly directoryFetches = new Map<string, Promise<Directory>>();
-  private readonly sequenceLists = new Map<string, SequenceList>();
+  private readonly sequenceLists: IdleCache<string, SequenceList>;
   private readonly sequenceFetches = new Map<string, Promise<SequenceList>>();
 
   private running = false;
@@ -282,6 +290,13 @@ export class Worker {
     this.idleMs = options.idleMs ?? 250;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.maxBatchesPerTenant = Math.max(1, options.maxBatchesPerTenant ?? DEFAULT_BATCHES_PER_TENANT);
+    const bounds = {
+      idleMs: options.tenantIdleMs ?? DEFAULT_TENANT_IDLE_MS,
+      maxEntries: options.maxTenants ?? DEFAULT_MAX_TENANTS,
+      now: this.clock,
+    };
+    this.directories = new IdleCache(bounds);
+    this.sequenceLists = new IdleCache(bounds);
     this.onDecision = options.onDecision;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.ttlMs = options.directoryTtlMs ?? DEFAULT_TTL_MS;
@@ -362,6 +377,7 @@ export class Worker {
     for (const tenantId of reaped.deadLetteredTenants)
       this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId));
     await this.processHolds(now);
+    this.evictIdleTenants();
     await this.purge(now);
   }
 
@@ -388,6 +404,13 @@ export class Worker {
       more = false;
     }
     this.nextPurgeAt = more ? now : now + everyMs;
+  }
+
+  /** Lets go of what idle tenants hold in memory: their runtime, directory and sequence list. */
+  private evictIdleTenants(): void {
+    this.registry.evictIdle?.();
+    this.directories.evict();
+    this.sequenceLists.evict();
   }
 
   private sleep(ms: number): Promise<void> {
