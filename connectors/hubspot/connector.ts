@@ -129,11 +129,79 @@ const COMPANY_PROPERTIES = [
   'num_associated_contacts',
 ];
 
-type Properties = Record<string, string | null | undefined>;
-export interface HubSpotObject {
-  id: string;
-  properties: Properties;
-  createdAt?: Date | string | undefined;
+// CRM answers as the client hands them over (its models, deserialized from HubSpot's JSON), parsed at the
+// edge: an answer of another shape is a classified error that says what was expected, never a TypeError
+// deep in the pipeline. Only the fields the connector reads are required.
+const hubSpotObjectSchema = z
+  .object({
+    id: z.string(),
+    properties: z.record(z.string().nullable().optional()),
+    createdAt: z.union([z.date(), z.string()]).optional(),
+    objectWriteTraceId: z.string().optional(),
+  })
+  .passthrough();
+export type HubSpotObject = z.infer<typeof hubSpotObjectSchema>;
+
+const batchErrorSchema = z
+  .object({
+    category: z.string().optional(),
+    message: z.string().optional(),
+    context: z.record(z.array(z.string()).optional()).optional(),
+  })
+  .passthrough();
+type BatchError = z.infer<typeof batchErrorSchema>;
+
+const pagingSchema = z.object({ next: z.object({ after: z.string() }).optional() }).optional();
+
+/** `{ results, errors? }` of the batch read, update and create endpoints (hubspot.md §4.4). */
+const batchResponseSchema = z.object({
+  results: z.array(hubSpotObjectSchema),
+  errors: z.array(batchErrorSchema).optional(),
+});
+type BatchResponse = z.infer<typeof batchResponseSchema>;
+
+/** `{ results, paging? }` of a CRM search (§4.3). */
+const searchPageSchema = z.object({ results: z.array(hubSpotObjectSchema), paging: pagingSchema });
+
+/** `{ results, paging? }` of the owners list (§3). */
+const ownersPageSchema = z.object({
+  results: z.array(
+    z
+      .object({
+        id: z.string(),
+        email: z.string().optional(),
+        firstName: z.string().optional(),
+        lastName: z.string().optional(),
+        userId: z.number().nullable().optional(),
+        userIdIncludingInactive: z.number().nullable().optional(),
+        type: z.unknown(),
+        archived: z.boolean().optional(),
+        teams: z.array(z.object({ id: z.string(), name: z.string() }).passthrough()).optional(),
+      })
+      .passthrough(),
+  ),
+  paging: pagingSchema,
+});
+
+/** What a parse failure says the answer should have been, by schema. */
+const EXPECTED = new Map<z.ZodTypeAny, string>([
+  [batchResponseSchema, '{ results: [{ id, properties }], errors? }'],
+  [searchPageSchema, '{ results: [{ id, properties }], paging? }'],
+  [ownersPageSchema, '{ results: [{ id, email, teams? }], paging? }'],
+]);
+
+/** A CRM answer through its schema, or an `invalid` CrmError naming the call and the shape expected. */
+function parseAnswer<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, answer: unknown, call: string): T {
+  const parsed = schema.safeParse(answer);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(the answer)'}: ${i.message}`);
+  const expected = EXPECTED.get(schema);
+  throw new CrmError(
+    'invalid',
+    `HubSpot ${call} answer not understood (${issues.join('; ')})${expected === undefined ? '' : `; expected ${expected}`}`,
+  );
 }
 
 /** What a contact becomes before normalization: its id, creation time and raw property strings. */
@@ -229,12 +297,6 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-interface BatchError {
-  category?: string | undefined;
-  message?: string | undefined;
-  context?: Record<string, string[] | undefined> | undefined;
-}
-
 /** One item error inside a 207 answer, classified like a whole-response error. */
 function itemError(e: BatchError): CrmError {
   const category = e.category ?? '';
@@ -243,11 +305,6 @@ function itemError(e: BatchError): CrmError {
   if (category === 'RATE_LIMITS') return new CrmError('rate_limited', message, { code: category });
   return new CrmError('invalid', message, { code: category || undefined });
 }
-
-type BatchResponse = {
-  results: Array<HubSpotObject & { objectWriteTraceId?: string | undefined }>;
-  errors?: BatchError[] | undefined;
-};
 
 export interface HubSpotConnectorOptions {
   portalId: string;
@@ -395,13 +452,17 @@ export class HubSpotConnector implements CrmConnector {
     const props = [...new Set([...DEFAULT_LEAD_PROPERTIES, ...properties])];
     const ownerEmail = await this.ownerEmails();
     for (const part of chunk(unique, BATCH_SIZE)) {
-      const res = (await this.call('general', (c) =>
-        c.crm.contacts.batchApi.read(
-          { inputs: part.map((id) => ({ id })), properties: props, propertiesWithHistory: [] },
-          undefined,
-          this.mw(),
+      const res = parseAnswer(
+        batchResponseSchema,
+        await this.call('general', (c) =>
+          c.crm.contacts.batchApi.read(
+            { inputs: part.map((id) => ({ id })), properties: props, propertiesWithHistory: [] },
+            undefined,
+            this.mw(),
+          ),
         ),
-      )) as BatchResponse;
+        'contacts batch read',
+      );
       // Missing ids come back as OBJECT_NOT_FOUND errors in a 207: they are simply absent here.
       for (const obj of res.results) out.set(obj.id, rawRecordToLead(contactToRawRecord(obj), ownerEmail));
     }
@@ -425,11 +486,15 @@ export class HubSpotConnector implements CrmConnector {
           sorts: [],
           ...(after === undefined ? {} : { after }),
         };
-        const page = await this.call('search', (c) =>
-          c.crm.companies.searchApi.doSearch(
-            request as Parameters<typeof c.crm.companies.searchApi.doSearch>[0],
-            this.mw(),
+        const page = parseAnswer(
+          searchPageSchema,
+          await this.call('search', (c) =>
+            c.crm.companies.searchApi.doSearch(
+              request as Parameters<typeof c.crm.companies.searchApi.doSearch>[0],
+              this.mw(),
+            ),
           ),
+          'companies search',
         );
         for (const obj of page.results) {
           const account = companyToAccount(obj, ownerEmail);
@@ -466,8 +531,12 @@ export class HubSpotConnector implements CrmConnector {
     for (const archived of [false, true]) {
       let after: string | undefined;
       do {
-        const page = await this.call('general', (c) =>
-          c.crm.owners.ownersApi.getPage(undefined, after, 100, archived, this.mw()),
+        const page = parseAnswer(
+          ownersPageSchema,
+          await this.call('general', (c) =>
+            c.crm.owners.ownersApi.getPage(undefined, after, 100, archived, this.mw()),
+          ),
+          'owners list',
         );
         for (const o of page.results) {
           for (const t of o.teams ?? []) queues[t.name] = t.id;
@@ -501,12 +570,16 @@ export class HubSpotConnector implements CrmConnector {
           properties[this.opts.reasonProperty] = w.reason;
         return { id: w.leadId, properties };
       });
-      const res = await this.batch(() =>
-        this.call(
-          'general',
-          (c) => c.crm.contacts.batchApi.update({ inputs }, this.mw()) as Promise<BatchResponse>,
-          // Setting the same owner twice changes nothing: safe to send again after a timeout.
-          'idempotent',
+      const res = await this.batch(async () =>
+        parseAnswer(
+          batchResponseSchema,
+          await this.call(
+            'general',
+            (c) => c.crm.contacts.batchApi.update({ inputs }, this.mw()),
+            // Setting the same owner twice changes nothing: safe to send again after a timeout.
+            'idempotent',
+          ),
+          'contacts batch update',
         ),
       );
       if (!res.ok) return res;
@@ -581,20 +654,24 @@ export class HubSpotConnector implements CrmConnector {
     const keysOf = (i: number): string[] => [items[i]!.key, items[i]!.leadId];
     const send = async (part: number[]): Promise<BatchOutcome> => {
       const body = { inputs: part.map((i) => inputs[i]!) };
-      const res = await this.batch(() =>
-        this.call(
-          'general',
-          (c) =>
-            (object === 'tasks'
-              ? c.crm.objects.tasks.batchApi.create(
-                  body as unknown as Parameters<typeof c.crm.objects.tasks.batchApi.create>[0],
-                  this.mw(),
-                )
-              : c.crm.objects.notes.batchApi.create(
-                  body as unknown as Parameters<typeof c.crm.objects.notes.batchApi.create>[0],
-                  this.mw(),
-                )) as Promise<BatchResponse>,
-          'create',
+      const res = await this.batch(async () =>
+        parseAnswer(
+          batchResponseSchema,
+          await this.call(
+            'general',
+            (c) =>
+              object === 'tasks'
+                ? c.crm.objects.tasks.batchApi.create(
+                    body as unknown as Parameters<typeof c.crm.objects.tasks.batchApi.create>[0],
+                    this.mw(),
+                  )
+                : c.crm.objects.notes.batchApi.create(
+                    body as unknown as Parameters<typeof c.crm.objects.notes.batchApi.create>[0],
+                    this.mw(),
+                  ),
+            'create',
+          ),
+          `${object} batch create`,
         ),
       );
       if (!res.ok) return res;
@@ -717,16 +794,20 @@ export class HubSpotConnector implements CrmConnector {
         limit: SEARCH_PAGE_SIZE,
         ...(after === undefined ? {} : { after }),
       };
-      const page = await this.call('search', (c) =>
-        object === 'tasks'
-          ? c.crm.objects.tasks.searchApi.doSearch(
-              request as Parameters<typeof c.crm.objects.tasks.searchApi.doSearch>[0],
-              this.mw(),
-            )
-          : c.crm.objects.notes.searchApi.doSearch(
-              request as Parameters<typeof c.crm.objects.notes.searchApi.doSearch>[0],
-              this.mw(),
-            ),
+      const page = parseAnswer(
+        searchPageSchema,
+        await this.call('search', (c) =>
+          object === 'tasks'
+            ? c.crm.objects.tasks.searchApi.doSearch(
+                request as Parameters<typeof c.crm.objects.tasks.searchApi.doSearch>[0],
+                this.mw(),
+              )
+            : c.crm.objects.notes.searchApi.doSearch(
+                request as Parameters<typeof c.crm.objects.notes.searchApi.doSearch>[0],
+                this.mw(),
+              ),
+        ),
+        `${object} search`,
       );
       // Offset paging can repeat a record when one is created meanwhile: keep each id once.
       for (const obj of page.results) byId.set(obj.id, obj);
@@ -780,13 +861,17 @@ export class HubSpotConnector implements CrmConnector {
 
   async touchedSince(leadId: string, since: number): Promise<boolean> {
     const props = this.opts.touchProperties ?? DEFAULT_TOUCH_PROPERTIES;
-    const res = (await this.call('general', (c) =>
-      c.crm.contacts.batchApi.read(
-        { inputs: [{ id: leadId }], properties: props, propertiesWithHistory: [] },
-        undefined,
-        this.mw(),
+    const res = parseAnswer(
+      batchResponseSchema,
+      await this.call('general', (c) =>
+        c.crm.contacts.batchApi.read(
+          { inputs: [{ id: leadId }], properties: props, propertiesWithHistory: [] },
+          undefined,
+          this.mw(),
+        ),
       ),
-    )) as BatchResponse;
+      'contacts batch read',
+    );
     const contact = res.results[0];
     if (contact === undefined)
       throw new CrmError('not_found', `contact ${leadId} not found`, { status: 404 });

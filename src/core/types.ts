@@ -403,7 +403,8 @@ export interface Trace {
   routes: RouteTrace[];
   account?:
     | (Omit<AccountMatch, 'account'> & { accountId: string; accountName: string; owner?: string | undefined })
-    | null;
+    | null
+    | undefined;
   assignments: AssignmentTrace[];
   /** Each step of destination resolution: "account owner inactive → fallback pool emea-ae". */
   steps: string[];

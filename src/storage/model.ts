@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CrmEvent, Directory } from '../../connectors/connector.js';
 import type {
   Action,
+  ConditionTrace,
   Decision,
   PoolState,
   RepCounters,
@@ -372,3 +373,111 @@ export const privacyCountsSchema = z.object({
   effects: z.number(),
   inbox: z.number(),
 }) satisfies z.ZodType<PrivacyDeletionCounts>;
+
+// What drives CRM writes and what explains them, read back from decisions, actions and SLA timers.
+
+const fieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+const sequenceSpecSchema = z.object({
+  id: z.string().optional(),
+  name: z.string().optional(),
+  sender: z.string().optional(),
+});
+
+export const actionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('set_owner'), email: z.string() }),
+  z.object({ kind: z.literal('set_queue'), queue: z.string() }),
+  z.object({
+    kind: z.literal('create_task'),
+    subject: z.string(),
+    body: z.string(),
+    dueAt: z.number().finite(),
+    priority: z.enum(['low', 'medium', 'high']),
+    assignee: z.string(),
+  }),
+  z.object({ kind: z.literal('enroll_sequence'), sequence: sequenceSpecSchema, sender: z.string() }),
+  z.object({ kind: z.literal('write_note'), text: z.string() }),
+]) satisfies z.ZodType<Action>;
+
+export const actionListSchema = z.array(actionSchema);
+
+export const resolvedDestinationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('rep'), email: z.string() }),
+  z.object({ kind: z.literal('queue'), name: z.string() }),
+  z.object({ kind: z.literal('none') }),
+  z.object({ kind: z.literal('hold'), fields: z.array(z.string()), until: z.number() }),
+]) satisfies z.ZodType<ResolvedDestination>;
+
+export const slaBreachSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('remind') }),
+  z.object({ kind: z.literal('reroute') }),
+  z.object({
+    kind: z.literal('escalate'),
+    to: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('rep'), email: z.string() }),
+      z.object({ kind: z.literal('queue'), name: z.string() }),
+    ]),
+  }),
+]) satisfies z.ZodType<SlaBreach>;
+
+export const decisionSlaSchema = z.object({ firstTouchBy: z.number(), onBreach: slaBreachSchema });
+
+const conditionTraceSchema: z.ZodType<ConditionTrace> = z.lazy(() =>
+  z.object({
+    text: z.string(),
+    result: z.boolean(),
+    values: z.record(fieldValueSchema.optional()).optional(),
+    children: z.array(conditionTraceSchema).optional(),
+  }),
+);
+
+export const traceSchema = z.object({
+  routes: z.array(
+    z.object({
+      index: z.number(),
+      name: z.string(),
+      matched: z.boolean(),
+      condition: conditionTraceSchema,
+      note: z.string().optional(),
+    }),
+  ),
+  account: z
+    .object({
+      accountId: z.string(),
+      accountName: z.string(),
+      owner: z.string().optional(),
+      by: z.enum(['email_domain', 'website_domain', 'company_name']),
+      score: z.number(),
+      candidates: z.number(),
+      tieBreak: z.string().optional(),
+    })
+    .nullable()
+    .optional(),
+  assignments: z.array(
+    z.object({
+      pool: z.string(),
+      strategy: z.enum(['round_robin', 'weighted', 'least_loaded']),
+      candidates: z.array(
+        z.object({
+          email: z.string(),
+          skipped: z
+            .enum([
+              'inactive',
+              'unknown_rep',
+              'out_of_office',
+              'outside_hours',
+              'capped_day',
+              'capped_week',
+              'already_had',
+            ])
+            .optional(),
+          detail: z.string().optional(),
+        }),
+      ),
+      chosen: z.string().optional(),
+      reason: z.string(),
+      fellBack: z.boolean(),
+    }),
+  ),
+  steps: z.array(z.string()),
+}) satisfies z.ZodType<Trace>;

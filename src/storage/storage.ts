@@ -10,23 +10,26 @@ import type {
   Decision,
   PoolState,
   RepCounters,
-  ResolvedDestination,
   RoutingState,
   RoutingStateChanges,
-  SlaBreach,
-  Trace,
 } from '../core/types.js';
 import { emptyChanges, hasChanges } from '../core/state.js';
 import { isWriteRace, type Db, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
 import {
+  actionListSchema,
+  actionSchema,
   crmEventSchema,
+  decisionSlaSchema,
   directorySchema,
   poolStateSchema,
   repCountersSchema,
+  resolvedDestinationSchema,
   routingStateSchema,
   settingsSchema,
+  slaBreachSchema,
   stringListSchema,
+  traceSchema,
   type ActionClaimOptions,
   type ActionStatus,
   type Cipher,
@@ -233,18 +236,23 @@ const CLAIMABLE_ACTION =
 /** Work of a tenant whose portal uninstalled the app waits, unclaimed, until it installs again. */
 const INSTALLED_TENANT = 'tenant_id NOT IN (SELECT id FROM tenants WHERE uninstalled_at IS NOT NULL)';
 
-/** Parses a JSON column; with a schema, validates it too. A failure means the row was not written by us. */
-function readJson<T>(text: string, column: string, schema?: z.ZodType<T, z.ZodTypeDef, unknown>): T {
+/**
+ * Parses and validates a JSON column; `where` names the table, column and row (`actions.payload of row
+ * 17`). A failure means the row was not written by us (edited by hand, or by another version).
+ */
+function readJson<T>(text: string, where: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new StorageError('corrupt', `column ${column} holds invalid JSON`, { cause: error });
+    throw new StorageError('corrupt', `${where} holds invalid JSON`, { cause: error });
   }
-  if (schema === undefined) return value as T;
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    throw new StorageError('corrupt', `column ${column} does not match its schema: ${parsed.error.message}`);
+    const issues = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(the value)'}: ${i.message}`);
+    throw new StorageError('corrupt', `${where} is not what lead-router writes: ${issues.join('; ')}`);
   }
   return parsed.data;
 }
@@ -263,7 +271,7 @@ const toTenant = (r: TenantRow): Tenant => ({
   name: r.name,
   hasToken: r.token_blob !== null,
   webhookSecretRef: r.webhook_secret_ref,
-  settings: readJson(r.settings, 'tenants.settings', settingsSchema),
+  settings: readJson(r.settings, `tenants.settings of tenant ${r.id}`, settingsSchema),
   activeRulesetVersion: r.active_ruleset_version,
   uninstalledAt: r.uninstalled_at,
   createdAt: r.created_at,
@@ -285,7 +293,7 @@ const toRuleset = (r: RulesetRow): Ruleset => ({
 const toInbox = (r: InboxRow): InboxItem => ({
   id: r.id,
   tenantId: r.tenant_id,
-  event: readJson<CrmEvent>(r.payload, 'inbox.payload', crmEventSchema),
+  event: readJson(r.payload, `inbox.payload of row ${r.id}`, crmEventSchema),
   priority: Number(r.priority) === WORK_PRIORITIES.bulk ? 'bulk' : 'live',
   state: r.state,
   attempts: r.attempts,
@@ -306,13 +314,12 @@ const toDecision = (r: DecisionRow): DecisionRecord => ({
   decidedAt: r.decided_at,
   route:
     r.route_name === null || r.route_index === null ? null : { index: r.route_index, name: r.route_name },
-  destination: readJson<ResolvedDestination>(r.destination, 'decisions.destination'),
+  destination: readJson(r.destination, `decisions.destination of row ${r.id}`, resolvedDestinationSchema),
   owner: r.owner,
   ruleSet: { name: r.ruleset_name, version: r.ruleset_version },
-  actions: readJson<Action[]>(r.actions, 'decisions.actions'),
-  sla:
-    r.sla === null ? null : readJson<{ firstTouchBy: number; onBreach: SlaBreach }>(r.sla, 'decisions.sla'),
-  trace: readJson<Trace>(r.trace, 'decisions.trace'),
+  actions: readJson(r.actions, `decisions.actions of row ${r.id}`, actionListSchema),
+  sla: r.sla === null ? null : readJson(r.sla, `decisions.sla of row ${r.id}`, decisionSlaSchema),
+  trace: readJson(r.trace, `decisions.trace of row ${r.id}`, traceSchema),
   summary: r.summary,
 });
 
@@ -323,7 +330,7 @@ const toAction = (r: ActionRow): PlannedAction => ({
   decisionKey: r.decision_key,
   key: `lr:${r.tenant_id}:${r.lead_id}:${r.kind}:${r.decision_key}`,
   kind: r.kind,
-  action: readJson<Action>(r.payload, 'actions.payload'),
+  action: readJson(r.payload, `actions.payload of row ${r.id}`, actionSchema),
   status: r.status,
   crmId: r.crm_id,
   error: r.error,
@@ -339,7 +346,7 @@ const toHold = (r: HoldRow): Hold => ({
   tenantId: r.tenant_id,
   leadId: r.lead_id,
   route: r.route,
-  fields: readJson(r.fields, 'holds.fields', stringListSchema),
+  fields: readJson(r.fields, `holds.fields of row ${r.id}`, stringListSchema),
   since: r.since,
   until: r.until,
   state: r.state,
@@ -353,7 +360,7 @@ const toSla = (r: SlaRow): SlaTimer => ({
   decisionKey: r.decision_key,
   owner: r.owner,
   dueAt: r.due_at,
-  onBreach: readJson<SlaBreach>(r.on_breach, 'sla_timers.on_breach'),
+  onBreach: readJson(r.on_breach, `sla_timers.on_breach of row ${r.id}`, slaBreachSchema),
   state: r.state,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -1071,7 +1078,7 @@ export class Storage {
     const state: RoutingState = { pools: {}, reps: {} };
     const versions: StateVersions = { pools: {}, reps: {} };
     for (const r of rows) {
-      const column = `rotation_state.state of ${r.kind} ${r.name}`;
+      const column = `rotation_state.state of ${r.kind} ${r.name} (tenant ${tenantId})`;
       if (r.kind === 'pool') {
         state.pools[r.name] = readJson(r.state, column, poolStateSchema);
         versions.pools[r.name] = r.version;
@@ -1835,6 +1842,6 @@ export class Storage {
     );
     return row === undefined
       ? null
-      : readJson<Directory>(row.directory, 'directory_cache.directory', directorySchema);
+      : readJson(row.directory, `directory_cache.directory of tenant ${tenantId}`, directorySchema);
   }
 }

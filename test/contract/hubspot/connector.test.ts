@@ -1,6 +1,7 @@
 // Contract tests: every HubSpot call the connector makes, answered by nock with the documented payloads
 // (shared/crm/hubspot.md §3–§7), through the real @hubspot/api-client 13.5.
 import nock from 'nock';
+import { CrmError } from '../../../connectors/connector.js';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
 import { LimiterFactory, type BucketName, type PortalLimiter } from '../../../connectors/shared/limiter.js';
 import { useNockContract } from './nock-contract.js';
@@ -350,6 +351,59 @@ describe('findAccountsByDomain', () => {
     scope.done();
     expect(slept).toEqual([]);
     expect(paused).toEqual([['search', 3]]);
+  });
+});
+
+describe('answers of an unexpected shape', () => {
+  it('a batch read without results: an invalid CrmError naming the call and the shape expected', async () => {
+    const scope = ownersScope()
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(200, { status: 'COMPLETE', items: [contact('1')] });
+    const { c, slept } = connector();
+    const error = await c.readLeads(['1'], []).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    scope.done();
+    expect(error).toBeInstanceOf(CrmError);
+    expect(error).toMatchObject({ kind: 'invalid' });
+    expect((error as CrmError).message).toBe(
+      'HubSpot contacts batch read answer not understood (results: Required); expected { results: [{ id, properties }], errors? }',
+    );
+    // Not retried: the same answer would come again.
+    expect(slept).toEqual([]);
+  });
+
+  it('an owner update whose results lack ids: every input fails invalid, readably', async () => {
+    const scope = nock(API)
+      .post('/crm/v3/objects/contacts/batch/update')
+      .reply(200, batchOk([{ properties: { hubspot_owner_id: '41629779' } }]));
+    const { c } = connector();
+    const res = await c.setOwners([{ leadId: '101', ownerId: '41629779' }]);
+    scope.done();
+    expect(res).toEqual([{ ok: false, error: expect.any(CrmError) as unknown }]);
+    expect(res[0]).toMatchObject({
+      error: {
+        kind: 'invalid',
+        message: expect.stringMatching(
+          /^HubSpot contacts batch update answer not understood \(results\.0\.id: Required\)/,
+        ) as unknown,
+      },
+    });
+  });
+
+  it('an owners page with a numeric id: the directory read fails invalid, not with a TypeError', async () => {
+    const scope = nock(API)
+      .get('/crm/v3/owners/')
+      .query(true)
+      .reply(200, { results: [{ ...OWNER, id: 41629779, teams: 'Sales' }] });
+    const { c } = connector();
+    await expect(c.directory()).rejects.toMatchObject({
+      kind: 'invalid',
+      message: expect.stringContaining('HubSpot owners list answer not understood') as unknown,
+    });
+    scope.done();
   });
 });
 
