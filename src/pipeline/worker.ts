@@ -717,7 +717,7 @@ export class Worker {
         const routing = creations.map((item, k) =>
           claims[k] === 'taken' ? newJob(item, '', { noWork: true }) : newJob(item, 'route'),
         );
-        await this.withExisting(
+        await this.withExistingEach(
           tenantId,
           routing.filter((j) => !j.noWork),
         );
@@ -798,6 +798,27 @@ export class Worker {
       job.existing = true;
       job.owner = existing.owner ?? undefined;
       job.actions = actions.get(job.decisionKey) ?? [];
+    }
+  }
+
+  /**
+   * `withExisting` for a batch; when reading it back fails (a stored row that does not parse), each job
+   * alone, so the failure stays with the lead whose row it is.
+   */
+  private async withExistingEach(tenantId: string, jobs: Job[]): Promise<void> {
+    try {
+      await this.withExisting(tenantId, jobs);
+    } catch {
+      for (const job of jobs) {
+        try {
+          await this.withExisting(tenantId, [job]);
+        } catch (error) {
+          job.failures.push({
+            error: toFailure(error),
+            what: `read the stored decision of contact ${job.leadId}`,
+          });
+        }
+      }
     }
   }
 
