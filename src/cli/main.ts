@@ -8,6 +8,7 @@ import { loadRuleSetFile, loadTeamFile } from '../rules/load-file.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
 import { ConfigError, loadConfig, tokenKeyring, type AppConfig } from '../app/config.js';
+import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project.js';
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
 import type { Storage } from '../storage/index.js';
 import { rotateKeys } from './keys.js';
@@ -239,6 +240,30 @@ Example:
       );
       for (const line of lines) io.out(line);
     });
+
+  cli
+    .command('hubspot-project')
+    .description('generate the HubSpot project (hubspot-app/ templates) for a public URL, validated')
+    .requiredOption(
+      '--public-url <url>',
+      'where HubSpot reaches the app: the PUBLIC_URL it runs with (https)',
+    )
+    .requiredOption('--support-email <email>', 'support contact shown on the listing')
+    .option('--out <dir>', 'where to write the project', 'build/hubspot-project')
+    .option('--development [port]', 'also allow a http://localhost redirect (testing only)')
+    .action(
+      async (opts: { publicUrl: string; supportEmail: string; out: string; development?: string | true }) => {
+        const port = opts.development === true ? '3000' : opts.development;
+        if (port !== undefined && !/^\d{1,5}$/.test(port))
+          throw new InputError(`--development takes a port number, not "${port}"`);
+        const files = await buildHubSpotProject({
+          publicUrl: opts.publicUrl,
+          supportEmail: opts.supportEmail,
+          developmentPort: port === undefined ? undefined : Number(port),
+        });
+        for (const path of await writeHubSpotProject(files, opts.out)) io.out(`wrote ${path}`);
+      },
+    );
 
   cli
     .command('tenants')

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { healthRouter } from './health.js';
 import { oauthRouter } from './oauth.js';
+import { setupGuideRouter } from './setup-guide.js';
 import type { ServerDeps } from './types.js';
 import { webhookRouter } from './webhooks.js';
 
@@ -58,6 +59,7 @@ export function createServer(deps: ServerDeps): AppServer {
   app.use(healthRouter(deps));
   app.use(webhookRouter(deps));
   app.use(oauthRouter(deps));
+  app.use(setupGuideRouter());
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'not found' });

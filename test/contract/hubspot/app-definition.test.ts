@@ -1,123 +1,157 @@
-// Validates hubspot-app/ (developer platform 2025.2 project; hubspot.md §1.1, §8.4, §9.1).
-import { readFileSync } from 'node:fs';
+// The HubSpot project (hubspot-app/ templates, generated for a public URL) against the developer
+// platform 2026.03 app configuration reference (hubspot.md §1.1, §8.4, §9.1): every field the docs
+// require, the URLs that must match PUBLIC_URL, and no example or localhost URL in a production project.
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { OPTIONAL_SCOPES, REQUIRED_SCOPES } from '../../../connectors/hubspot/oauth.js';
-import { appWebhookSubscriptions } from '../../../src/app/webhook-subscriptions.js';
+import { ConfigError } from '../../../src/app/config.js';
+import {
+  appSchema,
+  buildHubSpotProject,
+  PLATFORM_VERSION,
+  PROJECT_FILES,
+  projectSchema,
+  TEMPLATE_DIR,
+  validateProjectFile,
+  webhooksSchema,
+  writeHubSpotProject,
+} from '../../../src/app/hubspot-project.js';
+import { main } from '../../../src/cli/main.js';
+import { CALLBACK_PATH, WEBHOOK_PATH } from '../../../src/server/index.js';
+import { SETUP_GUIDE_PATH } from '../../../src/server/setup-guide.js';
 
-const root = join(process.cwd(), 'hubspot-app');
-const read = (path: string): unknown => JSON.parse(readFileSync(join(root, path), 'utf8'));
+const PUBLIC_URL = 'https://router.acme-sales.example';
+const build = (over: Partial<Parameters<typeof buildHubSpotProject>[0]> = {}) =>
+  buildHubSpotProject({ publicUrl: PUBLIC_URL, supportEmail: 'help@acme-sales.example', ...over });
 
-const url = z.string().url();
-const projectSchema = z
-  .object({
-    name: z.string().min(1),
-    srcDir: z.literal('src'),
-    platformVersion: z.enum(['2025.2', '2026.03']),
-  })
-  .strict();
-const appSchema = z.object({
-  uid: z.string().regex(/^[a-z0-9_-]+$/),
-  type: z.literal('app'),
-  config: z.object({
-    name: z.string().min(1),
-    description: z.string().min(1),
-    distribution: z.literal('marketplace'),
-    auth: z.object({
-      type: z.literal('oauth'),
-      redirectUrls: z.array(url).min(1),
-      requiredScopes: z.array(z.string()).min(1),
-      optionalScopes: z.array(z.string()),
-      conditionallyRequiredScopes: z.array(z.string()),
-    }),
-    permittedUrls: z.object({ fetch: z.array(url), iframe: z.array(url), img: z.array(url) }),
-    support: z.object({ supportEmail: z.string().email(), documentationUrl: url, supportUrl: url }),
-  }),
-});
-const subscription = z.object({
-  subscriptionType: z.string(),
-  propertyName: z.string().optional(),
-  objectType: z.string().optional(),
-  active: z.boolean(),
-});
-const webhooksSchema = z.object({
-  uid: z.string().min(1),
-  type: z.literal('webhooks'),
-  config: z.object({
-    settings: z.object({ targetUrl: url, maxConcurrentRequests: z.number().int().min(5) }),
-    subscriptions: z.object({
-      crmObjects: z.array(subscription),
-      legacyCrmObjects: z.array(subscription),
-      hubEvents: z.array(subscription),
-    }),
-  }),
-});
-
-describe('hubspot-app definition', () => {
-  const app = appSchema.parse(read('src/app/app-hsmeta.json'));
-  const hooks = webhooksSchema.parse(read('src/app/webhooks/webhooks-hsmeta.json'));
-
-  it('hsproject.json is valid', () => {
-    expect(() => projectSchema.parse(read('hsproject.json'))).not.toThrow();
+describe('the HubSpot project generated for a public URL', () => {
+  it('is platform 2026.03 and valid against every field the reference requires', async () => {
+    const files = await build();
+    expect(projectSchema.parse(files['hsproject.json']).platformVersion).toBe('2026.03');
+    expect(PLATFORM_VERSION).toBe('2026.03');
+    expect(() => appSchema.parse(files['src/app/app-hsmeta.json'])).not.toThrow();
+    expect(() => webhooksSchema.parse(files['src/app/webhooks/webhooks-hsmeta.json'])).not.toThrow();
   });
 
-  it('scopes match oauth.ts exactly', () => {
+  it('points redirect, webhook target, permitted fetch URL and support pages at the public URL only', async () => {
+    const files = await build({ publicUrl: `${PUBLIC_URL}/` });
+    const app = appSchema.parse(files['src/app/app-hsmeta.json']);
+    const hooks = webhooksSchema.parse(files['src/app/webhooks/webhooks-hsmeta.json']);
+    expect(app.config.auth.redirectUrls).toEqual([PUBLIC_URL + CALLBACK_PATH]);
+    expect(hooks.config.settings.targetUrl).toBe(PUBLIC_URL + WEBHOOK_PATH);
+    expect(app.config.permittedUrls.fetch).toEqual([PUBLIC_URL]);
+    expect(app.config.support.supportUrl).toBe(PUBLIC_URL + SETUP_GUIDE_PATH);
+    expect(app.config.support.documentationUrl).toBe(PUBLIC_URL + SETUP_GUIDE_PATH);
+    expect(app.config.support.supportEmail).toBe('help@acme-sales.example');
+    const text = JSON.stringify(files);
+    expect(text).not.toMatch(/localhost|app\.example\.com|\{\{/);
+  });
+
+  it('adds a localhost redirect only in the development variant', async () => {
+    const app = appSchema.parse((await build({ developmentPort: 3000 }))['src/app/app-hsmeta.json']);
+    expect(app.config.auth.redirectUrls).toEqual([
+      PUBLIC_URL + CALLBACK_PATH,
+      `http://localhost:3000${CALLBACK_PATH}`,
+    ]);
+  });
+
+  it.each([
+    ['plain http', 'http://router.acme-sales.example'],
+    ['an IP address', 'https://203.0.113.7'],
+    ['a query', `${PUBLIC_URL}/?x=1`],
+    ['credentials', 'https://user:pw@router.acme-sales.example'],
+    ['no URL at all', 'router.acme-sales.example'],
+  ])('refuses %s as public URL with a clear error', async (_name, publicUrl) => {
+    await expect(build({ publicUrl })).rejects.toThrow(ConfigError);
+  });
+
+  it('refuses a support address that is not an email', async () => {
+    await expect(build({ supportEmail: 'nobody' })).rejects.toThrow(/support-email/);
+  });
+
+  it('names every invalid field (the schema can fail)', () => {
+    const problems = validateProjectFile('src/app/app-hsmeta.json', {
+      uid: 'has spaces',
+      type: 'app',
+      config: { name: ' x', distribution: 'private' },
+    });
+    expect(problems.join('\n')).toMatch(/uid/);
+    expect(problems.join('\n')).toMatch(/config\.name/);
+    expect(problems.join('\n')).toMatch(/config\.distribution/);
+    expect(problems.join('\n')).toMatch(/config\.auth/);
+    expect(
+      validateProjectFile('hsproject.json', { name: 'x', srcDir: 'src', platformVersion: '2025.2' }),
+    ).toEqual([expect.stringContaining('platformVersion')]);
+  });
+
+  it('scopes match oauth.ts exactly; sequence scopes are optional, never required', async () => {
+    const app = appSchema.parse((await build())['src/app/app-hsmeta.json']);
     expect([...app.config.auth.requiredScopes].sort()).toEqual([...REQUIRED_SCOPES].sort());
     expect([...app.config.auth.optionalScopes].sort()).toEqual([...OPTIONAL_SCOPES].sort());
-  });
-
-  it('sequence scopes are optional, never required (lower tiers must install)', () => {
     expect(app.config.auth.requiredScopes.filter((s) => s.startsWith('automation.sequences'))).toEqual([]);
   });
 
-  it('redirect URLs are https except localhost, and never IP addresses', () => {
-    for (const u of app.config.auth.redirectUrls.map((s) => new URL(s))) {
-      expect(u.protocol === 'https:' || u.hostname === 'localhost').toBe(true);
-      expect(u.hostname).not.toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-    }
-  });
-
-  it('subscribes to contact creation and owner changes, with the contacts read scope', () => {
-    const all = [...hooks.config.subscriptions.crmObjects, ...hooks.config.subscriptions.legacyCrmObjects];
-    expect(all).toEqual(
+  it('subscribes to contact creation, owner changes and privacy deletions, with the contacts read scope', async () => {
+    const files = await build();
+    const hooks = webhooksSchema.parse(files['src/app/webhooks/webhooks-hsmeta.json']);
+    const { crmObjects, legacyCrmObjects, hubEvents } = hooks.config.subscriptions;
+    expect([...crmObjects, ...legacyCrmObjects]).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ subscriptionType: 'contact.creation', active: true }),
-      ]),
-    );
-    expect(all).toEqual(
-      expect.arrayContaining([
         expect.objectContaining({
           subscriptionType: 'contact.propertyChange',
           propertyName: 'hubspot_owner_id',
         }),
       ]),
     );
-    for (const s of all.filter((x) => x.subscriptionType.endsWith('propertyChange'))) {
-      expect(s.propertyName).toBeDefined();
+    expect(hubEvents).toEqual([{ subscriptionType: 'contact.privacyDeletion', active: true }]);
+    for (const s of legacyCrmObjects.filter((x) => x.subscriptionType.endsWith('propertyChange')))
       expect(['num_unique_conversion_events', 'hs_lastmodifieddate']).not.toContain(s.propertyName);
-    }
+    const app = appSchema.parse(files['src/app/app-hsmeta.json']);
     expect(app.config.auth.requiredScopes).toContain('crm.objects.contacts.read');
   });
-});
 
-describe('the subscriptions the sandbox is told the app made', () => {
-  it('are the declared ones, plus a property change per held property not declared', async () => {
-    const subs = await appWebhookSubscriptions(['industry', 'country']);
-    const hooks = webhooksSchema.parse(read('src/app/webhooks/webhooks-hsmeta.json'));
-    const declared = [
-      ...hooks.config.subscriptions.crmObjects,
-      ...hooks.config.subscriptions.legacyCrmObjects,
-      ...hooks.config.subscriptions.hubEvents,
-    ];
-    expect(subs.slice(0, declared.length)).toEqual(declared);
-    expect(subs.slice(declared.length)).toEqual([
-      { subscriptionType: 'contact.propertyChange', propertyName: 'industry' },
-    ]);
-    expect(subs.map((s) => s.subscriptionType)).not.toContain('object.creation');
+  it('the committed templates hold placeholders, never a deployment URL', async () => {
+    for (const file of PROJECT_FILES) {
+      const text = await readFile(new URL(file, TEMPLATE_DIR), 'utf8');
+      expect([file, text]).not.toEqual([file, expect.stringMatching(/example\.com|localhost/)]);
+    }
   });
 
-  it('a file that is not a webhooks definition is a clear config error', async () => {
-    const bad = new URL(`file://${join(root, 'hsproject.json')}`);
-    await expect(appWebhookSubscriptions([], bad)).rejects.toThrow(/is not a webhooks definition/);
+  it('lead-router hubspot-project writes the validated project', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lead-router-hsproject-'));
+    const lines: string[] = [];
+    const errors: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => errors.push(l), clock: () => 0 };
+    const code = await main(
+      [
+        'hubspot-project',
+        '--public-url',
+        PUBLIC_URL,
+        '--support-email',
+        'help@acme-sales.example',
+        '--out',
+        out,
+      ],
+      io,
+    );
+    expect([code, errors]).toEqual([0, []]);
+    expect(lines).toHaveLength(3);
+    const written = JSON.parse(await readFile(join(out, 'src/app/app-hsmeta.json'), 'utf8')) as unknown;
+    expect(written).toEqual((await build())['src/app/app-hsmeta.json']);
+    expect((await readdir(join(out, 'src/app'))).sort()).toEqual(['app-hsmeta.json', 'webhooks']);
+
+    const refused = await main(
+      ['hubspot-project', '--public-url', 'http://x.example', '--support-email', 'a@b.example', '--out', out],
+      io,
+    );
+    expect(refused).toBe(1);
+    expect(errors.join('\n')).toMatch(/must be https/);
+  });
+
+  it('writeHubSpotProject writes every file', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'lead-router-hsproject-'));
+    expect(await writeHubSpotProject(await build(), out)).toEqual(PROJECT_FILES.map((f) => join(out, f)));
   });
 });
