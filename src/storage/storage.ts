@@ -902,17 +902,22 @@ export class Storage {
     const inboxBefore = now - policy.inboxDoneMs;
     const deadBefore = now - policy.deadLetterMs;
     const auditBefore = now - policy.decisionMs;
+    // Every worker process purges: on PostgreSQL each takes rows no other purger holds.
+    const lock = this.db.dialect.claimLock;
+    // Each pick is a materialized CTE: PostgreSQL may re-run an `IN (SELECT … LIMIT)` subquery and so
+    // exceed the batch; a CTE runs once. The outer condition is checked again on the rows picked.
     const inbox = await this.db.run(
-      `DELETE FROM inbox WHERE state = 'done' AND id IN (
-         SELECT id FROM inbox WHERE state = 'done' AND updated_at < ? ORDER BY updated_at, id LIMIT ?)`,
+      `WITH picked AS MATERIALIZED (
+         SELECT id FROM inbox WHERE state = 'done' AND updated_at < ? ORDER BY updated_at, id LIMIT ?${lock})
+       DELETE FROM inbox WHERE state = 'done' AND id IN (SELECT id FROM picked)`,
       [inboxBefore, limit],
     );
     const deadLetters = await this.db.transaction(async (tx) => {
       const dead = await tx.all<{ id: number }>(
-        `DELETE FROM inbox WHERE state = 'failed' AND updated_at < ? AND id IN (
-           SELECT id FROM inbox WHERE state = 'failed' AND updated_at < ? ORDER BY updated_at, id LIMIT ?)
-         RETURNING id`,
-        [deadBefore, deadBefore, limit],
+        `WITH picked AS MATERIALIZED (
+           SELECT id FROM inbox WHERE state = 'failed' AND updated_at < ? ORDER BY updated_at, id LIMIT ?${lock})
+         DELETE FROM inbox WHERE state = 'failed' AND id IN (SELECT id FROM picked) RETURNING id`,
+        [deadBefore, limit],
       );
       const ids = dead.map((r) => r.id);
       for (const part of chunk(ids, KEY_CHUNK))
@@ -923,13 +928,16 @@ export class Storage {
       return ids.length;
     });
     const effects = await this.db.run(
-      `DELETE FROM effects WHERE state = 'done' AND (tenant_id, lead_id, purpose) IN (
-         SELECT tenant_id, lead_id, purpose FROM effects WHERE state = 'done' AND done_at < ? LIMIT ?)`,
+      `WITH picked AS MATERIALIZED (
+         SELECT tenant_id, lead_id, purpose FROM effects WHERE state = 'done' AND done_at < ? LIMIT ?${lock})
+       DELETE FROM effects WHERE state = 'done'
+         AND (tenant_id, lead_id, purpose) IN (SELECT tenant_id, lead_id, purpose FROM picked)`,
       [auditBefore, limit],
     );
     const holds = await this.db.run(
-      `DELETE FROM holds WHERE state <> 'held' AND id IN (
-         SELECT id FROM holds WHERE state IN ('released', 'timed_out') AND until < ? LIMIT ?)`,
+      `WITH picked AS MATERIALIZED (
+         SELECT id FROM holds WHERE state IN ('released', 'timed_out') AND until < ? LIMIT ?${lock})
+       DELETE FROM holds WHERE state <> 'held' AND id IN (SELECT id FROM picked)`,
       [auditBefore, limit],
     );
     const decisions = await this.purgeDecisions(auditBefore, limit);
