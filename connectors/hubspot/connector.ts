@@ -306,6 +306,15 @@ function itemError(e: BatchError): CrmError {
   return new CrmError('invalid', message, { code: category || undefined });
 }
 
+/**
+ * The per-call options every generated API of the client takes: each API module declares its own
+ * context classes, so the middleware is generic over the context it passes through unchanged.
+ */
+interface CallOptions {
+  middleware: { pre<C>(ctx: C): Promise<C>; post<C>(ctx: C): Promise<C> }[];
+  middlewareMergeStrategy: 'append';
+}
+
 export interface HubSpotConnectorOptions {
   portalId: string;
   /** A fixed token, or a function (TokenManager.accessToken bound to the portal) asked before each call. */
@@ -362,7 +371,7 @@ export class HubSpotConnector implements CrmConnector {
    * ApiException drops `policyName` (the body is deserialized into its `Error` model), and a 5xx with a
    * non-JSON body makes it throw a bare "Cannot parse content" Error with no status at all.
    */
-  private async classifyResponse(ctx: unknown): Promise<unknown> {
+  private async classifyResponse<C>(ctx: C): Promise<C> {
     const parsed = responseContextSchema.safeParse(ctx);
     if (!parsed.success) return ctx;
     const { httpStatusCode: status, headers, body } = parsed.data;
@@ -379,11 +388,11 @@ export class HubSpotConnector implements CrmConnector {
    * generated ObservableAPI applies only call-time middleware (`allMiddleware` starts empty), so
    * `new Client({ middleware })` is silently ignored.
    */
-  private mw<T>(): T {
-    const middleware = [
-      { pre: (ctx: unknown) => Promise.resolve(ctx), post: (ctx: unknown) => this.classifyResponse(ctx) },
-    ];
-    return { middleware, middlewareMergeStrategy: 'append' } as T;
+  private mw(): CallOptions {
+    return {
+      middleware: [{ pre: (ctx) => Promise.resolve(ctx), post: (ctx) => this.classifyResponse(ctx) }],
+      middlewareMergeStrategy: 'append',
+    };
   }
 
   /**
