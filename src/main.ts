@@ -1,6 +1,8 @@
 // `npm start`: the app, its worker and — with no HubSpot credentials — the bundled sandbox CRM with a
 // demo portal that keeps creating contacts. Prints one readable line per routing decision.
+// `npm start` runs this file with `exec node`, so SIGTERM and SIGINT sent to npm reach this process.
 import { createLogger } from './log.js';
+import { bannerLines } from './app/banner.js';
 import { ConfigError, loadConfig } from './app/config.js';
 import { startApp, type DecisionEvent } from './app/start.js';
 
@@ -16,25 +18,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const app = await startApp(config, {
     logger,
+    keepSandboxData: true,
     onDecision: (event) => process.stdout.write(decisionLine(event, Date.now()) + '\n'),
   });
-  const intake =
-    app.sandbox === undefined
-      ? `  serving HubSpot; webhooks: ${app.url}/webhooks/hubspot, install: ${app.url}/oauth/hubspot/install`
-      : `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}), demo contacts every ${(1 / config.demoRate).toFixed(1)} s`;
-  const lines =
-    config.role === 'worker'
-      ? [`lead-router worker running (pid ${process.pid}): routing leads from the shared database`, '']
-      : [
-          `lead-router ${config.role === 'web' ? 'intake (no worker) ' : ''}is running at ${app.url}`,
-          intake,
-          app.sandbox === undefined
-            ? ''
-            : `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
-          `  health: ${app.url}/healthz · why a lead went where it did: npm run cli -- explain <email>`,
-          '',
-        ];
-  process.stdout.write(lines.filter((l, i) => l !== '' || i === lines.length - 1).join('\n') + '\n');
+  process.stdout.write(bannerLines(config, app, process.pid).join('\n') + '\n\n');
 
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -42,9 +29,13 @@ async function main(): Promise<void> {
     stopping = true;
     process.stdout.write(`\n${signal}: finishing in-flight work…\n`);
     app.stop().then(
-      () => process.exit(0),
+      () => {
+        process.stdout.write('lead-router stopped\n');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error('shutdown failed', { error: String(err) });
+        process.stdout.write('lead-router stopped (shutdown failed; see the log)\n');
         process.exit(1);
       },
     );
@@ -53,10 +44,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+// A start-up mistake is one line and exit code 1, never a stack.
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`lead-router: ${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
+  const message =
+    err instanceof ConfigError
+      ? err.message
+      : `could not start: ${String(err instanceof Error ? err.message : err)}`;
+  process.stderr.write(`lead-router: ${message}\n`);
+  process.exit(1);
 });

@@ -8,6 +8,8 @@ export {
 export { ManualClock, Prng, systemClock, type Clock } from './clock.js';
 export {
   seedDemoPortal,
+  ensureOwners,
+  generatorIntervalMs,
   DEMO_OWNERS,
   DEMO_TEAMS,
   DEMO_SEQUENCES,

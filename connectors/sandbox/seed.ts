@@ -210,7 +210,12 @@ export interface DemoPortal {
   startGenerator(options: { ratePerSec: number }): { stop(): void };
 }
 
+/**
+ * Seeds the demo portal, or — when the portal already holds the demo's data (kept from an earlier run) —
+ * takes it as it is and continues the contact generator from where it was.
+ */
 export function seedDemoPortal(portal: Portal, seed = 7, options: { companies?: number } = {}): DemoPortal {
+  if (portal.objects.companies.size > 0) return demoPortal(portal, seed, [...portal.owners.values()]);
   const prng = new Prng(seed);
   const owners = DEMO_OWNERS.map((d) =>
     portal.addOwner({
@@ -262,6 +267,42 @@ export function seedDemoPortal(portal: Portal, seed = 7, options: { companies?: 
     if (owned) props['hubspot_owner_id'] = prng.pick(active).id;
     companies.push(portal.createObject('companies', props, 'import'));
   }
+  return demoPortal(portal, seed, owners, prng);
+}
+
+/**
+ * Adds an owner (an active user with a sales seat and a connected inbox) for each rep the portal has no
+ * owner for, so that a rule set's own team can be routed to in the sandbox. Returns the owners added.
+ */
+export function ensureOwners(
+  portal: Portal,
+  reps: readonly { email: string; name?: string | undefined }[],
+): Owner[] {
+  const added: Owner[] = [];
+  for (const rep of reps) {
+    if (portal.ownerByEmail(rep.email) !== undefined) continue;
+    const [firstName = rep.email.split('@')[0] ?? rep.email, ...rest] = (rep.name ?? '')
+      .split(' ')
+      .filter(Boolean);
+    added.push(
+      portal.addOwner({
+        email: rep.email.toLowerCase(),
+        firstName,
+        lastName: rest.join(' '),
+        teams: [],
+        archived: false,
+        salesSeat: true,
+        connectedInboxes: [rep.email.toLowerCase()],
+      }),
+    );
+  }
+  return added;
+}
+
+function demoPortal(portal: Portal, seed: number, owners: Owner[], seeded?: Prng): DemoPortal {
+  const companies = [...portal.objects.companies.values()].filter((c) => !c.archived);
+  // A portal kept from an earlier run continues with other people than the ones it started with.
+  const prng = seeded ?? new Prng(seed + portal.objects.contacts.size);
 
   const createContact = (source: WriteSource): CrmObject => {
     const first = prng.pick(FIRST);
@@ -309,8 +350,13 @@ export function seedDemoPortal(portal: Portal, seed = 7, options: { companies?: 
     companies,
     createContacts: (n, source = 'generator') => Array.from({ length: n }, () => createContact(source)),
     startGenerator({ ratePerSec }) {
-      const timer = setInterval(() => createContact('generator'), Math.max(1, Math.round(1000 / ratePerSec)));
+      const timer = setInterval(() => createContact('generator'), generatorIntervalMs(ratePerSec));
       return { stop: () => clearInterval(timer) };
     },
   };
+}
+
+/** The generator's interval for a rate (contacts per second); at most one contact per millisecond. */
+export function generatorIntervalMs(ratePerSec: number): number {
+  return Math.max(1, Math.round(1000 / ratePerSec));
 }

@@ -8,6 +8,7 @@ import { DEFAULT_API_BEHAVIOUR, type ApiBehaviour, type SandboxContext } from '.
 import { SandboxHttpError, sendError } from './errors.js';
 import { DEFAULT_FAULTS, FaultInjector, type FaultOptions } from './faults.js';
 import { oauthRouter, type OAuthSwitches } from './oauth.js';
+import { readJournal, SandboxJournal, type SandboxState } from './persist.js';
 import {
   DEFAULT_RATE_LIMITS,
   RATE_LIMIT_MESSAGES,
@@ -41,6 +42,11 @@ export interface SandboxOptions {
   oauthV1?: boolean;
   /** Search lag and batch answer order (also `POST /_sandbox/api`). */
   api?: Partial<ApiBehaviour>;
+  /**
+   * Keep the portals' data in this file (persist.ts) and continue from it: `npm start` does, so a
+   * restarted demo keeps its contacts and ids. Without it (tests, benchmarks) the sandbox is in memory.
+   */
+  dataFile?: string | undefined;
 }
 
 export interface CreatePortalInput {
@@ -54,6 +60,8 @@ export interface HubSpotSandbox {
   stop(): Promise<void>;
   createPortal(input?: CreatePortalInput): Portal;
   portal(portalId: number): Portal;
+  /** Portals that exist (created now, or kept in the data file from an earlier run). */
+  portalIds(): number[];
   /** An access token for a portal without the OAuth dance (all scopes unless given). */
   issueToken(portalId: number, scopes?: string[]): AccessToken;
   configureWebhooks(portalId: number, config: WebhookConfig | undefined): void;
@@ -101,16 +109,44 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
   const oauth: OAuthSwitches = { v1Enabled: options.oauthV1 ?? true, v1Refused: 0 };
   let nextPortalId = 62515;
   let server: Server | undefined;
+  const journal = options.dataFile === undefined ? undefined : new SandboxJournal(options.dataFile);
+
+  const addPortal = (portalId: number): Portal => {
+    const portal = new Portal(portalId, clock, writes);
+    portal.onChange((e) => webhooks.handle(portalId, e));
+    portals.set(portalId, portal);
+    nextPortalId = Math.max(nextPortalId, portalId + 1);
+    return portal;
+  };
 
   const createPortal = (input: CreatePortalInput = {}): Portal => {
     const portalId = input.portalId ?? nextPortalId++;
     if (portals.has(portalId)) throw new Error(`portal ${portalId} exists`);
-    const portal = new Portal(portalId, clock, writes);
-    portal.onChange((e) => webhooks.handle(portalId, e));
-    portals.set(portalId, portal);
+    const portal = addPortal(portalId);
+    if (journal !== undefined) {
+      journal.append({ t: 'portal', portalId });
+      portal.journal = (change) => journal.append({ t: 'change', portalId, change });
+    }
     if (input.webhooks !== undefined) webhooks.configure(portalId, input.webhooks);
     return portal;
   };
+
+  if (journal !== undefined && options.dataFile !== undefined) {
+    const state = replay(readJournal(options.dataFile), addPortal, writes);
+    webhooks.restore(state);
+    journal.compact(state);
+    for (const portal of portals.values()) {
+      portal.journal = (change) => journal.append({ t: 'change', portalId: portal.portalId, change });
+    }
+    writes.journal = (change) =>
+      journal.append('record' in change ? { t: 'write', record: change.record } : { t: 'writesCleared' });
+    webhooks.journal = (change) =>
+      journal.append(
+        'queued' in change
+          ? { t: 'queued', event: change.queued }
+          : { t: 'settled', eventIds: change.settled },
+      );
+  }
 
   const app = express();
   app.disable('x-powered-by');
@@ -247,6 +283,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
     behaviour: ctx.behaviour,
     clock,
     createPortal,
+    portalIds: () => [...portals.keys()],
     portal(portalId) {
       const p = portals.get(portalId);
       if (p === undefined) throw new Error(`no portal ${portalId}`);
@@ -273,11 +310,72 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
     },
     async stop() {
       webhooks.stop();
+      journal?.close();
       const s = server;
       server = undefined;
       if (s === undefined) return;
       s.closeAllConnections();
       await new Promise<void>((resolve) => s.close(() => resolve()));
     },
+  };
+}
+
+/** Rebuilds the portals, write log and webhook state from a journal's lines; returns the state as a snapshot. */
+function replay(
+  lines: ReturnType<typeof readJournal>,
+  addPortal: (portalId: number) => Portal,
+  writes: WriteLog,
+): SandboxState {
+  const portals = new Map<number, Portal>();
+  const portalOf = (portalId: number): Portal => {
+    let portal = portals.get(portalId);
+    if (portal === undefined) {
+      portal = addPortal(portalId);
+      portals.set(portalId, portal);
+    }
+    return portal;
+  };
+  let records: SandboxState['writes'] = [];
+  let nextEventId = 1;
+  const undelivered = new Map<number, SandboxState['undelivered'][number]>();
+  for (const line of lines) {
+    switch (line.t) {
+      case 'snapshot':
+        for (const p of line.state.portals) portalOf(p.portalId).restore(p);
+        records = [...line.state.writes];
+        nextEventId = Math.max(nextEventId, line.state.nextEventId);
+        for (const e of line.state.undelivered) undelivered.set(e.eventId, e);
+        break;
+      case 'portal':
+        portalOf(line.portalId);
+        break;
+      case 'change':
+        portalOf(line.portalId).apply(line.change);
+        break;
+      case 'write':
+        records.push(line.record);
+        break;
+      case 'writesCleared':
+        records = [];
+        break;
+      case 'queued':
+        undelivered.set(line.event.eventId, line.event);
+        nextEventId = Math.max(nextEventId, line.event.eventId + 1);
+        break;
+      case 'settled':
+        for (const id of line.eventIds) undelivered.delete(id);
+        break;
+      default: {
+        const never: never = line;
+        throw new Error(`unknown journal line ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  writes.restore(records);
+  return {
+    portals: [...portals.values()].map((p) => p.snapshot()),
+    writes: records,
+    nextEventId,
+    undelivered: [...undelivered.values()],
   };
 }

@@ -79,6 +79,30 @@ export type ChangeEvent =
       traceId?: string;
     };
 
+/** One change to a portal's data, as the journal records it (persist.ts): the state after the change. */
+export type PortalOp =
+  | { op: 'object'; object: CrmObject }
+  | { op: 'edge'; edge: AssociationEdge }
+  | { op: 'unlink'; fromType: ObjectType; fromId: string; toType: ObjectType; toId: string }
+  | { op: 'owner'; owner: Owner }
+  | { op: 'sequence'; sequence: Sequence }
+  | { op: 'sequenceDeleted'; id: string }
+  | { op: 'enrollment'; enrollment: Enrollment }
+  | { op: 'counter'; kind: IdKind; next: number };
+
+/** A portal's whole data, for a snapshot. */
+export interface PortalSnapshot {
+  portalId: number;
+  objects: CrmObject[];
+  owners: Owner[];
+  sequences: Sequence[];
+  enrollments: Enrollment[];
+  edges: AssociationEdge[];
+  counters: Record<IdKind, number>;
+}
+
+type IdKind = ObjectType | 'owners' | 'users' | 'sequences' | 'enrollments';
+
 const ID_BASE: Record<ObjectType | 'owners' | 'users' | 'sequences' | 'enrollments', number> = {
   contacts: 101,
   companies: 20001,
@@ -120,6 +144,8 @@ export class Portal {
   private edgeKeys = new Set<string>();
   private counters = { ...ID_BASE };
   private listeners: ((e: ChangeEvent) => void)[] = [];
+  /** Told every change, when the sandbox keeps its data in a file. */
+  journal: ((op: PortalOp) => void) | undefined;
   /** HubSpot auto-associates a new contact with the company owning its email domain. */
   autoAssociateByDomain = true;
 
@@ -133,10 +159,68 @@ export class Portal {
     this.listeners.push(listener);
   }
 
-  private nextId(kind: keyof typeof ID_BASE): number {
+  private nextId(kind: IdKind): number {
     const id = this.counters[kind];
     this.counters[kind] = id + 1;
+    this.journal?.({ op: 'counter', kind, next: id + 1 });
     return id;
+  }
+
+  /** Everything the portal holds (copies of the lists; the objects themselves are shared). */
+  snapshot(): PortalSnapshot {
+    return {
+      portalId: this.portalId,
+      objects: Object.values(this.objects).flatMap((m) => [...m.values()]),
+      owners: [...this.owners.values()],
+      sequences: [...this.sequences.values()],
+      enrollments: [...this.enrollments],
+      edges: [...this.edges],
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Loads a snapshot into this (empty) portal; no journal entries, no events. */
+  restore(snapshot: PortalSnapshot): void {
+    for (const o of snapshot.objects) this.apply({ op: 'object', object: o });
+    for (const o of snapshot.owners) this.apply({ op: 'owner', owner: o });
+    for (const s of snapshot.sequences) this.apply({ op: 'sequence', sequence: s });
+    for (const e of snapshot.enrollments) this.apply({ op: 'enrollment', enrollment: e });
+    for (const e of snapshot.edges) this.apply({ op: 'edge', edge: e });
+    this.counters = { ...this.counters, ...snapshot.counters };
+  }
+
+  /** Replays one journaled change. */
+  apply(change: PortalOp): void {
+    switch (change.op) {
+      case 'object':
+        this.objects[change.object.type].set(change.object.id, change.object);
+        return;
+      case 'edge':
+        this.addEdge(change.edge);
+        return;
+      case 'unlink':
+        this.unlink(change.fromType, change.fromId, change.toType, change.toId);
+        return;
+      case 'owner':
+        this.owners.set(change.owner.id, change.owner);
+        return;
+      case 'sequence':
+        this.sequences.set(change.sequence.id, change.sequence);
+        return;
+      case 'sequenceDeleted':
+        this.sequences.delete(change.id);
+        return;
+      case 'enrollment':
+        this.enrollments.push(change.enrollment);
+        return;
+      case 'counter':
+        this.counters[change.kind] = Math.max(this.counters[change.kind], change.next);
+        return;
+      default: {
+        const never: never = change;
+        throw new Error(`unknown portal change ${JSON.stringify(never)}`);
+      }
+    }
   }
 
   private emit(e: ChangeEvent): void {
@@ -203,6 +287,7 @@ export class Portal {
     }
     const obj: CrmObject = { id, type, properties, createdAt: now, updatedAt: now, archived: false };
     this.objects[type].set(id, obj);
+    this.journal?.({ op: 'object', object: obj });
     this.write(WRITE_KIND[type].created, id, source, pickDetails(properties));
     if (type === 'contacts' && properties['hubspot_owner_id']) {
       this.write('owner.set', id, source, { from: '', to: properties['hubspot_owner_id'] });
@@ -261,6 +346,7 @@ export class Portal {
     }
     obj.updatedAt = now;
     obj.properties['lastmodifieddate'] = new Date(now).toISOString();
+    this.journal?.({ op: 'object', object: obj });
     this.write(WRITE_KIND[type].updated, id, source, Object.fromEntries(changed));
     const after = obj.properties['hubspot_owner_id'] ?? '';
     if (type === 'contacts' && before !== after)
@@ -323,10 +409,16 @@ export class Portal {
     if (this.edgeKeys.has(key)) return false;
     this.edgeKeys.add(key);
     this.edges.push(edge);
+    this.journal?.({ op: 'edge', edge });
     return true;
   }
 
   removeAssociations(fromType: ObjectType, fromId: string, toType: ObjectType, toId: string): void {
+    this.unlink(fromType, fromId, toType, toId);
+    this.journal?.({ op: 'unlink', fromType, fromId, toType, toId });
+  }
+
+  private unlink(fromType: ObjectType, fromId: string, toType: ObjectType, toId: string): void {
     this.edges = this.edges.filter(
       (e) =>
         !(
@@ -376,6 +468,7 @@ export class Portal {
       updatedAt: now,
     };
     this.owners.set(owner.id, owner);
+    this.journal?.({ op: 'owner', owner });
     return owner;
   }
 
@@ -399,6 +492,7 @@ export class Portal {
     if (owner === undefined) throw notFound(ownerId);
     owner.archived = !active;
     owner.updatedAt = this.clock.now();
+    this.journal?.({ op: 'owner', owner });
     return owner;
   }
 
@@ -412,6 +506,7 @@ export class Portal {
       updatedAt: now,
     };
     this.sequences.set(seq.id, seq);
+    this.journal?.({ op: 'sequence', sequence: seq });
     return seq;
   }
 
@@ -423,7 +518,9 @@ export class Portal {
 
   /** Deletes a sequence, as a user can in HubSpot; enrollments made in it stay on record. */
   deleteSequence(sequenceId: string): boolean {
-    return this.sequences.delete(sequenceId);
+    const deleted = this.sequences.delete(sequenceId);
+    if (deleted) this.journal?.({ op: 'sequenceDeleted', id: sequenceId });
+    return deleted;
   }
 
   addEnrollment(input: Omit<Enrollment, 'id' | 'enrolledAt'>, source: WriteSource): Enrollment {
@@ -433,6 +530,7 @@ export class Portal {
       enrolledAt: this.clock.now(),
     };
     this.enrollments.push(enrollment);
+    this.journal?.({ op: 'enrollment', enrollment });
     this.write('enrollment.created', input.contactId, source, {
       enrollmentId: enrollment.id,
       sequenceId: input.sequenceId,

@@ -143,6 +143,13 @@ export class WebhookDispatcher {
   /** Every retry scheduled, with its delay: HubSpot's schedule is checked on these, not on wall time. */
   readonly retries: ScheduledRetry[] = [];
   private stopped = false;
+  /** Events an earlier run queued and never delivered, per portal: sent once the portal is configured. */
+  private heldOver = new Map<number, WebhookEvent[]>();
+  /**
+   * Told each event when it is queued and when it is settled (answered 2xx, or given up), when the
+   * sandbox keeps its data in a file: what is queued and not settled is delivered again after a restart.
+   */
+  journal: ((change: { queued: WebhookEvent } | { settled: number[]; portalId: number }) => void) | undefined;
 
   constructor(
     private timing: WebhookTiming,
@@ -156,8 +163,39 @@ export class WebhookDispatcher {
       return;
     }
     const existing = this.queues.get(portalId);
-    if (existing !== undefined) existing.config = config;
-    else this.queues.set(portalId, { config, pending: [], inFlight: 0, maxInFlightSeen: 0 });
+    if (existing !== undefined) {
+      existing.config = config;
+      return;
+    }
+    const q: PortalQueue = { config, pending: [], inFlight: 0, maxInFlightSeen: 0 };
+    this.queues.set(portalId, q);
+    const heldOver = this.heldOver.get(portalId);
+    if (heldOver !== undefined) {
+      // HubSpot retries what it could not deliver; so does a restarted sandbox.
+      this.heldOver.delete(portalId);
+      q.pending.push(...heldOver.map((e) => ({ ...e, attemptNumber: e.attemptNumber + 1 })));
+      this.scheduleFlush(portalId, q);
+    }
+  }
+
+  /** Continues an earlier run: its event ids are not reused, and its undelivered events are sent. */
+  restore(state: { nextEventId: number; undelivered: WebhookEvent[] }): void {
+    this.nextEventId = Math.max(this.nextEventId, state.nextEventId);
+    for (const e of state.undelivered) {
+      const list = this.heldOver.get(e.portalId) ?? [];
+      list.push(e);
+      this.heldOver.set(e.portalId, list);
+    }
+  }
+
+  /** The id the next event will get. */
+  get eventIdHighWater(): number {
+    return this.nextEventId;
+  }
+
+  /** Queued events not delivered yet (pending, in retry or held over), for a snapshot. */
+  undelivered(): WebhookEvent[] {
+    return [...this.heldOver.values()].flat();
   }
 
   setTiming(timing: Partial<WebhookTiming>): void {
@@ -208,6 +246,7 @@ export class WebhookDispatcher {
       events.push(event);
     }
     for (const e of events) {
+      this.journal?.({ queued: e });
       q.pending.push(e);
       if (this.prng.chance(q.config.duplicateRate ?? 0)) q.pending.push({ ...e });
     }
@@ -310,6 +349,7 @@ export class WebhookDispatcher {
       record(res.status);
       // "any HTTP status code (4xx or 5xx)" is retried (hubspot.md §1.3).
       if (res.status < 200 || res.status > 299) this.retry(portalId, q, events);
+      else this.journal?.({ settled: events.map((e) => e.eventId), portalId });
     } catch {
       record(controller.signal.aborted ? 'timeout' : 'network');
       this.retry(portalId, q, events);
@@ -328,6 +368,8 @@ export class WebhookDispatcher {
       const attempt = e.attemptNumber + 1;
       if (attempt > maxRetries || this.stopped) {
         this.deadLetters.push(e);
+        // Given up for good; events cut short by a stop stay unsettled, for a restart to deliver.
+        if (!this.stopped) this.journal?.({ settled: [e.eventId], portalId });
         continue;
       }
       const base = retryDelaysMs[attempt - 1] ?? retryDelaysMs.at(-1) ?? 60_000;

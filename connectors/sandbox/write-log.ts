@@ -33,11 +33,19 @@ export interface WriteFilter {
 
 export class WriteLog {
   private records: WriteRecord[] = [];
+  /** Told every record appended and every clear, when the sandbox keeps its data in a file. */
+  journal: ((change: { record: WriteRecord } | { cleared: true }) => void) | undefined;
 
   append(record: Omit<WriteRecord, 'seq'>): WriteRecord {
     const full = { seq: this.records.length + 1, ...record };
     this.records.push(full);
+    this.journal?.({ record: full });
     return full;
+  }
+
+  /** Records kept from an earlier run (in order); no journal entries. */
+  restore(records: readonly WriteRecord[]): void {
+    this.records.push(...records);
   }
 
   list(filter: WriteFilter = {}): WriteRecord[] {
@@ -52,6 +60,7 @@ export class WriteLog {
 
   clear(): void {
     this.records = [];
+    this.journal?.({ cleared: true });
   }
 }
 

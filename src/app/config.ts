@@ -1,11 +1,20 @@
 // Configuration from the environment, validated once. With no HubSpot credentials the app runs against
 // the bundled sandbox CRM, so `npm start` works on a fresh clone with nothing set.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { RetentionPolicy } from '../storage/model.js';
 import { Keyring, parseKey, parseKeyList, TokenCryptoError } from '../../connectors/shared/crypto.js';
+
+const portNumber = (fallback: number) =>
+  z.coerce
+    .number({ invalid_type_error: 'expected a port number from 0 to 65535' })
+    .int('expected a port number from 0 to 65535')
+    .min(0, 'expected a port number from 0 to 65535')
+    .max(65535, 'expected a port number from 0 to 65535')
+    .default(fallback);
 
 const envSchema = z.object({
   /**
@@ -13,11 +22,16 @@ const envSchema = z.object({
    * `worker` (routing only). Several web and worker processes can share one PostgreSQL and Redis.
    */
   ROLE: z.enum(['all', 'web', 'worker']).default('all'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: portNumber(3000),
   HOST: z.string().default('127.0.0.1'),
   /** The public base URL HubSpot calls (webhooks are signed over it). */
   PUBLIC_URL: z.string().url().optional(),
-  DATABASE_URL: z.string().optional(),
+  DATABASE_URL: z
+    .string()
+    .refine((url) => url === '' || /^postgres(ql)?:\/\/[^\s]+$/.test(url), {
+      message: 'expected postgres://user@host:5432/database (unset it to use SQLite in DATA_DIR)',
+    })
+    .optional(),
   /** PostgreSQL schema for lead-router's tables (default: the connection's search_path). */
   DATABASE_SCHEMA: z
     .string()
@@ -25,7 +39,8 @@ const envSchema = z.object({
     .optional(),
   DATA_DIR: z.string().default('data'),
   RULES: z.string().default('rules/hubspot-demo/rules.yaml'),
-  TEAM: z.string().default('rules/hubspot-demo/team.yaml'),
+  /** Unset: the rule set's own team (inline, or a `team.yaml` beside the rule file). */
+  TEAM: z.string().optional(),
   /** The key every secret is encrypted under (32 bytes, hex or base64). */
   TOKEN_ENCRYPTION_KEY: z.string().optional(),
   /**
@@ -74,7 +89,7 @@ const envSchema = z.object({
   RETENTION_INBOX_DAYS: z.coerce.number().positive().default(30),
   RETENTION_DEAD_LETTER_DAYS: z.coerce.number().positive().default(90),
   RETENTION_DECISION_DAYS: z.coerce.number().positive().default(365),
-  SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).default(3100),
+  SANDBOX_PORT: portNumber(3100),
   /** Demo contacts created per second in sandbox mode. */
   DEMO_RATE: z.coerce.number().min(0).max(100).default(0.5),
   REDIS_URL: z.string().optional(),
@@ -98,6 +113,7 @@ export interface AppConfig {
   databaseSchema: string | undefined;
   dataDir: string;
   rulesPath: string;
+  /** The team file TEAM names; unset, the rule set's own team is used (see `teamFileBeside`). */
   teamPath: string | undefined;
   encryptionKey: string | undefined;
   oldEncryptionKeys: string | undefined;
@@ -129,7 +145,16 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    // One line naming each variable, its value and what it should be.
+    const issues = parsed.error.issues
+      .map((i) => {
+        const name = i.path.join('.');
+        const value = env[name];
+        return value === undefined
+          ? `${name}: ${i.message}`
+          : `${name}=${JSON.stringify(value)}: ${i.message}`;
+      })
+      .join('; ');
     throw new ConfigError(`invalid environment: ${issues}`);
   }
   const e = parsed.data;
@@ -231,4 +256,27 @@ export async function tokenKeyring(config: AppConfig): Promise<Keyring> {
   await writeFile(file, key + '\n', { mode: 0o600 });
   await chmod(file, 0o600);
   return new Keyring(parseKey(key, file), old);
+}
+
+/** A rule set's own team file: `team.yaml` beside the rule file, when there is one. */
+export function teamFileBeside(rulesPath: string): string | undefined {
+  const candidate = join(dirname(rulesPath), 'team.yaml');
+  return existsSync(candidate) ? candidate : undefined;
+}
+
+/**
+ * Creates the data directory when missing; a path that exists but is not a directory is a start-up
+ * error that names DATA_DIR.
+ */
+export async function ensureDataDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    if ((await stat(dir)).isDirectory()) return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') {
+      throw new ConfigError(`DATA_DIR=${dir} cannot be used: ${(err as Error).message}`);
+    }
+  }
+  throw new ConfigError(`DATA_DIR=${dir} is not a directory (set DATA_DIR to a directory)`);
 }

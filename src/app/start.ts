@@ -2,6 +2,7 @@
 // HTTP server and the worker. `npm start`, the end-to-end tests and the benchmarks all start the app here.
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
@@ -10,6 +11,7 @@ import { crmCallOutcome, Metrics } from '../metrics.js';
 import { listenOps } from '../server/ops.js';
 import {
   createHubSpotSandbox,
+  ensureOwners,
   seedDemoPortal,
   type HubSpotSandbox,
   type SandboxOptions,
@@ -25,7 +27,8 @@ import { loadRuleSet, loadTeam, formatDiagnostic } from '../rules/index.js';
 import { createServer, hubspotRedirectUri } from '../server/index.js';
 import type { Storage } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
-import { ConfigError, type AppConfig } from './config.js';
+import { ConfigError, ensureDataDir, teamFileBeside, type AppConfig } from './config.js';
+import { lockDataDir, type DataDirLock } from './data-dir.js';
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
 import { HubSpotTenants } from './tenants.js';
@@ -45,7 +48,16 @@ export interface StartOptions {
   webhooks?: Partial<Pick<WebhookConfig, 'duplicateRate' | 'outOfOrder' | 'dropRate' | 'maxConcurrent'>>;
   /** Use this storage instead of opening one from the config (tests). */
   storage?: Storage;
+  /**
+   * Sandbox mode only: keep the sandbox CRM's data in DATA_DIR (`sandbox-crm.jsonl`) and continue from
+   * it, so a restarted demo goes on where it stopped. `npm start` does; tests and benchmarks keep the
+   * sandbox in memory unless they ask.
+   */
+  keepSandboxData?: boolean;
 }
+
+/** Where the team the app routes with comes from: a file (TEAM, or beside the rules), inline, or none. */
+export type TeamSource = { kind: 'file'; path: string } | { kind: 'inline' } | { kind: 'none' };
 
 export interface RunningApp {
   /** The public URL of the HTTP intake (not listening in a `worker` process). */
@@ -54,31 +66,151 @@ export interface RunningApp {
   /** Absent in a `web` process. */
   worker: Worker | undefined;
   /** Present in sandbox mode. */
-  sandbox?: { crm: HubSpotSandbox; url: string; demo: DemoPortal; portalId: string } | undefined;
+  sandbox?:
+    | {
+        crm: HubSpotSandbox;
+        url: string;
+        demo: DemoPortal;
+        portalId: string;
+        /** The portal was kept from an earlier run (DATA_DIR), not created now. */
+        resumed: boolean;
+      }
+    | undefined;
+  /** The rule file and where its team comes from (for the banner). */
+  rules: { path: string; name: string; team: TeamSource };
   stop(): Promise<void>;
 }
 
+/** Reads a file the configuration names; a missing one is a start-up error naming the variable. */
+async function readConfigFile(variable: 'RULES' | 'TEAM', path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT'
+        ? `${variable}=${path}: no such file`
+        : `${variable}=${path} cannot be read: ${(err as Error).message}`,
+    );
+  }
+}
+
+/**
+ * The rule set and the team it routes with: TEAM when set, else the rule set's own team — inline, or a
+ * `team.yaml` beside the rule file.
+ */
 async function readRules(
   config: AppConfig,
-): Promise<{ source: string; ruleSet: RuleSet; team: Team | undefined }> {
-  let team: Team | undefined;
-  if (config.teamPath !== undefined) {
-    const loaded = loadTeam(await readFile(config.teamPath, 'utf8'), config.teamPath);
-    if (!loaded.ok) throw new ConfigError(loaded.errors.map(formatDiagnostic).join('\n'));
-    team = loaded.team;
+): Promise<{ source: string; ruleSet: RuleSet; team: Team | undefined; teamSource: TeamSource }> {
+  const source = await readConfigFile('RULES', config.rulesPath);
+  const load = (team: Team | undefined): RuleSet => {
+    const rules = loadRuleSet(source, config.rulesPath, team === undefined ? {} : { team });
+    if (!rules.ok) throw new ConfigError(rules.errors.map(formatDiagnostic).join('\n'));
+    return rules.ruleSet;
+  };
+  let teamPath = config.teamPath;
+  if (teamPath === undefined) {
+    const own = load(undefined);
+    if (own.team !== undefined)
+      return { source, ruleSet: own, team: undefined, teamSource: { kind: 'inline' } };
+    teamPath = teamFileBeside(config.rulesPath);
+    if (teamPath === undefined)
+      return { source, ruleSet: own, team: undefined, teamSource: { kind: 'none' } };
   }
-  const source = await readFile(config.rulesPath, 'utf8');
-  const rules = loadRuleSet(source, config.rulesPath, team === undefined ? {} : { team });
-  if (!rules.ok) throw new ConfigError(rules.errors.map(formatDiagnostic).join('\n'));
-  return { source, ruleSet: rules.ruleSet, team };
+  const loaded = loadTeam(await readConfigFile('TEAM', teamPath), teamPath);
+  if (!loaded.ok) throw new ConfigError(loaded.errors.map(formatDiagnostic).join('\n'));
+  return {
+    source,
+    ruleSet: load(loaded.team),
+    team: loaded.team,
+    teamSource: { kind: 'file', path: teamPath },
+  };
+}
+
+/** Listens, or fails with one line naming the variable that picks another port. */
+async function listenAs<T>(
+  variable: 'PORT' | 'SANDBOX_PORT',
+  port: number,
+  listen: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      throw new ConfigError(`port ${port} is in use (${variable}=${port}): set ${variable} to a free port`);
+    if (code === 'EACCES')
+      throw new ConfigError(
+        `not allowed to listen on port ${port} (${variable}=${port}): set ${variable} to a port above 1023`,
+      );
+    if (code === 'EADDRNOTAVAIL')
+      throw new ConfigError(
+        `cannot listen on HOST: the address is not on this machine (${variable}=${port})`,
+      );
+    throw err;
+  }
+}
+
+/** Opens the configured storage, or fails with one line naming what to fix. */
+async function openStorageOrExplain(config: AppConfig): Promise<Storage> {
+  try {
+    return await openAppStorage(config);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (config.databaseUrl !== undefined)
+      throw new ConfigError(
+        `cannot open the database at DATABASE_URL (${redactUrl(config.databaseUrl)}): ${reason}`,
+      );
+    throw new ConfigError(`cannot open the SQLite database in DATA_DIR=${config.dataDir}: ${reason}`);
+  }
+}
+
+/** A database URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
 }
 
 export async function startApp(config: AppConfig, options: StartOptions): Promise<RunningApp> {
   const clock = options.clock ?? Date.now;
   const { logger } = options;
-  const { source: rulesSource, ruleSet, team } = await readRules(config);
-  const storage = options.storage ?? (await openAppStorage(config));
+  const { source: rulesSource, ruleSet, team, teamSource } = await readRules(config);
   const stops: (() => Promise<void> | void)[] = [];
+  // SQLite and the sandbox's data live in DATA_DIR, which one app holds at a time. Holding it on SQLite
+  // (which runs only as ROLE=all: one process) makes this worker the only one on its database.
+  const usesDataDir = config.hubspot === undefined || config.databaseUrl === undefined;
+  let lock: DataDirLock | undefined;
+  if (usesDataDir) {
+    await ensureDataDir(config.dataDir);
+    lock = await lockDataDir(config.dataDir);
+  }
+  const soleWorker = lock !== undefined && options.storage === undefined && config.databaseUrl === undefined;
+  let storage: Storage;
+  try {
+    storage = options.storage ?? (await openStorageOrExplain(config));
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops) await stop();
+    if (options.storage === undefined) await storage.close();
+    await lock?.release();
+  };
+  /** A step that may fail at start (a port in use, say): what started so far is stopped first. */
+  const orUndo = async <T>(step: () => Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (err) {
+      await stopAll().catch(() => undefined);
+      throw err;
+    }
+  };
 
   // Sandbox mode: a local HubSpot with a demo portal and an app registered for us.
   let sandbox: RunningApp['sandbox'];
@@ -92,14 +224,21 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     const crm = createHubSpotSandbox({
       seed: 7,
       apps: [app],
+      ...(options.keepSandboxData === true ? { dataFile: join(config.dataDir, 'sandbox-crm.jsonl') } : {}),
       ...options.sandbox,
       rateLimits: { max: config.hubspotRequestsPer10s, ...options.sandbox?.rateLimits },
     });
-    const { url } = await crm.start(config.sandboxPort);
-    const portal = crm.createPortal({});
-    const demo = seedDemoPortal(portal);
+    const { url } = await orUndo(() =>
+      listenAs('SANDBOX_PORT', config.sandboxPort, () => crm.start(config.sandboxPort)),
+    );
     stops.push(() => crm.stop());
-    sandbox = { crm, url, demo, portalId: String(portal.portalId) };
+    const kept = crm.portalIds()[0];
+    const portal = kept === undefined ? crm.createPortal({}) : crm.portal(kept);
+    const demo = seedDemoPortal(portal);
+    // The portal's users include the team the rules route to, so any rule set's own team can route.
+    const reps = team ?? ruleSet.team;
+    if (reps !== undefined) ensureOwners(portal, Object.values(reps.reps));
+    sandbox = { crm, url, demo, portalId: String(portal.portalId), resumed: kept !== undefined };
     hubspot = {
       clientId: app.clientId,
       clientSecret: app.clientSecret,
@@ -167,6 +306,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         maxBatchesPerTenant: config.workerTenantBatches,
         tenantIdleMs: config.tenantIdleMs,
         maxTenants: config.tenantCacheMax,
+        soleWorker,
         clock,
         logger,
         onOwnerWritten: (tenantId, leadCreatedAt) =>
@@ -201,8 +341,12 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     // A worker in this process starts at once; separate worker processes find the work by polling.
     onEnqueued: () => worker?.wake(),
     onInstalled: async (tenant: Tenant) => {
-      // A reinstall (to grant a scope, say) keeps the rules the tenant routes by.
-      if (tenant.activeRulesetVersion !== null) {
+      // A reinstall (to grant a scope, say) keeps the rules the tenant routes by — except in the sandbox,
+      // where the demo routes with whatever RULES names (a restart with other rules uses them).
+      const keep =
+        tenant.activeRulesetVersion !== null &&
+        (sandbox === undefined || tenant.activeRulesetVersion === ruleSet.version);
+      if (keep) {
         logger.info('tenant reinstalled', {
           tenantId: tenant.id,
           portalId: tenant.externalId,
@@ -230,10 +374,13 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     },
   });
   // A worker process serves only health, readiness and metrics.
-  const listening =
-    config.role === 'worker'
-      ? await listenOps({ storage, logger, metrics }, listenPort, config.host)
-      : await server.listen(listenPort, config.host);
+  const listening = await orUndo(() =>
+    listenAs('PORT', listenPort, () =>
+      config.role === 'worker'
+        ? listenOps({ storage, logger, metrics }, listenPort, config.host)
+        : server.listen(listenPort, config.host),
+    ),
+  );
   stops.unshift(() => listening.close());
 
   if (sandbox !== undefined) {
@@ -245,7 +392,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       await appWebhookSubscriptions(holdProperties(ruleSet)),
       options.webhooks ?? {},
     );
-    await installThroughOAuth(publicUrl);
+    await orUndo(() => installThroughOAuth(publicUrl));
   }
 
   if (worker !== undefined) {
@@ -264,10 +411,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     storage,
     worker,
     sandbox,
-    async stop() {
-      for (const stop of stops) await stop();
-      if (options.storage === undefined) await storage.close();
-    },
+    rules: { path: config.rulesPath, name: ruleSet.name, team: teamSource },
+    stop: stopAll,
   };
 }
 

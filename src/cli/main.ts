@@ -7,7 +7,7 @@ import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
 import { loadRuleSetFile, loadTeamFile } from '../rules/load-file.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
-import { ConfigError, loadConfig, tokenKeyring, type AppConfig } from '../app/config.js';
+import { ConfigError, loadConfig, teamFileBeside, tokenKeyring, type AppConfig } from '../app/config.js';
 import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project.js';
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
 import type { Storage } from '../storage/index.js';
@@ -233,7 +233,8 @@ Example:
   lead-router explain jane@example.com`,
     )
     .action(async (who: string, opts: { tenant?: string; team?: string }) => {
-      const teamPath = opts.team ?? operatorConfig().teamPath;
+      const config = operatorConfig();
+      const teamPath = opts.team ?? config.teamPath ?? teamFileBeside(config.rulesPath);
       const team = teamPath === undefined ? { reps: {}, queues: {} } : await loadTeamOrFail(io, teamPath);
       const lines = await withStorage(async (storage) =>
         explainLead(storage, await pickTenant(storage, opts.tenant), who, team),

@@ -341,7 +341,7 @@ export function checkRep(
   opts: CheckOptions,
 ): CandidateTrace {
   if (rep === undefined) return { email, skipped: 'unknown_rep', detail: 'not in the team' };
-  if (!rep.active) return { email, skipped: 'inactive', detail: 'deactivated' };
+  if (!rep.active) return { email, skipped: 'inactive', detail: rep.inactiveReason ?? 'deactivated' };
   if (opts.exclude !== undefined && opts.exclude.has(email)) return alreadyHad(email);
   if (!needsLocalTime(rep, opts.respectHours)) return { email };
   const lt = localTime(now, rep.timezone);

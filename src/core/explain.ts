@@ -12,19 +12,28 @@ import type {
 
 const timeFormats = new Map<string, Intl.DateTimeFormat>();
 
-/** `10:45` in the given zone (UTC when none), for due times and SLAs. */
-export function clockTime(ms: number, timezone = 'UTC'): string {
+/**
+ * `2026-11-23 10:45 CET` in the given zone (UTC when none), for due times in lines and notes: a time
+ * without its date and zone reads like the past to anyone in another zone or on another day.
+ */
+export function localDateTime(ms: number, timezone = 'UTC'): string {
   let fmt = timeFormats.get(timezone);
   if (fmt === undefined) {
     fmt = new Intl.DateTimeFormat('en-GB', {
       timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
       hour: '2-digit',
       minute: '2-digit',
       hourCycle: 'h23',
+      timeZoneName: 'short',
     });
     timeFormats.set(timezone, fmt);
   }
-  return fmt.format(new Date(ms));
+  const part: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {};
+  for (const p of fmt.formatToParts(new Date(ms))) part[p.type] = p.value;
+  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute} ${part.timeZoneName}`;
 }
 
 function show(v: FieldValue | undefined): string {
@@ -99,7 +108,7 @@ function actionText(a: Action, team: Team): string {
     case 'set_queue':
       return `queue ${a.queue}`;
     case 'create_task':
-      return `task due ${clockTime(a.dueAt, team.reps[a.assignee]?.timezone)}`;
+      return `task due ${localDateTime(a.dueAt, team.reps[a.assignee]?.timezone)}`;
     case 'enroll_sequence':
       return `sequence ${a.sequence.name ?? a.sequence.id ?? '?'}`;
     case 'write_note':
@@ -111,7 +120,7 @@ function actionText(a: Action, team: Team): string {
   }
 }
 
-/** "ana@acme.de → Bo Berg (Enterprise demo DACH; pool emea-ae, weighted 2:1; Ada out of office) · task due 10:45 · sequence enterprise-demo" */
+/** "ana@acme.de → Bo Berg (Enterprise demo DACH; pool emea-ae, weighted 2:1; Ada out of office) · task due 2026-11-23 10:45 CET · sequence enterprise-demo" */
 export function summarizeDecision(decision: Decision, lead: Lead, team: Team): string {
   const who = lead.email ?? `lead ${lead.id}`;
   const why: string[] = [decision.route?.name ?? 'fallback'];

@@ -100,6 +100,8 @@ export interface Rep {
   caps: { perDay?: number | undefined; perWeek?: number | undefined };
   /** False when the rep is deactivated (in the team file or in the CRM directory). */
   active: boolean;
+  /** Why an inactive rep is inactive, when it is not the team file's `active: false`. */
+  inactiveReason?: string | undefined;
 }
 
 export interface Queue {

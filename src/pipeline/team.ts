@@ -10,7 +10,8 @@ export interface MergedTeam {
 
 /**
  * - A team rep whose CRM owner is archived/inactive, or who has no CRM owner at all, becomes inactive:
- *   the lead could not be assigned to them, so routing skips them with a reason instead.
+ *   the lead could not be assigned to them, so routing skips them saying which ("deactivated in the
+ *   CRM", "not a user of the CRM portal").
  * - Directory owners the team does not name are added as reps (UTC, always available) so account
  *   owners and existing owners can be routed to.
  * - Queues the team names pick up the CRM team id from the directory when they have none.
@@ -26,7 +27,11 @@ export function mergeDirectory(team: Team, directory: Directory): MergedTeam {
   const reps: Record<string, Rep> = {};
   for (const [email, rep] of Object.entries(team.reps)) {
     const owner = ownerByEmail.get(email.toLowerCase());
-    reps[email] = { ...rep, active: rep.active && owner !== undefined && owner.active };
+    if (!rep.active) reps[email] = rep;
+    else if (owner === undefined)
+      reps[email] = { ...rep, active: false, inactiveReason: 'not a user of the CRM portal' };
+    else if (!owner.active) reps[email] = { ...rep, active: false, inactiveReason: 'deactivated in the CRM' };
+    else reps[email] = rep;
   }
   for (const [email, owner] of ownerByEmail) {
     if (Object.hasOwn(reps, email)) continue;

@@ -106,6 +106,12 @@ export interface WorkerOptions {
   retention?: RetentionOptions | undefined;
   /** Rows of a kind purged by the housekeeping lane (for metrics). */
   onPurged?: (kind: keyof PurgeCounts, rows: number) => void;
+  /**
+   * This worker is the only one on its database (one app on a SQLite file it holds): at start it takes
+   * back every lease at once — they can only be a crashed predecessor's — instead of waiting
+   * `leaseMs` for them to expire.
+   */
+  soleWorker?: boolean;
 }
 
 export interface RetentionOptions {
@@ -265,6 +271,7 @@ export class Worker {
   private readonly onPurged: WorkerOptions['onPurged'];
   /** When the housekeeping lane purges next (epoch ms). */
   private nextPurgeAt = 0;
+  private takeOverPending: boolean;
 
   /** Per tenant, evicted when idle: the CRM directory (also kept in storage) and the sequence list. */
   private readonly directories: IdleCache<string, Directory>;
@@ -306,6 +313,7 @@ export class Worker {
     this.onDeadLetter = options.onDeadLetter;
     this.retention = options.retention;
     this.onPurged = options.onPurged;
+    this.takeOverPending = options.soleWorker ?? false;
   }
 
   /** Runs a caller's hook; a hook that throws must not fail the batch it reports on. */
@@ -373,7 +381,7 @@ export class Worker {
    * retention interval — purge rows past their retention in batches.
    */
   async housekeep(now: number): Promise<void> {
-    const reaped = await this.storage.reapExpired(now, { maxAttempts: this.backoff.maxAttempts });
+    const reaped = await this.reap(now);
     for (const tenantId of reaped.deadLetteredTenants)
       this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId));
     await this.processHolds(now);
@@ -411,6 +419,21 @@ export class Worker {
     this.registry.evictIdle?.();
     this.directories.evict();
     this.sequenceLists.evict();
+  }
+
+  /** Returns expired leases; the first time, a sole worker takes back every lease. */
+  private async reap(now: number): ReturnType<Storage['reapExpired']> {
+    const options = { maxAttempts: this.backoff.maxAttempts };
+    if (!this.takeOverPending) return this.storage.reapExpired(now, options);
+    const taken = await this.storage.takeOverLeases(now, options);
+    this.takeOverPending = false;
+    if (taken.requeued + taken.deadLettered + taken.actions > 0)
+      this.logger.info('took back the leases of a previous run', {
+        workerId: this.workerId,
+        inboxItems: taken.requeued + taken.deadLettered,
+        actions: taken.actions,
+      });
+    return taken;
   }
 
   private sleep(ms: number): Promise<void> {

@@ -828,15 +828,17 @@ export class Storage {
    */
   async reapExpired(
     now: number,
-    options: { maxAttempts?: number | undefined } = {},
+    options: { maxAttempts?: number | undefined; leasedUntil?: number | undefined } = {},
   ): Promise<{ requeued: number; deadLettered: number; deadLetteredTenants: string[] }> {
+    // Leases that end by this time are taken back: `now` (expired ones), or later for a takeover.
+    const until = options.leasedUntil ?? now;
     return this.db.transaction(async (tx) => {
       let deadLetteredTenants: string[] = [];
       if (options.maxAttempts !== undefined) {
         const dead = await tx.all<{ tenant_id: string }>(
           `UPDATE inbox SET state = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
            WHERE state = 'leased' AND lease_until <= ? AND attempts >= ? RETURNING tenant_id`,
-          [`lease expired after ${options.maxAttempts} attempts`, now, now, options.maxAttempts],
+          [`lease expired after ${options.maxAttempts} attempts`, now, until, options.maxAttempts],
         );
         deadLetteredTenants = dead.map((r) => r.tenant_id);
       }
@@ -844,10 +846,28 @@ export class Storage {
         `UPDATE inbox SET state = 'pending', run_after = ?, last_error = 'lease expired: ' || lease_owner,
            lease_owner = NULL, lease_until = NULL, updated_at = ?
          WHERE state = 'leased' AND lease_until <= ?`,
-        [now, now, now],
+        [now, now, until],
       );
       return { requeued: requeued.changes, deadLettered: deadLetteredTenants.length, deadLetteredTenants };
     });
+  }
+
+  /**
+   * Takes back every lease at once — inbox items and planned actions — instead of waiting for them to
+   * expire. Only for a process that knows it is the only one working on this database (one app on its
+   * SQLite file, restarted after a crash): the leases can only be its dead predecessor's.
+   */
+  async takeOverLeases(
+    now: number,
+    options: { maxAttempts?: number | undefined } = {},
+  ): Promise<{ requeued: number; deadLettered: number; deadLetteredTenants: string[]; actions: number }> {
+    const reaped = await this.reapExpired(now, { ...options, leasedUntil: Number.MAX_SAFE_INTEGER });
+    const actions = await this.db.run(
+      `UPDATE actions SET lease_owner = NULL, lease_until = NULL, updated_at = ?
+       WHERE status = 'planned' AND lease_until IS NOT NULL`,
+      [now],
+    );
+    return { ...reaped, actions: actions.changes };
   }
 
   async getInboxItem(tenantId: string, id: number): Promise<InboxItem | null> {

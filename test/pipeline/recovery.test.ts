@@ -101,6 +101,40 @@ for (const [engine, suite] of ENGINES) {
       expect(new Set(stored.map((a) => a.crmId))).toEqual(taskIds);
     });
 
+    it('the only worker, restarted after a kill -9, takes back its predecessor’s leases at once', async () => {
+      env = await setup(sandbox(), { engine });
+      const contacts = env.demo.createContacts(4, 'import');
+      await env.enqueueCreated(contacts);
+      let died = (): void => undefined;
+      const dead = new Promise<void>((resolve) => (died = resolve));
+      const crashing = interpose(env.connector, {
+        createTasks: async (tasks) => {
+          await env.connector.createTasks(tasks.slice(0, 2));
+          died();
+          return never();
+        },
+      });
+      void env.worker('doomed', { registry: env.registryWith(crashing), leaseMs: LEASE }).runOnce();
+      await dead;
+      expect((await env.storage.inboxStats(TENANT)).leased).toBe(4);
+
+      // The clock stays well inside the dead worker's lease: only a takeover can route these leads.
+      env.clock.now = T0 + VERIFY;
+      const restarted = env.worker('restarted', { leaseMs: LEASE, soleWorker: true, idleMs: 20 });
+      restarted.start();
+      try {
+        for (let i = 0; i < 400 && (await env.storage.inboxStats(TENANT)).done < 4; i++)
+          await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        await restarted.stop();
+      }
+      expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 4, failed: 0 });
+      for (const c of contacts) {
+        expect([c.id, env.tasksFor(c.id).length]).toEqual([c.id, 1]);
+        expect([c.id, env.writes('owner.set', c.id).length]).toEqual([c.id, 1]);
+      }
+    });
+
     it('a worker killed after the CRM enrolled a lead: the next adopts the enrollment', async () => {
       env = await setup(sandbox(), { engine });
       const contacts = env.demo.createContacts(3, 'import');

@@ -310,7 +310,7 @@ describe('actions and SLA', () => {
       { kind: 'enroll_sequence', sequence: { name: 'enterprise-demo' }, sender: 'bo@x.io' },
       {
         kind: 'write_note',
-        text: 'ana@acme.de → Bo Berg (Demo) · task due 10:15 · sequence enterprise-demo',
+        text: 'ana@acme.de → Bo Berg (Demo) · task due 2026-11-23 10:15 UTC · sequence enterprise-demo',
       },
     ]);
     expect(d.sla).toEqual({ firstTouchBy: NOW + 600_000, onBreach: { kind: 'reroute' } });

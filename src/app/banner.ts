@@ -1,0 +1,54 @@
+// What `npm start` prints when it is up: where the app is, where the sandbox CRM is, which rules and
+// team it routes with. Pure, so the wording is tested without starting anything.
+import type { AppConfig } from './config.js';
+import type { RunningApp, TeamSource } from './start.js';
+
+/** "demo contacts every 2.0 s" below one per second, "20 demo contacts per second" from one up. */
+export function demoRateText(ratePerSec: number): string {
+  if (ratePerSec <= 0) return 'no demo contacts (DEMO_RATE=0)';
+  if (ratePerSec < 1) return `demo contacts every ${(1 / ratePerSec).toFixed(1)} s`;
+  const rate = Number.isInteger(ratePerSec) ? String(ratePerSec) : ratePerSec.toFixed(1);
+  return `${rate} demo contact${rate === '1' ? '' : 's'} per second`;
+}
+
+export function teamText(team: TeamSource): string {
+  switch (team.kind) {
+    case 'file':
+      return `team ${team.path}`;
+    case 'inline':
+      return 'its own team (inline)';
+    case 'none':
+      return 'no team file (set TEAM)';
+    default: {
+      const never: never = team;
+      throw new Error(`unknown team source ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function bannerLines(
+  config: Pick<AppConfig, 'role' | 'demoRate'>,
+  app: Pick<RunningApp, 'url' | 'sandbox' | 'rules'>,
+  pid: number,
+): string[] {
+  const rules = `  rules ${app.rules.path} ("${app.rules.name}") with ${teamText(app.rules.team)}`;
+  if (config.role === 'worker')
+    return [`lead-router worker running (pid ${pid}): routing leads from the shared database`, rules];
+  const lines = [`lead-router ${config.role === 'web' ? 'intake (no worker) ' : ''}is running at ${app.url}`];
+  if (app.sandbox === undefined) {
+    lines.push(
+      `  serving HubSpot; webhooks: ${app.url}/webhooks/hubspot, install: ${app.url}/oauth/hubspot/install`,
+    );
+  } else {
+    const resumed = app.sandbox.resumed ? ', continued from DATA_DIR; npm run demo:reset starts afresh' : '';
+    lines.push(
+      `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}${resumed}), ${demoRateText(config.demoRate)}`,
+      `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
+    );
+  }
+  lines.push(
+    rules,
+    `  health: ${app.url}/healthz · why a lead went where it did: npm run cli -- explain <email>`,
+  );
+  return lines;
+}
