@@ -327,6 +327,22 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     metrics,
     clock,
     publicUrl,
+    homeLinks:
+      sandbox === undefined
+        ? [
+            {
+              href: `${publicUrl}/oauth/hubspot/install`,
+              label: 'Install',
+              about: 'install the app into a HubSpot portal',
+            },
+          ]
+        : [
+            {
+              href: `${sandbox.url}/_sandbox/writes`,
+              label: 'Sandbox CRM writes',
+              about: 'every change the app made in the sandbox CRM',
+            },
+          ],
     hubspot: {
       clientId: hubspot.clientId,
       clientSecret: hubspot.clientSecret,

@@ -19,3 +19,22 @@ export function page(title: string, message: string): string {
 <body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></body></html>
 `;
 }
+
+/** A page of links (label, where it goes, what it shows), all escaped. */
+export function linkPage(
+  title: string,
+  links: readonly { href: string; label: string; about: string }[],
+): string {
+  const items = links
+    .map(
+      (l) => `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.label)}</a> — ${escapeHtml(l.about)}</li>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<body><h1>${escapeHtml(title)}</h1>
+<ul>
+${items}
+</ul></body></html>
+`;
+}

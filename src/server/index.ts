@@ -4,6 +4,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { healthRouter } from './health.js';
+import { linkPage } from './html.js';
+import { RejectionLog } from './rejections.js';
 import { oauthRouter } from './oauth.js';
 import { setupGuideRouter } from './setup-guide.js';
 import type { ServerDeps } from './types.js';
@@ -56,8 +58,29 @@ export function createServer(deps: ServerDeps): AppServer {
   // node:querystring parsing (no nesting; a repeated key becomes an array, which the zod schemas reject).
   app.set('query parser', 'simple');
 
+  // The URL the banner prints: what there is to look at.
+  app.get('/', (_req: Request, res: Response) => {
+    res.type('html').send(
+      linkPage('lead-router', [
+        { href: '/healthz', label: 'Health', about: 'the process answers' },
+        { href: '/readyz', label: 'Readiness', about: 'the database answers and CRM calls succeed' },
+        ...(deps.metrics === undefined
+          ? []
+          : [
+              {
+                href: '/metrics',
+                label: 'Metrics',
+                about: 'Prometheus: webhooks, queue, decisions, CRM calls',
+              },
+            ]),
+        ...(deps.homeLinks ?? []),
+      ]),
+    );
+  });
   app.use(healthRouter(deps));
-  app.use(webhookRouter(deps));
+  // One aggregate for every request refused before it reaches a handler or by one (log flooding).
+  const rejections = new RejectionLog(logger);
+  app.use(webhookRouter(deps, rejections));
   app.use(oauthRouter(deps));
   app.use(setupGuideRouter());
 
@@ -69,7 +92,10 @@ export function createServer(deps: ServerDeps): AppServer {
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = httpStatusOf(error);
     if (status !== undefined && status < 500) {
-      logger.warn('request rejected', { path: req.path, status, type: (error as { type?: unknown }).type });
+      const type = (error as { type?: unknown }).type;
+      rejections.reject('request rejected', `${status} ${typeof type === 'string' ? type : ''}`.trim(), {
+        path: req.path.slice(0, 200),
+      });
       res.status(status).end();
       return;
     }
@@ -82,12 +108,16 @@ export function createServer(deps: ServerDeps): AppServer {
 
   return {
     app,
-    listen: (port, host = '127.0.0.1') => listenOn(app, port, host),
+    listen: async (port, host = '127.0.0.1') => {
+      const running = await listenOn(app, port, host);
+      // Stopping logs what the current window of rejections has not said yet.
+      return { url: running.url, close: () => running.close().finally(() => rejections.flush()) };
+    },
   };
 }
 
 export { hubspotRedirectUri, WEBHOOK_PATH, INSTALL_PATH, CALLBACK_PATH } from './types.js';
-export type { ServerDeps, ServerStorage, HubSpotServerConfig } from './types.js';
+export type { ServerDeps, ServerStorage, HubSpotServerConfig, HomeLink } from './types.js';
 export type { StoredHubSpotTokens } from './oauth.js';
 export { createOAuthStateStore, type OAuthStateStore } from './oauth-state.js';
 export { pingDatabase } from './health.js';

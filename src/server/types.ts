@@ -39,6 +39,14 @@ export interface ServerDeps {
   oauthStateTtlMs?: number;
   /** Served at /metrics and consulted by /readyz (CRM health); absent: neither. */
   metrics?: Metrics;
+  /** More links for the page at `/` (the sandbox CRM's write log, say). */
+  homeLinks?: readonly HomeLink[];
+}
+
+export interface HomeLink {
+  href: string;
+  label: string;
+  about: string;
 }
 
 export const WEBHOOK_PATH = '/webhooks/hubspot';

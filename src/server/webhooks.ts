@@ -7,11 +7,12 @@ import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
 import { isOwnEcho, parseWebhookBody } from '../../connectors/hubspot/webhook-payload.js';
 import type { CrmEvent } from '../../connectors/connector.js';
 import type { Tenant } from '../storage/index.js';
+import { RejectionLog } from './rejections.js';
 import { normalizeOrigin, WEBHOOK_PATH, type ServerDeps } from './types.js';
 
 export const DEFAULT_WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
-export function webhookRouter(deps: ServerDeps): Router {
+export function webhookRouter(deps: ServerDeps, rejections = new RejectionLog(deps.logger)): Router {
   const { storage, logger, clock, hubspot } = deps;
   const origin = normalizeOrigin(deps.publicUrl);
   const router = Router();
@@ -41,18 +42,21 @@ export function webhookRouter(deps: ServerDeps): Router {
       );
       if (!verified.ok) {
         // The reason goes to our log only; the caller learns nothing about which check failed.
-        logger.warn('hubspot webhook rejected', { reason: verified.reason, bytes: rawBody.length });
+        rejections.reject('hubspot webhook rejected', verified.reason, { bytes: rawBody.length });
         res.status(401).end();
         return;
       }
 
       const parsed = parseWebhookBody(rawBody);
       if (!parsed.ok) {
-        const reason =
+        const kind =
           parsed.error instanceof SyntaxError
             ? 'body is not valid JSON'
-            : `body does not match the webhook schema: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim();
-        logger.warn('hubspot webhook unparseable', { reason });
+            : 'body does not match the webhook schema';
+        const issue = parsed.error instanceof SyntaxError ? undefined : parsed.error.issues[0];
+        const reason =
+          issue === undefined ? kind : `${kind}: ${issue.path.join('.')} ${issue.message}`.trim();
+        rejections.reject('hubspot webhook unparseable', kind, { detail: reason });
         res.status(400).json({ error: reason });
         return;
       }
@@ -84,7 +88,7 @@ export function webhookRouter(deps: ServerDeps): Router {
         for (const [portalId, portalEvents] of byPortal) {
           const tenant = await tenantOf(portalId);
           if (tenant === null) {
-            logger.warn('hubspot webhook for unknown portal dropped', {
+            rejections.reject('hubspot webhook for unknown portal dropped', 'portal not installed', {
               portalId,
               events: portalEvents.length,
             });

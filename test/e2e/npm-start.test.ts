@@ -139,6 +139,10 @@ describe('npm start, stop, npm start again on the same DATA_DIR', () => {
     const second = launch('npm', { ...env, DEMO_RATE: '4' });
     await second.waitFor((o) => o.includes('continued from DATA_DIR'), 'banner of the second run');
     await second.waitFor((o) => decisionLines(o).length >= 5, 'five leads routed in the second run');
+    // The banner's URL is a page linking health, metrics and the sandbox's writes.
+    const home = await (await fetch(`http://127.0.0.1:${env['PORT']}/`)).text();
+    for (const href of ['/healthz', '/metrics', `http://127.0.0.1:${env['SANDBOX_PORT']}/_sandbox/writes`])
+      expect(home).toContain(`href="${href}"`);
     const res = await fetch(`http://127.0.0.1:${env['SANDBOX_PORT']}/_sandbox/writes`);
     const writes = ((await res.json()) as { results: WriteRecord[] }).results;
     second.child.kill('SIGTERM');

@@ -29,6 +29,15 @@ describe('health probes', () => {
     expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
   });
 
+  it('/ is a page linking what there is to look at (was {"error":"not found"})', async () => {
+    const res = await fetch(`${h.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toContain('<a href="/healthz">Health</a>');
+    expect(html).toContain('<a href="/readyz">Readiness</a>');
+  });
+
   it('unknown paths answer 404', async () => {
     expect((await fetch(`${h.url}/nope`)).status).toBe(404);
   });

@@ -29,7 +29,11 @@ export interface Harness {
 }
 
 export async function startServer(
-  overrides: { hubspot?: Partial<ServerDeps['hubspot']>; oauthBaseUrl?: string; publicUrl?: string } = {},
+  overrides: {
+    hubspot?: Partial<ServerDeps['hubspot']>;
+    oauthBaseUrl?: string;
+    publicUrl?: string;
+  } = {},
 ): Promise<Harness> {
   const storage = await openStorage({
     file: ':memory:',
