@@ -7,7 +7,7 @@ import { healthRouter } from './health.js';
 import { linkPage } from './html.js';
 import { RejectionLog } from './rejections.js';
 import { oauthRouter } from './oauth.js';
-import { setupGuideRouter } from './setup-guide.js';
+import { SETUP_GUIDE_PATH, setupGuideRouter } from './setup-guide.js';
 import type { ServerDeps } from './types.js';
 import { webhookRouter } from './webhooks.js';
 
@@ -73,6 +73,7 @@ export function createServer(deps: ServerDeps): AppServer {
                 about: 'Prometheus: webhooks, queue, decisions, CRM calls',
               },
             ]),
+        { href: SETUP_GUIDE_PATH, label: 'Setup guide', about: 'running it for a real HubSpot portal' },
         ...(deps.homeLinks ?? []),
       ]),
     );
