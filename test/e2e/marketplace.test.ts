@@ -10,7 +10,7 @@ import { listTenants } from '../../src/cli/operate.js';
 import { createLogger } from '../../src/log.js';
 import { CALLBACK_PATH } from '../../src/server/index.js';
 import type { Db } from '../../src/storage/index.js';
-import { pgAndRedisMissing } from '../support/services.js';
+import { describeNeeding, type SuiteFn } from '../support/services.js';
 import { pgAppEnv, until, type PgAppEnv } from './pg-support.js';
 
 const logger = createLogger({ silent: true });
@@ -71,87 +71,89 @@ const PERSON = {
   jobtitle: 'Head of Nowhere',
 };
 
-const engines = [
-  ['SQLite', sqliteConfig],
-  ...(pgAndRedisMissing('privacy deletion on PostgreSQL') === null
-    ? ([['PostgreSQL', pgConfig]] as const)
-    : []),
-] as const;
-
-describe.each(engines)('a privacy deletion on %s', (_engine, makeConfig) => {
-  let app: RunningApp;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    const made = await makeConfig();
-    cleanup = made.cleanup;
-    app = await start(made.config);
-  });
-  afterAll(async () => {
-    await app.stop();
-    await cleanup();
-  });
-
-  it('leaves nothing about the contact in any table, only counts', async () => {
-    const sandbox = app.sandbox!;
-    const portal = sandbox.crm.portal(Number(sandbox.portalId));
-    const [tenant] = await app.storage.listTenants();
-    const tenantId = tenant!.id;
-    // Someone else routed too: their data must stay.
-    const [other] = sandbox.demo.createContacts(1, 'generator');
-    const contact = portal.createObject('contacts', PERSON, 'generator');
-    const id = contact.id;
-
-    await until('both contacts to be routed and their notes written', async () => {
-      const decided = await app.storage.decisionsFor(tenantId, { leadId: id }, 5);
-      const otherDecided = await app.storage.decisionsFor(tenantId, { leadId: other!.id }, 5);
-      const notes = await app.storage.plannedActionsOfKind('write_note', 10);
-      const stats = await app.storage.inboxStats(tenantId);
-      return decided.length > 0 && otherDecided.length > 0 && notes.length === 0 && stats.pending === 0;
+function privacyDeletionSuite(
+  suite: SuiteFn,
+  engine: string,
+  makeConfig: () => Promise<{ config: AppConfig; cleanup(): Promise<void> }>,
+): void {
+  suite(`a privacy deletion on ${engine}`, () => {
+    let app: RunningApp;
+    let cleanup: () => Promise<void>;
+    beforeAll(async () => {
+      const made = await makeConfig();
+      cleanup = made.cleanup;
+      app = await start(made.config);
     });
-    await sandbox.crm.webhooks.idle();
-    // A hold of the same lead (rules with holds keep one while fields are missing).
-    await app.storage.placeHold(tenantId, {
-      leadId: id,
-      route: 'wait for size',
-      fields: ['employees'],
-      since: Date.now(),
-      until: Date.now() + 60_000,
+    afterAll(async () => {
+      await app.stop();
+      await cleanup();
     });
 
-    const needles = [PERSON.email, PERSON.firstname, PERSON.lastname, PERSON.company, PERSON.jobtitle];
-    const idPattern = new RegExp(`(?<![\\d.])${id}(?![\\d])`);
-    const mentions = (cells: string[]) =>
-      cells.filter(
-        (c) => needles.some((n) => c.toLowerCase().includes(n.toLowerCase())) || idPattern.test(c),
-      );
-    // The witness works: before the deletion the contact is all over the database.
-    const before = mentions(await rawDatabase(app.storage.db));
-    expect(before.some((c) => c.startsWith('decisions.email='))).toBe(true);
-    expect(before.some((c) => c.startsWith('inbox.payload='))).toBe(true);
-    expect(before.some((c) => c.startsWith('actions.payload=') && c.includes(PERSON.company))).toBe(true);
-    expect(before.some((c) => c.startsWith('holds.lead_id='))).toBe(true);
+    it('leaves nothing about the contact in any table, only counts', async () => {
+      const sandbox = app.sandbox!;
+      const portal = sandbox.crm.portal(Number(sandbox.portalId));
+      const [tenant] = await app.storage.listTenants();
+      const tenantId = tenant!.id;
+      // Someone else routed too: their data must stay.
+      const [other] = sandbox.demo.createContacts(1, 'generator');
+      const contact = portal.createObject('contacts', PERSON, 'generator');
+      const id = contact.id;
 
-    const res = await fetch(
-      `${sandbox.url}/_sandbox/portals/${sandbox.portalId}/contacts/${id}/privacy-deletion`,
-      {
-        method: 'POST',
-      },
-    );
-    expect(await res.json()).toEqual({ events: 1 });
-    await until('the deletion to be done', async () => {
+      await until('both contacts to be routed and their notes written', async () => {
+        const decided = await app.storage.decisionsFor(tenantId, { leadId: id }, 5);
+        const otherDecided = await app.storage.decisionsFor(tenantId, { leadId: other!.id }, 5);
+        const notes = await app.storage.plannedActionsOfKind('write_note', 10);
+        const stats = await app.storage.inboxStats(tenantId);
+        return decided.length > 0 && otherDecided.length > 0 && notes.length === 0 && stats.pending === 0;
+      });
       await sandbox.crm.webhooks.idle();
-      return (await app.storage.privacyDeletionStats(tenantId)).requests >= 1;
-    });
+      // A hold of the same lead (rules with holds keep one while fields are missing).
+      await app.storage.placeHold(tenantId, {
+        leadId: id,
+        route: 'wait for size',
+        fields: ['employees'],
+        since: Date.now(),
+        until: Date.now() + 60_000,
+      });
 
-    expect(mentions(await rawDatabase(app.storage.db))).toEqual([]);
-    const kept = await app.storage.privacyDeletionStats(tenantId);
-    expect(kept.rows).toBeGreaterThan(0);
-    // The other contact's routing is untouched.
-    expect(await app.storage.decisionsFor(tenantId, { leadId: other!.id }, 5)).toHaveLength(1);
-    // The webhook was answered 2xx: HubSpot has nothing to retry.
-    expect(sandbox.crm.webhooks.deadLetters).toEqual([]);
+      const needles = [PERSON.email, PERSON.firstname, PERSON.lastname, PERSON.company, PERSON.jobtitle];
+      const idPattern = new RegExp(`(?<![\\d.])${id}(?![\\d])`);
+      const mentions = (cells: string[]) =>
+        cells.filter(
+          (c) => needles.some((n) => c.toLowerCase().includes(n.toLowerCase())) || idPattern.test(c),
+        );
+      // The witness works: before the deletion the contact is all over the database.
+      const before = mentions(await rawDatabase(app.storage.db));
+      expect(before.some((c) => c.startsWith('decisions.email='))).toBe(true);
+      expect(before.some((c) => c.startsWith('inbox.payload='))).toBe(true);
+      expect(before.some((c) => c.startsWith('actions.payload=') && c.includes(PERSON.company))).toBe(true);
+      expect(before.some((c) => c.startsWith('holds.lead_id='))).toBe(true);
+
+      const res = await fetch(
+        `${sandbox.url}/_sandbox/portals/${sandbox.portalId}/contacts/${id}/privacy-deletion`,
+        {
+          method: 'POST',
+        },
+      );
+      expect(await res.json()).toEqual({ events: 1 });
+      await until('the deletion to be done', async () => {
+        await sandbox.crm.webhooks.idle();
+        return (await app.storage.privacyDeletionStats(tenantId)).requests >= 1;
+      });
+
+      expect(mentions(await rawDatabase(app.storage.db))).toEqual([]);
+      const kept = await app.storage.privacyDeletionStats(tenantId);
+      expect(kept.rows).toBeGreaterThan(0);
+      // The other contact's routing is untouched.
+      expect(await app.storage.decisionsFor(tenantId, { leadId: other!.id }, 5)).toHaveLength(1);
+      // The webhook was answered 2xx: HubSpot has nothing to retry.
+      expect(sandbox.crm.webhooks.deadLetters).toEqual([]);
+    });
   });
-});
+}
+
+privacyDeletionSuite(describe, 'SQLite', sqliteConfig);
+privacyDeletionSuite(describeNeeding(['postgres', 'redis']), 'PostgreSQL', pgConfig);
 
 describe('an uninstall, then a reinstall from the Marketplace', () => {
   let app: RunningApp;
