@@ -299,6 +299,14 @@ export function ensureOwners(
   return added;
 }
 
+/** Adds the sequences the portal has no sequence for (by name), so a rule set's enrollments can run. */
+export function ensureSequences(portal: Portal, names: readonly string[]): void {
+  const creator = [...portal.owners.values()].find((o) => !o.archived && o.salesSeat);
+  if (creator === undefined) return;
+  for (const name of new Set(names))
+    if (portal.sequenceByName(name) === undefined) portal.addSequence(name, creator.userId);
+}
+
 function demoPortal(portal: Portal, seed: number, owners: Owner[], seeded?: Prng): DemoPortal {
   const companies = [...portal.objects.companies.values()].filter((c) => !c.archived);
   // A portal kept from an earlier run continues with other people than the ones it started with.

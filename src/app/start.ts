@@ -12,6 +12,7 @@ import { listenOps } from '../server/ops.js';
 import {
   createHubSpotSandbox,
   ensureOwners,
+  ensureSequences,
   seedDemoPortal,
   type HubSpotSandbox,
   type SandboxOptions,
@@ -235,9 +236,15 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     const kept = crm.portalIds()[0];
     const portal = kept === undefined ? crm.createPortal({}) : crm.portal(kept);
     const demo = seedDemoPortal(portal);
-    // The portal's users include the team the rules route to, so any rule set's own team can route.
+    // The portal's users and sequences include those the rules name, so any rule set can route here.
     const reps = team ?? ruleSet.team;
     if (reps !== undefined) ensureOwners(portal, Object.values(reps.reps));
+    ensureSequences(
+      portal,
+      [...ruleSet.routes.map((r) => r.actions), ruleSet.fallbackActions].flatMap(
+        (a) => a.sequence?.name ?? [],
+      ),
+    );
     sandbox = { crm, url, demo, portalId: String(portal.portalId), resumed: kept !== undefined };
     hubspot = {
       clientId: app.clientId,

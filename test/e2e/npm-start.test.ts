@@ -174,6 +174,25 @@ describe('npm start, stop, npm start again on the same DATA_DIR', () => {
   }, 180_000);
 });
 
+describe('RULES naming another rule set', () => {
+  it('routes with the rule set’s own team, says so, and the sandbox portal has its reps', async () => {
+    // Was: nine "unknown rep" errors, because TEAM defaulted to the demo portal's team file.
+    const app = launch('node', { ...env, RULES: 'rules/saas-inbound/rules.yaml', DEMO_RATE: '4' });
+    await app.waitFor((o) => decisionLines(o).length >= 8, 'eight leads routed with rules/saas-inbound');
+    app.child.kill('SIGTERM');
+    await gone(app, 'the app');
+    expect(app.out()).toContain(
+      '  rules rules/saas-inbound/rules.yaml ("SaaS inbound") with its own team (inline)\n',
+    );
+    // Leads reach the rule set's reps (or its queues), never "not a user of the CRM portal".
+    const owners = decisionLines(app.out()).map((l) => /→ ([^(]+) \(/.exec(l)?.[1]?.trim());
+    expect(owners.some((o) => o !== undefined && /Lovelace|Berg|Diaz|Evans|Fischer|Greco/.test(o))).toBe(
+      true,
+    );
+    expect(app.out()).not.toContain('not a user of the CRM portal');
+  }, 120_000);
+});
+
 describe('start-up mistakes: one line, exit code 1, no stack', () => {
   let blocker: Server | undefined;
   afterEach(async () => {
