@@ -189,7 +189,10 @@ function buildWorkload(): { ruleSet: RuleSet; team: Team; leads: Lead[] } {
     fallback: { kind: 'queue', name: 'triage' },
     fallbackActions: { note: false },
   };
-  const team: Team = { reps, queues: { triage: { name: 'triage' } } };
+  const team: Team = {
+    reps,
+    queues: { triage: { name: 'triage', target: { kind: 'owner', owner: 'triage@bench.io' } } },
+  };
 
   const leads: Lead[] = [];
   for (let i = 0; i < 10_000; i++) {

@@ -68,9 +68,16 @@ export interface OwnerWrite {
   reason?: string | undefined;
 }
 
+/** A lead put in a CRM team (a queue whose target is a team). */
+export interface TeamWrite {
+  leadId: string;
+  teamId: string;
+}
+
 export interface TaskCreate {
   leadId: string;
-  ownerId: string;
+  /** Absent for a team's task: the task names the team in its subject instead. */
+  ownerId?: string | undefined;
   subject: string;
   body: string;
   dueAt: number;
@@ -129,6 +136,8 @@ export interface CrmConnector {
   findAccountsByDomain(domains: string[]): Promise<Map<string, Account[]>>;
   directory(): Promise<Directory>;
   setOwners(writes: OwnerWrite[]): Promise<ItemResult[]>;
+  /** Puts leads in CRM teams (HubSpot `hubspot_team_id`); a CRM without teams answers `invalid`. */
+  setTeams(writes: TeamWrite[]): Promise<ItemResult[]>;
   createTasks(tasks: TaskCreate[]): Promise<ItemResult[]>;
   enroll(enrollment: SequenceEnrollment): Promise<ItemResult>;
   /** Sequences or cadences by id and name, so rules can name them. */

@@ -5,6 +5,8 @@
 // ever received.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+import type { FallbackReason } from './core/types.js';
+
 export type CrmCallOutcome = 'ok' | 'rate_limited' | 'error';
 
 export interface QueueSnapshot {
@@ -29,6 +31,7 @@ export class Metrics {
   private readonly webhookEvents: Counter<'provider' | 'outcome'>;
   private readonly webhookRequests: Counter<'provider' | 'status'>;
   private readonly decisions: Counter<'tenant' | 'route'>;
+  private readonly fallbacks: Counter<'tenant' | 'reason'>;
   private readonly deadLettered: Counter<'tenant'>;
   private readonly latency: Histogram<'tenant'>;
   private readonly crmCalls: Counter<'portal' | 'bucket' | 'outcome'>;
@@ -61,6 +64,12 @@ export class Metrics {
       name: 'lead_router_decisions_total',
       help: 'Routing decisions committed, by the route that matched (or fallback).',
       labelNames: ['tenant', 'route'],
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: 'lead_router_fallbacks_total',
+      help: 'Fallbacks taken by committed decisions, by reason (no route matched, pool nobody eligible, …).',
+      labelNames: ['tenant', 'reason'],
       registers,
     });
     this.deadLettered = new Counter({
@@ -128,8 +137,9 @@ export class Metrics {
     if (events.duplicates > 0) this.webhookEvents.inc({ provider, outcome: 'duplicate' }, events.duplicates);
   }
 
-  decided(tenantId: string, route: string): void {
+  decided(tenantId: string, route: string, fallbacks: readonly FallbackReason[] = []): void {
     this.decisions.inc({ tenant: tenantId, route });
+    for (const reason of fallbacks) this.fallbacks.inc({ tenant: tenantId, reason });
   }
 
   ownerWritten(tenantId: string, seconds: number): void {

@@ -18,6 +18,7 @@ import {
   type OwnerWrite,
   type SequenceEnrollment,
   type TaskCreate,
+  type TeamWrite,
 } from '../connector.js';
 import type { BucketName, PortalLimiter } from '../shared/limiter.js';
 import { withRetry, type RetryPolicy } from '../shared/retry.js';
@@ -569,23 +570,38 @@ export class HubSpotConnector implements CrmConnector {
   }
 
   async setOwners(writes: OwnerWrite[]): Promise<ItemResult[]> {
-    const results: ItemResult[] = new Array<ItemResult>(writes.length);
-    const keysOf = (i: number): string[] => [writes[i]!.leadId];
-    const send = async (part: number[]): Promise<BatchOutcome> => {
-      const inputs = part.map((i) => {
-        const w = writes[i]!;
+    return this.updateContacts(
+      writes.map((w) => {
         const properties: Record<string, string> = { hubspot_owner_id: w.ownerId };
         if (this.opts.reasonProperty !== undefined && w.reason !== undefined)
           properties[this.opts.reasonProperty] = w.reason;
-        return { id: w.leadId, properties };
-      });
+        return { leadId: w.leadId, properties };
+      }),
+    );
+  }
+
+  /** The contact's HubSpot team (`hubspot_team_id`, a team id as the owners API lists it). */
+  async setTeams(writes: TeamWrite[]): Promise<ItemResult[]> {
+    return this.updateContacts(
+      writes.map((w) => ({ leadId: w.leadId, properties: { hubspot_team_id: w.teamId } })),
+    );
+  }
+
+  /** Batch property updates; setting the same values twice changes nothing, so they may be re-sent. */
+  private async updateContacts(
+    writes: { leadId: string; properties: Record<string, string> }[],
+  ): Promise<ItemResult[]> {
+    const results: ItemResult[] = new Array<ItemResult>(writes.length);
+    const keysOf = (i: number): string[] => [writes[i]!.leadId];
+    const send = async (part: number[]): Promise<BatchOutcome> => {
+      const inputs = part.map((i) => ({ id: writes[i]!.leadId, properties: writes[i]!.properties }));
       const res = await this.batch(async () =>
         parseAnswer(
           batchResponseSchema,
           await this.call(
             'general',
             (c) => c.crm.contacts.batchApi.update({ inputs }, this.mw()),
-            // Setting the same owner twice changes nothing: safe to send again after a timeout.
+            // Setting the same values twice changes nothing: safe to send again after a timeout.
             'idempotent',
           ),
           'contacts batch update',
@@ -617,7 +633,8 @@ export class HubSpotConnector implements CrmConnector {
         hs_task_priority: t.priority.toUpperCase(),
         hs_task_status: 'NOT_STARTED',
         hs_task_type: 'TODO',
-        hubspot_owner_id: t.ownerId,
+        // A team's task has no owner: it names the team instead.
+        ...(t.ownerId === undefined ? {} : { hubspot_owner_id: t.ownerId }),
       },
       associationTypeId: TASK_TO_CONTACT,
       object: 'tasks',

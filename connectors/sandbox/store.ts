@@ -257,6 +257,15 @@ export class Portal {
         });
       }
     }
+    // `hubspot_team_id` takes the id of a team of the portal (as the owners API lists teams).
+    const team = props['hubspot_team_id'];
+    if (team !== undefined && team !== null && team !== '' && !this.hasTeam(propString(team))) {
+      problems.push({
+        name: 'hubspot_team_id',
+        error: 'INVALID_OPTION',
+        message: `${propString(team)} was not one of the allowed options`,
+      });
+    }
     if (type === 'contacts' && creating && typeof props['email'] === 'string') {
       const existing = this.findByProperty('contacts', 'email', props['email']);
       if (existing !== undefined) {
@@ -291,6 +300,9 @@ export class Portal {
     this.write(WRITE_KIND[type].created, id, source, pickDetails(properties));
     if (type === 'contacts' && properties['hubspot_owner_id']) {
       this.write('owner.set', id, source, { from: '', to: properties['hubspot_owner_id'] });
+    }
+    if (type === 'contacts' && properties['hubspot_team_id']) {
+      this.write('team.set', id, source, { from: '', to: properties['hubspot_team_id'] });
     }
     for (const a of associations) this.associate(type, id, a.toId, a.typeId, a.category, source);
     if (type === 'contacts' && this.autoAssociateByDomain) this.autoAssociate(obj, source);
@@ -339,6 +351,7 @@ export class Portal {
     }
     if (changed.length === 0) return obj;
     const before = obj.properties['hubspot_owner_id'] ?? '';
+    const teamBefore = obj.properties['hubspot_team_id'] ?? '';
     for (const [k, v] of changed) {
       // "Properties values can be cleared by passing an empty string."
       if (v === '') delete obj.properties[k];
@@ -351,6 +364,9 @@ export class Portal {
     const after = obj.properties['hubspot_owner_id'] ?? '';
     if (type === 'contacts' && before !== after)
       this.write('owner.set', id, source, { from: before, to: after });
+    const teamAfter = obj.properties['hubspot_team_id'] ?? '';
+    if (type === 'contacts' && teamBefore !== teamAfter)
+      this.write('team.set', id, source, { from: teamBefore, to: teamAfter });
     for (const [property, value] of changed) {
       this.emit({
         kind: 'propertyChange',
@@ -455,8 +471,15 @@ export class Portal {
 
   // ---- owners, sequences, enrollments -------------------------------------------------------
 
+  /** A team of the portal: HubSpot lists teams only through their owners. */
+  hasTeam(id: string): boolean {
+    for (const o of this.owners.values()) if (o.teams.some((t) => t.id === id)) return true;
+    return false;
+  }
+
+  /** A person (the default) or a `QUEUE` owner: a shared owner record leads can be assigned to. */
   addOwner(
-    input: Omit<Owner, 'id' | 'userId' | 'createdAt' | 'updatedAt' | 'type'> & { type?: 'PERSON' },
+    input: Omit<Owner, 'id' | 'userId' | 'createdAt' | 'updatedAt' | 'type'> & { type?: Owner['type'] },
   ): Owner {
     const now = this.clock.now();
     const owner: Owner = {

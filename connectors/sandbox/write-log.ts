@@ -4,6 +4,7 @@ export type WriteKind =
   | 'contact.created'
   | 'contact.updated'
   | 'owner.set'
+  | 'team.set'
   | 'company.created'
   | 'company.updated'
   | 'task.created'
@@ -67,6 +68,8 @@ export class WriteLog {
 /** The effects the app had on each contact of a portal, from the write log (the "exactly once" witness). */
 export interface ContactEffects {
   owners: Map<string, WriteRecord[]>;
+  /** `hubspot_team_id` changes, keyed by contact id. */
+  teams: Map<string, WriteRecord[]>;
   /** Tasks associated with the contact, keyed by contact id. */
   tasks: Map<string, WriteRecord[]>;
   enrollments: Map<string, WriteRecord[]>;
@@ -83,6 +86,7 @@ export function contactEffects(log: WriteLog, portalId: number): ContactEffects 
   }
   const effects: ContactEffects = {
     owners: new Map(),
+    teams: new Map(),
     tasks: new Map(),
     enrollments: new Map(),
     notes: new Map(),
@@ -94,6 +98,7 @@ export function contactEffects(log: WriteLog, portalId: number): ContactEffects 
   };
   for (const w of writes) {
     if (w.kind === 'owner.set') add(effects.owners, w.objectId, w);
+    else if (w.kind === 'team.set') add(effects.teams, w.objectId, w);
     else if (w.kind === 'enrollment.created') add(effects.enrollments, w.objectId, w);
     else if (w.kind === 'association.created' && w.details['toType'] === 'contacts') {
       const contact = w.details['toId'] ?? '';

@@ -104,19 +104,20 @@ async function readRules(
   config: AppConfig,
 ): Promise<{ source: string; ruleSet: RuleSet; team: Team | undefined; teamSource: TeamSource }> {
   const source = await readConfigFile('RULES', config.rulesPath);
-  const load = (team: Team | undefined): RuleSet => {
-    const rules = loadRuleSet(source, config.rulesPath, team === undefined ? {} : { team });
+  // Routing needs every queue's CRM target; only the first look (is a team inline?) may do without.
+  const load = (team: Team | undefined, requireQueueTargets = true): RuleSet => {
+    const rules = loadRuleSet(source, config.rulesPath, { team, requireQueueTargets });
     if (!rules.ok) throw new ConfigError(rules.errors.map(formatDiagnostic).join('\n'));
     return rules.ruleSet;
   };
   let teamPath = config.teamPath;
   if (teamPath === undefined) {
-    const own = load(undefined);
+    const own = load(undefined, false);
     if (own.team !== undefined)
       return { source, ruleSet: own, team: undefined, teamSource: { kind: 'inline' } };
     teamPath = teamFileBeside(config.rulesPath);
     if (teamPath === undefined)
-      return { source, ruleSet: own, team: undefined, teamSource: { kind: 'none' } };
+      return { source, ruleSet: load(undefined), team: undefined, teamSource: { kind: 'none' } };
   }
   const loaded = loadTeam(await readConfigFile('TEAM', teamPath), teamPath);
   if (!loaded.ok) throw new ConfigError(loaded.errors.map(formatDiagnostic).join('\n'));
@@ -322,7 +323,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         retention: { policy: config.retention },
         onPurged: (kind, rows) => metrics.purged(kind, rows),
         onDecision: (info) => {
-          metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback');
+          metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback', info.decision.fallbacks);
           options.onDecision?.(info);
         },
       })

@@ -135,11 +135,10 @@ export class HubSpotTenants implements TenantRegistry {
     const cachedRules = this.ruleSets.get(tenantId);
     let ruleSet = cachedRules?.version === ruleset.version ? cachedRules.ruleSet : undefined;
     if (ruleSet === undefined) {
-      const loaded = loadRuleSet(
-        ruleset.source,
-        `rule set ${ruleset.version}`,
-        this.opts.team === undefined ? {} : { team: this.opts.team },
-      );
+      const loaded = loadRuleSet(ruleset.source, `rule set ${ruleset.version}`, {
+        team: this.opts.team,
+        requireQueueTargets: true,
+      });
       if (!loaded.ok)
         throw new CrmError(
           'invalid',

@@ -76,7 +76,8 @@ async function loadTeamOrFail(io: Io, path: string): Promise<Team> {
 }
 
 async function loadRulesOrFail(io: Io, path: string, team: Team | undefined): Promise<RuleSet> {
-  const result = await loadRuleSetFile(path, team === undefined ? {} : { team });
+  // What is validated or simulated here is what the app would run: every queue needs a CRM target.
+  const result = await loadRuleSetFile(path, { team, requireQueueTargets: true });
   if (!result.ok) {
     report(io, result.errors, result.warnings);
     io.err(`${path}: ${result.errors.length} error(s)`);

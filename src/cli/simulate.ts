@@ -177,7 +177,7 @@ function actionsOf(d: Decision): string {
   return d.actions
     .filter((a) => a.kind !== 'set_owner' && a.kind !== 'set_queue')
     .map((a) =>
-      a.kind === 'create_task'
+      a.kind === 'create_task' || a.kind === 'queue_task'
         ? 'task'
         : a.kind === 'enroll_sequence'
           ? `seq:${a.sequence.name ?? a.sequence.id ?? '?'}`

@@ -14,6 +14,7 @@ import type {
   Decision,
   DecisionContext,
   Destination,
+  FallbackReason,
   Lead,
   ResolvedDestination,
   Route,
@@ -22,6 +23,7 @@ import type {
   RoutingStateChanges,
   RuleSet,
   SlaSpec,
+  Team,
   Trace,
 } from './types.js';
 
@@ -84,6 +86,13 @@ function exhaustive(value: never): never {
   throw new Error(`unhandled destination ${JSON.stringify(value)}`);
 }
 
+/** The fallback reason when a named rep of this role cannot take the lead. */
+const UNAVAILABLE = {
+  rep: 'rep_unavailable',
+  'account owner': 'account_owner_unavailable',
+  'existing owner': 'existing_owner_unavailable',
+} as const satisfies Record<string, FallbackReason>;
+
 /** Carries the evolving trace and state changes through one decision. */
 class Resolver {
   readonly changes: RoutingStateChanges = emptyChanges();
@@ -108,6 +117,13 @@ class Resolver {
     return this.changed ? applyStateChanges(this.context.state, this.changes) : this.context.state;
   }
 
+  /** Each fallback taken, in order; allocated only when one is. */
+  fallbacks: FallbackReason[] | undefined;
+
+  fellBack(reason: FallbackReason): void {
+    (this.fallbacks ??= []).push(reason);
+  }
+
   private record(changes: RoutingStateChanges): void {
     Object.assign(this.changes.pools, changes.pools);
     Object.assign(this.changes.reps, changes.reps);
@@ -118,6 +134,7 @@ class Resolver {
   resolve(dest: Destination, depth = 0): ResolvedDestination {
     if (depth > MAX_FALLBACK_DEPTH) {
       this.trace.steps.push('fallback chain too long: left unassigned');
+      this.fellBack('fallback_chain_too_long');
       return { kind: 'none' };
     }
     switch (dest.kind) {
@@ -131,6 +148,7 @@ class Resolver {
         const pool = this.ruleSet.pools[dest.name];
         if (pool === undefined) {
           this.trace.steps.push(`unknown pool ${dest.name} → rule set fallback`);
+          this.fellBack('unknown_pool');
           return this.resolve(this.ruleSet.fallback, depth + 1);
         }
         const picked = pickFromPool(pool, this.context.team, this.state, this.now, this.context.excludeReps, {
@@ -140,6 +158,7 @@ class Resolver {
         this.record(picked.changes);
         if (picked.chosen !== undefined) return { kind: 'rep', email: picked.chosen };
         this.trace.steps.push(`pool ${pool.name}: nobody eligible → ${describeDestination(pool.fallback)}`);
+        this.fellBack('pool_nobody_eligible');
         return this.resolve(pool.fallback, depth + 1);
       }
       case 'account_owner': {
@@ -150,6 +169,7 @@ class Resolver {
               ? 'no account matched'
               : `account ${this.account.account.name} has no owner`;
           this.trace.steps.push(`${why} → ${describeDestination(dest.fallback)}`);
+          this.fellBack(this.account === null ? 'no_account_matched' : 'account_has_no_owner');
           return this.resolve(dest.fallback, depth + 1);
         }
         return this.directRep(owner, 'account owner', dest.fallback, depth);
@@ -158,6 +178,7 @@ class Resolver {
         const owner = this.lead.owner;
         if (owner === undefined) {
           this.trace.steps.push(`lead has no owner → ${describeDestination(dest.fallback)}`);
+          this.fellBack('lead_has_no_owner');
           return this.resolve(dest.fallback, depth + 1);
         }
         return this.directRep(owner, 'existing owner', dest.fallback, depth);
@@ -172,7 +193,12 @@ class Resolver {
   }
 
   /** A named rep gets the lead if active, present and under cap; working hours do not apply to named reps. */
-  private directRep(email: string, role: string, fallback: Destination, depth: number): ResolvedDestination {
+  private directRep(
+    email: string,
+    role: keyof typeof UNAVAILABLE,
+    fallback: Destination,
+    depth: number,
+  ): ResolvedDestination {
     const rep = this.context.team.reps[email];
     const exclude = this.context.excludeReps === undefined ? undefined : new Set(this.context.excludeReps);
     const counters = this.changes.reps[email] ?? this.context.state.reps[email];
@@ -184,6 +210,7 @@ class Resolver {
       this.trace.steps.push(
         `${role} ${email} skipped: ${check.detail ?? check.skipped ?? 'unknown rep'} → ${describeDestination(fallback)}`,
       );
+      this.fellBack(UNAVAILABLE[role]);
       return this.resolve(fallback, depth + 1);
     }
     this.trace.steps.push(`${role} ${email} is available`);
@@ -197,6 +224,8 @@ function plannedActions(
   lead: Lead,
   dest: ResolvedDestination,
   actions: RouteActions,
+  sla: SlaSpec | undefined,
+  team: Team,
   routeName: string,
   now: number,
   trace: Trace,
@@ -204,8 +233,8 @@ function plannedActions(
   const out: Action[] = [];
   const owner = dest.kind === 'rep' ? dest.email : undefined;
   if (dest.kind === 'rep') out.push({ kind: 'set_owner', email: dest.email });
-  if (dest.kind === 'queue') out.push({ kind: 'set_queue', queue: dest.name });
-  if (actions.task !== undefined) {
+  if (dest.kind === 'queue') queueActions(lead, dest.name, team, actions, sla, routeName, now, trace, out);
+  else if (actions.task !== undefined) {
     if (owner === undefined) {
       trace.steps.push('task not created: no single owner to assign it to');
     } else {
@@ -231,6 +260,46 @@ function plannedActions(
     }
   }
   return out;
+}
+
+/**
+ * A queue's lead lands on the queue's CRM target: its owner, or its team plus a task naming the team
+ * (due as the route's task says, else by the SLA's first touch, else now). A route's task goes to the
+ * queue's owner. Never nothing: that would be the silent catch-all.
+ */
+function queueActions(
+  lead: Lead,
+  queue: string,
+  team: Team,
+  actions: RouteActions,
+  sla: SlaSpec | undefined,
+  routeName: string,
+  now: number,
+  trace: Trace,
+  out: Action[],
+): void {
+  const target = team.queues[queue]?.target;
+  if (target === undefined) trace.steps.push(`queue ${queue} has no CRM target in the team`);
+  out.push(target === undefined ? { kind: 'set_queue', queue } : { kind: 'set_queue', queue, target });
+  const task = actions.task;
+  if (task === undefined && target?.kind !== 'team') return;
+  const extras = { owner: queue, route: routeName };
+  const who = lead.email ?? `lead ${lead.id}`;
+  const queueTask: Action = {
+    kind: 'queue_task',
+    queue,
+    subject:
+      task === undefined ? `Pick up ${who} from queue ${queue}` : renderTemplate(task.subject, lead, extras),
+    body: renderTemplate(
+      task?.body ?? `Routed by "${routeName}" to queue ${queue}: pick it up.`,
+      lead,
+      extras,
+    ),
+    dueAt: now + (task?.dueInMs ?? sla?.firstTouchMs ?? 0),
+    priority: task?.priority ?? 'medium',
+  };
+  if (target !== undefined) queueTask.target = target;
+  out.push(queueTask);
 }
 
 function slaFor(dest: ResolvedDestination, sla: SlaSpec | undefined, now: number): Decision['sla'] {
@@ -307,6 +376,7 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
         trace.steps.push(
           `hold timed out after ${formatDuration(assign.timeoutMs)} still missing ${missing.join(', ')} → ${describeDestination(assign.then)}`,
         );
+        resolver.fellBack('hold_timed_out');
         return finish(deciding, route, resolver.resolve(assign.then));
       }
       trace.enter({ index: route.index, name: route.name, matched: true, condition });
@@ -316,6 +386,7 @@ export function decide(lead: Lead, ruleSet: RuleSet, context: DecisionContext, n
     compiled.release(scope);
   }
   trace.steps.push(`no route matched → rule set fallback: ${describeDestination(ruleSet.fallback)}`);
+  resolver.fellBack('no_route_matched');
   return finish(deciding, null, resolver.resolve(ruleSet.fallback));
 }
 
@@ -345,11 +416,15 @@ function finish(
     decidedAt: now,
     route: route === null ? null : { index: route.index, name: route.name },
     destination: dest,
-    actions: dest.kind === 'hold' ? [] : plannedActions(lead, dest, actions, routeName, now, trace),
+    actions:
+      dest.kind === 'hold'
+        ? []
+        : plannedActions(lead, dest, actions, sla, context.team, routeName, now, trace),
     sla: slaFor(dest, sla, now),
     trace,
     stateChanges: resolver.changes,
   };
+  if (resolver.fallbacks !== undefined) decision.fallbacks = resolver.fallbacks;
   if (actions.note && dest.kind !== 'hold') {
     decision.actions.push({ kind: 'write_note', text: summarizeDecision(decision, lead, context.team) });
   }

@@ -6,6 +6,7 @@ import type {
   Decision,
   FieldValue,
   Lead,
+  QueueTarget,
   ResolvedDestination,
   Team,
 } from './types.js';
@@ -101,14 +102,21 @@ function destinationText(dest: ResolvedDestination, team: Team): string {
   }
 }
 
+function targetText(target: QueueTarget | undefined): string {
+  if (target === undefined) return 'no CRM target';
+  return target.kind === 'owner' ? `owner ${target.owner}` : `team ${target.team}`;
+}
+
 function actionText(a: Action, team: Team): string {
   switch (a.kind) {
     case 'set_owner':
       return `owner ${repName(team, a.email)}`;
     case 'set_queue':
-      return `queue ${a.queue}`;
+      return `queue ${a.queue} (${targetText(a.target)})`;
     case 'create_task':
       return `task due ${localDateTime(a.dueAt, team.reps[a.assignee]?.timezone)}`;
+    case 'queue_task':
+      return `queue task due ${localDateTime(a.dueAt)}`;
     case 'enroll_sequence':
       return `sequence ${a.sequence.name ?? a.sequence.id ?? '?'}`;
     case 'write_note':
@@ -134,7 +142,8 @@ export function summarizeDecision(decision: Decision, lead: Lead, team: Team): s
   }
   const parts = [`${who} → ${destinationText(decision.destination, team)} (${why.join('; ')})`];
   for (const a of decision.actions) {
-    if (a.kind === 'create_task' || a.kind === 'enroll_sequence') parts.push(actionText(a, team));
+    if (a.kind === 'create_task' || a.kind === 'queue_task' || a.kind === 'enroll_sequence')
+      parts.push(actionText(a, team));
   }
   return parts.join(' · ');
 }
@@ -195,6 +204,11 @@ export function explainDecision(decision: Decision, lead: Lead, team: Team): str
       case 'create_task':
         out.push(
           `Action: task "${a.subject}" for ${repName(team, a.assignee)}, due ${new Date(a.dueAt).toISOString()} (${a.priority})`,
+        );
+        break;
+      case 'queue_task':
+        out.push(
+          `Action: task "${a.subject}" for queue ${a.queue} (${targetText(a.target)}), due ${new Date(a.dueAt).toISOString()} (${a.priority})`,
         );
         break;
       case 'enroll_sequence':

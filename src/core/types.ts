@@ -104,10 +104,18 @@ export interface Rep {
   inactiveReason?: string | undefined;
 }
 
+/**
+ * Where a queue's leads land in the CRM, so none is left unowned. CRM-neutral: each connector maps it.
+ * - `owner`: an owner record, by email or CRM id: the lead's owner is set to it (a HubSpot owner, such
+ *   as one of type QUEUE; a Salesforce Queue as `OwnerId`).
+ * - `team`: a team, by CRM id or name: the lead's team is set and a task naming the team is created
+ *   (HubSpot `hubspot_team_id`).
+ */
+export type QueueTarget = { kind: 'owner'; owner: string } | { kind: 'team'; team: string };
+
 export interface Queue {
   name: string;
-  /** A CRM id (HubSpot team id, Salesforce queue id) when the team file names one. */
-  crmId?: string | undefined;
+  target: QueueTarget;
 }
 
 export interface Team {
@@ -418,9 +426,27 @@ export type ResolvedDestination =
   | { kind: 'none' }
   | { kind: 'hold'; fields: string[]; until: number };
 
+/** Why a decision used a fallback destination (counted in metrics by reason). */
+export type FallbackReason =
+  | 'no_route_matched'
+  | 'hold_timed_out'
+  | 'pool_nobody_eligible'
+  | 'unknown_pool'
+  | 'rep_unavailable'
+  | 'no_account_matched'
+  | 'account_has_no_owner'
+  | 'account_owner_unavailable'
+  | 'lead_has_no_owner'
+  | 'existing_owner_unavailable'
+  | 'fallback_chain_too_long';
+
 export type Action =
   | { kind: 'set_owner'; email: string }
-  | { kind: 'set_queue'; queue: string }
+  /**
+   * The queue's CRM write: the owner or team its target names. `target` is absent only when the team
+   * had none for the queue at decision time; the write then fails with that reason, it is never skipped.
+   */
+  | { kind: 'set_queue'; queue: string; target?: QueueTarget | undefined }
   | {
       kind: 'create_task';
       subject: string;
@@ -428,6 +454,19 @@ export type Action =
       dueAt: number;
       priority: 'low' | 'medium' | 'high';
       assignee: string;
+    }
+  /**
+   * A task for a queue's lead: assigned to the queue's owner (owner target), or naming the queue's team
+   * (team target: its due time is the route's task or SLA).
+   */
+  | {
+      kind: 'queue_task';
+      queue: string;
+      target?: QueueTarget | undefined;
+      subject: string;
+      body: string;
+      dueAt: number;
+      priority: 'low' | 'medium' | 'high';
     }
   | { kind: 'enroll_sequence'; sequence: SequenceSpec; sender: string }
   | { kind: 'write_note'; text: string };
@@ -444,4 +483,6 @@ export interface Decision {
   trace: Trace;
   /** The state entries this decision changed; apply them with `applyStateChanges`. */
   stateChanges: RoutingStateChanges;
+  /** Each fallback taken on the way to the destination, in order; absent when none was. */
+  fallbacks?: FallbackReason[] | undefined;
 }

@@ -8,7 +8,7 @@ const DUE_TOLERANCE_MS = 1_000;
 
 export function matchTask(
   found: readonly ExistingTask[],
-  wanted: { subject: string; dueAt: number; ownerId: string },
+  wanted: { subject: string; dueAt: number; ownerId?: string | undefined },
 ): ExistingTask | undefined {
   return found.find(
     (t) =>

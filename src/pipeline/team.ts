@@ -1,11 +1,50 @@
 // Merges the CRM directory into the team the rules name, so routing sees who can really own a lead.
-import type { Directory, DirectoryOwner } from '../../connectors/connector.js';
-import type { Rep, Team } from '../core/types.js';
+import { CrmError, type Directory, type DirectoryOwner } from '../../connectors/connector.js';
+import type { QueueTarget, Rep, Team } from '../core/types.js';
 
 export interface MergedTeam {
   team: Team;
   /** Rep email (lower case) → the CRM owner. */
   ownerByEmail: Map<string, DirectoryOwner>;
+  /** CRM team name → id, as the directory lists them. */
+  teamIdByName: Readonly<Record<string, string>>;
+}
+
+/** Where a queue's target lands in the CRM: an owner id, or a team's id and name. */
+export type QueueLanding =
+  { kind: 'owner'; ownerId: string } | { kind: 'team'; teamId: string; teamName: string };
+
+/**
+ * Resolves a queue's target against the directory. An owner named by email must be an active owner; one
+ * named by id is sent as is (a HubSpot QUEUE owner, a Salesforce queue: the CRM checks it). A team must
+ * be one the directory lists, by name or id.
+ */
+export function landQueue(
+  queue: string,
+  target: QueueTarget | undefined,
+  merged: MergedTeam,
+  crm: string,
+): QueueLanding | CrmError {
+  if (target === undefined)
+    return new CrmError(
+      'invalid',
+      `queue ${queue} has no CRM target: give it an owner or a team in the team file`,
+    );
+  if (target.kind === 'owner') {
+    if (!target.owner.includes('@')) return { kind: 'owner', ownerId: target.owner };
+    const owner = merged.ownerByEmail.get(target.owner);
+    if (owner === undefined)
+      return new CrmError('invalid', `queue ${queue}: no ${crm} owner with the email ${target.owner}`);
+    if (!owner.active)
+      return new CrmError('invalid', `queue ${queue}: ${crm} owner ${target.owner} is deactivated`);
+    return { kind: 'owner', ownerId: owner.id };
+  }
+  const byName = merged.teamIdByName[target.team];
+  if (byName !== undefined) return { kind: 'team', teamId: byName, teamName: target.team };
+  const named = Object.entries(merged.teamIdByName).find(([, id]) => id === target.team);
+  if (named !== undefined) return { kind: 'team', teamId: named[1], teamName: named[0] };
+  // Not guessed: a team the directory does not list gets neither the lead nor a task.
+  return new CrmError('invalid', `queue ${queue}: ${crm} lists no team named or numbered ${target.team}`);
 }
 
 /**
@@ -14,7 +53,6 @@ export interface MergedTeam {
  *   CRM", "not a user of the CRM portal").
  * - Directory owners the team does not name are added as reps (UTC, always available) so account
  *   owners and existing owners can be routed to.
- * - Queues the team names pick up the CRM team id from the directory when they have none.
  */
 export function mergeDirectory(team: Team, directory: Directory): MergedTeam {
   const ownerByEmail = new Map<string, DirectoryOwner>();
@@ -46,10 +84,5 @@ export function mergeDirectory(team: Team, directory: Directory): MergedTeam {
       active: owner.active,
     };
   }
-  const queues: Team['queues'] = {};
-  for (const [name, q] of Object.entries(team.queues)) {
-    const crmId = q.crmId ?? directory.queues[name];
-    queues[name] = crmId === undefined ? { ...q } : { ...q, crmId };
-  }
-  return { team: { reps, queues }, ownerByEmail };
+  return { team: { reps, queues: team.queues }, ownerByEmail, teamIdByName: directory.queues };
 }

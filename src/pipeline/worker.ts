@@ -10,6 +10,7 @@ import {
   type ItemResult,
   type OwnerWrite,
   type TaskCreate,
+  type TeamWrite,
 } from '../../connectors/connector.js';
 import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import { AccountIndex } from '../core/accounts.js';
@@ -42,7 +43,7 @@ import {
 } from './failures.js';
 import { crmPropertiesFor, propertyFeedsFields } from './properties.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from './runtime.js';
-import { mergeDirectory, type MergedTeam } from './team.js';
+import { landQueue, mergeDirectory, type MergedTeam } from './team.js';
 
 /** Subscription of the inbox events the worker enqueues itself when a hold times out. */
 export const HOLD_TIMEOUT_SUBSCRIPTION = 'lead-router.hold-timeout';
@@ -227,6 +228,8 @@ function describeAction(a: PlannedAction): string {
       return `assign contact ${a.leadId} to queue ${action.queue}`;
     case 'create_task':
       return `create task for contact ${a.leadId} assigned to ${action.assignee}`;
+    case 'queue_task':
+      return `create task for contact ${a.leadId} for queue ${action.queue}`;
     case 'enroll_sequence':
       return `enroll contact ${a.leadId} in sequence ${sequenceLabel(action.sequence)}`;
     case 'write_note':
@@ -1121,6 +1124,7 @@ export class Worker {
     };
 
     const owners: { job: Job; a: PlannedAction; input: OwnerWrite }[] = [];
+    const teams: { job: Job; a: PlannedAction; input: TeamWrite }[] = [];
     const tasks: { job: Job; a: PlannedAction; input: TaskCreate }[] = [];
     const enrolls: { job: Job; a: PlannedAction; spec: SequenceSpec; sender: string }[] = [];
     for (const { job, a } of pending) {
@@ -1132,10 +1136,36 @@ export class Worker {
           else owners.push({ job, a, input: { leadId: a.leadId, ownerId: owner.id } });
           break;
         }
-        case 'set_queue':
-          // HubSpot has no queue owner field; queues map to CRM teams in a later change.
-          record(job, a, { ok: true });
+        case 'set_queue': {
+          // Done only once the CRM holds it: the queue's owner, or its team.
+          const landing = landQueue(action.queue, action.target, merged, batch.crm);
+          if (landing instanceof CrmError) record(job, a, { ok: false, error: landing });
+          else if (landing.kind === 'owner')
+            owners.push({ job, a, input: { leadId: a.leadId, ownerId: landing.ownerId } });
+          else teams.push({ job, a, input: { leadId: a.leadId, teamId: landing.teamId } });
           break;
+        }
+        case 'queue_task': {
+          const landing = landQueue(action.queue, action.target, merged, batch.crm);
+          if (landing instanceof CrmError) record(job, a, { ok: false, error: landing });
+          else
+            tasks.push({
+              job,
+              a,
+              input: {
+                leadId: a.leadId,
+                // A team's task has no owner; its subject names the team.
+                ownerId: landing.kind === 'owner' ? landing.ownerId : undefined,
+                subject:
+                  landing.kind === 'team' ? `${action.subject} (team ${landing.teamName})` : action.subject,
+                body: action.body,
+                dueAt: action.dueAt,
+                priority: action.priority,
+                key: a.key,
+              },
+            });
+          break;
+        }
         case 'create_task': {
           const owner = ownerOf(action.assignee);
           if (owner === undefined) record(job, a, { ok: false, error: missingOwner(action.assignee) });
@@ -1172,6 +1202,7 @@ export class Worker {
       await flush();
       // Setting an owner is idempotent: sent again after a crash, it changes nothing.
       await batchCall(owners, (inputs) => connector.setOwners(inputs), false);
+      await batchCall(teams, (inputs) => connector.setTeams(inputs), false);
 
       // Tasks: a task an unresolved earlier send made is adopted; the rest are marked sent, then sent.
       const claimedTasks = await claim(tasks);

@@ -9,7 +9,7 @@ export interface Known {
   pools: ReadonlySet<string>;
   /** Lower-cased rep emails; undefined when no team is known (rep checks are skipped). */
   reps: ReadonlySet<string> | undefined;
-  /** Queue names; undefined when the team lists none (queue checks are skipped). */
+  /** Queue names the team gives a CRM target; undefined where no destination can be written. */
   queues: ReadonlySet<string> | undefined;
 }
 

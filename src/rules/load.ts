@@ -30,6 +30,12 @@ export type TeamLoadResult =
 export interface LoadOptions {
   /** The team to check rep references against when the rule file has no inline team (a team file). */
   team?: Team | undefined;
+  /**
+   * Every queue the rules name must have a CRM target in the team, even when no team is given at all
+   * (then every queue is an error). Set where rules are validated or put to work (CLI, app); without
+   * it, a rule file read on its own skips queue checks as it skips rep checks.
+   */
+  requireQueueTargets?: boolean | undefined;
 }
 
 /** Short content hash naming the exact rules a decision used. */
@@ -303,16 +309,17 @@ function loadRuleSetUnsafe(source: string, file: string, opts: LoadOptions): Loa
     : inlineTeam
       ? keysOf(inlineTeam['reps']).map((k) => k.trim().toLowerCase())
       : undefined;
+  // Every queue the rules name must be one the team gives a CRM target (the team checks the targets).
   const queueNames = opts.team
     ? Object.keys(opts.team.queues)
     : inlineTeam
       ? keysOf(inlineTeam['queues'])
-      : [];
+      : undefined;
   const known: Known = {
     territories: new Set(keysOf(data['territories'])),
     pools: new Set(keysOf(data['pools'])),
     reps: repNames === undefined ? undefined : new Set(repNames),
-    queues: queueNames.length > 0 ? new Set(queueNames) : undefined,
+    queues: queueNames === undefined && opts.requireQueueTargets !== true ? undefined : new Set(queueNames),
   };
   checkRouteNames(data['routes'], reporter);
   const rawWarnings: RawWarning[] = [];

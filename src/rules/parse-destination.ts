@@ -57,7 +57,8 @@ export function parseDestination(
         inner.error([], `"${key}" takes a ${key} name, got ${describeType(arg)}`);
         return undefined;
       }
-      checkRef(arg, key === 'pool' ? inner.known.pools : inner.known.queues, key, inner);
+      if (key === 'pool') checkRef(arg, inner.known.pools, key, inner);
+      else checkQueue(arg, inner);
       return { kind: key, name: arg };
     }
     case 'account_owner':
@@ -116,6 +117,21 @@ function parseHold(arg: unknown, scope: Scope): DraftDestination | undefined {
       : parseDestination(arg['then'], scope.at('then'), { allowHold: false });
   if (fields === undefined || timeoutMs === undefined) return undefined;
   return { kind: 'hold', fields, timeoutMs, then };
+}
+
+/** A queue's leads must land somewhere real in the CRM: only queues the team gives a target will do. */
+function checkQueue(name: string, scope: Scope): void {
+  const known = scope.known.queues;
+  if (known === undefined || known.has(name)) return;
+  const where =
+    scope.known.reps === undefined
+      ? "no team is given; list it under the team's queues:"
+      : "list it under the team's queues:";
+  scope.error(
+    [],
+    `queue "${name}" has no CRM target: ${where} ${name}: { owner: email or owner id } or { team: team id or name }`,
+    { suggestion: closest(name, known) },
+  );
 }
 
 function checkRef(name: string, known: ReadonlySet<string> | undefined, what: string, scope: Scope): void {

@@ -8,6 +8,7 @@ import type {
   DateRange,
   PostalRange,
   Queue,
+  QueueTarget,
   Rep,
   SequenceSpec,
   SlaBreach,
@@ -365,10 +366,47 @@ export function teamSchema(warnings: RawWarning[]) {
         message: 'missing required key "timezone" (needed to read hours)',
       });
   });
-  const queue = z.union([
-    z.null(),
-    strictObject({ id: z.union([z.string().min(1), z.number()]).optional(), name: z.string().optional() }),
-  ]);
+  // A CRM id may be written as a YAML number; ids are kept as strings.
+  const crmRef = z.union([z.string().trim().min(1), z.number().int().nonnegative()]).transform(String);
+  const queue = z
+    .preprocess(
+      // `name: {}` and `name:` alike: reported as a queue without a target below.
+      (v) => v ?? {},
+      strictObject({
+        owner: crmRef.optional(),
+        team: crmRef.optional(),
+        /** Before targets were named: a CRM team id. */
+        id: crmRef.optional(),
+        name: z.string().optional(),
+      }),
+    )
+    .transform((q, ctx): QueueTarget | undefined => {
+      if (q.id !== undefined)
+        warnings.push({
+          path: [...ctx.path, 'id'],
+          message: `"id" is read as a CRM team; write team: '${q.id}'`,
+          suggestion: `team: '${q.id}'`,
+          atKey: true,
+        });
+      const team = q.team ?? q.id;
+      if (q.owner !== undefined && team !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a queue lands on one CRM target: give owner or team, not both',
+        });
+        return undefined;
+      }
+      // Emails are case-insensitive; CRM ids (a Salesforce queue id) are not.
+      if (q.owner !== undefined)
+        return { kind: 'owner', owner: q.owner.includes('@') ? q.owner.toLowerCase() : q.owner };
+      if (team !== undefined) return { kind: 'team', team };
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'a queue needs a CRM target, or its leads would be left unowned: { owner: email or owner id } or { team: team id or name }',
+      });
+      return undefined;
+    });
   return strictObject({
     reps: z
       .preprocess((v, ctx) => {
@@ -415,11 +453,8 @@ export function teamSchema(warnings: RawWarning[]) {
       reps[email] = rep;
     }
     const queues: Record<string, Queue> = {};
-    for (const [name, q] of Object.entries(t.queues ?? {})) {
-      const queue: Queue = { name };
-      if (q?.id !== undefined) queue.crmId = String(q.id);
-      queues[name] = queue;
-    }
+    for (const [name, target] of Object.entries(t.queues ?? {}))
+      if (target !== undefined) queues[name] = { name, target };
     return { reps, queues };
   });
 }

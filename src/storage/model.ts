@@ -6,6 +6,7 @@ import type {
   ConditionTrace,
   Decision,
   PoolState,
+  QueueTarget,
   RepCounters,
   ResolvedDestination,
   RoutingState,
@@ -384,9 +385,24 @@ const sequenceSpecSchema = z.object({
   sender: z.string().optional(),
 });
 
+const queueTargetSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('owner'), owner: z.string() }),
+  z.object({ kind: z.literal('team'), team: z.string() }),
+]) satisfies z.ZodType<QueueTarget>;
+
 export const actionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('set_owner'), email: z.string() }),
-  z.object({ kind: z.literal('set_queue'), queue: z.string() }),
+  // Rows from before queues had targets have none: their write fails with that reason.
+  z.object({ kind: z.literal('set_queue'), queue: z.string(), target: queueTargetSchema.optional() }),
+  z.object({
+    kind: z.literal('queue_task'),
+    queue: z.string(),
+    target: queueTargetSchema.optional(),
+    subject: z.string(),
+    body: z.string(),
+    dueAt: z.number().finite(),
+    priority: z.enum(['low', 'medium', 'high']),
+  }),
   z.object({
     kind: z.literal('create_task'),
     subject: z.string(),

@@ -133,7 +133,7 @@ describe('simulate', () => {
     const rules = join(dir, 'typo.yaml');
     await writeFile(
       rules,
-      'routes:\n  - name: Gold\n    when: { tierr: gold }\n    assign: { queue: q }\nfallback: { queue: q }\nteam: { reps: {}, queues: { q: {} } }\n',
+      'routes:\n  - name: Gold\n    when: { tierr: gold }\n    assign: { queue: q }\nfallback: { queue: q }\nteam: { reps: {}, queues: { q: { team: Q } } }\n',
     );
     const leads = join(dir, 'tier.csv');
     await writeFile(leads, 'email,tier\na@b.com,gold\n');

@@ -27,7 +27,7 @@ team:
     bo@acme.io: { timezone: Europe/Vienna }
     nina@acme.io: { timezone: America/New_York }
   queues:
-    SMB: { id: '410004' }
+    SMB: { team: '410004' }
 pools:
   a-pool: { members: [bo@acme.io, nina@acme.io], strategy: round_robin, fallback: { queue: SMB } }
 routes:
@@ -49,7 +49,7 @@ team:
     yuri@globex.test: { timezone: Europe/Paris }
     zoe@globex.test: { timezone: Europe/Paris }
   queues:
-    Triage: {}
+    Triage: { owner: xena@globex.test }
 pools:
   b-pool: { members: [yuri@globex.test, zoe@globex.test], strategy: round_robin, fallback: { queue: Triage } }
 routes:

@@ -19,6 +19,7 @@ function interpose(real: CrmConnector, over: Partial<CrmConnector>): CrmConnecto
     findAccountsByDomain: (domains) => real.findAccountsByDomain(domains),
     directory: () => real.directory(),
     setOwners: (writes) => real.setOwners(writes),
+    setTeams: (writes) => real.setTeams(writes),
     createTasks: (tasks) => real.createTasks(tasks),
     enroll: (enrollment) => real.enroll(enrollment),
     sequences: () => real.sequences(),

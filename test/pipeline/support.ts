@@ -52,7 +52,7 @@ team:
     omar@acme.io: { timezone: America/Chicago }
     paula@acme.io: { timezone: America/Los_Angeles }
     sam@acme.io: { timezone: America/New_York }
-  queues: { triage: {} }
+  queues: { triage: { team: SMB } }
 `;
 
 /** RULES with an explanation note on every lead routed to the pool. */

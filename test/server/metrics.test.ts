@@ -54,16 +54,29 @@ describe('/metrics and /readyz of a running app', () => {
   });
   afterAll(() => app.stop());
 
-  it('counts decisions by route, CRM calls by portal and the queue', async () => {
+  it('counts decisions by route, fallbacks by reason, CRM calls by portal and the queue', async () => {
     const sandbox = app.sandbox!;
+    // The SMB desk's reps have left: their leads fall back to the SMB queue, a HubSpot team.
+    for (const o of sandbox.demo.owners)
+      if (o.email === 'sam@acme.io' || o.email === 'tess@acme.io')
+        sandbox.demo.portal.setOwnerActive(o.id, false);
     const ids = sandbox.demo.createContacts(30).map((c) => c.id);
     const portalId = Number(sandbox.portalId);
     const deadline = Date.now() + 60_000;
+    let queued: string[] = [];
     for (;;) {
       const owners = new Set(
         sandbox.crm.writes.list({ portalId, kind: 'owner.set', source: 'api' }).map((w) => w.objectId),
       );
-      if (ids.every((id) => owners.has(id))) break;
+      queued = sandbox.crm.writes.list({ portalId, kind: 'team.set', source: 'api' }).map((w) => w.objectId);
+      // A queued lead is done once its team's task is associated with it too.
+      const tasked = new Set(
+        sandbox.crm.writes
+          .list({ portalId, kind: 'association.created', source: 'api' })
+          .filter((w) => w.details['toType'] === 'contacts' && w.details['typeId'] === '204')
+          .map((w) => w.details['toId']),
+      );
+      if (ids.every((id) => owners.has(id) || (queued.includes(id) && tasked.has(id)))) break;
       if (Date.now() > deadline) throw new Error('contacts were not routed');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -82,6 +95,14 @@ describe('/metrics and /readyz of a running app', () => {
       .filter((l) => l.startsWith('lead_router_decisions_total{'))
       .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
     expect(decisions).toBeGreaterThanOrEqual(ids.length);
+    // Every lead that fell back to the SMB queue (team and task, waited for above) is counted by reason.
+    expect(queued.length).toBeGreaterThan(0);
+    const tenantId = (await app.storage.listTenants())[0]!.id;
+    const fellBack =
+      (sample(text, 'lead_router_fallbacks_total', { tenant: tenantId, reason: 'pool_nobody_eligible' }) ??
+        0) +
+      (sample(text, 'lead_router_fallbacks_total', { tenant: tenantId, reason: 'no_route_matched' }) ?? 0);
+    expect(fellBack).toBeGreaterThanOrEqual(queued.length);
     expect(
       sample(text, 'lead_router_crm_calls_total', { portal: sandbox.portalId, outcome: 'ok' }),
     ).toBeGreaterThan(0);
@@ -101,7 +122,7 @@ describe('/metrics and /readyz of a running app', () => {
       const again = await (await fetch(`${app.url}/metrics`)).text();
       observed = sample(again, 'lead_router_routing_latency_seconds_count') ?? 0;
     }
-    expect(observed).toBeGreaterThanOrEqual(ids.length);
+    expect(observed).toBeGreaterThanOrEqual(ids.length - queued.length);
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 

@@ -26,7 +26,8 @@ export function makeRep(email: string, over: Partial<Rep> = {}): Rep {
 export function makeTeam(reps: Rep[], queues: string[] = ['triage']): Team {
   return {
     reps: Object.fromEntries(reps.map((r) => [r.email, r])),
-    queues: Object.fromEntries(queues.map((name) => [name, { name }])),
+    // Each queue lands on a CRM team of its own name.
+    queues: Object.fromEntries(queues.map((name) => [name, { name, target: { kind: 'team', team: name } }])),
   };
 }
 

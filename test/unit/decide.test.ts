@@ -79,7 +79,19 @@ describe('route selection', () => {
     const d = decide(makeLead({ country: 'JP' }), rules, ctx(), NOW);
     expect(d.route).toBeNull();
     expect(d.destination).toEqual({ kind: 'queue', name: 'triage' });
-    expect(d.actions).toEqual([{ kind: 'set_queue', queue: 'triage' }]);
+    expect(d.actions).toEqual([
+      { kind: 'set_queue', queue: 'triage', target: { kind: 'team', team: 'triage' } },
+      {
+        kind: 'queue_task',
+        queue: 'triage',
+        target: { kind: 'team', team: 'triage' },
+        subject: 'Pick up lead lead-1 from queue triage',
+        body: 'Routed by "fallback" to queue triage: pick it up.',
+        dueAt: NOW,
+        priority: 'medium',
+      },
+    ]);
+    expect(d.fallbacks).toEqual(['no_route_matched']);
     expect(d.trace.steps.at(-1)).toBe('no route matched → rule set fallback: queue triage');
   });
 
@@ -324,19 +336,139 @@ describe('actions and SLA', () => {
     ]);
     expect(d.sla).toBeUndefined();
   });
+});
 
-  it('a queue gets no task (no single owner), and the trace says why', () => {
-    const qRules = makeRuleSet([
-      makeRoute(
-        'Q',
-        always,
-        { kind: 'queue', name: 'triage' },
-        { actions: { task: { subject: 's', dueInMs: 1, priority: 'low' }, note: false } },
-      ),
-    ]);
-    const d = decide(makeLead(), qRules, ctx(), NOW);
-    expect(d.actions).toEqual([{ kind: 'set_queue', queue: 'triage' }]);
-    expect(d.trace.steps).toContain('task not created: no single owner to assign it to');
+describe('queues land on their CRM target', () => {
+  const TASK = { subject: 'Call {{email}}', dueInMs: 900_000, priority: 'high' as const };
+  const SLA = { firstTouchMs: 3_600_000, onBreach: { kind: 'remind' as const } };
+  const queueTeam = {
+    ...team,
+    queues: {
+      desk: { name: 'desk', target: { kind: 'owner' as const, owner: 'desk@x.io' } },
+      emea: { name: 'emea', target: { kind: 'team' as const, team: '410001' } },
+    },
+  };
+  const route = (queue: string, over: Parameters<typeof makeRoute>[3] = {}) =>
+    makeRuleSet([makeRoute('Q', always, { kind: 'queue', name: queue }, over)]);
+  const lead = makeLead({ email: 'ana@acme.de' });
+
+  it.each<[string, RuleSet, Decision['actions']]>([
+    [
+      'a team: the team, and a task naming it due per the route task',
+      route('emea', { actions: { task: TASK, note: false }, sla: SLA }),
+      [
+        { kind: 'set_queue', queue: 'emea', target: { kind: 'team', team: '410001' } },
+        {
+          kind: 'queue_task',
+          queue: 'emea',
+          target: { kind: 'team', team: '410001' },
+          subject: 'Call ana@acme.de',
+          body: 'Routed by "Q" to queue emea: pick it up.',
+          dueAt: NOW + 900_000,
+          priority: 'high',
+        },
+      ],
+    ],
+    [
+      'a team without a route task: the task is due by the SLA',
+      route('emea', { sla: SLA }),
+      [
+        { kind: 'set_queue', queue: 'emea', target: { kind: 'team', team: '410001' } },
+        {
+          kind: 'queue_task',
+          queue: 'emea',
+          target: { kind: 'team', team: '410001' },
+          subject: 'Pick up ana@acme.de from queue emea',
+          body: 'Routed by "Q" to queue emea: pick it up.',
+          dueAt: NOW + 3_600_000,
+          priority: 'medium',
+        },
+      ],
+    ],
+    [
+      'an owner: owned by it, no task unless the route asks',
+      route('desk'),
+      [{ kind: 'set_queue', queue: 'desk', target: { kind: 'owner', owner: 'desk@x.io' } }],
+    ],
+    [
+      "an owner: the route's task goes to it",
+      route('desk', { actions: { task: TASK, note: false } }),
+      [
+        { kind: 'set_queue', queue: 'desk', target: { kind: 'owner', owner: 'desk@x.io' } },
+        {
+          kind: 'queue_task',
+          queue: 'desk',
+          target: { kind: 'owner', owner: 'desk@x.io' },
+          subject: 'Call ana@acme.de',
+          body: 'Routed by "Q" to queue desk: pick it up.',
+          dueAt: NOW + 900_000,
+          priority: 'high',
+        },
+      ],
+    ],
+  ])('%s', (_name, rules, actions) => {
+    const d = decide(lead, rules, ctx({ team: queueTeam }), NOW);
+    expect(d.actions).toEqual(actions);
+  });
+
+  it('a queue the team has no target for is still a write (that fails with the reason), never nothing', () => {
+    const d = decide(lead, route('gone'), ctx({ team: queueTeam }), NOW);
+    expect(d.actions).toEqual([{ kind: 'set_queue', queue: 'gone' }]);
+    expect(d.trace.steps).toContain('queue gone has no CRM target in the team');
+  });
+
+  it('explains the target and the task', () => {
+    const d = decide(lead, route('emea', { sla: SLA }), ctx({ team: queueTeam }), NOW);
+    const text = explainDecision(d, lead, queueTeam);
+    expect(text).toContain('Action: queue emea (team 410001)');
+    expect(text).toContain(
+      'Action: task "Pick up ana@acme.de from queue emea" for queue emea (team 410001), due 2026-11-23T11:00:00.000Z (medium)',
+    );
+    expect(summarizeDecision(d, lead, queueTeam)).toBe('ana@acme.de → queue emea (Q) · queue task due 11:00');
+  });
+});
+
+describe('fallback reasons', () => {
+  const fallback = { kind: 'queue', name: 'emea-triage' } as const;
+  const one = (assign: Parameters<typeof makeRoute>[2]) => makeRuleSet([makeRoute('r', always, assign)]);
+  it.each<[string, RuleSet, Partial<DecisionContext>, Lead, Decision['fallbacks']]>([
+    ['none taken', one({ kind: 'rep', email: 'bo@x.io' }), {}, makeLead(), undefined],
+    [
+      'no route matched',
+      makeRuleSet([makeRoute('r', eq('country', 'DE'), { kind: 'none' })]),
+      {},
+      makeLead(),
+      ['no_route_matched'],
+    ],
+    ['a named rep unavailable', one({ kind: 'rep', email: 'old@x.io' }), {}, makeLead(), ['rep_unavailable']],
+    ['no account matched', one({ kind: 'account_owner', fallback }), {}, makeLead(), ['no_account_matched']],
+    [
+      'account owner unavailable',
+      one({ kind: 'account_owner', fallback }),
+      { accounts: accounts(acme('old@x.io')) },
+      makeLead(),
+      ['account_owner_unavailable'],
+    ],
+    ['lead has no owner', one({ kind: 'existing_owner', fallback }), {}, makeLead(), ['lead_has_no_owner']],
+    [
+      'existing owner unavailable',
+      one({ kind: 'existing_owner', fallback }),
+      {},
+      makeLead({ owner: 'who@x.io' }),
+      ['existing_owner_unavailable'],
+    ],
+    [
+      'a pool with nobody eligible, then its fallback rep unavailable too',
+      makeRuleSet([makeRoute('r', always, { kind: 'pool', name: 'p' })], {
+        pools: { p: makePool('p', ['old@x.io'], { fallback: { kind: 'rep', email: 'cy@x.io' } }) },
+      }),
+      {},
+      makeLead(),
+      ['pool_nobody_eligible', 'rep_unavailable'],
+    ],
+    ['an unknown pool', one({ kind: 'pool', name: 'nope' }), {}, makeLead(), ['unknown_pool']],
+  ])('%s', (_name, rules, over, lead, fallbacks) => {
+    expect(decide(lead, rules, ctx(over), NOW).fallbacks).toEqual(fallbacks);
   });
 });
 

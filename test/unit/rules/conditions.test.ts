@@ -9,7 +9,7 @@ pools:
 const TEAM = `team:
   reps:
     ada@acme.io: { timezone: Europe/Berlin }
-  queues: { triage: {} }
+  queues: { triage: { team: Triage } }
 `;
 
 /** A valid rule file with one route; `route` is the YAML of that route's body (indented by 4). */

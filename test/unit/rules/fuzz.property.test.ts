@@ -96,10 +96,10 @@ function teamArb(spec: Spec): fc.Arbitrary<Record<string, unknown>> {
     queues: fc
       .tuple(
         ...spec.queues.map(() =>
+          // Every queue needs a CRM target: a team by id or name, or an owner by email or id.
           fc.oneof(
-            fc.constant(null),
-            fc.constant({}),
-            fc.record({ id: fc.oneof(fc.nat(), fc.constant('7')) }),
+            fc.record({ team: fc.oneof(fc.nat(), fc.constant('7'), fc.constant('Sales Team')) }),
+            fc.record({ owner: fc.oneof(fc.constant('Queue@acme.io'), fc.constant('00G5g000001')) }),
           ),
         ),
       )

@@ -82,8 +82,8 @@ describe('the example rule file', () => {
     });
     expect(rs.team?.reps['bo@acme.io']?.outOfOffice).toEqual([{ from: '2026-12-23', to: '2027-01-02' }]);
     expect(rs.team?.queues).toEqual({
-      'emea-triage': { name: 'emea-triage' },
-      'inbound-triage': { name: 'inbound-triage', crmId: '7' },
+      'emea-triage': { name: 'emea-triage', target: { kind: 'team', team: 'EMEA' } },
+      'inbound-triage': { name: 'inbound-triage', target: { kind: 'team', team: '7' } },
     });
   });
 
@@ -181,12 +181,14 @@ describe('errors, one per kind, exactly as printed', () => {
     ],
     [
       'unknown queue when the team lists queues',
-      `routes: []\nfallback: { queue: triag }\nteam: { queues: { triage: {} } }\n`,
-      ['rules/x.yaml:2:20 fallback.queue: unknown queue "triag" (did you mean "triage"?)'],
+      `routes: []\nfallback: { queue: triag }\nteam: { queues: { triage: { team: Triage } } }\n`,
+      [
+        'rules/x.yaml:2:20 fallback.queue: queue "triag" has no CRM target: list it under the team\'s queues: triag: { owner: email or owner id } or { team: team id or name } (did you mean "triage"?)',
+      ],
     ],
     [
       'unknown rep in a pool (inline team)',
-      `pools:\n  p: { members: [ada@acme.io, adda@acme.io] }\nroutes: []\n${OK_TAIL}team: { reps: { ada@acme.io: {} } }\n`,
+      `pools:\n  p: { members: [ada@acme.io, adda@acme.io] }\nroutes: []\n${OK_TAIL}team: { reps: { ada@acme.io: {} }, queues: { triage: { team: T } } }\n`,
       [
         'rules/x.yaml:2:31 pools.p.members[1]: unknown rep "adda@acme.io" (not in the team) (did you mean "ada@acme.io"?)',
       ],
@@ -215,10 +217,10 @@ describe('errors, one per kind, exactly as printed', () => {
     ],
     [
       'bad time zone and hours in the inline team',
-      `routes: []\n${OK_TAIL}team:\n  reps:\n    a@x.io: { timezone: Mars/Olympus, hours: "Mon-Fri 9-5" }\n`,
+      `routes: []\n${OK_TAIL}team:\n  queues: { triage: { team: T } }\n  reps:\n    a@x.io: { timezone: Mars/Olympus, hours: "Mon-Fri 9-5" }\n`,
       [
-        'rules/x.yaml:5:25 team.reps["a@x.io"].timezone: unknown time zone; use an IANA name such as Europe/Berlin',
-        'rules/x.yaml:5:46 team.reps["a@x.io"].hours: invalid time range "9-5" in "Mon-Fri 9-5": write e.g. 09:00-17:30',
+        'rules/x.yaml:6:25 team.reps["a@x.io"].timezone: unknown time zone; use an IANA name such as Europe/Berlin',
+        'rules/x.yaml:6:46 team.reps["a@x.io"].hours: invalid time range "9-5" in "Mon-Fri 9-5": write e.g. 09:00-17:30',
       ],
     ],
     [
@@ -246,7 +248,10 @@ describe('errors, one per kind, exactly as printed', () => {
 
   it('checks reps against a separate team when the file has none, and skips them without any team', () => {
     const src = `routes:\n  - name: r\n    assign: { rep: eve@acme.io }\n${OK_TAIL}`;
-    const team: Team = { reps: {}, queues: {} };
+    const team: Team = {
+      reps: {},
+      queues: { triage: { name: 'triage', target: { kind: 'team', team: 'T' } } },
+    };
     expect(errorsOf(src, team)).toEqual([
       'rules/x.yaml:3:20 routes[0].assign.rep: unknown rep "eve@acme.io"',
     ]);
@@ -309,7 +314,7 @@ ${OK_TAIL}`;
   });
 
   it('flags pool members with weight 0', () => {
-    const src = `pools:\n  p: { members: [a@x.io, b@x.io], strategy: weighted }\nroutes: []\n${OK_TAIL}team:\n  reps: { a@x.io: {}, b@x.io: { weight: 0 } }\n`;
+    const src = `pools:\n  p: { members: [a@x.io, b@x.io], strategy: weighted }\nroutes: []\n${OK_TAIL}team:\n  queues: { triage: { team: T } }\n  reps: { a@x.io: {}, b@x.io: { weight: 0 } }\n`;
     expect(warningsOf(src)).toEqual([
       'rules/x.yaml:2:26 pools.p.members[1]: member "b@x.io" has weight 0 and will never be chosen by weight',
     ]);
@@ -326,7 +331,7 @@ ${OK_TAIL}`;
 describe('team files', () => {
   it('loads a team and lower-cases emails', () => {
     const r = loadTeam(
-      'reps:\n  Bo@Acme.io: { timezone: Europe/Vienna, hours: "24/7", active: false }\nqueues: { q: { id: 7 } }\n',
+      'reps:\n  Bo@Acme.io: { timezone: Europe/Vienna, hours: "24/7", active: false }\nqueues: { q: { team: 7 }, d: { owner: Desk@Acme.io }, s: { owner: 00G5g000001ABcD } }\n',
       'team.yaml',
     );
     expect(r).toEqual({
@@ -343,7 +348,12 @@ describe('team files', () => {
             active: false,
           },
         },
-        queues: { q: { name: 'q', crmId: '7' } },
+        queues: {
+          q: { name: 'q', target: { kind: 'team', team: '7' } },
+          // Emails are case-insensitive; CRM ids (a Salesforce queue id) are not.
+          d: { name: 'd', target: { kind: 'owner', owner: 'desk@acme.io' } },
+          s: { name: 's', target: { kind: 'owner', owner: '00G5g000001ABcD' } },
+        },
       },
       warnings: [],
     });
@@ -360,6 +370,20 @@ describe('team files', () => {
     ],
     ['reps:\n  a@x.io: {}\n  A@x.io: {}\n', 'team.yaml:3:3 reps["A@x.io"]: rep "a@x.io" is listed twice'],
     ['reps:\n  nobody: {}\n', 'team.yaml:2:3 reps.nobody: "nobody" is not an email'],
+    // A queue must land somewhere real in the CRM, or its leads are the silent catch-all.
+    [
+      'queues:\n  triage: {}\n',
+      'team.yaml:2:11 queues.triage: a queue needs a CRM target, or its leads would be left unowned: { owner: email or owner id } or { team: team id or name }',
+    ],
+    [
+      'queues:\n  triage:\n',
+      'team.yaml:2:3 queues.triage: a queue needs a CRM target, or its leads would be left unowned: { owner: email or owner id } or { team: team id or name }',
+    ],
+    [
+      'queues:\n  triage: { owner: a@x.io, team: EMEA }\n',
+      'team.yaml:2:11 queues.triage: a queue lands on one CRM target: give owner or team, not both',
+    ],
+    ['queues:\n  triage: { team: "" }\n', 'team.yaml:2:19 queues.triage.team: must not be empty'],
   ])('rejects %j', (src, expected) => {
     const r = loadTeam(src, 'team.yaml');
     expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual([expected]);
@@ -579,5 +603,38 @@ describe('hostile input (found by test/unit/rules/fuzz.property.test.ts)', () =>
     // A chain of 3,000 pools without a cycle: a walk from every pool used to copy its trail at every step.
     const chain = Array.from({ length: 3_000 }, (_, i) => pool(`p${i}`, `p${i + 1}`)).join('');
     expect(errors(`pools:\n${chain}  p3000: { members: [x@y.io] }\nroutes: []\n${OK_TAIL}`)).toEqual([]);
+  });
+});
+
+describe('queues need a CRM target where rules are put to work', () => {
+  const rules = 'routes: []\nfallback: { queue: triage }\n';
+
+  it('is an error without any team when targets are required (CLI, app), skipped when only reading', () => {
+    const strict = loadRuleSet(rules, 'rules/x.yaml', { requireQueueTargets: true });
+    expect(strict.ok ? [] : strict.errors.map(formatDiagnostic)).toEqual([
+      'rules/x.yaml:2:20 fallback.queue: queue "triage" has no CRM target: no team is given; list it under the team\'s queues: triage: { owner: email or owner id } or { team: team id or name }',
+    ]);
+    expect(loadRuleSet(rules, 'rules/x.yaml').ok).toBe(true);
+  });
+
+  it('is an error when the team file has no such queue, and passes when it names a target', () => {
+    const team: Team = { reps: {}, queues: {} };
+    expect(errorsOf(rules, team)).toEqual([
+      'rules/x.yaml:2:20 fallback.queue: queue "triage" has no CRM target: list it under the team\'s queues: triage: { owner: email or owner id } or { team: team id or name }',
+    ]);
+    const withTarget: Team = {
+      reps: {},
+      queues: { triage: { name: 'triage', target: { kind: 'team', team: 'EMEA' } } },
+    };
+    expect(loadRuleSet(rules, 'rules/x.yaml', { team: withTarget, requireQueueTargets: true }).ok).toBe(true);
+  });
+
+  it('reads the old `id:` as a CRM team, with a warning that says how to write it', () => {
+    const r = loadTeam("queues:\n  EMEA: { id: '410001' }\n", 'team.yaml');
+    if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+    expect(r.team.queues['EMEA']).toEqual({ name: 'EMEA', target: { kind: 'team', team: '410001' } });
+    expect(r.warnings.map(formatDiagnostic)).toEqual([
+      `team.yaml:2:11 queues.EMEA.id: "id" is read as a CRM team; write team: '410001' (did you mean "team: '410001'"?)`,
+    ]);
   });
 });
