@@ -32,7 +32,7 @@ export interface LoadOptions {
   team?: Team | undefined;
   /**
    * Every queue the rules name must have a CRM target in the team, even when no team is given at all
-   * (then every queue is an error). Set where rules are validated or put to work (CLI, app); without
+   * (then every queue is an error). Set where rules are put to work (app start, published rule sets); without
    * it, a rule file read on its own skips queue checks as it skips rep checks.
    */
   requireQueueTargets?: boolean | undefined;

@@ -59,7 +59,7 @@ beforeAll(async () => {
       '  - name: Everyone',
       '    assign: { pool: all }',
       'fallback: { queue: q }',
-      'team: { reps: { a@x.io: {}, b@x.io: {} }, queues: { q: {} } }',
+      'team: { reps: { a@x.io: {}, b@x.io: {} }, queues: { q: { team: Q } } }',
       '',
     ].join('\n'),
   );
@@ -224,7 +224,7 @@ describe('out of office for part of a day', () => {
       '  reps:',
       `    a@x.io: { timezone: Europe/Berlin, out_of_office: [${ooo}] }`,
       '    b@x.io: {}',
-      '  queues: { q: {} }',
+      '  queues: { q: { team: Q } }',
       '',
     ].join('\n');
 

@@ -609,7 +609,7 @@ describe('hostile input (found by test/unit/rules/fuzz.property.test.ts)', () =>
 describe('queues need a CRM target where rules are put to work', () => {
   const rules = 'routes: []\nfallback: { queue: triage }\n';
 
-  it('is an error without any team when targets are required (CLI, app), skipped when only reading', () => {
+  it('is an error without any team when targets are required (the app), skipped when only reading', () => {
     const strict = loadRuleSet(rules, 'rules/x.yaml', { requireQueueTargets: true });
     expect(strict.ok ? [] : strict.errors.map(formatDiagnostic)).toEqual([
       'rules/x.yaml:2:20 fallback.queue: queue "triage" has no CRM target: no team is given; list it under the team\'s queues: triage: { owner: email or owner id } or { team: team id or name }',
