@@ -424,7 +424,9 @@ describe('queues land on their CRM target', () => {
     expect(text).toContain(
       'Action: task "Pick up ana@acme.de from queue emea" for queue emea (team 410001), due 2026-11-23T11:00:00.000Z (medium)',
     );
-    expect(summarizeDecision(d, lead, queueTeam)).toBe('ana@acme.de → queue emea (Q) · queue task due 11:00');
+    expect(summarizeDecision(d, lead, queueTeam)).toBe(
+      'ana@acme.de → queue emea (Q) · queue task due 2026-11-23 11:00 UTC',
+    );
   });
 });
 
