@@ -3,12 +3,13 @@ import { z } from 'zod';
 import type { CrmEvent, Directory } from '../../connectors/connector.js';
 import type {
   Action,
-  ConditionTrace,
+  AssignmentTrace,
   Decision,
   PoolState,
   QueueTarget,
   RepCounters,
   ResolvedDestination,
+  RouteTrace,
   RoutingState,
   SlaBreach,
   Trace,
@@ -377,8 +378,6 @@ export const privacyCountsSchema = z.object({
 
 // What drives CRM writes and what explains them, read back from decisions, actions and SLA timers.
 
-const fieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-
 const sequenceSpecSchema = z.object({
   id: z.string().optional(),
   name: z.string().optional(),
@@ -438,62 +437,16 @@ export const slaBreachSchema = z.discriminatedUnion('kind', [
 
 export const decisionSlaSchema = z.object({ firstTouchBy: z.number(), onBreach: slaBreachSchema });
 
-const conditionTraceSchema: z.ZodType<ConditionTrace> = z.lazy(() =>
-  z.object({
-    text: z.string(),
-    result: z.boolean(),
-    values: z.record(fieldValueSchema.optional()).optional(),
-    children: z.array(conditionTraceSchema).optional(),
-  }),
-);
+const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * The trace is display data read in bulk (explain, audits, every stored decision of a lead), and a rule
+ * set of 200 routes makes it large: its shape is checked down to its entries, not through every
+ * condition of every route, which would cost more than the read itself.
+ */
 export const traceSchema = z.object({
-  routes: z.array(
-    z.object({
-      index: z.number(),
-      name: z.string(),
-      matched: z.boolean(),
-      condition: conditionTraceSchema,
-      note: z.string().optional(),
-    }),
-  ),
-  account: z
-    .object({
-      accountId: z.string(),
-      accountName: z.string(),
-      owner: z.string().optional(),
-      by: z.enum(['email_domain', 'website_domain', 'company_name']),
-      score: z.number(),
-      candidates: z.number(),
-      tieBreak: z.string().optional(),
-    })
-    .nullable()
-    .optional(),
-  assignments: z.array(
-    z.object({
-      pool: z.string(),
-      strategy: z.enum(['round_robin', 'weighted', 'least_loaded']),
-      candidates: z.array(
-        z.object({
-          email: z.string(),
-          skipped: z
-            .enum([
-              'inactive',
-              'unknown_rep',
-              'out_of_office',
-              'outside_hours',
-              'capped_day',
-              'capped_week',
-              'already_had',
-            ])
-            .optional(),
-          detail: z.string().optional(),
-        }),
-      ),
-      chosen: z.string().optional(),
-      reason: z.string(),
-      fellBack: z.boolean(),
-    }),
-  ),
+  routes: z.array(z.custom<RouteTrace>(isObject, 'expected a route trace object')),
+  account: z.custom<Trace['account']>((v) => v === undefined || v === null || isObject(v)).optional(),
+  assignments: z.array(z.custom<AssignmentTrace>(isObject, 'expected an assignment trace object')),
   steps: z.array(z.string()),
 }) satisfies z.ZodType<Trace>;
