@@ -3,6 +3,7 @@ import {
   createHubSpotSandbox,
   seedDemoPortal,
   DEMO_OWNERS,
+  DEMO_TEAMS,
   type HubSpotSandbox,
 } from '../../connectors/sandbox/index.js';
 
@@ -61,6 +62,42 @@ describe('sandbox with the real @hubspot/api-client', () => {
     const res = await fetch(`${url}/_sandbox/writes?kind=contact.created&source=api`);
     const body = (await res.json()) as { results: { objectId: string }[] };
     expect(body.results.map((r) => r.objectId)).toEqual([created.id]);
+  });
+
+  it('sets a contact’s team (hubspot_team_id) to a team of the portal, logs it once, refuses any other', async () => {
+    const contact = demo.createContacts(1)[0]!;
+    const emea = DEMO_TEAMS.EMEA;
+    for (let i = 0; i < 2; i++)
+      await client.crm.contacts.batchApi.update({
+        inputs: [{ id: contact.id, properties: { hubspot_team_id: emea } }],
+      });
+    expect(sandbox.writes.list({ kind: 'team.set', objectId: contact.id }).map((w) => w.details)).toEqual([
+      { from: '', to: emea },
+    ]);
+    await expect(
+      client.crm.contacts.basicApi.update(contact.id, { properties: { hubspot_team_id: '999999' } }),
+    ).rejects.toMatchObject({ code: 400, body: { category: 'VALIDATION_ERROR' } });
+  });
+
+  it('lists a QUEUE owner, which can own a contact', async () => {
+    const portal = sandbox.portal(portalId);
+    const queue = portal.addOwner({
+      email: '',
+      firstName: 'Inbound',
+      lastName: 'Queue',
+      type: 'QUEUE',
+      teams: [],
+      archived: false,
+      salesSeat: false,
+      connectedInboxes: [],
+    });
+    const page = await client.crm.owners.ownersApi.getPage(undefined, undefined, 100);
+    expect(page.results.find((o) => o.id === queue.id)?.type).toBe('QUEUE');
+    const contact = demo.createContacts(1)[0]!;
+    await client.crm.contacts.basicApi.update(contact.id, { properties: { hubspot_owner_id: queue.id } });
+    expect(
+      sandbox.writes.list({ kind: 'owner.set', objectId: contact.id }).map((w) => w.details['to']),
+    ).toEqual([queue.id]);
   });
 
   it('rejects an owner id that is a userId', async () => {
