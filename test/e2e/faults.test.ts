@@ -160,6 +160,10 @@ const REFUSAL_RULES = [
   '    assign: { pool: ae }',
   "    task: { subject: 'New lead {{email}}', due: 2h }",
   'fallback: { queue: SMB }',
+  // A queue needs a CRM target: the demo portal's SMB team.
+  'team:',
+  '  reps: { ada@acme.io: {}, nina@acme.io: {}, omar@acme.io: {} }',
+  "  queues: { SMB: { team: '410004' } }",
 ].join('\n');
 
 suite('permanent CRM refusals (PostgreSQL + Redis)', () => {
