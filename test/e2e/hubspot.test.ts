@@ -167,6 +167,10 @@ describe('a CRM refusal', () => {
         '    assign: { rep: ada@acme.io }',
         '    task: { subject: "Follow up {{email}}", due: 1h }',
         'fallback: { queue: SMB }',
+        // A queue needs a CRM target: the demo portal's SMB team.
+        'team:',
+        '  reps: { dev@acme.io: {}, ada@acme.io: {} }',
+        "  queues: { SMB: { team: '410004' } }",
       ].join('\n'),
     );
     app = await startApp(await config({ RULES: rules }), {
