@@ -9,6 +9,7 @@ export { ManualClock, Prng, systemClock, type Clock } from './clock.js';
 export {
   seedDemoPortal,
   ensureOwners,
+  ensureTeams,
   ensureSequences,
   generatorIntervalMs,
   DEMO_OWNERS,

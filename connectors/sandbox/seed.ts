@@ -299,6 +299,24 @@ export function ensureOwners(
   return added;
 }
 
+/**
+ * Adds the teams the portal has none of (by name or id), so a rule set's team queues can land here.
+ * HubSpot lists teams only through their owners: each new team is given to the first active owner.
+ */
+export function ensureTeams(portal: Portal, teams: readonly string[]): void {
+  const owners = [...portal.owners.values()];
+  const holder = owners.find((o) => !o.archived);
+  if (holder === undefined) return;
+  const known = owners.flatMap((o) => o.teams);
+  let next = Math.max(420_000, ...known.map((t) => Number(t.id)).filter(Number.isFinite)) + 1;
+  for (const team of new Set(teams)) {
+    if (known.some((t) => t.name === team || t.id === team)) continue;
+    const added = { id: String(next++), name: team, primary: false };
+    holder.teams.push(added);
+    known.push(added);
+  }
+}
+
 /** Adds the sequences the portal has no sequence for (by name), so a rule set's enrollments can run. */
 export function ensureSequences(portal: Portal, names: readonly string[]): void {
   const creator = [...portal.owners.values()].find((o) => !o.archived && o.salesSeat);

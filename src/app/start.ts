@@ -12,6 +12,7 @@ import { listenOps } from '../server/ops.js';
 import {
   createHubSpotSandbox,
   ensureOwners,
+  ensureTeams,
   ensureSequences,
   seedDemoPortal,
   type HubSpotSandbox,
@@ -239,7 +240,18 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     const demo = seedDemoPortal(portal);
     // The portal's users and sequences include those the rules name, so any rule set can route here.
     const reps = team ?? ruleSet.team;
-    if (reps !== undefined) ensureOwners(portal, Object.values(reps.reps));
+    if (reps !== undefined) {
+      // Queue targets too: owners by email, and teams.
+      const targets = Object.values(reps.queues).map((q) => q.target);
+      ensureOwners(portal, [
+        ...Object.values(reps.reps),
+        ...targets.flatMap((t) => (t.kind === 'owner' && t.owner.includes('@') ? [{ email: t.owner }] : [])),
+      ]);
+      ensureTeams(
+        portal,
+        targets.flatMap((t) => (t.kind === 'team' ? [t.team] : [])),
+      );
+    }
     ensureSequences(
       portal,
       [...ruleSet.routes.map((r) => r.actions), ruleSet.fallbackActions].flatMap(

@@ -4,6 +4,7 @@ import {
   seedDemoPortal,
   DEMO_OWNERS,
   DEMO_TEAMS,
+  ensureTeams,
   type HubSpotSandbox,
 } from '../../connectors/sandbox/index.js';
 
@@ -77,6 +78,21 @@ describe('sandbox with the real @hubspot/api-client', () => {
     await expect(
       client.crm.contacts.basicApi.update(contact.id, { properties: { hubspot_team_id: '999999' } }),
     ).rejects.toMatchObject({ code: 400, body: { category: 'VALIDATION_ERROR' } });
+  });
+
+  it('gives the portal the teams a rule set names (ensureTeams), listed through an owner', async () => {
+    const portal = sandbox.portal(portalId);
+    ensureTeams(portal, ['Inbound', 'EMEA', DEMO_TEAMS.NA]);
+    const page = await client.crm.owners.ownersApi.getPage(undefined, undefined, 100);
+    const teams = page.results.flatMap((o) => o.teams ?? []);
+    expect(teams.filter((t) => t.name === 'Inbound')).toHaveLength(1);
+    expect(teams.filter((t) => t.name === 'EMEA').map((t) => t.id)).toEqual(
+      expect.arrayContaining([DEMO_TEAMS.EMEA]),
+    );
+    const inbound = teams.find((t) => t.name === 'Inbound')!.id;
+    const contact = demo.createContacts(1)[0]!;
+    await client.crm.contacts.basicApi.update(contact.id, { properties: { hubspot_team_id: inbound } });
+    expect(sandbox.writes.list({ kind: 'team.set', objectId: contact.id })).toHaveLength(1);
   });
 
   it('lists a QUEUE owner, which can own a contact', async () => {
