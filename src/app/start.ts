@@ -377,11 +377,12 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     // A worker in this process starts at once; separate worker processes find the work by polling.
     onEnqueued: () => worker?.wake(),
     onInstalled: async (tenant: Tenant) => {
-      // A reinstall (to grant a scope, say) keeps the rules the tenant routes by — except in the sandbox,
-      // where the demo routes with whatever RULES names (a restart with other rules uses them).
+      // A reinstall (to grant a scope, say) keeps the rules the tenant routes by — except the sandbox's
+      // demo portal, which routes with whatever RULES names (a restart with other rules uses them).
+      const isDemoPortal = sandbox !== undefined && tenant.externalId === sandbox.portalId;
       const keep =
         tenant.activeRulesetVersion !== null &&
-        (sandbox === undefined || tenant.activeRulesetVersion === ruleSet.version);
+        (!isDemoPortal || tenant.activeRulesetVersion === ruleSet.version);
       if (keep) {
         logger.info('tenant reinstalled', {
           tenantId: tenant.id,
