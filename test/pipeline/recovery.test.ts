@@ -56,6 +56,27 @@ async function statusOf(env: Env, kind: 'create_task' | 'enroll_sequence' | 'wri
   }));
 }
 
+/**
+ * Four leads enqueued; a worker whose CRM takes the first two tasks is "killed" (never returns) before it
+ * records anything. Resolves once the CRM holds those two tasks.
+ */
+async function crashAfterTwoTasks(env: Env): Promise<ReturnType<Env['demo']['createContacts']>> {
+  const contacts = env.demo.createContacts(4, 'import');
+  await env.enqueueCreated(contacts);
+  let died = (): void => undefined;
+  const dead = new Promise<void>((resolve) => (died = resolve));
+  const crashing = interpose(env.connector, {
+    createTasks: async (tasks) => {
+      await env.connector.createTasks(tasks.slice(0, 2));
+      died();
+      return never();
+    },
+  });
+  void env.worker('doomed', { registry: env.registryWith(crashing), leaseMs: LEASE }).runOnce();
+  await dead;
+  return contacts;
+}
+
 for (const [engine, suite] of ENGINES) {
   suite(`on ${engine}`, () => {
     let env: Env;
@@ -65,20 +86,7 @@ for (const [engine, suite] of ENGINES) {
 
     it('a worker killed after the CRM accepted some of its tasks: the next adopts those and creates the rest', async () => {
       env = await setup(sandbox(), { engine });
-      const contacts = env.demo.createContacts(4, 'import');
-      await env.enqueueCreated(contacts);
-      let died = (): void => undefined;
-      const dead = new Promise<void>((resolve) => (died = resolve));
-      const crashing = interpose(env.connector, {
-        createTasks: async (tasks) => {
-          // HubSpot takes the first two; the process is killed before it records anything.
-          await env.connector.createTasks(tasks.slice(0, 2));
-          died();
-          return never();
-        },
-      });
-      void env.worker('doomed', { registry: env.registryWith(crashing), leaseMs: LEASE }).runOnce();
-      await dead;
+      const contacts = await crashAfterTwoTasks(env);
       expect((await statusOf(env, 'create_task')).map((a) => [a.status, a.sentAt])).toEqual(
         contacts.map(() => ['planned', T0]),
       );
@@ -104,19 +112,7 @@ for (const [engine, suite] of ENGINES) {
 
     it('the only worker, restarted after a kill -9, takes back its predecessor’s leases at once', async () => {
       env = await setup(sandbox(), { engine });
-      const contacts = env.demo.createContacts(4, 'import');
-      await env.enqueueCreated(contacts);
-      let died = (): void => undefined;
-      const dead = new Promise<void>((resolve) => (died = resolve));
-      const crashing = interpose(env.connector, {
-        createTasks: async (tasks) => {
-          await env.connector.createTasks(tasks.slice(0, 2));
-          died();
-          return never();
-        },
-      });
-      void env.worker('doomed', { registry: env.registryWith(crashing), leaseMs: LEASE }).runOnce();
-      await dead;
+      const contacts = await crashAfterTwoTasks(env);
       expect((await env.storage.inboxStats(TENANT)).leased).toBe(4);
 
       // The clock stays well inside the dead worker's lease: only a takeover can route these leads.
