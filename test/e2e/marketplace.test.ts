@@ -174,6 +174,12 @@ describe('an uninstall, then a reinstall from the Marketplace', () => {
 
     const [first] = sandbox.demo.createContacts(1);
     await until('the first contact to be routed', () => Promise.resolve(ownerWrites().has(first!.id)));
+    // Wait for its task and note too: a write of the first lead refused after the uninstall would reveal the
+    // uninstall before the second contact's webhook arrives, and that webhook would then (rightly) not enqueue.
+    await until('the first contact to be settled', async () => {
+      const stats = await app.storage.inboxStats(tenantId);
+      return stats.pending === 0 && stats.leased === 0 && stats.done > 0;
+    });
 
     // Connected Apps → Uninstall: every token of the app for the portal stops working.
     const un = await fetch(`${sandbox.url}/_sandbox/portals/${portalId}/uninstall?client_id=${clientId}`, {

@@ -16,7 +16,13 @@ describeReal(`${WORKERS} worker processes over PostgreSQL and Redis`, () => {
   it(
     `route ${LEADS.toLocaleString('en')} leads exactly once, by weighted share, inside the shared budget`,
     async () => {
-      cluster = await startCluster({ workers: WORKERS, webhooks: { duplicateRate: 0.05, outOfOrder: true } });
+      // One portal: under the default cap of 2 batches in flight per tenant only two workers could hold its
+      // work at once; this suite is about every process taking part.
+      cluster = await startCluster({
+        workers: WORKERS,
+        webhooks: { duplicateRate: 0.05, outOfOrder: true },
+        env: { WORKER_TENANT_BATCHES: String(WORKERS) },
+      });
       const c = cluster;
       const contacts = c.demo.createContacts(LEADS);
       const ids = contacts.map((x) => x.id);
