@@ -272,6 +272,33 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 9,
+    name: 'stream subscriptions',
+    // A pulled event stream (Salesforce CDC) is read by one process per tenant and channel: the lease
+    // says which, and another takes it over once it expires. The cursor says where the stream resumes
+    // (the last replay id whose events are in the inbox) and up to when the catch-up poll has covered
+    // creations.
+    statements: () => [
+      `CREATE TABLE stream_leases (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        taken_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, channel)
+      )`,
+      `CREATE TABLE stream_cursors (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        replay_id TEXT,
+        replay_at BIGINT,
+        covered_until BIGINT,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, channel)
+      )`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -1,0 +1,142 @@
+// Pulled event streams (Salesforce Change Data Capture): who reads a tenant's channel, and where it
+// resumes. One process per tenant and channel holds the lease and renews it while alive; when it dies
+// the lease expires and another takes it over. The cursor moves only after the events it covers are in
+// the inbox, and only while its writer still holds the lease, so a stream resumed elsewhere never
+// starts past an event that was not recorded.
+import { classifyConstraint, type Db } from './db.js';
+import { StorageError } from './errors.js';
+
+export interface StreamCursor {
+  /** The last replay id whose events are in the inbox; null before the first one. */
+  replayId: string | null;
+  /** When the CRM committed that event (epoch ms): a replay id older than the retention is useless. */
+  replayAt: number | null;
+  /** Every record created before this time (epoch ms) is in the inbox: the catch-up poll starts here. */
+  coveredUntil: number | null;
+  updatedAt: number;
+}
+
+/** What an `advance` moves; a field left out keeps its stored value. */
+export interface StreamAdvance {
+  replayId?: string | undefined;
+  replayAt?: number | undefined;
+  /** Only ever moves forward. */
+  coveredUntil?: number | undefined;
+}
+
+interface CursorRow {
+  replay_id: string | null;
+  replay_at: number | null;
+  covered_until: number | null;
+  updated_at: number;
+}
+
+function checkKey(tenantId: string, channel: string): void {
+  if (tenantId === '' || channel === '')
+    throw new StorageError('invalid', 'a stream needs a tenant and a channel');
+}
+
+export class StreamRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Takes the lease of a tenant's channel for `holder` until `now + ttlMs`, or renews it when `holder`
+   * already holds it. False while another holder's lease has not expired.
+   */
+  async takeLease(
+    tenantId: string,
+    channel: string,
+    holder: string,
+    ttlMs: number,
+    now: number,
+  ): Promise<boolean> {
+    checkKey(tenantId, channel);
+    if (holder === '' || !(ttlMs > 0))
+      throw new StorageError('invalid', 'a lease needs a holder and a ttl > 0');
+    try {
+      const r = await this.db.run(
+        `INSERT INTO stream_leases (tenant_id, channel, holder, expires_at, taken_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, channel) DO UPDATE SET
+           holder = excluded.holder,
+           expires_at = excluded.expires_at,
+           taken_at = CASE WHEN stream_leases.holder = excluded.holder
+                           THEN stream_leases.taken_at ELSE excluded.taken_at END
+         WHERE stream_leases.holder = excluded.holder OR stream_leases.expires_at <= ?`,
+        [tenantId, channel, holder, now + ttlMs, now, now],
+      );
+      return r.changes === 1;
+    } catch (error) {
+      throw classifyConstraint(error);
+    }
+  }
+
+  /** Gives the lease up (a clean stop), so another process need not wait for it to expire. */
+  async releaseLease(tenantId: string, channel: string, holder: string): Promise<boolean> {
+    const r = await this.db.run(
+      'DELETE FROM stream_leases WHERE tenant_id = ? AND channel = ? AND holder = ?',
+      [tenantId, channel, holder],
+    );
+    return r.changes === 1;
+  }
+
+  /** Who holds the lease at `now`, or null when nobody does. */
+  async leaseHolder(tenantId: string, channel: string, now: number): Promise<string | null> {
+    const row = await this.db.get<{ holder: string }>(
+      'SELECT holder FROM stream_leases WHERE tenant_id = ? AND channel = ? AND expires_at > ?',
+      [tenantId, channel, now],
+    );
+    return row?.holder ?? null;
+  }
+
+  async cursor(tenantId: string, channel: string): Promise<StreamCursor | null> {
+    const row = await this.db.get<CursorRow>(
+      `SELECT replay_id, replay_at, covered_until, updated_at FROM stream_cursors
+       WHERE tenant_id = ? AND channel = ?`,
+      [tenantId, channel],
+    );
+    if (row === undefined) return null;
+    return {
+      replayId: row.replay_id,
+      replayAt: row.replay_at,
+      coveredUntil: row.covered_until,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  /**
+   * Moves the cursor — call it only after the events it covers are committed to the inbox. Done only
+   * while `holder` holds the lease at `now`; false (nothing changed) when it does not.
+   */
+  async advance(
+    tenantId: string,
+    channel: string,
+    holder: string,
+    to: StreamAdvance,
+    now: number,
+  ): Promise<boolean> {
+    checkKey(tenantId, channel);
+    if (to.replayId === '') throw new StorageError('invalid', 'a replay id is not empty');
+    try {
+      const r = await this.db.run(
+        `INSERT INTO stream_cursors (tenant_id, channel, replay_id, replay_at, covered_until, updated_at)
+         SELECT ?, ?, CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)
+         WHERE EXISTS (SELECT 1 FROM stream_leases
+                       WHERE tenant_id = ? AND channel = ? AND holder = ? AND expires_at > ?)
+         ON CONFLICT (tenant_id, channel) DO UPDATE SET
+           replay_id = COALESCE(excluded.replay_id, stream_cursors.replay_id),
+           replay_at = CASE WHEN excluded.replay_id IS NULL
+                            THEN stream_cursors.replay_at ELSE excluded.replay_at END,
+           covered_until = CASE
+             WHEN excluded.covered_until IS NULL THEN stream_cursors.covered_until
+             WHEN stream_cursors.covered_until IS NULL THEN excluded.covered_until
+             WHEN excluded.covered_until > stream_cursors.covered_until THEN excluded.covered_until
+             ELSE stream_cursors.covered_until END,
+           updated_at = excluded.updated_at`,
+        [tenantId, channel, to.replayId, to.replayAt, to.coveredUntil, now, tenantId, channel, holder, now],
+      );
+      return r.changes === 1;
+    } catch (error) {
+      throw classifyConstraint(error);
+    }
+  }
+}

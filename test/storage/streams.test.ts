@@ -1,0 +1,144 @@
+// Stream leases and cursors, on every engine: one holder per tenant and channel, taken over only once
+// the holder's lease expires; the cursor moves only for the lease's holder, and coverage never back.
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { StorageError, StreamRepository, type Storage } from '../../src/storage/index.js';
+import { ENGINES, T0, addTenant } from './helpers.js';
+
+const A = 'tenant-a';
+const B = 'tenant-b';
+const LEADS = '/data/LeadChangeEvent';
+const CONTACTS = '/data/ContactChangeEvent';
+const TTL = 30_000;
+
+for (const [name, engine, suite] of ENGINES) {
+  suite(`stream leases and cursors on ${name}`, () => {
+    let storage: Storage;
+    let streams: StreamRepository;
+    let close: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ storage, close } = await engine.open());
+      streams = new StreamRepository(storage.db);
+      await addTenant(storage, A);
+      await addTenant(storage, B);
+    });
+    afterEach(async () => {
+      await close();
+    });
+
+    describe('lease', () => {
+      it('has one holder per tenant and channel until it expires', async () => {
+        expect(await streams.takeLease(A, LEADS, 'p1', TTL, T0)).toBe(true);
+        expect(await streams.takeLease(A, LEADS, 'p2', TTL, T0 + 1)).toBe(false);
+        expect(await streams.takeLease(A, LEADS, 'p2', TTL, T0 + TTL - 1)).toBe(false);
+        expect(await streams.leaseHolder(A, LEADS, T0 + 1)).toBe('p1');
+        // Another channel and another tenant are leased apart.
+        expect(await streams.takeLease(A, CONTACTS, 'p2', TTL, T0)).toBe(true);
+        expect(await streams.takeLease(B, LEADS, 'p2', TTL, T0)).toBe(true);
+      });
+
+      it('is renewed by its holder and taken over once it expires', async () => {
+        expect(await streams.takeLease(A, LEADS, 'p1', TTL, T0)).toBe(true);
+        expect(await streams.takeLease(A, LEADS, 'p1', TTL, T0 + 20_000)).toBe(true); // renewed to T0+50s
+        expect(await streams.takeLease(A, LEADS, 'p2', TTL, T0 + 40_000)).toBe(false);
+        expect(await streams.takeLease(A, LEADS, 'p2', TTL, T0 + 50_000)).toBe(true); // expired: taken over
+        expect(await streams.leaseHolder(A, LEADS, T0 + 50_001)).toBe('p2');
+        // The old holder cannot renew what it lost.
+        expect(await streams.takeLease(A, LEADS, 'p1', TTL, T0 + 50_002)).toBe(false);
+        expect(await streams.leaseHolder(A, LEADS, T0 + 80_000)).toBeNull();
+      });
+
+      it('released by its holder is free at once; another cannot release it', async () => {
+        await streams.takeLease(A, LEADS, 'p1', TTL, T0);
+        expect(await streams.releaseLease(A, LEADS, 'p2')).toBe(false);
+        expect(await streams.releaseLease(A, LEADS, 'p1')).toBe(true);
+        expect(await streams.takeLease(A, LEADS, 'p2', TTL, T0 + 1)).toBe(true);
+      });
+
+      it('of racing takers goes to exactly one', async () => {
+        const won = await Promise.all(
+          ['p1', 'p2', 'p3', 'p4', 'p5'].map((p) => streams.takeLease(A, LEADS, p, TTL, T0)),
+        );
+        expect(won.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('refuses an unknown tenant, an empty holder or a bad ttl and records nothing', async () => {
+        await expect(streams.takeLease('nobody', LEADS, 'p1', TTL, T0)).rejects.toMatchObject({
+          kind: 'invalid',
+        });
+        await expect(streams.takeLease(A, LEADS, '', TTL, T0)).rejects.toBeInstanceOf(StorageError);
+        await expect(streams.takeLease(A, LEADS, 'p1', 0, T0)).rejects.toBeInstanceOf(StorageError);
+        expect(await streams.leaseHolder(A, LEADS, T0)).toBeNull();
+      });
+    });
+
+    describe('cursor', () => {
+      it('is absent before the first advance', async () => {
+        expect(await streams.cursor(A, LEADS)).toBeNull();
+      });
+
+      it('moves for the lease holder only', async () => {
+        await streams.takeLease(A, LEADS, 'p1', TTL, T0);
+        expect(await streams.advance(A, LEADS, 'p2', { replayId: '7', replayAt: T0 }, T0 + 1)).toBe(false);
+        expect(await streams.cursor(A, LEADS)).toBeNull();
+        expect(await streams.advance(A, LEADS, 'p1', { replayId: '7', replayAt: T0 }, T0 + 1)).toBe(true);
+        expect(await streams.cursor(A, LEADS)).toEqual({
+          replayId: '7',
+          replayAt: T0,
+          coveredUntil: null,
+          updatedAt: T0 + 1,
+        });
+        // Once the lease has expired, its former holder moves nothing.
+        expect(await streams.advance(A, LEADS, 'p1', { replayId: '9', replayAt: T0 + 5 }, T0 + TTL)).toBe(
+          false,
+        );
+        expect((await streams.cursor(A, LEADS))?.replayId).toBe('7');
+        // Nor after another took it over.
+        await streams.takeLease(A, LEADS, 'p2', TTL, T0 + TTL);
+        expect(await streams.advance(A, LEADS, 'p1', { replayId: '9' }, T0 + TTL + 1)).toBe(false);
+        expect(await streams.advance(A, LEADS, 'p2', { replayId: '9', replayAt: T0 + 9 }, T0 + TTL + 1)).toBe(
+          true,
+        );
+        expect((await streams.cursor(A, LEADS))?.replayId).toBe('9');
+      });
+
+      it('keeps what an advance leaves out, and coverage only moves forward', async () => {
+        await streams.takeLease(A, LEADS, 'p1', TTL, T0);
+        await streams.advance(A, LEADS, 'p1', { replayId: '7', replayAt: T0 - 10 }, T0);
+        await streams.advance(A, LEADS, 'p1', { coveredUntil: T0 - 5 }, T0 + 1);
+        expect(await streams.cursor(A, LEADS)).toMatchObject({
+          replayId: '7',
+          replayAt: T0 - 10,
+          coveredUntil: T0 - 5,
+        });
+        await streams.advance(A, LEADS, 'p1', { coveredUntil: T0 - 50 }, T0 + 2);
+        expect((await streams.cursor(A, LEADS))?.coveredUntil).toBe(T0 - 5);
+        await streams.advance(A, LEADS, 'p1', { replayId: '8', replayAt: T0 - 1, coveredUntil: T0 }, T0 + 3);
+        expect(await streams.cursor(A, LEADS)).toEqual({
+          replayId: '8',
+          replayAt: T0 - 1,
+          coveredUntil: T0,
+          updatedAt: T0 + 3,
+        });
+        // Cursors of other channels and tenants are their own.
+        expect(await streams.cursor(A, CONTACTS)).toBeNull();
+        expect(await streams.cursor(B, LEADS)).toBeNull();
+      });
+
+      it('refuses an empty replay id', async () => {
+        await streams.takeLease(A, LEADS, 'p1', TTL, T0);
+        await expect(streams.advance(A, LEADS, 'p1', { replayId: '' }, T0)).rejects.toBeInstanceOf(
+          StorageError,
+        );
+      });
+
+      it('goes with its tenant', async () => {
+        await streams.takeLease(A, LEADS, 'p1', TTL, T0);
+        await streams.advance(A, LEADS, 'p1', { replayId: '7' }, T0);
+        await storage.db.run('DELETE FROM tenants WHERE id = ?', [A]);
+        expect(await streams.cursor(A, LEADS)).toBeNull();
+        expect(await streams.leaseHolder(A, LEADS, T0)).toBeNull();
+      });
+    });
+  });
+}
