@@ -8,6 +8,7 @@ import { fieldValue, isFreeMailDomain } from './normalize.js';
 import { renderTemplate, summarizeDecision } from './explain.js';
 import { applyStateChanges, emptyChanges } from './state.js';
 import { DecisionTrace } from './trace.js';
+import { addSlaTime, slaSteps } from './sla.js';
 import type {
   AccountMatch,
   Action,
@@ -302,9 +303,28 @@ function queueActions(
   out.push(queueTask);
 }
 
-function slaFor(dest: ResolvedDestination, sla: SlaSpec | undefined, now: number): Decision['sla'] {
+/**
+ * The decision's SLA: the first-touch deadline on the SLA's clock (on working hours, the chosen rep's),
+ * and the policy its timer follows.
+ */
+function slaFor(
+  dest: ResolvedDestination,
+  sla: SlaSpec | undefined,
+  team: Team,
+  now: number,
+): Decision['sla'] {
   if (sla === undefined || (dest.kind !== 'rep' && dest.kind !== 'queue')) return undefined;
-  return { firstTouchBy: now + sla.firstTouchMs, onBreach: sla.onBreach };
+  const owner = dest.kind === 'rep' ? team.reps[dest.email] : undefined;
+  const out: NonNullable<Decision['sla']> = {
+    firstTouchBy: addSlaTime(now, sla.firstTouchMs, sla.clock, owner),
+    onBreach: sla.onBreach,
+  };
+  if (sla.clock !== undefined || sla.steps !== undefined) {
+    out.clock = sla.clock ?? 'wall';
+    out.steps = slaSteps(sla);
+    out.firstTouchMs = sla.firstTouchMs;
+  }
+  return out;
 }
 
 /**
@@ -420,7 +440,7 @@ function finish(
       dest.kind === 'hold'
         ? []
         : plannedActions(lead, dest, actions, sla, context.team, routeName, now, trace),
-    sla: slaFor(dest, sla, now),
+    sla: slaFor(dest, sla, context.team, now),
     trace,
     stateChanges: resolver.changes,
   };

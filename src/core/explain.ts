@@ -1,5 +1,6 @@
 // Renders decisions for people: one line for logs and notes, a full explanation for `explain`.
 import { fieldValue } from './normalize.js';
+import { describeStep } from './sla.js';
 import type {
   Action,
   ConditionTrace,
@@ -228,13 +229,20 @@ export function explainDecision(decision: Decision, lead: Lead, team: Team): str
     }
   }
   if (decision.sla !== undefined) {
-    const breach =
-      decision.sla.onBreach.kind === 'escalate'
-        ? `escalate to ${decision.sla.onBreach.to.kind === 'rep' ? decision.sla.onBreach.to.email : `queue ${decision.sla.onBreach.to.name}`}`
-        : decision.sla.onBreach.kind === 'reroute'
-          ? 're-route'
-          : 'remind';
-    out.push(`SLA: first touch by ${new Date(decision.sla.firstTouchBy).toISOString()}, on breach ${breach}`);
+    const sla = decision.sla;
+    if (sla.steps !== undefined) {
+      const clock = sla.clock === 'working_hours' ? ' (on the owner’s working hours)' : '';
+      out.push(`SLA: first touch by ${new Date(sla.firstTouchBy).toISOString()}${clock}`);
+      for (const step of sla.steps) out.push(`SLA step: ${describeStep(step)}`);
+    } else {
+      const breach =
+        sla.onBreach.kind === 'escalate'
+          ? `escalate to ${sla.onBreach.to.kind === 'rep' ? sla.onBreach.to.email : `queue ${sla.onBreach.to.name}`}`
+          : sla.onBreach.kind === 'reroute'
+            ? 're-route'
+            : 'remind';
+      out.push(`SLA: first touch by ${new Date(sla.firstTouchBy).toISOString()}, on breach ${breach}`);
+    }
   }
   return out.join('\n');
 }

@@ -238,10 +238,35 @@ export type SlaBreach =
   | { kind: 'reroute' }
   | { kind: 'escalate'; to: { kind: 'rep'; email: string } | { kind: 'queue'; name: string } };
 
+/** Who an SLA escalation hands the lead to. */
+export type SlaEscalation = { kind: 'rep'; email: string } | { kind: 'queue'; name: string };
+
+/**
+ * One step of an SLA's breach policy, taken when the lead is still untouched `afterMs` after its owner
+ * was written, counted on the SLA's clock. Steps run in order; each runs at most once.
+ */
+export type SlaStep =
+  | { afterMs: number; kind: 'remind'; via: 'task' | 'notify' }
+  | { afterMs: number; kind: 'reroute' }
+  | { afterMs: number; kind: 'escalate'; to: SlaEscalation };
+
+/** Wall time, or only the owner's working time (paused outside hours and while out of office). */
+export type SlaClock = 'wall' | 'working_hours';
+
 export interface SlaSpec {
   firstTouchMs: number;
+  /** The first step's action (what `on_breach` names); kept for the stored timers that predate steps. */
   onBreach: SlaBreach;
+  /** Default wall. */
+  clock?: SlaClock | undefined;
+  /** In increasing `afterMs`; absent: `onBreach` at `firstTouchMs` (see `slaSteps`). */
+  steps?: SlaStep[] | undefined;
 }
+
+/** What counts as the first touch of a lead, read from the CRM (each connector maps these). */
+export type TouchSignal = 'activity' | 'contacted' | 'status' | 'task_completed';
+export const TOUCH_SIGNALS: readonly TouchSignal[] = ['activity', 'contacted', 'status', 'task_completed'];
+export const DEFAULT_TOUCH_SIGNALS: readonly TouchSignal[] = ['activity', 'contacted'];
 
 export interface RouteActions {
   task?: TaskSpec | undefined;
@@ -272,6 +297,8 @@ export interface RuleSet {
   team?: Team | undefined;
   /** Actions applied when the fallback is used. */
   fallbackActions: RouteActions;
+  /** What counts as a first touch for this rule set's SLAs (default: DEFAULT_TOUCH_SIGNALS). */
+  touch?: TouchSignal[] | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -471,6 +498,15 @@ export type Action =
   | { kind: 'enroll_sequence'; sequence: SequenceSpec; sender: string }
   | { kind: 'write_note'; text: string };
 
+/** A decision's SLA: its deadline, and the policy its timer follows from the owner write. */
+export interface DecisionSla {
+  firstTouchBy: number;
+  onBreach: SlaBreach;
+  clock?: SlaClock | undefined;
+  steps?: SlaStep[] | undefined;
+  firstTouchMs?: number | undefined;
+}
+
 export interface Decision {
   leadId: string;
   ruleSet: { name: string; version: string };
@@ -479,7 +515,7 @@ export interface Decision {
   route: { index: number; name: string } | null;
   destination: ResolvedDestination;
   actions: Action[];
-  sla?: { firstTouchBy: number; onBreach: SlaBreach } | undefined;
+  sla?: DecisionSla | undefined;
   trace: Trace;
   /** The state entries this decision changed; apply them with `applyStateChanges`. */
   stateChanges: RoutingStateChanges;

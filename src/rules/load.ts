@@ -13,6 +13,7 @@ import type {
   Territory,
   TerritoryClause,
 } from '../core/types.js';
+import { slaSteps, stepBreach } from '../core/sla.js';
 import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
 import { errorMap, isPlainObject, issueExtras, type Known, type RawWarning } from './issues.js';
 import { locate } from './locate.js';
@@ -387,8 +388,18 @@ function assemble(raw: RawRuleSet, source: string, file: string, reporter: Repor
       assign: fin(r.assign),
       actions: actions(r),
     };
-    if (r.sla !== undefined)
-      route.sla = { firstTouchMs: r.sla.first_touch, onBreach: r.sla.on_breach ?? { kind: 'remind' } };
+    if (r.sla !== undefined) {
+      const first = r.sla.steps?.[0];
+      route.sla = {
+        firstTouchMs: r.sla.first_touch,
+        onBreach: first !== undefined ? stepBreach(first) : (r.sla.on_breach ?? { kind: 'remind' }),
+      };
+      // The shorthand keeps its stored shape; a clock or steps make the policy explicit.
+      if (r.sla.steps !== undefined || r.sla.clock !== 'wall') {
+        route.sla.clock = r.sla.clock;
+        route.sla.steps = r.sla.steps ?? slaSteps(route.sla);
+      }
+    }
     return route;
   });
 
@@ -402,6 +413,7 @@ function assemble(raw: RawRuleSet, source: string, file: string, reporter: Repor
     fallbackActions: raw.fallback_actions ? actions(raw.fallback_actions) : { note: false },
   };
   if (raw.team !== undefined) ruleSet.team = raw.team;
+  if (raw.touch !== undefined) ruleSet.touch = raw.touch;
   return ruleSet;
 }
 

@@ -12,12 +12,16 @@ import type {
   Rep,
   SequenceSpec,
   SlaBreach,
+  SlaStep,
   TaskSpec,
+  TouchSignal,
   TerritoryClause,
   WorkingHours,
 } from '../core/types.js';
+import { TOUCH_SIGNALS } from '../core/types.js';
 import { closest } from './diagnostics.js';
 import {
+  checkKeys,
   describeType,
   isPlainObject,
   makeScope,
@@ -246,6 +250,78 @@ function breach(value: unknown, scope: Scope): SlaBreach | undefined {
   return undefined;
 }
 
+const STEP_ACTIONS = ['remind', 'reroute', 'escalate'] as const;
+const MAX_SLA_STEPS = 10;
+
+/** `{ after: 5m, remind: task | notify }`, `{ after: 15m, reroute: true }`, `{ after: 1h, escalate: { rep | queue } }`. */
+function slaStep(value: unknown, scope: Scope): SlaStep | undefined {
+  if (!isPlainObject(value)) {
+    scope.error([], `a step is { after: 15m, remind | reroute | escalate: … }, got ${describeType(value)}`);
+    return undefined;
+  }
+  checkKeys(value, ['after', ...STEP_ACTIONS], scope);
+  const afterMs = parseDurationValue(value['after'], scope.at('after'), 'after');
+  const named = STEP_ACTIONS.filter((k) => value[k] !== undefined);
+  if (named.length !== 1) {
+    scope.error(
+      [],
+      `a step takes exactly one of remind, reroute, escalate; got ${named.length === 0 ? 'none' : named.join(' and ')}`,
+    );
+    return undefined;
+  }
+  if (afterMs === undefined) return undefined;
+  const kind = named[0]!;
+  const v = value[kind];
+  if (kind === 'remind') {
+    if (v === 'task' || v === 'notify') return { afterMs, kind, via: v };
+    scope.error([kind], `remind is task or notify, got ${describeType(v)}`, {
+      suggestion: typeof v === 'string' ? closest(v, ['task', 'notify']) : undefined,
+    });
+    return undefined;
+  }
+  if (kind === 'reroute') {
+    if (v === true) return { afterMs, kind };
+    scope.error([kind], `reroute takes true, got ${describeType(v)}`);
+    return undefined;
+  }
+  const to = breach({ escalate: v }, scope);
+  return to?.kind === 'escalate' ? { afterMs, kind, to: to.to } : undefined;
+}
+
+function slaSteps(value: unknown, scope: Scope): SlaStep[] | undefined {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_SLA_STEPS) {
+    scope.error([], `steps takes a list of 1 to ${MAX_SLA_STEPS} steps, got ${describeType(value)}`);
+    return undefined;
+  }
+  const out: SlaStep[] = [];
+  value.forEach((v, i) => {
+    const step = slaStep(v, scope.at(i));
+    if (step === undefined) return;
+    const before = out[out.length - 1];
+    if (before !== undefined && step.afterMs <= before.afterMs)
+      scope.error([i, 'after'], 'steps run in order: each step comes after the one before it');
+    else if (step.kind !== 'remind' && out.some((s) => s.kind === 'escalate'))
+      scope.error([i], 'nothing follows an escalation but reminders: the lead has left the rotation');
+    out.push(step);
+  });
+  return out.length === value.length ? out : undefined;
+}
+
+function touchSignals(value: unknown, scope: Scope): TouchSignal[] | undefined {
+  const list = Array.isArray(value) ? value : [value];
+  const out: TouchSignal[] = [];
+  list.forEach((v, i) => {
+    const at = Array.isArray(value) ? scope.at(i) : scope;
+    const signal = TOUCH_SIGNALS.find((t) => t === v);
+    if (signal === undefined)
+      at.error([], `a touch is one of ${TOUCH_SIGNALS.join(', ')}; got ${describeType(v)}`, {
+        suggestion: typeof v === 'string' ? closest(v, TOUCH_SIGNALS) : undefined,
+      });
+    else if (!out.includes(signal)) out.push(signal);
+  });
+  return out.length > 0 && list.length > 0 ? out : undefined;
+}
+
 function members(value: unknown, scope: Scope): string[] | undefined {
   if (!Array.isArray(value) || value.length === 0) {
     scope.error([], `members takes a non-empty list of rep emails, got ${describeType(value)}`);
@@ -288,8 +364,20 @@ function schemas(known: Known, warnings: RawWarning[]) {
     ...actions,
     sla: strictObject({
       first_touch: durationField('first_touch'),
+      clock: z.enum(['wall', 'working_hours']).default('wall'),
       on_breach: c(breach).optional(),
-    }).optional(),
+      steps: c(slaSteps).optional(),
+    })
+      .superRefine((sla, ctx) => {
+        if (sla.on_breach !== undefined && sla.steps !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['steps'],
+            message: 'give on_breach (one step at first_touch) or steps, not both',
+            params: { atKey: true },
+          });
+      })
+      .optional(),
   });
   const pool = strictObject({
     members: c(members),
@@ -469,6 +557,7 @@ export function ruleSetSchema(known: Known, warnings: RawWarning[]) {
     routes: z.array(s.route),
     fallback: s.dest({ allowHold: false }),
     fallback_actions: strictObject(s.actions).optional(),
+    touch: custom(known, warnings, touchSignals).optional(),
     team: teamSchema(warnings).optional(),
   });
 }
