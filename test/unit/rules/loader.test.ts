@@ -126,7 +126,7 @@ describe('errors, one per kind, exactly as printed', () => {
       'unknown top-level key',
       `routes: []\n${OK_TAIL}teritories: {}\n`,
       [
-        'rules/x.yaml:3:1 teritories: unknown key "teritories" (allowed: name, description, territories, pools, routes, fallback, fallback_actions, team) (did you mean "territories"?)',
+        'rules/x.yaml:3:1 teritories: unknown key "teritories" (allowed: name, description, territories, pools, routes, fallback, fallback_actions, touch, team) (did you mean "territories"?)',
       ],
     ],
     [
