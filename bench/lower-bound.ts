@@ -19,12 +19,15 @@ export interface RequiredCalls {
 
 /**
  * Calls the rules required for `contacts`, judged from what was written (enrollments and notes) and
- * from whether the rules searched companies at all (`searched`).
+ * from whether the rules searched companies at all (`searched`). `enrollmentsAsked` counts enrollments
+ * the rules asked for when the CRM refused some of them (a sender without a connected inbox): each
+ * refusal still took a call.
  */
 export function requiredCalls(
   contacts: readonly CrmObject[],
   effects: ContactEffects,
   searched: boolean,
+  enrollmentsAsked?: number,
 ): RequiredCalls {
   const domains = new Set<string>();
   if (searched) {
@@ -42,7 +45,7 @@ export function requiredCalls(
     ownerBatches: Math.ceil(ids.length / BATCH),
     taskBatches: Math.ceil(ids.filter((id) => effects.tasks.has(id)).length / BATCH),
     noteBatches: Math.ceil(withNote / BATCH),
-    enrollments: ids.filter((id) => effects.enrollments.has(id)).length,
+    enrollments: enrollmentsAsked ?? ids.filter((id) => effects.enrollments.has(id)).length,
     searches: Math.ceil(domains.size / DOMAINS_PER_SEARCH),
   };
 }

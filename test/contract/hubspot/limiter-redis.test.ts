@@ -5,21 +5,16 @@ import {
   HUBSPOT_BUCKETS,
   hubspotGeneralBucket,
   LimiterFactory,
-  sharedSpacingMs,
+  sharedWindow,
 } from '../../../connectors/shared/limiter.js';
 import { describeNeeding, REDIS_URL, uniqueRedisPrefix } from '../../support/services.js';
 
 const withRedis = describeNeeding(['redis']);
 
-describe('sharedSpacingMs', () => {
-  it('leaves room for late senders in every window of both HubSpot buckets', () => {
-    for (const spec of [HUBSPOT_BUCKETS.general, HUBSPOT_BUCKETS.search, hubspotGeneralBucket(1000)]) {
-      const spacing = sharedSpacingMs(spec);
-      // Starts in any window stretched by the jitter: floor((interval + jitter) / spacing) + 1.
-      expect(Math.floor((spec.intervalMs + 300) / spacing) + 1).toBeLessThanOrEqual(spec.reservoir);
-    }
-    expect(sharedSpacingMs(HUBSPOT_BUCKETS.general)).toBe(95);
-    expect(sharedSpacingMs(HUBSPOT_BUCKETS.search)).toBe(325);
+describe('sharedWindow', () => {
+  it('stretches each HubSpot window by the jitter and keeps the budget and spacing', () => {
+    expect(sharedWindow(HUBSPOT_BUCKETS.general)).toEqual({ budget: 110, windowMs: 10_300, minTimeMs: 92 });
+    expect(sharedWindow(HUBSPOT_BUCKETS.search)).toEqual({ budget: 5, windowMs: 1_300, minTimeMs: 210 });
   });
 });
 
@@ -38,10 +33,10 @@ describe('hubspotGeneralBucket', () => {
 });
 
 withRedis('LimiterFactory over Redis', () => {
-  it('two instances sharing Redis space their starts on one schedule per portal', async () => {
+  it('two instances sharing Redis keep every window within the budget, on one schedule per portal', async () => {
     const provider = uniqueRedisPrefix();
-    const spacing = 40;
-    const spec = { general: { reservoir: 1000, intervalMs: 10_000, maxConcurrent: 10, minTimeMs: spacing } };
+    const spec = { general: { reservoir: 3, intervalMs: 5_000, maxConcurrent: 10, minTimeMs: 10 } };
+    const { windowMs } = sharedWindow(spec.general);
     const [one, two] = [0, 1].map(
       () => new LimiterFactory({ provider, buckets: spec, redis: new Redis(REDIS_URL) }),
     ) as [LimiterFactory, LimiterFactory];
@@ -50,24 +45,51 @@ withRedis('LimiterFactory over Redis', () => {
       starts.push(Date.now());
       return Promise.resolve();
     };
-    const began = Date.now();
-    const jobs = 12;
-    await Promise.all(
-      Array.from({ length: jobs }, (_, i) =>
-        (i % 2 === 0 ? one : two).forPortal('p').schedule('general', job),
-      ),
-    );
-    // Slots are handed out at least the shared spacing apart from the first reservation on, so the last
-    // job cannot start before that, however the two instances interleave (load only delays).
-    const planned = (jobs - 1) * sharedSpacingMs(spec.general);
-    expect(Math.max(...starts) - began).toBeGreaterThanOrEqual(planned - 2);
-
-    // Another portal keeps its own schedule in Redis.
-    await two.forPortal('q').schedule('general', job);
     const probe = new Redis(REDIS_URL);
+    const began = Date.now();
+    const done = Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? one : two).forPortal('p').schedule('general', job)),
+    );
+    // Once all six are reserved, the list holds the second three: each a window after one of the first
+    // three, still packed minTime apart (even spacing would have spread them over the window).
+    const startsKey = `${provider}:{p:general}:starts`;
+    while ((await probe.llen(startsKey)) < 3 || starts.length < 3)
+      await new Promise((r) => setTimeout(r, 20));
+    await done;
+    const second = (await probe.lrange(startsKey, 0, -1)).map(Number).sort((a, b) => a - b);
+    expect(second).toHaveLength(3);
+    for (let i = 1; i < 3; i++) expect(second[i]! - second[i - 1]!).toBeGreaterThanOrEqual(10);
+    expect(second[2]! - second[0]!).toBeLessThan(2_000);
+    // The fourth start waits for the first's window, however the two instances interleave (load only delays).
+    expect(Math.max(...starts) - began).toBeGreaterThanOrEqual(windowMs - 2);
+
+    // Another portal keeps its own schedule in Redis; a pause is a key of its own.
+    await two.forPortal('q').schedule('general', job);
+    await one.forPortal('q').pause('general', 1_000);
     const keys = (await probe.keys(`${provider}:*`)).sort();
     probe.disconnect();
-    expect(keys).toEqual([`${provider}:p:general:next-start`, `${provider}:q:general:next-start`]);
+    expect(keys).toEqual([
+      `${provider}:{p:general}:starts`,
+      `${provider}:{q:general}:paused-until`,
+      `${provider}:{q:general}:starts`,
+    ]);
+    await Promise.all([one.disconnectAll(), two.disconnectAll()]);
+  });
+
+  it('a pause set by one instance holds back the next start of the other', async () => {
+    const provider = uniqueRedisPrefix();
+    const spec = { general: { reservoir: 100, intervalMs: 10_000, maxConcurrent: 10, minTimeMs: 1 } };
+    const [one, two] = [0, 1].map(
+      () => new LimiterFactory({ provider, buckets: spec, redis: new Redis(REDIS_URL) }),
+    ) as [LimiterFactory, LimiterFactory];
+    await one.forPortal('p').pause('general', 1_500);
+    const began = Date.now();
+    let startedAt = 0;
+    await two.forPortal('p').schedule('general', () => {
+      startedAt = Date.now();
+      return Promise.resolve();
+    });
+    expect(startedAt - began).toBeGreaterThanOrEqual(1_400);
     await Promise.all([one.disconnectAll(), two.disconnectAll()]);
   });
 });
