@@ -25,9 +25,9 @@ import type { RuleSet, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker, type DecisionInfo } from '../pipeline/worker.js';
-import { loadRuleSet, loadTeam, formatDiagnostic } from '../rules/index.js';
+import { loadRuleSet, loadTeam, formatDiagnostic, teamVersion } from '../rules/index.js';
 import { createServer, hubspotRedirectUri } from '../server/index.js';
-import type { Storage } from '../storage/index.js';
+import { TenantConfigRepository, type Storage } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
 import { ConfigError, ensureDataDir, teamFileBeside, type AppConfig } from './config.js';
 import { lockDataDir, type DataDirLock } from './data-dir.js';
@@ -101,9 +101,14 @@ async function readConfigFile(variable: 'RULES' | 'TEAM', path: string): Promise
  * The rule set and the team it routes with: TEAM when set, else the rule set's own team — inline, or a
  * `team.yaml` beside the rule file.
  */
-async function readRules(
-  config: AppConfig,
-): Promise<{ source: string; ruleSet: RuleSet; team: Team | undefined; teamSource: TeamSource }> {
+async function readRules(config: AppConfig): Promise<{
+  source: string;
+  ruleSet: RuleSet;
+  team: Team | undefined;
+  teamSource: TeamSource;
+  /** The TEAM file's text: what a new install's stored team starts from. */
+  teamText?: string | undefined;
+}> {
   const source = await readConfigFile('RULES', config.rulesPath);
   // Routing needs every queue's CRM target; only the first look (is a team inline?) may do without.
   const load = (team: Team | undefined, requireQueueTargets = true): RuleSet => {
@@ -120,10 +125,12 @@ async function readRules(
     if (teamPath === undefined)
       return { source, ruleSet: load(undefined), team: undefined, teamSource: { kind: 'none' } };
   }
-  const loaded = loadTeam(await readConfigFile('TEAM', teamPath), teamPath);
+  const teamText = await readConfigFile('TEAM', teamPath);
+  const loaded = loadTeam(teamText, teamPath);
   if (!loaded.ok) throw new ConfigError(loaded.errors.map(formatDiagnostic).join('\n'));
   return {
     source,
+    teamText,
     ruleSet: load(loaded.team),
     team: loaded.team,
     teamSource: { kind: 'file', path: teamPath },
@@ -182,7 +189,7 @@ function redactUrl(url: string): string {
 export async function startApp(config: AppConfig, options: StartOptions): Promise<RunningApp> {
   const clock = options.clock ?? Date.now;
   const { logger } = options;
-  const { source: rulesSource, ruleSet, team, teamSource } = await readRules(config);
+  const { source: rulesSource, ruleSet, team, teamSource, teamText } = await readRules(config);
   const stops: (() => Promise<void> | void)[] = [];
   // SQLite and the sandbox's data live in DATA_DIR, which one app holds at a time. Holding it on SQLite
   // (which runs only as ROLE=all: one process) makes this worker the only one on its database.
@@ -391,18 +398,19 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         });
         return;
       }
-      // A new install routes with the configured rules until the settings tab publishes others.
-      await storage.saveRulesetDraft(
+      // A new install routes with the configured rules and team until the settings tab publishes others.
+      const published = await new TenantConfigRepository(storage.db).publish(
         tenant.id,
         {
-          version: ruleSet.version,
-          name: ruleSet.name,
-          source: rulesSource,
-          createdBy: 'install',
+          rules: { version: ruleSet.version, name: ruleSet.name, source: rulesSource },
+          team: teamText === undefined ? undefined : { version: teamVersion(teamText), source: teamText },
+          publishedBy: 'install',
+          note: `installed with ${config.rulesPath}`,
         },
         clock(),
       );
-      await storage.publishRuleset(tenant.id, ruleSet.version, 'install', clock());
+      if (published.status !== 'published')
+        throw new Error(`the install's configuration was not published: ${published.status}`);
       logger.info('tenant installed', {
         tenantId: tenant.id,
         portalId: tenant.externalId,

@@ -13,8 +13,8 @@ import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import type { LimiterFactory } from '../../connectors/shared/limiter.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from '../pipeline/runtime.js';
-import { formatDiagnostic, loadRuleSet } from '../rules/index.js';
-import type { Storage, Tenant } from '../storage/index.js';
+import { formatDiagnostic, loadRuleSet, loadTeam } from '../rules/index.js';
+import { TenantConfigRepository, type Storage, type Tenant } from '../storage/index.js';
 
 const tokenSetSchema = z.object({
   accessToken: z.string().min(1),
@@ -56,7 +56,10 @@ export interface HubSpotTenantsOptions {
   limiters: LimiterFactory;
   /** The HubSpot API base (the sandbox's URL in sandbox mode). */
   basePath: string;
-  /** A team file shared by every tenant; without it, the rule set's inline team. */
+  /**
+   * The team of a tenant that has none stored (installed before teams were stored per tenant): the
+   * TEAM file; without it, the rule set's inline team. A tenant's published team always wins.
+   */
   team: Team | undefined;
   clock: () => number;
   /** Told once when a refresh shows the portal uninstalled the app (after the tenant was marked). */
@@ -89,8 +92,9 @@ export class HubSpotTenants implements TenantRegistry {
   private readonly tokens: TokenManager;
   /** Per tenant: its connector (HubSpot client, owner cache) on the portal's limiter. */
   private readonly connectors: IdleCache<string, { portalId: string; connector: HubSpotConnector }>;
-  /** Per tenant: its published rule set, loaded. */
-  private readonly ruleSets: IdleCache<string, { version: string; ruleSet: RuleSet }>;
+  /** Per tenant: its published rule set and team, loaded; `version` names both. */
+  private readonly ruleSets: IdleCache<string, { version: string; ruleSet: RuleSet; team: Team | undefined }>;
+  private readonly config: TenantConfigRepository;
 
   constructor(private readonly opts: HubSpotTenantsOptions) {
     this.tokens = new TokenManager({
@@ -110,6 +114,7 @@ export class HubSpotTenants implements TenantRegistry {
       onEvict: (_tenantId, { portalId }) => void opts.limiters.release(portalId).catch(() => undefined),
     });
     this.ruleSets = new IdleCache(bounds);
+    this.config = new TenantConfigRepository(opts.storage.db);
   }
 
   /** Tenants whose runtime this process holds. */
@@ -132,11 +137,24 @@ export class HubSpotTenants implements TenantRegistry {
     const ruleset = await this.opts.storage.activeRuleset(tenantId);
     if (ruleset === null) throw new CrmError('invalid', `tenant ${tenantId} has no published rule set`);
 
+    // Read per batch: a publication takes effect on the tenant's next batch.
+    const storedTeam = await this.config.activeTeam(tenantId);
+    const version = `${ruleset.version}/${storedTeam?.version ?? 'default'}`;
     const cachedRules = this.ruleSets.get(tenantId);
-    let ruleSet = cachedRules?.version === ruleset.version ? cachedRules.ruleSet : undefined;
-    if (ruleSet === undefined) {
+    let loadedRules = cachedRules?.version === version ? cachedRules : undefined;
+    if (loadedRules === undefined) {
+      let team = this.opts.team;
+      if (storedTeam !== null) {
+        const loadedTeam = loadTeam(storedTeam.source, `team ${storedTeam.version}`);
+        if (!loadedTeam.ok)
+          throw new CrmError(
+            'invalid',
+            `published team does not load: ${loadedTeam.errors.map(formatDiagnostic).join('; ')}`,
+          );
+        team = loadedTeam.team;
+      }
       const loaded = loadRuleSet(ruleset.source, `rule set ${ruleset.version}`, {
-        team: this.opts.team,
+        team,
         requireQueueTargets: true,
       });
       if (!loaded.ok)
@@ -144,9 +162,10 @@ export class HubSpotTenants implements TenantRegistry {
           'invalid',
           `published rule set does not load: ${loaded.errors.map(formatDiagnostic).join('; ')}`,
         );
-      ruleSet = loaded.ruleSet;
-      this.ruleSets.set(tenantId, { version: ruleset.version, ruleSet });
+      loadedRules = { version, ruleSet: loaded.ruleSet, team };
+      this.ruleSets.set(tenantId, loadedRules);
     }
+    const { ruleSet, team } = loadedRules;
 
     const portalId = tenant.externalId;
     let connector = this.connectors.get(tenantId)?.connector;
@@ -159,7 +178,7 @@ export class HubSpotTenants implements TenantRegistry {
       });
       this.connectors.set(tenantId, { portalId, connector });
     }
-    return { tenantId, connector, ruleSet, team: this.opts.team ?? ruleSet.team ?? EMPTY_TEAM };
+    return { tenantId, connector, ruleSet, team: team ?? ruleSet.team ?? EMPTY_TEAM };
   }
 
   async confirmUninstalled(tenantId: string): Promise<boolean> {

@@ -154,6 +154,13 @@ interface SequenceList {
 }
 
 /** A decision made, not yet committed. */
+/** What a batch decides on: its leads, and the accounts matching their domains. */
+interface BatchInputs {
+  pending: { job: Job; lead: Lead }[];
+  accounts: AccountIndex;
+  accountsById: ReadonlyMap<string, Account>;
+}
+
 interface Draft {
   job: Job;
   lead: Lead;
@@ -860,13 +867,9 @@ export class Worker {
    * What deciding needs from the CRM, in batch calls: the leads to decide (a missing one fails its job)
    * and the accounts matching their domains.
    */
-  private async readInputs(
-    runtime: TenantRuntime,
-    crm: string,
-    toDecide: Job[],
-  ): Promise<{ pending: { job: Job; lead: Lead }[]; accounts: AccountIndex }> {
+  private async readInputs(runtime: TenantRuntime, crm: string, toDecide: Job[]): Promise<BatchInputs> {
     const pending: { job: Job; lead: Lead }[] = [];
-    if (toDecide.length === 0) return { pending, accounts: AccountIndex.build([]) };
+    if (toDecide.length === 0) return { pending, accounts: AccountIndex.build([]), accountsById: new Map() };
     const properties = crmPropertiesFor(runtime.connector.provider, fieldsUsedBy(runtime.ruleSet));
     const ids = [...new Set(toDecide.map((j) => j.leadId))];
     const leads = await runtime.connector.readLeads(ids, properties);
@@ -896,18 +899,18 @@ export class Worker {
         pending.push({ job, lead });
       }
     }
-    return { pending, accounts: AccountIndex.build(accounts) };
+    return {
+      pending,
+      accounts: AccountIndex.build(accounts),
+      accountsById: new Map(accounts.map((a) => [a.id, a])),
+    };
   }
 
   /**
    * Decides and commits the batch's leads: the rotation is read once, the leads are decided on it in
    * order and committed in one transaction; those answered `conflict` are decided again on a fresh read.
    */
-  private async decideAll(
-    batch: TenantBatch,
-    inputs: { pending: { job: Job; lead: Lead }[]; accounts: AccountIndex },
-    now: number,
-  ): Promise<void> {
+  private async decideAll(batch: TenantBatch, inputs: BatchInputs, now: number): Promise<void> {
     const tenantId = batch.runtime.tenantId;
     let pending = inputs.pending;
     if (pending.length === 0) return;
@@ -922,7 +925,7 @@ export class Worker {
         for (const { job } of pending) job.failures.push({ error, what: `decide contact ${job.leadId}` });
         return;
       }
-      const drafts = await this.draft(batch, pending, versioned.state, inputs.accounts, now);
+      const drafts = await this.draft(batch, pending, versioned.state, inputs, now);
       if (drafts.length === 0) return;
       let results: CommitResult[];
       try {
@@ -955,7 +958,7 @@ export class Worker {
     batch: TenantBatch,
     pending: { job: Job; lead: Lead }[],
     state: RoutingState,
-    accounts: AccountIndex,
+    { accounts, accountsById }: Omit<BatchInputs, 'pending'>,
     now: number,
   ): Promise<Draft[]> {
     const { runtime, merged } = batch;
@@ -990,7 +993,13 @@ export class Worker {
           job,
           lead,
           decision,
-          input: { decisionKey: job.decisionKey, decision, email: lead.email, summary },
+          input: {
+            decisionKey: job.decisionKey,
+            decision,
+            email: lead.email,
+            summary,
+            inputs: { lead, account: accountsById.get(decision.trace.account?.accountId ?? '') ?? null },
+          },
         });
       } catch (error) {
         job.failures.push({ error: toFailure(error), what: `decide contact ${job.leadId}` });

@@ -4,6 +4,7 @@ export {
   loadRuleSet,
   loadTeam,
   ruleSetVersion,
+  teamVersion,
   type LoadOptions,
   type LoadResult,
   type TeamLoadResult,

@@ -44,6 +44,9 @@ export function ruleSetVersion(source: string): string {
   return createHash('sha256').update(source).digest('hex').slice(0, 12);
 }
 
+/** A team's version: its content hash, as for rule sets. */
+export const teamVersion = ruleSetVersion;
+
 interface Parsed {
   doc: Document;
   lines: LineCounter;

@@ -48,3 +48,16 @@ export { StreamRepository, type StreamAdvance, type StreamCursor } from './strea
 export type { StorageErrorKind } from './errors.js';
 export type { Db, Dialect, SqlParam } from './db.js';
 export * from './model.js';
+export {
+  TenantConfigRepository,
+  type Publication,
+  type PublishInput,
+  type PublishResult,
+  type TeamVersion,
+} from './tenant-config.js';
+export {
+  DecisionInputRepository,
+  type DecidedLead,
+  type DecisionInputs,
+  type DecisionSearch,
+} from './decision-inputs.js';

@@ -2,9 +2,11 @@
 import { z } from 'zod';
 import type { CrmEvent, Directory } from '../../connectors/connector.js';
 import type {
+  Account,
   Action,
   AssignmentTrace,
   Decision,
+  Lead,
   PoolState,
   QueueTarget,
   RepCounters,
@@ -270,6 +272,8 @@ export interface DecisionInput {
   decision: Decision;
   email?: string | undefined;
   summary: string;
+  /** What it was decided on, kept so the lead can be decided again under another version. */
+  inputs?: { lead: Lead; account: Account | null } | undefined;
 }
 
 export type CommitResult =

@@ -299,6 +299,45 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 10,
+    name: 'tenant configuration',
+    // Each tenant's team lives here with versions, as its rule sets do; a publication records what
+    // became active together (rules and team), by whom and why, so any earlier one can be restored.
+    // Each decision keeps the normalized lead and the matched account it was decided on, so a past
+    // lead can be decided again under another version (impact preview); `search` is the lower-cased
+    // email, name and company the activity search matches.
+    statements: (d) => [
+      `CREATE TABLE team_versions (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        version TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_by TEXT,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, version)
+      )`,
+      `ALTER TABLE tenants ADD COLUMN active_team_version TEXT`,
+      `CREATE TABLE config_publications (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        ruleset_version TEXT NOT NULL,
+        team_version TEXT,
+        published_by TEXT NOT NULL,
+        published_at BIGINT NOT NULL,
+        note TEXT NOT NULL
+      )`,
+      `CREATE INDEX config_publications_tenant ON config_publications (tenant_id, id)`,
+      `CREATE TABLE decision_inputs (
+        tenant_id TEXT NOT NULL,
+        decision_key TEXT NOT NULL,
+        lead TEXT NOT NULL,
+        account TEXT,
+        search TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, decision_key),
+        FOREIGN KEY (tenant_id, decision_key) REFERENCES decisions (tenant_id, decision_key) ON DELETE CASCADE
+      )`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -16,6 +16,7 @@ import type {
 import { emptyChanges, hasChanges } from '../core/state.js';
 import { isWriteRace, type Db, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
+import { insertDecisionInputsWith } from './decision-inputs.js';
 import {
   actionListSchema,
   actionSchema,
@@ -1314,6 +1315,13 @@ export class Storage {
       );
       for (const r of rows) ids.set(r.decision_key, r.id);
     }
+    await insertDecisionInputsWith(
+      tx,
+      tenantId,
+      committed.flatMap(({ input: { decisionKey, inputs } }) =>
+        inputs === undefined ? [] : [{ decisionKey, ...inputs }],
+      ),
+    );
     await this.insertActionsWith(
       tx,
       tenantId,

@@ -2,7 +2,7 @@
 // set loaded from YAML. The sandbox's write log is the judge of "exactly once".
 import { join } from 'node:path';
 import { HOLD_TIMEOUT_SUBSCRIPTION, Worker } from '../../src/pipeline/worker.js';
-import { Storage } from '../../src/storage/index.js';
+import { DecisionInputRepository, Storage } from '../../src/storage/index.js';
 import { changed, created, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
 
 const sandbox = useSandbox();
@@ -31,6 +31,11 @@ describe('Worker', () => {
     }
     expect([...perRep.values()].sort()).toEqual([6, 6, 6, 7]);
     expect(env.decisions.map((d) => d.summary).every((s) => s.length > 0)).toBe(true);
+    // Each decision keeps the lead it was decided on, so it can be decided again under another version.
+    const kept = await new DecisionInputRepository(env.storage.db).recent(TENANT, 100);
+    expect(kept.map((k) => k.lead).sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+      env.decisions.map((d) => d.lead).sort((x, y) => x.id.localeCompare(y.id)),
+    );
 
     const before = sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' }).length;
     // The same events (deduplicated by the inbox) and the same creations under new event ids.

@@ -1,0 +1,86 @@
+// A tenant's runtime routes with its own published rule set and team, and picks up a new publication on
+// its next batch (each `runtime` call is one batch); another tenant keeps its own.
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, expect, it, describe } from '@jest/globals';
+import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
+import { LimiterFactory } from '../../connectors/shared/limiter.js';
+import { encodeTokenSet, HubSpotTenants } from '../../src/app/tenants.js';
+import { editRep } from '../../src/settings/team-edit.js';
+import { loadTeam, ruleSetVersion, teamVersion } from '../../src/rules/index.js';
+import { TenantConfigRepository, type Storage } from '../../src/storage/index.js';
+import { addTenant, sqliteMemory, T0 } from '../storage/helpers.js';
+
+const RULES = readFileSync('rules/hubspot-demo/rules.yaml', 'utf8');
+const TEAM = readFileSync('rules/hubspot-demo/team.yaml', 'utf8');
+
+describe('HubSpotTenants with stored configuration', () => {
+  let storage: Storage;
+  let close: () => Promise<void>;
+  let tenants: HubSpotTenants;
+  let config: TenantConfigRepository;
+  const limiters = new LimiterFactory({ provider: 'tenant-config-runtime' });
+
+  beforeEach(async () => {
+    ({ storage, close } = await sqliteMemory.open());
+    config = new TenantConfigRepository(storage.db);
+    for (const id of ['a', 'b']) {
+      await addTenant(storage, id);
+      await storage.setTenantToken(
+        id,
+        encodeTokenSet({ accessToken: 'x', refreshToken: 'y', expiresAt: T0 + 3_600_000 }),
+        T0,
+      );
+      await config.publish(
+        id,
+        {
+          rules: { version: ruleSetVersion(RULES), name: 'demo', source: RULES },
+          team: { version: teamVersion(TEAM), source: TEAM },
+          publishedBy: 'install',
+          note: '',
+        },
+        T0,
+      );
+    }
+    tenants = new HubSpotTenants({
+      storage,
+      oauth: new HubSpotOAuth({
+        clientId: 'c',
+        clientSecret: 's',
+        redirectUri: 'http://127.0.0.1/cb',
+        baseUrl: 'http://127.0.0.1:9',
+      }),
+      limiters,
+      basePath: 'http://127.0.0.1:9',
+      team: undefined,
+      clock: () => T0,
+    });
+  });
+  afterEach(async () => {
+    await limiters.disconnectAll();
+    await close();
+  });
+
+  it('routes with the published team, and the next batch sees a new publication', async () => {
+    const before = await tenants.runtime('a');
+    const original = loadTeam(TEAM, 'team');
+    if (!original.ok) throw new Error('the demo team loads');
+    expect(before.team).toEqual(original.team);
+    const someone = Object.keys(original.team.reps)[0]!;
+
+    const changed = editRep(TEAM, someone, { outOfOffice: ['2026-01-01..2026-12-31'] });
+    expect(loadTeam(changed, 'team').ok).toBe(true);
+    await config.publish(
+      'a',
+      {
+        rules: { version: ruleSetVersion(RULES) },
+        team: { version: teamVersion(changed), source: changed },
+        publishedBy: 'ada',
+        note: 'ooo',
+      },
+      T0 + 1,
+    );
+    const after = await tenants.runtime('a');
+    expect(after.team.reps[someone]?.outOfOffice).toEqual([{ from: '2026-01-01', to: '2026-12-31' }]);
+    expect((await tenants.runtime('b')).team).toEqual(original.team);
+  });
+});
