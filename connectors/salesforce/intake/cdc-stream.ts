@@ -1,0 +1,354 @@
+// One Change Data Capture channel of one org, read with jsforce's streaming API (CometD over Faye) and
+// handed to a sink in replay order, with a SOQL catch-up poll on CreatedDate for what the stream cannot
+// give: gap and overflow events, downtime beyond the 72-hour retention, a stalled subscription.
+// Replay: https://developer.salesforce.com/docs/atlas.en-us.api_streaming.meta/api_streaming/using_streaming_api_durability.htm
+import type { Connection } from 'jsforce';
+import { StreamingExtension } from 'jsforce/api/streaming';
+import { z } from 'zod';
+import type { CrmEvent } from '../../connector.js';
+import type {
+  OpenedStream,
+  StreamDelivery,
+  StreamLog,
+  StreamResume,
+  StreamSink,
+} from '../../pulled-intake.js';
+import { channelObject, mapChangeEvent, type MappedChange } from './change-events.js';
+
+/** Change events are kept for 72 hours; a stored replay id older than that cannot be resumed from. */
+export const CDC_RETENTION_MS = 72 * 3_600_000;
+
+export interface CdcStreamOptions {
+  /** The org's connection, shared with the connector: a token it refreshes is the one the stream uses. */
+  conn: Connection;
+  channel: string;
+  /** The Call Options client id lead-router writes with; its own changes are skipped. */
+  selfClient: string;
+  resume: StreamResume | null;
+  sink: StreamSink;
+  log: StreamLog;
+  now?: () => number;
+  /** Resume from a stored replay id only while it is this much younger than the retention (1 h). */
+  retentionSafetyMs?: number;
+  /** The catch-up poll also runs this often (5 min), for a subscription that went silent. */
+  pollEveryMs?: number;
+  /** How far before its last coverage a poll looks again (5 min): commit delays and clock skew. */
+  pollOverlapMs?: number;
+  /** Longest wait between attempts to rebuild a failed client or redeliver (60 s). */
+  maxBackoffMs?: number;
+  /** Called once when the stream stops for good without `close()` (the lease was lost). */
+  onStopped?: (reason: string) => void;
+}
+
+// jsforce's typings of Faye's client leave out `disconnect`, which Faye's client has.
+declare module 'faye' {
+  interface Client {
+    disconnect(): void;
+  }
+}
+type FayeClient = ReturnType<Connection['streaming']['createClient']>;
+
+/** Replay ids are longs that fit a JavaScript number; -1 asks for new events only. */
+type ReplayFrom = number;
+const NEW_EVENTS_ONLY: ReplayFrom = -1;
+/** Records one poll reads at most (25 query pages); a larger backlog is read by the polls that follow. */
+const POLL_MAX_FETCH = 50_000;
+
+// SOQL datetime literals are unquoted, to the second: https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_dateformats.htm
+function soqlDateTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Salesforce answers datetimes as `2026-01-05T09:00:00.000+0000`. */
+function parseSalesforceDate(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const ms = Date.parse(value.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  return Number.isFinite(ms) ? ms : null;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+export class CdcStream implements OpenedStream {
+  private readonly now: () => number;
+  private readonly object: string;
+  private client: FayeClient | null = null;
+  /** The access token the current client was built with: a refresh makes it stale. */
+  private clientToken: string | undefined;
+  /** Replay id of the last message received (delivered or queued): a rebuilt client resumes after it. */
+  private lastReceived: ReplayFrom | null = null;
+  private readonly queue: MappedChange[] = [];
+  private draining: Promise<void> | null = null;
+  private polling: Promise<void> | null = null;
+  private pollAgain: string | null = null;
+  private rebuilding = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Every record created before this is in the inbox (as far as this process knows). */
+  private coveredUntil: number | null;
+  /** Record ids the stream delivered recently: the poll does not hand them in a second time. */
+  private readonly recent = new Map<string, number>();
+  private readonly onRefresh = (): void => {
+    if (!this.closed && this.client !== null && this.options.conn.accessToken !== this.clientToken)
+      this.rebuild('the access token was refreshed', false);
+  };
+
+  constructor(private readonly options: CdcStreamOptions) {
+    this.now = options.now ?? Date.now;
+    this.object = channelObject(options.channel);
+    this.coveredUntil = options.resume?.coveredUntil ?? null;
+  }
+
+  private get meta(): Record<string, unknown> {
+    return { channel: this.options.channel };
+  }
+
+  /** Subscribes and runs the start-up poll. */
+  start(): this {
+    const { resume, log } = this.options;
+    const now = this.now();
+    const safety = this.options.retentionSafetyMs ?? 3_600_000;
+    let from: ReplayFrom = NEW_EVENTS_ONLY;
+    if (resume === null || resume.coveredUntil === null) {
+      // First install: route what is created from now on, not the org's history.
+      this.coveredUntil = now;
+      void this.deliver({ events: [], coveredUntil: now });
+    } else {
+      const fresh =
+        resume.replayId !== null &&
+        resume.replayAt !== null &&
+        now - resume.replayAt < CDC_RETENTION_MS - safety;
+      if (fresh) from = Number(resume.replayId);
+      else if (resume.replayId !== null)
+        log.warn('stored replay id is past the change-event retention: subscribing for new events, polling', {
+          ...this.meta,
+          replayId: resume.replayId,
+        });
+      this.poll('start-up');
+    }
+    this.options.conn.on('refresh', this.onRefresh);
+    this.connect(from);
+    const every = this.options.pollEveryMs ?? 300_000;
+    this.timer = setInterval(() => this.poll('periodic'), every);
+    this.timer.unref();
+    return this;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopClient();
+    clearInterval(this.timer);
+    this.options.conn.removeListener('refresh', this.onRefresh);
+    await Promise.allSettled([this.draining, this.polling]);
+  }
+
+  private stop(reason: string): void {
+    if (this.closed) return;
+    this.options.log.warn('change-event stream stopped', { ...this.meta, reason });
+    void this.close().then(() => this.options.onStopped?.(reason));
+  }
+
+  private stopClient(): void {
+    const client = this.client;
+    this.client = null;
+    try {
+      client?.disconnect();
+    } catch {
+      // A client that never connected has nothing to disconnect.
+    }
+  }
+
+  private connect(from: ReplayFrom): void {
+    const { conn, channel, log } = this.options;
+    const replay = new StreamingExtension.Replay(channel, from);
+    const authFailure = new StreamingExtension.AuthFailure((message: unknown) => {
+      if (this.client === client) this.rebuild(`authentication failed: ${failureReason(message)}`, true);
+    });
+    // A new Faye client: jsforce's cached one keeps the token it was built with.
+    const client: FayeClient = conn.streaming.createClient([authFailure, replay]);
+    this.client = client;
+    this.clientToken = conn.accessToken ?? undefined;
+    client
+      .subscribe(channel, (message: unknown) => this.receive(message))
+      .then(
+        () => {
+          this.failures = 0;
+          log.info('subscribed to change events', { ...this.meta, replayFrom: from });
+        },
+        (error: unknown) => {
+          if (this.client !== client) return;
+          const reason = failureReason(error);
+          // An unknown or expired replay id: take new events and let the poll find the rest.
+          if (/replay/i.test(reason)) {
+            log.warn('replay id refused: subscribing for new events, polling', { ...this.meta, reason });
+            this.lastReceived = NEW_EVENTS_ONLY;
+            this.poll('replay id refused');
+          }
+          this.rebuild(`subscribe failed: ${reason}`, /\b401\b|auth/i.test(reason));
+        },
+      );
+  }
+
+  /**
+   * Replaces the client after a token refresh or a failure. After an authentication failure the
+   * catch-up poll runs first: its REST call makes jsforce refresh the session, and it finds what the
+   * dead client missed.
+   */
+  private rebuild(reason: string, failed: boolean): void {
+    if (this.closed || this.rebuilding) return;
+    this.rebuilding = true;
+    this.stopClient();
+    const { log } = this.options;
+    log.warn('rebuilding the change-event client', { ...this.meta, reason });
+    void (async () => {
+      if (failed) {
+        this.failures += 1;
+        const cap = this.options.maxBackoffMs ?? 60_000;
+        await sleep(Math.min(cap, 250 * 2 ** Math.min(this.failures - 1, 10)));
+        this.poll(reason);
+        await this.polling?.catch(() => undefined);
+      }
+      this.rebuilding = false;
+      if (!this.closed) this.connect(this.lastReceived ?? NEW_EVENTS_ONLY);
+    })();
+  }
+
+  private receive(message: unknown): void {
+    if (this.closed) return;
+    let mapped: MappedChange;
+    try {
+      mapped = mapChangeEvent(message, this.options.channel, this.options.selfClient);
+    } catch (error) {
+      this.options.log.warn('not a change event: ignored', { ...this.meta, error: String(error) });
+      return;
+    }
+    this.failures = 0;
+    this.lastReceived = Number(mapped.replayId);
+    this.queue.push(mapped);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = null;
+    });
+  }
+
+  /** Hands queued events to the sink in replay order, as many per delivery as have arrived meanwhile. */
+  private async drain(): Promise<void> {
+    while (!this.closed && this.queue.length > 0) {
+      const batch = this.queue.splice(0, 1000);
+      const last = batch[batch.length - 1]!;
+      const events = batch.flatMap((m) => m.events);
+      const ok = await this.deliver({ events, position: { replayId: last.replayId, at: last.committedAt } });
+      if (ok === null) {
+        this.queue.unshift(...batch); // not recorded: tried again, in order
+        continue;
+      }
+      const at = this.now();
+      for (const e of events) if (e.kind === 'created') this.recent.set(e.objectId, at);
+      if (!ok) return this.stop('the stream lease was lost');
+      for (const m of batch) if (m.poll !== null) this.poll(m.poll);
+    }
+  }
+
+  /** Delivers with retries while the sink fails; null when it failed (after a backoff), else its answer. */
+  private async deliver(delivery: StreamDelivery): Promise<boolean | null> {
+    try {
+      const ok = await this.options.sink.deliver(delivery);
+      this.failures = 0;
+      return ok;
+    } catch (error) {
+      this.failures += 1;
+      this.options.log.warn('recording change events failed; trying again', {
+        ...this.meta,
+        error: String(error),
+      });
+      await sleep(Math.min(this.options.maxBackoffMs ?? 60_000, 250 * 2 ** Math.min(this.failures - 1, 10)));
+      return null;
+    }
+  }
+
+  /** Runs the catch-up poll now, or once more after the one running (single-flight). */
+  poll(reason: string): void {
+    if (this.closed) return;
+    if (this.polling !== null) {
+      this.pollAgain = reason;
+      return;
+    }
+    this.polling = this.runPoll(reason).finally(() => {
+      this.polling = null;
+      const again = this.pollAgain;
+      this.pollAgain = null;
+      if (again !== null) this.poll(again);
+    });
+  }
+
+  /**
+   * Finds records created since the stored coverage (less an overlap) and delivers those the stream has
+   * not, then moves the coverage to when the poll began. A failed poll moves nothing.
+   */
+  private async runPoll(reason: string): Promise<void> {
+    const { conn, sink, log, channel } = this.options;
+    const startedAt = this.now();
+    const from = (this.coveredUntil ?? startedAt) - (this.options.pollOverlapMs ?? 300_000);
+    try {
+      const soql = `SELECT Id, CreatedDate FROM ${this.object} WHERE CreatedDate > ${soqlDateTime(from)} ORDER BY CreatedDate, Id`;
+      const result = await conn.query<{ Id: string; CreatedDate: string }>(soql, {
+        autoFetch: true,
+        maxFetch: POLL_MAX_FETCH,
+      });
+      this.prune(startedAt);
+      const events: CrmEvent[] = [];
+      let lastCreated = from;
+      for (const r of result.records) {
+        const created = parseSalesforceDate(r.CreatedDate) ?? startedAt;
+        lastCreated = Math.max(lastCreated, created);
+        if (this.recent.has(r.Id)) continue;
+        events.push({
+          eventId: `poll:${r.Id}`,
+          subscription: channel,
+          kind: 'created',
+          objectId: r.Id,
+          occurredAt: created,
+        });
+      }
+      // A backlog larger than one poll: cover up to the last record read and poll on from there.
+      const complete = result.records.length >= result.totalSize;
+      const covered = complete ? startedAt : lastCreated;
+      const ok = await sink.deliver({ events, coveredUntil: covered });
+      this.coveredUntil = Math.max(this.coveredUntil ?? covered, covered);
+      if (events.length > 0 || reason !== 'periodic')
+        log.info('catch-up poll', {
+          ...this.meta,
+          reason,
+          found: result.records.length,
+          delivered: events.length,
+        });
+      if (!ok) return this.stop('the stream lease was lost');
+      if (!complete) this.pollAgain ??= 'more records to catch up';
+    } catch (error) {
+      log.warn('catch-up poll failed', { ...this.meta, reason, error: String(error) });
+    }
+  }
+
+  private prune(now: number): void {
+    const keep = (this.options.pollEveryMs ?? 300_000) + 2 * (this.options.pollOverlapMs ?? 300_000);
+    for (const [id, at] of this.recent) {
+      if (now - at <= keep) break; // insertion order is delivery order
+      this.recent.delete(id);
+    }
+  }
+}
+
+const failureSchema = z
+  .object({
+    error: z.string().optional(),
+    message: z.string().optional(),
+    ext: z.object({ sfdc: z.object({ failureReason: z.string().optional() }).optional() }).optional(),
+  })
+  .passthrough();
+
+/** Salesforce's reason for a refused handshake, connect or subscribe (`401::Authentication invalid`). */
+function failureReason(message: unknown): string {
+  const m = failureSchema.safeParse(message);
+  if (!m.success) return String(message);
+  return m.data.ext?.sfdc?.failureReason ?? m.data.error ?? m.data.message ?? JSON.stringify(message);
+}

@@ -1,0 +1,221 @@
+// The pulled intake's lease and sink, on every engine, with two app processes sharing one database:
+// exactly one reads a tenant's channel; when it dies (no more renewals) the other takes the channel over
+// and resumes where the first one's recorded events end. Creations are recorded; changes only when they
+// bring a field a held lead waits for.
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CrmEvent } from '../../connectors/connector.js';
+import type { OpenedStream, PulledIntake, StreamResume, StreamSink } from '../../connectors/pulled-intake.js';
+import { createLogger } from '../../src/log.js';
+import { StreamIntake } from '../../src/pipeline/stream-intake.js';
+import { openStorage, StreamRepository, type Storage } from '../../src/storage/index.js';
+import { addTenant, createPgSchema, describeNeeding, PG_URL, T0 } from '../storage/helpers.js';
+
+const A = 'tenant-a';
+const CHANNEL = '/data/LeadChangeEvent';
+const LEASE = 400;
+const logger = createLogger({ silent: true });
+
+/** A stream that delivers what the test hands it: the source under the intake, not the intake. */
+class ScriptedIntake implements PulledIntake {
+  readonly channels = [CHANNEL];
+  readonly opened: { resume: StreamResume | null; sink: StreamSink; closed: boolean }[] = [];
+  open(_channel: string, resume: StreamResume | null, sink: StreamSink): OpenedStream {
+    const entry = { resume, sink, closed: false };
+    this.opened.push(entry);
+    return {
+      close: () => {
+        entry.closed = true;
+        return Promise.resolve();
+      },
+    };
+  }
+  get live(): { resume: StreamResume | null; sink: StreamSink } | undefined {
+    return this.opened.find((o) => !o.closed);
+  }
+}
+
+function created(replayId: string, id: string): CrmEvent {
+  return {
+    eventId: `${replayId}:${id}`,
+    subscription: CHANNEL,
+    kind: 'created',
+    objectId: id,
+    occurredAt: T0,
+  };
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+interface Shared {
+  open(): Promise<Storage>;
+  cleanup(): Promise<void>;
+}
+
+const engines: [string, () => Promise<Shared>, typeof describe][] = [
+  [
+    'sqlite',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'stream-intake-'));
+      const file = join(dir, 'db.sqlite');
+      return Promise.resolve({
+        open: () => openStorage({ file }),
+        cleanup: () => {
+          rmSync(dir, { recursive: true, force: true });
+          return Promise.resolve();
+        },
+      });
+    },
+    describe,
+  ],
+  [
+    'postgres',
+    async () => {
+      const schema = await createPgSchema();
+      return { open: () => openStorage({ url: PG_URL, schema: schema.name }), cleanup: () => schema.drop() };
+    },
+    describeNeeding(['postgres']) as typeof describe,
+  ],
+];
+
+for (const [name, makeShared, suite] of engines) {
+  suite(`stream intake on ${name}`, () => {
+    let shared: Shared;
+    let stores: Storage[];
+    let intakes: StreamIntake[];
+
+    beforeEach(async () => {
+      shared = await makeShared();
+      stores = [await shared.open(), await shared.open()];
+      await addTenant(stores[0]!, A);
+      intakes = [];
+    });
+    afterEach(async () => {
+      await Promise.all(intakes.map((i) => i.stop()));
+      await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
+      await shared.cleanup();
+    });
+
+    function intake(storage: Storage, holder: string): StreamIntake {
+      const i = new StreamIntake({
+        storage,
+        streams: new StreamRepository(storage.db),
+        holder,
+        logger,
+        leaseMs: LEASE,
+      });
+      intakes.push(i);
+      return i;
+    }
+
+    it('one of two processes reads the channel; the other takes over when it dies, from the stored position', async () => {
+      const [s1, s2] = stores as [Storage, Storage];
+      const src1 = new ScriptedIntake();
+      const src2 = new ScriptedIntake();
+      const p1 = intake(s1, 'p1');
+      p1.add(A, 'salesforce', src1);
+      const first = await until('p1 reading', () => src1.live);
+      const p2 = intake(s2, 'p2');
+      p2.add(A, 'salesforce', src2);
+      expect(first.resume).toBeNull(); // first install: nothing stored
+
+      expect(
+        await first.sink.deliver({
+          events: [created('11', '00Q1'), created('12', '00Q2')],
+          position: { replayId: '12', at: T0 },
+        }),
+      ).toBe(true);
+      // p2 keeps trying for the lease through several lease periods and never gets it while p1 renews.
+      await new Promise((r) => setTimeout(r, LEASE * 3));
+      expect(src2.opened).toHaveLength(0);
+      expect(p1.reading(A, CHANNEL)).toBe(true);
+
+      // p1 dies: its database is gone, so it renews nothing and stops reading once its lease has ended.
+      await s1.close();
+      const second = await until('p2 reading', () => src2.live);
+      expect(second.resume).toMatchObject({ replayId: '12', replayAt: T0 });
+      await until('p1 stopped', () => !p1.reading(A, CHANNEL));
+      expect(src1.opened.every((o) => o.closed)).toBe(true);
+
+      // Redelivered events (from the stored position on) are recorded once.
+      expect(
+        await second.sink.deliver({
+          events: [created('12', '00Q2'), created('13', '00Q3')],
+          position: { replayId: '13', at: T0 + 1 },
+        }),
+      ).toBe(true);
+      const rows = await s2.db.all<{ object_id: string }>('SELECT object_id FROM inbox ORDER BY object_id');
+      expect(rows.map((r) => r.object_id)).toEqual(['00Q1', '00Q2', '00Q3']);
+      expect((await new StreamRepository(s2.db).cursor(A, CHANNEL))?.replayId).toBe('13');
+    });
+
+    it('a process that lost the lease records its events but moves nothing', async () => {
+      const [s1, s2] = stores as [Storage, Storage];
+      const src = new ScriptedIntake();
+      const p1 = intake(s1, 'p1');
+      p1.add(A, 'salesforce', src);
+      const live = await until('p1 reading', () => src.live);
+      await live.sink.deliver({ events: [], position: { replayId: '5', at: T0 } });
+      // Another process holds the lease now (p1's expired without renewal, as after a long pause).
+      await p1.stop();
+      const streams2 = new StreamRepository(s2.db);
+      expect(await streams2.takeLease(A, CHANNEL, 'p2', 60_000, Date.now())).toBe(true);
+      expect(
+        await live.sink.deliver({ events: [created('6', '00Q6')], position: { replayId: '6', at: T0 } }),
+      ).toBe(false);
+      expect((await streams2.cursor(A, CHANNEL))?.replayId).toBe('5');
+      expect((await s2.db.all('SELECT id FROM inbox')).length).toBe(1);
+    });
+
+    it('records creations, and changes only when they bring a field a held lead waits for', async () => {
+      const [s1] = stores as [Storage];
+      await s1.placeHold(A, {
+        leadId: '00QH',
+        route: 'Enterprise',
+        fields: ['country'],
+        since: T0,
+        until: T0 + 3_600_000,
+      });
+      const src = new ScriptedIntake();
+      intake(s1, 'p1').add(A, 'salesforce', src);
+      const live = await until('reading', () => src.live);
+      const change = (id: string, property: string): CrmEvent => ({
+        eventId: `20:${id}`,
+        subscription: CHANNEL,
+        kind: 'changed',
+        objectId: id,
+        property,
+        value: 'x',
+        occurredAt: T0,
+      });
+      await live.sink.deliver({
+        events: [
+          change('00QH', 'Title'), // held, but not for this field
+          change('00QH', 'Country'), // the field the hold waits for
+          change('00QH', 'Industry'),
+          change('00QX', 'Country'), // not held
+          created('20', '00QN'),
+        ],
+        position: { replayId: '20', at: T0 },
+      });
+      const rows = await s1.db.all<{ object_id: string; kind: string; payload: string }>(
+        'SELECT object_id, kind, payload FROM inbox ORDER BY object_id',
+      );
+      const property = (payload: string): unknown => (JSON.parse(payload) as CrmEvent).property;
+      expect(rows.map((r) => [r.object_id, r.kind, property(r.payload)])).toEqual([
+        ['00QH', 'changed', 'Country'],
+        ['00QN', 'created', undefined],
+      ]);
+    });
+  });
+}
