@@ -1,6 +1,65 @@
 // The one boundary between lead-router and a CRM. A connector turns one CRM into normalized events,
-// leads, accounts and a directory, and applies actions. Connectors import only the core's types.
-import type { Account, Lead } from '../src/core/types.js';
+// leads, accounts and a directory, and applies actions; its `profile` states the facts about its CRM
+// that generic code needs (names, batch sizes, rate budget, lookup lag, field names), so nothing outside
+// a connector's own folder names a CRM. Connectors import only the core's types.
+import type { Account, Lead, LeadField } from '../src/core/types.js';
+
+/**
+ * A CRM's key ('hubspot', 'salesforce', …): chosen by its connector, registered by the composition root,
+ * stored with each tenant. The set is open: generic code never lists the CRMs it may meet.
+ */
+export type CrmProvider = string;
+
+/** One rate-limit budget of a CRM: how many calls may start per interval, and how they are spaced. */
+export interface BucketSpec {
+  /** Requests allowed per interval. */
+  reservoir: number;
+  intervalMs: number;
+  maxConcurrent?: number;
+  /** Spacing between request starts; smooths bursts. */
+  minTimeMs?: number;
+}
+
+/**
+ * What a connector says about its CRM, for generic code: the worker groups and paces its work by it,
+ * the limiter is built from its buckets, failure reasons name its records. Plain data plus two pure
+ * functions, so it can be read before any call is made.
+ */
+export interface ConnectorProfile {
+  /** The CRM's name in reasons and logs ("HubSpot"). */
+  readonly crmName: string;
+  /**
+   * What the CRM calls the record with this id: "contact" for HubSpot; Salesforce routes Leads and
+   * Contacts, told apart by the id.
+   */
+  readonly recordNoun: (leadId: string) => string;
+  /** Items per call that the batch methods below send; the worker gathers its work in these sizes. */
+  readonly batchSizes: {
+    readonly readLeads: number;
+    readonly accountDomains: number;
+    readonly owners: number;
+    readonly tasks: number;
+    readonly notes: number;
+    readonly enrollments: number;
+  };
+  /**
+   * The CRM's rate budgets by bucket name. The per-tenant limiter is built from these; the connector
+   * schedules every call it makes in one of them.
+   */
+  readonly buckets: Readonly<Record<string, BucketSpec>>;
+  /**
+   * How long after a create the lookups (findTasks, findNotes, findEnrollment) can be trusted to show it:
+   * a create whose outcome is unknown is looked for no sooner, or it could be missed and made twice.
+   */
+  readonly lookupLagMs: number;
+  /** The CRM property (field API name) that feeds each standard lead field the CRM has one for. */
+  readonly leadFieldProperties: Readonly<Partial<Record<LeadField, string>>>;
+  /**
+   * A note body as the CRM gives it back, as plain text: a CRM that stores notes as rich text answers
+   * `<p>a &amp; b</p>` for the `a & b` we sent. Whitespace need not be normalized.
+   */
+  readonly noteText: (stored: string) => string;
+}
 
 /** The closed set of expected failures; one retry policy acts on them. */
 export type CrmErrorKind = 'rate_limited' | 'transient' | 'auth' | 'not_found' | 'invalid';
@@ -16,8 +75,11 @@ export class CrmError extends Error {
       retryAfterMs?: number | undefined;
       /** Provider's own category or policy (HubSpot `policyName`, `category`; Salesforce `errorCode`). */
       code?: string | undefined;
-      /** True when waiting will not help today (HubSpot DAILY limit). */
-      daily?: boolean | undefined;
+      /**
+       * For `rate_limited`: the CRM's allowance for a long period (a day) is spent, so waiting out a rate
+       * window will not help; the work is parked for the longest backoff instead.
+       */
+      quotaExhausted?: boolean | undefined;
       /** A write was sent and no answer came back: the CRM may or may not have applied it. */
       outcomeUnknown?: boolean | undefined;
     } = {},
@@ -28,25 +90,33 @@ export class CrmError extends Error {
 
 /** A CRM event, normalized: one new or changed record. */
 export interface CrmEvent {
-  /** Provider event id (HubSpot eventId, Salesforce replay id). Not guaranteed unique by providers. */
+  /** The CRM's id for the event (a delivery's event id, a stream's replay id); not always unique. */
   eventId: string;
-  /** Subscription or channel the event came through (`contact.creation`, `contact.propertyChange`). */
+  /** Subscription or channel the event came through, in the connector's own words. */
   subscription: string;
   kind: 'created' | 'changed';
   objectId: string;
   /** For property changes: the property and its new value. */
   property?: string | undefined;
   value?: string | undefined;
+  /** Epoch ms. */
   occurredAt: number;
-  /** The source of the change (HubSpot changeSource/sourceId) to drop echoes of our own writes. */
+  /**
+   * Who made the change, opaque to generic code: the connector's intake reads it to drop the echoes of
+   * lead-router's own writes.
+   */
   source?: string | undefined;
 }
 
 export interface DirectoryOwner {
-  /** The CRM id that goes in the owner field (HubSpot owner id, Salesforce user id). */
+  /** The CRM id that goes in the owner field. */
   id: string;
-  /** HubSpot user id (distinct from the owner id), needed for sequence enrollment. */
-  userId?: string | undefined;
+  /**
+   * The id the CRM needs to enroll a lead in a sequence or cadence sent by this owner (HubSpot: the
+   * user id, which is not the owner id; a CRM whose owners are its users: `id` again). Absent: this
+   * owner cannot send.
+   */
+  senderId?: string | undefined;
   email: string;
   name: string;
   active: boolean;
@@ -76,29 +146,33 @@ export interface TeamWrite {
 
 export interface TaskCreate {
   leadId: string;
+  /** Idempotency key recorded by the pipeline; connectors may pass it to the CRM when supported. */
+  key: string;
   /** Absent for a team's task: the task names the team in its subject instead. */
   ownerId?: string | undefined;
   subject: string;
   body: string;
+  /** Epoch ms. */
   dueAt: number;
   priority: 'low' | 'medium' | 'high';
-  /** Idempotency key recorded by the pipeline; connectors may pass it to the CRM when supported. */
-  key: string;
 }
 
 export interface SequenceEnrollment {
   leadId: string;
+  /** Idempotency key recorded by the pipeline; connectors may pass it to the CRM when supported. */
+  key: string;
   sequenceId: string;
-  /** HubSpot user id of the sender (the new owner). */
-  senderUserId: string;
+  /** The sender's `DirectoryOwner.senderId`. */
+  senderId: string;
   senderEmail: string;
 }
 
 export interface NoteCreate {
   leadId: string;
+  /** Idempotency key recorded by the pipeline; connectors may pass it to the CRM when supported. */
+  key: string;
   ownerId?: string | undefined;
   text: string;
-  key: string;
 }
 
 /**
@@ -108,7 +182,7 @@ export interface NoteCreate {
 export interface ExistingTask {
   id: string;
   subject: string;
-  /** Due time in epoch ms (HubSpot `hs_timestamp`). */
+  /** Due time, epoch ms. */
   dueAt: number;
   ownerId?: string | undefined;
 }
@@ -116,7 +190,7 @@ export interface ExistingTask {
 export interface ExistingNote {
   id: string;
   body: string;
-  /** Epoch ms (HubSpot `hs_timestamp`). */
+  /** When the note was written, epoch ms. */
   at: number;
 }
 
@@ -129,17 +203,22 @@ export interface ExistingEnrollment {
 export type ItemResult = { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
 
 export interface CrmConnector {
-  readonly provider: 'hubspot' | 'salesforce' | 'sandbox';
-  /** Reads leads in as few calls as the CRM allows; missing ids are absent from the result. */
+  readonly provider: CrmProvider;
+  readonly profile: ConnectorProfile;
+  /**
+   * Reads leads in as few calls as the CRM allows; missing ids are absent from the result. `properties`
+   * are CRM property names (see `profile.leadFieldProperties`) read besides the connector's standard ones.
+   */
   readLeads(ids: string[], properties: string[]): Promise<Map<string, Lead>>;
   /** Finds accounts by registrable domain, batched. */
   findAccountsByDomain(domains: string[]): Promise<Map<string, Account[]>>;
   directory(): Promise<Directory>;
   setOwners(writes: OwnerWrite[]): Promise<ItemResult[]>;
-  /** Puts leads in CRM teams (HubSpot `hubspot_team_id`); a CRM without teams answers `invalid`. */
+  /** Puts leads in CRM teams or queues; a CRM without them answers `invalid` per item. */
   setTeams(writes: TeamWrite[]): Promise<ItemResult[]>;
   createTasks(tasks: TaskCreate[]): Promise<ItemResult[]>;
-  enroll(enrollment: SequenceEnrollment): Promise<ItemResult>;
+  /** One result per enrollment, in order; sent `profile.batchSizes.enrollments` per call at most. */
+  enroll(enrollments: SequenceEnrollment[]): Promise<ItemResult[]>;
   /** Sequences or cadences by id and name, so rules can name them. */
   sequences(): Promise<{ id: string; name: string }[]>;
   writeNotes(notes: NoteCreate[]): Promise<ItemResult[]>;
@@ -149,7 +228,7 @@ export interface CrmConnector {
   findNotes(leadId: string): Promise<ExistingNote[]>;
   /** The lead's current sequence enrollment, or undefined when it has none. */
   findEnrollment(leadId: string): Promise<ExistingEnrollment | undefined>;
-  /** Whether the lead was touched (call, email, meeting, task completed) since a time, for SLAs. */
+  /** Whether the lead was touched (call, email, meeting, task completed) since a time (epoch ms), for SLAs. */
   touchedSince(leadId: string, since: number): Promise<boolean>;
   checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }>;
 }

@@ -7,6 +7,7 @@ import { toLead, type FieldMap } from '../../src/core/normalize.js';
 import type { Account, Lead } from '../../src/core/types.js';
 import {
   CrmError,
+  type ConnectorProfile,
   type CrmConnector,
   type Directory,
   type DirectoryOwner,
@@ -20,7 +21,7 @@ import {
   type TaskCreate,
   type TeamWrite,
 } from '../connector.js';
-import type { BucketName, PortalLimiter } from '../shared/limiter.js';
+import type { PortalLimiter } from '../shared/limiter.js';
 import { withRetry, type RetryPolicy } from '../shared/retry.js';
 import { z } from 'zod';
 import {
@@ -34,6 +35,13 @@ import {
   timeoutError,
   type RateWindows,
 } from './errors.js';
+import {
+  BATCH_SIZE,
+  CONTACT_FIELD_MAP,
+  DOMAINS_PER_SEARCH,
+  HUBSPOT_PROFILE,
+  type HubSpotBucket,
+} from './profile.js';
 
 // 200 body of a sequence enrollment (hubspot.md §6): `{ id, toEmail, enrolledAt, updatedAt }`.
 const enrollResponseSchema = z.object({ id: z.union([z.string(), z.number()]).optional() }).passthrough();
@@ -48,13 +56,9 @@ const responseContextSchema = z.object({
 /** How long one HubSpot call may take before it is abandoned (a hung connection holds a limiter slot). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** Batch endpoints take 100 records per request (hubspot.md §4.4). */
-export const BATCH_SIZE = 100;
 /** Search pages hold at most 200 results and a query reaches at most 10,000 (§4.3). */
 export const SEARCH_PAGE_SIZE = 200;
 export const SEARCH_MAX_RESULTS = 10_000;
-/** Domains per `IN` filter; keeps the search body far below its 3,000-character limit. */
-export const DOMAINS_PER_SEARCH = 50;
 
 /** Sequence enrollment is not wrapped by the client 13.5 (§6). */
 export const SEQUENCE_ENROLL_PATH = '/automation/v4/sequences/enrollments';
@@ -91,27 +95,6 @@ const contactEnrollmentSchema = z
 export const TASK_TO_CONTACT = 204;
 export const NOTE_TO_CONTACT = 202;
 
-/** Contact properties the Lead needs, by HubSpot name → Lead field. */
-export const CONTACT_FIELD_MAP = {
-  email: 'email',
-  firstname: 'firstName',
-  lastname: 'lastName',
-  jobtitle: 'title',
-  company: 'company',
-  website: 'websiteDomain',
-  country: 'country',
-  state: 'state',
-  zip: 'postalCode',
-  city: 'city',
-  numemployees: 'employees',
-  annualrevenue: 'annualRevenue',
-  industry: 'industry',
-  hs_analytics_source: 'leadSource',
-  recent_conversion_event_name: 'form',
-  hubspotscore: 'score',
-  hubspot_owner_id: 'owner',
-  createdate: 'createdAt',
-} as const satisfies Record<string, keyof Lead>;
 export const DEFAULT_LEAD_PROPERTIES = Object.keys(CONTACT_FIELD_MAP);
 
 /**
@@ -339,10 +322,13 @@ export interface HubSpotConnectorOptions {
    * active owner with a user id in the directory.
    */
   sequencesUserId?: string;
+  /** What the connector says about HubSpot; HUBSPOT_PROFILE unless the rate budget is tuned. */
+  profile?: ConnectorProfile;
 }
 
 export class HubSpotConnector implements CrmConnector {
-  readonly provider = 'hubspot' as const;
+  readonly provider = 'hubspot';
+  readonly profile: ConnectorProfile;
   private client: { token: string; client: Client } | undefined;
   private cachedDirectory: Directory | undefined;
   private directoryFetch: Promise<Directory> | undefined;
@@ -350,6 +336,7 @@ export class HubSpotConnector implements CrmConnector {
 
   constructor(private readonly opts: HubSpotConnectorOptions) {
     this.now = opts.now ?? Date.now;
+    this.profile = opts.profile ?? HUBSPOT_PROFILE;
   }
 
   private async hubspot(): Promise<Client> {
@@ -402,7 +389,7 @@ export class HubSpotConnector implements CrmConnector {
    * sent again here: its outcome is unknown and the caller checks before creating again).
    */
   private call<T>(
-    bucket: BucketName,
+    bucket: HubSpotBucket,
     fn: (client: Client) => Promise<T>,
     write?: 'idempotent' | 'create',
   ): Promise<T> {
@@ -551,10 +538,11 @@ export class HubSpotConnector implements CrmConnector {
         for (const o of page.results) {
           for (const t of o.teams ?? []) queues[t.name] = t.id;
           if (owners.has(o.id) || String(o.type) !== 'PERSON' || !o.email) continue;
+          // Sequences are sent as a HubSpot user, whose id is not the owner id (§6).
           const userId = o.userId ?? o.userIdIncludingInactive;
           owners.set(o.id, {
             id: o.id,
-            userId: userId === undefined || userId === null ? undefined : String(userId),
+            senderId: userId === undefined || userId === null ? undefined : String(userId),
             email: o.email.toLowerCase(),
             name: [o.firstName, o.lastName].filter((s) => s !== undefined && s !== '').join(' ') || o.email,
             active: !archived && !o.archived,
@@ -724,7 +712,14 @@ export class HubSpotConnector implements CrmConnector {
     return results;
   }
 
-  async enroll(e: SequenceEnrollment): Promise<ItemResult> {
+  /** One call per enrollment: HubSpot has no batch enrollment (§6). */
+  async enroll(enrollments: SequenceEnrollment[]): Promise<ItemResult[]> {
+    const results: ItemResult[] = [];
+    for (const e of enrollments) results.push(await this.enrollOne(e));
+    return results;
+  }
+
+  private async enrollOne(e: SequenceEnrollment): Promise<ItemResult> {
     const windows = this.opts.windows ?? DEFAULT_WINDOWS;
     const res = await this.batch(() =>
       this.call(
@@ -734,7 +729,7 @@ export class HubSpotConnector implements CrmConnector {
           const response = await c.apiRequest({
             method: 'POST',
             path: SEQUENCE_ENROLL_PATH,
-            qs: { userId: e.senderUserId },
+            qs: { userId: e.senderId },
             body: { sequenceId: e.sequenceId, contactId: e.leadId, senderEmail: e.senderEmail },
           });
           if (response.status < 200 || response.status > 299)
@@ -879,10 +874,10 @@ export class HubSpotConnector implements CrmConnector {
 
   private async anyActiveUserId(): Promise<string> {
     await this.ownerEmails();
-    const owner = this.cachedDirectory?.owners.find((o) => o.active && o.userId !== undefined);
-    if (owner?.userId === undefined)
+    const owner = this.cachedDirectory?.owners.find((o) => o.active && o.senderId !== undefined);
+    if (owner?.senderId === undefined)
       throw new CrmError('invalid', 'no active HubSpot user to list sequences as (set sequencesUserId)');
-    return owner.userId;
+    return owner.senderId;
   }
 
   async touchedSince(leadId: string, since: number): Promise<boolean> {

@@ -183,7 +183,7 @@ export function classifyHubSpotError(
         return error('rate_limited', message, {
           status,
           code: policy,
-          daily: true,
+          quotaExhausted: true,
           retryAfterMs: retryAfter,
         });
       case 'SECONDLY':

@@ -1,33 +1,18 @@
-// Our own per-portal rate limiters (Bottleneck), NOT @hubspot/api-client's decorator: the client keeps
-// its limiter in a process-wide singleton that the last constructed Client overwrites (hubspot.md §7.3).
-// Construct clients with no `limiterOptions` (its limiter is only installed when that option is set)
-// and `numberOfApiCallRetries: 0`, and schedule every call through these buckets instead.
+// Our own per-portal rate limiters (Bottleneck), built from the buckets a connector's profile declares,
+// NOT a client library's own limiter (@hubspot/api-client keeps its limiter in a process-wide singleton
+// that the last constructed Client overwrites, hubspot.md §7.3): connectors schedule every call here.
 import Bottleneck from 'bottleneck';
 import type { Redis, Cluster } from 'ioredis';
+import type { BucketSpec } from '../connector.js';
 
-export interface BucketSpec {
-  /** Requests allowed per interval. */
-  reservoir: number;
-  intervalMs: number;
-  maxConcurrent?: number;
-  /** Spacing between request starts; smooths bursts. */
-  minTimeMs?: number;
-}
+export type { BucketSpec } from '../connector.js';
 
-/** Marketplace OAuth app: 110 requests / 10 s per installing account; search: 5 req/s (§7.1). */
-// HubSpot counts a *rolling* window, while Bottleneck's reservoir refills at fixed instants and would
-// let two windows' worth through back to back. Spacing calls evenly (minTime) keeps every rolling
-// window within budget, with a little headroom: 10,000 ms / 92 ms ≈ 108.7 calls per 10 s.
-export const HUBSPOT_BUCKETS = {
-  general: { reservoir: 110, intervalMs: 10_000, maxConcurrent: 10, minTimeMs: 92 },
-  search: { reservoir: 5, intervalMs: 1_000, maxConcurrent: 3, minTimeMs: 210 },
-} as const satisfies Record<string, BucketSpec>;
-
-export type BucketName = keyof typeof HUBSPOT_BUCKETS;
+/** A bucket's name, as the connector that declared it spells it ('general', 'search'). */
+export type BucketName = string;
 
 /**
  * How late a busy process may send after its slot: Redis hands out start times on its own clock, but a
- * process with a loaded event loop sends a little later, so two instances' calls can reach HubSpot closer
+ * process with a loaded event loop sends a little later, so two instances' calls can reach the CRM closer
  * together than planned. The shared schedule stretches every window by this much.
  */
 export const CLUSTER_JITTER_MS = 300;
@@ -46,22 +31,11 @@ export function sharedWindow(spec: BucketSpec): { budget: number; windowMs: numb
   };
 }
 
-/**
- * The general bucket for a budget other than 110 per 10 s, paced the same way: starts spaced so that no
- * rolling window can hold more than `perTenSeconds - 1` calls.
- */
-export function hubspotGeneralBucket(perTenSeconds: number): BucketSpec {
-  return {
-    ...HUBSPOT_BUCKETS.general,
-    reservoir: perTenSeconds,
-    minTimeMs: Math.ceil(10_000 / (perTenSeconds - 1)),
-  };
-}
-
 export interface LimiterFactoryOptions {
   /** Namespace for Bottleneck ids / Redis keys, e.g. `hubspot`. */
   provider: string;
-  buckets?: Partial<Record<BucketName, BucketSpec>>;
+  /** Every bucket a call may be scheduled in: the connector profile's `buckets`, possibly tuned. */
+  buckets: Readonly<Record<BucketName, BucketSpec>>;
   /**
    * When set, every instance of the app paces its calls on one schedule kept in Redis, so together they
    * stay inside each portal's budget. The factory takes the client over: `disconnectAll` closes it.
@@ -181,7 +155,12 @@ export class LimiterFactory {
     const existing = this.portals.get(portalId);
     if (existing !== undefined) return existing.limiter;
     const buckets = new Map<BucketName, Bottleneck>();
-    const spec = (name: BucketName): BucketSpec => this.opts.buckets?.[name] ?? HUBSPOT_BUCKETS[name];
+    const spec = (name: BucketName): BucketSpec => {
+      const declared = this.opts.buckets[name];
+      // A connector scheduling in a bucket its profile does not declare is a bug, not a budget.
+      if (declared === undefined) throw new Error(`no rate-limit bucket '${name}' was declared`);
+      return declared;
+    };
     const get = (name: BucketName): Bottleneck => {
       let b = buckets.get(name);
       if (b === undefined) {

@@ -61,8 +61,8 @@ export function nextStep(error: CrmError, at: FailureAt): CallStep | ItemStep {
   const kind: CrmErrorKind = error.kind;
   switch (kind) {
     case 'rate_limited': {
-      // A daily cap does not reset within a window: park the work for the longest backoff.
-      if (error.details.daily === true)
+      // A spent daily allowance does not come back within a window: park the work for the longest backoff.
+      if (error.details.quotaExhausted === true)
         return at.stage === 'call' ? PASS_UP : later(at, itemPolicy(at).maxDelayMs);
       if (at.stage === 'call')
         return {

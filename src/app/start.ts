@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
-import { hubspotGeneralBucket, LimiterFactory } from '../../connectors/shared/limiter.js';
+import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
+import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { crmCallOutcome, Metrics } from '../metrics.js';
 import { listenOps } from '../server/ops.js';
 import {
@@ -299,10 +300,12 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       return { installed: all.length - uninstalled, uninstalled };
     },
   });
+  // The connector states HubSpot's budgets; the limiter is built from them, sized to the configured rate.
+  const profile = hubspotProfile(config.hubspotRequestsPer10s);
   const limiters = new LimiterFactory({
     provider: `${config.redisKeyPrefix}:hubspot`,
     observe: (portal, bucket, error) => metrics.crmCall(portal, bucket, crmCallOutcome(error)),
-    buckets: { general: hubspotGeneralBucket(config.hubspotRequestsPer10s) },
+    buckets: profile.buckets,
     ...(redis === undefined ? {} : { redis }),
   });
   // Closes the Redis client too.
@@ -311,6 +314,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     storage,
     oauth,
     limiters,
+    profile,
     basePath: hubspot.apiBase,
     team,
     clock,
@@ -483,7 +487,7 @@ function crmWebhooks(
  */
 function holdProperties(ruleSet: RuleSet): string[] {
   const fields = ruleSet.routes.flatMap((r) => (r.assign.kind === 'hold' ? r.assign.fields : []));
-  return crmPropertiesFor('hubspot', fields);
+  return crmPropertiesFor(HUBSPOT_PROFILE.leadFieldProperties, fields);
 }
 
 /** Walks the OAuth install as a browser would: install → authorize (auto-approved) → callback. */

@@ -1,7 +1,7 @@
 // Per-tenant runtime for the worker: a HubSpot connector on the tenant's own tokens and rate limiter,
 // and the tenant's published rule set. Tokens are kept encrypted by storage and refreshed ahead of expiry.
 import { z } from 'zod';
-import { CrmError } from '../../connectors/connector.js';
+import { CrmError, type ConnectorProfile } from '../../connectors/connector.js';
 import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
 import {
   TokenManager,
@@ -54,6 +54,8 @@ export interface HubSpotTenantsOptions {
   storage: Storage;
   oauth: HubSpotOAuth;
   limiters: LimiterFactory;
+  /** What the connectors say about HubSpot; their calls go through `limiters`, built from its buckets. */
+  profile?: ConnectorProfile | undefined;
   /** The HubSpot API base (the sandbox's URL in sandbox mode). */
   basePath: string;
   /**
@@ -175,6 +177,7 @@ export class HubSpotTenants implements TenantRegistry {
         accessToken: () => this.accessToken(tenant, portalId),
         limiter: this.opts.limiters.forPortal(portalId),
         basePath: this.opts.basePath,
+        ...(this.opts.profile === undefined ? {} : { profile: this.opts.profile }),
       });
       this.connectors.set(tenantId, { portalId, connector });
     }

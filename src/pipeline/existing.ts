@@ -18,42 +18,24 @@ export function matchTask(
   );
 }
 
-const ENTITIES: Record<string, string> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: ' ',
-};
-
-function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
-    const lower = name.toLowerCase();
-    if (!lower.startsWith('#')) return ENTITIES[lower] ?? whole;
-    const code = lower.startsWith('#x') ? parseInt(lower.slice(2), 16) : parseInt(lower.slice(1), 10);
-    return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-  });
-}
-
 const collapse = (text: string): string => text.replace(/\s+/g, ' ').trim();
 
-/** Rich text as plain text: tags become spaces, then entities are decoded (`&lt;p&gt;` stays text). */
-function htmlToText(html: string): string {
-  return decodeEntities(html.replace(/<[^>]*>/g, ' '));
-}
-
 /**
- * Whether a stored note body says what we sent: HubSpot may keep the text as it came, or as rich text
- * (`<p>…</p>`, `<br>`, `&amp;`), with line breaks and spaces collapsed either way.
+ * Whether a stored note body says what we sent: the CRM may keep the text as it came, or in its own
+ * form (`plain` turns that back into text: rich text for HubSpot), with line breaks and spaces
+ * collapsed either way.
  */
-export function sameNoteText(stored: string, sent: string): boolean {
+export function sameNoteText(stored: string, sent: string, plain: (stored: string) => string): boolean {
   const wanted = collapse(sent);
-  return collapse(stored) === wanted || collapse(htmlToText(stored)) === wanted;
+  return collapse(stored) === wanted || collapse(plain(stored)) === wanted;
 }
 
-export function matchNote(found: readonly ExistingNote[], text: string): ExistingNote | undefined {
-  return found.find((n) => sameNoteText(n.body, text));
+export function matchNote(
+  found: readonly ExistingNote[],
+  text: string,
+  plain: (stored: string) => string,
+): ExistingNote | undefined {
+  return found.find((n) => sameNoteText(n.body, text, plain));
 }
 
 export function matchEnrollment(

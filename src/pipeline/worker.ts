@@ -191,12 +191,6 @@ interface TenantBatch {
   merged: MergedTeam;
 }
 
-const CRM_NAMES: Record<CrmConnector['provider'], string> = {
-  hubspot: 'HubSpot',
-  salesforce: 'Salesforce',
-  sandbox: 'the sandbox CRM',
-};
-
 const DEFAULT_TTL_MS = 5 * 60_000;
 const DEFAULT_BATCHES_PER_TENANT = 2;
 const DEFAULT_TENANT_IDLE_MS = 10 * 60_000;
@@ -517,7 +511,7 @@ export class Worker {
         continue;
       }
       try {
-        const match = matchNote(await connector.findNotes(a.leadId), text(a));
+        const match = matchNote(await connector.findNotes(a.leadId), text(a), connector.profile.noteText);
         if (match === undefined) fresh.push(a);
         else {
           this.adopted(a, match.id);
@@ -702,7 +696,7 @@ export class Worker {
       );
       return;
     }
-    const crm = CRM_NAMES[runtime.connector.provider];
+    const crm = runtime.connector.profile.crmName;
     const jobs = await this.triageAll(runtime, items, now);
     const live = (): Job[] => jobs.filter((j) => j.failures.length === 0 && !j.noWork);
     if (live().length > 0) {
@@ -788,7 +782,7 @@ export class Worker {
       (ev.subscription === HOLD_TIMEOUT_SUBSCRIPTION
         ? ev.value === String(hold.id)
         : ev.property !== undefined &&
-          propertyFeedsFields(runtime.connector.provider, ev.property, hold.fields));
+          propertyFeedsFields(runtime.connector.profile.leadFieldProperties, ev.property, hold.fields));
     if (hold !== null && relevant) {
       const purpose = `route:hold:${hold.id}`;
       const existing = await this.storage.findDecision(tenantId, `${leadId}:${purpose}`);
@@ -870,7 +864,10 @@ export class Worker {
   private async readInputs(runtime: TenantRuntime, crm: string, toDecide: Job[]): Promise<BatchInputs> {
     const pending: { job: Job; lead: Lead }[] = [];
     if (toDecide.length === 0) return { pending, accounts: AccountIndex.build([]), accountsById: new Map() };
-    const properties = crmPropertiesFor(runtime.connector.provider, fieldsUsedBy(runtime.ruleSet));
+    const properties = crmPropertiesFor(
+      runtime.connector.profile.leadFieldProperties,
+      fieldsUsedBy(runtime.ruleSet),
+    );
     const ids = [...new Set(toDecide.map((j) => j.leadId))];
     const leads = await runtime.connector.readLeads(ids, properties);
 
@@ -1259,15 +1256,19 @@ export class Worker {
         try {
           const owner = ownerOf(sender);
           if (owner === undefined) result = { ok: false, error: missingOwner(sender) };
-          else if (owner.userId === undefined)
+          else if (owner.senderId === undefined)
             result = {
               ok: false,
               error: new CrmError('invalid', `${sender} has no ${batch.crm} user id to send from`),
             };
           else {
-            const senderUserId = owner.userId;
-            const enroll = (sequenceId: string): Promise<ItemResult> =>
-              connector.enroll({ leadId: a.leadId, sequenceId, senderUserId, senderEmail: owner.email });
+            const senderId = owner.senderId;
+            const enroll = async (sequenceId: string): Promise<ItemResult> => {
+              const [one] = await connector.enroll([
+                { leadId: a.leadId, key: a.key, sequenceId, senderId, senderEmail: owner.email },
+              ]);
+              return one ?? { ok: false, error: new CrmError('invalid', 'no result') };
+            };
             let sequenceId = spec.id ?? (await this.sequenceIdByName(runtime, spec.name ?? '', now));
             const existing =
               stored.sentAt === null

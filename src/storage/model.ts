@@ -355,14 +355,21 @@ export const routingStateSchema = z.object({
 
 export const directorySchema = z.object({
   owners: z.array(
-    z.object({
-      id: z.string(),
-      userId: z.string().optional(),
-      email: z.string(),
-      name: z.string(),
-      active: z.boolean(),
-      teams: z.array(z.string()),
-    }),
+    z
+      .object({
+        id: z.string(),
+        senderId: z.string().optional(),
+        /** How directories saved before the neutral connector contract named `senderId`. */
+        userId: z.string().optional(),
+        email: z.string(),
+        name: z.string(),
+        active: z.boolean(),
+        teams: z.array(z.string()),
+      })
+      .transform(({ userId, senderId, ...owner }) => {
+        const sender = senderId ?? userId;
+        return sender === undefined ? owner : { ...owner, senderId: sender };
+      }),
   ),
   queues: z.record(z.string()),
   fetchedAt: z.number(),

@@ -1,4 +1,5 @@
 // Recognizing a create an earlier attempt made, among what the CRM holds for the lead.
+import { hubspotNoteText } from '../../connectors/hubspot/profile.js';
 import { matchEnrollment, matchNote, matchTask, sameNoteText } from '../../src/pipeline/existing.js';
 
 const DUE = Date.parse('2026-11-26T13:00:00.000Z');
@@ -24,7 +25,7 @@ describe('sameNoteText', () => {
     ['another text', '<p>Routed to Bo</p>', 'Routed to Ada', false],
     ['a text that only starts the same', '<p>Routed to Ada</p>', 'Routed to Ada (pool emea-ae)', false],
   ])('%s', (_name, stored, sent, same) => {
-    expect(sameNoteText(stored, sent)).toBe(same);
+    expect(sameNoteText(stored, sent, hubspotNoteText)).toBe(same);
   });
 });
 
@@ -40,14 +41,15 @@ describe('matchNote', () => {
           { id: 'n2', body: stored, at: 2 },
         ],
         ours,
+        hubspotNoteText,
       )?.id,
     ).toBe('n2');
   });
   it('finds nothing when no note says the same', () => {
     expect(
-      matchNote([{ id: 'n1', body: '<p>Lead amy@britco.co.uk → Bo Berg</p>', at: 1 }], ours),
+      matchNote([{ id: 'n1', body: '<p>Lead amy@britco.co.uk → Bo Berg</p>', at: 1 }], ours, hubspotNoteText),
     ).toBeUndefined();
-    expect(matchNote([], ours)).toBeUndefined();
+    expect(matchNote([], ours, hubspotNoteText)).toBeUndefined();
   });
 });
 

@@ -15,13 +15,14 @@ const VERIFY = 5_000;
 function interpose(real: CrmConnector, over: Partial<CrmConnector>): CrmConnector {
   return {
     provider: real.provider,
+    profile: real.profile,
     readLeads: (ids, properties) => real.readLeads(ids, properties),
     findAccountsByDomain: (domains) => real.findAccountsByDomain(domains),
     directory: () => real.directory(),
     setOwners: (writes) => real.setOwners(writes),
     setTeams: (writes) => real.setTeams(writes),
     createTasks: (tasks) => real.createTasks(tasks),
-    enroll: (enrollment) => real.enroll(enrollment),
+    enroll: (enrollments) => real.enroll(enrollments),
     sequences: () => real.sequences(),
     writeNotes: (notes) => real.writeNotes(notes),
     findTasks: (leadId) => real.findTasks(leadId),
@@ -139,8 +140,8 @@ for (const [engine, suite] of ENGINES) {
       let died = (): void => undefined;
       const dead = new Promise<void>((resolve) => (died = resolve));
       const crashing = interpose(env.connector, {
-        enroll: async (enrollment) => {
-          await env.connector.enroll(enrollment);
+        enroll: async (enrollments) => {
+          await env.connector.enroll(enrollments);
           died();
           return never();
         },

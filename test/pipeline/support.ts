@@ -1,6 +1,7 @@
 // What the pipeline tests share: a started sandbox CRM, the real HubSpotConnector on it, storage on
 // SQLite or PostgreSQL, a rule set loaded from YAML and a fixed clock. The sandbox's write log is the
 // judge of "exactly once".
+import { HUBSPOT_BUCKETS } from '../../connectors/hubspot/profile.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +89,7 @@ export function useSandbox(): () => PipelineSandbox {
     ctx = {
       crm,
       url,
-      limiters: new LimiterFactory({ provider: 'hubspot-pipeline-test' }),
+      limiters: new LimiterFactory({ provider: 'hubspot-pipeline-test', buckets: HUBSPOT_BUCKETS }),
       dir: mkdtempSync(join(tmpdir(), 'lead-router-worker-')),
     };
   });

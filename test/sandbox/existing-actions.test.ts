@@ -1,6 +1,7 @@
 // findTasks / findNotes / findEnrollment end to end: HubSpotConnector on the real @hubspot/api-client
 // against the sandbox CRM over HTTP. What the connector creates, it must find again on the same contact
 // and on no other one.
+import { HUBSPOT_BUCKETS } from '../../connectors/hubspot/profile.js';
 import { Client } from '@hubspot/api-client';
 import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
 import {
@@ -14,7 +15,10 @@ import {
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
-const limiters = new LimiterFactory({ provider: 'hubspot-existing-actions-sandbox' });
+const limiters = new LimiterFactory({
+  provider: 'hubspot-existing-actions-sandbox',
+  buckets: HUBSPOT_BUCKETS,
+});
 
 let sandbox: HubSpotSandbox;
 let url: string;
@@ -123,14 +127,17 @@ describe('findEnrollment', () => {
   it('finds the enrollment made for a contact; another contact has none', async () => {
     const [a, none] = contacts(2).map((c) => c.id) as [string, string];
     const sequence = [...sandbox.portal(portalId).sequences.values()][0]!;
-    const res = await connector.enroll({
-      leadId: a,
-      sequenceId: sequence.id,
-      senderUserId: String(ada.userId),
-      senderEmail: ada.email,
-    });
-    expect(res.ok).toBe(true);
-    const id = res.ok ? res.id : undefined;
+    const [res] = await connector.enroll([
+      {
+        leadId: a,
+        key: `enroll-${a}`,
+        sequenceId: sequence.id,
+        senderId: String(ada.userId),
+        senderEmail: ada.email,
+      },
+    ]);
+    expect(res?.ok).toBe(true);
+    const id = res?.ok === true ? res.id : undefined;
     expect(id).toBeDefined();
 
     await expect(connector.findEnrollment(a)).resolves.toEqual({ id, sequenceId: sequence.id });

@@ -1,5 +1,6 @@
 // Per-tenant caches hold only what is in use: idle entries go, the least recently used go first beyond
 // the bound, and an entry with work in flight stays. A manual clock; no timers.
+import { HUBSPOT_BUCKETS } from '../../connectors/hubspot/profile.js';
 import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 
@@ -76,7 +77,7 @@ describe('IdleCache', () => {
 
 describe('LimiterFactory.release', () => {
   it('is busy while a call runs, and after release gives a fresh limiter that still schedules', async () => {
-    const factory = new LimiterFactory({ provider: 'idle-cache-test' });
+    const factory = new LimiterFactory({ provider: 'idle-cache-test', buckets: HUBSPOT_BUCKETS });
     const limiter = factory.forPortal('1');
     let finish: (() => void) | undefined;
     const running = limiter.schedule('general', () => new Promise<void>((r) => (finish = r)));

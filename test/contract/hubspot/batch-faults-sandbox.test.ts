@@ -1,6 +1,7 @@
 // The same CRM faults against the sandbox CRM over HTTP, with the real @hubspot/api-client: a deactivated
 // owner makes the sandbox refuse a whole batch (400, naming no input, as HubSpot's property validation
 // does), and an injected hang is cut by the connector's timeout. The write log shows what was applied.
+import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import { HubSpotConnector } from '../../../connectors/hubspot/connector.js';
 import { outcomeUnknown } from '../../../connectors/hubspot/errors.js';
 import {
@@ -13,7 +14,7 @@ import {
 import { LimiterFactory } from '../../../connectors/shared/limiter.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
-const limiters = new LimiterFactory({ provider: 'hubspot-batch-faults-sandbox' });
+const limiters = new LimiterFactory({ provider: 'hubspot-batch-faults-sandbox', buckets: HUBSPOT_BUCKETS });
 
 let sandbox: HubSpotSandbox;
 let url: string;

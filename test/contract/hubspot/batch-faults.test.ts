@@ -1,6 +1,7 @@
 // CRM faults on batch writes and hung connections, through the real @hubspot/api-client 13.5 against
 // nock: a refusal of a whole batch is traced to the inputs at fault, a rate limit pauses the portal,
 // and a call that gets no answer times out, is retried, or (a create) is reported as outcome unknown.
+import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import nock from 'nock';
 import { CrmError } from '../../../connectors/connector.js';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
@@ -16,7 +17,7 @@ const TASKS = '/crm/v3/objects/tasks/batch/create';
 /** The timeout the hang tests use; the hung answers come far later and are aborted after each test. */
 const TIMEOUT_MS = 1_000;
 const HANG_MS = 60_000;
-const limiters = new LimiterFactory({ provider: 'hubspot-batch-faults' });
+const limiters = new LimiterFactory({ provider: 'hubspot-batch-faults', buckets: HUBSPOT_BUCKETS });
 
 function connector(over: Partial<HubSpotConnectorOptions> = {}) {
   const slept: number[] = [];
@@ -327,15 +328,12 @@ describe('request timeout', () => {
       .delay(HANG_MS)
       .reply(200, { id: '4001' });
     const { c } = connector();
-    const res = await c.enroll({
-      leadId: '101',
-      sequenceId: '77',
-      senderUserId: '9586504',
-      senderEmail: 'ada@acme.io',
-    });
+    const [res] = await c.enroll([
+      { leadId: '101', key: 'enroll-101', sequenceId: '77', senderId: '9586504', senderEmail: 'ada@acme.io' },
+    ]);
     scope.done();
     expect(res).toMatchObject({ ok: false, error: { kind: 'transient', message: /timed out/ } });
-    if (!res.ok) {
+    if (res?.ok === false) {
       expect(res.error).toBeInstanceOf(HubSpotCrmError);
       expect(outcomeUnknown(res.error)).toBe(true);
     }

@@ -1,5 +1,6 @@
 // Contract tests: every HubSpot call the connector makes, answered by nock with the documented payloads
 // (shared/crm/hubspot.md §3–§7), through the real @hubspot/api-client 13.5.
+import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import nock from 'nock';
 import { CrmError } from '../../../connectors/connector.js';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
@@ -8,7 +9,7 @@ import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
-const limiters = new LimiterFactory({ provider: 'hubspot-test' });
+const limiters = new LimiterFactory({ provider: 'hubspot-test', buckets: HUBSPOT_BUCKETS });
 
 const OWNER = {
   id: '41629779',
@@ -207,7 +208,7 @@ describe('readLeads', () => {
     const { c, slept } = connector();
     await expect(c.readLeads(['1'], [])).rejects.toMatchObject({
       kind: 'rate_limited',
-      details: { daily: true, status: 429 },
+      details: { quotaExhausted: true, status: 429 },
     });
     scope.done();
     expect(slept).toEqual([]);
@@ -275,14 +276,14 @@ describe('directory', () => {
       owners: [
         {
           id: '41629779',
-          userId: '9586504',
+          senderId: '9586504',
           email: 'ada@acme.io',
           name: 'Ada Lovelace',
           active: true,
           teams: ['Sales Team'],
         },
-        { id: '2', userId: '2', email: 'cy@acme.io', name: 'Ada Lovelace', active: true, teams: ['EMEA'] },
-        { id: '500', userId: '777', email: 'bo@acme.io', name: 'Bo', active: false, teams: [] },
+        { id: '2', senderId: '2', email: 'cy@acme.io', name: 'Ada Lovelace', active: true, teams: ['EMEA'] },
+        { id: '500', senderId: '777', email: 'bo@acme.io', name: 'Bo', active: false, teams: [] },
       ],
       queues: { 'Sales Team': '368389', EMEA: '9' },
       fetchedAt: NOW,
@@ -586,7 +587,8 @@ describe('enroll (apiRequest: no client throw, we classify)', () => {
   const enrollment = {
     leadId: '33333',
     sequenceId: '44444444',
-    senderUserId: '2222222',
+    senderId: '2222222',
+    key: 'enroll-1',
     senderEmail: 'rep@customer.com',
   };
   const path = '/automation/v4/sequences/enrollments';
@@ -603,7 +605,10 @@ describe('enroll (apiRequest: no client throw, we classify)', () => {
         updatedAt: '2024-06-27T20:11:02.824Z',
       });
     const { c } = connector();
-    await expect(c.enroll(enrollment)).resolves.toEqual({ ok: true, id: '2435404604' });
+    await expect(c.enroll([enrollment]).then(([one]) => one!)).resolves.toEqual({
+      ok: true,
+      id: '2435404604',
+    });
     scope.done();
   });
 
@@ -614,7 +619,7 @@ describe('enroll (apiRequest: no client throw, we classify)', () => {
       .query(true)
       .reply(400, { status: 'error', message, category: 'VALIDATION_ERROR', correlationId: 'c' });
     const { c, slept } = connector();
-    await expect(c.enroll(enrollment)).resolves.toEqual({
+    await expect(c.enroll([enrollment]).then(([one]) => one!)).resolves.toEqual({
       ok: false,
       error: expect.objectContaining({ kind: 'invalid', message }),
     });
@@ -638,7 +643,7 @@ describe('enroll (apiRequest: no client throw, we classify)', () => {
         ],
       });
     const { c } = connector();
-    const res = await c.enroll(enrollment);
+    const res = await c.enroll([enrollment]).then(([one]) => one!);
     scope.done();
     expect(res.ok).toBe(false);
     if (!res.ok) expect(res.error.message).toContain('automation.sequences.enrollments.write');
@@ -655,7 +660,7 @@ describe('enroll (apiRequest: no client throw, we classify)', () => {
       { 'Retry-After': '1' },
     );
     const { c, slept, paused } = connector();
-    await expect(c.enroll(enrollment)).resolves.toMatchObject({
+    await expect(c.enroll([enrollment]).then(([one]) => one!)).resolves.toMatchObject({
       ok: false,
       error: { kind: 'rate_limited', details: { retryAfterMs: 1000 } },
     });

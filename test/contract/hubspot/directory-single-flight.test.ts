@@ -1,6 +1,7 @@
 // The owners directory is read once for callers that ask at the same time (worker lanes starting
 // together, readLeads and findAccountsByDomain translating owner ids): every interceptor below answers
 // once, so a second concurrent read would find none and fail.
+import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import nock from 'nock';
 import { HubSpotConnector } from '../../../connectors/hubspot/connector.js';
 import { LimiterFactory } from '../../../connectors/shared/limiter.js';
@@ -8,7 +9,7 @@ import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
-const limiters = new LimiterFactory({ provider: 'hubspot-single-flight-test' });
+const limiters = new LimiterFactory({ provider: 'hubspot-single-flight-test', buckets: HUBSPOT_BUCKETS });
 
 const OWNER = {
   id: '41629779',

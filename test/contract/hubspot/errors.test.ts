@@ -30,7 +30,7 @@ const SECONDLY = {
 
 describe('classifyHubSpotError', () => {
   it.each([
-    ['429 DAILY', 429, DAILY, {}, { kind: 'rate_limited', daily: true, code: 'DAILY' }],
+    ['429 DAILY', 429, DAILY, {}, { kind: 'rate_limited', quotaExhausted: true, code: 'DAILY' }],
     [
       '429 TEN_SECONDLY_ROLLING, no Retry-After → window',
       429,
@@ -57,7 +57,7 @@ describe('classifyHubSpotError', () => {
       429,
       { message: 'You have reached your daily limit.', category: 'RATE_LIMITS' },
       {},
-      { kind: 'rate_limited', daily: true },
+      { kind: 'rate_limited', quotaExhausted: true },
     ],
     ['500', 500, { message: 'internal error' }, {}, { kind: 'transient', status: 500 }],
     ['502 with an HTML body', 502, '<html>Bad gateway</html>', {}, { kind: 'transient' }],
@@ -167,7 +167,7 @@ describe('crmErrorFromThrown', () => {
     });
     expect(crmErrorFromThrown(apiException)).toMatchObject({
       kind: 'rate_limited',
-      details: { daily: true },
+      details: { quotaExhausted: true },
     });
   });
 

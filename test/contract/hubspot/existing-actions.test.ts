@@ -2,6 +2,7 @@
 // when a create's outcome is unknown: CRM search with the `associations.contact` pseudo-property
 // (CRM search guide, "Search through associations"; hubspot.md §4.3, §5) and the enrollment by contact
 // (hubspot.md §6), answered by nock with the documented payloads, through the real @hubspot/api-client.
+import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import nock from 'nock';
 import { CrmError } from '../../../connectors/connector.js';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
@@ -10,7 +11,7 @@ import { useNockContract } from './nock-contract.js';
 
 const API = 'https://api.hubapi.com';
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
-const limiters = new LimiterFactory({ provider: 'hubspot-existing-actions-test' });
+const limiters = new LimiterFactory({ provider: 'hubspot-existing-actions-test', buckets: HUBSPOT_BUCKETS });
 
 function connector(over: Partial<HubSpotConnectorOptions> = {}) {
   const slept: number[] = [];

@@ -1,12 +1,8 @@
 // The per-portal budget shared by several app instances through a schedule in Redis, against
 // the real Redis on the machine (test/support/services.ts: skipped with a reason, or failed under CI).
+import { HUBSPOT_BUCKETS, hubspotGeneralBucket } from '../../../connectors/hubspot/profile.js';
 import { Redis } from 'ioredis';
-import {
-  HUBSPOT_BUCKETS,
-  hubspotGeneralBucket,
-  LimiterFactory,
-  sharedWindow,
-} from '../../../connectors/shared/limiter.js';
+import { LimiterFactory, sharedWindow } from '../../../connectors/shared/limiter.js';
 import { describeNeeding, REDIS_URL, uniqueRedisPrefix } from '../../support/services.js';
 
 const withRedis = describeNeeding(['redis']);

@@ -1,10 +1,11 @@
 import nock from 'nock';
+import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import { HubSpotConnector } from '../../../connectors/hubspot/connector.js';
 import { LimiterFactory, type BucketName, type PortalLimiter } from '../../../connectors/shared/limiter.js';
 
 describe('LimiterFactory', () => {
   it('one limiter per portal, reused', async () => {
-    const f = new LimiterFactory({ provider: 't1' });
+    const f = new LimiterFactory({ provider: 't1', buckets: HUBSPOT_BUCKETS });
     expect(f.forPortal('1')).toBe(f.forPortal('1'));
     expect(f.forPortal('1')).not.toBe(f.forPortal('2'));
     await f.disconnectAll();
@@ -75,7 +76,7 @@ describe('connector uses the right bucket', () => {
       ok: false,
       error: expect.objectContaining({
         kind: 'rate_limited',
-        details: expect.objectContaining({ daily: true, code: 'DAILY' }),
+        details: expect.objectContaining({ quotaExhausted: true, code: 'DAILY' }),
       }),
     });
     scope.done();

@@ -2,6 +2,7 @@
 // Retry-After, and no other call of that portal — another lane of the process, or another process
 // sharing the schedule in Redis — reaches the CRM before the window ends. The refused call itself is
 // not retried in process (the work's stored backoff brings it back).
+import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import { Redis } from 'ioredis';
 import { HubSpotConnector } from '../../../connectors/hubspot/connector.js';
 import { createHubSpotSandbox, type HubSpotSandbox } from '../../../connectors/sandbox/index.js';
@@ -67,7 +68,7 @@ async function refuseOneThenCall(first: HubSpotConnector, others: HubSpotConnect
 }
 
 it('one process: every lane of the portal waits out the window', async () => {
-  const limiters = new LimiterFactory({ provider: 'hubspot-429-pause' });
+  const limiters = new LimiterFactory({ provider: 'hubspot-429-pause', buckets: HUBSPOT_BUCKETS });
   const c = connector(limiters);
   // Lanes share the portal's connector and limiter.
   await refuseOneThenCall(c, [c, c, c]);
@@ -76,10 +77,9 @@ it('one process: every lane of the portal waits out the window', async () => {
 
 withRedis('two processes sharing Redis: the other process waits out the window too', async () => {
   const provider = uniqueRedisPrefix();
-  const [one, two] = [0, 1].map(() => new LimiterFactory({ provider, redis: new Redis(REDIS_URL) })) as [
-    LimiterFactory,
-    LimiterFactory,
-  ];
+  const [one, two] = [0, 1].map(
+    () => new LimiterFactory({ provider, buckets: HUBSPOT_BUCKETS, redis: new Redis(REDIS_URL) }),
+  ) as [LimiterFactory, LimiterFactory];
   const first = connector(one);
   await refuseOneThenCall(first, [connector(two), connector(two), first]);
   await Promise.all([one.disconnectAll(), two.disconnectAll()]);

@@ -31,7 +31,12 @@ describe('nextStep inside one call: only transient errors are tried again in pro
       1,
       { kind: 'pause_portal', windowMs: 10_000 },
     ],
-    ['daily rate limit is passed up', err('rate_limited', { daily: true, retryAfterMs: 5 }), 1, PASS_UP],
+    [
+      'daily rate limit is passed up',
+      err('rate_limited', { quotaExhausted: true, retryAfterMs: 5 }),
+      1,
+      PASS_UP,
+    ],
     ['transient attempt 1', err('transient'), 1, { kind: 'retry_call', delayMs: 75 }],
     ['transient attempt 3', err('transient'), 3, { kind: 'retry_call', delayMs: 300 }],
     [
@@ -62,7 +67,12 @@ describe('nextStep for the work item: the stored backoff', () => {
   it.each([
     ['rate_limited: after the window', err('rate_limited', { retryAfterMs: 7_000 }), 1, later(7_000)],
     ['rate_limited without a window: by attempts', err('rate_limited'), 3, later(4_000)],
-    ['daily rate limit: the longest backoff', err('rate_limited', { daily: true }), 1, later(60_000)],
+    [
+      'daily rate limit: the longest backoff',
+      err('rate_limited', { quotaExhausted: true }),
+      1,
+      later(60_000),
+    ],
     ['transient attempt 1', err('transient'), 1, later(1_000)],
     ['transient attempt 4', err('transient'), 4, later(8_000)],
     ['transient with retryAfter', err('transient', { retryAfterMs: 5_000 }), 1, later(5_000)],
@@ -78,7 +88,7 @@ describe('nextStep for the work item: the stored backoff', () => {
 
   it.each<[CrmErrorKind, CrmError['details'], boolean]>([
     ['rate_limited', {}, true],
-    ['rate_limited', { daily: true }, true],
+    ['rate_limited', { quotaExhausted: true }, true],
     ['transient', {}, true],
     ['auth', {}, false],
     ['not_found', {}, false],
@@ -133,7 +143,7 @@ describe('withRetry', () => {
   });
 
   it.each<[CrmErrorKind, CrmError['details']]>([
-    ['rate_limited', { daily: true }],
+    ['rate_limited', { quotaExhausted: true }],
     ['rate_limited', {}],
     ['auth', {}],
     ['invalid', {}],

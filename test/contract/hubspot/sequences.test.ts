@@ -1,5 +1,6 @@
 // Contract tests for HubSpotConnector.sequences(): GET /automation/v4/sequences (hubspot.md §6) through
 // apiRequest, answered by nock with the documented payloads.
+import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import nock from 'nock';
 import { HubSpotConnector, type HubSpotConnectorOptions } from '../../../connectors/hubspot/connector.js';
 import { CrmError } from '../../../connectors/connector.js';
@@ -9,7 +10,7 @@ import { useNockContract } from './nock-contract.js';
 const API = 'https://api.hubapi.com';
 const PATH = '/automation/v4/sequences';
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
-const limiters = new LimiterFactory({ provider: 'hubspot-sequences-test' });
+const limiters = new LimiterFactory({ provider: 'hubspot-sequences-test', buckets: HUBSPOT_BUCKETS });
 
 const owner = (id: string, userId: number | null, archived = false) => ({
   id,
