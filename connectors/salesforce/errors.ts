@@ -113,7 +113,7 @@ export function classifySalesforceCode(
     const concurrent = /concurrent/i.test(message);
     return concurrent
       ? details('rate_limited', { retryAfterMs: CONCURRENT_LIMIT_WAIT_MS })
-      : details('rate_limited', { daily: true });
+      : details('rate_limited', { quotaExhausted: true });
   }
   if (TRANSIENT_CODES.has(code))
     return details(

@@ -3,7 +3,7 @@
 // renews it while alive, and another process takes the channel over once the lease expires. What the
 // stream delivers is recorded in the inbox first; only then does the stored position move, and only
 // while this process still holds the lease.
-import type { CrmConnector, CrmEvent } from '../../connectors/connector.js';
+import type { ConnectorProfile, CrmEvent } from '../../connectors/connector.js';
 import type {
   OpenedStream,
   PulledIntake,
@@ -25,11 +25,12 @@ export interface StreamIntakeOptions {
   clock?: () => number;
 }
 
-type Provider = CrmConnector['provider'];
+/** Which CRM property feeds each standard lead field: the connector profile's map. */
+type FieldProperties = ConnectorProfile['leadFieldProperties'];
 
 interface Channel {
   tenantId: string;
-  provider: Provider;
+  fieldProperties: FieldProperties;
   channel: string;
   source: PulledIntake;
   stream: OpenedStream | null;
@@ -53,14 +54,14 @@ export class StreamIntake {
   }
 
   /** Starts competing for a tenant's channels; the one that gets a lease reads its stream. */
-  add(tenantId: string, provider: Provider, source: PulledIntake): void {
+  add(tenantId: string, fieldProperties: FieldProperties, source: PulledIntake): void {
     if (this.stopped) return;
     for (const channel of source.channels) {
       const k = key(tenantId, channel);
       if (this.channels.has(k)) continue;
       const c: Channel = {
         tenantId,
-        provider,
+        fieldProperties,
         channel,
         source,
         stream: null,
@@ -203,7 +204,7 @@ export class StreamIntake {
         hold = await this.options.storage.activeHold(c.tenantId, event.objectId);
         holds.set(event.objectId, hold);
       }
-      if (hold === null || !propertyFeedsFields(c.provider, event.property, hold.fields)) continue;
+      if (hold === null || !propertyFeedsFields(c.fieldProperties, event.property, hold.fields)) continue;
       changed.add(event.eventId);
       out.push(event);
     }

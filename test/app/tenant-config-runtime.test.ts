@@ -1,5 +1,6 @@
 // A tenant's runtime routes with its own published rule set and team, and picks up a new publication on
 // its next batch (each `runtime` call is one batch); another tenant keeps its own.
+import { HUBSPOT_BUCKETS } from '../../connectors/hubspot/profile.js';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it, describe } from '@jest/globals';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
@@ -18,7 +19,7 @@ describe('HubSpotTenants with stored configuration', () => {
   let close: () => Promise<void>;
   let tenants: HubSpotTenants;
   let config: TenantConfigRepository;
-  const limiters = new LimiterFactory({ provider: 'tenant-config-runtime' });
+  const limiters = new LimiterFactory({ provider: 'tenant-config-runtime', buckets: HUBSPOT_BUCKETS });
 
   beforeEach(async () => {
     ({ storage, close } = await sqliteMemory.open());

@@ -47,12 +47,12 @@ describe('crmErrorFromJsforce', () => {
       httpApiError('REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.'),
       read,
     );
-    expect(daily?.details.daily).toBe(true);
+    expect(daily?.details.quotaExhausted).toBe(true);
     const concurrent = crmErrorFromJsforce(
       httpApiError('REQUEST_LIMIT_EXCEEDED', 'ConcurrentRequests (Concurrent API Requests) Limit exceeded.'),
       read,
     );
-    expect(concurrent?.details.daily).toBeUndefined();
+    expect(concurrent?.details.quotaExhausted).toBeUndefined();
     expect(concurrent?.details.retryAfterMs).toBeGreaterThan(0);
   });
 
