@@ -157,6 +157,23 @@ export function soqlNames(names: readonly string[]): SoqlFragment {
   return SoqlFragment.of(names.map((n) => soqlName(n).text).join(', '));
 }
 
+/** Fragments joined by a fixed connective (`' OR '`, `' AND '`, `', '`), as one fragment. */
+export function soqlJoin(
+  fragments: readonly SoqlFragment[],
+  connective: ' OR ' | ' AND ' | ', ',
+): SoqlFragment {
+  if (fragments.length === 0) throw new SoqlValueError('nothing to join');
+  return SoqlFragment.of(fragments.map((f) => f.text).join(connective));
+}
+
+/** Like `soql`, for a part of a query (a condition) to put into another `soql` template. */
+export function soqlClause(
+  parts: TemplateStringsArray,
+  ...values: (SoqlFragment | readonly SoqlFragment[])[]
+): SoqlFragment {
+  return SoqlFragment.of(soql(parts, ...values));
+}
+
 /**
  * The query text with each `${…}` taken from a fragment (or a list of fragments, joined by commas).
  * Anything else, a plain string above all, throws: values go through the functions above.

@@ -1,0 +1,212 @@
+// Salesforce install and session: the OAuth 2.0 web-server flow with PKCE, the token set kept per org
+// (one org is one tenant, its id read from the identity URL), and a jsforce Connection that stores the
+// rotated refresh token jsforce itself forgets (salesforce.md §0.4, §2.1, §6).
+//   Web-server flow: https://help.salesforce.com/s/articleView?id=remoteaccess_oauth_web_server_flow.htm
+//   Refresh-token rotation: https://help.salesforce.com/s/articleView?id=remoteaccess_oauth_refresh_token_flow.htm
+import { Connection, OAuth2, type TokenResponse } from 'jsforce';
+import { z } from 'zod';
+import { CrmError } from '../connector.js';
+import { crmErrorFromJsforce } from './errors.js';
+
+/** Set explicitly: jsforce defaults to 50.0, and sObject Collections need 42.0+, Lead territories 55.0+. */
+export const SALESFORCE_API_VERSION = '62.0';
+export const PRODUCTION_LOGIN_URL = 'https://login.salesforce.com';
+/** `api` for REST, `refresh_token` for a refresh token, `id` for the identity URL (§6 Scopes). */
+export const SALESFORCE_SCOPES = ['api', 'refresh_token', 'id'] as const;
+/**
+ * Sent as `Sforce-Call-Options: client=lead-router` on every call, so a change event's `changeOrigin`
+ * ends in `client=lead-router` for our own writes and intake can skip them (§1.1, §8.2).
+ */
+export const CALL_CLIENT_ID = 'lead-router';
+
+/** The connected app (or external client app) lead-router installs as. */
+export interface SalesforceApp {
+  clientId: string;
+  /** Optional with PKCE; sent when the app requires it. */
+  clientSecret?: string | undefined;
+  redirectUri: string;
+  /** `https://login.salesforce.com`, `https://test.salesforce.com` (sandboxes), a My Domain, or the sandbox CRM. */
+  loginUrl: string;
+}
+
+/** What is kept per org, encrypted at rest by the tenant store. */
+export const salesforceTokenSetSchema = z.object({
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1),
+  instanceUrl: z.string().url(),
+  /** The org (tenant external id) and the user who installed, from the identity URL. */
+  orgId: z.string().min(15),
+  userId: z.string().min(15),
+  /** Epoch ms of the last token issue; Salesforce sends no expiry, the org's session timeout decides. */
+  issuedAt: z.number(),
+});
+export type SalesforceTokenSet = z.infer<typeof salesforceTokenSetSchema>;
+
+export function encodeSalesforceTokens(tokens: SalesforceTokenSet): string {
+  return JSON.stringify(tokens);
+}
+
+export function decodeSalesforceTokens(text: string): SalesforceTokenSet {
+  return salesforceTokenSetSchema.parse(JSON.parse(text));
+}
+
+/** Where an org's token set lives (the tenant row, encrypted by storage's keyring). */
+export interface SalesforceTokenStore {
+  load(orgId: string): Promise<SalesforceTokenSet | null>;
+  save(orgId: string, tokens: SalesforceTokenSet): Promise<void>;
+}
+
+function oauth2For(app: SalesforceApp, pkce: boolean): OAuth2 {
+  return new OAuth2({
+    loginUrl: app.loginUrl,
+    clientId: app.clientId,
+    ...(app.clientSecret === undefined ? {} : { clientSecret: app.clientSecret }),
+    redirectUri: app.redirectUri,
+    useVerifier: pkce,
+  });
+}
+
+/**
+ * The URL to send the installing admin to, and the PKCE code verifier to keep with `state` until the
+ * callback (the exchange needs the same verifier; jsforce keeps it only on this OAuth2 object).
+ */
+export function salesforceAuthorizeUrl(
+  app: SalesforceApp,
+  state: string,
+): { url: string; codeVerifier: string } {
+  const oauth2 = oauth2For(app, true);
+  const url = oauth2.getAuthorizationUrl({ scope: SALESFORCE_SCOPES.join(' '), state });
+  const codeVerifier = oauth2.codeVerifier;
+  if (typeof codeVerifier !== 'string') throw new Error('jsforce made no PKCE code verifier');
+  return { url, codeVerifier };
+}
+
+// The identity URL: https://login.salesforce.com/id/<orgId>/<userId>
+const identityPattern = /\/id\/([a-zA-Z0-9]{15,18})\/([a-zA-Z0-9]{15,18})\/?$/;
+
+/** Org and user ids from the token answer's `id` (identity URL). */
+export function parseIdentityUrl(id: string): { orgId: string; userId: string } {
+  const m = identityPattern.exec(id);
+  if (m === null)
+    throw new CrmError(
+      'invalid',
+      `Salesforce identity URL not understood: ${JSON.stringify(id.slice(0, 200))}`,
+    );
+  return { orgId: m[1] as string, userId: m[2] as string };
+}
+
+function tokensFrom(res: TokenResponse, refreshToken: string | undefined, now: number): SalesforceTokenSet {
+  if (refreshToken === undefined || refreshToken === '')
+    throw new CrmError(
+      'auth',
+      'Salesforce issued no refresh token: give the connected app the refresh_token scope and a refresh token policy',
+    );
+  const { orgId, userId } = parseIdentityUrl(res.id);
+  const issued = Number(res.issued_at);
+  return {
+    accessToken: res.access_token,
+    refreshToken,
+    instanceUrl: res.instance_url,
+    orgId,
+    userId,
+    issuedAt: Number.isFinite(issued) && issued > 0 ? issued : now,
+  };
+}
+
+/** Exchanges the callback's code (with the verifier kept since the authorize URL) for the org's tokens. */
+export async function exchangeSalesforceCode(
+  app: SalesforceApp,
+  code: string,
+  codeVerifier: string,
+  now: () => number = Date.now,
+): Promise<SalesforceTokenSet> {
+  const oauth2 = oauth2For(app, false);
+  oauth2.codeVerifier = codeVerifier;
+  try {
+    const res = await oauth2.requestToken(code);
+    return tokensFrom(res, res.refresh_token, now());
+  } catch (err) {
+    throw crmErrorFromJsforce(err, { call: 'OAuth code exchange', write: false }) ?? err;
+  }
+}
+
+export interface SalesforceSessionOptions {
+  app: SalesforceApp;
+  tokens: SalesforceTokenSet;
+  store: SalesforceTokenStore;
+  version?: string;
+  now?: () => number;
+  /** Told when storing a refreshed token set failed (the next process may then hold a stale one). */
+  onStoreError?: (error: unknown) => void;
+}
+
+/**
+ * A jsforce Connection on the org's stored tokens, with the API version set and our call-options client
+ * id on every request. jsforce refreshes on a 401 and emits `refresh` with the token answer but keeps
+ * the old refresh token; with rotation on, that one is already dead, so the listener takes the new one
+ * into the connection and the store. `settled()` resolves when the last such save is done.
+ */
+export class SalesforceSession {
+  readonly conn: Connection;
+  private tokens: SalesforceTokenSet;
+  private saving: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: SalesforceSessionOptions) {
+    this.now = opts.now ?? Date.now;
+    this.tokens = opts.tokens;
+    this.conn = new Connection({
+      oauth2: oauth2For(opts.app, false),
+      version: opts.version ?? SALESFORCE_API_VERSION,
+      instanceUrl: opts.tokens.instanceUrl,
+      accessToken: opts.tokens.accessToken,
+      refreshToken: opts.tokens.refreshToken,
+      callOptions: { client: CALL_CLIENT_ID },
+    });
+    this.conn.on('refresh', (accessToken: string, res: TokenResponse | undefined) =>
+      this.refreshed(accessToken, res),
+    );
+  }
+
+  get orgId(): string {
+    return this.tokens.orgId;
+  }
+
+  private refreshed(accessToken: string, res: TokenResponse | undefined): void {
+    const rotated = res?.refresh_token;
+    if (rotated !== undefined && rotated !== '') this.conn.refreshToken = rotated;
+    const next: SalesforceTokenSet = {
+      ...this.tokens,
+      accessToken,
+      refreshToken: rotated !== undefined && rotated !== '' ? rotated : this.tokens.refreshToken,
+      instanceUrl: res?.instance_url ?? this.tokens.instanceUrl,
+      issuedAt: this.now(),
+    };
+    this.tokens = next;
+    this.saving = this.saving
+      .then(() => this.opts.store.save(next.orgId, next))
+      .catch((error: unknown) => this.opts.onStoreError?.(error));
+  }
+
+  /** Resolves when every refreshed token set has been handed to the store. */
+  settled(): Promise<void> {
+    return this.saving;
+  }
+
+  /**
+   * Refreshes the session now, once (an INVALID_SESSION_ID that jsforce does not refresh by itself, such
+   * as "This session is not valid for use with the REST API"), through the same path as jsforce's own.
+   */
+  async refresh(): Promise<void> {
+    const refreshToken = this.conn.refreshToken || this.tokens.refreshToken;
+    try {
+      const res = await this.conn.oauth2.refreshToken(refreshToken);
+      this.conn.accessToken = res.access_token;
+      if (res.instance_url !== undefined && res.instance_url !== '') this.conn.instanceUrl = res.instance_url;
+      this.conn.emit('refresh', res.access_token, res);
+    } catch (err) {
+      throw crmErrorFromJsforce(err, { call: 'token refresh', write: false }) ?? err;
+    }
+    await this.settled();
+  }
+}
