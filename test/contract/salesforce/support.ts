@@ -81,7 +81,11 @@ export function record(type: string, fields: Record<string, unknown>): Record<st
 }
 
 /** A REST error body as Salesforce sends it: an array of `{ message, errorCode, fields? }`. */
-export function errorBody(errorCode: string, message: string, fields?: string[]): unknown {
+export function errorBody(
+  errorCode: string,
+  message: string,
+  fields?: string[],
+): { message: string; errorCode: string; fields?: string[] }[] {
   return [{ message, errorCode, ...(fields === undefined ? {} : { fields }) }];
 }
 

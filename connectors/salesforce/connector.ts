@@ -1,0 +1,928 @@
+// Salesforce behind the CrmConnector interface, on the real jsforce client: its Connection signs every
+// request, refreshes the session on a 401 and sends our call-options client id; its `request` is our
+// typed HTTP layer for the documented REST resources (query, sObject Collections, describe, invocable
+// actions), with jsforce's own retries off so that every call goes through our limiter and retry
+// policy (shared/retry.ts), once.
+//   Query: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
+//   Collections: https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html
+//   Cadence action: https://developer.salesforce.com/docs/platform/api-action/guide/actions-obj-high-velocity-sales.html
+import type { HttpRequest } from 'jsforce';
+import { z } from 'zod';
+import type { Account, Lead } from '../../src/core/types.js';
+import {
+  CrmError,
+  type CrmConnector,
+  type Directory,
+  type DirectoryOwner,
+  type ExistingEnrollment,
+  type ExistingNote,
+  type ExistingTask,
+  type ItemResult,
+  type NoteCreate,
+  type OwnerWrite,
+  type SequenceEnrollment,
+  type TaskCreate,
+  type TeamWrite,
+} from '../connector.js';
+import { withRetry, type RetryPolicy } from '../shared/retry.js';
+import type { SalesforceSession } from './auth.js';
+import { SALESFORCE_PROFILE } from './profile.js';
+import {
+  classifySalesforceCode,
+  crmErrorFromJsforce,
+  salesforceErrorSchema,
+  usageFromLimitInfo,
+  type ApiUsage,
+  type CallContext,
+} from './errors.js';
+import {
+  BASE_FIELDS,
+  FIELD_MAPS,
+  isQueueId,
+  objectOfId,
+  OPTIONAL_FIELDS,
+  recordToAccount,
+  recordToLead,
+  websiteDomain,
+  type RoutedObject,
+} from './records.js';
+import {
+  isSalesforceId,
+  soql,
+  soqlDateTime,
+  soqlId,
+  soqlIdList,
+  soqlLike,
+  soqlClause,
+  soqlJoin,
+  soqlName,
+  soqlString,
+  type SoqlFragment,
+} from './soql.js';
+
+/** sObject Collections take 200 records per request (salesforce.md §2.3). */
+export const COLLECTION_SIZE = 200;
+/**
+ * Inputs per `assignTargetToSalesCadence` call. The action documents no maximum [UNCONFIRMED]; 200 keeps
+ * one call per Collections-sized batch.
+ */
+export const ENROLL_BATCH_SIZE = 200;
+/**
+ * Longest query URL we build. Salesforce refuses request URIs past 16,384 bytes [UNCONFIRMED exact
+ * figure]; ids are chunked so that each `IN (…)` query stays well below it once URL-encoded.
+ */
+export const MAX_QUERY_URL_CHARS = 12_000;
+/** How long one call may take before it is abandoned (and a write's outcome becomes unknown). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_DIRECTORY_TTL_MS = 5 * 60_000;
+
+export const CADENCE_ACTION_PATH = '/actions/standard/assignTargetToSalesCadence';
+export const COLLECTIONS_PATH = '/composite/sobjects';
+
+/**
+ * On every owner write: without it the org's active lead assignment rule runs on update too and can
+ * overwrite the owner we chose (salesforce.md §0.1). Sent on every write of ours, since it costs nothing.
+ */
+export const NO_AUTO_ASSIGN = { 'Sforce-Auto-Assign': 'FALSE' } as const;
+
+/** Subject of the completed Task that carries a routing note (see writeNotes). */
+export const NOTE_SUBJECT = 'lead-router: routing decision';
+
+const PRIORITY: Record<TaskCreate['priority'], string> = { high: 'High', medium: 'Normal', low: 'Low' };
+
+// Answers, parsed at the edge: only the fields the connector reads are required.
+const recordSchema = z.record(z.unknown());
+const queryPageSchema = z.object({
+  done: z.boolean().optional(),
+  totalSize: z.number().optional(),
+  records: z.array(recordSchema),
+  nextRecordsUrl: z.string().optional().nullable(),
+});
+const saveResultSchema = z
+  .object({
+    id: z.string().optional().nullable(),
+    success: z.boolean(),
+    errors: z.array(salesforceErrorSchema).optional().nullable(),
+  })
+  .passthrough();
+const saveResultsSchema = z.array(saveResultSchema);
+const actionResultsSchema = z.array(
+  z
+    .object({
+      isSuccess: z.boolean(),
+      errors: z.array(salesforceErrorSchema).optional().nullable(),
+      outputValues: z.record(z.unknown()).optional().nullable(),
+    })
+    .passthrough(),
+);
+const describeSchema = z
+  .object({ fields: z.array(z.object({ name: z.string(), type: z.string() }).passthrough()) })
+  .passthrough();
+
+function parseAnswer<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, answer: unknown, call: string): T {
+  const parsed = schema.safeParse(answer);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(the answer)'}: ${i.message}`);
+  throw new CrmError('invalid', `Salesforce ${call} answer not understood (${issues.join('; ')})`);
+}
+
+type SfRecord = Record<string, unknown>;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+function toEpoch(v: unknown): number | undefined {
+  if (typeof v !== 'string' || v === '') return undefined;
+  // Salesforce dateTimes: 2026-01-01T00:00:00.000+0000 (no colon in the offset).
+  const t = Date.parse(v.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Groups items so that no group holds one record id twice (a collection refuses duplicate ids). */
+function uniqueIdGroups<T>(items: readonly T[], idOf: (item: T) => string): T[][] {
+  const groups: { ids: Set<string>; items: T[] }[] = [];
+  for (const item of items) {
+    const id = idOf(item);
+    let g = groups.find((x) => !x.ids.has(id) && x.items.length < COLLECTION_SIZE);
+    if (g === undefined) groups.push((g = { ids: new Set(), items: [] }));
+    g.ids.add(id);
+    g.items.push(item);
+  }
+  return groups.map((g) => g.items);
+}
+
+/** Ids in groups whose `IN (…)` list stays under the URL budget once encoded (18-char ids: ~25 chars). */
+function idChunks(ids: readonly string[], overhead: number): string[][] {
+  const perId = 26;
+  const size = Math.max(1, Math.floor((MAX_QUERY_URL_CHARS - overhead) / perId));
+  return chunk(ids, Math.min(size, 500));
+}
+
+/** A Salesforce user, as the directory lists it. */
+export interface SalesforceOwner extends DirectoryOwner {
+  /** IANA time zone (User.TimeZoneSidKey). */
+  timezone?: string | undefined;
+}
+
+/** A territory of the org's active Territory 2.0 model, with the users assigned to it. */
+export interface CrmTerritory {
+  id: string;
+  name: string;
+  developerName: string;
+  parentId?: string | undefined;
+  users: { userId: string; role?: string | undefined }[];
+}
+
+/** What the connector knows of an object's fields, from describe. */
+interface ObjectFields {
+  /** Lower-case name → API name. */
+  names: Map<string, string>;
+  multiSelect: Set<string>;
+}
+
+/** The per-tenant limiter the connector schedules its calls through (connectors/shared/limiter.ts). */
+export interface CallScheduler {
+  schedule<T>(bucket: string, fn: () => Promise<T>): Promise<T>;
+  pause(bucket: string, ms: number): Promise<void>;
+}
+
+export interface SalesforceConnectorOptions {
+  session: SalesforceSession;
+  limiter?: CallScheduler | undefined;
+  retry?: Partial<RetryPolicy>;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  timeoutMs?: number;
+  directoryTtlMs?: number;
+  /** Lead/Contact field that receives OwnerWrite.reason (e.g. `Routing_Reason__c`); omitted when unset. */
+  reasonField?: string;
+  /** Told after every call with the org's daily API usage (Sforce-Limit-Info), for pacing and metrics. */
+  onUsage?: (usage: ApiUsage) => void;
+}
+
+export class SalesforceConnector implements CrmConnector {
+  readonly provider = 'salesforce';
+  readonly profile = SALESFORCE_PROFILE;
+  private readonly now: () => number;
+  private readonly timeoutMs: number;
+  private lastUsage: ApiUsage | undefined;
+  private readonly described = new Map<string, Promise<ObjectFields | null>>();
+  private cached: { at: number; value: Promise<OrgDirectory> } | undefined;
+
+  constructor(private readonly opts: SalesforceConnectorOptions) {
+    this.now = opts.now ?? Date.now;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** The org's daily API usage as last reported (undefined before the first answer). */
+  apiUsage(): ApiUsage | undefined {
+    return this.lastUsage;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Calls
+
+  /**
+   * One REST call through the limiter and the retry policy. An INVALID_SESSION_ID that jsforce did not
+   * refresh by itself is refreshed once here and the call sent again; a second one is `auth`.
+   */
+  private async request<T>(ctx: CallContext, req: HttpRequest): Promise<unknown> {
+    const { session, limiter } = this.opts;
+    const send = async (): Promise<unknown> => {
+      try {
+        // No jsforce retries (it would resend GETs on 5xx itself); a timeout aborts the request.
+        return await session.conn.request<T>(req, { timeout: this.timeoutMs, retry: { maxRetries: 0 } });
+      } finally {
+        const usage = usageFromLimitInfo(session.conn.limitInfo, this.now());
+        if (usage !== undefined) {
+          this.lastUsage = usage;
+          this.opts.onUsage?.(usage);
+        }
+      }
+    };
+    let refreshed = false;
+    const once = async (): Promise<unknown> => {
+      try {
+        return await send();
+      } catch (err) {
+        const crm = crmErrorFromJsforce(err, ctx);
+        if (crm?.details.code !== 'INVALID_SESSION_ID' || refreshed) throw err;
+        refreshed = true;
+        await session.refresh();
+        return send();
+      }
+    };
+    return withRetry(
+      async () => {
+        const answer = limiter === undefined ? await once() : await limiter.schedule('general', once);
+        // A rotated refresh token is stored before the call counts as done.
+        await session.settled();
+        return answer;
+      },
+      {
+        classify: (err) => crmErrorFromJsforce(err, ctx),
+        // A write that may have been applied is not sent again blindly: the pipeline looks for it first.
+        mayRetry: (error) => error.details.outcomeUnknown !== true,
+        ...(limiter === undefined ? {} : { pausePortal: (ms: number) => limiter.pause('general', ms) }),
+        ...(this.opts.retry === undefined ? {} : { policy: this.opts.retry }),
+        ...(this.opts.sleep === undefined ? {} : { sleep: this.opts.sleep }),
+      },
+    );
+  }
+
+  /** Every record of a SOQL query, following `nextRecordsUrl`. */
+  private async query(text: string, call: string): Promise<SfRecord[]> {
+    const out: SfRecord[] = [];
+    let url: string | undefined = `/query?q=${encodeURIComponent(text)}`;
+    while (url !== undefined) {
+      const page: z.infer<typeof queryPageSchema> = parseAnswer(
+        queryPageSchema,
+        await this.request({ call, write: false }, { method: 'GET', url }),
+        call,
+      );
+      out.push(...page.records);
+      url = page.done === false ? (page.nextRecordsUrl ?? undefined) : undefined;
+    }
+    return out;
+  }
+
+  /** An object's fields (describe, cached for the connector's life); null when describe is refused. */
+  private fieldsOf(object: string): Promise<ObjectFields | null> {
+    let pending = this.described.get(object);
+    if (pending === undefined) {
+      pending = (async () => {
+        try {
+          const answer = parseAnswer(
+            describeSchema,
+            await this.request(
+              { call: `${object} describe`, write: false },
+              { method: 'GET', url: `/sobjects/${soqlName(object).text}/describe` },
+            ),
+            `${object} describe`,
+          );
+          const names = new Map(answer.fields.map((f) => [f.name.toLowerCase(), f.name]));
+          const multiSelect = new Set(
+            answer.fields.filter((f) => f.type === 'multipicklist').map((f) => f.name),
+          );
+          return { names, multiSelect };
+        } catch (err) {
+          // Without describe every standard field is assumed and the optional ones left out.
+          if (err instanceof CrmError && (err.kind === 'not_found' || err.kind === 'invalid')) return null;
+          this.described.delete(object);
+          throw err;
+        }
+      })();
+      this.described.set(object, pending);
+    }
+    return pending;
+  }
+
+  /** Whether the object has the field: by describe, else true unless it is one of the optional ones. */
+  private has(fields: ObjectFields | null, name: string): boolean {
+    if (fields === null) return !OPTIONAL_FIELDS.has(name);
+    const [head] = name.split('.');
+    return head !== undefined && fields.names.has((name.includes('.') ? `${head}Id` : name).toLowerCase());
+  }
+
+  /**
+   * Sends records through sObject Collections, 200 per call, and answers one result per record in
+   * order. Salesforce answers per record (`success`, `errors[].statusCode`) and never throws for one
+   * record; a whole-call failure (network, limit, session) becomes every record's result.
+   */
+  private async collection(
+    method: 'POST' | 'PATCH',
+    records: { attributes: { type: string }; id?: string; [field: string]: unknown }[],
+    call: string,
+  ): Promise<ItemResult[]> {
+    const results: ItemResult[] = [];
+    for (const part of chunk(records, COLLECTION_SIZE)) {
+      try {
+        const answer = parseAnswer(
+          saveResultsSchema,
+          await this.request(
+            { call, write: true },
+            {
+              method,
+              url: COLLECTIONS_PATH,
+              body: JSON.stringify({ allOrNone: false, records: part }),
+              headers: { ...NO_AUTO_ASSIGN, 'content-type': 'application/json' },
+            },
+          ),
+          call,
+        );
+        part.forEach((record, i) => {
+          const r = answer[i];
+          if (r === undefined)
+            results.push({
+              ok: false,
+              error: new CrmError(
+                'invalid',
+                `Salesforce answered no result for ${record.id ?? 'a new record'} (${call})`,
+              ),
+            });
+          else if (r.success)
+            results.push(str(r.id) === undefined ? { ok: true } : { ok: true, id: r.id as string });
+          else results.push({ ok: false, error: recordError(r.errors ?? []) });
+        });
+      } catch (err) {
+        if (!(err instanceof CrmError)) throw err;
+        for (let i = 0; i < part.length; i++) results.push({ ok: false, error: err });
+      }
+    }
+    return results;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Reads
+
+  async readLeads(ids: string[], properties: string[]): Promise<Map<string, Lead>> {
+    const byObject: Record<RoutedObject, string[]> = { Lead: [], Contact: [] };
+    // An id that is not a Lead or Contact id never reaches SOQL; it is simply not found.
+    for (const id of new Set(ids)) {
+      const object = isSalesforceId(id) ? objectOfId(id) : undefined;
+      if (object !== undefined) byObject[object].push(id);
+    }
+    const directory = ids.length === 0 ? undefined : await this.orgDirectory();
+    const out = new Map<string, Lead>();
+    for (const object of ['Lead', 'Contact'] as const) {
+      const wanted = byObject[object];
+      if (wanted.length === 0 || directory === undefined) continue;
+      const fields = await this.fieldsOf(object);
+      const select = this.selectFor(object, fields, properties);
+      const records: SfRecord[] = [];
+      for (const part of idChunks(wanted, 200 + select.join(',').length * 1.2)) {
+        records.push(
+          ...(await this.query(
+            soql`SELECT ${select.map(soqlName)} FROM ${soqlName(object)} WHERE Id IN ${soqlIdList(part)}`,
+            `${object} query`,
+          )),
+        );
+      }
+      const territories = await this.territoriesOf(
+        records
+          .map((r) => (object === 'Contact' ? str(r['AccountId']) : str(r['Id'])))
+          .filter((x): x is string => x !== undefined),
+        directory,
+      );
+      for (const record of records) {
+        const id = str(record['Id']);
+        if (id === undefined) continue;
+        const holder = object === 'Contact' ? str(record['AccountId']) : id;
+        const lead = recordToLead(object, record, {
+          multiSelect: fields?.multiSelect ?? new Set(),
+          ownerEmail: (ownerId) => directory.ownerEmail.get(ownerId),
+          territories: holder === undefined ? undefined : territories.get(holder),
+        });
+        // Requested with a 15-character id, answered with 18: keyed as the caller asked.
+        const asked = wanted.find((w) => w === id || w === id.slice(0, 15)) ?? id;
+        out.set(asked, { ...lead, id: asked });
+      }
+    }
+    return out;
+  }
+
+  /** The mapped fields the object has, the base ones, and the requested properties it has (by describe). */
+  private selectFor(
+    object: RoutedObject,
+    fields: ObjectFields | null,
+    properties: readonly string[],
+  ): string[] {
+    const select = new Map<string, string>();
+    const add = (name: string): void => {
+      if (!select.has(name.toLowerCase())) select.set(name.toLowerCase(), name);
+    };
+    for (const name of [...BASE_FIELDS[object], ...Object.keys(FIELD_MAPS[object])])
+      if (this.has(fields, name)) add(name);
+    for (const p of properties) {
+      // Rule-named properties: only valid names the object has (by describe) are asked for, so one
+      // Contact-only field in the rules cannot fail the Lead query.
+      if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(p)) continue;
+      const known = fields?.names.get(p.toLowerCase());
+      if (known !== undefined) add(known);
+      else if (fields === null && p.endsWith('__c')) add(p);
+    }
+    return [...select.values()];
+  }
+
+  async findAccountsByDomain(domains: string[]): Promise<Map<string, Account[]>> {
+    const wanted = [...new Set(domains.map((d) => d.trim().toLowerCase()).filter((d) => d !== ''))];
+    const out = new Map<string, Account[]>();
+    if (wanted.length === 0) return out;
+    const directory = await this.orgDirectory();
+    const found = new Map<string, SfRecord>();
+    // Website is free text: LIKE finds candidates, the registrable domain decides. Accounts named like
+    // the domain's first label ("acme" for acme.com) come too, so the core can match by company name.
+    for (const part of chunk(wanted, SALESFORCE_PROFILE.batchSizes.accountDomains)) {
+      const conditions = part.map((d) => soqlClause`Website LIKE ${soqlLike(d, 'contains')}`);
+      const labels = [...new Set(part.map((d) => d.split('.')[0] ?? '').filter((l) => l.length >= 3))];
+      for (const l of labels) conditions.push(soqlClause`Name LIKE ${soqlLike(l, 'starts')}`);
+      const where = soqlJoin(conditions, ' OR ');
+      for (const r of await this.query(
+        soql`SELECT Id, Name, Website, OwnerId, Type FROM Account WHERE ${where} LIMIT 2000`,
+        'Account query',
+      ))
+        if (str(r['Id']) !== undefined) found.set(r['Id'] as string, r);
+    }
+    for (const record of found.values()) {
+      const account = recordToAccount(record, (id) => directory.ownerEmail.get(id));
+      const domain = websiteDomain(record['Website']);
+      const key =
+        domain !== undefined && wanted.includes(domain)
+          ? domain
+          : wanted.find((d) => account.name.toLowerCase().startsWith(d.split('.')[0] ?? '\0'));
+      if (key === undefined) continue;
+      const list = out.get(key) ?? [];
+      list.push(account);
+      out.set(key, list);
+    }
+    return out;
+  }
+
+  async directory(): Promise<Directory> {
+    const d = await this.orgDirectory();
+    return { owners: d.owners, queues: d.queues, fetchedAt: d.fetchedAt };
+  }
+
+  /** The active Territory 2.0 model's territories with their users; empty when no model is active. */
+  async territories(): Promise<CrmTerritory[]> {
+    return (await this.orgDirectory()).territories;
+  }
+
+  /** Users, Lead queues and territories, fetched together and reused for `directoryTtlMs`, single-flight. */
+  private orgDirectory(): Promise<OrgDirectory> {
+    const ttl = this.opts.directoryTtlMs ?? DEFAULT_DIRECTORY_TTL_MS;
+    const now = this.now();
+    if (this.cached !== undefined && now - this.cached.at < ttl) return this.cached.value;
+    const value = this.fetchDirectory(now);
+    this.cached = { at: now, value };
+    value.catch(() => {
+      if (this.cached?.value === value) this.cached = undefined;
+    });
+    return value;
+  }
+
+  private async fetchDirectory(now: number): Promise<OrgDirectory> {
+    const users = await this.query(
+      "SELECT Id, Name, Email, IsActive, TimeZoneSidKey FROM User WHERE UserType = 'Standard'",
+      'User query',
+    );
+    const owners: SalesforceOwner[] = [];
+    const ownerEmail = new Map<string, string>();
+    for (const u of users) {
+      const id = str(u['Id']);
+      const email = str(u['Email'])?.toLowerCase();
+      if (id === undefined || email === undefined) continue;
+      // A Salesforce user sends cadences as itself: its user id is its sender id.
+      const owner: SalesforceOwner = {
+        id,
+        senderId: id,
+        email,
+        name: str(u['Name']) ?? email,
+        active: u['IsActive'] === true,
+        teams: [],
+        timezone: str(u['TimeZoneSidKey']),
+      };
+      owners.push(owner);
+      ownerEmail.set(id, email);
+      ownerEmail.set(id.slice(0, 15), email);
+    }
+    // Queues that may own Leads: QueueSobject rows for Lead, then their Group rows (two plain queries,
+    // not a semi-join, so any SOQL engine that speaks the basics answers them).
+    const queueIds = (
+      await this.query("SELECT QueueId FROM QueueSobject WHERE SobjectType = 'Lead'", 'QueueSobject query')
+    )
+      .map((r) => str(r['QueueId']))
+      .filter((id): id is string => id !== undefined && isSalesforceId(id));
+    const queues: Record<string, string> = {};
+    for (const part of idChunks([...new Set(queueIds)], 200)) {
+      for (const g of await this.query(
+        soql`SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' AND Id IN ${soqlIdList(part)}`,
+        'Group query',
+      )) {
+        const id = str(g['Id']);
+        if (id === undefined) continue;
+        for (const name of [str(g['Name']), str(g['DeveloperName'])])
+          if (name !== undefined) queues[name] ??= id;
+      }
+    }
+    return { owners, queues, ownerEmail, territories: await this.fetchTerritories(), fetchedAt: now };
+  }
+
+  private async fetchTerritories(): Promise<CrmTerritory[]> {
+    const models = await this.query(
+      "SELECT Id FROM Territory2Model WHERE State = 'Active'",
+      'Territory2Model query',
+    ).catch((err: unknown) => {
+      // An org without Territory Management has no such object: no territories, not a failure.
+      if (err instanceof CrmError && err.kind === 'invalid') return [];
+      throw err;
+    });
+    const modelId = str(models[0]?.['Id']);
+    if (modelId === undefined || !isSalesforceId(modelId)) return [];
+    const rows = await this.query(
+      soql`SELECT Id, Name, DeveloperName, ParentTerritory2Id FROM Territory2 WHERE Territory2ModelId = ${soqlId(modelId)}`,
+      'Territory2 query',
+    );
+    const territories = new Map<string, CrmTerritory>();
+    for (const r of rows) {
+      const id = str(r['Id']);
+      if (id === undefined) continue;
+      territories.set(id, {
+        id,
+        name: str(r['Name']) ?? id,
+        developerName: str(r['DeveloperName']) ?? id,
+        parentId: str(r['ParentTerritory2Id']),
+        users: [],
+      });
+    }
+    const ids = [...territories.keys()].filter(isSalesforceId);
+    for (const part of idChunks(ids, 200)) {
+      for (const a of await this.query(
+        soql`SELECT UserId, Territory2Id, RoleInTerritory2 FROM UserTerritory2Association WHERE IsActive = true AND Territory2Id IN ${soqlIdList(part)}`,
+        'UserTerritory2Association query',
+      )) {
+        const t = territories.get(str(a['Territory2Id']) ?? '');
+        const userId = str(a['UserId']);
+        if (t !== undefined && userId !== undefined)
+          t.users.push({ userId, role: str(a['RoleInTerritory2']) });
+      }
+    }
+    return [...territories.values()];
+  }
+
+  /** Record id (Lead, or a Contact's Account) → names of its territories in the active model. */
+  private async territoriesOf(ids: string[], directory: OrgDirectory): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (directory.territories.length === 0) return out;
+    const names = new Map(directory.territories.map((t) => [t.id, t.name]));
+    const wanted = [...new Set(ids.filter(isSalesforceId))];
+    for (const part of idChunks(wanted, 200)) {
+      for (const a of await this.query(
+        soql`SELECT ObjectId, Territory2Id FROM ObjectTerritory2Association WHERE ObjectId IN ${soqlIdList(part)}`,
+        'ObjectTerritory2Association query',
+      )) {
+        // Associations of other (planning, archived) models are not in the active model's list.
+        const name = names.get(str(a['Territory2Id']) ?? '');
+        const objectId = str(a['ObjectId']);
+        if (name === undefined || objectId === undefined) continue;
+        const list = out.get(objectId) ?? [];
+        if (!list.includes(name)) list.push(name);
+        out.set(objectId, list);
+      }
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Writes
+
+  async setOwners(writes: OwnerWrite[]): Promise<ItemResult[]> {
+    const results = new Array<ItemResult>(writes.length);
+    const sendable: {
+      i: number;
+      record: { attributes: { type: string }; id: string; [f: string]: unknown };
+    }[] = [];
+    writes.forEach((w, i) => {
+      const object = isSalesforceId(w.leadId) ? objectOfId(w.leadId) : undefined;
+      if (object === undefined) {
+        results[i] = refused(`${JSON.stringify(w.leadId)} is not a Salesforce Lead or Contact id`);
+        return;
+      }
+      if (!isSalesforceId(w.ownerId)) {
+        results[i] = refused(`owner ${JSON.stringify(w.ownerId)} is not a Salesforce user or queue id`);
+        return;
+      }
+      // Queues own Leads, never Contacts (salesforce.md §0.9): refused here rather than by the org.
+      if (object === 'Contact' && isQueueId(w.ownerId)) {
+        results[i] = refused(
+          `a Contact's owner must be a user; queue ${w.ownerId} cannot own Contact ${w.leadId}`,
+        );
+        return;
+      }
+      const record: { attributes: { type: string }; id: string; [f: string]: unknown } = {
+        attributes: { type: object },
+        id: w.leadId,
+        OwnerId: w.ownerId,
+      };
+      if (this.opts.reasonField !== undefined && w.reason !== undefined)
+        record[soqlName(this.opts.reasonField).text] = w.reason;
+      sendable.push({ i, record });
+    });
+    for (const group of uniqueIdGroups(sendable, (s) => s.record.id.slice(0, 15))) {
+      const answers = await this.collection(
+        'PATCH',
+        group.map((s) => s.record),
+        'owner update',
+      );
+      group.forEach((s, n) => (results[s.i] = answers[n] as ItemResult));
+    }
+    return results;
+  }
+
+  /** Salesforce has no teams: a queue is an owner (`OwnerId`), so a team target is refused per item. */
+  setTeams(writes: TeamWrite[]): Promise<ItemResult[]> {
+    return Promise.resolve(
+      writes.map(() =>
+        refused('Salesforce has no teams: give the queue an owner target (a user or a Lead queue)'),
+      ),
+    );
+  }
+
+  async createTasks(tasks: TaskCreate[]): Promise<ItemResult[]> {
+    const taskFields = await this.fieldsOf('Task');
+    const reminder = this.has(taskFields, 'ReminderDateTime') && this.has(taskFields, 'IsReminderSet');
+    return this.createAll(
+      tasks,
+      (t) => ({
+        attributes: { type: 'Task' },
+        WhoId: t.leadId,
+        ...(t.ownerId === undefined ? {} : { OwnerId: t.ownerId }),
+        Subject: t.subject.slice(0, 255),
+        Description: t.body.slice(0, 32_000),
+        // ActivityDate is a date (time ignored); the exact due time is the reminder.
+        ActivityDate: new Date(t.dueAt).toISOString().slice(0, 10),
+        ...(reminder ? { ReminderDateTime: new Date(t.dueAt).toISOString(), IsReminderSet: true } : {}),
+        Priority: PRIORITY[t.priority],
+        Status: 'Not Started',
+      }),
+      'task create',
+    );
+  }
+
+  /**
+   * Notes are completed Tasks on the record (Subject NOTE_SUBJECT, the text in Description): one
+   * Collections call for 200 of them, shown in the record's activity history, and read back by WhoId
+   * with one query. A ContentNote would need a second call per batch to link it (ContentDocumentLink),
+   * stores HTML, and is outside what salesforce.md confirms.
+   */
+  async writeNotes(notes: NoteCreate[]): Promise<ItemResult[]> {
+    return this.createAll(
+      notes,
+      (n) => ({
+        attributes: { type: 'Task' },
+        WhoId: n.leadId,
+        ...(n.ownerId === undefined ? {} : { OwnerId: n.ownerId }),
+        Subject: NOTE_SUBJECT,
+        Description: n.text.slice(0, 32_000),
+        ActivityDate: new Date(this.now()).toISOString().slice(0, 10),
+        Priority: 'Normal',
+        Status: 'Completed',
+      }),
+      'note create',
+    );
+  }
+
+  private async createAll<T extends { leadId: string; ownerId?: string | undefined }>(
+    items: T[],
+    build: (item: T) => { attributes: { type: string }; [f: string]: unknown },
+    call: string,
+  ): Promise<ItemResult[]> {
+    const results = new Array<ItemResult>(items.length);
+    const sendable: { i: number; record: { attributes: { type: string }; [f: string]: unknown } }[] = [];
+    items.forEach((item, i) => {
+      if (!isSalesforceId(item.leadId) || objectOfId(item.leadId) === undefined)
+        results[i] = refused(`${JSON.stringify(item.leadId)} is not a Salesforce Lead or Contact id`);
+      else if (item.ownerId !== undefined && !isSalesforceId(item.ownerId))
+        results[i] = refused(`owner ${JSON.stringify(item.ownerId)} is not a Salesforce user id`);
+      else sendable.push({ i, record: build(item) });
+    });
+    const answers = await this.collection(
+      'POST',
+      sendable.map((s) => s.record),
+      call,
+    );
+    sendable.forEach((s, n) => (results[s.i] = answers[n] as ItemResult));
+    return results;
+  }
+
+  async enroll(enrollments: SequenceEnrollment[]): Promise<ItemResult[]> {
+    const results = new Array<ItemResult>(enrollments.length);
+    const sendable: number[] = [];
+    enrollments.forEach((e, i) => {
+      if (!isSalesforceId(e.leadId) || objectOfId(e.leadId) === undefined)
+        results[i] = refused(`${JSON.stringify(e.leadId)} is not a Salesforce Lead or Contact id`);
+      else if (!isSalesforceId(e.senderId))
+        results[i] = refused(`sender ${JSON.stringify(e.senderId)} is not a Salesforce user id`);
+      else sendable.push(i);
+    });
+    for (const part of chunk(sendable, ENROLL_BATCH_SIZE)) {
+      const inputs = part.map((i) => {
+        const e = enrollments[i] as SequenceEnrollment;
+        return { salesCadenceNameOrId: e.sequenceId, targetId: e.leadId, userId: e.senderId };
+      });
+      try {
+        // HTTP 200 with per-input `isSuccess`: an input's failure does not throw (salesforce.md §4).
+        const answer = parseAnswer(
+          actionResultsSchema,
+          await this.request(
+            { call: 'cadence enrollment', write: true },
+            {
+              method: 'POST',
+              url: CADENCE_ACTION_PATH,
+              body: JSON.stringify({ inputs }),
+              headers: { 'content-type': 'application/json' },
+            },
+          ),
+          'cadence enrollment',
+        );
+        part.forEach((i, n) => {
+          const r = answer[n];
+          results[i] =
+            r === undefined
+              ? refused('Salesforce answered no result for this cadence enrollment')
+              : r.isSuccess
+                ? { ok: true }
+                : { ok: false, error: recordError(r.errors ?? []) };
+        });
+      } catch (err) {
+        if (!(err instanceof CrmError)) throw err;
+        for (const i of part) results[i] = { ok: false, error: err };
+      }
+    }
+    return results;
+  }
+
+  async sequences(): Promise<{ id: string; name: string }[]> {
+    const rows = await this.query('SELECT Id, Name FROM ActionCadence', 'ActionCadence query');
+    return rows.flatMap((r) => {
+      const id = str(r['Id']);
+      const name = str(r['Name']);
+      return id === undefined || name === undefined ? [] : [{ id, name }];
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // What is already on a record (adopt after an unknown outcome), and first touch
+
+  async findTasks(leadId: string): Promise<ExistingTask[]> {
+    const who = soqlIdOrRefuse(leadId);
+    const taskFields = await this.fieldsOf('Task');
+    const reminder = this.has(taskFields, 'ReminderDateTime');
+    const select = ['Id', 'Subject', 'ActivityDate', 'OwnerId', ...(reminder ? ['ReminderDateTime'] : [])];
+    const rows = await this.query(
+      soql`SELECT ${select.map(soqlName)} FROM Task WHERE WhoId = ${who} AND Subject != ${soqlString(NOTE_SUBJECT)}`,
+      'Task query',
+    );
+    return rows.flatMap((r) => {
+      const id = str(r['Id']);
+      const dueAt = toEpoch(r['ReminderDateTime']) ?? toEpoch(r['ActivityDate']);
+      if (id === undefined || dueAt === undefined) return [];
+      const task: ExistingTask = { id, subject: str(r['Subject']) ?? '', dueAt };
+      const ownerId = str(r['OwnerId']);
+      if (ownerId !== undefined) task.ownerId = ownerId;
+      return [task];
+    });
+  }
+
+  async findNotes(leadId: string): Promise<ExistingNote[]> {
+    const rows = await this.query(
+      soql`SELECT Id, Description, CreatedDate FROM Task WHERE WhoId = ${soqlIdOrRefuse(leadId)} AND Subject = ${soqlString(NOTE_SUBJECT)}`,
+      'Task query',
+    );
+    return rows.flatMap((r) => {
+      const id = str(r['Id']);
+      const at = toEpoch(r['CreatedDate']);
+      return id === undefined || at === undefined ? [] : [{ id, body: str(r['Description']) ?? '', at }];
+    });
+  }
+
+  async findEnrollment(leadId: string): Promise<ExistingEnrollment | undefined> {
+    const rows = await this.query(
+      soql`SELECT Id, ActionCadenceId, State FROM ActionCadenceTracker WHERE TargetId = ${soqlIdOrRefuse(leadId)} AND State IN ('Initializing', 'Running')`,
+      'ActionCadenceTracker query',
+    );
+    const row = rows.find((r) => str(r['ActionCadenceId']) !== undefined);
+    if (row === undefined) return undefined;
+    const id = str(row['Id']);
+    const sequenceId = row['ActionCadenceId'] as string;
+    return id === undefined ? { sequenceId } : { id, sequenceId };
+  }
+
+  /**
+   * Touched since `since`: the owner edited the record (a Status change, for one), created a Task or an
+   * Event on it, or completed a Task on it. Our own writes are made by the integration user, so they
+   * never count (unless that user is also the owner).
+   */
+  async touchedSince(leadId: string, since: number): Promise<boolean> {
+    const object = isSalesforceId(leadId) ? objectOfId(leadId) : undefined;
+    if (object === undefined)
+      throw new CrmError('invalid', `${JSON.stringify(leadId)} is not a Salesforce Lead or Contact id`);
+    const [record] = await this.query(
+      soql`SELECT Id, OwnerId, LastModifiedById, LastModifiedDate FROM ${soqlName(object)} WHERE Id = ${soqlIdOrRefuse(leadId)}`,
+      `${object} query`,
+    );
+    if (record === undefined)
+      throw new CrmError('not_found', `${object} ${leadId} not found`, { status: 404 });
+    const owner = str(record['OwnerId']);
+    if (owner === undefined) return false;
+    const byOwner = (id: unknown): boolean =>
+      typeof id === 'string' && id.slice(0, 15) === owner.slice(0, 15);
+    if (byOwner(record['LastModifiedById']) && (toEpoch(record['LastModifiedDate']) ?? 0) >= since)
+      return true;
+    const after = soqlDateTime(since);
+    const tasks = await this.query(
+      soql`SELECT Id, CreatedById, LastModifiedById, IsClosed FROM Task WHERE WhoId = ${soqlIdOrRefuse(leadId)} AND LastModifiedDate >= ${after}`,
+      'Task query',
+    );
+    if (
+      tasks.some(
+        (t) => byOwner(t['CreatedById']) || (t['IsClosed'] === true && byOwner(t['LastModifiedById'])),
+      )
+    )
+      return true;
+    const events = await this.query(
+      soql`SELECT Id, CreatedById FROM Event WHERE WhoId = ${soqlIdOrRefuse(leadId)} AND CreatedDate >= ${after}`,
+      'Event query',
+    );
+    return events.some((e) => byOwner(e['CreatedById']));
+  }
+
+  async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {
+    try {
+      await this.query('SELECT Id FROM User LIMIT 1', 'User query');
+      return { ok: true };
+    } catch (err) {
+      if (err instanceof CrmError) return { ok: false, error: err };
+      throw err;
+    }
+  }
+}
+
+interface OrgDirectory {
+  owners: SalesforceOwner[];
+  queues: Record<string, string>;
+  /** User id (15 and 18 characters) → email. */
+  ownerEmail: Map<string, string>;
+  territories: CrmTerritory[];
+  fetchedAt: number;
+}
+
+/** A lookup's id as a SOQL literal, or `invalid` before any call is made. */
+function soqlIdOrRefuse(id: string): SoqlFragment {
+  if (!isSalesforceId(id))
+    throw new CrmError('invalid', `${JSON.stringify(id.slice(0, 40))} is not a Salesforce record id`);
+  return soqlId(id);
+}
+
+function refused(message: string): ItemResult {
+  return { ok: false, error: new CrmError('invalid', message) };
+}
+
+/** A record's (or an action input's) errors as one CrmError: the first decides the kind, all are told. */
+function recordError(errors: readonly z.infer<typeof salesforceErrorSchema>[]): CrmError {
+  const first = errors[0];
+  if (first === undefined) return new CrmError('invalid', 'Salesforce refused the record without saying why');
+  const code = first.statusCode ?? first.errorCode ?? 'UNKNOWN';
+  const message = errors
+    .map((e) => e.message ?? e.statusCode ?? e.errorCode ?? '')
+    .filter((m) => m !== '')
+    .join('; ');
+  // A record refused on its own was not applied, whatever its code: its outcome is known.
+  return classifySalesforceCode(code, message, { fields: first.fields, write: false });
+}

@@ -1,0 +1,30 @@
+// What generic code needs to know about Salesforce, as data (the connector profile).
+import type { ConnectorProfile } from '../connector.js';
+import { objectOfId, LEAD_FIELD_PROPERTIES } from './records.js';
+
+/** sObject Collections: 200 records per call (salesforce.md §2.3). */
+const COLLECTION_SIZE = 200;
+
+export const SALESFORCE_PROFILE: ConnectorProfile = {
+  crmName: 'Salesforce',
+  recordNoun: (leadId) => (objectOfId(leadId) === 'Contact' ? 'contact' : 'lead'),
+  batchSizes: {
+    // One query per object per batch; ids are chunked under the URL limit inside readLeads.
+    readLeads: COLLECTION_SIZE,
+    // Domains per Account query (Website LIKE … OR Name LIKE …), far below SOQL's 100,000 characters.
+    accountDomains: 100,
+    owners: COLLECTION_SIZE,
+    tasks: COLLECTION_SIZE,
+    notes: COLLECTION_SIZE,
+    enrollments: COLLECTION_SIZE,
+  },
+  // Salesforce has no per-second window: the org's daily allocation is watched through Sforce-Limit-Info
+  // (usagePace), and only calls of 20 s or more count toward the 25 concurrent long-running requests
+  // (salesforce.md §5). The bucket caps concurrency so one tenant's burst stays far below that.
+  buckets: { general: { reservoir: 100, intervalMs: 1_000, maxConcurrent: 10 } },
+  // SOQL reads its own writes: a task created is found by the next query.
+  lookupLagMs: 0,
+  leadFieldProperties: LEAD_FIELD_PROPERTIES,
+  // Notes are Task descriptions, plain text as sent.
+  noteText: (stored) => stored,
+};
