@@ -1,6 +1,6 @@
 // What every route needs, passed explicitly instead of a god object.
 import type { NextFunction, Request, Response } from 'express';
-import type { Clock, Prng } from './clock.js';
+import type { Clock, Prng } from '../sandbox-kit/clock.js';
 import { SandboxHttpError, validation } from './errors.js';
 import type { Portal } from './store.js';
 import type { AccessToken } from './tokens.js';

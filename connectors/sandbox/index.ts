@@ -5,7 +5,7 @@ export {
   type SandboxOptions,
   type CreatePortalInput,
 } from './server.js';
-export { ManualClock, Prng, systemClock, type Clock } from './clock.js';
+export { ManualClock, Prng, systemClock, type Clock } from '../sandbox-kit/clock.js';
 export {
   seedDemoPortal,
   ensureOwners,
@@ -33,6 +33,6 @@ export type { WriteRecord, WriteKind, WriteSource, WriteFilter, ContactEffects }
 export { contactEffects } from './write-log.js';
 export { CallStats, callKind, totalCalls, type PortalCallStats } from './call-stats.js';
 export type { Portal, Owner, CrmObject, Sequence, Enrollment } from './store.js';
-export type { FaultOptions, FaultKind } from './faults.js';
+export type { FaultOptions, FaultKind } from '../sandbox-kit/faults.js';
 export type { RateLimitOptions } from './rate-limit.js';
 export type { SandboxApp, AccessToken } from './tokens.js';

@@ -1,5 +1,5 @@
 // Per-portal rolling windows (hubspot.md §7.1): 110 / 10 s for a marketplace app, search 5 / s apart.
-import type { Clock } from './clock.js';
+import type { Clock } from '../sandbox-kit/clock.js';
 
 export type RatePolicy = 'TEN_SECONDLY_ROLLING' | 'SECONDLY' | 'DAILY';
 

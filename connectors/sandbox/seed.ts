@@ -1,6 +1,6 @@
 // A deterministic demo portal: owners across teams and time zones, companies, sequences, and a contact
 // generator. Rule files under rules/ refer to DEMO_OWNERS by email.
-import { Prng } from './clock.js';
+import { Prng } from '../sandbox-kit/clock.js';
 import type { CrmObject, Owner, Portal } from './store.js';
 import type { WriteSource } from './write-log.js';
 

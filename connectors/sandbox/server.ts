@@ -3,10 +3,17 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CallStats, callKind } from './call-stats.js';
-import { type Clock, Prng, systemClock } from './clock.js';
+import { type Clock, Prng, systemClock } from '../sandbox-kit/clock.js';
 import { DEFAULT_API_BEHAVIOUR, type ApiBehaviour, type SandboxContext } from './context.js';
 import { SandboxHttpError, sendError } from './errors.js';
-import { DEFAULT_FAULTS, FaultInjector, type FaultOptions } from './faults.js';
+import {
+  DEFAULT_FAULTS,
+  FaultInjector,
+  hangUp,
+  loseAnswer,
+  sleep,
+  type FaultOptions,
+} from '../sandbox-kit/faults.js';
 import { oauthRouter, type OAuthSwitches } from './oauth.js';
 import { readJournal, SandboxJournal, type SandboxState } from './persist.js';
 import {
@@ -80,8 +87,6 @@ export interface HubSpotSandbox {
   /** Resets faults, rate windows and the write log (data stays). */
   reset(): void;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandbox {
   const seed = options.seed ?? 42;
@@ -226,17 +231,10 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
     if (fault === '500')
       throw new SandboxHttpError(500, 'INTERNAL_ERROR', 'internal error (injected by the sandbox)');
     if (fault === 'timeout') {
-      await sleep(faults.current.timeoutHangMs);
-      req.socket.destroy();
+      await hangUp(req, faults.current.timeoutHangMs);
       return;
     }
-    if (fault === 'lost') {
-      // The call is applied; its answer never reaches the caller (a timeout after HubSpot wrote).
-      res.end = (() => {
-        req.socket.destroy();
-        return res;
-      }) as typeof res.end;
-    }
+    if (fault === 'lost') loseAnswer(req, res);
     res.locals['portal'] = portal;
     res.locals['token'] = token;
     next();

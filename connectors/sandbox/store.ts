@@ -1,6 +1,6 @@
 // One portal's CRM data. Ids are sequential per portal and per object type, so runs are reproducible.
 import { type ObjectType, checkType, typeDef, PRIMARY_CONTACT_TO_COMPANY } from './associations.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../sandbox-kit/clock.js';
 import { SandboxHttpError, invalidProperties, notFound, validation } from './errors.js';
 import type { WriteKind, WriteLog, WriteSource } from './write-log.js';
 

@@ -1,5 +1,5 @@
 // OAuth apps, authorization codes and tokens. Access tokens live 1800 s (hubspot.md §8.2).
-import type { Clock, Prng } from './clock.js';
+import type { Clock, Prng } from '../sandbox-kit/clock.js';
 
 export interface SandboxApp {
   appId: number;

@@ -2,7 +2,7 @@
 // subscriptions, batches of ≤ 100 events, at most `maxConcurrent` requests in flight per portal, 5 s
 // timeout, up to 10 retries spread over 24 h, each notification with its own random spread.
 import { OBJECT_TYPE_IDS, parseObjectType, type ObjectType } from './associations.js';
-import type { Clock, Prng } from './clock.js';
+import type { Clock, Prng } from '../sandbox-kit/clock.js';
 import { signV1, signV3 } from './signature.js';
 import type { ChangeEvent } from './store.js';
 import type { WriteSource } from './write-log.js';

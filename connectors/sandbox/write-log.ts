@@ -1,4 +1,5 @@
-// Every change the sandbox applies, so tests can assert "exactly once" (one owner set, one task...).
+// The HubSpot sandbox's write records on the shared write log (sandbox-kit/write-log.ts).
+import { WriteLog as SharedWriteLog, type LogFilter } from '../sandbox-kit/write-log.js';
 
 export type WriteKind =
   | 'contact.created'
@@ -25,45 +26,10 @@ export interface WriteRecord {
   details: Record<string, string>;
 }
 
-export interface WriteFilter {
-  portalId?: number | undefined;
-  kind?: WriteKind | undefined;
-  objectId?: string | undefined;
-  source?: WriteSource | undefined;
-}
+export type WriteFilter = Pick<LogFilter<WriteRecord>, 'portalId' | 'kind' | 'objectId' | 'source'>;
 
-export class WriteLog {
-  private records: WriteRecord[] = [];
-  /** Told every record appended and every clear, when the sandbox keeps its data in a file. */
-  journal: ((change: { record: WriteRecord } | { cleared: true }) => void) | undefined;
-
-  append(record: Omit<WriteRecord, 'seq'>): WriteRecord {
-    const full = { seq: this.records.length + 1, ...record };
-    this.records.push(full);
-    this.journal?.({ record: full });
-    return full;
-  }
-
-  /** Records kept from an earlier run (in order); no journal entries. */
-  restore(records: readonly WriteRecord[]): void {
-    this.records.push(...records);
-  }
-
-  list(filter: WriteFilter = {}): WriteRecord[] {
-    return this.records.filter(
-      (r) =>
-        (filter.portalId === undefined || r.portalId === filter.portalId) &&
-        (filter.kind === undefined || r.kind === filter.kind) &&
-        (filter.objectId === undefined || r.objectId === filter.objectId) &&
-        (filter.source === undefined || r.source === filter.source),
-    );
-  }
-
-  clear(): void {
-    this.records = [];
-    this.journal?.({ cleared: true });
-  }
-}
+/** The HubSpot sandbox's write log: the shared log of WriteRecords. */
+export class WriteLog extends SharedWriteLog<WriteRecord> {}
 
 /** The effects the app had on each contact of a portal, from the write log (the "exactly once" witness). */
 export interface ContactEffects {

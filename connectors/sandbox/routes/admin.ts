@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { SandboxContext } from '../context.js';
 import { param, queryString } from '../context.js';
 import { SandboxHttpError, notFound } from '../errors.js';
-import type { FaultInjector } from '../faults.js';
+import type { FaultInjector } from '../../sandbox-kit/faults.js';
 import type { OAuthSwitches } from '../oauth.js';
 import type { RateLimiter } from '../rate-limit.js';
 import type { WebhookDispatcher } from '../webhooks.js';

@@ -1,4 +1,6 @@
-// Injected latency and failures, decided per API call from the seeded PRNG (or queued for a test).
+// Injected latency and failures, decided per API call from the seeded PRNG (or queued for a test), and
+// the two that act on the connection itself. Each CRM flavour words its own 429 and 5xx bodies.
+import type { Request, Response } from 'express';
 import type { Prng } from './clock.js';
 
 /** `lost`: the call is applied but its answer is lost (queued with failNext only). */
@@ -70,4 +72,20 @@ export class FaultInjector {
     if (roll < o.rate429 + o.rate500 + o.rateTimeout) return 'timeout';
     return undefined;
   }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A `timeout` fault: hold the request, then drop the connection without an answer. */
+export async function hangUp(req: Request, holdMs: number): Promise<void> {
+  await sleep(holdMs);
+  req.socket.destroy();
+}
+
+/** A `lost` fault: the call is applied; its answer never reaches the caller (a timeout after the CRM wrote). */
+export function loseAnswer(req: Request, res: Response): void {
+  res.end = (() => {
+    req.socket.destroy();
+    return res;
+  }) as typeof res.end;
 }
