@@ -1,6 +1,7 @@
 // Injected latency and failures, decided per API call from the seeded PRNG (or queued for a test), and
 // the two that act on the connection itself. Each CRM flavour words its own 429 and 5xx bodies.
 import type { Request, Response } from 'express';
+import { z } from 'zod';
 import type { Prng } from './clock.js';
 
 /** `lost`: the call is applied but its answer is lost (queued with failNext only). */
@@ -88,4 +89,32 @@ export function loseAnswer(req: Request, res: Response): void {
     req.socket.destroy();
     return res;
   }) as typeof res.end;
+}
+
+/** The admin API's `POST /_sandbox/faults` body, the same for every CRM flavour. */
+export const faultsBody = z.object({
+  latencyMs: z.number().min(0).optional(),
+  rate429: z.number().min(0).max(1).optional(),
+  rate500: z.number().min(0).max(1).optional(),
+  rateTimeout: z.number().min(0).max(1).optional(),
+  timeoutHangMs: z.number().min(0).optional(),
+  retryAfterSec: z.number().int().min(0).optional(),
+  pathPrefix: z.string().optional(),
+  failNext: z
+    .object({
+      kind: z.enum(['429', '500', 'timeout', 'lost']),
+      count: z.number().int().min(1).default(1),
+      pathPrefix: z.string().optional(),
+    })
+    .optional(),
+});
+
+/** Applies a parsed faults body: the options given, and the queued failures. */
+export function applyFaults(faults: FaultInjector, body: z.infer<typeof faultsBody>): FaultOptions {
+  const { failNext, ...rest } = body;
+  const options = faults.configure(
+    Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+  );
+  if (failNext !== undefined) faults.failNext(failNext.kind, failNext.count, failNext.pathPrefix);
+  return options;
 }

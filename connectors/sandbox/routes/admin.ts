@@ -5,29 +5,13 @@ import { z } from 'zod';
 import type { SandboxContext } from '../context.js';
 import { param, queryString } from '../context.js';
 import { SandboxHttpError, notFound } from '../errors.js';
-import type { FaultInjector } from '../../sandbox-kit/faults.js';
+import { applyFaults, faultsBody, type FaultInjector } from '../../sandbox-kit/faults.js';
 import type { OAuthSwitches } from '../oauth.js';
 import type { RateLimiter } from '../rate-limit.js';
 import type { WebhookDispatcher } from '../webhooks.js';
 import type { WriteKind, WriteLog, WriteSource } from '../write-log.js';
 import { parseBody } from './crm-objects.js';
 
-const faultsBody = z.object({
-  latencyMs: z.number().min(0).optional(),
-  rate429: z.number().min(0).max(1).optional(),
-  rate500: z.number().min(0).max(1).optional(),
-  rateTimeout: z.number().min(0).max(1).optional(),
-  timeoutHangMs: z.number().min(0).optional(),
-  retryAfterSec: z.number().int().min(0).optional(),
-  pathPrefix: z.string().optional(),
-  failNext: z
-    .object({
-      kind: z.enum(['429', '500', 'timeout', 'lost']),
-      count: z.number().int().min(1).default(1),
-      pathPrefix: z.string().optional(),
-    })
-    .optional(),
-});
 const ownerBody = z.object({ active: z.boolean() });
 const oauthBody = z.object({ v1Enabled: z.boolean() }).strict();
 const apiBody = z
@@ -51,12 +35,7 @@ export function adminRouter(deps: {
 }): Router {
   const r = Router();
   r.post('/_sandbox/faults', (req, res) => {
-    const { failNext, ...rest } = parseBody(faultsBody, req.body);
-    const options = deps.faults.configure(
-      Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
-    );
-    if (failNext !== undefined) deps.faults.failNext(failNext.kind, failNext.count, failNext.pathPrefix);
-    res.json(options);
+    res.json(applyFaults(deps.faults, parseBody(faultsBody, req.body)));
   });
   r.post('/_sandbox/rate-limits', (req, res) => {
     const body = parseBody(rateBody, req.body);

@@ -1,0 +1,169 @@
+// Test-only admin API (not Salesforce's surface), mirroring the HubSpot sandbox's: faults, the daily
+// allocation, token expiry, the write log and call counts, leads in bulk, what an org admin changes in
+// Setup (a user deactivated, the assignment rule switched, refresh-token rotation).
+import { randomUUID } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { CallStats } from '../../sandbox-kit/call-stats.js';
+import { applyFaults, faultsBody, type FaultInjector } from '../../sandbox-kit/faults.js';
+import { SalesforceHttpError } from '../errors.js';
+import type { ApiAllocation } from '../limits.js';
+import type { SfTokenStore } from '../oauth.js';
+import { Transaction, type Org } from '../org.js';
+import type { DemoOrg } from '../seed.js';
+import type { SfWriteKind, SfWriteLog, SfWriteSource } from '../write-log.js';
+
+function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SalesforceHttpError(
+      400,
+      'JSON_PARSER_ERROR',
+      `${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
+    );
+  }
+  return parsed.data;
+}
+
+const q = (req: Request, name: string): string | undefined =>
+  typeof req.query[name] === 'string' ? req.query[name] : undefined;
+
+export interface AdminDeps {
+  orgs: Map<string, Org>;
+  demos: Map<string, DemoOrg>;
+  writes: SfWriteLog;
+  calls: CallStats<string>;
+  faults: FaultInjector;
+  allocation: ApiAllocation;
+  tokens: SfTokenStore;
+  reset(): void;
+}
+
+export function adminRouter(deps: AdminDeps): Router {
+  const r = Router();
+  const orgOf = (req: Request): Org => {
+    const org = deps.orgs.get(String(req.params['orgId']));
+    if (org === undefined)
+      throw new SalesforceHttpError(404, 'NOT_FOUND', `no org ${String(req.params['orgId'])}`);
+    return org;
+  };
+
+  r.post('/_sandbox/faults', (req, res) => {
+    res.json(applyFaults(deps.faults, parse(faultsBody, req.body)));
+  });
+  // `{"daily": 1000}` sets the allocation; `{"orgId": "...", "used": 990}` an org's usage.
+  r.post('/_sandbox/limits', (req, res) => {
+    const b = parse(
+      z.object({
+        daily: z.number().int().min(1).optional(),
+        orgId: z.string().optional(),
+        used: z.number().int().min(0).optional(),
+      }),
+      req.body,
+    );
+    if (b.daily !== undefined) deps.allocation.daily = b.daily;
+    if (b.used !== undefined) {
+      if (b.orgId === undefined || !deps.orgs.has(b.orgId))
+        throw new SalesforceHttpError(400, 'JSON_PARSER_ERROR', 'used needs an orgId');
+      deps.allocation.setUsed(b.orgId, b.used);
+    }
+    res.json({ daily: deps.allocation.daily });
+  });
+  r.post('/_sandbox/reset', (_req, res) => {
+    deps.reset();
+    res.json({ ok: true });
+  });
+  r.get('/_sandbox/writes', (req, res) => {
+    res.json({
+      results: deps.writes.list({
+        orgId: q(req, 'orgId'),
+        kind: q(req, 'kind') as SfWriteKind | undefined,
+        sobject: q(req, 'sobject'),
+        objectId: q(req, 'objectId'),
+        source: q(req, 'source') as SfWriteSource | undefined,
+      }),
+    });
+  });
+  r.get('/_sandbox/orgs/:orgId/calls', (req, res) => {
+    res.json(deps.calls.of(orgOf(req).orgId));
+  });
+  // Every access token of the org expires now (refresh tokens keep working).
+  r.post('/_sandbox/orgs/:orgId/tokens/expire', (req, res) => {
+    res.json({ expired: deps.tokens.expire(orgOf(req).orgId) });
+  });
+  r.post('/_sandbox/oauth', (req, res) => {
+    const b = parse(
+      z
+        .object({
+          clientId: z.string().optional(),
+          rotateRefreshTokens: z.boolean().optional(),
+          accessTokenTtlMs: z.number().int().min(1).optional(),
+        })
+        .strict(),
+      req.body,
+    );
+    const apps = [...deps.tokens.apps.values()].filter(
+      (a) => b.clientId === undefined || a.clientId === b.clientId,
+    );
+    for (const a of apps) {
+      if (b.rotateRefreshTokens !== undefined) a.rotateRefreshTokens = b.rotateRefreshTokens;
+      if (b.accessTokenTtlMs !== undefined) a.accessTokenTtlMs = b.accessTokenTtlMs;
+    }
+    res.json(apps.map(({ clientSecret: _secret, ...a }) => a));
+  });
+  // `{"count": 50}`: demo leads as the web forms create them; `{"leads": [{...fields}]}`: these leads.
+  r.post('/_sandbox/orgs/:orgId/leads', (req, res) => {
+    const org = orgOf(req);
+    const b = parse(
+      z.object({
+        count: z.number().int().min(1).max(100_000).optional(),
+        leads: z.array(z.record(z.unknown())).optional(),
+      }),
+      req.body,
+    );
+    const demo = deps.demos.get(org.orgId);
+    const created = [];
+    if (b.count !== undefined) {
+      if (demo === undefined)
+        throw new SalesforceHttpError(400, 'JSON_PARSER_ERROR', 'count needs the seeded demo org');
+      created.push(...demo.createLeads(b.count, 'admin'));
+    }
+    for (const fields of b.leads ?? []) {
+      created.push(
+        org.create(
+          'Lead',
+          fields,
+          {
+            userId: demo?.integrationUserId ?? String(org.all('User')[0]?.['Id']),
+            autoAssign: true,
+            changeOrigin: 'com/salesforce/api/rest/62.0;client=SandboxAdmin',
+            source: 'admin',
+          },
+          new Transaction(randomUUID()),
+        ),
+      );
+    }
+    res.status(201).json({ ids: created.map((l) => l['Id']) });
+  });
+  // A user deactivated or reactivated in Setup.
+  r.post('/_sandbox/orgs/:orgId/users/:userId', (req, res) => {
+    const org = orgOf(req);
+    const { active } = parse(z.object({ active: z.boolean() }), req.body);
+    const user = org.get(String(req.params['userId']));
+    if (user === undefined || !String(user['Id']).startsWith('005'))
+      throw new SalesforceHttpError(404, 'NOT_FOUND', 'no such user');
+    user['IsActive'] = active;
+    res.json({ Id: user['Id'], IsActive: active });
+  });
+  // The Lead assignment rule switched on or off in Setup.
+  r.post('/_sandbox/orgs/:orgId/assignment-rule', (req, res) => {
+    const org = orgOf(req);
+    const { active } = parse(z.object({ active: z.boolean() }), req.body);
+    if (org.assignmentRule === undefined)
+      throw new SalesforceHttpError(404, 'NOT_FOUND', 'the org has no assignment rule');
+    org.assignmentRule.active = active;
+    res.json(org.assignmentRule);
+  });
+  return r;
+}

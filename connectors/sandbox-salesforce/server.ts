@@ -1,0 +1,254 @@
+// createSalesforceSandbox: a local Salesforce org server that jsforce talks to unchanged (loginUrl and
+// instanceUrl both point here). Runs in-process in tests and inside `npm start`.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { CallStats } from '../sandbox-kit/call-stats.js';
+import { type Clock, Prng, systemClock } from '../sandbox-kit/clock.js';
+import {
+  DEFAULT_FAULTS,
+  FaultInjector,
+  hangUp,
+  loseAnswer,
+  sleep,
+  type FaultOptions,
+} from '../sandbox-kit/faults.js';
+import { sfCallKind } from './call-kinds.js';
+import { SalesforceHttpError, sendSalesforceError } from './errors.js';
+import { IdFactory } from './ids.js';
+import { ApiAllocation } from './limits.js';
+import {
+  bearerToken,
+  DEFAULT_SF_APP,
+  oauthRouter,
+  SfTokenStore,
+  type ConnectedApp,
+  type SfSession,
+} from './oauth.js';
+import { Org } from './org.js';
+import { adminRouter } from './routes/admin.js';
+import { restRouter } from './routes/rest.js';
+import { seedDemoOrg, type DemoOrg } from './seed.js';
+import { SfWriteLog } from './write-log.js';
+
+export interface SalesforceSandboxOptions {
+  clock?: Clock;
+  seed?: number;
+  apps?: ConnectedApp[];
+  faults?: Partial<FaultOptions>;
+  /** API requests per org per rolling 24 hours (default 100,000). */
+  dailyApiLimit?: number;
+}
+
+export interface SalesforceSandbox {
+  app: express.Express;
+  start(port?: number): Promise<{ url: string }>;
+  stop(): Promise<void>;
+  /** A new empty org (no users); see createDemoOrg for a seeded one. */
+  createOrg(): Org;
+  /** A new org seeded with the demo users, queues, accounts, territories, cadences and assignment rule. */
+  createDemoOrg(options?: { accounts?: number }): DemoOrg;
+  org(orgId: string): Org;
+  demo(orgId: string): DemoOrg;
+  /** A session for a user without the OAuth dance. */
+  issueToken(orgId: string, userId: string): SfSession;
+  readonly orgs: Map<string, Org>;
+  readonly writes: SfWriteLog;
+  readonly calls: CallStats<string>;
+  readonly faults: FaultInjector;
+  readonly allocation: ApiAllocation;
+  readonly tokens: SfTokenStore;
+  readonly clock: Clock;
+  /** Resets faults, allocations, call counts and the write log (data stays). */
+  reset(): void;
+}
+
+const invalidSession = () => new SalesforceHttpError(401, 'INVALID_SESSION_ID', 'Session expired or invalid');
+
+export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}): SalesforceSandbox {
+  const clock = options.clock ?? systemClock;
+  const seed = options.seed ?? 42;
+  const orgs = new Map<string, Org>();
+  const demos = new Map<string, DemoOrg>();
+  const writes = new SfWriteLog();
+  const calls = new CallStats<string>();
+  const tokens = new SfTokenStore(options.apps ?? [DEFAULT_SF_APP], clock);
+  const faults = new FaultInjector({ ...DEFAULT_FAULTS, ...options.faults }, new Prng(seed + 2));
+  const allocation = new ApiAllocation(clock, options.dailyApiLimit ?? 100_000);
+  const orgIds = new IdFactory('8d');
+  let server: Server | undefined;
+
+  const createOrg = (): Org => {
+    const org = new Org(orgIds.make('00D'), new IdFactory('8d'), clock, writes);
+    orgs.set(org.orgId, org);
+    return org;
+  };
+
+  const reset = () => {
+    faults.reset();
+    allocation.reset();
+    writes.clear();
+    calls.reset();
+  };
+
+  const bearer = (req: Request): SfSession => {
+    const token = bearerToken(req.header('authorization'));
+    const session = token === undefined ? undefined : tokens.valid(token);
+    if (session === undefined || !orgs.has(session.orgId)) throw invalidSession();
+    return session;
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '10mb' }));
+  app.use(express.urlencoded({ extended: false }));
+  app.use(
+    oauthRouter({
+      tokens,
+      orgs,
+      clock,
+      defaultLogin: () => {
+        const demo = demos.values().next().value;
+        if (demo !== undefined) return { orgId: demo.org.orgId, userId: demo.integrationUserId };
+        const org = orgs.values().next().value;
+        const user = org?.all('User')[0];
+        return org === undefined || user === undefined
+          ? undefined
+          : { orgId: org.orgId, userId: String(user['Id']) };
+      },
+      bearer: (req) => bearer(req),
+    }),
+  );
+  app.use(adminRouter({ orgs, demos, writes, calls, faults, allocation, tokens, reset }));
+
+  // The API pipeline: latency, session, daily allocation (reported on every answer), injected faults.
+  const api = express.Router({ mergeParams: true });
+  api.use(async (req: Request, res: Response, next: NextFunction) => {
+    const latency = faults.current.latencyMs;
+    if (latency > 0) await sleep(latency);
+    const session = bearer(req);
+    const org = orgs.get(session.orgId);
+    if (org === undefined) throw invalidSession();
+    const usage = allocation.consume(org.orgId);
+    res.set('Sforce-Limit-Info', `api-usage=${usage.used}/${usage.limit}`);
+    if (!usage.allowed) {
+      calls.rateLimited(org.orgId, 'TotalRequests');
+      throw new SalesforceHttpError(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
+    }
+    const fault = faults.decide(req.originalUrl.split('?')[0] ?? '');
+    if (fault !== undefined) calls.injected(org.orgId, fault);
+    else calls.accepted(org.orgId, sfCallKind(req.method, req.originalUrl.split('?')[0] ?? ''));
+    switch (fault) {
+      case '429':
+        // Salesforce has no 429 for API calls: a transient limit is REQUEST_LIMIT_EXCEEDED too.
+        throw new SalesforceHttpError(
+          403,
+          'REQUEST_LIMIT_EXCEEDED',
+          'ConcurrentRequests (Concurrent API Requests) Limit exceeded.',
+        );
+      case '500':
+        throw new SalesforceHttpError(
+          500,
+          'UNKNOWN_EXCEPTION',
+          'An unexpected error occurred. Please include this ErrorId if you contact support: 0000-sandbox (injected)',
+        );
+      case 'timeout':
+        await hangUp(req, faults.current.timeoutHangMs);
+        return;
+      case 'lost':
+        loseAnswer(req, res);
+        break;
+      case undefined:
+        break;
+      default: {
+        const never: never = fault;
+        throw new Error(`unknown fault ${String(never)}`);
+      }
+    }
+    res.locals['org'] = org;
+    res.locals['session'] = session;
+    next();
+  });
+  api.use(restRouter(clock));
+  app.get('/services/data', (req, res) => {
+    const base = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+    res.json(
+      ['58.0', '59.0', '60.0', '61.0', '62.0', '63.0', '64.0'].map((v) => ({
+        label: `v${v}`,
+        url: `/services/data/v${v}`,
+        version: v,
+        base,
+      })),
+    );
+  });
+  app.use('/services/data/:version', api);
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(
+      new SalesforceHttpError(
+        404,
+        'NOT_FOUND',
+        `The requested resource does not exist: ${req.method} ${req.path}`,
+      ),
+    );
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof SalesforceHttpError) return sendSalesforceError(res, err);
+    if ((err as { status?: unknown }).status === 400 && err instanceof SyntaxError)
+      return sendSalesforceError(
+        res,
+        new SalesforceHttpError(400, 'JSON_PARSER_ERROR', `Unexpected character: ${err.message}`),
+      );
+    return sendSalesforceError(
+      res,
+      new SalesforceHttpError(500, 'UNKNOWN_EXCEPTION', err instanceof Error ? err.message : String(err)),
+    );
+  });
+
+  return {
+    app,
+    orgs,
+    writes,
+    calls,
+    faults,
+    allocation,
+    tokens,
+    clock,
+    reset,
+    createOrg,
+    createDemoOrg(opts = {}) {
+      const org = createOrg();
+      const demo = seedDemoOrg(org, seed, opts);
+      demos.set(org.orgId, demo);
+      return demo;
+    },
+    org(orgId) {
+      const org = orgs.get(orgId);
+      if (org === undefined) throw new Error(`no org ${orgId}`);
+      return org;
+    },
+    demo(orgId) {
+      const demo = demos.get(orgId);
+      if (demo === undefined) throw new Error(`no demo org ${orgId}`);
+      return demo;
+    },
+    issueToken: (orgId, userId) => tokens.issue(orgId, userId),
+    start(port = 0) {
+      return new Promise((resolve, reject) => {
+        const s = app.listen(port, '127.0.0.1', (err?: Error) => {
+          if (err) return reject(err);
+          server = s;
+          const { port: actual } = s.address() as AddressInfo;
+          resolve({ url: `http://127.0.0.1:${actual}` });
+        });
+      });
+    },
+    async stop() {
+      const s = server;
+      server = undefined;
+      if (s === undefined) return;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+  };
+}
