@@ -121,6 +121,11 @@ export interface DirectoryOwner {
   name: string;
   active: boolean;
   teams: string[];
+  /**
+   * The user's IANA time zone when the CRM keeps one (Salesforce `TimeZoneSidKey`): a rep the team file
+   * does not list is scheduled in it rather than in UTC.
+   */
+  timezone?: string | undefined;
 }
 
 export interface Directory {

@@ -164,12 +164,6 @@ function idChunks(ids: readonly string[], overhead: number): string[][] {
   return chunk(ids, Math.min(size, 500));
 }
 
-/** A Salesforce user, as the directory lists it. */
-export interface SalesforceOwner extends DirectoryOwner {
-  /** IANA time zone (User.TimeZoneSidKey). */
-  timezone?: string | undefined;
-}
-
 /** A territory of the org's active Territory 2.0 model, with the users assigned to it. */
 export interface CrmTerritory {
   id: string;
@@ -512,14 +506,14 @@ export class SalesforceConnector implements CrmConnector {
       "SELECT Id, Name, Email, IsActive, TimeZoneSidKey FROM User WHERE UserType = 'Standard'",
       'User query',
     );
-    const owners: SalesforceOwner[] = [];
+    const owners: DirectoryOwner[] = [];
     const ownerEmail = new Map<string, string>();
     for (const u of users) {
       const id = str(u['Id']);
       const email = str(u['Email'])?.toLowerCase();
       if (id === undefined || email === undefined) continue;
       // A Salesforce user sends cadences as itself: its user id is its sender id.
-      const owner: SalesforceOwner = {
+      const owner: DirectoryOwner = {
         id,
         senderId: id,
         email,
@@ -895,7 +889,7 @@ export class SalesforceConnector implements CrmConnector {
 }
 
 interface OrgDirectory {
-  owners: SalesforceOwner[];
+  owners: DirectoryOwner[];
   queues: Record<string, string>;
   /** User id (15 and 18 characters) → email. */
   ownerEmail: Map<string, string>;

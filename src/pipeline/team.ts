@@ -1,5 +1,6 @@
 // Merges the CRM directory into the team the rules name, so routing sees who can really own a lead.
 import { CrmError, type Directory, type DirectoryOwner } from '../../connectors/connector.js';
+import { isValidTimeZone } from '../core/availability.js';
 import type { QueueTarget, Rep, Team } from '../core/types.js';
 
 export interface MergedTeam {
@@ -51,8 +52,8 @@ export function landQueue(
  * - A team rep whose CRM owner is archived/inactive, or who has no CRM owner at all, becomes inactive:
  *   the lead could not be assigned to them, so routing skips them saying which ("deactivated in the
  *   CRM", "not a user of the CRM portal").
- * - Directory owners the team does not name are added as reps (UTC, always available) so account
- *   owners and existing owners can be routed to.
+ * - Directory owners the team does not name are added as reps (in their CRM time zone, else UTC;
+ *   always available) so account owners and existing owners can be routed to.
  */
 export function mergeDirectory(team: Team, directory: Directory): MergedTeam {
   const ownerByEmail = new Map<string, DirectoryOwner>();
@@ -76,7 +77,7 @@ export function mergeDirectory(team: Team, directory: Directory): MergedTeam {
     reps[email] = {
       email,
       name: owner.name,
-      timezone: 'UTC',
+      timezone: owner.timezone !== undefined && isValidTimeZone(owner.timezone) ? owner.timezone : 'UTC',
       hours: [],
       outOfOffice: [],
       weight: 1,

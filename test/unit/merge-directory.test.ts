@@ -32,3 +32,23 @@ describe('mergeDirectory: why a team rep cannot take leads', () => {
     expect(why(email)).toEqual({ email, ...expected });
   });
 });
+
+describe('mergeDirectory: CRM users the team file does not list', () => {
+  it('keeps their CRM time zone when it is a valid IANA zone, else UTC', () => {
+    const merged = mergeDirectory(makeTeam([makeRep('ada@acme.io', { timezone: 'Asia/Tokyo' })]), {
+      owners: [
+        { id: '1', email: 'ada@acme.io', name: 'Ada', active: true, teams: [], timezone: 'Europe/Berlin' },
+        { id: '2', email: 'bo@acme.io', name: 'Bo', active: true, teams: [], timezone: 'America/Chicago' },
+        { id: '3', email: 'cy@acme.io', name: 'Cy', active: true, teams: [], timezone: 'Not/AZone' },
+        { id: '4', email: 'di@acme.io', name: 'Di', active: true, teams: [] },
+      ],
+      queues: {},
+      fetchedAt: 0,
+    }).team;
+    // The team file's own zone wins over the CRM's.
+    expect(merged.reps['ada@acme.io']?.timezone).toBe('Asia/Tokyo');
+    expect(merged.reps['bo@acme.io']?.timezone).toBe('America/Chicago');
+    expect(merged.reps['cy@acme.io']?.timezone).toBe('UTC');
+    expect(merged.reps['di@acme.io']?.timezone).toBe('UTC');
+  });
+});
