@@ -36,8 +36,14 @@ export interface ReencryptReport {
   failed: { tenantId: string; reason: string }[];
 }
 
-export const PROVIDERS = ['hubspot', 'salesforce', 'sandbox'] as const;
-export type Provider = (typeof PROVIDERS)[number];
+/**
+ * A CRM's key (`hubspot`, `salesforce`, `sandbox`, …). Storage knows no list: any short lowercase
+ * identifier is accepted, and the composition root decides which connectors exist.
+ */
+export type Provider = string;
+export const providerSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'a provider is a short lowercase identifier (a-z, 0-9, _ or -)');
 
 export interface NewTenant {
   /** Generated when absent. */

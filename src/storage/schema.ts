@@ -338,6 +338,44 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 11,
+    name: 'open provider list',
+    // The provider is any connector's key, validated as a short identifier when a tenant is created
+    // (`providerSchema`); the closed CHECK list would refuse every CRM added after it. PostgreSQL drops
+    // the constraint. SQLite cannot, so the table is rebuilt the way its documentation prescribes
+    // (foreign keys are off while migrating, see `migrate`): the other tables' `REFERENCES tenants`
+    // name the new table once it has the name.
+    statements: (d) =>
+      d.name === 'postgres'
+        ? ['ALTER TABLE tenants DROP CONSTRAINT IF EXISTS tenants_provider_check']
+        : [
+            `CREATE TABLE tenants_open (
+              id TEXT PRIMARY KEY,
+              provider TEXT NOT NULL,
+              external_id TEXT NOT NULL,
+              name TEXT NOT NULL,
+              token_blob TEXT,
+              webhook_secret_ref TEXT,
+              settings TEXT NOT NULL,
+              active_ruleset_version TEXT,
+              created_at BIGINT NOT NULL,
+              updated_at BIGINT NOT NULL,
+              work_turn BIGINT NOT NULL DEFAULT 0,
+              uninstalled_at BIGINT,
+              active_team_version TEXT,
+              UNIQUE (provider, external_id)
+            )`,
+            `INSERT INTO tenants_open (id, provider, external_id, name, token_blob, webhook_secret_ref, settings,
+               active_ruleset_version, created_at, updated_at, work_turn, uninstalled_at, active_team_version)
+             SELECT id, provider, external_id, name, token_blob, webhook_secret_ref, settings,
+               active_ruleset_version, created_at, updated_at, work_turn, uninstalled_at, active_team_version
+             FROM tenants`,
+            'DROP TABLE tenants',
+            'ALTER TABLE tenants_open RENAME TO tenants',
+            'CREATE INDEX tenants_work_turn ON tenants (work_turn)',
+          ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */
@@ -345,6 +383,24 @@ export async function migrate(
   db: Db,
   now: number,
   migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  // SQLite can change a constraint only by rebuilding the table, and dropping a table that others
+  // refer to would cascade into them: foreign keys are off while migrating (a pragma that only takes
+  // effect outside a transaction) and checked in full before the commit.
+  const sqlite = db.dialect.name === 'sqlite';
+  if (sqlite) await db.run('PRAGMA foreign_keys = OFF');
+  try {
+    return await migrateWith(db, now, migrations, sqlite);
+  } finally {
+    if (sqlite) await db.run('PRAGMA foreign_keys = ON');
+  }
+}
+
+function migrateWith(
+  db: Db,
+  now: number,
+  migrations: readonly Migration[],
+  checkForeignKeys: boolean,
 ): Promise<number[]> {
   return db.transaction(async (tx) => {
     if (tx.dialect.migrationLock !== null) await tx.run(tx.dialect.migrationLock);
@@ -368,6 +424,15 @@ export async function migrate(
         now,
       ]);
       applied.push(m.version);
+    }
+    if (checkForeignKeys && applied.length > 0) {
+      const dangling = await tx.all<{ table: string }>('PRAGMA foreign_key_check');
+      if (dangling.length > 0) {
+        throw new StorageError(
+          'corrupt',
+          `migration left rows without their parent in ${dangling[0]?.table}`,
+        );
+      }
     }
     return applied;
   });

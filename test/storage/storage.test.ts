@@ -79,6 +79,46 @@ for (const [name, engine, suite] of ENGINES) {
           await raw.close();
         }
       });
+
+      it('11 opens the provider list and keeps every tenant and the rows that refer to it', async () => {
+        const raw = await engine.openDb();
+        try {
+          const { migrate } = await import('../../src/storage/schema.js');
+          await migrate(
+            raw.db,
+            T0,
+            MIGRATIONS.filter((m) => m.version < 11),
+          );
+          const old = new Storage(raw.db);
+          await addTenant(old, A);
+          await old.markTenantUninstalled(A, T0 + 1);
+          await old.enqueue([{ tenantId: A, event: makeEvent() }], T0);
+          await old.saveRoutingState(A, makeState(2), { pools: {}, reps: {} }, T0);
+          await expect(
+            old.createTenant({ provider: 'pipedrive', externalId: 'p1', name: 'P' }, T0),
+          ).rejects.toMatchObject({ kind: 'invalid' });
+          const before = await old.getTenant(A);
+
+          expect(await migrate(raw.db, T0 + 2)).toEqual([
+            11,
+            ...MIGRATIONS.filter((m) => m.version > 11).map((m) => m.version),
+          ]);
+          expect(await old.getTenant(A)).toEqual(before);
+          expect(await old.inboxStats(A)).toMatchObject({ pending: 1 });
+          expect((await old.loadRoutingState(A)).state).toEqual(makeState(2));
+          const p = await old.createTenant({ provider: 'pipedrive', externalId: 'p1', name: 'P' }, T0);
+          expect(await old.findTenant('pipedrive', 'p1')).toEqual(p);
+          // The other tables still refer to the tenants table: an unknown tenant is refused.
+          await expect(old.enqueue([{ tenantId: 'nobody', event: makeEvent() }], T0)).rejects.toMatchObject({
+            kind: 'invalid',
+          });
+          await expect(
+            old.createTenant({ provider: 'pipedrive', externalId: 'p1', name: 'again' }, T0),
+          ).rejects.toMatchObject({ kind: 'invalid' });
+        } finally {
+          await raw.close();
+        }
+      });
     });
 
     describe('tenants', () => {
@@ -184,9 +224,15 @@ for (const [name, engine, suite] of ENGINES) {
         expect(await s.inboxStats()).toEqual({ pending: 0, leased: 0, done: 0, failed: 0 });
       });
 
-      it('rejects a tenant with an unknown provider', async () => {
-        const bad = { provider: 'pipedrive', externalId: 'x', name: 'x' } as never;
-        await expect(s.createTenant(bad, T0)).rejects.toMatchObject({ kind: 'invalid' });
+      it('accepts any provider key and rejects one that is not a short identifier', async () => {
+        const pipedrive = await s.createTenant({ provider: 'pipedrive', externalId: 'x', name: 'x' }, T0);
+        expect(pipedrive.provider).toBe('pipedrive');
+        for (const provider of ['', 'Hub Spot', 'x'.repeat(33), "hubspot'; --"]) {
+          await expect(s.createTenant({ provider, externalId: 'y', name: 'y' }, T0)).rejects.toMatchObject({
+            kind: 'invalid',
+          });
+        }
+        expect(await s.findTenant('pipedrive', 'y')).toBeNull();
       });
 
       it('keeps the same lead under two event ids as two rows, but the effect key routes it once', async () => {

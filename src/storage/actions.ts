@@ -1,0 +1,324 @@
+// Actions a decision planned (owner, task, note, enrollment…): leased to one writer, marked as sent
+// before a create goes out (a create has no idempotency key), then done or failed.
+import type { Action } from '../core/types.js';
+import type { Db, SqlParam } from './db.js';
+import { StorageError } from './errors.js';
+import { actionSchema, type ActionClaimOptions, type ActionStatus, type PlannedAction } from './model.js';
+import { chunk, INSTALLED_TENANT, KEY_CHUNK, marks, readJson, ROW_CHUNK } from './shared.js';
+
+interface ActionRow {
+  id: number;
+  tenant_id: string;
+  lead_id: string;
+  decision_key: string;
+  kind: Action['kind'];
+  payload: string;
+  status: ActionStatus;
+  crm_id: string | null;
+  error: string | null;
+  sent_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const ACTION_COLUMNS =
+  'id, tenant_id, lead_id, decision_key, kind, payload, status, crm_id, error, sent_at, lease_owner, lease_until, created_at, updated_at';
+
+/**
+ * A planned action nobody holds (or whose holder's lease lapsed), and whose last unresolved send, if
+ * any, is old enough to be found by a CRM search. Parameters: now, sentBefore.
+ */
+const CLAIMABLE_ACTION =
+  "status = 'planned' AND (lease_until IS NULL OR lease_until <= ?) AND (sent_at IS NULL OR sent_at <= ?)";
+
+const toAction = (r: ActionRow): PlannedAction => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  leadId: r.lead_id,
+  decisionKey: r.decision_key,
+  key: `lr:${r.tenant_id}:${r.lead_id}:${r.kind}:${r.decision_key}`,
+  kind: r.kind,
+  action: readJson(r.payload, `actions.payload of row ${r.id}`, actionSchema),
+  status: r.status,
+  crmId: r.crm_id,
+  error: r.error,
+  sentAt: r.sent_at,
+  leaseOwner: r.lease_owner,
+  leaseUntil: r.lease_until,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class ActionRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Records the actions of a decision, one per kind; planning the same decision again returns the
+   * existing rows unchanged (their status included), so a retry never re-creates a finished action.
+   */
+  async planActions(
+    tenantId: string,
+    leadId: string,
+    decisionKey: string,
+    actions: readonly Action[],
+    now: number,
+  ): Promise<PlannedAction[]> {
+    return this.db.transaction((tx) => this.planActionsWith(tx, tenantId, leadId, decisionKey, actions, now));
+  }
+
+  private async planActionsWith(
+    db: Db,
+    tenantId: string,
+    leadId: string,
+    decisionKey: string,
+    actions: readonly Action[],
+    now: number,
+  ): Promise<PlannedAction[]> {
+    await this.insertWith(
+      db,
+      tenantId,
+      actions.map((action) => ({ leadId, decisionKey, action })),
+      now,
+    );
+    return this.actionsWith(db, tenantId, decisionKey);
+  }
+
+  /** Plans actions; one that exists already (same lead, kind and decision) is left as it is. */
+  async insertWith(
+    db: Db,
+    tenantId: string,
+    rows: readonly { leadId: string; decisionKey: string; action: Action }[],
+    now: number,
+  ): Promise<void> {
+    for (const part of chunk(rows, ROW_CHUNK)) {
+      await db.run(
+        `INSERT INTO actions (tenant_id, lead_id, decision_key, kind, payload, status, created_at, updated_at)
+         VALUES ${part.map(() => "(?, ?, ?, ?, ?, 'planned', ?, ?)").join(', ')} ON CONFLICT DO NOTHING`,
+        part.flatMap(({ leadId, decisionKey, action }) => [
+          tenantId,
+          leadId,
+          decisionKey,
+          action.kind,
+          JSON.stringify(action),
+          now,
+          now,
+        ]),
+      );
+    }
+  }
+
+  private async actionsWith(db: Db, tenantId: string, decisionKey: string): Promise<PlannedAction[]> {
+    return (await this.actionsOfWith(db, tenantId, [decisionKey])).get(decisionKey) ?? [];
+  }
+
+  /** The actions of each decision key, in planning order. */
+  async actionsOfWith(
+    db: Db,
+    tenantId: string,
+    decisionKeys: readonly string[],
+  ): Promise<Map<string, PlannedAction[]>> {
+    const byKey = new Map<string, PlannedAction[]>();
+    for (const part of chunk([...new Set(decisionKeys)], KEY_CHUNK)) {
+      const rows = await db.all<ActionRow>(
+        `SELECT * FROM actions WHERE tenant_id = ? AND decision_key IN (${marks(part.length)}) ORDER BY id`,
+        [tenantId, ...part],
+      );
+      for (const r of rows) {
+        const list = byKey.get(r.decision_key) ?? [];
+        list.push(toAction(r));
+        byKey.set(r.decision_key, list);
+      }
+    }
+    return byKey;
+  }
+
+  async actionsForDecision(tenantId: string, decisionKey: string): Promise<PlannedAction[]> {
+    return this.actionsWith(this.db, tenantId, decisionKey);
+  }
+
+  /** The actions of several decisions (a batch's retries), by decision key. */
+  async actionsForDecisions(
+    tenantId: string,
+    decisionKeys: readonly string[],
+  ): Promise<Map<string, PlannedAction[]>> {
+    return this.actionsOfWith(this.db, tenantId, decisionKeys);
+  }
+
+  async pendingActions(tenantId: string, leadId: string): Promise<PlannedAction[]> {
+    return (
+      await this.db.all<ActionRow>(
+        `SELECT * FROM actions WHERE tenant_id = ? AND lead_id = ? AND status = 'planned' ORDER BY id`,
+        [tenantId, leadId],
+      )
+    ).map(toAction);
+  }
+
+  /** planned → done with the CRM id created (null for updates). False if it was not planned. */
+  async markActionDone(
+    tenantId: string,
+    actionId: number,
+    crmId: string | null,
+    now: number,
+  ): Promise<boolean> {
+    return (await this.markActionsDone(tenantId, [{ id: actionId, crmId }], now)) === 1;
+  }
+
+  /** `markActionDone` for the results of one batch call, in one transaction; returns how many moved. */
+  async markActionsDone(
+    tenantId: string,
+    done: readonly { id: number; crmId: string | null }[],
+    now: number,
+  ): Promise<number> {
+    if (done.length === 0) return 0;
+    return this.db.transaction(async (tx) => {
+      let moved = 0;
+      for (const { id, crmId } of done) {
+        const r = await tx.run(
+          `UPDATE actions SET status = 'done', crm_id = ?, error = NULL, lease_owner = NULL, lease_until = NULL,
+             updated_at = ?
+           WHERE tenant_id = ? AND id = ? AND status = 'planned'`,
+          [crmId, now, tenantId, id],
+        );
+        moved += r.changes;
+      }
+      return moved;
+    });
+  }
+
+  /**
+   * Planned actions of one kind across tenants, oldest first, those being written included: the work
+   * still to be done (explanation notes).
+   */
+  async plannedActionsOfKind(kind: Action['kind'], limit: number): Promise<PlannedAction[]> {
+    return (
+      await this.db.all<ActionRow>(
+        `SELECT * FROM actions WHERE status = 'planned' AND kind = ? ORDER BY id LIMIT ?`,
+        [kind, limit],
+      )
+    ).map(toAction);
+  }
+
+  /** planned → failed (a permanent failure; transient ones stay planned and are retried). */
+  async markActionFailed(tenantId: string, actionId: number, reason: string, now: number): Promise<boolean> {
+    const r = await this.db.run(
+      `UPDATE actions SET status = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+       WHERE tenant_id = ? AND id = ? AND status = 'planned'`,
+      [reason, now, tenantId, actionId],
+    );
+    return r.changes === 1;
+  }
+
+  /**
+   * Leases up to `limit` claimable actions of one kind, across tenants and oldest first, to one writer
+   * (deferred notes, written by every worker process): concurrent claimers never get the same action.
+   * With `createdBefore`, only actions planned by then.
+   */
+  async claimActionsOfKind(
+    kind: Action['kind'],
+    options: ActionClaimOptions & { limit: number; createdBefore?: number | undefined },
+  ): Promise<PlannedAction[]> {
+    const { workerId, leaseUntil, now, sentBefore, limit } = options;
+    if (!Number.isInteger(limit) || limit <= 0)
+      throw new StorageError('invalid', 'claimActionsOfKind needs an integer limit > 0');
+    const created = options.createdBefore === undefined ? '' : ' AND created_at <= ?';
+    const params: SqlParam[] = [kind, now, sentBefore];
+    if (options.createdBefore !== undefined) params.push(options.createdBefore);
+    params.push(limit, workerId, leaseUntil, now, now, sentBefore);
+    // As `claim`: a materialized pick, locked and skipping rows another claimer holds on PostgreSQL; the
+    // outer condition, checked again, is the compare-and-set.
+    const rows = await this.db.all<ActionRow>(
+      `WITH picked AS MATERIALIZED (
+         SELECT id AS picked_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION}${created}
+           AND ${INSTALLED_TENANT}
+         ORDER BY id LIMIT ?${this.db.dialect.claimLock})
+       UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ?
+       FROM picked WHERE actions.id = picked.picked_id AND ${CLAIMABLE_ACTION}
+       RETURNING ${ACTION_COLUMNS}`,
+      params,
+    );
+    return rows.map(toAction).sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Leases these actions of the tenant to one writer (a batch's creates), those claimable only; returns
+   * them as they are now. One held by another writer, finished, or sent too recently is left out.
+   */
+  async claimActions(
+    tenantId: string,
+    ids: readonly number[],
+    options: ActionClaimOptions,
+  ): Promise<PlannedAction[]> {
+    const { workerId, leaseUntil, now, sentBefore } = options;
+    const out: PlannedAction[] = [];
+    for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
+      const rows = await this.db.all<ActionRow>(
+        `UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ?
+         WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND ${CLAIMABLE_ACTION}
+         RETURNING ${ACTION_COLUMNS}`,
+        [workerId, leaseUntil, now, tenantId, ...part, now, sentBefore],
+      );
+      out.push(...rows.map(toAction));
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Records, before sending, that these creates are being sent now — only those `workerId` still
+   * holds; returns their ids. Send only those: a create another writer took over is theirs.
+   */
+  async markActionsSent(
+    tenantId: string,
+    ids: readonly number[],
+    workerId: string,
+    now: number,
+  ): Promise<number[]> {
+    const sent: number[] = [];
+    for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
+      const rows = await this.db.all<{ id: number }>(
+        `UPDATE actions SET sent_at = ?, updated_at = ?
+         WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND status = 'planned' AND lease_owner = ?
+         RETURNING id`,
+        [now, now, tenantId, ...part, workerId],
+      );
+      sent.push(...rows.map((r) => r.id));
+    }
+    return sent.sort((a, b) => a - b);
+  }
+
+  /**
+   * Gives back actions `workerId` holds, still planned, to be tried again. `notApplied`: their send
+   * failed in a way that shows the CRM did not apply it (a refusal, a 429), so the next attempt need not
+   * look for it first; otherwise what is known of the last send is kept. Returns how many were released.
+   */
+  async releaseActions(
+    tenantId: string,
+    ids: readonly number[],
+    workerId: string,
+    now: number,
+    options: { notApplied: boolean },
+  ): Promise<number> {
+    const sent = options.notApplied ? ', sent_at = NULL' : '';
+    let released = 0;
+    for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
+      const r = await this.db.run(
+        `UPDATE actions SET lease_owner = NULL, lease_until = NULL${sent}, updated_at = ?
+         WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND status = 'planned' AND lease_owner = ?`,
+        [now, tenantId, ...part, workerId],
+      );
+      released += r.changes;
+    }
+    return released;
+  }
+
+  /** Takes back every action lease at once (see `Storage.takeOverLeases`); returns how many it released. */
+  async releaseAllLeases(now: number): Promise<number> {
+    const r = await this.db.run(
+      `UPDATE actions SET lease_owner = NULL, lease_until = NULL, updated_at = ?
+       WHERE status = 'planned' AND lease_until IS NOT NULL`,
+      [now],
+    );
+    return r.changes;
+  }
+}

@@ -1,0 +1,395 @@
+// The inbox: events waiting to be routed. Enqueue is idempotent per event; a claim leases due rows of
+// one tenant (taken in turn, live before bulk) to one worker; every transition is a compare-and-set on
+// the row's state and lease holder; expired leases are reaped; dead letters wait for a replay.
+import type { CrmEvent } from '../../connectors/connector.js';
+import type { Db } from './db.js';
+import { StorageError } from './errors.js';
+import {
+  crmEventSchema,
+  type ClaimOptions,
+  type InboxItem,
+  type InboxState,
+  type InboxStats,
+  type QueueDepth,
+  type WorkPriority,
+  WORK_PRIORITIES,
+} from './model.js';
+import { chunk, INSTALLED_TENANT, KEY_CHUNK, marks, readJson, validate } from './shared.js';
+
+interface InboxRow {
+  id: number;
+  tenant_id: string;
+  payload: string;
+  priority: number;
+  state: InboxState;
+  attempts: number;
+  run_after: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Rows per INSERT: 10 parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535. */
+const ENQUEUE_CHUNK = 500;
+
+/** Tenants a claim considers in turn before giving up: enough to get past those at their cap or locked. */
+const TURN_CANDIDATES = 16;
+
+const INBOX_COLUMNS =
+  'id, tenant_id, payload, priority, state, attempts, run_after, lease_owner, lease_until, last_error, created_at, updated_at';
+
+const toInbox = (r: InboxRow): InboxItem => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  event: readJson(r.payload, `inbox.payload of row ${r.id}`, crmEventSchema),
+  priority: Number(r.priority) === WORK_PRIORITIES.bulk ? 'bulk' : 'live',
+  state: r.state,
+  attempts: r.attempts,
+  runAfter: r.run_after,
+  leaseOwner: r.lease_owner,
+  leaseUntil: r.lease_until,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class InboxRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Records events in one transaction and returns how many were new. A redelivered event (same tenant,
+   * subscription and event id) is a no-op. Events are validated first: one bad event changes nothing.
+   * Events are `live` unless said to be `bulk`.
+   */
+  async enqueue(
+    items: readonly { tenantId: string; event: CrmEvent; priority?: WorkPriority | undefined }[],
+    now: number,
+  ): Promise<number> {
+    const valid = items.map((item, i) => ({
+      tenantId: item.tenantId,
+      event: validate<CrmEvent>(crmEventSchema, item.event, `event ${i}`),
+      priority: WORK_PRIORITIES[item.priority ?? 'live'],
+    }));
+    if (valid.some((v) => v.priority === undefined))
+      throw new StorageError('invalid', 'an event priority is live or bulk');
+    if (valid.length === 0) return 0;
+    // Concurrent deliveries can carry the same events in another order (HubSpot redelivers and
+    // reorders): inserting in one key order makes them take the unique-index locks in one order, so
+    // PostgreSQL never sees two intakes deadlock on each other.
+    const key = (v: (typeof valid)[number]) =>
+      `${v.tenantId}\u0000${v.event.subscription}\u0000${v.event.eventId}`;
+    valid.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    return this.db.transaction(async (tx) => {
+      let added = 0;
+      // Multi-row inserts: a 10,000-contact import is 20 statements, not 10,000 round trips.
+      for (let at = 0; at < valid.length; at += ENQUEUE_CHUNK) {
+        const chunk = valid.slice(at, at + ENQUEUE_CHUNK);
+        const r = await tx.run(
+          `INSERT INTO inbox (tenant_id, subscription, event_id, kind, object_id, payload, priority, state,
+             attempts, run_after, created_at, updated_at)
+           VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)").join(', ')}
+           ON CONFLICT DO NOTHING`,
+          chunk.flatMap(({ tenantId, event, priority }) => [
+            tenantId,
+            event.subscription,
+            event.eventId,
+            event.kind,
+            event.objectId,
+            JSON.stringify(event),
+            priority,
+            now,
+            now,
+            now,
+          ]),
+        );
+        added += r.changes;
+      }
+      return added;
+    });
+  }
+
+  /**
+   * Leases up to `limit` due rows of one tenant atomically, live work before bulk, oldest first;
+   * concurrent claimers never get the same row. Without `tenantId` the tenant is taken in turn among
+   * those with due work — the one served longest ago first — skipping a tenant another claimer is
+   * claiming for right now (PostgreSQL) and one at `maxBatchesPerTenant` batches in flight.
+   */
+  async claim(options: ClaimOptions): Promise<InboxItem[]> {
+    const { workerId, limit, leaseMs, now, maxBatchesPerTenant: cap } = options;
+    if (!Number.isInteger(limit) || limit <= 0 || !(leaseMs > 0))
+      throw new StorageError('invalid', 'claim needs an integer limit > 0 and leaseMs > 0');
+    if (cap !== undefined && (!Number.isInteger(cap) || cap <= 0))
+      throw new StorageError('invalid', 'claim needs an integer maxBatchesPerTenant > 0');
+    const lease = { workerId, limit, leaseMs, now };
+    // One tenant asked for, no cap: a single statement, atomic by itself.
+    if (options.tenantId !== undefined && cap === undefined)
+      return this.claimOf(this.db, options.tenantId, lease);
+    return this.db.transaction(async (tx) => {
+      const candidates =
+        options.tenantId === undefined ? await this.tenantsInTurn(tx, now) : [options.tenantId];
+      for (const tenantId of candidates) {
+        // The tenant's row is its turn: locked (skipping one another claimer holds), the in-flight count
+        // read after the lock sees every claim committed before ours, so the cap holds across workers.
+        const turn = await tx.get<{ id: string }>(
+          `SELECT id FROM tenants WHERE id = ?${tx.dialect.turnLock}`,
+          [tenantId],
+        );
+        if (turn === undefined) continue;
+        if (cap !== undefined && (await this.batchesInFlight(tx, tenantId, now)) >= cap) continue;
+        const items = await this.claimOf(tx, tenantId, lease);
+        if (items.length === 0) continue;
+        await tx.run(
+          'UPDATE tenants SET work_turn = (SELECT COALESCE(MAX(work_turn), 0) + 1 FROM tenants) WHERE id = ?',
+          [tenantId],
+        );
+        return items;
+      }
+      return [];
+    });
+  }
+
+  /** Leases up to `limit` of the tenant's due rows, live before bulk, oldest first. */
+  private async claimOf(
+    db: Db,
+    tenantId: string,
+    lease: { workerId: string; limit: number; leaseMs: number; now: number },
+  ): Promise<InboxItem[]> {
+    const { workerId, limit, leaseMs, now } = lease;
+    // The pick is a materialized CTE joined by UPDATE … FROM: PostgreSQL may re-run an `IN (SELECT … LIMIT)`
+    // subquery and so exceed the limit; a CTE runs once. The outer `state = 'pending'` is the CAS.
+    const rows = await db.all<InboxRow>(
+      `WITH picked AS MATERIALIZED (
+         SELECT id AS picked_id FROM inbox WHERE state = 'pending' AND tenant_id = ? AND run_after <= ?
+           AND ${INSTALLED_TENANT}
+         ORDER BY priority, run_after, id LIMIT ?${db.dialect.claimLock})
+       UPDATE inbox SET state = 'leased', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+       FROM picked WHERE inbox.id = picked.picked_id AND inbox.state = 'pending'
+       RETURNING ${INBOX_COLUMNS}`,
+      [tenantId, now, limit, workerId, now + leaseMs, now],
+    );
+    return rows
+      .map(toInbox)
+      .sort(
+        (a, b) =>
+          WORK_PRIORITIES[a.priority] - WORK_PRIORITIES[b.priority] || a.runAfter - b.runAfter || a.id - b.id,
+      );
+  }
+
+  /**
+   * Tenants with due work, served longest ago first (a bounded few: the claim takes the first it can).
+   * The tenants with pending rows are found by skipping from one tenant id to the next in the index,
+   * so a tenant's backlog of 50,000 rows costs one index step, not a scan.
+   */
+  private async tenantsInTurn(tx: Db, now: number): Promise<string[]> {
+    const rows = await tx.all<{ id: string }>(
+      `WITH RECURSIVE busy (tenant_id) AS (
+         SELECT MIN(tenant_id) FROM inbox WHERE state = 'pending'
+         UNION ALL
+         SELECT (SELECT MIN(i.tenant_id) FROM inbox i WHERE i.state = 'pending' AND i.tenant_id > busy.tenant_id)
+         FROM busy WHERE busy.tenant_id IS NOT NULL)
+       SELECT t.id FROM busy JOIN tenants t ON t.id = busy.tenant_id
+       WHERE t.uninstalled_at IS NULL
+         AND EXISTS (SELECT 1 FROM inbox d WHERE d.state = 'pending' AND d.tenant_id = t.id AND d.run_after <= ?)
+       ORDER BY t.work_turn, t.id LIMIT ?`,
+      [now, TURN_CANDIDATES],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** The tenant's batches in flight: distinct holders of leases not yet expired. */
+  private async batchesInFlight(tx: Db, tenantId: string, now: number): Promise<number> {
+    const row = await tx.get<{ n: number | string }>(
+      `SELECT COUNT(DISTINCT lease_owner) AS n FROM inbox
+       WHERE state = 'leased' AND tenant_id = ? AND lease_until > ?`,
+      [tenantId, now],
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * Extends the lease of rows `workerId` still holds to `leaseUntil` (a batch taking longer than the
+   * lease, alive all the while); returns how many it extended. Rows settled or taken over are left alone.
+   */
+  async renewLeases(
+    ids: readonly number[],
+    workerId: string,
+    leaseUntil: number,
+    now: number,
+  ): Promise<number> {
+    let renewed = 0;
+    for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
+      const r = await this.db.run(
+        `UPDATE inbox SET lease_until = ?, updated_at = ?
+         WHERE id IN (${marks(part.length)}) AND state = 'leased' AND lease_owner = ? AND lease_until < ?`,
+        [leaseUntil, now, ...part, workerId, leaseUntil],
+      );
+      renewed += r.changes;
+    }
+    return renewed;
+  }
+
+  /** Done: only by the lease holder of a leased row. Marks the effect keys the row claimed as done. */
+  async complete(id: number, workerId: string, now: number): Promise<boolean> {
+    return (await this.completeMany([id], workerId, now)).length === 1;
+  }
+
+  /** `complete` for many rows in one transaction (a batch's worth); returns the ids it completed. */
+  async completeMany(ids: readonly number[], workerId: string, now: number): Promise<number[]> {
+    if (ids.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      const done: number[] = [];
+      for (const part of chunk(ids, KEY_CHUNK)) {
+        const rows = await tx.all<{ id: number }>(
+          `UPDATE inbox SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?
+           WHERE id IN (${marks(part.length)}) AND state = 'leased' AND lease_owner = ? RETURNING id`,
+          [now, ...part, workerId],
+        );
+        const ours = rows.map((r) => r.id);
+        if (ours.length === 0) continue;
+        await tx.run(
+          `UPDATE effects SET state = 'done', done_at = ? WHERE inbox_id IN (${marks(ours.length)}) AND state = 'claimed'`,
+          [now, ...ours],
+        );
+        done.push(...ours);
+      }
+      return done;
+    });
+  }
+
+  /** Back to pending, due at `runAfter` (the stored backoff). */
+  async retryLater(
+    id: number,
+    workerId: string,
+    runAfter: number,
+    error: string,
+    now: number,
+  ): Promise<boolean> {
+    const r = await this.db.run(
+      `UPDATE inbox SET state = 'pending', run_after = ?, last_error = ?, lease_owner = NULL, lease_until = NULL,
+         updated_at = ?
+       WHERE id = ? AND state = 'leased' AND lease_owner = ?`,
+      [runAfter, error, now, id, workerId],
+    );
+    return r.changes === 1;
+  }
+
+  /** A permanent failure, kept with a readable reason until someone replays it. */
+  async deadLetter(id: number, workerId: string, reason: string, now: number): Promise<boolean> {
+    const r = await this.db.run(
+      `UPDATE inbox SET state = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+       WHERE id = ? AND state = 'leased' AND lease_owner = ?`,
+      [reason, now, id, workerId],
+    );
+    return r.changes === 1;
+  }
+
+  /**
+   * Returns expired leases to pending (due now). With `maxAttempts`, a row whose lease expired that many
+   * times (a poison event crashing its workers) becomes a dead letter instead; `deadLetteredTenants`
+   * names the tenant of each (for metrics).
+   */
+  async reapExpired(
+    now: number,
+    options: { maxAttempts?: number | undefined; leasedUntil?: number | undefined } = {},
+  ): Promise<{ requeued: number; deadLettered: number; deadLetteredTenants: string[] }> {
+    // Leases that end by this time are taken back: `now` (expired ones), or later for a takeover.
+    const until = options.leasedUntil ?? now;
+    return this.db.transaction(async (tx) => {
+      let deadLetteredTenants: string[] = [];
+      if (options.maxAttempts !== undefined) {
+        const dead = await tx.all<{ tenant_id: string }>(
+          `UPDATE inbox SET state = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+           WHERE state = 'leased' AND lease_until <= ? AND attempts >= ? RETURNING tenant_id`,
+          [`lease expired after ${options.maxAttempts} attempts`, now, until, options.maxAttempts],
+        );
+        deadLetteredTenants = dead.map((r) => r.tenant_id);
+      }
+      const requeued = await tx.run(
+        `UPDATE inbox SET state = 'pending', run_after = ?, last_error = 'lease expired: ' || lease_owner,
+           lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE state = 'leased' AND lease_until <= ?`,
+        [now, now, until],
+      );
+      return { requeued: requeued.changes, deadLettered: deadLetteredTenants.length, deadLetteredTenants };
+    });
+  }
+
+  async getInboxItem(tenantId: string, id: number): Promise<InboxItem | null> {
+    const row = await this.db.get<InboxRow>('SELECT * FROM inbox WHERE tenant_id = ? AND id = ?', [
+      tenantId,
+      id,
+    ]);
+    return row === undefined ? null : toInbox(row);
+  }
+
+  /** Row counts per state, for health and metrics. */
+  async inboxStats(tenantId?: string): Promise<InboxStats> {
+    const rows = await this.db.all<{ state: InboxState; n: number }>(
+      tenantId === undefined
+        ? 'SELECT state, COUNT(*) AS n FROM inbox GROUP BY state'
+        : 'SELECT state, COUNT(*) AS n FROM inbox WHERE tenant_id = ? GROUP BY state',
+      tenantId === undefined ? [] : [tenantId],
+    );
+    const stats: InboxStats = { pending: 0, leased: 0, done: 0, failed: 0 };
+    for (const r of rows) stats[r.state] = Number(r.n);
+    return stats;
+  }
+
+  /**
+   * Pending, leased and failed rows per tenant (tenants with none are absent). Done rows are not
+   * counted, so a scrape reads the live backlog through the state index, not every event ever received.
+   */
+  async queueDepth(): Promise<Map<string, QueueDepth>> {
+    const rows = await this.db.all<{ tenant_id: string; state: Exclude<InboxState, 'done'>; n: number }>(
+      `SELECT tenant_id, state, COUNT(*) AS n FROM inbox WHERE state IN ('pending', 'leased', 'failed')
+       GROUP BY tenant_id, state`,
+    );
+    const depth = new Map<string, QueueDepth>();
+    for (const r of rows) {
+      const d = depth.get(r.tenant_id) ?? { pending: 0, leased: 0, failed: 0 };
+      d[r.state] = Number(r.n);
+      depth.set(r.tenant_id, d);
+    }
+    return depth;
+  }
+
+  async deadLetters(tenantId: string, limit = 100): Promise<InboxItem[]> {
+    return (
+      await this.db.all<InboxRow>(
+        `SELECT * FROM inbox WHERE tenant_id = ? AND state = 'failed' ORDER BY updated_at DESC, id DESC LIMIT ?`,
+        [tenantId, limit],
+      )
+    ).map(toInbox);
+  }
+
+  /**
+   * Dead letter → pending with attempts reset, due now, as bulk work (after the tenant's new leads). The
+   * effect keys it claimed but never finished are released, so the replay routes the lead once (not zero
+   * times, and not twice).
+   */
+  async replay(tenantId: string, id: number, now: number): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const r = await tx.run(
+        `UPDATE inbox SET state = 'pending', priority = ?, attempts = 0, run_after = ?, last_error = NULL,
+           updated_at = ?
+         WHERE tenant_id = ? AND id = ? AND state = 'failed'`,
+        [WORK_PRIORITIES.bulk, now, now, tenantId, id],
+      );
+      if (r.changes !== 1) return false;
+      await tx.run(`DELETE FROM effects WHERE tenant_id = ? AND inbox_id = ? AND state = 'claimed'`, [
+        tenantId,
+        id,
+      ]);
+      // The refusal was fixed outside (a seat, a scope, a sequence): its failed actions are tried again;
+      // actions already done stay done, so the lead is still routed exactly once.
+      await tx.run(
+        `UPDATE actions SET status = 'planned', error = NULL, updated_at = ?
+         WHERE tenant_id = ? AND status = 'failed' AND lead_id = (SELECT object_id FROM inbox WHERE tenant_id = ? AND id = ?)`,
+        [now, tenantId, tenantId, id],
+      );
+      return true;
+    });
+  }
+}
