@@ -160,6 +160,18 @@ export class Metrics {
     this.crmFailuresInARow.set(portal, outcome === 'ok' ? 0 : (this.crmFailuresInARow.get(portal) ?? 0) + 1);
   }
 
+  /** This process's CRM calls for one portal by outcome, since it started. */
+  async crmCallCounts(portal: string): Promise<{ ok: number; error: number; rateLimited: number }> {
+    const counts = { ok: 0, error: 0, rateLimited: 0 };
+    for (const v of (await this.crmCalls.get()).values) {
+      if (v.labels.portal !== portal) continue;
+      if (v.labels.outcome === 'ok') counts.ok += v.value;
+      else if (v.labels.outcome === 'rate_limited') counts.rateLimited += v.value;
+      else counts.error += v.value;
+    }
+    return counts;
+  }
+
   /** Portals whose last calls from this process all failed (not counting 429s). */
   failingPortals(): string[] {
     return [...this.crmFailuresInARow].filter(([, n]) => n >= FAILING_AFTER).map(([portal]) => portal);

@@ -28,7 +28,7 @@ export function teamText(team: TeamSource): string {
 
 export function bannerLines(
   config: Pick<AppConfig, 'role' | 'demoRate'>,
-  app: Pick<RunningApp, 'url' | 'sandbox' | 'rules'>,
+  app: Pick<RunningApp, 'url' | 'sandbox' | 'rules' | 'settingsUrl'>,
   pid: number,
 ): string[] {
   const rules = `  rules ${app.rules.path} ("${app.rules.name}") with ${teamText(app.rules.team)}`;
@@ -45,6 +45,8 @@ export function bannerLines(
       `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}${resumed}), ${demoRateText(config.demoRate)}`,
       `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
     );
+    if (app.settingsUrl !== undefined)
+      lines.push(`  settings tab of the demo portal (link valid for an hour): ${app.settingsUrl}`);
   }
   lines.push(
     rules,

@@ -49,6 +49,22 @@ const envSchema = z.object({
    * then remove it.
    */
   TOKEN_ENCRYPTION_KEYS_OLD: z.string().optional(),
+  /**
+   * Signs the settings tab's links and sessions (at least 32 characters). Unset: derived from the
+   * HubSpot client secret, so every instance of one deployment agrees without another secret to share.
+   */
+  SETTINGS_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  /**
+   * Origins allowed to frame the settings tab, space- or comma-separated https origins (a leading
+   * `*.` allowed). Unset: HubSpot's app domains. A Salesforce org's domains are added per tenant.
+   */
+  SETTINGS_FRAME_ANCESTORS: z
+    .string()
+    .transform((v) => v.split(/[\s,]+/).filter((o) => o !== ''))
+    .refine((list) => list.every((o) => /^https:\/\/(\*\.)?[a-z0-9.-]+(:\d+)?$/i.test(o)), {
+      message: 'expected https origins such as https://app.hubspot.com https://*.lightning.force.com',
+    })
+    .optional(),
   HUBSPOT_CLIENT_ID: z.string().optional(),
   HUBSPOT_CLIENT_SECRET: z.string().optional(),
   HUBSPOT_APP_ID: z.string().optional(),
@@ -136,6 +152,8 @@ export interface AppConfig {
   demoRate: number;
   redisUrl: string | undefined;
   redisKeyPrefix: string;
+  settingsSecret: string | undefined;
+  settingsFrameAncestors: string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -232,6 +250,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     demoRate: e.DEMO_RATE,
     redisUrl: e.REDIS_URL === '' ? undefined : e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    settingsSecret: e.SETTINGS_SECRET,
+    settingsFrameAncestors: e.SETTINGS_FRAME_ANCESTORS,
   };
 }
 

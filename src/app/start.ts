@@ -1,12 +1,13 @@
 // The composition root: wires config, storage, the HubSpot connector (or the bundled sandbox CRM), the
 // HTTP server and the worker. `npm start`, the end-to-end tests and the benchmarks all start the app here.
-import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
+import { createHmac, randomBytes } from 'node:crypto';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
+import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { crmCallOutcome, Metrics } from '../metrics.js';
 import { listenOps } from '../server/ops.js';
@@ -35,6 +36,16 @@ import { lockDataDir, type DataDirLock } from './data-dir.js';
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
 import { HubSpotTenants } from './tenants.js';
+import {
+  DEFAULT_FRAME_ANCESTORS,
+  SettingsAccess,
+  SettingsService,
+  settingsLink,
+  type SettingsDeps,
+} from '../settings/index.js';
+
+/** How long the settings link `npm start` prints in sandbox mode stays valid. */
+const SANDBOX_LINK_TTL_MS = 60 * 60_000;
 
 /** What `onDecision` is told per committed decision (the worker's own record of it). */
 export type DecisionEvent = DecisionInfo;
@@ -79,6 +90,11 @@ export interface RunningApp {
         resumed: boolean;
       }
     | undefined;
+  /**
+   * Sandbox mode: a signed link that opens the demo portal's settings tab (valid for an hour, so the
+   * person reading the banner has time to click it).
+   */
+  settingsUrl?: string | undefined;
   /** The rule file and where its team comes from (for the banner). */
   rules: { path: string; name: string; team: TeamSource };
   stop(): Promise<void>;
@@ -352,7 +368,47 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       })
     : undefined;
 
+  const settingsAccess = new SettingsAccess(
+    config.settingsSecret !== undefined
+      ? Buffer.from(config.settingsSecret, 'utf8')
+      : createHmac('sha256', hubspot.clientSecret).update('lead-router settings links and sessions').digest(),
+  );
+  const settings: SettingsDeps = {
+    access: settingsAccess,
+    service: new SettingsService({
+      storage,
+      clock,
+      defaultTeam: team,
+      crmStatus: async (tenantId) => {
+        const tenant = await storage.getTenant(tenantId);
+        const calls = await metrics.crmCallCounts(tenant?.externalId ?? '');
+        try {
+          const checked = await (await tenants.runtime(tenantId)).connector.checkConnection();
+          return checked.ok
+            ? { ok: true, detail: 'connected', calls }
+            : { ok: false, detail: `${checked.error.kind}: ${checked.error.message}`, calls };
+        } catch (error) {
+          return { ok: false, detail: error instanceof Error ? error.message : String(error), calls };
+        }
+      },
+    }),
+    storage,
+    logger,
+    clock,
+    publicUrl,
+    frameAncestors: config.settingsFrameAncestors ?? DEFAULT_FRAME_ANCESTORS,
+    verifyCrmRequest: (req) => {
+      if (!verifyHubSpotRequest(req, hubspot.clientSecret, clock()).ok) return null;
+      // HubSpot appends the portal and the user to the URL of a `hubspot.fetch` call.
+      const query = new URL(req.uri).searchParams;
+      const portalId = query.get('portalId');
+      const user = query.get('userEmail') ?? query.get('userId');
+      return portalId === null || user === null ? null : { provider: 'hubspot', externalId: portalId, user };
+    },
+  };
+
   const server = createServer({
+    settings,
     storage,
     logger,
     metrics,
@@ -455,11 +511,25 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     stops.unshift(() => generator?.stop());
   }
 
+  let settingsUrl: string | undefined;
+  if (sandbox !== undefined) {
+    const demoTenant = await storage.findTenant('hubspot', sandbox.portalId);
+    if (demoTenant !== null)
+      settingsUrl = settingsLink(
+        settingsAccess,
+        publicUrl,
+        { tenantId: demoTenant.id, user: 'admin@sandbox.test' },
+        clock(),
+        SANDBOX_LINK_TTL_MS,
+      );
+  }
+
   return {
     url: publicUrl,
     storage,
     worker,
     sandbox,
+    settingsUrl,
     rules: { path: config.rulesPath, name: ruleSet.name, team: teamSource },
     stop: stopAll,
   };

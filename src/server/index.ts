@@ -8,6 +8,7 @@ import { linkPage } from './html.js';
 import { RejectionLog } from './rejections.js';
 import { oauthRouter } from './oauth.js';
 import { SETUP_GUIDE_PATH, setupGuideRouter } from './setup-guide.js';
+import { settingsRouter } from '../settings/index.js';
 import type { ServerDeps } from './types.js';
 import { webhookRouter } from './webhooks.js';
 
@@ -84,6 +85,7 @@ export function createServer(deps: ServerDeps): AppServer {
   app.use(webhookRouter(deps, rejections));
   app.use(oauthRouter(deps));
   app.use(setupGuideRouter());
+  if (deps.settings !== undefined) app.use(settingsRouter(deps.settings));
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'not found' });

@@ -3,6 +3,7 @@
 import type { Metrics } from '../metrics.js';
 import type { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import type { Logger } from '../log.js';
+import type { SettingsDeps } from '../settings/index.js';
 import type { Storage, Tenant } from '../storage/index.js';
 
 export type ServerStorage = Pick<
@@ -39,6 +40,8 @@ export interface ServerDeps {
   oauthStateTtlMs?: number;
   /** Served at /metrics and consulted by /readyz (CRM health); absent: neither. */
   metrics?: Metrics;
+  /** The settings tab (pages, JSON API, OpenAPI); absent: not served. */
+  settings?: SettingsDeps;
   /** More links for the page at `/` (the sandbox CRM's write log, say). */
   homeLinks?: readonly HomeLink[];
 }

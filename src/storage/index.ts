@@ -61,3 +61,4 @@ export {
   type DecisionInputs,
   type DecisionSearch,
 } from './decision-inputs.js';
+export { TenantHealthRepository, type FailedAction } from './tenant-health.js';

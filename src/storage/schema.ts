@@ -376,6 +376,15 @@ export const MIGRATIONS: readonly Migration[] = [
             'CREATE INDEX tenants_work_turn ON tenants (work_turn)',
           ],
   },
+  {
+    version: 12,
+    name: 'settings tab reads',
+    // The activity view lists one tenant's decisions by time, and the health page its failed writes.
+    statements: () => [
+      `CREATE INDEX decisions_tenant_time ON decisions (tenant_id, decided_at, id)`,
+      `CREATE INDEX actions_failed ON actions (tenant_id, updated_at) WHERE status = 'failed'`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

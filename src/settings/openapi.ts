@@ -1,0 +1,164 @@
+// The OpenAPI document of the settings API, generated from the same zod schemas the server validates
+// with, so RevOps engineers can automate what the pages do.
+import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import * as s from './schemas.js';
+
+extendZodWithOpenApi(z);
+
+type Method = 'get' | 'post' | 'patch';
+
+interface Operation {
+  method: Method;
+  path: string;
+  summary: string;
+  body?: z.ZodTypeAny;
+  query?: z.AnyZodObject;
+  params?: Record<string, string>;
+  response: z.ZodTypeAny;
+}
+
+const OPERATIONS: Operation[] = [
+  {
+    method: 'get',
+    path: '/rules',
+    summary: 'The published rule set, stored versions and publication history',
+    response: s.rulesResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/rules/validate',
+    summary: 'Validate a draft (the CLI validator) and diff it against the published version',
+    body: s.validateRequestSchema,
+    response: s.validateResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/rules/publish',
+    summary: 'Publish a draft with a note',
+    body: s.publishRequestSchema,
+    response: s.publishResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/rules/rollback',
+    summary: 'Make an earlier rule set version active again',
+    body: s.rollbackRequestSchema,
+    response: s.publishResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/simulate',
+    summary: 'Decide leads under a draft, with every trace',
+    body: s.simulateRequestSchema,
+    response: s.simulateResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/preview',
+    summary: 'Impact preview: the last N leads under the draft and the published version',
+    body: s.previewRequestSchema,
+    response: s.previewResponseSchema,
+  },
+  {
+    method: 'get',
+    path: '/team',
+    summary: 'The roster and each pool’s rotation',
+    response: s.teamResponseSchema,
+  },
+  {
+    method: 'patch',
+    path: '/team/reps/{email}',
+    summary: 'Edit one rep and publish the team',
+    params: { email: 'the rep’s email' },
+    body: s.repPatchRequestSchema,
+    response: s.teamPublishResponseSchema,
+  },
+  {
+    method: 'get',
+    path: '/activity',
+    summary: 'Search routed leads',
+    query: s.activityQuerySchema,
+    response: s.activityResponseSchema,
+  },
+  {
+    method: 'get',
+    path: '/activity/{leadId}',
+    summary: 'One lead’s decisions, traces and actions',
+    params: { leadId: 'the CRM record id' },
+    response: s.leadDetailResponseSchema,
+  },
+  {
+    method: 'get',
+    path: '/health',
+    summary: 'CRM connection, inbox, dead letters, recent CRM errors',
+    response: s.healthResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/dead-letters/{id}/replay',
+    summary: 'Replay a dead letter',
+    params: { id: 'the dead letter id' },
+    response: s.replayResponseSchema,
+  },
+];
+
+let built: object | undefined;
+
+export function openApiDocument(): object {
+  if (built !== undefined) return built;
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'session', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'lr_s_{tenantId}',
+    description: 'A tenant session opened by a signed link; state-changing requests also send X-CSRF-Token.',
+  });
+  registry.registerComponent('securitySchemes', 'hubspotSignature', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-HubSpot-Signature-v3',
+    description:
+      'A request HubSpot signed (hubspot.fetch from the app’s UI extensions), with X-HubSpot-Request-Timestamp.',
+  });
+  for (const op of OPERATIONS) {
+    const params = z.object({
+      tenantId: z.string().openapi({ description: 'the tenant id' }),
+      ...Object.fromEntries(
+        Object.entries(op.params ?? {}).map(([k, d]) => [k, z.string().openapi({ description: d })]),
+      ),
+    });
+    registry.registerPath({
+      method: op.method,
+      path: `/api/tenants/{tenantId}${op.path}`,
+      summary: op.summary,
+      security: [{ session: [] }, { hubspotSignature: [] }],
+      request: {
+        params,
+        ...(op.query === undefined ? {} : { query: op.query }),
+        ...(op.body === undefined ? {} : { body: { content: { 'application/json': { schema: op.body } } } }),
+      },
+      responses: {
+        200: { description: 'OK', content: { 'application/json': { schema: op.response } } },
+        400: {
+          description: 'The request does not fit its schema',
+          content: { 'application/json': { schema: s.errorResponseSchema } },
+        },
+        401: { description: 'No access to this tenant' },
+        422: {
+          description: 'The configuration has errors (line and column)',
+          content: { 'application/json': { schema: s.errorResponseSchema } },
+        },
+      },
+    });
+  }
+  built = new OpenApiGeneratorV3(registry.definitions).generateDocument({
+    openapi: '3.0.3',
+    info: {
+      title: 'lead-router settings API',
+      version: '1',
+      description: 'Each tenant’s rules, team, activity and health.',
+    },
+  });
+  return built;
+}

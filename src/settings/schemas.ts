@@ -1,0 +1,235 @@
+// The settings API's requests and answers: one set of zod schemas that the server validates with, the
+// pages' scripts parse answers with, and the OpenAPI document is generated from. Browser-safe: zod only.
+import { z } from 'zod';
+
+const source = z.string().max(1_000_000, 'a rule set or team is at most 1 MB');
+const note = z.string().trim().min(1, 'say why (a note is required)').max(500);
+const email = z.string().trim().toLowerCase().email();
+
+export const diagnosticSchema = z.object({
+  line: z.number().int(),
+  column: z.number().int(),
+  path: z.string(),
+  message: z.string(),
+  suggestion: z.string().optional(),
+});
+
+export const validateRequestSchema = z.object({ source });
+export const validateResponseSchema = z.object({
+  ok: z.boolean(),
+  errors: z.array(diagnosticSchema),
+  warnings: z.array(diagnosticSchema),
+  /** Lines of a unified diff against the published rule set ('+', '-' or ' ' first). */
+  diff: z.array(z.string()),
+});
+
+export const publicationSchema = z.object({
+  id: z.number().int(),
+  rulesetVersion: z.string(),
+  teamVersion: z.string().nullable(),
+  publishedBy: z.string(),
+  publishedAt: z.number(),
+  note: z.string(),
+});
+
+export const rulesResponseSchema = z.object({
+  active: z.object({ version: z.string(), name: z.string(), source: z.string() }).nullable(),
+  versions: z.array(
+    z.object({
+      version: z.string(),
+      name: z.string(),
+      createdBy: z.string().nullable(),
+      createdAt: z.number(),
+      active: z.boolean(),
+    }),
+  ),
+  publications: z.array(publicationSchema),
+});
+
+export const publishRequestSchema = z.object({
+  source,
+  note,
+  /** The published version the draft was edited from; a newer publication in between is a conflict. */
+  basedOn: z.string().nullable(),
+});
+export const rollbackRequestSchema = z.object({ version: z.string().min(1), note });
+export const publishResponseSchema = z.object({ publication: publicationSchema });
+
+export const errorResponseSchema = z.object({
+  error: z.string(),
+  errors: z.array(diagnosticSchema).optional(),
+});
+
+const outcomeSchema = z.object({
+  route: z.string().nullable(),
+  /** `rep ada@acme.io`, `queue EMEA`, `none`, `hold`. */
+  destination: z.string(),
+  owner: z.string().nullable(),
+  sequence: z.string().nullable(),
+  /** First-touch SLA in minutes after the decision, or null. */
+  slaMinutes: z.number().nullable(),
+});
+export type Outcome = z.infer<typeof outcomeSchema>;
+
+export const previewRequestSchema = z.object({
+  source,
+  limit: z.number().int().min(1).max(10_000).default(500),
+});
+export const previewResponseSchema = z.object({
+  leads: z.number().int(),
+  changed: z.array(
+    z.object({
+      leadId: z.string(),
+      email: z.string().nullable(),
+      published: outcomeSchema,
+      draft: outcomeSchema,
+      fields: z.array(z.enum(['owner', 'sequence', 'sla'])),
+    }),
+  ),
+  perRep: z.array(z.object({ rep: z.string(), published: z.number().int(), draft: z.number().int() })),
+  ms: z.number(),
+});
+
+export const simulateRequestSchema = z.object({
+  source,
+  /** Leads as CSV-like records (`email`, `country`, `employees`, …); absent: the last `limit` decided leads. */
+  leads: z
+    .array(z.record(z.union([z.string(), z.number(), z.boolean(), z.null()])))
+    .max(1000)
+    .optional(),
+  limit: z.number().int().min(1).max(1000).default(20),
+});
+export const simulateResponseSchema = z.object({
+  decisions: z.array(
+    z.object({
+      leadId: z.string(),
+      email: z.string().nullable(),
+      outcome: outcomeSchema,
+      explanation: z.string(),
+    }),
+  ),
+});
+
+export const repSchema = z.object({
+  email: z.string(),
+  name: z.string().nullable(),
+  timezone: z.string(),
+  hours: z.array(z.string()),
+  outOfOffice: z.array(z.string()),
+  weight: z.number(),
+  capPerDay: z.number().nullable(),
+  capPerWeek: z.number().nullable(),
+  active: z.boolean(),
+  /** Why the rep would be skipped now (out of office, outside hours, capped), or null when available. */
+  skippedNow: z.string().nullable(),
+});
+export const poolSchema = z.object({
+  name: z.string(),
+  strategy: z.string(),
+  next: z.string().nullable(),
+  members: z.array(
+    z.object({
+      email: z.string(),
+      weight: z.number(),
+      /** Leads this rep got in the current window (today in its time zone). */
+      assigned: z.number().int(),
+      /** The weighted share of the pool's leads this rep is owed (positive: behind its target). */
+      owed: z.number(),
+      skippedNow: z.string().nullable(),
+    }),
+  ),
+});
+export const teamResponseSchema = z.object({
+  version: z.string().nullable(),
+  source: z.string().nullable(),
+  reps: z.array(repSchema),
+  pools: z.array(poolSchema),
+});
+
+const nullable = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
+export const repPatchRequestSchema = z
+  .object({
+    name: nullable(z.string().trim().max(200)),
+    timezone: nullable(z.string().trim().min(1)),
+    hours: nullable(z.array(z.string().trim().min(1)).max(20)),
+    outOfOffice: nullable(z.array(z.string().trim().min(1)).max(50)),
+    weight: nullable(z.number().nonnegative()),
+    capPerDay: nullable(z.number().int().nonnegative()),
+    capPerWeek: nullable(z.number().int().nonnegative()),
+    active: nullable(z.boolean()),
+  })
+  .strict();
+export const teamPublishResponseSchema = z.object({ publication: publicationSchema });
+
+export const activityQuerySchema = z.object({
+  q: z.string().trim().max(200).optional(),
+  route: z.string().max(200).optional(),
+  owner: email.optional(),
+  from: z.coerce.number().int().optional(),
+  to: z.coerce.number().int().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+export const activityResponseSchema = z.object({
+  leads: z.array(
+    z.object({
+      leadId: z.string(),
+      email: z.string().nullable(),
+      name: z.string(),
+      company: z.string().nullable(),
+      decidedAt: z.number(),
+      route: z.string().nullable(),
+      owner: z.string().nullable(),
+      destination: z.string(),
+      rulesetVersion: z.string(),
+      summary: z.string(),
+    }),
+  ),
+});
+export const leadDetailResponseSchema = z.object({
+  leadId: z.string(),
+  decisions: z.array(
+    z.object({
+      decisionKey: z.string(),
+      decidedAt: z.number(),
+      route: z.string().nullable(),
+      destination: z.string(),
+      rulesetVersion: z.string(),
+      summary: z.string(),
+      explanation: z.string(),
+      actions: z.array(
+        z.object({
+          kind: z.string(),
+          status: z.enum(['planned', 'done', 'failed']),
+          crmId: z.string().nullable(),
+          error: z.string().nullable(),
+        }),
+      ),
+    }),
+  ),
+});
+
+export const healthResponseSchema = z.object({
+  crm: z.object({ ok: z.boolean(), detail: z.string() }),
+  inbox: z.object({
+    pending: z.number().int(),
+    leased: z.number().int(),
+    failed: z.number().int(),
+    oldestPendingAgeMs: z.number().nullable(),
+  }),
+  deadLetters: z.array(
+    z.object({
+      id: z.number().int(),
+      leadId: z.string(),
+      reason: z.string(),
+      attempts: z.number().int(),
+      failedAt: z.number(),
+    }),
+  ),
+  failedActions: z.array(
+    z.object({ leadId: z.string(), kind: z.string(), error: z.string(), at: z.number() }),
+  ),
+  crmCalls: z.object({ ok: z.number(), error: z.number(), rateLimited: z.number() }),
+});
+export const replayResponseSchema = z.object({ replayed: z.boolean() });
+
+export const settingsLinkResponseSchema = z.object({ url: z.string() });

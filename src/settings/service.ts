@@ -1,0 +1,630 @@
+// What the settings tab does for one tenant, apart from HTTP: validate a draft rule set with the CLI's
+// own loader, publish it (or roll back) with a note, simulate it on leads, preview its impact on the
+// tenant's last decided leads, edit the team, search the activity, and read the tenant's health.
+// Every method takes the tenant id from the caller's access, never from a request body.
+import { AccountIndex } from '../core/accounts.js';
+import { checkRep } from '../core/availability.js';
+import { decide } from '../core/decide.js';
+import { pickFromPool } from '../core/distribution.js';
+import { explainDecision } from '../core/explain.js';
+import { toLead } from '../core/normalize.js';
+import { applyStateChanges } from '../core/state.js';
+import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
+import { loadRuleSet, loadTeam, teamVersion, type Diagnostic } from '../rules/index.js';
+import {
+  DecisionInputRepository,
+  TenantConfigRepository,
+  TenantHealthRepository,
+  type DecidedLead,
+  type DecisionRecord,
+  type Publication,
+  type Storage,
+} from '../storage/index.js';
+import { lineDiff } from './diff.js';
+import type {
+  Outcome,
+  activityQuerySchema,
+  activityResponseSchema,
+  healthResponseSchema,
+  leadDetailResponseSchema,
+  previewResponseSchema,
+  repPatchRequestSchema,
+  rulesResponseSchema,
+  simulateResponseSchema,
+  teamResponseSchema,
+  validateResponseSchema,
+} from './schemas.js';
+import { editRep } from './team-edit.js';
+import type { z } from 'zod';
+
+const EMPTY_TEAM: Team = { reps: {}, queues: {} };
+const RULES_FILE = 'rules.yaml';
+const TEAM_FILE = 'team.yaml';
+
+/** A request the tenant's configuration refuses: shown to the admin as is, nothing changed. */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(
+    readonly status: 400 | 404 | 409 | 422,
+    message: string,
+    readonly diagnostics: Diagnostic[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface CrmStatus {
+  ok: boolean;
+  detail: string;
+  calls: { ok: number; error: number; rateLimited: number };
+}
+
+export interface SettingsServiceDeps {
+  storage: Storage;
+  clock: () => number;
+  /** The team of a tenant with none stored (the TEAM file new installs start from). */
+  defaultTeam?: Team | undefined;
+  /** The tenant's CRM connection as the app sees it (a live check and recent call outcomes). */
+  crmStatus?: ((tenantId: string) => Promise<CrmStatus>) | undefined;
+}
+
+const diagnostic = (d: Diagnostic): z.infer<typeof validateResponseSchema>['errors'][number] => ({
+  line: d.line,
+  column: d.column,
+  path: d.path,
+  message: d.message,
+  ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
+});
+
+/** `rep ada@acme.io`, `queue EMEA`, `none`, `hold for country, employees`. */
+export function resolvedText(d: ResolvedDestination): string {
+  switch (d.kind) {
+    case 'rep':
+      return `rep ${d.email}`;
+    case 'queue':
+      return `queue ${d.name}`;
+    case 'none':
+      return 'none';
+    case 'hold':
+      return `hold for ${d.fields.join(', ')}`;
+    default: {
+      const never: never = d;
+      return String(never);
+    }
+  }
+}
+
+/** What the admin compares between versions: who owns it, which sequence, how fast. */
+export function outcomeOf(decision: Decision): Outcome {
+  const dest = decision.destination;
+  const sequence = decision.actions.find((a) => a.kind === 'enroll_sequence');
+  return {
+    route: decision.route?.name ?? null,
+    destination: resolvedText(dest),
+    owner: dest.kind === 'rep' ? dest.email : null,
+    sequence: sequence === undefined ? null : (sequence.sequence.name ?? sequence.sequence.id ?? null),
+    slaMinutes:
+      decision.sla === undefined
+        ? null
+        : Math.round((decision.sla.firstTouchBy - decision.decidedAt) / 60_000),
+  };
+}
+
+/** The matcher a past lead was decided with: the account it matched then, or none. */
+function matcherFor(input: Pick<DecidedLead, 'account'>): AccountIndex | undefined {
+  return input.account === null ? undefined : AccountIndex.build([input.account]);
+}
+
+export class SettingsService {
+  private readonly config: TenantConfigRepository;
+  private readonly inputs: DecisionInputRepository;
+  private readonly health: TenantHealthRepository;
+
+  constructor(private readonly deps: SettingsServiceDeps) {
+    this.config = new TenantConfigRepository(deps.storage.db);
+    this.inputs = new DecisionInputRepository(deps.storage.db);
+    this.health = new TenantHealthRepository(deps.storage.db);
+  }
+
+  private get storage(): Storage {
+    return this.deps.storage;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Configuration as stored
+
+  /** The tenant's active team, with its version and text (null when the default team applies). */
+  async activeTeam(tenantId: string): Promise<{ team: Team; version: string | null; source: string | null }> {
+    const stored = await this.config.activeTeam(tenantId);
+    if (stored === null) return { team: this.deps.defaultTeam ?? EMPTY_TEAM, version: null, source: null };
+    const loaded = loadTeam(stored.source, TEAM_FILE);
+    if (!loaded.ok) throw new SettingsError(422, 'the published team does not load', loaded.errors);
+    return { team: loaded.team, version: stored.version, source: stored.source };
+  }
+
+  /** A rule set's text loaded against the tenant's team, as the worker will load it; or its errors. */
+  private load(
+    source: string,
+    team: Team,
+  ): { ruleSet: RuleSet } | { errors: Diagnostic[]; warnings: Diagnostic[] } {
+    const hasTeam = Object.keys(team.reps).length > 0 || Object.keys(team.queues).length > 0;
+    const loaded = loadRuleSet(source, RULES_FILE, {
+      team: hasTeam ? team : undefined,
+      requireQueueTargets: true,
+    });
+    return loaded.ok ? { ruleSet: loaded.ruleSet } : { errors: loaded.errors, warnings: loaded.warnings };
+  }
+
+  private async loadOrRefuse(tenantId: string, source: string): Promise<{ ruleSet: RuleSet; team: Team }> {
+    const { team } = await this.activeTeam(tenantId);
+    const loaded = this.load(source, team);
+    if ('errors' in loaded) throw new SettingsError(422, 'the rule set has errors', loaded.errors);
+    return { ruleSet: loaded.ruleSet, team: loaded.ruleSet.team ?? team };
+  }
+
+  async rules(tenantId: string): Promise<z.infer<typeof rulesResponseSchema>> {
+    const [active, versions, publications] = await Promise.all([
+      this.storage.activeRuleset(tenantId),
+      this.storage.listRulesets(tenantId),
+      this.config.publications(tenantId),
+    ]);
+    return {
+      active: active === null ? null : { version: active.version, name: active.name, source: active.source },
+      versions: versions.map((v) => ({
+        version: v.version,
+        name: v.name,
+        createdBy: v.createdBy,
+        createdAt: v.createdAt,
+        active: v.version === active?.version,
+      })),
+      publications: publications.map(publicationView),
+    };
+  }
+
+  async validate(tenantId: string, source: string): Promise<z.infer<typeof validateResponseSchema>> {
+    const [{ team }, active] = await Promise.all([
+      this.activeTeam(tenantId),
+      this.storage.activeRuleset(tenantId),
+    ]);
+    const loaded = this.load(source, team);
+    const diff = lineDiff(active?.source ?? '', source);
+    if ('errors' in loaded)
+      return {
+        ok: false,
+        errors: loaded.errors.map(diagnostic),
+        warnings: loaded.warnings.map(diagnostic),
+        diff,
+      };
+    return { ok: true, errors: [], warnings: [], diff };
+  }
+
+  async publish(
+    tenantId: string,
+    input: { source: string; note: string; basedOn: string | null },
+    user: string,
+  ): Promise<Publication> {
+    const { ruleSet } = await this.loadOrRefuse(tenantId, input.source);
+    const result = await this.config.publish(
+      tenantId,
+      {
+        rules: { version: ruleSet.version, name: ruleSet.name, source: input.source },
+        publishedBy: user,
+        note: input.note,
+        basedOn: input.basedOn,
+      },
+      this.deps.clock(),
+    );
+    return this.published(result);
+  }
+
+  /** Makes an earlier rule set version active again (with the current team), if it still loads. */
+  async rollback(tenantId: string, version: string, note: string, user: string): Promise<Publication> {
+    const target = await this.storage.getRuleset(tenantId, version);
+    if (target === null) throw new SettingsError(404, `no rule set version ${version}`);
+    await this.loadOrRefuse(tenantId, target.source);
+    return this.published(
+      await this.config.publish(tenantId, { rules: { version }, publishedBy: user, note }, this.deps.clock()),
+    );
+  }
+
+  private published(result: Awaited<ReturnType<TenantConfigRepository['publish']>>): Publication {
+    switch (result.status) {
+      case 'published':
+        return result.publication;
+      case 'conflict':
+        throw new SettingsError(
+          409,
+          `another version (${result.active ?? 'none'}) was published since you started: reload and apply your changes again`,
+        );
+      case 'unknown_version':
+        throw new SettingsError(404, `no ${result.what} version ${result.version}`);
+      default: {
+        const never: never = result;
+        throw new Error(`unexpected publish result ${String(never)}`);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Simulation and impact
+
+  async simulate(
+    tenantId: string,
+    input: {
+      source: string;
+      leads?: Record<string, string | number | boolean | null>[] | undefined;
+      limit: number;
+    },
+  ): Promise<z.infer<typeof simulateResponseSchema>> {
+    const { ruleSet, team } = await this.loadOrRefuse(tenantId, input.source);
+    const now = this.deps.clock();
+    const cases: { lead: Lead; accounts: AccountIndex | undefined; at: number }[] =
+      input.leads !== undefined
+        ? input.leads.map((raw, i) => {
+            const lead = toLead(raw);
+            return {
+              lead: lead.id === '' ? { ...lead, id: `row-${i + 1}` } : lead,
+              accounts: undefined,
+              at: now,
+            };
+          })
+        : (await this.inputs.recent(tenantId, input.limit))
+            .reverse()
+            .map((d) => ({ lead: d.lead, accounts: matcherFor(d), at: d.decidedAt }));
+    let state = (await this.storage.loadRoutingState(tenantId)).state;
+    return {
+      decisions: cases.map(({ lead, accounts, at }) => {
+        const decision = decide(lead, ruleSet, { team, state, accounts }, at);
+        state = applyStateChanges(state, decision.stateChanges);
+        return {
+          leadId: lead.id,
+          email: lead.email ?? null,
+          outcome: outcomeOf(decision),
+          explanation: explainDecision(decision, lead, team),
+        };
+      }),
+    };
+  }
+
+  /**
+   * The tenant's last `limit` decided leads decided again, oldest first, under the published rule set and
+   * under the draft, each from the current rotation: every lead whose owner, sequence or SLA differs.
+   */
+  async preview(
+    tenantId: string,
+    source: string,
+    limit: number,
+  ): Promise<z.infer<typeof previewResponseSchema>> {
+    const started = performance.now();
+    const { ruleSet: draft, team } = await this.loadOrRefuse(tenantId, source);
+    const active = await this.storage.activeRuleset(tenantId);
+    if (active === null) throw new SettingsError(409, 'nothing is published yet to compare with');
+    const { ruleSet: published, team: publishedTeam } = await this.loadOrRefuse(tenantId, active.source);
+    const leads = (await this.inputs.recent(tenantId, limit)).reverse();
+    const { state } = await this.storage.loadRoutingState(tenantId);
+    const result = comparePreview(
+      leads,
+      { ruleSet: published, team: publishedTeam },
+      { ruleSet: draft, team },
+      state,
+    );
+    return { ...result, ms: Math.round((performance.now() - started) * 10) / 10 };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Team
+
+  async team(tenantId: string): Promise<z.infer<typeof teamResponseSchema>> {
+    const { team, version, source } = await this.activeTeam(tenantId);
+    const active = await this.storage.activeRuleset(tenantId);
+    const loaded = active === null ? null : this.load(active.source, team);
+    const ruleSet = loaded !== null && 'ruleSet' in loaded ? loaded.ruleSet : null;
+    const effective = ruleSet?.team ?? team;
+    const { state } = await this.storage.loadRoutingState(tenantId);
+    const now = this.deps.clock();
+    const skipped = (email: string, respectHours: boolean): string | null => {
+      const check = checkRep(effective.reps[email], email, state.reps[email], now, { respectHours });
+      return check.skipped === undefined
+        ? null
+        : `${check.skipped.replace(/_/g, ' ')}${check.detail === undefined ? '' : `: ${check.detail}`}`;
+    };
+    const pools = Object.values(ruleSet?.pools ?? {}).map((pool) => {
+      const owed = state.pools[pool.name]?.weighted?.owed ?? {};
+      const members = pool.members.map((email) => ({
+        email,
+        weight: effective.reps[email]?.weight ?? 0,
+        assigned: state.reps[email]?.day ?? 0,
+        owed: Math.round((owed[email] ?? 0) * 100) / 100,
+        skippedNow: skipped(email, pool.respectHours),
+      }));
+      return {
+        name: pool.name,
+        strategy: pool.strategy,
+        next: nextOf(pool.name, ruleSet, effective, state, now),
+        members,
+      };
+    });
+    return {
+      version,
+      source,
+      reps: Object.values(effective.reps).map((rep) => ({
+        email: rep.email,
+        name: rep.name ?? null,
+        timezone: rep.timezone,
+        hours: rep.hours.map(formatHours),
+        outOfOffice: rep.outOfOffice.map((r) => (r.from === r.to ? r.from : `${r.from}..${r.to}`)),
+        weight: rep.weight,
+        capPerDay: rep.caps.perDay ?? null,
+        capPerWeek: rep.caps.perWeek ?? null,
+        active: rep.active,
+        skippedNow: skipped(rep.email, true),
+      })),
+      pools,
+    };
+  }
+
+  /** Changes one rep and publishes the team as a new version (with the active rule set), if both load. */
+  async editRep(
+    tenantId: string,
+    email: string,
+    patch: z.infer<typeof repPatchRequestSchema>,
+    user: string,
+  ): Promise<Publication> {
+    const { source } = await this.activeTeam(tenantId);
+    if (source === null)
+      throw new SettingsError(
+        409,
+        'this tenant routes with a team inside its rule set: edit it on the Rules page',
+      );
+    const active = await this.storage.activeRuleset(tenantId);
+    if (active === null) throw new SettingsError(409, 'nothing is published yet');
+    let edited: string;
+    try {
+      edited = editRep(source, email, patch);
+    } catch (error) {
+      throw new SettingsError(422, (error as Error).message);
+    }
+    const team = loadTeam(edited, TEAM_FILE);
+    if (!team.ok) throw new SettingsError(422, 'the team would be invalid', team.errors);
+    const rules = this.load(active.source, team.team);
+    if ('errors' in rules)
+      throw new SettingsError(422, 'the published rule set does not fit this team', rules.errors);
+    return this.published(
+      await this.config.publish(
+        tenantId,
+        {
+          rules: { version: active.version },
+          team: { version: teamVersion(edited), source: edited },
+          publishedBy: user,
+          note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
+          basedOn: active.version,
+        },
+        this.deps.clock(),
+      ),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Activity
+
+  async activity(
+    tenantId: string,
+    query: z.infer<typeof activityQuerySchema>,
+  ): Promise<z.infer<typeof activityResponseSchema>> {
+    const found = await this.inputs.search(tenantId, {
+      text: query.q,
+      route: query.route,
+      owner: query.owner,
+      from: query.from,
+      to: query.to,
+      limit: query.limit,
+    });
+    const records = await this.storage.findDecisions(
+      tenantId,
+      found.map((f) => f.decisionKey),
+    );
+    return {
+      leads: found.flatMap((f) => {
+        const r = records.get(f.decisionKey);
+        if (r === undefined) return [];
+        return [
+          {
+            leadId: f.leadId,
+            email: f.lead.email ?? null,
+            name: [f.lead.firstName, f.lead.lastName].filter((x) => x !== undefined && x !== '').join(' '),
+            company: f.lead.company ?? null,
+            decidedAt: r.decidedAt,
+            route: r.route?.name ?? null,
+            owner: r.owner,
+            destination: resolvedText(r.destination),
+            rulesetVersion: r.ruleSet.version,
+            summary: r.summary,
+          },
+        ];
+      }),
+    };
+  }
+
+  async lead(tenantId: string, leadId: string): Promise<z.infer<typeof leadDetailResponseSchema>> {
+    const records = await this.storage.decisionsFor(tenantId, { leadId }, 20);
+    if (records.length === 0) throw new SettingsError(404, `no decision recorded for lead ${leadId}`);
+    const { team } = await this.activeTeam(tenantId);
+    const actions = await this.storage.actionsForDecisions(
+      tenantId,
+      records.map((r) => r.decisionKey),
+    );
+    const kept = new Map(
+      (await this.inputs.search(tenantId, { text: leadId, limit: 50 })).map((i) => [i.decisionKey, i.lead]),
+    );
+    return {
+      leadId,
+      decisions: records.map((r) => ({
+        decisionKey: r.decisionKey,
+        decidedAt: r.decidedAt,
+        route: r.route?.name ?? null,
+        destination: resolvedText(r.destination),
+        rulesetVersion: r.ruleSet.version,
+        summary: r.summary,
+        explanation: explainRecord(r, kept.get(r.decisionKey), team),
+        actions: (actions.get(r.decisionKey) ?? []).map((a) => ({
+          kind: a.kind,
+          status: a.status,
+          crmId: a.crmId,
+          error: a.error,
+        })),
+      })),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Health
+
+  async healthOf(tenantId: string): Promise<z.infer<typeof healthResponseSchema>> {
+    const now = this.deps.clock();
+    const [stats, oldest, dead, failed, crm] = await Promise.all([
+      this.storage.inboxStats(tenantId),
+      this.health.oldestPendingAt(tenantId),
+      this.storage.deadLetters(tenantId, 50),
+      this.health.failedActions(tenantId, 20),
+      this.deps.crmStatus?.(tenantId) ??
+        Promise.resolve({ ok: true, detail: 'not checked', calls: { ok: 0, error: 0, rateLimited: 0 } }),
+    ]);
+    return {
+      crm: { ok: crm.ok, detail: crm.detail },
+      inbox: {
+        pending: stats.pending,
+        leased: stats.leased,
+        failed: stats.failed,
+        oldestPendingAgeMs: oldest === null ? null : Math.max(0, now - oldest),
+      },
+      deadLetters: dead.map((d) => ({
+        id: d.id,
+        leadId: d.event.objectId,
+        reason: d.lastError ?? 'no reason recorded',
+        attempts: d.attempts,
+        failedAt: d.updatedAt,
+      })),
+      failedActions: failed,
+      crmCalls: crm.calls,
+    };
+  }
+
+  async replay(tenantId: string, id: number): Promise<boolean> {
+    return this.storage.replay(tenantId, id, this.deps.clock());
+  }
+}
+
+function publicationView(p: Publication): z.infer<typeof rulesResponseSchema>['publications'][number] {
+  return {
+    id: p.id,
+    rulesetVersion: p.rulesetVersion,
+    teamVersion: p.teamVersion,
+    publishedBy: p.publishedBy,
+    publishedAt: p.publishedAt,
+    note: p.note,
+  };
+}
+
+/** The stored decision explained, with the lead it was decided on when that was kept. */
+function explainRecord(r: DecisionRecord, lead: Lead | undefined, team: Team): string {
+  const decision: Decision = {
+    leadId: r.leadId,
+    ruleSet: r.ruleSet,
+    decidedAt: r.decidedAt,
+    route: r.route,
+    destination: r.destination,
+    actions: r.actions,
+    sla: r.sla ?? undefined,
+    trace: r.trace,
+    fallbacks: [],
+    stateChanges: { pools: {}, reps: {} },
+  };
+  return explainDecision(decision, lead ?? { id: r.leadId, email: r.email ?? undefined, fields: {} }, team);
+}
+
+const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+const hhmm = (m: number): string =>
+  `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+
+/** Working hours in the team file's own notation (`Mon-Fri 09:00-17:30`), which it parses back. */
+function formatHours(h: { days: number[]; start: number; end: number }): string {
+  const days = [...h.days].sort((a, b) => a - b);
+  const first = days[0] ?? 1;
+  const last = days[days.length - 1] ?? 1;
+  const contiguous = days.length > 1 && last - first + 1 === days.length;
+  const dayText = contiguous
+    ? `${DAYS[first - 1]}-${DAYS[last - 1]}`
+    : days.map((d) => DAYS[d - 1]).join(',');
+  return `${dayText} ${hhmm(h.start)}-${hhmm(h.end)}`;
+}
+
+/** Who a pool would pick now, without taking the turn. */
+function nextOf(
+  pool: string,
+  ruleSet: RuleSet | null,
+  team: Team,
+  state: RoutingState,
+  now: number,
+): string | null {
+  const spec = ruleSet?.pools[pool];
+  return spec === undefined ? null : (pickFromPool(spec, team, state, now).chosen ?? null);
+}
+
+/** The preview's comparison: pure, so the bench measures it and the tests check it apart from HTTP. */
+export function comparePreview(
+  leads: readonly DecidedLead[],
+  published: { ruleSet: RuleSet; team: Team },
+  draft: { ruleSet: RuleSet; team: Team },
+  state: RoutingState,
+): Omit<z.infer<typeof previewResponseSchema>, 'ms'> {
+  let before = state;
+  let after = state;
+  const changed: z.infer<typeof previewResponseSchema>['changed'] = [];
+  const perRep = new Map<string, { published: number; draft: number }>();
+  const count = (rep: string | null, which: 'published' | 'draft'): void => {
+    if (rep === null) return;
+    const c = perRep.get(rep) ?? { published: 0, draft: 0 };
+    c[which]++;
+    perRep.set(rep, c);
+  };
+  for (const input of leads) {
+    const accounts = matcherFor(input);
+    const a = decide(
+      input.lead,
+      published.ruleSet,
+      { team: published.team, state: before, accounts },
+      input.decidedAt,
+    );
+    const b = decide(
+      input.lead,
+      draft.ruleSet,
+      { team: draft.team, state: after, accounts },
+      input.decidedAt,
+    );
+    before = applyStateChanges(before, a.stateChanges);
+    after = applyStateChanges(after, b.stateChanges);
+    const was = outcomeOf(a);
+    const will = outcomeOf(b);
+    count(was.owner, 'published');
+    count(will.owner, 'draft');
+    const fields: ('owner' | 'sequence' | 'sla')[] = [];
+    if (was.destination !== will.destination) fields.push('owner');
+    if (was.sequence !== will.sequence) fields.push('sequence');
+    if (was.slaMinutes !== will.slaMinutes) fields.push('sla');
+    if (fields.length > 0)
+      changed.push({
+        leadId: input.leadId,
+        email: input.lead.email ?? null,
+        published: was,
+        draft: will,
+        fields,
+      });
+  }
+  return {
+    leads: leads.length,
+    changed,
+    perRep: [...perRep]
+      .map(([rep, c]) => ({ rep, ...c }))
+      .sort((x, y) => y.draft - y.published - (x.draft - x.published) || x.rep.localeCompare(y.rep)),
+  };
+}

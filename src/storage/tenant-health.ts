@@ -1,0 +1,43 @@
+// What the settings tab's health page reads about one tenant's work: the age of its oldest waiting
+// inbox item, and its recent failed CRM writes with their reasons.
+import type { Db } from './db.js';
+
+export interface FailedAction {
+  leadId: string;
+  kind: string;
+  error: string;
+  at: number;
+}
+
+export class TenantHealthRepository {
+  constructor(private readonly db: Db) {}
+
+  /** When the tenant's oldest pending inbox item was recorded, or null with none waiting. */
+  async oldestPendingAt(tenantId: string): Promise<number | null> {
+    const row = await this.db.get<{ at: number | string | null }>(
+      `SELECT MIN(created_at) AS at FROM inbox WHERE tenant_id = ? AND state = 'pending'`,
+      [tenantId],
+    );
+    return row?.at === null || row?.at === undefined ? null : Number(row.at);
+  }
+
+  /** Latest first. */
+  async failedActions(tenantId: string, limit: number): Promise<FailedAction[]> {
+    const rows = await this.db.all<{
+      lead_id: string;
+      kind: string;
+      error: string | null;
+      updated_at: number | string;
+    }>(
+      `SELECT lead_id, kind, error, updated_at FROM actions WHERE tenant_id = ? AND status = 'failed'
+       ORDER BY updated_at DESC, id DESC LIMIT ?`,
+      [tenantId, limit],
+    );
+    return rows.map((r) => ({
+      leadId: r.lead_id,
+      kind: r.kind,
+      error: r.error ?? 'no reason recorded',
+      at: Number(r.updated_at),
+    }));
+  }
+}

@@ -1,0 +1,170 @@
+// A settings server over real storage (SQLite :memory:) with two installed HubSpot tenants routing with
+// the demo rules and team, a movable clock, and leads decided by the real core and committed as the
+// worker commits them (with the lead and account they were decided on).
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import express from 'express';
+import { signV3, verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
+import { Keyring } from '../../connectors/shared/crypto.js';
+import { decide } from '../../src/core/decide.js';
+import { summarizeDecision } from '../../src/core/explain.js';
+import { applyStateChanges } from '../../src/core/state.js';
+import type { Lead } from '../../src/core/types.js';
+import { createLogger } from '../../src/log.js';
+import { loadRuleSet, loadTeam, ruleSetVersion, teamVersion } from '../../src/rules/index.js';
+import { listenOn } from '../../src/server/index.js';
+import { SettingsAccess, SettingsService, settingsRouter, settingsLink } from '../../src/settings/index.js';
+import { openStorage, TenantConfigRepository, type Storage, type Tenant } from '../../src/storage/index.js';
+
+export const RULES = readFileSync('rules/hubspot-demo/rules.yaml', 'utf8');
+export const TEAM = readFileSync('rules/hubspot-demo/team.yaml', 'utf8');
+export const CLIENT_SECRET = 'settings-test-client-secret';
+export const PUBLIC_URL = 'https://router.example.com';
+/** Monday 2026-11-23 10:00 UTC: European reps are at work. */
+export const T0 = Date.parse('2026-11-23T10:00:00Z');
+
+export interface SettingsHarness {
+  url: string;
+  storage: Storage;
+  a: Tenant;
+  b: Tenant;
+  clock: { now: number };
+  access: SettingsAccess;
+  /** A signed link's path and query (the server's public URL is not where it listens). */
+  linkFor(tenant: Tenant, user?: string): string;
+  /** Opens a session with a signed link: the cookie header and CSRF token for that tenant. */
+  login(tenant: Tenant, user?: string): Promise<{ cookie: string; csrf: string }>;
+  /** Decides leads with the tenant's published rules and commits them as the worker does. */
+  route(tenant: Tenant, leads: Lead[], at?: number): Promise<void>;
+  /** HubSpot v3 signature headers for a request to `path` (public URL) with `body`. */
+  hubspotHeaders(method: string, path: string, body?: string): Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startSettings(): Promise<SettingsHarness> {
+  const storage = await openStorage({
+    file: ':memory:',
+    cipher: new Keyring(randomBytes(32)),
+    now: () => T0,
+  });
+  const config = new TenantConfigRepository(storage.db);
+  const install = async (portal: string, name: string): Promise<Tenant> => {
+    const tenant = await storage.createTenant({ provider: 'hubspot', externalId: portal, name }, T0);
+    await config.publish(
+      tenant.id,
+      {
+        rules: { version: ruleSetVersion(RULES), name: 'demo', source: RULES },
+        team: { version: teamVersion(TEAM), source: TEAM },
+        publishedBy: 'install',
+        note: 'installed',
+      },
+      T0,
+    );
+    return (await storage.getTenant(tenant.id))!;
+  };
+  const a = await install('101', 'Acme');
+  const b = await install('202', 'Globex');
+  const clock = { now: T0 };
+  const access = new SettingsAccess(randomBytes(32));
+  const app = express();
+  app.use(
+    settingsRouter({
+      access,
+      service: new SettingsService({ storage, clock: () => clock.now }),
+      storage,
+      logger: createLogger({ level: 'error' }),
+      clock: () => clock.now,
+      publicUrl: PUBLIC_URL,
+      frameAncestors: ['https://app.hubspot.com'],
+      verifyCrmRequest: (req) => {
+        if (!verifyHubSpotRequest(req, CLIENT_SECRET, clock.now).ok) return null;
+        const q = new URL(req.uri).searchParams;
+        const portalId = q.get('portalId');
+        const user = q.get('userEmail');
+        return portalId === null || user === null
+          ? null
+          : { provider: 'hubspot', externalId: portalId, user };
+      },
+    }),
+  );
+  const running = await listenOn(app, 0, '127.0.0.1');
+  const linkFor = (tenant: Tenant, user = 'admin@acme.io'): string =>
+    settingsLink(access, PUBLIC_URL, { tenantId: tenant.id, user }, clock.now).slice(PUBLIC_URL.length);
+
+  const teamLoaded = loadTeam(TEAM, 'team.yaml');
+  if (!teamLoaded.ok) throw new Error('the demo team loads');
+  return {
+    url: running.url,
+    storage,
+    a,
+    b,
+    clock,
+    access,
+    linkFor,
+    async login(tenant, user) {
+      const res = await fetch(running.url + linkFor(tenant, user), { redirect: 'manual' });
+      const set = res.headers.get('set-cookie') ?? '';
+      const cookie = set.split(';')[0] ?? '';
+      const page = await fetch(running.url + `/settings/${tenant.id}/rules`, { headers: { cookie } });
+      const csrf = /name="csrf-token" content="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+      return { cookie, csrf };
+    },
+    async route(tenant, leads, at = clock.now) {
+      const active = await storage.activeRuleset(tenant.id);
+      const team = (await config.activeTeam(tenant.id))!;
+      const loadedTeam = loadTeam(team.source, 'team.yaml');
+      if (!loadedTeam.ok) throw new Error('team loads');
+      const rules = loadRuleSet(active!.source, 'rules.yaml', { team: loadedTeam.team });
+      if (!rules.ok) throw new Error('rules load');
+      const versioned = await storage.loadRoutingState(tenant.id);
+      let state = versioned.state;
+      const inputs = leads.map((lead, i) => {
+        const decision = decide(lead, rules.ruleSet, { team: loadedTeam.team, state }, at + i);
+        state = applyStateChanges(state, decision.stateChanges);
+        return {
+          decisionKey: `${lead.id}:route`,
+          decision,
+          email: lead.email,
+          summary: summarizeDecision(decision, lead, loadedTeam.team),
+          inputs: { lead, account: null },
+        };
+      });
+      const results = await storage.commitDecisions(tenant.id, inputs, versioned.versions, at);
+      if (results.some((r) => r.status !== 'committed')) throw new Error('commit failed');
+    },
+    hubspotHeaders(method, path, body = '') {
+      const timestamp = String(clock.now);
+      return {
+        'x-hubspot-signature-v3': signV3({
+          clientSecret: CLIENT_SECRET,
+          method,
+          uri: PUBLIC_URL + path,
+          rawBody: body,
+          timestamp,
+        }),
+        'x-hubspot-request-timestamp': timestamp,
+        ...(body === '' ? {} : { 'content-type': 'application/json' }),
+      };
+    },
+    async close() {
+      await running.close();
+      await storage.close();
+    },
+  };
+}
+
+export function dachLead(id: string, over: Partial<Lead> = {}): Lead {
+  return {
+    id,
+    email: `${id}@bigco.de`,
+    emailDomain: 'bigco.de',
+    firstName: 'Lea',
+    lastName: `Lead ${id}`,
+    company: 'BigCo',
+    country: 'DE',
+    employees: 800,
+    demoRequested: true,
+    fields: {},
+    ...over,
+  };
+}
