@@ -206,6 +206,9 @@ const OBJECTS: readonly ObjectDef[] = [
       ['Subject', 'string'],
       ['Description', 'textarea'],
       ['ActivityDate', 'date'],
+      // The exact due time (ActivityDate has no time part): what a task is told apart by.
+      ['ReminderDateTime', 'datetime'],
+      ['IsReminderSet', 'boolean'],
       ['Priority', 'picklist', '', { picklist: ['High', 'Normal', 'Low'] }],
       ['Status', 'picklist', '', { picklist: ['Not Started', 'In Progress', 'Completed'] }],
       ['Type', 'picklist'],
@@ -214,7 +217,7 @@ const OBJECTS: readonly ObjectDef[] = [
       ref('WhatId', ['Account'], 'What'),
       owner(['User']),
     ],
-    { Priority: 'Normal', Status: 'Not Started', IsClosed: false },
+    { Priority: 'Normal', Status: 'Not Started', IsClosed: false, IsReminderSet: false },
   ),
   def('Event', '00U', 'Events', [
     ['Subject', 'string'],
