@@ -470,7 +470,7 @@ export class Worker {
         leaseUntil: now + this.leaseMs,
         now,
         sentBefore: now - this.verifyDelayMs,
-        createdBefore: eager ? undefined : now - NOTE_DELAY_MS,
+        oldestBefore: eager ? undefined : now - NOTE_DELAY_MS,
       });
       const byTenant = new Map<string, PlannedAction[]>();
       for (const a of claimed) byTenant.set(a.tenantId, [...(byTenant.get(a.tenantId) ?? []), a]);

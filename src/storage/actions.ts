@@ -213,24 +213,29 @@ export class ActionRepository {
   /**
    * Leases up to `limit` claimable actions of one kind, across tenants and oldest first, to one writer
    * (deferred notes, written by every worker process): concurrent claimers never get the same action.
-   * With `createdBefore`, only actions planned by then.
+   * With `oldestBefore`, only the tenants whose oldest claimable action of the kind was planned by then,
+   * and all of theirs: a tenant's notes are gathered into one call once the first has waited long enough,
+   * rather than sent a few at a time as each comes of age.
    */
   async claimActionsOfKind(
     kind: Action['kind'],
-    options: ActionClaimOptions & { limit: number; createdBefore?: number | undefined },
+    options: ActionClaimOptions & { limit: number; oldestBefore?: number | undefined },
   ): Promise<PlannedAction[]> {
     const { workerId, leaseUntil, now, sentBefore, limit } = options;
     if (!Number.isInteger(limit) || limit <= 0)
       throw new StorageError('invalid', 'claimActionsOfKind needs an integer limit > 0');
-    const created = options.createdBefore === undefined ? '' : ' AND created_at <= ?';
+    const due =
+      options.oldestBefore === undefined
+        ? ''
+        : ` AND tenant_id IN (SELECT tenant_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION} AND created_at <= ?)`;
     const params: SqlParam[] = [kind, now, sentBefore];
-    if (options.createdBefore !== undefined) params.push(options.createdBefore);
+    if (options.oldestBefore !== undefined) params.push(kind, now, sentBefore, options.oldestBefore);
     params.push(limit, workerId, leaseUntil, now, now, sentBefore);
     // As `claim`: a materialized pick, locked and skipping rows another claimer holds on PostgreSQL; the
     // outer condition, checked again, is the compare-and-set.
     const rows = await this.db.all<ActionRow>(
       `WITH picked AS MATERIALIZED (
-         SELECT id AS picked_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION}${created}
+         SELECT id AS picked_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION}${due}
            AND ${INSTALLED_TENANT}
          ORDER BY id LIMIT ?${this.db.dialect.claimLock})
        UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ?

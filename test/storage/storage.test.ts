@@ -976,12 +976,12 @@ for (const [name, engine, suite] of ENGINES) {
           [n1!.id, A, 'w1', T0 + 10 + LEASE],
           [n2!.id, B, 'w1', T0 + 10 + LEASE],
         ]);
-        // Held actions are skipped; `createdBefore` leaves out those planned later.
+        // Held actions are skipped; `oldestBefore` leaves out a tenant whose claimable ones came later.
         expect(
           await s.claimActionsOfKind('write_note', {
             ...claimOf('w2', T0 + 10),
             limit: 5,
-            createdBefore: T0 + 2,
+            oldestBefore: T0 + 2,
           }),
         ).toEqual([]);
         expect(
@@ -1005,6 +1005,18 @@ for (const [name, engine, suite] of ENGINES) {
         ]);
         const [done] = await s.actionsForDecision(A, 'k1');
         expect(done).toMatchObject({ status: 'done', crmId: 'note-1', leaseOwner: null, leaseUntil: null });
+      });
+
+      it("once a tenant's oldest note has waited, all of its notes are claimed together; a tenant whose notes are new waits", async () => {
+        const [a1] = await s.planActions(A, 'lead-1', 'k1', [note('old')], T0);
+        const [a2] = await s.planActions(A, 'lead-2', 'k2', [note('new')], T0 + 4_000);
+        await s.planActions(B, 'lead-3', 'k3', [note('new in B')], T0 + 4_500);
+        const claimed = await s.claimActionsOfKind('write_note', {
+          ...claimOf('w1', T0 + 5_000),
+          limit: 10,
+          oldestBefore: T0 + 1_000,
+        });
+        expect(claimed.map((a) => a.id)).toEqual([a1!.id, a2!.id]);
       });
 
       it('a create marked sent is claimed again only once a search can see it; release keeps or forgets the send', async () => {
