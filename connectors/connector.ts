@@ -204,6 +204,30 @@ export interface ExistingEnrollment {
   sequenceId: string;
 }
 
+/**
+ * Which existing records a bulk job (backfill, reassign) pages through. Every field narrows; none means
+ * every lead the CRM holds.
+ */
+export interface LeadListQuery {
+  /** Only records created at or after this time (epoch ms). */
+  since?: number | undefined;
+  /** Only records without an owner. */
+  unowned?: boolean | undefined;
+  /** Only records owned by this rep (email; the connector resolves the CRM owner, active or not). */
+  owner?: string | undefined;
+  /** The connector's cursor from the previous page; absent for the first page. */
+  after?: string | undefined;
+}
+
+export interface LeadListPage {
+  /** The records of this page, in the connector's stable order. */
+  ids: string[];
+  /** The cursor of the next page; absent on the last page. Opaque: stored and handed back as it is. */
+  after?: string | undefined;
+  /** Records still to come after this page, when the CRM says (for progress and ETA). */
+  remaining?: number | undefined;
+}
+
 /** Per-item outcome of a batch call: the CRM id created, or the error for that item. */
 export type ItemResult = { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
 
@@ -233,6 +257,13 @@ export interface CrmConnector {
   findNotes(leadId: string): Promise<ExistingNote[]>;
   /** The lead's current sequence enrollment, or undefined when it has none. */
   findEnrollment(leadId: string): Promise<ExistingEnrollment | undefined>;
+  /**
+   * One page of existing records (for backfill and reassign), in an order that paging can resume from
+   * a stored cursor after a crash. A connector must get past its CRM's cap on one query's results
+   * (HubSpot search: 10,000). The Salesforce connector (branch `sfconn`) implements it with SOQL
+   * keyset paging (`WHERE Id > :after ORDER BY Id`), through the quoting helper.
+   */
+  listLeads(query: LeadListQuery): Promise<LeadListPage>;
   /** Whether the lead was touched (call, email, meeting, task completed) since a time (epoch ms), for SLAs. */
   touchedSince(leadId: string, since: number): Promise<boolean>;
   checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }>;

@@ -15,6 +15,8 @@ import {
   type ExistingNote,
   type ExistingTask,
   type ItemResult,
+  type LeadListPage,
+  type LeadListQuery,
   type NoteCreate,
   type OwnerWrite,
   type SequenceEnrollment,
@@ -146,6 +148,7 @@ type BatchResponse = z.infer<typeof batchResponseSchema>;
 
 /** `{ results, paging? }` of a CRM search (§4.3). */
 const searchPageSchema = z.object({ results: z.array(hubSpotObjectSchema), paging: pagingSchema });
+const countedPageSchema = searchPageSchema.extend({ total: z.number().int().nonnegative().optional() });
 
 /** `{ results, paging? }` of the owners list (§3). */
 const ownersPageSchema = z.object({
@@ -508,6 +511,54 @@ export class HubSpotConnector implements CrmConnector {
       } while (after !== undefined && seen < SEARCH_MAX_RESULTS);
     }
     return out;
+  }
+
+  /**
+   * Contacts in `hs_object_id` order, a page of 200 per search. Each page is a new query for ids above
+   * the cursor (keyset paging), so no query ever pages toward search's 10,000-result cap, and ties in
+   * `createdate` cannot drop or repeat a record at a window's edge.
+   */
+  async listLeads(query: LeadListQuery): Promise<LeadListPage> {
+    const filters: { propertyName: string; operator: string; value?: string; values?: string[] }[] = [];
+    if (query.since !== undefined)
+      filters.push({ propertyName: 'createdate', operator: 'GTE', value: String(query.since) });
+    if (query.unowned === true)
+      filters.push({ propertyName: 'hubspot_owner_id', operator: 'NOT_HAS_PROPERTY' });
+    if (query.owner !== undefined) {
+      const wanted = query.owner.trim().toLowerCase();
+      // A deactivated rep's owner record is archived but still owns records: the directory lists both.
+      const ids = (await this.directory()).owners.filter((o) => o.email === wanted).map((o) => o.id);
+      if (ids.length === 0) return { ids: [] };
+      filters.push({ propertyName: 'hubspot_owner_id', operator: 'IN', values: ids });
+    }
+    if (query.after !== undefined) {
+      if (!/^\d+$/.test(query.after))
+        throw new CrmError('invalid', `"${query.after}" is not a contact cursor`);
+      filters.push({ propertyName: 'hs_object_id', operator: 'GT', value: query.after });
+    }
+    const request = {
+      filterGroups: filters.length === 0 ? [] : [{ filters }],
+      sorts: [{ propertyName: 'hs_object_id', direction: 'ASCENDING' }],
+      properties: ['hs_object_id'],
+      limit: SEARCH_PAGE_SIZE,
+    };
+    const page = parseAnswer(
+      countedPageSchema,
+      await this.call('search', (c) =>
+        c.crm.contacts.searchApi.doSearch(
+          request as unknown as Parameters<typeof c.crm.contacts.searchApi.doSearch>[0],
+          this.mw(),
+        ),
+      ),
+      'contacts search',
+    );
+    const ids = page.results.map((r) => r.id);
+    const last = ids.at(-1);
+    const remaining = page.total === undefined ? undefined : Math.max(0, page.total - ids.length);
+    // A short page, or nothing beyond it, is the end; the next page starts above the last id.
+    return last === undefined || ids.length < SEARCH_PAGE_SIZE || remaining === 0
+      ? { ids, remaining: 0 }
+      : { ids, after: last, remaining };
   }
 
   /**

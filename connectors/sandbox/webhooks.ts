@@ -207,10 +207,25 @@ export class WebhookDispatcher {
     return this.queues.get(portalId)?.maxInFlightSeen ?? 0;
   }
 
+  private readonly quietPortals = new Set<number>();
+
+  /**
+   * Runs `fn` with the portal's change events not delivered: records made inside existed "before the app
+   * was installed" (what a backfill routes). Only while `fn` runs synchronously.
+   */
+  quiet<T>(portalId: number, fn: () => T): T {
+    this.quietPortals.add(portalId);
+    try {
+      return fn();
+    } finally {
+      this.quietPortals.delete(portalId);
+    }
+  }
+
   /** Turns a store change into one HubSpot event per active subscription it matches. */
   handle(portalId: number, change: ChangeEvent): void {
     const q = this.queues.get(portalId);
-    if (q === undefined) return;
+    if (q === undefined || this.quietPortals.has(portalId)) return;
     const { appId } = q.config;
     const base = {
       portalId,

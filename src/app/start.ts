@@ -29,7 +29,8 @@ import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker, type DecisionInfo } from '../pipeline/worker.js';
 import { loadRuleSet, loadTeam, formatDiagnostic, teamVersion } from '../rules/index.js';
 import { createServer, hubspotRedirectUri } from '../server/index.js';
-import { TenantConfigRepository, type Storage } from '../storage/index.js';
+import { BulkRunner } from '../pipeline/bulk/runner.js';
+import { BulkJobRepository, TenantConfigRepository, type Storage } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
 import { ConfigError, ensureDataDir, teamFileBeside, type AppConfig } from './config.js';
 import { lockDataDir, type DataDirLock } from './data-dir.js';
@@ -344,12 +345,21 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   });
 
   const runsWorker = config.role !== 'web';
+  const workerId = `worker-${process.pid}-${randomBytes(3).toString('hex')}`;
   const worker = runsWorker
     ? new Worker({
         storage,
         registry: tenants,
-        workerId: `worker-${process.pid}-${randomBytes(3).toString('hex')}`,
+        workerId,
         leaseMs: config.workerLeaseMs,
+        bulk: new BulkRunner({
+          storage,
+          jobs: new BulkJobRepository(storage.db),
+          registry: tenants,
+          logger,
+          holder: workerId,
+          leaseMs: config.workerLeaseMs,
+        }),
         maxBatchesPerTenant: config.workerTenantBatches,
         tenantIdleMs: config.tenantIdleMs,
         maxTenants: config.tenantCacheMax,

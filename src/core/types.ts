@@ -121,6 +121,8 @@ export interface Queue {
 export interface Team {
   reps: Record<string, Rep>;
   queues: Record<string, Queue>;
+  /** A rep deactivated in the CRM has their open leads routed again automatically (opt-in). */
+  reassignDeactivated?: boolean | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------

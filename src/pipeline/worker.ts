@@ -16,8 +16,6 @@ import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import { AccountIndex } from '../core/accounts.js';
 import { decide } from '../core/decide.js';
 import { summarizeDecision } from '../core/explain.js';
-import { fieldsUsedBy } from '../core/fields.js';
-import { isFreeMailDomain } from '../core/normalize.js';
 import { applyStateChanges } from '../core/state.js';
 import type { Account, Decision, Lead, RoutingState, SequenceSpec, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
@@ -41,7 +39,10 @@ import {
   toFailure,
   type Failure,
 } from './failures.js';
-import { crmPropertiesFor, propertyFeedsFields } from './properties.js';
+import { propertyFeedsFields } from './properties.js';
+import { readLeadInputs } from './lead-inputs.js';
+import { bulkPurposeOf, isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
+import type { BulkHooks } from './bulk/runner.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from './runtime.js';
 import { landQueue, mergeDirectory, type MergedTeam } from './team.js';
 
@@ -113,6 +114,8 @@ export interface WorkerOptions {
    * `leaseMs` for them to expire.
    */
   soleWorker?: boolean;
+  /** Bulk jobs (backfill, reassign): paged into the inbox by the housekeeping lane; deactivations noticed. */
+  bulk?: BulkHooks | undefined;
 }
 
 export interface RetentionOptions {
@@ -196,12 +199,6 @@ const DEFAULT_BATCHES_PER_TENANT = 2;
 const DEFAULT_TENANT_IDLE_MS = 10 * 60_000;
 const DEFAULT_MAX_TENANTS = 1_000;
 
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /**
  * A create that failed this way may have been applied by the CRM all the same: sent with no answer, or
  * cut short by a fault of ours that says nothing about what reached the CRM.
@@ -273,6 +270,7 @@ export class Worker {
   private readonly onDeadLetter: WorkerOptions['onDeadLetter'];
   private readonly retention: WorkerOptions['retention'];
   private readonly onPurged: WorkerOptions['onPurged'];
+  private readonly bulk: BulkHooks | undefined;
   /** When the housekeeping lane purges next (epoch ms). */
   private nextPurgeAt = 0;
   private takeOverPending: boolean;
@@ -317,6 +315,7 @@ export class Worker {
     this.onDeadLetter = options.onDeadLetter;
     this.retention = options.retention;
     this.onPurged = options.onPurged;
+    this.bulk = options.bulk;
     this.takeOverPending = options.soleWorker ?? false;
   }
 
@@ -389,6 +388,7 @@ export class Worker {
     for (const tenantId of reaped.deadLetteredTenants)
       this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId));
     await this.processHolds(now);
+    await this.bulk?.step(now);
     this.evictIdleTenants();
     await this.purge(now);
   }
@@ -776,6 +776,13 @@ export class Worker {
     const leadId = ev.objectId;
     const noWork = (): Job => newJob(item, '', { noWork: true });
 
+    // A backfill or reassign asks for the lead to be routed again, once per job.
+    const bulk = bulkPurposeOf(ev);
+    if (bulk !== undefined) {
+      const claim = await this.storage.claimEffect(tenantId, leadId, bulk, item.id, now);
+      return claim === 'taken' ? noWork() : this.withExistingOne(tenantId, newJob(item, bulk));
+    }
+
     const hold = await this.storage.activeHold(tenantId, leadId);
     const relevant =
       hold !== null &&
@@ -864,25 +871,11 @@ export class Worker {
   private async readInputs(runtime: TenantRuntime, crm: string, toDecide: Job[]): Promise<BatchInputs> {
     const pending: { job: Job; lead: Lead }[] = [];
     if (toDecide.length === 0) return { pending, accounts: AccountIndex.build([]), accountsById: new Map() };
-    const properties = crmPropertiesFor(
-      runtime.connector.profile.leadFieldProperties,
-      fieldsUsedBy(runtime.ruleSet),
+    const { leads, accounts } = await readLeadInputs(
+      runtime.connector,
+      runtime.ruleSet,
+      toDecide.map((j) => j.leadId),
     );
-    const ids = [...new Set(toDecide.map((j) => j.leadId))];
-    const leads = await runtime.connector.readLeads(ids, properties);
-
-    const domains = new Set<string>();
-    for (const lead of leads.values()) {
-      if (lead.emailDomain !== undefined && !isFreeMailDomain(lead.emailDomain))
-        domains.add(lead.emailDomain);
-      if (lead.websiteDomain !== undefined) domains.add(lead.websiteDomain);
-    }
-    const accounts: Account[] = [];
-    const seen = new Set<string>();
-    for (const part of chunk([...domains], 100)) {
-      for (const list of (await runtime.connector.findAccountsByDomain(part)).values())
-        for (const a of list) if (!seen.has(a.id) && seen.add(a.id)) accounts.push(a);
-    }
 
     for (const job of toDecide) {
       const lead = leads.get(job.leadId);
@@ -892,7 +885,8 @@ export class Worker {
           what: `read contact ${job.leadId}`,
         });
       } else {
-        if (lead.createdAt !== undefined) job.createdAt = lead.createdAt;
+        // A bulk job's record was created long ago: its owner write is not a speed-to-lead figure.
+        if (lead.createdAt !== undefined && !isBulkPurpose(job.purpose)) job.createdAt = lead.createdAt;
         pending.push({ job, lead });
       }
     }
@@ -965,7 +959,10 @@ export class Worker {
     for (const { job, lead } of pending) {
       try {
         const hold = job.hold === undefined ? undefined : { route: job.hold.route, since: job.hold.since };
-        const decision = decide(lead, runtime.ruleSet, { team, state: current, accounts, hold }, now);
+        const decided = decide(lead, runtime.ruleSet, { team, state: current, accounts, hold }, now);
+        const decision = isBulkPurpose(job.purpose)
+          ? keepWhenUnchanged(decided, lead, runtime.ruleSet, team)
+          : decided;
         if (job.hold !== undefined && decision.destination.kind === 'hold') {
           job.noWork = true;
           continue;
@@ -1364,6 +1361,7 @@ export class Worker {
       fetching = (async () => {
         // Stamped with our clock, so freshness is judged on one time line.
         const directory = { ...(await runtime.connector.directory()), fetchedAt: now };
+        await this.bulk?.directoryRefreshed(runtime, stored ?? memory ?? null, directory, now);
         await this.storage.saveDirectory(runtime.tenantId, directory);
         this.directories.set(runtime.tenantId, directory);
         return directory;

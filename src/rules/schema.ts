@@ -14,6 +14,7 @@ import type {
   SlaBreach,
   SlaStep,
   TaskSpec,
+  Team,
   TouchSignal,
   TerritoryClause,
   WorkingHours,
@@ -515,7 +516,9 @@ export function teamSchema(warnings: RawWarning[]) {
       }, z.record(rep))
       .nullish(),
     queues: z.record(queue).nullish(),
-  }).transform((t, ctx) => {
+    /** Opt-in: a rep deactivated in the CRM has their open leads routed again, on the next directory refresh. */
+    reassign_deactivated: z.boolean().optional(),
+  }).transform((t, ctx): Team => {
     const reps: Record<string, Rep> = {};
     for (const [key, r] of Object.entries(t.reps ?? {})) {
       const email = key.trim().toLowerCase();
@@ -543,7 +546,7 @@ export function teamSchema(warnings: RawWarning[]) {
     const queues: Record<string, Queue> = {};
     for (const [name, target] of Object.entries(t.queues ?? {}))
       if (target !== undefined) queues[name] = { name, target };
-    return { reps, queues };
+    return t.reassign_deactivated === true ? { reps, queues, reassignDeactivated: true } : { reps, queues };
   });
 }
 

@@ -62,3 +62,15 @@ export {
   type DecisionSearch,
 } from './decision-inputs.js';
 export { TenantHealthRepository, type FailedAction } from './tenant-health.js';
+export {
+  BulkJobRepository,
+  bulkSubscription,
+  BULK_SUBSCRIPTION_PREFIX,
+  bulkParamsSchema,
+  type BulkJob,
+  type BulkKind,
+  type BulkParams,
+  type BulkProgress,
+  type BulkState,
+  type PreviewRow,
+} from './bulk-jobs.js';

@@ -385,6 +385,49 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX actions_failed ON actions (tenant_id, updated_at) WHERE status = 'failed'`,
     ],
   },
+  {
+    version: 13,
+    name: 'bulk jobs',
+    // A backfill or reassign pages existing records from the CRM into the inbox as bulk work. The job
+    // row holds where paging resumes (the connector's cursor, moved only after the page is in the inbox)
+    // and who is paging (a lease, taken over once it expires). One open job per tenant and key, so a
+    // second `backfill` with the same options, or a deactivation noticed twice, attaches to it.
+    statements: () => [
+      `CREATE TABLE bulk_jobs (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('backfill', 'reassign')),
+        job_key TEXT NOT NULL,
+        params TEXT NOT NULL,
+        dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+        state TEXT NOT NULL CHECK (state IN ('listing', 'routing', 'done', 'failed')),
+        cursor TEXT,
+        listed INTEGER NOT NULL,
+        remaining INTEGER,
+        preview_state TEXT,
+        holder TEXT,
+        lease_until BIGINT,
+        error TEXT,
+        started_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        finished_at BIGINT
+      )`,
+      `CREATE UNIQUE INDEX bulk_jobs_open ON bulk_jobs (tenant_id, job_key) WHERE state IN ('listing', 'routing')`,
+      `CREATE INDEX bulk_jobs_state ON bulk_jobs (state, created_at)`,
+      // What a dry run would change, one row per record: the CSV is written from these.
+      `CREATE TABLE bulk_preview (
+        job_id TEXT NOT NULL REFERENCES bulk_jobs (id) ON DELETE CASCADE,
+        lead_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        current_owner TEXT,
+        new_owner TEXT,
+        destination TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        PRIMARY KEY (job_id, lead_id)
+      )`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

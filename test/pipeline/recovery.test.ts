@@ -29,6 +29,7 @@ function interpose(real: CrmConnector, over: Partial<CrmConnector>): CrmConnecto
     findNotes: (leadId) => real.findNotes(leadId),
     findEnrollment: (leadId) => real.findEnrollment(leadId),
     touchedSince: (leadId, since) => real.touchedSince(leadId, since),
+    listLeads: (query) => real.listLeads(query),
     checkConnection: () => real.checkConnection(),
     ...over,
   };

@@ -1,0 +1,208 @@
+// Bulk ownership work through the normal worker path, over the real HubSpot connector and the sandbox
+// CRM (whose write log is the judge): a backfill routes existing records once, keeps owners that fit,
+// never holds up a live lead, and a rep deactivated in the CRM has their leads moved.
+import type { CrmObject } from '../../connectors/sandbox/index.js';
+import { BulkRunner, startReassign } from '../../src/pipeline/bulk/runner.js';
+import type { Worker } from '../../src/pipeline/worker.js';
+import { BulkJobRepository, type BulkProgress } from '../../src/storage/index.js';
+import { ENGINES, logger, NA, RULES, setup, TENANT, useSandbox, type Env } from './support.js';
+
+const sandbox = useSandbox();
+
+/** RULES without the pool's sequence: one enrollment call per lead would make each test wait on the rate budget. */
+const BULK_RULES = RULES.replace('    sequence: Inbound nurture\n', '');
+/** BULK_RULES with the team opted in to automatic reassignment. */
+const OPTED_IN = BULK_RULES.replace('team:\n  reps:', 'team:\n  reassign_deactivated: true\n  reps:');
+
+interface Bulk {
+  jobs: BulkJobRepository;
+  worker: Worker;
+}
+
+function bulkOf(env: Env): Bulk {
+  const jobs = new BulkJobRepository(env.storage.db);
+  const runner = new BulkRunner({
+    storage: env.storage,
+    jobs,
+    registry: env.registry,
+    logger,
+    holder: 'w1',
+    idleMs: 0,
+  });
+  return { jobs, worker: env.worker('w1', { bulk: runner, batchSize: 100 }) };
+}
+
+/** Housekeeping (which lists) and batches until the job is done. */
+async function settle(env: Env, bulk: Bulk, jobId: string): Promise<BulkProgress> {
+  for (let i = 0; i < 1_000; i++) {
+    await bulk.worker.housekeep(env.clock.now);
+    await bulk.worker.runOnce();
+    const progress = await bulk.jobs.progress(jobId);
+    if (progress?.job.state === 'done' || progress?.job.state === 'failed') return progress;
+  }
+  throw new Error(`job ${jobId} did not finish`);
+}
+
+function contacts(env: Env, n: number, props: Record<string, string> = {}): CrmObject[] {
+  return Array.from({ length: n }, (_, i) =>
+    env.demo.portal.createObject(
+      'contacts',
+      {
+        email: `old${i}-${Math.random().toString(36).slice(2, 8)}@bulk.example`,
+        jobtitle: 'Buyer',
+        ...props,
+      },
+      'import',
+    ),
+  );
+}
+
+const ownerId = (env: Env, email: string): string => {
+  const owner = env.demo.portal.ownerByEmail(email);
+  if (owner === undefined) throw new Error(`no owner ${email}`);
+  return owner.id;
+};
+
+describe.each(ENGINES)('bulk ownership work on %s', (engine, describeEngine) => {
+  describeEngine(engine, () => {
+    it('a backfill routes every existing record once; run again, it writes nothing', async () => {
+      const env = await setup(sandbox(), { engine, rules: BULK_RULES });
+      const bulk = bulkOf(env);
+      const old = contacts(env, 450);
+      const { job } = await bulk.jobs.start(
+        { tenantId: TENANT, kind: 'backfill', key: 'backfill', params: {}, dryRun: false, startedBy: 'test' },
+        env.clock.now,
+      );
+      const done = await settle(env, bulk, job.id);
+      expect(done).toMatchObject({ routed: 450, failed: 0, waiting: 0, job: { listed: 450, state: 'done' } });
+      for (const c of old) {
+        expect(env.writes('owner.set', c.id)).toHaveLength(1);
+        expect(env.tasksFor(c.id)).toHaveLength(1);
+      }
+      // Old records are not speed-to-lead figures, and the pool's rotation was spread over them.
+      const owners = new Set(old.map((c) => env.writes('owner.set', c.id)[0]!.details['to']));
+      expect(owners.size).toBe(NA.length);
+
+      // A second backfill finds every owner fitting the rules: nothing is written, no turn is taken.
+      const writes = sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' }).length;
+      const again = await bulk.jobs.start(
+        { tenantId: TENANT, kind: 'backfill', key: 'backfill', params: {}, dryRun: false, startedBy: 'test' },
+        env.clock.now,
+      );
+      expect(again.created).toBe(true);
+      expect(await settle(env, bulk, again.job.id)).toMatchObject({ routed: 450, failed: 0 });
+      expect(sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' })).toHaveLength(writes);
+      await env.close();
+    });
+
+    it('a live lead is routed in the first batch while a backfill waits in the inbox', async () => {
+      const env = await setup(sandbox(), { engine, rules: BULK_RULES });
+      const bulk = bulkOf(env);
+      contacts(env, 400);
+      const { job } = await bulk.jobs.start(
+        { tenantId: TENANT, kind: 'backfill', key: 'backfill', params: {}, dryRun: false, startedBy: 'test' },
+        env.clock.now,
+      );
+      await bulk.worker.housekeep(env.clock.now);
+      expect((await bulk.jobs.progress(job.id))?.waiting).toBe(400);
+      env.clock.now += 1_000;
+      const [live] = contacts(env, 1, { jobtitle: 'Fresh' });
+      await env.enqueueCreated([live!]);
+      await bulk.worker.runOnce();
+      expect(env.writes('owner.set', live!.id)).toHaveLength(1);
+      expect(env.decisions[0]?.lead.id).toBe(live!.id);
+      expect((await settle(env, bulk, job.id)).routed).toBe(400);
+      await env.close();
+    });
+
+    it('keeps an owner that fits, moves one that does not, and --unowned leaves owned records alone', async () => {
+      const env = await setup(sandbox(), { engine, rules: BULK_RULES });
+      const bulk = bulkOf(env);
+      const [fits] = contacts(env, 1, {
+        jobtitle: 'Seatless',
+        hubspot_owner_id: ownerId(env, 'dev@acme.io'),
+      });
+      const [moves] = contacts(env, 1, {
+        jobtitle: 'Seatless',
+        hubspot_owner_id: ownerId(env, 'nina@acme.io'),
+      });
+      const [unowned] = contacts(env, 1);
+      const unownedOnly = await bulk.jobs.start(
+        {
+          tenantId: TENANT,
+          kind: 'backfill',
+          key: 'backfill:unowned',
+          params: { unowned: true },
+          dryRun: false,
+          startedBy: 'test',
+        },
+        env.clock.now,
+      );
+      expect(await settle(env, bulk, unownedOnly.job.id)).toMatchObject({ routed: 1, job: { listed: 1 } });
+      expect(env.writes('owner.set', unowned!.id)).toHaveLength(1);
+
+      const all = await bulk.jobs.start(
+        { tenantId: TENANT, kind: 'backfill', key: 'backfill', params: {}, dryRun: false, startedBy: 'test' },
+        env.clock.now,
+      );
+      await settle(env, bulk, all.job.id);
+      expect(env.writes('owner.set', fits!.id)).toEqual([]);
+      expect(env.tasksFor(fits!.id)).toEqual([]);
+      expect(env.writes('owner.set', moves!.id).map((w) => w.details['to'])).toEqual([
+        ownerId(env, 'dev@acme.io'),
+      ]);
+      expect(env.tasksFor(moves!.id)).toHaveLength(1);
+      // The unowned one was routed by the first job and fits now: still one owner write.
+      expect(env.writes('owner.set', unowned!.id)).toHaveLength(1);
+      await env.close();
+    });
+
+    it('a rep deactivated in the CRM is noticed on the directory refresh and their leads move, once', async () => {
+      const env = await setup(sandbox(), { engine, rules: OPTED_IN });
+      const bulk = bulkOf(env);
+      const routed = contacts(env, 40);
+      await env.enqueueCreated(routed);
+      await env.drain(bulk.worker);
+      const nina = ownerId(env, 'nina@acme.io');
+      const ninas = routed.filter((c) => env.writes('owner.set', c.id)[0]?.details['to'] === nina);
+      expect(ninas.length).toBeGreaterThan(0);
+
+      // Nina leaves. A dry run first: what would move, nothing written.
+      env.demo.portal.setOwnerActive(nina, false);
+      const writes = sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' }).length;
+      const preview = await startReassign(bulk.jobs, TENANT, 'nina@acme.io', true, 'test', env.clock.now);
+      expect(await settle(env, bulk, preview.job.id)).toMatchObject({
+        job: { state: 'done', listed: ninas.length },
+      });
+      const rows = await bulk.jobs.preview(preview.job.id);
+      expect(rows.map((r) => r.leadId).sort()).toEqual(ninas.map((c) => c.id).sort());
+      expect(rows.every((r) => r.currentOwner === 'nina@acme.io' && r.newOwner !== 'nina@acme.io')).toBe(
+        true,
+      );
+      expect(sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' })).toHaveLength(writes);
+
+      // The next batch after the directory's TTL refreshes it and starts the reassign (opted in).
+      env.clock.now += 10 * 60_000;
+      await env.enqueueCreated(contacts(env, 1), 'late');
+      await bulk.worker.runOnce();
+      const [started] = (await bulk.jobs.list(TENANT)).filter((j) => !j.dryRun);
+      expect(started).toMatchObject({ kind: 'reassign', params: { from: 'nina@acme.io' }, dryRun: false });
+      expect(await settle(env, bulk, started!.id)).toMatchObject({ routed: ninas.length, failed: 0 });
+      for (const c of ninas) {
+        const sets = env.writes('owner.set', c.id).map((w) => w.details['to']);
+        expect(sets).toHaveLength(2);
+        expect(sets[1]).not.toBe(nina);
+        expect(env.tasksFor(c.id)).toHaveLength(2);
+      }
+      // Everyone else keeps their owner and gets nothing new.
+      for (const c of routed.filter((x) => !ninas.includes(x)))
+        expect(env.writes('owner.set', c.id)).toHaveLength(1);
+
+      // Noticed again (another worker's stale directory): no second job while this one is open, and
+      // once done, a new reassign finds no lead left with Nina.
+      const again = await startReassign(bulk.jobs, TENANT, 'nina@acme.io', false, 'test', env.clock.now);
+      expect(await settle(env, bulk, again.job.id)).toMatchObject({ routed: 0, job: { listed: 0 } });
+      await env.close();
+    });
+  });
+});
