@@ -18,6 +18,8 @@ import {
   type ExistingNote,
   type ExistingTask,
   type ItemResult,
+  type LeadListPage,
+  type LeadListQuery,
   type NoteCreate,
   type OwnerWrite,
   type SequenceEnrollment,
@@ -56,6 +58,7 @@ import {
   soqlClause,
   soqlJoin,
   soqlName,
+  soqlNumber,
   soqlString,
   type SoqlFragment,
 } from './soql.js';
@@ -75,6 +78,8 @@ export const MAX_QUERY_URL_CHARS = 12_000;
 /** How long one call may take before it is abandoned (and a write's outcome becomes unknown). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_DIRECTORY_TTL_MS = 5 * 60_000;
+/** Records per page of a bulk listing (backfill, reassign). */
+export const LIST_PAGE_SIZE = 200;
 
 export const CADENCE_ACTION_PATH = '/actions/standard/assignTargetToSalesCadence';
 export const COLLECTIONS_PATH = '/composite/sobjects';
@@ -843,6 +848,31 @@ export class SalesforceConnector implements CrmConnector {
    * Event on it, or completed a Task on it. Our own writes are made by the integration user, so they
    * never count (unless that user is also the owner).
    */
+  /**
+   * Open Leads in Id order, 200 per query: keyset paging (`Id > :after`) so a resumed job continues
+   * after the last record it listed. "Unowned" is owned by a queue (every Salesforce record has an
+   * owner). Not yet run against the Salesforce sandbox: the `sfconn` work covers it end to end.
+   */
+  async listLeads(query: LeadListQuery): Promise<LeadListPage> {
+    const where: SoqlFragment[] = [soqlClause`IsConverted = false`];
+    if (query.since !== undefined) where.push(soqlClause`CreatedDate >= ${soqlDateTime(query.since)}`);
+    if (query.unowned === true) where.push(soqlClause`Owner.Type = 'Queue'`);
+    if (query.owner !== undefined) {
+      const wanted = query.owner.trim().toLowerCase();
+      const ids = (await this.directory()).owners.filter((o) => o.email === wanted).map((o) => o.id);
+      if (ids.length === 0) return { ids: [] };
+      where.push(soqlClause`OwnerId IN ${soqlIdList(ids)}`);
+    }
+    if (query.after !== undefined) where.push(soqlClause`Id > ${soqlId(query.after)}`);
+    const records = await this.query(
+      soql`SELECT Id FROM Lead WHERE ${soqlJoin(where, ' AND ')} ORDER BY Id LIMIT ${soqlNumber(LIST_PAGE_SIZE)}`,
+      'Lead query',
+    );
+    const ids = records.flatMap((r) => str(r['Id']) ?? []);
+    const last = ids.at(-1);
+    return last === undefined || ids.length < LIST_PAGE_SIZE ? { ids } : { ids, after: last };
+  }
+
   async touchedSince(leadId: string, since: number): Promise<boolean> {
     const object = isSalesforceId(leadId) ? objectOfId(leadId) : undefined;
     if (object === undefined)
