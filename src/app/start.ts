@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createHmac, randomBytes } from 'node:crypto';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
+import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { crmCallOutcome, Metrics } from '../metrics.js';
@@ -36,7 +37,9 @@ import { ConfigError, ensureDataDir, teamFileBeside, type AppConfig } from './co
 import { lockDataDir, type DataDirLock } from './data-dir.js';
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
-import { HubSpotTenants } from './tenants.js';
+import { CrmRegistry } from './crms.js';
+import { hubspotWiring } from './hubspot.js';
+import { Tenants } from './tenants.js';
 import {
   DEFAULT_FRAME_ANCESTORS,
   SettingsAccess,
@@ -327,12 +330,13 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   });
   // Closes the Redis client too.
   stops.push(() => limiters.disconnectAll());
-  const tenants = new HubSpotTenants({
+  // One wiring per CRM, by provider; a tenant's connector is built by the wiring of its provider.
+  const crms = new CrmRegistry([
+    hubspotWiring({ storage, oauth, limiters, profile, basePath: hubspot.apiBase, clock }),
+  ]);
+  const tenants = new Tenants({
     storage,
-    oauth,
-    limiters,
-    profile,
-    basePath: hubspot.apiBase,
+    crms,
     team,
     clock,
     onUninstalled: (tenant) =>
@@ -440,10 +444,11 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
               about: 'every change the app made in the sandbox CRM',
             },
           ],
+    // The CRMs that push their events here; a pulled stream records into the same inbox.
+    intakes: [hubspotPushedIntake({ clientSecret: hubspot.clientSecret, appId: hubspot.appId })],
     hubspot: {
       clientId: hubspot.clientId,
       clientSecret: hubspot.clientSecret,
-      appId: hubspot.appId,
       oauth,
       ...(sandbox !== undefined
         ? { authorizeOrigin: sandbox.url }

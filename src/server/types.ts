@@ -2,6 +2,7 @@
 // can see exactly which storage calls the HTTP layer makes.
 import type { Metrics } from '../metrics.js';
 import type { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
+import type { PushedIntake } from '../../connectors/pushed-intake.js';
 import type { Logger } from '../log.js';
 import type { SettingsDeps } from '../settings/index.js';
 import type { Storage, Tenant } from '../storage/index.js';
@@ -14,8 +15,6 @@ export type ServerStorage = Pick<
 export interface HubSpotServerConfig {
   clientId: string;
   clientSecret: string;
-  /** Our app id: events whose source names it are echoes of our own writes. */
-  appId: string | number;
   /** Must be built with `redirectUri: hubspotRedirectUri(publicUrl)`. */
   oauth: Pick<HubSpotOAuth, 'exchangeCode' | 'tokenInfo'>;
   scopes?: readonly string[];
@@ -31,6 +30,8 @@ export interface ServerDeps {
   /** The public origin HubSpot calls, e.g. `https://router.example.com`; the signed URI is rebuilt from it. */
   publicUrl: string;
   hubspot: HubSpotServerConfig;
+  /** The CRMs that push events to us: one webhook route each, at `webhookPath(provider)`. */
+  intakes: readonly PushedIntake[];
   /** Wakes the worker after new inbox rows were committed (called only when at least one is new). */
   onEnqueued?: (count: number) => void;
   onInstalled?: (tenant: Tenant) => Promise<void>;
@@ -52,7 +53,12 @@ export interface HomeLink {
   about: string;
 }
 
-export const WEBHOOK_PATH = '/webhooks/hubspot';
+/** Where a CRM's pushed intake receives its webhooks. */
+export function webhookPath(provider: string): string {
+  return `/webhooks/${provider}`;
+}
+
+export const WEBHOOK_PATH = webhookPath('hubspot');
 export const INSTALL_PATH = '/oauth/hubspot/install';
 export const CALLBACK_PATH = '/oauth/hubspot/callback';
 

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it, describe } from '@jest/globals';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
-import { encodeTokenSet, HubSpotTenants } from '../../src/app/tenants.js';
+import { CrmRegistry } from '../../src/app/crms.js';
+import { encodeTokenSet, hubspotWiring } from '../../src/app/hubspot.js';
+import { Tenants } from '../../src/app/tenants.js';
 import { editRep } from '../../src/settings/team-edit.js';
 import { loadTeam, ruleSetVersion, teamVersion } from '../../src/rules/index.js';
 import { TenantConfigRepository, type Storage } from '../../src/storage/index.js';
@@ -14,10 +16,10 @@ import { addTenant, sqliteMemory, T0 } from '../storage/helpers.js';
 const RULES = readFileSync('rules/hubspot-demo/rules.yaml', 'utf8');
 const TEAM = readFileSync('rules/hubspot-demo/team.yaml', 'utf8');
 
-describe('HubSpotTenants with stored configuration', () => {
+describe('Tenants with stored configuration', () => {
   let storage: Storage;
   let close: () => Promise<void>;
-  let tenants: HubSpotTenants;
+  let tenants: Tenants;
   let config: TenantConfigRepository;
   const limiters = new LimiterFactory({ provider: 'tenant-config-runtime', buckets: HUBSPOT_BUCKETS });
 
@@ -25,7 +27,7 @@ describe('HubSpotTenants with stored configuration', () => {
     ({ storage, close } = await sqliteMemory.open());
     config = new TenantConfigRepository(storage.db);
     for (const id of ['a', 'b']) {
-      await addTenant(storage, id);
+      await addTenant(storage, id, 'hubspot');
       await storage.setTenantToken(
         id,
         encodeTokenSet({ accessToken: 'x', refreshToken: 'y', expiresAt: T0 + 3_600_000 }),
@@ -42,7 +44,7 @@ describe('HubSpotTenants with stored configuration', () => {
         T0,
       );
     }
-    tenants = new HubSpotTenants({
+    const hubspot = hubspotWiring({
       storage,
       oauth: new HubSpotOAuth({
         clientId: 'c',
@@ -52,6 +54,11 @@ describe('HubSpotTenants with stored configuration', () => {
       }),
       limiters,
       basePath: 'http://127.0.0.1:9',
+      clock: () => T0,
+    });
+    tenants = new Tenants({
+      storage,
+      crms: new CrmRegistry([hubspot]),
       team: undefined,
       clock: () => T0,
     });

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { Keyring } from '../../connectors/shared/crypto.js';
 import { signV3 } from '../../connectors/hubspot/signature.js';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
+import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { createLogger } from '../../src/log.js';
 import { openStorage, type Storage, type Tenant } from '../../src/storage/index.js';
 import { createServer, hubspotRedirectUri, type ServerDeps } from '../../src/server/index.js';
@@ -69,10 +70,10 @@ export async function startServer(
     logger,
     clock: () => clock.now,
     publicUrl,
+    intakes: [hubspotPushedIntake({ clientSecret: CLIENT_SECRET, appId: APP_ID })],
     hubspot: {
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
-      appId: APP_ID,
       oauth: new HubSpotOAuth(oauthOptions),
       ...overrides.hubspot,
     },

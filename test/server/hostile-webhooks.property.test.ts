@@ -67,6 +67,7 @@ const { openStorage } = await import(cfg.modules.storage);
 const { createServer, hubspotRedirectUri } = await import(cfg.modules.server);
 const { createLogger } = await import(cfg.modules.log);
 const { HubSpotOAuth } = await import(cfg.modules.oauth);
+const { hubspotPushedIntake } = await import(cfg.modules.pushedIntake);
 const { Keyring } = await import(cfg.modules.crypto);
 let now = cfg.t0;
 const storage = await openStorage({ file: cfg.file, cipher: new Keyring(randomBytes(32)), now: () => now });
@@ -77,8 +78,9 @@ const stream = new Writable({ write(chunk, _enc, done) { logLines += 1; if (chun
 let enqueued = 0;
 const server = createServer({
   storage, logger: createLogger({ level: 'info', stream }), clock: () => now, publicUrl: cfg.publicUrl,
+  intakes: [hubspotPushedIntake({ clientSecret: cfg.secret, appId: cfg.appId })],
   hubspot: {
-    clientId: cfg.clientId, clientSecret: cfg.secret, appId: cfg.appId, authorizeOrigin: cfg.oauthBaseUrl,
+    clientId: cfg.clientId, clientSecret: cfg.secret, authorizeOrigin: cfg.oauthBaseUrl,
     oauth: new HubSpotOAuth({ clientId: cfg.clientId, clientSecret: cfg.secret, redirectUri: hubspotRedirectUri(cfg.publicUrl), baseUrl: cfg.oauthBaseUrl }),
   },
   onEnqueued: (n) => { enqueued += n; },
@@ -1239,6 +1241,7 @@ beforeAll(async () => {
       server: here('../../src/server/index.ts'),
       log: here('../../src/log.ts'),
       oauth: here('../../connectors/hubspot/oauth.ts'),
+      pushedIntake: here('../../connectors/hubspot/pushed-intake.ts'),
       crypto: here('../../connectors/shared/crypto.ts'),
     },
   });

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { CrmEvent } from '../../connectors/connector.js';
 import { Keyring } from '../../connectors/shared/crypto.js';
 import type { Action, Decision, RoutingState } from '../../src/core/types.js';
-import { openStorage, type Cipher, type Db, type Storage } from '../../src/storage/index.js';
+import { openStorage, type Cipher, type Db, type NewTenant, type Storage } from '../../src/storage/index.js';
 import { openPgDb } from '../../src/storage/pg-db.js';
 import { openSqliteDb } from '../../src/storage/sqlite-db.js';
 import { createPgSchema, describeNeeding, PG_URL, type SuiteFn } from '../support/services.js';
@@ -128,9 +128,10 @@ export function makeDecision(overrides: Partial<Decision> = {}): Decision {
   };
 }
 
-export async function addTenant(storage: Storage, id: string): Promise<void> {
-  await storage.createTenant(
-    { id, provider: 'sandbox', externalId: `portal-${id}`, name: `Tenant ${id}` },
-    T0,
-  );
+export async function addTenant(
+  storage: Storage,
+  id: string,
+  provider: NewTenant['provider'] = 'sandbox',
+): Promise<void> {
+  await storage.createTenant({ id, provider, externalId: `portal-${id}`, name: `Tenant ${id}` }, T0);
 }

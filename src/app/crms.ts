@@ -1,0 +1,67 @@
+// The CRMs this app routes for, by provider key. The composition root registers one wiring per CRM
+// (HubSpot now; Salesforce beside it), and everything generic — the tenant runtimes, the intakes —
+// finds a tenant's CRM here by the provider stored with the tenant, never by naming one.
+import {
+  CrmError,
+  type ConnectorProfile,
+  type CrmConnector,
+  type CrmProvider,
+} from '../../connectors/connector.js';
+import type { Tenant } from '../storage/index.js';
+
+/** A tenant's connector and what it holds (its rate limiter), kept while the tenant is active. */
+export interface TenantConnection {
+  connector: CrmConnector;
+  /** True while calls are queued or running: the connection must stay (a second would double the pace). */
+  busy(): boolean;
+  /** Lets go of what it holds; called once the tenant went idle. */
+  release(): Promise<void>;
+}
+
+/** What the tenant runtimes are told when a tenant's credentials cannot be had. */
+export interface CredentialHooks {
+  /**
+   * Getting the tenant's credentials failed; `revoked`: the CRM says the grant is gone for good (the app
+   * was uninstalled). Always throws: the error, or TenantUninstalledError once the tenant is marked.
+   */
+  failed(error: unknown, revoked: boolean): Promise<never>;
+}
+
+/** How the app reaches one CRM. */
+export interface CrmWiring {
+  readonly provider: CrmProvider;
+  readonly profile: ConnectorProfile;
+  /** The tenant's connector, on its own credentials and rate budget. */
+  connect(tenant: Tenant, credentials: CredentialHooks): TenantConnection;
+  /**
+   * After the CRM refused a tenant's credentials: whether that is because the grant is gone (the app
+   * was uninstalled). Only a plain answer from the CRM counts; anything else is false.
+   */
+  grantRevoked(tenant: Tenant): Promise<boolean>;
+}
+
+export class CrmRegistry {
+  private readonly wirings = new Map<CrmProvider, CrmWiring>();
+
+  constructor(wirings: readonly CrmWiring[] = []) {
+    for (const w of wirings) this.register(w);
+  }
+
+  register(wiring: CrmWiring): void {
+    if (this.wirings.has(wiring.provider))
+      throw new Error(`a CRM is already registered for provider '${wiring.provider}'`);
+    this.wirings.set(wiring.provider, wiring);
+  }
+
+  /** The wiring for a tenant's provider; a provider nobody registered is the tenant's error, not a crash. */
+  get(provider: CrmProvider): CrmWiring {
+    const wiring = this.wirings.get(provider);
+    if (wiring === undefined)
+      throw new CrmError('invalid', `no CRM connector is registered for provider '${provider}'`);
+    return wiring;
+  }
+
+  get providers(): CrmProvider[] {
+    return [...this.wirings.keys()];
+  }
+}

@@ -1,0 +1,118 @@
+// HubSpot as the app reaches it: one portal is one tenant; its OAuth tokens are kept (encrypted by
+// storage) in the tenant row and refreshed ahead of expiry; its connector runs on the portal's limiter.
+import { z } from 'zod';
+import { CrmError, type ConnectorProfile } from '../../connectors/connector.js';
+import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
+import {
+  TokenManager,
+  type HubSpotOAuth,
+  type TokenSet,
+  type TokenStore,
+} from '../../connectors/hubspot/oauth.js';
+import { HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
+import type { LimiterFactory } from '../../connectors/shared/limiter.js';
+import type { Storage } from '../storage/index.js';
+import type { CrmWiring } from './crms.js';
+
+const tokenSetSchema = z.object({
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1),
+  expiresAt: z.number(),
+  hubId: z.number().optional(),
+  scopes: z.array(z.string()).optional(),
+});
+
+/** How a token set is kept in the tenant row (which storage encrypts). */
+export function encodeTokenSet(tokens: TokenSet): string {
+  return JSON.stringify(tokens);
+}
+
+export function decodeTokenSet(text: string): TokenSet {
+  return tokenSetSchema.parse(JSON.parse(text));
+}
+
+/** The OAuth token manager's store, over the tenant rows: one HubSpot portal is one tenant. */
+export function tenantTokenStore(storage: Storage, clock: () => number): TokenStore {
+  return {
+    async load(portalId) {
+      const tenant = await storage.findTenant('hubspot', portalId);
+      if (tenant === null) return null;
+      const text = await storage.getTenantToken(tenant.id);
+      return text === null ? null : decodeTokenSet(text);
+    },
+    async save(portalId, tokens) {
+      const tenant = await storage.findTenant('hubspot', portalId);
+      if (tenant === null) throw new CrmError('auth', `portal ${portalId} is not installed`);
+      await storage.setTenantToken(tenant.id, encodeTokenSet(tokens), clock());
+    },
+  };
+}
+
+/**
+ * HubSpot refused the refresh token for good: `400 {"error":"invalid_grant","status":"BAD_REFRESH_TOKEN",
+ * ...}` (hubspot.md §8.3). A refresh token stops working when the portal uninstalls the app.
+ */
+export function isRevokedGrant(error: unknown): boolean {
+  return (
+    error instanceof CrmError &&
+    error.kind === 'auth' &&
+    error.details.status === 400 &&
+    (error.details.code === 'invalid_grant' || error.details.code === 'BAD_REFRESH_TOKEN')
+  );
+}
+
+export interface HubSpotWiringOptions {
+  storage: Storage;
+  oauth: HubSpotOAuth;
+  /** Built from `profile.buckets`: every connector's calls go through its portal's limiter. */
+  limiters: LimiterFactory;
+  /** What the connectors say about HubSpot; HUBSPOT_PROFILE unless the rate budget is tuned. */
+  profile?: ConnectorProfile | undefined;
+  /** The HubSpot API base (the sandbox's URL in sandbox mode). */
+  basePath: string;
+  clock: () => number;
+}
+
+export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
+  const profile = opts.profile ?? HUBSPOT_PROFILE;
+  const tokens = new TokenManager({
+    oauth: opts.oauth,
+    store: tenantTokenStore(opts.storage, opts.clock),
+    now: opts.clock,
+  });
+  return {
+    provider: 'hubspot',
+    profile,
+    connect(tenant, credentials) {
+      const portalId = tenant.externalId;
+      const connector = new HubSpotConnector({
+        portalId,
+        // A refused refresh token is the uninstall: the runtimes mark the tenant and its work waits.
+        accessToken: async () => {
+          try {
+            return await tokens.accessToken(portalId);
+          } catch (error) {
+            return credentials.failed(error, isRevokedGrant(error));
+          }
+        },
+        limiter: opts.limiters.forPortal(portalId),
+        basePath: opts.basePath,
+        profile,
+      });
+      return {
+        connector,
+        busy: () => opts.limiters.busy(portalId),
+        release: () => opts.limiters.release(portalId),
+      };
+    },
+    async grantRevoked(tenant) {
+      try {
+        // A refresh is the one question HubSpot answers plainly: BAD_REFRESH_TOKEN once uninstalled.
+        await tokens.forceRefresh(tenant.externalId);
+        return false;
+      } catch (error) {
+        return isRevokedGrant(error);
+      }
+    },
+  };
+}
