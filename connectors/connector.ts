@@ -2,7 +2,7 @@
 // leads, accounts and a directory, and applies actions; its `profile` states the facts about its CRM
 // that generic code needs (names, batch sizes, rate budget, lookup lag, field names), so nothing outside
 // a connector's own folder names a CRM. Connectors import only the core's types.
-import type { Account, Lead, LeadField } from '../src/core/types.js';
+import type { Account, Lead, LeadField, TouchSignal } from '../src/core/types.js';
 
 /**
  * A CRM's key ('hubspot', 'salesforce', …): chosen by its connector, registered by the composition root,
@@ -228,6 +228,24 @@ export interface LeadListPage {
   remaining?: number | undefined;
 }
 
+/** One lead an SLA check asks about. */
+export interface TouchQuery {
+  leadId: string;
+  /** Touches at or after this time count (epoch ms): when the current owner was written. */
+  since: number;
+  /** The CRM id of the task routing created for the owner, for the `task_completed` signal. */
+  taskId?: string | undefined;
+}
+
+/** What the CRM shows about one lead for its SLA. */
+export interface TouchState {
+  /** The current owner's CRM id (HubSpot owner id, Salesforce user or queue id); absent when unowned. */
+  ownerId?: string | undefined;
+  /** The earliest touch at or after `since` among the signals asked for, if any (epoch ms). */
+  touchedAt?: number | undefined;
+  signal?: TouchSignal | undefined;
+}
+
 /** Per-item outcome of a batch call: the CRM id created, or the error for that item. */
 export type ItemResult = { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
 
@@ -264,7 +282,14 @@ export interface CrmConnector {
    * keyset paging (`WHERE Id > :after ORDER BY Id`), through the quoting helper.
    */
   listLeads(query: LeadListQuery): Promise<LeadListPage>;
-  /** Whether the lead was touched (call, email, meeting, task completed) since a time (epoch ms), for SLAs. */
-  touchedSince(leadId: string, since: number): Promise<boolean>;
+  /**
+   * SLA checks, batched: for many leads in as few calls as the CRM allows (a search of recently touched
+   * records, never one call per lead), each lead's current owner and its first touch at or after its
+   * `since` among `signals`. Leads the CRM no longer has are absent. Throws CrmError like readLeads.
+   * HubSpot: a contacts search per 100 leads. Salesforce: the records, their Tasks and their Events,
+   * three SOQL queries per chunk of ids (sfconn: a `status` from LeadHistory Field = 'Status' would be
+   * exacter than "the owner edited the record").
+   */
+  touchedLeads(queries: TouchQuery[], signals: readonly TouchSignal[]): Promise<Map<string, TouchState>>;
   checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }>;
 }

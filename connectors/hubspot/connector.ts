@@ -4,7 +4,7 @@
 import { Client } from '@hubspot/api-client';
 import { getDomain } from 'tldts';
 import { toLead, type FieldMap } from '../../src/core/normalize.js';
-import type { Account, Lead } from '../../src/core/types.js';
+import type { Account, Lead, TouchSignal } from '../../src/core/types.js';
 import {
   CrmError,
   type ConnectorProfile,
@@ -22,6 +22,8 @@ import {
   type SequenceEnrollment,
   type TaskCreate,
   type TeamWrite,
+  type TouchQuery,
+  type TouchState,
 } from '../connector.js';
 import type { PortalLimiter } from '../shared/limiter.js';
 import { withRetry, type RetryPolicy } from '../shared/retry.js';
@@ -100,11 +102,16 @@ export const NOTE_TO_CONTACT = 202;
 export const DEFAULT_LEAD_PROPERTIES = Object.keys(CONTACT_FIELD_MAP);
 
 /**
- * Contact properties that move when a rep touches a lead. [UNCONFIRMED which exactly cover completed
- * tasks]; `notes_last_contacted` is "last call, email or meeting logged", the other is the last sales
- * activity. Overridable per install.
+ * Contact properties each first-touch signal reads: `notes_last_contacted` is "last call, email or
+ * meeting logged", `hs_last_sales_activity_timestamp` the last sales activity, `hs_lead_status` the lead
+ * status. A completed routing task is read from the task itself.
  */
-export const DEFAULT_TOUCH_PROPERTIES = ['notes_last_contacted', 'hs_last_sales_activity_timestamp'];
+export const TOUCH_PROPERTIES: Record<TouchSignal, string[]> = {
+  activity: ['hs_last_sales_activity_timestamp'],
+  contacted: ['notes_last_contacted'],
+  status: ['hs_lead_status'],
+  task_completed: [],
+};
 
 const COMPANY_PROPERTIES = [
   'name',
@@ -315,7 +322,6 @@ export interface HubSpotConnectorOptions {
   now?: () => number;
   /** Contact property that receives OwnerWrite.reason (e.g. `lead_router_reason`); omitted when unset. */
   reasonProperty?: string;
-  touchProperties?: string[];
   /** How long a fetched directory is reused to translate owner ids in readLeads/findAccounts. */
   directoryTtlMs?: number;
   /** Per-request timeout in ms, token refresh included (default DEFAULT_TIMEOUT_MS). */
@@ -931,26 +937,93 @@ export class HubSpotConnector implements CrmConnector {
     return owner.senderId;
   }
 
-  async touchedSince(leadId: string, since: number): Promise<boolean> {
-    const props = this.opts.touchProperties ?? DEFAULT_TOUCH_PROPERTIES;
-    const res = parseAnswer(
-      batchResponseSchema,
-      await this.call('general', (c) =>
-        c.crm.contacts.batchApi.read(
-          { inputs: [{ id: leadId }], properties: props, propertiesWithHistory: [] },
-          undefined,
-          this.mw(),
+  /**
+   * One contacts search per 100 leads (`hs_object_id IN …`, the search bucket, apart from the 110/10 s
+   * budget): each lead's owner and the touch properties the signals name; with `task_completed`, one
+   * tasks batch read per 100 routing tasks. Search lags writes by moments (§4.3); SLA checks run
+   * minutes after the owner write.
+   */
+  async touchedLeads(
+    queries: TouchQuery[],
+    signals: readonly TouchSignal[],
+  ): Promise<Map<string, TouchState>> {
+    const out = new Map<string, TouchState>();
+    const byLead = new Map(queries.map((q) => [q.leadId, q]));
+    const props = [...new Set(['hubspot_owner_id', ...signals.flatMap((s) => TOUCH_PROPERTIES[s])])];
+    const seen = (state: TouchState, at: number | undefined, since: number, signal: TouchSignal): void => {
+      if (at === undefined || at < since) return;
+      if (state.touchedAt === undefined || at < state.touchedAt) {
+        state.touchedAt = at;
+        state.signal = signal;
+      }
+    };
+    for (const part of chunk([...byLead.keys()], BATCH_SIZE)) {
+      const request = {
+        filterGroups: [{ filters: [{ propertyName: 'hs_object_id', operator: 'IN', values: part }] }],
+        properties: props,
+        limit: BATCH_SIZE,
+        sorts: [],
+      };
+      const page = parseAnswer(
+        searchPageSchema,
+        await this.call('search', (c) =>
+          c.crm.contacts.searchApi.doSearch(
+            request as Parameters<typeof c.crm.contacts.searchApi.doSearch>[0],
+            this.mw(),
+          ),
         ),
-      ),
-      'contacts batch read',
-    );
-    const contact = res.results[0];
-    if (contact === undefined)
-      throw new CrmError('not_found', `contact ${leadId} not found`, { status: 404 });
-    return props.some((p) => {
-      const t = toEpoch(contact.properties[p]);
-      return t !== undefined && t >= since;
-    });
+        'contacts search',
+      );
+      for (const obj of page.results) {
+        const q = byLead.get(obj.id);
+        if (q === undefined) continue;
+        const p = obj.properties;
+        const state: TouchState = {};
+        const owner = p['hubspot_owner_id'];
+        if (owner !== null && owner !== undefined && owner !== '') state.ownerId = owner;
+        for (const signal of signals) {
+          if (signal === 'activity')
+            seen(state, toEpoch(p['hs_last_sales_activity_timestamp']), q.since, signal);
+          if (signal === 'contacted') seen(state, toEpoch(p['notes_last_contacted']), q.since, signal);
+          // No change time in search: a status past HubSpot's default "NEW" counts from when it is seen.
+          if (signal === 'status') {
+            const status = p['hs_lead_status'];
+            if (status !== null && status !== undefined && status !== '' && status !== 'NEW')
+              seen(state, Math.max(q.since, this.now()), q.since, signal);
+          }
+        }
+        out.set(obj.id, state);
+      }
+    }
+    if (signals.includes('task_completed')) {
+      const tasks = queries.filter((q) => q.taskId !== undefined && out.has(q.leadId));
+      for (const part of chunk(tasks, BATCH_SIZE)) {
+        const res = parseAnswer(
+          batchResponseSchema,
+          await this.call('general', (c) =>
+            c.crm.objects.tasks.batchApi.read(
+              {
+                inputs: part.map((q) => ({ id: q.taskId ?? '' })),
+                properties: ['hs_task_status', 'hs_task_completion_date', 'hs_lastmodifieddate'],
+                propertiesWithHistory: [],
+              },
+              undefined,
+              this.mw(),
+            ),
+          ),
+          'tasks batch read',
+        );
+        const byTask = new Map(res.results.map((t) => [t.id, t.properties]));
+        for (const q of part) {
+          const p = byTask.get(q.taskId ?? '');
+          const state = out.get(q.leadId);
+          if (p === undefined || state === undefined || p['hs_task_status'] !== 'COMPLETED') continue;
+          const at = toEpoch(p['hs_task_completion_date']) ?? toEpoch(p['hs_lastmodifieddate']) ?? this.now();
+          seen(state, at, q.since, 'task_completed');
+        }
+      }
+    }
+    return out;
   }
 
   async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {

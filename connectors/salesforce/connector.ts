@@ -8,7 +8,7 @@
 //   Cadence action: https://developer.salesforce.com/docs/platform/api-action/guide/actions-obj-high-velocity-sales.html
 import type { HttpRequest } from 'jsforce';
 import { z } from 'zod';
-import type { Account, Lead } from '../../src/core/types.js';
+import type { Account, Lead, TouchSignal } from '../../src/core/types.js';
 import {
   CrmError,
   type CrmConnector,
@@ -25,6 +25,8 @@ import {
   type SequenceEnrollment,
   type TaskCreate,
   type TeamWrite,
+  type TouchQuery,
+  type TouchState,
 } from '../connector.js';
 import { withRetry, type RetryPolicy } from '../shared/retry.js';
 import type { SalesforceSession } from './auth.js';
@@ -873,38 +875,94 @@ export class SalesforceConnector implements CrmConnector {
     return last === undefined || ids.length < LIST_PAGE_SIZE ? { ids } : { ids, after: last };
   }
 
-  async touchedSince(leadId: string, since: number): Promise<boolean> {
-    const object = isSalesforceId(leadId) ? objectOfId(leadId) : undefined;
-    if (object === undefined)
-      throw new CrmError('invalid', `${JSON.stringify(leadId)} is not a Salesforce Lead or Contact id`);
-    const [record] = await this.query(
-      soql`SELECT Id, OwnerId, LastModifiedById, LastModifiedDate FROM ${soqlName(object)} WHERE Id = ${soqlIdOrRefuse(leadId)}`,
-      `${object} query`,
-    );
-    if (record === undefined)
-      throw new CrmError('not_found', `${object} ${leadId} not found`, { status: 404 });
-    const owner = str(record['OwnerId']);
-    if (owner === undefined) return false;
-    const byOwner = (id: unknown): boolean =>
-      typeof id === 'string' && id.slice(0, 15) === owner.slice(0, 15);
-    if (byOwner(record['LastModifiedById']) && (toEpoch(record['LastModifiedDate']) ?? 0) >= since)
-      return true;
-    const after = soqlDateTime(since);
-    const tasks = await this.query(
-      soql`SELECT Id, CreatedById, LastModifiedById, IsClosed FROM Task WHERE WhoId = ${soqlIdOrRefuse(leadId)} AND LastModifiedDate >= ${after}`,
-      'Task query',
-    );
-    if (
-      tasks.some(
-        (t) => byOwner(t['CreatedById']) || (t['IsClosed'] === true && byOwner(t['LastModifiedById'])),
+  /**
+   * SLA checks in three SOQL queries per chunk of ids (the record, its Tasks, its Events), never one per
+   * lead. A touch is the owner's: `status` — the owner edited the record (a Status change, for one);
+   * `activity` and `contacted` — a Task or Event the owner created; `task_completed` — a Task the owner
+   * closed. Our own writes are made by the integration user, so they never count (unless that user is
+   * also the owner). The owner is the record's OwnerId.
+   */
+  async touchedLeads(
+    queries: TouchQuery[],
+    signals: readonly TouchSignal[],
+  ): Promise<Map<string, TouchState>> {
+    const out = new Map<string, TouchState>();
+    const since = new Map(queries.map((q) => [q.leadId, q.since]));
+    const byObject: Record<'Lead' | 'Contact', string[]> = { Lead: [], Contact: [] };
+    for (const id of since.keys()) {
+      const object = isSalesforceId(id) ? objectOfId(id) : undefined;
+      if (object !== undefined) byObject[object].push(id);
+    }
+    const owners = new Map<string, string>();
+    const seen = (id: unknown, at: number | undefined, signal: TouchSignal): void => {
+      const leadId =
+        typeof id === 'string'
+          ? [...since.keys()].find((k) => k.slice(0, 15) === id.slice(0, 15))
+          : undefined;
+      const state = leadId === undefined ? undefined : out.get(leadId);
+      const from = leadId === undefined ? undefined : since.get(leadId);
+      if (
+        state === undefined ||
+        at === undefined ||
+        from === undefined ||
+        at < from ||
+        !signals.includes(signal)
       )
-    )
-      return true;
-    const events = await this.query(
-      soql`SELECT Id, CreatedById FROM Event WHERE WhoId = ${soqlIdOrRefuse(leadId)} AND CreatedDate >= ${after}`,
-      'Event query',
-    );
-    return events.some((e) => byOwner(e['CreatedById']));
+        return;
+      if (state.touchedAt === undefined || at < state.touchedAt) {
+        state.touchedAt = at;
+        state.signal = signal;
+      }
+    };
+    const byOwner = (leadId: unknown, userId: unknown): boolean => {
+      if (typeof leadId !== 'string' || typeof userId !== 'string') return false;
+      const owner = owners.get(leadId.slice(0, 15));
+      return owner !== undefined && owner.slice(0, 15) === userId.slice(0, 15);
+    };
+    for (const object of ['Lead', 'Contact'] as const) {
+      for (const part of idChunks(byObject[object], 400)) {
+        const after = soqlDateTime(Math.min(...part.map((id) => since.get(id) ?? 0)));
+        const records = await this.query(
+          soql`SELECT Id, OwnerId, LastModifiedById, LastModifiedDate FROM ${soqlName(object)} WHERE Id IN ${soqlIdList(part)}`,
+          `${object} query`,
+        );
+        for (const r of records) {
+          const id = str(r['Id']);
+          if (id === undefined) continue;
+          const leadId = part.find((k) => k.slice(0, 15) === id.slice(0, 15)) ?? id;
+          const owner = str(r['OwnerId']);
+          const state: TouchState = {};
+          if (owner !== undefined) {
+            state.ownerId = owner;
+            owners.set(leadId.slice(0, 15), owner);
+          }
+          out.set(leadId, state);
+          if (byOwner(leadId, r['LastModifiedById'])) seen(leadId, toEpoch(r['LastModifiedDate']), 'status');
+        }
+        const tasks = await this.query(
+          soql`SELECT WhoId, CreatedById, CreatedDate, LastModifiedById, LastModifiedDate, IsClosed FROM Task WHERE WhoId IN ${soqlIdList(part)} AND LastModifiedDate >= ${after}`,
+          'Task query',
+        );
+        for (const t of tasks) {
+          if (byOwner(t['WhoId'], t['CreatedById'])) {
+            seen(t['WhoId'], toEpoch(t['CreatedDate']), 'activity');
+            seen(t['WhoId'], toEpoch(t['CreatedDate']), 'contacted');
+          }
+          if (t['IsClosed'] === true && byOwner(t['WhoId'], t['LastModifiedById']))
+            seen(t['WhoId'], toEpoch(t['LastModifiedDate']), 'task_completed');
+        }
+        const events = await this.query(
+          soql`SELECT WhoId, CreatedById, CreatedDate FROM Event WHERE WhoId IN ${soqlIdList(part)} AND CreatedDate >= ${after}`,
+          'Event query',
+        );
+        for (const e of events) {
+          if (!byOwner(e['WhoId'], e['CreatedById'])) continue;
+          seen(e['WhoId'], toEpoch(e['CreatedDate']), 'activity');
+          seen(e['WhoId'], toEpoch(e['CreatedDate']), 'contacted');
+        }
+      }
+    }
+    return out;
   }
 
   async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {

@@ -1,7 +1,7 @@
 // SLA clock math and breach-policy decisions. Pure: time is an argument, the CRM's answer is an
 // argument, and the answer is data the SLA processor acts on.
 import { checkPresence, localTime } from './availability.js';
-import type { Rep, SlaBreach, SlaClock, SlaSpec, SlaStep } from './types.js';
+import type { DecisionSla, Rep, SlaBreach, SlaClock, SlaSpec, SlaStep } from './types.js';
 
 const MINUTE = 60_000;
 /** No clock runs longer than this many minutes looking for working time (a year). */
@@ -176,4 +176,14 @@ export function formatSlaDuration(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % MINUTE === 0) return `${ms / MINUTE}m`;
   return `${Math.round(ms / 1000)}s`;
+}
+
+/**
+ * When a new timer is first looked at: its earliest checkpoint after the decision (a reminder may come
+ * before the deadline). The processor then counts from the owner write, a moment later.
+ */
+export function firstCheckAt(sla: DecisionSla, decidedAt: number): number {
+  const first = sla.steps?.[0]?.afterMs;
+  if (first === undefined || sla.firstTouchMs === undefined) return sla.firstTouchBy;
+  return Math.min(sla.firstTouchBy, decidedAt + Math.min(first, sla.firstTouchMs));
 }

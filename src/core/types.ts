@@ -158,6 +158,8 @@ export interface Pool {
   /** Skip reps outside their working hours (default true). */
   respectHours: boolean;
   fallback: Destination;
+  /** Notification channels told about this pool's leads. */
+  notify?: string[] | undefined;
 }
 
 export type CompareOp =
@@ -285,6 +287,8 @@ export interface Route {
   assign: Destination;
   actions: RouteActions;
   sla?: SlaSpec | undefined;
+  /** Notification channels told about this route's leads. */
+  notify?: string[] | undefined;
 }
 
 export interface RuleSet {
@@ -301,6 +305,30 @@ export interface RuleSet {
   fallbackActions: RouteActions;
   /** What counts as a first touch for this rule set's SLAs (default: DEFAULT_TOUCH_SIGNALS). */
   touch?: TouchSignal[] | undefined;
+  /** Notification channels by name; routes and pools name the ones told about their leads. */
+  notifications?: Record<string, NotifyChannel> | undefined;
+}
+
+export type NotifyEvent = 'assignment' | 'reminder' | 'reroute' | 'escalation' | 'dead_letter';
+export const NOTIFY_EVENTS: readonly NotifyEvent[] = [
+  'assignment',
+  'reminder',
+  'reroute',
+  'escalation',
+  'dead_letter',
+];
+
+/**
+ * Where notifications go. Secrets never sit in the rule file: a Slack incoming-webhook URL and a
+ * webhook's signing secret are named by the environment variable that holds them.
+ */
+export interface NotifyChannel {
+  name: string;
+  /** The events it is told about (default: all). */
+  on: NotifyEvent[];
+  slack?: { urlEnv: string } | undefined;
+  /** A generic webhook signed per Standard Webhooks. */
+  webhook?: { url: string; secretEnv: string } | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -45,6 +45,15 @@ import { bulkPurposeOf, isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.
 import type { BulkHooks } from './bulk/runner.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from './runtime.js';
 import { landQueue, mergeDirectory, type MergedTeam } from './team.js';
+import {
+  asReroute,
+  parseRerouteRequest,
+  reroutePurpose,
+  SlaProcessor,
+  SLA_REROUTE_SUBSCRIPTION,
+  type SlaProcessorOptions,
+} from './sla/processor.js';
+import type { Notifier } from '../notify/notifier.js';
 
 /** Subscription of the inbox events the worker enqueues itself when a hold times out. */
 export const HOLD_TIMEOUT_SUBSCRIPTION = 'lead-router.hold-timeout';
@@ -116,7 +125,18 @@ export interface WorkerOptions {
   soleWorker?: boolean;
   /** Bulk jobs (backfill, reassign): paged into the inbox by the housekeeping lane; deactivations noticed. */
   bulk?: BulkHooks | undefined;
+  /** Where notifications are recorded and sent from (the housekeeping lane delivers them); absent: none. */
+  notifier?: Notifier | undefined;
+  /** SLA timers, fired by the housekeeping lane; `false`: not fired by this worker. */
+  sla?:
+    | Partial<
+        Pick<SlaProcessorOptions, 'batchSize' | 'leaseMs' | 'recheckMs' | 'retryMs' | 'onStep' | 'onChecked'>
+      >
+    | false;
 }
+
+/** SLA batches per housekeeping pass; more waits for the lane's next turn. */
+const SLA_ROUNDS = 10;
 
 export interface RetentionOptions {
   policy: RetentionPolicy;
@@ -136,6 +156,8 @@ interface Job {
   purpose: string;
   /** Deciding a held lead again: the hold, passed to the core as context. */
   hold?: Hold | undefined;
+  /** An SLA re-route: the reps who had the lead, never chosen again. */
+  exclude?: string[] | undefined;
   /** The effect key is ours. A held lead decided again claims it only once it is decided to route. */
   effectClaimed: boolean;
   /** The decision is committed already (a retry): only its planned actions remain. */
@@ -273,6 +295,8 @@ export class Worker {
   private readonly bulk: BulkHooks | undefined;
   /** When the housekeeping lane purges next (epoch ms). */
   private nextPurgeAt = 0;
+  private readonly slaTimers: SlaProcessor | undefined;
+  private readonly notifier: Notifier | undefined;
   private takeOverPending: boolean;
 
   /** Per tenant, evicted when idle: the CRM directory (also kept in storage) and the sequence list. */
@@ -307,6 +331,20 @@ export class Worker {
     this.directories = new IdleCache(bounds);
     this.sequenceLists = new IdleCache(bounds);
     this.onDecision = options.onDecision;
+    this.notifier = options.notifier;
+    this.slaTimers =
+      options.sla === false
+        ? undefined
+        : new SlaProcessor({
+            ...options.sla,
+            storage: options.storage,
+            timers: options.storage.slaTimers,
+            registry: options.registry,
+            directory: (runtime, now) => this.directoryFor(runtime, now),
+            logger: options.logger,
+            workerId: options.workerId,
+            notifier: options.notifier,
+          });
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.ttlMs = options.directoryTtlMs ?? DEFAULT_TTL_MS;
     this.maxConflictRetries = options.maxConflictRetries ?? 5;
@@ -389,8 +427,29 @@ export class Worker {
       this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId));
     await this.processHolds(now);
     await this.bulk?.step(now);
+    await this.fireSlaTimers(now);
     this.evictIdleTenants();
     await this.purge(now);
+  }
+
+  /**
+   * Due SLA timers, then due notifications. Neither may stop routing: a failure is logged and the
+   * work waits for the next pass.
+   */
+  private async fireSlaTimers(now: number): Promise<void> {
+    try {
+      for (let round = 0; round < SLA_ROUNDS && this.slaTimers !== undefined; round++)
+        if ((await this.slaTimers.runOnce(now)) === 0) break;
+      if (this.notifier !== undefined)
+        await this.notifier.deliverDue(this.claimHolder(), now, async (tenantId, name) => {
+          return (await this.registry.runtime(tenantId)).ruleSet.notifications?.[name];
+        });
+    } catch (error) {
+      this.logger.error('SLA timers or notifications not processed', {
+        workerId: this.workerId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   private async purge(now: number): Promise<void> {
@@ -783,6 +842,13 @@ export class Worker {
       return claim === 'taken' ? noWork() : this.withExistingOne(tenantId, newJob(item, bulk));
     }
 
+    if (ev.subscription === SLA_REROUTE_SUBSCRIPTION) {
+      const { exclude, timerId, checkpoint } = parseRerouteRequest(ev.value);
+      const purpose = reroutePurpose(timerId, checkpoint);
+      if ((await this.storage.claimEffect(tenantId, leadId, purpose, item.id, now)) === 'taken')
+        return noWork();
+      return this.withExistingOne(tenantId, newJob(item, purpose, { exclude }));
+    }
     const hold = await this.storage.activeHold(tenantId, leadId);
     const relevant =
       hold !== null &&
@@ -959,10 +1025,18 @@ export class Worker {
     for (const { job, lead } of pending) {
       try {
         const hold = job.hold === undefined ? undefined : { route: job.hold.route, since: job.hold.since };
-        const decided = decide(lead, runtime.ruleSet, { team, state: current, accounts, hold }, now);
+        const excludeReps = job.exclude;
+        const decided = decide(
+          lead,
+          runtime.ruleSet,
+          { team, state: current, accounts, hold, excludeReps },
+          now,
+        );
         const decision = isBulkPurpose(job.purpose)
           ? keepWhenUnchanged(decided, lead, runtime.ruleSet, team)
-          : decided;
+          : excludeReps === undefined
+            ? decided
+            : asReroute(decided, excludeReps);
         if (job.hold !== undefined && decision.destination.kind === 'hold') {
           job.noWork = true;
           continue;

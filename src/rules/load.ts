@@ -3,8 +3,10 @@
 import { createHash } from 'node:crypto';
 import type { ZodIssue } from 'zod';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { NOTIFY_EVENTS } from '../core/types.js';
 import type {
   Destination,
+  NotifyChannel,
   Pool,
   Route,
   RouteActions,
@@ -380,6 +382,7 @@ function assemble(raw: RawRuleSet, source: string, file: string, reporter: Repor
       fallback: p.fallback === undefined ? fallback : fin(p.fallback),
     };
     if (p.window !== undefined) pool.loadWindowMs = p.window;
+    if (p.notify !== undefined) pool.notify = p.notify;
     pools[name] = pool;
   }
 
@@ -391,6 +394,7 @@ function assemble(raw: RawRuleSet, source: string, file: string, reporter: Repor
       assign: fin(r.assign),
       actions: actions(r),
     };
+    if (r.notify !== undefined) route.notify = r.notify;
     if (r.sla !== undefined) {
       const first = r.sla.steps?.[0];
       route.sla = {
@@ -417,6 +421,15 @@ function assemble(raw: RawRuleSet, source: string, file: string, reporter: Repor
   };
   if (raw.team !== undefined) ruleSet.team = raw.team;
   if (raw.touch !== undefined) ruleSet.touch = raw.touch;
+  if (raw.notifications !== undefined) {
+    ruleSet.notifications = {};
+    for (const [name, c] of Object.entries(raw.notifications)) {
+      const channel: NotifyChannel = { name, on: c.on ?? [...NOTIFY_EVENTS] };
+      if (c.slack !== undefined) channel.slack = { urlEnv: c.slack.url_env };
+      if (c.webhook !== undefined) channel.webhook = { url: c.webhook.url, secretEnv: c.webhook.secret_env };
+      ruleSet.notifications[name] = channel;
+    }
+  }
   return ruleSet;
 }
 

@@ -363,6 +363,7 @@ function schemas(known: Known, warnings: RawWarning[]) {
     when: c<Condition>((v, s) => parseCondition(v, s)).optional(),
     assign: dest({ allowHold: true }),
     ...actions,
+    notify: z.array(z.string().min(1)).optional(),
     sla: strictObject({
       first_touch: durationField('first_touch'),
       clock: z.enum(['wall', 'working_hours']).default('wall'),
@@ -386,6 +387,7 @@ function schemas(known: Known, warnings: RawWarning[]) {
     window: durationField('window').optional(),
     respect_hours: z.boolean().default(true),
     fallback: dest({ allowHold: false }).optional(),
+    notify: z.array(z.string().min(1)).optional(),
   }).superRefine((p, ctx) => {
     if (p.window !== undefined && p.strategy !== 'least_loaded')
       ctx.addIssue({
@@ -561,9 +563,43 @@ export function ruleSetSchema(known: Known, warnings: RawWarning[]) {
     fallback: s.dest({ allowHold: false }),
     fallback_actions: strictObject(s.actions).optional(),
     touch: custom(known, warnings, touchSignals).optional(),
+    notifications: z.record(notifyChannelSchema).optional(),
     team: teamSchema(warnings).optional(),
+  }).superRefine((r, ctx) => {
+    // Every channel a route or pool names is one the file defines.
+    const defined = Object.keys(r.notifications ?? {});
+    const check = (names: string[] | undefined, path: (string | number)[]): void =>
+      names?.forEach((name, i) => {
+        if (!defined.includes(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'notify', i],
+            message: `unknown notification channel "${name}" (define it under notifications)`,
+            params: { suggestion: closest(name, defined) },
+          });
+      });
+    r.routes.forEach((route, i) => check(route.notify, ['routes', i]));
+    for (const [name, pool] of Object.entries(r.pools ?? {})) check(pool.notify, ['pools', name]);
   });
 }
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const envName = z.string().regex(ENV_NAME, 'the name of an environment variable, such as SLACK_WEBHOOK_URL');
+
+const notifyChannelSchema = strictObject({
+  on: z
+    .array(z.enum(['assignment', 'reminder', 'reroute', 'escalation', 'dead_letter']))
+    .min(1)
+    .optional(),
+  slack: strictObject({ url_env: envName }).optional(),
+  webhook: strictObject({
+    url: z
+      .string()
+      .url()
+      .regex(/^https?:\/\//, 'an http(s) URL'),
+    secret_env: envName,
+  }).optional(),
+}).refine((c) => c.slack !== undefined || c.webhook !== undefined, 'a channel needs slack, webhook or both');
 
 export type RawRuleSet = z.output<ReturnType<typeof ruleSetSchema>>;
 export type RawTeam = z.output<ReturnType<typeof teamSchema>>;

@@ -13,7 +13,9 @@ import type {
   ResolvedDestination,
   RouteTrace,
   RoutingState,
+  DecisionSla,
   SlaBreach,
+  SlaStep,
   Trace,
 } from '../core/types.js';
 
@@ -222,7 +224,7 @@ export interface DecisionRecord {
   owner: string | null;
   ruleSet: { name: string; version: string };
   actions: Action[];
-  sla: { firstTouchBy: number; onBreach: SlaBreach } | null;
+  sla: DecisionSla | null;
   trace: Trace;
   summary: string;
 }
@@ -452,7 +454,24 @@ export const slaBreachSchema = z.discriminatedUnion('kind', [
   }),
 ]) satisfies z.ZodType<SlaBreach>;
 
-export const decisionSlaSchema = z.object({ firstTouchBy: z.number(), onBreach: slaBreachSchema });
+const slaEscalationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('rep'), email: z.string() }),
+  z.object({ kind: z.literal('queue'), name: z.string() }),
+]);
+
+export const slaStepSchema = z.discriminatedUnion('kind', [
+  z.object({ afterMs: z.number(), kind: z.literal('remind'), via: z.enum(['task', 'notify']) }),
+  z.object({ afterMs: z.number(), kind: z.literal('reroute') }),
+  z.object({ afterMs: z.number(), kind: z.literal('escalate'), to: slaEscalationSchema }),
+]) satisfies z.ZodType<SlaStep>;
+
+export const decisionSlaSchema = z.object({
+  firstTouchBy: z.number(),
+  onBreach: slaBreachSchema,
+  clock: z.enum(['wall', 'working_hours']).optional(),
+  steps: z.array(slaStepSchema).optional(),
+  firstTouchMs: z.number().optional(),
+});
 
 const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
 

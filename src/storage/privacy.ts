@@ -19,7 +19,11 @@ export class PrivacyRepository {
         actions: await del('DELETE FROM actions WHERE tenant_id = ? AND lead_id = ?'),
         decisions: await del('DELETE FROM decisions WHERE tenant_id = ? AND lead_id = ?'),
         holds: await del('DELETE FROM holds WHERE tenant_id = ? AND lead_id = ?'),
-        slaTimers: await del('DELETE FROM sla_timers WHERE tenant_id = ? AND lead_id = ?'),
+        // With them the steps they took and the notifications about the lead (its summary).
+        slaTimers:
+          (await del('DELETE FROM sla_timers WHERE tenant_id = ? AND lead_id = ?')) +
+          (await del('DELETE FROM sla_steps WHERE tenant_id = ? AND lead_id = ?')) +
+          (await del('DELETE FROM notifications WHERE tenant_id = ? AND lead_id = ?')),
         effects: await del('DELETE FROM effects WHERE tenant_id = ? AND lead_id = ?'),
         inbox: await del('DELETE FROM inbox WHERE tenant_id = ? AND object_id = ?'),
       };

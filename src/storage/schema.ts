@@ -428,6 +428,77 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 14,
+    name: 'SLA timers that act, and notifications',
+    // A timer walks its checkpoints (the first-touch deadline and each breach step) under a lease, so
+    // one worker acts on it at a time; `due_at` is its next checkpoint. Each step taken is a row of
+    // sla_steps (claimed, sent, done: a CRM write is never sent twice), which `explain` and reports
+    // read. Notifications are durable deliveries, retried with backoff; a channel that keeps failing is
+    // marked failing rather than retried forever.
+    statements: (d) => [
+      `ALTER TABLE sla_timers ADD COLUMN checkpoint INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE sla_timers ADD COLUMN started_at BIGINT`,
+      `ALTER TABLE sla_timers ADD COLUMN expected_owner TEXT`,
+      `ALTER TABLE sla_timers ADD COLUMN had TEXT`,
+      `ALTER TABLE sla_timers ADD COLUMN rerouting TEXT`,
+      `ALTER TABLE sla_timers ADD COLUMN lease_owner TEXT`,
+      `ALTER TABLE sla_timers ADD COLUMN lease_until BIGINT`,
+      `ALTER TABLE sla_timers ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE sla_timers ADD COLUMN last_error TEXT`,
+      `ALTER TABLE sla_timers ADD COLUMN first_touch_at BIGINT`,
+      `ALTER TABLE sla_timers ADD COLUMN touch_signal TEXT`,
+      `ALTER TABLE sla_timers ADD COLUMN breached_at BIGINT`,
+      `ALTER TABLE sla_timers ADD COLUMN outcome TEXT`,
+      `CREATE INDEX sla_tenant_due ON sla_timers (tenant_id, state, due_at)`,
+      `CREATE TABLE sla_steps (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        timer_id BIGINT NOT NULL,
+        lead_id TEXT NOT NULL,
+        checkpoint INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('breach', 'remind', 'reroute', 'escalate', 'met', 'left_alone')),
+        detail TEXT NOT NULL,
+        owner TEXT,
+        status TEXT NOT NULL CHECK (status IN ('planned', 'sent', 'done', 'failed')),
+        crm_id TEXT,
+        error TEXT,
+        at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (tenant_id, timer_id, checkpoint, kind)
+      )`,
+      `CREATE INDEX sla_steps_lead ON sla_steps (tenant_id, lead_id, at)`,
+      `CREATE TABLE notifications (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        lead_id TEXT,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL,
+        run_after BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        delivered_at BIGINT,
+        UNIQUE (tenant_id, channel, message_id)
+      )`,
+      `CREATE INDEX notifications_due ON notifications (state, run_after)`,
+      `CREATE TABLE notification_channels (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('ok', 'failing')),
+        failing_since BIGINT,
+        last_error TEXT,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, channel)
+      )`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -19,6 +19,7 @@ import { RulesetRepository } from './rulesets.js';
 import { SlaTimerRepository } from './sla-timers.js';
 import { TenantRepository } from './tenants.js';
 import { StreamRepository } from './streams.js';
+import { NotificationRepository } from './notifications.js';
 
 export interface StorageOptions {
   cipher?: Cipher | undefined;
@@ -38,6 +39,7 @@ export class Storage {
   readonly privacy: PrivacyRepository;
   readonly retention: RetentionRepository;
   readonly streams: StreamRepository;
+  readonly notifications: NotificationRepository;
 
   constructor(
     readonly db: Db,
@@ -61,6 +63,7 @@ export class Storage {
     this.privacy = new PrivacyRepository(db);
     this.retention = new RetentionRepository(db);
     this.streams = new StreamRepository(db);
+    this.notifications = new NotificationRepository(db);
   }
 
   get engine(): 'sqlite' | 'postgres' {

@@ -178,9 +178,20 @@ export function connectorContract(name: string, setup: () => Promise<ContractFix
           priority: 'medium',
         },
       ]);
-      expect(await f.connector.touchedSince(lead!, since)).toBe(false);
+      const signals = ['activity', 'contacted', 'task_completed'] as const;
+      const before = await f.connector.touchedLeads([{ leadId: lead!, since }], signals);
+      expect(before.get(lead!)).toEqual({ ownerId: owner.id });
       await f.touch(lead!, owner);
-      expect(await f.connector.touchedSince(lead!, since)).toBe(true);
+      const after = await f.connector.touchedLeads(
+        [
+          { leadId: lead!, since },
+          { leadId: 'gone', since },
+        ],
+        signals,
+      );
+      expect(after.get(lead!)).toMatchObject({ ownerId: owner.id, touchedAt: expect.any(Number) });
+      expect(after.get(lead!)!.touchedAt).toBeGreaterThanOrEqual(since);
+      expect(after.has('gone')).toBe(false);
     });
 
     it('classifies the rate limit as rate_limited and retries a read past one server error', async () => {

@@ -28,7 +28,7 @@ function interpose(real: CrmConnector, over: Partial<CrmConnector>): CrmConnecto
     findTasks: (leadId) => real.findTasks(leadId),
     findNotes: (leadId) => real.findNotes(leadId),
     findEnrollment: (leadId) => real.findEnrollment(leadId),
-    touchedSince: (leadId, since) => real.touchedSince(leadId, since),
+    touchedLeads: (queries, signals) => real.touchedLeads(queries, signals),
     listLeads: (query) => real.listLeads(query),
     checkConnection: () => real.checkConnection(),
     ...over,

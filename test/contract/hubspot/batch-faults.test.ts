@@ -278,15 +278,19 @@ describe('a whole batch refused for some inputs', () => {
 describe('request timeout', () => {
   it('a read that hangs past the timeout is retried, then succeeds', async () => {
     const scope = nock(API)
-      .post('/crm/v3/objects/contacts/batch/read')
+      .post('/crm/v3/objects/contacts/search')
       .query(true)
       .delay(HANG_MS)
-      .reply(200, batchOk([contact('101')]))
-      .post('/crm/v3/objects/contacts/batch/read')
+      .reply(200, { total: 1, results: [contact('101')] })
+      .post('/crm/v3/objects/contacts/search')
       .query(true)
-      .reply(200, batchOk([{ ...contact('101'), properties: { notes_last_contacted: String(NOW) } }]));
+      .reply(200, {
+        total: 1,
+        results: [{ ...contact('101'), properties: { notes_last_contacted: String(NOW) } }],
+      });
     const { c, slept } = connector();
-    await expect(c.touchedSince('101', NOW - 1)).resolves.toBe(true);
+    const touched = await c.touchedLeads([{ leadId: '101', since: NOW - 1 }], ['contacted']);
+    expect(touched.get('101')).toEqual({ touchedAt: NOW, signal: 'contacted' });
     scope.done();
     // One backoff for the transient timeout (baseDelayMs 4, equal jitter with random 0 → 2).
     expect(slept).toEqual([2]);

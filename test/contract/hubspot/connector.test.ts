@@ -670,35 +670,93 @@ describe('enroll (apiRequest: no client throw, we classify)', () => {
   });
 });
 
-describe('touchedSince / checkConnection', () => {
-  it.each([
-    ['last contacted after since', { notes_last_contacted: '2026-11-26T11:30:00.000Z' }, true],
-    ['last activity as epoch ms after since', { hs_last_sales_activity_timestamp: String(NOW) }, true],
-    ['touched before since', { notes_last_contacted: '2026-11-25T11:30:00.000Z' }, false],
-    ['never touched', { notes_last_contacted: null }, false],
-  ])('%s', async (_n, props, expected) => {
+describe('touchedLeads / checkConnection', () => {
+  const SINCE = Date.parse('2026-11-26T11:00:00.000Z');
+  const hit = (id: string, properties: Record<string, string | null>) => ({
+    id,
+    properties,
+    createdAt: '2026-01-01T00:00:00Z',
+    updatedAt: '2026-01-01T00:00:00Z',
+    archived: false,
+  });
+
+  it('one contacts search per 100 leads: owner and the earliest touch since, per signal', async () => {
+    const ids = Array.from({ length: 150 }, (_, i) => String(i + 1));
+    const bodies: { filterGroups: { filters: { values: string[] }[] }[]; properties: string[] }[] = [];
     const scope = nock(API)
-      .post(
-        '/crm/v3/objects/contacts/batch/read',
-        (b: { properties: string[]; inputs: unknown[] }) =>
-          b.properties.includes('notes_last_contacted') && b.inputs.length === 1,
-      )
+      .post('/crm/v3/objects/contacts/search', (b: (typeof bodies)[number]) => bodies.push(b) > 0)
+      .query(true)
+      .reply(200, {
+        total: 3,
+        results: [
+          hit('1', {
+            hubspot_owner_id: '7',
+            notes_last_contacted: '2026-11-26T11:30:00.000Z',
+            hs_last_sales_activity_timestamp: String(Date.parse('2026-11-26T11:20:00.000Z')),
+          }),
+          hit('2', { hubspot_owner_id: '7', notes_last_contacted: '2026-11-25T11:30:00.000Z' }),
+          hit('3', { hubspot_owner_id: '', notes_last_contacted: null }),
+        ],
+      })
+      .post('/crm/v3/objects/contacts/search', (b: (typeof bodies)[number]) => bodies.push(b) > 0)
+      .query(true)
+      .reply(200, { total: 0, results: [] });
+    const { c } = connector();
+    const got = await c.touchedLeads(
+      ids.map((leadId) => ({ leadId, since: SINCE })),
+      ['activity', 'contacted'],
+    );
+    scope.done();
+    expect(bodies.map((b) => b.filterGroups[0]!.filters[0]!.values.length)).toEqual([100, 50]);
+    expect(bodies[0]!.properties).toEqual(
+      expect.arrayContaining([
+        'hubspot_owner_id',
+        'notes_last_contacted',
+        'hs_last_sales_activity_timestamp',
+      ]),
+    );
+    expect(got.get('1')).toEqual({
+      ownerId: '7',
+      touchedAt: Date.parse('2026-11-26T11:20:00.000Z'),
+      signal: 'activity',
+    });
+    expect(got.get('2')).toEqual({ ownerId: '7' });
+    expect(got.get('3')).toEqual({});
+    expect(got.has('4')).toBe(false);
+  });
+
+  it('task_completed reads the routing tasks in one batch', async () => {
+    const scope = nock(API)
+      .post('/crm/v3/objects/contacts/search')
+      .query(true)
+      .reply(200, {
+        total: 2,
+        results: [hit('1', { hubspot_owner_id: '7' }), hit('2', { hubspot_owner_id: '7' })],
+      })
+      .post('/crm/v3/objects/tasks/batch/read', (b: { inputs: { id: string }[] }) => b.inputs.length === 2)
       .query(true)
       .reply(
         200,
         batchOk([
-          {
-            id: '1',
-            properties: props,
-            createdAt: '2026-01-01T00:00:00Z',
-            updatedAt: '2026-01-01T00:00:00Z',
-            archived: false,
-          },
+          hit('91', { hs_task_status: 'COMPLETED', hs_task_completion_date: '2026-11-26T11:05:00.000Z' }),
+          hit('92', { hs_task_status: 'NOT_STARTED' }),
         ]),
       );
     const { c } = connector();
-    await expect(c.touchedSince('1', Date.parse('2026-11-26T11:00:00.000Z'))).resolves.toBe(expected);
+    const got = await c.touchedLeads(
+      [
+        { leadId: '1', since: SINCE, taskId: '91' },
+        { leadId: '2', since: SINCE, taskId: '92' },
+      ],
+      ['task_completed'],
+    );
     scope.done();
+    expect(got.get('1')).toEqual({
+      ownerId: '7',
+      touchedAt: Date.parse('2026-11-26T11:05:00.000Z'),
+      signal: 'task_completed',
+    });
+    expect(got.get('2')).toEqual({ ownerId: '7' });
   });
 
   it('checkConnection ok / auth', async () => {

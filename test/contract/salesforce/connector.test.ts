@@ -659,36 +659,62 @@ describe('tasks, notes and cadences', () => {
   });
 });
 
-describe('touchedSince', () => {
+describe('touchedLeads', () => {
   const since = Date.UTC(2026, 0, 2);
-  it('is true when the owner completed a task on the lead, false for our own writes', async () => {
+  it('three queries for a chunk of leads: a task the owner completed counts, our own writes do not', async () => {
     const scope = nock(INSTANCE);
-    const leadRow = record('Lead', {
-      Id: LEAD,
-      OwnerId: ADA,
-      LastModifiedById: INSTALLER,
-      LastModifiedDate: '2026-01-03T00:00:00.000+0000',
-    });
-    query(scope, (q) => q.includes(`FROM Lead WHERE Id = '${LEAD}'`), [leadRow]);
-    query(
-      scope,
-      (q) => q.includes('FROM Task WHERE WhoId') && q.includes('LastModifiedDate >= 2026-01-02T00:00:00Z'),
-      [record('Task', { Id: sfId('00T', 1), CreatedById: INSTALLER, LastModifiedById: ADA, IsClosed: true })],
-    );
-    query(scope, (q) => q.includes(`FROM Lead WHERE Id = '${LEAD}'`), [leadRow]);
-    query(scope, (q) => q.includes('FROM Task WHERE WhoId'), [
-      record('Task', {
-        Id: sfId('00T', 2),
-        CreatedById: INSTALLER,
+    const OTHER = sfId('00Q', 77);
+    query(scope, (q) => q.includes('FROM Lead WHERE Id IN') && q.includes(LEAD) && q.includes(OTHER), [
+      record('Lead', {
+        Id: LEAD,
+        OwnerId: ADA,
         LastModifiedById: INSTALLER,
-        IsClosed: true,
+        LastModifiedDate: '2026-01-03T00:00:00.000+0000',
+      }),
+      record('Lead', {
+        Id: OTHER,
+        OwnerId: ADA,
+        LastModifiedById: INSTALLER,
+        LastModifiedDate: '2026-01-03T00:00:00.000+0000',
       }),
     ]);
-    query(scope, (q) => q.includes('FROM Event WHERE WhoId'), []);
-    const c = connector();
-    expect(await c.touchedSince(LEAD, since)).toBe(true);
-    expect(await c.touchedSince(LEAD, since)).toBe(false);
+    query(
+      scope,
+      (q) => q.includes('FROM Task WHERE WhoId IN') && q.includes('LastModifiedDate >= 2026-01-02T00:00:00Z'),
+      [
+        record('Task', {
+          WhoId: LEAD,
+          CreatedById: INSTALLER,
+          CreatedDate: '2026-01-02T01:00:00.000+0000',
+          LastModifiedById: ADA,
+          LastModifiedDate: '2026-01-02T02:00:00.000+0000',
+          IsClosed: true,
+        }),
+        record('Task', {
+          WhoId: OTHER,
+          CreatedById: INSTALLER,
+          CreatedDate: '2026-01-02T01:00:00.000+0000',
+          LastModifiedById: INSTALLER,
+          LastModifiedDate: '2026-01-02T02:00:00.000+0000',
+          IsClosed: true,
+        }),
+      ],
+    );
+    query(scope, (q) => q.includes('FROM Event WHERE WhoId IN'), []);
+    const got = await connector().touchedLeads(
+      [
+        { leadId: LEAD, since },
+        { leadId: OTHER, since },
+      ],
+      ['activity', 'task_completed'],
+    );
     scope.done();
+    expect(got.get(LEAD)).toEqual({
+      ownerId: ADA,
+      touchedAt: Date.UTC(2026, 0, 2, 2),
+      signal: 'task_completed',
+    });
+    expect(got.get(OTHER)).toEqual({ ownerId: ADA });
   });
 });
 

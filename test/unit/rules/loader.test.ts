@@ -126,7 +126,7 @@ describe('errors, one per kind, exactly as printed', () => {
       'unknown top-level key',
       `routes: []\n${OK_TAIL}teritories: {}\n`,
       [
-        'rules/x.yaml:3:1 teritories: unknown key "teritories" (allowed: name, description, territories, pools, routes, fallback, fallback_actions, touch, team) (did you mean "territories"?)',
+        'rules/x.yaml:3:1 teritories: unknown key "teritories" (allowed: name, description, territories, pools, routes, fallback, fallback_actions, touch, notifications, team) (did you mean "territories"?)',
       ],
     ],
     [
@@ -240,7 +240,7 @@ describe('errors, one per kind, exactly as printed', () => {
     );
     expect(errors).toEqual([
       'rules/x.yaml:1:1 fallback: missing required key "fallback"',
-      'rules/x.yaml:2:27 pools.p.stratgy: unknown key "stratgy" (allowed: members, strategy, window, respect_hours, fallback) (did you mean "strategy"?)',
+      'rules/x.yaml:2:27 pools.p.stratgy: unknown key "stratgy" (allowed: members, strategy, window, respect_hours, fallback, notify) (did you mean "strategy"?)',
       'rules/x.yaml:5:24 routes[0].when.territory: unknown territory "nope"',
       'rules/x.yaml:6:21 routes[0].assign.pool: unknown pool "q"',
     ]);

@@ -1,0 +1,702 @@
+// Fires SLA timers. Per tenant, due timers are claimed under a lease, the CRM is asked about all of
+// them in batched calls (`touchedLeads`, through the tenant's rate budget), and each timer gets the
+// verdict of the pure core: touched (met), taken over by a person or gone (left alone), or untouched —
+// then its checkpoint acts: a breach is recorded, a reminder sent (a task, or a notification), the lead
+// re-routed (an inbox event the worker decides with the earlier owners excluded), or escalated. A CRM
+// that is down leaves every timer waiting, with backoff, and nothing acted on. CRM writes go through a
+// step row claimed before sending (planned → sent → done), so two workers, or a worker after a crash,
+// never send one twice.
+import { CrmError, type Directory, type TouchQuery, type TouchState } from '../../../connectors/connector.js';
+import { addSlaTime, checkpoints, describeStep, formatSlaDuration, judge, slaSteps } from '../../core/sla.js';
+import { DEFAULT_TOUCH_SIGNALS, type Decision, type NotifyEvent, type SlaStep } from '../../core/types.js';
+import { z } from 'zod';
+import type { Logger } from 'winston';
+import { channelsFor, type Notifier } from '../../notify/notifier.js';
+import type { Storage } from '../../storage/index.js';
+import { actionSchema } from '../../storage/model.js';
+import type { SlaAdvance, SlaTimerRepository, SlaTimerRun } from '../../storage/sla-timers.js';
+import { isRetryable, toFailure } from '../failures.js';
+import type { TenantRegistry, TenantRuntime } from '../runtime.js';
+import { landQueue, mergeDirectory, type MergedTeam } from '../team.js';
+
+/** Inbox subscription of an SLA re-route: the worker decides the lead again, earlier owners excluded. */
+export const SLA_REROUTE_SUBSCRIPTION = 'lead-router.sla-reroute';
+
+/** What a re-route event carries (its `value`, as JSON). */
+export interface SlaRerouteRequest {
+  timerId: number;
+  checkpoint: number;
+  /** Reps who had the lead: never chosen again. */
+  exclude: string[];
+}
+
+/** The purpose (effect key) of a re-route: one decision per timer and checkpoint, ever. */
+export function reroutePurpose(timerId: number, checkpoint: number): string {
+  return `route:sla:${timerId}:${checkpoint}`;
+}
+
+export interface SlaProcessorOptions {
+  storage: Storage;
+  timers: SlaTimerRepository;
+  registry: TenantRegistry;
+  /** The tenant's CRM directory (the worker's cache): owner ids for comparing and writing owners. */
+  directory: (runtime: TenantRuntime, now: number) => Promise<Directory>;
+  logger: Logger;
+  workerId: string;
+  notifier?: Notifier | undefined;
+  /** Timers claimed per batch (default 500: a few search calls). */
+  batchSize?: number;
+  leaseMs?: number;
+  /** How soon a timer waiting on the worker (owner not written yet, re-route in flight) looks again. */
+  recheckMs?: number;
+  /** First wait after the CRM could not be asked; doubles per attempt up to `maxRetryMs`. */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** A step taken (for metrics). */
+  onStep?: (tenantId: string, kind: string) => void;
+  /** Timers checked and the CRM calls that took (for the bench). */
+  onChecked?: (tenantId: string, timers: number) => void;
+}
+
+type Acted = 'done' | 'retry';
+
+const CRM_NAMES: Record<string, string> = {
+  hubspot: 'HubSpot',
+  salesforce: 'Salesforce',
+  sandbox: 'the sandbox CRM',
+};
+
+/** The owner a write put on the lead, as stored: a rep email, a queue's owner (email or id), or none. */
+function ownerWritten(payload: string): string | null {
+  const parsed = actionSchema.safeParse(JSON.parse(payload));
+  if (!parsed.success) return null;
+  const a = parsed.data;
+  if (a.kind === 'set_owner') return a.email;
+  if (a.kind === 'set_queue' && a.target?.kind === 'owner') return a.target.owner;
+  return null;
+}
+
+export class SlaProcessor {
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly recheckMs: number;
+  private readonly retryMs: number;
+  private readonly maxRetryMs: number;
+  private claims = 0;
+
+  constructor(private readonly opts: SlaProcessorOptions) {
+    this.batchSize = opts.batchSize ?? 500;
+    this.leaseMs = opts.leaseMs ?? 120_000;
+    this.recheckMs = opts.recheckMs ?? 30_000;
+    this.retryMs = opts.retryMs ?? 30_000;
+    this.maxRetryMs = opts.maxRetryMs ?? 15 * 60_000;
+  }
+
+  /** Checks one tenant's batch of due timers (tenants take turns); returns how many it claimed. */
+  async runOnce(now: number): Promise<number> {
+    const tenants = await this.opts.timers.tenantsDue(now, 1);
+    const tenantId = tenants[0];
+    if (tenantId === undefined) return 0;
+    this.claims += 1;
+    const holder = `${this.opts.workerId}/sla/${this.claims}`;
+    const claimed = await this.opts.timers.claimDue(
+      tenantId,
+      holder,
+      now,
+      now + this.leaseMs,
+      this.batchSize,
+    );
+    if (claimed.length === 0) return 0;
+    try {
+      await this.processTenant(tenantId, claimed, holder, now);
+    } catch (error) {
+      // Whatever failed, the timers wait and come back; none was acted on past its step row.
+      const failure = toFailure(error);
+      this.opts.logger.error('SLA check failed', {
+        tenantId,
+        error: failure.message,
+        timers: claimed.length,
+      });
+      await this.opts.timers.retryLater(
+        tenantId,
+        claimed.map((t) => t.id),
+        holder,
+        now + this.backoff(claimed[0]?.attempts ?? 0),
+        failure.message,
+        now,
+      );
+    }
+    return claimed.length;
+  }
+
+  private backoff(attempts: number): number {
+    return Math.min(this.maxRetryMs, this.retryMs * 2 ** Math.min(attempts, 20));
+  }
+
+  private async processTenant(tenantId: string, claimed: SlaTimerRun[], holder: string, now: number) {
+    const { timers, logger } = this.opts;
+    const runtime = await this.opts.registry.runtime(tenantId);
+    const merged = mergeDirectory(runtime.team, await this.opts.directory(runtime, now));
+    const writes = await timers.writesOf(tenantId, [
+      ...claimed.map((t) => t.decisionKey),
+      ...claimed.flatMap((t) => (t.rerouting === null ? [] : [t.rerouting])),
+    ]);
+
+    // Where each timer stands after what the worker did meanwhile (owner written, re-route carried out).
+    const ready: {
+      t: SlaTimerRun;
+      changes: Partial<SlaAdvance>;
+      startedAt: number;
+      expected: string | null;
+      had: string[];
+    }[] = [];
+    for (const t of claimed) {
+      const changes: Partial<SlaAdvance> = {};
+      let startedAt = t.startedAt;
+      let expected = t.expectedOwner;
+      let had = t.had;
+      if (startedAt === null) {
+        const w = writes.get(t.decisionKey)?.owner;
+        if (w?.status === 'failed') {
+          await timers.settle(tenantId, t.id, holder, { state: 'cancelled', outcome: 'not_assigned' }, now);
+          continue;
+        }
+        if (w === undefined || w.status !== 'done') {
+          await timers.advance(tenantId, t.id, holder, { dueAt: now + this.recheckMs }, now);
+          continue;
+        }
+        startedAt = w.at;
+        expected = ownerWritten(w.payload);
+        changes.startedAt = startedAt;
+        changes.expectedOwner = expected;
+      }
+      if (t.rerouting !== null) {
+        const decided = await this.opts.storage.findDecision(tenantId, t.rerouting);
+        const w = writes.get(t.rerouting)?.owner;
+        if (decided === null || w?.status === 'planned') {
+          await timers.advance(tenantId, t.id, holder, { ...changes, dueAt: now + this.recheckMs }, now);
+          continue;
+        }
+        if (w?.status === 'done') {
+          had = [...new Set([...had, ...(expected === null ? [] : [expected])])];
+          expected = ownerWritten(w.payload);
+          changes.had = had;
+          changes.expectedOwner = expected;
+        }
+        changes.rerouting = null;
+      }
+      ready.push({ t, changes, startedAt, expected, had });
+    }
+    if (ready.length === 0) return;
+
+    const signals = runtime.ruleSet.touch ?? DEFAULT_TOUCH_SIGNALS;
+    const queries: TouchQuery[] = ready.map(({ t, startedAt }) => {
+      const q: TouchQuery = { leadId: t.leadId, since: startedAt };
+      const taskId = writes.get(t.decisionKey)?.taskId;
+      if (taskId !== undefined) q.taskId = taskId;
+      return q;
+    });
+    let seen: Map<string, TouchState>;
+    try {
+      seen = await runtime.connector.touchedLeads(queries, signals);
+    } catch (error) {
+      const failure = toFailure(error);
+      if (!(failure instanceof CrmError)) throw error;
+      // The CRM is down or refusing: every timer waits; none acts on what it cannot see.
+      const attempts = Math.max(...ready.map((r) => r.t.attempts));
+      const wait = Math.max(failure.details.retryAfterMs ?? 0, this.backoff(attempts));
+      logger.warn('SLA check deferred: the CRM could not be asked', {
+        tenantId,
+        timers: ready.length,
+        kind: failure.kind,
+        error: failure.message,
+        retryInMs: wait,
+      });
+      await timers.retryLater(
+        tenantId,
+        ready.map((r) => r.t.id),
+        holder,
+        now + wait,
+        failure.message,
+        now,
+      );
+      return;
+    }
+    this.opts.onChecked?.(tenantId, ready.length);
+
+    for (const r of ready) {
+      try {
+        await this.check(runtime, merged, r, seen.get(r.t.leadId), holder, now);
+      } catch (error) {
+        const failure = toFailure(error);
+        logger.error('SLA timer failed', {
+          tenantId,
+          leadId: r.t.leadId,
+          timerId: r.t.id,
+          error: failure.message,
+        });
+        await timers.retryLater(
+          tenantId,
+          [r.t.id],
+          holder,
+          now + this.backoff(r.t.attempts),
+          failure.message,
+          now,
+        );
+      }
+    }
+  }
+
+  /** One timer: the verdict, then its checkpoint's step when it is untouched and the checkpoint is due. */
+  private async check(
+    runtime: TenantRuntime,
+    merged: MergedTeam,
+    r: {
+      t: SlaTimerRun;
+      changes: Partial<SlaAdvance>;
+      startedAt: number;
+      expected: string | null;
+      had: string[];
+    },
+    seen: TouchState | undefined,
+    holder: string,
+    now: number,
+  ): Promise<void> {
+    const { timers, logger } = this.opts;
+    const { t, startedAt } = r;
+    const tenantId = runtime.tenantId;
+    const sla = t.sla;
+    const firstTouchMs = sla.firstTouchMs ?? sla.firstTouchBy - t.decidedAt;
+    const steps = sla.steps ?? slaSteps({ firstTouchMs, onBreach: sla.onBreach });
+    const ownerRep = r.expected === null ? undefined : merged.team.reps[r.expected];
+    const due = (afterMs: number): number => addSlaTime(startedAt, afterMs, sla.clock, ownerRep);
+    const alias = r.expected === null ? undefined : merged.ownerByEmail.get(r.expected)?.id;
+    const verdict = judge(
+      {
+        startedAt,
+        expectedOwner: r.expected ?? undefined,
+        expectedAliases: alias === undefined ? [] : [alias],
+      },
+      seen === undefined
+        ? undefined
+        : { owner: seen.ownerId, touchedAt: seen.touchedAt, signal: seen.signal },
+    );
+    const step = async (
+      checkpoint: number,
+      kind: 'met' | 'left_alone' | 'breach',
+      detail: string,
+    ): Promise<void> => {
+      await timers.planStep(
+        tenantId,
+        { timerId: t.id, leadId: t.leadId, checkpoint, kind, detail, owner: r.expected, status: 'done' },
+        now,
+      );
+      this.opts.onStep?.(tenantId, kind);
+    };
+
+    if (verdict.kind === 'met') {
+      const deadline = due(firstTouchMs);
+      const inTime = verdict.touchedAt <= deadline;
+      await step(
+        t.checkpoint,
+        'met',
+        `first touch (${verdict.signal ?? 'touch'}) ${formatSlaDuration(Math.max(0, verdict.touchedAt - startedAt))} after the owner was written${inTime ? '' : ', after the deadline'}`,
+      );
+      await timers.settle(
+        tenantId,
+        t.id,
+        holder,
+        {
+          state: 'met',
+          outcome: inTime ? 'met' : 'met_late',
+          firstTouchAt: verdict.touchedAt,
+          signal: verdict.signal,
+          startedAt,
+        },
+        now,
+      );
+      return;
+    }
+    if (verdict.kind === 'left_alone') {
+      const detail =
+        verdict.reason === 'lead_gone'
+          ? `the lead is no longer in ${CRM_NAMES[runtime.connector.provider] ?? 'the CRM'}: left alone`
+          : `its owner was changed by someone else${verdict.owner === undefined ? ' (now unowned)' : ''}: left alone`;
+      await step(t.checkpoint, 'left_alone', detail);
+      logger.info('SLA timer left alone', { tenantId, leadId: t.leadId, reason: verdict.reason });
+      await timers.settle(
+        tenantId,
+        t.id,
+        holder,
+        { state: 'cancelled', outcome: verdict.reason, startedAt },
+        now,
+      );
+      return;
+    }
+
+    const cps = checkpoints(firstTouchMs, steps);
+    const cp = cps[t.checkpoint];
+    if (cp === undefined) {
+      await timers.settle(tenantId, t.id, holder, { state: 'breached', outcome: 'unmet', startedAt }, now);
+      return;
+    }
+    const cpDue = due(cp.afterMs);
+    if (cpDue > now) {
+      // Not yet (the first claim after the owner write, or the clock paused for the night).
+      await timers.advance(tenantId, t.id, holder, { ...r.changes, dueAt: cpDue }, now);
+      return;
+    }
+    const advance: SlaAdvance = { ...r.changes, dueAt: now };
+    if (cp.deadline) {
+      advance.breachedAt = now;
+      await step(
+        t.checkpoint,
+        'breach',
+        `no first touch within ${formatSlaDuration(firstTouchMs)}: SLA breached`,
+      );
+      logger.info('SLA breached', { tenantId, leadId: t.leadId, owner: r.expected });
+    }
+    if (cp.step !== undefined) {
+      const s = steps[cp.step];
+      if (s !== undefined) {
+        const acted = await this.act(runtime, merged, r, s, advance, now);
+        if (acted === 'retry') {
+          await timers.retryLater(
+            tenantId,
+            [t.id],
+            holder,
+            now + this.backoff(t.attempts),
+            'step deferred',
+            now,
+          );
+          return;
+        }
+      }
+    }
+    const next = cps[t.checkpoint + 1];
+    if (next === undefined) {
+      await timers.settle(
+        tenantId,
+        t.id,
+        holder,
+        { state: 'breached', outcome: 'unmet', breachedAt: advance.breachedAt, startedAt },
+        now,
+      );
+      return;
+    }
+    advance.checkpoint = t.checkpoint + 1;
+    // A re-route in flight is looked at again soon; otherwise the next checkpoint on the owner's clock.
+    const nextOwner =
+      advance.expectedOwner === undefined
+        ? ownerRep
+        : advance.expectedOwner === null
+          ? undefined
+          : merged.team.reps[advance.expectedOwner];
+    advance.dueAt =
+      advance.rerouting !== undefined && advance.rerouting !== null
+        ? now + this.recheckMs
+        : Math.max(now, addSlaTime(startedAt, next.afterMs, sla.clock, nextOwner));
+    await timers.advance(tenantId, t.id, holder, advance, now);
+  }
+
+  /** Takes one breach step; `advance` collects what it changes on the timer. */
+  private async act(
+    runtime: TenantRuntime,
+    merged: MergedTeam,
+    r: { t: SlaTimerRun; expected: string | null; had: string[] },
+    step: SlaStep,
+    advance: SlaAdvance,
+    now: number,
+  ): Promise<Acted> {
+    const { timers, storage, logger } = this.opts;
+    const { t } = r;
+    const tenantId = runtime.tenantId;
+    const checkpoint = t.checkpoint;
+    const detail = `not touched: ${describeStep(step)}`;
+    const notify = async (event: NotifyEvent, reason: string, owner: string | null): Promise<void> => {
+      const notifier = this.opts.notifier;
+      if (notifier === undefined) return;
+      await notifier.enqueue(
+        channelsFor(runtime.ruleSet, event, { route: t.routeName }),
+        {
+          type: `lead.${event}`,
+          tenantId,
+          leadId: t.leadId,
+          summary: t.summary,
+          reason,
+          owner: owner ?? undefined,
+          at: new Date(now).toISOString(),
+        },
+        `sla:${t.id}:${checkpoint}:${event}`,
+        now,
+      );
+    };
+    const log = (kind: string): void => {
+      this.opts.onStep?.(tenantId, kind);
+      logger.info('SLA step taken', {
+        tenantId,
+        leadId: t.leadId,
+        step: kind,
+        owner: r.expected,
+        checkpoint,
+      });
+    };
+
+    switch (step.kind) {
+      case 'remind': {
+        if (step.via === 'notify') {
+          await timers.planStep(
+            tenantId,
+            {
+              timerId: t.id,
+              leadId: t.leadId,
+              checkpoint,
+              kind: 'remind',
+              detail,
+              owner: r.expected,
+              status: 'done',
+            },
+            now,
+          );
+          await notify('reminder', detail, r.expected);
+          log('remind');
+          return 'done';
+        }
+        const ownerId =
+          r.expected === null
+            ? undefined
+            : (merged.ownerByEmail.get(r.expected)?.id ??
+              (r.expected.includes('@') ? undefined : r.expected));
+        const subject = `SLA reminder: first touch is overdue`;
+        const acted = await this.sendOnce(
+          tenantId,
+          t,
+          checkpoint,
+          'remind',
+          detail,
+          r.expected,
+          now,
+          async () => {
+            const existing = await runtime.connector.findTasks(t.leadId);
+            return existing.find((x) => x.subject === subject && x.dueAt === t.dueAt)?.id;
+          },
+          async () => {
+            const [res] = await runtime.connector.createTasks([
+              {
+                leadId: t.leadId,
+                ownerId,
+                subject,
+                body: `${t.summary}\n${detail}`,
+                dueAt: t.dueAt,
+                priority: 'high',
+                key: `sla:${t.id}:${checkpoint}:remind`,
+              },
+            ]);
+            return res ?? { ok: false, error: new CrmError('invalid', 'no result') };
+          },
+        );
+        if (acted === 'done') {
+          await notify('reminder', detail, r.expected);
+          log('remind');
+        }
+        return acted;
+      }
+      case 'reroute': {
+        const exclude = [...new Set([...r.had, ...(r.expected === null ? [] : [r.expected])])];
+        const request: SlaRerouteRequest = { timerId: t.id, checkpoint, exclude };
+        await storage.enqueue(
+          [
+            {
+              tenantId,
+              event: {
+                eventId: `sla-reroute:${t.id}:${checkpoint}`,
+                subscription: SLA_REROUTE_SUBSCRIPTION,
+                kind: 'changed',
+                objectId: t.leadId,
+                value: JSON.stringify(request),
+                occurredAt: now,
+              },
+            },
+          ],
+          now,
+        );
+        await timers.planStep(
+          tenantId,
+          {
+            timerId: t.id,
+            leadId: t.leadId,
+            checkpoint,
+            kind: 'reroute',
+            detail,
+            owner: r.expected,
+            status: 'done',
+          },
+          now,
+        );
+        advance.rerouting = `${t.leadId}:${reroutePurpose(t.id, checkpoint)}`;
+        await notify('reroute', detail, r.expected);
+        log('reroute');
+        return 'done';
+      }
+      case 'escalate': {
+        const to = step.to;
+        let target: { ownerId: string; owner: string } | { teamId: string } | CrmError;
+        if (to.kind === 'rep') {
+          const o = merged.ownerByEmail.get(to.email);
+          target =
+            o === undefined || !o.active
+              ? new CrmError(
+                  'invalid',
+                  `escalation rep ${to.email} is not an active ${CRM_NAMES[runtime.connector.provider]} owner`,
+                )
+              : { ownerId: o.id, owner: to.email };
+        } else {
+          const q = runtime.team.queues[to.name];
+          const landed = landQueue(
+            to.name,
+            q?.target,
+            merged,
+            CRM_NAMES[runtime.connector.provider] ?? 'the CRM',
+          );
+          target =
+            landed instanceof CrmError
+              ? landed
+              : landed.kind === 'owner'
+                ? {
+                    ownerId: landed.ownerId,
+                    owner: q?.target.kind === 'owner' ? q.target.owner : landed.ownerId,
+                  }
+                : { teamId: landed.teamId };
+        }
+        const acted = await this.sendOnce(
+          tenantId,
+          t,
+          checkpoint,
+          'escalate',
+          detail,
+          r.expected,
+          now,
+          undefined,
+          async () => {
+            if (target instanceof CrmError) return { ok: false, error: target };
+            const [res] =
+              'teamId' in target
+                ? await runtime.connector.setTeams([{ leadId: t.leadId, teamId: target.teamId }])
+                : await runtime.connector.setOwners([{ leadId: t.leadId, ownerId: target.ownerId }]);
+            return res ?? { ok: false, error: new CrmError('invalid', 'no result') };
+          },
+        );
+        if (acted === 'done' && !(target instanceof CrmError)) {
+          advance.had = [...new Set([...r.had, ...(r.expected === null ? [] : [r.expected])])];
+          advance.expectedOwner = 'owner' in target ? target.owner : null;
+          await notify('escalation', detail, r.expected);
+          log('escalate');
+        }
+        return acted;
+      }
+      default: {
+        const never: never = step;
+        return never;
+      }
+    }
+  }
+
+  /**
+   * A CRM write of a step, sent at most once: the step row is recorded, claimed (planned → sent) before
+   * sending, and done after. A row found `sent` was sent by a worker that died: `find` looks for what it
+   * made before sending again (a write that is safe to repeat has no `find`). A retryable failure gives
+   * the claim back and the timer waits; any other is recorded on the step and the chain goes on.
+   */
+  private async sendOnce(
+    tenantId: string,
+    t: SlaTimerRun,
+    checkpoint: number,
+    kind: 'remind' | 'escalate',
+    detail: string,
+    owner: string | null,
+    now: number,
+    find: (() => Promise<string | undefined>) | undefined,
+    send: () => Promise<{ ok: true; id?: string | undefined } | { ok: false; error: CrmError }>,
+  ): Promise<Acted> {
+    const timers = this.opts.timers;
+    const row = await timers.planStep(
+      tenantId,
+      { timerId: t.id, leadId: t.leadId, checkpoint, kind, detail, owner, status: 'planned' },
+      now,
+    );
+    if (row.status === 'done' || row.status === 'failed') return 'done';
+    if (row.status === 'sent' && find !== undefined) {
+      const found = await find();
+      if (found !== undefined) {
+        await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: found });
+        return 'done';
+      }
+    }
+    if (row.status === 'planned' && !(await timers.markStep(tenantId, row.id, 'planned', 'sent', now)))
+      return 'retry';
+    let result: { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
+    try {
+      result = await send();
+    } catch (error) {
+      const failure = toFailure(error);
+      if (!(failure instanceof CrmError)) throw error;
+      result = { ok: false, error: failure };
+    }
+    if (result.ok) {
+      await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: result.id });
+      return 'done';
+    }
+    if (isRetryable(result.error)) {
+      // Sent for sure not applied: give the claim back; unknown: stay `sent`, to be looked for.
+      if (result.error.details.outcomeUnknown !== true)
+        await timers.markStep(tenantId, row.id, 'sent', 'planned', now);
+      return 'retry';
+    }
+    await timers.markStep(tenantId, row.id, 'sent', 'failed', now, { error: result.error.message });
+    this.opts.logger.warn('SLA step failed', {
+      tenantId,
+      leadId: t.leadId,
+      step: kind,
+      error: result.error.message,
+    });
+    return 'done';
+  }
+}
+
+const rerouteRequestSchema = z.object({
+  timerId: z.number().int().positive(),
+  checkpoint: z.number().int().nonnegative(),
+  exclude: z.array(z.string()),
+});
+
+/** The re-route an inbox event asks for; a CrmError('invalid') when its value is not one we wrote. */
+export function parseRerouteRequest(value: string | undefined): SlaRerouteRequest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value ?? '');
+  } catch {
+    parsed = undefined;
+  }
+  const r = rerouteRequestSchema.safeParse(parsed);
+  if (!r.success) throw new CrmError('invalid', 'an SLA re-route event without a valid request');
+  return r.data;
+}
+
+/**
+ * A decision made for an SLA re-route: the lead's running timer goes on (so no new SLA), and the trace
+ * says why it was decided again.
+ */
+export function asReroute(decision: Decision, exclude: readonly string[]): Decision {
+  const { sla: _sla, ...rest } = decision;
+  void _sla;
+  return {
+    ...rest,
+    trace: {
+      ...decision.trace,
+      steps: [
+        `SLA re-route: the lead was not touched in time; never back to ${exclude.join(', ') || 'nobody'}`,
+        ...decision.trace.steps,
+      ],
+    },
+  };
+}

@@ -1,0 +1,268 @@
+// SLA timers that act, end to end over the sandbox CRM with the real connector, on SQLite and on
+// PostgreSQL with two workers: an untouched lead is reminded, then re-routed to a different rep, then
+// escalated; a touched lead and a lead a person re-owned are left alone; a notification receiver that
+// is down gets the delivery later, once, signed per Standard Webhooks (checked with the library's own
+// verify). The sandbox's write log is the judge.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { Notifier } from '../../src/notify/notifier.js';
+import { NotificationRepository } from '../../src/storage/notifications.js';
+import { SlaTimerRepository } from '../../src/storage/sla-timers.js';
+import { ENGINES, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
+
+const sandbox = useSandbox();
+const MIN = 60_000;
+const SECRET = `whsec_${Buffer.from('lead-router sla test secret, 32 bytes!').toString('base64')}`;
+process.env['SLA_TEST_SECRET'] = SECRET;
+
+const rules = (receiver: string): string => `
+name: SLA test
+pools:
+  na: { members: [${NA.join(', ')}], strategy: round_robin, fallback: { queue: triage } }
+notifications:
+  ops: { webhook: { url: '${receiver}', secret_env: SLA_TEST_SECRET }, on: [reminder, reroute, escalation] }
+routes:
+  - name: Inbound
+    assign: { pool: na }
+    task: { subject: 'New lead {{email}}', due: 1h }
+    notify: [ops]
+    sla:
+      first_touch: 10m
+      steps:
+        - { after: 5m, remind: task }
+        - { after: 15m, reroute: true }
+        - { after: 60m, escalate: { queue: desk } }
+fallback: { queue: triage }
+team:
+  reps:
+    nina@acme.io: { timezone: America/New_York }
+    omar@acme.io: { timezone: America/Chicago }
+    paula@acme.io: { timezone: America/Los_Angeles }
+    sam@acme.io: { timezone: America/New_York }
+  queues: { triage: { team: SMB }, desk: { owner: dev@acme.io } }
+`;
+
+/** A local receiver: answers 503 while `down`, records what it took. */
+interface Receiver {
+  url: string;
+  down: boolean;
+  hits: { status: number; headers: Record<string, string>; body: string }[];
+  close(): Promise<void>;
+}
+
+async function receiver(): Promise<Receiver> {
+  const r: Omit<Receiver, 'url' | 'close'> = { down: false, hits: [] };
+  const read = async (req: IncomingMessage): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  const server: Server = createServer((req, res) => {
+    void read(req).then((body) => {
+      const status = r.down ? 503 : 200;
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+      r.hits.push({ status, headers, body });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(r, {
+    url: `http://127.0.0.1:${port}/hooks/lead-router`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
+}
+
+describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
+  suite('', () => {
+    let hook: Receiver;
+    beforeAll(async () => {
+      hook = await receiver();
+    });
+    afterAll(() => hook.close());
+
+    async function start(): Promise<{
+      env: Env;
+      timers: SlaTimerRepository;
+      notifications: NotificationRepository;
+    }> {
+      const env = await setup(sandbox(), { engine, rules: rules(hook.url) });
+      return {
+        env,
+        timers: new SlaTimerRepository(env.storage.db),
+        notifications: new NotificationRepository(env.storage.db),
+      };
+    }
+
+    const workers = (env: Env, notifications: NotificationRepository) =>
+      ['w1', 'w2'].map((id) =>
+        env.worker(id, {
+          notifier: new Notifier({ repository: notifications, logger, baseDelayMs: MIN }),
+          sla: { recheckMs: 30_000 },
+        }),
+      );
+    /** Both workers' housekeeping at once: claims keep them from acting twice. */
+    const tick = async (env: Env, ws: ReturnType<typeof workers>, at: number): Promise<void> => {
+      env.clock.now = at;
+      await Promise.all(ws.map((w) => w.housekeep(at)));
+      for (const w of ws) await env.drain(w);
+      await Promise.all(ws.map((w) => w.housekeep(at)));
+    };
+    const ownerId = (env: Env, email: string): string => env.demo.owners.find((o) => o.email === email)!.id;
+    const reminders = (env: Env, leadId: string) =>
+      env
+        .tasksFor(leadId)
+        .flatMap((a) => env.writes('task.created', a.objectId))
+        .filter((w) => String(w.details['hs_task_subject']).startsWith('SLA reminder'));
+
+    it('an untouched lead is reminded, then re-routed to a different rep, then escalated — each once', async () => {
+      const { env, timers, notifications } = await start();
+      const ws = workers(env, notifications);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(ws[0]!);
+      const first = env.writes('owner.set', lead!.id).map((w) => w.details['to']);
+      expect(first).toEqual([ownerId(env, 'nina@acme.io')]);
+
+      await tick(env, ws, T0 + 4 * MIN);
+      expect(reminders(env, lead!.id)).toHaveLength(0);
+      await tick(env, ws, T0 + 5 * MIN + 1000);
+      const reminded = reminders(env, lead!.id);
+      expect(reminded).toHaveLength(1);
+      expect(reminded[0]!.details['hubspot_owner_id']).toBe(ownerId(env, 'nina@acme.io'));
+
+      // 15 minutes: the deadline (10) is recorded as a breach, and the lead goes to the next rep.
+      await tick(env, ws, T0 + 15 * MIN + 1000);
+      await tick(env, ws, T0 + 16 * MIN);
+      const owners = () => env.writes('owner.set', lead!.id).map((w) => w.details['to']);
+      expect(owners()).toEqual([ownerId(env, 'nina@acme.io'), ownerId(env, 'omar@acme.io')]);
+      const rerouted = await env.storage.findDecision(TENANT, `${lead!.id}:route:sla:1:2`);
+      expect(rerouted?.trace.steps[0]).toMatch(/SLA re-route: .* never back to nina@acme\.io/);
+      expect(rerouted?.trace.assignments[0]?.candidates).toContainEqual(
+        expect.objectContaining({ email: 'nina@acme.io', skipped: 'already_had' }),
+      );
+
+      // 60 minutes: escalated to the desk queue's owner; nothing more after that.
+      await tick(env, ws, T0 + 59 * MIN);
+      expect(owners()).toHaveLength(2);
+      await tick(env, ws, T0 + 60 * MIN + 1000);
+      await tick(env, ws, T0 + 3 * 60 * MIN);
+      expect(owners()).toEqual([
+        ownerId(env, 'nina@acme.io'),
+        ownerId(env, 'omar@acme.io'),
+        ownerId(env, 'dev@acme.io'),
+      ]);
+      expect(reminders(env, lead!.id)).toHaveLength(1);
+
+      const steps = await timers.stepsFor(TENANT, lead!.id);
+      expect(steps.map((s) => [s.kind, s.status, s.owner])).toEqual([
+        ['remind', 'done', 'nina@acme.io'],
+        ['breach', 'done', 'nina@acme.io'],
+        ['reroute', 'done', 'nina@acme.io'],
+        ['escalate', 'done', 'omar@acme.io'],
+      ]);
+      const [timer] = await env.storage.slaTimersFor(TENANT, lead!.id);
+      expect(timer?.state).toBe('breached');
+      const row = await env.storage.db.get<{ started_at: number; breached_at: number; outcome: string }>(
+        'SELECT started_at, breached_at, outcome FROM sla_timers WHERE id = ?',
+        [timer!.id],
+      );
+      expect(row).toEqual({ started_at: T0, breached_at: T0 + 15 * MIN + 1000, outcome: 'unmet' });
+      // Notifications: reminder, re-route, escalation — each delivered once.
+      const sent = (await notifications.deliveries(TENANT)).filter((d) => d.leadId === lead!.id);
+      expect(sent.map((d) => [d.event, d.state])).toEqual([
+        ['lead.reminder', 'delivered'],
+        ['lead.reroute', 'delivered'],
+        ['lead.escalation', 'delivered'],
+      ]);
+      await env.close();
+    });
+
+    it('a touched lead is left alone, and its first touch is kept', async () => {
+      const { env, timers, notifications } = await start();
+      const ws = workers(env, notifications);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(ws[0]!);
+      // The rep calls the lead 3 minutes in (HubSpot moves notes_last_contacted).
+      env.demo.portal.updateObject(
+        'contacts',
+        lead!.id,
+        { notes_last_contacted: new Date(T0 + 3 * MIN).toISOString() },
+        'admin',
+      );
+      await tick(env, ws, T0 + 5 * MIN + 1000);
+      await tick(env, ws, T0 + 2 * 60 * MIN);
+      expect(reminders(env, lead!.id)).toHaveLength(0);
+      expect(env.writes('owner.set', lead!.id)).toHaveLength(1);
+      const [timer] = await env.storage.slaTimersFor(TENANT, lead!.id);
+      expect(timer?.state).toBe('met');
+      const row = await env.storage.db.get<{ first_touch_at: number; outcome: string; touch_signal: string }>(
+        'SELECT first_touch_at, outcome, touch_signal FROM sla_timers WHERE id = ?',
+        [timer!.id],
+      );
+      expect(row).toEqual({ first_touch_at: T0 + 3 * MIN, outcome: 'met', touch_signal: 'contacted' });
+      expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => s.kind)).toEqual(['met']);
+      await env.close();
+    });
+
+    it('a lead re-owned by a person is left alone', async () => {
+      const { env, timers, notifications } = await start();
+      const ws = workers(env, notifications);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(ws[0]!);
+      env.demo.portal.updateObject(
+        'contacts',
+        lead!.id,
+        { hubspot_owner_id: ownerId(env, 'sam@acme.io') },
+        'admin',
+      );
+      await tick(env, ws, T0 + 5 * MIN + 1000);
+      await tick(env, ws, T0 + 2 * 60 * MIN);
+      expect(reminders(env, lead!.id)).toHaveLength(0);
+      expect(env.writes('owner.set', lead!.id)).toHaveLength(1);
+      const [timer] = await env.storage.slaTimersFor(TENANT, lead!.id);
+      expect(timer?.state).toBe('cancelled');
+      expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.detail])).toEqual([
+        ['left_alone', 'its owner was changed by someone else: left alone'],
+      ]);
+      await env.close();
+    });
+
+    it('a notification receiver that is down gets the delivery later, once, signed', async () => {
+      const { env, notifications } = await start();
+      const ws = workers(env, notifications);
+      hook.down = true;
+      hook.hits.length = 0;
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(ws[0]!);
+      await tick(env, ws, T0 + 5 * MIN + 1000);
+      expect(hook.hits.map((h) => h.status)).toEqual([503]);
+      expect(await notifications.channel(TENANT, 'ops:webhook')).toMatchObject({ state: 'failing' });
+      // Still down at the first retry; back up for the next.
+      await tick(env, ws, T0 + 6 * MIN + 2000);
+      hook.down = false;
+      await tick(env, ws, T0 + 9 * MIN);
+      await tick(env, ws, T0 + 9 * MIN + 1000);
+      const taken = hook.hits.filter((h) => h.status === 200);
+      expect(hook.hits.map((h) => h.status)).toEqual([503, 503, 200]);
+      expect(new Set(hook.hits.map((h) => h.headers['webhook-id'])).size).toBe(1);
+      const payload = new Webhook(SECRET).verify(taken[0]!.body, taken[0]!.headers) as Record<
+        string,
+        unknown
+      >;
+      expect(payload).toMatchObject({ type: 'lead.reminder', tenantId: TENANT, leadId: lead!.id });
+      expect(String(payload['reason'])).toMatch(/not touched: after 5m remind/);
+      // A forged body does not verify.
+      expect(() =>
+        new Webhook(SECRET).verify(taken[0]!.body.replace('reminder', 'escalation'), taken[0]!.headers),
+      ).toThrow();
+      expect(await notifications.channel(TENANT, 'ops:webhook')).toMatchObject({ state: 'ok' });
+      await env.close();
+    });
+  });
+});
