@@ -324,9 +324,11 @@ export class SettingsService {
     const now = this.deps.clock();
     const skipped = (email: string, respectHours: boolean): string | null => {
       const check = checkRep(effective.reps[email], email, state.reps[email], now, { respectHours });
-      return check.skipped === undefined
-        ? null
-        : `${check.skipped.replace(/_/g, ' ')}${check.detail === undefined ? '' : `: ${check.detail}`}`;
+      if (check.skipped === undefined) return null;
+      const reason = check.skipped.replace(/_/g, ' ');
+      // Details often start with the reason ("out of office 2026-12-23..2027-01-02"): say it once.
+      if (check.detail === undefined) return reason;
+      return check.detail.startsWith(reason) ? check.detail : `${reason}: ${check.detail}`;
     };
     const pools = Object.values(ruleSet?.pools ?? {}).map((pool) => {
       const owed = state.pools[pool.name]?.weighted?.owed ?? {};

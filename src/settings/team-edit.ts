@@ -41,8 +41,9 @@ export function editRep(source: string, email: string, patch: RepPatch): string 
     if (value === undefined) continue;
     const path = [...rep, ...KEYS[field]];
     const empty = value === null || (Array.isArray(value) && value.length === 0);
-    if (empty) doc.deleteIn(path);
-    else doc.setIn(path, value);
+    if (empty) {
+      if (doc.hasIn(path)) doc.deleteIn(path);
+    } else doc.setIn(path, value);
   }
   // An emptied cap block goes too.
   const cap = doc.getIn([...rep, 'cap']);

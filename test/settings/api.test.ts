@@ -240,7 +240,7 @@ describe('preview, team, activity', () => {
     );
     const bo = team.reps.find((r) => r.email === 'bo@acme.io');
     expect(bo).toMatchObject({ weight: 3, outOfOffice: ['2026-11-01..2026-11-30'] });
-    expect(bo?.skippedNow).toMatch(/^out of office/);
+    expect(bo?.skippedNow).toMatch(/^out of office 2026-11-01/);
     expect(team.pools.find((p) => p.name === 'emea-ae')?.next).toBe('ada@acme.io');
     // An invalid edit is refused with the loader's words, and nothing changes.
     const bad = await api(`/api/tenants/${h.a.id}/team/reps/${encodeURIComponent('bo@acme.io')}`, {

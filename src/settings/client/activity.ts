@@ -1,0 +1,68 @@
+// Activity: routed leads found by email, name, CRM id, rule or rep over a time range; one lead's
+// decisions with their traces, actions and results.
+import { activityResponseSchema, leadDetailResponseSchema } from '../schemas.js';
+import { call, el, fail, status, table, when } from './api.js';
+
+const value = (id: string) => (document.getElementById(id) as HTMLInputElement).value.trim();
+
+async function open(leadId: string): Promise<void> {
+  const lead = await call(leadDetailResponseSchema, `/activity/${encodeURIComponent(leadId)}`);
+  document.getElementById('lead')!.replaceChildren(
+    el('h3', {}, `Lead ${lead.leadId}`),
+    ...lead.decisions.map((d) =>
+      el(
+        'article',
+        { 'aria-label': `Decision ${d.decisionKey}` },
+        el(
+          'p',
+          {},
+          `${when(d.decidedAt)} · ${d.route ?? 'fallback'} → ${d.destination} · rule set ${d.rulesetVersion}`,
+        ),
+        el('pre', { class: 'trace' }, d.explanation),
+        table(
+          ['Action', 'Status', 'CRM id', 'Error'],
+          d.actions.map((a) => [a.kind, a.status, a.crmId ?? '', a.error ?? '']),
+          'Actions and their results',
+        ),
+      ),
+    ),
+  );
+  document.getElementById('lead-h')!.focus();
+}
+
+async function search(): Promise<void> {
+  const params = new URLSearchParams();
+  for (const k of ['q', 'route', 'owner']) if (value(k) !== '') params.set(k, value(k));
+  for (const k of ['from', 'to']) if (value(k) !== '') params.set(k, String(Date.parse(value(k) + 'Z')));
+  const found = await call(activityResponseSchema, `/activity?${params.toString()}`);
+  document.getElementById('results')!.replaceChildren(
+    table(
+      ['When', 'Lead', 'Rule', 'Destination', 'Rule set', ''],
+      found.leads.map((l) => {
+        const button = el('button', { type: 'button', 'aria-label': `Open ${l.email ?? l.leadId}` }, 'Open');
+        button.addEventListener('click', () => {
+          open(l.leadId).catch(fail);
+        });
+        return [
+          when(l.decidedAt),
+          `${l.email ?? l.leadId} ${l.name}`.trim(),
+          l.route ?? 'fallback',
+          l.destination,
+          l.rulesetVersion,
+          button,
+        ];
+      }),
+      `${found.leads.length} routed leads`,
+    ),
+  );
+  status(`${found.leads.length} routed leads found.`);
+}
+
+export function activityPage(): Promise<void> {
+  document.getElementById('lead-h')!.setAttribute('tabindex', '-1');
+  document.getElementById('search-form')!.addEventListener('submit', (e) => {
+    e.preventDefault();
+    search().catch(fail);
+  });
+  return search();
+}

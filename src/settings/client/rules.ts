@@ -1,0 +1,154 @@
+// Rules: the draft in CodeMirror (YAML), checked as you type by the server's loader — the CLI's — with
+// each error inline at its line and column and listed below; the diff against the published version;
+// publish with a note; the history of publications with a rollback to any of them.
+import { yaml } from '@codemirror/lang-yaml';
+import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
+import { basicSetup, EditorView } from 'codemirror';
+import { publishResponseSchema, rulesResponseSchema, validateResponseSchema } from '../schemas.js';
+import { ApiError, call, el, fail, status, when } from './api.js';
+import { clearDraft, loadDraft, saveDraft } from './draft.js';
+
+type Problem = {
+  line: number;
+  column: number;
+  message: string;
+  path: string;
+  suggestion?: string | undefined;
+};
+
+function describe(p: Problem): string {
+  const hint = p.suggestion === undefined ? '' : ` (did you mean "${p.suggestion}"?)`;
+  const where = p.line > 0 ? `Line ${p.line}, column ${p.column}: ` : '';
+  return `${where}${p.path === '' ? '' : `${p.path}: `}${p.message}${hint}`;
+}
+
+function showProblems(problems: Problem[]): void {
+  const box = document.getElementById('problems')!;
+  box.replaceChildren(
+    problems.length === 0
+      ? el('p', { class: 'ok' }, 'No errors.')
+      : el(
+          'ul',
+          { class: 'error', 'aria-label': 'Errors in the draft' },
+          ...problems.map((p) => el('li', {}, describe(p))),
+        ),
+  );
+}
+
+function showDiff(lines: string[]): void {
+  const changed = lines.filter((l) => !l.startsWith(' '));
+  document
+    .getElementById('diff')!
+    .replaceChildren(
+      ...(changed.length === 0
+        ? ['No changes against the published version.']
+        : lines.map((l) =>
+            el('div', { class: l.startsWith('+') ? 'diff-add' : l.startsWith('-') ? 'diff-del' : '' }, l),
+          )),
+    );
+}
+
+function toDiagnostics(view: EditorView, problems: Problem[]): Diagnostic[] {
+  const doc = view.state.doc;
+  return problems.map((p) => {
+    const line = doc.line(Math.min(Math.max(p.line, 1), doc.lines));
+    const from = Math.min(line.from + Math.max(p.column - 1, 0), line.to);
+    return { from, to: Math.max(from, line.to), severity: 'error', message: describe(p) };
+  });
+}
+
+export async function rulesPage(): Promise<void> {
+  let rules = await call(rulesResponseSchema, '/rules');
+  const published = rules.active?.source ?? '';
+  const view = new EditorView({
+    doc: loadDraft() ?? published,
+    parent: document.getElementById('editor')!,
+    extensions: [
+      basicSetup,
+      yaml(),
+      lintGutter(),
+      EditorView.contentAttributes.of({ 'aria-label': 'Rule set (YAML)' }),
+      EditorView.updateListener.of((u) => {
+        if (u.docChanged) saveDraft(u.state.doc.toString());
+      }),
+      linter(
+        async (v) => {
+          const checked = await call(validateResponseSchema, '/rules/validate', {
+            method: 'POST',
+            body: { source: v.state.doc.toString() },
+          });
+          showProblems(checked.errors);
+          showDiff(checked.diff);
+          return toDiagnostics(v, checked.errors);
+        },
+        { delay: 400 },
+      ),
+    ],
+  });
+
+  const history = (): void => {
+    const active = rules.active?.version;
+    document.getElementById('history')!.replaceChildren(
+      ...rules.publications.map((p) => {
+        const action =
+          p.rulesetVersion === active
+            ? el('span', {}, 'active')
+            : el(
+                'button',
+                { type: 'button', 'aria-label': `Roll back to ${p.rulesetVersion} (${when(p.publishedAt)})` },
+                'Roll back',
+              );
+        action.addEventListener('click', () => {
+          const note =
+            (document.getElementById('note') as HTMLInputElement).value.trim() ||
+            `roll back to ${p.rulesetVersion}`;
+          call(publishResponseSchema, '/rules/rollback', {
+            method: 'POST',
+            body: { version: p.rulesetVersion, note },
+          })
+            .then(async () => {
+              status(`Rolled back to ${p.rulesetVersion}.`);
+              rules = await call(rulesResponseSchema, '/rules');
+              clearDraft();
+              view.dispatch({
+                changes: { from: 0, to: view.state.doc.length, insert: rules.active?.source ?? '' },
+              });
+              history();
+            })
+            .catch(fail);
+        });
+        return el(
+          'tr',
+          {},
+          el('td', {}, when(p.publishedAt)),
+          el('td', {}, p.publishedBy),
+          el('td', {}, p.rulesetVersion),
+          el('td', {}, p.teamVersion ?? ''),
+          el('td', {}, p.note),
+          el('td', {}, action),
+        );
+      }),
+    );
+  };
+  history();
+
+  document.getElementById('publish')!.addEventListener('click', () => {
+    const note = (document.getElementById('note') as HTMLInputElement).value;
+    call(publishResponseSchema, '/rules/publish', {
+      method: 'POST',
+      body: { source: view.state.doc.toString(), note, basedOn: rules.active?.version ?? null },
+    })
+      .then(async ({ publication }) => {
+        status(`Published ${publication.rulesetVersion}: workers route with it from their next batch.`);
+        clearDraft();
+        rules = await call(rulesResponseSchema, '/rules');
+        (document.getElementById('note') as HTMLInputElement).value = '';
+        history();
+        showDiff([]);
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ApiError && error.errors.length > 0) showProblems(error.errors);
+        fail(error);
+      });
+  });
+}

@@ -1,0 +1,286 @@
+// The settings tab in a real browser (Debian's Chromium through playwright-core) against the whole app
+// over the sandbox CRM on SQLite: open the tab with the signed link `npm start` prints; a draft error
+// shown at its line; fixed, simulated, previewed, published; a contact created in the CRM routed by the
+// new version and found in Activity with its trace; rollback; a rep out of office skipped by the next
+// lead; a dead letter replayed; another tenant's session reads nothing of this one (API and pages).
+// Screenshots of each page land in test-results/settings/.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadConfig } from '../../src/app/config.js';
+import { startApp, type RunningApp } from '../../src/app/start.js';
+import { createLogger } from '../../src/log.js';
+import { ruleSetVersion } from '../../src/rules/index.js';
+import { SettingsAccess } from '../../src/settings/index.js';
+import { settingsLink } from '../../src/settings/index.js';
+import { DecisionInputRepository, TenantConfigRepository, type Tenant } from '../../src/storage/index.js';
+import { isCi } from '../support/services.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join('test-results', 'settings');
+const SECRET = randomBytes(32).toString('hex');
+// CI installs Chromium (.ci/run); elsewhere a machine without it skips with the reason.
+const suite = existsSync(CHROMIUM) || isCi() ? describe : describe.skip;
+
+async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+const NEW_ROUTE = `  - name: New Zealand goes to Mei
+    when: { country: NZ }
+    assign: { pool: apac-aee }
+    task: { subject: 'New Zealand lead: {{company}}', due: 1h, priority: medium }
+
+`;
+
+suite('the settings tab in Chromium', () => {
+  jest.setTimeout(180_000);
+  let app: RunningApp;
+  let browser: Browser;
+  let page: Page;
+  let tenant: Tenant;
+  let other: Tenant;
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    await mkdir(SHOTS, { recursive: true });
+    const dataDir = await mkdtemp(join(tmpdir(), 'lead-router-browser-'));
+    app = await startApp(
+      loadConfig({
+        PORT: '0',
+        SANDBOX_PORT: '0',
+        DATA_DIR: dataDir,
+        DEMO_RATE: '0',
+        SETTINGS_SECRET: SECRET,
+      }),
+      {
+        logger: createLogger({ silent: true }),
+        generate: false,
+        sandbox: { webhookTiming: { batchWindowMs: 20 } },
+      },
+    );
+    tenant = (await app.storage.findTenant('hubspot', app.sandbox!.portalId))!;
+    // A second installed tenant with its own configuration.
+    other = await app.storage.createTenant(
+      { provider: 'hubspot', externalId: '424242', name: 'Globex' },
+      Date.now(),
+    );
+    const active = (await app.storage.activeRuleset(tenant.id))!;
+    await new TenantConfigRepository(app.storage.db).publish(
+      other.id,
+      {
+        rules: { version: active.version, name: active.name, source: active.source },
+        publishedBy: 'install',
+        note: 'installed',
+      },
+      Date.now(),
+    );
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  const routed = async (email: string) => {
+    let found: { route: string | null; version: string } | undefined;
+    await until(`${email} to be routed`, async () => {
+      const [d] = await app.storage.decisionsFor(tenant.id, { email });
+      found = d === undefined ? undefined : { route: d.route?.name ?? null, version: d.ruleSet.version };
+      return found !== undefined;
+    });
+    return found!;
+  };
+  const createContact = (email: string, country: string) =>
+    app.sandbox!.crm.portal(Number(app.sandbox!.portalId)).createObject(
+      'contacts',
+      {
+        email,
+        firstname: 'Kia',
+        lastname: 'Ora',
+        country,
+        numemployees: '120',
+        company: 'Kiwi Ltd',
+        demo_requested: 'false',
+      },
+      'generator',
+    );
+
+  it('rules: an error at its line, fixed, simulated, previewed, published, routed by the new version, rolled back', async () => {
+    expect(app.settingsUrl).toMatch(/\/settings\/open\?/);
+    await page.goto(app.settingsUrl!);
+    await page.waitForSelector('.cm-content');
+    expect(await page.title()).toMatch(/^Rules · /);
+    await shot('rules');
+
+    const published = (await app.storage.activeRuleset(tenant.id))!;
+    const broken = published.source.replace(
+      '  - name: Existing customer goes to its account owner',
+      `${NEW_ROUTE}  - name: Existing customer goes to its account owner`,
+    );
+    const errorLine = broken.split('\n').findIndex((l) => l.includes('apac-aee')) + 1;
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(broken);
+    const problem = page.locator('#problems li').first();
+    await problem.waitFor({ timeout: 30_000 });
+    expect(await problem.textContent()).toContain(`Line ${errorLine}, column`);
+    expect(await problem.textContent()).toContain('apac-ae');
+    await page.waitForSelector('.cm-lintRange-error');
+    await shot('rules-error');
+
+    const fixed = broken.replace('assign: { pool: apac-aee }', 'assign: { rep: mei@acme.io }');
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(fixed);
+    await page.locator('#problems .ok').waitFor({ timeout: 30_000 });
+    expect(await page.locator('#diff .diff-add').first().textContent()).toContain('New Zealand goes to Mei');
+
+    // Simulate and preview the draft (kept in the browser) on pasted leads and recent ones.
+    await page.getByRole('link', { name: 'Simulate' }).click();
+    await page
+      .getByLabel('Pasted leads (CSV with a header row; empty: the last decided leads)')
+      .fill('email,country,employees\nkia@kiwi.nz,NZ,120');
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    await page.locator('#decisions table').waitFor();
+    expect(await page.locator('#decisions').textContent()).toContain('New Zealand goes to Mei');
+    await page.getByRole('button', { name: 'Impact preview' }).click();
+    await page.locator('#impact-summary').waitFor();
+    expect(await page.locator('#impact-summary').textContent()).toMatch(/\d+ of \d+ leads would change/);
+    await shot('simulate');
+
+    await page.getByRole('link', { name: 'Rules' }).click();
+    await page.waitForSelector('.cm-content');
+    await page.getByLabel('Note for this publication').fill('New Zealand to Mei');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await until(
+      'the publication',
+      async () => (await app.storage.activeRuleset(tenant.id))?.version === ruleSetVersion(fixed),
+    );
+    await page.locator('#history', { hasText: 'New Zealand to Mei' }).waitFor();
+
+    createContact('kia@kiwi.nz', 'NZ');
+    expect(await routed('kia@kiwi.nz')).toEqual({
+      route: 'New Zealand goes to Mei',
+      version: ruleSetVersion(fixed),
+    });
+    await page.getByRole('link', { name: 'Activity' }).click();
+    await page.getByLabel('Email, name or CRM id').fill('kia@kiwi.nz');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Open kia@kiwi.nz' }).click();
+    await page.locator('pre.trace').first().waitFor();
+    const trace = (await page.locator('pre.trace').first().textContent()) ?? '';
+    expect(trace).toContain(ruleSetVersion(fixed));
+    expect(trace).toContain('New Zealand goes to Mei');
+    await shot('activity');
+
+    await page.getByRole('link', { name: 'Rules' }).click();
+    await page
+      .getByRole('button', { name: new RegExp(`^Roll back to ${published.version}`) })
+      .first()
+      .click();
+    await until(
+      'the rollback',
+      async () => (await app.storage.activeRuleset(tenant.id))?.version === published.version,
+    );
+  });
+
+  it('team: a rep marked out of office is skipped by the next lead', async () => {
+    await page.getByRole('link', { name: 'Team' }).click();
+    await page.getByLabel('Rep', { exact: true }).selectOption('mei@acme.io');
+    await page
+      .getByLabel('Out of office (comma separated, e.g. 2026-12-23..2027-01-02)')
+      .fill('2020-01-01..2099-12-31');
+    await page.getByRole('button', { name: 'Save and publish' }).click();
+    await until(
+      'the team to be saved',
+      async () => ((await page.locator('#status').textContent()) ?? '') !== '',
+    );
+    expect(await page.locator('#status').textContent()).toContain('Saved mei@acme.io');
+    expect(await page.locator('#roster').textContent()).toContain('out of office');
+    await shot('team');
+
+    createContact('tane@kiwi.nz', 'NZ');
+    await routed('tane@kiwi.nz');
+    const [decision] = await app.storage.decisionsFor(tenant.id, { email: 'tane@kiwi.nz' });
+    const candidates = decision!.trace.assignments.flatMap((a) => a.candidates);
+    expect(candidates.find((c) => c.email === 'mei@acme.io')?.skipped).toBe('out_of_office');
+    expect(decision!.owner).not.toBe('mei@acme.io');
+    expect(
+      (
+        await new DecisionInputRepository(app.storage.db).search(tenant.id, {
+          text: 'tane@kiwi.nz',
+          limit: 1,
+        })
+      )[0]?.lead.country,
+    ).toBe('NZ');
+  });
+
+  it('health: a dead letter is listed with its reason and replayed', async () => {
+    await app.storage.enqueue(
+      [
+        {
+          tenantId: tenant.id,
+          event: {
+            eventId: 'browser-missing',
+            subscription: 'contact.creation',
+            kind: 'created',
+            objectId: '987654321',
+            occurredAt: Date.now(),
+          },
+        },
+      ],
+      Date.now(),
+    );
+    app.worker?.wake();
+    await until('the dead letter', async () => (await app.storage.deadLetters(tenant.id)).length > 0);
+    const [dead] = await app.storage.deadLetters(tenant.id);
+    await page.getByRole('link', { name: 'Health' }).click();
+    await page.locator('#dead table').waitFor();
+    expect(await page.locator('#dead').textContent()).toContain('987654321');
+    await shot('health');
+    await page.getByRole('button', { name: `Replay dead letter ${dead!.id}` }).click();
+    await page.locator('#status', { hasText: `Dead letter ${dead!.id} replayed` }).waitFor();
+    await until('the replayed item to be worked again', async () => {
+      const item = await app.storage.getInboxItem(tenant.id, dead!.id);
+      return item !== null && item.updatedAt > dead!.updatedAt;
+    });
+  });
+
+  it("another tenant's session reads none of this tenant's data, by API or page", async () => {
+    const access = new SettingsAccess(Buffer.from(SECRET, 'utf8'));
+    const context = await browser.newContext();
+    const theirs = await context.newPage();
+    await theirs.goto(
+      settingsLink(access, app.url, { tenantId: other.id, user: 'eve@globex.test' }, Date.now()),
+    );
+    expect(await theirs.title()).toMatch(/Globex/);
+    const fetched = await theirs.evaluate(async (id) => {
+      const r = await fetch(`/api/tenants/${id}/activity`);
+      return { status: r.status, body: await r.text() };
+    }, tenant.id);
+    expect(fetched.status).toBe(401);
+    expect(fetched.body).not.toContain('kiwi');
+    const own = await theirs.evaluate(
+      async (id) => (await fetch(`/api/tenants/${id}/activity`)).text(),
+      other.id,
+    );
+    expect(own).not.toContain('kiwi');
+    const pageResponse = await theirs.goto(`${app.url}/settings/${tenant.id}/activity`);
+    expect(pageResponse?.status()).toBe(401);
+    expect(await theirs.content()).not.toContain('kiwi');
+    await context.close();
+  });
+});
