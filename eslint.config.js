@@ -17,6 +17,37 @@ export default tseslint.config(
     },
   },
   {
+    // A CRM's own modules stay out of the app: generic code speaks the connector contract
+    // (connectors/connector.ts, pushed-intake.ts, pulled-intake.ts) and only the composition root wires
+    // a CRM in. These files are that root, by name; everything else gets a CRM through them.
+    files: ['src/**/*.ts'],
+    ignores: [
+      'src/app/start.ts', // builds the app: config, storage, the registered CRMs, server, worker
+      'src/app/hubspot.ts', // HubSpot's wiring: tokens over tenant rows, its connector per portal
+      'src/app/salesforce.ts', // Salesforce's wiring, beside HubSpot's
+      'src/app/webhook-subscriptions.ts', // what the HubSpot sandbox delivers in sandbox mode
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/connectors/hubspot/**',
+                '**/connectors/salesforce/**',
+                '**/connectors/sandbox/**',
+                '**/connectors/sandbox-salesforce/**',
+              ],
+              message:
+                'Only the composition root (src/app/start.ts and the CRM wirings beside it) imports a CRM connector; use the contract in connectors/connector.ts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The routing core is pure: no I/O, no clock, no logging. Only data libraries may be imported.
     files: ['src/core/**/*.ts'],
     rules: {

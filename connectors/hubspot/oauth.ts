@@ -30,7 +30,7 @@ export const OPTIONAL_SCOPES = [
   'automation.sequences.enrollments.write',
 ] as const;
 
-export function authorizeUrl(args: {
+export interface AuthorizeArgs {
   clientId: string;
   redirectUri: string;
   state: string;
@@ -38,7 +38,9 @@ export function authorizeUrl(args: {
   portalId?: string;
   scopes?: readonly string[];
   optionalScopes?: readonly string[];
-}): string {
+}
+
+export function authorizeUrl(args: AuthorizeArgs): string {
   const base =
     args.portalId === undefined
       ? AUTHORIZE_URL
@@ -149,6 +151,11 @@ export class HubSpotOAuth {
     this.baseUrl = opts.baseUrl ?? HUBSPOT_API_BASE;
     this.fetchFn = opts.fetch ?? ((url, init) => fetch(url, init));
     this.now = opts.now ?? Date.now;
+  }
+
+  /** The consent page an install starts on (on HubSpot's origin, app.hubspot.com). */
+  authorizeUrl(args: AuthorizeArgs): string {
+    return authorizeUrl(args);
   }
 
   /** Every 2026-03 endpoint takes its parameters as a form body, never in the URL. */

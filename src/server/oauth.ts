@@ -7,7 +7,6 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { CrmError } from '../../connectors/connector.js';
-import { AUTHORIZE_URL, authorizeUrl, type TokenSet } from '../../connectors/hubspot/oauth.js';
 import type { Tenant } from '../storage/index.js';
 import { StorageError } from '../storage/index.js';
 import { page } from './html.js';
@@ -18,10 +17,9 @@ import {
   hubspotRedirectUri,
   INSTALL_PATH,
   normalizeOrigin,
+  type InstallTokens,
   type ServerDeps,
 } from './types.js';
-
-const HUBSPOT_APP_ORIGIN = new URL(AUTHORIZE_URL).origin;
 
 const installQuerySchema = z.object({
   /** Optional: pre-select an account on HubSpot's consent page. */
@@ -140,7 +138,7 @@ export function oauthRouter(deps: ServerDeps): Router {
       return;
     }
     const state = states.issue(clock());
-    let url = authorizeUrl({
+    let url = hubspot.oauth.authorizeUrl({
       clientId: hubspot.clientId,
       redirectUri,
       state,
@@ -149,8 +147,8 @@ export function oauthRouter(deps: ServerDeps): Router {
       ...(hubspot.optionalScopes === undefined ? {} : { optionalScopes: hubspot.optionalScopes }),
     });
     if (hubspot.authorizeOrigin !== undefined) {
-      // authorizeUrl() always builds on HubSpot's origin; only the origin changes (the sandbox in tests).
-      url = normalizeOrigin(hubspot.authorizeOrigin) + url.slice(HUBSPOT_APP_ORIGIN.length);
+      // The consent URL is on HubSpot's own origin; only the origin changes (the sandbox in tests).
+      url = normalizeOrigin(hubspot.authorizeOrigin) + url.slice(new URL(url).origin.length);
     }
     res.redirect(302, url);
   });
@@ -206,7 +204,7 @@ export function oauthRouter(deps: ServerDeps): Router {
     let tenant: Tenant;
     let hubId: string;
     try {
-      const tokens: TokenSet = await hubspot.oauth.exchangeCode(code);
+      const tokens: InstallTokens = await hubspot.oauth.exchangeCode(code);
       const info = await hubspot.oauth.tokenInfo(tokens.accessToken);
       hubId = String(info.hubId);
       tenant = await upsertTenant(deps, hubId, now);

@@ -1,7 +1,6 @@
 // What the server needs from the rest of the app. Narrow `Pick`s so tests and the composition root
 // can see exactly which storage calls the HTTP layer makes.
 import type { Metrics } from '../metrics.js';
-import type { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import type { PushedIntake } from '../../connectors/pushed-intake.js';
 import type { Logger } from '../log.js';
 import type { SettingsDeps } from '../settings/index.js';
@@ -15,12 +14,37 @@ export type ServerStorage = Pick<
 export interface HubSpotServerConfig {
   clientId: string;
   clientSecret: string;
-  /** Must be built with `redirectUri: hubspotRedirectUri(publicUrl)`. */
-  oauth: Pick<HubSpotOAuth, 'exchangeCode' | 'tokenInfo'>;
+  /** Must be built with `redirectUri: hubspotRedirectUri(publicUrl)` (HubSpotOAuth is one). */
+  oauth: InstallOAuth;
   scopes?: readonly string[];
   optionalScopes?: readonly string[];
   /** Origin of the consent page; default https://app.hubspot.com (a sandbox URL in tests and demos). */
   authorizeOrigin?: string;
+}
+
+/** The OAuth steps of an install, as the install routes drive them. */
+export interface InstallOAuth {
+  /** The CRM's consent page for an install, on the CRM's own origin. */
+  authorizeUrl(args: {
+    clientId: string;
+    redirectUri: string;
+    state: string;
+    /** Pre-selects an account on the consent page. */
+    portalId?: string;
+    scopes?: readonly string[];
+    optionalScopes?: readonly string[];
+  }): string;
+  exchangeCode(code: string): Promise<InstallTokens>;
+  /** Which account (portal) the token is for, and the scopes it was granted. */
+  tokenInfo(accessToken: string): Promise<{ hubId: number; scopes: string[] }>;
+}
+
+export interface InstallTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** Epoch ms at which the access token stops working. */
+  expiresAt: number;
+  scopes?: string[] | undefined;
 }
 
 export interface ServerDeps {
