@@ -143,6 +143,17 @@ describe('npm start, stop, npm start again on the same DATA_DIR', () => {
     const home = await (await fetch(`http://127.0.0.1:${env['PORT']}/`)).text();
     for (const href of ['/healthz', '/metrics', `http://127.0.0.1:${env['SANDBOX_PORT']}/_sandbox/writes`])
       expect(home).toContain(`href="${href}"`);
+    // The banner's settings link opens the demo portal's tab: a session cookie, then its Rules page.
+    const link = /settings tab of the demo portal \(link valid for an hour\): (\S+)/.exec(second.out())?.[1];
+    expect(link).toMatch(/\/settings\/open\?/);
+    const opened = await fetch(link!, { redirect: 'manual' });
+    expect(opened.status).toBe(303);
+    const cookie = (opened.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const tab = await fetch(`http://127.0.0.1:${env['PORT']}${opened.headers.get('location') ?? ''}`, {
+      headers: { cookie },
+    });
+    expect(tab.status).toBe(200);
+    expect(await tab.text()).toContain('<title>Rules · ');
     const res = await fetch(`http://127.0.0.1:${env['SANDBOX_PORT']}/_sandbox/writes`);
     const writes = ((await res.json()) as { results: WriteRecord[] }).results;
     second.child.kill('SIGTERM');
