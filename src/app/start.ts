@@ -30,6 +30,7 @@ import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker, type DecisionInfo } from '../pipeline/worker.js';
 import { loadRuleSet, loadTeam, formatDiagnostic, teamVersion } from '../rules/index.js';
 import { createServer, hubspotRedirectUri } from '../server/index.js';
+import { reportRoutes } from '../server/reports.js';
 import { BulkRunner } from '../pipeline/bulk/runner.js';
 import { BulkJobRepository, TenantConfigRepository, type Storage } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
@@ -411,6 +412,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     clock,
     publicUrl,
     frameAncestors: config.settingsFrameAncestors ?? DEFAULT_FRAME_ANCESTORS,
+    tenantRoutes: [reportRoutes({ storage, logger, clock, team })],
     verifyCrmRequest: (req) => {
       if (!verifyHubSpotRequest(req, hubspot.clientSecret, clock()).ok) return null;
       // HubSpot appends the portal and the user to the URL of a `hubspot.fetch` call.

@@ -4,7 +4,7 @@ import { CrmError } from '../../connectors/connector.js';
 import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from '../pipeline/runtime.js';
-import { formatDiagnostic, loadRuleSet, loadTeam } from '../rules/index.js';
+import { loadPublished } from '../rules/published.js';
 import { TenantConfigRepository, type Storage, type Tenant } from '../storage/index.js';
 import type { CrmRegistry, TenantConnection } from './crms.js';
 
@@ -80,26 +80,9 @@ export class Tenants implements TenantRegistry {
     const cachedRules = this.ruleSets.get(tenantId);
     let loadedRules = cachedRules?.version === version ? cachedRules : undefined;
     if (loadedRules === undefined) {
-      let team = this.opts.team;
-      if (storedTeam !== null) {
-        const loadedTeam = loadTeam(storedTeam.source, `team ${storedTeam.version}`);
-        if (!loadedTeam.ok)
-          throw new CrmError(
-            'invalid',
-            `published team does not load: ${loadedTeam.errors.map(formatDiagnostic).join('; ')}`,
-          );
-        team = loadedTeam.team;
-      }
-      const loaded = loadRuleSet(ruleset.source, `rule set ${ruleset.version}`, {
-        team,
-        requireQueueTargets: true,
-      });
-      if (!loaded.ok)
-        throw new CrmError(
-          'invalid',
-          `published rule set does not load: ${loaded.errors.map(formatDiagnostic).join('; ')}`,
-        );
-      loadedRules = { version, ruleSet: loaded.ruleSet, team };
+      const published = loadPublished(ruleset, storedTeam, this.opts.team);
+      if (!published.ok) throw new CrmError('invalid', published.message);
+      loadedRules = { version, ruleSet: published.ruleSet, team: published.team };
       this.ruleSets.set(tenantId, loadedRules);
     }
     const { ruleSet, team } = loadedRules;

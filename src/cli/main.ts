@@ -15,15 +15,21 @@ import { rotateKeys } from './keys.js';
 import { explainLead, listDeadLetters, listTenants, pickTenant, replayDeadLetters } from './operate.js';
 import { InputError } from './records-file.js';
 import { simulate } from './simulate.js';
+import { writeCsv } from '../reports/csv.js';
+import { REPORT_GROUPS, REPORT_KINDS } from '../reports/reports.js';
+import { parseReportRequest, ReportError, runReport } from '../reports/run.js';
 
 export interface Io {
   out: (line: string) => void;
   err: (line: string) => void;
   clock: () => number;
+  /** Raw output (CSV, with its own line ends); without it, lines go to `out`. */
+  write?: ((chunk: string) => void) | undefined;
 }
 
 const defaultIo: Io = {
   out: (line) => process.stdout.write(line + '\n'),
+  write: (chunk) => process.stdout.write(chunk),
   err: (line) => process.stderr.write(line + '\n'),
   clock: () => Date.now(),
 };
@@ -305,6 +311,40 @@ Example:
       if (result.unknown.length > 0) throw new ExitCode(1);
     });
 
+  cli
+    .command('report')
+    .description('speed to lead, SLA attainment, distribution or fallbacks over a time window, as CSV')
+    .argument('<kind>', REPORT_KINDS.join(' | '))
+    .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
+    .requiredOption('--since <time>', 'from this time (ISO 8601, e.g. 2026-12-01 or 2026-12-01T09:00:00Z)')
+    .option('--until <time>', 'up to this time, excluded (default: now)')
+    .option('--by <group>', `one row per ${REPORT_GROUPS.join(' | ')} (default: one row for the window)`)
+    .addHelpText(
+      'after',
+      `
+Reports read the decisions made in the window: speed (CRM event to owner written; owner written to
+first touch, on wall time and working hours), sla (met, breached, open; attainment), distribution (per
+pool and rep against the weighted target; always by pool and rep), fallbacks (leads that fell to a
+catch-all, per reason). Durations are in milliseconds.
+
+Example:
+  lead-router report speed --since 2026-12-01 --until 2026-12-08 --by rep > speed.csv`,
+    )
+    .action(async (kind: string, opts: { tenant?: string; since: string; until?: string; by?: string }) => {
+      const query: Record<string, unknown> = { since: opts.since };
+      if (opts.until !== undefined) query.until = opts.until;
+      if (opts.by !== undefined) query.by = opts.by;
+      const request = parseReportRequest(kind, query, io.clock());
+      const config = operatorConfig();
+      const teamPath = config.teamPath ?? teamFileBeside(config.rulesPath);
+      const team = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath);
+      const result = await withStorage(
+        async (storage) => runReport(storage, (await pickTenant(storage, opts.tenant)).id, request, team),
+        config,
+      );
+      writeCsv(result, io.write ?? ((chunk) => io.out(chunk.replace(/\r\n$/, ''))));
+    });
+
   const keys = cli.command('keys').description('the keys stored secrets (OAuth tokens) are encrypted with');
   keys
     .command('rotate')
@@ -333,7 +373,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 0;
   } catch (err) {
     if (err instanceof ExitCode) return err.code;
-    if (err instanceof InputError || err instanceof ConfigError || err instanceof TokenCryptoError) {
+    if (
+      err instanceof InputError ||
+      err instanceof ConfigError ||
+      err instanceof TokenCryptoError ||
+      err instanceof ReportError
+    ) {
       io.err(`error: ${err.message}`);
       return 1;
     }

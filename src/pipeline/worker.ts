@@ -1066,6 +1066,7 @@ export class Worker {
             decision,
             email: lead.email,
             summary,
+            eventAt: job.item.event.occurredAt,
             inputs: { lead, account: accountsById.get(decision.trace.account?.accountId ?? '') ?? null },
           },
         });

@@ -20,7 +20,17 @@ import {
   type StateVersions,
 } from './model.js';
 import type { RotationRepository } from './rotation.js';
-import { casTransaction, chunk, KEY_CHUNK, marks, ownerOf, readJson, ROW_CHUNK, validate } from './shared.js';
+import {
+  casTransaction,
+  chunk,
+  KEY_CHUNK,
+  marks,
+  ownerOf,
+  poolOf,
+  readJson,
+  ROW_CHUNK,
+  validate,
+} from './shared.js';
 import type { SlaTimerRepository } from './sla-timers.js';
 
 interface DecisionRow {
@@ -152,10 +162,11 @@ export class DecisionRepository {
     for (const part of chunk(committed, ROW_CHUNK)) {
       const rows = await tx.all<{ id: number; decision_key: string }>(
         `INSERT INTO decisions (tenant_id, decision_key, lead_id, email, decided_at, route_name, route_index,
-           destination, owner, ruleset_name, ruleset_version, actions, sla, trace, summary)
-         VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+           destination, owner, ruleset_name, ruleset_version, actions, sla, trace, summary, event_at, pool,
+           fallbacks)
+         VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
          RETURNING id, decision_key`,
-        part.flatMap(({ input: { decisionKey, decision, email, summary } }) => [
+        part.flatMap(({ input: { decisionKey, decision, email, summary, eventAt } }) => [
           tenantId,
           decisionKey,
           decision.leadId,
@@ -171,6 +182,11 @@ export class DecisionRepository {
           decision.sla === undefined ? null : JSON.stringify(decision.sla),
           JSON.stringify(decision.trace),
           summary,
+          eventAt,
+          poolOf(decision),
+          decision.fallbacks === undefined || decision.fallbacks.length === 0
+            ? null
+            : JSON.stringify(decision.fallbacks),
         ]),
       );
       for (const r of rows) ids.set(r.decision_key, r.id);

@@ -44,6 +44,7 @@ export async function openStorage(options: OpenStorageOptions = {}): Promise<Sto
 
 export { Storage } from './storage.js';
 export { StorageError } from './errors.js';
+export { ReportRepository, type ReportWindow } from './reports.js';
 export { StreamRepository, type StreamAdvance, type StreamCursor } from './streams.js';
 export type { StorageErrorKind } from './errors.js';
 export type { Db, Dialect, SqlParam } from './db.js';

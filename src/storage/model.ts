@@ -280,6 +280,8 @@ export interface DecisionInput {
   decision: Decision;
   email?: string | undefined;
   summary: string;
+  /** When the CRM event this decision answers happened (epoch ms), for speed-to-lead reports. */
+  eventAt?: number | undefined;
   /** What it was decided on, kept so the lead can be decided again under another version. */
   inputs?: { lead: Lead; account: Account | null } | undefined;
 }

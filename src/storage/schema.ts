@@ -499,6 +499,19 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 15,
+    name: 'report columns on decisions',
+    // Reports group decisions by rule, pool and rep within a time window, per tenant (through
+    // decisions_tenant_time): each decision keeps the CRM event time it answered (speed to lead), the
+    // pool that assigned it, and the fallbacks it took (a JSON list, null when none), so a report reads
+    // columns, not every trace.
+    statements: () => [
+      `ALTER TABLE decisions ADD COLUMN event_at BIGINT`,
+      `ALTER TABLE decisions ADD COLUMN pool TEXT`,
+      `ALTER TABLE decisions ADD COLUMN fallbacks TEXT`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

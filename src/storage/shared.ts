@@ -5,7 +5,7 @@ import type { Decision } from '../core/types.js';
 import { isWriteRace, type Db, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
 
-/** Rows per multi-row INSERT (≤ 15 parameters each) and keys per `IN (…)` list: far below both engines' limits. */
+/** Rows per multi-row INSERT (≤ 20 parameters each) and keys per `IN (…)` list: far below both engines' limits. */
 export const ROW_CHUNK = 200;
 export const KEY_CHUNK = 500;
 
@@ -88,3 +88,6 @@ export async function dueRows<R>(
 /** The `owner` column of a decision or SLA timer: the rep email for a rep destination, else null. */
 export const ownerOf = (decision: Decision): string | null =>
   decision.destination.kind === 'rep' ? decision.destination.email : null;
+
+/** The `pool` column of a decision: the pool that assigned it (the last one asked, after fallbacks). */
+export const poolOf = (decision: Decision): string | null => decision.trace.assignments.at(-1)?.pool ?? null;

@@ -13,6 +13,7 @@ import { EffectRepository } from './effects.js';
 import { HoldRepository } from './holds.js';
 import { InboxRepository } from './inbox.js';
 import { PrivacyRepository } from './privacy.js';
+import { ReportRepository } from './reports.js';
 import { RetentionRepository } from './retention.js';
 import { RotationRepository } from './rotation.js';
 import { RulesetRepository } from './rulesets.js';
@@ -40,6 +41,7 @@ export class Storage {
   readonly retention: RetentionRepository;
   readonly streams: StreamRepository;
   readonly notifications: NotificationRepository;
+  readonly reports: ReportRepository;
 
   constructor(
     readonly db: Db,
@@ -64,6 +66,7 @@ export class Storage {
     this.retention = new RetentionRepository(db);
     this.streams = new StreamRepository(db);
     this.notifications = new NotificationRepository(db);
+    this.reports = new ReportRepository(db);
   }
 
   get engine(): 'sqlite' | 'postgres' {

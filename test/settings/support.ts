@@ -13,6 +13,7 @@ import type { Lead } from '../../src/core/types.js';
 import { createLogger } from '../../src/log.js';
 import { loadRuleSet, loadTeam, ruleSetVersion, teamVersion } from '../../src/rules/index.js';
 import { listenOn } from '../../src/server/index.js';
+import { reportRoutes } from '../../src/server/reports.js';
 import { SettingsAccess, SettingsService, settingsRouter, settingsLink } from '../../src/settings/index.js';
 import { openStorage, TenantConfigRepository, type Storage, type Tenant } from '../../src/storage/index.js';
 
@@ -76,6 +77,9 @@ export async function startSettings(): Promise<SettingsHarness> {
       clock: () => clock.now,
       publicUrl: PUBLIC_URL,
       frameAncestors: ['https://app.hubspot.com'],
+      tenantRoutes: [
+        reportRoutes({ storage, logger: createLogger({ level: 'error' }), clock: () => clock.now }),
+      ],
       verifyCrmRequest: (req) => {
         if (!verifyHubSpotRequest(req, CLIENT_SECRET, clock.now).ok) return null;
         const q = new URL(req.uri).searchParams;

@@ -1,0 +1,57 @@
+// GET /api/tenants/:tenantId/reports/:kind?since=…&until=…&by=rule|pool|rep — a report as JSON.
+// These are tenant routes of the settings API (its `tenantRoutes`): they run behind its access check
+// for that tenant, and read the tenant it let in, so a report is only ever read by someone let into
+// the tenant. The query is parsed with the same schema as the CLI's options.
+import type { Request, Response, Router } from 'express';
+import type { Team } from '../core/types.js';
+import type { Logger } from '../log.js';
+import { parseReportRequest, ReportError, runReport } from '../reports/run.js';
+import { accessOf } from '../settings/api.js';
+import { StorageError, type Storage } from '../storage/index.js';
+
+export interface ReportRouteDeps {
+  storage: Storage;
+  logger: Logger;
+  clock: () => number;
+  /** The team the app runs with, for a tenant that has not published one. */
+  team?: Team | undefined;
+}
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Adds `GET /reports/:kind` to the settings API's tenant router (after its access check). */
+export function reportRoutes(deps: ReportRouteDeps): (router: Router) => void {
+  return (router) => {
+    router.get('/reports/:kind', async (req: Request, res: Response) => {
+      const { tenantId } = accessOf(res);
+      try {
+        const tenant = await deps.storage.getTenant(tenantId);
+        if (tenant === null) {
+          res.status(404).json({ error: 'no such tenant' });
+          return;
+        }
+        const request = parseReportRequest(text(req.params.kind), req.query, deps.clock());
+        const report = await runReport(deps.storage, tenant.id, request, deps.team);
+        res.json({
+          tenant: tenant.id,
+          kind: report.kind,
+          since: new Date(request.since).toISOString(),
+          until: new Date(request.until).toISOString(),
+          by: request.by ?? null,
+          columns: report.columns,
+          rows: report.rows,
+        });
+      } catch (error) {
+        if (error instanceof ReportError || (error instanceof StorageError && error.kind === 'invalid')) {
+          res.status(400).json({ error: error.message });
+          return;
+        }
+        deps.logger.error('report failed', {
+          tenantId,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        res.status(500).json({ error: 'the report could not be made' });
+      }
+    });
+  };
+}
