@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { Account, Lead, TouchSignal } from '../../src/core/types.js';
 import {
   CrmError,
+  type ConnectorProfile,
   type CrmConnector,
   type Directory,
   type DirectoryOwner,
@@ -194,7 +195,8 @@ export interface CallScheduler {
 }
 
 export interface SalesforceConnectorOptions {
-  session: SalesforceSession;
+  /** The org's session, or how to get it (tokens loaded from the tenant store on first use). */
+  session: SalesforceSession | (() => Promise<SalesforceSession>);
   limiter?: CallScheduler | undefined;
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number) => Promise<void>;
@@ -203,13 +205,15 @@ export interface SalesforceConnectorOptions {
   directoryTtlMs?: number;
   /** Lead/Contact field that receives OwnerWrite.reason (e.g. `Routing_Reason__c`); omitted when unset. */
   reasonField?: string;
+  /** SALESFORCE_PROFILE unless the rate budget is tuned. */
+  profile?: ConnectorProfile | undefined;
   /** Told after every call with the org's daily API usage (Sforce-Limit-Info), for pacing and metrics. */
   onUsage?: (usage: ApiUsage) => void;
 }
 
 export class SalesforceConnector implements CrmConnector {
   readonly provider = 'salesforce';
-  readonly profile = SALESFORCE_PROFILE;
+  readonly profile: ConnectorProfile;
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private lastUsage: ApiUsage | undefined;
@@ -219,6 +223,20 @@ export class SalesforceConnector implements CrmConnector {
   constructor(private readonly opts: SalesforceConnectorOptions) {
     this.now = opts.now ?? Date.now;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.profile = opts.profile ?? SALESFORCE_PROFILE;
+  }
+
+  private sessionPromise: Promise<SalesforceSession> | undefined;
+
+  /** The session, got once; a failure to get it is not kept, so the next call tries again. */
+  private session(): Promise<SalesforceSession> {
+    const given = this.opts.session;
+    if (typeof given !== 'function') return Promise.resolve(given);
+    this.sessionPromise ??= given().catch((err: unknown) => {
+      this.sessionPromise = undefined;
+      throw err;
+    });
+    return this.sessionPromise;
   }
 
   /** The org's daily API usage as last reported (undefined before the first answer). */
@@ -234,7 +252,8 @@ export class SalesforceConnector implements CrmConnector {
    * refresh by itself is refreshed once here and the call sent again; a second one is `auth`.
    */
   private async request<T>(ctx: CallContext, req: HttpRequest): Promise<unknown> {
-    const { session, limiter } = this.opts;
+    const { limiter } = this.opts;
+    const session = await this.session();
     const send = async (): Promise<unknown> => {
       try {
         // No jsforce retries (it would resend GETs on 5xx itself); a timeout aborts the request.
@@ -459,7 +478,7 @@ export class SalesforceConnector implements CrmConnector {
     const found = new Map<string, SfRecord>();
     // Website is free text: LIKE finds candidates, the registrable domain decides. Accounts named like
     // the domain's first label ("acme" for acme.com) come too, so the core can match by company name.
-    for (const part of chunk(wanted, SALESFORCE_PROFILE.batchSizes.accountDomains)) {
+    for (const part of chunk(wanted, this.profile.batchSizes.accountDomains)) {
       const conditions = part.map((d) => soqlClause`Website LIKE ${soqlLike(d, 'contains')}`);
       const labels = [...new Set(part.map((d) => d.split('.')[0] ?? '').filter((l) => l.length >= 3))];
       for (const l of labels) conditions.push(soqlClause`Name LIKE ${soqlLike(l, 'starts')}`);

@@ -15,7 +15,7 @@ import {
   type DemoOrg,
   type SalesforceSandbox,
 } from '../../../connectors/sandbox-salesforce/index.js';
-import { salesforceTokenStore } from '../../../src/app/salesforce-tokens.js';
+import { salesforceTokenStore } from '../../../src/app/salesforce.js';
 import { openStorage, type Storage } from '../../../src/storage/index.js';
 
 let sf: SalesforceSandbox;

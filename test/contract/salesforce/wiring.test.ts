@@ -1,0 +1,101 @@
+// The app's Salesforce wiring over the sandbox: a tenant's connector on the tokens stored (encrypted) in
+// its row; with refresh-token rotation on, each rotated refresh token is stored, so a new process can
+// refresh again with it; a revoked grant is told apart from other failures.
+import { randomBytes } from 'node:crypto';
+import { OAuth2 } from 'jsforce';
+import type { SalesforceApp } from '../../../connectors/salesforce/auth.js';
+import { SALESFORCE_PROFILE } from '../../../connectors/salesforce/profile.js';
+import { Keyring } from '../../../connectors/shared/crypto.js';
+import { LimiterFactory } from '../../../connectors/shared/limiter.js';
+import {
+  createSalesforceSandbox,
+  DEFAULT_SF_APP,
+  type SalesforceSandbox,
+} from '../../../connectors/sandbox-salesforce/index.js';
+import { salesforceTokenStore, salesforceWiring } from '../../../src/app/salesforce.js';
+import { openStorage, type Storage, type Tenant } from '../../../src/storage/index.js';
+
+let sf: SalesforceSandbox;
+let url: string;
+let storage: Storage;
+let tenant: Tenant;
+let app: SalesforceApp;
+const limiters = new LimiterFactory({ provider: 'salesforce-wiring', buckets: SALESFORCE_PROFILE.buckets });
+
+beforeAll(async () => {
+  sf = createSalesforceSandbox({ seed: 9 });
+  const demo = sf.createDemoOrg({ accounts: 3 });
+  ({ url } = await sf.start());
+  app = {
+    clientId: DEFAULT_SF_APP.clientId,
+    clientSecret: DEFAULT_SF_APP.clientSecret,
+    redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
+    loginUrl: url,
+  };
+  storage = await openStorage({ file: ':memory:', cipher: new Keyring(randomBytes(32)), now: () => 1 });
+  tenant = await storage.createTenant(
+    { provider: 'salesforce', externalId: demo.org.orgId, name: 'Demo' },
+    1,
+  );
+  const issued = sf.issueToken(demo.org.orgId, demo.integrationUserId);
+  await salesforceTokenStore(storage, () => 1).save(demo.org.orgId, {
+    accessToken: issued.token,
+    refreshToken: issued.refreshToken ?? '',
+    instanceUrl: url,
+    orgId: demo.org.orgId,
+    userId: demo.integrationUserId,
+    issuedAt: 1,
+  });
+  await fetch(`${url}/_sandbox/oauth`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rotateRefreshTokens: true }),
+  });
+});
+afterAll(async () => {
+  await sf.stop();
+  await storage.close();
+  await limiters.disconnectAll();
+});
+
+const wiring = () => salesforceWiring({ storage, app, limiters, clock: () => 5 });
+const failed: { error: unknown; revoked: boolean }[] = [];
+const hooks = {
+  failed: (error: unknown, revoked: boolean): Promise<never> => {
+    failed.push({ error, revoked });
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  },
+};
+const stored = async () => (await salesforceTokenStore(storage, () => 1).load(tenant.externalId))!;
+const expire = () => fetch(`${url}/_sandbox/orgs/${tenant.externalId}/tokens/expire`, { method: 'POST' });
+
+it('stores each rotated refresh token, so the next process refreshes with it', async () => {
+  const first = await stored();
+  expect(await wiring().connect(tenant, hooks).connector.checkConnection()).toEqual({ ok: true });
+  await expire();
+  expect(await wiring().connect(tenant, hooks).connector.checkConnection()).toEqual({ ok: true });
+  const second = await stored();
+  expect(second.refreshToken).not.toBe(first.refreshToken);
+  // A new process (a fresh wiring) on the stored set: the old refresh token is dead, the rotated one works.
+  await expire();
+  expect(await wiring().connect(tenant, hooks).connector.checkConnection()).toEqual({ ok: true });
+  expect((await stored()).refreshToken).not.toBe(second.refreshToken);
+  expect(failed).toEqual([]);
+});
+
+it('tells a revoked grant from a live one', async () => {
+  expect(await wiring().grantRevoked(tenant)).toBe(false);
+  const oauth2 = new OAuth2({ loginUrl: url, clientId: app.clientId });
+  await oauth2.revokeToken((await stored()).refreshToken);
+  expect(await wiring().grantRevoked(tenant)).toBe(true);
+});
+
+it('hands a tenant without tokens to the credential hooks', async () => {
+  const other = await storage.createTenant(
+    { provider: 'salesforce', externalId: '00D8d0000000099AAA', name: 'X' },
+    1,
+  );
+  const result = await wiring().connect(other, hooks).connector.checkConnection();
+  expect(result).toMatchObject({ ok: false, error: { kind: 'auth' } });
+  expect(failed.at(-1)).toMatchObject({ revoked: false });
+});
