@@ -25,7 +25,6 @@ export default tseslint.config(
       'src/app/start.ts', // builds the app: config, storage, the registered CRMs, server, worker
       'src/app/hubspot.ts', // HubSpot's wiring: tokens over tenant rows, its connector per portal
       'src/app/salesforce.ts', // Salesforce's wiring, beside HubSpot's
-      'src/app/salesforce-tokens.ts', // Salesforce's token store over tenant rows (part of its wiring)
       'src/app/webhook-subscriptions.ts', // what the HubSpot sandbox delivers in sandbox mode
     ],
     rules: {
