@@ -281,7 +281,7 @@ const OBJECTS: readonly ObjectDef[] = [
     [
       ref('ActionCadenceId', ['ActionCadence'], 'ActionCadence', 'u'),
       ref('TargetId', ['Lead', 'Contact'], 'Target', 'u'),
-      ['State', 'picklist', '', { picklist: ['Running', 'Paused', 'Complete', 'Error'] }],
+      ['State', 'picklist', '', { picklist: ['Initializing', 'Running', 'Paused', 'Complete', 'Error'] }],
       owner(['User']),
     ],
     { State: 'Running' },

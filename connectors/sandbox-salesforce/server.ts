@@ -29,6 +29,7 @@ import { Org } from './org.js';
 import { adminRouter } from './routes/admin.js';
 import { restRouter } from './routes/rest.js';
 import { seedDemoOrg, type DemoOrg } from './seed.js';
+import { ChangeEventStream } from './streaming.js';
 import { SfWriteLog } from './write-log.js';
 
 export interface SalesforceSandboxOptions {
@@ -38,6 +39,8 @@ export interface SalesforceSandboxOptions {
   faults?: Partial<FaultOptions>;
   /** API requests per org per rolling 24 hours (default 100,000). */
   dailyApiLimit?: number;
+  /** How long a CometD /meta/connect is held open when there is nothing to send (default 25 s). */
+  longPollTimeoutSec?: number;
 }
 
 export interface SalesforceSandbox {
@@ -58,6 +61,8 @@ export interface SalesforceSandbox {
   readonly faults: FaultInjector;
   readonly allocation: ApiAllocation;
   readonly tokens: SfTokenStore;
+  /** Change Data Capture over CometD at /cometd/<version>. */
+  readonly streaming: ChangeEventStream;
   readonly clock: Clock;
   /** Resets faults, allocations, call counts and the write log (data stays). */
   reset(): void;
@@ -76,11 +81,15 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
   const faults = new FaultInjector({ ...DEFAULT_FAULTS, ...options.faults }, new Prng(seed + 2));
   const allocation = new ApiAllocation(clock, options.dailyApiLimit ?? 100_000);
   const orgIds = new IdFactory('8d');
+  const streaming = new ChangeEventStream(tokens, clock, new Prng(seed + 3), {
+    ...(options.longPollTimeoutSec === undefined ? {} : { longPollTimeoutSec: options.longPollTimeoutSec }),
+  });
   let server: Server | undefined;
 
   const createOrg = (): Org => {
     const org = new Org(orgIds.make('00D'), new IdFactory('8d'), clock, writes);
     orgs.set(org.orgId, org);
+    streaming.watch(org);
     return org;
   };
 
@@ -100,6 +109,8 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
 
   const app = express();
   app.disable('x-powered-by');
+  // CometD reads its own request bodies: mounted before the body parsers.
+  app.use('/cometd', (req, res) => streaming.handle(req, res));
   app.use(express.json({ limit: '10mb' }));
   app.use(express.urlencoded({ extended: false }));
   app.use(
@@ -119,7 +130,7 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
       bearer: (req) => bearer(req),
     }),
   );
-  app.use(adminRouter({ orgs, demos, writes, calls, faults, allocation, tokens, reset }));
+  app.use(adminRouter({ orgs, demos, writes, calls, faults, allocation, tokens, streaming, reset }));
 
   // The API pipeline: latency, session, daily allocation (reported on every answer), injected faults.
   const api = express.Router({ mergeParams: true });
@@ -213,6 +224,7 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
     faults,
     allocation,
     tokens,
+    streaming,
     clock,
     reset,
     createOrg,
@@ -244,6 +256,7 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
       });
     },
     async stop() {
+      streaming.close();
       const s = server;
       server = undefined;
       if (s === undefined) return;

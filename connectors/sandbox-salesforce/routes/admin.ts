@@ -9,6 +9,7 @@ import { applyFaults, faultsBody, type FaultInjector } from '../../sandbox-kit/f
 import { SalesforceHttpError } from '../errors.js';
 import type { ApiAllocation } from '../limits.js';
 import type { SfTokenStore } from '../oauth.js';
+import type { ChangeEventStream } from '../streaming.js';
 import { Transaction, type Org } from '../org.js';
 import type { DemoOrg } from '../seed.js';
 import type { SfWriteKind, SfWriteLog, SfWriteSource } from '../write-log.js';
@@ -37,6 +38,7 @@ export interface AdminDeps {
   faults: FaultInjector;
   allocation: ApiAllocation;
   tokens: SfTokenStore;
+  streaming: ChangeEventStream;
   reset(): void;
 }
 
@@ -164,6 +166,36 @@ export function adminRouter(deps: AdminDeps): Router {
       throw new SalesforceHttpError(404, 'NOT_FOUND', 'the org has no assignment rule');
     org.assignmentRule.active = active;
     res.json(org.assignmentRule);
+  });
+  // Change Data Capture knobs: `{"gapNext": 3}` turns the next changes into GAP_* events;
+  // `{"gap": {"entity": "Lead", "changeType": "GAP_UPDATE", "recordIds": [...]}}` sends one now
+  // (GAP_OVERFLOW carries no record ids).
+  r.post('/_sandbox/orgs/:orgId/cdc', (req, res) => {
+    const org = orgOf(req);
+    const b = parse(
+      z
+        .object({
+          gapNext: z.number().int().min(1).optional(),
+          gap: z
+            .object({
+              entity: z.enum(['Lead', 'Contact']),
+              changeType: z.enum(['GAP_CREATE', 'GAP_UPDATE', 'GAP_DELETE', 'GAP_UNDELETE', 'GAP_OVERFLOW']),
+              recordIds: z.array(z.string()).default([]),
+            })
+            .optional(),
+        })
+        .strict(),
+      req.body,
+    );
+    if (b.gapNext !== undefined) deps.streaming.gapNext(org.orgId, b.gapNext);
+    const replayId =
+      b.gap === undefined
+        ? undefined
+        : deps.streaming.emitGap(org.orgId, b.gap.entity, b.gap.changeType, b.gap.recordIds);
+    res.json({
+      retained: deps.streaming.retained(org.orgId),
+      ...(replayId === undefined ? {} : { replayId }),
+    });
   });
   return r;
 }
