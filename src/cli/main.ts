@@ -18,6 +18,8 @@ import { simulate } from './simulate.js';
 import { writeCsv } from '../reports/csv.js';
 import { REPORT_GROUPS, REPORT_KINDS } from '../reports/reports.js';
 import { parseReportRequest, ReportError, runReport } from '../reports/run.js';
+import { followJob, parseSince, startBackfill, startReassignFrom } from './bulk.js';
+import type { ProgressStream } from './progress.js';
 
 export interface Io {
   out: (line: string) => void;
@@ -25,6 +27,8 @@ export interface Io {
   clock: () => number;
   /** Raw output (CSV, with its own line ends); without it, lines go to `out`. */
   write?: ((chunk: string) => void) | undefined;
+  /** Where progress bars go (default stderr): redrawn on a terminal, plain lines elsewhere. */
+  progress?: ProgressStream | undefined;
 }
 
 const defaultIo: Io = {
@@ -32,6 +36,7 @@ const defaultIo: Io = {
   write: (chunk) => process.stdout.write(chunk),
   err: (line) => process.stderr.write(line + '\n'),
   clock: () => Date.now(),
+  progress: process.stderr,
 };
 
 /** The clone this command runs from: where `npm start` keeps its data and finds the demo team. */
@@ -344,6 +349,80 @@ Example:
       );
       writeCsv(result, io.write ?? ((chunk) => io.out(chunk.replace(/\r\n$/, ''))));
     });
+  const bulkIo = { ...io, progress: io.progress ?? { write: (text: string) => io.err(text.trimEnd()) } };
+  cli
+    .command('backfill')
+    .description('route the records that existed before lead-router, under the current rules (resumable)')
+    .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
+    .option('--since <date>', 'only records created on or after this date (ISO 8601)')
+    .option('--unowned', 'only records without an owner', false)
+    .option('--dry-run', 'decide without writing; write a CSV of what would change', false)
+    .option('--csv <file>', 'where --dry-run writes its CSV (default: backfill-dry-run-<job>.csv)')
+    .option('--detach', 'start the job and return; the app routes it', false)
+    .addHelpText(
+      'after',
+      `
+The job runs in the app (\`npm start\`, or its worker processes) as bulk work: behind every live lead,
+within the portal's rate budget, each record routed once however often the app or this command stops.
+A record whose owner fits the rules (the rep decided, or a member of the pool decided from) is left
+alone; one whose owner changes gets the owner write, task, note and sequence of its route, as a new lead.
+Running the same command again follows the open job instead of starting another.
+
+Example:
+  lead-router backfill --since 2026-01-01 --unowned --dry-run --csv /tmp/backfill.csv`,
+    )
+    .action(
+      async (opts: {
+        tenant?: string;
+        since?: string;
+        unowned: boolean;
+        dryRun: boolean;
+        csv?: string;
+        detach: boolean;
+      }) => {
+        const since = opts.since === undefined ? undefined : parseSince(opts.since);
+        const code = await withStorage(async (storage) => {
+          const tenant = await pickTenant(storage, opts.tenant);
+          const started = await startBackfill(
+            storage,
+            tenant,
+            { since, unowned: opts.unowned, dryRun: opts.dryRun },
+            io.clock(),
+          );
+          return followJob(storage, started, { detach: opts.detach, csv: opts.csv }, bulkIo);
+        });
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  cli
+    .command('reassign')
+    .description("route a rep's open leads again under the current rules (a rep who left)")
+    .requiredOption('--from <email>', 'the rep whose leads move (their CRM user may be deactivated)')
+    .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
+    .option('--dry-run', 'decide without writing; write a CSV of what would change', false)
+    .option('--csv <file>', 'where --dry-run writes its CSV (default: reassign-dry-run-<job>.csv)')
+    .option('--detach', 'start the job and return; the app routes it', false)
+    .addHelpText(
+      'after',
+      `
+Each lead is decided again: pools skip the rep once the team file or the CRM marks them inactive, and a
+lead whose account has an owner follows the account's (new) owner. With \`reassign_deactivated: true\`
+in the team, a rep deactivated in the CRM is reassigned automatically on the next directory refresh.
+
+Example:
+  lead-router reassign --from ada@acme.io --dry-run`,
+    )
+    .action(
+      async (opts: { from: string; tenant?: string; dryRun: boolean; csv?: string; detach: boolean }) => {
+        const code = await withStorage(async (storage) => {
+          const tenant = await pickTenant(storage, opts.tenant);
+          const started = await startReassignFrom(storage, tenant, opts.from, opts.dryRun, io.clock());
+          return followJob(storage, started, { detach: opts.detach, csv: opts.csv }, bulkIo);
+        });
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
 
   const keys = cli.command('keys').description('the keys stored secrets (OAuth tokens) are encrypted with');
   keys

@@ -21,6 +21,7 @@ import {
   type WebhookConfig,
 } from '../../connectors/sandbox/index.js';
 import { loadConfig, tokenKeyring } from '../../src/app/config.js';
+import { sqliteFile } from '../../src/app/open-storage.js';
 import { freePort } from '../../src/app/start.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { createPgSchema, PG_URL, REDIS_URL, uniqueRedisPrefix, type PgSchema } from './services.js';
@@ -40,6 +41,11 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Progress and failures of the processes (default: silent). */
   log?: (line: string) => void;
+  /**
+   * One `ROLE=all` process on a SQLite file in its DATA_DIR (`web` is that process; `workers` must be
+   * 0) instead of PostgreSQL and Redis.
+   */
+  sqlite?: boolean;
 }
 
 export interface AppProcess {
@@ -70,7 +76,10 @@ export interface Cluster {
   workers: AppProcess[];
   /** Storage on the cluster's schema, opened by the test for inspection. */
   storage: Storage;
+  /** The PostgreSQL schema ('' on SQLite). */
   schema: string;
+  /** The environment every app process gets (for operator commands run against the cluster). */
+  env: Record<string, string>;
   effects(): ContactEffects;
   /** Polls until `check` holds; throws naming `what` (and the processes' last logs) past the deadline. */
   until(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void>;
@@ -198,7 +207,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const demo = seedDemoPortal(portal);
   const portalId = portal.portalId;
 
-  const schema: PgSchema = await createPgSchema();
+  const sqlite = options.sqlite === true;
+  if (sqlite && options.workers > 0) throw new Error('a SQLite cluster is one process: workers must be 0');
+  const schema: PgSchema | undefined = sqlite ? undefined : await createPgSchema();
   const webPort = await freePort('127.0.0.1');
   const url = `http://127.0.0.1:${webPort}`;
   const env: Record<string, string> = {
@@ -208,10 +219,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     HOST: '127.0.0.1',
     PUBLIC_URL: url,
     DATA_DIR: dir,
-    DATABASE_URL: PG_URL,
-    DATABASE_SCHEMA: schema.name,
-    REDIS_URL,
-    REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+    ...(schema === undefined
+      ? {}
+      : {
+          DATABASE_URL: PG_URL,
+          DATABASE_SCHEMA: schema.name,
+          REDIS_URL,
+          REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+        }),
     HUBSPOT_CLIENT_ID: app.clientId,
     HUBSPOT_CLIENT_SECRET: app.clientSecret,
     HUBSPOT_APP_ID: String(app.appId),
@@ -241,7 +256,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const web = new ManagedProcess(
     'web',
     'web',
-    { ...env, ROLE: 'web', PORT: String(webPort) },
+    { ...env, ROLE: sqlite ? 'all' : 'web', PORT: String(webPort) },
     dir,
     healthy,
     log,
@@ -260,8 +275,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       ),
   );
   const storage = await openStorage({
-    url: PG_URL,
-    schema: schema.name,
+    ...(schema === undefined ? { file: sqliteFile(loadConfig(env)) } : { url: PG_URL, schema: schema.name }),
     // The test reads inbox, decisions and dead letters; the keyring is the processes' own.
     cipher: await tokenKeyring(loadConfig(env)),
   });
@@ -292,7 +306,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(started.map((p) => p.kill('SIGKILL')));
     await storage.close();
     await crm.stop();
-    await schema.drop().catch(() => undefined);
+    await schema?.drop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
@@ -308,7 +322,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     web,
     workers,
     storage,
-    schema: schema.name,
+    schema: schema?.name ?? '',
+    env,
     effects: () => contactEffects(crm.writes, portalId),
     async until(what, timeoutMs, check) {
       const deadline = Date.now() + timeoutMs;
@@ -355,7 +370,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       );
       await storage.close();
       await crm.stop();
-      await schema.drop().catch(() => undefined);
+      await schema?.drop().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
   };
