@@ -394,6 +394,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       storage,
       clock,
       defaultTeam: team,
+      // The worker is created before the server, so it is there to wake (absent in a web process).
+      onEnqueued: () => worker?.wake(),
       crmStatus: async (tenantId) => {
         const tenant = await storage.getTenant(tenantId);
         const calls = await metrics.crmCallCounts(tenant?.externalId ?? '');

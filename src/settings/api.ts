@@ -214,6 +214,10 @@ export function settingsApi(deps: SettingsApiDeps): Router {
     '/activity/:leadId',
     json((req, res) => service.lead(id(res), param(req, 'leadId'))),
   );
+  tenant.post(
+    '/activity/:leadId/reroute',
+    json((req, res) => service.reroute(id(res), param(req, 'leadId'))),
+  );
   tenant.get(
     '/health',
     json((_req, res) => service.healthOf(id(res))),

@@ -89,6 +89,13 @@ const OPERATIONS: Operation[] = [
     response: s.leadDetailResponseSchema,
   },
   {
+    method: 'post',
+    path: '/activity/{leadId}/reroute',
+    summary: 'Route a lead again under the active rules',
+    params: { leadId: 'the CRM record id' },
+    response: s.rerouteResponseSchema,
+  },
+  {
     method: 'get',
     path: '/health',
     summary: 'CRM connection, inbox, dead letters, recent CRM errors',

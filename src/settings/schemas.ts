@@ -230,6 +230,7 @@ export const healthResponseSchema = z.object({
   ),
   crmCalls: z.object({ ok: z.number(), error: z.number(), rateLimited: z.number() }),
 });
+export const rerouteResponseSchema = z.object({ queued: z.boolean(), job: z.string() });
 export const replayResponseSchema = z.object({ replayed: z.boolean() });
 
 export const settingsLinkResponseSchema = z.object({ url: z.string() });

@@ -2,6 +2,7 @@
 // own loader, publish it (or roll back) with a note, simulate it on leads, preview its impact on the
 // tenant's last decided leads, edit the team, search the activity, and read the tenant's health.
 // Every method takes the tenant id from the caller's access, never from a request body.
+import { randomUUID } from 'node:crypto';
 import { AccountIndex } from '../core/accounts.js';
 import { checkRep } from '../core/availability.js';
 import { decide } from '../core/decide.js';
@@ -10,6 +11,7 @@ import { explainDecision } from '../core/explain.js';
 import { toLead } from '../core/normalize.js';
 import { applyStateChanges } from '../core/state.js';
 import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
+import { bulkEvent } from '../pipeline/bulk/purpose.js';
 import { loadRuleSet, loadTeam, teamVersion, type Diagnostic } from '../rules/index.js';
 import {
   DecisionInputRepository,
@@ -64,6 +66,8 @@ export interface SettingsServiceDeps {
   clock: () => number;
   /** The team of a tenant with none stored (the TEAM file new installs start from). */
   defaultTeam?: Team | undefined;
+  /** Told after work was enqueued (a re-route), so a worker in this process starts at once. */
+  onEnqueued?: (() => void) | undefined;
   /** The tenant's CRM connection as the app sees it (a live check and recent call outcomes). */
   crmStatus?: ((tenantId: string) => Promise<CrmStatus>) | undefined;
 }
@@ -476,6 +480,22 @@ export class SettingsService {
         })),
       })),
     };
+  }
+
+  /**
+   * Routes a decided lead again under the active rules, through the worker as a one-lead bulk job: once,
+   * and a decision that lands on an owner the lead may keep writes nothing.
+   */
+  async reroute(tenantId: string, leadId: string): Promise<{ queued: boolean; job: string }> {
+    const [last] = await this.storage.decisionsFor(tenantId, { leadId }, 1);
+    if (last === undefined) throw new SettingsError(404, `no decision recorded for lead ${leadId}`);
+    const job = `reroute-${randomUUID()}`;
+    const queued = await this.storage.enqueue(
+      [{ tenantId, event: bulkEvent(job, leadId, this.deps.clock()) }],
+      this.deps.clock(),
+    );
+    if (queued > 0) this.deps.onEnqueued?.();
+    return { queued: queued > 0, job };
   }
 
   // -------------------------------------------------------------------------------------------------

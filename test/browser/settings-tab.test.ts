@@ -185,6 +185,16 @@ suite('the settings tab in Chromium', () => {
     expect(trace).toContain(ruleSetVersion(fixed));
     expect(trace).toContain('New Zealand goes to Mei');
     await shot('activity');
+    // Re-routed under the current rules, through the worker: a second decision, its owner kept.
+    await page.getByRole('button', { name: 'Re-route under the current rules' }).click();
+    await page.locator('#status', { hasText: 'queued to be routed again' }).waitFor();
+    await until(
+      'the re-route decision',
+      async () => (await app.storage.decisionsFor(tenant.id, { email: 'kia@kiwi.nz' })).length === 2,
+    );
+    const [again] = await app.storage.decisionsFor(tenant.id, { email: 'kia@kiwi.nz' });
+    expect(again?.decisionKey).toMatch(/:bulk:reroute-/);
+    expect(again?.owner).toBe('mei@acme.io');
 
     await page.getByRole('link', { name: 'Rules' }).click();
     await page

@@ -259,6 +259,14 @@ describe('preview, team, activity', () => {
     expect(found.leads.map((l) => l.leadId)).toEqual(['p2']);
     const detail = await (await api(`/api/tenants/${h.a.id}/activity/p2`, { session })).json();
     expect(JSON.stringify(detail)).toContain('Enterprise demo requests in DACH');
+    // Re-route: queued once as its own job; a lead without a decision here is not found.
+    const rerouted = await api(`/api/tenants/${h.a.id}/activity/p2/reroute`, { method: 'POST', session });
+    const body = await rerouted.text();
+    expect([rerouted.status, body]).toEqual([200, expect.stringContaining('"queued":true')]);
+    expect((await h.storage.inboxStats(h.a.id)).pending).toBe(1);
+    expect(
+      (await api(`/api/tenants/${h.a.id}/activity/nope/reroute`, { method: 'POST', session })).status,
+    ).toBe(404);
     // Tenant B searching for A's lead finds nothing.
     const other = await h.login(h.b);
     const theirs = activityResponseSchema.parse(

@@ -1,14 +1,23 @@
 // Activity: routed leads found by email, name, CRM id, rule or rep over a time range; one lead's
 // decisions with their traces, actions and results.
-import { activityResponseSchema, leadDetailResponseSchema } from '../schemas.js';
+import { activityResponseSchema, leadDetailResponseSchema, rerouteResponseSchema } from '../schemas.js';
 import { call, el, fail, status, table, when } from './api.js';
 
 const value = (id: string) => (document.getElementById(id) as HTMLInputElement).value.trim();
 
 async function open(leadId: string): Promise<void> {
   const lead = await call(leadDetailResponseSchema, `/activity/${encodeURIComponent(leadId)}`);
+  const reroute = el('button', { type: 'button' }, 'Re-route under the current rules');
+  reroute.addEventListener('click', () => {
+    call(rerouteResponseSchema, `/activity/${encodeURIComponent(leadId)}/reroute`, { method: 'POST' })
+      .then((r) =>
+        status(r.queued ? `Lead ${leadId} queued to be routed again.` : `Lead ${leadId} is already queued.`),
+      )
+      .catch(fail);
+  });
   document.getElementById('lead')!.replaceChildren(
     el('h3', {}, `Lead ${lead.leadId}`),
+    reroute,
     ...lead.decisions.map((d) =>
       el(
         'article',
