@@ -8,9 +8,6 @@ import {
   type Directory,
   type DirectoryOwner,
   type ItemResult,
-  type OwnerWrite,
-  type TaskCreate,
-  type TeamWrite,
 } from '../../connectors/connector.js';
 import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import { AccountIndex } from '../core/accounts.js';
@@ -40,11 +37,12 @@ import {
   type Failure,
 } from './failures.js';
 import { propertyFeedsFields } from './properties.js';
+import { planWrites } from './write-plan.js';
 import { readLeadInputs } from './lead-inputs.js';
 import { bulkPurposeOf, isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
 import type { BulkHooks } from './bulk/runner.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from './runtime.js';
-import { landQueue, mergeDirectory, type MergedTeam } from './team.js';
+import { mergeDirectory, type MergedTeam } from './team.js';
 import {
   asReroute,
   parseRerouteRequest,
@@ -239,21 +237,23 @@ function sequenceLabel(spec: SequenceSpec): string {
   return spec.name !== undefined ? `'${spec.name}'` : `#${spec.id ?? '?'}`;
 }
 
-function describeAction(a: PlannedAction): string {
+/** What an action does, in the CRM's words for the record (`noun`: the connector profile's recordNoun). */
+function describeAction(a: PlannedAction, noun: (leadId: string) => string): string {
+  const record = `${noun(a.leadId)} ${a.leadId}`;
   const action = a.action;
   switch (action.kind) {
     case 'set_owner':
-      return `set owner of contact ${a.leadId} to ${action.email}`;
+      return `set owner of ${record} to ${action.email}`;
     case 'set_queue':
-      return `assign contact ${a.leadId} to queue ${action.queue}`;
+      return `assign ${record} to queue ${action.queue}`;
     case 'create_task':
-      return `create task for contact ${a.leadId} assigned to ${action.assignee}`;
+      return `create task for ${record} assigned to ${action.assignee}`;
     case 'queue_task':
-      return `create task for contact ${a.leadId} for queue ${action.queue}`;
+      return `create task for ${record} for queue ${action.queue}`;
     case 'enroll_sequence':
-      return `enroll contact ${a.leadId} in sequence ${sequenceLabel(action.sequence)}`;
+      return `enroll ${record} in sequence ${sequenceLabel(action.sequence)}`;
     case 'write_note':
-      return `write note on contact ${a.leadId}`;
+      return `write note on ${record}`;
     default: {
       const never: never = action;
       throw new Error(`unhandled action ${JSON.stringify(never)}`);
@@ -601,7 +601,10 @@ export class Worker {
         const result: Result = results[j] ?? { ok: false, error: new CrmError('invalid', 'no result') };
         if (result.ok) outcomes.done.push({ id: a.id, crmId: result.id ?? null });
         else if (!isRetryable(result.error))
-          outcomes.failed.push({ a, reason: `write note on contact ${a.leadId}: ${result.error.message}` });
+          outcomes.failed.push({
+            a,
+            reason: `${describeAction(a, connector.profile.recordNoun)}: ${result.error.message}`,
+          });
         else outcomes.release(a.id, mayHaveLanded(result.error) ? 'keep' : 'forget');
       }
     }
@@ -773,7 +776,11 @@ export class Worker {
       } catch (error) {
         // A batch-level failure (directory, lead read, account search) belongs to every item left.
         const e = toFailure(error);
-        for (const job of live()) job.failures.push({ error: e, what: `route contact ${job.leadId}` });
+        for (const job of live())
+          job.failures.push({
+            error: e,
+            what: `route ${runtime.connector.profile.recordNoun(job.leadId)} ${job.leadId}`,
+          });
       }
     }
     await this.settle(jobs, now, crm, holder);
@@ -789,6 +796,7 @@ export class Worker {
    */
   private async triageAll(runtime: TenantRuntime, items: InboxItem[], now: number): Promise<Job[]> {
     const tenantId = runtime.tenantId;
+    const noun = runtime.connector.profile.recordNoun;
     const jobs = new Map<InboxItem, Job>();
     const creations = items.filter(
       (item) => item.event.kind === 'created' && item.event.subscription !== HOLD_TIMEOUT_SUBSCRIPTION,
@@ -810,7 +818,14 @@ export class Worker {
         for (const [k, item] of creations.entries()) jobs.set(item, routing[k]!);
       } catch (error) {
         for (const item of creations)
-          jobs.set(item, this.bareJob(item, toFailure(error), `prepare contact ${item.event.objectId}`));
+          jobs.set(
+            item,
+            this.bareJob(
+              item,
+              toFailure(error),
+              `prepare ${noun(item.event.objectId)} ${item.event.objectId}`,
+            ),
+          );
       }
     }
     for (const item of items) {
@@ -818,7 +833,10 @@ export class Worker {
       try {
         jobs.set(item, await this.triage(runtime, item, now));
       } catch (error) {
-        jobs.set(item, this.bareJob(item, toFailure(error), `prepare contact ${item.event.objectId}`));
+        jobs.set(
+          item,
+          this.bareJob(item, toFailure(error), `prepare ${noun(item.event.objectId)} ${item.event.objectId}`),
+        );
       }
     }
     return items.map((item) => jobs.get(item)!);
@@ -935,6 +953,7 @@ export class Worker {
    * and the accounts matching their domains.
    */
   private async readInputs(runtime: TenantRuntime, crm: string, toDecide: Job[]): Promise<BatchInputs> {
+    const record = (leadId: string): string => `${runtime.connector.profile.recordNoun(leadId)} ${leadId}`;
     const pending: { job: Job; lead: Lead }[] = [];
     if (toDecide.length === 0) return { pending, accounts: AccountIndex.build([]), accountsById: new Map() };
     const { leads, accounts } = await readLeadInputs(
@@ -947,8 +966,8 @@ export class Worker {
       const lead = leads.get(job.leadId);
       if (lead === undefined) {
         job.failures.push({
-          error: new CrmError('not_found', `contact ${job.leadId} not found in ${crm}`),
-          what: `read contact ${job.leadId}`,
+          error: new CrmError('not_found', `${record(job.leadId)} not found in ${crm}`),
+          what: `read ${record(job.leadId)}`,
         });
       } else {
         // A bulk job's record was created long ago: its owner write is not a speed-to-lead figure.
@@ -979,7 +998,11 @@ export class Worker {
           'storage',
           new Error('routing state kept changing under concurrent decisions'),
         );
-        for (const { job } of pending) job.failures.push({ error, what: `decide contact ${job.leadId}` });
+        for (const { job } of pending)
+          job.failures.push({
+            error,
+            what: `decide ${batch.runtime.connector.profile.recordNoun(job.leadId)} ${job.leadId}`,
+          });
         return;
       }
       const drafts = await this.draft(batch, pending, versioned.state, inputs, now);
@@ -994,7 +1017,11 @@ export class Worker {
         );
       } catch (error) {
         const e = toFailure(error);
-        for (const { job } of drafts) job.failures.push({ error: e, what: `decide contact ${job.leadId}` });
+        for (const { job } of drafts)
+          job.failures.push({
+            error: e,
+            what: `decide ${batch.runtime.connector.profile.recordNoun(job.leadId)} ${job.leadId}`,
+          });
         return;
       }
       pending = [];
@@ -1071,7 +1098,10 @@ export class Worker {
           },
         });
       } catch (error) {
-        job.failures.push({ error: toFailure(error), what: `decide contact ${job.leadId}` });
+        job.failures.push({
+          error: toFailure(error),
+          what: `decide ${batch.runtime.connector.profile.recordNoun(job.leadId)} ${job.leadId}`,
+        });
       }
     }
     return drafts;
@@ -1138,7 +1168,7 @@ export class Worker {
         if (a.action.kind === 'set_owner') ownersWritten.push(job);
         return;
       }
-      const what = describeAction(a);
+      const what = describeAction(a, connector.profile.recordNoun);
       let error = result.error;
       if (!isRetryable(error)) outcomes.failed.push({ a, reason: this.reason(what, error, batch.crm) });
       else if (release !== undefined) {
@@ -1154,7 +1184,7 @@ export class Worker {
         error: this.afterVerifyDelay(
           new CrmError('transient', 'being written by another worker, or waiting to be checked in the CRM'),
         ),
-        what: describeAction(a),
+        what: describeAction(a, connector.profile.recordNoun),
       });
     };
 
@@ -1201,80 +1231,10 @@ export class Worker {
       return byId;
     };
 
-    const owners: { job: Job; a: PlannedAction; input: OwnerWrite }[] = [];
-    const teams: { job: Job; a: PlannedAction; input: TeamWrite }[] = [];
-    const tasks: { job: Job; a: PlannedAction; input: TaskCreate }[] = [];
-    const enrolls: { job: Job; a: PlannedAction; spec: SequenceSpec; sender: string }[] = [];
-    for (const { job, a } of pending) {
-      const action = a.action;
-      switch (action.kind) {
-        case 'set_owner': {
-          const owner = ownerOf(action.email);
-          if (owner === undefined) record(job, a, { ok: false, error: missingOwner(action.email) });
-          else owners.push({ job, a, input: { leadId: a.leadId, ownerId: owner.id } });
-          break;
-        }
-        case 'set_queue': {
-          // Done only once the CRM holds it: the queue's owner, or its team.
-          const landing = landQueue(action.queue, action.target, merged, batch.crm);
-          if (landing instanceof CrmError) record(job, a, { ok: false, error: landing });
-          else if (landing.kind === 'owner')
-            owners.push({ job, a, input: { leadId: a.leadId, ownerId: landing.ownerId } });
-          else teams.push({ job, a, input: { leadId: a.leadId, teamId: landing.teamId } });
-          break;
-        }
-        case 'queue_task': {
-          const landing = landQueue(action.queue, action.target, merged, batch.crm);
-          if (landing instanceof CrmError) record(job, a, { ok: false, error: landing });
-          else
-            tasks.push({
-              job,
-              a,
-              input: {
-                leadId: a.leadId,
-                // A team's task has no owner; its subject names the team.
-                ownerId: landing.kind === 'owner' ? landing.ownerId : undefined,
-                subject:
-                  landing.kind === 'team' ? `${action.subject} (team ${landing.teamName})` : action.subject,
-                body: action.body,
-                dueAt: action.dueAt,
-                priority: action.priority,
-                key: a.key,
-              },
-            });
-          break;
-        }
-        case 'create_task': {
-          const owner = ownerOf(action.assignee);
-          if (owner === undefined) record(job, a, { ok: false, error: missingOwner(action.assignee) });
-          else
-            tasks.push({
-              job,
-              a,
-              input: {
-                leadId: a.leadId,
-                ownerId: owner.id,
-                subject: action.subject,
-                body: action.body,
-                dueAt: action.dueAt,
-                priority: action.priority,
-                key: a.key,
-              },
-            });
-          break;
-        }
-        case 'write_note':
-          // Left planned: flushNotes writes explanation notes in full batches gathered across batches.
-          break;
-        case 'enroll_sequence':
-          enrolls.push({ job, a, spec: action.sequence, sender: action.sender });
-          break;
-        default: {
-          const never: never = action;
-          throw new Error(`unhandled action ${JSON.stringify(never)}`);
-        }
-      }
-    }
+    const plan = planWrites(pending, merged, batch.crm);
+    for (const { job, a, error } of plan.refused) record(job, a, { ok: false, error });
+    const { owners, teams, tasks } = plan;
+    const enrolls = plan.enrollments;
 
     try {
       await flush();
@@ -1320,7 +1280,7 @@ export class Worker {
 
       // Enrollments, one call each: HubSpot has no batch enrollment.
       const claimedEnrolls = await claim(enrolls);
-      for (const { job, a, spec, sender } of enrolls) {
+      for (const { job, a, sequence: spec, sender } of enrolls) {
         const stored = claimedEnrolls.get(a.id);
         if (stored === undefined) continue;
         let result: Result;

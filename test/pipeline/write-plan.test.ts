@@ -1,0 +1,133 @@
+// The write-back planner: planned actions → the CRM writes they become, ids resolved from the directory,
+// refusals with their reason. Pure: no storage, no CRM.
+import type { Action } from '../../src/core/types.js';
+import type { PlannedAction } from '../../src/storage/index.js';
+import type { MergedTeam } from '../../src/pipeline/team.js';
+import { planWrites } from '../../src/pipeline/write-plan.js';
+
+const merged: MergedTeam = {
+  team: { reps: {}, queues: {} },
+  ownerByEmail: new Map([
+    [
+      'ada@acme.io',
+      { id: 'o-1', senderId: 'u-1', email: 'ada@acme.io', name: 'Ada', active: true, teams: [] },
+    ],
+    ['bo@acme.io', { id: 'o-2', email: 'bo@acme.io', name: 'Bo', active: false, teams: [] }],
+  ]),
+  teamIdByName: { 'EMEA triage': 't-9' },
+};
+
+let nextId = 1;
+function planned(action: Action, leadId = 'L1'): { job: string; a: PlannedAction } {
+  const id = nextId++;
+  return {
+    job: `job-${id}`,
+    a: {
+      id,
+      tenantId: 't',
+      leadId,
+      decisionKey: `${leadId}:route`,
+      key: `${leadId}:route:${id}`,
+      kind: action.kind,
+      action,
+      status: 'planned',
+      crmId: null,
+      error: null,
+      sentAt: null,
+      leaseOwner: null,
+      leaseUntil: null,
+      createdAt: 0,
+      updatedAt: 0,
+    },
+  };
+}
+
+const task = { subject: 'Call', body: 'b', dueAt: 1_000, priority: 'high' as const };
+
+describe('planWrites', () => {
+  it('resolves owners by email (any case) and keeps what the caller attached', () => {
+    const e = planned({ kind: 'set_owner', email: 'ADA@acme.io' });
+    const plan = planWrites([e], merged, 'HubSpot');
+    expect(plan.owners).toEqual([{ ...e, input: { leadId: 'L1', ownerId: 'o-1' } }]);
+    expect(plan.refused).toEqual([]);
+  });
+
+  it('refuses an owner the directory does not list, naming the CRM', () => {
+    const plan = planWrites(
+      [planned({ kind: 'create_task', assignee: 'cy@acme.io', ...task })],
+      merged,
+      'HubSpot',
+    );
+    expect(plan.tasks).toEqual([]);
+    expect(plan.refused.map((r) => r.error.message)).toEqual(['no HubSpot owner with the email cy@acme.io']);
+    expect(plan.refused[0]!.error.kind).toBe('invalid');
+  });
+
+  it('a queue lands on its owner or its team; a team task names the team and has no owner', () => {
+    const toOwner = planned({
+      kind: 'set_queue',
+      queue: 'smb',
+      target: { kind: 'owner', owner: 'ada@acme.io' },
+    });
+    const toTeam = planned({
+      kind: 'set_queue',
+      queue: 'emea',
+      target: { kind: 'team', team: 'EMEA triage' },
+    });
+    const teamTask = planned({
+      kind: 'queue_task',
+      queue: 'emea',
+      target: { kind: 'team', team: 't-9' },
+      ...task,
+    });
+    const plan = planWrites([toOwner, toTeam, teamTask], merged, 'HubSpot');
+    expect(plan.owners.map((o) => o.input)).toEqual([{ leadId: 'L1', ownerId: 'o-1' }]);
+    expect(plan.teams.map((t) => t.input)).toEqual([{ leadId: 'L1', teamId: 't-9' }]);
+    expect(plan.tasks.map((t) => t.input)).toEqual([
+      {
+        leadId: 'L1',
+        key: teamTask.a.key,
+        ownerId: undefined,
+        subject: 'Call (team EMEA triage)',
+        body: 'b',
+        dueAt: 1_000,
+        priority: 'high',
+      },
+    ]);
+  });
+
+  it('refuses a queue without a target, or whose owner is deactivated', () => {
+    const plan = planWrites(
+      [
+        planned({ kind: 'set_queue', queue: 'lost' }),
+        planned({ kind: 'set_queue', queue: 'smb', target: { kind: 'owner', owner: 'bo@acme.io' } }),
+      ],
+      merged,
+      'Salesforce',
+    );
+    expect(plan.refused.map((r) => r.error.message)).toEqual([
+      'queue lost has no CRM target: give it an owner or a team in the team file',
+      'queue smb: Salesforce owner bo@acme.io is deactivated',
+    ]);
+  });
+
+  it('tasks carry the action key; enrollments pass through; notes are left for the note flush', () => {
+    const t = planned({ kind: 'create_task', assignee: 'ada@acme.io', ...task });
+    const en = planned({ kind: 'enroll_sequence', sequence: { name: 'Nurture' }, sender: 'ada@acme.io' });
+    const note = planned({ kind: 'write_note', text: 'why' });
+    const plan = planWrites([t, en, note], merged, 'HubSpot');
+    expect(plan.tasks.map((x) => x.input)).toEqual([
+      {
+        leadId: 'L1',
+        key: t.a.key,
+        ownerId: 'o-1',
+        subject: 'Call',
+        body: 'b',
+        dueAt: 1_000,
+        priority: 'high',
+      },
+    ]);
+    expect(plan.enrollments).toEqual([{ ...en, sequence: { name: 'Nurture' }, sender: 'ada@acme.io' }]);
+    expect([plan.owners, plan.teams, plan.refused]).toEqual([[], [], []]);
+  });
+});
