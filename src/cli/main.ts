@@ -318,7 +318,9 @@ Example:
 
   cli
     .command('report')
-    .description('speed to lead, SLA attainment, distribution or fallbacks over a time window, as CSV')
+    .description(
+      'speed to lead, SLA attainment, re-routes, distribution or fallbacks over a time window, as CSV',
+    )
     .argument('<kind>', REPORT_KINDS.join(' | '))
     .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
     .requiredOption('--since <time>', 'from this time (ISO 8601, e.g. 2026-12-01 or 2026-12-01T09:00:00Z)')
@@ -328,7 +330,8 @@ Example:
       'after',
       `
 Reports read the decisions made in the window: speed (CRM event to owner written; owner written to
-first touch, on wall time and working hours), sla (met, breached, open; attainment), distribution (per
+first touch, on wall time and working hours), sla (met, met late, breached, open; attainment),
+reroutes (SLA reminders, re-routes and escalations), distribution (per
 pool and rep against the weighted target; always by pool and rep), fallbacks (leads that fell to a
 catch-all, per reason). Durations are in milliseconds.
 

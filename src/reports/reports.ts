@@ -1,11 +1,12 @@
 // Reports over routed leads, computed from plain facts (one per decision) so they are pure and tested
 // with fixed data: speed to lead, SLA attainment, distribution per rep against the weighted target,
 // and fallback usage. Storage reads the facts of one tenant and time window (src/storage/reports.ts);
-// the API answers the rows as JSON, the CLI writes them as CSV.
+// the API answers the rows as JSON, the CLI writes them as CSV. First touch, SLA outcomes and the
+// steps taken (reminders, re-routes, escalations) are what the SLA timers store (src/pipeline/sla).
 import { slaTimeBetween } from '../core/sla.js';
 import type { Rep, RuleSet, Team } from '../core/types.js';
 
-export const REPORT_KINDS = ['speed', 'sla', 'distribution', 'fallbacks'] as const;
+export const REPORT_KINDS = ['speed', 'sla', 'reroutes', 'distribution', 'fallbacks'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];
 
 export const REPORT_GROUPS = ['rule', 'pool', 'rep'] as const;
@@ -32,8 +33,13 @@ export interface DecisionFact {
   ownerWrittenAt: number | null;
   /** The fallbacks taken on the way (FallbackReason values). */
   fallbacks: readonly string[];
-  /** The decision's SLA timer, if it had an SLA. */
-  sla: { state: SlaTimerState; dueAt: number; firstTouchAt: number | null } | null;
+  /**
+   * The decision's SLA timer, if it had an SLA: its state, the outcome it ended with (`met`,
+   * `met_late`, `unmet`, `owner_changed`, …; null while open) and the first touch it saw.
+   */
+  sla: { state: SlaTimerState; dueAt: number; outcome: string | null; firstTouchAt: number | null } | null;
+  /** SLA steps carried out on the lead (done): reminders, re-routes and escalations. */
+  steps: { reminders: number; reroutes: number; escalations: number };
 }
 
 export type Cell = string | number | null;
@@ -168,27 +174,86 @@ export function speedReport(facts: Iterable<DecisionFact>, options: ReportOption
   return { kind: 'speed', columns, rows };
 }
 
-/** SLA attainment: of the timers that ended met or breached, the share met; open and cancelled apart. */
+/**
+ * SLA attainment: of the timers that ended met (in time or late) or breached, the share met in time.
+ * Open timers and cancelled ones (the owner changed by a person, the lead gone) are counted apart.
+ */
 export function slaReport(facts: Iterable<DecisionFact>, options: ReportOptions = {}): Report {
   const { by } = options;
-  const g = grouped(facts, by, () => ({ armed: 0, met: 0, breached: 0, cancelled: 0 }));
+  const g = grouped(facts, by, () => ({ armed: 0, met: 0, late: 0, breached: 0, cancelled: 0 }));
   g.each((acc, f) => {
-    if (f.sla !== null) acc[f.sla.state] += 1;
+    if (f.sla === null) return;
+    if (f.sla.state === 'met' && f.sla.outcome === 'met_late') acc.late += 1;
+    else acc[f.sla.state] += 1;
   });
-  const columns = [groupColumn(by), 'with_sla', 'met', 'breached', 'open', 'cancelled', 'attainment'];
+  const columns = [
+    groupColumn(by),
+    'with_sla',
+    'met',
+    'met_late',
+    'breached',
+    'open',
+    'cancelled',
+    'attainment',
+  ];
   const rows = g
     .sorted()
-    .filter(([, a]) => a.armed + a.met + a.breached + a.cancelled > 0)
+    .filter(([, a]) => a.armed + a.met + a.late + a.breached + a.cancelled > 0)
     .map(([group, a]): ReportRow => ({
       [groupColumn(by)]: group,
-      with_sla: a.armed + a.met + a.breached + a.cancelled,
+      with_sla: a.armed + a.met + a.late + a.breached + a.cancelled,
       met: a.met,
+      met_late: a.late,
       breached: a.breached,
       open: a.armed,
       cancelled: a.cancelled,
-      attainment: ratio(a.met, a.met + a.breached),
+      attainment: ratio(a.met, a.met + a.late + a.breached),
     }));
   return { kind: 'sla', columns, rows };
+}
+
+/** Re-routes and escalations: the SLA steps taken on the window's leads, and how many leads had each. */
+export function reroutesReport(facts: Iterable<DecisionFact>, options: ReportOptions = {}): Report {
+  const { by } = options;
+  const g = grouped(facts, by, () => ({
+    leads: 0,
+    breached: 0,
+    reminders: 0,
+    reroutes: 0,
+    escalations: 0,
+    rerouted: 0,
+    escalated: 0,
+  }));
+  g.each((acc, f) => {
+    acc.leads += 1;
+    if (f.sla?.state === 'breached' || f.sla?.outcome === 'met_late') acc.breached += 1;
+    acc.reminders += f.steps.reminders;
+    acc.reroutes += f.steps.reroutes;
+    acc.escalations += f.steps.escalations;
+    if (f.steps.reroutes > 0) acc.rerouted += 1;
+    if (f.steps.escalations > 0) acc.escalated += 1;
+  });
+  const columns = [
+    groupColumn(by),
+    'leads',
+    'breached',
+    'reminders',
+    'reroutes',
+    'escalations',
+    'leads_rerouted',
+    'leads_escalated',
+  ];
+  const rows = g.sorted().map(([group, a]): ReportRow => ({
+    [groupColumn(by)]: group,
+    leads: a.leads,
+    breached: a.breached,
+    reminders: a.reminders,
+    reroutes: a.reroutes,
+    escalations: a.escalations,
+    leads_rerouted: a.rerouted,
+    leads_escalated: a.escalated,
+  }));
+  return { kind: 'reroutes', columns, rows };
 }
 
 /**
@@ -270,6 +335,8 @@ export function buildReport(
       return speedReport(facts, options);
     case 'sla':
       return slaReport(facts, options);
+    case 'reroutes':
+      return reroutesReport(facts, options);
     case 'distribution':
       return distributionReport(facts, options);
     case 'fallbacks':

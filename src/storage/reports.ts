@@ -26,9 +26,18 @@ interface FactRow {
   owner_written_at: number | string | null;
   sla_state: SlaTimerState | null;
   sla_due_at: number | null;
+  sla_outcome: string | null;
+  first_touch_at: number | null;
+  reminders: number | string;
+  reroutes: number | string;
+  escalations: number | string;
 }
 
 const PAGE = 1_000;
+
+/** Steps done on a decision's timer, of a kind the caller appends (through sla_steps_lead). */
+const STEP_COUNT = `(SELECT COUNT(*) FROM sla_steps s
+  WHERE s.tenant_id = d.tenant_id AND s.lead_id = d.lead_id AND s.timer_id = t.id AND s.status = 'done'`;
 
 /** Numbers from an aggregate: PostgreSQL answers MIN over BIGINT as text. */
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
@@ -50,7 +59,10 @@ export class ReportRepository {
            (SELECT MIN(a.updated_at) FROM actions a
             WHERE a.tenant_id = d.tenant_id AND a.decision_key = d.decision_key
               AND a.kind IN ('set_owner', 'set_queue') AND a.status = 'done') AS owner_written_at,
-           t.state AS sla_state, t.due_at AS sla_due_at
+           t.state AS sla_state, t.due_at AS sla_due_at, t.outcome AS sla_outcome, t.first_touch_at,
+           ${STEP_COUNT} AND s.kind = 'remind') AS reminders,
+           ${STEP_COUNT} AND s.kind = 'reroute') AS reroutes,
+           ${STEP_COUNT} AND s.kind = 'escalate') AS escalations
          FROM decisions d
          LEFT JOIN sla_timers t
            ON t.tenant_id = d.tenant_id AND t.lead_id = d.lead_id AND t.decision_key = d.decision_key
@@ -82,7 +94,17 @@ export class ReportRepository {
           sla:
             r.sla_state === null || r.sla_due_at === null
               ? null
-              : { state: r.sla_state, dueAt: Number(r.sla_due_at), firstTouchAt: null },
+              : {
+                  state: r.sla_state,
+                  dueAt: Number(r.sla_due_at),
+                  outcome: r.sla_outcome,
+                  firstTouchAt: num(r.first_touch_at),
+                },
+          steps: {
+            reminders: Number(r.reminders),
+            reroutes: Number(r.reroutes),
+            escalations: Number(r.escalations),
+          },
         });
       }
       const last = rows.at(-1);

@@ -77,7 +77,24 @@ for (const [name, engine, suite] of ENGINES) {
       const owner = (await s.actionsForDecision(A, 'l1')).find((a) => a.kind === 'set_owner');
       expect(await s.markActionDone(A, owner!.id, null, T0 + 3 * MIN)).toBe(true);
       const [timer] = await s.slaTimersFor(A, 'l1');
-      expect(await s.setSlaState(A, timer!.id, 'armed', 'met', T0 + 9 * MIN)).toBe(true);
+      // What the SLA processor stores as it works the timer: steps done (one only planned), the outcome.
+      const step = (
+        checkpoint: number,
+        kind: 'remind' | 'reroute' | 'escalate',
+        status: 'done' | 'planned',
+      ) =>
+        s.slaTimers.planStep(
+          A,
+          { timerId: timer!.id, leadId: 'l1', checkpoint, kind, detail: kind, status },
+          T0,
+        );
+      await step(1, 'remind', 'done');
+      await step(2, 'reroute', 'done');
+      await step(3, 'escalate', 'planned');
+      await s.db.run(
+        `UPDATE sla_timers SET state = 'met', outcome = 'met_late', first_touch_at = ? WHERE tenant_id = ? AND id = ?`,
+        [T0 + 40 * MIN, A, timer!.id],
+      );
 
       const facts = await s.reports.decisionFacts(A, { since: T0, until: T0 + 60 * MIN });
       expect(facts).toEqual([
@@ -91,7 +108,8 @@ for (const [name, engine, suite] of ENGINES) {
           queue: null,
           ownerWrittenAt: T0 + 3 * MIN,
           fallbacks: [],
-          sla: { state: 'met', dueAt: T0 + 30 * MIN, firstTouchAt: null },
+          sla: { state: 'met', dueAt: T0 + 30 * MIN, outcome: 'met_late', firstTouchAt: T0 + 40 * MIN },
+          steps: { reminders: 1, reroutes: 1, escalations: 0 },
         },
         {
           leadId: 'l2',
@@ -104,6 +122,7 @@ for (const [name, engine, suite] of ENGINES) {
           ownerWrittenAt: null,
           fallbacks: ['no_route_matched'],
           sla: null,
+          steps: { reminders: 0, reroutes: 0, escalations: 0 },
         },
       ]);
 
@@ -114,8 +133,24 @@ for (const [name, engine, suite] of ENGINES) {
           leads: 2,
           owner_written: 1,
           event_to_owner_p50_ms: 5 * MIN,
+          first_touched: 1,
+          owner_to_touch_p50_ms: 37 * MIN,
         }),
       ]);
+      const reroutes = await runReport(s, A, {
+        kind: 'reroutes',
+        since: T0,
+        until: T0 + 60 * MIN,
+        by: 'rule',
+      });
+      expect(reroutes.rows).toContainEqual(
+        expect.objectContaining({
+          rule: 'Enterprise demo requests in DACH',
+          reminders: 1,
+          reroutes: 1,
+          escalations: 0,
+        }),
+      );
       const fallbacks = await runReport(s, A, {
         kind: 'fallbacks',
         since: T0,

@@ -20,6 +20,7 @@ function fact(overrides: Partial<DecisionFact> = {}): DecisionFact {
     ownerWrittenAt: T + MIN,
     fallbacks: [],
     sla: null,
+    steps: { reminders: 0, reroutes: 0, escalations: 0 },
     ...overrides,
   };
 }
@@ -93,13 +94,13 @@ describe('speed to lead', () => {
     // Owner written Monday 08:00 (before Ada's 09:00 start), touched 09:30: 90 min wall, 30 working.
     const touched = fact({
       ownerWrittenAt: T,
-      sla: { state: 'met', dueAt: T + 60 * MIN, firstTouchAt: T + 90 * MIN },
+      sla: { state: 'met', dueAt: T + 60 * MIN, outcome: 'met', firstTouchAt: T + 90 * MIN },
     });
     // Bo has no hours (always available): working time is wall time.
     const bo = fact({
       owner: 'bo@acme.io',
       ownerWrittenAt: T,
-      sla: { state: 'met', dueAt: T + 60 * MIN, firstTouchAt: T + 20 * MIN },
+      sla: { state: 'met', dueAt: T + 60 * MIN, outcome: 'met', firstTouchAt: T + 20 * MIN },
     });
     const [row] = buildReport('speed', [touched, bo], { team }).rows;
     expect(row).toMatchObject({
@@ -114,23 +115,58 @@ describe('speed to lead', () => {
 });
 
 describe('SLA attainment', () => {
-  it('is met over met + breached; open and cancelled timers are counted apart', () => {
-    const sla = (state: 'armed' | 'met' | 'breached' | 'cancelled') => ({
+  it('is met in time over met + met late + breached; open and cancelled timers are counted apart', () => {
+    const sla = (state: 'armed' | 'met' | 'breached' | 'cancelled', outcome: string | null = null) => ({
       state,
       dueAt: T,
+      outcome,
       firstTouchAt: null,
     });
     const facts = [
-      fact({ sla: sla('met') }),
-      fact({ sla: sla('met') }),
-      fact({ sla: sla('met') }),
-      fact({ sla: sla('breached') }),
+      fact({ sla: sla('met', 'met') }),
+      fact({ sla: sla('met', 'met') }),
+      fact({ sla: sla('met', 'met') }),
+      fact({ sla: sla('met', 'met_late') }),
+      fact({ sla: sla('breached', 'unmet') }),
       fact({ sla: sla('armed') }),
-      fact({ sla: sla('cancelled') }),
+      fact({ sla: sla('cancelled', 'owner_changed') }),
       fact({ rule: null, sla: null }), // no SLA: no row for its group
     ];
     expect(buildReport('sla', facts, { by: 'rule' }).rows).toEqual([
-      { rule: 'DACH', with_sla: 6, met: 3, breached: 1, open: 1, cancelled: 1, attainment: 0.75 },
+      { rule: 'DACH', with_sla: 7, met: 3, met_late: 1, breached: 1, open: 1, cancelled: 1, attainment: 0.6 },
+    ]);
+  });
+});
+
+describe('re-routes and escalations', () => {
+  it('sums the steps taken and counts the leads that had each', () => {
+    const breached = { state: 'breached' as const, dueAt: T, outcome: 'unmet', firstTouchAt: null };
+    const facts = [
+      fact({ sla: breached, steps: { reminders: 1, reroutes: 2, escalations: 1 } }),
+      fact({ sla: breached, steps: { reminders: 1, reroutes: 1, escalations: 0 } }),
+      fact({ owner: 'bo@acme.io' }),
+    ];
+    expect(buildReport('reroutes', facts, { by: 'rep' }).rows).toEqual([
+      {
+        rep: 'ada@acme.io',
+        leads: 2,
+        breached: 2,
+        reminders: 2,
+        reroutes: 3,
+        escalations: 1,
+        leads_rerouted: 2,
+        leads_escalated: 1,
+      },
+      {
+        rep: 'bo@acme.io',
+        leads: 1,
+        breached: 0,
+        reminders: 0,
+        reroutes: 0,
+        escalations: 0,
+        leads_rerouted: 0,
+        leads_escalated: 0,
+      },
     ]);
   });
 });
