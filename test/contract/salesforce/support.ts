@@ -1,6 +1,6 @@
 // Shared pieces of the Salesforce contract tests: checksummed ids, a session on a fake org's tokens, and
 // the documented answer shapes (REST query, sObject Collections, invocable actions, error bodies).
-import nock from 'nock';
+import type nock from 'nock';
 import {
   SalesforceSession,
   type SalesforceApp,
@@ -8,6 +8,9 @@ import {
   type SalesforceTokenStore,
 } from '../../../connectors/salesforce/auth.js';
 import { idChecksum } from '../../../connectors/salesforce/soql.js';
+
+/** No real network, every interceptor used by the end of each test (the HubSpot suites' lifecycle). */
+export { useNockContract as useNock } from '../hubspot/nock-contract.js';
 
 export const INSTANCE = 'https://acme.my.salesforce.com';
 export const LOGIN = 'https://login.salesforce.com';
@@ -90,19 +93,3 @@ export function errorBody(
 }
 
 export const JSON_TYPE = { 'content-type': 'application/json' };
-
-export function useNock(): void {
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  });
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.abortPendingRequests();
-    nock.cleanAll();
-    expect(pending).toEqual([]);
-  });
-  afterAll(() => {
-    nock.enableNetConnect();
-  });
-}
