@@ -1,5 +1,6 @@
 // Demo people and companies shared by the HubSpot and Salesforce sandboxes, so that one rules file routes
 // the same leads to the same reps on both CRMs. Rule files under rules/ refer to DEMO_OWNERS by email.
+import type { Prng } from './clock.js';
 
 export interface DemoOwner {
   email: string;
@@ -194,3 +195,35 @@ export const TITLES = [
   'Founder',
 ];
 export const FREE_MAIL = ['gmail.com', 'yahoo.com', 'outlook.com', 'gmx.de', 'hotmail.co.uk', 'icloud.com'];
+
+export interface DemoCompany {
+  name: string;
+  domain: string;
+  country: string;
+  state: string;
+  city: string;
+  customer: boolean;
+  /** Has an owner (every customer, some prospects). */
+  owned: boolean;
+}
+
+/** The next demo company; its draws from the PRNG keep this order so that seeded data stays the same. */
+export function nextDemoCompany(prng: Prng, usedDomains: Set<string>, index: number): DemoCompany {
+  const name = `${prng.pick(WORDS_A)} ${prng.pick(WORDS_B)}`;
+  const geo = prng.pick(GEO);
+  const tld =
+    geo.country === 'US'
+      ? 'com'
+      : geo.country === 'GB'
+        ? 'co.uk'
+        : prng.chance(0.5)
+          ? 'com'
+          : geo.country.toLowerCase();
+  let domain = `${name.toLowerCase().replace(/\s+/g, '')}.${tld}`;
+  if (usedDomains.has(domain)) domain = `${name.toLowerCase().replace(/\s+/g, '-')}-${index}.${tld}`;
+  usedDomains.add(domain);
+  const [state, city] = prng.pick(geo.states);
+  const customer = prng.chance(0.3);
+  const owned = customer || prng.chance(0.3);
+  return { name, domain, country: geo.country, state, city, customer, owned };
+}

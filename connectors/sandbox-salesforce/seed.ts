@@ -22,8 +22,7 @@ import {
   LAST,
   MESSY,
   TITLES,
-  WORDS_A,
-  WORDS_B,
+  nextDemoCompany,
 } from '../sandbox-kit/demo-data.js';
 import { Transaction, type Org, type SRecord, type WriteContext } from './org.js';
 import type { SfWriteSource } from './write-log.js';
@@ -121,34 +120,23 @@ export function seedDemoOrg(org: Org, seed = 7, options: { accounts?: number } =
   const accounts: SRecord[] = [];
   const usedDomains = new Set<string>();
   while (accounts.length < (options.accounts ?? 300)) {
-    const name = `${prng.pick(WORDS_A)} ${prng.pick(WORDS_B)}`;
-    const geo = prng.pick(GEO);
-    const tld =
-      geo.country === 'US'
-        ? 'com'
-        : geo.country === 'GB'
-          ? 'co.uk'
-          : prng.chance(0.5)
-            ? 'com'
-            : geo.country.toLowerCase();
-    let domain = `${name.toLowerCase().replace(/\s+/g, '')}.${tld}`;
-    if (usedDomains.has(domain))
-      domain = `${name.toLowerCase().replace(/\s+/g, '-')}-${accounts.length}.${tld}`;
-    usedDomains.add(domain);
-    const [state, city] = prng.pick(geo.states);
-    const customer = prng.chance(0.3);
+    const { name, domain, country, state, city, customer, owned } = nextDemoCompany(
+      prng,
+      usedDomains,
+      accounts.length,
+    );
     accounts.push(
       create('Account', {
         Name: name,
         Website: `https://www.${domain}`,
-        BillingCountry: geo.country,
+        BillingCountry: country,
         BillingCity: city,
         ...(state === '' ? {} : { BillingState: state }),
         Industry: prng.pick(INDUSTRIES),
         NumberOfEmployees: prng.pick([8, 20, 45, 80, 150, 400, 900, 1500, 5000, 12000]),
         Type: customer ? 'Customer' : 'Prospect',
         // Unowned accounts belong to the integration user, as records imported by an integration do.
-        OwnerId: customer || prng.chance(0.3) ? prng.pick(active)['Id'] : integrationId,
+        OwnerId: owned ? prng.pick(active)['Id'] : integrationId,
       }),
     );
   }

@@ -10,8 +10,7 @@ import {
   LAST,
   MESSY,
   TITLES,
-  WORDS_A,
-  WORDS_B,
+  nextDemoCompany,
 } from '../sandbox-kit/demo-data.js';
 import type { CrmObject, Owner, Portal } from './store.js';
 import type { WriteSource } from './write-log.js';
@@ -62,28 +61,16 @@ export function seedDemoPortal(portal: Portal, seed = 7, options: { companies?: 
   const usedDomains = new Set<string>();
   const count = options.companies ?? 300;
   while (companies.length < count) {
-    const name = `${prng.pick(WORDS_A)} ${prng.pick(WORDS_B)}`;
-    const geo = prng.pick(GEO);
-    const tld =
-      geo.country === 'US'
-        ? 'com'
-        : geo.country === 'GB'
-          ? 'co.uk'
-          : prng.chance(0.5)
-            ? 'com'
-            : geo.country.toLowerCase();
-    let domain = `${name.toLowerCase().replace(/\s+/g, '')}.${tld}`;
-    if (usedDomains.has(domain))
-      domain = `${name.toLowerCase().replace(/\s+/g, '-')}-${companies.length}.${tld}`;
-    usedDomains.add(domain);
-    const [state, city] = prng.pick(geo.states);
-    const customer = prng.chance(0.3);
-    const owned = customer || prng.chance(0.3);
+    const { name, domain, country, state, city, customer, owned } = nextDemoCompany(
+      prng,
+      usedDomains,
+      companies.length,
+    );
     const props: Record<string, string> = {
-      name: usedDomains.size === companies.length + 1 ? name : name,
+      name,
       domain,
       website: `https://www.${domain}`,
-      country: geo.country,
+      country,
       city,
       industry: prng.pick(INDUSTRIES),
       numberofemployees: String(prng.pick([8, 20, 45, 80, 150, 400, 900, 1500, 5000, 12000])),
