@@ -13,7 +13,7 @@ import type {
   StreamResume,
   StreamSink,
 } from '../../pulled-intake.js';
-import { channelObject, mapChangeEvent, type MappedChange } from './change-events.js';
+import { channelObject, creationEventId, mapChangeEvent, type MappedChange } from './change-events.js';
 
 /** Change events are kept for 72 hours; a stored replay id older than that cannot be resumed from. */
 export const CDC_RETENTION_MS = 72 * 3_600_000;
@@ -22,6 +22,11 @@ export interface CdcStreamOptions {
   /** The org's connection, shared with the connector: a token it refreshes is the one the stream uses. */
   conn: Connection;
   channel: string;
+  /**
+   * Refreshes the org's session (the connector's, which stores a rotated refresh token). Without it,
+   * the catch-up poll's REST call makes jsforce refresh on its 401.
+   */
+  refresh?: (() => Promise<void>) | undefined;
   /** The Call Options client id lead-router writes with; its own changes are skipped. */
   selfClient: string;
   resume: StreamResume | null;
@@ -86,8 +91,6 @@ export class CdcStream implements OpenedStream {
   private closed = false;
   /** Every record created before this is in the inbox (as far as this process knows). */
   private coveredUntil: number | null;
-  /** Record ids the stream delivered recently: the poll does not hand them in a second time. */
-  private readonly recent = new Map<string, number>();
   private readonly onRefresh = (): void => {
     if (!this.closed && this.client !== null && this.options.conn.accessToken !== this.clientToken)
       this.rebuild('the access token was refreshed', false);
@@ -152,10 +155,15 @@ export class CdcStream implements OpenedStream {
   private stopClient(): void {
     const client = this.client;
     this.client = null;
-    try {
-      client?.disconnect();
-    } catch {
-      // A client that never connected has nothing to disconnect.
+    if (client === null) return;
+    client.disconnect();
+    // Faye's disconnect() does nothing before the handshake has succeeded, and closes the transport only
+    // when the server answers it: a client refused mid-handshake (an expired token) or cut off from its
+    // server would go on retrying for good. Marked disconnected, it stops; its transport is closed now.
+    const internals: unknown = client;
+    if (isFayeInternals(internals)) {
+      internals._state = internals.DISCONNECTED;
+      internals._dispatcher.close();
     }
   }
 
@@ -191,9 +199,8 @@ export class CdcStream implements OpenedStream {
   }
 
   /**
-   * Replaces the client after a token refresh or a failure. After an authentication failure the
-   * catch-up poll runs first: its REST call makes jsforce refresh the session, and it finds what the
-   * dead client missed.
+   * Replaces the client after a token refresh or a failure. After an authentication failure the session
+   * is refreshed and the catch-up poll runs first: it finds what the dead client missed.
    */
   private rebuild(reason: string, failed: boolean): void {
     if (this.closed || this.rebuilding) return;
@@ -206,6 +213,13 @@ export class CdcStream implements OpenedStream {
         this.failures += 1;
         const cap = this.options.maxBackoffMs ?? 60_000;
         await sleep(Math.min(cap, 250 * 2 ** Math.min(this.failures - 1, 10)));
+        if (this.options.refresh !== undefined) {
+          await this.options
+            .refresh()
+            .catch((error: unknown) =>
+              log.warn('session refresh failed', { ...this.meta, error: String(error) }),
+            );
+        }
         this.poll(reason);
         await this.polling?.catch(() => undefined);
       }
@@ -242,8 +256,6 @@ export class CdcStream implements OpenedStream {
         this.queue.unshift(...batch); // not recorded: tried again, in order
         continue;
       }
-      const at = this.now();
-      for (const e of events) if (e.kind === 'created') this.recent.set(e.objectId, at);
       if (!ok) return this.stop('the stream lease was lost');
       for (const m of batch) if (m.poll !== null) this.poll(m.poll);
     }
@@ -295,15 +307,13 @@ export class CdcStream implements OpenedStream {
         autoFetch: true,
         maxFetch: POLL_MAX_FETCH,
       });
-      this.prune(startedAt);
       const events: CrmEvent[] = [];
       let lastCreated = from;
       for (const r of result.records) {
         const created = parseSalesforceDate(r.CreatedDate) ?? startedAt;
         lastCreated = Math.max(lastCreated, created);
-        if (this.recent.has(r.Id)) continue;
         events.push({
-          eventId: `poll:${r.Id}`,
+          eventId: creationEventId(r.Id),
           subscription: channel,
           kind: 'created',
           objectId: r.Id,
@@ -328,14 +338,25 @@ export class CdcStream implements OpenedStream {
       log.warn('catch-up poll failed', { ...this.meta, reason, error: String(error) });
     }
   }
+}
 
-  private prune(now: number): void {
-    const keep = (this.options.pollEveryMs ?? 300_000) + 2 * (this.options.pollOverlapMs ?? 300_000);
-    for (const [id, at] of this.recent) {
-      if (now - at <= keep) break; // insertion order is delivery order
-      this.recent.delete(id);
-    }
-  }
+/** The parts of Faye's client (1.4) that stopping it for good needs; checked, not assumed. */
+interface FayeInternals {
+  _state: number;
+  readonly DISCONNECTED: number;
+  _dispatcher: { close(): void };
+}
+
+function isFayeInternals(client: unknown): client is FayeInternals {
+  if (typeof client !== 'object' || client === null) return false;
+  const c = client as Partial<Record<keyof FayeInternals, unknown>>;
+  return (
+    typeof c._state === 'number' &&
+    typeof c.DISCONNECTED === 'number' &&
+    typeof c._dispatcher === 'object' &&
+    c._dispatcher !== null &&
+    typeof (c._dispatcher as { close?: unknown }).close === 'function'
+  );
 }
 
 const failureSchema = z

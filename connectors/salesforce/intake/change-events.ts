@@ -66,6 +66,11 @@ const SYSTEM_FIELDS = new Set([
   'LastViewedDate',
 ]);
 
+/** The inbox event id of a record's creation. */
+export function creationEventId(recordId: string): string {
+  return `created:${recordId}`;
+}
+
 /** `changeOrigin` is `com/salesforce/api/<api>/<version>;client=<id>`: the caller's Call Options client. */
 export function originClient(changeOrigin: string): string | null {
   const m = /(?:^|;)client=([^;]*)/.exec(changeOrigin);
@@ -105,9 +110,11 @@ export function mapChangeEvent(message: unknown, channel: string, selfClient: st
   const ids = h.recordIds.filter((id) => !id.includes('*'));
   const wildcard = ids.length < h.recordIds.length;
   const occurredAt = h.commitTimestamp;
+  // A record is created once: keyed by its id alone, its creation is one inbox row however it is found
+  // (the event, the event replayed after a restart, a gap event's ids, the catch-up poll).
   const created = (): CrmEvent[] =>
     ids.map((id) => ({
-      eventId: `${replayId}:${id}`,
+      eventId: creationEventId(id),
       subscription: channel,
       kind: 'created',
       objectId: id,

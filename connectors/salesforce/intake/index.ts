@@ -9,7 +9,14 @@ export { CONTACT_CHANNEL, LEAD_CHANNEL, mapChangeEvent, originClient } from './c
 
 export type SalesforceIntakeOptions = Pick<
   CdcStreamOptions,
-  'conn' | 'selfClient' | 'now' | 'retentionSafetyMs' | 'pollEveryMs' | 'pollOverlapMs' | 'maxBackoffMs'
+  | 'conn'
+  | 'refresh'
+  | 'selfClient'
+  | 'now'
+  | 'retentionSafetyMs'
+  | 'pollEveryMs'
+  | 'pollOverlapMs'
+  | 'maxBackoffMs'
 > & {
   /** Default: Leads and Contacts. */
   channels?: readonly string[] | undefined;

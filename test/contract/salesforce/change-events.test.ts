@@ -37,7 +37,7 @@ function message(
 }
 
 describe('change events', () => {
-  it('a CREATE becomes one created event per record id, keyed by replay id and record id', () => {
+  it('a CREATE becomes one created event per record id, keyed by the record id', () => {
     const m = mapChangeEvent(
       message({ recordIds: ['00Q5g00000AbCdEEAZ', '00Q5g00000AbCdFEAZ'] }, { Company: 'Analytical Engines' }),
       LEAD_CHANNEL,
@@ -50,14 +50,14 @@ describe('change events', () => {
       skipped: null,
       events: [
         {
-          eventId: '18098167:00Q5g00000AbCdEEAZ',
+          eventId: 'created:00Q5g00000AbCdEEAZ',
           subscription: LEAD_CHANNEL,
           kind: 'created',
           objectId: '00Q5g00000AbCdEEAZ',
           occurredAt: T,
         },
         {
-          eventId: '18098167:00Q5g00000AbCdFEAZ',
+          eventId: 'created:00Q5g00000AbCdFEAZ',
           subscription: LEAD_CHANNEL,
           kind: 'created',
           objectId: '00Q5g00000AbCdFEAZ',
