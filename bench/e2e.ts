@@ -2,19 +2,10 @@
 // Burst: N contacts at once; how close the app gets to the time the portal's rate budget allows.
 // Steady: a fresh app, 50 ms API latency, 20 leads/s; owner-write latency per contact (p50, p95).
 // Prints one JSON line on stdout; progress goes to stderr.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  contactEffects,
-  totalCalls,
-  type ContactEffects,
-  type PortalCallStats,
-  type SandboxOptions,
-} from '../connectors/sandbox/index.js';
-import { loadConfig } from '../src/app/config.js';
-import { startApp, type RunningApp } from '../src/app/start.js';
-import { createLogger } from '../src/log.js';
+import { rm } from 'node:fs/promises';
+import { totalCalls } from '../connectors/sandbox/index.js';
+import type { RunningApp } from '../src/app/start.js';
+import { callStats, POLL_MS, start, until, witness } from './app.js';
 import { lowerBoundSec, requiredCalls, round } from './lower-bound.js';
 import { progress } from './progress.js';
 
@@ -32,15 +23,7 @@ const BUDGET_PER_10S = 110;
 const GENERAL_PER_SEC = BUDGET_PER_10S / 10;
 const SEARCH_PER_SEC = 5;
 
-const logger = createLogger({ silent: true });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * How often the bench looks at the write log. The app runs in this process, and every look scans the
- * whole log (tens of thousands of records late in a burst): looking more often would take CPU from the
- * app under test. Figures come from the write timestamps, so this only delays noticing the end.
- */
-const POLL_MS = 1000;
 
 /**
  * Creating 10,000 demo contacts blocks this thread for seconds. A keep-alive connection left idle before
@@ -50,41 +33,6 @@ const POLL_MS = 1000;
  * artefact of the freeze out of the figures.
  */
 const IDLE_CONNECTIONS_CLOSED_MS = 5_500;
-
-async function start(sandbox: SandboxOptions): Promise<{ app: RunningApp; tenantId: string; dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'lead-router-bench-e2e-'));
-  const config = loadConfig({
-    PORT: '0',
-    SANDBOX_PORT: '0',
-    DATA_DIR: dir,
-    DEMO_RATE: '0',
-    HOST: '127.0.0.1',
-  });
-  const app = await startApp(config, { logger, generate: false, sandbox });
-  const [tenant] = await app.storage.listTenants();
-  if (tenant === undefined) throw new Error('the OAuth install created no tenant');
-  return { app, tenantId: tenant.id, dir };
-}
-
-/** The sandbox's write log per contact (owner writes, tasks, enrollments, notes): the witness. */
-function witness(app: RunningApp): ContactEffects {
-  return contactEffects(app.sandbox!.crm.writes, Number(app.sandbox!.portalId));
-}
-
-/** The API calls the app made, counted by the sandbox. */
-function callStats(app: RunningApp): PortalCallStats {
-  return app.sandbox!.crm.calls.forPortal(Number(app.sandbox!.portalId));
-}
-
-/** Polls until `check` says done; throws a clear error past the deadline. */
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline)
-      throw new Error(`bench:e2e gave up after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
-}
 
 async function settled(app: RunningApp, tenantId: string, n: number): Promise<boolean> {
   const s = await app.storage.inboxStats(tenantId);
