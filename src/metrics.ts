@@ -33,6 +33,8 @@ export class Metrics {
   private readonly decisions: Counter<'tenant' | 'route'>;
   private readonly fallbacks: Counter<'tenant' | 'reason'>;
   private readonly deadLettered: Counter<'tenant'>;
+  private readonly slaSteps: Counter<'tenant' | 'step'>;
+  private readonly notificationsGivenUp: Counter<'tenant' | 'channel'>;
   private readonly latency: Histogram<'tenant'>;
   private readonly crmCalls: Counter<'portal' | 'bucket' | 'outcome'>;
   private readonly purgedRows: Counter<'kind'>;
@@ -70,6 +72,18 @@ export class Metrics {
       name: 'lead_router_fallbacks_total',
       help: 'Fallbacks taken by committed decisions, by reason (no route matched, pool nobody eligible, …).',
       labelNames: ['tenant', 'reason'],
+      registers,
+    });
+    this.slaSteps = new Counter({
+      name: 'lead_router_sla_steps_total',
+      help: 'SLA steps taken: met, breach, remind, reroute, escalate, left_alone.',
+      labelNames: ['tenant', 'step'],
+      registers,
+    });
+    this.notificationsGivenUp = new Counter({
+      name: 'lead_router_notifications_given_up_total',
+      help: 'Notification deliveries given up because their receiver kept failing.',
+      labelNames: ['tenant', 'channel'],
       registers,
     });
     this.deadLettered = new Counter({
@@ -144,6 +158,14 @@ export class Metrics {
 
   ownerWritten(tenantId: string, seconds: number): void {
     if (Number.isFinite(seconds) && seconds >= 0) this.latency.observe({ tenant: tenantId }, seconds);
+  }
+
+  slaStep(tenantId: string, step: string): void {
+    this.slaSteps.inc({ tenant: tenantId, step });
+  }
+
+  notificationGivenUp(tenantId: string, channel: string): void {
+    this.notificationsGivenUp.inc({ tenant: tenantId, channel });
   }
 
   deadLetter(tenantId: string): void {

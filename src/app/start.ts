@@ -11,6 +11,8 @@ import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { crmCallOutcome, Metrics } from '../metrics.js';
+import { channelsFor, Notifier } from '../notify/notifier.js';
+import type { NotifyEvent } from '../core/types.js';
 import { listenOps } from '../server/ops.js';
 import {
   createHubSpotSandbox,
@@ -349,6 +351,39 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     maxTenants: config.tenantCacheMax,
   });
 
+  const notifier = new Notifier({
+    repository: storage.notifications,
+    logger,
+    onGiveUp: (tenantId, channel) => metrics.notificationGivenUp(tenantId, channel),
+  });
+  /** Records a notification; never in routing's way (a failure is logged, the lead goes on). */
+  const notifyAbout = (
+    tenantId: string,
+    event: NotifyEvent,
+    where: { route?: string | null | undefined; pools?: string[] | undefined },
+    body: { leadId: string; summary: string; reason: string; owner?: string | undefined },
+    key: string,
+  ): void => {
+    void (async () => {
+      const { ruleSet } = await tenants.runtime(tenantId);
+      const channels = channelsFor(ruleSet, event, where);
+      if (channels.length === 0) return;
+      await notifier.enqueue(
+        channels,
+        { type: `lead.${event}`, tenantId, ...body, at: new Date(clock()).toISOString() },
+        key,
+        clock(),
+      );
+    })().catch((error: unknown) =>
+      logger.error('notification not recorded', {
+        tenantId,
+        leadId: body.leadId,
+        event,
+        error: String(error),
+      }),
+    );
+  };
+
   const runsWorker = config.role !== 'web';
   const workerId = `worker-${process.pid}-${randomBytes(3).toString('hex')}`;
   const worker = runsWorker
@@ -373,11 +408,41 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         logger,
         onOwnerWritten: (tenantId, leadCreatedAt) =>
           metrics.ownerWritten(tenantId, (clock() - leadCreatedAt) / 1000),
-        onDeadLetter: (tenantId) => metrics.deadLetter(tenantId),
+        onDeadLetter: (tenantId, detail) => {
+          metrics.deadLetter(tenantId);
+          if (detail !== undefined)
+            notifyAbout(
+              tenantId,
+              'dead_letter',
+              {},
+              {
+                leadId: detail.leadId,
+                summary: `lead ${detail.leadId} was not routed`,
+                reason: detail.reason,
+              },
+              `dead-letter:${detail.leadId}:${clock()}`,
+            );
+        },
+        notifier,
+        sla: { onStep: (tenantId, step) => metrics.slaStep(tenantId, step) },
         retention: { policy: config.retention },
         onPurged: (kind, rows) => metrics.purged(kind, rows),
         onDecision: (info) => {
           metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback', info.decision.fallbacks);
+          const d = info.decision;
+          if (d.destination.kind === 'rep' || d.destination.kind === 'queue')
+            notifyAbout(
+              info.tenantId,
+              'assignment',
+              { route: d.route?.name, pools: d.trace.assignments.map((a) => a.pool) },
+              {
+                leadId: d.leadId,
+                summary: info.summary,
+                reason: d.trace.steps.at(-1) ?? `route ${d.route?.name ?? 'fallback'}`,
+                owner: d.destination.kind === 'rep' ? d.destination.email : undefined,
+              },
+              `assignment:${d.leadId}:${d.decidedAt}`,
+            );
           options.onDecision?.(info);
         },
       })

@@ -110,7 +110,7 @@ export interface WorkerOptions {
   /** An owner write was confirmed by the CRM, for a lead created at `leadCreatedAt` (epoch ms). */
   onOwnerWritten?: (tenantId: string, leadCreatedAt: number) => void;
   /** An inbox item of the tenant moved to the dead letters. */
-  onDeadLetter?: (tenantId: string) => void;
+  onDeadLetter?: (tenantId: string, detail?: { leadId: string; reason: string }) => void;
   /** What the housekeeping lane purges, and when; absent: nothing is ever purged. */
   retention?: RetentionOptions | undefined;
   /** Rows of a kind purged by the housekeeping lane (for metrics). */
@@ -1491,6 +1491,8 @@ export class Worker {
     const final = retryable === undefined ? reasons : `${reasons} (gave up after ${item.attempts} attempts)`;
     this.logger.error('lead dead-lettered', { ...fields, reason: final });
     if (await this.storage.deadLetter(item.id, holder, final, now))
-      this.notify('onDeadLetter', () => this.onDeadLetter?.(item.tenantId));
+      this.notify('onDeadLetter', () =>
+        this.onDeadLetter?.(item.tenantId, { leadId: item.event.objectId, reason: final }),
+      );
   }
 }
