@@ -45,6 +45,15 @@ export async function explainLead(
       '',
     );
   }
+  const steps = await storage.slaTimers.stepsFor(tenant.id, leadId);
+  if (steps.length > 0) {
+    out.push('SLA steps:');
+    for (const s of steps)
+      out.push(
+        `  ${new Date(s.at).toISOString()} ${s.kind}${s.owner === null ? '' : ` (owner ${s.owner})`}: ${s.detail}${s.status === 'done' ? '' : ` [${s.status}${s.error === null ? '' : `: ${s.error}`}]`}`,
+      );
+    out.push('');
+  }
   for (const record of decisions) {
     const lead = { id: record.leadId, email: record.email ?? undefined, fields: {} };
     const decision = {

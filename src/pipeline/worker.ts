@@ -128,7 +128,10 @@ export interface WorkerOptions {
   /** SLA timers, fired by the housekeeping lane; `false`: not fired by this worker. */
   sla?:
     | Partial<
-        Pick<SlaProcessorOptions, 'batchSize' | 'leaseMs' | 'recheckMs' | 'retryMs' | 'onStep' | 'onChecked'>
+        Pick<
+          SlaProcessorOptions,
+          'batchSize' | 'leaseMs' | 'recheckMs' | 'retryMs' | 'gatherMs' | 'onStep' | 'onChecked'
+        >
       >
     | false;
 }

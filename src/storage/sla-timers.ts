@@ -251,12 +251,20 @@ export class SlaTimerRepository {
 
   // Working the timers -----------------------------------------------------------------------
 
-  /** Tenants with due timers nobody holds, the longest-waiting first. */
-  async tenantsDue(now: number, limit: number): Promise<string[]> {
+  /**
+   * Tenants with due timers nobody holds, the longest-waiting first — those with a full batch
+   * (`fullBatch`) at once, the others once their oldest due timer has waited `gatherMs`, so one CRM
+   * search covers many timers rather than the few that fell due since the last look.
+   */
+  async tenantsDue(
+    now: number,
+    limit: number,
+    gather: { fullBatch: number; gatherMs: number } = { fullBatch: 1, gatherMs: 0 },
+  ): Promise<string[]> {
     const rows = await this.db.all<{ tenant_id: string }>(
       `SELECT tenant_id FROM sla_timers WHERE ${CLAIMABLE} AND ${INSTALLED_TENANT}
-       GROUP BY tenant_id ORDER BY MIN(due_at) LIMIT ?`,
-      [now, now, limit],
+       GROUP BY tenant_id HAVING COUNT(*) >= ? OR MIN(due_at) <= ? ORDER BY MIN(due_at) LIMIT ?`,
+      [now, now, gather.fullBatch, now - gather.gatherMs, limit],
     );
     return rows.map((r) => r.tenant_id);
   }

@@ -6,6 +6,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { CrmError, type CrmConnector } from '../../connectors/connector.js';
+import { explainLead } from '../../src/cli/operate.js';
 import { Notifier } from '../../src/notify/notifier.js';
 import { NotificationRepository } from '../../src/storage/notifications.js';
 import { SlaTimerRepository } from '../../src/storage/sla-timers.js';
@@ -100,7 +102,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       ['w1', 'w2'].map((id) =>
         env.worker(id, {
           notifier: new Notifier({ repository: notifications, logger, baseDelayMs: MIN }),
-          sla: { recheckMs: 30_000 },
+          sla: { recheckMs: 30_000, gatherMs: 0 },
         }),
       );
     /** Both workers' housekeeping at once: claims keep them from acting twice. */
@@ -163,6 +165,17 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
         ['reroute', 'done', 'nina@acme.io'],
         ['escalate', 'done', 'omar@acme.io'],
       ]);
+      const tenant = (await env.storage.getTenant(TENANT))!;
+      const explained = (await explainLead(env.storage, tenant, lead!.id, { reps: {}, queues: {} })).join(
+        '\n',
+      );
+      expect(explained).toMatch(
+        /SLA steps:\n.* remind \(owner nina@acme\.io\): not touched: after 5m remind/,
+      );
+      expect(explained).toMatch(
+        /escalate \(owner omar@acme\.io\): not touched: after 1h escalate to queue desk/,
+      );
+      expect(explained).toMatch(/SLA step: after 15m re-route to the next eligible rep/);
       const [timer] = await env.storage.slaTimersFor(TENANT, lead!.id);
       expect(timer?.state).toBe('breached');
       const row = await env.storage.db.get<{ started_at: number; breached_at: number; outcome: string }>(
@@ -229,6 +242,40 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.detail])).toEqual([
         ['left_alone', 'its owner was changed by someone else: left alone'],
       ]);
+      await env.close();
+    });
+
+    it('a timer due while the CRM is down waits and acts once it is back', async () => {
+      const { env, notifications } = await start();
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(env.worker());
+      const down: CrmConnector = Object.assign(Object.create(env.connector) as CrmConnector, {
+        touchedLeads: () => Promise.reject(new CrmError('transient', 'HubSpot answered 503')),
+      });
+      const sla = { recheckMs: 30_000, gatherMs: 0, retryMs: 60_000 };
+      const broken = env.worker('w1', { registry: env.registryWith(down), sla });
+      env.clock.now = T0 + 5 * MIN + 1000;
+      await broken.housekeep(env.clock.now);
+      expect(reminders(env, lead!.id)).toHaveLength(0);
+      const waiting = await env.storage.db.get<{
+        state: string;
+        attempts: number;
+        last_error: string;
+        due_at: number;
+      }>('SELECT state, attempts, last_error, due_at FROM sla_timers WHERE lead_id = ?', [lead!.id]);
+      expect(waiting).toEqual({
+        state: 'armed',
+        attempts: 1,
+        last_error: 'HubSpot answered 503',
+        due_at: T0 + 6 * MIN + 1000,
+      });
+      const ws = workers(env, notifications);
+      await tick(env, ws, T0 + 6 * MIN);
+      expect(reminders(env, lead!.id)).toHaveLength(0);
+      await tick(env, ws, T0 + 6 * MIN + 1000);
+      await tick(env, ws, T0 + 7 * MIN);
+      expect(reminders(env, lead!.id)).toHaveLength(1);
       await env.close();
     });
 

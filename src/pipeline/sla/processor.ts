@@ -52,6 +52,11 @@ export interface SlaProcessorOptions {
   /** First wait after the CRM could not be asked; doubles per attempt up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
+  /**
+   * How long a due timer may wait for others to fall due, so that one batched CRM call checks many
+   * (default 5 s); a tenant with a full call's worth due is checked at once.
+   */
+  gatherMs?: number;
   /** A step taken (for metrics). */
   onStep?: (tenantId: string, kind: string) => void;
   /** Timers checked and the CRM calls that took (for the bench). */
@@ -59,6 +64,9 @@ export interface SlaProcessorOptions {
 }
 
 type Acted = 'done' | 'retry';
+
+/** Timers one batched touch call checks on the CRMs we know (HubSpot: a search of 100 ids). */
+const CHECKS_PER_CALL = 100;
 
 const CRM_NAMES: Record<string, string> = {
   hubspot: 'HubSpot',
@@ -82,6 +90,7 @@ export class SlaProcessor {
   private readonly recheckMs: number;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
+  private readonly gatherMs: number;
   private claims = 0;
 
   constructor(private readonly opts: SlaProcessorOptions) {
@@ -90,11 +99,15 @@ export class SlaProcessor {
     this.recheckMs = opts.recheckMs ?? 30_000;
     this.retryMs = opts.retryMs ?? 30_000;
     this.maxRetryMs = opts.maxRetryMs ?? 15 * 60_000;
+    this.gatherMs = opts.gatherMs ?? 5_000;
   }
 
   /** Checks one tenant's batch of due timers (tenants take turns); returns how many it claimed. */
   async runOnce(now: number): Promise<number> {
-    const tenants = await this.opts.timers.tenantsDue(now, 1);
+    const tenants = await this.opts.timers.tenantsDue(now, 1, {
+      fullBatch: CHECKS_PER_CALL,
+      gatherMs: this.gatherMs,
+    });
     const tenantId = tenants[0];
     if (tenantId === undefined) return 0;
     this.claims += 1;
