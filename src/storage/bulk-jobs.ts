@@ -195,17 +195,18 @@ export class BulkJobRepository {
 
   /**
    * Takes the listing lease of the oldest job still listing whose lease is free (never taken, or
-   * expired: its holder died), for `holder` until `now + ttlMs`.
+   * expired: its holder died) or already `holder`'s (it goes on listing where its last pass stopped,
+   * rather than waiting out its own lease), for `holder` until `now + ttlMs`.
    */
   async claimListing(holder: string, ttlMs: number, now: number): Promise<BulkJob | null> {
     if (holder === '' || !(ttlMs > 0))
       throw new StorageError('invalid', 'a lease needs a holder and a ttl > 0');
-    const free = "state = 'listing' AND (lease_until IS NULL OR lease_until <= ?)";
+    const free = "state = 'listing' AND (lease_until IS NULL OR lease_until <= ? OR holder = ?)";
     const rows = await this.db.all<JobRow>(
       `UPDATE bulk_jobs SET holder = ?, lease_until = ?, updated_at = ?
        WHERE id = (SELECT id FROM bulk_jobs WHERE ${free} ORDER BY created_at, id LIMIT 1) AND ${free}
        RETURNING *`,
-      [holder, now + ttlMs, now, now, now],
+      [holder, now + ttlMs, now, now, holder, now, holder],
     );
     const row = rows[0];
     return row === undefined ? null : toJob(row);

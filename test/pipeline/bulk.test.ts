@@ -19,7 +19,7 @@ interface Bulk {
   worker: Worker;
 }
 
-function bulkOf(env: Env): Bulk {
+function bulkOf(env: Env, pagesPerStep?: number): Bulk {
   const jobs = new BulkJobRepository(env.storage.db);
   const runner = new BulkRunner({
     storage: env.storage,
@@ -28,6 +28,7 @@ function bulkOf(env: Env): Bulk {
     logger,
     holder: 'w1',
     idleMs: 0,
+    pagesPerStep,
   });
   return { jobs, worker: env.worker('w1', { bulk: runner, batchSize: 100 }) };
 }
@@ -92,6 +93,25 @@ describe.each(ENGINES)('bulk ownership work on %s', (engine, describeEngine) => 
       expect(again.created).toBe(true);
       expect(await settle(env, bulk, again.job.id)).toMatchObject({ routed: 450, failed: 0 });
       expect(sandbox().crm.writes.list({ portalId: env.portalId, source: 'api' })).toHaveLength(writes);
+      await env.close();
+    });
+
+    it('the lister goes on at its next pass, not once its own lease has run out', async () => {
+      const env = await setup(sandbox(), { engine, rules: BULK_RULES });
+      // One page per pass: three passes list the 450 records while the clock stands still.
+      const bulk = bulkOf(env, 1);
+      contacts(env, 450);
+      const { job } = await bulk.jobs.start(
+        { tenantId: TENANT, kind: 'backfill', key: 'backfill', params: {}, dryRun: false, startedBy: 'test' },
+        env.clock.now,
+      );
+      await bulk.worker.housekeep(env.clock.now);
+      // Another process may not take the job over while the lease is held.
+      expect(await bulk.jobs.claimListing('w2', 60_000, env.clock.now)).toBeNull();
+      await bulk.worker.housekeep(env.clock.now);
+      await bulk.worker.housekeep(env.clock.now);
+      expect(await bulk.jobs.progress(job.id)).toMatchObject({ job: { listed: 450, state: 'routing' } });
+      expect(await settle(env, bulk, job.id)).toMatchObject({ routed: 450, failed: 0 });
       await env.close();
     });
 
