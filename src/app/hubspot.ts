@@ -10,7 +10,9 @@ import {
   type TokenStore,
 } from '../../connectors/hubspot/oauth.js';
 import { HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
+import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
 import type { LimiterFactory } from '../../connectors/shared/limiter.js';
+import type { CrmRequestVerifier } from '../settings/index.js';
 import type { Storage } from '../storage/index.js';
 import type { CrmWiring } from './crms.js';
 
@@ -114,5 +116,24 @@ export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
         return isRevokedGrant(error);
       }
     },
+  };
+}
+
+/**
+ * Checks a request a UI extension sent through `hubspot.fetch`: HubSpot's v3 signature over the full URI,
+ * which carries the `portalId` and the user (`userEmail`, else `userId`) HubSpot appends (hubspot.md §9.1).
+ * Each must appear once: the extension never sends them itself, so a second one is a forgery attempt.
+ */
+export function hubspotFetchVerifier(clientSecret: string, clock: () => number): CrmRequestVerifier {
+  return (req) => {
+    if (!verifyHubSpotRequest(req, clientSecret, clock()).ok) return null;
+    const query = new URL(req.uri).searchParams;
+    const one = (name: string): string | null => {
+      const all = query.getAll(name);
+      return all.length === 1 && all[0] !== '' ? (all[0] ?? null) : null;
+    };
+    const portalId = one('portalId');
+    const user = one('userEmail') ?? one('userId');
+    return portalId === null || user === null ? null : { provider: 'hubspot', externalId: portalId, user };
   };
 }

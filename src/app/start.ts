@@ -8,7 +8,6 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
 import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
-import { verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { crmCallOutcome, Metrics } from '../metrics.js';
 import { channelsFor, Notifier } from '../notify/notifier.js';
@@ -41,7 +40,7 @@ import { lockDataDir, type DataDirLock } from './data-dir.js';
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
 import { CrmRegistry } from './crms.js';
-import { hubspotWiring } from './hubspot.js';
+import { hubspotFetchVerifier, hubspotWiring } from './hubspot.js';
 import { Tenants } from './tenants.js';
 import {
   DEFAULT_FRAME_ANCESTORS,
@@ -480,14 +479,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     publicUrl,
     frameAncestors: config.settingsFrameAncestors ?? DEFAULT_FRAME_ANCESTORS,
     tenantRoutes: [reportRoutes({ storage, logger, clock, team })],
-    verifyCrmRequest: (req) => {
-      if (!verifyHubSpotRequest(req, hubspot.clientSecret, clock()).ok) return null;
-      // HubSpot appends the portal and the user to the URL of a `hubspot.fetch` call.
-      const query = new URL(req.uri).searchParams;
-      const portalId = query.get('portalId');
-      const user = query.get('userEmail') ?? query.get('userId');
-      return portalId === null || user === null ? null : { provider: 'hubspot', externalId: portalId, user };
-    },
+    verifyCrmRequest: hubspotFetchVerifier(hubspot.clientSecret, clock),
   };
 
   const server = createServer({

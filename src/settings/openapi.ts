@@ -110,6 +110,43 @@ const OPERATIONS: Operation[] = [
   },
 ];
 
+/** What the CRM's own UI calls (HubSpot's UI extensions): the tenant is the portal HubSpot signed for. */
+const CRM_OPERATIONS: Operation[] = [
+  {
+    method: 'get',
+    path: '/status',
+    summary: 'Connection, published rule set, inbox depth and dead letters (the settings extension)',
+    response: s.crmStatusResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/settings-link',
+    summary: 'A short-lived signed link that opens the full tab (in the CRM’s iframe modal)',
+    response: s.settingsLinkResponseSchema,
+  },
+  {
+    method: 'get',
+    path: '/records/{recordId}/routing',
+    summary: 'Why a contact was routed where it is: owner, rule, trace steps, SLA (the contact card)',
+    params: { recordId: 'the CRM record id' },
+    response: s.recordRoutingResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/records/{recordId}/reroute',
+    summary: 'Route a contact again under the active rules (the contact card’s button)',
+    params: { recordId: 'the CRM record id' },
+    response: s.rerouteResponseSchema,
+  },
+];
+
+const ERRORS = {
+  400: {
+    description: 'The request does not fit its schema',
+    content: { 'application/json': { schema: s.errorResponseSchema } },
+  },
+} as const;
+
 let built: object | undefined;
 
 export function openApiDocument(): object {
@@ -147,15 +184,30 @@ export function openApiDocument(): object {
       },
       responses: {
         200: { description: 'OK', content: { 'application/json': { schema: op.response } } },
-        400: {
-          description: 'The request does not fit its schema',
-          content: { 'application/json': { schema: s.errorResponseSchema } },
-        },
+        ...ERRORS,
         401: { description: 'No access to this tenant' },
         422: {
           description: 'The configuration has errors (line and column)',
           content: { 'application/json': { schema: s.errorResponseSchema } },
         },
+      },
+    });
+  }
+  for (const op of CRM_OPERATIONS) {
+    const params = Object.entries(op.params ?? {}).map(([k, d]) => [
+      k,
+      z.string().openapi({ description: d }),
+    ]);
+    registry.registerPath({
+      method: op.method,
+      path: `/api/crm${op.path}`,
+      summary: op.summary,
+      security: [{ hubspotSignature: [] }],
+      request: params.length === 0 ? {} : { params: z.object(Object.fromEntries(params)) },
+      responses: {
+        200: { description: 'OK', content: { 'application/json': { schema: op.response } } },
+        ...ERRORS,
+        404: { description: 'Not signed by the CRM, or the account has not installed the app' },
       },
     });
   }

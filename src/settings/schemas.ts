@@ -234,3 +234,45 @@ export const rerouteResponseSchema = z.object({ queued: z.boolean(), job: z.stri
 export const replayResponseSchema = z.object({ replayed: z.boolean() });
 
 export const settingsLinkResponseSchema = z.object({ url: z.string() });
+
+// What the CRM's own UI shows (the HubSpot settings extension and contact card, through hubspot.fetch).
+
+export const crmStatusResponseSchema = z.object({
+  /** The tenant's name as installed. */
+  tenant: z.string(),
+  crm: z.object({ ok: z.boolean(), detail: z.string() }),
+  published: z
+    .object({
+      version: z.string(),
+      name: z.string(),
+      publishedAt: z.number().nullable(),
+      publishedBy: z.string().nullable(),
+    })
+    .nullable(),
+  inbox: z.object({ pending: z.number().int(), oldestPendingAgeMs: z.number().nullable() }),
+  /** Events that failed for good and wait for a replay on the Health page. */
+  deadLetters: z.number().int(),
+});
+
+export const slaStateSchema = z.enum(['armed', 'met', 'breached', 'cancelled']);
+
+/** Why a CRM record was routed where it is: its last decision, or null when none is recorded. */
+export const recordRoutingResponseSchema = z.object({
+  recordId: z.string(),
+  decision: z
+    .object({
+      decidedAt: z.number(),
+      owner: z.string().nullable(),
+      /** `rep ada@acme.io`, `queue EMEA`, `none`, `hold for …`. */
+      destination: z.string(),
+      /** The rule that matched; null when the rule set's fallback decided. */
+      rule: z.string().nullable(),
+      rulesetVersion: z.string(),
+      summary: z.string(),
+      /** How the destination was resolved, step by step. */
+      steps: z.array(z.string()),
+    })
+    .nullable(),
+  /** The first-touch SLA of that decision, if it set one. */
+  sla: z.object({ state: slaStateSchema, dueAt: z.number() }).nullable(),
+});

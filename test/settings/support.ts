@@ -4,8 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import express from 'express';
-import { signV3, verifyHubSpotRequest } from '../../connectors/hubspot/signature.js';
+import { signV3 } from '../../connectors/hubspot/signature.js';
 import { Keyring } from '../../connectors/shared/crypto.js';
+import { hubspotFetchVerifier } from '../../src/app/hubspot.js';
 import { decide } from '../../src/core/decide.js';
 import { summarizeDecision } from '../../src/core/explain.js';
 import { applyStateChanges } from '../../src/core/state.js';
@@ -80,15 +81,7 @@ export async function startSettings(): Promise<SettingsHarness> {
       tenantRoutes: [
         reportRoutes({ storage, logger: createLogger({ level: 'error' }), clock: () => clock.now }),
       ],
-      verifyCrmRequest: (req) => {
-        if (!verifyHubSpotRequest(req, CLIENT_SECRET, clock.now).ok) return null;
-        const q = new URL(req.uri).searchParams;
-        const portalId = q.get('portalId');
-        const user = q.get('userEmail');
-        return portalId === null || user === null
-          ? null
-          : { provider: 'hubspot', externalId: portalId, user };
-      },
+      verifyCrmRequest: hubspotFetchVerifier(CLIENT_SECRET, () => clock.now),
     }),
   );
   const running = await listenOn(app, 0, '127.0.0.1');
