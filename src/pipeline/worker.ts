@@ -63,9 +63,13 @@ export interface DecisionInfo {
   summary: string;
 }
 
-/** Notes per batch call (HubSpot's batch limit), how long a note waits to be gathered, batches per flush. */
+/**
+ * Notes per batch call (HubSpot's batch limit); how long a tenant's notes wait to be gathered once its
+ * inbox is quiet, and at most while it is still routing; batches per flush.
+ */
 const NOTE_BATCH = 100;
 const NOTE_DELAY_MS = 5_000;
+const NOTE_MAX_WAIT_MS = 30_000;
 const NOTE_ROUNDS = 10;
 
 /**
@@ -392,7 +396,7 @@ export class Worker {
     await Promise.all(this.lanes);
     this.lanes = [];
     try {
-      await this.flushNotes(this.clock(), true);
+      await this.flushNotes(this.clock(), 'all');
     } catch (error) {
       // Notes stay planned and are written by the next start.
       this.logger.warn('notes not flushed at stop', { workerId: this.workerId, error: String(error) });
@@ -405,7 +409,7 @@ export class Worker {
       try {
         if (housekeeping) await this.housekeep(this.clock());
         handled = await this.runOnce();
-        if (housekeeping) await this.flushNotes(this.clock(), handled === 0);
+        if (housekeeping) await this.flushNotes(this.clock(), handled === 0 ? 'idle' : 'busy');
       } catch (error) {
         // The batch's items stay leased and come back through the reaper; keep the loop alive.
         const failure = toFailure(error);
@@ -518,12 +522,21 @@ export class Worker {
    * Writes planned explanation notes in batches of up to 100, gathered across worker batches: a note is
    * context, not routing, so it may trail the owner write by a few seconds, and writing a handful per
    * batch would spend a tenth of a burst's rate budget on notes. Notes are claimed before they are
-   * written, so the worker processes flushing at once never write one twice; a note waits
-   * `NOTE_DELAY_MS` to be gathered unless the worker is idle (`eager`). Planned notes are durable, so a
-   * crash only delays them.
+   * written, so the worker processes flushing at once never write one twice. A tenant's notes are
+   * written once a full batch waits, once the oldest waited `NOTE_MAX_WAIT_MS`, or once its inbox is
+   * quiet — at once when this worker is `idle`, after `NOTE_DELAY_MS` when it is `busy` with other
+   * tenants; `all` (stopping) writes every note. Planned notes are durable, so a crash only delays them.
    */
-  async flushNotes(now: number, eager: boolean): Promise<number> {
+  async flushNotes(now: number, pace: 'idle' | 'busy' | 'all'): Promise<number> {
     let written = 0;
+    const ripe =
+      pace === 'all'
+        ? undefined
+        : {
+            fullBatch: NOTE_BATCH,
+            overdueBefore: now - NOTE_MAX_WAIT_MS,
+            quietBefore: pace === 'idle' ? now : now - NOTE_DELAY_MS,
+          };
     for (let round = 0; round < NOTE_ROUNDS; round++) {
       const holder = this.claimHolder();
       const claimed = await this.storage.claimActionsOfKind('write_note', {
@@ -532,7 +545,7 @@ export class Worker {
         leaseUntil: now + this.leaseMs,
         now,
         sentBefore: now - this.verifyDelayMs,
-        oldestBefore: eager ? undefined : now - NOTE_DELAY_MS,
+        ripe,
       });
       const byTenant = new Map<string, PlannedAction[]>();
       for (const a of claimed) byTenant.set(a.tenantId, [...(byTenant.get(a.tenantId) ?? []), a]);

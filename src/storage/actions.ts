@@ -3,7 +3,13 @@
 import type { Action } from '../core/types.js';
 import type { Db, SqlParam } from './db.js';
 import { StorageError } from './errors.js';
-import { actionSchema, type ActionClaimOptions, type ActionStatus, type PlannedAction } from './model.js';
+import {
+  actionSchema,
+  type ActionClaimOptions,
+  type RipeActions,
+  type ActionStatus,
+  type PlannedAction,
+} from './model.js';
 import { chunk, INSTALLED_TENANT, KEY_CHUNK, marks, readJson, ROW_CHUNK } from './shared.js';
 
 interface ActionRow {
@@ -213,23 +219,32 @@ export class ActionRepository {
   /**
    * Leases up to `limit` claimable actions of one kind, across tenants and oldest first, to one writer
    * (deferred notes, written by every worker process): concurrent claimers never get the same action.
-   * With `oldestBefore`, only the tenants whose oldest claimable action of the kind was planned by then,
-   * and all of theirs: a tenant's notes are gathered into one call once the first has waited long enough,
-   * rather than sent a few at a time as each comes of age.
+   * With `ripe`, only the tenants whose actions of the kind are ripe, and all of theirs, so that a
+   * tenant's notes go out in as few calls as its rate budget allows: a full batch is waiting; or the
+   * oldest waited past `overdueBefore`; or the oldest was planned by `quietBefore` and the tenant has no
+   * inbox work due or in hand (a tenant still routing a burst gathers its notes; an idle one is not kept
+   * waiting).
    */
   async claimActionsOfKind(
     kind: Action['kind'],
-    options: ActionClaimOptions & { limit: number; oldestBefore?: number | undefined },
+    options: ActionClaimOptions & { limit: number; ripe?: RipeActions | undefined },
   ): Promise<PlannedAction[]> {
-    const { workerId, leaseUntil, now, sentBefore, limit } = options;
+    const { workerId, leaseUntil, now, sentBefore, limit, ripe } = options;
     if (!Number.isInteger(limit) || limit <= 0)
       throw new StorageError('invalid', 'claimActionsOfKind needs an integer limit > 0');
     const due =
-      options.oldestBefore === undefined
+      ripe === undefined
         ? ''
-        : ` AND tenant_id IN (SELECT tenant_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION} AND created_at <= ?)`;
+        : ` AND tenant_id IN (
+             SELECT tenant_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION}
+             GROUP BY tenant_id
+             HAVING COUNT(*) >= ? OR MIN(created_at) <= ?
+               OR (MIN(created_at) <= ? AND NOT EXISTS (
+                 SELECT 1 FROM inbox WHERE inbox.tenant_id = actions.tenant_id
+                   AND (inbox.state = 'leased' OR (inbox.state = 'pending' AND inbox.run_after <= ?)))))`;
     const params: SqlParam[] = [kind, now, sentBefore];
-    if (options.oldestBefore !== undefined) params.push(kind, now, sentBefore, options.oldestBefore);
+    if (ripe !== undefined)
+      params.push(kind, now, sentBefore, ripe.fullBatch, ripe.overdueBefore, ripe.quietBefore, now);
     params.push(limit, workerId, leaseUntil, now, now, sentBefore);
     // As `claim`: a materialized pick, locked and skipping rows another claimer holds on PostgreSQL; the
     // outer condition, checked again, is the compare-and-set.

@@ -179,6 +179,16 @@ export interface ActionClaimOptions {
   sentBefore: number;
 }
 
+/** When a tenant's deferred actions of a kind are ripe to be claimed together (see claimActionsOfKind). */
+export interface RipeActions {
+  /** This many are waiting: a full batch. */
+  fullBatch: number;
+  /** The oldest was planned at or before this time: it has waited long enough, whatever else is going on. */
+  overdueBefore: number;
+  /** The oldest was planned at or before this time and the tenant has no inbox work due or in hand. */
+  quietBefore: number;
+}
+
 export type InboxStats = Record<InboxState, number>;
 
 /** Work waiting, in flight and dead, per tenant: what `/metrics` shows (done rows are never counted). */

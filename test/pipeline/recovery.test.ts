@@ -213,7 +213,7 @@ for (const [engine, suite] of ENGINES) {
 
       const a = env.worker('a');
       const b = env.worker('b', { storage: await env.openStorage() });
-      const written = await Promise.all([a.flushNotes(T0, true), b.flushNotes(T0, true)]);
+      const written = await Promise.all([a.flushNotes(T0, 'all'), b.flushNotes(T0, 'all')]);
 
       expect(written[0] + written[1]).toBe(30);
       for (const c of contacts) expect([c.id, env.notesFor(c.id).length]).toEqual([c.id, 1]);
@@ -231,13 +231,15 @@ for (const [engine, suite] of ENGINES) {
           return notes.map(lost);
         },
       });
-      expect(await env.worker('w1', { registry: env.registryWith(unanswered) }).flushNotes(T0, true)).toBe(0);
+      expect(await env.worker('w1', { registry: env.registryWith(unanswered) }).flushNotes(T0, 'all')).toBe(
+        0,
+      );
       expect((await statusOf(env, 'write_note')).map((a) => [a.status, a.sentAt])).toEqual(
         contacts.map(() => ['planned', T0]),
       );
       // Too soon for the search: left alone.
-      expect(await env.worker('w2').flushNotes(T0 + VERIFY - 1, true)).toBe(0);
-      expect(await env.worker('w2').flushNotes(T0 + VERIFY, true)).toBe(3);
+      expect(await env.worker('w2').flushNotes(T0 + VERIFY - 1, 'all')).toBe(0);
+      expect(await env.worker('w2').flushNotes(T0 + VERIFY, 'all')).toBe(3);
       for (const c of contacts) expect([c.id, env.notesFor(c.id).length]).toEqual([c.id, 1]);
       const noteIds = new Set(contacts.map((c) => env.notesFor(c.id)[0]!.objectId));
       expect(new Set((await statusOf(env, 'write_note')).map((a) => a.crmId))).toEqual(noteIds);

@@ -976,12 +976,12 @@ for (const [name, engine, suite] of ENGINES) {
           [n1!.id, A, 'w1', T0 + 10 + LEASE],
           [n2!.id, B, 'w1', T0 + 10 + LEASE],
         ]);
-        // Held actions are skipped; `oldestBefore` leaves out a tenant whose claimable ones came later.
+        // Held actions are skipped; `ripe` leaves out a tenant whose claimable ones came later.
         expect(
           await s.claimActionsOfKind('write_note', {
             ...claimOf('w2', T0 + 10),
             limit: 5,
-            oldestBefore: T0 + 2,
+            ripe: { fullBatch: 5, overdueBefore: T0 + 2, quietBefore: T0 + 2 },
           }),
         ).toEqual([]);
         expect(
@@ -1007,16 +1007,26 @@ for (const [name, engine, suite] of ENGINES) {
         expect(done).toMatchObject({ status: 'done', crmId: 'note-1', leaseOwner: null, leaseUntil: null });
       });
 
-      it("once a tenant's oldest note has waited, all of its notes are claimed together; a tenant whose notes are new waits", async () => {
-        const [a1] = await s.planActions(A, 'lead-1', 'k1', [note('old')], T0);
+      it("a tenant's notes are claimed together once its inbox is quiet, a full batch waits, or the oldest is overdue", async () => {
+        const ripe = { fullBatch: 3, overdueBefore: T0, quietBefore: T0 + 1_000 };
+        const claim = async (worker: string) =>
+          (await s.claimActionsOfKind('write_note', { ...claimOf(worker, T0 + 5_000), limit: 10, ripe })).map(
+            (a) => a.id,
+          );
+        const [a1] = await s.planActions(A, 'lead-1', 'k1', [note('old')], T0 + 500);
         const [a2] = await s.planActions(A, 'lead-2', 'k2', [note('new')], T0 + 4_000);
-        await s.planActions(B, 'lead-3', 'k3', [note('new in B')], T0 + 4_500);
-        const claimed = await s.claimActionsOfKind('write_note', {
-          ...claimOf('w1', T0 + 5_000),
-          limit: 10,
-          oldestBefore: T0 + 1_000,
-        });
-        expect(claimed.map((a) => a.id)).toEqual([a1!.id, a2!.id]);
+        const [b1] = await s.planActions(B, 'lead-3', 'k3', [note('old in B')], T0 + 500);
+        const [b2] = await s.planActions(B, 'lead-4', 'k4', [note('new in B')], T0 + 4_500);
+        // B is still routing (an event is due in its inbox): its notes wait to be gathered; A is quiet.
+        await s.enqueue([{ tenantId: B, event: makeEvent() }], T0 + 4_600);
+        expect(await claim('w1')).toEqual([a1!.id, a2!.id]);
+        expect(await claim('w1')).toEqual([]);
+        // A full batch for B goes out although it is still routing.
+        const [b3] = await s.planActions(B, 'lead-5', 'k5', [note('third in B')], T0 + 4_700);
+        expect(await claim('w2')).toEqual([b1!.id, b2!.id, b3!.id]);
+        // So does an overdue note.
+        const [b4] = await s.planActions(B, 'lead-6', 'k6', [note('overdue in B')], T0);
+        expect(await claim('w3')).toEqual([b4!.id]);
       });
 
       it('a create marked sent is claimed again only once a search can see it; release keeps or forgets the send', async () => {
