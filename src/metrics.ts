@@ -37,6 +37,7 @@ export class Metrics {
   private readonly notificationsGivenUp: Counter<'tenant' | 'channel'>;
   private readonly latency: Histogram<'tenant'>;
   private readonly crmCalls: Counter<'portal' | 'bucket' | 'outcome'>;
+  private readonly lateSlots: Counter<'portal' | 'bucket'>;
   private readonly purgedRows: Counter<'kind'>;
   private readonly crmFailuresInARow = new Map<string, number>();
 
@@ -103,6 +104,12 @@ export class Metrics {
       name: 'lead_router_crm_calls_total',
       help: 'CRM API calls by portal, rate bucket and outcome (rate_limited: the CRM answered 429).',
       labelNames: ['portal', 'bucket', 'outcome'],
+      registers,
+    });
+    this.lateSlots = new Counter({
+      name: 'lead_router_rate_slots_given_up_total',
+      help: 'Shared rate-limit slots a loaded process woke too late for and reserved again (multi-process mode).',
+      labelNames: ['portal', 'bucket'],
       registers,
     });
     this.purgedRows = new Counter({
@@ -180,6 +187,10 @@ export class Metrics {
     this.crmCalls.inc({ portal, bucket, outcome });
     if (outcome === 'rate_limited') return;
     this.crmFailuresInARow.set(portal, outcome === 'ok' ? 0 : (this.crmFailuresInARow.get(portal) ?? 0) + 1);
+  }
+
+  lateSlot(portal: string, bucket: string): void {
+    this.lateSlots.inc({ portal, bucket });
   }
 
   /** This process's CRM calls for one portal by outcome, since it started. */

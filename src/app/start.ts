@@ -327,6 +327,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const limiters = new LimiterFactory({
     provider: `${config.redisKeyPrefix}:hubspot`,
     observe: (portal, bucket, error) => metrics.crmCall(portal, bucket, crmCallOutcome(error)),
+    onLateSlot: (portal, bucket) => metrics.lateSlot(portal, bucket),
     buckets: profile.buckets,
     ...(redis === undefined ? {} : { redis }),
   });

@@ -2,15 +2,15 @@
 // the real Redis on the machine (test/support/services.ts: skipped with a reason, or failed under CI).
 import { HUBSPOT_BUCKETS, hubspotGeneralBucket } from '../../../connectors/hubspot/profile.js';
 import { Redis } from 'ioredis';
-import { LimiterFactory, sharedWindow } from '../../../connectors/shared/limiter.js';
+import { CLUSTER_JITTER_MS, LimiterFactory, sharedWindow } from '../../../connectors/shared/limiter.js';
 import { describeNeeding, REDIS_URL, uniqueRedisPrefix } from '../../support/services.js';
 
 const withRedis = describeNeeding(['redis']);
 
 describe('sharedWindow', () => {
   it('stretches each HubSpot window by the jitter and keeps the budget and spacing', () => {
-    expect(sharedWindow(HUBSPOT_BUCKETS.general)).toEqual({ budget: 110, windowMs: 10_300, minTimeMs: 92 });
-    expect(sharedWindow(HUBSPOT_BUCKETS.search)).toEqual({ budget: 5, windowMs: 1_300, minTimeMs: 210 });
+    expect(sharedWindow(HUBSPOT_BUCKETS.general)).toEqual({ budget: 110, windowMs: 10_100, minTimeMs: 92 });
+    expect(sharedWindow(HUBSPOT_BUCKETS.search)).toEqual({ budget: 5, windowMs: 1_100, minTimeMs: 210 });
   });
 });
 
@@ -87,5 +87,41 @@ withRedis('LimiterFactory over Redis', () => {
     });
     expect(startedAt - began).toBeGreaterThanOrEqual(1_400);
     await Promise.all([one.disconnectAll(), two.disconnectAll()]);
+  });
+
+  it('a call that wakes later than the jitter after its slot gives the slot up and reserves another', async () => {
+    const provider = uniqueRedisPrefix();
+    const spec = { general: { reservoir: 100, intervalMs: 10_000, maxConcurrent: 10, minTimeMs: 300 } };
+    const late: number[] = [];
+    const limiters = new LimiterFactory({
+      provider,
+      buckets: spec,
+      redis: new Redis(REDIS_URL),
+      onLateSlot: (_portal, _bucket, ms) => late.push(ms),
+    });
+    const probe = new Redis(REDIS_URL);
+    const startsKey = `${provider}:{p:general}:starts`;
+    let ran = 0;
+    const job = () => {
+      ran += 1;
+      return Promise.resolve();
+    };
+    const portal = limiters.forPortal('p');
+    const calls = [portal.schedule('general', job), portal.schedule('general', job)];
+    // Both slots reserved (the second 300 ms after the first); then the event loop is blocked past the
+    // second slot plus the jitter, as on a loaded machine.
+    while ((await probe.llen(startsKey)) < 2) await new Promise((r) => setTimeout(r, 5));
+    const blockedUntil = Date.now() + 300 + CLUSTER_JITTER_MS + 200;
+    while (Date.now() < blockedUntil) {
+      /* busy */
+    }
+    await Promise.all(calls);
+    expect(ran).toBe(2);
+    expect(late.length).toBeGreaterThanOrEqual(1);
+    expect(late[0]).toBeGreaterThan(CLUSTER_JITTER_MS);
+    // The given-up slot still counts against the window: three starts were reserved for two calls.
+    expect(await probe.llen(startsKey)).toBe(2 + late.length);
+    probe.disconnect();
+    await limiters.disconnectAll();
   });
 });
