@@ -25,6 +25,7 @@ export default tseslint.config(
       'src/app/start.ts', // builds the app: config, storage, the registered CRMs, server, worker
       'src/app/hubspot.ts', // HubSpot's wiring: tokens over tenant rows, its connector per portal
       'src/app/salesforce.ts', // Salesforce's wiring, beside HubSpot's
+      'src/app/salesforce-sandbox.ts', // the Salesforce sandbox and its demo org (CRM=salesforce)
       'src/app/webhook-subscriptions.ts', // what the HubSpot sandbox delivers in sandbox mode
     ],
     rules: {

@@ -1,5 +1,5 @@
-// `npm start`: the app, its worker and — with no HubSpot credentials — the bundled sandbox CRM with a
-// demo portal that keeps creating contacts. Prints one readable line per routing decision.
+// `npm start`: the app, its worker and — with no CRM credentials — the bundled sandbox CRM with a demo
+// portal that keeps creating contacts (CRM=salesforce: a demo org that keeps creating leads). Prints one readable line per routing decision.
 // `npm start` runs this file with `exec node`, so SIGTERM and SIGINT sent to npm reach this process.
 import { createLogger } from './log.js';
 import { bannerLines } from './app/banner.js';
@@ -21,7 +21,8 @@ async function main(): Promise<void> {
     keepSandboxData: true,
     onDecision: (event) => process.stdout.write(decisionLine(event, Date.now()) + '\n'),
   });
-  process.stdout.write(bannerLines(config, app, process.pid).join('\n') + '\n\n');
+  const crms = { hubspot: config.hubspot !== undefined, salesforce: config.salesforce !== undefined };
+  process.stdout.write(bannerLines(config, app, process.pid, crms).join('\n') + '\n\n');
 
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -40,6 +40,9 @@ export class Metrics {
   private readonly lateSlots: Counter<'portal' | 'bucket'>;
   private readonly purgedRows: Counter<'kind'>;
   private readonly crmFailuresInARow = new Map<string, number>();
+  private readonly apiUsageRatio: Gauge<'tenant'>;
+  /** Per tenant: the CRM's daily API usage as last reported, and whether its work is slowed for it. */
+  private readonly apiUsageNow = new Map<string, { used: number; limit: number; slowed: boolean }>();
 
   constructor(
     options: {
@@ -112,6 +115,12 @@ export class Metrics {
       labelNames: ['portal', 'bucket'],
       registers,
     });
+    this.apiUsageRatio = new Gauge({
+      name: 'lead_router_crm_api_usage_ratio',
+      help: "Fraction of the CRM's daily API allocation used, as the CRM last reported it (Salesforce: Sforce-Limit-Info).",
+      labelNames: ['tenant'],
+      registers,
+    });
     this.purgedRows = new Counter({
       name: 'lead_router_rows_purged_total',
       help: 'Rows past their retention deleted by this process (inbox, deadLetters, effects, decisions, holds).',
@@ -150,6 +159,23 @@ export class Metrics {
         this.set({ state: 'uninstalled' }, counts.uninstalled);
       },
     });
+  }
+
+  /**
+   * A tenant's daily API usage as its CRM last reported it (Salesforce's Sforce-Limit-Info), and
+   * whether its work is slowed down because of it.
+   */
+  apiUsage(tenantId: string, used: number, limit: number, slowed: boolean): void {
+    if (!(limit > 0)) return;
+    this.apiUsageRatio.set({ tenant: tenantId }, used / limit);
+    this.apiUsageNow.set(tenantId, { used, limit, slowed });
+  }
+
+  /** Tenants whose work is slowed by their daily API usage, with that usage. */
+  slowedTenants(): { tenantId: string; used: number; limit: number }[] {
+    return [...this.apiUsageNow]
+      .filter(([, u]) => u.slowed)
+      .map(([tenantId, u]) => ({ tenantId, used: u.used, limit: u.limit }));
   }
 
   webhookAnswered(provider: string, status: number, events: { enqueued: number; duplicates: number }): void {

@@ -67,18 +67,25 @@ function oauth2For(app: SalesforceApp, pkce: boolean): OAuth2 {
 }
 
 /**
- * The URL to send the installing admin to, and the PKCE code verifier to keep with `state` until the
- * callback (the exchange needs the same verifier; jsforce keeps it only on this OAuth2 object).
+ * The URL to send the installing admin to, and the PKCE code verifier the callback's exchange needs
+ * (jsforce keeps it only on this OAuth2 object). Pass `codeVerifier` to use one of the caller's own (43
+ * to 128 characters of A-Z a-z 0-9 - . _ ~): one derived from `state` needs no store between the steps.
  */
 export function salesforceAuthorizeUrl(
   app: SalesforceApp,
   state: string,
+  codeVerifier?: string,
 ): { url: string; codeVerifier: string } {
   const oauth2 = oauth2For(app, true);
+  if (codeVerifier !== undefined) {
+    if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(codeVerifier))
+      throw new Error('a PKCE code verifier is 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)');
+    oauth2.codeVerifier = codeVerifier;
+  }
   const url = oauth2.getAuthorizationUrl({ scope: SALESFORCE_SCOPES.join(' '), state });
-  const codeVerifier = oauth2.codeVerifier;
-  if (typeof codeVerifier !== 'string') throw new Error('jsforce made no PKCE code verifier');
-  return { url, codeVerifier };
+  const verifier = oauth2.codeVerifier;
+  if (typeof verifier !== 'string') throw new Error('jsforce made no PKCE code verifier');
+  return { url, codeVerifier: verifier };
 }
 
 // The identity URL: https://login.salesforce.com/id/<orgId>/<userId>

@@ -3,12 +3,15 @@
 import type { AppConfig } from './config.js';
 import type { RunningApp, TeamSource } from './start.js';
 
-/** "demo contacts every 2.0 s" below one per second, "20 demo contacts per second" from one up. */
-export function demoRateText(ratePerSec: number): string {
-  if (ratePerSec <= 0) return 'no demo contacts (DEMO_RATE=0)';
-  if (ratePerSec < 1) return `demo contacts every ${(1 / ratePerSec).toFixed(1)} s`;
+/**
+ * "demo contacts every 2.0 s" below one per second, "20 demo contacts per second" from one up (leads
+ * for the Salesforce demo org).
+ */
+export function demoRateText(ratePerSec: number, noun: 'contact' | 'lead' = 'contact'): string {
+  if (ratePerSec <= 0) return `no demo ${noun}s (DEMO_RATE=0)`;
+  if (ratePerSec < 1) return `demo ${noun}s every ${(1 / ratePerSec).toFixed(1)} s`;
   const rate = Number.isInteger(ratePerSec) ? String(ratePerSec) : ratePerSec.toFixed(1);
-  return `${rate} demo contact${rate === '1' ? '' : 's'} per second`;
+  return `${rate} demo ${noun}${rate === '1' ? '' : 's'} per second`;
 }
 
 export function teamText(team: TeamSource): string {
@@ -28,26 +31,42 @@ export function teamText(team: TeamSource): string {
 
 export function bannerLines(
   config: Pick<AppConfig, 'role' | 'demoRate'>,
-  app: Pick<RunningApp, 'url' | 'sandbox' | 'rules' | 'settingsUrl'>,
+  app: Pick<RunningApp, 'url' | 'sandbox' | 'rules' | 'settingsUrl'> &
+    Partial<Pick<RunningApp, 'salesforceSandbox'>>,
   pid: number,
+  /** The real CRMs served (no sandbox): HubSpot, Salesforce, or both. */
+  crms: { hubspot: boolean; salesforce: boolean } = { hubspot: true, salesforce: false },
 ): string[] {
   const rules = `  rules ${app.rules.path} ("${app.rules.name}") with ${teamText(app.rules.team)}`;
   if (config.role === 'worker')
     return [`lead-router worker running (pid ${pid}): routing leads from the shared database`, rules];
   const lines = [`lead-router ${config.role === 'web' ? 'intake (no worker) ' : ''}is running at ${app.url}`];
-  if (app.sandbox === undefined) {
+  const resumedText = ', continued from DATA_DIR; npm run demo:reset starts afresh';
+  const sf = app.salesforceSandbox;
+  if (app.sandbox !== undefined) {
     lines.push(
-      `  serving HubSpot; webhooks: ${app.url}/webhooks/hubspot, install: ${app.url}/oauth/hubspot/install`,
-    );
-  } else {
-    const resumed = app.sandbox.resumed ? ', continued from DATA_DIR; npm run demo:reset starts afresh' : '';
-    lines.push(
-      `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}${resumed}), ${demoRateText(config.demoRate)}`,
+      `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}${app.sandbox.resumed ? resumedText : ''}), ${demoRateText(config.demoRate)}`,
       `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
     );
-    if (app.settingsUrl !== undefined)
-      lines.push(`  settings tab of the demo portal (link valid for an hour): ${app.settingsUrl}`);
+  } else if (sf !== undefined) {
+    lines.push(
+      `  Salesforce sandbox at ${sf.url} (org ${sf.orgId}${sf.resumed ? resumedText : ''}), ${demoRateText(config.demoRate, 'lead')}`,
+      `  writes the app made in the CRM: ${sf.url}/_sandbox/writes`,
+    );
+  } else {
+    if (crms.hubspot)
+      lines.push(
+        `  serving HubSpot; webhooks: ${app.url}/webhooks/hubspot, install: ${app.url}/oauth/hubspot/install`,
+      );
+    if (crms.salesforce)
+      lines.push(
+        `  serving Salesforce; install: ${app.url}/oauth/salesforce/install (change events read per org)`,
+      );
   }
+  if (app.settingsUrl !== undefined)
+    lines.push(
+      `  settings tab of the demo ${sf !== undefined ? 'org' : 'portal'} (link valid for an hour): ${app.settingsUrl}`,
+    );
   lines.push(
     rules,
     `  health: ${app.url}/healthz · why a lead went where it did: npm run cli -- explain <email>`,

@@ -1,5 +1,6 @@
-// Configuration from the environment, validated once. With no HubSpot credentials the app runs against
-// the bundled sandbox CRM, so `npm start` works on a fresh clone with nothing set.
+// Configuration from the environment, validated once. With no CRM credentials the app runs against the
+// bundled sandbox CRM (HubSpot's, or Salesforce's with CRM=salesforce), so `npm start` works on a fresh
+// clone with nothing set.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -38,7 +39,13 @@ const envSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]*$/, 'a plain lower-case identifier')
     .optional(),
   DATA_DIR: z.string().default('data'),
-  RULES: z.string().default('rules/hubspot-demo/rules.yaml'),
+  /**
+   * The CRM of the bundled sandbox (sandbox mode: no CRM app configured): `hubspot` (the default) or
+   * `salesforce`. With real apps configured, the CRMs are those whose credentials are set.
+   */
+  CRM: z.enum(['hubspot', 'salesforce']).optional(),
+  /** Unset: the sandbox CRM's demo rules (rules/hubspot-demo or rules/salesforce-demo). */
+  RULES: z.string().optional(),
   /** Unset: the rule set's own team (inline, or a `team.yaml` beside the rule file). */
   TEAM: z.string().optional(),
   /** The key every secret is encrypted under (32 bytes, hex or base64). */
@@ -72,6 +79,29 @@ const envSchema = z.object({
   HUBSPOT_API_BASE: z.string().url().default('https://api.hubapi.com'),
   /** Where installing admins are sent to consent (the sandbox CRM, in tests, serves its own). */
   HUBSPOT_AUTHORIZE_ORIGIN: z.string().url().optional(),
+  /** A Salesforce connected app (or external client app): its consumer key, and secret when it requires one. */
+  SALESFORCE_CLIENT_ID: z.string().min(1).optional(),
+  SALESFORCE_CLIENT_SECRET: z.string().min(1).optional(),
+  /**
+   * Where admins log in to install: https://login.salesforce.com, https://test.salesforce.com (sandbox
+   * orgs) or a My Domain URL.
+   */
+  SALESFORCE_LOGIN_URL: z
+    .string()
+    .url('expected https://login.salesforce.com, https://test.salesforce.com or a My Domain URL')
+    .refine((u) => /^https:\/\//.test(u) || /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$)/.test(u), {
+      message: 'expected an https URL such as https://login.salesforce.com',
+    })
+    .optional(),
+  /**
+   * Fraction of a Salesforce org's daily API allocation (Sforce-Limit-Info) above which its work slows
+   * down and /readyz reports it degraded: the allocation is shared with every integration of the org.
+   */
+  SALESFORCE_API_USAGE_SLOWDOWN: z.coerce
+    .number({ invalid_type_error: 'expected a fraction between 0 and 1, such as 0.8' })
+    .gt(0, 'expected a fraction between 0 and 1, such as 0.8')
+    .lt(1, 'expected a fraction between 0 and 1, such as 0.8')
+    .default(0.8),
   /**
    * The portal's API budget per rolling 10 s. 110 is HubSpot's limit for a marketplace app per installing
    * account; set it higher only when HubSpot granted more (the sandbox CRM enforces whatever it is told).
@@ -142,6 +172,15 @@ export interface AppConfig {
         authorizeOrigin?: string | undefined;
       }
     | undefined;
+  /** A real Salesforce connected app; absent: no real Salesforce org can be installed. */
+  salesforce: { clientId: string; clientSecret?: string | undefined; loginUrl: string } | undefined;
+  /**
+   * Sandbox mode (no real CRM app configured): which CRM the bundled sandbox plays. Undefined with real
+   * apps.
+   */
+  sandboxCrm: 'hubspot' | 'salesforce' | undefined;
+  /** Fraction of an org's daily API allocation above which its work slows down (0.8). */
+  salesforceUsageSlowdown: number;
   hubspotRequestsPer10s: number;
   workerLeaseMs: number;
   workerTenantBatches: number;
@@ -194,9 +233,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
           authorizeOrigin: e.HUBSPOT_AUTHORIZE_ORIGIN,
         }
       : undefined;
-  if (hubspot === undefined && e.ROLE !== 'all') {
+  if (e.SALESFORCE_CLIENT_ID === undefined) {
+    const stray = (['SALESFORCE_CLIENT_SECRET', 'SALESFORCE_LOGIN_URL'] as const).filter(
+      (name) => e[name] !== undefined,
+    );
+    if (stray.length > 0)
+      throw new ConfigError(
+        `${stray.join(' and ')} set without SALESFORCE_CLIENT_ID: set the connected app's consumer key too, or unset ${stray.length > 1 ? 'them' : 'it'} (sandbox mode)`,
+      );
+  }
+  const salesforce =
+    e.SALESFORCE_CLIENT_ID === undefined
+      ? undefined
+      : {
+          clientId: e.SALESFORCE_CLIENT_ID,
+          clientSecret: e.SALESFORCE_CLIENT_SECRET,
+          loginUrl: (e.SALESFORCE_LOGIN_URL ?? 'https://login.salesforce.com').replace(/\/+$/, ''),
+        };
+  const real = hubspot !== undefined || salesforce !== undefined;
+  // With real apps, CRM may only name one of them: a sandbox does not run beside a real CRM.
+  if (e.CRM === 'salesforce' && hubspot !== undefined && salesforce === undefined)
     throw new ConfigError(
-      `ROLE=${e.ROLE} needs a HubSpot app (HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET, HUBSPOT_APP_ID): the bundled sandbox CRM runs only with ROLE=all`,
+      'CRM=salesforce with a HubSpot app only: set SALESFORCE_CLIENT_ID (and SALESFORCE_CLIENT_SECRET) to serve Salesforce orgs, or unset the HUBSPOT_* variables to run the Salesforce sandbox',
+    );
+  if (e.CRM === 'hubspot' && salesforce !== undefined && hubspot === undefined)
+    throw new ConfigError(
+      'CRM=hubspot with a Salesforce app only: set HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and HUBSPOT_APP_ID to serve HubSpot portals, or unset CRM',
+    );
+  const sandboxCrm = real ? undefined : (e.CRM ?? 'hubspot');
+  if (!real && e.ROLE !== 'all') {
+    throw new ConfigError(
+      `ROLE=${e.ROLE} needs a real CRM app (HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET, HUBSPOT_APP_ID, or SALESFORCE_CLIENT_ID): the bundled sandbox CRM runs only with ROLE=all`,
     );
   }
   if (e.ROLE !== 'all' && (e.DATABASE_URL ?? '') === '') {
@@ -204,9 +271,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `ROLE=${e.ROLE} needs DATABASE_URL (PostgreSQL): separate web and worker processes share work through it`,
     );
   }
-  if (hubspot !== undefined && e.TOKEN_ENCRYPTION_KEY === undefined) {
+  if (real && e.TOKEN_ENCRYPTION_KEY === undefined) {
     throw new ConfigError(
-      'TOKEN_ENCRYPTION_KEY is required with a real HubSpot app (32 bytes, hex or base64)',
+      `TOKEN_ENCRYPTION_KEY is required with a real ${hubspot !== undefined ? 'HubSpot' : 'Salesforce'} app (32 bytes, hex or base64)`,
     );
   }
   // The audit trail outlives what it explains: while a lead's decision is kept it is never routed twice.
@@ -231,11 +298,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl: e.DATABASE_URL === '' ? undefined : e.DATABASE_URL,
     databaseSchema: e.DATABASE_SCHEMA,
     dataDir: e.DATA_DIR,
-    rulesPath: e.RULES,
+    rulesPath:
+      e.RULES === undefined || e.RULES === ''
+        ? `rules/${sandboxCrm === 'salesforce' || (salesforce !== undefined && hubspot === undefined) ? 'salesforce' : 'hubspot'}-demo/rules.yaml`
+        : e.RULES,
     teamPath: e.TEAM === '' ? undefined : e.TEAM,
     encryptionKey: e.TOKEN_ENCRYPTION_KEY,
     oldEncryptionKeys: e.TOKEN_ENCRYPTION_KEYS_OLD,
     hubspot,
+    salesforce,
+    sandboxCrm,
+    salesforceUsageSlowdown: e.SALESFORCE_API_USAGE_SLOWDOWN,
     hubspotRequestsPer10s: e.HUBSPOT_REQUESTS_PER_10S,
     workerLeaseMs: e.WORKER_LEASE_MS,
     workerTenantBatches: e.WORKER_TENANT_BATCHES,

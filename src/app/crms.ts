@@ -1,5 +1,5 @@
 // The CRMs this app routes for, by provider key. The composition root registers one wiring per CRM
-// (HubSpot now; Salesforce beside it), and everything generic — the tenant runtimes, the intakes —
+// (HubSpot, Salesforce, or both), and everything generic — the tenant runtimes, the intakes —
 // finds a tenant's CRM here by the provider stored with the tenant, never by naming one.
 import {
   CrmError,
@@ -7,6 +7,7 @@ import {
   type CrmConnector,
   type CrmProvider,
 } from '../../connectors/connector.js';
+import type { PulledIntake } from '../../connectors/pulled-intake.js';
 import type { Tenant } from '../storage/index.js';
 
 /** A tenant's connector and what it holds (its rate limiter), kept while the tenant is active. */
@@ -38,6 +39,13 @@ export interface CrmWiring {
    * was uninstalled). Only a plain answer from the CRM counts; anything else is false.
    */
   grantRevoked(tenant: Tenant): Promise<boolean>;
+  /**
+   * A CRM whose events are pulled rather than pushed: the tenant's stream, which the app reads in one
+   * process at a time (src/pipeline/stream-intake.ts). Absent for a CRM that pushes webhooks.
+   */
+  pulledIntake?(tenant: Tenant): Promise<PulledIntake>;
+  /** Drops what the wiring keeps for the tenant besides its connection (new tokens, an uninstall). */
+  forget?(tenant: Tenant): void;
 }
 
 export class CrmRegistry {
@@ -63,5 +71,10 @@ export class CrmRegistry {
 
   get providers(): CrmProvider[] {
     return [...this.wirings.keys()];
+  }
+
+  /** Whether a wiring is registered for the provider. */
+  has(provider: CrmProvider): boolean {
+    return this.wirings.has(provider);
   }
 }

@@ -1,20 +1,35 @@
 // Salesforce as the app reaches it: one org is one tenant (external id = the org id of the identity
 // URL); its token set is kept (encrypted by storage) in the tenant row, refreshed by jsforce on an
-// expired session with a rotated refresh token stored back; its connector runs on the org's limiter.
+// expired session with a rotated refresh token stored back; its connector runs on the org's limiter,
+// slowed down while the org's daily API usage is above the threshold; its Change Data Capture stream
+// (the pulled intake) reads on the same session, so a token one of them refreshes is the other's too.
+import { createHmac } from 'node:crypto';
 import { CrmError, type ConnectorProfile } from '../../connectors/connector.js';
+import type { PulledIntake } from '../../connectors/pulled-intake.js';
 import {
+  CALL_CLIENT_ID,
   decodeSalesforceTokens,
   encodeSalesforceTokens,
+  exchangeSalesforceCode,
+  salesforceAuthorizeUrl,
   SalesforceSession,
   type SalesforceApp,
   type SalesforceTokenStore,
 } from '../../connectors/salesforce/auth.js';
-import { SalesforceConnector } from '../../connectors/salesforce/connector.js';
-import type { ApiUsage } from '../../connectors/salesforce/errors.js';
+import { SalesforceConnector, type CallScheduler } from '../../connectors/salesforce/connector.js';
+import {
+  DEFAULT_USAGE_THRESHOLDS,
+  usagePace,
+  type ApiUsage,
+  type UsagePace,
+} from '../../connectors/salesforce/errors.js';
+import { SalesforceCdcIntake } from '../../connectors/salesforce/intake/index.js';
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
 import type { LimiterFactory } from '../../connectors/shared/limiter.js';
 import type { Storage, Tenant } from '../storage/index.js';
 import type { CrmWiring } from './crms.js';
+
+export type { SalesforceApp } from '../../connectors/salesforce/auth.js';
 
 export const SALESFORCE_PROVIDER = 'salesforce';
 
@@ -43,6 +58,13 @@ export function isRevokedSalesforceGrant(error: unknown): boolean {
   return error instanceof CrmError && error.kind === 'auth' && error.details.code === 'invalid_grant';
 }
 
+/** An org's daily API usage, and how its work is paced because of it. */
+export interface OrgUsage {
+  used: number;
+  limit: number;
+  pace: UsagePace;
+}
+
 export interface SalesforceWiringOptions {
   storage: Storage;
   /** The connected app (or external client app); `loginUrl` is the sandbox's URL in sandbox mode. */
@@ -51,16 +73,43 @@ export interface SalesforceWiringOptions {
   limiters: LimiterFactory;
   profile?: ConnectorProfile | undefined;
   clock: () => number;
-  /** Told each org's daily API usage after every call (metrics, readiness, pacing). */
-  onUsage?: ((tenant: Tenant, usage: ApiUsage) => void) | undefined;
+  /**
+   * Fraction of the daily allocation above which the org's calls are spaced out (default 0.8); above
+   * three quarters of the way from there to the whole allocation (0.95), spaced four times as far.
+   */
+  usageSlowdown?: number | undefined;
+  /** Spacing between an org's calls while slowed, growing to 4× near the limit (default 2 s). */
+  slowDelayMs?: number | undefined;
+  /** Told each org's daily API usage after every call, with the pace it sets (metrics, readiness). */
+  onUsage?: ((tenant: Tenant, usage: OrgUsage) => void) | undefined;
+  /** Told when an org's pace changes level (normal, slow, paused): the log line saying so. */
+  onPaceChange?: ((tenant: Tenant, usage: OrgUsage, previous: UsagePace['level']) => void) | undefined;
   /** Told when a refreshed token set could not be stored. */
   onStoreError?: ((tenant: Tenant, error: unknown) => void) | undefined;
+  /** The catch-up poll of a change-event stream also runs this often (5 min). */
+  pollEveryMs?: number | undefined;
 }
 
-export function salesforceWiring(opts: SalesforceWiringOptions): CrmWiring {
+/** The thresholds for a slowdown fraction: paused three quarters of the way from it to the limit. */
+function thresholds(slowAbove: number, slowDelayMs: number) {
+  return { slowAbove, pauseAbove: slowAbove + (1 - slowAbove) * 0.75, slowDelayMs };
+}
+
+export interface SalesforceCrmWiring extends CrmWiring {
+  /** The org's Change Data Capture stream on Leads and Contacts, on the org's shared session. */
+  pulledIntake(tenant: Tenant): Promise<PulledIntake>;
+  /** Drops the org's session (a new install brought new tokens, or the org uninstalled). */
+  forget(tenant: Tenant): void;
+}
+
+export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWiring {
   const profile = opts.profile ?? SALESFORCE_PROFILE;
   const store = salesforceTokenStore(opts.storage, opts.clock);
-  const session = async (tenant: Tenant): Promise<SalesforceSession> => {
+  const limits = thresholds(
+    opts.usageSlowdown ?? DEFAULT_USAGE_THRESHOLDS.slowAbove,
+    opts.slowDelayMs ?? DEFAULT_USAGE_THRESHOLDS.slowDelayMs,
+  );
+  const newSession = async (tenant: Tenant): Promise<SalesforceSession> => {
     const tokens = await store.load(tenant.externalId);
     if (tokens === null)
       throw new CrmError(
@@ -75,6 +124,64 @@ export function salesforceWiring(opts: SalesforceWiringOptions): CrmWiring {
       onStoreError: (error) => opts.onStoreError?.(tenant, error),
     });
   };
+  // One session per org, shared by its connector and its stream: two sessions would each refresh, and
+  // with rotation on the second would hold a refresh token the first had already retired.
+  const sessions = new Map<string, Promise<SalesforceSession>>();
+  const session = (tenant: Tenant): Promise<SalesforceSession> => {
+    const orgId = tenant.externalId;
+    let pending = sessions.get(orgId);
+    if (pending === undefined) {
+      pending = newSession(tenant);
+      sessions.set(orgId, pending);
+      // A failure is not kept: the next call loads the tokens again.
+      pending.catch(() => {
+        if (sessions.get(orgId) === pending) sessions.delete(orgId);
+      });
+    }
+    return pending;
+  };
+
+  // Per org: the pace its usage sets, and when its next call may start while slowed.
+  const paces = new Map<string, { pace: UsagePace; nextStart: number }>();
+  const observe = (tenant: Tenant, usage: ApiUsage): void => {
+    const pace = usagePace(usage, limits);
+    const state = paces.get(tenant.externalId) ?? { pace: usagePace(undefined), nextStart: 0 };
+    const previous = state.pace.level;
+    state.pace = pace;
+    paces.set(tenant.externalId, state);
+    const told: OrgUsage = { used: usage.used, limit: usage.limit, pace };
+    opts.onUsage?.(tenant, told);
+    if (pace.level !== previous) opts.onPaceChange?.(tenant, told, previous);
+  };
+  /** The org's limiter, with its calls spaced out while its usage is above the threshold. */
+  const paced = (tenant: Tenant): CallScheduler => {
+    const limiter = opts.limiters.forPortal(tenant.externalId);
+    const gap = (): number => {
+      const pace = paces.get(tenant.externalId)?.pace;
+      if (pace === undefined) return 0;
+      if (pace.level === 'slow') return pace.delayMs;
+      // No lower tier without the worker's help: near the limit, four times the slow spacing.
+      if (pace.level === 'paused') return limits.slowDelayMs * 4;
+      return 0;
+    };
+    return {
+      schedule: async (bucket, fn) => {
+        const spacing = gap();
+        if (spacing > 0) {
+          const state = paces.get(tenant.externalId);
+          if (state !== undefined) {
+            const now = Date.now();
+            const start = Math.max(now, state.nextStart);
+            state.nextStart = start + spacing;
+            if (start > now) await new Promise((resolve) => setTimeout(resolve, start - now));
+          }
+        }
+        return limiter.schedule(bucket, fn);
+      },
+      pause: (bucket, ms) => limiter.pause(bucket, ms),
+    };
+  };
+
   return {
     provider: SALESFORCE_PROVIDER,
     profile,
@@ -88,10 +195,10 @@ export function salesforceWiring(opts: SalesforceWiringOptions): CrmWiring {
             return credentials.failed(error, false);
           }
         },
-        limiter: opts.limiters.forPortal(orgId),
+        limiter: paced(tenant),
         profile,
         now: opts.clock,
-        onUsage: (usage) => opts.onUsage?.(tenant, usage),
+        onUsage: (usage) => observe(tenant, usage),
       });
       return {
         connector,
@@ -103,11 +210,50 @@ export function salesforceWiring(opts: SalesforceWiringOptions): CrmWiring {
       try {
         // A refresh is the plain question: invalid_grant once the grant is gone. A rotated refresh
         // token it brings is stored, so the answer never costs the org its grant.
-        await (await session(tenant)).refresh();
+        await (await newSession(tenant)).refresh();
         return false;
       } catch (error) {
         return isRevokedSalesforceGrant(error);
       }
+    },
+    async pulledIntake(tenant) {
+      const s = await session(tenant);
+      return new SalesforceCdcIntake({
+        conn: s.conn,
+        refresh: () => s.refresh(),
+        selfClient: CALL_CLIENT_ID,
+        ...(opts.pollEveryMs === undefined ? {} : { pollEveryMs: opts.pollEveryMs }),
+      });
+    },
+    forget(tenant) {
+      sessions.delete(tenant.externalId);
+    },
+  };
+}
+
+/** The install steps the server's Salesforce routes drive: consent URL, then the code exchange. */
+export interface SalesforceInstallFlow {
+  /**
+   * The consent page to send the admin to. The PKCE verifier is derived from `state` under a secret of
+   * ours, so any instance can finish the install and the verifier never leaves the server.
+   */
+  authorizeUrl(state: string): string;
+  /** Exchanges the callback's code: the org (tenant external id) and its token set, to be stored. */
+  exchange(code: string, state: string): Promise<{ orgId: string; userId: string; tokens: string }>;
+}
+
+export function salesforceInstallFlow(
+  app: SalesforceApp,
+  secret: string,
+  clock: () => number,
+): SalesforceInstallFlow {
+  const verifier = (state: string): string =>
+    createHmac('sha256', secret).update(`salesforce pkce verifier:${state}`).digest('base64url');
+  return {
+    authorizeUrl: (state) => salesforceAuthorizeUrl(app, state, verifier(state)).url,
+    async exchange(code, state) {
+      const tokens = await exchangeSalesforceCode(app, code, verifier(state), clock);
+      return { orgId: tokens.orgId, userId: tokens.userId, tokens: encodeSalesforceTokens(tokens) };
     },
   };
 }

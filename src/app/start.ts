@@ -1,5 +1,5 @@
-// The composition root: wires config, storage, the HubSpot connector (or the bundled sandbox CRM), the
-// HTTP server and the worker. `npm start`, the end-to-end tests and the benchmarks all start the app here.
+// The composition root: wires config, storage, the CRMs (HubSpot, Salesforce, or the bundled sandbox of
+// either), the HTTP server, the worker and the pulled intake. `npm start`, the end-to-end tests and the benchmarks all start the app here.
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -9,6 +9,7 @@ import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
 import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
+import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
 import { crmCallOutcome, Metrics } from '../metrics.js';
 import { channelsFor, Notifier } from '../notify/notifier.js';
 import type { NotifyEvent } from '../core/types.js';
@@ -30,17 +31,41 @@ import type { Logger } from '../log.js';
 import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker, type DecisionInfo } from '../pipeline/worker.js';
 import { loadRuleSet, loadTeam, formatDiagnostic, teamVersion } from '../rules/index.js';
-import { createServer, hubspotRedirectUri } from '../server/index.js';
+import {
+  createServer,
+  hubspotRedirectUri,
+  salesforceRedirectUri,
+  SALESFORCE_INSTALL_PATH,
+  type HomeLink,
+} from '../server/index.js';
+import { StreamIntake } from '../pipeline/stream-intake.js';
 import { reportRoutes } from '../server/reports.js';
 import { BulkRunner } from '../pipeline/bulk/runner.js';
-import { BulkJobRepository, TenantConfigRepository, type Storage } from '../storage/index.js';
+import {
+  BulkJobRepository,
+  StreamRepository,
+  TenantConfigRepository,
+  type Storage,
+} from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
 import { ConfigError, ensureDataDir, teamFileBeside, type AppConfig } from './config.js';
 import { lockDataDir, type DataDirLock } from './data-dir.js';
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
-import { CrmRegistry } from './crms.js';
+import { CrmRegistry, type CrmWiring } from './crms.js';
 import { hubspotFetchVerifier, hubspotWiring } from './hubspot.js';
+import {
+  salesforceInstallFlow,
+  salesforceWiring,
+  SALESFORCE_PROVIDER,
+  type SalesforceApp,
+} from './salesforce.js';
+import {
+  installSalesforceThroughOAuth,
+  startSalesforceSandbox,
+  type RunningSalesforceSandbox,
+  type SalesforceSandboxOptions,
+} from './salesforce-sandbox.js';
 import { Tenants } from './tenants.js';
 import {
   DEFAULT_FRAME_ANCESTORS,
@@ -50,20 +75,39 @@ import {
   type SettingsDeps,
 } from '../settings/index.js';
 
+/** How often an intake process looks for orgs installed elsewhere whose streams it should compete for. */
+const STREAM_SYNC_MS = 30_000;
+
 /** How long the settings link `npm start` prints in sandbox mode stays valid. */
 const SANDBOX_LINK_TTL_MS = 60 * 60_000;
 
 /** What `onDecision` is told per committed decision (the worker's own record of it). */
 export type DecisionEvent = DecisionInfo;
 
+/**
+ * How the app is started (`npm start`, the end-to-end tests, the benchmarks). The sandbox CRM is the one
+ * `config.sandboxCrm` names (CRM=hubspot, the default, or CRM=salesforce); each has its own options:
+ * - HubSpot sandbox: `sandbox` (faults, rate limits), `webhooks` (delivery), `keepSandboxData`.
+ * - Salesforce sandbox: `salesforceSandbox` (faults, `dailyApiLimit`, clock, long-poll timeout);
+ *   `RunningApp.salesforceSandbox` gives the sandbox (write log `crm.writes`, limits `crm.allocation`),
+ *   its demo org and org id.
+ * - Either: `generate` (demo contacts or leads at DEMO_RATE), `onDecision`, `storage`, `clock`.
+ */
 export interface StartOptions {
   logger: Logger;
   clock?: () => number;
   onDecision?: (event: DecisionEvent) => void;
-  /** Sandbox mode only: options for the sandbox CRM (faults, rate limits, webhook timing). */
+  /** HubSpot sandbox mode only: options for the sandbox CRM (faults, rate limits, webhook timing). */
   sandbox?: SandboxOptions;
-  /** Sandbox mode only: create demo contacts at the configured rate (default true). */
+  /** Salesforce sandbox mode only (CRM=salesforce): options for the Salesforce sandbox. */
+  salesforceSandbox?: SalesforceSandboxOptions;
+  /** Sandbox mode only: create demo contacts (HubSpot) or leads (Salesforce) at DEMO_RATE (default true). */
   generate?: boolean;
+  /**
+   * How often an org's change-event stream also polls for records it may have missed (5 min); the
+   * tests of a gap make it short.
+   */
+  streamPollEveryMs?: number;
   /** Sandbox mode only: webhook delivery settings (duplicates, reordering, drops) for the demo portal. */
   webhooks?: Partial<Pick<WebhookConfig, 'duplicateRate' | 'outOfOrder' | 'dropRate' | 'maxConcurrent'>>;
   /** Use this storage instead of opening one from the config (tests). */
@@ -85,7 +129,7 @@ export interface RunningApp {
   storage: Storage;
   /** Absent in a `web` process. */
   worker: Worker | undefined;
-  /** Present in sandbox mode. */
+  /** Present in HubSpot sandbox mode. */
   sandbox?:
     | {
         crm: HubSpotSandbox;
@@ -96,6 +140,15 @@ export interface RunningApp {
         resumed: boolean;
       }
     | undefined;
+  /** Present in Salesforce sandbox mode (CRM=salesforce). */
+  salesforceSandbox?:
+    | (Omit<RunningSalesforceSandbox, 'app'> & {
+        /** The org was kept from an earlier run (DATA_DIR), not created now. */
+        resumed: boolean;
+      })
+    | undefined;
+  /** The pulled intake (Salesforce change-event streams), absent in a `worker` process. */
+  streams?: StreamIntake | undefined;
   /**
    * Sandbox mode: a signed link that opens the demo portal's settings tab (valid for an hour, so the
    * person reading the banner has time to click it).
@@ -216,7 +269,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const stops: (() => Promise<void> | void)[] = [];
   // SQLite and the sandbox's data live in DATA_DIR, which one app holds at a time. Holding it on SQLite
   // (which runs only as ROLE=all: one process) makes this worker the only one on its database.
-  const usesDataDir = config.hubspot === undefined || config.databaseUrl === undefined;
+  const usesDataDir = config.sandboxCrm !== undefined || config.databaseUrl === undefined;
   let lock: DataDirLock | undefined;
   if (usesDataDir) {
     await ensureDataDir(config.dataDir);
@@ -245,10 +298,14 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     }
   };
 
+  // The public URL must be known before listening: webhooks are signed over it and OAuth redirects to it.
+  const listenPort = config.port === 0 ? await freePort(config.host) : config.port;
+  const publicUrl = config.publicUrl ?? `http://${config.host}:${listenPort}`;
+
   // Sandbox mode: a local HubSpot with a demo portal and an app registered for us.
   let sandbox: RunningApp['sandbox'];
   let hubspot = config.hubspot;
-  if (hubspot === undefined) {
+  if (config.sandboxCrm === 'hubspot') {
     const app = {
       appId: 4242,
       clientId: `sandbox-${randomBytes(6).toString('hex')}`,
@@ -297,17 +354,50 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     };
   }
 
-  // The public URL must be known before listening: webhooks are signed over it and OAuth redirects to it.
-  const listenPort = config.port === 0 ? await freePort(config.host) : config.port;
-  const publicUrl = config.publicUrl ?? `http://${config.host}:${listenPort}`;
-  const oauth = new HubSpotOAuth({
-    clientId: hubspot.clientId,
-    clientSecret: hubspot.clientSecret,
-    redirectUri: hubspotRedirectUri(publicUrl),
-    baseUrl: hubspot.apiBase,
-  });
-  // With Redis, every instance draws from one rate budget per portal (Bottleneck clustering).
-  const redis = config.redisUrl === undefined ? undefined : new Redis(config.redisUrl);
+  // Salesforce sandbox mode: a local Salesforce with a demo org and a connected app registered for us.
+  let salesforceSandbox: RunningApp['salesforceSandbox'];
+  let salesforceApp: SalesforceApp | undefined =
+    config.salesforce === undefined
+      ? undefined
+      : { ...config.salesforce, redirectUri: salesforceRedirectUri(publicUrl) };
+  if (config.sandboxCrm === 'salesforce') {
+    const started = await orUndo(() =>
+      startSalesforceSandbox({
+        port: config.sandboxPort,
+        redirectUri: salesforceRedirectUri(publicUrl),
+        options: options.salesforceSandbox,
+        listen: (start) => listenAs('SANDBOX_PORT', config.sandboxPort, start),
+      }),
+    );
+    stops.push(() => started.crm.stop());
+    const { app: sandboxApp, ...rest } = started;
+    salesforceSandbox = { ...rest, resumed: false };
+    salesforceApp = sandboxApp;
+  }
+  // The demo tenant of sandbox mode: its install publishes whatever RULES names at every start.
+  const demoTenant =
+    sandbox !== undefined
+      ? { provider: 'hubspot', externalId: sandbox.portalId }
+      : salesforceSandbox !== undefined
+        ? { provider: SALESFORCE_PROVIDER, externalId: salesforceSandbox.orgId }
+        : undefined;
+
+  const oauth =
+    hubspot === undefined
+      ? undefined
+      : new HubSpotOAuth({
+          clientId: hubspot.clientId,
+          clientSecret: hubspot.clientSecret,
+          redirectUri: hubspotRedirectUri(publicUrl),
+          baseUrl: hubspot.apiBase,
+        });
+  // Signs what needs a secret every instance shares (settings links, Salesforce install states): a CRM
+  // app's client secret, else the token encryption key (a real deployment always has one).
+  const deploymentSecret =
+    hubspot?.clientSecret ??
+    salesforceApp?.clientSecret ??
+    config.encryptionKey ??
+    randomBytes(32).toString('hex');
   const metrics = new Metrics({
     queue: async () => {
       const depth = await storage.queueDepth();
@@ -322,31 +412,135 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       return { installed: all.length - uninstalled, uninstalled };
     },
   });
-  // The connector states HubSpot's budgets; the limiter is built from them, sized to the configured rate.
-  const profile = hubspotProfile(config.hubspotRequestsPer10s);
-  const limiters = new LimiterFactory({
-    provider: `${config.redisKeyPrefix}:hubspot`,
-    observe: (portal, bucket, error) => metrics.crmCall(portal, bucket, crmCallOutcome(error)),
-    onLateSlot: (portal, bucket) => metrics.lateSlot(portal, bucket),
-    buckets: profile.buckets,
-    ...(redis === undefined ? {} : { redis }),
-  });
-  // Closes the Redis client too.
-  stops.push(() => limiters.disconnectAll());
+  // Each connector states its CRM's budgets; its limiters are built from them. With Redis, every
+  // instance draws from one rate budget per portal or org (a client per factory: each closes its own).
+  const limitersFor = (
+    provider: string,
+    buckets: ConstructorParameters<typeof LimiterFactory>[0]['buckets'],
+  ) => {
+    const limiters = new LimiterFactory({
+      provider: `${config.redisKeyPrefix}:${provider}`,
+      observe: (portal, bucket, error) => metrics.crmCall(portal, bucket, crmCallOutcome(error)),
+      onLateSlot: (portal, bucket) => metrics.lateSlot(portal, bucket),
+      buckets,
+      ...(config.redisUrl === undefined ? {} : { redis: new Redis(config.redisUrl) }),
+    });
+    stops.push(() => limiters.disconnectAll());
+    return limiters;
+  };
   // One wiring per CRM, by provider; a tenant's connector is built by the wiring of its provider.
-  const crms = new CrmRegistry([
-    hubspotWiring({ storage, oauth, limiters, profile, basePath: hubspot.apiBase, clock }),
-  ]);
+  const wirings: CrmWiring[] = [];
+  if (hubspot !== undefined && oauth !== undefined) {
+    // HubSpot's budgets sized to the configured rate.
+    const profile = hubspotProfile(config.hubspotRequestsPer10s);
+    const limiters = limitersFor('hubspot', profile.buckets);
+    wirings.push(hubspotWiring({ storage, oauth, limiters, profile, basePath: hubspot.apiBase, clock }));
+  }
+  const salesforce =
+    salesforceApp === undefined
+      ? undefined
+      : salesforceWiring({
+          storage,
+          app: salesforceApp,
+          limiters: limitersFor(SALESFORCE_PROVIDER, SALESFORCE_PROFILE.buckets),
+          clock,
+          usageSlowdown: config.salesforceUsageSlowdown,
+          onUsage: (tenant, usage) =>
+            metrics.apiUsage(tenant.id, usage.used, usage.limit, usage.pace.level !== 'normal'),
+          onPaceChange: (tenant, usage, previous) => {
+            const meta = {
+              tenantId: tenant.id,
+              orgId: tenant.externalId,
+              used: usage.used,
+              limit: usage.limit,
+            };
+            if (usage.pace.level === 'normal')
+              logger.info('Salesforce org back under its API usage threshold: full speed', {
+                ...meta,
+                previous,
+              });
+            else
+              logger.warn('Salesforce org above its API usage threshold: its work is slowed down', {
+                ...meta,
+                level: usage.pace.level,
+                reason: usage.pace.reason,
+                delayMs: usage.pace.level === 'slow' ? usage.pace.delayMs : undefined,
+              });
+          },
+          onStoreError: (tenant, error) =>
+            logger.error('refreshed Salesforce tokens not stored', {
+              tenantId: tenant.id,
+              orgId: tenant.externalId,
+              error: error instanceof Error ? error.message : String(error),
+            }),
+          ...(options.streamPollEveryMs === undefined ? {} : { pollEveryMs: options.streamPollEveryMs }),
+        });
+  if (salesforce !== undefined) wirings.push(salesforce);
+  const crms = new CrmRegistry(wirings);
+
+  // The pulled intake: each org's change-event stream, read by one intake process at a time (a lease in
+  // the database), recorded into the same inbox as webhooks.
+  const pulls = wirings.some((w) => w.pulledIntake !== undefined);
+  const streams =
+    config.role === 'worker' || !pulls
+      ? undefined
+      : new StreamIntake({
+          storage,
+          streams: new StreamRepository(storage.db),
+          holder: `intake-${process.pid}-${randomBytes(3).toString('hex')}`,
+          logger,
+          clock,
+        });
+  const streaming = new Set<string>();
+  // One change of the set of streams at a time: an install, an uninstall and the periodic look.
+  let streamChanges: Promise<void> = Promise.resolve();
+  const serially = (change: () => Promise<void>): Promise<void> =>
+    (streamChanges = streamChanges.then(change, change));
+  /** Starts the stream of every installed tenant whose CRM pulls, that this process does not read yet. */
+  const syncStreams = (): Promise<void> =>
+    serially(async () => {
+      if (streams === undefined) return;
+      let all: Tenant[];
+      try {
+        all = await storage.listTenants();
+      } catch (error) {
+        logger.warn('tenants not listed for their streams', { error: String(error) });
+        return;
+      }
+      for (const tenant of all) {
+        if (streaming.has(tenant.id) || tenant.uninstalledAt !== null || !tenant.hasToken) continue;
+        const wiring = crms.has(tenant.provider) ? crms.get(tenant.provider) : undefined;
+        if (wiring?.pulledIntake === undefined) continue;
+        try {
+          streams.add(tenant.id, wiring.profile.leadFieldProperties, await wiring.pulledIntake(tenant));
+          streaming.add(tenant.id);
+        } catch (error) {
+          logger.warn('change-event stream not started; tried again shortly', {
+            tenantId: tenant.id,
+            error: String(error),
+          });
+        }
+      }
+    });
+  /** Stops a tenant's stream and drops what its wiring kept (new tokens, or an uninstall). */
+  const unstream = (tenant: Tenant): Promise<void> =>
+    serially(async () => {
+      if (crms.has(tenant.provider)) crms.get(tenant.provider).forget?.(tenant);
+      if (!streaming.delete(tenant.id)) return;
+      await streams?.remove(tenant.id);
+    });
   const tenants = new Tenants({
     storage,
     crms,
     team,
     clock,
-    onUninstalled: (tenant) =>
+    onUninstalled: (tenant) => {
       logger.warn('portal uninstalled the app: tokens deleted, its work paused until a reinstall', {
         tenantId: tenant.id,
         portalId: tenant.externalId,
-      }),
+      });
+      void unstream(tenant);
+    },
     idleMs: config.tenantIdleMs,
     maxTenants: config.tenantCacheMax,
   });
@@ -451,7 +645,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const settingsAccess = new SettingsAccess(
     config.settingsSecret !== undefined
       ? Buffer.from(config.settingsSecret, 'utf8')
-      : createHmac('sha256', hubspot.clientSecret).update('lead-router settings links and sessions').digest(),
+      : createHmac('sha256', deploymentSecret).update('lead-router settings links and sessions').digest(),
   );
   const settings: SettingsDeps = {
     access: settingsAccess,
@@ -480,7 +674,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     publicUrl,
     frameAncestors: config.settingsFrameAncestors ?? DEFAULT_FRAME_ANCESTORS,
     tenantRoutes: [reportRoutes({ storage, logger, clock, team })],
-    verifyCrmRequest: hubspotFetchVerifier(hubspot.clientSecret, clock),
+    verifyCrmRequest: hubspot === undefined ? () => null : hubspotFetchVerifier(hubspot.clientSecret, clock),
   };
 
   const server = createServer({
@@ -490,40 +684,54 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     metrics,
     clock,
     publicUrl,
-    homeLinks:
-      sandbox === undefined
-        ? [
-            {
-              href: `${publicUrl}/oauth/hubspot/install`,
-              label: 'Install',
-              about: 'install the app into a HubSpot portal',
-            },
-          ]
-        : [
-            {
-              href: `${sandbox.url}/_sandbox/writes`,
-              label: 'Sandbox CRM writes',
-              about: 'every change the app made in the sandbox CRM',
-            },
-          ],
+    homeLinks: homeLinks(publicUrl, {
+      hubspot: hubspot !== undefined,
+      salesforce: salesforceApp !== undefined,
+      sandboxUrl: sandbox?.url ?? salesforceSandbox?.url,
+    }),
     // The CRMs that push their events here; a pulled stream records into the same inbox.
-    intakes: [hubspotPushedIntake({ clientSecret: hubspot.clientSecret, appId: hubspot.appId })],
-    hubspot: {
-      clientId: hubspot.clientId,
-      clientSecret: hubspot.clientSecret,
-      oauth,
-      ...(sandbox !== undefined
-        ? { authorizeOrigin: sandbox.url }
-        : hubspot.authorizeOrigin !== undefined
-          ? { authorizeOrigin: hubspot.authorizeOrigin }
-          : {}),
-    },
+    intakes:
+      hubspot === undefined
+        ? []
+        : [hubspotPushedIntake({ clientSecret: hubspot.clientSecret, appId: hubspot.appId })],
+    hubspot:
+      hubspot === undefined || oauth === undefined
+        ? undefined
+        : {
+            clientId: hubspot.clientId,
+            clientSecret: hubspot.clientSecret,
+            oauth,
+            ...(sandbox !== undefined
+              ? { authorizeOrigin: sandbox.url }
+              : hubspot.authorizeOrigin !== undefined
+                ? { authorizeOrigin: hubspot.authorizeOrigin }
+                : {}),
+          },
+    salesforce:
+      salesforceApp === undefined
+        ? undefined
+        : {
+            install: salesforceInstallFlow(
+              salesforceApp,
+              createHmac('sha256', deploymentSecret).update('lead-router salesforce install').digest('hex'),
+              clock,
+            ),
+            stateSecret: createHmac('sha256', deploymentSecret)
+              .update('lead-router salesforce install states')
+              .digest('hex'),
+          },
     // A worker in this process starts at once; separate worker processes find the work by polling.
     onEnqueued: () => worker?.wake(),
     onInstalled: async (tenant: Tenant) => {
+      // A new token set: what the wiring kept for the tenant (a session on the old tokens) goes, and a
+      // pulled stream starts again on the new ones.
+      await unstream(tenant);
       // A reinstall (to grant a scope, say) keeps the rules the tenant routes by — except the sandbox's
       // demo portal, which routes with whatever RULES names (a restart with other rules uses them).
-      const isDemoPortal = sandbox !== undefined && tenant.externalId === sandbox.portalId;
+      const isDemoPortal =
+        demoTenant !== undefined &&
+        tenant.provider === demoTenant.provider &&
+        tenant.externalId === demoTenant.externalId;
       const keep =
         tenant.activeRulesetVersion !== null &&
         (!isDemoPortal || tenant.activeRulesetVersion === ruleSet.version);
@@ -533,6 +741,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           portalId: tenant.externalId,
           ruleSet: tenant.activeRulesetVersion,
         });
+        await syncStreams();
         return;
       }
       // A new install routes with the configured rules and team until the settings tab publishes others.
@@ -553,6 +762,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         portalId: tenant.externalId,
         ruleSet: ruleSet.version,
       });
+      await syncStreams();
     },
   });
   // A worker process serves only health, readiness and metrics.
@@ -565,7 +775,22 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   );
   stops.unshift(() => listening.close());
 
-  if (sandbox !== undefined) {
+  // Streams are read in intake processes; a worker process only routes.
+  if (streams !== undefined) {
+    // Also a periodic look: an org installed through another instance starts streaming here too.
+    const timer = setInterval(() => void syncStreams(), STREAM_SYNC_MS);
+    timer.unref();
+    stops.unshift(async () => {
+      clearInterval(timer);
+      await streams.stop();
+    });
+    await syncStreams();
+  }
+
+  if (salesforceSandbox !== undefined)
+    await orUndo(() => installSalesforceThroughOAuth(`${publicUrl}${SALESFORCE_INSTALL_PATH}`));
+
+  if (sandbox !== undefined && hubspot !== undefined) {
     // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
     crmWebhooks(
       sandbox,
@@ -583,19 +808,20 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     stops.splice(1, 0, () => worker.stop());
   }
   let generator: { stop(): void } | undefined;
-  if (sandbox !== undefined && (options.generate ?? true) && config.demoRate > 0) {
-    generator = sandbox.demo.startGenerator({ ratePerSec: config.demoRate });
+  const demo = sandbox?.demo ?? salesforceSandbox?.demo;
+  if (demo !== undefined && (options.generate ?? true) && config.demoRate > 0) {
+    generator = demo.startGenerator({ ratePerSec: config.demoRate });
     stops.unshift(() => generator?.stop());
   }
 
   let settingsUrl: string | undefined;
-  if (sandbox !== undefined) {
-    const demoTenant = await storage.findTenant('hubspot', sandbox.portalId);
-    if (demoTenant !== null)
+  if (demoTenant !== undefined) {
+    const installed = await storage.findTenant(demoTenant.provider, demoTenant.externalId);
+    if (installed !== null)
       settingsUrl = settingsLink(
         settingsAccess,
         publicUrl,
-        { tenantId: demoTenant.id, user: 'admin@sandbox.test' },
+        { tenantId: installed.id, user: 'admin@sandbox.test' },
         clock(),
         SANDBOX_LINK_TTL_MS,
       );
@@ -606,10 +832,47 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     storage,
     worker,
     sandbox,
+    salesforceSandbox,
+    streams,
     settingsUrl,
     rules: { path: config.rulesPath, name: ruleSet.name, team: teamSource },
     stop: stopAll,
   };
+}
+
+/** The links of the page at `/`: where to install, or the sandbox CRM's write log. */
+function homeLinks(
+  publicUrl: string,
+  crms: { hubspot: boolean; salesforce: boolean; sandboxUrl: string | undefined },
+): HomeLink[] {
+  if (crms.sandboxUrl !== undefined)
+    return [
+      {
+        href: `${crms.sandboxUrl}/_sandbox/writes`,
+        label: 'Sandbox CRM writes',
+        about: 'every change the app made in the sandbox CRM',
+      },
+    ];
+  return [
+    ...(crms.hubspot
+      ? [
+          {
+            href: `${publicUrl}/oauth/hubspot/install`,
+            label: 'Install',
+            about: 'install the app into a HubSpot portal',
+          },
+        ]
+      : []),
+    ...(crms.salesforce
+      ? [
+          {
+            href: `${publicUrl}${SALESFORCE_INSTALL_PATH}`,
+            label: 'Install in Salesforce',
+            about: 'connect a Salesforce org',
+          },
+        ]
+      : []),
+  ];
 }
 
 function crmWebhooks(

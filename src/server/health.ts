@@ -1,5 +1,5 @@
 // Liveness (/healthz: the process answers), readiness (/readyz: the database answers and this process's
-// recent CRM calls are not all failing) and Prometheus metrics (/metrics). Web and worker processes
+// recent CRM calls are not all failing; degraded while a tenant's work is slowed by its daily API usage) and Prometheus metrics (/metrics). Web and worker processes
 // both serve these.
 import { Router } from 'express';
 import type { Logger } from '../log.js';
@@ -48,6 +48,12 @@ export function healthRouter(deps: {
     const failing = deps.metrics?.failingPortals() ?? [];
     if (failing.length > 0) {
       res.status(503).json({ ok: false, database: 'ok', crm: 'failing', portals: failing });
+      return;
+    }
+    // Still ready (another instance would meet the same allocation), but saying which orgs are slowed.
+    const slowed = deps.metrics?.slowedTenants() ?? [];
+    if (slowed.length > 0) {
+      res.status(200).json({ ok: true, database: 'ok', crm: 'ok', apiUsage: 'degraded', slowed });
       return;
     }
     res.status(200).json({ ok: true, database: 'ok', crm: 'ok' });

@@ -7,6 +7,7 @@ import { healthRouter } from './health.js';
 import { linkPage } from './html.js';
 import { RejectionLog } from './rejections.js';
 import { oauthRouter } from './oauth.js';
+import { salesforceOAuthRouter } from './salesforce-oauth.js';
 import { SETUP_GUIDE_PATH, setupGuideRouter } from './setup-guide.js';
 import { settingsRouter } from '../settings/index.js';
 import type { ServerDeps } from './types.js';
@@ -83,7 +84,8 @@ export function createServer(deps: ServerDeps): AppServer {
   // One aggregate for every request refused before it reaches a handler or by one (log flooding).
   const rejections = new RejectionLog(logger);
   app.use(webhookRouter(deps, rejections));
-  app.use(oauthRouter(deps));
+  if (deps.hubspot !== undefined) app.use(oauthRouter(deps, deps.hubspot));
+  app.use(salesforceOAuthRouter(deps));
   app.use(setupGuideRouter());
   if (deps.settings !== undefined) app.use(settingsRouter(deps.settings));
 
@@ -120,7 +122,18 @@ export function createServer(deps: ServerDeps): AppServer {
 }
 
 export { hubspotRedirectUri, WEBHOOK_PATH, INSTALL_PATH, CALLBACK_PATH } from './types.js';
-export type { ServerDeps, ServerStorage, HubSpotServerConfig, HomeLink } from './types.js';
+export type {
+  ServerDeps,
+  ServerStorage,
+  HubSpotServerConfig,
+  SalesforceServerConfig,
+  HomeLink,
+} from './types.js';
+export {
+  salesforceRedirectUri,
+  SALESFORCE_INSTALL_PATH,
+  SALESFORCE_CALLBACK_PATH,
+} from './salesforce-oauth.js';
 export type { StoredHubSpotTokens } from './oauth.js';
 export { createOAuthStateStore, type OAuthStateStore } from './oauth-state.js';
 export { pingDatabase } from './health.js';

@@ -17,6 +17,7 @@ import {
   hubspotRedirectUri,
   INSTALL_PATH,
   normalizeOrigin,
+  type HubSpotServerConfig,
   type InstallTokens,
   type ServerDeps,
 } from './types.js';
@@ -120,8 +121,8 @@ async function upsertTenant(deps: ServerDeps, hubId: string, now: number): Promi
   }
 }
 
-export function oauthRouter(deps: ServerDeps): Router {
-  const { logger, clock, hubspot } = deps;
+export function oauthRouter(deps: ServerDeps, hubspot: HubSpotServerConfig): Router {
+  const { logger, clock } = deps;
   const redirectUri = hubspotRedirectUri(deps.publicUrl);
   const states = createOAuthStateStore({
     secret: hubspot.clientSecret,

@@ -22,6 +22,18 @@ export interface HubSpotServerConfig {
   authorizeOrigin?: string;
 }
 
+/** The Salesforce install as its routes drive it (src/app/salesforce.ts builds it over jsforce). */
+export interface SalesforceServerConfig {
+  install: {
+    /** The org's consent page for an install carrying `state`; PKCE's challenge is derived from it. */
+    authorizeUrl(state: string): string;
+    /** The code exchanged (with the verifier `state` derives): the org and its token set, to store. */
+    exchange(code: string, state: string): Promise<{ orgId: string; userId: string; tokens: string }>;
+  };
+  /** Signs install states: a secret every instance of the deployment has. */
+  stateSecret: string;
+}
+
 /** The OAuth steps of an install, as the install routes drive them. */
 export interface InstallOAuth {
   /** The CRM's consent page for an install, on the CRM's own origin. */
@@ -53,7 +65,10 @@ export interface ServerDeps {
   clock: () => number;
   /** The public origin HubSpot calls, e.g. `https://router.example.com`; the signed URI is rebuilt from it. */
   publicUrl: string;
-  hubspot: HubSpotServerConfig;
+  /** HubSpot's install routes; absent when the deployment serves no HubSpot portal. */
+  hubspot?: HubSpotServerConfig | undefined;
+  /** Salesforce's install routes; absent when the deployment serves no Salesforce org. */
+  salesforce?: SalesforceServerConfig | undefined;
   /** The CRMs that push events to us: one webhook route each, at `webhookPath(provider)`. */
   intakes: readonly PushedIntake[];
   /** Wakes the worker after new inbox rows were committed (called only when at least one is new). */
