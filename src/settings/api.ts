@@ -9,6 +9,7 @@ import type { Storage, Tenant } from '../storage/index.js';
 import { cookieValue, sessionCookieName, type Access, type SettingsAccess } from './access.js';
 import {
   activityQuerySchema,
+  approvalsRequestSchema,
   previewRequestSchema,
   publishRequestSchema,
   repPatchRequestSchema,
@@ -169,17 +170,34 @@ export function settingsApi(deps: SettingsApiDeps): Router {
   );
   tenant.post(
     '/rules/publish',
-    json(async (req, res) => ({
-      publication: await service.publish(id(res), bodyOf(req, publishRequestSchema), accessOf(res).user),
-    })),
+    json((req, res) => service.publish(id(res), bodyOf(req, publishRequestSchema), accessOf(res).user)),
   );
   tenant.post(
     '/rules/rollback',
     json(async (req, res) => {
       const { version, note } = bodyOf(req, rollbackRequestSchema);
-      return { publication: await service.rollback(id(res), version, note, accessOf(res).user) };
+      return service.rollback(id(res), version, note, accessOf(res).user);
     }),
   );
+  tenant.get(
+    '/approvals',
+    json((_req, res) => service.approvals(id(res))),
+  );
+  tenant.put(
+    '/approvals',
+    json((req, res) =>
+      service.setApprovals(id(res), bodyOf(req, approvalsRequestSchema).required, accessOf(res).user),
+    ),
+  );
+  for (const decision of ['approve', 'reject'] as const)
+    tenant.post(
+      `/approvals/:requestId/${decision}`,
+      json((req, res) => {
+        const request = Number(param(req, 'requestId'));
+        if (!Number.isSafeInteger(request)) throw new SettingsError(400, 'a request id is a number');
+        return service.decideRequest(id(res), request, decision, accessOf(res).user);
+      }),
+    );
   tenant.post(
     '/simulate',
     json((req, res) => service.simulate(id(res), bodyOf(req, simulateRequestSchema))),
@@ -197,14 +215,9 @@ export function settingsApi(deps: SettingsApiDeps): Router {
   );
   tenant.patch(
     '/team/reps/:email',
-    json(async (req, res) => ({
-      publication: await service.editRep(
-        id(res),
-        param(req, 'email'),
-        bodyOf(req, repPatchRequestSchema),
-        accessOf(res).user,
-      ),
-    })),
+    json((req, res) =>
+      service.editRep(id(res), param(req, 'email'), bodyOf(req, repPatchRequestSchema), accessOf(res).user),
+    ),
   );
   tenant.get(
     '/activity',

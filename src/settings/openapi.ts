@@ -6,7 +6,7 @@ import * as s from './schemas.js';
 
 extendZodWithOpenApi(z);
 
-type Method = 'get' | 'post' | 'patch';
+type Method = 'get' | 'post' | 'patch' | 'put';
 
 interface Operation {
   method: Method;
@@ -35,7 +35,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'post',
     path: '/rules/publish',
-    summary: 'Publish a draft with a note',
+    summary: 'Publish a draft with a note (or request approval, when the tenant requires it)',
     body: s.publishRequestSchema,
     response: s.publishResponseSchema,
   },
@@ -45,6 +45,33 @@ const OPERATIONS: Operation[] = [
     summary: 'Make an earlier rule set version active again',
     body: s.rollbackRequestSchema,
     response: s.publishResponseSchema,
+  },
+  {
+    method: 'get',
+    path: '/approvals',
+    summary: 'Whether publications need a second admin, and the publication requests',
+    response: s.approvalsResponseSchema,
+  },
+  {
+    method: 'put',
+    path: '/approvals',
+    summary: 'Require approval (at once), or stop requiring it (a second admin confirms)',
+    body: s.approvalsRequestSchema,
+    response: s.approvalsResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/approvals/{requestId}/approve',
+    summary: 'Approve another admin’s publication request: it is published',
+    params: { requestId: 'the request id' },
+    response: s.decideResponseSchema,
+  },
+  {
+    method: 'post',
+    path: '/approvals/{requestId}/reject',
+    summary: 'Reject a publication request',
+    params: { requestId: 'the request id' },
+    response: s.decideResponseSchema,
   },
   {
     method: 'post',
@@ -186,6 +213,11 @@ export function openApiDocument(): object {
         200: { description: 'OK', content: { 'application/json': { schema: op.response } } },
         ...ERRORS,
         401: { description: 'No access to this tenant' },
+        409: {
+          description:
+            'Stale or refused: another version was published meanwhile, or a second admin is needed',
+          content: { 'application/json': { schema: s.errorResponseSchema } },
+        },
         422: {
           description: 'The configuration has errors (line and column)',
           content: { 'application/json': { schema: s.errorResponseSchema } },

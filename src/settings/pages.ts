@@ -101,6 +101,7 @@ pre{white-space:pre-wrap;background:#f6f8fa;padding:.5rem;overflow:auto}
 .editor{border:1px solid #8c959f;min-height:20rem}
 label{display:inline-block;margin:.25rem .5rem .25rem 0}
 .bar{display:inline-block;height:.8rem;background:#4a90d9}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 `;
 
 function shell(tenant: Tenant, page: SettingsPage, csrf: string, body: string): string {
@@ -134,8 +135,13 @@ const BODIES: Record<SettingsPage, string> = {
 </section>
 <section aria-labelledby="diff-h"><h2 id="diff-h">Changes against the published version</h2><pre id="diff"></pre></section>
 <section aria-labelledby="history-h"><h2 id="history-h">Version history</h2>
-<table><caption class="sr">Publications, latest first</caption><thead><tr><th>When</th><th>Who</th><th>Rule set</th><th>Team</th><th>Note</th><th>Action</th></tr></thead>
-<tbody id="history"></tbody></table></section>`,
+<table><caption class="sr">Publications, latest first</caption><thead><tr><th>When</th><th>Who</th><th>Approved by</th><th>Rule set</th><th>Team</th><th>Note</th><th>Action</th></tr></thead>
+<tbody id="history"></tbody></table></section>
+<section aria-labelledby="approvals-h"><h2 id="approvals-h">Approvals</h2>
+<p><input type="checkbox" id="require-approval"> <label for="require-approval">Publishing needs a second admin's approval</label></p>
+<p id="approval-state"></p>
+<table><caption class="sr">Publication requests, latest first</caption><thead><tr><th>Requested</th><th>By</th><th>Rule set</th><th>Team</th><th>Note</th><th>State</th><th>Action</th></tr></thead>
+<tbody id="requests"></tbody></table></section>`,
   simulate: `
 <p>The draft (the Rules page's editor content, kept in this browser) decided on leads, and its impact on recent leads.</p>
 <form id="simulate-form"><fieldset><legend>Leads to simulate</legend>

@@ -30,6 +30,22 @@ export const publicationSchema = z.object({
   publishedBy: z.string(),
   publishedAt: z.number(),
   note: z.string(),
+  /** The second admin who approved it, when the tenant requires approval. */
+  approvedBy: z.string().nullable(),
+});
+
+/** A publication waiting for (or decided by) a second admin. */
+export const approvalRequestSchema = z.object({
+  id: z.number().int(),
+  rulesetVersion: z.string(),
+  teamVersion: z.string().nullable(),
+  requestedBy: z.string(),
+  requestedAt: z.number(),
+  note: z.string(),
+  /** `stale`: another version was published after it was requested, so it can no longer be approved. */
+  state: z.enum(['pending', 'approved', 'rejected', 'stale']),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.number().nullable(),
 });
 
 export const rulesResponseSchema = z.object({
@@ -44,6 +60,8 @@ export const rulesResponseSchema = z.object({
     }),
   ),
   publications: z.array(publicationSchema),
+  /** Publication requests, latest first (a tenant that requires approval). */
+  requests: z.array(approvalRequestSchema),
 });
 
 export const publishRequestSchema = z.object({
@@ -53,7 +71,29 @@ export const publishRequestSchema = z.object({
   basedOn: z.string().nullable(),
 });
 export const rollbackRequestSchema = z.object({ version: z.string().min(1), note });
-export const publishResponseSchema = z.object({ publication: publicationSchema });
+const publishedSchema = z.object({ status: z.literal('published'), publication: publicationSchema });
+/** Published at once, or (a tenant that requires approval) waiting for a second admin. */
+export const publishResponseSchema = z.discriminatedUnion('status', [
+  publishedSchema,
+  z.object({ status: z.literal('pending_approval'), request: approvalRequestSchema }),
+]);
+
+/** Stored in the tenant's settings as `approvals`. */
+export const approvalSettingSchema = z.object({
+  /** A publication (rules, rollback, team edit) waits for a second admin's approval. */
+  required: z.boolean(),
+  /** Approvals are on and this admin asked to turn them off: a different admin must confirm. */
+  offRequestedBy: z.string().optional(),
+  changedBy: z.string().optional(),
+});
+export const approvalsResponseSchema = approvalSettingSchema.extend({
+  requests: z.array(approvalRequestSchema),
+});
+export const approvalsRequestSchema = z.object({ required: z.boolean() }).strict();
+export const decideResponseSchema = z.discriminatedUnion('status', [
+  publishedSchema,
+  z.object({ status: z.literal('rejected'), request: approvalRequestSchema }),
+]);
 
 export const errorResponseSchema = z.object({
   error: z.string(),
@@ -159,7 +199,7 @@ export const repPatchRequestSchema = z
     active: nullable(z.boolean()),
   })
   .strict();
-export const teamPublishResponseSchema = z.object({ publication: publicationSchema });
+export const teamPublishResponseSchema = publishResponseSchema;
 
 export const activityQuerySchema = z.object({
   q: z.string().trim().max(200).optional(),

@@ -15,26 +15,33 @@ import { bulkEvent } from '../pipeline/bulk/purpose.js';
 import { loadRuleSet, loadTeam, teamVersion, type Diagnostic } from '../rules/index.js';
 import {
   DecisionInputRepository,
+  PublicationRequestRepository,
   TenantConfigRepository,
   TenantHealthRepository,
   type DecidedLead,
   type DecisionRecord,
   type Publication,
+  type PublicationRequest,
+  type PublishInput,
   type Storage,
 } from '../storage/index.js';
 import { lineDiff } from './diff.js';
-import type {
-  Outcome,
-  activityQuerySchema,
-  activityResponseSchema,
-  healthResponseSchema,
-  leadDetailResponseSchema,
-  previewResponseSchema,
-  repPatchRequestSchema,
-  rulesResponseSchema,
-  simulateResponseSchema,
-  teamResponseSchema,
-  validateResponseSchema,
+import {
+  approvalSettingSchema,
+  type Outcome,
+  type activityQuerySchema,
+  type approvalsResponseSchema,
+  type decideResponseSchema,
+  type publishResponseSchema,
+  type activityResponseSchema,
+  type healthResponseSchema,
+  type leadDetailResponseSchema,
+  type previewResponseSchema,
+  type repPatchRequestSchema,
+  type rulesResponseSchema,
+  type simulateResponseSchema,
+  type teamResponseSchema,
+  type validateResponseSchema,
 } from './schemas.js';
 import { editRep } from './team-edit.js';
 import type { z } from 'zod';
@@ -123,9 +130,11 @@ export class SettingsService {
   private readonly config: TenantConfigRepository;
   private readonly inputs: DecisionInputRepository;
   private readonly health: TenantHealthRepository;
+  private readonly requests: PublicationRequestRepository;
 
   constructor(private readonly deps: SettingsServiceDeps) {
     this.config = new TenantConfigRepository(deps.storage.db);
+    this.requests = new PublicationRequestRepository(deps.storage.db);
     this.inputs = new DecisionInputRepository(deps.storage.db);
     this.health = new TenantHealthRepository(deps.storage.db);
   }
@@ -167,10 +176,11 @@ export class SettingsService {
   }
 
   async rules(tenantId: string): Promise<z.infer<typeof rulesResponseSchema>> {
-    const [active, versions, publications] = await Promise.all([
+    const [active, versions, publications, requests] = await Promise.all([
       this.storage.activeRuleset(tenantId),
       this.storage.listRulesets(tenantId),
       this.config.publications(tenantId),
+      this.requests.list(tenantId),
     ]);
     return {
       active: active === null ? null : { version: active.version, name: active.name, source: active.source },
@@ -182,6 +192,7 @@ export class SettingsService {
         active: v.version === active?.version,
       })),
       publications: publications.map(publicationView),
+      requests: requests.map(requestView),
     };
   }
 
@@ -206,29 +217,150 @@ export class SettingsService {
     tenantId: string,
     input: { source: string; note: string; basedOn: string | null },
     user: string,
-  ): Promise<Publication> {
+  ): Promise<PublishOutcome> {
     const { ruleSet } = await this.loadOrRefuse(tenantId, input.source);
-    const result = await this.config.publish(
-      tenantId,
-      {
-        rules: { version: ruleSet.version, name: ruleSet.name, source: input.source },
-        publishedBy: user,
-        note: input.note,
-        basedOn: input.basedOn,
-      },
-      this.deps.clock(),
-    );
-    return this.published(result);
+    return this.submit(tenantId, {
+      rules: { version: ruleSet.version, name: ruleSet.name, source: input.source },
+      publishedBy: user,
+      note: input.note,
+      basedOn: input.basedOn,
+    });
   }
 
   /** Makes an earlier rule set version active again (with the current team), if it still loads. */
-  async rollback(tenantId: string, version: string, note: string, user: string): Promise<Publication> {
+  async rollback(tenantId: string, version: string, note: string, user: string): Promise<PublishOutcome> {
     const target = await this.storage.getRuleset(tenantId, version);
     if (target === null) throw new SettingsError(404, `no rule set version ${version}`);
     await this.loadOrRefuse(tenantId, target.source);
-    return this.published(
-      await this.config.publish(tenantId, { rules: { version }, publishedBy: user, note }, this.deps.clock()),
+    const active = await this.config.activeVersions(tenantId);
+    return this.submit(tenantId, {
+      rules: { version },
+      publishedBy: user,
+      note,
+      basedOn: active?.rules ?? null,
+    });
+  }
+
+  /**
+   * Publishes at once, or — when the tenant requires approval — records a request that a second admin
+   * approves. Either way a publication based on a version that is no longer active is refused.
+   */
+  private async submit(
+    tenantId: string,
+    input: PublishInput & { basedOn: string | null },
+  ): Promise<PublishOutcome> {
+    const now = this.deps.clock();
+    if (!(await this.approvalSetting(tenantId)).required)
+      return {
+        status: 'published',
+        publication: publicationView(this.published(await this.config.publish(tenantId, input, now))),
+      };
+    const active = await this.config.activeVersions(tenantId);
+    if (input.basedOn !== (active?.rules ?? null))
+      this.published({ status: 'conflict', active: active?.rules ?? null });
+    const request = await this.requests.request(
+      tenantId,
+      { ...input, basedOnTeam: active?.team ?? null },
+      now,
     );
+    return { status: 'pending_approval', request: requestView(request) };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Approvals
+
+  private async approvalSetting(tenantId: string): Promise<z.infer<typeof approvalSettingSchema>> {
+    const tenant = await this.storage.getTenant(tenantId);
+    const parsed = approvalSettingSchema.safeParse(tenant?.settings['approvals'] ?? { required: false });
+    // A hand-edited setting that does not parse errs on the safe side.
+    return parsed.success ? parsed.data : { required: true };
+  }
+
+  async approvals(tenantId: string): Promise<z.infer<typeof approvalsResponseSchema>> {
+    const [setting, requests] = await Promise.all([
+      this.approvalSetting(tenantId),
+      this.requests.list(tenantId),
+    ]);
+    return { ...setting, requests: requests.map(requestView) };
+  }
+
+  /**
+   * Turning approvals on takes effect at once. Turning them off while they are on takes two admins, as
+   * a publication would: the first asks (`offRequestedBy`), a different one confirms.
+   */
+  async setApprovals(
+    tenantId: string,
+    required: boolean,
+    user: string,
+  ): Promise<z.infer<typeof approvalsResponseSchema>> {
+    const tenant = await this.storage.getTenant(tenantId);
+    if (tenant === null) throw new SettingsError(404, 'no such tenant');
+    const current = await this.approvalSetting(tenantId);
+    let next: z.infer<typeof approvalSettingSchema>;
+    if (required) next = { required: true, changedBy: user };
+    else if (!current.required) next = current;
+    else if (current.offRequestedBy !== undefined && !sameUser(current.offRequestedBy, user))
+      next = { required: false, changedBy: user };
+    else next = { ...current, offRequestedBy: user };
+    await this.storage.updateTenantSettings(
+      tenantId,
+      { ...tenant.settings, approvals: next },
+      this.deps.clock(),
+    );
+    return this.approvals(tenantId);
+  }
+
+  /** A second admin approves (publishing it) or rejects a pending request. */
+  async decideRequest(
+    tenantId: string,
+    id: number,
+    decision: 'approve' | 'reject',
+    user: string,
+  ): Promise<z.infer<typeof decideResponseSchema>> {
+    const request = await this.requests.get(tenantId, id);
+    if (request === null) throw new SettingsError(404, `no publication request ${id} in this tenant`);
+    if (decision === 'approve') await this.checkStillLoads(tenantId, request);
+    const result = await this.requests.decide(tenantId, id, decision, user, this.deps.clock());
+    switch (result.status) {
+      case 'approved':
+        return { status: 'published', publication: publicationView(result.publication) };
+      case 'rejected':
+        return { status: 'rejected', request: requestView(result.request) };
+      case 'stale':
+        throw new SettingsError(
+          409,
+          `request ${id} is stale: another version was published since it was made; request it again`,
+        );
+      case 'not_pending':
+        throw new SettingsError(409, `request ${id} is already ${result.request.state}`);
+      case 'own_request':
+        throw new SettingsError(409, `you made request ${id}: a second admin must approve it`);
+      case 'not_found':
+        throw new SettingsError(404, `no publication request ${id} in this tenant`);
+      default: {
+        const never: never = result;
+        throw new Error(`unexpected decision ${String(never)}`);
+      }
+    }
+  }
+
+  /** The requested rule set must still load against the team it would be published with. */
+  private async checkStillLoads(tenantId: string, request: PublicationRequest): Promise<void> {
+    const rules = await this.storage.getRuleset(tenantId, request.rulesetVersion);
+    const teamSource =
+      request.teamVersion === null
+        ? null
+        : ((await this.config.teamVersion(tenantId, request.teamVersion))?.source ?? null);
+    let team = (await this.activeTeam(tenantId)).team;
+    if (teamSource !== null) {
+      const loaded = loadTeam(teamSource, TEAM_FILE);
+      if (!loaded.ok) throw new SettingsError(422, 'the requested team does not load', loaded.errors);
+      team = loaded.team;
+    }
+    if (rules === null) throw new SettingsError(404, `no rule set version ${request.rulesetVersion}`);
+    const loaded = this.load(rules.source, team);
+    if ('errors' in loaded)
+      throw new SettingsError(422, 'the requested rule set does not load any more', loaded.errors);
   }
 
   private published(result: Awaited<ReturnType<TenantConfigRepository['publish']>>): Publication {
@@ -375,7 +507,7 @@ export class SettingsService {
     email: string,
     patch: z.infer<typeof repPatchRequestSchema>,
     user: string,
-  ): Promise<Publication> {
+  ): Promise<PublishOutcome> {
     const { source } = await this.activeTeam(tenantId);
     if (source === null)
       throw new SettingsError(
@@ -395,19 +527,13 @@ export class SettingsService {
     const rules = this.load(active.source, team.team);
     if ('errors' in rules)
       throw new SettingsError(422, 'the published rule set does not fit this team', rules.errors);
-    return this.published(
-      await this.config.publish(
-        tenantId,
-        {
-          rules: { version: active.version },
-          team: { version: teamVersion(edited), source: edited },
-          publishedBy: user,
-          note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
-          basedOn: active.version,
-        },
-        this.deps.clock(),
-      ),
-    );
+    return this.submit(tenantId, {
+      rules: { version: active.version },
+      team: { version: teamVersion(edited), source: edited },
+      publishedBy: user,
+      note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
+      basedOn: active.version,
+    });
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -544,8 +670,27 @@ function publicationView(p: Publication): z.infer<typeof rulesResponseSchema>['p
     publishedBy: p.publishedBy,
     publishedAt: p.publishedAt,
     note: p.note,
+    approvedBy: p.approvedBy,
   };
 }
+
+function requestView(r: PublicationRequest): z.infer<typeof rulesResponseSchema>['requests'][number] {
+  return {
+    id: r.id,
+    rulesetVersion: r.rulesetVersion,
+    teamVersion: r.teamVersion,
+    requestedBy: r.requestedBy,
+    requestedAt: r.requestedAt,
+    note: r.note,
+    state: r.state,
+    decidedBy: r.decidedBy,
+    decidedAt: r.decidedAt,
+  };
+}
+
+const sameUser = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+export type PublishOutcome = z.infer<typeof publishResponseSchema>;
 
 /** The stored decision explained, with the lead it was decided on when that was kept. */
 function explainRecord(r: DecisionRecord, lead: Lead | undefined, team: Team): string {

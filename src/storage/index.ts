@@ -57,6 +57,12 @@ export {
   type TeamVersion,
 } from './tenant-config.js';
 export {
+  PublicationRequestRepository,
+  type DecideResult,
+  type PublicationRequest,
+  type RequestState,
+} from './publication-requests.js';
+export {
   DecisionInputRepository,
   type DecidedLead,
   type DecisionInputs,

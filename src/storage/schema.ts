@@ -512,6 +512,32 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE decisions ADD COLUMN fallbacks TEXT`,
     ],
   },
+  {
+    version: 16,
+    name: 'publication approvals',
+    // A tenant that requires approval publishes through a request a second admin approves: the request
+    // names the stored versions it would make active and the versions its author saw (a publication in
+    // between makes it stale); a publication remembers who approved it.
+    statements: (d) => [
+      `CREATE TABLE publication_requests (
+        id ${d.autoId},
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        ruleset_version TEXT NOT NULL,
+        team_version TEXT,
+        based_on_ruleset TEXT,
+        based_on_team TEXT,
+        requested_by TEXT NOT NULL,
+        requested_at BIGINT NOT NULL,
+        note TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'stale')),
+        decided_by TEXT,
+        decided_at BIGINT,
+        publication_id BIGINT
+      )`,
+      `CREATE INDEX publication_requests_tenant ON publication_requests (tenant_id, id)`,
+      `ALTER TABLE config_publications ADD COLUMN approved_by TEXT`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

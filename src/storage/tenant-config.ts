@@ -23,6 +23,8 @@ export interface Publication {
   publishedBy: string;
   publishedAt: number;
   note: string;
+  /** The second admin who approved it, when the tenant requires approval. */
+  approvedBy: string | null;
 }
 
 /** What a publication makes active: a rule set version (new or stored), and a team version or not. */
@@ -37,6 +39,10 @@ export interface PublishInput {
    * is written and the result is `conflict` (two admins publishing at once).
    */
   basedOn?: string | null | undefined;
+  /** The active team version the publisher saw, checked like `basedOn` when given. */
+  basedOnTeam?: string | null | undefined;
+  /** Who approved it (a request approved by a second admin). */
+  approvedBy?: string | undefined;
 }
 
 export type PublishResult =
@@ -60,6 +66,7 @@ interface PublicationRow {
   published_by: string;
   published_at: number | string;
   note: string;
+  approved_by: string | null;
 }
 
 const toTeamVersion = (r: TeamRow): TeamVersion => ({
@@ -78,6 +85,7 @@ const toPublication = (r: PublicationRow): Publication => ({
   publishedBy: r.published_by,
   publishedAt: Number(r.published_at),
   note: r.note,
+  approvedBy: r.approved_by,
 });
 
 export class TenantConfigRepository {
@@ -128,16 +136,14 @@ export class TenantConfigRepository {
           active_team_version: string | null;
         }>('SELECT active_ruleset_version, active_team_version FROM tenants WHERE id = ?', [tenantId]);
         if (tenant === undefined) throw new StorageError('invalid', `tenant ${tenantId} does not exist`);
-        if (input.basedOn !== undefined && input.basedOn !== tenant.active_ruleset_version)
+        if (
+          (input.basedOn !== undefined && input.basedOn !== tenant.active_ruleset_version) ||
+          (input.basedOnTeam !== undefined && input.basedOnTeam !== tenant.active_team_version)
+        )
           return { status: 'conflict', active: tenant.active_ruleset_version };
 
         const { rules, team } = input;
-        if ('source' in rules)
-          await tx.run(
-            `INSERT INTO rulesets (tenant_id, version, name, source, status, created_by, created_at)
-           VALUES (?, ?, ?, ?, 'draft', ?, ?) ON CONFLICT DO NOTHING`,
-            [tenantId, rules.version, rules.name, rules.source, input.publishedBy, now],
-          );
+        await storeVersions(tx, tenantId, input, now);
         const marked = await tx.run(
           `UPDATE rulesets SET status = 'published', published_by = ?, published_at = ?
          WHERE tenant_id = ? AND version = ?`,
@@ -147,13 +153,7 @@ export class TenantConfigRepository {
 
         let teamVersion = tenant.active_team_version;
         if (team !== undefined) {
-          if ('source' in team)
-            await tx.run(
-              `INSERT INTO team_versions (tenant_id, version, source, created_by, created_at)
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-              [tenantId, team.version, team.source, input.publishedBy, now],
-            );
-          else if ((await this.teamVersionWith(tx, tenantId, team.version)) === undefined)
+          if (!('source' in team) && (await this.teamVersionWith(tx, tenantId, team.version)) === undefined)
             // Nothing was written that the rollback below would not undo: the transaction rolls back.
             throw new UnknownTeamVersion(team.version);
           teamVersion = team.version;
@@ -163,9 +163,17 @@ export class TenantConfigRepository {
           [rules.version, teamVersion, now, tenantId],
         );
         const row = await tx.get<PublicationRow>(
-          `INSERT INTO config_publications (tenant_id, ruleset_version, team_version, published_by, published_at, note)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
-          [tenantId, rules.version, teamVersion, input.publishedBy, now, input.note],
+          `INSERT INTO config_publications (tenant_id, ruleset_version, team_version, published_by, published_at, note, approved_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          [
+            tenantId,
+            rules.version,
+            teamVersion,
+            input.publishedBy,
+            now,
+            input.note,
+            input.approvedBy ?? null,
+          ],
         );
         if (row === undefined) throw new StorageError('corrupt', 'a publication was not recorded');
         return { status: 'published', publication: toPublication(row) };
@@ -183,6 +191,31 @@ export class TenantConfigRepository {
       version,
     ]);
   }
+}
+
+/**
+ * Stores the new versions a publication (or a request for one) names, as drafts; a version already
+ * stored is kept as it is (versions are content hashes).
+ */
+export async function storeVersions(
+  tx: Db,
+  tenantId: string,
+  input: Pick<PublishInput, 'rules' | 'team' | 'publishedBy'>,
+  now: number,
+): Promise<void> {
+  const { rules, team } = input;
+  if ('source' in rules)
+    await tx.run(
+      `INSERT INTO rulesets (tenant_id, version, name, source, status, created_by, created_at)
+       VALUES (?, ?, ?, ?, 'draft', ?, ?) ON CONFLICT DO NOTHING`,
+      [tenantId, rules.version, rules.name, rules.source, input.publishedBy, now],
+    );
+  if (team !== undefined && 'source' in team)
+    await tx.run(
+      `INSERT INTO team_versions (tenant_id, version, source, created_by, created_at)
+       VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      [tenantId, team.version, team.source, input.publishedBy, now],
+    );
 }
 
 /** Aborts a publication's transaction when it names a team version that is not stored. */

@@ -1,287 +1,436 @@
 // The settings API and pages over HTTP: only a signed link (its tenant, its user, not expired) or a
 // request HubSpot signed for the tenant's portal gets in; a session is one tenant's; state changes need
-// the session's CSRF token; answers follow the shared schemas; the draft is judged by the CLI's loader.
+// the session's CSRF token; answers follow the shared schemas; the draft is judged by the CLI's loader;
+// a tenant that requires approval publishes only what a second admin approved. On SQLite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   activityResponseSchema,
+  approvalsResponseSchema,
   previewResponseSchema,
   rulesResponseSchema,
   teamResponseSchema,
   validateResponseSchema,
 } from '../../src/settings/schemas.js';
+import { ENGINES } from '../storage/helpers.js';
 import { dachLead, RULES, startSettings, T0, type SettingsHarness } from './support.js';
 
-let h: SettingsHarness;
-beforeAll(async () => {
-  h = await startSettings();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-const api = (path: string, init: RequestInit & { session?: { cookie: string; csrf?: string } } = {}) => {
-  const headers = new Headers(init.headers);
-  if (init.session !== undefined) {
-    headers.set('cookie', init.session.cookie);
-    if (init.session.csrf !== undefined) headers.set('x-csrf-token', init.session.csrf);
-  }
-  if (typeof init.body === 'string') headers.set('content-type', 'application/json');
-  return fetch(h.url + path, { ...init, headers });
-};
-
-describe('access', () => {
-  it('a signed link opens a partitioned, secure, http-only session for its tenant and lands on Rules', async () => {
-    const res = await fetch(h.url + h.linkFor(h.a), { redirect: 'manual' });
-    expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe(`/settings/${h.a.id}/rules`);
-    const cookie = res.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(new RegExp(`^lr_s_${h.a.id}=`));
-    for (const attr of ['HttpOnly', 'Secure', 'SameSite=None', 'Partitioned', 'Path=/'])
-      expect(cookie).toContain(attr);
-    const page = await fetch(h.url + `/settings/${h.a.id}/rules`, {
-      headers: { cookie: cookie.split(';')[0]! },
+for (const [engineName, engine, suite] of ENGINES) {
+  suite(`the settings API on ${engineName}`, () => {
+    let h: SettingsHarness;
+    beforeAll(async () => {
+      h = await startSettings(engine);
     });
-    expect(page.status).toBe(200);
-    expect(page.headers.get('content-security-policy')).toContain(
-      "frame-ancestors 'self' https://app.hubspot.com",
-    );
-    const html = await page.text();
-    expect(html).toContain('<label for="note">');
-  });
-
-  it.each([
-    ['no link at all', (link: string) => link.replace(/\?.*$/, '')],
-    ['a forged signature', (link: string) => link.replace(/sig=[^&]+/, 'sig=AAAA')],
-    ['another user', (link: string) => link.replace(/user=[^&]+/, 'user=mallory%40evil.io')],
-    ['another tenant', (link: string) => link.replace(/tenant=[^&]+/, `tenant=${h.b.id}`)],
-    [
-      'a later expiry',
-      (link: string) => link.replace(/exp=(\d+)/, (_m, e: string) => `exp=${Number(e) + 1}`),
-    ],
-  ])('refuses %s', async (_what, alter) => {
-    const res = await fetch(h.url + alter(h.linkFor(h.a)), { redirect: 'manual' });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('set-cookie')).toBeNull();
-  });
-
-  it('refuses an expired link', async () => {
-    const link = h.linkFor(h.a);
-    h.clock.now += 5 * 60_000;
-    try {
-      expect((await fetch(h.url + link, { redirect: 'manual' })).status).toBe(401);
-    } finally {
-      h.clock.now = T0;
-    }
-  });
-
-  it("one tenant's session reads neither the other's API nor its pages", async () => {
-    const session = await h.login(h.a);
-    expect((await api(`/api/tenants/${h.a.id}/rules`, { session })).status).toBe(200);
-    for (const path of ['rules', 'team', 'activity', 'health'])
-      expect((await api(`/api/tenants/${h.b.id}/${path}`, { session })).status).toBe(401);
-    expect((await api(`/settings/${h.b.id}/rules`, { session })).status).toBe(401);
-    expect(
-      (
-        await api(`/api/tenants/${h.b.id}/rules/publish`, {
-          method: 'POST',
-          session,
-          body: JSON.stringify({ source: RULES, note: 'x', basedOn: null }),
-        })
-      ).status,
-    ).toBe(401);
-  });
-
-  it('a state-changing request without the CSRF token changes nothing', async () => {
-    const { cookie } = await h.login(h.a);
-    const res = await api(`/api/tenants/${h.a.id}/rules/rollback`, {
-      method: 'POST',
-      session: { cookie, csrf: 'wrong' },
-      body: JSON.stringify({ version: 'x', note: 'x' }),
+    afterAll(async () => {
+      await h.close();
     });
-    expect(res.status).toBe(403);
-  });
 
-  it("a request HubSpot signed for the tenant's portal gets in; for another portal, or altered, it does not", async () => {
-    const path = `/api/tenants/${h.a.id}/rules?portalId=101&userEmail=ada%40acme.io`;
-    expect((await api(path, { headers: h.hubspotHeaders('GET', path) })).status).toBe(200);
-    const other = `/api/tenants/${h.a.id}/rules?portalId=202&userEmail=ada%40acme.io`;
-    expect((await api(other, { headers: h.hubspotHeaders('GET', other) })).status).toBe(401);
-    expect((await api(other, { headers: h.hubspotHeaders('GET', path) })).status).toBe(401);
-    // The settings extension asks for a link to open the full tab.
-    const linkPath = '/api/crm/settings-link?portalId=101&userEmail=ada%40acme.io';
-    const link = await api(linkPath, { method: 'POST', headers: h.hubspotHeaders('POST', linkPath) });
-    expect(link.status).toBe(200);
-    const { url } = (await link.json()) as { url: string };
-    expect(url).toMatch(/^https:\/\/router\.example\.com\/settings\/open\?/);
-    const opened = await fetch(h.url + url.slice('https://router.example.com'.length), {
-      redirect: 'manual',
-    });
-    expect(opened.status).toBe(303);
-  });
-});
-
-describe('rules', () => {
-  it('shows a draft error at its line and column, publishes nothing invalid, publishes with a note, rolls back', async () => {
-    const session = await h.login(h.a, 'ada@acme.io');
-    const before = rulesResponseSchema.parse(
-      await (await api(`/api/tenants/${h.a.id}/rules`, { session })).json(),
-    );
-    const broken = RULES.replace('assign: { pool: emea-ae }', 'assign: { pool: emea-aee }');
-    const line = broken.split('\n').findIndex((l) => l.includes('emea-aee')) + 1;
-    const checked = validateResponseSchema.parse(
-      await (
-        await api(`/api/tenants/${h.a.id}/rules/validate`, {
-          method: 'POST',
-          session,
-          body: JSON.stringify({ source: broken }),
-        })
-      ).json(),
-    );
-    expect(checked.ok).toBe(false);
-    expect(checked.errors[0]).toMatchObject({ line, suggestion: 'emea-ae' });
-    expect(checked.errors[0]!.column).toBeGreaterThan(0);
-    expect(checked.diff).toContain('+    assign: { pool: emea-aee }');
-    expect(checked.diff).toContain('-    assign: { pool: emea-ae }');
-
-    const refused = await api(`/api/tenants/${h.a.id}/rules/publish`, {
-      method: 'POST',
-      session,
-      body: JSON.stringify({ source: broken, note: 'oops', basedOn: before.active!.version }),
-    });
-    expect(refused.status).toBe(422);
-    expect(((await refused.json()) as { errors: { line: number }[] }).errors[0]!.line).toBe(line);
-
-    const fixed = RULES.replace('due: 15m', 'due: 20m');
-    const published = await api(`/api/tenants/${h.a.id}/rules/publish`, {
-      method: 'POST',
-      session,
-      body: JSON.stringify({ source: fixed, note: 'slower task', basedOn: before.active!.version }),
-    });
-    expect(published.status).toBe(200);
-    // A second publish from the same stale base is a conflict.
-    const stale = await api(`/api/tenants/${h.a.id}/rules/publish`, {
-      method: 'POST',
-      session,
-      body: JSON.stringify({
-        source: RULES.replace('due: 15m', 'due: 30m'),
-        note: 'x',
-        basedOn: before.active!.version,
-      }),
-    });
-    expect(stale.status).toBe(409);
-
-    const after = rulesResponseSchema.parse(
-      await (await api(`/api/tenants/${h.a.id}/rules`, { session })).json(),
-    );
-    expect(after.active?.source).toBe(fixed);
-    expect(after.publications[0]).toMatchObject({ publishedBy: 'ada@acme.io', note: 'slower task' });
-    const back = await api(`/api/tenants/${h.a.id}/rules/rollback`, {
-      method: 'POST',
-      session,
-      body: JSON.stringify({ version: before.active!.version, note: 'undo' }),
-    });
-    expect(back.status).toBe(200);
-    const undone = rulesResponseSchema.parse(
-      await (await api(`/api/tenants/${h.a.id}/rules`, { session })).json(),
-    );
-    expect(undone.active?.version).toBe(before.active!.version);
-    // The other tenant saw none of it.
-    const other = await h.login(h.b);
-    const theirs = rulesResponseSchema.parse(
-      await (await api(`/api/tenants/${h.b.id}/rules`, { session: other })).json(),
-    );
-    expect(theirs.publications).toHaveLength(1);
-  });
-
-  it('a body that does not fit the schema is a 400 naming the field', async () => {
-    const session = await h.login(h.a);
-    const res = await api(`/api/tenants/${h.a.id}/rules/publish`, {
-      method: 'POST',
-      session,
-      body: JSON.stringify({ source: RULES, note: '   ', basedOn: null }),
-    });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: string }).error).toMatch(/^note: /);
-  });
-});
-
-describe('preview, team, activity', () => {
-  it('previews a draft on the last decided leads: what changes, per rep; edits a rep; finds leads', async () => {
-    const session = await h.login(h.a);
-    await h.route(h.a, [
-      dachLead('p1'),
-      dachLead('p2'),
-      dachLead('p3', { country: 'FR', employees: 100, demoRequested: false }),
-    ]);
-    const draft = RULES.replace('assign: { pool: emea-ae }', 'assign: { rep: bo@acme.io }');
-    const preview = previewResponseSchema.parse(
-      await (
-        await api(`/api/tenants/${h.a.id}/preview`, {
-          method: 'POST',
-          session,
-          body: JSON.stringify({ source: draft, limit: 100 }),
-        })
-      ).json(),
-    );
-    expect(preview.leads).toBe(3);
-    // The two DACH demo requests would all go to Bo; the French lead does not change.
-    expect(preview.changed.every((c) => c.draft.owner === 'bo@acme.io')).toBe(true);
-    expect(preview.changed.map((c) => c.leadId)).not.toContain('p3');
-    expect(preview.perRep.find((r) => r.rep === 'bo@acme.io')?.draft).toBe(2);
-
-    const edited = await api(`/api/tenants/${h.a.id}/team/reps/${encodeURIComponent('bo@acme.io')}`, {
-      method: 'PATCH',
-      session,
-      body: JSON.stringify({ outOfOffice: ['2026-11-01..2026-11-30'], weight: 3 }),
-    });
-    expect(edited.status).toBe(200);
-    const team = teamResponseSchema.parse(
-      await (await api(`/api/tenants/${h.a.id}/team`, { session })).json(),
-    );
-    const bo = team.reps.find((r) => r.email === 'bo@acme.io');
-    expect(bo).toMatchObject({ weight: 3, outOfOffice: ['2026-11-01..2026-11-30'] });
-    expect(bo?.skippedNow).toMatch(/^out of office 2026-11-01/);
-    expect(team.pools.find((p) => p.name === 'emea-ae')?.next).toBe('ada@acme.io');
-    // An invalid edit is refused with the loader's words, and nothing changes.
-    const bad = await api(`/api/tenants/${h.a.id}/team/reps/${encodeURIComponent('bo@acme.io')}`, {
-      method: 'PATCH',
-      session,
-      body: JSON.stringify({ timezone: 'Mars/Olympus' }),
-    });
-    expect(bad.status).toBe(422);
-    expect(JSON.stringify(await bad.json())).toContain('unknown time zone');
-
-    const found = activityResponseSchema.parse(
-      await (
-        await api(`/api/tenants/${h.a.id}/activity?q=${encodeURIComponent('Lead p2')}`, { session })
-      ).json(),
-    );
-    expect(found.leads.map((l) => l.leadId)).toEqual(['p2']);
-    const detail = await (await api(`/api/tenants/${h.a.id}/activity/p2`, { session })).json();
-    expect(JSON.stringify(detail)).toContain('Enterprise demo requests in DACH');
-    // Re-route: queued once as its own job; a lead without a decision here is not found.
-    const rerouted = await api(`/api/tenants/${h.a.id}/activity/p2/reroute`, { method: 'POST', session });
-    const body = await rerouted.text();
-    expect([rerouted.status, body]).toEqual([200, expect.stringContaining('"queued":true')]);
-    expect((await h.storage.inboxStats(h.a.id)).pending).toBe(1);
-    expect(
-      (await api(`/api/tenants/${h.a.id}/activity/nope/reroute`, { method: 'POST', session })).status,
-    ).toBe(404);
-    // Tenant B searching for A's lead finds nothing.
-    const other = await h.login(h.b);
-    const theirs = activityResponseSchema.parse(
-      await (await api(`/api/tenants/${h.b.id}/activity?q=p2`, { session: other })).json(),
-    );
-    expect(theirs.leads).toEqual([]);
-    expect((await api(`/api/tenants/${h.b.id}/activity/p2`, { session: other })).status).toBe(404);
-  });
-
-  it('serves an OpenAPI document generated from the schemas', async () => {
-    const doc = (await (await fetch(h.url + '/api/openapi.json')).json()) as {
-      paths: Record<string, unknown>;
+    const api = (path: string, init: RequestInit & { session?: { cookie: string; csrf?: string } } = {}) => {
+      const headers = new Headers(init.headers);
+      if (init.session !== undefined) {
+        headers.set('cookie', init.session.cookie);
+        if (init.session.csrf !== undefined) headers.set('x-csrf-token', init.session.csrf);
+      }
+      if (typeof init.body === 'string') headers.set('content-type', 'application/json');
+      return fetch(h.url + path, { ...init, headers });
     };
-    expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/api/tenants/{tenantId}/rules/publish', '/api/tenants/{tenantId}/preview']),
-    );
+
+    describe('access', () => {
+      it('a signed link opens a partitioned, secure, http-only session for its tenant and lands on Rules', async () => {
+        const res = await fetch(h.url + h.linkFor(h.a), { redirect: 'manual' });
+        expect(res.status).toBe(303);
+        expect(res.headers.get('location')).toBe(`/settings/${h.a.id}/rules`);
+        const cookie = res.headers.get('set-cookie') ?? '';
+        expect(cookie).toMatch(new RegExp(`^lr_s_${h.a.id}=`));
+        for (const attr of ['HttpOnly', 'Secure', 'SameSite=None', 'Partitioned', 'Path=/'])
+          expect(cookie).toContain(attr);
+        const page = await fetch(h.url + `/settings/${h.a.id}/rules`, {
+          headers: { cookie: cookie.split(';')[0]! },
+        });
+        expect(page.status).toBe(200);
+        expect(page.headers.get('content-security-policy')).toContain(
+          "frame-ancestors 'self' https://app.hubspot.com",
+        );
+        const html = await page.text();
+        expect(html).toContain('<label for="note">');
+      });
+
+      it.each([
+        ['no link at all', (link: string) => link.replace(/\?.*$/, '')],
+        ['a forged signature', (link: string) => link.replace(/sig=[^&]+/, 'sig=AAAA')],
+        ['another user', (link: string) => link.replace(/user=[^&]+/, 'user=mallory%40evil.io')],
+        ['another tenant', (link: string) => link.replace(/tenant=[^&]+/, `tenant=${h.b.id}`)],
+        [
+          'a later expiry',
+          (link: string) => link.replace(/exp=(\d+)/, (_m, e: string) => `exp=${Number(e) + 1}`),
+        ],
+      ])('refuses %s', async (_what, alter) => {
+        const res = await fetch(h.url + alter(h.linkFor(h.a)), { redirect: 'manual' });
+        expect(res.status).toBe(401);
+        expect(res.headers.get('set-cookie')).toBeNull();
+      });
+
+      it('refuses an expired link', async () => {
+        const link = h.linkFor(h.a);
+        h.clock.now += 5 * 60_000;
+        try {
+          expect((await fetch(h.url + link, { redirect: 'manual' })).status).toBe(401);
+        } finally {
+          h.clock.now = T0;
+        }
+      });
+
+      it("one tenant's session reads neither the other's API nor its pages", async () => {
+        const session = await h.login(h.a);
+        expect((await api(`/api/tenants/${h.a.id}/rules`, { session })).status).toBe(200);
+        for (const path of ['rules', 'team', 'activity', 'health'])
+          expect((await api(`/api/tenants/${h.b.id}/${path}`, { session })).status).toBe(401);
+        expect((await api(`/settings/${h.b.id}/rules`, { session })).status).toBe(401);
+        expect(
+          (
+            await api(`/api/tenants/${h.b.id}/rules/publish`, {
+              method: 'POST',
+              session,
+              body: JSON.stringify({ source: RULES, note: 'x', basedOn: null }),
+            })
+          ).status,
+        ).toBe(401);
+      });
+
+      it('a state-changing request without the CSRF token changes nothing', async () => {
+        const { cookie } = await h.login(h.a);
+        const res = await api(`/api/tenants/${h.a.id}/rules/rollback`, {
+          method: 'POST',
+          session: { cookie, csrf: 'wrong' },
+          body: JSON.stringify({ version: 'x', note: 'x' }),
+        });
+        expect(res.status).toBe(403);
+      });
+
+      it("a request HubSpot signed for the tenant's portal gets in; for another portal, or altered, it does not", async () => {
+        const path = `/api/tenants/${h.a.id}/rules?portalId=101&userEmail=ada%40acme.io`;
+        expect((await api(path, { headers: h.hubspotHeaders('GET', path) })).status).toBe(200);
+        const other = `/api/tenants/${h.a.id}/rules?portalId=202&userEmail=ada%40acme.io`;
+        expect((await api(other, { headers: h.hubspotHeaders('GET', other) })).status).toBe(401);
+        expect((await api(other, { headers: h.hubspotHeaders('GET', path) })).status).toBe(401);
+        // The settings extension asks for a link to open the full tab.
+        const linkPath = '/api/crm/settings-link?portalId=101&userEmail=ada%40acme.io';
+        const link = await api(linkPath, { method: 'POST', headers: h.hubspotHeaders('POST', linkPath) });
+        expect(link.status).toBe(200);
+        const { url } = (await link.json()) as { url: string };
+        expect(url).toMatch(/^https:\/\/router\.example\.com\/settings\/open\?/);
+        const opened = await fetch(h.url + url.slice('https://router.example.com'.length), {
+          redirect: 'manual',
+        });
+        expect(opened.status).toBe(303);
+      });
+    });
+
+    describe('rules', () => {
+      it('shows a draft error at its line and column, publishes nothing invalid, publishes with a note, rolls back', async () => {
+        const session = await h.login(h.a, 'ada@acme.io');
+        const before = rulesResponseSchema.parse(
+          await (await api(`/api/tenants/${h.a.id}/rules`, { session })).json(),
+        );
+        const broken = RULES.replace('assign: { pool: emea-ae }', 'assign: { pool: emea-aee }');
+        const line = broken.split('\n').findIndex((l) => l.includes('emea-aee')) + 1;
+        const checked = validateResponseSchema.parse(
+          await (
+            await api(`/api/tenants/${h.a.id}/rules/validate`, {
+              method: 'POST',
+              session,
+              body: JSON.stringify({ source: broken }),
+            })
+          ).json(),
+        );
+        expect(checked.ok).toBe(false);
+        expect(checked.errors[0]).toMatchObject({ line, suggestion: 'emea-ae' });
+        expect(checked.errors[0]!.column).toBeGreaterThan(0);
+        expect(checked.diff).toContain('+    assign: { pool: emea-aee }');
+        expect(checked.diff).toContain('-    assign: { pool: emea-ae }');
+
+        const refused = await api(`/api/tenants/${h.a.id}/rules/publish`, {
+          method: 'POST',
+          session,
+          body: JSON.stringify({ source: broken, note: 'oops', basedOn: before.active!.version }),
+        });
+        expect(refused.status).toBe(422);
+        expect(((await refused.json()) as { errors: { line: number }[] }).errors[0]!.line).toBe(line);
+
+        const fixed = RULES.replace('due: 15m', 'due: 20m');
+        const published = await api(`/api/tenants/${h.a.id}/rules/publish`, {
+          method: 'POST',
+          session,
+          body: JSON.stringify({ source: fixed, note: 'slower task', basedOn: before.active!.version }),
+        });
+        expect(published.status).toBe(200);
+        // A second publish from the same stale base is a conflict.
+        const stale = await api(`/api/tenants/${h.a.id}/rules/publish`, {
+          method: 'POST',
+          session,
+          body: JSON.stringify({
+            source: RULES.replace('due: 15m', 'due: 30m'),
+            note: 'x',
+            basedOn: before.active!.version,
+          }),
+        });
+        expect(stale.status).toBe(409);
+
+        const after = rulesResponseSchema.parse(
+          await (await api(`/api/tenants/${h.a.id}/rules`, { session })).json(),
+        );
+        expect(after.active?.source).toBe(fixed);
+        expect(after.publications[0]).toMatchObject({ publishedBy: 'ada@acme.io', note: 'slower task' });
+        const back = await api(`/api/tenants/${h.a.id}/rules/rollback`, {
+          method: 'POST',
+          session,
+          body: JSON.stringify({ version: before.active!.version, note: 'undo' }),
+        });
+        expect(back.status).toBe(200);
+        const undone = rulesResponseSchema.parse(
+          await (await api(`/api/tenants/${h.a.id}/rules`, { session })).json(),
+        );
+        expect(undone.active?.version).toBe(before.active!.version);
+        // The other tenant saw none of it.
+        const other = await h.login(h.b);
+        const theirs = rulesResponseSchema.parse(
+          await (await api(`/api/tenants/${h.b.id}/rules`, { session: other })).json(),
+        );
+        expect(theirs.publications).toHaveLength(1);
+      });
+
+      it('a body that does not fit the schema is a 400 naming the field', async () => {
+        const session = await h.login(h.a);
+        const res = await api(`/api/tenants/${h.a.id}/rules/publish`, {
+          method: 'POST',
+          session,
+          body: JSON.stringify({ source: RULES, note: '   ', basedOn: null }),
+        });
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as { error: string }).error).toMatch(/^note: /);
+      });
+    });
+
+    describe('preview, team, activity', () => {
+      it('previews a draft on the last decided leads: what changes, per rep; edits a rep; finds leads', async () => {
+        const session = await h.login(h.a);
+        await h.route(h.a, [
+          dachLead('p1'),
+          dachLead('p2'),
+          dachLead('p3', { country: 'FR', employees: 100, demoRequested: false }),
+        ]);
+        const draft = RULES.replace('assign: { pool: emea-ae }', 'assign: { rep: bo@acme.io }');
+        const preview = previewResponseSchema.parse(
+          await (
+            await api(`/api/tenants/${h.a.id}/preview`, {
+              method: 'POST',
+              session,
+              body: JSON.stringify({ source: draft, limit: 100 }),
+            })
+          ).json(),
+        );
+        expect(preview.leads).toBe(3);
+        // The two DACH demo requests would all go to Bo; the French lead does not change.
+        expect(preview.changed.every((c) => c.draft.owner === 'bo@acme.io')).toBe(true);
+        expect(preview.changed.map((c) => c.leadId)).not.toContain('p3');
+        expect(preview.perRep.find((r) => r.rep === 'bo@acme.io')?.draft).toBe(2);
+
+        const edited = await api(`/api/tenants/${h.a.id}/team/reps/${encodeURIComponent('bo@acme.io')}`, {
+          method: 'PATCH',
+          session,
+          body: JSON.stringify({ outOfOffice: ['2026-11-01..2026-11-30'], weight: 3 }),
+        });
+        expect(edited.status).toBe(200);
+        const team = teamResponseSchema.parse(
+          await (await api(`/api/tenants/${h.a.id}/team`, { session })).json(),
+        );
+        const bo = team.reps.find((r) => r.email === 'bo@acme.io');
+        expect(bo).toMatchObject({ weight: 3, outOfOffice: ['2026-11-01..2026-11-30'] });
+        expect(bo?.skippedNow).toMatch(/^out of office 2026-11-01/);
+        expect(team.pools.find((p) => p.name === 'emea-ae')?.next).toBe('ada@acme.io');
+        // An invalid edit is refused with the loader's words, and nothing changes.
+        const bad = await api(`/api/tenants/${h.a.id}/team/reps/${encodeURIComponent('bo@acme.io')}`, {
+          method: 'PATCH',
+          session,
+          body: JSON.stringify({ timezone: 'Mars/Olympus' }),
+        });
+        expect(bad.status).toBe(422);
+        expect(JSON.stringify(await bad.json())).toContain('unknown time zone');
+
+        const found = activityResponseSchema.parse(
+          await (
+            await api(`/api/tenants/${h.a.id}/activity?q=${encodeURIComponent('Lead p2')}`, { session })
+          ).json(),
+        );
+        expect(found.leads.map((l) => l.leadId)).toEqual(['p2']);
+        const detail = await (await api(`/api/tenants/${h.a.id}/activity/p2`, { session })).json();
+        expect(JSON.stringify(detail)).toContain('Enterprise demo requests in DACH');
+        // Re-route: queued once as its own job; a lead without a decision here is not found.
+        const rerouted = await api(`/api/tenants/${h.a.id}/activity/p2/reroute`, { method: 'POST', session });
+        const body = await rerouted.text();
+        expect([rerouted.status, body]).toEqual([200, expect.stringContaining('"queued":true')]);
+        expect((await h.storage.inboxStats(h.a.id)).pending).toBe(1);
+        expect(
+          (await api(`/api/tenants/${h.a.id}/activity/nope/reroute`, { method: 'POST', session })).status,
+        ).toBe(404);
+        // Tenant B searching for A's lead finds nothing.
+        const other = await h.login(h.b);
+        const theirs = activityResponseSchema.parse(
+          await (await api(`/api/tenants/${h.b.id}/activity?q=p2`, { session: other })).json(),
+        );
+        expect(theirs.leads).toEqual([]);
+        expect((await api(`/api/tenants/${h.b.id}/activity/p2`, { session: other })).status).toBe(404);
+      });
+
+      it('serves an OpenAPI document generated from the schemas', async () => {
+        const doc = (await (await fetch(h.url + '/api/openapi.json')).json()) as {
+          paths: Record<string, unknown>;
+        };
+        expect(Object.keys(doc.paths)).toEqual(
+          expect.arrayContaining([
+            '/api/tenants/{tenantId}/rules/publish',
+            '/api/tenants/{tenantId}/preview',
+          ]),
+        );
+      });
+    });
+
+    describe('approvals', () => {
+      it('a publication waits for a second admin, is visible in the history, and goes stale when another lands first', async () => {
+        const ada = await h.login(h.a, 'ada@acme.io');
+        const bo = await h.login(h.a, 'bo@acme.io');
+        const json = async (res: Response) => [res.status, await res.json()] as const;
+        const post = (session: typeof ada, path: string, body?: unknown) =>
+          api(`/api/tenants/${h.a.id}${path}`, {
+            method: 'POST',
+            session,
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+        const rules = async () =>
+          rulesResponseSchema.parse(
+            await (await api(`/api/tenants/${h.a.id}/rules`, { session: ada })).json(),
+          );
+        const setRequired = (session: typeof ada, required: boolean) =>
+          api(`/api/tenants/${h.a.id}/approvals`, {
+            method: 'PUT',
+            session,
+            body: JSON.stringify({ required }),
+          });
+
+        expect((await setRequired(ada, true)).status).toBe(200);
+        const start = await rules();
+        const base = start.active!.version;
+        const draft = RULES.replace('due: 15m', 'due: 17m');
+        const [status, requested] = await json(
+          await post(ada, '/rules/publish', { source: draft, note: 'faster', basedOn: base }),
+        );
+        expect([status, requested.status]).toEqual([200, 'pending_approval']);
+        const request = approvalsResponseSchema.shape.requests.element.parse(requested.request);
+        // Nothing published yet; the request is listed, pending.
+        expect((await rules()).active!.version).toBe(base);
+        expect((await rules()).requests[0]).toMatchObject({
+          id: request.id,
+          state: 'pending',
+          requestedBy: 'ada@acme.io',
+        });
+
+        // Its author cannot approve it; another tenant cannot even see it.
+        const own = await json(await post(ada, `/approvals/${request.id}/approve`));
+        expect(own).toEqual([409, { error: expect.stringContaining('a second admin must approve it') }]);
+        const other = await h.login(h.b);
+        const foreign = await api(`/api/tenants/${h.b.id}/approvals/${request.id}/approve`, {
+          method: 'POST',
+          session: other,
+        });
+        expect(foreign.status).toBe(404);
+
+        const approved = await json(await post(bo, `/approvals/${request.id}/approve`));
+        expect(approved[0]).toBe(200);
+        expect(approved[1]).toMatchObject({
+          status: 'published',
+          publication: { publishedBy: 'ada@acme.io', approvedBy: 'bo@acme.io', note: 'faster' },
+        });
+        const after = await rules();
+        expect(after.active!.source).toBe(draft);
+        expect(after.publications[0]).toMatchObject({ publishedBy: 'ada@acme.io', approvedBy: 'bo@acme.io' });
+        expect(after.requests[0]).toMatchObject({
+          id: request.id,
+          state: 'approved',
+          decidedBy: 'bo@acme.io',
+        });
+        expect((await post(bo, `/approvals/${request.id}/approve`)).status).toBe(409);
+
+        // Two requests from the same base: the first approved makes the other stale.
+        const x = (
+          await json(
+            await post(ada, '/rules/publish', {
+              source: RULES.replace('due: 15m', 'due: 18m'),
+              note: 'x',
+              basedOn: after.active!.version,
+            }),
+          )
+        )[1];
+        const y = (
+          await json(
+            await post(bo, '/rules/publish', {
+              source: RULES.replace('due: 15m', 'due: 19m'),
+              note: 'y',
+              basedOn: after.active!.version,
+            }),
+          )
+        )[1];
+        expect((await post(ada, `/approvals/${y.request.id}/approve`)).status).toBe(200);
+        const stale = await json(await post(bo, `/approvals/${x.request.id}/approve`));
+        expect(stale).toEqual([409, { error: expect.stringContaining('stale') }]);
+        expect((await rules()).requests.find((r) => r.id === x.request.id)?.state).toBe('stale');
+        expect((await rules()).active!.source).toBe(RULES.replace('due: 15m', 'due: 19m'));
+
+        // Rejected: nothing changes. A team edit and a rollback wait too.
+        const z = (
+          await json(
+            await post(ada, '/rules/publish', {
+              source: RULES,
+              note: 'z',
+              basedOn: (await rules()).active!.version,
+            }),
+          )
+        )[1];
+        expect((await json(await post(bo, `/approvals/${z.request.id}/reject`)))[1]).toMatchObject({
+          status: 'rejected',
+          request: { state: 'rejected', decidedBy: 'bo@acme.io' },
+        });
+        const teamEdit = await json(
+          await api(`/api/tenants/${h.a.id}/team/reps/${encodeURIComponent('bo@acme.io')}`, {
+            method: 'PATCH',
+            session: ada,
+            body: JSON.stringify({ weight: 5 }),
+          }),
+        );
+        expect(teamEdit[1]).toMatchObject({
+          status: 'pending_approval',
+          request: { note: expect.stringContaining('bo@acme.io') },
+        });
+        const rolled = await json(await post(ada, '/rules/rollback', { version: base, note: 'back' }));
+        expect(rolled[1]).toMatchObject({ status: 'pending_approval' });
+        expect((await rules()).active!.source).toBe(RULES.replace('due: 15m', 'due: 19m'));
+
+        // Turning approvals off takes a second admin as well.
+        const asked = approvalsResponseSchema.parse(await (await setRequired(ada, false)).json());
+        expect(asked).toMatchObject({ required: true, offRequestedBy: 'ada@acme.io' });
+        expect(approvalsResponseSchema.parse(await (await setRequired(ada, false)).json()).required).toBe(
+          true,
+        );
+        expect(approvalsResponseSchema.parse(await (await setRequired(bo, false)).json()).required).toBe(
+          false,
+        );
+        const direct = await json(
+          await post(ada, '/rules/publish', {
+            source: RULES,
+            note: 'direct',
+            basedOn: (await rules()).active!.version,
+          }),
+        );
+        expect(direct[1]).toMatchObject({ status: 'published', publication: { approvedBy: null } });
+      });
+    });
   });
-});
+}

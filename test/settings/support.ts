@@ -1,11 +1,10 @@
-// A settings server over real storage (SQLite :memory:) with two installed HubSpot tenants routing with
+// A settings server over real storage (SQLite :memory:, or a fresh PostgreSQL schema) with two installed HubSpot tenants routing with
 // the demo rules and team, a movable clock, and leads decided by the real core and committed as the
 // worker commits them (with the lead and account they were decided on).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import express from 'express';
 import { signV3 } from '../../connectors/hubspot/signature.js';
-import { Keyring } from '../../connectors/shared/crypto.js';
 import { hubspotFetchVerifier } from '../../src/app/hubspot.js';
 import { decide } from '../../src/core/decide.js';
 import { summarizeDecision } from '../../src/core/explain.js';
@@ -16,7 +15,8 @@ import { loadRuleSet, loadTeam, ruleSetVersion, teamVersion } from '../../src/ru
 import { listenOn } from '../../src/server/index.js';
 import { reportRoutes } from '../../src/server/reports.js';
 import { SettingsAccess, SettingsService, settingsRouter, settingsLink } from '../../src/settings/index.js';
-import { openStorage, TenantConfigRepository, type Storage, type Tenant } from '../../src/storage/index.js';
+import { TenantConfigRepository, type Storage, type Tenant } from '../../src/storage/index.js';
+import { sqliteMemory, type Engine } from '../storage/helpers.js';
 
 export const RULES = readFileSync('rules/hubspot-demo/rules.yaml', 'utf8');
 export const TEAM = readFileSync('rules/hubspot-demo/team.yaml', 'utf8');
@@ -43,12 +43,8 @@ export interface SettingsHarness {
   close(): Promise<void>;
 }
 
-export async function startSettings(): Promise<SettingsHarness> {
-  const storage = await openStorage({
-    file: ':memory:',
-    cipher: new Keyring(randomBytes(32)),
-    now: () => T0,
-  });
+export async function startSettings(engine: Engine = sqliteMemory): Promise<SettingsHarness> {
+  const { storage, close } = await engine.open();
   const config = new TenantConfigRepository(storage.db);
   const install = async (portal: string, name: string): Promise<Tenant> => {
     const tenant = await storage.createTenant({ provider: 'hubspot', externalId: portal, name }, T0);
@@ -145,7 +141,7 @@ export async function startSettings(): Promise<SettingsHarness> {
     },
     async close() {
       await running.close();
-      await storage.close();
+      await close();
     },
   };
 }

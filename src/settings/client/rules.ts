@@ -4,7 +4,13 @@
 import { yaml } from '@codemirror/lang-yaml';
 import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
 import { basicSetup, EditorView } from 'codemirror';
-import { publishResponseSchema, rulesResponseSchema, validateResponseSchema } from '../schemas.js';
+import {
+  approvalsResponseSchema,
+  decideResponseSchema,
+  publishResponseSchema,
+  rulesResponseSchema,
+  validateResponseSchema,
+} from '../schemas.js';
 import { ApiError, call, el, fail, status, when } from './api.js';
 import { clearDraft, loadDraft, saveDraft } from './draft.js';
 
@@ -106,14 +112,15 @@ export async function rulesPage(): Promise<void> {
             method: 'POST',
             body: { version: p.rulesetVersion, note },
           })
-            .then(async () => {
+            .then(async (outcome) => {
+              if (outcome.status === 'pending_approval') {
+                status(
+                  `Roll back to ${p.rulesetVersion} requested (request ${outcome.request.id}): it waits for a second admin's approval.`,
+                );
+                return refresh();
+              }
               status(`Rolled back to ${p.rulesetVersion}.`);
-              rules = await call(rulesResponseSchema, '/rules');
-              clearDraft();
-              view.dispatch({
-                changes: { from: 0, to: view.state.doc.length, insert: rules.active?.source ?? '' },
-              });
-              history();
+              return refresh(true);
             })
             .catch(fail);
         });
@@ -122,6 +129,7 @@ export async function rulesPage(): Promise<void> {
           {},
           el('td', {}, when(p.publishedAt)),
           el('td', {}, p.publishedBy),
+          el('td', {}, p.approvedBy ?? ''),
           el('td', {}, p.rulesetVersion),
           el('td', {}, p.teamVersion ?? ''),
           el('td', {}, p.note),
@@ -130,7 +138,78 @@ export async function rulesPage(): Promise<void> {
       }),
     );
   };
+
+  const requests = (): void => {
+    document.getElementById('requests')!.replaceChildren(
+      ...rules.requests.map((r) => {
+        const actions = el('td', {});
+        if (r.state === 'pending')
+          for (const decision of ['approve', 'reject'] as const) {
+            const label = decision === 'approve' ? 'Approve' : 'Reject';
+            const button = el('button', { type: 'button', 'aria-label': `${label} request ${r.id}` }, label);
+            button.addEventListener('click', () => {
+              call(decideResponseSchema, `/approvals/${r.id}/${decision}`, { method: 'POST' })
+                .then(async (outcome) => {
+                  if (outcome.status === 'published') {
+                    status(
+                      `Request ${r.id} approved: ${outcome.publication.rulesetVersion} is published; workers route with it from their next batch.`,
+                    );
+                    return refresh(true);
+                  }
+                  status(`Request ${r.id} rejected.`);
+                  return refresh();
+                })
+                .catch(fail);
+            });
+            actions.append(button, ' ');
+          }
+        return el(
+          'tr',
+          {},
+          el('td', {}, when(r.requestedAt)),
+          el('td', {}, r.requestedBy),
+          el('td', {}, r.rulesetVersion),
+          el('td', {}, r.teamVersion ?? ''),
+          el('td', {}, r.note),
+          el('td', {}, r.decidedBy === null ? r.state : `${r.state} by ${r.decidedBy}`),
+          actions,
+        );
+      }),
+    );
+  };
+
+  const checkbox = document.getElementById('require-approval') as HTMLInputElement;
+  const showApprovals = (a: { required: boolean; offRequestedBy?: string | undefined }): void => {
+    checkbox.checked = a.required;
+    document.getElementById('approval-state')!.textContent = !a.required
+      ? 'Publishing takes effect at once.'
+      : a.offRequestedBy !== undefined
+        ? `${a.offRequestedBy} asked to stop requiring approval: another admin unticking the box confirms it.`
+        : 'A publication, a rollback or a team edit waits until a second admin approves it below.';
+  };
+  checkbox.addEventListener('change', () => {
+    call(approvalsResponseSchema, '/approvals', { method: 'PUT', body: { required: checkbox.checked } })
+      .then((a) => {
+        showApprovals(a);
+        status(a.required ? 'Approvals are required.' : 'Approvals are no longer required.');
+      })
+      .catch(fail);
+  });
+
+  /** Reloads history and requests; `published`: the active version changed, so the editor shows it. */
+  async function refresh(published = false): Promise<void> {
+    rules = await call(rulesResponseSchema, '/rules');
+    if (published) {
+      clearDraft();
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: rules.active?.source ?? '' } });
+      showDiff([]);
+    }
+    history();
+    requests();
+  }
   history();
+  requests();
+  showApprovals(await call(approvalsResponseSchema, '/approvals'));
 
   document.getElementById('publish')!.addEventListener('click', () => {
     const note = (document.getElementById('note') as HTMLInputElement).value;
@@ -138,12 +217,21 @@ export async function rulesPage(): Promise<void> {
       method: 'POST',
       body: { source: view.state.doc.toString(), note, basedOn: rules.active?.version ?? null },
     })
-      .then(async ({ publication }) => {
-        status(`Published ${publication.rulesetVersion}: workers route with it from their next batch.`);
+      .then(async (outcome) => {
+        (document.getElementById('note') as HTMLInputElement).value = '';
+        if (outcome.status === 'pending_approval') {
+          status(
+            `Requested ${outcome.request.rulesetVersion} (request ${outcome.request.id}): it is published once a second admin approves it.`,
+          );
+          return refresh();
+        }
+        status(
+          `Published ${outcome.publication.rulesetVersion}: workers route with it from their next batch.`,
+        );
         clearDraft();
         rules = await call(rulesResponseSchema, '/rules');
-        (document.getElementById('note') as HTMLInputElement).value = '';
         history();
+        requests();
         showDiff([]);
       })
       .catch((error: unknown) => {

@@ -99,8 +99,12 @@ export async function teamPage(): Promise<void> {
         outOfOffice: list(input('rep-ooo').value),
       },
     })
-      .then(async ({ publication }) => {
-        status(`Saved ${email}: team ${publication.teamVersion ?? ''} published.`);
+      .then(async (outcome) => {
+        status(
+          outcome.status === 'published'
+            ? `Saved ${email}: team ${outcome.publication.teamVersion ?? ''} published.`
+            : `Saved ${email}: team ${outcome.request.teamVersion ?? ''} waits for a second admin's approval (request ${outcome.request.id}).`,
+        );
         team = await load();
         render(team);
       })
