@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   activityResponseSchema,
   approvalsResponseSchema,
+  publishResponseSchema,
   previewResponseSchema,
   rulesResponseSchema,
   teamResponseSchema,
@@ -299,6 +300,12 @@ for (const [engineName, engine, suite] of ENGINES) {
         const ada = await h.login(h.a, 'ada@acme.io');
         const bo = await h.login(h.a, 'bo@acme.io');
         const json = async (res: Response) => [res.status, await res.json()] as const;
+        /** A publish that must have become a request: the request. */
+        const pending = async (res: Promise<Response>) => {
+          const outcome = publishResponseSchema.parse(await (await res).json());
+          if (outcome.status !== 'pending_approval') throw new Error(`published at once: ${outcome.status}`);
+          return outcome.request;
+        };
         const post = (session: typeof ada, path: string, body?: unknown) =>
           api(`/api/tenants/${h.a.id}${path}`, {
             method: 'POST',
@@ -320,11 +327,9 @@ for (const [engineName, engine, suite] of ENGINES) {
         const start = await rules();
         const base = start.active!.version;
         const draft = RULES.replace('due: 15m', 'due: 17m');
-        const [status, requested] = await json(
-          await post(ada, '/rules/publish', { source: draft, note: 'faster', basedOn: base }),
+        const request = await pending(
+          post(ada, '/rules/publish', { source: draft, note: 'faster', basedOn: base }),
         );
-        expect([status, requested.status]).toEqual([200, 'pending_approval']);
-        const request = approvalsResponseSchema.shape.requests.element.parse(requested.request);
         // Nothing published yet; the request is listed, pending.
         expect((await rules()).active!.version).toBe(base);
         expect((await rules()).requests[0]).toMatchObject({
@@ -360,41 +365,35 @@ for (const [engineName, engine, suite] of ENGINES) {
         expect((await post(bo, `/approvals/${request.id}/approve`)).status).toBe(409);
 
         // Two requests from the same base: the first approved makes the other stale.
-        const x = (
-          await json(
-            await post(ada, '/rules/publish', {
-              source: RULES.replace('due: 15m', 'due: 18m'),
-              note: 'x',
-              basedOn: after.active!.version,
-            }),
-          )
-        )[1];
-        const y = (
-          await json(
-            await post(bo, '/rules/publish', {
-              source: RULES.replace('due: 15m', 'due: 19m'),
-              note: 'y',
-              basedOn: after.active!.version,
-            }),
-          )
-        )[1];
-        expect((await post(ada, `/approvals/${y.request.id}/approve`)).status).toBe(200);
-        const stale = await json(await post(bo, `/approvals/${x.request.id}/approve`));
+        const x = await pending(
+          post(ada, '/rules/publish', {
+            source: RULES.replace('due: 15m', 'due: 18m'),
+            note: 'x',
+            basedOn: after.active!.version,
+          }),
+        );
+        const y = await pending(
+          post(bo, '/rules/publish', {
+            source: RULES.replace('due: 15m', 'due: 19m'),
+            note: 'y',
+            basedOn: after.active!.version,
+          }),
+        );
+        expect((await post(ada, `/approvals/${y.id}/approve`)).status).toBe(200);
+        const stale = await json(await post(bo, `/approvals/${x.id}/approve`));
         expect(stale).toEqual([409, { error: expect.stringContaining('stale') }]);
-        expect((await rules()).requests.find((r) => r.id === x.request.id)?.state).toBe('stale');
+        expect((await rules()).requests.find((r) => r.id === x.id)?.state).toBe('stale');
         expect((await rules()).active!.source).toBe(RULES.replace('due: 15m', 'due: 19m'));
 
         // Rejected: nothing changes. A team edit and a rollback wait too.
-        const z = (
-          await json(
-            await post(ada, '/rules/publish', {
-              source: RULES,
-              note: 'z',
-              basedOn: (await rules()).active!.version,
-            }),
-          )
-        )[1];
-        expect((await json(await post(bo, `/approvals/${z.request.id}/reject`)))[1]).toMatchObject({
+        const z = await pending(
+          post(ada, '/rules/publish', {
+            source: RULES,
+            note: 'z',
+            basedOn: (await rules()).active!.version,
+          }),
+        );
+        expect((await json(await post(bo, `/approvals/${z.id}/reject`)))[1]).toMatchObject({
           status: 'rejected',
           request: { state: 'rejected', decidedBy: 'bo@acme.io' },
         });
