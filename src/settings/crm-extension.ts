@@ -4,6 +4,7 @@
 // or for an account that has not installed the app, is refused with nothing said about why.
 import express, { Router, type Request } from 'express';
 import type { z } from 'zod';
+import type { Trace } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { Storage, Tenant } from '../storage/index.js';
 import type { Access, SettingsAccess } from './access.js';
@@ -24,8 +25,8 @@ export const CRM_STATUS_PATH = `${CRM_API}/status`;
 export const RECORD_ROUTING_PATH = `${CRM_API}/records/:recordId/routing`;
 export const RECORD_REROUTE_PATH = `${CRM_API}/records/:recordId/reroute`;
 
-/** How many resolution steps the card shows; the full trace is on the Activity page. */
-const CARD_STEPS = 6;
+/** How many trace lines the card shows; the full trace is on the Activity page. */
+const CARD_TRACE_LINES = 8;
 
 export interface CrmExtensionDeps {
   service: SettingsService;
@@ -70,6 +71,17 @@ function recordId(req: Request): string {
   return id;
 }
 
+/** The trace in short: each rule checked in order (✓ matched), each pool's pick, then resolution steps. */
+export function traceLines(trace: Trace): string[] {
+  return [
+    ...trace.routes.map(
+      (r) => `${r.matched ? '✓' : '✗'} ${r.name}${r.note === undefined ? '' : ` (${r.note})`}`,
+    ),
+    ...trace.assignments.map((a) => `pool ${a.pool}: ${a.reason}`),
+    ...trace.steps,
+  ].slice(0, CARD_TRACE_LINES);
+}
+
 /** The last decision on a record, as the card shows it, with the SLA it set. */
 export async function recordRouting(
   storage: CrmExtensionDeps['storage'],
@@ -90,7 +102,7 @@ export async function recordRouting(
       rule: last.route?.name ?? null,
       rulesetVersion: last.ruleSet.version,
       summary: last.summary,
-      steps: last.trace.steps.slice(0, CARD_STEPS),
+      steps: traceLines(last.trace),
     },
     sla: timer === undefined ? null : { state: timer.state, dueAt: timer.dueAt },
   };

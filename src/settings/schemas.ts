@@ -309,7 +309,7 @@ export const recordRoutingResponseSchema = z.object({
       rule: z.string().nullable(),
       rulesetVersion: z.string(),
       summary: z.string(),
-      /** How the destination was resolved, step by step. */
+      /** The trace in short: rules checked (✓ matched, ✗ not), the pool's pick, resolution steps. */
       steps: z.array(z.string()),
     })
     .nullable(),
