@@ -126,6 +126,8 @@ export interface DirectoryOwner {
    * does not list is scheduled in it rather than in UTC.
    */
   timezone?: string | undefined;
+  /** The CRM id of this owner's manager, when the CRM records one (Salesforce `User.ManagerId`). */
+  managerId?: string | undefined;
 }
 
 export interface Directory {

@@ -529,7 +529,7 @@ export class SalesforceConnector implements CrmConnector {
 
   private async fetchDirectory(now: number): Promise<OrgDirectory> {
     const users = await this.query(
-      "SELECT Id, Name, Email, IsActive, TimeZoneSidKey FROM User WHERE UserType = 'Standard'",
+      "SELECT Id, Name, Email, IsActive, TimeZoneSidKey, ManagerId FROM User WHERE UserType = 'Standard'",
       'User query',
     );
     const owners: DirectoryOwner[] = [];
@@ -548,6 +548,9 @@ export class SalesforceConnector implements CrmConnector {
         teams: [],
         timezone: str(u['TimeZoneSidKey']),
       };
+      // Where `escalate: manager` goes when the team file names no manager.
+      const managerId = str(u['ManagerId']);
+      if (managerId !== undefined) owner.managerId = managerId;
       owners.push(owner);
       ownerEmail.set(id, email);
       ownerEmail.set(id.slice(0, 15), email);

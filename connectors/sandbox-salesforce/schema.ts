@@ -173,6 +173,7 @@ const OBJECTS: readonly ObjectDef[] = [
       ['IsActive', 'boolean'],
       ['TimeZoneSidKey', 'picklist', 'r'],
       ['UserType', 'picklist', 'nu'],
+      ref('ManagerId', ['User'], 'Manager'),
     ],
     { IsActive: true, UserType: 'Standard' },
   ),

@@ -1,6 +1,6 @@
 // Renders decisions for people: one line for logs and notes, a full explanation for `explain`.
 import { fieldValue } from './normalize.js';
-import { describeStep } from './sla.js';
+import { describeStep, escalationTarget } from './sla.js';
 import type {
   Action,
   ConditionTrace,
@@ -237,7 +237,7 @@ export function explainDecision(decision: Decision, lead: Lead, team: Team): str
     } else {
       const breach =
         sla.onBreach.kind === 'escalate'
-          ? `escalate to ${sla.onBreach.to.kind === 'rep' ? sla.onBreach.to.email : `queue ${sla.onBreach.to.name}`}`
+          ? `escalate to ${escalationTarget(sla.onBreach.to)}`
           : sla.onBreach.kind === 'reroute'
             ? 're-route'
             : 'remind';

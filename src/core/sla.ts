@@ -1,7 +1,7 @@
 // SLA clock math and breach-policy decisions. Pure: time is an argument, the CRM's answer is an
 // argument, and the answer is data the SLA processor acts on.
 import { checkPresence, localTime } from './availability.js';
-import type { DecisionSla, Rep, SlaBreach, SlaClock, SlaSpec, SlaStep } from './types.js';
+import type { DecisionSla, Rep, SlaBreach, SlaClock, SlaEscalation, SlaSpec, SlaStep } from './types.js';
 
 const MINUTE = 60_000;
 /** No clock runs longer than this many minutes looking for working time (a year). */
@@ -163,9 +163,25 @@ export function describeStep(step: SlaStep): string {
     case 'reroute':
       return `after ${after} re-route to the next eligible rep who has not had the lead`;
     case 'escalate':
-      return `after ${after} escalate to ${step.to.kind === 'rep' ? step.to.email : `queue ${step.to.name}`}`;
+      return `after ${after} escalate to ${escalationTarget(step.to)}`;
     default: {
       const never: never = step;
+      return String(never);
+    }
+  }
+}
+
+/** Who an escalation goes to, in words. */
+export function escalationTarget(to: SlaEscalation): string {
+  switch (to.kind) {
+    case 'rep':
+      return to.email;
+    case 'queue':
+      return `queue ${to.name}`;
+    case 'manager':
+      return 'the owner’s manager';
+    default: {
+      const never: never = to;
       return String(never);
     }
   }

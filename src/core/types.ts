@@ -102,6 +102,8 @@ export interface Rep {
   active: boolean;
   /** Why an inactive rep is inactive, when it is not the team file's `active: false`. */
   inactiveReason?: string | undefined;
+  /** The rep's manager (an email), from the team file or the CRM's user record: where `escalate: manager` goes. */
+  manager?: string | undefined;
 }
 
 /**
@@ -237,13 +239,11 @@ export interface SequenceSpec {
   sender?: string | undefined;
 }
 
-export type SlaBreach =
-  | { kind: 'remind' }
-  | { kind: 'reroute' }
-  | { kind: 'escalate'; to: { kind: 'rep'; email: string } | { kind: 'queue'; name: string } };
+export type SlaBreach = { kind: 'remind' } | { kind: 'reroute' } | { kind: 'escalate'; to: SlaEscalation };
 
-/** Who an SLA escalation hands the lead to. */
-export type SlaEscalation = { kind: 'rep'; email: string } | { kind: 'queue'; name: string };
+/** Who an SLA escalation hands the lead to: a named rep, a queue, or the owner's manager. */
+export type SlaEscalation =
+  { kind: 'rep'; email: string } | { kind: 'queue'; name: string } | { kind: 'manager' };
 
 /**
  * One step of an SLA's breach policy, taken when the lead is still untouched `afterMs` after its owner

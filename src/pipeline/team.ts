@@ -54,6 +54,7 @@ export function landQueue(
  *   CRM", "not a user of the CRM portal").
  * - Directory owners the team does not name are added as reps (in their CRM time zone, else UTC;
  *   always available) so account owners and existing owners can be routed to.
+ * - A rep's manager is the team file's `manager:`, else the manager the CRM records for their user.
  */
 export function mergeDirectory(team: Team, directory: Directory): MergedTeam {
   const ownerByEmail = new Map<string, DirectoryOwner>();
@@ -63,9 +64,14 @@ export function mergeDirectory(team: Team, directory: Directory): MergedTeam {
     // One email, several owner records (re-invited user): prefer the active one.
     if (seen === undefined || (!seen.active && o.active)) ownerByEmail.set(email, o);
   }
+  const emailById = new Map(directory.owners.map((o) => [o.id, o.email.toLowerCase()]));
+  const managerOf = (owner: DirectoryOwner | undefined): string | undefined =>
+    owner?.managerId === undefined ? undefined : emailById.get(owner.managerId);
   const reps: Record<string, Rep> = {};
-  for (const [email, rep] of Object.entries(team.reps)) {
+  for (const [email, teamRep] of Object.entries(team.reps)) {
     const owner = ownerByEmail.get(email.toLowerCase());
+    const manager = teamRep.manager ?? managerOf(owner);
+    const rep = manager === undefined ? teamRep : { ...teamRep, manager };
     if (!rep.active) reps[email] = rep;
     else if (owner === undefined)
       reps[email] = { ...rep, active: false, inactiveReason: 'not a user of the CRM portal' };
@@ -74,7 +80,9 @@ export function mergeDirectory(team: Team, directory: Directory): MergedTeam {
   }
   for (const [email, owner] of ownerByEmail) {
     if (Object.hasOwn(reps, email)) continue;
+    const manager = managerOf(owner);
     reps[email] = {
+      ...(manager === undefined ? {} : { manager }),
       email,
       name: owner.name,
       timezone: owner.timezone !== undefined && isValidTimeZone(owner.timezone) ? owner.timezone : 'UTC',

@@ -234,16 +234,19 @@ const taskSchema = strictObject({
 
 function breach(value: unknown, scope: Scope): SlaBreach | undefined {
   if (value === 'remind' || value === 'reroute') return { kind: value };
+  // The current owner's manager (team file `manager:`, or the CRM's user record).
+  if (isPlainObject(value) && Object.keys(value).length === 1 && value['escalate'] === 'manager')
+    return { kind: 'escalate', to: { kind: 'manager' } };
   if (isPlainObject(value) && Object.keys(value).length === 1 && isPlainObject(value['escalate'])) {
     const to = parseDestination(value['escalate'], scope.at('escalate'), { allowHold: false });
     if (to === undefined) return undefined;
     if (to.kind === 'rep' || to.kind === 'queue') return { kind: 'escalate', to };
-    scope.error(['escalate'], 'escalate to { rep: email } or { queue: name }');
+    scope.error(['escalate'], 'escalate to { rep: email }, { queue: name } or manager');
     return undefined;
   }
   scope.error(
     [],
-    `on_breach is remind, reroute, { escalate: { rep: email } } or { escalate: { queue: name } }, got ${describeType(value)}`,
+    `on_breach is remind, reroute, { escalate: { rep: email } }, { escalate: { queue: name } } or { escalate: manager }, got ${describeType(value)}`,
     {
       suggestion: typeof value === 'string' ? closest(value, ['remind', 'reroute', 'escalate']) : undefined,
     },
@@ -254,7 +257,7 @@ function breach(value: unknown, scope: Scope): SlaBreach | undefined {
 const STEP_ACTIONS = ['remind', 'reroute', 'escalate'] as const;
 const MAX_SLA_STEPS = 10;
 
-/** `{ after: 5m, remind: task | notify }`, `{ after: 15m, reroute: true }`, `{ after: 1h, escalate: { rep | queue } }`. */
+/** `{ after: 5m, remind: task | notify }`, `{ after: 15m, reroute: true }`, `{ after: 1h, escalate: { rep | queue } | manager }`. */
 function slaStep(value: unknown, scope: Scope): SlaStep | undefined {
   if (!isPlainObject(value)) {
     scope.error([], `a step is { after: 15m, remind | reroute | escalate: … }, got ${describeType(value)}`);
@@ -448,6 +451,8 @@ export function teamSchema(warnings: RawWarning[]) {
       .default(1),
     cap: strictObject({ per_day: count.optional(), per_week: count.optional() }).optional(),
     active: z.boolean().default(true),
+    /** Who `escalate: manager` hands this rep's untouched leads to. */
+    manager: z.string().trim().toLowerCase().regex(EMAIL, 'a manager is named by email').optional(),
   }).superRefine((r, ctx) => {
     // Hours without a zone would silently be read as UTC.
     if (r.hours !== undefined && r.hours.length > 0 && r.timezone === undefined)
@@ -541,6 +546,7 @@ export function teamSchema(warnings: RawWarning[]) {
         active: r.active,
       };
       if (r.name !== undefined) rep.name = r.name;
+      if (r.manager !== undefined) rep.manager = r.manager;
       if (r.cap?.per_day !== undefined) rep.caps.perDay = r.cap.per_day;
       if (r.cap?.per_week !== undefined) rep.caps.perWeek = r.cap.per_week;
       reps[email] = rep;

@@ -454,22 +454,17 @@ export const resolvedDestinationSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('hold'), fields: z.array(z.string()), until: z.number() }),
 ]) satisfies z.ZodType<ResolvedDestination>;
 
-export const slaBreachSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('remind') }),
-  z.object({ kind: z.literal('reroute') }),
-  z.object({
-    kind: z.literal('escalate'),
-    to: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('rep'), email: z.string() }),
-      z.object({ kind: z.literal('queue'), name: z.string() }),
-    ]),
-  }),
-]) satisfies z.ZodType<SlaBreach>;
-
 const slaEscalationSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rep'), email: z.string() }),
   z.object({ kind: z.literal('queue'), name: z.string() }),
+  z.object({ kind: z.literal('manager') }),
 ]);
+
+export const slaBreachSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('remind') }),
+  z.object({ kind: z.literal('reroute') }),
+  z.object({ kind: z.literal('escalate'), to: slaEscalationSchema }),
+]) satisfies z.ZodType<SlaBreach>;
 
 export const slaStepSchema = z.discriminatedUnion('kind', [
   z.object({ afterMs: z.number(), kind: z.literal('remind'), via: z.enum(['task', 'notify']) }),

@@ -193,6 +193,47 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await env.close();
     });
 
+    it('escalates to the owner’s manager from the team file; an owner without one keeps the lead, saying why', async () => {
+      const managed = rules(hook.url)
+        .replace(
+          '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
+          '        - { after: 20m, escalate: manager }',
+        )
+        .replace(
+          'nina@acme.io: { timezone: America/New_York }',
+          'nina@acme.io: { timezone: America/New_York, manager: Dev@Acme.io }',
+        );
+      expect(managed).toContain('escalate: manager');
+      const env = await setup(sandbox(), { engine, rules: managed });
+      const timers = new SlaTimerRepository(env.storage.db);
+      const ws = workers(env, new NotificationRepository(env.storage.db));
+      // Round robin: the first lead goes to nina (managed by dev), the second to omar (no manager).
+      const [ninas, omars] = env.demo.createContacts(2, 'import');
+      await env.enqueueCreated([ninas!, omars!]);
+      await env.drain(ws[0]!);
+      await tick(env, ws, T0 + 19 * MIN);
+      await tick(env, ws, T0 + 20 * MIN + 1000);
+      await tick(env, ws, T0 + 2 * 60 * MIN);
+      expect(env.writes('owner.set', ninas!.id).map((w) => w.details['to'])).toEqual([
+        ownerId(env, 'nina@acme.io'),
+        ownerId(env, 'dev@acme.io'),
+      ]);
+      expect(env.writes('owner.set', omars!.id).map((w) => w.details['to'])).toEqual([
+        ownerId(env, 'omar@acme.io'),
+      ]);
+      const ninaSteps = await timers.stepsFor(TENANT, ninas!.id);
+      const omarSteps = await timers.stepsFor(TENANT, omars!.id);
+      expect(ninaSteps.map((s) => [s.kind, s.status, s.owner, s.detail])).toEqual([
+        ['breach', 'done', 'nina@acme.io', expect.stringContaining('SLA breached')],
+        ['escalate', 'done', 'nina@acme.io', 'not touched: after 20m escalate to the owner’s manager'],
+      ]);
+      expect(omarSteps.map((s) => [s.kind, s.status, s.error])).toEqual([
+        ['breach', 'done', null],
+        ['escalate', 'failed', expect.stringMatching(/omar@acme\.io has no manager: give them manager:/)],
+      ]);
+      await env.close();
+    });
+
     it('a touched lead is left alone, and its first touch is kept', async () => {
       const { env, timers, notifications } = await start();
       const ws = workers(env, notifications);

@@ -52,3 +52,30 @@ describe('mergeDirectory: CRM users the team file does not list', () => {
     expect(merged.reps['di@acme.io']?.timezone).toBe('UTC');
   });
 });
+
+describe('mergeDirectory: a rep’s manager', () => {
+  it('is the team file’s manager, else the manager the CRM records for the user (by owner id)', () => {
+    const merged = mergeDirectory(
+      makeTeam([
+        makeRep('ada@acme.io', { manager: 'zoe@acme.io' }),
+        makeRep('bo@acme.io'),
+        makeRep('cy@acme.io'),
+      ]),
+      {
+        owners: [
+          { id: '1', email: 'ada@acme.io', name: 'Ada', active: true, teams: [], managerId: '3' },
+          { id: '2', email: 'bo@acme.io', name: 'Bo', active: true, teams: [], managerId: '4' },
+          { id: '3', email: 'cy@acme.io', name: 'Cy', active: true, teams: [] },
+          { id: '4', email: 'Max@acme.io', name: 'Max', active: true, teams: [], managerId: '9' },
+        ],
+        queues: {},
+        fetchedAt: 0,
+      },
+    ).team;
+    expect(merged.reps['ada@acme.io']?.manager).toBe('zoe@acme.io');
+    expect(merged.reps['bo@acme.io']?.manager).toBe('max@acme.io');
+    expect(merged.reps['cy@acme.io']?.manager).toBeUndefined();
+    // A manager id the directory does not list names nobody.
+    expect(merged.reps['max@acme.io']?.manager).toBeUndefined();
+  });
+});

@@ -8,7 +8,13 @@
 // never send one twice.
 import { CrmError, type Directory, type TouchQuery, type TouchState } from '../../../connectors/connector.js';
 import { addSlaTime, checkpoints, describeStep, formatSlaDuration, judge, slaSteps } from '../../core/sla.js';
-import { DEFAULT_TOUCH_SIGNALS, type Decision, type NotifyEvent, type SlaStep } from '../../core/types.js';
+import {
+  DEFAULT_TOUCH_SIGNALS,
+  type Decision,
+  type NotifyEvent,
+  type SlaEscalation,
+  type SlaStep,
+} from '../../core/types.js';
 import { z } from 'zod';
 import type { Logger } from 'winston';
 import { channelsFor, type Notifier } from '../../notify/notifier.js';
@@ -552,35 +558,7 @@ export class SlaProcessor {
         return 'done';
       }
       case 'escalate': {
-        const to = step.to;
-        let target: { ownerId: string; owner: string } | { teamId: string } | CrmError;
-        if (to.kind === 'rep') {
-          const o = merged.ownerByEmail.get(to.email);
-          target =
-            o === undefined || !o.active
-              ? new CrmError(
-                  'invalid',
-                  `escalation rep ${to.email} is not an active ${CRM_NAMES[runtime.connector.provider]} owner`,
-                )
-              : { ownerId: o.id, owner: to.email };
-        } else {
-          const q = runtime.team.queues[to.name];
-          const landed = landQueue(
-            to.name,
-            q?.target,
-            merged,
-            CRM_NAMES[runtime.connector.provider] ?? 'the CRM',
-          );
-          target =
-            landed instanceof CrmError
-              ? landed
-              : landed.kind === 'owner'
-                ? {
-                    ownerId: landed.ownerId,
-                    owner: q?.target.kind === 'owner' ? q.target.owner : landed.ownerId,
-                  }
-                : { teamId: landed.teamId };
-        }
+        const target = escalationTarget(runtime, merged, step.to, r.expected);
         const acted = await this.sendOnce(
           tenantId,
           t,
@@ -673,6 +651,54 @@ export class SlaProcessor {
       error: result.error.message,
     });
     return 'done';
+  }
+}
+
+type EscalationTarget = { ownerId: string; owner: string } | { teamId: string } | CrmError;
+
+/**
+ * Where an escalation lands in the CRM: a named rep's owner, a queue's target, or the manager of the
+ * owner we wrote (`expected`), who is then a rep like any other. A CrmError('invalid') says why not.
+ */
+function escalationTarget(
+  runtime: TenantRuntime,
+  merged: MergedTeam,
+  to: SlaEscalation,
+  expected: string | null,
+): EscalationTarget {
+  const crm = CRM_NAMES[runtime.connector.provider] ?? 'the CRM';
+  const asRep = (email: string): EscalationTarget => {
+    const o = merged.ownerByEmail.get(email);
+    return o === undefined || !o.active
+      ? new CrmError('invalid', `escalation rep ${email} is not an active ${crm} owner`)
+      : { ownerId: o.id, owner: email };
+  };
+  switch (to.kind) {
+    case 'rep':
+      return asRep(to.email);
+    case 'manager': {
+      if (expected === null)
+        return new CrmError('invalid', 'the lead has no rep whose manager it could go to');
+      const manager = merged.team.reps[expected]?.manager;
+      return manager === undefined
+        ? new CrmError(
+            'invalid',
+            `${expected} has no manager: give them manager: in the team file, or a manager in ${crm}`,
+          )
+        : asRep(manager);
+    }
+    case 'queue': {
+      const q = runtime.team.queues[to.name];
+      const landed = landQueue(to.name, q?.target, merged, crm);
+      if (landed instanceof CrmError) return landed;
+      return landed.kind === 'owner'
+        ? { ownerId: landed.ownerId, owner: q?.target.kind === 'owner' ? q.target.owner : landed.ownerId }
+        : { teamId: landed.teamId };
+    }
+    default: {
+      const never: never = to;
+      return never;
+    }
   }
 }
 

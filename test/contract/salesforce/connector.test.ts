@@ -41,13 +41,14 @@ function connector(over: Partial<ConstructorParameters<typeof SalesforceConnecto
 
 /** The directory: two users, one Lead queue, an active territory model with one territory. */
 function directory(scope: nock.Scope, opts: { territories?: boolean } = {}): void {
-  query(scope, (q) => q.startsWith('SELECT Id, Name, Email, IsActive, TimeZoneSidKey FROM User'), [
+  query(scope, (q) => q.startsWith('SELECT Id, Name, Email, IsActive, TimeZoneSidKey, ManagerId FROM User'), [
     record('User', {
       Id: ADA,
       Name: 'Ada Lovelace',
       Email: 'Ada@Acme.io',
       IsActive: true,
       TimeZoneSidKey: 'Europe/London',
+      ManagerId: BO,
     }),
     record('User', {
       Id: BO,
@@ -55,6 +56,7 @@ function directory(scope: nock.Scope, opts: { territories?: boolean } = {}): voi
       Email: 'bo@acme.io',
       IsActive: false,
       TimeZoneSidKey: 'America/Chicago',
+      ManagerId: null,
     }),
   ]);
   query(scope, (q) => q === "SELECT QueueId FROM QueueSobject WHERE SobjectType = 'Lead'", [
@@ -320,7 +322,7 @@ describe('findAccountsByDomain', () => {
 });
 
 describe('directory', () => {
-  it('lists users with time zones, Lead queues by name and developer name, and territories with users', async () => {
+  it('lists users with time zones and managers, Lead queues by name and developer name, and territories with users', async () => {
     const scope = nock(INSTANCE);
     directory(scope);
     const c = connector();
@@ -334,9 +336,11 @@ describe('directory', () => {
         email: 'ada@acme.io',
         active: true,
         timezone: 'Europe/London',
+        managerId: BO,
       }),
       expect.objectContaining({ id: BO, email: 'bo@acme.io', active: false, timezone: 'America/Chicago' }),
     ]);
+    expect(d.owners[1]).not.toHaveProperty('managerId');
     expect(d.queues).toEqual({ 'Inbound Triage': QUEUE, Inbound_Triage: QUEUE });
     expect(t).toEqual([
       {

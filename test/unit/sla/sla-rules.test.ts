@@ -57,6 +57,40 @@ describe('SLA rules', () => {
     expect(clocked.ruleSet.routes[0]!.sla?.steps).toEqual([{ afterMs: 600_000, kind: 'reroute' }]);
   });
 
+  it('reads an escalation to the owner’s manager, and a rep’s manager in the team file', () => {
+    const r = loadRuleSet(
+      FILE('{ first_touch: 10m, steps: [{ after: 1h, escalate: manager }] }').replace(
+        'bo@acme.io: { timezone: Europe/Berlin }',
+        'bo@acme.io: { timezone: Europe/Berlin, manager: " Zoe@Acme.io" }',
+      ),
+      'rules/t.yaml',
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.ruleSet.routes[0]!.sla?.steps).toEqual([
+      { afterMs: 3_600_000, kind: 'escalate', to: { kind: 'manager' } },
+    ]);
+    expect(r.ruleSet.team?.reps['bo@acme.io']?.manager).toBe('zoe@acme.io');
+    expect(r.ruleSet.team?.reps['ada@acme.io']?.manager).toBeUndefined();
+    const shorthand = loadRuleSet(
+      FILE('{ first_touch: 10m, on_breach: { escalate: manager } }'),
+      'rules/t.yaml',
+    );
+    if (!shorthand.ok) throw new Error(JSON.stringify(shorthand.errors));
+    expect(shorthand.ruleSet.routes[0]!.sla?.onBreach).toEqual({ kind: 'escalate', to: { kind: 'manager' } });
+  });
+
+  it('rejects a manager that is not an email', () => {
+    const found = errors(
+      FILE('{ first_touch: 10m }').replace(
+        'bo@acme.io: { timezone: Europe/Berlin }',
+        'bo@acme.io: { timezone: Europe/Berlin, manager: Zoe }',
+      ),
+    );
+    expect(found.join('\n')).toMatch(
+      /^11:\d+ team\.reps\["bo@acme\.io"\]\.manager: a manager is named by email/,
+    );
+  });
+
   it('reads what counts as a touch for the rule set', () => {
     const r = loadRuleSet(
       FILE('{ first_touch: 10m }', 'touch: [activity, task_completed]\n'),
@@ -93,6 +127,7 @@ describe('SLA rules', () => {
       /nothing follows an escalation/,
     ],
     ['{ first_touch: 10m, clock: office }', /clock/],
+    ['{ first_touch: 10m, on_breach: { escalate: boss } }', /or \{ escalate: manager \}/],
     ['{ first_touch: 10m, steps: [] }', /steps takes a list of 1 to 10 steps/],
     ['{ first_touch: 10m, steps: [{ after: 5m, remind: task, later: 1 }] }', /unknown key "later"/],
   ])('rejects %s with file, line and column', (sla, message) => {
