@@ -142,6 +142,12 @@ export class Portal {
   readonly enrollments: Enrollment[] = [];
   private edges: AssociationEdge[] = [];
   private edgeKeys = new Set<string>();
+  /**
+   * Contact ids by lower-cased email, as written (an entry may be stale after an update; lookups check
+   * the object itself): the uniqueness check on create would otherwise scan every contact, which makes
+   * importing 100,000 contacts quadratic.
+   */
+  private readonly contactsByEmail = new Map<string, Set<string>>();
   private counters = { ...ID_BASE };
   private listeners: ((e: ChangeEvent) => void)[] = [];
   /** Told every change, when the sandbox keeps its data in a file. */
@@ -194,6 +200,7 @@ export class Portal {
     switch (change.op) {
       case 'object':
         this.objects[change.object.type].set(change.object.id, change.object);
+        this.indexEmail(change.object);
         return;
       case 'edge':
         this.addEdge(change.edge);
@@ -296,6 +303,7 @@ export class Portal {
     }
     const obj: CrmObject = { id, type, properties, createdAt: now, updatedAt: now, archived: false };
     this.objects[type].set(id, obj);
+    this.indexEmail(obj);
     this.journal?.({ op: 'object', object: obj });
     this.write(WRITE_KIND[type].created, id, source, pickDetails(properties));
     if (type === 'contacts' && properties['hubspot_owner_id']) {
@@ -325,8 +333,26 @@ export class Portal {
     return obj;
   }
 
+  private indexEmail(obj: CrmObject): void {
+    const email = obj.type === 'contacts' ? obj.properties['email']?.toLowerCase() : undefined;
+    if (email === undefined) return;
+    const ids = this.contactsByEmail.get(email);
+    if (ids === undefined) this.contactsByEmail.set(email, new Set([obj.id]));
+    else ids.add(obj.id);
+  }
+
   findByProperty(type: ObjectType, property: string, value: string): CrmObject | undefined {
     const wanted = value.toLowerCase();
+    if (type === 'contacts' && property === 'email') {
+      // The lowest id (the first created), as the scan below would find it.
+      let first: CrmObject | undefined;
+      for (const id of this.contactsByEmail.get(wanted) ?? []) {
+        const o = this.objects.contacts.get(id);
+        if (o === undefined || o.archived || o.properties['email']?.toLowerCase() !== wanted) continue;
+        if (first === undefined || Number(o.id) < Number(first.id)) first = o;
+      }
+      return first;
+    }
     for (const o of this.objects[type].values()) {
       if (!o.archived && o.properties[property]?.toLowerCase() === wanted) return o;
     }
@@ -359,6 +385,7 @@ export class Portal {
     }
     obj.updatedAt = now;
     obj.properties['lastmodifieddate'] = new Date(now).toISOString();
+    this.indexEmail(obj);
     this.journal?.({ op: 'object', object: obj });
     this.write(WRITE_KIND[type].updated, id, source, Object.fromEntries(changed));
     const after = obj.properties['hubspot_owner_id'] ?? '';

@@ -77,6 +77,49 @@ describe('sandbox API behaviour', () => {
     expect(await tasksOf(contact)).toEqual([task!.id]);
   });
 
+  it('a search pinned to record ids answers as a full search would (ids as numbers, other filters kept)', async () => {
+    const [a, b, c] = contactIds as [string, string, string];
+    const search = async (filterGroups: unknown[]): Promise<string[]> => {
+      clock.advance(1_000); // past the 5 searches a second
+      const res = await client.apiRequest({
+        method: 'POST',
+        path: '/crm/v3/objects/contacts/search',
+        body: { filterGroups, properties: ['email'], limit: 100 },
+      });
+      if (res.status !== 200) throw new Error(await res.text());
+      return ((await res.json()) as { results: { id: string }[] }).results.map((r) => r.id);
+    };
+    const pin = (values: string[]) => ({ propertyName: 'hs_object_id', operator: 'IN', values });
+    expect(await search([{ filters: [pin([c, `00${a}`, '999999'])] }])).toEqual([a, c]);
+    expect(
+      await search([
+        { filters: [pin([a, b]), { propertyName: 'email', operator: 'NEQ', value: 'nobody@x.example' }] },
+        { filters: [{ propertyName: 'hs_object_id', operator: 'EQ', value: c }] },
+      ]),
+    ).toEqual([a, b, c]);
+    // A group without a pin searches every record.
+    const everyone = await search([{ filters: [{ propertyName: 'email', operator: 'HAS_PROPERTY' }] }]);
+    expect(
+      await search([
+        { filters: [pin([a])] },
+        { filters: [{ propertyName: 'email', operator: 'HAS_PROPERTY' }] },
+      ]),
+    ).toEqual(everyone);
+  });
+
+  it('a contact email is unique on create, also after another contact’s email changed', () => {
+    const portal = sandbox.portal(portalId);
+    const one = portal.createObject('contacts', { email: 'Moved@Unique.example' }, 'import');
+    expect(() => portal.createObject('contacts', { email: 'moved@unique.example' }, 'import')).toThrow(
+      /Contact already exists. Existing ID: /,
+    );
+    portal.updateObject('contacts', one.id, { email: 'new@unique.example' }, 'admin');
+    expect(portal.createObject('contacts', { email: 'moved@unique.example' }, 'import').id).not.toBe(one.id);
+    expect(() => portal.createObject('contacts', { email: 'NEW@unique.example' }, 'import')).toThrow(
+      `Existing ID: ${one.id}`,
+    );
+  });
+
   it('echoes each input’s objectWriteTraceId on its result, in shuffled order when asked', async () => {
     sandbox.behaviour.shuffleBatchResults = true;
     const inputs = contactIds.map((c) => taskInput(c, `trace-${c}`));

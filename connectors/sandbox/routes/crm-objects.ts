@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { type ObjectType, parseObjectType } from '../associations.js';
 import { authed, param, queryList, queryString, requireScopes, type SandboxContext } from '../context.js';
 import { BATCH_LIMIT, SandboxHttpError, batchTooLarge, notFound, validation } from '../errors.js';
-import { checkSearchLimits, runSearch, searchRequestSchema } from '../search.js';
+import { checkSearchLimits, pinnedIds, runSearch, searchRequestSchema } from '../search.js';
 import type { CrmObject, Portal } from '../store.js';
 import { toSimple } from './serialize.js';
 
@@ -125,7 +125,12 @@ export function crmObjectsRouter(ctx: SandboxContext): Router {
     const search = parseBody(searchRequestSchema, req.body ?? {});
     checkSearchLimits(search);
     const indexedBy = ctx.clock.now() - ctx.behaviour.searchLagMs;
-    const indexed = [...portal.objects[type].values()].filter((o) => o.createdAt <= indexedBy);
+    const pinned = pinnedIds(search);
+    const candidates =
+      pinned === undefined
+        ? [...portal.objects[type].values()]
+        : [...pinned].flatMap((id) => portal.objects[type].get(id) ?? []);
+    const indexed = candidates.filter((o) => o.createdAt <= indexedBy);
     const out = runSearch(indexed, search, (toType) => portal.associatedIds(type, toType));
     res.json({
       total: out.total,
