@@ -1,12 +1,13 @@
 // The HubSpot developer-platform project (hubspot-app/) as uploaded for one deployment. The committed
 // files are templates: every URL HubSpot must know — the OAuth redirect (also the Marketplace install
-// URL), the webhook target, the URLs UI extensions may fetch, the support pages — is built here from
-// PUBLIC_URL, so they always match what the server answers on. A development variant adds the
+// URL), the webhook target, the URLs UI extensions may fetch and frame, the support pages, and the app
+// URL the extensions call — is built here from PUBLIC_URL, so they always match what the server answers on. A development variant adds the
 // localhost redirect HubSpot allows for testing; a production project never carries one.
 //
 // Checked against HubSpot's app configuration reference for platform 2026.03 (developers.hubspot.com/
-// docs/apps/developer-platform/build-apps/app-configuration, .../add-features/configure-webhooks;
-// hubspot.md §1.1, §8.4, §9.1). HubSpot's own project-parsing library fetches its schemas from HubSpot
+// docs/apps/developer-platform/build-apps/app-configuration, .../add-features/configure-webhooks,
+// .../ui-extensions/extension-points/app-cards/reference, .../create-a-settings-page; hubspot.md §1.1,
+// §8.4, §9.1). HubSpot's own project-parsing library fetches its schemas from HubSpot
 // with an account, so it cannot run offline; these schemas encode every field the docs require.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -17,13 +18,24 @@ import { ConfigError } from './config.js';
 
 export const PLATFORM_VERSION = '2026.03';
 export const TEMPLATE_DIR = new URL('../../hubspot-app/', import.meta.url);
-/** The project's files, relative to its root. */
-export const PROJECT_FILES = [
+/** The project's JSON files, relative to its root: each checked against its schema. */
+export const JSON_FILES = [
   'hsproject.json',
   'src/app/app-hsmeta.json',
   'src/app/webhooks/webhooks-hsmeta.json',
+  'src/app/settings/settings-hsmeta.json',
+  'src/app/settings/package.json',
+  'src/app/cards/routing-card-hsmeta.json',
+  'src/app/cards/package.json',
 ] as const;
+export type JsonFile = (typeof JSON_FILES)[number];
+/** The UI extensions' sources, copied as text (their app URL filled in); the component tests cover them. */
+export const SOURCE_FILES = ['src/app/settings/Settings.tsx', 'src/app/cards/RoutingCard.tsx'] as const;
+/** Every file of the project, relative to its root. */
+export const PROJECT_FILES = [...JSON_FILES, ...SOURCE_FILES] as const;
 export type ProjectFile = (typeof PROJECT_FILES)[number];
+/** A JSON file's value, or a source file's text. */
+export type ProjectFiles = Record<ProjectFile, unknown>;
 
 export interface ProjectOptions {
   /** Where HubSpot reaches the app: https, no query, fragment or credentials. */
@@ -85,6 +97,7 @@ export const appSchema = z
             conditionallyRequiredScopes: z.array(scope),
           })
           .strict(),
+        // fetch: what hubspot.fetch may call; iframe: what openIframeModal may open.
         permittedUrls: z
           .object({ fetch: z.array(httpsUrl), iframe: z.array(httpsUrl), img: z.array(httpsUrl) })
           .strict(),
@@ -127,10 +140,62 @@ export const webhooksSchema = z
   })
   .strict();
 
-const SCHEMAS: Record<ProjectFile, z.ZodTypeAny> = {
+/** An extension's React entrypoint, from the project's `src` (`/app/cards/RoutingCard.tsx`). */
+const entrypoint = z.string().regex(/^\/app\/[A-Za-z0-9_/-]+\.(jsx|tsx)$/, 'must be /app/….jsx or .tsx');
+
+export const settingsSchema = z
+  .object({ uid, type: z.literal('settings'), config: z.object({ entrypoint }).strict() })
+  .strict();
+
+export const CARD_LOCATIONS = [
+  'crm.record.tab',
+  'crm.record.sidebar',
+  'crm.preview',
+  'helpdesk.sidebar',
+] as const;
+
+export const cardSchema = z
+  .object({
+    uid,
+    type: z.literal('card'),
+    config: z
+      .object({
+        name: z.string().min(1),
+        description: z.string().optional(),
+        location: z.enum(CARD_LOCATIONS),
+        entrypoint,
+        objectTypes: z.array(z.enum(['contacts', 'companies', 'deals', 'tickets'])).min(1),
+      })
+      .strict(),
+  })
+  .strict();
+
+/** An extension directory's package.json: exact versions, so what is uploaded is what the tests ran. */
+export const extensionPackageSchema = z
+  .object({
+    name: z.string().min(1),
+    version: z.string(),
+    private: z.literal(true),
+    license: z.string(),
+    type: z.literal('module'),
+    dependencies: z
+      .object({
+        '@hubspot/ui-extensions': z.string().regex(/^\d+\.\d+\.\d+$/, 'pin an exact version'),
+        // @hubspot/ui-extensions' peer dependency, exactly (hubspot.md §9.1).
+        react: z.literal('18.3.1'),
+      })
+      .strict(),
+  })
+  .strict();
+
+const SCHEMAS: Record<JsonFile, z.ZodTypeAny> = {
   'hsproject.json': projectSchema,
   'src/app/app-hsmeta.json': appSchema,
   'src/app/webhooks/webhooks-hsmeta.json': webhooksSchema,
+  'src/app/settings/settings-hsmeta.json': settingsSchema,
+  'src/app/settings/package.json': extensionPackageSchema,
+  'src/app/cards/routing-card-hsmeta.json': cardSchema,
+  'src/app/cards/package.json': extensionPackageSchema,
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -165,18 +230,36 @@ function fill(value: unknown, vars: Record<string, string>): unknown {
 }
 
 /** Every issue of a file against its schema, `file: path: message`. */
-export function validateProjectFile(file: ProjectFile, json: unknown): string[] {
+export function validateProjectFile(file: JsonFile, json: unknown): string[] {
   const parsed = SCHEMAS[file].safeParse(json);
   return parsed.success
     ? []
     : parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(root)'}: ${i.message}`);
 }
 
+/** Problems across files: unique uids, and every extension's entrypoint shipped in the project. */
+function crossCheck(files: ProjectFiles): string[] {
+  const problems: string[] = [];
+  const uids = new Map<string, string>();
+  for (const file of JSON_FILES.filter((f) => f.endsWith('-hsmeta.json'))) {
+    const meta = files[file] as { uid?: unknown; config?: { entrypoint?: unknown } };
+    if (typeof meta.uid === 'string') {
+      const seen = uids.get(meta.uid);
+      if (seen !== undefined) problems.push(`${file}: uid ${meta.uid} is already used by ${seen}`);
+      uids.set(meta.uid, file);
+    }
+    const entry = meta.config?.entrypoint;
+    if (typeof entry === 'string' && !(PROJECT_FILES as readonly string[]).includes(`src${entry}`))
+      problems.push(`${file}: config.entrypoint ${entry} is not a file of the project`);
+  }
+  return problems;
+}
+
 /** The project for a deployment, validated; throws a ConfigError naming every problem. */
 export async function buildHubSpotProject(
   options: ProjectOptions,
   templates: URL = TEMPLATE_DIR,
-): Promise<Record<ProjectFile, unknown>> {
+): Promise<ProjectFiles> {
   const base = projectBaseUrl(options.publicUrl);
   if (!z.string().email().safeParse(options.supportEmail).success)
     throw new ConfigError(`--support-email "${options.supportEmail}" is not an email address`);
@@ -185,15 +268,19 @@ export async function buildHubSpotProject(
     SUPPORT_EMAIL: options.supportEmail,
     SETUP_GUIDE_URL: base + SETUP_GUIDE_PATH,
   };
-  const out = {} as Record<ProjectFile, unknown>;
-  for (const file of PROJECT_FILES) {
+  const out = {} as ProjectFiles;
+  for (const file of JSON_FILES) {
     out[file] = fill(JSON.parse(await readFile(new URL(file, templates), 'utf8')) as unknown, vars);
   }
+  for (const file of SOURCE_FILES) out[file] = fill(await readFile(new URL(file, templates), 'utf8'), vars);
   if (options.developmentPort !== undefined) {
     const app = out['src/app/app-hsmeta.json'] as { config: { auth: { redirectUrls: string[] } } };
     app.config.auth.redirectUrls.push(`http://localhost:${options.developmentPort}${CALLBACK_PATH}`);
   }
-  const problems = PROJECT_FILES.flatMap((file) => validateProjectFile(file, out[file]));
+  const problems = [
+    ...JSON_FILES.flatMap((file) => validateProjectFile(file, out[file])),
+    ...crossCheck(out),
+  ];
   const left = JSON.stringify(out).match(/\{\{[A-Z_]+\}\}/);
   if (left !== null) problems.push(`a template placeholder was left unfilled: ${left[0]}`);
   if (problems.length > 0) throw new ConfigError(`the HubSpot project is not valid:\n${problems.join('\n')}`);
@@ -201,15 +288,13 @@ export async function buildHubSpotProject(
 }
 
 /** Writes the project under `dir`; returns the paths written. */
-export async function writeHubSpotProject(
-  files: Record<ProjectFile, unknown>,
-  dir: string,
-): Promise<string[]> {
+export async function writeHubSpotProject(files: ProjectFiles, dir: string): Promise<string[]> {
   const written: string[] = [];
   for (const file of PROJECT_FILES) {
     const path = join(dir, file);
+    const value = files[file];
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, JSON.stringify(files[file], null, 2) + '\n');
+    await writeFile(path, typeof value === 'string' ? value : JSON.stringify(value, null, 2) + '\n');
     written.push(path);
   }
   return written;

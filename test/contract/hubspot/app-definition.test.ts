@@ -1,7 +1,8 @@
 // The HubSpot project (hubspot-app/ templates, generated for a public URL) against the developer
-// platform 2026.03 app configuration reference (hubspot.md §1.1, §8.4, §9.1): every field the docs
-// require, the URLs that must match PUBLIC_URL, and no example or localhost URL in a production project.
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+// platform 2026.03 app configuration reference (hubspot.md §1.1, §8.4, §9.1) and the app card and
+// settings page references: every field the docs require, the URLs that must match PUBLIC_URL, the UI
+// extensions shipped with their entrypoints, and no example or localhost URL in a production project.
+import { cp, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPTIONAL_SCOPES, REQUIRED_SCOPES } from '../../../connectors/hubspot/oauth.js';
@@ -9,9 +10,14 @@ import { ConfigError } from '../../../src/app/config.js';
 import {
   appSchema,
   buildHubSpotProject,
+  cardSchema,
+  extensionPackageSchema,
+  JSON_FILES,
   PLATFORM_VERSION,
   PROJECT_FILES,
   projectSchema,
+  settingsSchema,
+  SOURCE_FILES,
   TEMPLATE_DIR,
   validateProjectFile,
   webhooksSchema,
@@ -41,11 +47,12 @@ describe('the HubSpot project generated for a public URL', () => {
     expect(app.config.auth.redirectUrls).toEqual([PUBLIC_URL + CALLBACK_PATH]);
     expect(hooks.config.settings.targetUrl).toBe(PUBLIC_URL + WEBHOOK_PATH);
     expect(app.config.permittedUrls.fetch).toEqual([PUBLIC_URL]);
+    expect(app.config.permittedUrls.iframe).toEqual([PUBLIC_URL]);
     expect(app.config.support.supportUrl).toBe(PUBLIC_URL + SETUP_GUIDE_PATH);
     expect(app.config.support.documentationUrl).toBe(PUBLIC_URL + SETUP_GUIDE_PATH);
     expect(app.config.support.supportEmail).toBe('help@acme-sales.example');
     const text = JSON.stringify(files);
-    expect(text).not.toMatch(/localhost|app\.example\.com|\{\{/);
+    expect(text).not.toMatch(/localhost|app\.example\.com|\{\{[A-Z_]+\}\}/);
   });
 
   it('adds a localhost redirect only in the development variant', async () => {
@@ -137,10 +144,17 @@ describe('the HubSpot project generated for a public URL', () => {
       io,
     );
     expect([code, errors]).toEqual([0, []]);
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(PROJECT_FILES.length);
     const written = JSON.parse(await readFile(join(out, 'src/app/app-hsmeta.json'), 'utf8')) as unknown;
     expect(written).toEqual((await build())['src/app/app-hsmeta.json']);
-    expect((await readdir(join(out, 'src/app'))).sort()).toEqual(['app-hsmeta.json', 'webhooks']);
+    expect((await readdir(join(out, 'src/app'))).sort()).toEqual([
+      'app-hsmeta.json',
+      'cards',
+      'settings',
+      'webhooks',
+    ]);
+    const card = await readFile(join(out, 'src/app/cards/RoutingCard.tsx'), 'utf8');
+    expect(card).toContain(`const APP_URL = '${PUBLIC_URL}';`);
 
     const refused = await main(
       ['hubspot-project', '--public-url', 'http://x.example', '--support-email', 'a@b.example', '--out', out],
@@ -148,6 +162,67 @@ describe('the HubSpot project generated for a public URL', () => {
     );
     expect(refused).toBe(1);
     expect(errors.join('\n')).toMatch(/must be https/);
+  });
+
+  it('ships a settings page and a contact sidebar card whose entrypoints are in the project', async () => {
+    const files = await build();
+    const settings = settingsSchema.parse(files['src/app/settings/settings-hsmeta.json']);
+    const card = cardSchema.parse(files['src/app/cards/routing-card-hsmeta.json']);
+    expect(settings).toEqual({
+      uid: 'lead_router_settings',
+      type: 'settings',
+      config: { entrypoint: '/app/settings/Settings.tsx' },
+    });
+    expect(card.config).toMatchObject({
+      location: 'crm.record.sidebar',
+      entrypoint: '/app/cards/RoutingCard.tsx',
+      objectTypes: ['contacts'],
+    });
+    for (const entry of [settings.config.entrypoint, card.config.entrypoint])
+      expect(SOURCE_FILES).toContain(`src${entry}`);
+    const uids = JSON_FILES.filter((f) => f.endsWith('-hsmeta.json')).map(
+      (f) => (files[f] as { uid: string }).uid,
+    );
+    expect(new Set(uids).size).toBe(uids.length);
+    // The extensions call the public URL HubSpot permits, and carry nothing else of the deployment.
+    for (const file of SOURCE_FILES) {
+      const text = files[file] as string;
+      expect(text).toContain(`const APP_URL = '${PUBLIC_URL}';`);
+      expect(text).not.toMatch(/\{\{[A-Z_]+\}\}|client.?secret|access.?token|refresh.?token|bearer/i);
+    }
+  });
+
+  it('pins the extensions to the exact versions the component tests ran with', async () => {
+    const files = await build();
+    const root = JSON.parse(await readFile('package.json', 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    for (const file of ['src/app/settings/package.json', 'src/app/cards/package.json'] as const) {
+      const { dependencies } = extensionPackageSchema.parse(files[file]);
+      expect(dependencies).toEqual({
+        '@hubspot/ui-extensions': root.devDependencies['@hubspot/ui-extensions'],
+        react: root.devDependencies['react'],
+      });
+    }
+    expect(validateProjectFile('src/app/cards/package.json', { dependencies: { react: '^18' } })).toEqual(
+      expect.arrayContaining([expect.stringContaining('dependencies.react')]),
+    );
+  });
+
+  it('refuses a card whose entrypoint is not in the project, or a location the reference does not list', async () => {
+    const templates = await mkdtemp(join(tmpdir(), 'lead-router-templates-'));
+    await cp(new URL('.', TEMPLATE_DIR), templates, { recursive: true });
+    const meta = join(templates, 'src/app/cards/routing-card-hsmeta.json');
+    const card = JSON.parse(await readFile(meta, 'utf8')) as { config: Record<string, unknown> };
+    card.config['entrypoint'] = '/app/cards/Missing.tsx';
+    card.config['location'] = 'crm.record.middle';
+    await writeFile(meta, JSON.stringify(card));
+    const built = buildHubSpotProject(
+      { publicUrl: PUBLIC_URL, supportEmail: 'help@acme-sales.example' },
+      new URL(`file://${templates}/`),
+    );
+    await expect(built).rejects.toThrow(/Missing\.tsx is not a file of the project/);
+    await expect(built).rejects.toThrow(/config\.location/);
   });
 
   it('writeHubSpotProject writes every file', async () => {
