@@ -43,6 +43,11 @@ describe('the status the settings extension shows', () => {
       await (await signed('GET', '/api/crm/status', '202')).json(),
     );
     expect(theirs.tenant).toBe('Globex');
+    // Without an email, the user is HubSpot's user id; without either, nobody gets in.
+    const byId = '/api/crm/status?portalId=101&userId=7';
+    expect((await fetch(h.url + byId, { headers: h.hubspotHeaders('GET', byId) })).status).toBe(200);
+    const nobody = '/api/crm/status?portalId=101';
+    expect((await fetch(h.url + nobody, { headers: h.hubspotHeaders('GET', nobody) })).status).toBe(404);
   });
 });
 
