@@ -44,6 +44,28 @@ export class IdFactory {
     return this.format(prefix, n);
   }
 
+  /** The next counter per key prefix (what a restarted sandbox continues from). */
+  counters(): Record<string, number> {
+    return Object.fromEntries(this.next);
+  }
+
+  /** Never hands out `n` or below again for `prefix` (ids kept from an earlier run). */
+  advance(prefix: string, n: number): void {
+    if (n + 1 > (this.next.get(prefix) ?? 1)) this.next.set(prefix, n + 1);
+  }
+
+  /** The key prefix and counter of an id this factory's format made; undefined for any other id. */
+  static parse(id: string): { prefix: string; n: number } | undefined {
+    if (!ID_SHAPE.test(id)) return undefined;
+    let n = 0;
+    for (const c of id.slice(6, 15)) {
+      const digit = BASE62.indexOf(c);
+      if (digit < 0) return undefined;
+      n = n * 62 + digit;
+    }
+    return { prefix: id.slice(0, 3), n };
+  }
+
   format(prefix: string, n: number): string {
     let digits = '';
     for (let v = n; v > 0; v = Math.floor(v / 62)) digits = BASE62.charAt(v % 62) + digits;

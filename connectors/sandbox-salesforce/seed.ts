@@ -197,6 +197,23 @@ export function seedDemoOrg(org: Org, seed = 7, options: { accounts?: number } =
     defaultOwnerId: queueOf('SMB'),
   };
 
+  return demoOrgOver(org, prng, { integrationUserId: integrationId, queues });
+}
+
+/** What a demo org's generator needs beyond the org's records (kept by a sandbox that persists). */
+export interface DemoOrgMeta {
+  integrationUserId: string;
+  queues: Map<string, string>;
+}
+
+/**
+ * The demo org over an org already seeded (now, or in an earlier run kept in a file): its users,
+ * queues and accounts, and the lead generator drawing from `prng`.
+ */
+export function demoOrgOver(org: Org, prng: Prng, meta: DemoOrgMeta): DemoOrg {
+  const integrationId = meta.integrationUserId;
+  const users = org.all('User').filter((u) => u['Id'] !== integrationId);
+  const accounts = org.all('Account');
   const leadCtx = (source: SfWriteSource): WriteContext => ({
     userId: integrationId,
     autoAssign: true,
@@ -250,7 +267,7 @@ export function seedDemoOrg(org: Org, seed = 7, options: { accounts?: number } =
     org,
     integrationUserId: integrationId,
     users,
-    queues,
+    queues: meta.queues,
     accounts,
     createLeads: (n, source = 'admin') => Array.from({ length: n }, () => createLead(source)),
     startGenerator({ ratePerSec }) {

@@ -26,9 +26,16 @@ import {
   type SfSession,
 } from './oauth.js';
 import { Org } from './org.js';
+import {
+  readSfJournal,
+  replaySfJournal,
+  SfSandboxJournal,
+  type OrgSnapshot,
+  type SfSandboxState,
+} from './persist.js';
 import { adminRouter } from './routes/admin.js';
 import { restRouter } from './routes/rest.js';
-import { seedDemoOrg, type DemoOrg } from './seed.js';
+import { demoOrgOver, seedDemoOrg, type DemoOrg } from './seed.js';
 import { ChangeEventStream } from './streaming.js';
 import { SfWriteLog } from './write-log.js';
 
@@ -41,6 +48,11 @@ export interface SalesforceSandboxOptions {
   dailyApiLimit?: number;
   /** How long a CometD /meta/connect is held open when there is nothing to send (default 25 s). */
   longPollTimeoutSec?: number;
+  /**
+   * Keep the orgs' data in this file (persist.ts) and continue from it: `CRM=salesforce npm start` does,
+   * so a restarted demo goes on with the same org and no record id used twice. Tests keep it in memory.
+   */
+  dataFile?: string | undefined;
 }
 
 export interface SalesforceSandbox {
@@ -53,6 +65,8 @@ export interface SalesforceSandbox {
   createDemoOrg(options?: { accounts?: number }): DemoOrg;
   org(orgId: string): Org;
   demo(orgId: string): DemoOrg;
+  /** The seeded demo orgs, oldest first (one kept from an earlier run comes first). */
+  demoOrgs(): DemoOrg[];
   /** A session for a user without the OAuth dance. */
   issueToken(orgId: string, userId: string): SfSession;
   readonly orgs: Map<string, Org>;
@@ -86,12 +100,85 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
   });
   let server: Server | undefined;
 
-  const createOrg = (): Org => {
-    const org = new Org(orgIds.make('00D'), new IdFactory('8d'), clock, writes);
+  const journal = options.dataFile === undefined ? undefined : new SfSandboxJournal(options.dataFile);
+  const snapshotOf = (org: Org): OrgSnapshot => {
+    const demo = demos.get(org.orgId);
+    return {
+      orgId: org.orgId,
+      records: Object.fromEntries([...org.records].map(([obj, table]) => [obj, [...table.values()]])),
+      counters: org.ids.counters(),
+      assignmentRule: org.assignmentRule,
+      demo:
+        demo === undefined
+          ? undefined
+          : { integrationUserId: demo.integrationUserId, queues: Object.fromEntries(demo.queues) },
+      stream: streaming.state(org.orgId),
+    };
+  };
+  const addOrg = (org: Org): Org => {
     orgs.set(org.orgId, org);
     streaming.watch(org);
+    // Every save, as the record now stands (events and writes are journaled by their own hooks).
+    if (journal !== undefined)
+      org.onChange((change) => {
+        const record = org.get(change.recordId);
+        if (record !== undefined)
+          journal.append({ t: 'record', orgId: org.orgId, sobject: change.entityName, record });
+      });
     return org;
   };
+  const createOrg = (): Org => {
+    const org = addOrg(new Org(orgIds.make('00D'), new IdFactory('8d'), clock, writes));
+    journal?.append({ t: 'org', org: snapshotOf(org) });
+    return org;
+  };
+
+  if (journal !== undefined && options.dataFile !== undefined) {
+    restore(replaySfJournal(readSfJournal(options.dataFile)));
+    journal.compact({
+      orgs: [...orgs.values()].map(snapshotOf),
+      orgCounters: orgIds.counters(),
+      writes: writes.list(),
+    });
+    streaming.journal = (orgId, event) => journal.append({ t: 'event', orgId, event });
+    writes.journal = (change) =>
+      journal.append('record' in change ? { t: 'write', record: change.record } : { t: 'writesCleared' });
+  }
+
+  /** The orgs, events and writes of an earlier run: ids and replay ids go on after theirs. */
+  function restore(state: SfSandboxState): void {
+    for (const [prefix, n] of Object.entries(state.orgCounters)) orgIds.advance(prefix, n - 1);
+    for (const kept of state.orgs) {
+      const ids = new IdFactory('8d');
+      const org = addOrg(new Org(kept.orgId, ids, clock, writes));
+      const parsed = IdFactory.parse(kept.orgId);
+      if (parsed !== undefined) orgIds.advance(parsed.prefix, parsed.n);
+      for (const [prefix, n] of Object.entries(kept.counters)) ids.advance(prefix, n - 1);
+      for (const [obj, records] of Object.entries(kept.records)) {
+        const table = org.table(obj);
+        for (const record of records) {
+          const id = String(record['Id']);
+          table.set(id, record);
+          const at = IdFactory.parse(id);
+          if (at !== undefined) ids.advance(at.prefix, at.n);
+        }
+      }
+      org.assignmentRule = kept.assignmentRule;
+      if (kept.stream !== undefined) streaming.restore(org.orgId, kept.stream);
+      if (kept.demo !== undefined) {
+        // Drawn from a seed moved on by the leads made so far: new names, not the first run's again.
+        const prng = new Prng(seed + org.table('Lead').size);
+        demos.set(
+          org.orgId,
+          demoOrgOver(org, prng, {
+            integrationUserId: kept.demo.integrationUserId,
+            queues: new Map(Object.entries(kept.demo.queues)),
+          }),
+        );
+      }
+    }
+    writes.restore(state.writes);
+  }
 
   const reset = () => {
     faults.reset();
@@ -232,8 +319,11 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
       const org = createOrg();
       const demo = seedDemoOrg(org, seed, opts);
       demos.set(org.orgId, demo);
+      // Seeding sets some records directly (the integration user, the active territory model).
+      journal?.append({ t: 'org', org: snapshotOf(org) });
       return demo;
     },
+    demoOrgs: () => [...demos.values()],
     org(orgId) {
       const org = orgs.get(orgId);
       if (org === undefined) throw new Error(`no org ${orgId}`);
@@ -257,6 +347,7 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
     },
     async stop() {
       streaming.close();
+      journal?.close();
       const s = server;
       server = undefined;
       if (s === undefined) return;

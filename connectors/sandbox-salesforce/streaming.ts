@@ -54,14 +54,14 @@ const channelOf = (entity: string) => `/data/${entity}ChangeEvent`;
 
 export type GapType = 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE' | 'GAP_OVERFLOW';
 
-interface StoredEvent {
+export interface StoredEvent {
   replayId: number;
   entity: string;
   at: number;
   data: Record<string, unknown>;
 }
 
-interface OrgStream {
+export interface OrgStream {
   events: StoredEvent[];
   lastReplayId: number;
   /** The highest replay id dropped by retention: a stored id below it can no longer be replayed. */
@@ -84,6 +84,8 @@ export class ChangeEventStream {
   private readonly adapter: FayeNodeAdapter;
   private readonly orgs = new Map<string, OrgStream>();
   private readonly clients = new Map<string, StreamClient>();
+  /** Told every event published, when the sandbox keeps its data in a file. */
+  journal: ((orgId: string, event: StoredEvent) => void) | undefined;
   /** Handshakes refused, by reason, and events delivered: what tests read. */
   readonly stats = { handshakesRefused: 0, connectsRefused: 0, delivered: 0 };
 
@@ -138,6 +140,20 @@ export class ChangeEventStream {
         },
       ),
     });
+  }
+
+  /** An org's retained events and replay position (what a restarted sandbox continues from). */
+  state(orgId: string): Omit<OrgStream, 'gapNext'> {
+    const { events, lastReplayId, purgedThrough } = this.stream(orgId);
+    return { events: [...events], lastReplayId, purgedThrough };
+  }
+
+  /** Events kept from an earlier run: replay ids go on after them, and stored ids stay valid. */
+  restore(orgId: string, kept: Omit<OrgStream, 'gapNext'>): void {
+    const s = this.stream(orgId);
+    s.events.push(...kept.events);
+    s.lastReplayId = Math.max(s.lastReplayId, kept.lastReplayId);
+    s.purgedThrough = Math.max(s.purgedThrough, kept.purgedThrough);
   }
 
   retained(orgId: string): number {
@@ -217,6 +233,7 @@ export class ChangeEventStream {
       data: { schema: `sbx-${entity}-schema-1`, payload, event: { replayId: s.lastReplayId } },
     };
     s.events.push(event);
+    this.journal?.(orgId, event);
     for (const [clientId, client] of this.clients) {
       if (client.orgId !== orgId) continue;
       for (const channel of client.subscriptions.keys())

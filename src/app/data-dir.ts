@@ -11,6 +11,7 @@ export const PID_FILE = 'lead-router.pid';
 /** Files `npm start` keeps in DATA_DIR (besides the pid file): what `npm run demo:reset` removes. */
 export const DEMO_DATA_FILES = [
   'sandbox-crm.jsonl',
+  'sandbox-salesforce.jsonl',
   'lead-router.sqlite',
   'lead-router.sqlite-wal',
   'lead-router.sqlite-shm',

@@ -23,6 +23,8 @@ export interface RunningSalesforceSandbox {
   orgId: string;
   /** The connected app the sandbox registered for this app's callback URL. */
   app: SalesforceApp;
+  /** The demo org was kept from an earlier run (`dataFile`), not created now. */
+  resumed: boolean;
 }
 
 /**
@@ -33,12 +35,15 @@ export async function startSalesforceSandbox(args: {
   port: number;
   redirectUri: string;
   options?: SalesforceSandboxOptions | undefined;
+  /** Keep the sandbox's data in this file and continue from it (`npm start`: DATA_DIR). */
+  dataFile?: string | undefined;
   listen: (start: () => Promise<{ url: string }>) => Promise<{ url: string }>;
 }): Promise<RunningSalesforceSandbox> {
   const clientId = `sandbox-sf-${randomBytes(6).toString('hex')}`;
   const clientSecret = randomBytes(24).toString('hex');
   const crm = createSalesforceSandbox({
     seed: 7,
+    ...(args.dataFile === undefined ? {} : { dataFile: args.dataFile }),
     ...args.options,
     apps: [
       {
@@ -51,13 +56,21 @@ export async function startSalesforceSandbox(args: {
       ...(args.options?.apps ?? []),
     ],
   });
-  const demo = crm.createDemoOrg();
-  const { url } = await args.listen(() => crm.start(args.port));
+  const kept = crm.demoOrgs()[0];
+  const demo = kept ?? crm.createDemoOrg();
+  let url: string;
+  try {
+    ({ url } = await args.listen(() => crm.start(args.port)));
+  } catch (error) {
+    await crm.stop();
+    throw error;
+  }
   return {
     crm,
     url,
     demo,
     orgId: demo.org.orgId,
+    resumed: kept !== undefined,
     app: { clientId, clientSecret, redirectUri: args.redirectUri, loginUrl: url },
   };
 }

@@ -87,11 +87,12 @@ export type DecisionEvent = DecisionInfo;
 /**
  * How the app is started (`npm start`, the end-to-end tests, the benchmarks). The sandbox CRM is the one
  * `config.sandboxCrm` names (CRM=hubspot, the default, or CRM=salesforce); each has its own options:
- * - HubSpot sandbox: `sandbox` (faults, rate limits), `webhooks` (delivery), `keepSandboxData`.
+ * - HubSpot sandbox: `sandbox` (faults, rate limits), `webhooks` (delivery).
  * - Salesforce sandbox: `salesforceSandbox` (faults, `dailyApiLimit`, clock, long-poll timeout);
  *   `RunningApp.salesforceSandbox` gives the sandbox (write log `crm.writes`, limits `crm.allocation`),
  *   its demo org and org id.
- * - Either: `generate` (demo contacts or leads at DEMO_RATE), `onDecision`, `storage`, `clock`.
+ * - Either: `generate` (demo contacts or leads at DEMO_RATE), `keepSandboxData`, `onDecision`, `storage`,
+ *   `clock`.
  */
 export interface StartOptions {
   logger: Logger;
@@ -113,8 +114,8 @@ export interface StartOptions {
   /** Use this storage instead of opening one from the config (tests). */
   storage?: Storage;
   /**
-   * Sandbox mode only: keep the sandbox CRM's data in DATA_DIR (`sandbox-crm.jsonl`) and continue from
-   * it, so a restarted demo goes on where it stopped. `npm start` does; tests and benchmarks keep the
+   * Sandbox mode only: keep the sandbox CRM's data in DATA_DIR (`sandbox-crm.jsonl`, or
+   * `sandbox-salesforce.jsonl`) and continue from it, so a restarted demo goes on where it stopped. `npm start` does; tests and benchmarks keep the
    * sandbox in memory unless they ask.
    */
   keepSandboxData?: boolean;
@@ -141,12 +142,7 @@ export interface RunningApp {
       }
     | undefined;
   /** Present in Salesforce sandbox mode (CRM=salesforce). */
-  salesforceSandbox?:
-    | (Omit<RunningSalesforceSandbox, 'app'> & {
-        /** The org was kept from an earlier run (DATA_DIR), not created now. */
-        resumed: boolean;
-      })
-    | undefined;
+  salesforceSandbox?: Omit<RunningSalesforceSandbox, 'app'> | undefined;
   /** The pulled intake (Salesforce change-event streams), absent in a `worker` process. */
   streams?: StreamIntake | undefined;
   /**
@@ -366,12 +362,15 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         port: config.sandboxPort,
         redirectUri: salesforceRedirectUri(publicUrl),
         options: options.salesforceSandbox,
+        ...(options.keepSandboxData === true
+          ? { dataFile: join(config.dataDir, 'sandbox-salesforce.jsonl') }
+          : {}),
         listen: (start) => listenAs('SANDBOX_PORT', config.sandboxPort, start),
       }),
     );
     stops.push(() => started.crm.stop());
     const { app: sandboxApp, ...rest } = started;
-    salesforceSandbox = { ...rest, resumed: false };
+    salesforceSandbox = rest;
     salesforceApp = sandboxApp;
   }
   // The demo tenant of sandbox mode: its install publishes whatever RULES names at every start.
@@ -775,6 +774,10 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   );
   stops.unshift(() => listening.close());
 
+  // The demo org is installed first: its stream then starts on the tokens of this run's install.
+  if (salesforceSandbox !== undefined)
+    await orUndo(() => installSalesforceThroughOAuth(`${publicUrl}${SALESFORCE_INSTALL_PATH}`));
+
   // Streams are read in intake processes; a worker process only routes.
   if (streams !== undefined) {
     // Also a periodic look: an org installed through another instance starts streaming here too.
@@ -786,9 +789,6 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     });
     await syncStreams();
   }
-
-  if (salesforceSandbox !== undefined)
-    await orUndo(() => installSalesforceThroughOAuth(`${publicUrl}${SALESFORCE_INSTALL_PATH}`));
 
   if (sandbox !== undefined && hubspot !== undefined) {
     // The sandbox delivers signed webhooks to us, as HubSpot would, then we install through real OAuth.
