@@ -3,6 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse, type CsvError } from 'csv-parse/sync';
+import { leadFieldForColumn } from '../core/normalize.js';
+import type { Lead } from '../core/types.js';
 
 export type FlatRecord = Record<string, unknown>;
 
@@ -69,7 +71,8 @@ function csvReason(e: CsvError): string {
     : e.message;
 }
 
-function parseCsv(text: string, path: string): RecordsFile {
+/** CSV text (a header row, then one record per row); `path` names it in a fatal error. */
+export function parseCsv(text: string, path: string): RecordsFile {
   const problems: RowProblem[] = [];
   let rows: FileRow[];
   try {
@@ -161,4 +164,25 @@ export async function readRecordsFile(path: string, what: string): Promise<Recor
   throw new InputError(
     `${path}: unsupported ${what} file type "${ext || '(none)'}"; use .csv, .jsonl or .json`,
   );
+}
+
+/** Normalized fields that must parse when their column has a value. */
+const TYPED_FIELDS: Partial<Record<keyof Lead, string>> = {
+  employees: 'a number',
+  annualRevenue: 'a number',
+  score: 'a number',
+  createdAt: 'a date (use ISO 8601)',
+};
+
+/** Every cell of the row whose value does not parse as its lead field needs. */
+export function leadProblems(row: FileRow, lead: Lead): RowProblem[] {
+  const problems: RowProblem[] = [];
+  for (const [column, value] of Object.entries(row.record)) {
+    if (value === '' || value === null || value === undefined) continue;
+    const field = leadFieldForColumn(column);
+    const expected = field === undefined ? undefined : TYPED_FIELDS[field];
+    if (field !== undefined && expected !== undefined && lead[field] === undefined)
+      problems.push({ line: row.line, column, message: `${showValue(value)} is not ${expected}` });
+  }
+  return problems;
 }

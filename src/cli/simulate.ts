@@ -7,12 +7,13 @@ import { applyStateChanges } from '../core/state.js';
 import { explainDecision, summarizeDecision } from '../core/explain.js';
 import { fieldsUsedBy } from '../core/fields.js';
 import { leadFieldFor, leadFieldForColumn, toLead } from '../core/normalize.js';
-import type { Account, Decision, HoldState, Lead, RoutingState, RuleSet, Team } from '../core/types.js';
+import type { Account, Decision, HoldState, RoutingState, RuleSet, Team } from '../core/types.js';
 import { closest } from '../rules/diagnostics.js';
 import { routingStateSchema } from '../storage/model.js';
 import {
   formatProblem,
   InputError,
+  leadProblems,
   readRecordsFile,
   showValue,
   type FileRow,
@@ -122,27 +123,6 @@ function unknownAccountColumns(columns: Iterable<string>): string[] {
       const guess = closest(c, ACCOUNT_COLUMNS);
       return `column "${c}" is not an account field and is ignored (${guess === undefined ? `known: ${ACCOUNT_COLUMNS.join(', ')}` : `did you mean "${guess}"?`})`;
     });
-}
-
-/** Normalized fields that must parse when their column has a value. */
-const TYPED_FIELDS: Partial<Record<keyof Lead, string>> = {
-  employees: 'a number',
-  annualRevenue: 'a number',
-  score: 'a number',
-  createdAt: 'a date (use ISO 8601)',
-};
-
-/** Every cell of the row whose value does not parse as its lead field needs. */
-function leadProblems(row: FileRow, lead: Lead): RowProblem[] {
-  const problems: RowProblem[] = [];
-  for (const [column, value] of Object.entries(row.record)) {
-    if (value === '' || value === null || value === undefined) continue;
-    const field = leadFieldForColumn(column);
-    const expected = field === undefined ? undefined : TYPED_FIELDS[field];
-    if (field !== undefined && expected !== undefined && lead[field] === undefined)
-      problems.push({ line: row.line, column, message: `${showValue(value)} is not ${expected}` });
-  }
-  return problems;
 }
 
 function unknownFields(ruleSet: RuleSet, columns: Set<string>): string[] {

@@ -147,10 +147,12 @@ const BODIES: Record<SettingsPage, string> = {
 <form id="simulate-form"><fieldset><legend>Leads to simulate</legend>
 <label for="leads-csv">Pasted leads (CSV with a header row; empty: the last decided leads)</label><br>
 <textarea id="leads-csv" rows="4" cols="80"></textarea><br>
+<label for="leads-file">Or upload a CSV file of leads</label><input id="leads-file" type="file" accept=".csv,text/csv"><br>
 <label for="limit">How many recent leads</label><input id="limit" type="number" min="1" max="10000" value="200">
 <button id="simulate" type="submit">Simulate</button>
 <button id="preview" type="button">Impact preview</button>
 </fieldset></form>
+<div id="csv-problems" role="alert"></div>
 <section aria-labelledby="impact-h"><h2 id="impact-h">Impact preview</h2><div id="impact"></div></section>
 <section aria-labelledby="decisions-h"><h2 id="decisions-h">Decisions</h2><div id="decisions"></div></section>`,
   team: `

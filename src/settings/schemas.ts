@@ -137,6 +137,11 @@ export const simulateRequestSchema = z.object({
     .array(z.record(z.union([z.string(), z.number(), z.boolean(), z.null()])))
     .max(1000)
     .optional(),
+  /**
+   * Leads as CSV text (pasted or an uploaded file): a header row, then one lead per row. Rows that do not
+   * read or whose typed columns do not parse are reported in `problems` and skipped.
+   */
+  csv: z.string().max(5_000_000, 'a CSV of leads is at most 5 MB').optional(),
   limit: z.number().int().min(1).max(1000).default(20),
 });
 export const simulateResponseSchema = z.object({
@@ -148,6 +153,8 @@ export const simulateResponseSchema = z.object({
       explanation: z.string(),
     }),
   ),
+  /** CSV rows skipped, each with its line (the header is line 1) and column. */
+  problems: z.array(z.object({ line: z.number().int(), column: z.string().nullable(), message: z.string() })),
 });
 
 export const repSchema = z.object({

@@ -11,6 +11,7 @@ import { explainDecision } from '../core/explain.js';
 import { toLead } from '../core/normalize.js';
 import { applyStateChanges } from '../core/state.js';
 import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
+import { InputError, leadProblems, parseCsv } from '../cli/records-file.js';
 import { bulkEvent } from '../pipeline/bulk/purpose.js';
 import { loadRuleSet, loadTeam, teamVersion, type Diagnostic } from '../rules/index.js';
 import {
@@ -389,24 +390,27 @@ export class SettingsService {
     input: {
       source: string;
       leads?: Record<string, string | number | boolean | null>[] | undefined;
+      csv?: string | undefined;
       limit: number;
     },
   ): Promise<z.infer<typeof simulateResponseSchema>> {
     const { ruleSet, team } = await this.loadOrRefuse(tenantId, input.source);
     const now = this.deps.clock();
-    const cases: { lead: Lead; accounts: AccountIndex | undefined; at: number }[] =
-      input.leads !== undefined
-        ? input.leads.map((raw, i) => {
-            const lead = toLead(raw);
-            return {
-              lead: lead.id === '' ? { ...lead, id: `row-${i + 1}` } : lead,
-              accounts: undefined,
-              at: now,
-            };
-          })
-        : (await this.inputs.recent(tenantId, input.limit))
-            .reverse()
-            .map((d) => ({ lead: d.lead, accounts: matcherFor(d), at: d.decidedAt }));
+    const problems: z.infer<typeof simulateResponseSchema>['problems'] = [];
+    const given = (raw: Record<string, unknown>, name: string) => {
+      const lead = toLead(raw);
+      return { lead: lead.id === '' ? { ...lead, id: name } : lead, accounts: undefined, at: now };
+    };
+    let cases: { lead: Lead; accounts: AccountIndex | undefined; at: number }[];
+    if (input.csv !== undefined) {
+      const rows = csvLeads(input.csv);
+      problems.push(...rows.problems);
+      cases = rows.leads.map((r) => given(r.record, `row-${r.line}`));
+    } else if (input.leads !== undefined) cases = input.leads.map((raw, i) => given(raw, `row-${i + 1}`));
+    else
+      cases = (await this.inputs.recent(tenantId, input.limit))
+        .reverse()
+        .map((d) => ({ lead: d.lead, accounts: matcherFor(d), at: d.decidedAt }));
     let state = (await this.storage.loadRoutingState(tenantId)).state;
     return {
       decisions: cases.map(({ lead, accounts, at }) => {
@@ -419,6 +423,7 @@ export class SettingsService {
           explanation: explainDecision(decision, lead, team),
         };
       }),
+      problems,
     };
   }
 
@@ -691,6 +696,42 @@ function requestView(r: PublicationRequest): z.infer<typeof rulesResponseSchema>
 const sameUser = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
 
 export type PublishOutcome = z.infer<typeof publishResponseSchema>;
+
+/** Most leads a CSV may hold: a simulation answers while the admin waits. */
+export const MAX_CSV_LEADS = 1000;
+
+/**
+ * The leads of a CSV (the CLI's reader: a header row, quotes, a BOM), and its rows that do not read or
+ * whose typed columns (employees, revenue, score, created) do not parse, each with line and column.
+ * A CSV that cannot be read at all (an unclosed quote) is refused whole.
+ */
+export function csvLeads(text: string): {
+  leads: { record: Record<string, unknown>; line: number }[];
+  problems: { line: number; column: string | null; message: string }[];
+} {
+  let file: ReturnType<typeof parseCsv>;
+  try {
+    file = parseCsv(text, 'the CSV');
+  } catch (error) {
+    if (error instanceof InputError) throw new SettingsError(422, error.message);
+    throw error;
+  }
+  if (file.rows.length > MAX_CSV_LEADS)
+    throw new SettingsError(
+      422,
+      `the CSV has ${file.rows.length} leads; simulate at most ${MAX_CSV_LEADS} at a time (the impact preview takes up to 10,000 recent leads)`,
+    );
+  if (file.rows.length === 0 && file.problems.length === 0)
+    throw new SettingsError(422, 'the CSV has no leads: a header row, then one lead per row');
+  const problems = file.problems.map((p) => ({ line: p.line, column: p.column ?? null, message: p.message }));
+  const leads = file.rows.filter((row) => {
+    const bad = leadProblems(row, toLead(row.record));
+    for (const p of bad) problems.push({ line: p.line, column: p.column ?? null, message: p.message });
+    return bad.length === 0;
+  });
+  problems.sort((a, b) => a.line - b.line);
+  return { leads, problems };
+}
 
 /** The stored decision explained, with the lead it was decided on when that was kept. */
 function explainRecord(r: DecisionRecord, lead: Lead | undefined, team: Team): string {

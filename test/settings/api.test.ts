@@ -7,6 +7,7 @@ import {
   activityResponseSchema,
   approvalsResponseSchema,
   publishResponseSchema,
+  simulateResponseSchema,
   previewResponseSchema,
   rulesResponseSchema,
   teamResponseSchema,
@@ -292,6 +293,57 @@ for (const [engineName, engine, suite] of ENGINES) {
             '/api/tenants/{tenantId}/preview',
           ]),
         );
+      });
+    });
+
+    describe('simulate', () => {
+      it('simulates a CSV of leads, listing each row it skipped with line and column', async () => {
+        const session = await h.login(h.a);
+        const simulate = (csv: string) =>
+          api(`/api/tenants/${h.a.id}/simulate`, {
+            method: 'POST',
+            session,
+            body: JSON.stringify({ source: RULES, csv }),
+          });
+        const csv = [
+          'email,country,employees,company,demo_requested',
+          'lea@bigco.de,DE,1200,"BigCo, GmbH",true',
+          'kim@small.io,US,lots,Small,false',
+          'broken@row.io,FR',
+          'sam@acme.fr,FR,40,Acme,false',
+        ].join('\n');
+        const res = await simulate(csv);
+        expect(res.status).toBe(200);
+        const result = simulateResponseSchema.parse(await res.json());
+        expect(result.decisions.map((d) => d.email)).toEqual(['lea@bigco.de', 'sam@acme.fr']);
+        expect(result.decisions[0]!.outcome.route).toBe('Enterprise demo requests in DACH');
+        expect(result.decisions[0]!.explanation).toContain('Enterprise demo requests in DACH');
+        expect(result.problems).toEqual([
+          { line: 3, column: 'employees', message: '"lots" is not a number' },
+          {
+            line: 4,
+            column: null,
+            message: 'malformed CSV row: the row has a different number of columns than the header',
+          },
+        ]);
+
+        const unclosed = simulateResponseSchema.parse(
+          await (await simulate('email,country\n"lea@bigco.de,DE\n')).json(),
+        );
+        expect(unclosed.decisions).toEqual([]);
+        expect(unclosed.problems).toEqual([
+          { line: 2, column: null, message: expect.stringContaining('Quote Not Closed') },
+        ]);
+        const empty = await simulate('email,country\n');
+        expect([empty.status, await empty.json()]).toEqual([
+          422,
+          { error: 'the CSV has no leads: a header row, then one lead per row' },
+        ]);
+        const big = await simulate(
+          ['email', ...Array.from({ length: 1001 }, (_, i) => `l${i}@x.io`)].join('\n'),
+        );
+        expect(big.status).toBe(422);
+        expect(((await big.json()) as { error: string }).error).toContain('at most 1000');
       });
     });
 

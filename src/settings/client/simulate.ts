@@ -1,4 +1,5 @@
-// Simulate: the draft decided on pasted leads or the last decided ones, each with its full trace; and
+// Simulate: the draft decided on pasted or uploaded CSV leads (rows that do not read are listed with
+// their line and column) or the last decided ones, each with its full trace; and
 // the impact preview: the last N leads under the draft and under the published version, every lead
 // whose owner, sequence or SLA would change, and the counts per rep.
 import {
@@ -9,36 +10,6 @@ import {
 } from '../schemas.js';
 import { call, el, fail, status, table } from './api.js';
 import { loadDraft } from './draft.js';
-
-type Cell = string | number | boolean | null;
-
-/** A small CSV reader for pasted leads: a header row, comma-separated, double quotes for commas. */
-export function parseCsv(text: string): Record<string, Cell>[] {
-  const rows = text
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '')
-    .map((line) => {
-      const cells: string[] = [];
-      let cur = '';
-      let quoted = false;
-      for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (c === '"' && quoted && line[i + 1] === '"') {
-          cur += '"';
-          i++;
-        } else if (c === '"') quoted = !quoted;
-        else if (c === ',' && !quoted) {
-          cells.push(cur.trim());
-          cur = '';
-        } else cur += c;
-      }
-      cells.push(cur.trim());
-      return cells;
-    });
-  const [header, ...body] = rows;
-  if (header === undefined) return [];
-  return body.map((cells) => Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ''])));
-}
 
 const outcomeText = (o: Outcome): string =>
   [
@@ -57,17 +28,37 @@ function limit(): number {
   return Number((document.getElementById('limit') as HTMLInputElement).value) || 200;
 }
 
+/** Rows of the CSV that were skipped, each with its line and column, or nothing when every row read. */
+function showProblems(problems: { line: number; column: string | null; message: string }[]): void {
+  const box = document.getElementById('csv-problems')!;
+  box.replaceChildren(
+    ...(problems.length === 0
+      ? []
+      : [
+          el('p', { class: 'error' }, `${problems.length} rows of the CSV were skipped:`),
+          el(
+            'ul',
+            { class: 'error', 'aria-label': 'Rows skipped' },
+            ...problems.map((p) =>
+              el('li', {}, `Line ${p.line}${p.column === null ? '' : `, column ${p.column}`}: ${p.message}`),
+            ),
+          ),
+        ]),
+  );
+}
+
 async function simulate(): Promise<void> {
   const csv = (document.getElementById('leads-csv') as HTMLTextAreaElement).value;
-  const leads = csv.trim() === '' ? undefined : parseCsv(csv);
+  showProblems([]);
   const result = await call(simulateResponseSchema, '/simulate', {
     method: 'POST',
     body: {
       source: await draftSource(),
-      ...(leads === undefined ? {} : { leads }),
+      ...(csv.trim() === '' ? {} : { csv }),
       limit: Math.min(limit(), 1000),
     },
   });
+  showProblems(result.problems);
   document.getElementById('decisions')!.replaceChildren(
     table(
       ['Lead', 'Rule', 'Outcome', 'Trace'],
@@ -80,7 +71,10 @@ async function simulate(): Promise<void> {
       `${result.decisions.length} leads decided under the draft`,
     ),
   );
-  status(`Simulated ${result.decisions.length} leads.`);
+  status(
+    `Simulated ${result.decisions.length} leads${result.problems.length === 0 ? '' : `; ${result.problems.length} rows skipped`}.`,
+    result.problems.length === 0 ? 'ok' : 'error',
+  );
 }
 
 async function preview(): Promise<void> {
@@ -135,6 +129,19 @@ async function preview(): Promise<void> {
 }
 
 export function simulatePage(): Promise<void> {
+  // An uploaded CSV is read in the browser into the leads box, where it can be seen and corrected.
+  const file = document.getElementById('leads-file') as HTMLInputElement;
+  file.addEventListener('change', () => {
+    const chosen = file.files?.[0];
+    if (chosen === undefined) return;
+    chosen
+      .text()
+      .then((text) => {
+        (document.getElementById('leads-csv') as HTMLTextAreaElement).value = text;
+        status(`${chosen.name} loaded: press Simulate.`);
+      })
+      .catch(fail);
+  });
   document.getElementById('simulate-form')!.addEventListener('submit', (e) => {
     e.preventDefault();
     simulate().catch(fail);
