@@ -3,7 +3,8 @@
 // every 0.5 s, with A idle. Burst: A receives N contacts at once; 3 s later B receives 10 more, one every
 // 0.5 s. B's created → owner-written latency in both, A's drain time against its rate-limit lower bound,
 // lost and duplicates — on SQLite (one process) and on PostgreSQL + Redis (web + 4 worker processes).
-// `--mode steady`: P portals at 1 lead/s each on SQLite; p95 latency and heap per active / idle tenant.
+// `--mode steady`: P portals at 1 lead/s each on SQLite after a warm-up (every runtime loaded at once);
+// p95 latency and heap per active / idle tenant.
 // Prints one JSON line on stdout; progress goes to stderr.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,7 @@ const STORES = (args.get('--stores') ?? 'sqlite,postgres').split(',');
 const WORKERS = Number(args.get('--workers') ?? 4);
 const PORTALS = Number(args.get('--portals') ?? 200);
 const STEADY_SECONDS = Number(args.get('--steady-seconds') ?? 30);
+const WARMUP_SECONDS = Number(args.get('--warmup-seconds') ?? 10);
 /** Batches of one tenant in flight across the deployment (WORKER_TENANT_BATCHES); unset = the app's default. */
 const TENANT_BATCHES = args.get('--tenant-batches');
 const tenantBatchesEnv: Record<string, string> = TENANT_BATCHES
@@ -49,6 +51,7 @@ for (const [flag, n] of [
   ['--workers', WORKERS],
   ['--portals', PORTALS],
   ['--steady-seconds', STEADY_SECONDS],
+  ['--warmup-seconds', WARMUP_SECONDS],
 ] as const)
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got ${n}`);
 if (STORES.some((s) => s !== 'sqlite' && s !== 'postgres'))
@@ -332,30 +335,40 @@ async function steady() {
       installBar.done();
       await sleep(IDLE_MS + 2_000);
       const installedMB = heapMB();
+      // The first WARMUP_SECONDS load every tenant's runtime at once (all were idle, evicted): their leads
+      // show the cold start, the rest the steady state.
+      const warm = new Map<PortalHandle, CrmObject[]>(d.portals.map((p) => [p, []]));
       const created = new Map<PortalHandle, CrmObject[]>(d.portals.map((p) => [p, []]));
+      const seconds = WARMUP_SECONDS + STEADY_SECONDS;
       const t0 = performance.now();
-      const bar = progress(`steady: ${PORTALS} portals × 1 lead/s for ${STEADY_SECONDS} s`, STEADY_SECONDS);
+      const bar = progress(
+        `steady: ${PORTALS} portals × 1 lead/s for ${WARMUP_SECONDS} + ${STEADY_SECONDS} s`,
+        seconds,
+      );
       // Each portal's leads are spread over the second, not sent together.
-      for (let second = 0; second < STEADY_SECONDS; second++) {
+      for (let second = 0; second < seconds; second++) {
+        const into = second < WARMUP_SECONDS ? warm : created;
         for (const [i, p] of d.portals.entries()) {
           const wait = t0 + second * 1000 + (i * 1000) / PORTALS - performance.now();
           if (wait > 0) await sleep(wait);
-          created.get(p)!.push(...p.demo.createContacts(1, 'generator'));
+          into.get(p)!.push(...p.demo.createContacts(1, 'generator'));
         }
         bar.tick(second + 1);
       }
       bar.done();
       const groups = [...created].map(([portal, contacts]) => ({ portal, contacts }));
-      await routed(d, 'steady: the last leads', groups, 300_000);
+      const warmGroups = [...warm].map(([portal, contacts]) => ({ portal, contacts }));
+      await routed(d, 'steady: the last leads', [...warmGroups, ...groups], 300_000);
       // Every tenant was used within TENANT_IDLE_MS: all runtimes are still held.
       const activeMB = heapMB();
       const latencies = groups.flatMap((g) => ownerLatencies(d, g.portal, g.contacts));
+      const warmLatencies = warmGroups.flatMap((g) => ownerLatencies(d, g.portal, g.contacts));
       // Idle tenants' runtimes (connector, limiter, rule set, directory) are evicted after TENANT_IDLE_MS.
       await sleep(IDLE_MS + 5_000);
       const idleMB = heapMB();
       let lost = 0;
       let duplicates = 0;
-      for (const g of groups) {
+      for (const g of [...warmGroups, ...groups]) {
         const r = lostAndDuplicates(d, g.portal, g.contacts);
         lost += r.lost;
         duplicates += r.duplicates;
@@ -364,9 +377,11 @@ async function steady() {
         store: d.store,
         portals: PORTALS,
         leadsPerPortalPerSec: 1,
+        warmupSeconds: WARMUP_SECONDS,
         seconds: STEADY_SECONDS,
         leads: latencies.length,
         latency: latencyStats(latencies),
+        warmupLatency: latencyStats(warmLatencies),
         heapMB: {
           installedIdle: round(installedMB, 1),
           allActive: round(activeMB, 1),
