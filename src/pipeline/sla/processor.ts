@@ -19,6 +19,7 @@ import { z } from 'zod';
 import type { Logger } from 'winston';
 import { channelsFor, type Notifier } from '../../notify/notifier.js';
 import type { Storage } from '../../storage/index.js';
+import { chunk } from '../../storage/shared.js';
 import { actionSchema } from '../../storage/model.js';
 import type { SlaAdvance, SlaTimerRepository, SlaTimerRun } from '../../storage/sla-timers.js';
 import { isRetryable, toFailure } from '../failures.js';
@@ -70,6 +71,15 @@ export interface SlaProcessorOptions {
 }
 
 type Acted = 'done' | 'retry';
+
+/** A claimed timer ready to be checked, with what changed since it was armed. */
+interface Ready {
+  t: SlaTimerRun;
+  changes: Partial<SlaAdvance>;
+  startedAt: number;
+  expected: string | null;
+  had: string[];
+}
 
 /** Timers one batched touch call checks on the CRMs we know (HubSpot: a search of 100 ids). */
 const CHECKS_PER_CALL = 100;
@@ -162,13 +172,7 @@ export class SlaProcessor {
     ]);
 
     // Where each timer stands after what the worker did meanwhile (owner written, re-route carried out).
-    const ready: {
-      t: SlaTimerRun;
-      changes: Partial<SlaAdvance>;
-      startedAt: number;
-      expected: string | null;
-      had: string[];
-    }[] = [];
+    const ready: Ready[] = [];
     for (const t of claimed) {
       const changes: Partial<SlaAdvance> = {};
       let startedAt = t.startedAt;
@@ -209,59 +213,74 @@ export class SlaProcessor {
     if (ready.length === 0) return;
 
     const signals = runtime.ruleSet.touch ?? DEFAULT_TOUCH_SIGNALS;
-    const queries: TouchQuery[] = ready.map(({ t, startedAt }) => {
-      const q: TouchQuery = { leadId: t.leadId, since: startedAt };
-      const taskId = writes.get(t.decisionKey)?.taskId;
-      if (taskId !== undefined) q.taskId = taskId;
-      return q;
-    });
-    let seen: Map<string, TouchState>;
-    try {
-      seen = await runtime.connector.touchedLeads(queries, signals);
-    } catch (error) {
-      const failure = toFailure(error);
-      if (!(failure instanceof CrmError)) throw error;
-      // The CRM is down or refusing: every timer waits; none acts on what it cannot see.
-      const attempts = Math.max(...ready.map((r) => r.t.attempts));
-      const wait = Math.max(failure.details.retryAfterMs ?? 0, this.backoff(attempts));
-      logger.warn('SLA check deferred: the CRM could not be asked', {
-        tenantId,
-        timers: ready.length,
-        kind: failure.kind,
-        error: failure.message,
-        retryInMs: wait,
-      });
-      await timers.retryLater(
-        tenantId,
-        ready.map((r) => r.t.id),
-        holder,
-        now + wait,
-        failure.message,
-        now,
-      );
-      return;
-    }
-    this.opts.onChecked?.(tenantId, ready.length);
-
-    for (const r of ready) {
-      try {
-        await this.check(runtime, merged, r, seen.get(r.t.leadId), holder, now);
-      } catch (error) {
-        const failure = toFailure(error);
-        logger.error('SLA timer failed', {
+    const ask = (part: Ready[]): Promise<{ seen: Map<string, TouchState> } | { error: unknown }> =>
+      runtime.connector
+        .touchedLeads(
+          part.map(({ t, startedAt }) => {
+            const q: TouchQuery = { leadId: t.leadId, since: startedAt };
+            const taskId = writes.get(t.decisionKey)?.taskId;
+            if (taskId !== undefined) q.taskId = taskId;
+            return q;
+          }),
+          signals,
+        )
+        .then(
+          (seen) => ({ seen }),
+          (error: unknown) => ({ error }),
+        );
+    // One call's worth at a time, the next asked while this one's timers are written: the CRM's pace
+    // and the database work overlap instead of adding up.
+    const parts = chunk(ready, CHECKS_PER_CALL);
+    let asked = parts[0] === undefined ? undefined : ask(parts[0]);
+    for (const [i, part] of parts.entries()) {
+      const answer = await asked!;
+      if ('error' in answer) {
+        const failure = toFailure(answer.error);
+        if (!(failure instanceof CrmError)) throw answer.error;
+        // The CRM is down or refusing: every timer not yet checked waits; none acts on what it cannot see.
+        const waiting = parts.slice(i).flat();
+        const attempts = Math.max(...waiting.map((r) => r.t.attempts));
+        const wait = Math.max(failure.details.retryAfterMs ?? 0, this.backoff(attempts));
+        logger.warn('SLA check deferred: the CRM could not be asked', {
           tenantId,
-          leadId: r.t.leadId,
-          timerId: r.t.id,
+          timers: waiting.length,
+          kind: failure.kind,
           error: failure.message,
+          retryInMs: wait,
         });
         await timers.retryLater(
           tenantId,
-          [r.t.id],
+          waiting.map((r) => r.t.id),
           holder,
-          now + this.backoff(r.t.attempts),
+          now + wait,
           failure.message,
           now,
         );
+        return;
+      }
+      const following = parts[i + 1];
+      asked = following === undefined ? undefined : ask(following);
+      this.opts.onChecked?.(tenantId, part.length);
+      for (const r of part) {
+        try {
+          await this.check(runtime, merged, r, answer.seen.get(r.t.leadId), holder, now);
+        } catch (error) {
+          const failure = toFailure(error);
+          logger.error('SLA timer failed', {
+            tenantId,
+            leadId: r.t.leadId,
+            timerId: r.t.id,
+            error: failure.message,
+          });
+          await timers.retryLater(
+            tenantId,
+            [r.t.id],
+            holder,
+            now + this.backoff(r.t.attempts),
+            failure.message,
+            now,
+          );
+        }
       }
     }
   }
@@ -270,13 +289,7 @@ export class SlaProcessor {
   private async check(
     runtime: TenantRuntime,
     merged: MergedTeam,
-    r: {
-      t: SlaTimerRun;
-      changes: Partial<SlaAdvance>;
-      startedAt: number;
-      expected: string | null;
-      had: string[];
-    },
+    r: Ready,
     seen: TouchState | undefined,
     holder: string,
     now: number,
