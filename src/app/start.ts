@@ -654,6 +654,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       defaultTeam: team,
       // The worker is created before the server, so it is there to wake (absent in a web process).
       onEnqueued: () => worker?.wake(),
+      directory: async (tenantId) => (await tenants.runtime(tenantId)).connector.directory(),
       crmStatus: async (tenantId) => {
         const tenant = await storage.getTenant(tenantId);
         const calls = await metrics.crmCallCounts(tenant?.externalId ?? '');

@@ -167,6 +167,10 @@ export const repSchema = z.object({
   capPerDay: z.number().nullable(),
   capPerWeek: z.number().nullable(),
   active: z.boolean(),
+  /** Why the rep is inactive: deactivated in the CRM, not a user of it, or marked so here. */
+  inactiveReason: z.string().nullable(),
+  /** False for a CRM user the team does not list yet (routed with weight 1 until edited here). */
+  inTeam: z.boolean(),
   /** Why the rep would be skipped now (out of office, outside hours, capped), or null when available. */
   skippedNow: z.string().nullable(),
 });
@@ -182,6 +186,8 @@ export const poolSchema = z.object({
       assigned: z.number().int(),
       /** The weighted share of the pool's leads this rep is owed (positive: behind its target). */
       owed: z.number(),
+      /** The members' leads in the window shared by weight: what this rep would have in a fair rotation. */
+      target: z.number(),
       skippedNow: z.string().nullable(),
     }),
   ),
@@ -191,6 +197,8 @@ export const teamResponseSchema = z.object({
   source: z.string().nullable(),
   reps: z.array(repSchema),
   pools: z.array(poolSchema),
+  /** When the CRM's users were listed for this roster (null: never), and why a live listing failed. */
+  crm: z.object({ syncedAt: z.number().nullable(), error: z.string().nullable() }),
 });
 
 const nullable = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();

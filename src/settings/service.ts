@@ -12,7 +12,9 @@ import { toLead } from '../core/normalize.js';
 import { applyStateChanges } from '../core/state.js';
 import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
 import { InputError, leadProblems, parseCsv } from '../cli/records-file.js';
+import type { Directory } from '../../connectors/connector.js';
 import { bulkEvent } from '../pipeline/bulk/purpose.js';
+import { mergeDirectory } from '../pipeline/team.js';
 import { loadRuleSet, loadTeam, teamVersion, type Diagnostic } from '../rules/index.js';
 import {
   DecisionInputRepository,
@@ -76,6 +78,12 @@ export interface SettingsServiceDeps {
   defaultTeam?: Team | undefined;
   /** Told after work was enqueued (a re-route), so a worker in this process starts at once. */
   onEnqueued?: (() => void) | undefined;
+  /**
+   * The tenant's CRM users, listed live through its connector (the Team page's sync); absent, the
+   * directory the worker last stored is shown. Never stored from here: the worker's refresh is what
+   * notices a rep deactivated since its last one.
+   */
+  directory?: ((tenantId: string) => Promise<Directory>) | undefined;
   /** The tenant's CRM connection as the app sees it (a live check and recent call outcomes). */
   crmStatus?: ((tenantId: string) => Promise<CrmStatus>) | undefined;
 }
@@ -460,7 +468,11 @@ export class SettingsService {
     const active = await this.storage.activeRuleset(tenantId);
     const loaded = active === null ? null : this.load(active.source, team);
     const ruleSet = loaded !== null && 'ruleSet' in loaded ? loaded.ruleSet : null;
-    const effective = ruleSet?.team ?? team;
+    const listed = ruleSet?.team ?? team;
+    // The CRM's users joined in: new ones appear (available, weight 1, until edited here), and a rep
+    // the CRM deactivated or does not know is marked, as routing sees them.
+    const crm = await this.crmUsers(tenantId);
+    const effective = crm.directory === null ? listed : mergeDirectory(listed, crm.directory).team;
     const { state } = await this.storage.loadRoutingState(tenantId);
     const now = this.deps.clock();
     const skipped = (email: string, respectHours: boolean): string | null => {
@@ -480,11 +492,18 @@ export class SettingsService {
         owed: Math.round((owed[email] ?? 0) * 100) / 100,
         skippedNow: skipped(email, pool.respectHours),
       }));
+      // The weighted target: the pool's leads in the window shared by weight (what a fair rotation gives).
+      const total = members.reduce((n, m) => n + m.assigned, 0);
+      const weights = members.reduce((n, m) => n + m.weight, 0);
+      const withTargets = members.map((m) => ({
+        ...m,
+        target: weights === 0 ? 0 : Math.round(((total * m.weight) / weights) * 10) / 10,
+      }));
       return {
         name: pool.name,
         strategy: pool.strategy,
         next: nextOf(pool.name, ruleSet, effective, state, now),
-        members,
+        members: withTargets,
       };
     });
     return {
@@ -500,10 +519,30 @@ export class SettingsService {
         capPerDay: rep.caps.perDay ?? null,
         capPerWeek: rep.caps.perWeek ?? null,
         active: rep.active,
+        inactiveReason: rep.active ? null : (rep.inactiveReason ?? 'inactive in the team file'),
+        inTeam: Object.hasOwn(listed.reps, rep.email),
         skippedNow: skipped(rep.email, true),
       })),
       pools,
+      crm: { syncedAt: crm.directory?.fetchedAt ?? null, error: crm.error },
     };
+  }
+
+  /** The CRM's users now, else as the worker last stored them (with why the live listing failed). */
+  private async crmUsers(tenantId: string): Promise<{ directory: Directory | null; error: string | null }> {
+    if (this.deps.directory === undefined)
+      return { directory: await this.storage.loadDirectory(tenantId), error: null };
+    try {
+      return {
+        directory: { ...(await this.deps.directory(tenantId)), fetchedAt: this.deps.clock() },
+        error: null,
+      };
+    } catch (error) {
+      return {
+        directory: await this.storage.loadDirectory(tenantId),
+        error: `the CRM's users could not be listed: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
   }
 
   /** Changes one rep and publishes the team as a new version (with the active rule set), if both load. */

@@ -249,6 +249,12 @@ for (const [engineName, engine, suite] of ENGINES) {
         expect(bo).toMatchObject({ weight: 3, outOfOffice: ['2026-11-01..2026-11-30'] });
         expect(bo?.skippedNow).toMatch(/^out of office 2026-11-01/);
         expect(team.pools.find((p) => p.name === 'emea-ae')?.next).toBe('ada@acme.io');
+        // Fairness: the pool's leads today shared by weight (Ada 2, Bo now 3) is each member's target.
+        const emea = team.pools.find((p) => p.name === 'emea-ae')!;
+        const total = emea.members.reduce((n, m) => n + m.assigned, 0);
+        const weights = emea.members.reduce((n, m) => n + m.weight, 0);
+        expect(total).toBeGreaterThan(0);
+        for (const m of emea.members) expect(m.target).toBeCloseTo((total * m.weight) / weights, 1);
         // An invalid edit is refused with the loader's words, and nothing changes.
         const bad = await api(`/api/tenants/${h.a.id}/team/reps/${encodeURIComponent('bo@acme.io')}`, {
           method: 'PATCH',

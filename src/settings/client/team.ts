@@ -1,6 +1,7 @@
 // Team: the roster (weight, caps, hours, time zone, out of office; who is skipped now and why), one rep
 // edited and published at a time, and each pool's rotation: who is next, and each rep's leads today
-// against its weighted share.
+// against its weighted target, as a chart. The roster includes the CRM's users: new ones, and deactivated
+// ones marked.
 import { teamPublishResponseSchema, teamResponseSchema } from '../schemas.js';
 import { call, el, fail, status, table } from './api.js';
 
@@ -14,18 +15,94 @@ const list = (v: string): string[] =>
     .filter((s) => s !== '');
 const num = (v: string): number | null => (v.trim() === '' ? null : Number(v));
 
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+  ...children: (Node | string)[]
+): SVGElementTagNameMap[K] {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  for (const c of children) node.append(c);
+  return node;
+}
+
+type Pool = TeamView['pools'][number];
+
+/**
+ * Fairness made visible: each member's leads in the current window (bar) against the weighted target
+ * (a dark mark). The chart is one image with a text alternative listing the same numbers.
+ */
+export function fairnessChart(pool: Pool): SVGSVGElement {
+  const labelW = 170;
+  const barW = 300;
+  const rowH = 22;
+  const max = Math.max(1, ...pool.members.flatMap((m) => [m.assigned, m.target]));
+  const x = (n: number) => labelW + (n / max) * barW;
+  const summary = pool.members.map((m) => `${m.email}: ${m.assigned} leads, target ${m.target}`).join('; ');
+  const id = `fair-${pool.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  return svg(
+    'svg',
+    {
+      class: 'fairness',
+      role: 'img',
+      'aria-labelledby': `${id}-t ${id}-d`,
+      width: labelW + barW + 60,
+      height: pool.members.length * rowH + 24,
+      viewBox: `0 0 ${labelW + barW + 60} ${pool.members.length * rowH + 24}`,
+    },
+    svg('title', { id: `${id}-t` }, `Leads today against the weighted target in pool ${pool.name}`),
+    svg('desc', { id: `${id}-d` }, summary),
+    ...pool.members.flatMap((m, i) => {
+      const y = i * rowH + 4;
+      const behind = m.assigned < m.target - 0.5;
+      return [
+        svg('text', { x: 0, y: y + 13, 'font-size': 12 }, m.email),
+        svg('rect', {
+          x: labelW,
+          y,
+          width: Math.max(1, x(m.assigned) - labelW),
+          height: rowH - 8,
+          fill: behind ? '#d98c4a' : '#4a90d9',
+        }),
+        svg('line', {
+          x1: x(m.target),
+          x2: x(m.target),
+          y1: y - 2,
+          y2: y + rowH - 6,
+          stroke: '#1d2733',
+          'stroke-width': 2,
+        }),
+        svg('text', { x: labelW + barW + 8, y: y + 13, 'font-size': 12 }, `${m.assigned} / ${m.target}`),
+      ];
+    }),
+    svg(
+      'text',
+      { x: labelW, y: pool.members.length * rowH + 18, 'font-size': 11 },
+      'bar: leads today · mark: weighted target',
+    ),
+  );
+}
+
 function render(team: TeamView): void {
+  const synced =
+    team.crm.syncedAt === null
+      ? "The CRM's users have not been listed yet."
+      : `CRM users listed ${new Date(team.crm.syncedAt).toISOString().slice(0, 16).replace('T', ' ')} UTC; reps marked "CRM only" are routed with weight 1 until you edit them here.`;
   document.getElementById('roster')!.replaceChildren(
+    el('p', { class: team.crm.error === null ? '' : 'error' }, team.crm.error ?? synced),
     table(
-      ['Rep', 'Weight', 'Caps (day / week)', 'Time zone', 'Hours', 'Out of office', 'Now'],
+      ['Rep', 'Source', 'Weight', 'Caps (day / week)', 'Time zone', 'Hours', 'Out of office', 'Now'],
       team.reps.map((r) => [
         r.name === null ? r.email : `${r.name} (${r.email})`,
+        r.inTeam ? 'team' : 'CRM only (new)',
         String(r.weight),
         `${r.capPerDay ?? '–'} / ${r.capPerWeek ?? '–'}`,
         r.timezone,
         r.hours.join(', ') || 'always',
         r.outOfOffice.join(', '),
-        r.active ? (r.skippedNow ?? 'available') : 'inactive',
+        r.active ? (r.skippedNow ?? 'available') : `inactive: ${r.inactiveReason ?? ''}`,
       ]),
       `Team ${team.version ?? '(default)'}`,
     ),
@@ -37,27 +114,18 @@ function render(team: TeamView): void {
   fill(team);
   document.getElementById('pools')!.replaceChildren(
     ...team.pools.map((p) => {
-      const max = Math.max(1, ...p.members.map((m) => m.assigned));
       return el(
         'section',
         { 'aria-label': `Pool ${p.name}` },
         el('h3', {}, `${p.name} (${p.strategy.replace(/_/g, ' ')}) — next: ${p.next ?? 'nobody available'}`),
+        fairnessChart(p),
         table(
-          ['Rep', 'Weight', 'Leads today', 'Owed (weighted)', 'Skipped now'],
+          ['Rep', 'Weight', 'Leads today', 'Weighted target', 'Owed (weighted)', 'Skipped now'],
           p.members.map((m) => [
             m.email,
             String(m.weight),
-            el(
-              'span',
-              {},
-              el('span', {
-                class: 'bar',
-                style: `width:${Math.round((m.assigned / max) * 150)}px`,
-                role: 'img',
-                'aria-label': `${m.assigned} leads`,
-              }),
-              ` ${m.assigned}`,
-            ),
+            String(m.assigned),
+            String(m.target),
             String(m.owed),
             m.skippedNow ?? '',
           ]),
