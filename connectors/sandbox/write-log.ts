@@ -1,5 +1,6 @@
 // The HubSpot sandbox's write records on the shared write log (sandbox-kit/write-log.ts).
 import { WriteLog as SharedWriteLog, type LogFilter } from '../sandbox-kit/write-log.js';
+import { typeDef } from './associations.js';
 
 export type WriteKind =
   | 'contact.created'
@@ -68,8 +69,11 @@ export function contactEffects(log: WriteLog, portalId: number): ContactEffects 
     else if (w.kind === 'enrollment.created') add(effects.enrollments, w.objectId, w);
     else if (w.kind === 'association.created' && w.details['toType'] === 'contacts') {
       const contact = w.details['toId'] ?? '';
-      if (taskIds.has(w.objectId)) add(effects.tasks, contact, w);
-      else if (noteIds.has(w.objectId)) add(effects.notes, contact, w);
+      // Ids are per object type (task 40001 and note 40001 both exist past 10,000 tasks): the
+      // association's type says which one this is.
+      const from = typeDef(Number(w.details['typeId']))?.from;
+      if (from === 'tasks' && taskIds.has(w.objectId)) add(effects.tasks, contact, w);
+      else if (from === 'notes' && noteIds.has(w.objectId)) add(effects.notes, contact, w);
     }
   }
   return effects;
