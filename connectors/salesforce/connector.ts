@@ -7,6 +7,7 @@
 //   Collections: https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html
 //   Cadence action: https://developer.salesforce.com/docs/platform/api-action/guide/actions-obj-high-velocity-sales.html
 import type { HttpRequest } from 'jsforce';
+import { SingleFlightCache } from '../shared/single-flight.js';
 import { z } from 'zod';
 import type { Account, Lead, TouchSignal } from '../../src/core/types.js';
 import {
@@ -217,13 +218,20 @@ export class SalesforceConnector implements CrmConnector {
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private lastUsage: ApiUsage | undefined;
-  private readonly described = new Map<string, Promise<ObjectFields | null>>();
-  private cached: { at: number; value: Promise<OrgDirectory> } | undefined;
+  /** Objects' fields, described once for the connector's life. */
+  private readonly described: SingleFlightCache<string, ObjectFields | null>;
+  /** Users, Lead queues and territories, reused for `directoryTtlMs`. */
+  private readonly org: SingleFlightCache<'org', OrgDirectory>;
 
   constructor(private readonly opts: SalesforceConnectorOptions) {
     this.now = opts.now ?? Date.now;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.profile = opts.profile ?? SALESFORCE_PROFILE;
+    this.described = new SingleFlightCache({ now: this.now });
+    this.org = new SingleFlightCache({
+      now: this.now,
+      ttlMs: opts.directoryTtlMs ?? DEFAULT_DIRECTORY_TTL_MS,
+    });
   }
 
   private sessionPromise: Promise<SalesforceSession> | undefined;
@@ -314,33 +322,28 @@ export class SalesforceConnector implements CrmConnector {
 
   /** An object's fields (describe, cached for the connector's life); null when describe is refused. */
   private fieldsOf(object: string): Promise<ObjectFields | null> {
-    let pending = this.described.get(object);
-    if (pending === undefined) {
-      pending = (async () => {
-        try {
-          const answer = parseAnswer(
-            describeSchema,
-            await this.request(
-              { call: `${object} describe`, write: false },
-              { method: 'GET', url: `/sobjects/${soqlName(object).text}/describe` },
-            ),
-            `${object} describe`,
-          );
-          const names = new Map(answer.fields.map((f) => [f.name.toLowerCase(), f.name]));
-          const multiSelect = new Set(
-            answer.fields.filter((f) => f.type === 'multipicklist').map((f) => f.name),
-          );
-          return { names, multiSelect };
-        } catch (err) {
-          // Without describe every standard field is assumed and the optional ones left out.
-          if (err instanceof CrmError && (err.kind === 'not_found' || err.kind === 'invalid')) return null;
-          this.described.delete(object);
-          throw err;
-        }
-      })();
-      this.described.set(object, pending);
-    }
-    return pending;
+    return this.described.get(object, async () => {
+      try {
+        const answer = parseAnswer(
+          describeSchema,
+          await this.request(
+            { call: `${object} describe`, write: false },
+            { method: 'GET', url: `/sobjects/${soqlName(object).text}/describe` },
+          ),
+          `${object} describe`,
+        );
+        const names = new Map(answer.fields.map((f) => [f.name.toLowerCase(), f.name]));
+        const multiSelect = new Set(
+          answer.fields.filter((f) => f.type === 'multipicklist').map((f) => f.name),
+        );
+        return { names, multiSelect };
+      } catch (err) {
+        // Without describe every standard field is assumed and the optional ones left out; any other
+        // failure is not kept, so the next call describes again.
+        if (err instanceof CrmError && (err.kind === 'not_found' || err.kind === 'invalid')) return null;
+        throw err;
+      }
+    });
   }
 
   /** Whether the object has the field: by describe, else true unless it is one of the optional ones. */
@@ -516,15 +519,7 @@ export class SalesforceConnector implements CrmConnector {
 
   /** Users, Lead queues and territories, fetched together and reused for `directoryTtlMs`, single-flight. */
   private orgDirectory(): Promise<OrgDirectory> {
-    const ttl = this.opts.directoryTtlMs ?? DEFAULT_DIRECTORY_TTL_MS;
-    const now = this.now();
-    if (this.cached !== undefined && now - this.cached.at < ttl) return this.cached.value;
-    const value = this.fetchDirectory(now);
-    this.cached = { at: now, value };
-    value.catch(() => {
-      if (this.cached?.value === value) this.cached = undefined;
-    });
-    return value;
+    return this.org.get('org', () => this.fetchDirectory(this.now()));
   }
 
   private async fetchDirectory(now: number): Promise<OrgDirectory> {

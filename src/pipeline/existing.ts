@@ -22,7 +22,7 @@ const collapse = (text: string): string => text.replace(/\s+/g, ' ').trim();
 
 /**
  * Whether a stored note body says what we sent: the CRM may keep the text as it came, or in its own
- * form (`plain` turns that back into text: rich text for HubSpot), with line breaks and spaces
+ * form (`plain` turns that back into text: rich text for some CRMs), with line breaks and spaces
  * collapsed either way.
  */
 export function sameNoteText(stored: string, sent: string, plain: (stored: string) => string): boolean {

@@ -15,7 +15,7 @@ export interface TenantRegistry {
   /** Throws a CrmError('auth') when the tenant is not installed or its tokens are gone. */
   runtime(tenantId: string): Promise<TenantRuntime>;
   /**
-   * After the CRM refused the tenant's credentials: whether that is because its portal uninstalled the
+   * After the CRM refused the tenant's credentials: whether that is because its CRM account uninstalled the
    * app (then the tenant is marked so). Absent: never.
    */
   confirmUninstalled?(tenantId: string): Promise<boolean>;
@@ -24,7 +24,7 @@ export interface TenantRegistry {
 }
 
 /**
- * The tenant's portal uninstalled the app (or had before): its work waits for a reinstall instead of
+ * The tenant's CRM account uninstalled the app (or had before): its work waits for a reinstall instead of
  * failing, and is no longer claimed meanwhile.
  */
 export class TenantUninstalledError extends CrmError {

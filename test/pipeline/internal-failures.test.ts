@@ -39,7 +39,7 @@ it('a bug thrown while routing: logged once with kind bug and its stack; the rea
   expect(bugs).toHaveLength(1);
   expect(bugs[0]).toMatchObject({ tenantId: TENANT, kind: 'bug', level: 'error' });
   expect(String(bugs[0]!['stack'])).toMatch(
-    /^TypeError: .*\n\s+at \S*brokenReadLeads .*\n\s+at readLeadInputs .*\n\s+at Worker\.readInputs/,
+    /^TypeError: .*\n\s+at \S*brokenReadLeads .*\n\s+at readLeadInputs .*\n\s+at BatchDecider\.readInputs/,
   );
 
   const [item] = await env.storage.claim({ workerId: 'peek', limit: 1, leaseMs: 1, now: T0 + 3_600_000 });

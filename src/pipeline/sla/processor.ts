@@ -81,14 +81,8 @@ interface Ready {
   had: string[];
 }
 
-/** Timers one batched touch call checks on the CRMs we know (HubSpot: a search of 100 ids). */
+/** Timers one batched touch call checks (the connector chunks them further as its CRM needs). */
 const CHECKS_PER_CALL = 100;
-
-const CRM_NAMES: Record<string, string> = {
-  hubspot: 'HubSpot',
-  salesforce: 'Salesforce',
-  sandbox: 'the sandbox CRM',
-};
 
 /** The owner a write put on the lead, as stored: a rep email, a queue's owner (email or id), or none. */
 function ownerWritten(payload: string): string | null {
@@ -352,7 +346,7 @@ export class SlaProcessor {
     if (verdict.kind === 'left_alone') {
       const detail =
         verdict.reason === 'lead_gone'
-          ? `the lead is no longer in ${CRM_NAMES[runtime.connector.provider] ?? 'the CRM'}: left alone`
+          ? `the lead is no longer in ${runtime.connector.profile.crmName}: left alone`
           : `its owner was changed by someone else${verdict.owner === undefined ? ' (now unowned)' : ''}: left alone`;
       await step(t.checkpoint, 'left_alone', detail);
       logger.info('SLA timer left alone', { tenantId, leadId: t.leadId, reason: verdict.reason });
@@ -679,7 +673,7 @@ function escalationTarget(
   to: SlaEscalation,
   expected: string | null,
 ): EscalationTarget {
-  const crm = CRM_NAMES[runtime.connector.provider] ?? 'the CRM';
+  const crm = runtime.connector.profile.crmName;
   const asRep = (email: string): EscalationTarget => {
     const o = merged.ownerByEmail.get(email);
     return o === undefined || !o.active

@@ -1,0 +1,78 @@
+// What the worker reads from a tenant's CRM once and reuses: its directory (owners, teams, queues; also
+// kept in storage, so a restart or another worker need not read it again) and its sequence list. Both
+// are single-flight per tenant (lanes that miss at once share one read) and evicted when idle.
+import { CrmError, type Directory } from '../../connectors/connector.js';
+import { SingleFlightCache } from '../../connectors/shared/single-flight.js';
+import type { Storage } from '../storage/index.js';
+import type { BulkHooks } from './bulk/runner.js';
+import type { TenantRuntime } from './runtime.js';
+
+type Sequence = { id: string; name: string };
+
+export interface CrmListsOptions {
+  storage: Storage;
+  clock: () => number;
+  /** How long a directory and a sequence list are reused. */
+  ttlMs: number;
+  /** Per tenant, how long both stay in memory after their last use, and for how many tenants at most. */
+  idleMs: number;
+  maxTenants: number;
+  bulk?: BulkHooks | undefined;
+}
+
+export class CrmLists {
+  private readonly directories: SingleFlightCache<string, Directory>;
+  private readonly sequences: SingleFlightCache<string, Sequence[]>;
+
+  constructor(private readonly opts: CrmListsOptions) {
+    const bounds = { ttlMs: opts.ttlMs, idleMs: opts.idleMs, maxEntries: opts.maxTenants, now: opts.clock };
+    // A directory's age is its fetch time, whether read from the CRM or from storage.
+    this.directories = new SingleFlightCache({ ...bounds, loadedAt: (d) => d.fetchedAt });
+    this.sequences = new SingleFlightCache(bounds);
+  }
+
+  /** The tenant's directory: from memory, else storage, else the CRM, reused for `ttlMs`. */
+  directory(runtime: TenantRuntime, now: number): Promise<Directory> {
+    const tenantId = runtime.tenantId;
+    const previous = this.directories.peek(tenantId);
+    return this.directories.get(
+      tenantId,
+      async () => {
+        const stored = await this.opts.storage.loadDirectory(tenantId);
+        if (stored !== null && this.directories.isFresh(stored.fetchedAt, now)) return stored;
+        // Stamped with our clock, so freshness is judged on one time line.
+        const directory = { ...(await runtime.connector.directory()), fetchedAt: now };
+        await this.opts.bulk?.directoryRefreshed(runtime, stored ?? previous ?? null, directory, now);
+        await this.opts.storage.saveDirectory(tenantId, directory);
+        return directory;
+      },
+      { now },
+    );
+  }
+
+  /** The id of the tenant's sequence called `name` (case and outer spaces aside). */
+  async sequenceId(runtime: TenantRuntime, name: string, now: number): Promise<string> {
+    const wanted = name.trim().toLowerCase();
+    const find = (list: Sequence[]): Sequence | undefined =>
+      list.find((s) => s.name.trim().toLowerCase() === wanted);
+    // A name we do not know may be a sequence created since the list was read: read it again once.
+    const list = await this.sequences.get(runtime.tenantId, () => runtime.connector.sequences(), {
+      now,
+      usable: (l) => find(l) !== undefined,
+    });
+    const hit = find(list);
+    if (hit === undefined) throw new CrmError('invalid', `no sequence named '${name}'`);
+    return hit.id;
+  }
+
+  /** Drops the tenant's sequence list if it still gives `id`, which the CRM no longer knows. */
+  forgetSequence(tenantId: string, id: string): void {
+    if (this.sequences.peek(tenantId)?.some((s) => s.id === id) === true) this.sequences.delete(tenantId);
+  }
+
+  /** Lets go of idle tenants' lists. */
+  evict(): void {
+    this.directories.evict();
+    this.sequences.evict();
+  }
+}

@@ -1,0 +1,234 @@
+// Deciding a batch: the leads and their accounts read in batch calls, each lead decided by the core on
+// one copy of the rotation, and the batch committed in one transaction; decisions whose rotation rows
+// changed meanwhile are decided again on a fresh read.
+import { CrmError } from '../../connectors/connector.js';
+import { AccountIndex } from '../core/accounts.js';
+import { decide } from '../core/decide.js';
+import { summarizeDecision } from '../core/explain.js';
+import { applyStateChanges } from '../core/state.js';
+import type { Account, Decision, Lead, RoutingState, Team } from '../core/types.js';
+import type { Logger } from '../log.js';
+import type { CommitResult, DecisionInput, Storage } from '../storage/index.js';
+import { isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
+import { InternalFailure, toFailure } from './failures.js';
+import { recordOf, type Job, type TenantBatch } from './job.js';
+import { readLeadInputs } from './lead-inputs.js';
+import type { TenantRuntime } from './runtime.js';
+import { asReroute } from './sla/processor.js';
+
+export interface DecisionInfo {
+  tenantId: string;
+  lead: Lead;
+  decision: Decision;
+  summary: string;
+}
+
+/** What a batch decides on: its leads, and the accounts matching their domains. */
+export interface BatchInputs {
+  pending: { job: Job; lead: Lead }[];
+  accounts: AccountIndex;
+  accountsById: ReadonlyMap<string, Account>;
+}
+
+/** A decision made, not yet committed. */
+interface Draft {
+  job: Job;
+  lead: Lead;
+  decision: Decision;
+  input: DecisionInput;
+}
+
+export interface BatchDeciderDeps {
+  storage: Storage;
+  logger: Logger;
+  /** Re-decisions after a rotation-state conflict before the item is retried later. */
+  maxConflictRetries: number;
+  onDecision?: ((info: DecisionInfo) => void) | undefined;
+}
+
+export class BatchDecider {
+  constructor(private readonly deps: BatchDeciderDeps) {}
+
+  /**
+   * What deciding needs from the CRM, in batch calls: the leads to decide (a missing one fails its job)
+   * and the accounts matching their domains.
+   */
+  async readInputs(runtime: TenantRuntime, crm: string, toDecide: Job[]): Promise<BatchInputs> {
+    const record = (leadId: string): string => recordOf(runtime, leadId);
+    const pending: { job: Job; lead: Lead }[] = [];
+    if (toDecide.length === 0) return { pending, accounts: AccountIndex.build([]), accountsById: new Map() };
+    const { leads, accounts } = await readLeadInputs(
+      runtime.connector,
+      runtime.ruleSet,
+      toDecide.map((j) => j.leadId),
+    );
+
+    for (const job of toDecide) {
+      const lead = leads.get(job.leadId);
+      if (lead === undefined) {
+        job.failures.push({
+          error: new CrmError('not_found', `${record(job.leadId)} not found in ${crm}`),
+          what: `read ${record(job.leadId)}`,
+        });
+      } else {
+        // A bulk job's record was created long ago: its owner write is not a speed-to-lead figure.
+        if (lead.createdAt !== undefined && !isBulkPurpose(job.purpose)) job.createdAt = lead.createdAt;
+        pending.push({ job, lead });
+      }
+    }
+    return {
+      pending,
+      accounts: AccountIndex.build(accounts),
+      accountsById: new Map(accounts.map((a) => [a.id, a])),
+    };
+  }
+
+  /**
+   * Decides and commits the batch's leads: the rotation is read once, the leads are decided on it in
+   * order and committed in one transaction; those answered `conflict` are decided again on a fresh read.
+   */
+  async decideAll(batch: TenantBatch, inputs: BatchInputs, now: number): Promise<void> {
+    const tenantId = batch.runtime.tenantId;
+    let pending = inputs.pending;
+    if (pending.length === 0) return;
+    // Read once per batch; again only after a conflict, for the decisions that must be made again.
+    let versioned = await this.deps.storage.loadRoutingState(tenantId);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > this.deps.maxConflictRetries) {
+        const error = new InternalFailure(
+          'storage',
+          new Error('routing state kept changing under concurrent decisions'),
+        );
+        for (const { job } of pending)
+          job.failures.push({
+            error,
+            what: `decide ${recordOf(batch.runtime, job.leadId)}`,
+          });
+        return;
+      }
+      const drafts = await this.draft(batch, pending, versioned.state, inputs, now);
+      if (drafts.length === 0) return;
+      let results: CommitResult[];
+      try {
+        results = await this.deps.storage.commitDecisions(
+          tenantId,
+          drafts.map((d) => d.input),
+          versioned.versions,
+          now,
+        );
+      } catch (error) {
+        const e = toFailure(error);
+        for (const { job } of drafts)
+          job.failures.push({
+            error: e,
+            what: `decide ${recordOf(batch.runtime, job.leadId)}`,
+          });
+        return;
+      }
+      pending = [];
+      for (const [k, draft] of drafts.entries()) {
+        const result = results[k] ?? { status: 'conflict' };
+        if (result.status === 'conflict') pending.push({ job: draft.job, lead: draft.lead });
+        else this.decided(tenantId, draft, result);
+      }
+      if (pending.length > 0) versioned = await this.deps.storage.loadRoutingState(tenantId);
+    }
+  }
+
+  /**
+   * Decides the leads in order on one copy of the rotation, each seeing the turns the ones before it
+   * took, as one commit will write them. A held lead still missing data needs nothing written.
+   */
+  private async draft(
+    batch: TenantBatch,
+    pending: { job: Job; lead: Lead }[],
+    state: RoutingState,
+    { accounts, accountsById }: Omit<BatchInputs, 'pending'>,
+    now: number,
+  ): Promise<Draft[]> {
+    const { runtime, merged } = batch;
+    const team: Team = merged.team;
+    const drafts: Draft[] = [];
+    let current = state;
+    for (const { job, lead } of pending) {
+      try {
+        const hold = job.hold === undefined ? undefined : { route: job.hold.route, since: job.hold.since };
+        const excludeReps = job.exclude;
+        const decided = decide(
+          lead,
+          runtime.ruleSet,
+          { team, state: current, accounts, hold, excludeReps },
+          now,
+        );
+        const decision = isBulkPurpose(job.purpose)
+          ? keepWhenUnchanged(decided, lead, runtime.ruleSet, team)
+          : excludeReps === undefined
+            ? decided
+            : asReroute(decided, excludeReps);
+        if (job.hold !== undefined && decision.destination.kind === 'hold') {
+          job.noWork = true;
+          continue;
+        }
+        if (!job.effectClaimed) {
+          const claim = await this.deps.storage.claimEffect(
+            runtime.tenantId,
+            job.leadId,
+            job.purpose,
+            job.item.id,
+            now,
+          );
+          if (claim === 'taken') {
+            job.noWork = true;
+            continue;
+          }
+          job.effectClaimed = true;
+        }
+        current = applyStateChanges(current, decision.stateChanges);
+        const summary = summarizeDecision(decision, lead, team);
+        drafts.push({
+          job,
+          lead,
+          decision,
+          input: {
+            decisionKey: job.decisionKey,
+            decision,
+            email: lead.email,
+            summary,
+            eventAt: job.item.event.occurredAt,
+            inputs: { lead, account: accountsById.get(decision.trace.account?.accountId ?? '') ?? null },
+          },
+        });
+      } catch (error) {
+        job.failures.push({
+          error: toFailure(error),
+          what: `decide ${recordOf(batch.runtime, job.leadId)}`,
+        });
+      }
+    }
+    return drafts;
+  }
+
+  private decided(
+    tenantId: string,
+    { job, lead, decision, input }: Draft,
+    result: Exclude<CommitResult, { status: 'conflict' }>,
+  ): void {
+    job.actions = result.actions;
+    if (result.status === 'already_decided') {
+      job.owner = result.decision.owner ?? undefined;
+      return;
+    }
+    const dest = decision.destination;
+    job.owner = dest.kind === 'rep' ? dest.email : undefined;
+    this.deps.logger.info('lead decided', {
+      tenantId,
+      leadId: job.leadId,
+      route: decision.route?.name ?? 'fallback',
+      destination: dest.kind,
+      owner: job.owner,
+      queue: dest.kind === 'queue' ? dest.name : undefined,
+      ruleSetVersion: decision.ruleSet.version,
+    });
+    this.deps.onDecision?.({ tenantId, lead, decision, summary: input.summary });
+  }
+}

@@ -1,0 +1,63 @@
+// A batch's unit of work: one inbox item, what it asks for (its effect and decision key), and what became
+// of it. Triage makes jobs, deciding fills in their actions, writing back and settling finish them.
+import type { Hold, InboxItem, PlannedAction } from '../storage/index.js';
+import type { TenantRuntime } from './runtime.js';
+import type { MergedTeam } from './team.js';
+import type { Failure } from './failures.js';
+
+export interface Job {
+  item: InboxItem;
+  leadId: string;
+  decisionKey: string;
+  purpose: string;
+  /** Deciding a held lead again: the hold, passed to the core as context. */
+  hold?: Hold | undefined;
+  /** An SLA re-route: the reps who had the lead, never chosen again. */
+  exclude?: string[] | undefined;
+  /** The effect key is ours. A held lead decided again claims it only once it is decided to route. */
+  effectClaimed: boolean;
+  /** The decision is committed already (a retry): only its planned actions remain. */
+  existing: boolean;
+  /** The rep the decision assigned, for notes. */
+  owner?: string | undefined;
+  /** When the lead was created in the CRM (its `createdAt`, else the creation event's time), for metrics. */
+  createdAt?: number | undefined;
+  actions: PlannedAction[];
+  failures: { error: Failure; what: string }[];
+  /** Finished without work (effect taken, still held): complete it, nothing else. */
+  noWork: boolean;
+}
+
+export function newJob(item: InboxItem, purpose: string, extra: Partial<Job> = {}): Job {
+  const leadId = item.event.objectId;
+  return {
+    item,
+    leadId,
+    decisionKey: `${leadId}:${purpose}`,
+    purpose,
+    createdAt: item.event.kind === 'created' ? item.event.occurredAt : undefined,
+    effectClaimed: extra.hold === undefined,
+    existing: false,
+    actions: [],
+    failures: [],
+    noWork: false,
+    ...extra,
+  };
+}
+
+/** A job that failed before it could be prepared: it only carries its failure. */
+export function bareJob(item: InboxItem, error: Failure, what: string): Job {
+  return { ...newJob(item, ''), decisionKey: '', failures: [{ error, what }] };
+}
+
+/** One tenant's batch as it is decided and written back. */
+export interface TenantBatch {
+  runtime: TenantRuntime;
+  crm: string;
+  merged: MergedTeam;
+}
+
+/** The record as reasons name it, in its CRM's noun. */
+export function recordOf(runtime: TenantRuntime, leadId: string): string {
+  return `${runtime.connector.profile.recordNoun(leadId)} ${leadId}`;
+}

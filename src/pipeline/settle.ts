@@ -1,0 +1,112 @@
+// Settling a batch's items once all their work is done: completed together when they went well, retried
+// later with backoff, waiting for a reinstall, or dead-lettered with a reason a person can act on.
+import { CrmError } from '../../connectors/connector.js';
+import type { BackoffPolicy } from '../../connectors/shared/retry.js';
+import type { Logger } from '../log.js';
+import type { Storage } from '../storage/index.js';
+import { InternalFailure, isRetryable, itemOutcome, toFailure } from './failures.js';
+import type { Job } from './job.js';
+import { TenantUninstalledError, type TenantRegistry } from './runtime.js';
+import { failureReason } from './write-back.js';
+
+export interface SettlerDeps {
+  storage: Storage;
+  registry: TenantRegistry;
+  logger: Logger;
+  backoff: BackoffPolicy;
+  /** An item moved to the dead letters. */
+  deadLettered: (tenantId: string, detail: { leadId: string; reason: string }) => void;
+}
+
+export class Settler {
+  constructor(private readonly deps: SettlerDeps) {}
+
+  /**
+   * complete, retryLater or deadLetter — once per item, after all its work; the items that went well are
+   * completed together.
+   */
+  async settle(jobs: Job[], now: number, crm: string, holder: string): Promise<void> {
+    await this.markUninstalled(jobs);
+    await this.deps.storage.completeMany(
+      jobs.filter((j) => j.failures.length === 0).map((j) => j.item.id),
+      holder,
+      now,
+    );
+    this.logInternal(jobs);
+    for (const job of jobs) if (job.failures.length > 0) await this.settleFailed(job, now, crm, holder);
+  }
+
+  /**
+   * Our own faults, each logged once with its stack and kind (`bug` or `storage`), so they are fixed as
+   * what they are: a batch-level one is shared by every job of the batch.
+   */
+  private logInternal(jobs: Job[]): void {
+    const logged = new Set<InternalFailure>();
+    for (const job of jobs) {
+      for (const { error, what } of job.failures) {
+        if (!(error instanceof InternalFailure) || logged.has(error)) continue;
+        logged.add(error);
+        this.deps.logger.error(error.kind === 'bug' ? 'bug in the worker' : 'database error in the worker', {
+          tenantId: job.item.tenantId,
+          leadId: job.leadId,
+          kind: error.kind,
+          what,
+          error: error.message,
+          stack: error.original.stack,
+        });
+      }
+    }
+  }
+
+  /** Refused credentials may mean the CRM account uninstalled the app: then its jobs wait instead of failing. */
+  private async markUninstalled(jobs: Job[]): Promise<void> {
+    const refused = jobs.filter((j) =>
+      j.failures.some(
+        (f) => f.error instanceof CrmError && f.error.kind === 'auth' && f.error.details.status === 401,
+      ),
+    );
+    const tenantId = refused[0]?.item.tenantId;
+    if (tenantId === undefined || this.deps.registry.confirmUninstalled === undefined) return;
+    let gone = false;
+    try {
+      gone = await this.deps.registry.confirmUninstalled(tenantId);
+    } catch (error) {
+      this.deps.logger.warn('install not checked', { tenantId, error: toFailure(error).message });
+    }
+    if (gone)
+      for (const job of refused)
+        job.failures.push({ error: new TenantUninstalledError(tenantId), what: 'check the install' });
+  }
+
+  private async settleFailed(job: Job, now: number, crm: string, holder: string): Promise<void> {
+    const { item } = job;
+    const reasons = job.failures.map((f) => failureReason(f.what, f.error, crm)).join('; ');
+    const retryable = job.failures.find((f) => isRetryable(f.error));
+    const outcome = itemOutcome(
+      retryable?.error ?? job.failures[0]!.error,
+      item.attempts,
+      now,
+      this.deps.backoff,
+    );
+    const fields = { tenantId: item.tenantId, leadId: job.leadId, inboxId: item.id, attempts: item.attempts };
+    if (job.failures.some((f) => f.error instanceof TenantUninstalledError)) {
+      // Not a failure of the lead: it waits, unclaimed, until the CRM account installs the app again.
+      this.deps.logger.info('lead waits for a reinstall', fields);
+      await this.deps.storage.retryLater(item.id, holder, now, reasons, now);
+      return;
+    }
+    if (outcome.kind === 'retry_later') {
+      this.deps.logger.warn('lead will be retried', {
+        ...fields,
+        runAfter: outcome.runAfter,
+        reason: reasons,
+      });
+      await this.deps.storage.retryLater(item.id, holder, outcome.runAfter, reasons, now);
+      return;
+    }
+    const final = retryable === undefined ? reasons : `${reasons} (gave up after ${item.attempts} attempts)`;
+    this.deps.logger.error('lead dead-lettered', { ...fields, reason: final });
+    if (await this.deps.storage.deadLetter(item.id, holder, final, now))
+      this.deps.deadLettered(item.tenantId, { leadId: item.event.objectId, reason: final });
+  }
+}
