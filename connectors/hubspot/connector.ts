@@ -230,6 +230,14 @@ function domainOf(value: string | null | undefined): string | undefined {
   return getDomain(value.trim().toLowerCase()) ?? undefined;
 }
 
+/** A multiple-checkbox property's value: its options joined by `;`. */
+export function splitCheckboxValues(value: string): string[] {
+  return value
+    .split(';')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 /** CONTACT_FIELD_MAP as the normalizer's field map: HubSpot names are not all in its alias table. */
 const CONTACT_LEAD_FIELDS: FieldMap = { ...CONTACT_FIELD_MAP, hs_object_id: 'id' };
 
@@ -240,8 +248,15 @@ const CONTACT_LEAD_FIELDS: FieldMap = { ...CONTACT_FIELD_MAP, hs_object_id: 'id'
 export function rawRecordToLead(
   raw: RawContactRecord,
   ownerEmailById: (ownerId: string) => string | undefined,
+  multiValue: readonly string[] = [],
 ): Lead {
   const record: Record<string, unknown> = { ...raw.properties, hs_object_id: raw.id };
+  for (const name of multiValue) {
+    const value = record[name];
+    // A mapped property feeds one normalized field and stays a single value.
+    if (typeof value === 'string' && !Object.hasOwn(CONTACT_LEAD_FIELDS, name))
+      record[name] = splitCheckboxValues(value);
+  }
   const ownerId = raw.properties['hubspot_owner_id'];
   // An owner id the directory does not know stays out of `owner` (a rep email); it is kept in fields.
   const ownerEmail = ownerId === null || ownerId === undefined ? undefined : ownerEmailById(ownerId.trim());
@@ -333,6 +348,11 @@ export interface HubSpotConnectorOptions {
   sequencesUserId?: string;
   /** What the connector says about HubSpot; HUBSPOT_PROFILE unless the rate budget is tuned. */
   profile?: ConnectorProfile;
+  /**
+   * The portal's multiple-checkbox contact properties (enumeration, field type `checkbox`): HubSpot joins
+   * their values with `;`, and rules see them as lists of values. Others are single values.
+   */
+  multiValueProperties?: readonly string[];
 }
 
 export class HubSpotConnector implements CrmConnector {
@@ -470,7 +490,8 @@ export class HubSpotConnector implements CrmConnector {
         'contacts batch read',
       );
       // Missing ids come back as OBJECT_NOT_FOUND errors in a 207: they are simply absent here.
-      for (const obj of res.results) out.set(obj.id, rawRecordToLead(contactToRawRecord(obj), ownerEmail));
+      for (const obj of res.results)
+        out.set(obj.id, rawRecordToLead(contactToRawRecord(obj), ownerEmail, this.opts.multiValueProperties));
     }
     return out;
   }

@@ -5,7 +5,7 @@
 // https://developer.salesforce.com/docs/platform/field-reference/references/field-reference/salesforce-field-reference-lead.html
 import { getDomain } from 'tldts';
 import { toLead } from '../../src/core/normalize.js';
-import type { Account, FieldValue, Lead, LeadField } from '../../src/core/types.js';
+import type { Account, Lead, LeadField, LeadValue } from '../../src/core/types.js';
 
 /** Key prefixes of the record ids this connector meets (the first three characters of an id). */
 export const ID_PREFIX = {
@@ -192,13 +192,14 @@ export function recordToLead(
   // A queue or unknown owner is not a rep email: it stays a field, not `owner`.
   else fieldMap['OwnerId'] = null;
   const lead = toLead(flat, fieldMap);
-  const fields: Record<string, FieldValue> = { ...lead.fields };
+  // Multi-select picklists reach the core as their values: the core never splits a string.
+  const fields: Record<string, LeadValue> = { ...lead.fields };
   for (const name of ctx.multiSelect) {
     const value = fields[name];
-    if (typeof value === 'string') fields[name] = joinValues(splitMultiSelect(value));
+    if (typeof value === 'string') fields[name] = splitMultiSelect(value);
   }
   if (ctx.territories !== undefined && ctx.territories.length > 0)
-    fields[CRM_TERRITORIES_FIELD] = joinValues(ctx.territories);
+    fields[CRM_TERRITORIES_FIELD] = [...ctx.territories];
   return { ...lead, id, fields };
 }
 
@@ -215,11 +216,6 @@ function inMapOrder(
   for (const key of Object.keys(map)) if (Object.hasOwn(flat, key)) out[key] = flat[key];
   for (const [key, value] of Object.entries(flat)) if (!Object.hasOwn(out, key)) out[key] = value;
   return out;
-}
-
-/** How a multi-valued field reaches the core. */
-function joinValues(values: readonly string[]): string {
-  return values.join(';');
 }
 
 function text(value: unknown): string | undefined {

@@ -13,11 +13,11 @@ import {
 import { fieldValue } from './normalize.js';
 import { compileTerritory } from './territories.js';
 import { LEAD_FIELDS } from './types.js';
-import type { Condition, ConditionTrace, FieldValue, Lead, LeadField, RuleSet } from './types.js';
+import type { Condition, ConditionTrace, Lead, LeadField, LeadValue, RuleSet } from './types.js';
 
 const LEAD_FIELD_NAMES: ReadonlySet<string> = new Set(LEAD_FIELDS);
 
-type Values = Record<string, FieldValue | undefined>;
+type Values = Record<string, LeadValue | undefined>;
 
 /** Per-decision memo. Reused between decisions (stamped), so a decision allocates none of it. */
 class Scope {
@@ -247,7 +247,7 @@ class CompareNode implements Node {
   ) {
     this.direct = LEAD_FIELD_NAMES.has(c.field) ? (c.field as LeadField) : undefined;
   }
-  private value(s: Scope): FieldValue | undefined {
+  private value(s: Scope): LeadValue | undefined {
     return this.direct !== undefined ? s.env.lead[this.direct] : fieldValue(s.env.lead, this.c.field);
   }
   holds(s: Scope): boolean {
@@ -261,7 +261,7 @@ class CompareNode implements Node {
     const value = this.value(s);
     return this.traceWith(value, compareHolds(this.c, value));
   }
-  private traceWith(value: FieldValue | undefined, result: boolean): ConditionTrace {
+  private traceWith(value: LeadValue | undefined, result: boolean): ConditionTrace {
     return { text: this.text, result, values: { [this.c.field]: value } };
   }
 }

@@ -7,6 +7,7 @@ import type {
   Condition,
   ConditionTrace,
   FieldValue,
+  LeadValue,
   Lead,
   Pool,
   Team,
@@ -109,12 +110,13 @@ function exhaustive(value: never): never {
   throw new Error(`unhandled condition ${JSON.stringify(value)}`);
 }
 
-/** A value that counts as missing: absent, null or the empty string. */
-export function isBlank(v: FieldValue | undefined): v is null | undefined | '' {
-  return v === undefined || v === null || v === '';
+/** A value that counts as missing: absent, null, the empty string, or a multi-value field with none. */
+export function isBlank(v: LeadValue | undefined): boolean {
+  return v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
 }
 
-function asNumber(v: FieldValue | undefined): number | undefined {
+/** A number, from a number or numeric text; a multi-value field is never one. */
+function asNumber(v: LeadValue | undefined): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
   if (typeof v === 'string' && v.trim() !== '') {
     const n = Number(v.replace(/,/g, ''));
@@ -137,20 +139,26 @@ function same(actual: FieldValue | undefined, expected: FieldValue, caseSensitiv
   return caseSensitive ? a === expected : a.toLowerCase() === expected.toLowerCase();
 }
 
-/** HubSpot multi-select values arrive as `a;b;c`: each part counts as a value of its own. */
-function parts(actual: FieldValue | undefined): (FieldValue | undefined)[] {
-  return typeof actual === 'string' && actual.includes(';')
-    ? actual.split(';').map((s) => s.trim())
-    : [actual];
+/**
+ * The values a comparison looks at: each value of a multi-value field (its connector gave an array)
+ * counts on its own; a string is one value whatever it contains.
+ */
+function parts(actual: LeadValue | undefined): readonly (FieldValue | undefined)[] {
+  return isMulti(actual) ? actual : [actual];
+}
+
+function isMulti(v: LeadValue | undefined): v is readonly string[] {
+  return Array.isArray(v);
 }
 
 function textOp(
-  actual: FieldValue | undefined,
+  actual: LeadValue | undefined,
   expected: FieldValue,
   caseSensitive: boolean,
   op: 'contains' | 'starts_with' | 'ends_with',
 ): boolean {
   if (isBlank(actual) || expected === null) return false;
+  if (isMulti(actual)) return actual.some((part) => textOp(part, expected, caseSensitive, op));
   const a = caseSensitive ? String(actual) : String(actual).toLowerCase();
   const e = caseSensitive ? String(expected) : String(expected).toLowerCase();
   switch (op) {
@@ -203,14 +211,14 @@ export function leafHolds(c: Leaf, env: ConditionEnv): boolean {
 }
 
 /** The lead values a single condition looks at, for the trace. */
-function leafValues(c: Leaf, env: ConditionEnv): Record<string, FieldValue | undefined> | undefined {
+function leafValues(c: Leaf, env: ConditionEnv): Record<string, LeadValue | undefined> | undefined {
   const { lead } = env;
   switch (c.kind) {
     case 'always':
     case 'within_hours':
       return undefined;
     case 'territory': {
-      const values: Record<string, FieldValue | undefined> = { country: lead.country };
+      const values: Record<string, LeadValue | undefined> = { country: lead.country };
       if (lead.state !== undefined) values.state = lead.state;
       if (lead.postalCode !== undefined) values.postalCode = lead.postalCode;
       if (lead.city !== undefined) values.city = lead.city;
@@ -291,7 +299,7 @@ export function explainFailure(c: Condition, env: ConditionEnv): ConditionTrace 
 
 export function compareHolds(
   c: Extract<Condition, { kind: 'compare' }>,
-  actual: FieldValue | undefined,
+  actual: LeadValue | undefined,
 ): boolean {
   switch (c.op) {
     case 'exists':
@@ -313,7 +321,7 @@ export function compareHolds(
     case 'ends_with':
       return textOp(actual, c.value, c.caseSensitive, c.op);
     case 'regex':
-      return !isBlank(actual) && c.pattern.test(String(actual));
+      return !isBlank(actual) && parts(actual).some((a) => c.pattern.test(String(a)));
     case 'gt':
     case 'gte':
     case 'lt':

@@ -5,7 +5,7 @@ import type {
   Action,
   ConditionTrace,
   Decision,
-  FieldValue,
+  LeadValue,
   Lead,
   QueueTarget,
   ResolvedDestination,
@@ -38,7 +38,8 @@ export function localDateTime(ms: number, timezone = 'UTC'): string {
   return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute} ${part.timeZoneName}`;
 }
 
-function show(v: FieldValue | undefined): string {
+function show(v: LeadValue | undefined): string {
+  if (Array.isArray(v)) return v.length === 0 ? '∅' : v.join('; ');
   return v === undefined || v === null || v === '' ? '∅' : String(v);
 }
 
@@ -75,7 +76,8 @@ export function renderTemplate(template: string, lead: Lead, extras: Record<stri
       out += extra;
     } else {
       const value = fieldValue(lead, name);
-      out += value === undefined || value === null ? '' : String(value);
+      out +=
+        value === undefined || value === null ? '' : Array.isArray(value) ? value.join(', ') : String(value);
     }
     out += parts[i + 1] ?? '';
   }

@@ -15,7 +15,7 @@ import { getDomain, parse as parseDomain } from 'tldts';
 
 import { COMPANY_STOP_TOKENS, COUNTRY_ALIASES, LEAD_FIELD_ALIASES } from './normalize-tables.js';
 import { LEAD_FIELDS } from './types.js';
-import type { FieldValue, Lead, LeadField } from './types.js';
+import type { Lead, LeadField, LeadValue } from './types.js';
 
 export { LEAD_FIELD_ALIASES } from './normalize-tables.js';
 
@@ -423,8 +423,11 @@ export function leadFieldForColumn(column: string): LeadField | undefined {
   return hit ?? undefined;
 }
 
-/** A raw value as a FieldValue: scalars as they are, dates as ISO strings, objects as JSON text. */
-export function toFieldValue(value: unknown): FieldValue | undefined {
+/**
+ * A raw value as a lead value: scalars as they are, a list of strings (a multi-value field, as its
+ * connector gives it) as that list, dates as ISO strings, other objects as JSON text.
+ */
+export function toFieldValue(value: unknown): LeadValue | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -439,6 +442,8 @@ export function toFieldValue(value: unknown): FieldValue | undefined {
       return undefined;
     case 'object':
       if (value === null) return null;
+      if (Array.isArray(value) && value.every((v) => typeof v === 'string'))
+        return value.map((v: string) => v.trim()).filter((v) => v !== '');
       if (value instanceof Date) return Number.isFinite(value.getTime()) ? value.toISOString() : null;
       return JSON.stringify(value);
   }
@@ -476,7 +481,7 @@ function isBlank(value: unknown): boolean {
  */
 export function toLead(raw: Readonly<Record<string, unknown>>, fieldMap?: FieldMap): Lead {
   const picked = new Map<LeadField, { key: string; value: unknown }>();
-  const fields: Record<string, FieldValue> = {};
+  const fields: Record<string, LeadValue> = {};
   for (const key of Object.keys(raw)) {
     const value = raw[key];
     const mapped = fieldMap && Object.hasOwn(fieldMap, key) ? fieldMap[key] : leadFieldForColumn(key);
@@ -598,7 +603,7 @@ export function leadFieldFor(field: string): LeadField | undefined {
  * `lead.fields` case-insensitively. A custom field kept under an alias-looking name (via a FieldMap
  * null) is therefore still reachable by its exact name.
  */
-export function fieldValue(lead: Lead, field: string): FieldValue | undefined {
+export function fieldValue(lead: Lead, field: string): LeadValue | undefined {
   const r = resolveFieldName(field);
   if (r.direct) return lead[r.direct];
   if (Object.hasOwn(lead.fields, field)) return lead.fields[field];

@@ -5,6 +5,13 @@
 /** A value of a CRM field as the core sees it after normalization. */
 export type FieldValue = string | number | boolean | null;
 
+/**
+ * A lead field's value: a scalar, or the values of a field its CRM types as multi-value (a HubSpot
+ * checkbox property, a Salesforce multi-select picklist). The connector, which knows the field's type,
+ * gives the array; the core never splits a string.
+ */
+export type LeadValue = FieldValue | readonly string[];
+
 /** One provider-neutral lead (a HubSpot contact, a Salesforce lead or contact, a CSV row). */
 export interface Lead {
   /** The CRM record id, or the row id in a file. */
@@ -37,7 +44,7 @@ export interface Lead {
   /** When the lead was created in the CRM (epoch ms). */
   createdAt?: number | undefined;
   /** Every other CRM field by its CRM name. */
-  fields: Record<string, FieldValue>;
+  fields: Record<string, LeadValue>;
 }
 
 /** The normalized field names a rule can refer to directly; anything else is looked up in `fields`. */
@@ -453,7 +460,7 @@ export interface ConditionTrace {
   text: string;
   result: boolean;
   /** The lead values the condition looked at. */
-  values?: Record<string, FieldValue | undefined> | undefined;
+  values?: Record<string, LeadValue | undefined> | undefined;
   children?: ConditionTrace[] | undefined;
 }
 

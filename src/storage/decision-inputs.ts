@@ -30,7 +30,8 @@ export interface DecisionSearch {
   limit: number;
 }
 
-const fieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+// A multi-value field (its connector gave an array) is kept as its list of values.
+const fieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())]);
 
 /** A stored lead as the core's `Lead`: every named field optional, the rest in `fields`. */
 export const leadSchema = z.object({

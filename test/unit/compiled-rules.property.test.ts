@@ -57,6 +57,10 @@ const leaf: fc.Arbitrary<Condition> = fc.oneof(
     { kind: 'compare', field: 'zip', op: 'exists' },
     { kind: 'compare', field: 'annual_revenue', op: 'gte', value: 1000 },
     { kind: 'compare', field: 'Plan', op: 'eq', value: 'pro', caseSensitive: false },
+    { kind: 'compare', field: 'plan', op: 'neq', value: 'team', caseSensitive: false },
+    { kind: 'compare', field: 'plan', op: 'not_in', values: ['free', 'team'], caseSensitive: false },
+    { kind: 'compare', field: 'plan', op: 'starts_with', value: 'te', caseSensitive: false },
+    { kind: 'compare', field: 'plan', op: 'missing' },
   ),
   fc
     .integer({ min: 0, max: 3000 })
@@ -97,7 +101,15 @@ const lead: fc.Arbitrary<Lead> = fc
     emailDomain: fc.constantFrom('gmail.com', 'acme.io', undefined),
     title: fc.constantFrom('VP Sales', 'Engineer', undefined),
     annualRevenue: fc.constantFrom(500, 5000, undefined),
-    plan: fc.constantFrom('Pro', 'free', undefined),
+    // A multi-value field as its connector gives it, and a string holding a `;` that is one value.
+    plan: fc.constantFrom<string | string[] | undefined>(
+      'Pro',
+      'free',
+      'Pro;Team',
+      ['Pro', 'Team'],
+      [],
+      undefined,
+    ),
   })
   .map(({ plan, ...over }) => makeLead({ ...over, fields: plan === undefined ? {} : { plan } }));
 

@@ -56,7 +56,8 @@ const lead = makeLead({
   employees: 1200,
   demoRequested: true,
   productInterest: 'Routing;Scheduling',
-  fields: { tier: 'Gold', region_code: 'emea' },
+  // A multi-value field: its connector gives the values as a list.
+  fields: { tier: 'Gold', region_code: 'emea', interests: ['Routing', 'Scheduling'], none: [] },
 });
 
 describe('compare conditions', () => {
@@ -66,7 +67,35 @@ describe('compare conditions', () => {
     ['eq number against number', cmp('employees', 'eq', 1200), true],
     ['eq boolean', cmp('demo_requested', 'eq', true), true],
     ['eq custom field, any case of name', cmp('TIER', 'eq', 'gold'), true],
-    ['eq multi-select part', cmp('product_interest', 'eq', 'scheduling'), true],
+    ['eq one value of a multi-value field', cmp('interests', 'eq', 'scheduling'), true],
+    ['eq never splits a string', cmp('product_interest', 'eq', 'scheduling'), false],
+    ['eq a string whole, `;` and all', cmp('product_interest', 'eq', 'routing;scheduling'), true],
+    ['neq holds when no value is it', cmp('interests', 'neq', 'billing'), true],
+    ['neq fails when one value is it', cmp('interests', 'neq', 'routing'), false],
+    [
+      'in: any value of a multi-value field',
+      { kind: 'compare', field: 'interests', op: 'in', values: ['billing', 'routing'], caseSensitive: false },
+      true,
+    ],
+    [
+      'not_in: none of its values',
+      { kind: 'compare', field: 'interests', op: 'not_in', values: ['scheduling'], caseSensitive: false },
+      false,
+    ],
+    ['contains looks at each value', cmp('interests', 'contains', 'sched'), true],
+    ['starts_with does not run across values', cmp('interests', 'starts_with', 'routing;'), false],
+    ['regex matches one value', regex('interests', '^sched'), true],
+    [
+      'a multi-value field with no values is missing',
+      { kind: 'compare', field: 'none', op: 'missing' },
+      true,
+    ],
+    ['…and does not exist', { kind: 'compare', field: 'none', op: 'exists' }, false],
+    [
+      'a multi-value field is never a number',
+      { kind: 'compare', field: 'interests', op: 'gt', value: 0 },
+      false,
+    ],
     ['neq', cmp('country', 'neq', 'US'), true],
     ['neq on a missing value is false', cmp('city', 'neq', 'Berlin'), false],
     ['contains', cmp('title', 'contains', 'sales'), true],
@@ -96,6 +125,15 @@ describe('compare conditions', () => {
     ['regex no match', regex('title', '^cto$'), false],
   ])('%s', (_name, condition, expected) => {
     expect(evaluateCondition(condition, env(lead)).result).toBe(expected);
+  });
+
+  it('records a multi-value field as its list of values', () => {
+    const t = evaluateCondition(cmp('interests', 'eq', 'billing'), env(lead));
+    expect(t).toEqual({
+      text: expect.any(String),
+      result: false,
+      values: { interests: ['Routing', 'Scheduling'] },
+    });
   });
 
   it('records the values it looked at', () => {

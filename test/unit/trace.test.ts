@@ -2,7 +2,7 @@
 // the plain data a trace always was: same keys in the same order, same JSON, stable once read.
 import { inspect } from 'node:util';
 import { decide } from '../../src/core/decide.js';
-import { explainDecision } from '../../src/core/explain.js';
+import { explainDecision, renderTemplate } from '../../src/core/explain.js';
 import type { Decision, RouteTrace, Trace } from '../../src/core/types.js';
 import {
   always,
@@ -108,5 +108,18 @@ describe('decision trace', () => {
     expect(text).toContain('✗ 1. France\n      ✗ country = FR [country=DE]');
     expect(text).toContain('✗ 2. Needs employees — hold not needed: employees present');
     expect(text).toContain('✓ 4. Germany\n      ✓ country = DE [country=DE]');
+  });
+
+  it('explains a multi-value field by its values, and a template lists them', () => {
+    const multi = makeLead({ country: 'DE', fields: { interests: ['Routing', 'Scheduling'] } });
+    const byInterest = makeRuleSet([
+      makeRoute('Billing', eq('interests', 'billing'), { kind: 'rep', email: 'ada@x.io' }),
+      makeRoute('Scheduling', eq('interests', 'scheduling'), { kind: 'rep', email: 'ada@x.io' }),
+    ]);
+    const d = decide(multi, byInterest, { team, state: EMPTY_STATE }, MONDAY_10_UTC);
+    expect(d.route?.name).toBe('Scheduling');
+    const text = explainDecision(d, multi, team);
+    expect(text).toContain('✗ interests = billing [interests=Routing; Scheduling]');
+    expect(renderTemplate('wants {{interests}}', multi, {})).toBe('wants Routing, Scheduling');
   });
 });

@@ -160,6 +160,24 @@ describe('readLeads', () => {
     });
   });
 
+  it('gives a declared multiple-checkbox property as its list of values; any other string stays whole', async () => {
+    const scope = ownersScope()
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .reply(
+        200,
+        batchOk([
+          contact('1', { interests: 'Routing; Scoring;', notes_text: 'a;b', industry: 'Tech;Retail' }),
+        ]),
+      );
+    const { c } = connector({ multiValueProperties: ['interests', 'industry'] });
+    const leads = await c.readLeads(['1'], ['interests', 'notes_text']);
+    scope.done();
+    expect(leads.get('1')?.fields).toMatchObject({ interests: ['Routing', 'Scoring'], notes_text: 'a;b' });
+    // A property that feeds a normalized field keeps one value.
+    expect(leads.get('1')?.industry).toBe('Tech;Retail');
+  });
+
   it('429 TEN_SECONDLY_ROLLING: sent once, the portal paused for Retry-After, passed up', async () => {
     const scope = ownersScope().post('/crm/v3/objects/contacts/batch/read').query(true).reply(
       429,

@@ -231,8 +231,9 @@ describe('readLeads', () => {
       createdAt: Date.UTC(2026, 0, 1),
     });
     expect(lead?.fields['Region__c']).toBe('EMEA');
-    expect(lead?.fields['Interests__c']).toBe('Routing;Scoring;SLAs');
-    expect(lead?.fields[CRM_TERRITORIES_FIELD]).toBe('EMEA North');
+    // A multi-select picklist (typed so by describe) and the territories reach the core as lists.
+    expect(lead?.fields['Interests__c']).toEqual(['Routing', 'Scoring', 'SLAs']);
+    expect(lead?.fields[CRM_TERRITORIES_FIELD]).toEqual(['EMEA North']);
     const contact = leads.get(CONTACT);
     expect(contact).toMatchObject({
       company: 'Bletchley Park',
