@@ -16,6 +16,7 @@ import {
   type SalesforceApp,
   type SalesforceTokenStore,
 } from '../../connectors/salesforce/auth.js';
+import { verifyCanvasRequest } from '../../connectors/salesforce/canvas.js';
 import { SalesforceConnector, type CallScheduler } from '../../connectors/salesforce/connector.js';
 import {
   DEFAULT_USAGE_THRESHOLDS,
@@ -30,6 +31,21 @@ import type { Storage, Tenant } from '../storage/index.js';
 import type { CrmWiring } from './crms.js';
 
 export type { SalesforceApp } from '../../connectors/salesforce/auth.js';
+
+/**
+ * The settings tab opened from Salesforce: a canvas app's signed request (form field `signed_request`),
+ * signed with the connected app's consumer secret, names the org (the tenant) and the user.
+ */
+export function salesforceCanvasVerifier(
+  consumerSecret: string,
+): (form: URLSearchParams) => { provider: string; externalId: string; user: string } | null {
+  return (form) => {
+    const caller = verifyCanvasRequest(form.get('signed_request') ?? '', consumerSecret);
+    return caller === null
+      ? null
+      : { provider: SALESFORCE_PROVIDER, externalId: caller.orgId, user: caller.user };
+  };
+}
 
 export const SALESFORCE_PROVIDER = 'salesforce';
 

@@ -55,6 +55,7 @@ import { appWebhookSubscriptions } from './webhook-subscriptions.js';
 import { CrmRegistry, type CrmWiring } from './crms.js';
 import { hubspotFetchVerifier, hubspotWiring } from './hubspot.js';
 import {
+  salesforceCanvasVerifier,
   salesforceInstallFlow,
   salesforceWiring,
   SALESFORCE_PROVIDER,
@@ -675,6 +676,11 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     frameAncestors: config.settingsFrameAncestors ?? DEFAULT_FRAME_ANCESTORS,
     tenantRoutes: [reportRoutes({ storage, logger, clock, team })],
     verifyCrmRequest: hubspot === undefined ? () => null : hubspotFetchVerifier(hubspot.clientSecret, clock),
+    // A Salesforce org opens the tab as a canvas app, signed with the connected app's consumer secret.
+    verifyCrmForm:
+      salesforceApp?.clientSecret === undefined
+        ? undefined
+        : salesforceCanvasVerifier(salesforceApp.clientSecret),
   };
 
   const server = createServer({

@@ -1,12 +1,14 @@
 // The settings tab: pages, JSON API and its OpenAPI document, and the API the CRM's own UI calls (the
-// HubSpot settings extension, which opens the tab in an iframe, and the contact card).
+// HubSpot settings extension, which opens the tab in an iframe, and the contact card), and the tab
+// opened by a form the CRM signs (a Salesforce canvas app).
 import { Router, type Request, type Response } from 'express';
 import { settingsPages, type SettingsPagesDeps } from './pages.js';
 import { settingsApi, type SettingsApiDeps } from './api.js';
 import { crmExtensionRouter, type CrmExtensionDeps } from './crm-extension.js';
+import { crmOpenRouter, type CrmOpenDeps } from './crm-open.js';
 import { openApiDocument } from './openapi.js';
 
-export type SettingsDeps = SettingsApiDeps & SettingsPagesDeps & CrmExtensionDeps;
+export type SettingsDeps = SettingsApiDeps & SettingsPagesDeps & CrmExtensionDeps & CrmOpenDeps;
 
 export function settingsRouter(deps: SettingsDeps): Router {
   const router = Router();
@@ -14,6 +16,7 @@ export function settingsRouter(deps: SettingsDeps): Router {
     res.json(openApiDocument());
   });
   router.use(crmExtensionRouter(deps));
+  router.use(crmOpenRouter(deps));
   router.use(settingsApi(deps));
   router.use(settingsPages(deps));
   return router;
@@ -26,6 +29,7 @@ export {
   RECORD_ROUTING_PATH,
   RECORD_REROUTE_PATH,
 } from './crm-extension.js';
+export { CRM_OPEN_PATH, type CrmCaller } from './crm-open.js';
 export { SettingsAccess } from './access.js';
 export { SettingsService, type CrmStatus } from './service.js';
 export { DEFAULT_FRAME_ANCESTORS } from './pages.js';

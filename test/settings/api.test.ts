@@ -14,7 +14,8 @@ import {
   validateResponseSchema,
 } from '../../src/settings/schemas.js';
 import { ENGINES } from '../storage/helpers.js';
-import { dachLead, RULES, startSettings, T0, type SettingsHarness } from './support.js';
+import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
+import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, type SettingsHarness } from './support.js';
 
 for (const [engineName, engine, suite] of ENGINES) {
   suite(`the settings API on ${engineName}`, () => {
@@ -124,6 +125,43 @@ for (const [engineName, engine, suite] of ENGINES) {
           redirect: 'manual',
         });
         expect(opened.status).toBe(303);
+      });
+      it("a Salesforce canvas request signed for an installed org opens that org's tab as its user; unsigned, it does not", async () => {
+        const org = await h.storage.createTenant(
+          { provider: 'salesforce', externalId: '00D5g000004ABCDEA2', name: 'Acme SF' },
+          T0,
+        );
+        const open = (signed: string) =>
+          fetch(h.url + '/settings/crm-open', {
+            method: 'POST',
+            redirect: 'manual',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ signed_request: signed }).toString(),
+          });
+        const context = (orgId: string) => ({
+          algorithm: 'HMACSHA256',
+          client: { oauthToken: 'never-kept' },
+          context: { user: { email: 'ada@acme.io' }, organization: { organizationId: orgId } },
+        });
+        const res = await open(signCanvasRequest(context('00D5g000004ABCDEA2'), CANVAS_SECRET));
+        expect(res.status).toBe(303);
+        const link = new URL(res.headers.get('location') ?? '', h.url);
+        expect(link.pathname).toBe('/settings/open');
+        expect([link.searchParams.get('tenant'), link.searchParams.get('user')]).toEqual([
+          org.id,
+          'ada@acme.io',
+        ]);
+        expect(Number(link.searchParams.get('exp'))).toBe(h.clock.now + 5 * 60_000);
+        const session = await fetch(h.url + link.pathname + link.search, { redirect: 'manual' });
+        expect([session.status, session.headers.get('location')]).toEqual([303, `/settings/${org.id}/rules`]);
+
+        expect((await open(signCanvasRequest(context('00D5g000004ABCDEA2'), 'wrong-secret'))).status).toBe(
+          401,
+        );
+        // Signed, but for an org that never installed the app.
+        expect((await open(signCanvasRequest(context('00D5g000004ZZZZZA2'), CANVAS_SECRET))).status).toBe(
+          401,
+        );
       });
     });
 

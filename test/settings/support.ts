@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import express from 'express';
 import { signV3 } from '../../connectors/hubspot/signature.js';
 import { hubspotFetchVerifier } from '../../src/app/hubspot.js';
+import { salesforceCanvasVerifier } from '../../src/app/salesforce.js';
 import { decide } from '../../src/core/decide.js';
 import { summarizeDecision } from '../../src/core/explain.js';
 import { applyStateChanges } from '../../src/core/state.js';
@@ -22,6 +23,8 @@ export const RULES = readFileSync('rules/hubspot-demo/rules.yaml', 'utf8');
 export const TEAM = readFileSync('rules/hubspot-demo/team.yaml', 'utf8');
 export const CLIENT_SECRET = 'settings-test-client-secret';
 export const PUBLIC_URL = 'https://router.example.com';
+/** The Salesforce connected app's consumer secret that signs canvas requests. */
+export const CANVAS_SECRET = 'settings-test-canvas-consumer-secret';
 /** Monday 2026-11-23 10:00 UTC: European reps are at work. */
 export const T0 = Date.parse('2026-11-23T10:00:00Z');
 
@@ -78,6 +81,7 @@ export async function startSettings(engine: Engine = sqliteMemory): Promise<Sett
         reportRoutes({ storage, logger: createLogger({ level: 'error' }), clock: () => clock.now }),
       ],
       verifyCrmRequest: hubspotFetchVerifier(CLIENT_SECRET, () => clock.now),
+      verifyCrmForm: salesforceCanvasVerifier(CANVAS_SECRET),
     }),
   );
   const running = await listenOn(app, 0, '127.0.0.1');
