@@ -13,6 +13,7 @@ import type {
   StreamResume,
   StreamSink,
 } from '../../pulled-intake.js';
+import { soql, soqlDateTime, soqlName } from '../soql.js';
 import { channelObject, creationEventId, mapChangeEvent, type MappedChange } from './change-events.js';
 
 /** Change events are kept for 72 hours; a stored replay id older than that cannot be resumed from. */
@@ -58,11 +59,6 @@ type ReplayFrom = number;
 const NEW_EVENTS_ONLY: ReplayFrom = -1;
 /** Records one poll reads at most (25 query pages); a larger backlog is read by the polls that follow. */
 const POLL_MAX_FETCH = 50_000;
-
-// SOQL datetime literals are unquoted, to the second: https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_dateformats.htm
-function soqlDateTime(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 /** Salesforce answers datetimes as `2026-01-05T09:00:00.000+0000`. */
 function parseSalesforceDate(value: unknown): number | null {
@@ -302,8 +298,9 @@ export class CdcStream implements OpenedStream {
     const startedAt = this.now();
     const from = (this.coveredUntil ?? startedAt) - (this.options.pollOverlapMs ?? 300_000);
     try {
-      const soql = `SELECT Id, CreatedDate FROM ${this.object} WHERE CreatedDate > ${soqlDateTime(from)} ORDER BY CreatedDate, Id`;
-      const result = await conn.query<{ Id: string; CreatedDate: string }>(soql, {
+      // The bound goes through the one SOQL quoting helper: unquoted, UTC, to the second.
+      const text = soql`SELECT Id, CreatedDate FROM ${soqlName(this.object)} WHERE CreatedDate > ${soqlDateTime(from)} ORDER BY CreatedDate, Id`;
+      const result = await conn.query<{ Id: string; CreatedDate: string }>(text, {
         autoFetch: true,
         maxFetch: POLL_MAX_FETCH,
       });
