@@ -219,6 +219,10 @@ export interface PurgeCounts {
   effects: number;
   decisions: number;
   holds: number;
+  /** SLA steps taken (done or failed), kept as long as decisions. */
+  slaSteps: number;
+  /** Notifications delivered (kept as long as done inbox rows) or given up (as long as dead letters). */
+  notifications: number;
 }
 
 export interface DecisionRecord {

@@ -11,8 +11,9 @@ export class RetentionRepository {
   /**
    * Deletes one batch (up to `limit` rows of each kind) of rows past their retention: done inbox rows,
    * dead letters never replayed (releasing the effect keys they claimed, as a replay would), finished
-   * effect keys, settled holds, and decisions with their actions and SLA timers once none of them is
-   * still needed. Every delete re-checks its conditions, so a row that became needed again meanwhile
+   * effect keys, settled holds, decisions with their actions and SLA timers once none of them is
+   * still needed, finished SLA steps as old as such decisions, and delivered (or given-up) notifications
+   * as old as done inbox rows (or dead letters). Every delete re-checks its conditions, so a row that became needed again meanwhile
    * stays. Call again while a count equals `limit`.
    */
   async purgeExpired(now: number, policy: RetentionPolicy, limit: number): Promise<PurgeCounts> {
@@ -60,7 +61,29 @@ export class RetentionRepository {
       [auditBefore, limit],
     );
     const decisions = await this.purgeDecisions(auditBefore, limit);
-    return { inbox: inbox.changes, deadLetters, effects: effects.changes, decisions, holds: holds.changes };
+    // A step being sent (planned, sent) is a claim on a CRM write: it stays until it is done or failed.
+    const slaSteps = await this.db.run(
+      `WITH picked AS MATERIALIZED (
+         SELECT id FROM sla_steps WHERE status IN ('done', 'failed') AND at < ? LIMIT ?${lock})
+       DELETE FROM sla_steps WHERE status IN ('done', 'failed') AND id IN (SELECT id FROM picked)`,
+      [auditBefore, limit],
+    );
+    const notifications = await this.db.run(
+      `WITH picked AS MATERIALIZED (
+         SELECT id FROM notifications
+         WHERE (state = 'delivered' AND updated_at < ?) OR (state = 'failed' AND updated_at < ?) LIMIT ?${lock})
+       DELETE FROM notifications WHERE state IN ('delivered', 'failed') AND id IN (SELECT id FROM picked)`,
+      [inboxBefore, deadBefore, limit],
+    );
+    return {
+      inbox: inbox.changes,
+      deadLetters,
+      effects: effects.changes,
+      decisions,
+      holds: holds.changes,
+      slaSteps: slaSteps.changes,
+      notifications: notifications.changes,
+    };
   }
 
   /** Decisions decided before `before` that nothing needs any more, with their actions and SLA timers. */

@@ -77,6 +77,8 @@ export interface SlaTimerRun {
   routeName: string | null;
   summary: string;
   sla: DecisionSla;
+  /** The pools the decision assigned from (its trace): their channels hear of the SLA's steps too. */
+  pools: string[];
 }
 
 export interface SlaStepRow {
@@ -122,6 +124,7 @@ interface RunRow {
   route_name: string | null;
   summary: string;
   sla: string | null;
+  trace: string;
 }
 
 interface StepRow {
@@ -141,6 +144,9 @@ interface StepRow {
 const hadSchema = z.array(z.string());
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** Only the pools of a stored trace (the rest is not read here). */
+const tracePoolsSchema = z.object({ assignments: z.array(z.object({ pool: z.string() })).default([]) });
 
 function toRun(r: RunRow): SlaTimerRun {
   if (r.sla === null)
@@ -163,6 +169,13 @@ function toRun(r: RunRow): SlaTimerRun {
     routeName: r.route_name,
     summary: r.summary,
     sla: readJson(r.sla, `decisions.sla of timer ${r.id}`, decisionSlaSchema),
+    pools: [
+      ...new Set(
+        readJson(r.trace, `decisions.trace of timer ${r.id}`, tracePoolsSchema).assignments.map(
+          (a) => a.pool,
+        ),
+      ),
+    ],
   };
 }
 
@@ -183,7 +196,8 @@ const toStep = (r: StepRow): SlaStepRow => ({
 /** A timer is claimable when armed, due, and not leased by a live holder. */
 const CLAIMABLE = "state = 'armed' AND due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)";
 const RUN_COLUMNS = `t.id, t.tenant_id, t.lead_id, t.decision_key, t.owner, t.due_at, t.checkpoint, t.started_at,
-  t.expected_owner, t.had, t.rerouting, t.attempts, t.breached_at, d.decided_at, d.route_name, d.summary, d.sla`;
+  t.expected_owner, t.had, t.rerouting, t.attempts, t.breached_at, d.decided_at, d.route_name, d.summary, d.sla,
+  d.trace`;
 const CHUNK = KEY_CHUNK;
 
 export class SlaTimerRepository {

@@ -193,7 +193,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await env.close();
     });
 
-    it('escalates to the owner’s manager from the team file; an owner without one keeps the lead, saying why', async () => {
+    it('escalates to the owner’s manager from the team file, told to the pool’s channel; an owner without a manager keeps the lead, saying why', async () => {
       const managed = rules(hook.url)
         .replace(
           '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
@@ -202,11 +202,16 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
         .replace(
           'nina@acme.io: { timezone: America/New_York }',
           'nina@acme.io: { timezone: America/New_York, manager: Dev@Acme.io }',
-        );
+        )
+        // The channel is the pool's, not the route's: the pool's channels hear of SLA steps too.
+        .replace('    notify: [ops]\n', '')
+        .replace('fallback: { queue: triage } }', 'fallback: { queue: triage }, notify: [ops] }');
       expect(managed).toContain('escalate: manager');
+      expect(managed).toContain('notify: [ops] }');
       const env = await setup(sandbox(), { engine, rules: managed });
       const timers = new SlaTimerRepository(env.storage.db);
-      const ws = workers(env, new NotificationRepository(env.storage.db));
+      const notifications = new NotificationRepository(env.storage.db);
+      const ws = workers(env, notifications);
       // Round robin: the first lead goes to nina (managed by dev), the second to omar (no manager).
       const [ninas, omars] = env.demo.createContacts(2, 'import');
       await env.enqueueCreated([ninas!, omars!]);
@@ -231,6 +236,9 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
         ['breach', 'done', null],
         ['escalate', 'failed', expect.stringMatching(/omar@acme\.io has no manager: give them manager:/)],
       ]);
+      expect(
+        (await notifications.deliveries(TENANT)).map((d) => [d.leadId, d.event, d.channel, d.state]),
+      ).toEqual([[ninas!.id, 'lead.escalation', 'ops:webhook', 'delivered']]);
       await env.close();
     });
 

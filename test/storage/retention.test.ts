@@ -92,6 +92,8 @@ for (const [name, engine, suite] of ENGINES) {
         effects: 0,
         decisions: 0,
         holds: 0,
+        slaSteps: 0,
+        notifications: 0,
       });
       expect(await leads('inbox')).not.toContain('done-old-1');
       expect(await s.purgeExpired(now, POLICY, 1)).toMatchObject({ inbox: 1 });
@@ -155,6 +157,8 @@ for (const [name, engine, suite] of ENGINES) {
         effects: 1,
         decisions: 2,
         holds: 2,
+        slaSteps: 0,
+        notifications: 0,
       });
       expect(await leads('decisions')).toEqual(['armed', 'held', 'planned', 'recent']);
       expect(await leads('effects')).toEqual([]);
@@ -170,6 +174,72 @@ for (const [name, engine, suite] of ENGINES) {
       expect(await s.purgeExpired(T0 + 366 * DAY, POLICY, 100)).toMatchObject({ decisions: 1 });
       expect(await s.purgeExpired(T0 + 368 * DAY, POLICY, 100)).toMatchObject({ decisions: 1 });
       expect(await leads('decisions')).toEqual(['held', 'recent']);
+    });
+
+    it('keeps finished SLA steps a year and notifications as long as done inbox rows or dead letters', async () => {
+      const step = (timerId: number, status: 'done' | 'failed' | 'planned', at: number) =>
+        s.slaTimers.planStep(
+          A,
+          {
+            timerId,
+            leadId: `lead-${timerId}`,
+            checkpoint: 0,
+            kind: 'remind',
+            detail: 'not touched',
+            status,
+          },
+          at,
+        );
+      await step(1, 'done', T0);
+      await step(2, 'failed', T0);
+      // Being sent: a claim on a CRM write, never purged.
+      await step(3, 'planned', T0);
+      await step(4, 'done', T0 + 200 * DAY);
+      const note = async (id: string, outcome: 'delivered' | 'failed' | 'pending', at: number) => {
+        await s.notifications.enqueue(
+          [
+            {
+              tenantId: A,
+              channel: 'ops:webhook',
+              messageId: id,
+              event: 'lead.reminder',
+              leadId: id,
+              payload: '{}',
+            },
+          ],
+          at,
+        );
+        if (outcome === 'pending') return;
+        const [d] = await s.notifications.claimDue('w', at, at + 60_000, 1);
+        if (d === undefined) throw new Error('nothing to deliver');
+        if (outcome === 'delivered') await s.notifications.delivered(d, 'w', at);
+        else await s.notifications.failed(d, 'w', 'HTTP 503', { giveUp: true }, at);
+      };
+      await note('delivered-old', 'delivered', T0);
+      await note('given-up-old', 'failed', T0);
+      await note('delivered-recent', 'delivered', T0 + 20 * DAY);
+      // Last: a pending row would be the next one claimed above.
+      await note('pending-old', 'pending', T0);
+      const notes = async (): Promise<string[]> =>
+        (await s.notifications.deliveries(A)).map((d) => d.messageId).sort();
+
+      expect(await s.purgeExpired(T0 + 31 * DAY, POLICY, 100)).toMatchObject({
+        slaSteps: 0,
+        notifications: 1,
+      });
+      expect(await notes()).toEqual(['delivered-recent', 'given-up-old', 'pending-old']);
+      // 91 days: the given-up one is past the dead letters' 90, the recent delivery past its 30.
+      expect(await s.purgeExpired(T0 + 91 * DAY, POLICY, 100)).toMatchObject({ notifications: 2 });
+      expect(await notes()).toEqual(['pending-old']);
+      expect(await s.purgeExpired(T0 + 366 * DAY, POLICY, 1)).toMatchObject({ slaSteps: 1 });
+      expect(await s.purgeExpired(T0 + 366 * DAY, POLICY, 1)).toMatchObject({ slaSteps: 1 });
+      expect(await s.purgeExpired(T0 + 366 * DAY, POLICY, 1)).toMatchObject({ slaSteps: 0 });
+      expect(
+        (await s.db.all<{ timer_id: number }>('SELECT timer_id FROM sla_steps ORDER BY timer_id')).map((r) =>
+          Number(r.timer_id),
+        ),
+      ).toEqual([3, 4]);
+      expect(await notes()).toEqual(['pending-old']);
     });
 
     it('refuses a batch size that is not a positive integer', async () => {

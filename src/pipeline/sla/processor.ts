@@ -443,7 +443,7 @@ export class SlaProcessor {
       const notifier = this.opts.notifier;
       if (notifier === undefined) return;
       await notifier.enqueue(
-        channelsFor(runtime.ruleSet, event, { route: t.routeName }),
+        channelsFor(runtime.ruleSet, event, { route: t.routeName, pools: t.pools }),
         {
           type: `lead.${event}`,
           tenantId,
