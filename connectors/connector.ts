@@ -280,7 +280,7 @@ export interface CrmConnector {
   /**
    * One page of existing records (for backfill and reassign), in an order that paging can resume from
    * a stored cursor after a crash. A connector must get past its CRM's cap on one query's results
-   * (HubSpot search: 10,000). The Salesforce connector (branch `sfconn`) implements it with SOQL
+   * (HubSpot search: 10,000). The Salesforce connector implements it with SOQL
    * keyset paging (`WHERE Id > :after ORDER BY Id`), through the quoting helper.
    */
   listLeads(query: LeadListQuery): Promise<LeadListPage>;

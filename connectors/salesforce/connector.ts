@@ -870,7 +870,7 @@ export class SalesforceConnector implements CrmConnector {
   /**
    * Open Leads in Id order, 200 per query: keyset paging (`Id > :after`) so a resumed job continues
    * after the last record it listed. "Unowned" is owned by a queue (every Salesforce record has an
-   * owner). Not yet run against the Salesforce sandbox: the `sfconn` work covers it end to end.
+   * owner). Tested against the Salesforce sandbox (test/contract/salesforce/list-leads.test.ts).
    */
   async listLeads(query: LeadListQuery): Promise<LeadListPage> {
     const where: SoqlFragment[] = [soqlClause`IsConverted = false`];
