@@ -1,7 +1,8 @@
 // `npm run bench:sla`: 100,000 open SLA timers on one portal of the sandbox CRM (real connector, real
 // HTTP, SQLite file), due evenly over a window, checked by the SLA processor in real time. Prints one
 // JSON line: timers checked per second, CRM calls per timer check (from the sandbox's own call counts),
-// and breach-to-action latency (a step's time minus its due time). Progress goes to stderr.
+// and breach-to-action latency (a step's time minus its due time). Progress, and the run's SLA report
+// as CSV, go to stderr.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { createHubSpotSandbox, seedDemoPortal } from '../connectors/sandbox/inde
 import { totalCalls } from '../connectors/sandbox-kit/call-stats.js';
 import { createLogger } from '../src/log.js';
 import { SlaProcessor } from '../src/pipeline/sla/processor.js';
+import { writeCsv } from '../src/reports/csv.js';
+import { runReport } from '../src/reports/run.js';
 import type { TenantRegistry } from '../src/pipeline/runtime.js';
 import { loadRuleSet } from '../src/rules/index.js';
 import { openStorage } from '../src/storage/index.js';
@@ -214,6 +217,12 @@ ${reps.map((r) => `    ${r.email}: { timezone: UTC }`).join('\n')}
         ),
         rateLimited: crm.calls.of(portal.portalId).rateLimited,
       })}\n`,
+    );
+    // What an operator sees of the run: `lead-router report sla --by rule` over the window, on stderr.
+    process.stderr.write(`\n$ lead-router report sla --by rule (this run)\n`);
+    writeCsv(
+      await runReport(storage, TENANT, { kind: 'sla', since: t0 - 600_000, until: Date.now(), by: 'rule' }),
+      (chunk) => process.stderr.write(chunk),
     );
   } finally {
     await storage.close();
