@@ -558,6 +558,7 @@ export class SalesforceConnector implements CrmConnector {
       .map((r) => str(r['QueueId']))
       .filter((id): id is string => id !== undefined && isSalesforceId(id));
     const queues: Record<string, string> = {};
+    const queueName = new Map<string, string>();
     for (const part of idChunks([...new Set(queueIds)], 200)) {
       for (const g of await this.query(
         soql`SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' AND Id IN ${soqlIdList(part)}`,
@@ -567,6 +568,20 @@ export class SalesforceConnector implements CrmConnector {
         if (id === undefined) continue;
         for (const name of [str(g['Name']), str(g['DeveloperName'])])
           if (name !== undefined) queues[name] ??= id;
+        queueName.set(id, str(g['Name']) ?? str(g['DeveloperName']) ?? id);
+      }
+    }
+    // Queue members (GroupMember rows whose member is a user; nested groups are not followed): each
+    // user's teams are the queues it works, so a rule routing to a queue knows who is behind it.
+    const ownerById = new Map(owners.map((o) => [o.id, o]));
+    for (const part of idChunks([...queueName.keys()], 200)) {
+      for (const m of await this.query(
+        soql`SELECT GroupId, UserOrGroupId FROM GroupMember WHERE GroupId IN ${soqlIdList(part)}`,
+        'GroupMember query',
+      )) {
+        const owner = ownerById.get(str(m['UserOrGroupId']) ?? '');
+        const name = queueName.get(str(m['GroupId']) ?? '');
+        if (owner !== undefined && name !== undefined && !owner.teams.includes(name)) owner.teams.push(name);
       }
     }
     return { owners, queues, ownerEmail, territories: await this.fetchTerritories(), fetchedAt: now };

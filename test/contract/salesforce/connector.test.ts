@@ -65,6 +65,12 @@ function directory(scope: nock.Scope, opts: { territories?: boolean } = {}): voi
   query(scope, (q) => q.startsWith('SELECT Id, Name, DeveloperName FROM Group') && q.includes(`'${QUEUE}'`), [
     record('Group', { Id: QUEUE, Name: 'Inbound Triage', DeveloperName: 'Inbound_Triage' }),
   ]);
+  // The queue's members: Ada, a nested group (not followed) and a user the User query did not list.
+  query(scope, (q) => q === `SELECT GroupId, UserOrGroupId FROM GroupMember WHERE GroupId IN ('${QUEUE}')`, [
+    record('GroupMember', { GroupId: QUEUE, UserOrGroupId: ADA }),
+    record('GroupMember', { GroupId: QUEUE, UserOrGroupId: sfId('00G', 42) }),
+    record('GroupMember', { GroupId: QUEUE, UserOrGroupId: sfId('005', 77) }),
+  ]);
   if (opts.territories === false) {
     query(scope, (q) => q.startsWith('SELECT Id FROM Territory2Model'), []);
     return;
@@ -343,6 +349,11 @@ describe('directory', () => {
     ]);
     expect(d.owners[1]).not.toHaveProperty('managerId');
     expect(d.queues).toEqual({ 'Inbound Triage': QUEUE, Inbound_Triage: QUEUE });
+    // Queue members are known: a member's teams are the queues it works.
+    expect(d.owners.map((o) => [o.email, o.teams])).toEqual([
+      ['ada@acme.io', ['Inbound Triage']],
+      ['bo@acme.io', []],
+    ]);
     expect(t).toEqual([
       {
         id: TERRITORY,

@@ -152,3 +152,21 @@ it("reads the org's daily API usage from every answer and paces by it", async ()
   expect(usagePace(usage).level).toBe('normal');
   expect(usagePace({ used: 960, limit: 1_000, at: 0 }).level).toBe('paused');
 });
+
+it("knows each Lead queue's members: a user's teams are the queues it works (GroupMember)", async () => {
+  const { connector: c } = await connector();
+  const d = await c.directory();
+  const members = new Map<string, string[]>();
+  for (const member of demo.org.table('GroupMember').values()) {
+    const queue = [...demo.queues].find(([, id]) => id === member['GroupId'])?.[0];
+    const user = demo.users.find((u) => u['Id'] === member['UserOrGroupId']);
+    if (queue === undefined || user === undefined) continue;
+    const email = String(user['Email']).toLowerCase();
+    members.set(email, [...(members.get(email) ?? []), queue]);
+  }
+  expect(members.size).toBeGreaterThan(0);
+  for (const owner of d.owners)
+    expect([owner.email, owner.teams]).toEqual([owner.email, members.get(owner.email) ?? []]);
+  // Every queue a rule can name is in the directory.
+  for (const [name, id] of demo.queues) expect(d.queues[name]).toBe(id);
+});
