@@ -6,7 +6,7 @@ import nock from 'nock';
 import type { StreamDelivery } from '../../../connectors/pulled-intake.js';
 import { CdcStream } from '../../../connectors/salesforce/intake/cdc-stream.js';
 import { creationEventId } from '../../../connectors/salesforce/intake/change-events.js';
-import { INSTANCE, query, record, session, sfId, useNock } from './support.js';
+import { API, INSTANCE, JSON_TYPE, query, record, session, sfId, useNock } from './support.js';
 
 useNock();
 
@@ -61,6 +61,42 @@ describe('CDC catch-up poll', () => {
         coveredUntil: NOW,
       },
     ]);
+  });
+
+  it('reads every page of a large answer through jsforce autoFetch (queryMore by nextRecordsUrl)', async () => {
+    const [first, second] = [sfId('00Q', 8), sfId('00Q', 9)];
+    const next = `${API}/query/01gD0000002HU6KIAW-2000`;
+    const scope = nock(INSTANCE)
+      .get(`${API}/query`)
+      .query(true)
+      .reply(
+        200,
+        {
+          totalSize: 2,
+          done: false,
+          nextRecordsUrl: next,
+          records: [record('Lead', { Id: first, CreatedDate: '2026-01-05T09:01:00.000+0000' })],
+        },
+        JSON_TYPE,
+      )
+      .get(next)
+      .reply(
+        200,
+        {
+          totalSize: 2,
+          done: true,
+          records: [record('Lead', { Id: second, CreatedDate: '2026-01-05T09:02:00.000+0000' })],
+        },
+        JSON_TYPE,
+      );
+    const deliveries: StreamDelivery[] = [];
+    const s = stream(deliveries);
+    s.poll('test');
+    await s.close();
+    scope.done();
+    expect(deliveries.flatMap((d) => d.events.map((e) => e.objectId))).toEqual([first, second]);
+    // Every record was read: the coverage moves to when the poll began.
+    expect(deliveries.at(-1)?.coveredUntil).toBe(NOW);
   });
 
   it('polls the object its channel names', async () => {

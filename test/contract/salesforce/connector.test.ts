@@ -39,9 +39,15 @@ function connector(over: Partial<ConstructorParameters<typeof SalesforceConnecto
   return new SalesforceConnector({ session: session(), sleep: noSleep, now: () => 1_000, ...over });
 }
 
-/** The directory: two users, one Lead queue, an active territory model with one territory. */
-function directory(scope: nock.Scope, opts: { territories?: boolean } = {}): void {
-  query(scope, (q) => q.startsWith('SELECT Id, Name, Email, IsActive, TimeZoneSidKey, ManagerId FROM User'), [
+/** The users query's second page as Salesforce names it (salesforce.md §2: a query locator, `-2000`). */
+const NEXT_USERS = `${API}/query/01gD0000002HU6KIAW-2000`;
+
+/**
+ * The directory: two users, one Lead queue, an active territory model with one territory. `pagedUsers`:
+ * the users come in two pages, the second fetched by its nextRecordsUrl (queryMore).
+ */
+function directory(scope: nock.Scope, opts: { territories?: boolean; pagedUsers?: boolean } = {}): void {
+  const users = [
     record('User', {
       Id: ADA,
       Name: 'Ada Lovelace',
@@ -58,7 +64,21 @@ function directory(scope: nock.Scope, opts: { territories?: boolean } = {}): voi
       TimeZoneSidKey: 'America/Chicago',
       ManagerId: null,
     }),
-  ]);
+  ];
+  const isUsers = (q: string): boolean =>
+    q.startsWith('SELECT Id, Name, Email, IsActive, TimeZoneSidKey, ManagerId FROM User');
+  if (opts.pagedUsers === true) {
+    scope
+      .get(`${API}/query`)
+      .query((params) => typeof params['q'] === 'string' && isUsers(params['q']))
+      .reply(
+        200,
+        { totalSize: 2, done: false, nextRecordsUrl: NEXT_USERS, records: users.slice(0, 1) },
+        JSON_TYPE,
+      )
+      .get(NEXT_USERS)
+      .reply(200, { totalSize: 2, done: true, records: users.slice(1) }, JSON_TYPE);
+  } else query(scope, isUsers, users);
   query(scope, (q) => q === "SELECT QueueId FROM QueueSobject WHERE SobjectType = 'Lead'", [
     record('QueueSobject', { QueueId: QUEUE }),
   ]);
@@ -363,6 +383,16 @@ describe('directory', () => {
         users: [{ userId: ADA, role: 'Sales Rep' }],
       },
     ]);
+  });
+});
+
+describe('query paging', () => {
+  it('follows nextRecordsUrl (queryMore) on the versioned path until done', async () => {
+    const scope = nock(INSTANCE);
+    directory(scope, { pagedUsers: true });
+    const d = await connector().directory();
+    scope.done();
+    expect(d.owners.map((o) => o.email)).toEqual(['ada@acme.io', 'bo@acme.io']);
   });
 });
 
