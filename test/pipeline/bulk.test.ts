@@ -19,18 +19,18 @@ interface Bulk {
   worker: Worker;
 }
 
-function bulkOf(env: Env, pagesPerStep?: number): Bulk {
+function bulkOf(env: Env, pagesPerStep?: number, id = 'w1'): Bulk {
   const jobs = new BulkJobRepository(env.storage.db);
   const runner = new BulkRunner({
     storage: env.storage,
     jobs,
     registry: env.registry,
     logger,
-    holder: 'w1',
+    holder: id,
     idleMs: 0,
     pagesPerStep,
   });
-  return { jobs, worker: env.worker('w1', { bulk: runner, batchSize: 100 }) };
+  return { jobs, worker: env.worker(id, { bulk: runner, batchSize: 100 }) };
 }
 
 /** Housekeeping (which lists) and batches until the job is done. */
@@ -174,6 +174,46 @@ describe.each(ENGINES)('bulk ownership work on %s', (engine, describeEngine) => 
       expect(env.tasksFor(moves!.id)).toHaveLength(1);
       // The unowned one was routed by the first job and fits now: still one owner write.
       expect(env.writes('owner.set', unowned!.id)).toHaveLength(1);
+      await env.close();
+    });
+
+    it('with two workers, a deactivated rep’s leads move once: one reassign job, each lead routed by one of them', async () => {
+      const env = await setup(sandbox(), { engine, rules: OPTED_IN });
+      const [one, two] = [bulkOf(env, 1, 'w1'), bulkOf(env, 1, 'w2')];
+      const routed = contacts(env, 300);
+      await env.enqueueCreated(routed);
+      await env.drain(one.worker);
+      const paula = ownerId(env, 'paula@acme.io');
+      const paulas = routed.filter((c) => env.writes('owner.set', c.id)[0]?.details['to'] === paula);
+      expect(paulas.length).toBeGreaterThan(50);
+
+      env.demo.portal.setOwnerActive(paula, false);
+      env.clock.now += 10 * 60_000;
+      // Both workers refresh their directory on their next batch and notice her leaving.
+      const late = contacts(env, 2);
+      await env.enqueueCreated([late[0]!], 'late-1');
+      await env.enqueueCreated([late[1]!], 'late-2');
+      await Promise.all([one.worker.runOnce(), two.worker.runOnce()]);
+      const jobs = (await one.jobs.list(TENANT)).filter((j) => !j.dryRun);
+      expect(jobs).toHaveLength(1);
+      // Both list and route, a page and a batch at a time, at once.
+      for (let i = 0; i < 100; i++) {
+        await Promise.all([one, two].map((b) => b.worker.housekeep(env.clock.now)));
+        await Promise.all([one, two].map((b) => b.worker.runOnce()));
+        const p = await one.jobs.progress(jobs[0]!.id);
+        if (p?.job.state === 'done') break;
+      }
+      expect(await one.jobs.progress(jobs[0]!.id)).toMatchObject({
+        routed: paulas.length,
+        failed: 0,
+        job: { state: 'done', listed: paulas.length },
+      });
+      for (const c of paulas) {
+        const sets = env.writes('owner.set', c.id).map((w) => w.details['to']);
+        expect(sets).toHaveLength(2);
+        expect(sets[1]).not.toBe(paula);
+        expect(env.tasksFor(c.id)).toHaveLength(2);
+      }
       await env.close();
     });
 
