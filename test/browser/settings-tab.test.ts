@@ -2,7 +2,9 @@
 // over the sandbox CRM on SQLite: open the tab with the signed link `npm start` prints; a draft error
 // shown at its line; fixed, simulated, previewed, published; a contact created in the CRM routed by the
 // new version and found in Activity with its trace; rollback; a rep out of office skipped by the next
-// lead; a dead letter replayed; another tenant's session reads nothing of this one (API and pages).
+// lead; a dead letter replayed; a CSV uploaded and simulated, its bad rows listed; a publication
+// approved by a second admin; every form control named and reached with Tab; another tenant's session
+// reads nothing of this one (API and pages).
 // Screenshots of each page land in test-results/settings/.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -219,7 +221,7 @@ suite('the settings tab in Chromium', () => {
       async () => ((await page.locator('#status').textContent()) ?? '') !== '',
     );
     expect(await page.locator('#status').textContent()).toContain('Saved mei@acme.io');
-    expect(await page.locator('#roster').textContent()).toContain('out of office');
+    await page.locator('#roster', { hasText: 'out of office' }).waitFor();
     await shot('team');
 
     createContact('tane@kiwi.nz', 'NZ');
@@ -267,6 +269,97 @@ suite('the settings tab in Chromium', () => {
       const item = await app.storage.getInboxItem(tenant.id, dead!.id);
       return item !== null && item.updatedAt > dead!.updatedAt;
     });
+  });
+
+  it('simulate: an uploaded CSV is decided, and its bad rows are listed with line and column', async () => {
+    await page.getByRole('link', { name: 'Simulate' }).click();
+    await page.getByLabel('Or upload a CSV file of leads').setInputFiles({
+      name: 'leads.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from('email,country,employees\nkia@kiwi.nz,NZ,120\nbad@row.io,DE,lots\n'),
+    });
+    await page.locator('#status', { hasText: 'leads.csv loaded' }).waitFor();
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    await page.locator('#decisions table').waitFor();
+    expect(await page.locator('#decisions').textContent()).toContain('kia@kiwi.nz');
+    expect(await page.locator('#csv-problems').textContent()).toContain(
+      'Line 3, column employees: "lots" is not a number',
+    );
+  });
+
+  it('approvals: a publication waits for a second admin, who approves it from their own session', async () => {
+    await page.getByRole('link', { name: 'Rules' }).click();
+    await page.waitForSelector('.cm-content');
+    // Ticked with the keyboard: focus the box, Space.
+    await page.getByLabel("Publishing needs a second admin's approval").focus();
+    await page.keyboard.press('Space');
+    await page.locator('#status', { hasText: 'Approvals are required.' }).waitFor();
+
+    const before = (await app.storage.activeRuleset(tenant.id))!;
+    const draft = before.source.replace('due: 15m', 'due: 25m');
+    expect(draft).not.toBe(before.source);
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(draft);
+    await page.locator('#problems .ok').waitFor({ timeout: 30_000 });
+    await page.getByLabel('Note for this publication').fill('slower demo tasks');
+    await page.getByRole('button', { name: 'Publish' }).click();
+    await page.locator('#status', { hasText: 'once a second admin approves it' }).waitFor();
+    expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(before.version);
+    const requestId = /request (\d+)/.exec((await page.locator('#status').textContent()) ?? '')?.[1];
+    expect(requestId).toBeDefined();
+    // Its author cannot approve it.
+    await page.getByRole('button', { name: `Approve request ${requestId}` }).click();
+    await page.locator('#status', { hasText: 'a second admin must approve it' }).waitFor();
+
+    const access = new SettingsAccess(Buffer.from(SECRET, 'utf8'));
+    const context = await browser.newContext();
+    const second = await context.newPage();
+    await second.goto(settingsLink(access, app.url, { tenantId: tenant.id, user: 'bo@acme.io' }, Date.now()));
+    await second.getByRole('button', { name: `Approve request ${requestId}` }).click();
+    await second.locator('#status', { hasText: `Request ${requestId} approved` }).waitFor();
+    expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(ruleSetVersion(draft));
+    await second.locator('#history', { hasText: 'bo@acme.io' }).waitFor();
+    await second.screenshot({ path: join(SHOTS, 'rules-approved.png'), fullPage: true });
+    // Turning approvals off takes both admins too.
+    await page.reload();
+    // The first admin's untick is a request: the box stays ticked until a second admin confirms.
+    await page.getByLabel("Publishing needs a second admin's approval").click();
+    await page.locator('#approval-state', { hasText: 'asked to stop requiring approval' }).waitFor();
+    await second.reload();
+    await second.getByLabel("Publishing needs a second admin's approval").uncheck();
+    await second.locator('#status', { hasText: 'Approvals are no longer required.' }).waitFor();
+    await context.close();
+  });
+
+  it('every form control on every page has an accessible name and is reached with Tab', async () => {
+    const unnamed =
+      /^\s*- (textbox|combobox|checkbox|button|spinbutton|searchbox|listbox|radio)(\s*\[[^\]]*\])?\s*:?\s*$/;
+    for (const name of ['Rules', 'Simulate', 'Team', 'Activity', 'Health']) {
+      await page.getByRole('link', { name, exact: true }).click();
+      await page.locator('#status').waitFor({ state: 'attached' });
+      await page.waitForLoadState('networkidle');
+      const tree = await page.locator('main').ariaSnapshot();
+      const bad = tree.split('\n').filter((line) => unnamed.test(line));
+      expect({ page: name, unnamed: bad }).toEqual({ page: name, unnamed: [] });
+      // Tab from the top of the page reaches every form control outside the editor.
+      // Evaluated as text: this suite's TypeScript has no DOM library.
+      const ids = await page.evaluate<string[]>(
+        `[...document.querySelectorAll('main input, main select, main textarea, main button')]
+          .filter((e) => e.offsetParent !== null && e.id !== '').map((e) => e.id)`,
+      );
+      const reached = new Set<string>();
+      await page.locator('body').focus();
+      for (let i = 0; i < 200 && ids.some((id) => !reached.has(id)); i++) {
+        await page.keyboard.press('Tab');
+        const id = String(await page.evaluate("document.activeElement?.id ?? ''"));
+        if (id !== '') reached.add(id);
+      }
+      expect({ page: name, missed: ids.filter((id) => !reached.has(id)) }).toEqual({
+        page: name,
+        missed: [],
+      });
+    }
   });
 
   it("another tenant's session reads none of this tenant's data, by API or page", async () => {
