@@ -328,6 +328,29 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await env.close();
     });
 
+    it('a check refused by a rate window waits what the CRM says, not the outage backoff', async () => {
+      const { env } = await start();
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(env.worker());
+      const limited: CrmConnector = Object.assign(Object.create(env.connector) as CrmConnector, {
+        touchedLeads: () =>
+          Promise.reject(
+            new CrmError('rate_limited', 'You have reached your secondly limit.', { retryAfterMs: 1_000 }),
+          ),
+      });
+      const sla = { recheckMs: 30_000, gatherMs: 0, retryMs: 60_000 };
+      env.clock.now = T0 + 5 * MIN + 1000;
+      await env.worker('w1', { registry: env.registryWith(limited), sla }).housekeep(env.clock.now);
+      expect(
+        await env.storage.db.get<{ state: string; due_at: number }>(
+          'SELECT state, due_at FROM sla_timers WHERE lead_id = ?',
+          [lead!.id],
+        ),
+      ).toEqual({ state: 'armed', due_at: T0 + 5 * MIN + 2000 });
+      await env.close();
+    });
+
     it('a notification receiver that is down gets the delivery later, once, signed', async () => {
       const { env, notifications } = await start();
       const ws = workers(env, notifications);

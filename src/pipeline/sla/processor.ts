@@ -234,7 +234,12 @@ export class SlaProcessor {
         // The CRM is down or refusing: every timer not yet checked waits; none acts on what it cannot see.
         const waiting = parts.slice(i).flat();
         const attempts = Math.max(...waiting.map((r) => r.t.attempts));
-        const wait = Math.max(failure.details.retryAfterMs ?? 0, this.backoff(attempts));
+        // A rate window's refusal (HubSpot's per-second search limit) is over when the CRM says; the
+        // backoff is for a CRM that is down, or a day's quota spent.
+        const windowed = failure.kind === 'rate_limited' && failure.details.quotaExhausted !== true;
+        const wait = windowed
+          ? (failure.details.retryAfterMs ?? 1_000)
+          : Math.max(failure.details.retryAfterMs ?? 0, this.backoff(attempts));
         logger.warn('SLA check deferred: the CRM could not be asked', {
           tenantId,
           timers: waiting.length,
