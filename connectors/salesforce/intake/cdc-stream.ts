@@ -160,6 +160,14 @@ export class CdcStream implements OpenedStream {
     if (isFayeInternals(internals)) {
       internals._state = internals.DISCONNECTED;
       internals._dispatcher.close();
+      // A message left unanswered keeps a timer that resends it (a refused handshake: jsforce's
+      // AuthFailure swallows the answer, so Faye waits out its timeout). That timer alone would keep
+      // the process alive after close; nothing is resent on a closed client, so they are cleared.
+      const envelopes = internals._dispatcher._envelopes;
+      if (envelopes instanceof Map) {
+        for (const envelope of envelopes.values()) if (envelope.timer) clearTimeout(envelope.timer);
+        envelopes.clear();
+      }
     }
   }
 
@@ -341,7 +349,11 @@ export class CdcStream implements OpenedStream {
 interface FayeInternals {
   _state: number;
   readonly DISCONNECTED: number;
-  _dispatcher: { close(): void };
+  _dispatcher: {
+    close(): void;
+    /** Messages sent and not answered, each with the timer that would send it again. */
+    _envelopes?: Map<unknown, { timer?: ReturnType<typeof setTimeout> | null }>;
+  };
 }
 
 function isFayeInternals(client: unknown): client is FayeInternals {

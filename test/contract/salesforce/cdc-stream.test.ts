@@ -1,0 +1,141 @@
+// The Salesforce intake's CdcStream against the sandbox's Bayeux (faye) server, through jsforce's own
+// streaming client: a first install subscribes with -1 and routes what is created from then on, a stored
+// replay id resumes right after it, -2 replays everything retained, and a handshake refused for an
+// expired token makes the stream refresh the session and rebuild its client, which then receives again.
+// Each stream is closed at the end and nothing is left holding the process (jest exits on its own).
+import type { Connection } from 'jsforce';
+import type { CrmEvent } from '../../../connectors/connector.js';
+import type { StreamDelivery, StreamResume } from '../../../connectors/pulled-intake.js';
+import { CdcStream } from '../../../connectors/salesforce/intake/cdc-stream.js';
+import { ManualClock } from '../../../connectors/sandbox-kit/clock.js';
+import { startSandbox, type Running } from '../../sandbox-salesforce/support.js';
+
+const CHANNEL = '/data/LeadChangeEvent';
+const clock = new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
+let env: Running;
+const streams: CdcStream[] = [];
+
+beforeAll(async () => {
+  env = await startSandbox({ clock, longPollTimeoutSec: 2 }, 5);
+});
+afterEach(async () => {
+  await Promise.all(streams.splice(0).map((s) => s.close()));
+});
+afterAll(() => env.stop());
+
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Opened {
+  stream: CdcStream;
+  deliveries: StreamDelivery[];
+  /** Records whose creation was delivered, by the stream or by its catch-up poll. */
+  created(): string[];
+  /** Records whose creation came through the subscription itself (a delivery with a replay position). */
+  streamed(): string[];
+  warnings: string[];
+}
+
+function open(
+  conn: Connection,
+  resume: StreamResume | null,
+  over: { refresh?: () => Promise<void> } = {},
+): Opened {
+  const deliveries: StreamDelivery[] = [];
+  const warnings: string[] = [];
+  const stream = new CdcStream({
+    conn,
+    channel: CHANNEL,
+    selfClient: 'lead-router',
+    resume,
+    sink: {
+      deliver: (d) => {
+        deliveries.push(d);
+        return Promise.resolve(true);
+      },
+    },
+    log: { info: () => undefined, warn: (message) => warnings.push(message) },
+    now: () => clock.now(),
+    maxBackoffMs: 50,
+    refresh: over.refresh,
+  }).start();
+  streams.push(stream);
+  const created = (): string[] =>
+    deliveries.flatMap((d) => d.events.filter((e: CrmEvent) => e.kind === 'created').map((e) => e.objectId));
+  const streamed = (): string[] =>
+    deliveries
+      .filter((d) => d.position !== undefined)
+      .flatMap((d) => d.events.filter((e: CrmEvent) => e.kind === 'created').map((e) => e.objectId));
+  return { stream, deliveries, created, streamed, warnings };
+}
+
+/** The replay id of each retained Lead event, by the record it is about (the first event wins). */
+function retained(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of env.sandbox.streaming.state(env.orgId).events) {
+    if (e.entity !== 'Lead') continue;
+    const payload = e.data['payload'] as { ChangeEventHeader?: { recordIds?: string[] } } | undefined;
+    const header = payload?.ChangeEventHeader ?? {};
+    for (const id of header.recordIds ?? []) if (!out.has(id)) out.set(id, String(e.replayId));
+  }
+  return out;
+}
+
+it('a first install subscribes for new events (-1): what is created from then on is delivered once', async () => {
+  env.demo.createLeads(2); // before the install: not routed
+  const s = open(env.connect(), null);
+  // The install's coverage is recorded first: nothing before it is ever looked for.
+  await until(() => s.deliveries.length > 0, 'the first coverage');
+  expect(s.deliveries[0]).toEqual({ events: [], coveredUntil: clock.now() });
+  await new Promise((r) => setTimeout(r, 300));
+  const [lead] = env.demo.createLeads(1).map((l) => String(l['Id']));
+  await until(() => s.created().length > 0, 'the creation');
+  expect(s.created()).toEqual([lead]);
+  expect(s.streamed()).toEqual([lead]);
+  expect(s.deliveries.at(-1)?.position?.replayId).toBeDefined();
+});
+
+it('resumes after a stored replay id, and replays everything retained with -2', async () => {
+  const ids = env.demo.createLeads(3).map((l) => String(l['Id']));
+  const replay = retained();
+  const stored = replay.get(ids[0]!);
+  expect(stored).toBeDefined();
+  const after = open(env.connect(), { replayId: stored!, replayAt: clock.now(), coveredUntil: clock.now() });
+  await until(
+    () => ids.slice(1).every((id) => after.streamed().includes(id)),
+    'the events after the stored id',
+  );
+  expect(after.streamed()).not.toContain(ids[0]);
+
+  const all = open(env.connect(), { replayId: '-2', replayAt: clock.now(), coveredUntil: clock.now() });
+  await until(() => ids.every((id) => all.streamed().includes(id)), 'every retained event');
+});
+
+it('rebuilds its client when the handshake is refused for an expired token, after refreshing the session', async () => {
+  const conn = env.connect();
+  await env.admin(`/_sandbox/orgs/${env.orgId}/tokens/expire`, {});
+  let refreshed = 0;
+  const s = open(
+    conn,
+    { replayId: null, replayAt: null, coveredUntil: clock.now() },
+    {
+      refresh: async () => {
+        refreshed += 1;
+        const issued = env.sandbox.issueToken(env.orgId, env.demo.integrationUserId);
+        conn.accessToken = issued.token;
+        return Promise.resolve();
+      },
+    },
+  );
+  await until(() => refreshed > 0, 'the session refresh');
+  expect(s.warnings).toContain('rebuilding the change-event client');
+  // The rebuilt client, on the new token, receives what is created next.
+  await new Promise((r) => setTimeout(r, 500));
+  const [lead] = env.demo.createLeads(1).map((l) => String(l['Id']));
+  await until(() => s.streamed().includes(lead!), 'the creation after the rebuild');
+});
