@@ -1,5 +1,6 @@
 // Starts a Salesforce sandbox with a seeded demo org and connects the real jsforce client to it.
 import { Connection } from 'jsforce';
+import type { SalesforceApp, SalesforceTokenSet } from '../../connectors/salesforce/auth.js';
 import {
   createSalesforceSandbox,
   DEFAULT_SF_APP,
@@ -57,5 +58,32 @@ export async function startSandbox(options: SalesforceSandboxOptions = {}, accou
       return res.json();
     },
     stop: () => sandbox.stop(),
+  };
+}
+
+/** The sandbox's connected app as lead-router's Salesforce session takes it. */
+export function sandboxApp(url: string): SalesforceApp {
+  return {
+    clientId: DEFAULT_SF_APP.clientId,
+    clientSecret: DEFAULT_SF_APP.clientSecret,
+    redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
+    loginUrl: url,
+  };
+}
+
+/** Fresh tokens of the demo org's integration user, as an install stores them. */
+export function integrationTokens(
+  sandbox: SalesforceSandbox,
+  demo: DemoOrg,
+  url: string,
+): SalesforceTokenSet {
+  const issued = sandbox.issueToken(demo.org.orgId, demo.integrationUserId);
+  return {
+    accessToken: issued.token,
+    refreshToken: issued.refreshToken ?? '',
+    instanceUrl: url,
+    orgId: demo.org.orgId,
+    userId: demo.integrationUserId,
+    issuedAt: 1,
   };
 }

@@ -6,10 +6,10 @@ import { SalesforceConnector } from '../../../connectors/salesforce/connector.js
 import { ManualClock } from '../../../connectors/sandbox-kit/clock.js';
 import {
   createSalesforceSandbox,
-  DEFAULT_SF_APP,
   type DemoOrg,
   type SalesforceSandbox,
 } from '../../../connectors/sandbox-salesforce/index.js';
+import { integrationTokens, sandboxApp } from '../../sandbox-salesforce/support.js';
 
 const clock = new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
 let sf: SalesforceSandbox;
@@ -29,23 +29,9 @@ beforeAll(async () => {
   sf = createSalesforceSandbox({ seed: 11, clock });
   demo = sf.createDemoOrg({ accounts: 5 });
   const { url } = await sf.start();
-  const issued = sf.issueToken(demo.org.orgId, demo.integrationUserId);
-  const tokens = {
-    accessToken: issued.token,
-    refreshToken: issued.refreshToken ?? '',
-    instanceUrl: url,
-    orgId: demo.org.orgId,
-    userId: demo.integrationUserId,
-    issuedAt: 1,
-  };
-  const app = {
-    clientId: DEFAULT_SF_APP.clientId,
-    clientSecret: DEFAULT_SF_APP.clientSecret,
-    redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
-    loginUrl: url,
-  };
+  const tokens = integrationTokens(sf, demo, url);
   const session = new SalesforceSession({
-    app,
+    app: sandboxApp(url),
     tokens,
     store: { load: () => Promise.resolve(tokens), save: () => Promise.resolve() },
   });

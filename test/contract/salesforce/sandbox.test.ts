@@ -11,12 +11,12 @@ import { soql, soqlLike, soqlString } from '../../../connectors/salesforce/soql.
 import { Keyring } from '../../../connectors/shared/crypto.js';
 import {
   createSalesforceSandbox,
-  DEFAULT_SF_APP,
   type DemoOrg,
   type SalesforceSandbox,
 } from '../../../connectors/sandbox-salesforce/index.js';
 import { salesforceTokenStore } from '../../../src/app/salesforce.js';
 import { openStorage, type Storage } from '../../../src/storage/index.js';
+import { integrationTokens, sandboxApp } from '../../sandbox-salesforce/support.js';
 
 let sf: SalesforceSandbox;
 let demo: DemoOrg;
@@ -28,12 +28,7 @@ beforeAll(async () => {
   sf = createSalesforceSandbox({ seed: 5, dailyApiLimit: 1_000 });
   demo = sf.createDemoOrg({ accounts: 10 });
   ({ url } = await sf.start());
-  app = {
-    clientId: DEFAULT_SF_APP.clientId,
-    clientSecret: DEFAULT_SF_APP.clientSecret,
-    redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
-    loginUrl: url,
-  };
+  app = sandboxApp(url);
   storage = await openStorage({ file: ':memory:', cipher: new Keyring(randomBytes(32)), now: () => 1 });
   await storage.createTenant({ provider: 'salesforce', externalId: demo.org.orgId, name: 'Demo org' }, 1);
 });
@@ -43,16 +38,8 @@ afterAll(async () => {
 });
 
 async function connector(): Promise<{ connector: SalesforceConnector; session: SalesforceSession }> {
-  const issued = sf.issueToken(demo.org.orgId, demo.integrationUserId);
   const store = salesforceTokenStore(storage, () => 2);
-  const tokens = {
-    accessToken: issued.token,
-    refreshToken: issued.refreshToken ?? '',
-    instanceUrl: url,
-    orgId: demo.org.orgId,
-    userId: demo.integrationUserId,
-    issuedAt: 1,
-  };
+  const tokens = integrationTokens(sf, demo, url);
   await store.save(demo.org.orgId, tokens);
   const session = new SalesforceSession({ app, tokens, store });
   return {
