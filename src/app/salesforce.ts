@@ -96,6 +96,8 @@ export interface SalesforceWiringOptions {
   usageSlowdown?: number | undefined;
   /** Spacing between an org's calls while slowed, growing to 4× near the limit (default 2 s). */
   slowDelayMs?: number | undefined;
+  /** How a slowed call waits for its turn (tests see the waits asked for). */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
   /** Told each org's daily API usage after every call, with the pace it sets (metrics, readiness). */
   onUsage?: ((tenant: Tenant, usage: OrgUsage) => void) | undefined;
   /** Told when an org's pace changes level (normal, slow, paused): the log line saying so. */
@@ -157,6 +159,8 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
     return pending;
   };
 
+  const sleep =
+    opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   // Per org: the pace its usage sets, and when its next call may start while slowed.
   const paces = new Map<string, { pace: UsagePace; nextStart: number }>();
   const observe = (tenant: Tenant, usage: ApiUsage): void => {
@@ -189,7 +193,7 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
             const now = Date.now();
             const start = Math.max(now, state.nextStart);
             state.nextStart = start + spacing;
-            if (start > now) await new Promise((resolve) => setTimeout(resolve, start - now));
+            if (start > now) await sleep(start - now);
           }
         }
         return limiter.schedule(bucket, fn);

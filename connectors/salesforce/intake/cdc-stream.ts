@@ -160,6 +160,11 @@ export class CdcStream implements OpenedStream {
     if (isFayeInternals(internals)) {
       internals._state = internals.DISCONNECTED;
       internals._dispatcher.close();
+      // A handshake still in flight can still succeed: Faye then marks the client connected, selects a
+      // transport anew and polls on, retrying for good once the server is gone. The stopped client's
+      // dispatcher sends nothing more.
+      internals._dispatcher.sendMessage = () => undefined;
+      internals._dispatcher.selectTransport = () => undefined;
       // A message left unanswered keeps a timer that resends it (a refused handshake: jsforce's
       // AuthFailure swallows the answer, so Faye waits out its timeout). That timer alone would keep
       // the process alive after close; nothing is resent on a closed client, so they are cleared.
@@ -187,6 +192,9 @@ export class CdcStream implements OpenedStream {
         () => {
           this.failures = 0;
           log.info('subscribed to change events', { ...this.meta, replayFrom: from });
+          // New events only: what was created between the start (or the failure) and now came before
+          // the subscription, and only the poll finds it.
+          if (from === NEW_EVENTS_ONLY) this.poll('subscribed for new events');
         },
         (error: unknown) => {
           if (this.client !== client) return;
@@ -353,6 +361,8 @@ interface FayeInternals {
     close(): void;
     /** Messages sent and not answered, each with the timer that would send it again. */
     _envelopes?: Map<unknown, { timer?: ReturnType<typeof setTimeout> | null }>;
+    sendMessage: (...args: unknown[]) => void;
+    selectTransport: (...args: unknown[]) => void;
   };
 }
 
