@@ -159,8 +159,7 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
     return pending;
   };
 
-  const sleep =
-    opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   // Per org: the pace its usage sets, and when its next call may start while slowed.
   const paces = new Map<string, { pace: UsagePace; nextStart: number }>();
   const observe = (tenant: Tenant, usage: ApiUsage): void => {
