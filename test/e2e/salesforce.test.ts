@@ -1,0 +1,136 @@
+// Salesforce end to end: the app (CRM=salesforce) against the Salesforce sandbox over real HTTP and
+// CometD, through jsforce. A lead created in the org → its change event → owner, task and cadence
+// enrollment written exactly once (the sandbox's write log is the witness); the org's active assignment
+// rule does not take the owner back; lead values with quotes reach SOQL harmlessly; a GAP event and an
+// expired access token lose nothing.
+import type { DecisionEvent } from '../../src/app/start.js';
+import {
+  admin,
+  createLeads,
+  duplicated,
+  effects,
+  restAs,
+  routed,
+  salesforceConfig,
+  startSalesforceApp,
+  subscribed,
+  subscriptions,
+  until,
+  type SalesforceE2e,
+} from './salesforce-support.js';
+
+describe('Salesforce end to end over the sandbox org', () => {
+  let e: SalesforceE2e;
+  const decisions = new Map<string, DecisionEvent>();
+  beforeAll(async () => {
+    e = await startSalesforceApp(await salesforceConfig(), {
+      onDecision: (d) => decisions.set(d.decision.leadId, d),
+    });
+  }, 90_000);
+  afterAll(() => e.app.stop());
+
+  /** No inbox item failed and no lead was dead-lettered. */
+  async function nothingFailed(): Promise<void> {
+    expect((await e.app.storage.inboxStats(e.tenantId)).failed).toBe(0);
+    expect(await e.app.storage.deadLetters(e.tenantId, 10)).toEqual([]);
+  }
+
+  it('routes 200 new leads exactly once each: one owner, one task, a cadence only for demo requests', async () => {
+    const ids = await createLeads(e, { count: 200 });
+    await until('every lead to be routed', () => routed(e, ids));
+    const w = effects(e);
+    expect(duplicated(w, ids)).toEqual([]);
+    // Enrolled exactly where the deciding route names a cadence.
+    const enrolled = ids.filter((id) => w.cadences.has(id));
+    expect(enrolled.length).toBeGreaterThan(0);
+    expect(enrolled.sort()).toEqual(
+      ids
+        .filter((id) => decisions.get(id)?.decision.actions.some((a) => a.kind === 'enroll_sequence'))
+        .sort(),
+    );
+    await nothingFailed();
+  }, 120_000);
+
+  it('keeps our owner although the org’s active assignment rule would take every lead to a queue', async () => {
+    const rule = await admin<{ active: boolean }>(e.sandboxUrl, `/orgs/${e.orgId}/assignment-rule`, {
+      active: true,
+    });
+    expect(rule.active).toBe(true);
+    const ids = await createLeads(e, { count: 20 });
+    await until('the leads to be routed', () => routed(e, ids));
+    const writes = e.app.salesforceSandbox!.crm.writes.list({ orgId: e.orgId, kind: 'owner.set' });
+    const conn = restAs(e, e.app.salesforceSandbox!.demo.integrationUserId);
+    const stored = await conn.query<{ Id: string; OwnerId: string; Owner: { Email: string } }>(
+      `SELECT Id, OwnerId, Owner.Email FROM Lead WHERE Id IN ('${ids.join("','")}')`,
+    );
+    expect(stored.records).toHaveLength(ids.length);
+    for (const lead of stored.records) {
+      // On insert the rule gave the lead a queue; our update carried Sforce-Auto-Assign: FALSE.
+      const mine = writes.filter((w) => w.objectId === lead.Id);
+      expect(mine.map((w) => w.details['by'])).toEqual(['assignment-rule', 'request']);
+      const d = decisions.get(lead.Id)?.decision.destination;
+      if (d?.kind === 'rep') {
+        expect(lead.OwnerId.startsWith('005')).toBe(true);
+        expect(lead.Owner.Email).toBe(d.email);
+      } else expect(d?.kind).toBe('queue');
+      expect(lead.OwnerId).toBe(mine[1]?.details['ownerId']);
+    }
+  }, 120_000);
+
+  it('routes leads whose values carry quotes and backslashes: no SOQL error, no account wrongly matched', async () => {
+    const conn = restAs(e, e.app.salesforceSandbox!.demo.integrationUserId);
+    const owner = e.app.salesforceSandbox!.demo.users.find((u) => u['IsActive'] === true)!;
+    // A customer account whose name and website carry a quote: found by the lead's domain.
+    const account = await conn.sobject('Account').create({
+      Name: "O'Brien \\ Sons",
+      Website: 'https://www.obrien-sons.example',
+      Type: 'Customer',
+      BillingCountry: 'US',
+      OwnerId: owner['Id'],
+    });
+    expect(account.success).toBe(true);
+    const hostile = [
+      { Company: "x' OR Name LIKE '%", Email: "o'hara@gmail.com" },
+      { Company: "\\' OR Id != null OR Name = '\\", Email: 'back\\slash@yahoo.com' },
+      { Company: "Zoë ' ) OR (Name LIKE '%", Email: 'z\'o"e@outlook.com', Website: "https://x'%.com" },
+      { Company: "O'Brien \\ Sons", Email: "pat.o'brien@obrien-sons.example" },
+    ].map((v, i) => ({ LastName: `Quote${i}`, Country: 'DE', NumberOfEmployees: 5, ...v }));
+    const ids = await createLeads(e, { leads: hostile });
+    await until('the leads to be routed', () => routed(e, ids));
+    const routes = ids.map((id) => decisions.get(id)?.decision.route?.name);
+    const accountRoute = 'Existing customer goes to its account owner';
+    // The injection attempts matched no account (a leaked `OR Name LIKE '%'` would have matched them all).
+    expect(routes.slice(0, 3).filter((r) => r === accountRoute)).toEqual([]);
+    // The quoted account is matched by the lead's domain and its owner gets the lead.
+    expect(routes[3]).toBe(accountRoute);
+    const last = decisions.get(ids[3]!)?.decision.destination;
+    expect(last).toMatchObject({ kind: 'rep', email: owner['Email'] });
+    expect(duplicated(effects(e), ids)).toEqual([]);
+    await nothingFailed();
+  }, 120_000);
+
+  it('a GAP event: the leads it names are found by the catch-up poll and routed once', async () => {
+    await admin(e.sandboxUrl, `/orgs/${e.orgId}/cdc`, { gapNext: 3 });
+    const ids = await createLeads(e, { count: 5 });
+    await until('the leads behind the GAP events to be routed', () => routed(e, ids));
+    expect(duplicated(effects(e), ids)).toEqual([]);
+    await nothingFailed();
+  }, 120_000);
+
+  it('an access token expired mid-stream: the stream and the writes go on after a refresh, nothing lost', async () => {
+    const calls = () => admin<Record<string, unknown>>(e.sandboxUrl, `/orgs/${e.orgId}/calls`);
+    const before = JSON.stringify(await calls());
+    const subscriptionsBefore = subscriptions(e, '/data/LeadChangeEvent');
+    const { expired } = await admin<{ expired: number }>(e.sandboxUrl, `/orgs/${e.orgId}/tokens/expire`, {});
+    expect(expired).toBeGreaterThan(0);
+    const ids = await createLeads(e, { count: 30 });
+    await until('the leads created after the expiry to be routed', () => routed(e, ids));
+    const more = await createLeads(e, { count: 10 });
+    await until('the next leads to be routed', () => routed(e, more));
+    expect(duplicated(effects(e), [...ids, ...more])).toEqual([]);
+    expect(JSON.stringify(await calls())).not.toBe(before);
+    // The stream's next connect was refused: it was rebuilt on the refreshed token and subscribed again.
+    await subscribed(e, subscriptionsBefore + 1);
+    await nothingFailed();
+  }, 120_000);
+});
