@@ -352,7 +352,7 @@ export interface HubSpotConnectorOptions {
    * The portal's multiple-checkbox contact properties (enumeration, field type `checkbox`): HubSpot joins
    * their values with `;`, and rules see them as lists of values. Others are single values.
    */
-  multiValueProperties?: readonly string[];
+  multiValueProperties?: readonly string[] | undefined;
 }
 
 export class HubSpotConnector implements CrmConnector {

@@ -108,6 +108,19 @@ const envSchema = z.object({
    */
   HUBSPOT_REQUESTS_PER_10S: z.coerce.number().int().min(2).max(10_000).default(110),
   /**
+   * Contact properties that are multiple checkboxes in the portals served (comma-separated): HubSpot
+   * joins their values with `;`, and rules see them as lists of values. Every other property is one value.
+   */
+  HUBSPOT_MULTI_VALUE_PROPERTIES: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+    ),
+  /**
    * How long a worker holds claimed work before another may take it over: the delay before a crashed
    * worker's leads are routed by the others.
    */
@@ -182,6 +195,8 @@ export interface AppConfig {
   /** Fraction of an org's daily API allocation above which its work slows down (0.8). */
   salesforceUsageSlowdown: number;
   hubspotRequestsPer10s: number;
+  /** HubSpot contact properties whose values are lists (multiple checkboxes). */
+  hubspotMultiValueProperties: string[];
   workerLeaseMs: number;
   workerTenantBatches: number;
   tenantIdleMs: number;
@@ -310,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sandboxCrm,
     salesforceUsageSlowdown: e.SALESFORCE_API_USAGE_SLOWDOWN,
     hubspotRequestsPer10s: e.HUBSPOT_REQUESTS_PER_10S,
+    hubspotMultiValueProperties: e.HUBSPOT_MULTI_VALUE_PROPERTIES,
     workerLeaseMs: e.WORKER_LEASE_MS,
     workerTenantBatches: e.WORKER_TENANT_BATCHES,
     tenantIdleMs: e.TENANT_IDLE_MS,

@@ -73,6 +73,8 @@ export interface HubSpotWiringOptions {
   /** The HubSpot API base (the sandbox's URL in sandbox mode). */
   basePath: string;
   clock: () => number;
+  /** Contact properties whose values are lists (multiple checkboxes). */
+  multiValueProperties?: readonly string[] | undefined;
 }
 
 export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
@@ -98,6 +100,7 @@ export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
           }
         },
         limiter: opts.limiters.forPortal(portalId),
+        multiValueProperties: opts.multiValueProperties,
         basePath: opts.basePath,
         profile,
       });

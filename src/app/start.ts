@@ -434,7 +434,17 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     // HubSpot's budgets sized to the configured rate.
     const profile = hubspotProfile(config.hubspotRequestsPer10s);
     const limiters = limitersFor('hubspot', profile.buckets);
-    wirings.push(hubspotWiring({ storage, oauth, limiters, profile, basePath: hubspot.apiBase, clock }));
+    wirings.push(
+      hubspotWiring({
+        storage,
+        oauth,
+        limiters,
+        profile,
+        basePath: hubspot.apiBase,
+        clock,
+        multiValueProperties: config.hubspotMultiValueProperties,
+      }),
+    );
   }
   const salesforce =
     salesforceApp === undefined

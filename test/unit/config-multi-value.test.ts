@@ -1,0 +1,16 @@
+// HubSpot's multiple-checkbox properties are declared by the deployment: none by default, a
+// comma-separated list otherwise, handed to every HubSpot connector the app builds.
+import { loadConfig } from '../../src/app/config.js';
+
+describe('HubSpot multi-value properties', () => {
+  it('declares none by default: every property is one value', () => {
+    expect(loadConfig({}).hubspotMultiValueProperties).toEqual([]);
+  });
+
+  it('reads a comma-separated list, spaces and empty entries aside', () => {
+    expect(
+      loadConfig({ HUBSPOT_MULTI_VALUE_PROPERTIES: ' interests, hs_buying_role ,,' })
+        .hubspotMultiValueProperties,
+    ).toEqual(['interests', 'hs_buying_role']);
+  });
+});
