@@ -160,11 +160,11 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
   };
 
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  // Per org: the pace its usage sets, and when its next call may start while slowed.
-  const paces = new Map<string, { pace: UsagePace; nextStart: number }>();
+  // Per org: the pace its usage sets, and when its last call started (or is due to start, while slowed).
+  const paces = new Map<string, { pace: UsagePace; lastStart: number }>();
   const observe = (tenant: Tenant, usage: ApiUsage): void => {
     const pace = usagePace(usage, limits);
-    const state = paces.get(tenant.externalId) ?? { pace: usagePace(undefined), nextStart: 0 };
+    const state = paces.get(tenant.externalId) ?? { pace: usagePace(undefined), lastStart: 0 };
     const previous = state.pace.level;
     state.pace = pace;
     paces.set(tenant.externalId, state);
@@ -185,15 +185,14 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
     };
     return {
       schedule: async (bucket, fn) => {
-        const spacing = gap();
-        if (spacing > 0) {
-          const state = paces.get(tenant.externalId);
-          if (state !== undefined) {
-            const now = Date.now();
-            const start = Math.max(now, state.nextStart);
-            state.nextStart = start + spacing;
-            if (start > now) await sleep(start - now);
-          }
+        const state = paces.get(tenant.externalId);
+        if (state !== undefined) {
+          // Slowed: each call starts `spacing` after the one before it (in this process).
+          const spacing = gap();
+          const now = Date.now();
+          const start = spacing > 0 ? Math.max(now, state.lastStart + spacing) : now;
+          state.lastStart = start;
+          if (start > now) await sleep(start - now);
         }
         return limiter.schedule(bucket, fn);
       },
