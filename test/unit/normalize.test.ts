@@ -323,7 +323,9 @@ describe('toLead', () => {
       seats: 12,
       trial: false,
       notes: null,
-      tags: ['a', 'b'],
+      // A multi-value field as its connector gives it: a list of strings, kept as one (trimmed, no blanks).
+      tags: ['a', ' b ', ''],
+      other: [1, { x: 2 }],
       nothing: undefined,
       when: new Date(Date.UTC(2024, 0, 1)),
     });
@@ -332,7 +334,8 @@ describe('toLead', () => {
       seats: 12,
       trial: false,
       notes: null,
-      tags: '["a","b"]',
+      tags: ['a', 'b'],
+      other: '[1,{"x":2}]',
       when: '2024-01-01T00:00:00.000Z',
     });
   });
