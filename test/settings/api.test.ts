@@ -335,6 +335,8 @@ for (const [engineName, engine, suite] of ENGINES) {
           expect.arrayContaining([
             '/api/tenants/{tenantId}/rules/publish',
             '/api/tenants/{tenantId}/preview',
+            '/api/tenants/{tenantId}/approvals',
+            '/api/tenants/{tenantId}/approvals/{requestId}/approve',
           ]),
         );
       });
