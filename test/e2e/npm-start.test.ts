@@ -204,6 +204,83 @@ describe('RULES naming another rule set', () => {
   }, 120_000);
 });
 
+describe('CRM=salesforce npm start: the Salesforce sandbox and its demo org', () => {
+  interface SfWrite {
+    kind: string;
+    sobject: string;
+    objectId: string;
+    source: string;
+    details: Record<string, string>;
+  }
+  const sfWrites = async (): Promise<SfWrite[]> =>
+    (
+      (await (await fetch(`http://127.0.0.1:${env['SANDBOX_PORT']}/_sandbox/writes`)).json()) as {
+        results: SfWrite[];
+      }
+    ).results;
+
+  it('routes demo leads (owner and task written once each), stops on SIGTERM, and a restart goes on with the same org', async () => {
+    const sfEnv = { ...env, CRM: 'salesforce', DEMO_RATE: '4' };
+    const first = launch('npm', sfEnv);
+    await first.waitFor((o) => decisionLines(o).length >= 5, 'five leads routed in the first run');
+    expect(first.out()).toMatch(
+      /Salesforce sandbox at http:\/\/127\.0\.0\.1:\d+ \(org 00D\w{15}\), 4 demo leads per second\n/,
+    );
+    expect(first.out()).toContain('rules rules/salesforce-demo/rules.yaml ("Salesforce demo org")');
+    first.child.kill('SIGTERM');
+    const exit = await gone(first, 'first run');
+    expect(first.out()).toMatch(/lead-router stopped\n$/);
+    expect(exit.code).toBe(0);
+
+    const second = launch('npm', sfEnv);
+    await second.waitFor((o) => o.includes('continued from DATA_DIR'), 'banner of the second run');
+    await second.waitFor((o) => decisionLines(o).length >= 5, 'five leads routed in the second run');
+    // A decision line is printed once decided; its writes follow within the batch.
+    const decidedSoFar = [...decisionLines(first.out()), ...decisionLines(second.out())].map(emailOf);
+    const writes = await (async () => {
+      for (let i = 0; ; i++) {
+        const all = await sfWrites();
+        const written = new Set(
+          all.filter((w) => w.source === 'api' && w.kind === 'owner.set').map((w) => w.objectId),
+        );
+        const ids = new Map(
+          all.filter((w) => w.sobject === 'Lead').map((w) => [w.details['Email'], w.objectId]),
+        );
+        if (decidedSoFar.every((e) => written.has(ids.get(e) ?? '')) || i > 100) return all;
+        await sleep(200);
+      }
+    })();
+    second.child.kill('SIGTERM');
+    await gone(second, 'second run');
+    expect(second.out()).toContain('lead-router stopped');
+
+    // Every lead decided once, across both runs; no lead id used twice.
+    const decided = decidedSoFar;
+    expect(new Set(decided).size).toBe(decided.length);
+    const leads = writes.filter((w) => w.kind === 'record.created' && w.sobject === 'Lead');
+    expect(new Set(leads.map((l) => l.objectId)).size).toBe(leads.length);
+    const idOf = new Map(leads.map((l) => [l.details['Email'], l.objectId]));
+    // Each decided lead has its owner written by us (not the assignment rule) and its task, once each.
+    const api = writes.filter((w) => w.source === 'api');
+    for (const email of decided) {
+      const id = idOf.get(email);
+      expect(id).toBeDefined();
+      const owners = api.filter(
+        (w) => w.kind === 'owner.set' && w.objectId === id && w.details['by'] === 'request',
+      );
+      const tasks = api.filter(
+        (w) => w.kind === 'record.created' && w.sobject === 'Task' && w.details['WhoId'] === id,
+      );
+      expect([email, owners.length, tasks.length]).toEqual([email, 1, 1]);
+    }
+    // The second run's leads were created after the first run's (ids go on; the org was kept).
+    const order = new Map(leads.map((l, i) => [l.details['Email'], i]));
+    const firstAt = decisionLines(first.out()).map((l) => order.get(emailOf(l)) ?? NaN);
+    const secondAt = decisionLines(second.out()).map((l) => order.get(emailOf(l)) ?? NaN);
+    expect(Math.min(...secondAt)).toBeGreaterThan(Math.max(...firstAt));
+  }, 240_000);
+});
+
 describe('start-up mistakes: one line, exit code 1, no stack', () => {
   let blocker: Server | undefined;
   afterEach(async () => {
@@ -232,6 +309,12 @@ describe('start-up mistakes: one line, exit code 1, no stack', () => {
     ],
     ['a missing TEAM file', { TEAM: 'rules/nope/team.yaml' }, /TEAM=rules\/nope\/team\.yaml: no such file/],
     ['a PORT that is not a number', { PORT: 'abc' }, /PORT="abc": expected a port number from 0 to 65535/],
+    [
+      'a Salesforce login URL without the app',
+      { SALESFORCE_LOGIN_URL: 'https://test.salesforce.com' },
+      /SALESFORCE_LOGIN_URL set without SALESFORCE_CLIENT_ID/,
+    ],
+    ['an unknown CRM', { CRM: 'pipedrive' }, /CRM="pipedrive": /],
     ['a PORT out of range', { PORT: '70000' }, /PORT="70000": expected a port number/],
     [
       'a DATABASE_URL that is not PostgreSQL',
