@@ -1,4 +1,5 @@
-// `npm run bench:e2e`: the whole app over the sandbox CRM on 127.0.0.1, measured from the sandbox's side.
+// `npm run bench:e2e`: the whole app over the sandbox CRM on 127.0.0.1, measured from the sandbox's side
+// (`--crm salesforce`: over the Salesforce sandbox, bench/e2e-salesforce.ts).
 // Burst: N contacts at once; how close the app gets to the time the portal's rate budget allows.
 // Steady: a fresh app, 50 ms API latency, 20 leads/s; owner-write latency per contact (p50, p95).
 // Prints one JSON line on stdout; progress goes to stderr.
@@ -6,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { totalCalls } from '../connectors/sandbox/index.js';
 import type { RunningApp } from '../src/app/start.js';
 import { callStats, POLL_MS, start, until, witness } from './app.js';
+import { salesforceE2e } from './e2e-salesforce.js';
 import { lowerBoundSec, requiredCalls, round } from './lower-bound.js';
 import { progress } from './progress.js';
 
@@ -182,6 +184,13 @@ async function steady(n: number) {
   }
 }
 
+const CRM = args.get('--crm') ?? 'hubspot';
+if (CRM !== 'hubspot' && CRM !== 'salesforce')
+  throw new Error(`--crm must be hubspot or salesforce, got ${CRM}`);
+if (CRM === 'salesforce') {
+  process.stdout.write(`${JSON.stringify(await salesforceE2e(LEADS, STEADY_RATE, STEADY_SECONDS))}\n`);
+  process.exit(0);
+}
 const b = await burst(LEADS);
 const s = await steady(Math.max(1, Math.min(LEADS, STEADY_RATE * STEADY_SECONDS)));
 const targets = {

@@ -26,10 +26,20 @@ export interface TargetEffects {
   owners: Map<string, SfWriteRecord[]>;
   tasks: Map<string, SfWriteRecord[]>;
   cadences: Map<string, SfWriteRecord[]>;
+  /** Routing notes: Tasks too, told apart by the subject the connector gives them. */
+  notes: Map<string, SfWriteRecord[]>;
 }
 
+/** The subject of the Task that carries a routing note (the Salesforce connector's NOTE_SUBJECT). */
+const NOTE_SUBJECT = 'lead-router: routing decision';
+
 export function targetEffects(log: SfWriteLog, orgId: string): TargetEffects {
-  const effects: TargetEffects = { owners: new Map(), tasks: new Map(), cadences: new Map() };
+  const effects: TargetEffects = {
+    owners: new Map(),
+    tasks: new Map(),
+    cadences: new Map(),
+    notes: new Map(),
+  };
   const add = (m: Map<string, SfWriteRecord[]>, key: string, w: SfWriteRecord): void => {
     const list = m.get(key);
     if (list === undefined) m.set(key, [w]);
@@ -39,7 +49,7 @@ export function targetEffects(log: SfWriteLog, orgId: string): TargetEffects {
     if (w.kind === 'owner.set' && w.details['by'] === 'request') add(effects.owners, w.objectId, w);
     else if (w.kind === 'cadence.enrolled') add(effects.cadences, w.objectId, w);
     else if (w.kind === 'record.created' && w.sobject === 'Task' && w.details['WhoId'] !== undefined)
-      add(effects.tasks, w.details['WhoId'], w);
+      add(w.details['Subject'] === NOTE_SUBJECT ? effects.notes : effects.tasks, w.details['WhoId'], w);
   }
   return effects;
 }

@@ -35,6 +35,10 @@ export interface WorkerOptions {
   workerId: string;
   clock: () => number;
   logger: Logger;
+  /**
+   * Inbox items per batch (100). Unset, a full batch of a tenant whose CRM writes more records per
+   * call (Salesforce's 200-record Collections) is topped up to that many.
+   */
   batchSize?: number;
   leaseMs?: number;
   idleMs?: number;
@@ -103,6 +107,7 @@ export class Worker {
   private readonly clock: () => number;
   private readonly logger: Logger;
   private readonly batchSize: number;
+  private readonly topUp: boolean;
   private readonly leaseMs: number;
   private readonly maxBatchesPerTenant: number;
   private readonly onOwnerWritten: WorkerOptions['onOwnerWritten'];
@@ -126,6 +131,7 @@ export class Worker {
     this.clock = options.clock;
     this.logger = options.logger;
     this.batchSize = options.batchSize ?? 100;
+    this.topUp = options.batchSize === undefined;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.maxBatchesPerTenant = Math.max(1, options.maxBatchesPerTenant ?? DEFAULT_BATCHES_PER_TENANT);
     this.onOwnerWritten = options.onOwnerWritten;
@@ -299,6 +305,8 @@ export class Worker {
     });
     const tenantId = items[0]?.tenantId;
     if (tenantId === undefined) return 0;
+    if (this.topUp && items.length >= this.batchSize)
+      items.push(...(await this.topUpBatch(tenantId, holder, items.length, now)));
     const renewal = this.keepLeased(
       items.map((i) => i.id),
       holder,
@@ -309,6 +317,32 @@ export class Worker {
       clearInterval(renewal);
     }
     return items.length;
+  }
+
+  /**
+   * More of the tenant's due items, under the same lease holder (the same batch), up to what its CRM
+   * writes in one call: a claim does not know the tenant it picks, so it takes the smallest batch.
+   */
+  private async topUpBatch(
+    tenantId: string,
+    holder: string,
+    have: number,
+    now: number,
+  ): Promise<InboxItem[]> {
+    let perCall: number;
+    try {
+      perCall = (await this.registry.runtime(tenantId)).connector.profile.batchSizes.owners;
+    } catch {
+      return []; // the batch as claimed; processing it reports why the tenant does not load
+    }
+    if (perCall <= have) return [];
+    return this.storage.claim({
+      tenantId,
+      workerId: holder,
+      limit: perCall - have,
+      leaseMs: this.leaseMs,
+      now,
+    });
   }
 
   /**
