@@ -1,0 +1,84 @@
+// Which CRMs the environment configures: the sandbox of CRM (HubSpot by default), or the real apps whose
+// variables are set — HubSpot, Salesforce, or both — and a clear error for each inconsistent mix.
+import { ConfigError, loadConfig } from '../../src/app/config.js';
+
+const KEY = 'ab'.repeat(32);
+const HUBSPOT = { HUBSPOT_CLIENT_ID: 'h', HUBSPOT_CLIENT_SECRET: 'hs', HUBSPOT_APP_ID: '1' };
+const SALESFORCE = { SALESFORCE_CLIENT_ID: 'key', SALESFORCE_CLIENT_SECRET: 'secret' };
+
+describe('CRM configuration', () => {
+  it('runs the HubSpot sandbox by default, the Salesforce one with CRM=salesforce, each with its demo rules', () => {
+    expect(loadConfig({})).toMatchObject({
+      sandboxCrm: 'hubspot',
+      rulesPath: 'rules/hubspot-demo/rules.yaml',
+      salesforce: undefined,
+    });
+    expect(loadConfig({ CRM: 'salesforce' })).toMatchObject({
+      sandboxCrm: 'salesforce',
+      rulesPath: 'rules/salesforce-demo/rules.yaml',
+      hubspot: undefined,
+      salesforceUsageSlowdown: 0.8,
+    });
+    expect(loadConfig({ CRM: 'salesforce', RULES: 'rules/x.yaml' }).rulesPath).toBe('rules/x.yaml');
+  });
+
+  it('serves a real Salesforce org, HubSpot, or both, from the variables set', () => {
+    expect(loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY })).toMatchObject({
+      sandboxCrm: undefined,
+      hubspot: undefined,
+      salesforce: { clientId: 'key', clientSecret: 'secret', loginUrl: 'https://login.salesforce.com' },
+      rulesPath: 'rules/salesforce-demo/rules.yaml',
+    });
+    const both = loadConfig({
+      ...HUBSPOT,
+      ...SALESFORCE,
+      SALESFORCE_LOGIN_URL: 'https://test.salesforce.com/',
+      TOKEN_ENCRYPTION_KEY: KEY,
+    });
+    expect(both).toMatchObject({
+      sandboxCrm: undefined,
+      salesforce: { loginUrl: 'https://test.salesforce.com' },
+    });
+    expect(both.hubspot).toBeDefined();
+    // A public client (PKCE only) needs no secret.
+    expect(loadConfig({ SALESFORCE_CLIENT_ID: 'key', TOKEN_ENCRYPTION_KEY: KEY }).salesforce).toEqual({
+      clientId: 'key',
+      clientSecret: undefined,
+      loginUrl: 'https://login.salesforce.com',
+    });
+    expect(
+      loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, SALESFORCE_API_USAGE_SLOWDOWN: '0.6' })
+        .salesforceUsageSlowdown,
+    ).toBe(0.6);
+  });
+
+  it.each([
+    [{ SALESFORCE_CLIENT_SECRET: 's' }, /SALESFORCE_CLIENT_SECRET set without SALESFORCE_CLIENT_ID/],
+    [
+      { SALESFORCE_LOGIN_URL: 'https://login.salesforce.com' },
+      /SALESFORCE_LOGIN_URL set without SALESFORCE_CLIENT_ID/,
+    ],
+    [{ ...SALESFORCE }, /TOKEN_ENCRYPTION_KEY is required with a real Salesforce app/],
+    [
+      { ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, SALESFORCE_LOGIN_URL: 'http://login.example.com' },
+      /SALESFORCE_LOGIN_URL="http:\/\/login\.example\.com": expected an https URL/,
+    ],
+    [
+      { ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, SALESFORCE_API_USAGE_SLOWDOWN: '80' },
+      /SALESFORCE_API_USAGE_SLOWDOWN="80": expected a fraction between 0 and 1/,
+    ],
+    [{ ...HUBSPOT, CRM: 'salesforce', TOKEN_ENCRYPTION_KEY: KEY }, /CRM=salesforce with a HubSpot app only/],
+    [{ ...SALESFORCE, CRM: 'hubspot', TOKEN_ENCRYPTION_KEY: KEY }, /CRM=hubspot with a Salesforce app only/],
+    [{ CRM: 'salesforce', ROLE: 'web' }, /ROLE=web needs a real CRM app/],
+    [{ CRM: 'pipedrive' }, /CRM="pipedrive": /],
+  ])('%j is refused: %s', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('lets web and worker processes serve Salesforce orgs over PostgreSQL', () => {
+    const env = { ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, DATABASE_URL: 'postgres://db/x' };
+    expect(loadConfig({ ...env, ROLE: 'web' }).role).toBe('web');
+    expect(loadConfig({ ...env, ROLE: 'worker' }).role).toBe('worker');
+  });
+});
