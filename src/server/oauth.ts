@@ -10,6 +10,7 @@ import { CrmError } from '../../connectors/connector.js';
 import type { Tenant } from '../storage/index.js';
 import { StorageError } from '../storage/index.js';
 import { page } from './html.js';
+import { setUpInstalled, upsertTenant } from './install.js';
 import { createOAuthStateStore } from './oauth-state.js';
 import { allowedReturnUrl } from './return-url.js';
 import {
@@ -105,22 +106,6 @@ function describeFailure(error: unknown): { status: number; message: string; kin
   };
 }
 
-async function upsertTenant(deps: ServerDeps, hubId: string, now: number): Promise<Tenant> {
-  const existing = await deps.storage.findTenant('hubspot', hubId);
-  if (existing !== null) return existing;
-  try {
-    return await deps.storage.createTenant(
-      { provider: 'hubspot', externalId: hubId, name: `HubSpot portal ${hubId}` },
-      now,
-    );
-  } catch (error) {
-    // Two installs of the same portal at once: the other one created it first.
-    const raced = await deps.storage.findTenant('hubspot', hubId);
-    if (raced !== null) return raced;
-    throw error;
-  }
-}
-
 export function oauthRouter(deps: ServerDeps, hubspot: HubSpotServerConfig): Router {
   const { logger, clock } = deps;
   const redirectUri = hubspotRedirectUri(deps.publicUrl);
@@ -208,7 +193,11 @@ export function oauthRouter(deps: ServerDeps, hubspot: HubSpotServerConfig): Rou
       const tokens: InstallTokens = await hubspot.oauth.exchangeCode(code);
       const info = await hubspot.oauth.tokenInfo(tokens.accessToken);
       hubId = String(info.hubId);
-      tenant = await upsertTenant(deps, hubId, now);
+      tenant = await upsertTenant(
+        deps,
+        { provider: 'hubspot', externalId: hubId, name: `HubSpot portal ${hubId}` },
+        now,
+      );
       const stored: StoredHubSpotTokens = {
         accessToken: tokens.accessToken,
         refreshToken: tokens.refreshToken,
@@ -236,23 +225,7 @@ export function oauthRouter(deps: ServerDeps, hubspot: HubSpotServerConfig): Rou
       portalId: hubId,
       flow: returnUrl === undefined ? 'site' : 'marketplace',
     });
-    if (deps.onInstalled !== undefined) {
-      try {
-        await deps.onInstalled(tenant);
-      } catch (error) {
-        logger.error('onInstalled hook failed', {
-          tenantId: tenant.id,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        });
-        htmlPage(
-          res,
-          500,
-          'lead-router is installed, but setup did not finish',
-          `Portal ${hubId} is connected, but its first setup failed. Installing again retries it.`,
-        );
-        return;
-      }
-    }
+    if (!(await setUpInstalled(deps, tenant, res, `Portal ${hubId}`))) return;
     if (returnUrl !== undefined) {
       // Without this HubSpot keeps the user in a login loop.
       res.redirect(302, returnUrl.href);

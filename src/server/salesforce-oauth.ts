@@ -11,6 +11,7 @@ import { CrmError } from '../../connectors/connector.js';
 import { cookieValue } from '../settings/access.js';
 import { StorageError, type Tenant } from '../storage/index.js';
 import { page } from './html.js';
+import { setUpInstalled, upsertTenant } from './install.js';
 import { createOAuthStateStore } from './oauth-state.js';
 import { normalizeOrigin, type ServerDeps } from './types.js';
 
@@ -83,22 +84,6 @@ function describeFailure(error: unknown): { status: number; kind: string; messag
   };
 }
 
-async function upsertTenant(deps: ServerDeps, orgId: string, now: number): Promise<Tenant> {
-  const existing = await deps.storage.findTenant('salesforce', orgId);
-  if (existing !== null) return existing;
-  try {
-    return await deps.storage.createTenant(
-      { provider: 'salesforce', externalId: orgId, name: `Salesforce org ${orgId}` },
-      now,
-    );
-  } catch (error) {
-    // Two installs of the same org at once: the other one created it first.
-    const raced = await deps.storage.findTenant('salesforce', orgId);
-    if (raced !== null) return raced;
-    throw error;
-  }
-}
-
 export function salesforceOAuthRouter(deps: ServerDeps): Router {
   const router = Router();
   const salesforce = deps.salesforce;
@@ -165,7 +150,11 @@ export function salesforceOAuthRouter(deps: ServerDeps): Router {
     try {
       const installed = await salesforce.install.exchange(code, state);
       orgId = installed.orgId;
-      tenant = await upsertTenant(deps, orgId, now);
+      tenant = await upsertTenant(
+        deps,
+        { provider: 'salesforce', externalId: orgId, name: `Salesforce org ${orgId}` },
+        now,
+      );
       if (!(await deps.storage.setTenantToken(tenant.id, installed.tokens, now)))
         throw new StorageError('corrupt', 'tenant vanished while storing its token');
       tenant = (await deps.storage.getTenant(tenant.id)) ?? tenant;
@@ -180,23 +169,7 @@ export function salesforceOAuthRouter(deps: ServerDeps): Router {
     }
 
     logger.info('salesforce installed', { tenantId: tenant.id, orgId });
-    if (deps.onInstalled !== undefined) {
-      try {
-        await deps.onInstalled(tenant);
-      } catch (error) {
-        logger.error('onInstalled hook failed', {
-          tenantId: tenant.id,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        });
-        htmlPage(
-          res,
-          500,
-          'lead-router is installed, but setup did not finish',
-          `Org ${orgId} is connected, but its first setup failed. Installing again retries it.`,
-        );
-        return;
-      }
-    }
+    if (!(await setUpInstalled(deps, tenant, res, `Org ${orgId}`))) return;
     htmlPage(res, 200, 'Installed', `lead-router is installed for Salesforce org ${orgId}`);
   });
 
