@@ -3,9 +3,10 @@
 // replay id stays valid) and write log. As for the HubSpot sandbox (../sandbox/persist.ts), the file is
 // a journal: every record saved, event published and write logged is appended as one JSON line before
 // the call that made it answers, and at open the journal is replayed and compacted into one snapshot.
-// Admin knobs that change a record in place (a user deactivated, the assignment rule switched) and the
-// tokens are not kept: the app installs again at every start.
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+// A damaged file is a SandboxDataError (sandbox-kit/journal.ts). Admin knobs that change a record in
+// place (a user deactivated, the assignment rule switched) and the tokens are not kept: the app
+// installs again at every start.
+import { JournalFile, readJournalLines } from '../sandbox-kit/journal.js';
 import type { LeadAssignmentRule, SRecord } from './org.js';
 import type { OrgStream, StoredEvent } from './streaming.js';
 import type { SfWriteRecord } from './write-log.js';
@@ -37,39 +38,9 @@ export type SfJournalLine =
 
 const LINE_TYPES = new Set(['snapshot', 'org', 'record', 'event', 'write', 'writesCleared']);
 
-export class SfSandboxDataError extends Error {
-  override readonly name = 'SfSandboxDataError';
-}
-
 /** A journal's lines; a missing file is an empty journal, a torn last line (a crash mid-write) is dropped. */
 export function readSfJournal(file: string): SfJournalLine[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const raw = text.split('\n');
-  const lines: SfJournalLine[] = [];
-  const damaged = (i: number, what: string) =>
-    new SfSandboxDataError(
-      `the Salesforce sandbox's data file ${file} ${what} at line ${i + 1} (npm run demo:reset starts afresh)`,
-    );
-  for (const [i, line] of raw.entries()) {
-    if (line === '') continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      if (i === raw.length - 1) break;
-      throw damaged(i, 'is damaged');
-    }
-    const t = (parsed as { t?: unknown } | null)?.t;
-    if (typeof t !== 'string' || !LINE_TYPES.has(t)) throw damaged(i, 'has an unknown entry');
-    lines.push(parsed as SfJournalLine);
-  }
-  return lines;
+  return readJournalLines<SfJournalLine>(file, LINE_TYPES, "the Salesforce sandbox's data file");
 }
 
 /** The state a journal's lines add up to (orgs in creation order, records as last saved). */
@@ -136,26 +107,8 @@ export function replaySfJournal(lines: readonly SfJournalLine[]): SfSandboxState
 }
 
 /** Appends to the journal file; `compact` replaces its content by one snapshot. */
-export class SfSandboxJournal {
-  private fd: number | undefined;
-
-  constructor(private readonly file: string) {}
-
-  compact(state: SfSandboxState): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ t: 'snapshot', state } satisfies SfJournalLine) + '\n');
-    renameSync(tmp, this.file);
-    this.close();
-    this.fd = openSync(this.file, 'a');
-  }
-
-  append(line: SfJournalLine): void {
-    if (this.fd === undefined) return;
-    writeSync(this.fd, JSON.stringify(line) + '\n');
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+export class SfSandboxJournal extends JournalFile<SfJournalLine, SfSandboxState> {
+  constructor(file: string) {
+    super(file, (state) => ({ t: 'snapshot', state }));
   }
 }
