@@ -37,4 +37,33 @@ describe('the npm start banner', () => {
       '  health: http://127.0.0.1:3000/healthz · why a lead went where it did: npm run cli -- explain <email>',
     ]);
   });
+
+  it('names the Salesforce sandbox and its org with CRM=salesforce, and the CRMs served with real apps', () => {
+    const rules = {
+      path: 'rules/salesforce-demo/rules.yaml',
+      name: 'Salesforce demo org',
+      team: { kind: 'inline' as const },
+    };
+    const sf = {
+      url: 'http://127.0.0.1:3000',
+      sandbox: undefined,
+      salesforceSandbox: {
+        url: 'http://127.0.0.1:3100',
+        orgId: '00D8d0000000001EAA',
+        resumed: false,
+      } as never,
+      rules,
+    };
+    expect(bannerLines({ role: 'all', demoRate: 0.5 }, sf, 1).slice(1, 3)).toEqual([
+      '  Salesforce sandbox at http://127.0.0.1:3100 (org 00D8d0000000001EAA), demo leads every 2.0 s',
+      '  writes the app made in the CRM: http://127.0.0.1:3100/_sandbox/writes',
+    ]);
+    const real = { url: 'https://router.example.com', sandbox: undefined, rules };
+    expect(
+      bannerLines({ role: 'all', demoRate: 0 }, real, 1, { hubspot: true, salesforce: true }).slice(1, 3),
+    ).toEqual([
+      '  serving HubSpot; webhooks: https://router.example.com/webhooks/hubspot, install: https://router.example.com/oauth/hubspot/install',
+      '  serving Salesforce; install: https://router.example.com/oauth/salesforce/install (change events read per org)',
+    ]);
+  });
 });
