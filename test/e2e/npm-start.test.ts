@@ -235,18 +235,25 @@ describe('CRM=salesforce npm start: the Salesforce sandbox and its demo org', ()
     const second = launch('npm', sfEnv);
     await second.waitFor((o) => o.includes('continued from DATA_DIR'), 'banner of the second run');
     await second.waitFor((o) => decisionLines(o).length >= 5, 'five leads routed in the second run');
-    // A decision line is printed once decided; its writes follow within the batch.
+    // A decision line is printed once decided; its owner and task writes follow within the batch (on a
+    // loaded machine, seconds later): wait for both before counting.
     const decidedSoFar = [...decisionLines(first.out()), ...decisionLines(second.out())].map(emailOf);
     const writes = await (async () => {
       for (let i = 0; ; i++) {
         const all = await sfWrites();
-        const written = new Set(
+        const owned = new Set(
           all.filter((w) => w.source === 'api' && w.kind === 'owner.set').map((w) => w.objectId),
+        );
+        const tasked = new Set(
+          all
+            .filter((w) => w.source === 'api' && w.kind === 'record.created' && w.sobject === 'Task')
+            .map((w) => w.details['WhoId']),
         );
         const ids = new Map(
           all.filter((w) => w.sobject === 'Lead').map((w) => [w.details['Email'], w.objectId]),
         );
-        if (decidedSoFar.every((e) => written.has(ids.get(e) ?? '')) || i > 100) return all;
+        const done = (e: string): boolean => owned.has(ids.get(e) ?? '') && tasked.has(ids.get(e) ?? '');
+        if (decidedSoFar.every(done) || i > 150) return all;
         await sleep(200);
       }
     })();

@@ -366,7 +366,7 @@ describe('team files', () => {
     ],
     [
       'reps:\n  a@x.io: { weigth: 2 }\n',
-      'team.yaml:2:13 reps["a@x.io"].weigth: unknown key "weigth" (allowed: name, timezone, hours, out_of_office, weight, cap, active) (did you mean "weight"?)',
+      'team.yaml:2:13 reps["a@x.io"].weigth: unknown key "weigth" (allowed: name, timezone, hours, out_of_office, weight, cap, active, manager) (did you mean "weight"?)',
     ],
     ['reps:\n  a@x.io: {}\n  A@x.io: {}\n', 'team.yaml:3:3 reps["A@x.io"]: rep "a@x.io" is listed twice'],
     ['reps:\n  nobody: {}\n', 'team.yaml:2:3 reps.nobody: "nobody" is not an email'],
