@@ -9,8 +9,7 @@ import { z } from 'zod';
 import { CrmError } from '../../connectors/connector.js';
 import type { Tenant } from '../storage/index.js';
 import { StorageError } from '../storage/index.js';
-import { page } from './html.js';
-import { setUpInstalled, upsertTenant } from './install.js';
+import { grantedCallback, htmlPage, setUpInstalled, upsertTenant } from './install.js';
 import { createOAuthStateStore } from './oauth-state.js';
 import { allowedReturnUrl } from './return-url.js';
 import {
@@ -48,10 +47,6 @@ export interface StoredHubSpotTokens {
   expiresAt: number;
   hubId: number;
   scopes?: string[] | undefined;
-}
-
-function htmlPage(res: Response, status: number, title: string, message: string): void {
-  res.status(status).type('html').send(page(title, message));
 }
 
 /** Classifies a failure of the code exchange / token info / storage steps into a status and a page. */
@@ -141,28 +136,14 @@ export function oauthRouter(deps: ServerDeps, hubspot: HubSpotServerConfig): Rou
 
   router.get(CALLBACK_PATH, async (req: Request, res: Response) => {
     const now = clock();
-    const query = callbackQuerySchema.safeParse(req.query);
-    if (!query.success) {
-      htmlPage(
-        res,
-        400,
-        'Invalid install callback',
-        'The link is missing its code or state. Please install again.',
-      );
-      return;
-    }
-    if ('error' in query.data) {
-      if (query.data.state !== undefined) states.consume(query.data.state, now);
-      logger.warn('hubspot install declined', { error: query.data.error });
-      htmlPage(
-        res,
-        400,
-        'lead-router was not installed',
-        `HubSpot reported: ${query.data.error_description ?? query.data.error}`,
-      );
-      return;
-    }
-    const { code, state, returnUrl: rawReturnUrl } = query.data;
+    const granted = grantedCallback(callbackQuerySchema.safeParse(req.query), res, {
+      crm: 'HubSpot',
+      states,
+      now,
+      logger,
+    });
+    if (granted === undefined) return;
+    const { code, state, returnUrl: rawReturnUrl } = granted;
     // Checked before anything is exchanged or stored: a refused link changes nothing.
     const returnUrl =
       rawReturnUrl === undefined ? undefined : allowedReturnUrl(rawReturnUrl, trustedReturnOrigins);

@@ -10,8 +10,7 @@ import { z } from 'zod';
 import { CrmError } from '../../connectors/connector.js';
 import { cookieValue } from '../settings/access.js';
 import { StorageError, type Tenant } from '../storage/index.js';
-import { page } from './html.js';
-import { setUpInstalled, upsertTenant } from './install.js';
+import { grantedCallback, htmlPage, setUpInstalled, upsertTenant } from './install.js';
 import { createOAuthStateStore } from './oauth-state.js';
 import { normalizeOrigin, type ServerDeps } from './types.js';
 
@@ -30,10 +29,6 @@ const callbackQuerySchema = z.union([
   z.object({ error: param, error_description: z.string().max(2048).optional(), state: param.optional() }),
   z.object({ code: param, state: param }),
 ]);
-
-function htmlPage(res: Response, status: number, title: string, message: string): void {
-  res.status(status).type('html').send(page(title, message));
-}
 
 function sameText(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -109,28 +104,14 @@ export function salesforceOAuthRouter(deps: ServerDeps): Router {
   router.get(SALESFORCE_CALLBACK_PATH, async (req: Request, res: Response) => {
     const now = clock();
     res.set('Cache-Control', 'no-store');
-    const query = callbackQuerySchema.safeParse(req.query);
-    if (!query.success) {
-      htmlPage(
-        res,
-        400,
-        'Invalid install callback',
-        'The link is missing its code or state. Please install again.',
-      );
-      return;
-    }
-    if ('error' in query.data) {
-      if (query.data.state !== undefined) states.consume(query.data.state, now);
-      logger.warn('salesforce install declined', { error: query.data.error });
-      htmlPage(
-        res,
-        400,
-        'lead-router was not installed',
-        `Salesforce reported: ${query.data.error_description ?? query.data.error}`,
-      );
-      return;
-    }
-    const { code, state } = query.data;
+    const granted = grantedCallback(callbackQuerySchema.safeParse(req.query), res, {
+      crm: 'Salesforce',
+      states,
+      now,
+      logger,
+    });
+    if (granted === undefined) return;
+    const { code, state } = granted;
     // Checked before anything is exchanged or stored: a refused callback changes nothing.
     const started = cookieValue(req.get('cookie'), STATE_COOKIE);
     if (started === undefined || !sameText(started, state) || !states.consume(state, now)) {
