@@ -1,11 +1,11 @@
 // The settings tab in a real browser (Debian's Chromium through playwright-core) against the whole app
-// over the sandbox CRM on SQLite: open the tab with the signed link `npm start` prints; a draft error
+// over the sandbox CRM, on SQLite and on PostgreSQL + Redis: open the tab with the signed link `npm start` prints; a draft error
 // shown at its line; fixed, simulated, previewed, published; a contact created in the CRM routed by the
 // new version and found in Activity with its trace; rollback; a rep out of office skipped by the next
 // lead; a dead letter replayed; a CSV uploaded and simulated, its bad rows listed; a publication
 // approved by a second admin; every form control named and reached with Tab; another tenant's session
 // reads nothing of this one (API and pages).
-// Screenshots of each page land in test-results/settings/.
+// Screenshots of each page land in test-results/settings/<store>/.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
@@ -20,13 +20,42 @@ import { ruleSetVersion } from '../../src/rules/index.js';
 import { SettingsAccess } from '../../src/settings/index.js';
 import { settingsLink } from '../../src/settings/index.js';
 import { DecisionInputRepository, TenantConfigRepository, type Tenant } from '../../src/storage/index.js';
-import { isCi } from '../support/services.js';
+import { pgAppEnv } from '../e2e/pg-support.js';
+import { describeNeeding, isCi, type SuiteFn } from '../support/services.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join('test-results', 'settings');
 const SECRET = randomBytes(32).toString('hex');
 // CI installs Chromium (.ci/run); elsewhere a machine without it skips with the reason.
-const suite = existsSync(CHROMIUM) || isCi() ? describe : describe.skip;
+const chromiumHere = existsSync(CHROMIUM) || isCi();
+
+interface Store {
+  name: string;
+  dir: string;
+  suite: SuiteFn;
+  /** The app's environment on this store, and what removes it afterwards. */
+  env(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
+}
+
+const STORES: Store[] = [
+  {
+    name: 'SQLite',
+    dir: 'sqlite',
+    suite: describe,
+    env: async () => ({
+      env: { DATA_DIR: await mkdtemp(join(tmpdir(), 'lead-router-browser-')) },
+      cleanup: () => Promise.resolve(),
+    }),
+  },
+  {
+    name: 'PostgreSQL + Redis',
+    dir: 'postgres',
+    suite: describeNeeding(['postgres', 'redis']),
+    env: async () => {
+      const pg = await pgAppEnv();
+      return { env: pg.env, cleanup: pg.cleanup };
+    },
+  },
+];
 
 async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -43,347 +72,358 @@ const NEW_ROUTE = `  - name: New Zealand goes to Mei
 
 `;
 
-suite('the settings tab in Chromium', () => {
-  jest.setTimeout(180_000);
-  let app: RunningApp;
-  let browser: Browser;
-  let page: Page;
-  let tenant: Tenant;
-  let other: Tenant;
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+for (const store of STORES) {
+  const suite = chromiumHere ? store.suite : describe.skip;
+  const SHOTS = join('test-results', 'settings', store.dir);
+  suite(`the settings tab in Chromium on ${store.name}`, () => {
+    jest.setTimeout(180_000);
+    let cleanup: (() => Promise<void>) | undefined;
+    let app: RunningApp;
+    let browser: Browser;
+    let page: Page;
+    let tenant: Tenant;
+    let other: Tenant;
+    const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
-  beforeAll(async () => {
-    await mkdir(SHOTS, { recursive: true });
-    const dataDir = await mkdtemp(join(tmpdir(), 'lead-router-browser-'));
-    app = await startApp(
-      loadConfig({
-        PORT: '0',
-        SANDBOX_PORT: '0',
-        DATA_DIR: dataDir,
-        DEMO_RATE: '0',
-        SETTINGS_SECRET: SECRET,
-      }),
-      {
-        logger: createLogger({ silent: true }),
-        generate: false,
-        sandbox: { webhookTiming: { batchWindowMs: 20 } },
-      },
-    );
-    tenant = (await app.storage.findTenant('hubspot', app.sandbox!.portalId))!;
-    // A second installed tenant with its own configuration.
-    other = await app.storage.createTenant(
-      { provider: 'hubspot', externalId: '424242', name: 'Globex' },
-      Date.now(),
-    );
-    const active = (await app.storage.activeRuleset(tenant.id))!;
-    await new TenantConfigRepository(app.storage.db).publish(
-      other.id,
-      {
-        rules: { version: active.version, name: active.name, source: active.source },
-        publishedBy: 'install',
-        note: 'installed',
-      },
-      Date.now(),
-    );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    page = await browser.newPage();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
-
-  const routed = async (email: string) => {
-    let found: { route: string | null; version: string } | undefined;
-    await until(`${email} to be routed`, async () => {
-      const [d] = await app.storage.decisionsFor(tenant.id, { email });
-      found = d === undefined ? undefined : { route: d.route?.name ?? null, version: d.ruleSet.version };
-      return found !== undefined;
-    });
-    return found!;
-  };
-  const createContact = (email: string, country: string) =>
-    app.sandbox!.crm.portal(Number(app.sandbox!.portalId)).createObject(
-      'contacts',
-      {
-        email,
-        firstname: 'Kia',
-        lastname: 'Ora',
-        country,
-        numemployees: '120',
-        company: 'Kiwi Ltd',
-        demo_requested: 'false',
-      },
-      'generator',
-    );
-
-  it('rules: an error at its line, fixed, simulated, previewed, published, routed by the new version, rolled back', async () => {
-    expect(app.settingsUrl).toMatch(/\/settings\/open\?/);
-    await page.goto(app.settingsUrl!);
-    await page.waitForSelector('.cm-content');
-    expect(await page.title()).toMatch(/^Rules · /);
-    await shot('rules');
-
-    const published = (await app.storage.activeRuleset(tenant.id))!;
-    const broken = published.source.replace(
-      '  - name: Existing customer goes to its account owner',
-      `${NEW_ROUTE}  - name: Existing customer goes to its account owner`,
-    );
-    const errorLine = broken.split('\n').findIndex((l) => l.includes('apac-aee')) + 1;
-    await page.click('.cm-content');
-    await page.keyboard.press('Control+A');
-    await page.keyboard.insertText(broken);
-    const problem = page.locator('#problems li').first();
-    await problem.waitFor({ timeout: 30_000 });
-    expect(await problem.textContent()).toContain(`Line ${errorLine}, column`);
-    expect(await problem.textContent()).toContain('apac-ae');
-    await page.waitForSelector('.cm-lintRange-error');
-    await shot('rules-error');
-
-    const fixed = broken.replace('assign: { pool: apac-aee }', 'assign: { rep: mei@acme.io }');
-    await page.click('.cm-content');
-    await page.keyboard.press('Control+A');
-    await page.keyboard.insertText(fixed);
-    await page.locator('#problems .ok').waitFor({ timeout: 30_000 });
-    expect(await page.locator('#diff .diff-add').first().textContent()).toContain('New Zealand goes to Mei');
-
-    // Simulate and preview the draft (kept in the browser) on pasted leads and recent ones.
-    await page.getByRole('link', { name: 'Simulate' }).click();
-    await page
-      .getByLabel('Pasted leads (CSV with a header row; empty: the last decided leads)')
-      .fill('email,country,employees\nkia@kiwi.nz,NZ,120');
-    await page.getByRole('button', { name: 'Simulate' }).click();
-    await page.locator('#decisions table').waitFor();
-    expect(await page.locator('#decisions').textContent()).toContain('New Zealand goes to Mei');
-    await page.getByRole('button', { name: 'Impact preview' }).click();
-    await page.locator('#impact-summary').waitFor();
-    expect(await page.locator('#impact-summary').textContent()).toMatch(/\d+ of \d+ leads would change/);
-    await shot('simulate');
-
-    await page.getByRole('link', { name: 'Rules' }).click();
-    await page.waitForSelector('.cm-content');
-    await page.getByLabel('Note for this publication').fill('New Zealand to Mei');
-    await page.getByRole('button', { name: 'Publish' }).click();
-    await until(
-      'the publication',
-      async () => (await app.storage.activeRuleset(tenant.id))?.version === ruleSetVersion(fixed),
-    );
-    await page.locator('#history', { hasText: 'New Zealand to Mei' }).waitFor();
-
-    createContact('kia@kiwi.nz', 'NZ');
-    expect(await routed('kia@kiwi.nz')).toEqual({
-      route: 'New Zealand goes to Mei',
-      version: ruleSetVersion(fixed),
-    });
-    await page.getByRole('link', { name: 'Activity' }).click();
-    await page.getByLabel('Email, name or CRM id').fill('kia@kiwi.nz');
-    await page.getByRole('button', { name: 'Search' }).click();
-    await page.getByRole('button', { name: 'Open kia@kiwi.nz' }).click();
-    await page.locator('pre.trace').first().waitFor();
-    const trace = (await page.locator('pre.trace').first().textContent()) ?? '';
-    expect(trace).toContain(ruleSetVersion(fixed));
-    expect(trace).toContain('New Zealand goes to Mei');
-    await shot('activity');
-    // Re-routed under the current rules, through the worker: a second decision, its owner kept.
-    await page.getByRole('button', { name: 'Re-route under the current rules' }).click();
-    await page.locator('#status', { hasText: 'queued to be routed again' }).waitFor();
-    await until(
-      'the re-route decision',
-      async () => (await app.storage.decisionsFor(tenant.id, { email: 'kia@kiwi.nz' })).length === 2,
-    );
-    const [again] = await app.storage.decisionsFor(tenant.id, { email: 'kia@kiwi.nz' });
-    expect(again?.decisionKey).toMatch(/:bulk:reroute-/);
-    expect(again?.owner).toBe('mei@acme.io');
-
-    await page.getByRole('link', { name: 'Rules' }).click();
-    await page
-      .getByRole('button', { name: new RegExp(`^Roll back to ${published.version}`) })
-      .first()
-      .click();
-    await until(
-      'the rollback',
-      async () => (await app.storage.activeRuleset(tenant.id))?.version === published.version,
-    );
-  });
-
-  it('team: a rep marked out of office is skipped by the next lead', async () => {
-    await page.getByRole('link', { name: 'Team' }).click();
-    await page.getByLabel('Rep', { exact: true }).selectOption('mei@acme.io');
-    await page
-      .getByLabel('Out of office (comma separated, e.g. 2026-12-23..2027-01-02)')
-      .fill('2020-01-01..2099-12-31');
-    await page.getByRole('button', { name: 'Save and publish' }).click();
-    await until(
-      'the team to be saved',
-      async () => ((await page.locator('#status').textContent()) ?? '') !== '',
-    );
-    expect(await page.locator('#status').textContent()).toContain('Saved mei@acme.io');
-    await page.locator('#roster', { hasText: 'out of office' }).waitFor();
-    await shot('team');
-
-    createContact('tane@kiwi.nz', 'NZ');
-    await routed('tane@kiwi.nz');
-    const [decision] = await app.storage.decisionsFor(tenant.id, { email: 'tane@kiwi.nz' });
-    const candidates = decision!.trace.assignments.flatMap((a) => a.candidates);
-    expect(candidates.find((c) => c.email === 'mei@acme.io')?.skipped).toBe('out_of_office');
-    expect(decision!.owner).not.toBe('mei@acme.io');
-    expect(
-      (
-        await new DecisionInputRepository(app.storage.db).search(tenant.id, {
-          text: 'tane@kiwi.nz',
-          limit: 1,
-        })
-      )[0]?.lead.country,
-    ).toBe('NZ');
-  });
-
-  it('health: a dead letter is listed with its reason and replayed', async () => {
-    await app.storage.enqueue(
-      [
+    beforeAll(async () => {
+      await mkdir(SHOTS, { recursive: true });
+      const where = await store.env();
+      cleanup = where.cleanup;
+      app = await startApp(
+        loadConfig({
+          ...where.env,
+          PORT: '0',
+          SANDBOX_PORT: '0',
+          DEMO_RATE: '0',
+          SETTINGS_SECRET: SECRET,
+        }),
         {
-          tenantId: tenant.id,
-          event: {
-            eventId: 'browser-missing',
-            subscription: 'contact.creation',
-            kind: 'created',
-            objectId: '987654321',
-            occurredAt: Date.now(),
-          },
+          logger: createLogger({ silent: true }),
+          generate: false,
+          sandbox: { webhookTiming: { batchWindowMs: 20 } },
         },
-      ],
-      Date.now(),
-    );
-    app.worker?.wake();
-    await until('the dead letter', async () => (await app.storage.deadLetters(tenant.id)).length > 0);
-    const [dead] = await app.storage.deadLetters(tenant.id);
-    await page.getByRole('link', { name: 'Health' }).click();
-    await page.locator('#dead table').waitFor();
-    expect(await page.locator('#dead').textContent()).toContain('987654321');
-    await shot('health');
-    await page.getByRole('button', { name: `Replay dead letter ${dead!.id}` }).click();
-    await page.locator('#status', { hasText: `Dead letter ${dead!.id} replayed` }).waitFor();
-    await until('the replayed item to be worked again', async () => {
-      const item = await app.storage.getInboxItem(tenant.id, dead!.id);
-      return item !== null && item.updatedAt > dead!.updatedAt;
-    });
-  });
-
-  it('simulate: an uploaded CSV is decided, and its bad rows are listed with line and column', async () => {
-    await page.getByRole('link', { name: 'Simulate' }).click();
-    await page.getByLabel('Or upload a CSV file of leads').setInputFiles({
-      name: 'leads.csv',
-      mimeType: 'text/csv',
-      buffer: Buffer.from('email,country,employees\nkia@kiwi.nz,NZ,120\nbad@row.io,DE,lots\n'),
-    });
-    await page.locator('#status', { hasText: 'leads.csv loaded' }).waitFor();
-    await page.getByRole('button', { name: 'Simulate' }).click();
-    await page.locator('#decisions table').waitFor();
-    expect(await page.locator('#decisions').textContent()).toContain('kia@kiwi.nz');
-    expect(await page.locator('#csv-problems').textContent()).toContain(
-      'Line 3, column employees: "lots" is not a number',
-    );
-  });
-
-  it('approvals: a publication waits for a second admin, who approves it from their own session', async () => {
-    await page.getByRole('link', { name: 'Rules' }).click();
-    await page.waitForSelector('.cm-content');
-    // Ticked with the keyboard: focus the box, Space.
-    await page.getByLabel("Publishing needs a second admin's approval").focus();
-    await page.keyboard.press('Space');
-    await page.locator('#status', { hasText: 'Approvals are required.' }).waitFor();
-
-    const before = (await app.storage.activeRuleset(tenant.id))!;
-    const draft = before.source.replace('due: 15m', 'due: 25m');
-    expect(draft).not.toBe(before.source);
-    await page.click('.cm-content');
-    await page.keyboard.press('Control+A');
-    await page.keyboard.insertText(draft);
-    await page.locator('#problems .ok').waitFor({ timeout: 30_000 });
-    await page.getByLabel('Note for this publication').fill('slower demo tasks');
-    await page.getByRole('button', { name: 'Publish' }).click();
-    await page.locator('#status', { hasText: 'once a second admin approves it' }).waitFor();
-    expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(before.version);
-    const requestId = /request (\d+)/.exec((await page.locator('#status').textContent()) ?? '')?.[1];
-    expect(requestId).toBeDefined();
-    // Its author cannot approve it.
-    await page.getByRole('button', { name: `Approve request ${requestId}` }).click();
-    await page.locator('#status', { hasText: 'a second admin must approve it' }).waitFor();
-
-    const access = new SettingsAccess(Buffer.from(SECRET, 'utf8'));
-    const context = await browser.newContext();
-    const second = await context.newPage();
-    await second.goto(settingsLink(access, app.url, { tenantId: tenant.id, user: 'bo@acme.io' }, Date.now()));
-    await second.getByRole('button', { name: `Approve request ${requestId}` }).click();
-    await second.locator('#status', { hasText: `Request ${requestId} approved` }).waitFor();
-    expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(ruleSetVersion(draft));
-    await second.locator('#history', { hasText: 'bo@acme.io' }).waitFor();
-    await second.screenshot({ path: join(SHOTS, 'rules-approved.png'), fullPage: true });
-    // Turning approvals off takes both admins too.
-    await page.reload();
-    // The first admin's untick is a request: the box stays ticked until a second admin confirms.
-    await page.getByLabel("Publishing needs a second admin's approval").click();
-    await page.locator('#approval-state', { hasText: 'asked to stop requiring approval' }).waitFor();
-    await second.reload();
-    await second.getByLabel("Publishing needs a second admin's approval").uncheck();
-    await second.locator('#status', { hasText: 'Approvals are no longer required.' }).waitFor();
-    await context.close();
-  });
-
-  it('every form control on every page has an accessible name and is reached with Tab', async () => {
-    const unnamed =
-      /^\s*- (textbox|combobox|checkbox|button|spinbutton|searchbox|listbox|radio)(\s*\[[^\]]*\])?\s*:?\s*$/;
-    for (const name of ['Rules', 'Simulate', 'Team', 'Activity', 'Health']) {
-      await page.getByRole('link', { name, exact: true }).click();
-      await page.locator('#status').waitFor({ state: 'attached' });
-      await page.waitForLoadState('networkidle');
-      const tree = await page.locator('main').ariaSnapshot();
-      const bad = tree.split('\n').filter((line) => unnamed.test(line));
-      expect({ page: name, unnamed: bad }).toEqual({ page: name, unnamed: [] });
-      // Tab from the top of the page reaches every form control outside the editor.
-      // Evaluated as text: this suite's TypeScript has no DOM library.
-      const ids = await page.evaluate<string[]>(
-        `[...document.querySelectorAll('main input, main select, main textarea, main button')]
-          .filter((e) => e.offsetParent !== null && e.id !== '').map((e) => e.id)`,
       );
-      const reached = new Set<string>();
-      await page.locator('body').focus();
-      for (let i = 0; i < 200 && ids.some((id) => !reached.has(id)); i++) {
-        await page.keyboard.press('Tab');
-        const id = String(await page.evaluate("document.activeElement?.id ?? ''"));
-        if (id !== '') reached.add(id);
-      }
-      expect({ page: name, missed: ids.filter((id) => !reached.has(id)) }).toEqual({
-        page: name,
-        missed: [],
+      tenant = (await app.storage.findTenant('hubspot', app.sandbox!.portalId))!;
+      // A second installed tenant with its own configuration.
+      other = await app.storage.createTenant(
+        { provider: 'hubspot', externalId: '424242', name: 'Globex' },
+        Date.now(),
+      );
+      const active = (await app.storage.activeRuleset(tenant.id))!;
+      await new TenantConfigRepository(app.storage.db).publish(
+        other.id,
+        {
+          rules: { version: active.version, name: active.name, source: active.source },
+          publishedBy: 'install',
+          note: 'installed',
+        },
+        Date.now(),
+      );
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
       });
-    }
-  });
+      page = await browser.newPage();
+    });
+    afterAll(async () => {
+      await browser?.close();
+      await app?.stop();
+      await cleanup?.();
+    });
 
-  it("another tenant's session reads none of this tenant's data, by API or page", async () => {
-    const access = new SettingsAccess(Buffer.from(SECRET, 'utf8'));
-    const context = await browser.newContext();
-    const theirs = await context.newPage();
-    await theirs.goto(
-      settingsLink(access, app.url, { tenantId: other.id, user: 'eve@globex.test' }, Date.now()),
-    );
-    expect(await theirs.title()).toMatch(/Globex/);
-    const fetched = await theirs.evaluate(async (id) => {
-      const r = await fetch(`/api/tenants/${id}/activity`);
-      return { status: r.status, body: await r.text() };
-    }, tenant.id);
-    expect(fetched.status).toBe(401);
-    expect(fetched.body).not.toContain('kiwi');
-    const own = await theirs.evaluate(
-      async (id) => (await fetch(`/api/tenants/${id}/activity`)).text(),
-      other.id,
-    );
-    expect(own).not.toContain('kiwi');
-    const pageResponse = await theirs.goto(`${app.url}/settings/${tenant.id}/activity`);
-    expect(pageResponse?.status()).toBe(401);
-    expect(await theirs.content()).not.toContain('kiwi');
-    await context.close();
+    const routed = async (email: string) => {
+      let found: { route: string | null; version: string } | undefined;
+      await until(`${email} to be routed`, async () => {
+        const [d] = await app.storage.decisionsFor(tenant.id, { email });
+        found = d === undefined ? undefined : { route: d.route?.name ?? null, version: d.ruleSet.version };
+        return found !== undefined;
+      });
+      return found!;
+    };
+    const createContact = (email: string, country: string) =>
+      app.sandbox!.crm.portal(Number(app.sandbox!.portalId)).createObject(
+        'contacts',
+        {
+          email,
+          firstname: 'Kia',
+          lastname: 'Ora',
+          country,
+          numemployees: '120',
+          company: 'Kiwi Ltd',
+          demo_requested: 'false',
+        },
+        'generator',
+      );
+
+    it('rules: an error at its line, fixed, simulated, previewed, published, routed by the new version, rolled back', async () => {
+      expect(app.settingsUrl).toMatch(/\/settings\/open\?/);
+      await page.goto(app.settingsUrl!);
+      await page.waitForSelector('.cm-content');
+      expect(await page.title()).toMatch(/^Rules · /);
+      await shot('rules');
+
+      const published = (await app.storage.activeRuleset(tenant.id))!;
+      const broken = published.source.replace(
+        '  - name: Existing customer goes to its account owner',
+        `${NEW_ROUTE}  - name: Existing customer goes to its account owner`,
+      );
+      const errorLine = broken.split('\n').findIndex((l) => l.includes('apac-aee')) + 1;
+      await page.click('.cm-content');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.insertText(broken);
+      const problem = page.locator('#problems li').first();
+      await problem.waitFor({ timeout: 30_000 });
+      expect(await problem.textContent()).toContain(`Line ${errorLine}, column`);
+      expect(await problem.textContent()).toContain('apac-ae');
+      await page.waitForSelector('.cm-lintRange-error');
+      await shot('rules-error');
+
+      const fixed = broken.replace('assign: { pool: apac-aee }', 'assign: { rep: mei@acme.io }');
+      await page.click('.cm-content');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.insertText(fixed);
+      await page.locator('#problems .ok').waitFor({ timeout: 30_000 });
+      expect(await page.locator('#diff .diff-add').first().textContent()).toContain(
+        'New Zealand goes to Mei',
+      );
+
+      // Simulate and preview the draft (kept in the browser) on pasted leads and recent ones.
+      await page.getByRole('link', { name: 'Simulate' }).click();
+      await page
+        .getByLabel('Pasted leads (CSV with a header row; empty: the last decided leads)')
+        .fill('email,country,employees\nkia@kiwi.nz,NZ,120');
+      await page.getByRole('button', { name: 'Simulate' }).click();
+      await page.locator('#decisions table').waitFor();
+      expect(await page.locator('#decisions').textContent()).toContain('New Zealand goes to Mei');
+      await page.getByRole('button', { name: 'Impact preview' }).click();
+      await page.locator('#impact-summary').waitFor();
+      expect(await page.locator('#impact-summary').textContent()).toMatch(/\d+ of \d+ leads would change/);
+      await shot('simulate');
+
+      await page.getByRole('link', { name: 'Rules' }).click();
+      await page.waitForSelector('.cm-content');
+      await page.getByLabel('Note for this publication').fill('New Zealand to Mei');
+      await page.getByRole('button', { name: 'Publish' }).click();
+      await until(
+        'the publication',
+        async () => (await app.storage.activeRuleset(tenant.id))?.version === ruleSetVersion(fixed),
+      );
+      await page.locator('#history', { hasText: 'New Zealand to Mei' }).waitFor();
+
+      createContact('kia@kiwi.nz', 'NZ');
+      expect(await routed('kia@kiwi.nz')).toEqual({
+        route: 'New Zealand goes to Mei',
+        version: ruleSetVersion(fixed),
+      });
+      await page.getByRole('link', { name: 'Activity' }).click();
+      await page.getByLabel('Email, name or CRM id').fill('kia@kiwi.nz');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.getByRole('button', { name: 'Open kia@kiwi.nz' }).click();
+      await page.locator('pre.trace').first().waitFor();
+      const trace = (await page.locator('pre.trace').first().textContent()) ?? '';
+      expect(trace).toContain(ruleSetVersion(fixed));
+      expect(trace).toContain('New Zealand goes to Mei');
+      await shot('activity');
+      // Re-routed under the current rules, through the worker: a second decision, its owner kept.
+      await page.getByRole('button', { name: 'Re-route under the current rules' }).click();
+      await page.locator('#status', { hasText: 'queued to be routed again' }).waitFor();
+      await until(
+        'the re-route decision',
+        async () => (await app.storage.decisionsFor(tenant.id, { email: 'kia@kiwi.nz' })).length === 2,
+      );
+      const [again] = await app.storage.decisionsFor(tenant.id, { email: 'kia@kiwi.nz' });
+      expect(again?.decisionKey).toMatch(/:bulk:reroute-/);
+      expect(again?.owner).toBe('mei@acme.io');
+
+      await page.getByRole('link', { name: 'Rules' }).click();
+      await page
+        .getByRole('button', { name: new RegExp(`^Roll back to ${published.version}`) })
+        .first()
+        .click();
+      await until(
+        'the rollback',
+        async () => (await app.storage.activeRuleset(tenant.id))?.version === published.version,
+      );
+    });
+
+    it('team: a rep marked out of office is skipped by the next lead', async () => {
+      await page.getByRole('link', { name: 'Team' }).click();
+      await page.getByLabel('Rep', { exact: true }).selectOption('mei@acme.io');
+      await page
+        .getByLabel('Out of office (comma separated, e.g. 2026-12-23..2027-01-02)')
+        .fill('2020-01-01..2099-12-31');
+      await page.getByRole('button', { name: 'Save and publish' }).click();
+      await until(
+        'the team to be saved',
+        async () => ((await page.locator('#status').textContent()) ?? '') !== '',
+      );
+      expect(await page.locator('#status').textContent()).toContain('Saved mei@acme.io');
+      await page.locator('#roster', { hasText: 'out of office' }).waitFor();
+      await shot('team');
+
+      createContact('tane@kiwi.nz', 'NZ');
+      await routed('tane@kiwi.nz');
+      const [decision] = await app.storage.decisionsFor(tenant.id, { email: 'tane@kiwi.nz' });
+      const candidates = decision!.trace.assignments.flatMap((a) => a.candidates);
+      expect(candidates.find((c) => c.email === 'mei@acme.io')?.skipped).toBe('out_of_office');
+      expect(decision!.owner).not.toBe('mei@acme.io');
+      expect(
+        (
+          await new DecisionInputRepository(app.storage.db).search(tenant.id, {
+            text: 'tane@kiwi.nz',
+            limit: 1,
+          })
+        )[0]?.lead.country,
+      ).toBe('NZ');
+    });
+
+    it('health: a dead letter is listed with its reason and replayed', async () => {
+      await app.storage.enqueue(
+        [
+          {
+            tenantId: tenant.id,
+            event: {
+              eventId: 'browser-missing',
+              subscription: 'contact.creation',
+              kind: 'created',
+              objectId: '987654321',
+              occurredAt: Date.now(),
+            },
+          },
+        ],
+        Date.now(),
+      );
+      app.worker?.wake();
+      await until('the dead letter', async () => (await app.storage.deadLetters(tenant.id)).length > 0);
+      const [dead] = await app.storage.deadLetters(tenant.id);
+      await page.getByRole('link', { name: 'Health' }).click();
+      await page.locator('#dead table').waitFor();
+      expect(await page.locator('#dead').textContent()).toContain('987654321');
+      await shot('health');
+      await page.getByRole('button', { name: `Replay dead letter ${dead!.id}` }).click();
+      await page.locator('#status', { hasText: `Dead letter ${dead!.id} replayed` }).waitFor();
+      await until('the replayed item to be worked again', async () => {
+        const item = await app.storage.getInboxItem(tenant.id, dead!.id);
+        return item !== null && item.updatedAt > dead!.updatedAt;
+      });
+    });
+
+    it('simulate: an uploaded CSV is decided, and its bad rows are listed with line and column', async () => {
+      await page.getByRole('link', { name: 'Simulate' }).click();
+      await page.getByLabel('Or upload a CSV file of leads').setInputFiles({
+        name: 'leads.csv',
+        mimeType: 'text/csv',
+        buffer: Buffer.from('email,country,employees\nkia@kiwi.nz,NZ,120\nbad@row.io,DE,lots\n'),
+      });
+      await page.locator('#status', { hasText: 'leads.csv loaded' }).waitFor();
+      await page.getByRole('button', { name: 'Simulate' }).click();
+      await page.locator('#decisions table').waitFor();
+      expect(await page.locator('#decisions').textContent()).toContain('kia@kiwi.nz');
+      expect(await page.locator('#csv-problems').textContent()).toContain(
+        'Line 3, column employees: "lots" is not a number',
+      );
+    });
+
+    it('approvals: a publication waits for a second admin, who approves it from their own session', async () => {
+      await page.getByRole('link', { name: 'Rules' }).click();
+      await page.waitForSelector('.cm-content');
+      // Ticked with the keyboard: focus the box, Space.
+      await page.getByLabel("Publishing needs a second admin's approval").focus();
+      await page.keyboard.press('Space');
+      await page.locator('#status', { hasText: 'Approvals are required.' }).waitFor();
+
+      const before = (await app.storage.activeRuleset(tenant.id))!;
+      const draft = before.source.replace('due: 15m', 'due: 25m');
+      expect(draft).not.toBe(before.source);
+      await page.click('.cm-content');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.insertText(draft);
+      await page.locator('#problems .ok').waitFor({ timeout: 30_000 });
+      await page.getByLabel('Note for this publication').fill('slower demo tasks');
+      await page.getByRole('button', { name: 'Publish' }).click();
+      await page.locator('#status', { hasText: 'once a second admin approves it' }).waitFor();
+      expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(before.version);
+      const requestId = /request (\d+)/.exec((await page.locator('#status').textContent()) ?? '')?.[1];
+      expect(requestId).toBeDefined();
+      // Its author cannot approve it.
+      await page.getByRole('button', { name: `Approve request ${requestId}` }).click();
+      await page.locator('#status', { hasText: 'a second admin must approve it' }).waitFor();
+
+      const access = new SettingsAccess(Buffer.from(SECRET, 'utf8'));
+      const context = await browser.newContext();
+      const second = await context.newPage();
+      await second.goto(
+        settingsLink(access, app.url, { tenantId: tenant.id, user: 'bo@acme.io' }, Date.now()),
+      );
+      await second.getByRole('button', { name: `Approve request ${requestId}` }).click();
+      await second.locator('#status', { hasText: `Request ${requestId} approved` }).waitFor();
+      expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(ruleSetVersion(draft));
+      await second.locator('#history', { hasText: 'bo@acme.io' }).waitFor();
+      await second.screenshot({ path: join(SHOTS, 'rules-approved.png'), fullPage: true });
+      // Turning approvals off takes both admins too.
+      await page.reload();
+      // The first admin's untick is a request: the box stays ticked until a second admin confirms.
+      await page.getByLabel("Publishing needs a second admin's approval").click();
+      await page.locator('#approval-state', { hasText: 'asked to stop requiring approval' }).waitFor();
+      await second.reload();
+      await second.getByLabel("Publishing needs a second admin's approval").uncheck();
+      await second.locator('#status', { hasText: 'Approvals are no longer required.' }).waitFor();
+      await context.close();
+    });
+
+    it('every form control on every page has an accessible name and is reached with Tab', async () => {
+      const unnamed =
+        /^\s*- (textbox|combobox|checkbox|button|spinbutton|searchbox|listbox|radio)(\s*\[[^\]]*\])?\s*:?\s*$/;
+      for (const name of ['Rules', 'Simulate', 'Team', 'Activity', 'Health']) {
+        await page.getByRole('link', { name, exact: true }).click();
+        await page.locator('#status').waitFor({ state: 'attached' });
+        await page.waitForLoadState('networkidle');
+        const tree = await page.locator('main').ariaSnapshot();
+        const bad = tree.split('\n').filter((line) => unnamed.test(line));
+        expect({ page: name, unnamed: bad }).toEqual({ page: name, unnamed: [] });
+        // Tab from the top of the page reaches every form control outside the editor.
+        // Evaluated as text: this suite's TypeScript has no DOM library.
+        const ids = await page.evaluate<string[]>(
+          `[...document.querySelectorAll('main input, main select, main textarea, main button')]
+          .filter((e) => e.offsetParent !== null && e.id !== '').map((e) => e.id)`,
+        );
+        const reached = new Set<string>();
+        await page.locator('body').focus();
+        for (let i = 0; i < 200 && ids.some((id) => !reached.has(id)); i++) {
+          await page.keyboard.press('Tab');
+          const id = String(await page.evaluate("document.activeElement?.id ?? ''"));
+          if (id !== '') reached.add(id);
+        }
+        expect({ page: name, missed: ids.filter((id) => !reached.has(id)) }).toEqual({
+          page: name,
+          missed: [],
+        });
+      }
+    });
+
+    it("another tenant's session reads none of this tenant's data, by API or page", async () => {
+      const access = new SettingsAccess(Buffer.from(SECRET, 'utf8'));
+      const context = await browser.newContext();
+      const theirs = await context.newPage();
+      await theirs.goto(
+        settingsLink(access, app.url, { tenantId: other.id, user: 'eve@globex.test' }, Date.now()),
+      );
+      expect(await theirs.title()).toMatch(/Globex/);
+      const fetched = await theirs.evaluate(async (id) => {
+        const r = await fetch(`/api/tenants/${id}/activity`);
+        return { status: r.status, body: await r.text() };
+      }, tenant.id);
+      expect(fetched.status).toBe(401);
+      expect(fetched.body).not.toContain('kiwi');
+      const own = await theirs.evaluate(
+        async (id) => (await fetch(`/api/tenants/${id}/activity`)).text(),
+        other.id,
+      );
+      expect(own).not.toContain('kiwi');
+      const pageResponse = await theirs.goto(`${app.url}/settings/${tenant.id}/activity`);
+      expect(pageResponse?.status()).toBe(401);
+      expect(await theirs.content()).not.toContain('kiwi');
+      await context.close();
+    });
   });
-});
+}
