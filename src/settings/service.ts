@@ -2,7 +2,6 @@
 // own loader, publish it (or roll back) with a note, simulate it on leads, preview its impact on the
 // tenant's last decided leads, edit the team, search the activity, and read the tenant's health.
 // Every method takes the tenant id from the caller's access, never from a request body.
-import { randomUUID } from 'node:crypto';
 import { AccountIndex } from '../core/accounts.js';
 import { checkRep } from '../core/availability.js';
 import { decide } from '../core/decide.js';
@@ -654,12 +653,14 @@ export class SettingsService {
 
   /**
    * Routes a decided lead again under the active rules, through the worker as a one-lead bulk job: once,
-   * and a decision that lands on an owner the lead may keep writes nothing.
+   * and a decision that lands on an owner the lead may keep writes nothing. The job is named after the
+   * lead's last decision, so a repeated click or a retried request re-routes it once (`queued: false`,
+   * the same job); once that job has decided, the lead can be re-routed again.
    */
   async reroute(tenantId: string, leadId: string): Promise<{ queued: boolean; job: string }> {
     const [last] = await this.storage.decisionsFor(tenantId, { leadId }, 1);
     if (last === undefined) throw new SettingsError(404, `no decision recorded for lead ${leadId}`);
-    const job = `reroute-${randomUUID()}`;
+    const job = `reroute-${last.id}`;
     const queued = await this.storage.enqueue(
       [{ tenantId, event: bulkEvent(job, leadId, this.deps.clock()) }],
       this.deps.clock(),

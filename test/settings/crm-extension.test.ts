@@ -78,11 +78,16 @@ describe('the contact card', () => {
     expect(theirs.decision).toBeNull();
   });
 
-  it('re-routes the contact once through the worker; a contact without a decision is not found', async () => {
+  it('re-routes the contact once through the worker, however often it is asked; a contact without a decision is not found', async () => {
     const before = (await h.storage.inboxStats(h.a.id)).pending;
     const res = await signed('POST', '/api/crm/records/c-501/reroute', '101', '{}');
     expect(res.status).toBe(200);
-    expect(rerouteResponseSchema.parse(await res.json())).toMatchObject({ queued: true });
+    const first = rerouteResponseSchema.parse(await res.json());
+    expect(first).toMatchObject({ queued: true });
+    expect((await h.storage.inboxStats(h.a.id)).pending).toBe(before + 1);
+    // A retried request (or a second click) before that job has decided queues nothing more.
+    const again = await signed('POST', '/api/crm/records/c-501/reroute', '101', '{}');
+    expect(rerouteResponseSchema.parse(await again.json())).toEqual({ queued: false, job: first.job });
     expect((await h.storage.inboxStats(h.a.id)).pending).toBe(before + 1);
     expect((await signed('POST', '/api/crm/records/c-999/reroute', '101', '{}')).status).toBe(404);
     // Globex cannot re-route Acme's contact: it has no decision in Globex's tenant.
