@@ -2,7 +2,12 @@
 // CometD, through jsforce. A lead created in the org → its change event → owner, task and cadence
 // enrollment written exactly once (the sandbox's write log is the witness); the org's active assignment
 // rule does not take the owner back; lead values with quotes reach SOQL harmlessly; a GAP event and an
-// expired access token lose nothing.
+// expired access token lose nothing; a lead held for enrichment is decided again when a person's update
+// brings the missing field (an update of another field does not wake it).
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DecisionEvent } from '../../src/app/start.js';
 import {
   admin,
@@ -132,5 +137,57 @@ describe('Salesforce end to end over the sandbox org', () => {
     // The stream's next connect was refused: it was rebuilt on the refreshed token and subscribed again.
     await subscribed(e, subscriptionsBefore + 1);
     await nothingFailed();
+  }, 120_000);
+});
+
+describe('Salesforce: a lead held for enrichment', () => {
+  let e: SalesforceE2e;
+  const decisions: DecisionEvent[] = [];
+  beforeAll(async () => {
+    // The demo org's rules with a first route that holds a lead until its country is known.
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-sf-hold-'));
+    const demo = await readFile('rules/salesforce-demo/rules.yaml', 'utf8');
+    const hold = `routes:
+  - name: Needs a country first
+    assign: { hold: { fields: [country], timeout: 2h, then: { pool: smb } } }
+
+`;
+    await writeFile(join(dir, 'rules.yaml'), demo.replace(/^routes:\n/m, hold));
+    await copyFile('rules/salesforce-demo/team.yaml', join(dir, 'team.yaml'));
+    e = await startSalesforceApp(await salesforceConfig({ RULES: join(dir, 'rules.yaml') }), {
+      onDecision: (d) => decisions.push(d),
+    });
+  }, 90_000);
+  afterAll(() => e.app.stop());
+
+  it('is decided again when an update brings the missing field, and only then gets its owner and task', async () => {
+    const [id] = await createLeads(e, {
+      leads: [
+        {
+          LastName: 'Hold',
+          Company: 'Fjord Systems',
+          Email: 'ingrid@fjord-systems.example',
+          NumberOfEmployees: 80,
+        },
+      ],
+    });
+    await until('the lead to be held', () =>
+      decisions.some((d) => d.decision.leadId === id && d.decision.destination.kind === 'hold'),
+    );
+    // Held: nothing written for it yet, and an update of another field does not wake it.
+    const person = e.app.salesforceSandbox!.demo.users.find((u) => u['IsActive'] === true)!;
+    const conn = restAs(e, String(person['Id']));
+    expect((await conn.sobject('Lead').update({ Id: id!, Title: 'CTO' })).success).toBe(true);
+    await sleep(1_500);
+    expect(effects(e).owners.has(id!)).toBe(false);
+    expect(decisions.filter((d) => d.decision.leadId === id).map((d) => d.decision.destination.kind)).toEqual(
+      ['hold'],
+    );
+    // The field it waits for arrives: decided again by the rules after the hold, owner and task once.
+    expect((await conn.sobject('Lead').update({ Id: id!, Country: 'DE' })).success).toBe(true);
+    await until('the lead to be routed after the update', () => routed(e, [id!]));
+    const last = decisions.filter((d) => d.decision.leadId === id).at(-1)!;
+    expect(last.decision.route?.name).toBe('EMEA inbound');
+    expect(duplicated(effects(e), [id!])).toEqual([]);
   }, 120_000);
 });
