@@ -12,7 +12,14 @@ import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
 import type { Storage } from '../storage/index.js';
 import { rotateKeys } from './keys.js';
-import { explainLead, listDeadLetters, listTenants, pickTenant, replayDeadLetters } from './operate.js';
+import {
+  explainLead,
+  frameOrigins,
+  listDeadLetters,
+  listTenants,
+  pickTenant,
+  replayDeadLetters,
+} from './operate.js';
 import { InputError } from './records-file.js';
 import { simulate } from './simulate.js';
 import { writeCsv } from '../reports/csv.js';
@@ -284,6 +291,30 @@ Example:
     .description('the installed portals: installed or uninstalled (since when), rules, waiting work')
     .action(async () => {
       for (const line of await withStorage(listTenants)) io.out(line);
+    });
+
+  cli
+    .command('frame-origins')
+    .description("the CRM pages that may frame a tenant's settings tab, besides the deployment's list")
+    .argument('[origins...]', 'https origins that replace the list (none: print it)')
+    .option('--tenant <id>', 'tenant id or portal/org id (needed when several are installed)')
+    .option('--clear', 'remove the tenant’s own origins')
+    .addHelpText(
+      'after',
+      `
+A Salesforce org shows the tab in a Visualforce page inside Lightning: both domains must be allowed.
+
+Example:
+  lead-router frame-origins --tenant 00D5g000004abcd https://acme.lightning.force.com https://acme--c.vf.force.com`,
+    )
+    .action(async (origins: string[], opts: { tenant?: string; clear?: boolean }) => {
+      if (opts.clear === true && origins.length > 0)
+        throw new InputError('give origins or --clear, not both');
+      const change = opts.clear === true ? { set: [] } : origins.length > 0 ? { set: origins } : null;
+      const lines = await withStorage(async (storage) =>
+        frameOrigins(storage, await pickTenant(storage, opts.tenant), change, io.clock()),
+      );
+      for (const line of lines) io.out(line);
     });
 
   const dead = cli.command('dead-letters').description('events that could not be routed, with the reason');

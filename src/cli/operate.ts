@@ -1,8 +1,10 @@
-// `lead-router explain`, `dead-letters` and `tenants`: read what the running app stored.
+// `lead-router explain`, `dead-letters`, `tenants` and `frame-origins`: read (and for frame-origins, set)
+// what the running app stored.
 import { explainDecision } from '../core/explain.js';
 import type { Team } from '../core/types.js';
 import type { Storage } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
+import { isFrameOrigin, tenantFrameOrigins } from '../settings/frame-origins.js';
 import { InputError } from './records-file.js';
 
 /** The tenant a command is about: the one named, or the only one there is. */
@@ -122,4 +124,30 @@ export async function listTenants(storage: Storage): Promise<string[]> {
     );
   }
   return lines;
+}
+
+/**
+ * The tenant's own framing origins: listed, or replaced by `origins` (`[]` clears them). A value that is
+ * not an https origin is refused with its position, and nothing is changed.
+ */
+export async function frameOrigins(
+  storage: Storage,
+  tenant: Tenant,
+  change: { set: readonly string[] } | null,
+  now: number,
+): Promise<string[]> {
+  if (change !== null) {
+    const bad = change.set.findIndex((o) => !isFrameOrigin(o));
+    if (bad >= 0)
+      throw new InputError(
+        `origin ${bad + 1} "${change.set[bad]}" is not an https origin (https://host[:port], no path; e.g. https://acme.lightning.force.com)`,
+      );
+    const origins = [...new Set(change.set)];
+    await storage.updateTenantSettings(tenant.id, { ...tenant.settings, frameOrigins: origins }, now);
+    tenant = { ...tenant, settings: { ...tenant.settings, frameOrigins: origins } };
+  }
+  const origins = tenantFrameOrigins(tenant);
+  return origins.length === 0
+    ? [`tenant ${tenant.id} has no framing origins of its own (only the deployment's)`]
+    : origins;
 }

@@ -8,6 +8,7 @@ import { escapeHtml } from '../server/html.js';
 import type { Storage, Tenant } from '../storage/index.js';
 import { param } from './api.js';
 import { cookieValue, sessionCookieName, sessionSetCookie, type SettingsAccess } from './access.js';
+import { tenantFrameOrigins } from './frame-origins.js';
 
 export const SETTINGS_PAGES = ['rules', 'simulate', 'team', 'activity', 'health'] as const;
 export type SettingsPage = (typeof SETTINGS_PAGES)[number];
@@ -37,16 +38,6 @@ export interface SettingsPagesDeps {
   clock: () => number;
   /** Origins allowed to frame the tab (CSP frame-ancestors), besides a tenant's own (`settings.frameOrigins`). */
   frameAncestors: readonly string[];
-}
-
-const ORIGIN = /^https:\/\/(\*\.)?[a-z0-9.-]+(:\d+)?$/i;
-
-/** The tenant's own framing origins (its Salesforce org's domains), only well-formed https origins. */
-function tenantFrameOrigins(tenant: Tenant): string[] {
-  const listed = tenant.settings['frameOrigins'];
-  return Array.isArray(listed)
-    ? listed.filter((o): o is string => typeof o === 'string' && ORIGIN.test(o))
-    : [];
 }
 
 export function contentSecurityPolicy(frameAncestors: readonly string[]): string {

@@ -14,8 +14,10 @@ import {
   validateResponseSchema,
 } from '../../src/settings/schemas.js';
 import { ENGINES } from '../storage/helpers.js';
+import { frameOrigins } from '../../src/cli/operate.js';
 import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
 import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, type SettingsHarness } from './support.js';
+import type { Tenant } from '../../src/storage/index.js';
 
 for (const [engineName, engine, suite] of ENGINES) {
   suite(`the settings API on ${engineName}`, () => {
@@ -55,6 +57,37 @@ for (const [engineName, engine, suite] of ENGINES) {
         );
         const html = await page.text();
         expect(html).toContain('<label for="note">');
+      });
+
+      it("a tenant's own framing origins (lead-router frame-origins) are in its pages' frame-ancestors only", async () => {
+        const csp = async (tenant: Tenant) => {
+          const { cookie } = await h.login(tenant);
+          const page = await fetch(h.url + `/settings/${tenant.id}/rules`, { headers: { cookie } });
+          return page.headers.get('content-security-policy') ?? '';
+        };
+        const org = ['https://acme.lightning.force.com', 'https://acme--c.vf.force.com'];
+        expect(await frameOrigins(h.storage, h.a, { set: [...org, org[0]!] }, T0)).toEqual(org);
+        expect(await csp(h.a)).toContain(`frame-ancestors 'self' https://app.hubspot.com`);
+        expect(await csp(h.a)).toMatch(
+          /frame-ancestors [^;]* https:\/\/acme\.lightning\.force\.com https:\/\/acme--c\.vf\.force\.com$/,
+        );
+        expect(await csp(h.b)).not.toContain('force.com');
+        // A value that is not an https origin is refused with its position, and nothing changes.
+        const a = (await h.storage.getTenant(h.a.id))!;
+        for (const bad of [
+          'http://acme.lightning.force.com',
+          'https://acme.lightning.force.com/path',
+          "https://x' 'unsafe-inline",
+        ])
+          await expect(frameOrigins(h.storage, a, { set: [org[0]!, bad] }, T0)).rejects.toThrow(
+            /^origin 2 ".*" is not an https origin/,
+          );
+        expect(await frameOrigins(h.storage, (await h.storage.getTenant(h.a.id))!, null, T0)).toEqual(org);
+        // Cleared: only the deployment's list again.
+        expect(await frameOrigins(h.storage, a, { set: [] }, T0)).toEqual([
+          `tenant ${h.a.id} has no framing origins of its own (only the deployment's)`,
+        ]);
+        expect(await csp(h.a)).not.toContain('force.com');
       });
 
       it.each([
