@@ -5,13 +5,9 @@
 // steps taken (reminders, re-routes, escalations) are what the SLA timers store (src/pipeline/sla).
 import { slaTimeBetween } from '../core/sla.js';
 import type { Rep, RuleSet, Team } from '../core/types.js';
+import type { ReportGroup, ReportKind } from './kinds.js';
 
-export const REPORT_KINDS = ['speed', 'sla', 'reroutes', 'distribution', 'fallbacks'] as const;
-export type ReportKind = (typeof REPORT_KINDS)[number];
-
-export const REPORT_GROUPS = ['rule', 'pool', 'rep'] as const;
-/** How rows are grouped; absent: one row for the whole window. */
-export type ReportGroup = (typeof REPORT_GROUPS)[number];
+export { REPORT_GROUPS, REPORT_KINDS, type ReportGroup, type ReportKind } from './kinds.js';
 
 export type SlaTimerState = 'armed' | 'met' | 'breached' | 'cancelled';
 

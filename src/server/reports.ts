@@ -1,12 +1,15 @@
 // GET /api/tenants/:tenantId/reports/:kind?since=…&until=…&by=rule|pool|rep — a report as JSON.
 // These are tenant routes of the settings API (its `tenantRoutes`): they run behind its access check
 // for that tenant, and read the tenant it let in, so a report is only ever read by someone let into
-// the tenant. The query is parsed with the same schema as the CLI's options.
+// the tenant. The query is parsed with the same schema as the CLI's options; the answer is the settings
+// API's reportResponseSchema (in its OpenAPI document).
 import type { Request, Response, Router } from 'express';
 import type { Team } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { parseReportRequest, ReportError, runReport } from '../reports/run.js';
+import type { z } from 'zod';
 import { accessOf } from '../settings/api.js';
+import type { reportResponseSchema } from '../settings/schemas.js';
 import { StorageError, type Storage } from '../storage/index.js';
 
 export interface ReportRouteDeps {
@@ -32,7 +35,7 @@ export function reportRoutes(deps: ReportRouteDeps): (router: Router) => void {
         }
         const request = parseReportRequest(text(req.params.kind), req.query, deps.clock());
         const report = await runReport(deps.storage, tenant.id, request, deps.team);
-        res.json({
+        const body: z.input<typeof reportResponseSchema> = {
           tenant: tenant.id,
           kind: report.kind,
           since: new Date(request.since).toISOString(),
@@ -40,7 +43,8 @@ export function reportRoutes(deps: ReportRouteDeps): (router: Router) => void {
           by: request.by ?? null,
           columns: report.columns,
           rows: report.rows,
-        });
+        };
+        res.json(body);
       } catch (error) {
         if (error instanceof ReportError || (error instanceof StorageError && error.kind === 'invalid')) {
           res.status(400).json({ error: error.message });

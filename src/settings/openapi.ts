@@ -124,6 +124,15 @@ const OPERATIONS: Operation[] = [
   },
   {
     method: 'get',
+    path: '/reports/{kind}',
+    summary:
+      'A report over the window’s decisions (speed, sla, reroutes, distribution, fallbacks), per rule, pool or rep',
+    params: { kind: 'speed | sla | reroutes | distribution | fallbacks' },
+    query: s.reportQuerySchema,
+    response: s.reportResponseSchema,
+  },
+  {
+    method: 'get',
     path: '/health',
     summary: 'CRM connection, inbox, dead letters, recent CRM errors',
     response: s.healthResponseSchema,

@@ -1,6 +1,7 @@
 // The settings API's requests and answers: one set of zod schemas that the server validates with, the
 // pages' scripts parse answers with, and the OpenAPI document is generated from. Browser-safe: zod only.
 import { z } from 'zod';
+import { REPORT_GROUPS, REPORT_KINDS } from '../reports/kinds.js';
 
 const source = z.string().max(1_000_000, 'a rule set or team is at most 1 MB');
 const note = z.string().trim().min(1, 'say why (a note is required)').max(500);
@@ -287,6 +288,26 @@ export const healthResponseSchema = z.object({
 });
 export const rerouteResponseSchema = z.object({ queued: z.boolean(), job: z.string() });
 export const replayResponseSchema = z.object({ replayed: z.boolean() });
+
+/**
+ * A report's window and grouping, as the API reads them (src/reports/run.ts parses the same query,
+ * shared with the CLI): instants as ISO 8601 or epoch milliseconds, `until` defaulting to now.
+ */
+export const reportQuerySchema = z.object({
+  since: z.string(),
+  until: z.string().optional(),
+  by: z.enum(REPORT_GROUPS).optional(),
+});
+/** One report: its columns in order (the CLI's CSV header) and rows keyed by them. */
+export const reportResponseSchema = z.object({
+  tenant: z.string(),
+  kind: z.enum(REPORT_KINDS),
+  since: z.string(),
+  until: z.string(),
+  by: z.enum(REPORT_GROUPS).nullable(),
+  columns: z.array(z.string()),
+  rows: z.array(z.record(z.union([z.string(), z.number(), z.null()]))),
+});
 
 export const settingsLinkResponseSchema = z.object({ url: z.string() });
 

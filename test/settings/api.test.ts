@@ -370,6 +370,7 @@ for (const [engineName, engine, suite] of ENGINES) {
             '/api/tenants/{tenantId}/preview',
             '/api/tenants/{tenantId}/approvals',
             '/api/tenants/{tenantId}/approvals/{requestId}/approve',
+            '/api/tenants/{tenantId}/reports/{kind}',
           ]),
         );
       });

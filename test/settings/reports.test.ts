@@ -1,6 +1,7 @@
 // Reports as JSON through the settings API: behind its per-tenant access check, computed from leads
 // decided by the real core with the tenant's published rules and team (demo: emea-ae weighted 2:1).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { reportResponseSchema } from '../../src/settings/schemas.js';
 import { dachLead, startSettings, T0, type SettingsHarness } from './support.js';
 
 let h: SettingsHarness;
@@ -24,8 +25,10 @@ describe('GET /api/tenants/:id/reports/:kind', () => {
     const { cookie } = await h.login(h.a);
     const res = await get(`/api/tenants/${h.a.id}/reports/distribution?since=${since}`, cookie);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { kind: string; columns: string[]; rows: Record<string, unknown>[] };
+    // The answer is the settings API's schema (what the Reports page parses it with).
+    const body = reportResponseSchema.parse(await res.json());
     expect(body.kind).toBe('distribution');
+    expect(body.by).toBeNull();
     expect(body.rows.filter((r) => r.pool === 'emea-ae')).toEqual([
       {
         pool: 'emea-ae',
