@@ -10,13 +10,14 @@ import { param } from './api.js';
 import { cookieValue, sessionCookieName, sessionSetCookie, type SettingsAccess } from './access.js';
 import { tenantFrameOrigins } from './frame-origins.js';
 
-export const SETTINGS_PAGES = ['rules', 'simulate', 'team', 'activity', 'health'] as const;
+export const SETTINGS_PAGES = ['rules', 'simulate', 'team', 'activity', 'reports', 'health'] as const;
 export type SettingsPage = (typeof SETTINGS_PAGES)[number];
 const TITLES: Record<SettingsPage, string> = {
   rules: 'Rules',
   simulate: 'Simulate',
   team: 'Team',
   activity: 'Activity',
+  reports: 'Reports',
   health: 'Health',
 };
 
@@ -92,6 +93,8 @@ pre{white-space:pre-wrap;background:#f6f8fa;padding:.5rem;overflow:auto}
 .editor{border:1px solid #8c959f;min-height:20rem}
 label{display:inline-block;margin:.25rem .5rem .25rem 0}
 .bar{display:inline-block;height:.8rem;background:#4a90d9}
+.chart{max-width:100%;height:auto;display:block;margin:.5rem 0}
+fieldset label{margin-left:.25rem}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 `;
 
@@ -170,6 +173,23 @@ const BODIES: Record<SettingsPage, string> = {
 <button type="submit">Search</button></form>
 <div id="results"></div>
 <section aria-labelledby="lead-h"><h2 id="lead-h">Lead</h2><div id="lead"></div></section>`,
+  reports: `
+<form id="report-form"><fieldset><legend>Window and grouping</legend>
+<label for="report-window">Window</label><select id="report-window">
+<option value="7">Last 7 days</option><option value="30">Last 30 days</option><option value="dates">From – to dates</option>
+</select>
+<span id="report-dates" hidden><label for="report-since">From (UTC date)</label><input id="report-since" type="date">
+<label for="report-until">To (UTC date, included)</label><input id="report-until" type="date"></span>
+<label for="report-by">Group by</label><select id="report-by">
+<option value="rule">Rule</option><option value="pool">Pool</option><option value="rep">Rep</option>
+</select>
+<button type="submit">Show reports</button>
+</fieldset></form>
+<p>Over the leads decided in the window; the same rows come as JSON from the API and as CSV from <code>lead-router report &lt;kind&gt; --since … --by …</code>.</p>
+<section aria-labelledby="speed-h"><h2 id="speed-h">Speed to lead</h2><div id="speed"></div></section>
+<section aria-labelledby="sla-h"><h2 id="sla-h">SLA attainment</h2><div id="sla"></div></section>
+<section aria-labelledby="reroutes-h"><h2 id="reroutes-h">Re-routes and escalations</h2><div id="reroutes"></div></section>
+<section aria-labelledby="fallbacks-h"><h2 id="fallbacks-h">Fallbacks</h2><div id="fallbacks"></div></section>`,
   health: `
 <section aria-labelledby="crm-h"><h2 id="crm-h">CRM connection</h2><div id="crm"></div></section>
 <section aria-labelledby="inbox-h"><h2 id="inbox-h">Inbox</h2><div id="inbox"></div></section>

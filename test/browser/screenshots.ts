@@ -1,6 +1,6 @@
 // `npm run screenshots`: the README's picture of each settings page (Rules, Simulate, Team, Activity,
-// Health), taken in Debian's Chromium against the sandbox demo after it has routed some demo leads, at
-// 1000 px wide, written to docs/screenshots/<page>.png and made small with pngquant when it is
+// Reports, Health), taken in Debian's Chromium against the sandbox demo after it has routed some demo
+// leads, at 1000 px wide, written to docs/screenshots/<page>.png and made small with pngquant when it is
 // installed (`apt-get install pngquant`). Prints one JSON line with each file's size.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
@@ -80,6 +80,10 @@ try {
   await page.locator('#results button').first().click();
   await page.locator('pre.trace').first().waitFor();
   shots.push(await shoot('activity'));
+
+  await go('Reports');
+  await page.locator('#status', { hasText: 'Reports for' }).waitFor();
+  shots.push(await shoot('reports'));
 
   await go('Health');
   await page.locator('#crm p').first().waitFor();

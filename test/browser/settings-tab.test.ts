@@ -3,7 +3,7 @@
 // shown at its line; fixed, simulated, previewed, published; a contact created in the CRM routed by the
 // new version and found in Activity with its trace; rollback; a rep out of office skipped by the next
 // lead; a dead letter replayed; a CSV uploaded and simulated, its bad rows listed; a publication
-// approved by a second admin; every form control named and reached with Tab; another tenant's session
+// approved by a second admin; Reports showing the rules and reps that routed those leads; every form control named and reached with Tab; another tenant's session
 // reads nothing of this one (API and pages).
 // Screenshots of each page land in test-results/settings/<store>/.
 import { randomBytes } from 'node:crypto';
@@ -371,10 +371,76 @@ for (const store of STORES) {
       await context.close();
     });
 
+    it('reports: speed and SLA rows for the rules that routed the leads, then per rep', async () => {
+      // A DACH enterprise demo request: its rule has an SLA, so the lead has an SLA row (open).
+      app.sandbox!.crm.portal(Number(app.sandbox!.portalId)).createObject(
+        'contacts',
+        {
+          email: 'greta@grossbau-browser.de',
+          firstname: 'Greta',
+          lastname: 'Gross',
+          country: 'DE',
+          numemployees: '900',
+          company: 'Grossbau Browser GmbH',
+          demo_requested: 'true',
+        },
+        'generator',
+      );
+      expect((await routed('greta@grossbau-browser.de')).route).toBe('Enterprise demo requests in DACH');
+      const decided = await Promise.all(
+        ['kia@kiwi.nz', 'tane@kiwi.nz', 'greta@grossbau-browser.de'].map(async (email) => {
+          const [d] = await app.storage.decisionsFor(tenant.id, { email });
+          return { rule: d!.route?.name ?? '(fallback)', owner: d!.owner! };
+        }),
+      );
+
+      await page.getByRole('link', { name: 'Reports', exact: true }).click();
+      await page.locator('#status', { hasText: 'by rule:' }).waitFor();
+      const speed = page.getByRole('table', { name: 'Speed to lead by rule' });
+      const slaTable = page.getByRole('table', { name: 'SLA attainment by rule' });
+      for (const { rule } of decided)
+        await expect(speed.getByRole('rowheader', { name: rule, exact: true }).count()).resolves.toBe(1);
+      const slaRow = slaTable.getByRole('row', { name: /^Enterprise demo requests in DACH/ });
+      // With an SLA: 1 (open, not yet touched) — the first cell after the row header.
+      expect(await slaRow.getByRole('cell').first().textContent()).toBe('1');
+      // The charts are images named by what they show, with the numbers.
+      const chart = page.getByRole('img', { name: /^SLA outcomes by rule\./ });
+      expect(await chart.getAttribute('aria-label')).toContain('Enterprise demo requests in DACH: met 0');
+      await expect(
+        page.getByRole('img', { name: /^CRM event to owner written, by rule\./ }).count(),
+      ).resolves.toBe(1);
+      await shot('reports');
+
+      // Per rep: the owners of those leads are rows now.
+      await page.getByLabel('Group by').selectOption('rep');
+      await page.locator('#status', { hasText: 'by rep:' }).waitFor();
+      const byRep = page.getByRole('table', { name: 'Speed to lead by rep' });
+      for (const { owner } of decided)
+        await expect(byRep.getByRole('rowheader', { name: owner, exact: true }).count()).resolves.toBe(1);
+      await expect(
+        page
+          .getByRole('table', { name: 'SLA attainment by rep' })
+          .getByRole('rowheader', { name: decided[2]!.owner, exact: true })
+          .count(),
+      ).resolves.toBe(1);
+
+      // From–to dates: a window that ends before today has none of them.
+      await page.getByLabel('Window').selectOption('dates');
+      await page.getByLabel('From (UTC date)').fill('2020-01-01');
+      await page.getByLabel('To (UTC date, included)').fill('2020-01-31');
+      await page.getByRole('button', { name: 'Show reports' }).click();
+      await page
+        .locator('#status', { hasText: '2020-01-01 to 2020-01-31 (UTC, both included), by rep: 0 decisions' })
+        .waitFor();
+      expect(await page.locator('#speed').textContent()).toContain('No routed leads in this window.');
+      await page.getByLabel('Window').selectOption('7');
+      await page.getByLabel('Group by').selectOption('rule');
+    });
+
     it('every form control on every page has an accessible name and is reached with Tab', async () => {
       const unnamed =
         /^\s*- (textbox|combobox|checkbox|button|spinbutton|searchbox|listbox|radio)(\s*\[[^\]]*\])?\s*:?\s*$/;
-      for (const name of ['Rules', 'Simulate', 'Team', 'Activity', 'Health']) {
+      for (const name of ['Rules', 'Simulate', 'Team', 'Activity', 'Reports', 'Health']) {
         await page.getByRole('link', { name, exact: true }).click();
         await page.locator('#status').waitFor({ state: 'attached' });
         await page.waitForLoadState('networkidle');

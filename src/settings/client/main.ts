@@ -2,6 +2,7 @@
 import { activityPage } from './activity.js';
 import { fail } from './api.js';
 import { healthPage } from './health.js';
+import { reportsPage } from './reports.js';
 import { rulesPage } from './rules.js';
 import { simulatePage } from './simulate.js';
 import { teamPage } from './team.js';
@@ -11,6 +12,7 @@ const pages: Record<string, () => Promise<void>> = {
   simulate: simulatePage,
   team: teamPage,
   activity: activityPage,
+  reports: reportsPage,
   health: healthPage,
 };
 

@@ -4,6 +4,7 @@
 // ones marked.
 import { teamPublishResponseSchema, teamResponseSchema } from '../schemas.js';
 import { call, el, fail, status, table } from './api.js';
+import { svg } from './chart.js';
 
 type TeamView = Awaited<ReturnType<typeof load>>;
 const load = () => call(teamResponseSchema, '/team');
@@ -14,19 +15,6 @@ const list = (v: string): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== '');
 const num = (v: string): number | null => (v.trim() === '' ? null : Number(v));
-
-const SVG = 'http://www.w3.org/2000/svg';
-
-function svg<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | number>,
-  ...children: (Node | string)[]
-): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  for (const c of children) node.append(c);
-  return node;
-}
 
 type Pool = TeamView['pools'][number];
 
