@@ -11,13 +11,20 @@ export type { BucketSpec } from '../connector.js';
 export type BucketName = string;
 
 /**
- * How late a process may send after its slot on the shared schedule. Redis hands out start times, but a
- * process with a loaded event loop wakes a little after its slot, so two instances' calls could reach
- * the CRM closer together than planned: the shared schedule stretches every window by this much, and a
- * call that wakes later than this gives its slot up and reserves another (see `SLOT_RETRIES`). Small,
- * because it is paid on every window: on search's 1 s window 300 ms cost a quarter of the budget.
+ * How much later than planned a call may reach the CRM. Redis hands out start times, but a process with
+ * a loaded event loop wakes a little after its slot and then still has to build and send the request, so
+ * two instances' calls could reach the CRM closer together than planned: the shared schedule stretches
+ * every window by this much. Small, because it is paid on every window: on search's 1 s window 300 ms
+ * cost a quarter of the budget.
  */
 export const CLUSTER_JITTER_MS = 100;
+
+/**
+ * A call that wakes later than this after its slot gives the slot up and reserves another (see
+ * `SLOT_RETRIES`): half of the jitter, so the other half is left for building and sending the request.
+ * An idle process wakes within a few milliseconds, so this costs nothing until the process is loaded.
+ */
+const LATE_WAKE_MS = CLUSTER_JITTER_MS / 2;
 
 /** How often a call that woke too late reserves again before it goes anyway (a 429 then pauses it). */
 const SLOT_RETRIES = 3;
@@ -223,7 +230,7 @@ export class LimiterFactory {
             const wait = slot - Date.now();
             if (wait > 0) await sleep(wait);
             const late = Date.now() - slot;
-            if (late <= CLUSTER_JITTER_MS || retry === SLOT_RETRIES) return fn();
+            if (late <= LATE_WAKE_MS || retry === SLOT_RETRIES) return fn();
             onLateSlot?.(portalId, bucket, late);
           }
         });
