@@ -61,7 +61,9 @@ let bundle: Promise<string> | undefined;
 /** The pages' script, bundled once per process with esbuild from src/settings/client. */
 export function clientBundle(): Promise<string> {
   bundle ??= (async () => {
-    const { build } = await import('esbuild');
+    const { build, stop } = await import('esbuild');
+    // Built once per process: esbuild's service child is stopped right after, so nothing outlives the
+    // build (left running, it kept a test run's process alive after its last test).
     const out = await build({
       entryPoints: [fileURLToPath(new URL('./client/main.ts', import.meta.url))],
       bundle: true,
@@ -70,7 +72,7 @@ export function clientBundle(): Promise<string> {
       target: 'es2022',
       write: false,
       legalComments: 'none',
-    });
+    }).finally(() => stop());
     return out.outputFiles[0]?.text ?? '';
   })();
   bundle.catch(() => (bundle = undefined));
