@@ -413,26 +413,34 @@ export class SalesforceConnector implements CrmConnector {
     }
     const directory = ids.length === 0 ? undefined : await this.orgDirectory();
     const out = new Map<string, Lead>();
-    for (const object of ['Lead', 'Contact'] as const) {
+    // The objects, their id chunks and a Lead's territories (keyed by the ids asked for) are independent
+    // calls: sent together, a batch waits one round trip for them, not one per call.
+    const readObject = async (object: RoutedObject): Promise<void> => {
       const wanted = byObject[object];
-      if (wanted.length === 0 || directory === undefined) continue;
+      if (wanted.length === 0 || directory === undefined) return;
       const fields = await this.fieldsOf(object);
       const select = this.selectFor(object, fields, properties);
-      const records: SfRecord[] = [];
-      for (const part of idChunks(wanted, 200 + select.join(',').length * 1.2)) {
-        records.push(
-          ...(await this.query(
-            soql`SELECT ${select.map(soqlName)} FROM ${soqlName(object)} WHERE Id IN ${soqlIdList(part)}`,
-            `${object} query`,
-          )),
-        );
-      }
-      const territories = await this.territoriesOf(
-        records
-          .map((r) => (object === 'Contact' ? str(r['AccountId']) : str(r['Id'])))
-          .filter((x): x is string => x !== undefined),
-        directory,
-      );
+      const askedAs = new Map(wanted.map((w) => [w, w]));
+      const leadTerritories = object === 'Lead' ? this.territoriesOf(wanted, directory) : undefined;
+      // Not left unobserved while the queries run: awaited below, after them.
+      leadTerritories?.catch(() => undefined);
+      const records = (
+        await Promise.all(
+          idChunks(wanted, 200 + select.join(',').length * 1.2).map((part) =>
+            this.query(
+              soql`SELECT ${select.map(soqlName)} FROM ${soqlName(object)} WHERE Id IN ${soqlIdList(part)}`,
+              `${object} query`,
+            ),
+          ),
+        )
+      ).flat();
+      const territories =
+        leadTerritories === undefined
+          ? await this.territoriesOf(
+              records.map((r) => str(r['AccountId'])).filter((x): x is string => x !== undefined),
+              directory,
+            )
+          : await leadTerritories;
       for (const record of records) {
         const id = str(record['Id']);
         if (id === undefined) continue;
@@ -443,10 +451,11 @@ export class SalesforceConnector implements CrmConnector {
           territories: holder === undefined ? undefined : territories.get(holder),
         });
         // Requested with a 15-character id, answered with 18: keyed as the caller asked.
-        const asked = wanted.find((w) => w === id || w === id.slice(0, 15)) ?? id;
+        const asked = askedAs.get(id) ?? askedAs.get(id.slice(0, 15)) ?? id;
         out.set(asked, { ...lead, id: asked });
       }
-    }
+    };
+    await Promise.all([readObject('Lead'), readObject('Contact')]);
     return out;
   }
 
@@ -481,17 +490,20 @@ export class SalesforceConnector implements CrmConnector {
     const found = new Map<string, SfRecord>();
     // Website is free text: LIKE finds candidates, the registrable domain decides. Accounts named like
     // the domain's first label ("acme" for acme.com) come too, so the core can match by company name.
-    for (const part of chunk(wanted, this.profile.batchSizes.accountDomains)) {
-      const conditions = part.map((d) => soqlClause`Website LIKE ${soqlLike(d, 'contains')}`);
-      const labels = [...new Set(part.map((d) => d.split('.')[0] ?? '').filter((l) => l.length >= 3))];
-      for (const l of labels) conditions.push(soqlClause`Name LIKE ${soqlLike(l, 'starts')}`);
-      const where = soqlJoin(conditions, ' OR ');
-      for (const r of await this.query(
-        soql`SELECT Id, Name, Website, OwnerId, Type FROM Account WHERE ${where} LIMIT 2000`,
-        'Account query',
-      ))
-        if (str(r['Id']) !== undefined) found.set(r['Id'] as string, r);
-    }
+    // One query per chunk of domains, sent side by side.
+    const pages = await Promise.all(
+      chunk(wanted, this.profile.batchSizes.accountDomains).map((part) => {
+        const conditions = part.map((d) => soqlClause`Website LIKE ${soqlLike(d, 'contains')}`);
+        const labels = [...new Set(part.map((d) => d.split('.')[0] ?? '').filter((l) => l.length >= 3))];
+        for (const l of labels) conditions.push(soqlClause`Name LIKE ${soqlLike(l, 'starts')}`);
+        const where = soqlJoin(conditions, ' OR ');
+        return this.query(
+          soql`SELECT Id, Name, Website, OwnerId, Type FROM Account WHERE ${where} LIMIT 2000`,
+          'Account query',
+        );
+      }),
+    );
+    for (const r of pages.flat()) if (str(r['Id']) !== undefined) found.set(r['Id'] as string, r);
     for (const record of found.values()) {
       const account = recordToAccount(record, (id) => directory.ownerEmail.get(id));
       const domain = websiteDomain(record['Website']);
@@ -523,10 +535,17 @@ export class SalesforceConnector implements CrmConnector {
   }
 
   private async fetchDirectory(now: number): Promise<OrgDirectory> {
-    const users = await this.query(
-      "SELECT Id, Name, Email, IsActive, TimeZoneSidKey, ManagerId FROM User WHERE UserType = 'Standard'",
-      'User query',
-    );
+    // Users, the Lead queues and the territories are three independent chains of queries: sent side by
+    // side, the directory costs the longest chain's round trips, not all seven.
+    const territoriesRead = this.fetchTerritories();
+    territoriesRead.catch(() => undefined); // awaited below; a failure is thrown there
+    const [users, queueIds] = await Promise.all([
+      this.query(
+        "SELECT Id, Name, Email, IsActive, TimeZoneSidKey, ManagerId FROM User WHERE UserType = 'Standard'",
+        'User query',
+      ),
+      this.leadQueueIds(),
+    ]);
     const owners: DirectoryOwner[] = [];
     const ownerEmail = new Map<string, string>();
     for (const u of users) {
@@ -550,13 +569,6 @@ export class SalesforceConnector implements CrmConnector {
       ownerEmail.set(id, email);
       ownerEmail.set(id.slice(0, 15), email);
     }
-    // Queues that may own Leads: QueueSobject rows for Lead, then their Group rows (two plain queries,
-    // not a semi-join, so any SOQL engine that speaks the basics answers them).
-    const queueIds = (
-      await this.query("SELECT QueueId FROM QueueSobject WHERE SobjectType = 'Lead'", 'QueueSobject query')
-    )
-      .map((r) => str(r['QueueId']))
-      .filter((id): id is string => id !== undefined && isSalesforceId(id));
     const queues: Record<string, string> = {};
     const queueName = new Map<string, string>();
     for (const part of idChunks([...new Set(queueIds)], 200)) {
@@ -584,7 +596,19 @@ export class SalesforceConnector implements CrmConnector {
         if (owner !== undefined && name !== undefined && !owner.teams.includes(name)) owner.teams.push(name);
       }
     }
-    return { owners, queues, ownerEmail, territories: await this.fetchTerritories(), fetchedAt: now };
+    return { owners, queues, ownerEmail, territories: await territoriesRead, fetchedAt: now };
+  }
+
+  /**
+   * Queues that may own Leads: QueueSobject rows for Lead (their Group rows come next: two plain queries,
+   * not a semi-join, so any SOQL engine that speaks the basics answers them).
+   */
+  private async leadQueueIds(): Promise<string[]> {
+    return (
+      await this.query("SELECT QueueId FROM QueueSobject WHERE SobjectType = 'Lead'", 'QueueSobject query')
+    )
+      .map((r) => str(r['QueueId']))
+      .filter((id): id is string => id !== undefined && isSalesforceId(id));
   }
 
   private async fetchTerritories(): Promise<CrmTerritory[]> {

@@ -7,9 +7,6 @@ import { isFreeMailDomain } from '../core/normalize.js';
 import type { Account, Lead, RuleSet } from '../core/types.js';
 import { crmPropertiesFor } from './properties.js';
 
-/** Domains per account lookup call. */
-const DOMAINS_PER_LOOKUP = 100;
-
 export async function readLeadInputs(
   connector: CrmConnector,
   ruleSet: RuleSet,
@@ -24,12 +21,11 @@ export async function readLeadInputs(
   }
   const accounts: Account[] = [];
   const seen = new Set<string>();
-  const all = [...domains];
-  for (let at = 0; at < all.length; at += DOMAINS_PER_LOOKUP) {
-    for (const list of (
-      await connector.findAccountsByDomain(all.slice(at, at + DOMAINS_PER_LOOKUP))
-    ).values())
-      for (const a of list) if (!seen.has(a.id) && seen.add(a.id)) accounts.push(a);
-  }
+  // One lookup for every domain: the connector splits it into its CRM's calls (profile.batchSizes
+  // .accountDomains) and may send them side by side.
+  const found =
+    domains.size === 0 ? new Map<string, Account[]>() : await connector.findAccountsByDomain([...domains]);
+  for (const list of found.values())
+    for (const a of list) if (!seen.has(a.id) && seen.add(a.id)) accounts.push(a);
   return { leads, accounts };
 }
