@@ -375,10 +375,21 @@ function rows(org: Org, q: Query, opts: RunOptions): { obj: ObjectDef; matched: 
           opts.now,
         ),
       );
-      const matchAny = (r: SRecord) => {
-        const v = get(r);
-        return lits.some((l) => compare('=', v, l));
-      };
+      // Plain values (ids, text, numbers) are looked up in a set: `Id IN (…200 ids…)` over every row of
+      // an object was a comparison per row and per id. A date range keeps the comparisons.
+      const plain = lits.every((l) => l.kind !== 'range');
+      // (NaN equals nothing, as `===` has it.)
+      const wanted = new Set(lits.flatMap((l) => (l.kind === 'value' && !Number.isNaN(l.v) ? [l.v] : [])));
+      const orNull = lits.some((l) => l.kind === 'null');
+      const matchAny = plain
+        ? (r: SRecord) => {
+            const v = get(r);
+            return v === null ? orNull : wanted.has(v);
+          }
+        : (r: SRecord) => {
+            const v = get(r);
+            return lits.some((l) => compare('=', v, l));
+          };
       return op === 'IN' ? matchAny : (r) => !matchAny(r);
     }
     if (Array.isArray(c.value)) throw malformed(`a list needs IN or NOT IN`);
