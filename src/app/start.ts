@@ -567,9 +567,11 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     where: { route?: string | null | undefined; pools?: string[] | undefined },
     body: { leadId: string; summary: string; reason: string; owner?: string | undefined },
     key: string,
+    /** The rule set at hand (a decision's, of its batch); otherwise the tenant's is loaded. */
+    decidedWith?: RuleSet,
   ): void => {
     void (async () => {
-      const { ruleSet } = await tenants.runtime(tenantId);
+      const ruleSet = decidedWith ?? (await tenants.runtime(tenantId)).ruleSet;
       const channels = channelsFor(ruleSet, event, where);
       if (channels.length === 0) return;
       await notifier.enqueue(
@@ -646,6 +648,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
                 owner: d.destination.kind === 'rep' ? d.destination.email : undefined,
               },
               `assignment:${d.leadId}:${d.decidedAt}`,
+              info.ruleSet,
             );
           options.onDecision?.(info);
         },

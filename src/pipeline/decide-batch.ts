@@ -6,7 +6,7 @@ import { AccountIndex } from '../core/accounts.js';
 import { decide } from '../core/decide.js';
 import { summarizeDecision } from '../core/explain.js';
 import { applyStateChanges } from '../core/state.js';
-import type { Account, Decision, Lead, RoutingState, Team } from '../core/types.js';
+import type { Account, Decision, Lead, RoutingState, RuleSet, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
 import type { CommitResult, DecisionInput, Storage } from '../storage/index.js';
 import { isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
@@ -21,6 +21,8 @@ export interface DecisionInfo {
   lead: Lead;
   decision: Decision;
   summary: string;
+  /** The rule set the batch decided with (its notification channels, say), read once per batch. */
+  ruleSet: RuleSet;
 }
 
 /** What a batch decides on: its leads, and the accounts matching their domains. */
@@ -129,7 +131,7 @@ export class BatchDecider {
       for (const [k, draft] of drafts.entries()) {
         const result = results[k] ?? { status: 'conflict' };
         if (result.status === 'conflict') pending.push({ job: draft.job, lead: draft.lead });
-        else this.decided(tenantId, draft, result);
+        else this.decided(tenantId, batch.runtime.ruleSet, draft, result);
       }
       if (pending.length > 0) versioned = await this.deps.storage.loadRoutingState(tenantId);
     }
@@ -210,6 +212,7 @@ export class BatchDecider {
 
   private decided(
     tenantId: string,
+    ruleSet: RuleSet,
     { job, lead, decision, input }: Draft,
     result: Exclude<CommitResult, { status: 'conflict' }>,
   ): void {
@@ -229,6 +232,6 @@ export class BatchDecider {
       queue: dest.kind === 'queue' ? dest.name : undefined,
       ruleSetVersion: decision.ruleSet.version,
     });
-    this.deps.onDecision?.({ tenantId, lead, decision, summary: input.summary });
+    this.deps.onDecision?.({ tenantId, lead, decision, summary: input.summary, ruleSet });
   }
 }
