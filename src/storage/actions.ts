@@ -178,14 +178,19 @@ export class ActionRepository {
     now: number,
   ): Promise<number> {
     if (done.length === 0) return 0;
+    // One statement per chunk, not per action (a burst's flush marks hundreds): each row's CRM id comes
+    // from a CASE on its id. An id listed twice keeps its first CRM id, as the first UPDATE did.
+    const crmIds = new Map<number, string | null>();
+    for (const { id, crmId } of done) if (!crmIds.has(id)) crmIds.set(id, crmId);
     return this.db.transaction(async (tx) => {
       let moved = 0;
-      for (const { id, crmId } of done) {
+      for (const part of chunk([...crmIds], Math.floor(KEY_CHUNK / 3))) {
         const r = await tx.run(
-          `UPDATE actions SET status = 'done', crm_id = ?, error = NULL, lease_owner = NULL, lease_until = NULL,
-             updated_at = ?
-           WHERE tenant_id = ? AND id = ? AND status = 'planned'`,
-          [crmId, now, tenantId, id],
+          `UPDATE actions SET status = 'done',
+             crm_id = CASE id ${part.map(() => 'WHEN ? THEN ?').join(' ')} END,
+             error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?
+           WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND status = 'planned'`,
+          [...part.flatMap(([id, crmId]) => [id, crmId]), now, tenantId, ...part.map(([id]) => id)],
         );
         moved += r.changes;
       }

@@ -954,6 +954,20 @@ for (const [name, engine, suite] of ENGINES) {
           'planned',
         ]);
       });
+
+      it('gives each action marked done in one call its own CRM id (or none), an id listed twice its first', async () => {
+        const [owner, task] = await s.planActions(A, 'lead-2', 'k2', [ownerAction, taskAction], T0);
+        const done = [
+          { id: task!.id, crmId: 'task-1' },
+          { id: owner!.id, crmId: null },
+          { id: task!.id, crmId: 'task-2' },
+        ];
+        expect(await s.markActionsDone(A, done, T0 + 1)).toBe(2);
+        expect((await s.actionsForDecision(A, 'k2')).map((a) => [a.status, a.crmId])).toEqual([
+          ['done', null],
+          ['done', 'task-1'],
+        ]);
+      });
     });
 
     describe('action claims and sends', () => {
