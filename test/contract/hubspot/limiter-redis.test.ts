@@ -9,8 +9,8 @@ const withRedis = describeNeeding(['redis']);
 
 describe('sharedWindow', () => {
   it('stretches each HubSpot window by the jitter and keeps the budget and spacing', () => {
-    expect(sharedWindow(HUBSPOT_BUCKETS.general)).toEqual({ budget: 110, windowMs: 10_100, minTimeMs: 92 });
-    expect(sharedWindow(HUBSPOT_BUCKETS.search)).toEqual({ budget: 5, windowMs: 1_100, minTimeMs: 210 });
+    expect(sharedWindow(HUBSPOT_BUCKETS.general)).toEqual({ budget: 110, windowMs: 10_200, minTimeMs: 92 });
+    expect(sharedWindow(HUBSPOT_BUCKETS.search)).toEqual({ budget: 5, windowMs: 1_200, minTimeMs: 210 });
   });
 });
 
