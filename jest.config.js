@@ -10,4 +10,6 @@ export default {
     '^.+\\.tsx?$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
   testTimeout: 60000,
+  // Names what a suite left open, when anything keeps the process alive after the last test.
+  globalTeardown: '<rootDir>/test/support/open-handles.ts',
 };
