@@ -25,6 +25,11 @@ export class IdleCache<K, V> {
     return this.entries.size;
   }
 
+  /** The values held, least recently used first (not marked used). */
+  values(): IterableIterator<V> {
+    return [...this.entries.values()].map((e) => e.value).values();
+  }
+
   /** The value, marked used now; undefined when absent. */
   get(key: K): V | undefined {
     const entry = this.entries.get(key);

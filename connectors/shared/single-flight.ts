@@ -54,6 +54,11 @@ export class SingleFlightCache<K, V> {
     return loading;
   }
 
+  /** Keys held, fresh or not. */
+  get size(): number {
+    return this.values.size;
+  }
+
   /** The key's value if one is held, fresh or not. */
   peek(key: K): V | undefined {
     return this.values.get(key)?.value;

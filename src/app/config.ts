@@ -141,6 +141,16 @@ const envSchema = z.object({
     .default(10 * 60_000),
   TENANT_CACHE_MAX: z.coerce.number().int().min(1).default(1_000),
   /**
+   * How long a bulk job (backfill, reassign) reuses the accounts it looked up for a domain in its later
+   * batches, in ms; 0 looks every batch's domains up again. Up to this long, a bulk job routes on an
+   * account's owner as it was when the job first met its domain. Live leads always look up afresh.
+   */
+  ACCOUNT_CACHE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60_000),
+  /**
    * Retention, in days, of rows nothing needs any more (the housekeeping lane deletes them in batches):
    * inbox rows routed, dead letters nobody replayed, and the audit trail (decisions with their actions
    * and SLA timers, effect keys, settled holds). Work still pending or in flight is never deleted.
@@ -201,6 +211,7 @@ export interface AppConfig {
   workerTenantBatches: number;
   tenantIdleMs: number;
   tenantCacheMax: number;
+  accountCacheTtlMs: number;
   retention: RetentionPolicy;
   sandboxPort: number;
   demoRate: number;
@@ -330,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerTenantBatches: e.WORKER_TENANT_BATCHES,
     tenantIdleMs: e.TENANT_IDLE_MS,
     tenantCacheMax: e.TENANT_CACHE_MAX,
+    accountCacheTtlMs: e.ACCOUNT_CACHE_TTL_MS,
     retention: {
       inboxDoneMs: e.RETENTION_INBOX_DAYS * DAY_MS,
       deadLetterMs: e.RETENTION_DEAD_LETTER_DAYS * DAY_MS,

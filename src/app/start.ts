@@ -609,6 +609,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         maxBatchesPerTenant: config.workerTenantBatches,
         tenantIdleMs: config.tenantIdleMs,
         maxTenants: config.tenantCacheMax,
+        accountCacheTtlMs: config.accountCacheTtlMs,
         soleWorker,
         clock,
         logger,

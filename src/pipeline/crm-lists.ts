@@ -1,8 +1,10 @@
 // What the worker reads from a tenant's CRM once and reuses: its directory (owners, teams, queues; also
-// kept in storage, so a restart or another worker need not read it again) and its sequence list. Both
-// are single-flight per tenant (lanes that miss at once share one read) and evicted when idle.
+// kept in storage, so a restart or another worker need not read it again), its sequence list, and the
+// accounts its bulk jobs looked up (account-cache.ts). All are single-flight per tenant (lanes that miss
+// at once share one read) and evicted when idle.
 import { CrmError, type Directory } from '../../connectors/connector.js';
 import { SingleFlightCache } from '../../connectors/shared/single-flight.js';
+import { AccountCache } from './account-cache.js';
 import type { Storage } from '../storage/index.js';
 import type { BulkHooks } from './bulk/runner.js';
 import type { TenantRuntime } from './runtime.js';
@@ -14,6 +16,8 @@ export interface CrmListsOptions {
   clock: () => number;
   /** How long a directory and a sequence list are reused. */
   ttlMs: number;
+  /** How long a bulk job reuses an account lookup (0: never). */
+  accountTtlMs: number;
   /** Per tenant, how long both stay in memory after their last use, and for how many tenants at most. */
   idleMs: number;
   maxTenants: number;
@@ -23,12 +27,20 @@ export interface CrmListsOptions {
 export class CrmLists {
   private readonly directories: SingleFlightCache<string, Directory>;
   private readonly sequences: SingleFlightCache<string, Sequence[]>;
+  /** Bulk jobs' account lookups, per tenant and job. */
+  readonly accounts: AccountCache;
 
   constructor(private readonly opts: CrmListsOptions) {
     const bounds = { ttlMs: opts.ttlMs, idleMs: opts.idleMs, maxEntries: opts.maxTenants, now: opts.clock };
     // A directory's age is its fetch time, whether read from the CRM or from storage.
     this.directories = new SingleFlightCache({ ...bounds, loadedAt: (d) => d.fetchedAt });
     this.sequences = new SingleFlightCache(bounds);
+    this.accounts = new AccountCache({
+      clock: opts.clock,
+      ttlMs: opts.accountTtlMs,
+      tenantIdleMs: opts.idleMs,
+      maxTenants: opts.maxTenants,
+    });
   }
 
   /** The tenant's directory: from memory, else storage, else the CRM, reused for `ttlMs`. */
@@ -74,5 +86,6 @@ export class CrmLists {
   evict(): void {
     this.directories.evict();
     this.sequences.evict();
+    this.accounts.evict();
   }
 }

@@ -12,7 +12,8 @@ import type { CommitResult, DecisionInput, Storage } from '../storage/index.js';
 import { isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
 import { InternalFailure, toFailure } from './failures.js';
 import { recordOf, type Job, type TenantBatch } from './job.js';
-import { readLeadInputs } from './lead-inputs.js';
+import type { AccountCache } from './account-cache.js';
+import { crmAccounts, readLeadInputs, type AccountSource } from './lead-inputs.js';
 import type { TenantRuntime } from './runtime.js';
 import { asReroute } from './sla/processor.js';
 
@@ -46,6 +47,8 @@ export interface BatchDeciderDeps {
   /** Re-decisions after a rotation-state conflict before the item is retried later. */
   maxConflictRetries: number;
   onDecision?: ((info: DecisionInfo) => void) | undefined;
+  /** Accounts a bulk job looked up in its earlier batches; absent: every lookup goes to the CRM. */
+  accounts?: AccountCache | undefined;
 }
 
 export class BatchDecider {
@@ -53,9 +56,10 @@ export class BatchDecider {
 
   /**
    * What deciding needs from the CRM, in batch calls: the leads to decide (a missing one fails its job)
-   * and the accounts matching their domains.
+   * and the accounts matching their domains: a live lead's from the CRM, a bulk job's lead's through the
+   * job's account cache (an answer up to its TTL old).
    */
-  async readInputs(runtime: TenantRuntime, crm: string, toDecide: Job[]): Promise<BatchInputs> {
+  async readInputs(runtime: TenantRuntime, crm: string, toDecide: Job[], now: number): Promise<BatchInputs> {
     const record = (leadId: string): string => recordOf(runtime, leadId);
     const pending: { job: Job; lead: Lead }[] = [];
     if (toDecide.length === 0) return { pending, accounts: AccountIndex.build([]), accountsById: new Map() };
@@ -63,6 +67,7 @@ export class BatchDecider {
       runtime.connector,
       runtime.ruleSet,
       toDecide.map((j) => j.leadId),
+      this.accountSources(runtime, toDecide, now),
     );
 
     for (const job of toDecide) {
@@ -83,6 +88,33 @@ export class BatchDecider {
       accounts: AccountIndex.build(accounts),
       accountsById: new Map(accounts.map((a) => [a.id, a])),
     };
+  }
+
+  /** Per lead of a bulk job, its job's cached lookups; a live lead's (undefined) go to the CRM. */
+  private accountSources(
+    runtime: TenantRuntime,
+    jobs: readonly Job[],
+    now: number,
+  ): ((leadId: string) => AccountSource | undefined) | undefined {
+    const cache = this.deps.accounts;
+    if (cache?.enabled !== true) return undefined;
+    const crm = crmAccounts(runtime.connector);
+    const byScope = new Map<string, AccountSource>();
+    const byLead = new Map<string, AccountSource | undefined>();
+    for (const job of jobs) {
+      // A lead in the batch for a live event as well is looked up fresh for both.
+      if (!isBulkPurpose(job.purpose) || (byLead.has(job.leadId) && byLead.get(job.leadId) === undefined)) {
+        byLead.set(job.leadId, undefined);
+        continue;
+      }
+      let source = byScope.get(job.purpose);
+      if (source === undefined) {
+        source = cache.source(runtime.tenantId, job.purpose, crm, now);
+        byScope.set(job.purpose, source);
+      }
+      if (!byLead.has(job.leadId)) byLead.set(job.leadId, source);
+    }
+    return (leadId) => byLead.get(leadId);
   }
 
   /**

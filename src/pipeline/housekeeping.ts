@@ -113,7 +113,7 @@ export class Housekeeping {
     this.nextPurgeAt = more ? now : now + everyMs;
   }
 
-  /** Lets go of what idle tenants hold in memory: their runtime, directory and sequence list. */
+  /** Lets go of what idle tenants hold in memory: their runtime, directory, sequence list and accounts. */
   private evictIdleTenants(): void {
     this.deps.registry.evictIdle?.();
     this.deps.lists.evict();

@@ -7,25 +7,56 @@ import { isFreeMailDomain } from '../core/normalize.js';
 import type { Account, Lead, RuleSet } from '../core/types.js';
 import { crmPropertiesFor } from './properties.js';
 
+/** Where a lead's accounts are looked up: the domains asked for → the accounts matching each. */
+export type AccountSource = (domains: string[]) => Promise<Map<string, Account[]>>;
+
+/**
+ * The CRM itself, as fresh as its search: every domain in one lookup, which the connector splits into
+ * its CRM's calls (profile.batchSizes.accountDomains) and may send side by side.
+ */
+export function crmAccounts(connector: CrmConnector): AccountSource {
+  return (domains) =>
+    domains.length === 0 ? Promise.resolve(new Map()) : connector.findAccountsByDomain(domains);
+}
+
+/** The domains an account may be matched by: the email's (not a free-mail one) and the website's. */
+function domainsOf(lead: Lead): string[] {
+  const out: string[] = [];
+  if (lead.emailDomain !== undefined && !isFreeMailDomain(lead.emailDomain)) out.push(lead.emailDomain);
+  if (lead.websiteDomain !== undefined) out.push(lead.websiteDomain);
+  return out;
+}
+
+/**
+ * The leads and the accounts matching their domains. `sourceOf` says where a lead's accounts are looked
+ * up (absent or undefined: the CRM); a domain some lead looks up in the CRM is looked up there only.
+ */
 export async function readLeadInputs(
   connector: CrmConnector,
   ruleSet: RuleSet,
   ids: readonly string[],
+  sourceOf?: (leadId: string) => AccountSource | undefined,
 ): Promise<{ leads: Map<string, Lead>; accounts: Account[] }> {
   const properties = crmPropertiesFor(connector.profile.leadFieldProperties, fieldsUsedBy(ruleSet));
   const leads = await connector.readLeads([...new Set(ids)], properties);
-  const domains = new Set<string>();
-  for (const lead of leads.values()) {
-    if (lead.emailDomain !== undefined && !isFreeMailDomain(lead.emailDomain)) domains.add(lead.emailDomain);
-    if (lead.websiteDomain !== undefined) domains.add(lead.websiteDomain);
+  const crm = crmAccounts(connector);
+  const fresh = new Set<string>();
+  const other = new Map<AccountSource, Set<string>>();
+  for (const [id, lead] of leads) {
+    const source = sourceOf?.(id);
+    for (const domain of domainsOf(lead)) {
+      if (source === undefined) fresh.add(domain);
+      else other.set(source, (other.get(source) ?? new Set()).add(domain));
+    }
   }
+  const lookups: [AccountSource, string[]][] = [[crm, [...fresh]]];
+  for (const [source, domains] of other) lookups.push([source, [...domains].filter((d) => !fresh.has(d))]);
   const accounts: Account[] = [];
   const seen = new Set<string>();
-  // One lookup for every domain: the connector splits it into its CRM's calls (profile.batchSizes
-  // .accountDomains) and may send them side by side.
-  const found =
-    domains.size === 0 ? new Map<string, Account[]>() : await connector.findAccountsByDomain([...domains]);
-  for (const list of found.values())
-    for (const a of list) if (!seen.has(a.id) && seen.add(a.id)) accounts.push(a);
+  for (const [source, domains] of lookups) {
+    if (domains.length === 0) continue;
+    for (const list of (await source(domains)).values())
+      for (const a of list) if (!seen.has(a.id) && seen.add(a.id)) accounts.push(a);
+  }
   return { leads, accounts };
 }

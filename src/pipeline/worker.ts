@@ -58,6 +58,11 @@ export interface WorkerOptions {
    * left for the other tenants.
    */
   maxBatchesPerTenant?: number;
+  /**
+   * How long a bulk job reuses an account it looked up (domain → accounts, none included) for its later
+   * batches (default 5 min; 0: never). Live leads always look accounts up in the CRM.
+   */
+  accountCacheTtlMs?: number;
   /** How long a tenant's directory and sequence list stay in memory after its last batch (default 10 min). */
   tenantIdleMs?: number;
   /** Tenants whose directory and sequence list are kept in memory at most (default 1,000). */
@@ -150,6 +155,7 @@ export class Worker {
       storage: this.storage,
       clock: this.clock,
       ttlMs: options.directoryTtlMs ?? DEFAULT_TTL_MS,
+      accountTtlMs: options.accountCacheTtlMs ?? DEFAULT_TTL_MS,
       idleMs: options.tenantIdleMs ?? DEFAULT_TENANT_IDLE_MS,
       maxTenants: options.maxTenants ?? DEFAULT_MAX_TENANTS,
       bulk: options.bulk,
@@ -190,6 +196,7 @@ export class Worker {
       logger: this.logger,
       maxConflictRetries: options.maxConflictRetries ?? 5,
       onDecision: options.onDecision,
+      accounts: this.lists.accounts,
     });
     const creates = new CreateProtocol({ storage: this.storage, logger: this.logger, clock: this.clock });
     this.writeBack = new WriteBack({
@@ -394,6 +401,7 @@ export class Worker {
           runtime,
           crm,
           live().filter((j) => !j.existing),
+          now,
         );
         const batch: TenantBatch = { runtime, crm, merged };
         await this.decider.decideAll(batch, inputs, now);

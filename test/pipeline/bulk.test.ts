@@ -11,6 +11,16 @@ const sandbox = useSandbox();
 
 /** RULES without the pool's sequence: one enrollment call per lead would make each test wait on the rate budget. */
 const BULK_RULES = RULES.replace('    sequence: Inbound nurture\n', '');
+/** BULK_RULES with a first route that gives a lead at an account with an active owner to that owner. */
+const ACCOUNT_RULES = BULK_RULES.replace(
+  'routes:\n',
+  `routes:
+  - name: Account owner
+    when: { account: matched, account_owner: active }
+    assign: { account_owner: { fallback: { pool: na } } }
+    task: { subject: 'Account lead {{email}}', due: 1h, priority: medium }
+`,
+);
 /** BULK_RULES with the team opted in to automatic reassignment. */
 const OPTED_IN = BULK_RULES.replace('team:\n  reps:', 'team:\n  reassign_deactivated: true\n  reps:');
 
@@ -19,7 +29,7 @@ interface Bulk {
   worker: Worker;
 }
 
-function bulkOf(env: Env, pagesPerStep?: number, id = 'w1'): Bulk {
+function bulkOf(env: Env, pagesPerStep?: number, id = 'w1', accountCacheTtlMs?: number): Bulk {
   const jobs = new BulkJobRepository(env.storage.db);
   const runner = new BulkRunner({
     storage: env.storage,
@@ -30,7 +40,14 @@ function bulkOf(env: Env, pagesPerStep?: number, id = 'w1'): Bulk {
     idleMs: 0,
     pagesPerStep,
   });
-  return { jobs, worker: env.worker(id, { bulk: runner, batchSize: 100 }) };
+  return {
+    jobs,
+    worker: env.worker(id, {
+      bulk: runner,
+      batchSize: 100,
+      ...(accountCacheTtlMs === undefined ? {} : { accountCacheTtlMs }),
+    }),
+  };
 }
 
 /** Housekeeping (which lists) and batches until the job is done. */
@@ -58,11 +75,43 @@ function contacts(env: Env, n: number, props: Record<string, string> = {}): CrmO
   );
 }
 
-const ownerId = (env: Env, email: string): string => {
+/** A company at `domain` owned by `owner` (a rep's email). */
+function company(env: Env, domain: string, owner: string): CrmObject {
+  return env.demo.portal.createObject(
+    'companies',
+    { name: domain, domain, hubspot_owner_id: ownerId(env, owner) },
+    'import',
+  );
+}
+
+/** Company searches the portal answered. */
+const companySearches = (env: Env): number =>
+  sandbox().crm.calls.forPortal(env.portalId).accepted['company.search'] ?? 0;
+
+/** The rep each contact's one owner write gave it. */
+function ownersOf(env: Env, list: readonly CrmObject[]): string[] {
+  const emails = new Map([...env.demo.portal.owners.values()].map((o) => [o.id, o.email]));
+  return list.map((c) => {
+    const writes = env.writes('owner.set', c.id);
+    if (writes.length !== 1) throw new Error(`contact ${c.id} has ${writes.length} owner writes`);
+    return emails.get(String(writes[0]!.details['to'])) ?? '?';
+  });
+}
+
+/** A backfill job of every record. */
+async function backfill(bulk: Bulk, env: Env): Promise<string> {
+  const { job } = await bulk.jobs.start(
+    { tenantId: TENANT, kind: 'backfill', key: 'backfill', params: {}, dryRun: false, startedBy: 'test' },
+    env.clock.now,
+  );
+  return job.id;
+}
+
+function ownerId(env: Env, email: string): string {
   const owner = env.demo.portal.ownerByEmail(email);
   if (owner === undefined) throw new Error(`no owner ${email}`);
   return owner.id;
-};
+}
 
 describe.each(ENGINES)('bulk ownership work on %s', (engine, describeEngine) => {
   describeEngine(engine, () => {
@@ -132,6 +181,95 @@ describe.each(ENGINES)('bulk ownership work on %s', (engine, describeEngine) => 
       expect(env.writes('owner.set', live!.id)).toHaveLength(1);
       expect(env.decisions[0]?.lead.id).toBe(live!.id);
       expect((await settle(env, bulk, job.id)).routed).toBe(400);
+      await env.close();
+    });
+
+    it('a backfill looks each domain up once across its batches, a domain without an account too', async () => {
+      const env = await setup(sandbox(), { engine, rules: ACCOUNT_RULES });
+      const bulk = bulkOf(env);
+      company(env, 'one.example', 'nina@acme.io');
+      company(env, 'two.example', 'omar@acme.io');
+      // Every batch of 100 meets all three domains; nobody.example has no company.
+      const domains = ['one.example', 'two.example', 'nobody.example'];
+      const old = Array.from({ length: 300 }, (_, i) =>
+        env.demo.portal.createObject(
+          'contacts',
+          { email: `old${i}@${domains[i % 3]}`, jobtitle: 'Buyer' },
+          'import',
+        ),
+      );
+      const jobId = await backfill(bulk, env);
+      expect(await settle(env, bulk, jobId)).toMatchObject({ routed: 300, failed: 0 });
+      // Three batches, one search: the first batch's answers (an empty one included) served the others.
+      expect(companySearches(env)).toBe(1);
+      const owners = ownersOf(env, old);
+      expect(owners.filter((_, i) => i % 3 === 0)).toEqual(Array(100).fill('nina@acme.io'));
+      expect(owners.filter((_, i) => i % 3 === 1)).toEqual(Array(100).fill('omar@acme.io'));
+      // The domain without an account goes to the pool, in turn.
+      const pooled = owners.filter((_, i) => i % 3 === 2);
+      expect(new Set(pooled)).toEqual(new Set(NA));
+      await env.close();
+    });
+
+    it('with the account cache off (TTL 0), each batch searches its domains again and routes the same', async () => {
+      const env = await setup(sandbox(), { engine, rules: ACCOUNT_RULES });
+      const bulk = bulkOf(env, undefined, 'w1', 0);
+      company(env, 'one.example', 'nina@acme.io');
+      const old = contacts(env, 300, {}).map((c, i) =>
+        i % 2 === 0
+          ? env.demo.portal.updateObject('contacts', c.id, { email: `old${i}@one.example` }, 'import')
+          : c,
+      );
+      const jobId = await backfill(bulk, env);
+      expect(await settle(env, bulk, jobId)).toMatchObject({ routed: 300, failed: 0 });
+      expect(companySearches(env)).toBe(3);
+      expect(ownersOf(env, old).filter((_, i) => i % 2 === 0)).toEqual(Array(150).fill('nina@acme.io'));
+      await env.close();
+    });
+
+    it('a bulk job routes on an account owner up to the TTL old, then looks again; a live lead looks afresh', async () => {
+      const env = await setup(sandbox(), { engine, rules: ACCOUNT_RULES });
+      const bulk = bulkOf(env, undefined, 'w1', 5 * 60_000);
+      const acme = company(env, 'moved.example', 'nina@acme.io');
+      const handTo = (rep: string): void =>
+        void env.demo.portal.updateObject(
+          'companies',
+          acme.id,
+          { hubspot_owner_id: ownerId(env, rep) },
+          'admin',
+        );
+      const old = contacts(env, 300, {}).map((c, i) =>
+        env.demo.portal.updateObject('contacts', c.id, { email: `old${i}@moved.example` }, 'import'),
+      );
+      await backfill(bulk, env);
+      await bulk.worker.housekeep(env.clock.now);
+      await bulk.worker.runOnce();
+      expect(companySearches(env)).toBe(1);
+      // A person hands the account to Omar: the job's next batch, within the TTL of its first lookup,
+      // still routes on Nina (the documented staleness)…
+      handTo('omar@acme.io');
+      env.clock.now += 60_000;
+      await bulk.worker.runOnce();
+      expect(companySearches(env)).toBe(1);
+      // …and past the TTL looks the domain up again and follows the account to Omar.
+      env.clock.now += 5 * 60_000;
+      await bulk.worker.runOnce();
+      expect(companySearches(env)).toBe(2);
+      const owners = ownersOf(env, old);
+      const routedIn = (k: number): string[] => [...new Set(owners.slice(k * 100, (k + 1) * 100))];
+      expect([routedIn(0), routedIn(1), routedIn(2)]).toEqual([
+        ['nina@acme.io'],
+        ['nina@acme.io'],
+        ['omar@acme.io'],
+      ]);
+
+      // The job's answer (Omar) is fresh, but a live lead is routed on the CRM's answer of the moment.
+      handTo('nina@acme.io');
+      const [live] = contacts(env, 1, { email: 'new@moved.example' });
+      await env.enqueueCreated([live!]);
+      await bulk.worker.runOnce();
+      expect(companySearches(env)).toBe(3);
+      expect(ownersOf(env, [live!])).toEqual(['nina@acme.io']);
       await env.close();
     });
 
