@@ -51,12 +51,16 @@ export async function readLeadInputs(
   }
   const lookups: [AccountSource, string[]][] = [[crm, [...fresh]]];
   for (const [source, domains] of other) lookups.push([source, [...domains].filter((d) => !fresh.has(d))]);
+  // Side by side: a batch waits one round trip whichever sources its leads use.
+  const answers = await Promise.all(
+    lookups.map(([source, domains]) =>
+      domains.length === 0 ? Promise.resolve(new Map<string, Account[]>()) : source(domains),
+    ),
+  );
   const accounts: Account[] = [];
   const seen = new Set<string>();
-  for (const [source, domains] of lookups) {
-    if (domains.length === 0) continue;
-    for (const list of (await source(domains)).values())
+  for (const found of answers)
+    for (const list of found.values())
       for (const a of list) if (!seen.has(a.id) && seen.add(a.id)) accounts.push(a);
-  }
   return { leads, accounts };
 }
