@@ -22,6 +22,21 @@ export function checksum(id15: string): string {
 
 /** The 18-character form of a 15- or 18-character id, or undefined when it is not shaped like an id. */
 export function toId18(id: string): string | undefined {
+  // Every row a query scans passes its id through here: an id seen recently is not checked again.
+  if (id.length !== 15 && id.length !== 18) return undefined;
+  const known = recent.get(id);
+  if (known !== undefined || recent.has(id)) return known;
+  const full = id18Of(id);
+  if (recent.size >= RECENT_IDS) recent.clear();
+  recent.set(id, full);
+  return full;
+}
+
+/** Ids (and strings of an id's length that are not) whose 18-character form was worked out, until there are this many. */
+const RECENT_IDS = 200_000;
+const recent = new Map<string, string | undefined>();
+
+function id18Of(id: string): string | undefined {
   if (!ID_SHAPE.test(id)) return undefined;
   const id15 = id.slice(0, 15);
   const full = id15 + checksum(id15);
