@@ -21,7 +21,8 @@ function describe(handle: Described): string {
 
 export default async function reportOpenHandles(): Promise<void> {
   // What a suite closed in its last moments is still closing: only what outlives a short wait counts.
-  await new Promise((resolve) => setTimeout(resolve, 2_000).unref());
+  // The wait itself must hold the process: jest writes its --json results after this teardown.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
   const getHandles = (process as unknown as { _getActiveHandles?: () => Described[] })._getActiveHandles;
   const handles = (getHandles?.call(process) ?? [])
     .map(describe)
