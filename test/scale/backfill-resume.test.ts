@@ -82,15 +82,17 @@ describe.each(ENGINES)('a backfill killed halfway on %s', (engine, describeEngin
 
         // The same command again follows the open job to its end.
         const second = backfillCommand(c);
+        // The deadline is cleared once the command exits: left armed, it held jest open 15 minutes.
+        let deadline: NodeJS.Timeout | undefined;
         const exit = await Promise.race([
           second.exited,
-          new Promise<never>((_, reject) =>
-            setTimeout(
+          new Promise<never>((_, reject) => {
+            deadline = setTimeout(
               () => reject(new Error(`backfill did not finish: ${second.output().stderr.slice(-2000)}`)),
               15 * 60_000,
-            ),
-          ),
-        ]);
+            );
+          }),
+        ]).finally(() => clearTimeout(deadline));
         const { stdout, stderr } = second.output();
         expect({ exit, stderr: stderr.includes('already running with these options') }).toEqual({
           exit: { code: 0, signal: null },
