@@ -48,6 +48,11 @@ export interface ConnectorProfile {
    */
   readonly buckets: Readonly<Record<string, BucketSpec>>;
   /**
+   * Batches of one tenant worth having in flight at once, across the deployment: as many as its rate
+   * budget keeps busy. More would only wait on that budget while another tenant's lead waits for a lane.
+   */
+  readonly batchesInFlight: number;
+  /**
    * How long after a create the lookups (findTasks, findNotes, findEnrollment) can be trusted to show it:
    * a create whose outcome is unknown is looked for no sooner, or it could be missed and made twice.
    */

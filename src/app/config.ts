@@ -127,9 +127,10 @@ const envSchema = z.object({
   WORKER_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),
   /**
    * Batches of one tenant in flight at once across all workers: more lanes than a portal's rate budget
-   * keeps busy would only wait on it, while another tenant's new lead waits for a lane.
+   * keeps busy would only wait on it, while another tenant's new lead waits for a lane. Unset: each CRM's
+   * own (HubSpot 2, Salesforce 6).
    */
-  WORKER_TENANT_BATCHES: z.coerce.number().int().min(1).max(64).default(2),
+  WORKER_TENANT_BATCHES: z.coerce.number().int().min(1).max(64).optional(),
   /**
    * How long a tenant's runtime (connector, rate limiter, rule set, CRM directory) stays in memory after
    * its last use; and how many tenants' runtimes one process keeps at most.
@@ -208,7 +209,8 @@ export interface AppConfig {
   /** HubSpot contact properties whose values are lists (multiple checkboxes). */
   hubspotMultiValueProperties: string[];
   workerLeaseMs: number;
-  workerTenantBatches: number;
+  /** Unset: each CRM's own (its connector profile's batchesInFlight). */
+  workerTenantBatches: number | undefined;
   tenantIdleMs: number;
   tenantCacheMax: number;
   accountCacheTtlMs: number;

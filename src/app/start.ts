@@ -606,7 +606,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           holder: workerId,
           leaseMs: config.workerLeaseMs,
         }),
-        maxBatchesPerTenant: config.workerTenantBatches,
+        maxBatchesPerTenant: config.workerTenantBatches ?? ((provider) => batchesInFlight(crms, provider)),
+        concurrency: workerLanes(crms),
         tenantIdleMs: config.tenantIdleMs,
         maxTenants: config.tenantCacheMax,
         accountCacheTtlMs: config.accountCacheTtlMs,
@@ -939,4 +940,17 @@ export async function freePort(host: string): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/** A tenant's batches in flight: what its CRM's budget keeps busy (2 for a provider none registered). */
+function batchesInFlight(crms: CrmRegistry, provider: string): number {
+  return crms.has(provider) ? crms.get(provider).profile.batchesInFlight : 2;
+}
+
+/**
+ * Lanes per worker: four, and two more than a tenant of the registered CRMs holds by its own budget, so
+ * a new lead of another tenant finds a lane free while the busiest tenant has all its batches in flight.
+ */
+function workerLanes(crms: CrmRegistry): number {
+  return Math.max(4, ...crms.providers.map((p) => batchesInFlight(crms, p) + 2));
 }

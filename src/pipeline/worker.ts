@@ -7,7 +7,7 @@
 // the create protocol of creates.ts) and settling (settle.ts).
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../../connectors/shared/retry.js';
 import type { Logger } from '../log.js';
-import type { InboxItem, PurgeCounts, Storage } from '../storage/index.js';
+import type { ClaimOptions, InboxItem, PurgeCounts, Storage } from '../storage/index.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { BulkHooks } from './bulk/runner.js';
 import { CreateProtocol } from './creates.js';
@@ -53,11 +53,11 @@ export interface WorkerOptions {
    */
   concurrency?: number;
   /**
-   * Batches of one tenant in flight at once across every worker sharing the database (default 2): a
-   * tenant's batches mostly wait on its own CRM budget, and lanes beyond what that budget keeps busy are
-   * left for the other tenants.
+   * Batches of one tenant in flight at once across every worker sharing the database (default 2), or
+   * the number for a tenant's provider: a tenant's batches mostly wait on its own CRM budget, and lanes
+   * beyond what that budget keeps busy are left for the other tenants.
    */
-  maxBatchesPerTenant?: number;
+  maxBatchesPerTenant?: ClaimOptions['maxBatchesPerTenant'];
   /**
    * How long a bulk job reuses an account it looked up (domain → accounts, none included) for its later
    * batches (default 5 min; 0: never). Live leads always look accounts up in the CRM.
@@ -114,7 +114,7 @@ export class Worker {
   private readonly batchSize: number;
   private readonly topUp: boolean;
   private readonly leaseMs: number;
-  private readonly maxBatchesPerTenant: number;
+  private readonly maxBatchesPerTenant: NonNullable<ClaimOptions['maxBatchesPerTenant']>;
   private readonly onOwnerWritten: WorkerOptions['onOwnerWritten'];
   private readonly onDeadLetter: WorkerOptions['onDeadLetter'];
   private readonly onPurged: WorkerOptions['onPurged'];
@@ -138,7 +138,7 @@ export class Worker {
     this.batchSize = options.batchSize ?? 100;
     this.topUp = options.batchSize === undefined;
     this.leaseMs = options.leaseMs ?? 60_000;
-    this.maxBatchesPerTenant = Math.max(1, options.maxBatchesPerTenant ?? DEFAULT_BATCHES_PER_TENANT);
+    this.maxBatchesPerTenant = options.maxBatchesPerTenant ?? DEFAULT_BATCHES_PER_TENANT;
     this.onOwnerWritten = options.onOwnerWritten;
     this.onDeadLetter = options.onDeadLetter;
     this.onPurged = options.onPurged;

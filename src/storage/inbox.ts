@@ -10,6 +10,7 @@ import {
   type InboxItem,
   type InboxState,
   type InboxStats,
+  type Provider,
   type QueueDepth,
   type WorkPriority,
   WORK_PRIORITIES,
@@ -120,8 +121,13 @@ export class InboxRepository {
     const { workerId, limit, leaseMs, now, maxBatchesPerTenant: cap } = options;
     if (!Number.isInteger(limit) || limit <= 0 || !(leaseMs > 0))
       throw new StorageError('invalid', 'claim needs an integer limit > 0 and leaseMs > 0');
-    if (cap !== undefined && (!Number.isInteger(cap) || cap <= 0))
-      throw new StorageError('invalid', 'claim needs an integer maxBatchesPerTenant > 0');
+    const checked = (n: number | undefined): number | undefined => {
+      if (n !== undefined && (!Number.isInteger(n) || n <= 0))
+        throw new StorageError('invalid', 'claim needs an integer maxBatchesPerTenant > 0');
+      return n;
+    };
+    if (typeof cap !== 'function') checked(cap);
+    const capOf = (provider: Provider) => checked(typeof cap === 'function' ? cap(provider) : cap);
     const lease = { workerId, limit, leaseMs, now };
     // One tenant asked for, no cap: a single statement, atomic by itself.
     if (options.tenantId !== undefined && cap === undefined)
@@ -132,12 +138,13 @@ export class InboxRepository {
       for (const tenantId of candidates) {
         // The tenant's row is its turn: locked (skipping one another claimer holds), the in-flight count
         // read after the lock sees every claim committed before ours, so the cap holds across workers.
-        const turn = await tx.get<{ id: string }>(
-          `SELECT id FROM tenants WHERE id = ?${tx.dialect.turnLock}`,
+        const turn = await tx.get<{ id: string; provider: Provider }>(
+          `SELECT id, provider FROM tenants WHERE id = ?${tx.dialect.turnLock}`,
           [tenantId],
         );
         if (turn === undefined) continue;
-        if (cap !== undefined && (await this.batchesInFlight(tx, tenantId, now)) >= cap) continue;
+        const most = capOf(turn.provider);
+        if (most !== undefined && (await this.batchesInFlight(tx, tenantId, now)) >= most) continue;
         const items = await this.claimOf(tx, tenantId, lease);
         if (items.length === 0) continue;
         await tx.run(

@@ -127,9 +127,10 @@ export interface ClaimOptions {
   tenantId?: string | undefined;
   /**
    * Skip a tenant that already has this many batches in flight across the deployment (distinct holders
-   * of unexpired leases), so a tenant waiting on its own CRM budget never holds every lane.
+   * of unexpired leases), so a tenant waiting on its own CRM budget never holds every lane. One number
+   * for every tenant, or the number for a tenant's provider (each CRM's budget keeps its own busy).
    */
-  maxBatchesPerTenant?: number | undefined;
+  maxBatchesPerTenant?: number | ((provider: Provider) => number) | undefined;
   /** Who holds the lease: one holder per batch, since in-flight batches are counted by holder. */
   workerId: string;
   limit: number;

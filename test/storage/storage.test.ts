@@ -344,6 +344,32 @@ for (const [name, engine, suite] of ENGINES) {
         expect((await claimAny('h4', { maxBatchesPerTenant: 2 })).map((r) => r.tenantId)).toEqual([A, A]);
       });
 
+      it('holds each tenant to the cap of its own CRM when the cap is given per provider', async () => {
+        const SF = 'tenant-sf';
+        await addTenant(s, SF, 'salesforce');
+        await s.enqueue(
+          [
+            ...Array.from({ length: 8 }, () => ({ tenantId: A, event: makeEvent() })),
+            ...Array.from({ length: 8 }, () => ({ tenantId: SF, event: makeEvent() })),
+          ],
+          T0,
+        );
+        const capOf = (provider: string) => (provider === 'salesforce' ? 3 : 1);
+        const taken: string[] = [];
+        for (let i = 0; i < 6; i += 1) {
+          const got = await s.claim({
+            workerId: `h${i}`,
+            limit: 2,
+            leaseMs: LEASE,
+            now: T0,
+            maxBatchesPerTenant: capOf,
+          });
+          taken.push(got[0]?.tenantId ?? 'none');
+        }
+        // A (sandbox) holds one batch, the Salesforce org three; then neither may take more.
+        expect(taken).toEqual([A, SF, SF, SF, 'none', 'none']);
+      });
+
       it('does not count a batch whose lease expired (its worker died) against the cap', async () => {
         await s.enqueue(
           Array.from({ length: 4 }, () => ({ tenantId: A, event: makeEvent() })),
