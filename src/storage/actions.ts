@@ -178,19 +178,23 @@ export class ActionRepository {
     now: number,
   ): Promise<number> {
     if (done.length === 0) return 0;
-    // One statement per chunk, not per action (a burst's flush marks hundreds): each row's CRM id comes
-    // from a CASE on its id. An id listed twice keeps its first CRM id, as the first UPDATE did.
+    // One statement per chunk, not per action (a burst's flush marks hundreds): each row's CRM id is
+    // joined from a list of (id, CRM id) — a CASE on the id would compare every row with every listed
+    // id. An id listed twice keeps its first CRM id, as the first UPDATE did.
     const crmIds = new Map<number, string | null>();
     for (const { id, crmId } of done) if (!crmIds.has(id)) crmIds.set(id, crmId);
     return this.db.transaction(async (tx) => {
       let moved = 0;
-      for (const part of chunk([...crmIds], Math.floor(KEY_CHUNK / 3))) {
+      for (const part of chunk([...crmIds], Math.floor(KEY_CHUNK / 2))) {
+        // Typed in every row: PostgreSQL infers a VALUES list's column types from untyped parameters.
         const r = await tx.run(
-          `UPDATE actions SET status = 'done',
-             crm_id = CASE id ${part.map(() => 'WHEN ? THEN ?').join(' ')} END,
+          `WITH results (id, crm_id) AS (
+             VALUES ${part.map(() => '(CAST(? AS BIGINT), CAST(? AS TEXT))').join(', ')})
+           UPDATE actions SET status = 'done', crm_id = results.crm_id,
              error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?
-           WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND status = 'planned'`,
-          [...part.flatMap(([id, crmId]) => [id, crmId]), now, tenantId, ...part.map(([id]) => id)],
+           FROM results
+           WHERE actions.tenant_id = ? AND actions.id = results.id AND actions.status = 'planned'`,
+          [...part.flatMap(([id, crmId]) => [id, crmId]), now, tenantId],
         );
         moved += r.changes;
       }
