@@ -67,6 +67,8 @@ function resolvePath(obj: ObjectDef, dotted: string): Path {
 
 /** The value at a path for one record (null when a parent on the way is missing). */
 function valueAt(org: Org, rec: SRecord, path: Path): FieldValue {
+  // A field of the queried object itself: resolved once with the query, not per row.
+  if (path.via.length === 0) return rec[path.field.name] ?? null;
   let current: SRecord | undefined = rec;
   for (const ref of path.via) {
     const id: FieldValue | undefined = current[ref.name];
@@ -338,6 +340,29 @@ function parse(soql: string): Query {
   }
 }
 
+/**
+ * The records an `Id IN (…)` or `Id = …` condition names, when WHERE joins its conditions by AND alone:
+ * looked up by id instead of testing every record of the object (the whole WHERE still applies to them).
+ * Undefined when WHERE has no such condition.
+ */
+function rowsByIdCondition(org: Org, obj: ObjectDef, toks: readonly Tok[]): SRecord[] | undefined {
+  if (toks.some((t) => t === 'OR' || t === 'NOT')) return undefined;
+  for (const t of toks) {
+    if (typeof t !== 'object') continue;
+    const c = t.cond;
+    if (!('field' in c) || 'valueQuery' in c || c.field.toLowerCase() !== 'id') continue;
+    if (c.operator !== 'IN' && c.operator !== '=') continue;
+    const found = new Map<string, SRecord>();
+    for (const raw of Array.isArray(c.value) ? c.value : [c.value]) {
+      const rec = org.get(unquote(raw, false));
+      if (rec !== undefined && objectOfPrefix(keyPrefix(String(rec['Id'])))?.name === obj.name)
+        found.set(String(rec['Id']), rec);
+    }
+    return [...found.values()];
+  }
+  return undefined;
+}
+
 function rows(org: Org, q: Query, opts: RunOptions): { obj: ObjectDef; matched: SRecord[] } {
   const obj = objectDef(q.sObject ?? '');
   if (obj === undefined)
@@ -405,8 +430,10 @@ function rows(org: Org, q: Query, opts: RunOptions): { obj: ObjectDef; matched: 
     const lit = literal(path.field, c.value, String(types), Array.isArray(n) ? undefined : n, opts.now);
     return (r) => compare(op, get(r), lit);
   };
-  const where = new Compiler(tokens(q.where), leaf).compile();
-  let matched = org.all(obj.name).filter((r) => r['IsDeleted'] !== true && where(r));
+  const toks = tokens(q.where);
+  const where = new Compiler(toks, leaf).compile();
+  const scanned = rowsByIdCondition(org, obj, toks) ?? org.all(obj.name);
+  let matched = scanned.filter((r) => r['IsDeleted'] !== true && where(r));
 
   const orderBy = q.orderBy === undefined ? [] : Array.isArray(q.orderBy) ? q.orderBy : [q.orderBy];
   if (orderBy.length > 0) {

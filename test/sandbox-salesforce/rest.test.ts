@@ -189,6 +189,34 @@ describe('SOQL', () => {
     );
   });
 
+  it('finds records by Id IN or Id = among AND-ed conditions: 15- or 18-character ids, of this object only', async () => {
+    const conn = env.connect();
+    const made = await conn.sobject('Lead').create([
+      { LastName: 'One', Company: 'One Co', Country: 'IE' },
+      { LastName: 'Two', Company: 'Two Co', Country: 'DE' },
+    ]);
+    const [one, two] = made.map((r) => String(r.id));
+    const account = String(env.demo.accounts[0]?.['Id']);
+    const ids = async (soql: string): Promise<string[]> =>
+      (await conn.query<{ Id: string }>(soql)).records.map((r) => r.Id).sort();
+
+    // A 15-character id, an Account's id, an id no record has: only this object's records, once each.
+    expect(
+      await ids(
+        `SELECT Id FROM Lead WHERE Id IN ('${one!.slice(0, 15)}', '${two}', '${two}', '${account}', '00Q000000000000AAA')`,
+      ),
+    ).toEqual([one, two].sort());
+    expect(await ids(`SELECT Id FROM Lead WHERE Country = 'DE' AND Id IN ('${one}', '${two}')`)).toEqual([
+      two,
+    ]);
+    expect(await ids(`SELECT Id FROM Lead WHERE (Id = '${one}' AND LastName = 'One')`)).toEqual([one]);
+    // With OR or NOT the Id condition does not bound the answer.
+    expect(await ids(`SELECT Id FROM Lead WHERE Id = '${one}' OR Id = '${two}'`)).toEqual([one, two].sort());
+    expect(
+      (await ids(`SELECT Id FROM Lead WHERE NOT Id = '${one}'`)).filter((id) => id === one || id === two),
+    ).toEqual([two]);
+  });
+
   it('refuses bad SOQL as Salesforce does', async () => {
     const conn = env.connect();
     await expect(conn.query('SELECT Nope FROM Lead')).rejects.toMatchObject({ errorCode: 'INVALID_FIELD' });
