@@ -325,12 +325,24 @@ export const crmEventSchema = z.object({
   source: z.string().optional(),
 }) satisfies z.ZodType<CrmEvent>;
 
+/**
+ * A list of numbers checked in one loop: a rep's `recent` holds up to a day of assignment times, and
+ * every decision that assigns the rep carries it, so zod's per-element parsing cost a burst a quadratic
+ * share of its CPU.
+ */
+const numberList = z.custom<number[]>(
+  (v) => Array.isArray(v) && v.every((x) => typeof x === 'number' && !Number.isNaN(x)),
+  {
+    message: 'expected a list of numbers',
+  },
+);
+
 export const repCountersSchema = z.object({
   dayKey: z.string(),
   day: z.number(),
   weekKey: z.string(),
   week: z.number(),
-  recent: z.array(z.number()),
+  recent: numberList,
   open: z.number(),
 }) satisfies z.ZodType<RepCounters>;
 

@@ -884,6 +884,23 @@ for (const [name, engine, suite] of ENGINES) {
         ).rejects.toMatchObject({ kind: 'invalid' });
         expect(await s.findDecision(A, 'lead-1:route')).toBeNull();
       });
+
+      it("rejects a rep's recent assignment times that are not all numbers", async () => {
+        for (const recent of [[T0, 'x'], [T0, Number.NaN], T0]) {
+          const state = makeState(1);
+          const bad = makeDecision({
+            leadId: 'lead-9',
+            stateChanges: {
+              ...state,
+              reps: { 'ada@acme.io': { ...state.reps['ada@acme.io']!, recent } },
+            } as never,
+          });
+          await expect(
+            s.commitDecisions(A, [{ decisionKey: 'bad', decision: bad, summary: 'x' }], NONE, T0),
+          ).rejects.toMatchObject({ kind: 'invalid', message: expect.stringContaining('a list of numbers') });
+        }
+        expect(await s.findDecision(A, 'bad')).toBeNull();
+      });
     });
 
     describe('decisions for explain', () => {
