@@ -5,9 +5,8 @@
 // one. Burst: N leads at once; how close the app gets to the least time the required calls take.
 // Steady: a fresh app, 20 leads/s; owner-write latency per lead (p50, p95).
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { totalCalls } from '../connectors/sandbox-kit/call-stats.js';

@@ -352,11 +352,13 @@ function rowsByIdCondition(org: Org, obj: ObjectDef, toks: readonly Tok[]): SRec
     const c = t.cond;
     if (!('field' in c) || 'valueQuery' in c || c.field.toLowerCase() !== 'id') continue;
     if (c.operator !== 'IN' && c.operator !== '=') continue;
+    // Looked up in the object's own table: another object's id names none of its records.
+    const table = org.table(obj.name);
     const found = new Map<string, SRecord>();
     for (const raw of Array.isArray(c.value) ? c.value : [c.value]) {
-      const rec = org.get(unquote(raw, false));
-      if (rec !== undefined && objectOfPrefix(keyPrefix(String(rec['Id'])))?.name === obj.name)
-        found.set(String(rec['Id']), rec);
+      const id = toId18(unquote(raw, false));
+      const rec = id === undefined ? undefined : table.get(id);
+      if (id !== undefined && rec !== undefined) found.set(id, rec);
     }
     return [...found.values()];
   }

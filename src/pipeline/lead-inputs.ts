@@ -52,11 +52,7 @@ export async function readLeadInputs(
   const lookups: [AccountSource, string[]][] = [[crm, [...fresh]]];
   for (const [source, domains] of other) lookups.push([source, [...domains].filter((d) => !fresh.has(d))]);
   // Side by side: a batch waits one round trip whichever sources its leads use.
-  const answers = await Promise.all(
-    lookups.map(([source, domains]) =>
-      domains.length === 0 ? Promise.resolve(new Map<string, Account[]>()) : source(domains),
-    ),
-  );
+  const answers = await Promise.all(lookups.map(([source, domains]) => source(domains)));
   const accounts: Account[] = [];
   const seen = new Set<string>();
   for (const found of answers)
