@@ -60,6 +60,12 @@ const responseContextSchema = z.object({
 /** How long one HubSpot call may take before it is abandoned (a hung connection holds a limiter slot). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/**
+ * How long a token read before a call queued is used when its slot comes: the token manager refreshes
+ * five minutes ahead of expiry, so a minute-old read is still valid.
+ */
+const TOKEN_REUSE_MS = 60_000;
+
 /** Search pages hold at most 200 results and a query reaches at most 10,000 (§4.3). */
 export const SEARCH_PAGE_SIZE = 200;
 export const SEARCH_MAX_RESULTS = 10_000;
@@ -424,18 +430,32 @@ export class HubSpotConnector implements CrmConnector {
   ): Promise<T> {
     const windows = this.opts.windows ?? DEFAULT_WINDOWS;
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    // The timer starts inside the limiter slot and frees it at the deadline; the client takes no
-    // signal, so the abandoned request runs on until the server or the socket ends it.
-    const run = (): Promise<T> =>
-      this.opts.limiter.schedule(bucket, async () => {
-        let sent = false;
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(timeoutError(timeoutMs, write !== undefined && sent)), timeoutMs);
-        });
-        const attempt = async (): Promise<T> => {
-          const client = await this.hubspot();
-          sent = true;
+    // The per-request timeout; `sent` says whether a write had gone out when it struck.
+    const underTimeout = async <V>(work: (markSent: () => void) => Promise<V>): Promise<V> => {
+      let sent = false;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(timeoutError(timeoutMs, write !== undefined && sent)), timeoutMs);
+      });
+      try {
+        // A late answer or failure of the abandoned attempt is settled into the race and dropped.
+        return await Promise.race([work(() => (sent = true)), deadline]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    // The token is read (a database query, or a refresh) before the call waits for its slot, not in it:
+    // a read inside the slot would send the call late, out of its place in the portal's window. The slot's
+    // timer frees it at the deadline; the client takes no signal, so an abandoned request runs on until
+    // the server or the socket ends it.
+    const run = async (): Promise<T> => {
+      const readAt = Date.now();
+      const early = await underTimeout(() => this.hubspot());
+      return this.opts.limiter.schedule(bucket, () =>
+        underTimeout(async (markSent) => {
+          // Tokens are handed out with minutes of life left; one read long before the slot is read again.
+          const client = Date.now() - readAt > TOKEN_REUSE_MS ? await this.hubspot() : early;
+          markSent();
           try {
             return await fn(client);
           } catch (err) {
@@ -443,14 +463,9 @@ export class HubSpotConnector implements CrmConnector {
             const crm = write === undefined ? null : crmErrorFromThrown(err, { windows, now: this.now() });
             throw crm === null ? err : lostWriteAnswer(crm);
           }
-        };
-        try {
-          // A late answer or failure of the abandoned attempt is settled into the race and dropped.
-          return await Promise.race([attempt(), deadline]);
-        } finally {
-          clearTimeout(timer);
-        }
-      });
+        }),
+      );
+    };
     const retryOpts: Parameters<typeof withRetry>[1] = {
       classify: (err) => crmErrorFromThrown(err, { windows, now: this.now() }),
       // A 429 closes the portal's window for every lane and process, not only for this call.

@@ -21,10 +21,12 @@ export const CLUSTER_JITTER_MS = 200;
 
 /**
  * A call that wakes later than this after its slot gives the slot up and reserves another (see
- * `SLOT_RETRIES`): half of the jitter, so the other half is left for building and sending the request.
- * An idle process wakes within a few milliseconds, so this costs nothing until the process is loaded.
+ * `SLOT_RETRIES`): a quarter of the jitter, so three quarters are left for building and sending the
+ * request and for the network, where the CRM counts it. An idle process wakes within a few milliseconds,
+ * so this costs nothing until the process is loaded; at half the jitter a loaded machine still drew an
+ * occasional per-second 429 on search (5 calls a second leave the least room).
  */
-const LATE_WAKE_MS = CLUSTER_JITTER_MS / 2;
+export const LATE_WAKE_MS = CLUSTER_JITTER_MS / 4;
 
 /** How often a call that woke too late reserves again before it goes anyway (a 429 then pauses it). */
 const SLOT_RETRIES = 3;

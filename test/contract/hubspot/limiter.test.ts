@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import nock from 'nock';
 import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import { HubSpotConnector } from '../../../connectors/hubspot/connector.js';
@@ -80,5 +81,46 @@ describe('connector uses the right bucket', () => {
       }),
     });
     scope.done();
+  });
+  it('reads the access token before a call waits for its slot, and again only after a long wait', async () => {
+    const events: string[] = [];
+    let waitMs = 0;
+    const limiter: PortalLimiter = {
+      schedule: async (bucket, fn) => {
+        events.push(`slot ${bucket}`);
+        // The slot comes `waitMs` after the call queued: the clock the connector measures the wait on moves.
+        const now = Date.now() + waitMs;
+        const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+        try {
+          return await fn();
+        } finally {
+          clock.mockRestore();
+        }
+      },
+      pause: () => Promise.resolve(),
+      disconnect: () => Promise.resolve(),
+    };
+    let reads = 0;
+    const accessToken = () => {
+      reads += 1;
+      events.push(`token ${reads}`);
+      return Promise.resolve(`t${reads}`);
+    };
+    const bearers: string[] = [];
+    const scope = nock('https://api.hubapi.com')
+      .post('/crm/v3/objects/tasks/search')
+      .twice()
+      .reply(function () {
+        bearers.push(String(this.req.headers['authorization']));
+        return [200, { total: 0, results: [] }];
+      });
+    const c = new HubSpotConnector({ portalId: '1', accessToken, limiter });
+    await c.findTasks('101');
+    // A slot that comes two minutes after the call queued: the token read then may be near its end.
+    waitMs = 120_000;
+    await c.findTasks('101');
+    scope.done();
+    expect(events).toEqual(['token 1', 'slot search', 'token 2', 'slot search', 'token 3']);
+    expect(bearers).toEqual(['Bearer t1', 'Bearer t3']);
   });
 });
