@@ -16,12 +16,14 @@ describeReal(`${WORKERS} worker processes over PostgreSQL and Redis`, () => {
   it(
     `route ${LEADS.toLocaleString('en')} leads exactly once, by weighted share, inside the shared budget`,
     async () => {
-      // One portal: under the default cap of 2 batches in flight per tenant only two workers could hold its
-      // work at once; this suite is about every process taking part.
+      // One portal: under its own cap of 2 batches in flight only two workers could hold its work at once,
+      // and under any cap below the lanes of all workers (4 each) the workers holding its batches take
+      // the next one as they finish, so a worker could be kept out. This suite is about every process
+      // taking part, so the cap leaves a batch for every lane.
       cluster = await startCluster({
         workers: WORKERS,
         webhooks: { duplicateRate: 0.05, outOfOrder: true },
-        env: { WORKER_TENANT_BATCHES: String(WORKERS) },
+        env: { WORKER_TENANT_BATCHES: String(WORKERS * 4) },
       });
       const c = cluster;
       const contacts = c.demo.createContacts(LEADS);

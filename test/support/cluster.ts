@@ -361,7 +361,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await Promise.all(
         all.map(async (p) => {
           const exited = p.kill('SIGTERM');
-          const late = await Promise.race([exited.then(() => false), sleep(20_000).then(() => true)]);
+          let timer: NodeJS.Timeout | undefined;
+          const late = await Promise.race([
+            exited.then(() => false),
+            new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 20_000))),
+          ]);
+          // Cleared, or it would hold the test process for 20 s after a prompt exit.
+          clearTimeout(timer);
           if (!late) return;
           const tail = (await p.logs()).slice(-1500);
           console.warn(`${p.name} did not exit within 20 s of SIGTERM; killed. Last log:\n${tail}`);
