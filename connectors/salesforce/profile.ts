@@ -23,8 +23,9 @@ export const SALESFORCE_PROFILE: ConnectorProfile = {
   // (salesforce.md §5). The bucket caps concurrency so one tenant's burst stays far below that.
   buckets: { general: { reservoir: 100, intervalMs: 1_000, maxConcurrent: 10 } },
   // A batch waits on a chain of single calls (read → accounts → owners → tasks → enrollments), each far
-  // below the bucket's pace: six batches in flight use at most six of its ten concurrent calls.
-  batchesInFlight: 6,
+  // below the bucket's pace: ten batches in flight keep its ten concurrent calls busy (a 10,000-lead burst
+  // 7.3 → 6.4 s against six; more than ten only queue on the bucket).
+  batchesInFlight: 10,
   // SOQL reads its own writes: a task created is found by the next query.
   lookupLagMs: 0,
   leadFieldProperties: LEAD_FIELD_PROPERTIES,
