@@ -132,9 +132,16 @@ export class InboxRepository {
     // One tenant asked for, no cap: a single statement, atomic by itself.
     if (options.tenantId !== undefined && cap === undefined)
       return this.claimOf(this.db, options.tenantId, lease);
+    // Looked at first outside a transaction: each lane of each worker polls four times a second while
+    // idle, and in a burst most of them find every tenant with due work at its cap. Such a poll then
+    // costs a read or a few instead of a write transaction (SQLite's one write lock, PostgreSQL's row
+    // locks): 230 of a 10,000-lead Salesforce burst's 286 claims found nothing.
+    if (options.tenantId === undefined && !(await this.anyClaimable(now, capOf))) return [];
     return this.db.transaction(async (tx) => {
       const candidates =
-        options.tenantId === undefined ? await this.tenantsInTurn(tx, now) : [options.tenantId];
+        options.tenantId === undefined
+          ? (await this.tenantsInTurn(tx, now)).map((t) => t.id)
+          : [options.tenantId];
       for (const tenantId of candidates) {
         // The tenant's row is its turn: locked (skipping one another claimer holds), the in-flight count
         // read after the lock sees every claim committed before ours, so the cap holds across workers.
@@ -189,20 +196,34 @@ export class InboxRepository {
    * The tenants with pending rows are found by skipping from one tenant id to the next in the index,
    * so a tenant's backlog of 50,000 rows costs one index step, not a scan.
    */
-  private async tenantsInTurn(tx: Db, now: number): Promise<string[]> {
-    const rows = await tx.all<{ id: string }>(
+  private async tenantsInTurn(tx: Db, now: number): Promise<{ id: string; provider: Provider }[]> {
+    return tx.all<{ id: string; provider: Provider }>(
       `WITH RECURSIVE busy (tenant_id) AS (
          SELECT MIN(tenant_id) FROM inbox WHERE state = 'pending'
          UNION ALL
          SELECT (SELECT MIN(i.tenant_id) FROM inbox i WHERE i.state = 'pending' AND i.tenant_id > busy.tenant_id)
          FROM busy WHERE busy.tenant_id IS NOT NULL)
-       SELECT t.id FROM busy JOIN tenants t ON t.id = busy.tenant_id
+       SELECT t.id, t.provider FROM busy JOIN tenants t ON t.id = busy.tenant_id
        WHERE t.uninstalled_at IS NULL
          AND EXISTS (SELECT 1 FROM inbox d WHERE d.state = 'pending' AND d.tenant_id = t.id AND d.run_after <= ?)
        ORDER BY t.work_turn, t.id LIMIT ?`,
       [now, TURN_CANDIDATES],
     );
-    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Whether a claim across tenants could take anything: a tenant in turn with due work below its cap.
+   * Read without locks, so only a hint: the claim's transaction decides again under them.
+   */
+  private async anyClaimable(
+    now: number,
+    capOf: (provider: Provider) => number | undefined,
+  ): Promise<boolean> {
+    for (const { id, provider } of await this.tenantsInTurn(this.db, now)) {
+      const most = capOf(provider);
+      if (most === undefined || (await this.batchesInFlight(this.db, id, now)) < most) return true;
+    }
+    return false;
   }
 
   /** The tenant's batches in flight: distinct holders of leases not yet expired. */

@@ -228,6 +228,52 @@ async function claimUpToCap(conns: Storage[], tenants: string[], cap: number): P
   expect(holders.map((h) => [h.tenant_id, Number(h.n)])).toEqual(tenants.map((t) => [t, cap]));
 }
 
+/**
+ * Connection `a` holds a write transaction (on the tenant row, as a claim's turn lock would) while `b`
+ * claims across tenants with nothing it may take: A's due work is at its cap of two batches in flight,
+ * B's is not due yet. `b` answers at once with nothing, instead of waiting for `a`'s lock.
+ */
+async function claimWithNothingToTake(a: Storage, b: Storage): Promise<void> {
+  await addTenant(a, A);
+  await addTenant(a, 'tenant-b');
+  await a.enqueue(
+    Array.from({ length: 4 }, () => ({ tenantId: A, event: makeEvent() })),
+    T0,
+  );
+  await a.enqueue([{ tenantId: 'tenant-b', event: makeEvent() }], T0 + 60_000);
+  const claim = (s: Storage, workerId: string) =>
+    s.claim({ workerId, limit: 1, leaseMs: LEASE, now: T0, maxBatchesPerTenant: 2 });
+  const first = await claim(a, 'h1');
+  expect(first).toHaveLength(1);
+  expect(await claim(a, 'h2')).toHaveLength(1);
+  let release = () => {};
+  let released = false;
+  const held = a.db.transaction(async (tx) => {
+    await tx.run('UPDATE tenants SET name = name WHERE id = ?', [A]);
+    await new Promise<void>((r) => (release = r));
+  });
+  // A claim that does wait for the lock gets it after a while, so that the test fails on the order
+  // below instead of hanging.
+  const safety = setTimeout(() => {
+    released = true;
+    release();
+  }, 3_000);
+  const got = await claim(b, 'h3');
+  const answeredWhileHeld = !released;
+  clearTimeout(safety);
+  release();
+  await held;
+  expect(got).toEqual([]);
+  expect(answeredWhileHeld).toBe(true);
+  // Once a batch settles, A's work is taken again.
+  await a.completeMany(
+    first.map((r) => r.id),
+    'h1',
+    T0,
+  );
+  expect(await claim(b, 'h4')).toHaveLength(1);
+}
+
 function expectDisjointCover(perConn: number[][], total: number): void {
   const all = perConn.flat();
   expect(all).toHaveLength(total);
@@ -280,6 +326,11 @@ describe('sqlite: two connections to one file', () => {
     const conns = [await openFile(), await openFile()];
     await addTenant(conns[0]!, A);
     await claimUpToCap(conns, [A, 'tenant-b', 'tenant-c'], 2);
+  });
+
+  it("a claim with nothing to take does not wait for another connection's write", async () => {
+    freshFile();
+    await claimWithNothingToTake(await openFile(), await openFile());
   });
 
   it('never hands out the same note twice', async () => {
@@ -382,6 +433,11 @@ describeNeeding(['postgres'])('postgres: several clients on one schema', () => {
     const conns = await openMany(6);
     await addTenant(conns[0]!, A);
     await claimUpToCap(conns, [A, 'tenant-b', 'tenant-c'], 2);
+  });
+
+  it("a claim with nothing to take does not wait for another connection's write", async () => {
+    const [a, b] = await openMany(2);
+    await claimWithNothingToTake(a!, b!);
   });
 
   it('never hands out the same note twice', async () => {
