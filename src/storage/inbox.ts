@@ -196,8 +196,8 @@ export class InboxRepository {
    * The tenants with pending rows are found by skipping from one tenant id to the next in the index,
    * so a tenant's backlog of 50,000 rows costs one index step, not a scan.
    */
-  private async tenantsInTurn(tx: Db, now: number): Promise<{ id: string; provider: Provider }[]> {
-    return tx.all<{ id: string; provider: Provider }>(
+  private async tenantsInTurn(db: Db, now: number): Promise<{ id: string; provider: Provider }[]> {
+    return db.all<{ id: string; provider: Provider }>(
       `WITH RECURSIVE busy (tenant_id) AS (
          SELECT MIN(tenant_id) FROM inbox WHERE state = 'pending'
          UNION ALL
@@ -227,8 +227,8 @@ export class InboxRepository {
   }
 
   /** The tenant's batches in flight: distinct holders of leases not yet expired. */
-  private async batchesInFlight(tx: Db, tenantId: string, now: number): Promise<number> {
-    const row = await tx.get<{ n: number | string }>(
+  private async batchesInFlight(db: Db, tenantId: string, now: number): Promise<number> {
+    const row = await db.get<{ n: number | string }>(
       `SELECT COUNT(DISTINCT lease_owner) AS n FROM inbox
        WHERE state = 'leased' AND tenant_id = ? AND lease_until > ?`,
       [tenantId, now],
