@@ -33,18 +33,24 @@ export interface NoteWriterDeps {
 
 type NoteEntry = { a: PlannedAction; text: string };
 
+/** How eagerly a flush writes notes (see `NoteWriter.flush`). */
+export type NotePace = 'idle' | 'busy' | 'all' | 'stop';
+
 export class NoteWriter {
   constructor(private readonly deps: NoteWriterDeps) {}
 
   /**
    * Writes planned notes. A tenant's notes are written once a full batch waits, once the oldest waited
    * `NOTE_MAX_WAIT_MS`, or once its inbox is quiet — at once when this worker is `idle`, after
-   * `NOTE_DELAY_MS` when it is `busy` with other tenants; `all` (stopping) writes every note.
+   * `NOTE_DELAY_MS` when it is `busy` with other tenants; `all` writes every note. `stop` writes every
+   * note never sent: one whose earlier send went unanswered must be looked for in the CRM first (on
+   * HubSpot a search apiece, 5 a second), which could hold a stopping process past its grace period, so
+   * it is left for the next flush of any worker.
    */
-  async flush(now: number, pace: 'idle' | 'busy' | 'all'): Promise<number> {
+  async flush(now: number, pace: NotePace): Promise<number> {
     let written = 0;
     const ripe =
-      pace === 'all'
+      pace === 'all' || pace === 'stop'
         ? undefined
         : {
             fullBatch: NOTE_GATHER,
@@ -59,7 +65,8 @@ export class NoteWriter {
         limit: NOTE_GATHER,
         leaseUntil: now + this.deps.leaseMs,
         now,
-        sentBefore: now,
+        // No time is before -1: only notes never sent.
+        sentBefore: pace === 'stop' ? -1 : now,
         ripe,
       });
       const byTenant = new Map<string, PlannedAction[]>();

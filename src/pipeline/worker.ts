@@ -17,7 +17,7 @@ import { toFailure } from './failures.js';
 import { Housekeeping, type RetentionOptions } from './housekeeping.js';
 import { bareJob, recordOf, type Job, type TenantBatch } from './job.js';
 import { Lanes } from './loop.js';
-import { NoteWriter } from './notes.js';
+import { NoteWriter, type NotePace } from './notes.js';
 import type { TenantRegistry, TenantRuntime } from './runtime.js';
 import { Settler } from './settle.js';
 import { SlaProcessor, type SlaProcessorOptions } from './sla/processor.js';
@@ -271,7 +271,7 @@ export class Worker {
   async stop(): Promise<void> {
     await this.lanes.stop();
     try {
-      await this.flushNotes(this.clock(), 'all');
+      await this.flushNotes(this.clock(), 'stop');
     } catch (error) {
       // Notes stay planned and are written by the next start.
       this.logger.warn('notes not flushed at stop', { workerId: this.workerId, error: String(error) });
@@ -289,7 +289,7 @@ export class Worker {
   }
 
   /** Writes the planned notes that are ripe (see notes.ts); returns how many were written. */
-  flushNotes(now: number, pace: 'idle' | 'busy' | 'all'): Promise<number> {
+  flushNotes(now: number, pace: NotePace): Promise<number> {
     return this.notes.flush(now, pace);
   }
 

@@ -244,6 +244,49 @@ for (const [engine, suite] of ENGINES) {
       const noteIds = new Set(contacts.map((c) => env.notesFor(c.id)[0]!.objectId));
       expect(new Set((await statusOf(env, 'write_note')).map((a) => a.crmId))).toEqual(noteIds);
     });
+
+    it('a stopping worker writes the notes never sent and leaves those to look for to the next flush', async () => {
+      env = await setup(sandbox(), { engine, rules: RULES_WITH_NOTES });
+      const unansweredLeads = env.demo.createContacts(3, 'import');
+      await env.enqueueCreated(unansweredLeads);
+      await env.drain(env.worker('router'));
+      const unanswered = interpose(env.connector, {
+        writeNotes: async (notes) => {
+          await env.connector.writeNotes(notes);
+          return notes.map(lost);
+        },
+      });
+      await env.worker('w1', { registry: env.registryWith(unanswered) }).flushNotes(T0, 'all');
+      const freshLeads = env.demo.createContacts(2, 'import');
+      await env.enqueueCreated(freshLeads);
+      await env.drain(env.worker('router'));
+
+      const lookedFor: string[] = [];
+      const counting = interpose(env.connector, {
+        findNotes: (leadId) => {
+          lookedFor.push(leadId);
+          return env.connector.findNotes(leadId);
+        },
+      });
+      const stopping = env.worker('w2', { registry: env.registryWith(counting) });
+      // Past the lookup delay: a flush of every note would look for the unanswered three now.
+      env.clock.now = T0 + VERIFY;
+      await stopping.stop();
+      expect(lookedFor).toEqual([]);
+      for (const c of freshLeads) expect([c.id, env.notesFor(c.id).length]).toEqual([c.id, 1]);
+      expect((await statusOf(env, 'write_note')).map((a) => [a.status, a.sentAt])).toEqual([
+        ...unansweredLeads.map(() => ['planned', T0]),
+        ...freshLeads.map(() => ['done', T0 + VERIFY]),
+      ]);
+
+      // The next flush looks for them, finds and adopts them: still one note per lead.
+      expect(
+        await env.worker('w3', { registry: env.registryWith(counting) }).flushNotes(T0 + VERIFY, 'all'),
+      ).toBe(3);
+      expect(lookedFor.sort()).toEqual(unansweredLeads.map((c) => c.id).sort());
+      for (const c of [...unansweredLeads, ...freshLeads])
+        expect([c.id, env.notesFor(c.id).length]).toEqual([c.id, 1]);
+    });
   });
 }
 
