@@ -276,10 +276,14 @@ export interface CrmConnector {
   /** Sequences or cadences by id and name, so rules can name them. */
   sequences(): Promise<{ id: string; name: string }[]>;
   writeNotes(notes: NoteCreate[]): Promise<ItemResult[]>;
-  /** Tasks associated with the lead (every page); throws CrmError like readLeads. */
-  findTasks(leadId: string): Promise<ExistingTask[]>;
-  /** Notes associated with the lead (every page); throws CrmError like readLeads. */
-  findNotes(leadId: string): Promise<ExistingNote[]>;
+  /**
+   * The tasks associated with each lead (every page), for many leads in as few calls as the CRM allows:
+   * a batch of creates whose answers were lost is looked for together. Leads with none are absent.
+   * Throws CrmError like readLeads.
+   */
+  findTasks(leadIds: string[]): Promise<Map<string, ExistingTask[]>>;
+  /** The notes associated with each lead, as `findTasks`. */
+  findNotes(leadIds: string[]): Promise<Map<string, ExistingNote[]>>;
   /** The lead's current sequence enrollment, or undefined when it has none. */
   findEnrollment(leadId: string): Promise<ExistingEnrollment | undefined>;
   /**

@@ -862,27 +862,47 @@ export class HubSpotConnector implements CrmConnector {
     return out;
   }
 
-  async findTasks(leadId: string): Promise<ExistingTask[]> {
-    const out: ExistingTask[] = [];
-    for (const obj of await this.searchByContact('tasks', leadId, TASK_LOOKUP_PROPERTIES)) {
-      const dueAt = toEpoch(obj.properties['hs_timestamp']);
-      // hs_timestamp is required on create (§5), so a task without one is not one we made.
-      if (dueAt === undefined) continue;
-      const ownerId = obj.properties['hubspot_owner_id'];
-      const task: ExistingTask = { id: obj.id, subject: obj.properties['hs_task_subject'] ?? '', dueAt };
-      if (ownerId !== null && ownerId !== undefined && ownerId !== '') task.ownerId = ownerId;
-      out.push(task);
-    }
-    return out;
+  // A search per contact: search results do not say which contact a record is associated with, so one
+  // search cannot serve several (the associations batch read could, but how it answers for a contact
+  // with none is unconfirmed, and a lookup that misreads "none" makes a create twice).
+  async findTasks(leadIds: string[]): Promise<Map<string, ExistingTask[]>> {
+    return this.perContact(leadIds, async (leadId) => {
+      const out: ExistingTask[] = [];
+      for (const obj of await this.searchByContact('tasks', leadId, TASK_LOOKUP_PROPERTIES)) {
+        const dueAt = toEpoch(obj.properties['hs_timestamp']);
+        // hs_timestamp is required on create (§5), so a task without one is not one we made.
+        if (dueAt === undefined) continue;
+        const ownerId = obj.properties['hubspot_owner_id'];
+        const task: ExistingTask = { id: obj.id, subject: obj.properties['hs_task_subject'] ?? '', dueAt };
+        if (ownerId !== null && ownerId !== undefined && ownerId !== '') task.ownerId = ownerId;
+        out.push(task);
+      }
+      return out;
+    });
   }
 
-  async findNotes(leadId: string): Promise<ExistingNote[]> {
-    const out: ExistingNote[] = [];
-    for (const obj of await this.searchByContact('notes', leadId, NOTE_LOOKUP_PROPERTIES)) {
-      const at = toEpoch(obj.properties['hs_timestamp']);
-      // As for tasks: hs_timestamp is required on create, and writeNotes always sets it.
-      if (at === undefined) continue;
-      out.push({ id: obj.id, body: obj.properties['hs_note_body'] ?? '', at });
+  async findNotes(leadIds: string[]): Promise<Map<string, ExistingNote[]>> {
+    return this.perContact(leadIds, async (leadId) => {
+      const out: ExistingNote[] = [];
+      for (const obj of await this.searchByContact('notes', leadId, NOTE_LOOKUP_PROPERTIES)) {
+        const at = toEpoch(obj.properties['hs_timestamp']);
+        // As for tasks: hs_timestamp is required on create, and writeNotes always sets it.
+        if (at === undefined) continue;
+        out.push({ id: obj.id, body: obj.properties['hs_note_body'] ?? '', at });
+      }
+      return out;
+    });
+  }
+
+  /** Each distinct contact's records, looked up one contact at a time; contacts with none are absent. */
+  private async perContact<T>(
+    leadIds: string[],
+    lookup: (leadId: string) => Promise<T[]>,
+  ): Promise<Map<string, T[]>> {
+    const out = new Map<string, T[]>();
+    for (const leadId of new Set(leadIds)) {
+      const found = await lookup(leadId);
+      if (found.length > 0) out.set(leadId, found);
     }
     return out;
   }

@@ -857,36 +857,67 @@ export class SalesforceConnector implements CrmConnector {
   // -------------------------------------------------------------------------------------------------
   // What is already on a record (adopt after an unknown outcome), and first touch
 
-  async findTasks(leadId: string): Promise<ExistingTask[]> {
-    const who = soqlIdOrRefuse(leadId);
-    const taskFields = await this.fieldsOf('Task');
-    const reminder = this.has(taskFields, 'ReminderDateTime');
-    const select = ['Id', 'Subject', 'ActivityDate', 'OwnerId', ...(reminder ? ['ReminderDateTime'] : [])];
-    const rows = await this.query(
-      soql`SELECT ${select.map(soqlName)} FROM Task WHERE WhoId = ${who} AND Subject != ${soqlString(NOTE_SUBJECT)}`,
-      'Task query',
+  async findTasks(leadIds: string[]): Promise<Map<string, ExistingTask[]>> {
+    return this.tasksByWho(
+      leadIds,
+      async (who) => {
+        const reminder = this.has(await this.fieldsOf('Task'), 'ReminderDateTime');
+        const select = ['Id', 'WhoId', 'Subject', 'ActivityDate', 'OwnerId'];
+        if (reminder) select.push('ReminderDateTime');
+        return soql`SELECT ${select.map(soqlName)} FROM Task WHERE WhoId IN ${who} AND Subject != ${soqlString(NOTE_SUBJECT)}`;
+      },
+      (r) => {
+        const id = str(r['Id']);
+        const dueAt = toEpoch(r['ReminderDateTime']) ?? toEpoch(r['ActivityDate']);
+        if (id === undefined || dueAt === undefined) return undefined;
+        const task: ExistingTask = { id, subject: str(r['Subject']) ?? '', dueAt };
+        const ownerId = str(r['OwnerId']);
+        if (ownerId !== undefined) task.ownerId = ownerId;
+        return task;
+      },
     );
-    return rows.flatMap((r) => {
-      const id = str(r['Id']);
-      const dueAt = toEpoch(r['ReminderDateTime']) ?? toEpoch(r['ActivityDate']);
-      if (id === undefined || dueAt === undefined) return [];
-      const task: ExistingTask = { id, subject: str(r['Subject']) ?? '', dueAt };
-      const ownerId = str(r['OwnerId']);
-      if (ownerId !== undefined) task.ownerId = ownerId;
-      return [task];
-    });
   }
 
-  async findNotes(leadId: string): Promise<ExistingNote[]> {
-    const rows = await this.query(
-      soql`SELECT Id, Description, CreatedDate FROM Task WHERE WhoId = ${soqlIdOrRefuse(leadId)} AND Subject = ${soqlString(NOTE_SUBJECT)}`,
-      'Task query',
+  async findNotes(leadIds: string[]): Promise<Map<string, ExistingNote[]>> {
+    return this.tasksByWho(
+      leadIds,
+      (who) =>
+        Promise.resolve(
+          soql`SELECT Id, WhoId, Description, CreatedDate FROM Task WHERE WhoId IN ${who} AND Subject = ${soqlString(NOTE_SUBJECT)}`,
+        ),
+      (r) => {
+        const id = str(r['Id']);
+        const at = toEpoch(r['CreatedDate']);
+        return id === undefined || at === undefined
+          ? undefined
+          : { id, body: str(r['Description']) ?? '', at };
+      },
     );
-    return rows.flatMap((r) => {
-      const id = str(r['Id']);
-      const at = toEpoch(r['CreatedDate']);
-      return id === undefined || at === undefined ? [] : [{ id, body: str(r['Description']) ?? '', at }];
-    });
+  }
+
+  /**
+   * Tasks whose WhoId is one of the leads, by lead: one query per chunk of ids, not one per lead. Every id
+   * is checked before any call (a lookup's ids are never spliced into SOQL unchecked); a row is filed
+   * under the id asked for, whether it was given in its 15- or 18-character form.
+   */
+  private async tasksByWho<T>(
+    leadIds: readonly string[],
+    query: (who: SoqlFragment) => Promise<string>,
+    read: (row: SfRecord) => T | undefined,
+  ): Promise<Map<string, T[]>> {
+    const unique = [...new Set(leadIds)];
+    for (const id of unique) soqlIdOrRefuse(id);
+    const out = new Map<string, T[]>();
+    for (const part of idChunks(unique, 200)) {
+      const asked = new Map(part.map((id) => [id.slice(0, 15), id]));
+      for (const r of await this.query(await query(soqlIdList(part)), 'Task query')) {
+        const leadId = asked.get(str(r['WhoId'])?.slice(0, 15) ?? '');
+        const value = read(r);
+        if (leadId === undefined || value === undefined) continue;
+        out.set(leadId, [...(out.get(leadId) ?? []), value]);
+      }
+    }
+    return out;
   }
 
   async findEnrollment(leadId: string): Promise<ExistingEnrollment | undefined> {

@@ -61,8 +61,11 @@ export interface CreateEntry {
 export interface CreateKind<E extends CreateEntry> {
   /** Creates per call (the connector profile's batch size). */
   batchSize: number;
-  /** The CRM id of the create an earlier send made, among what the CRM holds for the lead; else undefined. */
-  find(entry: E): Promise<string | undefined>;
+  /**
+   * For each entry, in order, the CRM id of the create an earlier send made, among what the CRM holds for
+   * its lead, or undefined: all of them looked up together, in as few calls as the connector can.
+   */
+  find(entries: E[]): Promise<(string | undefined)[]>;
   /** One result per entry, in order. */
   send(entries: E[]): Promise<Result[]>;
 }
@@ -123,23 +126,30 @@ export class CreateProtocol {
     sink: CreateSink<E>,
   ): Promise<void> {
     const fresh: E[] = [];
+    const unresolved: E[] = [];
     const checkedBefore = (claim.now ?? this.deps.clock()) - claim.lookupLagMs;
     for (const entry of claimed) {
       const sentAt = entry.a.sentAt;
       if (sentAt === null) fresh.push(entry);
       else if (sentAt > checkedBefore) sink.busy(entry);
-      else
-        try {
-          const id = await kind.find(entry);
+      else unresolved.push(entry);
+    }
+    if (unresolved.length > 0) {
+      try {
+        const found = await kind.find(unresolved);
+        for (const [i, entry] of unresolved.entries()) {
+          const id = found[i];
           if (id === undefined) fresh.push(entry);
           else {
             this.adopted(entry.a, id);
             sink.record(entry, { ok: true, id }, 'keep');
           }
-        } catch (error) {
-          // Still unresolved: given back as it is, looked for again by the next attempt.
-          sink.record(entry, { ok: false, error: toFailure(error) }, 'keep');
         }
+      } catch (error) {
+        // Still unresolved: given back as they are, looked for again by the next attempt.
+        const failure = toFailure(error);
+        for (const entry of unresolved) sink.record(entry, { ok: false, error: failure }, 'keep');
+      }
     }
     await sink.flush();
     for (let i = 0; i < fresh.length; i += kind.batchSize) {

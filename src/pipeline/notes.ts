@@ -127,7 +127,10 @@ export class NoteWriter {
     };
     const kind: CreateKind<NoteEntry> = {
       batchSize: profile.batchSizes.notes,
-      find: async (e) => matchNote(await connector.findNotes(e.a.leadId), e.text, profile.noteText)?.id,
+      find: async (entries) => {
+        const existing = await connector.findNotes(entries.map((e) => e.a.leadId));
+        return entries.map((e) => matchNote(existing.get(e.a.leadId) ?? [], e.text, profile.noteText)?.id);
+      },
       send: (entries) =>
         connector.writeNotes(entries.map((e) => ({ leadId: e.a.leadId, text: e.text, key: e.a.key }))),
     };

@@ -176,7 +176,10 @@ export class WriteBack {
 
       const tasks: CreateKind<TaskEntry> = {
         batchSize: profile.batchSizes.tasks,
-        find: async (e) => matchTask(await connector.findTasks(e.a.leadId), e.input)?.id,
+        find: async (entries) => {
+          const existing = await connector.findTasks(entries.map((e) => e.a.leadId));
+          return entries.map((e) => matchTask(existing.get(e.a.leadId) ?? [], e.input)?.id);
+        },
         send: (entries) => connector.createTasks(entries.map((e) => e.input)),
       };
       await this.deps.creates.send(claim, await claimCreates(plan.tasks), tasks, sink);
@@ -194,8 +197,13 @@ export class WriteBack {
       }
       const enrollments: CreateKind<EnrollEntry> = {
         batchSize: profile.batchSizes.enrollments,
-        find: async (e) =>
-          matchEnrollment(await connector.findEnrollment(e.a.leadId), e.input.sequenceId)?.id,
+        // The connector reads one lead's enrollment per call.
+        find: async (entries) => {
+          const ids: (string | undefined)[] = [];
+          for (const e of entries)
+            ids.push(matchEnrollment(await connector.findEnrollment(e.a.leadId), e.input.sequenceId)?.id);
+          return ids;
+        },
         send: (entries) => this.enroll(batch, entries, now),
       };
       await this.deps.creates.send(claim, ready, enrollments, sink);

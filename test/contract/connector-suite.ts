@@ -99,7 +99,7 @@ export function connectorContract(name: string, setup: () => Promise<ContractFix
     });
 
     it('creates tasks in batch and finds them again on the lead (subject, due time, owner)', async () => {
-      const [lead] = await f.createLeads(1);
+      const [lead, other, bare] = await f.createLeads(3);
       const dueAt = f.now + 3_600_000;
       const results = await f.connector.createTasks([
         {
@@ -120,25 +120,52 @@ export function connectorContract(name: string, setup: () => Promise<ContractFix
           dueAt: dueAt + 60_000,
           priority: 'low',
         },
+        {
+          leadId: other!,
+          key: 't3',
+          ownerId: owner.id,
+          subject: 'Other',
+          body: 'routed',
+          dueAt,
+          priority: 'low',
+        },
       ]);
       expect(results.every((r) => r.ok && r.id !== undefined)).toBe(true);
-      const found = await f.connector.findTasks(lead!);
+      // Several leads looked up at once: each task under its own lead; a lead without tasks is absent.
+      const byLead = await f.connector.findTasks([lead!, other!, bare!]);
+      expect([...byLead.keys()].sort()).toEqual([lead!, other!].sort());
+      expect(byLead.get(other!)?.map((t) => [t.id, t.subject])).toEqual([
+        [results[2]?.ok ? results[2].id : '', 'Other'],
+      ]);
+      const found = byLead.get(lead!) ?? [];
       const call = found.find((t) => t.subject === 'Call back');
       expect(call).toBeDefined();
       expect(Math.abs(call!.dueAt - dueAt)).toBeLessThan(1_000);
       expect(call!.ownerId).toBe(owner.id);
-      expect(found.map((t) => t.id)).toEqual(expect.arrayContaining(results.map((r) => (r.ok ? r.id : ''))));
+      expect(found.map((t) => t.id).sort()).toEqual(
+        results
+          .slice(0, 2)
+          .map((r) => (r.ok ? r.id : ''))
+          .sort(),
+      );
     });
 
     it('writes notes and finds them again with the text sent', async () => {
-      const [lead] = await f.createLeads(1);
+      const [lead, other, bare] = await f.createLeads(3);
       const text = 'Routed by rule "EMEA enterprise": country = DE & employees ≥ 1000';
-      const [result] = await f.connector.writeNotes([{ leadId: lead!, key: 'n1', ownerId: owner.id, text }]);
-      expect(result).toMatchObject({ ok: true });
-      const notes = await f.connector.findNotes(lead!);
-      expect(
-        notes.some((n) => f.connector.profile.noteText(n.body).replace(/\s+/g, ' ').trim() === text),
-      ).toBe(true);
+      const results = await f.connector.writeNotes([
+        { leadId: lead!, key: 'n1', ownerId: owner.id, text },
+        { leadId: other!, key: 'n2', ownerId: owner.id, text: 'Routed by rule "catch-all"' },
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([true, true]);
+      const byLead = await f.connector.findNotes([lead!, other!, bare!]);
+      const texts = (id: string) =>
+        (byLead.get(id) ?? []).map((n) => f.connector.profile.noteText(n.body).replace(/\s+/g, ' ').trim());
+      expect([texts(lead!), texts(other!), byLead.has(bare!)]).toEqual([
+        [text],
+        ['Routed by rule "catch-all"'],
+        false,
+      ]);
     });
 
     it('enrolls in batch, one result per enrollment, and finds the enrollment again', async () => {

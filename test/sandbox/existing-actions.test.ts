@@ -81,15 +81,15 @@ describe('findTasks', () => {
     const ids = created.map((r) => (r.ok ? r.id : undefined));
     expect(ids.every((id) => id !== undefined)).toBe(true);
 
-    const found = await connector.findTasks(a);
-    expect(found.sort((x, y) => x.dueAt - y.dueAt)).toEqual([
+    const found = await connector.findTasks([a, b, none]);
+    expect([...found.keys()]).toEqual([a, b]);
+    expect(found.get(a)?.sort((x, y) => x.dueAt - y.dueAt)).toEqual([
       { id: ids[0], subject: 'New EMEA lead: BritCo Ltd', dueAt: due1, ownerId: ada.id },
       { id: ids[2], subject: 'Second look', dueAt: due2, ownerId: ada.id },
     ]);
-    await expect(connector.findTasks(b)).resolves.toEqual([
+    expect(found.get(b)).toEqual([
       { id: ids[1], subject: 'Demo request from Globex', dueAt: due1, ownerId: ada.id },
     ]);
-    await expect(connector.findTasks(none)).resolves.toEqual([]);
   });
 
   it('pages past the 200-result search page', async () => {
@@ -97,7 +97,7 @@ describe('findTasks', () => {
     const many = Array.from({ length: 205 }, (_, i) => task(a, `Task ${i}`, NOW + i * 60_000));
     const created = await connector.createTasks(many);
     expect(created.filter((r) => r.ok)).toHaveLength(205);
-    const found = await connector.findTasks(a);
+    const found = (await connector.findTasks([a])).get(a) ?? [];
     expect(found).toHaveLength(205);
     expect(new Set(found.map((t) => t.subject))).toEqual(new Set(many.map((t) => t.subject)));
   });
@@ -113,13 +113,12 @@ describe('findNotes', () => {
     const ids = written.map((r) => (r.ok ? r.id : undefined));
     expect(ids.every((id) => id !== undefined)).toBe(true);
 
-    await expect(connector.findNotes(a)).resolves.toEqual([
-      { id: ids[0], body: 'Routed: Enterprise demo requests in DACH', at: NOW },
-    ]);
-    await expect(connector.findNotes(b)).resolves.toEqual([
-      { id: ids[1], body: 'Routed: fallback', at: NOW },
-    ]);
-    await expect(connector.findNotes(none)).resolves.toEqual([]);
+    await expect(connector.findNotes([a, b, none])).resolves.toEqual(
+      new Map([
+        [a, [{ id: ids[0], body: 'Routed: Enterprise demo requests in DACH', at: NOW }]],
+        [b, [{ id: ids[1], body: 'Routed: fallback', at: NOW }]],
+      ]),
+    );
   });
 });
 

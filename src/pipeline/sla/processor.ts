@@ -508,7 +508,7 @@ export class SlaProcessor {
           r.expected,
           now,
           async () => {
-            const existing = await runtime.connector.findTasks(t.leadId);
+            const existing = (await runtime.connector.findTasks([t.leadId])).get(t.leadId) ?? [];
             return existing.find((x) => x.subject === subject && x.dueAt === t.dueAt)?.id;
           },
           async () => {

@@ -125,7 +125,9 @@ describe('findTasks', () => {
         ],
       });
     const { c } = connector();
-    await expect(c.findTasks('101')).resolves.toEqual([
+    const found = await c.findTasks(['101']);
+    expect([...found.keys()]).toEqual(['101']);
+    expect(found.get('101')).toEqual([
       {
         id: '30001',
         subject: 'New EMEA lead: BritCo Ltd',
@@ -144,12 +146,19 @@ describe('findTasks', () => {
     expect(bodies).toEqual([searchBody('101', TASK_PROPS), searchBody('101', TASK_PROPS, '2')]);
   });
 
-  it('a contact without tasks gets []', async () => {
+  it('several contacts: a search each (a result does not name its contact), one without tasks is absent', async () => {
     const scope = nock(API)
       .post('/crm/v3/objects/tasks/search', searchBody('777', TASK_PROPS))
-      .reply(200, { total: 0, results: [] });
+      .reply(200, { total: 0, results: [] })
+      .post('/crm/v3/objects/tasks/search', searchBody('101', TASK_PROPS))
+      .reply(200, {
+        total: 1,
+        results: [record('30001', { hs_task_subject: 'Call back', hs_timestamp: '1795000000000' })],
+      });
     const { c } = connector();
-    await expect(c.findTasks('777')).resolves.toEqual([]);
+    await expect(c.findTasks(['777', '101', '777'])).resolves.toEqual(
+      new Map([['101', [{ id: '30001', subject: 'Call back', dueAt: 1795000000000 }]]]),
+    );
     scope.done();
   });
 
@@ -157,7 +166,7 @@ describe('findTasks', () => {
     const { limiter, buckets } = recordingLimiter();
     const scope = nock(API).post('/crm/v3/objects/tasks/search').reply(200, { total: 0, results: [] });
     const { c } = connector({ limiter });
-    await c.findTasks('101');
+    await c.findTasks(['101']);
     scope.done();
     expect(buckets).toEqual(['search']);
   });
@@ -171,7 +180,7 @@ describe('findTasks', () => {
       policyName: 'SECONDLY',
     });
     const { c, slept, paused } = connector();
-    await expect(c.findTasks('101')).rejects.toMatchObject({
+    await expect(c.findTasks(['101'])).rejects.toMatchObject({
       kind: 'rate_limited',
       details: { retryAfterMs: 3 },
     });
@@ -196,7 +205,7 @@ describe('findTasks', () => {
         ],
       });
     const { c, slept } = connector();
-    await expect(c.findTasks('101')).rejects.toMatchObject({ kind: 'auth', details: { status: 403 } });
+    await expect(c.findTasks(['101'])).rejects.toMatchObject({ kind: 'auth', details: { status: 403 } });
     scope.done();
     expect(slept).toEqual([]);
   });
@@ -218,14 +227,21 @@ describe('findNotes', () => {
         ],
       });
     const { c } = connector();
-    await expect(c.findNotes('101')).resolves.toEqual([
-      {
-        id: '40001',
-        body: 'Routed by lead-router: Enterprise demo requests in DACH',
-        at: Date.parse('2026-11-26T11:59:00.000Z'),
-      },
-      { id: '40002', body: '', at: Date.parse('2026-11-26T11:30:00.000Z') },
-    ]);
+    await expect(c.findNotes(['101'])).resolves.toEqual(
+      new Map([
+        [
+          '101',
+          [
+            {
+              id: '40001',
+              body: 'Routed by lead-router: Enterprise demo requests in DACH',
+              at: Date.parse('2026-11-26T11:59:00.000Z'),
+            },
+            { id: '40002', body: '', at: Date.parse('2026-11-26T11:30:00.000Z') },
+          ],
+        ],
+      ]),
+    );
     scope.done();
   });
 
@@ -237,7 +253,7 @@ describe('findNotes', () => {
       .post('/crm/v3/objects/notes/search')
       .reply(200, { total: 0, results: [] });
     const { c, slept } = connector({ limiter });
-    await expect(c.findNotes('101')).resolves.toEqual([]);
+    await expect(c.findNotes(['101'])).resolves.toEqual(new Map());
     scope.done();
     expect(slept).toEqual([2]);
     expect(buckets).toEqual(['search', 'search']);

@@ -115,10 +115,10 @@ describe('connector uses the right bucket', () => {
         return [200, { total: 0, results: [] }];
       });
     const c = new HubSpotConnector({ portalId: '1', accessToken, limiter });
-    await c.findTasks('101');
+    await c.findTasks(['101']);
     // A slot that comes two minutes after the call queued: the token read then may be near its end.
     waitMs = 120_000;
-    await c.findTasks('101');
+    await c.findTasks(['101']);
     scope.done();
     expect(events).toEqual(['token 1', 'slot search', 'token 2', 'slot search', 'token 3']);
     expect(bearers).toEqual(['Bearer t1', 'Bearer t3']);

@@ -598,9 +598,10 @@ describe('tasks, notes and cadences', () => {
           b.records[0]?.['Status'] === 'Completed' && b.records[0]?.['Subject'] === NOTE_SUBJECT,
       )
       .reply(200, [{ id: sfId('00T', 9), success: true }], JSON_TYPE);
-    query(scope, (q) => q.includes(`FROM Task WHERE WhoId = '${LEAD}' AND Subject = '${NOTE_SUBJECT}'`), [
+    query(scope, (q) => q.includes(`FROM Task WHERE WhoId IN ('${LEAD}') AND Subject = '${NOTE_SUBJECT}'`), [
       record('Task', {
         Id: sfId('00T', 9),
+        WhoId: LEAD,
         Description: 'rule 2 matched',
         CreatedDate: '2026-01-01T00:00:00.000+0000',
       }),
@@ -609,9 +610,9 @@ describe('tasks, notes and cadences', () => {
     expect(await c.writeNotes([{ leadId: LEAD, key: 'n1', text: 'rule 2 matched' }])).toEqual([
       { ok: true, id: sfId('00T', 9) },
     ]);
-    expect(await c.findNotes(LEAD)).toEqual([
-      { id: sfId('00T', 9), body: 'rule 2 matched', at: Date.UTC(2026, 0, 1) },
-    ]);
+    expect(await c.findNotes([LEAD])).toEqual(
+      new Map([[LEAD, [{ id: sfId('00T', 9), body: 'rule 2 matched', at: Date.UTC(2026, 0, 1) }]]]),
+    );
     scope.done();
   });
 
@@ -659,7 +660,7 @@ describe('tasks, notes and cadences', () => {
     expect(results[2]).toMatchObject({ ok: false, error: { kind: 'invalid' } });
   });
 
-  it('finds existing tasks (not notes) and the running cadence tracker', async () => {
+  it('finds existing tasks (not notes) of several leads in one query, and the running cadence tracker', async () => {
     const scope = nock(INSTANCE);
     describe_(
       scope,
@@ -672,15 +673,24 @@ describe('tasks, notes and cadences', () => {
     query(
       scope,
       (q) =>
-        q.includes(`FROM Task WHERE WhoId = '${LEAD}' AND Subject != '${NOTE_SUBJECT}'`) &&
-        q.includes('ReminderDateTime'),
+        q.includes(
+          `FROM Task WHERE WhoId IN ('${LEAD}', '${LEAD2}', '${CONTACT}') AND Subject != '${NOTE_SUBJECT}'`,
+        ) && q.includes('ReminderDateTime'),
       [
         record('Task', {
           Id: sfId('00T', 1),
+          WhoId: LEAD,
           Subject: 'Call',
           ActivityDate: '2026-03-03',
           ReminderDateTime: '2026-03-03T14:30:00.000+0000',
           OwnerId: ADA,
+        }),
+        // Filed under the id asked for, whichever form of it the org answers with.
+        record('Task', {
+          Id: sfId('00T', 2),
+          WhoId: LEAD2.slice(0, 15),
+          Subject: 'Email',
+          ActivityDate: '2026-03-04',
         }),
       ],
     );
@@ -692,15 +702,18 @@ describe('tasks, notes and cadences', () => {
       }),
     ]);
     const c = connector();
-    expect(await c.findTasks(LEAD)).toEqual([
-      { id: sfId('00T', 1), subject: 'Call', dueAt: Date.UTC(2026, 2, 3, 14, 30), ownerId: ADA },
-    ]);
+    expect(await c.findTasks([LEAD, LEAD2, CONTACT])).toEqual(
+      new Map([
+        [LEAD, [{ id: sfId('00T', 1), subject: 'Call', dueAt: Date.UTC(2026, 2, 3, 14, 30), ownerId: ADA }]],
+        [LEAD2, [{ id: sfId('00T', 2), subject: 'Email', dueAt: Date.UTC(2026, 2, 4) }]],
+      ]),
+    );
     expect(await c.findEnrollment(LEAD)).toEqual({ id: sfId('0sl', 1), sequenceId: sfId('77C', 1) });
     scope.done();
   });
 
   it('refuses a lookup with a malformed id before any call', async () => {
-    await expect(connector().findTasks("00Q' OR Id != '")).rejects.toMatchObject({ kind: 'invalid' });
+    await expect(connector().findTasks([LEAD, "00Q' OR Id != '"])).rejects.toMatchObject({ kind: 'invalid' });
     await expect(connector().findEnrollment('x')).rejects.toBeInstanceOf(CrmError);
   });
 });
