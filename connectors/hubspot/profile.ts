@@ -108,6 +108,7 @@ export const HUBSPOT_PROFILE: ConnectorProfile = {
   buckets: HUBSPOT_BUCKETS,
   // Two batches' calls keep a portal's 110 calls per 10 s busy through a burst (bench:e2e).
   batchesInFlight: 2,
+  // Lookups read associations first, but a contact they leave out is searched for, and search lags.
   lookupLagMs: SEARCH_LAG_MS,
   leadFieldProperties: contactPropertyByField(),
   noteText: hubspotNoteText,

@@ -13,6 +13,11 @@ const KNOWN_CALLS: Record<string, string> = {
   'POST /crm/v3/objects/tasks/batch/create': 'task.batch',
   'POST /crm/v3/objects/notes/batch/create': 'note.batch',
   'POST /crm/v3/objects/companies/search': 'company.search',
+  // Looking for creates whose answer was lost: the contacts' tasks or notes, then the records themselves.
+  'POST /crm/v4/associations/contacts/tasks/batch/read': 'task.lookup',
+  'POST /crm/v4/associations/contacts/notes/batch/read': 'note.lookup',
+  'POST /crm/v3/objects/tasks/batch/read': 'task.read',
+  'POST /crm/v3/objects/notes/batch/read': 'note.read',
   'POST /automation/v4/sequences/enrollments': 'enroll',
   'GET /crm/v3/owners': 'owners',
   'GET /automation/v4/sequences': 'sequences',

@@ -43,9 +43,9 @@ export class NoteWriter {
    * Writes planned notes. A tenant's notes are written once a full batch waits, once the oldest waited
    * `NOTE_MAX_WAIT_MS`, or once its inbox is quiet — at once when this worker is `idle`, after
    * `NOTE_DELAY_MS` when it is `busy` with other tenants; `all` writes every note. `stop` writes every
-   * note never sent: one whose earlier send went unanswered must be looked for in the CRM first (on
-   * HubSpot a search apiece, 5 a second), which could hold a stopping process past its grace period, so
-   * it is left for the next flush of any worker.
+   * note never sent: one whose earlier send went unanswered must be looked for in the CRM first, calls
+   * that could hold a stopping process past its grace period when the CRM is slow or its budget spent,
+   * so it is left for the next flush of any worker.
    */
   async flush(now: number, pace: NotePace): Promise<number> {
     let written = 0;

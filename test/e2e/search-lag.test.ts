@@ -1,7 +1,8 @@
 // The worker against two HubSpot behaviours, end to end: a task create HubSpot applied but whose answer
-// was lost must be found by search, and search lags creates, so the worker looks only after its verify
-// delay (longer than the lag here) and adopts the task instead of creating it twice; and batch answers
-// come in no promised order, so each result is tied to its lead by the objectWriteTraceId HubSpot echoes.
+// was lost must be found (through the contact's associations, or a search, which lags creates, for a
+// contact they leave out), so the worker looks only after its verify delay (longer than the lag here)
+// and adopts the task instead of creating it twice; and batch answers come in no promised order, so each
+// result is tied to its lead by the objectWriteTraceId HubSpot echoes.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -8,7 +8,10 @@ import type { Portal } from '../store.js';
 import { parseBody } from './crm-objects.js';
 
 const specs = z.array(z.object({ associationCategory: z.string(), associationTypeId: z.number().int() }));
-const batchRead = z.object({ inputs: z.array(z.object({ id: z.string() })) });
+// An input may carry the `after` a previous answer's row gave, for that object's next page.
+const batchRead = z.object({ inputs: z.array(z.object({ id: z.string(), after: z.string().optional() })) });
+/** Associations per object in one answer, batch or single (hubspot.md §4.5: "Limit 500 per call"). */
+const ASSOCIATIONS_PAGE = 500;
 const batchCreate = z.object({
   inputs: z.array(
     z.object({ from: z.object({ id: z.string() }), to: z.object({ id: z.string() }), types: specs }),
@@ -102,7 +105,7 @@ export function associationsRouter(ctx: SandboxContext): Router {
     const from = parseObjectType(param(req, 'fromType'));
     const to = parseObjectType(param(req, 'toType'));
     portal.getObject(from, param(req, 'fromId'));
-    const limit = Math.min(Number(queryString(req, 'limit') ?? 500), 500);
+    const limit = Math.min(Number(queryString(req, 'limit') ?? ASSOCIATIONS_PAGE), ASSOCIATIONS_PAGE);
     const after = Number(queryString(req, 'after') ?? 0);
     const all = associated(portal, from, param(req, 'fromId'), to);
     const page = all.slice(after, after + limit);
@@ -121,7 +124,16 @@ export function associationsRouter(ctx: SandboxContext): Router {
       status: 'COMPLETE',
       results: body.inputs
         .filter((i) => portal.objects[from].has(i.id))
-        .map((i) => ({ from: { id: i.id }, to: associated(portal, from, i.id, to) })),
+        .map((i) => {
+          const all = associated(portal, from, i.id, to);
+          const after = Number(i.after ?? 0);
+          const next = after + ASSOCIATIONS_PAGE;
+          return {
+            from: { id: i.id },
+            to: all.slice(after, next),
+            ...(next < all.length ? { paging: { next: { after: String(next) } } } : {}),
+          };
+        }),
       startedAt,
       completedAt: iso(),
     });

@@ -1,6 +1,7 @@
 // Contract tests for reading back what a lead already has (findTasks, findNotes, findEnrollment), used
-// when a create's outcome is unknown: CRM search with the `associations.contact` pseudo-property
-// (CRM search guide, "Search through associations"; hubspot.md §4.3, §5) and the enrollment by contact
+// when a create's outcome is unknown: the associations v4 batch read and the objects' batch read
+// (hubspot.md §4.4, §4.5), CRM search with the `associations.contact` pseudo-property for a contact the
+// associations answer leaves out (CRM search guide, "Search through associations"; §4.3, §5), and the enrollment by contact
 // (hubspot.md §6), answered by nock with the documented payloads, through the real @hubspot/api-client.
 import { HUBSPOT_BUCKETS } from '../../../connectors/hubspot/profile.js';
 import nock from 'nock';
@@ -90,95 +91,162 @@ const ENROLLMENT = {
 
 useNockContract(limiters);
 
+/** One contact's row of the associations batch read (hubspot.md §4.5, the documented example's shape). */
+const associated = (contactId: string, toIds: number[], type: { typeId: number; label: string | null }) => ({
+  from: { id: contactId },
+  to: toIds.map((toObjectId) => ({
+    toObjectId,
+    associationTypes: [{ category: 'HUBSPOT_DEFINED', ...type }],
+  })),
+});
+const TO_TASK = { typeId: 204, label: null };
+const TO_NOTE = { typeId: 202, label: null };
+const batchRead = (ids: string[], properties: string[]) => ({
+  inputs: ids.map((id) => ({ id })),
+  properties,
+  propertiesWithHistory: [],
+});
+const batchAnswer = (results: unknown[]) => ({
+  status: 'COMPLETE',
+  results,
+  startedAt: '2026-11-26T12:00:00.000Z',
+  completedAt: '2026-11-26T12:00:00.050Z',
+});
+
 describe('findTasks', () => {
-  it('searches tasks by associations.contact, follows paging, maps subject, due time and owner', async () => {
+  it('names the contacts’ tasks in one associations batch read, pages a long list, reads them 100 a call', async () => {
+    const ids = Array.from({ length: 101 }, (_, i) => 30001 + i);
+    const scope = nock(API)
+      .post('/crm/v4/associations/contacts/tasks/batch/read', { inputs: [{ id: '101' }, { id: '102' }] })
+      .matchHeader('authorization', 'Bearer CIrT-access')
+      .reply(
+        200,
+        batchAnswer([
+          {
+            ...associated('101', ids.slice(0, 100), TO_TASK),
+            paging: { next: { after: 'MTAw', link: '?after=MTAw' } },
+          },
+          associated('102', [], TO_TASK),
+        ]),
+      )
+      // The rest of 101's list: asked again with the `after` its row gave, alongside its id.
+      .post('/crm/v4/associations/contacts/tasks/batch/read', { inputs: [{ id: '101', after: 'MTAw' }] })
+      .reply(200, batchAnswer([associated('101', [ids[100]!], TO_TASK)]))
+      .post('/crm/v3/objects/tasks/batch/read', batchRead(ids.slice(0, 100).map(String), TASK_PROPS))
+      .reply(
+        200,
+        batchAnswer(
+          ids.slice(0, 100).map((id, i) =>
+            i === 0
+              ? record(String(id), {
+                  hs_task_subject: 'New EMEA lead: BritCo Ltd',
+                  hs_timestamp: '2026-11-26T14:00:00.000Z',
+                  hubspot_owner_id: '41629779',
+                })
+              : // hs_timestamp as epoch ms is accepted too (§5); no owner → no ownerId.
+                record(String(id), {
+                  hs_task_subject: `Task ${i}`,
+                  hs_timestamp: '1795000000000',
+                  hubspot_owner_id: null,
+                }),
+          ),
+        ),
+      )
+      .post('/crm/v3/objects/tasks/batch/read', batchRead([String(ids[100])], TASK_PROPS))
+      // A task deleted since: an error in a 207, so not there.
+      .reply(207, {
+        ...batchAnswer([]),
+        numErrors: 1,
+        errors: [
+          {
+            status: 'error',
+            category: 'OBJECT_NOT_FOUND',
+            message:
+              'Could not get some TASK objects, they may be deleted or not exist. Check that ids are valid.',
+            context: { ids: [String(ids[100])] },
+          },
+        ],
+      });
+    const { c } = connector();
+    const found = await c.findTasks(['101', '102', '101']);
+    scope.done();
+    expect([...found.keys()]).toEqual(['101']);
+    const tasks = found.get('101')!;
+    expect(tasks).toHaveLength(100);
+    expect(tasks[0]).toEqual({
+      id: '30001',
+      subject: 'New EMEA lead: BritCo Ltd',
+      dueAt: Date.parse('2026-11-26T14:00:00.000Z'),
+      ownerId: '41629779',
+    });
+    expect(tasks[1]).toEqual({ id: '30002', subject: 'Task 1', dueAt: 1795000000000 });
+  });
+
+  it('a contact the associations answer leaves out is searched for on its own, every page', async () => {
     const bodies: unknown[] = [];
     const scope = nock(API)
-      .post('/crm/v3/objects/tasks/search', (b: unknown) => (bodies.push(b), true))
-      .matchHeader('authorization', 'Bearer CIrT-access')
-      .reply(200, {
-        total: 3,
-        results: [
-          record('30001', {
-            hs_task_subject: 'New EMEA lead: BritCo Ltd',
-            hs_timestamp: '2026-11-26T14:00:00.000Z',
-            hubspot_owner_id: '41629779',
-          }),
-          // hs_timestamp as epoch ms is accepted too (§5); no owner → no ownerId.
-          record('30002', {
-            hs_task_subject: 'Call back',
-            hs_timestamp: '1795000000000',
-            hubspot_owner_id: null,
-          }),
+      .post('/crm/v4/associations/contacts/tasks/batch/read')
+      .reply(207, {
+        ...batchAnswer([associated('102', [], TO_TASK)]),
+        numErrors: 1,
+        errors: [
+          { status: 'error', category: 'VALIDATION_ERROR', message: 'no associations for 101', context: {} },
         ],
-        paging: { next: { after: '2', link: '?after=2' } },
       })
       .post('/crm/v3/objects/tasks/search', (b: unknown) => (bodies.push(b), true))
       .reply(200, {
-        total: 3,
-        results: [
-          record('30003', {
-            hs_task_subject: 'Demo request from Globex',
-            hs_timestamp: '2026-11-26T12:15:00.000Z',
-            hubspot_owner_id: '500',
-          }),
-        ],
-      });
-    const { c } = connector();
-    const found = await c.findTasks(['101']);
-    expect([...found.keys()]).toEqual(['101']);
-    expect(found.get('101')).toEqual([
-      {
-        id: '30001',
-        subject: 'New EMEA lead: BritCo Ltd',
-        dueAt: Date.parse('2026-11-26T14:00:00.000Z'),
-        ownerId: '41629779',
-      },
-      { id: '30002', subject: 'Call back', dueAt: 1795000000000 },
-      {
-        id: '30003',
-        subject: 'Demo request from Globex',
-        dueAt: Date.parse('2026-11-26T12:15:00.000Z'),
-        ownerId: '500',
-      },
-    ]);
-    scope.done();
-    expect(bodies).toEqual([searchBody('101', TASK_PROPS), searchBody('101', TASK_PROPS, '2')]);
-  });
-
-  it('several contacts: a search each (a result does not name its contact), one without tasks is absent', async () => {
-    const scope = nock(API)
-      .post('/crm/v3/objects/tasks/search', searchBody('777', TASK_PROPS))
-      .reply(200, { total: 0, results: [] })
-      .post('/crm/v3/objects/tasks/search', searchBody('101', TASK_PROPS))
-      .reply(200, {
-        total: 1,
+        total: 2,
         results: [record('30001', { hs_task_subject: 'Call back', hs_timestamp: '1795000000000' })],
+        paging: { next: { after: '1', link: '?after=1' } },
+      })
+      .post('/crm/v3/objects/tasks/search', (b: unknown) => (bodies.push(b), true))
+      .reply(200, {
+        total: 2,
+        results: [record('30002', { hs_task_subject: 'Demo', hs_timestamp: '2026-11-26T12:15:00.000Z' })],
       });
     const { c } = connector();
-    await expect(c.findTasks(['777', '101', '777'])).resolves.toEqual(
-      new Map([['101', [{ id: '30001', subject: 'Call back', dueAt: 1795000000000 }]]]),
+    await expect(c.findTasks(['101', '102'])).resolves.toEqual(
+      new Map([
+        [
+          '101',
+          [
+            { id: '30001', subject: 'Call back', dueAt: 1795000000000 },
+            { id: '30002', subject: 'Demo', dueAt: Date.parse('2026-11-26T12:15:00.000Z') },
+          ],
+        ],
+      ]),
     );
     scope.done();
+    expect(bodies).toEqual([searchBody('101', TASK_PROPS), searchBody('101', TASK_PROPS, '1')]);
   });
 
-  it('runs through the search bucket', async () => {
+  it('runs through the general bucket, and the search bucket only for a contact left out', async () => {
     const { limiter, buckets } = recordingLimiter();
-    const scope = nock(API).post('/crm/v3/objects/tasks/search').reply(200, { total: 0, results: [] });
+    const scope = nock(API)
+      .post('/crm/v4/associations/contacts/tasks/batch/read')
+      .reply(200, batchAnswer([associated('101', [30001], TO_TASK)]))
+      .post('/crm/v3/objects/tasks/batch/read')
+      .reply(200, batchAnswer([record('30001', { hs_task_subject: 'Call', hs_timestamp: '1795000000000' })]))
+      .post('/crm/v3/objects/tasks/search')
+      .reply(200, { total: 0, results: [] });
     const { c } = connector({ limiter });
-    await c.findTasks(['101']);
+    await c.findTasks(['101', '777']);
     scope.done();
-    expect(buckets).toEqual(['search']);
+    expect(buckets).toEqual(['general', 'general', 'search']);
   });
 
   it("429 with the search's secondly limit pauses the search bucket for the window; passed up", async () => {
-    const scope = nock(API).post('/crm/v3/objects/tasks/search').reply(429, {
-      status: 'error',
-      message: 'You have reached your secondly limit.',
-      errorType: 'RATE_LIMIT',
-      correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24',
-      policyName: 'SECONDLY',
-    });
+    const scope = nock(API)
+      .post('/crm/v4/associations/contacts/tasks/batch/read')
+      .reply(200, batchAnswer([]))
+      .post('/crm/v3/objects/tasks/search')
+      .reply(429, {
+        status: 'error',
+        message: 'You have reached your secondly limit.',
+        errorType: 'RATE_LIMIT',
+        correlationId: 'c033cdaa-2c40-4a64-ae48-b4cec88dad24',
+        policyName: 'SECONDLY',
+      });
     const { c, slept, paused } = connector();
     await expect(c.findTasks(['101'])).rejects.toMatchObject({
       kind: 'rate_limited',
@@ -191,7 +259,7 @@ describe('findTasks', () => {
 
   it('403 missing scopes is auth and not retried', async () => {
     const scope = nock(API)
-      .post('/crm/v3/objects/tasks/search')
+      .post('/crm/v4/associations/contacts/tasks/batch/read')
       .reply(403, {
         status: 'error',
         message: "This app hasn't been granted all required scopes to make this call.",
@@ -212,20 +280,22 @@ describe('findTasks', () => {
 });
 
 describe('findNotes', () => {
-  it('searches notes by associations.contact and maps body and time', async () => {
+  it('reads the contacts’ notes through their associations and maps body and time', async () => {
     const scope = nock(API)
-      .post('/crm/v3/objects/notes/search', searchBody('101', NOTE_PROPS))
+      .post('/crm/v4/associations/contacts/notes/batch/read', { inputs: [{ id: '101' }] })
       .matchHeader('authorization', 'Bearer CIrT-access')
-      .reply(200, {
-        total: 2,
-        results: [
+      .reply(200, batchAnswer([associated('101', [40001, 40002], TO_NOTE)]))
+      .post('/crm/v3/objects/notes/batch/read', batchRead(['40001', '40002'], NOTE_PROPS))
+      .reply(
+        200,
+        batchAnswer([
           record('40001', {
             hs_note_body: 'Routed by lead-router: Enterprise demo requests in DACH',
             hs_timestamp: '2026-11-26T11:59:00.000Z',
           }),
           record('40002', { hs_note_body: null, hs_timestamp: '2026-11-26T11:30:00.000Z' }),
-        ],
-      });
+        ]),
+      );
     const { c } = connector();
     await expect(c.findNotes(['101'])).resolves.toEqual(
       new Map([
@@ -245,18 +315,16 @@ describe('findNotes', () => {
     scope.done();
   });
 
-  it('5xx is retried with backoff, through the search bucket', async () => {
-    const { limiter, buckets } = recordingLimiter();
+  it('5xx is retried with backoff', async () => {
     const scope = nock(API)
-      .post('/crm/v3/objects/notes/search')
+      .post('/crm/v4/associations/contacts/notes/batch/read')
       .reply(502, 'Bad Gateway')
-      .post('/crm/v3/objects/notes/search')
-      .reply(200, { total: 0, results: [] });
-    const { c, slept } = connector({ limiter });
+      .post('/crm/v4/associations/contacts/notes/batch/read')
+      .reply(200, batchAnswer([associated('101', [], TO_NOTE)]));
+    const { c, slept } = connector();
     await expect(c.findNotes(['101'])).resolves.toEqual(new Map());
     scope.done();
     expect(slept).toEqual([2]);
-    expect(buckets).toEqual(['search', 'search']);
   });
 });
 

@@ -108,19 +108,20 @@ describe('connector uses the right bucket', () => {
     };
     const bearers: string[] = [];
     const scope = nock('https://api.hubapi.com')
-      .post('/crm/v3/objects/tasks/search')
+      .get('/crm/v3/owners/')
+      .query(true)
       .twice()
       .reply(function () {
         bearers.push(String(this.req.headers['authorization']));
-        return [200, { total: 0, results: [] }];
+        return [200, { results: [] }];
       });
     const c = new HubSpotConnector({ portalId: '1', accessToken, limiter });
-    await c.findTasks(['101']);
+    await expect(c.checkConnection()).resolves.toEqual({ ok: true });
     // A slot that comes two minutes after the call queued: the token read then may be near its end.
     waitMs = 120_000;
-    await c.findTasks(['101']);
+    await expect(c.checkConnection()).resolves.toEqual({ ok: true });
     scope.done();
-    expect(events).toEqual(['token 1', 'slot search', 'token 2', 'slot search', 'token 3']);
+    expect(events).toEqual(['token 1', 'slot general', 'token 2', 'slot general', 'token 3']);
     expect(bearers).toEqual(['Bearer t1', 'Bearer t3']);
   });
 });
