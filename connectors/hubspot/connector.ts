@@ -916,10 +916,10 @@ export class HubSpotConnector implements CrmConnector {
   /**
    * The tasks or notes associated with each contact, by contact: the associations batch read (§4.5) names
    * them for 100 contacts a call (a long list in pages, each asked for again with its `after`), then a
-   * batch read per 100 records gives their properties, all from the
-   * 110/10 s budget. A contact the associations answer leaves out (an error in a 207; how HubSpot answers
-   * for a contact with none is unconfirmed) is searched for on its own, as search results do not name
-   * their contact: a contact is never taken to have none unless an answer says so.
+   * batch read per 100 records gives their properties, all from the 110/10 s budget. A contact the
+   * associations answer leaves out (an error in a 207; how HubSpot answers for a contact with none is
+   * unconfirmed) is searched for on its own, as search results do not name their contact: a contact is
+   * never taken to have none unless an answer says so.
    */
   private async associatedWithContacts(
     object: 'tasks' | 'notes',
