@@ -873,44 +873,23 @@ export class HubSpotConnector implements CrmConnector {
   }
 
   async findTasks(leadIds: string[]): Promise<Map<string, ExistingTask[]>> {
-    const out = new Map<string, ExistingTask[]>();
-    for (const [leadId, objects] of await this.associatedWithContacts(
-      'tasks',
-      leadIds,
-      TASK_LOOKUP_PROPERTIES,
-    )) {
-      const tasks: ExistingTask[] = [];
-      for (const obj of objects) {
-        const dueAt = toEpoch(obj.properties['hs_timestamp']);
-        // hs_timestamp is required on create (§5), so a task without one is not one we made.
-        if (dueAt === undefined) continue;
-        const ownerId = obj.properties['hubspot_owner_id'];
-        const task: ExistingTask = { id: obj.id, subject: obj.properties['hs_task_subject'] ?? '', dueAt };
-        if (ownerId !== null && ownerId !== undefined && ownerId !== '') task.ownerId = ownerId;
-        tasks.push(task);
-      }
-      if (tasks.length > 0) out.set(leadId, tasks);
-    }
-    return out;
+    return this.associatedWithContacts('tasks', leadIds, TASK_LOOKUP_PROPERTIES, (obj) => {
+      const dueAt = toEpoch(obj.properties['hs_timestamp']);
+      // hs_timestamp is required on create (§5), so a task without one is not one we made.
+      if (dueAt === undefined) return undefined;
+      const ownerId = obj.properties['hubspot_owner_id'];
+      const task: ExistingTask = { id: obj.id, subject: obj.properties['hs_task_subject'] ?? '', dueAt };
+      if (ownerId !== null && ownerId !== undefined && ownerId !== '') task.ownerId = ownerId;
+      return task;
+    });
   }
 
   async findNotes(leadIds: string[]): Promise<Map<string, ExistingNote[]>> {
-    const out = new Map<string, ExistingNote[]>();
-    for (const [leadId, objects] of await this.associatedWithContacts(
-      'notes',
-      leadIds,
-      NOTE_LOOKUP_PROPERTIES,
-    )) {
-      const notes: ExistingNote[] = [];
-      for (const obj of objects) {
-        const at = toEpoch(obj.properties['hs_timestamp']);
-        // As for tasks: hs_timestamp is required on create, and writeNotes always sets it.
-        if (at === undefined) continue;
-        notes.push({ id: obj.id, body: obj.properties['hs_note_body'] ?? '', at });
-      }
-      if (notes.length > 0) out.set(leadId, notes);
-    }
-    return out;
+    return this.associatedWithContacts('notes', leadIds, NOTE_LOOKUP_PROPERTIES, (obj) => {
+      const at = toEpoch(obj.properties['hs_timestamp']);
+      // As for tasks: hs_timestamp is required on create, and writeNotes always sets it.
+      return at === undefined ? undefined : { id: obj.id, body: obj.properties['hs_note_body'] ?? '', at };
+    });
   }
 
   /**
@@ -919,13 +898,14 @@ export class HubSpotConnector implements CrmConnector {
    * batch read per 100 records gives their properties, all from the 110/10 s budget. A contact the
    * associations answer leaves out (an error in a 207; how HubSpot answers for a contact with none is
    * unconfirmed) is searched for on its own, as search results do not name their contact: a contact is
-   * never taken to have none unless an answer says so.
+   * never taken to have none unless an answer says so. Contacts with nothing `read` keeps are absent.
    */
-  private async associatedWithContacts(
+  private async associatedWithContacts<T>(
     object: 'tasks' | 'notes',
     leadIds: string[],
     properties: string[],
-  ): Promise<Map<string, HubSpotObject[]>> {
+    read: (obj: HubSpotObject) => T | undefined,
+  ): Promise<Map<string, T[]>> {
     const idsByContact = new Map<string, string[]>();
     const unanswered: string[] = [];
     for (const part of chunk([...new Set(leadIds)], BATCH_SIZE)) {
@@ -974,14 +954,18 @@ export class HubSpotConnector implements CrmConnector {
       // One deleted since the associations were read is missing (an error in a 207): not there.
       for (const obj of res.results) records.set(obj.id, obj);
     }
-    const out = new Map<string, HubSpotObject[]>();
+    const out = new Map<string, T[]>();
+    const keep = (contactId: string, objects: HubSpotObject[]) => {
+      const items = objects.flatMap((obj) => read(obj) ?? []);
+      if (items.length > 0) out.set(contactId, items);
+    };
     for (const [contactId, ids] of idsByContact)
-      out.set(
+      keep(
         contactId,
         ids.flatMap((id) => records.get(id) ?? []),
       );
     for (const contactId of unanswered)
-      out.set(contactId, await this.searchByContact(object, contactId, properties));
+      keep(contactId, await this.searchByContact(object, contactId, properties));
     return out;
   }
 
