@@ -858,14 +858,13 @@ export class SalesforceConnector implements CrmConnector {
   // What is already on a record (adopt after an unknown outcome), and first touch
 
   async findTasks(leadIds: string[]): Promise<Map<string, ExistingTask[]>> {
+    const ids = checkedLookupIds(leadIds);
+    const select = ['Id', 'WhoId', 'Subject', 'ActivityDate', 'OwnerId'];
+    if (this.has(await this.fieldsOf('Task'), 'ReminderDateTime')) select.push('ReminderDateTime');
     return this.tasksByWho(
-      leadIds,
-      async (who) => {
-        const reminder = this.has(await this.fieldsOf('Task'), 'ReminderDateTime');
-        const select = ['Id', 'WhoId', 'Subject', 'ActivityDate', 'OwnerId'];
-        if (reminder) select.push('ReminderDateTime');
-        return soql`SELECT ${select.map(soqlName)} FROM Task WHERE WhoId IN ${who} AND Subject != ${soqlString(NOTE_SUBJECT)}`;
-      },
+      ids,
+      (who) =>
+        soql`SELECT ${select.map(soqlName)} FROM Task WHERE WhoId IN ${who} AND Subject != ${soqlString(NOTE_SUBJECT)}`,
       (r) => {
         const id = str(r['Id']);
         const dueAt = toEpoch(r['ReminderDateTime']) ?? toEpoch(r['ActivityDate']);
@@ -880,11 +879,9 @@ export class SalesforceConnector implements CrmConnector {
 
   async findNotes(leadIds: string[]): Promise<Map<string, ExistingNote[]>> {
     return this.tasksByWho(
-      leadIds,
+      checkedLookupIds(leadIds),
       (who) =>
-        Promise.resolve(
-          soql`SELECT Id, WhoId, Description, CreatedDate FROM Task WHERE WhoId IN ${who} AND Subject = ${soqlString(NOTE_SUBJECT)}`,
-        ),
+        soql`SELECT Id, WhoId, Description, CreatedDate FROM Task WHERE WhoId IN ${who} AND Subject = ${soqlString(NOTE_SUBJECT)}`,
       (r) => {
         const id = str(r['Id']);
         const at = toEpoch(r['CreatedDate']);
@@ -896,21 +893,19 @@ export class SalesforceConnector implements CrmConnector {
   }
 
   /**
-   * Tasks whose WhoId is one of the leads, by lead: one query per chunk of ids, not one per lead. Every id
-   * is checked before any call (a lookup's ids are never spliced into SOQL unchecked); a row is filed
-   * under the id asked for, whether it was given in its 15- or 18-character form.
+   * Tasks whose WhoId is one of the leads (checked ids, see `checkedLookupIds`), by lead: one query per
+   * chunk of ids, not one per lead. A row is filed under the id asked for, whether it was given in its 15-
+   * or 18-character form.
    */
   private async tasksByWho<T>(
-    leadIds: readonly string[],
-    query: (who: SoqlFragment) => Promise<string>,
+    ids: readonly string[],
+    query: (who: SoqlFragment) => string,
     read: (row: SfRecord) => T | undefined,
   ): Promise<Map<string, T[]>> {
-    const unique = [...new Set(leadIds)];
-    for (const id of unique) soqlIdOrRefuse(id);
     const out = new Map<string, T[]>();
-    for (const part of idChunks(unique, 200)) {
+    for (const part of idChunks(ids, 200)) {
       const asked = new Map(part.map((id) => [id.slice(0, 15), id]));
-      for (const r of await this.query(await query(soqlIdList(part)), 'Task query')) {
+      for (const r of await this.query(query(soqlIdList(part)), 'Task query')) {
         const leadId = asked.get(str(r['WhoId'])?.slice(0, 15) ?? '');
         const value = read(r);
         if (leadId === undefined || value === undefined) continue;
@@ -1070,6 +1065,13 @@ interface OrgDirectory {
   ownerEmail: Map<string, string>;
   territories: CrmTerritory[];
   fetchedAt: number;
+}
+
+/** A lookup's ids, each once, every one checked before any call is made (`invalid` for a malformed one). */
+function checkedLookupIds(ids: readonly string[]): string[] {
+  const unique = [...new Set(ids)];
+  for (const id of unique) soqlIdOrRefuse(id);
+  return unique;
 }
 
 /** A lookup's id as a SOQL literal, or `invalid` before any call is made. */
