@@ -43,6 +43,7 @@ import {
 } from './errors.js';
 import {
   BASE_FIELDS,
+  CRM_TERRITORIES_FIELD,
   FIELD_MAPS,
   isQueueId,
   objectOfId,
@@ -412,6 +413,8 @@ export class SalesforceConnector implements CrmConnector {
       if (object !== undefined) byObject[object].push(id);
     }
     const directory = ids.length === 0 ? undefined : await this.orgDirectory();
+    // A Territory 2.0 query per batch only when the rule set reads the territories.
+    const withTerritories = properties.some((p) => p.toLowerCase() === CRM_TERRITORIES_FIELD);
     const out = new Map<string, Lead>();
     // The objects, their id chunks and a Lead's territories (keyed by the ids asked for) are independent
     // calls: sent together, a batch waits one round trip for them, not one per call.
@@ -421,7 +424,8 @@ export class SalesforceConnector implements CrmConnector {
       const fields = await this.fieldsOf(object);
       const select = this.selectFor(object, fields, properties);
       const askedAs = new Map(wanted.map((w) => [w, w]));
-      const leadTerritories = object === 'Lead' ? this.territoriesOf(wanted, directory) : undefined;
+      const leadTerritories =
+        object === 'Lead' && withTerritories ? this.territoriesOf(wanted, directory) : undefined;
       // Not left unobserved while the queries run: awaited below, after them.
       leadTerritories?.catch(() => undefined);
       const records = (
@@ -434,8 +438,9 @@ export class SalesforceConnector implements CrmConnector {
           ),
         )
       ).flat();
-      const territories =
-        leadTerritories === undefined
+      const territories = !withTerritories
+        ? new Map<string, string[]>()
+        : leadTerritories === undefined
           ? await this.territoriesOf(
               records.map((r) => str(r['AccountId'])).filter((x): x is string => x !== undefined),
               directory,

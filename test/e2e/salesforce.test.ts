@@ -3,7 +3,8 @@
 // enrollment written exactly once (the sandbox's write log is the witness); the org's active assignment
 // rule does not take the owner back; lead values with quotes reach SOQL harmlessly; a GAP event and an
 // expired access token lose nothing; a lead held for enrichment is decided again when a person's update
-// brings the missing field (an update of another field does not wake it).
+// brings the missing field (an update of another field does not wake it); a rule on the org's own
+// Territory 2.0 assignment routes a contact by its account's territory.
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,5 +190,52 @@ describe('Salesforce: a lead held for enrichment', () => {
     const last = decisions.filter((d) => d.decision.leadId === id).at(-1)!;
     expect(last.decision.route?.name).toBe('EMEA inbound');
     expect(duplicated(effects(e), [id!])).toEqual([]);
+  }, 120_000);
+});
+
+describe('Salesforce: routing by the org’s own territories (Territory 2.0)', () => {
+  let e: SalesforceE2e;
+  const decisions: DecisionEvent[] = [];
+  beforeAll(async () => {
+    // The demo org's rules with a first route on the CRM territory of a contact's account: the
+    // connector reads Territory 2.0 only because this rule set reads crm_territories.
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-sf-territory-'));
+    const demo = await readFile('rules/salesforce-demo/rules.yaml', 'utf8');
+    const byTerritory = `routes:
+  - name: Western Europe accounts
+    when: { crm_territories: Western Europe }
+    assign: { pool: apac-ae }
+    task: { subject: 'Western Europe account: {{company}}', due: 1h, priority: medium }
+
+`;
+    await writeFile(join(dir, 'rules.yaml'), demo.replace(/^routes:\n/m, byTerritory));
+    await copyFile('rules/salesforce-demo/team.yaml', join(dir, 'team.yaml'));
+    e = await startSalesforceApp(await salesforceConfig({ RULES: join(dir, 'rules.yaml') }), {
+      onDecision: (d) => decisions.push(d),
+    });
+  }, 90_000);
+  afterAll(() => e.app.stop());
+
+  it('routes a contact by its account’s territory in the active model, not by its own country', async () => {
+    const conn = restAs(e, e.app.salesforceSandbox!.demo.integrationUserId);
+    const accounts = await conn.query<{ Id: string }>(
+      "SELECT Id FROM Account WHERE BillingCountry IN ('GB', 'FR') LIMIT 1",
+    );
+    const accountId = accounts.records[0]?.Id;
+    expect(accountId).toBeDefined();
+    const inUs = { MailingCountry: 'US', Email: 'pat@gmail.com' };
+    const created = await conn
+      .sobject('Contact')
+      .create({ LastName: 'Territory', FirstName: 'Pat', AccountId: accountId, ...inUs });
+    const other = await conn.sobject('Contact').create({ LastName: 'Nowhere', FirstName: 'Sam', ...inUs });
+    const ids = [created, other].map((r) => (r.success ? r.id : undefined));
+    expect(ids.every((id) => id !== undefined)).toBe(true);
+    await until('both contacts to be routed', () => routed(e, ids as string[]));
+    const routeOf = (id: string | undefined) =>
+      decisions.filter((d) => d.decision.leadId === id).at(-1)?.decision.route?.name;
+    expect(routeOf(ids[0])).toBe('Western Europe accounts');
+    // A contact without an account is in no territory: the rules go on to its own country and mail.
+    expect(routeOf(ids[1])).not.toBe('Western Europe accounts');
+    expect(duplicated(effects(e), ids as string[])).toEqual([]);
   }, 120_000);
 });

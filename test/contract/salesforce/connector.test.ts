@@ -230,7 +230,7 @@ describe('readLeads', () => {
 
     const leads = await connector().readLeads(
       [LEAD, CONTACT, 'not-an-id', "00Q' OR Id != '"],
-      ['Region__c', 'Interests__c', 'Missing__c'],
+      ['Region__c', 'Interests__c', 'Missing__c', CRM_TERRITORIES_FIELD],
     );
     scope.done();
     expect([...leads.keys()]).toEqual([LEAD, CONTACT]);
@@ -272,6 +272,21 @@ describe('readLeads', () => {
     // A queue owner is not a rep: no `owner`, the id is kept as a field.
     expect(contact?.owner).toBeUndefined();
     expect(contact?.fields['OwnerId']).toBe(QUEUE);
+  });
+
+  it('asks no Territory 2.0 query when the rule set does not read crm_territories', async () => {
+    // The org has an active territory model (directory), but the rules route by geography only.
+    const scope = nock(INSTANCE);
+    directory(scope);
+    describe_(scope, 'Lead', LEAD_DESCRIBE);
+    query(scope, (q) => q.includes('FROM Lead WHERE Id IN'), [
+      record('Lead', { Id: LEAD, Company: 'X', Email: 'x@x.io', Country: 'Germany' }),
+    ]);
+    // Any other request (an ObjectTerritory2Association query) has no interceptor and fails the read.
+    const leads = await connector().readLeads([LEAD], ['Region__c']);
+    scope.done();
+    expect(leads.get(LEAD)?.company).toBe('X');
+    expect(leads.get(LEAD)?.fields[CRM_TERRITORIES_FIELD]).toBeUndefined();
   });
 
   it('does without describe: standard fields only, no optional code fields', async () => {
