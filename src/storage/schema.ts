@@ -538,6 +538,14 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE config_publications ADD COLUMN approved_by TEXT`,
     ],
   },
+  {
+    version: 17,
+    name: 'drop the per-tenant claim index of migration 1',
+    // Every read of the inbox by tenant is served as well by inbox_fair_claim (state and tenant first)
+    // or by the dedup key's index (tenant first): the index only cost each enqueue and transition a
+    // write, and SQLite picked it over inbox_fair_claim for the due-work test of the fair claim.
+    statements: () => ['DROP INDEX inbox_tenant_claim'],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */
