@@ -229,6 +229,98 @@ async function claimUpToCap(conns: Storage[], tenants: string[], cap: number): P
 }
 
 /**
+ * Every connection races for one tenant's burst at once, under a cap of two batches in flight: A never
+ * has more than two batches held (distinct live lease holders in the database, and batches handed out
+ * and not yet settled as the claimers see them), while the claims across tenants in the same race take
+ * B's work.
+ */
+async function raceForOneTenant(conns: Storage[]): Promise<void> {
+  const cap = 2;
+  const B = 'tenant-b';
+  const first = conns[0]!;
+  await addTenant(first, A);
+  await addTenant(first, B);
+  await first.enqueue(
+    Array.from({ length: 40 }, () => ({ tenantId: A, event: makeEvent() })),
+    T0,
+  );
+  await first.enqueue(
+    Array.from({ length: 4 }, () => ({ tenantId: B, event: makeEvent() })),
+    T0,
+  );
+  const claim = (s: Storage, workerId: string, tenantId?: string) =>
+    s.claim({
+      workerId,
+      limit: 2,
+      leaseMs: LEASE,
+      now: T0,
+      maxBatchesPerTenant: cap,
+      ...(tenantId === undefined ? {} : { tenantId }),
+    });
+  const holders = async (tenantId: string) =>
+    Number(
+      (
+        await first.db.get<{ n: number | string }>(
+          `SELECT COUNT(DISTINCT lease_owner) AS n FROM inbox WHERE tenant_id = ? AND state = 'leased' AND lease_until > ?`,
+          [tenantId, T0],
+        )
+      )?.n,
+    );
+
+  // Three claims for A from every connection at the same moment: two batches are handed out.
+  const opening = await Promise.all(
+    conns.flatMap((s, i) => [0, 1, 2].map((k) => claim(s, `open-${i}-${k}`, A))),
+  );
+  const batches = opening.filter((got) => got.length > 0);
+  expect(batches).toHaveLength(cap);
+  expect(await holders(A)).toBe(cap);
+  // A at its cap: claims across tenants, all at once, take B's work and none of A's (a claimer that
+  // finds B's row locked by another, on PostgreSQL, has nothing else it may take); B's rest comes next.
+  const across = (await Promise.all(conns.map((s, i) => claim(s, `across-${i}`)))).flat();
+  const rest = await claim(first, 'across-rest');
+  expect(across.length).toBeGreaterThan(0);
+  expect([...across, ...rest].map((g) => g.tenantId)).toEqual([B, B, B, B]);
+  expect(await holders(A)).toBe(cap);
+
+  // The rest of the burst, every claimer taking, holding and settling batches as fast as it can.
+  for (const [i, got] of batches.entries())
+    await first.completeMany(
+      got.map((g) => g.id),
+      got[0]!.leaseOwner!,
+      T0 + i,
+    );
+  let inFlight = 0;
+  let most = 0;
+  let settled = batches.flat().length;
+  await Promise.all(
+    conns.map(async (s, i) => {
+      for (let k = 0; settled < 40; k += 1) {
+        const workerId = `churn-${i}-${k}`;
+        const got = await claim(s, workerId, k % 2 === 0 ? A : undefined);
+        if (got.length === 0) {
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        expect(got.every((g) => g.tenantId === A)).toBe(true);
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        // Counted as settled before the settling commits: never more than the database holds.
+        inFlight -= 1;
+        settled += got.length;
+        await s.completeMany(
+          got.map((g) => g.id),
+          workerId,
+          T0,
+        );
+      }
+    }),
+  );
+  expect(most).toBeLessThanOrEqual(cap);
+  expect(await first.inboxStats(A)).toMatchObject({ done: 40, pending: 0, leased: 0 });
+}
+
+/**
  * Connection `a` holds a write transaction (on the tenant row, as a claim's turn lock would) while `b`
  * claims across tenants with nothing it may take: A's due work is at its cap of two batches in flight,
  * B's is not due yet. `b` answers at once with nothing, instead of waiting for `a`'s lock.
@@ -326,6 +418,13 @@ describe('sqlite: two connections to one file', () => {
     const conns = [await openFile(), await openFile()];
     await addTenant(conns[0]!, A);
     await claimUpToCap(conns, [A, 'tenant-b', 'tenant-c'], 2);
+  });
+
+  it('holds one tenant to its cap while eight connections race for its burst', async () => {
+    freshFile();
+    const conns: Storage[] = [];
+    for (let i = 0; i < 8; i += 1) conns.push(await openFile());
+    await raceForOneTenant(conns);
   });
 
   it("a claim with nothing to take does not wait for another connection's write", async () => {
@@ -433,6 +532,10 @@ describeNeeding(['postgres'])('postgres: several clients on one schema', () => {
     const conns = await openMany(6);
     await addTenant(conns[0]!, A);
     await claimUpToCap(conns, [A, 'tenant-b', 'tenant-c'], 2);
+  });
+
+  it('holds one tenant to its cap while eight clients race for its burst', async () => {
+    await raceForOneTenant(await openMany(8));
   });
 
   it("a claim with nothing to take does not wait for another connection's write", async () => {
