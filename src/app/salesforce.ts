@@ -118,6 +118,8 @@ export interface SalesforceCrmWiring extends CrmWiring {
   pulledIntake(tenant: Tenant): Promise<PulledIntake>;
   /** Drops the org's session (a new install brought new tokens, or the org uninstalled). */
   forget(tenant: Tenant): void;
+  /** What this process keeps for the org besides its connection's limiter (metrics, tests). */
+  holds(tenant: Tenant): { session: boolean; pace: boolean };
 }
 
 export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWiring {
@@ -162,6 +164,25 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   // Per org: the pace its usage sets, and when its last call started (or is due to start, while slowed).
   const paces = new Map<string, { pace: UsagePace; lastStart: number }>();
+
+  // Per org: its open connections (the worker's connector, until the tenant goes idle) and whether its
+  // stream reads on its session here. With no connection left the pace goes (the next answer sets it
+  // again); with no stream either the session goes too, so an idle org costs this process nothing. A
+  // streamed org keeps its session: a second one would refresh with a token the first has retired.
+  const users = new Map<string, { connections: number; stream: boolean }>();
+  const userOf = (orgId: string) => {
+    let user = users.get(orgId);
+    if (user === undefined) users.set(orgId, (user = { connections: 0, stream: false }));
+    return user;
+  };
+  const letGo = (orgId: string): void => {
+    const user = users.get(orgId);
+    if (user !== undefined && user.connections > 0) return;
+    paces.delete(orgId);
+    if (user?.stream === true) return;
+    users.delete(orgId);
+    sessions.delete(orgId);
+  };
   const observe = (tenant: Tenant, usage: ApiUsage): void => {
     const pace = usagePace(usage, limits);
     const state = paces.get(tenant.externalId) ?? { pace: usagePace(undefined), lastStart: 0 };
@@ -205,6 +226,8 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
     profile,
     connect(tenant, credentials) {
       const orgId = tenant.externalId;
+      userOf(orgId).connections += 1;
+      let released = false;
       const connector = new SalesforceConnector({
         session: async () => {
           try {
@@ -221,7 +244,14 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
       return {
         connector,
         busy: () => opts.limiters.busy(orgId),
-        release: () => opts.limiters.release(orgId),
+        release: () => {
+          if (!released) {
+            released = true;
+            userOf(orgId).connections -= 1;
+            letGo(orgId);
+          }
+          return opts.limiters.release(orgId);
+        },
       };
     },
     async grantRevoked(tenant) {
@@ -236,6 +266,7 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
     },
     async pulledIntake(tenant) {
       const s = await session(tenant);
+      userOf(tenant.externalId).stream = true;
       return new SalesforceCdcIntake({
         conn: s.conn,
         refresh: () => s.refresh(),
@@ -245,6 +276,12 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
     },
     forget(tenant) {
       sessions.delete(tenant.externalId);
+      const user = users.get(tenant.externalId);
+      if (user !== undefined) user.stream = false;
+      letGo(tenant.externalId);
+    },
+    holds(tenant) {
+      return { session: sessions.has(tenant.externalId), pace: paces.has(tenant.externalId) };
     },
   };
 }

@@ -2,6 +2,7 @@
 // limits knob): above SALESFORCE_API_USAGE_SLOWDOWN the org's calls are spaced out, /metrics shows the
 // usage, /readyz says the org is slowed, and a log line says so; back under it, full speed again.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,10 +16,13 @@ import {
   type SalesforceSandbox,
 } from '../../connectors/sandbox-salesforce/index.js';
 import { loadConfig } from '../../src/app/config.js';
+import { CrmRegistry } from '../../src/app/crms.js';
 import { salesforceTokenStore, salesforceWiring, type OrgUsage } from '../../src/app/salesforce.js';
 import { freePort, startApp, type RunningApp } from '../../src/app/start.js';
+import { Tenants } from '../../src/app/tenants.js';
 import { createLogger } from '../../src/log.js';
-import { openStorage, type Storage, type Tenant } from '../../src/storage/index.js';
+import { ruleSetVersion, teamVersion } from '../../src/rules/index.js';
+import { openStorage, TenantConfigRepository, type Storage, type Tenant } from '../../src/storage/index.js';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
@@ -121,6 +125,67 @@ describe('the wiring paces an org by its daily API usage', () => {
     await call();
     expect(waits).toEqual([]);
     expect(changes).toEqual(['normal → slow', 'slow → paused', 'paused → normal']);
+  });
+
+  it("lets go of an idle org's session and pace with its connection, and builds them again on its next use", async () => {
+    const rules = readFileSync('rules/salesforce-demo/rules.yaml', 'utf8');
+    const team = readFileSync('rules/salesforce-demo/team.yaml', 'utf8');
+    await new TenantConfigRepository(storage.db).publish(
+      tenant.id,
+      {
+        rules: { version: ruleSetVersion(rules), name: 'demo', source: rules },
+        team: { version: teamVersion(team), source: team },
+        publishedBy: 'install',
+        note: '',
+      },
+      1,
+    );
+    const wiring = salesforceWiring({
+      storage,
+      app: {
+        clientId: DEFAULT_SF_APP.clientId,
+        clientSecret: DEFAULT_SF_APP.clientSecret,
+        redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
+        loginUrl: url,
+      },
+      limiters,
+      clock: Date.now,
+      usageSlowdown: 0.5,
+      slowDelayMs: 60_000,
+      sleep: () => Promise.resolve(),
+    });
+    const clock = { now: 0 };
+    const tenants = new Tenants({
+      storage,
+      crms: new CrmRegistry([wiring]),
+      team: undefined,
+      clock: () => clock.now,
+      idleMs: 1_000,
+    });
+    const use = async () => {
+      const { connector } = await tenants.runtime(tenant.id);
+      expect(await connector.checkConnection()).toEqual({ ok: true });
+    };
+    sf.allocation.setUsed(orgId, 600);
+    await use();
+    expect(wiring.holds(tenant)).toEqual({ session: true, pace: true });
+
+    clock.now = 1_000;
+    expect(tenants.evictIdle()).toBeGreaterThan(0);
+    expect(tenants.cached).toBe(0);
+    expect(wiring.holds(tenant)).toEqual({ session: false, pace: false });
+
+    await use();
+    expect(wiring.holds(tenant)).toEqual({ session: true, pace: true });
+
+    // Once its stream reads on the session in this process, the session outlives the connection.
+    await wiring.pulledIntake(tenant);
+    clock.now = 2_000;
+    tenants.evictIdle();
+    expect(wiring.holds(tenant)).toEqual({ session: true, pace: false });
+    wiring.forget(tenant);
+    expect(wiring.holds(tenant)).toEqual({ session: false, pace: false });
+    sf.allocation.setUsed(orgId, 0);
   });
 });
 
