@@ -23,7 +23,7 @@ import { startApp, type RunningApp } from '../src/app/start.js';
 import { createLogger } from '../src/log.js';
 import type { Storage } from '../src/storage/index.js';
 import { startCluster } from '../test/support/cluster.js';
-import { pgAndRedisMissing } from '../test/support/services.js';
+import { isCi, pgAndRedisMissing } from '../test/support/services.js';
 import { lowerBoundSec, requiredCalls, round } from './lower-bound.js';
 import { progress } from './progress.js';
 
@@ -401,22 +401,35 @@ if (MODE === 'steady') {
   const s = await steady();
   process.stdout.write(`${JSON.stringify({ bench: 'tenants', mode: 'steady', ...s })}\n`);
 } else {
-  const runs = [];
-  for (const store of STORES) {
-    if (store === 'postgres') {
-      const missing = pgAndRedisMissing('bench:tenants');
-      if (missing !== null) {
-        process.stderr.write(`bench:tenants skips PostgreSQL + Redis: ${missing}\n`);
-        continue;
-      }
-      runs.push(await withDeployment(postgresDeployment, fairness));
-    } else runs.push(await withDeployment(() => sqliteDeployment(), fairness));
+  // PostgreSQL + Redis asked for but not here: its targets are not evaluated (null), never judged on
+  // SQLite's run alone; under CI that fails the run at once, as a missing service fails the tests.
+  const missing = STORES.includes('postgres') ? pgAndRedisMissing('bench:tenants') : null;
+  if (missing !== null && isCi()) {
+    process.stderr.write(`bench:tenants needs PostgreSQL and Redis under CI: ${missing}\n`);
+    process.exit(2);
   }
-  const targets = {
-    bP95WithinTwiceControl: runs.every((r) => r.bP95Ratio <= 2),
-    bP95UnderOneSecond: runs.every((r) => r.bDuringBurst.p95Ms <= 1_000),
-    aDrainRatio: runs.every((r) => r.aDrainRatio <= 1.2),
-    lostAndDuplicates: runs.every((r) => r.lost === 0 && r.duplicates === 0),
-  };
-  process.stdout.write(`${JSON.stringify({ bench: 'tenants', mode: 'fairness', runs, targets })}\n`);
+  const runs = [];
+  const targets: Record<string, Record<string, boolean> | null> = {};
+  for (const store of STORES) {
+    if (store === 'postgres' && missing !== null) {
+      process.stderr.write(`bench:tenants skips PostgreSQL + Redis: ${missing}\n`);
+      targets[store] = null;
+      continue;
+    }
+    const r = await withDeployment(
+      store === 'postgres' ? postgresDeployment : () => sqliteDeployment(),
+      fairness,
+    );
+    runs.push(r);
+    targets[store] = {
+      bP95WithinTwiceControl: r.bP95Ratio <= 2,
+      bP95UnderOneSecond: r.bDuringBurst.p95Ms <= 1_000,
+      aDrainRatio: r.aDrainRatio <= 1.2,
+      lostAndDuplicates: r.lost === 0 && r.duplicates === 0,
+    };
+  }
+  const notEvaluated = missing === null ? {} : { notEvaluated: { postgres: missing } };
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'tenants', mode: 'fairness', runs, targets, ...notEvaluated })}\n`,
+  );
 }
