@@ -11,8 +11,7 @@ import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
 import { crmCallOutcome, Metrics } from '../metrics.js';
-import { channelsFor, Notifier } from '../notify/notifier.js';
-import type { NotifyEvent } from '../core/types.js';
+import { Notifier } from '../notify/notifier.js';
 import { listenOps } from '../server/ops.js';
 import {
   createHubSpotSandbox,
@@ -560,36 +559,6 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     logger,
     onGiveUp: (tenantId, channel) => metrics.notificationGivenUp(tenantId, channel),
   });
-  /** Records a notification; never in routing's way (a failure is logged, the lead goes on). */
-  const notifyAbout = (
-    tenantId: string,
-    event: NotifyEvent,
-    where: { route?: string | null | undefined; pools?: string[] | undefined },
-    body: { leadId: string; summary: string; reason: string; owner?: string | undefined },
-    key: string,
-    /** The rule set at hand (a decision's, of its batch); otherwise the tenant's is loaded. */
-    decidedWith?: RuleSet,
-  ): void => {
-    void (async () => {
-      const ruleSet = decidedWith ?? (await tenants.runtime(tenantId)).ruleSet;
-      const channels = channelsFor(ruleSet, event, where);
-      if (channels.length === 0) return;
-      await notifier.enqueue(
-        channels,
-        { type: `lead.${event}`, tenantId, ...body, at: new Date(clock()).toISOString() },
-        key,
-        clock(),
-      );
-    })().catch((error: unknown) =>
-      logger.error('notification not recorded', {
-        tenantId,
-        leadId: body.leadId,
-        event,
-        error: String(error),
-      }),
-    );
-  };
-
   const runsWorker = config.role !== 'web';
   const workerId = `worker-${process.pid}-${randomBytes(3).toString('hex')}`;
   const worker = runsWorker
@@ -616,42 +585,13 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         logger,
         onOwnerWritten: (tenantId, leadCreatedAt) =>
           metrics.ownerWritten(tenantId, (clock() - leadCreatedAt) / 1000),
-        onDeadLetter: (tenantId, detail) => {
-          metrics.deadLetter(tenantId);
-          if (detail !== undefined)
-            notifyAbout(
-              tenantId,
-              'dead_letter',
-              {},
-              {
-                leadId: detail.leadId,
-                summary: `lead ${detail.leadId} was not routed`,
-                reason: detail.reason,
-              },
-              `dead-letter:${detail.leadId}:${clock()}`,
-            );
-        },
+        onDeadLetter: (tenantId) => metrics.deadLetter(tenantId),
         notifier,
         sla: { onStep: (tenantId, step) => metrics.slaStep(tenantId, step) },
         retention: { policy: config.retention },
         onPurged: (kind, rows) => metrics.purged(kind, rows),
         onDecision: (info) => {
           metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback', info.decision.fallbacks);
-          const d = info.decision;
-          if (d.destination.kind === 'rep' || d.destination.kind === 'queue')
-            notifyAbout(
-              info.tenantId,
-              'assignment',
-              { route: d.route?.name, pools: d.trace.assignments.map((a) => a.pool) },
-              {
-                leadId: d.leadId,
-                summary: info.summary,
-                reason: d.trace.steps.at(-1) ?? `route ${d.route?.name ?? 'fallback'}`,
-                owner: d.destination.kind === 'rep' ? d.destination.email : undefined,
-              },
-              `assignment:${d.leadId}:${d.decidedAt}`,
-              info.ruleSet,
-            );
           options.onDecision?.(info);
         },
       })

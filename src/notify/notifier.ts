@@ -1,5 +1,6 @@
 // Notifications on assignment, reminder, re-route, escalation and dead letter: recorded as durable
-// deliveries (never sent inline, so routing never waits on a receiver), then sent by `deliverDue` —
+// deliveries (never sent inline, so routing never waits on a receiver) — an assignment's and a dead
+// letter's in the transaction that records the decision or the dead letter — then sent by `deliverDue` —
 // to a Slack incoming webhook, or to a generic webhook signed per Standard Webhooks — and retried with
 // backoff. A receiver that keeps failing past `giveUpAfterMs` is reported (log, metric hook, channel
 // state `failing`) and its deliveries are given up, not retried forever.
@@ -7,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { IncomingWebhook } from '@slack/webhook';
 import { Webhook } from 'standardwebhooks';
 import type { Logger } from 'winston';
-import type { NotifyChannel, NotifyEvent, RuleSet } from '../core/types.js';
-import type { Delivery, NotificationRepository } from '../storage/notifications.js';
+import type { Decision, NotifyChannel, NotifyEvent, RuleSet } from '../core/types.js';
+import type { Delivery, NotificationInput, NotificationRepository } from '../storage/notifications.js';
 
 /** What a notification carries: the lead's summary and why it is sent. */
 export interface NotificationBody {
@@ -62,6 +63,93 @@ export function channelsFor(
 const SLACK = ':slack';
 const WEBHOOK = ':webhook';
 
+/**
+ * The delivery rows of one notification: one per channel and kind. `key` names the event: recorded
+ * again (a retry), it gives the same rows and the same Standard Webhooks id, which storage keeps once.
+ */
+export function deliveriesOf(
+  channels: readonly NotifyChannel[],
+  body: NotificationBody,
+  key: string,
+): NotificationInput[] {
+  if (channels.length === 0) return [];
+  const messageId = `msg_${createHash('sha256').update(`${body.tenantId}\n${key}`).digest('hex').slice(0, 32)}`;
+  const payload = JSON.stringify(body);
+  return channels
+    .flatMap((c) => [
+      ...(c.slack === undefined ? [] : [`${c.name}${SLACK}`]),
+      ...(c.webhook === undefined ? [] : [`${c.name}${WEBHOOK}`]),
+    ])
+    .map((channel) => ({
+      tenantId: body.tenantId,
+      channel,
+      messageId,
+      event: body.type,
+      leadId: body.leadId,
+      payload,
+    }));
+}
+
+/** The deliveries telling `ruleSet`'s channels about `event` (none when no channel listens). */
+export function notificationsFor(
+  ruleSet: RuleSet,
+  event: NotifyEvent,
+  where: Parameters<typeof channelsFor>[2],
+  body: Omit<NotificationBody, 'type'>,
+  key: string,
+): NotificationInput[] {
+  return deliveriesOf(channelsFor(ruleSet, event, where), { type: `lead.${event}`, ...body }, key);
+}
+
+/** An assignment's notification: recorded with its decision (a lead given to a rep or a queue). */
+export function assignmentNotifications(
+  ruleSet: RuleSet,
+  tenantId: string,
+  d: { decisionKey: string; decision: Decision; summary: string },
+  now: number,
+): NotificationInput[] {
+  const { decision } = d;
+  const dest = decision.destination;
+  if (dest.kind !== 'rep' && dest.kind !== 'queue') return [];
+  return notificationsFor(
+    ruleSet,
+    'assignment',
+    { route: decision.route?.name, pools: decision.trace.assignments.map((a) => a.pool) },
+    {
+      tenantId,
+      leadId: decision.leadId,
+      summary: d.summary,
+      reason: decision.trace.steps.at(-1) ?? `route ${decision.route?.name ?? 'fallback'}`,
+      owner: dest.kind === 'rep' ? dest.email : undefined,
+      at: new Date(now).toISOString(),
+    },
+    `assignment:${d.decisionKey}`,
+  );
+}
+
+/** A dead letter's notification (every channel that listens for them): recorded with the dead letter. */
+export function deadLetterNotifications(
+  ruleSet: RuleSet,
+  tenantId: string,
+  item: { id: number; leadId: string; reason: string },
+  now: number,
+): NotificationInput[] {
+  return notificationsFor(
+    ruleSet,
+    'dead_letter',
+    {},
+    {
+      tenantId,
+      leadId: item.leadId,
+      summary: `lead ${item.leadId} was not routed`,
+      reason: item.reason,
+      at: new Date(now).toISOString(),
+    },
+    // A replayed item that fails again is a new dead letter, told again.
+    `dead-letter:${item.id}:${now}`,
+  );
+}
+
 export class Notifier {
   private readonly env: Record<string, string | undefined>;
   private readonly baseDelayMs: number;
@@ -77,35 +165,14 @@ export class Notifier {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
-  /**
-   * Records one notification for each channel (and kind); `key` makes it idempotent (the same event
-   * recorded again by a retry is one delivery). Returns how many were new.
-   */
+  /** Records a notification on its own (an SLA step); returns how many deliveries were new. */
   async enqueue(
     channels: readonly NotifyChannel[],
     body: NotificationBody,
     key: string,
     now: number,
   ): Promise<number> {
-    if (channels.length === 0) return 0;
-    const messageId = `msg_${createHash('sha256').update(`${body.tenantId}\n${key}`).digest('hex').slice(0, 32)}`;
-    const payload = JSON.stringify(body);
-    return this.opts.repository.enqueue(
-      channels
-        .flatMap((c) => [
-          ...(c.slack === undefined ? [] : [`${c.name}${SLACK}`]),
-          ...(c.webhook === undefined ? [] : [`${c.name}${WEBHOOK}`]),
-        ])
-        .map((channel) => ({
-          tenantId: body.tenantId,
-          channel,
-          messageId,
-          event: body.type,
-          leadId: body.leadId,
-          payload,
-        })),
-      now,
-    );
+    return this.opts.repository.enqueue(deliveriesOf(channels, body, key), now);
   }
 
   /**

@@ -6,8 +6,9 @@ import { AccountIndex } from '../core/accounts.js';
 import { decide } from '../core/decide.js';
 import { summarizeDecision } from '../core/explain.js';
 import { applyStateChanges } from '../core/state.js';
-import type { Account, Decision, Lead, RoutingState, RuleSet, Team } from '../core/types.js';
+import type { Account, Decision, Lead, RoutingState, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
+import { assignmentNotifications } from '../notify/notifier.js';
 import type { CommitResult, DecisionInput, Storage } from '../storage/index.js';
 import { isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
 import { InternalFailure, toFailure } from './failures.js';
@@ -22,8 +23,6 @@ export interface DecisionInfo {
   lead: Lead;
   decision: Decision;
   summary: string;
-  /** The rule set the batch decided with (its notification channels, say), read once per batch. */
-  ruleSet: RuleSet;
 }
 
 /** What a batch decides on: its leads, and the accounts matching their domains. */
@@ -49,6 +48,8 @@ export interface BatchDeciderDeps {
   onDecision?: ((info: DecisionInfo) => void) | undefined;
   /** Accounts a bulk job looked up in its earlier batches; absent: every lookup goes to the CRM. */
   accounts?: AccountCache | undefined;
+  /** Assignments are notified to the rule set's channels (recorded with their decision). */
+  notify?: boolean | undefined;
 }
 
 export class BatchDecider {
@@ -163,7 +164,7 @@ export class BatchDecider {
       for (const [k, draft] of drafts.entries()) {
         const result = results[k] ?? { status: 'conflict' };
         if (result.status === 'conflict') pending.push({ job: draft.job, lead: draft.lead });
-        else this.decided(tenantId, batch.runtime.ruleSet, draft, result);
+        else this.decided(tenantId, draft, result);
       }
       if (pending.length > 0) versioned = await this.deps.storage.loadRoutingState(tenantId);
     }
@@ -230,6 +231,15 @@ export class BatchDecider {
             summary,
             eventAt: job.item.event.occurredAt,
             inputs: { lead, account: accountsById.get(decision.trace.account?.accountId ?? '') ?? null },
+            notifications:
+              this.deps.notify === true
+                ? assignmentNotifications(
+                    runtime.ruleSet,
+                    runtime.tenantId,
+                    { decisionKey: job.decisionKey, decision, summary },
+                    now,
+                  )
+                : undefined,
           },
         });
       } catch (error) {
@@ -244,7 +254,6 @@ export class BatchDecider {
 
   private decided(
     tenantId: string,
-    ruleSet: RuleSet,
     { job, lead, decision, input }: Draft,
     result: Exclude<CommitResult, { status: 'conflict' }>,
   ): void {
@@ -264,6 +273,6 @@ export class BatchDecider {
       queue: dest.kind === 'queue' ? dest.name : undefined,
       ruleSetVersion: decision.ruleSet.version,
     });
-    this.deps.onDecision?.({ tenantId, lead, decision, summary: input.summary, ruleSet });
+    this.deps.onDecision?.({ tenantId, lead, decision, summary: input.summary });
   }
 }

@@ -2,7 +2,9 @@
 // later with backoff, waiting for a reinstall, or dead-lettered with a reason a person can act on.
 import { CrmError } from '../../connectors/connector.js';
 import type { BackoffPolicy } from '../../connectors/shared/retry.js';
+import type { RuleSet } from '../core/types.js';
 import type { Logger } from '../log.js';
+import { deadLetterNotifications } from '../notify/notifier.js';
 import type { Storage } from '../storage/index.js';
 import { InternalFailure, isRetryable, itemOutcome, toFailure } from './failures.js';
 import type { Job } from './job.js';
@@ -15,7 +17,9 @@ export interface SettlerDeps {
   logger: Logger;
   backoff: BackoffPolicy;
   /** An item moved to the dead letters. */
-  deadLettered: (tenantId: string, detail: { leadId: string; reason: string }) => void;
+  deadLettered: (tenantId: string) => void;
+  /** Dead letters are notified to the rule set's channels (recorded with the dead letter). */
+  notify?: boolean | undefined;
 }
 
 export class Settler {
@@ -23,9 +27,10 @@ export class Settler {
 
   /**
    * complete, retryLater or deadLetter — once per item, after all its work; the items that went well are
-   * completed together.
+   * completed together. `ruleSet`: the tenant's, whose channels hear of a dead letter (absent when the
+   * tenant did not load: then no channel is known).
    */
-  async settle(jobs: Job[], now: number, crm: string, holder: string): Promise<void> {
+  async settle(jobs: Job[], now: number, crm: string, holder: string, ruleSet?: RuleSet): Promise<void> {
     await this.markUninstalled(jobs);
     await this.deps.storage.completeMany(
       jobs.filter((j) => j.failures.length === 0).map((j) => j.item.id),
@@ -33,7 +38,8 @@ export class Settler {
       now,
     );
     this.logInternal(jobs);
-    for (const job of jobs) if (job.failures.length > 0) await this.settleFailed(job, now, crm, holder);
+    for (const job of jobs)
+      if (job.failures.length > 0) await this.settleFailed(job, now, crm, holder, ruleSet);
   }
 
   /**
@@ -78,7 +84,13 @@ export class Settler {
         job.failures.push({ error: new TenantUninstalledError(tenantId), what: 'check the install' });
   }
 
-  private async settleFailed(job: Job, now: number, crm: string, holder: string): Promise<void> {
+  private async settleFailed(
+    job: Job,
+    now: number,
+    crm: string,
+    holder: string,
+    ruleSet: RuleSet | undefined,
+  ): Promise<void> {
     const { item } = job;
     const reasons = job.failures.map((f) => failureReason(f.what, f.error, crm)).join('; ');
     const retryable = job.failures.find((f) => isRetryable(f.error));
@@ -106,7 +118,16 @@ export class Settler {
     }
     const final = retryable === undefined ? reasons : `${reasons} (gave up after ${item.attempts} attempts)`;
     this.deps.logger.error('lead dead-lettered', { ...fields, reason: final });
-    if (await this.deps.storage.deadLetter(item.id, holder, final, now))
-      this.deps.deadLettered(item.tenantId, { leadId: item.event.objectId, reason: final });
+    const notifications =
+      this.deps.notify === true && ruleSet !== undefined
+        ? deadLetterNotifications(
+            ruleSet,
+            item.tenantId,
+            { id: item.id, leadId: item.event.objectId, reason: final },
+            now,
+          )
+        : [];
+    if (await this.deps.storage.deadLetter(item.id, holder, final, now, notifications))
+      this.deps.deadLettered(item.tenantId);
   }
 }

@@ -72,7 +72,7 @@ export interface WorkerOptions {
   /** An owner write was confirmed by the CRM, for a lead created at `leadCreatedAt` (epoch ms). */
   onOwnerWritten?: (tenantId: string, leadCreatedAt: number) => void;
   /** An inbox item of the tenant moved to the dead letters. */
-  onDeadLetter?: (tenantId: string, detail?: { leadId: string; reason: string }) => void;
+  onDeadLetter?: (tenantId: string) => void;
   /** What the housekeeping lane purges, and when; absent: nothing is ever purged. */
   retention?: RetentionOptions | undefined;
   /** Rows of a kind purged by the housekeeping lane (for metrics). */
@@ -85,7 +85,10 @@ export interface WorkerOptions {
   soleWorker?: boolean;
   /** Bulk jobs (backfill, reassign): paged into the inbox by the housekeeping lane; deactivations noticed. */
   bulk?: BulkHooks | undefined;
-  /** Where notifications are recorded and sent from (the housekeeping lane delivers them); absent: none. */
+  /**
+   * Where notifications are sent from (the housekeeping lane delivers them); present, assignments and
+   * dead letters record theirs with the decision or dead letter. Absent: none.
+   */
   notifier?: Notifier | undefined;
   /** SLA timers, fired by the housekeeping lane; `false`: not fired by this worker. */
   sla?:
@@ -197,6 +200,7 @@ export class Worker {
       maxConflictRetries: options.maxConflictRetries ?? 5,
       onDecision: options.onDecision,
       accounts: this.lists.accounts,
+      notify: options.notifier !== undefined,
     });
     const creates = new CreateProtocol({ storage: this.storage, logger: this.logger, clock: this.clock });
     this.writeBack = new WriteBack({
@@ -222,8 +226,8 @@ export class Worker {
       registry: this.registry,
       logger: this.logger,
       backoff,
-      deadLettered: (tenantId, detail) =>
-        this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId, detail)),
+      deadLettered: (tenantId) => this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId)),
+      notify: options.notifier !== undefined,
     });
   }
 
@@ -416,6 +420,6 @@ export class Worker {
           });
       }
     }
-    await this.settler.settle(jobs, now, crm, holder);
+    await this.settler.settle(jobs, now, crm, holder, runtime.ruleSet);
   }
 }

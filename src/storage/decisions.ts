@@ -1,5 +1,5 @@
 // Decisions, committed together with what they imply — rotation changes (compare-and-set), planned
-// actions, the SLA timer and the lead's hold — in one transaction; and read back for explain and the
+// actions, the SLA timer, the lead's hold and the notification — in one transaction; and read back for explain and the
 // activity view.
 import { emptyChanges, hasChanges } from '../core/state.js';
 import type { RoutingStateChanges } from '../core/types.js';
@@ -8,6 +8,7 @@ import type { Db } from './db.js';
 import { insertDecisionInputsWith } from './decision-inputs.js';
 import { StorageError } from './errors.js';
 import type { HoldRepository } from './holds.js';
+import { insertNotificationsWith } from './notifications.js';
 import {
   actionListSchema,
   decisionSlaSchema,
@@ -97,7 +98,7 @@ export class DecisionRepository {
    * Commits a batch's decisions in one transaction and answers for each, in order. A decision's rotation
    * changes are a compare-and-set on the entries it changed against `expected`, the versions the batch
    * was decided from (see `RotationRepository.applyWith`). A committed decision is written with its trace, planned
-   * actions and SLA timer, and places the lead's hold (a hold decision) or releases it. A key committed
+   * actions, SLA timer and notification, and places the lead's hold (a hold decision) or releases it. A key committed
    * before yields `already_decided` with its actions, and nothing is written twice. From the first
    * decision that cannot be written (its entries moved, or it changed rotation and was decided before),
    * the rest are `conflict`: they were decided on top of it and nothing of them is written.
@@ -216,6 +217,11 @@ export class DecisionRepository {
       tx,
       tenantId,
       committed.map(({ input }) => input.decision),
+      now,
+    );
+    await insertNotificationsWith(
+      tx,
+      committed.flatMap(({ input }) => input.notifications ?? []),
       now,
     );
 

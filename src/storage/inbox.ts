@@ -4,6 +4,7 @@
 import type { CrmEvent } from '../../connectors/connector.js';
 import type { Db } from './db.js';
 import { StorageError } from './errors.js';
+import { insertNotificationsWith, type NotificationInput } from './notifications.js';
 import {
   crmEventSchema,
   type ClaimOptions,
@@ -303,14 +304,27 @@ export class InboxRepository {
     return r.changes === 1;
   }
 
-  /** A permanent failure, kept with a readable reason until someone replays it. */
-  async deadLetter(id: number, workerId: string, reason: string, now: number): Promise<boolean> {
-    const r = await this.db.run(
-      `UPDATE inbox SET state = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
-       WHERE id = ? AND state = 'leased' AND lease_owner = ?`,
-      [reason, now, id, workerId],
-    );
-    return r.changes === 1;
+  /**
+   * A permanent failure, kept with a readable reason until someone replays it; its notification's
+   * deliveries are recorded in the same transaction, only if the item did become a dead letter.
+   */
+  async deadLetter(
+    id: number,
+    workerId: string,
+    reason: string,
+    now: number,
+    notifications: readonly NotificationInput[] = [],
+  ): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const r = await tx.run(
+        `UPDATE inbox SET state = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND state = 'leased' AND lease_owner = ?`,
+        [reason, now, id, workerId],
+      );
+      if (r.changes !== 1) return false;
+      await insertNotificationsWith(tx, notifications, now);
+      return true;
+    });
   }
 
   /**

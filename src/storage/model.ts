@@ -1,4 +1,5 @@
 // The storage's public data shapes, and the schemas that JSON columns are parsed with when read back.
+import type { NotificationInput } from './notifications.js';
 import { z } from 'zod';
 import type { CrmEvent, Directory } from '../../connectors/connector.js';
 import type {
@@ -299,6 +300,8 @@ export interface DecisionInput {
   eventAt?: number | undefined;
   /** What it was decided on, kept so the lead can be decided again under another version. */
   inputs?: { lead: Lead; account: Account | null } | undefined;
+  /** Its notification's deliveries (an assignment), recorded only if the decision is. */
+  notifications?: readonly NotificationInput[] | undefined;
 }
 
 export type CommitResult =

@@ -54,24 +54,38 @@ const toDelivery = (r: DeliveryRow): Delivery => ({
 
 const DUE = "state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until <= ?)";
 
+/**
+ * The one way a notification is recorded, on `tx`: inside the transaction that records what it is about
+ * (a decision, a dead letter), so the event and its notification are committed together or not at all;
+ * the worker sends it later. One already recorded (same tenant, channel and message id) is left as it
+ * is. Returns how many were new.
+ */
+export async function insertNotificationsWith(
+  tx: Db,
+  items: readonly NotificationInput[],
+  now: number,
+): Promise<number> {
+  let added = 0;
+  for (const n of items) {
+    if (n.channel === '' || n.messageId === '')
+      throw new StorageError('invalid', 'a delivery needs a channel and a message id');
+    const r = await tx.run(
+      `INSERT INTO notifications (tenant_id, channel, message_id, event, lead_id, payload, state, attempts,
+         run_after, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      [n.tenantId, n.channel, n.messageId, n.event, n.leadId, n.payload, now, now, now],
+    );
+    added += r.changes;
+  }
+  return added;
+}
+
 export class NotificationRepository {
   constructor(private readonly db: Db) {}
 
   /** Records deliveries; one already recorded (same tenant, channel and message id) is left as it is. */
-  async enqueue(items: readonly NotificationInput[], now: number): Promise<number> {
-    let added = 0;
-    for (const n of items) {
-      if (n.channel === '' || n.messageId === '')
-        throw new StorageError('invalid', 'a delivery needs a channel and a message id');
-      const r = await this.db.run(
-        `INSERT INTO notifications (tenant_id, channel, message_id, event, lead_id, payload, state, attempts,
-           run_after, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        [n.tenantId, n.channel, n.messageId, n.event, n.leadId, n.payload, now, now, now],
-      );
-      added += r.changes;
-    }
-    return added;
+  enqueue(items: readonly NotificationInput[], now: number): Promise<number> {
+    return insertNotificationsWith(this.db, items, now);
   }
 
   /** Leases due deliveries (any tenant) to `holder`; a row another holder leases is skipped. */

@@ -3,14 +3,13 @@
 // escalated; a touched lead and a lead a person re-owned are left alone; a notification receiver that
 // is down gets the delivery later, once, signed per Standard Webhooks (checked with the library's own
 // verify). The sandbox's write log is the judge.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { CrmError, type CrmConnector } from '../../connectors/connector.js';
 import { explainLead } from '../../src/cli/operate.js';
 import { Notifier } from '../../src/notify/notifier.js';
 import { NotificationRepository } from '../../src/storage/notifications.js';
 import { SlaTimerRepository } from '../../src/storage/sla-timers.js';
+import { receiver, type Receiver } from './receiver.js';
 import { ENGINES, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
 
 const sandbox = useSandbox();
@@ -44,38 +43,6 @@ team:
     sam@acme.io: { timezone: America/New_York }
   queues: { triage: { team: SMB }, desk: { owner: dev@acme.io } }
 `;
-
-/** A local receiver: answers 503 while `down`, records what it took. */
-interface Receiver {
-  url: string;
-  down: boolean;
-  hits: { status: number; headers: Record<string, string>; body: string }[];
-  close(): Promise<void>;
-}
-
-async function receiver(): Promise<Receiver> {
-  const r: Omit<Receiver, 'url' | 'close'> = { down: false, hits: [] };
-  const read = async (req: IncomingMessage): Promise<string> => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  };
-  const server: Server = createServer((req, res) => {
-    void read(req).then((body) => {
-      const status = r.down ? 503 : 200;
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      r.hits.push({ status, headers, body });
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(r, {
-    url: `http://127.0.0.1:${port}/hooks/lead-router`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  });
-}
 
 describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
   suite('', () => {
