@@ -152,6 +152,11 @@ const envSchema = z.object({
     .min(0)
     .default(5 * 60_000),
   /**
+   * How long a notification is retried, in hours, before it is given up and its channel reported failing
+   * (a receiver down for longer gets no flood of stale notices when it comes back).
+   */
+  NOTIFY_GIVE_UP_HOURS: z.coerce.number().positive().default(24),
+  /**
    * Retention, in days, of rows nothing needs any more (the housekeeping lane deletes them in batches):
    * inbox rows routed, dead letters nobody replayed, and the audit trail (decisions with their actions
    * and SLA timers, effect keys, settled holds). Work still pending or in flight is never deleted.
@@ -214,6 +219,8 @@ export interface AppConfig {
   tenantIdleMs: number;
   tenantCacheMax: number;
   accountCacheTtlMs: number;
+  /** How long a notification is retried before it is given up (ms). */
+  notifyGiveUpMs: number;
   retention: RetentionPolicy;
   sandboxPort: number;
   demoRate: number;
@@ -344,6 +351,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     tenantIdleMs: e.TENANT_IDLE_MS,
     tenantCacheMax: e.TENANT_CACHE_MAX,
     accountCacheTtlMs: e.ACCOUNT_CACHE_TTL_MS,
+    notifyGiveUpMs: e.NOTIFY_GIVE_UP_HOURS * 3_600_000,
     retention: {
       inboxDoneMs: e.RETENTION_INBOX_DAYS * DAY_MS,
       deadLetterMs: e.RETENTION_DEAD_LETTER_DAYS * DAY_MS,

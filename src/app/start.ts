@@ -557,6 +557,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const notifier = new Notifier({
     repository: storage.notifications,
     logger,
+    giveUpAfterMs: config.notifyGiveUpMs,
     onGiveUp: (tenantId, channel) => metrics.notificationGivenUp(tenantId, channel),
   });
   const runsWorker = config.role !== 'web';
