@@ -1,14 +1,17 @@
 // SLA timers that act, end to end over the sandbox CRM with the real connector, on SQLite and on
-// PostgreSQL with two workers: an untouched lead is reminded, then re-routed to a different rep, then
-// escalated; a touched lead and a lead a person re-owned are left alone; a notification receiver that
-// is down gets the delivery later, once, signed per Standard Webhooks (checked with the library's own
-// verify). The sandbox's write log is the judge.
+// PostgreSQL with two workers, each on its own database connection as two processes would be: an
+// untouched lead is reminded, then re-routed to a different rep, then escalated; a touched lead and a
+// lead a person re-owned are left alone; a notification receiver that is down gets the delivery later,
+// once, signed per Standard Webhooks (checked with the library's own verify). The sandbox's write log
+// is the judge.
+import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { CrmError, type CrmConnector } from '../../connectors/connector.js';
 import { explainLead } from '../../src/cli/operate.js';
 import { Notifier } from '../../src/notify/notifier.js';
 import { NotificationRepository } from '../../src/storage/notifications.js';
 import { SlaTimerRepository } from '../../src/storage/sla-timers.js';
+import type { Worker } from '../../src/pipeline/worker.js';
 import { receiver, type Receiver } from './receiver.js';
 import { ENGINES, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
 
@@ -52,12 +55,21 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
     afterAll(() => hook.close());
 
+    let files = 0;
+    /** SQLite on a file, so that a second connection sees the same database. */
+    const open = (source: string): Promise<Env> =>
+      setup(sandbox(), {
+        engine,
+        rules: source,
+        ...(engine === 'sqlite' ? { file: join(sandbox().dir, `sla-${files++}.sqlite`) } : {}),
+      });
+
     async function start(): Promise<{
       env: Env;
       timers: SlaTimerRepository;
       notifications: NotificationRepository;
     }> {
-      const env = await setup(sandbox(), { engine, rules: rules(hook.url) });
+      const env = await open(rules(hook.url));
       return {
         env,
         timers: new SlaTimerRepository(env.storage.db),
@@ -65,18 +77,34 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       };
     }
 
-    const workers = (env: Env, notifications: NotificationRepository) =>
-      ['w1', 'w2'].map((id) =>
-        env.worker(id, {
-          notifier: new Notifier({ repository: notifications, logger, baseDelayMs: MIN }),
-          sla: { recheckMs: 30_000, gatherMs: 0 },
-        }),
-      );
-    /** Both workers' housekeeping at once: claims keep them from acting twice. */
-    const tick = async (env: Env, ws: ReturnType<typeof workers>, at: number): Promise<void> => {
+    /**
+     * Two workers, each on its own storage connection with its own notifier on it: nothing but the
+     * database keeps them from acting twice.
+     */
+    const workers = async (
+      env: Env,
+      options: { batchSize?: number; onStep?: (workerId: string, kind: string) => void } = {},
+    ): Promise<Worker[]> => {
+      const storages = [env.storage, await env.openStorage()];
+      return storages.map((storage, i) => {
+        const id = `w${i + 1}`;
+        return env.worker(id, {
+          storage,
+          notifier: new Notifier({ repository: storage.notifications, logger, baseDelayMs: MIN }),
+          sla: {
+            recheckMs: 30_000,
+            gatherMs: 0,
+            ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+            onStep: (_tenantId, kind) => options.onStep?.(id, kind),
+          },
+        });
+      });
+    };
+    /** Both workers' housekeeping at once, then both draining the inbox at once. */
+    const tick = async (env: Env, ws: Worker[], at: number): Promise<void> => {
       env.clock.now = at;
       await Promise.all(ws.map((w) => w.housekeep(at)));
-      for (const w of ws) await env.drain(w);
+      await Promise.all(ws.map((w) => env.drain(w)));
       await Promise.all(ws.map((w) => w.housekeep(at)));
     };
     const ownerId = (env: Env, email: string): string => env.demo.owners.find((o) => o.email === email)!.id;
@@ -88,7 +116,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
 
     it('an untouched lead is reminded, then re-routed to a different rep, then escalated — each once', async () => {
       const { env, timers, notifications } = await start();
-      const ws = workers(env, notifications);
+      const ws = await workers(env);
       const [lead] = env.demo.createContacts(1, 'import');
       await env.enqueueCreated([lead!]);
       await env.drain(ws[0]!);
@@ -160,6 +188,36 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await env.close();
     });
 
+    it('two workers on their own connections, firing at once in small claims: each step of each lead taken once', async () => {
+      const { env, timers } = await start();
+      const taken: string[] = [];
+      // One timer per claim: the workers take turns at the same tenant's timers, step after step.
+      const ws = await workers(env, { batchSize: 1, onStep: (id) => taken.push(id) });
+      const leads = env.demo.createContacts(6, 'import');
+      await env.enqueueCreated(leads);
+      await Promise.all(ws.map((w) => env.drain(w)));
+      for (const at of [5 * MIN + 1000, 15 * MIN + 1000, 16 * MIN, 60 * MIN + 1000, 3 * 60 * MIN])
+        await tick(env, ws, T0 + at);
+
+      const dev = ownerId(env, 'dev@acme.io');
+      for (const lead of leads) {
+        const owners = env.writes('owner.set', lead.id).map((w) => String(w.details['to']));
+        // Routed, re-routed to someone else, escalated to the desk's owner: one write each.
+        expect([lead.id, owners.length, new Set(owners).size, owners[2]]).toEqual([lead.id, 3, 3, dev]);
+        expect([lead.id, reminders(env, lead.id).length]).toEqual([lead.id, 1]);
+        expect((await timers.stepsFor(TENANT, lead.id)).map((s) => [s.kind, s.status])).toEqual([
+          ['remind', 'done'],
+          ['breach', 'done'],
+          ['reroute', 'done'],
+          ['escalate', 'done'],
+        ]);
+      }
+      // Four steps per lead, taken once between them, and both workers took part.
+      expect(taken).toHaveLength(leads.length * 4);
+      expect(new Set(taken)).toEqual(new Set(['w1', 'w2']));
+      await env.close();
+    });
+
     it('escalates to the owner’s manager from the team file, told to the pool’s channel; an owner without a manager keeps the lead, saying why', async () => {
       const managed = rules(hook.url)
         .replace(
@@ -175,10 +233,10 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
         .replace('fallback: { queue: triage } }', 'fallback: { queue: triage }, notify: [ops] }');
       expect(managed).toContain('escalate: manager');
       expect(managed).toContain('notify: [ops] }');
-      const env = await setup(sandbox(), { engine, rules: managed });
+      const env = await open(managed);
       const timers = new SlaTimerRepository(env.storage.db);
       const notifications = new NotificationRepository(env.storage.db);
-      const ws = workers(env, notifications);
+      const ws = await workers(env);
       // Round robin: the first lead goes to nina (managed by dev), the second to omar (no manager).
       const [ninas, omars] = env.demo.createContacts(2, 'import');
       await env.enqueueCreated([ninas!, omars!]);
@@ -210,8 +268,8 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('a touched lead is left alone, and its first touch is kept', async () => {
-      const { env, timers, notifications } = await start();
-      const ws = workers(env, notifications);
+      const { env, timers } = await start();
+      const ws = await workers(env);
       const [lead] = env.demo.createContacts(1, 'import');
       await env.enqueueCreated([lead!]);
       await env.drain(ws[0]!);
@@ -238,8 +296,8 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('a lead re-owned by a person is left alone', async () => {
-      const { env, timers, notifications } = await start();
-      const ws = workers(env, notifications);
+      const { env, timers } = await start();
+      const ws = await workers(env);
       const [lead] = env.demo.createContacts(1, 'import');
       await env.enqueueCreated([lead!]);
       await env.drain(ws[0]!);
@@ -262,7 +320,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('a timer due while the CRM is down waits and acts once it is back', async () => {
-      const { env, notifications } = await start();
+      const { env } = await start();
       const [lead] = env.demo.createContacts(1, 'import');
       await env.enqueueCreated([lead!]);
       await env.drain(env.worker());
@@ -286,7 +344,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
         last_error: 'HubSpot answered 503',
         due_at: T0 + 6 * MIN + 1000,
       });
-      const ws = workers(env, notifications);
+      const ws = await workers(env);
       await tick(env, ws, T0 + 6 * MIN);
       expect(reminders(env, lead!.id)).toHaveLength(0);
       await tick(env, ws, T0 + 6 * MIN + 1000);
@@ -320,7 +378,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
 
     it('a notification receiver that is down gets the delivery later, once, signed', async () => {
       const { env, notifications } = await start();
-      const ws = workers(env, notifications);
+      const ws = await workers(env);
       hook.down = true;
       hook.hits.length = 0;
       const [lead] = env.demo.createContacts(1, 'import');
