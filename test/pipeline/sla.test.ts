@@ -218,6 +218,73 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await env.close();
     });
 
+    it('a reminder whose answer was lost is found by the other worker, not sent again', async () => {
+      const { env, timers } = await start();
+      const [w1, w2] = await workers(env);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(w1!);
+      // HubSpot makes the reminder task; w1 never hears back (the connection drops after the write).
+      sandbox().crm.faults.failNext('lost', 1, '/crm/v3/objects/tasks/batch/create');
+      env.clock.now = T0 + 5 * MIN + 1000;
+      await w1!.housekeep(env.clock.now);
+      expect(reminders(env, lead!.id)).toHaveLength(1);
+      expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status])).toEqual([
+        ['remind', 'sent'],
+      ]);
+      // w1 is gone; w2, on its own connection, takes the timer when it falls due again.
+      const [timer] = await env.storage.slaTimersFor(TENANT, lead!.id);
+      env.clock.now = timer!.dueAt;
+      await w2!.housekeep(env.clock.now);
+      const made = reminders(env, lead!.id);
+      expect(made).toHaveLength(1);
+      expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status, s.crmId])).toEqual([
+        ['remind', 'done', made[0]!.objectId],
+      ]);
+      // The chain goes on from there: the re-route still comes, once.
+      await tick(env, [w1!, w2!], T0 + 15 * MIN + 1000);
+      await tick(env, [w1!, w2!], T0 + 16 * MIN);
+      expect(env.writes('owner.set', lead!.id)).toHaveLength(2);
+      expect(reminders(env, lead!.id)).toHaveLength(1);
+      await env.close();
+    });
+
+    it('a worker that stops right after sending a reminder: the other takes over when the lease ends and sends none again', async () => {
+      const { env, timers } = await start();
+      const [, w2] = await workers(env);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(w2!);
+      // w1's process dies once HubSpot has made the task: the answer never comes, nothing after it runs.
+      const stopping: CrmConnector = Object.assign(Object.create(env.connector) as CrmConnector, {
+        createTasks: async (tasks: Parameters<CrmConnector['createTasks']>[0]) => {
+          await env.connector.createTasks(tasks);
+          return new Promise<never>(() => undefined);
+        },
+      });
+      const at = T0 + 5 * MIN + 1000;
+      env.clock.now = at;
+      const w1 = env.worker('w1', { registry: env.registryWith(stopping), sla: { gatherMs: 0 } });
+      void w1.housekeep(at);
+      const stepOf = async () => (await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status]);
+      for (let i = 0; i < 500 && reminders(env, lead!.id).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(reminders(env, lead!.id)).toHaveLength(1);
+      expect(await stepOf()).toEqual([['remind', 'sent']]);
+      // While w1's lease (2 minutes) lasts, w2 leaves the timer alone.
+      env.clock.now = at + MIN;
+      await w2!.housekeep(env.clock.now);
+      expect(await stepOf()).toEqual([['remind', 'sent']]);
+      env.clock.now = at + 2 * MIN;
+      await w2!.housekeep(env.clock.now);
+      const made = reminders(env, lead!.id);
+      expect(made).toHaveLength(1);
+      expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status, s.crmId])).toEqual([
+        ['remind', 'done', made[0]!.objectId],
+      ]);
+      await env.close();
+    });
+
     it('escalates to the owner’s manager from the team file, told to the pool’s channel; an owner without a manager keeps the lead, saying why', async () => {
       const managed = rules(hook.url)
         .replace(

@@ -21,7 +21,7 @@ import { channelsFor, type Notifier } from '../../notify/notifier.js';
 import type { Storage } from '../../storage/index.js';
 import { chunk } from '../../storage/shared.js';
 import { actionSchema } from '../../storage/model.js';
-import type { SlaAdvance, SlaTimerRepository, SlaTimerRun } from '../../storage/sla-timers.js';
+import type { SlaAdvance, SlaStepRow, SlaTimerRepository, SlaTimerRun } from '../../storage/sla-timers.js';
 import { isRetryable, toFailure } from '../failures.js';
 import type { TenantRegistry, TenantRuntime } from '../runtime.js';
 import { landQueue, mergeDirectory, type MergedTeam } from '../team.js';
@@ -507,18 +507,20 @@ export class SlaProcessor {
           detail,
           r.expected,
           now,
-          async () => {
+          // Due when the step was first recorded, not at the timer's due time, which a retry moves on:
+          // a task sent by a worker that never heard back is found by what every attempt sends alike.
+          async (planned) => {
             const existing = (await runtime.connector.findTasks([t.leadId])).get(t.leadId) ?? [];
-            return existing.find((x) => x.subject === subject && x.dueAt === t.dueAt)?.id;
+            return existing.find((x) => x.subject === subject && x.dueAt === planned.at)?.id;
           },
-          async () => {
+          async (planned) => {
             const [res] = await runtime.connector.createTasks([
               {
                 leadId: t.leadId,
                 ownerId,
                 subject,
                 body: `${t.summary}\n${detail}`,
-                dueAt: t.dueAt,
+                dueAt: planned.at,
                 priority: 'high',
                 key: `sla:${t.id}:${checkpoint}:remind`,
               },
@@ -618,8 +620,10 @@ export class SlaProcessor {
     detail: string,
     owner: string | null,
     now: number,
-    find: (() => Promise<string | undefined>) | undefined,
-    send: () => Promise<{ ok: true; id?: string | undefined } | { ok: false; error: CrmError }>,
+    find: ((step: SlaStepRow) => Promise<string | undefined>) | undefined,
+    send: (
+      step: SlaStepRow,
+    ) => Promise<{ ok: true; id?: string | undefined } | { ok: false; error: CrmError }>,
   ): Promise<Acted> {
     const timers = this.opts.timers;
     const row = await timers.planStep(
@@ -629,7 +633,7 @@ export class SlaProcessor {
     );
     if (row.status === 'done' || row.status === 'failed') return 'done';
     if (row.status === 'sent' && find !== undefined) {
-      const found = await find();
+      const found = await find(row);
       if (found !== undefined) {
         await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: found });
         return 'done';
@@ -639,7 +643,7 @@ export class SlaProcessor {
       return 'retry';
     let result: { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
     try {
-      result = await send();
+      result = await send(row);
     } catch (error) {
       const failure = toFailure(error);
       if (!(failure instanceof CrmError)) throw error;
