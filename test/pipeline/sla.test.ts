@@ -285,6 +285,42 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await env.close();
     });
 
+    it('escalates to a named rep: their owner written once, the step in the trace, the timer ended', async () => {
+      const named = rules(hook.url)
+        .replace(
+          '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
+          '        - { after: 20m, escalate: { rep: dev@acme.io } }',
+        )
+        .replace('  reps:\n', '  reps:\n    dev@acme.io: { timezone: Europe/London }\n');
+      expect(named).toContain('escalate: { rep: dev@acme.io }');
+      const env = await open(named);
+      const timers = new SlaTimerRepository(env.storage.db);
+      const ws = await workers(env);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(ws[0]!);
+      await tick(env, ws, T0 + 19 * MIN);
+      expect(env.writes('owner.set', lead!.id)).toHaveLength(1);
+      await tick(env, ws, T0 + 20 * MIN + 1000);
+      await tick(env, ws, T0 + 3 * 60 * MIN);
+      expect(env.writes('owner.set', lead!.id).map((w) => w.details['to'])).toEqual([
+        ownerId(env, 'nina@acme.io'),
+        ownerId(env, 'dev@acme.io'),
+      ]);
+      expect(reminders(env, lead!.id)).toHaveLength(0);
+      expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status, s.owner])).toEqual([
+        ['breach', 'done', 'nina@acme.io'],
+        ['escalate', 'done', 'nina@acme.io'],
+      ]);
+      const [timer] = await env.storage.slaTimersFor(TENANT, lead!.id);
+      expect(timer?.state).toBe('breached');
+      const tenant = (await env.storage.getTenant(TENANT))!;
+      expect((await explainLead(env.storage, tenant, lead!.id, { reps: {}, queues: {} })).join('\n')).toMatch(
+        /escalate \(owner nina@acme\.io\): not touched: after 20m escalate to dev@acme\.io/,
+      );
+      await env.close();
+    });
+
     it('escalates to the owner’s manager from the team file, told to the pool’s channel; an owner without a manager keeps the lead, saying why', async () => {
       const managed = rules(hook.url)
         .replace(
