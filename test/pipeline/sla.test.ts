@@ -321,6 +321,39 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await env.close();
     });
 
+    it('two re-routes in a row: the second skips every rep who had the lead, not only the last', async () => {
+      const twice = rules(hook.url)
+        .replace(
+          '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
+          '        - { after: 15m, reroute: true }\n        - { after: 30m, reroute: true }',
+        )
+        .replace(`members: [${NA.join(', ')}]`, 'members: [nina@acme.io, omar@acme.io, paula@acme.io]');
+      expect(twice).toContain('after: 30m, reroute: true');
+      const env = await open(twice);
+      const ws = await workers(env);
+      const [lead, other] = env.demo.createContacts(2, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(ws[0]!);
+      await tick(env, ws, T0 + 15 * MIN + 1000);
+      await tick(env, ws, T0 + 16 * MIN);
+      // Another lead takes paula's turn: the rotation's next is nina, who had the first lead.
+      await env.enqueueCreated([other!]);
+      await Promise.all(ws.map((w) => env.drain(w)));
+      expect(env.writes('owner.set', other!.id).map((w) => w.details['to'])).toEqual([
+        ownerId(env, 'paula@acme.io'),
+      ]);
+      await tick(env, ws, T0 + 30 * MIN + 1000);
+      await tick(env, ws, T0 + 31 * MIN);
+      expect(env.writes('owner.set', lead!.id).map((w) => w.details['to'])).toEqual([
+        ownerId(env, 'nina@acme.io'),
+        ownerId(env, 'omar@acme.io'),
+        ownerId(env, 'paula@acme.io'),
+      ]);
+      const second = await env.storage.findDecision(TENANT, `${lead!.id}:route:sla:1:2`);
+      expect(second?.trace.steps[0]).toMatch(/never back to nina@acme\.io, omar@acme\.io$/);
+      await env.close();
+    });
+
     it('escalates to the owner’s manager from the team file, told to the pool’s channel; an owner without a manager keeps the lead, saying why', async () => {
       const managed = rules(hook.url)
         .replace(
