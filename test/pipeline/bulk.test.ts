@@ -315,6 +315,58 @@ describe.each(ENGINES)('bulk ownership work on %s', (engine, describeEngine) => 
       await env.close();
     });
 
+    it('a backfill --since routes only the records created from that moment on', async () => {
+      const env = await setup(sandbox(), { engine, rules: BULK_RULES });
+      const bulk = bulkOf(env);
+      const before = contacts(env, 5);
+      // The sandbox stamps createdate from the wall clock: the cut falls strictly after the last old one.
+      while (Date.now() <= before[before.length - 1]!.createdAt) await new Promise((r) => setTimeout(r, 1));
+      const since = Date.now();
+      const after = contacts(env, 4);
+      expect(after.every((c) => c.createdAt >= since)).toBe(true);
+      const { job } = await bulk.jobs.start(
+        {
+          tenantId: TENANT,
+          kind: 'backfill',
+          key: `backfill:since=${since}`,
+          params: { since },
+          dryRun: false,
+          startedBy: 'test',
+        },
+        env.clock.now,
+      );
+      expect(await settle(env, bulk, job.id)).toMatchObject({ routed: 4, job: { state: 'done', listed: 4 } });
+      expect(ownersOf(env, after)).toHaveLength(4);
+      // No owner written but to the newer records.
+      const routed = new Set(env.writes('owner.set').map((w) => w.objectId));
+      expect([...routed].sort()).toEqual(after.map((c) => c.id).sort());
+      expect(before.filter((c) => env.tasksFor(c.id).length > 0)).toEqual([]);
+      await env.close();
+    });
+
+    it('reassign --from a rep: their account-owned lead follows the account’s new owner', async () => {
+      const env = await setup(sandbox(), { engine, rules: ACCOUNT_RULES });
+      const bulk = bulkOf(env);
+      const account = company(env, 'handed.example', 'nina@acme.io');
+      const [held] = contacts(env, 1, {
+        email: 'buyer@handed.example',
+        hubspot_owner_id: ownerId(env, 'nina@acme.io'),
+      });
+      // Nina leaves; the account went to Paula.
+      env.demo.portal.updateObject(
+        'companies',
+        account.id,
+        { hubspot_owner_id: ownerId(env, 'paula@acme.io') },
+        'admin',
+      );
+      const { job } = await startReassign(bulk.jobs, TENANT, 'nina@acme.io', false, 'test', env.clock.now);
+      expect(await settle(env, bulk, job.id)).toMatchObject({ routed: 1, failed: 0, job: { listed: 1 } });
+      expect(ownersOf(env, [held!])).toEqual(['paula@acme.io']);
+      const decision = (await env.storage.recentDecisions(TENANT, 10)).find((d) => d.leadId === held!.id);
+      expect(decision?.route?.name).toBe('Account owner');
+      await env.close();
+    });
+
     it('with two workers, a deactivated rep’s leads move once: one reassign job, each lead routed by one of them', async () => {
       const env = await setup(sandbox(), { engine, rules: OPTED_IN });
       const [one, two] = [bulkOf(env, 1, 'w1'), bulkOf(env, 1, 'w2')];
