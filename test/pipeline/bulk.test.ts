@@ -1,7 +1,10 @@
 // Bulk ownership work through the normal worker path, over the real HubSpot connector and the sandbox
 // CRM (whose write log is the judge): a backfill routes existing records once, keeps owners that fit,
 // never holds up a live lead, and a rep deactivated in the CRM has their leads moved.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CrmObject } from '../../connectors/sandbox/index.js';
+import { main } from '../../src/cli/main.js';
 import { BulkRunner, startReassign } from '../../src/pipeline/bulk/runner.js';
 import type { Worker } from '../../src/pipeline/worker.js';
 import { BulkJobRepository, type BulkProgress } from '../../src/storage/index.js';
@@ -454,5 +457,61 @@ describe.each(ENGINES)('bulk ownership work on %s', (engine, describeEngine) => 
       expect(await settle(env, bulk, again.job.id)).toMatchObject({ routed: 0, job: { listed: 0 } });
       await env.close();
     });
+  });
+});
+
+describe('lead-router backfill --dry-run through the CLI entry', () => {
+  it('writes the CSV of what would change, and nothing to the CRM', async () => {
+    const dataDir = join(sandbox().dir, 'cli-dry-run');
+    mkdirSync(dataDir, { recursive: true });
+    const rules = BULK_RULES.replace('- name: Seatless sender', `- name: 'Seatless, "named" sender'`);
+    expect(rules).toContain('"named"');
+    const env = await setup(sandbox(), { rules, file: join(dataDir, 'lead-router.sqlite') });
+    const bulk = bulkOf(env);
+    const [stays] = contacts(env, 1, { jobtitle: 'Seatless', hubspot_owner_id: ownerId(env, 'dev@acme.io') });
+    const [moves] = contacts(env, 1, {
+      jobtitle: 'Seatless',
+      hubspot_owner_id: ownerId(env, 'nina@acme.io'),
+    });
+    const csv = join(dataDir, 'what-would-change.csv');
+    const saved = { DATA_DIR: process.env['DATA_DIR'], DATABASE_URL: process.env['DATABASE_URL'] };
+    process.env['DATA_DIR'] = dataDir;
+    delete process.env['DATABASE_URL'];
+    const out: string[] = [];
+    const err: string[] = [];
+    try {
+      const cli = main(['backfill', '--dry-run', '--csv', csv], {
+        out: (l) => out.push(l),
+        err: (l) => err.push(l),
+        clock: () => env.clock.now,
+        progress: { write: () => true },
+      });
+      // The CLI starts the job and follows it; the app's worker (here, in the test) routes it.
+      let jobs = await bulk.jobs.list(TENANT);
+      for (let i = 0; i < 500 && jobs.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        jobs = await bulk.jobs.list(TENANT);
+      }
+      expect(jobs.map((j) => [j.kind, j.dryRun])).toEqual([['backfill', true]]);
+      await settle(env, bulk, jobs[0]!.id);
+      expect([await cli, err.filter((l) => /fail|error/i.test(l))]).toEqual([0, []]);
+    } finally {
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+    // Only the record whose owner would change, its rule's comma and quotes escaped per RFC 4180.
+    expect(readFileSync(csv, 'utf8')).toBe(
+      `lead_id,current_owner,new_owner,destination,rule\n${moves!.id},nina@acme.io,dev@acme.io,rep,"Seatless, ""named"" sender"\n`,
+    );
+    expect(out).toEqual([
+      expect.stringMatching(
+        /: 2 records decided, 1 would change owner, 1 stay; wrote .*what-would-change\.csv$/,
+      ),
+    ]);
+    expect(stays!.id).not.toBe(moves!.id);
+    expect(env.writes('owner.set')).toEqual([]);
+    expect(env.writes('task.created')).toEqual([]);
+    await env.close();
   });
 });
