@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { FallbackReason } from './core/types.js';
+import type { CrmCallOutcomeKind } from './storage/index.js';
 
 export type CrmCallOutcome = 'ok' | 'rate_limited' | 'error';
 
@@ -219,18 +220,6 @@ export class Metrics {
     this.lateSlots.inc({ portal, bucket });
   }
 
-  /** This process's CRM calls for one portal by outcome, since it started. */
-  async crmCallCounts(portal: string): Promise<{ ok: number; error: number; rateLimited: number }> {
-    const counts = { ok: 0, error: 0, rateLimited: 0 };
-    for (const v of (await this.crmCalls.get()).values) {
-      if (v.labels.portal !== portal) continue;
-      if (v.labels.outcome === 'ok') counts.ok += v.value;
-      else if (v.labels.outcome === 'rate_limited') counts.rateLimited += v.value;
-      else counts.error += v.value;
-    }
-    return counts;
-  }
-
   /** Portals whose last calls from this process all failed (not counting 429s). */
   failingPortals(): string[] {
     return [...this.crmFailuresInARow].filter(([, n]) => n >= FAILING_AFTER).map(([portal]) => portal);
@@ -247,8 +236,18 @@ export class Metrics {
 
 /** How a CRM call ended, from whatever it threw (client errors, our CrmError, HTTP-ish shapes). */
 export function crmCallOutcome(error: unknown): CrmCallOutcome {
+  const kind = crmCallKind(error);
+  return kind === 'ok' || kind === 'rate_limited' ? kind : 'error';
+}
+
+/** The same, with the connector's error kind kept (what the Health page counts); other: not a CrmError. */
+export function crmCallKind(error: unknown): CrmCallOutcomeKind {
   if (error === undefined) return 'ok';
   const e = error as { kind?: unknown; code?: unknown; status?: unknown; details?: { status?: unknown } };
   const status = e.details?.status ?? e.status ?? e.code;
-  return e.kind === 'rate_limited' || status === 429 ? 'rate_limited' : 'error';
+  if (e.kind === 'rate_limited' || status === 429) return 'rate_limited';
+  const kind = e.kind;
+  return kind === 'transient' || kind === 'auth' || kind === 'not_found' || kind === 'invalid'
+    ? kind
+    : 'other';
 }

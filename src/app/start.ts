@@ -29,6 +29,7 @@ import type { RuleSet, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker, type DecisionInfo } from '../pipeline/worker.js';
+import { CRM_CALLS_FLUSH_MS, CrmCallTally } from '../pipeline/crm-call-tally.js';
 import { loadRuleSet, loadTeam, formatDiagnostic, teamVersion } from '../rules/index.js';
 import {
   createServer,
@@ -42,6 +43,7 @@ import { reportRoutes } from '../server/reports.js';
 import { BulkRunner } from '../pipeline/bulk/runner.js';
 import {
   BulkJobRepository,
+  CrmCallRepository,
   StreamRepository,
   TenantConfigRepository,
   type Storage,
@@ -411,6 +413,13 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       return { installed: all.length - uninstalled, uninstalled };
     },
   });
+  // How every CRM call ended, per tenant and minute, for the Health page: tallied here, added to the
+  // shared database by the worker's housekeeping (or a web process's timer) and at stop.
+  const crmCalls = new CrmCallTally({
+    counts: new CrmCallRepository(storage.db),
+    findTenant: (provider, externalId) => storage.findTenant(provider, externalId),
+    clock,
+  });
   // Each connector states its CRM's budgets; its limiters are built from them. With Redis, every
   // instance draws from one rate budget per portal or org (a client per factory: each closes its own).
   const limitersFor = (
@@ -419,7 +428,10 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   ) => {
     const limiters = new LimiterFactory({
       provider: `${config.redisKeyPrefix}:${provider}`,
-      observe: (portal, bucket, error) => metrics.crmCall(portal, bucket, crmCallOutcome(error)),
+      observe: (portal, bucket, error) => {
+        metrics.crmCall(portal, bucket, crmCallOutcome(error));
+        crmCalls.record(provider, portal, error);
+      },
       onLateSlot: (portal, bucket) => metrics.lateSlot(portal, bucket),
       buckets,
       ...(config.redisUrl === undefined ? {} : { redis: new Redis(config.redisUrl) }),
@@ -590,6 +602,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         notifier,
         sla: { onStep: (tenantId, step) => metrics.slaStep(tenantId, step) },
         retention: { policy: config.retention },
+        crmCalls,
         onPurged: (kind, rows) => metrics.purged(kind, rows),
         onDecision: (info) => {
           metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback', info.decision.fallbacks);
@@ -597,6 +610,22 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         },
       })
     : undefined;
+
+  const flushCrmCalls = async (): Promise<void> => {
+    try {
+      await crmCalls.flush();
+    } catch (error) {
+      logger.error('CRM call counts not recorded', { error: String(error) });
+    }
+  };
+  if (worker === undefined) {
+    // A web process calls CRMs too (the settings tab's checks and syncs) and has no housekeeping lane.
+    const timer = setInterval(() => void flushCrmCalls(), CRM_CALLS_FLUSH_MS);
+    timer.unref();
+    stops.push(() => clearInterval(timer));
+  }
+  // After the worker's last batch (stops run in order; storage closes after them all).
+  stops.push(flushCrmCalls);
 
   const settingsAccess = new SettingsAccess(
     config.settingsSecret !== undefined
@@ -613,15 +642,13 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       onEnqueued: () => worker?.wake(),
       directory: async (tenantId) => (await tenants.runtime(tenantId)).connector.directory(),
       crmStatus: async (tenantId) => {
-        const tenant = await storage.getTenant(tenantId);
-        const calls = await metrics.crmCallCounts(tenant?.externalId ?? '');
         try {
           const checked = await (await tenants.runtime(tenantId)).connector.checkConnection();
           return checked.ok
-            ? { ok: true, detail: 'connected', calls }
-            : { ok: false, detail: `${checked.error.kind}: ${checked.error.message}`, calls };
+            ? { ok: true, detail: 'connected' }
+            : { ok: false, detail: `${checked.error.kind}: ${checked.error.message}` };
         } catch (error) {
-          return { ok: false, detail: error instanceof Error ? error.message : String(error), calls };
+          return { ok: false, detail: error instanceof Error ? error.message : String(error) };
         }
       },
     }),

@@ -1,11 +1,12 @@
 // The housekeeping lane's chores, between its batches: expired leases returned, due holds turned into
-// inbox events, bulk jobs paged in, SLA timers fired and notifications sent, idle tenants let go of, and
-// rows past their retention purged. None of them may stop routing: a failure waits for the next pass.
+// inbox events, bulk jobs paged in, SLA timers fired and notifications sent, idle tenants let go of, CRM
+// call counts recorded, and rows past their retention purged. None of them may stop routing: a failure waits for the next pass.
 import type { BackoffPolicy } from '../../connectors/shared/retry.js';
 import type { Logger } from '../log.js';
 import type { PurgeCounts, RetentionPolicy, Storage } from '../storage/index.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { BulkHooks } from './bulk/runner.js';
+import { CRM_CALLS_FLUSH_MS, type CrmCallTally } from './crm-call-tally.js';
 import type { CrmLists } from './crm-lists.js';
 import type { TenantRegistry } from './runtime.js';
 import type { SlaProcessor } from './sla/processor.js';
@@ -38,6 +39,8 @@ export interface HousekeepingDeps {
   bulk?: BulkHooks | undefined;
   slaTimers?: SlaProcessor | undefined;
   notifier?: Notifier | undefined;
+  /** This process's tally of CRM call outcomes, added to the database every 15 s. */
+  crmCalls?: Pick<CrmCallTally, 'flush'> | undefined;
   /** This worker is the only one on its database: its first pass takes back every lease at once. */
   soleWorker: boolean;
   claimHolder: () => string;
@@ -48,6 +51,7 @@ export interface HousekeepingDeps {
 export class Housekeeping {
   /** When the next purge pass is due (epoch ms). */
   private nextPurgeAt = 0;
+  private nextCrmCallsFlushAt = 0;
   private takeOverPending: boolean;
 
   constructor(private readonly deps: HousekeepingDeps) {
@@ -65,7 +69,22 @@ export class Housekeeping {
     await this.deps.bulk?.step(now);
     await this.fireSlaTimers(now);
     this.evictIdleTenants();
+    await this.flushCrmCalls(now);
     await this.purge(now);
+  }
+
+  /** Adds this process's CRM call tally to the database; a failure keeps it for the next pass. */
+  private async flushCrmCalls(now: number): Promise<void> {
+    if (this.deps.crmCalls === undefined || now < this.nextCrmCallsFlushAt) return;
+    this.nextCrmCallsFlushAt = now + CRM_CALLS_FLUSH_MS;
+    try {
+      await this.deps.crmCalls.flush();
+    } catch (error) {
+      this.deps.logger.error('CRM call counts not recorded', {
+        workerId: this.deps.workerId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /**

@@ -14,6 +14,7 @@ import { CreateProtocol } from './creates.js';
 import { CrmLists } from './crm-lists.js';
 import { BatchDecider, type DecisionInfo } from './decide-batch.js';
 import { toFailure } from './failures.js';
+import type { CrmCallTally } from './crm-call-tally.js';
 import { Housekeeping, type RetentionOptions } from './housekeeping.js';
 import { bareJob, recordOf, type Job, type TenantBatch } from './job.js';
 import { Lanes } from './loop.js';
@@ -73,6 +74,8 @@ export interface WorkerOptions {
   onOwnerWritten?: (tenantId: string, leadCreatedAt: number) => void;
   /** An inbox item of the tenant moved to the dead letters. */
   onDeadLetter?: (tenantId: string) => void;
+  /** This process's CRM call outcomes, added to the database by the housekeeping lane (the Health page). */
+  crmCalls?: Pick<CrmCallTally, 'flush'> | undefined;
   /** What the housekeeping lane purges, and when; absent: nothing is ever purged. */
   retention?: RetentionOptions | undefined;
   /** Rows of a kind purged by the housekeeping lane (for metrics). */
@@ -185,6 +188,7 @@ export class Worker {
       batchSize: this.batchSize,
       lists: this.lists,
       retention: options.retention,
+      crmCalls: options.crmCalls,
       bulk: options.bulk,
       slaTimers,
       notifier: options.notifier,

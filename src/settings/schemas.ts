@@ -284,7 +284,22 @@ export const healthResponseSchema = z.object({
   failedActions: z.array(
     z.object({ leadId: z.string(), kind: z.string(), error: z.string(), at: z.number() }),
   ),
-  crmCalls: z.object({ ok: z.number(), error: z.number(), rateLimited: z.number() }),
+  /** The tenant's CRM calls from every process, in the minutes of the last `windowMinutes`. */
+  crmCalls: z.object({
+    windowMinutes: z.number().int(),
+    ok: z.number().int(),
+    /** Refused with a 429. */
+    rateLimited: z.number().int(),
+    /** Failed otherwise: the sum of `errors`. */
+    error: z.number().int(),
+    errors: z.object({
+      transient: z.number().int(),
+      auth: z.number().int(),
+      notFound: z.number().int(),
+      invalid: z.number().int(),
+      other: z.number().int(),
+    }),
+  }),
 });
 export const rerouteResponseSchema = z.object({ queued: z.boolean(), job: z.string() });
 export const replayResponseSchema = z.object({ replayed: z.boolean() });

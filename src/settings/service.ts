@@ -20,6 +20,7 @@ import {
   PublicationRequestRepository,
   TenantConfigRepository,
   TenantHealthRepository,
+  CrmCallRepository,
   type DecidedLead,
   type DecisionRecord,
   type Publication,
@@ -67,8 +68,10 @@ export class SettingsError extends Error {
 export interface CrmStatus {
   ok: boolean;
   detail: string;
-  calls: { ok: number; error: number; rateLimited: number };
 }
+
+/** The Health page's window for CRM call outcomes: the minutes that started within the last hour. */
+export const CRM_CALLS_WINDOW_MS = 60 * 60_000;
 
 export interface SettingsServiceDeps {
   storage: Storage;
@@ -83,7 +86,7 @@ export interface SettingsServiceDeps {
    * notices a rep deactivated since its last one.
    */
   directory?: ((tenantId: string) => Promise<Directory>) | undefined;
-  /** The tenant's CRM connection as the app sees it (a live check and recent call outcomes). */
+  /** The tenant's CRM connection as the app sees it (a live check). */
   crmStatus?: ((tenantId: string) => Promise<CrmStatus>) | undefined;
 }
 
@@ -138,6 +141,7 @@ export class SettingsService {
   private readonly config: TenantConfigRepository;
   private readonly inputs: DecisionInputRepository;
   private readonly health: TenantHealthRepository;
+  private readonly crmCalls: CrmCallRepository;
   private readonly requests: PublicationRequestRepository;
 
   constructor(private readonly deps: SettingsServiceDeps) {
@@ -145,6 +149,7 @@ export class SettingsService {
     this.requests = new PublicationRequestRepository(deps.storage.db);
     this.inputs = new DecisionInputRepository(deps.storage.db);
     this.health = new TenantHealthRepository(deps.storage.db);
+    this.crmCalls = new CrmCallRepository(deps.storage.db);
   }
 
   private get storage(): Storage {
@@ -674,14 +679,22 @@ export class SettingsService {
 
   async healthOf(tenantId: string): Promise<z.infer<typeof healthResponseSchema>> {
     const now = this.deps.clock();
-    const [stats, oldest, dead, failed, crm] = await Promise.all([
+    const [stats, oldest, dead, failed, calls, crm] = await Promise.all([
       this.storage.inboxStats(tenantId),
       this.health.oldestPendingAt(tenantId),
       this.storage.deadLetters(tenantId, 50),
       this.health.failedActions(tenantId, 20),
-      this.deps.crmStatus?.(tenantId) ??
-        Promise.resolve({ ok: true, detail: 'not checked', calls: { ok: 0, error: 0, rateLimited: 0 } }),
+      // Every process's calls, as recorded per minute in the database (see pipeline/crm-call-tally.ts).
+      this.crmCalls.totalsSince(tenantId, now - CRM_CALLS_WINDOW_MS),
+      this.deps.crmStatus?.(tenantId) ?? Promise.resolve({ ok: true, detail: 'not checked' }),
     ]);
+    const errors = {
+      transient: calls.transient,
+      auth: calls.auth,
+      notFound: calls.not_found,
+      invalid: calls.invalid,
+      other: calls.other,
+    };
     return {
       crm: { ok: crm.ok, detail: crm.detail },
       inbox: {
@@ -698,7 +711,13 @@ export class SettingsService {
         failedAt: d.updatedAt,
       })),
       failedActions: failed,
-      crmCalls: crm.calls,
+      crmCalls: {
+        windowMinutes: CRM_CALLS_WINDOW_MS / 60_000,
+        ok: calls.ok,
+        rateLimited: calls.rate_limited,
+        error: Object.values(errors).reduce((a, b) => a + b, 0),
+        errors,
+      },
     };
   }
 

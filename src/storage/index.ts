@@ -70,6 +70,14 @@ export {
 } from './decision-inputs.js';
 export { TenantHealthRepository, type FailedAction } from './tenant-health.js';
 export {
+  CrmCallRepository,
+  CRM_CALL_OUTCOMES,
+  MINUTE_MS,
+  type CrmCallCount,
+  type CrmCallOutcomeKind,
+  type CrmCallTotals,
+} from './crm-calls.js';
+export {
   BulkJobRepository,
   bulkSubscription,
   BULK_SUBSCRIPTION_PREFIX,

@@ -225,6 +225,8 @@ export interface PurgeCounts {
   slaSteps: number;
   /** Notifications delivered (kept as long as done inbox rows) or given up (as long as dead letters). */
   notifications: number;
+  /** Per-minute CRM call counts (the Health page's recent errors), kept as long as done inbox rows. */
+  crmCalls: number;
 }
 
 export interface DecisionRecord {

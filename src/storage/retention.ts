@@ -13,7 +13,7 @@ export class RetentionRepository {
    * dead letters never replayed (releasing the effect keys they claimed, as a replay would), finished
    * effect keys, settled holds, decisions with their actions and SLA timers once none of them is
    * still needed, finished SLA steps as old as such decisions, and delivered (or given-up) notifications
-   * as old as done inbox rows (or dead letters). Every delete re-checks its conditions, so a row that became needed again meanwhile
+   * as old as done inbox rows (or dead letters), and per-minute CRM call counts as old as done inbox rows. Every delete re-checks its conditions, so a row that became needed again meanwhile
    * stays. Call again while a count equals `limit`.
    */
   async purgeExpired(now: number, policy: RetentionPolicy, limit: number): Promise<PurgeCounts> {
@@ -75,6 +75,13 @@ export class RetentionRepository {
        DELETE FROM notifications WHERE state IN ('delivered', 'failed') AND id IN (SELECT id FROM picked)`,
       [inboxBefore, deadBefore, limit],
     );
+    const crmCalls = await this.db.run(
+      `WITH picked AS MATERIALIZED (
+         SELECT tenant_id, minute, outcome FROM crm_call_counts WHERE minute < ? LIMIT ?${lock})
+       DELETE FROM crm_call_counts
+         WHERE (tenant_id, minute, outcome) IN (SELECT tenant_id, minute, outcome FROM picked)`,
+      [inboxBefore, limit],
+    );
     return {
       inbox: inbox.changes,
       deadLetters,
@@ -83,6 +90,7 @@ export class RetentionRepository {
       holds: holds.changes,
       slaSteps: slaSteps.changes,
       notifications: notifications.changes,
+      crmCalls: crmCalls.changes,
     };
   }
 

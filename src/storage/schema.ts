@@ -546,6 +546,23 @@ export const MIGRATIONS: readonly Migration[] = [
     // write, and SQLite picked it over inbox_fair_claim for the due-work test of the fair claim.
     statements: () => ['DROP INDEX inbox_tenant_claim'],
   },
+  {
+    version: 18,
+    name: 'crm call counts',
+    // How each tenant's CRM calls ended, per minute (a row per tenant, minute and outcome): every process
+    // adds its in-memory tally, so the Health page reads the deployment's recent errors and 429s.
+    statements: () => [
+      `CREATE TABLE crm_call_counts (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        minute BIGINT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN
+          ('ok', 'rate_limited', 'transient', 'auth', 'not_found', 'invalid', 'other')),
+        calls BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, minute, outcome)
+      )`,
+      `CREATE INDEX crm_call_counts_minute ON crm_call_counts (minute)`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

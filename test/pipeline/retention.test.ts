@@ -1,6 +1,9 @@
 // The housekeeping lane purges by retention, on a fixed clock, with the real worker over the sandbox
 // CRM: a month after routing the inbox rows are gone but the leads are still never routed twice; a year
-// after, the audit trail goes too, in batches.
+// after, the audit trail goes too, in batches. It also adds the process's CRM call tally to the database.
+import { CrmError } from '../../connectors/connector.js';
+import { CrmCallTally } from '../../src/pipeline/crm-call-tally.js';
+import { CrmCallRepository } from '../../src/storage/index.js';
 import { ENGINES, setup, T0, TENANT, useSandbox, type Env } from './support.js';
 
 const sandbox = useSandbox();
@@ -51,6 +54,29 @@ for (const [engine, suite] of ENGINES) {
       expect(purged.get('decisions')).toBe(12);
       expect(purged.get('effects')).toBe(12);
       expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 0 });
+    });
+
+    it('adds the CRM call tally to the database at most every 15 s', async () => {
+      env = await setup(sandbox(), { engine });
+      const tenant = (await env.storage.getTenant(TENANT))!;
+      const counts = new CrmCallRepository(env.storage.db);
+      const tally = new CrmCallTally({
+        counts,
+        findTenant: (provider, externalId) => env.storage.findTenant(provider, externalId),
+        clock: () => env.clock.now,
+      });
+      const worker = env.worker('w1', { crmCalls: tally });
+      const since = T0 - 60 * 60_000;
+      tally.record(tenant.provider, tenant.externalId, new CrmError('rate_limited', '429', { status: 429 }));
+      tally.record(tenant.provider, tenant.externalId, undefined);
+      await worker.housekeep(env.clock.now);
+      expect(await counts.totalsSince(TENANT, since)).toMatchObject({ rate_limited: 1, ok: 1 });
+      // Within 15 s of the last flush: kept in memory.
+      tally.record(tenant.provider, tenant.externalId, new CrmError('auth', 'revoked', { status: 401 }));
+      await worker.housekeep(env.clock.now + 14_000);
+      expect(await counts.totalsSince(TENANT, since)).toMatchObject({ auth: 0 });
+      await worker.housekeep(env.clock.now + 15_000);
+      expect(await counts.totalsSince(TENANT, since)).toMatchObject({ rate_limited: 1, ok: 1, auth: 1 });
     });
   });
 }

@@ -3,8 +3,13 @@
 // the session's CSRF token; answers follow the shared schemas; the draft is judged by the CLI's loader;
 // a tenant that requires approval publishes only what a second admin approved. On SQLite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CrmError } from '../../connectors/connector.js';
+import { LimiterFactory } from '../../connectors/shared/limiter.js';
+import { crmCallOutcome, Metrics } from '../../src/metrics.js';
+import { CrmCallTally } from '../../src/pipeline/crm-call-tally.js';
 import {
   activityResponseSchema,
+  healthResponseSchema,
   approvalsResponseSchema,
   publishResponseSchema,
   simulateResponseSchema,
@@ -13,11 +18,12 @@ import {
   teamResponseSchema,
   validateResponseSchema,
 } from '../../src/settings/schemas.js';
-import { ENGINES } from '../storage/helpers.js';
+import { ENGINES, makeEvent } from '../storage/helpers.js';
 import { frameOrigins } from '../../src/cli/operate.js';
 import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
-import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, type SettingsHarness } from './support.js';
-import type { Tenant } from '../../src/storage/index.js';
+import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, TEAM, type SettingsHarness } from './support.js';
+import { CrmCallRepository, TenantConfigRepository, type Tenant } from '../../src/storage/index.js';
+import { ruleSetVersion, teamVersion } from '../../src/rules/index.js';
 
 for (const [engineName, engine, suite] of ENGINES) {
   suite(`the settings API on ${engineName}`, () => {
@@ -424,6 +430,139 @@ for (const [engineName, engine, suite] of ENGINES) {
         );
         expect(big.status).toBe(422);
         expect(((await big.json()) as { error: string }).error).toContain('at most 1000');
+      });
+    });
+
+    describe('health', () => {
+      it("shows the oldest waiting item, dead letters, failed writes, and the last hour's CRM errors and 429s a worker recorded", async () => {
+        // A tenant of this test's own, so every number is this test's.
+        const t = await h.storage.createTenant(
+          { provider: 'hubspot', externalId: '303', name: 'Initech' },
+          T0,
+        );
+        await new TenantConfigRepository(h.storage.db).publish(
+          t.id,
+          {
+            rules: { version: ruleSetVersion(RULES), name: 'demo', source: RULES },
+            team: { version: teamVersion(TEAM), source: TEAM },
+            publishedBy: 'install',
+            note: 'installed',
+          },
+          T0,
+        );
+        const now = T0 + 3 * 60 * 60_000;
+        const minutesAgo = (m: number) => now - m * 60_000;
+        // A dead letter, then an item waiting for 90 s.
+        await h.storage.enqueue(
+          [{ tenantId: t.id, event: makeEvent({ objectId: 'dead-1' }) }],
+          minutesAgo(5),
+        );
+        const [item] = await h.storage.claim({
+          tenantId: t.id,
+          workerId: 'w',
+          limit: 1,
+          leaseMs: 60_000,
+          now: minutesAgo(5),
+        });
+        expect(await h.storage.deadLetter(item!.id, 'w', 'HubSpot refused: no seat', minutesAgo(4))).toBe(
+          true,
+        );
+        await h.storage.enqueue(
+          [{ tenantId: t.id, event: makeEvent({ objectId: 'waiting-1' }) }],
+          now - 90_000,
+        );
+        // A CRM write that failed for good.
+        await h.route(t, [dachLead('written-1')], minutesAgo(3));
+        const [planned] = await h.storage.pendingActions(t.id, 'written-1');
+        await h.storage.markActionFailed(t.id, planned!.id, 'HubSpot 403: missing scope', minutesAgo(2));
+
+        // The worker process's side, wired as the app wires it: its limiter tells its own metrics and
+        // its tally how each call ended; the tally is flushed to the shared database by housekeeping.
+        const clock = { now: minutesAgo(90) };
+        const workerMetrics = new Metrics({ defaultMetrics: false });
+        const tally = new CrmCallTally({
+          counts: new CrmCallRepository(h.storage.db),
+          findTenant: (provider, externalId) => h.storage.findTenant(provider, externalId),
+          clock: () => clock.now,
+        });
+        const limiters = new LimiterFactory({
+          provider: 'hubspot',
+          buckets: { default: { reservoir: 1000, intervalMs: 1000 } },
+          observe: (portal, bucket, error) => {
+            workerMetrics.crmCall(portal, bucket, crmCallOutcome(error));
+            tally.record('hubspot', portal, error);
+          },
+        });
+        const calls = async (n: number, error?: CrmError) => {
+          for (let i = 0; i < n; i++)
+            await limiters
+              .forPortal(t.externalId)
+              .schedule('default', () =>
+                error === undefined ? Promise.resolve('ok') : Promise.reject(error),
+              )
+              .catch(() => 'failed');
+        };
+        try {
+          // Older than the hour: not shown.
+          await calls(5, new CrmError('rate_limited', 'HubSpot 429', { status: 429 }));
+          await tally.flush();
+          clock.now = minutesAgo(30);
+          await calls(4);
+          await calls(2, new CrmError('rate_limited', 'HubSpot 429', { status: 429 }));
+          await calls(2, new CrmError('auth', 'token revoked', { status: 401 }));
+          await tally.flush();
+          clock.now = minutesAgo(1);
+          await calls(1, new CrmError('rate_limited', 'HubSpot 429', { status: 429 }));
+          await calls(1, new CrmError('transient', 'HubSpot 502', { status: 502 }));
+          await calls(1, new CrmError('invalid', 'no such property', { status: 400 }));
+          await tally.flush();
+        } finally {
+          await limiters.disconnectAll();
+        }
+
+        // What the Health page showed before: a process's own counters since it started. They are the
+        // worker's; the web process serving the page never made these calls.
+        expect(await workerMetrics.render()).toContain(
+          'lead_router_crm_calls_total{portal="303",bucket="default",outcome="rate_limited"} 8',
+        );
+        h.clock.now = now;
+        try {
+          const session = await h.login(t);
+          const res = await api(`/api/tenants/${t.id}/health`, { session });
+          expect(res.status).toBe(200);
+          const health = healthResponseSchema.parse(await res.json());
+          expect(health.inbox).toEqual({ pending: 1, leased: 0, failed: 1, oldestPendingAgeMs: 90_000 });
+          expect(health.deadLetters).toEqual([
+            expect.objectContaining({
+              leadId: 'dead-1',
+              reason: 'HubSpot refused: no seat',
+              failedAt: minutesAgo(4),
+            }),
+          ]);
+          expect(health.failedActions).toEqual([
+            expect.objectContaining({
+              leadId: 'written-1',
+              error: 'HubSpot 403: missing scope',
+              at: minutesAgo(2),
+            }),
+          ]);
+          expect(health.crmCalls).toEqual({
+            windowMinutes: 60,
+            ok: 4,
+            rateLimited: 3,
+            error: 4,
+            errors: { transient: 1, auth: 2, notFound: 0, invalid: 1, other: 0 },
+          });
+          // The other tenants' numbers are theirs.
+          const other = await api(`/api/tenants/${h.a.id}/health`, { session: await h.login(h.a) });
+          expect(healthResponseSchema.parse(await other.json()).crmCalls).toMatchObject({
+            ok: 0,
+            rateLimited: 0,
+            error: 0,
+          });
+        } finally {
+          h.clock.now = T0;
+        }
       });
     });
 

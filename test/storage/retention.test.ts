@@ -1,8 +1,9 @@
 // Retention on every engine, on a fixed clock: rows past their retention are deleted in batches, and
 // nothing still needed is — pending and leased work, dead letters within their window, claimed effect
-// keys, decisions with an action to write, an SLA timer still to watch or an open hold.
+// keys, decisions with an action to write, an SLA timer still to watch or an open hold. Per-minute CRM
+// call counts go with done inbox rows.
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
-import type { RetentionPolicy, Storage } from '../../src/storage/index.js';
+import { CrmCallRepository, type RetentionPolicy, type Storage } from '../../src/storage/index.js';
 import { ENGINES, T0, addTenant, makeDecision, makeEvent, ownerAction, taskAction } from './helpers.js';
 
 const A = 'tenant-a';
@@ -94,6 +95,7 @@ for (const [name, engine, suite] of ENGINES) {
         holds: 0,
         slaSteps: 0,
         notifications: 0,
+        crmCalls: 0,
       });
       expect(await leads('inbox')).not.toContain('done-old-1');
       expect(await s.purgeExpired(now, POLICY, 1)).toMatchObject({ inbox: 1 });
@@ -159,6 +161,7 @@ for (const [name, engine, suite] of ENGINES) {
         holds: 2,
         slaSteps: 0,
         notifications: 0,
+        crmCalls: 0,
       });
       expect(await leads('decisions')).toEqual(['armed', 'held', 'planned', 'recent']);
       expect(await leads('effects')).toEqual([]);
@@ -240,6 +243,34 @@ for (const [name, engine, suite] of ENGINES) {
         ),
       ).toEqual([3, 4]);
       expect(await notes()).toEqual(['pending-old']);
+    });
+
+    it('per-minute CRM call counts add up across flushes and go once as old as done inbox rows', async () => {
+      const counts = new CrmCallRepository(s.db);
+      const minute = (m: number) => T0 + m * 60_000;
+      await counts.add([
+        { tenantId: A, minute: minute(0), outcome: 'rate_limited', calls: 2 },
+        { tenantId: A, minute: minute(0), outcome: 'rate_limited', calls: 1 },
+        { tenantId: A, minute: minute(0), outcome: 'auth', calls: 1 },
+      ]);
+      // A second flush (another process) adds to the same minute's row.
+      await counts.add([{ tenantId: A, minute: minute(0), outcome: 'rate_limited', calls: 4 }]);
+      await counts.add([{ tenantId: A, minute: minute(20 * 24 * 60), outcome: 'ok', calls: 5 }]);
+      expect(await counts.totalsSince(A, T0)).toMatchObject({
+        rate_limited: 7,
+        auth: 1,
+        ok: 5,
+        transient: 0,
+      });
+      expect(await counts.totalsSince(A, minute(1))).toMatchObject({ rate_limited: 0, auth: 0, ok: 5 });
+      await expect(
+        counts.add([{ tenantId: A, minute: T0 + 1, outcome: 'ok', calls: 1 }]),
+      ).rejects.toMatchObject({ kind: 'invalid' });
+
+      expect(await s.purgeExpired(T0 + 31 * DAY, POLICY, 1)).toMatchObject({ crmCalls: 1 });
+      expect(await s.purgeExpired(T0 + 31 * DAY, POLICY, 1)).toMatchObject({ crmCalls: 1 });
+      expect(await s.purgeExpired(T0 + 31 * DAY, POLICY, 1)).toMatchObject({ crmCalls: 0 });
+      expect(await counts.totalsSince(A, 0)).toMatchObject({ rate_limited: 0, auth: 0, ok: 5 });
     });
 
     it('refuses a batch size that is not a positive integer', async () => {

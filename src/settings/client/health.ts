@@ -1,7 +1,24 @@
-// Health: the CRM connection, the inbox's depth and oldest item, dead letters (with replay) and the
-// latest failed CRM writes.
+// Health: the CRM connection with the last hour's CRM call outcomes, the inbox's depth and oldest item,
+// dead letters (with replay) and the latest failed CRM writes.
 import { healthResponseSchema, replayResponseSchema } from '../schemas.js';
 import { call, el, fail, status, table, when } from './api.js';
+
+type Calls = ReturnType<typeof healthResponseSchema.parse>['crmCalls'];
+
+/** "CRM calls in the last 60 minutes: 12 ok, 3 failed (2 transient, 1 auth), 4 rate limited (429)". */
+function callsText(c: Calls): string {
+  const kinds = Object.entries({
+    transient: c.errors.transient,
+    auth: c.errors.auth,
+    'not found': c.errors.notFound,
+    invalid: c.errors.invalid,
+    other: c.errors.other,
+  })
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${n} ${kind}`);
+  const failed = kinds.length === 0 ? `${c.error} failed` : `${c.error} failed (${kinds.join(', ')})`;
+  return `CRM calls in the last ${c.windowMinutes} minutes (all servers): ${c.ok} ok, ${failed}, ${c.rateLimited} rate limited (429)`;
+}
 
 export async function healthPage(): Promise<void> {
   const h = await call(healthResponseSchema, '/health');
@@ -12,11 +29,7 @@ export async function healthPage(): Promise<void> {
       { class: h.crm.ok ? 'ok' : 'error' },
       h.crm.ok ? `Connected (${h.crm.detail})` : `Not connected: ${h.crm.detail}`,
     ),
-    el(
-      'p',
-      {},
-      `CRM calls from this server: ${h.crmCalls.ok} ok, ${h.crmCalls.error} failed, ${h.crmCalls.rateLimited} rate limited (429)`,
-    ),
+    el('p', {}, callsText(h.crmCalls)),
   );
   const age = h.inbox.oldestPendingAgeMs;
   document
