@@ -2,7 +2,7 @@
 // over the sandbox CRM, on SQLite and on PostgreSQL + Redis: open the tab with the signed link `npm start` prints; a draft error
 // shown at its line; fixed, simulated, previewed, published; a contact created in the CRM routed by the
 // new version and found in Activity with its trace; rollback; a rep out of office skipped by the next
-// lead; a dead letter replayed; a CSV uploaded and simulated, its bad rows listed; a publication
+// lead, as its trace in Activity shows, and each pool's fairness chart; a dead letter replayed; a CSV uploaded and simulated, its bad rows listed; a publication
 // approved by a second admin; Reports showing the rules and reps that routed those leads; every form control named and reached with Tab; another tenant's session
 // reads nothing of this one (API and pages).
 // Screenshots of each page land in test-results/settings/<store>/.
@@ -246,7 +246,7 @@ for (const store of STORES) {
       );
     });
 
-    it('team: a rep marked out of office is skipped by the next lead', async () => {
+    it('team: a rep marked out of office is skipped by the next lead, as its trace in Activity shows', async () => {
       await page.getByRole('link', { name: 'Team' }).click();
       await page.getByLabel('Rep', { exact: true }).selectOption('mei@acme.io');
       await page
@@ -275,6 +275,35 @@ for (const store of STORES) {
           })
         )[0]?.lead.country,
       ).toBe('NZ');
+      // The trace the admin sees says so: Mei skipped as out of office, in the pool that chose the owner.
+      await page.getByRole('link', { name: 'Activity' }).click();
+      await page.getByLabel('Email, name or CRM id').fill('tane@kiwi.nz');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.getByRole('button', { name: 'Open tane@kiwi.nz' }).click();
+      const trace = page.locator('pre.trace').first();
+      await trace.waitFor();
+      expect(await trace.textContent()).toContain(
+        '<mei@acme.io> skipped: out of office 2020-01-01..2099-12-31',
+      );
+      expect(await trace.getByText(/<mei@acme\.io> skipped: out of office/).isVisible()).toBe(true);
+
+      // Fairness made visible: each pool's chart is an image named for its pool, its text alternative
+      // giving each member's leads today against the target, as the table beside it does.
+      const pool = decision!.trace.assignments.at(-1)!.pool;
+      const owner = decision!.owner!;
+      await page.getByRole('link', { name: 'Team' }).click();
+      const chart = page.getByRole('img', {
+        name: new RegExp(`^Leads today against the weighted target in pool ${pool} `),
+      });
+      await chart.waitFor();
+      expect(await chart.isVisible()).toBe(true);
+      const described = (await chart.locator('desc').textContent()) ?? '';
+      const assigned = new RegExp(`(?:^|; )${owner.replace(/[.]/g, '\\.')}: (\\d+) leads, target`).exec(
+        described,
+      )?.[1];
+      expect(Number(assigned)).toBeGreaterThanOrEqual(1);
+      const row = page.getByRole('region', { name: `Pool ${pool}` }).locator('tr', { hasText: owner });
+      expect(await row.locator('td').nth(2).textContent()).toBe(assigned);
     });
 
     it('health: a dead letter is listed with its reason and replayed', async () => {
@@ -299,6 +328,10 @@ for (const store of STORES) {
       await page.getByRole('link', { name: 'Health' }).click();
       await page.locator('#dead table').waitFor();
       expect(await page.locator('#dead').textContent()).toContain('987654321');
+      // Counted from the database, every process's calls, over a stated window.
+      expect(await page.locator('#crm').textContent()).toMatch(
+        /CRM calls in the last 60 minutes \(all servers\): \d+ ok, \d+ failed.*, \d+ rate limited \(429\)/,
+      );
       await shot('health');
       await page.getByRole('button', { name: `Replay dead letter ${dead!.id}` }).click();
       await page.locator('#status', { hasText: `Dead letter ${dead!.id} replayed` }).waitFor();
