@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/app/config.js';
 import { startApp, type RunningApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
-import { crmCallOutcome, Metrics } from '../../src/metrics.js';
+import { CrmError } from '../../connectors/connector.js';
+import { crmCallKind, crmCallOutcome, Metrics } from '../../src/metrics.js';
 
 const logger = createLogger({ silent: true });
 
@@ -28,6 +29,20 @@ describe('Metrics', () => {
     expect(crmCallOutcome({ kind: 'rate_limited' })).toBe('rate_limited');
     expect(crmCallOutcome({ details: { status: 429 } })).toBe('rate_limited');
     expect(crmCallOutcome(new Error('socket hang up'))).toBe('error');
+  });
+
+  it.each([
+    [undefined, 'ok'],
+    [new CrmError('rate_limited', 'HubSpot 429', { status: 429 }), 'rate_limited'],
+    [{ details: { status: 429 } }, 'rate_limited'],
+    [new CrmError('transient', 'HubSpot 502', { status: 502 }), 'transient'],
+    [new CrmError('auth', 'token revoked', { status: 401 }), 'auth'],
+    [new CrmError('not_found', 'no such contact', { status: 404 }), 'not_found'],
+    [new CrmError('invalid', 'no such property', { status: 400 }), 'invalid'],
+    [new Error('socket hang up'), 'other'],
+    [{ kind: 'something new' }, 'other'],
+  ])('keeps the kind of a failed CRM call for the Health page: %p is %s', (error, kind) => {
+    expect(crmCallKind(error)).toBe(kind);
   });
 
   it('reports a portal failing after five failed calls in a row, and recovered after a success', () => {
