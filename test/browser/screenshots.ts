@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/app/config.js';
+import { CRM_CALLS_FLUSH_MS } from '../../src/pipeline/crm-call-tally.js';
 import { startApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
 import { DecisionInputRepository } from '../../src/storage/index.js';
@@ -86,7 +87,16 @@ try {
   shots.push(await shoot('reports'));
 
   await go('Health');
-  await page.locator('#crm p').first().waitFor();
+  // Processes add their CRM call counts to the database every CRM_CALLS_FLUSH_MS: until the first
+  // flush the page honestly shows none, which is not the picture of a working deployment.
+  const calls = page.locator('#crm p', { hasText: 'CRM calls in the last' });
+  const flushed = Date.now() + CRM_CALLS_FLUSH_MS * 3;
+  while (/: 0 ok/.test(await calls.innerText())) {
+    if (Date.now() > flushed) throw new Error('no CRM call counts reached the Health page');
+    await new Promise((r) => setTimeout(r, 1_000));
+    await page.reload();
+    await page.waitForLoadState('networkidle');
+  }
   shots.push(await shoot('health'));
 
   const sizes = Object.fromEntries(
