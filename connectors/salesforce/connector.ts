@@ -524,8 +524,13 @@ export class SalesforceConnector implements CrmConnector {
     return out;
   }
 
+  /**
+   * The org's users and Lead queues as they are now (a User created or deactivated since shows), as
+   * HubSpot's connector lists its owners: callers that can reuse a listing keep their own (the worker's
+   * directory cache). What is read refreshes the copy this connector's lookups reuse.
+   */
   async directory(): Promise<Directory> {
-    const d = await this.orgDirectory();
+    const d = await this.org.get('org', () => this.fetchDirectory(this.now()), { usable: () => false });
     return { owners: d.owners, queues: d.queues, fetchedAt: d.fetchedAt };
   }
 
@@ -948,7 +953,7 @@ export class SalesforceConnector implements CrmConnector {
     if (query.unowned === true) where.push(soqlClause`Owner.Type = 'Queue'`);
     if (query.owner !== undefined) {
       const wanted = query.owner.trim().toLowerCase();
-      const ids = (await this.directory()).owners.filter((o) => o.email === wanted).map((o) => o.id);
+      const ids = (await this.orgDirectory()).owners.filter((o) => o.email === wanted).map((o) => o.id);
       if (ids.length === 0) return { ids: [] };
       where.push(soqlClause`OwnerId IN ${soqlIdList(ids)}`);
     }

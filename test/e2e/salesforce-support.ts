@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Connection } from 'jsforce';
 import { SALESFORCE_API_VERSION } from '../../connectors/salesforce/auth.js';
+import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
 import { targetEffects, type TargetEffects } from '../../connectors/sandbox-salesforce/index.js';
 import { loadConfig, type AppConfig } from '../../src/app/config.js';
 import { startApp, type RunningApp, type StartOptions } from '../../src/app/start.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { CRM_OPEN_PATH } from '../../src/settings/crm-open.js';
 
 /** The app's log lines (JSON), kept to see when a stream has subscribed. */
 export function capturingLogger(): { logger: Logger; lines: string[] } {
@@ -150,4 +152,52 @@ export function restAs(e: SalesforceE2e, userId: string): Connection {
   const sf = e.app.salesforceSandbox!;
   const session = sf.crm.issueToken(e.orgId, userId);
   return new Connection({ instanceUrl: sf.url, accessToken: session.token, version: SALESFORCE_API_VERSION });
+}
+
+/** The org's connected app as the sandbox registered it for this app (its consumer secret signs canvas). */
+function connectedApp(e: Pick<SalesforceE2e, 'app'>) {
+  const apps = [...e.app.salesforceSandbox!.crm.tokens.apps.values()];
+  const ours = apps.find((a) => a.redirectUris.some((uri) => uri.startsWith(e.app.url)));
+  if (ours?.clientSecret === undefined)
+    throw new Error('the sandbox registered no connected app for the app');
+  return { ...ours, clientSecret: ours.clientSecret };
+}
+
+/**
+ * Opens the org's settings tab as one of its users does inside Salesforce: the canvas app's signed
+ * request (signed as Salesforce signs it, with the connected app's consumer secret) posted to the tab's
+ * URL, and the signed link it answers followed. The tenant's session cookie and CSRF token.
+ */
+export async function openSettingsInSalesforce(
+  e: Pick<SalesforceE2e, 'app' | 'orgId' | 'tenantId'>,
+  email = 'admin@acme.io',
+): Promise<{ cookie: string; csrf: string; link: string }> {
+  const signed = signCanvasRequest(
+    {
+      algorithm: 'HMACSHA256',
+      issuedAt: null,
+      userId: '005000000000001AAA',
+      client: { oauthToken: 'not-kept', instanceUrl: e.app.salesforceSandbox!.url },
+      context: {
+        user: { userName: `${email}.sandbox`, email },
+        organization: { organizationId: e.orgId, name: 'Demo org' },
+      },
+    },
+    connectedApp(e).clientSecret,
+  );
+  const canvas = await fetch(`${e.app.url}${CRM_OPEN_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ signed_request: signed }).toString(),
+    redirect: 'manual',
+  });
+  const link = canvas.headers.get('location') ?? '';
+  if (canvas.status !== 303 || link === '')
+    throw new Error(`the canvas request was refused: ${canvas.status}`);
+  const opened = await fetch(`${e.app.url}${link}`, { redirect: 'manual' });
+  const cookie = (opened.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const page = await (
+    await fetch(`${e.app.url}/settings/${e.tenantId}/rules`, { headers: { cookie } })
+  ).text();
+  return { cookie, csrf: /name="csrf-token" content="([^"]+)"/.exec(page)?.[1] ?? '', link };
 }
