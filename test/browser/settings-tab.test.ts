@@ -7,12 +7,11 @@
 // reads nothing of this one (API and pages).
 // Screenshots of each page land in test-results/settings/<store>/.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { loadConfig } from '../../src/app/config.js';
 import { startApp, type RunningApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
@@ -21,12 +20,10 @@ import { SettingsAccess } from '../../src/settings/index.js';
 import { settingsLink } from '../../src/settings/index.js';
 import { DecisionInputRepository, TenantConfigRepository, type Tenant } from '../../src/storage/index.js';
 import { pgAppEnv } from '../e2e/pg-support.js';
-import { describeNeeding, isCi, type SuiteFn } from '../support/services.js';
+import { describeNeeding, type SuiteFn } from '../support/services.js';
+import { chromiumHere, launchChromium, openInActivity, until } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SECRET = randomBytes(32).toString('hex');
-// CI installs Chromium (.ci/run); elsewhere a machine without it skips with the reason.
-const chromiumHere = existsSync(CHROMIUM) || isCi();
 
 interface Store {
   name: string;
@@ -56,14 +53,6 @@ const STORES: Store[] = [
     },
   },
 ];
-
-async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 const NEW_ROUTE = `  - name: New Zealand goes to Mei
     when: { country: NZ }
@@ -119,10 +108,7 @@ for (const store of STORES) {
         },
         Date.now(),
       );
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      });
+      browser = await launchChromium();
       page = await browser.newPage();
     });
     afterAll(async () => {
@@ -215,12 +201,7 @@ for (const store of STORES) {
         route: 'New Zealand goes to Mei',
         version: ruleSetVersion(fixed),
       });
-      await page.getByRole('link', { name: 'Activity' }).click();
-      await page.getByLabel('Email, name or CRM id').fill('kia@kiwi.nz');
-      await page.getByRole('button', { name: 'Search' }).click();
-      await page.getByRole('button', { name: 'Open kia@kiwi.nz' }).click();
-      await page.locator('pre.trace').first().waitFor();
-      const trace = (await page.locator('pre.trace').first().textContent()) ?? '';
+      const trace = (await (await openInActivity(page, 'kia@kiwi.nz')).textContent()) ?? '';
       expect(trace).toContain(ruleSetVersion(fixed));
       expect(trace).toContain('New Zealand goes to Mei');
       await shot('activity');
@@ -276,12 +257,7 @@ for (const store of STORES) {
         )[0]?.lead.country,
       ).toBe('NZ');
       // The trace the admin sees says so: Mei skipped as out of office, in the pool that chose the owner.
-      await page.getByRole('link', { name: 'Activity' }).click();
-      await page.getByLabel('Email, name or CRM id').fill('tane@kiwi.nz');
-      await page.getByRole('button', { name: 'Search' }).click();
-      await page.getByRole('button', { name: 'Open tane@kiwi.nz' }).click();
-      const trace = page.locator('pre.trace').first();
-      await trace.waitFor();
+      const trace = await openInActivity(page, 'tane@kiwi.nz');
       expect(await trace.textContent()).toContain(
         '<mei@acme.io> skipped: out of office 2020-01-01..2099-12-31',
       );
