@@ -164,15 +164,11 @@ function connectedApp(e: Pick<SalesforceE2e, 'app'>) {
 }
 
 /**
- * Opens the org's settings tab as one of its users does inside Salesforce: the canvas app's signed
- * request (signed as Salesforce signs it, with the connected app's consumer secret) posted to the tab's
- * URL, and the signed link it answers followed. The tenant's session cookie and CSRF token.
+ * What Salesforce posts (form field `signed_request`) into the canvas app's frame when one of the org's
+ * users opens it: the org and user, signed with the connected app's consumer secret.
  */
-export async function openSettingsInSalesforce(
-  e: Pick<SalesforceE2e, 'app' | 'orgId' | 'tenantId'>,
-  email = 'admin@acme.io',
-): Promise<{ cookie: string; csrf: string; link: string }> {
-  const signed = signCanvasRequest(
+export function canvasSignedRequest(e: Pick<SalesforceE2e, 'app' | 'orgId'>, email: string): string {
+  return signCanvasRequest(
     {
       algorithm: 'HMACSHA256',
       issuedAt: null,
@@ -185,10 +181,20 @@ export async function openSettingsInSalesforce(
     },
     connectedApp(e).clientSecret,
   );
+}
+
+/**
+ * Opens the org's settings tab as one of its users does inside Salesforce: the canvas request posted to
+ * the tab's URL, and the signed link it answers followed. The tenant's session cookie and CSRF token.
+ */
+export async function openSettingsInSalesforce(
+  e: Pick<SalesforceE2e, 'app' | 'orgId' | 'tenantId'>,
+  email = 'admin@acme.io',
+): Promise<{ cookie: string; csrf: string; link: string }> {
   const canvas = await fetch(`${e.app.url}${CRM_OPEN_PATH}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ signed_request: signed }).toString(),
+    body: new URLSearchParams({ signed_request: canvasSignedRequest(e, email) }).toString(),
     redirect: 'manual',
   });
   const link = canvas.headers.get('location') ?? '';

@@ -60,6 +60,7 @@ describe('the roster synced from the CRM users (Salesforce sandbox)', () => {
       inTeam: false,
       active: true,
       weight: 1,
+      timezone: 'Europe/Madrid',
     });
     expect(synced.reps.find((r) => r.email === 'bo@acme.io')).toMatchObject({
       inTeam: true,
