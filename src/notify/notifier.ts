@@ -1,6 +1,6 @@
 // Notifications on assignment, reminder, re-route, escalation and dead letter: recorded as durable
-// deliveries (never sent inline, so routing never waits on a receiver) — an assignment's and a dead
-// letter's in the transaction that records the decision or the dead letter — then sent by `deliverDue` —
+// deliveries (never sent inline, so routing never waits on a receiver) — each in the transaction that
+// records what it tells of: a decision, a dead letter, an SLA step — then sent by `deliverDue` —
 // to a Slack incoming webhook, or to a generic webhook signed per Standard Webhooks — and retried with
 // backoff. A receiver that keeps failing past `giveUpAfterMs` is reported (log, metric hook, channel
 // state `failing`) and its deliveries are given up, not retried forever.
@@ -163,16 +163,6 @@ export class Notifier {
     this.maxDelayMs = opts.maxDelayMs ?? 3_600_000;
     this.giveUpAfterMs = opts.giveUpAfterMs ?? 86_400_000;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
-  }
-
-  /** Records a notification on its own (an SLA step); returns how many deliveries were new. */
-  async enqueue(
-    channels: readonly NotifyChannel[],
-    body: NotificationBody,
-    key: string,
-    now: number,
-  ): Promise<number> {
-    return this.opts.repository.enqueue(deliveriesOf(channels, body, key), now);
   }
 
   /**

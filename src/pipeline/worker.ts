@@ -177,7 +177,7 @@ export class Worker {
             directory: (runtime, now) => this.lists.directory(runtime, now),
             logger: options.logger,
             workerId: options.workerId,
-            notifier: options.notifier,
+            notify: options.notifier !== undefined,
           });
     this.housekeeping = new Housekeeping({
       storage: this.storage,

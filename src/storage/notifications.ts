@@ -56,7 +56,7 @@ const DUE = "state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR le
 
 /**
  * The one way a notification is recorded, on `tx`: inside the transaction that records what it is about
- * (a decision, a dead letter), so the event and its notification are committed together or not at all;
+ * (a decision, a dead letter, an SLA step), so the event and its notification are committed together or not at all;
  * the worker sends it later. One already recorded (same tenant, channel and message id) is left as it
  * is. Returns how many were new.
  */
@@ -82,11 +82,6 @@ export async function insertNotificationsWith(
 
 export class NotificationRepository {
   constructor(private readonly db: Db) {}
-
-  /** Records deliveries; one already recorded (same tenant, channel and message id) is left as it is. */
-  enqueue(items: readonly NotificationInput[], now: number): Promise<number> {
-    return insertNotificationsWith(this.db, items, now);
-  }
 
   /** Leases due deliveries (any tenant) to `holder`; a row another holder leases is skipped. */
   async claimDue(holder: string, now: number, leaseUntil: number, limit: number): Promise<Delivery[]> {

@@ -1,7 +1,8 @@
 // SLA timers: armed when a decision with an SLA commits, then worked as durable work: a timer walks its
 // checkpoints (the first-touch deadline, then each breach step) under a lease, so one worker at a time
 // acts on it; every step it takes is a row of sla_steps that moves planned → sent → done, so a CRM
-// write is never sent twice across workers and crashes. What is kept — owner written, first touch,
+// write is never sent twice across workers and crashes, and a step's notification is written with its
+// move to done. What is kept — owner written, first touch,
 // breach, each step — is what speed-to-lead and SLA attainment reports read.
 import { z } from 'zod';
 import { firstCheckAt } from '../core/sla.js';
@@ -9,6 +10,7 @@ import type { Decision, DecisionSla } from '../core/types.js';
 import type { Db, SqlParam } from './db.js';
 import { StorageError } from './errors.js';
 import { decisionSlaSchema, slaBreachSchema, type SlaState, type SlaTimer } from './model.js';
+import { insertNotificationsWith, type NotificationInput } from './notifications.js';
 import {
   chunk,
   dueRows,
@@ -426,6 +428,8 @@ export class SlaTimerRepository {
   /**
    * The step of a timer's checkpoint, recorded once: a second call (another attempt, after a crash)
    * returns the row as the first left it, so the caller resumes it rather than taking it again.
+   * `notifications` (a step recorded `done`) are written in the same transaction, and only by the call
+   * that records the row: a step is never done without them, nor told twice.
    */
   async planStep(
     tenantId: string,
@@ -439,34 +443,41 @@ export class SlaTimerRepository {
       status: SlaStepStatus;
     },
     now: number,
+    notifications: readonly NotificationInput[] = [],
   ): Promise<SlaStepRow> {
-    await this.db.run(
-      `INSERT INTO sla_steps (tenant_id, timer_id, lead_id, checkpoint, kind, detail, owner, status, at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      [
-        tenantId,
-        step.timerId,
-        step.leadId,
-        step.checkpoint,
-        step.kind,
-        step.detail,
-        step.owner,
-        step.status,
-        now,
-        now,
-      ],
-    );
-    const row = await this.db.get<StepRow>(
-      `SELECT id, timer_id, lead_id, checkpoint, kind, detail, owner, status, crm_id, error, at FROM sla_steps
-       WHERE tenant_id = ? AND timer_id = ? AND checkpoint = ? AND kind = ?`,
-      [tenantId, step.timerId, step.checkpoint, step.kind],
-    );
-    if (row === undefined)
-      throw new StorageError('invalid', `sla step of timer ${step.timerId} was not recorded`);
-    return toStep(row);
+    return this.db.transaction(async (tx) => {
+      const r = await tx.run(
+        `INSERT INTO sla_steps (tenant_id, timer_id, lead_id, checkpoint, kind, detail, owner, status, at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        [
+          tenantId,
+          step.timerId,
+          step.leadId,
+          step.checkpoint,
+          step.kind,
+          step.detail,
+          step.owner,
+          step.status,
+          now,
+          now,
+        ],
+      );
+      if (r.changes === 1) await insertNotificationsWith(tx, notifications, now);
+      const row = await tx.get<StepRow>(
+        `SELECT id, timer_id, lead_id, checkpoint, kind, detail, owner, status, crm_id, error, at FROM sla_steps
+         WHERE tenant_id = ? AND timer_id = ? AND checkpoint = ? AND kind = ?`,
+        [tenantId, step.timerId, step.checkpoint, step.kind],
+      );
+      if (row === undefined)
+        throw new StorageError('invalid', `sla step of timer ${step.timerId} was not recorded`);
+      return toStep(row);
+    });
   }
 
-  /** Compare-and-set on a step's status; false when it was no longer `from`. */
+  /**
+   * Compare-and-set on a step's status; false when it was no longer `from`. `notifications` (a step
+   * ending) are written in the same transaction, only when this call moved it.
+   */
   async markStep(
     tenantId: string,
     id: number,
@@ -474,13 +485,18 @@ export class SlaTimerRepository {
     to: SlaStepStatus,
     now: number,
     extra: { crmId?: string | undefined; error?: string | undefined } = {},
+    notifications: readonly NotificationInput[] = [],
   ): Promise<boolean> {
-    const r = await this.db.run(
-      `UPDATE sla_steps SET status = ?, crm_id = COALESCE(?, crm_id), error = ?, updated_at = ?
-       WHERE tenant_id = ? AND id = ? AND status = ?`,
-      [to, extra.crmId, extra.error, now, tenantId, id, from],
-    );
-    return r.changes === 1;
+    return this.db.transaction(async (tx) => {
+      const r = await tx.run(
+        `UPDATE sla_steps SET status = ?, crm_id = COALESCE(?, crm_id), error = ?, updated_at = ?
+         WHERE tenant_id = ? AND id = ? AND status = ?`,
+        [to, extra.crmId, extra.error, now, tenantId, id, from],
+      );
+      if (r.changes !== 1) return false;
+      await insertNotificationsWith(tx, notifications, now);
+      return true;
+    });
   }
 
   /** The lead's SLA steps, oldest first (explain, reports). */

@@ -11,7 +11,17 @@ import { Metrics } from '../../src/metrics.js';
 import { Notifier, type NotifierOptions } from '../../src/notify/notifier.js';
 import type { Storage } from '../../src/storage/index.js';
 import { receiver, type Receiver } from './receiver.js';
-import { created, ENGINES, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
+import {
+  created,
+  ENGINES,
+  logger,
+  NA,
+  refuseNotifications,
+  setup,
+  T0,
+  TENANT,
+  useSandbox,
+} from './support.js';
 
 const sandbox = useSandbox();
 const MIN = 60_000;
@@ -279,27 +289,3 @@ describe.each(ENGINES)('notifications (%s)', (engine, suite) => {
     });
   });
 });
-
-/** A trigger that makes every insert into `notifications` fail (a database error mid-transaction). */
-async function refuseNotifications(env: Env, on: boolean): Promise<void> {
-  const db = env.storage.db;
-  if (db.dialect.name === 'sqlite') {
-    await db.run(
-      on
-        ? `CREATE TRIGGER refuse_notifications BEFORE INSERT ON notifications
-             BEGIN SELECT RAISE(ABORT, 'notifications refused'); END`
-        : 'DROP TRIGGER refuse_notifications',
-    );
-    return;
-  }
-  if (on) {
-    await db.run(
-      `CREATE FUNCTION refuse_notifications() RETURNS trigger LANGUAGE plpgsql
-         AS $$ BEGIN RAISE EXCEPTION 'notifications refused'; END $$`,
-    );
-    await db.run(
-      `CREATE TRIGGER refuse_notifications BEFORE INSERT ON notifications
-         FOR EACH ROW EXECUTE FUNCTION refuse_notifications()`,
-    );
-  } else await db.run('DROP TRIGGER refuse_notifications ON notifications');
-}

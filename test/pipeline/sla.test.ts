@@ -13,7 +13,17 @@ import { NotificationRepository } from '../../src/storage/notifications.js';
 import { SlaTimerRepository } from '../../src/storage/sla-timers.js';
 import type { Worker } from '../../src/pipeline/worker.js';
 import { receiver, type Receiver } from './receiver.js';
-import { ENGINES, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
+import {
+  ENGINES,
+  logger,
+  NA,
+  refuseNotifications,
+  setup,
+  T0,
+  TENANT,
+  useSandbox,
+  type Env,
+} from './support.js';
 
 const sandbox = useSandbox();
 const MIN = 60_000;
@@ -246,6 +256,13 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await tick(env, [w1!, w2!], T0 + 16 * MIN);
       expect(env.writes('owner.set', lead!.id)).toHaveLength(2);
       expect(reminders(env, lead!.id)).toHaveLength(1);
+      // The reminder taken twice is told once, with its step's end.
+      expect(
+        (await new NotificationRepository(env.storage.db).deliveries(TENANT)).map((d) => [d.event, d.state]),
+      ).toEqual([
+        ['lead.reminder', 'delivered'],
+        ['lead.reroute', 'delivered'],
+      ]);
       await env.close();
     });
 
@@ -509,6 +526,60 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
           [lead!.id],
         ),
       ).toEqual({ state: 'armed', due_at: T0 + 5 * MIN + 2000 });
+      await env.close();
+    });
+
+    it('a step whose notification cannot be written is not done; once it can, each step is told once', async () => {
+      const { env, timers, notifications } = await start();
+      const ws = await workers(env);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(ws[0]!);
+      const told = async () => (await notifications.deliveries(TENANT)).map((d) => [d.event, d.state]);
+      const stepsOf = async () => (await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status]);
+      const dueAt = async () => (await env.storage.slaTimersFor(TENANT, lead!.id))[0]!.dueAt;
+
+      // The reminder task is made, but its step's end and its notification are refused together.
+      await refuseNotifications(env, true);
+      await tick(env, ws, T0 + 5 * MIN + 1000);
+      expect(reminders(env, lead!.id)).toHaveLength(1);
+      expect(await stepsOf()).toEqual([['remind', 'sent']]);
+      expect(await told()).toEqual([]);
+      await refuseNotifications(env, false);
+      await tick(env, ws, await dueAt());
+      expect(reminders(env, lead!.id)).toHaveLength(1);
+      expect(await stepsOf()).toEqual([['remind', 'done']]);
+      expect(await told()).toEqual([['lead.reminder', 'delivered']]);
+
+      // The re-route's step is refused: not recorded, and the lead is not re-routed meanwhile.
+      await refuseNotifications(env, true);
+      await tick(env, ws, T0 + 15 * MIN + 1000);
+      expect(await stepsOf()).toEqual([
+        ['remind', 'done'],
+        ['breach', 'done'],
+      ]);
+      expect(env.writes('owner.set', lead!.id)).toHaveLength(1);
+      await refuseNotifications(env, false);
+      await tick(env, ws, await dueAt());
+      await tick(env, ws, (await dueAt()) + 1000);
+      expect(env.writes('owner.set', lead!.id).map((w) => w.details['to'])).toEqual([
+        ownerId(env, 'nina@acme.io'),
+        ownerId(env, 'omar@acme.io'),
+      ]);
+
+      await tick(env, ws, T0 + 60 * MIN + 1000);
+      await tick(env, ws, T0 + 3 * 60 * MIN);
+      expect(await stepsOf()).toEqual([
+        ['remind', 'done'],
+        ['breach', 'done'],
+        ['reroute', 'done'],
+        ['escalate', 'done'],
+      ]);
+      expect(await told()).toEqual([
+        ['lead.reminder', 'delivered'],
+        ['lead.reroute', 'delivered'],
+        ['lead.escalation', 'delivered'],
+      ]);
       await env.close();
     });
 

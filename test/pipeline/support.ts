@@ -247,3 +247,27 @@ export function changed(objectId: string, eventId: string, property: string, val
     occurredAt: T0,
   };
 }
+
+/** A trigger that makes every insert into `notifications` fail (a database error mid-transaction). */
+export async function refuseNotifications(env: Env, on: boolean): Promise<void> {
+  const db = env.storage.db;
+  if (db.dialect.name === 'sqlite') {
+    await db.run(
+      on
+        ? `CREATE TRIGGER refuse_notifications BEFORE INSERT ON notifications
+             BEGIN SELECT RAISE(ABORT, 'notifications refused'); END`
+        : 'DROP TRIGGER refuse_notifications',
+    );
+    return;
+  }
+  if (on) {
+    await db.run(
+      `CREATE OR REPLACE FUNCTION refuse_notifications() RETURNS trigger LANGUAGE plpgsql
+         AS $$ BEGIN RAISE EXCEPTION 'notifications refused'; END $$`,
+    );
+    await db.run(
+      `CREATE TRIGGER refuse_notifications BEFORE INSERT ON notifications
+         FOR EACH ROW EXECUTE FUNCTION refuse_notifications()`,
+    );
+  } else await db.run('DROP TRIGGER refuse_notifications ON notifications');
+}

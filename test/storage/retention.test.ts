@@ -4,6 +4,7 @@
 // call counts go with done inbox rows.
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import { CrmCallRepository, type RetentionPolicy, type Storage } from '../../src/storage/index.js';
+import { insertNotificationsWith } from '../../src/storage/notifications.js';
 import { ENGINES, T0, addTenant, makeDecision, makeEvent, ownerAction, taskAction } from './helpers.js';
 
 const A = 'tenant-a';
@@ -199,7 +200,8 @@ for (const [name, engine, suite] of ENGINES) {
       await step(3, 'planned', T0);
       await step(4, 'done', T0 + 200 * DAY);
       const note = async (id: string, outcome: 'delivered' | 'failed' | 'pending', at: number) => {
-        await s.notifications.enqueue(
+        await insertNotificationsWith(
+          s.db,
           [
             {
               tenantId: A,

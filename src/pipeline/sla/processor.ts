@@ -5,7 +5,7 @@
 // re-routed (an inbox event the worker decides with the earlier owners excluded), or escalated. A CRM
 // that is down leaves every timer waiting, with backoff, and nothing acted on. CRM writes go through a
 // step row claimed before sending (planned → sent → done), so two workers, or a worker after a crash,
-// never send one twice.
+// never send one twice; a step's notification is written in the transaction that ends the step.
 import { CrmError, type Directory, type TouchQuery, type TouchState } from '../../../connectors/connector.js';
 import { addSlaTime, checkpoints, describeStep, formatSlaDuration, judge, slaSteps } from '../../core/sla.js';
 import {
@@ -17,8 +17,9 @@ import {
 } from '../../core/types.js';
 import { z } from 'zod';
 import type { Logger } from 'winston';
-import { channelsFor, type Notifier } from '../../notify/notifier.js';
+import { notificationsFor } from '../../notify/notifier.js';
 import type { Storage } from '../../storage/index.js';
+import type { NotificationInput } from '../../storage/notifications.js';
 import { chunk } from '../../storage/shared.js';
 import { actionSchema } from '../../storage/model.js';
 import type { SlaAdvance, SlaStepRow, SlaTimerRepository, SlaTimerRun } from '../../storage/sla-timers.js';
@@ -50,7 +51,8 @@ export interface SlaProcessorOptions {
   directory: (runtime: TenantRuntime, now: number) => Promise<Directory>;
   logger: Logger;
   workerId: string;
-  notifier?: Notifier | undefined;
+  /** Reminders, re-routes and escalations are notified to the rule set's channels (with their step). */
+  notify?: boolean | undefined;
   /** Timers claimed per batch (default 500: a few search calls). */
   batchSize?: number;
   leaseMs?: number;
@@ -444,24 +446,27 @@ export class SlaProcessor {
     const tenantId = runtime.tenantId;
     const checkpoint = t.checkpoint;
     const detail = `not touched: ${describeStep(step)}`;
-    const notify = async (event: NotifyEvent, reason: string, owner: string | null): Promise<void> => {
-      const notifier = this.opts.notifier;
-      if (notifier === undefined) return;
-      await notifier.enqueue(
-        channelsFor(runtime.ruleSet, event, { route: t.routeName, pools: t.pools }),
-        {
-          type: `lead.${event}`,
-          tenantId,
-          leadId: t.leadId,
-          summary: t.summary,
-          reason,
-          owner: owner ?? undefined,
-          at: new Date(now).toISOString(),
-        },
-        `sla:${t.id}:${checkpoint}:${event}`,
-        now,
-      );
-    };
+    // A step's notification is written in the transaction that records the step done (or ends its CRM
+    // write): that happens once per step, so a retry after a lost answer or a crash finds the step
+    // ended and tells no one again, and a notification that cannot be written leaves the step unended,
+    // to be taken — and told — on the next attempt.
+    const notes = (event: NotifyEvent, owner: string | null): NotificationInput[] =>
+      this.opts.notify === true
+        ? notificationsFor(
+            runtime.ruleSet,
+            event,
+            { route: t.routeName, pools: t.pools },
+            {
+              tenantId,
+              leadId: t.leadId,
+              summary: t.summary,
+              reason: detail,
+              owner: owner ?? undefined,
+              at: new Date(now).toISOString(),
+            },
+            `sla:${t.id}:${checkpoint}:${event}`,
+          )
+        : [];
     const log = (kind: string): void => {
       this.opts.onStep?.(tenantId, kind);
       logger.info('SLA step taken', {
@@ -488,8 +493,8 @@ export class SlaProcessor {
               status: 'done',
             },
             now,
+            notes('reminder', r.expected),
           );
-          await notify('reminder', detail, r.expected);
           log('remind');
           return 'done';
         }
@@ -507,6 +512,8 @@ export class SlaProcessor {
           detail,
           r.expected,
           now,
+          // A reminder whose task could not be made is still told.
+          notes('reminder', r.expected),
           // Due when the step was first recorded, not at the timer's due time, which a retry moves on:
           // a task sent by a worker that never heard back is found by what every attempt sends alike.
           async (planned) => {
@@ -528,15 +535,29 @@ export class SlaProcessor {
             return res ?? { ok: false, error: new CrmError('invalid', 'no result') };
           },
         );
-        if (acted === 'done') {
-          await notify('reminder', detail, r.expected);
-          log('remind');
-        }
+        if (acted === 'done') log('remind');
         return acted;
       }
       case 'reroute': {
         const exclude = [...new Set([...r.had, ...(r.expected === null ? [] : [r.expected])])];
         const request: SlaRerouteRequest = { timerId: t.id, checkpoint, exclude };
+        // The step (and its notification) first, then the event: a lead is never re-routed by a step that
+        // is not recorded; a retry after a crash in between finds the step done and enqueues the event
+        // again (the inbox keeps one per event id).
+        await timers.planStep(
+          tenantId,
+          {
+            timerId: t.id,
+            leadId: t.leadId,
+            checkpoint,
+            kind: 'reroute',
+            detail,
+            owner: r.expected,
+            status: 'done',
+          },
+          now,
+          notes('reroute', r.expected),
+        );
         await storage.enqueue(
           [
             {
@@ -553,21 +574,7 @@ export class SlaProcessor {
           ],
           now,
         );
-        await timers.planStep(
-          tenantId,
-          {
-            timerId: t.id,
-            leadId: t.leadId,
-            checkpoint,
-            kind: 'reroute',
-            detail,
-            owner: r.expected,
-            status: 'done',
-          },
-          now,
-        );
         advance.rerouting = `${t.leadId}:${reroutePurpose(t.id, checkpoint)}`;
-        await notify('reroute', detail, r.expected);
         log('reroute');
         return 'done';
       }
@@ -581,6 +588,7 @@ export class SlaProcessor {
           detail,
           r.expected,
           now,
+          target instanceof CrmError ? [] : notes('escalation', r.expected),
           undefined,
           async () => {
             if (target instanceof CrmError) return { ok: false, error: target };
@@ -594,7 +602,6 @@ export class SlaProcessor {
         if (acted === 'done' && !(target instanceof CrmError)) {
           advance.had = [...new Set([...r.had, ...(r.expected === null ? [] : [r.expected])])];
           advance.expectedOwner = 'owner' in target ? target.owner : null;
-          await notify('escalation', detail, r.expected);
           log('escalate');
         }
         return acted;
@@ -611,6 +618,7 @@ export class SlaProcessor {
    * sending, and done after. A row found `sent` was sent by a worker that died: `find` looks for what it
    * made before sending again (a write that is safe to repeat has no `find`). A retryable failure gives
    * the claim back and the timer waits; any other is recorded on the step and the chain goes on.
+   * `notifications` are written with the step's end (done or failed), in its transaction.
    */
   private async sendOnce(
     tenantId: string,
@@ -620,6 +628,7 @@ export class SlaProcessor {
     detail: string,
     owner: string | null,
     now: number,
+    notifications: readonly NotificationInput[],
     find: ((step: SlaStepRow) => Promise<string | undefined>) | undefined,
     send: (
       step: SlaStepRow,
@@ -635,7 +644,7 @@ export class SlaProcessor {
     if (row.status === 'sent' && find !== undefined) {
       const found = await find(row);
       if (found !== undefined) {
-        await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: found });
+        await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: found }, notifications);
         return 'done';
       }
     }
@@ -650,7 +659,7 @@ export class SlaProcessor {
       result = { ok: false, error: failure };
     }
     if (result.ok) {
-      await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: result.id });
+      await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: result.id }, notifications);
       return 'done';
     }
     if (isRetryable(result.error)) {
@@ -659,7 +668,15 @@ export class SlaProcessor {
         await timers.markStep(tenantId, row.id, 'sent', 'planned', now);
       return 'retry';
     }
-    await timers.markStep(tenantId, row.id, 'sent', 'failed', now, { error: result.error.message });
+    await timers.markStep(
+      tenantId,
+      row.id,
+      'sent',
+      'failed',
+      now,
+      { error: result.error.message },
+      notifications,
+    );
     this.opts.logger.warn('SLA step failed', {
       tenantId,
       leadId: t.leadId,
