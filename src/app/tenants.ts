@@ -71,6 +71,25 @@ export class Tenants implements TenantRegistry {
     }
     if (tenant === null || !tenant.hasToken)
       throw new CrmError('auth', `tenant ${tenantId} is not installed`);
+    const { ruleSet, team } = await this.rules(tenantId);
+
+    let connection = this.connectors.get(tenantId);
+    if (connection === undefined) {
+      connection = this.opts.crms.get(tenant.provider).connect(tenant, {
+        failed: (error, revoked) => this.credentialsFailed(tenant, error, revoked),
+      });
+      this.connectors.set(tenantId, connection);
+    }
+    const { connector } = connection;
+    return { tenantId, connector, ruleSet, team: team ?? ruleSet.team ?? EMPTY_TEAM };
+  }
+
+  async ruleSet(tenantId: string): Promise<RuleSet> {
+    return (await this.rules(tenantId)).ruleSet;
+  }
+
+  /** The tenant's published rule set and team, loaded once per version (read per batch). */
+  private async rules(tenantId: string): Promise<{ ruleSet: RuleSet; team: Team | undefined }> {
     const ruleset = await this.opts.storage.activeRuleset(tenantId);
     if (ruleset === null) throw new CrmError('invalid', `tenant ${tenantId} has no published rule set`);
 
@@ -85,17 +104,7 @@ export class Tenants implements TenantRegistry {
       loadedRules = { version, ruleSet: published.ruleSet, team: published.team };
       this.ruleSets.set(tenantId, loadedRules);
     }
-    const { ruleSet, team } = loadedRules;
-
-    let connection = this.connectors.get(tenantId);
-    if (connection === undefined) {
-      connection = this.opts.crms.get(tenant.provider).connect(tenant, {
-        failed: (error, revoked) => this.credentialsFailed(tenant, error, revoked),
-      });
-      this.connectors.set(tenantId, connection);
-    }
-    const { connector } = connection;
-    return { tenantId, connector, ruleSet, team: team ?? ruleSet.team ?? EMPTY_TEAM };
+    return loadedRules;
   }
 
   async confirmUninstalled(tenantId: string): Promise<boolean> {

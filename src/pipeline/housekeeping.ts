@@ -4,11 +4,13 @@
 import type { BackoffPolicy } from '../../connectors/shared/retry.js';
 import type { Logger } from '../log.js';
 import type { PurgeCounts, RetentionPolicy, Storage } from '../storage/index.js';
-import type { Notifier } from '../notify/notifier.js';
+import type { ReapedDeadLetter } from '../storage/inbox.js';
+import { deadLetterNotifications, type Notifier } from '../notify/notifier.js';
+import type { RuleSet } from '../core/types.js';
 import type { BulkHooks } from './bulk/runner.js';
 import { CRM_CALLS_FLUSH_MS, type CrmCallTally } from './crm-call-tally.js';
 import type { CrmLists } from './crm-lists.js';
-import type { TenantRegistry } from './runtime.js';
+import { notifyingRuleSet, type TenantRegistry } from './runtime.js';
 import type { SlaProcessor } from './sla/processor.js';
 import { HOLD_TIMEOUT_SUBSCRIPTION } from './triage.js';
 
@@ -97,7 +99,10 @@ export class Housekeeping {
         if ((await this.deps.slaTimers.runOnce(now)) === 0) break;
       if (this.deps.notifier !== undefined)
         await this.deps.notifier.deliverDue(this.deps.claimHolder(), now, async (tenantId, name) => {
-          return (await this.deps.registry.runtime(tenantId)).ruleSet.notifications?.[name];
+          // The published rule set names the channel even when the tenant's runtime cannot be built.
+          const known = await notifyingRuleSet(this.deps.registry, tenantId);
+          if ('error' in known) throw new Error(known.error);
+          return known.ruleSet.notifications?.[name];
         });
     } catch (error) {
       this.deps.logger.error('SLA timers or notifications not processed', {
@@ -138,19 +143,61 @@ export class Housekeeping {
     this.deps.lists.evict();
   }
 
-  /** Returns expired leases; the first time, a sole worker takes back every lease. */
+  /**
+   * Returns expired leases; the first time, a sole worker takes back every lease. Items dead-lettered
+   * for too many expired leases are notified in the same transaction, to the channels of their tenant's
+   * rule set, loaded beforehand for the tenants concerned; a tenant whose rule set cannot be loaded has
+   * its dead letters logged as not notified.
+   */
   private async reap(now: number): ReturnType<Storage['reapExpired']> {
-    const options = { maxAttempts: this.deps.backoff.maxAttempts };
-    if (!this.takeOverPending) return this.deps.storage.reapExpired(now, options);
-    const taken = await this.deps.storage.takeOverLeases(now, options);
-    this.takeOverPending = false;
-    if (taken.requeued + taken.deadLettered + taken.actions > 0)
-      this.deps.logger.info('took back the leases of a previous run', {
-        workerId: this.deps.workerId,
-        inboxItems: taken.requeued + taken.deadLettered,
-        actions: taken.actions,
-      });
-    return taken;
+    const takeOver = this.takeOverPending;
+    const maxAttempts = this.deps.backoff.maxAttempts;
+    const ruleSets = new Map<string, RuleSet>();
+    const unknown = new Map<string, string>();
+    if (this.deps.notifier !== undefined)
+      for (const tenantId of await this.deps.storage.tenantsToDeadLetter(
+        takeOver ? Number.MAX_SAFE_INTEGER : now,
+        maxAttempts,
+      )) {
+        const known = await notifyingRuleSet(this.deps.registry, tenantId);
+        if ('error' in known) unknown.set(tenantId, known.error);
+        else ruleSets.set(tenantId, known.ruleSet);
+      }
+    const options = {
+      maxAttempts,
+      notify:
+        this.deps.notifier === undefined
+          ? undefined
+          : (dead: ReapedDeadLetter) => {
+              const ruleSet = ruleSets.get(dead.tenantId);
+              return ruleSet === undefined ? [] : deadLetterNotifications(ruleSet, dead.tenantId, dead, now);
+            },
+    };
+    let reaped: Awaited<ReturnType<Storage['reapExpired']>>;
+    if (!takeOver) reaped = await this.deps.storage.reapExpired(now, options);
+    else {
+      const taken = await this.deps.storage.takeOverLeases(now, options);
+      this.takeOverPending = false;
+      if (taken.requeued + taken.deadLettered + taken.actions > 0)
+        this.deps.logger.info('took back the leases of a previous run', {
+          workerId: this.deps.workerId,
+          inboxItems: taken.requeued + taken.deadLettered,
+          actions: taken.actions,
+        });
+      reaped = taken;
+    }
+    if (this.deps.notifier !== undefined) {
+      const untold = new Map<string, number>();
+      for (const tenantId of reaped.deadLetteredTenants)
+        if (!ruleSets.has(tenantId)) untold.set(tenantId, (untold.get(tenantId) ?? 0) + 1);
+      for (const [tenantId, count] of untold)
+        this.deps.logger.error('dead letters not notified: no rule set names their channels', {
+          tenantId,
+          count,
+          error: unknown.get(tenantId) ?? 'its lease expired while the rule set was being loaded',
+        });
+    }
+    return reaped;
   }
 
   /**

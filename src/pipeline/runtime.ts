@@ -15,6 +15,11 @@ export interface TenantRegistry {
   /** Throws a CrmError('auth') when the tenant is not installed or its tokens are gone. */
   runtime(tenantId: string): Promise<TenantRuntime>;
   /**
+   * The tenant's published rule set alone, without its connector: it names a notification's channels
+   * when the runtime cannot be built (tokens gone, CRM unreachable) or need not be. Absent: the runtime's.
+   */
+  ruleSet?(tenantId: string): Promise<RuleSet>;
+  /**
    * After the CRM refused the tenant's credentials: whether that is because its CRM account uninstalled the
    * app (then the tenant is marked so). Absent: never.
    */
@@ -30,5 +35,25 @@ export interface TenantRegistry {
 export class TenantUninstalledError extends CrmError {
   constructor(tenantId: string) {
     super('auth', `tenant ${tenantId} uninstalled the app`);
+  }
+}
+
+/**
+ * The rule set whose channels hear of the tenant's notifications — its published one when the registry
+ * can load it on its own, else its runtime's — or why none could be loaded.
+ */
+export async function notifyingRuleSet(
+  registry: TenantRegistry,
+  tenantId: string,
+): Promise<{ ruleSet: RuleSet } | { error: string }> {
+  try {
+    return {
+      ruleSet:
+        registry.ruleSet === undefined
+          ? (await registry.runtime(tenantId)).ruleSet
+          : await registry.ruleSet(tenantId),
+    };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
   }
 }

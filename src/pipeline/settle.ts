@@ -27,8 +27,9 @@ export class Settler {
 
   /**
    * complete, retryLater or deadLetter — once per item, after all its work; the items that went well are
-   * completed together. `ruleSet`: the tenant's, whose channels hear of a dead letter (absent when the
-   * tenant did not load: then no channel is known).
+   * completed together. `ruleSet`: the tenant's, whose channels hear of a dead letter (absent when
+   * neither its runtime nor its published rule set loaded: then no channel is known, and its dead
+   * letters are logged as not notified).
    */
   async settle(jobs: Job[], now: number, crm: string, holder: string, ruleSet?: RuleSet): Promise<void> {
     await this.markUninstalled(jobs);
@@ -38,8 +39,15 @@ export class Settler {
       now,
     );
     this.logInternal(jobs);
+    let untold = 0;
     for (const job of jobs)
-      if (job.failures.length > 0) await this.settleFailed(job, now, crm, holder, ruleSet);
+      if (job.failures.length > 0 && (await this.settleFailed(job, now, crm, holder, ruleSet)))
+        untold += this.deps.notify === true && ruleSet === undefined ? 1 : 0;
+    if (untold > 0)
+      this.deps.logger.error('dead letters not notified: no rule set names their channels', {
+        tenantId: jobs[0]?.item.tenantId,
+        count: untold,
+      });
   }
 
   /**
@@ -90,7 +98,7 @@ export class Settler {
     crm: string,
     holder: string,
     ruleSet: RuleSet | undefined,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { item } = job;
     const reasons = job.failures.map((f) => failureReason(f.what, f.error, crm)).join('; ');
     const retryable = job.failures.find((f) => isRetryable(f.error));
@@ -105,7 +113,7 @@ export class Settler {
       // Not a failure of the lead: it waits, unclaimed, until the CRM account installs the app again.
       this.deps.logger.info('lead waits for a reinstall', fields);
       await this.deps.storage.retryLater(item.id, holder, now, reasons, now);
-      return;
+      return false;
     }
     if (outcome.kind === 'retry_later') {
       this.deps.logger.warn('lead will be retried', {
@@ -114,7 +122,7 @@ export class Settler {
         reason: reasons,
       });
       await this.deps.storage.retryLater(item.id, holder, outcome.runAfter, reasons, now);
-      return;
+      return false;
     }
     const final = retryable === undefined ? reasons : `${reasons} (gave up after ${item.attempts} attempts)`;
     this.deps.logger.error('lead dead-lettered', { ...fields, reason: final });
@@ -127,7 +135,8 @@ export class Settler {
             now,
           )
         : [];
-    if (await this.deps.storage.deadLetter(item.id, holder, final, now, notifications))
-      this.deps.deadLettered(item.tenantId);
+    if (!(await this.deps.storage.deadLetter(item.id, holder, final, now, notifications))) return false;
+    this.deps.deadLettered(item.tenantId);
+    return true;
   }
 }

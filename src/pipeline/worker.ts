@@ -19,7 +19,7 @@ import { Housekeeping, type RetentionOptions } from './housekeeping.js';
 import { bareJob, recordOf, type Job, type TenantBatch } from './job.js';
 import { Lanes } from './loop.js';
 import { NoteWriter, type NotePace } from './notes.js';
-import type { TenantRegistry, TenantRuntime } from './runtime.js';
+import { notifyingRuleSet, type TenantRegistry, type TenantRuntime } from './runtime.js';
 import { Settler } from './settle.js';
 import { SlaProcessor, type SlaProcessorOptions } from './sla/processor.js';
 import { mergeDirectory } from './team.js';
@@ -89,8 +89,9 @@ export interface WorkerOptions {
   /** Bulk jobs (backfill, reassign): paged into the inbox by the housekeeping lane; deactivations noticed. */
   bulk?: BulkHooks | undefined;
   /**
-   * Where notifications are sent from (the housekeeping lane delivers them); present, assignments and
-   * dead letters record theirs with the decision or dead letter. Absent: none.
+   * Where notifications are sent from (the housekeeping lane delivers them); present, assignments, SLA
+   * steps and dead letters (the reaper's too) record theirs with the decision, step or dead letter.
+   * Absent: none.
    */
   notifier?: Notifier | undefined;
   /** SLA timers, fired by the housekeeping lane; `false`: not fired by this worker. */
@@ -124,6 +125,8 @@ export class Worker {
   private readonly onOwnerWritten: WorkerOptions['onOwnerWritten'];
   private readonly onDeadLetter: WorkerOptions['onDeadLetter'];
   private readonly onPurged: WorkerOptions['onPurged'];
+  /** Notifications are recorded (a notifier is given). */
+  private readonly notifies: boolean;
   private claims = 0;
 
   private readonly lanes: Lanes;
@@ -148,6 +151,7 @@ export class Worker {
     this.onOwnerWritten = options.onOwnerWritten;
     this.onDeadLetter = options.onDeadLetter;
     this.onPurged = options.onPurged;
+    this.notifies = options.notifier !== undefined;
     const backoff: BackoffPolicy = { ...DEFAULT_BACKOFF, ...options.backoff };
     const claimHolder = (): string => this.claimHolder();
 
@@ -390,11 +394,14 @@ export class Worker {
       runtime = await this.registry.runtime(tenantId);
     } catch (error) {
       const e = toFailure(error);
+      // Without a runtime, the published rule set can still name the channels its dead letters go to.
+      const known = this.notifies ? await notifyingRuleSet(this.registry, tenantId) : undefined;
       await this.settler.settle(
         items.map((item) => bareJob(item, e, `load tenant ${tenantId}`)),
         now,
         'the CRM',
         holder,
+        known === undefined || 'error' in known ? undefined : known.ruleSet,
       );
       return;
     }

@@ -57,6 +57,14 @@ const toInbox = (r: InboxRow): InboxItem => ({
   updatedAt: r.updated_at,
 });
 
+/** An item the reaper dead-lettered: what its notification says. */
+export interface ReapedDeadLetter {
+  tenantId: string;
+  id: number;
+  leadId: string;
+  reason: string;
+}
+
 export class InboxRepository {
   constructor(private readonly db: Db) {}
 
@@ -328,25 +336,52 @@ export class InboxRepository {
   }
 
   /**
+   * Tenants whose items `reapExpired` would dead-letter (leases ending by `until`, `maxAttempts` taken):
+   * the rule sets to load before it, whose channels hear of those dead letters.
+   */
+  async tenantsToDeadLetter(until: number, maxAttempts: number): Promise<string[]> {
+    const rows = await this.db.all<{ tenant_id: string }>(
+      `SELECT DISTINCT tenant_id FROM inbox WHERE state = 'leased' AND lease_until <= ? AND attempts >= ?`,
+      [until, maxAttempts],
+    );
+    return rows.map((r) => r.tenant_id);
+  }
+
+  /**
    * Returns expired leases to pending (due now). With `maxAttempts`, a row whose lease expired that many
    * times (a poison event crashing its workers) becomes a dead letter instead; `deadLetteredTenants`
-   * names the tenant of each (for metrics).
+   * names the tenant of each (for metrics), and `notify` gives each dead letter's notification, written
+   * in the same transaction.
    */
   async reapExpired(
     now: number,
-    options: { maxAttempts?: number | undefined; leasedUntil?: number | undefined } = {},
+    options: {
+      maxAttempts?: number | undefined;
+      leasedUntil?: number | undefined;
+      notify?: ((dead: ReapedDeadLetter) => readonly NotificationInput[]) | undefined;
+    } = {},
   ): Promise<{ requeued: number; deadLettered: number; deadLetteredTenants: string[] }> {
     // Leases that end by this time are taken back: `now` (expired ones), or later for a takeover.
     const until = options.leasedUntil ?? now;
     return this.db.transaction(async (tx) => {
       let deadLetteredTenants: string[] = [];
       if (options.maxAttempts !== undefined) {
-        const dead = await tx.all<{ tenant_id: string }>(
+        const reason = `lease expired after ${options.maxAttempts} attempts`;
+        const dead = await tx.all<{ id: number; tenant_id: string; object_id: string }>(
           `UPDATE inbox SET state = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
-           WHERE state = 'leased' AND lease_until <= ? AND attempts >= ? RETURNING tenant_id`,
-          [`lease expired after ${options.maxAttempts} attempts`, now, until, options.maxAttempts],
+           WHERE state = 'leased' AND lease_until <= ? AND attempts >= ? RETURNING id, tenant_id, object_id`,
+          [reason, now, until, options.maxAttempts],
         );
         deadLetteredTenants = dead.map((r) => r.tenant_id);
+        const notify = options.notify;
+        if (notify !== undefined)
+          await insertNotificationsWith(
+            tx,
+            dead.flatMap((r) =>
+              notify({ tenantId: r.tenant_id, id: Number(r.id), leadId: r.object_id, reason }),
+            ),
+            now,
+          );
       }
       const requeued = await tx.run(
         `UPDATE inbox SET state = 'pending', run_after = ?, last_error = 'lease expired: ' || lease_owner,

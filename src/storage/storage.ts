@@ -197,6 +197,12 @@ export class Storage {
     return this.inbox.deadLetter(...args);
   }
 
+  tenantsToDeadLetter(
+    ...args: Parameters<InboxRepository['tenantsToDeadLetter']>
+  ): ReturnType<InboxRepository['tenantsToDeadLetter']> {
+    return this.inbox.tenantsToDeadLetter(...args);
+  }
+
   reapExpired(
     ...args: Parameters<InboxRepository['reapExpired']>
   ): ReturnType<InboxRepository['reapExpired']> {
@@ -234,7 +240,7 @@ export class Storage {
    */
   async takeOverLeases(
     now: number,
-    options: { maxAttempts?: number | undefined } = {},
+    options: Omit<NonNullable<Parameters<InboxRepository['reapExpired']>[1]>, 'leasedUntil'> = {},
   ): Promise<{ requeued: number; deadLettered: number; deadLetteredTenants: string[]; actions: number }> {
     const reaped = await this.inbox.reapExpired(now, { ...options, leasedUntil: Number.MAX_SAFE_INTEGER });
     return { ...reaped, actions: await this.actions.releaseAllLeases(now) };

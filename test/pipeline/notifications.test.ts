@@ -7,9 +7,12 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { createLogger } from '../../src/log.js';
+import { CrmRegistry } from '../../src/app/crms.js';
+import { Tenants } from '../../src/app/tenants.js';
 import { Metrics } from '../../src/metrics.js';
 import { Notifier, type NotifierOptions } from '../../src/notify/notifier.js';
-import type { Storage } from '../../src/storage/index.js';
+import { ruleSetVersion } from '../../src/rules/index.js';
+import { TenantConfigRepository, type Storage } from '../../src/storage/index.js';
 import { receiver, type Receiver } from './receiver.js';
 import {
   created,
@@ -135,6 +138,84 @@ describe.each(ENGINES)('notifications (%s)', (engine, suite) => {
       ]);
       // Slack listens for assignments only.
       expect(slack.hits).toHaveLength(0);
+      await env.close();
+    });
+
+    it('an item the reaper dead-letters after too many expired leases is told to the tenant’s channels, once', async () => {
+      const env = await setup(sandbox(), { engine, rules: rules(hook.url) });
+      const worker = env.worker('w1', { notifier: notifier(env.storage), backoff: { maxAttempts: 2 } });
+      await env.storage.enqueue([{ tenantId: TENANT, event: created('424242', 'poison') }], T0);
+      // A poison event: each worker that claims it dies before settling it; the reaper takes it back.
+      for (const at of [T0 + MIN, T0 + 2 * MIN]) {
+        expect(await env.storage.claim({ workerId: 'dies', limit: 1, leaseMs: 1, now: at })).toHaveLength(1);
+        env.clock.now = at + 2;
+        await worker.housekeep(env.clock.now);
+      }
+      const [dead] = await env.storage.deadLetters(TENANT);
+      expect(dead?.lastError).toBe('lease expired after 2 attempts');
+      const told = {
+        type: 'lead.dead_letter',
+        tenantId: TENANT,
+        leadId: '424242',
+        summary: 'lead 424242 was not routed',
+        reason: 'lease expired after 2 attempts',
+        at: new Date(T0 + 2 * MIN + 2).toISOString(),
+      };
+      expect(verified(hook)).toEqual([told]);
+      await worker.housekeep(T0 + 10 * MIN);
+      expect(verified(hook)).toEqual([told]);
+      await env.close();
+    });
+
+    it('a tenant whose runtime does not load: its dead letters go to its published rule set’s channels; with none, they are logged', async () => {
+      const env = await setup(sandbox(), { engine, rules: rules(hook.url) });
+      const lines: Payload[] = [];
+      const captured = createLogger({
+        stream: new Writable({
+          write(chunk: Buffer, _enc, done) {
+            lines.push(JSON.parse(chunk.toString('utf8')) as Payload);
+            done();
+          },
+        }),
+      });
+      // The real registry: the tenant has no tokens, so its runtime never loads.
+      const tenants = new Tenants({
+        storage: env.storage,
+        crms: new CrmRegistry(),
+        team: undefined,
+        clock: () => env.clock.now,
+      });
+      const worker = env.worker('w1', {
+        registry: tenants,
+        logger: captured,
+        notifier: notifier(env.storage),
+      });
+      await env.storage.enqueue([{ tenantId: TENANT, event: created('111', 'unpublished') }], T0);
+      await env.drain(worker);
+      await worker.housekeep(env.clock.now);
+      expect((await env.storage.deadLetters(TENANT)).map((d) => d.event.objectId)).toEqual(['111']);
+      expect(hook.hits).toHaveLength(0);
+      expect(lines.filter((l) => String(l['message']).startsWith('dead letters not notified'))).toEqual([
+        expect.objectContaining({ level: 'error', tenantId: TENANT, count: 1 }),
+      ]);
+
+      const source = rules(hook.url);
+      await new TenantConfigRepository(env.storage.db).publish(
+        TENANT,
+        {
+          rules: { version: ruleSetVersion(source), name: 'Notify test', source },
+          publishedBy: 'test',
+          note: '',
+        },
+        T0,
+      );
+      await env.storage.enqueue([{ tenantId: TENANT, event: created('222', 'published') }], T0);
+      await env.drain(worker);
+      await worker.housekeep(env.clock.now);
+      const [payload] = verified(hook);
+      expect(hook.hits).toHaveLength(1);
+      expect(payload).toMatchObject({ type: 'lead.dead_letter', tenantId: TENANT, leadId: '222' });
+      expect(String(payload!['reason'])).toMatch(/not installed/);
       await env.close();
     });
 
