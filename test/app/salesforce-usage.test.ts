@@ -59,17 +59,11 @@ describe('the wiring paces an org by its daily API usage', () => {
       issuedAt: 1,
     });
   });
-  afterAll(async () => {
-    await sf.stop();
-    await storage.close();
-    await limiters.disconnectAll();
-  });
-
-  it('spaces the calls out above the threshold, says so once per change, and goes back to full speed', async () => {
-    const waits: number[] = [];
-    const usages: OrgUsage[] = [];
-    const changes: string[] = [];
-    const wiring = salesforceWiring({
+  /** The org's wiring over the sandbox at a 0.5 usage threshold, with the test's own sleep and hooks. */
+  function wiringOver(
+    hooks: Pick<Parameters<typeof salesforceWiring>[0], 'sleep' | 'onUsage' | 'onPaceChange'>,
+  ) {
+    return salesforceWiring({
       storage,
       app: {
         clientId: DEFAULT_SF_APP.clientId,
@@ -82,6 +76,20 @@ describe('the wiring paces an org by its daily API usage', () => {
       usageSlowdown: 0.5,
       // Far longer than any call: every wait a slowed call asks for is seen, none is mistaken for zero.
       slowDelayMs: 60_000,
+      ...hooks,
+    });
+  }
+  afterAll(async () => {
+    await sf.stop();
+    await storage.close();
+    await limiters.disconnectAll();
+  });
+
+  it('spaces the calls out above the threshold, says so once per change, and goes back to full speed', async () => {
+    const waits: number[] = [];
+    const usages: OrgUsage[] = [];
+    const changes: string[] = [];
+    const wiring = wiringOver({
       sleep: (ms) => {
         waits.push(ms);
         return Promise.resolve();
@@ -140,20 +148,7 @@ describe('the wiring paces an org by its daily API usage', () => {
       },
       1,
     );
-    const wiring = salesforceWiring({
-      storage,
-      app: {
-        clientId: DEFAULT_SF_APP.clientId,
-        clientSecret: DEFAULT_SF_APP.clientSecret,
-        redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
-        loginUrl: url,
-      },
-      limiters,
-      clock: Date.now,
-      usageSlowdown: 0.5,
-      slowDelayMs: 60_000,
-      sleep: () => Promise.resolve(),
-    });
+    const wiring = wiringOver({ sleep: () => Promise.resolve() });
     const clock = { now: 0 };
     const tenants = new Tenants({
       storage,

@@ -4,32 +4,15 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Connection } from 'jsforce';
 import { SALESFORCE_API_VERSION } from '../../connectors/salesforce/auth.js';
 import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
 import { targetEffects, type TargetEffects } from '../../connectors/sandbox-salesforce/index.js';
 import { loadConfig, type AppConfig } from '../../src/app/config.js';
 import { startApp, type RunningApp, type StartOptions } from '../../src/app/start.js';
-import { createLogger, type Logger } from '../../src/log.js';
+import { capturingLogger } from '../support/logs.js';
 import { CRM_OPEN_PATH } from '../../src/settings/crm-open.js';
 
-/** The app's log lines (JSON), kept to see when a stream has subscribed. */
-export function capturingLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(
-        ...chunk
-          .toString('utf8')
-          .split('\n')
-          .filter((l) => l !== ''),
-      );
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', stream }), lines };
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function salesforceConfig(over: Record<string, string> = {}): Promise<AppConfig> {

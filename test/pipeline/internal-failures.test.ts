@@ -1,24 +1,11 @@
 // Failures that are ours, not the CRM's: a bug thrown in the pipeline is logged as a bug with its stack
 // and never reported as "HubSpot answered …"; a stored action payload that does not parse dead-letters
 // its own lead with the table and row named, while the other leads of the batch are routed.
-import { Writable } from 'node:stream';
 import type { HubSpotConnector } from '../../connectors/hubspot/connector.js';
-import { createLogger } from '../../src/log.js';
+import { capturingLogger } from '../support/logs.js';
 import { setup, T0, TENANT, useSandbox } from './support.js';
 
 const sandbox = useSandbox();
-
-/** A logger whose JSON lines are kept for the test to read. */
-function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger({ stream, level: 'info' }), lines };
-}
 
 it('a bug thrown while routing: logged once with kind bug and its stack; the reason is not the CRM’s', async () => {
   const env = await setup(sandbox());
@@ -32,10 +19,10 @@ it('a bug thrown while routing: logged once with kind bug and its stack; the rea
   const buggy = Object.assign(Object.create(env.connector) as HubSpotConnector, {
     readLeads: brokenReadLeads,
   });
-  const { logger, lines } = capturingLogger();
+  const { logger, records } = capturingLogger();
   await env.worker('w1', { registry: env.registryWith(buggy), logger }).runOnce();
 
-  const bugs = lines.filter((l) => l['message'] === 'bug in the worker');
+  const bugs = records().filter((l) => l['message'] === 'bug in the worker');
   expect(bugs).toHaveLength(1);
   expect(bugs[0]).toMatchObject({ tenantId: TENANT, kind: 'bug', level: 'error' });
   expect(String(bugs[0]!['stack'])).toMatch(

@@ -3,10 +3,9 @@
 // a local server posing as Slack's incoming webhook (posted by the real `@slack/webhook` client); a
 // receiver that keeps failing is given up after the window and reported; and a notification is committed
 // with its decision — or not at all — so a worker stopped before delivering it loses nothing.
-import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import { createLogger } from '../../src/log.js';
+import { capturingLogger } from '../support/logs.js';
 import { CrmRegistry } from '../../src/app/crms.js';
 import { Tenants } from '../../src/app/tenants.js';
 import { Metrics } from '../../src/metrics.js';
@@ -169,15 +168,7 @@ describe.each(ENGINES)('notifications (%s)', (engine, suite) => {
 
     it('a tenant whose runtime does not load: its dead letters go to its published rule set’s channels; with none, they are logged', async () => {
       const env = await setup(sandbox(), { engine, rules: rules(hook.url) });
-      const lines: Payload[] = [];
-      const captured = createLogger({
-        stream: new Writable({
-          write(chunk: Buffer, _enc, done) {
-            lines.push(JSON.parse(chunk.toString('utf8')) as Payload);
-            done();
-          },
-        }),
-      });
+      const { logger: captured, records } = capturingLogger();
       // The real registry: the tenant has no tokens, so its runtime never loads.
       const tenants = new Tenants({
         storage: env.storage,
@@ -195,7 +186,7 @@ describe.each(ENGINES)('notifications (%s)', (engine, suite) => {
       await worker.housekeep(env.clock.now);
       expect((await env.storage.deadLetters(TENANT)).map((d) => d.event.objectId)).toEqual(['111']);
       expect(hook.hits).toHaveLength(0);
-      expect(lines.filter((l) => String(l['message']).startsWith('dead letters not notified'))).toEqual([
+      expect(records().filter((l) => String(l['message']).startsWith('dead letters not notified'))).toEqual([
         expect.objectContaining({ level: 'error', tenantId: TENANT, count: 1 }),
       ]);
 
@@ -245,15 +236,7 @@ describe.each(ENGINES)('notifications (%s)', (engine, suite) => {
 
     it('a receiver that keeps failing is given up after the window, marked failing and reported', async () => {
       const env = await setup(sandbox(), { engine, rules: rules(hook.url) });
-      const lines: Payload[] = [];
-      const captured = createLogger({
-        stream: new Writable({
-          write(chunk: Buffer, _enc, done) {
-            lines.push(JSON.parse(chunk.toString('utf8')) as Payload);
-            done();
-          },
-        }),
-      });
+      const { logger: captured, records } = capturingLogger();
       const metrics = new Metrics({ defaultMetrics: false });
       const worker = env.worker('w1', {
         notifier: notifier(env.storage, {
@@ -288,7 +271,7 @@ describe.each(ENGINES)('notifications (%s)', (engine, suite) => {
       });
       // Slack was up: its channel is fine.
       expect(await env.storage.notifications.channel(TENANT, 'sales:slack')).toMatchObject({ state: 'ok' });
-      const givenUp = lines.filter(
+      const givenUp = records().filter(
         (l) => l['message'] === 'notification given up: its receiver kept failing',
       );
       expect(givenUp).toEqual([
@@ -301,7 +284,9 @@ describe.each(ENGINES)('notifications (%s)', (engine, suite) => {
           failingSince: new Date(T0).toISOString(),
         }),
       ]);
-      expect(lines.filter((l) => l['message'] === 'notification not delivered; will retry')).toHaveLength(4);
+      expect(records().filter((l) => l['message'] === 'notification not delivered; will retry')).toHaveLength(
+        4,
+      );
       const counted = await metrics.registry
         .getSingleMetric('lead_router_notifications_given_up_total')!
         .get();
