@@ -21,9 +21,8 @@ import {
 import { ENGINES, makeEvent } from '../storage/helpers.js';
 import { frameOrigins } from '../../src/cli/operate.js';
 import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
-import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, TEAM, type SettingsHarness } from './support.js';
-import { CrmCallRepository, TenantConfigRepository, type Tenant } from '../../src/storage/index.js';
-import { ruleSetVersion, teamVersion } from '../../src/rules/index.js';
+import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, type SettingsHarness } from './support.js';
+import { CrmCallRepository, type Tenant } from '../../src/storage/index.js';
 
 for (const [engineName, engine, suite] of ENGINES) {
   suite(`the settings API on ${engineName}`, () => {
@@ -436,20 +435,7 @@ for (const [engineName, engine, suite] of ENGINES) {
     describe('health', () => {
       it("shows the oldest waiting item, dead letters, failed writes, and the last hour's CRM errors and 429s a worker recorded", async () => {
         // A tenant of this test's own, so every number is this test's.
-        const t = await h.storage.createTenant(
-          { provider: 'hubspot', externalId: '303', name: 'Initech' },
-          T0,
-        );
-        await new TenantConfigRepository(h.storage.db).publish(
-          t.id,
-          {
-            rules: { version: ruleSetVersion(RULES), name: 'demo', source: RULES },
-            team: { version: teamVersion(TEAM), source: TEAM },
-            publishedBy: 'install',
-            note: 'installed',
-          },
-          T0,
-        );
+        const t = await h.install('303', 'Initech');
         const now = T0 + 3 * 60 * 60_000;
         const minutesAgo = (m: number) => now - m * 60_000;
         // A dead letter, then an item waiting for 90 s.

@@ -39,6 +39,8 @@ export interface SettingsHarness {
   linkFor(tenant: Tenant, user?: string): string;
   /** Opens a session with a signed link: the cookie header and CSRF token for that tenant. */
   login(tenant: Tenant, user?: string): Promise<{ cookie: string; csrf: string }>;
+  /** Installs a HubSpot portal as a tenant with the demo rules and team published. */
+  install(portal: string, name: string): Promise<Tenant>;
   /** Decides leads with the tenant's published rules and commits them as the worker does. */
   route(tenant: Tenant, leads: Lead[], at?: number): Promise<void>;
   /** HubSpot v3 signature headers for a request to `path` (public URL) with `body`. */
@@ -98,6 +100,7 @@ export async function startSettings(engine: Engine = sqliteMemory): Promise<Sett
     clock,
     access,
     linkFor,
+    install,
     async login(tenant, user) {
       const res = await fetch(running.url + linkFor(tenant, user), { redirect: 'manual' });
       const set = res.headers.get('set-cookie') ?? '';
