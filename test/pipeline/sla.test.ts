@@ -93,13 +93,18 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
      */
     const workers = async (
       env: Env,
-      options: { batchSize?: number; onStep?: (workerId: string, kind: string) => void } = {},
+      options: {
+        batchSize?: number;
+        onStep?: (workerId: string, kind: string) => void;
+        connector?: CrmConnector;
+      } = {},
     ): Promise<Worker[]> => {
       const storages = [env.storage, await env.openStorage()];
       return storages.map((storage, i) => {
         const id = `w${i + 1}`;
         return env.worker(id, {
           storage,
+          ...(options.connector === undefined ? {} : { registry: env.registryWith(options.connector) }),
           notifier: new Notifier({ repository: storage.notifications, logger, baseDelayMs: MIN }),
           sla: {
             recheckMs: 30_000,
@@ -335,6 +340,48 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       expect((await explainLead(env.storage, tenant, lead!.id, { reps: {}, queues: {} })).join('\n')).toMatch(
         /escalate \(owner nina@acme\.io\): not touched: after 20m escalate to dev@acme\.io/,
       );
+      await env.close();
+    });
+
+    it('an escalation the CRM refuses ends failed: not told as an escalation, the owner we wrote still the one expected', async () => {
+      const named = rules(hook.url)
+        .replace(
+          '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
+          '        - { after: 20m, escalate: { rep: dev@acme.io } }',
+        )
+        .replace('  reps:\n', '  reps:\n    dev@acme.io: { timezone: Europe/London }\n');
+      const env = await open(named);
+      const timers = new SlaTimerRepository(env.storage.db);
+      const notifications = new NotificationRepository(env.storage.db);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(env.worker());
+      // The CRM refuses the escalation's owner write for good (a validation error, not an outage).
+      const refusing: CrmConnector = Object.assign(Object.create(env.connector) as CrmConnector, {
+        setOwners: (items: readonly unknown[]) =>
+          Promise.resolve(
+            items.map(() => ({
+              ok: false,
+              error: new CrmError('invalid', 'owner write refused by a validation rule'),
+            })),
+          ),
+      });
+      const ws = await workers(env, { connector: refusing });
+      await tick(env, ws, T0 + 20 * MIN + 1000);
+      await tick(env, ws, T0 + 3 * 60 * MIN);
+      expect(env.writes('owner.set', lead!.id).map((w) => w.details['to'])).toEqual([
+        ownerId(env, 'nina@acme.io'),
+      ]);
+      expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status, s.error])).toEqual([
+        ['breach', 'done', null],
+        ['escalate', 'failed', 'owner write refused by a validation rule'],
+      ]);
+      expect((await notifications.deliveries(TENANT)).map((d) => d.event)).not.toContain('lead.escalation');
+      const timer = await env.storage.db.get<{ expected_owner: string | null }>(
+        'SELECT expected_owner FROM sla_timers WHERE lead_id = ?',
+        [lead!.id],
+      );
+      expect(timer?.expected_owner).toBe('nina@acme.io');
       await env.close();
     });
 

@@ -513,7 +513,7 @@ export class SlaProcessor {
           r.expected,
           now,
           // A reminder whose task could not be made is still told.
-          notes('reminder', r.expected),
+          { done: notes('reminder', r.expected), failed: notes('reminder', r.expected) },
           // Due when the step was first recorded, not at the timer's due time, which a retry moves on:
           // a task sent by a worker that never heard back is found by what every attempt sends alike.
           async (planned) => {
@@ -535,8 +535,8 @@ export class SlaProcessor {
             return res ?? { ok: false, error: new CrmError('invalid', 'no result') };
           },
         );
-        if (acted === 'done') log('remind');
-        return acted;
+        if (acted !== 'retry') log('remind');
+        return acted === 'retry' ? 'retry' : 'done';
       }
       case 'reroute': {
         const exclude = [...new Set([...r.had, ...(r.expected === null ? [] : [r.expected])])];
@@ -588,7 +588,8 @@ export class SlaProcessor {
           detail,
           r.expected,
           now,
-          target instanceof CrmError ? [] : notes('escalation', r.expected),
+          // Told only once the owner is written: a refused escalation landed nowhere.
+          { done: target instanceof CrmError ? [] : notes('escalation', r.expected), failed: [] },
           undefined,
           async () => {
             if (target instanceof CrmError) return { ok: false, error: target };
@@ -604,7 +605,7 @@ export class SlaProcessor {
           advance.expectedOwner = 'owner' in target ? target.owner : null;
           log('escalate');
         }
-        return acted;
+        return acted === 'retry' ? 'retry' : 'done';
       }
       default: {
         const never: never = step;
@@ -618,7 +619,8 @@ export class SlaProcessor {
    * sending, and done after. A row found `sent` was sent by a worker that died: `find` looks for what it
    * made before sending again (a write that is safe to repeat has no `find`). A retryable failure gives
    * the claim back and the timer waits; any other is recorded on the step and the chain goes on.
-   * `notifications` are written with the step's end (done or failed), in its transaction.
+   * `notifications` are written with the step's end (`done` or `failed`), in its transaction. Answers
+   * how the step ended, or `retry`.
    */
   private async sendOnce(
     tenantId: string,
@@ -628,23 +630,23 @@ export class SlaProcessor {
     detail: string,
     owner: string | null,
     now: number,
-    notifications: readonly NotificationInput[],
+    notifications: { done: readonly NotificationInput[]; failed: readonly NotificationInput[] },
     find: ((step: SlaStepRow) => Promise<string | undefined>) | undefined,
     send: (
       step: SlaStepRow,
     ) => Promise<{ ok: true; id?: string | undefined } | { ok: false; error: CrmError }>,
-  ): Promise<Acted> {
+  ): Promise<'done' | 'failed' | 'retry'> {
     const timers = this.opts.timers;
     const row = await timers.planStep(
       tenantId,
       { timerId: t.id, leadId: t.leadId, checkpoint, kind, detail, owner, status: 'planned' },
       now,
     );
-    if (row.status === 'done' || row.status === 'failed') return 'done';
+    if (row.status === 'done' || row.status === 'failed') return row.status;
     if (row.status === 'sent' && find !== undefined) {
       const found = await find(row);
       if (found !== undefined) {
-        await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: found }, notifications);
+        await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: found }, notifications.done);
         return 'done';
       }
     }
@@ -659,7 +661,7 @@ export class SlaProcessor {
       result = { ok: false, error: failure };
     }
     if (result.ok) {
-      await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: result.id }, notifications);
+      await timers.markStep(tenantId, row.id, 'sent', 'done', now, { crmId: result.id }, notifications.done);
       return 'done';
     }
     if (isRetryable(result.error)) {
@@ -675,7 +677,7 @@ export class SlaProcessor {
       'failed',
       now,
       { error: result.error.message },
-      notifications,
+      notifications.failed,
     );
     this.opts.logger.warn('SLA step failed', {
       tenantId,
@@ -683,7 +685,7 @@ export class SlaProcessor {
       step: kind,
       error: result.error.message,
     });
-    return 'done';
+    return 'failed';
   }
 }
 
