@@ -3,9 +3,10 @@
 // every 0.5 s, with A idle. Burst: A receives N contacts at once; 3 s later B receives 10 more, one every
 // 0.5 s. B's created → owner-written latency in both, A's drain time against its rate-limit lower bound,
 // lost and duplicates — on SQLite (one process) and on PostgreSQL + Redis (web + 4 worker processes).
-// `--mode steady`: P portals at 1 lead/s each on SQLite after a warm-up (every runtime loaded at once);
-// p95 latency and heap per active / idle tenant.
+// `--mode steady`: P portals at 1 lead/s each after a warm-up (every runtime loaded at once), on each
+// store; p95 latency, and the app processes' resident memory (and on SQLite the heap) per active tenant.
 // Prints one JSON line on stdout; progress goes to stderr.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +78,20 @@ interface Deployment {
   storage: Storage;
   portals: PortalHandle[];
   addPortal(): Promise<PortalHandle>;
+  /** Resident memory of the app's own processes, MB (this one on SQLite, which also runs the sandbox). */
+  appRssMB(): number;
   stop(): Promise<void>;
+}
+
+/** A process's resident set from /proc (Linux), MB; 0 when it has gone. */
+function rssOfPid(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? 0 : Number(kb) / 1024;
+  } catch {
+    return 0;
+  }
 }
 
 async function sqliteDeployment(env: Record<string, string> = {}): Promise<Deployment> {
@@ -118,6 +132,7 @@ async function sqliteDeployment(env: Record<string, string> = {}): Promise<Deplo
     storage: app.storage,
     portals: [{ portalId: Number(sandbox.portalId), tenantId: first.id, demo: sandbox.demo }],
     addPortal,
+    appRssMB: () => process.memoryUsage().rss / 2 ** 20,
     async stop() {
       await app.stop();
       await rm(dir, { recursive: true, force: true });
@@ -125,14 +140,14 @@ async function sqliteDeployment(env: Record<string, string> = {}): Promise<Deplo
   };
 }
 
-async function postgresDeployment(): Promise<Deployment> {
+async function postgresDeployment(env: Record<string, string> = {}): Promise<Deployment> {
   const cluster = await startCluster({
     workers: WORKERS,
     requestsPer10s: BUDGET_PER_10S,
     rules: 'rules/hubspot-demo/rules.yaml',
     team: 'rules/hubspot-demo/team.yaml',
     log: (line) => process.stderr.write(`  ${line}\n`),
-    env: tenantBatchesEnv,
+    env: { ...tenantBatchesEnv, ...env },
   });
   return {
     store: 'postgres+redis',
@@ -141,6 +156,7 @@ async function postgresDeployment(): Promise<Deployment> {
     storage: cluster.storage,
     portals: [{ portalId: cluster.portalId, tenantId: cluster.tenantId, demo: cluster.demo }],
     addPortal: () => cluster.addPortal(),
+    appRssMB: () => [cluster.web, ...cluster.workers].reduce((mb, p) => mb + rssOfPid(p.pid), 0),
     stop: () => cluster.stop(),
   };
 }
@@ -321,11 +337,16 @@ const heapMB = (): number => {
   return process.memoryUsage().heapUsed / 2 ** 20;
 };
 
-/** P portals at 1 lead/s each for S seconds on one SQLite process; latency, and heap per tenant. */
-async function steady() {
+/**
+ * P portals at 1 lead/s each for S seconds, on one SQLite process or on PostgreSQL + Redis with a web
+ * and WORKERS worker processes; latency, and memory per tenant (the app processes' resident set, and on
+ * SQLite the heap, where one process holds everything).
+ */
+async function steady(store: string) {
   const IDLE_MS = 30_000;
+  const idleEnv = { TENANT_IDLE_MS: String(IDLE_MS) };
   return withDeployment(
-    () => sqliteDeployment({ TENANT_IDLE_MS: String(IDLE_MS) }),
+    () => (store === 'postgres' ? postgresDeployment(idleEnv) : sqliteDeployment(idleEnv)),
     async (d) => {
       const installBar = progress(`steady: installing ${PORTALS} portals`, PORTALS);
       while (d.portals.length < PORTALS) {
@@ -335,6 +356,7 @@ async function steady() {
       installBar.done();
       await sleep(IDLE_MS + 2_000);
       const installedMB = heapMB();
+      const installedRss = d.appRssMB();
       // The first WARMUP_SECONDS load every tenant's runtime at once (all were idle, evicted): their leads
       // show the cold start, the rest the steady state.
       const warm = new Map<PortalHandle, CrmObject[]>(d.portals.map((p) => [p, []]));
@@ -361,11 +383,13 @@ async function steady() {
       await routed(d, 'steady: the last leads', [...warmGroups, ...groups], 300_000);
       // Every tenant was used within TENANT_IDLE_MS: all runtimes are still held.
       const activeMB = heapMB();
+      const activeRss = d.appRssMB();
       const latencies = groups.flatMap((g) => ownerLatencies(d, g.portal, g.contacts));
       const warmLatencies = warmGroups.flatMap((g) => ownerLatencies(d, g.portal, g.contacts));
       // Idle tenants' runtimes (connector, limiter, rule set, directory) are evicted after TENANT_IDLE_MS.
       await sleep(IDLE_MS + 5_000);
       const idleMB = heapMB();
+      const idleRss = d.appRssMB();
       let lost = 0;
       let duplicates = 0;
       for (const g of [...warmGroups, ...groups]) {
@@ -373,8 +397,11 @@ async function steady() {
         lost += r.lost;
         duplicates += r.duplicates;
       }
+      // Other processes' heaps cannot be read from here: on PostgreSQL only their resident sets count.
+      const heap = d.store === 'sqlite';
       return {
         store: d.store,
+        workers: d.workers,
         portals: PORTALS,
         leadsPerPortalPerSec: 1,
         warmupSeconds: WARMUP_SECONDS,
@@ -382,14 +409,23 @@ async function steady() {
         leads: latencies.length,
         latency: latencyStats(latencies),
         warmupLatency: latencyStats(warmLatencies),
-        heapMB: {
-          installedIdle: round(installedMB, 1),
-          allActive: round(activeMB, 1),
-          afterIdle: round(idleMB, 1),
-        },
+        heapMB: heap
+          ? {
+              installedIdle: round(installedMB, 1),
+              allActive: round(activeMB, 1),
+              afterIdle: round(idleMB, 1),
+            }
+          : null,
         /** Heap the app holds per tenant in use (its runtime and caches), freed when it goes idle. */
-        heapKBPerActiveTenant: round(((activeMB - idleMB) * 1024) / PORTALS, 1),
-        rssMB: round(process.memoryUsage().rss / 2 ** 20, 1),
+        heapKBPerActiveTenant: heap ? round(((activeMB - idleMB) * 1024) / PORTALS, 1) : null,
+        /** Resident set of the app's processes (on SQLite including the in-process sandbox). */
+        appRssMB: {
+          installedIdle: round(installedRss, 1),
+          allActive: round(activeRss, 1),
+          afterIdle: round(idleRss, 1),
+        },
+        /** Resident memory per tenant in use that its processes give back once the tenants are idle. */
+        rssKBPerActiveTenant: round(((activeRss - idleRss) * 1024) / PORTALS, 1),
         lost,
         duplicates,
       };
@@ -397,17 +433,25 @@ async function steady() {
   );
 }
 
+// PostgreSQL + Redis asked for but not here: its figures are not measured (its targets null), never
+// judged on SQLite's run alone; under CI that fails the run at once, as a missing service fails the tests.
+const missing = STORES.includes('postgres') ? pgAndRedisMissing('bench:tenants') : null;
+if (missing !== null && isCi()) {
+  process.stderr.write(`bench:tenants needs PostgreSQL and Redis under CI: ${missing}\n`);
+  process.exit(2);
+}
+const notEvaluated = missing === null ? {} : { notEvaluated: { postgres: missing } };
 if (MODE === 'steady') {
-  const s = await steady();
-  process.stdout.write(`${JSON.stringify({ bench: 'tenants', mode: 'steady', ...s })}\n`);
-} else {
-  // PostgreSQL + Redis asked for but not here: its targets are not evaluated (null), never judged on
-  // SQLite's run alone; under CI that fails the run at once, as a missing service fails the tests.
-  const missing = STORES.includes('postgres') ? pgAndRedisMissing('bench:tenants') : null;
-  if (missing !== null && isCi()) {
-    process.stderr.write(`bench:tenants needs PostgreSQL and Redis under CI: ${missing}\n`);
-    process.exit(2);
+  const runs = [];
+  for (const store of STORES) {
+    if (store === 'postgres' && missing !== null) {
+      process.stderr.write(`bench:tenants skips PostgreSQL + Redis: ${missing}\n`);
+      continue;
+    }
+    runs.push(await steady(store));
   }
+  process.stdout.write(`${JSON.stringify({ bench: 'tenants', mode: 'steady', runs, ...notEvaluated })}\n`);
+} else {
   const runs = [];
   const targets: Record<string, Record<string, boolean> | null> = {};
   for (const store of STORES) {
@@ -428,7 +472,6 @@ if (MODE === 'steady') {
       lostAndDuplicates: r.lost === 0 && r.duplicates === 0,
     };
   }
-  const notEvaluated = missing === null ? {} : { notEvaluated: { postgres: missing } };
   process.stdout.write(
     `${JSON.stringify({ bench: 'tenants', mode: 'fairness', runs, targets, ...notEvaluated })}\n`,
   );
