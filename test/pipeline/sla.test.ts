@@ -11,6 +11,7 @@ import { explainLead } from '../../src/cli/operate.js';
 import { Notifier } from '../../src/notify/notifier.js';
 import { NotificationRepository } from '../../src/storage/notifications.js';
 import { SlaTimerRepository } from '../../src/storage/sla-timers.js';
+import type { Storage } from '../../src/storage/index.js';
 import type { Worker } from '../../src/pipeline/worker.js';
 import { receiver, type Receiver } from './receiver.js';
 import {
@@ -415,6 +416,73 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       ]);
       const second = await env.storage.findDecision(TENANT, `${lead!.id}:route:sla:1:2`);
       expect(second?.trace.steps[0]).toMatch(/never back to nina@acme\.io, omar@acme\.io$/);
+      await env.close();
+    });
+
+    it('a re-route whose timer was not moved on (the worker died after enqueueing it) is recognized as ours once routed, and the chain goes on', async () => {
+      const { env, timers, notifications } = await start();
+      const ws = await workers(env);
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(ws[0]!);
+      await tick(env, ws, T0 + 10 * MIN + 1000);
+      // w3 takes the re-route step and enqueues its event, then its database connection drops before
+      // the timer's advance (the re-route marker) is stored: as if the process had died there.
+      const failing = Object.assign(Object.create(env.storage.slaTimers) as SlaTimerRepository, {
+        advance: (...args: Parameters<SlaTimerRepository['advance']>) =>
+          typeof args[3].rerouting === 'string'
+            ? Promise.reject(new Error('connection lost'))
+            : env.storage.slaTimers.advance(...args),
+      });
+      const storage = Object.assign(Object.create(env.storage) as Storage, { slaTimers: failing });
+      env.clock.now = T0 + 15 * MIN + 1000;
+      const notifier = new Notifier({ repository: env.storage.notifications, logger, baseDelayMs: MIN });
+      await env.worker('w3', { storage, notifier, sla: { gatherMs: 0 } }).housekeep(env.clock.now);
+      const timerRow = () =>
+        env.storage.db.get<{
+          state: string;
+          outcome: string | null;
+          checkpoint: number;
+          rerouting: string | null;
+          expected_owner: string | null;
+        }>('SELECT state, outcome, checkpoint, rerouting, expected_owner FROM sla_timers WHERE lead_id = ?', [
+          lead!.id,
+        ]);
+      expect(await timerRow()).toMatchObject({ state: 'armed', checkpoint: 2, rerouting: null });
+      // Another worker routes the re-route before the timer is retried: the new owner is written.
+      await env.drain(ws[1]!);
+      const owners = () => env.writes('owner.set', lead!.id).map((w) => w.details['to']);
+      expect(owners()).toEqual([ownerId(env, 'nina@acme.io'), ownerId(env, 'omar@acme.io')]);
+
+      // The retry sees omar, written by our own re-route, not by a person: the timer goes on with him.
+      await tick(env, ws, T0 + 17 * MIN);
+      await tick(env, ws, T0 + 18 * MIN);
+      expect(await timerRow()).toMatchObject({
+        state: 'armed',
+        checkpoint: 3,
+        rerouting: null,
+        expected_owner: 'omar@acme.io',
+      });
+      await tick(env, ws, T0 + 60 * MIN + 1000);
+      await tick(env, ws, T0 + 3 * 60 * MIN);
+      expect(owners()).toEqual([
+        ownerId(env, 'nina@acme.io'),
+        ownerId(env, 'omar@acme.io'),
+        ownerId(env, 'dev@acme.io'),
+      ]);
+      expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status, s.owner])).toEqual([
+        ['remind', 'done', 'nina@acme.io'],
+        ['breach', 'done', 'nina@acme.io'],
+        ['reroute', 'done', 'nina@acme.io'],
+        ['escalate', 'done', 'omar@acme.io'],
+      ]);
+      expect(await timerRow()).toMatchObject({ state: 'breached', outcome: 'unmet' });
+      // The re-route taken again on the retry is told once, with its step.
+      expect((await notifications.deliveries(TENANT)).map((d) => [d.event, d.state])).toEqual([
+        ['lead.reminder', 'delivered'],
+        ['lead.reroute', 'delivered'],
+        ['lead.escalation', 'delivered'],
+      ]);
       await env.close();
     });
 

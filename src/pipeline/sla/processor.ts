@@ -350,7 +350,18 @@ export class SlaProcessor {
       );
       return;
     }
-    if (verdict.kind === 'left_alone') {
+    // An attempt that enqueued this checkpoint's re-route and died before storing its marker leaves a
+    // timer that, once the worker has routed the event, sees our own owner write as a person's. A
+    // decision for the re-route says it is ours: the step is resumed (recorded and enqueued once, so
+    // nothing is taken again), its marker stored, and the next look adopts the new owner as expected.
+    const oursRerouted =
+      verdict.kind === 'left_alone' &&
+      verdict.reason === 'owner_changed' &&
+      (await this.opts.storage.findDecision(
+        tenantId,
+        `${t.leadId}:${reroutePurpose(t.id, t.checkpoint)}`,
+      )) !== null;
+    if (verdict.kind === 'left_alone' && !oursRerouted) {
       const detail =
         verdict.reason === 'lead_gone'
           ? `the lead is no longer in ${runtime.connector.profile.crmName}: left alone`
