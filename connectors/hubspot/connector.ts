@@ -169,6 +169,40 @@ const associationsBatchSchema = z.object({
   ),
 });
 
+/**
+ * A batch read asked `propertiesWithHistory` (the CRM objects batch read,
+ * https://developers.hubspot.com/docs/api-reference/latest/crm/objects/objects/batch/get-objects): per
+ * property, its values with when each was set (the client's `ValueWithTimestamp`: `value`, `timestamp`,
+ * `sourceType`, …; the client hands `timestamp` over as a Date).
+ */
+const historyEntrySchema = z
+  .object({ value: z.string().nullable().optional(), timestamp: z.union([z.date(), z.string()]) })
+  .passthrough();
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+const historyBatchSchema = z.object({
+  results: z.array(
+    hubSpotObjectSchema.extend({ propertiesWithHistory: z.record(z.array(historyEntrySchema)).optional() }),
+  ),
+});
+
+/**
+ * When a property's value first changed at or after `since`, from its history: the entries in time order
+ * (HubSpot lists them newest first; not relied on), each compared with the value before it. A value set
+ * again unchanged is no change; a history that begins after `since` begins with a change.
+ */
+export function firstChangeSince(history: readonly HistoryEntry[], since: number): number | undefined {
+  const entries = history
+    .map((h) => ({ value: h.value ?? '', at: toEpoch(h.timestamp) }))
+    .filter((h): h is { value: string; at: number } => h.at !== undefined)
+    .sort((a, b) => a.at - b.at);
+  let before: string | undefined;
+  for (const h of entries) {
+    if (h.at >= since && h.value !== before) return h.at;
+    before = h.value;
+  }
+  return undefined;
+}
+
 /** `{ results, paging? }` of a CRM search (§4.3). */
 const searchPageSchema = z.object({ results: z.array(hubSpotObjectSchema), paging: pagingSchema });
 const countedPageSchema = searchPageSchema.extend({ total: z.number().int().nonnegative().optional() });
@@ -197,6 +231,7 @@ const ownersPageSchema = z.object({
 const EXPECTED = new Map<z.ZodTypeAny, string>([
   [batchResponseSchema, '{ results: [{ id, properties }], errors? }'],
   [searchPageSchema, '{ results: [{ id, properties }], paging? }'],
+  [historyBatchSchema, '{ results: [{ id, properties, propertiesWithHistory? }] }'],
   [ownersPageSchema, '{ results: [{ id, email, teams? }], paging? }'],
 ]);
 
@@ -1057,9 +1092,10 @@ export class HubSpotConnector implements CrmConnector {
 
   /**
    * One contacts search per 100 leads (`hs_object_id IN …`, the search bucket, apart from the 110/10 s
-   * budget): each lead's owner and the touch properties the signals name; with `task_completed`, one
-   * tasks batch read per 100 routing tasks. Search lags writes by moments (§4.3); SLA checks run
-   * minutes after the owner write.
+   * budget): each lead's owner and the touch properties the signals name; with `status`, one contacts
+   * batch read with `hs_lead_status`'s history per 100 leads whose status is past `NEW` (only those
+   * have a change to date); with `task_completed`, one tasks batch read per 100 routing tasks. Search
+   * lags writes by moments (§4.3); SLA checks run minutes after the owner write.
    */
   async touchedLeads(
     queries: TouchQuery[],
@@ -1067,6 +1103,7 @@ export class HubSpotConnector implements CrmConnector {
   ): Promise<Map<string, TouchState>> {
     const out = new Map<string, TouchState>();
     const byLead = new Map(queries.map((q) => [q.leadId, q]));
+    const toDate: TouchQuery[] = [];
     const props = [...new Set(['hubspot_owner_id', ...signals.flatMap((s) => TOUCH_PROPERTIES[s])])];
     const seen = (state: TouchState, at: number | undefined, since: number, signal: TouchSignal): void => {
       if (at === undefined || at < since) return;
@@ -1103,14 +1140,40 @@ export class HubSpotConnector implements CrmConnector {
           if (signal === 'activity')
             seen(state, toEpoch(p['hs_last_sales_activity_timestamp']), q.since, signal);
           if (signal === 'contacted') seen(state, toEpoch(p['notes_last_contacted']), q.since, signal);
-          // No change time in search: a status past HubSpot's default "NEW" counts from when it is seen.
+          // Search gives no change time: a status past HubSpot's default "NEW" is dated by its history.
           if (signal === 'status') {
             const status = p['hs_lead_status'];
-            if (status !== null && status !== undefined && status !== '' && status !== 'NEW')
-              seen(state, Math.max(q.since, this.now()), q.since, signal);
+            if (status !== null && status !== undefined && status !== '' && status !== 'NEW') toDate.push(q);
           }
         }
         out.set(obj.id, state);
+      }
+    }
+    for (const part of chunk(toDate, BATCH_SIZE)) {
+      const res = parseAnswer(
+        historyBatchSchema,
+        await this.call('general', (c) =>
+          c.crm.contacts.batchApi.read(
+            {
+              inputs: part.map((q) => ({ id: q.leadId })),
+              properties: [],
+              propertiesWithHistory: ['hs_lead_status'],
+            },
+            undefined,
+            this.mw(),
+          ),
+        ),
+        'contacts batch read (lead status history)',
+      );
+      // A contact deleted since the search is missing (an error in a 207): no touch seen this time.
+      const history = new Map(
+        res.results.map((c) => [c.id, c.propertiesWithHistory?.['hs_lead_status'] ?? []]),
+      );
+      for (const q of part) {
+        const state = out.get(q.leadId);
+        const entries = history.get(q.leadId);
+        if (state === undefined || entries === undefined) continue;
+        seen(state, firstChangeSince(entries, q.since), q.since, 'status');
       }
     }
     if (signals.includes('task_completed')) {

@@ -11,6 +11,21 @@ export interface CrmObject {
   createdAt: number;
   updatedAt: number;
   archived: boolean;
+  /**
+   * Each property's values with when they were set, oldest first, kept from its first change on: a
+   * property absent here still has the value it was created with (HubSpot keeps every property's
+   * history; recording only changes keeps 100,000 imported contacts cheap).
+   */
+  history?: Record<string, PropertyVersion[]>;
+  /** Who created it: the source of its first values in their history. */
+  createdBy?: WriteSource;
+}
+
+/** One value a property held (`propertiesWithHistory`); `value` is '' once cleared. */
+export interface PropertyVersion {
+  value: string;
+  at: number;
+  source: WriteSource;
 }
 
 export interface Team {
@@ -301,7 +316,15 @@ export class Portal {
     if (type === 'contacts' && properties['email'] !== undefined) {
       properties['email'] = properties['email'].toLowerCase();
     }
-    const obj: CrmObject = { id, type, properties, createdAt: now, updatedAt: now, archived: false };
+    const obj: CrmObject = {
+      id,
+      type,
+      properties,
+      createdAt: now,
+      updatedAt: now,
+      archived: false,
+      createdBy: source,
+    };
     this.objects[type].set(id, obj);
     this.indexEmail(obj);
     this.journal?.({ op: 'object', object: obj });
@@ -378,7 +401,12 @@ export class Portal {
     if (changed.length === 0) return obj;
     const before = obj.properties['hubspot_owner_id'] ?? '';
     const teamBefore = obj.properties['hubspot_team_id'] ?? '';
+    const history = (obj.history ??= {});
     for (const [k, v] of changed) {
+      const old = obj.properties[k];
+      history[k] ??=
+        old === undefined ? [] : [{ value: old, at: obj.createdAt, source: obj.createdBy ?? 'api' }];
+      history[k].push({ value: v, at: now, source });
       // "Properties values can be cleared by passing an empty string."
       if (v === '') delete obj.properties[k];
       else obj.properties[k] = v;
@@ -407,6 +435,14 @@ export class Portal {
       });
     }
     return obj;
+  }
+
+  /** A property's values, oldest first: its recorded changes, else the value it was created with. */
+  propertyHistory(obj: CrmObject, name: string): PropertyVersion[] {
+    const recorded = obj.history?.[name];
+    if (recorded !== undefined) return recorded;
+    const value = obj.properties[name];
+    return value === undefined ? [] : [{ value, at: obj.createdAt, source: obj.createdBy ?? 'api' }];
   }
 
   // ---- associations --------------------------------------------------------------------------

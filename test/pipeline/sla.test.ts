@@ -732,3 +732,61 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
   });
 });
+
+// The CRM dates a lead status change by its own clock (property history): here the sandbox keeps the
+// test's fixed clock, so a change made "3 minutes in" is stamped 3 minutes in.
+describe.each(ENGINES)('SLA first touch by lead status history (%s)', (engine, suite) => {
+  let following: { now: number } | undefined;
+  const historySandbox = useSandbox({ clock: { now: () => following?.now ?? Date.now() } });
+  const remindersOf = (env: Env, leadId: string) =>
+    env
+      .tasksFor(leadId)
+      .flatMap((a) => env.writes('task.created', a.objectId))
+      .filter((w) => String(w.details['hs_task_subject']).startsWith('SLA reminder'));
+  suite('', () => {
+    it('a lead status change is dated by its history: met when it changed, not when seen; a status set before the owner write is no touch', async () => {
+      const env = await setup(historySandbox(), {
+        engine,
+        rules: `touch: [status]\n${rules('http://127.0.0.1:9/')}`,
+      });
+      const timers = new SlaTimerRepository(env.storage.db);
+      following = env.clock;
+      const ws = [env.worker('w1', { sla: { recheckMs: 30_000, gatherMs: 0 } })];
+      const tick = async (at: number): Promise<void> => {
+        env.clock.now = at;
+        await ws[0]!.housekeep(at);
+        await env.drain(ws[0]!);
+        await ws[0]!.housekeep(at);
+      };
+      env.clock.now = T0 - 2 * MIN;
+      const [changed, preset] = env.demo.createContacts(2, 'import');
+      // A workflow set this one's status before routing: not the owner's touch.
+      env.clock.now = T0 - MIN;
+      env.demo.portal.updateObject('contacts', preset!.id, { hs_lead_status: 'OPEN' }, 'admin');
+      env.clock.now = T0;
+      await env.enqueueCreated([changed!, preset!]);
+      await env.drain(ws[0]!);
+      // The rep moves the first lead's status 3 minutes in; the check sees it 2 minutes later.
+      env.clock.now = T0 + 3 * MIN;
+      env.demo.portal.updateObject('contacts', changed!.id, { hs_lead_status: 'IN_PROGRESS' }, 'admin');
+      await tick(T0 + 5 * MIN + 1000);
+      const row = async (leadId: string) => {
+        const [timer] = await env.storage.slaTimersFor(TENANT, leadId);
+        return env.storage.db.get<{
+          first_touch_at: number | null;
+          outcome: string | null;
+          touch_signal: string | null;
+        }>('SELECT first_touch_at, outcome, touch_signal FROM sla_timers WHERE id = ?', [timer!.id]);
+      };
+      expect(await row(changed!.id)).toEqual({
+        first_touch_at: T0 + 3 * MIN,
+        outcome: 'met',
+        touch_signal: 'status',
+      });
+      expect(remindersOf(env, changed!.id)).toHaveLength(0);
+      expect((await timers.stepsFor(TENANT, preset!.id)).map((s) => s.kind)).toEqual(['remind']);
+      expect(remindersOf(env, preset!.id)).toHaveLength(1);
+      await env.close();
+    });
+  });
+});

@@ -3,6 +3,7 @@
 // judge of "exactly once".
 import { HUBSPOT_BUCKETS } from '../../connectors/hubspot/profile.js';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Clock } from '../../connectors/sandbox-kit/clock.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
@@ -80,11 +81,14 @@ export interface PipelineSandbox {
   dir: string;
 }
 
-/** Starts one sandbox CRM for the suite (beforeAll) and stops it after (afterAll). */
-export function useSandbox(): () => PipelineSandbox {
+/**
+ * Starts one sandbox CRM for the suite (beforeAll) and stops it after (afterAll); on the wall clock
+ * unless given one (to date CRM changes, such as property history, on the test's fixed clock).
+ */
+export function useSandbox(options: { clock?: Clock } = {}): () => PipelineSandbox {
   let ctx: PipelineSandbox | undefined;
   beforeAll(async () => {
-    const crm = createHubSpotSandbox({ seed: 5 });
+    const crm = createHubSpotSandbox({ seed: 5, ...options });
     const { url } = await crm.start();
     ctx = {
       crm,

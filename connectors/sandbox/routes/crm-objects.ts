@@ -6,7 +6,7 @@ import { authed, param, queryList, queryString, requireScopes, type SandboxConte
 import { BATCH_LIMIT, SandboxHttpError, batchTooLarge, notFound, validation } from '../errors.js';
 import { checkSearchLimits, pinnedIds, runSearch, searchRequestSchema } from '../search.js';
 import type { CrmObject, Portal } from '../store.js';
-import { toSimple } from './serialize.js';
+import { toSimple, withHistoryOf } from './serialize.js';
 
 const propertyValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const associationInput = z.object({
@@ -38,6 +38,7 @@ const batchUpdate = z.object({
 const batchRead = z.object({
   inputs: z.array(z.object({ id: z.string() })),
   properties: z.array(z.string()).optional(),
+  propertiesWithHistory: z.array(z.string()).optional(),
   idProperty: z.string().optional(),
 });
 
@@ -154,7 +155,16 @@ export function crmObjectsRouter(ctx: SandboxContext): Router {
     const missing: string[] = [];
     for (const { id } of body.inputs) {
       try {
-        results.push(toSimple(lookup(portal, type, id, body.idProperty), body.properties));
+        const obj = lookup(portal, type, id, body.idProperty);
+        const withHistory = body.propertiesWithHistory ?? [];
+        results.push(
+          withHistory.length === 0
+            ? toSimple(obj, body.properties)
+            : {
+                ...toSimple(obj, body.properties),
+                propertiesWithHistory: withHistoryOf(portal, obj, withHistory),
+              },
+        );
       } catch (e) {
         if (!(e instanceof SandboxHttpError) || e.status !== 404) throw e;
         missing.push(id);

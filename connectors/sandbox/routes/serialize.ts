@@ -1,4 +1,5 @@
-import type { CrmObject } from '../store.js';
+import type { CrmObject, Portal } from '../store.js';
+import type { WriteSource } from '../write-log.js';
 
 /** Properties returned when none are requested (hubspot.md §4.1). */
 const DEFAULT_PROPS: Record<CrmObject['type'], string[]> = {
@@ -21,4 +22,36 @@ export function toSimple(obj: CrmObject, requested?: string[]) {
     updatedAt: new Date(obj.updatedAt).toISOString(),
     archived: obj.archived,
   };
+}
+
+/**
+ * Where a write came from, as a history entry's `sourceType` says it: the app's API writes are an
+ * integration's, the admin API stands for a person in HubSpot's UI (values as seen on webhooks'
+ * `changeSource`, hubspot.md §1.4; the full list is not documented).
+ */
+const SOURCE_TYPE: Record<WriteSource, string> = {
+  api: 'INTEGRATION',
+  import: 'IMPORT',
+  generator: 'FORM',
+  admin: 'CRM_UI',
+};
+
+/**
+ * `propertiesWithHistory` of a batch read: per property asked, its values newest first, each with when
+ * and by what it was set (the client's `ValueWithTimestamp`). A property never set has no entries.
+ */
+export function withHistoryOf(portal: Portal, obj: CrmObject, names: string[]) {
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      portal
+        .propertyHistory(obj, name)
+        .map((v) => ({
+          value: v.value,
+          timestamp: new Date(v.at).toISOString(),
+          sourceType: SOURCE_TYPE[v.source],
+        }))
+        .reverse(),
+    ]),
+  );
 }

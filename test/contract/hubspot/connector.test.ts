@@ -777,6 +777,79 @@ describe('touchedLeads / checkConnection', () => {
     expect(got.get('2')).toEqual({ ownerId: '7' });
   });
 
+  it('status: one contacts batch read with hs_lead_status history, only for leads past NEW, dated by the first change since', async () => {
+    // propertiesWithHistory entries as the client's ValueWithTimestamp (value, timestamp, sourceType), newest first.
+    const entry = (value: string, timestamp: string, sourceType = 'CRM_UI') => ({
+      value,
+      timestamp,
+      sourceType,
+    });
+    const reads: { inputs: { id: string }[]; propertiesWithHistory: string[] }[] = [];
+    const scope = nock(API)
+      .post('/crm/v3/objects/contacts/search')
+      .query(true)
+      .reply(200, {
+        total: 4,
+        results: [
+          hit('1', { hubspot_owner_id: '7', hs_lead_status: 'IN_PROGRESS' }),
+          hit('2', { hubspot_owner_id: '7', hs_lead_status: 'OPEN' }),
+          hit('3', { hubspot_owner_id: '7', hs_lead_status: 'NEW' }),
+          hit('4', { hubspot_owner_id: '7', hs_lead_status: null }),
+        ],
+      })
+      .post('/crm/v3/objects/contacts/batch/read', (b: (typeof reads)[number]) => reads.push(b) > 0)
+      .query(true)
+      .reply(
+        200,
+        batchOk([
+          {
+            ...hit('1', {}),
+            propertiesWithHistory: {
+              hs_lead_status: [
+                entry('IN_PROGRESS', '2026-11-26T11:40:00.000Z'),
+                entry('OPEN', '2026-11-26T11:10:00.000Z'),
+                entry('OPEN', '2026-11-26T10:00:00.000Z', 'INTEGRATION'),
+              ],
+            },
+          },
+          // Set before the owner write and not changed since: no touch.
+          {
+            ...hit('2', {}),
+            propertiesWithHistory: { hs_lead_status: [entry('OPEN', '2026-11-26T10:00:00.000Z')] },
+          },
+        ]),
+      );
+    const { c } = connector();
+    const got = await c.touchedLeads(
+      ['1', '2', '3', '4'].map((leadId) => ({ leadId, since: SINCE })),
+      ['status'],
+    );
+    scope.done();
+    expect(reads.map((r) => [r.inputs.map((i) => i.id), r.propertiesWithHistory])).toEqual([
+      [['1', '2'], ['hs_lead_status']],
+    ]);
+    // OPEN at 10:00 re-set at 11:10 is no change; IN_PROGRESS at 11:40 is.
+    expect(got.get('1')).toEqual({
+      ownerId: '7',
+      touchedAt: Date.parse('2026-11-26T11:40:00.000Z'),
+      signal: 'status',
+    });
+    expect(got.get('2')).toEqual({ ownerId: '7' });
+    expect(got.get('3')).toEqual({ ownerId: '7' });
+    expect(got.get('4')).toEqual({ ownerId: '7' });
+  });
+
+  it('status: no lead past NEW, no history read', async () => {
+    const scope = nock(API)
+      .post('/crm/v3/objects/contacts/search')
+      .query(true)
+      .reply(200, { total: 1, results: [hit('1', { hubspot_owner_id: '7', hs_lead_status: 'NEW' })] });
+    const { c } = connector();
+    const got = await c.touchedLeads([{ leadId: '1', since: SINCE }], ['status']);
+    scope.done();
+    expect(got.get('1')).toEqual({ ownerId: '7' });
+  });
+
   it('checkConnection ok / auth', async () => {
     const scope = nock(API)
       .get('/crm/v3/owners/')
