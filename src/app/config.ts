@@ -122,7 +122,8 @@ const envSchema = z.object({
     ),
   /**
    * How long a worker holds claimed work before another may take it over: the delay before a crashed
-   * worker's leads are routed by the others.
+   * worker's leads are routed by the others. SLA timers are held twice as long (default 2 min): a batch
+   * of them is up to 500 timers, each of which may send a reminder through the portal's budget.
    */
   WORKER_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),
   /**

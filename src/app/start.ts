@@ -80,6 +80,12 @@ import {
 /** How often an intake process looks for orgs installed elsewhere whose streams it should compete for. */
 const STREAM_SYNC_MS = 30_000;
 
+/**
+ * SLA timers are leased for this many times `WORKER_LEASE_MS` (2 min by default): a batch of them may
+ * send up to 500 reminders through the portal's budget, and their leases are not renewed while it runs.
+ */
+const SLA_LEASE_FACTOR = 2;
+
 /** How long the settings link `npm start` prints in sandbox mode stays valid. */
 const SANDBOX_LINK_TTL_MS = 60 * 60_000;
 
@@ -600,7 +606,10 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           metrics.ownerWritten(tenantId, (clock() - leadCreatedAt) / 1000),
         onDeadLetter: (tenantId) => metrics.deadLetter(tenantId),
         notifier,
-        sla: { onStep: (tenantId, step) => metrics.slaStep(tenantId, step) },
+        sla: {
+          leaseMs: SLA_LEASE_FACTOR * config.workerLeaseMs,
+          onStep: (tenantId, step) => metrics.slaStep(tenantId, step),
+        },
         retention: { policy: config.retention },
         crmCalls,
         onPurged: (kind, rows) => metrics.purged(kind, rows),
