@@ -27,6 +27,9 @@ import {
 } from './support.js';
 
 const sandbox = useSandbox();
+/** The SLA steps of the test rules' route, as `rules` writes them. */
+const DEFAULT_STEPS =
+  '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }';
 const MIN = 60_000;
 const SECRET = `whsec_${Buffer.from('lead-router sla test secret, 32 bytes!').toString('base64')}`;
 process.env['SLA_TEST_SECRET'] = SECRET;
@@ -123,6 +126,18 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await Promise.all(ws.map((w) => env.drain(w)));
       await Promise.all(ws.map((w) => w.housekeep(at)));
     };
+    /** The test rules with their SLA steps replaced by `steps`. */
+    const withSteps = (steps: string): string => {
+      const steady = rules(hook.url);
+      expect(steady).toContain(DEFAULT_STEPS);
+      return steady.replace(DEFAULT_STEPS, steps);
+    };
+    /** One step: at 20 min escalate to dev@acme.io, a rep of the team. */
+    const toDevAfter20m = (): string =>
+      withSteps('        - { after: 20m, escalate: { rep: dev@acme.io } }').replace(
+        '  reps:\n',
+        '  reps:\n    dev@acme.io: { timezone: Europe/London }\n',
+      );
     const ownerId = (env: Env, email: string): string => env.demo.owners.find((o) => o.email === email)!.id;
     const reminders = (env: Env, leadId: string) =>
       env
@@ -309,12 +324,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('escalates to a named rep: their owner written once, the step in the trace, the timer ended', async () => {
-      const named = rules(hook.url)
-        .replace(
-          '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
-          '        - { after: 20m, escalate: { rep: dev@acme.io } }',
-        )
-        .replace('  reps:\n', '  reps:\n    dev@acme.io: { timezone: Europe/London }\n');
+      const named = toDevAfter20m();
       expect(named).toContain('escalate: { rep: dev@acme.io }');
       const env = await open(named);
       const timers = new SlaTimerRepository(env.storage.db);
@@ -345,12 +355,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('an escalation the CRM refuses ends failed: not told as an escalation, the owner we wrote still the one expected', async () => {
-      const named = rules(hook.url)
-        .replace(
-          '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
-          '        - { after: 20m, escalate: { rep: dev@acme.io } }',
-        )
-        .replace('  reps:\n', '  reps:\n    dev@acme.io: { timezone: Europe/London }\n');
+      const named = toDevAfter20m();
       const env = await open(named);
       const timers = new SlaTimerRepository(env.storage.db);
       const notifications = new NotificationRepository(env.storage.db);
@@ -387,12 +392,9 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('two re-routes in a row: the second skips every rep who had the lead, not only the last', async () => {
-      const twice = rules(hook.url)
-        .replace(
-          '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
-          '        - { after: 15m, reroute: true }\n        - { after: 30m, reroute: true }',
-        )
-        .replace(`members: [${NA.join(', ')}]`, 'members: [nina@acme.io, omar@acme.io, paula@acme.io]');
+      const twice = withSteps(
+        '        - { after: 15m, reroute: true }\n        - { after: 30m, reroute: true }',
+      ).replace(`members: [${NA.join(', ')}]`, 'members: [nina@acme.io, omar@acme.io, paula@acme.io]');
       expect(twice).toContain('after: 30m, reroute: true');
       const env = await open(twice);
       const ws = await workers(env);
@@ -487,11 +489,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('escalates to the owner’s manager from the team file, told to the pool’s channel; an owner without a manager keeps the lead, saying why', async () => {
-      const managed = rules(hook.url)
-        .replace(
-          '        - { after: 5m, remind: task }\n        - { after: 15m, reroute: true }\n        - { after: 60m, escalate: { queue: desk } }',
-          '        - { after: 20m, escalate: manager }',
-        )
+      const managed = withSteps('        - { after: 20m, escalate: manager }')
         .replace(
           'nina@acme.io: { timezone: America/New_York }',
           'nina@acme.io: { timezone: America/New_York, manager: Dev@Acme.io }',
