@@ -119,6 +119,15 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
         });
       });
     };
+    /** The test rules, both workers, and one new contact routed (its SLA timer armed). */
+    const oneRoutedLead = async () => {
+      const started = await start();
+      const ws = await workers(started.env);
+      const [lead] = started.env.demo.createContacts(1, 'import');
+      await started.env.enqueueCreated([lead!]);
+      await started.env.drain(ws[0]!);
+      return { ...started, ws, lead };
+    };
     /** Both workers' housekeeping at once, then both draining the inbox at once. */
     const tick = async (env: Env, ws: Worker[], at: number): Promise<void> => {
       env.clock.now = at;
@@ -146,11 +155,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
         .filter((w) => String(w.details['hs_task_subject']).startsWith('SLA reminder'));
 
     it('an untouched lead is reminded, then re-routed to a different rep, then escalated — each once', async () => {
-      const { env, timers, notifications } = await start();
-      const ws = await workers(env);
-      const [lead] = env.demo.createContacts(1, 'import');
-      await env.enqueueCreated([lead!]);
-      await env.drain(ws[0]!);
+      const { env, timers, notifications, ws, lead } = await oneRoutedLead();
       const first = env.writes('owner.set', lead!.id).map((w) => w.details['to']);
       expect(first).toEqual([ownerId(env, 'nina@acme.io')]);
 
@@ -422,11 +427,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('a re-route whose timer was not moved on (the worker died after enqueueing it) is recognized as ours once routed, and the chain goes on', async () => {
-      const { env, timers, notifications } = await start();
-      const ws = await workers(env);
-      const [lead] = env.demo.createContacts(1, 'import');
-      await env.enqueueCreated([lead!]);
-      await env.drain(ws[0]!);
+      const { env, timers, notifications, ws, lead } = await oneRoutedLead();
       await tick(env, ws, T0 + 10 * MIN + 1000);
       // w3 takes the re-route step and enqueues its event, then its database connection drops before
       // the timer's advance (the re-route marker) is stored: as if the process had died there.
@@ -643,11 +644,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
     });
 
     it('a step whose notification cannot be written is not done; once it can, each step is told once', async () => {
-      const { env, timers, notifications } = await start();
-      const ws = await workers(env);
-      const [lead] = env.demo.createContacts(1, 'import');
-      await env.enqueueCreated([lead!]);
-      await env.drain(ws[0]!);
+      const { env, timers, notifications, ws, lead } = await oneRoutedLead();
       const told = async () => (await notifications.deliveries(TENANT)).map((d) => [d.event, d.state]);
       const stepsOf = async () => (await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status]);
       const dueAt = async () => (await env.storage.slaTimersFor(TENANT, lead!.id))[0]!.dueAt;
