@@ -20,6 +20,7 @@ import { bareJob, recordOf, type Job, type TenantBatch } from './job.js';
 import { Lanes } from './loop.js';
 import { NoteWriter, type NotePace } from './notes.js';
 import { notifyingRuleSet, type TenantRegistry, type TenantRuntime } from './runtime.js';
+import { renewWhileRunning } from './lease-renewal.js';
 import { Settler } from './settle.js';
 import { SlaProcessor, type SlaProcessorOptions } from './sla/processor.js';
 import { mergeDirectory } from './team.js';
@@ -181,6 +182,7 @@ export class Worker {
             directory: (runtime, now) => this.lists.directory(runtime, now),
             logger: options.logger,
             workerId: options.workerId,
+            clock: options.clock,
             notify: options.notifier !== undefined,
           });
     this.housekeeping = new Housekeeping({
@@ -326,14 +328,17 @@ export class Worker {
     if (tenantId === undefined) return 0;
     if (this.topUp && items.length >= this.batchSize)
       items.push(...(await this.topUpBatch(tenantId, holder, items.length, now)));
-    const renewal = this.keepLeased(
-      items.map((i) => i.id),
-      holder,
+    const ids = items.map((i) => i.id);
+    const stopRenewing = renewWhileRunning(
+      this.leaseMs,
+      this.clock,
+      (leaseUntil, at) => this.storage.renewLeases(ids, holder, leaseUntil, at),
+      (error) => this.logger.warn('leases not renewed', { workerId: this.workerId, error: String(error) }),
     );
     try {
       await this.processTenant(tenantId, items, now, holder);
     } finally {
-      clearInterval(renewal);
+      stopRenewing();
     }
     return items.length;
   }
@@ -362,25 +367,6 @@ export class Worker {
       leaseMs: this.leaseMs,
       now,
     });
-  }
-
-  /**
-   * Renews the batch's leases while it runs (a batch of enrollments can take longer than a lease when
-   * the rate budget is busy): only a worker that died lets its leases lapse and its leads be taken over.
-   */
-  private keepLeased(ids: number[], holder: string): NodeJS.Timeout {
-    const timer = setInterval(
-      () => {
-        const at = this.clock();
-        this.storage.renewLeases(ids, holder, at + this.leaseMs, at).catch((error: unknown) => {
-          this.logger.warn('leases not renewed', { workerId: this.workerId, error: String(error) });
-        });
-      },
-      Math.max(1, Math.floor(this.leaseMs / 3)),
-    );
-    // Never what keeps the process alive.
-    timer.unref();
-    return timer;
   }
 
   private async processTenant(

@@ -292,6 +292,57 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       await env.close();
     });
 
+    it('a check that outlasts its lease keeps its timers: the lease is renewed while the batch runs, no other worker takes them', async () => {
+      const { env, ws, lead } = await oneRoutedLead();
+      // w3's CRM check hangs until released (a busy rate budget), under a 300 ms lease.
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((r) => (release = r));
+      const slow: CrmConnector = Object.assign(Object.create(env.connector) as CrmConnector, {
+        touchedLeads: async (...args: Parameters<CrmConnector['touchedLeads']>) => {
+          await released;
+          return env.connector.touchedLeads(...args);
+        },
+      });
+      const w3 = env.worker('w3', {
+        registry: env.registryWith(slow),
+        sla: { leaseMs: 300, gatherMs: 0, recheckMs: 30_000 },
+      });
+      const leaseOf = () =>
+        env.storage.db.get<{ lease_owner: string | null; lease_until: number | null }>(
+          'SELECT lease_owner, lease_until FROM sla_timers WHERE lead_id = ?',
+          [lead!.id],
+        );
+      const waitFor = async (what: string, check: () => Promise<boolean>) => {
+        const deadline = Date.now() + 15_000;
+        while (!(await check())) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      env.clock.now = T0 + 5 * MIN + 1000;
+      const running = w3.housekeep(env.clock.now);
+      try {
+        await waitFor(
+          'w3 to hold the timer',
+          async () => (await leaseOf())?.lease_owner?.startsWith('w3/') === true,
+        );
+        // Past the lease on the worker's clock: a lease left alone would lapse now.
+        env.clock.now += 1000;
+        await waitFor(
+          'the lease to be renewed past the clock',
+          async () => ((await leaseOf())?.lease_until ?? 0) > env.clock.now,
+        );
+        await Promise.all(ws.map((w) => w.housekeep(env.clock.now)));
+        expect(reminders(env, lead!.id)).toHaveLength(0);
+        expect((await leaseOf())?.lease_owner).toMatch(/^w3\//);
+      } finally {
+        release();
+        await running;
+      }
+      expect(reminders(env, lead!.id)).toHaveLength(1);
+      await env.close();
+    });
+
     it('a worker that stops right after sending a reminder: the other takes over when the lease ends and sends none again', async () => {
       const { env, timers } = await start();
       const [, w2] = await workers(env);

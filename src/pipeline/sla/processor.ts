@@ -24,6 +24,7 @@ import { chunk } from '../../storage/shared.js';
 import { actionSchema } from '../../storage/model.js';
 import type { SlaAdvance, SlaStepRow, SlaTimerRepository, SlaTimerRun } from '../../storage/sla-timers.js';
 import { isRetryable, toFailure } from '../failures.js';
+import { renewWhileRunning } from '../lease-renewal.js';
 import type { TenantRegistry, TenantRuntime } from '../runtime.js';
 import { landQueue, mergeDirectory, type MergedTeam } from '../team.js';
 
@@ -51,6 +52,8 @@ export interface SlaProcessorOptions {
   directory: (runtime: TenantRuntime, now: number) => Promise<Directory>;
   logger: Logger;
   workerId: string;
+  /** The time leases are renewed from (the worker's clock; default the wall clock). */
+  clock?: () => number;
   /** Reminders, re-routes and escalations are notified to the rule set's channels (with their step). */
   notify?: boolean | undefined;
   /** Timers claimed per batch (default 500: a few search calls). */
@@ -132,6 +135,15 @@ export class SlaProcessor {
       this.batchSize,
     );
     if (claimed.length === 0) return 0;
+    const ids = claimed.map((t) => t.id);
+    // A batch's CRM calls can outlast the lease when the rate budget is busy: held while it runs, a
+    // timer is never taken over mid-step by another worker (a reminder or escalation sent twice).
+    const stopRenewing = renewWhileRunning(
+      this.leaseMs,
+      this.opts.clock ?? Date.now,
+      (leaseUntil) => this.opts.timers.renew(tenantId, ids, holder, leaseUntil),
+      (error) => this.opts.logger.warn('SLA timer leases not renewed', { tenantId, error: String(error) }),
+    );
     try {
       await this.processTenant(tenantId, claimed, holder, now);
     } catch (error) {
@@ -150,6 +162,8 @@ export class SlaProcessor {
         failure.message,
         now,
       );
+    } finally {
+      stopRenewing();
     }
     return claimed.length;
   }
