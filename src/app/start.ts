@@ -82,7 +82,8 @@ const STREAM_SYNC_MS = 30_000;
 
 /**
  * SLA timers are leased for this many times `WORKER_LEASE_MS` (2 min by default): a batch of them may
- * send up to 500 reminders through the portal's budget, and their leases are not renewed while it runs.
+ * send up to 500 reminders through the portal's budget; renewed while it runs, the lease is what a dead
+ * worker's timers wait out before another worker takes them.
  */
 const SLA_LEASE_FACTOR = 2;
 

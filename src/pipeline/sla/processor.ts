@@ -529,6 +529,7 @@ export class SlaProcessor {
             : (merged.ownerByEmail.get(r.expected)?.id ??
               (r.expected.includes('@') ? undefined : r.expected));
         const subject = `SLA reminder: first touch is overdue`;
+        const told = notes('reminder', r.expected);
         const acted = await this.sendOnce(
           tenantId,
           t,
@@ -538,7 +539,7 @@ export class SlaProcessor {
           r.expected,
           now,
           // A reminder whose task could not be made is still told.
-          { done: notes('reminder', r.expected), failed: notes('reminder', r.expected) },
+          { done: told, failed: told },
           // Due when the step was first recorded, not at the timer's due time, which a retry moves on:
           // a task sent by a worker that never heard back is found by what every attempt sends alike.
           async (planned) => {
@@ -613,8 +614,9 @@ export class SlaProcessor {
           detail,
           r.expected,
           now,
-          // Told only once the owner is written: a refused escalation landed nowhere.
-          { done: target instanceof CrmError ? [] : notes('escalation', r.expected), failed: [] },
+          // Told only once the owner is written (an unknown target always fails): a refused escalation
+          // landed nowhere.
+          { done: notes('escalation', r.expected), failed: [] },
           undefined,
           async () => {
             if (target instanceof CrmError) return { ok: false, error: target };
