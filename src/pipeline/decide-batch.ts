@@ -14,6 +14,7 @@ import { isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
 import { InternalFailure, toFailure } from './failures.js';
 import { recordOf, type Job, type TenantBatch } from './job.js';
 import type { AccountCache } from './account-cache.js';
+import type { InFlightLookups } from './in-flight-lookups.js';
 import { crmAccounts, readLeadInputs, type AccountSource } from './lead-inputs.js';
 import type { TenantRuntime } from './runtime.js';
 import { asReroute } from './sla/processor.js';
@@ -48,6 +49,8 @@ export interface BatchDeciderDeps {
   onDecision?: ((info: DecisionInfo) => void) | undefined;
   /** Accounts a bulk job looked up in its earlier batches; absent: every lookup goes to the CRM. */
   accounts?: AccountCache | undefined;
+  /** Live lookups in flight, which a batch meeting the same domains joins (absent: not shared). */
+  liveAccounts?: InFlightLookups<string, Account[]> | undefined;
   /** Assignments are notified to the rule set's channels (recorded with their decision). */
   notify?: boolean | undefined;
 }
@@ -57,8 +60,9 @@ export class BatchDecider {
 
   /**
    * What deciding needs from the CRM, in batch calls: the leads to decide (a missing one fails its job)
-   * and the accounts matching their domains: a live lead's from the CRM, a bulk job's lead's through the
-   * job's account cache (an answer up to its TTL old).
+   * and the accounts matching their domains: a live lead's from the CRM (joining a call another batch
+   * has in flight for the same domains), a bulk job's lead's through the job's account cache (an answer
+   * up to its TTL old).
    */
   async readInputs(runtime: TenantRuntime, crm: string, toDecide: Job[], now: number): Promise<BatchInputs> {
     const record = (leadId: string): string => recordOf(runtime, leadId);
@@ -69,6 +73,7 @@ export class BatchDecider {
       runtime.ruleSet,
       toDecide.map((j) => j.leadId),
       this.accountSources(runtime, toDecide, now),
+      this.liveAccounts(runtime),
     );
 
     for (const job of toDecide) {
@@ -89,6 +94,12 @@ export class BatchDecider {
       accounts: AccountIndex.build(accounts),
       accountsById: new Map(accounts.map((a) => [a.id, a])),
     };
+  }
+
+  /** The CRM's answer of the moment, shared with the batches asking for the same domains meanwhile. */
+  private liveAccounts(runtime: TenantRuntime): AccountSource {
+    const crm = crmAccounts(runtime.connector);
+    return this.deps.liveAccounts?.joined(runtime.tenantId, crm) ?? crm;
   }
 
   /** Per lead of a bulk job, its job's cached lookups; a live lead's (undefined) go to the CRM. */

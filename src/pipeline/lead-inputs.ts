@@ -29,17 +29,18 @@ function domainsOf(lead: Lead): string[] {
 
 /**
  * The leads and the accounts matching their domains. `sourceOf` says where a lead's accounts are looked
- * up (absent or undefined: the CRM); a domain some lead looks up in the CRM is looked up there only.
+ * up (absent or undefined: the CRM, through `crm`); a domain some lead looks up in the CRM is looked up
+ * there only.
  */
 export async function readLeadInputs(
   connector: CrmConnector,
   ruleSet: RuleSet,
   ids: readonly string[],
   sourceOf?: (leadId: string) => AccountSource | undefined,
+  crm: AccountSource = crmAccounts(connector),
 ): Promise<{ leads: Map<string, Lead>; accounts: Account[] }> {
   const properties = crmPropertiesFor(connector.profile.leadFieldProperties, fieldsUsedBy(ruleSet));
   const leads = await connector.readLeads([...new Set(ids)], properties);
-  const crm = crmAccounts(connector);
   const fresh = new Set<string>();
   const other = new Map<AccountSource, Set<string>>();
   for (const [id, lead] of leads) {

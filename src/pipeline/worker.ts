@@ -24,6 +24,7 @@ import { renewWhileRunning } from './lease-renewal.js';
 import { Settler } from './settle.js';
 import { SlaProcessor, type SlaProcessorOptions } from './sla/processor.js';
 import { mergeDirectory } from './team.js';
+import { InFlightLookups } from './in-flight-lookups.js';
 import { Triage } from './triage.js';
 import { WriteBack } from './write-back.js';
 
@@ -210,6 +211,7 @@ export class Worker {
       maxConflictRetries: options.maxConflictRetries ?? 5,
       onDecision: options.onDecision,
       accounts: this.lists.accounts,
+      liveAccounts: new InFlightLookups(),
       notify: options.notifier !== undefined,
     });
     const creates = new CreateProtocol({ storage: this.storage, logger: this.logger, clock: this.clock });

@@ -48,6 +48,48 @@ describe('Worker', () => {
     await env.close();
   });
 
+  it('a batch joins the account lookup another batch has in flight for the same domain', async () => {
+    const env = await setup(sandbox());
+    const [d1, d2, d3] = env.demo.companies.slice(0, 3).map((c) => c.properties['domain'] ?? '');
+    const contact = (email: string) =>
+      env.demo.portal.createObject('contacts', { email, firstname: 'Lee', lastname: 'Ray' }, 'import');
+    // Claimed in this order, two a batch: the batches share d1.
+    const contacts = [`a@${d1}`, `b@${d2}`, `c@${d1}`, `d@${d3}`].map(contact);
+    await env.enqueueCreated(contacts);
+    const lookups: string[][] = [];
+    let reads = 0;
+    let bothRead!: () => void;
+    const read = new Promise<void>((resolve) => (bothRead = resolve));
+    // The CRM answers no account lookup before both batches have read their leads: the first batch's
+    // lookup is surely in flight when the second asks for its domains.
+    const gated = new Proxy(env.connector, {
+      get(target, key) {
+        if (key === 'readLeads')
+          return async (...args: Parameters<typeof target.readLeads>) => {
+            const leads = await target.readLeads(...args);
+            if (++reads === 2) bothRead();
+            return leads;
+          };
+        if (key === 'findAccountsByDomain')
+          return async (domains: string[]) => {
+            lookups.push([...domains].sort());
+            await read;
+            await new Promise((r) => setImmediate(r));
+            return target.findAccountsByDomain(domains);
+          };
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const worker = env.worker('w1', { registry: env.registryWith(gated), batchSize: 2 });
+    expect(await Promise.all([worker.runOnce(), worker.runOnce()])).toEqual([2, 2]);
+
+    expect(lookups).toEqual([[d1, d2].sort(), [d3]]);
+    expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 4, failed: 0 });
+    for (const c of contacts) expect(env.writes('owner.set', c.id)).toHaveLength(1);
+    await env.close();
+  });
+
   it('two workers on one SQLite file route each contact once', async () => {
     const env = await setup(sandbox(), { file: join(sandbox().dir, 'two-workers.sqlite') });
     const second = await env.openStorage();
