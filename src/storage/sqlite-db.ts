@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import type { Database as Connection, Statement } from 'better-sqlite3';
 import { bindable, classifyConstraint, type Db, type Dialect, type Row, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
+import { AUTO_CHECKPOINT_PAGES, startCheckpointer, WRITER_CHECKPOINT_PAGES } from './sqlite-checkpointer.js';
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -23,6 +24,10 @@ export const sqliteDialect: Dialect = {
 export interface SqliteOptions {
   /** How long to keep retrying when another connection holds the write lock (ms, default 10 s). */
   busyWaitMs?: number | undefined;
+  /** Checkpoints in a thread of their own (default, for a file); false: inside commits, as SQLite does. */
+  checkpointThread?: boolean | undefined;
+  /** Told when the checkpoint thread failed (the connection checkpoints itself again). */
+  onCheckpointFailure?: ((error: Error) => void) | undefined;
 }
 
 class Mutex {
@@ -46,7 +51,8 @@ function isBusy(error: unknown): boolean {
 }
 
 export function openSqliteDb(file: string, options: SqliteOptions = {}): Db {
-  if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(file), { recursive: true });
+  const inFile = file !== ':memory:' && !file.startsWith('file:');
+  if (inFile) mkdirSync(dirname(file), { recursive: true });
   // A blocking busy wait is acceptable only here, once, at open (converting the file to WAL).
   const conn: Connection = new Database(file, { timeout: 5_000 });
   const busyWaitMs = options.busyWaitMs ?? 10_000;
@@ -75,6 +81,18 @@ export function openSqliteDb(file: string, options: SqliteOptions = {}): Db {
   conn.pragma('busy_timeout = 0');
   conn.pragma('foreign_keys = ON');
   conn.pragma('synchronous = NORMAL');
+  const checkpoints =
+    inFile && options.checkpointThread !== false
+      ? startCheckpointer({
+          file,
+          autoCheckpoint: (on) =>
+            conn.pragma(`wal_autocheckpoint = ${on ? AUTO_CHECKPOINT_PAGES : WRITER_CHECKPOINT_PAGES}`),
+          onFailure:
+            options.onCheckpointFailure ??
+            ((error) =>
+              process.emitWarning(`SQLite checkpoints back on the app's connection: ${error.message}`)),
+        })
+      : undefined;
 
   function prepare(sql: string): Statement {
     let stmt = statements.get(sql);
@@ -132,9 +150,10 @@ export function openSqliteDb(file: string, options: SqliteOptions = {}): Db {
         }
       }),
     close: () =>
-      mutex.run(() => {
+      mutex.run(async () => {
+        // The thread's connection first: the last connection to close checkpoints the rest of the WAL.
+        await checkpoints?.close();
         conn.close();
-        return Promise.resolve();
       }),
   };
   return db;
