@@ -44,7 +44,7 @@ const toAction = (r: ActionRow): PlannedAction => ({
   tenantId: r.tenant_id,
   leadId: r.lead_id,
   decisionKey: r.decision_key,
-  key: `lr:${r.tenant_id}:${r.lead_id}:${r.kind}:${r.decision_key}`,
+  key: actionKey(r.tenant_id, r.lead_id, r.kind, r.decision_key),
   kind: r.kind,
   action: readJson(r.payload, `actions.payload of row ${r.id}`, actionSchema),
   status: r.status,
@@ -56,6 +56,37 @@ const toAction = (r: ActionRow): PlannedAction => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
+
+/** An action as a row just inserted for it holds it (planned, never sent, nobody's). */
+export function plannedAction(
+  tenantId: string,
+  leadId: string,
+  decisionKey: string,
+  id: number,
+  action: Action,
+  now: number,
+): PlannedAction {
+  return {
+    id,
+    tenantId,
+    leadId,
+    decisionKey,
+    key: actionKey(tenantId, leadId, action.kind, decisionKey),
+    kind: action.kind,
+    action,
+    status: 'planned',
+    crmId: null,
+    error: null,
+    sentAt: null,
+    leaseOwner: null,
+    leaseUntil: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+const actionKey = (tenantId: string, leadId: string, kind: string, decisionKey: string): string =>
+  `lr:${tenantId}:${leadId}:${kind}:${decisionKey}`;
 
 export class ActionRepository {
   constructor(private readonly db: Db) {}
@@ -92,16 +123,23 @@ export class ActionRepository {
   }
 
   /** Plans actions; one that exists already (same lead, kind and decision) is left as it is. */
+  /**
+   * Inserts planned actions and answers them as stored, by decision key in planning order: built from
+   * what was inserted (the ids from RETURNING), not read back and parsed again. An action already stored
+   * under its key (the insert does nothing) is not in the answer.
+   */
   async insertWith(
     db: Db,
     tenantId: string,
     rows: readonly { leadId: string; decisionKey: string; action: Action }[],
     now: number,
-  ): Promise<void> {
+  ): Promise<Map<string, PlannedAction[]>> {
+    const byKey = new Map<string, PlannedAction[]>();
     for (const part of chunk(rows, ROW_CHUNK)) {
-      await db.run(
+      const inserted = await db.all<{ id: number; lead_id: string; kind: string; decision_key: string }>(
         `INSERT INTO actions (tenant_id, lead_id, decision_key, kind, payload, status, created_at, updated_at)
-         VALUES ${part.map(() => "(?, ?, ?, ?, ?, 'planned', ?, ?)").join(', ')} ON CONFLICT DO NOTHING`,
+         VALUES ${part.map(() => "(?, ?, ?, ?, ?, 'planned', ?, ?)").join(', ')} ON CONFLICT DO NOTHING
+         RETURNING id, lead_id, kind, decision_key`,
         part.flatMap(({ leadId, decisionKey, action }) => [
           tenantId,
           leadId,
@@ -112,7 +150,17 @@ export class ActionRepository {
           now,
         ]),
       );
+      const ids = new Map(inserted.map((r) => [`${r.lead_id}\u0000${r.kind}\u0000${r.decision_key}`, r.id]));
+      for (const { leadId, decisionKey, action } of part) {
+        const id = ids.get(`${leadId}\u0000${action.kind}\u0000${decisionKey}`);
+        if (id === undefined) continue;
+        const list = byKey.get(decisionKey) ?? [];
+        list.push(plannedAction(tenantId, leadId, decisionKey, id, action, now));
+        byKey.set(decisionKey, list);
+      }
     }
+    for (const list of byKey.values()) list.sort((a, b) => a.id - b.id);
+    return byKey;
   }
 
   private async actionsWith(db: Db, tenantId: string, decisionKey: string): Promise<PlannedAction[]> {

@@ -199,7 +199,7 @@ export class DecisionRepository {
         inputs === undefined ? [] : [{ decisionKey, ...inputs }],
       ),
     );
-    await this.parts.actions.insertWith(
+    const planned = await this.parts.actions.insertWith(
       tx,
       tenantId,
       committed.flatMap(({ input: { decisionKey, decision } }) =>
@@ -225,7 +225,13 @@ export class DecisionRepository {
       now,
     );
 
-    const actions = await this.parts.actions.actionsOfWith(tx, tenantId, [...ids.keys(), ...existing.keys()]);
+    // What was inserted is answered as inserted; a decision decided before, or one some of whose actions
+    // were stored already (the insert skipped them), has its actions read.
+    const unanswered = committed
+      .filter(({ input }) => (planned.get(input.decisionKey)?.length ?? 0) < input.decision.actions.length)
+      .map(({ input }) => input.decisionKey);
+    const actions = await this.parts.actions.actionsOfWith(tx, tenantId, [...unanswered, ...existing.keys()]);
+    for (const [key, list] of planned) if (!actions.has(key)) actions.set(key, list);
     const written = new Set(committed.map((c) => c.i));
     return inputs.map((input, i): CommitResult => {
       const old = existing.get(input.decisionKey);

@@ -1,6 +1,7 @@
 // The write-back planner: planned actions → the CRM writes they become, ids resolved from the directory,
 // refusals with their reason. Pure: no storage, no CRM.
 import type { Action } from '../../src/core/types.js';
+import { plannedAction } from '../../src/storage/actions.js';
 import type { PlannedAction } from '../../src/storage/index.js';
 import type { MergedTeam } from '../../src/pipeline/team.js';
 import { planWrites } from '../../src/pipeline/write-plan.js';
@@ -20,26 +21,7 @@ const merged: MergedTeam = {
 let nextId = 1;
 function planned(action: Action, leadId = 'L1'): { job: string; a: PlannedAction } {
   const id = nextId++;
-  return {
-    job: `job-${id}`,
-    a: {
-      id,
-      tenantId: 't',
-      leadId,
-      decisionKey: `${leadId}:route`,
-      key: `${leadId}:route:${id}`,
-      kind: action.kind,
-      action,
-      status: 'planned',
-      crmId: null,
-      error: null,
-      sentAt: null,
-      leaseOwner: null,
-      leaseUntil: null,
-      createdAt: 0,
-      updatedAt: 0,
-    },
-  };
+  return { job: `job-${id}`, a: plannedAction('t', leadId, `${leadId}:route:${id}`, id, action, 0) };
 }
 
 const task = { subject: 'Call', body: 'b', dueAt: 1_000, priority: 'high' as const };

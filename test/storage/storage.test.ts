@@ -825,6 +825,31 @@ for (const [name, engine, suite] of ENGINES) {
         expect((await s.recentDecisions(A)).map((d) => d.summary).sort()).toEqual(
           ['queued', 'turn 1', 'turn 2', 'turn 3'].sort(),
         );
+        // Answered as inserted, not read back: the same as a later read finds them.
+        const stored = await s.actionsForDecisions(A, [
+          'lead-1:route',
+          'lead-2:route',
+          'lead-3:route',
+          'lead-4:route',
+        ]);
+        for (const [k, r] of results.entries())
+          expect(r.status === 'committed' ? r.actions : []).toEqual(stored.get(`lead-${k + 1}:route`));
+      });
+
+      it('an action already stored under its key is answered as stored, beside the ones inserted', async () => {
+        await s.db.run(
+          `INSERT INTO actions (tenant_id, lead_id, decision_key, kind, payload, status, crm_id, created_at, updated_at)
+           VALUES (?, 'lead-1', 'lead-1:route', 'create_task', ?, 'done', 'task-7', ?, ?)`,
+          [A, JSON.stringify(taskAction), T0 - 1, T0 - 1],
+        );
+        const [result] = await s.commitDecisions(A, [routed(1, 1)], NONE, T0);
+        expect(result?.status).toBe('committed');
+        const actions = result?.status === 'committed' ? result.actions : [];
+        expect(actions.map((a) => [a.kind, a.status, a.crmId])).toEqual([
+          ['create_task', 'done', 'task-7'],
+          ['set_owner', 'planned', null],
+        ]);
+        expect(actions).toEqual((await s.actionsForDecisions(A, ['lead-1:route'])).get('lead-1:route'));
       });
 
       it('from the first decision whose entry moved, nothing more is written', async () => {
