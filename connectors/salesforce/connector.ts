@@ -101,7 +101,11 @@ export const NOTE_SUBJECT = 'lead-router: routing decision';
 const PRIORITY: Record<TaskCreate['priority'], string> = { high: 'High', medium: 'Normal', low: 'Low' };
 
 // Answers, parsed at the edge: only the fields the connector reads are required.
-const recordSchema = z.record(z.unknown());
+// A record is checked to be an object, not copied key by key: its fields are read where they are mapped.
+const recordSchema = z.custom<Record<string, unknown>>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  'expected a record object',
+);
 const queryPageSchema = z.object({
   done: z.boolean().optional(),
   totalSize: z.number().optional(),

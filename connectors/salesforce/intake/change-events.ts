@@ -38,9 +38,13 @@ const headerSchema = z.object({
   transactionKey: z.string().optional(),
 });
 
-/** The part of a CometD delivery a Faye subscriber gets: `{ schema, payload, event: { replayId } }`. */
+/**
+ * The part of a CometD delivery a Faye subscriber gets: `{ schema, payload, event: { replayId } }`. The
+ * payload's record fields are not copied by the parse (its header is what is checked); an update's
+ * values are read from the message as it came.
+ */
 export const changeEventMessageSchema = z.object({
-  payload: z.object({ ChangeEventHeader: headerSchema }).passthrough(),
+  payload: z.object({ ChangeEventHeader: headerSchema }),
   event: z.object({ replayId: z.union([z.number().int(), z.string().regex(/^\d+$/)]) }),
 });
 
@@ -136,7 +140,8 @@ export function mapChangeEvent(message: unknown, channel: string, selfClient: st
       const fields = [
         ...new Set(h.changedFields.map((f) => f.split('.').at(-1)!).filter((f) => !SYSTEM_FIELDS.has(f))),
       ];
-      const payload: Record<string, unknown> = m.payload;
+      // Checked to be an object by the parse above.
+      const payload = (message as { payload: Record<string, unknown> }).payload;
       const events = ids.flatMap((id) =>
         fields.map((field): CrmEvent => ({
           eventId: `${replayId}:${id}`,

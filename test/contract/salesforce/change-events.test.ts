@@ -157,6 +157,7 @@ describe('change events', () => {
     ['a replay id that is not a number', message({}, {}, 'abc')],
     ['an unknown change type', message({ changeType: 'MERGE' })],
     ['a string', 'hello'],
+    ['a payload that is not an object', { payload: 'Lead', event: { replayId: 1 } }],
   ])('%s is refused', (_what, bad) => {
     expect(() => mapChangeEvent(bad, LEAD_CHANNEL, SELF)).toThrow();
   });

@@ -361,6 +361,22 @@ describe('findAccountsByDomain', () => {
       domains: ['acme.com'],
     });
   });
+
+  it('refuses an answer whose records are not objects as not understood, naming where', async () => {
+    const scope = nock(INSTANCE);
+    directory(scope, { territories: false });
+    query(scope, (q) => q.includes('FROM Account WHERE'), [
+      record('Account', { Id: ACCOUNT, Name: 'Acme Inc' }),
+      'Acme' as unknown as Record<string, unknown>,
+    ]);
+    await expect(connector().findAccountsByDomain(['acme.com'])).rejects.toMatchObject({
+      kind: 'invalid',
+      message: expect.stringMatching(
+        /Account query answer not understood \(records\.1: expected a record object\)/,
+      ),
+    });
+    scope.done();
+  });
 });
 
 describe('directory', () => {
