@@ -67,6 +67,8 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpoints {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const thread = new Worker(THREAD, {
     eval: true,
+    // Plain CommonJS: none of the process's loader flags (tsx under `npm start`) is needed in the thread.
+    execArgv: [],
     workerData: { file: options.file, driver, everyMs: options.everyMs ?? CHECKPOINT_EVERY_MS },
   });
   // The thread never keeps the process alive: an app that forgets to close still exits.

@@ -16,6 +16,8 @@ const ESCALATION = 'ada@acme.io';
 const REROUTE_CHECKPOINT = 1;
 const describeReal = describeNeeding(['postgres', 'redis']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Steps per process of each test, for the check that several processes took part. */
+const stepsSeen: Record<string, number>[] = [];
 
 interface Chain {
   reminders: number;
@@ -145,7 +147,9 @@ describeReal(`SLA chains on ${WORKERS} worker processes over PostgreSQL and Redi
     expect(await wrongSteps(ids)).toEqual([]);
     const steps = await stepsByProcess(c, ids);
     expect(Object.values(steps).reduce((a, b) => a + b, 0)).toBe(3 * LEADS);
-    expect(Object.values(steps).filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
+    // Which process claims a wave's due timers is a race the first poller after the gathering wins; one
+    // process may win all nine here (seen once in CI). That several take part is checked over both tests.
+    stepsSeen.push(steps);
     console.log(JSON.stringify({ test: 'sla-chain', leads: LEADS, stepsByProcess: steps }));
   }, 240_000);
 
@@ -190,6 +194,9 @@ describeReal(`SLA chains on ${WORKERS} worker processes over PostgreSQL and Redi
     // Killed before the re-routes were all written.
     expect(victim.reroutedBefore).toBeLessThan(LEADS);
     const steps = await stepsByProcess(c, ids);
+    stepsSeen.push(steps);
+    const tookPart = new Set(stepsSeen.flatMap((s) => Object.keys(s).filter((name) => (s[name] ?? 0) > 0)));
+    expect(tookPart.size).toBeGreaterThanOrEqual(2);
     console.log(
       JSON.stringify({
         test: 'sla-chain-kill',
