@@ -72,15 +72,28 @@ describeReal(`${WORKERS} worker processes over PostgreSQL and Redis`, () => {
       // never turned a call away for the 10-second budget. Search's per-second window leaves a call 200 ms
       // (the schedule's jitter) to travel from its slot to the CRM; on a loaded machine one can arrive
       // later and be turned away, and the retry sends it again. So a few per-second refusals are allowed
-      // (CI drew 1 and 2 in 100 searches). Workers each pacing alone (a Redis key prefix apiece) were
-      // refused so often that 1,428 leads were dead-lettered after 8 attempts.
+      // (CI drew 1 and 2 in 100 searches). The 10-second schedule keeps one call of headroom (109 starts
+      // in any window of 110), so a call held up as long can land one over: CI drew one such refusal,
+      // retried and written once; up to 1% of the general calls are allowed (2 of this run's ~210).
+      // Workers each pacing alone (a Redis key prefix apiece) were refused so often that 1,428 leads were
+      // dead-lettered after 8 attempts.
       expect(c.workers.map((w) => w.decisions > 0)).toEqual(c.workers.map(() => true));
       const calls = c.crm.calls.forPortal(c.portalId);
-      const { SECONDLY: searchRefusals = 0, ...otherRefusals } = calls.rateLimited;
+      const {
+        SECONDLY: searchRefusals = 0,
+        TEN_SECONDLY_ROLLING: windowRefusals = 0,
+        ...otherRefusals
+      } = calls.rateLimited;
       const searches = calls.accepted['company.search'] ?? 0;
-      expect({ otherRefusals, searchRefusalsAtMost5Percent: searchRefusals <= 0.05 * searches }).toEqual({
+      const general = Object.values(calls.accepted).reduce((a, b) => a + b, 0) - searches;
+      expect({
+        otherRefusals,
+        searchRefusalsAtMost5Percent: searchRefusals <= 0.05 * searches,
+        windowRefusalsAtMost1Percent: windowRefusals <= 0.01 * general,
+      }).toEqual({
         otherRefusals: {},
         searchRefusalsAtMost5Percent: true,
+        windowRefusalsAtMost1Percent: true,
       });
       expect(wrong('notes', (n) => n <= 1)).toEqual([]);
       console.log(
