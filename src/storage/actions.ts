@@ -122,11 +122,10 @@ export class ActionRepository {
     return this.actionsWith(db, tenantId, decisionKey);
   }
 
-  /** Plans actions; one that exists already (same lead, kind and decision) is left as it is. */
   /**
-   * Inserts planned actions and answers them as stored, by decision key in planning order: built from
-   * what was inserted (the ids from RETURNING), not read back and parsed again. An action already stored
-   * under its key (the insert does nothing) is not in the answer.
+   * Plans actions; one that exists already (same lead, kind and decision) is left as it is. Answers the
+   * ones inserted, by decision key in planning order, built from what was inserted (the ids from
+   * RETURNING) rather than read back and parsed again.
    */
   async insertWith(
     db: Db,
@@ -150,9 +149,11 @@ export class ActionRepository {
           now,
         ]),
       );
-      const ids = new Map(inserted.map((r) => [`${r.lead_id}\u0000${r.kind}\u0000${r.decision_key}`, r.id]));
+      const ids = new Map(
+        inserted.map((r) => [actionKey(tenantId, r.lead_id, r.kind, r.decision_key), r.id]),
+      );
       for (const { leadId, decisionKey, action } of part) {
-        const id = ids.get(`${leadId}\u0000${action.kind}\u0000${decisionKey}`);
+        const id = ids.get(actionKey(tenantId, leadId, action.kind, decisionKey));
         if (id === undefined) continue;
         const list = byKey.get(decisionKey) ?? [];
         list.push(plannedAction(tenantId, leadId, decisionKey, id, action, now));
