@@ -272,7 +272,14 @@ async function raceForOneTenant(conns: Storage[]): Promise<void> {
     conns.flatMap((s, i) => [0, 1, 2].map((k) => claim(s, `open-${i}-${k}`, A))),
   );
   const batches = opening.filter((got) => got.length > 0);
-  expect(batches).toHaveLength(cap);
+  // Never more than the cap. Fewer only when every other claimer found A's rows locked by the winner
+  // (SKIP LOCKED on PostgreSQL; seen once under load): a claim after the race takes the free slot.
+  expect(batches.length).toBeLessThanOrEqual(cap);
+  while (batches.length < cap) {
+    const late = await claim(first, `open-late-${batches.length}`, A);
+    expect(late.length).toBeGreaterThan(0);
+    batches.push(late);
+  }
   expect(await holders(A)).toBe(cap);
   // A at its cap: claims across tenants, all at once, take B's work and none of A's (a claimer that
   // finds B's row locked by another, on PostgreSQL, has nothing else it may take); B's rest comes next.
