@@ -518,6 +518,9 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           holder: `intake-${process.pid}-${randomBytes(3).toString('hex')}`,
           logger,
           clock,
+          // A worker in this process starts on the events at once instead of at its next poll (it is
+          // created below, before any stream is read).
+          onEnqueued: () => worker?.wake(),
         });
   const streaming = new Set<string>();
   // One change of the set of streams at a time: an install, an uninstall and the periodic look.

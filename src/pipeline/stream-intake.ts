@@ -23,6 +23,8 @@ export interface StreamIntakeOptions {
   /** How long a lease lasts unrenewed (30 s): a dead holder's channel is taken over after this. */
   leaseMs?: number;
   clock?: () => number;
+  /** Events were recorded in the inbox (a worker in this process starts on them at once). */
+  onEnqueued?: () => void;
 }
 
 /** Which CRM property feeds each standard lead field: the connector profile's map. */
@@ -167,6 +169,7 @@ export class StreamIntake {
             events.map((event) => ({ tenantId: c.tenantId, event })),
             now,
           );
+        if (events.length > 0) this.options.onEnqueued?.();
         // Strictly after the inbox commit: a crash in between replays events the inbox already has.
         const moved = await this.options.streams.advance(
           c.tenantId,

@@ -57,6 +57,23 @@ describe('Salesforce end to end over the sandbox org', () => {
     await nothingFailed();
   }, 120_000);
 
+  it('starts on a change event at once: the stream intake wakes the worker, which does not wait to poll', async () => {
+    const worker = e.app.worker!;
+    let woken = 0;
+    const wake = worker.wake.bind(worker);
+    worker.wake = () => {
+      woken += 1;
+      wake();
+    };
+    try {
+      const ids = await createLeads(e, { count: 1 });
+      await until('the lead to be routed', () => routed(e, ids));
+      expect(woken).toBeGreaterThan(0);
+    } finally {
+      worker.wake = wake;
+    }
+  }, 60_000);
+
   it('keeps our owner although the org’s active assignment rule would take every lead to a queue', async () => {
     const rule = await admin<{ active: boolean }>(e.sandboxUrl, `/orgs/${e.orgId}/assignment-rule`, {
       active: true,

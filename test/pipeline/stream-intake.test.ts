@@ -108,13 +108,14 @@ for (const [name, makeShared, suite] of engines) {
       await shared.cleanup();
     });
 
-    function intake(storage: Storage, holder: string): StreamIntake {
+    function intake(storage: Storage, holder: string, onEnqueued?: () => void): StreamIntake {
       const i = new StreamIntake({
         storage,
         streams: new StreamRepository(storage.db),
         holder,
         logger,
         leaseMs: LEASE,
+        ...(onEnqueued === undefined ? {} : { onEnqueued }),
       });
       intakes.push(i);
       return i;
@@ -177,6 +178,34 @@ for (const [name, makeShared, suite] of engines) {
       ).toBe(false);
       expect((await streams2.cursor(A, CHANNEL))?.replayId).toBe('5');
       expect((await s2.db.all('SELECT id FROM inbox')).length).toBe(1);
+    });
+
+    it('tells the worker once a delivery has put events in the inbox, not after one with nothing to route', async () => {
+      const [s1] = stores as [Storage];
+      // What the inbox held each time the intake said events were there.
+      const seen: Promise<number>[] = [];
+      const inboxRows = async (): Promise<number> => (await s1.db.all('SELECT id FROM inbox')).length;
+      const src = new ScriptedIntake();
+      intake(s1, 'p1', () => seen.push(inboxRows())).add(A, CUSTOM_FIELDS_ONLY, src);
+      const live = await until('reading', () => src.live);
+      const unheldChange: CrmEvent = {
+        eventId: '30:00QX',
+        subscription: CHANNEL,
+        kind: 'changed',
+        objectId: '00QX',
+        property: 'Country',
+        value: 'DE',
+        occurredAt: T0,
+      };
+      await live.sink.deliver({ events: [], position: { replayId: '29', at: T0 } });
+      await live.sink.deliver({ events: [unheldChange], position: { replayId: '30', at: T0 } });
+      expect(seen).toHaveLength(0);
+      await live.sink.deliver({
+        events: [created('31', '00Q1'), created('32', '00Q2')],
+        position: { replayId: '32', at: T0 },
+      });
+      expect(seen).toHaveLength(1);
+      expect(await seen[0]).toBe(2);
     });
 
     it('records creations, and changes only when they bring a field a held lead waits for', async () => {
