@@ -147,6 +147,8 @@ async function burst(n: number) {
       .flatMap((e) => KINDS.flatMap((k) => e[k]))
       .reduce((a, b) => Math.max(a, b), -Infinity);
     const elapsedSec = (finishedAt - createdAt) / 1000;
+    // The cold start: one-time reads (directory, describes, cadence list) before the first owner write.
+    const firstOwnerAt = effects.flatMap((e) => e.owners).reduce((a, b) => Math.min(a, b), Infinity);
     const lost = effects.filter((e) => e.owners.length === 0).length;
     const duplicates = effects.filter((e) => KINDS.some((k) => e[k].length > 1)).length;
     const { accepted } = await s.org.ask({ kind: 'calls' });
@@ -159,6 +161,7 @@ async function burst(n: number) {
       elapsedSec: round(elapsedSec, 2),
       wallSec: round(wallSec, 2),
       creationSec: round((createdAt - t0) / 1000, 2),
+      firstOwnerSec: round((firstOwnerAt - createdAt) / 1000, 2),
       lowerBoundSec: round(lowerBound, 2),
       ratio: round(elapsedSec / lowerBound, 2),
       apiCallsPerLead: round(totalCalls(accepted) / n, 4),

@@ -303,4 +303,10 @@ export interface CrmConnector {
    */
   touchedLeads(queries: TouchQuery[], signals: readonly TouchSignal[]): Promise<Map<string, TouchState>>;
   checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }>;
+  /**
+   * Reads together what the connector reads once and reuses, and would otherwise read one after another
+   * on first use by `leadIds`' batch (Salesforce: the describes of their objects and of Task). Cheap once
+   * read. A failure is not kept: the call that needs the answer reads it again.
+   */
+  prepare?(leadIds: string[]): Promise<void>;
 }

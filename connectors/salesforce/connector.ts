@@ -409,6 +409,16 @@ export class SalesforceConnector implements CrmConnector {
   // -------------------------------------------------------------------------------------------------
   // Reads
 
+  /** The describes a batch of `leadIds` needs: its objects' for the read, Task's for tasks and notes. */
+  async prepare(leadIds: string[]): Promise<void> {
+    const objects = new Set<string>(['Task']);
+    for (const id of leadIds) {
+      const object = isSalesforceId(id) ? objectOfId(id) : undefined;
+      if (object !== undefined) objects.add(object);
+    }
+    await Promise.all([...objects].map((object) => this.fieldsOf(object)));
+  }
+
   async readLeads(ids: string[], properties: string[]): Promise<Map<string, Lead>> {
     const byObject: Record<RoutedObject, string[]> = { Lead: [], Contact: [] };
     // An id that is not a Lead or Contact id never reaches SOQL; it is simply not found.

@@ -77,6 +77,18 @@ export class CrmLists {
     return hit.id;
   }
 
+  /**
+   * Reads the tenant's sequence list now when its rules name a sequence (enrolling looks the name up in
+   * it), so a first batch reads it beside its other first reads rather than after deciding.
+   */
+  async prepareSequences(runtime: TenantRuntime, now: number): Promise<void> {
+    const { routes, fallbackActions } = runtime.ruleSet;
+    const named = [fallbackActions, ...routes.map((r) => r.actions)].some(
+      (a) => a.sequence !== undefined && a.sequence.id === undefined,
+    );
+    if (named) await this.sequences.get(runtime.tenantId, () => runtime.connector.sequences(), { now });
+  }
+
   /** Drops the tenant's sequence list if it still gives `id`, which the CRM no longer knows. */
   forgetSequence(tenantId: string, id: string): void {
     if (this.sequences.peek(tenantId)?.some((s) => s.id === id) === true) this.sequences.delete(tenantId);

@@ -371,6 +371,18 @@ export class Worker {
     });
   }
 
+  /** The connector's one-time reads for `leadIds` and the sequence list, all at once; never fails a batch. */
+  private async prepare(runtime: TenantRuntime, leadIds: string[], now: number): Promise<void> {
+    try {
+      await Promise.all([runtime.connector.prepare?.(leadIds), this.lists.prepareSequences(runtime, now)]);
+    } catch (error) {
+      this.logger.debug('one-time reads not prepared', {
+        tenantId: runtime.tenantId,
+        error: String(error),
+      });
+    }
+  }
+
   private async processTenant(
     tenantId: string,
     items: InboxItem[],
@@ -398,8 +410,18 @@ export class Worker {
     const live = (): Job[] => jobs.filter((j) => j.failures.length === 0 && !j.noWork);
     if (live().length > 0) {
       try {
-        // The directory first: it also fills the connector's owner cache that reading leads uses.
-        const merged = mergeDirectory(runtime.team, await this.lists.directory(runtime, now));
+        // The directory first: it also fills the connector's owner cache that reading leads uses. The
+        // other one-time reads go beside it (on a tenant's first batch, each would otherwise wait on
+        // the one before); a failed one is read again where it is needed.
+        const [directory] = await Promise.all([
+          this.lists.directory(runtime, now),
+          this.prepare(
+            runtime,
+            live().map((j) => j.leadId),
+            now,
+          ),
+        ]);
+        const merged = mergeDirectory(runtime.team, directory);
         const inputs = await this.decider.readInputs(
           runtime,
           crm,

@@ -5,7 +5,17 @@
 // is the judge.
 import { join } from 'node:path';
 import { CrmError, type CrmConnector, type ItemResult } from '../../connectors/connector.js';
-import { created, ENGINES, RULES_WITH_NOTES, setup, T0, TENANT, useSandbox, type Env } from './support.js';
+import {
+  created,
+  ENGINES,
+  RULES,
+  RULES_WITH_NOTES,
+  setup,
+  T0,
+  TENANT,
+  useSandbox,
+  type Env,
+} from './support.js';
 
 const sandbox = useSandbox();
 const LEASE = 60_000;
@@ -333,6 +343,28 @@ describe('sequences and hooks', () => {
     expect(dead?.lastError).toBe(
       `enroll contact ${third!.id} in sequence 'Inbound nurture': HubSpot refused: no sequence named 'Inbound nurture'`,
     );
+  });
+
+  it('asks for the sequence list the rules name beside the directory, before reading leads; never when none is named', async () => {
+    /** The order of the one-time reads and the first lead read, for rules `rules`. */
+    const firstReads = async (rules?: string): Promise<string[]> => {
+      env = await setup(sandbox(), rules === undefined ? {} : { rules });
+      const real = env.connector;
+      const calls: string[] = [];
+      const logged = interpose(real, {
+        directory: () => (calls.push('directory'), real.directory()),
+        sequences: () => (calls.push('sequences'), real.sequences()),
+        readLeads: (ids, properties) => (calls.push('readLeads'), real.readLeads(ids, properties)),
+      });
+      const worker = env.worker('w1', { registry: env.registryWith(logged) });
+      await env.enqueueCreated(env.demo.createContacts(3, 'import'));
+      await env.drain(worker);
+      expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 3, failed: 0 });
+      await env.close();
+      return calls.filter((c, i) => calls.indexOf(c) === i);
+    };
+    expect((await firstReads()).slice(0, 2).sort()).toEqual(['directory', 'sequences']);
+    expect(await firstReads(RULES.replace(/^ {4}sequence: .*\n/gm, ''))).toEqual(['directory', 'readLeads']);
   });
 
   it('reports each confirmed owner write with the lead’s creation time, and each dead letter', async () => {

@@ -312,6 +312,46 @@ describe('readLeads', () => {
   });
 });
 
+describe('prepare', () => {
+  it('describes the batch’s objects and Task all at once; reading the batch afterwards describes nothing', async () => {
+    const scope = nock(INSTANCE);
+    const held: (() => void)[] = [];
+    const fieldsOf: Record<string, string[]> = {
+      Lead: LEAD_DESCRIBE.map((f) => f.name),
+      Contact: CONTACT_DESCRIBE.map((f) => f.name),
+      Task: ['Id', 'WhoId', 'OwnerId', 'Subject', 'Description', 'ActivityDate', 'Priority', 'Status'],
+    };
+    for (const [object, names] of Object.entries(fieldsOf))
+      scope.get(`${API}/sobjects/${object}/describe`).reply((_uri, _body, answer) => {
+        held.push(() =>
+          answer(null, [
+            200,
+            { name: object, fields: names.map((name) => ({ name, type: 'string' })) },
+            JSON_TYPE,
+          ]),
+        );
+        // Every describe is answered only once all three are asked: one asked after another never is.
+        if (held.length === 3) for (const release of held) release();
+      });
+    const c = connector();
+    await c.prepare([LEAD, LEAD2, CONTACT, 'not-an-id']);
+    scope.done();
+
+    // The read that follows asks for the directory and the records, and no describe (no interceptor).
+    const reads = nock(INSTANCE);
+    directory(reads, { territories: false });
+    query(reads, (q) => q.includes('FROM Lead WHERE Id IN'), [
+      record('Lead', { Id: LEAD, Company: 'X', Email: 'x@x.io' }),
+    ]);
+    query(reads, (q) => q.includes('FROM Contact WHERE Id IN'), [
+      record('Contact', { Id: CONTACT, Email: 'c@y.io' }),
+    ]);
+    const leads = await c.readLeads([LEAD, CONTACT], []);
+    reads.done();
+    expect([...leads.keys()].sort()).toEqual([CONTACT, LEAD].sort());
+  });
+});
+
 describe('findAccountsByDomain', () => {
   it('finds accounts by Website and by name in one query, keeps only registrable-domain matches', async () => {
     const scope = nock(INSTANCE);
