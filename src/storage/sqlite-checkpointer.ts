@@ -15,6 +15,11 @@ export const CHECKPOINT_EVERY_MS = 250;
 export const AUTO_CHECKPOINT_PAGES = 1000;
 /** While the thread runs: the writer checkpoints (and so lets the WAL start over) only past this. */
 export const WRITER_CHECKPOINT_PAGES = 10 * AUTO_CHECKPOINT_PAGES;
+/**
+ * What a WAL file is cut back to when it starts over: a burst grows it to ~40 MB (the writer's mark),
+ * and SQLite would otherwise keep that size on disk for good.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
 // Plain CommonJS, evaluated in the thread: no TypeScript loader is needed there.
 const THREAD = `

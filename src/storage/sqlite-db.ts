@@ -10,7 +10,12 @@ import Database from 'better-sqlite3';
 import type { Database as Connection, Statement } from 'better-sqlite3';
 import { bindable, classifyConstraint, type Db, type Dialect, type Row, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
-import { AUTO_CHECKPOINT_PAGES, startCheckpointer, WRITER_CHECKPOINT_PAGES } from './sqlite-checkpointer.js';
+import {
+  AUTO_CHECKPOINT_PAGES,
+  startCheckpointer,
+  WAL_SIZE_LIMIT_BYTES,
+  WRITER_CHECKPOINT_PAGES,
+} from './sqlite-checkpointer.js';
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -81,6 +86,7 @@ export function openSqliteDb(file: string, options: SqliteOptions = {}): Db {
   conn.pragma('busy_timeout = 0');
   conn.pragma('foreign_keys = ON');
   conn.pragma('synchronous = NORMAL');
+  conn.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   const checkpoints =
     inFile && options.checkpointThread !== false
       ? startCheckpointer({

@@ -2,13 +2,14 @@
 // file without that connection checkpointing (read from a copy of the file without its WAL), the app's
 // connection keeps only the higher mark while the thread runs, a failed thread hands checkpoints back
 // to it, and closing leaves every row in the file and no WAL behind. Real files, threads and driver.
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   AUTO_CHECKPOINT_PAGES,
   startCheckpointer,
+  WAL_SIZE_LIMIT_BYTES,
   WRITER_CHECKPOINT_PAGES,
 } from '../../src/storage/sqlite-checkpointer.js';
 import { openSqliteDb } from '../../src/storage/sqlite-db.js';
@@ -93,6 +94,32 @@ describe('openSqliteDb with the checkpoint thread', () => {
     // Closed, the last connection checkpointed what was left and removed the WAL.
     expect(existsSync(`${file}-wal`)).toBe(false);
     expect(rowsInFile(file)).toBe(200);
+  });
+
+  it('cuts a WAL grown by a burst back to its size limit once the thread has checkpointed it', async () => {
+    const file = join(dir, 'burst.sqlite');
+    const db = openSqliteDb(file);
+    try {
+      await db.run('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+      const burst = async (rows: number): Promise<void> =>
+        db.transaction(async (tx) => {
+          for (let i = 0; i < rows; i++) await tx.run('INSERT INTO t (v) VALUES (?)', ['z'.repeat(1000)]);
+        });
+      // Many commits, as a burst makes them, to ~3 times the limit.
+      for (let i = 0; i < 60; i++) await burst(200);
+      const walSize = (): number => statSync(`${file}-wal`).size;
+      expect(walSize()).toBeGreaterThan(2 * WAL_SIZE_LIMIT_BYTES);
+      // Once the thread has copied the WAL into the file, the next commit starts the WAL over: cut back.
+      const deadline = Date.now() + 20_000;
+      while (walSize() > WAL_SIZE_LIMIT_BYTES && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        await burst(1);
+      }
+      expect(walSize()).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES);
+      expect(rowsInFile(file)).toBeGreaterThanOrEqual(12_000);
+    } finally {
+      await db.close();
+    }
   });
 
   it('checkpoints inside commits as SQLite does when the thread is turned off', async () => {
