@@ -137,6 +137,37 @@ export async function exchangeSalesforceCode(
   }
 }
 
+const organizationAnswer = z.object({
+  records: z.array(z.object({ Name: z.string().min(1) }).passthrough()).min(1),
+});
+
+/**
+ * The org's name (its one Organization record), read with a fresh install's tokens so the tenant is
+ * shown by name rather than by id. Undefined when it cannot be read: the name is a nicety, never a
+ * reason to fail an install.
+ */
+export async function readOrganizationName(
+  tokens: Pick<SalesforceTokenSet, 'accessToken' | 'instanceUrl'>,
+  timeoutMs = 10_000,
+): Promise<string | undefined> {
+  const conn = new Connection({
+    version: SALESFORCE_API_VERSION,
+    instanceUrl: tokens.instanceUrl,
+    accessToken: tokens.accessToken,
+    callOptions: { client: CALL_CLIENT_ID },
+  });
+  try {
+    const answer = await conn.request(
+      { method: 'GET', url: `/query?q=${encodeURIComponent('SELECT Name FROM Organization')}` },
+      { timeout: timeoutMs, retry: { maxRetries: 0 } },
+    );
+    const parsed = organizationAnswer.safeParse(answer);
+    return parsed.success ? parsed.data.records[0]?.Name.trim() || undefined : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface SalesforceSessionOptions {
   app: SalesforceApp;
   tokens: SalesforceTokenSet;

@@ -4,6 +4,7 @@ export {
   seedDemoOrg,
   DEMO_QUEUES,
   DEMO_CADENCES,
+  DEMO_ORG_NAME,
   DEMO_FORMS_CLIENT,
   INTEGRATION_USERNAME,
   type DemoOrg,

@@ -157,6 +157,8 @@ const OBJECTS: readonly ObjectDef[] = [
     ['Type', 'picklist'],
     owner(['User']),
   ]),
+  // The org itself, one record whose Id is the org id; read-only through the API.
+  def('Organization', '00D', 'Organizations', [['Name', 'string', 'nu']]),
   def(
     'User',
     '005',

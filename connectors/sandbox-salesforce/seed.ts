@@ -62,6 +62,9 @@ const seedCtx = (userId: string, source: SfWriteSource): WriteContext => ({
   source,
 });
 
+/** The demo org's name (its Organization record), which an install shows as the tenant's name. */
+export const DEMO_ORG_NAME = 'Acme Demo Org';
+
 export function seedDemoOrg(org: Org, seed = 7, options: { accounts?: number } = {}): DemoOrg {
   const prng = new Prng(seed);
   const tx = new Transaction(`seed-${org.orgId}`);

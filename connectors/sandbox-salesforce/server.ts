@@ -35,7 +35,7 @@ import {
 } from './persist.js';
 import { adminRouter } from './routes/admin.js';
 import { restRouter } from './routes/rest.js';
-import { demoOrgOver, seedDemoOrg, type DemoOrg } from './seed.js';
+import { DEMO_ORG_NAME, demoOrgOver, seedDemoOrg, type DemoOrg } from './seed.js';
 import { ChangeEventStream } from './streaming.js';
 import { SfWriteLog } from './write-log.js';
 
@@ -59,8 +59,8 @@ export interface SalesforceSandbox {
   app: express.Express;
   start(port?: number): Promise<{ url: string }>;
   stop(): Promise<void>;
-  /** A new empty org (no users); see createDemoOrg for a seeded one. */
-  createOrg(): Org;
+  /** A new empty org (no users; its Organization record named `name`); see createDemoOrg for a seeded one. */
+  createOrg(name?: string): Org;
   /** A new org seeded with the demo users, queues, accounts, territories, cadences and assignment rule. */
   createDemoOrg(options?: { accounts?: number }): DemoOrg;
   org(orgId: string): Org;
@@ -127,8 +127,9 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
       });
     return org;
   };
-  const createOrg = (): Org => {
+  const createOrg = (name = 'Sandbox Org'): Org => {
     const org = addOrg(new Org(orgIds.make('00D'), new IdFactory('8d'), clock, writes));
+    org.table('Organization').set(org.orgId, { Id: org.orgId, Name: name, IsDeleted: false });
     journal?.append({ t: 'org', org: snapshotOf(org) });
     return org;
   };
@@ -316,7 +317,7 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
     reset,
     createOrg,
     createDemoOrg(opts = {}) {
-      const org = createOrg();
+      const org = createOrg(DEMO_ORG_NAME);
       const demo = seedDemoOrg(org, seed, opts);
       demos.set(org.orgId, demo);
       // Seeding sets some records directly (the integration user, the active territory model).

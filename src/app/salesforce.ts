@@ -11,11 +11,13 @@ import {
   decodeSalesforceTokens,
   encodeSalesforceTokens,
   exchangeSalesforceCode,
+  readOrganizationName,
   salesforceAuthorizeUrl,
   SalesforceSession,
   type SalesforceApp,
   type SalesforceTokenStore,
 } from '../../connectors/salesforce/auth.js';
+import type { SalesforceServerConfig } from '../server/types.js';
 import { verifyCanvasRequest } from '../../connectors/salesforce/canvas.js';
 import { SalesforceConnector, type CallScheduler } from '../../connectors/salesforce/connector.js';
 import {
@@ -286,16 +288,12 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
   };
 }
 
-/** The install steps the server's Salesforce routes drive: consent URL, then the code exchange. */
-export interface SalesforceInstallFlow {
-  /**
-   * The consent page to send the admin to. The PKCE verifier is derived from `state` under a secret of
-   * ours, so any instance can finish the install and the verifier never leaves the server.
-   */
-  authorizeUrl(state: string): string;
-  /** Exchanges the callback's code: the org (tenant external id) and its token set, to be stored. */
-  exchange(code: string, state: string): Promise<{ orgId: string; userId: string; tokens: string }>;
-}
+/**
+ * The install steps the server's Salesforce routes drive: consent URL, then the code exchange. The PKCE
+ * verifier is derived from `state` under a secret of ours, so any instance can finish the install and
+ * the verifier never leaves the server.
+ */
+export type SalesforceInstallFlow = SalesforceServerConfig['install'];
 
 export function salesforceInstallFlow(
   app: SalesforceApp,
@@ -308,7 +306,12 @@ export function salesforceInstallFlow(
     authorizeUrl: (state) => salesforceAuthorizeUrl(app, state, verifier(state)).url,
     async exchange(code, state) {
       const tokens = await exchangeSalesforceCode(app, code, verifier(state), clock);
-      return { orgId: tokens.orgId, userId: tokens.userId, tokens: encodeSalesforceTokens(tokens) };
+      return {
+        orgId: tokens.orgId,
+        orgName: await readOrganizationName(tokens),
+        userId: tokens.userId,
+        tokens: encodeSalesforceTokens(tokens),
+      };
     },
   };
 }

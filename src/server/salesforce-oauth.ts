@@ -128,14 +128,16 @@ export function salesforceOAuthRouter(deps: ServerDeps): Router {
 
     let tenant: Tenant;
     let orgId: string;
+    let orgName: string | undefined;
     try {
       const installed = await salesforce.install.exchange(code, state);
       orgId = installed.orgId;
-      tenant = await upsertTenant(
-        deps,
-        { provider: 'salesforce', externalId: orgId, name: `Salesforce org ${orgId}` },
-        now,
-      );
+      orgName = installed.orgName;
+      const name = orgName ?? `Salesforce org ${orgId}`;
+      tenant = await upsertTenant(deps, { provider: 'salesforce', externalId: orgId, name }, now);
+      // A reinstall shows the org by its name of now (it may have been renamed, or unread before).
+      if (orgName !== undefined && tenant.name !== orgName)
+        await deps.storage.renameTenant(tenant.id, orgName, now);
       if (!(await deps.storage.setTenantToken(tenant.id, installed.tokens, now)))
         throw new StorageError('corrupt', 'tenant vanished while storing its token');
       tenant = (await deps.storage.getTenant(tenant.id)) ?? tenant;
@@ -149,9 +151,18 @@ export function salesforceOAuthRouter(deps: ServerDeps): Router {
       return;
     }
 
-    logger.info('salesforce installed', { tenantId: tenant.id, orgId });
+    logger.info('salesforce installed', {
+      tenantId: tenant.id,
+      orgId,
+      orgNameRead: orgName !== undefined,
+    });
     if (!(await setUpInstalled(deps, tenant, res, `Org ${orgId}`))) return;
-    htmlPage(res, 200, 'Installed', `lead-router is installed for Salesforce org ${orgId}`);
+    htmlPage(
+      res,
+      200,
+      'Installed',
+      `lead-router is installed for Salesforce org ${orgId}${orgName === undefined ? '' : ` (${orgName})`}`,
+    );
   });
 
   return router;

@@ -8,7 +8,14 @@ import type { Storage, Tenant } from '../storage/index.js';
 
 export type ServerStorage = Pick<
   Storage,
-  'findTenant' | 'createTenant' | 'getTenant' | 'setTenantToken' | 'enqueue' | 'purgeContact' | 'db'
+  | 'findTenant'
+  | 'createTenant'
+  | 'renameTenant'
+  | 'getTenant'
+  | 'setTenantToken'
+  | 'enqueue'
+  | 'purgeContact'
+  | 'db'
 >;
 
 export interface HubSpotServerConfig {
@@ -27,8 +34,14 @@ export interface SalesforceServerConfig {
   install: {
     /** The org's consent page for an install carrying `state`; PKCE's challenge is derived from it. */
     authorizeUrl(state: string): string;
-    /** The code exchanged (with the verifier `state` derives): the org and its token set, to store. */
-    exchange(code: string, state: string): Promise<{ orgId: string; userId: string; tokens: string }>;
+    /**
+     * The code exchanged (with the verifier `state` derives): the org, its name when it could be read,
+     * and its token set, to store.
+     */
+    exchange(
+      code: string,
+      state: string,
+    ): Promise<{ orgId: string; orgName: string | undefined; userId: string; tokens: string }>;
   };
   /** Signs install states: a secret every instance of the deployment has. */
   stateSecret: string;

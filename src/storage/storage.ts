@@ -95,6 +95,12 @@ export class Storage {
     return this.tenants.findTenant(...args);
   }
 
+  renameTenant(
+    ...args: Parameters<TenantRepository['renameTenant']>
+  ): ReturnType<TenantRepository['renameTenant']> {
+    return this.tenants.renameTenant(...args);
+  }
+
   listTenants(
     ...args: Parameters<TenantRepository['listTenants']>
   ): ReturnType<TenantRepository['listTenants']> {

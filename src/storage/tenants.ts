@@ -86,6 +86,12 @@ export class TenantRepository {
     return (await this.db.all<TenantRow>('SELECT * FROM tenants ORDER BY created_at, id')).map(toTenant);
   }
 
+  /** The name the tenant is shown by (its CRM account's name, read again at a reinstall). */
+  async renameTenant(id: string, name: string, now: number): Promise<boolean> {
+    const r = await this.db.run('UPDATE tenants SET name = ?, updated_at = ? WHERE id = ?', [name, now, id]);
+    return r.changes === 1;
+  }
+
   async updateTenantSettings(id: string, settings: Record<string, unknown>, now: number): Promise<boolean> {
     const json = JSON.stringify(validate(settingsSchema, settings, 'tenant settings'));
     const r = await this.db.run('UPDATE tenants SET settings = ?, updated_at = ? WHERE id = ?', [

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   createSalesforceSandbox,
+  DEMO_ORG_NAME,
   targetEffects,
   type DemoOrg,
   type SalesforceSandbox,
@@ -125,6 +126,8 @@ it('installs the org: tokens stored encrypted, and a lead created next is routed
 
   const tenant = await app.storage.findTenant('salesforce', demo.org.orgId);
   expect(tenant).toMatchObject({ provider: 'salesforce', externalId: demo.org.orgId, hasToken: true });
+  // Shown by the org's name (its Organization record, read with the new tokens), not by its id.
+  expect(tenant?.name).toBe(DEMO_ORG_NAME);
   const stored = JSON.parse((await app.storage.getTenantToken(tenant!.id)) ?? '{}') as Record<
     string,
     unknown
@@ -149,6 +152,27 @@ it('installs the org: tokens stored encrypted, and a lead created next is routed
   });
   expect(effects.owners.get(id)).toHaveLength(1);
   expect(effects.tasks.get(id)).toHaveLength(1);
+}, 60_000);
+
+it('a reinstall after the org was renamed shows the new name; one whose name cannot be read keeps the last', async () => {
+  const organization = demo.org.table('Organization');
+  const record = organization.get(demo.org.orgId)!;
+  const install = async (): Promise<void> => {
+    const { consent, cookie } = await startInstall();
+    expect((await callback(await approve(consent), cookie)).status).toBe(200);
+  };
+  try {
+    organization.set(demo.org.orgId, { ...record, Name: 'Acme Holdings <EMEA>' });
+    await install();
+    expect((await app.storage.findTenant('salesforce', demo.org.orgId))?.name).toBe('Acme Holdings <EMEA>');
+    // Unread (the query answers no record): the install goes on, and the name stays as it was.
+    organization.delete(demo.org.orgId);
+    await install();
+    const tenant = await app.storage.findTenant('salesforce', demo.org.orgId);
+    expect(tenant).toMatchObject({ name: 'Acme Holdings <EMEA>', hasToken: true });
+  } finally {
+    organization.set(demo.org.orgId, record);
+  }
 }, 60_000);
 
 it('refuses a callback from another browser, with another install’s state, replayed, or forged — storing nothing', async () => {

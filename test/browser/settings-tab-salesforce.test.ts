@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
+import { DEMO_ORG_NAME } from '../../connectors/sandbox-salesforce/index.js';
 import { CRM_OPEN_PATH } from '../../src/settings/index.js';
 import {
   canvasSignedRequest,
@@ -51,7 +52,9 @@ suite('the settings tab of a Salesforce org in Chromium', () => {
     await page.getByRole('button', { name: 'Open lead-router' }).click();
     await page.waitForSelector('.cm-content');
     expect(page.url()).toBe(`${e.app.url}/settings/${e.tenantId}/rules`);
-    expect(await page.title()).toMatch(/^Rules · /);
+    // The org by its name (read at install), not by its id.
+    expect(await page.title()).toBe(`Rules · ${DEMO_ORG_NAME} · lead-router`);
+    expect(await page.locator('header strong').textContent()).toBe(`lead-router · ${DEMO_ORG_NAME}`);
     const active = (await e.app.storage.activeRuleset(e.tenantId))!;
     expect(await page.locator('.cm-content').textContent()).toContain('name: Salesforce demo org');
     await page.locator('#history', { hasText: 'installed with' }).waitFor();

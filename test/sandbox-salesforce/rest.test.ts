@@ -2,7 +2,12 @@
 // query/queryMore; sObject Collections with per-record errors and allOrNone; the cadence action; the
 // daily allocation in Sforce-Limit-Info; the Lead assignment rule with and without Sforce-Auto-Assign.
 import { Connection, OAuth2 } from 'jsforce';
-import { DEFAULT_SF_APP, targetEffects, toId18 } from '../../connectors/sandbox-salesforce/index.js';
+import {
+  DEFAULT_SF_APP,
+  DEMO_ORG_NAME,
+  targetEffects,
+  toId18,
+} from '../../connectors/sandbox-salesforce/index.js';
 import { API_VERSION, startSandbox, type Running } from './support.js';
 
 let env: Running;
@@ -215,6 +220,21 @@ describe('SOQL', () => {
     expect(
       (await ids(`SELECT Id FROM Lead WHERE NOT Id = '${one}'`)).filter((id) => id === one || id === two),
     ).toEqual([two]);
+  });
+
+  it('answers the org itself as its one Organization record, which the API cannot write', async () => {
+    const conn = env.connect();
+    const { records } = await conn.query<{ Id: string; Name: string }>('SELECT Id, Name FROM Organization');
+    expect(records.map((r) => [r.Id, r.Name])).toEqual([[env.demo.org.orgId, DEMO_ORG_NAME]]);
+    await expect(conn.sobject('Organization').create({ Name: 'Another' })).rejects.toMatchObject({
+      errorCode: expect.any(String),
+    });
+    await expect(
+      conn.sobject('Organization').update({ Id: env.demo.org.orgId, Name: 'Renamed' }),
+    ).rejects.toMatchObject({ errorCode: expect.any(String) });
+    expect((await conn.query<{ Name: string }>('SELECT Name FROM Organization')).records[0]?.Name).toBe(
+      DEMO_ORG_NAME,
+    );
   });
 
   it('refuses bad SOQL as Salesforce does', async () => {

@@ -8,9 +8,22 @@ import {
   encodeSalesforceTokens,
   exchangeSalesforceCode,
   parseIdentityUrl,
+  readOrganizationName,
   salesforceAuthorizeUrl,
 } from '../../../connectors/salesforce/auth.js';
-import { APP, INSTANCE, INSTALLER_ID, JSON_TYPE, LOGIN, ORG_ID, useNock } from './support.js';
+import {
+  API,
+  APP,
+  errorBody,
+  INSTANCE,
+  INSTALLER_ID,
+  JSON_TYPE,
+  LOGIN,
+  ORG_ID,
+  query,
+  record,
+  useNock,
+} from './support.js';
 
 useNock();
 
@@ -95,6 +108,33 @@ describe('exchangeSalesforceCode', () => {
       kind: 'auth',
       details: { code: 'invalid_grant' },
     });
+    scope.done();
+  });
+});
+
+describe('readOrganizationName', () => {
+  const tokens = { accessToken: 'access-1', instanceUrl: INSTANCE };
+
+  it('reads the one Organization record with the new access token, as our client', async () => {
+    const scope = nock(INSTANCE, {
+      reqheaders: { authorization: 'Bearer access-1', 'sforce-call-options': 'client=lead-router' },
+    });
+    query(scope, (q) => q === 'SELECT Name FROM Organization', [
+      record('Organization', { Name: '  Acme Corporation ' }),
+    ]);
+    expect(await readOrganizationName(tokens)).toBe('Acme Corporation');
+    scope.done();
+  });
+
+  it('answers no name, never an error, for a refusal, an empty or a malformed answer', async () => {
+    const scope = nock(INSTANCE);
+    scope
+      .get(`${API}/query`)
+      .query(true)
+      .reply(400, errorBody('INVALID_TYPE', "sObject type 'Organization' is not supported."), JSON_TYPE);
+    query(scope, () => true, []);
+    query(scope, () => true, [record('Organization', { Name: 42 })]);
+    for (let i = 0; i < 3; i++) expect(await readOrganizationName(tokens)).toBeUndefined();
     scope.done();
   });
 });
