@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { HOLD_TIMEOUT_SUBSCRIPTION, Worker } from '../../src/pipeline/worker.js';
 import { DecisionInputRepository, Storage } from '../../src/storage/index.js';
-import { changed, created, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
+import { changed, created, ENGINES, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
 
 const sandbox = useSandbox();
 
@@ -139,6 +139,52 @@ describe('Worker', () => {
     expect(env.decisions).toHaveLength(24);
     await env.close();
   });
+
+  for (const [engine, suite] of ENGINES) {
+    suite(`on ${engine}`, () => {
+      it("one process's lanes decide a tenant's batches in turn: none decides on a rotation another is about to move", async () => {
+        const env = await setup(sandbox(), { engine });
+        let reads = 0;
+        let conflicts = 0;
+        let bothRead!: () => void;
+        const second = new Promise<void>((resolve) => (bothRead = resolve));
+        /** The real storage; the first rotation read waits (up to 300 ms) for a second lane to read too. */
+        class SecondReadWaits extends Storage {
+          override async loadRoutingState(tenantId: string) {
+            const versioned = await super.loadRoutingState(tenantId);
+            reads += 1;
+            if (reads === 1) await Promise.race([second, new Promise((r) => setTimeout(r, 300))]);
+            if (reads === 2) bothRead();
+            return versioned;
+          }
+          override async commitDecisions(...args: Parameters<Storage['commitDecisions']>) {
+            const results = await super.commitDecisions(...args);
+            conflicts += results.filter((r) => r.status === 'conflict').length;
+            return results;
+          }
+        }
+        const contacts = env.demo.createContacts(10, 'import');
+        await env.enqueueCreated(contacts);
+        const worker = env.worker('lanes', {
+          storage: new SecondReadWaits(env.storage.db),
+          batchSize: 5,
+          concurrency: 2,
+        });
+        worker.start();
+        for (let i = 0; i < 500 && (await env.storage.inboxStats(TENANT)).done < 10; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        await worker.stop();
+
+        // Side by side, the second lane read the rotation before the first committed, and its whole
+        // batch was answered `conflict` and decided again.
+        expect(conflicts).toBe(0);
+        expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 10, failed: 0 });
+        for (const c of contacts) expect(env.writes('owner.set', c.id)).toHaveLength(1);
+        expect((await env.storage.loadRoutingState(TENANT)).state.pools['na']?.turn).toBe(10);
+        await env.close();
+      });
+    });
+  }
 
   it('a batch whose rotation moved before its commit is decided again on a fresh read', async () => {
     const env = await setup(sandbox());
