@@ -22,7 +22,7 @@ import { progress } from './progress.js';
 import { OrgThread, type CreatedLead, type LeadEffects } from './salesforce-org.js';
 
 /** Per-call latency the sandbox adds: a Salesforce REST round trip is rarely faster. */
-const API_LATENCY_MS = 50;
+export const API_LATENCY_MS = 50;
 const BATCH = SALESFORCE_PROFILE.batchSizes.owners;
 const DOMAINS_PER_QUERY = SALESFORCE_PROFILE.batchSizes.accountDomains;
 const GENERAL = SALESFORCE_PROFILE.buckets.general;
@@ -127,6 +127,42 @@ function lowerBoundSec(required: ReturnType<typeof requiredCalls>): number {
 
 const KINDS = ['owners', 'tasks', 'cadences', 'notes'] as const;
 
+/**
+ * A burst's figures from the org's write log: from the leads' creation to the last write made for them,
+ * against the least time the required calls take; the first owner write (the cold start: one-time
+ * reads before it); leads never given an owner, and leads written to twice.
+ */
+export function burstFigures(
+  leads: readonly CreatedLead[],
+  createdAt: number,
+  effects: readonly LeadEffects[],
+  accepted: Record<string, number>,
+) {
+  const finishedAt = effects
+    .flatMap((e) => KINDS.flatMap((k) => e[k]))
+    .reduce((a, b) => Math.max(a, b), -Infinity);
+  const elapsedSec = (finishedAt - createdAt) / 1000;
+  const firstOwnerAt = effects.flatMap((e) => e.owners).reduce((a, b) => Math.min(a, b), Infinity);
+  const required = requiredCalls(leads, effects);
+  const lowerBound = lowerBoundSec(required);
+  const ownerTask = (accepted['collections.update'] ?? 0) + (accepted['collections.create'] ?? 0);
+  return {
+    elapsedSec: round(elapsedSec, 2),
+    firstOwnerSec: round((firstOwnerAt - createdAt) / 1000, 2),
+    lowerBoundSec: round(lowerBound, 2),
+    ratio: round(elapsedSec / lowerBound, 2),
+    apiCallsPerLead: round(totalCalls(accepted) / leads.length, 4),
+    /** Collections updates (owners) and creates (tasks, notes) per lead. */
+    ownerTaskCallsPerLead: round(ownerTask / leads.length, 4),
+    lost: effects.filter((e) => e.owners.length === 0).length,
+    duplicates: effects.filter((e) => KINDS.some((k) => e[k].length > 1)).length,
+    enrolled: effects.filter((e) => e.cadences.length > 0).length,
+    required,
+    calls: accepted,
+    apiLatencyMs: API_LATENCY_MS,
+  };
+}
+
 async function burst(n: number) {
   const s = await start();
   try {
@@ -143,37 +179,15 @@ async function burst(n: number) {
     bar.done();
     const wallSec = (performance.now() - wallStart) / 1000;
     const { leads: effects } = await s.org.ask({ kind: 'effects' });
-    const finishedAt = effects
-      .flatMap((e) => KINDS.flatMap((k) => e[k]))
-      .reduce((a, b) => Math.max(a, b), -Infinity);
-    const elapsedSec = (finishedAt - createdAt) / 1000;
-    // The cold start: one-time reads (directory, describes, cadence list) before the first owner write.
-    const firstOwnerAt = effects.flatMap((e) => e.owners).reduce((a, b) => Math.min(a, b), Infinity);
-    const lost = effects.filter((e) => e.owners.length === 0).length;
-    const duplicates = effects.filter((e) => KINDS.some((k) => e[k].length > 1)).length;
     const { accepted } = await s.org.ask({ kind: 'calls' });
-    const required = requiredCalls(leads, effects);
-    const lowerBound = lowerBoundSec(required);
-    const ownerTask = (accepted['collections.update'] ?? 0) + (accepted['collections.create'] ?? 0);
     const dead = await s.app.storage.deadLetters(s.tenantId, n);
+    const figures = burstFigures(leads, createdAt, effects, accepted);
     return {
       leads: n,
-      elapsedSec: round(elapsedSec, 2),
+      ...figures,
       wallSec: round(wallSec, 2),
       creationSec: round((createdAt - t0) / 1000, 2),
-      firstOwnerSec: round((firstOwnerAt - createdAt) / 1000, 2),
-      lowerBoundSec: round(lowerBound, 2),
-      ratio: round(elapsedSec / lowerBound, 2),
-      apiCallsPerLead: round(totalCalls(accepted) / n, 4),
-      /** Collections updates (owners) and creates (tasks, notes) per lead. */
-      ownerTaskCallsPerLead: round(ownerTask / n, 4),
-      lost,
-      duplicates,
-      enrolled: effects.filter((e) => e.cadences.length > 0).length,
       deadLetters: dead.length,
-      required,
-      calls: accepted,
-      apiLatencyMs: API_LATENCY_MS,
     };
   } finally {
     await stop(s);

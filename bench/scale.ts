@@ -2,16 +2,22 @@
 // (one web intake, the sandbox CRM in this process). Prints one JSON line on stdout comparing them:
 // elapsed, throughput, the lower bound from the portal's rate budget, ratio, 429s, lost, duplicates.
 // Progress goes to stderr. Needs the PostgreSQL and Redis of TEST_DATABASE_URL / TEST_REDIS_URL.
+// `--crm salesforce`: one Salesforce org's burst instead (bench/scale-salesforce.ts).
 import { totalCalls } from '../connectors/sandbox/index.js';
 import { startCluster } from '../test/support/cluster.js';
 import { pgAndRedisMissing } from '../test/support/services.js';
 import { lowerBoundSec, requiredCalls, round } from './lower-bound.js';
 import { progress } from './progress.js';
+import { salesforceScale } from './scale-salesforce.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i] ?? '', process.argv[i + 1] ?? '');
-const LEADS = Number(args.get('--leads') ?? 1_000);
-const WORKER_COUNTS = (args.get('--workers') ?? '1,4').split(',').map(Number);
+const CRM = args.get('--crm') ?? 'hubspot';
+const LEADS = Number(args.get('--leads') ?? (CRM === 'salesforce' ? 10_000 : 1_000));
+// Salesforce's burst is bound by the app's CPU, not a rate budget: more workers than cores only queue.
+const WORKER_COUNTS = (args.get('--workers') ?? (CRM === 'salesforce' ? '1,2' : '1,4'))
+  .split(',')
+  .map(Number);
 // Every lead is enrolled in a sequence (one call each): the portal's budget, not CPU, is the limit.
 const RULES = args.get('--rules') ?? 'test/fixtures/scale/rules-with-sequences.yaml';
 const BUDGET = 110;
@@ -19,10 +25,16 @@ if (!Number.isInteger(LEADS) || LEADS <= 0)
   throw new Error(`--leads must be a positive integer, got ${LEADS}`);
 if (WORKER_COUNTS.some((n) => !Number.isInteger(n) || n <= 0))
   throw new Error(`--workers must list positive integers, e.g. 1,4`);
+if (CRM !== 'hubspot' && CRM !== 'salesforce')
+  throw new Error(`--crm must be hubspot or salesforce, got ${CRM}`);
 const missing = pgAndRedisMissing('bench:scale');
 if (missing !== null) {
   process.stderr.write(`bench:scale needs PostgreSQL and Redis: ${missing}\n`);
   process.exit(2);
+}
+if (CRM === 'salesforce') {
+  process.stdout.write(`${JSON.stringify(await salesforceScale(LEADS, WORKER_COUNTS))}\n`);
+  process.exit(0);
 }
 
 async function run(workers: number) {

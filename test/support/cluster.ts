@@ -97,7 +97,8 @@ export interface InstalledPortal {
   tenantId: string;
 }
 
-class ManagedProcess implements AppProcess {
+/** An app process (`src/main.ts`) with its own environment, its stderr kept in `<dir>/<name>.log`. */
+export class ManagedProcess implements AppProcess {
   private child: ChildProcess | undefined;
   private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({
     code: null,
