@@ -56,6 +56,8 @@ async function start(): Promise<Started> {
     },
   });
   const config = loadConfig({
+    // The sandbox org's demo rules, named as a real deployment must name its own.
+    RULES: 'rules/salesforce-demo/rules.yaml',
     SALESFORCE_CLIENT_ID: org.ready.clientId,
     SALESFORCE_CLIENT_SECRET: org.ready.clientSecret,
     SALESFORCE_LOGIN_URL: org.ready.url,

@@ -47,6 +47,8 @@ async function startCluster(workers: number, log: (line: string) => void): Promi
     DATABASE_SCHEMA: schema.name,
     REDIS_URL,
     REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+    // The sandbox org's demo rules, named as a real deployment must name its own.
+    RULES: 'rules/salesforce-demo/rules.yaml',
     SALESFORCE_CLIENT_ID: org.ready.clientId,
     SALESFORCE_CLIENT_SECRET: org.ready.clientSecret,
     SALESFORCE_LOGIN_URL: org.ready.url,

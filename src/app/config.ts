@@ -44,7 +44,7 @@ const envSchema = z.object({
    * `salesforce`. With real apps configured, the CRMs are those whose credentials are set.
    */
   CRM: z.enum(['hubspot', 'salesforce']).optional(),
-  /** Unset: the sandbox CRM's demo rules (rules/hubspot-demo or rules/salesforce-demo). */
+  /** Unset: the sandbox CRM's demo rules (rules/hubspot-demo or rules/salesforce-demo); required with a real app. */
   RULES: z.string().optional(),
   /** Unset: the rule set's own team (inline, or a `team.yaml` beside the rule file). */
   TEAM: z.string().optional(),
@@ -307,9 +307,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `ROLE=${e.ROLE} needs DATABASE_URL (PostgreSQL): separate web and worker processes share work through it`,
     );
   }
+  const realApp = `a real ${hubspot !== undefined ? 'HubSpot' : 'Salesforce'} app`;
   if (real && e.TOKEN_ENCRYPTION_KEY === undefined) {
+    throw new ConfigError(`TOKEN_ENCRYPTION_KEY is required with ${realApp} (32 bytes, hex or base64)`);
+  }
+  // The demo rules route to the sandbox's reps and queues: in a real CRM they would send every lead to
+  // people and queues it does not have.
+  if (real && (e.RULES ?? '') === '') {
     throw new ConfigError(
-      `TOKEN_ENCRYPTION_KEY is required with a real ${hubspot !== undefined ? 'HubSpot' : 'Salesforce'} app (32 bytes, hex or base64)`,
+      `RULES is required with ${realApp}: the demo rules route to the sandbox's reps and queues. Point RULES (and TEAM) at your own rule file, e.g. a copy of rules/saas-inbound/rules.yaml; \`npm run cli -- validate <file>\` checks it`,
     );
   }
   // The audit trail outlives what it explains: while a lead's decision is kept it is never routed twice.
@@ -330,14 +336,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     role: e.ROLE,
     port: e.PORT,
     host: e.HOST,
-    publicUrl: e.PUBLIC_URL,
+    // Links are built as `${publicUrl}/path`: a trailing slash would make them `//path` (a 404).
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     databaseUrl: e.DATABASE_URL === '' ? undefined : e.DATABASE_URL,
     databaseSchema: e.DATABASE_SCHEMA,
     dataDir: e.DATA_DIR,
     rulesPath:
-      e.RULES === undefined || e.RULES === ''
-        ? `rules/${sandboxCrm === 'salesforce' || (salesforce !== undefined && hubspot === undefined) ? 'salesforce' : 'hubspot'}-demo/rules.yaml`
-        : e.RULES,
+      e.RULES === undefined || e.RULES === '' ? `rules/${sandboxCrm ?? 'hubspot'}-demo/rules.yaml` : e.RULES,
     teamPath: e.TEAM === '' ? undefined : e.TEAM,
     encryptionKey: e.TOKEN_ENCRYPTION_KEY,
     oldEncryptionKeys: e.TOKEN_ENCRYPTION_KEYS_OLD,

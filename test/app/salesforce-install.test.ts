@@ -65,6 +65,8 @@ beforeAll(async () => {
     },
   });
   const config = loadConfig({
+    // The sandbox org's demo rules, named as a real deployment must name its own.
+    RULES: 'rules/salesforce-demo/rules.yaml',
     SALESFORCE_CLIENT_ID: CLIENT_ID,
     SALESFORCE_CLIENT_SECRET: CLIENT_SECRET,
     SALESFORCE_LOGIN_URL: sfUrl,

@@ -59,6 +59,8 @@ describeNeeding(['postgres'])('two instances sharing one Salesforce org on Postg
         REDIS_URL,
         REDIS_KEY_PREFIX: uniqueRedisPrefix(),
         TOKEN_ENCRYPTION_KEY: 'cd'.repeat(32),
+        // The sandbox org's demo rules, named as a real deployment must name its own.
+        RULES: 'rules/salesforce-demo/rules.yaml',
         SALESFORCE_CLIENT_ID: CLIENT_ID,
         SALESFORCE_CLIENT_SECRET: CLIENT_SECRET,
         SALESFORCE_LOGIN_URL: sfUrl,

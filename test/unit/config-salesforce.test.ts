@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../../src/app/config.js';
 const KEY = 'ab'.repeat(32);
 const HUBSPOT = { HUBSPOT_CLIENT_ID: 'h', HUBSPOT_CLIENT_SECRET: 'hs', HUBSPOT_APP_ID: '1' };
 const SALESFORCE = { SALESFORCE_CLIENT_ID: 'key', SALESFORCE_CLIENT_SECRET: 'secret' };
+const RULES = 'rules/ours/rules.yaml';
 
 describe('CRM configuration', () => {
   it('runs the HubSpot sandbox by default, the Salesforce one with CRM=salesforce, each with its demo rules', () => {
@@ -23,17 +24,18 @@ describe('CRM configuration', () => {
   });
 
   it('serves a real Salesforce org, HubSpot, or both, from the variables set', () => {
-    expect(loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY })).toMatchObject({
+    expect(loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, RULES })).toMatchObject({
       sandboxCrm: undefined,
       hubspot: undefined,
       salesforce: { clientId: 'key', clientSecret: 'secret', loginUrl: 'https://login.salesforce.com' },
-      rulesPath: 'rules/salesforce-demo/rules.yaml',
+      rulesPath: RULES,
     });
     const both = loadConfig({
       ...HUBSPOT,
       ...SALESFORCE,
       SALESFORCE_LOGIN_URL: 'https://test.salesforce.com/',
       TOKEN_ENCRYPTION_KEY: KEY,
+      RULES,
     });
     expect(both).toMatchObject({
       sandboxCrm: undefined,
@@ -41,15 +43,33 @@ describe('CRM configuration', () => {
     });
     expect(both.hubspot).toBeDefined();
     // A public client (PKCE only) needs no secret.
-    expect(loadConfig({ SALESFORCE_CLIENT_ID: 'key', TOKEN_ENCRYPTION_KEY: KEY }).salesforce).toEqual({
+    expect(loadConfig({ SALESFORCE_CLIENT_ID: 'key', TOKEN_ENCRYPTION_KEY: KEY, RULES }).salesforce).toEqual({
       clientId: 'key',
       clientSecret: undefined,
       loginUrl: 'https://login.salesforce.com',
     });
     expect(
-      loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, SALESFORCE_API_USAGE_SLOWDOWN: '0.6' })
+      loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, RULES, SALESFORCE_API_USAGE_SLOWDOWN: '0.6' })
         .salesforceUsageSlowdown,
     ).toBe(0.6);
+  });
+
+  it('refuses a real app without RULES: the demo rules would route real leads to the sandbox reps', () => {
+    expect(() => loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY })).toThrow(
+      /RULES is required with a real Salesforce app/,
+    );
+    expect(() => loadConfig({ ...HUBSPOT, TOKEN_ENCRYPTION_KEY: KEY, RULES: '' })).toThrow(
+      /RULES is required with a real HubSpot app/,
+    );
+  });
+
+  it('takes PUBLIC_URL without its trailing slash, so links built on it have one slash', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://router.example.com/' }).publicUrl).toBe(
+      'https://router.example.com',
+    );
+    expect(loadConfig({ PUBLIC_URL: 'https://example.com/router//' }).publicUrl).toBe(
+      'https://example.com/router',
+    );
   });
 
   it.each([
@@ -77,7 +97,7 @@ describe('CRM configuration', () => {
   });
 
   it('lets web and worker processes serve Salesforce orgs over PostgreSQL', () => {
-    const env = { ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, DATABASE_URL: 'postgres://db/x' };
+    const env = { ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, RULES, DATABASE_URL: 'postgres://db/x' };
     expect(loadConfig({ ...env, ROLE: 'web' }).role).toBe('web');
     expect(loadConfig({ ...env, ROLE: 'worker' }).role).toBe('worker');
   });
