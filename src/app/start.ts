@@ -678,6 +678,10 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         ? undefined
         : salesforceCanvasVerifier(salesforceApp.clientSecret),
   };
+  if (salesforceApp !== undefined && salesforceApp.clientSecret === undefined)
+    logger.warn(
+      'SALESFORCE_CLIENT_SECRET is not set: the settings tab cannot open inside Salesforce (a canvas request is signed with the consumer secret); installs and routing work without it',
+    );
 
   const server = createServer({
     settings,

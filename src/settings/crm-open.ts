@@ -20,12 +20,22 @@ export interface CrmOpenDeps {
   access: SettingsAccess;
   storage: Pick<Storage, 'findTenant'>;
   clock: () => number;
-  /** Checks a signed form (Salesforce: `signed_request`); null when it is not one. */
+  /** Checks a signed form (Salesforce: `signed_request`); null when it is not one. Absent: the server
+   * cannot check one (no consumer secret). */
   verifyCrmForm?: ((form: URLSearchParams) => CrmCaller | null) | undefined;
 }
 
 /** A Salesforce canvas app's URL: `<PUBLIC_URL>/settings/crm-open`. */
 export const CRM_OPEN_PATH = '/settings/crm-open';
+
+function refuse(res: Response, status: number, why: string): void {
+  res
+    .status(status)
+    .type('html')
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>lead-router settings</title></head><body><main><h1>lead-router settings</h1><p>${escapeHtml(why)}</p></main></body></html>`,
+    );
+}
 
 export function crmOpenRouter(deps: CrmOpenDeps): Router {
   const router = Router();
@@ -37,16 +47,19 @@ export function crmOpenRouter(deps: CrmOpenDeps): Router {
       const body: unknown = req.body;
       if (typeof body === 'object' && body !== null)
         for (const [k, v] of Object.entries(body)) if (typeof v === 'string') form.set(k, v);
-      const caller = deps.verifyCrmForm?.(form) ?? null;
+      if (deps.verifyCrmForm === undefined) {
+        refuse(
+          res,
+          503,
+          "This server cannot check a Salesforce canvas request: set SALESFORCE_CLIENT_SECRET (the connected app's consumer secret) where lead-router runs, and restart it.",
+        );
+        return;
+      }
+      const caller = deps.verifyCrmForm(form);
       const tenant =
         caller === null ? null : await deps.storage.findTenant(caller.provider, caller.externalId);
       if (caller === null || tenant === null || tenant.uninstalledAt !== null) {
-        res
-          .status(401)
-          .type('html')
-          .send(
-            `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>lead-router settings</title></head><body><main><h1>lead-router settings</h1><p>${escapeHtml('Open this tab from your CRM, in an org that installed the app.')}</p></main></body></html>`,
-          );
+        refuse(res, 401, 'Open this tab from your CRM, in an org that installed the app.');
         return;
       }
       res
