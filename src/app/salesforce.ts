@@ -69,11 +69,24 @@ export function salesforceTokenStore(storage: Storage, clock: () => number): Sal
 }
 
 /**
+ * Refusals of a refresh that leave the grant standing: the org's policy turned the integration user
+ * away (outside its login hours or IP ranges, or not among the connected app's pre-authorized users).
+ * Once the admin fixes the policy the stored tokens work again, so they must not be deleted.
+ */
+const POLICY_REFUSAL = /ip restricted|login hours|hasn't approved|not approved/i;
+
+/**
  * Salesforce refused the refresh token for good (`400 {"error":"invalid_grant"}`): the grant was
  * revoked (the app uninstalled or blocked) or it expired under the org's refresh token policy.
  */
 export function isRevokedSalesforceGrant(error: unknown): boolean {
-  return error instanceof CrmError && error.kind === 'auth' && error.details.code === 'invalid_grant';
+  return (
+    error instanceof CrmError &&
+    error.kind === 'auth' &&
+    error.details.code === 'invalid_grant' &&
+    // The token endpoint's error_description is in the message.
+    !POLICY_REFUSAL.test(error.message)
+  );
 }
 
 /** An org's daily API usage, and how its work is paced because of it. */

@@ -12,7 +12,12 @@ import {
   DEFAULT_SF_APP,
   type SalesforceSandbox,
 } from '../../../connectors/sandbox-salesforce/index.js';
-import { salesforceTokenStore, salesforceWiring } from '../../../src/app/salesforce.js';
+import { crmErrorFromJsforce } from '../../../connectors/salesforce/errors.js';
+import {
+  isRevokedSalesforceGrant,
+  salesforceTokenStore,
+  salesforceWiring,
+} from '../../../src/app/salesforce.js';
 import { openStorage, type Storage, type Tenant } from '../../../src/storage/index.js';
 
 let sf: SalesforceSandbox;
@@ -88,6 +93,19 @@ it('tells a revoked grant from a live one', async () => {
   const oauth2 = new OAuth2({ loginUrl: url, clientId: app.clientId });
   await oauth2.revokeToken((await stored()).refreshToken);
   expect(await wiring().grantRevoked(tenant)).toBe(true);
+});
+
+it.each([
+  ['expired access/refresh token', true],
+  ['inactive user', true],
+  ['IP restricted or invalid login hours', false],
+  ["user hasn't approved this consumer", false],
+])('a refresh refused with invalid_grant "%s": revoked (tokens deleted) %s', (description, revoked) => {
+  // As jsforce's OAuth2 throws a token endpoint's error: its name is `error`, its message the description.
+  const refused = Object.assign(new Error(description), { name: 'invalid_grant' });
+  const error = crmErrorFromJsforce(refused, { call: 'token refresh', write: false });
+  expect(error?.kind).toBe('auth');
+  expect(isRevokedSalesforceGrant(error)).toBe(revoked);
 });
 
 it('hands a tenant without tokens to the credential hooks', async () => {
