@@ -273,14 +273,15 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const { source: rulesSource, ruleSet, team, teamSource, teamText } = await readRules(config);
   const stops: (() => Promise<void> | void)[] = [];
   // SQLite and the sandbox's data live in DATA_DIR, which one app holds at a time. Holding it on SQLite
-  // (which runs only as ROLE=all: one process) makes this worker the only one on its database.
+  // (which runs only as ROLE=all: one process) makes this process the only one on its database: its
+  // worker and its stream intake take a crashed predecessor's leases at once.
   const usesDataDir = config.sandboxCrm !== undefined || config.databaseUrl === undefined;
   let lock: DataDirLock | undefined;
   if (usesDataDir) {
     await ensureDataDir(config.dataDir);
     lock = await lockDataDir(config.dataDir);
   }
-  const soleWorker = lock !== undefined && options.storage === undefined && config.databaseUrl === undefined;
+  const soleProcess = lock !== undefined && options.storage === undefined && config.databaseUrl === undefined;
   let storage: Storage;
   try {
     storage = options.storage ?? (await openStorageOrExplain(config));
@@ -518,6 +519,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           holder: `intake-${process.pid}-${randomBytes(3).toString('hex')}`,
           logger,
           clock,
+          sole: soleProcess,
           // A worker in this process starts on the events at once instead of at its next poll (it is
           // created below, before any stream is read).
           onEnqueued: () => worker?.wake(),
@@ -603,7 +605,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         tenantIdleMs: config.tenantIdleMs,
         maxTenants: config.tenantCacheMax,
         accountCacheTtlMs: config.accountCacheTtlMs,
-        soleWorker,
+        soleWorker: soleProcess,
         clock,
         logger,
         onOwnerWritten: (tenantId, leadCreatedAt) =>

@@ -1,8 +1,8 @@
 // Pulled intakes (a CRM event stream, such as Salesforce Change Data Capture) feed the same inbox as
 // pushed webhooks. Exactly one process reads each tenant's channel: it holds a lease in the database,
-// renews it while alive, and another process takes the channel over once the lease expires. What the
-// stream delivers is recorded in the inbox first; only then does the stored position move, and only
-// while this process still holds the lease.
+// renews it while alive, and another process takes the channel over once the lease expires (the only
+// process on its database, at once). What the stream delivers is recorded in the inbox first; only then
+// does the stored position move, and only while this process still holds the lease.
 import type { ConnectorProfile, CrmEvent } from '../../connectors/connector.js';
 import type {
   OpenedStream,
@@ -22,6 +22,11 @@ export interface StreamIntakeOptions {
   logger: Logger;
   /** How long a lease lasts unrenewed (30 s): a dead holder's channel is taken over after this. */
   leaseMs?: number;
+  /**
+   * This process is the only one on its database (one app on a SQLite file it holds): a lease held by
+   * another can only be a crashed predecessor's, taken over at once instead of after `leaseMs`.
+   */
+  sole?: boolean;
   clock?: () => number;
   /** Events were recorded in the inbox (a worker in this process starts on them at once). */
   onEnqueued?: () => void;
@@ -125,6 +130,15 @@ export class StreamIntake {
     let held: boolean;
     try {
       held = await streams.takeLease(c.tenantId, c.channel, holder, this.leaseMs, now);
+      if (!held && this.options.sole === true) {
+        const previous = await streams.takeOverLease(c.tenantId, c.channel, holder, this.leaseMs, now);
+        if (previous !== null)
+          logger.info('took over the stream lease of a previous run', {
+            ...this.meta(c),
+            previousHolder: previous,
+          });
+        held = true;
+      }
     } catch (error) {
       logger.warn('stream lease not renewed', { ...this.meta(c), error: String(error) });
       // Unsure whether it is still ours: past its end, another process may read the channel.

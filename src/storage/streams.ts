@@ -1,8 +1,8 @@
 // Pulled event streams (Salesforce Change Data Capture): who reads a tenant's channel, and where it
 // resumes. One process per tenant and channel holds the lease and renews it while alive; when it dies
-// the lease expires and another takes it over. The cursor moves only after the events it covers are in
-// the inbox, and only while its writer still holds the lease, so a stream resumed elsewhere never
-// starts past an event that was not recorded.
+// the lease expires and another takes it over (the only process on its database takes it at once). The
+// cursor moves only after the events it covers are in the inbox, and only while its writer still holds
+// the lease, so a stream resumed elsewhere never starts past an event that was not recorded.
 import { classifyConstraint, type Db } from './db.js';
 import { StorageError } from './errors.js';
 
@@ -68,6 +68,34 @@ export class StreamRepository {
     } catch (error) {
       throw classifyConstraint(error);
     }
+  }
+
+  /**
+   * Takes the lease for `holder` even while another holder's has not expired: only for the one process
+   * on its database, where that holder can only be a dead predecessor. Returns that holder, or null when
+   * the lease was free or `holder`'s already.
+   */
+  async takeOverLease(
+    tenantId: string,
+    channel: string,
+    holder: string,
+    ttlMs: number,
+    now: number,
+  ): Promise<string | null> {
+    return this.db.transaction(async (tx) => {
+      const previous = await tx.get<{ holder: string }>(
+        `SELECT holder FROM stream_leases
+         WHERE tenant_id = ? AND channel = ? AND holder <> ? AND expires_at > ?${tx.dialect.rowLock}`,
+        [tenantId, channel, holder, now],
+      );
+      await tx.run('DELETE FROM stream_leases WHERE tenant_id = ? AND channel = ? AND holder <> ?', [
+        tenantId,
+        channel,
+        holder,
+      ]);
+      await new StreamRepository(tx).takeLease(tenantId, channel, holder, ttlMs, now);
+      return previous?.holder ?? null;
+    });
   }
 
   /** Gives the lease up (a clean stop), so another process need not wait for it to expire. */

@@ -1,7 +1,8 @@
 // The pulled intake's lease and sink, on every engine, with two app processes sharing one database:
 // exactly one reads a tenant's channel; when it dies (no more renewals) the other takes the channel over
-// and resumes where the first one's recorded events end. Creations are recorded; changes only when they
-// bring a field a held lead waits for.
+// and resumes where the first one's recorded events end — once the lease lapses, or at once for the only
+// process on its database. Creations are recorded; changes only when they bring a field a held lead
+// waits for.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,9 +10,10 @@ import { join } from 'node:path';
 import type { CrmEvent } from '../../connectors/connector.js';
 import type { OpenedStream, PulledIntake, StreamResume, StreamSink } from '../../connectors/pulled-intake.js';
 import { createLogger } from '../../src/log.js';
-import { StreamIntake } from '../../src/pipeline/stream-intake.js';
+import { StreamIntake, type StreamIntakeOptions } from '../../src/pipeline/stream-intake.js';
 import { openStorage, StreamRepository, type Storage } from '../../src/storage/index.js';
 import { addTenant, createPgSchema, describeNeeding, PG_URL, T0 } from '../storage/helpers.js';
+import { capturingLogger } from '../support/logs.js';
 
 const A = 'tenant-a';
 const CHANNEL = '/data/LeadChangeEvent';
@@ -108,14 +110,18 @@ for (const [name, makeShared, suite] of engines) {
       await shared.cleanup();
     });
 
-    function intake(storage: Storage, holder: string, onEnqueued?: () => void): StreamIntake {
+    function intake(
+      storage: Storage,
+      holder: string,
+      over: Partial<Pick<StreamIntakeOptions, 'onEnqueued' | 'sole' | 'logger'>> = {},
+    ): StreamIntake {
       const i = new StreamIntake({
         storage,
         streams: new StreamRepository(storage.db),
         holder,
         logger,
         leaseMs: LEASE,
-        ...(onEnqueued === undefined ? {} : { onEnqueued }),
+        ...over,
       });
       intakes.push(i);
       return i;
@@ -162,6 +168,43 @@ for (const [name, makeShared, suite] of engines) {
       expect((await new StreamRepository(s2.db).cursor(A, CHANNEL))?.replayId).toBe('13');
     });
 
+    /** What a process killed while reading leaves: its lease, ending `leaseMs` from now, and its position. */
+    async function leftByDeadHolder(storage: Storage, leaseMs: number): Promise<void> {
+      const streams = new StreamRepository(storage.db);
+      expect(await streams.takeLease(A, CHANNEL, 'intake-dead', leaseMs, Date.now())).toBe(true);
+      expect(
+        await streams.advance(A, CHANNEL, 'intake-dead', { replayId: '12', replayAt: T0 }, Date.now()),
+      ).toBe(true);
+    }
+
+    it('the only process on its database takes a dead predecessor’s lease at once, from the stored position', async () => {
+      const [s1] = stores as [Storage];
+      await leftByDeadHolder(s1, 60_000);
+      const { logger: captured, records } = capturingLogger();
+      const src = new ScriptedIntake();
+      intake(s1, 'restarted', { sole: true, logger: captured }).add(A, CUSTOM_FIELDS_ONLY, src);
+      // Long before the predecessor's lease ends: only a takeover opens the stream.
+      const live = await until('the restarted process reading', () => src.live);
+      expect(live.resume).toMatchObject({ replayId: '12', replayAt: T0 });
+      expect(await new StreamRepository(s1.db).leaseHolder(A, CHANNEL, Date.now())).toBe('restarted');
+      expect(
+        records().filter((l) => l['message'] === 'took over the stream lease of a previous run'),
+      ).toEqual([expect.objectContaining({ tenantId: A, channel: CHANNEL, previousHolder: 'intake-dead' })]);
+    });
+
+    it('a process sharing its database waits for another holder’s lease to lapse', async () => {
+      const [s1, s2] = stores as [Storage, Storage];
+      const lapses = Date.now() + LEASE * 3;
+      await leftByDeadHolder(s1, LEASE * 3);
+      const src = new ScriptedIntake();
+      intake(s2, 'p2').add(A, CUSTOM_FIELDS_ONLY, src);
+      await new Promise((r) => setTimeout(r, LEASE * 2));
+      expect(src.opened).toHaveLength(0);
+      const live = await until('p2 reading', () => src.live);
+      expect(Date.now()).toBeGreaterThanOrEqual(lapses);
+      expect(live.resume).toMatchObject({ replayId: '12' });
+    });
+
     it('a process that lost the lease records its events but moves nothing', async () => {
       const [s1, s2] = stores as [Storage, Storage];
       const src = new ScriptedIntake();
@@ -186,7 +229,7 @@ for (const [name, makeShared, suite] of engines) {
       const seen: Promise<number>[] = [];
       const inboxRows = async (): Promise<number> => (await s1.db.all('SELECT id FROM inbox')).length;
       const src = new ScriptedIntake();
-      intake(s1, 'p1', () => seen.push(inboxRows())).add(A, CUSTOM_FIELDS_ONLY, src);
+      intake(s1, 'p1', { onEnqueued: () => seen.push(inboxRows()) }).add(A, CUSTOM_FIELDS_ONLY, src);
       const live = await until('reading', () => src.live);
       const unheldChange: CrmEvent = {
         eventId: '30:00QX',

@@ -1,5 +1,6 @@
 // Stream leases and cursors, on every engine: one holder per tenant and channel, taken over only once
-// the holder's lease expires; the cursor moves only for the lease's holder, and coverage never back.
+// the holder's lease expires (or at once by the only process on its database); the cursor moves only for
+// the lease's holder, and coverage never back.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { StorageError, StreamRepository, type Storage } from '../../src/storage/index.js';
 import { ENGINES, T0, addTenant } from './helpers.js';
@@ -53,6 +54,24 @@ for (const [name, engine, suite] of ENGINES) {
         expect(await streams.releaseLease(A, LEADS, 'p2')).toBe(false);
         expect(await streams.releaseLease(A, LEADS, 'p1')).toBe(true);
         expect(await streams.takeLease(A, LEADS, 'p2', TTL, T0 + 1)).toBe(true);
+      });
+
+      it('is taken over from a holder whose lease has not expired, naming that holder', async () => {
+        expect(await streams.takeLease(A, LEADS, 'dead', TTL, T0)).toBe(true);
+        expect(await streams.advance(A, LEADS, 'dead', { replayId: '7', replayAt: T0 }, T0)).toBe(true);
+        expect(await streams.takeOverLease(A, LEADS, 'p1', TTL, T0 + 1)).toBe('dead');
+        expect(await streams.leaseHolder(A, LEADS, T0 + 2)).toBe('p1');
+        // Its holder now, the cursor where the predecessor left it, which moves it no more.
+        expect(await streams.takeLease(A, LEADS, 'p1', TTL, T0 + 10_000)).toBe(true);
+        expect(await streams.advance(A, LEADS, 'dead', { replayId: '8' }, T0 + 3)).toBe(false);
+        expect(await streams.cursor(A, LEADS)).toMatchObject({ replayId: '7', replayAt: T0 });
+        // Free, expired or its own: taken (or renewed) with no predecessor named.
+        expect(await streams.takeOverLease(A, LEADS, 'p1', TTL, T0 + 20_000)).toBeNull();
+        expect(await streams.leaseHolder(A, LEADS, T0 + 20_000 + TTL - 1)).toBe('p1');
+        expect(await streams.takeOverLease(A, CONTACTS, 'p1', TTL, T0)).toBeNull();
+        await streams.takeLease(B, LEADS, 'dead', TTL, T0);
+        expect(await streams.takeOverLease(B, LEADS, 'p1', TTL, T0 + TTL)).toBeNull();
+        expect(await streams.leaseHolder(B, LEADS, T0 + TTL)).toBe('p1');
       });
 
       it('of racing takers goes to exactly one', async () => {
