@@ -13,12 +13,21 @@ import type {
 } from './types.js';
 
 const timeFormats = new Map<string, Intl.DateTimeFormat>();
+/**
+ * Per zone, the last minute rendered and its text: formatToParts costs tens of microseconds, and a
+ * burst's tasks fall due in the same few minutes. Zone offsets change on whole minutes, so a minute has
+ * one text.
+ */
+const lastMinute = new Map<string, { minute: number; text: string }>();
 
 /**
  * `2026-11-23 10:45 CET` in the given zone (UTC when none), for due times in lines and notes: a time
  * without its date and zone reads like the past to anyone in another zone or on another day.
  */
 export function localDateTime(ms: number, timezone = 'UTC'): string {
+  const minute = Math.floor(ms / 60_000);
+  const last = lastMinute.get(timezone);
+  if (last?.minute === minute) return last.text;
   let fmt = timeFormats.get(timezone);
   if (fmt === undefined) {
     fmt = new Intl.DateTimeFormat('en-GB', {
@@ -35,7 +44,9 @@ export function localDateTime(ms: number, timezone = 'UTC'): string {
   }
   const part: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {};
   for (const p of fmt.formatToParts(new Date(ms))) part[p.type] = p.value;
-  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute} ${part.timeZoneName}`;
+  const text = `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute} ${part.timeZoneName}`;
+  lastMinute.set(timezone, { minute, text });
+  return text;
 }
 
 function show(v: LeadValue | undefined): string {

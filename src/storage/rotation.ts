@@ -133,22 +133,50 @@ export class RotationRepository {
       }
       applied += 1;
     }
-    for (const { entry, from, to } of writes.values()) {
-      const json = JSON.stringify(entry.value);
-      const r =
-        from === 0
-          ? await tx.run(
-              `INSERT INTO rotation_state (tenant_id, kind, name, state, version, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-              [tenantId, entry.kind, entry.name, json, to, now],
-            )
-          : await tx.run(
-              `UPDATE rotation_state SET state = ?, version = ?, updated_at = ?
-               WHERE tenant_id = ? AND kind = ? AND name = ? AND version = ?`,
-              [json, to, now, tenantId, entry.kind, entry.name, from],
-            );
-      // Only a new entry can get here unwritten: another commit inserted it since our read.
-      if (r.changes !== 1) throw new Rollback();
+    // One statement for the new entries and one for the stored ones (a commit names a pool and a rep
+    // per decision: one statement each was a round trip each on PostgreSQL).
+    const all = [...writes.values()];
+    const inserts = all.filter((w) => w.from === 0);
+    const updates = all.filter((w) => w.from !== 0);
+    if (inserts.length > 0) {
+      const r = await tx.run(
+        `INSERT INTO rotation_state (tenant_id, kind, name, state, version, updated_at)
+         VALUES ${inserts.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
+        inserts.flatMap(({ entry, to }) => [
+          tenantId,
+          entry.kind,
+          entry.name,
+          JSON.stringify(entry.value),
+          to,
+          now,
+        ]),
+      );
+      // Another commit inserted one of them since our read.
+      if (r.changes !== inserts.length) throw new Rollback();
+    }
+    if (updates.length > 0) {
+      // Typed in every row: PostgreSQL infers a VALUES list's column types from untyped parameters.
+      const r = await tx.run(
+        `WITH written (kind, name, state, version_from, version_to) AS (
+           VALUES ${updates.map(() => '(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))').join(', ')})
+         UPDATE rotation_state SET state = written.state, version = written.version_to, updated_at = ?
+         FROM written
+         WHERE rotation_state.tenant_id = ? AND rotation_state.kind = written.kind
+           AND rotation_state.name = written.name AND rotation_state.version = written.version_from`,
+        [
+          ...updates.flatMap(({ entry, from, to }) => [
+            entry.kind,
+            entry.name,
+            JSON.stringify(entry.value),
+            from,
+            to,
+          ]),
+          now,
+          tenantId,
+        ],
+      );
+      // Held by the read above (locked on PostgreSQL, one writer on SQLite): each stored entry moves.
+      if (r.changes !== updates.length) throw new Rollback();
     }
     return applied;
   }

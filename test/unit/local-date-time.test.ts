@@ -18,4 +18,14 @@ describe('localDateTime', () => {
   it('is UTC when the rep has no zone', () => {
     expect(localDateTime(at)).toBe('2026-12-03 13:01 UTC');
   });
+
+  it('renders each minute afresh, across a change of the zone offset', () => {
+    // Berlin went to summer time at 01:00 UTC on 2026-03-29: 01:59 CET, then 03:00 CEST.
+    const before = Date.parse('2026-03-29T00:59:00Z');
+    expect(localDateTime(before, 'Europe/Berlin')).toBe('2026-03-29 01:59 CET');
+    expect(localDateTime(before + 59_999, 'Europe/Berlin')).toBe('2026-03-29 01:59 CET');
+    expect(localDateTime(before + 60_000, 'Europe/Berlin')).toBe('2026-03-29 03:00 CEST');
+    expect(localDateTime(before + 60_000, 'UTC')).toBe('2026-03-29 01:00 UTC');
+    expect(localDateTime(before, 'Europe/Berlin')).toBe('2026-03-29 01:59 CET');
+  });
 });
