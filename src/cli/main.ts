@@ -240,8 +240,11 @@ Example:
   cli
     .command('explain')
     .description('show why a lead was routed as it was: every stored decision, its trace and its actions')
-    .argument('<lead>', 'CRM contact id or email')
-    .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
+    .argument('<lead>', 'CRM record id (HubSpot contact, Salesforce lead or contact) or email')
+    .option(
+      '--tenant <id>',
+      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
+    )
     .option('--team <file>', 'team file for names (default: the TEAM the app runs with)')
     .addHelpText(
       'after',
@@ -288,7 +291,9 @@ Example:
 
   cli
     .command('tenants')
-    .description('the installed portals: installed or uninstalled (since when), rules, waiting work')
+    .description(
+      'the installed HubSpot portals and Salesforce orgs: installed or uninstalled (since when), rules, waiting work',
+    )
     .action(async () => {
       for (const line of await withStorage(listTenants)) io.out(line);
     });
@@ -297,7 +302,10 @@ Example:
     .command('frame-origins')
     .description("the CRM pages that may frame a tenant's settings tab, besides the deployment's list")
     .argument('[origins...]', 'https origins that replace the list (none: print it)')
-    .option('--tenant <id>', 'tenant id or portal/org id (needed when several are installed)')
+    .option(
+      '--tenant <id>',
+      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
+    )
     .option('--clear', 'remove the tenant’s own origins')
     .addHelpText(
       'after',
@@ -321,7 +329,7 @@ Example:
   dead
     .command('list')
     .description('list dead letters, newest first, with the reason each could not be routed')
-    .option('--tenant <id>', 'tenant id or portal id')
+    .option('--tenant <id>', 'tenant id, HubSpot portal id or Salesforce org id')
     .action(async (opts: { tenant?: string }) => {
       const lines = await withStorage(async (storage) =>
         listDeadLetters(storage, await pickTenant(storage, opts.tenant)),
@@ -332,7 +340,7 @@ Example:
     .command('replay')
     .description('queue dead letters again (all, or the ids given) once the cause is fixed')
     .argument('[ids...]', 'dead letter ids (default: all)')
-    .option('--tenant <id>', 'tenant id or portal id')
+    .option('--tenant <id>', 'tenant id, HubSpot portal id or Salesforce org id')
     .action(async (ids: string[], opts: { tenant?: string }) => {
       const numbers = ids.map((id) => {
         const n = Number(id.replace(/^#/, ''));
@@ -353,7 +361,10 @@ Example:
       'speed to lead, SLA attainment, re-routes, distribution or fallbacks over a time window, as CSV',
     )
     .argument('<kind>', REPORT_KINDS.join(' | '))
-    .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
+    .option(
+      '--tenant <id>',
+      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
+    )
     .requiredOption('--since <time>', 'from this time (ISO 8601, e.g. 2026-12-01 or 2026-12-01T09:00:00Z)')
     .option('--until <time>', 'up to this time, excluded (default: now)')
     .option('--by <group>', `one row per ${REPORT_GROUPS.join(' | ')} (default: one row for the window)`)
@@ -387,7 +398,10 @@ Example:
   cli
     .command('backfill')
     .description('route the records that existed before lead-router, under the current rules (resumable)')
-    .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
+    .option(
+      '--tenant <id>',
+      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
+    )
     .option('--since <date>', 'only records created on or after this date (ISO 8601)')
     .option('--unowned', 'only records without an owner', false)
     .option('--dry-run', 'decide without writing; write a CSV of what would change', false)
@@ -433,7 +447,10 @@ Example:
     .command('reassign')
     .description("route a rep's open leads again under the current rules (a rep who left)")
     .requiredOption('--from <email>', 'the rep whose leads move (their CRM user may be deactivated)')
-    .option('--tenant <id>', 'tenant id or portal id (needed when several are installed)')
+    .option(
+      '--tenant <id>',
+      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
+    )
     .option('--dry-run', 'decide without writing; write a CSV of what would change', false)
     .option('--csv <file>', 'where --dry-run writes its CSV (default: reassign-dry-run-<job>.csv)')
     .option('--detach', 'start the job and return; the app routes it', false)

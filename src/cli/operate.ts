@@ -1,5 +1,6 @@
 // `lead-router explain`, `dead-letters`, `tenants` and `frame-origins`: read (and for frame-origins, set)
 // what the running app stored.
+import { crmAccountWord, storedIdForm } from '../app/record-ids.js';
 import { explainDecision } from '../core/explain.js';
 import type { Team } from '../core/types.js';
 import type { Storage } from '../storage/index.js';
@@ -11,10 +12,10 @@ import { InputError } from './records-file.js';
 export async function pickTenant(storage: Storage, wanted: string | undefined): Promise<Tenant> {
   const tenants = await storage.listTenants();
   if (wanted !== undefined) {
-    const tenant = tenants.find((t) => t.id === wanted || t.externalId === wanted);
+    const tenant = tenants.find((t) => t.id === wanted || t.externalId === storedIdForm(t.provider, wanted));
     if (tenant === undefined)
       throw new InputError(
-        `no tenant "${wanted}"; known: ${tenants.map((t) => `${t.id} (portal ${t.externalId})`).join(', ') || 'none'}`,
+        `no tenant "${wanted}"; known: ${tenants.map((t) => `${t.id} (${crmAccountWord(t.provider)} ${t.externalId})`).join(', ') || 'none'}`,
       );
     return tenant;
   }
@@ -35,7 +36,7 @@ export async function explainLead(
   who: string,
   team: Team,
 ): Promise<string[]> {
-  const query = who.includes('@') ? { email: who } : { leadId: who };
+  const query = who.includes('@') ? { email: who } : { leadId: storedIdForm(tenant.provider, who) };
   const decisions = await storage.decisionsFor(tenant.id, query, 20);
   if (decisions.length === 0) throw new InputError(`no decision recorded for ${who} in tenant ${tenant.id}`);
   const out: string[] = [];
@@ -120,7 +121,7 @@ export async function listTenants(storage: Storage): Promise<string[]> {
         : `uninstalled since ${new Date(t.uninstalledAt).toISOString()} (tokens deleted, work paused)`;
     const inbox = await storage.inboxStats(t.id);
     lines.push(
-      `${t.id} ${t.provider} portal ${t.externalId}: ${state}; rules ${t.activeRulesetVersion ?? 'none'}; ${inbox.pending} pending, ${inbox.failed} dead letters`,
+      `${t.id} ${t.provider} ${crmAccountWord(t.provider)} ${t.externalId}: ${state}; rules ${t.activeRulesetVersion ?? 'none'}; ${inbox.pending} pending, ${inbox.failed} dead letters`,
     );
   }
   return lines;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DecisionEvent } from '../../src/app/start.js';
+import { explainLead, listTenants, pickTenant } from '../../src/cli/operate.js';
 import {
   admin,
   createLeads,
@@ -55,6 +56,22 @@ describe('Salesforce end to end over the sandbox org', () => {
         .sort(),
     );
     await nothingFailed();
+  }, 120_000);
+
+  it('operator commands take the 15-character ids Setup and record URLs show, and call the org an org', async () => {
+    const [id] = await createLeads(e, { count: 1 });
+    await until('the lead to be routed', () => routed(e, [id!]));
+    const tenant = await pickTenant(e.app.storage, e.orgId.slice(0, 15));
+    expect(tenant.id).toBe(e.tenantId);
+    const lines = await explainLead(e.app.storage, tenant, id!.slice(0, 15), { reps: {}, queues: {} });
+    expect(lines.join('\n')).toContain(id!);
+    expect(await listTenants(e.app.storage)).toEqual([
+      expect.stringContaining(`salesforce org ${e.orgId}: installed`),
+    ]);
+    // Case matters in a 15-character id: another case is another record.
+    await expect(pickTenant(e.app.storage, e.orgId.slice(0, 15).toLowerCase())).rejects.toThrow(
+      `(org ${e.orgId})`,
+    );
   }, 120_000);
 
   it('starts on a change event at once: the stream intake wakes the worker, which does not wait to poll', async () => {
