@@ -17,6 +17,29 @@ const portNumber = (fallback: number) =>
     .max(65535, 'expected a port number from 0 to 65535')
     .default(fallback);
 
+/** An empty variable is an unset one (`SALESFORCE_CLIENT_ID=` in an env file). */
+function unsetWhenEmpty<T extends z.ZodTypeAny>(schema: T) {
+  return z.preprocess((v) => (v === '' ? undefined : v), schema);
+}
+
+/** An https origin (http on this machine, for the sandbox), with no path, query or fragment. */
+function isLoginOrigin(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  const local = url.protocol === 'http:' && ['127.0.0.1', 'localhost'].includes(url.hostname);
+  return (
+    (url.protocol === 'https:' || local) &&
+    /^\/*$/.test(url.pathname) &&
+    url.search === '' &&
+    url.hash === '' &&
+    url.username === ''
+  );
+}
+
 const envSchema = z.object({
   /**
    * What this process runs: `all` (HTTP intake and the worker), `web` (intake, OAuth, health only) or
@@ -80,19 +103,21 @@ const envSchema = z.object({
   /** Where installing admins are sent to consent (the sandbox CRM, in tests, serves its own). */
   HUBSPOT_AUTHORIZE_ORIGIN: z.string().url().optional(),
   /** A Salesforce connected app (or external client app): its consumer key, and secret when it requires one. */
-  SALESFORCE_CLIENT_ID: z.string().min(1).optional(),
-  SALESFORCE_CLIENT_SECRET: z.string().min(1).optional(),
+  SALESFORCE_CLIENT_ID: unsetWhenEmpty(z.string().optional()),
+  SALESFORCE_CLIENT_SECRET: unsetWhenEmpty(z.string().optional()),
   /**
    * Where admins log in to install: https://login.salesforce.com, https://test.salesforce.com (sandbox
-   * orgs) or a My Domain URL.
+   * orgs) or a My Domain URL. The host only: the OAuth paths are added to it.
    */
-  SALESFORCE_LOGIN_URL: z
-    .string()
-    .url('expected https://login.salesforce.com, https://test.salesforce.com or a My Domain URL')
-    .refine((u) => /^https:\/\//.test(u) || /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$)/.test(u), {
-      message: 'expected an https URL such as https://login.salesforce.com',
-    })
-    .optional(),
+  SALESFORCE_LOGIN_URL: unsetWhenEmpty(
+    z
+      .string()
+      .refine(isLoginOrigin, {
+        message:
+          'expected the https login host only, such as https://login.salesforce.com, https://test.salesforce.com or a My Domain URL',
+      })
+      .optional(),
+  ),
   /**
    * Fraction of a Salesforce org's daily API allocation (Sforce-Limit-Info) above which its work slows
    * down and /readyz reports it degraded: the allocation is shared with every integration of the org.
@@ -129,7 +154,7 @@ const envSchema = z.object({
   /**
    * Batches of one tenant in flight at once across all workers: more lanes than a portal's rate budget
    * keeps busy would only wait on it, while another tenant's new lead waits for a lane. Unset: each CRM's
-   * own (HubSpot 2, Salesforce 6).
+   * own (HubSpot 2, Salesforce 10).
    */
   WORKER_TENANT_BATCHES: z.coerce.number().int().min(1).max(64).optional(),
   /**

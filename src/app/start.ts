@@ -307,6 +307,10 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   // The public URL must be known before listening: webhooks are signed over it and OAuth redirects to it.
   const listenPort = config.port === 0 ? await freePort(config.host) : config.port;
   const publicUrl = config.publicUrl ?? `http://${config.host}:${listenPort}`;
+  if (config.publicUrl === undefined && (config.hubspot !== undefined || config.salesforce !== undefined))
+    logger.warn(
+      `PUBLIC_URL is not set: install links and OAuth callbacks use ${publicUrl}, which the CRM cannot send admins back to; set it to the https address this app is reached at`,
+    );
 
   // Sandbox mode: a local HubSpot with a demo portal and an app registered for us.
   let sandbox: RunningApp['sandbox'];

@@ -81,7 +81,21 @@ describe('CRM configuration', () => {
     [{ ...SALESFORCE }, /TOKEN_ENCRYPTION_KEY is required with a real Salesforce app/],
     [
       { ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, SALESFORCE_LOGIN_URL: 'http://login.example.com' },
-      /SALESFORCE_LOGIN_URL="http:\/\/login\.example\.com": expected an https URL/,
+      /SALESFORCE_LOGIN_URL="http:\/\/login\.example\.com": expected the https login host only/,
+    ],
+    // One message for the variable, not one per check it fails.
+    [
+      { ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, SALESFORCE_LOGIN_URL: 'login.salesforce.com' },
+      /^invalid environment: SALESFORCE_LOGIN_URL="login\.salesforce\.com": expected the https login host only, [^;]*$/,
+    ],
+    // The OAuth paths are the app's to add: a pasted authorize URL would send admins to …/authorize/services/…
+    [
+      {
+        ...SALESFORCE,
+        TOKEN_ENCRYPTION_KEY: KEY,
+        SALESFORCE_LOGIN_URL: 'https://login.salesforce.com/services/oauth2/authorize',
+      },
+      /SALESFORCE_LOGIN_URL="https:\/\/login\.salesforce\.com\/services\/oauth2\/authorize": expected the https login host only/,
     ],
     [
       { ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, SALESFORCE_API_USAGE_SLOWDOWN: '80' },
@@ -94,6 +108,16 @@ describe('CRM configuration', () => {
   ])('%j is refused: %s', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes an empty SALESFORCE_* variable as unset, as for DATABASE_URL', () => {
+    expect(loadConfig({ SALESFORCE_CLIENT_ID: '', SALESFORCE_CLIENT_SECRET: '' })).toMatchObject({
+      sandboxCrm: 'hubspot',
+      salesforce: undefined,
+    });
+    expect(
+      loadConfig({ ...SALESFORCE, SALESFORCE_LOGIN_URL: '', TOKEN_ENCRYPTION_KEY: KEY, RULES }).salesforce,
+    ).toMatchObject({ loginUrl: 'https://login.salesforce.com' });
   });
 
   it('lets web and worker processes serve Salesforce orgs over PostgreSQL', () => {
