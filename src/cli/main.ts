@@ -106,6 +106,17 @@ async function loadRulesOrFail(io: Io, path: string, team: Team | undefined): Pr
   return result.ruleSet;
 }
 
+/**
+ * The team file a rule file routes with when none is given, as \`npm start\` finds it: a team.yaml beside
+ * it, unless the rules carry their own team.
+ */
+async function teamFileFor(rulesPath: string): Promise<string | undefined> {
+  const beside = teamFileBeside(rulesPath);
+  if (beside === undefined) return undefined;
+  const own = await loadRuleSetFile(rulesPath);
+  return own.ok && own.ruleSet.team !== undefined ? undefined : beside;
+}
+
 function program(io: Io): Command {
   const cli = new Command('lead-router')
     .description('Route new CRM leads to the right owner, and explain why.')
@@ -129,22 +140,26 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
     .addHelpText(
       'after',
       `
-Reps and queues are checked against --team, or the team inline in the rules; with neither, they are
-not checked, and the OK line says so.
+Reps and queues are checked against the team \`npm start\` would route with: --team, else the team
+inline in the rules, else a team.yaml beside the rule file; with none, they are not checked, and the
+OK line says so.
 
 Example:
-  lead-router validate rules/follow-the-sun/rules.yaml --team rules/follow-the-sun/team.yaml`,
+  lead-router validate rules/follow-the-sun/rules.yaml`,
     )
     .action(async (rulesPath: string, opts: { team?: string }) => {
-      const team = opts.team === undefined ? undefined : await loadTeamOrFail(io, opts.team);
+      const teamPath = opts.team ?? (await teamFileFor(rulesPath));
+      const team = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath);
       const rules = await loadRulesOrFail(io, rulesPath, team);
       const counts = `${rules.routes.length} routes, ${Object.keys(rules.pools).length} pools, ${Object.keys(rules.territories).length} territories`;
       // Without a team the loader cannot tell a mistyped rep or queue from a real one.
-      const unchecked =
+      const checked =
         team === undefined && rules.team === undefined
-          ? '; reps and queues NOT checked: no team (give --team <file> or put team: in the rules)'
-          : '';
-      io.out(`${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})${unchecked}`);
+          ? '; reps and queues NOT checked: no team (give --team <file>, put team: in the rules or a team.yaml beside them)'
+          : opts.team === undefined && teamPath !== undefined
+            ? `; team: ${teamPath}`
+            : '';
+      io.out(`${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})${checked}`);
     });
 
   cli

@@ -180,6 +180,32 @@ describe('validate', () => {
     expect(r.err.join('\n')).toContain('did you mean "emea"?');
   });
 
+  it('checks queues and reps against a team.yaml beside the rules, as npm start routes with it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-validate-'));
+    const rules = join(dir, 'rules.yaml');
+    await writeFile(
+      rules,
+      'routes:\n  - name: A\n    assign: { rep: ada@acme.io }\nfallback: { queue: EMEAA }\n',
+    );
+    await writeFile(
+      join(dir, 'team.yaml'),
+      'reps:\n  ada@acme.io: { timezone: Europe/Berlin }\nqueues:\n  EMEA: { owner: ada@acme.io }\n',
+    );
+    const r = await run('validate', rules);
+    expect(r.code).toBe(1);
+    expect(r.err[0]).toBe(
+      `error: ${rules}:4:20 fallback.queue: queue "EMEAA" has no CRM target: list it under the team's queues: EMEAA: { owner: email or owner id } or { team: team id or name } (did you mean "EMEA"?)`,
+    );
+
+    await writeFile(
+      rules,
+      'routes:\n  - name: A\n    assign: { rep: ada@acme.io }\nfallback: { queue: EMEA }\n',
+    );
+    const ok = await run('validate', rules);
+    expect(ok.code).toBe(0);
+    expect(ok.out[0]).toMatch(new RegExp(`: OK — .*; team: ${join(dir, 'team.yaml')}$`));
+  });
+
   it('exits 2 on a usage error', async () => {
     const r = await run('simulate', '--leads', 'x.csv');
     expect(r.code).toBe(2);
