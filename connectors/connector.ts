@@ -22,8 +22,8 @@ export interface BucketSpec {
 
 /**
  * What a connector says about its CRM, for generic code: the worker groups and paces its work by it,
- * the limiter is built from its buckets, failure reasons name its records. Plain data plus two pure
- * functions, so it can be read before any call is made.
+ * the limiter is built from its buckets, failure reasons name its records, rules are checked against
+ * its field names. Plain data plus two pure functions, so it can be read before any call is made.
  */
 export interface ConnectorProfile {
   /** The CRM's name in reasons and logs ("HubSpot"). */
@@ -59,6 +59,12 @@ export interface ConnectorProfile {
   readonly lookupLagMs: number;
   /** The CRM property (field API name) that feeds each standard lead field the CRM has one for. */
   readonly leadFieldProperties: Readonly<Partial<Record<LeadField, string>>>;
+  /**
+   * How the CRM's custom field names end, when they all end alike (Salesforce `__c`): a rule field so
+   * named is one of the CRM's own, read by that name. Such a CRM gives a lead field it has no standard
+   * field for (`leadFieldProperties`) no value: its snake_case name cannot be a custom field there.
+   */
+  readonly customFieldSuffix?: string | undefined;
   /**
    * A note body as the CRM gives it back, as plain text: a CRM that stores notes as rich text answers
    * `<p>a &amp; b</p>` for the `a & b` we sent. Whitespace need not be normalized.

@@ -29,6 +29,7 @@ export const SALESFORCE_PROFILE: ConnectorProfile = {
   // SOQL reads its own writes: a task created is found by the next query.
   lookupLagMs: 0,
   leadFieldProperties: LEAD_FIELD_PROPERTIES,
+  customFieldSuffix: '__c',
   // Notes are Task descriptions, plain text as sent.
   noteText: (stored) => stored,
 };

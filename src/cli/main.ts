@@ -2,12 +2,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
 import { loadRuleSetFile, loadTeamFile } from '../rules/load-file.js';
+import type { LoadOptions } from '../rules/load.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
 import { ConfigError, loadConfig, teamFileBeside, tokenKeyring, type AppConfig } from '../app/config.js';
+import { CRM_PROFILES, type CrmName } from '../app/crm-profiles.js';
 import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project.js';
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
 import type { Storage } from '../storage/index.js';
@@ -93,10 +95,15 @@ async function loadTeamOrFail(io: Io, path: string): Promise<Team> {
   return result.team;
 }
 
-async function loadRulesOrFail(io: Io, path: string, team: Team | undefined): Promise<RuleSet> {
+async function loadRulesOrFail(
+  io: Io,
+  path: string,
+  team: Team | undefined,
+  crm?: LoadOptions['crm'],
+): Promise<RuleSet> {
   // With a team (given or inline) every queue needs a CRM target there; without one, validate says
   // that reps and queues were not checked.
-  const result = await loadRuleSetFile(path, team === undefined ? {} : { team });
+  const result = await loadRuleSetFile(path, { team, crm });
   if (!result.ok) {
     report(io, result.errors, result.warnings);
     io.err(`${path}: ${result.errors.length} error(s)`);
@@ -137,6 +144,11 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
     .description('check a rule file: errors with file:line:col, exit 1 on error')
     .argument('<rules>', 'rule set (YAML)')
     .option('--team <file>', 'team file to check rep references against')
+    .addOption(
+      new Option('--crm <crm>', 'the CRM the rules route for, to check fields against').choices(
+        Object.keys(CRM_PROFILES),
+      ),
+    )
     .addHelpText(
       'after',
       `
@@ -144,13 +156,19 @@ Reps and queues are checked against the team \`npm start\` would route with: --t
 inline in the rules, else a team.yaml beside the rule file; with none, they are not checked, and the
 OK line says so.
 
-Example:
-  lead-router validate rules/follow-the-sun/rules.yaml`,
+Fields are checked against the lead fields the CRM named by --crm reads: one it gives no value is a
+warning, and a "did you mean" names only fields it reads (on Salesforce a custom field such as
+Demo_Requested__c is read by its name). Without --crm, against every lead field.
+
+Examples:
+  lead-router validate rules/follow-the-sun/rules.yaml
+  lead-router validate rules/salesforce-demo/rules.yaml --crm salesforce`,
     )
-    .action(async (rulesPath: string, opts: { team?: string }) => {
+    .action(async (rulesPath: string, opts: { team?: string; crm?: CrmName }) => {
       const teamPath = opts.team ?? (await teamFileFor(rulesPath));
       const team = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath);
-      const rules = await loadRulesOrFail(io, rulesPath, team);
+      const crm = opts.crm === undefined ? undefined : CRM_PROFILES[opts.crm];
+      const rules = await loadRulesOrFail(io, rulesPath, team, crm);
       const counts = `${rules.routes.length} routes, ${Object.keys(rules.pools).length} pools, ${Object.keys(rules.territories).length} territories`;
       // Without a team the loader cannot tell a mistyped rep or queue from a real one.
       const checked =

@@ -2,7 +2,11 @@
 // to the value being parsed, plus optional `suggestion` and `at: 'key'` (point at the key, not the
 // value) in `params`. Warnings are collected on the side with absolute paths.
 import { z } from 'zod';
+import type { ConnectorProfile } from '../../connectors/connector.js';
 import { closest, type PathSegment } from './diagnostics.js';
+
+/** What rules are checked against when the CRM they route for is known: its connector profile's facts. */
+export type CrmFacts = Pick<ConnectorProfile, 'crmName' | 'leadFieldProperties' | 'customFieldSuffix'>;
 
 export interface Known {
   territories: ReadonlySet<string>;
@@ -11,6 +15,8 @@ export interface Known {
   reps: ReadonlySet<string> | undefined;
   /** Queue names the team gives a CRM target; undefined where no destination can be written. */
   queues: ReadonlySet<string> | undefined;
+  /** The CRM the rules route for; undefined when not known (fields are checked against every lead field). */
+  crm: CrmFacts | undefined;
 }
 
 export interface RawWarning {
@@ -97,6 +103,7 @@ export const EMPTY_KNOWN: Known = {
   pools: new Set(),
   reps: undefined,
   queues: undefined,
+  crm: undefined,
 };
 
 /** Messages in our voice for zod's built-in issues. */

@@ -17,7 +17,14 @@ import type {
 } from '../core/types.js';
 import { slaSteps, stepBreach } from '../core/sla.js';
 import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
-import { errorMap, isPlainObject, issueExtras, type Known, type RawWarning } from './issues.js';
+import {
+  errorMap,
+  isPlainObject,
+  issueExtras,
+  type CrmFacts,
+  type Known,
+  type RawWarning,
+} from './issues.js';
 import { locate } from './locate.js';
 import { finalizeDestination, type DraftDestination } from './parse-destination.js';
 import { ruleSetSchema, teamSchema, type DraftActions, type RawRuleSet } from './schema.js';
@@ -39,6 +46,11 @@ export interface LoadOptions {
    * it, a rule file read on its own skips queue checks as it skips rep checks.
    */
   requireQueueTargets?: boolean | undefined;
+  /**
+   * The CRM the rules route for, when the caller knows it: a field is checked against the fields that CRM
+   * reads (and only those are suggested); without it, against every lead field.
+   */
+  crm?: CrmFacts | undefined;
 }
 
 /** Short content hash naming the exact rules a decision used. */
@@ -326,6 +338,7 @@ function loadRuleSetUnsafe(source: string, file: string, opts: LoadOptions): Loa
     pools: new Set(keysOf(data['pools'])),
     reps: repNames === undefined ? undefined : new Set(repNames),
     queues: queueNames === undefined && opts.requireQueueTargets !== true ? undefined : new Set(queueNames),
+    crm: opts.crm,
   };
   checkRouteNames(data['routes'], reporter);
   const rawWarnings: RawWarning[] = [];

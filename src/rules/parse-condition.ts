@@ -1,16 +1,18 @@
 // The `when` grammar: a mapping whose keys are ANDed; `all`/`any` take lists, `not` one condition;
 // field keys take a scalar (equals), a list (in) or an operator object. Unknown field names are CRM
-// custom fields, so they are accepted (with a warning when they look like a misspelt known key).
+// custom fields, so they are accepted (with a warning when they look like a misspelt known key, or when
+// the CRM, if known, would give the field no value).
 import { RE2JS } from 're2js';
 import {
   LEAD_FIELDS,
   type CompareOp,
   type Condition,
   type FieldValue,
+  type LeadField,
   type SafePattern,
 } from '../core/types.js';
 import { closest } from './diagnostics.js';
-import { describeType, isPlainObject, type Scope } from './issues.js';
+import { describeType, isPlainObject, type CrmFacts, type Scope } from './issues.js';
 
 const SPECIAL_KEYS = [
   'all',
@@ -191,14 +193,54 @@ function isScalar(v: unknown): v is string | number | boolean {
   return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }
 
+const isLeadField = (field: string): field is LeadField => (LEAD_FIELDS as readonly string[]).includes(field);
+
+/**
+ * Whether the CRM gives a lead field a value: the record's id, a standard field of its own, or else a
+ * custom field of the snake_case name, which a CRM whose custom fields carry a suffix cannot have.
+ */
+function reads(crm: CrmFacts, field: LeadField): boolean {
+  return (
+    field === 'id' || crm.leadFieldProperties[field] !== undefined || crm.customFieldSuffix === undefined
+  );
+}
+
+/**
+ * Whether a name is plainly a CRM's own field, never a misspelt key: one ending in the CRM's custom field
+ * suffix; with the CRM unknown, any name with a double underscore, as CRMs mark theirs (Salesforce's
+ * `Demo_Requested__c`) and no lead field is spelt.
+ */
+function isCrmOwnField(key: string, crm: CrmFacts | undefined): boolean {
+  if (crm === undefined) return key.includes('__');
+  const suffix = crm.customFieldSuffix;
+  return suffix !== undefined && key.toLowerCase().endsWith(suffix.toLowerCase());
+}
+
+/**
+ * Custom CRM fields are allowed, but a field the rules would never see a value of is most likely a
+ * mistake, so say so: a lead field the CRM has no field for, or a near miss of a key it reads.
+ */
+function checkFieldName(key: string, field: string, scope: Scope): void {
+  const crm = scope.known.crm;
+  if (isLeadField(field)) {
+    if (crm !== undefined && !reads(crm, field))
+      scope.warn(
+        [],
+        `"${key}" has no ${crm.crmName} field behind it, so it never has a value there: name the ${crm.crmName} field itself` +
+          (crm.customFieldSuffix === undefined ? '' : ` (custom fields end in "${crm.customFieldSuffix}")`),
+      );
+    return;
+  }
+  if (isCrmOwnField(key, crm)) return;
+  const readable = crm === undefined ? LEAD_FIELDS : LEAD_FIELDS.filter((f) => reads(crm, f));
+  const near = closest(key, [...SPECIAL_KEYS, ...readable.map(snake)]);
+  if (near !== undefined)
+    scope.warn([], `"${key}" is not a known lead field; it is read as a CRM field`, near);
+}
+
 function parseField(key: string, value: unknown, scope: Scope): Condition {
   const field = canonicalField(key);
-  if (field === key && !(LEAD_FIELDS as readonly string[]).includes(key)) {
-    // Custom CRM fields are allowed; a near miss of a known key is most likely a typo, so say so.
-    const near = closest(key, [...SPECIAL_KEYS, ...LEAD_FIELDS.map(snake)]);
-    if (near !== undefined)
-      scope.warn([], `"${key}" is not a known lead field; it is read as a CRM field`, near);
-  }
+  checkFieldName(key, field, scope);
   if (value === null || value === undefined) return { kind: 'compare', field, op: 'missing' };
   if (isScalar(value)) return { kind: 'compare', field, op: 'eq', value, caseSensitive: false };
   if (Array.isArray(value)) {

@@ -24,6 +24,7 @@ import { closest } from './diagnostics.js';
 import {
   checkKeys,
   describeType,
+  EMPTY_KNOWN,
   isPlainObject,
   makeScope,
   strictObject,
@@ -60,8 +61,6 @@ function custom<T>(
     return out === undefined ? z.NEVER : out;
   });
 }
-
-const NONE: Known = { territories: new Set(), pools: new Set(), reps: undefined, queues: undefined };
 
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
 export const MAX_WEIGHT = 1_000_000;
@@ -191,7 +190,7 @@ function territory(value: unknown, scope: Scope): TerritoryClause[] | undefined 
   return c === undefined ? undefined : [c];
 }
 
-const durationField = (key: string) => custom(NONE, [], (v, s) => parseDurationValue(v, s, key));
+const durationField = (key: string) => custom(EMPTY_KNOWN, [], (v, s) => parseDurationValue(v, s, key));
 
 function sequence(value: unknown, scope: Scope): SequenceSpec | undefined {
   if (typeof value === 'string' && value !== '') return { name: value };
@@ -404,7 +403,7 @@ function schemas(known: Known, warnings: RawWarning[]) {
 }
 
 export function teamSchema(warnings: RawWarning[]) {
-  const hours = custom<WorkingHours[]>(NONE, warnings, (v, s) => {
+  const hours = custom<WorkingHours[]>(EMPTY_KNOWN, warnings, (v, s) => {
     if (v === null || v === undefined) return [];
     if (typeof v !== 'string' && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
       s.error(
@@ -417,7 +416,7 @@ export function teamSchema(warnings: RawWarning[]) {
     if (!r.ok) s.error([], r.message);
     return r.ok ? r.value : undefined;
   });
-  const ooo = custom<DateRange[]>(NONE, warnings, (v, s) => {
+  const ooo = custom<DateRange[]>(EMPTY_KNOWN, warnings, (v, s) => {
     if (v === null || v === undefined) return [];
     const list = Array.isArray(v) ? v : [v];
     const out: DateRange[] = [];

@@ -206,6 +206,23 @@ describe('validate', () => {
     expect(ok.out[0]).toMatch(new RegExp(`: OK — .*; team: ${join(dir, 'team.yaml')}$`));
   });
 
+  it('checks fields against the CRM named by --crm', async () => {
+    // The Salesforce demo's demo-request checkbox is the org's custom field, read by its name.
+    for (const crm of [[], ['--crm', 'salesforce']]) {
+      const r = await run('validate', 'rules/salesforce-demo/rules.yaml', ...crm);
+      expect(r.err).toEqual([]);
+      expect(r.code).toBe(0);
+    }
+    // HubSpot's demo_requested is no field of a Salesforce org: those routes would never match there.
+    const r = await run('validate', 'rules/hubspot-demo/rules.yaml', '--crm', 'salesforce');
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([
+      'warning: rules/hubspot-demo/rules.yaml:35:55 routes[1].when.demo_requested: "demo_requested" has no Salesforce field behind it, so it never has a value there: name the Salesforce field itself (custom fields end in "__c")',
+      'warning: rules/hubspot-demo/rules.yaml:47:39 routes[2].when.demo_requested: "demo_requested" has no Salesforce field behind it, so it never has a value there: name the Salesforce field itself (custom fields end in "__c")',
+    ]);
+    expect((await run('validate', 'rules/hubspot-demo/rules.yaml', '--crm', 'pipedrive')).code).toBe(2);
+  });
+
   it('exits 2 on a usage error', async () => {
     const r = await run('simulate', '--leads', 'x.csv');
     expect(r.code).toBe(2);

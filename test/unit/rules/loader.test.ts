@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
+import type { ConnectorProfile } from '../../../connectors/connector.js';
+import { HUBSPOT_PROFILE } from '../../../connectors/hubspot/profile.js';
+import { SALESFORCE_PROFILE } from '../../../connectors/salesforce/profile.js';
 import type { Team } from '../../../src/core/types.js';
 import { formatDiagnostic, loadRuleSet, loadTeam, ruleSetVersion } from '../../../src/rules/index.js';
 import { loadRuleSetFile, loadRulesWithTeam, loadTeamFile } from '../../../src/rules/load-file.js';
@@ -14,8 +17,8 @@ function errorsOf(src: string, team?: Team): string[] {
   if (r.ok) throw new Error('expected errors');
   return r.errors.map(formatDiagnostic);
 }
-function warningsOf(src: string): string[] {
-  const r = loadRuleSet(src, 'rules/x.yaml');
+function warningsOf(src: string, crm?: ConnectorProfile): string[] {
+  const r = loadRuleSet(src, 'rules/x.yaml', { crm });
   if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
   return r.warnings.map(formatDiagnostic);
 }
@@ -325,6 +328,42 @@ ${OK_TAIL}`;
     expect(warningsOf(src)).toEqual([
       'rules/x.yaml:2:24 routes[0].when.territroy: "territroy" is not a known lead field; it is read as a CRM field (did you mean "territory"?)',
     ]);
+  });
+
+  describe('fields, against the CRM the rules route for', () => {
+    const when = (condition: string): string =>
+      `routes:\n  - { name: r, when: ${condition}, assign: none }\n${OK_TAIL}`;
+
+    it('a Salesforce custom field is read by its name: no "did you mean" a field Salesforce does not map', () => {
+      const src = when('{ Demo_Requested__c: true }');
+      expect(warningsOf(src, SALESFORCE_PROFILE)).toEqual([]);
+      // Whatever the CRM: a name marked as a CRM's own is never taken for a misspelt lead field.
+      expect(warningsOf(src)).toEqual([]);
+      // HubSpot reads demo_requested (its custom property of that name), so it is the likely meaning there.
+      expect(warningsOf(src, HUBSPOT_PROFILE)).toEqual([
+        'rules/x.yaml:2:24 routes[0].when.Demo_Requested__c: "Demo_Requested__c" is not a known lead field; it is read as a CRM field (did you mean "demo_requested"?)',
+      ]);
+    });
+
+    it('a lead field Salesforce has no field for is flagged there, not on HubSpot', () => {
+      const src = when('{ demo_requested: true }');
+      expect(warningsOf(src, SALESFORCE_PROFILE)).toEqual([
+        'rules/x.yaml:2:24 routes[0].when.demo_requested: "demo_requested" has no Salesforce field behind it, so it never has a value there: name the Salesforce field itself (custom fields end in "__c")',
+      ]);
+      expect(warningsOf(src, HUBSPOT_PROFILE)).toEqual([]);
+      expect(warningsOf(src)).toEqual([]);
+    });
+
+    it('suggests only fields the CRM reads', () => {
+      const src = when('{ demo_requestd: true, titel: CTO }');
+      expect(warningsOf(src, SALESFORCE_PROFILE)).toEqual([
+        'rules/x.yaml:2:45 routes[0].when.titel: "titel" is not a known lead field; it is read as a CRM field (did you mean "title"?)',
+      ]);
+      expect(warningsOf(src)).toEqual([
+        'rules/x.yaml:2:24 routes[0].when.demo_requestd: "demo_requestd" is not a known lead field; it is read as a CRM field (did you mean "demo_requested"?)',
+        'rules/x.yaml:2:45 routes[0].when.titel: "titel" is not a known lead field; it is read as a CRM field (did you mean "title"?)',
+      ]);
+    });
   });
 });
 

@@ -1,0 +1,12 @@
+// Each CRM's connector profile by the name the CRM variable and `validate --crm` give it: the facts a
+// rule file is checked against without connecting to the CRM.
+import type { ConnectorProfile } from '../../connectors/connector.js';
+import { HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
+import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
+
+export const CRM_PROFILES = {
+  hubspot: HUBSPOT_PROFILE,
+  salesforce: SALESFORCE_PROFILE,
+} as const satisfies Record<string, ConnectorProfile>;
+
+export type CrmName = keyof typeof CRM_PROFILES;
