@@ -111,6 +111,8 @@ export const HUBSPOT_PROFILE: ConnectorProfile = {
   // Lookups read associations first, but a contact they leave out is searched for, and search lags.
   lookupLagMs: SEARCH_LAG_MS,
   leadFieldProperties: contactPropertyByField(),
+  // A queue's contact gets its team (hubspot_team_id), or its owner.
+  queueTargets: { teams: true },
   noteText: hubspotNoteText,
 };
 

@@ -30,6 +30,8 @@ export const SALESFORCE_PROFILE: ConnectorProfile = {
   lookupLagMs: 0,
   leadFieldProperties: LEAD_FIELD_PROPERTIES,
   customFieldSuffix: '__c',
+  // Salesforce has no teams: a queue's lead gets an owner (OwnerId), a user or a Lead queue.
+  queueTargets: { teams: false, owner: "a user's email or a Lead queue's id (00G…)" },
   // Notes are Task descriptions, plain text as sent.
   noteText: (stored) => stored,
 };

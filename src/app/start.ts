@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
 import { createHmac, randomBytes } from 'node:crypto';
+import type { ConnectorProfile } from '../../connectors/connector.js';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
 import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
@@ -50,6 +51,7 @@ import {
 } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
 import { ConfigError, ensureDataDir, teamFileBeside, type AppConfig } from './config.js';
+import { CRM_PROFILES } from './crm-profiles.js';
 import { lockDataDir, type DataDirLock } from './data-dir.js';
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
@@ -191,9 +193,12 @@ async function readRules(config: AppConfig): Promise<{
   teamText?: string | undefined;
 }> {
   const source = await readConfigFile('RULES', config.rulesPath);
+  const crms = servedCrms(config);
   // Routing needs every queue's CRM target; only the first look (is a team inline?) may do without.
   const load = (team: Team | undefined, requireQueueTargets = true): RuleSet => {
-    const rules = loadRuleSet(source, config.rulesPath, { team, requireQueueTargets });
+    const rules = forEachCrm(crms, (crm) =>
+      loadRuleSet(source, config.rulesPath, { team, requireQueueTargets, crm }),
+    );
     if (!rules.ok) throw new ConfigError(rules.errors.map(formatDiagnostic).join('\n'));
     return rules.ruleSet;
   };
@@ -207,7 +212,7 @@ async function readRules(config: AppConfig): Promise<{
       return { source, ruleSet: load(undefined), team: undefined, teamSource: { kind: 'none' } };
   }
   const teamText = await readConfigFile('TEAM', teamPath);
-  const loaded = loadTeam(teamText, teamPath);
+  const loaded = forEachCrm(crms, (crm) => loadTeam(teamText, teamPath, { crm }));
   if (!loaded.ok) throw new ConfigError(loaded.errors.map(formatDiagnostic).join('\n'));
   return {
     source,
@@ -216,6 +221,27 @@ async function readRules(config: AppConfig): Promise<{
     team: loaded.team,
     teamSource: { kind: 'file', path: teamPath },
   };
+}
+
+/** The CRMs a new install comes from (the sandbox's, or those whose apps are configured). */
+function servedCrms(config: AppConfig): ConnectorProfile[] {
+  if (config.sandboxCrm !== undefined) return [CRM_PROFILES[config.sandboxCrm]];
+  return (['hubspot', 'salesforce'] as const)
+    .filter((crm) => config[crm] !== undefined)
+    .map((crm) => CRM_PROFILES[crm]);
+}
+
+/**
+ * A rule set or team loaded as for each CRM given (the first failure, else the last load): new installs
+ * of every CRM served route with it, so it must suit each.
+ */
+function forEachCrm<R extends { ok: boolean }>(
+  crms: readonly ConnectorProfile[],
+  load: (crm: ConnectorProfile | undefined) => R,
+): R {
+  let result = load(undefined);
+  for (const crm of crms) if (result.ok) result = load(crm);
+  return result;
 }
 
 /** Listens, or fails with one line naming the variable that picks another port. */
@@ -660,6 +686,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       // The worker is created before the server, so it is there to wake (absent in a web process).
       onEnqueued: () => worker?.wake(),
       directory: async (tenantId) => (await tenants.runtime(tenantId)).connector.directory(),
+      crmProfile: (provider) => (crms.has(provider) ? crms.get(provider).profile : undefined),
       crmStatus: async (tenantId) => {
         try {
           const checked = await (await tenants.runtime(tenantId)).connector.checkConnection();

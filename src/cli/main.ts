@@ -85,8 +85,8 @@ function report(io: Io, errors: Diagnostic[], warnings: Diagnostic[]): void {
   for (const d of warnings) io.err(`warning: ${formatDiagnostic(d)}`);
 }
 
-async function loadTeamOrFail(io: Io, path: string): Promise<Team> {
-  const result = await loadTeamFile(path);
+async function loadTeamOrFail(io: Io, path: string, crm?: LoadOptions['crm']): Promise<Team> {
+  const result = await loadTeamFile(path, { crm });
   if (!result.ok) {
     report(io, result.errors, result.warnings);
     throw new ExitCode(1);
@@ -145,7 +145,7 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
     .argument('<rules>', 'rule set (YAML)')
     .option('--team <file>', 'team file to check rep references against')
     .addOption(
-      new Option('--crm <crm>', 'the CRM the rules route for, to check fields against').choices(
+      new Option('--crm <crm>', 'the CRM the rules route for, to check fields and queues against').choices(
         Object.keys(CRM_PROFILES),
       ),
     )
@@ -158,16 +158,18 @@ OK line says so.
 
 Fields are checked against the lead fields the CRM named by --crm reads: one it gives no value is a
 warning, and a "did you mean" names only fields it reads (on Salesforce a custom field such as
-Demo_Requested__c is read by its name). Without --crm, against every lead field.
+Demo_Requested__c is read by its name). Without --crm, against every lead field. With --crm, a queue
+must target what that CRM has: Salesforce has no teams, so its queues name an owner, a user's email or a
+Lead queue's id.
 
 Examples:
   lead-router validate rules/follow-the-sun/rules.yaml
   lead-router validate rules/salesforce-demo/rules.yaml --crm salesforce`,
     )
     .action(async (rulesPath: string, opts: { team?: string; crm?: CrmName }) => {
-      const teamPath = opts.team ?? (await teamFileFor(rulesPath));
-      const team = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath);
       const crm = opts.crm === undefined ? undefined : CRM_PROFILES[opts.crm];
+      const teamPath = opts.team ?? (await teamFileFor(rulesPath));
+      const team = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath, crm);
       const rules = await loadRulesOrFail(io, rulesPath, team, crm);
       const counts = `${rules.routes.length} routes, ${Object.keys(rules.pools).length} pools, ${Object.keys(rules.territories).length} territories`;
       // Without a team the loader cannot tell a mistyped rep or queue from a real one.

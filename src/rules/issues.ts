@@ -6,7 +6,10 @@ import type { ConnectorProfile } from '../../connectors/connector.js';
 import { closest, type PathSegment } from './diagnostics.js';
 
 /** What rules are checked against when the CRM they route for is known: its connector profile's facts. */
-export type CrmFacts = Pick<ConnectorProfile, 'crmName' | 'leadFieldProperties' | 'customFieldSuffix'>;
+export type CrmFacts = Pick<
+  ConnectorProfile,
+  'crmName' | 'leadFieldProperties' | 'customFieldSuffix' | 'queueTargets'
+>;
 
 export interface Known {
   territories: ReadonlySet<string>;

@@ -1,7 +1,14 @@
 // File helpers around the loaders: read the file, report a read failure as a diagnostic.
 import { readFile } from 'node:fs/promises';
 import type { Diagnostic } from './diagnostics.js';
-import { loadRuleSet, loadTeam, type LoadOptions, type LoadResult, type TeamLoadResult } from './load.js';
+import {
+  loadRuleSet,
+  loadTeam,
+  type LoadOptions,
+  type LoadResult,
+  type TeamLoadOptions,
+  type TeamLoadResult,
+} from './load.js';
 
 async function read(path: string): Promise<{ text: string } | { error: Diagnostic }> {
   try {
@@ -21,9 +28,9 @@ export async function loadRuleSetFile(path: string, opts: LoadOptions = {}): Pro
   return 'error' in r ? { ok: false, errors: [r.error], warnings: [] } : loadRuleSet(r.text, path, opts);
 }
 
-export async function loadTeamFile(path: string): Promise<TeamLoadResult> {
+export async function loadTeamFile(path: string, opts: TeamLoadOptions = {}): Promise<TeamLoadResult> {
   const r = await read(path);
-  return 'error' in r ? { ok: false, errors: [r.error], warnings: [] } : loadTeam(r.text, path);
+  return 'error' in r ? { ok: false, errors: [r.error], warnings: [] } : loadTeam(r.text, path, opts);
 }
 
 /** Loads a team file (when given) and a rule file checked against it; the team file wins over an inline team. */

@@ -48,8 +48,14 @@ export interface LoadOptions {
   requireQueueTargets?: boolean | undefined;
   /**
    * The CRM the rules route for, when the caller knows it: a field is checked against the fields that CRM
-   * reads (and only those are suggested); without it, against every lead field.
+   * reads (and only those are suggested), without it against every lead field; an inline team as
+   * TeamLoadOptions says.
    */
+  crm?: CrmFacts | undefined;
+}
+
+export interface TeamLoadOptions {
+  /** The CRM the team routes for, when the caller knows it: a queue's target must be one it can have. */
   crm?: CrmFacts | undefined;
 }
 
@@ -279,13 +285,13 @@ function keysOf(v: unknown): string[] {
   return isPlainObject(v) ? Object.keys(v) : [];
 }
 
-export function loadTeam(source: string, file: string): TeamLoadResult {
+export function loadTeam(source: string, file: string, opts: TeamLoadOptions = {}): TeamLoadResult {
   try {
     const y = parseYaml(source, file, 'a team file');
     if (!('parsed' in y)) return { ok: false, errors: y.errors, warnings: y.warnings };
     const reporter = new Reporter(file, y.parsed);
     const raw: RawWarning[] = [];
-    const r = teamSchema(raw).safeParse(y.parsed.data, { errorMap });
+    const r = teamSchema(raw, opts.crm).safeParse(y.parsed.data, { errorMap });
     for (const w of raw) reporter.warn(w.path, w.message, w.suggestion, w.atKey === true);
     if (!r.success) reportIssues(reporter, r.error.issues);
     if (!r.success || reporter.errors.length > 0)

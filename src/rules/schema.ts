@@ -29,6 +29,7 @@ import {
   makeScope,
   strictObject,
   subParse,
+  type CrmFacts,
   type Known,
   type RawWarning,
   type Scope,
@@ -402,7 +403,8 @@ function schemas(known: Known, warnings: RawWarning[]) {
   return { route, pool, actions, dest };
 }
 
-export function teamSchema(warnings: RawWarning[]) {
+/** The team file's schema; with the CRM known, its queues' targets are ones that CRM can have. */
+export function teamSchema(warnings: RawWarning[], crm?: CrmFacts) {
   const hours = custom<WorkingHours[]>(EMPTY_KNOWN, warnings, (v, s) => {
     if (v === null || v === undefined) return [];
     if (typeof v !== 'string' && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
@@ -494,6 +496,15 @@ export function teamSchema(warnings: RawWarning[]) {
       // Emails are case-insensitive; CRM ids (a Salesforce queue id) are not.
       if (q.owner !== undefined)
         return { kind: 'owner', owner: q.owner.includes('@') ? q.owner.toLowerCase() : q.owner };
+      if (team !== undefined && crm?.queueTargets.teams === false) {
+        const queue = String(ctx.path[ctx.path.length - 1]);
+        ctx.addIssue({
+          code: 'custom',
+          path: [q.team === undefined ? 'id' : 'team'],
+          message: `${crm.crmName} has no teams, so queue "${queue}" cannot land on team ${team}: give it an owner instead, { owner: ${crm.queueTargets.owner} }`,
+        });
+        return undefined;
+      }
       if (team !== undefined) return { kind: 'team', team };
       ctx.addIssue({
         code: 'custom',
@@ -569,7 +580,7 @@ export function ruleSetSchema(known: Known, warnings: RawWarning[]) {
     fallback_actions: strictObject(s.actions).optional(),
     touch: custom(known, warnings, touchSignals).optional(),
     notifications: z.record(notifyChannelSchema).optional(),
-    team: teamSchema(warnings).optional(),
+    team: teamSchema(warnings, known.crm).optional(),
   }).superRefine((r, ctx) => {
     // Every channel a route or pool names is one the file defines.
     const defined = Object.keys(r.notifications ?? {});

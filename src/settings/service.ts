@@ -11,7 +11,7 @@ import { toLead } from '../core/normalize.js';
 import { applyStateChanges } from '../core/state.js';
 import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
 import { InputError, leadProblems, parseCsv } from '../cli/records-file.js';
-import type { Directory } from '../../connectors/connector.js';
+import type { ConnectorProfile, Directory } from '../../connectors/connector.js';
 import { bulkEvent } from '../pipeline/bulk/purpose.js';
 import { mergeDirectory } from '../pipeline/team.js';
 import { loadRuleSet, loadTeam, teamVersion, type Diagnostic } from '../rules/index.js';
@@ -88,6 +88,11 @@ export interface SettingsServiceDeps {
   directory?: ((tenantId: string) => Promise<Directory>) | undefined;
   /** The tenant's CRM connection as the app sees it (a live check). */
   crmStatus?: ((tenantId: string) => Promise<CrmStatus>) | undefined;
+  /**
+   * The profile of the CRM a tenant's provider names: drafts are checked against it (its fields, and the
+   * queue targets it can have). Absent, or none for the provider: checked without a CRM.
+   */
+  crmProfile?: ((provider: string) => ConnectorProfile | undefined) | undefined;
 }
 
 const diagnostic = (d: Diagnostic): z.infer<typeof validateResponseSchema>['errors'][number] => ({
@@ -168,22 +173,33 @@ export class SettingsService {
     return { team: loaded.team, version: stored.version, source: stored.source };
   }
 
-  /** A rule set's text loaded against the tenant's team, as the worker will load it; or its errors. */
+  /**
+   * A rule set's text loaded against the tenant's team, as the worker will load it; or its errors. A
+   * draft to be put to work is also checked against the tenant's CRM (`crm`).
+   */
   private load(
     source: string,
     team: Team,
+    crm?: ConnectorProfile,
   ): { ruleSet: RuleSet } | { errors: Diagnostic[]; warnings: Diagnostic[] } {
     const hasTeam = Object.keys(team.reps).length > 0 || Object.keys(team.queues).length > 0;
     const loaded = loadRuleSet(source, RULES_FILE, {
       team: hasTeam ? team : undefined,
       requireQueueTargets: true,
+      crm,
     });
     return loaded.ok ? { ruleSet: loaded.ruleSet } : { errors: loaded.errors, warnings: loaded.warnings };
   }
 
+  /** The tenant's CRM's profile, when the app knows it. */
+  private async crm(tenantId: string): Promise<ConnectorProfile | undefined> {
+    const tenant = await this.storage.getTenant(tenantId);
+    return tenant === null ? undefined : this.deps.crmProfile?.(tenant.provider);
+  }
+
   private async loadOrRefuse(tenantId: string, source: string): Promise<{ ruleSet: RuleSet; team: Team }> {
-    const { team } = await this.activeTeam(tenantId);
-    const loaded = this.load(source, team);
+    const [{ team }, crm] = await Promise.all([this.activeTeam(tenantId), this.crm(tenantId)]);
+    const loaded = this.load(source, team, crm);
     if ('errors' in loaded) throw new SettingsError(422, 'the rule set has errors', loaded.errors);
     return { ruleSet: loaded.ruleSet, team: loaded.ruleSet.team ?? team };
   }
@@ -210,11 +226,12 @@ export class SettingsService {
   }
 
   async validate(tenantId: string, source: string): Promise<z.infer<typeof validateResponseSchema>> {
-    const [{ team }, active] = await Promise.all([
+    const [{ team }, active, crm] = await Promise.all([
       this.activeTeam(tenantId),
       this.storage.activeRuleset(tenantId),
+      this.crm(tenantId),
     ]);
-    const loaded = this.load(source, team);
+    const loaded = this.load(source, team, crm);
     const diff = lineDiff(active?.source ?? '', source);
     if ('errors' in loaded)
       return {
@@ -371,7 +388,7 @@ export class SettingsService {
       team = loaded.team;
     }
     if (rules === null) throw new SettingsError(404, `no rule set version ${request.rulesetVersion}`);
-    const loaded = this.load(rules.source, team);
+    const loaded = this.load(rules.source, team, await this.crm(tenantId));
     if ('errors' in loaded)
       throw new SettingsError(422, 'the requested rule set does not load any more', loaded.errors);
   }

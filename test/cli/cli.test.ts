@@ -214,13 +214,36 @@ describe('validate', () => {
       expect(r.code).toBe(0);
     }
     // HubSpot's demo_requested is no field of a Salesforce org: those routes would never match there.
-    const r = await run('validate', 'rules/hubspot-demo/rules.yaml', '--crm', 'salesforce');
+    const r = await run(
+      'validate',
+      'rules/hubspot-demo/rules.yaml',
+      '--team',
+      'rules/salesforce-demo/team.yaml',
+      '--crm',
+      'salesforce',
+    );
     expect(r.code).toBe(0);
     expect(r.err).toEqual([
       'warning: rules/hubspot-demo/rules.yaml:35:55 routes[1].when.demo_requested: "demo_requested" has no Salesforce field behind it, so it never has a value there: name the Salesforce field itself (custom fields end in "__c")',
       'warning: rules/hubspot-demo/rules.yaml:47:39 routes[2].when.demo_requested: "demo_requested" has no Salesforce field behind it, so it never has a value there: name the Salesforce field itself (custom fields end in "__c")',
     ]);
     expect((await run('validate', 'rules/hubspot-demo/rules.yaml', '--crm', 'pipedrive')).code).toBe(2);
+  });
+
+  it('with --crm salesforce, refuses queues that target a team, which Salesforce has not', async () => {
+    const r = await run('validate', 'rules/saas-inbound/rules.yaml', '--crm', 'salesforce');
+    expect(r.code).toBe(1);
+    expect(r.err.filter((l) => l.startsWith('error'))).toEqual(
+      [
+        ['84:26', 'emea-triage', 'EMEA'],
+        ['85:24', 'us-triage', 'NA'],
+        ['86:29', 'inbound-triage', 'Inbound'],
+      ].map(
+        ([at, queue, team]) =>
+          `error: rules/saas-inbound/rules.yaml:${at} team.queues.${queue}.team: Salesforce has no teams, so queue "${queue}" cannot land on team ${team}: give it an owner instead, { owner: a user's email or a Lead queue's id (00G…) }`,
+      ),
+    );
+    expect((await run('validate', 'rules/saas-inbound/rules.yaml', '--crm', 'hubspot')).code).toBe(0);
   });
 
   it('exits 2 on a usage error', async () => {

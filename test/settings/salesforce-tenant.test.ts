@@ -109,6 +109,30 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
     ]);
   });
 
+  it('refuses a draft whose queue targets a team, which a Salesforce org does not have, at its line', async () => {
+    const active = rulesResponseSchema.parse(await api('/rules')).active!;
+    const draft = `${active.source}team:\n  queues:\n    SMB: { team: Inbound }\n`;
+    const checked = validateResponseSchema.parse(await api('/rules/validate', { source: draft }));
+    expect(checked.ok).toBe(false);
+    expect(checked.errors).toEqual([
+      {
+        line: draft.split('\n').findIndex((l) => l.includes('team: Inbound')) + 1,
+        column: 18,
+        path: 'team.queues.SMB.team',
+        message:
+          'Salesforce has no teams, so queue "SMB" cannot land on team Inbound: give it an owner instead, { owner: a user\'s email or a Lead queue\'s id (00G…) }',
+      },
+    ]);
+
+    const refused = await fetch(`${e.app.url}/api/tenants/${e.tenantId}/rules/publish`, {
+      method: 'POST',
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ source: draft, note: 'triage by team', basedOn: active.version }),
+    });
+    expect(refused.status).toBe(422);
+    expect(rulesResponseSchema.parse(await api('/rules')).active!.version).toBe(active.version);
+  });
+
   it('finds a lead routed in the org in Activity with its trace and the actions written to Salesforce, and the rest of the tab answers for the org', async () => {
     const [id] = await createLeads(e, {
       leads: [

@@ -429,6 +429,31 @@ describe('team files', () => {
   });
 });
 
+describe('team files for a known CRM', () => {
+  const src =
+    'queues:\n  triage: { team: EMEA }\n  old: { id: 4711 }\n  desk: { owner: 00G8d0000000001EAA }\n';
+  const owner = "give it an owner instead, { owner: a user's email or a Lead queue's id (00G…) }";
+
+  it('a queue cannot target a team in Salesforce, which has none; in HubSpot, or with no CRM known, it can', () => {
+    const r = loadTeam(src, 'team.yaml', { crm: SALESFORCE_PROFILE });
+    expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual([
+      `team.yaml:2:19 queues.triage.team: Salesforce has no teams, so queue "triage" cannot land on team EMEA: ${owner}`,
+      `team.yaml:3:14 queues.old.id: Salesforce has no teams, so queue "old" cannot land on team 4711: ${owner}`,
+    ]);
+    expect(loadTeam(src, 'team.yaml', { crm: HUBSPOT_PROFILE }).ok).toBe(true);
+    expect(loadTeam(src, 'team.yaml').ok).toBe(true);
+  });
+
+  it('nor inline in a rule file', () => {
+    const rules = `routes: []\nfallback: { queue: triage }\nteam:\n  queues: { triage: { team: EMEA } }\n`;
+    const r = loadRuleSet(rules, 'rules/x.yaml', { crm: SALESFORCE_PROFILE });
+    expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual([
+      `rules/x.yaml:4:29 team.queues.triage.team: Salesforce has no teams, so queue "triage" cannot land on team EMEA: ${owner}`,
+    ]);
+    expect(loadRuleSet(rules, 'rules/x.yaml', { crm: HUBSPOT_PROFILE }).ok).toBe(true);
+  });
+});
+
 describe('file helpers', () => {
   it('load a rule file and a team file from disk', async () => {
     const rules = await loadRuleSetFile(SAAS);
