@@ -1,6 +1,7 @@
 // What a piece of work failed with, told apart at the worker's edge: the CRM's answer (a CrmError,
 // already classified by its connector), or our own fault — the database, or a bug. Only the first is
-// ever reported as the CRM's; the other two keep their stack and are logged as what they are.
+// ever reported as the CRM's; the other two keep their stack and are logged as what they are. A write
+// the tenant's configuration makes impossible is found before any call and told as that.
 import { CrmError } from '../../connectors/connector.js';
 import {
   isRetryable as crmRetryable,
@@ -24,6 +25,17 @@ export class InternalFailure extends Error {
   /** A stored value that does not parse back: trying again reads the same row. */
   get permanent(): boolean {
     return this.original instanceof StorageError && this.original.kind === 'corrupt';
+  }
+}
+
+/**
+ * A write the tenant's rules and team ask for that cannot be made, found before any call (a queue with no
+ * target, or a team where the CRM has none): dead at once as the CRM's 'invalid' is, and never reported
+ * as the CRM's refusal.
+ */
+export class TenantConfigError extends CrmError {
+  constructor(message: string) {
+    super('invalid', message);
   }
 }
 
@@ -62,9 +74,13 @@ export function itemOutcome(
   return failure.permanent ? { kind: 'dead' } : retryLater(at);
 }
 
-/** How a failure reads in a dead letter or a retry's last error: `<crm> refused: …`, `internal bug: …`. */
+/**
+ * How a failure reads in a dead letter or a retry's last error: `<crm> refused: …`, `internal bug error:
+ * …`, `configuration error: …`.
+ */
 export function describeFailure(failure: Failure, crm: string): string {
   if (failure instanceof InternalFailure) return `internal ${failure.kind} error: ${failure.message}`;
+  if (failure instanceof TenantConfigError) return `configuration error: ${failure.message}`;
   return isRetryable(failure)
     ? `${crm} answered ${failure.kind}: ${failure.message}`
     : `${crm} refused: ${failure.message}`;

@@ -1,7 +1,8 @@
 // Merges the CRM directory into the team the rules name, so routing sees who can really own a lead.
-import { CrmError, type Directory, type DirectoryOwner } from '../../connectors/connector.js';
+import type { ConnectorProfile, Directory, DirectoryOwner } from '../../connectors/connector.js';
 import { isValidTimeZone } from '../core/availability.js';
 import type { QueueTarget, Rep, Team } from '../core/types.js';
+import { TenantConfigError } from './failures.js';
 
 export interface MergedTeam {
   team: Team;
@@ -15,37 +16,46 @@ export interface MergedTeam {
 export type QueueLanding =
   { kind: 'owner'; ownerId: string } | { kind: 'team'; teamId: string; teamName: string };
 
+/** What landing a queue needs to know of the CRM (its connector profile). */
+export type QueueCrm = Pick<ConnectorProfile, 'crmName' | 'queueTargets'>;
+
 /**
  * Resolves a queue's target against the directory. An owner named by email must be an active owner; one
  * named by id is sent as is (a HubSpot QUEUE owner, a Salesforce queue: the CRM checks it). A team must
- * be one the directory lists, by name or id.
+ * be one the directory of a CRM with teams lists, by name or id. Any other target is the configuration's
+ * error, never sent.
  */
 export function landQueue(
   queue: string,
   target: QueueTarget | undefined,
   merged: MergedTeam,
-  crm: string,
-): QueueLanding | CrmError {
+  crm: QueueCrm,
+): QueueLanding | TenantConfigError {
   if (target === undefined)
-    return new CrmError(
-      'invalid',
+    return new TenantConfigError(
       `queue ${queue} has no CRM target: give it an owner or a team in the team file`,
     );
+  const name = crm.crmName;
   if (target.kind === 'owner') {
     if (!target.owner.includes('@')) return { kind: 'owner', ownerId: target.owner };
     const owner = merged.ownerByEmail.get(target.owner);
     if (owner === undefined)
-      return new CrmError('invalid', `queue ${queue}: no ${crm} owner with the email ${target.owner}`);
+      return new TenantConfigError(`queue ${queue}: no ${name} owner with the email ${target.owner}`);
     if (!owner.active)
-      return new CrmError('invalid', `queue ${queue}: ${crm} owner ${target.owner} is deactivated`);
+      return new TenantConfigError(`queue ${queue}: ${name} owner ${target.owner} is deactivated`);
     return { kind: 'owner', ownerId: owner.id };
   }
+  // A rule set published before its CRM's targets were checked.
+  if (!crm.queueTargets.teams)
+    return new TenantConfigError(
+      `queue ${queue} targets team ${target.team}, but ${name} has no teams: give it an owner instead, { owner: ${crm.queueTargets.owner} }`,
+    );
   const byName = merged.teamIdByName[target.team];
   if (byName !== undefined) return { kind: 'team', teamId: byName, teamName: target.team };
   const named = Object.entries(merged.teamIdByName).find(([, id]) => id === target.team);
   if (named !== undefined) return { kind: 'team', teamId: named[1], teamName: named[0] };
   // Not guessed: a team the directory does not list gets neither the lead nor a task.
-  return new CrmError('invalid', `queue ${queue}: ${crm} lists no team named or numbered ${target.team}`);
+  return new TenantConfigError(`queue ${queue}: ${name} lists no team named or numbered ${target.team}`);
 }
 
 /**

@@ -166,7 +166,7 @@ export class WriteBack {
       await flush();
     };
 
-    const plan = planWrites(pending, merged, crm);
+    const plan = planWrites(pending, merged, profile);
     for (const { error, ...entry } of plan.refused) record(entry, { ok: false, error });
 
     try {

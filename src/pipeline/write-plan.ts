@@ -4,7 +4,7 @@
 import { CrmError, type OwnerWrite, type TaskCreate, type TeamWrite } from '../../connectors/connector.js';
 import type { SequenceSpec } from '../core/types.js';
 import type { PlannedAction } from '../storage/index.js';
-import { landQueue, type MergedTeam } from './team.js';
+import { landQueue, type MergedTeam, type QueueCrm } from './team.js';
 
 /** The planner carries whatever the caller attached to each action (its job) through to the plan. */
 type Entry = { a: PlannedAction };
@@ -26,7 +26,7 @@ export interface WritePlan<E extends Entry> {
 export function planWrites<E extends Entry>(
   entries: readonly E[],
   merged: MergedTeam,
-  crmName: string,
+  crm: QueueCrm,
 ): WritePlan<E> {
   const plan: WritePlan<E> = { owners: [], teams: [], tasks: [], enrollments: [], refused: [] };
   const ownerIdOf = (entry: E, email: string): string | undefined => {
@@ -34,7 +34,7 @@ export function planWrites<E extends Entry>(
     if (owner === undefined)
       plan.refused.push({
         ...entry,
-        error: new CrmError('invalid', `no ${crmName} owner with the email ${email}`),
+        error: new CrmError('invalid', `no ${crm.crmName} owner with the email ${email}`),
       });
     return owner?.id;
   };
@@ -49,7 +49,7 @@ export function planWrites<E extends Entry>(
       }
       case 'set_queue': {
         // Done only once the CRM holds it: the queue's owner, or its team.
-        const landing = landQueue(action.queue, action.target, merged, crmName);
+        const landing = landQueue(action.queue, action.target, merged, crm);
         if (landing instanceof CrmError) plan.refused.push({ ...entry, error: landing });
         else if (landing.kind === 'owner')
           plan.owners.push({ ...entry, input: { leadId: a.leadId, ownerId: landing.ownerId } });
@@ -57,7 +57,7 @@ export function planWrites<E extends Entry>(
         break;
       }
       case 'queue_task': {
-        const landing = landQueue(action.queue, action.target, merged, crmName);
+        const landing = landQueue(action.queue, action.target, merged, crm);
         if (landing instanceof CrmError) plan.refused.push({ ...entry, error: landing });
         else
           plan.tasks.push({

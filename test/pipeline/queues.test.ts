@@ -1,6 +1,6 @@
 // Queues are never a silent catch-all: a lead routed to a queue lands on the queue's CRM target (an
 // owner, or a team plus a task naming it), through the real connector and the sandbox CRM, whose write
-// log is the judge. A queue write the CRM refuses is a dead letter with its reason, never "done".
+// log is the judge. A queue write that cannot land is a dead letter with its reason, never "done".
 import { DEMO_TEAMS } from '../../connectors/sandbox/index.js';
 import { setup, TENANT, useSandbox } from './support.js';
 
@@ -91,9 +91,10 @@ describe('queues in the CRM', () => {
 
     const dead = await env.storage.deadLetters(TENANT);
     expect(dead.map((d) => d.event.objectId)).toEqual([lead.id]);
+    // Our own check, before any call: HubSpot refused nothing.
     expect(dead[0]!.lastError).toBe(
-      `assign contact ${lead.id} to queue nowhere: HubSpot refused: queue nowhere: HubSpot lists no team named or numbered 999999; ` +
-        `create task for contact ${lead.id} for queue nowhere: HubSpot refused: queue nowhere: HubSpot lists no team named or numbered 999999`,
+      `assign contact ${lead.id} to queue nowhere: configuration error: queue nowhere: HubSpot lists no team named or numbered 999999; ` +
+        `create task for contact ${lead.id} for queue nowhere: configuration error: queue nowhere: HubSpot lists no team named or numbered 999999`,
     );
     expect(env.tasksFor(lead.id)).toEqual([]);
     expect(env.writes('team.set', lead.id)).toEqual([]);

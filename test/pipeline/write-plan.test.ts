@@ -1,6 +1,9 @@
 // The write-back planner: planned actions → the CRM writes they become, ids resolved from the directory,
 // refusals with their reason. Pure: no storage, no CRM.
+import { HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
+import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
 import type { Action } from '../../src/core/types.js';
+import { describeFailure, TenantConfigError } from '../../src/pipeline/failures.js';
 import { plannedAction } from '../../src/storage/actions.js';
 import type { PlannedAction } from '../../src/storage/index.js';
 import type { MergedTeam } from '../../src/pipeline/team.js';
@@ -29,7 +32,7 @@ const task = { subject: 'Call', body: 'b', dueAt: 1_000, priority: 'high' as con
 describe('planWrites', () => {
   it('resolves owners by email (any case) and keeps what the caller attached', () => {
     const e = planned({ kind: 'set_owner', email: 'ADA@acme.io' });
-    const plan = planWrites([e], merged, 'HubSpot');
+    const plan = planWrites([e], merged, HUBSPOT_PROFILE);
     expect(plan.owners).toEqual([{ ...e, input: { leadId: 'L1', ownerId: 'o-1' } }]);
     expect(plan.refused).toEqual([]);
   });
@@ -38,7 +41,7 @@ describe('planWrites', () => {
     const plan = planWrites(
       [planned({ kind: 'create_task', assignee: 'cy@acme.io', ...task })],
       merged,
-      'HubSpot',
+      HUBSPOT_PROFILE,
     );
     expect(plan.tasks).toEqual([]);
     expect(plan.refused.map((r) => r.error.message)).toEqual(['no HubSpot owner with the email cy@acme.io']);
@@ -62,7 +65,7 @@ describe('planWrites', () => {
       target: { kind: 'team', team: 't-9' },
       ...task,
     });
-    const plan = planWrites([toOwner, toTeam, teamTask], merged, 'HubSpot');
+    const plan = planWrites([toOwner, toTeam, teamTask], merged, HUBSPOT_PROFILE);
     expect(plan.owners.map((o) => o.input)).toEqual([{ leadId: 'L1', ownerId: 'o-1' }]);
     expect(plan.teams.map((t) => t.input)).toEqual([{ leadId: 'L1', teamId: 't-9' }]);
     expect(plan.tasks.map((t) => t.input)).toEqual([
@@ -85,7 +88,7 @@ describe('planWrites', () => {
         planned({ kind: 'set_queue', queue: 'smb', target: { kind: 'owner', owner: 'bo@acme.io' } }),
       ],
       merged,
-      'Salesforce',
+      SALESFORCE_PROFILE,
     );
     expect(plan.refused.map((r) => r.error.message)).toEqual([
       'queue lost has no CRM target: give it an owner or a team in the team file',
@@ -93,11 +96,30 @@ describe('planWrites', () => {
     ]);
   });
 
+  it('a team target where the CRM has no teams is the configuration’s error, not sent and not the CRM’s refusal', () => {
+    const target = { kind: 'team', team: 'EMEA triage' } as const;
+    const plan = planWrites(
+      [
+        planned({ kind: 'set_queue', queue: 'emea', target }),
+        planned({ kind: 'queue_task', queue: 'emea', target, ...task }),
+      ],
+      merged,
+      SALESFORCE_PROFILE,
+    );
+    expect([plan.teams, plan.tasks]).toEqual([[], []]);
+    const reason =
+      "configuration error: queue emea targets team EMEA triage, but Salesforce has no teams: give it an owner instead, { owner: a user's email or a Lead queue's id (00G…) }";
+    expect(plan.refused.map((r) => describeFailure(r.error, 'Salesforce'))).toEqual([reason, reason]);
+    expect(
+      plan.refused.every((r) => r.error instanceof TenantConfigError && r.error.kind === 'invalid'),
+    ).toBe(true);
+  });
+
   it('tasks carry the action key; enrollments pass through; notes are left for the note flush', () => {
     const t = planned({ kind: 'create_task', assignee: 'ada@acme.io', ...task });
     const en = planned({ kind: 'enroll_sequence', sequence: { name: 'Nurture' }, sender: 'ada@acme.io' });
     const note = planned({ kind: 'write_note', text: 'why' });
-    const plan = planWrites([t, en, note], merged, 'HubSpot');
+    const plan = planWrites([t, en, note], merged, HUBSPOT_PROFILE);
     expect(plan.tasks.map((x) => x.input)).toEqual([
       {
         leadId: 'L1',

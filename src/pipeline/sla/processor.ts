@@ -751,7 +751,7 @@ function escalationTarget(
     }
     case 'queue': {
       const q = runtime.team.queues[to.name];
-      const landed = landQueue(to.name, q?.target, merged, crm);
+      const landed = landQueue(to.name, q?.target, merged, runtime.connector.profile);
       if (landed instanceof CrmError) return landed;
       return landed.kind === 'owner'
         ? { ownerId: landed.ownerId, owner: q?.target.kind === 'owner' ? q.target.owner : landed.ownerId }
