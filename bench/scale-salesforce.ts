@@ -11,8 +11,8 @@ import { tokenKeyring, loadConfig } from '../src/app/config.js';
 import { installSalesforceThroughOAuth } from '../src/app/salesforce-sandbox.js';
 import { freePort } from '../src/app/start.js';
 import { openStorage, type Storage } from '../src/storage/index.js';
-import { ManagedProcess } from '../test/support/cluster.js';
-import { createPgSchema, PG_URL, REDIS_URL, uniqueRedisPrefix } from '../test/support/services.js';
+import { ManagedProcess, processEnv, workerProcesses } from '../test/support/cluster.js';
+import { createPgSchema, PG_URL } from '../test/support/services.js';
 import { until } from './app.js';
 import { API_LATENCY_MS, burstFigures } from './e2e-salesforce.js';
 import { progress } from './progress.js';
@@ -37,16 +37,7 @@ async function startCluster(workers: number, log: (line: string) => void): Promi
   });
   const schema = await createPgSchema();
   const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '',
-    HOME: process.env['HOME'] ?? tmpdir(),
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PUBLIC_URL: url,
-    DATA_DIR: dir,
-    DATABASE_URL: PG_URL,
-    DATABASE_SCHEMA: schema.name,
-    REDIS_URL,
-    REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+    ...processEnv(url, dir, schema),
     // The sandbox org's demo rules, named as a real deployment must name its own.
     RULES: 'rules/salesforce-demo/rules.yaml',
     SALESFORCE_CLIENT_ID: org.ready.clientId,
@@ -64,19 +55,8 @@ async function startCluster(workers: number, log: (line: string) => void): Promi
     () => Promise.resolve(),
     log,
   );
-  const workerProcesses = Array.from(
-    { length: workers },
-    (_, i) =>
-      new ManagedProcess(
-        `worker-${i + 1}`,
-        'worker',
-        { ...env, ROLE: 'worker', PORT: '0' },
-        dir,
-        () => Promise.resolve(),
-        log,
-      ),
-  );
-  const processes = [web, ...workerProcesses];
+  const spawned = workerProcesses(workers, env, dir, log);
+  const processes = [web, ...spawned];
   const storage = await openStorage({
     url: PG_URL,
     schema: schema.name,
@@ -99,7 +79,7 @@ async function startCluster(workers: number, log: (line: string) => void): Promi
       const logs = await readFile(join(dir, 'web.log'), 'utf8').catch(() => '');
       return logs.split('"subscribed to change events"').length - 1 >= 2;
     });
-    await Promise.all(workerProcesses.map((w) => w.start()));
+    await Promise.all(spawned.map((w) => w.start()));
     return { org, storage, tenantId: tenant.id, processes, stop };
   } catch (error) {
     await stop();

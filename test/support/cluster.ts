@@ -187,6 +187,51 @@ export class ManagedProcess implements AppProcess {
   }
 }
 
+/**
+ * What every app process of a deployment on this machine shares: served at `url`, its DATA_DIR, and with a
+ * schema, that PostgreSQL schema and a Redis key prefix of its own (without: SQLite in DATA_DIR).
+ */
+export function processEnv(url: string, dir: string, schema: PgSchema | undefined): Record<string, string> {
+  return {
+    PATH: process.env['PATH'] ?? '',
+    HOME: process.env['HOME'] ?? tmpdir(),
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PUBLIC_URL: url,
+    DATA_DIR: dir,
+    ...(schema === undefined
+      ? {}
+      : {
+          DATABASE_URL: PG_URL,
+          DATABASE_SCHEMA: schema.name,
+          REDIS_URL,
+          REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+        }),
+  };
+}
+
+/** `count` ROLE=worker processes on `env`, named worker-1…; not started. */
+export function workerProcesses(
+  count: number,
+  env: Record<string, string>,
+  dir: string,
+  log: (line: string) => void,
+): ManagedProcess[] {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      new ManagedProcess(
+        `worker-${i + 1}`,
+        'worker',
+        // A worker serves only /healthz, /readyz and /metrics, on a port of its own.
+        { ...env, ROLE: 'worker', PORT: '0' },
+        dir,
+        () => Promise.resolve(),
+        log,
+      ),
+  );
+}
+
 /** Starts the sandbox, the PostgreSQL schema, the web process (installed through OAuth) and N workers. */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const log = options.log ?? (() => undefined);
@@ -214,20 +259,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const webPort = await freePort('127.0.0.1');
   const url = `http://127.0.0.1:${webPort}`;
   const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '',
-    HOME: process.env['HOME'] ?? tmpdir(),
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PUBLIC_URL: url,
-    DATA_DIR: dir,
-    ...(schema === undefined
-      ? {}
-      : {
-          DATABASE_URL: PG_URL,
-          DATABASE_SCHEMA: schema.name,
-          REDIS_URL,
-          REDIS_KEY_PREFIX: uniqueRedisPrefix(),
-        }),
+    ...processEnv(url, dir, schema),
     HUBSPOT_CLIENT_ID: app.clientId,
     HUBSPOT_CLIENT_SECRET: app.clientSecret,
     HUBSPOT_APP_ID: String(app.appId),
@@ -262,19 +294,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     healthy,
     log,
   );
-  const workers = Array.from(
-    { length: options.workers },
-    (_, i) =>
-      new ManagedProcess(
-        `worker-${i + 1}`,
-        'worker',
-        // A worker serves only /healthz, /readyz and /metrics, on a port of its own.
-        { ...env, ROLE: 'worker', PORT: '0' },
-        dir,
-        () => Promise.resolve(),
-        log,
-      ),
-  );
+  const workers = workerProcesses(options.workers, env, dir, log);
   const storage = await openStorage({
     ...(schema === undefined ? { file: sqliteFile(loadConfig(env)) } : { url: PG_URL, schema: schema.name }),
     // The test reads inbox, decisions and dead letters; the keyring is the processes' own.
