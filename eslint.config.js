@@ -27,7 +27,6 @@ export default tseslint.config(
       'src/app/salesforce.ts', // Salesforce's wiring, beside HubSpot's
       'src/app/salesforce-sandbox.ts', // the Salesforce sandbox and its demo org (CRM=salesforce)
       'src/app/webhook-subscriptions.ts', // what the HubSpot sandbox delivers in sandbox mode
-      'src/app/record-ids.ts', // ids as operators type them (Salesforce's 15-character form)
       'src/app/crm-profiles.ts', // each CRM's profile by name, for rules checked without a connector
     ],
     rules: {

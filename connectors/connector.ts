@@ -23,11 +23,18 @@ export interface BucketSpec {
 /**
  * What a connector says about its CRM, for generic code: the worker groups and paces its work by it,
  * the limiter is built from its buckets, failure reasons name its records, rules are checked against
- * its field names. Plain data plus two pure functions, so it can be read before any call is made.
+ * its field names. Plain data and pure functions, so it can be read before any call is made.
  */
 export interface ConnectorProfile {
   /** The CRM's name in reasons and logs ("HubSpot"). */
   readonly crmName: string;
+  /** What the CRM calls the account that installs the app, one tenant ("portal", "org"). */
+  readonly accountNoun: string;
+  /**
+   * An id as an operator may type it, in the form the CRM answers and the app stores (Salesforce shows
+   * 15-character ids in Setup and record URLs; its API answers the 18-character form).
+   */
+  readonly storedId: (id: string) => string;
   /**
    * What the CRM calls the record with this id: "contact" for HubSpot; Salesforce routes Leads and
    * Contacts, told apart by the id.

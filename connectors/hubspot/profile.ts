@@ -95,6 +95,8 @@ export function hubspotNoteText(stored: string): string {
 
 export const HUBSPOT_PROFILE: ConnectorProfile = {
   crmName: 'HubSpot',
+  accountNoun: 'portal',
+  storedId: (id) => id,
   recordNoun: () => 'contact',
   batchSizes: {
     readLeads: BATCH_SIZE,

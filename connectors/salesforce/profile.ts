@@ -1,12 +1,15 @@
 // What generic code needs to know about Salesforce, as data (the connector profile).
 import type { ConnectorProfile } from '../connector.js';
 import { objectOfId, LEAD_FIELD_PROPERTIES } from './records.js';
+import { idChecksum, isSalesforceId } from './soql.js';
 
 /** sObject Collections: 200 records per call (salesforce.md §2.3). */
 const COLLECTION_SIZE = 200;
 
 export const SALESFORCE_PROFILE: ConnectorProfile = {
   crmName: 'Salesforce',
+  accountNoun: 'org',
+  storedId: (id) => (id.length === 15 && isSalesforceId(id) ? id + idChecksum(id) : id),
   recordNoun: (leadId) => (objectOfId(leadId) === 'Contact' ? 'contact' : 'lead'),
   batchSizes: {
     // One query per object per batch; ids are chunked under the URL limit inside readLeads.

@@ -10,3 +10,8 @@ export const CRM_PROFILES = {
 } as const satisfies Record<string, ConnectorProfile>;
 
 export type CrmName = keyof typeof CRM_PROFILES;
+
+/** A stored tenant's CRM profile; undefined for a provider this build does not serve. */
+export function crmProfile(provider: string): ConnectorProfile | undefined {
+  return Object.hasOwn(CRM_PROFILES, provider) ? CRM_PROFILES[provider as CrmName] : undefined;
+}

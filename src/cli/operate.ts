@@ -1,6 +1,6 @@
 // `lead-router explain`, `dead-letters`, `tenants` and `frame-origins`: read (and for frame-origins, set)
 // what the running app stored.
-import { crmAccountWord, storedIdForm } from '../app/record-ids.js';
+import { crmProfile } from '../app/crm-profiles.js';
 import { explainDecision } from '../core/explain.js';
 import type { Team } from '../core/types.js';
 import type { Storage } from '../storage/index.js';
@@ -8,14 +8,19 @@ import type { Tenant } from '../storage/model.js';
 import { isFrameOrigin, tenantFrameOrigins } from '../settings/frame-origins.js';
 import { InputError } from './records-file.js';
 
+/** An id as the operator typed it, in the form stored for the tenant's CRM. */
+const storedId = (tenant: Tenant, id: string): string => crmProfile(tenant.provider)?.storedId(id) ?? id;
+/** "portal", "org": what the tenant's CRM calls it. */
+const accountNoun = (tenant: Tenant): string => crmProfile(tenant.provider)?.accountNoun ?? 'account';
+
 /** The tenant a command is about: the one named, or the only one there is. */
 export async function pickTenant(storage: Storage, wanted: string | undefined): Promise<Tenant> {
   const tenants = await storage.listTenants();
   if (wanted !== undefined) {
-    const tenant = tenants.find((t) => t.id === wanted || t.externalId === storedIdForm(t.provider, wanted));
+    const tenant = tenants.find((t) => t.id === wanted || t.externalId === storedId(t, wanted));
     if (tenant === undefined)
       throw new InputError(
-        `no tenant "${wanted}"; known: ${tenants.map((t) => `${t.id} (${crmAccountWord(t.provider)} ${t.externalId})`).join(', ') || 'none'}`,
+        `no tenant "${wanted}"; known: ${tenants.map((t) => `${t.id} (${accountNoun(t)} ${t.externalId})`).join(', ') || 'none'}`,
       );
     return tenant;
   }
@@ -36,7 +41,7 @@ export async function explainLead(
   who: string,
   team: Team,
 ): Promise<string[]> {
-  const query = who.includes('@') ? { email: who } : { leadId: storedIdForm(tenant.provider, who) };
+  const query = who.includes('@') ? { email: who } : { leadId: storedId(tenant, who) };
   const decisions = await storage.decisionsFor(tenant.id, query, 20);
   if (decisions.length === 0) throw new InputError(`no decision recorded for ${who} in tenant ${tenant.id}`);
   const out: string[] = [];
@@ -121,7 +126,7 @@ export async function listTenants(storage: Storage): Promise<string[]> {
         : `uninstalled since ${new Date(t.uninstalledAt).toISOString()} (tokens deleted, work paused)`;
     const inbox = await storage.inboxStats(t.id);
     lines.push(
-      `${t.id} ${t.provider} ${crmAccountWord(t.provider)} ${t.externalId}: ${state}; rules ${t.activeRulesetVersion ?? 'none'}; ${inbox.pending} pending, ${inbox.failed} dead letters`,
+      `${t.id} ${t.provider} ${accountNoun(t)} ${t.externalId}: ${state}; rules ${t.activeRulesetVersion ?? 'none'}; ${inbox.pending} pending, ${inbox.failed} dead letters`,
     );
   }
   return lines;

@@ -15,6 +15,9 @@ import {
   SoqlValueError,
   type SoqlFragment,
 } from '../../../connectors/salesforce/soql.js';
+import { HUBSPOT_PROFILE } from '../../../connectors/hubspot/profile.js';
+import { SALESFORCE_PROFILE } from '../../../connectors/salesforce/profile.js';
+import { toId18 } from '../../../connectors/sandbox-salesforce/index.js';
 
 /**
  * Reads a SOQL string literal back the way Salesforce does (the escape table of the SOQL reference),
@@ -191,5 +194,22 @@ describe('the soql template', () => {
   it('refuses a plain string, so nothing is pasted unquoted', () => {
     const raw = "x' OR Id != '" as unknown as SoqlFragment;
     expect(() => soql`SELECT Id FROM Lead WHERE Name = ${raw}`).toThrow(/not a SOQL fragment/);
+  });
+});
+
+describe('the stored form of an id an operator types', () => {
+  // The sandbox org's own ids: its 18-character form is worked out by the sandbox, apart from ours.
+  const id18 = toId18('00Q8d000001aBcD') ?? '';
+
+  it('gives a 15-character id its checksum, as the API answers it', () => {
+    expect(id18).toHaveLength(18);
+    expect(SALESFORCE_PROFILE.storedId('00Q8d000001aBcD')).toBe(id18);
+  });
+
+  it('leaves an 18-character id, a HubSpot id and what is no id as they are', () => {
+    expect(SALESFORCE_PROFILE.storedId(id18)).toBe(id18);
+    expect(SALESFORCE_PROFILE.storedId('00Q8d000001aBc!')).toBe('00Q8d000001aBc!');
+    expect(SALESFORCE_PROFILE.storedId('jane@example.com')).toBe('jane@example.com');
+    expect(HUBSPOT_PROFILE.storedId('123456789012345')).toBe('123456789012345');
   });
 });
