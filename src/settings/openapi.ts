@@ -16,6 +16,8 @@ interface Operation {
   query?: z.AnyZodObject;
   params?: Record<string, string>;
   response: z.ZodTypeAny;
+  /** Also answers text/csv (asked for with `format=csv`). */
+  csv?: true;
 }
 
 const OPERATIONS: Operation[] = [
@@ -130,6 +132,7 @@ const OPERATIONS: Operation[] = [
     params: { kind: 'speed | sla | reroutes | distribution | fallbacks' },
     query: s.reportQuerySchema,
     response: s.reportResponseSchema,
+    csv: true,
   },
   {
     method: 'get',
@@ -219,7 +222,19 @@ export function openApiDocument(): object {
         ...(op.body === undefined ? {} : { body: { content: { 'application/json': { schema: op.body } } } }),
       },
       responses: {
-        200: { description: 'OK', content: { 'application/json': { schema: op.response } } },
+        200: {
+          description: 'OK',
+          content: {
+            'application/json': { schema: op.response },
+            ...(op.csv === true
+              ? {
+                  'text/csv': {
+                    schema: z.string().openapi({ description: 'a header line, then one per row' }),
+                  },
+                }
+              : {}),
+          },
+        },
         ...ERRORS,
         401: { description: 'No access to this tenant' },
         409: {

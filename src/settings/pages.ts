@@ -187,7 +187,7 @@ const BODIES: Record<SettingsPage, string> = {
 </select>
 <button type="submit">Show reports</button>
 </fieldset></form>
-<p>Over the leads decided in the window; the same rows come as JSON from the API and as CSV from <code>lead-router report &lt;kind&gt; --since … --by …</code>.</p>
+<p>Over the leads decided in the window. Each report's rows download as CSV (the link below it), as <code>lead-router report &lt;kind&gt; --since … --by …</code> writes them; the API serves them as JSON.</p>
 <section aria-labelledby="speed-h"><h2 id="speed-h">Speed to lead</h2><div id="speed"></div></section>
 <section aria-labelledby="sla-h"><h2 id="sla-h">SLA attainment</h2><div id="sla"></div></section>
 <section aria-labelledby="reroutes-h"><h2 id="reroutes-h">Re-routes and escalations</h2><div id="reroutes"></div></section>

@@ -312,6 +312,8 @@ export const reportQuerySchema = z.object({
   since: z.string(),
   until: z.string().optional(),
   by: z.enum(REPORT_GROUPS).optional(),
+  /** `csv`: the report as the CLI's CSV (text/csv, a download), not JSON. */
+  format: z.enum(['json', 'csv']).optional(),
 });
 /** One report: its columns in order (the CLI's CSV header) and rows keyed by them. */
 export const reportResponseSchema = z.object({

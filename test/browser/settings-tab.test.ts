@@ -3,11 +3,11 @@
 // shown at its line; fixed, simulated, previewed, published; a contact created in the CRM routed by the
 // new version and found in Activity with its trace; rollback; a rep out of office skipped by the next
 // lead, as its trace in Activity shows, and each pool's fairness chart; a dead letter replayed; a CSV uploaded and simulated, its bad rows listed; a publication
-// approved by a second admin; Reports showing the rules and reps that routed those leads; every form control named and reached with Tab; another tenant's session
+// approved by a second admin; Reports showing the rules and reps that routed those leads, downloaded as CSV; every form control named and reached with Tab; another tenant's session
 // reads nothing of this one (API and pages).
 // Screenshots of each page land in test-results/settings/<store>/.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -419,6 +419,15 @@ for (const store of STORES) {
         page.getByRole('img', { name: /^CRM event to owner written, by rule\./ }).count(),
       ).resolves.toBe(1);
       await shot('reports');
+      // Each report downloads as the CLI's CSV, with the page's session: the same rules are its rows.
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('link', { name: 'Download speed to lead as CSV' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toMatch(/^lead-router-speed-by-rule-[\d-]{10}-to-[\d-]{10}\.csv$/);
+      const csv = await readFile(await download.path(), 'utf8');
+      expect(csv.split('\r\n')[0]).toMatch(/^rule,leads,owner_written,/);
+      for (const { rule } of decided) expect(csv).toContain(`\r\n${rule},`);
 
       // Per rep: the owners of those leads are rows now.
       await page.getByLabel('Group by').selectOption('rep');

@@ -65,11 +65,40 @@ describe('GET /api/tenants/:id/reports/:kind', () => {
     expect(body.rows.reduce((n, r) => n + Number(r.leads), 0)).toBe(6);
   });
 
-  it('refuses a request without a session, and another tenant’s session', async () => {
-    const path = `/api/tenants/${h.a.id}/reports/sla?since=${since}`;
-    expect((await get(path)).status).toBe(401);
-    const other = await h.login(h.b);
-    expect([401, 403]).toContain((await get(path, other.cookie)).status);
+  it('answers the same rows as the CLI’s CSV with format=csv, as a download named by kind and window', async () => {
+    const { cookie } = await h.login(h.a);
+    const path = `/api/tenants/${h.a.id}/reports/speed?since=${since}&by=rule`;
+    const json = reportResponseSchema.parse(await (await get(path, cookie)).json());
+    const res = await get(`${path}&format=csv`, cookie);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename=lead-router-speed-by-rule-${day(T0 - 60_000)}-to-${day(T0 + 3_600_000 - 1)}.csv`,
+    );
+    const lines = (await res.text()).split('\r\n');
+    expect(lines.at(-1)).toBe('');
+    expect(lines[0]).toBe(json.columns.join(','));
+    expect(lines.slice(1, -1)).toEqual(
+      json.rows.map((r) => json.columns.map((c) => (r[c] === null ? '' : String(r[c]))).join(',')),
+    );
+    expect(json.rows.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a request without a session, and another tenant’s session, in either format', async () => {
+    for (const format of ['', '&format=csv']) {
+      const path = `/api/tenants/${h.a.id}/reports/sla?since=${since}${format}`;
+      expect((await get(path)).status).toBe(401);
+      const other = await h.login(h.b);
+      expect([401, 403]).toContain((await get(path, other.cookie)).status);
+    }
+  });
+
+  it('an unknown format is a 400 that names it', async () => {
+    const { cookie } = await h.login(h.a);
+    const res = await get(`/api/tenants/${h.a.id}/reports/sla?since=${since}&format=xlsx`, cookie);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('format: json or csv');
   });
 
   it('a bad query is a 400 that names it', async () => {

@@ -2,7 +2,7 @@
 // speed to lead, SLA attainment, re-routes and escalations, and fallbacks — each a chart with a table of
 // the same numbers — from the same JSON the API serves (GET /reports/<kind>) and the CLI writes as CSV.
 import { reportResponseSchema } from '../schemas.js';
-import { call, el, fail, status } from './api.js';
+import { call, el, fail, status, tenantId } from './api.js';
 import { barChart, type BarRow } from './chart.js';
 
 type Report = Awaited<ReturnType<typeof load>>;
@@ -13,10 +13,25 @@ type Group = 'rule' | 'pool' | 'rep';
 const DAY_MS = 86_400_000;
 const GROUP_LABEL: Record<Group, string> = { rule: 'Rule', pool: 'Pool', rep: 'Rep' };
 
+const query = (since: string, until: string | null, by: Group, extra: Record<string, string> = {}) =>
+  new URLSearchParams({ since, by, ...(until === null ? {} : { until }), ...extra }).toString();
+
 const load = (kind: Kind, since: string, until: string | null, by: Group) =>
-  call(
-    reportResponseSchema,
-    `/reports/${kind}?${new URLSearchParams({ since, by, ...(until === null ? {} : { until }) }).toString()}`,
+  call(reportResponseSchema, `/reports/${kind}?${query(since, until, by)}`);
+
+/** The same report as the CLI's CSV, downloaded with the page's session. */
+const csvLink = (kind: Kind, title: string, since: string, until: string | null, by: Group) =>
+  el(
+    'p',
+    {},
+    el(
+      'a',
+      {
+        href: `/api/tenants/${encodeURIComponent(tenantId)}/reports/${kind}?${query(since, until, by, { format: 'csv' })}`,
+        download: '',
+      },
+      `Download ${title} as CSV`,
+    ),
   );
 
 const control = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -275,11 +290,14 @@ async function show(): Promise<void> {
   const kinds = ['speed', 'sla', 'reroutes', 'fallbacks'] as const;
   const [s, l, r, f] = await Promise.all(kinds.map((k) => load(k, range.since, range.until, by)));
   if (asked !== shown) return;
-  const put = (id: string, nodes: Node[]) => document.getElementById(id)!.replaceChildren(...nodes);
-  put('speed', speed(s!, label));
-  put('sla', sla(l!, label));
-  put('reroutes', reroutes(r!, label));
-  put('fallbacks', fallbacks(f!, label));
+  const put = (kind: Kind, title: string, nodes: Node[]) =>
+    document
+      .getElementById(kind)!
+      .replaceChildren(...nodes, csvLink(kind, title, range.since, range.until, by));
+  put('speed', 'speed to lead', speed(s!, label));
+  put('sla', 'SLA attainment', sla(l!, label));
+  put('reroutes', 're-routes and escalations', reroutes(r!, label));
+  put('fallbacks', 'fallbacks', fallbacks(f!, label));
   status(
     `Reports for ${range.text}, by ${label}: ${s!.rows.reduce((n, x) => n + (num(x, 'leads') ?? 0), 0)} decisions.`,
   );
