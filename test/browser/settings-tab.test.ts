@@ -7,8 +7,7 @@
 // reads nothing of this one (API and pages).
 // Screenshots of each page land in test-results/settings/<store>/.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
@@ -19,40 +18,10 @@ import { ruleSetVersion } from '../../src/rules/index.js';
 import { SettingsAccess } from '../../src/settings/index.js';
 import { settingsLink } from '../../src/settings/index.js';
 import { DecisionInputRepository, TenantConfigRepository, type Tenant } from '../../src/storage/index.js';
-import { pgAppEnv } from '../e2e/pg-support.js';
-import { describeNeeding, type SuiteFn } from '../support/services.js';
 import { chromiumHere, launchChromium, openInActivity, until } from './chromium.js';
+import { STORES } from './stores.js';
 
 const SECRET = randomBytes(32).toString('hex');
-
-interface Store {
-  name: string;
-  dir: string;
-  suite: SuiteFn;
-  /** The app's environment on this store, and what removes it afterwards. */
-  env(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
-}
-
-const STORES: Store[] = [
-  {
-    name: 'SQLite',
-    dir: 'sqlite',
-    suite: describe,
-    env: async () => ({
-      env: { DATA_DIR: await mkdtemp(join(tmpdir(), 'lead-router-browser-')) },
-      cleanup: () => Promise.resolve(),
-    }),
-  },
-  {
-    name: 'PostgreSQL + Redis',
-    dir: 'postgres',
-    suite: describeNeeding(['postgres', 'redis']),
-    env: async () => {
-      const pg = await pgAppEnv();
-      return { env: pg.env, cleanup: pg.cleanup };
-    },
-  },
-];
 
 const NEW_ROUTE = `  - name: New Zealand goes to Mei
     when: { country: NZ }
