@@ -1,7 +1,7 @@
 // Actions a decision planned (owner, task, note, enrollment…): leased to one writer, marked as sent
 // before a create goes out (a create has no idempotency key), then done or failed.
 import type { Action } from '../core/types.js';
-import type { Db, SqlParam } from './db.js';
+import { PRIMARY_KEY, type Db, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
 import {
   actionSchema,
@@ -11,6 +11,9 @@ import {
   type PlannedAction,
 } from './model.js';
 import { chunk, INSTALLED_TENANT, KEY_CHUNK, marks, readJson, ROW_CHUNK } from './shared.js';
+
+/** Actions marked done per statement (see markActionsDone). */
+const DONE_CHUNK = 50;
 
 interface ActionRow {
   id: number;
@@ -227,23 +230,32 @@ export class ActionRepository {
     now: number,
   ): Promise<number> {
     if (done.length === 0) return 0;
-    // One statement per chunk, not per action (a burst's flush marks hundreds): each row's CRM id is
-    // joined from a list of (id, CRM id) — a CASE on the id would compare every row with every listed
-    // id. An id listed twice keeps its first CRM id, as the first UPDATE did.
+    // One statement per chunk, not per action (a burst's flush marks hundreds). The ids find the rows
+    // by primary key, and a CASE on the id gives each its CRM id: an UPDATE … FROM a VALUES list of
+    // (id, CRM id) made SQLite scan all of the tenant's actions for every chunk, a cost that grew with
+    // the table. Chunks are small, so the CASE compares few ids per row. An id listed twice keeps its
+    // first CRM id, as the first UPDATE did.
     const crmIds = new Map<number, string | null>();
     for (const { id, crmId } of done) if (!crmIds.has(id)) crmIds.set(id, crmId);
+    const byId = this.db.dialect.lookupBy(PRIMARY_KEY);
     return this.db.transaction(async (tx) => {
       let moved = 0;
-      for (const part of chunk([...crmIds], Math.floor(KEY_CHUNK / 2))) {
-        // Typed in every row: PostgreSQL infers a VALUES list's column types from untyped parameters.
+      for (const part of chunk([...crmIds], DONE_CHUNK)) {
+        const created = part.some(([, crmId]) => crmId !== null);
+        // Typed: PostgreSQL infers nothing from a CASE of untyped parameters.
+        const crmId = created
+          ? `CASE id ${part.map(() => 'WHEN CAST(? AS BIGINT) THEN CAST(? AS TEXT)').join(' ')} END`
+          : 'NULL';
         const r = await tx.run(
-          `WITH results (id, crm_id) AS (
-             VALUES ${part.map(() => '(CAST(? AS BIGINT), CAST(? AS TEXT))').join(', ')})
-           UPDATE actions SET status = 'done', crm_id = results.crm_id,
+          `UPDATE actions${byId} SET status = 'done', crm_id = ${crmId},
              error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?
-           FROM results
-           WHERE actions.tenant_id = ? AND actions.id = results.id AND actions.status = 'planned'`,
-          [...part.flatMap(([id, crmId]) => [id, crmId]), now, tenantId],
+           WHERE tenant_id = ? AND status = 'planned' AND id IN (${part.map(() => '?').join(', ')})`,
+          [
+            ...(created ? part.flatMap(([id, crmId]) => [id, crmId]) : []),
+            now,
+            tenantId,
+            ...part.map(([id]) => id),
+          ],
         );
         moved += r.changes;
       }
@@ -332,7 +344,7 @@ export class ActionRepository {
     const out: PlannedAction[] = [];
     for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
       const rows = await this.db.all<ActionRow>(
-        `UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ?
+        `UPDATE actions${this.db.dialect.lookupBy(PRIMARY_KEY)} SET lease_owner = ?, lease_until = ?, updated_at = ?
          WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND ${CLAIMABLE_ACTION}
          RETURNING ${ACTION_COLUMNS}`,
         [workerId, leaseUntil, now, tenantId, ...part, now, sentBefore],
@@ -355,7 +367,7 @@ export class ActionRepository {
     const sent: number[] = [];
     for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
       const rows = await this.db.all<{ id: number }>(
-        `UPDATE actions SET sent_at = ?, updated_at = ?
+        `UPDATE actions${this.db.dialect.lookupBy(PRIMARY_KEY)} SET sent_at = ?, updated_at = ?
          WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND status = 'planned' AND lease_owner = ?
          RETURNING id`,
         [now, now, tenantId, ...part, workerId],
@@ -381,7 +393,7 @@ export class ActionRepository {
     let released = 0;
     for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
       const r = await this.db.run(
-        `UPDATE actions SET lease_owner = NULL, lease_until = NULL${sent}, updated_at = ?
+        `UPDATE actions${this.db.dialect.lookupBy(PRIMARY_KEY)} SET lease_owner = NULL, lease_until = NULL${sent}, updated_at = ?
          WHERE tenant_id = ? AND id IN (${marks(part.length)}) AND status = 'planned' AND lease_owner = ?`,
         [now, tenantId, ...part, workerId],
       );

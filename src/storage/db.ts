@@ -31,7 +31,18 @@ export interface Dialect {
   readonly rowLock: string;
   /** Run first in the migration transaction so concurrent openers migrate one at a time. */
   readonly migrationLock: string | null;
+  /**
+   * Placed after the table name of a statement whose selective term is a list of keys: the index that
+   * serves that list (`PRIMARY_KEY`: the row ids). SQLite keeps no statistics here (nothing runs
+   * ANALYZE), so it takes an equality on any indexed column (a tenant, a status) for more selective than
+   * a list of 50 keys, and visits every row behind that value: a cost that grew with the tenant's history.
+   * PostgreSQL: empty, its planner has statistics.
+   */
+  lookupBy(index: string): string;
 }
+
+/** `Dialect.lookupBy`'s name for the table's primary key. */
+export const PRIMARY_KEY = 'primary key';
 
 export interface Db {
   readonly dialect: Dialect;

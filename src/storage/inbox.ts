@@ -2,7 +2,7 @@
 // one tenant (taken in turn, live before bulk) to one worker; every transition is a compare-and-set on
 // the row's state and lease holder; expired leases are reaped; dead letters wait for a replay.
 import type { CrmEvent } from '../../connectors/connector.js';
-import type { Db } from './db.js';
+import { PRIMARY_KEY, type Db } from './db.js';
 import { StorageError } from './errors.js';
 import { insertNotificationsWith, type NotificationInput } from './notifications.js';
 import {
@@ -258,7 +258,7 @@ export class InboxRepository {
     let renewed = 0;
     for (const part of chunk([...new Set(ids)], KEY_CHUNK)) {
       const r = await this.db.run(
-        `UPDATE inbox SET lease_until = ?, updated_at = ?
+        `UPDATE inbox${this.db.dialect.lookupBy(PRIMARY_KEY)} SET lease_until = ?, updated_at = ?
          WHERE id IN (${marks(part.length)}) AND state = 'leased' AND lease_owner = ? AND lease_until < ?`,
         [leaseUntil, now, ...part, workerId, leaseUntil],
       );
@@ -279,14 +279,15 @@ export class InboxRepository {
       const done: number[] = [];
       for (const part of chunk(ids, KEY_CHUNK)) {
         const rows = await tx.all<{ id: number }>(
-          `UPDATE inbox SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?
+          `UPDATE inbox${tx.dialect.lookupBy(PRIMARY_KEY)} SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ?
            WHERE id IN (${marks(part.length)}) AND state = 'leased' AND lease_owner = ? RETURNING id`,
           [now, ...part, workerId],
         );
         const ours = rows.map((r) => r.id);
         if (ours.length === 0) continue;
         await tx.run(
-          `UPDATE effects SET state = 'done', done_at = ? WHERE inbox_id IN (${marks(ours.length)}) AND state = 'claimed'`,
+          `UPDATE effects${tx.dialect.lookupBy('effects_inbox')} SET state = 'done', done_at = ?
+           WHERE inbox_id IN (${marks(ours.length)}) AND state = 'claimed'`,
           [now, ...ours],
         );
         done.push(...ours);

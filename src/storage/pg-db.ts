@@ -20,6 +20,7 @@ export const postgresDialect: Dialect = {
   rowLock: ' FOR UPDATE',
   // Any constant key: concurrent openers of one database queue here instead of racing DDL.
   migrationLock: 'SELECT pg_advisory_xact_lock(727160001)',
+  lookupBy: () => '',
 };
 
 const INT8_OID = 20;

@@ -42,7 +42,7 @@ export class RetentionRepository {
       const ids = dead.map((r) => r.id);
       for (const part of chunk(ids, KEY_CHUNK))
         await tx.run(
-          `DELETE FROM effects WHERE state = 'claimed' AND inbox_id IN (${marks(part.length)})`,
+          `DELETE FROM effects${tx.dialect.lookupBy('effects_inbox')} WHERE state = 'claimed' AND inbox_id IN (${marks(part.length)})`,
           part,
         );
       return ids.length;

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { firstCheckAt } from '../core/sla.js';
 import type { Decision, DecisionSla } from '../core/types.js';
-import type { Db, SqlParam } from './db.js';
+import { PRIMARY_KEY, type Db, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
 import { decisionSlaSchema, slaBreachSchema, type SlaState, type SlaTimer } from './model.js';
 import { insertNotificationsWith, type NotificationInput } from './notifications.js';
@@ -318,7 +318,7 @@ export class SlaTimerRepository {
     const out: SlaTimerRun[] = [];
     for (const part of chunk(ids, CHUNK)) {
       const rows = await this.db.all<RunRow>(
-        `SELECT ${RUN_COLUMNS} FROM sla_timers t
+        `SELECT ${RUN_COLUMNS} FROM sla_timers t${this.db.dialect.lookupBy(PRIMARY_KEY)}
          JOIN decisions d ON d.tenant_id = t.tenant_id AND d.decision_key = t.decision_key
          WHERE t.tenant_id = ? AND t.id IN (${marks(part.length)})`,
         [tenantId, ...part],
@@ -332,7 +332,8 @@ export class SlaTimerRepository {
   async renew(tenantId: string, ids: readonly number[], holder: string, leaseUntil: number): Promise<void> {
     for (const part of chunk([...ids], CHUNK))
       await this.db.run(
-        `UPDATE sla_timers SET lease_until = ? WHERE tenant_id = ? AND lease_owner = ? AND id IN (${marks(part.length)})`,
+        `UPDATE sla_timers${this.db.dialect.lookupBy(PRIMARY_KEY)} SET lease_until = ?
+         WHERE tenant_id = ? AND lease_owner = ? AND id IN (${marks(part.length)})`,
         [leaseUntil, tenantId, holder, ...part],
       );
   }
@@ -416,7 +417,7 @@ export class SlaTimerRepository {
   ): Promise<void> {
     for (const part of chunk([...ids], CHUNK))
       await this.db.run(
-        `UPDATE sla_timers SET due_at = ?, attempts = attempts + 1, last_error = ?, lease_owner = NULL,
+        `UPDATE sla_timers${this.db.dialect.lookupBy(PRIMARY_KEY)} SET due_at = ?, attempts = attempts + 1, last_error = ?, lease_owner = NULL,
            lease_until = NULL, updated_at = ?
          WHERE tenant_id = ? AND lease_owner = ? AND state = 'armed' AND id IN (${marks(part.length)})`,
         [runAfter, error, now, tenantId, holder, ...part],

@@ -8,7 +8,15 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { Database as Connection, Statement } from 'better-sqlite3';
-import { bindable, classifyConstraint, type Db, type Dialect, type Row, type SqlParam } from './db.js';
+import {
+  bindable,
+  classifyConstraint,
+  PRIMARY_KEY,
+  type Db,
+  type Dialect,
+  type Row,
+  type SqlParam,
+} from './db.js';
 import { StorageError } from './errors.js';
 import {
   AUTO_CHECKPOINT_PAGES,
@@ -24,6 +32,8 @@ export const sqliteDialect: Dialect = {
   turnLock: '',
   rowLock: '',
   migrationLock: null,
+  // NOT INDEXED still looks rows up by rowid.
+  lookupBy: (index) => (index === PRIMARY_KEY ? ' NOT INDEXED' : ` INDEXED BY ${index}`),
 };
 
 export interface SqliteOptions {

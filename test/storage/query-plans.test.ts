@@ -3,10 +3,13 @@
 // `inbox_fair_claim`, and none reads the whole inbox. A burst of one tenant and thousands of finished
 // rows are in the table, so a plan that scans would be costly. PostgreSQL plans with sequential scans
 // disabled: on a table this small it would otherwise scan whatever indexes exist.
-import { afterEach, beforeEach, expect, it } from '@jest/globals';
+// And on SQLite, which has no statistics, a statement that names its rows by a list of keys (a batch's
+// actions, inbox rows, effects) looks them up by those keys, not by the tenant's or a status's index
+// with every row behind it (PostgreSQL plans these from its statistics).
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Storage, type Db, type SqlParam } from '../../src/storage/index.js';
 import { migrate } from '../../src/storage/schema.js';
-import { ENGINES, T0, addTenant, makeEvent } from './helpers.js';
+import { ENGINES, T0, addTenant, makeEvent, taskAction } from './helpers.js';
 
 interface Sent {
   sql: string;
@@ -131,3 +134,76 @@ for (const [name, engine, suite] of ENGINES) {
     });
   });
 }
+
+describe('query plans of statements naming rows by a list of keys on sqlite', () => {
+  const [, sqlite] = ENGINES[0]!;
+  let db: Db;
+  let close: () => Promise<void>;
+  const sent: Sent[] = [];
+
+  beforeEach(async () => {
+    ({ db, close } = await sqlite.openDb());
+    await migrate(db, T0);
+    sent.length = 0;
+    const s = new Storage(db);
+    await addTenant(s, 'tenant-a');
+    // A batch as a worker holds it: 60 inbox rows leased, each lead's task planned (with history behind).
+    await s.enqueue(
+      Array.from({ length: 60 }, () => ({ tenantId: 'tenant-a', event: makeEvent() })),
+      T0,
+    );
+    const items = await s.claim({ workerId: 'w1', limit: 60, leaseMs: 30_000, now: T0 });
+    const actions = [];
+    for (const item of items)
+      actions.push(
+        ...(await s.planActions(
+          'tenant-a',
+          item.event.objectId,
+          `${item.event.objectId}:route`,
+          [taskAction],
+          T0,
+        )),
+      );
+    const ids = actions.map((a) => a.id);
+    // What a batch's write-back and completion send, recorded.
+    const r = new Storage(recording(db, sent));
+    const claim = { workerId: 'w1', leaseUntil: T0 + 30_000, now: T0, sentBefore: T0 };
+    expect(await r.claimActions('tenant-a', ids, claim)).toHaveLength(60);
+    expect(await r.markActionsSent('tenant-a', ids, 'w1', T0)).toHaveLength(60);
+    expect(await r.releaseActions('tenant-a', ids.slice(30), 'w1', T0, { notApplied: false })).toBe(30);
+    const done = ids.slice(0, 30).map((id) => ({ id, crmId: `task-${id}` }));
+    expect(await r.markActionsDone('tenant-a', done, T0)).toBe(30);
+    const inboxIds = items.map((i) => i.id);
+    expect(await r.renewLeases(inboxIds, 'w1', T0 + 60_000, T0)).toBe(60);
+    expect(await r.completeMany(inboxIds, 'w1', T0)).toHaveLength(60);
+  });
+  afterEach(async () => {
+    await close();
+  });
+
+  it('looks each list up by its key: the row ids, or the index on the listed column', async () => {
+    const listed = sent.flatMap(({ sql, params }) => {
+      const m = /(?:UPDATE|FROM) (\w+)[^]*?\b(\w+) IN \((?:\?, ){9,}/.exec(sql);
+      return m === null ? [] : [{ sql, params, table: m[1]!, column: m[2]! }];
+    });
+    expect(listed.map((l) => `${l.table}.${l.column}`).sort()).toEqual([
+      'actions.id',
+      'actions.id',
+      'actions.id',
+      'actions.id',
+      'effects.inbox_id',
+      'inbox.id',
+      'inbox.id',
+    ]);
+    for (const { sql, params, table, column } of listed) {
+      const plan = (await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params)).map(
+        (r) => r.detail,
+      );
+      const key = column === 'id' ? 'rowid' : column;
+      expect({ sql, plan: plan.filter((l) => l.includes(` ${table} `)) }).toEqual({
+        sql,
+        plan: [expect.stringMatching(new RegExp(`^SEARCH ${table} USING .*\\(${key}=\\?\\)$`))],
+      });
+    }
+  });
+});
