@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { FallbackReason } from './core/types.js';
-import type { CrmCallOutcomeKind } from './storage/index.js';
+import type { CrmCallOutcomeKind, Tenant } from './storage/index.js';
 
 export type CrmCallOutcome = 'ok' | 'rate_limited' | 'error';
 
@@ -19,9 +19,19 @@ export interface QueueSnapshot {
 }
 
 export interface TenantCounts {
+  /** Installed and routing. */
   installed: number;
   /** Portals that uninstalled the app: tokens deleted, work not claimed. */
   uninstalled: number;
+  /** Installed, but the CRM account's policy refuses our credentials for now: work not claimed. */
+  paused: number;
+}
+
+/** Tenants by state, as `lead_router_tenants` shows them. */
+export function countTenants(tenants: readonly Pick<Tenant, 'uninstalledAt' | 'pause'>[]): TenantCounts {
+  const uninstalled = tenants.filter((t) => t.uninstalledAt !== null).length;
+  const paused = tenants.filter((t) => t.uninstalledAt === null && t.pause !== null).length;
+  return { installed: tenants.length - uninstalled - paused, uninstalled, paused };
 }
 
 /** Calls to one portal that failed in a row (429s aside) before readiness reports the CRM failing. */
@@ -151,13 +161,14 @@ export class Metrics {
   private registerTenants(tenants: () => Promise<TenantCounts>): void {
     new Gauge({
       name: 'lead_router_tenants',
-      help: 'Tenants by state: installed, or uninstalled (tokens deleted, work paused until a reinstall).',
+      help: "Tenants by state: installed, paused (the CRM account's policy refuses our credentials for now: work waits until they are accepted again), or uninstalled (tokens deleted, work paused until a reinstall).",
       labelNames: ['state'],
       registers: [this.registry],
       async collect() {
         const counts = await tenants();
         this.set({ state: 'installed' }, counts.installed);
         this.set({ state: 'uninstalled' }, counts.uninstalled);
+        this.set({ state: 'paused' }, counts.paused);
       },
     });
   }

@@ -65,6 +65,8 @@ export class SfTokenStore {
   private readonly sessions = new Map<string, SfSession>();
   private readonly refreshGrants = new Map<string, RefreshGrant>();
   private readonly codes = new Map<string, AuthCode>();
+  /** Per org: the policy that turns its refreshes away for now (the token endpoint's description). */
+  private readonly refusals = new Map<string, string>();
 
   constructor(
     apps: readonly ConnectedApp[],
@@ -133,6 +135,20 @@ export class SfTokenStore {
         n++;
       }
     return n;
+  }
+
+  /**
+   * The org's policy turns every refresh away with `invalid_grant` and this description (as Salesforce
+   * does outside the integration user's login hours or IP ranges: "ip restricted or invalid login
+   * hours"), while the grants stand; null lifts it.
+   */
+  refuseRefreshes(orgId: string, description: string | null): void {
+    if (description === null) this.refusals.delete(orgId);
+    else this.refusals.set(orgId, description);
+  }
+
+  refusal(orgId: string): string | undefined {
+    return this.refusals.get(orgId);
   }
 
   revoke(token: string): boolean {
@@ -306,6 +322,8 @@ export function oauthRouter(deps: OAuthDeps): Router {
       const grant = tokens.refreshGrant(old);
       if (grant === undefined || grant.clientId !== app.clientId)
         return oauthError(res, 400, 'invalid_grant', 'expired access/refresh token');
+      const refusal = tokens.refusal(grant.orgId);
+      if (refusal !== undefined) return oauthError(res, 400, 'invalid_grant', refusal);
       const s = tokens.refresh(old, grant, app);
       // Without rotation the answer carries no refresh token (the old one stays valid).
       return answer(s, app.rotateRefreshTokens, grant.scope);

@@ -28,6 +28,16 @@ export interface CredentialHooks {
   failed(error: unknown, revoked: boolean): Promise<never>;
 }
 
+/** What a tenant's stream is told when the CRM refuses the tenant's credentials. */
+export interface StreamCredentialHooks {
+  /**
+   * The CRM account's policy refuses the credentials for now (CrmWiring.policyRefusal's `reason`): the
+   * tenant pauses. Resolves with when its credentials are tried again (epoch ms), the time the stream
+   * waits for; null when the tenant cannot pause (it uninstalled meanwhile).
+   */
+  paused(reason: string): Promise<number | null>;
+}
+
 /** How the app reaches one CRM. */
 export interface CrmWiring {
   readonly provider: CrmProvider;
@@ -40,10 +50,19 @@ export interface CrmWiring {
    */
   grantRevoked(tenant: Tenant): Promise<boolean>;
   /**
+   * Why a refusal of the tenant's credentials is its CRM account's own policy turning us away for now
+   * (outside login hours or IP ranges, a user not pre-authorized), leaving the grant standing: the
+   * tenant's routing then pauses until they are accepted again. Undefined for any other failure; absent
+   * for a CRM without such refusals.
+   */
+  policyRefusal?(error: unknown): string | undefined;
+  /** Asks the CRM for new credentials now: resolves once it gives them, throws its refusal. */
+  refreshCredentials?(tenant: Tenant): Promise<void>;
+  /**
    * A CRM whose events are pulled rather than pushed: the tenant's stream, which the app reads in one
    * process at a time (src/pipeline/stream-intake.ts). Absent for a CRM that pushes webhooks.
    */
-  pulledIntake?(tenant: Tenant): Promise<PulledIntake>;
+  pulledIntake?(tenant: Tenant, credentials: StreamCredentialHooks): Promise<PulledIntake>;
   /** Drops what the wiring keeps for the tenant besides its connection (new tokens, an uninstall). */
   forget?(tenant: Tenant): void;
 }

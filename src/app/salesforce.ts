@@ -30,7 +30,7 @@ import { SalesforceCdcIntake } from '../../connectors/salesforce/intake/index.js
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
 import type { LimiterFactory } from '../../connectors/shared/limiter.js';
 import type { Storage, Tenant } from '../storage/index.js';
-import type { CrmWiring } from './crms.js';
+import type { CrmWiring, StreamCredentialHooks } from './crms.js';
 
 export type { SalesforceApp } from '../../connectors/salesforce/auth.js';
 
@@ -71,9 +71,23 @@ export function salesforceTokenStore(storage: Storage, clock: () => number): Sal
 /**
  * Refusals of a refresh that leave the grant standing: the org's policy turned the integration user
  * away (outside its login hours or IP ranges, or not among the connected app's pre-authorized users).
- * Once the admin fixes the policy the stored tokens work again, so they must not be deleted.
+ * Once the admin fixes the policy (or the login hours begin) the stored tokens work again, so they must
+ * not be deleted.
  */
 const POLICY_REFUSAL = /ip restricted|login hours|hasn't approved|not approved/i;
+
+/**
+ * The refresh was refused with `invalid_grant` — by OAuth2 itself, or by jsforce's own refresh on an
+ * expired session, which keeps only the token endpoint's error_description ("Unable to refresh session
+ * due to: …"): the description, which tells a revoked grant from a policy refusal, is in the message.
+ */
+function refusedRefresh(error: unknown): error is CrmError {
+  return (
+    error instanceof CrmError &&
+    error.kind === 'auth' &&
+    (error.details.code === 'invalid_grant' || error.details.code === 'REFRESH_FAILED')
+  );
+}
 
 /**
  * Salesforce refused the refresh token for good (`400 {"error":"invalid_grant"}`): the grant was
@@ -81,12 +95,18 @@ const POLICY_REFUSAL = /ip restricted|login hours|hasn't approved|not approved/i
  */
 export function isRevokedSalesforceGrant(error: unknown): boolean {
   return (
-    error instanceof CrmError &&
-    error.kind === 'auth' &&
-    error.details.code === 'invalid_grant' &&
-    // The token endpoint's error_description is in the message.
-    !POLICY_REFUSAL.test(error.message)
+    refusedRefresh(error) && error.details.code === 'invalid_grant' && !POLICY_REFUSAL.test(error.message)
   );
+}
+
+/**
+ * Why the org's policy refused the refresh, in the token endpoint's words (the same whichever refresh met
+ * it), or undefined for another failure.
+ */
+export function salesforcePolicyRefusal(error: unknown): string | undefined {
+  if (!refusedRefresh(error) || !POLICY_REFUSAL.test(error.message)) return undefined;
+  const description = /(?:invalid_grant|due to): (.*)$/.exec(error.message)?.[1] ?? error.message;
+  return `the org's policy refuses the token refresh: ${description}`;
 }
 
 /** An org's daily API usage, and how its work is paced because of it. */
@@ -130,7 +150,7 @@ function thresholds(slowAbove: number, slowDelayMs: number) {
 
 export interface SalesforceCrmWiring extends CrmWiring {
   /** The org's Change Data Capture stream on Leads and Contacts, on the org's shared session. */
-  pulledIntake(tenant: Tenant): Promise<PulledIntake>;
+  pulledIntake(tenant: Tenant, credentials: StreamCredentialHooks): Promise<PulledIntake>;
   /** Drops the org's session (a new install brought new tokens, or the org uninstalled). */
   forget(tenant: Tenant): void;
   /** What this process keeps for the org besides its connection's limiter (metrics, tests). */
@@ -269,6 +289,11 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
         },
       };
     },
+    policyRefusal: salesforcePolicyRefusal,
+    async refreshCredentials(tenant) {
+      // On the org's shared session: the connector and the stream go on with what it brings.
+      await (await session(tenant)).refresh();
+    },
     async grantRevoked(tenant) {
       try {
         // A refresh is the plain question: invalid_grant once the grant is gone. A rotated refresh
@@ -279,12 +304,26 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
         return isRevokedSalesforceGrant(error);
       }
     },
-    async pulledIntake(tenant) {
+    async pulledIntake(tenant, credentials) {
       const s = await session(tenant);
       userOf(tenant.externalId).stream = true;
       return new SalesforceCdcIntake({
         conn: s.conn,
-        refresh: () => s.refresh(),
+        refresh: async () => {
+          try {
+            await s.refresh();
+          } catch (error) {
+            const reason = salesforcePolicyRefusal(error);
+            if (reason === undefined) throw error;
+            // The org pauses; its stream waits for the org's next check instead of meeting the same
+            // refusal again and again.
+            const checkAt = await credentials.paused(reason);
+            throw new CrmError('auth', reason, {
+              code: 'POLICY_REFUSAL',
+              ...(checkAt === null ? {} : { retryAfterMs: Math.max(0, checkAt - opts.clock()) }),
+            });
+          }
+        },
         selfClient: CALL_CLIENT_ID,
         ...(opts.pollEveryMs === undefined ? {} : { pollEveryMs: opts.pollEveryMs }),
       });

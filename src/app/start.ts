@@ -11,7 +11,7 @@ import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profil
 import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
-import { crmCallOutcome, Metrics } from '../metrics.js';
+import { countTenants, crmCallOutcome, Metrics } from '../metrics.js';
 import { Notifier } from '../notify/notifier.js';
 import { listenOps } from '../server/ops.js';
 import {
@@ -445,11 +445,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         ...(depth.get(t.id) ?? { pending: 0, leased: 0, failed: 0 }),
       }));
     },
-    tenants: async () => {
-      const all = await storage.listTenants();
-      const uninstalled = all.filter((t) => t.uninstalledAt !== null).length;
-      return { installed: all.length - uninstalled, uninstalled };
-    },
+    tenants: async () => countTenants(await storage.listTenants()),
   });
   // How every CRM call ended, per tenant and minute, for the Health page: tallied here, added to the
   // shared database by the worker's housekeeping (or a web process's timer) and at stop.
@@ -575,7 +571,11 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         const wiring = crms.has(tenant.provider) ? crms.get(tenant.provider) : undefined;
         if (wiring?.pulledIntake === undefined) continue;
         try {
-          streams.add(tenant.id, wiring.profile.leadFieldProperties, await wiring.pulledIntake(tenant));
+          // A stream refused by the org's policy pauses the tenant as its work would, and waits as long.
+          const intake = await wiring.pulledIntake(tenant, {
+            paused: async (reason) => (await tenants.pause(tenant, reason))?.checkAt ?? null,
+          });
+          streams.add(tenant.id, wiring.profile.leadFieldProperties, intake);
           streaming.add(tenant.id);
         } catch (error) {
           logger.warn('change-event stream not started; tried again shortly', {
@@ -604,6 +604,21 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       });
       void unstream(tenant);
     },
+    onPaused: (tenant, pause) =>
+      logger.warn("the CRM account's policy refuses our credentials: its routing is paused, its leads wait", {
+        tenantId: tenant.id,
+        provider: tenant.provider,
+        account: tenant.externalId,
+        reason: pause.reason,
+        checkAt: new Date(pause.checkAt).toISOString(),
+      }),
+    onResumed: (tenant, pause) =>
+      logger.info('the CRM account accepts our credentials again: its routing resumed', {
+        tenantId: tenant.id,
+        provider: tenant.provider,
+        account: tenant.externalId,
+        pausedSince: new Date(pause.since).toISOString(),
+      }),
     idleMs: config.tenantIdleMs,
     maxTenants: config.tenantCacheMax,
   });

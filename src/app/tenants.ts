@@ -1,11 +1,13 @@
 // Per-tenant runtime for the worker: the tenant's connector, built by the wiring registered for its CRM
-// (its own credentials and rate limiter), and the tenant's published rule set and team.
+// (its own credentials and rate limiter), and the tenant's published rule set and team; and what a
+// refusal of the tenant's credentials means: an uninstall, or a pause while its CRM account's policy
+// turns us away, whose checks resume it.
 import { CrmError } from '../../connectors/connector.js';
 import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from '../pipeline/runtime.js';
 import { loadPublished } from '../rules/published.js';
-import { TenantConfigRepository, type Storage, type Tenant } from '../storage/index.js';
+import { TenantConfigRepository, type Storage, type Tenant, type TenantPause } from '../storage/index.js';
 import type { CrmRegistry, TenantConnection } from './crms.js';
 
 export interface TenantsOptions {
@@ -20,6 +22,10 @@ export interface TenantsOptions {
   clock: () => number;
   /** Told once when the CRM shows the tenant uninstalled the app (after the tenant was marked). */
   onUninstalled?: ((tenant: Tenant) => void) | undefined;
+  /** Told once when the tenant's CRM account starts refusing its credentials by policy (it pauses). */
+  onPaused?: ((tenant: Tenant, pause: TenantPause) => void) | undefined;
+  /** Told once when a paused tenant resumes: its credentials were tried again and not refused by policy. */
+  onResumed?: ((tenant: Tenant, pause: TenantPause) => void) | undefined;
   /** How long a tenant's connector, limiter and rule set stay in memory after its last use. */
   idleMs?: number | undefined;
   /** Tenants held in memory at most (least recently used evicted first). */
@@ -30,6 +36,18 @@ const EMPTY_TEAM: Team = { reps: {}, queues: {} };
 
 const DEFAULT_IDLE_MS = 10 * 60_000;
 const DEFAULT_MAX_TENANTS = 1_000;
+
+/** How a paused tenant's credentials are tried again: after a minute, then ever less often, up to 15 min. */
+export const PAUSE_CHECKS = { firstMs: 60_000, maxMs: 15 * 60_000 };
+
+/**
+ * Pure: when a tenant paused since `since` has its credentials tried next, after a check (or the refusal
+ * that paused it) at `now`: the wait is as long as the pause so far — the checks' intervals double —
+ * within PAUSE_CHECKS.
+ */
+export function nextPauseCheck(since: number, now: number, checks = PAUSE_CHECKS): number {
+  return now + Math.min(checks.maxMs, Math.max(checks.firstMs, now - since));
+}
 
 export class Tenants implements TenantRegistry {
   /** Per tenant: its connector (client, owner cache) on the tenant's limiter. */
@@ -119,6 +137,59 @@ export class Tenants implements TenantRegistry {
     }
     if (revoked) await this.uninstalled(tenant);
     return revoked;
+  }
+
+  async confirmPaused(tenantId: string, refusal: CrmError): Promise<boolean> {
+    const tenant = await this.opts.storage.getTenant(tenantId);
+    if (tenant === null || !this.opts.crms.has(tenant.provider)) return false;
+    const reason = this.opts.crms.get(tenant.provider).policyRefusal?.(refusal);
+    return reason !== undefined && (await this.pause(tenant, reason)) !== null;
+  }
+
+  /**
+   * The tenant's CRM account refuses its credentials by policy: the tenant pauses (said once), or stays
+   * paused — a refusal met once its check was due counts as that check, so the next one is later. The
+   * pause as stored; null when the tenant cannot pause (uninstalled).
+   */
+  async pause(tenant: Tenant, reason: string): Promise<TenantPause | null> {
+    const now = this.opts.clock();
+    const current = (await this.opts.storage.getTenant(tenant.id))?.pause ?? null;
+    const checkAt =
+      current !== null && current.checkAt > now
+        ? current.checkAt
+        : nextPauseCheck(current?.since ?? now, now);
+    const state = await this.opts.storage.pauseTenant(tenant.id, { reason, checkAt }, now);
+    if (state === null) return null;
+    const pause = { since: state === 'began' || current === null ? now : current.since, reason, checkAt };
+    if (state === 'began') this.opts.onPaused?.(tenant, pause);
+    return pause;
+  }
+
+  async checkPaused(now: number): Promise<void> {
+    for (const tenant of await this.opts.storage.pausedTenants(now)) {
+      const pause = tenant.pause;
+      if (pause === null) continue;
+      // One process tries a tenant's credentials; the others find its check moved on.
+      const next = nextPauseCheck(pause.since, now);
+      if (!(await this.opts.storage.takePauseCheck(tenant.id, pause.checkAt, next, now))) continue;
+      const wiring = this.opts.crms.has(tenant.provider) ? this.opts.crms.get(tenant.provider) : undefined;
+      let refused = false;
+      let refusal: string | undefined;
+      try {
+        await wiring?.refreshCredentials?.(tenant);
+      } catch (error) {
+        refused = true;
+        refusal = wiring?.policyRefusal?.(error);
+      }
+      if (refusal !== undefined) {
+        await this.opts.storage.pauseTenant(tenant.id, { reason: refusal, checkAt: next }, now);
+        continue;
+      }
+      // Refused otherwise: a revoked grant is the uninstall (which ends the pause), as ever.
+      if (refused && (await this.confirmUninstalled(tenant.id))) continue;
+      // Accepted, or not plainly refused: routing resumes, and the work meets what the CRM says now.
+      if (await this.opts.storage.resumeTenant(tenant.id, now)) this.opts.onResumed?.(tenant, pause);
+    }
   }
 
   private async uninstalled(tenant: Tenant): Promise<void> {

@@ -112,18 +112,23 @@ export async function replayDeadLetters(
   return { queued, unknown };
 }
 
-/** One line per tenant: installed or since when uninstalled, its rules, its waiting work. */
+/**
+ * One line per tenant: installed, paused and why, or since when uninstalled; its rules, its waiting work.
+ */
 export async function listTenants(storage: Storage): Promise<string[]> {
   const tenants = await storage.listTenants();
   if (tenants.length === 0) return ['no tenant is installed yet'];
   const lines: string[] = [];
+  const at = (ms: number) => new Date(ms).toISOString();
   for (const t of tenants) {
     const state =
-      t.uninstalledAt === null
-        ? t.hasToken
-          ? 'installed'
-          : 'not connected (no token)'
-        : `uninstalled since ${new Date(t.uninstalledAt).toISOString()} (tokens deleted, work paused)`;
+      t.uninstalledAt !== null
+        ? `uninstalled since ${at(t.uninstalledAt)} (tokens deleted, work paused)`
+        : t.pause !== null
+          ? `installed, routing paused since ${at(t.pause.since)} (${t.pause.reason}; credentials tried again at ${at(t.pause.checkAt)})`
+          : t.hasToken
+            ? 'installed'
+            : 'not connected (no token)';
     const inbox = await storage.inboxStats(t.id);
     lines.push(
       `${t.id} ${t.provider} ${accountNoun(t)} ${t.externalId}: ${state}; rules ${t.activeRulesetVersion ?? 'none'}; ${inbox.pending} pending, ${inbox.failed} dead letters`,

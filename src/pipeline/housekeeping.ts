@@ -1,6 +1,6 @@
 // The housekeeping lane's chores, between its batches: expired leases returned, due holds turned into
-// inbox events, bulk jobs paged in, SLA timers fired and notifications sent, idle tenants let go of, CRM
-// call counts recorded, and rows past their retention purged. None of them may stop routing: a failure waits for the next pass.
+// inbox events, bulk jobs paged in, SLA timers fired and notifications sent, paused tenants' credentials
+// tried again, idle tenants let go of, CRM call counts recorded, and rows past their retention purged. None of them may stop routing: a failure waits for the next pass.
 import type { BackoffPolicy } from '../../connectors/shared/retry.js';
 import type { Logger } from '../log.js';
 import type { PurgeCounts, RetentionPolicy, Storage } from '../storage/index.js';
@@ -70,6 +70,7 @@ export class Housekeeping {
     await this.processHolds(now);
     await this.deps.bulk?.step(now);
     await this.fireSlaTimers(now);
+    await this.checkPausedTenants(now);
     this.evictIdleTenants();
     await this.flushCrmCalls(now);
     await this.purge(now);
@@ -135,6 +136,18 @@ export class Housekeeping {
       more = false;
     }
     this.nextPurgeAt = more ? now : now + everyMs;
+  }
+
+  /** Paused tenants whose check is due: their credentials tried again, and those accepted resumed. */
+  private async checkPausedTenants(now: number): Promise<void> {
+    try {
+      await this.deps.registry.checkPaused?.(now);
+    } catch (error) {
+      this.deps.logger.error('paused tenants not checked', {
+        workerId: this.deps.workerId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /** Lets go of what idle tenants hold in memory: their runtime, directory, sequence list and accounts. */

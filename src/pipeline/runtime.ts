@@ -24,6 +24,14 @@ export interface TenantRegistry {
    * app (then the tenant is marked so). Absent: never.
    */
   confirmUninstalled?(tenantId: string): Promise<boolean>;
+  /**
+   * After the CRM refused the tenant's credentials: whether its CRM account's own policy turns us away for
+   * now (then the tenant is marked paused, and said so once: its work waits, unclaimed, until the
+   * credentials are accepted again). Absent: never.
+   */
+  confirmPaused?(tenantId: string, refusal: CrmError): Promise<boolean>;
+  /** Tries the credentials of the paused tenants whose check is due; those the CRM accepts resume. */
+  checkPaused?(now: number): Promise<void>;
   /** Drops the runtimes of tenants idle for a while; returns how many it dropped. */
   evictIdle?(): number;
 }
@@ -35,6 +43,16 @@ export interface TenantRegistry {
 export class TenantUninstalledError extends CrmError {
   constructor(tenantId: string) {
     super('auth', `tenant ${tenantId} uninstalled the app`);
+  }
+}
+
+/**
+ * The tenant's CRM account refuses our credentials for now, by a policy of its own (login hours, IP
+ * ranges): its work waits, unclaimed, until they are accepted again.
+ */
+export class TenantPausedError extends CrmError {
+  constructor(tenantId: string, reason: string) {
+    super('auth', `tenant ${tenantId} is paused: ${reason}`);
   }
 }
 

@@ -8,7 +8,7 @@ import { deadLetterNotifications } from '../notify/notifier.js';
 import type { Storage } from '../storage/index.js';
 import { InternalFailure, isRetryable, itemOutcome, toFailure } from './failures.js';
 import type { Job } from './job.js';
-import { TenantUninstalledError, type TenantRegistry } from './runtime.js';
+import { TenantPausedError, TenantUninstalledError, type TenantRegistry } from './runtime.js';
 import { failureReason } from './write-back.js';
 
 export interface SettlerDeps {
@@ -32,7 +32,7 @@ export class Settler {
    * letters are logged as not notified).
    */
   async settle(jobs: Job[], now: number, crm: string, holder: string, ruleSet?: RuleSet): Promise<void> {
-    await this.markUninstalled(jobs);
+    if (!(await this.markPaused(jobs))) await this.markUninstalled(jobs);
     await this.deps.storage.completeMany(
       jobs.filter((j) => j.failures.length === 0).map((j) => j.item.id),
       holder,
@@ -70,6 +70,31 @@ export class Settler {
         });
       }
     }
+  }
+
+  /**
+   * Refused credentials may mean the CRM account's policy turns us away for now (outside its login hours):
+   * then the tenant pauses and the refused jobs wait instead of failing. True when it paused.
+   */
+  private async markPaused(jobs: Job[]): Promise<boolean> {
+    const refused = jobs.filter((j) => j.failures.some((f) => isRefusedCredentials(f.error)));
+    const refusal = refused[0]?.failures.map((f) => f.error).find(isRefusedCredentials);
+    const tenantId = refused[0]?.item.tenantId;
+    if (refusal === undefined || tenantId === undefined || this.deps.registry.confirmPaused === undefined)
+      return false;
+    let paused = false;
+    try {
+      paused = await this.deps.registry.confirmPaused(tenantId, refusal);
+    } catch (error) {
+      this.deps.logger.warn('pause not recorded', { tenantId, error: toFailure(error).message });
+    }
+    if (paused)
+      for (const job of refused)
+        job.failures.push({
+          error: new TenantPausedError(tenantId, refusal.message),
+          what: 'pause the tenant',
+        });
+    return paused;
   }
 
   /** Refused credentials may mean the CRM account uninstalled the app: then its jobs wait instead of failing. */
@@ -115,6 +140,11 @@ export class Settler {
       await this.deps.storage.retryLater(item.id, holder, now, reasons, now);
       return false;
     }
+    if (job.failures.some((f) => f.error instanceof TenantPausedError)) {
+      // Not a failure of the lead: it waits, unclaimed, until the tenant resumes (said once per tenant).
+      await this.deps.storage.retryLater(item.id, holder, now, reasons, now);
+      return false;
+    }
     if (outcome.kind === 'retry_later') {
       this.deps.logger.warn('lead will be retried', {
         ...fields,
@@ -139,4 +169,14 @@ export class Settler {
     this.deps.deadLettered(item.tenantId);
     return true;
   }
+}
+
+/** The CRM refused the tenant's credentials (not a refusal this app already made sense of). */
+function isRefusedCredentials(error: unknown): error is CrmError {
+  return (
+    error instanceof CrmError &&
+    error.kind === 'auth' &&
+    !(error instanceof TenantUninstalledError) &&
+    !(error instanceof TenantPausedError)
+  );
 }

@@ -1,6 +1,7 @@
 // Liveness (/healthz: the process answers), readiness (/readyz: the database answers and this process's
-// recent CRM calls are not all failing; degraded while a tenant's work is slowed by its daily API usage) and Prometheus metrics (/metrics). Web and worker processes
-// both serve these.
+// recent CRM calls are not all failing; degraded while a tenant's work is slowed by its daily API usage,
+// and saying which tenants' routing is paused because their CRM account's policy refuses our
+// credentials) and Prometheus metrics (/metrics). Web and worker processes both serve these.
 import { Router } from 'express';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -27,7 +28,7 @@ export async function pingDatabase(
 }
 
 export function healthRouter(deps: {
-  storage: Pick<ServerStorage, 'db'>;
+  storage: Pick<ServerStorage, 'db' | 'pausedTenants'>;
   logger: Logger;
   metrics?: Metrics | undefined;
 }): Router {
@@ -50,13 +51,17 @@ export function healthRouter(deps: {
       res.status(503).json({ ok: false, database: 'ok', crm: 'failing', portals: failing });
       return;
     }
-    // Still ready (another instance would meet the same allocation), but saying which orgs are slowed.
+    // Still ready (another instance would meet the same allocation, the same refusal), but saying which
+    // orgs are slowed and which tenants' routing is paused, and why.
     const slowed = deps.metrics?.slowedTenants() ?? [];
-    if (slowed.length > 0) {
-      res.status(200).json({ ok: true, database: 'ok', crm: 'ok', apiUsage: 'degraded', slowed });
-      return;
-    }
-    res.status(200).json({ ok: true, database: 'ok', crm: 'ok' });
+    const paused = (await deps.storage.pausedTenants()).map((t) => ({ tenantId: t.id, ...t.pause }));
+    res.status(200).json({
+      ok: true,
+      database: 'ok',
+      crm: 'ok',
+      ...(slowed.length > 0 ? { apiUsage: 'degraded', slowed } : {}),
+      ...(paused.length > 0 ? { routing: 'paused', paused } : {}),
+    });
   });
   const metrics = deps.metrics;
   if (metrics !== undefined) {

@@ -8,7 +8,7 @@ import { listenOn, type RunningServer } from './index.js';
 import type { ServerStorage } from './types.js';
 
 export function listenOps(
-  deps: { storage: Pick<ServerStorage, 'db'>; logger: Logger; metrics: Metrics },
+  deps: { storage: Pick<ServerStorage, 'db' | 'pausedTenants'>; logger: Logger; metrics: Metrics },
   port: number,
   host: string,
 ): Promise<RunningServer> {

@@ -15,6 +15,7 @@ export type ServerStorage = Pick<
   | 'setTenantToken'
   | 'enqueue'
   | 'purgeContact'
+  | 'pausedTenants'
   | 'db'
 >;
 

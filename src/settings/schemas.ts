@@ -266,6 +266,11 @@ export const leadDetailResponseSchema = z.object({
 
 export const healthResponseSchema = z.object({
   crm: z.object({ ok: z.boolean(), detail: z.string() }),
+  /**
+   * The tenant's routing is paused: its CRM account's policy refuses our credentials for now (its leads
+   * wait in the inbox, tried again at `checkAt`); null while it routes.
+   */
+  paused: z.object({ since: z.number(), reason: z.string(), checkAt: z.number() }).nullable(),
   inbox: z.object({
     pending: z.number().int(),
     leased: z.number().int(),

@@ -696,7 +696,8 @@ export class SettingsService {
 
   async healthOf(tenantId: string): Promise<z.infer<typeof healthResponseSchema>> {
     const now = this.deps.clock();
-    const [stats, oldest, dead, failed, calls, crm] = await Promise.all([
+    const [tenant, stats, oldest, dead, failed, calls, crm] = await Promise.all([
+      this.storage.getTenant(tenantId),
       this.storage.inboxStats(tenantId),
       this.health.oldestPendingAt(tenantId),
       this.storage.deadLetters(tenantId, 50),
@@ -714,6 +715,7 @@ export class SettingsService {
     };
     return {
       crm: { ok: crm.ok, detail: crm.detail },
+      paused: tenant?.pause ?? null,
       inbox: {
         pending: stats.pending,
         leased: stats.leased,

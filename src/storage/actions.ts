@@ -10,7 +10,7 @@ import {
   type ActionStatus,
   type PlannedAction,
 } from './model.js';
-import { chunk, INSTALLED_TENANT, KEY_CHUNK, marks, readJson, ROW_CHUNK } from './shared.js';
+import { chunk, WORKING_TENANT, KEY_CHUNK, marks, readJson, ROW_CHUNK } from './shared.js';
 
 /** Actions marked done per statement (see markActionsDone). */
 const DONE_CHUNK = 50;
@@ -321,7 +321,7 @@ export class ActionRepository {
     const rows = await this.db.all<ActionRow>(
       `WITH picked AS MATERIALIZED (
          SELECT id AS picked_id FROM actions WHERE kind = ? AND ${CLAIMABLE_ACTION}${due}
-           AND ${INSTALLED_TENANT}
+           AND ${WORKING_TENANT}
          ORDER BY id LIMIT ?${this.db.dialect.claimLock})
        UPDATE actions SET lease_owner = ?, lease_until = ?, updated_at = ?
        FROM picked WHERE actions.id = picked.picked_id AND ${CLAIMABLE_ACTION}

@@ -16,7 +16,7 @@ import {
   type WorkPriority,
   WORK_PRIORITIES,
 } from './model.js';
-import { chunk, INSTALLED_TENANT, KEY_CHUNK, marks, readJson, validate } from './shared.js';
+import { chunk, WORKING_TENANT, KEY_CHUNK, marks, readJson, validate } from './shared.js';
 
 interface InboxRow {
   id: number;
@@ -185,7 +185,7 @@ export class InboxRepository {
     const rows = await db.all<InboxRow>(
       `WITH picked AS MATERIALIZED (
          SELECT id AS picked_id FROM inbox WHERE state = 'pending' AND tenant_id = ? AND run_after <= ?
-           AND ${INSTALLED_TENANT}
+           AND ${WORKING_TENANT}
          ORDER BY priority, run_after, id LIMIT ?${db.dialect.claimLock})
        UPDATE inbox SET state = 'leased', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
        FROM picked WHERE inbox.id = picked.picked_id AND inbox.state = 'pending'
@@ -213,7 +213,7 @@ export class InboxRepository {
          SELECT (SELECT MIN(i.tenant_id) FROM inbox i WHERE i.state = 'pending' AND i.tenant_id > busy.tenant_id)
          FROM busy WHERE busy.tenant_id IS NOT NULL)
        SELECT t.id, t.provider FROM busy JOIN tenants t ON t.id = busy.tenant_id
-       WHERE t.uninstalled_at IS NULL
+       WHERE t.uninstalled_at IS NULL AND t.paused_at IS NULL
          AND EXISTS (SELECT 1 FROM inbox d WHERE d.state = 'pending' AND d.tenant_id = t.id AND d.run_after <= ?)
        ORDER BY t.work_turn, t.id LIMIT ?`,
       [now, TURN_CANDIDATES],

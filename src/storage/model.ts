@@ -72,8 +72,21 @@ export interface Tenant {
   activeRulesetVersion: string | null;
   /** When the portal uninstalled the app (its tokens are gone, its work waits); null while installed. */
   uninstalledAt: number | null;
+  /** The tenant's routing is paused while its CRM account refuses our credentials; null while it routes. */
+  pause: TenantPause | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/**
+ * The CRM account refuses our credentials for a reason of its own policy (outside login hours, outside
+ * IP ranges, a user not pre-authorized): the grant stands, the tenant's work waits unclaimed, and the
+ * credentials are tried again at `checkAt`.
+ */
+export interface TenantPause {
+  since: number;
+  reason: string;
+  checkAt: number;
 }
 
 /** Rows a privacy deletion removed, per table: all that is kept of it. */

@@ -563,6 +563,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX crm_call_counts_minute ON crm_call_counts (minute)`,
     ],
   },
+  {
+    version: 19,
+    name: 'tenant routing pauses',
+    // A tenant whose CRM account refuses our credentials for a policy reason (Salesforce login hours,
+    // IP ranges, a user not pre-authorized) keeps its grant and pauses: since when, why, and when its
+    // credentials are tried again. Its work is not claimed meanwhile, as an uninstalled tenant's.
+    statements: () => [
+      `ALTER TABLE tenants ADD COLUMN paused_at BIGINT`,
+      `ALTER TABLE tenants ADD COLUMN paused_until BIGINT`,
+      `ALTER TABLE tenants ADD COLUMN pause_reason TEXT`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -18,8 +18,12 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Work of a tenant whose portal uninstalled the app waits, unclaimed, until it installs again. */
-export const INSTALLED_TENANT = 'tenant_id NOT IN (SELECT id FROM tenants WHERE uninstalled_at IS NOT NULL)';
+/**
+ * Work of a tenant whose portal uninstalled the app waits, unclaimed, until it installs again; work of a
+ * paused tenant (its CRM account refuses our credentials for a policy reason), until the refusal lifts.
+ */
+export const WORKING_TENANT =
+  'tenant_id NOT IN (SELECT id FROM tenants WHERE uninstalled_at IS NOT NULL OR paused_at IS NOT NULL)';
 
 /**
  * Parses and validates a JSON column; `where` names the table, column and row (`actions.payload of row

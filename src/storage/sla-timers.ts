@@ -11,16 +11,7 @@ import { PRIMARY_KEY, type Db, type SqlParam } from './db.js';
 import { StorageError } from './errors.js';
 import { decisionSlaSchema, slaBreachSchema, type SlaState, type SlaTimer } from './model.js';
 import { insertNotificationsWith, type NotificationInput } from './notifications.js';
-import {
-  chunk,
-  dueRows,
-  INSTALLED_TENANT,
-  KEY_CHUNK,
-  marks,
-  ownerOf,
-  readJson,
-  ROW_CHUNK,
-} from './shared.js';
+import { chunk, dueRows, WORKING_TENANT, KEY_CHUNK, marks, ownerOf, readJson, ROW_CHUNK } from './shared.js';
 
 interface SlaRow {
   id: number;
@@ -278,7 +269,7 @@ export class SlaTimerRepository {
     gather: { fullBatch: number; gatherMs: number } = { fullBatch: 1, gatherMs: 0 },
   ): Promise<string[]> {
     const rows = await this.db.all<{ tenant_id: string }>(
-      `SELECT tenant_id FROM sla_timers WHERE ${CLAIMABLE} AND ${INSTALLED_TENANT}
+      `SELECT tenant_id FROM sla_timers WHERE ${CLAIMABLE} AND ${WORKING_TENANT}
        GROUP BY tenant_id HAVING COUNT(*) >= ? OR MIN(due_at) <= ? ORDER BY MIN(due_at) LIMIT ?`,
       [now, now, gather.fullBatch, now - gather.gatherMs, limit],
     );

@@ -125,6 +125,30 @@ export class Storage {
     return this.tenants.markTenantUninstalled(...args);
   }
 
+  pauseTenant(
+    ...args: Parameters<TenantRepository['pauseTenant']>
+  ): ReturnType<TenantRepository['pauseTenant']> {
+    return this.tenants.pauseTenant(...args);
+  }
+
+  resumeTenant(
+    ...args: Parameters<TenantRepository['resumeTenant']>
+  ): ReturnType<TenantRepository['resumeTenant']> {
+    return this.tenants.resumeTenant(...args);
+  }
+
+  pausedTenants(
+    ...args: Parameters<TenantRepository['pausedTenants']>
+  ): ReturnType<TenantRepository['pausedTenants']> {
+    return this.tenants.pausedTenants(...args);
+  }
+
+  takePauseCheck(
+    ...args: Parameters<TenantRepository['takePauseCheck']>
+  ): ReturnType<TenantRepository['takePauseCheck']> {
+    return this.tenants.takePauseCheck(...args);
+  }
+
   getTenantToken(
     ...args: Parameters<TenantRepository['getTenantToken']>
   ): ReturnType<TenantRepository['getTenantToken']> {

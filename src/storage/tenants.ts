@@ -11,6 +11,7 @@ import {
   type Provider,
   type ReencryptReport,
   type Tenant,
+  type TenantPause,
 } from './model.js';
 import { KEY_CHUNK, readJson, validate } from './shared.js';
 
@@ -24,6 +25,9 @@ interface TenantRow {
   settings: string;
   active_ruleset_version: string | null;
   uninstalled_at: number | null;
+  paused_at: number | string | null;
+  paused_until: number | string | null;
+  pause_reason: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -41,6 +45,14 @@ const toTenant = (r: TenantRow): Tenant => ({
   settings: readJson(r.settings, `tenants.settings of tenant ${r.id}`, settingsSchema),
   activeRulesetVersion: r.active_ruleset_version,
   uninstalledAt: r.uninstalled_at,
+  pause:
+    r.paused_at == null
+      ? null
+      : {
+          since: Number(r.paused_at),
+          reason: r.pause_reason ?? 'no reason recorded',
+          checkAt: Number(r.paused_until ?? r.paused_at),
+        },
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -118,13 +130,71 @@ export class TenantRepository {
 
   /**
    * The portal uninstalled the app: its tokens are deleted and its work is no longer claimed; rules,
-   * rotation and history stay for a reinstall. False when the tenant does not exist or was already.
+   * rotation and history stay for a reinstall. A pause ends with it (the uninstall says more). False
+   * when the tenant does not exist or was already.
    */
   async markTenantUninstalled(id: string, now: number): Promise<boolean> {
     const r = await this.db.run(
-      `UPDATE tenants SET token_blob = NULL, uninstalled_at = ?, updated_at = ?
+      `UPDATE tenants SET token_blob = NULL, uninstalled_at = ?, paused_at = NULL, paused_until = NULL,
+         pause_reason = NULL, updated_at = ?
        WHERE id = ? AND uninstalled_at IS NULL`,
       [now, now, id],
+    );
+    return r.changes === 1;
+  }
+
+  /**
+   * The CRM account refuses the tenant's credentials for a policy reason: its routing pauses, or stays
+   * paused with this reason and next check. `began`: this call paused it (one caller among concurrent
+   * ones); `continued`: it was paused already; null: no installed tenant has this id.
+   */
+  async pauseTenant(
+    id: string,
+    pause: Pick<TenantPause, 'reason' | 'checkAt'>,
+    now: number,
+  ): Promise<'began' | 'continued' | null> {
+    const began = await this.db.run(
+      `UPDATE tenants SET paused_at = ?, paused_until = ?, pause_reason = ?, updated_at = ?
+       WHERE id = ? AND uninstalled_at IS NULL AND paused_at IS NULL`,
+      [now, pause.checkAt, pause.reason, now, id],
+    );
+    if (began.changes === 1) return 'began';
+    const continued = await this.db.run(
+      `UPDATE tenants SET paused_until = ?, pause_reason = ?, updated_at = ?
+       WHERE id = ? AND uninstalled_at IS NULL AND paused_at IS NOT NULL`,
+      [pause.checkAt, pause.reason, now, id],
+    );
+    return continued.changes === 1 ? 'continued' : null;
+  }
+
+  /** The CRM accepts the tenant's credentials again: its routing resumes. False when it was not paused. */
+  async resumeTenant(id: string, now: number): Promise<boolean> {
+    const r = await this.db.run(
+      `UPDATE tenants SET paused_at = NULL, paused_until = NULL, pause_reason = NULL, updated_at = ?
+       WHERE id = ? AND paused_at IS NOT NULL`,
+      [now, id],
+    );
+    return r.changes === 1;
+  }
+
+  /** Paused tenants — those whose credentials are due to be tried again by `dueBy` — the longest due first. */
+  async pausedTenants(dueBy = Number.MAX_SAFE_INTEGER): Promise<Tenant[]> {
+    const rows = await this.db.all<TenantRow>(
+      `SELECT * FROM tenants WHERE paused_at IS NOT NULL AND paused_until <= ? ORDER BY paused_until, id`,
+      [dueBy],
+    );
+    return rows.map(toTenant);
+  }
+
+  /**
+   * Takes the due check of a paused tenant, moving its next check to `nextCheckAt`: a compare-and-set on
+   * the check it read, so of the processes that found it due, one tries the credentials.
+   */
+  async takePauseCheck(id: string, checkAt: number, nextCheckAt: number, now: number): Promise<boolean> {
+    const r = await this.db.run(
+      `UPDATE tenants SET paused_until = ?, updated_at = ?
+       WHERE id = ? AND paused_at IS NOT NULL AND paused_until = ?`,
+      [nextCheckAt, now, id, checkAt],
     );
     return r.changes === 1;
   }

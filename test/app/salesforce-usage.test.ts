@@ -174,7 +174,7 @@ describe('the wiring paces an org by its daily API usage', () => {
     expect(wiring.holds(tenant)).toEqual({ session: true, pace: true });
 
     // Once its stream reads on the session in this process, the session outlives the connection.
-    await wiring.pulledIntake(tenant);
+    await wiring.pulledIntake(tenant, { paused: () => Promise.resolve(null) });
     clock.now = 2_000;
     tenants.evictIdle();
     expect(wiring.holds(tenant)).toEqual({ session: true, pace: false });

@@ -91,7 +91,11 @@ for (const [name, engine, suite] of ENGINES) {
           );
           const old = new Storage(raw.db);
           await addTenant(old, A);
-          await old.markTenantUninstalled(A, T0 + 1);
+          // As markTenantUninstalled did then (today's also ends a pause, a column of migration 19).
+          await raw.db.run('UPDATE tenants SET token_blob = NULL, uninstalled_at = ? WHERE id = ?', [
+            T0 + 1,
+            A,
+          ]);
           await old.enqueue([{ tenantId: A, event: makeEvent() }], T0);
           await old.saveRoutingState(A, makeState(2), { pools: {}, reps: {} }, T0);
           await expect(
@@ -143,6 +147,39 @@ for (const [name, engine, suite] of ENGINES) {
         expect(await s.updateTenantSettings(A, { timezone: 'Europe/Berlin' }, T0)).toBe(true);
         expect((await s.getTenant(A))?.settings).toEqual({ timezone: 'Europe/Berlin' });
         expect((await s.listTenants()).map((t) => t.id).sort()).toEqual([A, B]);
+      });
+
+      it('pauses a tenant once, keeps its work unclaimed until it resumes, and lets one process take a check', async () => {
+        await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'a0' }) }], T0);
+        const refused = { reason: 'outside login hours', checkAt: T0 + 60_000 };
+        expect(await s.pauseTenant(A, refused, T0)).toBe('began');
+        expect(await s.pauseTenant(A, { ...refused, checkAt: T0 + 120_000 }, T0 + 1)).toBe('continued');
+        expect((await s.getTenant(A))?.pause).toEqual({
+          since: T0,
+          reason: refused.reason,
+          checkAt: T0 + 120_000,
+        });
+        // Its work is not claimed, by tenant or in turn, and neither are its planned actions.
+        expect(await s.claim({ tenantId: A, workerId: 'w1', limit: 5, leaseMs: LEASE, now: T0 + 2 })).toEqual(
+          [],
+        );
+        expect(await s.claim({ workerId: 'w1', limit: 5, leaseMs: LEASE, now: T0 + 2 })).toEqual([]);
+
+        expect((await s.pausedTenants(T0 + 119_999)).map((t) => t.id)).toEqual([]);
+        expect((await s.pausedTenants(T0 + 120_000)).map((t) => t.id)).toEqual([A]);
+        expect(await s.takePauseCheck(A, T0 + 120_000, T0 + 240_000, T0 + 120_000)).toBe(true);
+        expect(await s.takePauseCheck(A, T0 + 120_000, T0 + 240_000, T0 + 120_000)).toBe(false);
+
+        expect(await s.resumeTenant(A, T0 + 3)).toBe(true);
+        expect(await s.resumeTenant(A, T0 + 3)).toBe(false);
+        expect((await s.getTenant(A))?.pause).toBeNull();
+        const claimed = await s.claim({ workerId: 'w1', limit: 5, leaseMs: LEASE, now: T0 + 4 });
+        expect(claimed.map((i) => i.event.eventId)).toEqual(['a0']);
+        // An uninstall ends a pause, and an uninstalled tenant does not pause.
+        expect(await s.pauseTenant(B, refused, T0)).toBe('began');
+        expect(await s.markTenantUninstalled(B, T0 + 5)).toBe(true);
+        expect((await s.getTenant(B))?.pause).toBeNull();
+        expect(await s.pauseTenant(B, refused, T0 + 6)).toBeNull();
       });
     });
 

@@ -2,10 +2,11 @@
 // handed to a sink in replay order, with a SOQL catch-up poll on CreatedDate for what the stream cannot
 // give: gap and overflow events, downtime beyond the 72-hour retention, a stalled subscription.
 // Replay: https://developer.salesforce.com/docs/atlas.en-us.api_streaming.meta/api_streaming/using_streaming_api_durability.htm
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Connection } from 'jsforce';
 import { StreamingExtension } from 'jsforce/api/streaming';
 import { z } from 'zod';
-import type { CrmEvent } from '../../connector.js';
+import { CrmError, type CrmEvent } from '../../connector.js';
 import type {
   OpenedStream,
   StreamDelivery,
@@ -25,7 +26,9 @@ export interface CdcStreamOptions {
   channel: string;
   /**
    * Refreshes the org's session (the connector's, which stores a rotated refresh token). Without it,
-   * the catch-up poll's REST call makes jsforce refresh on its 401.
+   * the catch-up poll's REST call makes jsforce refresh on its 401. A refusal that is a CrmError with
+   * `retryAfterMs` (the org's policy turns us away for now) makes the stream wait that long, neither
+   * polling nor reconnecting, before it refreshes again.
    */
   refresh?: (() => Promise<void>) | undefined;
   /** The Call Options client id lead-router writes with; its own changes are skipped. */
@@ -85,6 +88,10 @@ export class CdcStream implements OpenedStream {
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Ends the waits for a refused refresh at close. */
+  private readonly closing = new AbortController();
+  /** Until when a refused refresh asked the stream to wait (epoch ms): the polls wait too. */
+  private waitingUntil = 0;
   /** Every record created before this is in the inbox (as far as this process knows). */
   private coveredUntil: number | null;
   private readonly onRefresh = (): void => {
@@ -136,6 +143,7 @@ export class CdcStream implements OpenedStream {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     this.stopClient();
     clearInterval(this.timer);
     this.options.conn.removeListener('refresh', this.onRefresh);
@@ -225,19 +233,48 @@ export class CdcStream implements OpenedStream {
         this.failures += 1;
         const cap = this.options.maxBackoffMs ?? 60_000;
         await sleep(Math.min(cap, 250 * 2 ** Math.min(this.failures - 1, 10)));
-        if (this.options.refresh !== undefined) {
-          await this.options
-            .refresh()
-            .catch((error: unknown) =>
-              log.warn('session refresh failed', { ...this.meta, error: String(error) }),
-            );
-        }
+        await this.refreshSession();
+        if (this.closed) return;
         this.poll(reason);
         await this.polling?.catch(() => undefined);
       }
       this.rebuilding = false;
       if (!this.closed) this.connect(this.lastReceived ?? NEW_EVENTS_ONLY);
     })();
+  }
+
+  /**
+   * Refreshes the session. A refusal that says when to try again (the org's policy turns us away for
+   * now) is waited out, said once, before refreshing again: polling or reconnecting meanwhile would only
+   * meet it again.
+   */
+  private async refreshSession(): Promise<void> {
+    const { refresh, log } = this.options;
+    if (refresh === undefined) return;
+    let waiting = false;
+    while (!this.closed) {
+      try {
+        await refresh();
+        this.waitingUntil = 0;
+        if (waiting) log.info('session refreshed: the change-event stream goes on', this.meta);
+        return;
+      } catch (error) {
+        const waitMs = error instanceof CrmError ? error.details.retryAfterMs : undefined;
+        if (!(error instanceof CrmError) || waitMs === undefined) {
+          log.warn('session refresh failed', { ...this.meta, error: String(error) });
+          return;
+        }
+        if (!waiting)
+          log.warn('session refresh refused: the change-event stream waits', {
+            ...this.meta,
+            error: error.message,
+            waitMs,
+          });
+        waiting = true;
+        this.waitingUntil = this.now() + waitMs;
+        await delay(waitMs, undefined, { signal: this.closing.signal, ref: false }).catch(() => undefined);
+      }
+    }
   }
 
   private receive(message: unknown): void {
@@ -292,7 +329,8 @@ export class CdcStream implements OpenedStream {
 
   /** Runs the catch-up poll now, or once more after the one running (single-flight). */
   poll(reason: string): void {
-    if (this.closed) return;
+    // While a refused refresh is waited out, a poll would meet the same refusal.
+    if (this.closed || this.now() < this.waitingUntil) return;
     if (this.polling !== null) {
       this.pollAgain = reason;
       return;

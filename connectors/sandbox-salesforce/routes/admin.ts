@@ -1,6 +1,7 @@
 // Test-only admin API (not Salesforce's surface), mirroring the HubSpot sandbox's: faults, the daily
-// allocation, token expiry, the write log and call counts, leads in bulk, what an org admin changes in
-// Setup (a user deactivated, the assignment rule switched, refresh-token rotation).
+// allocation, token expiry and refreshes refused by the org's policy, the write log and call counts,
+// leads in bulk, what an org admin changes in Setup (a user deactivated, the assignment rule switched,
+// refresh-token rotation).
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
@@ -93,6 +94,14 @@ export function adminRouter(deps: AdminDeps): Router {
   // Every access token of the org expires now (refresh tokens keep working).
   r.post('/_sandbox/orgs/:orgId/tokens/expire', (req, res) => {
     res.json({ expired: deps.tokens.expire(orgOf(req).orgId) });
+  });
+  // `{"description": "ip restricted or invalid login hours"}`: the org's policy refuses every refresh
+  // (invalid_grant with that description) while its grants stand; `{"description": null}` lifts it.
+  r.post('/_sandbox/orgs/:orgId/tokens/refuse', (req, res) => {
+    const org = orgOf(req);
+    const b = parse(z.object({ description: z.string().min(1).nullable() }).strict(), req.body);
+    deps.tokens.refuseRefreshes(org.orgId, b.description);
+    res.json({ refused: b.description });
   });
   r.post('/_sandbox/oauth', (req, res) => {
     const b = parse(

@@ -1,5 +1,5 @@
-// Health: the CRM connection with the last hour's CRM call outcomes, the inbox's depth and oldest item,
-// dead letters (with replay) and the latest failed CRM writes.
+// Health: the CRM connection (and a routing pause) with the last hour's CRM call outcomes, the inbox's
+// depth and oldest item, dead letters (with replay) and the latest failed CRM writes.
 import { healthResponseSchema, replayResponseSchema } from '../schemas.js';
 import { call, el, fail, status, table, when } from './api.js';
 
@@ -29,6 +29,15 @@ export async function healthPage(): Promise<void> {
       { class: h.crm.ok ? 'ok' : 'error' },
       h.crm.ok ? `Connected (${h.crm.detail})` : `Not connected: ${h.crm.detail}`,
     ),
+    ...(h.paused === null
+      ? []
+      : [
+          el(
+            'p',
+            { class: 'error' },
+            `Routing paused since ${when(h.paused.since)}: ${h.paused.reason}. Leads wait in the inbox and are routed once the CRM accepts our credentials again (tried again at ${when(h.paused.checkAt)}).`,
+          ),
+        ]),
     el('p', {}, callsText(h.crmCalls)),
   );
   const age = h.inbox.oldestPendingAgeMs;

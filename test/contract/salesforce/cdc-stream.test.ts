@@ -1,10 +1,11 @@
 // The Salesforce intake's CdcStream against the sandbox's Bayeux (faye) server, through jsforce's own
 // streaming client: a first install subscribes with -1 and routes what is created from then on, a stored
 // replay id resumes right after it, -2 replays everything retained, and a handshake refused for an
-// expired token makes the stream refresh the session and rebuild its client, which then receives again.
+// expired token makes the stream refresh the session and rebuild its client, which then receives again,
+// and a refresh refused with a time to try again (the org's policy) is waited out, not retried at once.
 // Each stream is closed at the end and nothing is left holding the process (jest exits on its own).
 import type { Connection } from 'jsforce';
-import type { CrmEvent } from '../../../connectors/connector.js';
+import { CrmError, type CrmEvent } from '../../../connectors/connector.js';
 import type { StreamDelivery, StreamResume } from '../../../connectors/pulled-intake.js';
 import { CdcStream } from '../../../connectors/salesforce/intake/cdc-stream.js';
 import { ManualClock } from '../../../connectors/sandbox-kit/clock.js';
@@ -138,4 +139,33 @@ it('rebuilds its client when the handshake is refused for an expired token, afte
   await new Promise((r) => setTimeout(r, 500));
   const [lead] = env.demo.createLeads(1).map((l) => String(l['Id']));
   await until(() => s.streamed().includes(lead!), 'the creation after the rebuild');
+});
+
+it('waits out a refresh refused with a time to try again (the org paused), then refreshes and receives again', async () => {
+  const conn = env.connect();
+  await env.admin(`/_sandbox/orgs/${env.orgId}/tokens/expire`, {});
+  let refreshes = 0;
+  const s = open(conn, null, {
+    refresh: () => {
+      refreshes += 1;
+      if (refreshes === 1)
+        return Promise.reject(
+          new CrmError('auth', "the org's policy refuses the token refresh", { retryAfterMs: 1_500 }),
+        );
+      conn.accessToken = env.sandbox.issueToken(env.orgId, env.demo.integrationUserId).token;
+      return Promise.resolve();
+    },
+  });
+  await until(() => refreshes === 1, 'the refused refresh');
+  // Its own backoff is 50 ms: without the wait it would have reconnected, been refused and refreshed again.
+  await new Promise((r) => setTimeout(r, 700));
+  expect(refreshes).toBe(1);
+  expect(
+    s.warnings.filter((w) => w === 'session refresh refused: the change-event stream waits'),
+  ).toHaveLength(1);
+  expect(s.warnings).not.toContain('catch-up poll failed');
+  await until(() => refreshes === 2, 'the refresh after the wait');
+  await new Promise((r) => setTimeout(r, 500));
+  const [lead] = env.demo.createLeads(1).map((l) => String(l['Id']));
+  await until(() => s.streamed().includes(lead!), 'the creation after the wait');
 });

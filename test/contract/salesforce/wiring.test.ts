@@ -1,6 +1,7 @@
 // The app's Salesforce wiring over the sandbox: a tenant's connector on the tokens stored (encrypted) in
 // its row; with refresh-token rotation on, each rotated refresh token is stored, so a new process can
-// refresh again with it; a revoked grant is told apart from other failures.
+// refresh again with it; a revoked grant is told apart from other failures, and from a refusal by the
+// org's policy, which pauses the org and has its stream wait.
 import { randomBytes } from 'node:crypto';
 import { OAuth2 } from 'jsforce';
 import type { SalesforceApp } from '../../../connectors/salesforce/auth.js';
@@ -15,6 +16,7 @@ import {
 import { crmErrorFromJsforce } from '../../../connectors/salesforce/errors.js';
 import {
   isRevokedSalesforceGrant,
+  salesforcePolicyRefusal,
   salesforceTokenStore,
   salesforceWiring,
 } from '../../../src/app/salesforce.js';
@@ -88,6 +90,48 @@ it('stores each rotated refresh token, so the next process refreshes with it', a
   expect(failed).toEqual([]);
 });
 
+it("pauses the org when its stream's refresh is refused by the org's policy, and has the stream wait for the org's next check", async () => {
+  const orgId = tenant.externalId;
+  await fetch(`${url}/_sandbox/orgs/${orgId}/tokens/refuse`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ description: 'ip restricted or invalid login hours' }),
+  });
+  await expire();
+  const reasons: string[] = [];
+  const intake = await wiring().pulledIntake(tenant, {
+    paused: (reason) => {
+      reasons.push(reason);
+      return Promise.resolve(5 + 60_000);
+    },
+  });
+  const warnings: { message: string; meta: Record<string, unknown> | undefined }[] = [];
+  const stream = intake.open(
+    '/data/LeadChangeEvent',
+    null,
+    { deliver: () => Promise.resolve(true) },
+    { info: () => undefined, warn: (message, meta) => warnings.push({ message, meta }) },
+  );
+  try {
+    const deadline = Date.now() + 20_000;
+    while (reasons.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(reasons).toEqual([
+      "the org's policy refuses the token refresh: ip restricted or invalid login hours",
+    ]);
+    expect(warnings).toContainEqual({
+      message: 'session refresh refused: the change-event stream waits',
+      meta: expect.objectContaining({ waitMs: 60_000 }) as unknown,
+    });
+  } finally {
+    await stream.close();
+    await fetch(`${url}/_sandbox/orgs/${orgId}/tokens/refuse`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ description: null }),
+    });
+  }
+});
+
 it('tells a revoked grant from a live one', async () => {
   expect(await wiring().grantRevoked(tenant)).toBe(false);
   const oauth2 = new OAuth2({ loginUrl: url, clientId: app.clientId });
@@ -106,6 +150,8 @@ it.each([
   const error = crmErrorFromJsforce(refused, { call: 'token refresh', write: false });
   expect(error?.kind).toBe('auth');
   expect(isRevokedSalesforceGrant(error)).toBe(revoked);
+  // Either the grant is gone (the uninstall) or the org's policy refuses it for now (the org pauses).
+  expect(salesforcePolicyRefusal(error) === undefined).toBe(revoked);
 });
 
 it('hands a tenant without tokens to the credential hooks', async () => {
