@@ -5,7 +5,7 @@ import { compiledRules, type Node } from './compiled-rules.js';
 import { checkRep, recordAssignment } from './availability.js';
 import { pickFromPool } from './distribution.js';
 import { fieldValue, isFreeMailDomain } from './normalize.js';
-import { renderTemplate, summarizeDecision } from './explain.js';
+import { renderTemplate, routingReason, summarizeDecision } from './explain.js';
 import { applyStateChanges, emptyChanges } from './state.js';
 import { DecisionTrace } from './trace.js';
 import { addSlaTime, slaSteps } from './sla.js';
@@ -221,29 +221,41 @@ class Resolver {
   }
 }
 
+/** The template placeholders a decision fills besides the lead's fields (see TaskSpec). */
+interface DecisionExtras {
+  route: string;
+  reason: string;
+}
+
+/**
+ * A rep's task whose route writes no body says why the lead came to them: the CRM shows the task
+ * body (HubSpot's task body, Salesforce's Description) to the rep who opens it.
+ */
+const DEFAULT_TASK_BODY = 'Why this lead is yours: {{reason}}';
+
 function plannedActions(
   lead: Lead,
   dest: ResolvedDestination,
   actions: RouteActions,
   sla: SlaSpec | undefined,
   team: Team,
-  routeName: string,
+  why: DecisionExtras,
   now: number,
   trace: Trace,
 ): Action[] {
   const out: Action[] = [];
   const owner = dest.kind === 'rep' ? dest.email : undefined;
   if (dest.kind === 'rep') out.push({ kind: 'set_owner', email: dest.email });
-  if (dest.kind === 'queue') queueActions(lead, dest.name, team, actions, sla, routeName, now, trace, out);
+  if (dest.kind === 'queue') queueActions(lead, dest.name, team, actions, sla, why, now, trace, out);
   else if (actions.task !== undefined) {
     if (owner === undefined) {
       trace.steps.push('task not created: no single owner to assign it to');
     } else {
-      const extras = { owner, route: routeName };
+      const extras = { ...why, owner };
       out.push({
         kind: 'create_task',
         subject: renderTemplate(actions.task.subject, lead, extras),
-        body: renderTemplate(actions.task.body ?? '', lead, extras),
+        body: renderTemplate(actions.task.body ?? DEFAULT_TASK_BODY, lead, extras),
         dueAt: now + actions.task.dueInMs,
         priority: actions.task.priority,
         assignee: owner,
@@ -274,7 +286,7 @@ function queueActions(
   team: Team,
   actions: RouteActions,
   sla: SlaSpec | undefined,
-  routeName: string,
+  why: DecisionExtras,
   now: number,
   trace: Trace,
   out: Action[],
@@ -284,7 +296,7 @@ function queueActions(
   out.push(target === undefined ? { kind: 'set_queue', queue } : { kind: 'set_queue', queue, target });
   const task = actions.task;
   if (task === undefined && target?.kind !== 'team') return;
-  const extras = { owner: queue, route: routeName };
+  const extras = { ...why, owner: queue };
   const who = lead.email ?? `lead ${lead.id}`;
   const queueTask: Action = {
     kind: 'queue_task',
@@ -292,7 +304,7 @@ function queueActions(
     subject:
       task === undefined ? `Pick up ${who} from queue ${queue}` : renderTemplate(task.subject, lead, extras),
     body: renderTemplate(
-      task?.body ?? `Routed by "${routeName}" to queue ${queue}: pick it up.`,
+      task?.body ?? `Routed by "${why.route}" to queue ${queue}: pick it up.`,
       lead,
       extras,
     ),
@@ -439,7 +451,16 @@ function finish(
     actions:
       dest.kind === 'hold'
         ? []
-        : plannedActions(lead, dest, actions, sla, context.team, routeName, now, trace),
+        : plannedActions(
+            lead,
+            dest,
+            actions,
+            sla,
+            context.team,
+            { route: routeName, reason: routingReason(routeName, trace, context.team) },
+            now,
+            trace,
+          ),
     sla: slaFor(dest, sla, context.team, now),
     trace,
     stateChanges: resolver.changes,

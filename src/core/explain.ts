@@ -10,6 +10,7 @@ import type {
   QueueTarget,
   ResolvedDestination,
   Team,
+  Trace,
 } from './types.js';
 
 const timeFormats = new Map<string, Intl.DateTimeFormat>();
@@ -142,11 +143,14 @@ function actionText(a: Action, team: Team): string {
   }
 }
 
-/** "ana@acme.de → Bo Berg (Enterprise demo DACH; pool emea-ae, weighted 2:1; Ada out of office) · task due 2026-11-23 10:45 CET · sequence enterprise-demo" */
-export function summarizeDecision(decision: Decision, lead: Lead, team: Team): string {
-  const who = lead.email ?? `lead ${lead.id}`;
-  const why: string[] = [decision.route?.name ?? 'fallback'];
-  const last = decision.trace.assignments.at(-1);
+/**
+ * Why a lead went where it did, in one line: the route that matched (`fallback` for the rule set's), the
+ * last pool and how it picked, and up to three reps it skipped and why. The routing note's parentheses
+ * and the `{{reason}}` of a task, so the rep reads the same reason on the task as in the note.
+ */
+export function routingReason(routeName: string, trace: Pick<Trace, 'assignments'>, team: Team): string {
+  const why: string[] = [routeName];
+  const last = trace.assignments.at(-1);
   if (last !== undefined) {
     why.push(`pool ${last.pool}, ${last.reason}`);
     const skipped = last.candidates.filter((c) => c.skipped !== undefined);
@@ -154,7 +158,14 @@ export function summarizeDecision(decision: Decision, lead: Lead, team: Team): s
       why.push(`${repName(team, c.email)} ${(c.skipped ?? '').replace(/_/g, ' ')}`);
     if (skipped.length > 3) why.push(`${skipped.length - 3} more skipped`);
   }
-  const parts = [`${who} → ${destinationText(decision.destination, team)} (${why.join('; ')})`];
+  return why.join('; ');
+}
+
+/** "ana@acme.de → Bo Berg (Enterprise demo DACH; pool emea-ae, weighted 2:1; Ada out of office) · task due 2026-11-23 10:45 CET · sequence enterprise-demo" */
+export function summarizeDecision(decision: Decision, lead: Lead, team: Team): string {
+  const who = lead.email ?? `lead ${lead.id}`;
+  const why = routingReason(decision.route?.name ?? 'fallback', decision.trace, team);
+  const parts = [`${who} → ${destinationText(decision.destination, team)} (${why})`];
   for (const a of decision.actions) {
     if (a.kind === 'create_task' || a.kind === 'queue_task' || a.kind === 'enroll_sequence')
       parts.push(actionText(a, team));

@@ -10,6 +10,7 @@ import { startApp, type DecisionEvent, type RunningApp } from '../../src/app/sta
 import { createLogger } from '../../src/log.js';
 import {
   createLeads,
+  effects,
   salesforceConfig,
   startSalesforceApp,
   until,
@@ -234,6 +235,9 @@ describe('one example rule file, both CRMs', () => {
     await salesforce?.app.stop();
   });
 
+  /** The record of each lead of LEADS on each CRM, once the first test has created them. */
+  const created: { contactId: string; leadId: string }[] = [];
+
   it('gives every lead the same rule and the same rep on HubSpot and on Salesforce', async () => {
     const portal = hubspot.sandbox!.demo.portal;
     const hubspotOutcomes = [];
@@ -242,6 +246,7 @@ describe('one example rule file, both CRMs', () => {
     for (const lead of LEADS) {
       const contact = portal.createObject('contacts', hubspotProps(lead), 'generator');
       const [leadId] = await createLeads(salesforce, { leads: [salesforceFields(lead)] });
+      created.push({ contactId: contact.id, leadId: leadId! });
       await until(
         `${lead.email} to be decided on both CRMs`,
         () => hubspotDecisions.has(contact.id) && salesforceDecisions.has(leadId!),
@@ -254,4 +259,31 @@ describe('one example rule file, both CRMs', () => {
     expect(new Set(hubspotOutcomes.map((o) => o.rule)).size).toBeGreaterThanOrEqual(6);
     expect(new Set(hubspotOutcomes.map((o) => o.to)).size).toBeGreaterThanOrEqual(6);
   }, 180_000);
+
+  it("gives the rep's task the same text on both CRMs, saying why the lead came to them", async () => {
+    const portal = hubspot.sandbox!.demo.portal;
+    /** The body of the task the app created on the contact (HubSpot) or the lead (Salesforce). */
+    const hubspotTaskBody = (contactId: string) => {
+      const [taskId] = portal.associationsOf('contacts', contactId, 'tasks').keys();
+      return taskId === undefined ? undefined : portal.getObject('tasks', taskId).properties['hs_task_body'];
+    };
+    const salesforceTaskBody = (leadId: string) =>
+      effects(salesforce).tasks.get(leadId)?.[0]?.details['Description'];
+    await until('every task to be written on both CRMs', () =>
+      created.every(
+        (c) => hubspotTaskBody(c.contactId) !== undefined && salesforceTaskBody(c.leadId) !== undefined,
+      ),
+    );
+    const hubspotBodies = created.map((c) => hubspotTaskBody(c.contactId));
+    expect(created.map((c) => salesforceTaskBody(c.leadId))).toEqual(hubspotBodies);
+    // Each names the route that decided (a route's own body aside: the DACH demo route writes one).
+    created.forEach((c, i) => {
+      const route = hubspotDecisions.get(c.contactId)?.decision.route?.name ?? 'fallback';
+      expect(hubspotBodies[i]).toMatch(
+        route === 'Enterprise demo requests in DACH'
+          ? /asked for a demo/
+          : `Why this lead is yours: ${route}`,
+      );
+    });
+  }, 120_000);
 });

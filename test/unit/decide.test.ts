@@ -8,6 +8,7 @@ import type {
   DecisionContext,
   Lead,
   RuleSet,
+  TaskSpec,
 } from '../../src/core/types.js';
 import {
   always,
@@ -335,6 +336,38 @@ describe('actions and SLA', () => {
       { kind: 'enroll_sequence', sequence: { name: 'nurture', sender: 'mkt@x.io' }, sender: 'mkt@x.io' },
     ]);
     expect(d.sla).toBeUndefined();
+  });
+
+  describe("a rep's task says why the lead came to them", () => {
+    const poolRules = (task: TaskSpec) =>
+      makeRuleSet(
+        [makeRoute('EMEA', always, { kind: 'pool', name: 'p' }, { actions: { task, note: false } })],
+        { pools: { p: makePool('p', ['cy@x.io', 'bo@x.io']) } },
+      );
+    const lead = makeLead({ email: 'ana@acme.de', company: 'Acme' });
+    const reason = 'EMEA; pool p, round robin: longest waiting (never assigned); Cy out of office';
+
+    it.each<[string, TaskSpec, string]>([
+      [
+        'a route task without a body: the reason the routing note gives',
+        { subject: 'New lead: {{company}}', dueInMs: 60_000, priority: 'medium' },
+        `Why this lead is yours: ${reason}`,
+      ],
+      [
+        'a body of its own: {{reason}} and {{route}} filled',
+        {
+          subject: 'x',
+          body: '{{company}} came via {{route}} ({{reason}})',
+          dueInMs: 60_000,
+          priority: 'low',
+        },
+        `Acme came via EMEA (${reason})`,
+      ],
+    ])('%s', (_name, task, body) => {
+      const d = decide(lead, poolRules(task), ctx(), NOW);
+      expect(d.actions.find((a) => a.kind === 'create_task')).toMatchObject({ assignee: 'bo@x.io', body });
+      expect(summarizeDecision(d, lead, team)).toContain(`(${reason})`);
+    });
   });
 });
 
