@@ -8,7 +8,7 @@ import { linkPage } from './html.js';
 import { RejectionLog } from './rejections.js';
 import { oauthRouter } from './oauth.js';
 import { salesforceOAuthRouter } from './salesforce-oauth.js';
-import { SETUP_GUIDE_PATH, setupGuideRouter } from './setup-guide.js';
+import { SETUP_GUIDE_PATH, setupGuideRouter, type GuidedCrm } from './setup-guide.js';
 import { settingsRouter } from '../settings/index.js';
 import type { ServerDeps } from './types.js';
 import { webhookRouter } from './webhooks.js';
@@ -75,7 +75,11 @@ export function createServer(deps: ServerDeps): AppServer {
                 about: 'Prometheus: webhooks, queue, decisions, CRM calls',
               },
             ]),
-        { href: SETUP_GUIDE_PATH, label: 'Setup guide', about: 'running it for a real HubSpot portal' },
+        {
+          href: SETUP_GUIDE_PATH,
+          label: 'Setup guide',
+          about: 'connecting the CRM, what the app writes in it, uninstalling',
+        },
         ...(deps.homeLinks ?? []),
       ]),
     );
@@ -86,7 +90,12 @@ export function createServer(deps: ServerDeps): AppServer {
   app.use(webhookRouter(deps, rejections));
   if (deps.hubspot !== undefined) app.use(oauthRouter(deps, deps.hubspot));
   app.use(salesforceOAuthRouter(deps));
-  app.use(setupGuideRouter());
+  // The CRMs whose installs this server runs: the setup guide is theirs.
+  const guided: GuidedCrm[] = [
+    ...(deps.hubspot === undefined ? [] : (['hubspot'] as const)),
+    ...(deps.salesforce === undefined ? [] : (['salesforce'] as const)),
+  ];
+  app.use(setupGuideRouter({ crms: guided, publicUrl: deps.publicUrl }));
   if (deps.settings !== undefined) app.use(settingsRouter(deps.settings));
 
   app.use((_req: Request, res: Response) => {

@@ -1,23 +1,54 @@
-// GET /setup-guide: the customer setup guide (docs/setup-guide.md), served by the app itself so the
-// support and documentation URLs of the HubSpot listing always lead somewhere real on PUBLIC_URL.
+// GET /setup-guide: the setup guide of each CRM the deployment serves (docs/setup-guide.md for HubSpot,
+// docs/setup-guide-salesforce.md for Salesforce), served by the app itself so the support and
+// documentation URLs of a listing always lead somewhere real on PUBLIC_URL.
 import { readFile } from 'node:fs/promises';
 import { Router } from 'express';
 import { escapeHtml } from './html.js';
+import { normalizeOrigin } from './types.js';
 
 export const SETUP_GUIDE_PATH = '/setup-guide';
-export const SETUP_GUIDE_FILE = new URL('../../docs/setup-guide.md', import.meta.url);
 
-export function setupGuideRouter(file: URL = SETUP_GUIDE_FILE): Router {
+/** Each CRM's guide, in the order a page with several shows them. */
+export const SETUP_GUIDES = [
+  { crm: 'hubspot', title: 'HubSpot', file: new URL('../../docs/setup-guide.md', import.meta.url) },
+  {
+    crm: 'salesforce',
+    title: 'Salesforce',
+    file: new URL('../../docs/setup-guide-salesforce.md', import.meta.url),
+  },
+] as const;
+
+export type GuidedCrm = (typeof SETUP_GUIDES)[number]['crm'];
+
+/** Where a guide says the deployment's own address (a callback URL to paste): filled in when served. */
+const PUBLIC_URL_MARK = '<PUBLIC_URL>';
+
+/**
+ * The guides of the CRMs served, each in its own block with a link to it when there are several. A
+ * deployment that names none (a bare server in tests) shows them all.
+ */
+export function setupGuideRouter(opts: { crms: readonly GuidedCrm[]; publicUrl: string }): Router {
+  const guides = SETUP_GUIDES.filter((g) => opts.crms.length === 0 || opts.crms.includes(g.crm));
+  const publicUrl = normalizeOrigin(opts.publicUrl);
   const router = Router();
   let html: Promise<string> | undefined;
   router.get(SETUP_GUIDE_PATH, async (_req, res) => {
     // Read once; Markdown shown as preformatted text keeps it readable without a renderer.
-    html ??= readFile(file, 'utf8').then(
-      (text) => `<!doctype html>
+    html ??= Promise.all(
+      guides.map(async (g) => {
+        const text = (await readFile(g.file, 'utf8')).replaceAll(PUBLIC_URL_MARK, publicUrl);
+        return `<pre id="${g.crm}" style="white-space: pre-wrap; max-width: 50rem">${escapeHtml(text)}</pre>`;
+      }),
+    ).then((blocks) => {
+      const contents =
+        guides.length < 2
+          ? ''
+          : `<p>${guides.map((g) => `<a href="#${g.crm}">${g.title}</a>`).join(' · ')}</p>\n`;
+      return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lead-router setup guide</title></head>
-<body><pre style="white-space: pre-wrap; max-width: 50rem">${escapeHtml(text)}</pre></body></html>
-`,
-    );
+<body>${contents}${blocks.join('\n')}</body></html>
+`;
+    });
     res.type('html').send(await html);
   });
   return router;

@@ -214,3 +214,13 @@ it('refuses a callback from another browser, with another install’s state, rep
   expect((await callback(ok, c.cookie)).status).toBe(400);
   expect(await tenantCount()).toBe(installed);
 }, 60_000);
+
+it('serves the Salesforce setup guide, with the callback URL this deployment was started with', async () => {
+  const res = await fetch(`${app.url}/setup-guide`);
+  expect(res.status).toBe(200);
+  const html = await res.text();
+  expect(html).toContain('# lead-router for Salesforce: setup guide');
+  expect(html).toContain(`${app.url}/oauth/salesforce/callback`);
+  // A deployment that serves no HubSpot portal does not send its admins to HubSpot's install.
+  expect(html).not.toContain('# lead-router for HubSpot');
+});
