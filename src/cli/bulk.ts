@@ -2,7 +2,8 @@
 // options) a durable bulk job in the app's database, then follow it with a progress bar until the
 // running app's workers have routed its last record. The job runs in the app, not here: stopping this
 // command (or a crash of either) loses nothing, and running it again follows the same job.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { startReassign } from '../pipeline/bulk/runner.js';
 import {
   BulkJobRepository,
@@ -27,8 +28,10 @@ export interface BulkIo {
 export interface FollowOptions {
   /** Start the job and return: the app routes it; `backfill` again follows it. */
   detach: boolean;
-  /** A dry run's CSV file (default `<kind>-dry-run-<job>.csv`). */
+  /** A dry run's CSV file (default `<kind>-dry-run-<job>.csv` in `dataDir`). */
   csv?: string | undefined;
+  /** The app's data directory (DATA_DIR), where a dry run's CSV goes unless `csv` says otherwise. */
+  dataDir: string;
   pollMs?: number | undefined;
 }
 
@@ -73,11 +76,17 @@ export function startReassignFrom(
   return startReassign(new BulkJobRepository(storage.db), tenant.id, rep, dryRun, 'cli', now);
 }
 
-/** How many of the job's records are through, and of how many known so far. */
-function counts(p: BulkProgress): { done: number; total: number } {
+/**
+ * How many of the job's records are through, and of how many. The total is 0 (not known: the bar waits)
+ * while the CRM is still listing them without saying how many remain, as Salesforce's listing does:
+ * the records listed so far would read as all of them.
+ */
+export function jobCounts(p: BulkProgress): { done: number; total: number } {
   const job = p.job;
+  const done = job.dryRun ? job.listed : p.routed + p.failed;
+  if (job.state === 'listing' && job.remaining === null) return { done, total: 0 };
   const total = job.state === 'listing' ? job.listed + (job.remaining ?? 0) : job.listed;
-  return { done: job.dryRun ? job.listed : p.routed + p.failed, total: Math.max(total, job.listed) };
+  return { done, total: Math.max(total, job.listed) };
 }
 
 const csvField = (v: string | null): string => {
@@ -123,7 +132,7 @@ export async function followJob(
   for (;;) {
     p = await jobs.progress(job.id);
     if (p === null) throw new InputError(`bulk job ${job.id} is gone`);
-    const { done, total } = counts(p);
+    const { done, total } = jobCounts(p);
     bar.tick(done, total);
     if (p.job.state === 'done' || p.job.state === 'failed') break;
     if (done !== lastDone) {
@@ -146,7 +155,11 @@ export async function followJob(
   if (p.job.dryRun) {
     const rows = await jobs.preview(job.id);
     const changed = changes(rows);
-    const file = options.csv ?? `${job.kind}-dry-run-${job.id.slice(0, 8)}.csv`;
+    const file = resolve(
+      options.csv ?? join(options.dataDir, `${job.kind}-dry-run-${job.id.slice(0, 8)}.csv`),
+    );
+    // With PostgreSQL nothing else may have made DATA_DIR.
+    await mkdir(dirname(file), { recursive: true });
     await writeFile(file, previewCsv(changed));
     io.out(
       `${what} ${job.id}: ${rows.length} records decided, ${changed.length} would change owner, ${rows.length - changed.length} stay; wrote ${file}`,

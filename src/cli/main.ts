@@ -440,7 +440,10 @@ Example:
     .option('--since <date>', 'only records created on or after this date (ISO 8601)')
     .option('--unowned', 'only records without an owner', false)
     .option('--dry-run', 'decide without writing; write a CSV of what would change', false)
-    .option('--csv <file>', 'where --dry-run writes its CSV (default: backfill-dry-run-<job>.csv)')
+    .option(
+      '--csv <file>',
+      'where --dry-run writes its CSV (default: backfill-dry-run-<job>.csv in DATA_DIR)',
+    )
     .option('--detach', 'start the job and return; the app routes it', false)
     .addHelpText(
       'after',
@@ -464,6 +467,7 @@ Example:
         detach: boolean;
       }) => {
         const since = opts.since === undefined ? undefined : parseSince(opts.since);
+        const config = operatorConfig();
         const code = await withStorage(async (storage) => {
           const tenant = await pickTenant(storage, opts.tenant);
           const started = await startBackfill(
@@ -472,8 +476,9 @@ Example:
             { since, unowned: opts.unowned, dryRun: opts.dryRun },
             io.clock(),
           );
-          return followJob(storage, started, { detach: opts.detach, csv: opts.csv }, bulkIo);
-        });
+          const follow = { detach: opts.detach, csv: opts.csv, dataDir: config.dataDir };
+          return followJob(storage, started, follow, bulkIo);
+        }, config);
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -487,7 +492,10 @@ Example:
       'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
     )
     .option('--dry-run', 'decide without writing; write a CSV of what would change', false)
-    .option('--csv <file>', 'where --dry-run writes its CSV (default: reassign-dry-run-<job>.csv)')
+    .option(
+      '--csv <file>',
+      'where --dry-run writes its CSV (default: reassign-dry-run-<job>.csv in DATA_DIR)',
+    )
     .option('--detach', 'start the job and return; the app routes it', false)
     .addHelpText(
       'after',
@@ -501,11 +509,13 @@ Example:
     )
     .action(
       async (opts: { from: string; tenant?: string; dryRun: boolean; csv?: string; detach: boolean }) => {
+        const config = operatorConfig();
         const code = await withStorage(async (storage) => {
           const tenant = await pickTenant(storage, opts.tenant);
           const started = await startReassignFrom(storage, tenant, opts.from, opts.dryRun, io.clock());
-          return followJob(storage, started, { detach: opts.detach, csv: opts.csv }, bulkIo);
-        });
+          const follow = { detach: opts.detach, csv: opts.csv, dataDir: config.dataDir };
+          return followJob(storage, started, follow, bulkIo);
+        }, config);
         if (code !== 0) throw new ExitCode(code);
       },
     );

@@ -7,7 +7,7 @@ export interface ProgressStream {
 }
 
 export interface Progress {
-  /** `total` may grow while the work is still being listed. */
+  /** `total` may grow while the work is still being listed; while it is 0, nothing is drawn. */
   tick(done: number, total?: number): void;
   done(): void;
 }
@@ -38,7 +38,10 @@ export function progressBar(
   let lastDecile = -1;
   const draw = (done: number): void => {
     last = done;
-    const ratio = total === 0 ? 1 : Math.min(1, done / total);
+    // Nothing counted yet (the work is still being listed), or nothing to do: no share of it is done,
+    // and a bar would say 100% of 0. The command's result line says what there was.
+    if (total === 0) return;
+    const ratio = Math.min(1, done / total);
     const elapsed = now() - started;
     const eta = etaSeconds(done, total, elapsed);
     const etaText = eta === undefined ? 'ETA --' : `ETA ${formatDuration(eta)}`;
@@ -63,7 +66,7 @@ export function progressBar(
     },
     done: () => {
       draw(Math.max(last, total));
-      if (tty) stream.write('\n');
+      if (tty && total > 0) stream.write('\n');
     },
   };
 }

@@ -2,7 +2,7 @@
 // CRM (whose write log is the judge): a backfill routes existing records once, keeps owners that fit,
 // never holds up a live lead, and a rep deactivated in the CRM has their leads moved.
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { CrmObject } from '../../connectors/sandbox/index.js';
 import { main } from '../../src/cli/main.js';
 import { BulkRunner, startReassign } from '../../src/pipeline/bulk/runner.js';
@@ -461,8 +461,9 @@ describe.each(ENGINES)('bulk ownership work on %s', (engine, describeEngine) => 
 });
 
 describe('lead-router backfill --dry-run through the CLI entry', () => {
-  it('writes the CSV of what would change, and nothing to the CRM', async () => {
-    const dataDir = join(sandbox().dir, 'cli-dry-run');
+  /** Two records in a DATA_DIR of their own: one whose owner fits, one whose owner would change. */
+  async function dryRun(args: string[], dirName: string) {
+    const dataDir = join(sandbox().dir, dirName);
     mkdirSync(dataDir, { recursive: true });
     const rules = BULK_RULES.replace('- name: Seatless sender', `- name: 'Seatless, "named" sender'`);
     expect(rules).toContain('"named"');
@@ -473,18 +474,19 @@ describe('lead-router backfill --dry-run through the CLI entry', () => {
       jobtitle: 'Seatless',
       hubspot_owner_id: ownerId(env, 'nina@acme.io'),
     });
-    const csv = join(dataDir, 'what-would-change.csv');
+    expect(stays!.id).not.toBe(moves!.id);
     const saved = { DATA_DIR: process.env['DATA_DIR'], DATABASE_URL: process.env['DATABASE_URL'] };
     process.env['DATA_DIR'] = dataDir;
     delete process.env['DATABASE_URL'];
     const out: string[] = [];
     const err: string[] = [];
+    const progress: string[] = [];
     try {
-      const cli = main(['backfill', '--dry-run', '--csv', csv], {
+      const cli = main(['backfill', '--dry-run', ...args], {
         out: (l) => out.push(l),
         err: (l) => err.push(l),
         clock: () => env.clock.now,
-        progress: { write: () => true },
+        progress: { write: (text) => progress.push(text) },
       });
       // The CLI starts the job and follows it; the app's worker (here, in the test) routes it.
       let jobs = await bulk.jobs.list(TENANT);
@@ -500,18 +502,36 @@ describe('lead-router backfill --dry-run through the CLI entry', () => {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
     }
-    // Only the record whose owner would change, its rule's comma and quotes escaped per RFC 4180.
-    expect(readFileSync(csv, 'utf8')).toBe(
-      `lead_id,current_owner,new_owner,destination,rule\n${moves!.id},nina@acme.io,dev@acme.io,rep,"Seatless, ""named"" sender"\n`,
-    );
-    expect(out).toEqual([
-      expect.stringMatching(
-        /: 2 records decided, 1 would change owner, 1 stay; wrote .*what-would-change\.csv$/,
-      ),
-    ]);
-    expect(stays!.id).not.toBe(moves!.id);
     expect(env.writes('owner.set')).toEqual([]);
     expect(env.writes('task.created')).toEqual([]);
     await env.close();
+    // Only the record whose owner would change, its rule's comma and quotes escaped per RFC 4180.
+    const expectedCsv = `lead_id,current_owner,new_owner,destination,rule\n${moves!.id},nina@acme.io,dev@acme.io,rep,"Seatless, ""named"" sender"\n`;
+    return { dataDir, out, progress, expectedCsv };
+  }
+
+  it('writes the CSV of what would change to --csv, and nothing to the CRM', async () => {
+    const csv = join(sandbox().dir, 'what-would-change.csv');
+    const run = await dryRun(['--csv', csv], 'cli-dry-run');
+    expect(readFileSync(csv, 'utf8')).toBe(run.expectedCsv);
+    expect(run.out).toEqual([
+      expect.stringMatching(/: 2 records decided, 1 would change owner, 1 stay; wrote /),
+    ]);
+    expect(run.out[0]?.endsWith(`wrote ${csv}`)).toBe(true);
+  });
+
+  it('without --csv, writes it in DATA_DIR and names its path; progress only once there is a count', async () => {
+    const run = await dryRun([], 'cli-dry-run-default');
+    const [line] = run.out;
+    const file = /; wrote (.+)$/.exec(line ?? '')?.[1];
+    expect([dirname(file!), basename(file!)]).toEqual([
+      run.dataDir,
+      expect.stringMatching(/^backfill-dry-run-[0-9a-f]{8}\.csv$/),
+    ]);
+    expect(readFileSync(file!, 'utf8')).toBe(run.expectedCsv);
+    // Never a share of nothing ("100% (0/0)") before the records are counted.
+    expect(run.progress.length).toBeGreaterThan(0);
+    for (const text of run.progress)
+      expect(text).toMatch(/^backfill \(dry run\): \d+% \([1-9]\d*\/[1-9]\d*\)/);
   });
 });
