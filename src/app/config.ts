@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { closest } from '../rules/diagnostics.js';
 import type { RetentionPolicy } from '../storage/model.js';
 import { Keyring, parseKey, parseKeyList, TokenCryptoError } from '../../connectors/shared/crypto.js';
 
@@ -22,22 +23,62 @@ function unsetWhenEmpty<T extends z.ZodTypeAny>(schema: T) {
   return z.preprocess((v) => (v === '' ? undefined : v), schema);
 }
 
-/** An https origin (http on this machine, for the sandbox), with no path, query or fragment. */
-function isLoginOrigin(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  const local = url.protocol === 'http:' && ['127.0.0.1', 'localhost'].includes(url.hostname);
+/** The sandbox CRM and the tests run Salesforce's login on this machine, over http. */
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * The hosts Salesforce logs an admin in on (https://help.salesforce.com/s/articleView?id=xcloud.domain_name_login_code.htm,
+ * salesforce.md §6): the generic login hosts, and an org's My Domain — `<name>.my.salesforce.com`,
+ * sandboxes' `<name>--<sandbox>.sandbox.my.salesforce.com` and the other partitioned domains under
+ * my.salesforce.com (develop, scratch, demo, patch, trailblaze), Government Cloud Plus's
+ * my.salesforce.mil, the legacy cloudforce.com — or an instance host (na1, cs42, usa77.salesforce.com).
+ */
+const GENERIC_LOGIN_HOSTS = ['login.salesforce.com', 'test.salesforce.com'];
+const MY_DOMAIN_SUFFIXES = ['.my.salesforce.com', '.my.salesforce.mil', '.cloudforce.com'];
+const INSTANCE_HOST = /^[a-z]{2,4}\d{1,3}(-s)?\.salesforce\.com$/;
+
+const LOGIN_URL_EXAMPLES =
+  "https://login.salesforce.com (production and Developer Edition orgs), https://test.salesforce.com (sandboxes) or the org's My Domain, https://<name>.my.salesforce.com";
+
+function isSalesforceLoginHost(host: string): boolean {
   return (
-    (url.protocol === 'https:' || local) &&
+    GENERIC_LOGIN_HOSTS.includes(host) ||
+    MY_DOMAIN_SUFFIXES.some((suffix) => host.endsWith(suffix)) ||
+    INSTANCE_HOST.test(host)
+  );
+}
+
+/** The login host a mistyped one most likely meant: a generic host, or the same My Domain on a known suffix. */
+function nearestLoginHost(host: string): string | undefined {
+  const labels = host.split('.');
+  const myDomains = MY_DOMAIN_SUFFIXES.flatMap((suffix) => {
+    const suffixLabels = suffix.slice(1).split('.');
+    const name = labels.slice(0, labels.length - suffixLabels.length);
+    return name.length === 0 ? [] : [[...name, ...suffixLabels].join('.')];
+  });
+  return closest(host, [...GENERIC_LOGIN_HOSTS, ...myDomains]);
+}
+
+/**
+ * What is wrong with a SALESFORCE_LOGIN_URL, or undefined: it must be an https origin (http on this
+ * machine, for the sandbox) with no path, query or fragment, on a host that can be Salesforce's login.
+ * A typo would otherwise pass the start and fail only when an admin installs.
+ */
+function loginUrlProblem(value: string): string | undefined {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  const local = url !== undefined && LOCAL_HOSTS.has(url.hostname);
+  const origin =
+    url !== undefined &&
+    (url.protocol === 'https:' || (url.protocol === 'http:' && local)) &&
     /^\/*$/.test(url.pathname) &&
     url.search === '' &&
     url.hash === '' &&
-    url.username === ''
-  );
+    url.username === '';
+  if (!origin) return `expected the https login host only, such as ${LOGIN_URL_EXAMPLES}`;
+  if (local || isSalesforceLoginHost(url.hostname)) return undefined;
+  const near = nearestLoginHost(url.hostname);
+  const meant = near === undefined ? '' : ` (did you mean https://${near}?)`;
+  return `${url.hostname} is not a Salesforce login host${meant}: write ${LOGIN_URL_EXAMPLES}`;
 }
 
 const envSchema = z.object({
@@ -112,9 +153,9 @@ const envSchema = z.object({
   SALESFORCE_LOGIN_URL: unsetWhenEmpty(
     z
       .string()
-      .refine(isLoginOrigin, {
-        message:
-          'expected the https login host only, such as https://login.salesforce.com, https://test.salesforce.com or a My Domain URL',
+      .superRefine((value, ctx) => {
+        const problem = loginUrlProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
       })
       .optional(),
   ),

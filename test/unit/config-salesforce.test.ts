@@ -110,6 +110,46 @@ describe('CRM configuration', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  describe('SALESFORCE_LOGIN_URL: a host that can be Salesforce login, not a typo found only at install', () => {
+    const loginUrl = (url: string) =>
+      loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, RULES, SALESFORCE_LOGIN_URL: url }).salesforce
+        ?.loginUrl;
+
+    it.each([
+      'https://login.salesforce.com',
+      'https://test.salesforce.com',
+      'https://acme.my.salesforce.com',
+      'https://acme--uat.sandbox.my.salesforce.com',
+      'https://acme-dev-ed.develop.my.salesforce.com',
+      'https://fun-shape-1234.scratch.my.salesforce.com',
+      'https://acme.my.salesforce.mil',
+      'https://acme.cloudforce.com',
+      'https://na1.salesforce.com',
+      'https://cs42.salesforce.com',
+      'https://usa77.salesforce.com',
+      // The sandbox CRM and the tests log in on this machine.
+      'http://127.0.0.1:4100',
+      'http://localhost:3100',
+    ])('%s is taken', (url) => {
+      expect(loginUrl(url)).toBe(url);
+    });
+
+    it.each([
+      ['https://login.salesforce.con', 'https://login.salesforce.com'],
+      ['https://logn.salesforce.com', 'https://login.salesforce.com'],
+      ['https://tset.salesforce.com', 'https://test.salesforce.com'],
+      ['https://acme.my.salesforce.co', 'https://acme.my.salesforce.com'],
+      ['https://acme.my.salesfroce.com', 'https://acme.my.salesforce.com'],
+      ['https://login.example.com', undefined],
+      ['https://salesforce.com', undefined],
+      ['https://my.salesforce.com', undefined],
+    ])('%s is refused, naming the variable, the host it likely meant and what to write', (url, meant) => {
+      const host = new URL(url).hostname;
+      const refusal = `invalid environment: SALESFORCE_LOGIN_URL="${url}": ${host} is not a Salesforce login host${meant === undefined ? '' : ` (did you mean ${meant}?)`}: write https://login.salesforce.com (production and Developer Edition orgs), https://test.salesforce.com (sandboxes) or the org's My Domain, https://<name>.my.salesforce.com`;
+      expect(() => loginUrl(url)).toThrow(new ConfigError(refusal));
+    });
+  });
+
   it('takes an empty SALESFORCE_* variable as unset, as for DATABASE_URL', () => {
     expect(loadConfig({ SALESFORCE_CLIENT_ID: '', SALESFORCE_CLIENT_SECRET: '' })).toMatchObject({
       sandboxCrm: 'hubspot',
