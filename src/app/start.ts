@@ -233,14 +233,16 @@ function servedCrms(config: AppConfig): ConnectorProfile[] {
 
 /**
  * A rule set or team loaded as for each CRM given (the first failure, else the last load): new installs
- * of every CRM served route with it, so it must suit each.
+ * of every CRM served route with it, so it must suit each. A load for a CRM checks all that a load for
+ * none does, so that one is made only when no CRM is given.
  */
 function forEachCrm<R extends { ok: boolean }>(
   crms: readonly ConnectorProfile[],
   load: (crm: ConnectorProfile | undefined) => R,
 ): R {
-  let result = load(undefined);
-  for (const crm of crms) if (result.ok) result = load(crm);
+  const [first, ...rest] = crms;
+  let result = load(first);
+  for (const crm of rest) if (result.ok) result = load(crm);
   return result;
 }
 

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
-import { loadRuleSetFile, loadTeamFile } from '../rules/load-file.js';
+import { loadTeamFile, readRuleSetFile, type RuleSetFile } from '../rules/load-file.js';
 import type { LoadOptions } from '../rules/load.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
@@ -73,6 +73,9 @@ function operatorConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
+/** `--tenant` of every command that reads one tenant's data. */
+const TENANT_HELP = 'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)';
+
 /** Exit codes: 0 ok, 1 invalid rules or input, 2 usage error. */
 class ExitCode extends Error {
   constructor(readonly code: number) {
@@ -95,15 +98,16 @@ async function loadTeamOrFail(io: Io, path: string, crm?: LoadOptions['crm']): P
   return result.team;
 }
 
-async function loadRulesOrFail(
+function loadRulesOrFail(
   io: Io,
   path: string,
+  file: RuleSetFile,
   team: Team | undefined,
   crm?: LoadOptions['crm'],
-): Promise<RuleSet> {
+): RuleSet {
   // With a team (given or inline) every queue needs a CRM target there; without one, validate says
   // that reps and queues were not checked.
-  const result = await loadRuleSetFile(path, { team, crm });
+  const result = file({ team, crm });
   if (!result.ok) {
     report(io, result.errors, result.warnings);
     io.err(`${path}: ${result.errors.length} error(s)`);
@@ -117,10 +121,10 @@ async function loadRulesOrFail(
  * The team file a rule file routes with when none is given, as \`npm start\` finds it: a team.yaml beside
  * it, unless the rules carry their own team.
  */
-async function teamFileFor(rulesPath: string): Promise<string | undefined> {
+function teamFileFor(rulesPath: string, file: RuleSetFile): string | undefined {
   const beside = teamFileBeside(rulesPath);
   if (beside === undefined) return undefined;
-  const own = await loadRuleSetFile(rulesPath);
+  const own = file();
   return own.ok && own.ruleSet.team !== undefined ? undefined : beside;
 }
 
@@ -168,9 +172,11 @@ Examples:
     )
     .action(async (rulesPath: string, opts: { team?: string; crm?: CrmName }) => {
       const crm = opts.crm === undefined ? undefined : CRM_PROFILES[opts.crm];
-      const teamPath = opts.team ?? (await teamFileFor(rulesPath));
+      // Read once: looked in for an inline team, then loaded against the team found.
+      const file = await readRuleSetFile(rulesPath);
+      const teamPath = opts.team ?? teamFileFor(rulesPath, file);
       const team = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath, crm);
-      const rules = await loadRulesOrFail(io, rulesPath, team, crm);
+      const rules = loadRulesOrFail(io, rulesPath, file, team, crm);
       const counts = `${rules.routes.length} routes, ${Object.keys(rules.pools).length} pools, ${Object.keys(rules.territories).length} territories`;
       // Without a team the loader cannot tell a mistyped rep or queue from a real one.
       const checked =
@@ -222,7 +228,7 @@ Example:
         strict: boolean;
       }) => {
         const fileTeam = opts.team === undefined ? undefined : await loadTeamOrFail(io, opts.team);
-        const ruleSet = await loadRulesOrFail(io, opts.rules, fileTeam);
+        const ruleSet = loadRulesOrFail(io, opts.rules, await readRuleSetFile(opts.rules), fileTeam);
         const team = fileTeam ?? ruleSet.team;
         if (team === undefined) {
           io.err(`${opts.rules} has no inline team: give one with --team <file>`);
@@ -276,10 +282,7 @@ Example:
     .command('explain')
     .description('show why a lead was routed as it was: every stored decision, its trace and its actions')
     .argument('<lead>', 'CRM record id (HubSpot contact, Salesforce lead or contact) or email')
-    .option(
-      '--tenant <id>',
-      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
-    )
+    .option('--tenant <id>', TENANT_HELP)
     .option('--team <file>', 'team file for names (default: the TEAM the app runs with)')
     .addHelpText(
       'after',
@@ -337,10 +340,7 @@ Example:
     .command('frame-origins')
     .description("the CRM pages that may frame a tenant's settings tab, besides the deployment's list")
     .argument('[origins...]', 'https origins that replace the list (none: print it)')
-    .option(
-      '--tenant <id>',
-      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
-    )
+    .option('--tenant <id>', TENANT_HELP)
     .option('--clear', 'remove the tenant’s own origins')
     .addHelpText(
       'after',
@@ -364,7 +364,7 @@ Example:
   dead
     .command('list')
     .description('list dead letters, newest first, with the reason each could not be routed')
-    .option('--tenant <id>', 'tenant id, HubSpot portal id or Salesforce org id')
+    .option('--tenant <id>', TENANT_HELP)
     .action(async (opts: { tenant?: string }) => {
       const lines = await withStorage(async (storage) =>
         listDeadLetters(storage, await pickTenant(storage, opts.tenant)),
@@ -375,7 +375,7 @@ Example:
     .command('replay')
     .description('queue dead letters again (all, or the ids given) once the cause is fixed')
     .argument('[ids...]', 'dead letter ids (default: all)')
-    .option('--tenant <id>', 'tenant id, HubSpot portal id or Salesforce org id')
+    .option('--tenant <id>', TENANT_HELP)
     .action(async (ids: string[], opts: { tenant?: string }) => {
       const numbers = ids.map((id) => {
         const n = Number(id.replace(/^#/, ''));
@@ -396,10 +396,7 @@ Example:
       'speed to lead, SLA attainment, re-routes, distribution or fallbacks over a time window, as CSV',
     )
     .argument('<kind>', REPORT_KINDS.join(' | '))
-    .option(
-      '--tenant <id>',
-      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
-    )
+    .option('--tenant <id>', TENANT_HELP)
     .requiredOption('--since <time>', 'from this time (ISO 8601, e.g. 2026-12-01 or 2026-12-01T09:00:00Z)')
     .option('--until <time>', 'up to this time, excluded (default: now)')
     .option('--by <group>', `one row per ${REPORT_GROUPS.join(' | ')} (default: one row for the window)`)
@@ -433,10 +430,7 @@ Example:
   cli
     .command('backfill')
     .description('route the records that existed before lead-router, under the current rules (resumable)')
-    .option(
-      '--tenant <id>',
-      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
-    )
+    .option('--tenant <id>', TENANT_HELP)
     .option('--since <date>', 'only records created on or after this date (ISO 8601)')
     .option('--unowned', 'only records without an owner', false)
     .option('--dry-run', 'decide without writing; write a CSV of what would change', false)
@@ -487,10 +481,7 @@ Example:
     .command('reassign')
     .description("route a rep's open leads again under the current rules (a rep who left)")
     .requiredOption('--from <email>', 'the rep whose leads move (their CRM user may be deactivated)')
-    .option(
-      '--tenant <id>',
-      'tenant id, HubSpot portal id or Salesforce org id (needed when several are installed)',
-    )
+    .option('--tenant <id>', TENANT_HELP)
     .option('--dry-run', 'decide without writing; write a CSV of what would change', false)
     .option(
       '--csv <file>',

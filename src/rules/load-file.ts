@@ -23,9 +23,17 @@ async function read(path: string): Promise<{ text: string } | { error: Diagnosti
   }
 }
 
-export async function loadRuleSetFile(path: string, opts: LoadOptions = {}): Promise<LoadResult> {
+/** A rule file read once, loaded with options that may depend on a first load (an inline team?). */
+export type RuleSetFile = (opts?: LoadOptions) => LoadResult;
+
+export async function readRuleSetFile(path: string): Promise<RuleSetFile> {
   const r = await read(path);
-  return 'error' in r ? { ok: false, errors: [r.error], warnings: [] } : loadRuleSet(r.text, path, opts);
+  return (opts = {}) =>
+    'error' in r ? { ok: false, errors: [r.error], warnings: [] } : loadRuleSet(r.text, path, opts);
+}
+
+export async function loadRuleSetFile(path: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  return (await readRuleSetFile(path))(opts);
 }
 
 export async function loadTeamFile(path: string, opts: TeamLoadOptions = {}): Promise<TeamLoadResult> {
