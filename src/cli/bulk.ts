@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { startReassign } from '../pipeline/bulk/runner.js';
+import { csvLine } from '../reports/csv.js';
 import {
   BulkJobRepository,
   type BulkJob,
@@ -89,16 +90,12 @@ export function jobCounts(p: BulkProgress): { done: number; total: number } {
   return { done, total: Math.max(total, job.listed) };
 }
 
-const csvField = (v: string | null): string => {
-  const s = v ?? '';
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
+/** The dry run's rows as CSV, quoted as reports are (a cell a spreadsheet would run is defused). */
 export function previewCsv(rows: readonly PreviewRow[]): string {
-  const lines = ['lead_id,current_owner,new_owner,destination,rule'];
-  for (const r of rows)
-    lines.push([r.leadId, r.currentOwner, r.newOwner, r.destination, r.rule].map(csvField).join(','));
-  return lines.join('\n') + '\n';
+  const header = csvLine(['lead_id', 'current_owner', 'new_owner', 'destination', 'rule']);
+  return (
+    header + rows.map((r) => csvLine([r.leadId, r.currentOwner, r.newOwner, r.destination, r.rule])).join('')
+  );
 }
 
 /** What would change: the records whose owner the run would write. */

@@ -506,7 +506,7 @@ describe('lead-router backfill --dry-run through the CLI entry', () => {
     expect(env.writes('task.created')).toEqual([]);
     await env.close();
     // Only the record whose owner would change, its rule's comma and quotes escaped per RFC 4180.
-    const expectedCsv = `lead_id,current_owner,new_owner,destination,rule\n${moves!.id},nina@acme.io,dev@acme.io,rep,"Seatless, ""named"" sender"\n`;
+    const expectedCsv = `lead_id,current_owner,new_owner,destination,rule\r\n${moves!.id},nina@acme.io,dev@acme.io,rep,"Seatless, ""named"" sender"\r\n`;
     return { dataDir, out, progress, expectedCsv };
   }
 
