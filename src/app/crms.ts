@@ -56,6 +56,11 @@ export interface CrmWiring {
    * for a CRM without such refusals.
    */
   policyRefusal?(error: unknown): string | undefined;
+  /**
+   * The CRM turned down a token refresh (its answer carries no 401): the grant may be gone, so whether
+   * the app was uninstalled is asked as after a 401. Absent: only a 401 asks.
+   */
+  refusedRefresh?(error: unknown): boolean;
   /** Asks the CRM for new credentials now: resolves once it gives them, throws its refusal. */
   refreshCredentials?(tenant: Tenant): Promise<void>;
   /**

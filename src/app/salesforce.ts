@@ -290,6 +290,7 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
       };
     },
     policyRefusal: salesforcePolicyRefusal,
+    refusedRefresh,
     async refreshCredentials(tenant) {
       // On the org's shared session: the connector and the stream go on with what it brings.
       await (await session(tenant)).refresh();

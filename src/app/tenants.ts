@@ -125,10 +125,24 @@ export class Tenants implements TenantRegistry {
     return loadedRules;
   }
 
-  async confirmUninstalled(tenantId: string): Promise<boolean> {
+  /**
+   * `refusal`: what the CRM answered a call with. Only a 401, or a token refresh the CRM turned down
+   * (Salesforce's invalid_grant, which carries no 401), may mean the grant is gone: then the CRM is asked.
+   * Absent: the tenant's credentials were refused when tried on their own (a paused tenant's check).
+   */
+  async confirmUninstalled(tenantId: string, refusal?: CrmError): Promise<boolean> {
     const tenant = await this.opts.storage.getTenant(tenantId);
     if (tenant === null) return false;
     if (tenant.uninstalledAt !== null) return true;
+    if (
+      refusal !== undefined &&
+      refusal.details.status !== 401 &&
+      !(
+        this.opts.crms.has(tenant.provider) &&
+        this.opts.crms.get(tenant.provider).refusedRefresh?.(refusal) === true
+      )
+    )
+      return false;
     let revoked = false;
     try {
       revoked = await this.opts.crms.get(tenant.provider).grantRevoked(tenant);

@@ -20,10 +20,10 @@ export interface TenantRegistry {
    */
   ruleSet?(tenantId: string): Promise<RuleSet>;
   /**
-   * After the CRM refused the tenant's credentials: whether that is because its CRM account uninstalled the
-   * app (then the tenant is marked so). Absent: never.
+   * After the CRM refused the tenant's credentials (`refusal`): whether that is because its CRM account
+   * uninstalled the app (then the tenant is marked so). Absent: never.
    */
-  confirmUninstalled?(tenantId: string): Promise<boolean>;
+  confirmUninstalled?(tenantId: string, refusal: CrmError): Promise<boolean>;
   /**
    * After the CRM refused the tenant's credentials: whether its CRM account's own policy turns us away for
    * now (then the tenant is marked paused, and said so once: its work waits, unclaimed, until the

@@ -99,16 +99,18 @@ export class Settler {
 
   /** Refused credentials may mean the CRM account uninstalled the app: then its jobs wait instead of failing. */
   private async markUninstalled(jobs: Job[]): Promise<void> {
-    const refused = jobs.filter((j) =>
-      j.failures.some(
-        (f) => f.error instanceof CrmError && f.error.kind === 'auth' && f.error.details.status === 401,
-      ),
-    );
+    const refused = jobs.filter((j) => j.failures.some((f) => isRefusedCredentials(f.error)));
+    const refusal = refused[0]?.failures.map((f) => f.error).find(isRefusedCredentials);
     const tenantId = refused[0]?.item.tenantId;
-    if (tenantId === undefined || this.deps.registry.confirmUninstalled === undefined) return;
+    if (
+      refusal === undefined ||
+      tenantId === undefined ||
+      this.deps.registry.confirmUninstalled === undefined
+    )
+      return;
     let gone = false;
     try {
-      gone = await this.deps.registry.confirmUninstalled(tenantId);
+      gone = await this.deps.registry.confirmUninstalled(tenantId, refusal);
     } catch (error) {
       this.deps.logger.warn('install not checked', { tenantId, error: toFailure(error).message });
     }

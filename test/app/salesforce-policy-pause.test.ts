@@ -3,7 +3,7 @@
 // the leads that meet the refusal and those that arrive meanwhile wait in the inbox — no dead letter, no
 // CRM write — the pause and its reason show in the tenants CLI, /readyz, /metrics and one log line, and
 // once a later refresh succeeds (tried after a minute, then less and less often) the waiting leads are
-// routed once each, with no replay. A revoked grant is not a pause.
+// routed once each, with no replay. A revoked grant is not a pause but the uninstall: the lead waits.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -250,18 +250,20 @@ describe('an org whose policy refuses the token refresh', () => {
     expect(await stats()).toMatchObject({ pending: 0, failed: 0 });
   }, 60_000);
 
-  it('a revoked grant is not a pause', async () => {
+  it('a revoked grant is not a pause: it is the uninstall, met while routing, and the lead waits', async () => {
     const tokens = await salesforceTokenStore(storage, () => clock.now).load(demo.org.orgId);
     await new OAuth2({ loginUrl: url, clientId: DEFAULT_SF_APP.clientId }).revokeToken(tokens!.refreshToken);
     sf.tokens.expire(demo.org.orgId);
     clock.now = T0 + 120 * MINUTE;
     await leadsArrive(1);
     await drain();
-    // As before: the lead fails with the refusal (nothing waits for a policy to be fixed).
-    expect((await storage.getTenant(tenant.id))?.pause).toBeNull();
+    // The refused refresh (invalid_grant, no 401) is asked about, as a 401 is: the grant is gone.
+    const after = await storage.getTenant(tenant.id);
+    expect(after?.pause).toBeNull();
+    expect(after?.uninstalledAt).toBe(clock.now);
     expect(paused).toHaveLength(2);
-    expect(await stats()).toMatchObject({ pending: 0, leased: 0, failed: 1 });
-    const [dead] = await storage.deadLetters(tenant.id);
-    expect(dead?.lastError).toContain('expired access/refresh token');
+    // The lead waits for a reinstall, as an uninstalled tenant's work does: no dead letter.
+    expect(await stats()).toMatchObject({ pending: 1, leased: 0, failed: 0 });
+    expect(await storage.deadLetters(tenant.id)).toEqual([]);
   }, 60_000);
 });
