@@ -42,14 +42,19 @@ function fromDestination(d: Destination, out: Set<string>): void {
 
 const PLACEHOLDER = /\{\{\s*([\w.-]+)\s*\}\}/g;
 /** Placeholders filled from the decision rather than the lead. */
-const TEMPLATE_EXTRAS = new Set(['owner', 'route', 'reason']);
+export const TEMPLATE_EXTRAS: readonly string[] = ['owner', 'route', 'reason'];
+
+/** The lead fields a template's `{{…}}` placeholders name, as spelt. */
+export function templateFields(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(PLACEHOLDER))
+    if (m[1] !== undefined && !TEMPLATE_EXTRAS.includes(m[1])) out.push(m[1]);
+  return out;
+}
 
 function fromActions(a: RouteActions, out: Set<string>): void {
-  for (const text of [a.task?.subject, a.task?.body]) {
-    if (text === undefined) continue;
-    for (const m of text.matchAll(PLACEHOLDER))
-      if (m[1] !== undefined && !TEMPLATE_EXTRAS.has(m[1])) out.add(m[1]);
-  }
+  for (const text of [a.task?.subject, a.task?.body])
+    if (text !== undefined) for (const f of templateFields(text)) out.add(f);
 }
 
 /** Field names as the rule set spells them (conditions, holds, templates), in first-use order. */

@@ -11,6 +11,7 @@ import {
   type LeadField,
   type SafePattern,
 } from '../core/types.js';
+import { leadFieldFor } from '../core/normalize.js';
 import { closest } from './diagnostics.js';
 import { describeType, isPlainObject, type CrmFacts, type Scope } from './issues.js';
 
@@ -220,7 +221,12 @@ function isCrmOwnField(key: string, crm: CrmFacts | undefined): boolean {
  * Custom CRM fields are allowed, but a field the rules would never see a value of is most likely a
  * mistake, so say so: a lead field the CRM has no field for, or a near miss of a key it reads.
  */
-function checkFieldName(key: string, field: string, scope: Scope): void {
+function checkFieldName(
+  key: string,
+  field: string,
+  scope: Scope,
+  otherKeys: readonly string[] = SPECIAL_KEYS,
+): void {
   const crm = scope.known.crm;
   if (isLeadField(field)) {
     if (crm !== undefined && !reads(crm, field))
@@ -233,9 +239,18 @@ function checkFieldName(key: string, field: string, scope: Scope): void {
   }
   if (isCrmOwnField(key, crm)) return;
   const readable = crm === undefined ? LEAD_FIELDS : LEAD_FIELDS.filter((f) => reads(crm, f));
-  const near = closest(key, [...SPECIAL_KEYS, ...readable.map(snake)]);
+  const near = closest(key, [...otherKeys, ...readable.map(snake)]);
   if (near !== undefined)
     scope.warn([], `"${key}" is not a known lead field; it is read as a CRM field`, near);
+}
+
+/**
+ * Checks a field a rule names outside a condition — a hold's field, a task template's placeholder — as
+ * a condition's key is checked; such a name is read as the lead reads it (any case: `Company`), and a
+ * near miss is suggested among the lead fields and `otherKeys`.
+ */
+export function checkFieldReference(key: string, scope: Scope, otherKeys: readonly string[] = []): void {
+  checkFieldName(key, leadFieldFor(key) ?? key, scope, otherKeys);
 }
 
 function parseField(key: string, value: unknown, scope: Scope): Condition {

@@ -3,7 +3,7 @@
 // A fallback left out means "the rule set's fallback", filled in once the whole file is read.
 import type { Destination } from '../core/types.js';
 import { closest } from './diagnostics.js';
-import { canonicalField } from './parse-condition.js';
+import { canonicalField, checkFieldReference } from './parse-condition.js';
 import { parseDuration } from './time.js';
 import { checkKeys, describeType, isPlainObject, type Scope } from './issues.js';
 
@@ -105,9 +105,12 @@ function parseHold(arg: unknown, scope: Scope): DraftDestination | undefined {
     Array.isArray(rawFields) &&
     rawFields.length > 0 &&
     rawFields.every((f) => typeof f === 'string' && f !== '')
-  )
+  ) {
     fields = rawFields.map(canonicalField);
-  else if (rawFields === undefined) scope.error(['fields'], 'missing required key "fields"', { atKey: true });
+    // A hold waiting for a field the CRM never fills holds every lead until its timeout.
+    rawFields.forEach((f: string, i) => checkFieldReference(f, scope.at('fields', i)));
+  } else if (rawFields === undefined)
+    scope.error(['fields'], 'missing required key "fields"', { atKey: true });
   else
     scope.error(['fields'], `"fields" takes a non-empty list of field names, got ${describeType(rawFields)}`);
   const timeoutMs = parseDurationValue(arg['timeout'], scope.at('timeout'), 'timeout');

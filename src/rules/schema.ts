@@ -34,7 +34,8 @@ import {
   type RawWarning,
   type Scope,
 } from './issues.js';
-import { parseCondition } from './parse-condition.js';
+import { checkFieldReference, parseCondition } from './parse-condition.js';
+import { TEMPLATE_EXTRAS, templateFields } from '../core/fields.js';
 import {
   parseDestination,
   parseDurationValue,
@@ -232,6 +233,16 @@ const taskSchema = strictObject({
   return out;
 });
 
+/** A placeholder the lead never fills leaves a hole in every task: checked as a condition's field is. */
+function checkTemplates(task: TaskSpec, scope: Scope): void {
+  for (const [key, text] of [
+    ['subject', task.subject],
+    ['body', task.body],
+  ] as const)
+    if (text !== undefined)
+      for (const field of templateFields(text)) checkFieldReference(field, scope.at(key), TEMPLATE_EXTRAS);
+}
+
 function breach(value: unknown, scope: Scope): SlaBreach | undefined {
   if (value === 'remind' || value === 'reroute') return { kind: value };
   // The current owner's manager (team file `manager:`, or the CRM's user record).
@@ -357,7 +368,9 @@ function schemas(known: Known, warnings: RawWarning[]) {
   const c = <T>(parse: (value: unknown, scope: Scope) => T | undefined) => custom(known, warnings, parse);
   const dest = (rules: DestinationRules) => c<DraftDestination>((v, s) => parseDestination(v, s, rules));
   const actions = {
-    task: taskSchema.optional(),
+    task: taskSchema
+      .superRefine((task, ctx) => checkTemplates(task, makeScope(ctx, known, warnings)))
+      .optional(),
     sequence: c(sequence).optional(),
     note: z.boolean().default(false),
   };

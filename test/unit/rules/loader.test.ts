@@ -364,6 +364,30 @@ ${OK_TAIL}`;
         'rules/x.yaml:2:45 routes[0].when.titel: "titel" is not a known lead field; it is read as a CRM field (did you mean "title"?)',
       ]);
     });
+
+    it("a task's placeholders are checked as fields: a misspelt one would leave a hole in every task", () => {
+      const src = `routes:\n  - name: r\n    assign: none\n    task: { subject: 'Call {{first_name}} at {{compnay}} ({{Company}})', body: '{{ownr}}: {{demo_requested}} {{Rating}}' }\n${OK_TAIL}`;
+      expect(warningsOf(src, SALESFORCE_PROFILE)).toEqual([
+        'rules/x.yaml:4:13 routes[0].task.subject: "compnay" is not a known lead field; it is read as a CRM field (did you mean "company"?)',
+        'rules/x.yaml:4:74 routes[0].task.body: "ownr" is not a known lead field; it is read as a CRM field (did you mean "owner"?)',
+        'rules/x.yaml:4:74 routes[0].task.body: "demo_requested" has no Salesforce field behind it, so it never has a value there: name the Salesforce field itself (custom fields end in "__c")',
+      ]);
+      // The decision's own placeholders and a lead field in any case are known everywhere.
+      const ok = `routes:\n  - name: r\n    assign: none\n    task: { subject: '{{Company}} for {{owner}} by {{route}}', body: '{{reason}}' }\n${OK_TAIL}`;
+      expect(warningsOf(ok, SALESFORCE_PROFILE)).toEqual([]);
+      expect(warningsOf(ok)).toEqual([]);
+    });
+
+    it("a hold's fields are checked as fields: one the CRM never fills holds every lead to its timeout", () => {
+      const src = `routes:\n  - { name: r, assign: { hold: { fields: [compnay, demo_requested, Company], timeout: 1h, then: none } } }\n${OK_TAIL}`;
+      expect(warningsOf(src, SALESFORCE_PROFILE)).toEqual([
+        'rules/x.yaml:2:43 routes[0].assign.hold.fields[0]: "compnay" is not a known lead field; it is read as a CRM field (did you mean "company"?)',
+        'rules/x.yaml:2:52 routes[0].assign.hold.fields[1]: "demo_requested" has no Salesforce field behind it, so it never has a value there: name the Salesforce field itself (custom fields end in "__c")',
+      ]);
+      expect(warningsOf(src, HUBSPOT_PROFILE)).toEqual([
+        'rules/x.yaml:2:43 routes[0].assign.hold.fields[0]: "compnay" is not a known lead field; it is read as a CRM field (did you mean "company"?)',
+      ]);
+    });
   });
 });
 
