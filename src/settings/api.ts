@@ -17,7 +17,7 @@ import {
   simulateRequestSchema,
   validateRequestSchema,
 } from './schemas.js';
-import { SettingsError, type SettingsService } from './service.js';
+import { diagnosticView, SettingsError, type SettingsService } from './service.js';
 
 /** A request as the CRM signed it: what the composition root's verifier checks. */
 export interface CrmSignedRequest {
@@ -92,17 +92,7 @@ export function json<T>(fn: (req: Request, res: Response) => Promise<T>) {
       if (error instanceof SettingsError) {
         res.status(error.status).json({
           error: error.message,
-          ...(error.diagnostics.length > 0
-            ? {
-                errors: error.diagnostics.map((d) => ({
-                  line: d.line,
-                  column: d.column,
-                  path: d.path,
-                  message: d.message,
-                  ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
-                })),
-              }
-            : {}),
+          ...(error.diagnostics.length > 0 ? { errors: error.diagnostics.map(diagnosticView) } : {}),
         });
       } else if (error instanceof ZodError) res.status(400).json({ error: zodMessage(error) });
       else next(error);

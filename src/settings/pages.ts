@@ -89,7 +89,7 @@ button{font:inherit;padding:.3rem .8rem;cursor:pointer}
 :focus-visible{outline:3px solid #f5a623;outline-offset:2px}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #d8dee4;text-align:left;padding:.25rem .5rem;vertical-align:top}
-.error{color:#b00020}.ok{color:#0a7a3a}
+.error{color:#b00020}.ok{color:#0a7a3a}.warning{color:#8a4b00}
 .diff-add{background:#e6ffed}.diff-del{background:#ffeef0}
 pre{white-space:pre-wrap;background:#f6f8fa;padding:.5rem;overflow:auto}
 .editor{border:1px solid #8c959f;min-height:20rem}

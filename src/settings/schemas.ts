@@ -7,7 +7,9 @@ const source = z.string().max(1_000_000, 'a rule set or team is at most 1 MB');
 const note = z.string().trim().min(1, 'say why (a note is required)').max(500);
 const email = z.string().trim().toLowerCase().email();
 
+/** A problem in a rule or team file as the CLI's validate reports it: file, line, column and field. */
 export const diagnosticSchema = z.object({
+  file: z.string(),
   line: z.number().int(),
   column: z.number().int(),
   path: z.string(),
@@ -19,6 +21,7 @@ export const validateRequestSchema = z.object({ source });
 export const validateResponseSchema = z.object({
   ok: z.boolean(),
   errors: z.array(diagnosticSchema),
+  /** Advice, as the CLI prints it: a warning never stops a publication. */
   warnings: z.array(diagnosticSchema),
   /** Lines of a unified diff against the published rule set ('+', '-' or ' ' first). */
   diff: z.array(z.string()),
@@ -73,10 +76,16 @@ export const publishRequestSchema = z.object({
 });
 export const rollbackRequestSchema = z.object({ version: z.string().min(1), note });
 const publishedSchema = z.object({ status: z.literal('published'), publication: publicationSchema });
+const pendingApprovalSchema = z.object({
+  status: z.literal('pending_approval'),
+  request: approvalRequestSchema,
+});
+/** The warnings of what was published or requested: they never stop it, but the admin sees them. */
+const publishedWarnings = { warnings: z.array(diagnosticSchema) };
 /** Published at once, or (a tenant that requires approval) waiting for a second admin. */
 export const publishResponseSchema = z.discriminatedUnion('status', [
-  publishedSchema,
-  z.object({ status: z.literal('pending_approval'), request: approvalRequestSchema }),
+  publishedSchema.extend(publishedWarnings),
+  pendingApprovalSchema.extend(publishedWarnings),
 ]);
 
 /** Stored in the tenant's settings as `approvals`. */

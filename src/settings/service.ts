@@ -35,6 +35,7 @@ import {
   type activityQuerySchema,
   type approvalsResponseSchema,
   type decideResponseSchema,
+  type diagnosticSchema,
   type publishResponseSchema,
   type activityResponseSchema,
   type healthResponseSchema,
@@ -95,7 +96,9 @@ export interface SettingsServiceDeps {
   crmProfile?: ((provider: string) => ConnectorProfile | undefined) | undefined;
 }
 
-const diagnostic = (d: Diagnostic): z.infer<typeof validateResponseSchema>['errors'][number] => ({
+/** A loader's diagnostic as the API answers it (an error or a warning). */
+export const diagnosticView = (d: Diagnostic): z.infer<typeof diagnosticSchema> => ({
+  file: d.file,
   line: d.line,
   column: d.column,
   path: d.path,
@@ -174,21 +177,23 @@ export class SettingsService {
   }
 
   /**
-   * A rule set's text loaded against the tenant's team, as the worker will load it; or its errors. A
-   * draft to be put to work is also checked against the tenant's CRM (`crm`).
+   * A rule set's text loaded against the tenant's team, as the worker will load it, or its errors; with
+   * its warnings either way. A draft to be put to work is also checked against the tenant's CRM (`crm`).
    */
   private load(
     source: string,
     team: Team,
     crm?: ConnectorProfile,
-  ): { ruleSet: RuleSet } | { errors: Diagnostic[]; warnings: Diagnostic[] } {
+  ): { ruleSet: RuleSet; warnings: Diagnostic[] } | { errors: Diagnostic[]; warnings: Diagnostic[] } {
     const hasTeam = Object.keys(team.reps).length > 0 || Object.keys(team.queues).length > 0;
     const loaded = loadRuleSet(source, RULES_FILE, {
       team: hasTeam ? team : undefined,
       requireQueueTargets: true,
       crm,
     });
-    return loaded.ok ? { ruleSet: loaded.ruleSet } : { errors: loaded.errors, warnings: loaded.warnings };
+    return loaded.ok
+      ? { ruleSet: loaded.ruleSet, warnings: loaded.warnings }
+      : { errors: loaded.errors, warnings: loaded.warnings };
   }
 
   /** The tenant's CRM's profile, when the app knows it. */
@@ -197,11 +202,14 @@ export class SettingsService {
     return tenant === null ? undefined : this.deps.crmProfile?.(tenant.provider);
   }
 
-  private async loadOrRefuse(tenantId: string, source: string): Promise<{ ruleSet: RuleSet; team: Team }> {
+  private async loadOrRefuse(
+    tenantId: string,
+    source: string,
+  ): Promise<{ ruleSet: RuleSet; team: Team; warnings: Diagnostic[] }> {
     const [{ team }, crm] = await Promise.all([this.activeTeam(tenantId), this.crm(tenantId)]);
     const loaded = this.load(source, team, crm);
     if ('errors' in loaded) throw new SettingsError(422, 'the rule set has errors', loaded.errors);
-    return { ruleSet: loaded.ruleSet, team: loaded.ruleSet.team ?? team };
+    return { ruleSet: loaded.ruleSet, team: loaded.ruleSet.team ?? team, warnings: loaded.warnings };
   }
 
   async rules(tenantId: string): Promise<z.infer<typeof rulesResponseSchema>> {
@@ -232,15 +240,12 @@ export class SettingsService {
       this.crm(tenantId),
     ]);
     const loaded = this.load(source, team, crm);
-    const diff = lineDiff(active?.source ?? '', source);
-    if ('errors' in loaded)
-      return {
-        ok: false,
-        errors: loaded.errors.map(diagnostic),
-        warnings: loaded.warnings.map(diagnostic),
-        diff,
-      };
-    return { ok: true, errors: [], warnings: [], diff };
+    return {
+      ok: !('errors' in loaded),
+      errors: 'errors' in loaded ? loaded.errors.map(diagnosticView) : [],
+      warnings: loaded.warnings.map(diagnosticView),
+      diff: lineDiff(active?.source ?? '', source),
+    };
   }
 
   async publish(
@@ -248,42 +253,48 @@ export class SettingsService {
     input: { source: string; note: string; basedOn: string | null },
     user: string,
   ): Promise<PublishOutcome> {
-    const { ruleSet } = await this.loadOrRefuse(tenantId, input.source);
-    return this.submit(tenantId, {
-      rules: { version: ruleSet.version, name: ruleSet.name, source: input.source },
-      publishedBy: user,
-      note: input.note,
-      basedOn: input.basedOn,
-    });
+    const { ruleSet, warnings } = await this.loadOrRefuse(tenantId, input.source);
+    return this.submit(
+      tenantId,
+      {
+        rules: { version: ruleSet.version, name: ruleSet.name, source: input.source },
+        publishedBy: user,
+        note: input.note,
+        basedOn: input.basedOn,
+      },
+      warnings,
+    );
   }
 
   /** Makes an earlier rule set version active again (with the current team), if it still loads. */
   async rollback(tenantId: string, version: string, note: string, user: string): Promise<PublishOutcome> {
     const target = await this.storage.getRuleset(tenantId, version);
     if (target === null) throw new SettingsError(404, `no rule set version ${version}`);
-    await this.loadOrRefuse(tenantId, target.source);
+    const { warnings } = await this.loadOrRefuse(tenantId, target.source);
     const active = await this.config.activeVersions(tenantId);
-    return this.submit(tenantId, {
-      rules: { version },
-      publishedBy: user,
-      note,
-      basedOn: active?.rules ?? null,
-    });
+    return this.submit(
+      tenantId,
+      { rules: { version }, publishedBy: user, note, basedOn: active?.rules ?? null },
+      warnings,
+    );
   }
 
   /**
    * Publishes at once, or — when the tenant requires approval — records a request that a second admin
-   * approves. Either way a publication based on a version that is no longer active is refused.
+   * approves. Either way a publication based on a version that is no longer active is refused. The
+   * warnings of what is published go back with the answer: they never stop it.
    */
   private async submit(
     tenantId: string,
     input: PublishInput & { basedOn: string | null },
+    warnings: Diagnostic[],
   ): Promise<PublishOutcome> {
     const now = this.deps.clock();
     if (!(await this.approvalSetting(tenantId)).required)
       return {
         status: 'published',
         publication: publicationView(this.published(await this.config.publish(tenantId, input, now))),
+        warnings: warnings.map(diagnosticView),
       };
     const active = await this.config.activeVersions(tenantId);
     if (input.basedOn !== (active?.rules ?? null))
@@ -293,7 +304,11 @@ export class SettingsService {
       { ...input, basedOnTeam: active?.team ?? null },
       now,
     );
-    return { status: 'pending_approval', request: requestView(request) };
+    return {
+      status: 'pending_approval',
+      request: requestView(request),
+      warnings: warnings.map(diagnosticView),
+    };
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -592,13 +607,17 @@ export class SettingsService {
     const rules = this.load(active.source, team.team);
     if ('errors' in rules)
       throw new SettingsError(422, 'the published rule set does not fit this team', rules.errors);
-    return this.submit(tenantId, {
-      rules: { version: active.version },
-      team: { version: teamVersion(edited), source: edited },
-      publishedBy: user,
-      note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
-      basedOn: active.version,
-    });
+    return this.submit(
+      tenantId,
+      {
+        rules: { version: active.version },
+        team: { version: teamVersion(edited), source: edited },
+        publishedBy: user,
+        note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
+        basedOn: active.version,
+      },
+      [...team.warnings, ...rules.warnings],
+    );
   }
 
   // -------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // The settings tab in a real browser (Debian's Chromium through playwright-core) against the whole app
 // over the sandbox CRM, on SQLite and on PostgreSQL + Redis: open the tab with the signed link `npm start` prints; a draft error
 // shown at its line; fixed, simulated, previewed, published; a contact created in the CRM routed by the
-// new version and found in Activity with its trace; rollback; a rep out of office skipped by the next
+// new version and found in Activity with its trace; rollback; a draft's warning shown at its line and
+// published all the same; a rep out of office skipped by the next
 // lead, as its trace in Activity shows, and each pool's fairness chart; a dead letter replayed; a CSV uploaded and simulated, its bad rows listed; a publication
 // approved by a second admin; Reports showing the rules and reps that routed those leads, downloaded as CSV; every form control named and reached with Tab; another tenant's session
 // reads nothing of this one (API and pages).
@@ -193,6 +194,43 @@ for (const store of STORES) {
       await until(
         'the rollback',
         async () => (await app.storage.activeRuleset(tenant.id))?.version === published.version,
+      );
+    });
+
+    it("rules: a draft's warnings are shown at their lines and do not stop its publication", async () => {
+      await page.goto(app.settingsUrl!);
+      await page.waitForSelector('.cm-content');
+      const before = (await app.storage.activeRuleset(tenant.id))!;
+      const apac = '  apac: { country: [JP, SG, AU, NZ] }\n';
+      const draft = before.source.replace(apac, `${apac}  anz: { country: [AU, NZ] }\n`);
+      expect(draft).not.toBe(before.source);
+      const line = draft.split('\n').findIndex((l) => l.startsWith('  anz:')) + 1;
+      await page.click('.cm-content');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.insertText(draft);
+      const warning = page.getByRole('list', { name: /^Warnings in the draft/ }).getByRole('listitem');
+      await warning.first().waitFor({ timeout: 30_000 });
+      expect(await warning.allTextContents()).toEqual([
+        `Warning: Line ${line}, column 3: territories.anz: territories "apac" and "anz" overlap: both can match country AU, NZ; the first route that names one wins`,
+      ]);
+      expect(await page.locator('#problems .ok').textContent()).toBe('No errors.');
+      await page.waitForSelector('.cm-lintRange-warning');
+      await shot('rules-warning');
+
+      await page.getByLabel('Note for this publication').fill('ANZ territory');
+      await page.getByRole('button', { name: 'Publish' }).click();
+      await page.locator('#status', { hasText: `Published ${ruleSetVersion(draft)}` }).waitFor();
+      expect(await page.locator('#status').textContent()).toContain('1 warning, listed under the draft.');
+      expect(await warning.count()).toBe(1);
+      expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(ruleSetVersion(draft));
+
+      await page
+        .getByRole('button', { name: new RegExp(`^Roll back to ${before.version}`) })
+        .first()
+        .click();
+      await until(
+        'the rollback',
+        async () => (await app.storage.activeRuleset(tenant.id))?.version === before.version,
       );
     });
 

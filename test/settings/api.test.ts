@@ -276,6 +276,50 @@ for (const [engineName, engine, suite] of ENGINES) {
         expect(theirs.publications).toHaveLength(1);
       });
 
+      it("a draft's warnings come back from validate and publish, with file, line and field, and do not stop the publication", async () => {
+        const session = await h.login(h.a, 'ada@acme.io');
+        const post = async (path: string, body: unknown) =>
+          api(`/api/tenants/${h.a.id}/rules/${path}`, {
+            method: 'POST',
+            session,
+            body: JSON.stringify(body),
+          });
+        const before = rulesResponseSchema.parse(
+          await (await api(`/api/tenants/${h.a.id}/rules`, { session })).json(),
+        );
+        const apac = '  apac: { country: [JP, SG, AU, NZ] }\n';
+        const draft = RULES.replace(apac, `${apac}  anz: { country: [AU, NZ] }\n`);
+        expect(draft).not.toBe(RULES);
+        const overlap = {
+          file: 'rules.yaml',
+          line: draft.split('\n').findIndex((l) => l.startsWith('  anz:')) + 1,
+          column: 3,
+          path: 'territories.anz',
+          message:
+            'territories "apac" and "anz" overlap: both can match country AU, NZ; the first route that names one wins',
+        };
+
+        const checked = validateResponseSchema.parse(
+          await (await post('validate', { source: draft })).json(),
+        );
+        expect(checked).toMatchObject({ ok: true, errors: [], warnings: [overlap] });
+
+        const published = await post('publish', {
+          source: draft,
+          note: 'ANZ territory',
+          basedOn: before.active!.version,
+        });
+        expect(published.status).toBe(200);
+        const outcome = publishResponseSchema.parse(await published.json());
+        expect(outcome).toMatchObject({ status: 'published', warnings: [overlap] });
+        // The rule set published had no warnings, and a rollback to it says so.
+        const back = await post('rollback', { version: before.active!.version, note: 'undo' });
+        expect(publishResponseSchema.parse(await back.json())).toMatchObject({
+          status: 'published',
+          warnings: [],
+        });
+      });
+
       it('a body that does not fit the schema is a 400 naming the field', async () => {
         const session = await h.login(h.a);
         const res = await api(`/api/tenants/${h.a.id}/rules/publish`, {

@@ -116,6 +116,7 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
     expect(checked.ok).toBe(false);
     expect(checked.errors).toEqual([
       {
+        file: 'rules.yaml',
         line: draft.split('\n').findIndex((l) => l.includes('team: Inbound')) + 1,
         column: 18,
         path: 'team.queues.SMB.team',

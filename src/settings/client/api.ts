@@ -1,6 +1,7 @@
 // The pages' one way to the JSON API: same-origin fetch with the session cookie, the CSRF token on
 // state-changing requests, and answers parsed with the server's own schemas.
 import type { z } from 'zod';
+import type { diagnosticSchema } from '../schemas.js';
 
 const meta = (name: string): string =>
   document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`)?.content ?? '';
@@ -12,13 +13,7 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly errors: {
-      line: number;
-      column: number;
-      message: string;
-      path: string;
-      suggestion?: string;
-    }[] = [],
+    readonly errors: z.infer<typeof diagnosticSchema>[] = [],
   ) {
     super(message);
   }

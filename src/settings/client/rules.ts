@@ -1,26 +1,23 @@
 // Rules: the draft in CodeMirror (YAML), checked as you type by the server's loader — the CLI's — with
-// each error inline at its line and column and listed below; the diff against the published version;
-// publish with a note; the history of publications with a rollback to any of them.
+// each error and warning inline at its line and column and listed below (warnings never stop a
+// publication); the diff against the published version; publish with a note; the history of
+// publications with a rollback to any of them.
 import { yaml } from '@codemirror/lang-yaml';
 import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
 import { basicSetup, EditorView } from 'codemirror';
+import type { z } from 'zod';
 import {
   approvalsResponseSchema,
   decideResponseSchema,
   publishResponseSchema,
   rulesResponseSchema,
   validateResponseSchema,
+  type diagnosticSchema,
 } from '../schemas.js';
 import { ApiError, call, el, fail, status, when } from './api.js';
 import { clearDraft, loadDraft, saveDraft } from './draft.js';
 
-type Problem = {
-  line: number;
-  column: number;
-  message: string;
-  path: string;
-  suggestion?: string | undefined;
-};
+type Problem = z.infer<typeof diagnosticSchema>;
 
 function describe(p: Problem): string {
   const hint = p.suggestion === undefined ? '' : ` (did you mean "${p.suggestion}"?)`;
@@ -28,17 +25,33 @@ function describe(p: Problem): string {
   return `${where}${p.path === '' ? '' : `${p.path}: `}${p.message}${hint}`;
 }
 
-function showProblems(problems: Problem[]): void {
+function showProblems(errors: Problem[], warnings: Problem[]): void {
   const box = document.getElementById('problems')!;
   box.replaceChildren(
-    problems.length === 0
+    errors.length === 0
       ? el('p', { class: 'ok' }, 'No errors.')
       : el(
           'ul',
           { class: 'error', 'aria-label': 'Errors in the draft' },
-          ...problems.map((p) => el('li', {}, describe(p))),
+          ...errors.map((p) => el('li', {}, describe(p))),
         ),
+    ...(warnings.length === 0
+      ? []
+      : [
+          // Said in words, not only in colour: a warning does not stop publishing.
+          el(
+            'ul',
+            { class: 'warning', 'aria-label': 'Warnings in the draft (they do not stop publishing)' },
+            ...warnings.map((p) => el('li', {}, `Warning: ${describe(p)}`)),
+          ),
+        ]),
   );
+}
+
+/** What a status line adds about the warnings of what was just published or requested. */
+function warningsNote(warnings: Problem[]): string {
+  if (warnings.length === 0) return '';
+  return ` ${warnings.length === 1 ? '1 warning' : `${warnings.length} warnings`}, listed under the draft.`;
 }
 
 function showDiff(lines: string[]): void {
@@ -54,12 +67,16 @@ function showDiff(lines: string[]): void {
     );
 }
 
-function toDiagnostics(view: EditorView, problems: Problem[]): Diagnostic[] {
+function toDiagnostics(
+  view: EditorView,
+  problems: Problem[],
+  severity: Diagnostic['severity'],
+): Diagnostic[] {
   const doc = view.state.doc;
   return problems.map((p) => {
     const line = doc.line(Math.min(Math.max(p.line, 1), doc.lines));
     const from = Math.min(line.from + Math.max(p.column - 1, 0), line.to);
-    return { from, to: Math.max(from, line.to), severity: 'error', message: describe(p) };
+    return { from, to: Math.max(from, line.to), severity, message: describe(p) };
   });
 }
 
@@ -83,9 +100,12 @@ export async function rulesPage(): Promise<void> {
             method: 'POST',
             body: { source: v.state.doc.toString() },
           });
-          showProblems(checked.errors);
+          showProblems(checked.errors, checked.warnings);
           showDiff(checked.diff);
-          return toDiagnostics(v, checked.errors);
+          return [
+            ...toDiagnostics(v, checked.errors, 'error'),
+            ...toDiagnostics(v, checked.warnings, 'warning'),
+          ];
         },
         { delay: 400 },
       ),
@@ -115,11 +135,11 @@ export async function rulesPage(): Promise<void> {
             .then(async (outcome) => {
               if (outcome.status === 'pending_approval') {
                 status(
-                  `Roll back to ${p.rulesetVersion} requested (request ${outcome.request.id}): it waits for a second admin's approval.`,
+                  `Roll back to ${p.rulesetVersion} requested (request ${outcome.request.id}): it waits for a second admin's approval.${warningsNote(outcome.warnings)}`,
                 );
                 return refresh();
               }
-              status(`Rolled back to ${p.rulesetVersion}.`);
+              status(`Rolled back to ${p.rulesetVersion}.${warningsNote(outcome.warnings)}`);
               return refresh(true);
             })
             .catch(fail);
@@ -219,14 +239,16 @@ export async function rulesPage(): Promise<void> {
     })
       .then(async (outcome) => {
         (document.getElementById('note') as HTMLInputElement).value = '';
+        // The editor still holds what was published: its warnings stay in view.
+        showProblems([], outcome.warnings);
         if (outcome.status === 'pending_approval') {
           status(
-            `Requested ${outcome.request.rulesetVersion} (request ${outcome.request.id}): it is published once a second admin approves it.`,
+            `Requested ${outcome.request.rulesetVersion} (request ${outcome.request.id}): it is published once a second admin approves it.${warningsNote(outcome.warnings)}`,
           );
           return refresh();
         }
         status(
-          `Published ${outcome.publication.rulesetVersion}: workers route with it from their next batch.`,
+          `Published ${outcome.publication.rulesetVersion}: workers route with it from their next batch.${warningsNote(outcome.warnings)}`,
         );
         clearDraft();
         rules = await call(rulesResponseSchema, '/rules');
@@ -235,7 +257,7 @@ export async function rulesPage(): Promise<void> {
         showDiff([]);
       })
       .catch((error: unknown) => {
-        if (error instanceof ApiError && error.errors.length > 0) showProblems(error.errors);
+        if (error instanceof ApiError && error.errors.length > 0) showProblems(error.errors, []);
         fail(error);
       });
   });
