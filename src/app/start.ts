@@ -31,7 +31,16 @@ import type { Logger } from '../log.js';
 import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker, type DecisionInfo } from '../pipeline/worker.js';
 import { CRM_CALLS_FLUSH_MS, CrmCallTally } from '../pipeline/crm-call-tally.js';
-import { loadRuleSet, loadTeam, formatDiagnostic, teamVersion } from '../rules/index.js';
+import {
+  formatDiagnostic,
+  hasInlineTeam,
+  loadRuleSet,
+  loadTeam,
+  teamVersion,
+  type Diagnostic,
+  type LoadResult,
+  type TeamLoadResult,
+} from '../rules/index.js';
 import {
   createServer,
   hubspotRedirectUri,
@@ -182,7 +191,8 @@ async function readConfigFile(variable: 'RULES' | 'TEAM', path: string): Promise
 
 /**
  * The rule set and the team it routes with: TEAM when set, else the rule set's own team — inline, or a
- * `team.yaml` beside the rule file.
+ * `team.yaml` beside the rule file. As validate does, the team is loaded first and the rules are checked
+ * once against it and each CRM served, so a start refuses with every error the rules have.
  */
 async function readRules(config: AppConfig): Promise<{
   source: string;
@@ -194,33 +204,19 @@ async function readRules(config: AppConfig): Promise<{
 }> {
   const source = await readConfigFile('RULES', config.rulesPath);
   const crms = servedCrms(config);
-  // Routing needs every queue's CRM target; only the first look (is a team inline?) may do without.
-  const load = (team: Team | undefined, requireQueueTargets = true): RuleSet => {
-    const rules = forEachCrm(crms, (crm) =>
-      loadRuleSet(source, config.rulesPath, { team, requireQueueTargets, crm }),
-    );
-    if (!rules.ok) throw new ConfigError(rules.errors.map(formatDiagnostic).join('\n'));
-    return rules.ruleSet;
-  };
-  let teamPath = config.teamPath;
+  // Routing needs every queue's CRM target.
+  const load = (team: Team | undefined): RuleSet =>
+    forEachCrm(crms, (crm) => loadRuleSet(source, config.rulesPath, { team, requireQueueTargets: true, crm }))
+      .ruleSet;
+  const teamPath = config.teamPath ?? (hasInlineTeam(source) ? undefined : teamFileBeside(config.rulesPath));
   if (teamPath === undefined) {
-    const own = load(undefined, false);
-    if (own.team !== undefined)
-      return { source, ruleSet: own, team: undefined, teamSource: { kind: 'inline' } };
-    teamPath = teamFileBeside(config.rulesPath);
-    if (teamPath === undefined)
-      return { source, ruleSet: load(undefined), team: undefined, teamSource: { kind: 'none' } };
+    const ruleSet = load(undefined);
+    const teamSource: TeamSource = ruleSet.team === undefined ? { kind: 'none' } : { kind: 'inline' };
+    return { source, ruleSet, team: undefined, teamSource };
   }
   const teamText = await readConfigFile('TEAM', teamPath);
-  const loaded = forEachCrm(crms, (crm) => loadTeam(teamText, teamPath, { crm }));
-  if (!loaded.ok) throw new ConfigError(loaded.errors.map(formatDiagnostic).join('\n'));
-  return {
-    source,
-    teamText,
-    ruleSet: load(loaded.team),
-    team: loaded.team,
-    teamSource: { kind: 'file', path: teamPath },
-  };
+  const { team } = forEachCrm(crms, (crm) => loadTeam(teamText, teamPath, { crm }));
+  return { source, teamText, ruleSet: load(team), team, teamSource: { kind: 'file', path: teamPath } };
 }
 
 /** The CRMs a new install comes from (the sandbox's, or those whose apps are configured). */
@@ -232,18 +228,28 @@ function servedCrms(config: AppConfig): ConnectorProfile[] {
 }
 
 /**
- * A rule set or team loaded as for each CRM given (the first failure, else the last load): new installs
- * of every CRM served route with it, so it must suit each. A load for a CRM checks all that a load for
- * none does, so that one is made only when no CRM is given.
+ * A rule set or team loaded as for each CRM given (as for none when none is): new installs of every CRM
+ * served route with it, so it must suit each. Refused with the errors for all of them, each once, in file
+ * order.
  */
-function forEachCrm<R extends { ok: boolean }>(
+function forEachCrm<R extends LoadResult | TeamLoadResult>(
   crms: readonly ConnectorProfile[],
   load: (crm: ConnectorProfile | undefined) => R,
-): R {
-  const [first, ...rest] = crms;
-  let result = load(first);
-  for (const crm of rest) if (result.ok) result = load(crm);
-  return result;
+): Extract<R, { ok: true }> {
+  const results = crms.length === 0 ? [load(undefined)] : crms.map(load);
+  const errors = new Map<string, Diagnostic>();
+  for (const result of results)
+    if (!result.ok) for (const d of result.errors) errors.set(formatDiagnostic(d), d);
+  const loaded = results.filter((r): r is Extract<R, { ok: true }> => r.ok);
+  const last = loaded[loaded.length - 1];
+  if (errors.size > 0 || last === undefined)
+    throw new ConfigError(
+      [...errors.values()]
+        .sort((a, b) => a.line - b.line || a.column - b.column)
+        .map(formatDiagnostic)
+        .join('\n'),
+    );
+  return last;
 }
 
 /** Listens, or fails with one line naming the variable that picks another port. */

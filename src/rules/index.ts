@@ -1,6 +1,7 @@
 // Public API of the rule and team loader.
 export { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 export {
+  hasInlineTeam,
   loadRuleSet,
   loadTeam,
   ruleSetVersion,

@@ -302,6 +302,15 @@ export function loadTeam(source: string, file: string, opts: TeamLoadOptions = {
   }
 }
 
+/**
+ * Whether a rule file's text carries its own team (a `team:` mapping at the top), read without checking
+ * anything else: which team a rule file is checked against is decided before it is checked.
+ */
+export function hasInlineTeam(source: string): boolean {
+  const y = parseYaml(source, '', 'a rule file');
+  return 'parsed' in y && isPlainObject(y.parsed.data) && isPlainObject(y.parsed.data['team']);
+}
+
 export function loadRuleSet(source: string, file: string, opts: LoadOptions = {}): LoadResult {
   try {
     return loadRuleSetUnsafe(source, file, opts);
