@@ -5,6 +5,7 @@
 import { CrmError } from '../../connectors/connector.js';
 import { IdleCache } from '../../connectors/shared/idle-cache.js';
 import type { RuleSet, Team } from '../core/types.js';
+import { TenantConfigError } from '../pipeline/failures.js';
 import { TenantUninstalledError, type TenantRegistry, type TenantRuntime } from '../pipeline/runtime.js';
 import { loadPublished } from '../rules/published.js';
 import { TenantConfigRepository, type Storage, type Tenant, type TenantPause } from '../storage/index.js';
@@ -109,7 +110,7 @@ export class Tenants implements TenantRegistry {
   /** The tenant's published rule set and team, loaded once per version (read per batch). */
   private async rules(tenantId: string): Promise<{ ruleSet: RuleSet; team: Team | undefined }> {
     const ruleset = await this.opts.storage.activeRuleset(tenantId);
-    if (ruleset === null) throw new CrmError('invalid', `tenant ${tenantId} has no published rule set`);
+    if (ruleset === null) throw new TenantConfigError(`tenant ${tenantId} has no published rule set`);
 
     // Read per batch: a publication takes effect on the tenant's next batch.
     const storedTeam = await this.config.activeTeam(tenantId);
@@ -118,7 +119,7 @@ export class Tenants implements TenantRegistry {
     let loadedRules = cachedRules?.version === version ? cachedRules : undefined;
     if (loadedRules === undefined) {
       const published = loadPublished(ruleset, storedTeam, this.opts.team);
-      if (!published.ok) throw new CrmError('invalid', published.message);
+      if (!published.ok) throw new TenantConfigError(published.message);
       loadedRules = { version, ruleSet: published.ruleSet, team: published.team };
       this.ruleSets.set(tenantId, loadedRules);
     }

@@ -2,9 +2,10 @@
 // kept in storage, so a restart or another worker need not read it again), its sequence list, and the
 // accounts its bulk jobs looked up (account-cache.ts). All are single-flight per tenant (lanes that miss
 // at once share one read) and evicted when idle.
-import { CrmError, type Directory } from '../../connectors/connector.js';
+import type { Directory } from '../../connectors/connector.js';
 import { SingleFlightCache } from '../../connectors/shared/single-flight.js';
 import { AccountCache } from './account-cache.js';
+import { TenantConfigError } from './failures.js';
 import type { Storage } from '../storage/index.js';
 import type { BulkHooks } from './bulk/runner.js';
 import type { TenantRuntime } from './runtime.js';
@@ -73,7 +74,7 @@ export class CrmLists {
       usable: (l) => find(l) !== undefined,
     });
     const hit = find(list);
-    if (hit === undefined) throw new CrmError('invalid', `no sequence named '${name}'`);
+    if (hit === undefined) throw new TenantConfigError(`no sequence named '${name}'`);
     return hit.id;
   }
 

@@ -29,9 +29,10 @@ export class InternalFailure extends Error {
 }
 
 /**
- * A write the tenant's rules and team ask for that cannot be made, found before any call (a queue with no
- * target, or a team where the CRM has none): dead at once as the CRM's 'invalid' is, and never reported
- * as the CRM's refusal.
+ * Work the tenant's rules, team or published configuration asks for that cannot be done, found by our
+ * own checks before any call: a queue with no target or a team where the CRM has none, an owner, sender
+ * or sequence the CRM's lists lack, an SLA escalation with nowhere to go, a published rule set that does
+ * not load. Dead at once as the CRM's 'invalid' is, and never reported as the CRM's refusal.
  */
 export class TenantConfigError extends CrmError {
   constructor(message: string) {

@@ -21,7 +21,14 @@ import {
 } from './creates.js';
 import type { CrmLists } from './crm-lists.js';
 import { matchEnrollment, matchTask } from './existing.js';
-import { describeFailure, InternalFailure, isRetryable, toFailure, type Failure } from './failures.js';
+import {
+  describeFailure,
+  InternalFailure,
+  isRetryable,
+  TenantConfigError,
+  toFailure,
+  type Failure,
+} from './failures.js';
 import type { Job, TenantBatch } from './job.js';
 import { planWrites } from './write-plan.js';
 
@@ -189,7 +196,7 @@ export class WriteBack {
       for (const entry of await claimCreates(plan.enrollments)) {
         try {
           const input = await this.enrollment(batch, entry.a, entry.sequence, entry.sender, now);
-          if (input instanceof CrmError) record(entry, { ok: false, error: input }, 'keep');
+          if (input instanceof TenantConfigError) record(entry, { ok: false, error: input }, 'keep');
           else ready.push({ job: entry.job, a: entry.a, sequence: entry.sequence, input });
         } catch (error) {
           record(entry, { ok: false, error: toFailure(error) }, 'keep');
@@ -223,11 +230,11 @@ export class WriteBack {
     spec: SequenceSpec,
     sender: string,
     now: number,
-  ): Promise<SequenceEnrollment | CrmError> {
+  ): Promise<SequenceEnrollment | TenantConfigError> {
     const owner = merged.ownerByEmail.get(sender.toLowerCase());
-    if (owner === undefined) return new CrmError('invalid', `no ${crm} owner with the email ${sender}`);
+    if (owner === undefined) return new TenantConfigError(`no ${crm} owner with the email ${sender}`);
     if (owner.senderId === undefined)
-      return new CrmError('invalid', `${sender} has no ${crm} user id to send from`);
+      return new TenantConfigError(`${sender} has no ${crm} user id to send from`);
     const sequenceId = spec.id ?? (await this.deps.lists.sequenceId(runtime, spec.name ?? '', now));
     return { leadId: a.leadId, key: a.key, sequenceId, senderId: owner.senderId, senderEmail: owner.email };
   }

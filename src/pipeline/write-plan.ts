@@ -4,6 +4,7 @@
 import { CrmError, type OwnerWrite, type TaskCreate, type TeamWrite } from '../../connectors/connector.js';
 import type { SequenceSpec } from '../core/types.js';
 import type { PlannedAction } from '../storage/index.js';
+import { TenantConfigError } from './failures.js';
 import { landQueue, type MergedTeam, type QueueCrm } from './team.js';
 
 /** The planner carries whatever the caller attached to each action (its job) through to the plan. */
@@ -34,7 +35,7 @@ export function planWrites<E extends Entry>(
     if (owner === undefined)
       plan.refused.push({
         ...entry,
-        error: new CrmError('invalid', `no ${crm.crmName} owner with the email ${email}`),
+        error: new TenantConfigError(`no ${crm.crmName} owner with the email ${email}`),
       });
     return owner?.id;
   };

@@ -1,5 +1,6 @@
 // A tenant's runtime routes with its own published rule set and team, and picks up a new publication on
-// its next batch (each `runtime` call is one batch); another tenant keeps its own.
+// its next batch (each `runtime` call is one batch); another tenant keeps its own. A publication that does
+// not load is told as the tenant's configuration error.
 import { HUBSPOT_BUCKETS } from '../../connectors/hubspot/profile.js';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it, describe } from '@jest/globals';
@@ -8,6 +9,7 @@ import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { CrmRegistry } from '../../src/app/crms.js';
 import { encodeTokenSet, hubspotWiring } from '../../src/app/hubspot.js';
 import { Tenants } from '../../src/app/tenants.js';
+import { describeFailure, TenantConfigError } from '../../src/pipeline/failures.js';
 import { editRep } from '../../src/settings/team-edit.js';
 import { loadTeam, ruleSetVersion, teamVersion } from '../../src/rules/index.js';
 import { TenantConfigRepository, type Storage } from '../../src/storage/index.js';
@@ -90,5 +92,28 @@ describe('Tenants with stored configuration', () => {
     const after = await tenants.runtime('a');
     expect(after.team.reps[someone]?.outOfOffice).toEqual([{ from: '2026-01-01', to: '2026-12-31' }]);
     expect((await tenants.runtime('b')).team).toEqual(original.team);
+  });
+
+  it('a published rule set that does not load is the configuration’s error, not the CRM’s refusal', async () => {
+    const broken = RULES.replace('assign: { pool: na-ae }', 'assign: { pool: na-aee }');
+    await config.publish(
+      'a',
+      {
+        rules: { version: ruleSetVersion(broken), name: 'demo', source: broken },
+        publishedBy: 'ada',
+        note: 'by hand',
+      },
+      T0 + 1,
+    );
+    const failure = await tenants.runtime('a').then(
+      () => new Error('loaded'),
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(TenantConfigError);
+    expect(describeFailure(failure as TenantConfigError, 'HubSpot')).toMatch(
+      new RegExp(
+        `^configuration error: published rule set does not load: rule set ${ruleSetVersion(broken)}:\\d+:\\d+ routes\\[2\\]\\.assign\\.pool: unknown pool "na-aee"`,
+      ),
+    );
   });
 });

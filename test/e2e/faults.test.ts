@@ -241,7 +241,7 @@ suite('permanent CRM refusals (PostgreSQL + Redis)', () => {
     expect(dead.map((d) => d.lead).sort()).toEqual(needSequence);
     for (const d of dead)
       expect(d.reason).toBe(
-        `enroll contact ${d.lead} in sequence '${SEQUENCE}': HubSpot refused: no sequence named '${SEQUENCE}'`,
+        `enroll contact ${d.lead} in sequence '${SEQUENCE}': configuration error: no sequence named '${SEQUENCE}'`,
       );
     // The rest of each refused lead's routing went through.
     const before = portalWrites(app.sandbox!.crm, portalId);
@@ -252,7 +252,7 @@ suite('permanent CRM refusals (PostgreSQL + Redis)', () => {
     const listed = await listAndReplay();
     for (const line of listed)
       expect(line).toMatch(
-        /^#\d+ \S+ contact\.creation object \d+: enroll contact \d+ in sequence .*: HubSpot refused: no sequence named/,
+        /^#\d+ \S+ contact\.creation object \d+: enroll contact \d+ in sequence .*: configuration error: no sequence named/,
       );
 
     const writes = portalWrites(app.sandbox!.crm, portalId);
@@ -361,7 +361,7 @@ suite('permanent CRM refusals (PostgreSQL + Redis)', () => {
     for (const d of dead)
       expect(d.reason).toMatch(
         new RegExp(
-          `^enroll contact ${d.lead} in sequence '${SEQUENCE}': HubSpot refused: .*(not found|no sequence named)`,
+          `^enroll contact ${d.lead} in sequence '${SEQUENCE}': (HubSpot refused: .*not found|configuration error: no sequence named)`,
           'i',
         ),
       );

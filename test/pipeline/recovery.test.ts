@@ -341,7 +341,7 @@ describe('sequences and hooks', () => {
     expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 2, failed: 1 });
     const [dead] = await env.storage.deadLetters(TENANT);
     expect(dead?.lastError).toBe(
-      `enroll contact ${third!.id} in sequence 'Inbound nurture': HubSpot refused: no sequence named 'Inbound nurture'`,
+      `enroll contact ${third!.id} in sequence 'Inbound nurture': configuration error: no sequence named 'Inbound nurture'`,
     );
   });
 

@@ -436,7 +436,7 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       ]);
       expect((await timers.stepsFor(TENANT, lead!.id)).map((s) => [s.kind, s.status, s.error])).toEqual([
         ['breach', 'done', null],
-        ['escalate', 'failed', 'owner write refused by a validation rule'],
+        ['escalate', 'failed', 'HubSpot refused: owner write refused by a validation rule'],
       ]);
       expect((await notifications.deliveries(TENANT)).map((d) => d.event)).not.toContain('lead.escalation');
       const timer = await env.storage.db.get<{ expected_owner: string | null }>(
@@ -577,7 +577,11 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
       ]);
       expect(omarSteps.map((s) => [s.kind, s.status, s.error])).toEqual([
         ['breach', 'done', null],
-        ['escalate', 'failed', expect.stringMatching(/omar@acme\.io has no manager: give them manager:/)],
+        [
+          'escalate',
+          'failed',
+          expect.stringMatching(/^configuration error: omar@acme\.io has no manager: give them manager:/),
+        ],
       ]);
       expect(
         (await notifications.deliveries(TENANT)).map((d) => [d.leadId, d.event, d.channel, d.state]),

@@ -37,14 +37,17 @@ describe('planWrites', () => {
     expect(plan.refused).toEqual([]);
   });
 
-  it('refuses an owner the directory does not list, naming the CRM', () => {
+  it('refuses an owner the directory does not list, naming the CRM, as the configuration’s error', () => {
     const plan = planWrites(
       [planned({ kind: 'create_task', assignee: 'cy@acme.io', ...task })],
       merged,
       HUBSPOT_PROFILE,
     );
     expect(plan.tasks).toEqual([]);
-    expect(plan.refused.map((r) => r.error.message)).toEqual(['no HubSpot owner with the email cy@acme.io']);
+    expect(plan.refused.map((r) => describeFailure(r.error, 'HubSpot'))).toEqual([
+      'configuration error: no HubSpot owner with the email cy@acme.io',
+    ]);
+    expect(plan.refused[0]!.error).toBeInstanceOf(TenantConfigError);
     expect(plan.refused[0]!.error.kind).toBe('invalid');
   });
 

@@ -23,7 +23,7 @@ import type { NotificationInput } from '../../storage/notifications.js';
 import { chunk } from '../../storage/shared.js';
 import { actionSchema } from '../../storage/model.js';
 import type { SlaAdvance, SlaStepRow, SlaTimerRepository, SlaTimerRun } from '../../storage/sla-timers.js';
-import { isRetryable, toFailure } from '../failures.js';
+import { describeFailure, isRetryable, TenantConfigError, toFailure } from '../failures.js';
 import { renewWhileRunning } from '../lease-renewal.js';
 import type { TenantRegistry, TenantRuntime } from '../runtime.js';
 import { landQueue, mergeDirectory, type MergedTeam } from '../team.js';
@@ -531,7 +531,7 @@ export class SlaProcessor {
         const subject = `SLA reminder: first touch is overdue`;
         const told = notes('reminder', r.expected);
         const acted = await this.sendOnce(
-          tenantId,
+          runtime,
           t,
           checkpoint,
           'remind',
@@ -607,7 +607,7 @@ export class SlaProcessor {
       case 'escalate': {
         const target = escalationTarget(runtime, merged, step.to, r.expected);
         const acted = await this.sendOnce(
-          tenantId,
+          runtime,
           t,
           checkpoint,
           'escalate',
@@ -619,7 +619,7 @@ export class SlaProcessor {
           { done: notes('escalation', r.expected), failed: [] },
           undefined,
           async () => {
-            if (target instanceof CrmError) return { ok: false, error: target };
+            if (target instanceof TenantConfigError) return { ok: false, error: target };
             const [res] =
               'teamId' in target
                 ? await runtime.connector.setTeams([{ leadId: t.leadId, teamId: target.teamId }])
@@ -627,7 +627,7 @@ export class SlaProcessor {
             return res ?? { ok: false, error: new CrmError('invalid', 'no result') };
           },
         );
-        if (acted === 'done' && !(target instanceof CrmError)) {
+        if (acted === 'done' && !(target instanceof TenantConfigError)) {
           advance.had = [...new Set([...r.had, ...(r.expected === null ? [] : [r.expected])])];
           advance.expectedOwner = 'owner' in target ? target.owner : null;
           log('escalate');
@@ -647,10 +647,11 @@ export class SlaProcessor {
    * made before sending again (a write that is safe to repeat has no `find`). A retryable failure gives
    * the claim back and the timer waits; any other is recorded on the step and the chain goes on.
    * `notifications` are written with the step's end (`done` or `failed`), in its transaction. Answers
-   * how the step ended, or `retry`.
+   * how the step ended, or `retry`. A failed step's error reads as a dead letter's reason does: the
+   * CRM's refusal, or the tenant's configuration.
    */
   private async sendOnce(
-    tenantId: string,
+    runtime: TenantRuntime,
     t: SlaTimerRun,
     checkpoint: number,
     kind: 'remind' | 'escalate',
@@ -664,6 +665,7 @@ export class SlaProcessor {
     ) => Promise<{ ok: true; id?: string | undefined } | { ok: false; error: CrmError }>,
   ): Promise<'done' | 'failed' | 'retry'> {
     const timers = this.opts.timers;
+    const tenantId = runtime.tenantId;
     const row = await timers.planStep(
       tenantId,
       { timerId: t.id, leadId: t.leadId, checkpoint, kind, detail, owner, status: 'planned' },
@@ -697,30 +699,18 @@ export class SlaProcessor {
         await timers.markStep(tenantId, row.id, 'sent', 'planned', now);
       return 'retry';
     }
-    await timers.markStep(
-      tenantId,
-      row.id,
-      'sent',
-      'failed',
-      now,
-      { error: result.error.message },
-      notifications.failed,
-    );
-    this.opts.logger.warn('SLA step failed', {
-      tenantId,
-      leadId: t.leadId,
-      step: kind,
-      error: result.error.message,
-    });
+    const error = describeFailure(result.error, runtime.connector.profile.crmName);
+    await timers.markStep(tenantId, row.id, 'sent', 'failed', now, { error }, notifications.failed);
+    this.opts.logger.warn('SLA step failed', { tenantId, leadId: t.leadId, step: kind, error });
     return 'failed';
   }
 }
 
-type EscalationTarget = { ownerId: string; owner: string } | { teamId: string } | CrmError;
+type EscalationTarget = { ownerId: string; owner: string } | { teamId: string } | TenantConfigError;
 
 /**
  * Where an escalation lands in the CRM: a named rep's owner, a queue's target, or the manager of the
- * owner we wrote (`expected`), who is then a rep like any other. A CrmError('invalid') says why not.
+ * owner we wrote (`expected`), who is then a rep like any other. A TenantConfigError says why not.
  */
 function escalationTarget(
   runtime: TenantRuntime,
@@ -732,19 +722,17 @@ function escalationTarget(
   const asRep = (email: string): EscalationTarget => {
     const o = merged.ownerByEmail.get(email);
     return o === undefined || !o.active
-      ? new CrmError('invalid', `escalation rep ${email} is not an active ${crm} owner`)
+      ? new TenantConfigError(`escalation rep ${email} is not an active ${crm} owner`)
       : { ownerId: o.id, owner: email };
   };
   switch (to.kind) {
     case 'rep':
       return asRep(to.email);
     case 'manager': {
-      if (expected === null)
-        return new CrmError('invalid', 'the lead has no rep whose manager it could go to');
+      if (expected === null) return new TenantConfigError('the lead has no rep whose manager it could go to');
       const manager = merged.team.reps[expected]?.manager;
       return manager === undefined
-        ? new CrmError(
-            'invalid',
+        ? new TenantConfigError(
             `${expected} has no manager: give them manager: in the team file, or a manager in ${crm}`,
           )
         : asRep(manager);
@@ -752,7 +740,7 @@ function escalationTarget(
     case 'queue': {
       const q = runtime.team.queues[to.name];
       const landed = landQueue(to.name, q?.target, merged, runtime.connector.profile);
-      if (landed instanceof CrmError) return landed;
+      if (landed instanceof TenantConfigError) return landed;
       return landed.kind === 'owner'
         ? { ownerId: landed.ownerId, owner: q?.target.kind === 'owner' ? q.target.owner : landed.ownerId }
         : { teamId: landed.teamId };
