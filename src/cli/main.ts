@@ -119,13 +119,11 @@ function loadRulesOrFail(
 
 /**
  * The team file a rule file routes with when none is given, as \`npm start\` finds it: a team.yaml beside
- * it, unless the rules carry their own team.
+ * it, unless the rules carry their own team (told from the text, so rules with errors are still checked
+ * against their own team).
  */
 function teamFileFor(rulesPath: string, file: RuleSetFile): string | undefined {
-  const beside = teamFileBeside(rulesPath);
-  if (beside === undefined) return undefined;
-  const own = file();
-  return own.ok && own.ruleSet.team !== undefined ? undefined : beside;
+  return file.hasInlineTeam ? undefined : teamFileBeside(rulesPath);
 }
 
 function program(io: Io): Command {

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Diagnostic } from './diagnostics.js';
 import {
+  hasInlineTeam,
   loadRuleSet,
   loadTeam,
   type LoadOptions,
@@ -23,13 +24,17 @@ async function read(path: string): Promise<{ text: string } | { error: Diagnosti
   }
 }
 
-/** A rule file read once, loaded with options that may depend on a first load (an inline team?). */
-export type RuleSetFile = (opts?: LoadOptions) => LoadResult;
+/**
+ * A rule file read once, loaded with options that may depend on its text: whether it carries its own
+ * team decides which team it is checked against, whatever errors it has.
+ */
+export type RuleSetFile = ((opts?: LoadOptions) => LoadResult) & { hasInlineTeam: boolean };
 
 export async function readRuleSetFile(path: string): Promise<RuleSetFile> {
   const r = await read(path);
-  return (opts = {}) =>
+  const load = (opts: LoadOptions = {}): LoadResult =>
     'error' in r ? { ok: false, errors: [r.error], warnings: [] } : loadRuleSet(r.text, path, opts);
+  return Object.assign(load, { hasInlineTeam: 'text' in r && hasInlineTeam(r.text) });
 }
 
 export async function loadRuleSetFile(path: string, opts: LoadOptions = {}): Promise<LoadResult> {

@@ -206,6 +206,26 @@ describe('validate', () => {
     expect(ok.out[0]).toMatch(new RegExp(`: OK — .*; team: ${join(dir, 'team.yaml')}$`));
   });
 
+  it('checks rules that carry their own team against it, not the team.yaml beside them, errors and all', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-validate-'));
+    const rules = join(dir, 'rules.yaml');
+    // An error elsewhere in the file, and a queue the inline team targets but the file beside does not.
+    await writeFile(
+      rules,
+      'routes:\n  - name: A\n    assign: { pool: nope }\nfallback: { queue: APAC }\nteam:\n  reps: { kim@acme.io: {} }\n  queues: { APAC: { owner: kim@acme.io } }\n',
+    );
+    await writeFile(
+      join(dir, 'team.yaml'),
+      'reps:\n  ada@acme.io: {}\nqueues:\n  EMEA: { owner: ada@acme.io }\n',
+    );
+    const r = await run('validate', rules);
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual([
+      `error: ${rules}:3:21 routes[0].assign.pool: unknown pool "nope"`,
+      `${rules}: 1 error(s)`,
+    ]);
+  });
+
   it('checks fields against the CRM named by --crm', async () => {
     // The Salesforce demo's demo-request checkbox is the org's custom field, read by its name.
     for (const crm of [[], ['--crm', 'salesforce']]) {
