@@ -5,7 +5,6 @@
 // once a later refresh succeeds (tried after a minute, then less and less often) the waiting leads are
 // routed once each, with no replay. A revoked grant is not a pause but the uninstall: the lead waits.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { OAuth2 } from 'jsforce';
@@ -26,16 +25,10 @@ import { salesforceTokenStore, salesforceWiring } from '../../src/app/salesforce
 import { nextPauseCheck, Tenants } from '../../src/app/tenants.js';
 import { countTenants, Metrics } from '../../src/metrics.js';
 import { Worker } from '../../src/pipeline/worker.js';
-import { ruleSetVersion, teamVersion } from '../../src/rules/index.js';
 import { healthRouter } from '../../src/server/health.js';
-import {
-  openStorage,
-  TenantConfigRepository,
-  type Storage,
-  type Tenant,
-  type TenantPause,
-} from '../../src/storage/index.js';
+import { openStorage, type Storage, type Tenant, type TenantPause } from '../../src/storage/index.js';
 import { capturingLogger } from '../support/logs.js';
+import { exampleTexts, publishConfig } from '../support/publish.js';
 
 const T0 = Date.parse('2026-12-07T22:00:00.000Z');
 const MINUTE = 60_000;
@@ -85,18 +78,7 @@ describe('an org whose policy refuses the token refresh', () => {
       userId: demo.integrationUserId,
       issuedAt: T0,
     });
-    const rules = readFileSync('rules/salesforce-demo/rules.yaml', 'utf8');
-    const team = readFileSync('rules/salesforce-demo/team.yaml', 'utf8');
-    await new TenantConfigRepository(storage.db).publish(
-      tenant.id,
-      {
-        rules: { version: ruleSetVersion(rules), name: 'demo', source: rules },
-        team: { version: teamVersion(team), source: team },
-        publishedBy: 'install',
-        note: '',
-      },
-      T0,
-    );
+    await publishConfig(storage.db, tenant.id, exampleTexts('salesforce-demo'), T0);
     const wiring = salesforceWiring({
       storage,
       app: {

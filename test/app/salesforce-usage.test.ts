@@ -2,7 +2,6 @@
 // limits knob): above SALESFORCE_API_USAGE_SLOWDOWN the org's calls are spaced out, /metrics shows the
 // usage, /readyz says the org is slowed, and a log line says so; back under it, full speed again.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,8 +20,8 @@ import { salesforceTokenStore, salesforceWiring, type OrgUsage } from '../../src
 import { freePort, startApp, type RunningApp } from '../../src/app/start.js';
 import { Tenants } from '../../src/app/tenants.js';
 import { createLogger } from '../../src/log.js';
-import { ruleSetVersion, teamVersion } from '../../src/rules/index.js';
-import { openStorage, TenantConfigRepository, type Storage, type Tenant } from '../../src/storage/index.js';
+import { openStorage, type Storage, type Tenant } from '../../src/storage/index.js';
+import { exampleTexts, publishConfig } from '../support/publish.js';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
@@ -136,18 +135,7 @@ describe('the wiring paces an org by its daily API usage', () => {
   });
 
   it("lets go of an idle org's session and pace with its connection, and builds them again on its next use", async () => {
-    const rules = readFileSync('rules/salesforce-demo/rules.yaml', 'utf8');
-    const team = readFileSync('rules/salesforce-demo/team.yaml', 'utf8');
-    await new TenantConfigRepository(storage.db).publish(
-      tenant.id,
-      {
-        rules: { version: ruleSetVersion(rules), name: 'demo', source: rules },
-        team: { version: teamVersion(team), source: team },
-        publishedBy: 'install',
-        note: '',
-      },
-      1,
-    );
+    await publishConfig(storage.db, tenant.id, exampleTexts('salesforce-demo'), 1);
     const wiring = wiringOver({ sleep: () => Promise.resolve() });
     const clock = { now: 0 };
     const tenants = new Tenants({

@@ -2,7 +2,6 @@
 // its next batch (each `runtime` call is one batch); another tenant keeps its own. A publication that does
 // not load is told as the tenant's configuration error.
 import { HUBSPOT_BUCKETS } from '../../connectors/hubspot/profile.js';
-import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it, describe } from '@jest/globals';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
@@ -14,9 +13,9 @@ import { editRep } from '../../src/settings/team-edit.js';
 import { loadTeam, ruleSetVersion, teamVersion } from '../../src/rules/index.js';
 import { TenantConfigRepository, type Storage } from '../../src/storage/index.js';
 import { addTenant, sqliteMemory, T0 } from '../storage/helpers.js';
+import { exampleTexts, publishConfig } from '../support/publish.js';
 
-const RULES = readFileSync('rules/hubspot-demo/rules.yaml', 'utf8');
-const TEAM = readFileSync('rules/hubspot-demo/team.yaml', 'utf8');
+const { rules: RULES, team: TEAM } = exampleTexts('hubspot-demo');
 
 describe('Tenants with stored configuration', () => {
   let storage: Storage;
@@ -35,16 +34,7 @@ describe('Tenants with stored configuration', () => {
         encodeTokenSet({ accessToken: 'x', refreshToken: 'y', expiresAt: T0 + 3_600_000 }),
         T0,
       );
-      await config.publish(
-        id,
-        {
-          rules: { version: ruleSetVersion(RULES), name: 'demo', source: RULES },
-          team: { version: teamVersion(TEAM), source: TEAM },
-          publishedBy: 'install',
-          note: '',
-        },
-        T0,
-      );
+      await publishConfig(storage.db, id, { rules: RULES, team: TEAM }, T0);
     }
     const hubspot = hubspotWiring({
       storage,

@@ -2,7 +2,6 @@
 // the demo rules and team, a movable clock, and leads decided by the real core and committed as the
 // worker commits them (with the lead and account they were decided on).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import express from 'express';
 import { signV3 } from '../../connectors/hubspot/signature.js';
 import { hubspotFetchVerifier } from '../../src/app/hubspot.js';
@@ -12,15 +11,15 @@ import { summarizeDecision } from '../../src/core/explain.js';
 import { applyStateChanges } from '../../src/core/state.js';
 import type { Lead } from '../../src/core/types.js';
 import { createLogger } from '../../src/log.js';
-import { loadRuleSet, loadTeam, ruleSetVersion, teamVersion } from '../../src/rules/index.js';
+import { loadRuleSet, loadTeam } from '../../src/rules/index.js';
 import { listenOn } from '../../src/server/index.js';
 import { reportRoutes } from '../../src/server/reports.js';
 import { SettingsAccess, SettingsService, settingsRouter, settingsLink } from '../../src/settings/index.js';
 import { TenantConfigRepository, type Storage, type Tenant } from '../../src/storage/index.js';
 import { sqliteMemory, type Engine } from '../storage/helpers.js';
+import { exampleTexts, publishConfig } from '../support/publish.js';
 
-export const RULES = readFileSync('rules/hubspot-demo/rules.yaml', 'utf8');
-export const TEAM = readFileSync('rules/hubspot-demo/team.yaml', 'utf8');
+export const { rules: RULES, team: TEAM } = exampleTexts('hubspot-demo');
 export const CLIENT_SECRET = 'settings-test-client-secret';
 export const PUBLIC_URL = 'https://router.example.com';
 /** The Salesforce connected app's consumer secret that signs canvas requests. */
@@ -53,16 +52,7 @@ export async function startSettings(engine: Engine = sqliteMemory): Promise<Sett
   const config = new TenantConfigRepository(storage.db);
   const install = async (portal: string, name: string): Promise<Tenant> => {
     const tenant = await storage.createTenant({ provider: 'hubspot', externalId: portal, name }, T0);
-    await config.publish(
-      tenant.id,
-      {
-        rules: { version: ruleSetVersion(RULES), name: 'demo', source: RULES },
-        team: { version: teamVersion(TEAM), source: TEAM },
-        publishedBy: 'install',
-        note: 'installed',
-      },
-      T0,
-    );
+    await publishConfig(storage.db, tenant.id, { rules: RULES, team: TEAM }, T0, { note: 'installed' });
     return (await storage.getTenant(tenant.id))!;
   };
   const a = await install('101', 'Acme');
