@@ -32,7 +32,7 @@ export class Settler {
    * letters are logged as not notified).
    */
   async settle(jobs: Job[], now: number, crm: string, holder: string, ruleSet?: RuleSet): Promise<void> {
-    if (!(await this.markPaused(jobs))) await this.markUninstalled(jobs);
+    await this.markRefused(jobs);
     await this.deps.storage.completeMany(
       jobs.filter((j) => j.failures.length === 0).map((j) => j.item.id),
       holder,
@@ -73,50 +73,41 @@ export class Settler {
   }
 
   /**
-   * Refused credentials may mean the CRM account's policy turns us away for now (outside its login hours):
-   * then the tenant pauses and the refused jobs wait instead of failing. True when it paused.
+   * Refused credentials may mean the CRM account's policy turns us away for now (outside its login hours:
+   * the tenant pauses), else that it uninstalled the app (the tenant is marked so): either way the
+   * refused jobs wait instead of failing.
    */
-  private async markPaused(jobs: Job[]): Promise<boolean> {
+  private async markRefused(jobs: Job[]): Promise<void> {
     const refused = jobs.filter((j) => j.failures.some((f) => isRefusedCredentials(f.error)));
     const refusal = refused[0]?.failures.map((f) => f.error).find(isRefusedCredentials);
     const tenantId = refused[0]?.item.tenantId;
-    if (refusal === undefined || tenantId === undefined || this.deps.registry.confirmPaused === undefined)
-      return false;
-    let paused = false;
-    try {
-      paused = await this.deps.registry.confirmPaused(tenantId, refusal);
-    } catch (error) {
-      this.deps.logger.warn('pause not recorded', { tenantId, error: toFailure(error).message });
+    if (refusal === undefined || tenantId === undefined) return;
+    const registry = this.deps.registry;
+    const questions = [
+      {
+        ask: registry.confirmPaused?.bind(registry),
+        answer: () => ({ error: new TenantPausedError(tenantId, refusal.message), what: 'pause the tenant' }),
+        unasked: 'pause not recorded',
+      },
+      {
+        ask: registry.confirmUninstalled?.bind(registry),
+        answer: () => ({ error: new TenantUninstalledError(tenantId), what: 'check the install' }),
+        unasked: 'install not checked',
+      },
+    ];
+    for (const { ask, answer, unasked } of questions) {
+      if (ask === undefined) continue;
+      let yes = false;
+      try {
+        yes = await ask(tenantId, refusal);
+      } catch (error) {
+        this.deps.logger.warn(unasked, { tenantId, error: toFailure(error).message });
+      }
+      if (yes) {
+        for (const job of refused) job.failures.push(answer());
+        return;
+      }
     }
-    if (paused)
-      for (const job of refused)
-        job.failures.push({
-          error: new TenantPausedError(tenantId, refusal.message),
-          what: 'pause the tenant',
-        });
-    return paused;
-  }
-
-  /** Refused credentials may mean the CRM account uninstalled the app: then its jobs wait instead of failing. */
-  private async markUninstalled(jobs: Job[]): Promise<void> {
-    const refused = jobs.filter((j) => j.failures.some((f) => isRefusedCredentials(f.error)));
-    const refusal = refused[0]?.failures.map((f) => f.error).find(isRefusedCredentials);
-    const tenantId = refused[0]?.item.tenantId;
-    if (
-      refusal === undefined ||
-      tenantId === undefined ||
-      this.deps.registry.confirmUninstalled === undefined
-    )
-      return;
-    let gone = false;
-    try {
-      gone = await this.deps.registry.confirmUninstalled(tenantId, refusal);
-    } catch (error) {
-      this.deps.logger.warn('install not checked', { tenantId, error: toFailure(error).message });
-    }
-    if (gone)
-      for (const job of refused)
-        job.failures.push({ error: new TenantUninstalledError(tenantId), what: 'check the install' });
   }
 
   private async settleFailed(
