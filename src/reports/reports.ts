@@ -273,7 +273,9 @@ export function distributionReport(facts: Iterable<DecisionFact>, options: Repor
   for (const pool of [...assigned.keys()].sort()) {
     const reps = assigned.get(pool) ?? new Map<string, number>();
     const members = new Set(ruleSet?.pools[pool]?.members ?? []);
-    const weightOf = (rep: string): number => (members.has(rep) ? (team?.reps[rep]?.weight ?? 1) : 0);
+    // A rep no longer in the pool, or inactive (in the team file or the CRM), is owed no share.
+    const weightOf = (rep: string): number =>
+      members.has(rep) && team?.reps[rep]?.active !== false ? (team?.reps[rep]?.weight ?? 1) : 0;
     const total = [...reps.values()].reduce((a, b) => a + b, 0);
     const weights = [...members].reduce((a, rep) => a + weightOf(rep), 0);
     for (const rep of [...reps.keys()].sort()) {

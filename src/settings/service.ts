@@ -9,6 +9,7 @@ import { pickFromPool } from '../core/distribution.js';
 import { explainDecision } from '../core/explain.js';
 import { toLead } from '../core/normalize.js';
 import { applyStateChanges } from '../core/state.js';
+import { distributionReport } from '../reports/reports.js';
 import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
 import { InputError, leadProblems, parseCsv } from '../cli/records-file.js';
 import type { ConnectorProfile, Directory } from '../../connectors/connector.js';
@@ -49,6 +50,8 @@ import {
 } from './schemas.js';
 import { editRep } from './team-edit.js';
 import type { z } from 'zod';
+
+const DAY_MS = 86_400_000;
 
 const EMPTY_TEAM: Team = { reps: {}, queues: {} };
 const RULES_FILE = 'rules.yaml';
@@ -519,27 +522,33 @@ export class SettingsService {
       if (check.detail === undefined) return reason;
       return check.detail.startsWith(reason) ? check.detail : `${reason}: ${check.detail}`;
     };
+    // Each member's leads from the pool in the last 24 hours against the weighted target (the pool's
+    // leads shared by weight, an inactive rep's share none), as the distribution report counts them from
+    // the decisions: a rep's own day counter counts every route's leads, not the pool's.
+    const facts = await this.storage.reports.decisionFacts(tenantId, { since: now - DAY_MS, until: now + 1 });
+    const distribution = distributionReport(facts, {
+      team: effective,
+      ...(ruleSet === null ? {} : { ruleSet }),
+    });
+    const share = new Map(distribution.rows.map((r) => [`${String(r['pool'])} ${String(r['rep'])}`, r]));
     const pools = Object.values(ruleSet?.pools ?? {}).map((pool) => {
       const owed = state.pools[pool.name]?.weighted?.owed ?? {};
-      const members = pool.members.map((email) => ({
-        email,
-        weight: effective.reps[email]?.weight ?? 0,
-        assigned: state.reps[email]?.day ?? 0,
-        owed: Math.round((owed[email] ?? 0) * 100) / 100,
-        skippedNow: skipped(email, pool.respectHours),
-      }));
-      // The weighted target: the pool's leads in the window shared by weight (what a fair rotation gives).
-      const total = members.reduce((n, m) => n + m.assigned, 0);
-      const weights = members.reduce((n, m) => n + m.weight, 0);
-      const withTargets = members.map((m) => ({
-        ...m,
-        target: weights === 0 ? 0 : Math.round(((total * m.weight) / weights) * 10) / 10,
-      }));
+      const members = pool.members.map((email) => {
+        const row = share.get(`${pool.name} ${email}`);
+        return {
+          email,
+          weight: effective.reps[email]?.weight ?? 0,
+          assigned: Number(row?.['assigned'] ?? 0),
+          target: Math.round(Number(row?.['expected'] ?? 0) * 10) / 10,
+          owed: Math.round((owed[email] ?? 0) * 100) / 100,
+          skippedNow: skipped(email, pool.respectHours),
+        };
+      });
       return {
         name: pool.name,
         strategy: pool.strategy,
         next: nextOf(pool.name, ruleSet, effective, state, now),
-        members: withTargets,
+        members,
       };
     });
     return {

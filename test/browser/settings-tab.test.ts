@@ -271,12 +271,12 @@ for (const store of STORES) {
       expect(await trace.getByText(/<mei@acme\.io> skipped: out of office/).isVisible()).toBe(true);
 
       // Fairness made visible: each pool's chart is an image named for its pool, its text alternative
-      // giving each member's leads today against the target, as the table beside it does.
+      // giving each member's leads in the last 24 hours against the target, as the table beside it does.
       const pool = decision!.trace.assignments.at(-1)!.pool;
       const owner = decision!.owner!;
       await page.getByRole('link', { name: 'Team' }).click();
       const chart = page.getByRole('img', {
-        name: new RegExp(`^Leads today against the weighted target in pool ${pool} `),
+        name: new RegExp(`^Leads in the last 24 hours against the weighted target in pool ${pool} `),
       });
       await chart.waitFor();
       expect(await chart.isVisible()).toBe(true);

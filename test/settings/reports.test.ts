@@ -1,7 +1,7 @@
 // Reports as JSON through the settings API: behind its per-tenant access check, computed from leads
 // decided by the real core with the tenant's published rules and team (demo: emea-ae weighted 2:1).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { reportResponseSchema } from '../../src/settings/schemas.js';
+import { reportResponseSchema, teamResponseSchema } from '../../src/settings/schemas.js';
 import { dachLead, startSettings, T0, type SettingsHarness } from './support.js';
 
 let h: SettingsHarness;
@@ -83,6 +83,34 @@ describe('GET /api/tenants/:id/reports/:kind', () => {
       json.rows.map((r) => json.columns.map((c) => (r[c] === null ? '' : String(r[c]))).join(',')),
     );
     expect(json.rows.length).toBeGreaterThan(0);
+  });
+
+  it("the Team page's fairness counts each pool's own leads of the last 24 hours, as the report does", async () => {
+    // Bo gets a lead of his own, as an existing customer's account owner: not one of the pool's.
+    await h.route(
+      h.a,
+      [dachLead('own', { email: 'own@customer.example', emailDomain: 'customer.example' })],
+      T0,
+      [
+        {
+          id: 'acc-1',
+          name: 'Customer',
+          domains: ['customer.example'],
+          owner: 'bo@acme.io',
+          type: 'customer',
+        },
+      ],
+    );
+    const { cookie } = await h.login(h.a);
+    h.clock.now = T0 + 60_000;
+    const team = teamResponseSchema.parse(await (await get(`/api/tenants/${h.a.id}/team`, cookie)).json());
+    h.clock.now = T0;
+    const emea = team.pools.find((p) => p.name === 'emea-ae')!;
+    // The pool's six leads of beforeAll, shared 2:1 by weight: Bo's own lead is not the pool's.
+    expect(emea.members.map((m) => [m.email, m.assigned, m.target])).toEqual([
+      ['ada@acme.io', 4, 4],
+      ['bo@acme.io', 2, 2],
+    ]);
   });
 
   it('refuses a request without a session, and another tenant’s session, in either format', async () => {

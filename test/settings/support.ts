@@ -9,7 +9,8 @@ import { salesforceCanvasVerifier } from '../../src/app/salesforce.js';
 import { decide } from '../../src/core/decide.js';
 import { summarizeDecision } from '../../src/core/explain.js';
 import { applyStateChanges } from '../../src/core/state.js';
-import type { Lead } from '../../src/core/types.js';
+import { AccountIndex } from '../../src/core/accounts.js';
+import type { Account, Lead } from '../../src/core/types.js';
 import { createLogger } from '../../src/log.js';
 import { loadRuleSet, loadTeam } from '../../src/rules/index.js';
 import { listenOn } from '../../src/server/index.js';
@@ -41,7 +42,8 @@ export interface SettingsHarness {
   /** Installs a HubSpot portal as a tenant with the demo rules and team published. */
   install(portal: string, name: string): Promise<Tenant>;
   /** Decides leads with the tenant's published rules and commits them as the worker does. */
-  route(tenant: Tenant, leads: Lead[], at?: number): Promise<void>;
+  /** Decides and commits the leads with the tenant's published rules (matching them against `accounts`). */
+  route(tenant: Tenant, leads: Lead[], at?: number, accounts?: Account[]): Promise<void>;
   /** HubSpot v3 signature headers for a request to `path` (public URL) with `body`. */
   hubspotHeaders(method: string, path: string, body?: string): Record<string, string>;
   close(): Promise<void>;
@@ -99,7 +101,7 @@ export async function startSettings(engine: Engine = sqliteMemory): Promise<Sett
       const csrf = /name="csrf-token" content="([^"]+)"/.exec(await page.text())?.[1] ?? '';
       return { cookie, csrf };
     },
-    async route(tenant, leads, at = clock.now) {
+    async route(tenant, leads, at = clock.now, accounts = []) {
       const active = await storage.activeRuleset(tenant.id);
       const team = (await config.activeTeam(tenant.id))!;
       const loadedTeam = loadTeam(team.source, 'team.yaml');
@@ -109,7 +111,8 @@ export async function startSettings(engine: Engine = sqliteMemory): Promise<Sett
       const versioned = await storage.loadRoutingState(tenant.id);
       let state = versioned.state;
       const inputs = leads.map((lead, i) => {
-        const decision = decide(lead, rules.ruleSet, { team: loadedTeam.team, state }, at + i);
+        const context = { team: loadedTeam.team, state, accounts: AccountIndex.build(accounts) };
+        const decision = decide(lead, rules.ruleSet, context, at + i);
         state = applyStateChanges(state, decision.stateChanges);
         return {
           decisionKey: `${lead.id}:route`,

@@ -1,7 +1,7 @@
 // Team: the roster (weight, caps, hours, time zone, out of office; who is skipped now and why), one rep
-// edited and published at a time, and each pool's rotation: who is next, and each rep's leads today
-// against its weighted target, as a chart. The roster includes the CRM's users: new ones, and deactivated
-// ones marked.
+// edited and published at a time, and each pool's rotation: who is next, and each rep's leads from the
+// pool in the last 24 hours against its weighted target, as a chart. The roster includes the CRM's
+// users: new ones, and deactivated ones marked.
 import { teamPublishResponseSchema, teamResponseSchema } from '../schemas.js';
 import { call, el, fail, status, table } from './api.js';
 import { svg } from './chart.js';
@@ -40,7 +40,11 @@ export function fairnessChart(pool: Pool): SVGSVGElement {
       height: pool.members.length * rowH + 24,
       viewBox: `0 0 ${labelW + barW + 60} ${pool.members.length * rowH + 24}`,
     },
-    svg('title', { id: `${id}-t` }, `Leads today against the weighted target in pool ${pool.name}`),
+    svg(
+      'title',
+      { id: `${id}-t` },
+      `Leads in the last 24 hours against the weighted target in pool ${pool.name}`,
+    ),
     svg('desc', { id: `${id}-d` }, summary),
     ...pool.members.flatMap((m, i) => {
       const y = i * rowH + 4;
@@ -68,7 +72,7 @@ export function fairnessChart(pool: Pool): SVGSVGElement {
     svg(
       'text',
       { x: labelW, y: pool.members.length * rowH + 18, 'font-size': 11 },
-      'bar: leads today · mark: weighted target',
+      'bar: leads from the pool in the last 24 hours · mark: weighted target',
     ),
   );
 }
@@ -108,7 +112,7 @@ function render(team: TeamView): void {
         el('h3', {}, `${p.name} (${p.strategy.replace(/_/g, ' ')}) — next: ${p.next ?? 'nobody available'}`),
         fairnessChart(p),
         table(
-          ['Rep', 'Weight', 'Leads today', 'Weighted target', 'Owed (weighted)', 'Skipped now'],
+          ['Rep', 'Weight', 'Leads (24 h)', 'Weighted target', 'Owed (weighted)', 'Skipped now'],
           p.members.map((m) => [
             m.email,
             String(m.weight),

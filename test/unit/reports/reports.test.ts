@@ -227,6 +227,25 @@ describe('distribution against the weighted target', () => {
       },
     ]);
   });
+
+  it('owes an inactive member nothing: the pool is shared among those who can take its leads', () => {
+    const ruleSet = { pools: { emea: { name: 'emea', members: ['ada@acme.io', 'bo@acme.io'] } as never } };
+    const inactive: Team = {
+      ...team,
+      reps: { ...team.reps, 'bo@acme.io': { ...team.reps['bo@acme.io']!, active: false } },
+    };
+    const facts = Array.from({ length: 3 }, () => fact({ owner: 'ada@acme.io' }));
+    expect(
+      buildReport('distribution', facts, { team: inactive, ruleSet }).rows.map((r) => [
+        r['rep'],
+        r['target_share'],
+        r['expected'],
+      ]),
+    ).toEqual([
+      ['ada@acme.io', 1, 3],
+      ['bo@acme.io', 0, 0],
+    ]);
+  });
 });
 
 describe('fallback usage', () => {
