@@ -789,14 +789,22 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       // pulled stream starts again on the new ones.
       await unstream(tenant);
       // A reinstall (to grant a scope, say) keeps the rules the tenant routes by — except the sandbox's
-      // demo portal, which routes with whatever RULES names (a restart with other rules uses them).
+      // demo portal, which routes with whatever RULES names: a restart with other rules (or another
+      // team) uses them, and a restart with the same files keeps what the settings tab published since.
       const isDemoPortal =
         demoTenant !== undefined &&
         tenant.provider === demoTenant.provider &&
         tenant.externalId === demoTenant.externalId;
+      const tenantConfig = new TenantConfigRepository(storage.db);
+      const installedWith = isDemoPortal
+        ? (await tenantConfig.publications(tenant.id)).find((p) => p.publishedBy === 'install')
+        : undefined;
+      const sameFiles =
+        installedWith?.rulesetVersion === ruleSet.version &&
+        installedWith.teamVersion === (teamText === undefined ? null : teamVersion(teamText));
       const keep =
         tenant.activeRulesetVersion !== null &&
-        (!isDemoPortal || tenant.activeRulesetVersion === ruleSet.version);
+        (!isDemoPortal || tenant.activeRulesetVersion === ruleSet.version || sameFiles);
       if (keep) {
         logger.info('tenant reinstalled', {
           tenantId: tenant.id,
@@ -807,7 +815,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         return;
       }
       // A new install routes with the configured rules and team until the settings tab publishes others.
-      const published = await new TenantConfigRepository(storage.db).publish(
+      const published = await tenantConfig.publish(
         tenant.id,
         {
           rules: { version: ruleSet.version, name: ruleSet.name, source: rulesSource },
