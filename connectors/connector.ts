@@ -73,6 +73,13 @@ export interface ConnectorProfile {
    */
   readonly customFieldSuffix?: string | undefined;
   /**
+   * How every standard field name of the CRM is spelt, when a name alone can tell (Salesforce: letters
+   * and digits, no underscore): any other name that is not a custom one (`customFieldSuffix`) is no
+   * field of the CRM's (HubSpot's `hs_lead_status` on Salesforce). `spelt` says how, for the warning.
+   * Absent: any name may be a field.
+   */
+  readonly standardFieldName?: { readonly pattern: RegExp; readonly spelt: string } | undefined;
+  /**
    * What a team file's queue can land on: a team (`{ team: … }`) only in a CRM with teams a record is
    * given to; a CRM without takes an owner (`{ owner: … }`), which `owner` describes in its words for the
    * error that asks for one.

@@ -33,6 +33,11 @@ export const SALESFORCE_PROFILE: ConnectorProfile = {
   lookupLagMs: 0,
   leadFieldProperties: LEAD_FIELD_PROPERTIES,
   customFieldSuffix: '__c',
+  // API names of standard fields (NumberOfEmployees, LeadSource); a relationship's with a dot.
+  standardFieldName: {
+    pattern: /^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*$/,
+    spelt: 'letters and digits, such as NumberOfEmployees',
+  },
   // Salesforce has no teams: a queue's lead gets an owner (OwnerId), a user or a Lead queue.
   queueTargets: { teams: false, owner: "a user's email or a Lead queue's id (00G…)" },
   // Notes are Task descriptions, plain text as sent.

@@ -8,7 +8,7 @@ import { closest, type PathSegment } from './diagnostics.js';
 /** What rules are checked against when the CRM they route for is known: its connector profile's facts. */
 export type CrmFacts = Pick<
   ConnectorProfile,
-  'crmName' | 'leadFieldProperties' | 'customFieldSuffix' | 'queueTargets'
+  'crmName' | 'leadFieldProperties' | 'customFieldSuffix' | 'standardFieldName' | 'queueTargets'
 >;
 
 export interface Known {

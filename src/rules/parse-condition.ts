@@ -240,7 +240,15 @@ function checkFieldName(
   if (isCrmOwnField(key, crm)) return;
   const readable = crm === undefined ? LEAD_FIELDS : LEAD_FIELDS.filter((f) => reads(crm, f));
   const near = closest(key, [...otherKeys, ...readable.map(snake)]);
-  if (near !== undefined)
+  const standard = crm?.standardFieldName;
+  if (crm !== undefined && standard !== undefined && !standard.pattern.test(key))
+    scope.warn(
+      [],
+      `"${key}" is no ${crm.crmName} field, so it never has a value there: ${crm.crmName}'s fields are named with ${standard.spelt}` +
+        (crm.customFieldSuffix === undefined ? '' : `, custom ones end in "${crm.customFieldSuffix}"`),
+      near,
+    );
+  else if (near !== undefined)
     scope.warn([], `"${key}" is not a known lead field; it is read as a CRM field`, near);
 }
 

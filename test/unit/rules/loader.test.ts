@@ -354,9 +354,11 @@ ${OK_TAIL}`;
       expect(warningsOf(src)).toEqual([]);
     });
 
-    it('suggests only fields the CRM reads', () => {
+    it('suggests only fields the CRM reads, and says when a name cannot be one of its fields', () => {
       const src = when('{ demo_requestd: true, titel: CTO }');
       expect(warningsOf(src, SALESFORCE_PROFILE)).toEqual([
+        // No Salesforce field is spelt with an underscore unless custom: this one is none of its fields.
+        'rules/x.yaml:2:24 routes[0].when.demo_requestd: "demo_requestd" is no Salesforce field, so it never has a value there: Salesforce\'s fields are named with letters and digits, such as NumberOfEmployees, custom ones end in "__c"',
         'rules/x.yaml:2:45 routes[0].when.titel: "titel" is not a known lead field; it is read as a CRM field (did you mean "title"?)',
       ]);
       expect(warningsOf(src)).toEqual([
@@ -379,10 +381,12 @@ ${OK_TAIL}`;
     });
 
     it("a hold's fields are checked as fields: one the CRM never fills holds every lead to its timeout", () => {
-      const src = `routes:\n  - { name: r, assign: { hold: { fields: [compnay, demo_requested, Company], timeout: 1h, then: none } } }\n${OK_TAIL}`;
+      const src = `routes:\n  - { name: r, assign: { hold: { fields: [compnay, demo_requested, Company, hs_lead_status], timeout: 1h, then: none } } }\n${OK_TAIL}`;
       expect(warningsOf(src, SALESFORCE_PROFILE)).toEqual([
         'rules/x.yaml:2:43 routes[0].assign.hold.fields[0]: "compnay" is not a known lead field; it is read as a CRM field (did you mean "company"?)',
         'rules/x.yaml:2:52 routes[0].assign.hold.fields[1]: "demo_requested" has no Salesforce field behind it, so it never has a value there: name the Salesforce field itself (custom fields end in "__c")',
+        // HubSpot's property, which no Salesforce field can be spelt as.
+        'rules/x.yaml:2:77 routes[0].assign.hold.fields[3]: "hs_lead_status" is no Salesforce field, so it never has a value there: Salesforce\'s fields are named with letters and digits, such as NumberOfEmployees, custom ones end in "__c"',
       ]);
       expect(warningsOf(src, HUBSPOT_PROFILE)).toEqual([
         'rules/x.yaml:2:43 routes[0].assign.hold.fields[0]: "compnay" is not a known lead field; it is read as a CRM field (did you mean "company"?)',
