@@ -252,6 +252,11 @@ function forEachCrm<R extends LoadResult | TeamLoadResult>(
   return last;
 }
 
+function isHttpsOrLocal(url: string): boolean {
+  const u = URL.canParse(url) ? new URL(url) : undefined;
+  return u?.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(u?.hostname ?? '');
+}
+
 /** Listens, or fails with one line naming the variable that picks another port. */
 async function listenAs<T>(
   variable: 'PORT' | 'SANDBOX_PORT',
@@ -341,9 +346,15 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   // The public URL must be known before listening: webhooks are signed over it and OAuth redirects to it.
   const listenPort = config.port === 0 ? await freePort(config.host) : config.port;
   const publicUrl = config.publicUrl ?? `http://${config.host}:${listenPort}`;
-  if (config.publicUrl === undefined && (config.hubspot !== undefined || config.salesforce !== undefined))
+  const realCrm = config.hubspot !== undefined || config.salesforce !== undefined;
+  if (realCrm && config.publicUrl === undefined)
     logger.warn(
       `PUBLIC_URL is not set: install links and OAuth callbacks use ${publicUrl}, which the CRM cannot send admins back to; set it to the https address this app is reached at`,
+    );
+  // HubSpot sends webhooks, and both CRMs send an admin back from their consent page, to https only.
+  else if (realCrm && !isHttpsOrLocal(publicUrl))
+    logger.warn(
+      `PUBLIC_URL ${publicUrl} is not https: HubSpot and Salesforce send events and admins back only to https addresses (http only to this machine); set it to the https address this app is reached at`,
     );
 
   // Sandbox mode: a local HubSpot with a demo portal and an app registered for us.
