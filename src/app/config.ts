@@ -26,6 +26,11 @@ function unsetWhenEmpty<T extends z.ZodTypeAny>(schema: T) {
 /** The sandbox CRM and the tests run Salesforce's login on this machine, over http. */
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
+/** What a CRM sends admins and events to: https, or http on this machine (the sandbox, tests). */
+export function isHttpsOrLocal(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
+}
+
 /**
  * The hosts Salesforce logs an admin in on (https://help.salesforce.com/s/articleView?id=xcloud.domain_name_login_code.htm,
  * salesforce.md §6): the generic login hosts, and an org's My Domain — `<name>.my.salesforce.com`,
@@ -69,7 +74,7 @@ function loginUrlProblem(value: string): string | undefined {
   const local = url !== undefined && LOCAL_HOSTS.has(url.hostname);
   const origin =
     url !== undefined &&
-    (url.protocol === 'https:' || (url.protocol === 'http:' && local)) &&
+    isHttpsOrLocal(url) &&
     /^\/*$/.test(url.pathname) &&
     url.search === '' &&
     url.hash === '' &&

@@ -101,4 +101,9 @@ export class CrmRegistry {
   has(provider: CrmProvider): boolean {
     return this.wirings.has(provider);
   }
+
+  /** The provider's wiring, or undefined when none is registered. */
+  find(provider: CrmProvider): CrmWiring | undefined {
+    return this.wirings.get(provider);
+  }
 }

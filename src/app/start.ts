@@ -59,7 +59,7 @@ import {
   type Storage,
 } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
-import { ConfigError, ensureDataDir, teamFileBeside, type AppConfig } from './config.js';
+import { ConfigError, ensureDataDir, isHttpsOrLocal, teamFileBeside, type AppConfig } from './config.js';
 import { CRM_PROFILES } from './crm-profiles.js';
 import { lockDataDir, type DataDirLock } from './data-dir.js';
 import { openAppStorage } from './open-storage.js';
@@ -252,11 +252,6 @@ function forEachCrm<R extends LoadResult | TeamLoadResult>(
   return last;
 }
 
-function isHttpsOrLocal(url: string): boolean {
-  const u = URL.canParse(url) ? new URL(url) : undefined;
-  return u?.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(u?.hostname ?? '');
-}
-
 /** Listens, or fails with one line naming the variable that picks another port. */
 async function listenAs<T>(
   variable: 'PORT' | 'SANDBOX_PORT',
@@ -352,7 +347,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       `PUBLIC_URL is not set: install links and OAuth callbacks use ${publicUrl}, which the CRM cannot send admins back to; set it to the https address this app is reached at`,
     );
   // HubSpot sends webhooks, and both CRMs send an admin back from their consent page, to https only.
-  else if (realCrm && !isHttpsOrLocal(publicUrl))
+  else if (realCrm && !(URL.canParse(publicUrl) && isHttpsOrLocal(new URL(publicUrl))))
     logger.warn(
       `PUBLIC_URL ${publicUrl} is not https: HubSpot and Salesforce send events and admins back only to https addresses (http only to this machine); set it to the https address this app is reached at`,
     );
@@ -587,7 +582,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       }
       for (const tenant of all) {
         if (streaming.has(tenant.id) || tenant.uninstalledAt !== null || !tenant.hasToken) continue;
-        const wiring = crms.has(tenant.provider) ? crms.get(tenant.provider) : undefined;
+        const wiring = crms.find(tenant.provider);
         if (wiring?.pulledIntake === undefined) continue;
         try {
           // A stream refused by the org's policy pauses the tenant as its work would, and waits as long.
@@ -607,7 +602,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   /** Stops a tenant's stream and drops what its wiring kept (new tokens, or an uninstall). */
   const unstream = (tenant: Tenant): Promise<void> =>
     serially(async () => {
-      if (crms.has(tenant.provider)) crms.get(tenant.provider).forget?.(tenant);
+      crms.find(tenant.provider)?.forget?.(tenant);
       if (!streaming.delete(tenant.id)) return;
       await streams?.remove(tenant.id);
     });
@@ -720,7 +715,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       // The worker is created before the server, so it is there to wake (absent in a web process).
       onEnqueued: () => worker?.wake(),
       directory: async (tenantId) => (await tenants.runtime(tenantId)).connector.directory(),
-      crmProfile: (provider) => (crms.has(provider) ? crms.get(provider).profile : undefined),
+      crmProfile: (provider) => crms.find(provider)?.profile,
       crmStatus: async (tenantId) => {
         try {
           const checked = await (await tenants.runtime(tenantId)).connector.checkConnection();
@@ -1004,7 +999,7 @@ export async function freePort(host: string): Promise<number> {
 
 /** A tenant's batches in flight: what its CRM's budget keeps busy (2 for a provider none registered). */
 function batchesInFlight(crms: CrmRegistry, provider: string): number {
-  return crms.has(provider) ? crms.get(provider).profile.batchesInFlight : 2;
+  return crms.find(provider)?.profile.batchesInFlight ?? 2;
 }
 
 /**

@@ -138,10 +138,7 @@ export class Tenants implements TenantRegistry {
     if (
       refusal !== undefined &&
       refusal.details.status !== 401 &&
-      !(
-        this.opts.crms.has(tenant.provider) &&
-        this.opts.crms.get(tenant.provider).refusedRefresh?.(refusal) === true
-      )
+      this.opts.crms.find(tenant.provider)?.refusedRefresh?.(refusal) !== true
     )
       return false;
     let revoked = false;
@@ -156,8 +153,8 @@ export class Tenants implements TenantRegistry {
 
   async confirmPaused(tenantId: string, refusal: CrmError): Promise<boolean> {
     const tenant = await this.opts.storage.getTenant(tenantId);
-    if (tenant === null || !this.opts.crms.has(tenant.provider)) return false;
-    const reason = this.opts.crms.get(tenant.provider).policyRefusal?.(refusal);
+    if (tenant === null) return false;
+    const reason = this.opts.crms.find(tenant.provider)?.policyRefusal?.(refusal);
     return reason !== undefined && (await this.pause(tenant, reason)) !== null;
   }
 
@@ -187,7 +184,7 @@ export class Tenants implements TenantRegistry {
       // One process tries a tenant's credentials; the others find its check moved on.
       const next = nextPauseCheck(pause.since, now);
       if (!(await this.opts.storage.takePauseCheck(tenant.id, pause.checkAt, next, now))) continue;
-      const wiring = this.opts.crms.has(tenant.provider) ? this.opts.crms.get(tenant.provider) : undefined;
+      const wiring = this.opts.crms.find(tenant.provider);
       let refused = false;
       let refusal: string | undefined;
       try {
