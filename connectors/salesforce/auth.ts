@@ -176,18 +176,25 @@ export interface SalesforceSessionOptions {
   now?: () => number;
   /** Told when storing a refreshed token set failed (the next process may then hold a stale one). */
   onStoreError?: (error: unknown) => void;
+  /**
+   * How long a refused refresh waits before looking at the store once more (ms, default 1000): another
+   * process that refreshed with the same token a moment earlier may still be storing its rotated set.
+   */
+  storeSettleMs?: number;
 }
 
 /**
  * A jsforce Connection on the org's stored tokens, with the API version set and our call-options client
- * id on every request. jsforce refreshes on a 401 and emits `refresh` with the token answer but keeps
- * the old refresh token; with rotation on, that one is already dead, so the listener takes the new one
- * into the connection and the store. `settled()` resolves when the last such save is done.
+ * id on every request. Every refresh (jsforce's own on a 401, and `refresh()`) goes through `renew`, one
+ * at a time per session: jsforce would keep the old refresh token, which rotation has already retired.
+ * The store is shared by every process serving the org, so a session first takes a newer set another
+ * process stored, and a refused refresh is tried on the stored set before it counts as refused.
  */
 export class SalesforceSession {
   readonly conn: Connection;
   private tokens: SalesforceTokenSet;
   private saving: Promise<void> = Promise.resolve();
+  private renewing: Promise<TokenResponse | undefined> | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: SalesforceSessionOptions) {
@@ -200,30 +207,22 @@ export class SalesforceSession {
       accessToken: opts.tokens.accessToken,
       refreshToken: opts.tokens.refreshToken,
       callOptions: { client: CALL_CLIENT_ID },
+      // jsforce sets the access token and emits `refresh` with what this calls back.
+      refreshFn: (_conn, callback) => {
+        this.renew().then(
+          (res) => {
+            callback(null, this.tokens.accessToken, res);
+          },
+          (err: unknown) => {
+            callback(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+      },
     });
-    this.conn.on('refresh', (accessToken: string, res: TokenResponse | undefined) =>
-      this.refreshed(accessToken, res),
-    );
   }
 
   get orgId(): string {
     return this.tokens.orgId;
-  }
-
-  private refreshed(accessToken: string, res: TokenResponse | undefined): void {
-    const rotated = res?.refresh_token;
-    if (rotated !== undefined && rotated !== '') this.conn.refreshToken = rotated;
-    const next: SalesforceTokenSet = {
-      ...this.tokens,
-      accessToken,
-      refreshToken: rotated !== undefined && rotated !== '' ? rotated : this.tokens.refreshToken,
-      instanceUrl: res?.instance_url ?? this.tokens.instanceUrl,
-      issuedAt: this.now(),
-    };
-    this.tokens = next;
-    this.saving = this.saving
-      .then(() => this.opts.store.save(next.orgId, next))
-      .catch((error: unknown) => this.opts.onStoreError?.(error));
   }
 
   /** Resolves when every refreshed token set has been handed to the store. */
@@ -236,15 +235,77 @@ export class SalesforceSession {
    * as "This session is not valid for use with the REST API"), through the same path as jsforce's own.
    */
   async refresh(): Promise<void> {
-    const refreshToken = this.conn.refreshToken || this.tokens.refreshToken;
+    let res: TokenResponse | undefined;
     try {
-      const res = await this.conn.oauth2.refreshToken(refreshToken);
-      this.conn.accessToken = res.access_token;
-      if (res.instance_url !== undefined && res.instance_url !== '') this.conn.instanceUrl = res.instance_url;
-      this.conn.emit('refresh', res.access_token, res);
+      res = await this.renew();
     } catch (err) {
       throw crmErrorFromJsforce(err, { call: 'token refresh', write: false }) ?? err;
     }
-    await this.settled();
+    this.conn.accessToken = this.tokens.accessToken;
+    this.conn.emit('refresh', this.tokens.accessToken, res);
+  }
+
+  /** One renewal at a time: a second caller shares the first's outcome. */
+  private renew(): Promise<TokenResponse | undefined> {
+    this.renewing ??= this.renewOnce().finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
+  }
+
+  /** The token answer of a refresh, or undefined when a set another process stored was taken instead. */
+  private async renewOnce(): Promise<TokenResponse | undefined> {
+    if (await this.takeNewerStored()) return undefined;
+    const used = this.tokens.refreshToken;
+    let res: TokenResponse;
+    try {
+      res = await this.conn.oauth2.refreshToken(used);
+    } catch (err) {
+      // With rotation on, another process may have refreshed with the same token a moment earlier.
+      if (await this.takeNewerStored()) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, this.opts.storeSettleMs ?? 1000));
+      if (await this.takeNewerStored()) return undefined;
+      throw err;
+    }
+    const rotated = res.refresh_token;
+    this.use({
+      ...this.tokens,
+      accessToken: res.access_token,
+      refreshToken: rotated !== undefined && rotated !== '' ? rotated : used,
+      instanceUrl: res.instance_url || this.tokens.instanceUrl,
+      issuedAt: this.now(),
+    });
+    const next = this.tokens;
+    this.saving = this.saving
+      .then(() => this.opts.store.save(next.orgId, next))
+      .catch((error: unknown) => this.opts.onStoreError?.(error));
+    // The new access token is used only once the refresh token that goes with it is stored.
+    await this.saving;
+    return res;
+  }
+
+  /** Takes the stored set when another process stored a newer one than this session holds. */
+  private async takeNewerStored(): Promise<boolean> {
+    let stored: SalesforceTokenSet | null;
+    try {
+      stored = await this.opts.store.load(this.tokens.orgId);
+    } catch {
+      return false;
+    }
+    const held = this.tokens;
+    if (
+      stored === null ||
+      stored.issuedAt < held.issuedAt ||
+      (stored.accessToken === held.accessToken && stored.refreshToken === held.refreshToken)
+    )
+      return false;
+    this.use(stored);
+    return true;
+  }
+
+  private use(tokens: SalesforceTokenSet): void {
+    this.tokens = tokens;
+    this.conn.refreshToken = tokens.refreshToken;
+    if (tokens.instanceUrl !== this.conn.instanceUrl) this.conn.instanceUrl = tokens.instanceUrl;
   }
 }

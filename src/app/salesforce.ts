@@ -179,8 +179,8 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
       onStoreError: (error) => opts.onStoreError?.(tenant, error),
     });
   };
-  // One session per org, shared by its connector and its stream: two sessions would each refresh, and
-  // with rotation on the second would hold a refresh token the first had already retired.
+  // One session per org, shared by its connector and its stream: one refresh at a time for both (a
+  // second session, like another process, would refresh on its own and then recover from the store).
   const sessions = new Map<string, Promise<SalesforceSession>>();
   const session = (tenant: Tenant): Promise<SalesforceSession> => {
     const orgId = tenant.externalId;
@@ -203,7 +203,7 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
   // Per org: its open connections (the worker's connector, until the tenant goes idle) and whether its
   // stream reads on its session here. With no connection left the pace goes (the next answer sets it
   // again); with no stream either the session goes too, so an idle org costs this process nothing. A
-  // streamed org keeps its session: a second one would refresh with a token the first has retired.
+  // streamed org keeps its session, and its refreshes serve the connector too.
   const users = new Map<string, { connections: number; stream: boolean }>();
   const userOf = (orgId: string) => {
     let user = users.get(orgId);

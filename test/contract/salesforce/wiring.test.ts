@@ -90,6 +90,29 @@ it('stores each rotated refresh token, so the next process refreshes with it', a
   expect(failed).toEqual([]);
 });
 
+it('two processes on one org with rotation on: each goes on after the other refreshed, and after both refreshed at once', async () => {
+  const a = wiring().connect(tenant, hooks).connector;
+  const b = wiring().connect(tenant, hooks).connector;
+  expect([await a.checkConnection(), await b.checkConnection()]).toEqual([{ ok: true }, { ok: true }]);
+  // A refreshes (rotating the refresh token both held); B then meets the expired session: it takes the
+  // set A stored instead of refreshing with the retired token.
+  await expire();
+  expect(await a.checkConnection()).toEqual({ ok: true });
+  expect(await b.checkConnection()).toEqual({ ok: true });
+  // Now B refreshes first, and A follows.
+  await expire();
+  expect(await b.checkConnection()).toEqual({ ok: true });
+  expect(await a.checkConnection()).toEqual({ ok: true });
+  // Both at once, several calls each: one refresh wins, the loser takes the winner's stored set.
+  await expire();
+  const answers = await Promise.all([a, b, a, b, a].map((c) => c.checkConnection()));
+  expect(answers).toEqual(answers.map(() => ({ ok: true })));
+  // Whoever comes next (a new process on the stored set) still holds a live grant.
+  await expire();
+  expect(await wiring().connect(tenant, hooks).connector.checkConnection()).toEqual({ ok: true });
+  expect(failed).toEqual([]);
+});
+
 it("pauses the org when its stream's refresh is refused by the org's policy, and has the stream wait for the org's next check", async () => {
   const orgId = tenant.externalId;
   await fetch(`${url}/_sandbox/orgs/${orgId}/tokens/refuse`, {
