@@ -233,6 +233,18 @@ interface DecisionExtras {
  */
 const DEFAULT_TASK_BODY = 'Why this lead is yours: {{reason}}';
 
+/** Who the lead is, in a task's words: its email, else its id. */
+const leadLabel = (lead: Lead): string => lead.email ?? `lead ${lead.id}`;
+
+/**
+ * A task's subject from its template; one whose fields are all empty on this lead (`{{company}}` with no
+ * company) says whom to follow up, as a task listed by a blank subject tells the rep nothing.
+ */
+function taskSubject(template: string, lead: Lead, extras: Record<string, string>): string {
+  const subject = renderTemplate(template, lead, extras);
+  return subject.trim() === '' ? `Follow up ${leadLabel(lead)}` : subject;
+}
+
 function plannedActions(
   lead: Lead,
   dest: ResolvedDestination,
@@ -254,7 +266,7 @@ function plannedActions(
       const extras = { ...why, owner };
       out.push({
         kind: 'create_task',
-        subject: renderTemplate(actions.task.subject, lead, extras),
+        subject: taskSubject(actions.task.subject, lead, extras),
         body: renderTemplate(actions.task.body ?? DEFAULT_TASK_BODY, lead, extras),
         dueAt: now + actions.task.dueInMs,
         priority: actions.task.priority,
@@ -297,12 +309,13 @@ function queueActions(
   const task = actions.task;
   if (task === undefined && target?.kind !== 'team') return;
   const extras = { ...why, owner: queue };
-  const who = lead.email ?? `lead ${lead.id}`;
   const queueTask: Action = {
     kind: 'queue_task',
     queue,
     subject:
-      task === undefined ? `Pick up ${who} from queue ${queue}` : renderTemplate(task.subject, lead, extras),
+      task === undefined
+        ? `Pick up ${leadLabel(lead)} from queue ${queue}`
+        : taskSubject(task.subject, lead, extras),
     body: renderTemplate(
       task?.body ?? `Routed by "${why.route}" to queue ${queue}: pick it up.`,
       lead,

@@ -338,6 +338,30 @@ describe('actions and SLA', () => {
     expect(d.sla).toBeUndefined();
   });
 
+  it.each([
+    ['{{company}}', 'a lead without a company', { email: 'ana@acme.de' }, 'Follow up ana@acme.de'],
+    [
+      '{{firstname}} {{lastname}}',
+      'a lead without names or email',
+      { email: undefined },
+      'Follow up lead L-blank',
+    ],
+    ['{{company}}', 'a lead with a company', { email: 'ana@acme.de', company: 'Acme' }, 'Acme'],
+  ])('a task subject %s for %s (a blank one names the lead)', (subject, _lead, fields, expected) => {
+    const rules = makeRuleSet([
+      makeRoute(
+        'all',
+        always,
+        { kind: 'rep', email: 'bo@x.io' },
+        {
+          actions: { task: { subject, dueInMs: 60_000, priority: 'medium' }, note: false },
+        },
+      ),
+    ]);
+    const d = decide(makeLead({ id: 'L-blank', ...fields }), rules, ctx(), NOW);
+    expect(d.actions.find((a) => a.kind === 'create_task')).toMatchObject({ subject: expected });
+  });
+
   describe("a rep's task says why the lead came to them", () => {
     const poolRules = (task: TaskSpec) =>
       makeRuleSet(
