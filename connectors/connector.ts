@@ -66,6 +66,18 @@ export interface ConnectorProfile {
   readonly lookupLagMs: number;
   /** The CRM property (field API name) that feeds each standard lead field the CRM has one for. */
   readonly leadFieldProperties: Readonly<Partial<Record<LeadField, string>>>;
+  /** The CRM's pulled event stream (Salesforce's Change Data Capture); absent for a CRM that pushes. */
+  readonly pulledStream?:
+    | {
+        /**
+         * Its channels, each read by one process per tenant: the streams the health checks expect a
+         * reader on.
+         */
+        readonly channels: readonly string[];
+        /** What the account's admin makes sure of in the CRM for the stream to be readable. */
+        readonly setupCheck: string;
+      }
+    | undefined;
   /**
    * How the CRM's custom field names end, when they all end alike (Salesforce `__c`): a rule field so
    * named is one of the CRM's own, read by that name. Such a CRM gives a lead field it has no standard

@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { FallbackReason } from './core/types.js';
-import type { CrmCallOutcomeKind, Tenant } from './storage/index.js';
+import type { CrmCallOutcomeKind, StreamState, Tenant } from './storage/index.js';
 
 export type CrmCallOutcome = 'ok' | 'rate_limited' | 'error';
 
@@ -32,6 +32,22 @@ export function countTenants(tenants: readonly Pick<Tenant, 'uninstalledAt' | 'p
   const uninstalled = tenants.filter((t) => t.uninstalledAt !== null).length;
   const paused = tenants.filter((t) => t.uninstalledAt === null && t.pause !== null).length;
   return { installed: tenants.length - uninstalled - paused, uninstalled, paused };
+}
+
+export interface StreamCounts {
+  /** A routing tenant's stream that a process reads (holds its lease). */
+  held: number;
+  /** A routing tenant's stream that no process reads: its new leads wait in the CRM. */
+  unheld: number;
+  /** A paused tenant's stream, read or not: it waits with the tenant's routing. */
+  paused: number;
+}
+
+/** Installed tenants' pulled streams by state, as `lead_router_streams` shows them. */
+export function countStreams(streams: readonly Pick<StreamState, 'paused' | 'lease'>[]): StreamCounts {
+  const paused = streams.filter((s) => s.paused).length;
+  const held = streams.filter((s) => !s.paused && s.lease !== null).length;
+  return { held, unheld: streams.length - paused - held, paused };
 }
 
 /** Calls to one portal that failed in a row (429s aside) before readiness reports the CRM failing. */
@@ -60,6 +76,8 @@ export class Metrics {
       queue?: () => Promise<QueueSnapshot[]>;
       /** Tenants by install state, read at scrape time. */
       tenants?: () => Promise<TenantCounts>;
+      /** Installed tenants' pulled event streams by state, read at scrape time. */
+      streams?: () => Promise<StreamCounts>;
       defaultMetrics?: boolean;
     } = {},
   ) {
@@ -156,6 +174,22 @@ export class Metrics {
       });
     }
     if (options.tenants !== undefined) this.registerTenants(options.tenants);
+    if (options.streams !== undefined) this.registerStreams(options.streams);
+  }
+
+  private registerStreams(streams: () => Promise<StreamCounts>): void {
+    new Gauge({
+      name: 'lead_router_streams',
+      help: "Installed tenants' change-event streams (Salesforce CDC), one per tenant and channel, by state: held (a process reads it), unheld (no process does: the tenant's new leads wait in the CRM until one does), or paused (the tenant's routing is paused; its stream waits with it).",
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const counts = await streams();
+        this.set({ state: 'held' }, counts.held);
+        this.set({ state: 'unheld' }, counts.unheld);
+        this.set({ state: 'paused' }, counts.paused);
+      },
+    });
   }
 
   private registerTenants(tenants: () => Promise<TenantCounts>): void {

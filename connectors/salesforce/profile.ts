@@ -1,5 +1,6 @@
 // What generic code needs to know about Salesforce, as data (the connector profile).
 import type { ConnectorProfile } from '../connector.js';
+import { CONTACT_CHANNEL, LEAD_CHANNEL } from './intake/change-events.js';
 import { objectOfId, LEAD_FIELD_PROPERTIES } from './records.js';
 import { idChecksum, isSalesforceId } from './soql.js';
 
@@ -32,6 +33,13 @@ export const SALESFORCE_PROFILE: ConnectorProfile = {
   // SOQL reads its own writes: a task created is found by the next query.
   lookupLagMs: 0,
   leadFieldProperties: LEAD_FIELD_PROPERTIES,
+  // New Leads and Contacts come through Change Data Capture, one channel each (intake/).
+  pulledStream: {
+    channels: [LEAD_CHANNEL, CONTACT_CHANNEL],
+    // As the setup guide says (docs/setup-guide-salesforce.md, section 2).
+    setupCheck:
+      'Change Data Capture is enabled for Lead and Contact in Setup (Setup → Change Data Capture), with View All Records on both for the user who installed lead-router',
+  },
   customFieldSuffix: '__c',
   // API names of standard fields (NumberOfEmployees, LeadSource); a relationship's with a dot.
   standardFieldName: {

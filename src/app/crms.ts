@@ -8,7 +8,7 @@ import {
   type CrmProvider,
 } from '../../connectors/connector.js';
 import type { PulledIntake } from '../../connectors/pulled-intake.js';
-import type { Tenant } from '../storage/index.js';
+import type { PulledChannel, Tenant } from '../storage/index.js';
 
 /** A tenant's connector and what it holds (its rate limiter), kept while the tenant is active. */
 export interface TenantConnection {
@@ -105,5 +105,12 @@ export class CrmRegistry {
   /** The provider's wiring, or undefined when none is registered. */
   find(provider: CrmProvider): CrmWiring | undefined {
     return this.wirings.get(provider);
+  }
+
+  /** Every channel a tenant of a registered CRM has a pulled stream on (its profile's `pulledStream`). */
+  pulledChannels(): PulledChannel[] {
+    return [...this.wirings.values()].flatMap((w) =>
+      (w.profile.pulledStream?.channels ?? []).map((channel) => ({ provider: w.provider, channel })),
+    );
   }
 }

@@ -326,6 +326,8 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
           }
         },
         selfClient: CALL_CLIENT_ID,
+        // The channels the health checks expect read are the ones read.
+        channels: profile.pulledStream?.channels,
         ...(opts.pollEveryMs === undefined ? {} : { pollEveryMs: opts.pollEveryMs }),
       });
     },

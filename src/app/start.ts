@@ -11,7 +11,7 @@ import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profil
 import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
-import { countTenants, crmCallOutcome, Metrics } from '../metrics.js';
+import { countStreams, countTenants, crmCallOutcome, Metrics } from '../metrics.js';
 import { Notifier } from '../notify/notifier.js';
 import { listenOps } from '../server/ops.js';
 import {
@@ -460,6 +460,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       }));
     },
     tenants: async () => countTenants(await storage.listTenants()),
+    // Read at scrape time, once the CRMs are registered (below).
+    streams: async () => countStreams(await streamStates()),
   });
   // How every CRM call ended, per tenant and minute, for the Health page: tallied here, added to the
   // shared database by the worker's housekeeping (or a web process's timer) and at stop.
@@ -546,6 +548,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         });
   if (salesforce !== undefined) wirings.push(salesforce);
   const crms = new CrmRegistry(wirings);
+  /** Every installed tenant's pulled streams as the database has them (for /readyz and /metrics). */
+  const streamStates = () => storage.streamStates(crms.pulledChannels(), clock());
 
   // The pulled intake: each org's change-event stream, read by one intake process at a time (a lease in
   // the database), recorded into the same inbox as webhooks.
@@ -750,6 +754,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     storage,
     logger,
     metrics,
+    streams: streamStates,
     clock,
     publicUrl,
     homeLinks: homeLinks(publicUrl, {
@@ -845,7 +850,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const listening = await orUndo(() =>
     listenAs('PORT', listenPort, () =>
       config.role === 'worker'
-        ? listenOps({ storage, logger, metrics }, listenPort, config.host)
+        ? listenOps({ storage, logger, metrics, streams: streamStates }, listenPort, config.host)
         : server.listen(listenPort, config.host),
     ),
   );

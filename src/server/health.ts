@@ -1,10 +1,12 @@
 // Liveness (/healthz: the process answers), readiness (/readyz: the database answers and this process's
-// recent CRM calls are not all failing; degraded while a tenant's work is slowed by its daily API usage,
-// and saying which tenants' routing is paused because their CRM account's policy refuses our
-// credentials) and Prometheus metrics (/metrics). Web and worker processes both serve these.
+// recent CRM calls are not all failing; degraded while a tenant's work is slowed by its daily API usage
+// or a tenant's event stream has no reader, and saying which tenants' routing is paused because their
+// CRM account's policy refuses our credentials) and Prometheus metrics (/metrics). Web and worker
+// processes both serve these.
 import { Router } from 'express';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { StreamState } from '../storage/index.js';
 import type { ServerStorage } from './types.js';
 
 /** A hung database connection must not hang the probe: answer 503 after this long. */
@@ -27,10 +29,37 @@ export async function pingDatabase(
   }
 }
 
+/** A stream nobody reads, as /readyz lists it. */
+export interface UnreadStream {
+  tenantId: string;
+  channel: string;
+  why: string;
+}
+
+/**
+ * The streams of routing tenants that no process reads: their new leads wait in the CRM until one
+ * does (its catch-up poll then finds them). A paused tenant's are left out: its stream waits with its
+ * routing, and `paused` says why.
+ */
+export function unreadStreams(states: readonly StreamState[]): UnreadStream[] {
+  return states
+    .filter((s) => !s.paused && s.lease === null)
+    .map((s) => ({
+      tenantId: s.tenantId,
+      channel: s.channel,
+      why:
+        s.lapsedAt === null
+          ? 'no process has taken its lease'
+          : `its lease ran out at ${new Date(s.lapsedAt).toISOString()} and no process took it over`,
+    }));
+}
+
 export function healthRouter(deps: {
   storage: Pick<ServerStorage, 'db' | 'pausedTenants'>;
   logger: Logger;
   metrics?: Metrics | undefined;
+  /** Every installed tenant's pulled event streams, as the database has them now (one query). */
+  streams?: (() => Promise<StreamState[]>) | undefined;
 }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
@@ -51,16 +80,24 @@ export function healthRouter(deps: {
       res.status(503).json({ ok: false, database: 'ok', crm: 'failing', portals: failing });
       return;
     }
-    // Still ready (another instance would meet the same allocation, the same refusal), but saying which
-    // orgs are slowed and which tenants' routing is paused, and why.
+    // Still ready (another instance would meet the same allocation, the same refusal, and taking this
+    // one out of the load balancer would not bring a stream back), but saying which orgs are slowed,
+    // which streams no process reads, and which tenants' routing is paused, and why.
     const slowed = deps.metrics?.slowedTenants() ?? [];
-    const paused = (await deps.storage.pausedTenants()).map((t) => ({ tenantId: t.id, ...t.pause }));
+    const [paused, streams] = await Promise.all([
+      deps.storage.pausedTenants(),
+      deps.streams?.() ?? Promise.resolve([]),
+    ]);
+    const unread = unreadStreams(streams);
     res.status(200).json({
       ok: true,
       database: 'ok',
       crm: 'ok',
       ...(slowed.length > 0 ? { apiUsage: 'degraded', slowed } : {}),
-      ...(paused.length > 0 ? { routing: 'paused', paused } : {}),
+      ...(unread.length > 0 ? { intake: 'degraded', streams: unread } : {}),
+      ...(paused.length > 0
+        ? { routing: 'paused', paused: paused.map((t) => ({ tenantId: t.id, ...t.pause })) }
+        : {}),
     });
   });
   const metrics = deps.metrics;

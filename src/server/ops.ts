@@ -5,10 +5,15 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { healthRouter } from './health.js';
 import { listenOn, type RunningServer } from './index.js';
-import type { ServerStorage } from './types.js';
+import type { ServerDeps, ServerStorage } from './types.js';
 
 export function listenOps(
-  deps: { storage: Pick<ServerStorage, 'db' | 'pausedTenants'>; logger: Logger; metrics: Metrics },
+  deps: {
+    storage: Pick<ServerStorage, 'db' | 'pausedTenants'>;
+    logger: Logger;
+    metrics: Metrics;
+    streams?: ServerDeps['streams'];
+  },
   port: number,
   host: string,
 ): Promise<RunningServer> {

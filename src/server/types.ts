@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js';
 import type { PushedIntake } from '../../connectors/pushed-intake.js';
 import type { Logger } from '../log.js';
 import type { SettingsDeps } from '../settings/index.js';
-import type { Storage, Tenant } from '../storage/index.js';
+import type { Storage, StreamState, Tenant } from '../storage/index.js';
 
 export type ServerStorage = Pick<
   Storage,
@@ -94,6 +94,11 @@ export interface ServerDeps {
   oauthStateTtlMs?: number;
   /** Served at /metrics and consulted by /readyz (CRM health); absent: neither. */
   metrics?: Metrics;
+  /**
+   * Every installed tenant's pulled event streams (the registered CRMs' channels) as the database has
+   * them now: /readyz says which no process reads. Absent: no CRM pulls its events.
+   */
+  streams?: (() => Promise<StreamState[]>) | undefined;
   /** The settings tab (pages, JSON API, OpenAPI); absent: not served. */
   settings?: SettingsDeps;
   /** More links for the page at `/` (the sandbox CRM's write log, say). */

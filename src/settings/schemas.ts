@@ -298,6 +298,32 @@ export const healthResponseSchema = z.object({
   failedActions: z.array(
     z.object({ leadId: z.string(), kind: z.string(), error: z.string(), at: z.number() }),
   ),
+  /**
+   * The tenant's change-event stream (Salesforce Change Data Capture): per channel, whether a process
+   * reads it and what it last recorded. Null for a CRM that pushes its events (HubSpot's webhooks).
+   */
+  stream: z
+    .object({
+      /** What the CRM account's admin makes sure of for the stream to be readable, in the CRM's words. */
+      setupCheck: z.string(),
+      channels: z.array(
+        z.object({
+          /** `/data/LeadChangeEvent`. */
+          channel: z.string(),
+          /** Since when a process reads it; null: none does, and new leads wait in the CRM until one does. */
+          readSince: z.number().nullable(),
+          /** When the last reader's lease ran out unrenewed; null while read, or when none ran out. */
+          lapsedAt: z.number().nullable(),
+          /** When the stream last recorded events or a catch-up poll; null before it ever did. */
+          recordedAt: z.number().nullable(),
+          /** When the CRM committed the last change event recorded; null before one was. */
+          lastEventAt: z.number().nullable(),
+          /** Every record created before this is in the inbox. */
+          coveredUntil: z.number().nullable(),
+        }),
+      ),
+    })
+    .nullable(),
   /** The tenant's CRM calls from every process, in the minutes of the last `windowMinutes`. */
   crmCalls: z.object({
     windowMinutes: z.number().int(),

@@ -28,6 +28,8 @@ import {
   type PublicationRequest,
   type PublishInput,
   type Storage,
+  type StreamState,
+  type Tenant,
 } from '../storage/index.js';
 import { lineDiff } from './diff.js';
 import {
@@ -724,8 +726,10 @@ export class SettingsService {
 
   async healthOf(tenantId: string): Promise<z.infer<typeof healthResponseSchema>> {
     const now = this.deps.clock();
-    const [tenant, stats, oldest, dead, failed, calls, crm] = await Promise.all([
-      this.storage.getTenant(tenantId),
+    const read = this.storage.getTenant(tenantId);
+    const [tenant, streams, stats, oldest, dead, failed, calls, crm] = await Promise.all([
+      read,
+      read.then((t) => (t === null ? null : this.streamsOf(t, now))),
       this.storage.inboxStats(tenantId),
       this.health.oldestPendingAt(tenantId),
       this.storage.deadLetters(tenantId, 50),
@@ -758,6 +762,20 @@ export class SettingsService {
         failedAt: d.updatedAt,
       })),
       failedActions: failed,
+      stream:
+        streams === null
+          ? null
+          : {
+              setupCheck: streams.setupCheck,
+              channels: streams.states.map((st) => ({
+                channel: st.channel,
+                readSince: st.lease?.takenAt ?? null,
+                lapsedAt: st.lapsedAt,
+                recordedAt: st.cursor?.updatedAt ?? null,
+                lastEventAt: st.cursor?.replayAt ?? null,
+                coveredUntil: st.cursor?.coveredUntil ?? null,
+              })),
+            },
       crmCalls: {
         windowMinutes: CRM_CALLS_WINDOW_MS / 60_000,
         ok: calls.ok,
@@ -765,6 +783,20 @@ export class SettingsService {
         error: Object.values(errors).reduce((a, b) => a + b, 0),
         errors,
       },
+    };
+  }
+
+  /** The tenant's pulled stream on each channel its CRM's profile names; null for a CRM that pushes. */
+  private async streamsOf(
+    tenant: Pick<Tenant, 'id' | 'provider'>,
+    now: number,
+  ): Promise<{ setupCheck: string; states: StreamState[] } | null> {
+    const pulled = this.deps.crmProfile?.(tenant.provider)?.pulledStream;
+    if (pulled === undefined) return null;
+    const channels = pulled.channels.map((channel) => ({ provider: tenant.provider, channel }));
+    return {
+      setupCheck: pulled.setupCheck,
+      states: await this.storage.streamStates(channels, now, tenant.id),
     };
   }
 

@@ -45,7 +45,13 @@ export async function openStorage(options: OpenStorageOptions = {}): Promise<Sto
 export { Storage } from './storage.js';
 export { StorageError } from './errors.js';
 export { ReportRepository, type ReportWindow } from './reports.js';
-export { StreamRepository, type StreamAdvance, type StreamCursor } from './streams.js';
+export {
+  StreamRepository,
+  type PulledChannel,
+  type StreamAdvance,
+  type StreamCursor,
+  type StreamState,
+} from './streams.js';
 export type { StorageErrorKind } from './errors.js';
 export type { Db, Dialect, SqlParam } from './db.js';
 export * from './model.js';

@@ -468,6 +468,12 @@ export class Storage {
     return this.directory.loadDirectory(...args);
   }
 
+  // Pulled event streams --------------------------------------------------------------------
+
+  streamStates(...args: Parameters<StreamRepository['states']>): ReturnType<StreamRepository['states']> {
+    return this.streams.states(...args);
+  }
+
   // Privacy deletions -----------------------------------------------------------------------
 
   purgeContact(

@@ -24,6 +24,43 @@ export interface StreamAdvance {
   coveredUntil?: number | undefined;
 }
 
+/** A channel every tenant of a provider has a stream on (Salesforce: its Lead and Contact channels). */
+export interface PulledChannel {
+  provider: string;
+  channel: string;
+}
+
+/** One installed tenant's stream on one channel, as the database has it: who reads it, how far it got. */
+export interface StreamState {
+  tenantId: string;
+  channel: string;
+  /** The tenant's routing is paused (its CRM account refuses our credentials for now). */
+  paused: boolean;
+  /** The process reading the stream and since when; null when no lease is live: nobody reads it. */
+  lease: { holder: string; takenAt: number } | null;
+  /**
+   * When the last lease ran out unrenewed (its holder died or lost the database); null while one is
+   * live, and when none was ever taken or the last was given up at a clean stop.
+   */
+  lapsedAt: number | null;
+  /** Where the stream resumes; null before the first events or coverage were recorded. */
+  cursor: StreamCursor | null;
+}
+
+/** A tenant's channel, joined with its lease and cursor: their columns are null when it has none. */
+interface StateRow {
+  tenant_id: string;
+  channel: string;
+  paused_at: number | null;
+  holder: string | null;
+  taken_at: number | null;
+  expires_at: number | null;
+  replay_id: string | null;
+  replay_at: number | null;
+  covered_until: number | null;
+  updated_at: number | null;
+}
+
 interface CursorRow {
   replay_id: string | null;
   replay_at: number | null;
@@ -114,6 +151,50 @@ export class StreamRepository {
       [tenantId, channel, now],
     );
     return row?.holder ?? null;
+  }
+
+  /**
+   * Every installed tenant's stream on each channel its provider has (`pulled`), paused tenants
+   * included, by tenant and channel: one query, whatever the number of tenants. A stream without a
+   * lease is there too (no process took one: it could not start, or the last holder gave it up).
+   * `tenantId`: that tenant's only.
+   */
+  async states(pulled: readonly PulledChannel[], now: number, tenantId?: string): Promise<StreamState[]> {
+    if (pulled.length === 0) return [];
+    const channels = pulled
+      .map(() => 'SELECT CAST(? AS TEXT) AS provider, CAST(? AS TEXT) AS channel')
+      .join(' UNION ALL ');
+    const rows = await this.db.all<StateRow>(
+      `SELECT t.id AS tenant_id, c.channel, t.paused_at, l.holder, l.taken_at, l.expires_at,
+         s.replay_id, s.replay_at, s.covered_until, s.updated_at
+       FROM tenants t
+       JOIN (${channels}) c ON c.provider = t.provider
+       LEFT JOIN stream_leases l ON l.tenant_id = t.id AND l.channel = c.channel
+       LEFT JOIN stream_cursors s ON s.tenant_id = t.id AND s.channel = c.channel
+       WHERE t.uninstalled_at IS NULL${tenantId === undefined ? '' : ' AND t.id = ?'}
+       ORDER BY t.id, c.channel`,
+      [...pulled.flatMap((p) => [p.provider, p.channel]), ...(tenantId === undefined ? [] : [tenantId])],
+    );
+    return rows.map((r) => ({
+      tenantId: r.tenant_id,
+      channel: r.channel,
+      paused: r.paused_at !== null,
+      lease:
+        r.holder !== null && r.taken_at !== null && r.expires_at !== null && r.expires_at > now
+          ? { holder: r.holder, takenAt: r.taken_at }
+          : null,
+      lapsedAt: r.expires_at !== null && r.expires_at <= now ? r.expires_at : null,
+      // updated_at is NOT NULL in stream_cursors: null here means the channel has no cursor.
+      cursor:
+        r.updated_at === null
+          ? null
+          : {
+              replayId: r.replay_id,
+              replayAt: r.replay_at,
+              coveredUntil: r.covered_until,
+              updatedAt: r.updated_at,
+            },
+    }));
   }
 
   async cursor(tenantId: string, channel: string): Promise<StreamCursor | null> {

@@ -221,6 +221,8 @@ describe('CRM=salesforce: an org above the threshold in /metrics, /readyz and th
       return res.status === 200 && body.slowed !== undefined ? body : undefined;
     });
     expect(readiness).toMatchObject({ ok: true, apiUsage: 'degraded' });
+    // Its change-event stream is read (the lead came through it): nothing to say about the intake.
+    expect(readiness).not.toHaveProperty('intake');
     expect(readiness.slowed).toEqual([
       expect.objectContaining({ tenantId: tenant.id, limit: 1000 }) as unknown,
     ]);
@@ -229,6 +231,9 @@ describe('CRM=salesforce: an org above the threshold in /metrics, /readyz and th
       metrics,
     );
     expect(Number(ratio?.[1])).toBeGreaterThan(0.7);
+    // Both of its channels, Leads and Contacts, held by this app.
+    expect(metrics).toContain('lead_router_streams{state="held"} 2');
+    expect(metrics).toContain('lead_router_streams{state="unheld"} 0');
     const slowed = logs
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l['message'] === 'Salesforce org above its API usage threshold: its work is slowed down');

@@ -1,4 +1,4 @@
-import { startServer, type Harness } from './helpers.js';
+import { startServer, T0, type Harness } from './helpers.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -40,5 +40,66 @@ describe('health probes', () => {
 
   it('unknown paths answer 404', async () => {
     expect((await fetch(`${h.url}/nope`)).status).toBe(404);
+  });
+});
+
+describe("/readyz and the Salesforce orgs' change-event streams", () => {
+  const LEADS = '/data/LeadChangeEvent';
+  const CONTACTS = '/data/ContactChangeEvent';
+  const TTL = 30_000;
+  beforeEach(async () => {
+    await h.close();
+    h = await startServer({
+      pulled: [
+        { provider: 'salesforce', channel: LEADS },
+        { provider: 'salesforce', channel: CONTACTS },
+      ],
+    });
+  });
+  const ready = async () => {
+    const res = await fetch(`${h.url}/readyz`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as Record<string, unknown>;
+  };
+
+  it('says nothing while a process reads each stream; one whose lease ran out degrades it, still 200', async () => {
+    const org = await h.storage.createTenant({ provider: 'salesforce', externalId: '00D1', name: 'Org' }, T0);
+    for (const channel of [LEADS, CONTACTS])
+      expect(await h.storage.streams.takeLease(org.id, channel, 'intake-1', TTL, T0)).toBe(true);
+    h.clock.now = T0 + 1_000;
+    expect(await ready()).toEqual({ ok: true, database: 'ok', crm: 'ok' });
+
+    // The reader renews its Leads lease only: the Contacts lease runs out at T0 + 30 s.
+    expect(await h.storage.streams.takeLease(org.id, LEADS, 'intake-1', TTL, T0 + 20_000)).toBe(true);
+    h.clock.now = T0 + 40_000;
+    expect(await ready()).toEqual({
+      ok: true,
+      database: 'ok',
+      crm: 'ok',
+      intake: 'degraded',
+      streams: [
+        {
+          tenantId: org.id,
+          channel: CONTACTS,
+          why: `its lease ran out at ${new Date(T0 + TTL).toISOString()} and no process took it over`,
+        },
+      ],
+    });
+  });
+
+  it("names a stream no process ever took; a paused org's stream is left to its pause", async () => {
+    const org = await h.storage.createTenant({ provider: 'salesforce', externalId: '00D2', name: 'Org' }, T0);
+    expect(await ready()).toMatchObject({
+      intake: 'degraded',
+      streams: [
+        { tenantId: org.id, channel: CONTACTS, why: 'no process has taken its lease' },
+        { tenantId: org.id, channel: LEADS, why: 'no process has taken its lease' },
+      ],
+    });
+    await h.storage.pauseTenant(org.id, { reason: 'outside login hours', checkAt: T0 + 60_000 }, T0);
+    const body = await ready();
+    expect(body).toMatchObject({ routing: 'paused', paused: [{ tenantId: org.id }] });
+    expect(body).not.toHaveProperty('intake');
+    expect(body).not.toHaveProperty('streams');
   });
 });

@@ -6,7 +6,7 @@ import { signV3 } from '../../connectors/hubspot/signature.js';
 import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { createLogger } from '../../src/log.js';
-import { openStorage, type Storage, type Tenant } from '../../src/storage/index.js';
+import { openStorage, type PulledChannel, type Storage, type Tenant } from '../../src/storage/index.js';
 import { createServer, hubspotRedirectUri, type ServerDeps } from '../../src/server/index.js';
 
 export const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
@@ -34,6 +34,8 @@ export async function startServer(
     hubspot?: Partial<ServerDeps['hubspot']>;
     oauthBaseUrl?: string;
     publicUrl?: string;
+    /** The channels of the CRMs that pull their events, as the app passes its registered CRMs'. */
+    pulled?: readonly PulledChannel[];
   } = {},
 ): Promise<Harness> {
   const storage = await openStorage({
@@ -77,6 +79,9 @@ export async function startServer(
       oauth: new HubSpotOAuth(oauthOptions),
       ...overrides.hubspot,
     },
+    ...(overrides.pulled === undefined
+      ? {}
+      : { streams: () => storage.streamStates(overrides.pulled ?? [], clock.now) }),
     onEnqueued: (n) => enqueued.push(n),
     onInstalled: (t) => {
       installed.push(t);

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/app/config.js';
 import { startApp, type RunningApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
 import { CrmError } from '../../connectors/connector.js';
-import { crmCallKind, crmCallOutcome, Metrics } from '../../src/metrics.js';
+import { countStreams, crmCallKind, crmCallOutcome, Metrics } from '../../src/metrics.js';
 
 const logger = createLogger({ silent: true });
 
@@ -43,6 +43,25 @@ describe('Metrics', () => {
     [{ kind: 'something new' }, 'other'],
   ])('keeps the kind of a failed CRM call for the Health page: %p is %s', (error, kind) => {
     expect(crmCallKind(error)).toBe(kind);
+  });
+
+  it("counts the installed orgs' streams as held, unheld or paused, one gauge per state", async () => {
+    const lease = { holder: 'intake-1', takenAt: 0 };
+    const counts = countStreams([
+      { paused: false, lease },
+      { paused: false, lease },
+      { paused: false, lease: null },
+      { paused: true, lease },
+      { paused: true, lease: null },
+    ]);
+    expect(counts).toEqual({ held: 2, unheld: 1, paused: 2 });
+    const m = new Metrics({ defaultMetrics: false, streams: () => Promise.resolve(counts) });
+    const text = await m.render();
+    expect(sample(text, 'lead_router_streams', { state: 'held' })).toBe(2);
+    expect(sample(text, 'lead_router_streams', { state: 'unheld' })).toBe(1);
+    expect(sample(text, 'lead_router_streams', { state: 'paused' })).toBe(2);
+    // No label names a tenant: the series do not grow with them.
+    expect(text.split('\n').filter((l) => l.startsWith('lead_router_streams{'))).toHaveLength(3);
   });
 
   it('reports a portal failing after five failed calls in a row, and recovered after a success', () => {

@@ -596,6 +596,66 @@ for (const [engineName, engine, suite] of ENGINES) {
       });
     });
 
+    describe("health: a Salesforce org's change-event stream", () => {
+      const LEADS = '/data/LeadChangeEvent';
+      const CONTACTS = '/data/ContactChangeEvent';
+      const health = async (tenant: Tenant) => {
+        const res = await api(`/api/tenants/${tenant.id}/health`, { session: await h.login(tenant) });
+        expect(res.status).toBe(200);
+        return healthResponseSchema.parse(await res.json());
+      };
+
+      it('says since when a process reads each channel and what it last recorded, or that none does and what to check', async () => {
+        const org = await h.storage.createTenant(
+          { provider: 'salesforce', externalId: '00D000000000001EAA', name: 'Umbrella' },
+          T0,
+        );
+        const now = T0 + 10 * 60_000;
+        // Leads: read since T0 (renewed since), an event committed at T0 + 7 min recorded at T0 + 8 min.
+        await h.storage.streams.takeLease(org.id, LEADS, 'intake-1', 30_000, T0);
+        await h.storage.streams.takeLease(org.id, LEADS, 'intake-1', 30_000, T0 + 8 * 60_000);
+        await h.storage.streams.advance(
+          org.id,
+          LEADS,
+          'intake-1',
+          { replayId: '4711', replayAt: T0 + 7 * 60_000, coveredUntil: T0 + 5 * 60_000 },
+          T0 + 8 * 60_000,
+        );
+        await h.storage.streams.takeLease(org.id, LEADS, 'intake-1', 30_000, now - 1_000);
+        // Contacts: its reader stopped renewing at T0 + 2 min.
+        await h.storage.streams.takeLease(org.id, CONTACTS, 'intake-2', 30_000, T0 + 2 * 60_000);
+        h.clock.now = now;
+        try {
+          const { stream } = await health(org);
+          expect(stream).toEqual({
+            setupCheck: expect.stringContaining('Change Data Capture is enabled for Lead and Contact'),
+            channels: [
+              {
+                channel: CONTACTS,
+                readSince: null,
+                lapsedAt: T0 + 2 * 60_000 + 30_000,
+                recordedAt: null,
+                lastEventAt: null,
+                coveredUntil: null,
+              },
+              {
+                channel: LEADS,
+                readSince: T0,
+                lapsedAt: null,
+                recordedAt: T0 + 8 * 60_000,
+                lastEventAt: T0 + 7 * 60_000,
+                coveredUntil: T0 + 5 * 60_000,
+              },
+            ],
+          });
+          // A HubSpot portal's events are pushed: no stream to show.
+          expect((await health(h.a)).stream).toBeNull();
+        } finally {
+          h.clock.now = T0;
+        }
+      });
+    });
+
     describe('approvals', () => {
       it('a publication waits for a second admin, is visible in the history, and goes stale when another lands first', async () => {
         const ada = await h.login(h.a, 'ada@acme.io');

@@ -193,6 +193,21 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
     expect(health.inbox).toMatchObject({ pending: 0, leased: 0, failed: 0 });
     expect(health.deadLetters).toEqual([]);
     expect(health.failedActions).toEqual([]);
+    // The org's change-event stream, read by the app on both channels since the install; the lead above
+    // came through its Leads channel.
+    expect(health.stream?.channels).toEqual([
+      expect.objectContaining({
+        channel: '/data/ContactChangeEvent',
+        readSince: expect.any(Number) as unknown,
+        lapsedAt: null,
+      }),
+      expect.objectContaining({
+        channel: '/data/LeadChangeEvent',
+        readSince: expect.any(Number) as unknown,
+        lapsedAt: null,
+        lastEventAt: expect.any(Number) as unknown,
+      }),
+    ]);
 
     const report = reportResponseSchema.parse(
       await api(`/reports/distribution?since=${new Date(started).toISOString()}`),

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { signV3 } from '../../connectors/hubspot/signature.js';
+import { crmProfile } from '../../src/app/crm-profiles.js';
 import { hubspotFetchVerifier } from '../../src/app/hubspot.js';
 import { salesforceCanvasVerifier } from '../../src/app/salesforce.js';
 import { decide } from '../../src/core/decide.js';
@@ -65,7 +66,7 @@ export async function startSettings(engine: Engine = sqliteMemory): Promise<Sett
   app.use(
     settingsRouter({
       access,
-      service: new SettingsService({ storage, clock: () => clock.now }),
+      service: new SettingsService({ storage, clock: () => clock.now, crmProfile }),
       storage,
       logger: createLogger({ level: 'error' }),
       clock: () => clock.now,

@@ -1,6 +1,7 @@
 // Stream leases and cursors, on every engine: one holder per tenant and channel, taken over only once
 // the holder's lease expires (or at once by the only process on its database); the cursor moves only for
-// the lease's holder, and coverage never back.
+// the lease's holder, and coverage never back. The health checks read every installed tenant's streams
+// in one query, a stream no process ever leased included.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { StorageError, StreamRepository, type Storage } from '../../src/storage/index.js';
 import { ENGINES, T0, addTenant } from './helpers.js';
@@ -88,6 +89,71 @@ for (const [name, engine, suite] of ENGINES) {
         await expect(streams.takeLease(A, LEADS, '', TTL, T0)).rejects.toBeInstanceOf(StorageError);
         await expect(streams.takeLease(A, LEADS, 'p1', 0, T0)).rejects.toBeInstanceOf(StorageError);
         expect(await streams.leaseHolder(A, LEADS, T0)).toBeNull();
+      });
+    });
+
+    describe('states', () => {
+      const PULLED = [
+        { provider: 'salesforce', channel: LEADS },
+        { provider: 'salesforce', channel: CONTACTS },
+      ];
+
+      it("are every installed tenant's streams on its provider's channels: read or not, and how far", async () => {
+        for (const id of ['sf-1', 'sf-2', 'sf-gone']) await addTenant(storage, id, 'salesforce');
+        await addTenant(storage, 'hs-1', 'hubspot');
+        // sf-1 reads its Leads since T0 (renewed since: still read since T0); its Contacts never were.
+        expect(await streams.takeLease('sf-1', LEADS, 'p1', TTL, T0)).toBe(true);
+        await streams.advance(
+          'sf-1',
+          LEADS,
+          'p1',
+          { replayId: '7', replayAt: T0 + 10, coveredUntil: T0 },
+          T0 + 20,
+        );
+        expect(await streams.takeLease('sf-1', LEADS, 'p1', TTL, T0 + 20_000)).toBe(true);
+        // sf-2's reader died: its lease ran out at T0 + TTL. It is paused as well.
+        await streams.takeLease('sf-2', CONTACTS, 'dead', TTL, T0);
+        await streams.advance('sf-2', CONTACTS, 'dead', { coveredUntil: T0 - 5 }, T0 + 1);
+        expect(await storage.pauseTenant('sf-2', { reason: 'login hours', checkAt: T0 + 60_000 }, T0)).toBe(
+          'began',
+        );
+        // Uninstalled: its stream is not expected any more.
+        await streams.takeLease('sf-gone', LEADS, 'p1', TTL, T0);
+        expect(await storage.markTenantUninstalled('sf-gone', T0)).toBe(true);
+        // A channel of the other provider's tenant is leased apart, and none of HubSpot's are asked for.
+        await streams.takeLease('hs-1', LEADS, 'p1', TTL, T0);
+
+        const now = T0 + 40_000;
+        const read = { tenantId: 'sf-1', paused: false, lapsedAt: null };
+        const sf2 = { tenantId: 'sf-2', paused: true };
+        expect(await storage.streamStates(PULLED, now)).toEqual([
+          { ...read, channel: CONTACTS, lease: null, cursor: null },
+          {
+            ...read,
+            channel: LEADS,
+            lease: { holder: 'p1', takenAt: T0 },
+            cursor: { replayId: '7', replayAt: T0 + 10, coveredUntil: T0, updatedAt: T0 + 20 },
+          },
+          {
+            ...sf2,
+            channel: CONTACTS,
+            lease: null,
+            lapsedAt: T0 + TTL,
+            cursor: { replayId: null, replayAt: null, coveredUntil: T0 - 5, updatedAt: T0 + 1 },
+          },
+          { ...sf2, channel: LEADS, lease: null, lapsedAt: null, cursor: null },
+        ]);
+        // One tenant's only.
+        expect((await streams.states(PULLED, now, 'sf-1')).map((s) => [s.tenantId, s.channel])).toEqual([
+          ['sf-1', CONTACTS],
+          ['sf-1', LEADS],
+        ]);
+        // sf-1's lease, renewed at T0 + 20 s, runs out at T0 + 50 s.
+        expect(await streams.states(PULLED.slice(0, 1), T0 + 50_000, 'sf-1')).toEqual([
+          expect.objectContaining({ channel: LEADS, lease: null, lapsedAt: T0 + 50_000 }),
+        ]);
+        // No CRM pulls: nothing to read, nothing asked.
+        expect(await streams.states([], now)).toEqual([]);
       });
     });
 

@@ -1,9 +1,11 @@
-// Health: the CRM connection (and a routing pause) with the last hour's CRM call outcomes, the inbox's
-// depth and oldest item, dead letters (with replay) and the latest failed CRM writes.
+// Health: the CRM connection (a routing pause, and who reads a change-event stream) with the last hour's
+// CRM call outcomes, the inbox's depth and oldest item, dead letters (with replay) and the latest failed
+// CRM writes.
 import { healthResponseSchema, replayResponseSchema } from '../schemas.js';
 import { call, el, fail, status, table, when } from './api.js';
 
-type Calls = ReturnType<typeof healthResponseSchema.parse>['crmCalls'];
+type Health = ReturnType<typeof healthResponseSchema.parse>;
+type Calls = Health['crmCalls'];
 
 /** "CRM calls in the last 60 minutes: 12 ok, 3 failed (2 transient, 1 auth), 4 rate limited (429)". */
 function callsText(c: Calls): string {
@@ -18,6 +20,33 @@ function callsText(c: Calls): string {
     .map(([kind, n]) => `${n} ${kind}`);
   const failed = kinds.length === 0 ? `${c.error} failed` : `${c.error} failed (${kinds.join(', ')})`;
   return `CRM calls in the last ${c.windowMinutes} minutes (all servers): ${c.ok} ok, ${failed}, ${c.rateLimited} rate limited (429)`;
+}
+
+/**
+ * A CRM whose events are pulled: per channel, since when a process reads it and what it last recorded;
+ * or that none does, what that means for new leads and what to check.
+ */
+function streamNodes(stream: NonNullable<Health['stream']>): HTMLElement[] {
+  return [
+    el('h3', {}, 'Change-event stream'),
+    ...stream.channels.map((c) => {
+      if (c.readSince === null)
+        return el(
+          'p',
+          { class: 'error' },
+          `${c.channel}: no process reads this stream${c.lapsedAt === null ? '' : ` since ${when(c.lapsedAt)}`}. New leads are not routed until one does; its catch-up poll then finds them. Check the app's logs for 'change-event stream not started' and 'subscribe failed', and that ${stream.setupCheck}.`,
+        );
+      const recorded =
+        c.recordedAt === null
+          ? 'nothing recorded yet'
+          : `last recorded at ${when(c.recordedAt)}${c.lastEventAt === null ? '' : ` (last change event at ${when(c.lastEventAt)})`}`;
+      return el(
+        'p',
+        { class: 'ok' },
+        `${c.channel}: read by a process since ${when(c.readSince)}; ${recorded}.`,
+      );
+    }),
+  ];
 }
 
 export async function healthPage(): Promise<void> {
@@ -38,6 +67,7 @@ export async function healthPage(): Promise<void> {
             `Routing paused since ${when(h.paused.since)}: ${h.paused.reason}. Leads wait in the inbox and are routed once the CRM accepts our credentials again (tried again at ${when(h.paused.checkAt)}).`,
           ),
         ]),
+    ...(h.stream === null || h.stream.channels.length === 0 ? [] : streamNodes(h.stream)),
     el('p', {}, callsText(h.crmCalls)),
   );
   const age = h.inbox.oldestPendingAgeMs;
