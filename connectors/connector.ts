@@ -294,6 +294,14 @@ export interface TouchState {
 /** Per-item outcome of a batch call: the CRM id created, or the error for that item. */
 export type ItemResult = { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
 
+/** The fields a CRM account's routed records have, as the account itself lists them. */
+export interface AccountFields {
+  /** The records they were read from, in the CRM's words ("Lead and Contact"). */
+  readonly objects: string;
+  /** Lower-cased field name → the field's own name. */
+  readonly names: ReadonlyMap<string, string>;
+}
+
 export interface CrmConnector {
   readonly provider: CrmProvider;
   readonly profile: ConnectorProfile;
@@ -347,4 +355,10 @@ export interface CrmConnector {
    * read. A failure is not kept: the call that needs the answer reads it again.
    */
   prepare?(leadIds: string[]): Promise<void>;
+  /**
+   * The fields the account's routed records have (Salesforce: Lead and Contact describe), so rules can
+   * be checked against this account's fields; null when the CRM would not list them. Absent where any
+   * name may be a field.
+   */
+  accountFields?(): Promise<AccountFields | null>;
 }

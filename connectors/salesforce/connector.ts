@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Account, Lead, TouchSignal } from '../../src/core/types.js';
 import {
   CrmError,
+  type AccountFields,
   type ConnectorProfile,
   type CrmConnector,
   type Directory,
@@ -1069,6 +1070,12 @@ export class SalesforceConnector implements CrmConnector {
       }
     }
     return out;
+  }
+
+  async accountFields(): Promise<AccountFields | null> {
+    const [lead, contact] = await Promise.all([this.fieldsOf('Lead'), this.fieldsOf('Contact')]);
+    if (lead === null || contact === null) return null;
+    return { objects: 'Lead and Contact', names: new Map([...contact.names, ...lead.names]) };
   }
 
   async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {

@@ -720,6 +720,10 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       onEnqueued: () => worker?.wake(),
       directory: async (tenantId) => (await tenants.runtime(tenantId)).connector.directory(),
       crmProfile: (provider) => crms.find(provider)?.profile,
+      accountFields: async (tenantId) => {
+        const { connector } = await tenants.runtime(tenantId);
+        return connector.accountFields === undefined ? null : connector.accountFields();
+      },
       crmStatus: async (tenantId) => {
         try {
           const checked = await (await tenants.runtime(tenantId)).connector.checkConnection();

@@ -13,3 +13,4 @@ export {
 export { parseDuration, parseHours, parseDateRange, isValidTimeZone, type Parsed } from './time.js';
 export { describeCondition } from '../core/conditions.js';
 export { compilePattern, canonicalField } from './parse-condition.js';
+export type { CrmFacts } from './issues.js';

@@ -2,14 +2,17 @@
 // to the value being parsed, plus optional `suggestion` and `at: 'key'` (point at the key, not the
 // value) in `params`. Warnings are collected on the side with absolute paths.
 import { z } from 'zod';
-import type { ConnectorProfile } from '../../connectors/connector.js';
+import type { AccountFields, ConnectorProfile } from '../../connectors/connector.js';
 import { closest, type PathSegment } from './diagnostics.js';
 
-/** What rules are checked against when the CRM they route for is known: its connector profile's facts. */
+/**
+ * What rules are checked against when the CRM they route for is known: its connector profile's facts,
+ * and, when the rules are put to work in one account of it that could be asked, that account's fields.
+ */
 export type CrmFacts = Pick<
   ConnectorProfile,
   'crmName' | 'leadFieldProperties' | 'customFieldSuffix' | 'standardFieldName' | 'queueTargets'
->;
+> & { readonly accountFields?: AccountFields | undefined };
 
 export interface Known {
   territories: ReadonlySet<string>;

@@ -237,6 +237,17 @@ function checkFieldName(
       );
     return;
   }
+  const account = crm?.accountFields;
+  // The account's own list is the answer where there is one (a relationship path is left to the CRM).
+  if (crm !== undefined && account !== undefined && !key.includes('.')) {
+    if (!account.names.has(key.toLowerCase()))
+      scope.warn(
+        [],
+        `"${key}" is no field of this ${crm.crmName} account's ${account.objects}, so it never has a value there`,
+        closest(key, account.names.values()),
+      );
+    return;
+  }
   if (isCrmOwnField(key, crm)) return;
   const readable = crm === undefined ? LEAD_FIELDS : LEAD_FIELDS.filter((f) => reads(crm, f));
   const near = closest(key, [...otherKeys, ...readable.map(snake)]);

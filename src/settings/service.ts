@@ -12,10 +12,10 @@ import { applyStateChanges } from '../core/state.js';
 import { distributionReport } from '../reports/reports.js';
 import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
 import { InputError, leadProblems, parseCsv } from '../cli/records-file.js';
-import type { ConnectorProfile, Directory } from '../../connectors/connector.js';
+import type { AccountFields, ConnectorProfile, Directory } from '../../connectors/connector.js';
 import { bulkEvent } from '../pipeline/bulk/purpose.js';
 import { mergeDirectory } from '../pipeline/team.js';
-import { loadRuleSet, loadTeam, teamVersion, type Diagnostic } from '../rules/index.js';
+import { loadRuleSet, loadTeam, teamVersion, type CrmFacts, type Diagnostic } from '../rules/index.js';
 import {
   DecisionInputRepository,
   PublicationRequestRepository,
@@ -99,7 +99,16 @@ export interface SettingsServiceDeps {
    * queue targets it can have). Absent, or none for the provider: checked without a CRM.
    */
   crmProfile?: ((provider: string) => ConnectorProfile | undefined) | undefined;
+  /**
+   * The fields the tenant's CRM account has on its routed records, read through its connector (cached
+   * there): drafts are checked against this account's own fields. Absent, null, or slower than
+   * ACCOUNT_FIELDS_WAIT_MS: checked against the profile alone.
+   */
+  accountFields?: ((tenantId: string) => Promise<AccountFields | null>) | undefined;
 }
+
+/** A check of a draft waits this long for the account's fields: the admin is waiting for the answer. */
+export const ACCOUNT_FIELDS_WAIT_MS = 3000;
 
 /** A loader's diagnostic as the API answers it (an error or a warning). */
 export const diagnosticView = (d: Diagnostic): z.infer<typeof diagnosticSchema> => ({
@@ -188,7 +197,7 @@ export class SettingsService {
   private load(
     source: string,
     team: Team,
-    crm?: ConnectorProfile,
+    crm?: CrmFacts,
   ): { ruleSet: RuleSet; warnings: Diagnostic[] } | { errors: Diagnostic[]; warnings: Diagnostic[] } {
     const hasTeam = Object.keys(team.reps).length > 0 || Object.keys(team.queues).length > 0;
     const loaded = loadRuleSet(source, RULES_FILE, {
@@ -201,10 +210,28 @@ export class SettingsService {
       : { errors: loaded.errors, warnings: loaded.warnings };
   }
 
-  /** The tenant's CRM's profile, when the app knows it. */
-  private async crm(tenantId: string): Promise<ConnectorProfile | undefined> {
+  /** The tenant's CRM's profile, when the app knows it, with the account's own fields when they come. */
+  private async crm(tenantId: string): Promise<CrmFacts | undefined> {
     const tenant = await this.storage.getTenant(tenantId);
-    return tenant === null ? undefined : this.deps.crmProfile?.(tenant.provider);
+    const profile = tenant === null ? undefined : this.deps.crmProfile?.(tenant.provider);
+    if (profile === undefined) return undefined;
+    const fields = await this.accountFields(tenantId);
+    return fields === undefined ? profile : { ...profile, accountFields: fields };
+  }
+
+  private async accountFields(tenantId: string): Promise<AccountFields | undefined> {
+    const read = this.deps.accountFields;
+    if (read === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, ACCOUNT_FIELDS_WAIT_MS, undefined);
+    });
+    try {
+      // An account that cannot be asked now only loses the check, never the validation or the publish.
+      return (await Promise.race([read(tenantId).catch(() => null), late])) ?? undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async loadOrRefuse(

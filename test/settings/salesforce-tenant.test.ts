@@ -109,6 +109,32 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
     ]);
   });
 
+  it("warns of a field the org's Lead and Contact do not have, by the org's own describe", async () => {
+    const source = rulesResponseSchema.parse(await api('/rules')).active!.source;
+    expect(validateResponseSchema.parse(await api('/rules/validate', { source })).warnings).toEqual([]);
+    // HubSpot's name for the head count (letters only, so spelt like a Salesforce field), and a custom
+    // field misspelt: both plausible names that this org has no field of.
+    const before = 'employees: { gte: 500 }, Demo_Requested__c: true';
+    expect(source).toContain(before);
+    const draft = source.replace(before, 'numemployees: { gte: 500 }, Demo_Request__c: true');
+    const line = draft.split('\n').findIndex((l) => l.includes('Demo_Request__c')) + 1;
+    const checked = validateResponseSchema.parse(await api('/rules/validate', { source: draft }));
+    expect(checked.ok).toBe(true);
+    expect(checked.warnings).toEqual([
+      expect.objectContaining({
+        line,
+        message:
+          '"numemployees" is no field of this Salesforce account\'s Lead and Contact, so it never has a value there',
+      }),
+      expect.objectContaining({
+        line,
+        message:
+          '"Demo_Request__c" is no field of this Salesforce account\'s Lead and Contact, so it never has a value there',
+        suggestion: 'Demo_Requested__c',
+      }),
+    ]);
+  });
+
   it('refuses a draft whose queue targets a team, which a Salesforce org does not have, at its line', async () => {
     const active = rulesResponseSchema.parse(await api('/rules')).active!;
     const draft = `${active.source}team:\n  queues:\n    SMB: { team: Inbound }\n`;

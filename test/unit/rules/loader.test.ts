@@ -2,11 +2,16 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import type { ConnectorProfile } from '../../../connectors/connector.js';
 import { HUBSPOT_PROFILE } from '../../../connectors/hubspot/profile.js';
 import { SALESFORCE_PROFILE } from '../../../connectors/salesforce/profile.js';
 import type { Team } from '../../../src/core/types.js';
-import { formatDiagnostic, loadRuleSet, loadTeam, ruleSetVersion } from '../../../src/rules/index.js';
+import {
+  formatDiagnostic,
+  loadRuleSet,
+  loadTeam,
+  ruleSetVersion,
+  type CrmFacts,
+} from '../../../src/rules/index.js';
 import { loadRuleSetFile, loadRulesWithTeam, loadTeamFile } from '../../../src/rules/load-file.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/rules/', import.meta.url));
@@ -17,7 +22,7 @@ function errorsOf(src: string, team?: Team): string[] {
   if (r.ok) throw new Error('expected errors');
   return r.errors.map(formatDiagnostic);
 }
-function warningsOf(src: string, crm?: ConnectorProfile): string[] {
+function warningsOf(src: string, crm?: CrmFacts): string[] {
   const r = loadRuleSet(src, 'rules/x.yaml', { crm });
   if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
   return r.warnings.map(formatDiagnostic);
@@ -378,6 +383,24 @@ ${OK_TAIL}`;
       const ok = `routes:\n  - name: r\n    assign: none\n    task: { subject: '{{Company}} for {{owner}} by {{route}}', body: '{{reason}}' }\n${OK_TAIL}`;
       expect(warningsOf(ok, SALESFORCE_PROFILE)).toEqual([]);
       expect(warningsOf(ok)).toEqual([]);
+    });
+
+    it("with the account's own fields known, a name is checked against them (any case), with a did-you-mean", () => {
+      const names = ['FirstName', 'Company', 'NumberOfEmployees', 'Rating', 'Demo_Requested__c'];
+      const account = {
+        ...SALESFORCE_PROFILE,
+        accountFields: { objects: 'Lead', names: new Map(names.map((n) => [n.toLowerCase(), n])) },
+      };
+      const src = `routes:\n  - name: r\n    when: { demo_requested__C: true, rating: Hot, numemployees: { gte: 5 }, Demo_Request__c: true }\n    assign: { hold: { fields: [compnay, Company], timeout: 1h, then: none } }\n    task: { subject: '{{first_name}} {{Ratings}}' }\n${OK_TAIL}`;
+      expect(warningsOf(src, account)).toEqual([
+        // Letters only, so spelt like a Salesforce field: only the account's list tells it is none.
+        'rules/x.yaml:3:51 routes[0].when.numemployees: "numemployees" is no field of this Salesforce account\'s Lead, so it never has a value there',
+        'rules/x.yaml:3:77 routes[0].when.Demo_Request__c: "Demo_Request__c" is no field of this Salesforce account\'s Lead, so it never has a value there (did you mean "Demo_Requested__c"?)',
+        'rules/x.yaml:4:32 routes[0].assign.hold.fields[0]: "compnay" is no field of this Salesforce account\'s Lead, so it never has a value there (did you mean "Company"?)',
+        'rules/x.yaml:5:13 routes[0].task.subject: "Ratings" is no field of this Salesforce account\'s Lead, so it never has a value there (did you mean "Rating"?)',
+      ]);
+      // The profile alone cannot tell that the first two are no fields of this account.
+      expect(warningsOf(src, SALESFORCE_PROFILE).join('\n')).not.toMatch(/Demo_Request__c|is no field/);
     });
 
     it("a hold's fields are checked as fields: one the CRM never fills holds every lead to its timeout", () => {
