@@ -25,12 +25,24 @@ export interface StreamDelivery {
   coveredUntil?: number | undefined;
 }
 
+/**
+ * Whether the stream is subscribed: a stream whose subscription the CRM refuses (the channel not enabled,
+ * a permission missing, the handshake refused) still runs its catch-up poll, so its deliveries alone do
+ * not tell. `error` is the CRM's reason, never a token.
+ */
+export type StreamStatus = { subscribed: true } | { subscribed: false; error: string };
+
 export interface StreamSink {
   /**
    * Records the events durably, then the position. Resolves false when this process no longer holds
    * the stream (the events were recorded all the same: recording is idempotent): the stream closes.
    */
   deliver(delivery: StreamDelivery): Promise<boolean>;
+  /**
+   * Told when a subscription succeeds, and when a subscribe or handshake fails (the stream then tries
+   * again). Not told of a healthy client's reconnects. Returns at once: what it records is its own affair.
+   */
+  status?(status: StreamStatus): void;
 }
 
 /** Structured log lines of a stream (winston's logger fits); fields carry ids, never tokens. */

@@ -6,7 +6,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { FallbackReason } from './core/types.js';
-import type { CrmCallOutcomeKind, StreamState, Tenant } from './storage/index.js';
+import {
+  STREAM_FAILING_GRACE_MS,
+  streamFailingSince,
+  type CrmCallOutcomeKind,
+  type StreamState,
+  type Tenant,
+} from './storage/index.js';
 
 export type CrmCallOutcome = 'ok' | 'rate_limited' | 'error';
 
@@ -35,19 +41,32 @@ export function countTenants(tenants: readonly Pick<Tenant, 'uninstalledAt' | 'p
 }
 
 export interface StreamCounts {
-  /** A routing tenant's stream that a process reads (holds its lease). */
+  /** A routing tenant's stream that a process reads (holds its lease, and subscribes). */
   held: number;
   /** A routing tenant's stream that no process reads: its new leads wait in the CRM. */
   unheld: number;
+  /**
+   * A routing tenant's stream whose holder has not subscribed for longer than the grace: only its
+   * catch-up poll brings new leads in.
+   */
+  failing: number;
   /** A paused tenant's stream, read or not: it waits with the tenant's routing. */
   paused: number;
 }
 
-/** Installed tenants' pulled streams by state, as `lead_router_streams` shows them. */
-export function countStreams(streams: readonly Pick<StreamState, 'paused' | 'lease'>[]): StreamCounts {
-  const paused = streams.filter((s) => s.paused).length;
-  const held = streams.filter((s) => !s.paused && s.lease !== null).length;
-  return { held, unheld: streams.length - paused - held, paused };
+/** Installed tenants' pulled streams by state, as `lead_router_streams` shows them at `now`. */
+export function countStreams(
+  streams: readonly Pick<StreamState, 'paused' | 'lease'>[],
+  now: number,
+): StreamCounts {
+  const counts: StreamCounts = { held: 0, unheld: 0, failing: 0, paused: 0 };
+  for (const s of streams) {
+    if (s.paused) counts.paused += 1;
+    else if (s.lease === null) counts.unheld += 1;
+    else if (streamFailingSince(s, now) !== null) counts.failing += 1;
+    else counts.held += 1;
+  }
+  return counts;
 }
 
 /** Calls to one portal that failed in a row (429s aside) before readiness reports the CRM failing. */
@@ -180,13 +199,14 @@ export class Metrics {
   private registerStreams(streams: () => Promise<StreamCounts>): void {
     new Gauge({
       name: 'lead_router_streams',
-      help: "Installed tenants' change-event streams (Salesforce CDC), one per tenant and channel, by state: held (a process reads it), unheld (no process does: the tenant's new leads wait in the CRM until one does), or paused (the tenant's routing is paused; its stream waits with it).",
+      help: `Installed tenants' change-event streams (Salesforce CDC), one per tenant and channel, by state: held (a process reads it), unheld (no process does: the tenant's new leads wait in the CRM until one does), failing (the process holding it has not subscribed for over ${STREAM_FAILING_GRACE_MS / 60_000} minutes: only its catch-up poll brings new leads in), or paused (the tenant's routing is paused; its stream waits with it).`,
       labelNames: ['state'],
       registers: [this.registry],
       async collect() {
         const counts = await streams();
         this.set({ state: 'held' }, counts.held);
         this.set({ state: 'unheld' }, counts.unheld);
+        this.set({ state: 'failing' }, counts.failing);
         this.set({ state: 'paused' }, counts.paused);
       },
     });

@@ -183,6 +183,7 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
 
   const reset = () => {
     faults.reset();
+    streaming.resetSelection();
     allocation.reset();
     writes.clear();
     calls.reset();

@@ -4,7 +4,9 @@
 // (payload.ChangeEventHeader + fields, event.replayId); the replay extension subscribes from -1 (new
 // only), -2 (all retained) or a stored replay id (after it); events are retained 72 hours on the sandbox
 // clock; GAP_* and GAP_OVERFLOW events come on demand; a handshake or connect with an expired or unknown
-// token fails with `401::Authentication invalid` and `advice.reconnect = none`.
+// token fails with `401::Authentication invalid` and `advice.reconnect = none`; an object taken out of an
+// org's Change Data Capture selection (as an admin does in Setup) publishes nothing, and a subscribe to
+// its channel is refused.
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock, Prng } from '../sandbox-kit/clock.js';
@@ -47,7 +49,7 @@ interface FayeModule {
 const faye = createRequire(import.meta.url)('faye') as FayeModule;
 
 export const RETENTION_MS = 72 * 3_600_000;
-/** Objects selected for Change Data Capture in the sandbox org (Setup → Change Data Capture). */
+/** Objects selected for Change Data Capture in a sandbox org (Setup → Change Data Capture), unless changed. */
 const SELECTED = new Set(['Lead', 'Contact']);
 const ALL_CHANNEL = '/data/ChangeEvents';
 const channelOf = (entity: string) => `/data/${entity}ChangeEvent`;
@@ -84,6 +86,8 @@ export class ChangeEventStream {
   private readonly adapter: FayeNodeAdapter;
   private readonly orgs = new Map<string, OrgStream>();
   private readonly clients = new Map<string, StreamClient>();
+  /** Per org, the objects of SELECTED taken out of its Change Data Capture selection. */
+  private readonly unselected = new Map<string, Set<string>>();
   /** Told every event published, when the sandbox keeps its data in a file. */
   journal: ((orgId: string, event: StoredEvent) => void) | undefined;
   /** Handshakes refused, by reason, and events delivered: what tests read. */
@@ -116,6 +120,25 @@ export class ChangeEventStream {
   watch(org: Org): void {
     this.stream(org.orgId);
     org.onChange((change) => this.record(org.orgId, change));
+  }
+
+  /**
+   * The objects selected for Change Data Capture in the org's Setup (of Lead and Contact): the others
+   * publish no events, and a subscribe to their channel is refused. A client already subscribed stays so
+   * and receives nothing more from them.
+   */
+  select(orgId: string, entities: readonly string[]): string[] {
+    this.unselected.set(orgId, new Set([...SELECTED].filter((e) => !entities.includes(e))));
+    return [...SELECTED].filter((e) => this.selected(orgId, e));
+  }
+
+  /** Every org's selection back to Lead and Contact. */
+  resetSelection(): void {
+    this.unselected.clear();
+  }
+
+  private selected(orgId: string, entity: string): boolean {
+    return SELECTED.has(entity) && this.unselected.get(orgId)?.has(entity) !== true;
   }
 
   /** The next `count` changes of the org become GAP_* events (header and record ids only). */
@@ -193,7 +216,7 @@ export class ChangeEventStream {
   }
 
   private record(orgId: string, change: RecordChange): void {
-    if (!SELECTED.has(change.entityName)) return;
+    if (!this.selected(orgId, change.entityName)) return;
     const s = this.stream(orgId);
     if (s.gapNext > 0) {
       s.gapNext--;
@@ -296,7 +319,8 @@ export class ChangeEventStream {
     }
     if (m.channel === '/meta/subscribe' && client !== undefined) {
       const channel = m.subscription ?? '';
-      if (channel !== ALL_CHANNEL && !SELECTED.has(/^\/data\/(\w+)ChangeEvent$/.exec(channel)?.[1] ?? '')) {
+      const entity = /^\/data\/(\w+)ChangeEvent$/.exec(channel)?.[1] ?? '';
+      if (channel !== ALL_CHANNEL && !this.selected(client.orgId, entity)) {
         m.error = `400::The channel you requested to subscribe to does not exist {${channel}}`;
         return m;
       }

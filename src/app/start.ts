@@ -461,7 +461,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     },
     tenants: async () => countTenants(await storage.listTenants()),
     // Read at scrape time, once the CRMs are registered (below).
-    streams: async () => countStreams(await streamStates()),
+    streams: async () => countStreams(await streamStates(), clock()),
   });
   // How every CRM call ended, per tenant and minute, for the Health page: tallied here, added to the
   // shared database by the worker's housekeeping (or a web process's timer) and at stop.
@@ -854,7 +854,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const listening = await orUndo(() =>
     listenAs('PORT', listenPort, () =>
       config.role === 'worker'
-        ? listenOps({ storage, logger, metrics, streams: streamStates }, listenPort, config.host)
+        ? listenOps({ storage, logger, metrics, streams: streamStates, clock }, listenPort, config.host)
         : server.listen(listenPort, config.host),
     ),
   );

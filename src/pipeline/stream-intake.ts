@@ -9,6 +9,7 @@ import type {
   PulledIntake,
   StreamDelivery,
   StreamSink,
+  StreamStatus,
 } from '../../connectors/pulled-intake.js';
 import type { Logger } from '../log.js';
 import type { Storage, StreamRepository } from '../storage/index.js';
@@ -45,6 +46,13 @@ interface Channel {
   heldUntil: number;
   timer: NodeJS.Timeout | undefined;
   ticking: Promise<void> | null;
+  /**
+   * The subscription status last written to the lease row by the open stream (`subscribed`, or the
+   * failure's reason); null before its first. Only a change is written.
+   */
+  reported: string | null;
+  /** Status writes, one after the other: a failure and the success after it land in that order. */
+  reporting: Promise<void>;
 }
 
 const key = (tenantId: string, channel: string): string => `${tenantId}\u0000${channel}`;
@@ -75,6 +83,8 @@ export class StreamIntake {
         heldUntil: 0,
         timer: undefined,
         ticking: null,
+        reported: null,
+        reporting: Promise.resolve(),
       };
       this.channels.set(k, c);
       this.tick(c);
@@ -161,6 +171,7 @@ export class StreamIntake {
         ...this.meta(c),
         replayId: resume?.replayId ?? null,
       });
+      c.reported = null; // a new stream says anew whether it subscribes
       c.stream = c.source.open(c.channel, resume, this.sink(c), logger.child(this.meta(c)));
     } catch (error) {
       logger.warn('stream not opened', { ...this.meta(c), error: String(error) });
@@ -199,7 +210,32 @@ export class StreamIntake {
         if (!moved) c.stream = null; // the stream closes itself on false; the next tick may take it back
         return moved;
       },
+      status: (status: StreamStatus): void => this.recordStatus(c, status),
     };
+  }
+
+  /**
+   * Writes the stream's subscription status to its lease row when it changed: /readyz, /metrics and the
+   * Health page tell a held stream that cannot subscribe from one that reads.
+   */
+  private recordStatus(c: Channel, status: StreamStatus): void {
+    const state = status.subscribed ? 'subscribed' : `failing: ${status.error}`;
+    if (state === c.reported) return;
+    c.reported = state;
+    c.reporting = c.reporting.then(async () => {
+      try {
+        await this.options.streams.recordSubscription(
+          c.tenantId,
+          c.channel,
+          this.options.holder,
+          status,
+          this.clock(),
+        );
+      } catch (error) {
+        if (c.reported === state) c.reported = null; // written again with the next status
+        this.options.logger.warn('stream status not recorded', { ...this.meta(c), error: String(error) });
+      }
+    });
   }
 
   /**

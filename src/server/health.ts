@@ -1,12 +1,12 @@
 // Liveness (/healthz: the process answers), readiness (/readyz: the database answers and this process's
 // recent CRM calls are not all failing; degraded while a tenant's work is slowed by its daily API usage
-// or a tenant's event stream has no reader, and saying which tenants' routing is paused because their
+// or a tenant's event stream has no reader or one that cannot subscribe, and saying which tenants' routing is paused because their
 // CRM account's policy refuses our credentials) and Prometheus metrics (/metrics). Web and worker
 // processes both serve these.
 import { Router } from 'express';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { StreamState } from '../storage/index.js';
+import { streamFailingSince, type StreamState } from '../storage/index.js';
 import type { ServerStorage } from './types.js';
 
 /** A hung database connection must not hang the probe: answer 503 after this long. */
@@ -29,7 +29,7 @@ export async function pingDatabase(
   }
 }
 
-/** A stream nobody reads, as /readyz lists it. */
+/** A stream nobody reads (no process holds it, or its holder cannot subscribe), as /readyz lists it. */
 export interface UnreadStream {
   tenantId: string;
   channel: string;
@@ -38,20 +38,33 @@ export interface UnreadStream {
 
 /**
  * The streams of routing tenants that no process reads: their new leads wait in the CRM until one
- * does (its catch-up poll then finds them). A paused tenant's are left out: its stream waits with its
- * routing, and `paused` says why.
+ * does (its catch-up poll then finds them). That includes a stream whose holder has not subscribed for
+ * longer than the grace: it renews its lease, but only its catch-up poll brings leads in. A paused
+ * tenant's are left out: its stream waits with its routing, and `paused` says why.
  */
-export function unreadStreams(states: readonly StreamState[]): UnreadStream[] {
-  return states
-    .filter((s) => !s.paused && s.lease === null)
-    .map((s) => ({
-      tenantId: s.tenantId,
-      channel: s.channel,
-      why:
-        s.lapsedAt === null
-          ? 'no process has taken its lease'
-          : `its lease ran out at ${new Date(s.lapsedAt).toISOString()} and no process took it over`,
-    }));
+export function unreadStreams(states: readonly StreamState[], now: number): UnreadStream[] {
+  return states.flatMap((s) => {
+    if (s.paused) return [];
+    const unread = { tenantId: s.tenantId, channel: s.channel };
+    if (s.lease === null)
+      return [
+        {
+          ...unread,
+          why:
+            s.lapsedAt === null
+              ? 'no process has taken its lease'
+              : `its lease ran out at ${new Date(s.lapsedAt).toISOString()} and no process took it over`,
+        },
+      ];
+    const failingSince = streamFailingSince(s, now);
+    if (failingSince === null) return [];
+    return [
+      {
+        ...unread,
+        why: `the process reading it has not subscribed since ${new Date(failingSince).toISOString()}: ${s.lease.lastError ?? 'no reason given'}`,
+      },
+    ];
+  });
 }
 
 export function healthRouter(deps: {
@@ -60,6 +73,8 @@ export function healthRouter(deps: {
   metrics?: Metrics | undefined;
   /** Every installed tenant's pulled event streams, as the database has them now (one query). */
   streams?: (() => Promise<StreamState[]>) | undefined;
+  /** The time the streams are judged at (how long a holder has failed to subscribe). */
+  clock?: (() => number) | undefined;
 }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
@@ -88,7 +103,7 @@ export function healthRouter(deps: {
       deps.storage.pausedTenants(),
       deps.streams?.() ?? Promise.resolve([]),
     ]);
-    const unread = unreadStreams(streams);
+    const unread = unreadStreams(streams, (deps.clock ?? Date.now)());
     res.status(200).json({
       ok: true,
       database: 'ok',

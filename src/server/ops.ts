@@ -13,6 +13,7 @@ export function listenOps(
     logger: Logger;
     metrics: Metrics;
     streams?: ServerDeps['streams'];
+    clock?: ServerDeps['clock'];
   },
   port: number,
   host: string,

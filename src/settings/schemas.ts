@@ -314,6 +314,13 @@ export const healthResponseSchema = z.object({
           readSince: z.number().nullable(),
           /** When the last reader's lease ran out unrenewed; null while read, or when none ran out. */
           lapsedAt: z.number().nullable(),
+          /** When the process reading it last subscribed; null until it has (or none reads it). */
+          subscribedAt: z.number().nullable(),
+          /**
+           * The process reading it has not subscribed for longer than the grace: since when, and the
+           * CRM's reason. Null while it subscribes (or none reads it: see `readSince`).
+           */
+          notSubscribed: z.object({ since: z.number(), error: z.string() }).nullable(),
           /** When the stream last recorded events or a catch-up poll; null before it ever did. */
           recordedAt: z.number().nullable(),
           /** When the CRM committed the last change event recorded; null before one was. */

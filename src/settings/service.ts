@@ -28,6 +28,7 @@ import {
   type PublicationRequest,
   type PublishInput,
   type Storage,
+  streamFailingSince,
   type StreamState,
   type Tenant,
 } from '../storage/index.js';
@@ -798,6 +799,8 @@ export class SettingsService {
                 channel: st.channel,
                 readSince: st.lease?.takenAt ?? null,
                 lapsedAt: st.lapsedAt,
+                subscribedAt: st.lease?.subscribedAt ?? null,
+                notSubscribed: notSubscribed(st, now),
                 recordedAt: st.cursor?.updatedAt ?? null,
                 lastEventAt: st.cursor?.replayAt ?? null,
                 coveredUntil: st.cursor?.coveredUntil ?? null,
@@ -830,6 +833,12 @@ export class SettingsService {
   async replay(tenantId: string, id: number): Promise<boolean> {
     return this.storage.replay(tenantId, id, this.deps.clock());
   }
+}
+
+/** A held stream whose holder has not subscribed for longer than the grace: since when and why. */
+function notSubscribed(s: StreamState, now: number): { since: number; error: string } | null {
+  const since = streamFailingSince(s, now);
+  return since === null ? null : { since, error: s.lease?.lastError ?? 'no reason given' };
 }
 
 function publicationView(p: Publication): z.infer<typeof rulesResponseSchema>['publications'][number] {

@@ -46,11 +46,16 @@ export { Storage } from './storage.js';
 export { StorageError } from './errors.js';
 export { ReportRepository, type ReportWindow } from './reports.js';
 export {
+  STREAM_ERROR_MAX,
+  STREAM_FAILING_GRACE_MS,
   StreamRepository,
+  streamFailingSince,
   type PulledChannel,
   type StreamAdvance,
   type StreamCursor,
+  type StreamLease,
   type StreamState,
+  type StreamSubscription,
 } from './streams.js';
 export type { StorageErrorKind } from './errors.js';
 export type { Db, Dialect, SqlParam } from './db.js';

@@ -575,6 +575,19 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE tenants ADD COLUMN pause_reason TEXT`,
     ],
   },
+  {
+    version: 20,
+    name: 'stream subscription status',
+    // A lease's holder that cannot subscribe (Change Data Capture not enabled for the object, a
+    // permission missing) renews its lease and its catch-up poll moves the cursor all the same: the
+    // lease row says whether its stream is subscribed, since when it is not and why. Null while unknown
+    // (a new holder starts clean).
+    statements: () => [
+      `ALTER TABLE stream_leases ADD COLUMN subscribed_at BIGINT`,
+      `ALTER TABLE stream_leases ADD COLUMN failing_since BIGINT`,
+      `ALTER TABLE stream_leases ADD COLUMN last_error TEXT`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -6,6 +6,9 @@
 import { classifyConstraint, type Db } from './db.js';
 import { StorageError } from './errors.js';
 
+/** The longest error text a lease row keeps: the CRM's reason, not a dump. */
+export const STREAM_ERROR_MAX = 300;
+
 export interface StreamCursor {
   /** The last replay id whose events are in the inbox; null before the first one. */
   replayId: string | null;
@@ -24,6 +27,21 @@ export interface StreamAdvance {
   coveredUntil?: number | undefined;
 }
 
+/** What a lease's holder says of its stream: subscribed, or a subscribe or handshake failed and why. */
+export type StreamSubscription = { subscribed: true } | { subscribed: false; error: string };
+
+/** The live lease of a stream: who reads it, since when, and whether its subscription works. */
+export interface StreamLease {
+  holder: string;
+  takenAt: number;
+  /** When this holder last subscribed; null until it has. */
+  subscribedAt: number | null;
+  /** Since when this holder's subscribe or handshake fails; null while it does not. */
+  failingSince: number | null;
+  /** The CRM's reason for the failure, while it fails (at most STREAM_ERROR_MAX characters). */
+  lastError: string | null;
+}
+
 /** A channel every tenant of a provider has a stream on (Salesforce: its Lead and Contact channels). */
 export interface PulledChannel {
   provider: string;
@@ -37,7 +55,7 @@ export interface StreamState {
   /** The tenant's routing is paused (its CRM account refuses our credentials for now). */
   paused: boolean;
   /** The process reading the stream and since when; null when no lease is live: nobody reads it. */
-  lease: { holder: string; takenAt: number } | null;
+  lease: StreamLease | null;
   /**
    * When the last lease ran out unrenewed (its holder died or lost the database); null while one is
    * live, and when none was ever taken or the last was given up at a clean stop.
@@ -45,6 +63,22 @@ export interface StreamState {
   lapsedAt: number | null;
   /** Where the stream resumes; null before the first events or coverage were recorded. */
   cursor: StreamCursor | null;
+}
+
+/**
+ * How long a held stream may go unsubscribed before it counts as failing. A healthy stream's client is
+ * replaced now and then (an expired session is refreshed and subscribed again within seconds, and the
+ * backoff between attempts stops at a minute): a shorter grace would report those as outages.
+ */
+export const STREAM_FAILING_GRACE_MS = 2 * 60_000;
+
+/**
+ * Since when the process holding a stream has failed to subscribe, once that has lasted longer than
+ * the grace; null for a stream no process holds (see `lease`), or whose holder subscribes.
+ */
+export function streamFailingSince(s: Pick<StreamState, 'lease'>, now: number): number | null {
+  const since = s.lease?.failingSince ?? null;
+  return since !== null && now - since > STREAM_FAILING_GRACE_MS ? since : null;
 }
 
 /** A tenant's channel, joined with its lease and cursor: their columns are null when it has none. */
@@ -55,6 +89,9 @@ interface StateRow {
   holder: string | null;
   taken_at: number | null;
   expires_at: number | null;
+  subscribed_at: number | null;
+  failing_since: number | null;
+  last_error: string | null;
   replay_id: string | null;
   replay_at: number | null;
   covered_until: number | null;
@@ -91,13 +128,20 @@ export class StreamRepository {
     if (holder === '' || !(ttlMs > 0))
       throw new StorageError('invalid', 'a lease needs a holder and a ttl > 0');
     try {
+      // What a previous holder said of its subscription is not the new holder's: it starts clean.
       const r = await this.db.run(
         `INSERT INTO stream_leases (tenant_id, channel, holder, expires_at, taken_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (tenant_id, channel) DO UPDATE SET
            holder = excluded.holder,
            expires_at = excluded.expires_at,
            taken_at = CASE WHEN stream_leases.holder = excluded.holder
-                           THEN stream_leases.taken_at ELSE excluded.taken_at END
+                           THEN stream_leases.taken_at ELSE excluded.taken_at END,
+           subscribed_at = CASE WHEN stream_leases.holder = excluded.holder
+                                THEN stream_leases.subscribed_at ELSE NULL END,
+           failing_since = CASE WHEN stream_leases.holder = excluded.holder
+                                THEN stream_leases.failing_since ELSE NULL END,
+           last_error = CASE WHEN stream_leases.holder = excluded.holder
+                             THEN stream_leases.last_error ELSE NULL END
          WHERE stream_leases.holder = excluded.holder OR stream_leases.expires_at <= ?`,
         [tenantId, channel, holder, now + ttlMs, now, now],
       );
@@ -135,6 +179,32 @@ export class StreamRepository {
     });
   }
 
+  /**
+   * Records whether `holder`'s stream is subscribed: a success clears the failure; a failure keeps its
+   * first time (since when it fails) and the latest reason, cut to STREAM_ERROR_MAX characters. Only the
+   * holder writes it; false when `holder` does not hold the lease row.
+   */
+  async recordSubscription(
+    tenantId: string,
+    channel: string,
+    holder: string,
+    status: StreamSubscription,
+    now: number,
+  ): Promise<boolean> {
+    const r = status.subscribed
+      ? await this.db.run(
+          `UPDATE stream_leases SET subscribed_at = ?, failing_since = NULL, last_error = NULL
+           WHERE tenant_id = ? AND channel = ? AND holder = ?`,
+          [now, tenantId, channel, holder],
+        )
+      : await this.db.run(
+          `UPDATE stream_leases SET failing_since = COALESCE(failing_since, ?), last_error = ?
+           WHERE tenant_id = ? AND channel = ? AND holder = ?`,
+          [now, status.error.slice(0, STREAM_ERROR_MAX), tenantId, channel, holder],
+        );
+    return r.changes === 1;
+  }
+
   /** Gives the lease up (a clean stop), so another process need not wait for it to expire. */
   async releaseLease(tenantId: string, channel: string, holder: string): Promise<boolean> {
     const r = await this.db.run(
@@ -166,6 +236,7 @@ export class StreamRepository {
       .join(' UNION ALL ');
     const rows = await this.db.all<StateRow>(
       `SELECT t.id AS tenant_id, c.channel, t.paused_at, l.holder, l.taken_at, l.expires_at,
+         l.subscribed_at, l.failing_since, l.last_error,
          s.replay_id, s.replay_at, s.covered_until, s.updated_at
        FROM tenants t
        JOIN (${channels}) c ON c.provider = t.provider
@@ -181,7 +252,13 @@ export class StreamRepository {
       paused: r.paused_at !== null,
       lease:
         r.holder !== null && r.taken_at !== null && r.expires_at !== null && r.expires_at > now
-          ? { holder: r.holder, takenAt: r.taken_at }
+          ? {
+              holder: r.holder,
+              takenAt: r.taken_at,
+              subscribedAt: r.subscribed_at,
+              failingSince: r.failing_since,
+              lastError: r.last_error,
+            }
           : null,
       lapsedAt: r.expires_at !== null && r.expires_at <= now ? r.expires_at : null,
       // updated_at is NOT NULL in stream_cursors: null here means the channel has no cursor.

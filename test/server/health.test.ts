@@ -1,3 +1,4 @@
+import { STREAM_FAILING_GRACE_MS } from '../../src/storage/index.js';
 import { startServer, T0, type Harness } from './helpers.js';
 
 let h: Harness;
@@ -85,6 +86,45 @@ describe("/readyz and the Salesforce orgs' change-event streams", () => {
         },
       ],
     });
+  });
+
+  it('names a held stream whose reader has not subscribed for longer than the grace, with its reason', async () => {
+    const org = await h.storage.createTenant({ provider: 'salesforce', externalId: '00D3', name: 'Org' }, T0);
+    const renew = (at: number) =>
+      Promise.all([LEADS, CONTACTS].map((c) => h.storage.streams.takeLease(org.id, c, 'intake-1', TTL, at)));
+    await renew(T0);
+    await h.storage.streams.recordSubscription(org.id, CONTACTS, 'intake-1', { subscribed: true }, T0);
+    const refused = '400::The channel you requested to subscribe to does not exist {/data/LeadChangeEvent}';
+    await h.storage.streams.recordSubscription(
+      org.id,
+      LEADS,
+      'intake-1',
+      { subscribed: false, error: `subscribe failed: ${refused}` },
+      T0 + 1_000,
+    );
+    // Within the grace (a client rebuilt after an expired session subscribes again within it): nothing.
+    await renew(T0 + STREAM_FAILING_GRACE_MS);
+    h.clock.now = T0 + 1_000 + STREAM_FAILING_GRACE_MS;
+    expect(await ready()).toEqual({ ok: true, database: 'ok', crm: 'ok' });
+    // Past it, still renewed: the lease alone says nothing of it.
+    await renew(T0 + 1_001 + STREAM_FAILING_GRACE_MS);
+    h.clock.now = T0 + 1_001 + STREAM_FAILING_GRACE_MS;
+    expect(await ready()).toEqual({
+      ok: true,
+      database: 'ok',
+      crm: 'ok',
+      intake: 'degraded',
+      streams: [
+        {
+          tenantId: org.id,
+          channel: LEADS,
+          why: `the process reading it has not subscribed since ${new Date(T0 + 1_000).toISOString()}: subscribe failed: ${refused}`,
+        },
+      ],
+    });
+    // Subscribed again: read, as the Contacts stream is.
+    await h.storage.streams.recordSubscription(org.id, LEADS, 'intake-1', { subscribed: true }, h.clock.now);
+    expect(await ready()).toEqual({ ok: true, database: 'ok', crm: 'ok' });
   });
 
   it("names a stream no process ever took; a paused org's stream is left to its pause", async () => {

@@ -9,6 +9,7 @@ import { startApp, type RunningApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
 import { CrmError } from '../../connectors/connector.js';
 import { countStreams, crmCallKind, crmCallOutcome, Metrics } from '../../src/metrics.js';
+import { STREAM_FAILING_GRACE_MS } from '../../src/storage/index.js';
 
 const logger = createLogger({ silent: true });
 
@@ -45,23 +46,38 @@ describe('Metrics', () => {
     expect(crmCallKind(error)).toBe(kind);
   });
 
-  it("counts the installed orgs' streams as held, unheld or paused, one gauge per state", async () => {
-    const lease = { holder: 'intake-1', takenAt: 0 };
-    const counts = countStreams([
-      { paused: false, lease },
-      { paused: false, lease },
-      { paused: false, lease: null },
-      { paused: true, lease },
-      { paused: true, lease: null },
-    ]);
-    expect(counts).toEqual({ held: 2, unheld: 1, paused: 2 });
+  it("counts the installed orgs' streams as held, unheld, failing or paused, one gauge per state", async () => {
+    const T0 = Date.UTC(2026, 0, 5, 9);
+    const now = T0 + 10 * 60_000;
+    const lease = { holder: 'intake-1', takenAt: T0, subscribedAt: T0, failingSince: null, lastError: null };
+    const failing = (since: number) => ({
+      ...lease,
+      failingSince: since,
+      lastError: 'subscribe failed: 400::The channel you requested to subscribe to does not exist',
+    });
+    const counts = countStreams(
+      [
+        { paused: false, lease },
+        { paused: false, lease },
+        // Not subscribed for longer than the grace: failing, not held.
+        { paused: false, lease: failing(now - STREAM_FAILING_GRACE_MS - 1) },
+        // Within it (a client rebuilt after an expired session): still held.
+        { paused: false, lease: failing(now - STREAM_FAILING_GRACE_MS) },
+        { paused: false, lease: null },
+        { paused: true, lease: failing(T0) },
+        { paused: true, lease: null },
+      ],
+      now,
+    );
+    expect(counts).toEqual({ held: 3, unheld: 1, failing: 1, paused: 2 });
     const m = new Metrics({ defaultMetrics: false, streams: () => Promise.resolve(counts) });
     const text = await m.render();
-    expect(sample(text, 'lead_router_streams', { state: 'held' })).toBe(2);
+    expect(sample(text, 'lead_router_streams', { state: 'held' })).toBe(3);
     expect(sample(text, 'lead_router_streams', { state: 'unheld' })).toBe(1);
+    expect(sample(text, 'lead_router_streams', { state: 'failing' })).toBe(1);
     expect(sample(text, 'lead_router_streams', { state: 'paused' })).toBe(2);
     // No label names a tenant: the series do not grow with them.
-    expect(text.split('\n').filter((l) => l.startsWith('lead_router_streams{'))).toHaveLength(3);
+    expect(text.split('\n').filter((l) => l.startsWith('lead_router_streams{'))).toHaveLength(4);
   });
 
   it('reports a portal failing after five failed calls in a row, and recovered after a success', () => {

@@ -605,7 +605,7 @@ for (const [engineName, engine, suite] of ENGINES) {
         return healthResponseSchema.parse(await res.json());
       };
 
-      it('says since when a process reads each channel and what it last recorded, or that none does and what to check', async () => {
+      it('says since when a process reads each channel and what it last recorded, or that none does or that it cannot subscribe, and what to check', async () => {
         const org = await h.storage.createTenant(
           { provider: 'salesforce', externalId: '00D000000000001EAA', name: 'Umbrella' },
           T0,
@@ -622,6 +622,13 @@ for (const [engineName, engine, suite] of ENGINES) {
           T0 + 8 * 60_000,
         );
         await h.storage.streams.takeLease(org.id, LEADS, 'intake-1', 30_000, now - 1_000);
+        await h.storage.streams.recordSubscription(
+          org.id,
+          LEADS,
+          'intake-1',
+          { subscribed: true },
+          T0 + 1_000,
+        );
         // Contacts: its reader stopped renewing at T0 + 2 min.
         await h.storage.streams.takeLease(org.id, CONTACTS, 'intake-2', 30_000, T0 + 2 * 60_000);
         h.clock.now = now;
@@ -634,6 +641,8 @@ for (const [engineName, engine, suite] of ENGINES) {
                 channel: CONTACTS,
                 readSince: null,
                 lapsedAt: T0 + 2 * 60_000 + 30_000,
+                subscribedAt: null,
+                notSubscribed: null,
                 recordedAt: null,
                 lastEventAt: null,
                 coveredUntil: null,
@@ -642,6 +651,8 @@ for (const [engineName, engine, suite] of ENGINES) {
                 channel: LEADS,
                 readSince: T0,
                 lapsedAt: null,
+                subscribedAt: T0 + 1_000,
+                notSubscribed: null,
                 recordedAt: T0 + 8 * 60_000,
                 lastEventAt: T0 + 7 * 60_000,
                 coveredUntil: T0 + 5 * 60_000,
@@ -650,6 +661,31 @@ for (const [engineName, engine, suite] of ENGINES) {
           });
           // A HubSpot portal's events are pushed: no stream to show.
           expect((await health(h.a)).stream).toBeNull();
+
+          // The Leads reader's subscribe is refused (Change Data Capture taken off Lead in Setup) from
+          // T0 + 9 min: within the grace, read as before; past it, since when and why.
+          const refused =
+            'subscribe failed: 400::The channel you requested to subscribe to does not exist {/data/LeadChangeEvent}';
+          await h.storage.streams.recordSubscription(
+            org.id,
+            LEADS,
+            'intake-1',
+            { subscribed: false, error: refused },
+            T0 + 9 * 60_000,
+          );
+          const leads = async () => (await health(org)).stream?.channels.find((c) => c.channel === LEADS);
+          expect(await leads()).toMatchObject({
+            readSince: T0,
+            subscribedAt: T0 + 1_000,
+            notSubscribed: null,
+          });
+          h.clock.now = T0 + 12 * 60_000;
+          await h.storage.streams.takeLease(org.id, LEADS, 'intake-1', 30_000, h.clock.now);
+          expect(await leads()).toMatchObject({
+            readSince: T0,
+            subscribedAt: T0 + 1_000,
+            notSubscribed: { since: T0 + 9 * 60_000, error: refused },
+          });
         } finally {
           h.clock.now = T0;
         }

@@ -131,7 +131,7 @@ for (const [name, engine, suite] of ENGINES) {
           {
             ...read,
             channel: LEADS,
-            lease: { holder: 'p1', takenAt: T0 },
+            lease: { holder: 'p1', takenAt: T0, subscribedAt: null, failingSince: null, lastError: null },
             cursor: { replayId: '7', replayAt: T0 + 10, coveredUntil: T0, updatedAt: T0 + 20 },
           },
           {
@@ -154,6 +154,96 @@ for (const [name, engine, suite] of ENGINES) {
         ]);
         // No CRM pulls: nothing to read, nothing asked.
         expect(await streams.states([], now)).toEqual([]);
+      });
+    });
+
+    describe('subscription status', () => {
+      const PULLED = [{ provider: 'salesforce', channel: LEADS }];
+      const leaseOf = async (now: number) => (await streams.states(PULLED, now, 'sf-1'))[0]?.lease;
+
+      it("is written by the lease's holder only, keeps since when it fails, and is returned by states", async () => {
+        await addTenant(storage, 'sf-1', 'salesforce');
+        expect(await streams.takeLease('sf-1', LEADS, 'p1', TTL, T0)).toBe(true);
+        // Not known yet: the holder's stream has said nothing.
+        expect(await leaseOf(T0)).toEqual({
+          holder: 'p1',
+          takenAt: T0,
+          subscribedAt: null,
+          failingSince: null,
+          lastError: null,
+        });
+        // Another process (a former holder's stream closing late) writes nothing.
+        expect(
+          await streams.recordSubscription('sf-1', LEADS, 'p2', { subscribed: false, error: 'nope' }, T0 + 1),
+        ).toBe(false);
+        expect(await streams.recordSubscription('sf-1', LEADS, 'p2', { subscribed: true }, T0 + 1)).toBe(
+          false,
+        );
+        expect(await leaseOf(T0 + 1)).toMatchObject({ subscribedAt: null, failingSince: null });
+
+        const refused =
+          '400::The channel you requested to subscribe to does not exist {/data/LeadChangeEvent}';
+        expect(
+          await streams.recordSubscription(
+            'sf-1',
+            LEADS,
+            'p1',
+            { subscribed: false, error: refused },
+            T0 + 10,
+          ),
+        ).toBe(true);
+        // Failing on: since the first failure, with the latest reason, cut to 300 characters.
+        const long = `subscribe failed: ${'x'.repeat(500)}`;
+        await streams.recordSubscription('sf-1', LEADS, 'p1', { subscribed: false, error: long }, T0 + 20);
+        expect(await leaseOf(T0 + 20)).toMatchObject({
+          subscribedAt: null,
+          failingSince: T0 + 10,
+          lastError: long.slice(0, 300),
+        });
+        // Subscribed: the failure is over; renewals keep what the holder said.
+        await streams.recordSubscription('sf-1', LEADS, 'p1', { subscribed: true }, T0 + 30);
+        expect(await streams.takeLease('sf-1', LEADS, 'p1', TTL, T0 + 10_000)).toBe(true);
+        expect(await leaseOf(T0 + 10_000)).toEqual({
+          holder: 'p1',
+          takenAt: T0,
+          subscribedAt: T0 + 30,
+          failingSince: null,
+          lastError: null,
+        });
+        // Failing again after a subscription: the last one is kept, since when it fails too.
+        await streams.recordSubscription('sf-1', LEADS, 'p1', { subscribed: false, error: refused }, T0 + 40);
+        expect(await leaseOf(T0 + 10_000)).toMatchObject({
+          subscribedAt: T0 + 30,
+          failingSince: T0 + 40,
+          lastError: refused,
+        });
+      });
+
+      it('starts clean for a new holder, whether it takes a lapsed lease or takes one over', async () => {
+        await addTenant(storage, 'sf-1', 'salesforce');
+        await streams.takeLease('sf-1', LEADS, 'p1', TTL, T0);
+        await streams.recordSubscription('sf-1', LEADS, 'p1', { subscribed: true }, T0 + 1);
+        await streams.recordSubscription(
+          'sf-1',
+          LEADS,
+          'p1',
+          { subscribed: false, error: 'refused' },
+          T0 + 2,
+        );
+        // p1 died; p2 takes the lapsed lease: what p1 said is not p2's.
+        expect(await streams.takeLease('sf-1', LEADS, 'p2', TTL, T0 + TTL)).toBe(true);
+        const clean = { subscribedAt: null, failingSince: null, lastError: null };
+        expect(await leaseOf(T0 + TTL)).toMatchObject({ holder: 'p2', takenAt: T0 + TTL, ...clean });
+        await streams.recordSubscription(
+          'sf-1',
+          LEADS,
+          'p2',
+          { subscribed: false, error: 'refused' },
+          T0 + TTL,
+        );
+        // The only process on its database takes it over at once: clean too.
+        expect(await streams.takeOverLease('sf-1', LEADS, 'p3', TTL, T0 + TTL + 1)).toBe('p2');
+        expect(await leaseOf(T0 + TTL + 1)).toMatchObject({ holder: 'p3', ...clean });
       });
     });
 

@@ -13,6 +13,7 @@ import type {
   StreamLog,
   StreamResume,
   StreamSink,
+  StreamStatus,
 } from '../../pulled-intake.js';
 import { soql, soqlDateTime, soqlName } from '../soql.js';
 import { channelObject, creationEventId, mapChangeEvent, type MappedChange } from './change-events.js';
@@ -59,6 +60,13 @@ type FayeClient = ReturnType<Connection['streaming']['createClient']>;
 
 /** Replay ids are longs that fit a JavaScript number; -1 asks for new events only. */
 type ReplayFrom = number;
+/**
+ * Why a client is replaced: `replace`, at once, for a new access token or a refused replay id (the new
+ * client asks for new events); `refused`, after the backoff, for a subscribe a new client may meet again
+ * (the channel not enabled, a permission missing); `auth`, after the backoff, for a refused session,
+ * refreshed first, then the catch-up poll. The last two are failures the sink is told of.
+ */
+type RebuildCause = 'replace' | 'refused' | 'auth';
 const NEW_EVENTS_ONLY: ReplayFrom = -1;
 /** Records one poll reads at most (25 query pages); a larger backlog is read by the polls that follow. */
 const POLL_MAX_FETCH = 50_000;
@@ -96,7 +104,7 @@ export class CdcStream implements OpenedStream {
   private coveredUntil: number | null;
   private readonly onRefresh = (): void => {
     if (!this.closed && this.client !== null && this.options.conn.accessToken !== this.clientToken)
-      this.rebuild('the access token was refreshed', false);
+      this.rebuild('the access token was refreshed', 'replace');
   };
 
   constructor(private readonly options: CdcStreamOptions) {
@@ -188,7 +196,7 @@ export class CdcStream implements OpenedStream {
     const { conn, channel, log } = this.options;
     const replay = new StreamingExtension.Replay(channel, from);
     const authFailure = new StreamingExtension.AuthFailure((message: unknown) => {
-      if (this.client === client) this.rebuild(`authentication failed: ${failureReason(message)}`, true);
+      if (this.client === client) this.rebuild(`authentication failed: ${failureReason(message)}`, 'auth');
     });
     // A new Faye client: jsforce's cached one keeps the token it was built with.
     const client: FayeClient = conn.streaming.createClient([authFailure, replay]);
@@ -200,6 +208,7 @@ export class CdcStream implements OpenedStream {
         () => {
           this.failures = 0;
           log.info('subscribed to change events', { ...this.meta, replayFrom: from });
+          if (this.client === client) this.report({ subscribed: true });
           // New events only: what was created between the start (or the failure) and now came before
           // the subscription, and only the poll finds it.
           if (from === NEW_EVENTS_ONLY) this.poll('subscribed for new events');
@@ -207,32 +216,39 @@ export class CdcStream implements OpenedStream {
         (error: unknown) => {
           if (this.client !== client) return;
           const reason = failureReason(error);
-          // An unknown or expired replay id: take new events and let the poll find the rest.
+          // An unknown or expired replay id: take new events at once and let the poll find the rest.
           if (/replay/i.test(reason)) {
             log.warn('replay id refused: subscribing for new events, polling', { ...this.meta, reason });
             this.lastReceived = NEW_EVENTS_ONLY;
             this.poll('replay id refused');
+            return this.rebuild(`subscribe failed: ${reason}`, 'replace');
           }
-          this.rebuild(`subscribe failed: ${reason}`, /\b401\b|auth/i.test(reason));
+          // Anything else (the channel not enabled for Change Data Capture, a permission missing) is
+          // met again by a new client: tried again with the backoff, not at once.
+          this.rebuild(`subscribe failed: ${reason}`, /\b401\b|auth/i.test(reason) ? 'auth' : 'refused');
         },
       );
   }
 
   /**
    * Replaces the client after a token refresh or a failure. After an authentication failure the session
-   * is refreshed and the catch-up poll runs first: it finds what the dead client missed.
+   * is refreshed and the catch-up poll runs first: it finds what the dead client missed. A failure is
+   * told to the sink: the stream is not subscribed until the new client is.
    */
-  private rebuild(reason: string, failed: boolean): void {
+  private rebuild(reason: string, cause: RebuildCause): void {
     if (this.closed || this.rebuilding) return;
     this.rebuilding = true;
     this.stopClient();
     const { log } = this.options;
     log.warn('rebuilding the change-event client', { ...this.meta, reason });
+    if (cause !== 'replace') this.report({ subscribed: false, error: reason });
     void (async () => {
-      if (failed) {
+      if (cause !== 'replace') {
         this.failures += 1;
         const cap = this.options.maxBackoffMs ?? 60_000;
         await sleep(Math.min(cap, 250 * 2 ** Math.min(this.failures - 1, 10)));
+      }
+      if (cause === 'auth') {
         await this.refreshSession();
         if (this.closed) return;
         this.poll(reason);
@@ -241,6 +257,20 @@ export class CdcStream implements OpenedStream {
       this.rebuilding = false;
       if (!this.closed) this.connect(this.lastReceived ?? NEW_EVENTS_ONLY);
     })();
+  }
+
+  /** Tells the sink whether the stream is subscribed; the CRM's reason goes without the session's tokens. */
+  private report(status: StreamStatus): void {
+    if (this.closed) return;
+    let out = status;
+    if (!status.subscribed) {
+      let error = status.error;
+      const { accessToken, refreshToken } = this.options.conn;
+      for (const token of [accessToken, refreshToken])
+        if (typeof token === 'string' && token !== '') error = error.split(token).join('[token]');
+      out = { subscribed: false, error };
+    }
+    this.options.sink.status?.(out);
   }
 
   /**

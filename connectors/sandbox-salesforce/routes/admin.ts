@@ -178,13 +178,15 @@ export function adminRouter(deps: AdminDeps): Router {
   });
   // Change Data Capture knobs: `{"gapNext": 3}` turns the next changes into GAP_* events;
   // `{"gap": {"entity": "Lead", "changeType": "GAP_UPDATE", "recordIds": [...]}}` sends one now
-  // (GAP_OVERFLOW carries no record ids).
+  // (GAP_OVERFLOW carries no record ids); `{"selected": ["Contact"]}` is the org's selection in Setup →
+  // Change Data Capture (Lead and Contact until changed): a subscribe to another's channel is refused.
   r.post('/_sandbox/orgs/:orgId/cdc', (req, res) => {
     const org = orgOf(req);
     const b = parse(
       z
         .object({
           gapNext: z.number().int().min(1).optional(),
+          selected: z.array(z.enum(['Lead', 'Contact'])).optional(),
           gap: z
             .object({
               entity: z.enum(['Lead', 'Contact']),
@@ -197,6 +199,7 @@ export function adminRouter(deps: AdminDeps): Router {
       req.body,
     );
     if (b.gapNext !== undefined) deps.streaming.gapNext(org.orgId, b.gapNext);
+    const selected = b.selected === undefined ? undefined : deps.streaming.select(org.orgId, b.selected);
     const replayId =
       b.gap === undefined
         ? undefined
@@ -204,6 +207,7 @@ export function adminRouter(deps: AdminDeps): Router {
     res.json({
       retained: deps.streaming.retained(org.orgId),
       ...(replayId === undefined ? {} : { replayId }),
+      ...(selected === undefined ? {} : { selected }),
     });
   });
   return r;

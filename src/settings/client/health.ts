@@ -24,7 +24,8 @@ function callsText(c: Calls): string {
 
 /**
  * A CRM whose events are pulled: per channel, since when a process reads it and what it last recorded;
- * or that none does, what that means for new leads and what to check.
+ * or that none does, or that the one holding it cannot subscribe: what that means for new leads and what
+ * to check.
  */
 function streamNodes(stream: NonNullable<Health['stream']>): HTMLElement[] {
   return [
@@ -35,6 +36,12 @@ function streamNodes(stream: NonNullable<Health['stream']>): HTMLElement[] {
           'p',
           { class: 'error' },
           `${c.channel}: no process reads this stream${c.lapsedAt === null ? '' : ` since ${when(c.lapsedAt)}`}. New leads are not routed until one does; its catch-up poll then finds them. Check the app's logs for 'change-event stream not started' and 'subscribe failed', and that ${stream.setupCheck}.`,
+        );
+      if (c.notSubscribed !== null)
+        return el(
+          'p',
+          { class: 'error' },
+          `${c.channel}: the process reading this stream (since ${when(c.readSince)}) could not subscribe to it since ${when(c.notSubscribed.since)}: ${c.notSubscribed.error}. New leads come in only through its catch-up poll, minutes late, and changes a held lead waits for not at all. Check that ${stream.setupCheck}, and the app's logs for 'subscribe failed'.`,
         );
       const recorded =
         c.recordedAt === null

@@ -3,13 +3,20 @@
 // replay id resumes right after it, -2 replays everything retained, and a handshake refused for an
 // expired token makes the stream refresh the session and rebuild its client, which then receives again,
 // and a refresh refused with a time to try again (the org's policy) is waited out, not retried at once.
-// Each stream is closed at the end and nothing is left holding the process (jest exits on its own).
+// A subscribe refused (Change Data Capture taken off Lead in the org's Setup) is told to the sink and
+// tried again with the backoff; the intake records it with the lease, and the recovery once Lead is
+// selected again. Each stream is closed at the end and nothing is left holding the process (jest exits on its own).
 import type { Connection } from 'jsforce';
 import { CrmError, type CrmEvent } from '../../../connectors/connector.js';
-import type { StreamDelivery, StreamResume } from '../../../connectors/pulled-intake.js';
+import type { StreamDelivery, StreamResume, StreamStatus } from '../../../connectors/pulled-intake.js';
 import { CdcStream } from '../../../connectors/salesforce/intake/cdc-stream.js';
+import { SalesforceCdcIntake } from '../../../connectors/salesforce/intake/index.js';
 import { ManualClock } from '../../../connectors/sandbox-kit/clock.js';
+import { createLogger } from '../../../src/log.js';
+import { StreamIntake } from '../../../src/pipeline/stream-intake.js';
+import { StreamRepository } from '../../../src/storage/index.js';
 import { startSandbox, type Running } from '../../sandbox-salesforce/support.js';
+import { addTenant, sqliteMemory } from '../../storage/helpers.js';
 
 const CHANNEL = '/data/LeadChangeEvent';
 const clock = new ManualClock(Date.UTC(2026, 0, 5, 9, 0, 0));
@@ -35,6 +42,8 @@ async function until(check: () => boolean, what: string, ms = 20_000): Promise<v
 interface Opened {
   stream: CdcStream;
   deliveries: StreamDelivery[];
+  /** What the stream told its sink of its subscription, in order. */
+  statuses: StreamStatus[];
   /** Records whose creation was delivered, by the stream or by its catch-up poll. */
   created(): string[];
   /** Records whose creation came through the subscription itself (a delivery with a replay position). */
@@ -48,6 +57,7 @@ function open(
   over: { refresh?: () => Promise<void> } = {},
 ): Opened {
   const deliveries: StreamDelivery[] = [];
+  const statuses: StreamStatus[] = [];
   const warnings: string[] = [];
   const stream = new CdcStream({
     conn,
@@ -59,6 +69,7 @@ function open(
         deliveries.push(d);
         return Promise.resolve(true);
       },
+      status: (st) => statuses.push(st),
     },
     log: { info: () => undefined, warn: (message) => warnings.push(message) },
     now: () => clock.now(),
@@ -72,7 +83,7 @@ function open(
     deliveries
       .filter((d) => d.position !== undefined)
       .flatMap((d) => d.events.filter((e: CrmEvent) => e.kind === 'created').map((e) => e.objectId));
-  return { stream, deliveries, created, streamed, warnings };
+  return { stream, deliveries, statuses, created, streamed, warnings };
 }
 
 /** The replay id of each retained Lead event, by the record it is about (the first event wins). */
@@ -169,3 +180,87 @@ it('waits out a refresh refused with a time to try again (the org paused), then 
   const [lead] = env.demo.createLeads(1).map((l) => String(l['Id']));
   await until(() => s.streamed().includes(lead!), 'the creation after the wait');
 });
+
+describe("Change Data Capture taken off Lead in the org's Setup", () => {
+  const REFUSED = `subscribe failed: 400::The channel you requested to subscribe to does not exist {${CHANNEL}}`;
+  const select = (selected: string[]) => env.admin(`/_sandbox/orgs/${env.orgId}/cdc`, { selected });
+  afterEach(async () => {
+    await select(['Lead', 'Contact']);
+  });
+
+  it('tells the sink the subscribe was refused, tries again with the backoff, and tells it once subscribed again', async () => {
+    await select(['Contact']);
+    const s = open(env.connect(), null);
+    await until(() => s.statuses.length > 0, 'the refusal');
+    expect(s.statuses[0]).toEqual({ subscribed: false, error: REFUSED });
+    // Tried again, not at once: with a 50 ms backoff cap, a handful of attempts in half a second.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.statuses.length).toBeLessThan(15);
+    expect(s.statuses.every((st) => !st.subscribed)).toBe(true);
+    // No token in what the sink is told.
+    expect(JSON.stringify(s.statuses)).not.toMatch(/00D\w+!/);
+
+    await select(['Lead', 'Contact']);
+    await until(() => s.statuses.at(-1)?.subscribed === true, 'the subscription');
+    await new Promise((r) => setTimeout(r, 300));
+    const [lead] = env.demo.createLeads(1).map((l) => String(l['Id']));
+    await until(() => s.streamed().includes(lead!), 'the creation after the subscription');
+  });
+
+  it('is recorded by the intake with the lease, and the recovery once Lead is selected again', async () => {
+    const { storage, close } = await sqliteMemory.open();
+    const streams = new StreamRepository(storage.db);
+    await addTenant(storage, 'sf-1', 'salesforce');
+    const intake = new StreamIntake({
+      storage,
+      streams,
+      holder: 'intake-1',
+      logger: createLogger({ silent: true }),
+      clock: () => clock.now(),
+    });
+    const lease = async () =>
+      (await streams.states([{ provider: 'salesforce', channel: CHANNEL }], clock.now()))[0]?.lease;
+    try {
+      await select(['Contact']);
+      const conn = env.connect();
+      intake.add(
+        'sf-1',
+        {},
+        new SalesforceCdcIntake({
+          conn,
+          selfClient: 'lead-router',
+          channels: [CHANNEL],
+          now: () => clock.now(),
+          maxBackoffMs: 50,
+        }),
+      );
+      const failing = await waitFor(lease, (l) => l?.failingSince != null, 'the failure recorded');
+      // The lease is held and renewed all the same: the row says why its stream brings nothing.
+      expect(failing).toEqual({
+        holder: 'intake-1',
+        takenAt: clock.now(),
+        subscribedAt: null,
+        failingSince: clock.now(),
+        lastError: REFUSED,
+      });
+      expect(JSON.stringify(failing)).not.toContain(conn.accessToken ?? 'no token');
+
+      await select(['Lead', 'Contact']);
+      const recovered = await waitFor(lease, (l) => l?.subscribedAt != null, 'the recovery recorded');
+      expect(recovered).toMatchObject({ failingSince: null, lastError: null, subscribedAt: clock.now() });
+    } finally {
+      await intake.stop();
+      await close();
+    }
+  });
+});
+
+async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string): Promise<T> {
+  const end = Date.now() + 20_000;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
