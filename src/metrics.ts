@@ -197,32 +197,30 @@ export class Metrics {
   }
 
   private registerStreams(streams: () => Promise<StreamCounts>): void {
-    new Gauge({
-      name: 'lead_router_streams',
-      help: `Installed tenants' change-event streams (Salesforce CDC), one per tenant and channel, by state: held (a process reads it), unheld (no process does: the tenant's new leads wait in the CRM until one does), failing (the process holding it has not subscribed for over ${STREAM_FAILING_GRACE_MS / 60_000} minutes: only its catch-up poll brings new leads in), or paused (the tenant's routing is paused; its stream waits with it).`,
-      labelNames: ['state'],
-      registers: [this.registry],
-      async collect() {
-        const counts = await streams();
-        this.set({ state: 'held' }, counts.held);
-        this.set({ state: 'unheld' }, counts.unheld);
-        this.set({ state: 'failing' }, counts.failing);
-        this.set({ state: 'paused' }, counts.paused);
-      },
-    });
+    this.stateGauge(
+      'lead_router_streams',
+      `Installed tenants' change-event streams (Salesforce CDC), one per tenant and channel, by state: held (a process reads it), unheld (no process does: the tenant's new leads wait in the CRM until one does), failing (the process holding it has not subscribed for over ${STREAM_FAILING_GRACE_MS / 60_000} minutes: only its catch-up poll brings new leads in), or paused (the tenant's routing is paused; its stream waits with it).`,
+      streams,
+    );
   }
 
   private registerTenants(tenants: () => Promise<TenantCounts>): void {
+    this.stateGauge(
+      'lead_router_tenants',
+      "Tenants by state: installed, paused (the CRM account's policy refuses our credentials for now: work waits until they are accepted again), or uninstalled (tokens deleted, work paused until a reinstall).",
+      tenants,
+    );
+  }
+
+  /** A gauge of things by state, read at scrape time: one series per state, whatever their number. */
+  private stateGauge<C extends object>(name: string, help: string, counts: () => Promise<C>): void {
     new Gauge({
-      name: 'lead_router_tenants',
-      help: "Tenants by state: installed, paused (the CRM account's policy refuses our credentials for now: work waits until they are accepted again), or uninstalled (tokens deleted, work paused until a reinstall).",
+      name,
+      help,
       labelNames: ['state'],
       registers: [this.registry],
       async collect() {
-        const counts = await tenants();
-        this.set({ state: 'installed' }, counts.installed);
-        this.set({ state: 'uninstalled' }, counts.uninstalled);
-        this.set({ state: 'paused' }, counts.paused);
+        for (const [state, n] of Object.entries(await counts())) this.set({ state }, n as number);
       },
     });
   }
