@@ -91,10 +91,17 @@ export const CADENCE_ACTION_PATH = '/actions/standard/assignTargetToSalesCadence
 export const COLLECTIONS_PATH = '/composite/sobjects';
 
 /**
- * On every owner write: without it the org's active lead assignment rule runs on update too and can
- * overwrite the owner we chose (salesforce.md §0.1). Sent on every write of ours, since it costs nothing.
+ * Sent with every write of ours. `Sforce-Auto-Assign: FALSE`: else the org's active lead assignment rule
+ * runs on update too and can overwrite the owner we chose (salesforce.md §0.1). `allowSave=true`: a
+ * duplicate rule whose action allows the save with an alert (Salesforce's standard Lead and Contact
+ * rules do, on edit) lets our owner write through, as a user clicking past the alert would; by default
+ * the API refuses it (DUPLICATES_DETECTED) and a lead with a look-alike never got its owner. A rule that
+ * blocks still refuses, per record. Header: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api/headers_duplicaterules.htm
  */
-export const NO_AUTO_ASSIGN = { 'Sforce-Auto-Assign': 'FALSE' } as const;
+export const WRITE_HEADERS = {
+  'Sforce-Auto-Assign': 'FALSE',
+  'Sforce-Duplicate-Rule-Header': 'allowSave=true',
+} as const;
 
 /** Subject of the completed Task that carries a routing note (see writeNotes). */
 export const NOTE_SUBJECT = 'lead-router: routing decision';
@@ -380,7 +387,7 @@ export class SalesforceConnector implements CrmConnector {
               method,
               url: COLLECTIONS_PATH,
               body: JSON.stringify({ allOrNone: false, records: part }),
-              headers: { ...NO_AUTO_ASSIGN, 'content-type': 'application/json' },
+              headers: { ...WRITE_HEADERS, 'content-type': 'application/json' },
             },
           ),
           call,
@@ -1126,5 +1133,11 @@ function recordError(errors: readonly z.infer<typeof salesforceErrorSchema>[]): 
     .filter((m) => m !== '')
     .join('; ');
   // A record refused on its own was not applied, whatever its code: its outcome is known.
-  return classifySalesforceCode(code, message, { fields: first.fields, write: false });
+  return classifySalesforceCode(
+    code,
+    code === 'DUPLICATES_DETECTED'
+      ? `a duplicate rule of the org blocks saving this record (${message}): its action must allow the save, with or without an alert`
+      : message,
+    { fields: first.fields, write: false },
+  );
 }

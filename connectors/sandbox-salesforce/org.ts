@@ -20,6 +20,8 @@ export interface WriteContext {
   userId: string;
   /** Sforce-Auto-Assign: true (the default when absent), false, or an assignment rule id. */
   autoAssign: boolean | string;
+  /** Sforce-Duplicate-Rule-Header `allowSave=true`: a duplicate rule's alert lets the save through. */
+  allowSave?: boolean | undefined;
   /** `com/salesforce/api/rest/62.0;client=LeadRouter`: copied into change events. */
   changeOrigin: string;
   source: SfWriteSource;
@@ -85,9 +87,20 @@ export function fieldLabel(name: string): string {
     .trim();
 }
 
+/**
+ * A duplicate rule on Leads matching by email (Setup → Duplicate Rules), as it acts on edit: `alert`
+ * allows the save with an alert, which an API write gets through only with allowSave=true; `block`
+ * refuses it whatever the header says.
+ */
+export interface LeadDuplicateRule {
+  active: boolean;
+  onEdit: 'alert' | 'block';
+}
+
 export class Org {
   readonly records = new Map<string, Map<string, SRecord>>();
   assignmentRule: LeadAssignmentRule | undefined;
+  duplicateRule: LeadDuplicateRule | undefined;
   private readonly listeners: ((change: RecordChange) => void)[] = [];
 
   constructor(
@@ -213,6 +226,7 @@ export class Org {
           recordError('REQUIRED_FIELD_MISSING', `Required fields are missing: [${f.name}]`, [f.name]),
         );
     this.checkRules(obj, next, errors);
+    if (obj.name === 'Lead' && errors.length === 0) this.checkDuplicates(id18, next, ctx, errors);
     if (errors.length > 0) throw new RecordRejected(errors);
     const changed = Object.keys(next).filter((k) => next[k] !== current[k]);
     if (!changed.includes('OwnerId')) ownerBy = undefined;
@@ -350,6 +364,23 @@ export class Org {
   }
 
   /** Cross-field and reference rules, on the record as it would be saved. */
+  /** An edited Lead with another Lead of the same email meets the org's duplicate rule, if active. */
+  private checkDuplicates(id: string, lead: SRecord, ctx: WriteContext, errors: RecordError[]): void {
+    const rule = this.duplicateRule;
+    const email = typeof lead['Email'] === 'string' ? lead['Email'].toLowerCase() : '';
+    if (rule?.active !== true || email === '') return;
+    if (rule.onEdit === 'alert' && ctx.allowSave === true) return;
+    for (const other of this.table('Lead').values())
+      if (
+        other['Id'] !== id &&
+        typeof other['Email'] === 'string' &&
+        other['Email'].toLowerCase() === email
+      ) {
+        errors.push(recordError('DUPLICATES_DETECTED', 'Use one of these records?', []));
+        return;
+      }
+  }
+
   private checkRules(obj: ObjectDef, rec: SRecord, errors: RecordError[]): void {
     for (const f of obj.fields.values()) {
       const v = rec[f.name];

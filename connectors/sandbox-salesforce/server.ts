@@ -184,6 +184,7 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
   const reset = () => {
     faults.reset();
     streaming.resetSelection();
+    for (const org of orgs.values()) org.duplicateRule = undefined;
     allocation.reset();
     writes.clear();
     calls.reset();

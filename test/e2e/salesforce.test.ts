@@ -1,7 +1,7 @@
 // Salesforce end to end: the app (CRM=salesforce) against the Salesforce sandbox over real HTTP and
 // CometD, through jsforce. A lead created in the org → its change event → owner, task and cadence
 // enrollment written exactly once (the sandbox's write log is the witness); the org's active assignment
-// rule does not take the owner back; lead values with quotes reach SOQL harmlessly; a GAP event and an
+// rule does not take the owner back, nor does its duplicate rule refuse it; lead values with quotes reach SOQL harmlessly; a GAP event and an
 // expired access token lose nothing; a lead held for enrichment is decided again when a person's update
 // brings the missing field (an update of another field does not wake it); a rule on the org's own
 // Territory 2.0 assignment routes a contact by its account's territory.
@@ -114,6 +114,26 @@ describe('Salesforce end to end over the sandbox org', () => {
         expect(lead.Owner.Email).toBe(d.email);
       } else expect(d?.kind).toBe('queue');
       expect(lead.OwnerId).toBe(mine[1]?.details['ownerId']);
+    }
+  }, 120_000);
+
+  it('gets the owner of a lead through the org’s duplicate rule, which alerts on a look-alike', async () => {
+    // Salesforce's standard Lead rule allows an edit of a duplicate with an alert; through the API the
+    // alert refuses the save unless the request says allowSave=true.
+    await admin(e.sandboxUrl, `/orgs/${e.orgId}/duplicate-rule`, { active: true, onEdit: 'alert' });
+    try {
+      const twin = { Email: 'sam.twin@twins.example', Company: 'Twins', Country: 'DE', NumberOfEmployees: 5 };
+      const ids = await createLeads(e, {
+        leads: [
+          { LastName: 'Twin', FirstName: 'Sam', ...twin },
+          { LastName: 'Twin', FirstName: 'Samuel', ...twin },
+        ],
+      });
+      await until('both look-alike leads to be routed', () => routed(e, ids));
+      expect(duplicated(effects(e), ids)).toEqual([]);
+      await nothingFailed();
+    } finally {
+      await admin(e.sandboxUrl, `/orgs/${e.orgId}/duplicate-rule`, { active: false });
     }
   }, 120_000);
 

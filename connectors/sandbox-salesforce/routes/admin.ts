@@ -176,6 +176,15 @@ export function adminRouter(deps: AdminDeps): Router {
     org.assignmentRule.active = active;
     res.json(org.assignmentRule);
   });
+  // A duplicate rule on Leads by email (Setup → Duplicate Rules): `{"active": true, "onEdit": "alert"}`.
+  r.post('/_sandbox/orgs/:orgId/duplicate-rule', (req, res) => {
+    const org = orgOf(req);
+    org.duplicateRule = parse(
+      z.object({ active: z.boolean(), onEdit: z.enum(['alert', 'block']).default('alert') }),
+      req.body,
+    );
+    res.json(org.duplicateRule);
+  });
   // Change Data Capture knobs: `{"gapNext": 3}` turns the next changes into GAP_* events;
   // `{"gap": {"entity": "Lead", "changeType": "GAP_UPDATE", "recordIds": [...]}}` sends one now
   // (GAP_OVERFLOW carries no record ids); `{"selected": ["Contact"]}` is the org's selection in Setup →

@@ -39,15 +39,20 @@ const param = (req: Request, name: string): string =>
 const versionOf = (req: Request) => param(req, 'version').replace(/^v/, '');
 const baseUrl = (req: Request) => `/services/data/v${versionOf(req)}`;
 
-/** The write's context from the request's headers (Sforce-Auto-Assign, Sforce-Call-Options). */
+/**
+ * The write's context from the request's headers (Sforce-Auto-Assign, Sforce-Call-Options,
+ * Sforce-Duplicate-Rule-Header).
+ */
 export function writeContext(req: Request, session: SfSession): WriteContext {
   const header = (req.header('sforce-auto-assign') ?? 'TRUE').trim();
   const autoAssign = /^false$/i.test(header) ? false : /^true$/i.test(header) ? true : header;
   const client = /(?:^|,)\s*client=([^,]+)/.exec(req.header('sforce-call-options') ?? '')?.[1]?.trim();
   const origin = `com/salesforce/api/rest/${versionOf(req)}`;
+  const duplicateRules = req.header('sforce-duplicate-rule-header') ?? '';
   return {
     userId: session.userId,
     autoAssign,
+    allowSave: /(?:^|[;,])\s*allowSave\s*=\s*true\b/i.test(duplicateRules),
     changeOrigin: client === undefined ? origin : `${origin};client=${client}`,
     source: 'api',
   };

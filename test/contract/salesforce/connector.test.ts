@@ -468,11 +468,12 @@ describe('query paging', () => {
 });
 
 describe('setOwners', () => {
-  it('sends one Collections PATCH with Sforce-Auto-Assign: FALSE and our client id, and maps each record', async () => {
+  it('sends one Collections PATCH with Sforce-Auto-Assign: FALSE, allowSave=true and our client id, and maps each record', async () => {
     let body: unknown;
     const scope = nock(INSTANCE, {
       reqheaders: {
         'sforce-auto-assign': 'FALSE',
+        'sforce-duplicate-rule-header': 'allowSave=true',
         'sforce-call-options': 'client=lead-router',
         authorization: 'Bearer access-1',
       },
@@ -567,6 +568,47 @@ describe('setOwners', () => {
     ]);
     scope.done();
     expect(results.every((r) => r.ok)).toBe(true);
+  });
+
+  it('a duplicate rule that blocks the save refuses that record, saying what to change in the org', async () => {
+    const blocked = {
+      statusCode: 'DUPLICATES_DETECTED',
+      message: 'Use one of these records?',
+      fields: [],
+      duplicateResult: {
+        allowSave: false,
+        duplicateRule: 'Standard_Lead_Duplicate_Rule',
+        duplicateRuleEntityType: 'Lead',
+        errorMessage: 'Use one of these records?',
+        matchResults: [],
+      },
+    };
+    const scope = nock(INSTANCE)
+      .patch(`${API}/composite/sobjects`)
+      .reply(
+        200,
+        [
+          { id: LEAD, success: true },
+          { success: false, errors: [blocked] },
+        ],
+        JSON_TYPE,
+      );
+    const results = await connector().setOwners([
+      { leadId: LEAD, ownerId: ADA },
+      { leadId: LEAD2, ownerId: ADA },
+    ]);
+    scope.done();
+    expect(results).toEqual([
+      { ok: true, id: LEAD },
+      {
+        ok: false,
+        error: expect.objectContaining({
+          kind: 'invalid',
+          message:
+            'Salesforce refused: a duplicate rule of the org blocks saving this record (Use one of these records?): its action must allow the save, with or without an alert [DUPLICATES_DETECTED]',
+        }) as unknown,
+      },
+    ]);
   });
 
   it('fails every record of a call refused as a whole, with the org limit as rate_limited for the day', async () => {
