@@ -107,6 +107,11 @@ export const WRITE_HEADERS = {
 export const NOTE_SUBJECT = 'lead-router: routing decision';
 
 const PRIORITY: Record<TaskCreate['priority'], string> = { high: 'High', medium: 'Normal', low: 'Low' };
+/**
+ * A note is a completed Task: the org's value among these (Salesforce's own first), as it spells it; with
+ * none of them the org's default status is left to apply (the note then reads as an open task).
+ */
+const CLOSED_STATUSES = ['Completed', 'Complete', 'Closed', 'Done'];
 
 // Answers, parsed at the edge: only the fields the connector reads are required.
 // A record is checked to be an object, not copied key by key: its fields are read where they are mapped.
@@ -137,8 +142,21 @@ const actionResultsSchema = z.array(
     })
     .passthrough(),
 );
+const picklistValueSchema = z
+  .object({ value: z.string(), active: z.boolean().optional(), defaultValue: z.boolean().optional() })
+  .passthrough();
 const describeSchema = z
-  .object({ fields: z.array(z.object({ name: z.string(), type: z.string() }).passthrough()) })
+  .object({
+    fields: z.array(
+      z
+        .object({
+          name: z.string(),
+          type: z.string(),
+          picklistValues: z.array(picklistValueSchema).nullish(),
+        })
+        .passthrough(),
+    ),
+  })
   .passthrough();
 
 function parseAnswer<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, answer: unknown, call: string): T {
@@ -200,6 +218,8 @@ interface ObjectFields {
   /** Lower-case name → API name. */
   names: Map<string, string>;
   multiSelect: Set<string>;
+  /** Lower-case name of a picklist → its active values, as the org has them. */
+  picklists: Map<string, string[]>;
 }
 
 /** The per-tenant limiter the connector schedules its calls through (connectors/shared/limiter.ts). */
@@ -349,7 +369,15 @@ export class SalesforceConnector implements CrmConnector {
         const multiSelect = new Set(
           answer.fields.filter((f) => f.type === 'multipicklist').map((f) => f.name),
         );
-        return { names, multiSelect };
+        const picklists = new Map(
+          answer.fields
+            .filter((f) => f.type === 'picklist' && (f.picklistValues?.length ?? 0) > 0)
+            .map((f) => [
+              f.name.toLowerCase(),
+              (f.picklistValues ?? []).filter((v) => v.active !== false).map((v) => v.value),
+            ]),
+        );
+        return { names, multiSelect, picklists };
       } catch (err) {
         // Without describe every standard field is assumed and the optional ones left out; any other
         // failure is not kept, so the next call describes again.
@@ -766,6 +794,7 @@ export class SalesforceConnector implements CrmConnector {
   async createTasks(tasks: TaskCreate[]): Promise<ItemResult[]> {
     const taskFields = await this.fieldsOf('Task');
     const reminder = this.has(taskFields, 'ReminderDateTime') && this.has(taskFields, 'IsReminderSet');
+    const priority = (p: TaskCreate['priority']) => taskPicklist(taskFields, 'Priority', [PRIORITY[p]]);
     return this.createAll(
       tasks,
       (t) => ({
@@ -777,8 +806,8 @@ export class SalesforceConnector implements CrmConnector {
         // ActivityDate is a date (time ignored); the exact due time is the reminder.
         ActivityDate: new Date(t.dueAt).toISOString().slice(0, 10),
         ...(reminder ? { ReminderDateTime: new Date(t.dueAt).toISOString(), IsReminderSet: true } : {}),
-        Priority: PRIORITY[t.priority],
-        Status: 'Not Started',
+        ...priority(t.priority),
+        // Left to the org's default (an open status): orgs rename "Not Started" ("Open", "New").
       }),
       'task create',
     );
@@ -791,6 +820,9 @@ export class SalesforceConnector implements CrmConnector {
    * stores HTML, and is outside what salesforce.md confirms.
    */
   async writeNotes(notes: NoteCreate[]): Promise<ItemResult[]> {
+    const taskFields = await this.fieldsOf('Task');
+    const closed = taskPicklist(taskFields, 'Status', CLOSED_STATUSES);
+    const normal = taskPicklist(taskFields, 'Priority', ['Normal']);
     return this.createAll(
       notes,
       (n) => ({
@@ -800,8 +832,8 @@ export class SalesforceConnector implements CrmConnector {
         Subject: NOTE_SUBJECT,
         Description: n.text.slice(0, 32_000),
         ActivityDate: new Date(this.now()).toISOString().slice(0, 10),
-        Priority: 'Normal',
-        Status: 'Completed',
+        ...normal,
+        ...closed,
       }),
       'note create',
     );
@@ -1124,6 +1156,25 @@ function refused(message: string): ItemResult {
 }
 
 /** A record's (or an action input's) errors as one CrmError: the first decides the kind, all are told. */
+/**
+ * A Task picklist field set to the first of `wanted` the org has (in the org's spelling), or left out
+ * so the org's default applies: a value the org renamed or removed is refused for the whole record
+ * (INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST). Without describe, the first wanted value is sent.
+ */
+function taskPicklist(
+  fields: ObjectFields | null,
+  field: 'Priority' | 'Status',
+  wanted: readonly string[],
+): Record<string, string> {
+  const values = fields?.picklists.get(field.toLowerCase());
+  if (values === undefined) return wanted[0] === undefined ? {} : { [field]: wanted[0] };
+  for (const w of wanted) {
+    const found = values.find((v) => v.toLowerCase() === w.toLowerCase());
+    if (found !== undefined) return { [field]: found };
+  }
+  return {};
+}
+
 function recordError(errors: readonly z.infer<typeof salesforceErrorSchema>[]): CrmError {
   const first = errors[0];
   if (first === undefined) return new CrmError('invalid', 'Salesforce refused the record without saying why');

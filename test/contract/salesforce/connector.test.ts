@@ -699,12 +699,66 @@ describe('tasks, notes and cadences', () => {
       ReminderDateTime: '2026-03-03T14:30:00.000Z',
       IsReminderSet: true,
       Priority: 'High',
-      Status: 'Not Started',
     });
   });
 
+  it("sends the org's own Task picklist values: a renamed priority or status is left to the org's default", async () => {
+    const bodies: Record<string, unknown>[][] = [];
+    const scope = nock(INSTANCE);
+    const picklist = (name: string, values: string[]) => ({
+      name,
+      type: 'picklist',
+      picklistValues: [
+        ...values.map((value, i) => ({ value, label: value, active: true, defaultValue: i === 0 })),
+        { value: 'Not Started', label: 'Not Started', active: false, defaultValue: false },
+      ],
+    });
+    scope
+      .get(`${API}/sobjects/Task/describe`)
+      .reply(
+        200,
+        {
+          name: 'Task',
+          fields: [
+            { name: 'Subject', type: 'string' },
+            picklist('Priority', ['Urgent', 'normal', 'Low']),
+            picklist('Status', ['Open', 'Waiting', 'Done']),
+          ],
+        },
+        JSON_TYPE,
+      )
+      .post(`${API}/composite/sobjects`, (b: { records: Record<string, unknown>[] }) => {
+        bodies.push(b.records);
+        return true;
+      })
+      .times(2)
+      .reply(
+        200,
+        (_uri, b) => (b as { records: unknown[] }).records.map(() => ({ success: true })),
+        JSON_TYPE,
+      );
+    const task = { leadId: LEAD, ownerId: ADA, subject: 's', body: 'b', dueAt: Date.UTC(2026, 2, 3) };
+    const c = connector();
+    await c.createTasks([
+      { ...task, key: 'a', priority: 'high' },
+      { ...task, key: 'b', priority: 'medium' },
+    ]);
+    await c.writeNotes([{ leadId: LEAD, key: 'n', text: 'why' }]);
+    scope.done();
+    const [tasks, notes] = bodies;
+    // No "High" in this org (an inactive "Not Started" is none either): the org's default applies.
+    expect(tasks?.map((t) => [t['Priority'], t['Status']])).toEqual([
+      [undefined, undefined],
+      ['normal', undefined],
+    ]);
+    // A note is a completed Task in the org's word for it.
+    expect(notes?.[0]).toMatchObject({ Priority: 'normal', Status: 'Done' });
+  });
+
   it('writes notes as completed Tasks and reads them back by WhoId', async () => {
-    const scope = nock(INSTANCE)
+    const scope = nock(INSTANCE);
+    describe_(scope, 'Task', [{ name: 'Subject', type: 'string' }]);
+    scope
       .post(
         `${API}/composite/sobjects`,
         (b: { records: Record<string, unknown>[] }) =>
