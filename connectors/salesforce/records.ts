@@ -108,6 +108,24 @@ export const BASE_FIELDS: Record<RoutedObject, readonly string[]> = {
   Contact: ['Id', 'AccountId', 'Account.OwnerId'],
 };
 
+/**
+ * The Lead field naming the Contact its conversion created (Lead field reference): a Contact named by a
+ * Lead's `ConvertedContactId` was that lead, routed as such before Convert made it a Contact.
+ */
+export const CONVERTED_CONTACT_FIELD = 'ConvertedContactId';
+
+/** Rows of `SELECT Id, ConvertedContactId FROM Lead …` as converted Contact id → the lead's id. */
+export function convertedLeadsOf(rows: readonly Readonly<Record<string, unknown>>[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const row of rows) {
+    const contactId = row[CONVERTED_CONTACT_FIELD];
+    const leadId = row['Id'];
+    if (typeof contactId === 'string' && contactId !== '' && typeof leadId === 'string' && leadId !== '')
+      out.set(contactId, leadId);
+  }
+  return out;
+}
+
 /** One value of a multi-select picklist is one element; Salesforce stores them joined by `;`. */
 export function splitMultiSelect(value: string): string[] {
   return value

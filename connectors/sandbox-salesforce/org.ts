@@ -291,6 +291,99 @@ export class Org {
     return record;
   }
 
+  /**
+   * A lead converted as Salesforce's Convert does it, in one transaction: an Account named after the
+   * lead's company (unless `accountId` names an existing one), a Contact from the lead's fields on it,
+   * then the Lead marked converted (IsConverted, ConvertedAccountId, ConvertedContactId, ConvertedDate,
+   * the converted status: fields no API write may set). The new records belong to `ownerId`, else the
+   * lead's owner when a user, else the converting user (a queue cannot own a Contact). Everything is
+   * checked before anything is written; throws RecordRejected.
+   */
+  convertLead(
+    leadId: string,
+    opts: { accountId?: string | undefined; ownerId?: string | undefined },
+    ctx: WriteContext,
+    tx: Transaction,
+  ): { lead: SRecord; contactId: string; accountId: string } {
+    const id18 = toId18(leadId);
+    const lead = id18 === undefined ? undefined : this.table('Lead').get(id18);
+    if (id18 === undefined || lead === undefined)
+      throw new RecordRejected([recordError('INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id')]);
+    if (lead['IsConverted'] === true)
+      throw new RecordRejected([recordError('CONVERTED_LEAD', 'This lead was already converted')]);
+    const leadOwner = typeof lead['OwnerId'] === 'string' ? lead['OwnerId'] : undefined;
+    const ownerId =
+      opts.ownerId ?? (leadOwner !== undefined && keyPrefix(leadOwner) === '005' ? leadOwner : ctx.userId);
+    const from = (map: Record<string, string>): Record<string, unknown> =>
+      Object.fromEntries(
+        Object.entries(map)
+          .filter(([, leadField]) => lead[leadField] !== null && lead[leadField] !== undefined)
+          .map(([field, leadField]) => [field, lead[leadField]]),
+      );
+    // The standard lead field mapping (Setup → Lead → Map Lead Fields), for the fields the sandbox has.
+    const contactInput = {
+      ...from({
+        FirstName: 'FirstName',
+        LastName: 'LastName',
+        Email: 'Email',
+        Phone: 'Phone',
+        Title: 'Title',
+        LeadSource: 'LeadSource',
+        Description: 'Description',
+        MailingCity: 'City',
+        MailingState: 'State',
+        MailingPostalCode: 'PostalCode',
+        MailingCountry: 'Country',
+        Product_Interest__c: 'Product_Interest__c',
+        Demo_Requested__c: 'Demo_Requested__c',
+      }),
+      OwnerId: ownerId,
+      ...(opts.accountId === undefined ? {} : { AccountId: opts.accountId }),
+    };
+    const contact = this.prepareCreate('Contact', contactInput, ctx);
+    const account =
+      opts.accountId === undefined
+        ? this.prepareCreate(
+            'Account',
+            {
+              ...from({
+                Name: 'Company',
+                Website: 'Website',
+                Industry: 'Industry',
+                NumberOfEmployees: 'NumberOfEmployees',
+                AnnualRevenue: 'AnnualRevenue',
+                BillingCity: 'City',
+                BillingState: 'State',
+                BillingPostalCode: 'PostalCode',
+                BillingCountry: 'Country',
+              }),
+              OwnerId: ownerId,
+            },
+            ctx,
+          )
+        : undefined;
+    const accountId =
+      account === undefined ? String(contact.next['AccountId']) : String(this.commit(account, ctx, tx)['Id']);
+    contact.next['AccountId'] = accountId;
+    const contactId = String(this.commit(contact, ctx, tx)['Id']);
+    const converted: SRecord = {
+      IsConverted: true,
+      ConvertedAccountId: accountId,
+      ConvertedContactId: contactId,
+      ConvertedDate: sfDateTime(this.clock.now()).slice(0, 10),
+      Status: CONVERTED_STATUS,
+    };
+    const obj = objectDef('Lead');
+    if (obj === undefined) throw new Error('the sandbox schema has no Lead');
+    const next: SRecord = { ...lead, ...converted };
+    const changed = Object.keys(converted).filter((k) => next[k] !== lead[k]);
+    return {
+      lead: this.commit({ obj, id: id18, next, changed }, ctx, tx),
+      contactId,
+      accountId,
+    };
+  }
+
   /** The owner the assignment rule picks, or undefined when it does not run (header FALSE, no rule). */
   private runAssignmentRule(lead: SRecord, autoAssign: boolean | string): string | undefined {
     const rule = this.assignmentRule;
@@ -467,6 +560,9 @@ export class Org {
     }
   }
 }
+
+/** The Lead status a converted lead takes (the org's one "converted" status). */
+const CONVERTED_STATUS = 'Closed - Converted';
 
 const SYSTEM = new Set(['LastModifiedDate', 'LastModifiedById', 'SystemModstamp']);
 /** Not carried by change events (cdc_message_structure): IsDeleted, SystemModstamp, derived fields. */

@@ -119,6 +119,10 @@ const OBJECTS: readonly ObjectDef[] = [
       ['Status', 'picklist', '', { picklist: LEAD_STATUSES }],
       ['Description', 'textarea'],
       ['IsConverted', 'boolean', 'u'],
+      // Set by Convert alone: no API write may set them (Lead field reference).
+      ['ConvertedDate', 'date', 'nu'],
+      ref('ConvertedAccountId', ['Account'], 'ConvertedAccount', 'nu'),
+      ref('ConvertedContactId', ['Contact'], 'ConvertedContact', 'nu'),
       ['Product_Interest__c', 'string'],
       ['Demo_Requested__c', 'boolean'],
       owner(['User', 'Group']),

@@ -43,6 +43,11 @@ export interface Lead {
   owner?: string | undefined;
   /** When the lead was created in the CRM (epoch ms). */
   createdAt?: number | undefined;
+  /**
+   * The CRM lead this record was converted from (a Salesforce Contact made by Convert): it was routed as
+   * that lead. Set by the connector; absent for a record that entered the CRM itself.
+   */
+  convertedFrom?: string | undefined;
   /** Every other CRM field by its CRM name. */
   fields: Record<string, LeadValue>;
 }

@@ -12,7 +12,7 @@ import { assignmentNotifications } from '../notify/notifier.js';
 import type { CommitResult, DecisionInput, Storage } from '../storage/index.js';
 import { isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
 import { InternalFailure, toFailure } from './failures.js';
-import { recordOf, type Job, type TenantBatch } from './job.js';
+import { recordOf, ROUTE_PURPOSE, type Job, type TenantBatch } from './job.js';
 import type { AccountCache } from './account-cache.js';
 import type { InFlightLookups } from './in-flight-lookups.js';
 import { crmAccounts, readLeadInputs, type AccountSource } from './lead-inputs.js';
@@ -86,6 +86,14 @@ export class BatchDecider {
           error: new CrmError('not_found', `${record(job.leadId)} not found in ${crm}`),
           what: `read ${record(job.leadId)}`,
         });
+      } else if (lead.convertedFrom !== undefined && job.purpose === ROUTE_PURPOSE) {
+        // A record made by converting a lead (a Salesforce Contact) did not enter the CRM: it was routed
+        // as that lead and is being worked. A backfill, a reassign or an SLA re-route still routes it.
+        job.noWork = true;
+        this.deps.logger.info(
+          `not routed: converted from lead ${lead.convertedFrom}, which was routed as a lead`,
+          { tenantId: runtime.tenantId, leadId: job.leadId, convertedFrom: lead.convertedFrom },
+        );
       } else {
         // A bulk job's record was created long ago: its owner write is not a speed-to-lead figure.
         if (lead.createdAt !== undefined && !isBulkPurpose(job.purpose)) job.createdAt = lead.createdAt;

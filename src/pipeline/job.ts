@@ -5,6 +5,9 @@ import type { TenantRuntime } from './runtime.js';
 import type { MergedTeam } from './team.js';
 import type { Failure } from './failures.js';
 
+/** The purpose of a live creation's routing: the effect each new record claims once. */
+export const ROUTE_PURPOSE = 'route';
+
 export interface Job {
   item: InboxItem;
   leadId: string;

@@ -4,7 +4,7 @@
 // a retry only writes what is missing.
 import type { InboxItem, Storage } from '../storage/index.js';
 import { toFailure } from './failures.js';
-import { bareJob, newJob, recordOf, type Job } from './job.js';
+import { bareJob, newJob, recordOf, ROUTE_PURPOSE, type Job } from './job.js';
 import { bulkPurposeOf } from './bulk/purpose.js';
 import { propertyFeedsFields } from './properties.js';
 import type { TenantRuntime } from './runtime.js';
@@ -31,11 +31,15 @@ export class Triage {
       try {
         const claims = await this.storage.claimEffects(
           tenantId,
-          creations.map((item) => ({ leadId: item.event.objectId, purpose: 'route', inboxId: item.id })),
+          creations.map((item) => ({
+            leadId: item.event.objectId,
+            purpose: ROUTE_PURPOSE,
+            inboxId: item.id,
+          })),
           now,
         );
         const routing = creations.map((item, k) =>
-          claims[k] === 'taken' ? newJob(item, '', { noWork: true }) : newJob(item, 'route'),
+          claims[k] === 'taken' ? newJob(item, '', { noWork: true }) : newJob(item, ROUTE_PURPOSE),
         );
         await this.withExistingEach(
           runtime,

@@ -57,6 +57,7 @@ export const leadSchema = z.object({
   score: z.number().optional(),
   owner: z.string().optional(),
   createdAt: z.number().optional(),
+  convertedFrom: z.string().optional(),
   fields: z.record(fieldValueSchema),
 }) satisfies z.ZodType<Lead>;
 

@@ -193,6 +193,59 @@ describe('Salesforce end to end over the sandbox org', () => {
     await subscribed(e, subscriptionsBefore + 1);
     await nothingFailed();
   }, 120_000);
+
+  it('does not route again the Contact a rep’s Convert makes of a routed lead; a Contact created in the org is routed', async () => {
+    const [leadId] = await createLeads(e, {
+      leads: [
+        {
+          FirstName: 'Cora',
+          LastName: 'Convert',
+          Company: 'Cora Labs',
+          Email: 'cora@coralabs.example',
+          Country: 'DE',
+          NumberOfEmployees: 40,
+        },
+      ],
+    });
+    await until('the lead to be routed', () => routed(e, [leadId!]));
+    const { contactId, accountId } = await admin<{ contactId: string; accountId: string }>(
+      e.sandboxUrl,
+      `/orgs/${e.orgId}/leads/${leadId}/convert`,
+      {},
+    );
+    // Created after the conversion: its change event comes after the converted Contact's.
+    const conn = restAs(e, e.app.salesforceSandbox!.demo.integrationUserId);
+    const direct = await conn.sobject('Contact').create({
+      FirstName: 'Dora',
+      LastName: 'Direct',
+      Email: 'dora@gmail.com',
+      MailingCountry: 'DE',
+    });
+    const directId = direct.success ? direct.id : '';
+    // The completion signal: the Contact created in the org is routed and the inbox settled.
+    await until('the Contact created in the org to be routed', () => routed(e, [directId]));
+    const w = effects(e);
+    expect(w.owners.has(contactId)).toBe(false);
+    expect(w.tasks.has(contactId)).toBe(false);
+    expect(w.cadences.has(contactId)).toBe(false);
+    expect(w.notes.has(contactId)).toBe(false);
+    expect(decisions.has(contactId)).toBe(false);
+    expect(await e.app.storage.findDecision(e.tenantId, `${contactId}:route`)).toBeNull();
+    expect(await e.app.storage.slaTimers.slaTimersFor(e.tenantId, contactId)).toEqual([]);
+    // The Contact stays with the rep who had the lead, on the account the conversion made.
+    const contact = await conn.sobject('Contact').retrieve(contactId);
+    const lead = await conn.sobject('Lead').retrieve(leadId!);
+    expect(contact).toMatchObject({ OwnerId: lead['OwnerId'], AccountId: accountId });
+    // The lead was routed once, and its conversion's Lead update routed nothing more.
+    expect(duplicated(w, [leadId!, directId])).toEqual([]);
+    const stats = await e.app.storage.inboxStats(e.tenantId);
+    expect(stats).toMatchObject({ pending: 0, leased: 0 });
+    // Its change event came before the direct Contact's, and the inbox is settled: it was done with so.
+    expect(
+      e.logs.filter((l) => l.includes(`not routed: converted from lead ${leadId}`) && l.includes(contactId)),
+    ).toHaveLength(1);
+    await nothingFailed();
+  }, 120_000);
 });
 
 describe('Salesforce: a lead held for enrichment', () => {

@@ -1,9 +1,11 @@
 // The worker end to end: the real HubSpotConnector against a started sandbox, storage on SQLite, a rule
 // set loaded from YAML. The sandbox's write log is the judge of "exactly once".
 import { join } from 'node:path';
+import { bulkEvent } from '../../src/pipeline/bulk/purpose.js';
 import { HOLD_TIMEOUT_SUBSCRIPTION, Worker } from '../../src/pipeline/worker.js';
 import { DecisionInputRepository, Storage } from '../../src/storage/index.js';
 import { changed, created, ENGINES, logger, NA, setup, T0, TENANT, useSandbox, type Env } from './support.js';
+import { capturingLogger } from '../support/logs.js';
 
 const sandbox = useSandbox();
 
@@ -281,6 +283,49 @@ describe('Worker', () => {
       expect(env.tasksFor(c.id)).toHaveLength(1);
     }
     expect(await env.storage.inboxStats(TENANT)).toMatchObject({ done: 4, failed: 1 });
+    await env.close();
+  });
+
+  it('a record converted from a lead is not routed on its creation; a bulk job still routes it', async () => {
+    const env = await setup(sandbox());
+    const [converted, other] = env.demo.createContacts(2, 'import');
+    // The CRM says the first was converted from a lead (Salesforce's connector reads ConvertedContactId).
+    const marking = new Proxy(env.connector, {
+      get(target, key) {
+        if (key === 'readLeads')
+          return async (...args: Parameters<typeof target.readLeads>) => {
+            const leads = await target.readLeads(...args);
+            const lead = leads.get(converted!.id);
+            if (lead !== undefined) leads.set(converted!.id, { ...lead, convertedFrom: 'lead-7' });
+            return leads;
+          };
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { logger: captured, records } = capturingLogger();
+    const worker = env.worker('w1', { registry: env.registryWith(marking), logger: captured });
+    await env.enqueueCreated([converted!, other!]);
+    await env.drain(worker);
+    expect(await env.storage.inboxStats(TENANT)).toEqual({ pending: 0, leased: 0, done: 2, failed: 0 });
+    expect(env.writes('owner.set', converted!.id)).toEqual([]);
+    expect(env.tasksFor(converted!.id)).toEqual([]);
+    expect(await env.storage.findDecision(TENANT, `${converted!.id}:route`)).toBeNull();
+    expect(env.writes('owner.set', other!.id)).toHaveLength(1);
+    expect(records().filter((r) => String(r['message']).startsWith('not routed: converted'))).toEqual([
+      expect.objectContaining({
+        message: 'not routed: converted from lead lead-7, which was routed as a lead',
+        tenantId: TENANT,
+        leadId: converted!.id,
+        convertedFrom: 'lead-7',
+      }),
+    ]);
+
+    // An admin's backfill asks for it: routed.
+    await env.storage.enqueue([{ tenantId: TENANT, event: bulkEvent('job-1', converted!.id, T0) }], T0);
+    await env.drain(worker);
+    expect(env.writes('owner.set', converted!.id)).toHaveLength(1);
+    expect(await env.storage.inboxStats(TENANT)).toMatchObject({ pending: 0, failed: 0 });
     await env.close();
   });
 

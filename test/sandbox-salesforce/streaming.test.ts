@@ -210,3 +210,104 @@ describe('Change Data Capture over CometD', () => {
     await until(() => again.events.length === 1, 'an event on the new client');
   });
 });
+
+describe('lead conversion (the Convert a rep does in the UI)', () => {
+  it('creates the Contact and Account, marks the Lead converted, and publishes both changes as one transaction', async () => {
+    const conn = env.connect();
+    const created = await conn.sobject('Lead').create({
+      FirstName: 'Grace',
+      LastName: 'Hopper',
+      Company: 'Navy Labs',
+      Email: 'grace@navylabs.example',
+      Title: 'Rear Admiral',
+      City: 'Arlington',
+      Country: 'US',
+      Website: 'https://navylabs.example',
+    });
+    const leadId = created.success ? created.id : '';
+    const rep = env.demo.users.find((u) => u['IsActive'] === true)!;
+    const l = track(listen(conn, -1, '/data/ChangeEvents'));
+    await l.ready;
+    const converted = (await env.admin(`/_sandbox/orgs/${env.orgId}/leads/${leadId}/convert`, {
+      ownerId: rep['Id'],
+    })) as { leadId: string; contactId: string; accountId: string };
+    expect(converted.leadId).toBe(leadId);
+    await until(() => l.events.length >= 2, 'the conversion’s events');
+    const contactEvent = l.events.find((e) => e.payload.ChangeEventHeader.entityName === 'Contact');
+    const leadEvent = l.events.find((e) => e.payload.ChangeEventHeader.entityName === 'Lead');
+    // Account is not selected for Change Data Capture in the sandbox org: no event of its own.
+    expect(l.events).toHaveLength(2);
+    expect(contactEvent?.payload.ChangeEventHeader).toMatchObject({
+      recordIds: [converted.contactId],
+      changeType: 'CREATE',
+      // A person in the UI, not an API client naming itself.
+      changeOrigin: '',
+      commitUser: rep['Id'],
+    });
+    expect(contactEvent?.payload).toMatchObject({
+      Name: { FirstName: 'Grace', LastName: 'Hopper' },
+      Email: 'grace@navylabs.example',
+      Title: 'Rear Admiral',
+      MailingCity: 'Arlington',
+      MailingCountry: 'US',
+      AccountId: converted.accountId,
+      OwnerId: rep['Id'],
+    });
+    const header = leadEvent?.payload.ChangeEventHeader;
+    expect(header).toMatchObject({ recordIds: [leadId], changeType: 'UPDATE', changeOrigin: '' });
+    expect([...(header?.changedFields ?? [])].sort()).toEqual(
+      [
+        'ConvertedAccountId',
+        'ConvertedContactId',
+        'ConvertedDate',
+        'IsConverted',
+        'LastModifiedDate',
+        'Status',
+      ].sort(),
+    );
+    expect(leadEvent?.payload).toMatchObject({
+      IsConverted: true,
+      ConvertedContactId: converted.contactId,
+      ConvertedAccountId: converted.accountId,
+      ConvertedDate: new Date(clock.now()).toISOString().slice(0, 10),
+    });
+    // One transaction: one key, the sequence counting up.
+    expect(header?.transactionKey).toBe(contactEvent?.payload.ChangeEventHeader.transactionKey);
+    expect(header!.sequenceNumber).toBeGreaterThan(contactEvent!.payload.ChangeEventHeader.sequenceNumber);
+
+    // What the connector asks: the lead a Contact was converted from, by SOQL.
+    const back = await conn.query<{ Id: string; ConvertedContactId: string }>(
+      `SELECT Id, ConvertedContactId FROM Lead WHERE ConvertedContactId IN ('${converted.contactId}')`,
+    );
+    expect(back.records.map((r) => [r.Id, r.ConvertedContactId])).toEqual([[leadId, converted.contactId]]);
+    const account = await conn.sobject('Account').retrieve(converted.accountId);
+    expect(account).toMatchObject({ Name: 'Navy Labs', OwnerId: rep['Id'] });
+
+    // Converting is Convert's alone: the API cannot set IsConverted, and a lead converts once.
+    await expect(conn.sobject('Lead').update({ Id: leadId, IsConverted: false })).rejects.toMatchObject({
+      errorCode: 'INVALID_FIELD_FOR_INSERT_UPDATE',
+    });
+    await expect(env.admin(`/_sandbox/orgs/${env.orgId}/leads/${leadId}/convert`, {})).rejects.toThrow(
+      'CONVERTED_LEAD',
+    );
+  });
+
+  it('attaches the Contact to an account the rep picks, owned by the lead’s owner', async () => {
+    const conn = env.connect();
+    const rep = env.demo.users.find((u) => u['IsActive'] === true)!;
+    const created = await conn
+      .sobject('Lead')
+      .create(
+        { LastName: 'Lovelace', Company: 'AE', OwnerId: rep['Id'] },
+        { headers: { 'Sforce-Auto-Assign': 'FALSE' } },
+      );
+    const leadId = created.success ? created.id : '';
+    const [account] = env.demo.org.all('Account');
+    const converted = (await env.admin(`/_sandbox/orgs/${env.orgId}/leads/${leadId}/convert`, {
+      accountId: account!['Id'],
+    })) as { contactId: string; accountId: string };
+    expect(converted.accountId).toBe(account!['Id']);
+    const contact = await conn.sobject('Contact').retrieve(converted.contactId);
+    expect(contact).toMatchObject({ AccountId: account!['Id'], OwnerId: rep['Id'], LastName: 'Lovelace' });
+  });
+});

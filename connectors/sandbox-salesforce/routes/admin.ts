@@ -7,7 +7,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { CallStats } from '../../sandbox-kit/call-stats.js';
 import { applyFaults, faultsBody, type FaultInjector } from '../../sandbox-kit/faults.js';
-import { SalesforceHttpError } from '../errors.js';
+import { asHttpError, RecordRejected, SalesforceHttpError } from '../errors.js';
 import type { ApiAllocation } from '../limits.js';
 import type { SfTokenStore } from '../oauth.js';
 import type { ChangeEventStream } from '../streaming.js';
@@ -156,6 +156,45 @@ export function adminRouter(deps: AdminDeps): Router {
       );
     }
     res.status(201).json({ ids: created.map((l) => l['Id']) });
+  });
+  // A rep converts a lead in the UI (Convert): `{"accountId": "001…"}` attaches its Contact to that
+  // account (else an Account named after its company is created), `{"ownerId": "005…"}` owns them (else
+  // the lead's owner). One transaction: its Lead UPDATE and Contact CREATE change events share a key.
+  r.post('/_sandbox/orgs/:orgId/leads/:leadId/convert', (req, res) => {
+    const org = orgOf(req);
+    const b = parse(
+      z.object({ accountId: z.string().min(1).optional(), ownerId: z.string().min(1).optional() }).strict(),
+      req.body ?? {},
+    );
+    const lead = org.get(String(req.params['leadId']));
+    if (lead === undefined || !String(lead['Id']).startsWith('00Q'))
+      throw new SalesforceHttpError(404, 'NOT_FOUND', 'no such lead');
+    const leadOwner = String(lead['OwnerId']);
+    const demo = deps.demos.get(org.orgId);
+    // The rep converting it: the new owner, else the lead's owner when a user, else an org user.
+    const userId =
+      b.ownerId ??
+      (leadOwner.startsWith('005')
+        ? leadOwner
+        : (demo?.integrationUserId ?? String(org.all('User')[0]?.['Id'])));
+    try {
+      const converted = org.convertLead(
+        String(lead['Id']),
+        b,
+        // A person in the UI: no API client id (changeOrigin is filled only for API and Lightning
+        // changes, cdc_event_fields_header; a Lightning conversion's exact value is UNCONFIRMED).
+        { userId, autoAssign: false, changeOrigin: '', source: 'admin' },
+        new Transaction(randomUUID()),
+      );
+      res.json({
+        leadId: converted.lead['Id'],
+        contactId: converted.contactId,
+        accountId: converted.accountId,
+      });
+    } catch (err) {
+      if (err instanceof RecordRejected) throw asHttpError(err);
+      throw err;
+    }
   });
   // A user deactivated or reactivated in Setup.
   r.post('/_sandbox/orgs/:orgId/users/:userId', (req, res) => {

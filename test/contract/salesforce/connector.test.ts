@@ -312,6 +312,82 @@ describe('readLeads', () => {
   });
 });
 
+describe('readLeads: Contacts made by converting a lead', () => {
+  const CONTACT2 = sfId('003', 2);
+  const contactRows = [
+    record('Contact', { Id: CONTACT, LastName: 'Turing', Email: 'alan@bletchley.co.uk' }),
+    record('Contact', { Id: CONTACT2, LastName: 'Clarke', Email: 'joan@bletchley.co.uk' }),
+  ];
+
+  it('asks Lead.ConvertedContactId beside the Contact query and marks the converted Contact only', async () => {
+    const scope = nock(INSTANCE);
+    directory(scope, { territories: false });
+    describe_(scope, 'Lead', [...LEAD_DESCRIBE, { name: 'ConvertedContactId', type: 'reference' }]);
+    describe_(scope, 'Contact', CONTACT_DESCRIBE);
+    // Each query is answered only once both are asked: the conversion query sent after the Contact
+    // query's answer never would be.
+    const held: (() => void)[] = [];
+    let conversionSoql = '';
+    const hold = (match: (q: string) => boolean, records: Record<string, unknown>[]) =>
+      scope
+        .get(`${API}/query`)
+        .query((params) => typeof params['q'] === 'string' && match(params['q']))
+        .reply((uri, _body, answer) => {
+          const q = new URL(uri, INSTANCE).searchParams.get('q') ?? '';
+          if (q.includes('ConvertedContactId IN')) conversionSoql = q;
+          held.push(() => answer(null, [200, { totalSize: records.length, done: true, records }, JSON_TYPE]));
+          if (held.length === 2) for (const release of held) release();
+        });
+    hold((q) => q.includes('FROM Contact WHERE Id IN'), contactRows);
+    hold(
+      (q) => q.includes('FROM Lead WHERE ConvertedContactId IN'),
+      [record('Lead', { Id: LEAD, ConvertedContactId: CONTACT })],
+    );
+    const leads = await connector().readLeads([CONTACT, CONTACT2], []);
+    scope.done();
+    expect(conversionSoql).toBe(
+      `SELECT Id, ConvertedContactId FROM Lead WHERE ConvertedContactId IN ('${CONTACT}', '${CONTACT2}')`,
+    );
+    expect(leads.get(CONTACT)?.convertedFrom).toBe(LEAD);
+    expect(leads.get(CONTACT2)).toBeDefined();
+    expect(leads.get(CONTACT2)?.convertedFrom).toBeUndefined();
+  });
+
+  it('reads the Contacts unmarked when the org hides ConvertedContactId from describe, asking nothing more', async () => {
+    const scope = nock(INSTANCE);
+    directory(scope, { territories: false });
+    describe_(scope, 'Lead', LEAD_DESCRIBE);
+    describe_(scope, 'Contact', CONTACT_DESCRIBE);
+    // No interceptor for a Lead query: one would fail the read.
+    query(scope, (q) => q.includes('FROM Contact WHERE Id IN'), contactRows);
+    const leads = await connector().readLeads([CONTACT, CONTACT2], []);
+    scope.done();
+    expect([...leads.values()].map((l) => l.convertedFrom)).toEqual([undefined, undefined]);
+  });
+
+  it('reads the Contacts unmarked when the conversion query is refused (no Lead describe to ask)', async () => {
+    const scope = nock(INSTANCE);
+    directory(scope, { territories: false });
+    scope
+      .get(`${API}/sobjects/Lead/describe`)
+      .reply(404, errorBody('NOT_FOUND', 'The requested resource does not exist'), JSON_TYPE);
+    describe_(scope, 'Contact', CONTACT_DESCRIBE);
+    query(scope, (q) => q.includes('FROM Contact WHERE Id IN'), contactRows);
+    scope
+      .get(`${API}/query`)
+      .query((params) => String(params['q']).includes('ConvertedContactId IN'))
+      .reply(
+        400,
+        errorBody('INVALID_FIELD', "No such column 'ConvertedContactId' on entity 'Lead'."),
+        JSON_TYPE,
+      );
+    const leads = await connector().readLeads([CONTACT, CONTACT2], []);
+    scope.done();
+    expect(leads.size).toBe(2);
+    expect([...leads.values()].map((l) => l.convertedFrom)).toEqual([undefined, undefined]);
+  });
+});
+
 describe('prepare', () => {
   it('describes the batch’s objects and Task all at once; reading the batch afterwards describes nothing', async () => {
     const scope = nock(INSTANCE);
