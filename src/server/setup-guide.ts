@@ -3,6 +3,7 @@
 // documentation URLs of a listing always lead somewhere real on PUBLIC_URL.
 import { readFile } from 'node:fs/promises';
 import { Router } from 'express';
+import { Marked } from 'marked';
 import { escapeHtml } from './html.js';
 import { normalizeOrigin } from './types.js';
 
@@ -23,6 +24,18 @@ export type GuidedCrm = (typeof SETUP_GUIDES)[number]['crm'];
 /** Where a guide says the deployment's own address (a callback URL to paste): filled in when served. */
 const PUBLIC_URL_MARK = '<PUBLIC_URL>';
 
+/** GitHub-flavoured Markdown to HTML; HTML written in a guide is shown as text, never as markup. */
+const markdown = new Marked({
+  gfm: true,
+  async: false,
+  renderer: { html: ({ text }) => escapeHtml(text) },
+});
+
+/** A guide's Markdown, with this deployment's address filled in, as an HTML section. */
+export function guideHtml(text: string, publicUrl: string): string {
+  return markdown.parse(text.replaceAll(PUBLIC_URL_MARK, publicUrl), { async: false });
+}
+
 /**
  * The guides of the CRMs served, each in its own block with a link to it when there are several. A
  * deployment that names none (a bare server in tests) shows them all.
@@ -33,19 +46,21 @@ export function setupGuideRouter(opts: { crms: readonly GuidedCrm[]; publicUrl: 
   const router = Router();
   let html: Promise<string> | undefined;
   router.get(SETUP_GUIDE_PATH, async (_req, res) => {
-    // Read once; Markdown shown as preformatted text keeps it readable without a renderer.
+    // Read and rendered once.
     html ??= Promise.all(
-      guides.map(async (g) => {
-        const text = (await readFile(g.file, 'utf8')).replaceAll(PUBLIC_URL_MARK, publicUrl);
-        return `<pre id="${g.crm}" style="white-space: pre-wrap; max-width: 50rem">${escapeHtml(text)}</pre>`;
-      }),
+      guides.map(
+        async (g) =>
+          `<section id="${g.crm}">\n${guideHtml(await readFile(g.file, 'utf8'), publicUrl)}</section>`,
+      ),
     ).then((blocks) => {
       const contents =
         guides.length < 2
           ? ''
           : `<p>${guides.map((g) => `<a href="#${g.crm}">${g.title}</a>`).join(' · ')}</p>\n`;
       return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>lead-router setup guide</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>lead-router setup guide</title>
+<style>body { font: 16px/1.5 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto; padding: 0 1rem }
+pre { background: #f4f5f7; padding: .75rem; overflow-x: auto } code { font-size: .9em }</style></head>
 <body>${contents}${blocks.join('\n')}</body></html>
 `;
     });

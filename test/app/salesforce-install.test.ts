@@ -219,8 +219,8 @@ it('serves the Salesforce setup guide, with the callback URL this deployment was
   const res = await fetch(`${app.url}/setup-guide`);
   expect(res.status).toBe(200);
   const html = await res.text();
-  expect(html).toContain('# lead-router for Salesforce: setup guide');
+  expect(html).toContain('<h1>lead-router for Salesforce: setup guide</h1>');
   expect(html).toContain(`${app.url}/oauth/salesforce/callback`);
   // A deployment that serves no HubSpot portal does not send its admins to HubSpot's install.
-  expect(html).not.toContain('# lead-router for HubSpot');
+  expect(html).not.toContain('lead-router for HubSpot');
 });
