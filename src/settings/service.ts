@@ -643,7 +643,8 @@ export class SettingsService {
     }
     const team = loadTeam(edited, TEAM_FILE);
     if (!team.ok) throw new SettingsError(422, 'the team would be invalid', team.errors);
-    const rules = this.load(active.source, team.team);
+    // Checked as a publication is, against the tenant's CRM: the same warnings go with the answer.
+    const rules = this.load(active.source, team.team, await this.crm(tenantId));
     if ('errors' in rules)
       throw new SettingsError(422, 'the published rule set does not fit this team', rules.errors);
     return this.submit(

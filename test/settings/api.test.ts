@@ -320,6 +320,37 @@ for (const [engineName, engine, suite] of ENGINES) {
         });
       });
 
+      it("a team edit's answer carries the warnings its publication would, the CRM's field checks included", async () => {
+        const session = await h.login(h.b, 'ada@acme.io');
+        const before = rulesResponseSchema.parse(
+          await (await api(`/api/tenants/${h.b.id}/rules`, { session })).json(),
+        );
+        // Salesforce's spelling in a HubSpot portal's rules: HubSpot reads demo_requested.
+        const draft = RULES.replace('demo_requested: true', 'Demo_Requested__c: true');
+        expect(draft).not.toBe(RULES);
+        const published = publishResponseSchema.parse(
+          await (
+            await api(`/api/tenants/${h.b.id}/rules/publish`, {
+              method: 'POST',
+              session,
+              body: JSON.stringify({ source: draft, note: 'sf name', basedOn: before.active!.version }),
+            })
+          ).json(),
+        );
+        const fieldWarning = expect.objectContaining({
+          path: expect.stringContaining('Demo_Requested__c') as unknown,
+          suggestion: 'demo_requested',
+        }) as unknown;
+        expect(published.warnings).toEqual([fieldWarning]);
+        const edited = await api(`/api/tenants/${h.b.id}/team/reps/${encodeURIComponent('bo@acme.io')}`, {
+          method: 'PATCH',
+          session,
+          body: JSON.stringify({ weight: 2 }),
+        });
+        expect(edited.status).toBe(200);
+        expect(publishResponseSchema.parse(await edited.json()).warnings).toEqual([fieldWarning]);
+      });
+
       it('a body that does not fit the schema is a 400 naming the field', async () => {
         const session = await h.login(h.a);
         const res = await api(`/api/tenants/${h.a.id}/rules/publish`, {

@@ -160,10 +160,15 @@ export async function teamPage(): Promise<void> {
       },
     })
       .then(async (outcome) => {
+        // The rule set's warnings with this team (they never stop a save), said with the outcome.
+        const warnings = outcome.warnings.map((w) => `Warning: line ${w.line}: ${w.message}`);
         status(
-          outcome.status === 'published'
-            ? `Saved ${email}: team ${outcome.publication.teamVersion ?? ''} published.`
-            : `Saved ${email}: team ${outcome.request.teamVersion ?? ''} waits for a second admin's approval (request ${outcome.request.id}).`,
+          [
+            outcome.status === 'published'
+              ? `Saved ${email}: team ${outcome.publication.teamVersion ?? ''} published.`
+              : `Saved ${email}: team ${outcome.request.teamVersion ?? ''} waits for a second admin's approval (request ${outcome.request.id}).`,
+            ...warnings,
+          ].join(' '),
         );
         team = await load();
         render(team);
