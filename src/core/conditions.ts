@@ -226,8 +226,16 @@ function leafValues(c: Leaf, env: ConditionEnv): Record<string, LeadValue | unde
     }
     case 'account_matched':
       return { account: env.account?.account.name ?? null };
-    case 'account_owner_active':
-      return { accountOwner: env.account?.account.owner ?? null };
+    case 'account_owner_active': {
+      // Why the owner counts as active or not: an owner outside the team is never routed to.
+      const owner = env.account?.account.owner;
+      if (owner === undefined) return { accountOwner: null };
+      const rep = env.team.reps[owner];
+      return {
+        accountOwner: owner,
+        ownerIs: rep === undefined ? 'not a rep of the team' : rep.active ? 'active' : 'inactive',
+      };
+    }
     case 'free_mail':
       return { emailDomain: lead.emailDomain };
     case 'compare':

@@ -213,6 +213,19 @@ describe('special conditions', () => {
   ])('%s', (_name, condition, over, expected) => {
     expect(evaluateCondition(condition, env(lead, over)).result).toBe(expected);
   });
+
+  it.each<[string, AccountMatch, Record<string, string>]>([
+    ['an active rep', match, { accountOwner: 'ada@x.io', ownerIs: 'active' }],
+    ['an inactive rep', orphan, { accountOwner: 'gone@x.io', ownerIs: 'inactive' }],
+    [
+      'someone outside the team',
+      { ...match, account: { ...match.account, owner: 'cfo@acme.de' } },
+      { accountOwner: 'cfo@acme.de', ownerIs: 'not a rep of the team' },
+    ],
+  ])("the trace says why the account's owner counts as active or not: %s", (_name, account, values) => {
+    const t = evaluateCondition({ kind: 'account_owner_active', value: true }, env(lead, { account }));
+    expect(t.values).toEqual(values);
+  });
 });
 
 describe('territories', () => {
