@@ -154,6 +154,9 @@ describe('npm start, stop, npm start again on the same DATA_DIR', () => {
     });
     expect(tab.status).toBe(200);
     expect(await tab.text()).toContain('<title>Rules · ');
+    // The second run goes on deciding until it is stopped: what is checked is what was decided before
+    // the writes were read.
+    const secondLines = decisionLines(second.out());
     const res = await fetch(`http://127.0.0.1:${env['SANDBOX_PORT']}/_sandbox/writes`);
     const writes = ((await res.json()) as { results: WriteRecord[] }).results;
     second.child.kill('SIGTERM');
@@ -169,7 +172,7 @@ describe('npm start, stop, npm start again on the same DATA_DIR', () => {
     // The second run's leads are contacts created after the first run's.
     const idOf = new Map(contacts.map((c) => [c.details['email'], Number(c.objectId)]));
     const firstIds = decisionLines(first.out()).map((l) => idOf.get(emailOf(l)) ?? NaN);
-    const secondIds = decisionLines(second.out()).map((l) => idOf.get(emailOf(l)) ?? NaN);
+    const secondIds = secondLines.map((l) => idOf.get(emailOf(l)) ?? NaN);
     expect(Math.min(...secondIds)).toBeGreaterThan(Math.max(...firstIds));
     // At most one owner write and one task per contact, and a task only where an owner was written.
     const api = writes.filter((w) => w.source === 'api');
@@ -237,7 +240,9 @@ describe('CRM=salesforce npm start: the Salesforce sandbox and its demo org', ()
     await second.waitFor((o) => decisionLines(o).length >= 5, 'five leads routed in the second run');
     // A decision line is printed once decided; its owner and task writes follow within the batch (on a
     // loaded machine, seconds later): wait for both before counting.
-    const decidedSoFar = [...decisionLines(first.out()), ...decisionLines(second.out())].map(emailOf);
+    // The second run goes on deciding until it is stopped: what is checked is what was decided by now.
+    const secondLines = decisionLines(second.out());
+    const decidedSoFar = [...decisionLines(first.out()), ...secondLines].map(emailOf);
     const writes = await (async () => {
       for (let i = 0; ; i++) {
         const all = await sfWrites();
@@ -283,7 +288,7 @@ describe('CRM=salesforce npm start: the Salesforce sandbox and its demo org', ()
     // The second run's leads were created after the first run's (ids go on; the org was kept).
     const order = new Map(leads.map((l, i) => [l.details['Email'], i]));
     const firstAt = decisionLines(first.out()).map((l) => order.get(emailOf(l)) ?? NaN);
-    const secondAt = decisionLines(second.out()).map((l) => order.get(emailOf(l)) ?? NaN);
+    const secondAt = secondLines.map((l) => order.get(emailOf(l)) ?? NaN);
     expect(Math.min(...secondAt)).toBeGreaterThan(Math.max(...firstAt));
   }, 240_000);
 });
