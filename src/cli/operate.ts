@@ -29,7 +29,12 @@ export async function pickTenant(storage: Storage, wanted: string | undefined): 
     throw new InputError('no tenant is installed yet: run `npm start` or install the app first');
   if (rest.length > 0)
     throw new InputError(
-      `several tenants are installed; name one with --tenant (${tenants.map((t) => t.id).join(', ')})`,
+      `several tenants are installed; name one with --tenant, by its id or its ${[...new Set(tenants.map(accountNoun))].join(' or ')} id: ${tenants
+        .map(
+          (t) =>
+            `${t.id} (${t.provider} ${accountNoun(t)} ${t.externalId}${t.name === null ? '' : `, "${t.name}"`})`,
+        )
+        .join(', ')}`,
     );
   return only;
 }

@@ -375,7 +375,13 @@ suite('two portals on one instance (PostgreSQL + Redis)', () => {
     expect((await app.storage.listRulesets(tenantA.id)).map((r) => r.name)).toEqual(['Portal A rules']);
     expect((await app.storage.listRulesets(tenantB.id)).map((r) => r.name)).toContain('Portal B rules');
     expect((await app.storage.loadRoutingState(tenantB.id)).state.pools['a-pool']).toBeUndefined();
-    await expect(pickTenant(app.storage, undefined)).rejects.toThrow(/several tenants are installed/);
+    // Named so the operator can tell them apart, and told that the portal id will do.
+    const several = pickTenant(app.storage, undefined);
+    await expect(several).rejects.toThrow(
+      /several tenants are installed; name one with --tenant, by its id or its portal id: /,
+    );
+    for (const portal of [portalA, portalB])
+      await expect(several).rejects.toThrow(`(hubspot portal ${portal.portalId}`);
 
     // The command line an operator runs, against the same database.
     const listA = await cli(env.env, ['dead-letters', 'list', '--tenant', String(portalA.portalId)]);
