@@ -296,7 +296,7 @@ export type ItemResult = { ok: true; id?: string | undefined } | { ok: false; er
 
 /** The fields a CRM account's routed records have, as the account itself lists them. */
 export interface AccountFields {
-  /** The records they were read from, in the CRM's words ("Lead and Contact"). */
+  /** The records they were read from, in the CRM's words ("Lead or Contact"). */
   readonly objects: string;
   /** Lower-cased field name → the field's own name. */
   readonly names: ReadonlyMap<string, string>;

@@ -1156,7 +1156,7 @@ export class SalesforceConnector implements CrmConnector {
   async accountFields(): Promise<AccountFields | null> {
     const [lead, contact] = await Promise.all([this.fieldsOf('Lead'), this.fieldsOf('Contact')]);
     if (lead === null || contact === null) return null;
-    return { objects: 'Lead and Contact', names: new Map([...contact.names, ...lead.names]) };
+    return { objects: 'Lead or Contact', names: new Map([...contact.names, ...lead.names]) };
   }
 
   async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {

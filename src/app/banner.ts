@@ -46,12 +46,12 @@ export function bannerLines(
   if (app.sandbox !== undefined) {
     lines.push(
       `  sandbox CRM at ${app.sandbox.url} (portal ${app.sandbox.portalId}${app.sandbox.resumed ? resumedText : ''}), ${demoRateText(config.demoRate)}`,
-      `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes`,
+      `  writes the app made in the CRM: ${app.sandbox.url}/_sandbox/writes?source=api`,
     );
   } else if (sf !== undefined) {
     lines.push(
       `  Salesforce sandbox at ${sf.url} (org ${sf.orgId}${sf.resumed ? resumedText : ''}), ${demoRateText(config.demoRate, 'lead')}`,
-      `  writes the app made in the CRM: ${sf.url}/_sandbox/writes`,
+      `  writes the app made in the CRM: ${sf.url}/_sandbox/writes?source=api`,
     );
   } else {
     if (crms.hubspot)

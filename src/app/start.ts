@@ -934,7 +934,8 @@ function homeLinks(
   if (crms.sandboxUrl !== undefined)
     return [
       {
-        href: `${crms.sandboxUrl}/_sandbox/writes`,
+        // The app's own writes (the log also holds the sandbox's seed and demo records).
+        href: `${crms.sandboxUrl}/_sandbox/writes?source=api`,
         label: 'Sandbox CRM writes',
         about: 'every change the app made in the sandbox CRM',
       },

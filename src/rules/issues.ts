@@ -11,7 +11,12 @@ import { closest, type PathSegment } from './diagnostics.js';
  */
 export type CrmFacts = Pick<
   ConnectorProfile,
-  'crmName' | 'leadFieldProperties' | 'customFieldSuffix' | 'standardFieldName' | 'queueTargets'
+  | 'crmName'
+  | 'accountNoun'
+  | 'leadFieldProperties'
+  | 'customFieldSuffix'
+  | 'standardFieldName'
+  | 'queueTargets'
 > & { readonly accountFields?: AccountFields | undefined };
 
 export interface Known {

@@ -243,7 +243,7 @@ function checkFieldName(
     if (!account.names.has(key.toLowerCase()))
       scope.warn(
         [],
-        `"${key}" is no field of this ${crm.crmName} account's ${account.objects}, so it never has a value there`,
+        `"${key}" is not a field of this ${crm.crmName} ${crm.accountNoun}'s ${account.objects}, so it never has a value there`,
         closest(key, account.names.values()),
       );
     return;

@@ -32,7 +32,7 @@ describe('the npm start banner', () => {
     expect(bannerLines({ role: 'all', demoRate: 20 }, sandboxApp(true), 1)).toEqual([
       'lead-router is running at http://127.0.0.1:3000',
       '  sandbox CRM at http://127.0.0.1:3100 (portal 62515, continued from DATA_DIR; npm run demo:reset starts afresh), 20 demo contacts per second',
-      '  writes the app made in the CRM: http://127.0.0.1:3100/_sandbox/writes',
+      '  writes the app made in the CRM: http://127.0.0.1:3100/_sandbox/writes?source=api',
       '  rules rules/saas-inbound/rules.yaml ("SaaS inbound") with its own team (inline)',
       '  health: http://127.0.0.1:3000/healthz · why a lead went where it did: npm run cli -- explain <email>',
     ]);
@@ -56,7 +56,7 @@ describe('the npm start banner', () => {
     };
     expect(bannerLines({ role: 'all', demoRate: 0.5 }, sf, 1).slice(1, 3)).toEqual([
       '  Salesforce sandbox at http://127.0.0.1:3100 (org 00D8d0000000001EAA), demo leads every 2.0 s',
-      '  writes the app made in the CRM: http://127.0.0.1:3100/_sandbox/writes',
+      '  writes the app made in the CRM: http://127.0.0.1:3100/_sandbox/writes?source=api',
     ]);
     const real = { url: 'https://router.example.com', sandbox: undefined, rules };
     expect(

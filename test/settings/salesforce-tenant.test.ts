@@ -124,12 +124,12 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
       expect.objectContaining({
         line,
         message:
-          '"numemployees" is no field of this Salesforce account\'s Lead and Contact, so it never has a value there',
+          '"numemployees" is not a field of this Salesforce org\'s Lead or Contact, so it never has a value there',
       }),
       expect.objectContaining({
         line,
         message:
-          '"Demo_Request__c" is no field of this Salesforce account\'s Lead and Contact, so it never has a value there',
+          '"Demo_Request__c" is not a field of this Salesforce org\'s Lead or Contact, so it never has a value there',
         suggestion: 'Demo_Requested__c',
       }),
     ]);

@@ -41,7 +41,7 @@ function streamNodes(stream: NonNullable<Health['stream']>): HTMLElement[] {
         return el(
           'p',
           { class: 'error' },
-          `${c.channel}: the process reading this stream (since ${when(c.readSince)}) could not subscribe to it since ${when(c.notSubscribed.since)}: ${c.notSubscribed.error}. New leads come in only through its catch-up poll, minutes late, and changes a held lead waits for not at all. Check that ${stream.setupCheck}, and the app's logs for 'subscribe failed'.`,
+          `${c.channel}: the process reading this stream (since ${when(c.readSince)}) could not subscribe to it since ${when(c.notSubscribed.since)}: ${c.notSubscribed.error}. New leads come in only through its catch-up poll, minutes late, and a held lead is not woken by the change it waits for. Check that ${stream.setupCheck}, and the app's logs for 'subscribe failed'.`,
         );
       const recorded =
         c.recordedAt === null
@@ -63,7 +63,7 @@ export async function healthPage(): Promise<void> {
     el(
       'p',
       { class: h.crm.ok ? 'ok' : 'error' },
-      h.crm.ok ? `Connected (${h.crm.detail})` : `Not connected: ${h.crm.detail}`,
+      h.crm.ok ? 'Connected' : `Not connected: ${h.crm.detail}`,
     ),
     ...(h.paused === null
       ? []

@@ -394,10 +394,10 @@ ${OK_TAIL}`;
       const src = `routes:\n  - name: r\n    when: { demo_requested__C: true, rating: Hot, numemployees: { gte: 5 }, Demo_Request__c: true }\n    assign: { hold: { fields: [compnay, Company], timeout: 1h, then: none } }\n    task: { subject: '{{first_name}} {{Ratings}}' }\n${OK_TAIL}`;
       expect(warningsOf(src, account)).toEqual([
         // Letters only, so spelt like a Salesforce field: only the account's list tells it is none.
-        'rules/x.yaml:3:51 routes[0].when.numemployees: "numemployees" is no field of this Salesforce account\'s Lead, so it never has a value there',
-        'rules/x.yaml:3:77 routes[0].when.Demo_Request__c: "Demo_Request__c" is no field of this Salesforce account\'s Lead, so it never has a value there (did you mean "Demo_Requested__c"?)',
-        'rules/x.yaml:4:32 routes[0].assign.hold.fields[0]: "compnay" is no field of this Salesforce account\'s Lead, so it never has a value there (did you mean "Company"?)',
-        'rules/x.yaml:5:13 routes[0].task.subject: "Ratings" is no field of this Salesforce account\'s Lead, so it never has a value there (did you mean "Rating"?)',
+        'rules/x.yaml:3:51 routes[0].when.numemployees: "numemployees" is not a field of this Salesforce org\'s Lead, so it never has a value there',
+        'rules/x.yaml:3:77 routes[0].when.Demo_Request__c: "Demo_Request__c" is not a field of this Salesforce org\'s Lead, so it never has a value there (did you mean "Demo_Requested__c"?)',
+        'rules/x.yaml:4:32 routes[0].assign.hold.fields[0]: "compnay" is not a field of this Salesforce org\'s Lead, so it never has a value there (did you mean "Company"?)',
+        'rules/x.yaml:5:13 routes[0].task.subject: "Ratings" is not a field of this Salesforce org\'s Lead, so it never has a value there (did you mean "Rating"?)',
       ]);
       // The profile alone cannot tell that the first two are no fields of this account.
       expect(warningsOf(src, SALESFORCE_PROFILE).join('\n')).not.toMatch(/Demo_Request__c|is no field/);
