@@ -141,7 +141,11 @@ describe('npm start, stop, npm start again on the same DATA_DIR', () => {
     await second.waitFor((o) => decisionLines(o).length >= 5, 'five leads routed in the second run');
     // The banner's URL is a page linking health, metrics and the sandbox's writes.
     const home = await (await fetch(`http://127.0.0.1:${env['PORT']}/`)).text();
-    for (const href of ['/healthz', '/metrics', `http://127.0.0.1:${env['SANDBOX_PORT']}/_sandbox/writes?source=api`])
+    for (const href of [
+      '/healthz',
+      '/metrics',
+      `http://127.0.0.1:${env['SANDBOX_PORT']}/_sandbox/writes?source=api`,
+    ])
       expect(home).toContain(`href="${href}"`);
     // The banner's settings link opens the demo portal's tab: a session cookie, then its Rules page.
     const link = /settings tab of the demo portal \(link valid for an hour\): (\S+)/.exec(second.out())?.[1];

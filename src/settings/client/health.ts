@@ -60,11 +60,7 @@ export async function healthPage(): Promise<void> {
   const h = await call(healthResponseSchema, '/health');
   const crm = document.getElementById('crm')!;
   crm.replaceChildren(
-    el(
-      'p',
-      { class: h.crm.ok ? 'ok' : 'error' },
-      h.crm.ok ? 'Connected' : `Not connected: ${h.crm.detail}`,
-    ),
+    el('p', { class: h.crm.ok ? 'ok' : 'error' }, h.crm.ok ? 'Connected' : `Not connected: ${h.crm.detail}`),
     ...(h.paused === null
       ? []
       : [
