@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FallbackReason } from './core/types.js';
 import {
   STREAM_FAILING_GRACE_MS,
-  streamFailingSince,
+  streamFailure,
   type CrmCallOutcomeKind,
   type StreamState,
   type Tenant,
@@ -63,7 +63,7 @@ export function countStreams(
   for (const s of streams) {
     if (s.paused) counts.paused += 1;
     else if (s.lease === null) counts.unheld += 1;
-    else if (streamFailingSince(s, now) !== null) counts.failing += 1;
+    else if (streamFailure(s, now) !== null) counts.failing += 1;
     else counts.held += 1;
   }
   return counts;

@@ -456,7 +456,6 @@ export class Org {
     return out;
   }
 
-  /** Cross-field and reference rules, on the record as it would be saved. */
   /** An edited Lead with another Lead of the same email meets the org's duplicate rule, if active. */
   private checkDuplicates(id: string, lead: SRecord, ctx: WriteContext, errors: RecordError[]): void {
     const rule = this.duplicateRule;
@@ -474,6 +473,7 @@ export class Org {
       }
   }
 
+  /** Cross-field and reference rules, on the record as it would be saved. */
   private checkRules(obj: ObjectDef, rec: SRecord, errors: RecordError[]): void {
     for (const f of obj.fields.values()) {
       const v = rec[f.name];

@@ -1,12 +1,12 @@
 // Liveness (/healthz: the process answers), readiness (/readyz: the database answers and this process's
 // recent CRM calls are not all failing; degraded while a tenant's work is slowed by its daily API usage
-// or a tenant's event stream has no reader or one that cannot subscribe, and saying which tenants' routing is paused because their
-// CRM account's policy refuses our credentials) and Prometheus metrics (/metrics). Web and worker
-// processes both serve these.
+// or a tenant's event stream has no reader or one that cannot subscribe, and saying which tenants'
+// routing is paused because their CRM account's policy refuses our credentials) and Prometheus metrics
+// (/metrics). Web and worker processes both serve these.
 import { Router } from 'express';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { streamFailingSince, type StreamState } from '../storage/index.js';
+import { streamFailure, type StreamState } from '../storage/index.js';
 import type { ServerStorage } from './types.js';
 
 /** A hung database connection must not hang the probe: answer 503 after this long. */
@@ -56,12 +56,12 @@ export function unreadStreams(states: readonly StreamState[], now: number): Unre
               : `its lease ran out at ${new Date(s.lapsedAt).toISOString()} and no process took it over`,
         },
       ];
-    const failingSince = streamFailingSince(s, now);
-    if (failingSince === null) return [];
+    const failure = streamFailure(s, now);
+    if (failure === null) return [];
     return [
       {
         ...unread,
-        why: `the process reading it has not subscribed since ${new Date(failingSince).toISOString()}: ${s.lease.lastError ?? 'no reason given'}`,
+        why: `the process reading it has not subscribed since ${new Date(failure.since).toISOString()}: ${failure.error}`,
       },
     ];
   });

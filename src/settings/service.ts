@@ -28,7 +28,7 @@ import {
   type PublicationRequest,
   type PublishInput,
   type Storage,
-  streamFailingSince,
+  streamFailure,
   type StreamState,
   type Tenant,
 } from '../storage/index.js';
@@ -801,7 +801,7 @@ export class SettingsService {
                 readSince: st.lease?.takenAt ?? null,
                 lapsedAt: st.lapsedAt,
                 subscribedAt: st.lease?.subscribedAt ?? null,
-                notSubscribed: notSubscribed(st, now),
+                notSubscribed: streamFailure(st, now),
                 recordedAt: st.cursor?.updatedAt ?? null,
                 lastEventAt: st.cursor?.replayAt ?? null,
                 coveredUntil: st.cursor?.coveredUntil ?? null,
@@ -834,12 +834,6 @@ export class SettingsService {
   async replay(tenantId: string, id: number): Promise<boolean> {
     return this.storage.replay(tenantId, id, this.deps.clock());
   }
-}
-
-/** A held stream whose holder has not subscribed for longer than the grace: since when and why. */
-function notSubscribed(s: StreamState, now: number): { since: number; error: string } | null {
-  const since = streamFailingSince(s, now);
-  return since === null ? null : { since, error: s.lease?.lastError ?? 'no reason given' };
 }
 
 function publicationView(p: Publication): z.infer<typeof rulesResponseSchema>['publications'][number] {

@@ -49,7 +49,7 @@ export {
   STREAM_ERROR_MAX,
   STREAM_FAILING_GRACE_MS,
   StreamRepository,
-  streamFailingSince,
+  streamFailure,
   type PulledChannel,
   type StreamAdvance,
   type StreamCursor,

@@ -73,12 +73,16 @@ export interface StreamState {
 export const STREAM_FAILING_GRACE_MS = 2 * 60_000;
 
 /**
- * Since when the process holding a stream has failed to subscribe, once that has lasted longer than
- * the grace; null for a stream no process holds (see `lease`), or whose holder subscribes.
+ * Since when, and why, the process holding a stream has failed to subscribe, once that has lasted
+ * longer than the grace; null for a stream no process holds (see `lease`), or whose holder subscribes.
  */
-export function streamFailingSince(s: Pick<StreamState, 'lease'>, now: number): number | null {
+export function streamFailure(
+  s: Pick<StreamState, 'lease'>,
+  now: number,
+): { since: number; error: string } | null {
   const since = s.lease?.failingSince ?? null;
-  return since !== null && now - since > STREAM_FAILING_GRACE_MS ? since : null;
+  if (since === null || now - since <= STREAM_FAILING_GRACE_MS) return null;
+  return { since, error: s.lease?.lastError ?? 'no reason given' };
 }
 
 /** A tenant's channel, joined with its lease and cursor: their columns are null when it has none. */
@@ -103,6 +107,15 @@ interface CursorRow {
   replay_at: number | null;
   covered_until: number | null;
   updated_at: number;
+}
+
+function toCursor(row: CursorRow): StreamCursor {
+  return {
+    replayId: row.replay_id,
+    replayAt: row.replay_at,
+    coveredUntil: row.covered_until,
+    updatedAt: row.updated_at,
+  };
 }
 
 function checkKey(tenantId: string, channel: string): void {
@@ -262,15 +275,7 @@ export class StreamRepository {
           : null,
       lapsedAt: r.expires_at !== null && r.expires_at <= now ? r.expires_at : null,
       // updated_at is NOT NULL in stream_cursors: null here means the channel has no cursor.
-      cursor:
-        r.updated_at === null
-          ? null
-          : {
-              replayId: r.replay_id,
-              replayAt: r.replay_at,
-              coveredUntil: r.covered_until,
-              updatedAt: r.updated_at,
-            },
+      cursor: r.updated_at === null ? null : toCursor({ ...r, updated_at: r.updated_at }),
     }));
   }
 
@@ -280,13 +285,7 @@ export class StreamRepository {
        WHERE tenant_id = ? AND channel = ?`,
       [tenantId, channel],
     );
-    if (row === undefined) return null;
-    return {
-      replayId: row.replay_id,
-      replayAt: row.replay_at,
-      coveredUntil: row.covered_until,
-      updatedAt: row.updated_at,
-    };
+    return row === undefined ? null : toCursor(row);
   }
 
   /**
