@@ -3,6 +3,7 @@
 // turns with the app on one event loop. The bench talks to it by messages; the app by HTTP and CometD.
 import { parentPort, workerData } from 'node:worker_threads';
 import { targetEffects } from '../connectors/sandbox-salesforce/index.js';
+import { sandboxAppCredentials } from '../src/app/data-dir.js';
 import { startSalesforceSandbox } from '../src/app/salesforce-sandbox.js';
 import type { OrgRequest, OrgAnswer, LeadEffects, OrgThreadData } from './salesforce-org.js';
 
@@ -13,6 +14,7 @@ const data = workerData as OrgThreadData;
 const sf = await startSalesforceSandbox({
   port: 0,
   redirectUri: data.redirectUri,
+  credentials: await sandboxAppCredentials(undefined, 'salesforce', 'sandbox-sf-'),
   options: { faults: { latencyMs: data.apiLatencyMs } },
   listen: (start) => start(),
 });

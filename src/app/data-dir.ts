@@ -2,7 +2,8 @@
 // the sandbox CRM's data, which only one process may write. A pid file says which process holds it, so
 // a second start on the same directory fails with a clear line, and a start after a crash (the pid is
 // gone) knows it is the only worker and may take back the leases its predecessor left.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from './config.js';
 
@@ -10,6 +11,7 @@ export const PID_FILE = 'lead-router.pid';
 
 /** Files `npm start` keeps in DATA_DIR (besides the pid file): what `npm run demo:reset` removes. */
 export const DEMO_DATA_FILES = [
+  'sandbox-apps.json',
   'sandbox-crm.jsonl',
   'sandbox-salesforce.jsonl',
   'lead-router.sqlite',
@@ -71,4 +73,42 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
 
 async function releaseIfOurs(file: string): Promise<void> {
   if ((await readPid(file)) === process.pid) await rm(file, { force: true });
+}
+
+/** The app a sandbox CRM registers for lead-router: its OAuth client. */
+export interface SandboxAppCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+/**
+ * The sandbox CRM's app for `provider`, new each time, or, with `dir` (`npm start`: DATA_DIR), the one
+ * an earlier start registered there. Settings links and the settings tab's sessions are signed with the
+ * app's secret (the secret every instance of a real deployment shares), so a new one at each start
+ * turned away a settings tab opened before a restart.
+ */
+export async function sandboxAppCredentials(
+  dir: string | undefined,
+  provider: 'hubspot' | 'salesforce',
+  clientIdPrefix: string,
+): Promise<SandboxAppCredentials> {
+  const fresh = (): SandboxAppCredentials => ({
+    clientId: `${clientIdPrefix}${randomBytes(6).toString('hex')}`,
+    clientSecret: randomBytes(24).toString('hex'),
+  });
+  if (dir === undefined) return fresh();
+  const file = join(dir, 'sandbox-apps.json');
+  let kept: Partial<Record<string, SandboxAppCredentials>> = {};
+  try {
+    kept = JSON.parse(await readFile(file, 'utf8')) as typeof kept;
+  } catch (err) {
+    // A missing or unreadable file only costs the old settings links: register a new app.
+    if (!(err instanceof SyntaxError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const app = kept[provider];
+  if (typeof app?.clientId === 'string' && typeof app.clientSecret === 'string') return app;
+  const made = fresh();
+  await writeFile(file, `${JSON.stringify({ ...kept, [provider]: made }, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return made;
 }

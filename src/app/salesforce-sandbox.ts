@@ -1,7 +1,6 @@
 // Sandbox mode with CRM=salesforce: the bundled Salesforce sandbox in-process, with a demo org (the
 // same reps as the HubSpot demo portal) and a connected app registered for our callback URL. The app
 // then installs the org through the real OAuth web-server flow with PKCE, as an admin's browser would.
-import { randomBytes } from 'node:crypto';
 import {
   createSalesforceSandbox,
   type DemoOrg,
@@ -10,6 +9,7 @@ import {
 } from '../../connectors/sandbox-salesforce/index.js';
 import type { SalesforceApp } from './salesforce.js';
 import { ConfigError } from './config.js';
+import type { SandboxAppCredentials } from './data-dir.js';
 
 export type { SalesforceSandboxOptions } from '../../connectors/sandbox-salesforce/index.js';
 
@@ -35,12 +35,13 @@ export async function startSalesforceSandbox(args: {
   port: number;
   redirectUri: string;
   options?: SalesforceSandboxOptions | undefined;
+  /** The connected app registered for lead-router (`sandboxAppCredentials`). */
+  credentials: SandboxAppCredentials;
   /** Keep the sandbox's data in this file and continue from it (`npm start`: DATA_DIR). */
   dataFile?: string | undefined;
   listen: (start: () => Promise<{ url: string }>) => Promise<{ url: string }>;
 }): Promise<RunningSalesforceSandbox> {
-  const clientId = `sandbox-sf-${randomBytes(6).toString('hex')}`;
-  const clientSecret = randomBytes(24).toString('hex');
+  const { clientId, clientSecret } = args.credentials;
   const crm = createSalesforceSandbox({
     seed: 7,
     ...(args.dataFile === undefined ? {} : { dataFile: args.dataFile }),

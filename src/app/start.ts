@@ -61,7 +61,7 @@ import {
 import type { Tenant } from '../storage/model.js';
 import { ConfigError, ensureDataDir, isHttpsOrLocal, teamFileBeside, type AppConfig } from './config.js';
 import { CRM_PROFILES } from './crm-profiles.js';
-import { lockDataDir, type DataDirLock } from './data-dir.js';
+import { lockDataDir, sandboxAppCredentials, type DataDirLock } from './data-dir.js';
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
 import { CrmRegistry, type CrmWiring } from './crms.js';
@@ -353,18 +353,18 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     );
 
   // Sandbox mode: a local HubSpot with a demo portal and an app registered for us.
+  const keptDataDir = options.keepSandboxData === true ? config.dataDir : undefined;
   let sandbox: RunningApp['sandbox'];
   let hubspot = config.hubspot;
   if (config.sandboxCrm === 'hubspot') {
     const app = {
       appId: 4242,
-      clientId: `sandbox-${randomBytes(6).toString('hex')}`,
-      clientSecret: randomBytes(24).toString('hex'),
+      ...(await sandboxAppCredentials(keptDataDir, 'hubspot', 'sandbox-')),
     };
     const crm = createHubSpotSandbox({
       seed: 7,
       apps: [app],
-      ...(options.keepSandboxData === true ? { dataFile: join(config.dataDir, 'sandbox-crm.jsonl') } : {}),
+      ...(keptDataDir !== undefined ? { dataFile: join(keptDataDir, 'sandbox-crm.jsonl') } : {}),
       ...options.sandbox,
       rateLimits: { max: config.hubspotRequestsPer10s, ...options.sandbox?.rateLimits },
     });
@@ -411,14 +411,14 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       ? undefined
       : { ...config.salesforce, redirectUri: salesforceRedirectUri(publicUrl) };
   if (config.sandboxCrm === 'salesforce') {
+    const credentials = await sandboxAppCredentials(keptDataDir, 'salesforce', 'sandbox-sf-');
     const started = await orUndo(() =>
       startSalesforceSandbox({
         port: config.sandboxPort,
         redirectUri: salesforceRedirectUri(publicUrl),
         options: options.salesforceSandbox,
-        ...(options.keepSandboxData === true
-          ? { dataFile: join(config.dataDir, 'sandbox-salesforce.jsonl') }
-          : {}),
+        credentials,
+        ...(keptDataDir !== undefined ? { dataFile: join(keptDataDir, 'sandbox-salesforce.jsonl') } : {}),
         listen: (start) => listenAs('SANDBOX_PORT', config.sandboxPort, start),
       }),
     );
