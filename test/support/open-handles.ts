@@ -26,7 +26,10 @@ export default async function reportOpenHandles(): Promise<void> {
   // The wait itself must hold the process: jest writes its --json results after this teardown.
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   const getHandles = (process as unknown as { _getActiveHandles?: () => Described[] })._getActiveHandles;
+  // The process's own stdio is not a leak: a Socket, not a WriteStream, when it is piped (`| tail`, CI).
+  const stdio = new Set<unknown>([process.stdin, process.stdout, process.stderr]);
   const handles = (getHandles?.call(process) ?? [])
+    .filter((h) => !stdio.has(h))
     .map(describe)
     // The terminal and jest's own pipes are not leaks.
     .filter((d) => !/^(WriteStream|ReadStream|Pipe)$/.test(d));
