@@ -53,8 +53,30 @@ function isSalesforceLoginHost(host: string): boolean {
   );
 }
 
-/** The login host a mistyped one most likely meant: a generic host, or the same My Domain on a known suffix. */
+/**
+ * An org's other hosts, which an admin copies from the browser's address bar, and its My Domain login
+ * host in the same partition (`sandbox.`, `develop.`, …): `acme.lightning.force.com` (Lightning pages),
+ * `acme.my.salesforce-setup.com` (Setup), `acme.my.site.com` (Experience Cloud sites) and
+ * `acme--c.vf.force.com` (Visualforce, `--<package>` added) are all `acme.my.salesforce.com`
+ * (https://help.salesforce.com/s/articleView?id=products.domain_name_app_url_changes.htm).
+ */
+const ORG_PAGE_SUFFIXES = ['.lightning.force.com', '.my.salesforce-setup.com', '.my.site.com'];
+const VISUALFORCE_HOST = /^(.+)--[a-z0-9_]+\.([a-z]+\.)?vf\.force\.com$/;
+
+function myDomainOfPageHost(host: string): string | undefined {
+  const suffix = ORG_PAGE_SUFFIXES.find((s) => host.endsWith(s) && host.length > s.length);
+  if (suffix !== undefined) return `${host.slice(0, -suffix.length)}.my.salesforce.com`;
+  const vf = VISUALFORCE_HOST.exec(host);
+  return vf === null ? undefined : `${vf[1]}.${vf[2] ?? ''}my.salesforce.com`;
+}
+
+/**
+ * The login host a wrong one most likely meant: the org's My Domain for one of its page hosts, else a
+ * generic host or the same My Domain on a known suffix (a typo).
+ */
 function nearestLoginHost(host: string): string | undefined {
+  const myDomain = myDomainOfPageHost(host);
+  if (myDomain !== undefined) return myDomain;
   const labels = host.split('.');
   const myDomains = MY_DOMAIN_SUFFIXES.flatMap((suffix) => {
     const suffixLabels = suffix.slice(1).split('.');
