@@ -94,9 +94,12 @@ export interface ConnectorProfile {
   /**
    * What a team file's queue can land on: a team (`{ team: … }`) only in a CRM with teams a record is
    * given to; a CRM without takes an owner (`{ owner: … }`), which `owner` describes in its words for the
-   * error that asks for one.
+   * error that asks for one. There the directory's queues are owners of records; `queuesOwnTasks` says
+   * whether they can own a task too (a Salesforce queue cannot: Task is not an object queues take).
    */
-  readonly queueTargets: { readonly teams: true } | { readonly teams: false; readonly owner: string };
+  readonly queueTargets:
+    | { readonly teams: true }
+    | { readonly teams: false; readonly owner: string; readonly queuesOwnTasks: boolean };
   /**
    * A note body as the CRM gives it back, as plain text: a CRM that stores notes as rich text answers
    * `<p>a &amp; b</p>` for the `a & b` we sent. Whitespace need not be normalized.

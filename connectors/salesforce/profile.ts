@@ -47,7 +47,11 @@ export const SALESFORCE_PROFILE: ConnectorProfile = {
     spelt: 'letters and digits, such as NumberOfEmployees',
   },
   // Salesforce has no teams: a queue's lead gets an owner (OwnerId), a user or a Lead queue.
-  queueTargets: { teams: false, owner: "a user's email or a Lead queue's id (00G…)" },
+  queueTargets: {
+    teams: false,
+    owner: "a user's email, or a Lead queue's name or id (00G…)",
+    queuesOwnTasks: false,
+  },
   // Notes are Task descriptions, plain text as sent.
   noteText: (stored) => stored,
 };

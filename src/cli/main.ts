@@ -162,7 +162,7 @@ Fields are checked against the lead fields the CRM named by --crm reads: one it 
 warning, and a "did you mean" names only fields it reads (on Salesforce a custom field such as
 Demo_Requested__c is read by its name). Without --crm, against every lead field. With --crm, a queue
 must target what that CRM has: Salesforce has no teams, so its queues name an owner, a user's email or a
-Lead queue's id.
+Lead queue's name or id.
 
 Examples:
   lead-router validate rules/follow-the-sun/rules.yaml

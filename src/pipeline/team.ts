@@ -20,10 +20,37 @@ export type QueueLanding =
 export type QueueCrm = Pick<ConnectorProfile, 'crmName' | 'queueTargets'>;
 
 /**
- * Resolves a queue's target against the directory. An owner named by email must be an active owner; one
- * named by id is sent as is (a HubSpot QUEUE owner, a Salesforce queue: the CRM checks it). A team must
- * be one the directory of a CRM with teams lists, by name or id. Any other target is the configuration's
- * error, never sent.
+ * The CRM id of an owner the team file names by other than email: in a CRM without teams, a queue of the
+ * directory by name (its queues are owners there: Salesforce's Lead queues, named as in Setup, so the
+ * team file need not carry their ids); anything else is an id already, for the CRM to check.
+ */
+function ownerIdNamed(owner: string, merged: MergedTeam, crm: QueueCrm): string {
+  if (crm.queueTargets.teams || !Object.hasOwn(merged.teamIdByName, owner)) return owner;
+  return merged.teamIdByName[owner] ?? owner;
+}
+
+/** Whether `ownerId` is one of the directory's queues that the CRM lets own records but not tasks. */
+export function isTasklessQueue(ownerId: string, merged: MergedTeam, crm: QueueCrm): boolean {
+  return (
+    !crm.queueTargets.teams &&
+    !crm.queueTargets.queuesOwnTasks &&
+    Object.values(merged.teamIdByName).includes(ownerId)
+  );
+}
+
+/**
+ * The CRM id of an owner as the team file and the stored actions name it; for an email, undefined when
+ * the directory lists no such owner.
+ */
+export function crmOwnerId(owner: string, merged: MergedTeam, crm: QueueCrm): string | undefined {
+  return owner.includes('@') ? merged.ownerByEmail.get(owner)?.id : ownerIdNamed(owner, merged, crm);
+}
+
+/**
+ * Resolves a queue's target against the directory. An owner named by email must be an active owner; in a
+ * CRM without teams one may be a queue of the directory by name; one named by id is sent as is (a HubSpot
+ * QUEUE owner, a Salesforce queue: the CRM checks it). A team must be one the directory of a CRM with
+ * teams lists, by name or id. Any other target is the configuration's error, never sent.
  */
 export function landQueue(
   queue: string,
@@ -37,7 +64,8 @@ export function landQueue(
     );
   const name = crm.crmName;
   if (target.kind === 'owner') {
-    if (!target.owner.includes('@')) return { kind: 'owner', ownerId: target.owner };
+    if (!target.owner.includes('@'))
+      return { kind: 'owner', ownerId: ownerIdNamed(target.owner, merged, crm) };
     const owner = merged.ownerByEmail.get(target.owner);
     if (owner === undefined)
       return new TenantConfigError(`queue ${queue}: no ${name} owner with the email ${target.owner}`);

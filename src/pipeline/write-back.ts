@@ -175,6 +175,7 @@ export class WriteBack {
 
     const plan = planWrites(pending, merged, profile);
     for (const { error, ...entry } of plan.refused) record(entry, { ok: false, error });
+    for (const entry of plan.needless) record(entry, { ok: true });
 
     try {
       await flush();

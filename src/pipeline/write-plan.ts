@@ -5,7 +5,7 @@ import { CrmError, type OwnerWrite, type TaskCreate, type TeamWrite } from '../.
 import type { SequenceSpec } from '../core/types.js';
 import type { PlannedAction } from '../storage/index.js';
 import { TenantConfigError } from './failures.js';
-import { landQueue, type MergedTeam, type QueueCrm } from './team.js';
+import { isTasklessQueue, landQueue, type MergedTeam, type QueueCrm } from './team.js';
 
 /** The planner carries whatever the caller attached to each action (its job) through to the plan. */
 type Entry = { a: PlannedAction };
@@ -18,6 +18,11 @@ export interface WritePlan<E extends Entry> {
   enrollments: (E & { sequence: SequenceSpec; sender: string })[];
   /** Actions that cannot be written: no such owner, a queue without a CRM target. */
   refused: (E & { error: CrmError })[];
+  /**
+   * Actions with nothing to write, done as they are: the task of a queue the CRM lets own the lead but
+   * no task (a Salesforce Lead queue; its members take the lead from the queue's list).
+   */
+  needless: E[];
 }
 
 /**
@@ -29,7 +34,7 @@ export function planWrites<E extends Entry>(
   merged: MergedTeam,
   crm: QueueCrm,
 ): WritePlan<E> {
-  const plan: WritePlan<E> = { owners: [], teams: [], tasks: [], enrollments: [], refused: [] };
+  const plan: WritePlan<E> = { owners: [], teams: [], tasks: [], enrollments: [], refused: [], needless: [] };
   const ownerIdOf = (entry: E, email: string): string | undefined => {
     const owner = merged.ownerByEmail.get(email.toLowerCase());
     if (owner === undefined)
@@ -60,6 +65,8 @@ export function planWrites<E extends Entry>(
       case 'queue_task': {
         const landing = landQueue(action.queue, action.target, merged, crm);
         if (landing instanceof CrmError) plan.refused.push({ ...entry, error: landing });
+        else if (landing.kind === 'owner' && isTasklessQueue(landing.ownerId, merged, crm))
+          plan.needless.push(entry);
         else
           plan.tasks.push({
             ...entry,

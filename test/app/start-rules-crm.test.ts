@@ -15,7 +15,7 @@ const logger = createLogger({
 });
 
 const noTeams = (file: string, line: string, queue: string, team: string): string =>
-  `${file}:${line} ${queue}.team: Salesforce has no teams, so queue "${queue.split('.').pop()}" cannot land on team ${team}: give it an owner instead, { owner: a user's email or a Lead queue's id (00G…) }`;
+  `${file}:${line} ${queue}.team: Salesforce has no teams, so queue "${queue.split('.').pop()}" cannot land on team ${team}: give it an owner instead, { owner: a user's email, or a Lead queue's name or id (00G…) }`;
 
 const SAAS_INBOUND = [
   noTeams('rules/saas-inbound/rules.yaml', '84:26', 'team.queues.emea-triage', 'EMEA'),

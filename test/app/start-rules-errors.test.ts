@@ -63,7 +63,7 @@ describe('npm start with a RULES file that has several errors', () => {
     ]);
     const file = join(dir, 'rules.yaml');
     const noTeams = (at: string, queue: string, team: string): string =>
-      `${file}:${at} team.queues.${queue}.team: Salesforce has no teams, so queue "${queue}" cannot land on team ${team}: give it an owner instead, { owner: a user's email or a Lead queue's id (00G…) }`;
+      `${file}:${at} team.queues.${queue}.team: Salesforce has no teams, so queue "${queue}" cannot land on team ${team}: give it an owner instead, { owner: a user's email, or a Lead queue's name or id (00G…) }`;
     expect((await startError(dir, { CRM: 'salesforce' })).split('\n')).toEqual([
       `${file}:41:21 routes[1].assign.pool: unknown pool "emea-aee" (did you mean "emea-ae"?)`,
       `${file}:55:21 routes[2].assign.pool: unknown pool "emea-aee" (did you mean "emea-ae"?)`,

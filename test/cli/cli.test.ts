@@ -260,7 +260,7 @@ describe('validate', () => {
         ['86:29', 'inbound-triage', 'Inbound'],
       ].map(
         ([at, queue, team]) =>
-          `error: rules/saas-inbound/rules.yaml:${at} team.queues.${queue}.team: Salesforce has no teams, so queue "${queue}" cannot land on team ${team}: give it an owner instead, { owner: a user's email or a Lead queue's id (00G…) }`,
+          `error: rules/saas-inbound/rules.yaml:${at} team.queues.${queue}.team: Salesforce has no teams, so queue "${queue}" cannot land on team ${team}: give it an owner instead, { owner: a user's email, or a Lead queue's name or id (00G…) }`,
       ),
     );
     expect((await run('validate', 'rules/saas-inbound/rules.yaml', '--crm', 'hubspot')).code).toBe(0);

@@ -84,6 +84,28 @@ describe('planWrites', () => {
     ]);
   });
 
+  it('in a CRM without teams, a queue owned by a queue of the CRM named as in its Setup gets that queue’s id', () => {
+    // Salesforce's directory lists its Lead queues by Name and DeveloperName (teamIdByName).
+    const sf: MergedTeam = { ...merged, teamIdByName: { EMEA: '00G-emea', EMEA_Queue: '00G-emea' } };
+    const queued = (owner: string) =>
+      planned({ kind: 'set_queue', queue: 'emea', target: { kind: 'owner', owner } });
+    const byCrm = (crm: typeof HUBSPOT_PROFILE) =>
+      planWrites(
+        ['EMEA', 'EMEA_Queue', '00G-emea', '00G-other', 'constructor'].map(queued),
+        sf,
+        crm,
+      ).owners.map((o) => o.input.ownerId);
+    // Anything else is an id, sent as is for the CRM to check; HubSpot's teams are never owners.
+    expect(byCrm(SALESFORCE_PROFILE)).toEqual([
+      '00G-emea',
+      '00G-emea',
+      '00G-emea',
+      '00G-other',
+      'constructor',
+    ]);
+    expect(byCrm(HUBSPOT_PROFILE)).toEqual(['EMEA', 'EMEA_Queue', '00G-emea', '00G-other', 'constructor']);
+  });
+
   it('refuses a queue without a target, or whose owner is deactivated', () => {
     const plan = planWrites(
       [
@@ -111,7 +133,7 @@ describe('planWrites', () => {
     );
     expect([plan.teams, plan.tasks]).toEqual([[], []]);
     const reason =
-      "configuration error: queue emea targets team EMEA triage, but Salesforce has no teams: give it an owner instead, { owner: a user's email or a Lead queue's id (00G…) }";
+      "configuration error: queue emea targets team EMEA triage, but Salesforce has no teams: give it an owner instead, { owner: a user's email, or a Lead queue's name or id (00G…) }";
     expect(plan.refused.map((r) => describeFailure(r.error, 'Salesforce'))).toEqual([reason, reason]);
     expect(
       plan.refused.every((r) => r.error instanceof TenantConfigError && r.error.kind === 'invalid'),

@@ -26,7 +26,7 @@ import type { SlaAdvance, SlaStepRow, SlaTimerRepository, SlaTimerRun } from '..
 import { describeFailure, isRetryable, TenantConfigError, toFailure } from '../failures.js';
 import { renewWhileRunning } from '../lease-renewal.js';
 import type { TenantRegistry, TenantRuntime } from '../runtime.js';
-import { landQueue, mergeDirectory, type MergedTeam } from '../team.js';
+import { crmOwnerId, landQueue, mergeDirectory, type MergedTeam } from '../team.js';
 
 /** Inbox subscription of an SLA re-route: the worker decides the lead again, earlier owners excluded. */
 export const SLA_REROUTE_SUBSCRIPTION = 'lead-router.sla-reroute';
@@ -317,7 +317,7 @@ export class SlaProcessor {
     const steps = sla.steps ?? slaSteps({ firstTouchMs, onBreach: sla.onBreach });
     const ownerRep = r.expected === null ? undefined : merged.team.reps[r.expected];
     const due = (afterMs: number): number => addSlaTime(startedAt, afterMs, sla.clock, ownerRep);
-    const alias = r.expected === null ? undefined : merged.ownerByEmail.get(r.expected)?.id;
+    const alias = r.expected === null ? undefined : crmOwnerId(r.expected, merged, runtime.connector.profile);
     const verdict = judge(
       {
         startedAt,
@@ -524,10 +524,7 @@ export class SlaProcessor {
           return 'done';
         }
         const ownerId =
-          r.expected === null
-            ? undefined
-            : (merged.ownerByEmail.get(r.expected)?.id ??
-              (r.expected.includes('@') ? undefined : r.expected));
+          r.expected === null ? undefined : crmOwnerId(r.expected, merged, runtime.connector.profile);
         const subject = `SLA reminder: first touch is overdue`;
         const told = notes('reminder', r.expected);
         const acted = await this.sendOnce(

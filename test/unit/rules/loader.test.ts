@@ -483,7 +483,7 @@ describe('team files', () => {
 describe('team files for a known CRM', () => {
   const src =
     'queues:\n  triage: { team: EMEA }\n  old: { id: 4711 }\n  desk: { owner: 00G8d0000000001EAA }\n';
-  const owner = "give it an owner instead, { owner: a user's email or a Lead queue's id (00G…) }";
+  const owner = "give it an owner instead, { owner: a user's email, or a Lead queue's name or id (00G…) }";
 
   it('a queue cannot target a team in Salesforce, which has none; in HubSpot, or with no CRM known, it can', () => {
     const r = loadTeam(src, 'team.yaml', { crm: SALESFORCE_PROFILE });

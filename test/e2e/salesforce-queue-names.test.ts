@@ -1,0 +1,69 @@
+// A team file names a Salesforce Lead queue as the org's Setup shows it (its label or its queue name),
+// not only by its id: a queued lead gets that queue's id as OwnerId, written by the app through jsforce,
+// and the route's task is left out (a queue cannot own one).
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createLeads,
+  restAs,
+  salesforceConfig,
+  startSalesforceApp,
+  until,
+  type SalesforceE2e,
+} from './salesforce-support.js';
+
+const RULES = `name: Queues by name
+routes:
+  - name: German leads wait in APAC
+    when: { country: DE }
+    assign: { queue: apac }
+    task: { subject: 'New lead', due: 1h }
+  - name: Everyone else waits in EMEA
+    assign: { queue: emea }
+    task: { subject: 'New lead', due: 1h }
+fallback: { queue: emea }
+`;
+// The demo org's Lead queues: label APAC, queue name EMEA_Queue. Not the queues the org's own
+// assignment rule gives these leads on insert (EMEA, NA): the app's owner write must change them.
+const TEAM = `reps:
+  ada@acme.io: { name: Ada Keller, timezone: Europe/Berlin }
+queues:
+  apac: { owner: APAC }
+  emea: { owner: EMEA_Queue }
+`;
+
+let e: SalesforceE2e;
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-sf-queues-'));
+  await writeFile(join(dir, 'rules.yaml'), RULES);
+  await writeFile(join(dir, 'team.yaml'), TEAM);
+  e = await startSalesforceApp(await salesforceConfig({ RULES: join(dir, 'rules.yaml') }));
+}, 60_000);
+
+afterAll(() => e?.app.stop());
+
+it('owns a queued lead by the queue the team file names, by label or by queue name, with no task', async () => {
+  const [de, us] = await createLeads(e, {
+    leads: [
+      { LastName: 'Queued', Company: 'Berlin GmbH', Email: 'q@berlin.example', Country: 'DE' },
+      { LastName: 'Queued', Company: 'Austin Inc', Email: 'q@austin.example', Country: 'US' },
+    ],
+  });
+  // A Salesforce queue owns leads but no task: the route's task is done with nothing written, and the
+  // lead is not a dead letter (Salesforce refuses a Task whose OwnerId is a queue).
+  await until('both leads to be routed', async () => {
+    const s = await e.app.storage.inboxStats(e.tenantId);
+    return s.done === 2 && s.pending === 0 && s.leased === 0;
+  });
+  expect((await e.app.storage.deadLetters(e.tenantId, 10)).map((d) => d.lastError)).toEqual([]);
+  const conn = restAs(e, e.app.salesforceSandbox!.demo.integrationUserId);
+  const owners = await conn.query<{ Id: string; Owner: { Name: string; Type: string } }>(
+    `SELECT Id, Owner.Name, Owner.Type FROM Lead WHERE Id IN ('${de}', '${us}')`,
+  );
+  const ownerOf = new Map(owners.records.map((r) => [r.Id, `${r.Owner.Type} ${r.Owner.Name}`]));
+  expect([ownerOf.get(de!), ownerOf.get(us!)]).toEqual(['Queue APAC', 'Queue EMEA']);
+  const tasks = await conn.query(`SELECT Id FROM Task WHERE WhoId IN ('${de}', '${us}')`);
+  expect(tasks.totalSize).toBe(0);
+}, 120_000);
