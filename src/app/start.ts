@@ -80,6 +80,7 @@ import {
   type SalesforceSandboxOptions,
 } from './salesforce-sandbox.js';
 import { Tenants } from './tenants.js';
+import { RuleFieldCheck } from './rule-fields.js';
 import {
   DEFAULT_FRAME_ANCESTORS,
   SettingsAccess,
@@ -641,6 +642,16 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     maxTenants: config.tenantCacheMax,
   });
 
+  // The rule file checked against each account routing with it, in the background (at the end of start).
+  const ruleFields = new RuleFieldCheck({
+    rules: { path: config.rulesPath, source: rulesSource, version: ruleSet.version, team },
+    storage,
+    profile: (provider) => crms.find(provider)?.profile,
+    connector: async (tenant) => (await tenants.runtime(tenant.id)).connector,
+    logger,
+  });
+  stops.unshift(() => ruleFields.stop());
+
   const notifier = new Notifier({
     repository: storage.notifications,
     logger,
@@ -827,6 +838,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           ruleSet: tenant.activeRulesetVersion,
         });
         await syncStreams();
+        ruleFields.installed(tenant.id);
         return;
       }
       // A new install routes with the configured rules and team until the settings tab publishes others.
@@ -848,6 +860,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         ruleSet: ruleSet.version,
       });
       await syncStreams();
+      ruleFields.installed(tenant.id);
     },
   });
   // A worker process serves only health, readiness and metrics.
@@ -893,6 +906,9 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     // Stopping finishes the batches in flight (SIGTERM drains), after intake has stopped accepting.
     stops.splice(1, 0, () => worker.stop());
   }
+  // Once the installs of this start are done and the connectors can be built; never waited for.
+  ruleFields.sweep();
+
   let generator: { stop(): void } | undefined;
   const demo = sandbox?.demo ?? salesforceSandbox?.demo;
   if (demo !== undefined && (options.generate ?? true) && config.demoRate > 0) {

@@ -9,7 +9,10 @@ import type { LoadOptions } from '../rules/load.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
 import { ConfigError, loadConfig, teamFileBeside, tokenKeyring, type AppConfig } from '../app/config.js';
-import { CRM_PROFILES, type CrmName } from '../app/crm-profiles.js';
+import { CRM_PROFILES, crmProfile, type CrmName } from '../app/crm-profiles.js';
+import { operatorConnection } from '../app/operator-crms.js';
+import { readAccountFields, RULE_FIELDS_WAIT_MS } from '../app/rule-fields.js';
+import type { CrmFacts } from '../rules/index.js';
 import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project.js';
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
 import type { Storage } from '../storage/index.js';
@@ -151,6 +154,10 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
         Object.keys(CRM_PROFILES),
       ),
     )
+    .option(
+      '--tenant <id>',
+      `also check the fields the rules name against this tenant's own CRM account: ${TENANT_HELP}`,
+    )
     .addHelpText(
       'after',
       `
@@ -164,12 +171,19 @@ Demo_Requested__c is read by its name). Without --crm, against every lead field.
 must target what that CRM has: Salesforce has no teams, so its queues name an owner, a user's email or a
 Lead queue's name or id.
 
+With --tenant, the rules are checked for that tenant's CRM (as --crm) and a field its account does not
+have is a warning with a "did you mean" among its own fields, as the settings tab warns: a Salesforce
+org's Lead and Contact fields, asked through the tokens the app stored (the database as for explain; a
+sandbox org while \`npm start\` runs). An org that cannot be asked is an error (exit 1).
+
 Examples:
   lead-router validate rules/follow-the-sun/rules.yaml
-  lead-router validate rules/salesforce-demo/rules.yaml --crm salesforce`,
+  lead-router validate rules/salesforce-demo/rules.yaml --crm salesforce
+  lead-router validate rules/salesforce-demo/rules.yaml --tenant 00D5g000004abcd`,
     )
-    .action(async (rulesPath: string, opts: { team?: string; crm?: CrmName }) => {
-      const crm = opts.crm === undefined ? undefined : CRM_PROFILES[opts.crm];
+    .action(async (rulesPath: string, opts: { team?: string; crm?: CrmName; tenant?: string }) => {
+      const account = opts.tenant === undefined ? undefined : await tenantCrm(opts.tenant, opts.crm);
+      const crm = account?.crm ?? (opts.crm === undefined ? undefined : CRM_PROFILES[opts.crm]);
       // Read once: looked in for an inline team, then loaded against the team found.
       const file = await readRuleSetFile(rulesPath);
       const teamPath = opts.team ?? teamFileFor(rulesPath, file);
@@ -183,7 +197,9 @@ Examples:
           : opts.team === undefined && teamPath !== undefined
             ? `; team: ${teamPath}`
             : '';
-      io.out(`${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})${checked}`);
+      io.out(
+        `${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})${checked}${account?.note ?? ''}`,
+      );
     });
 
   cli
@@ -274,6 +290,42 @@ Example:
     } finally {
       await storage.close();
     }
+  };
+
+  /**
+   * What `validate --tenant` checks against: the tenant's CRM, with its account's own fields when its
+   * connector lists them; and what the OK line says of it.
+   */
+  const tenantCrm = async (
+    wanted: string,
+    crmOption: CrmName | undefined,
+  ): Promise<{ crm: CrmFacts | undefined; note: string }> => {
+    const config = operatorConfig();
+    return withStorage(async (storage) => {
+      const tenant = await pickTenant(storage, wanted);
+      const profile = crmProfile(tenant.provider);
+      const account = `${tenant.provider} ${profile?.accountNoun ?? 'account'} ${tenant.externalId}`;
+      if (crmOption !== undefined && crmOption !== tenant.provider)
+        throw new InputError(`--crm ${crmOption} does not match --tenant ${wanted}, a ${account}`);
+      const unlisted = {
+        crm: profile,
+        note: `; fields: ${account} lists none, checked as --crm ${tenant.provider}`,
+      };
+      const connection =
+        profile === undefined ? undefined : operatorConnection(config, storage, tenant, io.clock);
+      if (profile === undefined || connection === undefined) return unlisted;
+      try {
+        const fields = await readAccountFields(connection.connector, RULE_FIELDS_WAIT_MS);
+        if (fields === undefined) return unlisted;
+        if ('failed' in fields) {
+          io.err(`error: could not check rule fields against ${account}: ${fields.failed}`);
+          throw new ExitCode(1);
+        }
+        return { crm: { ...profile, accountFields: fields }, note: `; fields checked against ${account}` };
+      } finally {
+        await connection.release();
+      }
+    }, config);
   };
 
   cli

@@ -11,6 +11,11 @@ export interface Diagnostic {
   path: string;
   message: string;
   suggestion?: string;
+  /**
+   * A warning that the CRM account has no field of this name (the check against the account's own
+   * fields): the name as the rules spell it, so a caller outside the settings tab can pick these out.
+   */
+  missingField?: string;
 }
 
 /** `rules/x.yaml:12:7 routes[1].assign.pool: unknown pool "emea-aee" (did you mean "emea-ae"?)` */

@@ -35,6 +35,7 @@ export interface RawWarning {
   message: string;
   suggestion?: string | undefined;
   atKey?: boolean | undefined;
+  missingField?: string | undefined;
 }
 
 export interface IssueOptions {
@@ -47,8 +48,11 @@ export interface IssueOptions {
 export interface Scope {
   readonly known: Known;
   error(path: readonly PathSegment[], message: string, opts?: IssueOptions): void;
-  /** Warnings point at the key of the last path segment. */
-  warn(path: readonly PathSegment[], message: string, suggestion?: string): void;
+  /**
+   * Warnings point at the key of the last path segment; `missingField`: the name the CRM account has no
+   * field of, when that is the warning.
+   */
+  warn(path: readonly PathSegment[], message: string, suggestion?: string, missingField?: string): void;
   /** A scope whose paths are prefixed by `path`. */
   at(...path: PathSegment[]): Scope;
 }
@@ -67,8 +71,14 @@ export function makeScope(
       if (opts?.atKey === true) params['atKey'] = true;
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...prefix, ...path], message, params });
     },
-    warn(path, message, suggestion) {
-      warnings.push({ path: [...ctx.path, ...prefix, ...path], message, suggestion, atKey: true });
+    warn(path, message, suggestion, missingField) {
+      warnings.push({
+        path: [...ctx.path, ...prefix, ...path],
+        message,
+        suggestion,
+        atKey: true,
+        missingField,
+      });
     },
     at(...path) {
       return makeScope(ctx, known, warnings, [...prefix, ...path]);

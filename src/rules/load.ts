@@ -111,6 +111,12 @@ class Reporter {
   warn(path: readonly PathSegment[], message: string, suggestion?: string, atKey = false): void {
     this.warnings.push(this.make(path, message, suggestion, atKey));
   }
+  /** A schema step's warning, with the field it says the CRM account lacks. */
+  warnRaw(w: RawWarning): void {
+    const d = this.make(w.path, w.message, w.suggestion, w.atKey === true);
+    if (w.missingField !== undefined) d.missingField = w.missingField;
+    this.warnings.push(d);
+  }
 }
 
 /** Deeper than any rule or team file needs; deeper input would only exhaust the stack of a later step. */
@@ -292,7 +298,7 @@ export function loadTeam(source: string, file: string, opts: TeamLoadOptions = {
     const reporter = new Reporter(file, y.parsed);
     const raw: RawWarning[] = [];
     const r = teamSchema(raw, opts.crm).safeParse(y.parsed.data, { errorMap });
-    for (const w of raw) reporter.warn(w.path, w.message, w.suggestion, w.atKey === true);
+    for (const w of raw) reporter.warnRaw(w);
     if (!r.success) reportIssues(reporter, r.error.issues);
     if (!r.success || reporter.errors.length > 0)
       return { ok: false, errors: byPosition(reporter.errors), warnings: byPosition(reporter.warnings) };
@@ -358,7 +364,7 @@ function loadRuleSetUnsafe(source: string, file: string, opts: LoadOptions): Loa
   checkRouteNames(data['routes'], reporter);
   const rawWarnings: RawWarning[] = [];
   const r = ruleSetSchema(known, rawWarnings).safeParse(data, { errorMap });
-  for (const w of rawWarnings) reporter.warn(w.path, w.message, w.suggestion, w.atKey === true);
+  for (const w of rawWarnings) reporter.warnRaw(w);
   if (!r.success) {
     reportIssues(reporter, r.error.issues);
     return { ok: false, errors: byPosition(reporter.errors), warnings: byPosition(reporter.warnings) };

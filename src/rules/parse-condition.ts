@@ -245,6 +245,7 @@ function checkFieldName(
         [],
         `"${key}" is not a field of this ${crm.crmName} ${crm.accountNoun}'s ${account.objects}, so it never has a value there`,
         closest(key, account.names.values()),
+        key,
       );
     return;
   }

@@ -1,0 +1,168 @@
+// The rule file checked against the fields of the CRM accounts that route with it, outside the settings
+// tab: the tab warns of a rule naming a field the org lacks (the loader's check against the account's
+// own fields), but an operator running from RULES reads only the log. At start, and at an install while
+// running, each such rule is logged; the check never stops or delays routing.
+import type { AccountFields, ConnectorProfile, CrmConnector } from '../../connectors/connector.js';
+import type { Team } from '../core/types.js';
+import type { Logger } from '../log.js';
+import { formatDiagnostic, loadRuleSet, type Diagnostic } from '../rules/index.js';
+import type { Storage, Tenant } from '../storage/index.js';
+
+/** How long a check waits for an account's fields: a CRM that does not answer only loses the check. */
+export const RULE_FIELDS_WAIT_MS = 30_000;
+
+/** The rule file as the app routes with it. */
+export interface RuleFile {
+  path: string;
+  source: string;
+  /** Its content hash: a tenant whose active rule set has it routes with this file. */
+  version: string;
+  /** The team it is loaded against (TEAM, or a team.yaml beside the rules; else its own). */
+  team: Team | undefined;
+}
+
+/** The rules' warnings of a name the account has no field of: the settings tab's check, on the file. */
+export function missingFieldWarnings(
+  rules: Omit<RuleFile, 'version'>,
+  profile: ConnectorProfile,
+  fields: AccountFields,
+): Diagnostic[] {
+  const loaded = loadRuleSet(rules.source, rules.path, {
+    team: rules.team,
+    requireQueueTargets: true,
+    crm: { ...profile, accountFields: fields },
+  });
+  return loaded.warnings.filter((d) => d.missingField !== undefined);
+}
+
+/**
+ * The account's fields through its connector, waiting at most `waitMs`; why not, when they cannot be had.
+ * Undefined when the connector cannot list them (any name may be a field there).
+ */
+export async function readAccountFields(
+  connector: Pick<CrmConnector, 'accountFields'>,
+  waitMs: number,
+  /** Resolves when the wait should end now (the app stops). */
+  stopped?: Promise<void>,
+): Promise<AccountFields | { failed: string } | undefined> {
+  if (connector.accountFields === undefined) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ failed: string }>((resolve) => {
+    timer = setTimeout(resolve, waitMs, { failed: `no answer within ${Math.round(waitMs / 1000)} s` });
+  });
+  try {
+    return await Promise.race([
+      connector.accountFields().then(
+        (answer) => answer ?? { failed: 'the CRM would not list its fields' },
+        (error: unknown) => ({ failed: error instanceof Error ? error.message : String(error) }),
+      ),
+      late,
+      ...(stopped === undefined ? [] : [stopped.then(() => ({ failed: 'stopped' }))]),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface RuleFieldCheckOptions {
+  rules: RuleFile;
+  storage: Pick<Storage, 'listTenants' | 'getTenant'>;
+  /** The profile of the CRM a tenant's provider names (undefined: none registered). */
+  profile: (provider: string) => ConnectorProfile | undefined;
+  /** The tenant's connector, as its work gets it. */
+  connector: (tenant: Tenant) => Promise<Pick<CrmConnector, 'accountFields'>>;
+  logger: Logger;
+  waitMs?: number | undefined;
+}
+
+/**
+ * Logs, per tenant routing with the rule file (not a version the settings tab published, which it
+ * checked), each rule naming a field its CRM account lacks. One tenant at a time in the background.
+ */
+export class RuleFieldCheck {
+  private running: Promise<void> = Promise.resolve();
+  private swept = false;
+  private stopped = false;
+  private readonly stopping: Promise<void>;
+  private endWaits: () => void = () => undefined;
+
+  constructor(private readonly opts: RuleFieldCheckOptions) {
+    this.stopping = new Promise((resolve) => {
+      this.endWaits = resolve;
+    });
+  }
+
+  /** Every installed tenant (at start, once its connectors can be built). */
+  sweep(): void {
+    this.swept = true;
+    this.then(async () => {
+      for (const tenant of await this.opts.storage.listTenants()) await this.check(tenant);
+    });
+  }
+
+  /** A tenant installed while running; before the start-up sweep, it is left to the sweep. */
+  installed(tenantId: string): void {
+    if (!this.swept) return;
+    this.then(async () => {
+      const tenant = await this.opts.storage.getTenant(tenantId);
+      if (tenant !== null) await this.check(tenant);
+    });
+  }
+
+  /** Ends the checks at once (a CRM still asked is not waited for). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.endWaits();
+    await this.running;
+  }
+
+  private then(step: () => Promise<void>): void {
+    const logged = (): Promise<void> =>
+      step().catch((error: unknown) => {
+        if (!this.stopped) this.opts.logger.warn(`could not check rule fields: ${String(error)}`);
+      });
+    this.running = this.running.then(logged);
+  }
+
+  private async check(tenant: Tenant): Promise<void> {
+    const { rules, logger } = this.opts;
+    // A paused tenant's credentials are refused for now; its pause checks are what try them again.
+    if (this.stopped || tenant.uninstalledAt !== null || !tenant.hasToken || tenant.pause !== null) return;
+    if (tenant.activeRulesetVersion !== rules.version) return;
+    const profile = this.opts.profile(tenant.provider);
+    if (profile === undefined) return;
+    const meta = {
+      tenantId: tenant.id,
+      provider: tenant.provider,
+      account: tenant.externalId,
+      file: rules.path,
+    };
+    let fields: Awaited<ReturnType<typeof readAccountFields>>;
+    try {
+      fields = await readAccountFields(
+        await this.opts.connector(tenant),
+        this.opts.waitMs ?? RULE_FIELDS_WAIT_MS,
+        this.stopping,
+      );
+    } catch (error) {
+      fields = { failed: error instanceof Error ? error.message : String(error) };
+    }
+    if (fields === undefined || this.stopped) return;
+    if ('failed' in fields) {
+      logger.warn(`could not check rule fields: ${fields.failed}`, meta);
+      return;
+    }
+    const problems = missingFieldWarnings(rules, profile, fields);
+    for (const d of problems)
+      logger.warn(`rule names a field this ${profile.crmName} ${profile.accountNoun} does not have`, {
+        ...meta,
+        line: d.line,
+        column: d.column,
+        path: d.path,
+        field: d.missingField,
+        ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
+        warning: formatDiagnostic(d),
+      });
+    logger.info('rule fields checked', { ...meta, problems: problems.length });
+  }
+}

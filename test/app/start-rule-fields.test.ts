@@ -1,0 +1,144 @@
+// A rule file that names a field the Salesforce org lacks is reported outside the settings tab: the app
+// started with it (over the Salesforce sandbox, its demo org installed through OAuth) logs each such rule
+// with the file, line, field and a did-you-mean among the org's fields, again when an org is installed
+// while it runs; `validate --tenant` says the same. The demo rules as they are log nothing.
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import type { AppConfig } from '../../src/app/config.js';
+import { installSalesforceThroughOAuth } from '../../src/app/salesforce-sandbox.js';
+import { main } from '../../src/cli/main.js';
+import { SALESFORCE_INSTALL_PATH } from '../../src/server/index.js';
+import {
+  salesforceConfig,
+  startSalesforceApp,
+  until,
+  type SalesforceE2e,
+} from '../e2e/salesforce-support.js';
+
+const DEMO = 'rules/salesforce-demo';
+const NOT_A_FIELD = (name: string) =>
+  `"${name}" is not a field of this Salesforce org's Lead or Contact, so it never has a value there`;
+
+/** The demo rules with a custom field misspelt in a condition and a placeholder no field of the org. */
+async function misspeltRules(): Promise<{ path: string; lines: { field: number; placeholder: number } }> {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-rule-fields-'));
+  const demo = await readFile(`${DEMO}/rules.yaml`, 'utf8');
+  const condition = 'when: { territory: north-america, Demo_Requested__c: true';
+  const subject = "task: { subject: 'Demo request from {{company}}', due: 15m";
+  expect(demo).toContain(condition);
+  expect(demo).toContain(subject);
+  const source = demo
+    .replace(condition, 'when: { territory: north-america, Demo_Request__c: true')
+    .replace(subject, "task: { subject: 'Demo request from {{company}} in {{Industri}}', due: 15m");
+  const path = join(dir, 'rules.yaml');
+  await writeFile(path, source);
+  await copyFile(`${DEMO}/team.yaml`, join(dir, 'team.yaml'));
+  const lineOf = (text: string) => source.split('\n').findIndex((l) => l.includes(text)) + 1;
+  return { path, lines: { field: lineOf('Demo_Request__c'), placeholder: lineOf('{{Industri}}') } };
+}
+
+/** The app's log records with this message. */
+const logged = (e: SalesforceE2e, message: string) =>
+  e.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r['message'] === message);
+
+/** Waits for the `n`th check of the org's rule fields. */
+const checked = (e: SalesforceE2e, n: number) =>
+  until(`rule field check ${n}`, () => logged(e, 'rule fields checked').length >= n, 30_000);
+
+/** `lead-router validate` in-process, on the app's database. */
+async function validate(config: AppConfig, ...argv: string[]) {
+  const saved = {
+    DATA_DIR: process.env['DATA_DIR'],
+    DATABASE_URL: process.env['DATABASE_URL'],
+    CRM: process.env['CRM'],
+  };
+  process.env['DATA_DIR'] = config.dataDir;
+  process.env['CRM'] = 'salesforce';
+  delete process.env['DATABASE_URL'];
+  const out: string[] = [];
+  const err: string[] = [];
+  try {
+    const code = await main(['validate', ...argv], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      clock: Date.now,
+    });
+    return { code, out, err };
+  } finally {
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  }
+}
+
+describe('rules naming fields the Salesforce org lacks, outside the settings tab', () => {
+  let e: SalesforceE2e | undefined;
+  afterEach(async () => {
+    await e?.app.stop();
+    e = undefined;
+  });
+
+  it('start-up logs each with file, line, field and did-you-mean, an install again; validate --tenant says so', async () => {
+    const { path, lines } = await misspeltRules();
+    const config = await salesforceConfig({ RULES: path });
+    e = await startSalesforceApp(config);
+    await checked(e, 1);
+    const meta = { tenantId: e.tenantId, provider: 'salesforce', account: e.orgId, file: path };
+    const warnings = [
+      expect.objectContaining({
+        ...meta,
+        level: 'warn',
+        line: lines.field,
+        field: 'Demo_Request__c',
+        suggestion: 'Demo_Requested__c',
+        warning: expect.stringContaining(`${path}:${lines.field}:`),
+      }),
+      expect.objectContaining({
+        ...meta,
+        level: 'warn',
+        line: lines.placeholder,
+        field: 'Industri',
+        suggestion: 'Industry',
+      }),
+    ];
+    const message = 'rule names a field this Salesforce org does not have';
+    expect(logged(e, message)).toEqual(warnings);
+    expect(logged(e, 'rule fields checked')).toEqual([expect.objectContaining({ ...meta, problems: 2 })]);
+
+    // The org installed again while the app runs (new tokens): checked again.
+    await installSalesforceThroughOAuth(`${e.app.url}${SALESFORCE_INSTALL_PATH}`);
+    await checked(e, 2);
+    expect(logged(e, message)).toEqual([...warnings, ...warnings]);
+
+    const cli = await validate(config, path, '--tenant', e.orgId);
+    expect(cli.code).toBe(0);
+    expect(cli.err).toEqual([
+      expect.stringMatching(
+        new RegExp(`^warning: ${path}:${lines.field}:\\d+ routes\\[2\\]\\.when\\.Demo_Request__c: `),
+      ),
+      expect.stringMatching(
+        new RegExp(`^warning: ${path}:${lines.placeholder}:\\d+ routes\\[2\\]\\.task\\.subject: `),
+      ),
+    ]);
+    expect(cli.err[0]).toContain(`${NOT_A_FIELD('Demo_Request__c')} (did you mean "Demo_Requested__c"?)`);
+    expect(cli.err[1]).toContain(`${NOT_A_FIELD('Industri')} (did you mean "Industry"?)`);
+    expect(cli.out).toEqual([expect.stringContaining(`; fields checked against salesforce org ${e.orgId}`)]);
+    // Without --tenant the file alone cannot tell: a __c name may be any org's custom field.
+    expect((await validate(config, path, '--crm', 'salesforce')).err.join('\n')).not.toContain(
+      'Demo_Request__c',
+    );
+  }, 120_000);
+
+  it('the demo rules as they are log no such warning, and validate --tenant finds none', async () => {
+    const config = await salesforceConfig({ RULES: `${DEMO}/rules.yaml` });
+    e = await startSalesforceApp(config);
+    await checked(e, 1);
+    expect(logged(e, 'rule fields checked')).toEqual([expect.objectContaining({ problems: 0 })]);
+    expect(e.logs.filter((l) => /rule names a field|could not check rule fields/.test(l))).toEqual([]);
+    const cli = await validate(config, `${DEMO}/rules.yaml`, '--tenant', e.orgId);
+    expect([cli.code, cli.err]).toEqual([0, []]);
+    expect(cli.out).toEqual([expect.stringContaining(`; fields checked against salesforce org ${e.orgId}`)]);
+  }, 120_000);
+});

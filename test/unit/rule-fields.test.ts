@@ -1,0 +1,143 @@
+// The start-up check of the rule file against each account's fields: only tenants routing with the file
+// are asked, a connector that lists no fields is left alone, and a CRM that does not answer in time (or
+// refuses) is logged once, never waited for past the bound nor after the app stops.
+import { describe, expect, it } from '@jest/globals';
+import type { AccountFields, CrmConnector } from '../../connectors/connector.js';
+import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
+import { RuleFieldCheck } from '../../src/app/rule-fields.js';
+import { ruleSetVersion } from '../../src/rules/index.js';
+import type { Tenant } from '../../src/storage/index.js';
+import { capturingLogger } from '../support/logs.js';
+
+const SOURCE = `routes:\n  - name: r\n    when: { Demo_Request__c: true }\n    assign: { rep: ada@acme.io }\nfallback: { rep: ada@acme.io }\nteam:\n  reps:\n    ada@acme.io: { timezone: UTC, hours: 24/7 }\n`;
+const RULES = { path: 'rules.yaml', source: SOURCE, version: ruleSetVersion(SOURCE), team: undefined };
+const FIELDS: AccountFields = {
+  objects: 'Lead or Contact',
+  names: new Map(['Id', 'Email', 'Demo_Requested__c'].map((n) => [n.toLowerCase(), n])),
+};
+
+function tenant(over: Partial<Tenant> = {}): Tenant {
+  return {
+    id: 't1',
+    provider: 'salesforce',
+    externalId: '00D000000000001',
+    name: 'Acme',
+    hasToken: true,
+    webhookSecretRef: null,
+    settings: {},
+    activeRulesetVersion: RULES.version,
+    uninstalledAt: null,
+    pause: null,
+    createdAt: 0,
+    updatedAt: 0,
+    ...over,
+  };
+}
+
+function checker(tenants: Tenant[], connector: Pick<CrmConnector, 'accountFields'>, waitMs = 1000) {
+  const logs = capturingLogger();
+  const asked: string[] = [];
+  const check = new RuleFieldCheck({
+    rules: RULES,
+    storage: {
+      listTenants: () => Promise.resolve(tenants),
+      getTenant: (id) => Promise.resolve(tenants.find((t) => t.id === id) ?? null),
+    },
+    profile: () => SALESFORCE_PROFILE,
+    connector: (t) => {
+      asked.push(t.id);
+      return Promise.resolve(connector);
+    },
+    logger: logs.logger,
+    waitMs,
+  });
+  const messages = () => logs.records().map((r) => r['message']);
+  return { check, logs, asked, messages };
+}
+
+/** Lets the background checks run (each settles in a few turns of the event loop here). */
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+const listing = { accountFields: () => Promise.resolve(FIELDS) };
+
+describe('the rule file checked against each account routing with it', () => {
+  it('asks only installed tenants whose active rule set is the file, each logged with its field', async () => {
+    const { check, asked, logs } = checker(
+      [
+        tenant(),
+        tenant({ id: 'published', activeRulesetVersion: 'abcdef123456' }),
+        tenant({ id: 'gone', uninstalledAt: 1 }),
+        tenant({ id: 'no-token', hasToken: false }),
+      ],
+      listing,
+    );
+    check.sweep();
+    await settle();
+    await check.stop();
+    expect(asked).toEqual(['t1']);
+    expect(logs.records()).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: 'rule names a field this Salesforce org does not have',
+        tenantId: 't1',
+        account: '00D000000000001',
+        file: 'rules.yaml',
+        line: 3,
+        field: 'Demo_Request__c',
+        suggestion: 'Demo_Requested__c',
+      }),
+      expect.objectContaining({ message: 'rule fields checked', problems: 1 }),
+    ]);
+  });
+
+  it('an install before the start-up sweep is left to it; one after is checked', async () => {
+    const { check, asked } = checker([tenant()], listing);
+    check.installed('t1');
+    check.sweep();
+    check.installed('t1');
+    await settle();
+    await check.stop();
+    expect(asked).toEqual(['t1', 't1']);
+  });
+
+  it('a connector that lists no fields is not checked, and nothing is logged', async () => {
+    const { check, asked, messages } = checker([tenant()], {});
+    check.sweep();
+    await settle();
+    await check.stop();
+    expect(asked).toEqual(['t1']);
+    expect(messages()).toEqual([]);
+  });
+
+  it.each([
+    ['does not answer', () => new Promise<AccountFields | null>(() => undefined), 'no answer within 0 s'],
+    ['refuses', () => Promise.reject(new Error('INVALID_SESSION_ID')), 'INVALID_SESSION_ID'],
+    ['will not list', () => Promise.resolve(null), 'the CRM would not list its fields'],
+  ])('a CRM that %s is logged once', async (_what, accountFields, reason) => {
+    const { check, logs } = checker([tenant()], { accountFields }, 50);
+    check.sweep();
+    await new Promise((r) => setTimeout(r, 100));
+    await check.stop();
+    expect(logs.records()).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: `could not check rule fields: ${reason}`,
+        tenantId: 't1',
+      }),
+    ]);
+  });
+
+  it('stopping ends a wait at once, without a word', async () => {
+    const { check, messages } = checker(
+      [tenant()],
+      { accountFields: () => new Promise<AccountFields | null>(() => undefined) },
+      60_000,
+    );
+    check.sweep();
+    await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    await check.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(messages()).toEqual([]);
+  });
+});
