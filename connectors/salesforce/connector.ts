@@ -110,10 +110,17 @@ export const NOTE_SUBJECT = 'lead-router: routing decision';
 
 const PRIORITY: Record<TaskCreate['priority'], string> = { high: 'High', medium: 'Normal', low: 'Low' };
 /**
- * A note is a completed Task: the org's value among these (Salesforce's own first), as it spells it; with
- * none of them the org's default status is left to apply (the note then reads as an open task).
+ * A note's closed status guessed by name, only when the org refuses its TaskStatus query: the org's value
+ * among these (Salesforce's own first), as it spells it; with none of them the org's default status is
+ * left to apply (the note then reads as an open task).
  */
 const CLOSED_STATUSES = ['Completed', 'Complete', 'Closed', 'Done'];
+/**
+ * The org's Task Status picklist values, IsClosed saying which close a task. A Task's Status holds a
+ * value's API name (ApiName, the describe's picklist `value`), not its label (MasterLabel).
+ * https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_taskstatus.htm
+ */
+export const TASK_STATUS_QUERY = 'SELECT ApiName, IsClosed, IsDefault, SortOrder FROM TaskStatus';
 
 // Answers, parsed at the edge: only the fields the connector reads are required.
 // A record is checked to be an object, not copied key by key: its fields are read where they are mapped.
@@ -147,6 +154,15 @@ const actionResultsSchema = z.array(
 const picklistValueSchema = z
   .object({ value: z.string(), active: z.boolean().optional(), defaultValue: z.boolean().optional() })
   .passthrough();
+const taskStatusSchema = z
+  .object({
+    ApiName: z.string(),
+    IsClosed: z.boolean(),
+    IsDefault: z.boolean().nullish(),
+    SortOrder: z.number().nullish(),
+  })
+  .passthrough();
+export type TaskStatusRow = z.infer<typeof taskStatusSchema>;
 const describeSchema = z
   .object({
     fields: z.array(
@@ -245,6 +261,8 @@ export interface SalesforceConnectorOptions {
   profile?: ConnectorProfile | undefined;
   /** Told after every call with the org's daily API usage (Sforce-Limit-Info), for pacing and metrics. */
   onUsage?: (usage: ApiUsage) => void;
+  /** Where the connector says what it falls back on (a query the org refuses); fields carry no lead data. */
+  log?: { warn(message: string, meta?: Record<string, unknown>): unknown } | undefined;
 }
 
 export class SalesforceConnector implements CrmConnector {
@@ -257,12 +275,15 @@ export class SalesforceConnector implements CrmConnector {
   private readonly described: SingleFlightCache<string, ObjectFields | null>;
   /** Users, Lead queues and territories, reused for `directoryTtlMs`. */
   private readonly org: SingleFlightCache<'org', OrgDirectory>;
+  /** The org's TaskStatus rows, read once for the connector's life as the Task describe is. */
+  private readonly taskStatusRows: SingleFlightCache<'TaskStatus', TaskStatusRow[] | null>;
 
   constructor(private readonly opts: SalesforceConnectorOptions) {
     this.now = opts.now ?? Date.now;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.profile = opts.profile ?? SALESFORCE_PROFILE;
     this.described = new SingleFlightCache({ now: this.now });
+    this.taskStatusRows = new SingleFlightCache({ now: this.now });
     this.org = new SingleFlightCache({
       now: this.now,
       ttlMs: opts.directoryTtlMs ?? DEFAULT_DIRECTORY_TTL_MS,
@@ -385,6 +406,26 @@ export class SalesforceConnector implements CrmConnector {
         // failure is not kept, so the next call describes again.
         if (err instanceof CrmError && (err.kind === 'not_found' || err.kind === 'invalid')) return null;
         throw err;
+      }
+    });
+  }
+
+  /**
+   * The org's Task statuses (TaskStatus), null when the org refuses the query (a user who cannot see the
+   * object): said once, as the answer is kept for the connector's life. Any other failure is not kept.
+   */
+  private taskStatuses(): Promise<TaskStatusRow[] | null> {
+    return this.taskStatusRows.get('TaskStatus', async () => {
+      try {
+        const rows = await this.query(TASK_STATUS_QUERY, 'TaskStatus query');
+        return rows.map((r) => parseAnswer(taskStatusSchema, r, 'TaskStatus query'));
+      } catch (err) {
+        if (!(err instanceof CrmError && (err.kind === 'not_found' || err.kind === 'invalid'))) throw err;
+        this.opts.log?.warn(
+          "Salesforce org refused its TaskStatus query: a note's closed status is guessed by name (Completed, Complete, Closed, Done)",
+          { error: err.message },
+        );
+        return null;
       }
     });
   }
@@ -862,8 +903,12 @@ export class SalesforceConnector implements CrmConnector {
    * stores HTML, and is outside what salesforce.md confirms.
    */
   async writeNotes(notes: NoteCreate[]): Promise<ItemResult[]> {
-    const taskFields = await this.fieldsOf('Task');
-    const closed = taskPicklist(taskFields, 'Status', CLOSED_STATUSES);
+    const [taskFields, statuses] = await Promise.all([this.fieldsOf('Task'), this.taskStatuses()]);
+    // The org says which statuses close a task; only when it refuses to is one guessed by name.
+    const closed =
+      statuses === null
+        ? taskPicklist(taskFields, 'Status', CLOSED_STATUSES)
+        : picked('Status', closedTaskStatus(statuses, taskFields?.picklists.get('status')));
     const normal = taskPicklist(taskFields, 'Priority', ['Normal']);
     return this.createAll(
       notes,
@@ -1197,7 +1242,6 @@ function refused(message: string): ItemResult {
   return { ok: false, error: new CrmError('invalid', message) };
 }
 
-/** A record's (or an action input's) errors as one CrmError: the first decides the kind, all are told. */
 /**
  * A Task picklist field set to the first of `wanted` the org has (in the org's spelling), or left out
  * so the org's default applies: a value the org renamed or removed is refused for the whole record
@@ -1217,6 +1261,30 @@ function taskPicklist(
   return {};
 }
 
+const picked = (field: string, value: string | undefined): Record<string, string> =>
+  value === undefined ? {} : { [field]: value };
+
+/**
+ * The closed status a note is written with: among the values the org marks closed (TaskStatus.IsClosed)
+ * and the Task describe lists as active (when it was read), the org's default if that is closed (what
+ * its own new tasks take), else the first in the org's picklist order (SortOrder, which need not be
+ * sequential): the closed value a rep sees first. Undefined when none is closed: the org's default then
+ * applies. Pure.
+ */
+export function closedTaskStatus(
+  rows: readonly TaskStatusRow[],
+  active?: readonly string[],
+): string | undefined {
+  const closed = rows
+    .filter((r) => r.IsClosed && (active === undefined || active.includes(r.ApiName)))
+    .map((r, i) => ({ r, i }))
+    // Stable: rows without a SortOrder last, in the order the org answered them.
+    .sort((a, b) => (a.r.SortOrder ?? Infinity) - (b.r.SortOrder ?? Infinity) || a.i - b.i)
+    .map(({ r }) => r);
+  return (closed.find((r) => r.IsDefault === true) ?? closed[0])?.ApiName;
+}
+
+/** A record's (or an action input's) errors as one CrmError: the first decides the kind, all are told. */
 function recordError(errors: readonly z.infer<typeof salesforceErrorSchema>[]): CrmError {
   const first = errors[0];
   if (first === undefined) return new CrmError('invalid', 'Salesforce refused the record without saying why');

@@ -17,6 +17,8 @@ export {
   type RecordChange,
   type WriteContext,
   type LeadAssignmentRule,
+  DEFAULT_TASK_STATUSES,
+  type TaskStatusValue,
 } from './org.js';
 export { DEFAULT_SF_APP, type ConnectedApp, type SfSession } from './oauth.js';
 export { toId18, checksum, keyPrefix } from './ids.js';

@@ -97,10 +97,40 @@ export interface LeadDuplicateRule {
   onEdit: 'alert' | 'block';
 }
 
+/** One value of the org's Task Status picklist (Setup → Task Fields → Status), as a TaskStatus row holds it. */
+export interface TaskStatusValue {
+  apiName: string;
+  /** The label; the API name unless given. */
+  label?: string | undefined;
+  closed?: boolean | undefined;
+  default?: boolean | undefined;
+}
+
+/** A new org's Task Status picklist: Not Started (the default) … Completed, the one closed value. */
+export const DEFAULT_TASK_STATUSES: readonly TaskStatusValue[] = [
+  { apiName: 'Not Started', default: true },
+  { apiName: 'In Progress' },
+  { apiName: 'Completed', closed: true },
+  { apiName: 'Waiting on someone else' },
+  { apiName: 'Deferred' },
+];
+
+/** A picklist value as the describe and the save rules see it. */
+export interface PicklistValue {
+  value: string;
+  label: string;
+  defaultValue: boolean;
+}
+
 export class Org {
   readonly records = new Map<string, Map<string, SRecord>>();
   assignmentRule: LeadAssignmentRule | undefined;
   duplicateRule: LeadDuplicateRule | undefined;
+  /**
+   * Objects the running user cannot see: a query on one is refused as on an unknown object
+   * (TaskStatus: "Customer Portal users can't access this object").
+   */
+  readonly hiddenObjects = new Set<string>();
   private readonly listeners: ((change: RecordChange) => void)[] = [];
 
   constructor(
@@ -135,6 +165,48 @@ export class Org {
     return [...this.table(obj).values()];
   }
 
+  /** The org's TaskStatus rows, in SortOrder. */
+  taskStatuses(): SRecord[] {
+    return this.all('TaskStatus').sort((a, b) => Number(a['SortOrder']) - Number(b['SortOrder']));
+  }
+
+  /** Replaces the org's Task Status picklist, in this order; the first value is the default unless one is. */
+  setTaskStatuses(values: readonly TaskStatusValue[]): void {
+    const table = this.table('TaskStatus');
+    table.clear();
+    const stamp = sfDateTime(this.clock.now());
+    const defaultAt = Math.max(
+      0,
+      values.findIndex((v) => v.default === true),
+    );
+    values.forEach((v, i) => {
+      const id = this.ids.make('01J');
+      table.set(id, {
+        Id: id,
+        ApiName: v.apiName,
+        MasterLabel: v.label ?? v.apiName,
+        IsClosed: v.closed === true,
+        IsDefault: i === defaultAt,
+        SortOrder: i + 1,
+        IsDeleted: false,
+        CreatedDate: stamp,
+        LastModifiedDate: stamp,
+        SystemModstamp: stamp,
+      });
+    });
+  }
+
+  /** A picklist field's values in this org: its TaskStatus rows for a Task's Status, else the schema's. */
+  picklistValues(f: FieldDef): PicklistValue[] | undefined {
+    if (f.picklistFrom === 'TaskStatus')
+      return this.taskStatuses().map((r) => ({
+        value: String(r['ApiName']),
+        label: String(r['MasterLabel'] ?? r['ApiName']),
+        defaultValue: r['IsDefault'] === true,
+      }));
+    return f.picklist?.map((value) => ({ value, label: value, defaultValue: false }));
+  }
+
   userByUsername(username: string): SRecord | undefined {
     const lower = username.toLowerCase();
     return this.all('User').find((u) => String(u['Username']).toLowerCase() === lower);
@@ -155,7 +227,7 @@ export class Org {
       throw new RecordRejected([recordError('NOT_FOUND', `The requested resource does not exist`)]);
     const errors: RecordError[] = [];
     const values = this.coerce(obj, input, 'create', errors);
-    const next: SRecord = { ...obj.defaults, ...values };
+    const next: SRecord = { ...obj.defaults, ...this.picklistDefaults(obj), ...values };
     if (obj.fields.has('OwnerId') && (next['OwnerId'] === undefined || next['OwnerId'] === null))
       next['OwnerId'] = ctx.userId;
     const missing = [...obj.fields.values()]
@@ -247,7 +319,7 @@ export class Org {
       SystemModstamp: stamp,
     };
     if (isNew) Object.assign(record, { IsDeleted: false, CreatedDate: stamp, CreatedById: ctx.userId });
-    derive(p.obj, record);
+    derive(p.obj, record, this);
     const before = table.get(id);
     table.set(id, record);
 
@@ -384,6 +456,17 @@ export class Org {
     };
   }
 
+  /** The org's default value of each picklist whose values are its own (a Task's Status). */
+  private picklistDefaults(obj: ObjectDef): SRecord {
+    const out: SRecord = {};
+    for (const f of obj.fields.values()) {
+      if (f.picklistFrom === undefined) continue;
+      const value = this.picklistValues(f)?.find((v) => v.defaultValue)?.value;
+      if (value !== undefined) out[f.name] = value;
+    }
+    return out;
+  }
+
   /** The owner the assignment rule picks, or undefined when it does not run (header FALSE, no rule). */
   private runAssignmentRule(lead: SRecord, autoAssign: boolean | string): string | undefined {
     const rule = this.assignmentRule;
@@ -484,7 +567,8 @@ export class Org {
             f.name,
           ]),
         );
-      if (f.picklist !== undefined && !f.picklist.includes(String(v)))
+      const allowed = this.picklistValues(f);
+      if (allowed !== undefined && !allowed.some((p) => p.value === String(v)))
         errors.push(
           recordError(
             'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
@@ -610,12 +694,13 @@ function coerceValue(f: FieldDef, raw: unknown): FieldValue | typeof INVALID {
 }
 
 /** Fields the org computes: Name from first and last name, IsClosed from a task's status, a type. */
-function derive(obj: ObjectDef, r: SRecord): void {
+function derive(obj: ObjectDef, r: SRecord, org: Org): void {
   if (obj.fields.has('Name') && obj.fields.get('Name')?.createable === false)
     r['Name'] = [r['FirstName'], r['LastName']]
       .filter((x) => x !== null && x !== undefined && x !== '')
       .join(' ');
-  if (obj.name === 'Task') r['IsClosed'] = r['Status'] === 'Completed';
+  if (obj.name === 'Task')
+    r['IsClosed'] = org.taskStatuses().some((s) => s['ApiName'] === r['Status'] && s['IsClosed'] === true);
   if (obj.name === 'ObjectTerritory2Association' && typeof r['ObjectId'] === 'string')
     r['SobjectType'] = objectOfPrefix(keyPrefix(r['ObjectId']))?.name ?? null;
 }

@@ -30,6 +30,8 @@ export interface FieldDef {
   /** Must be given on create (not nillable, no default). */
   required: boolean;
   picklist?: readonly string[];
+  /** A picklist whose values are the org's own rows of this object (Task's Status: TaskStatus). */
+  picklistFrom?: 'TaskStatus';
 }
 
 export interface ObjectDef {
@@ -217,15 +219,26 @@ const OBJECTS: readonly ObjectDef[] = [
       ['ReminderDateTime', 'datetime'],
       ['IsReminderSet', 'boolean'],
       ['Priority', 'picklist', '', { picklist: ['High', 'Normal', 'Low'] }],
-      ['Status', 'picklist', '', { picklist: ['Not Started', 'In Progress', 'Completed'] }],
+      ['Status', 'picklist', '', { picklistFrom: 'TaskStatus' }],
       ['Type', 'picklist'],
       ['IsClosed', 'boolean', 'nu'],
       ref('WhoId', ['Lead', 'Contact'], 'Who'),
       ref('WhatId', ['Account'], 'What'),
       owner(['User']),
     ],
-    { Priority: 'Normal', Status: 'Not Started', IsClosed: false, IsReminderSet: false },
+    // Status: the org's default TaskStatus.
+    { Priority: 'Normal', IsClosed: false, IsReminderSet: false },
   ),
+  // The org's Task Status picklist values, read-only through the API (describeSObjects, query,
+  // retrieve): https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_taskstatus.htm
+  // Key prefix UNCONFIRMED.
+  def('TaskStatus', '01J', 'Task Status Values', [
+    ['ApiName', 'string', 'nu'],
+    ['MasterLabel', 'string', 'nu'],
+    ['IsClosed', 'boolean', 'nu'],
+    ['IsDefault', 'boolean', 'nu'],
+    ['SortOrder', 'int', 'nu'],
+  ]),
   def('Event', '00U', 'Events', [
     ['Subject', 'string'],
     ['Description', 'textarea'],

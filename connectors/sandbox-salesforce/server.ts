@@ -25,7 +25,7 @@ import {
   type ConnectedApp,
   type SfSession,
 } from './oauth.js';
-import { Org } from './org.js';
+import { DEFAULT_TASK_STATUSES, Org } from './org.js';
 import {
   readSfJournal,
   replaySfJournal,
@@ -78,7 +78,10 @@ export interface SalesforceSandbox {
   /** Change Data Capture over CometD at /cometd/<version>. */
   readonly streaming: ChangeEventStream;
   readonly clock: Clock;
-  /** Resets faults, allocations, call counts and the write log (data stays). */
+  /**
+   * Resets faults, allocations, call counts, the write log and the orgs' Setup knobs (duplicate rule,
+   * CDC selection, Task statuses and their access); records stay.
+   */
   reset(): void;
 }
 
@@ -130,6 +133,7 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
   const createOrg = (name = 'Sandbox Org'): Org => {
     const org = addOrg(new Org(orgIds.make('00D'), new IdFactory('8d'), clock, writes));
     org.table('Organization').set(org.orgId, { Id: org.orgId, Name: name, IsDeleted: false });
+    org.setTaskStatuses(DEFAULT_TASK_STATUSES);
     journal?.append({ t: 'org', org: snapshotOf(org) });
     return org;
   };
@@ -164,6 +168,8 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
           if (at !== undefined) ids.advance(at.prefix, at.n);
         }
       }
+      // An org kept before the sandbox had TaskStatus rows gets Salesforce's defaults.
+      if (org.table('TaskStatus').size === 0) org.setTaskStatuses(DEFAULT_TASK_STATUSES);
       org.assignmentRule = kept.assignmentRule;
       if (kept.stream !== undefined) streaming.restore(org.orgId, kept.stream);
       if (kept.demo !== undefined) {
@@ -184,7 +190,11 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
   const reset = () => {
     faults.reset();
     streaming.resetSelection();
-    for (const org of orgs.values()) org.duplicateRule = undefined;
+    for (const org of orgs.values()) {
+      org.duplicateRule = undefined;
+      org.hiddenObjects.clear();
+      org.setTaskStatuses(DEFAULT_TASK_STATUSES);
+    }
     allocation.reset();
     writes.clear();
     calls.reset();

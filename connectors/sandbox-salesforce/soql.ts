@@ -367,7 +367,8 @@ function rowsByIdCondition(org: Org, obj: ObjectDef, toks: readonly Tok[]): SRec
 
 function rows(org: Org, q: Query, opts: RunOptions): { obj: ObjectDef; matched: SRecord[] } {
   const obj = objectDef(q.sObject ?? '');
-  if (obj === undefined)
+  // An object the running user cannot see is refused as one the org does not have [UNCONFIRMED].
+  if (obj === undefined || org.hiddenObjects.has(obj.name))
     throw new SalesforceHttpError(
       400,
       'INVALID_TYPE',

@@ -139,6 +139,8 @@ export interface SalesforceWiringOptions {
   onPaceChange?: ((tenant: Tenant, usage: OrgUsage, previous: UsagePace['level']) => void) | undefined;
   /** Told when a refreshed token set could not be stored. */
   onStoreError?: ((tenant: Tenant, error: unknown) => void) | undefined;
+  /** Where an org's connector says what it falls back on (a query the org refuses), with the tenant. */
+  log?: { warn(message: string, meta?: Record<string, unknown>): unknown } | undefined;
   /** The catch-up poll of a change-event stream also runs this often (5 min). */
   pollEveryMs?: number | undefined;
 }
@@ -275,6 +277,9 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
         profile,
         now: opts.clock,
         onUsage: (usage) => observe(tenant, usage),
+        log: {
+          warn: (message, meta) => opts.log?.warn(message, { tenantId: tenant.id, orgId, ...meta }),
+        },
       });
       return {
         connector,

@@ -545,6 +545,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
               orgId: tenant.externalId,
               error: error instanceof Error ? error.message : String(error),
             }),
+          log: logger,
           ...(options.streamPollEveryMs === undefined ? {} : { pollEveryMs: options.streamPollEveryMs }),
         });
   if (salesforce !== undefined) wirings.push(salesforce);

@@ -335,6 +335,96 @@ describe('sObject Collections', () => {
   });
 });
 
+describe("the org's Task statuses", () => {
+  interface StatusRow {
+    ApiName: string;
+    MasterLabel: string;
+    IsClosed: boolean;
+    IsDefault: boolean;
+    SortOrder: number;
+  }
+  const statusesOf = async (conn: Connection) =>
+    (
+      await conn.query<StatusRow>(
+        'SELECT ApiName, MasterLabel, IsClosed, IsDefault, SortOrder FROM TaskStatus ORDER BY SortOrder',
+      )
+    ).records.map((r) => [r.ApiName, r.MasterLabel, r.IsClosed, r.IsDefault, r.SortOrder]);
+  const taskStatusPicklist = async (conn: Connection) =>
+    (await conn.sobject('Task').describe()).fields
+      .find((f) => f.name === 'Status')
+      ?.picklistValues?.map((v): [string, boolean] => [String(v.value), v.defaultValue === true]);
+
+  it("answers TaskStatus with Salesforce's defaults, and the Task describe and saves follow them", async () => {
+    const conn = env.connect();
+    expect(await statusesOf(conn)).toEqual([
+      ['Not Started', 'Not Started', false, true, 1],
+      ['In Progress', 'In Progress', false, false, 2],
+      ['Completed', 'Completed', true, false, 3],
+      ['Waiting on someone else', 'Waiting on someone else', false, false, 4],
+      ['Deferred', 'Deferred', false, false, 5],
+    ]);
+    expect(await taskStatusPicklist(conn)).toEqual([
+      ['Not Started', true],
+      ['In Progress', false],
+      ['Completed', false],
+      ['Waiting on someone else', false],
+      ['Deferred', false],
+    ]);
+    const [lead] = env.demo.createLeads(1);
+    const saved = (await conn.sobject('Task').create([
+      { WhoId: lead?.['Id'], Subject: 'open' },
+      { WhoId: lead?.['Id'], Subject: 'done', Status: 'Completed' },
+    ])) as unknown as SaveResult[];
+    const [open, done] = saved.map((r) => env.demo.org.get(String(r.id)));
+    expect([open?.['Status'], open?.['IsClosed']]).toEqual(['Not Started', false]);
+    expect([done?.['Status'], done?.['IsClosed']]).toEqual(['Completed', true]);
+  });
+
+  it("serves an org's renamed statuses: another closed value, another default, and refuses a value it lacks", async () => {
+    await env.admin(`/_sandbox/orgs/${env.orgId}/task-statuses`, {
+      statuses: [
+        { apiName: 'Open', default: true },
+        { apiName: 'Finished', label: 'Terminée', closed: true },
+        { apiName: 'Dropped', closed: true },
+      ],
+    });
+    const conn = env.connect();
+    expect(await statusesOf(conn)).toEqual([
+      ['Open', 'Open', false, true, 1],
+      ['Finished', 'Terminée', true, false, 2],
+      ['Dropped', 'Dropped', true, false, 3],
+    ]);
+    expect(await taskStatusPicklist(conn)).toEqual([
+      ['Open', true],
+      ['Finished', false],
+      ['Dropped', false],
+    ]);
+    const [lead] = env.demo.createLeads(1);
+    const saved = (await conn.sobject('Task').create([
+      { WhoId: lead?.['Id'], Subject: 'default' },
+      { WhoId: lead?.['Id'], Subject: 'closed', Status: 'Finished' },
+      { WhoId: lead?.['Id'], Subject: 'gone', Status: 'Completed' },
+    ])) as unknown as SaveResult[];
+    const [open, finished] = saved.map((r) => (r.id === null ? undefined : env.demo.org.get(r.id)));
+    expect([open?.['Status'], open?.['IsClosed']]).toEqual(['Open', false]);
+    expect([finished?.['Status'], finished?.['IsClosed']]).toEqual(['Finished', true]);
+    expect(saved[2]).toMatchObject({
+      success: false,
+      errors: [{ statusCode: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', fields: ['Status'] }],
+    });
+  });
+
+  it('refuses TaskStatus to a user who cannot see it, as an unknown object', async () => {
+    await env.admin(`/_sandbox/orgs/${env.orgId}/task-statuses`, { accessible: false });
+    const conn = env.connect();
+    await expect(conn.query('SELECT ApiName FROM TaskStatus')).rejects.toMatchObject({
+      errorCode: 'INVALID_TYPE',
+    });
+    await env.admin(`/_sandbox/orgs/${env.orgId}/task-statuses`, { accessible: true });
+    expect((await conn.query('SELECT ApiName FROM TaskStatus')).totalSize).toBe(5);
+  });
+});
+
 describe('assignTargetToSalesCadence', () => {
   it('answers per input with isSuccess and errors, and enrolls a target once', async () => {
     const conn = env.connect();

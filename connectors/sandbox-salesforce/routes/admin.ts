@@ -1,7 +1,7 @@
 // Test-only admin API (not Salesforce's surface), mirroring the HubSpot sandbox's: faults, the daily
 // allocation, token expiry and refreshes refused by the org's policy, the write log and call counts,
 // leads in bulk, what an org admin changes in Setup (a user deactivated, the assignment rule switched,
-// refresh-token rotation).
+// refresh-token rotation, the Task statuses).
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
@@ -223,6 +223,40 @@ export function adminRouter(deps: AdminDeps): Router {
       req.body,
     );
     res.json(org.duplicateRule);
+  });
+  // The org's Task Status picklist (Setup → Task Fields → Status): `{"statuses": [{"apiName": "Open",
+  // "default": true}, {"apiName": "Finished", "closed": true}]}` replaces it (TaskStatus rows, the Task
+  // describe, what a Task's Status may hold); `{"accessible": false}` refuses the running user's queries
+  // on TaskStatus, as for a user who cannot see it.
+  r.post('/_sandbox/orgs/:orgId/task-statuses', (req, res) => {
+    const org = orgOf(req);
+    const b = parse(
+      z
+        .object({
+          statuses: z
+            .array(
+              z
+                .object({
+                  apiName: z.string().min(1),
+                  label: z.string().min(1).optional(),
+                  closed: z.boolean().optional(),
+                  default: z.boolean().optional(),
+                })
+                .strict(),
+            )
+            .min(1)
+            .refine((s) => new Set(s.map((v) => v.apiName)).size === s.length, 'API names must differ')
+            .refine((s) => s.filter((v) => v.default === true).length <= 1, 'one default at most')
+            .optional(),
+          accessible: z.boolean().optional(),
+        })
+        .strict(),
+      req.body,
+    );
+    if (b.statuses !== undefined) org.setTaskStatuses(b.statuses);
+    if (b.accessible === false) org.hiddenObjects.add('TaskStatus');
+    if (b.accessible === true) org.hiddenObjects.delete('TaskStatus');
+    res.json({ statuses: org.taskStatuses(), accessible: !org.hiddenObjects.has('TaskStatus') });
   });
   // Change Data Capture knobs: `{"gapNext": 3}` turns the next changes into GAP_* events;
   // `{"gap": {"entity": "Lead", "changeType": "GAP_UPDATE", "recordIds": [...]}}` sends one now

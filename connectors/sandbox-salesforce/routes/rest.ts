@@ -180,6 +180,7 @@ export function restRouter(clock: Clock): Router {
     res.json({ objectDescribe: describe(sobjectOf(req)), recentItems: [] });
   });
   r.get('/sobjects/:type/describe', (req, res) => {
+    const { org } = apiLocals(res);
     const obj = sobjectOf(req);
     res.json({
       ...describe(obj),
@@ -192,7 +193,7 @@ export function restRouter(clock: Clock): Router {
         nillable: !f.required,
         referenceTo: f.referenceTo ?? [],
         relationshipName: f.relationshipName ?? null,
-        picklistValues: (f.picklist ?? []).map((v) => ({ value: v, label: v, active: true })),
+        picklistValues: (org.picklistValues(f) ?? []).map((v) => ({ ...v, active: true })),
       })),
     });
   });

@@ -4,7 +4,12 @@
 // refresh token, and the Sforce-Limit-Info usage.
 import nock from 'nock';
 import { CrmError } from '../../../connectors/connector.js';
-import { SalesforceConnector, NOTE_SUBJECT } from '../../../connectors/salesforce/connector.js';
+import {
+  closedTaskStatus,
+  NOTE_SUBJECT,
+  SalesforceConnector,
+  type TaskStatusRow,
+} from '../../../connectors/salesforce/connector.js';
 import { CRM_TERRITORIES_FIELD } from '../../../connectors/salesforce/records.js';
 import {
   API,
@@ -778,9 +783,13 @@ describe('tasks, notes and cadences', () => {
     });
   });
 
-  it("sends the org's own Task picklist values: a renamed priority or status is left to the org's default", async () => {
+  it("sends the org's own Task picklist values: a renamed priority or status is left to the org's default, and a note's closed status is guessed by name when the org refuses its TaskStatus query", async () => {
     const bodies: Record<string, unknown>[][] = [];
     const scope = nock(INSTANCE);
+    scope
+      .get(`${API}/query`)
+      .query((params) => String(params['q']).includes('FROM TaskStatus'))
+      .reply(400, errorBody('INVALID_TYPE', "sObject type 'TaskStatus' is not supported."), JSON_TYPE);
     const picklist = (name: string, values: string[]) => ({
       name,
       type: 'picklist',
@@ -814,7 +823,8 @@ describe('tasks, notes and cadences', () => {
         JSON_TYPE,
       );
     const task = { leadId: LEAD, ownerId: ADA, subject: 's', body: 'b', dueAt: Date.UTC(2026, 2, 3) };
-    const c = connector();
+    const warnings: string[] = [];
+    const c = connector({ log: { warn: (message) => warnings.push(message) } });
     await c.createTasks([
       { ...task, key: 'a', priority: 'high' },
       { ...task, key: 'b', priority: 'medium' },
@@ -827,13 +837,27 @@ describe('tasks, notes and cadences', () => {
       [undefined, undefined],
       ['normal', undefined],
     ]);
-    // A note is a completed Task in the org's word for it.
+    // A note is a completed Task in the org's word for it, guessed among the usual names once refused.
     expect(notes?.[0]).toMatchObject({ Priority: 'normal', Status: 'Done' });
+    await c.writeNotes([{ leadId: LEAD, key: 'n2', text: 'why' }]);
+    // The refusal is kept and said once, for the connector's life.
+    expect(warnings).toEqual([expect.stringContaining('refused its TaskStatus query')]);
   });
 
   it('writes notes as completed Tasks and reads them back by WhoId', async () => {
     const scope = nock(INSTANCE);
     describe_(scope, 'Task', [{ name: 'Subject', type: 'string' }]);
+    query(
+      scope,
+      (q) => q === 'SELECT ApiName, IsClosed, IsDefault, SortOrder FROM TaskStatus',
+      [
+        ['Not Started', false, true, 1],
+        ['In Progress', false, false, 2],
+        ['Completed', true, false, 3],
+      ].map(([ApiName, IsClosed, IsDefault, SortOrder]) =>
+        record('TaskStatus', { Id: sfId('01J', Number(SortOrder)), ApiName, IsClosed, IsDefault, SortOrder }),
+      ),
+    );
     scope
       .post(
         `${API}/composite/sobjects`,
@@ -857,6 +881,62 @@ describe('tasks, notes and cadences', () => {
       new Map([[LEAD, [{ id: sfId('00T', 9), body: 'rule 2 matched', at: Date.UTC(2026, 0, 1) }]]]),
     );
     scope.done();
+  });
+
+  const status = (ApiName: string, over: Partial<TaskStatusRow> = {}): TaskStatusRow => ({
+    ApiName,
+    IsClosed: false,
+    IsDefault: false,
+    SortOrder: null,
+    ...over,
+  });
+  it.each<[string, TaskStatusRow[], string[] | undefined, string | undefined]>([
+    [
+      "Salesforce's defaults: Completed",
+      [
+        status('Not Started', { IsDefault: true, SortOrder: 1 }),
+        status('In Progress', { SortOrder: 2 }),
+        status('Completed', { IsClosed: true, SortOrder: 3 }),
+      ],
+      undefined,
+      'Completed',
+    ],
+    [
+      'the first closed one by SortOrder, not by answer order (gaps allowed)',
+      [
+        status('Done', { IsClosed: true, SortOrder: 9 }),
+        status('Finished', { IsClosed: true, SortOrder: 4 }),
+      ],
+      undefined,
+      'Finished',
+    ],
+    [
+      'the default when it is closed',
+      [
+        status('Finished', { IsClosed: true, SortOrder: 1 }),
+        status('Logged', { IsClosed: true, IsDefault: true, SortOrder: 2 }),
+      ],
+      undefined,
+      'Logged',
+    ],
+    [
+      'one the Task describe lists as inactive is skipped',
+      [
+        status('Completed', { IsClosed: true, SortOrder: 1 }),
+        status('Finished', { IsClosed: true, SortOrder: 2 }),
+      ],
+      ['Open', 'Finished'],
+      'Finished',
+    ],
+    [
+      'without SortOrder, the order answered',
+      [status('B', { IsClosed: true }), status('A', { IsClosed: true })],
+      undefined,
+      'B',
+    ],
+    ['none closed: the org default applies', [status('Open', { IsDefault: true })], undefined, undefined],
+  ])("a note's closed status: %s", (_name, rows, active, expected) => {
+    expect(closedTaskStatus(rows, active)).toBe(expected);
   });
 
   it('enrolls in batch through assignTargetToSalesCadence and reads isSuccess per input', async () => {

@@ -1,11 +1,12 @@
 // Salesforce-specific behaviour over real HTTP against the Salesforce sandbox (its SOQL parsed by a real
 // SOQL parser): the active lead assignment rule is kept off our owner writes, hostile values stay
 // literals, an expired session is refreshed once and the rotated refresh token lands encrypted in the
-// tenant row, and the org's API usage is read from Sforce-Limit-Info.
+// tenant row, the org's API usage is read from Sforce-Limit-Info, and a note's closed status is the one
+// the org's TaskStatus marks closed.
 import { randomBytes } from 'node:crypto';
 import { Connection } from 'jsforce';
 import { SalesforceSession, type SalesforceApp } from '../../../connectors/salesforce/auth.js';
-import { SalesforceConnector } from '../../../connectors/salesforce/connector.js';
+import { NOTE_SUBJECT, SalesforceConnector } from '../../../connectors/salesforce/connector.js';
 import { usagePace } from '../../../connectors/salesforce/errors.js';
 import { soql, soqlLike, soqlString } from '../../../connectors/salesforce/soql.js';
 import { Keyring } from '../../../connectors/shared/crypto.js';
@@ -13,6 +14,7 @@ import {
   createSalesforceSandbox,
   type DemoOrg,
   type SalesforceSandbox,
+  type SRecord,
 } from '../../../connectors/sandbox-salesforce/index.js';
 import { salesforceTokenStore } from '../../../src/app/salesforce.js';
 import { openStorage, type Storage } from '../../../src/storage/index.js';
@@ -156,4 +158,56 @@ it("knows each Lead queue's members: a user's teams are the queues it works (Gro
     expect([owner.email, owner.teams]).toEqual([owner.email, members.get(owner.email) ?? []]);
   // Every queue a rule can name is in the directory.
   for (const [name, id] of demo.queues) expect(d.queues[name]).toBe(id);
+});
+
+describe("a note's closed status is the org's (TaskStatus)", () => {
+  afterEach(() => sf.reset());
+
+  const noteOn = async (c: SalesforceConnector): Promise<SRecord | undefined> => {
+    const [lead] = demo.createLeads(1).map((l) => String(l['Id']));
+    const [result] = await c.writeNotes([{ leadId: lead!, key: 'n', text: 'rule 1 matched' }]);
+    return result?.ok === true && result.id !== undefined ? demo.org.get(result.id) : undefined;
+  };
+
+  it("a default org's note is Completed", async () => {
+    const { connector: c } = await connector();
+    expect(await noteOn(c)).toMatchObject({ Subject: NOTE_SUBJECT, Status: 'Completed', IsClosed: true });
+  });
+
+  it("an org whose closed status is 'Finished' gets notes with Status 'Finished', closed", async () => {
+    demo.org.setTaskStatuses([
+      { apiName: 'Open', default: true },
+      { apiName: 'Finished', label: 'Terminée', closed: true },
+      // Closed too but later in the org's order; and 'Done' is what a guess by name would take.
+      { apiName: 'Done', closed: true },
+    ]);
+    const { connector: c } = await connector();
+    expect(await noteOn(c)).toMatchObject({ Status: 'Finished', IsClosed: true });
+  });
+
+  it('an org that refuses the TaskStatus query gets the status guessed by name, said once', async () => {
+    demo.org.setTaskStatuses([
+      { apiName: 'Open', default: true },
+      { apiName: 'Finished', closed: true },
+      { apiName: 'Done', closed: true },
+    ]);
+    demo.org.hiddenObjects.add('TaskStatus');
+    const warnings: Record<string, unknown>[] = [];
+    const store = salesforceTokenStore(storage, () => 2);
+    const tokens = integrationTokens(sf, demo, url);
+    await store.save(demo.org.orgId, tokens);
+    const c = new SalesforceConnector({
+      session: new SalesforceSession({ app, tokens, store }),
+      retry: { baseDelayMs: 5, maxAttempts: 2 },
+      log: { warn: (message, meta) => warnings.push({ message, ...meta }) },
+    });
+    expect(await noteOn(c)).toMatchObject({ Status: 'Done', IsClosed: true });
+    expect(await noteOn(c)).toMatchObject({ Status: 'Done' });
+    expect(warnings).toEqual([
+      {
+        message: expect.stringContaining('refused its TaskStatus query'),
+        error: expect.stringContaining('INVALID_TYPE'),
+      },
+    ]);
+  });
 });
