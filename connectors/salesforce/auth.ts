@@ -179,6 +179,7 @@ export interface SalesforceSessionOptions {
   /**
    * How long a refused refresh waits before looking at the store once more (ms, default 1000): another
    * process that refreshed with the same token a moment earlier may still be storing its rotated set.
+   * Not waited once this session saw that the app does not rotate refresh tokens.
    */
   storeSettleMs?: number;
 }
@@ -195,6 +196,11 @@ export class SalesforceSession {
   private tokens: SalesforceTokenSet;
   private saving: Promise<void> = Promise.resolve();
   private renewing: Promise<TokenResponse | undefined> | undefined;
+  /**
+   * Whether the app rotated the refresh token at this session's last refresh (with rotation on, every
+   * refresh brings a new one); unknown before the first.
+   */
+  private rotates: boolean | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: SalesforceSessionOptions) {
@@ -261,13 +267,18 @@ export class SalesforceSession {
     try {
       res = await this.conn.oauth2.refreshToken(used);
     } catch (err) {
-      // With rotation on, another process may have refreshed with the same token a moment earlier.
+      // With rotation on, another process may have refreshed with the same token a moment earlier: its
+      // set may be stored now, or in a moment. Salesforce answers that spent token as it answers a
+      // revoked grant (invalid_grant), so only an app seen not to rotate (no other refresh can have
+      // spent ours) skips the wait; a reinstall's stored set is still taken.
       if (await this.takeNewerStored()) return undefined;
+      if (this.rotates === false) throw err;
       await new Promise((resolve) => setTimeout(resolve, this.opts.storeSettleMs ?? 1000));
       if (await this.takeNewerStored()) return undefined;
       throw err;
     }
     const rotated = res.refresh_token;
+    this.rotates = rotated !== undefined && rotated !== '' && rotated !== used;
     this.use({
       ...this.tokens,
       accessToken: res.access_token,

@@ -11,8 +11,10 @@ import {
   type TaskStatusRow,
 } from '../../../connectors/salesforce/connector.js';
 import { CRM_TERRITORIES_FIELD } from '../../../connectors/salesforce/records.js';
+import { SalesforceSession } from '../../../connectors/salesforce/auth.js';
 import {
   API,
+  APP,
   errorBody,
   INSTANCE,
   JSON_TYPE,
@@ -1183,6 +1185,59 @@ describe('session', () => {
     api.done();
     login.done();
     expect(result).toMatchObject({ ok: false, error: { kind: 'auth' } });
+  });
+
+  it.each([
+    ['does not rotate: refused at once, the store looked at once', undefined, 30_000, 2],
+    ['rotates: the store looked at again after it had a moment to settle', 'refresh-2', 1, 3],
+  ])('a refresh refused after one that showed the app %s', async (_name, rotated, storeSettleMs, loads) => {
+    const store = memoryStore();
+    let loaded = 0;
+    const counting = {
+      ...store,
+      load: (orgId: string) => {
+        loaded += 1;
+        return store.load(orgId);
+      },
+    };
+    const expired = errorBody('INVALID_SESSION_ID', 'Session expired or invalid');
+    const api = nock(INSTANCE)
+      .get(`${API}/query`)
+      .query(true)
+      .reply(401, expired, JSON_TYPE)
+      .get(`${API}/query`)
+      .query(true)
+      .reply(200, { totalSize: 1, done: true, records: [{ Id: ADA }] }, JSON_TYPE)
+      .get(`${API}/query`)
+      .query(true)
+      .reply(401, expired, JSON_TYPE);
+    const login = nock(LOGIN)
+      .post('/services/oauth2/token')
+      .reply(
+        200,
+        {
+          access_token: 'access-2',
+          ...(rotated === undefined ? {} : { refresh_token: rotated }),
+          instance_url: INSTANCE,
+          id: `${LOGIN}/id/${tokens().orgId}/${INSTALLER}`,
+          token_type: 'Bearer',
+          issued_at: '1767225600000',
+          signature: 'x',
+        },
+        JSON_TYPE,
+      )
+      .post('/services/oauth2/token')
+      .reply(400, { error: 'invalid_grant', error_description: 'expired access/refresh token' }, JSON_TYPE);
+    const c = new SalesforceConnector({
+      session: new SalesforceSession({ app: APP, tokens: tokens(), store: counting, storeSettleMs }),
+      sleep: noSleep,
+    });
+    expect(await c.checkConnection()).toEqual({ ok: true });
+    loaded = 0;
+    expect(await c.checkConnection()).toMatchObject({ ok: false, error: { kind: 'auth' } });
+    api.done();
+    login.done();
+    expect(loaded).toBe(loads);
   });
 
   it('retries a read that met a 503 and answers once it recovers', async () => {
