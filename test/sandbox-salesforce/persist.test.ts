@@ -54,3 +54,35 @@ it('refuses a damaged file with a line that says how to start afresh', async () 
   expect(() => createSalesforceSandbox({ dataFile })).toThrow(SandboxDataError);
   expect(() => createSalesforceSandbox({ dataFile })).toThrow(/is damaged at line 2 \(npm run demo:reset/);
 });
+
+it("gives an org kept before the sandbox had TaskStatus Salesforce's default Task statuses, and keeps them", async () => {
+  const dataFile = join(dir, 'sandbox-salesforce.jsonl');
+  const orgId = '00D8d0000000001EAA';
+  const org = {
+    orgId,
+    records: { Organization: [{ Id: orgId, Name: 'Old', IsDeleted: false }] },
+    counters: {},
+  };
+  await writeFile(
+    dataFile,
+    `${JSON.stringify({ t: 'snapshot', state: { orgs: [org], orgCounters: {}, writes: [] } })}\n`,
+  );
+  const statuses = (s: ReturnType<typeof createSalesforceSandbox>) =>
+    s
+      .org(orgId)
+      .taskStatuses()
+      .map((r) => [r['Id'], r['ApiName'], r['IsClosed'], r['IsDefault']]);
+  const first = createSalesforceSandbox({ dataFile });
+  const seeded = statuses(first);
+  expect(seeded.map(([, ...rest]) => rest)).toEqual([
+    ['Not Started', false, true],
+    ['In Progress', false, false],
+    ['Completed', true, false],
+    ['Waiting on someone else', false, false],
+    ['Deferred', false, false],
+  ]);
+  await first.stop();
+  const second = createSalesforceSandbox({ dataFile });
+  expect(statuses(second)).toEqual(seeded);
+  await second.stop();
+});
