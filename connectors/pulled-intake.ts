@@ -23,6 +23,11 @@ export interface StreamDelivery {
   position?: StreamPosition | undefined;
   /** Every record created before this time is among the delivered events (or earlier ones). */
   coveredUntil?: number | undefined;
+  /**
+   * Set by a catch-up poll run while the stream was subscribed with no known loss: its creations made
+   * after this time (epoch ms) that the inbox does not hold yet are ones the stream never delivered.
+   */
+  missedAfter?: number | undefined;
 }
 
 /**

@@ -85,6 +85,7 @@ export class Metrics {
   private readonly crmCalls: Counter<'portal' | 'bucket' | 'outcome'>;
   private readonly lateSlots: Counter<'portal' | 'bucket'>;
   private readonly purgedRows: Counter<'kind'>;
+  private readonly streamMissedRecords: Counter<'channel'>;
   private readonly crmFailuresInARow = new Map<string, number>();
   private readonly apiUsageRatio: Gauge<'tenant'>;
   /** Per tenant: the CRM's daily API usage as last reported, and whether its work is slowed for it. */
@@ -173,6 +174,12 @@ export class Metrics {
       name: 'lead_router_rows_purged_total',
       help: 'Rows past their retention deleted by this process (inbox, deadLetters, effects, decisions, holds).',
       labelNames: ['kind'],
+      registers,
+    });
+    this.streamMissedRecords = new Counter({
+      name: 'lead_router_stream_missed_total',
+      help: "Records a tenant's change-event stream never delivered although subscribed, found by its catch-up poll (counted by the process holding the stream): a stream that stays subscribed but goes silent, its new leads routed only by the poll, minutes late. By channel, as lead_router_streams is by state: the log line and /readyz name the tenant.",
+      labelNames: ['channel'],
       registers,
     });
     const queue = options.queue;
@@ -267,6 +274,10 @@ export class Metrics {
 
   deadLetter(tenantId: string): void {
     this.deadLettered.inc({ tenant: tenantId });
+  }
+
+  streamMissed(channel: string, records: number): void {
+    this.streamMissedRecords.inc({ channel }, records);
   }
 
   purged(kind: string, rows: number): void {

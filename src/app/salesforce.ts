@@ -141,8 +141,11 @@ export interface SalesforceWiringOptions {
   onStoreError?: ((tenant: Tenant, error: unknown) => void) | undefined;
   /** Where an org's connector says what it falls back on (a query the org refuses), with the tenant. */
   log?: { warn(message: string, meta?: Record<string, unknown>): unknown } | undefined;
-  /** The catch-up poll of a change-event stream also runs this often (5 min). */
-  pollEveryMs?: number | undefined;
+  /**
+   * The catch-up poll of a change-event stream: how often it also runs (5 min), and how long a change
+   * event may take to arrive before a poll counts a new record as missed by the stream (60 s).
+   */
+  poll?: { everyMs?: number | undefined; settleMs?: number | undefined } | undefined;
 }
 
 /** The thresholds for a slowdown fraction: paused three quarters of the way from it to the limit. */
@@ -333,7 +336,8 @@ export function salesforceWiring(opts: SalesforceWiringOptions): SalesforceCrmWi
         selfClient: CALL_CLIENT_ID,
         // The channels the health checks expect read are the ones read.
         channels: profile.pulledStream?.channels,
-        ...(opts.pollEveryMs === undefined ? {} : { pollEveryMs: opts.pollEveryMs }),
+        ...(opts.poll?.everyMs === undefined ? {} : { pollEveryMs: opts.poll.everyMs }),
+        ...(opts.poll?.settleMs === undefined ? {} : { settleMs: opts.poll.settleMs }),
       });
     },
     forget(tenant) {

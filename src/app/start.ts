@@ -126,10 +126,11 @@ export interface StartOptions {
   /** Sandbox mode only: create demo contacts (HubSpot) or leads (Salesforce) at DEMO_RATE (default true). */
   generate?: boolean;
   /**
-   * How often an org's change-event stream also polls for records it may have missed (5 min); the
-   * tests of a gap make it short.
+   * An org's change-event stream's catch-up poll: how often it also runs (5 min), and how long a change
+   * event may take to arrive before a poll takes a new record for one the stream missed (60 s). The
+   * tests of a silent stream make both short.
    */
-  streamPollEveryMs?: number;
+  streamPoll?: { everyMs?: number; settleMs?: number };
   /** Sandbox mode only: webhook delivery settings (duplicates, reordering, drops) for the demo portal. */
   webhooks?: Partial<Pick<WebhookConfig, 'duplicateRate' | 'outOfOrder' | 'dropRate' | 'maxConcurrent'>>;
   /** Use this storage instead of opening one from the config (tests). */
@@ -546,7 +547,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
               error: error instanceof Error ? error.message : String(error),
             }),
           log: logger,
-          ...(options.streamPollEveryMs === undefined ? {} : { pollEveryMs: options.streamPollEveryMs }),
+          ...(options.streamPoll === undefined ? {} : { poll: options.streamPoll }),
         });
   if (salesforce !== undefined) wirings.push(salesforce);
   const crms = new CrmRegistry(wirings);
@@ -569,6 +570,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           // A worker in this process starts on the events at once instead of at its next poll (it is
           // created below, before any stream is read).
           onEnqueued: () => worker?.wake(),
+          onMissed: (_tenantId, channel, count) => metrics.streamMissed(channel, count),
         });
   const streaming = new Set<string>();
   // One change of the set of streams at a time: an install, an uninstall and the periodic look.

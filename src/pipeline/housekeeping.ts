@@ -220,7 +220,7 @@ export class Housekeeping {
   async processHolds(now: number): Promise<number> {
     const due = await this.deps.storage.dueHolds(now, { limit: this.deps.batchSize });
     if (due.length === 0) return 0;
-    return this.deps.storage.enqueue(
+    const added = await this.deps.storage.enqueue(
       due.map((h) => ({
         tenantId: h.tenantId,
         event: {
@@ -234,5 +234,6 @@ export class Housekeeping {
       })),
       now,
     );
+    return added.length;
   }
 }

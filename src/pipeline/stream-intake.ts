@@ -31,6 +31,8 @@ export interface StreamIntakeOptions {
   clock?: () => number;
   /** Events were recorded in the inbox (a worker in this process starts on them at once). */
   onEnqueued?: () => void;
+  /** A catch-up poll found `count` records the subscribed stream never delivered (metrics). */
+  onMissed?: (tenantId: string, channel: string, count: number) => void;
 }
 
 /** Which CRM property feeds each standard lead field: the connector profile's map. */
@@ -51,6 +53,8 @@ interface Channel {
    * failure's reason); null before its first. Only a change is written.
    */
   reported: string | null;
+  /** Since when this channel's open stream fails to subscribe (the recovery's log line); null while not. */
+  failingSince: number | null;
   /** Status writes, one after the other: a failure and the success after it land in that order. */
   reporting: Promise<void>;
 }
@@ -84,6 +88,7 @@ export class StreamIntake {
         timer: undefined,
         ticking: null,
         reported: null,
+        failingSince: null,
         reporting: Promise.resolve(),
       };
       this.channels.set(k, c);
@@ -171,7 +176,9 @@ export class StreamIntake {
         ...this.meta(c),
         replayId: resume?.replayId ?? null,
       });
-      c.reported = null; // a new stream says anew whether it subscribes
+      // A new stream says anew whether it subscribes.
+      c.reported = null;
+      c.failingSince = null;
       c.stream = c.source.open(c.channel, resume, this.sink(c), logger.child(this.meta(c)));
     } catch (error) {
       logger.warn('stream not opened', { ...this.meta(c), error: String(error) });
@@ -189,12 +196,14 @@ export class StreamIntake {
       deliver: async (delivery: StreamDelivery): Promise<boolean> => {
         const now = this.clock();
         const events = await this.worthRouting(c, delivery.events);
-        if (events.length > 0)
-          await this.options.storage.enqueue(
-            events.map((event) => ({ tenantId: c.tenantId, event })),
-            now,
-          );
-        if (events.length > 0) this.options.onEnqueued?.();
+        const added =
+          events.length === 0
+            ? []
+            : await this.options.storage.enqueue(
+                events.map((event) => ({ tenantId: c.tenantId, event })),
+                now,
+              );
+        if (added.length > 0) this.options.onEnqueued?.();
         // Strictly after the inbox commit: a crash in between replays events the inbox already has.
         const moved = await this.options.streams.advance(
           c.tenantId,
@@ -208,10 +217,39 @@ export class StreamIntake {
           now,
         );
         if (!moved) c.stream = null; // the stream closes itself on false; the next tick may take it back
+        if (delivery.missedAfter !== undefined) await this.noteMissed(c, added, delivery.missedAfter, now);
         return moved;
       },
       status: (status: StreamStatus): void => this.recordStatus(c, status),
     };
+  }
+
+  /**
+   * Says so when a catch-up poll recorded creations the stream, subscribed all along, never delivered:
+   * a subscription that stays up while the CRM sends nothing (Lead taken out of Change Data Capture)
+   * is otherwise seen nowhere, its leads routed minutes late by the poll. Never fails the delivery: the
+   * events are recorded, and a second delivery would find them held.
+   */
+  private async noteMissed(
+    c: Channel,
+    added: readonly { event: CrmEvent }[],
+    after: number,
+    now: number,
+  ): Promise<void> {
+    const missed = added.filter((a) => a.event.kind === 'created' && a.event.occurredAt > after);
+    if (missed.length === 0) return;
+    const oldest = Math.min(...missed.map((m) => m.event.occurredAt));
+    this.options.logger.warn('change-event stream missed records: its catch-up poll found them', {
+      ...this.meta(c),
+      missed: missed.length,
+      oldestCreatedAt: new Date(oldest).toISOString(),
+    });
+    this.options.onMissed?.(c.tenantId, c.channel, missed.length);
+    await this.options.streams
+      .recordMissed(c.tenantId, c.channel, this.options.holder, missed.length, now)
+      .catch((error: unknown) =>
+        this.options.logger.warn('stream status not recorded', { ...this.meta(c), error: String(error) }),
+      );
   }
 
   /**
@@ -222,6 +260,14 @@ export class StreamIntake {
     const state = status.subscribed ? 'subscribed' : `failing: ${status.error}`;
     if (state === c.reported) return;
     c.reported = state;
+    if (!status.subscribed) c.failingSince ??= this.clock();
+    else if (c.failingSince !== null) {
+      this.options.logger.info('change-event stream recovered', {
+        ...this.meta(c),
+        failingSince: new Date(c.failingSince).toISOString(),
+      });
+      c.failingSince = null;
+    }
     c.reporting = c.reporting.then(async () => {
       try {
         await this.options.streams.recordSubscription(

@@ -1,12 +1,13 @@
 // Liveness (/healthz: the process answers), readiness (/readyz: the database answers and this process's
 // recent CRM calls are not all failing; degraded while a tenant's work is slowed by its daily API usage
-// or a tenant's event stream has no reader or one that cannot subscribe, and saying which tenants'
+// or a tenant's event stream has no reader, one that cannot subscribe or one whose subscription
+// delivers nothing, and saying which tenants'
 // routing is paused because their CRM account's policy refuses our credentials) and Prometheus metrics
 // (/metrics). Web and worker processes both serve these.
 import { Router } from 'express';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { streamFailure, type StreamState } from '../storage/index.js';
+import { streamFailure, streamSilence, type StreamState } from '../storage/index.js';
 import type { ServerStorage } from './types.js';
 
 /** A hung database connection must not hang the probe: answer 503 after this long. */
@@ -29,7 +30,10 @@ export async function pingDatabase(
   }
 }
 
-/** A stream nobody reads (no process holds it, or its holder cannot subscribe), as /readyz lists it. */
+/**
+ * A stream nobody reads (no process holds it, its holder cannot subscribe, or its subscription recently
+ * delivered nothing of what its catch-up poll found), as /readyz lists it.
+ */
 export interface UnreadStream {
   tenantId: string;
   channel: string;
@@ -39,7 +43,8 @@ export interface UnreadStream {
 /**
  * The streams of routing tenants that no process reads: their new leads wait in the CRM until one
  * does (its catch-up poll then finds them). That includes a stream whose holder has not subscribed for
- * longer than the grace: it renews its lease, but only its catch-up poll brings leads in. A paused
+ * longer than the grace: it renews its lease, but only its catch-up poll brings leads in; and one whose
+ * poll recently found records created while it was subscribed that it never delivered. A paused
  * tenant's are left out: its stream waits with its routing, and `paused` says why.
  */
 export function unreadStreams(states: readonly StreamState[], now: number): UnreadStream[] {
@@ -57,11 +62,19 @@ export function unreadStreams(states: readonly StreamState[], now: number): Unre
         },
       ];
     const failure = streamFailure(s, now);
-    if (failure === null) return [];
+    if (failure !== null)
+      return [
+        {
+          ...unread,
+          why: `the process reading it has not subscribed since ${new Date(failure.since).toISOString()}: ${failure.error}`,
+        },
+      ];
+    const silence = streamSilence(s, now);
+    if (silence === null) return [];
     return [
       {
         ...unread,
-        why: `the process reading it has not subscribed since ${new Date(failure.since).toISOString()}: ${failure.error}`,
+        why: `subscribed, but its catch-up poll at ${new Date(silence.at).toISOString()} found ${silence.count} new record${silence.count === 1 ? '' : 's'} the stream never delivered`,
       },
     ];
   });

@@ -107,7 +107,7 @@ function webhookRoute(
         }
         accepted = items.length;
         // One call, one transaction: durable before we answer 200.
-        created = await storage.enqueue(items, now);
+        created = (await storage.enqueue(items, now)).length;
         // After the enqueue, so an event for the same contact in this very batch is purged too.
         for (const deletion of privacyDeletions) {
           const tenant = await tenantOf(deletion.accountId);

@@ -321,6 +321,12 @@ export const healthResponseSchema = z.object({
            * CRM's reason. Null while it subscribes (or none reads it: see `readSince`).
            */
           notSubscribed: z.object({ since: z.number(), error: z.string() }).nullable(),
+          /**
+           * When the reading process's catch-up poll last found records created while the stream was
+           * subscribed that it never delivered, and how many; `recent` while that still marks the
+           * stream as silent. Null while none has (or none reads it).
+           */
+          missed: z.object({ at: z.number(), count: z.number(), recent: z.boolean() }).nullable(),
           /** When the stream last recorded events or a catch-up poll; null before it ever did. */
           recordedAt: z.number().nullable(),
           /** When the CRM committed the last change event recorded; null before one was. */

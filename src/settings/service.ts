@@ -29,6 +29,7 @@ import {
   type PublishInput,
   type Storage,
   streamFailure,
+  streamSilence,
   type StreamState,
   type Tenant,
 } from '../storage/index.js';
@@ -742,12 +743,15 @@ export class SettingsService {
     const [last] = await this.storage.decisionsFor(tenantId, { leadId }, 1);
     if (last === undefined) throw new SettingsError(404, `no decision recorded for lead ${leadId}`);
     const job = `reroute-${last.id}`;
-    const queued = await this.storage.enqueue(
-      [{ tenantId, event: bulkEvent(job, leadId, this.deps.clock()) }],
-      this.deps.clock(),
-    );
-    if (queued > 0) this.deps.onEnqueued?.();
-    return { queued: queued > 0, job };
+    const queued =
+      (
+        await this.storage.enqueue(
+          [{ tenantId, event: bulkEvent(job, leadId, this.deps.clock()) }],
+          this.deps.clock(),
+        )
+      ).length > 0;
+    if (queued) this.deps.onEnqueued?.();
+    return { queued, job };
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -802,6 +806,10 @@ export class SettingsService {
                 lapsedAt: st.lapsedAt,
                 subscribedAt: st.lease?.subscribedAt ?? null,
                 notSubscribed: streamFailure(st, now),
+                missed:
+                  st.lease?.missed == null
+                    ? null
+                    : { ...st.lease.missed, recent: streamSilence(st, now) !== null },
                 recordedAt: st.cursor?.updatedAt ?? null,
                 lastEventAt: st.cursor?.replayAt ?? null,
                 coveredUntil: st.cursor?.coveredUntil ?? null,

@@ -48,12 +48,15 @@ export { ReportRepository, type ReportWindow } from './reports.js';
 export {
   STREAM_ERROR_MAX,
   STREAM_FAILING_GRACE_MS,
+  STREAM_MISSED_RECENT_MS,
   StreamRepository,
   streamFailure,
+  streamSilence,
   type PulledChannel,
   type StreamAdvance,
   type StreamCursor,
   type StreamLease,
+  type StreamMissed,
   type StreamState,
   type StreamSubscription,
 } from './streams.js';

@@ -588,6 +588,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE stream_leases ADD COLUMN last_error TEXT`,
     ],
   },
+  {
+    version: 21,
+    name: 'stream missed records',
+    // A subscription that stays up but delivers nothing (the object taken out of Change Data Capture)
+    // is seen only by its catch-up poll finding records the inbox did not hold: the lease row keeps when
+    // a poll last did and how many, beside the holder's other status (a new holder starts clean).
+    statements: () => [
+      `ALTER TABLE stream_leases ADD COLUMN missed_at BIGINT`,
+      `ALTER TABLE stream_leases ADD COLUMN missed_count INTEGER`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -40,6 +40,17 @@ export interface StreamLease {
   failingSince: number | null;
   /** The CRM's reason for the failure, while it fails (at most STREAM_ERROR_MAX characters). */
   lastError: string | null;
+  /**
+   * When this holder's catch-up poll last found records created while its stream was subscribed that
+   * the stream never delivered, and how many; null while none has.
+   */
+  missed: StreamMissed | null;
+}
+
+/** A catch-up poll's finding of records its subscribed stream did not deliver. */
+export interface StreamMissed {
+  at: number;
+  count: number;
 }
 
 /** A channel every tenant of a provider has a stream on (Salesforce: its Lead and Contact channels). */
@@ -85,6 +96,22 @@ export function streamFailure(
   return { since, error: s.lease?.lastError ?? 'no reason given' };
 }
 
+/**
+ * How long a poll's finding of missed records keeps a stream reported as silent: three of the default
+ * 5-minute polls. A silent stream's every poll that finds new records renews it; an org that creates
+ * nothing meanwhile has nothing missed.
+ */
+export const STREAM_MISSED_RECENT_MS = 15 * 60_000;
+
+/**
+ * What the holder's last catch-up poll that found records the subscribed stream never delivered found,
+ * while that is recent; null otherwise (or no process holds the stream).
+ */
+export function streamSilence(s: Pick<StreamState, 'lease'>, now: number): StreamMissed | null {
+  const missed = s.lease?.missed ?? null;
+  return missed !== null && now - missed.at <= STREAM_MISSED_RECENT_MS ? missed : null;
+}
+
 /** A tenant's channel, joined with its lease and cursor: their columns are null when it has none. */
 interface StateRow {
   tenant_id: string;
@@ -96,6 +123,8 @@ interface StateRow {
   subscribed_at: number | null;
   failing_since: number | null;
   last_error: string | null;
+  missed_at: number | null;
+  missed_count: number | null;
   replay_id: string | null;
   replay_at: number | null;
   covered_until: number | null;
@@ -154,7 +183,11 @@ export class StreamRepository {
            failing_since = CASE WHEN stream_leases.holder = excluded.holder
                                 THEN stream_leases.failing_since ELSE NULL END,
            last_error = CASE WHEN stream_leases.holder = excluded.holder
-                             THEN stream_leases.last_error ELSE NULL END
+                             THEN stream_leases.last_error ELSE NULL END,
+           missed_at = CASE WHEN stream_leases.holder = excluded.holder
+                            THEN stream_leases.missed_at ELSE NULL END,
+           missed_count = CASE WHEN stream_leases.holder = excluded.holder
+                               THEN stream_leases.missed_count ELSE NULL END
          WHERE stream_leases.holder = excluded.holder OR stream_leases.expires_at <= ?`,
         [tenantId, channel, holder, now + ttlMs, now, now],
       );
@@ -218,6 +251,28 @@ export class StreamRepository {
     return r.changes === 1;
   }
 
+  /**
+   * Records that `holder`'s catch-up poll found `count` records its subscribed stream never delivered
+   * (the last such finding is kept). Only the holder writes it; false when `holder` does not hold the
+   * lease row.
+   */
+  async recordMissed(
+    tenantId: string,
+    channel: string,
+    holder: string,
+    count: number,
+    now: number,
+  ): Promise<boolean> {
+    if (!Number.isInteger(count) || count <= 0)
+      throw new StorageError('invalid', 'missed records are counted by an integer > 0');
+    const r = await this.db.run(
+      `UPDATE stream_leases SET missed_at = ?, missed_count = ?
+       WHERE tenant_id = ? AND channel = ? AND holder = ?`,
+      [now, count, tenantId, channel, holder],
+    );
+    return r.changes === 1;
+  }
+
   /** Gives the lease up (a clean stop), so another process need not wait for it to expire. */
   async releaseLease(tenantId: string, channel: string, holder: string): Promise<boolean> {
     const r = await this.db.run(
@@ -249,7 +304,7 @@ export class StreamRepository {
       .join(' UNION ALL ');
     const rows = await this.db.all<StateRow>(
       `SELECT t.id AS tenant_id, c.channel, t.paused_at, l.holder, l.taken_at, l.expires_at,
-         l.subscribed_at, l.failing_since, l.last_error,
+         l.subscribed_at, l.failing_since, l.last_error, l.missed_at, l.missed_count,
          s.replay_id, s.replay_at, s.covered_until, s.updated_at
        FROM tenants t
        JOIN (${channels}) c ON c.provider = t.provider
@@ -271,6 +326,10 @@ export class StreamRepository {
               subscribedAt: r.subscribed_at,
               failingSince: r.failing_since,
               lastError: r.last_error,
+              missed:
+                r.missed_at === null || r.missed_count === null
+                  ? null
+                  : { at: r.missed_at, count: r.missed_count },
             }
           : null,
       lapsedAt: r.expires_at !== null && r.expires_at <= now ? r.expires_at : null,

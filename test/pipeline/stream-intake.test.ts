@@ -2,7 +2,8 @@
 // exactly one reads a tenant's channel; when it dies (no more renewals) the other takes the channel over
 // and resumes where the first one's recorded events end — once the lease lapses, or at once for the only
 // process on its database. Creations are recorded; changes only when they bring a field a held lead
-// waits for.
+// waits for. A catch-up poll's creations that the inbox lacked, made after the time the stream says it
+// delivers from, are said to be missed by the stream: logged, counted and kept with the lease.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -113,7 +114,7 @@ for (const [name, makeShared, suite] of engines) {
     function intake(
       storage: Storage,
       holder: string,
-      over: Partial<Pick<StreamIntakeOptions, 'onEnqueued' | 'sole' | 'logger'>> = {},
+      over: Partial<Pick<StreamIntakeOptions, 'onEnqueued' | 'onMissed' | 'sole' | 'logger'>> = {},
     ): StreamIntake {
       const i = new StreamIntake({
         storage,
@@ -249,6 +250,56 @@ for (const [name, makeShared, suite] of engines) {
       });
       expect(seen).toHaveLength(1);
       expect(await seen[0]).toBe(2);
+    });
+
+    it('says once what a catch-up poll found that the subscribed stream never delivered, and only that', async () => {
+      const [s1] = stores as [Storage];
+      const { logger: captured, records } = capturingLogger();
+      const missed: [string, string, number][] = [];
+      const src = new ScriptedIntake();
+      intake(s1, 'p1', { logger: captured, onMissed: (...m) => missed.push(m) }).add(
+        A,
+        CUSTOM_FIELDS_ONLY,
+        src,
+      );
+      const live = await until('reading', () => src.live);
+      const creation = (id: string, at: number): CrmEvent => ({
+        eventId: `created:${id}`,
+        subscription: CHANNEL,
+        kind: 'created',
+        objectId: id,
+        occurredAt: at,
+      });
+      // The stream delivered 00Q1; the poll finds it too, 00Q2 that it never delivered, and 00Q0 created
+      // before the time the stream says it delivers from (a gap, its subscription).
+      await live.sink.deliver({
+        events: [creation('00Q1', T0 + 5)],
+        position: { replayId: '31', at: T0 + 5 },
+      });
+      const poll = [creation('00Q0', T0 - 1), creation('00Q1', T0 + 5), creation('00Q2', T0 + 7)];
+      await live.sink.deliver({ events: poll, coveredUntil: T0 + 10, missedAfter: T0 });
+      expect(missed).toEqual([[A, CHANNEL, 1]]);
+      const said = records().filter(
+        (r) => r['message'] === 'change-event stream missed records: its catch-up poll found them',
+      );
+      expect(said).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          tenantId: A,
+          channel: CHANNEL,
+          missed: 1,
+          oldestCreatedAt: new Date(T0 + 7).toISOString(),
+        }),
+      ]);
+      const streams = new StreamRepository(s1.db);
+      const [state] = await streams.states([{ provider: 'sandbox', channel: CHANNEL }], Date.now(), A);
+      expect(state?.lease?.missed).toMatchObject({ count: 1 });
+      // The next poll finds them all held: nothing more. A poll without the stream's word counts nothing.
+      await live.sink.deliver({ events: poll, coveredUntil: T0 + 20, missedAfter: T0 });
+      await live.sink.deliver({ events: [creation('00Q3', T0 + 30)], coveredUntil: T0 + 40 });
+      expect(missed).toHaveLength(1);
+      expect(records().filter((r) => r['level'] === 'warn')).toHaveLength(1);
+      expect((await s1.inboxStats(A)).pending).toBe(4);
     });
 
     it('records creations, and changes only when they bring a field a held lead waits for', async () => {

@@ -221,11 +221,13 @@ export async function setup(ctx: PipelineSandbox, options: SetupOptions = {}): P
     writes: (kind, objectId) => ctx.crm.writes.list({ portalId, kind, objectId, source: 'api' }),
     tasksFor: (contactId) => associated(contactId, '204'),
     notesFor: (contactId) => associated(contactId, '202'),
-    enqueueCreated: (contacts, prefix = 'c') =>
-      storage.enqueue(
-        contacts.map((c) => ({ tenantId: TENANT, event: created(c.id, `${prefix}-${c.id}`) })),
-        clock.now,
-      ),
+    enqueueCreated: async (contacts, prefix = 'c') =>
+      (
+        await storage.enqueue(
+          contacts.map((c) => ({ tenantId: TENANT, event: created(c.id, `${prefix}-${c.id}`) })),
+          clock.now,
+        )
+      ).length,
     drain: async (worker) => {
       while ((await worker.runOnce()) > 0);
     },

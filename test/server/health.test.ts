@@ -1,4 +1,4 @@
-import { STREAM_FAILING_GRACE_MS } from '../../src/storage/index.js';
+import { STREAM_FAILING_GRACE_MS, STREAM_MISSED_RECENT_MS } from '../../src/storage/index.js';
 import { startServer, T0, type Harness } from './helpers.js';
 
 let h: Harness;
@@ -124,6 +124,36 @@ describe("/readyz and the Salesforce orgs' change-event streams", () => {
     });
     // Subscribed again: read, as the Contacts stream is.
     await h.storage.streams.recordSubscription(org.id, LEADS, 'intake-1', { subscribed: true }, h.clock.now);
+    expect(await ready()).toEqual({ ok: true, database: 'ok', crm: 'ok' });
+  });
+
+  it('names a subscribed stream whose catch-up poll recently found records it never delivered', async () => {
+    const org = await h.storage.createTenant({ provider: 'salesforce', externalId: '00D4', name: 'Org' }, T0);
+    const renew = (at: number) =>
+      Promise.all([LEADS, CONTACTS].map((c) => h.storage.streams.takeLease(org.id, c, 'intake-1', TTL, at)));
+    await renew(T0);
+    for (const channel of [LEADS, CONTACTS])
+      await h.storage.streams.recordSubscription(org.id, channel, 'intake-1', { subscribed: true }, T0);
+    const at = T0 + 600_000;
+    await h.storage.streams.recordMissed(org.id, LEADS, 'intake-1', 3, at);
+    await renew(at + STREAM_MISSED_RECENT_MS);
+    h.clock.now = at + STREAM_MISSED_RECENT_MS;
+    expect(await ready()).toEqual({
+      ok: true,
+      database: 'ok',
+      crm: 'ok',
+      intake: 'degraded',
+      streams: [
+        {
+          tenantId: org.id,
+          channel: LEADS,
+          why: `subscribed, but its catch-up poll at ${new Date(at).toISOString()} found 3 new records the stream never delivered`,
+        },
+      ],
+    });
+    // No poll found any since: the stream is taken to deliver again.
+    await renew(at + STREAM_MISSED_RECENT_MS + 1);
+    h.clock.now = at + STREAM_MISSED_RECENT_MS + 1;
     expect(await ready()).toEqual({ ok: true, database: 'ok', crm: 'ok' });
   });
 

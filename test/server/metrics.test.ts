@@ -49,7 +49,14 @@ describe('Metrics', () => {
   it("counts the installed orgs' streams as held, unheld, failing or paused, one gauge per state", async () => {
     const T0 = Date.UTC(2026, 0, 5, 9);
     const now = T0 + 10 * 60_000;
-    const lease = { holder: 'intake-1', takenAt: T0, subscribedAt: T0, failingSince: null, lastError: null };
+    const lease = {
+      holder: 'intake-1',
+      takenAt: T0,
+      subscribedAt: T0,
+      failingSince: null,
+      lastError: null,
+      missed: null,
+    };
     const failing = (since: number) => ({
       ...lease,
       failingSince: since,
@@ -78,6 +85,15 @@ describe('Metrics', () => {
     expect(sample(text, 'lead_router_streams', { state: 'paused' })).toBe(2);
     // No label names a tenant: the series do not grow with them.
     expect(text.split('\n').filter((l) => l.startsWith('lead_router_streams{'))).toHaveLength(4);
+  });
+
+  it('counts the records subscribed streams missed by channel, not by tenant', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    m.streamMissed('/data/LeadChangeEvent', 3);
+    m.streamMissed('/data/LeadChangeEvent', 2);
+    const text = await m.render();
+    expect(sample(text, 'lead_router_stream_missed_total', { channel: '/data/LeadChangeEvent' })).toBe(5);
+    expect(text.split('\n').filter((l) => l.startsWith('lead_router_stream_missed_total{'))).toHaveLength(1);
   });
 
   it('reports a portal failing after five failed calls in a row, and recovered after a success', () => {

@@ -22,7 +22,7 @@ import { ENGINES, makeEvent } from '../storage/helpers.js';
 import { frameOrigins } from '../../src/cli/operate.js';
 import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
 import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, type SettingsHarness } from './support.js';
-import { CrmCallRepository, type Tenant } from '../../src/storage/index.js';
+import { CrmCallRepository, STREAM_MISSED_RECENT_MS, type Tenant } from '../../src/storage/index.js';
 
 for (const [engineName, engine, suite] of ENGINES) {
   suite(`the settings API on ${engineName}`, () => {
@@ -674,6 +674,7 @@ for (const [engineName, engine, suite] of ENGINES) {
                 lapsedAt: T0 + 2 * 60_000 + 30_000,
                 subscribedAt: null,
                 notSubscribed: null,
+                missed: null,
                 recordedAt: null,
                 lastEventAt: null,
                 coveredUntil: null,
@@ -684,6 +685,7 @@ for (const [engineName, engine, suite] of ENGINES) {
                 lapsedAt: null,
                 subscribedAt: T0 + 1_000,
                 notSubscribed: null,
+                missed: null,
                 recordedAt: T0 + 8 * 60_000,
                 lastEventAt: T0 + 7 * 60_000,
                 coveredUntil: T0 + 5 * 60_000,
@@ -692,6 +694,15 @@ for (const [engineName, engine, suite] of ENGINES) {
           });
           // A HubSpot portal's events are pushed: no stream to show.
           expect((await health(h.a)).stream).toBeNull();
+
+          // Its catch-up poll found 2 records the subscribed stream never delivered: shown while recent.
+          await h.storage.streams.recordMissed(org.id, LEADS, 'intake-1', 2, now - 60_000);
+          const leadsNow = async () => (await health(org)).stream?.channels.find((c) => c.channel === LEADS);
+          expect((await leadsNow())?.missed).toEqual({ at: now - 60_000, count: 2, recent: true });
+          h.clock.now = now - 60_000 + STREAM_MISSED_RECENT_MS + 1;
+          await h.storage.streams.takeLease(org.id, LEADS, 'intake-1', 30_000, h.clock.now);
+          expect((await leadsNow())?.missed).toEqual({ at: now - 60_000, count: 2, recent: false });
+          h.clock.now = now;
 
           // The Leads reader's subscribe is refused (Change Data Capture taken off Lead in Setup) from
           // T0 + 9 min: within the grace, read as before; past it, since when and why.

@@ -3,7 +3,13 @@
 // the lease's holder, and coverage never back. The health checks read every installed tenant's streams
 // in one query, a stream no process ever leased included.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { StorageError, StreamRepository, type Storage } from '../../src/storage/index.js';
+import {
+  STREAM_MISSED_RECENT_MS,
+  StorageError,
+  StreamRepository,
+  streamSilence,
+  type Storage,
+} from '../../src/storage/index.js';
 import { ENGINES, T0, addTenant } from './helpers.js';
 
 const A = 'tenant-a';
@@ -131,7 +137,14 @@ for (const [name, engine, suite] of ENGINES) {
           {
             ...read,
             channel: LEADS,
-            lease: { holder: 'p1', takenAt: T0, subscribedAt: null, failingSince: null, lastError: null },
+            lease: {
+              holder: 'p1',
+              takenAt: T0,
+              subscribedAt: null,
+              failingSince: null,
+              lastError: null,
+              missed: null,
+            },
             cursor: { replayId: '7', replayAt: T0 + 10, coveredUntil: T0, updatedAt: T0 + 20 },
           },
           {
@@ -171,6 +184,7 @@ for (const [name, engine, suite] of ENGINES) {
           subscribedAt: null,
           failingSince: null,
           lastError: null,
+          missed: null,
         });
         // Another process (a former holder's stream closing late) writes nothing.
         expect(
@@ -209,6 +223,7 @@ for (const [name, engine, suite] of ENGINES) {
           subscribedAt: T0 + 30,
           failingSince: null,
           lastError: null,
+          missed: null,
         });
         // Failing again after a subscription: the last one is kept, since when it fails too.
         await streams.recordSubscription('sf-1', LEADS, 'p1', { subscribed: false, error: refused }, T0 + 40);
@@ -223,6 +238,7 @@ for (const [name, engine, suite] of ENGINES) {
         await addTenant(storage, 'sf-1', 'salesforce');
         await streams.takeLease('sf-1', LEADS, 'p1', TTL, T0);
         await streams.recordSubscription('sf-1', LEADS, 'p1', { subscribed: true }, T0 + 1);
+        await streams.recordMissed('sf-1', LEADS, 'p1', 3, T0 + 2);
         await streams.recordSubscription(
           'sf-1',
           LEADS,
@@ -232,7 +248,7 @@ for (const [name, engine, suite] of ENGINES) {
         );
         // p1 died; p2 takes the lapsed lease: what p1 said is not p2's.
         expect(await streams.takeLease('sf-1', LEADS, 'p2', TTL, T0 + TTL)).toBe(true);
-        const clean = { subscribedAt: null, failingSince: null, lastError: null };
+        const clean = { subscribedAt: null, failingSince: null, lastError: null, missed: null };
         expect(await leaseOf(T0 + TTL)).toMatchObject({ holder: 'p2', takenAt: T0 + TTL, ...clean });
         await streams.recordSubscription(
           'sf-1',
@@ -244,6 +260,30 @@ for (const [name, engine, suite] of ENGINES) {
         // The only process on its database takes it over at once: clean too.
         expect(await streams.takeOverLease('sf-1', LEADS, 'p3', TTL, T0 + TTL + 1)).toBe('p2');
         expect(await leaseOf(T0 + TTL + 1)).toMatchObject({ holder: 'p3', ...clean });
+      });
+    });
+
+    describe('missed records', () => {
+      const PULLED = [{ provider: 'salesforce', channel: LEADS }];
+      const leaseOf = async (now: number) => (await streams.states(PULLED, now, 'sf-1'))[0]?.lease;
+
+      it("are written by the lease's holder only, the last finding kept, and returned by states", async () => {
+        await addTenant(storage, 'sf-1', 'salesforce');
+        await streams.takeLease('sf-1', LEADS, 'p1', TTL, T0);
+        await streams.recordSubscription('sf-1', LEADS, 'p1', { subscribed: true }, T0);
+        expect(await streams.recordMissed('sf-1', LEADS, 'p2', 4, T0 + 1)).toBe(false);
+        expect(await leaseOf(T0 + 1)).toMatchObject({ missed: null });
+        expect(await streams.recordMissed('sf-1', LEADS, 'p1', 4, T0 + 1)).toBe(true);
+        expect(await streams.recordMissed('sf-1', LEADS, 'p1', 2, T0 + 2)).toBe(true);
+        // Renewed: the holder's finding stays, beside its subscription.
+        await streams.takeLease('sf-1', LEADS, 'p1', TTL, T0 + 10_000);
+        expect(await leaseOf(T0 + 10_000)).toMatchObject({
+          subscribedAt: T0,
+          missed: { at: T0 + 2, count: 2 },
+        });
+        await expect(streams.recordMissed('sf-1', LEADS, 'p1', 0, T0 + 3)).rejects.toBeInstanceOf(
+          StorageError,
+        );
       });
     });
 
@@ -317,3 +357,26 @@ for (const [name, engine, suite] of ENGINES) {
     });
   });
 }
+
+describe('streamSilence', () => {
+  it('a finding of missed records reads as a silent stream while recent only', () => {
+    const lease = (missed: { at: number; count: number } | null) => ({
+      lease: {
+        holder: 'p1',
+        takenAt: T0,
+        subscribedAt: T0,
+        failingSince: null,
+        lastError: null,
+        missed,
+      },
+    });
+    const at = T0 + 60_000;
+    expect(streamSilence(lease({ at, count: 2 }), at + STREAM_MISSED_RECENT_MS)).toEqual({
+      at,
+      count: 2,
+    });
+    expect(streamSilence(lease({ at, count: 2 }), at + STREAM_MISSED_RECENT_MS + 1)).toBeNull();
+    expect(streamSilence(lease(null), at)).toBeNull();
+    expect(streamSilence({ lease: null }, at)).toBeNull();
+  });
+});

@@ -44,6 +44,12 @@ export interface CdcStreamOptions {
   pollEveryMs?: number;
   /** How far before its last coverage a poll looks again (5 min): commit delays and clock skew. */
   pollOverlapMs?: number;
+  /**
+   * How long a change event may take to arrive, and the org's clock to differ from ours (60 s): while
+   * subscribed, a poll leaves younger records to the stream, and counts as missed only records created
+   * this long after the subscription (or a gap).
+   */
+  settleMs?: number;
   /** Longest wait between attempts to rebuild a failed client or redeliver (60 s). */
   maxBackoffMs?: number;
   /** Called once when the stream stops for good without `close()` (the lease was lost). */
@@ -102,6 +108,13 @@ export class CdcStream implements OpenedStream {
   private waitingUntil = 0;
   /** Every record created before this is in the inbox (as far as this process knows). */
   private coveredUntil: number | null;
+  /**
+   * Since when the subscription is up with no known loss: set when a subscribe is acknowledged, moved
+   * to a gap or overflow event's arrival (what came before it is the poll's to find), null while the
+   * client is rebuilt. A poll counts as missed only what was created after it: a poll right after the
+   * lease was taken, a gap or an expired replay id finds records the stream was never going to deliver.
+   */
+  private deliveringSince: number | null = null;
   private readonly onRefresh = (): void => {
     if (!this.closed && this.client !== null && this.options.conn.accessToken !== this.clientToken)
       this.rebuild('the access token was refreshed', 'replace');
@@ -208,7 +221,10 @@ export class CdcStream implements OpenedStream {
         () => {
           this.failures = 0;
           log.info('subscribed to change events', { ...this.meta, replayFrom: from });
-          if (this.client === client) this.report({ subscribed: true });
+          if (this.client === client) {
+            this.deliveringSince = this.now();
+            this.report({ subscribed: true });
+          }
           // New events only: what was created between the start (or the failure) and now came before
           // the subscription, and only the poll finds it.
           if (from === NEW_EVENTS_ONLY) this.poll('subscribed for new events');
@@ -238,6 +254,7 @@ export class CdcStream implements OpenedStream {
   private rebuild(reason: string, cause: RebuildCause): void {
     if (this.closed || this.rebuilding) return;
     this.rebuilding = true;
+    this.deliveringSince = null;
     this.stopClient();
     const { log } = this.options;
     log.warn('rebuilding the change-event client', { ...this.meta, reason });
@@ -318,6 +335,8 @@ export class CdcStream implements OpenedStream {
     }
     this.failures = 0;
     this.lastReceived = Number(mapped.replayId);
+    // A gap: what was created before it was lost, and the poll it asks for finds that.
+    if (mapped.poll !== null && this.deliveringSince !== null) this.deliveringSince = this.now();
     this.queue.push(mapped);
     this.draining ??= this.drain().finally(() => {
       this.draining = null;
@@ -375,11 +394,16 @@ export class CdcStream implements OpenedStream {
 
   /**
    * Finds records created since the stored coverage (less an overlap) and delivers those the stream has
-   * not, then moves the coverage to when the poll began. A failed poll moves nothing.
+   * not, then moves the coverage to when the poll began. A failed poll moves nothing. While the stream
+   * is subscribed, a record younger than the settle time is left to it (the coverage stops before it:
+   * the next poll reads it again and routes it if the stream did not), and the delivery says since when
+   * a new record is one the stream missed: a record on its way in a change event is never taken for one.
    */
   private async runPoll(reason: string): Promise<void> {
     const { conn, sink, log, channel } = this.options;
     const startedAt = this.now();
+    const since = this.deliveringSince;
+    const settle = this.options.settleMs ?? 60_000;
     const from = (this.coveredUntil ?? startedAt) - (this.options.pollOverlapMs ?? 300_000);
     try {
       // The bound goes through the one SOQL quoting helper: unquoted, UTC, to the second.
@@ -390,9 +414,15 @@ export class CdcStream implements OpenedStream {
       });
       const events: CrmEvent[] = [];
       let lastCreated = from;
+      /** The first record left to the stream; the coverage stops before it. */
+      let leftFrom: number | null = null;
       for (const r of result.records) {
         const created = parseSalesforceDate(r.CreatedDate) ?? startedAt;
         lastCreated = Math.max(lastCreated, created);
+        if (since !== null && created > Math.max(since, startedAt - settle)) {
+          leftFrom ??= created;
+          continue;
+        }
         events.push({
           eventId: creationEventId(r.Id),
           subscription: channel,
@@ -403,8 +433,15 @@ export class CdcStream implements OpenedStream {
       }
       // A backlog larger than one poll: cover up to the last record read and poll on from there.
       const complete = result.records.length >= result.totalSize;
-      const covered = complete ? startedAt : lastCreated;
-      const ok = await sink.deliver({ events, coveredUntil: covered });
+      let covered = complete ? startedAt : lastCreated;
+      if (leftFrom !== null) covered = Math.min(covered, leftFrom - 1);
+      // Subscribed with no gap for the whole poll: what it finds that the inbox lacks, the stream missed.
+      const missedAfter = since !== null && this.deliveringSince === since ? since + settle : undefined;
+      const ok = await sink.deliver({
+        events,
+        coveredUntil: covered,
+        ...(missedAfter === undefined ? {} : { missedAfter }),
+      });
       this.coveredUntil = Math.max(this.coveredUntil ?? covered, covered);
       if (events.length > 0 || reason !== 'periodic')
         log.info('catch-up poll', {

@@ -16,6 +16,7 @@ export type SalesforceIntakeOptions = Pick<
   | 'retentionSafetyMs'
   | 'pollEveryMs'
   | 'pollOverlapMs'
+  | 'settleMs'
   | 'maxBackoffMs'
 > & {
   /** Default: Leads and Contacts. */

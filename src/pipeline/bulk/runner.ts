@@ -131,14 +131,16 @@ export class BulkRunner implements BulkHooks {
           previewState = preview.state;
           added = preview.rows.length;
         } else {
-          added = await this.opts.storage.enqueue(
-            page.ids.map((id) => ({
-              tenantId: job.tenantId,
-              event: bulkEvent(job.id, id, now),
-              priority: 'bulk',
-            })),
-            now,
-          );
+          added = (
+            await this.opts.storage.enqueue(
+              page.ids.map((id) => ({
+                tenantId: job.tenantId,
+                event: bulkEvent(job.id, id, now),
+                priority: 'bulk',
+              })),
+              now,
+            )
+          ).length;
         }
       } catch (error) {
         await this.failedPage(job, error, crm, now);

@@ -24,8 +24,8 @@ function callsText(c: Calls): string {
 
 /**
  * A CRM whose events are pulled: per channel, since when a process reads it and what it last recorded;
- * or that none does, or that the one holding it cannot subscribe: what that means for new leads and what
- * to check.
+ * or that none does, that the one holding it cannot subscribe, or that its subscription recently
+ * delivered nothing of what the catch-up poll found: what that means for new leads and what to check.
  */
 function streamNodes(stream: NonNullable<Health['stream']>): HTMLElement[] {
   return [
@@ -43,6 +43,16 @@ function streamNodes(stream: NonNullable<Health['stream']>): HTMLElement[] {
           { class: 'error' },
           `${c.channel}: the process reading this stream (since ${when(c.readSince)}) could not subscribe to it since ${when(c.notSubscribed.since)}: ${c.notSubscribed.error}. New leads come in only through its catch-up poll, minutes late, and a held lead is not woken by the change it waits for. Check that ${stream.setupCheck}, and the app's logs for 'subscribe failed'.`,
         );
+      const missed =
+        c.missed === null
+          ? ''
+          : ` Its catch-up poll at ${when(c.missed.at)} found ${c.missed.count} new record${c.missed.count === 1 ? '' : 's'} created while the stream was subscribed that it never delivered.`;
+      if (c.missed?.recent === true)
+        return el(
+          'p',
+          { class: 'error' },
+          `${c.channel}: subscribed since ${when(c.subscribedAt ?? c.readSince)}, but silent.${missed} New leads come in only through that poll, minutes late, and a held lead is not woken by the change it waits for. Check that ${stream.setupCheck}.`,
+        );
       const recorded =
         c.recordedAt === null
           ? 'nothing recorded yet'
@@ -50,7 +60,7 @@ function streamNodes(stream: NonNullable<Health['stream']>): HTMLElement[] {
       return el(
         'p',
         { class: 'ok' },
-        `${c.channel}: read by a process since ${when(c.readSince)}; ${recorded}.`,
+        `${c.channel}: read by a process since ${when(c.readSince)}; ${recorded}.${missed}`,
       );
     }),
   ];

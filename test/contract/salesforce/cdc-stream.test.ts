@@ -5,14 +5,16 @@
 // and a refresh refused with a time to try again (the org's policy) is waited out, not retried at once.
 // A subscribe refused (Change Data Capture taken off Lead in the org's Setup) is told to the sink and
 // tried again with the backoff; the intake records it with the lease, and the recovery once Lead is
-// selected again. Each stream is closed at the end and nothing is left holding the process (jest exits on its own).
+// selected again, saying the recovery once. A subscription left up while Lead is taken out of the
+// selection delivers nothing: the intake counts what its catch-up polls find that the inbox lacked, once,
+// and nothing of what the stream delivered or an overflow event said was lost. Each stream is closed at the end and nothing is left holding the process (jest exits on its own).
 import type { Connection } from 'jsforce';
 import { CrmError, type CrmEvent } from '../../../connectors/connector.js';
 import type { StreamDelivery, StreamResume, StreamStatus } from '../../../connectors/pulled-intake.js';
 import { CdcStream } from '../../../connectors/salesforce/intake/cdc-stream.js';
 import { SalesforceCdcIntake } from '../../../connectors/salesforce/intake/index.js';
 import { ManualClock } from '../../../connectors/sandbox-kit/clock.js';
-import { createLogger } from '../../../src/log.js';
+import { capturingLogger } from '../../support/logs.js';
 import { StreamIntake } from '../../../src/pipeline/stream-intake.js';
 import { StreamRepository } from '../../../src/storage/index.js';
 import { startSandbox, type Running } from '../../sandbox-salesforce/support.js';
@@ -211,11 +213,12 @@ describe("Change Data Capture taken off Lead in the org's Setup", () => {
     const { storage, close } = await sqliteMemory.open();
     const streams = new StreamRepository(storage.db);
     await addTenant(storage, 'sf-1', 'salesforce');
+    const { logger, records } = capturingLogger();
     const intake = new StreamIntake({
       storage,
       streams,
       holder: 'intake-1',
-      logger: createLogger({ silent: true }),
+      logger,
       clock: () => clock.now(),
     });
     const lease = async () =>
@@ -242,16 +245,153 @@ describe("Change Data Capture taken off Lead in the org's Setup", () => {
         subscribedAt: null,
         failingSince: clock.now(),
         lastError: REFUSED,
+        missed: null,
       });
       expect(JSON.stringify(failing)).not.toContain(conn.accessToken ?? 'no token');
 
       await select(['Lead', 'Contact']);
       const recovered = await waitFor(lease, (l) => l?.subscribedAt != null, 'the recovery recorded');
       expect(recovered).toMatchObject({ failingSince: null, lastError: null, subscribedAt: clock.now() });
+      // Said once, with since when it failed.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(records().filter((r) => r['message'] === 'change-event stream recovered')).toEqual([
+        expect.objectContaining({
+          tenantId: 'sf-1',
+          channel: CHANNEL,
+          failingSince: new Date(failing?.failingSince ?? 0).toISOString(),
+        }),
+      ]);
     } finally {
       await intake.stop();
       await close();
     }
+  });
+
+  describe('while a subscription stays up (the selection changed under it)', () => {
+    const SILENT = 'change-event stream missed records: its catch-up poll found them';
+    const TENANT = 'sf-1';
+
+    /** The intake reading the org's Lead stream, its catch-up poll every 100 ms (of real time). */
+    async function reading() {
+      const { storage, close } = await sqliteMemory.open();
+      const streams = new StreamRepository(storage.db);
+      await addTenant(storage, TENANT, 'salesforce');
+      const { logger, records } = capturingLogger();
+      const missed: number[] = [];
+      const intake = new StreamIntake({
+        storage,
+        streams,
+        holder: 'intake-1',
+        logger,
+        clock: () => clock.now(),
+        // The manual clock is moved by minutes: a 30 s lease would lapse under the stream.
+        leaseMs: 3_600_000,
+        onMissed: (tenantId, channel, count) => {
+          expect([tenantId, channel]).toEqual([TENANT, CHANNEL]);
+          missed.push(count);
+        },
+      });
+      intake.add(
+        TENANT,
+        {},
+        new SalesforceCdcIntake({
+          conn: env.connect(),
+          selfClient: 'lead-router',
+          channels: [CHANNEL],
+          now: () => clock.now(),
+          maxBackoffMs: 50,
+          pollEveryMs: 100,
+        }),
+      );
+      const lease = async () =>
+        (await streams.states([{ provider: 'salesforce', channel: CHANNEL }], clock.now()))[0]?.lease;
+      await waitFor(lease, (l) => l?.subscribedAt != null, 'the subscription');
+      /** How many of these records' creations the inbox holds. */
+      const inboxed = async (ids: readonly string[]) =>
+        (
+          await storage.db.all<{ object_id: string }>('SELECT object_id FROM inbox WHERE tenant_id = ?', [
+            TENANT,
+          ])
+        ).filter((row) => ids.includes(row.object_id)).length;
+      return {
+        lease,
+        inboxed,
+        missed,
+        warned: () => records().filter((r) => r['message'] === SILENT),
+        polled: () => records().filter((r) => r['message'] === 'catch-up poll').length,
+        stop: async () => {
+          await intake.stop();
+          await close();
+        },
+      };
+    }
+
+    it('counts what its polls find that the stream never delivered, once, with the oldest CreatedDate', async () => {
+      const r = await reading();
+      try {
+        // Subscribed for longer than the settle time (60 s), then Lead is taken out of the selection.
+        clock.advance(120_000);
+        await select(['Contact']);
+        const createdAt = clock.now();
+        const leads = env.demo.createLeads(3).map((l) => String(l['Id']));
+        // Younger than the settle time, they are left to the stream: nothing routed, nothing counted.
+        await new Promise((res) => setTimeout(res, 400));
+        expect(await r.inboxed(leads)).toBe(0);
+        clock.advance(120_000);
+        const found = await waitFor(r.lease, (l) => l?.missed != null, 'the missed records recorded');
+        expect(found?.missed).toEqual({ at: clock.now(), count: 3 });
+        expect(await r.inboxed(leads)).toBe(leads.length);
+        // Later polls find them in the inbox: said once.
+        const polls = r.polled();
+        await until(() => r.polled() > polls + 2, 'more polls');
+        expect(r.missed).toEqual([3]);
+        expect(r.warned()).toEqual([
+          expect.objectContaining({
+            level: 'warn',
+            tenantId: TENANT,
+            channel: CHANNEL,
+            missed: 3,
+            oldestCreatedAt: new Date(createdAt).toISOString(),
+          }),
+        ]);
+        expect(JSON.stringify(r.warned())).not.toMatch(/00D\w+!/);
+      } finally {
+        await r.stop();
+      }
+    });
+
+    it('counts nothing when the stream delivers, nor what an overflow event said was lost', async () => {
+      const r = await reading();
+      try {
+        clock.advance(120_000);
+        const streamed = env.demo.createLeads(2).map((l) => String(l['Id']));
+        await waitFor(
+          () => r.inboxed(streamed),
+          (n) => n === 2,
+          'the streamed creations',
+        );
+        // Events lost, and the org says so with an overflow event naming no record: its poll finds them.
+        await select(['Contact']);
+        const lost = env.demo.createLeads(2).map((l) => String(l['Id']));
+        await select(['Lead', 'Contact']);
+        await env.admin(`/_sandbox/orgs/${env.orgId}/cdc`, {
+          gap: { entity: 'Lead', changeType: 'GAP_OVERFLOW' },
+        });
+        await waitFor(
+          () => r.inboxed(lost),
+          (n) => n === 2,
+          'the creations behind the overflow, polled',
+        );
+        clock.advance(120_000);
+        const polls = r.polled();
+        await until(() => r.polled() > polls + 2, 'polls past the settle time');
+        expect(r.missed).toEqual([]);
+        expect(r.warned()).toEqual([]);
+        expect(await r.lease()).toMatchObject({ missed: null });
+      } finally {
+        await r.stop();
+      }
+    });
   });
 });
 
