@@ -147,7 +147,7 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
         column: 18,
         path: 'team.queues.SMB.team',
         message:
-          'Salesforce has no teams, so queue "SMB" cannot land on team Inbound: give it an owner instead, { owner: a user\'s email or a Lead queue\'s id (00G…) }',
+          'Salesforce has no teams, so queue "SMB" cannot land on team Inbound: give it an owner instead, { owner: a user\'s email, or a Lead queue\'s name or id (00G…) }',
       },
     ]);
 
