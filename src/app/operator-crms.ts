@@ -12,8 +12,8 @@ import type { TenantConnection } from './crms.js';
 import { SALESFORCE_PROVIDER, salesforceWiring, type SalesforceApp } from './salesforce.js';
 
 /**
- * The connected app a command refreshes an org's session with. The sandbox's is registered afresh at
- * each start, so a command reaches a sandbox org only while `npm start` runs, on the stored session.
+ * The connected app a command refreshes an org's session with. The sandbox org lives inside `npm start`,
+ * so a command reaches it only while that runs, on the stored session.
  */
 function salesforceApp(config: AppConfig): SalesforceApp | undefined {
   const redirectUri = salesforceRedirectUri(config.publicUrl ?? `http://${config.host}:${config.port}`);
