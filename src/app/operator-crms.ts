@@ -15,16 +15,15 @@ import { SALESFORCE_PROVIDER, salesforceWiring, type SalesforceApp } from './sal
  * The connected app a command refreshes an org's session with. The sandbox org lives inside `npm start`,
  * so a command reaches it only while that runs, on the stored session.
  */
-function salesforceApp(config: AppConfig): SalesforceApp | undefined {
+function salesforceApp(config: AppConfig): SalesforceApp {
   const redirectUri = salesforceRedirectUri(config.publicUrl ?? `http://${config.host}:${config.port}`);
   if (config.salesforce !== undefined) return { ...config.salesforce, redirectUri };
-  if (config.sandboxCrm === 'salesforce')
-    return {
-      clientId: 'lead-router-cli',
-      redirectUri,
-      loginUrl: `http://${config.host}:${config.sandboxPort}`,
-    };
-  return undefined;
+  // Without a Salesforce app, an org was installed by the sandbox mode (whatever CRM= this command has).
+  return {
+    clientId: 'lead-router-cli',
+    redirectUri,
+    loginUrl: `http://${config.host}:${config.sandboxPort}`,
+  };
 }
 
 /** The tenant's connection (released by the caller), or undefined when no wiring of its CRM is here. */

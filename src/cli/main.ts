@@ -309,7 +309,7 @@ Example:
         throw new InputError(`--crm ${crmOption} does not match --tenant ${wanted}, a ${account}`);
       const unlisted = {
         crm: profile,
-        note: `; fields: ${account} lists none, checked as --crm ${tenant.provider}`,
+        note: `; fields: not checked against ${account} (its connector cannot list them), checked as --crm ${tenant.provider}`,
       };
       const connection =
         profile === undefined ? undefined : operatorConnection(config, storage, tenant, io.clock);

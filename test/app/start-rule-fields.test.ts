@@ -47,7 +47,10 @@ const logged = (e: SalesforceE2e, message: string) =>
 const checked = (e: SalesforceE2e, n: number) =>
   until(`rule field check ${n}`, () => logged(e, 'rule fields checked').length >= n, 30_000);
 
-/** `lead-router validate` in-process, on the app's database. */
+/**
+ * `lead-router validate` in-process, on the app's database, as the README runs it: without the CRM= the
+ * app was started with (the org's tenant says which CRM it is).
+ */
 async function validate(config: AppConfig, ...argv: string[]) {
   const saved = {
     DATA_DIR: process.env['DATA_DIR'],
@@ -55,7 +58,7 @@ async function validate(config: AppConfig, ...argv: string[]) {
     CRM: process.env['CRM'],
   };
   process.env['DATA_DIR'] = config.dataDir;
-  process.env['CRM'] = 'salesforce';
+  delete process.env['CRM'];
   delete process.env['DATABASE_URL'];
   const out: string[] = [];
   const err: string[] = [];
