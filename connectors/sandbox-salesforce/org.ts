@@ -328,7 +328,8 @@ export class Org {
     this.writes.append({
       ...base,
       kind: isNew ? 'record.created' : 'record.updated',
-      details: stringDetails(isNew ? p.next : pick(p.next, p.changed)),
+      // As stored, with what the org computes (a task's IsClosed), not as sent.
+      details: stringDetails(pick(record, isNew ? Object.keys(p.next) : p.changed)),
     });
     if (
       p.ownerBy !== undefined &&

@@ -378,6 +378,10 @@ describe("the org's Task statuses", () => {
     const [open, done] = saved.map((r) => env.demo.org.get(String(r.id)));
     expect([open?.['Status'], open?.['IsClosed']]).toEqual(['Not Started', false]);
     expect([done?.['Status'], done?.['IsClosed']]).toEqual(['Completed', true]);
+    // The write log shows the task as the org stored it.
+    const logged = (id: string | undefined) =>
+      env.sandbox.writes.list({ kind: 'record.created' }).find((w) => w.objectId === id)?.details['IsClosed'];
+    expect([logged(open?.['Id'] as string), logged(done?.['Id'] as string)]).toEqual(['false', 'true']);
   });
 
   it("serves an org's renamed statuses: another closed value, another default, and refuses a value it lacks", async () => {
