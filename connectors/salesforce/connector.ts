@@ -835,7 +835,10 @@ export class SalesforceConnector implements CrmConnector {
         return;
       }
       if (!isSalesforceId(w.ownerId)) {
-        results[i] = refused(`owner ${JSON.stringify(w.ownerId)} is not a Salesforce user or queue id`);
+        // A Lead queue named in the team file was resolved to its id before this: none has that name.
+        results[i] = refused(
+          `owner ${JSON.stringify(w.ownerId)} is not a Salesforce user or queue id, nor the name of one of the org's Lead queues`,
+        );
         return;
       }
       // Queues own Leads, never Contacts (salesforce.md §0.9): refused here rather than by the org.
@@ -1287,7 +1290,7 @@ export function closedTaskStatus(
 /** A record's (or an action input's) errors as one CrmError: the first decides the kind, all are told. */
 function recordError(errors: readonly z.infer<typeof salesforceErrorSchema>[]): CrmError {
   const first = errors[0];
-  if (first === undefined) return new CrmError('invalid', 'Salesforce refused the record without saying why');
+  if (first === undefined) return new CrmError('invalid', 'the record was refused with no reason given');
   const code = first.statusCode ?? first.errorCode ?? 'UNKNOWN';
   const message = errors
     .map((e) => e.message ?? e.statusCode ?? e.errorCode ?? '')

@@ -85,8 +85,8 @@ function withFields(message: string, fields: readonly string[] | null | undefine
 
 /**
  * One error code with its message → a CrmError. Pure. Used for whole-call errors (from the REST error
- * body) and for each record of a collection or action answer (`statusCode`), so both read alike:
- * "Salesforce refused: <message> [CODE]".
+ * body) and for each record of a collection or action answer (`statusCode`), so both read alike: a
+ * refusal "<message> [CODE]", which a dead letter gives as "Salesforce refused: <message> [CODE]".
  */
 export function classifySalesforceCode(
   code: string,
@@ -97,9 +97,7 @@ export function classifySalesforceCode(
   const details = (kind: CrmErrorKind, extra: CrmError['details'] = {}): CrmError =>
     new CrmError(
       kind,
-      kind === 'invalid' || kind === 'not_found'
-        ? `Salesforce refused: ${text} [${code}]`
-        : `Salesforce ${code}: ${text}`,
+      kind === 'invalid' || kind === 'not_found' ? `${text} [${code}]` : `Salesforce ${code}: ${text}`,
       {
         status: opts.status,
         code,

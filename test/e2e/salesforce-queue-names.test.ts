@@ -15,6 +15,9 @@ import {
 
 const RULES = `name: Queues by name
 routes:
+  - name: French leads wait in a queue whose name is misspelt
+    when: { country: FR }
+    assign: { queue: typo }
   - name: German leads wait in APAC
     when: { country: DE }
     assign: { queue: apac }
@@ -31,6 +34,7 @@ const TEAM = `reps:
 queues:
   apac: { owner: APAC }
   emea: { owner: EMEA_Queue }
+  typo: { owner: EMEAA }
 `;
 
 let e: SalesforceE2e;
@@ -66,4 +70,19 @@ it('owns a queued lead by the queue the team file names, by label or by queue na
   expect([ownerOf.get(de!), ownerOf.get(us!)]).toEqual(['Queue APAC', 'Queue EMEA']);
   const tasks = await conn.query(`SELECT Id FROM Task WHERE WhoId IN ('${de}', '${us}')`);
   expect(tasks.totalSize).toBe(0);
+}, 120_000);
+
+it('dead-letters a lead whose queue names no queue of the org, saying so', async () => {
+  const [fr] = await createLeads(e, {
+    leads: [{ LastName: 'Typo', Company: 'Paris SA', Email: 'q@paris.example', Country: 'FR' }],
+  });
+  await until(
+    'the lead to be dead-lettered',
+    async () => (await e.app.storage.inboxStats(e.tenantId)).failed === 1,
+  );
+  const [dead] = await e.app.storage.deadLetters(e.tenantId, 10);
+  expect(dead?.event.objectId).toBe(fr);
+  expect(dead?.lastError).toBe(
+    `assign lead ${fr} to queue typo: Salesforce refused: owner "EMEAA" is not a Salesforce user or queue id, nor the name of one of the org's Lead queues`,
+  );
 }, 120_000);

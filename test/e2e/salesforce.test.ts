@@ -246,6 +246,36 @@ describe('Salesforce end to end over the sandbox org', () => {
     ).toHaveLength(1);
     await nothingFailed();
   }, 120_000);
+
+  // Last: it leaves a dead letter behind.
+  it('dead-letters a lead the org’s blocking duplicate rule refuses, saying once that Salesforce refused it and why', async () => {
+    await admin(e.sandboxUrl, `/orgs/${e.orgId}/duplicate-rule`, { active: true, onEdit: 'block' });
+    try {
+      const twin = { Email: 'bo.twin@twins.example', Company: 'Twins', Country: 'DE', NumberOfEmployees: 5 };
+      const [first, second] = await createLeads(e, {
+        leads: [
+          { LastName: 'Twin', FirstName: 'Bo', ...twin },
+          { LastName: 'Twin', FirstName: 'Bob', ...twin },
+        ],
+      });
+      await until('the look-alikes to be tried', async () => {
+        const s = await e.app.storage.inboxStats(e.tenantId);
+        return s.pending === 0 && s.leased === 0 && s.failed >= 1;
+      });
+      const dead = (await e.app.storage.deadLetters(e.tenantId, 10)).filter((d) =>
+        [first, second].includes(d.event.objectId),
+      );
+      expect(dead.length).toBeGreaterThan(0);
+      for (const d of dead) {
+        expect(d.lastError).toMatch(
+          /: Salesforce refused: a duplicate rule of the org blocks saving this record .*\[DUPLICATES_DETECTED\]$/,
+        );
+        expect(d.lastError?.match(/Salesforce refused/g)).toHaveLength(1);
+      }
+    } finally {
+      await admin(e.sandboxUrl, `/orgs/${e.orgId}/duplicate-rule`, { active: false });
+    }
+  }, 120_000);
 });
 
 describe('Salesforce: a lead held for enrichment', () => {

@@ -614,8 +614,7 @@ describe('setOwners', () => {
       ok: false,
       error: {
         kind: 'invalid',
-        message:
-          'Salesforce refused: invalid cross reference id (fields: OwnerId) [INVALID_CROSS_REFERENCE_KEY]',
+        message: 'invalid cross reference id (fields: OwnerId) [INVALID_CROSS_REFERENCE_KEY]',
       },
     });
     // A queue cannot own a Contact: refused here, never sent.
@@ -688,7 +687,7 @@ describe('setOwners', () => {
         error: expect.objectContaining({
           kind: 'invalid',
           message:
-            'Salesforce refused: a duplicate rule of the org blocks saving this record (Use one of these records?): its action must allow the save, with or without an alert [DUPLICATES_DETECTED]',
+            'a duplicate rule of the org blocks saving this record (Use one of these records?): its action must allow the save, with or without an alert [DUPLICATES_DETECTED]',
         }) as unknown,
       },
     ]);
@@ -979,7 +978,7 @@ describe('tasks, notes and cadences', () => {
       ok: false,
       error: {
         kind: 'invalid',
-        message: 'Salesforce refused: The target is already in a cadence. [INVALID_INPUT]',
+        message: 'The target is already in a cadence. [INVALID_INPUT]',
       },
     });
     expect(results[2]).toMatchObject({ ok: false, error: { kind: 'invalid' } });

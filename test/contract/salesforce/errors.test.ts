@@ -117,9 +117,7 @@ describe('classifySalesforceCode (per-record errors)', () => {
       fields: ['OwnerId'],
     });
     expect(error.kind).toBe('invalid');
-    expect(error.message).toBe(
-      'Salesforce refused: invalid cross reference id (fields: OwnerId) [INVALID_CROSS_REFERENCE_KEY]',
-    );
+    expect(error.message).toBe('invalid cross reference id (fields: OwnerId) [INVALID_CROSS_REFERENCE_KEY]');
   });
 
   it('retries a locked row', () => {
