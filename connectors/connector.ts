@@ -128,6 +128,11 @@ export class CrmError extends Error {
       quotaExhausted?: boolean | undefined;
       /** A write was sent and no answer came back: the CRM may or may not have applied it. */
       outcomeUnknown?: boolean | undefined;
+      /**
+       * The write named an owner or user the CRM has deactivated since the directory was read: the
+       * directory is out of date (read it again before deciding more leads).
+       */
+      ownerInactive?: boolean | undefined;
     } = {},
   ) {
     super(message);

@@ -132,7 +132,8 @@ export function classifySalesforceCode(
       return details('transient', { status, ...(opts.write === true ? { outcomeUnknown: true } : {}) });
     return details('invalid', { status });
   }
-  // INVALID_CROSS_REFERENCE_KEY, FIELD_INTEGRITY_EXCEPTION, INACTIVE_OWNER_OR_USER, MALFORMED_ID,
+  if (code === 'INACTIVE_OWNER_OR_USER') return details('invalid', { ownerInactive: true });
+  // INVALID_CROSS_REFERENCE_KEY, FIELD_INTEGRITY_EXCEPTION, MALFORMED_ID,
   // REQUIRED_FIELD_MISSING, INVALID_FIELD, MALFORMED_QUERY …: the request is wrong and says why.
   return details('invalid');
 }

@@ -95,6 +95,16 @@ export class CrmLists {
     if (this.sequences.peek(tenantId)?.some((s) => s.id === id) === true) this.sequences.delete(tenantId);
   }
 
+  /**
+   * Drops the tenant's directory here and marks the stored one stale (for every process), so the next
+   * decision reads the CRM's users again: a write named an owner the CRM has deactivated since.
+   */
+  async forgetDirectory(tenantId: string): Promise<void> {
+    this.directories.delete(tenantId);
+    const stored = await this.opts.storage.loadDirectory(tenantId);
+    if (stored !== null) await this.opts.storage.saveDirectory(tenantId, { ...stored, fetchedAt: 0 });
+  }
+
   /** Lets go of idle tenants' lists. */
   evict(): void {
     this.directories.evict();

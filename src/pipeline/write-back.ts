@@ -111,7 +111,15 @@ export class WriteBack {
     };
     const claimedIds: number[] = [];
     const ownersWritten: Job[] = [];
+    /** A write was refused for an owner the CRM has deactivated since the directory was read. */
+    let directoryStale = false;
     const flush = async (): Promise<void> => {
+      // The CRM has deactivated an owner the directory lists as active: the leads decided next must not
+      // go to them too (until the directory's next read, every one would be refused the same way).
+      if (directoryStale) {
+        directoryStale = false;
+        await this.deps.lists.forgetDirectory(tenantId);
+      }
       await outcomes.write(this.deps.storage, tenantId, holder, now);
       for (const job of ownersWritten.splice(0))
         if (job.createdAt !== undefined) this.deps.ownerWritten(tenantId, job.createdAt);
@@ -121,6 +129,8 @@ export class WriteBack {
      * unresolved send ('keep') or not ('forget': the CRM's answer shows it did not apply it).
      */
     const record = ({ job, a }: Entry, result: Result, release?: Release): void => {
+      if (!result.ok && result.error instanceof CrmError && result.error.details.ownerInactive === true)
+        directoryStale = true;
       if (result.ok) {
         outcomes.done.push({ id: a.id, crmId: result.id ?? null });
         if (a.action.kind === 'set_owner') ownersWritten.push(job);
