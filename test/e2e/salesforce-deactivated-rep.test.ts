@@ -2,16 +2,12 @@
 // them active, so the next lead decided for them is refused by Salesforce (INACTIVE_OWNER_OR_USER) and
 // dead-lettered. That refusal makes the app read the org's users again at once: the leads after it go to
 // the pool's fallback, not to the same refusal for the rest of the 5 minutes.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   admin,
   createLeads,
   effects,
   routed,
-  salesforceConfig,
-  startSalesforceApp,
+  startSalesforceAppWith,
   until,
   type SalesforceE2e,
 } from './salesforce-support.js';
@@ -36,10 +32,7 @@ queues:
 let e: SalesforceE2e;
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'lead-router-sf-deactivated-'));
-  await writeFile(join(dir, 'rules.yaml'), RULES);
-  await writeFile(join(dir, 'team.yaml'), TEAM);
-  e = await startSalesforceApp(await salesforceConfig({ RULES: join(dir, 'rules.yaml') }));
+  e = await startSalesforceAppWith({ rules: RULES, team: TEAM });
 }, 60_000);
 
 afterAll(() => e?.app.stop());

@@ -1,14 +1,10 @@
 // A team file names a Salesforce Lead queue as the org's Setup shows it (its label or its queue name),
 // not only by its id: a queued lead gets that queue's id as OwnerId, written by the app through jsforce,
 // and the route's task is left out (a queue cannot own one).
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   createLeads,
   restAs,
-  salesforceConfig,
-  startSalesforceApp,
+  startSalesforceAppWith,
   until,
   type SalesforceE2e,
 } from './salesforce-support.js';
@@ -40,10 +36,7 @@ queues:
 let e: SalesforceE2e;
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'lead-router-sf-queues-'));
-  await writeFile(join(dir, 'rules.yaml'), RULES);
-  await writeFile(join(dir, 'team.yaml'), TEAM);
-  e = await startSalesforceApp(await salesforceConfig({ RULES: join(dir, 'rules.yaml') }));
+  e = await startSalesforceAppWith({ rules: RULES, team: TEAM });
 }, 60_000);
 
 afterAll(() => e?.app.stop());

@@ -1,7 +1,7 @@
 // Shared by the Salesforce end-to-end tests: the app in CRM=salesforce sandbox mode (the Salesforce
 // sandbox over real HTTP and CometD, installed through the real OAuth flow, jsforce as the client), and
 // the sandbox's admin API (/_sandbox) and write log as the witness of "exactly once".
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from 'jsforce';
@@ -52,6 +52,14 @@ export async function startSalesforceApp(
   const e = { app, logs: lines, tenantId: tenant.id, orgId: sf.orgId, sandboxUrl: sf.url };
   await subscribed(e, 1);
   return e;
+}
+
+/** Starts the app as `startSalesforceApp` does, with a rule file and its team.yaml of the test's own. */
+export async function startSalesforceAppWith(files: { rules: string; team: string }): Promise<SalesforceE2e> {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-sf-rules-'));
+  await writeFile(join(dir, 'rules.yaml'), files.rules);
+  await writeFile(join(dir, 'team.yaml'), files.team);
+  return startSalesforceApp(await salesforceConfig({ RULES: join(dir, 'rules.yaml') }));
 }
 
 /** How often the app logged a subscription to the tenant's `channel`. */
