@@ -101,10 +101,12 @@ function loginUrlProblem(value: string): string | undefined {
     url.search === '' &&
     url.hash === '' &&
     url.username === '';
-  if (!origin) return `expected the https login host only, such as ${LOGIN_URL_EXAMPLES}`;
-  if (local || isSalesforceLoginHost(url.hostname)) return undefined;
-  const near = nearestLoginHost(url.hostname);
+  const known = url !== undefined && (local || isSalesforceLoginHost(url.hostname));
+  if (origin && known) return undefined;
+  // The org's login host, suggested from a whole address-bar URL (a page's path, a query) too.
+  const near = url === undefined || local ? undefined : known ? url.hostname : nearestLoginHost(url.hostname);
   const meant = near === undefined ? '' : ` (did you mean https://${near}?)`;
+  if (!origin) return `expected the https login host only${meant}, such as ${LOGIN_URL_EXAMPLES}`;
   return `${url.hostname} is not a Salesforce login host${meant}: write ${LOGIN_URL_EXAMPLES}`;
 }
 

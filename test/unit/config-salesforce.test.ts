@@ -159,6 +159,23 @@ describe('CRM configuration', () => {
     });
   });
 
+  it.each([
+    ['https://acme.lightning.force.com/lightning/page/home', 'https://acme.my.salesforce.com'],
+    [
+      'https://acme.my.salesforce-setup.com/lightning/setup/SetupOneHome/home',
+      'https://acme.my.salesforce.com',
+    ],
+    ['https://acme.my.salesforce.com/?ec=302', 'https://acme.my.salesforce.com'],
+    ['https://login.salesforce.com/services/oauth2/authorize', 'https://login.salesforce.com'],
+    ['https://example.com/path', undefined],
+    ['http://127.0.0.1:4100/path', undefined],
+  ])('a whole address-bar URL %s is refused with the login host it names: %s', (url, meant) => {
+    const refusal = `invalid environment: SALESFORCE_LOGIN_URL="${url}": expected the https login host only${meant === undefined ? '' : ` (did you mean ${meant}?)`}, such as https://login.salesforce.com`;
+    expect(() =>
+      loadConfig({ ...SALESFORCE, TOKEN_ENCRYPTION_KEY: KEY, RULES, SALESFORCE_LOGIN_URL: url }),
+    ).toThrow(refusal);
+  });
+
   it('takes an empty SALESFORCE_* variable as unset, as for DATABASE_URL', () => {
     expect(loadConfig({ SALESFORCE_CLIENT_ID: '', SALESFORCE_CLIENT_SECRET: '' })).toMatchObject({
       sandboxCrm: 'hubspot',
