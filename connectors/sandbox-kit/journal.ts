@@ -53,10 +53,11 @@ export class JournalFile<Line, State> {
   /** Writes the snapshot to a new file and swaps it in, then appends to it. */
   compact(state: State): void {
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.snapshot(state)) + '\n');
+    // Owner-only: the records are people's names, emails and phone numbers.
+    writeFileSync(tmp, JSON.stringify(this.snapshot(state)) + '\n', { mode: 0o600 });
     renameSync(tmp, this.file);
     this.close();
-    this.fd = openSync(this.file, 'a');
+    this.fd = openSync(this.file, 'a', 0o600);
   }
 
   append(line: Line): void {

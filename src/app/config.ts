@@ -502,7 +502,8 @@ export function teamFileBeside(rulesPath: string): string | undefined {
  */
 export async function ensureDataDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    // Owner-only when we make it: it holds leads' personal data and the sandbox's secrets.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     if ((await stat(dir)).isDirectory()) return;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

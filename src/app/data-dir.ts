@@ -55,7 +55,7 @@ async function readPid(file: string): Promise<number | undefined> {
 export async function lockDataDir(dir: string): Promise<DataDirLock> {
   const file = join(dir, PID_FILE);
   try {
-    await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+    await writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
     return { previousPid: undefined, release: () => releaseIfOurs(file) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -67,7 +67,7 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
     );
   }
   // The holder is gone (it crashed or was killed): the directory is ours now.
-  await writeFile(file, `${process.pid}\n`);
+  await writeFile(file, `${process.pid}\n`, { mode: 0o600 });
   return { previousPid: holder, release: () => releaseIfOurs(file) };
 }
 

@@ -3,7 +3,7 @@
 //   async caller may slip into the open transaction);
 // - a busy database must not block the event loop (a second connection in the same process could then
 //   never finish the transaction it waits for), so the busy timeout is 0 and we retry asynchronously.
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -67,7 +67,15 @@ function isBusy(error: unknown): boolean {
 
 export function openSqliteDb(file: string, options: SqliteOptions = {}): Db {
   const inFile = file !== ':memory:' && !file.startsWith('file:');
-  if (inFile) mkdirSync(dirname(file), { recursive: true });
+  if (inFile) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    // Owner-only, as leads' personal data should be; SQLite gives its -wal and -shm files the same mode.
+    try {
+      closeSync(openSync(file, 'wx', 0o600));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
   // A blocking busy wait is acceptable only here, once, at open (converting the file to WAL).
   const conn: Connection = new Database(file, { timeout: 5_000 });
   const busyWaitMs = options.busyWaitMs ?? 10_000;
