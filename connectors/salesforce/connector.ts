@@ -86,6 +86,11 @@ export const MAX_QUERY_URL_CHARS = 12_000;
 /** How long one call may take before it is abandoned (and a write's outcome becomes unknown). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_DIRECTORY_TTL_MS = 5 * 60_000;
+/**
+ * How long an object's describe and the org's Task statuses are reused: an admin's new custom field or
+ * renamed status reaches the app within the hour, for a few calls an hour against the daily allocation.
+ */
+export const DEFAULT_SCHEMA_TTL_MS = 60 * 60_000;
 /** Records per page of a bulk listing (backfill, reassign). */
 export const LIST_PAGE_SIZE = 200;
 
@@ -255,6 +260,8 @@ export interface SalesforceConnectorOptions {
   now?: () => number;
   timeoutMs?: number;
   directoryTtlMs?: number;
+  /** How long describes and Task statuses are reused (DEFAULT_SCHEMA_TTL_MS). */
+  schemaTtlMs?: number;
   /** Lead/Contact field that receives OwnerWrite.reason (e.g. `Routing_Reason__c`); omitted when unset. */
   reasonField?: string;
   /** SALESFORCE_PROFILE unless the rate budget is tuned. */
@@ -271,19 +278,22 @@ export class SalesforceConnector implements CrmConnector {
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private lastUsage: ApiUsage | undefined;
-  /** Objects' fields, described once for the connector's life. */
+  /** Objects' fields, described again after `schemaTtlMs`. */
   private readonly described: SingleFlightCache<string, ObjectFields | null>;
   /** Users, Lead queues and territories, reused for `directoryTtlMs`. */
   private readonly org: SingleFlightCache<'org', OrgDirectory>;
-  /** The org's TaskStatus rows, read once for the connector's life as the Task describe is. */
+  /** The org's TaskStatus rows, read again after `schemaTtlMs` as the Task describe is. */
   private readonly taskStatusRows: SingleFlightCache<'TaskStatus', TaskStatusRow[] | null>;
+  /** The org's refusal of its TaskStatus query is said once, not at every read. */
+  private taskStatusRefusalSaid = false;
 
   constructor(private readonly opts: SalesforceConnectorOptions) {
     this.now = opts.now ?? Date.now;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.profile = opts.profile ?? SALESFORCE_PROFILE;
-    this.described = new SingleFlightCache({ now: this.now });
-    this.taskStatusRows = new SingleFlightCache({ now: this.now });
+    const schemaTtlMs = opts.schemaTtlMs ?? DEFAULT_SCHEMA_TTL_MS;
+    this.described = new SingleFlightCache({ now: this.now, ttlMs: schemaTtlMs });
+    this.taskStatusRows = new SingleFlightCache({ now: this.now, ttlMs: schemaTtlMs });
     this.org = new SingleFlightCache({
       now: this.now,
       ttlMs: opts.directoryTtlMs ?? DEFAULT_DIRECTORY_TTL_MS,
@@ -376,7 +386,7 @@ export class SalesforceConnector implements CrmConnector {
     return out;
   }
 
-  /** An object's fields (describe, cached for the connector's life); null when describe is refused. */
+  /** An object's fields (describe, reused for `schemaTtlMs`); null when describe is refused. */
   private fieldsOf(object: string): Promise<ObjectFields | null> {
     return this.described.get(object, async () => {
       try {
@@ -412,7 +422,7 @@ export class SalesforceConnector implements CrmConnector {
 
   /**
    * The org's Task statuses (TaskStatus), null when the org refuses the query (a user who cannot see the
-   * object): said once, as the answer is kept for the connector's life. Any other failure is not kept.
+   * object): said once. Any other failure is not kept.
    */
   private taskStatuses(): Promise<TaskStatusRow[] | null> {
     return this.taskStatusRows.get('TaskStatus', async () => {
@@ -421,6 +431,8 @@ export class SalesforceConnector implements CrmConnector {
         return rows.map((r) => parseAnswer(taskStatusSchema, r, 'TaskStatus query'));
       } catch (err) {
         if (!(err instanceof CrmError && (err.kind === 'not_found' || err.kind === 'invalid'))) throw err;
+        if (this.taskStatusRefusalSaid) return null;
+        this.taskStatusRefusalSaid = true;
         this.opts.log?.warn(
           "Salesforce org refused its TaskStatus query: a note's closed status is guessed by name (Completed, Complete, Closed, Done)",
           { error: err.message },

@@ -6,7 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { Connection } from 'jsforce';
 import { SalesforceSession, type SalesforceApp } from '../../../connectors/salesforce/auth.js';
-import { NOTE_SUBJECT, SalesforceConnector } from '../../../connectors/salesforce/connector.js';
+import {
+  DEFAULT_SCHEMA_TTL_MS,
+  NOTE_SUBJECT,
+  SalesforceConnector,
+} from '../../../connectors/salesforce/connector.js';
 import { usagePace } from '../../../connectors/salesforce/errors.js';
 import { soql, soqlLike, soqlString } from '../../../connectors/salesforce/soql.js';
 import { Keyring } from '../../../connectors/shared/crypto.js';
@@ -183,6 +187,30 @@ describe("a note's closed status is the org's (TaskStatus)", () => {
     ]);
     const { connector: c } = await connector();
     expect(await noteOn(c)).toMatchObject({ Status: 'Finished', IsClosed: true });
+  });
+
+  it('an org that renames its closed status while the app runs gets notes in the new one within the hour', async () => {
+    demo.org.setTaskStatuses([
+      { apiName: 'Open', default: true },
+      { apiName: 'Finished', closed: true },
+    ]);
+    let clock = Date.now();
+    const store = salesforceTokenStore(storage, () => 2);
+    const tokens = integrationTokens(sf, demo, url);
+    await store.save(demo.org.orgId, tokens);
+    const c = new SalesforceConnector({
+      session: new SalesforceSession({ app, tokens, store }),
+      retry: { baseDelayMs: 5, maxAttempts: 2 },
+      now: () => clock,
+    });
+    expect(await noteOn(c)).toMatchObject({ Status: 'Finished', IsClosed: true });
+    // The admin replaces 'Finished' by 'Wrapped Up' in Setup.
+    demo.org.setTaskStatuses([
+      { apiName: 'Open', default: true },
+      { apiName: 'Wrapped Up', closed: true },
+    ]);
+    clock += DEFAULT_SCHEMA_TTL_MS + 1;
+    expect(await noteOn(c)).toMatchObject({ Status: 'Wrapped Up', IsClosed: true });
   });
 
   it('an org that refuses the TaskStatus query gets the status guessed by name, said once', async () => {
