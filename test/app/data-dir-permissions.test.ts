@@ -3,12 +3,7 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { loadConfig } from '../../src/app/config.js';
-import { startApp } from '../../src/app/start.js';
-import { createLogger } from '../../src/log.js';
-
-const logger = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) });
+import { startDemoOn } from '../support/demo-start.js';
 
 describe.each(['hubspot', 'salesforce'] as const)('CRM=%s, DATA_DIR made by npm start', (crm) => {
   let parent: string;
@@ -19,15 +14,7 @@ describe.each(['hubspot', 'salesforce'] as const)('CRM=%s, DATA_DIR made by npm 
 
   it('is readable by its owner only, and so is every file in it', async () => {
     const dataDir = join(parent, 'data');
-    const config = loadConfig({
-      PORT: '0',
-      SANDBOX_PORT: '0',
-      DATA_DIR: dataDir,
-      DEMO_RATE: '0',
-      CRM: crm,
-      ...(crm === 'salesforce' ? { RULES: 'rules/salesforce-demo/rules.yaml' } : {}),
-    });
-    const app = await startApp(config, { logger, generate: false, keepSandboxData: true });
+    const app = await startDemoOn(dataDir, crm);
     let files: string[];
     let modes: Record<string, string>;
     // While it runs: the write-ahead log and the pid file are gone after the stop.

@@ -4,24 +4,8 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { loadConfig } from '../../src/app/config.js';
-import { startApp, type RunningApp } from '../../src/app/start.js';
-import { createLogger } from '../../src/log.js';
-
-const logger = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) });
-
-async function started(dataDir: string, crm: 'hubspot' | 'salesforce'): Promise<RunningApp> {
-  const config = loadConfig({
-    PORT: '0',
-    SANDBOX_PORT: '0',
-    DATA_DIR: dataDir,
-    DEMO_RATE: '0',
-    CRM: crm,
-    ...(crm === 'salesforce' ? { RULES: 'rules/salesforce-demo/rules.yaml' } : {}),
-  });
-  return startApp(config, { logger, generate: false, keepSandboxData: true });
-}
+import type { RunningApp } from '../../src/app/start.js';
+import { startDemoOn } from '../support/demo-start.js';
 
 interface Opened {
   status: number;
@@ -52,7 +36,7 @@ describe.each(['hubspot', 'salesforce'] as const)('CRM=%s, restarted on the same
   it('opens the settings link and the session of the run before', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'lead-router-link-restart-'));
     dirs.push(dataDir);
-    const first = await started(dataDir, crm);
+    const first = await startDemoOn(dataDir, crm);
     let link: string;
     let session: Opened;
     try {
@@ -63,7 +47,7 @@ describe.each(['hubspot', 'salesforce'] as const)('CRM=%s, restarted on the same
       await first.stop();
     }
 
-    const second = await started(dataDir, crm);
+    const second = await startDemoOn(dataDir, crm);
     try {
       expect(second.settingsUrl).toBeDefined();
       expect({

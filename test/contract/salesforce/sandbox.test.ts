@@ -10,6 +10,7 @@ import {
   DEFAULT_SCHEMA_TTL_MS,
   NOTE_SUBJECT,
   SalesforceConnector,
+  type SalesforceConnectorOptions,
 } from '../../../connectors/salesforce/connector.js';
 import { usagePace } from '../../../connectors/salesforce/errors.js';
 import { soql, soqlLike, soqlString } from '../../../connectors/salesforce/soql.js';
@@ -43,13 +44,16 @@ afterAll(async () => {
   await storage.close();
 });
 
-async function connector(): Promise<{ connector: SalesforceConnector; session: SalesforceSession }> {
+/** A connector for the demo org, its tokens stored as an install stores them; `options` as a test needs. */
+async function connector(
+  options: Pick<SalesforceConnectorOptions, 'now' | 'log'> = {},
+): Promise<{ connector: SalesforceConnector; session: SalesforceSession }> {
   const store = salesforceTokenStore(storage, () => 2);
   const tokens = integrationTokens(sf, demo, url);
   await store.save(demo.org.orgId, tokens);
   const session = new SalesforceSession({ app, tokens, store });
   return {
-    connector: new SalesforceConnector({ session, retry: { baseDelayMs: 5, maxAttempts: 2 } }),
+    connector: new SalesforceConnector({ session, retry: { baseDelayMs: 5, maxAttempts: 2 }, ...options }),
     session,
   };
 }
@@ -195,14 +199,7 @@ describe("a note's closed status is the org's (TaskStatus)", () => {
       { apiName: 'Finished', closed: true },
     ]);
     let clock = Date.now();
-    const store = salesforceTokenStore(storage, () => 2);
-    const tokens = integrationTokens(sf, demo, url);
-    await store.save(demo.org.orgId, tokens);
-    const c = new SalesforceConnector({
-      session: new SalesforceSession({ app, tokens, store }),
-      retry: { baseDelayMs: 5, maxAttempts: 2 },
-      now: () => clock,
-    });
+    const { connector: c } = await connector({ now: () => clock });
     expect(await noteOn(c)).toMatchObject({ Status: 'Finished', IsClosed: true });
     // The admin replaces 'Finished' by 'Wrapped Up' in Setup.
     demo.org.setTaskStatuses([
@@ -221,12 +218,7 @@ describe("a note's closed status is the org's (TaskStatus)", () => {
     ]);
     demo.org.hiddenObjects.add('TaskStatus');
     const warnings: Record<string, unknown>[] = [];
-    const store = salesforceTokenStore(storage, () => 2);
-    const tokens = integrationTokens(sf, demo, url);
-    await store.save(demo.org.orgId, tokens);
-    const c = new SalesforceConnector({
-      session: new SalesforceSession({ app, tokens, store }),
-      retry: { baseDelayMs: 5, maxAttempts: 2 },
+    const { connector: c } = await connector({
       log: { warn: (message, meta) => warnings.push({ message, ...meta }) },
     });
     expect(await noteOn(c)).toMatchObject({ Status: 'Done', IsClosed: true });
