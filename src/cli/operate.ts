@@ -78,7 +78,9 @@ export async function explainLead(
     out.push(explainDecision(decision, lead, team));
     const actions = await storage.actionsForDecision(tenant.id, record.decisionKey);
     for (const a of actions)
-      out.push(`  ${a.kind}: ${a.status}${a.crmId ? ` (${a.crmId})` : ''}${a.error ? ` — ${a.error}` : ''}`);
+      out.push(
+        `  ${a.kind}: ${a.status}${a.crmId ? ` (${a.crmId})` : ''}${a.reason ? ` — ${a.reason}` : ''}`,
+      );
     out.push('');
   }
   return out;

@@ -28,7 +28,8 @@ function releaseAfterSend(result: Result): Release {
 
 /** What became of claimed actions, stored together after each CRM call. */
 export class Outcomes {
-  readonly done: { id: number; crmId: string | null }[] = [];
+  /** `reason`: why an action done with nothing written wrote nothing. */
+  readonly done: { id: number; crmId: string | null; reason?: string }[] = [];
   readonly failed: { a: PlannedAction; reason: string }[] = [];
   /** Given back for a later attempt, keeping / forgetting an unresolved send. */
   readonly keep: number[] = [];

@@ -17,6 +17,7 @@ import type { AccountCache } from './account-cache.js';
 import type { InFlightLookups } from './in-flight-lookups.js';
 import { crmAccounts, readLeadInputs, type AccountSource } from './lead-inputs.js';
 import type { TenantRuntime } from './runtime.js';
+import { needlessReason } from './write-plan.js';
 import { asReroute } from './sla/processor.js';
 
 export interface DecisionInfo {
@@ -264,7 +265,11 @@ export class BatchDecider {
           job.effectClaimed = true;
         }
         current = applyStateChanges(current, decision.stateChanges);
-        const summary = summarizeDecision(decision, lead, team);
+        // The summary (the console's line, notifications) names no task the CRM will not get.
+        const written = decision.actions.filter(
+          (a) => needlessReason(a, merged, runtime.connector.profile) === undefined,
+        );
+        const summary = summarizeDecision({ ...decision, actions: written }, lead, team);
         drafts.push({
           job,
           lead,

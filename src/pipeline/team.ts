@@ -29,13 +29,14 @@ function ownerIdNamed(owner: string, merged: MergedTeam, crm: QueueCrm): string 
   return merged.teamIdByName[owner] ?? owner;
 }
 
-/** Whether `ownerId` is one of the directory's queues that the CRM lets own records but not tasks. */
-export function isTasklessQueue(ownerId: string, merged: MergedTeam, crm: QueueCrm): boolean {
-  return (
-    !crm.queueTargets.teams &&
-    !crm.queueTargets.queuesOwnTasks &&
-    Object.values(merged.teamIdByName).includes(ownerId)
-  );
+/**
+ * Why no task can be owned by `ownerId`: it is one of the directory's queues, which the CRM lets own
+ * records but not tasks (a Salesforce Lead queue). Undefined for any other owner.
+ */
+export function noTaskReason(ownerId: string, merged: MergedTeam, crm: QueueCrm): string | undefined {
+  if (crm.queueTargets.teams || crm.queueTargets.queuesOwnTasks) return undefined;
+  if (!Object.values(merged.teamIdByName).includes(ownerId)) return undefined;
+  return `a ${crm.crmName} queue cannot own a task; the queue's members take the lead from its list`;
 }
 
 /**

@@ -185,7 +185,8 @@ export class WriteBack {
 
     const plan = planWrites(pending, merged, profile);
     for (const { error, ...entry } of plan.refused) record(entry, { ok: false, error });
-    for (const entry of plan.needless) record(entry, { ok: true });
+    for (const { a, reason } of plan.needless)
+      outcomes.done.push({ id: a.id, crmId: null, reason: `skipped: ${reason}` });
 
     try {
       await flush();

@@ -2,10 +2,10 @@
 // task creates and enrollments, each with its CRM ids resolved from the directory, or refused with the
 // reason. Pure: the worker then sends each group in as few calls as the connector allows.
 import { CrmError, type OwnerWrite, type TaskCreate, type TeamWrite } from '../../connectors/connector.js';
-import type { SequenceSpec } from '../core/types.js';
+import type { Action, SequenceSpec } from '../core/types.js';
 import type { PlannedAction } from '../storage/index.js';
 import { TenantConfigError } from './failures.js';
-import { isTasklessQueue, landQueue, type MergedTeam, type QueueCrm } from './team.js';
+import { landQueue, noTaskReason, type MergedTeam, type QueueCrm } from './team.js';
 
 /** The planner carries whatever the caller attached to each action (its job) through to the plan. */
 type Entry = { a: PlannedAction };
@@ -19,10 +19,21 @@ export interface WritePlan<E extends Entry> {
   /** Actions that cannot be written: no such owner, a queue without a CRM target. */
   refused: (E & { error: CrmError })[];
   /**
-   * Actions with nothing to write, done as they are: the task of a queue the CRM lets own the lead but
-   * no task (a Salesforce Lead queue; its members take the lead from the queue's list).
+   * Actions with nothing to write, done as they are with the reason recorded: the task of a queue the
+   * CRM lets own the lead but no task (a Salesforce Lead queue; its members take the lead from its list).
    */
-  needless: E[];
+  needless: (E & { reason: string })[];
+}
+
+/**
+ * Why `action` will be done with nothing written in this CRM (see `WritePlan.needless`), or undefined:
+ * what the lead's summary leaves out, so that it names no task the CRM never gets.
+ */
+export function needlessReason(action: Action, merged: MergedTeam, crm: QueueCrm): string | undefined {
+  if (action.kind !== 'queue_task') return undefined;
+  const landing = landQueue(action.queue, action.target, merged, crm);
+  if (landing instanceof CrmError || landing.kind !== 'owner') return undefined;
+  return noTaskReason(landing.ownerId, merged, crm);
 }
 
 /**
@@ -64,9 +75,12 @@ export function planWrites<E extends Entry>(
       }
       case 'queue_task': {
         const landing = landQueue(action.queue, action.target, merged, crm);
-        if (landing instanceof CrmError) plan.refused.push({ ...entry, error: landing });
-        else if (landing.kind === 'owner' && isTasklessQueue(landing.ownerId, merged, crm))
-          plan.needless.push(entry);
+        if (landing instanceof CrmError) {
+          plan.refused.push({ ...entry, error: landing });
+          break;
+        }
+        const needless = landing.kind === 'owner' ? noTaskReason(landing.ownerId, merged, crm) : undefined;
+        if (needless !== undefined) plan.needless.push({ ...entry, reason: needless });
         else
           plan.tasks.push({
             ...entry,

@@ -266,7 +266,10 @@ export const leadDetailResponseSchema = z.object({
           kind: z.string(),
           status: z.enum(['planned', 'done', 'failed']),
           crmId: z.string().nullable(),
+          /** Why it failed. */
           error: z.string().nullable(),
+          /** Why it is done with nothing written (a Salesforce queue's task: the queue owns no task). */
+          note: z.string().nullable(),
         }),
       ),
     }),

@@ -727,7 +727,8 @@ export class SettingsService {
           kind: a.kind,
           status: a.status,
           crmId: a.crmId,
-          error: a.error,
+          error: a.status === 'done' ? null : a.reason,
+          note: a.status === 'done' ? a.reason : null,
         })),
       })),
     };

@@ -52,7 +52,8 @@ const toAction = (r: ActionRow): PlannedAction => ({
   action: readJson(r.payload, `actions.payload of row ${r.id}`, actionSchema),
   status: r.status,
   crmId: r.crm_id,
-  error: r.error,
+  // The column predates done actions with a reason: it keeps those too (`markActionsDone`).
+  reason: r.error,
   sentAt: r.sent_at,
   leaseOwner: r.lease_owner,
   leaseUntil: r.lease_until,
@@ -79,7 +80,7 @@ export function plannedAction(
     action,
     status: 'planned',
     crmId: null,
-    error: null,
+    reason: null,
     sentAt: null,
     leaseOwner: null,
     leaseUntil: null,
@@ -223,10 +224,13 @@ export class ActionRepository {
     return (await this.markActionsDone(tenantId, [{ id: actionId, crmId }], now)) === 1;
   }
 
-  /** `markActionDone` for the results of one batch call, in one transaction; returns how many moved. */
+  /**
+   * `markActionDone` for the results of one batch call, in one transaction; returns how many moved. A
+   * `reason` says why an action done wrote nothing (kept where a failed one keeps its error).
+   */
   async markActionsDone(
     tenantId: string,
-    done: readonly { id: number; crmId: string | null }[],
+    done: readonly { id: number; crmId: string | null; reason?: string | undefined }[],
     now: number,
   ): Promise<number> {
     if (done.length === 0) return 0;
@@ -235,27 +239,29 @@ export class ActionRepository {
     // (id, CRM id) made SQLite scan all of the tenant's actions for every chunk, a cost that grew with
     // the table. Chunks are small, so the CASE compares few ids per row. An id listed twice keeps its
     // first CRM id, as the first UPDATE did.
-    const crmIds = new Map<number, string | null>();
-    for (const { id, crmId } of done) if (!crmIds.has(id)) crmIds.set(id, crmId);
+    const byIdFirst = new Map<number, { crmId: string | null; reason: string | null }>();
+    for (const { id, crmId, reason } of done)
+      if (!byIdFirst.has(id)) byIdFirst.set(id, { crmId, reason: reason ?? null });
     const byId = this.db.dialect.lookupBy(PRIMARY_KEY);
+    /** Each id's value of a column, or NULL for all when none has one. */
+    const perId = (part: [number, string | null][]): { sql: string; params: SqlParam[] } =>
+      part.some(([, v]) => v !== null)
+        ? {
+            // Typed: PostgreSQL infers nothing from a CASE of untyped parameters.
+            sql: `CASE id ${part.map(() => 'WHEN CAST(? AS BIGINT) THEN CAST(? AS TEXT)').join(' ')} END`,
+            params: part.flat(),
+          }
+        : { sql: 'NULL', params: [] };
     return this.db.transaction(async (tx) => {
       let moved = 0;
-      for (const part of chunk([...crmIds], DONE_CHUNK)) {
-        const created = part.some(([, crmId]) => crmId !== null);
-        // Typed: PostgreSQL infers nothing from a CASE of untyped parameters.
-        const crmId = created
-          ? `CASE id ${part.map(() => 'WHEN CAST(? AS BIGINT) THEN CAST(? AS TEXT)').join(' ')} END`
-          : 'NULL';
+      for (const part of chunk([...byIdFirst], DONE_CHUNK)) {
+        const crmId = perId(part.map(([id, v]) => [id, v.crmId]));
+        const reason = perId(part.map(([id, v]) => [id, v.reason]));
         const r = await tx.run(
-          `UPDATE actions${byId} SET status = 'done', crm_id = ${crmId},
-             error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?
+          `UPDATE actions${byId} SET status = 'done', crm_id = ${crmId.sql},
+             error = ${reason.sql}, lease_owner = NULL, lease_until = NULL, updated_at = ?
            WHERE tenant_id = ? AND status = 'planned' AND id IN (${part.map(() => '?').join(', ')})`,
-          [
-            ...(created ? part.flatMap(([id, crmId]) => [id, crmId]) : []),
-            now,
-            tenantId,
-            ...part.map(([id]) => id),
-          ],
+          [...crmId.params, ...reason.params, now, tenantId, ...part.map(([id]) => id)],
         );
         moved += r.changes;
       }

@@ -168,7 +168,8 @@ export interface PlannedAction {
   action: Action;
   status: ActionStatus;
   crmId: string | null;
-  error: string | null;
+  /** Why it failed; for one done with nothing written, why not (a Salesforce queue's task). */
+  reason: string | null;
   /**
    * When a create was last sent without its outcome being recorded (the worker died, or the CRM did not
    * answer): the CRM may hold it, so the next attempt looks for it before creating again. Null when

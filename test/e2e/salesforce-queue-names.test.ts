@@ -1,8 +1,14 @@
 // A team file names a Salesforce Lead queue as the org's Setup shows it (its label or its queue name),
 // not only by its id: a queued lead gets that queue's id as OwnerId, written by the app through jsforce,
-// and the route's task is left out (a queue cannot own one).
+// and the route's task is left out (a queue cannot own one), which the console's line, `explain` and the
+// settings tab's Activity say.
+import { randomBytes } from 'node:crypto';
+import { explainLead } from '../../src/cli/operate.js';
+import type { DecisionEvent } from '../../src/app/start.js';
+import { leadDetailResponseSchema } from '../../src/settings/schemas.js';
 import {
   createLeads,
+  openSettingsInSalesforce,
   restAs,
   startSalesforceAppWith,
   until,
@@ -33,10 +39,21 @@ queues:
   typo: { owner: EMEAA }
 `;
 
+const SKIPPED =
+  "skipped: a Salesforce queue cannot own a task; the queue's members take the lead from its list";
+
 let e: SalesforceE2e;
+/** What `npm start` prints per decision (its line is the decision's summary). */
+const decided: DecisionEvent[] = [];
+/** The leads the first test queued. */
+let queued: { de: string; us: string } | undefined;
 
 beforeAll(async () => {
-  e = await startSalesforceAppWith({ rules: RULES, team: TEAM });
+  e = await startSalesforceAppWith(
+    { rules: RULES, team: TEAM },
+    { onDecision: (event) => decided.push(event) },
+    { SETTINGS_SECRET: randomBytes(32).toString('hex') },
+  );
 }, 60_000);
 
 afterAll(() => e?.app.stop());
@@ -63,6 +80,30 @@ it('owns a queued lead by the queue the team file names, by label or by queue na
   expect([ownerOf.get(de!), ownerOf.get(us!)]).toEqual(['Queue APAC', 'Queue EMEA']);
   const tasks = await conn.query(`SELECT Id FROM Task WHERE WhoId IN ('${de}', '${us}')`);
   expect(tasks.totalSize).toBe(0);
+  queued = { de: de!, us: us! };
+}, 120_000);
+
+it('says of those leads that no task was written, and why: the console line, explain, the settings tab', async () => {
+  const { de, us } = queued!;
+  // The console's line names no task; the action reads as done with nothing written, saying why.
+  const lines = new Map(decided.map((d) => [d.lead.id, d.summary]));
+  expect([lines.get(de), lines.get(us)]).toEqual([
+    'q@berlin.example → queue apac (German leads wait in APAC)',
+    'q@austin.example → queue emea (Everyone else waits in EMEA)',
+  ]);
+  const tenant = (await e.app.storage.getTenant(e.tenantId))!;
+  const explained = await explainLead(e.app.storage, tenant, de, { reps: {}, queues: {} });
+  expect(explained).toContain(`  queue_task: done — ${SKIPPED}`);
+  const { cookie } = await openSettingsInSalesforce(e);
+  const res = await fetch(`${e.app.url}/api/tenants/${e.tenantId}/activity/${us}`, { headers: { cookie } });
+  const [decision] = leadDetailResponseSchema.parse(await res.json()).decisions;
+  expect(decision?.actions.find((a) => a.kind === 'queue_task')).toEqual({
+    kind: 'queue_task',
+    status: 'done',
+    crmId: null,
+    error: null,
+    note: SKIPPED,
+  });
 }, 120_000);
 
 it('dead-letters a lead whose queue names no queue of the org, saying so', async () => {

@@ -54,12 +54,19 @@ export async function startSalesforceApp(
   return e;
 }
 
-/** Starts the app as `startSalesforceApp` does, with a rule file and its team.yaml of the test's own. */
-export async function startSalesforceAppWith(files: { rules: string; team: string }): Promise<SalesforceE2e> {
+/**
+ * Starts the app as `startSalesforceApp` does, with a rule file and its team.yaml of the test's own (and
+ * more of the environment, `env`, or start options).
+ */
+export async function startSalesforceAppWith(
+  files: { rules: string; team: string },
+  options: Partial<StartOptions> = {},
+  env: Record<string, string> = {},
+): Promise<SalesforceE2e> {
   const dir = await mkdtemp(join(tmpdir(), 'lead-router-sf-rules-'));
   await writeFile(join(dir, 'rules.yaml'), files.rules);
   await writeFile(join(dir, 'team.yaml'), files.team);
-  return startSalesforceApp(await salesforceConfig({ RULES: join(dir, 'rules.yaml') }));
+  return startSalesforceApp(await salesforceConfig({ ...env, RULES: join(dir, 'rules.yaml') }), options);
 }
 
 /** How often the app logged a subscription to the tenant's `channel`. */

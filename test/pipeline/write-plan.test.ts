@@ -7,7 +7,7 @@ import { describeFailure, TenantConfigError } from '../../src/pipeline/failures.
 import { plannedAction } from '../../src/storage/actions.js';
 import type { PlannedAction } from '../../src/storage/index.js';
 import type { MergedTeam } from '../../src/pipeline/team.js';
-import { planWrites } from '../../src/pipeline/write-plan.js';
+import { needlessReason, planWrites } from '../../src/pipeline/write-plan.js';
 
 const merged: MergedTeam = {
   team: { reps: {}, queues: {} },
@@ -104,6 +104,41 @@ describe('planWrites', () => {
       'constructor',
     ]);
     expect(byCrm(HUBSPOT_PROFILE)).toEqual(['EMEA', 'EMEA_Queue', '00G-emea', '00G-other', 'constructor']);
+  });
+
+  it('a Salesforce Lead queue’s task is done with nothing written, saying why; a user’s or a HubSpot queue’s is written', () => {
+    const sf: MergedTeam = { ...merged, teamIdByName: { EMEA: '00G-emea', EMEA_Queue: '00G-emea' } };
+    const queueTask = (owner: string) =>
+      ({ kind: 'queue_task', queue: 'emea', target: { kind: 'owner', owner }, ...task }) as const;
+    const actions = ['EMEA_Queue', '00G-emea', 'ada@acme.io'].map(queueTask);
+    const reason = "a Salesforce queue cannot own a task; the queue's members take the lead from its list";
+    const onSalesforce = planWrites(
+      actions.map((a) => planned(a)),
+      sf,
+      SALESFORCE_PROFILE,
+    );
+    expect(onSalesforce.needless.map((n) => [n.a.action, n.reason])).toEqual([
+      [actions[0], reason],
+      [actions[1], reason],
+    ]);
+    expect(onSalesforce.tasks.map((t) => t.input.ownerId)).toEqual(['o-1']);
+    // What the lead's summary leaves out, for the same reason.
+    expect(actions.map((a) => needlessReason(a, sf, SALESFORCE_PROFILE))).toEqual([
+      reason,
+      reason,
+      undefined,
+    ]);
+    const onHubSpot = planWrites(
+      actions.map((a) => planned(a)),
+      sf,
+      HUBSPOT_PROFILE,
+    );
+    expect([onHubSpot.needless, onHubSpot.tasks.length]).toEqual([[], 3]);
+    expect(actions.map((a) => needlessReason(a, sf, HUBSPOT_PROFILE))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('refuses a queue without a target, or whose owner is deactivated', () => {

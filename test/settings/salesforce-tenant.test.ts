@@ -197,10 +197,10 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
     // Each action as Salesforce answered it: the owner set on the lead, the task and the note with their
     // ids, the cadence enrollment (Salesforce's action answers with no id for it).
     expect(decision!.actions).toEqual([
-      { kind: 'set_owner', status: 'done', crmId: id, error: null },
-      { kind: 'create_task', status: 'done', crmId: expect.stringMatching(/^00T/), error: null },
-      { kind: 'enroll_sequence', status: 'done', crmId: null, error: null },
-      { kind: 'write_note', status: 'done', crmId: expect.stringMatching(/^00T/), error: null },
+      { kind: 'set_owner', status: 'done', crmId: id, error: null, note: null },
+      { kind: 'create_task', status: 'done', crmId: expect.stringMatching(/^00T/), error: null, note: null },
+      { kind: 'enroll_sequence', status: 'done', crmId: null, error: null, note: null },
+      { kind: 'write_note', status: 'done', crmId: expect.stringMatching(/^00T/), error: null, note: null },
     ]);
 
     const team = teamResponseSchema.parse(await api('/team'));

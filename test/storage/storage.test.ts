@@ -1057,7 +1057,7 @@ for (const [name, engine, suite] of ENGINES) {
         expect(await s.markActionDone(A, task!.id, 'x', T0)).toBe(false);
         expect(await s.markActionDone(A, owner!.id, null, T0)).toBe(true);
         expect(await s.markActionFailed(A, owner!.id, 'late', T0)).toBe(false);
-        expect((await s.actionsForDecision(A, 'k')).map((a) => [a.status, a.error])).toEqual([
+        expect((await s.actionsForDecision(A, 'k')).map((a) => [a.status, a.reason])).toEqual([
           ['done', null],
           ['failed', 'invalid: no such owner'],
         ]);
@@ -1090,6 +1090,19 @@ for (const [name, engine, suite] of ENGINES) {
         expect((await s.actionsForDecision(A, 'k2')).map((a) => [a.status, a.crmId])).toEqual([
           ['done', null],
           ['done', 'task-1'],
+        ]);
+      });
+
+      it('keeps why an action done in one call wrote nothing, and no reason for the others', async () => {
+        const [owner, task] = await s.planActions(A, 'lead-3', 'k3', [ownerAction, taskAction], T0);
+        const done = [
+          { id: owner!.id, crmId: 'lead-3' },
+          { id: task!.id, crmId: null, reason: 'skipped: a queue cannot own a task' },
+        ];
+        expect(await s.markActionsDone(A, done, T0 + 1)).toBe(2);
+        expect((await s.actionsForDecision(A, 'k3')).map((a) => [a.status, a.crmId, a.reason])).toEqual([
+          ['done', 'lead-3', null],
+          ['done', null, 'skipped: a queue cannot own a task'],
         ]);
       });
     });

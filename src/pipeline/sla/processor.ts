@@ -26,7 +26,7 @@ import type { SlaAdvance, SlaStepRow, SlaTimerRepository, SlaTimerRun } from '..
 import { describeFailure, isRetryable, TenantConfigError, toFailure } from '../failures.js';
 import { renewWhileRunning } from '../lease-renewal.js';
 import type { TenantRegistry, TenantRuntime } from '../runtime.js';
-import { crmOwnerId, landQueue, mergeDirectory, type MergedTeam } from '../team.js';
+import { crmOwnerId, landQueue, mergeDirectory, noTaskReason, type MergedTeam } from '../team.js';
 
 /** Inbox subscription of an SLA re-route: the worker decides the lead again, earlier owners excluded. */
 export const SLA_REROUTE_SUBSCRIPTION = 'lead-router.sla-reroute';
@@ -475,7 +475,7 @@ export class SlaProcessor {
     // write): that happens once per step, so a retry after a lost answer or a crash finds the step
     // ended and tells no one again, and a notification that cannot be written leaves the step unended,
     // to be taken — and told — on the next attempt.
-    const notes = (event: NotifyEvent, owner: string | null): NotificationInput[] =>
+    const notes = (event: NotifyEvent, owner: string | null, reason = detail): NotificationInput[] =>
       this.opts.notify === true
         ? notificationsFor(
             runtime.ruleSet,
@@ -485,7 +485,7 @@ export class SlaProcessor {
               tenantId,
               leadId: t.leadId,
               summary: t.summary,
-              reason: detail,
+              reason,
               owner: owner ?? undefined,
               at: new Date(now).toISOString(),
             },
@@ -505,7 +505,13 @@ export class SlaProcessor {
 
     switch (step.kind) {
       case 'remind': {
-        if (step.via === 'notify') {
+        const profile = runtime.connector.profile;
+        const ownerId = r.expected === null ? undefined : crmOwnerId(r.expected, merged, profile);
+        // An owner that cannot own a task (a Salesforce Lead queue, which the CRM refuses as a task's
+        // owner) gets none: its members see the lead in the queue's list, and the reminder is still told.
+        const taskless = ownerId === undefined ? undefined : noTaskReason(ownerId, merged, profile);
+        if (step.via === 'notify' || taskless !== undefined) {
+          const said = taskless === undefined ? detail : `${detail}; no task written: ${taskless}`;
           await timers.planStep(
             tenantId,
             {
@@ -513,18 +519,16 @@ export class SlaProcessor {
               leadId: t.leadId,
               checkpoint,
               kind: 'remind',
-              detail,
+              detail: said,
               owner: r.expected,
               status: 'done',
             },
             now,
-            notes('reminder', r.expected),
+            notes('reminder', r.expected, said),
           );
           log('remind');
           return 'done';
         }
-        const ownerId =
-          r.expected === null ? undefined : crmOwnerId(r.expected, merged, runtime.connector.profile);
         const subject = `SLA reminder: first touch is overdue`;
         const told = notes('reminder', r.expected);
         const acted = await this.sendOnce(

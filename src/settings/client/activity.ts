@@ -29,8 +29,8 @@ async function open(leadId: string): Promise<void> {
         ),
         el('pre', { class: 'trace' }, d.explanation),
         table(
-          ['Action', 'Status', 'CRM id', 'Error'],
-          d.actions.map((a) => [a.kind, a.status, a.crmId ?? '', a.error ?? '']),
+          ['Action', 'Status', 'CRM id', 'Error or note'],
+          d.actions.map((a) => [a.kind, a.status, a.crmId ?? '', a.error ?? a.note ?? '']),
           'Actions and their results',
         ),
       ),
