@@ -1,11 +1,12 @@
-// The rule file checked against the fields of the CRM accounts that route with it, outside the settings
+// The rule file and its team checked against the CRM accounts that route with them, outside the settings
 // tab: the tab warns of a rule naming a field the org lacks (the loader's check against the account's
-// own fields), but an operator running from RULES reads only the log. At start, and at an install while
-// running, each such rule is logged; the check never stops or delays routing.
-import type { AccountFields, ConnectorProfile, CrmConnector } from '../../connectors/connector.js';
+// own fields) and of a queue whose owner names no user or queue of it (against the account's directory),
+// but an operator running from RULES and TEAM reads only the log. At start, and at an install while
+// running, each such rule or queue is logged; the check never stops or delays routing.
+import type { AccountFields, ConnectorProfile, CrmConnector, Directory } from '../../connectors/connector.js';
 import type { Team } from '../core/types.js';
 import type { Logger } from '../log.js';
-import { formatDiagnostic, loadRuleSet, type Diagnostic } from '../rules/index.js';
+import { formatDiagnostic, loadRuleSet, unknownOwnerWarnings, type Diagnostic } from '../rules/index.js';
 import type { Storage, Tenant } from '../storage/index.js';
 
 /** How long a check waits for an account's fields: a CRM that does not answer only loses the check. */
@@ -19,6 +20,8 @@ export interface RuleFile {
   version: string;
   /** The team it is loaded against (TEAM, or a team.yaml beside the rules; else its own). */
   team: Team | undefined;
+  /** That team's file and text, when it is one (else the team, if any, is inline in the rules). */
+  teamFile?: { path: string; source: string } | undefined;
 }
 
 /** The rules' warnings of a name the account has no field of: the settings tab's check, on the file. */
@@ -45,17 +48,36 @@ export async function readAccountFields(
   /** Resolves when the wait should end now (the app stops). */
   stopped?: Promise<void>,
 ): Promise<AccountFields | { failed: string } | undefined> {
-  if (connector.accountFields === undefined) return undefined;
+  const list = connector.accountFields?.bind(connector);
+  if (list === undefined) return undefined;
+  return readWithin(
+    async () => (await list()) ?? { failed: 'the CRM would not list its fields' },
+    waitMs,
+    stopped,
+  );
+}
+
+/** The account's users and queues (or teams) through its connector, as readAccountFields waits for them. */
+export function readDirectory(
+  connector: Pick<CrmConnector, 'directory'>,
+  waitMs: number,
+  stopped?: Promise<void>,
+): Promise<Directory | { failed: string }> {
+  return readWithin(() => connector.directory(), waitMs, stopped);
+}
+
+async function readWithin<T extends object>(
+  read: () => Promise<T | { failed: string }>,
+  waitMs: number,
+  stopped: Promise<void> | undefined,
+): Promise<T | { failed: string }> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<{ failed: string }>((resolve) => {
     timer = setTimeout(resolve, waitMs, { failed: `no answer within ${Math.round(waitMs / 1000)} s` });
   });
   try {
     return await Promise.race([
-      connector.accountFields().then(
-        (answer) => answer ?? { failed: 'the CRM would not list its fields' },
-        (error: unknown) => ({ failed: error instanceof Error ? error.message : String(error) }),
-      ),
+      read().catch((error: unknown) => ({ failed: error instanceof Error ? error.message : String(error) })),
       late,
       ...(stopped === undefined ? [] : [stopped.then(() => ({ failed: 'stopped' }))]),
     ]);
@@ -70,14 +92,16 @@ export interface RuleFieldCheckOptions {
   /** The profile of the CRM a tenant's provider names (undefined: none registered). */
   profile: (provider: string) => ConnectorProfile | undefined;
   /** The tenant's connector, as its work gets it. */
-  connector: (tenant: Tenant) => Promise<Pick<CrmConnector, 'accountFields'>>;
+  connector: (tenant: Tenant) => Promise<Pick<CrmConnector, 'accountFields' | 'directory'>>;
   logger: Logger;
   waitMs?: number | undefined;
 }
 
 /**
  * Logs, per tenant routing with the rule file (not a version the settings tab published, which it
- * checked), each rule naming a field its CRM account lacks. One tenant at a time in the background.
+ * checked), each rule naming a field its CRM account lacks and each team queue whose target names no one
+ * there. Only accounts whose connector lists their fields are checked (the directory is read beside
+ * them). One tenant at a time in the background.
  */
 export class RuleFieldCheck {
   private running: Promise<void> = Promise.resolve();
@@ -138,12 +162,13 @@ export class RuleFieldCheck {
       file: rules.path,
     };
     let fields: Awaited<ReturnType<typeof readAccountFields>>;
+    let directory: Directory | { failed: string } | undefined;
     try {
-      fields = await readAccountFields(
-        await this.opts.connector(tenant),
-        this.opts.waitMs ?? RULE_FIELDS_WAIT_MS,
-        this.stopping,
-      );
+      const connector = await this.opts.connector(tenant);
+      const waitMs = this.opts.waitMs ?? RULE_FIELDS_WAIT_MS;
+      fields = await readAccountFields(connector, waitMs, this.stopping);
+      if (fields !== undefined && !this.stopped)
+        directory = await readDirectory(connector, waitMs, this.stopping);
     } catch (error) {
       fields = { failed: error instanceof Error ? error.message : String(error) };
     }
@@ -163,6 +188,29 @@ export class RuleFieldCheck {
         ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
         warning: formatDiagnostic(d),
       });
-    logger.info('rule fields checked', { ...meta, problems: problems.length });
+    const owners =
+      directory === undefined || 'failed' in directory ? [] : this.ownerProblems(directory, profile);
+    if (directory !== undefined && 'failed' in directory)
+      logger.warn(`could not check the team's queue owners: ${directory.failed}`, meta);
+    for (const d of owners)
+      logger.warn(`team names a queue owner this ${profile.crmName} ${profile.accountNoun} does not have`, {
+        ...meta,
+        file: d.file,
+        line: d.line,
+        column: d.column,
+        path: d.path,
+        owner: d.unknownOwner,
+        ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
+        warning: formatDiagnostic(d),
+      });
+    logger.info('rule fields checked', { ...meta, problems: problems.length, owners: owners.length });
+  }
+
+  /** The team's queue targets that name no one in the directory, in the file that holds the team. */
+  private ownerProblems(directory: Directory, profile: ConnectorProfile): Diagnostic[] {
+    const { rules } = this.opts;
+    const holder =
+      rules.teamFile ?? (rules.team === undefined ? { path: rules.path, source: rules.source } : undefined);
+    return holder === undefined ? [] : unknownOwnerWarnings(holder, { ...profile, directory });
   }
 }

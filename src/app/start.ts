@@ -647,7 +647,16 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
 
   // The rule file checked against each account routing with it, in the background (at the end of start).
   const ruleFields = new RuleFieldCheck({
-    rules: { path: config.rulesPath, source: rulesSource, version: ruleSet.version, team },
+    rules: {
+      path: config.rulesPath,
+      source: rulesSource,
+      version: ruleSet.version,
+      team,
+      teamFile:
+        teamSource.kind === 'file' && teamText !== undefined
+          ? { path: teamSource.path, source: teamText }
+          : undefined,
+    },
     storage,
     profile: (provider) => crms.find(provider)?.profile,
     connector: async (tenant) => (await tenants.runtime(tenant.id)).connector,

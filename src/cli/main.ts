@@ -11,7 +11,7 @@ import { TokenCryptoError } from '../../connectors/shared/crypto.js';
 import { ConfigError, loadConfig, teamFileBeside, tokenKeyring, type AppConfig } from '../app/config.js';
 import { CRM_PROFILES, crmProfile, type CrmName } from '../app/crm-profiles.js';
 import { operatorConnection } from '../app/operator-crms.js';
-import { readAccountFields, RULE_FIELDS_WAIT_MS } from '../app/rule-fields.js';
+import { readAccountFields, readDirectory, RULE_FIELDS_WAIT_MS } from '../app/rule-fields.js';
 import type { CrmFacts } from '../rules/index.js';
 import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project.js';
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
@@ -156,7 +156,7 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
     )
     .option(
       '--tenant <id>',
-      `also check the fields the rules name against this tenant's own CRM account: ${TENANT_HELP}`,
+      `also check the fields the rules name and the team's queue owners against this tenant's own CRM account: ${TENANT_HELP}`,
     )
     .addHelpText(
       'after',
@@ -174,7 +174,9 @@ Lead queue's name or id.
 With --tenant, the rules are checked for that tenant's CRM (as --crm) and a field its account does not
 have is a warning with a "did you mean" among its own fields, as the settings tab warns: a Salesforce
 org's Lead and Contact fields, asked through the tokens the app stored (the database as for explain; a
-sandbox org while \`npm start\` runs). An org that cannot be asked is an error (exit 1).
+sandbox org while \`npm start\` runs). So is a team queue whose owner is neither a user (by email or
+id) nor a Lead queue (by name, label or id) of the org, with a "did you mean" among its queues: its
+leads would be dead letters. An org that cannot be asked is an error (exit 1).
 
 Examples:
   lead-router validate rules/follow-the-sun/rules.yaml
@@ -321,7 +323,16 @@ Example:
           io.err(`error: could not check rule fields against ${account}: ${fields.failed}`);
           throw new ExitCode(1);
         }
-        return { crm: { ...profile, accountFields: fields }, note: `; fields checked against ${account}` };
+        // The team's queue targets against the account's users and queues: the loader warns of each.
+        const directory = await readDirectory(connection.connector, RULE_FIELDS_WAIT_MS);
+        if ('failed' in directory) {
+          io.err(`error: could not check the team's queue owners against ${account}: ${directory.failed}`);
+          throw new ExitCode(1);
+        }
+        return {
+          crm: { ...profile, accountFields: fields, directory },
+          note: `; fields and queue owners checked against ${account}`,
+        };
       } finally {
         await connection.release();
       }

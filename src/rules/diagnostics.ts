@@ -16,6 +16,11 @@ export interface Diagnostic {
    * fields): the name as the rules spell it, so a caller outside the settings tab can pick these out.
    */
   missingField?: string;
+  /**
+   * A warning that a team queue's target names no active user, queue or team of the CRM account (the
+   * check against the account's directory): the target as the team file names it.
+   */
+  unknownOwner?: string;
 }
 
 /** `rules/x.yaml:12:7 routes[1].assign.pool: unknown pool "emea-aee" (did you mean "emea-ae"?)` */

@@ -6,6 +6,7 @@ export {
   loadTeam,
   ruleSetVersion,
   teamVersion,
+  unknownOwnerWarnings,
   type LoadOptions,
   type LoadResult,
   type TeamLoadResult,
@@ -14,3 +15,4 @@ export { parseDuration, parseHours, parseDateRange, isValidTimeZone, type Parsed
 export { describeCondition } from '../core/conditions.js';
 export { compilePattern, canonicalField } from './parse-condition.js';
 export type { CrmFacts } from './issues.js';
+export type { OwnerDirectory } from './queue-owners.js';

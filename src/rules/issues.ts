@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { AccountFields, ConnectorProfile } from '../../connectors/connector.js';
 import { closest, type PathSegment } from './diagnostics.js';
+import type { OwnerDirectory } from './queue-owners.js';
 
 /**
  * What rules are checked against when the CRM they route for is known: its connector profile's facts,
@@ -17,7 +18,14 @@ export type CrmFacts = Pick<
   | 'customFieldSuffix'
   | 'standardFieldName'
   | 'queueTargets'
-> & { readonly accountFields?: AccountFields | undefined };
+> & {
+  readonly accountFields?: AccountFields | undefined;
+  /**
+   * The account's users and queues (or teams), when the rules are put to work in one account that could
+   * be asked: a team queue's target that names no one there is a warning (queue-owners.ts).
+   */
+  readonly directory?: OwnerDirectory | undefined;
+};
 
 export interface Known {
   territories: ReadonlySet<string>;
@@ -36,6 +44,7 @@ export interface RawWarning {
   suggestion?: string | undefined;
   atKey?: boolean | undefined;
   missingField?: string | undefined;
+  unknownOwner?: string | undefined;
 }
 
 export interface IssueOptions {

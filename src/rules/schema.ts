@@ -20,7 +20,7 @@ import type {
   WorkingHours,
 } from '../core/types.js';
 import { TOUCH_SIGNALS } from '../core/types.js';
-import { closest } from './diagnostics.js';
+import { closest, type PathSegment } from './diagnostics.js';
 import {
   checkKeys,
   describeType,
@@ -35,6 +35,7 @@ import {
   type Scope,
 } from './issues.js';
 import { checkFieldReference, parseCondition } from './parse-condition.js';
+import { queueTargetProblem } from './queue-owners.js';
 import { TEMPLATE_EXTRAS, templateFields } from '../core/fields.js';
 import {
   parseDestination,
@@ -476,6 +477,22 @@ export function teamSchema(warnings: RawWarning[], crm?: CrmFacts) {
         message: 'missing required key "timezone" (needed to read hours)',
       });
   });
+  // A target the CRM account's directory (when given) has no one for is a warning at its value.
+  const checkedTarget = (target: QueueTarget, at: readonly PathSegment[], asId = false): QueueTarget => {
+    const directory = crm?.directory;
+    const problem =
+      crm === undefined || directory === undefined
+        ? undefined
+        : queueTargetProblem(String(at[at.length - 1]), target, crm, directory);
+    if (problem !== undefined)
+      warnings.push({
+        path: [...at, asId ? 'id' : problem.key],
+        message: problem.message,
+        suggestion: problem.suggestion,
+        unknownOwner: problem.name,
+      });
+    return target;
+  };
   // A CRM id may be written as a YAML number; ids are kept as strings.
   const crmRef = z.union([z.string().trim().min(1), z.number().int().nonnegative()]).transform(String);
   const queue = z
@@ -508,7 +525,10 @@ export function teamSchema(warnings: RawWarning[], crm?: CrmFacts) {
       }
       // Emails are case-insensitive; CRM ids (a Salesforce queue id) are not.
       if (q.owner !== undefined)
-        return { kind: 'owner', owner: q.owner.includes('@') ? q.owner.toLowerCase() : q.owner };
+        return checkedTarget(
+          { kind: 'owner', owner: q.owner.includes('@') ? q.owner.toLowerCase() : q.owner },
+          ctx.path,
+        );
       if (team !== undefined && crm?.queueTargets.teams === false) {
         const queue = String(ctx.path[ctx.path.length - 1]);
         ctx.addIssue({
@@ -518,7 +538,7 @@ export function teamSchema(warnings: RawWarning[], crm?: CrmFacts) {
         });
         return undefined;
       }
-      if (team !== undefined) return { kind: 'team', team };
+      if (team !== undefined) return checkedTarget({ kind: 'team', team }, ctx.path, q.team === undefined);
       ctx.addIssue({
         code: 'custom',
         message:

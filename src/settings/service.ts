@@ -13,9 +13,18 @@ import { distributionReport } from '../reports/reports.js';
 import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
 import { InputError, leadProblems, parseCsv } from '../cli/records-file.js';
 import type { AccountFields, ConnectorProfile, Directory } from '../../connectors/connector.js';
+import { SingleFlightCache } from '../../connectors/shared/single-flight.js';
 import { bulkEvent } from '../pipeline/bulk/purpose.js';
 import { mergeDirectory } from '../pipeline/team.js';
-import { loadRuleSet, loadTeam, teamVersion, type CrmFacts, type Diagnostic } from '../rules/index.js';
+import {
+  hasInlineTeam,
+  loadRuleSet,
+  loadTeam,
+  teamVersion,
+  unknownOwnerWarnings,
+  type CrmFacts,
+  type Diagnostic,
+} from '../rules/index.js';
 import {
   DecisionInputRepository,
   PublicationRequestRepository,
@@ -112,6 +121,10 @@ export interface SettingsServiceDeps {
 /** A check of a draft waits this long for the account's fields: the admin is waiting for the answer. */
 export const ACCOUNT_FIELDS_WAIT_MS = 3000;
 
+/** How long, and for how many tenants, a directory listed for a draft's check is reused. */
+const LISTED_DIRECTORY_TTL_MS = 60_000;
+const LISTED_DIRECTORY_TENANTS = 100;
+
 /** A loader's diagnostic as the API answers it (an error or a warning). */
 export const diagnosticView = (d: Diagnostic): z.infer<typeof diagnosticSchema> => ({
   file: d.file,
@@ -167,8 +180,16 @@ export class SettingsService {
   private readonly health: TenantHealthRepository;
   private readonly crmCalls: CrmCallRepository;
   private readonly requests: PublicationRequestRepository;
+  /** Directories listed live for drafts' checks, per tenant (ownerDirectory). */
+  private readonly listedDirectories: SingleFlightCache<string, Directory>;
 
   constructor(private readonly deps: SettingsServiceDeps) {
+    this.listedDirectories = new SingleFlightCache({
+      now: deps.clock,
+      ttlMs: LISTED_DIRECTORY_TTL_MS,
+      idleMs: LISTED_DIRECTORY_TTL_MS,
+      maxEntries: LISTED_DIRECTORY_TENANTS,
+    });
     this.config = new TenantConfigRepository(deps.storage.db);
     this.requests = new PublicationRequestRepository(deps.storage.db);
     this.inputs = new DecisionInputRepository(deps.storage.db);
@@ -212,38 +233,86 @@ export class SettingsService {
       : { errors: loaded.errors, warnings: loaded.warnings };
   }
 
-  /** The tenant's CRM's profile, when the app knows it, with the account's own fields when they come. */
+  /**
+   * The tenant's CRM's profile, when the app knows it, with the account's own fields and its users and
+   * queues (or teams) when they come.
+   */
   private async crm(tenantId: string): Promise<CrmFacts | undefined> {
     const tenant = await this.storage.getTenant(tenantId);
     const profile = tenant === null ? undefined : this.deps.crmProfile?.(tenant.provider);
     if (profile === undefined) return undefined;
-    const fields = await this.accountFields(tenantId);
-    return fields === undefined ? profile : { ...profile, accountFields: fields };
+    const [fields, directory] = await Promise.all([
+      this.accountFields(tenantId),
+      this.ownerDirectory(tenantId),
+    ]);
+    return {
+      ...profile,
+      ...(fields === undefined ? {} : { accountFields: fields }),
+      ...(directory === undefined ? {} : { directory }),
+    };
+  }
+
+  /**
+   * The directory the queue owners of a draft are checked against: the one routing lands queues with
+   * (the worker's stored copy, refreshed every few minutes), else the CRM's as listed now, reused for
+   * LISTED_DIRECTORY_TTL_MS (the tab checks a draft as the admin types). Never stored from here, as for
+   * the Team page. Absent, or slower than ACCOUNT_FIELDS_WAIT_MS: not checked.
+   */
+  private async ownerDirectory(tenantId: string): Promise<Directory | undefined> {
+    const stored = await this.storage.loadDirectory(tenantId);
+    if (stored !== null) return stored;
+    const read = this.deps.directory;
+    if (read === undefined) return undefined;
+    return this.within(this.listedDirectories.get(tenantId, () => read(tenantId)));
   }
 
   private async accountFields(tenantId: string): Promise<AccountFields | undefined> {
     const read = this.deps.accountFields;
-    if (read === undefined) return undefined;
+    return read === undefined ? undefined : this.within(read(tenantId));
+  }
+
+  /** What the CRM answers within ACCOUNT_FIELDS_WAIT_MS; undefined when it does not, or refuses. */
+  private async within<T>(answer: Promise<T | null>): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>((resolve) => {
       timer = setTimeout(resolve, ACCOUNT_FIELDS_WAIT_MS, undefined);
     });
     try {
       // An account that cannot be asked now only loses the check, never the validation or the publish.
-      return (await Promise.race([read(tenantId).catch(() => null), late])) ?? undefined;
+      return (await Promise.race([answer.catch(() => null), late])) ?? undefined;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The warnings of the stored team file's queue owners that the tenant's CRM account has no one for,
+   * where the rules route with it (not with a team of their own, which their load checks).
+   */
+  private teamOwnerWarnings(
+    rulesSource: string,
+    teamSource: string | null,
+    crm: CrmFacts | undefined,
+  ): Diagnostic[] {
+    if (crm === undefined || teamSource === null || hasInlineTeam(rulesSource)) return [];
+    return unknownOwnerWarnings({ path: TEAM_FILE, source: teamSource }, crm);
   }
 
   private async loadOrRefuse(
     tenantId: string,
     source: string,
   ): Promise<{ ruleSet: RuleSet; team: Team; warnings: Diagnostic[] }> {
-    const [{ team }, crm] = await Promise.all([this.activeTeam(tenantId), this.crm(tenantId)]);
+    const [{ team, source: teamSource }, crm] = await Promise.all([
+      this.activeTeam(tenantId),
+      this.crm(tenantId),
+    ]);
     const loaded = this.load(source, team, crm);
     if ('errors' in loaded) throw new SettingsError(422, 'the rule set has errors', loaded.errors);
-    return { ruleSet: loaded.ruleSet, team: loaded.ruleSet.team ?? team, warnings: loaded.warnings };
+    return {
+      ruleSet: loaded.ruleSet,
+      team: loaded.ruleSet.team ?? team,
+      warnings: [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, crm)],
+    };
   }
 
   async rules(tenantId: string): Promise<z.infer<typeof rulesResponseSchema>> {
@@ -268,16 +337,17 @@ export class SettingsService {
   }
 
   async validate(tenantId: string, source: string): Promise<z.infer<typeof validateResponseSchema>> {
-    const [{ team }, active, crm] = await Promise.all([
+    const [{ team, source: teamSource }, active, crm] = await Promise.all([
       this.activeTeam(tenantId),
       this.storage.activeRuleset(tenantId),
       this.crm(tenantId),
     ]);
     const loaded = this.load(source, team, crm);
+    const warnings = [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, crm)];
     return {
       ok: !('errors' in loaded),
       errors: 'errors' in loaded ? loaded.errors.map(diagnosticView) : [],
-      warnings: loaded.warnings.map(diagnosticView),
+      warnings: warnings.map(diagnosticView),
       diff: lineDiff(active?.source ?? '', source),
     };
   }
@@ -645,7 +715,8 @@ export class SettingsService {
     const team = loadTeam(edited, TEAM_FILE);
     if (!team.ok) throw new SettingsError(422, 'the team would be invalid', team.errors);
     // Checked as a publication is, against the tenant's CRM: the same warnings go with the answer.
-    const rules = this.load(active.source, team.team, await this.crm(tenantId));
+    const crm = await this.crm(tenantId);
+    const rules = this.load(active.source, team.team, crm);
     if ('errors' in rules)
       throw new SettingsError(422, 'the published rule set does not fit this team', rules.errors);
     return this.submit(
@@ -657,7 +728,7 @@ export class SettingsService {
         note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
         basedOn: active.version,
       },
-      [...team.warnings, ...rules.warnings],
+      [...team.warnings, ...rules.warnings, ...this.teamOwnerWarnings(active.source, edited, crm)],
     );
   }
 

@@ -1,7 +1,10 @@
 // A rule file that names a field the Salesforce org lacks is reported outside the settings tab: the app
 // started with it (over the Salesforce sandbox, its demo org installed through OAuth) logs each such rule
 // with the file, line, field and a did-you-mean among the org's fields, again when an org is installed
-// while it runs; `validate --tenant` says the same. The demo rules as they are log nothing.
+// while it runs; `validate --tenant` says the same. So is a team queue whose owner is neither a user nor
+// a Lead queue of the org (a misspelt queue name, whose every lead would be a dead letter), with a
+// did-you-mean among the org's queues or users, and the settings tab warns of it in the team the org
+// was installed with. The demo rules and team as they are log nothing.
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +13,9 @@ import type { AppConfig } from '../../src/app/config.js';
 import { installSalesforceThroughOAuth } from '../../src/app/salesforce-sandbox.js';
 import { main } from '../../src/cli/main.js';
 import { SALESFORCE_INSTALL_PATH } from '../../src/server/index.js';
+import { validateResponseSchema } from '../../src/settings/schemas.js';
 import {
+  openSettingsInSalesforce,
   salesforceConfig,
   startSalesforceApp,
   until,
@@ -37,6 +42,30 @@ async function misspeltRules(): Promise<{ path: string; lines: { field: number; 
   await copyFile(`${DEMO}/team.yaml`, join(dir, 'team.yaml'));
   const lineOf = (text: string) => source.split('\n').findIndex((l) => l.includes(text)) + 1;
   return { path, lines: { field: lineOf('Demo_Request__c'), placeholder: lineOf('{{Industri}}') } };
+}
+
+/**
+ * The demo rules beside the demo team with a Lead queue's name misspelt (`EMEAA` for `EMEA`) and a queue
+ * that lands on a user whose email is misspelt.
+ */
+async function misspeltTeam(): Promise<{
+  rules: string;
+  team: string;
+  lines: { queue: number; user: number };
+}> {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-queue-owners-'));
+  const demo = await readFile(`${DEMO}/team.yaml`, 'utf8');
+  expect(demo).toContain('  EMEA: { owner: EMEA }\n');
+  const source = demo.replace(
+    '  EMEA: { owner: EMEA }\n',
+    '  EMEA: { owner: EMEAA }\n  desk: { owner: ada@acme.oi }\n',
+  );
+  const rules = join(dir, 'rules.yaml');
+  const team = join(dir, 'team.yaml');
+  await copyFile(`${DEMO}/rules.yaml`, rules);
+  await writeFile(team, source);
+  const lineOf = (text: string) => source.split('\n').findIndex((l) => l.includes(text)) + 1;
+  return { rules, team, lines: { queue: lineOf('EMEAA'), user: lineOf('ada@acme.oi') } };
 }
 
 /** The app's log records with this message. */
@@ -76,7 +105,7 @@ async function validate(config: AppConfig, ...argv: string[]) {
   }
 }
 
-describe('rules naming fields the Salesforce org lacks, outside the settings tab', () => {
+describe('rules naming fields, and team queues naming owners, the Salesforce org lacks, outside the settings tab', () => {
   let e: SalesforceE2e | undefined;
   afterEach(async () => {
     await e?.app.stop();
@@ -127,7 +156,9 @@ describe('rules naming fields the Salesforce org lacks, outside the settings tab
     ]);
     expect(cli.err[0]).toContain(`${NOT_A_FIELD('Demo_Request__c')} (did you mean "Demo_Requested__c"?)`);
     expect(cli.err[1]).toContain(`${NOT_A_FIELD('Industri')} (did you mean "Industry"?)`);
-    expect(cli.out).toEqual([expect.stringContaining(`; fields checked against salesforce org ${e.orgId}`)]);
+    expect(cli.out).toEqual([
+      expect.stringContaining(`; fields and queue owners checked against salesforce org ${e.orgId}`),
+    ]);
     // Without --tenant the file alone cannot tell: a __c name may be any org's custom field.
     expect((await validate(config, path, '--crm', 'salesforce')).err.join('\n')).not.toContain(
       'Demo_Request__c',
@@ -138,10 +169,87 @@ describe('rules naming fields the Salesforce org lacks, outside the settings tab
     const config = await salesforceConfig({ RULES: `${DEMO}/rules.yaml` });
     e = await startSalesforceApp(config);
     await checked(e, 1);
-    expect(logged(e, 'rule fields checked')).toEqual([expect.objectContaining({ problems: 0 })]);
-    expect(e.logs.filter((l) => /rule names a field|could not check rule fields/.test(l))).toEqual([]);
+    expect(logged(e, 'rule fields checked')).toEqual([expect.objectContaining({ problems: 0, owners: 0 })]);
+    expect(
+      e.logs.filter((l) => /rule names a field|queue owner|could not check rule fields/.test(l)),
+    ).toEqual([]);
     const cli = await validate(config, `${DEMO}/rules.yaml`, '--tenant', e.orgId);
     expect([cli.code, cli.err]).toEqual([0, []]);
-    expect(cli.out).toEqual([expect.stringContaining(`; fields checked against salesforce org ${e.orgId}`)]);
+    expect(cli.out).toEqual([
+      expect.stringContaining(`; fields and queue owners checked against salesforce org ${e.orgId}`),
+    ]);
+  }, 120_000);
+
+  it('a queue owner that is no user or Lead queue of the org: start-up logs it with the team file, line, owner and did-you-mean; validate --tenant and the settings tab say so', async () => {
+    const { rules, team, lines } = await misspeltTeam();
+    const config = await salesforceConfig({ RULES: rules });
+    e = await startSalesforceApp(config);
+    await checked(e, 1);
+    const meta = { tenantId: e.tenantId, provider: 'salesforce', account: e.orgId, file: team };
+    const queue =
+      '"EMEAA" is neither a queue of this Salesforce org (by name or id) nor a user (by email or id), so the leads routed to queue "EMEA" would be dead letters';
+    const user =
+      'no user of this Salesforce org has the email ada@acme.oi, so the leads routed to queue "desk" would be dead letters';
+    expect(logged(e, 'team names a queue owner this Salesforce org does not have')).toEqual([
+      expect.objectContaining({
+        ...meta,
+        level: 'warn',
+        line: lines.queue,
+        path: 'queues.EMEA.owner',
+        owner: 'EMEAA',
+        suggestion: 'EMEA',
+        warning: `${team}:${lines.queue}:18 queues.EMEA.owner: ${queue} (did you mean "EMEA"?)`,
+      }),
+      expect.objectContaining({
+        ...meta,
+        level: 'warn',
+        line: lines.user,
+        path: 'queues.desk.owner',
+        owner: 'ada@acme.oi',
+        suggestion: 'ada@acme.io',
+      }),
+    ]);
+    expect(logged(e, 'rule fields checked')).toEqual([
+      expect.objectContaining({ file: rules, problems: 0, owners: 2 }),
+    ]);
+
+    const cli = await validate(config, rules, '--tenant', e.orgId);
+    expect(cli.code).toBe(0);
+    expect(cli.err).toEqual([
+      `warning: ${team}:${lines.queue}:18 queues.EMEA.owner: ${queue} (did you mean "EMEA"?)`,
+      `warning: ${team}:${lines.user}:18 queues.desk.owner: ${user} (did you mean "ada@acme.io"?)`,
+    ]);
+    // Without --tenant the file alone cannot tell: any name may be one of some org's queues.
+    expect((await validate(config, rules, '--crm', 'salesforce')).err).toEqual([]);
+
+    // The settings tab checks the team the org was installed with as it checks a draft's fields.
+    const session = await openSettingsInSalesforce(e);
+    const source = await readFile(rules, 'utf8');
+    const answer = await fetch(`${e.app.url}/api/tenants/${e.tenantId}/rules/validate`, {
+      method: 'POST',
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ source }),
+    });
+    expect(answer.status).toBe(200);
+    const checkedDraft = validateResponseSchema.parse(await answer.json());
+    expect(checkedDraft.ok).toBe(true);
+    expect(checkedDraft.warnings).toEqual([
+      {
+        file: 'team.yaml',
+        line: lines.queue,
+        column: 18,
+        path: 'queues.EMEA.owner',
+        message: queue,
+        suggestion: 'EMEA',
+      },
+      {
+        file: 'team.yaml',
+        line: lines.user,
+        column: 18,
+        path: 'queues.desk.owner',
+        message: user,
+        suggestion: 'ada@acme.io',
+      },
+    ]);
   }, 120_000);
 });

@@ -160,6 +160,42 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
     expect(rulesResponseSchema.parse(await api('/rules')).active!.version).toBe(active.version);
   });
 
+  it("warns of a queue owner that is neither a user nor a Lead queue of the org, at its line, by the org's own directory", async () => {
+    const active = rulesResponseSchema.parse(await api('/rules')).active!;
+    // The rules' own team, its queues as the demo team names them but one in the wrong case (queue names
+    // are sent as Setup spells them) and one a user's email misspelt.
+    const queues =
+      '    EMEA: { owner: emea }\n    NA: { owner: NA_Queue }\n    APAC: { owner: bo@acme.co }\n    SMB: { owner: 00G8d0000000004EAA }\n';
+    const draft = `${active.source}team:\n  reps:\n    ada@acme.io: {}\n    bo@acme.io: {}\n  queues:\n${queues}`;
+    const lineOf = (text: string) => draft.split('\n').findIndex((l) => l.includes(text)) + 1;
+    const checked = validateResponseSchema.parse(await api('/rules/validate', { source: draft }));
+    expect(checked.errors).toEqual([]);
+    expect(checked.warnings).toEqual([
+      {
+        file: 'rules.yaml',
+        line: lineOf('owner: emea'),
+        column: 20,
+        path: 'team.queues.EMEA.owner',
+        message:
+          '"emea" is neither a queue of this Salesforce org (by name or id) nor a user (by email or id), so the leads routed to queue "EMEA" would be dead letters',
+        suggestion: 'EMEA',
+      },
+      {
+        file: 'rules.yaml',
+        line: lineOf('bo@acme.co'),
+        column: 20,
+        path: 'team.queues.APAC.owner',
+        message:
+          'no user of this Salesforce org has the email bo@acme.co, so the leads routed to queue "APAC" would be dead letters',
+        suggestion: 'bo@acme.io',
+      },
+    ]);
+    // The published rules with the team the org was installed with: every owner is the org's.
+    expect(
+      validateResponseSchema.parse(await api('/rules/validate', { source: active.source })).warnings,
+    ).toEqual([]);
+  });
+
   it('finds a lead routed in the org in Activity with its trace and the actions written to Salesforce, and the rest of the tab answers for the org', async () => {
     const [id] = await createLeads(e, {
       leads: [

@@ -2,9 +2,9 @@
 // are asked, a connector that lists no fields is left alone, and a CRM that does not answer in time (or
 // refuses) is logged once, never waited for past the bound nor after the app stops.
 import { describe, expect, it } from '@jest/globals';
-import type { AccountFields, CrmConnector } from '../../connectors/connector.js';
+import type { AccountFields, CrmConnector, Directory } from '../../connectors/connector.js';
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
-import { RuleFieldCheck } from '../../src/app/rule-fields.js';
+import { RuleFieldCheck, type RuleFile } from '../../src/app/rule-fields.js';
 import { ruleSetVersion } from '../../src/rules/index.js';
 import type { Tenant } from '../../src/storage/index.js';
 import { capturingLogger } from '../support/logs.js';
@@ -34,11 +34,23 @@ function tenant(over: Partial<Tenant> = {}): Tenant {
   };
 }
 
-function checker(tenants: Tenant[], connector: Pick<CrmConnector, 'accountFields'>, waitMs = 1000) {
+/** A directory with Ada and the org's one Lead queue. */
+const DIRECTORY: Directory = {
+  owners: [{ id: '005000000000001AAA', email: 'ada@acme.io', name: 'Ada', active: true, teams: [] }],
+  queues: { EMEA: '00G000000000001AAA', EMEA_Queue: '00G000000000001AAA' },
+  fetchedAt: 0,
+};
+
+function checker(
+  tenants: Tenant[],
+  connector: Partial<Pick<CrmConnector, 'accountFields' | 'directory'>>,
+  waitMs = 1000,
+  rules: RuleFile = RULES,
+) {
   const logs = capturingLogger();
   const asked: string[] = [];
   const check = new RuleFieldCheck({
-    rules: RULES,
+    rules,
     storage: {
       listTenants: () => Promise.resolve(tenants),
       getTenant: (id) => Promise.resolve(tenants.find((t) => t.id === id) ?? null),
@@ -46,7 +58,7 @@ function checker(tenants: Tenant[], connector: Pick<CrmConnector, 'accountFields
     profile: () => SALESFORCE_PROFILE,
     connector: (t) => {
       asked.push(t.id);
-      return Promise.resolve(connector);
+      return Promise.resolve({ directory: () => Promise.resolve(DIRECTORY), ...connector });
     },
     logger: logs.logger,
     waitMs,
@@ -87,6 +99,42 @@ describe('the rule file checked against each account routing with it', () => {
         suggestion: 'Demo_Requested__c',
       }),
       expect.objectContaining({ message: 'rule fields checked', problems: 1 }),
+    ]);
+  });
+
+  it("logs each team queue whose owner names no one in the account's directory, at its line in the team file", async () => {
+    const team = { path: 'team.yaml', source: 'queues:\n  EMEA: { owner: EMEA }\n  NA: { owner: EMEAA }\n' };
+    const { check, logs } = checker([tenant()], listing, 1000, { ...RULES, teamFile: team });
+    check.sweep();
+    await settle();
+    await check.stop();
+    expect(logs.records().slice(1)).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: 'team names a queue owner this Salesforce org does not have',
+        tenantId: 't1',
+        file: 'team.yaml',
+        line: 3,
+        path: 'queues.NA.owner',
+        owner: 'EMEAA',
+        suggestion: 'EMEA',
+      }),
+      expect.objectContaining({ message: 'rule fields checked', problems: 1, owners: 1 }),
+    ]);
+  });
+
+  it('a directory that cannot be read is logged once; the fields are still checked', async () => {
+    const { check, messages } = checker([tenant()], {
+      ...listing,
+      directory: () => Promise.reject(new Error('REQUEST_LIMIT_EXCEEDED')),
+    });
+    check.sweep();
+    await settle();
+    await check.stop();
+    expect(messages()).toEqual([
+      'rule names a field this Salesforce org does not have',
+      "could not check the team's queue owners: REQUEST_LIMIT_EXCEEDED",
+      'rule fields checked',
     ]);
   });
 

@@ -19,10 +19,16 @@ import { clearDraft, loadDraft, saveDraft } from './draft.js';
 
 type Problem = z.infer<typeof diagnosticSchema>;
 
+/** The file the server names the draft by; a problem in another (the team file) is not in the editor. */
+const DRAFT_FILE = 'rules.yaml';
+
 function describe(p: Problem): string {
   const hint = p.suggestion === undefined ? '' : ` (did you mean "${p.suggestion}"?)`;
-  const where = p.line > 0 ? `Line ${p.line}, column ${p.column}: ` : '';
-  return `${where}${p.path === '' ? '' : `${p.path}: `}${p.message}${hint}`;
+  const at = p.line > 0 ? `line ${p.line}, column ${p.column}` : '';
+  // `Line 12, column 7: …` in the draft; `team.yaml, line 24, column 20: …` in the team file.
+  const where =
+    p.file === DRAFT_FILE ? at.replace(/^l/, 'L') : [p.file, at].filter((part) => part !== '').join(', ');
+  return `${where === '' ? '' : `${where}: `}${p.path === '' ? '' : `${p.path}: `}${p.message}${hint}`;
 }
 
 function showProblems(errors: Problem[], warnings: Problem[]): void {
@@ -73,11 +79,13 @@ function toDiagnostics(
   severity: Diagnostic['severity'],
 ): Diagnostic[] {
   const doc = view.state.doc;
-  return problems.map((p) => {
-    const line = doc.line(Math.min(Math.max(p.line, 1), doc.lines));
-    const from = Math.min(line.from + Math.max(p.column - 1, 0), line.to);
-    return { from, to: Math.max(from, line.to), severity, message: describe(p) };
-  });
+  return problems
+    .filter((p) => p.file === DRAFT_FILE)
+    .map((p) => {
+      const line = doc.line(Math.min(Math.max(p.line, 1), doc.lines));
+      const from = Math.min(line.from + Math.max(p.column - 1, 0), line.to);
+      return { from, to: Math.max(from, line.to), severity, message: describe(p) };
+    });
 }
 
 export async function rulesPage(): Promise<void> {

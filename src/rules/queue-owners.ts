@@ -1,0 +1,92 @@
+// A team queue's CRM target checked against the CRM account's own users and queues (or teams), where the
+// caller has the account's directory: a target that names nobody there is only found when a lead is
+// written to it, and every lead routed to the queue becomes a dead letter. What counts as naming someone
+// is what the write resolves (src/pipeline/team.ts: `landQueue`): an owner by email is an active user; in
+// a CRM without teams an owner by anything else is one of the directory's queues by name, or a queue's
+// or a user's id; a team is one the directory lists by name or id.
+import type { Directory, DirectoryOwner } from '../../connectors/connector.js';
+import type { QueueTarget } from '../core/types.js';
+import { closest } from './diagnostics.js';
+import type { CrmFacts } from './issues.js';
+
+/** What of a CRM account's directory the check reads. */
+export interface OwnerDirectory {
+  readonly owners: readonly Pick<DirectoryOwner, 'id' | 'email' | 'active'>[];
+  /** Teams or queues by name → CRM id (Directory.queues). */
+  readonly queues: Directory['queues'];
+}
+
+export interface QueueTargetProblem {
+  /** `owner` or `team`: the key of the queue's target. */
+  key: 'owner' | 'team';
+  /** The target as the team file names it. */
+  name: string;
+  message: string;
+  suggestion?: string | undefined;
+}
+
+/**
+ * The same id: equal, or a Salesforce id written in its 15-character form (case-sensitive) for the
+ * 18-character one the API lists. An id of a CRM without short forms is never a prefix of 15 or more.
+ */
+function sameId(given: string, listed: string): boolean {
+  return given === listed || (given.length >= 15 && listed.length > given.length && listed.startsWith(given));
+}
+
+/**
+ * Why `target` of `queue` names no one the account would take a lead for; undefined when it names someone
+ * or cannot be checked here (an owner id in a CRM with teams: HubSpot's QUEUE owners are not listed).
+ */
+export function queueTargetProblem(
+  queue: string,
+  target: QueueTarget,
+  crm: Pick<CrmFacts, 'crmName' | 'accountNoun' | 'queueTargets'>,
+  directory: OwnerDirectory,
+): QueueTargetProblem | undefined {
+  const account = `this ${crm.crmName} ${crm.accountNoun}`;
+  const dead = `so the leads routed to queue "${queue}" would be dead letters`;
+  if (target.kind === 'team') {
+    // Where a team is no target (Salesforce), the loader has already refused it.
+    if (!crm.queueTargets.teams) return undefined;
+    const name = target.team;
+    if (Object.hasOwn(directory.queues, name) || Object.values(directory.queues).includes(name))
+      return undefined;
+    return {
+      key: 'team',
+      name,
+      message: `"${name}" is not a team of ${account} (by name or id), ${dead}`,
+      suggestion: closest(name, Object.keys(directory.queues)),
+    };
+  }
+  const name = target.owner;
+  if (name.includes('@')) {
+    const email = name.toLowerCase();
+    const users = directory.owners.filter((o) => o.email.toLowerCase() === email);
+    if (users.some((o) => o.active)) return undefined;
+    return {
+      key: 'owner',
+      name,
+      message:
+        users.length === 0
+          ? `no user of ${account} has the email ${name}, ${dead}`
+          : `the user ${name} is deactivated in ${account}, ${dead}`,
+      suggestion:
+        users.length === 0
+          ? closest(
+              email,
+              directory.owners.filter((o) => o.active).map((o) => o.email.toLowerCase()),
+            )
+          : undefined,
+    };
+  }
+  if (crm.queueTargets.teams) return undefined;
+  if (Object.hasOwn(directory.queues, name)) return undefined;
+  const ids = [...Object.values(directory.queues), ...directory.owners.map((o) => o.id)];
+  if (ids.some((id) => sameId(name, id))) return undefined;
+  return {
+    key: 'owner',
+    name,
+    message: `"${name}" is neither a queue of ${account} (by name or id) nor a user (by email or id), ${dead}`,
+    suggestion: closest(name, Object.keys(directory.queues)),
+  };
+}

@@ -1,0 +1,115 @@
+// A team queue's target against the CRM account's directory, as the write would resolve it: what names
+// someone there (and so is no warning), and what does not, with a did-you-mean; on HubSpot, only what its
+// directory lists (owners by email, teams), never an owner id (its QUEUE owners are not listed).
+import { describe, expect, it } from '@jest/globals';
+import type { ConnectorProfile } from '../../../connectors/connector.js';
+import { HUBSPOT_PROFILE } from '../../../connectors/hubspot/profile.js';
+import { SALESFORCE_PROFILE } from '../../../connectors/salesforce/profile.js';
+import { formatDiagnostic, loadTeam, type OwnerDirectory } from '../../../src/rules/index.js';
+
+const ORG: OwnerDirectory = {
+  owners: [
+    { id: '005000000000001AAA', email: 'ada@acme.io', active: true },
+    { id: '005000000000002AAA', email: 'bo@acme.io', active: false },
+  ],
+  // A Lead queue by its label and its queue name.
+  queues: { EMEA: '00G000000000001AAA', EMEA_Queue: '00G000000000001AAA' },
+};
+const PORTAL: OwnerDirectory = {
+  owners: [{ id: '101', email: 'ada@acme.io', active: true }],
+  queues: { 'EMEA Sales': '410001' },
+};
+
+/** The warnings of a team file with one queue, `triage`, landing on `target`. */
+function warnings(target: string, crm: ConnectorProfile, directory: OwnerDirectory) {
+  const r = loadTeam(`queues:\n  triage: ${target}\n`, 'team.yaml', { crm: { ...crm, directory } });
+  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+  return r.warnings.map((d) => [formatDiagnostic(d), d.unknownOwner]);
+}
+
+const DEAD = 'so the leads routed to queue "triage" would be dead letters';
+
+describe('queue targets against the Salesforce org', () => {
+  it.each([
+    ['a queue by label', '{ owner: EMEA }'],
+    ['a queue by queue name', '{ owner: EMEA_Queue }'],
+    ['a queue by id', '{ owner: 00G000000000001AAA }'],
+    ['a queue by its 15-character id', '{ owner: 00G000000000001 }'],
+    ['a user by id', '{ owner: 005000000000001AAA }'],
+    ['a user by email, in any case', '{ owner: Ada@Acme.io }'],
+  ])('%s names someone', (_what, target) => {
+    expect(warnings(target, SALESFORCE_PROFILE, ORG)).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a misspelt queue name',
+      '{ owner: EMEAA }',
+      `team.yaml:2:20 queues.triage.owner: "EMEAA" is neither a queue of this Salesforce org (by name or id) nor a user (by email or id), ${DEAD} (did you mean "EMEA"?)`,
+      'EMEAA',
+    ],
+    [
+      'a queue name in the wrong case',
+      '{ owner: emea_queue }',
+      `team.yaml:2:20 queues.triage.owner: "emea_queue" is neither a queue of this Salesforce org (by name or id) nor a user (by email or id), ${DEAD} (did you mean "EMEA_Queue"?)`,
+      'emea_queue',
+    ],
+    [
+      'an id of no queue or user',
+      '{ owner: 00G000000000009AAA }',
+      `team.yaml:2:20 queues.triage.owner: "00G000000000009AAA" is neither a queue of this Salesforce org (by name or id) nor a user (by email or id), ${DEAD}`,
+      '00G000000000009AAA',
+    ],
+    [
+      'a misspelt email',
+      '{ owner: ada@acme.oi }',
+      `team.yaml:2:20 queues.triage.owner: no user of this Salesforce org has the email ada@acme.oi, ${DEAD} (did you mean "ada@acme.io"?)`,
+      'ada@acme.oi',
+    ],
+    [
+      'a deactivated user',
+      '{ owner: bo@acme.io }',
+      `team.yaml:2:20 queues.triage.owner: the user bo@acme.io is deactivated in this Salesforce org, ${DEAD}`,
+      'bo@acme.io',
+    ],
+  ])('%s is a warning at its value', (_what, target, warning, owner) => {
+    expect(warnings(target, SALESFORCE_PROFILE, ORG)).toEqual([[warning, owner]]);
+  });
+
+  it('without a directory nothing is checked', () => {
+    const r = loadTeam('queues:\n  triage: { owner: EMEAA }\n', 'team.yaml', { crm: SALESFORCE_PROFILE });
+    expect(r.warnings).toEqual([]);
+  });
+});
+
+describe('queue targets against the HubSpot portal', () => {
+  it.each([
+    ['a team by name', "{ team: 'EMEA Sales' }"],
+    ['a team by id', "{ team: '410001' }"],
+    ['an owner by email', '{ owner: ada@acme.io }'],
+    // A QUEUE owner's id: the portal's directory lists people only, so an id is left to HubSpot.
+    ['an owner by id', '{ owner: 9990001 }'],
+  ])('%s is no warning', (_what, target) => {
+    expect(warnings(target, HUBSPOT_PROFILE, PORTAL)).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a misspelt team',
+      "{ team: 'EMEA Sale' }",
+      `team.yaml:2:19 queues.triage.team: "EMEA Sale" is not a team of this HubSpot portal (by name or id), ${DEAD} (did you mean "EMEA Sales"?)`,
+    ],
+    [
+      'a team written as id:',
+      "{ id: '410009' }",
+      `team.yaml:2:17 queues.triage.id: "410009" is not a team of this HubSpot portal (by name or id), ${DEAD}`,
+    ],
+    [
+      'an email of no owner',
+      '{ owner: nobody@example.org }',
+      `team.yaml:2:20 queues.triage.owner: no user of this HubSpot portal has the email nobody@example.org, ${DEAD}`,
+    ],
+  ])('%s is a warning', (_what, target, warning) => {
+    expect(warnings(target, HUBSPOT_PROFILE, PORTAL).map(([w]) => w)).toContain(warning);
+  });
+});
