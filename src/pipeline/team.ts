@@ -17,7 +17,7 @@ export type QueueLanding =
   { kind: 'owner'; ownerId: string } | { kind: 'team'; teamId: string; teamName: string };
 
 /** What landing a queue needs to know of the CRM (its connector profile). */
-export type QueueCrm = Pick<ConnectorProfile, 'crmName' | 'queueTargets'>;
+export type QueueCrm = Pick<ConnectorProfile, 'crmName' | 'queueTargets' | 'storedId'>;
 
 /**
  * The CRM id of an owner the team file names by other than email: in a CRM without teams, a queue of the
@@ -25,7 +25,8 @@ export type QueueCrm = Pick<ConnectorProfile, 'crmName' | 'queueTargets'>;
  * team file need not carry their ids); anything else is an id already, for the CRM to check.
  */
 function ownerIdNamed(owner: string, merged: MergedTeam, crm: QueueCrm): string {
-  if (crm.queueTargets.teams || !Object.hasOwn(merged.teamIdByName, owner)) return owner;
+  // An id in the form the directory holds (Salesforce's 15-character ids as 18), so it is known there.
+  if (crm.queueTargets.teams || !Object.hasOwn(merged.teamIdByName, owner)) return crm.storedId(owner);
   return merged.teamIdByName[owner] ?? owner;
 }
 

@@ -106,6 +106,23 @@ describe('planWrites', () => {
     expect(byCrm(HUBSPOT_PROFILE)).toEqual(['EMEA', 'EMEA_Queue', '00G-emea', '00G-other', 'constructor']);
   });
 
+  it('a Salesforce queue named by its 15-character id is the directory’s queue: owned by its 18-character id, no task', () => {
+    const id18 = SALESFORCE_PROFILE.storedId('00G8d0000000001');
+    expect(id18).toHaveLength(18);
+    const sf: MergedTeam = { ...merged, teamIdByName: { APAC: id18 } };
+    const target = { kind: 'owner', owner: '00G8d0000000001' } as const;
+    const plan = planWrites(
+      [
+        planned({ kind: 'set_queue', queue: 'apac', target }),
+        planned({ kind: 'queue_task', queue: 'apac', target, ...task }),
+      ],
+      sf,
+      SALESFORCE_PROFILE,
+    );
+    expect(plan.owners.map((o) => o.input.ownerId)).toEqual([id18]);
+    expect([plan.tasks.length, plan.needless.length]).toEqual([0, 1]);
+  });
+
   it('a Salesforce Lead queue’s task is done with nothing written, saying why; a user’s or a HubSpot queue’s is written', () => {
     const sf: MergedTeam = { ...merged, teamIdByName: { EMEA: '00G-emea', EMEA_Queue: '00G-emea' } };
     const queueTask = (owner: string) =>
