@@ -12,13 +12,30 @@ import { assignmentNotifications } from '../notify/notifier.js';
 import type { CommitResult, DecisionInput, Storage } from '../storage/index.js';
 import { isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
 import { InternalFailure, toFailure } from './failures.js';
-import { recordOf, ROUTE_PURPOSE, type Job, type TenantBatch } from './job.js';
+import { recordOf, ROUTE_PURPOSE, type Job, type OwnerRefusal, type TenantBatch } from './job.js';
 import type { AccountCache } from './account-cache.js';
 import type { InFlightLookups } from './in-flight-lookups.js';
 import { crmAccounts, readLeadInputs, type AccountSource } from './lead-inputs.js';
 import type { TenantRuntime } from './runtime.js';
 import { needlessReason } from './write-plan.js';
 import { asReroute } from './sla/processor.js';
+
+/**
+ * A decision made again after the CRM refused the owner chosen before as inactive: the trace says so
+ * first (the candidates it lists were read from the CRM afresh).
+ */
+export function asDecidedAgain(decision: Decision, refused: OwnerRefusal, crm: string): Decision {
+  return {
+    ...decision,
+    trace: {
+      ...decision.trace,
+      steps: [
+        `Decided again: ${crm} refused ${refused.owner}, chosen first, as inactive; its users were read again`,
+        ...decision.trace.steps,
+      ],
+    },
+  };
+}
 
 export interface DecisionInfo {
   tenantId: string;
@@ -241,11 +258,13 @@ export class BatchDecider {
           { team, state: current, accounts, hold, excludeReps },
           now,
         );
-        const decision = isBulkPurpose(job.purpose)
+        const made = isBulkPurpose(job.purpose)
           ? keepWhenUnchanged(decided, lead, runtime.ruleSet, team)
           : excludeReps === undefined
             ? decided
             : asReroute(decided, excludeReps);
+        const again = job.decidedAgain;
+        const decision = again === undefined ? made : asDecidedAgain(made, again, batch.crm);
         if (job.hold !== undefined && decision.destination.kind === 'hold') {
           job.noWork = true;
           continue;
@@ -280,6 +299,12 @@ export class BatchDecider {
             email: lead.email,
             summary,
             eventAt: job.item.event.occurredAt,
+            decidedAgain:
+              again === undefined
+                ? undefined
+                : {
+                    reason: `not written: ${batch.crm} refused ${again.owner} as inactive (${again.failure.error.message}); the lead was decided again`,
+                  },
             inputs: { lead, account: accountsById.get(decision.trace.account?.accountId ?? '') ?? null },
             notifications:
               this.deps.notify === true

@@ -29,6 +29,24 @@ export interface Job {
   failures: { error: Failure; what: string }[];
   /** Finished without work (effect taken, still held): complete it, nothing else. */
   noWork: boolean;
+  /**
+   * The CRM refused the owner this job's decision chose, as deactivated since its users were read: the
+   * owner write stays planned, what follows it is held back, and the lead is decided again with the
+   * users read afresh (decide-again.ts). `failure` is the refusal in `failures` until then.
+   */
+  ownerRefused?: OwnerRefusal | undefined;
+  /**
+   * The decision was made again in this claim after such a refusal (which it tells): a refusal of the
+   * owner it chose is final for this attempt.
+   */
+  decidedAgain?: OwnerRefusal | undefined;
+}
+
+/** An owner write the CRM refused because the owner is inactive. */
+export interface OwnerRefusal {
+  /** The owner as the rules name it: a rep's email, or `queue <name>`. */
+  owner: string;
+  failure: { error: Failure; what: string };
 }
 
 export function newJob(item: InboxItem, purpose: string, extra: Partial<Job> = {}): Job {

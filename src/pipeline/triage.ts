@@ -2,7 +2,7 @@
 // lead's missing field or its timeout decides it again; a bulk job or an SLA re-route routes it once
 // more; anything else completes without work. A decision committed by an earlier attempt is found, so
 // a retry only writes what is missing.
-import type { InboxItem, Storage } from '../storage/index.js';
+import { decidedAgainKey, firstDecisionKey, type InboxItem, type Storage } from '../storage/index.js';
 import { toFailure } from './failures.js';
 import { bareJob, newJob, recordOf, ROUTE_PURPOSE, type Job } from './job.js';
 import { bulkPurposeOf } from './bulk/purpose.js';
@@ -112,7 +112,7 @@ export class Triage {
       const prefix = `${leadId}:route:hold:`;
       const keys = new Set(
         (await this.storage.pendingActions(tenantId, leadId))
-          .map((a) => a.decisionKey)
+          .map((a) => firstDecisionKey(a.decisionKey))
           .filter((k) => k.startsWith(prefix)),
       );
       for (const key of keys) {
@@ -124,21 +124,39 @@ export class Triage {
     return noWork();
   }
 
-  /** Marks the jobs whose decision an earlier attempt committed: only its planned actions remain. */
+  /**
+   * Marks the jobs whose decision an earlier attempt committed: only its planned actions remain. A lead
+   * decided again after its owner was refused as inactive goes on from the last decision made again.
+   */
   private async withExisting(tenantId: string, jobs: Job[]): Promise<void> {
     if (jobs.length === 0) return;
-    const found = await this.storage.findDecisions(
+    const latest = await this.storage.findDecisions(
       tenantId,
       jobs.map((j) => j.decisionKey),
     );
-    if (found.size === 0) return;
-    const actions = await this.storage.actionsForDecisions(tenantId, [...found.keys()]);
+    if (latest.size === 0) return;
+    for (let open = [...latest.keys()]; open.length > 0;) {
+      const again = await this.storage.findDecisions(
+        tenantId,
+        open.map((k) => decidedAgainKey(latest.get(k)!.decisionKey)),
+      );
+      open = open.filter((k) => {
+        const next = again.get(decidedAgainKey(latest.get(k)!.decisionKey));
+        if (next !== undefined) latest.set(k, next);
+        return next !== undefined;
+      });
+    }
+    const actions = await this.storage.actionsForDecisions(
+      tenantId,
+      [...latest.values()].map((d) => d.decisionKey),
+    );
     for (const job of jobs) {
-      const existing = found.get(job.decisionKey);
+      const existing = latest.get(job.decisionKey);
       if (existing === undefined) continue;
       job.existing = true;
+      job.decisionKey = existing.decisionKey;
       job.owner = existing.owner ?? undefined;
-      job.actions = actions.get(job.decisionKey) ?? [];
+      job.actions = actions.get(existing.decisionKey) ?? [];
     }
   }
 

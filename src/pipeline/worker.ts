@@ -4,7 +4,8 @@
 // record what was already written, so a retry after a crash or a 429 redoes only what is missing.
 // This file composes the rooms that do each part: the loop (loop.ts, housekeeping.ts), triage
 // (triage.ts), deciding (decide-batch.ts), writing back (write-plan.ts, write-back.ts, notes.ts through
-// the create protocol of creates.ts) and settling (settle.ts).
+// the create protocol of creates.ts), deciding again a lead whose owner the CRM refused as inactive
+// (decide-again.ts) and settling (settle.ts).
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../../connectors/shared/retry.js';
 import type { Logger } from '../log.js';
 import type { ClaimOptions, InboxItem, PurgeCounts, Storage } from '../storage/index.js';
@@ -13,6 +14,7 @@ import type { BulkHooks } from './bulk/runner.js';
 import { CreateProtocol } from './creates.js';
 import { CrmLists } from './crm-lists.js';
 import { BatchDecider, type DecisionInfo } from './decide-batch.js';
+import { DecideAgain } from './decide-again.js';
 import { toFailure } from './failures.js';
 import type { CrmCallTally } from './crm-call-tally.js';
 import { Housekeeping, type RetentionOptions } from './housekeeping.js';
@@ -137,6 +139,7 @@ export class Worker {
   private readonly triage: Triage;
   private readonly decider: BatchDecider;
   private readonly writeBack: WriteBack;
+  private readonly decideAgain: DecideAgain;
   private readonly notes: NoteWriter;
   private readonly settler: Settler;
 
@@ -224,6 +227,11 @@ export class Worker {
       claimHolder,
       ownerWritten: (tenantId, createdAt) =>
         this.notify('onOwnerWritten', () => this.onOwnerWritten?.(tenantId, createdAt)),
+    });
+    this.decideAgain = new DecideAgain({
+      lists: this.lists,
+      decider: this.decider,
+      writeBack: this.writeBack,
     });
     this.notes = new NoteWriter({
       storage: this.storage,
@@ -440,6 +448,8 @@ export class Worker {
             what: `route ${recordOf(runtime, job.leadId)}`,
           });
       }
+      // Leads whose owner the CRM refused as inactive, whatever became of the rest of the batch.
+      await this.decideAgain.run(runtime, crm, jobs, now);
     }
     await this.settler.settle(jobs, now, crm, holder, runtime.ruleSet);
   }

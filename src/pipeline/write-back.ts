@@ -60,6 +60,18 @@ export function describeAction(a: PlannedAction, noun: (leadId: string) => strin
   }
 }
 
+/** The CRM refused a write because the owner or user it names is inactive. */
+function isOwnerInactive(error: Failure): boolean {
+  return error instanceof CrmError && error.details.ownerInactive === true;
+}
+
+/** The owner an owner write gives the lead, as the rules name it; undefined for other actions. */
+function ownerOf(a: PlannedAction): string | undefined {
+  if (a.action.kind === 'set_owner') return a.action.email;
+  if (a.action.kind === 'set_queue') return `queue ${a.action.queue}`;
+  return undefined;
+}
+
 /** A failure as a job's reason names it. */
 export function failureReason(what: string, error: Failure, crm: string): string {
   return `${what}: ${describeFailure(error, crm)}`;
@@ -113,6 +125,8 @@ export class WriteBack {
     const ownersWritten: Job[] = [];
     /** A write was refused for an owner the CRM has deactivated since the directory was read. */
     let directoryStale = false;
+    /** Jobs whose owner write was refused as inactive, with that owner. */
+    const refusedOwners = new Map<Job, string>();
     const flush = async (): Promise<void> => {
       // The CRM has deactivated an owner the directory lists as active: the leads decided next must not
       // go to them too (until the directory's next read, every one would be refused the same way).
@@ -129,14 +143,29 @@ export class WriteBack {
      * unresolved send ('keep') or not ('forget': the CRM's answer shows it did not apply it).
      */
     const record = ({ job, a }: Entry, result: Result, release?: Release): void => {
-      if (!result.ok && result.error instanceof CrmError && result.error.details.ownerInactive === true)
-        directoryStale = true;
       if (result.ok) {
         outcomes.done.push({ id: a.id, crmId: result.id ?? null });
         if (a.action.kind === 'set_owner') ownersWritten.push(job);
         return;
       }
-      const what = describeAction(a, profile.recordNoun);
+      const inactive = isOwnerInactive(result.error);
+      if (inactive) directoryStale = true;
+      const refusedBefore = job.decidedAgain;
+      const what =
+        describeAction(a, profile.recordNoun) +
+        (refusedBefore === undefined
+          ? ''
+          : ` (decided again after ${crm} refused ${refusedBefore.owner} as inactive)`);
+      const owner = ownerOf(a);
+      if (inactive && owner !== undefined) refusedOwners.set(job, owner);
+      if (inactive && owner !== undefined && refusedBefore === undefined) {
+        // Left planned, not failed: the lead is decided again (decide-again.ts), and the decision made
+        // then fails it. The refusal stays the job's failure until then.
+        const failure = { error: result.error, what };
+        job.ownerRefused ??= { owner, failure };
+        job.failures.push(failure);
+        return;
+      }
       let error = result.error;
       if (!isRetryable(error)) outcomes.failed.push({ a, reason: failureReason(what, error, crm) });
       else if (release !== undefined) {
@@ -201,11 +230,30 @@ export class WriteBack {
         },
         send: (entries) => connector.createTasks(entries.map((e) => e.input)),
       };
-      await this.deps.creates.send(claim, await claimCreates(plan.tasks), tasks, sink);
+      // The task, enrollment and note of a job whose owner was refused as inactive are not sent (they
+      // would be refused too, or tell of an owner the lead does not have): left planned when the lead is
+      // decided again (which fails them), failed otherwise (a replay tries them again with the owner).
+      const notSent = (a: PlannedAction, owner: string): void => {
+        outcomes.failed.push({
+          a,
+          reason: `${describeAction(a, profile.recordNoun)}: not sent: ${crm} refused ${owner} as inactive`,
+        });
+      };
+      for (const [job, owner] of refusedOwners)
+        if (job.ownerRefused === undefined)
+          for (const a of job.actions)
+            if (a.kind === 'write_note' && a.status === 'planned') notSent(a, owner);
+      const owned = (e: Entry): boolean => {
+        const owner = refusedOwners.get(e.job);
+        if (owner === undefined) return true;
+        if (e.job.ownerRefused === undefined) notSent(e.a, owner);
+        return false;
+      };
+      await this.deps.creates.send(claim, await claimCreates(plan.tasks.filter(owned)), tasks, sink);
 
       // Enrollments: the sender and the sequence are resolved once claimed, then sent like tasks.
       const ready: EnrollEntry[] = [];
-      for (const entry of await claimCreates(plan.enrollments)) {
+      for (const entry of await claimCreates(plan.enrollments.filter(owned))) {
         try {
           const input = await this.enrollment(batch, entry.a, entry.sequence, entry.sender, now);
           if (input instanceof TenantConfigError) record(entry, { ok: false, error: input }, 'keep');
@@ -226,6 +274,8 @@ export class WriteBack {
         send: (entries) => this.enroll(batch, entries, now),
       };
       await this.deps.creates.send(claim, ready, enrollments, sink);
+      // What was failed without a call (the writes held back above) is stored too.
+      await flush();
     } catch (error) {
       // What this batch claimed and did not settle is given back, so its retry need not wait out the lease.
       await this.deps.storage

@@ -11,6 +11,8 @@ import type { HoldRepository } from './holds.js';
 import { insertNotificationsWith } from './notifications.js';
 import {
   actionListSchema,
+  DECIDED_AGAIN,
+  decidedBeforeKey,
   decisionSlaSchema,
   resolvedDestinationSchema,
   routingStateSchema,
@@ -111,6 +113,12 @@ export class DecisionRepository {
   ): Promise<CommitResult[]> {
     if (inputs.length === 0) return [];
     // Validated before the transaction: a malformed change is a bug and changes nothing.
+    for (const input of inputs)
+      if (input.decidedAgain !== undefined && decidedBeforeKey(input.decisionKey) === undefined)
+        throw new StorageError(
+          'invalid',
+          `decision ${input.decisionKey} is decided again but its key does not end with ${DECIDED_AGAIN}`,
+        );
     const sets = inputs.map((input, i) =>
       hasChanges(input.decision.stateChanges)
         ? validate(routingStateSchema, input.decision.stateChanges, `routing state changes of decision ${i}`)
@@ -207,6 +215,17 @@ export class DecisionRepository {
       ),
       now,
     );
+    // A lead decided again: what the decision before planned and did not write is never written (its
+    // refused owner write included); done actions stay done.
+    for (const { input } of committed) {
+      const before = decidedBeforeKey(input.decisionKey);
+      if (input.decidedAgain === undefined || before === undefined) continue;
+      await tx.run(
+        `UPDATE actions SET status = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+         WHERE tenant_id = ? AND decision_key = ? AND status = 'planned'`,
+        [input.decidedAgain.reason, now, tenantId, before],
+      );
+    }
     await this.parts.slaTimers.armWith(
       tx,
       tenantId,

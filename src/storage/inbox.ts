@@ -7,6 +7,7 @@ import { StorageError } from './errors.js';
 import { insertNotificationsWith, type NotificationInput } from './notifications.js';
 import {
   crmEventSchema,
+  DECIDED_AGAIN,
   type ClaimOptions,
   type InboxItem,
   type InboxState,
@@ -473,11 +474,15 @@ export class InboxRepository {
         id,
       ]);
       // The refusal was fixed outside (a seat, a scope, a sequence): its failed actions are tried again;
-      // actions already done stay done, so the lead is still routed exactly once.
+      // actions already done stay done, so the lead is still routed exactly once. Those of a decision the
+      // lead was decided again after (its owner refused as inactive) stay failed: the replay goes on
+      // from the decision made again.
       await tx.run(
         `UPDATE actions SET status = 'planned', error = NULL, updated_at = ?
-         WHERE tenant_id = ? AND status = 'failed' AND lead_id = (SELECT object_id FROM inbox WHERE tenant_id = ? AND id = ?)`,
-        [now, tenantId, tenantId, id],
+         WHERE tenant_id = ? AND status = 'failed' AND lead_id = (SELECT object_id FROM inbox WHERE tenant_id = ? AND id = ?)
+           AND NOT EXISTS (SELECT 1 FROM decisions AS again WHERE again.tenant_id = actions.tenant_id
+             AND again.decision_key = actions.decision_key || ?)`,
+        [now, tenantId, tenantId, id, DECIDED_AGAIN],
       );
       return true;
     });

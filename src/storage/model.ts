@@ -318,6 +318,33 @@ export interface DecisionInput {
   inputs?: { lead: Lead; account: Account | null } | undefined;
   /** Its notification's deliveries (an assignment), recorded only if the decision is. */
   notifications?: readonly NotificationInput[] | undefined;
+  /**
+   * The lead decided again because the CRM refused the owner the decision before chose (its key:
+   * `decisionKey` without its last `DECIDED_AGAIN`): that decision's actions not written yet fail with
+   * `reason` in the same transaction, and a replay leaves them failed.
+   */
+  decidedAgain?: { reason: string } | undefined;
+}
+
+/**
+ * What a decision's key ends with when the lead was decided again, within the same effect, because the
+ * CRM refused the owner the decision under the rest of the key chose (deactivated since its users were
+ * read). Decided again once more, the key takes it twice.
+ */
+export const DECIDED_AGAIN = '~owner-inactive';
+
+/** The key of the decision made again after `decisionKey`'s owner was refused. */
+export const decidedAgainKey = (decisionKey: string): string => `${decisionKey}${DECIDED_AGAIN}`;
+
+/** The key of the decision that `decisionKey` was decided again after, or undefined for a first one. */
+export function decidedBeforeKey(decisionKey: string): string | undefined {
+  return decisionKey.endsWith(DECIDED_AGAIN) ? decisionKey.slice(0, -DECIDED_AGAIN.length) : undefined;
+}
+
+/** The key of the lead's first decision for its purpose (`<leadId>:<purpose>`), however often decided again. */
+export function firstDecisionKey(decisionKey: string): string {
+  const at = decisionKey.indexOf(DECIDED_AGAIN);
+  return at < 0 ? decisionKey : decisionKey.slice(0, at);
 }
 
 export type CommitResult =

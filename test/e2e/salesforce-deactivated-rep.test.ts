@@ -1,7 +1,10 @@
 // A rep deactivated in the org while the app runs: the app's directory (read every 5 minutes) still has
-// them active, so the next lead decided for them is refused by Salesforce (INACTIVE_OWNER_OR_USER) and
-// dead-lettered. That refusal makes the app read the org's users again at once: the leads after it go to
-// the pool's fallback, not to the same refusal for the rest of the 5 minutes.
+// them active, so the next lead decided for them is refused by Salesforce (INACTIVE_OWNER_OR_USER). That
+// refusal makes the app read the org's users again at once, and decide that lead again on them: it goes
+// to the pool's fallback, once, and so do the leads after it. A lead whose owner chosen again is refused
+// too is a dead letter saying so; replayed once the org is fixed, it is decided again.
+import { replayDeadLetters } from '../../src/cli/operate.js';
+import { publishConfig } from '../support/publish.js';
 import {
   admin,
   createLeads,
@@ -38,31 +41,115 @@ beforeAll(async () => {
 afterAll(() => e?.app.stop());
 
 const lead = (name: string) => ({ LastName: name, Company: `${name} Ltd`, Email: `${name}@corp.example` });
+const userId = (email: string) =>
+  String(e.app.salesforceSandbox!.demo.users.find((u) => u['Email'] === email)?.['Id']);
+const setActive = (email: string, active: boolean) =>
+  admin(e.sandboxUrl, `/orgs/${e.orgId}/users/${userId(email)}`, { active });
+/** Per lead, the owners the app wrote and the owners of the tasks it created, in order. */
+const written = (id: string) => {
+  const w = effects(e);
+  return {
+    owners: (w.owners.get(id) ?? []).map((r) => r.details['ownerId']),
+    tasks: (w.tasks.get(id) ?? []).map((r) => r.details['OwnerId']),
+  };
+};
+const settled = async () => {
+  const s = await e.app.storage.inboxStats(e.tenantId);
+  return s.pending === 0 && s.leased === 0;
+};
 
-it('reads the org’s users again after a write is refused for a deactivated rep, and routes the next leads past them', async () => {
-  const demo = e.app.salesforceSandbox!.demo;
-  const userId = (email: string) => String(demo.users.find((u) => u['Email'] === email)?.['Id']);
-  const ownerOf = (id: string) => effects(e).owners.get(id)?.at(-1)?.details['ownerId'];
-
+it('decides a lead again when the org refuses the rep it was decided for as inactive: one owner write and one task, for the pool’s fallback; the leads after it go there too', async () => {
   const [before] = await createLeads(e, { leads: [lead('before')] });
   await until('the first lead to be routed', () => routed(e, [before!]));
-  expect(ownerOf(before!)).toBe(userId('sam@acme.io'));
+  expect(written(before!).owners).toEqual([userId('sam@acme.io')]);
 
-  await admin(e.sandboxUrl, `/orgs/${e.orgId}/users/${userId('sam@acme.io')}`, { active: false });
-  // Decided with the directory read before: Sam, whom the org now refuses.
+  await setActive('sam@acme.io', false);
+  // Decided with the directory read before: Sam, whom the org now refuses; then again, on the users
+  // read afresh: Tess, the pool's fallback.
   const [refused] = await createLeads(e, { leads: [lead('refused')] });
-  await until('the refused lead to be dead-lettered', async () => {
-    const s = await e.app.storage.inboxStats(e.tenantId);
-    return s.failed === 1 && s.pending === 0 && s.leased === 0;
-  });
-  const [dead] = await e.app.storage.deadLetters(e.tenantId, 10);
-  expect([dead?.event.objectId, dead?.lastError]).toEqual([
-    refused,
-    expect.stringContaining('[INACTIVE_OWNER_OR_USER]'),
+  await until('the refused lead to be routed', () => routed(e, [refused!]));
+  expect(written(refused!)).toEqual({ owners: [userId('tess@acme.io')], tasks: [userId('tess@acme.io')] });
+  expect(await e.app.storage.deadLetters(e.tenantId, 10)).toEqual([]);
+
+  // The decision trail: the one made again says why, the one before it wrote nothing and says why.
+  const [again, first] = await e.app.storage.decisionsFor(e.tenantId, { leadId: refused! });
+  expect([first?.owner, again?.owner]).toEqual(['sam@acme.io', 'tess@acme.io']);
+  expect(again?.trace.steps[0]).toBe(
+    'Decided again: Salesforce refused sam@acme.io, chosen first, as inactive; its users were read again',
+  );
+  expect(again?.trace.assignments[0]?.candidates).toEqual([
+    expect.objectContaining({ email: 'sam@acme.io', skipped: 'inactive' }),
   ]);
+  const before1 = await e.app.storage.actionsForDecision(e.tenantId, first!.decisionKey);
+  expect(before1.map((a) => [a.kind, a.status])).toEqual([
+    ['set_owner', 'failed'],
+    ['create_task', 'failed'],
+  ]);
+  expect(before1[0]?.error).toMatch(
+    /^not written: Salesforce refused sam@acme\.io as inactive \(.*\[INACTIVE_OWNER_OR_USER\]\); the lead was decided again$/,
+  );
 
   const after = await createLeads(e, { leads: [lead('after1'), lead('after2')] });
   await until('the leads after it to be routed', () => routed(e, after));
-  expect(after.map(ownerOf)).toEqual([userId('tess@acme.io'), userId('tess@acme.io')]);
-  expect((await e.app.storage.inboxStats(e.tenantId)).failed).toBe(1);
+  expect(after.map((id) => written(id).owners)).toEqual([[userId('tess@acme.io')], [userId('tess@acme.io')]]);
+  expect((await e.app.storage.inboxStats(e.tenantId)).failed).toBe(0);
+}, 120_000);
+
+it('a lead whose owner chosen again is refused too is a dead letter saying so; replayed once the org is fixed, it is decided again', async () => {
+  // Sam stays deactivated. The desk queue is now owned by Tess's user, named by id: the app sends it as
+  // it is (the org checks it), so a decision for the desk is refused once Tess is deactivated too.
+  await publishConfig(
+    e.app.storage.db,
+    e.tenantId,
+    {
+      rules: `name: One rep, and a desk
+pools:
+  solo: { members: [sam@acme.io], strategy: round_robin }
+routes:
+  - name: Everyone to Sam
+    assign: { pool: solo }
+    task: { subject: 'New lead', due: 1h }
+    note: true
+fallback: { queue: desk }
+`,
+      team: `${TEAM.replace('desk: { owner: SMB }', `desk: { owner: ${userId('tess@acme.io')} }`)}`,
+    },
+    Date.now(),
+  );
+  await setActive('tess@acme.io', false);
+  const [stuck] = await createLeads(e, { leads: [lead('stuck')] });
+  await until(
+    'the lead to be dead-lettered',
+    async () => (await settled()) && (await e.app.storage.inboxStats(e.tenantId)).failed === 1,
+  );
+  const [dead] = await e.app.storage.deadLetters(e.tenantId, 10);
+  expect(dead?.event.objectId).toBe(stuck);
+  expect(dead?.lastError).toMatch(
+    new RegExp(
+      `^assign lead ${stuck} to queue desk \\(decided again after Salesforce refused queue desk as inactive\\): Salesforce refused: .*\\[INACTIVE_OWNER_OR_USER\\]$`,
+    ),
+  );
+  expect(written(stuck!)).toEqual({ owners: [], tasks: [] });
+
+  // Sam is back: the replay decides the lead again (the desk is still refused) and it goes to Sam.
+  await setActive('sam@acme.io', true);
+  const tenant = (await e.app.storage.getTenant(e.tenantId))!;
+  expect(await replayDeadLetters(e.app.storage, tenant, [dead!.id], Date.now())).toEqual({
+    queued: [`#${dead!.id} queued again`],
+    unknown: [],
+  });
+  e.app.worker?.wake();
+  await until('the replayed lead to be routed and its note written', async () => {
+    if (!(await routed(e, [stuck!]))) return false;
+    return (await e.app.storage.pendingActions(e.tenantId, stuck!)).length === 0;
+  });
+  expect(written(stuck!)).toEqual({ owners: [userId('sam@acme.io')], tasks: [userId('sam@acme.io')] });
+  expect(effects(e).notes.get(stuck!)).toHaveLength(1);
+  expect(await e.app.storage.deadLetters(e.tenantId, 10)).toEqual([]);
+  const decisions = await e.app.storage.decisionsFor(e.tenantId, { leadId: stuck! });
+  expect(decisions.map((d) => [d.destination.kind, d.owner, d.trace.steps[0]?.slice(0, 16)])).toEqual([
+    ['rep', 'sam@acme.io', 'Decided again: S'],
+    ['queue', null, 'Decided again: S'],
+    ['queue', null, expect.not.stringMatching(/^Decided again/)],
+  ]);
 }, 120_000);

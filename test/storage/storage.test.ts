@@ -1,6 +1,6 @@
 // The storage contract, run on every engine: same queries, same answers.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { Storage, StorageError } from '../../src/storage/index.js';
+import { decidedAgainKey, Storage, StorageError } from '../../src/storage/index.js';
 import { MIGRATIONS } from '../../src/storage/schema.js';
 import {
   ENGINES,
@@ -658,6 +658,82 @@ for (const [name, engine, suite] of ENGINES) {
         const outcomes = [];
         for (const r of rows) outcomes.push(await s.claimEffect(A, 'lead-9', 'route', r.id, T0 + 3));
         expect(outcomes.sort()).toEqual(['claimed', 'taken']);
+      });
+
+      it('a lead decided again after its owner was refused as inactive: the decision before is failed in the same commit, and a replay resumes only the one made again', async () => {
+        const leadId = 'lead-7';
+        await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'd7', objectId: leadId }) }], T0);
+        const [item] = await s.claim({ workerId: 'w1', limit: 1, leaseMs: LEASE, now: T0 });
+        const NONE = { pools: {}, reps: {} };
+        const first = await s.commitDecision(
+          A,
+          {
+            decisionKey: `${leadId}:route`,
+            decision: makeDecision({ leadId, sla: undefined }),
+            summary: 'ada',
+          },
+          NONE,
+          T0,
+        );
+        if (first.status !== 'committed') throw new Error('not committed');
+        // The task was written before the owner write came back refused; the owner write stays planned.
+        const task = first.actions.find((a) => a.kind === 'create_task')!;
+        expect(await s.markActionsDone(A, [{ id: task.id, crmId: 'task-1' }], T0 + 1)).toBe(1);
+
+        const bo = { kind: 'set_owner', email: 'bo@acme.io' } as const;
+        const reason = 'not written: the CRM refused ada@acme.io as inactive; the lead was decided again';
+        const again = await s.commitDecision(
+          A,
+          {
+            decisionKey: decidedAgainKey(`${leadId}:route`),
+            decision: makeDecision({
+              leadId,
+              destination: { kind: 'rep', email: 'bo@acme.io' },
+              actions: [bo],
+              stateChanges: NONE,
+              sla: undefined,
+            }),
+            summary: 'bo',
+            decidedAgain: { reason },
+          },
+          (await s.loadRoutingState(A)).versions,
+          T0 + 2,
+        );
+        if (again.status !== 'committed') throw new Error('not committed');
+        const statuses = async () =>
+          (await s.decisionsFor(A, { leadId })).length === 2
+            ? [
+                ...(await s.actionsForDecision(A, `${leadId}:route`)),
+                ...(await s.actionsForDecision(A, decidedAgainKey(`${leadId}:route`))),
+              ].map((a) => [a.decisionKey.slice(leadId.length + 1), a.kind, a.status, a.error])
+            : [];
+        expect(await statuses()).toEqual([
+          ['route', 'set_owner', 'failed', reason],
+          ['route', 'create_task', 'done', null],
+          ['route~owner-inactive', 'set_owner', 'planned', null],
+        ]);
+        // A key that does not say it is decided again is refused, and nothing is written.
+        await expect(
+          s.commitDecision(
+            A,
+            { decisionKey: 'lead-8:route', decision: makeDecision(), summary: 'x', decidedAgain: { reason } },
+            NONE,
+            T0,
+          ),
+        ).rejects.toThrow(StorageError);
+
+        // The owner chosen again is refused too: a dead letter, replayed once the cause is fixed.
+        expect(await s.markActionFailed(A, again.actions[0]!.id, 'refused', T0 + 3)).toBe(true);
+        expect(await s.deadLetter(item!.id, 'w1', 'refused', T0 + 3)).toBe(true);
+        expect(await s.replay(A, item!.id, T0 + 4)).toBe(true);
+        expect(await statuses()).toEqual([
+          ['route', 'set_owner', 'failed', reason],
+          ['route', 'create_task', 'done', null],
+          ['route~owner-inactive', 'set_owner', 'planned', null],
+        ]);
+        expect((await s.pendingActions(A, leadId)).map((a) => a.decisionKey)).toEqual([
+          decidedAgainKey(`${leadId}:route`),
+        ]);
       });
 
       it('a completed row keeps its effect key: replaying another row for the lead does not route again', async () => {
