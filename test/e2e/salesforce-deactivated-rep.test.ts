@@ -85,7 +85,7 @@ it('decides a lead again when the org refuses the rep it was decided for as inac
     ['set_owner', 'failed'],
     ['create_task', 'failed'],
   ]);
-  expect(before1[0]?.error).toMatch(
+  expect(before1[0]?.reason).toMatch(
     /^not written: Salesforce refused sam@acme\.io as inactive \(.*\[INACTIVE_OWNER_OR_USER\]\); the lead was decided again$/,
   );
 

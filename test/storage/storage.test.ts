@@ -705,7 +705,7 @@ for (const [name, engine, suite] of ENGINES) {
             ? [
                 ...(await s.actionsForDecision(A, `${leadId}:route`)),
                 ...(await s.actionsForDecision(A, decidedAgainKey(`${leadId}:route`))),
-              ].map((a) => [a.decisionKey.slice(leadId.length + 1), a.kind, a.status, a.error])
+              ].map((a) => [a.decisionKey.slice(leadId.length + 1), a.kind, a.status, a.reason])
             : [];
         expect(await statuses()).toEqual([
           ['route', 'set_owner', 'failed', reason],
