@@ -68,7 +68,10 @@ it('reminds a queue-owned lead with no task, saying why, tells the reminder, and
   expect(await e.app.storage.slaTimersFor(e.tenantId, id!)).toHaveLength(1);
 
   offset += 6 * MIN;
-  await until('the reminder step', async () => (await steps()).some((s) => s.kind === 'remind'));
+  // Settled: a step is claimed and sent before it is done or failed.
+  const settledStep = async (kind: string) =>
+    (await steps()).some((s) => s.kind === kind && (s.status === 'done' || s.status === 'failed'));
+  await until('the reminder step', () => settledStep('remind'));
   const [remind] = (await steps()).filter((s) => s.kind === 'remind');
   expect(remind).toMatchObject({ status: 'done', owner: 'EMEA_Queue', error: null });
   expect(remind?.detail).toBe(
@@ -81,7 +84,7 @@ it('reminds a queue-owned lead with no task, saying why, tells the reminder, and
   expect(told).toMatchObject({ type: 'lead.reminder', reason: remind!.detail, owner: 'EMEA_Queue' });
 
   offset += 10 * MIN;
-  await until('the escalation step', async () => (await steps()).some((s) => s.kind === 'escalate'));
+  await until('the escalation step', () => settledStep('escalate'));
   expect((await steps()).map((s) => [s.kind, s.status])).toEqual([
     ['remind', 'done'],
     ['breach', 'done'],
