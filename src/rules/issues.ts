@@ -18,6 +18,7 @@ export type CrmFacts = Pick<
   | 'customFieldSuffix'
   | 'standardFieldName'
   | 'queueTargets'
+  | 'storedId'
 > & {
   readonly accountFields?: AccountFields | undefined;
   /**

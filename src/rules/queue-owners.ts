@@ -26,21 +26,13 @@ export interface QueueTargetProblem {
 }
 
 /**
- * The same id: equal, or a Salesforce id written in its 15-character form (case-sensitive) for the
- * 18-character one the API lists. An id of a CRM without short forms is never a prefix of 15 or more.
- */
-function sameId(given: string, listed: string): boolean {
-  return given === listed || (given.length >= 15 && listed.length > given.length && listed.startsWith(given));
-}
-
-/**
  * Why `target` of `queue` names no one the account would take a lead for; undefined when it names someone
  * or cannot be checked here (an owner id in a CRM with teams: HubSpot's QUEUE owners are not listed).
  */
 export function queueTargetProblem(
   queue: string,
   target: QueueTarget,
-  crm: Pick<CrmFacts, 'crmName' | 'accountNoun' | 'queueTargets'>,
+  crm: Pick<CrmFacts, 'crmName' | 'accountNoun' | 'queueTargets' | 'storedId'>,
   directory: OwnerDirectory,
 ): QueueTargetProblem | undefined {
   const account = `this ${crm.crmName} ${crm.accountNoun}`;
@@ -81,8 +73,10 @@ export function queueTargetProblem(
   }
   if (crm.queueTargets.teams) return undefined;
   if (Object.hasOwn(directory.queues, name)) return undefined;
-  const ids = [...Object.values(directory.queues), ...directory.owners.map((o) => o.id)];
-  if (ids.some((id) => sameId(name, id))) return undefined;
+  // An id as the write sends it (a Salesforce 15-character id as its 18-character form).
+  const id = crm.storedId(name);
+  if (Object.values(directory.queues).includes(id) || directory.owners.some((o) => o.id === id))
+    return undefined;
   return {
     key: 'owner',
     name,

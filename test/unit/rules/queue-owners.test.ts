@@ -12,8 +12,9 @@ const ORG: OwnerDirectory = {
     { id: '005000000000001AAA', email: 'ada@acme.io', active: true },
     { id: '005000000000002AAA', email: 'bo@acme.io', active: false },
   ],
-  // A Lead queue by its label and its queue name.
-  queues: { EMEA: '00G000000000001AAA', EMEA_Queue: '00G000000000001AAA' },
+  // A Lead queue by its label and its queue name; its id's last three characters are the checksum of
+  // its 15-character form, as the org lists it.
+  queues: { EMEA: '00G000000000001EAA', EMEA_Queue: '00G000000000001EAA' },
 };
 const PORTAL: OwnerDirectory = {
   owners: [{ id: '101', email: 'ada@acme.io', active: true }],
@@ -33,7 +34,7 @@ describe('queue targets against the Salesforce org', () => {
   it.each([
     ['a queue by label', '{ owner: EMEA }'],
     ['a queue by queue name', '{ owner: EMEA_Queue }'],
-    ['a queue by id', '{ owner: 00G000000000001AAA }'],
+    ['a queue by id', '{ owner: 00G000000000001EAA }'],
     ['a queue by its 15-character id', '{ owner: 00G000000000001 }'],
     ['a user by id', '{ owner: 005000000000001AAA }'],
     ['a user by email, in any case', '{ owner: Ada@Acme.io }'],
