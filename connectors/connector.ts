@@ -303,6 +303,12 @@ export interface TouchState {
 export type ItemResult = { ok: true; id?: string | undefined } | { ok: false; error: CrmError };
 
 /** The fields a CRM account's routed records have, as the account itself lists them. */
+/**
+ * How long an account's schema (its fields, Salesforce's Task statuses) is reused: an admin's new custom
+ * field or renamed status reaches the app within the hour, for a few calls an hour.
+ */
+export const DEFAULT_SCHEMA_TTL_MS = 60 * 60_000;
+
 export interface AccountFields {
   /** The records they were read from, in the CRM's words ("Lead or Contact"). */
   readonly objects: string;

@@ -7,6 +7,8 @@ import { toLead, type FieldMap } from '../../src/core/normalize.js';
 import type { Account, Lead, TouchSignal } from '../../src/core/types.js';
 import {
   CrmError,
+  DEFAULT_SCHEMA_TTL_MS,
+  type AccountFields,
   type ConnectorProfile,
   type CrmConnector,
   type Directory,
@@ -27,6 +29,7 @@ import {
 } from '../connector.js';
 import type { PortalLimiter } from '../shared/limiter.js';
 import { withRetry, type RetryPolicy } from '../shared/retry.js';
+import { SingleFlightCache } from '../shared/single-flight.js';
 import { z } from 'zod';
 import {
   classifyHubSpotError,
@@ -158,6 +161,9 @@ const batchResponseSchema = z.object({
   errors: z.array(batchErrorSchema).optional(),
 });
 type BatchResponse = z.infer<typeof batchResponseSchema>;
+
+/** Properties v3's `GET /crm/v3/properties/contacts`: `{ results: [{ name, … }] }`, no paging. */
+const propertiesSchema = z.object({ results: z.array(z.object({ name: z.string().min(1) }).passthrough()) });
 
 /** Associations v4 (§4.5): the batch read's `{ results: [{ from, to, paging? }] }` (the client names `from` `_from`). */
 const associatedSchema = z.object({ toObjectId: z.union([z.number(), z.string()]) }).passthrough();
@@ -390,6 +396,8 @@ export interface HubSpotConnectorOptions {
   reasonProperty?: string;
   /** How long a fetched directory is reused to translate owner ids in readLeads/findAccounts. */
   directoryTtlMs?: number;
+  /** How long the portal's contact properties are reused (DEFAULT_SCHEMA_TTL_MS). */
+  schemaTtlMs?: number;
   /** Per-request timeout in ms, token refresh included (default DEFAULT_TIMEOUT_MS). */
   timeoutMs?: number;
   /**
@@ -413,10 +421,16 @@ export class HubSpotConnector implements CrmConnector {
   private cachedDirectory: Directory | undefined;
   private directoryFetch: Promise<Directory> | undefined;
   private readonly now: () => number;
+  /** The portal's contact properties, read again after `schemaTtlMs`. */
+  private readonly properties: SingleFlightCache<'contacts', AccountFields>;
 
   constructor(private readonly opts: HubSpotConnectorOptions) {
     this.now = opts.now ?? Date.now;
     this.profile = opts.profile ?? HUBSPOT_PROFILE;
+    this.properties = new SingleFlightCache({
+      now: this.now,
+      ttlMs: opts.schemaTtlMs ?? DEFAULT_SCHEMA_TTL_MS,
+    });
   }
 
   private async hubspot(): Promise<Client> {
@@ -1205,6 +1219,27 @@ export class HubSpotConnector implements CrmConnector {
       }
     }
     return out;
+  }
+
+  /**
+   * The portal's contact properties (its custom ones too), so a rule naming one it lacks is told. Needs
+   * the optional scope crm.schemas.contacts.read: without it the call fails as HubSpot's missing-scope
+   * refusal, which names the scope and says to reinstall.
+   */
+  accountFields(): Promise<AccountFields> {
+    return this.properties.get('contacts', async () => {
+      const answer = parseAnswer(
+        propertiesSchema,
+        await this.call('general', (c) =>
+          c.crm.properties.coreApi.getAll('contacts', false, undefined, this.mw()),
+        ),
+        'contact properties',
+      );
+      return {
+        objects: 'contacts',
+        names: new Map(answer.results.map((p) => [p.name.toLowerCase(), p.name])),
+      };
+    });
   }
 
   async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {

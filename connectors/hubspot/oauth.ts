@@ -24,10 +24,14 @@ export const REQUIRED_SCOPES = [
   'crm.objects.companies.read',
   'crm.objects.owners.read',
 ] as const;
-/** Sequences need Sales/Service Hub Pro+; optional so lower tiers can still install. */
+/**
+ * Sequences need Sales/Service Hub Pro+; optional so lower tiers can still install. Reading the portal's
+ * contact properties lets the rules be checked against them; an install without it only loses the check.
+ */
 export const OPTIONAL_SCOPES = [
   'automation.sequences.read',
   'automation.sequences.enrollments.write',
+  'crm.schemas.contacts.read',
 ] as const;
 
 export interface AuthorizeArgs {

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Account, Lead, TouchSignal } from '../../src/core/types.js';
 import {
   CrmError,
+  DEFAULT_SCHEMA_TTL_MS,
   type AccountFields,
   type ConnectorProfile,
   type CrmConnector,
@@ -86,11 +87,6 @@ export const MAX_QUERY_URL_CHARS = 12_000;
 /** How long one call may take before it is abandoned (and a write's outcome becomes unknown). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_DIRECTORY_TTL_MS = 5 * 60_000;
-/**
- * How long an object's describe and the org's Task statuses are reused: an admin's new custom field or
- * renamed status reaches the app within the hour, for a few calls an hour against the daily allocation.
- */
-export const DEFAULT_SCHEMA_TTL_MS = 60 * 60_000;
 /** Records per page of a bulk listing (backfill, reassign). */
 export const LIST_PAGE_SIZE = 200;
 

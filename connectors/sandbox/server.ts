@@ -27,6 +27,7 @@ import { associationsRouter } from './routes/associations.js';
 import { crmObjectsRouter } from './routes/crm-objects.js';
 import { marketplaceRouter } from './routes/marketplace.js';
 import { ownersRouter } from './routes/owners.js';
+import { propertiesRouter } from './routes/properties.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { Portal } from './store.js';
 import { DEFAULT_APP, TokenStore, type AccessToken, type SandboxApp } from './tokens.js';
@@ -243,6 +244,7 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
   api.use(crmObjectsRouter(ctx));
   api.use(associationsRouter(ctx));
   api.use(sequencesRouter());
+  api.use(propertiesRouter());
   app.use(api);
 
   app.use((req: Request, res: Response) => {

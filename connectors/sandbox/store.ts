@@ -155,6 +155,11 @@ export class Portal {
   readonly owners = new Map<string, Owner>();
   readonly sequences = new Map<string, Sequence>();
   readonly enrollments: Enrollment[] = [];
+  /**
+   * Contact properties the portal's admin defined (the properties API lists them with HubSpot's own and
+   * every other name a contact carries): a rule may name one before any contact has a value for it.
+   */
+  readonly customContactProperties = new Set<string>();
   private edges: AssociationEdge[] = [];
   private edgeKeys = new Set<string>();
   /**

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { CrmError, type ConnectorProfile } from '../../connectors/connector.js';
 import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
 import {
+  HubSpotOAuth,
   TokenManager,
-  type HubSpotOAuth,
   type TokenSet,
   type TokenStore,
 } from '../../connectors/hubspot/oauth.js';
@@ -61,6 +61,19 @@ export function isRevokedGrant(error: unknown): boolean {
     error.details.status === 400 &&
     (error.details.code === 'invalid_grant' || error.details.code === 'BAD_REFRESH_TOKEN')
   );
+}
+
+/** The OAuth client of a HubSpot app: a real app's, or the sandbox's on its own URL. */
+export function hubspotOAuth(
+  app: { clientId: string; clientSecret: string; apiBase: string },
+  redirectUri: string,
+): HubSpotOAuth {
+  return new HubSpotOAuth({
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    redirectUri,
+    baseUrl: app.apiBase,
+  });
 }
 
 export interface HubSpotWiringOptions {

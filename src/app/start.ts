@@ -6,7 +6,6 @@ import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ConnectorProfile } from '../../connectors/connector.js';
-import { HubSpotOAuth } from '../../connectors/hubspot/oauth.js';
 import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
 import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
@@ -65,7 +64,7 @@ import { lockDataDir, sandboxAppCredentials, type DataDirLock } from './data-dir
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
 import { CrmRegistry, type CrmWiring } from './crms.js';
-import { hubspotFetchVerifier, hubspotWiring } from './hubspot.js';
+import { hubspotFetchVerifier, hubspotOAuth, hubspotWiring } from './hubspot.js';
 import {
   salesforceCanvasVerifier,
   salesforceInstallFlow,
@@ -437,15 +436,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         ? { provider: SALESFORCE_PROVIDER, externalId: salesforceSandbox.orgId }
         : undefined;
 
-  const oauth =
-    hubspot === undefined
-      ? undefined
-      : new HubSpotOAuth({
-          clientId: hubspot.clientId,
-          clientSecret: hubspot.clientSecret,
-          redirectUri: hubspotRedirectUri(publicUrl),
-          baseUrl: hubspot.apiBase,
-        });
+  const oauth = hubspot === undefined ? undefined : hubspotOAuth(hubspot, hubspotRedirectUri(publicUrl));
   // Signs what needs a secret every instance shares (settings links, Salesforce install states): a CRM
   // app's client secret, else the token encryption key (a real deployment always has one).
   const deploymentSecret =

@@ -173,8 +173,9 @@ Lead queue's name or id.
 
 With --tenant, the rules are checked for that tenant's CRM (as --crm) and a field its account does not
 have is a warning with a "did you mean" among its own fields, as the settings tab warns: a Salesforce
-org's Lead and Contact fields, asked through the tokens the app stored (the database as for explain; a
-sandbox org while \`npm start\` runs). So is a team queue whose owner is neither a user (by email or
+org's Lead and Contact fields, a HubSpot portal's contact properties (an install that granted the
+optional scope crm.schemas.contacts.read), asked through the tokens the app stored (the database as for
+explain; the sandbox's org or portal while \`npm start\` runs). So is a team queue whose owner is neither a user (by email or
 id) nor a Lead queue (by name, label or id) of the org, with a "did you mean" among its queues: its
 leads would be dead letters. An org that cannot be asked is an error (exit 1).
 

@@ -872,6 +872,98 @@ describe('touchedLeads / checkConnection', () => {
   });
 });
 
+describe('accountFields (properties v3)', () => {
+  /** One property as the documented `GET /crm/v3/properties/{objectType}` answer gives it. */
+  const property = (name: string, label: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    label,
+    type: 'string',
+    fieldType: 'text',
+    description: '',
+    groupName: 'contactinformation',
+    options: [],
+    displayOrder: -1,
+    hasUniqueValue: false,
+    hidden: false,
+    formField: true,
+    modificationMetadata: { archivable: true, readOnlyDefinition: true, readOnlyValue: false },
+    createdAt: '2019-08-06T02:41:52.124Z',
+    updatedAt: '2019-08-06T02:41:52.124Z',
+    ...extra,
+  });
+
+  it('lists the contact properties by lower-cased name, read once within the hour, again after it', async () => {
+    let clock = NOW;
+    const answer = {
+      results: [
+        property('email', 'Email', { hasUniqueValue: true }),
+        property('Demo_Requested', 'Demo requested', {
+          type: 'enumeration',
+          fieldType: 'booleancheckbox',
+          groupName: 'custom',
+          options: [
+            { label: 'Yes', value: 'true', displayOrder: 0, hidden: false },
+            { label: 'No', value: 'false', displayOrder: 1, hidden: false },
+          ],
+        }),
+      ],
+    };
+    const scope = nock(API, { reqheaders: { authorization: 'Bearer CIrT-access' } })
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .twice()
+      .reply(200, answer);
+    const { c } = connector({ now: () => clock });
+    const fields = await c.accountFields();
+    expect(fields).toEqual({
+      objects: 'contacts',
+      names: new Map([
+        ['email', 'email'],
+        ['demo_requested', 'Demo_Requested'],
+      ]),
+    });
+    await expect(c.accountFields()).resolves.toBe(fields);
+    expect(scope.pendingMocks()).toHaveLength(1);
+    clock += 60 * 60_000 + 1;
+    await c.accountFields();
+    scope.done();
+  });
+
+  it('403 without crm.schemas.contacts.read: auth naming the scope and the reinstall, not retried', async () => {
+    const scope = nock(API)
+      .get('/crm/v3/properties/contacts')
+      .query(true)
+      .reply(403, {
+        status: 'error',
+        message: "This app hasn't been granted all required scopes to make this call.",
+        category: 'MISSING_SCOPES',
+        errors: [
+          {
+            message: 'One or more of the following scopes are required.',
+            context: { requiredGranularScopes: ['crm.schemas.contacts.read'] },
+          },
+        ],
+      });
+    const { c, slept } = connector();
+    await expect(c.accountFields()).rejects.toMatchObject({
+      kind: 'auth',
+      message: 'HubSpot app is missing scope: crm.schemas.contacts.read (reinstall the app to grant it)',
+    });
+    scope.done();
+    expect(slept).toEqual([]);
+  });
+
+  it('an answer without results: an invalid CrmError naming the call', async () => {
+    const scope = nock(API).get('/crm/v3/properties/contacts').query(true).reply(200, { properties: [] });
+    const { c } = connector();
+    await expect(c.accountFields()).rejects.toMatchObject({
+      kind: 'invalid',
+      message: expect.stringContaining('contact properties'),
+    });
+    scope.done();
+  });
+});
+
 describe('basePath', () => {
   it('points the client at another host (the sandbox)', async () => {
     const scope = nock('http://127.0.0.1:4010')

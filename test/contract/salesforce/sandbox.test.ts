@@ -5,9 +5,9 @@
 // the org's TaskStatus marks closed.
 import { randomBytes } from 'node:crypto';
 import { Connection } from 'jsforce';
+import { DEFAULT_SCHEMA_TTL_MS } from '../../../connectors/connector.js';
 import { SalesforceSession, type SalesforceApp } from '../../../connectors/salesforce/auth.js';
 import {
-  DEFAULT_SCHEMA_TTL_MS,
   NOTE_SUBJECT,
   SalesforceConnector,
   type SalesforceConnectorOptions,
