@@ -265,7 +265,9 @@ export class BatchDecider {
             : asReroute(decided, excludeReps);
         const again = job.decidedAgain;
         const decision = again === undefined ? made : asDecidedAgain(made, again, batch.crm);
-        if (job.hold !== undefined && decision.destination.kind === 'hold') {
+        // Still held, nothing to write. Not so for a lead decided again: the decision before released its
+        // hold, so the new hold is committed (and that decision's unwritten actions fail with it).
+        if (job.hold !== undefined && decision.destination.kind === 'hold' && again === undefined) {
           job.noWork = true;
           continue;
         }
