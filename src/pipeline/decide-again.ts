@@ -6,12 +6,37 @@
 // attempt: a refusal of the owner chosen again is the item's failure, as any refusal is.
 import { mergeDirectory } from './team.js';
 import { toFailure } from './failures.js';
-import { decidedAgainKey } from '../storage/index.js';
+import { decidedAgainKey, type DecisionRecord, type Storage } from '../storage/index.js';
 import type { BatchDecider } from './decide-batch.js';
 import type { CrmLists } from './crm-lists.js';
 import { recordOf, type Job } from './job.js';
 import type { TenantRuntime } from './runtime.js';
 import type { WriteBack } from './write-back.js';
+
+/**
+ * Per key committed, the lead's decision that stands: the last one made again after it (each after its
+ * owner was refused as inactive), else its own. What goes on from a decision (a retry, an SLA timer's
+ * re-route) goes on from that one.
+ */
+export async function latestDecisions(
+  storage: Pick<Storage, 'findDecisions'>,
+  tenantId: string,
+  keys: readonly string[],
+): Promise<Map<string, DecisionRecord>> {
+  const latest = await storage.findDecisions(tenantId, keys);
+  for (let open = [...latest.keys()]; open.length > 0;) {
+    const again = await storage.findDecisions(
+      tenantId,
+      open.map((k) => decidedAgainKey(latest.get(k)!.decisionKey)),
+    );
+    open = open.filter((k) => {
+      const next = again.get(decidedAgainKey(latest.get(k)!.decisionKey));
+      if (next !== undefined) latest.set(k, next);
+      return next !== undefined;
+    });
+  }
+  return latest;
+}
 
 export interface DecideAgainDeps {
   lists: CrmLists;

@@ -2,7 +2,8 @@
 // lead's missing field or its timeout decides it again; a bulk job or an SLA re-route routes it once
 // more; anything else completes without work. A decision committed by an earlier attempt is found, so
 // a retry only writes what is missing.
-import { decidedAgainKey, firstDecisionKey, type InboxItem, type Storage } from '../storage/index.js';
+import { firstDecisionKey, type InboxItem, type Storage } from '../storage/index.js';
+import { latestDecisions } from './decide-again.js';
 import { toFailure } from './failures.js';
 import { bareJob, newJob, recordOf, ROUTE_PURPOSE, type Job } from './job.js';
 import { bulkPurposeOf } from './bulk/purpose.js';
@@ -130,22 +131,12 @@ export class Triage {
    */
   private async withExisting(tenantId: string, jobs: Job[]): Promise<void> {
     if (jobs.length === 0) return;
-    const latest = await this.storage.findDecisions(
+    const latest = await latestDecisions(
+      this.storage,
       tenantId,
       jobs.map((j) => j.decisionKey),
     );
     if (latest.size === 0) return;
-    for (let open = [...latest.keys()]; open.length > 0;) {
-      const again = await this.storage.findDecisions(
-        tenantId,
-        open.map((k) => decidedAgainKey(latest.get(k)!.decisionKey)),
-      );
-      open = open.filter((k) => {
-        const next = again.get(decidedAgainKey(latest.get(k)!.decisionKey));
-        if (next !== undefined) latest.set(k, next);
-        return next !== undefined;
-      });
-    }
     const actions = await this.storage.actionsForDecisions(
       tenantId,
       [...latest.values()].map((d) => d.decisionKey),

@@ -24,6 +24,7 @@ import { chunk } from '../../storage/shared.js';
 import { actionSchema } from '../../storage/model.js';
 import type { SlaAdvance, SlaStepRow, SlaTimerRepository, SlaTimerRun } from '../../storage/sla-timers.js';
 import { describeFailure, isRetryable, TenantConfigError, toFailure } from '../failures.js';
+import { latestDecisions } from '../decide-again.js';
 import { renewWhileRunning } from '../lease-renewal.js';
 import type { TenantRegistry, TenantRuntime } from '../runtime.js';
 import { crmOwnerId, landQueue, mergeDirectory, noTaskReason, type MergedTeam } from '../team.js';
@@ -176,9 +177,16 @@ export class SlaProcessor {
     const { timers, logger } = this.opts;
     const runtime = await this.opts.registry.runtime(tenantId);
     const merged = mergeDirectory(runtime.team, await this.opts.directory(runtime, now));
+    // A re-route whose owner the CRM refused as inactive was decided again: the timer follows the
+    // decision made again, which owns the lead (the one before wrote nothing).
+    const rerouted = await latestDecisions(
+      this.opts.storage,
+      tenantId,
+      claimed.flatMap((t) => (t.rerouting === null ? [] : [t.rerouting])),
+    );
     const writes = await timers.writesOf(tenantId, [
       ...claimed.map((t) => t.decisionKey),
-      ...claimed.flatMap((t) => (t.rerouting === null ? [] : [t.rerouting])),
+      ...[...rerouted.values()].map((d) => d.decisionKey),
     ]);
 
     // Where each timer stands after what the worker did meanwhile (owner written, re-route carried out).
@@ -204,9 +212,9 @@ export class SlaProcessor {
         changes.expectedOwner = expected;
       }
       if (t.rerouting !== null) {
-        const decided = await this.opts.storage.findDecision(tenantId, t.rerouting);
-        const w = writes.get(t.rerouting)?.owner;
-        if (decided === null || w?.status === 'planned') {
+        const decided = rerouted.get(t.rerouting);
+        const w = decided === undefined ? undefined : writes.get(decided.decisionKey)?.owner;
+        if (decided === undefined || w?.status === 'planned') {
           await timers.advance(tenantId, t.id, holder, { ...changes, dueAt: now + this.recheckMs }, now);
           continue;
         }
