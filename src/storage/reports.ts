@@ -4,7 +4,7 @@
 import type { DecisionFact, SlaTimerState } from '../reports/reports.js';
 import type { Db } from './db.js';
 import { StorageError } from './errors.js';
-import { resolvedDestinationSchema, stringListSchema } from './model.js';
+import { DECIDED_AGAIN, resolvedDestinationSchema, stringListSchema } from './model.js';
 import { readJson } from './shared.js';
 
 /** Decisions decided at `since` or later and before `until` (epoch ms). */
@@ -45,7 +45,11 @@ const num = (v: number | string | null): number | null => (v === null ? null : N
 export class ReportRepository {
   constructor(private readonly db: Db) {}
 
-  /** The window's decisions as report facts, oldest first; hold decisions are left out (not routed yet). */
+  /**
+   * The window's decisions as report facts, oldest first; hold decisions are left out (not routed yet),
+   * and so is a decision the lead was decided again after (its owner refused as inactive: it wrote
+   * nothing, and the decision made again is the lead's fact).
+   */
   async decisionFacts(tenantId: string, window: ReportWindow): Promise<DecisionFact[]> {
     const { since, until } = window;
     if (!Number.isFinite(since) || !Number.isFinite(until) || since >= until)
@@ -68,8 +72,10 @@ export class ReportRepository {
            ON t.tenant_id = d.tenant_id AND t.lead_id = d.lead_id AND t.decision_key = d.decision_key
          WHERE d.tenant_id = ? AND d.decided_at >= ? AND d.decided_at < ?
            AND (d.decided_at > ? OR d.id > ?)
+           AND NOT EXISTS (SELECT 1 FROM decisions again WHERE again.tenant_id = d.tenant_id
+             AND again.decision_key = d.decision_key || ?)
          ORDER BY d.decided_at, d.id LIMIT ?`,
-        [tenantId, after.at, until, after.at, after.id, PAGE],
+        [tenantId, after.at, until, after.at, after.id, DECIDED_AGAIN, PAGE],
       );
       for (const r of rows) {
         const destination = readJson(

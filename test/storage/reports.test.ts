@@ -2,8 +2,9 @@
 // owner write landed and the SLA timer; paged through the window; and a report run end to end.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Decision } from '../../src/core/types.js';
+import { distributionReport } from '../../src/reports/reports.js';
 import { runReport } from '../../src/reports/run.js';
-import type { DecisionInput, Storage } from '../../src/storage/index.js';
+import { decidedAgainKey, type DecisionInput, type Storage } from '../../src/storage/index.js';
 import { ENGINES, T0, addTenant, makeDecision, ownerAction } from './helpers.js';
 
 const A = 'tenant-a';
@@ -167,6 +168,60 @@ for (const [name, engine, suite] of ENGINES) {
       await expect(
         runReport(s, A, { kind: 'distribution', since: T0, until: T0 + 60 * MIN }),
       ).rejects.toThrow(/no published rule set/);
+    });
+
+    it('counts a lead decided again (its owner refused as inactive) once, for the owner the decision made again gave it', async () => {
+      const sam = { kind: 'rep', email: 'sam@acme.io' } as const;
+      const first = input(
+        'l1:route',
+        {
+          leadId: 'l1',
+          decidedAt: T0,
+          destination: sam,
+          actions: [{ kind: 'set_owner', email: sam.email }],
+          trace: { routes: [], assignments: [assignment('solo', sam.email)], steps: [] },
+          sla: { firstTouchBy: T0 + 30 * MIN, onBreach: { kind: 'reroute' } },
+        },
+        T0 - MIN,
+      );
+      const again: DecisionInput = {
+        ...input(
+          decidedAgainKey('l1:route'),
+          {
+            leadId: 'l1',
+            decidedAt: T0 + 1,
+            destination: { kind: 'rep', email: 'tess@acme.io' },
+            actions: [{ kind: 'set_owner', email: 'tess@acme.io' }],
+            trace: { routes: [], assignments: [assignment('backup', 'tess@acme.io')], steps: [] },
+            fallbacks: ['pool_nobody_eligible'],
+            sla: { firstTouchBy: T0 + 30 * MIN, onBreach: { kind: 'reroute' } },
+          },
+          T0 - MIN,
+        ),
+        decidedAgain: { reason: 'not written: the CRM refused sam@acme.io as inactive' },
+      };
+      expect((await s.commitDecision(A, first, NONE, T0)).status).toBe('committed');
+      expect((await s.commitDecision(A, again, NONE, T0 + 1)).status).toBe('committed');
+      const [owner] = await s.actionsForDecision(A, again.decisionKey);
+      expect(await s.markActionDone(A, owner!.id, null, T0 + 2)).toBe(true);
+
+      const facts = await s.reports.decisionFacts(A, { since: T0, until: T0 + 60 * MIN });
+      expect(facts).toEqual([
+        expect.objectContaining({
+          leadId: 'l1',
+          decidedAt: T0 + 1,
+          eventAt: T0 - MIN,
+          pool: 'backup',
+          owner: 'tess@acme.io',
+          ownerWrittenAt: T0 + 2,
+          fallbacks: ['pool_nobody_eligible'],
+          sla: { state: 'armed', dueAt: T0 + 30 * MIN, outcome: null, firstTouchAt: null },
+        }),
+      ]);
+      // Sam never got the lead: no share of the solo pool's leads.
+      expect(distributionReport(facts).rows.map((r) => [r['pool'], r['rep'], r['assigned']])).toEqual([
+        ['backup', 'tess@acme.io', 1],
+      ]);
     });
 
     it('pages through a window larger than a page, in order, each decision once', async () => {
