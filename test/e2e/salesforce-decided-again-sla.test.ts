@@ -103,3 +103,35 @@ it('an SLA re-route decided again after its rep was refused as inactive: the SLA
   const timers = await e.app.storage.slaTimersFor(e.tenantId, id!);
   expect(timers.map((t) => [t.decisionKey, t.owner])).toEqual([[`${id}:route`, first]]);
 }, 180_000);
+
+it('a lead decided again after its rep was refused as inactive: the first decision’s timer ends not assigned, with no step for the rep who never got the lead; the SLA runs on the decision made again', async () => {
+  // The users are read again (their cache has expired) for this lead; then the rep it went to is
+  // deactivated, so the next lead is decided for them and refused.
+  const [read] = await createLeads(e, { leads: [lead('read')] });
+  await until('the lead to be routed', () => routed(e, [read!]));
+  const [rep] = owners(read!);
+  await setActive(rep!, false);
+  const [id] = await createLeads(e, { leads: [lead('refused')] });
+  await until('the lead to be routed to Tess', () => routed(e, [id!]));
+  expect(owners(id!)).toEqual(['tess@acme.io']);
+  const [again, first] = await e.app.storage.decisionsFor(e.tenantId, { leadId: id! });
+  expect([first?.owner, again?.owner]).toEqual([rep, 'tess@acme.io']);
+
+  // Past the first touch: the first decision's timer is checked and ends; the SLA breaches for Tess.
+  offset += 11 * MIN;
+  const timers = async () =>
+    e.app.storage.db.all<{ decision_key: string; owner: string; state: string; outcome: string | null }>(
+      'SELECT decision_key, owner, state, outcome FROM sla_timers WHERE tenant_id = ? AND lead_id = ? ORDER BY id',
+      [e.tenantId, id!],
+    );
+  const steps = async () => e.app.storage.slaTimers.stepsFor(e.tenantId, id!);
+  await until('both timers to be checked', async () => {
+    const [t1] = await timers();
+    return t1?.state !== 'armed' && (await steps()).some((s) => s.kind === 'breach');
+  });
+  expect(await timers()).toEqual([
+    { decision_key: `${id}:route`, owner: rep, state: 'cancelled', outcome: 'not_assigned' },
+    expect.objectContaining({ decision_key: `${id}:route~owner-inactive`, owner: 'tess@acme.io' }),
+  ]);
+  expect((await steps()).filter((s) => s.owner !== 'tess@acme.io')).toEqual([]);
+}, 180_000);
