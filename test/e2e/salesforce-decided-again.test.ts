@@ -102,6 +102,14 @@ it('a lead released from its hold for a rep just deactivated, and held again whe
   expect(await e.app.storage.activeHold(e.tenantId, id!)).toMatchObject({ fields: ['title'] });
   expect(effects(e).owners.get(id!) ?? []).toEqual([]);
   expect((await e.app.storage.inboxStats(e.tenantId)).failed).toBe(0);
+
+  // Not lost: its title arrives, and it is routed (Sam still inactive: the rule set's fallback, the desk).
+  await integration().sobject('Lead').update({ Id: id!, Title: 'CTO' });
+  await until('the lead to be routed', async () => (await trail(id!)).length === 4 && settled());
+  const [routedTo] = await trail(id!);
+  expect(routedTo?.decision.destination).toEqual({ kind: 'queue', name: 'desk' });
+  expect(routedTo?.actions.map((a) => [a.kind, a.status])).toEqual([['set_queue', 'done']]);
+  expect(await e.app.storage.pendingActions(e.tenantId, id!)).toEqual([]);
 }, 120_000);
 
 it('a lead decided again that the rules then give nobody: the first decision’s owner write and task fail, nothing stays planned', async () => {
