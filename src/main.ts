@@ -1,16 +1,11 @@
 // `npm start`: the app, its worker and — with no CRM credentials — the bundled sandbox CRM with a demo
-// portal that keeps creating contacts (CRM=salesforce: a demo org that keeps creating leads). Prints one readable line per routing decision.
+// portal that keeps creating contacts (CRM=salesforce: a demo org that keeps creating leads). Prints one readable line per lead routed (or dead-lettered).
 // `npm start` runs this file with `exec node`, so SIGTERM and SIGINT sent to npm reach this process.
 import { createLogger } from './log.js';
 import { bannerLines } from './app/banner.js';
 import { ConfigError, loadConfig } from './app/config.js';
-import { startApp, type DecisionEvent } from './app/start.js';
-
-function decisionLine(event: DecisionEvent, now: number): string {
-  const created = event.lead.createdAt;
-  const after = created === undefined ? '' : ` · ${((now - created) / 1000).toFixed(1)} s after creation`;
-  return `${event.summary}${after}`;
-}
+import { outcomeLine } from './app/outcome-line.js';
+import { startApp } from './app/start.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -19,7 +14,8 @@ async function main(): Promise<void> {
   const app = await startApp(config, {
     logger,
     keepSandboxData: true,
-    onDecision: (event) => process.stdout.write(decisionLine(event, Date.now()) + '\n'),
+    // A lead's line once the CRM took its writes (or it became a dead letter), never at the decision.
+    onSettled: (outcome) => process.stdout.write(outcomeLine(outcome, Date.now()) + '\n'),
   });
   const crms = { hubspot: config.hubspot !== undefined, salesforce: config.salesforce !== undefined };
   process.stdout.write(bannerLines(config, app, process.pid, crms).join('\n') + '\n\n');

@@ -28,7 +28,7 @@ import type { DemoPortal } from '../../connectors/sandbox/seed.js';
 import type { RuleSet, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { crmPropertiesFor } from '../pipeline/properties.js';
-import { Worker, type DecisionInfo } from '../pipeline/worker.js';
+import { Worker, type DecisionInfo, type LeadOutcome } from '../pipeline/worker.js';
 import { CRM_CALLS_FLUSH_MS, CrmCallTally } from '../pipeline/crm-call-tally.js';
 import {
   formatDiagnostic,
@@ -103,6 +103,8 @@ const SANDBOX_LINK_TTL_MS = 60 * 60_000;
 
 /** What `onDecision` is told per committed decision (the worker's own record of it). */
 export type DecisionEvent = DecisionInfo;
+/** What `onSettled` is told once a lead's routing is done or a dead letter. */
+export type { LeadOutcome };
 
 /**
  * How the app is started (`npm start`, the end-to-end tests, the benchmarks). The sandbox CRM is the one
@@ -111,13 +113,19 @@ export type DecisionEvent = DecisionInfo;
  * - Salesforce sandbox: `salesforceSandbox` (faults, `dailyApiLimit`, clock, long-poll timeout);
  *   `RunningApp.salesforceSandbox` gives the sandbox (write log `crm.writes`, limits `crm.allocation`),
  *   its demo org and org id.
- * - Either: `generate` (demo contacts or leads at DEMO_RATE), `keepSandboxData`, `onDecision`, `storage`,
- *   `clock`.
+ * - Either: `generate` (demo contacts or leads at DEMO_RATE), `keepSandboxData`, `onDecision`,
+ *   `onSettled`, `storage`, `clock`.
  */
 export interface StartOptions {
   logger: Logger;
   clock?: () => number;
   onDecision?: (event: DecisionEvent) => void;
+  /**
+   * A lead's routing settled: routed once the CRM took its writes (the owner's first), or a dead letter;
+   * `npm start` prints a line for each. A decision is committed before its writes, so `onDecision` is
+   * too early to say a lead was routed.
+   */
+  onSettled?: (outcome: LeadOutcome) => void;
   /** HubSpot sandbox mode only: options for the sandbox CRM (faults, rate limits, webhook timing). */
   sandbox?: SandboxOptions;
   /** Salesforce sandbox mode only (CRM=salesforce): options for the Salesforce sandbox. */
@@ -700,6 +708,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           metrics.decided(info.tenantId, info.decision.route?.name ?? 'fallback', info.decision.fallbacks);
           options.onDecision?.(info);
         },
+        onSettled: (outcome) => options.onSettled?.(outcome),
       })
     : undefined;
 

@@ -337,8 +337,10 @@ export class BatchDecider {
     job.actions = result.actions;
     if (result.status === 'already_decided') {
       job.owner = result.decision.owner ?? undefined;
+      job.told = { who: result.decision.email ?? `lead ${job.leadId}`, summary: result.decision.summary };
       return;
     }
+    job.told = { who: lead.email ?? `lead ${lead.id}`, summary: input.summary };
     const dest = decision.destination;
     job.owner = dest.kind === 'rep' ? dest.email : undefined;
     this.deps.logger.info('lead decided', {

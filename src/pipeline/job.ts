@@ -21,6 +21,8 @@ export interface Job {
   effectClaimed: boolean;
   /** The decision is committed already (a retry): only its planned actions remain. */
   existing: boolean;
+  /** The lead and its decision as people read them: the console's line once the job settles. */
+  told?: { who: string; summary: string } | undefined;
   /** The rep the decision assigned, for notes. */
   owner?: string | undefined;
   /** When the lead was created in the CRM (its `createdAt`, else the creation event's time), for metrics. */

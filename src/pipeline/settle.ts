@@ -11,6 +11,31 @@ import type { Job } from './job.js';
 import { TenantPausedError, TenantUninstalledError, type TenantRegistry } from './runtime.js';
 import { failureReason } from './write-back.js';
 
+/**
+ * What became of a lead once its job settled: routed (every write of its decision done, the owner's
+ * first) or a dead letter. A retry later is neither: its outcome is told when a later attempt settles.
+ */
+export type LeadOutcome =
+  | {
+      kind: 'routed';
+      tenantId: string;
+      leadId: string;
+      /** The decision's one-line summary (who, where to, why, the task and enrollment). */
+      summary: string;
+      /** When the lead was created in the CRM (epoch ms), when known. */
+      createdAt: number | undefined;
+    }
+  | {
+      kind: 'dead_letter';
+      tenantId: string;
+      leadId: string;
+      /** The lead's email, else `lead <id>`. */
+      who: string;
+      reason: string;
+      /** The dead letter's id, as `dead-letters list` and `replay` name it. */
+      inboxId: number;
+    };
+
 export interface SettlerDeps {
   storage: Storage;
   registry: TenantRegistry;
@@ -20,6 +45,8 @@ export interface SettlerDeps {
   deadLettered: (tenantId: string) => void;
   /** Dead letters are notified to the rule set's channels (recorded with the dead letter). */
   notify?: boolean | undefined;
+  /** A lead's routing is done or dead-lettered (the console's line for it). */
+  settled?: ((outcome: LeadOutcome) => void) | undefined;
 }
 
 export class Settler {
@@ -33,11 +60,21 @@ export class Settler {
    */
   async settle(jobs: Job[], now: number, crm: string, holder: string, ruleSet?: RuleSet): Promise<void> {
     await this.markRefused(jobs);
+    const done = jobs.filter((j) => j.failures.length === 0);
     await this.deps.storage.completeMany(
-      jobs.filter((j) => j.failures.length === 0).map((j) => j.item.id),
+      done.map((j) => j.item.id),
       holder,
       now,
     );
+    for (const job of done)
+      if (!job.noWork && job.told !== undefined)
+        this.deps.settled?.({
+          kind: 'routed',
+          tenantId: job.item.tenantId,
+          leadId: job.leadId,
+          summary: job.told.summary,
+          createdAt: job.createdAt,
+        });
     this.logInternal(jobs);
     let untold = 0;
     for (const job of jobs)
@@ -160,6 +197,14 @@ export class Settler {
         : [];
     if (!(await this.deps.storage.deadLetter(item.id, holder, final, now, notifications))) return false;
     this.deps.deadLettered(item.tenantId);
+    this.deps.settled?.({
+      kind: 'dead_letter',
+      tenantId: item.tenantId,
+      leadId: job.leadId,
+      who: job.told?.who ?? `lead ${job.leadId}`,
+      reason: final,
+      inboxId: item.id,
+    });
     return true;
   }
 }

@@ -147,6 +147,7 @@ export class Triage {
       job.existing = true;
       job.decisionKey = existing.decisionKey;
       job.owner = existing.owner ?? undefined;
+      job.told = { who: existing.email ?? `lead ${existing.leadId}`, summary: existing.summary };
       job.actions = actions.get(existing.decisionKey) ?? [];
     }
   }

@@ -23,7 +23,7 @@ import { Lanes } from './loop.js';
 import { NoteWriter, type NotePace } from './notes.js';
 import { notifyingRuleSet, type TenantRegistry, type TenantRuntime } from './runtime.js';
 import { renewWhileRunning } from './lease-renewal.js';
-import { Settler } from './settle.js';
+import { Settler, type LeadOutcome } from './settle.js';
 import { SlaProcessor, type SlaProcessorOptions } from './sla/processor.js';
 import { mergeDirectory } from './team.js';
 import { InFlightLookups } from './in-flight-lookups.js';
@@ -32,6 +32,7 @@ import { WriteBack } from './write-back.js';
 
 export { HOLD_TIMEOUT_SUBSCRIPTION } from './triage.js';
 export type { DecisionInfo } from './decide-batch.js';
+export type { LeadOutcome } from './settle.js';
 export type { RetentionOptions } from './housekeeping.js';
 
 export interface WorkerOptions {
@@ -48,6 +49,8 @@ export interface WorkerOptions {
   leaseMs?: number;
   idleMs?: number;
   onDecision?: (info: DecisionInfo) => void;
+  /** A lead's routing settled: routed (its writes done) or a dead letter. Never for a retry later. */
+  onSettled?: (outcome: LeadOutcome) => void;
   backoff?: Partial<BackoffPolicy>;
   /** How long a tenant's CRM directory and sequence list are reused. */
   directoryTtlMs?: number;
@@ -248,6 +251,7 @@ export class Worker {
       backoff,
       deadLettered: (tenantId) => this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId)),
       notify: options.notifier !== undefined,
+      settled: (outcome) => this.notify('onSettled', () => options.onSettled?.(outcome)),
     });
   }
 

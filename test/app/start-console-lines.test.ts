@@ -1,0 +1,90 @@
+// The line `npm start` prints per lead comes when the lead's routing settled: a lead whose owner write the
+// CRM refuses is a dead letter on the console, with the reason and the command that lists it, and never
+// announced as routed first (it was, at the decision, before the write).
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/app/config.js';
+import { outcomeLine } from '../../src/app/outcome-line.js';
+import { startApp, type LeadOutcome, type RunningApp } from '../../src/app/start.js';
+import { createLogger } from '../../src/log.js';
+
+const logger = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) });
+
+// Every lead goes to Nina, so deactivating her makes the next owner write one the CRM refuses.
+const RULES = [
+  'name: Everyone to Nina',
+  'pools:',
+  '  ae: { members: [nina@acme.io], strategy: round_robin, fallback: { queue: SMB } }',
+  'routes:',
+  '  - name: Everyone goes to Nina',
+  '    assign: { pool: ae }',
+  "    task: { subject: 'New lead {{email}}', due: 2h }",
+  'fallback: { queue: SMB }',
+  'team:',
+  '  reps: { nina@acme.io: {} }',
+  "  queues: { SMB: { team: '410004' } }",
+].join('\n');
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let app: RunningApp | undefined;
+afterEach(async () => {
+  await app?.stop();
+  app = undefined;
+});
+
+it('prints a lead whose owner write the CRM refuses as a dead letter with its reason, never as routed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-console-'));
+  await writeFile(join(dir, 'rules.yaml'), RULES);
+  const config = loadConfig({
+    PORT: '0',
+    SANDBOX_PORT: '0',
+    DATA_DIR: join(dir, 'data'),
+    DEMO_RATE: '0',
+    RULES: join(dir, 'rules.yaml'),
+  });
+  // What the console shows, per lead, as main.ts prints it.
+  const lines = new Map<string, string[]>();
+  const print = (o: LeadOutcome): void => {
+    lines.set(o.leadId, [...(lines.get(o.leadId) ?? []), outcomeLine(o, Date.now())]);
+  };
+  app = await startApp(config, { logger, generate: false, onSettled: print });
+  const { demo } = app.sandbox!;
+
+  // A first lead is routed (and the worker has read the portal's users, Nina active among them).
+  const [routed] = demo.createContacts(1).map((c) => c.id);
+  await until('the first lead settled', () => lines.has(routed!));
+  expect(lines.get(routed!)).toEqual([
+    expect.stringMatching(/ → nina@acme\.io \(Everyone goes to Nina; .* s after creation$/),
+  ]);
+
+  // Nina is deactivated after the worker read the users: the next lead is decided for her, and HubSpot
+  // refuses her as its owner.
+  demo.portal.setOwnerActive(demo.portal.ownerByEmail('nina@acme.io')!.id, false);
+  const [contact] = demo.createContacts(1);
+  const refused = contact!.id;
+  const email = String(contact!.properties['email']);
+  await until('the refused lead settled', () => lines.has(refused));
+  const shown = lines.get(refused)!;
+  expect(shown).toEqual([
+    expect.stringMatching(
+      new RegExp(
+        `^${email.replace(/[.+]/g, '\\$&')} ✗ not routed, dead letter #\\d+: set owner of contact ${refused} to nina@acme\\.io: HubSpot refused: .* · see: npm run cli -- dead-letters list$`,
+      ),
+    ),
+  ]);
+  // The number is the dead letter's, as `dead-letters list` and `replay` name it.
+  const tenant = (await app.storage.findTenant('hubspot', app.sandbox!.portalId))!;
+  const [dead] = await app.storage.deadLetters(tenant.id);
+  expect(dead?.event.objectId).toBe(refused);
+  expect(shown[0]).toContain(` dead letter #${dead!.id}: `);
+  expect(shown.join('\n')).not.toContain('→');
+});
