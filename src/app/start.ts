@@ -285,6 +285,35 @@ async function listenAs<T>(
   }
 }
 
+/** Binds `port` on `host` and lets it go at once: fails as listening there would. */
+function probePort(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * Fails with one line when a port the start listens on is taken, before DATA_DIR is made or written: a
+ * start that failed on its port must leave no database, sandbox data or demo install behind, which the
+ * next start would take for an earlier run to continue. (A port taken after this check still fails the
+ * start when it listens, later.)
+ */
+async function checkPortsFree(config: AppConfig): Promise<void> {
+  const ports: ['PORT' | 'SANDBOX_PORT', string, number][] = [['PORT', config.host, config.port]];
+  // The sandbox CRM listens on this machine only.
+  if (config.sandboxCrm !== undefined) {
+    if (config.port !== 0 && config.port === config.sandboxPort)
+      throw new ConfigError(
+        `PORT and SANDBOX_PORT are both ${config.port}: set one of them to another free port`,
+      );
+    ports.push(['SANDBOX_PORT', '127.0.0.1', config.sandboxPort]);
+  }
+  for (const [variable, host, port] of ports)
+    if (port !== 0) await listenAs(variable, port, () => probePort(host, port));
+}
+
 /** Opens the configured storage, or fails with one line naming what to fix. */
 async function openStorageOrExplain(config: AppConfig): Promise<Storage> {
   try {
@@ -314,6 +343,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const clock = options.clock ?? Date.now;
   const { logger } = options;
   const { source: rulesSource, ruleSet, team, teamSource, teamText } = await readRules(config);
+  await checkPortsFree(config);
   const stops: (() => Promise<void> | void)[] = [];
   // SQLite and the sandbox's data live in DATA_DIR, which one app holds at a time. Holding it on SQLite
   // (which runs only as ROLE=all: one process) makes this process the only one on its database: its
