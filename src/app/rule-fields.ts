@@ -109,6 +109,11 @@ export class RuleFieldCheck {
   private stopped = false;
   private readonly stopping: Promise<void>;
   private endWaits: () => void = () => undefined;
+  /**
+   * The warnings logged, per tenant and rule file version: an org installed again while the app runs is
+   * checked again, but a warning it was given already is not repeated (one line per problem and process).
+   */
+  private readonly logged = new Set<string>();
 
   constructor(private readonly opts: RuleFieldCheckOptions) {
     this.stopping = new Promise((resolve) => {
@@ -178,7 +183,13 @@ export class RuleFieldCheck {
       return;
     }
     const problems = missingFieldWarnings(rules, profile, fields);
-    for (const d of problems)
+    const isNew = (d: Diagnostic): boolean => {
+      const key = JSON.stringify([tenant.id, rules.version, formatDiagnostic(d)]);
+      if (this.logged.has(key)) return false;
+      this.logged.add(key);
+      return true;
+    };
+    for (const d of problems.filter(isNew))
       logger.warn(`rule names a field this ${profile.crmName} ${profile.accountNoun} does not have`, {
         ...meta,
         line: d.line,
@@ -192,7 +203,7 @@ export class RuleFieldCheck {
       directory === undefined || 'failed' in directory ? [] : this.ownerProblems(directory, profile);
     if (directory !== undefined && 'failed' in directory)
       logger.warn(`could not check the team's queue owners: ${directory.failed}`, meta);
-    for (const d of owners)
+    for (const d of owners.filter(isNew))
       logger.warn(`team names a queue owner this ${profile.crmName} ${profile.accountNoun} does not have`, {
         ...meta,
         file: d.file,

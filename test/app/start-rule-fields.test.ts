@@ -1,7 +1,7 @@
 // A rule file that names a field the Salesforce org lacks is reported outside the settings tab: the app
 // started with it (over the Salesforce sandbox, its demo org installed through OAuth) logs each such rule
 // with the file, line, field and a did-you-mean among the org's fields, again when an org is installed
-// while it runs; `validate --tenant` says the same. So is a team queue whose owner is neither a user nor
+// while it runs (once per org and rule file version: a reinstall repeats none); `validate --tenant` says the same. So is a team queue whose owner is neither a user nor
 // a Lead queue of the org (a misspelt queue name, whose every lead would be a dead letter), with a
 // did-you-mean among the org's queues or users, and the settings tab warns of it in the team the org
 // was installed with. The demo rules and team as they are log nothing.
@@ -112,7 +112,7 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     e = undefined;
   });
 
-  it('start-up logs each with file, line, field and did-you-mean, an install again; validate --tenant says so', async () => {
+  it('start-up logs each with file, line, field and did-you-mean, once: a reinstall checks again, repeats none; validate --tenant says so', async () => {
     const { path, lines } = await misspeltRules();
     const config = await salesforceConfig({ RULES: path });
     e = await startSalesforceApp(config);
@@ -139,10 +139,15 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     expect(logged(e, message)).toEqual(warnings);
     expect(logged(e, 'rule fields checked')).toEqual([expect.objectContaining({ ...meta, problems: 2 })]);
 
-    // The org installed again while the app runs (new tokens): checked again.
+    // The org installed again while the app runs (new tokens): checked again, but what it was told
+    // already (same org, same rule file version) is not logged a second time.
     await installSalesforceThroughOAuth(`${e.app.url}${SALESFORCE_INSTALL_PATH}`);
     await checked(e, 2);
-    expect(logged(e, message)).toEqual([...warnings, ...warnings]);
+    expect(logged(e, 'rule fields checked')).toEqual([
+      expect.objectContaining({ ...meta, problems: 2 }),
+      expect.objectContaining({ ...meta, problems: 2 }),
+    ]);
+    expect(logged(e, message)).toEqual(warnings);
 
     const cli = await validate(config, path, '--tenant', e.orgId);
     expect(cli.code).toBe(0);
@@ -212,6 +217,11 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     expect(logged(e, 'rule fields checked')).toEqual([
       expect.objectContaining({ file: rules, problems: 0, owners: 2 }),
     ]);
+    // Installed again while running: checked again, neither queue owner logged a second time.
+    await installSalesforceThroughOAuth(`${e.app.url}${SALESFORCE_INSTALL_PATH}`);
+    await checked(e, 2);
+    expect(logged(e, 'rule fields checked')[1]).toEqual(expect.objectContaining({ problems: 0, owners: 2 }));
+    expect(logged(e, 'team names a queue owner this Salesforce org does not have')).toHaveLength(2);
 
     const cli = await validate(config, rules, '--tenant', e.orgId);
     expect(cli.code).toBe(0);
