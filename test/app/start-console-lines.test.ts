@@ -10,8 +10,6 @@ import { outcomeLine } from '../../src/app/outcome-line.js';
 import { startApp, type LeadOutcome, type RunningApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
 
-const logger = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) });
-
 // Every lead goes to Nina, so deactivating her makes the next owner write one the CRM refuses.
 const RULES = [
   'name: Everyone to Nina',
@@ -41,7 +39,14 @@ afterEach(async () => {
   app = undefined;
 });
 
-it('prints a lead whose owner write the CRM refuses as a dead letter with its reason, never as routed', async () => {
+/** The app over the HubSpot sandbox with RULES, as `npm start` runs it; the console's lines per lead. */
+async function startWithConsole(): Promise<{
+  app: RunningApp;
+  lines: Map<string, string[]>;
+  /** Per lead, its owner in the CRM when its line was printed. */
+  ownerAtLine: Map<string, string | undefined>;
+  logs: string[];
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'lead-router-console-'));
   await writeFile(join(dir, 'rules.yaml'), RULES);
   const config = loadConfig({
@@ -51,13 +56,34 @@ it('prints a lead whose owner write the CRM refuses as a dead letter with its re
     DEMO_RATE: '0',
     RULES: join(dir, 'rules.yaml'),
   });
-  // What the console shows, per lead, as main.ts prints it.
   const lines = new Map<string, string[]>();
+  const ownerAtLine = new Map<string, string | undefined>();
+  const logs: string[] = [];
+  const logger = createLogger({
+    level: 'warn',
+    stream: new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  });
   const print = (o: LeadOutcome): void => {
     lines.set(o.leadId, [...(lines.get(o.leadId) ?? []), outcomeLine(o, Date.now())]);
+    ownerAtLine.set(
+      o.leadId,
+      started.sandbox!.demo.portal.objects.contacts.get(o.leadId)?.properties['hubspot_owner_id'],
+    );
   };
-  app = await startApp(config, { logger, generate: false, onSettled: print });
+  const started: RunningApp = await startApp(config, { logger, generate: false, onSettled: print });
+  app = started;
+  return { app: started, lines, ownerAtLine, logs };
+}
+
+it('prints a lead whose owner write the CRM refuses as a dead letter with its reason, never as routed', async () => {
+  const { app, lines, ownerAtLine } = await startWithConsole();
   const { demo } = app.sandbox!;
+  const nina = demo.portal.ownerByEmail('nina@acme.io')!.id;
 
   // A first lead is routed (and the worker has read the portal's users, Nina active among them).
   const [routed] = demo.createContacts(1).map((c) => c.id);
@@ -65,10 +91,12 @@ it('prints a lead whose owner write the CRM refuses as a dead letter with its re
   expect(lines.get(routed!)).toEqual([
     expect.stringMatching(/ → nina@acme\.io \(Everyone goes to Nina; .* s after creation$/),
   ]);
+  // Printed once the CRM had its owner.
+  expect(ownerAtLine.get(routed!)).toBe(nina);
 
   // Nina is deactivated after the worker read the users: the next lead is decided for her, and HubSpot
   // refuses her as its owner.
-  demo.portal.setOwnerActive(demo.portal.ownerByEmail('nina@acme.io')!.id, false);
+  demo.portal.setOwnerActive(nina, false);
   const [contact] = demo.createContacts(1);
   const refused = contact!.id;
   const email = String(contact!.properties['email']);
@@ -87,4 +115,16 @@ it('prints a lead whose owner write the CRM refuses as a dead letter with its re
   expect(dead?.event.objectId).toBe(refused);
   expect(shown[0]).toContain(` dead letter #${dead!.id}: `);
   expect(shown.join('\n')).not.toContain('→');
+});
+
+it('prints a lead whose owner write fails for now once, when a later attempt has written it', async () => {
+  const { app, lines, ownerAtLine, logs } = await startWithConsole();
+  const { demo, crm } = app.sandbox!;
+  // More 500s than one call retries: the lead is retried later, and written then.
+  crm.faults.failNext('500', 5, '/crm/v3/objects/contacts/batch/update');
+  const [lead] = demo.createContacts(1).map((c) => c.id);
+  await until('the lead settled', () => lines.has(lead!));
+  expect(logs.some((l) => l.includes('lead will be retried') && l.includes(`"leadId":"${lead}"`))).toBe(true);
+  expect(lines.get(lead!)).toEqual([expect.stringMatching(/ → nina@acme\.io \(Everyone goes to Nina; /)]);
+  expect(ownerAtLine.get(lead!)).toBe(demo.portal.ownerByEmail('nina@acme.io')!.id);
 });
