@@ -1,8 +1,9 @@
 // The rule file and its team checked against the CRM accounts that route with them, outside the settings
 // tab: the tab warns of a rule naming a field the org lacks (the loader's check against the account's
-// own fields) and of a queue whose owner names no user or queue of it (against the account's directory),
-// but an operator running from RULES and TEAM reads only the log. At start, and at an install while
-// running, each such rule or queue is logged; the check never stops or delays routing.
+// own fields) and of a team's rep, manager or queue owner who is no active user or queue of it (against
+// the account's directory), but an operator running from RULES and TEAM reads only the log. At start,
+// and at an install while running, each such rule or person is logged; the check never stops or delays
+// routing.
 import type { AccountFields, ConnectorProfile, CrmConnector, Directory } from '../../connectors/connector.js';
 import type { Team } from '../core/types.js';
 import type { Logger } from '../log.js';
@@ -99,9 +100,9 @@ export interface RuleFieldCheckOptions {
 
 /**
  * Logs, per tenant routing with the rule file (not a version the settings tab published, which it
- * checked), each rule naming a field its CRM account lacks and each team queue whose target names no one
- * there. Only accounts whose connector lists their fields are checked (the directory is read beside
- * them). One tenant at a time in the background.
+ * checked), each rule naming a field its CRM account lacks and each rep, manager and queue target of
+ * the team that names no one there. Only accounts whose connector lists their fields are checked (the
+ * directory is read beside them). One tenant at a time in the background.
  */
 export class RuleFieldCheck {
   private running: Promise<void> = Promise.resolve();
@@ -202,22 +203,25 @@ export class RuleFieldCheck {
     const owners =
       directory === undefined || 'failed' in directory ? [] : this.ownerProblems(directory, profile);
     if (directory !== undefined && 'failed' in directory)
-      logger.warn(`could not check the team's queue owners: ${directory.failed}`, meta);
+      logger.warn(`could not check the team's reps, managers and queue owners: ${directory.failed}`, meta);
     for (const d of owners.filter(isNew))
-      logger.warn(`team names a queue owner this ${profile.crmName} ${profile.accountNoun} does not have`, {
-        ...meta,
-        file: d.file,
-        line: d.line,
-        column: d.column,
-        path: d.path,
-        owner: d.unknownOwner,
-        ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
-        warning: formatDiagnostic(d),
-      });
+      logger.warn(
+        `team names a ${d.ownerRole ?? 'queue owner'} this ${profile.crmName} ${profile.accountNoun} does not have`,
+        {
+          ...meta,
+          file: d.file,
+          line: d.line,
+          column: d.column,
+          path: d.path,
+          owner: d.unknownOwner,
+          ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
+          warning: formatDiagnostic(d),
+        },
+      );
     logger.info('rule fields checked', { ...meta, problems: problems.length, owners: owners.length });
   }
 
-  /** The team's queue targets that name no one in the directory, in the file that holds the team. */
+  /** The team's reps, managers and queue targets that name no one in the directory, where the team is. */
   private ownerProblems(directory: Directory, profile: ConnectorProfile): Diagnostic[] {
     const { rules } = this.opts;
     const holder =

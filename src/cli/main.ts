@@ -156,7 +156,7 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
     )
     .option(
       '--tenant <id>',
-      `also check the fields the rules name and the team's queue owners against this tenant's own CRM account: ${TENANT_HELP}`,
+      `also check the fields the rules name and the team's reps, managers and queue owners against this tenant's own CRM account: ${TENANT_HELP}`,
     )
     .addHelpText(
       'after',
@@ -177,7 +177,9 @@ org's Lead and Contact fields, a HubSpot portal's contact properties (an install
 optional scope crm.schemas.contacts.read), asked through the tokens the app stored (the database as for
 explain; the sandbox's org or portal while \`npm start\` runs). So is a team queue whose owner is neither a user (by email or
 id) nor a Lead queue (by name, label or id) of the org, with a "did you mean" among its queues: its
-leads would be dead letters. An org that cannot be asked is an error (exit 1).
+leads would be dead letters; and a rep or a rep's manager: who is no active user of the org, with a
+"did you mean" among its active users: routing skips such a rep, and an escalation to such a manager
+fails. An org that cannot be asked is an error (exit 1).
 
 Examples:
   lead-router validate rules/follow-the-sun/rules.yaml
@@ -324,15 +326,17 @@ Example:
           io.err(`error: could not check rule fields against ${account}: ${fields.failed}`);
           throw new ExitCode(1);
         }
-        // The team's queue targets against the account's users and queues: the loader warns of each.
+        // The team's people and queue targets against the account's users and queues: the loader warns of each.
         const directory = await readDirectory(connection.connector, RULE_FIELDS_WAIT_MS);
         if ('failed' in directory) {
-          io.err(`error: could not check the team's queue owners against ${account}: ${directory.failed}`);
+          io.err(
+            `error: could not check the team's reps, managers and queue owners against ${account}: ${directory.failed}`,
+          );
           throw new ExitCode(1);
         }
         return {
           crm: { ...profile, accountFields: fields, directory },
-          note: `; fields and queue owners checked against ${account}`,
+          note: `; fields, reps, managers and queue owners checked against ${account}`,
         };
       } finally {
         await connection.release();

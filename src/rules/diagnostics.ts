@@ -17,11 +17,16 @@ export interface Diagnostic {
    */
   missingField?: string;
   /**
-   * A warning that a team queue's target names no active user, queue or team of the CRM account (the
-   * check against the account's directory): the target as the team file names it.
+   * A warning that a team's rep, a rep's manager or a queue's target names no active user, queue or team
+   * of the CRM account (the check against the account's directory): the name as the team file writes it.
    */
   unknownOwner?: string;
+  /** Which of them `unknownOwner` is. */
+  ownerRole?: OwnerRole;
 }
+
+/** What a team names someone of the CRM account as: a rep, a rep's manager, or a queue's target. */
+export type OwnerRole = 'rep' | 'manager' | 'queue owner';
 
 /** `rules/x.yaml:12:7 routes[1].assign.pool: unknown pool "emea-aee" (did you mean "emea-ae"?)` */
 export function formatDiagnostic(d: Diagnostic): string {

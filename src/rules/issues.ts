@@ -3,7 +3,7 @@
 // value) in `params`. Warnings are collected on the side with absolute paths.
 import { z } from 'zod';
 import type { AccountFields, ConnectorProfile } from '../../connectors/connector.js';
-import { closest, type PathSegment } from './diagnostics.js';
+import { closest, type OwnerRole, type PathSegment } from './diagnostics.js';
 import type { OwnerDirectory } from './queue-owners.js';
 
 /**
@@ -46,6 +46,7 @@ export interface RawWarning {
   atKey?: boolean | undefined;
   missingField?: string | undefined;
   unknownOwner?: string | undefined;
+  ownerRole?: OwnerRole | undefined;
 }
 
 export interface IssueOptions {

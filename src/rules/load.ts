@@ -111,11 +111,12 @@ class Reporter {
   warn(path: readonly PathSegment[], message: string, suggestion?: string, atKey = false): void {
     this.warnings.push(this.make(path, message, suggestion, atKey));
   }
-  /** A schema step's warning, with the field or the queue's owner it says the CRM account lacks. */
+  /** A schema step's warning, with the field, or the person or queue owner, it says the CRM account lacks. */
   warnRaw(w: RawWarning): void {
     const d = this.make(w.path, w.message, w.suggestion, w.atKey === true);
     if (w.missingField !== undefined) d.missingField = w.missingField;
     if (w.unknownOwner !== undefined) d.unknownOwner = w.unknownOwner;
+    if (w.ownerRole !== undefined) d.ownerRole = w.ownerRole;
     this.warnings.push(d);
   }
 }
@@ -319,9 +320,10 @@ export function hasInlineTeam(source: string): boolean {
 }
 
 /**
- * The warnings of a team's queue targets that name no active user, queue or team of the CRM account
- * (`crm.directory`: without it, none), at their lines in the file that holds the team: a team file, or a
- * rule file with its own team. What app start, `validate --tenant` and the settings tab report of them.
+ * The warnings of a team's reps, managers and queue targets that name no active user, queue or team of
+ * the CRM account (`crm.directory`: without it, none), at their lines in the file that holds the team: a
+ * team file, or a rule file with its own team. What app start, `validate --tenant` and the settings tab
+ * report of them.
  */
 export function unknownOwnerWarnings(file: { path: string; source: string }, crm: CrmFacts): Diagnostic[] {
   if (crm.directory === undefined) return [];

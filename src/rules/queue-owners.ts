@@ -1,8 +1,10 @@
-// A team queue's CRM target checked against the CRM account's own users and queues (or teams), where the
-// caller has the account's directory: a target that names nobody there is only found when a lead is
-// written to it, and every lead routed to the queue becomes a dead letter. What counts as naming someone
-// is what the write resolves (src/pipeline/team.ts: `landQueue`): an owner by email is an active user; in
-// a CRM without teams an owner by anything else is one of the directory's queues by name, or a queue's
+// A team's people and its queues' CRM targets checked against the CRM account's own users and queues (or
+// teams), where the caller has the account's directory. A queue target that names nobody there is only
+// found when a lead is written to it, and every lead routed to the queue becomes a dead letter; a rep who
+// is no active user there is only skipped by routing, lead after lead, and a manager who is none makes
+// each escalation to them fail. What counts as naming someone is what routing resolves
+// (src/pipeline/team.ts: `landQueue`, `mergeDirectory`): a person by email is an active user; in a CRM
+// without teams a queue's owner by anything else is one of the directory's queues by name, or a queue's
 // or a user's id; a team is one the directory lists by name or id.
 import type { Directory, DirectoryOwner } from '../../connectors/connector.js';
 import type { QueueTarget } from '../core/types.js';
@@ -23,6 +25,58 @@ export interface QueueTargetProblem {
   name: string;
   message: string;
   suggestion?: string | undefined;
+}
+
+/** Why a person a team names no active user of the account is; undefined when they are one. */
+export interface UserProblem {
+  message: string;
+  suggestion?: string | undefined;
+}
+
+type Account = Pick<CrmFacts, 'crmName' | 'accountNoun'>;
+
+/**
+ * Why `email` names no active user of the account (none has it, or theirs is deactivated), followed by
+ * `consequence`; with a did-you-mean among its active users when none has it.
+ */
+export function userProblem(
+  email: string,
+  crm: Account,
+  directory: OwnerDirectory,
+  consequence: string,
+): UserProblem | undefined {
+  const account = `this ${crm.crmName} ${crm.accountNoun}`;
+  const wanted = email.toLowerCase();
+  const users = directory.owners.filter((o) => o.email.toLowerCase() === wanted);
+  if (users.some((o) => o.active)) return undefined;
+  if (users.length > 0) return { message: `the user ${email} is deactivated in ${account}, ${consequence}` };
+  return {
+    message: `no user of ${account} has the email ${email}, ${consequence}`,
+    suggestion: closest(
+      wanted,
+      directory.owners.filter((o) => o.active).map((o) => o.email.toLowerCase()),
+    ),
+  };
+}
+
+/** Why the team's rep `email` would get no lead: routing skips a rep who is no active user. */
+export function repProblem(email: string, crm: Account, directory: OwnerDirectory): UserProblem | undefined {
+  return userProblem(email, crm, directory, 'so routing skips this rep and no lead goes to them');
+}
+
+/** Why the escalations of `rep`'s leads to their `manager:` would fail: the manager is no active user. */
+export function managerProblem(
+  rep: string,
+  manager: string,
+  crm: Account,
+  directory: OwnerDirectory,
+): UserProblem | undefined {
+  return userProblem(
+    manager,
+    crm,
+    directory,
+    `so the leads of ${rep} escalated to their manager could not be escalated`,
+  );
 }
 
 /**
@@ -52,24 +106,8 @@ export function queueTargetProblem(
   }
   const name = target.owner;
   if (name.includes('@')) {
-    const email = name.toLowerCase();
-    const users = directory.owners.filter((o) => o.email.toLowerCase() === email);
-    if (users.some((o) => o.active)) return undefined;
-    return {
-      key: 'owner',
-      name,
-      message:
-        users.length === 0
-          ? `no user of ${account} has the email ${name}, ${dead}`
-          : `the user ${name} is deactivated in ${account}, ${dead}`,
-      suggestion:
-        users.length === 0
-          ? closest(
-              email,
-              directory.owners.filter((o) => o.active).map((o) => o.email.toLowerCase()),
-            )
-          : undefined,
-    };
+    const problem = userProblem(name, crm, directory, dead);
+    return problem === undefined ? undefined : { key: 'owner', name, ...problem };
   }
   if (crm.queueTargets.teams) return undefined;
   if (Object.hasOwn(directory.queues, name)) return undefined;

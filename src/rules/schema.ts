@@ -35,7 +35,7 @@ import {
   type Scope,
 } from './issues.js';
 import { checkFieldReference, parseCondition } from './parse-condition.js';
-import { queueTargetProblem } from './queue-owners.js';
+import { managerProblem, queueTargetProblem, repProblem } from './queue-owners.js';
 import { TEMPLATE_EXTRAS, templateFields } from '../core/fields.js';
 import {
   parseDestination,
@@ -490,8 +490,37 @@ export function teamSchema(warnings: RawWarning[], crm?: CrmFacts) {
         message: problem.message,
         suggestion: problem.suggestion,
         unknownOwner: problem.name,
+        ownerRole: 'queue owner',
       });
     return target;
+  };
+  // A rep (one the file does not mark inactive) and their manager who are no active user of the CRM
+  // account (when its directory is given) are warnings at the rep's key and the manager's value.
+  const checkPeople = (
+    key: string,
+    email: string,
+    r: { active: boolean; manager?: string | undefined },
+    at: readonly PathSegment[],
+  ): void => {
+    const directory = crm?.directory;
+    if (crm === undefined || directory === undefined) return;
+    const rep = r.active ? repProblem(email, crm, directory) : undefined;
+    if (rep !== undefined)
+      warnings.push({
+        path: [...at, 'reps', key],
+        ...rep,
+        atKey: true,
+        unknownOwner: email,
+        ownerRole: 'rep',
+      });
+    const manager = r.manager === undefined ? undefined : managerProblem(email, r.manager, crm, directory);
+    if (manager !== undefined)
+      warnings.push({
+        path: [...at, 'reps', key, 'manager'],
+        ...manager,
+        unknownOwner: r.manager,
+        ownerRole: 'manager',
+      });
   };
   // A CRM id may be written as a YAML number; ids are kept as strings.
   const crmRef = z.union([z.string().trim().min(1), z.number().int().nonnegative()]).transform(String);
@@ -579,6 +608,7 @@ export function teamSchema(warnings: RawWarning[], crm?: CrmFacts) {
           message: `"${key}" is not an email`,
           params: { atKey: true },
         });
+      else checkPeople(key, email, r, ctx.path);
       const rep: Rep = {
         email,
         timezone: r.timezone ?? 'UTC',

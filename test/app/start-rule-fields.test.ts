@@ -7,7 +7,7 @@
 // was installed with. The demo rules and team as they are log nothing.
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { AppConfig } from '../../src/app/config.js';
 import { installSalesforceThroughOAuth } from '../../src/app/salesforce-sandbox.js';
@@ -25,6 +25,11 @@ import {
 const DEMO = 'rules/salesforce-demo';
 const NOT_A_FIELD = (name: string) =>
   `"${name}" is not a field of this Salesforce org's Lead or Contact, so it never has a value there`;
+
+/** The demo team's Quinn, whose user the demo org deactivated: routing skips him, and the check says so. */
+const QUINN =
+  'the user quinn@acme.io is deactivated in this Salesforce org, so routing skips this rep and no lead goes to them';
+const quinnAt = (file: string) => `warning: ${file}:11:3 reps["quinn@acme.io"]: ${QUINN}`;
 
 /** The demo rules with a custom field misspelt in a condition and a placeholder no field of the org. */
 async function misspeltRules(): Promise<{ path: string; lines: { field: number; placeholder: number } }> {
@@ -66,6 +71,32 @@ async function misspeltTeam(): Promise<{
   await writeFile(team, source);
   const lineOf = (text: string) => source.split('\n').findIndex((l) => l.includes(text)) + 1;
   return { rules, team, lines: { queue: lineOf('EMEAA'), user: lineOf('ada@acme.oi') } };
+}
+
+/**
+ * The demo rules and team with Paula's email misspelt in both (`paula@acme.oi`: the pool and the team
+ * agree, the org has no such user) and Ada's manager a user the org does not have.
+ */
+async function misspeltPeople(): Promise<{
+  rules: string;
+  team: string;
+  lines: { rep: number; manager: number };
+}> {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-team-people-'));
+  const demoTeam = await readFile(`${DEMO}/team.yaml`, 'utf8');
+  const demoRules = await readFile(`${DEMO}/rules.yaml`, 'utf8');
+  const ada = '  ada@acme.io: { name: Ada Keller, timezone: Europe/Berlin, weight: 2 }';
+  expect(demoTeam).toContain(ada);
+  expect(demoRules).toContain('paula@acme.io');
+  const source = demoTeam
+    .replaceAll('paula@acme.io', 'paula@acme.oi')
+    .replace(ada, ada.replace(' }', ', manager: nina@acme.oi }'));
+  const rules = join(dir, 'rules.yaml');
+  const team = join(dir, 'team.yaml');
+  await writeFile(rules, demoRules.replaceAll('paula@acme.io', 'paula@acme.oi'));
+  await writeFile(team, source);
+  const lineOf = (text: string) => source.split('\n').findIndex((l) => l.includes(text)) + 1;
+  return { rules, team, lines: { rep: lineOf('paula@acme.oi'), manager: lineOf('nina@acme.oi') } };
 }
 
 /** The app's log records with this message. */
@@ -152,6 +183,7 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     const cli = await validate(config, path, '--tenant', e.orgId);
     expect(cli.code).toBe(0);
     expect(cli.err).toEqual([
+      quinnAt(join(dirname(path), 'team.yaml')),
       expect.stringMatching(
         new RegExp(`^warning: ${path}:${lines.field}:\\d+ routes\\[2\\]\\.when\\.Demo_Request__c: `),
       ),
@@ -159,10 +191,12 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
         new RegExp(`^warning: ${path}:${lines.placeholder}:\\d+ routes\\[2\\]\\.task\\.subject: `),
       ),
     ]);
-    expect(cli.err[0]).toContain(`${NOT_A_FIELD('Demo_Request__c')} (did you mean "Demo_Requested__c"?)`);
-    expect(cli.err[1]).toContain(`${NOT_A_FIELD('Industri')} (did you mean "Industry"?)`);
+    expect(cli.err[1]).toContain(`${NOT_A_FIELD('Demo_Request__c')} (did you mean "Demo_Requested__c"?)`);
+    expect(cli.err[2]).toContain(`${NOT_A_FIELD('Industri')} (did you mean "Industry"?)`);
     expect(cli.out).toEqual([
-      expect.stringContaining(`; fields and queue owners checked against salesforce org ${e.orgId}`),
+      expect.stringContaining(
+        `; fields, reps, managers and queue owners checked against salesforce org ${e.orgId}`,
+      ),
     ]);
     // Without --tenant the file alone cannot tell: a __c name may be any org's custom field.
     expect((await validate(config, path, '--crm', 'salesforce')).err.join('\n')).not.toContain(
@@ -170,18 +204,31 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     );
   }, 120_000);
 
-  it('the demo rules as they are log no such warning, and validate --tenant finds none', async () => {
+  it('the demo rules and team as they are log only the rep the demo org deactivated, and validate --tenant finds only him', async () => {
     const config = await salesforceConfig({ RULES: `${DEMO}/rules.yaml` });
     e = await startSalesforceApp(config);
     await checked(e, 1);
-    expect(logged(e, 'rule fields checked')).toEqual([expect.objectContaining({ problems: 0, owners: 0 })]);
-    expect(
-      e.logs.filter((l) => /rule names a field|queue owner|could not check rule fields/.test(l)),
-    ).toEqual([]);
+    expect(logged(e, 'rule fields checked')).toEqual([expect.objectContaining({ problems: 0, owners: 1 })]);
+    expect(logged(e, 'team names a rep this Salesforce org does not have')).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        tenantId: e.tenantId,
+        file: `${DEMO}/team.yaml`,
+        line: 11,
+        path: 'reps["quinn@acme.io"]',
+        owner: 'quinn@acme.io',
+        warning: quinnAt(`${DEMO}/team.yaml`).slice('warning: '.length),
+      }),
+    ]);
+    expect(e.logs.filter((l) => /rule names a field|queue owner|manager|could not check/.test(l))).toEqual(
+      [],
+    );
     const cli = await validate(config, `${DEMO}/rules.yaml`, '--tenant', e.orgId);
-    expect([cli.code, cli.err]).toEqual([0, []]);
+    expect([cli.code, cli.err]).toEqual([0, [quinnAt(`${DEMO}/team.yaml`)]]);
     expect(cli.out).toEqual([
-      expect.stringContaining(`; fields and queue owners checked against salesforce org ${e.orgId}`),
+      expect.stringContaining(
+        `; fields, reps, managers and queue owners checked against salesforce org ${e.orgId}`,
+      ),
     ]);
   }, 120_000);
 
@@ -215,7 +262,7 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
       }),
     ]);
     expect(logged(e, 'rule fields checked')).toEqual([
-      expect.objectContaining({ file: rules, problems: 0, owners: 2 }),
+      expect.objectContaining({ file: rules, problems: 0, owners: 3 }),
     ]);
     // Installed again while running: checked again, neither queue owner logged a second time.
     await installSalesforceThroughOAuth(`${e.app.url}${SALESFORCE_INSTALL_PATH}`);
@@ -226,6 +273,7 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     const cli = await validate(config, rules, '--tenant', e.orgId);
     expect(cli.code).toBe(0);
     expect(cli.err).toEqual([
+      quinnAt(team),
       `warning: ${team}:${lines.queue}:18 queues.EMEA.owner: ${queue} (did you mean "EMEA"?)`,
       `warning: ${team}:${lines.user}:18 queues.desk.owner: ${user} (did you mean "ada@acme.io"?)`,
     ]);
@@ -244,6 +292,7 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     const checkedDraft = validateResponseSchema.parse(await answer.json());
     expect(checkedDraft.ok).toBe(true);
     expect(checkedDraft.warnings).toEqual([
+      { file: 'team.yaml', line: 11, column: 3, path: 'reps["quinn@acme.io"]', message: QUINN },
       {
         file: 'team.yaml',
         line: lines.queue,
@@ -260,6 +309,81 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
         message: user,
         suggestion: 'ada@acme.io',
       },
+    ]);
+  }, 120_000);
+
+  it("a rep or a manager who is no user of the org: start-up logs each at its team.yaml line with a did-you-mean among the org's active users; validate --tenant and the settings tab say so", async () => {
+    const { rules, team, lines } = await misspeltPeople();
+    const config = await salesforceConfig({ RULES: rules });
+    e = await startSalesforceApp(config);
+    await checked(e, 1);
+    const meta = { tenantId: e.tenantId, provider: 'salesforce', account: e.orgId, file: team };
+    const rep =
+      'no user of this Salesforce org has the email paula@acme.oi, so routing skips this rep and no lead goes to them';
+    const manager =
+      'no user of this Salesforce org has the email nina@acme.oi, so the leads of ada@acme.io escalated to their manager could not be escalated';
+    expect(logged(e, 'team names a rep this Salesforce org does not have')).toEqual([
+      expect.objectContaining({
+        ...meta,
+        level: 'warn',
+        line: lines.rep,
+        path: 'reps["paula@acme.oi"]',
+        owner: 'paula@acme.oi',
+        suggestion: 'paula@acme.io',
+        warning: `${team}:${lines.rep}:3 reps["paula@acme.oi"]: ${rep} (did you mean "paula@acme.io"?)`,
+      }),
+      expect.objectContaining({ ...meta, level: 'warn', line: 11, owner: 'quinn@acme.io' }),
+    ]);
+    expect(logged(e, 'team names a manager this Salesforce org does not have')).toEqual([
+      expect.objectContaining({
+        ...meta,
+        level: 'warn',
+        line: lines.manager,
+        path: 'reps["ada@acme.io"].manager',
+        owner: 'nina@acme.oi',
+        suggestion: 'nina@acme.io',
+      }),
+    ]);
+    expect(logged(e, 'rule fields checked')).toEqual([
+      expect.objectContaining({ file: rules, problems: 0, owners: 3 }),
+    ]);
+
+    const cli = await validate(config, rules, '--tenant', e.orgId);
+    expect(cli.code).toBe(0);
+    const managerColumn = (await readFile(team, 'utf8')).split('\n')[lines.manager - 1]!.indexOf('nina') + 1;
+    expect(cli.err).toEqual([
+      `warning: ${team}:${lines.manager}:${managerColumn} reps["ada@acme.io"].manager: ${manager} (did you mean "nina@acme.io"?)`,
+      `warning: ${team}:${lines.rep}:3 reps["paula@acme.oi"]: ${rep} (did you mean "paula@acme.io"?)`,
+      quinnAt(team),
+    ]);
+
+    // The settings tab checks the team the org was installed with, as it checks its queue owners.
+    const session = await openSettingsInSalesforce(e);
+    const answer = await fetch(`${e.app.url}/api/tenants/${e.tenantId}/rules/validate`, {
+      method: 'POST',
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ source: await readFile(rules, 'utf8') }),
+    });
+    expect(answer.status).toBe(200);
+    const checkedDraft = validateResponseSchema.parse(await answer.json());
+    expect(checkedDraft.warnings).toEqual([
+      {
+        file: 'team.yaml',
+        line: lines.manager,
+        column: managerColumn,
+        path: 'reps["ada@acme.io"].manager',
+        message: manager,
+        suggestion: 'nina@acme.io',
+      },
+      {
+        file: 'team.yaml',
+        line: lines.rep,
+        column: 3,
+        path: 'reps["paula@acme.oi"]',
+        message: rep,
+        suggestion: 'paula@acme.io',
+      },
+      { file: 'team.yaml', line: 11, column: 3, path: 'reps["quinn@acme.io"]', message: QUINN },
     ]);
   }, 120_000);
 });

@@ -2,7 +2,7 @@
 // over the sandbox CRM, on SQLite and on PostgreSQL + Redis: open the tab with the signed link `npm start` prints; a draft error
 // shown at its line; fixed, simulated, previewed, published; a contact created in the CRM routed by the
 // new version and found in Activity with its trace; rollback; a draft's warning shown at its line and
-// published all the same; a rep out of office skipped by the next
+// published all the same, beside the team's rep the portal archived; a rep out of office skipped by the next
 // lead, as its trace in Activity shows, and each pool's fairness chart; a dead letter replayed; a CSV uploaded and simulated, its bad rows listed; a publication
 // approved by a second admin; Reports showing the rules and reps that routed those leads, downloaded as CSV; every form control named and reached with Tab; another tenant's session
 // reads nothing of this one (API and pages).
@@ -127,7 +127,8 @@ for (const store of STORES) {
       await page.click('.cm-content');
       await page.keyboard.press('Control+A');
       await page.keyboard.insertText(broken);
-      const problem = page.locator('#problems li').first();
+      // The errors' list: the warnings' list has the team file's archived rep from the start.
+      const problem = page.getByRole('list', { name: 'Errors in the draft' }).getByRole('listitem').first();
       await problem.waitFor({ timeout: 30_000 });
       expect(await problem.textContent()).toContain(`Line ${errorLine}, column`);
       expect(await problem.textContent()).toContain('apac-ae');
@@ -209,9 +210,11 @@ for (const store of STORES) {
       await page.keyboard.press('Control+A');
       await page.keyboard.insertText(draft);
       const warning = page.getByRole('list', { name: /^Warnings in the draft/ }).getByRole('listitem');
-      await warning.first().waitFor({ timeout: 30_000 });
+      await warning.filter({ hasText: 'territories.anz' }).waitFor({ timeout: 30_000 });
+      // The tenant's team file lists Quinn, whose owner the demo portal archived: listed with its file.
       expect(await warning.allTextContents()).toEqual([
         `Warning: Line ${line}, column 3: territories.anz: territories "apac" and "anz" overlap: both can match country AU, NZ; the first route that names one wins`,
+        'Warning: team.yaml, line 10, column 3: reps["quinn@acme.io"]: the user quinn@acme.io is deactivated in this HubSpot portal, so routing skips this rep and no lead goes to them',
       ]);
       expect(await page.locator('#problems .ok').textContent()).toBe('No errors.');
       await page.waitForSelector('.cm-lintRange-warning');
@@ -220,8 +223,8 @@ for (const store of STORES) {
       await page.getByLabel('Note for this publication').fill('ANZ territory');
       await page.getByRole('button', { name: 'Publish' }).click();
       await page.locator('#status', { hasText: `Published ${ruleSetVersion(draft)}` }).waitFor();
-      expect(await page.locator('#status').textContent()).toContain('1 warning, listed under the draft.');
-      expect(await warning.count()).toBe(1);
+      expect(await page.locator('#status').textContent()).toContain('2 warnings, listed under the draft.');
+      expect(await warning.count()).toBe(2);
       expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(ruleSetVersion(draft));
 
       await page

@@ -27,6 +27,15 @@ import {
 } from '../e2e/salesforce-support.js';
 
 const DACH_DEMO = 'Enterprise demo requests in DACH';
+/** The demo team's Quinn, whose user the demo org deactivated: every check of its team warns of him. */
+const QUINN = {
+  file: 'team.yaml',
+  line: 11,
+  column: 3,
+  path: 'reps["quinn@acme.io"]',
+  message:
+    'the user quinn@acme.io is deactivated in this Salesforce org, so routing skips this rep and no lead goes to them',
+};
 
 describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
   let e: SalesforceE2e;
@@ -111,7 +120,7 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
 
   it("warns of a field the org's Lead and Contact do not have, by the org's own describe", async () => {
     const source = rulesResponseSchema.parse(await api('/rules')).active!.source;
-    expect(validateResponseSchema.parse(await api('/rules/validate', { source })).warnings).toEqual([]);
+    expect(validateResponseSchema.parse(await api('/rules/validate', { source })).warnings).toEqual([QUINN]);
     // HubSpot's name for the head count (letters only, so spelt like a Salesforce field), and a custom
     // field misspelt: both plausible names that this org has no field of.
     const before = 'employees: { gte: 500 }, Demo_Requested__c: true';
@@ -132,6 +141,7 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
           '"Demo_Request__c" is not a field of this Salesforce org\'s Lead or Contact, so it never has a value there',
         suggestion: 'Demo_Requested__c',
       }),
+      QUINN,
     ]);
   });
 
@@ -190,10 +200,11 @@ describe('the settings API of a Salesforce org (Salesforce sandbox)', () => {
         suggestion: 'bo@acme.io',
       },
     ]);
-    // The published rules with the team the org was installed with: every owner is the org's.
+    // The published rules with the team the org was installed with: every queue owner is the org's, and
+    // only the rep the org deactivated is warned of.
     expect(
       validateResponseSchema.parse(await api('/rules/validate', { source: active.source })).warnings,
-    ).toEqual([]);
+    ).toEqual([QUINN]);
   });
 
   it('finds a lead routed in the org in Activity with its trace and the actions written to Salesforce, and the rest of the tab answers for the org', async () => {

@@ -133,7 +133,7 @@ describe('the rule file checked against each account routing with it', () => {
     await check.stop();
     expect(messages()).toEqual([
       'rule names a field this Salesforce org does not have',
-      "could not check the team's queue owners: REQUEST_LIMIT_EXCEEDED",
+      "could not check the team's reps, managers and queue owners: REQUEST_LIMIT_EXCEEDED",
       'rule fields checked',
     ]);
   });

@@ -1,6 +1,7 @@
 // A team queue's target against the CRM account's directory, as the write would resolve it: what names
 // someone there (and so is no warning), and what does not, with a did-you-mean; on HubSpot, only what its
-// directory lists (owners by email, teams), never an owner id (its QUEUE owners are not listed).
+// directory lists (owners by email, teams), never an owner id (its QUEUE owners are not listed). And a
+// team's reps and their managers against the account's users, as routing and escalation resolve them.
 import { describe, expect, it } from '@jest/globals';
 import type { ConnectorProfile } from '../../../connectors/connector.js';
 import { HUBSPOT_PROFILE } from '../../../connectors/hubspot/profile.js';
@@ -112,5 +113,79 @@ describe('queue targets against the HubSpot portal', () => {
     ],
   ])('%s is a warning', (_what, target, warning) => {
     expect(warnings(target, HUBSPOT_PROFILE, PORTAL).map(([w]) => w)).toContain(warning);
+  });
+});
+
+/** The warnings of a team file with these reps, as `[warning, name, role]`. */
+function peopleWarnings(reps: string, crm: ConnectorProfile, directory: OwnerDirectory) {
+  const r = loadTeam(`reps:\n${reps}`, 'team.yaml', { crm: { ...crm, directory } });
+  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+  return r.warnings.map((d) => [formatDiagnostic(d), d.unknownOwner, d.ownerRole]);
+}
+
+const SKIPPED = 'so routing skips this rep and no lead goes to them';
+
+describe("a team's reps and managers against the CRM account's users", () => {
+  it.each([
+    ['an active user, in any case', '  Ada@Acme.io: { manager: ADA@acme.io }\n'],
+    // Marked inactive in the file: routing skips them anyway, and they may have left the org.
+    ['a rep the file marks inactive', '  gone@acme.io: { active: false }\n'],
+  ])('%s is no warning', (_what, reps) => {
+    expect(peopleWarnings(reps, SALESFORCE_PROFILE, ORG)).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a misspelt rep, at its key',
+      SALESFORCE_PROFILE,
+      ORG,
+      '  ada@acme.oi: {}\n',
+      `team.yaml:2:3 reps["ada@acme.oi"]: no user of this Salesforce org has the email ada@acme.oi, ${SKIPPED} (did you mean "ada@acme.io"?)`,
+      'ada@acme.oi',
+      'rep',
+    ],
+    [
+      'a deactivated rep',
+      SALESFORCE_PROFILE,
+      ORG,
+      '  bo@acme.io: {}\n',
+      `team.yaml:2:3 reps["bo@acme.io"]: the user bo@acme.io is deactivated in this Salesforce org, ${SKIPPED}`,
+      'bo@acme.io',
+      'rep',
+    ],
+    [
+      'a manager of no user, at its value',
+      SALESFORCE_PROFILE,
+      ORG,
+      '  ada@acme.io: { manager: boss@acme.io }\n',
+      'team.yaml:2:27 reps["ada@acme.io"].manager: no user of this Salesforce org has the email boss@acme.io, so the leads of ada@acme.io escalated to their manager could not be escalated',
+      'boss@acme.io',
+      'manager',
+    ],
+    [
+      'a deactivated manager',
+      SALESFORCE_PROFILE,
+      ORG,
+      '  ada@acme.io: { manager: bo@acme.io }\n',
+      'team.yaml:2:27 reps["ada@acme.io"].manager: the user bo@acme.io is deactivated in this Salesforce org, so the leads of ada@acme.io escalated to their manager could not be escalated',
+      'bo@acme.io',
+      'manager',
+    ],
+    [
+      'a rep who is no owner of the HubSpot portal',
+      HUBSPOT_PROFILE,
+      PORTAL,
+      '  ada@acme.co: {}\n',
+      `team.yaml:2:3 reps["ada@acme.co"]: no user of this HubSpot portal has the email ada@acme.co, ${SKIPPED} (did you mean "ada@acme.io"?)`,
+      'ada@acme.co',
+      'rep',
+    ],
+  ])('%s is a warning', (_what, crm, directory, reps, warning, name, role) => {
+    expect(peopleWarnings(reps, crm, directory)).toEqual([[warning, name, role]]);
+  });
+
+  it('without a directory nothing is checked', () => {
+    const r = loadTeam('reps:\n  ada@acme.oi: {}\n', 'team.yaml', { crm: SALESFORCE_PROFILE });
+    expect(r.warnings).toEqual([]);
   });
 });
