@@ -7,8 +7,14 @@
 import type { AccountFields, ConnectorProfile, CrmConnector, Directory } from '../../connectors/connector.js';
 import type { Team } from '../core/types.js';
 import type { Logger } from '../log.js';
-import { formatDiagnostic, loadRuleSet, unknownOwnerWarnings, type Diagnostic } from '../rules/index.js';
-import type { Storage, Tenant } from '../storage/index.js';
+import {
+  formatDiagnostic,
+  loadRuleSet,
+  teamVersion,
+  unknownOwnerWarnings,
+  type Diagnostic,
+} from '../rules/index.js';
+import type { Storage, Tenant, TeamVersion } from '../storage/index.js';
 
 /** How long a check waits for an account's fields: a CRM that does not answer only loses the check. */
 export const RULE_FIELDS_WAIT_MS = 30_000;
@@ -90,6 +96,8 @@ async function readWithin<T extends object>(
 export interface RuleFieldCheckOptions {
   rules: RuleFile;
   storage: Pick<Storage, 'listTenants' | 'getTenant'>;
+  /** The team version the tenant routes with (TenantConfigRepository.activeTeam); null: none stored. */
+  activeTeam: (tenantId: string) => Promise<Pick<TeamVersion, 'version' | 'source'> | null>;
   /** The profile of the CRM a tenant's provider names (undefined: none registered). */
   profile: (provider: string) => ConnectorProfile | undefined;
   /** The tenant's connector, as its work gets it. */
@@ -100,9 +108,10 @@ export interface RuleFieldCheckOptions {
 
 /**
  * Logs, per tenant routing with the rule file (not a version the settings tab published, which it
- * checked), each rule naming a field its CRM account lacks and each rep, manager and queue target of
- * the team that names no one there. Only accounts whose connector lists their fields are checked (the
- * directory is read beside them). One tenant at a time in the background.
+ * checked), each rule naming a field its CRM account lacks, and each rep, manager and queue target of
+ * the team it routes with (its own published version, else the file's) that names no one there. Only
+ * accounts whose connector lists their fields are checked (the directory is read beside them). One
+ * tenant at a time in the background.
  */
 export class RuleFieldCheck {
   private running: Promise<void> = Promise.resolve();
@@ -200,8 +209,11 @@ export class RuleFieldCheck {
         ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
         warning: formatDiagnostic(d),
       });
+    const team = directory === undefined || 'failed' in directory ? undefined : await this.routedTeam(tenant);
     const owners =
-      directory === undefined || 'failed' in directory ? [] : this.ownerProblems(directory, profile);
+      directory === undefined || 'failed' in directory || team === undefined
+        ? []
+        : unknownOwnerWarnings(team.file, { ...profile, directory });
     if (directory !== undefined && 'failed' in directory)
       logger.warn(`could not check the team's reps, managers and queue owners: ${directory.failed}`, meta);
     for (const d of owners.filter(isNew))
@@ -209,6 +221,7 @@ export class RuleFieldCheck {
         `team names a ${d.ownerRole ?? 'queue owner'} this ${profile.crmName} ${profile.accountNoun} does not have`,
         {
           ...meta,
+          ...(team?.version === undefined ? {} : { teamVersion: team.version }),
           file: d.file,
           line: d.line,
           column: d.column,
@@ -221,11 +234,23 @@ export class RuleFieldCheck {
     logger.info('rule fields checked', { ...meta, problems: problems.length, owners: owners.length });
   }
 
-  /** The team's reps, managers and queue targets that name no one in the directory, where the team is. */
-  private ownerProblems(directory: Directory, profile: ConnectorProfile): Diagnostic[] {
+  /**
+   * The team the tenant routes with, in the file that holds it: the version the settings tab published
+   * since the install (named `team <version>`, as routing names it), else the team file, else the rules
+   * when they carry their own team. Undefined when there is none.
+   */
+  private async routedTeam(
+    tenant: Tenant,
+  ): Promise<{ file: { path: string; source: string }; version?: string } | undefined> {
     const { rules } = this.opts;
-    const holder =
-      rules.teamFile ?? (rules.team === undefined ? { path: rules.path, source: rules.source } : undefined);
-    return holder === undefined ? [] : unknownOwnerWarnings(holder, { ...profile, directory });
+    const stored = await this.opts.activeTeam(tenant.id);
+    // The install publishes the team file as it was: still that version, its lines are the file's.
+    if (
+      stored !== null &&
+      (rules.teamFile === undefined || teamVersion(rules.teamFile.source) !== stored.version)
+    )
+      return { file: { path: `team ${stored.version}`, source: stored.source }, version: stored.version };
+    if (rules.teamFile !== undefined) return { file: rules.teamFile };
+    return rules.team === undefined ? { file: { path: rules.path, source: rules.source } } : undefined;
   }
 }

@@ -687,6 +687,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
           : undefined,
     },
     storage,
+    // The team each tenant routes with: one the settings tab published since the install is checked.
+    activeTeam: (tenantId) => new TenantConfigRepository(storage.db).activeTeam(tenantId),
     profile: (provider) => crms.find(provider)?.profile,
     connector: async (tenant) => (await tenants.runtime(tenant.id)).connector,
     logger,

@@ -4,7 +4,9 @@
 // while it runs (once per org and rule file version: a reinstall repeats none); `validate --tenant` says the same. So is a team queue whose owner is neither a user nor
 // a Lead queue of the org (a misspelt queue name, whose every lead would be a dead letter), with a
 // did-you-mean among the org's queues or users, and the settings tab warns of it in the team the org
-// was installed with. The demo rules and team as they are log nothing.
+// was installed with; and so is a rep or a rep's manager who is no active user of the org. Start-up
+// checks the team the org routes with: one the settings tab published since, not the file. The demo
+// rules and team as they are log only Quinn, whose user the demo org deactivated.
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,6 +16,7 @@ import { installSalesforceThroughOAuth } from '../../src/app/salesforce-sandbox.
 import { main } from '../../src/cli/main.js';
 import { SALESFORCE_INSTALL_PATH } from '../../src/server/index.js';
 import { validateResponseSchema } from '../../src/settings/schemas.js';
+import { TenantConfigRepository } from '../../src/storage/index.js';
 import {
   openSettingsInSalesforce,
   salesforceConfig,
@@ -386,4 +389,52 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
       { file: 'team.yaml', line: 11, column: 3, path: 'reps["quinn@acme.io"]', message: QUINN },
     ]);
   }, 120_000);
+
+  it('start-up checks the team the org routes with: a version the settings tab published since the install, not the team file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-routed-team-'));
+    const rules = join(dir, 'rules.yaml');
+    await copyFile(`${DEMO}/rules.yaml`, rules);
+    await copyFile(`${DEMO}/team.yaml`, join(dir, 'team.yaml'));
+    const config = await salesforceConfig({ RULES: rules });
+    e = await startSalesforceApp(config, { keepSandboxData: true });
+    await checked(e, 1);
+    const reps = () => logged(e!, 'team names a rep this Salesforce org does not have');
+    expect(reps().map((r) => r['owner'])).toEqual(['quinn@acme.io']);
+
+    // In the settings tab: Quinn, who left, is marked inactive, and a new rep is added under a misspelt
+    // email. Each edit publishes a team version; the rule file and the team file stay as they were.
+    const session = await openSettingsInSalesforce(e);
+    const edit = (email: string, patch: Record<string, unknown>) =>
+      fetch(`${e!.app.url}/api/tenants/${e!.tenantId}/team/reps/${encodeURIComponent(email)}`, {
+        method: 'PATCH',
+        headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'application/json' },
+        body: JSON.stringify(patch),
+      });
+    expect((await edit('quinn@acme.io', { active: false })).status).toBe(200);
+    expect((await edit('paula@acme.oi', { weight: 1 })).status).toBe(200);
+    const stored = (await new TenantConfigRepository(e.app.storage.db).activeTeam(e.tenantId))!;
+    expect(stored.source).toContain('paula@acme.oi');
+    await e.app.stop();
+
+    // Started again with the same files: the org routes with the tab's team, and that is what is checked.
+    e = await startSalesforceApp(config, { keepSandboxData: true });
+    await checked(e, 1);
+    const file = `team ${stored.version}`;
+    const line = stored.source.split('\n').findIndex((l) => l.includes('paula@acme.oi')) + 1;
+    expect(reps()).toEqual([
+      expect.objectContaining({
+        tenantId: e.tenantId,
+        file,
+        teamVersion: stored.version,
+        line,
+        path: 'reps["paula@acme.oi"]',
+        owner: 'paula@acme.oi',
+        suggestion: 'paula@acme.io',
+        warning: `${file}:${line}:3 reps["paula@acme.oi"]: no user of this Salesforce org has the email paula@acme.oi, so routing skips this rep and no lead goes to them (did you mean "paula@acme.io"?)`,
+      }),
+    ]);
+    expect(logged(e, 'rule fields checked')).toEqual([
+      expect.objectContaining({ file: rules, problems: 0, owners: 1 }),
+    ]);
+  }, 180_000);
 });

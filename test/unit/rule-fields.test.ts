@@ -55,6 +55,7 @@ function checker(
       listTenants: () => Promise.resolve(tenants),
       getTenant: (id) => Promise.resolve(tenants.find((t) => t.id === id) ?? null),
     },
+    activeTeam: () => Promise.resolve(null),
     profile: () => SALESFORCE_PROFILE,
     connector: (t) => {
       asked.push(t.id);
