@@ -253,17 +253,45 @@ export class SettingsService {
   }
 
   /**
-   * The directory the queue owners of a draft are checked against: the one routing lands queues with
-   * (the worker's stored copy, refreshed every few minutes), else the CRM's as listed now, reused for
-   * LISTED_DIRECTORY_TTL_MS (the tab checks a draft as the admin types). Never stored from here, as for
-   * the Team page. Absent, or slower than ACCOUNT_FIELDS_WAIT_MS: not checked.
+   * The directory the people and queue owners of a draft are checked against: the one routing lands
+   * queues with (the worker's stored copy, refreshed every few minutes), else the CRM's as listed now.
+   * Never stored from here, as for the Team page. Absent, or slower than ACCOUNT_FIELDS_WAIT_MS: not
+   * checked.
    */
   private async ownerDirectory(tenantId: string): Promise<Directory | undefined> {
-    const stored = await this.storage.loadDirectory(tenantId);
-    if (stored !== null) return stored;
+    return (await this.storage.loadDirectory(tenantId)) ?? this.listedDirectory(tenantId);
+  }
+
+  /**
+   * The CRM's users and queues as listed now, reused for LISTED_DIRECTORY_TTL_MS (the tab checks a draft
+   * as the admin types); undefined when they cannot be listed within ACCOUNT_FIELDS_WAIT_MS.
+   */
+  private listedDirectory(tenantId: string): Promise<Directory | undefined> {
     const read = this.deps.directory;
-    if (read === undefined) return undefined;
+    if (read === undefined) return Promise.resolve(undefined);
     return this.within(this.listedDirectories.get(tenantId, () => read(tenantId)));
+  }
+
+  /**
+   * What `check` finds against the tenant's CRM (`crm`, as this.crm read it). The stored directory is up
+   * to a refresh old: when the check warns of someone it lacks (a queue created in Setup a minute ago, a
+   * user enabled again) and it is older than a listing is reused, the check runs once more against the
+   * users and queues listed now. So a listing is asked only then, and at most once a minute.
+   */
+  private async checkedWith<T extends { warnings: Diagnostic[] }>(
+    tenantId: string,
+    crm: CrmFacts | undefined,
+    check: (crm: CrmFacts | undefined) => T,
+  ): Promise<T> {
+    const first = check(crm);
+    const directory = crm?.directory;
+    if (crm === undefined || directory === undefined) return first;
+    if (!first.warnings.some((d) => d.unknownOwner !== undefined)) return first;
+    const fetchedAt =
+      'fetchedAt' in directory && typeof directory.fetchedAt === 'number' ? directory.fetchedAt : 0;
+    if (this.deps.clock() - fetchedAt <= LISTED_DIRECTORY_TTL_MS) return first;
+    const listed = await this.listedDirectory(tenantId);
+    return listed === undefined || listed === directory ? first : check({ ...crm, directory: listed });
   }
 
   private async accountFields(tenantId: string): Promise<AccountFields | undefined> {
@@ -306,13 +334,12 @@ export class SettingsService {
       this.activeTeam(tenantId),
       this.crm(tenantId),
     ]);
-    const loaded = this.load(source, team, crm);
+    const { loaded, warnings } = await this.checkedWith(tenantId, crm, (facts) => {
+      const loaded = this.load(source, team, facts);
+      return { loaded, warnings: [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, facts)] };
+    });
     if ('errors' in loaded) throw new SettingsError(422, 'the rule set has errors', loaded.errors);
-    return {
-      ruleSet: loaded.ruleSet,
-      team: loaded.ruleSet.team ?? team,
-      warnings: [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, crm)],
-    };
+    return { ruleSet: loaded.ruleSet, team: loaded.ruleSet.team ?? team, warnings };
   }
 
   async rules(tenantId: string): Promise<z.infer<typeof rulesResponseSchema>> {
@@ -342,8 +369,10 @@ export class SettingsService {
       this.storage.activeRuleset(tenantId),
       this.crm(tenantId),
     ]);
-    const loaded = this.load(source, team, crm);
-    const warnings = [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, crm)];
+    const { loaded, warnings } = await this.checkedWith(tenantId, crm, (facts) => {
+      const loaded = this.load(source, team, facts);
+      return { loaded, warnings: [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, facts)] };
+    });
     return {
       ok: !('errors' in loaded),
       errors: 'errors' in loaded ? loaded.errors.map(diagnosticView) : [],
@@ -715,8 +744,17 @@ export class SettingsService {
     const team = loadTeam(edited, TEAM_FILE);
     if (!team.ok) throw new SettingsError(422, 'the team would be invalid', team.errors);
     // Checked as a publication is, against the tenant's CRM: the same warnings go with the answer.
-    const crm = await this.crm(tenantId);
-    const rules = this.load(active.source, team.team, crm);
+    const { rules, warnings } = await this.checkedWith(tenantId, await this.crm(tenantId), (facts) => {
+      const rules = this.load(active.source, team.team, facts);
+      return {
+        rules,
+        warnings: [
+          ...team.warnings,
+          ...rules.warnings,
+          ...this.teamOwnerWarnings(active.source, edited, facts),
+        ],
+      };
+    });
     if ('errors' in rules)
       throw new SettingsError(422, 'the published rule set does not fit this team', rules.errors);
     return this.submit(
@@ -728,7 +766,7 @@ export class SettingsService {
         note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
         basedOn: active.version,
       },
-      [...team.warnings, ...rules.warnings, ...this.teamOwnerWarnings(active.source, edited, crm)],
+      warnings,
     );
   }
 
