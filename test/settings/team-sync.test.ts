@@ -1,7 +1,8 @@
 // The Team page's roster follows the CRM's users, over the HubSpot sandbox through the real connector: a
 // user added in the CRM appears (routed with weight 1 until enriched), a deactivated one is marked as
 // routing sees it, and enriching the new one here (weight, hours, zone, out of office) publishes a team
-// version that lists them.
+// version that lists them; a rep added here under an email no owner of the portal has is published with
+// a warning saying routing skips them.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,5 +109,28 @@ describe('the roster synced from the CRM users (HubSpot sandbox)', () => {
 
     portal.setOwnerActive(bo.id, true);
     expect((await team()).reps.find((r) => r.email === 'bo@acme.io')?.active).toBe(true);
+  }, 60_000);
+
+  it('a rep added here under an email no owner of the portal has is published with a warning at its line, with a did-you-mean', async () => {
+    const edited = await fetch(`${app.url}/api/tenants/${tenant.id}/team/reps/paula%40acme.oi`, {
+      method: 'PATCH',
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ weight: 1 }),
+    });
+    expect(edited.status).toBe(200);
+    const answer = publishResponseSchema.parse(await edited.json());
+    expect(answer.status).toBe('published');
+    const source = (await team()).source ?? '';
+    expect(answer.warnings).toContainEqual({
+      file: 'team.yaml',
+      line: source.split('\n').findIndex((l) => l.includes('paula@acme.oi')) + 1,
+      column: 3,
+      path: 'reps["paula@acme.oi"]',
+      message:
+        'no user of this HubSpot portal has the email paula@acme.oi, so routing skips this rep and no lead goes to them',
+      suggestion: 'paula@acme.io',
+    });
+    // The demo team's Quinn, whose owner the demo portal archived, is warned of too.
+    expect(answer.warnings.map((w) => w.path)).toContain('reps["quinn@acme.io"]');
   }, 60_000);
 });
