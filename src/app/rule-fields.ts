@@ -209,11 +209,12 @@ export class RuleFieldCheck {
         ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
         warning: formatDiagnostic(d),
       });
-    const team = directory === undefined || 'failed' in directory ? undefined : await this.routedTeam(tenant);
+    const read = directory === undefined || 'failed' in directory ? undefined : directory;
+    const team = read === undefined ? undefined : await this.routedTeam(tenant);
     const owners =
-      directory === undefined || 'failed' in directory || team === undefined
+      read === undefined || team === undefined
         ? []
-        : unknownOwnerWarnings(team.file, { ...profile, directory });
+        : unknownOwnerWarnings(team.file, { ...profile, directory: read });
     if (directory !== undefined && 'failed' in directory)
       logger.warn(`could not check the team's reps, managers and queue owners: ${directory.failed}`, meta);
     for (const d of owners.filter(isNew))
