@@ -267,11 +267,12 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     expect(logged(e, 'rule fields checked')).toEqual([
       expect.objectContaining({ file: rules, problems: 0, owners: 3 }),
     ]);
-    // Installed again while running: checked again, neither queue owner logged a second time.
+    // Installed again while running: checked again, neither queue owner nor Quinn logged a second time.
     await installSalesforceThroughOAuth(`${e.app.url}${SALESFORCE_INSTALL_PATH}`);
     await checked(e, 2);
-    expect(logged(e, 'rule fields checked')[1]).toEqual(expect.objectContaining({ problems: 0, owners: 2 }));
+    expect(logged(e, 'rule fields checked')[1]).toEqual(expect.objectContaining({ problems: 0, owners: 3 }));
     expect(logged(e, 'team names a queue owner this Salesforce org does not have')).toHaveLength(2);
+    expect(logged(e, 'team names a rep this Salesforce org does not have')).toHaveLength(1);
 
     const cli = await validate(config, rules, '--tenant', e.orgId);
     expect(cli.code).toBe(0);
