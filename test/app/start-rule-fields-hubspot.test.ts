@@ -11,9 +11,9 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { loadConfig, type AppConfig } from '../../src/app/config.js';
 import { startApp, type RunningApp } from '../../src/app/start.js';
-import { main } from '../../src/cli/main.js';
 import { createLogger } from '../../src/log.js';
 import { until } from '../e2e/salesforce-support.js';
+import { cliInProcess } from '../support/cli-in-process.js';
 
 const DEMO = 'rules/hubspot-demo';
 const SCHEMA_SCOPE = 'crm.schemas.contacts.read';
@@ -78,30 +78,11 @@ const checks = (s: Started) =>
  * `lead-router validate` in-process, on the app's database and its sandbox portal (the port it took), as
  * the README runs it beside `npm start`.
  */
-async function validate(s: Started, ...argv: string[]) {
-  const saved = {
-    DATA_DIR: process.env['DATA_DIR'],
-    DATABASE_URL: process.env['DATABASE_URL'],
-    SANDBOX_PORT: process.env['SANDBOX_PORT'],
-  };
-  process.env['DATA_DIR'] = s.config.dataDir;
-  process.env['SANDBOX_PORT'] = new URL(s.app.sandbox!.url).port;
-  delete process.env['DATABASE_URL'];
-  const out: string[] = [];
-  const err: string[] = [];
-  try {
-    const code = await main(['validate', ...argv], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-      clock: Date.now,
-    });
-    return { code, out, err };
-  } finally {
-    for (const [k, v] of Object.entries(saved))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-  }
-}
+const validate = (s: Started, ...argv: string[]) =>
+  cliInProcess(
+    { DATA_DIR: s.config.dataDir, SANDBOX_PORT: new URL(s.app.sandbox!.url).port, DATABASE_URL: undefined },
+    ['validate', ...argv],
+  );
 
 describe('rules naming contact properties the HubSpot portal lacks, outside the settings tab', () => {
   let s: Started | undefined;

@@ -13,10 +13,10 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { AppConfig } from '../../src/app/config.js';
 import { installSalesforceThroughOAuth } from '../../src/app/salesforce-sandbox.js';
-import { main } from '../../src/cli/main.js';
 import { SALESFORCE_INSTALL_PATH } from '../../src/server/index.js';
 import { validateResponseSchema } from '../../src/settings/schemas.js';
 import { TenantConfigRepository } from '../../src/storage/index.js';
+import { cliInProcess } from '../support/cli-in-process.js';
 import {
   openSettingsInSalesforce,
   salesforceConfig,
@@ -114,30 +114,8 @@ const checked = (e: SalesforceE2e, n: number) =>
  * `lead-router validate` in-process, on the app's database, as the README runs it: without the CRM= the
  * app was started with (the org's tenant says which CRM it is).
  */
-async function validate(config: AppConfig, ...argv: string[]) {
-  const saved = {
-    DATA_DIR: process.env['DATA_DIR'],
-    DATABASE_URL: process.env['DATABASE_URL'],
-    CRM: process.env['CRM'],
-  };
-  process.env['DATA_DIR'] = config.dataDir;
-  delete process.env['CRM'];
-  delete process.env['DATABASE_URL'];
-  const out: string[] = [];
-  const err: string[] = [];
-  try {
-    const code = await main(['validate', ...argv], {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-      clock: Date.now,
-    });
-    return { code, out, err };
-  } finally {
-    for (const [k, v] of Object.entries(saved))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-  }
-}
+const validate = (config: AppConfig, ...argv: string[]) =>
+  cliInProcess({ DATA_DIR: config.dataDir, CRM: undefined, DATABASE_URL: undefined }, ['validate', ...argv]);
 
 describe('rules naming fields, and team queues naming owners, the Salesforce org lacks, outside the settings tab', () => {
   let e: SalesforceE2e | undefined;
