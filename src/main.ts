@@ -1,5 +1,6 @@
 // `npm start`: the app, its worker and — with no CRM credentials — the bundled sandbox CRM with a demo
-// portal that keeps creating contacts (CRM=salesforce: a demo org that keeps creating leads). Prints one readable line per lead routed (or dead-lettered).
+// portal that keeps creating contacts (CRM=salesforce: a demo org that keeps creating leads). Prints one
+// readable line per lead routed (or dead-lettered).
 // `npm start` runs this file with `exec node`, so SIGTERM and SIGINT sent to npm reach this process.
 import { createLogger } from './log.js';
 import { bannerLines } from './app/banner.js';

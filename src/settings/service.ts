@@ -326,6 +326,23 @@ export class SettingsService {
     return unknownOwnerWarnings({ path: TEAM_FILE, source: teamSource }, crm);
   }
 
+  /**
+   * The rules loaded with `team` against the tenant's CRM, and every warning of them and of the team file
+   * (`teamSource`) there; checked again on a listing now when the stored directory misses someone.
+   */
+  private loadAgainstCrm(
+    tenantId: string,
+    source: string,
+    team: Team,
+    teamSource: string | null,
+    crm: CrmFacts | undefined,
+  ) {
+    return this.checkedWith(tenantId, crm, (facts) => {
+      const loaded = this.load(source, team, facts);
+      return { loaded, warnings: [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, facts)] };
+    });
+  }
+
   private async loadOrRefuse(
     tenantId: string,
     source: string,
@@ -334,10 +351,7 @@ export class SettingsService {
       this.activeTeam(tenantId),
       this.crm(tenantId),
     ]);
-    const { loaded, warnings } = await this.checkedWith(tenantId, crm, (facts) => {
-      const loaded = this.load(source, team, facts);
-      return { loaded, warnings: [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, facts)] };
-    });
+    const { loaded, warnings } = await this.loadAgainstCrm(tenantId, source, team, teamSource, crm);
     if ('errors' in loaded) throw new SettingsError(422, 'the rule set has errors', loaded.errors);
     return { ruleSet: loaded.ruleSet, team: loaded.ruleSet.team ?? team, warnings };
   }
@@ -369,10 +383,7 @@ export class SettingsService {
       this.storage.activeRuleset(tenantId),
       this.crm(tenantId),
     ]);
-    const { loaded, warnings } = await this.checkedWith(tenantId, crm, (facts) => {
-      const loaded = this.load(source, team, facts);
-      return { loaded, warnings: [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, facts)] };
-    });
+    const { loaded, warnings } = await this.loadAgainstCrm(tenantId, source, team, teamSource, crm);
     return {
       ok: !('errors' in loaded),
       errors: 'errors' in loaded ? loaded.errors.map(diagnosticView) : [],
@@ -744,17 +755,14 @@ export class SettingsService {
     const team = loadTeam(edited, TEAM_FILE);
     if (!team.ok) throw new SettingsError(422, 'the team would be invalid', team.errors);
     // Checked as a publication is, against the tenant's CRM: the same warnings go with the answer.
-    const { rules, warnings } = await this.checkedWith(tenantId, await this.crm(tenantId), (facts) => {
-      const rules = this.load(active.source, team.team, facts);
-      return {
-        rules,
-        warnings: [
-          ...team.warnings,
-          ...rules.warnings,
-          ...this.teamOwnerWarnings(active.source, edited, facts),
-        ],
-      };
-    });
+    const crm = await this.crm(tenantId);
+    const { loaded: rules, warnings } = await this.loadAgainstCrm(
+      tenantId,
+      active.source,
+      team.team,
+      edited,
+      crm,
+    );
     if ('errors' in rules)
       throw new SettingsError(422, 'the published rule set does not fit this team', rules.errors);
     return this.submit(
@@ -766,7 +774,7 @@ export class SettingsService {
         note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
         basedOn: active.version,
       },
-      warnings,
+      [...team.warnings, ...warnings],
     );
   }
 
