@@ -73,6 +73,21 @@ function ownersScope(scope: nock.Scope = nock(API)): nock.Scope {
     .reply(200, { results: [ARCHIVED_OWNER] });
 }
 
+/** HubSpot's 403 for a call the install was not granted `scope` for (hubspot.md §7). */
+function missingScope(scope: string) {
+  return {
+    status: 'error',
+    message: "This app hasn't been granted all required scopes to make this call.",
+    category: 'MISSING_SCOPES',
+    errors: [
+      {
+        message: 'One or more of the following scopes are required.',
+        context: { requiredGranularScopes: [scope] },
+      },
+    ],
+  };
+}
+
 function contact(id: string, props: Record<string, string | null> = {}) {
   return {
     id,
@@ -649,17 +664,7 @@ describe('enroll (apiRequest: no client throw, we classify)', () => {
     const scope = nock(API)
       .post(path)
       .query(true)
-      .reply(403, {
-        status: 'error',
-        message: "This app hasn't been granted all required scopes to make this call.",
-        category: 'MISSING_SCOPES',
-        errors: [
-          {
-            message: 'One or more of the following scopes are required.',
-            context: { requiredGranularScopes: ['automation.sequences.enrollments.write'] },
-          },
-        ],
-      });
+      .reply(403, missingScope('automation.sequences.enrollments.write'));
     const { c } = connector();
     const res = await c.enroll([enrollment]).then(([one]) => one!);
     scope.done();
@@ -933,17 +938,7 @@ describe('accountFields (properties v3)', () => {
     const scope = nock(API)
       .get('/crm/v3/properties/contacts')
       .query(true)
-      .reply(403, {
-        status: 'error',
-        message: "This app hasn't been granted all required scopes to make this call.",
-        category: 'MISSING_SCOPES',
-        errors: [
-          {
-            message: 'One or more of the following scopes are required.',
-            context: { requiredGranularScopes: ['crm.schemas.contacts.read'] },
-          },
-        ],
-      });
+      .reply(403, missingScope('crm.schemas.contacts.read'));
     const { c, slept } = connector();
     await expect(c.accountFields()).rejects.toMatchObject({
       kind: 'auth',
