@@ -63,6 +63,18 @@ export function channelsFor(
 const SLACK = ':slack';
 const WEBHOOK = ':webhook';
 
+/** The Standard Webhooks id of a tenant's notification named `key` (the same on every channel). */
+export function notificationMessageId(tenantId: string, key: string): string {
+  return `msg_${createHash('sha256').update(`${tenantId}\n${key}`).digest('hex').slice(0, 32)}`;
+}
+
+/** The key of a decision's assignment notification. */
+const assignmentKey = (decisionKey: string): string => `assignment:${decisionKey}`;
+
+/** The message id of the assignment notification recorded with `decisionKey`'s decision, if any was. */
+export const assignmentMessageId = (tenantId: string, decisionKey: string): string =>
+  notificationMessageId(tenantId, assignmentKey(decisionKey));
+
 /**
  * The delivery rows of one notification: one per channel and kind. `key` names the event: recorded
  * again (a retry), it gives the same rows and the same Standard Webhooks id, which storage keeps once.
@@ -73,7 +85,7 @@ export function deliveriesOf(
   key: string,
 ): NotificationInput[] {
   if (channels.length === 0) return [];
-  const messageId = `msg_${createHash('sha256').update(`${body.tenantId}\n${key}`).digest('hex').slice(0, 32)}`;
+  const messageId = notificationMessageId(body.tenantId, key);
   const payload = JSON.stringify(body);
   return channels
     .flatMap((c) => [
@@ -101,16 +113,21 @@ export function notificationsFor(
   return deliveriesOf(channelsFor(ruleSet, event, where), { type: `lead.${event}`, ...body }, key);
 }
 
-/** An assignment's notification: recorded with its decision (a lead given to a rep or a queue). */
+/**
+ * An assignment's notification: recorded with its decision (a lead given to a rep or a queue). A lead
+ * decided again (`decidedAgain`: why the owner chosen before was refused) says so first: the one before
+ * may have been told already.
+ */
 export function assignmentNotifications(
   ruleSet: RuleSet,
   tenantId: string,
-  d: { decisionKey: string; decision: Decision; summary: string },
+  d: { decisionKey: string; decision: Decision; summary: string; decidedAgain?: string | undefined },
   now: number,
 ): NotificationInput[] {
   const { decision } = d;
   const dest = decision.destination;
   if (dest.kind !== 'rep' && dest.kind !== 'queue') return [];
+  const reason = decision.trace.steps.at(-1) ?? `route ${decision.route?.name ?? 'fallback'}`;
   return notificationsFor(
     ruleSet,
     'assignment',
@@ -119,11 +136,11 @@ export function assignmentNotifications(
       tenantId,
       leadId: decision.leadId,
       summary: d.summary,
-      reason: decision.trace.steps.at(-1) ?? `route ${decision.route?.name ?? 'fallback'}`,
+      reason: d.decidedAgain === undefined ? reason : `${d.decidedAgain}; ${reason}`,
       owner: dest.kind === 'rep' ? dest.email : undefined,
       at: new Date(now).toISOString(),
     },
-    `assignment:${d.decisionKey}`,
+    assignmentKey(d.decisionKey),
   );
 }
 

@@ -8,8 +8,8 @@ import { summarizeDecision } from '../core/explain.js';
 import { applyStateChanges } from '../core/state.js';
 import type { Account, Decision, Lead, RoutingState, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
-import { assignmentNotifications } from '../notify/notifier.js';
-import type { CommitResult, DecisionInput, Storage } from '../storage/index.js';
+import { assignmentMessageId, assignmentNotifications } from '../notify/notifier.js';
+import { decidedBeforeKey, type CommitResult, type DecisionInput, type Storage } from '../storage/index.js';
 import { isBulkPurpose, keepWhenUnchanged } from './bulk/purpose.js';
 import { InternalFailure, toFailure } from './failures.js';
 import { recordOf, ROUTE_PURPOSE, type Job, type OwnerRefusal, type TenantBatch } from './job.js';
@@ -291,6 +291,7 @@ export class BatchDecider {
           (a) => needlessReason(a, merged, runtime.connector.profile) === undefined,
         );
         const summary = summarizeDecision({ ...decision, actions: written }, lead, team);
+        const before = again === undefined ? undefined : decidedBeforeKey(job.decisionKey);
         drafts.push({
           job,
           lead,
@@ -302,10 +303,12 @@ export class BatchDecider {
             summary,
             eventAt: job.item.event.occurredAt,
             decidedAgain:
-              again === undefined
+              again === undefined || before === undefined
                 ? undefined
                 : {
                     reason: `not written: ${batch.crm} refused ${again.owner} as inactive (${again.failure.error.message}); the lead was decided again`,
+                    // The owner refused is not told of a lead they do not get (unless it was sent already).
+                    withdrawNotifications: [assignmentMessageId(runtime.tenantId, before)],
                   },
             inputs: { lead, account: accountsById.get(decision.trace.account?.accountId ?? '') ?? null },
             notifications:
@@ -313,7 +316,15 @@ export class BatchDecider {
                 ? assignmentNotifications(
                     runtime.ruleSet,
                     runtime.tenantId,
-                    { decisionKey: job.decisionKey, decision, summary },
+                    {
+                      decisionKey: job.decisionKey,
+                      decision,
+                      summary,
+                      decidedAgain:
+                        again === undefined
+                          ? undefined
+                          : `decided again: ${batch.crm} refused ${again.owner} as inactive`,
+                    },
                     now,
                   )
                 : undefined,

@@ -8,7 +8,7 @@ import type { Db } from './db.js';
 import { insertDecisionInputsWith } from './decision-inputs.js';
 import { StorageError } from './errors.js';
 import type { HoldRepository } from './holds.js';
-import { insertNotificationsWith } from './notifications.js';
+import { insertNotificationsWith, withdrawNotificationsWith } from './notifications.js';
 import {
   actionListSchema,
   DECIDED_AGAIN,
@@ -216,7 +216,7 @@ export class DecisionRepository {
       now,
     );
     // A lead decided again: what the decision before planned and did not write is never written (its
-    // refused owner write included); done actions stay done.
+    // refused owner write included); done actions stay done. Its notification not sent yet is withdrawn.
     for (const { input } of committed) {
       const before = decidedBeforeKey(input.decisionKey);
       if (input.decidedAgain === undefined || before === undefined) continue;
@@ -224,6 +224,13 @@ export class DecisionRepository {
         `UPDATE actions SET status = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
          WHERE tenant_id = ? AND decision_key = ? AND status = 'planned'`,
         [input.decidedAgain.reason, now, tenantId, before],
+      );
+      await withdrawNotificationsWith(
+        tx,
+        tenantId,
+        input.decidedAgain.withdrawNotifications ?? [],
+        input.decidedAgain.reason,
+        now,
       );
     }
     await this.parts.slaTimers.armWith(

@@ -321,9 +321,10 @@ export interface DecisionInput {
   /**
    * The lead decided again because the CRM refused the owner the decision before chose (its key:
    * `decisionKey` without its last `DECIDED_AGAIN`): that decision's actions not written yet fail with
-   * `reason` in the same transaction, and a replay leaves them failed.
+   * `reason` in the same transaction, and a replay leaves them failed. Its notifications named in
+   * `withdrawNotifications` (message ids) that no sender has taken yet are withdrawn with it.
    */
-  decidedAgain?: { reason: string } | undefined;
+  decidedAgain?: { reason: string; withdrawNotifications?: readonly string[] | undefined } | undefined;
 }
 
 /**

@@ -80,6 +80,29 @@ export async function insertNotificationsWith(
   return added;
 }
 
+/**
+ * Withdraws, on `tx`, the tenant's deliveries of the messages `messageIds` that no sender holds and none
+ * has delivered: they end `failed` with `withdrawn: <reason>` (kept, then purged, like any failed one).
+ * One a sender holds under its lease is left to it. Returns how many were withdrawn.
+ */
+export async function withdrawNotificationsWith(
+  tx: Db,
+  tenantId: string,
+  messageIds: readonly string[],
+  reason: string,
+  now: number,
+): Promise<number> {
+  if (messageIds.length === 0) return 0;
+  const r = await tx.run(
+    `UPDATE notifications SET state = 'failed', last_error = ?, lease_owner = NULL, lease_until = NULL,
+       updated_at = ?
+     WHERE tenant_id = ? AND message_id IN (${messageIds.map(() => '?').join(', ')})
+       AND state = 'pending' AND (lease_until IS NULL OR lease_until <= ?)`,
+    [`withdrawn: ${reason}`, now, tenantId, ...messageIds, now],
+  );
+  return r.changes;
+}
+
 export class NotificationRepository {
   constructor(private readonly db: Db) {}
 

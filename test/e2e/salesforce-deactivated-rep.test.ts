@@ -3,7 +3,9 @@
 // refusal makes the app read the org's users again at once, and decide that lead again on them: it goes
 // to the pool's fallback, once, and so do the leads after it. A lead whose owner chosen again is refused
 // too is a dead letter saying so; replayed once the org is fixed, it is decided again.
+import { randomBytes } from 'node:crypto';
 import { replayDeadLetters } from '../../src/cli/operate.js';
+import { receiver, type Receiver } from '../pipeline/receiver.js';
 import { publishConfig } from '../support/publish.js';
 import {
   admin,
@@ -15,7 +17,11 @@ import {
   type SalesforceE2e,
 } from './salesforce-support.js';
 
-const RULES = `name: One rep, and a backup
+const SECRET_ENV = 'DEACTIVATED_REP_TEST_SECRET';
+process.env[SECRET_ENV] = `whsec_${randomBytes(32).toString('base64')}`;
+const rules = (hook: string) => `name: One rep, and a backup
+notifications:
+  sales: { webhook: { url: '${hook}', secret_env: ${SECRET_ENV} }, on: [assignment] }
 pools:
   solo: { members: [sam@acme.io], strategy: round_robin, fallback: { pool: backup } }
   backup: { members: [tess@acme.io], strategy: round_robin }
@@ -23,6 +29,7 @@ routes:
   - name: Everyone to Sam
     assign: { pool: solo }
     task: { subject: 'New lead', due: 1h }
+    notify: [sales]
 fallback: { queue: desk }
 `;
 const TEAM = `reps:
@@ -32,13 +39,18 @@ queues:
   desk: { owner: SMB }
 `;
 
+let hook: Receiver;
 let e: SalesforceE2e;
 
 beforeAll(async () => {
-  e = await startSalesforceAppWith({ rules: RULES, team: TEAM });
+  hook = await receiver();
+  e = await startSalesforceAppWith({ rules: rules(hook.url), team: TEAM });
 }, 60_000);
 
-afterAll(() => e?.app.stop());
+afterAll(async () => {
+  await e?.app.stop();
+  await hook?.close();
+});
 
 const lead = (name: string) => ({ LastName: name, Company: `${name} Ltd`, Email: `${name}@corp.example` });
 const userId = (email: string) =>
@@ -63,7 +75,11 @@ it('decides a lead again when the org refuses the rep it was decided for as inac
   await until('the first lead to be routed', () => routed(e, [before!]));
   expect(written(before!).owners).toEqual([userId('sam@acme.io')]);
 
+  await until('Sam to be told of the first lead', () =>
+    hook.hits.some((h) => h.status === 200 && h.body.includes(before!)),
+  );
   await setActive('sam@acme.io', false);
+  hook.refuses = (body) => body.includes('"owner":"sam@acme.io"');
   // Decided with the directory read before: Sam, whom the org now refuses; then again, on the users
   // read afresh: Tess, the pool's fallback.
   const [refused] = await createLeads(e, { leads: [lead('refused')] });
@@ -87,6 +103,35 @@ it('decides a lead again when the org refuses the rep it was decided for as inac
   ]);
   expect(before1[0]?.reason).toMatch(
     /^not written: Salesforce refused sam@acme\.io as inactive \(.*\[INACTIVE_OWNER_OR_USER\]\); the lead was decided again$/,
+  );
+
+  // Sam is not told of a lead he does not get (his receiver refuses it, so it is never sent before the
+  // lead is decided again): that notification is withdrawn; Tess's says why she got the lead.
+  const told = async (leadId: string) =>
+    (await e.app.storage.notifications.deliveries(e.tenantId))
+      .filter((d) => d.leadId === leadId)
+      .map((d) => ({
+        ...(JSON.parse(d.payload) as { owner: string; reason: string }),
+        state: d.state,
+        error: d.lastError,
+      }));
+  await until('Tess to be told of the lead', async () =>
+    (await told(refused!)).some((n) => n.state === 'delivered'),
+  );
+  expect(await told(refused!)).toEqual([
+    expect.objectContaining({
+      owner: 'sam@acme.io',
+      state: 'failed',
+      error: expect.stringMatching(/^withdrawn: not written: Salesforce refused sam@acme\.io as inactive/),
+    }),
+    expect.objectContaining({
+      owner: 'tess@acme.io',
+      state: 'delivered',
+      reason: expect.stringMatching(/^decided again: Salesforce refused sam@acme\.io as inactive; /),
+    }),
+  ]);
+  expect(hook.hits.filter((h) => h.status === 200 && h.body.includes('"owner":"sam@acme.io"'))).toHaveLength(
+    1,
   );
 
   const after = await createLeads(e, { leads: [lead('after1'), lead('after2')] });

@@ -1,11 +1,13 @@
 // A local HTTP receiver for notification tests: a generic webhook endpoint, or Slack's incoming webhook
-// URL (the real `@slack/webhook` client posts to it). Answers 503 while `down`; records what it took.
+// URL (the real `@slack/webhook` client posts to it). Answers 503 while `down`, or to a body `refuses`
+// names; records what it took.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Receiver {
   url: string;
   down: boolean;
+  refuses?: ((body: string) => boolean) | undefined;
   hits: { status: number; headers: Record<string, string>; body: string }[];
   close(): Promise<void>;
 }
@@ -19,7 +21,7 @@ export async function receiver(path = '/hooks/lead-router'): Promise<Receiver> {
   };
   const server: Server = createServer((req, res) => {
     void read(req).then((body) => {
-      const status = r.down ? 503 : 200;
+      const status = r.down || r.refuses?.(body) === true ? 503 : 200;
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
       r.hits.push({ status, headers, body });

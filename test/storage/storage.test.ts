@@ -736,6 +736,82 @@ for (const [name, engine, suite] of ENGINES) {
         ]);
       });
 
+      it('a lead decided again: the assignment notification of the decision before is withdrawn in the same commit, unless a sender holds it already', async () => {
+        const NONE = { pools: {}, reps: {} };
+        const delivery = (leadId: string, channel: string, messageId: string) => ({
+          tenantId: A,
+          channel,
+          messageId,
+          event: 'lead.assignment',
+          leadId,
+          payload: `{"owner":"ada@acme.io","lead":"${leadId}"}`,
+        });
+        // Two leads assigned to ada: lead-9's notification on two channels, lead-10's on one.
+        for (const [leadId, channels] of [
+          ['lead-9', ['ops:webhook', 'sales:slack']],
+          ['lead-10', ['ops:webhook']],
+        ] as const)
+          expect(
+            await s.commitDecision(
+              A,
+              {
+                decisionKey: `${leadId}:route`,
+                decision: makeDecision({ leadId, sla: undefined }),
+                summary: 'ada',
+                notifications: channels.map((c) => delivery(leadId, c, `msg_${leadId}`)),
+              },
+              (await s.loadRoutingState(A)).versions,
+              T0,
+            ),
+          ).toMatchObject({ status: 'committed' });
+        // A sender holds lead-9's Slack delivery (it may be on its way): it is left to the sender.
+        const held = await s.notifications.claimDue('sender', T0 + 1, T0 + 60_000, 10);
+        const slack = held.find((d) => d.channel === 'sales:slack')!;
+        for (const d of held.filter((x) => x !== slack))
+          await s.db.run('UPDATE notifications SET lease_owner = NULL, lease_until = NULL WHERE id = ?', [
+            d.id,
+          ]);
+
+        const reason = 'not written: the CRM refused ada@acme.io as inactive; the lead was decided again';
+        for (const leadId of ['lead-9', 'lead-10'])
+          expect(
+            await s.commitDecision(
+              A,
+              {
+                decisionKey: decidedAgainKey(`${leadId}:route`),
+                decision: makeDecision({
+                  leadId,
+                  destination: { kind: 'rep', email: 'bo@acme.io' },
+                  actions: [{ kind: 'set_owner', email: 'bo@acme.io' }],
+                  stateChanges: NONE,
+                  sla: undefined,
+                }),
+                summary: 'bo',
+                decidedAgain: { reason, withdrawNotifications: leadId === 'lead-9' ? ['msg_lead-9'] : [] },
+                notifications: [delivery(leadId, 'ops:webhook', `msg_${leadId}_again`)],
+              },
+              (await s.loadRoutingState(A)).versions,
+              T0 + 2,
+            ),
+          ).toMatchObject({ status: 'committed' });
+
+        const states = (await s.notifications.deliveries(A)).map((d) => [
+          d.messageId,
+          d.channel,
+          d.state,
+          d.lastError,
+        ]);
+        expect(states).toEqual([
+          ['msg_lead-9', 'ops:webhook', 'failed', `withdrawn: ${reason}`],
+          ['msg_lead-9', 'sales:slack', 'pending', null],
+          ['msg_lead-10', 'ops:webhook', 'pending', null],
+          ['msg_lead-9_again', 'ops:webhook', 'pending', null],
+          ['msg_lead-10_again', 'ops:webhook', 'pending', null],
+        ]);
+        // The sender still finishes its delivery.
+        expect(await s.notifications.delivered(slack, 'sender', T0 + 3)).toBe(true);
+      });
+
       it('a completed row keeps its effect key: replaying another row for the lead does not route again', async () => {
         const id = await leased('w1');
         const leadId = (await s.getInboxItem(A, id))!.event.objectId;
