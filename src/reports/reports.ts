@@ -258,6 +258,21 @@ export function reroutesReport(facts: Iterable<DecisionFact>, options: ReportOpt
  * got leads from a pool it is no longer in has a target of 0. Always by pool and rep.
  */
 export function distributionReport(facts: Iterable<DecisionFact>, options: ReportOptions = {}): Report {
+  const counts: PoolAssignments[] = [];
+  for (const f of facts)
+    if (f.pool !== null && f.owner !== null) counts.push({ pool: f.pool, owner: f.owner, leads: 1 });
+  return distributionOfCounts(counts, options);
+}
+
+/** Leads a pool gave a rep (the storage's count of a window's decisions, or one fact's). */
+export interface PoolAssignments {
+  pool: string;
+  owner: string;
+  leads: number;
+}
+
+/** The distribution report from the leads each pool gave each rep, counted already (the Team page). */
+export function distributionOfCounts(counts: Iterable<PoolAssignments>, options: ReportOptions = {}): Report {
   const { team, ruleSet } = options;
   const assigned = new Map<string, Map<string, number>>();
   const count = (pool: string, rep: string, n: number) => {
@@ -267,7 +282,7 @@ export function distributionReport(facts: Iterable<DecisionFact>, options: Repor
   };
   for (const pool of Object.values(ruleSet?.pools ?? {}))
     for (const m of pool.members) count(pool.name, m, 0);
-  for (const f of facts) if (f.pool !== null && f.owner !== null) count(f.pool, f.owner, 1);
+  for (const c of counts) count(c.pool, c.owner, c.leads);
   const columns = ['pool', 'rep', 'assigned', 'share', 'weight', 'target_share', 'expected', 'difference'];
   const rows: ReportRow[] = [];
   for (const pool of [...assigned.keys()].sort()) {

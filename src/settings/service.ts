@@ -9,7 +9,7 @@ import { pickFromPool } from '../core/distribution.js';
 import { explainDecision } from '../core/explain.js';
 import { toLead } from '../core/normalize.js';
 import { applyStateChanges } from '../core/state.js';
-import { distributionReport } from '../reports/reports.js';
+import { distributionOfCounts } from '../reports/reports.js';
 import type { Decision, Lead, ResolvedDestination, RoutingState, RuleSet, Team } from '../core/types.js';
 import { InputError, leadProblems, parseCsv } from '../cli/records-file.js';
 import type { AccountFields, ConnectorProfile, Directory } from '../../connectors/connector.js';
@@ -666,8 +666,11 @@ export class SettingsService {
     // Each member's leads from the pool in the last 24 hours against the weighted target (the pool's
     // leads shared by weight, an inactive rep's share none), as the distribution report counts them from
     // the decisions: a rep's own day counter counts every route's leads, not the pool's.
-    const facts = await this.storage.reports.decisionFacts(tenantId, { since: now - DAY_MS, until: now + 1 });
-    const distribution = distributionReport(facts, {
+    const counts = await this.storage.reports.poolAssignments(tenantId, {
+      since: now - DAY_MS,
+      until: now + 1,
+    });
+    const distribution = distributionOfCounts(counts, {
       team: effective,
       ...(ruleSet === null ? {} : { ruleSet }),
     });

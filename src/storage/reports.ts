@@ -1,7 +1,7 @@
 // What reports read: one fact per routing decision of a tenant within a time window, with when its
 // owner write landed and its SLA timer. Pages walk the (tenant_id, decided_at, id) index, so a report
 // reads only its window, a page at a time.
-import type { DecisionFact, SlaTimerState } from '../reports/reports.js';
+import type { DecisionFact, PoolAssignments, SlaTimerState } from '../reports/reports.js';
 import type { Db } from './db.js';
 import { StorageError } from './errors.js';
 import { DECIDED_AGAIN, resolvedDestinationSchema, stringListSchema } from './model.js';
@@ -35,6 +35,16 @@ interface FactRow {
 
 const PAGE = 1_000;
 
+/** A decision `d` the lead was not decided again after (`DECIDED_AGAIN` bound after it). */
+const NOT_DECIDED_AGAIN = `NOT EXISTS (SELECT 1 FROM decisions again WHERE again.tenant_id = d.tenant_id
+  AND again.decision_key = d.decision_key || ?)`;
+
+function checkedWindow(window: ReportWindow): ReportWindow {
+  if (!Number.isFinite(window.since) || !Number.isFinite(window.until) || window.since >= window.until)
+    throw new StorageError('invalid', 'a report window needs since < until');
+  return window;
+}
+
 /** Steps done on a decision's timer, of a kind the caller appends (through sla_steps_lead). */
 const STEP_COUNT = `(SELECT COUNT(*) FROM sla_steps s
   WHERE s.tenant_id = d.tenant_id AND s.lead_id = d.lead_id AND s.timer_id = t.id AND s.status = 'done'`;
@@ -51,9 +61,7 @@ export class ReportRepository {
    * nothing, and the decision made again is the lead's fact).
    */
   async decisionFacts(tenantId: string, window: ReportWindow): Promise<DecisionFact[]> {
-    const { since, until } = window;
-    if (!Number.isFinite(since) || !Number.isFinite(until) || since >= until)
-      throw new StorageError('invalid', 'a report window needs since < until');
+    const { since, until } = checkedWindow(window);
     const facts: DecisionFact[] = [];
     let after = { at: since, id: 0 };
     for (;;) {
@@ -72,8 +80,7 @@ export class ReportRepository {
            ON t.tenant_id = d.tenant_id AND t.lead_id = d.lead_id AND t.decision_key = d.decision_key
          WHERE d.tenant_id = ? AND d.decided_at >= ? AND d.decided_at < ?
            AND (d.decided_at > ? OR d.id > ?)
-           AND NOT EXISTS (SELECT 1 FROM decisions again WHERE again.tenant_id = d.tenant_id
-             AND again.decision_key = d.decision_key || ?)
+           AND ${NOT_DECIDED_AGAIN}
          ORDER BY d.decided_at, d.id LIMIT ?`,
         [tenantId, after.at, until, after.at, after.id, DECIDED_AGAIN, PAGE],
       );
@@ -117,5 +124,22 @@ export class ReportRepository {
       if (last === undefined || rows.length < PAGE) return facts;
       after = { at: Number(last.decided_at), id: Number(last.id) };
     }
+  }
+
+  /**
+   * The leads each pool gave each rep in the window, counted in the database: the distribution report
+   * without a fact per decision (the Team page). Counted as `decisionFacts` counts them: a decision the
+   * lead was decided again after is left out, and a hold has no owner.
+   */
+  async poolAssignments(tenantId: string, window: ReportWindow): Promise<PoolAssignments[]> {
+    const { since, until } = checkedWindow(window);
+    const rows = await this.db.all<{ pool: string; owner: string; leads: number | string }>(
+      `SELECT d.pool, d.owner, COUNT(*) AS leads FROM decisions d
+       WHERE d.tenant_id = ? AND d.decided_at >= ? AND d.decided_at < ?
+         AND d.pool IS NOT NULL AND d.owner IS NOT NULL AND ${NOT_DECIDED_AGAIN}
+       GROUP BY d.pool, d.owner ORDER BY d.pool, d.owner`,
+      [tenantId, since, until, DECIDED_AGAIN],
+    );
+    return rows.map((r) => ({ pool: r.pool, owner: r.owner, leads: Number(r.leads) }));
   }
 }

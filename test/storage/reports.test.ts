@@ -2,7 +2,7 @@
 // owner write landed and the SLA timer; paged through the window; and a report run end to end.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Decision } from '../../src/core/types.js';
-import { distributionReport } from '../../src/reports/reports.js';
+import { distributionOfCounts, distributionReport } from '../../src/reports/reports.js';
 import { runReport } from '../../src/reports/run.js';
 import { decidedAgainKey, type DecisionInput, type Storage } from '../../src/storage/index.js';
 import { ENGINES, T0, addTenant, makeDecision, ownerAction } from './helpers.js';
@@ -222,6 +222,78 @@ for (const [name, engine, suite] of ENGINES) {
       expect(distributionReport(facts).rows.map((r) => [r['pool'], r['rep'], r['assigned']])).toEqual([
         ['backup', 'tess@acme.io', 1],
       ]);
+    });
+
+    it('counts the leads each pool gave each rep in the database as the distribution report counts the facts', async () => {
+      const rep = (pool: string, email: string, at: number) => ({
+        decidedAt: at,
+        destination: { kind: 'rep', email } as const,
+        trace: { routes: [], assignments: [assignment(pool, email)], steps: [] },
+      });
+      const decided = await s.commitDecisions(
+        A,
+        [
+          input('l1:route', { leadId: 'l1', ...rep('emea', 'ada@acme.io', T0) }),
+          input('l2:route', { leadId: 'l2', ...rep('emea', 'ada@acme.io', T0 + 1) }),
+          input('l3:route', { leadId: 'l3', ...rep('emea', 'bo@acme.io', T0 + 2) }),
+          input('l4:route', { leadId: 'l4', ...rep('na', 'ada@acme.io', T0 + 3) }),
+          // Not a pool's: a rep named by the route, a queue, a hold.
+          input('l5:route', {
+            leadId: 'l5',
+            decidedAt: T0 + 4,
+            destination: { kind: 'rep', email: 'bo@acme.io' },
+          }),
+          input('l6:route', {
+            leadId: 'l6',
+            decidedAt: T0 + 5,
+            destination: { kind: 'queue', name: 'desk' },
+          }),
+          input('l7:route', {
+            leadId: 'l7',
+            decidedAt: T0 + 6,
+            destination: {
+              kind: 'hold',
+              fields: ['industry'],
+              until: T0 + MIN,
+            },
+          }),
+          // Outside the window.
+          input('l8:route', { leadId: 'l8', ...rep('emea', 'bo@acme.io', T0 + 60 * MIN) }),
+        ],
+        NONE,
+        T0,
+      );
+      expect(decided.map((d) => d.status)).toEqual(Array(8).fill('committed'));
+      // l2 decided again, for bo: counted once, for bo.
+      await s.commitDecision(
+        A,
+        {
+          ...input(decidedAgainKey('l2:route'), { leadId: 'l2', ...rep('emea', 'bo@acme.io', T0 + 7) }),
+          decidedAgain: { reason: 'refused' },
+        },
+        NONE,
+        T0 + 7,
+      );
+      await s.commitDecision(
+        B,
+        input('b1:route', { leadId: 'b1', ...rep('emea', 'ada@acme.io', T0) }),
+        NONE,
+        T0,
+      );
+
+      const window = { since: T0, until: T0 + 30 * MIN };
+      const counts = await s.reports.poolAssignments(A, window);
+      expect(counts).toEqual([
+        { pool: 'emea', owner: 'ada@acme.io', leads: 1 },
+        { pool: 'emea', owner: 'bo@acme.io', leads: 2 },
+        { pool: 'na', owner: 'ada@acme.io', leads: 1 },
+      ]);
+      expect(distributionOfCounts(counts)).toEqual(
+        distributionReport(await s.reports.decisionFacts(A, window)),
+      );
+      await expect(s.reports.poolAssignments(A, { since: T0, until: T0 })).rejects.toMatchObject({
+        kind: 'invalid',
+      });
     });
 
     it('pages through a window larger than a page, in order, each decision once', async () => {
