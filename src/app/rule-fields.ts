@@ -1,15 +1,16 @@
 // The rule file and its team checked against the CRM accounts that route with them, outside the settings
 // tab: the tab warns of a rule naming a field the org lacks (the loader's check against the account's
-// own fields) and of a team's rep, manager or queue owner who is no active user or queue of it (against
-// the account's directory), but an operator running from RULES and TEAM reads only the log. At start,
-// and at an install while running, each such rule or person is logged; the check never stops or delays
-// routing.
+// own fields) and of a team's rep, manager or queue owner, or a person a rule names, who is no active
+// user or queue of it (against the account's directory), but an operator running from RULES and TEAM
+// reads only the log. At start, and at an install while running, each such rule or person is logged;
+// the check never stops or delays routing.
 import type { AccountFields, ConnectorProfile, CrmConnector, Directory } from '../../connectors/connector.js';
 import type { Team } from '../core/types.js';
 import type { Logger } from '../log.js';
 import {
   formatDiagnostic,
   loadRuleSet,
+  OWNER_ROLES,
   teamVersion,
   unknownOwnerWarnings,
   type Diagnostic,
@@ -108,10 +109,10 @@ export interface RuleFieldCheckOptions {
 
 /**
  * Logs, per tenant routing with the rule file (not a version the settings tab published, which it
- * checked), each rule naming a field its CRM account lacks, and each rep, manager and queue target of
- * the team it routes with (its own published version, else the file's) that names no one there. Only
- * accounts whose connector lists their fields are checked (the directory is read beside them). One
- * tenant at a time in the background.
+ * checked), each rule naming a field its CRM account lacks, each rep, manager and queue target of the
+ * team it routes with (its own published version, else the file's) and each person the rules name that
+ * names no one there. Only accounts whose connector lists their fields are checked (the directory is
+ * read beside them). One tenant at a time in the background.
  */
 export class RuleFieldCheck {
   private running: Promise<void> = Promise.resolve();
@@ -211,18 +212,24 @@ export class RuleFieldCheck {
       });
     const read = directory === undefined || 'failed' in directory ? undefined : directory;
     const team = read === undefined ? undefined : await this.routedTeam(tenant);
+    // The team's people where it routes with them, and the people the rule file itself names.
     const owners =
-      read === undefined || team === undefined
+      read === undefined
         ? []
-        : unknownOwnerWarnings(team.file, { ...profile, directory: read });
+        : unknownOwnerWarnings(
+            { team: team?.file, rules: { path: rules.path, source: rules.source, team: rules.team } },
+            { ...profile, directory: read },
+          );
     if (directory !== undefined && 'failed' in directory)
       logger.warn(`could not check the team's reps, managers and queue owners: ${directory.failed}`, meta);
-    for (const d of owners.filter(isNew))
+    for (const d of owners.filter(isNew)) {
+      const role = d.ownerRole ?? 'queue owner';
+      const from = OWNER_ROLES[role];
       logger.warn(
-        `team names a ${d.ownerRole ?? 'queue owner'} this ${profile.crmName} ${profile.accountNoun} does not have`,
+        `${from} names ${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role} this ${profile.crmName} ${profile.accountNoun} does not have`,
         {
           ...meta,
-          ...(team?.version === undefined ? {} : { teamVersion: team.version }),
+          ...(from === 'team' && team?.version !== undefined ? { teamVersion: team.version } : {}),
           file: d.file,
           line: d.line,
           column: d.column,
@@ -232,6 +239,7 @@ export class RuleFieldCheck {
           warning: formatDiagnostic(d),
         },
       );
+    }
     logger.info('rule fields checked', { ...meta, problems: problems.length, owners: owners.length });
   }
 

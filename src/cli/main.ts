@@ -156,7 +156,7 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
     )
     .option(
       '--tenant <id>',
-      `also check the fields the rules name and the team's reps, managers and queue owners against this tenant's own CRM account: ${TENANT_HELP}`,
+      `also check the fields and people the rules name, and the team's reps, managers and queue owners, against this tenant's own CRM account: ${TENANT_HELP}`,
     )
     .addHelpText(
       'after',
@@ -177,9 +177,11 @@ org's Lead and Contact fields, a HubSpot portal's contact properties (an install
 optional scope crm.schemas.contacts.read), asked through the tokens the app stored (the database as for
 explain; the sandbox's org or portal while \`npm start\` runs). So is a team queue whose owner is neither a user (by email or
 id) nor a Lead queue (by name, label or id) of the org, with a "did you mean" among its queues: its
-leads would be dead letters; and a rep or a rep's manager: who is no active user of the org, with a
+leads would be dead letters; and a rep or a rep's manager who is no active user of the org, with a
 "did you mean" among its active users: routing skips such a rep, and an escalation to such a manager
-fails. An org that cannot be asked is an error (exit 1).
+fails. So is each person the rules name, at the rule's line: a { rep } destination, an escalation rep,
+a sequence's sender (and a pool member where no team lists them). An org that cannot be asked is an
+error (exit 1).
 
 Examples:
   lead-router validate rules/follow-the-sun/rules.yaml

@@ -17,16 +17,31 @@ export interface Diagnostic {
    */
   missingField?: string;
   /**
-   * A warning that a team's rep, a rep's manager or a queue's target names no active user, queue or team
-   * of the CRM account (the check against the account's directory): the name as the team file writes it.
+   * A warning that a team's rep, a rep's manager or a queue's target, or a person the rules name, names
+   * no active user, queue or team of the CRM account (the check against the account's directory): the
+   * name as the file writes it.
    */
   unknownOwner?: string;
   /** Which of them `unknownOwner` is. */
   ownerRole?: OwnerRole;
 }
 
-/** What a team names someone of the CRM account as: a rep, a rep's manager, or a queue's target. */
-export type OwnerRole = 'rep' | 'manager' | 'queue owner';
+/**
+ * What a file names someone of the CRM account as, and which file says so: a team's rep, a rep's
+ * manager or a queue's target; or the rules' rep (a destination), escalation rep, sequence sender, or a
+ * pool member where no team lists the pool's members.
+ */
+export const OWNER_ROLES = {
+  rep: 'team',
+  manager: 'team',
+  'queue owner': 'team',
+  'destination rep': 'rule',
+  'escalation rep': 'rule',
+  'sequence sender': 'rule',
+  'pool member': 'rule',
+} as const satisfies Record<string, 'team' | 'rule'>;
+
+export type OwnerRole = keyof typeof OWNER_ROLES;
 
 /** `rules/x.yaml:12:7 routes[1].assign.pool: unknown pool "emea-aee" (did you mean "emea-ae"?)` */
 export function formatDiagnostic(d: Diagnostic): string {

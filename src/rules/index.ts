@@ -1,5 +1,5 @@
 // Public API of the rule and team loader.
-export { formatDiagnostic, type Diagnostic } from './diagnostics.js';
+export { formatDiagnostic, OWNER_ROLES, type Diagnostic, type OwnerRole } from './diagnostics.js';
 export {
   hasInlineTeam,
   loadRuleSet,

@@ -16,7 +16,7 @@ import type {
   TerritoryClause,
 } from '../core/types.js';
 import { slaSteps, stepBreach } from '../core/sla.js';
-import { formatPath, type Diagnostic, type PathSegment } from './diagnostics.js';
+import { formatPath, OWNER_ROLES, type Diagnostic, type PathSegment } from './diagnostics.js';
 import {
   errorMap,
   isPlainObject,
@@ -26,7 +26,9 @@ import {
   type RawWarning,
 } from './issues.js';
 import { locate } from './locate.js';
+import { namedPeople } from './named-people.js';
 import { finalizeDestination, type DraftDestination } from './parse-destination.js';
+import { rulePersonProblem } from './queue-owners.js';
 import { ruleSetSchema, teamSchema, type DraftActions, type RawRuleSet } from './schema.js';
 
 export type LoadResult =
@@ -320,17 +322,35 @@ export function hasInlineTeam(source: string): boolean {
 }
 
 /**
- * The warnings of a team's reps, managers and queue targets that name no active user, queue or team of
- * the CRM account (`crm.directory`: without it, none), at their lines in the file that holds the team: a
- * team file, or a rule file with its own team. What app start, `validate --tenant` and the settings tab
- * report of them.
+ * The warnings of the people and queue targets that name no active user, queue or team of the CRM
+ * account (`crm.directory`: without it, none): a team's reps, managers and queue targets at their lines
+ * in the file that holds the team (a team file, or a rule file with its own team), and each person the
+ * rules name (a destination's rep, an escalation rep, a sequence's sender) at their line in the rule
+ * file, loaded against `rules.team` (its team file's, when it has one). What app start, `validate
+ * --tenant` and the settings tab report of them.
  */
-export function unknownOwnerWarnings(file: { path: string; source: string }, crm: CrmFacts): Diagnostic[] {
+export function unknownOwnerWarnings(
+  files: {
+    team?: { path: string; source: string } | undefined;
+    rules?: { path: string; source: string; team: Team | undefined } | undefined;
+  },
+  crm: CrmFacts,
+): Diagnostic[] {
   if (crm.directory === undefined) return [];
-  const loaded = hasInlineTeam(file.source)
-    ? loadRuleSet(file.source, file.path, { crm })
-    : loadTeam(file.source, file.path, { crm });
-  return loaded.warnings.filter((d) => d.unknownOwner !== undefined);
+  const of = (from: 'team' | 'rule', ds: Diagnostic[]): Diagnostic[] =>
+    ds.filter((d) => d.ownerRole !== undefined && OWNER_ROLES[d.ownerRole] === from);
+  const { team, rules } = files;
+  const teamWarnings =
+    team === undefined
+      ? []
+      : hasInlineTeam(team.source)
+        ? loadRuleSet(team.source, team.path, { crm }).warnings
+        : loadTeam(team.source, team.path, { crm }).warnings;
+  const ruleWarnings =
+    rules === undefined
+      ? []
+      : loadRuleSet(rules.source, rules.path, { team: rules.team, requireQueueTargets: true, crm }).warnings;
+  return [...of('team', teamWarnings), ...of('rule', ruleWarnings)];
 }
 
 export function loadRuleSet(source: string, file: string, opts: LoadOptions = {}): LoadResult {
@@ -388,9 +408,29 @@ function loadRuleSetUnsafe(source: string, file: string, opts: LoadOptions): Loa
   const ruleSet = assemble(r.data, source, file, reporter);
   const team = opts.team ?? ruleSet.team;
   checkRuleSet(ruleSet, r.data, team, reporter);
+  warnUnknownPeople(r.data, team, opts.crm, reporter);
   if (reporter.errors.length > 0)
     return { ok: false, errors: byPosition(reporter.errors), warnings: byPosition(reporter.warnings) };
   return { ok: true, ruleSet, warnings: byPosition(reporter.warnings) };
+}
+
+/**
+ * Each person the rules name who is no active user of the CRM account (when its directory is given): a
+ * warning at the rule's line, as a team's rep is at theirs.
+ */
+function warnUnknownPeople(
+  raw: RawRuleSet,
+  team: Team | undefined,
+  crm: CrmFacts | undefined,
+  reporter: Reporter,
+): void {
+  const directory = crm?.directory;
+  if (crm === undefined || directory === undefined) return;
+  for (const { path, person } of namedPeople(raw, team)) {
+    const problem = rulePersonProblem(person, crm, directory);
+    if (problem !== undefined)
+      reporter.warnRaw({ path, ...problem, unknownOwner: person.email, ownerRole: person.role });
+  }
 }
 
 function actions(a: DraftActions): RouteActions {

@@ -5,7 +5,8 @@
 // each escalation to them fail. What counts as naming someone is what routing resolves
 // (src/pipeline/team.ts: `landQueue`, `mergeDirectory`): a person by email is an active user; in a CRM
 // without teams a queue's owner by anything else is one of the directory's queues by name, or a queue's
-// or a user's id; a team is one the directory lists by name or id.
+// or a user's id; a team is one the directory lists by name or id. The people a rule file names (a
+// destination's rep, an escalation rep, a sequence's sender) are checked the same way, at the rule's line.
 import type { Directory, DirectoryOwner } from '../../connectors/connector.js';
 import type { QueueTarget } from '../core/types.js';
 import { closest } from './diagnostics.js';
@@ -77,6 +78,46 @@ export function managerProblem(
     directory,
     `so the leads of ${rep} escalated to their manager could not be escalated`,
   );
+}
+
+/**
+ * A person a rule file names by email, as routing uses them: a rep a destination names (a route's
+ * `assign`, a fallback; routing skips one who is no active user and sends the lead to the rule set's
+ * fallback, which within the rule set's own fallback leaves it unowned), an SLA's escalation rep, a
+ * sequence's sender, or a pool member where no team lists them (routing skips them as a team's rep).
+ */
+export type RulePerson =
+  | { role: 'destination rep'; email: string; ruleSetFallback: boolean }
+  | { role: 'escalation rep'; email: string }
+  | { role: 'sequence sender'; email: string }
+  | { role: 'pool member'; email: string; pool: string };
+
+/** Why what the rules say of `person` would go wrong: they are no active user of the account. */
+export function rulePersonProblem(
+  person: RulePerson,
+  crm: Account,
+  directory: OwnerDirectory,
+): UserProblem | undefined {
+  return userProblem(person.email, crm, directory, ruleConsequence(person));
+}
+
+function ruleConsequence(person: RulePerson): string {
+  switch (person.role) {
+    case 'destination rep':
+      return person.ruleSetFallback
+        ? 'so routing skips this rep and the leads that fall back to them are left unowned'
+        : "so routing skips this rep and the leads sent to them go to the rule set's fallback";
+    case 'escalation rep':
+      return 'so the untouched leads escalated to them could not be escalated';
+    case 'sequence sender':
+      return 'so the sequence enrollments sent as them would fail';
+    case 'pool member':
+      return `so routing skips this rep and no lead of pool "${person.pool}" goes to them`;
+    default: {
+      const never: never = person;
+      return never;
+    }
+  }
 }
 
 /**

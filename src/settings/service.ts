@@ -323,7 +323,7 @@ export class SettingsService {
     crm: CrmFacts | undefined,
   ): Diagnostic[] {
     if (crm === undefined || teamSource === null || hasInlineTeam(rulesSource)) return [];
-    return unknownOwnerWarnings({ path: TEAM_FILE, source: teamSource }, crm);
+    return unknownOwnerWarnings({ team: { path: TEAM_FILE, source: teamSource } }, crm);
   }
 
   /**

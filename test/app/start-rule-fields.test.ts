@@ -5,8 +5,9 @@
 // a Lead queue of the org (a misspelt queue name, whose every lead would be a dead letter), with a
 // did-you-mean among the org's queues or users, and the settings tab warns of it in the team the org
 // was installed with; and so is a rep or a rep's manager who is no active user of the org. Start-up
-// checks the team the org routes with: one the settings tab published since, not the file. The demo
-// rules and team as they are log only Quinn, whose user the demo org deactivated.
+// checks the team the org routes with: one the settings tab published since, not the file. So is each
+// person the rule file itself names (an escalation rep, a sequence's sender), at the rule's line. The
+// demo rules and team as they are log only Quinn, whose user the demo org deactivated.
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -100,6 +101,37 @@ async function misspeltPeople(): Promise<{
   await writeFile(team, source);
   const lineOf = (text: string) => source.split('\n').findIndex((l) => l.includes(text)) + 1;
   return { rules, team, lines: { rep: lineOf('paula@acme.oi'), manager: lineOf('nina@acme.oi') } };
+}
+
+/**
+ * The demo rules beside the demo team, the North America route escalating to Quinn (deactivated in the
+ * demo org) and enrolling in its sequence as a sender whose email is misspelt (`nina@acme.oi`).
+ */
+async function misspeltRulePeople(): Promise<{
+  rules: string;
+  team: string;
+  lines: { sender: number; escalation: number };
+}> {
+  const dir = await mkdtemp(join(tmpdir(), 'lead-router-rule-people-'));
+  const demo = await readFile(`${DEMO}/rules.yaml`, 'utf8');
+  const route =
+    "    task: { subject: 'Demo request from {{company}}', due: 15m, priority: high }\n    sequence: Enterprise demo follow-up\n    sla: { first_touch: 10m, on_breach: { escalate: { rep: nina@acme.io } } }\n";
+  expect(demo).toContain(route);
+  const source = demo.replace(
+    route,
+    route
+      .replace(
+        'sequence: Enterprise demo follow-up',
+        'sequence: { name: Enterprise demo follow-up, sender: nina@acme.oi }',
+      )
+      .replace('rep: nina@acme.io', 'rep: quinn@acme.io'),
+  );
+  const rules = join(dir, 'rules.yaml');
+  const team = join(dir, 'team.yaml');
+  await writeFile(rules, source);
+  await copyFile(`${DEMO}/team.yaml`, team);
+  const lineOf = (text: string) => source.split('\n').findIndex((l) => l.includes(text)) + 1;
+  return { rules, team, lines: { sender: lineOf('nina@acme.oi'), escalation: lineOf('quinn@acme.io } }') } };
 }
 
 /** The app's log records with this message. */
@@ -366,6 +398,82 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
         suggestion: 'paula@acme.io',
       },
       { file: 'team.yaml', line: 11, column: 3, path: 'reps["quinn@acme.io"]', message: QUINN },
+    ]);
+  }, 120_000);
+
+  it("a person the rules name who is no active user of the org: start-up logs each at its rule's line, with a did-you-mean; validate --tenant and the settings tab say so", async () => {
+    const { rules, team, lines } = await misspeltRulePeople();
+    const config = await salesforceConfig({ RULES: rules });
+    e = await startSalesforceApp(config);
+    await checked(e, 1);
+    const meta = { tenantId: e.tenantId, provider: 'salesforce', account: e.orgId, file: rules };
+    const sender =
+      'no user of this Salesforce org has the email nina@acme.oi, so the sequence enrollments sent as them would fail';
+    const escalation =
+      'the user quinn@acme.io is deactivated in this Salesforce org, so the untouched leads escalated to them could not be escalated';
+    const source = await readFile(rules, 'utf8');
+    const columnOf = (line: number, text: string) => source.split('\n')[line - 1]!.indexOf(text) + 1;
+    const at = {
+      sender: `${lines.sender}:${columnOf(lines.sender, 'nina@acme.oi')} routes[2].sequence.sender`,
+      escalation: `${lines.escalation}:${columnOf(lines.escalation, 'quinn@acme.io')} routes[2].sla.on_breach.escalate.rep`,
+    };
+    expect(logged(e, 'rule names a sequence sender this Salesforce org does not have')).toEqual([
+      expect.objectContaining({
+        ...meta,
+        level: 'warn',
+        line: lines.sender,
+        path: 'routes[2].sequence.sender',
+        owner: 'nina@acme.oi',
+        suggestion: 'nina@acme.io',
+        warning: `${rules}:${at.sender}: ${sender} (did you mean "nina@acme.io"?)`,
+      }),
+    ]);
+    expect(logged(e, 'rule names an escalation rep this Salesforce org does not have')).toEqual([
+      expect.objectContaining({
+        ...meta,
+        level: 'warn',
+        line: lines.escalation,
+        path: 'routes[2].sla.on_breach.escalate.rep',
+        owner: 'quinn@acme.io',
+        warning: `${rules}:${at.escalation}: ${escalation}`,
+      }),
+    ]);
+    // Quinn is the team's rep too: its check warns of him at the team file's line, as for the demo.
+    expect(logged(e, 'team names a rep this Salesforce org does not have')).toEqual([
+      expect.objectContaining({ file: team, line: 11, owner: 'quinn@acme.io' }),
+    ]);
+    expect(logged(e, 'rule fields checked')).toEqual([
+      expect.objectContaining({ file: rules, problems: 0, owners: 3 }),
+    ]);
+
+    const cli = await validate(config, rules, '--tenant', e.orgId);
+    expect([cli.code, cli.err]).toEqual([
+      0,
+      [
+        quinnAt(team),
+        `warning: ${rules}:${at.sender}: ${sender} (did you mean "nina@acme.io"?)`,
+        `warning: ${rules}:${at.escalation}: ${escalation}`,
+      ],
+    ]);
+    // Without --tenant the file alone cannot tell who the org's users are.
+    expect((await validate(config, rules, '--crm', 'salesforce')).err).toEqual([]);
+
+    // The settings tab checks a draft's people as it checks its fields.
+    const session = await openSettingsInSalesforce(e);
+    const answer = await fetch(`${e.app.url}/api/tenants/${e.tenantId}/rules/validate`, {
+      method: 'POST',
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ source }),
+    });
+    expect(answer.status).toBe(200);
+    const warnings = validateResponseSchema.parse(await answer.json()).warnings;
+    expect(warnings.filter((w) => w.file === 'rules.yaml')).toEqual([
+      expect.objectContaining({ line: lines.sender, path: 'routes[2].sequence.sender', message: sender }),
+      expect.objectContaining({
+        line: lines.escalation,
+        path: 'routes[2].sla.on_breach.escalate.rep',
+        message: escalation,
+      }),
     ]);
   }, 120_000);
 

@@ -1,6 +1,7 @@
 // The start-up check of the rule file against each account's fields: only tenants routing with the file
 // are asked, a connector that lists no fields is left alone, and a CRM that does not answer in time (or
-// refuses) is logged once, never waited for past the bound nor after the app stops.
+// refuses) is logged once, never waited for past the bound nor after the app stops. The people the team
+// and the rules name are checked against its directory.
 import { describe, expect, it } from '@jest/globals';
 import type { AccountFields, CrmConnector, Directory } from '../../connectors/connector.js';
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
@@ -121,6 +122,41 @@ describe('the rule file checked against each account routing with it', () => {
         suggestion: 'EMEA',
       }),
       expect.objectContaining({ message: 'rule fields checked', problems: 1, owners: 1 }),
+    ]);
+  });
+
+  it('logs each person the rules name who is no active user, at its line in the rule file', async () => {
+    const source = SOURCE.replace('assign: { rep: ada@acme.io }', 'assign: { rep: ada@acme.oi }').replace(
+      '    ada@acme.io: { timezone: UTC, hours: 24/7 }\n',
+      '    ada@acme.io: { timezone: UTC, hours: 24/7 }\n    ada@acme.oi: { timezone: UTC }\n',
+    );
+    const rules = { ...RULES, source, version: ruleSetVersion(source) };
+    const { check, logs } = checker([tenant({ activeRulesetVersion: rules.version })], listing, 1000, rules);
+    check.sweep();
+    await settle();
+    await check.stop();
+    const skipped = 'no user of this Salesforce org has the email ada@acme.oi, so routing skips this rep';
+    expect(logs.records().slice(1)).toEqual([
+      // The rules' own team lists the misspelt rep too: its check warns at the team's line.
+      expect.objectContaining({
+        message: 'team names a rep this Salesforce org does not have',
+        file: 'rules.yaml',
+        line: 9,
+        owner: 'ada@acme.oi',
+        warning: expect.stringContaining(skipped),
+      }),
+      expect.objectContaining({
+        level: 'warn',
+        message: 'rule names a destination rep this Salesforce org does not have',
+        tenantId: 't1',
+        file: 'rules.yaml',
+        line: 4,
+        path: 'routes[0].assign.rep',
+        owner: 'ada@acme.oi',
+        suggestion: 'ada@acme.io',
+        warning: `rules.yaml:4:20 routes[0].assign.rep: ${skipped} and the leads sent to them go to the rule set's fallback (did you mean "ada@acme.io"?)`,
+      }),
+      expect.objectContaining({ message: 'rule fields checked', problems: 1, owners: 2 }),
     ]);
   });
 

@@ -1,12 +1,13 @@
 // A team queue's target against the CRM account's directory, as the write would resolve it: what names
 // someone there (and so is no warning), and what does not, with a did-you-mean; on HubSpot, only what its
 // directory lists (owners by email, teams), never an owner id (its QUEUE owners are not listed). And a
-// team's reps and their managers against the account's users, as routing and escalation resolve them.
+// team's reps and their managers against the account's users, as routing and escalation resolve them; and
+// so each person a rule file names (a destination's rep, an escalation rep, a sender), at the rule's line.
 import { describe, expect, it } from '@jest/globals';
 import type { ConnectorProfile } from '../../../connectors/connector.js';
 import { HUBSPOT_PROFILE } from '../../../connectors/hubspot/profile.js';
 import { SALESFORCE_PROFILE } from '../../../connectors/salesforce/profile.js';
-import { formatDiagnostic, loadTeam, type OwnerDirectory } from '../../../src/rules/index.js';
+import { formatDiagnostic, loadRuleSet, loadTeam, type OwnerDirectory } from '../../../src/rules/index.js';
 
 const ORG: OwnerDirectory = {
   owners: [
@@ -186,6 +187,128 @@ describe("a team's reps and managers against the CRM account's users", () => {
 
   it('without a directory nothing is checked', () => {
     const r = loadTeam('reps:\n  ada@acme.oi: {}\n', 'team.yaml', { crm: SALESFORCE_PROFILE });
+    expect(r.warnings).toEqual([]);
+  });
+});
+
+/**
+ * Rules (file `rules.yaml`) with a pool `desk` of Ada and then `body`, loaded against the org without a
+ * team, or with `team`; their warnings as `[warning, name, role]`.
+ */
+function ruleWarnings(body: string, team = '') {
+  const source = `pools:\n  desk: { members: [ada@acme.io], fallback: none }\n${body}${team}`;
+  const r = loadRuleSet(source, 'rules.yaml', { crm: { ...SALESFORCE_PROFILE, directory: ORG } });
+  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+  return r.warnings.map((d) => [formatDiagnostic(d), d.unknownOwner, d.ownerRole]);
+}
+
+const ROUTED = "so routing skips this rep and the leads sent to them go to the rule set's fallback";
+const ESCALATED = 'so the untouched leads escalated to them could not be escalated';
+
+describe("the people a rule file names against the CRM account's users, at the rule's line", () => {
+  it.each([
+    ['a destination rep, in any case', 'routes:\n  - assign: { rep: Ada@Acme.io }\nfallback: none\n'],
+    [
+      'an escalation rep',
+      'routes:\n  - assign: { pool: desk }\n    sla: { first_touch: 1h, on_breach: { escalate: { rep: ada@acme.io } } }\nfallback: none\n',
+    ],
+    [
+      'a sender',
+      'routes:\n  - assign: none\n    sequence: { name: nurture, sender: ada@acme.io }\nfallback: none\n',
+    ],
+    ['a pool member', 'routes:\n  - assign: { pool: desk }\nfallback: none\n'],
+  ])('%s who is an active user is no warning', (_what, body) => {
+    expect(ruleWarnings(body)).toEqual([]);
+  });
+
+  it.each([
+    [
+      "a misspelt route's rep",
+      'routes:\n  - assign: { rep: ada@acme.oi }\nfallback: none\n',
+      `rules.yaml:4:20 routes[0].assign.rep: no user of this Salesforce org has the email ada@acme.oi, ${ROUTED} (did you mean "ada@acme.io"?)`,
+      'ada@acme.oi',
+      'destination rep',
+    ],
+    [
+      "a rep in an account owner's fallback",
+      'routes:\n  - assign: { account_owner: { fallback: { rep: ada@acme.oi } } }\nfallback: none\n',
+      `rules.yaml:4:49 routes[0].assign.account_owner.fallback.rep: no user of this Salesforce org has the email ada@acme.oi, ${ROUTED} (did you mean "ada@acme.io"?)`,
+      'ada@acme.oi',
+      'destination rep',
+    ],
+    [
+      "a rep in a hold's timeout destination",
+      'routes:\n  - assign: { hold: { fields: [country], timeout: 1h, then: { rep: bo@acme.io } } }\nfallback: none\n',
+      `rules.yaml:4:68 routes[0].assign.hold.then.rep: the user bo@acme.io is deactivated in this Salesforce org, ${ROUTED}`,
+      'bo@acme.io',
+      'destination rep',
+    ],
+    [
+      "the rule set's fallback rep, deactivated",
+      'routes:\n  - assign: { pool: desk }\nfallback: { rep: bo@acme.io }\n',
+      'rules.yaml:5:18 fallback.rep: the user bo@acme.io is deactivated in this Salesforce org, so routing skips this rep and the leads that fall back to them are left unowned',
+      'bo@acme.io',
+      'destination rep',
+    ],
+    [
+      'a deactivated escalation rep',
+      'routes:\n  - assign: { pool: desk }\n    sla: { first_touch: 1h, on_breach: { escalate: { rep: bo@acme.io } } }\nfallback: none\n',
+      `rules.yaml:5:59 routes[0].sla.on_breach.escalate.rep: the user bo@acme.io is deactivated in this Salesforce org, ${ESCALATED}`,
+      'bo@acme.io',
+      'escalation rep',
+    ],
+    [
+      "an SLA step's misspelt escalation rep",
+      'routes:\n  - assign: { pool: desk }\n    sla: { first_touch: 1h, steps: [{ after: 2h, escalate: { rep: ada@acme.oi } }] }\nfallback: none\n',
+      `rules.yaml:5:67 routes[0].sla.steps[0].escalate.rep: no user of this Salesforce org has the email ada@acme.oi, ${ESCALATED} (did you mean "ada@acme.io"?)`,
+      'ada@acme.oi',
+      'escalation rep',
+    ],
+    [
+      'a misspelt sender of the sequence for leads no one owns',
+      'routes:\n  - assign: none\n    sequence: { name: nurture, sender: ada@acme.oi }\nfallback: none\n',
+      'rules.yaml:5:40 routes[0].sequence.sender: no user of this Salesforce org has the email ada@acme.oi, so the sequence enrollments sent as them would fail (did you mean "ada@acme.io"?)',
+      'ada@acme.oi',
+      'sequence sender',
+    ],
+    [
+      "a deactivated sender of the fallback's sequence",
+      'routes:\n  - assign: { pool: desk }\nfallback: none\nfallback_actions: { sequence: { name: nurture, sender: bo@acme.io } }\n',
+      'rules.yaml:6:56 fallback_actions.sequence.sender: the user bo@acme.io is deactivated in this Salesforce org, so the sequence enrollments sent as them would fail',
+      'bo@acme.io',
+      'sequence sender',
+    ],
+  ])('%s is a warning at its line', (_what, body, warning, name, role) => {
+    expect(ruleWarnings(body)).toEqual([[warning, name, role]]);
+  });
+
+  it("a pool member is warned of where no team lists them; where one does, it is the team's rep to warn of", () => {
+    const body = 'routes:\n  - assign: { pool: more }\nfallback: none\n';
+    const more = '  more: { members: [ada@acme.io, bo@acme.io] }\n';
+    expect(ruleWarnings(more + body)).toEqual([
+      [
+        'rules.yaml:3:34 pools.more.members[1]: the user bo@acme.io is deactivated in this Salesforce org, so routing skips this rep and no lead of pool "more" goes to them',
+        'bo@acme.io',
+        'pool member',
+      ],
+    ]);
+    const team = 'team:\n  reps:\n    ada@acme.io: {}\n    bo@acme.io: {}\n';
+    expect(ruleWarnings(more + body, team).map(([, name, role]) => [name, role])).toEqual([
+      ['bo@acme.io', 'rep'],
+    ]);
+  });
+
+  it('a destination rep the team marks inactive is no warning: routing skips them whatever the org says', () => {
+    const body = 'routes:\n  - assign: { rep: bo@acme.io }\nfallback: none\n';
+    expect(
+      ruleWarnings(body, 'team:\n  reps:\n    ada@acme.io: {}\n    bo@acme.io: { active: false }\n'),
+    ).toEqual([]);
+  });
+
+  it('without a directory nothing is checked', () => {
+    const r = loadRuleSet('routes:\n  - assign: { rep: ada@acme.oi }\nfallback: none\n', 'rules.yaml', {
+      crm: SALESFORCE_PROFILE,
+    });
     expect(r.warnings).toEqual([]);
   });
 });
