@@ -245,21 +245,32 @@ export class RuleFieldCheck {
 
   /**
    * The team the tenant routes with, in the file that holds it: the version the settings tab published
-   * since the install (named `team <version>`, as routing names it), else the team file, else the rules
-   * when they carry their own team. Undefined when there is none.
+   * since the install (publishedTeam), else the team file, else the rules when they carry their own
+   * team. Undefined when there is none.
    */
   private async routedTeam(
     tenant: Tenant,
   ): Promise<{ file: { path: string; source: string }; version?: string } | undefined> {
     const { rules } = this.opts;
-    const stored = await this.opts.activeTeam(tenant.id);
-    // The install publishes the team file as it was: still that version, its lines are the file's.
-    if (
-      stored !== null &&
-      (rules.teamFile === undefined || teamVersion(rules.teamFile.source) !== stored.version)
-    )
-      return { file: { path: `team ${stored.version}`, source: stored.source }, version: stored.version };
+    const published = publishedTeam(await this.opts.activeTeam(tenant.id), rules.teamFile?.source);
+    if (published !== undefined) return { file: published, version: published.version };
     if (rules.teamFile !== undefined) return { file: rules.teamFile };
     return rules.team === undefined ? { file: { path: rules.path, source: rules.source } } : undefined;
   }
+}
+
+/**
+ * The team version a tenant routes with instead of the team file (`teamFile`: its text; undefined when
+ * the team is the rules' own, or none): the one the settings tab published since the install, named
+ * `team <version>` as routing names it. Undefined when none is stored, or when the stored one is still
+ * the file's text (the install publishes the file as it was: its lines are the file's). What start-up and
+ * `validate --tenant` check.
+ */
+export function publishedTeam(
+  stored: Pick<TeamVersion, 'version' | 'source'> | null,
+  teamFile: string | undefined,
+): { path: string; source: string; version: string } | undefined {
+  if (stored === null || (teamFile !== undefined && teamVersion(teamFile) === stored.version))
+    return undefined;
+  return { path: `team ${stored.version}`, source: stored.source, version: stored.version };
 }

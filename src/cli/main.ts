@@ -1,21 +1,22 @@
 // The `lead-router` command line. `main` returns the exit code so tests can run it in-process.
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
 import { loadTeamFile, readRuleSetFile, type RuleSetFile } from '../rules/load-file.js';
-import type { LoadOptions } from '../rules/load.js';
+import { loadTeam, type LoadOptions, type TeamLoadResult } from '../rules/load.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
 import { ConfigError, loadConfig, teamFileBeside, tokenKeyring, type AppConfig } from '../app/config.js';
 import { CRM_PROFILES, crmProfile, type CrmName } from '../app/crm-profiles.js';
 import { operatorConnection } from '../app/operator-crms.js';
-import { readAccountFields, readDirectory, RULE_FIELDS_WAIT_MS } from '../app/rule-fields.js';
+import { publishedTeam, readAccountFields, readDirectory, RULE_FIELDS_WAIT_MS } from '../app/rule-fields.js';
 import type { CrmFacts } from '../rules/index.js';
 import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project.js';
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
-import type { Storage } from '../storage/index.js';
+import { TenantConfigRepository, type Storage, type TeamVersion } from '../storage/index.js';
 import { rotateKeys } from './keys.js';
 import {
   explainLead,
@@ -92,7 +93,10 @@ function report(io: Io, errors: Diagnostic[], warnings: Diagnostic[]): void {
 }
 
 async function loadTeamOrFail(io: Io, path: string, crm?: LoadOptions['crm']): Promise<Team> {
-  const result = await loadTeamFile(path, { crm });
+  return teamOrFail(io, await loadTeamFile(path, { crm }));
+}
+
+function teamOrFail(io: Io, result: TeamLoadResult): Team {
   if (!result.ok) {
     report(io, result.errors, result.warnings);
     throw new ExitCode(1);
@@ -156,14 +160,16 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
     )
     .option(
       '--tenant <id>',
-      `also check the fields and people the rules name, and the team's reps, managers and queue owners, against this tenant's own CRM account: ${TENANT_HELP}`,
+      `also check the fields and people the rules name, and the reps, managers and queue owners of the team this tenant routes with, against its own CRM account: ${TENANT_HELP}`,
     )
     .addHelpText(
       'after',
       `
 Reps and queues are checked against the team \`npm start\` would route with: --team, else the team
 inline in the rules, else a team.yaml beside the rule file; with none, they are not checked, and the
-OK line says so.
+OK line says so. With --tenant, against the team that tenant routes with: the version stored for it
+when it is not that file's text (one the settings tab published; named team <version> in the warnings
+and the OK line).
 
 Fields are checked against the lead fields the CRM named by --crm reads: one it gives no value is a
 warning, and a "did you mean" names only fields it reads (on Salesforce a custom field such as
@@ -194,16 +200,32 @@ Examples:
       // Read once: looked in for an inline team, then loaded against the team found.
       const file = await readRuleSetFile(rulesPath);
       const teamPath = opts.team ?? teamFileFor(rulesPath, file);
-      const team = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath, crm);
+      // The tenant routes with the team version stored for it (the tab's, or the file's at its install),
+      // as start-up checks.
+      const published =
+        account === undefined
+          ? undefined
+          : publishedTeam(
+              account.team,
+              teamPath === undefined ? undefined : await readFile(teamPath, 'utf8').catch(() => undefined),
+            );
+      const team =
+        published !== undefined
+          ? teamOrFail(io, loadTeam(published.source, published.path, { crm }))
+          : teamPath === undefined
+            ? undefined
+            : await loadTeamOrFail(io, teamPath, crm);
       const rules = loadRulesOrFail(io, rulesPath, file, team, crm);
       const counts = `${rules.routes.length} routes, ${Object.keys(rules.pools).length} pools, ${Object.keys(rules.territories).length} territories`;
       // Without a team the loader cannot tell a mistyped rep or queue from a real one.
       const checked =
-        team === undefined && rules.team === undefined
-          ? '; reps and queues NOT checked: no team (give --team <file>, put team: in the rules or a team.yaml beside them)'
-          : opts.team === undefined && teamPath !== undefined
-            ? `; team: ${teamPath}`
-            : '';
+        published !== undefined
+          ? `; team: ${published.path}, the version ${opts.tenant ?? 'the tenant'} routes with${teamPath === undefined ? '' : ` (not ${teamPath})`}`
+          : team === undefined && rules.team === undefined
+            ? '; reps and queues NOT checked: no team (give --team <file>, put team: in the rules or a team.yaml beside them)'
+            : opts.team === undefined && teamPath !== undefined
+              ? `; team: ${teamPath}`
+              : '';
       io.out(
         `${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})${checked}${account?.note ?? ''}`,
       );
@@ -306,7 +328,12 @@ Example:
   const tenantCrm = async (
     wanted: string,
     crmOption: CrmName | undefined,
-  ): Promise<{ crm: CrmFacts | undefined; note: string }> => {
+  ): Promise<{
+    crm: CrmFacts | undefined;
+    note: string;
+    /** The team version the tenant routes with (null: the team file's, none stored). */
+    team: Pick<TeamVersion, 'version' | 'source'> | null;
+  }> => {
     const config = operatorConfig();
     return withStorage(async (storage) => {
       const tenant = await pickTenant(storage, wanted);
@@ -314,7 +341,9 @@ Example:
       const account = `${tenant.provider} ${profile?.accountNoun ?? 'account'} ${tenant.externalId}`;
       if (crmOption !== undefined && crmOption !== tenant.provider)
         throw new InputError(`--crm ${crmOption} does not match --tenant ${wanted}, a ${account}`);
+      const team = await new TenantConfigRepository(storage.db).activeTeam(tenant.id);
       const unlisted = {
+        team,
         crm: profile,
         note: `; fields: not checked against ${account} (its connector cannot list them), checked as --crm ${tenant.provider}`,
       };
@@ -337,6 +366,7 @@ Example:
           throw new ExitCode(1);
         }
         return {
+          team,
           crm: { ...profile, accountFields: fields, directory },
           note: `; fields, reps, managers and queue owners checked against ${account}`,
         };

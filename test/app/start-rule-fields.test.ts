@@ -5,9 +5,10 @@
 // a Lead queue of the org (a misspelt queue name, whose every lead would be a dead letter), with a
 // did-you-mean among the org's queues or users, and the settings tab warns of it in the team the org
 // was installed with; and so is a rep or a rep's manager who is no active user of the org. Start-up
-// checks the team the org routes with: one the settings tab published since, not the file. So is each
-// person the rule file itself names (an escalation rep, a sequence's sender), at the rule's line. The
-// demo rules and team as they are log only Quinn, whose user the demo org deactivated.
+// checks the team the org routes with: one the settings tab published since, not the file, and so does
+// `validate --tenant`. So is each person the rule file itself names (an escalation rep, a sequence's
+// sender), at the rule's line. The demo rules and team as they are log only Quinn, whose user the demo
+// org deactivated.
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -477,7 +478,7 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     ]);
   }, 120_000);
 
-  it('start-up checks the team the org routes with: a version the settings tab published since the install, not the team file', async () => {
+  it('start-up and validate --tenant check the team the org routes with: a version the settings tab published since the install, not the team file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lead-router-routed-team-'));
     const rules = join(dir, 'rules.yaml');
     await copyFile(`${DEMO}/rules.yaml`, rules);
@@ -522,6 +523,15 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
     ]);
     expect(logged(e, 'rule fields checked')).toEqual([
       expect.objectContaining({ file: rules, problems: 0, owners: 1 }),
+    ]);
+
+    // validate --tenant checks the same team, and says which: not the file's Quinn, the tab's misspelt rep.
+    const cli = await validate(config, rules, '--tenant', e.orgId);
+    expect([cli.code, cli.err]).toEqual([0, [`warning: ${String(reps()[0]!['warning'])}`]]);
+    expect(cli.out).toEqual([
+      expect.stringContaining(
+        `; team: ${file}, the version ${e.orgId} routes with (not ${join(dir, 'team.yaml')})`,
+      ),
     ]);
   }, 180_000);
 });
