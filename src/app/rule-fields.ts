@@ -121,10 +121,12 @@ export class RuleFieldCheck {
   private readonly stopping: Promise<void>;
   private endWaits: () => void = () => undefined;
   /**
-   * The warnings logged, per tenant and rule file version: an org installed again while the app runs is
-   * checked again, but a warning it was given already is not repeated (one line per problem and process).
+   * The warnings logged, per tenant, for the rules and team it routes with now: an org installed again
+   * while the app runs is checked again, but a warning it was given already is not repeated (one line per
+   * problem and process). Only the current versions' are kept, so a tenant whose team the settings tab
+   * publishes again and again does not grow it.
    */
-  private readonly logged = new Set<string>();
+  private readonly logged = new Map<string, { versions: string; warnings: Set<string> }>();
 
   constructor(private readonly opts: RuleFieldCheckOptions) {
     this.stopping = new Promise((resolve) => {
@@ -168,7 +170,11 @@ export class RuleFieldCheck {
     const { rules, logger } = this.opts;
     // A paused tenant's credentials are refused for now; its pause checks are what try them again.
     if (this.stopped || tenant.uninstalledAt !== null || !tenant.hasToken || tenant.pause !== null) return;
-    if (tenant.activeRulesetVersion !== rules.version) return;
+    if (tenant.activeRulesetVersion !== rules.version) {
+      // Routing with rules the settings tab published: what it was told of the file is over.
+      this.logged.delete(tenant.id);
+      return;
+    }
     const profile = this.opts.profile(tenant.provider);
     if (profile === undefined) return;
     const meta = {
@@ -194,12 +200,9 @@ export class RuleFieldCheck {
       return;
     }
     const problems = missingFieldWarnings(rules, profile, fields);
-    const isNew = (d: Diagnostic): boolean => {
-      const key = JSON.stringify([tenant.id, rules.version, formatDiagnostic(d)]);
-      if (this.logged.has(key)) return false;
-      this.logged.add(key);
-      return true;
-    };
+    const read = directory === undefined || 'failed' in directory ? undefined : directory;
+    const team = await this.routedTeam(tenant);
+    const isNew = this.unlogged(tenant.id, `${rules.version}/${team?.version ?? 'file'}`);
     for (const d of problems.filter(isNew))
       logger.warn(`rule names a field this ${profile.crmName} ${profile.accountNoun} does not have`, {
         ...meta,
@@ -210,8 +213,6 @@ export class RuleFieldCheck {
         ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
         warning: formatDiagnostic(d),
       });
-    const read = directory === undefined || 'failed' in directory ? undefined : directory;
-    const team = read === undefined ? undefined : await this.routedTeam(tenant);
     // The team's people where it routes with them, and the people the rule file itself names.
     const owners =
       read === undefined
@@ -241,6 +242,25 @@ export class RuleFieldCheck {
       );
     }
     logger.info('rule fields checked', { ...meta, problems: problems.length, owners: owners.length });
+  }
+
+  /**
+   * Whether a warning is news to the tenant routing with `versions` (its rules and team): told once, it
+   * is not told again while they stay; what it was told of earlier versions is forgotten.
+   */
+  private unlogged(tenantId: string, versions: string): (d: Diagnostic) => boolean {
+    let seen = this.logged.get(tenantId);
+    if (seen?.versions !== versions) {
+      seen = { versions, warnings: new Set() };
+      this.logged.set(tenantId, seen);
+    }
+    const { warnings } = seen;
+    return (d) => {
+      const key = formatDiagnostic(d);
+      if (warnings.has(key)) return false;
+      warnings.add(key);
+      return true;
+    };
   }
 
   /**

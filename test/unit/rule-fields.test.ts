@@ -1,11 +1,12 @@
 // The start-up check of the rule file against each account's fields: only tenants routing with the file
 // are asked, a connector that lists no fields is left alone, and a CRM that does not answer in time (or
 // refuses) is logged once, never waited for past the bound nor after the app stops. The people the team
-// and the rules name are checked against its directory.
+// and the rules name are checked against its directory; what a tenant was told is kept for its current
+// versions only.
 import { describe, expect, it } from '@jest/globals';
 import type { AccountFields, CrmConnector, Directory } from '../../connectors/connector.js';
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
-import { RuleFieldCheck, type RuleFile } from '../../src/app/rule-fields.js';
+import { RuleFieldCheck, type RuleFieldCheckOptions, type RuleFile } from '../../src/app/rule-fields.js';
 import { ruleSetVersion } from '../../src/rules/index.js';
 import type { Tenant } from '../../src/storage/index.js';
 import { capturingLogger } from '../support/logs.js';
@@ -47,6 +48,7 @@ function checker(
   connector: Partial<Pick<CrmConnector, 'accountFields' | 'directory'>>,
   waitMs = 1000,
   rules: RuleFile = RULES,
+  activeTeam: RuleFieldCheckOptions['activeTeam'] = () => Promise.resolve(null),
 ) {
   const logs = capturingLogger();
   const asked: string[] = [];
@@ -56,7 +58,7 @@ function checker(
       listTenants: () => Promise.resolve(tenants),
       getTenant: (id) => Promise.resolve(tenants.find((t) => t.id === id) ?? null),
     },
-    activeTeam: () => Promise.resolve(null),
+    activeTeam,
     profile: () => SALESFORCE_PROFILE,
     connector: (t) => {
       asked.push(t.id);
@@ -157,6 +159,38 @@ describe('the rule file checked against each account routing with it', () => {
         warning: `rules.yaml:4:20 routes[0].assign.rep: ${skipped} and the leads sent to them go to the rule set's fallback (did you mean "ada@acme.io"?)`,
       }),
       expect.objectContaining({ message: 'rule fields checked', problems: 1, owners: 2 }),
+    ]);
+  });
+
+  it('what a tenant was told is kept for its current team version only: a team published back is told again', async () => {
+    const versions = ['a00000000001', 'b00000000002', 'a00000000001'];
+    const published = (v: string) => ({
+      version: v,
+      source: `queues:\n  NA: { owner: EMEA${v.slice(0, 1)} }\n`,
+    });
+    let at = 0;
+    const { check, logs } = checker([tenant()], listing, 1000, RULES, () =>
+      Promise.resolve(published(versions[Math.min(at, versions.length - 1)]!)),
+    );
+    const owners = () =>
+      logs
+        .records()
+        .filter((r) => r['message'] === 'team names a queue owner this Salesforce org does not have')
+        .map((r) => [r['file'], r['owner']]);
+    check.sweep();
+    await settle();
+    check.installed('t1'); // the same team again: nothing new
+    await settle();
+    expect(owners()).toEqual([['team a00000000001', 'EMEAa']]);
+    for (at = 1; at < versions.length; at++) {
+      check.installed('t1');
+      await settle();
+    }
+    await check.stop();
+    expect(owners()).toEqual([
+      ['team a00000000001', 'EMEAa'],
+      ['team b00000000002', 'EMEAb'],
+      ['team a00000000001', 'EMEAa'],
     ]);
   });
 
