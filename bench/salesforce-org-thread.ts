@@ -16,7 +16,6 @@ const sf = await startSalesforceSandbox({
   redirectUri: data.redirectUri,
   credentials: await sandboxAppCredentials(undefined, 'salesforce', 'sandbox-sf-'),
   options: { faults: { latencyMs: data.apiLatencyMs } },
-  listen: (start) => start(),
 });
 const orgId = sf.orgId;
 /** The leads the bench created, in order. */

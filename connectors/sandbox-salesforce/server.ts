@@ -1,7 +1,6 @@
 // createSalesforceSandbox: a local Salesforce org server that jsforce talks to unchanged (loginUrl and
 // instanceUrl both point here). Runs in-process in tests and inside `npm start`.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CallStats } from '../sandbox-kit/call-stats.js';
 import { type Clock, Prng, systemClock } from '../sandbox-kit/clock.js';
@@ -13,6 +12,7 @@ import {
   sleep,
   type FaultOptions,
 } from '../sandbox-kit/faults.js';
+import { listenLocally, type SandboxPort } from '../sandbox-kit/listen.js';
 import { sfCallKind } from './call-kinds.js';
 import { SalesforceHttpError, sendSalesforceError } from './errors.js';
 import { IdFactory } from './ids.js';
@@ -57,7 +57,7 @@ export interface SalesforceSandboxOptions {
 
 export interface SalesforceSandbox {
   app: express.Express;
-  start(port?: number): Promise<{ url: string }>;
+  start(port?: SandboxPort): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** A new empty org (no users; its Organization record named `name`); see createDemoOrg for a seeded one. */
   createOrg(name?: string): Org;
@@ -348,15 +348,10 @@ export function createSalesforceSandbox(options: SalesforceSandboxOptions = {}):
       return demo;
     },
     issueToken: (orgId, userId) => tokens.issue(orgId, userId),
-    start(port = 0) {
-      return new Promise((resolve, reject) => {
-        const s = app.listen(port, '127.0.0.1', (err?: Error) => {
-          if (err) return reject(err);
-          server = s;
-          const { port: actual } = s.address() as AddressInfo;
-          resolve({ url: `http://127.0.0.1:${actual}` });
-        });
-      });
+    async start(port = 0) {
+      const listening = await listenLocally(app, port);
+      server = listening.server;
+      return { url: listening.url };
     },
     async stop() {
       streaming.close();

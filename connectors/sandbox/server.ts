@@ -1,6 +1,5 @@
 // createHubSpotSandbox: a local HTTP server that @hubspot/api-client can talk to unchanged (basePath).
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CallStats, callKind } from './call-stats.js';
 import { type Clock, Prng, systemClock } from '../sandbox-kit/clock.js';
@@ -14,6 +13,7 @@ import {
   sleep,
   type FaultOptions,
 } from '../sandbox-kit/faults.js';
+import { listenLocally, type SandboxPort } from '../sandbox-kit/listen.js';
 import { oauthRouter, type OAuthSwitches } from './oauth.js';
 import { readJournal, SandboxJournal, type SandboxState } from './persist.js';
 import {
@@ -64,7 +64,7 @@ export interface CreatePortalInput {
 
 export interface HubSpotSandbox {
   app: express.Express;
-  start(port?: number): Promise<{ url: string }>;
+  start(port?: SandboxPort): Promise<{ url: string }>;
   stop(): Promise<void>;
   createPortal(input?: CreatePortalInput): Portal;
   portal(portalId: number): Portal;
@@ -298,15 +298,10 @@ export function createHubSpotSandbox(options: SandboxOptions = {}): HubSpotSandb
       writes.clear();
       calls.reset();
     },
-    start(port = 0) {
-      return new Promise((resolve, reject) => {
-        const s = app.listen(port, '127.0.0.1', (err?: Error) => {
-          if (err) return reject(err);
-          server = s;
-          const { port: actual } = s.address() as AddressInfo;
-          resolve({ url: `http://127.0.0.1:${actual}` });
-        });
-      });
+    async start(port = 0) {
+      const listening = await listenLocally(app, port);
+      server = listening.server;
+      return { url: listening.url };
     },
     async stop() {
       webhooks.stop();

@@ -1,6 +1,7 @@
 // Sandbox mode with CRM=salesforce: the bundled Salesforce sandbox in-process, with a demo org (the
 // same reps as the HubSpot demo portal) and a connected app registered for our callback URL. The app
 // then installs the org through the real OAuth web-server flow with PKCE, as an admin's browser would.
+import type { Server as NetServer } from 'node:net';
 import {
   createSalesforceSandbox,
   type DemoOrg,
@@ -29,17 +30,16 @@ export interface RunningSalesforceSandbox {
 
 /**
  * Creates the sandbox with its demo org and a connected app whose callback is `redirectUri`, and starts
- * it on `port` (`listen` turns a refused port into a start-up error).
+ * it on `port` (a port number, or a socket bound already).
  */
 export async function startSalesforceSandbox(args: {
-  port: number;
+  port: number | NetServer;
   redirectUri: string;
   options?: SalesforceSandboxOptions | undefined;
   /** The connected app registered for lead-router (`sandboxAppCredentials`). */
   credentials: SandboxAppCredentials;
   /** Keep the sandbox's data in this file and continue from it (`npm start`: DATA_DIR). */
   dataFile?: string | undefined;
-  listen: (start: () => Promise<{ url: string }>) => Promise<{ url: string }>;
 }): Promise<RunningSalesforceSandbox> {
   const { clientId, clientSecret } = args.credentials;
   const crm = createSalesforceSandbox({
@@ -61,7 +61,7 @@ export async function startSalesforceSandbox(args: {
   const demo = kept ?? crm.createDemoOrg();
   let url: string;
   try {
-    ({ url } = await args.listen(() => crm.start(args.port)));
+    ({ url } = await crm.start(args.port));
   } catch (error) {
     await crm.stop();
     throw error;

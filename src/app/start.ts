@@ -61,6 +61,7 @@ import type { Tenant } from '../storage/model.js';
 import { ConfigError, ensureDataDir, isHttpsOrLocal, teamFileBeside, type AppConfig } from './config.js';
 import { CRM_PROFILES } from './crm-profiles.js';
 import { lockDataDir, sandboxAppCredentials, type DataDirLock } from './data-dir.js';
+import { holdPorts } from './held-ports.js';
 import { openAppStorage } from './open-storage.js';
 import { appWebhookSubscriptions } from './webhook-subscriptions.js';
 import { CrmRegistry, type CrmWiring } from './crms.js';
@@ -261,59 +262,6 @@ function forEachCrm<R extends LoadResult | TeamLoadResult>(
   return last;
 }
 
-/** Listens, or fails with one line naming the variable that picks another port. */
-async function listenAs<T>(
-  variable: 'PORT' | 'SANDBOX_PORT',
-  port: number,
-  listen: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await listen();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE')
-      throw new ConfigError(`port ${port} is in use (${variable}=${port}): set ${variable} to a free port`);
-    if (code === 'EACCES')
-      throw new ConfigError(
-        `not allowed to listen on port ${port} (${variable}=${port}): set ${variable} to a port above 1023`,
-      );
-    if (code === 'EADDRNOTAVAIL')
-      throw new ConfigError(
-        `cannot listen on HOST: the address is not on this machine (${variable}=${port})`,
-      );
-    throw err;
-  }
-}
-
-/** Binds `port` on `host` and lets it go at once: fails as listening there would. */
-function probePort(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(port, host, () => probe.close(() => resolve()));
-  });
-}
-
-/**
- * Fails with one line when a port the start listens on is taken, before DATA_DIR is made or written: a
- * start that failed on its port must leave no database, sandbox data or demo install behind, which the
- * next start would take for an earlier run to continue. (A port taken after this check still fails the
- * start when it listens, later.)
- */
-async function checkPortsFree(config: AppConfig): Promise<void> {
-  const ports: ['PORT' | 'SANDBOX_PORT', string, number][] = [['PORT', config.host, config.port]];
-  // The sandbox CRM listens on this machine only.
-  if (config.sandboxCrm !== undefined) {
-    if (config.port !== 0 && config.port === config.sandboxPort)
-      throw new ConfigError(
-        `PORT and SANDBOX_PORT are both ${config.port}: set one of them to another free port`,
-      );
-    ports.push(['SANDBOX_PORT', '127.0.0.1', config.sandboxPort]);
-  }
-  for (const [variable, host, port] of ports)
-    if (port !== 0) await listenAs(variable, port, () => probePort(host, port));
-}
-
 /** Opens the configured storage, or fails with one line naming what to fix. */
 async function openStorageOrExplain(config: AppConfig): Promise<Storage> {
   try {
@@ -343,27 +291,32 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   const clock = options.clock ?? Date.now;
   const { logger } = options;
   const { source: rulesSource, ruleSet, team, teamSource, teamText } = await readRules(config);
-  await checkPortsFree(config);
+  // Bound before DATA_DIR is made or written, and held until the servers listen: a start refused for its
+  // port leaves no database, sandbox data or demo install for the next start to "continue from".
+  const ports = await holdPorts(config);
   const stops: (() => Promise<void> | void)[] = [];
   // SQLite and the sandbox's data live in DATA_DIR, which one app holds at a time. Holding it on SQLite
   // (which runs only as ROLE=all: one process) makes this process the only one on its database: its
   // worker and its stream intake take a crashed predecessor's leases at once.
   const usesDataDir = config.sandboxCrm !== undefined || config.databaseUrl === undefined;
   let lock: DataDirLock | undefined;
-  if (usesDataDir) {
-    await ensureDataDir(config.dataDir);
-    lock = await lockDataDir(config.dataDir);
-  }
-  const soleProcess = lock !== undefined && options.storage === undefined && config.databaseUrl === undefined;
   let storage: Storage;
   try {
+    if (usesDataDir) {
+      await ensureDataDir(config.dataDir);
+      lock = await lockDataDir(config.dataDir);
+    }
     storage = options.storage ?? (await openStorageOrExplain(config));
   } catch (err) {
     await lock?.release();
+    await ports.release();
     throw err;
   }
+  const soleProcess = lock !== undefined && options.storage === undefined && config.databaseUrl === undefined;
   const stopAll = async (): Promise<void> => {
     for (const stop of stops) await stop();
+    // A port no server took over yet (the start failed before listening on it).
+    await ports.release();
     if (options.storage === undefined) await storage.close();
     await lock?.release();
   };
@@ -378,8 +331,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   };
 
   // The public URL must be known before listening: webhooks are signed over it and OAuth redirects to it.
-  const listenPort = config.port === 0 ? await freePort(config.host) : config.port;
-  const publicUrl = config.publicUrl ?? `http://${config.host}:${listenPort}`;
+  const publicUrl = config.publicUrl ?? `http://${config.host}:${ports.app.port}`;
   const realCrm = config.hubspot !== undefined || config.salesforce !== undefined;
   if (realCrm && config.publicUrl === undefined)
     logger.warn(
@@ -407,9 +359,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
       ...options.sandbox,
       rateLimits: { max: config.hubspotRequestsPer10s, ...options.sandbox?.rateLimits },
     });
-    const { url } = await orUndo(() =>
-      listenAs('SANDBOX_PORT', config.sandboxPort, () => crm.start(config.sandboxPort)),
-    );
+    const { url } = await orUndo(() => crm.start(ports.takeSandbox()));
     stops.push(() => crm.stop());
     const kept = crm.portalIds()[0];
     const portal = kept === undefined ? crm.createPortal({}) : crm.portal(kept);
@@ -453,12 +403,11 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     const credentials = await sandboxAppCredentials(keptDataDir, 'salesforce', 'sandbox-sf-');
     const started = await orUndo(() =>
       startSalesforceSandbox({
-        port: config.sandboxPort,
+        port: ports.takeSandbox(),
         redirectUri: salesforceRedirectUri(publicUrl),
         options: options.salesforceSandbox,
         credentials,
         ...(keptDataDir !== undefined ? { dataFile: join(keptDataDir, 'sandbox-salesforce.jsonl') } : {}),
-        listen: (start) => listenAs('SANDBOX_PORT', config.sandboxPort, start),
       }),
     );
     stops.push(() => started.crm.stop());
@@ -909,11 +858,9 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   });
   // A worker process serves only health, readiness and metrics.
   const listening = await orUndo(() =>
-    listenAs('PORT', listenPort, () =>
-      config.role === 'worker'
-        ? listenOps({ storage, logger, metrics, streams: streamStates, clock }, listenPort, config.host)
-        : server.listen(listenPort, config.host),
-    ),
+    config.role === 'worker'
+      ? listenOps({ storage, logger, metrics, streams: streamStates, clock }, ports.app.take(), config.host)
+      : server.listen(ports.app.take()),
   );
   stops.unshift(() => listening.close());
 

@@ -1,7 +1,7 @@
 // The HTTP server: HubSpot webhook intake, the OAuth install flow, health probes. It only verifies,
 // records and answers; routing happens in the worker (DESIGN.md, data flow step 1).
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { healthRouter } from './health.js';
 import { linkPage } from './html.js';
@@ -21,8 +21,11 @@ export interface RunningServer {
 
 export interface AppServer {
   app: express.Express;
-  /** Binds to `host` (default 127.0.0.1; pass 0.0.0.0 to listen on every interface). */
-  listen(port: number, host?: string): Promise<RunningServer>;
+  /**
+   * Binds `port` on `host` (default 127.0.0.1; pass 0.0.0.0 to listen on every interface), or takes over
+   * a socket already bound (`host` is then its own).
+   */
+  listen(port: number | NetServer, host?: string): Promise<RunningServer>;
 }
 
 /** Body-parser errors carry `status` and `type` (413 `entity.too.large`, 400 `request.aborted`, …). */
@@ -32,10 +35,17 @@ function httpStatusOf(error: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
 }
 
-/** Binds an express app; `close` also ends keep-alive connections, which would hold it open otherwise. */
-export function listenOn(app: express.Express, port: number, host: string): Promise<RunningServer> {
+/**
+ * Binds an express app to `port` on `host`, or to a socket already bound; `close` also ends keep-alive
+ * connections, which would hold it open otherwise.
+ */
+export function listenOn(
+  app: express.Express,
+  port: number | NetServer,
+  host: string,
+): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const server: Server = app.listen(port, host);
+    const server: Server = typeof port === 'number' ? app.listen(port, host) : app.listen(port);
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);

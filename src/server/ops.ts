@@ -1,5 +1,6 @@
 // The HTTP surface of a `ROLE=worker` process: health, readiness and metrics only, so an orchestrator
 // can probe and scrape workers as it does web instances.
+import type { Server as NetServer } from 'node:net';
 import express from 'express';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -15,7 +16,7 @@ export function listenOps(
     streams?: ServerDeps['streams'];
     clock?: ServerDeps['clock'];
   },
-  port: number,
+  port: number | NetServer,
   host: string,
 ): Promise<RunningServer> {
   const app = express();

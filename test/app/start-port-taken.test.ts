@@ -1,14 +1,17 @@
 // `npm start` on a port another server holds fails with one line naming the port and the variable that
 // picks another, before DATA_DIR is made or written: no database, sandbox data or demo install is left
-// behind for the next start to "continue from DATA_DIR".
+// behind for the next start to "continue from DATA_DIR". And once it has the ports it keeps them: no one
+// can take one while it opens DATA_DIR and fail it there.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { access, mkdtemp, open, readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { ConfigError, loadConfig } from '../../src/app/config.js';
-import { startApp } from '../../src/app/start.js';
+import { freePort, startApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
 import { startDemoOn } from '../support/demo-start.js';
 
@@ -85,4 +88,45 @@ it('PORT and SANDBOX_PORT the same: one line saying so, and DATA_DIR not created
     'PORT and SANDBOX_PORT are both 39517: set one of them to another free port',
   );
   await expect(access(dataDir)).rejects.toThrow(/ENOENT/);
+});
+
+/** What binding `port` on this machine does now: 'bound' (let go at once), or the error code. */
+function tryToBind(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const other = createServer();
+    other.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    other.listen(port, '127.0.0.1', () => other.close(() => resolve('bound')));
+  });
+}
+
+it('PORT and SANDBOX_PORT are held from the start on: another program cannot take them while the start reads DATA_DIR', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'lead-router-port-held-'));
+  // The sandbox's app file as a FIFO: the start reads it after taking its ports and before its servers
+  // listen, and waits there until the test has tried the ports and writes it.
+  const appsFile = join(dataDir, 'sandbox-apps.json');
+  await promisify(execFile)('mkfifo', [appsFile]);
+  const [port, sandboxPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+  const config = loadConfig({
+    PORT: String(port),
+    SANDBOX_PORT: String(sandboxPort),
+    DATA_DIR: dataDir,
+    DEMO_RATE: '0',
+  });
+  const starting = startApp(config, { logger, generate: false, keepSandboxData: true });
+  // Opening a FIFO to write waits for its reader: the start is reading it now.
+  const apps = await open(appsFile, 'w');
+  const tried = [await tryToBind(port), await tryToBind(sandboxPort)];
+  await apps.writeFile(
+    JSON.stringify({ hubspot: { clientId: 'sandbox-held', clientSecret: 'a'.repeat(48) } }),
+  );
+  await apps.close();
+  const app = await starting;
+  try {
+    expect(tried).toEqual(['EADDRINUSE', 'EADDRINUSE']);
+    expect(app.url).toBe(`http://127.0.0.1:${port}`);
+    expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
+    expect(app.sandbox?.url).toBe(`http://127.0.0.1:${sandboxPort}`);
+  } finally {
+    await app.stop();
+  }
 });
