@@ -11,6 +11,7 @@ import type { BulkHooks } from './bulk/runner.js';
 import { CRM_CALLS_FLUSH_MS, type CrmCallTally } from './crm-call-tally.js';
 import type { CrmLists } from './crm-lists.js';
 import { notifyingRuleSet, type TenantRegistry } from './runtime.js';
+import type { LeadOutcome } from './settle.js';
 import type { SlaProcessor } from './sla/processor.js';
 import { HOLD_TIMEOUT_SUBSCRIPTION } from './triage.js';
 
@@ -47,6 +48,8 @@ export interface HousekeepingDeps {
   soleWorker: boolean;
   claimHolder: () => string;
   deadLettered: (tenantId: string) => void;
+  /** A lead the reaper dead-lettered (the console's line for it, as for one its job dead-lettered). */
+  settled?: ((outcome: LeadOutcome) => void) | undefined;
   purged: (kind: keyof PurgeCounts, rows: number) => void;
 }
 
@@ -66,7 +69,19 @@ export class Housekeeping {
    */
   async run(now: number): Promise<void> {
     const reaped = await this.reap(now);
-    for (const tenantId of reaped.deadLetteredTenants) this.deps.deadLettered(tenantId);
+    for (const dead of reaped.deadLetters) {
+      const { tenantId, leadId, reason } = dead;
+      this.deps.logger.error('lead dead-lettered', { tenantId, leadId, inboxId: dead.id, reason });
+      this.deps.deadLettered(tenantId);
+      this.deps.settled?.({
+        kind: 'dead_letter',
+        tenantId,
+        leadId,
+        who: `lead ${leadId}`,
+        reason,
+        inboxId: dead.id,
+      });
+    }
     await this.processHolds(now);
     await this.deps.bulk?.step(now);
     await this.fireSlaTimers(now);
@@ -201,7 +216,7 @@ export class Housekeeping {
     }
     if (this.deps.notifier !== undefined) {
       const untold = new Map<string, number>();
-      for (const tenantId of reaped.deadLetteredTenants)
+      for (const { tenantId } of reaped.deadLetters)
         if (!ruleSets.has(tenantId)) untold.set(tenantId, (untold.get(tenantId) ?? 0) + 1);
       for (const [tenantId, count] of untold)
         this.deps.logger.error('dead letters not notified: no rule set names their channels', {

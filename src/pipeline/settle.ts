@@ -13,7 +13,8 @@ import { failureReason } from './write-back.js';
 
 /**
  * What became of a lead once its job settled: routed (every write of its decision done, the owner's
- * first) or a dead letter. A retry later is neither: its outcome is told when a later attempt settles.
+ * first) or a dead letter (also one the reaper made of it). A retry later is neither: its outcome is told
+ * when a later attempt settles.
  */
 export type LeadOutcome =
   | {

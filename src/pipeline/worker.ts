@@ -192,6 +192,9 @@ export class Worker {
             clock: options.clock,
             notify: options.notifier !== undefined,
           });
+    // A lead's routing settled: told by its job, or by the reaper that dead-lettered it.
+    const settled = (outcome: LeadOutcome): void =>
+      this.notify('onSettled', () => options.onSettled?.(outcome));
     this.housekeeping = new Housekeeping({
       storage: this.storage,
       registry: this.registry,
@@ -208,6 +211,7 @@ export class Worker {
       soleWorker: options.soleWorker ?? false,
       claimHolder,
       deadLettered: (tenantId) => this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId)),
+      settled,
       purged: (kind, rows) => this.notify('onPurged', () => this.onPurged?.(kind, rows)),
     });
     this.triage = new Triage(this.storage);
@@ -251,7 +255,7 @@ export class Worker {
       backoff,
       deadLettered: (tenantId) => this.notify('onDeadLetter', () => this.onDeadLetter?.(tenantId)),
       notify: options.notifier !== undefined,
-      settled: (outcome) => this.notify('onSettled', () => options.onSettled?.(outcome)),
+      settled,
     });
   }
 

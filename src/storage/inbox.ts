@@ -363,9 +363,9 @@ export class InboxRepository {
 
   /**
    * Returns expired leases to pending (due now). With `maxAttempts`, a row whose lease expired that many
-   * times (a poison event crashing its workers) becomes a dead letter instead; `deadLetteredTenants`
-   * names the tenant of each (for metrics), and `notify` gives each dead letter's notification, written
-   * in the same transaction.
+   * times (a poison event crashing its workers) becomes a dead letter instead; `deadLetters` are those
+   * (for metrics and the console), and `notify` gives each dead letter's notification, written in the
+   * same transaction.
    */
   async reapExpired(
     now: number,
@@ -374,11 +374,11 @@ export class InboxRepository {
       leasedUntil?: number | undefined;
       notify?: ((dead: ReapedDeadLetter) => readonly NotificationInput[]) | undefined;
     } = {},
-  ): Promise<{ requeued: number; deadLettered: number; deadLetteredTenants: string[] }> {
+  ): Promise<{ requeued: number; deadLettered: number; deadLetters: ReapedDeadLetter[] }> {
     // Leases that end by this time are taken back: `now` (expired ones), or later for a takeover.
     const until = options.leasedUntil ?? now;
     return this.db.transaction(async (tx) => {
-      let deadLetteredTenants: string[] = [];
+      let deadLetters: ReapedDeadLetter[] = [];
       if (options.maxAttempts !== undefined) {
         const reason = `lease expired after ${options.maxAttempts} attempts`;
         const dead = await tx.all<{ id: number; tenant_id: string; object_id: string }>(
@@ -386,16 +386,11 @@ export class InboxRepository {
            WHERE state = 'leased' AND lease_until <= ? AND attempts >= ? RETURNING id, tenant_id, object_id`,
           [reason, now, until, options.maxAttempts],
         );
-        deadLetteredTenants = dead.map((r) => r.tenant_id);
+        deadLetters = dead
+          .map((r) => ({ tenantId: r.tenant_id, id: Number(r.id), leadId: r.object_id, reason }))
+          .sort((a, b) => a.id - b.id);
         const notify = options.notify;
-        if (notify !== undefined)
-          await insertNotificationsWith(
-            tx,
-            dead.flatMap((r) =>
-              notify({ tenantId: r.tenant_id, id: Number(r.id), leadId: r.object_id, reason }),
-            ),
-            now,
-          );
+        if (notify !== undefined) await insertNotificationsWith(tx, deadLetters.flatMap(notify), now);
       }
       const requeued = await tx.run(
         `UPDATE inbox SET state = 'pending', run_after = ?, last_error = 'lease expired: ' || lease_owner,
@@ -403,7 +398,7 @@ export class InboxRepository {
          WHERE state = 'leased' AND lease_until <= ?`,
         [now, now, until],
       );
-      return { requeued: requeued.changes, deadLettered: deadLetteredTenants.length, deadLetteredTenants };
+      return { requeued: requeued.changes, deadLettered: deadLetters.length, deadLetters };
     });
   }
 

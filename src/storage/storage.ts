@@ -271,7 +271,7 @@ export class Storage {
   async takeOverLeases(
     now: number,
     options: Omit<NonNullable<Parameters<InboxRepository['reapExpired']>[1]>, 'leasedUntil'> = {},
-  ): Promise<{ requeued: number; deadLettered: number; deadLetteredTenants: string[]; actions: number }> {
+  ): Promise<Awaited<ReturnType<InboxRepository['reapExpired']>> & { actions: number }> {
     const reaped = await this.inbox.reapExpired(now, { ...options, leasedUntil: Number.MAX_SAFE_INTEGER });
     return { ...reaped, actions: await this.actions.releaseAllLeases(now) };
   }

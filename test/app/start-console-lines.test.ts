@@ -1,6 +1,7 @@
 // The line `npm start` prints per lead comes when the lead's routing settled: a lead whose owner write the
 // CRM refuses is a dead letter on the console, with the reason and the command that lists it, and never
-// announced as routed first (it was, at the decision, before the write).
+// announced as routed first (it was, at the decision, before the write). So is one the reaper
+// dead-letters after its lease expired too often.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,4 +128,39 @@ it('prints a lead whose owner write fails for now once, when a later attempt has
   expect(logs.some((l) => l.includes('lead will be retried') && l.includes(`"leadId":"${lead}"`))).toBe(true);
   expect(lines.get(lead!)).toEqual([expect.stringMatching(/ → nina@acme\.io \(Everyone goes to Nina; /)]);
   expect(ownerAtLine.get(lead!)).toBe(demo.portal.ownerByEmail('nina@acme.io')!.id);
+});
+
+it('prints a lead the reaper dead-letters after too many expired leases as a dead letter with its reason', async () => {
+  const { app, lines } = await startWithConsole();
+  const worker = app.worker!;
+  // The test runs the reaper itself, between the claims of a worker that dies each time it takes the lead.
+  await worker.stop();
+  const tenant = (await app.storage.findTenant('hubspot', app.sandbox!.portalId))!;
+  const base = Date.now();
+  await app.storage.enqueue(
+    [
+      {
+        tenantId: tenant.id,
+        event: {
+          eventId: 'poison',
+          subscription: 'contact.creation',
+          kind: 'created',
+          objectId: '424242',
+          occurredAt: base,
+        },
+      },
+    ],
+    base,
+  );
+  for (let round = 1; (await app.storage.deadLetters(tenant.id)).length === 0; round++) {
+    if (round > 20) throw new Error('the reaper never dead-lettered the lead');
+    const at = base + round * 10;
+    expect(await app.storage.claim({ workerId: 'dies', limit: 1, leaseMs: 1, now: at })).toHaveLength(1);
+    await worker.housekeep(at + 2);
+  }
+  const [dead] = await app.storage.deadLetters(tenant.id);
+  expect(dead?.lastError).toMatch(/^lease expired after \d+ attempts$/);
+  expect(lines.get('424242')).toEqual([
+    `lead 424242 ✗ not routed, dead letter #${dead!.id}: ${dead!.lastError} · see: npm run cli -- dead-letters list`,
+  ]);
 });

@@ -486,7 +486,7 @@ describe('sqlite: two connections to one file', () => {
     expect(await second.reapExpired(T0 + LEASE)).toEqual({
       requeued: 1,
       deadLettered: 0,
-      deadLetteredTenants: [],
+      deadLetters: [],
     });
     const [again] = await second.claim({ workerId: 'next', limit: 1, leaseMs: LEASE, now: T0 + LEASE });
     expect(again?.id).toBe(item!.id);

@@ -581,12 +581,12 @@ for (const [name, engine, suite] of ENGINES) {
         expect(await s.reapExpired(T0 + LEASE - 1)).toEqual({
           requeued: 0,
           deadLettered: 0,
-          deadLetteredTenants: [],
+          deadLetters: [],
         });
         expect(await s.reapExpired(T0 + LEASE)).toEqual({
           requeued: 1,
           deadLettered: 0,
-          deadLetteredTenants: [],
+          deadLetters: [],
         });
         expect(await s.getInboxItem(A, id)).toMatchObject({
           state: 'pending',
@@ -621,10 +621,11 @@ for (const [name, engine, suite] of ENGINES) {
           await s.claim({ workerId: `w${i}`, limit: 1, leaseMs: LEASE, now });
         }
         now += LEASE;
+        const leadId = (await s.getInboxItem(A, id))!.event.objectId;
         expect(await s.reapExpired(now, { maxAttempts: 3 })).toEqual({
           requeued: 0,
           deadLettered: 1,
-          deadLetteredTenants: [A],
+          deadLetters: [{ tenantId: A, id, leadId, reason: 'lease expired after 3 attempts' }],
         });
         expect(await s.getInboxItem(A, id)).toMatchObject({ state: 'failed', attempts: 3 });
       });
