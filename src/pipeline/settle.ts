@@ -165,15 +165,18 @@ export class Settler {
       this.deps.backoff,
     );
     const fields = { tenantId: item.tenantId, leadId: job.leadId, inboxId: item.id, attempts: item.attempts };
+    // Not a failure of the lead, so not an attempt of it either: however often its tenant pauses, it
+    // keeps every attempt for failures of its own.
+    const waitForTenant = { giveBackAttempt: true };
     if (job.failures.some((f) => f.error instanceof TenantUninstalledError)) {
-      // Not a failure of the lead: it waits, unclaimed, until the CRM account installs the app again.
+      // It waits, unclaimed, until the CRM account installs the app again.
       this.deps.logger.info('lead waits for a reinstall', fields);
-      await this.deps.storage.retryLater(item.id, holder, now, reasons, now);
+      await this.deps.storage.retryLater(item.id, holder, now, reasons, now, waitForTenant);
       return false;
     }
     if (job.failures.some((f) => f.error instanceof TenantPausedError)) {
-      // Not a failure of the lead: it waits, unclaimed, until the tenant resumes (said once per tenant).
-      await this.deps.storage.retryLater(item.id, holder, now, reasons, now);
+      // It waits, unclaimed, until the tenant resumes (said once per tenant).
+      await this.deps.storage.retryLater(item.id, holder, now, reasons, now, waitForTenant);
       return false;
     }
     if (outcome.kind === 'retry_later') {

@@ -309,19 +309,25 @@ export class InboxRepository {
     });
   }
 
-  /** Back to pending, due at `runAfter` (the stored backoff). */
+  /**
+   * Back to pending, due at `runAfter` (the stored backoff). `giveBackAttempt`: the claim's attempt is
+   * not counted, because the item only waits for its tenant (paused, or uninstalled until a reinstall),
+   * which is no failure of its own and must not bring its dead letter closer.
+   */
   async retryLater(
     id: number,
     workerId: string,
     runAfter: number,
     error: string,
     now: number,
+    options: { giveBackAttempt?: boolean } = {},
   ): Promise<boolean> {
+    // The lease is ours, so its claim counted an attempt: attempts stays at 0 or more.
     const r = await this.db.run(
       `UPDATE inbox SET state = 'pending', run_after = ?, last_error = ?, lease_owner = NULL, lease_until = NULL,
-         updated_at = ?
+         attempts = attempts - ?, updated_at = ?
        WHERE id = ? AND state = 'leased' AND lease_owner = ?`,
-      [runAfter, error, now, id, workerId],
+      [runAfter, error, options.giveBackAttempt === true ? 1 : 0, now, id, workerId],
     );
     return r.changes === 1;
   }
