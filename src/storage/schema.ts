@@ -599,6 +599,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE stream_leases ADD COLUMN missed_count INTEGER`,
     ],
   },
+  {
+    version: 22,
+    name: 'retention of SLA steps and notifications',
+    // Retention finds a table's oldest finished rows through an index (migration 7): without one, each
+    // purge pass read every SLA step, and every delivered notification, kept within the retention.
+    statements: () => [
+      `CREATE INDEX sla_steps_finished ON sla_steps (status, at)`,
+      `CREATE INDEX notifications_finished ON notifications (state, updated_at)`,
+    ],
+  },
 ];
 
 /** Applies the missing migrations in one transaction; a second call (or a concurrent opener) is a no-op. */

@@ -207,3 +207,33 @@ describe('query plans of statements naming rows by a list of keys on sqlite', ()
     }
   });
 });
+
+describe('query plans of retention on sqlite', () => {
+  it('finds each table’s expired rows through an index: no purge statement reads a whole table', async () => {
+    const { db, close } = await ENGINES[0]![1].openDb();
+    try {
+      await migrate(db, T0);
+      const sent: Sent[] = [];
+      const day = 86_400_000;
+      await new Storage(recording(db, sent)).purgeExpired(
+        T0,
+        { inboxDoneMs: day, deadLetterMs: 7 * day, decisionMs: 30 * day },
+        100,
+      );
+      expect(sent.length).toBeGreaterThanOrEqual(8);
+      for (const { sql, params } of sent) {
+        const plan = (await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params)).map(
+          (r) => r.detail,
+        );
+        // `picked` is the statement's own batch of keys; the oldest rows are a range of an index.
+        expect({
+          sql,
+          scans: plan.filter((l) => l.startsWith('SCAN') && l !== 'SCAN picked'),
+          byAge: plan.some((l) => /^SEARCH \w+ USING .*\w+<\?\)$/.test(l)),
+        }).toEqual({ sql, scans: [], byAge: true });
+      }
+    } finally {
+      await close();
+    }
+  });
+});
