@@ -21,6 +21,7 @@ const KNOWN_CALLS: Record<string, string> = {
   'POST /automation/v4/sequences/enrollments': 'enroll',
   'GET /crm/v3/owners': 'owners',
   'GET /automation/v4/sequences': 'sequences',
+  'GET /crm/v3/properties/contacts': 'properties',
 };
 
 export type PortalCallStats = TenantCallStats;

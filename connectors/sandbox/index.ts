@@ -32,7 +32,7 @@ export { DEFAULT_SUBSCRIPTIONS, SUBSCRIPTION_ID_BASE } from './webhooks.js';
 export type { WriteRecord, WriteKind, WriteSource, WriteFilter, ContactEffects } from './write-log.js';
 export { contactEffects } from './write-log.js';
 export { CallStats, callKind, totalCalls, type PortalCallStats } from './call-stats.js';
-export type { Portal, Owner, CrmObject, Sequence, Enrollment } from './store.js';
+export type { Portal, Owner, CrmObject, CustomPropertyField, Sequence, Enrollment } from './store.js';
 export type { FaultOptions, FaultKind } from '../sandbox-kit/faults.js';
 export type { RateLimitOptions } from './rate-limit.js';
 export type { SandboxApp, AccessToken } from './tokens.js';

@@ -140,7 +140,7 @@ export function ensureSequences(portal: Portal, names: readonly string[]): void 
 
 function demoPortal(portal: Portal, seed: number, owners: Owner[], seeded?: Prng): DemoPortal {
   // The demo contacts' one custom property, which the demo rules route on.
-  portal.customContactProperties.add('demo_requested');
+  portal.customContactProperties.set('demo_requested', 'text');
   const companies = [...portal.objects.companies.values()].filter((c) => !c.archived);
   // A portal kept from an earlier run continues with other people than the ones it started with.
   const prng = seeded ?? new Prng(seed + portal.objects.contacts.size);

@@ -145,6 +145,9 @@ function edgeKey(e: AssociationEdge): string {
   return `${e.fromType}|${e.fromId}|${e.toType}|${e.toId}|${e.typeId}`;
 }
 
+/** How a custom contact property is shown: a text field, or a multiple checkbox (HubSpot's `fieldType`). */
+export type CustomPropertyField = 'text' | 'checkbox';
+
 export class Portal {
   readonly objects: Record<ObjectType, Map<string, CrmObject>> = {
     contacts: new Map(),
@@ -156,10 +159,12 @@ export class Portal {
   readonly sequences = new Map<string, Sequence>();
   readonly enrollments: Enrollment[] = [];
   /**
-   * Contact properties the portal's admin defined (the properties API lists them with HubSpot's own and
-   * every other name a contact carries): a rule may name one before any contact has a value for it.
+   * Contact properties the portal's admin defined, by name, with how each is shown (the properties API
+   * lists them with HubSpot's own and every other name a contact carries, as text): a rule may name one
+   * before any contact has a value for it. A `checkbox` one is a multiple checkbox, whose value is the
+   * options checked, joined by `;`.
    */
-  readonly customContactProperties = new Set<string>();
+  readonly customContactProperties = new Map<string, CustomPropertyField>();
   private edges: AssociationEdge[] = [];
   private edgeKeys = new Set<string>();
   /**

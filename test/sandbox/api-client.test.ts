@@ -292,6 +292,23 @@ describe('sandbox with the real @hubspot/api-client', () => {
     sandbox.rateLimiter.configure({ max: 110 });
   });
 
+  it("lists the portal's contact properties with type and fieldType, a declared multiple checkbox among them", async () => {
+    demo.portal.customContactProperties.set('interests', 'checkbox');
+    try {
+      const schemas = new Client({
+        accessToken: sandbox.issueToken(portalId, ['oauth', 'crm.schemas.contacts.read']).token,
+        basePath: url,
+      });
+      const { results } = await schemas.crm.properties.coreApi.getAll('contacts');
+      const byName = new Map(results.map((p) => [p.name, p]));
+      expect(byName.get('interests')).toMatchObject({ type: 'enumeration', fieldType: 'checkbox' });
+      expect(byName.get('demo_requested')).toMatchObject({ type: 'string', fieldType: 'text' });
+      expect(byName.get('industry')).toMatchObject({ type: 'enumeration', fieldType: 'select' });
+    } finally {
+      demo.portal.customContactProperties.delete('interests');
+    }
+  });
+
   it('rejects a missing or unknown token with 401', async () => {
     const bad = new Client({ accessToken: 'nope', basePath: url });
     await expect(bad.crm.owners.ownersApi.getPage()).rejects.toMatchObject({

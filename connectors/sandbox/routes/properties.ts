@@ -1,11 +1,12 @@
 // Properties v3, read side: `GET /crm/v3/properties/contacts` lists a portal's contact properties, as
-// the app's rule check reads them (scope crm.schemas.contacts.read). The sandbox takes any property on
-// a contact, so its portal has HubSpot's default contact properties, the custom ones its admin defined
-// (the demo's), and every other name its contacts carry, as a real portal would have defined them.
+// the app's rule check and its lead reads (which split multiple checkboxes) read them (scope
+// crm.schemas.contacts.read). The sandbox takes any property on a contact, so its portal has HubSpot's
+// default contact properties, the custom ones its admin defined (the demo's; text or multiple
+// checkboxes), and every other name its contacts carry, as a real portal would have defined them.
 import { Router } from 'express';
 import { authed, param, queryString, requireScopes } from '../context.js';
 import { validation } from '../errors.js';
-import type { Portal } from '../store.js';
+import type { CustomPropertyField, Portal } from '../store.js';
 
 interface PropertyDefinition {
   name: string;
@@ -67,12 +68,20 @@ const DEFAULT_CONTACT_PROPERTIES: readonly PropertyDefinition[] = [
   { ...text('lastmodifieddate', 'Last Modified Date'), type: 'datetime', fieldType: 'date' },
 ];
 
+/** A multiple checkbox: an enumeration whose value is the options checked, joined by `;`. */
+const checkboxes = (name: string, label: string): PropertyDefinition => ({
+  ...select(name, label),
+  fieldType: 'checkbox',
+});
+
 function contactProperties(portal: Portal): PropertyDefinition[] {
   const defined = new Map(DEFAULT_CONTACT_PROPERTIES.map((p) => [p.name, p]));
-  const custom = (name: string) => {
-    if (!defined.has(name)) defined.set(name, { ...text(name, name), groupName: 'custom' });
+  const custom = (name: string, field: CustomPropertyField = 'text') => {
+    if (defined.has(name)) return;
+    const definition = field === 'checkbox' ? checkboxes(name, name) : text(name, name);
+    defined.set(name, { ...definition, groupName: 'custom' });
   };
-  for (const name of portal.customContactProperties) custom(name);
+  for (const [name, field] of portal.customContactProperties) custom(name, field);
   for (const contact of portal.objects.contacts.values())
     for (const name of Object.keys(contact.properties)) custom(name);
   return [...defined.values()];
