@@ -28,7 +28,7 @@ import {
   type TouchState,
 } from '../connector.js';
 import type { PortalLimiter } from '../shared/limiter.js';
-import { withRetry, type RetryPolicy } from '../shared/retry.js';
+import { isRetryable, withRetry, type RetryPolicy } from '../shared/retry.js';
 import { SingleFlightCache } from '../shared/single-flight.js';
 import { z } from 'zod';
 import {
@@ -162,8 +162,35 @@ const batchResponseSchema = z.object({
 });
 type BatchResponse = z.infer<typeof batchResponseSchema>;
 
-/** Properties v3's `GET /crm/v3/properties/contacts`: `{ results: [{ name, … }] }`, no paging. */
-const propertiesSchema = z.object({ results: z.array(z.object({ name: z.string().min(1) }).passthrough()) });
+/**
+ * Properties v3's `GET /crm/v3/properties/contacts`: `{ results: [{ name, type, fieldType, … }] }`, no
+ * paging (https://developers.hubspot.com/docs/api-reference/legacy/crm/properties/get-properties).
+ */
+const propertySchema = z
+  .object({ name: z.string().min(1), type: z.string().optional(), fieldType: z.string().optional() })
+  .passthrough();
+const propertiesSchema = z.object({ results: z.array(propertySchema) });
+
+/**
+ * A multiple-checkbox property: data type `enumeration` shown as `checkbox` (a single yes/no is
+ * `booleancheckbox`). Its value is the options checked, joined by `;`.
+ */
+function isMultipleCheckbox(property: Pick<z.infer<typeof propertySchema>, 'type' | 'fieldType'>): boolean {
+  return property.type === 'enumeration' && property.fieldType === 'checkbox';
+}
+
+/** The portal's contact properties, as the connector uses them. */
+interface ContactProperties {
+  fields: AccountFields;
+  /** Names of the multiple-checkbox properties. */
+  checkboxes: ReadonlySet<string>;
+}
+
+/**
+ * How long readLeads goes without the portal's properties after asking failed for a passing reason (a
+ * 5xx, a timeout, a 429): soon enough to split checkboxes again, rarely enough not to spend the budget.
+ */
+const PROPERTIES_RETRY_MS = 60_000;
 
 /** Associations v4 (§4.5): the batch read's `{ results: [{ from, to, paging? }] }` (the client names `from` `_from`). */
 const associatedSchema = z.object({ toObjectId: z.union([z.number(), z.string()]) }).passthrough();
@@ -408,8 +435,9 @@ export interface HubSpotConnectorOptions {
   /** What the connector says about HubSpot; HUBSPOT_PROFILE unless the rate budget is tuned. */
   profile?: ConnectorProfile;
   /**
-   * The portal's multiple-checkbox contact properties (enumeration, field type `checkbox`): HubSpot joins
-   * their values with `;`, and rules see them as lists of values. Others are single values.
+   * Contact properties to read as multiple checkboxes besides the ones the portal's properties say are
+   * (the operator's names, for portals that do not grant crm.schemas.contacts.read): HubSpot joins their
+   * values with `;`, and rules see them as lists of values. Others are single values.
    */
   multiValueProperties?: readonly string[] | undefined;
 }
@@ -421,16 +449,17 @@ export class HubSpotConnector implements CrmConnector {
   private cachedDirectory: Directory | undefined;
   private directoryFetch: Promise<Directory> | undefined;
   private readonly now: () => number;
+  private readonly schemaTtlMs: number;
   /** The portal's contact properties, read again after `schemaTtlMs`. */
-  private readonly properties: SingleFlightCache<'contacts', AccountFields>;
+  private readonly properties: SingleFlightCache<'contacts', ContactProperties>;
+  /** Until when readLeads does not ask for the properties again, after asking failed (epoch ms). */
+  private propertiesAskAgainAt = 0;
 
   constructor(private readonly opts: HubSpotConnectorOptions) {
     this.now = opts.now ?? Date.now;
     this.profile = opts.profile ?? HUBSPOT_PROFILE;
-    this.properties = new SingleFlightCache({
-      now: this.now,
-      ttlMs: opts.schemaTtlMs ?? DEFAULT_SCHEMA_TTL_MS,
-    });
+    this.schemaTtlMs = opts.schemaTtlMs ?? DEFAULT_SCHEMA_TTL_MS;
+    this.properties = new SingleFlightCache({ now: this.now, ttlMs: this.schemaTtlMs });
   }
 
   private async hubspot(): Promise<Client> {
@@ -480,12 +509,13 @@ export class HubSpotConnector implements CrmConnector {
   /**
    * Every HubSpot call: limiter bucket → client → classify → retry policy, each attempt under the
    * timeout. `write`: 'idempotent' (sending twice is harmless) or 'create' (a timed-out create is not
-   * sent again here: its outcome is unknown and the caller checks before creating again).
+   * sent again here: its outcome is unknown and the caller checks before creating again). `once`: a
+   * transient failure is not retried here (a read its caller can do without).
    */
   private call<T>(
     bucket: HubSpotBucket,
     fn: (client: Client) => Promise<T>,
-    write?: 'idempotent' | 'create',
+    { write, once = false }: { write?: 'idempotent' | 'create'; once?: boolean } = {},
   ): Promise<T> {
     const windows = this.opts.windows ?? DEFAULT_WINDOWS;
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -531,6 +561,7 @@ export class HubSpotConnector implements CrmConnector {
       pausePortal: (windowMs) => this.opts.limiter.pause(bucket, windowMs),
     };
     if (write === 'create') retryOpts.mayRetry = (err) => !outcomeUnknown(err);
+    if (once) retryOpts.mayRetry = () => false;
     if (this.opts.retry !== undefined) retryOpts.policy = this.opts.retry;
     if (this.opts.sleep !== undefined) retryOpts.sleep = this.opts.sleep;
     return withRetry(run, retryOpts);
@@ -550,7 +581,7 @@ export class HubSpotConnector implements CrmConnector {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return out;
     const props = [...new Set([...DEFAULT_LEAD_PROPERTIES, ...properties])];
-    const ownerEmail = await this.ownerEmails();
+    const [ownerEmail, multiValue] = await Promise.all([this.ownerEmails(), this.multiValueOf(props)]);
     for (const part of chunk(unique, BATCH_SIZE)) {
       const res = parseAnswer(
         batchResponseSchema,
@@ -565,9 +596,34 @@ export class HubSpotConnector implements CrmConnector {
       );
       // Missing ids come back as OBJECT_NOT_FOUND errors in a 207: they are simply absent here.
       for (const obj of res.results)
-        out.set(obj.id, rawRecordToLead(contactToRawRecord(obj), ownerEmail, this.opts.multiValueProperties));
+        out.set(obj.id, rawRecordToLead(contactToRawRecord(obj), ownerEmail, multiValue));
     }
     return out;
+  }
+
+  /**
+   * Which of the properties read are multiple checkboxes: the operator's names, and those the portal's
+   * properties say are. The portal is asked (once, within the schema TTL) only when a property read may
+   * be one it has not named. Asking must not fail or hold up routing, since it is not the lead's
+   * failure: one attempt, and when it fails the last answer (or the operator's names alone) is used,
+   * without asking again for the TTL when the portal refuses (no crm.schemas.contacts.read), or for
+   * PROPERTIES_RETRY_MS when the failure may pass.
+   */
+  private async multiValueOf(read: readonly string[]): Promise<readonly string[]> {
+    const named = this.opts.multiValueProperties ?? [];
+    // A mapped property feeds one normalized field and is never split.
+    const open = read.filter((p) => !Object.hasOwn(CONTACT_LEAD_FIELDS, p) && !named.includes(p));
+    if (open.length === 0) return named;
+    let checkboxes = this.properties.peek('contacts')?.checkboxes;
+    if (this.now() >= this.propertiesAskAgainAt) {
+      try {
+        checkboxes = (await this.contactProperties({ once: true })).checkboxes;
+      } catch (err) {
+        if (!(err instanceof CrmError)) throw err;
+        this.propertiesAskAgainAt = this.now() + (isRetryable(err) ? PROPERTIES_RETRY_MS : this.schemaTtlMs);
+      }
+    }
+    return checkboxes === undefined ? named : [...named, ...open.filter((p) => checkboxes.has(p))];
   }
 
   async findAccountsByDomain(domains: string[]): Promise<Map<string, Account[]>> {
@@ -742,7 +798,7 @@ export class HubSpotConnector implements CrmConnector {
             'general',
             (c) => c.crm.contacts.batchApi.update({ inputs }, this.mw()),
             // Setting the same values twice changes nothing: safe to send again after a timeout.
-            'idempotent',
+            { write: 'idempotent' },
           ),
           'contacts batch update',
         ),
@@ -835,7 +891,7 @@ export class HubSpotConnector implements CrmConnector {
                     body as unknown as Parameters<typeof c.crm.objects.notes.batchApi.create>[0],
                     this.mw(),
                   ),
-            'create',
+            { write: 'create' },
           ),
           `${object} batch create`,
         ),
@@ -890,7 +946,7 @@ export class HubSpotConnector implements CrmConnector {
           return parsed.success && parsed.data.id !== undefined ? String(parsed.data.id) : undefined;
         },
         // Enrolled twice, HubSpot answers "already enrolled": a timed-out enrollment is not resent here.
-        'create',
+        { write: 'create' },
       ),
     );
     if (!res.ok) return res;
@@ -1226,18 +1282,30 @@ export class HubSpotConnector implements CrmConnector {
    * the optional scope crm.schemas.contacts.read: without it the call fails as HubSpot's missing-scope
    * refusal, which names the scope and says to reinstall.
    */
-  accountFields(): Promise<AccountFields> {
+  async accountFields(): Promise<AccountFields> {
+    return (await this.contactProperties()).fields;
+  }
+
+  /** The portal's contact properties, shared by accountFields and readLeads; `once`: see `call`. */
+  private contactProperties(how: { once?: boolean } = {}): Promise<ContactProperties> {
     return this.properties.get('contacts', async () => {
       const answer = parseAnswer(
         propertiesSchema,
-        await this.call('general', (c) =>
-          c.crm.properties.coreApi.getAll('contacts', false, undefined, this.mw()),
+        await this.call(
+          'general',
+          (c) => c.crm.properties.coreApi.getAll('contacts', false, undefined, this.mw()),
+          how,
         ),
         'contact properties',
       );
+      // Granted again (a reinstall with the scope): readLeads need not wait out an earlier refusal.
+      this.propertiesAskAgainAt = 0;
       return {
-        objects: 'contacts',
-        names: new Map(answer.results.map((p) => [p.name.toLowerCase(), p.name])),
+        fields: {
+          objects: 'contacts',
+          names: new Map(answer.results.map((p) => [p.name.toLowerCase(), p.name])),
+        },
+        checkboxes: new Set(answer.results.filter(isMultipleCheckbox).map((p) => p.name)),
       };
     });
   }

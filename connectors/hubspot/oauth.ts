@@ -26,7 +26,8 @@ export const REQUIRED_SCOPES = [
 ] as const;
 /**
  * Sequences need Sales/Service Hub Pro+; optional so lower tiers can still install. Reading the portal's
- * contact properties lets the rules be checked against them; an install without it only loses the check.
+ * contact properties lets the rules be checked against them and tells its multiple checkboxes; an install
+ * without it loses the check, and only the properties HUBSPOT_MULTI_VALUE_PROPERTIES names are lists.
  */
 export const OPTIONAL_SCOPES = [
   'automation.sequences.read',

@@ -203,8 +203,10 @@ const envSchema = z.object({
    */
   HUBSPOT_REQUESTS_PER_10S: z.coerce.number().int().min(2).max(10_000).default(110),
   /**
-   * Contact properties that are multiple checkboxes in the portals served (comma-separated): HubSpot
-   * joins their values with `;`, and rules see them as lists of values. Every other property is one value.
+   * Contact properties read as multiple checkboxes in every portal served (comma-separated), besides the
+   * ones each portal's properties say are (read with the optional scope crm.schemas.contacts.read): for
+   * portals installed without it. HubSpot joins their values with `;`, and rules see them as lists of
+   * values. Every other property is one value.
    */
   HUBSPOT_MULTI_VALUE_PROPERTIES: z
     .string()
@@ -307,7 +309,7 @@ export interface AppConfig {
   /** Fraction of an org's daily API allocation above which its work slows down (0.8). */
   salesforceUsageSlowdown: number;
   hubspotRequestsPer10s: number;
-  /** HubSpot contact properties whose values are lists (multiple checkboxes). */
+  /** HubSpot contact properties read as lists (multiple checkboxes) besides those each portal says are. */
   hubspotMultiValueProperties: string[];
   workerLeaseMs: number;
   /** Unset: each CRM's own (its connector profile's batchesInFlight). */

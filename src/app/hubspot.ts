@@ -86,7 +86,7 @@ export interface HubSpotWiringOptions {
   /** The HubSpot API base (the sandbox's URL in sandbox mode). */
   basePath: string;
   clock: () => number;
-  /** Contact properties whose values are lists (multiple checkboxes). */
+  /** Contact properties read as lists (multiple checkboxes) besides those each portal says are. */
   multiValueProperties?: readonly string[] | undefined;
 }
 

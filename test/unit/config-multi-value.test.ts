@@ -1,5 +1,6 @@
-// HubSpot's multiple-checkbox properties are declared by the deployment: none by default, a
-// comma-separated list otherwise, handed to every HubSpot connector the app builds.
+// HubSpot's multiple-checkbox properties named by the deployment, besides those each portal's properties
+// say are: none by default, a comma-separated list otherwise, handed to every HubSpot connector the app
+// builds.
 import { loadConfig } from '../../src/app/config.js';
 
 describe('HubSpot multi-value properties', () => {

@@ -109,6 +109,53 @@ const batchOk = (results: unknown[]) => ({
   completedAt: '2026-11-26T12:00:01.000Z',
 });
 
+/** One property as the documented `GET /crm/v3/properties/{objectType}` answer gives it. */
+const property = (name: string, label: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  label,
+  type: 'string',
+  fieldType: 'text',
+  description: '',
+  groupName: 'contactinformation',
+  options: [],
+  displayOrder: -1,
+  hasUniqueValue: false,
+  hidden: false,
+  formField: true,
+  modificationMetadata: { archivable: true, readOnlyDefinition: true, readOnlyValue: false },
+  createdAt: '2019-08-06T02:41:52.124Z',
+  updatedAt: '2019-08-06T02:41:52.124Z',
+  ...extra,
+});
+
+/** A multiple-checkbox property (type `enumeration`, field type `checkbox`) with these options. */
+const checkboxProperty = (name: string, label: string, values: string[]) =>
+  property(name, label, {
+    type: 'enumeration',
+    fieldType: 'checkbox',
+    groupName: 'custom',
+    options: values.map((value, i) => ({
+      label: value,
+      value,
+      description: '',
+      displayOrder: i,
+      hidden: false,
+    })),
+  });
+
+/** The requests nock had no answer for while `run` ran (each would have gone to the network). */
+async function unanswered(run: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const record = (req: { method?: string; path?: string }) => seen.push(`${req.method} ${req.path}`);
+  nock.emitter.on('no match', record);
+  try {
+    await run();
+  } finally {
+    nock.emitter.removeListener('no match', record);
+  }
+  return seen;
+}
+
 useNockContract(limiters);
 
 describe('readLeads', () => {
@@ -152,7 +199,11 @@ describe('readLeads', () => {
             context: { ids: ['149', '150'] },
           },
         ],
-      });
+      })
+      // custom_tier might be a multiple checkbox: the portal's properties say (once for both batches).
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .reply(200, { results: [property('email', 'Email'), property('custom_tier', 'Tier')] });
     const { c } = connector();
     const leads = await c.readLeads(ids, ['custom_tier']);
     scope.done();
@@ -175,22 +226,126 @@ describe('readLeads', () => {
     });
   });
 
-  it('gives a declared multiple-checkbox property as its list of values; any other string stays whole', async () => {
+  it("splits the portal's multiple-checkbox properties, its properties read once within the hour", async () => {
+    let clock = NOW;
+    const answer = {
+      results: [
+        property('email', 'Email', { hasUniqueValue: true }),
+        checkboxProperty('interests', 'Interests', ['Routing', 'Scoring', 'Forecasting']),
+        property('notes_text', 'Notes', { type: 'string', fieldType: 'textarea' }),
+        property('demo_requested', 'Demo requested', {
+          type: 'enumeration',
+          fieldType: 'booleancheckbox',
+          options: [
+            { label: 'Yes', value: 'true', displayOrder: 0, hidden: false },
+            { label: 'No', value: 'false', displayOrder: 1, hidden: false },
+          ],
+        }),
+        property('hs_buying_role', 'Buying Role', { type: 'enumeration', fieldType: 'checkbox' }),
+      ],
+    };
+    const values = { interests: 'Routing;Scoring', notes_text: 'a;b', demo_requested: 'true' };
+    const scope = ownersScope()
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .matchHeader('authorization', 'Bearer CIrT-access')
+      .twice()
+      .reply(200, answer)
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .times(3)
+      .reply(200, batchOk([contact('1', values)]));
+    // The directory is kept past the hour too: only the properties are read again.
+    const { c } = connector({ now: () => clock, directoryTtlMs: Infinity });
+    const read = () => c.readLeads(['1'], ['interests', 'notes_text', 'demo_requested']);
+    const leads = await read();
+    expect(leads.get('1')?.fields).toMatchObject({ interests: ['Routing', 'Scoring'], notes_text: 'a;b' });
+    expect(leads.get('1')?.demoRequested).toBe(true);
+    // Within the hour the portal's answer is reused; after it the properties are read again.
+    await read();
+    expect(scope.pendingMocks()).toEqual([
+      expect.stringContaining('/crm/v3/properties/contacts'),
+      expect.stringContaining('/crm/v3/objects/contacts/batch/read'),
+    ]);
+    clock += 60 * 60_000 + 1;
+    expect((await read()).get('1')?.fields['interests']).toEqual(['Routing', 'Scoring']);
+    scope.done();
+  });
+
+  it('reads no properties when every property read feeds a lead field or is named by the operator', async () => {
     const scope = ownersScope()
       .post('/crm/v3/objects/contacts/batch/read')
       .query(true)
+      .reply(200, batchOk([contact('1', { interests: 'Routing;Scoring', industry: 'Tech' })]));
+    const { c } = connector({ multiValueProperties: ['interests'] });
+    let leads = new Map<string, unknown>();
+    const asked = await unanswered(async () => (leads = await c.readLeads(['1'], ['industry', 'interests'])));
+    scope.done();
+    expect(asked).toEqual([]);
+    expect(leads.get('1')).toMatchObject({ industry: 'Tech', fields: { interests: ['Routing', 'Scoring'] } });
+  });
+
+  it("a portal without crm.schemas.contacts.read: the operator's names split, the refusal kept for the hour", async () => {
+    let clock = NOW;
+    const scope = ownersScope()
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .twice()
+      .reply(403, missingScope('crm.schemas.contacts.read'))
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .times(3)
       .reply(
         200,
         batchOk([
           contact('1', { interests: 'Routing; Scoring;', notes_text: 'a;b', industry: 'Tech;Retail' }),
         ]),
       );
-    const { c } = connector({ multiValueProperties: ['interests', 'industry'] });
-    const leads = await c.readLeads(['1'], ['interests', 'notes_text']);
-    scope.done();
+    const { c, slept } = connector({
+      multiValueProperties: ['interests', 'industry'],
+      now: () => clock,
+      directoryTtlMs: Infinity,
+    });
+    const read = () => c.readLeads(['1'], ['interests', 'notes_text']);
+    const leads = await read();
     expect(leads.get('1')?.fields).toMatchObject({ interests: ['Routing', 'Scoring'], notes_text: 'a;b' });
     // A property that feeds a normalized field keeps one value.
     expect(leads.get('1')?.industry).toBe('Tech;Retail');
+    // Not asked again within the hour, though notes_text might be a checkbox; asked after it.
+    clock += 60 * 60_000 - 1;
+    await read();
+    expect(scope.pendingMocks()).toEqual([
+      expect.stringContaining('/crm/v3/properties/contacts'),
+      expect.stringContaining('/crm/v3/objects/contacts/batch/read'),
+    ]);
+    clock += 2;
+    await read();
+    scope.done();
+    expect(slept).toEqual([]);
+  });
+
+  it('properties that fail to come (a 502): the lead read anyway, one attempt, asked again a minute later', async () => {
+    let clock = NOW;
+    const scope = ownersScope()
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .reply(502, 'Bad Gateway')
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .reply(200, { results: [checkboxProperty('interests', 'Interests', ['Routing', 'Scoring'])] })
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .times(3)
+      .reply(200, batchOk([contact('1', { interests: 'Routing;Scoring' })]));
+    const { c, slept } = connector({ now: () => clock });
+    const read = async () => (await c.readLeads(['1'], ['interests'])).get('1')?.fields['interests'];
+    await expect(read()).resolves.toBe('Routing;Scoring');
+    expect(slept).toEqual([]);
+    clock += 60_000 - 1;
+    await expect(read()).resolves.toBe('Routing;Scoring');
+    clock += 1;
+    await expect(read()).resolves.toEqual(['Routing', 'Scoring']);
+    scope.done();
   });
 
   it('429 TEN_SECONDLY_ROLLING: sent once, the portal paused for Retry-After, passed up', async () => {
@@ -878,25 +1033,6 @@ describe('touchedLeads / checkConnection', () => {
 });
 
 describe('accountFields (properties v3)', () => {
-  /** One property as the documented `GET /crm/v3/properties/{objectType}` answer gives it. */
-  const property = (name: string, label: string, extra: Record<string, unknown> = {}) => ({
-    name,
-    label,
-    type: 'string',
-    fieldType: 'text',
-    description: '',
-    groupName: 'contactinformation',
-    options: [],
-    displayOrder: -1,
-    hasUniqueValue: false,
-    hidden: false,
-    formField: true,
-    modificationMetadata: { archivable: true, readOnlyDefinition: true, readOnlyValue: false },
-    createdAt: '2019-08-06T02:41:52.124Z',
-    updatedAt: '2019-08-06T02:41:52.124Z',
-    ...extra,
-  });
-
   it('lists the contact properties by lower-cased name, read once within the hour, again after it', async () => {
     let clock = NOW;
     const answer = {
