@@ -3,7 +3,7 @@
 // through our per-portal limiter (shared/limiter.ts) and our retry policy (shared/retry.ts).
 import { Client } from '@hubspot/api-client';
 import { getDomain } from 'tldts';
-import { toLead, type FieldMap } from '../../src/core/normalize.js';
+import { leadFieldForColumn, toLead, type FieldMap } from '../../src/core/normalize.js';
 import type { Account, Lead, TouchSignal } from '../../src/core/types.js';
 import {
   CrmError,
@@ -326,6 +326,15 @@ export function splitCheckboxValues(value: string): string[] {
 const CONTACT_LEAD_FIELDS: FieldMap = { ...CONTACT_FIELD_MAP, hs_object_id: 'id' };
 
 /**
+ * A property that feeds one normalized lead field, by the map or by the normalizer's own names (a custom
+ * `product_interest`): it stays one value, as Salesforce's multi-selects that feed one do. Split, the
+ * normalizer would drop the list and the field with it.
+ */
+function feedsLeadField(name: string): boolean {
+  return Object.hasOwn(CONTACT_LEAD_FIELDS, name) || leadFieldForColumn(name) !== undefined;
+}
+
+/**
  * A contact as a Lead through the core's normalizer (country/state codes, domains, lenient numbers);
  * the only HubSpot-specific step is turning the owner id into the owner's email.
  */
@@ -338,8 +347,7 @@ export function rawRecordToLead(
   for (const name of multiValue) {
     const value = record[name];
     // A mapped property feeds one normalized field and stays a single value.
-    if (typeof value === 'string' && !Object.hasOwn(CONTACT_LEAD_FIELDS, name))
-      record[name] = splitCheckboxValues(value);
+    if (typeof value === 'string' && !feedsLeadField(name)) record[name] = splitCheckboxValues(value);
   }
   const ownerId = raw.properties['hubspot_owner_id'];
   // An owner id the directory does not know stays out of `owner` (a rep email); it is kept in fields.
@@ -612,7 +620,7 @@ export class HubSpotConnector implements CrmConnector {
   private async multiValueOf(read: readonly string[]): Promise<readonly string[]> {
     const named = this.opts.multiValueProperties ?? [];
     // A mapped property feeds one normalized field and is never split.
-    const open = read.filter((p) => !Object.hasOwn(CONTACT_LEAD_FIELDS, p) && !named.includes(p));
+    const open = read.filter((p) => !feedsLeadField(p) && !named.includes(p));
     if (open.length === 0) return named;
     let checkboxes = this.properties.peek('contacts')?.checkboxes;
     if (this.now() >= this.propertiesAskAgainAt) {

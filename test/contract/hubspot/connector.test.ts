@@ -242,9 +242,16 @@ describe('readLeads', () => {
           ],
         }),
         property('hs_buying_role', 'Buying Role', { type: 'enumeration', fieldType: 'checkbox' }),
+        // A checkbox whose name is a lead field's: that field, one value, as a Salesforce multi-select's.
+        checkboxProperty('product_interest', 'Product interest', ['Routing', 'Scoring']),
       ],
     };
-    const values = { interests: 'Routing;Scoring', notes_text: 'a;b', demo_requested: 'true' };
+    const values = {
+      interests: 'Routing;Scoring',
+      notes_text: 'a;b',
+      demo_requested: 'true',
+      product_interest: 'Routing;Scoring',
+    };
     const scope = ownersScope()
       .get('/crm/v3/properties/contacts')
       .query({ archived: 'false' })
@@ -257,10 +264,11 @@ describe('readLeads', () => {
       .reply(200, batchOk([contact('1', values)]));
     // The directory is kept past the hour too: only the properties are read again.
     const { c } = connector({ now: () => clock, directoryTtlMs: Infinity });
-    const read = () => c.readLeads(['1'], ['interests', 'notes_text', 'demo_requested']);
+    const read = () => c.readLeads(['1'], ['interests', 'notes_text', 'demo_requested', 'product_interest']);
     const leads = await read();
     expect(leads.get('1')?.fields).toMatchObject({ interests: ['Routing', 'Scoring'], notes_text: 'a;b' });
     expect(leads.get('1')?.demoRequested).toBe(true);
+    expect(leads.get('1')?.productInterest).toBe('Routing;Scoring');
     // Within the hour the portal's answer is reused; after it the properties are read again.
     await read();
     expect(scope.pendingMocks()).toEqual([
