@@ -20,6 +20,7 @@ import {
   type DemoOrg,
   type SalesforceSandbox,
 } from '../../connectors/sandbox-salesforce/index.js';
+import { sandboxApp } from '../sandbox-salesforce/support.js';
 import { listTenants } from '../../src/cli/operate.js';
 import { CrmRegistry } from '../../src/app/crms.js';
 import { salesforceTokenStore, salesforceWiring } from '../../src/app/salesforce.js';
@@ -94,12 +95,7 @@ describe.each([
       await publishConfig(storage.db, tenant.id, exampleTexts('salesforce-demo'), T0);
       const wiring = salesforceWiring({
         storage,
-        app: {
-          clientId: DEFAULT_SF_APP.clientId,
-          clientSecret: DEFAULT_SF_APP.clientSecret,
-          redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
-          loginUrl: url,
-        },
+        app: sandboxApp(url),
         limiters,
         clock: () => clock.now,
       });

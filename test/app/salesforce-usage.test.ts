@@ -11,9 +11,9 @@ import { Keyring } from '../../connectors/shared/crypto.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import {
   createSalesforceSandbox,
-  DEFAULT_SF_APP,
   type SalesforceSandbox,
 } from '../../connectors/sandbox-salesforce/index.js';
+import { sandboxApp } from '../sandbox-salesforce/support.js';
 import { loadConfig } from '../../src/app/config.js';
 import { CrmRegistry } from '../../src/app/crms.js';
 import { salesforceTokenStore, salesforceWiring, type OrgUsage } from '../../src/app/salesforce.js';
@@ -64,12 +64,7 @@ describe('the wiring paces an org by its daily API usage', () => {
   ) {
     return salesforceWiring({
       storage,
-      app: {
-        clientId: DEFAULT_SF_APP.clientId,
-        clientSecret: DEFAULT_SF_APP.clientSecret,
-        redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
-        loginUrl: url,
-      },
+      app: sandboxApp(url),
       limiters,
       clock: Date.now,
       usageSlowdown: 0.5,

@@ -5,7 +5,6 @@ import {
   exchangeSalesforceCode,
   salesforceAuthorizeUrl,
   SalesforceSession,
-  type SalesforceApp,
   type SalesforceTokenSet,
 } from '../../connectors/salesforce/auth.js';
 import { SalesforceConnector } from '../../connectors/salesforce/connector.js';
@@ -13,9 +12,9 @@ import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
 import { idChecksum } from '../../connectors/salesforce/soql.js';
 import {
   createSalesforceSandbox,
-  DEFAULT_SF_APP,
   type SalesforceSandbox,
 } from '../../connectors/sandbox-salesforce/index.js';
+import { sandboxApp } from '../sandbox-salesforce/support.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { connectorContract } from './connector-suite.js';
 
@@ -41,12 +40,7 @@ connectorContract('Salesforce', async () => {
   sandbox = sf;
   const demo = sf.createDemoOrg({ accounts: 12 });
   const { url } = await sf.start();
-  const app: SalesforceApp = {
-    clientId: DEFAULT_SF_APP.clientId,
-    clientSecret: DEFAULT_SF_APP.clientSecret,
-    redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
-    loginUrl: url,
-  };
+  const app = sandboxApp(url);
   // Install: authorize (the sandbox logs in its integration user), then exchange with the verifier.
   const { url: authorize, codeVerifier } = salesforceAuthorizeUrl(app, 'state-1');
   const redirect = await fetch(authorize, { redirect: 'manual' });

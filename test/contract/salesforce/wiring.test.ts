@@ -10,9 +10,9 @@ import { Keyring } from '../../../connectors/shared/crypto.js';
 import { LimiterFactory } from '../../../connectors/shared/limiter.js';
 import {
   createSalesforceSandbox,
-  DEFAULT_SF_APP,
   type SalesforceSandbox,
 } from '../../../connectors/sandbox-salesforce/index.js';
+import { sandboxApp } from '../../sandbox-salesforce/support.js';
 import { crmErrorFromJsforce } from '../../../connectors/salesforce/errors.js';
 import {
   isRevokedSalesforceGrant,
@@ -33,12 +33,7 @@ beforeAll(async () => {
   sf = createSalesforceSandbox({ seed: 9 });
   const demo = sf.createDemoOrg({ accounts: 3 });
   ({ url } = await sf.start());
-  app = {
-    clientId: DEFAULT_SF_APP.clientId,
-    clientSecret: DEFAULT_SF_APP.clientSecret,
-    redirectUri: DEFAULT_SF_APP.redirectUris[0] ?? '',
-    loginUrl: url,
-  };
+  app = sandboxApp(url);
   storage = await openStorage({ file: ':memory:', cipher: new Keyring(randomBytes(32)), now: () => 1 });
   tenant = await storage.createTenant(
     { provider: 'salesforce', externalId: demo.org.orgId, name: 'Demo' },
