@@ -170,7 +170,7 @@ export class Settler {
     const waitForTenant = { giveBackAttempt: true };
     if (job.failures.some((f) => f.error instanceof TenantUninstalledError)) {
       // It waits, unclaimed, until the CRM account installs the app again.
-      this.deps.logger.info('lead waits for a reinstall', fields);
+      this.deps.logger.info('lead waits for a reinstall', { ...fields, attempts: item.attempts - 1 });
       await this.deps.storage.retryLater(item.id, holder, now, reasons, now, waitForTenant);
       return false;
     }

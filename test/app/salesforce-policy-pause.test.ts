@@ -299,9 +299,14 @@ describe.each([
       expect(after?.pause).toBeNull();
       expect(after?.uninstalledAt).toBe(clock.now);
       expect(paused).toHaveLength(pausesBefore);
-      // The lead waits for a reinstall, as an uninstalled tenant's work does: no dead letter.
+      // The lead waits for a reinstall, as an uninstalled tenant's work does: no dead letter, and none
+      // of its attempts spent (as the log says).
       expect(await stats()).toMatchObject({ pending: 1, leased: 0, failed: 0 });
       expect(await storage.deadLetters(tenant.id)).toEqual([]);
+      const waits = logs.records().filter((r) => r['message'] === 'lead waits for a reinstall');
+      expect(waits).toEqual([expect.objectContaining({ tenantId: tenant.id, attempts: 0 })]);
+      const inboxId = Number(waits[0]!['inboxId']);
+      expect((await storage.getInboxItem(tenant.id, inboxId))?.attempts).toBe(0);
     }, 60_000);
   });
 });
