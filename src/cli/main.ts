@@ -167,9 +167,10 @@ clone) or PostgreSQL at DATABASE_URL, as \`npm start\` was given.`,
       `
 Reps and queues are checked against the team \`npm start\` would route with: --team, else the team
 inline in the rules, else a team.yaml beside the rule file; with none, they are not checked, and the
-OK line says so. With --tenant, against the team that tenant routes with: the version stored for it
-when it is not that file's text (one the settings tab published; named team <version> in the warnings
-and the OK line).
+OK line says so. With --tenant and no --team, against the team that tenant routes with: the version
+stored for it when it is not that file's text (one the settings tab published, or the file as it was
+when the tenant was installed; named team <version> in the warnings and the OK line). With --team, that
+file, and the OK line says which version the tenant routes with meanwhile.
 
 Fields are checked against the lead fields the CRM named by --crm reads: one it gives no value is a
 warning, and a "did you mean" names only fields it reads (on Salesforce a custom field such as
@@ -202,13 +203,16 @@ Examples:
       const teamPath = opts.team ?? teamFileFor(rulesPath, file);
       // The tenant routes with the team version stored for it (the tab's, or the file's at its install),
       // as start-up checks.
-      const published =
+      const stored =
         account === undefined
           ? undefined
           : publishedTeam(
               account.team,
               teamPath === undefined ? undefined : await readFile(teamPath, 'utf8').catch(() => undefined),
             );
+      // A team file named with --team is the one asked about (an edit about to be deployed, say): it is
+      // checked, and the OK line says the tenant routes with another version still.
+      const published = opts.team === undefined ? stored : undefined;
       const team =
         published !== undefined
           ? teamOrFail(io, loadTeam(published.source, published.path, { crm }))
@@ -225,7 +229,9 @@ Examples:
             ? '; reps and queues NOT checked: no team (give --team <file>, put team: in the rules or a team.yaml beside them)'
             : opts.team === undefined && teamPath !== undefined
               ? `; team: ${teamPath}`
-              : '';
+              : stored !== undefined
+                ? `; team: ${teamPath}, checked as asked (${opts.tenant ?? 'the tenant'} routes with ${stored.path} until it is published)`
+                : '';
       io.out(
         `${rulesPath}: OK — "${rules.name}" ${rules.version} (${counts})${checked}${account?.note ?? ''}`,
       );

@@ -533,5 +533,20 @@ describe('rules naming fields, and team queues naming owners, the Salesforce org
         `; team: ${file}, the version ${e.orgId} routes with (not ${join(dir, 'team.yaml')})`,
       ),
     ]);
+    // A team file named with --team (an edit about to be deployed) is checked as asked: the file's Quinn.
+    const asked = await validate(config, rules, '--team', join(dir, 'team.yaml'), '--tenant', e.orgId);
+    expect([asked.code, asked.err]).toEqual([
+      0,
+      [
+        expect.stringMatching(
+          /^warning: .*team\.yaml:\d+:3 reps\["quinn@acme\.io"\]: the user quinn@acme\.io is deactivated/,
+        ),
+      ],
+    ]);
+    expect(asked.out).toEqual([
+      expect.stringContaining(
+        `; team: ${join(dir, 'team.yaml')}, checked as asked (${e.orgId} routes with ${file} until it is published)`,
+      ),
+    ]);
   }, 180_000);
 });
