@@ -20,6 +20,7 @@ import { TenantConfigRepository, type Storage, type TeamVersion } from '../stora
 import { rotateKeys } from './keys.js';
 import {
   explainLead,
+  pickLeadTenant,
   frameOrigins,
   listDeadLetters,
   listTenants,
@@ -392,7 +393,8 @@ Example:
       'after',
       `
 Reads the app's database: SQLite in DATA_DIR (default: data/ in the clone) or PostgreSQL at
-DATABASE_URL; set the same variables \`npm start\` was given.
+DATABASE_URL; set the same variables \`npm start\` was given. With several tenants installed and no
+--tenant, the lead is explained in the one tenant that decided it.
 
 Example:
   lead-router explain jane@example.com`,
@@ -402,7 +404,7 @@ Example:
       const teamPath = opts.team ?? config.teamPath ?? teamFileBeside(config.rulesPath);
       const team = teamPath === undefined ? { reps: {}, queues: {} } : await loadTeamOrFail(io, teamPath);
       const lines = await withStorage(async (storage) =>
-        explainLead(storage, await pickTenant(storage, opts.tenant), who, team),
+        explainLead(storage, await pickLeadTenant(storage, opts.tenant, who), who, team),
       );
       for (const line of lines) io.out(line);
     });

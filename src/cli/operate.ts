@@ -39,6 +39,30 @@ export async function pickTenant(storage: Storage, wanted: string | undefined): 
   return only;
 }
 
+/** How a lead is looked up: by email, else by its CRM record id as the tenant stores it. */
+const leadQuery = (tenant: Tenant, who: string) =>
+  who.includes('@') ? { email: who } : { leadId: storedId(tenant, who) };
+
+/**
+ * The tenant to explain `who` in: the one named, the only one installed, or else the only one that
+ * decided the lead (two demos run in one DATA_DIR, say). Several, or none, still ask for --tenant.
+ */
+export async function pickLeadTenant(
+  storage: Storage,
+  wanted: string | undefined,
+  who: string,
+): Promise<Tenant> {
+  const tenants = wanted === undefined ? await storage.listTenants() : [];
+  if (tenants.length < 2) return pickTenant(storage, wanted);
+  const deciding: Tenant[] = [];
+  for (const tenant of tenants)
+    if ((await storage.decisionsFor(tenant.id, leadQuery(tenant, who), 1)).length > 0) deciding.push(tenant);
+  if (deciding.length === 1) return deciding[0]!;
+  if (deciding.length === 0)
+    throw new InputError(`no decision recorded for ${who} in any of the ${tenants.length} tenants installed`);
+  return pickTenant(storage, undefined);
+}
+
 /** Every stored decision for a lead (contact id or email), latest first, with holds still open. */
 export async function explainLead(
   storage: Storage,
@@ -46,8 +70,7 @@ export async function explainLead(
   who: string,
   team: Team,
 ): Promise<string[]> {
-  const query = who.includes('@') ? { email: who } : { leadId: storedId(tenant, who) };
-  const decisions = await storage.decisionsFor(tenant.id, query, 20);
+  const decisions = await storage.decisionsFor(tenant.id, leadQuery(tenant, who), 20);
   if (decisions.length === 0) throw new InputError(`no decision recorded for ${who} in tenant ${tenant.id}`);
   const out: string[] = [];
   const leadId = decisions[0]?.leadId ?? who;

@@ -391,6 +391,21 @@ suite('two portals on one instance (PostgreSQL + Redis)', () => {
     const explainCli = await cli(env.env, ['explain', '150', '--tenant', String(portalB.portalId)]);
     expect(explainCli).toContain(emailB150);
     expect(explainCli).not.toContain(emailA150);
+    // Without --tenant, a lead only one tenant decided is explained there; one both did (contact 150 of
+    // each portal) or none did still asks which.
+    const explainByEmail = await cli(env.env, ['explain', emailB150]);
+    expect(explainByEmail).toContain(emailB150);
+    expect(explainByEmail).not.toContain(emailA150);
+    await expect(cli(env.env, ['explain', '150'])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('several tenants are installed'),
+    });
+    await expect(cli(env.env, ['explain', 'nobody@nowhere.example'])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(
+        'no decision recorded for nobody@nowhere.example in any of the 2 tenants installed',
+      ),
+    });
     await expect(cli(env.env, ['dead-letters', 'list'])).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringContaining('several tenants are installed'),
