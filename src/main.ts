@@ -11,7 +11,7 @@ import { startApp } from './app/start.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   // Operational logs go to a file-like stream (stderr) as JSON; the console shows the decisions.
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const logger = createLogger({ level: config.logLevel ?? 'warn' });
   const app = await startApp(config, {
     logger,
     keepSandboxData: true,

@@ -265,6 +265,10 @@ const envSchema = z.object({
   SANDBOX_PORT: portNumber(3100),
   /** Demo contacts created per second in sandbox mode. */
   DEMO_RATE: z.coerce.number().min(0).max(100).default(0.5),
+  /** The JSON log's level (winston's): `npm start` logs warnings and errors unless told otherwise. */
+  LOG_LEVEL: unsetWhenEmpty(
+    z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).optional(),
+  ),
   REDIS_URL: z.string().optional(),
   /** Namespace of the shared rate-limiter keys in Redis; instances sharing a budget use the same. */
   REDIS_KEY_PREFIX: z
@@ -322,6 +326,8 @@ export interface AppConfig {
   retention: RetentionPolicy;
   sandboxPort: number;
   demoRate: number;
+  /** LOG_LEVEL, when set. */
+  logLevel: string | undefined;
   redisUrl: string | undefined;
   redisKeyPrefix: string;
   settingsSecret: string | undefined;
@@ -462,6 +468,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sandboxPort: e.SANDBOX_PORT,
     demoRate: e.DEMO_RATE,
+    logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL === '' ? undefined : e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     settingsSecret: e.SETTINGS_SECRET,

@@ -16,3 +16,16 @@ describe('notification give-up window', () => {
     expect(() => loadConfig({ NOTIFY_GIVE_UP_HOURS: hours })).toThrow('NOTIFY_GIVE_UP_HOURS');
   });
 });
+
+describe('log level', () => {
+  it('is unset by default, and takes any of winston’s levels', () => {
+    expect(loadConfig({}).logLevel).toBeUndefined();
+    expect(loadConfig({ LOG_LEVEL: '' }).logLevel).toBeUndefined();
+    expect(loadConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+  });
+
+  it.each(['loud', 'INFO'])('refuses LOG_LEVEL=%p, naming the levels', (level) => {
+    expect(() => loadConfig({ LOG_LEVEL: level })).toThrow(ConfigError);
+    expect(() => loadConfig({ LOG_LEVEL: level })).toThrow(/LOG_LEVEL.*error.*warn.*info/);
+  });
+});
