@@ -351,8 +351,13 @@ function members(value: unknown, scope: Scope): string[] | undefined {
     const email = m.trim().toLowerCase();
     const reps = scope.known.reps;
     if (seen.has(email)) scope.error([i], `"${email}" is listed twice`);
-    else if (reps !== undefined && !reps.has(email))
-      scope.error([i], `unknown rep "${email}" (not in the team)`, { suggestion: closest(email, reps) });
+    else if (reps !== undefined && !reps.has(email)) {
+      const close = closest(email, reps);
+      // A near miss may be the team's own misspelling as well: the hint names both places.
+      const where =
+        close === undefined ? 'not in the team' : 'not in the team: misspelt here, or in the team';
+      scope.error([i], `unknown rep "${email}" (${where})`, { suggestion: close });
+    }
     seen.add(email);
     out.push(email);
   });

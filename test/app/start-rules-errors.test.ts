@@ -51,7 +51,7 @@ describe('npm start with a RULES file that has several errors', () => {
     await copyFile('rules/hubspot-demo/team.yaml', join(dir, 'team.yaml'));
     const file = join(dir, 'rules.yaml');
     expect((await startError(dir)).split('\n')).toEqual([
-      `${file}:13:24 pools.emea-ae.members[0]: unknown rep "adaa@acme.io" (not in the team) (did you mean "ada@acme.io"?)`,
+      `${file}:13:24 pools.emea-ae.members[0]: unknown rep "adaa@acme.io" (not in the team: misspelt here, or in the team) (did you mean "ada@acme.io"?)`,
       `${file}:48:21 routes[2].assign.pool: unknown pool "na-aee" (did you mean "na-ae"?)`,
       `${file}:65:21 routes[5].assign.pool: unknown pool "na-aee" (did you mean "na-ae"?)`,
     ]);

@@ -198,7 +198,7 @@ describe('errors, one per kind, exactly as printed', () => {
       'unknown rep in a pool (inline team)',
       `pools:\n  p: { members: [ada@acme.io, adda@acme.io] }\nroutes: []\n${OK_TAIL}team: { reps: { ada@acme.io: {} }, queues: { triage: { team: T } } }\n`,
       [
-        'rules/x.yaml:2:31 pools.p.members[1]: unknown rep "adda@acme.io" (not in the team) (did you mean "ada@acme.io"?)',
+        'rules/x.yaml:2:31 pools.p.members[1]: unknown rep "adda@acme.io" (not in the team: misspelt here, or in the team) (did you mean "ada@acme.io"?)',
       ],
     ],
     [
@@ -513,7 +513,7 @@ describe('file helpers', () => {
     expect(both.team?.ok).toBe(true);
     // The team file has no bo@acme.io, and it wins over the inline team.
     expect(both.rules.ok ? [] : both.rules.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
-      'pools.emea-ae.members[1]: unknown rep "bo@acme.io" (not in the team)',
+      'pools.emea-ae.members[1]: unknown rep "bo@acme.io" (not in the team: misspelt here, or in the team)',
     ]);
   });
 
