@@ -2,6 +2,7 @@
 // the facts read from storage, the tenant's published rules and team when the kind needs them.
 import { z } from 'zod';
 import type { Team } from '../core/types.js';
+import { mergeDirectory } from '../pipeline/team.js';
 import { loadPublished } from '../rules/published.js';
 import { TenantConfigRepository, type Storage } from '../storage/index.js';
 import { buildReport, REPORT_GROUPS, REPORT_KINDS, type Report, type ReportKind } from './reports.js';
@@ -78,7 +79,10 @@ export async function runReport(
   if (ruleset === null) {
     if (request.kind === 'distribution')
       throw new ReportError(`tenant ${tenantId} has no published rule set: its pools give the targets`);
-    return buildReport(request.kind, facts, { ...request, team: defaultTeam });
+    return buildReport(request.kind, facts, {
+      ...request,
+      team: await asRouted(storage, tenantId, defaultTeam),
+    });
   }
   const storedTeam = await new TenantConfigRepository(storage.db).activeTeam(tenantId);
   const published = loadPublished(ruleset, storedTeam, defaultTeam);
@@ -86,6 +90,21 @@ export async function runReport(
   return buildReport(request.kind, facts, {
     ...request,
     ruleSet: published.ruleSet,
-    team: published.team ?? published.ruleSet.team,
+    team: await asRouted(storage, tenantId, published.team ?? published.ruleSet.team),
   });
+}
+
+/**
+ * The team as routing last saw it: joined with the CRM's users the worker stored, so a rep the CRM
+ * deactivated has no share of a pool's leads (as on the settings tab's Team page) and a CRM user the
+ * file does not list has the CRM's time zone.
+ */
+async function asRouted(
+  storage: Storage,
+  tenantId: string,
+  team: Team | undefined,
+): Promise<Team | undefined> {
+  if (team === undefined) return undefined;
+  const directory = await storage.loadDirectory(tenantId);
+  return directory === null ? team : mergeDirectory(team, directory).team;
 }

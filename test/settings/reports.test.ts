@@ -113,6 +113,36 @@ describe('GET /api/tenants/:id/reports/:kind', () => {
     ]);
   });
 
+  it('a rep the CRM deactivated has no share of the pool’s target, in the report as on the Team page', async () => {
+    const { cookie } = await h.login(h.a);
+    const owner = (id: string, email: string, active: boolean) => ({
+      id,
+      email,
+      name: email,
+      active,
+      teams: [],
+    });
+    // The CRM's users as the worker stored them: Bo deactivated since the team file was written.
+    await h.storage.saveDirectory(h.a.id, {
+      owners: [owner('1', 'ada@acme.io', true), owner('2', 'bo@acme.io', false)],
+      queues: {},
+      fetchedAt: T0,
+    });
+    const res = await get(`/api/tenants/${h.a.id}/reports/distribution?since=${since}`, cookie);
+    const rows = reportResponseSchema.parse(await res.json()).rows.filter((r) => r.pool === 'emea-ae');
+    expect(rows.map((r) => [r.rep, r.assigned, r.target_share, r.expected])).toEqual([
+      ['ada@acme.io', 4, 1, 6],
+      ['bo@acme.io', 2, 0, 0],
+    ]);
+    h.clock.now = T0 + 60_000;
+    const team = teamResponseSchema.parse(await (await get(`/api/tenants/${h.a.id}/team`, cookie)).json());
+    h.clock.now = T0;
+    expect(team.pools.find((p) => p.name === 'emea-ae')!.members.map((m) => [m.email, m.target])).toEqual([
+      ['ada@acme.io', 6],
+      ['bo@acme.io', 0],
+    ]);
+  });
+
   it('refuses a request without a session, and another tenant’s session, in either format', async () => {
     for (const format of ['', '&format=csv']) {
       const path = `/api/tenants/${h.a.id}/reports/sla?since=${since}${format}`;
