@@ -397,7 +397,11 @@ export class SlaTimerRepository {
     return r.changes === 1;
   }
 
-  /** The CRM could not be asked (down, rate limited): the timers wait until `runAfter`, nothing acted. */
+  /**
+   * The CRM could not be asked (down, rate limited): the timers wait until `runAfter`, nothing acted.
+   * `failedAttempt: false` for a wait that is no failure of the check (a rate window, a paused tenant):
+   * the outage backoff, which grows with the attempts, is not lengthened by it.
+   */
   async retryLater(
     tenantId: string,
     ids: readonly number[],
@@ -405,13 +409,15 @@ export class SlaTimerRepository {
     runAfter: number,
     error: string,
     now: number,
+    options: { failedAttempt?: boolean } = {},
   ): Promise<void> {
+    const attempt = options.failedAttempt === false ? 0 : 1;
     for (const part of chunk([...ids], CHUNK))
       await this.db.run(
-        `UPDATE sla_timers${this.db.dialect.lookupBy(PRIMARY_KEY)} SET due_at = ?, attempts = attempts + 1, last_error = ?, lease_owner = NULL,
+        `UPDATE sla_timers${this.db.dialect.lookupBy(PRIMARY_KEY)} SET due_at = ?, attempts = attempts + ?, last_error = ?, lease_owner = NULL,
            lease_until = NULL, updated_at = ?
          WHERE tenant_id = ? AND lease_owner = ? AND state = 'armed' AND id IN (${marks(part.length)})`,
-        [runAfter, error, now, tenantId, holder, ...part],
+        [runAfter, attempt, error, now, tenantId, holder, ...part],
       );
   }
 

@@ -9,6 +9,7 @@ import { Webhook } from 'standardwebhooks';
 import { CrmError, type CrmConnector } from '../../connectors/connector.js';
 import { explainLead } from '../../src/cli/operate.js';
 import { Notifier } from '../../src/notify/notifier.js';
+import { TenantPausedError } from '../../src/pipeline/runtime.js';
 import { NotificationRepository } from '../../src/storage/notifications.js';
 import { SlaTimerRepository } from '../../src/storage/sla-timers.js';
 import type { Storage } from '../../src/storage/index.js';
@@ -695,6 +696,66 @@ describe.each(ENGINES)('SLA timers that act (%s)', (engine, suite) => {
           [lead!.id],
         ),
       ).toEqual({ state: 'armed', due_at: T0 + 5 * MIN + 2000 });
+      await env.close();
+    });
+
+    it('rate windows and a pause do not lengthen the outage backoff: only a failed check counts', async () => {
+      const { env } = await start();
+      const [lead] = env.demo.createContacts(1, 'import');
+      await env.enqueueCreated([lead!]);
+      await env.drain(env.worker());
+      let refusal: () => Promise<never> = () =>
+        Promise.reject(
+          new CrmError('rate_limited', 'You have reached your secondly limit.', { retryAfterMs: 1_000 }),
+        );
+      const refusing: CrmConnector = Object.assign(Object.create(env.connector) as CrmConnector, {
+        touchedLeads: () => refusal(),
+      });
+      const sla = { recheckMs: 30_000, gatherMs: 0, retryMs: 60_000 };
+      const worker = env.worker('w1', { registry: env.registryWith(refusing), sla });
+      const timer = () =>
+        env.storage.db.get<{ attempts: number; due_at: number; last_error: string }>(
+          'SELECT attempts, due_at, last_error FROM sla_timers WHERE lead_id = ?',
+          [lead!.id],
+        );
+      env.clock.now = T0 + 5 * MIN + 1000;
+      for (let i = 0; i < 3; i++) {
+        await worker.housekeep(env.clock.now);
+        expect((await timer())!.due_at).toBe(env.clock.now + 1000);
+        env.clock.now += 1000;
+      }
+      expect((await timer())!.attempts).toBe(0);
+
+      // The org's login hours pause the tenant while the check runs (the lead worker found it): the timer
+      // waits, unclaimed, due again the moment the tenant resumes, without an attempt spent.
+      const paused = env.clock.now;
+      refusal = async () => {
+        await env.storage.pauseTenant(
+          TENANT,
+          { reason: 'outside login hours', checkAt: paused + 60 * MIN },
+          paused,
+        );
+        throw new TenantPausedError(TENANT, 'outside login hours');
+      };
+      await worker.housekeep(paused);
+      expect(await timer()).toEqual({
+        attempts: 0,
+        due_at: paused,
+        last_error: `tenant ${TENANT} is paused: outside login hours`,
+      });
+      await worker.housekeep(paused + 1000);
+      expect((await timer())!.due_at).toBe(paused);
+
+      // A real outage then waits the first backoff step, as if the windows and the pause never were.
+      await env.storage.resumeTenant(TENANT, paused);
+      refusal = () => Promise.reject(new CrmError('transient', 'HubSpot answered 503'));
+      env.clock.now = paused + 1000;
+      await worker.housekeep(env.clock.now);
+      expect(await timer()).toEqual({
+        attempts: 1,
+        due_at: env.clock.now + 60_000,
+        last_error: 'HubSpot answered 503',
+      });
       await env.close();
     });
 

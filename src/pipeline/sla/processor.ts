@@ -26,7 +26,12 @@ import type { SlaAdvance, SlaStepRow, SlaTimerRepository, SlaTimerRun } from '..
 import { describeFailure, isRetryable, TenantConfigError, toFailure } from '../failures.js';
 import { latestDecisions } from '../decide-again.js';
 import { renewWhileRunning } from '../lease-renewal.js';
-import type { TenantRegistry, TenantRuntime } from '../runtime.js';
+import {
+  TenantPausedError,
+  TenantUninstalledError,
+  type TenantRegistry,
+  type TenantRuntime,
+} from '../runtime.js';
 import { crmOwnerId, landQueue, mergeDirectory, noTaskReason, type MergedTeam } from '../team.js';
 
 /** Inbox subscription of an SLA re-route: the worker decides the lead again, earlier owners excluded. */
@@ -91,6 +96,14 @@ interface Ready {
 const CHECKS_PER_CALL = 100;
 
 /** The owner a write put on the lead, as stored: a rep email, a queue's owner (email or id), or none. */
+/** A wait that is no failure of the check: the outage backoff does not grow with it. */
+const NOT_A_FAILED_CHECK = { failedAttempt: false } as const;
+
+/** The tenant paused (its CRM's login hours) or uninstalled: its timers wait, unclaimed, until it works. */
+function waitsForTenant(failure: Error): boolean {
+  return failure instanceof TenantPausedError || failure instanceof TenantUninstalledError;
+}
+
 function ownerWritten(payload: string): string | null {
   const parsed = actionSchema.safeParse(JSON.parse(payload));
   if (!parsed.success) return null;
@@ -150,6 +163,24 @@ export class SlaProcessor {
     } catch (error) {
       // Whatever failed, the timers wait and come back; none was acted on past its step row.
       const failure = toFailure(error);
+      const ids = claimed.map((t) => t.id);
+      if (waitsForTenant(failure)) {
+        this.opts.logger.info('SLA timers wait for their tenant', {
+          tenantId,
+          timers: ids.length,
+          reason: failure.message,
+        });
+        await this.opts.timers.retryLater(
+          tenantId,
+          ids,
+          holder,
+          now,
+          failure.message,
+          now,
+          NOT_A_FAILED_CHECK,
+        );
+        return claimed.length;
+      }
       this.opts.logger.error('SLA check failed', {
         tenantId,
         error: failure.message,
@@ -157,7 +188,7 @@ export class SlaProcessor {
       });
       await this.opts.timers.retryLater(
         tenantId,
-        claimed.map((t) => t.id),
+        ids,
         holder,
         now + this.backoff(claimed[0]?.attempts ?? 0),
         failure.message,
@@ -258,12 +289,16 @@ export class SlaProcessor {
         // The CRM is down or refusing: every timer not yet checked waits; none acts on what it cannot see.
         const waiting = parts.slice(i).flat();
         const attempts = Math.max(...waiting.map((r) => r.t.attempts));
-        // A rate window's refusal (HubSpot's per-second search limit) is over when the CRM says; the
-        // backoff is for a CRM that is down, or a day's quota spent.
+        // A rate window's refusal (HubSpot's per-second search limit) is over when the CRM says, and a
+        // paused or uninstalled tenant's timers wait, unclaimed, until it works again: neither is a
+        // failed check. The backoff is for a CRM that is down, or a day's quota spent.
         const windowed = failure.kind === 'rate_limited' && failure.details.quotaExhausted !== true;
-        const wait = windowed
-          ? (failure.details.retryAfterMs ?? 1_000)
-          : Math.max(failure.details.retryAfterMs ?? 0, this.backoff(attempts));
+        const notFailed = windowed || waitsForTenant(failure);
+        const wait = waitsForTenant(failure)
+          ? 0
+          : windowed
+            ? (failure.details.retryAfterMs ?? 1_000)
+            : Math.max(failure.details.retryAfterMs ?? 0, this.backoff(attempts));
         logger.warn('SLA check deferred: the CRM could not be asked', {
           tenantId,
           timers: waiting.length,
@@ -278,6 +313,7 @@ export class SlaProcessor {
           now + wait,
           failure.message,
           now,
+          notFailed ? NOT_A_FAILED_CHECK : {},
         );
         return;
       }
