@@ -243,7 +243,7 @@ Examples:
     .description('route a file of sample leads and show each decision')
     .requiredOption('--rules <file>', 'rule set (YAML)')
     .requiredOption('--leads <file>', 'leads (.csv or .jsonl), decided in file order')
-    .option('--team <file>', 'team file (overrides a team inline in the rules)')
+    .option('--team <file>', 'team file (default: a team inline in the rules, else team.yaml beside them)')
     .option('--accounts <file>', 'accounts (.csv or .jsonl) to match leads against')
     .option('--at <time>', 'decision time (ISO 8601) for leads without their own creation time')
     .option('--state <file>', 'rotation state: read if present, written back after the run')
@@ -277,11 +277,16 @@ Example:
         explain: boolean;
         strict: boolean;
       }) => {
-        const fileTeam = opts.team === undefined ? undefined : await loadTeamOrFail(io, opts.team);
-        const ruleSet = loadRulesOrFail(io, opts.rules, await readRuleSetFile(opts.rules), fileTeam);
+        // The team as `npm start` and `validate` find it: --team, else the rules' own, else a team.yaml beside them.
+        const file = await readRuleSetFile(opts.rules);
+        const teamPath = opts.team ?? teamFileFor(opts.rules, file);
+        const fileTeam = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath);
+        const ruleSet = loadRulesOrFail(io, opts.rules, file, fileTeam);
         const team = fileTeam ?? ruleSet.team;
         if (team === undefined) {
-          io.err(`${opts.rules} has no inline team: give one with --team <file>`);
+          io.err(
+            `${opts.rules} has no team: give one with --team <file>, put team: in the rules or a team.yaml beside them`,
+          );
           throw new ExitCode(1);
         }
         const result = await simulate({

@@ -26,7 +26,8 @@ async function run(...argv: string[]): Promise<Run> {
 const EXAMPLES: [string, string[]][] = [
   ['saas-inbound', ['--accounts', 'rules/saas-inbound/accounts.csv']],
   ['size-segmentation', []],
-  ['follow-the-sun', ['--team', 'rules/follow-the-sun/team.yaml']],
+  // Its team.yaml beside the rules is found, as by `npm start` and `validate`.
+  ['follow-the-sun', []],
   ['exceptions', ['--accounts', 'rules/exceptions/accounts.csv']],
 ];
 
