@@ -448,6 +448,11 @@ export interface HubSpotConnectorOptions {
    * values with `;`, and rules see them as lists of values. Others are single values.
    */
   multiValueProperties?: readonly string[] | undefined;
+  /**
+   * Where the connector says what it decides on its own (a portal whose contact properties it cannot
+   * read, a search cut at HubSpot's cap), once per cause; fields carry no lead data and never a token.
+   */
+  log?: { warn(message: string, meta?: Record<string, unknown>): unknown } | undefined;
 }
 
 export class HubSpotConnector implements CrmConnector {
@@ -462,6 +467,10 @@ export class HubSpotConnector implements CrmConnector {
   private readonly properties: SingleFlightCache<'contacts', ContactProperties>;
   /** Until when readLeads does not ask for the properties again, after asking failed (epoch ms). */
   private propertiesAskAgainAt = 0;
+  /** What readLeads was last told it loses without the portal's properties (said once, until they come). */
+  private propertiesLossSaid: 'refused' | 'failed' | undefined;
+  /** Whether a companies search was cut at SEARCH_MAX_RESULTS (said once). */
+  private searchCapSaid = false;
 
   constructor(private readonly opts: HubSpotConnectorOptions) {
     this.now = opts.now ?? Date.now;
@@ -628,10 +637,41 @@ export class HubSpotConnector implements CrmConnector {
         checkboxes = (await this.contactProperties({ once: true })).checkboxes;
       } catch (err) {
         if (!(err instanceof CrmError)) throw err;
-        this.propertiesAskAgainAt = this.now() + (isRetryable(err) ? PROPERTIES_RETRY_MS : this.schemaTtlMs);
+        const passing = isRetryable(err);
+        this.propertiesAskAgainAt = this.now() + (passing ? PROPERTIES_RETRY_MS : this.schemaTtlMs);
+        // With an earlier answer nothing is lost: its checkboxes are used until the next one.
+        if (checkboxes === undefined) this.sayPropertiesLost(err, passing);
       }
     }
     return checkboxes === undefined ? named : [...named, ...open.filter((p) => checkboxes.has(p))];
+  }
+
+  /**
+   * Tells the operator, once per cause, that rules see only HUBSPOT_MULTI_VALUE_PROPERTIES as lists: a
+   * checkbox property's `eq`/`in` rules then never match it as a list, with nothing else to show it.
+   */
+  private sayPropertiesLost(err: CrmError, passing: boolean): void {
+    const cause = passing ? 'failed' : 'refused';
+    // A refusal after passing failures is said too; a passing failure after a refusal adds nothing.
+    if (this.propertiesLossSaid === cause || this.propertiesLossSaid === 'refused') return;
+    this.propertiesLossSaid = cause;
+    const meta = {
+      error: err.message,
+      multiValueProperties: this.opts.multiValueProperties ?? [],
+      askAgainInMs: this.propertiesAskAgainAt - this.now(),
+    };
+    if (passing)
+      this.opts.log?.warn(
+        "HubSpot portal's contact properties could not be read: until they are, its multiple-checkbox properties are not known and only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules",
+        meta,
+      );
+    else
+      this.opts.log?.warn(
+        err.kind === 'auth' && err.details.status === 403
+          ? "HubSpot portal refuses to list its contact properties: its multiple-checkbox properties are not known, so only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules (a checkbox's eq/in rules never match one of its values); reinstall the app granting crm.schemas.contacts.read"
+          : "HubSpot portal's contact properties could not be read: its multiple-checkbox properties are not known, so only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules",
+        meta,
+      );
   }
 
   async findAccountsByDomain(domains: string[]): Promise<Map<string, Account[]>> {
@@ -674,6 +714,13 @@ export class HubSpotConnector implements CrmConnector {
         after = page.paging?.next?.after;
         // Past 10,000 results HubSpot answers 400: stop rather than fail the whole lookup.
       } while (after !== undefined && seen < SEARCH_MAX_RESULTS);
+      if (after !== undefined && !this.searchCapSaid) {
+        this.searchCapSaid = true;
+        this.opts.log?.warn(
+          `HubSpot companies search stopped at ${SEARCH_MAX_RESULTS} results (HubSpot's cap for one search): companies past them are not matched to leads by domain`,
+          { domains: part.length },
+        );
+      }
     }
     return out;
   }
@@ -1308,6 +1355,7 @@ export class HubSpotConnector implements CrmConnector {
       );
       // Granted again (a reinstall with the scope): readLeads need not wait out an earlier refusal.
       this.propertiesAskAgainAt = 0;
+      this.propertiesLossSaid = undefined;
       return {
         fields: {
           objects: 'contacts',

@@ -88,6 +88,8 @@ export interface HubSpotWiringOptions {
   clock: () => number;
   /** Contact properties read as lists (multiple checkboxes) besides those each portal says are. */
   multiValueProperties?: readonly string[] | undefined;
+  /** Where a portal's connector says what it decides on its own, with the tenant and portal. */
+  log?: { warn(message: string, meta?: Record<string, unknown>): unknown } | undefined;
 }
 
 export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
@@ -116,6 +118,9 @@ export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
         multiValueProperties: opts.multiValueProperties,
         basePath: opts.basePath,
         profile,
+        log: {
+          warn: (message, meta) => opts.log?.warn(message, { tenantId: tenant.id, portalId, ...meta }),
+        },
       });
       return {
         connector,

@@ -484,6 +484,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         basePath: hubspot.apiBase,
         clock,
         multiValueProperties: config.hubspotMultiValueProperties,
+        log: logger,
       }),
     );
   }

@@ -62,6 +62,15 @@ function connector(over: Partial<HubSpotConnectorOptions> = {}) {
   return { c, slept, paused };
 }
 
+/** A log that keeps the lines the connector says (message and fields). */
+function keptLog() {
+  const lines: Array<{ message: string; meta: Record<string, unknown> | undefined }> = [];
+  return {
+    lines,
+    log: { warn: (message: string, meta?: Record<string, unknown>) => lines.push({ message, meta }) },
+  };
+}
+
 /** The directory the connector reads before translating owner ids (active, then archived owners). */
 function ownersScope(scope: nock.Scope = nock(API)): nock.Scope {
   return scope
@@ -309,14 +318,30 @@ describe('readLeads', () => {
           contact('1', { interests: 'Routing; Scoring;', notes_text: 'a;b', industry: 'Tech;Retail' }),
         ]),
       );
+    const { lines, log } = keptLog();
     const { c, slept } = connector({
       multiValueProperties: ['interests', 'industry'],
       now: () => clock,
       directoryTtlMs: Infinity,
+      log,
     });
     const read = () => c.readLeads(['1'], ['interests', 'notes_text']);
     const leads = await read();
     expect(leads.get('1')?.fields).toMatchObject({ interests: ['Routing', 'Scoring'], notes_text: 'a;b' });
+    // The operator is told once what is lost and how to get it back, not at each refusal or batch.
+    const told = [
+      {
+        message: expect.stringMatching(
+          /only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules.*reinstall the app granting crm\.schemas\.contacts\.read/,
+        ),
+        meta: {
+          error: 'HubSpot app is missing scope: crm.schemas.contacts.read (reinstall the app to grant it)',
+          multiValueProperties: ['interests', 'industry'],
+          askAgainInMs: 60 * 60_000,
+        },
+      },
+    ];
+    expect(lines).toEqual(told);
     // A property that feeds a normalized field keeps one value.
     expect(leads.get('1')?.industry).toBe('Tech;Retail');
     // Not asked again within the hour, though notes_text might be a checkbox; asked after it.
@@ -330,6 +355,7 @@ describe('readLeads', () => {
     await read();
     scope.done();
     expect(slept).toEqual([]);
+    expect(lines).toEqual(told);
   });
 
   it('properties that fail to come (a 502): the lead read anyway, one attempt, asked again a minute later', async () => {
@@ -345,7 +371,8 @@ describe('readLeads', () => {
       .query(true)
       .times(3)
       .reply(200, batchOk([contact('1', { interests: 'Routing;Scoring' })]));
-    const { c, slept } = connector({ now: () => clock });
+    const { lines, log } = keptLog();
+    const { c, slept } = connector({ now: () => clock, log });
     const read = async () => (await c.readLeads(['1'], ['interests'])).get('1')?.fields['interests'];
     await expect(read()).resolves.toBe('Routing;Scoring');
     expect(slept).toEqual([]);
@@ -354,6 +381,13 @@ describe('readLeads', () => {
     clock += 1;
     await expect(read()).resolves.toEqual(['Routing', 'Scoring']);
     scope.done();
+    // Said once, for the minute the checkbox was one value; no fix to give for a passing failure.
+    expect(lines).toEqual([
+      {
+        message: expect.stringContaining('until they are, its multiple-checkbox properties are not known'),
+        meta: { error: expect.stringContaining('502'), multiValueProperties: [], askAgainInMs: 60_000 },
+      },
+    ]);
   });
 
   it('429 TEN_SECONDLY_ROLLING: sent once, the portal paused for Retry-After, passed up', async () => {
@@ -532,6 +566,33 @@ describe('findAccountsByDomain', () => {
       ['3', 'customer', 'ada@acme.io'],
     ]);
     expect(found.get('globex.com')?.map((a) => a.id)).toEqual(['3']);
+  });
+
+  it("a search cut at HubSpot's 10,000 results: the lookup keeps what it read, and says so once", async () => {
+    const companies = (page: number) =>
+      Array.from({ length: 200 }, (_, i) => ({
+        id: String(page * 200 + i),
+        properties: { name: 'Co', domain: 'acme.io' },
+      }));
+    let page = 0;
+    const scope = ownersScope()
+      .post('/crm/v3/objects/companies/search')
+      .times(100)
+      .reply(200, () => ({ results: companies(page), paging: { next: { after: String(++page * 200) } } }));
+    const { lines, log } = keptLog();
+    // 50 pages at once: the search bucket's 5/s is the limiter's own test.
+    const { c } = connector({
+      log,
+      limiter: { schedule: (_bucket, fn) => fn(), pause: async () => {}, disconnect: async () => {} },
+    });
+    expect((await c.findAccountsByDomain(['acme.io'])).get('acme.io')).toHaveLength(10_000);
+    expect(page).toBe(50);
+    await c.findAccountsByDomain(['acme.io']);
+    expect(page).toBe(100);
+    scope.done();
+    expect(lines).toEqual([
+      { message: expect.stringContaining('stopped at 10000 results'), meta: { domains: 1 } },
+    ]);
   });
 
   it('search secondly 429 pauses the search bucket for the secondly window', async () => {
