@@ -28,7 +28,7 @@ import {
   type TouchState,
 } from '../connector.js';
 import type { PortalLimiter } from '../shared/limiter.js';
-import { isRetryable, withRetry, type RetryPolicy } from '../shared/retry.js';
+import { withRetry, type RetryPolicy } from '../shared/retry.js';
 import { SingleFlightCache } from '../shared/single-flight.js';
 import { z } from 'zod';
 import {
@@ -179,6 +179,14 @@ function isMultipleCheckbox(property: Pick<z.infer<typeof propertySchema>, 'type
   return property.type === 'enumeration' && property.fieldType === 'checkbox';
 }
 
+/**
+ * The portal refuses to list its contact properties: the install lacks crm.schemas.contacts.read, which
+ * only a reinstall grants, so the refusal holds for the schema TTL; anything else may pass sooner.
+ */
+function isPropertiesRefusal(err: CrmError): boolean {
+  return err.kind === 'auth' && err.details.status === 403;
+}
+
 /** The portal's contact properties, as the connector uses them. */
 interface ContactProperties {
   fields: AccountFields;
@@ -187,8 +195,8 @@ interface ContactProperties {
 }
 
 /**
- * How long readLeads goes without the portal's properties after asking failed for a passing reason (a
- * 5xx, a timeout, a 429): soon enough to split checkboxes again, rarely enough not to spend the budget.
+ * How long the portal's properties are not asked for again after asking failed for a reason that may pass
+ * (a 5xx, a timeout, a 429): soon enough to split checkboxes again, rarely enough not to spend the budget.
  */
 const PROPERTIES_RETRY_MS = 60_000;
 
@@ -465,8 +473,8 @@ export class HubSpotConnector implements CrmConnector {
   private readonly schemaTtlMs: number;
   /** The portal's contact properties, read again after `schemaTtlMs`. */
   private readonly properties: SingleFlightCache<'contacts', ContactProperties>;
-  /** Until when readLeads does not ask for the properties again, after asking failed (epoch ms). */
-  private propertiesAskAgainAt = 0;
+  /** Why asking for the properties last failed, answered again until `until` (epoch ms) without asking. */
+  private propertiesFailure: { error: CrmError; until: number } | undefined;
   /** What readLeads was last told it loses without the portal's properties (said once, until they come). */
   private propertiesLossSaid: 'refused' | 'failed' | undefined;
   /** Whether a companies search was cut at SEARCH_MAX_RESULTS (said once). */
@@ -622,9 +630,8 @@ export class HubSpotConnector implements CrmConnector {
    * Which of the properties read are multiple checkboxes: the operator's names, and those the portal's
    * properties say are. The portal is asked (once, within the schema TTL) only when a property read may
    * be one it has not named. Asking must not fail or hold up routing, since it is not the lead's
-   * failure: one attempt, and when it fails the last answer (or the operator's names alone) is used,
-   * without asking again for the TTL when the portal refuses (no crm.schemas.contacts.read), or for
-   * PROPERTIES_RETRY_MS when the failure may pass.
+   * failure: one attempt, and when it fails the last answer (or the operator's names alone) is used;
+   * the failure is remembered (see contactProperties).
    */
   private async multiValueOf(read: readonly string[]): Promise<readonly string[]> {
     const named = this.opts.multiValueProperties ?? [];
@@ -632,16 +639,12 @@ export class HubSpotConnector implements CrmConnector {
     const open = read.filter((p) => !feedsLeadField(p) && !named.includes(p));
     if (open.length === 0) return named;
     let checkboxes = this.properties.peek('contacts')?.checkboxes;
-    if (this.now() >= this.propertiesAskAgainAt) {
-      try {
-        checkboxes = (await this.contactProperties({ once: true })).checkboxes;
-      } catch (err) {
-        if (!(err instanceof CrmError)) throw err;
-        const passing = isRetryable(err);
-        this.propertiesAskAgainAt = this.now() + (passing ? PROPERTIES_RETRY_MS : this.schemaTtlMs);
-        // With an earlier answer nothing is lost: its checkboxes are used until the next one.
-        if (checkboxes === undefined) this.sayPropertiesLost(err, passing);
-      }
+    try {
+      checkboxes = (await this.contactProperties({ once: true })).checkboxes;
+    } catch (err) {
+      if (!(err instanceof CrmError)) throw err;
+      // With an earlier answer nothing is lost: its checkboxes are used until the next one.
+      if (checkboxes === undefined) this.sayPropertiesLost(err);
     }
     return checkboxes === undefined ? named : [...named, ...open.filter((p) => checkboxes.has(p))];
   }
@@ -650,28 +653,22 @@ export class HubSpotConnector implements CrmConnector {
    * Tells the operator, once per cause, that rules see only HUBSPOT_MULTI_VALUE_PROPERTIES as lists: a
    * checkbox property's `eq`/`in` rules then never match it as a list, with nothing else to show it.
    */
-  private sayPropertiesLost(err: CrmError, passing: boolean): void {
-    const cause = passing ? 'failed' : 'refused';
+  private sayPropertiesLost(err: CrmError): void {
+    const cause = isPropertiesRefusal(err) ? 'refused' : 'failed';
     // A refusal after passing failures is said too; a passing failure after a refusal adds nothing.
     if (this.propertiesLossSaid === cause || this.propertiesLossSaid === 'refused') return;
     this.propertiesLossSaid = cause;
     const meta = {
       error: err.message,
       multiValueProperties: this.opts.multiValueProperties ?? [],
-      askAgainInMs: this.propertiesAskAgainAt - this.now(),
+      askAgainInMs: Math.max(0, (this.propertiesFailure?.until ?? 0) - this.now()),
     };
-    if (passing)
-      this.opts.log?.warn(
-        "HubSpot portal's contact properties could not be read: until they are, its multiple-checkbox properties are not known and only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules",
-        meta,
-      );
-    else
-      this.opts.log?.warn(
-        err.kind === 'auth' && err.details.status === 403
-          ? "HubSpot portal refuses to list its contact properties: its multiple-checkbox properties are not known, so only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules (a checkbox's eq/in rules never match one of its values); reinstall the app granting crm.schemas.contacts.read"
-          : "HubSpot portal's contact properties could not be read: its multiple-checkbox properties are not known, so only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules",
-        meta,
-      );
+    this.opts.log?.warn(
+      cause === 'refused'
+        ? "HubSpot portal refuses to list its contact properties: its multiple-checkbox properties are not known, so only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules (a checkbox's eq/in rules never match one of its values); reinstall the app granting crm.schemas.contacts.read"
+        : "HubSpot portal's contact properties could not be read: until they are, its multiple-checkbox properties are not known and only HUBSPOT_MULTI_VALUE_PROPERTIES are lists in rules",
+      meta,
+    );
   }
 
   async findAccountsByDomain(domains: string[]): Promise<Map<string, Account[]>> {
@@ -1341,20 +1338,34 @@ export class HubSpotConnector implements CrmConnector {
     return (await this.contactProperties()).fields;
   }
 
-  /** The portal's contact properties, shared by accountFields and readLeads; `once`: see `call`. */
+  /**
+   * The portal's contact properties, shared by accountFields and readLeads; `once`: see `call`. A failure
+   * is answered again from memory, without asking: a refusal for the schema TTL (only a reinstall grants
+   * the scope; `grantChanged` then ends it), any other for PROPERTIES_RETRY_MS.
+   */
   private contactProperties(how: { once?: boolean } = {}): Promise<ContactProperties> {
     return this.properties.get('contacts', async () => {
-      const answer = parseAnswer(
-        propertiesSchema,
-        await this.call(
-          'general',
-          (c) => c.crm.properties.coreApi.getAll('contacts', false, undefined, this.mw()),
-          how,
-        ),
-        'contact properties',
-      );
-      // Granted again (a reinstall with the scope): readLeads need not wait out an earlier refusal.
-      this.propertiesAskAgainAt = 0;
+      const failed = this.propertiesFailure;
+      if (failed !== undefined && this.now() < failed.until) throw failed.error;
+      let answer: z.infer<typeof propertiesSchema>;
+      try {
+        answer = parseAnswer(
+          propertiesSchema,
+          await this.call(
+            'general',
+            (c) => c.crm.properties.coreApi.getAll('contacts', false, undefined, this.mw()),
+            how,
+          ),
+          'contact properties',
+        );
+      } catch (err) {
+        if (err instanceof CrmError) {
+          const forMs = isPropertiesRefusal(err) ? this.schemaTtlMs : PROPERTIES_RETRY_MS;
+          this.propertiesFailure = { error: err, until: this.now() + forMs };
+        }
+        throw err;
+      }
+      this.propertiesFailure = undefined;
       this.propertiesLossSaid = undefined;
       return {
         fields: {
@@ -1364,6 +1375,14 @@ export class HubSpotConnector implements CrmConnector {
         checkboxes: new Set(answer.results.filter(isMultipleCheckbox).map((p) => p.name)),
       };
     });
+  }
+
+  /**
+   * The portal's grant changed (the app was installed again, perhaps granting a scope): what it refused
+   * is asked again at the next need instead of answered from memory.
+   */
+  grantChanged(): void {
+    this.propertiesFailure = undefined;
   }
 
   async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {

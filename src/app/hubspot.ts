@@ -99,6 +99,9 @@ export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
     store: tenantTokenStore(opts.storage, opts.clock),
     now: opts.clock,
   });
+  // Per portal: its connectors in this process (one, unless an evicted one still finishes its calls),
+  // told when an install brings a new grant.
+  const connected = new Map<string, Set<HubSpotConnector>>();
   return {
     provider: 'hubspot',
     profile,
@@ -122,11 +125,21 @@ export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
           warn: (message, meta) => opts.log?.warn(message, { tenantId: tenant.id, portalId, ...meta }),
         },
       });
+      const portal = connected.get(portalId) ?? new Set<HubSpotConnector>();
+      connected.set(portalId, portal.add(connector));
       return {
         connector,
         busy: () => opts.limiters.busy(portalId),
-        release: () => opts.limiters.release(portalId),
+        release: () => {
+          portal.delete(connector);
+          if (portal.size === 0 && connected.get(portalId) === portal) connected.delete(portalId);
+          return opts.limiters.release(portalId);
+        },
       };
+    },
+    /** An install (or uninstall) of the portal: a scope it refused may be granted now. */
+    forget(tenant) {
+      for (const connector of connected.get(tenant.externalId) ?? []) connector.grantChanged();
     },
     async grantRevoked(tenant) {
       try {

@@ -1153,6 +1153,61 @@ describe('accountFields (properties v3)', () => {
     expect(slept).toEqual([]);
   });
 
+  it('a refusal is answered from memory for the hour, the same error, until the grant changes', async () => {
+    let clock = NOW;
+    let asked = 0;
+    const scope = nock(API)
+      .get('/crm/v3/properties/contacts')
+      .query(true)
+      .times(2)
+      .reply(() => (asked++, [403, missingScope('crm.schemas.contacts.read')]))
+      .get('/crm/v3/properties/contacts')
+      .query(true)
+      .reply(() => (asked++, [200, { results: [property('email', 'Email')] }]));
+    const { c } = connector({ now: () => clock });
+    const refused = {
+      kind: 'auth',
+      message: 'HubSpot app is missing scope: crm.schemas.contacts.read (reinstall the app to grant it)',
+    };
+    await expect(c.accountFields()).rejects.toMatchObject(refused);
+    // The settings tab checks a draft as the admin types: HubSpot is not asked again within the hour.
+    clock += 60 * 60_000 - 1;
+    await expect(c.accountFields()).rejects.toMatchObject(refused);
+    await expect(c.accountFields()).rejects.toMatchObject(refused);
+    expect(asked).toBe(1);
+    clock += 1;
+    await expect(c.accountFields()).rejects.toMatchObject(refused);
+    expect(asked).toBe(2);
+    // A reinstall granting the scope: asked at once.
+    c.grantChanged();
+    await expect(c.accountFields()).resolves.toMatchObject({ names: new Map([['email', 'email']]) });
+    expect(asked).toBe(3);
+    scope.done();
+  });
+
+  it('a failure that may pass (a 502, retried) is answered from memory for a minute only', async () => {
+    let clock = NOW;
+    let asked = 0;
+    const scope = nock(API)
+      .get('/crm/v3/properties/contacts')
+      .query(true)
+      .times(3)
+      .reply(() => (asked++, [502, 'Bad Gateway']))
+      .get('/crm/v3/properties/contacts')
+      .query(true)
+      .reply(() => (asked++, [200, { results: [property('email', 'Email')] }]));
+    const { c } = connector({ now: () => clock });
+    await expect(c.accountFields()).rejects.toMatchObject({ kind: 'transient' });
+    expect(asked).toBe(3);
+    clock += 60_000 - 1;
+    await expect(c.accountFields()).rejects.toMatchObject({ kind: 'transient' });
+    expect(asked).toBe(3);
+    clock += 1;
+    await expect(c.accountFields()).resolves.toMatchObject({ objects: 'contacts' });
+    expect(asked).toBe(4);
+    scope.done();
+  });
+
   it('an answer without results: an invalid CrmError naming the call', async () => {
     const scope = nock(API).get('/crm/v3/properties/contacts').query(true).reply(200, { properties: [] });
     const { c } = connector();
