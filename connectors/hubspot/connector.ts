@@ -428,6 +428,8 @@ export interface HubSpotConnectorOptions {
   portalId: string;
   /** A fixed token, or a function (TokenManager.accessToken bound to the portal) asked before each call. */
   accessToken: string | (() => Promise<string>);
+  /** Told the token HubSpot answered 401 to (TokenManager.drop), so the function does not hand it out again. */
+  tokenRefused?: ((accessToken: string) => void) | undefined;
   /** `https://api.hubapi.com` by default; the sandbox's `http://127.0.0.1:PORT` in tests/dev. */
   basePath?: string;
   limiter: PortalLimiter;
@@ -487,19 +489,19 @@ export class HubSpotConnector implements CrmConnector {
     this.properties = new SingleFlightCache({ now: this.now, ttlMs: this.schemaTtlMs });
   }
 
-  private async hubspot(): Promise<Client> {
+  /** The client on the current token, and that token. */
+  private async hubspot(): Promise<{ token: string; client: Client }> {
     const token =
       typeof this.opts.accessToken === 'string' ? this.opts.accessToken : await this.opts.accessToken();
-    if (this.client?.token === token) return this.client.client;
+    if (this.client?.token === token) return this.client;
     // No limiterOptions → the client installs no limiter; 0 retries → no retry decorator (§7.2/7.3).
     const config: ConstructorParameters<typeof Client>[0] = {
       accessToken: token,
       numberOfApiCallRetries: 0,
     };
     if (this.opts.basePath !== undefined) config.basePath = this.opts.basePath;
-    const client = new Client(config);
-    this.client = { token, client };
-    return client;
+    this.client = { token, client: new Client(config) };
+    return this.client;
   }
 
   /**
@@ -558,24 +560,26 @@ export class HubSpotConnector implements CrmConnector {
         clearTimeout(timer);
       }
     };
-    // The token is read (a database query, or a refresh) before the call waits for its slot, not in it:
-    // a read inside the slot would send the call late, out of its place in the portal's window. The slot's
-    // timer frees it at the deadline; the client takes no signal, so an abandoned request runs on until
-    // the server or the socket ends it.
+    // The token is read (from memory, else a database query, or a refresh) before the call waits for its
+    // slot, not in it: a read inside the slot would send the call late, out of its place in the portal's
+    // window. The slot's timer frees it at the deadline; the client takes no signal, so an abandoned
+    // request runs on until the server or the socket ends it.
     const run = async (): Promise<T> => {
       const readAt = Date.now();
       const early = await underTimeout(() => this.hubspot());
       return this.opts.limiter.schedule(bucket, () =>
         underTimeout(async (markSent) => {
           // Tokens are handed out with minutes of life left; one read long before the slot is read again.
-          const client = Date.now() - readAt > TOKEN_REUSE_MS ? await this.hubspot() : early;
+          const used = Date.now() - readAt > TOKEN_REUSE_MS ? await this.hubspot() : early;
           markSent();
           try {
-            return await fn(client);
+            return await fn(used.client);
           } catch (err) {
+            const crm = crmErrorFromThrown(err, { windows, now: this.now() });
+            // HubSpot refused the token: the next call reads the stored one, not the one held in memory.
+            if (crm?.details.status === 401) this.opts.tokenRefused?.(used.token);
             // A sent write that got no HTTP answer (reset, hang-up) may have been applied.
-            const crm = write === undefined ? null : crmErrorFromThrown(err, { windows, now: this.now() });
-            throw crm === null ? err : lostWriteAnswer(crm);
+            throw write === undefined || crm === null ? err : lostWriteAnswer(crm);
           }
         }),
       );

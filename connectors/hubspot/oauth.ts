@@ -258,14 +258,31 @@ export interface TokenManagerOptions {
   now?: () => number;
   /** Refresh this long before expiry (tokens live 30 min; default 5 min ahead). */
   refreshAheadMs?: number;
+  /**
+   * Told when the portal's stored tokens turn out to be another grant than the ones held (installed again
+   * in another process: another refresh token or other scopes), so what the old grant refused is asked
+   * again.
+   */
+  onNewGrant?: ((portalId: string) => void) | undefined;
 }
 
+/** What tells one grant (an install) from another: refreshes keep both. */
+const grantOf = (tokens: TokenSet): string =>
+  `${tokens.refreshToken} ${[...(tokens.scopes ?? [])].sort().join(' ')}`;
+
 /**
- * Hands out a valid access token per portal, refreshing ahead of expiry. Refreshes are single-flight
- * per portal inside this process (across processes a lock is the storage layer's job).
+ * Hands out a valid access token per portal, refreshing ahead of expiry. The token set last loaded or
+ * refreshed is held in memory until `refreshAheadMs` before it expires, so a call costs no database read
+ * and no decryption; one another process refreshed meanwhile is still valid at HubSpot until it expires.
+ * `drop` (HubSpot refused the token) and `forget` (an install or uninstall) make the next call read the
+ * store again. Refreshes are single-flight per portal inside this process; processes that refresh the
+ * same portal at once each store a valid set (HubSpot keeps the refresh token).
  */
 export class TokenManager {
   private readonly inflight = new Map<string, Promise<TokenSet>>();
+  private readonly held = new Map<string, TokenSet>();
+  /** The grant (grantOf) of the tokens last loaded or refreshed per portal, kept past a `drop`. */
+  private readonly grants = new Map<string, string>();
   private readonly now: () => number;
   private readonly ahead: number;
 
@@ -275,21 +292,47 @@ export class TokenManager {
   }
 
   async accessToken(portalId: string): Promise<string> {
+    const held = this.held.get(portalId);
+    if (held !== undefined && this.fresh(held)) return held.accessToken;
     const pending = this.inflight.get(portalId);
     if (pending !== undefined) return (await pending).accessToken;
-    const stored = await this.opts.store.load(portalId);
-    if (stored === null)
-      throw new CrmError('auth', `no HubSpot tokens stored for portal ${portalId} (app not installed)`);
-    if (stored.expiresAt - this.ahead > this.now()) return stored.accessToken;
+    const stored = await this.load(portalId);
+    if (this.fresh(stored)) return stored.accessToken;
     return (await this.refreshOnce(portalId, stored)).accessToken;
   }
 
   /** Forces a refresh (e.g. after a 401 while the clock said the token was fresh). */
   async forceRefresh(portalId: string): Promise<string> {
+    return (await this.refreshOnce(portalId, await this.load(portalId))).accessToken;
+  }
+
+  /** HubSpot refused `accessToken`: if it is the one held, the next call reads the store again. */
+  drop(portalId: string, accessToken: string): void {
+    if (this.held.get(portalId)?.accessToken === accessToken) this.held.delete(portalId);
+  }
+
+  /** Lets go of the portal's tokens (a new install stored others, it uninstalled, or it went idle). */
+  forget(portalId: string): void {
+    this.held.delete(portalId);
+    this.grants.delete(portalId);
+  }
+
+  private fresh(tokens: TokenSet): boolean {
+    return tokens.expiresAt - this.ahead > this.now();
+  }
+
+  /** The stored tokens, held from now on; another grant than the one held is told. */
+  private async load(portalId: string): Promise<TokenSet> {
     const stored = await this.opts.store.load(portalId);
-    if (stored === null)
+    if (stored === null) {
+      this.forget(portalId);
       throw new CrmError('auth', `no HubSpot tokens stored for portal ${portalId} (app not installed)`);
-    return (await this.refreshOnce(portalId, stored)).accessToken;
+    }
+    const before = this.grants.get(portalId);
+    this.held.set(portalId, stored);
+    this.grants.set(portalId, grantOf(stored));
+    if (before !== undefined && before !== grantOf(stored)) this.opts.onNewGrant?.(portalId);
+    return stored;
   }
 
   private refreshOnce(portalId: string, stored: TokenSet): Promise<TokenSet> {
@@ -303,6 +346,8 @@ export class TokenManager {
         scopes: fresh.scopes ?? stored.scopes,
       };
       await this.opts.store.save(portalId, merged);
+      this.held.set(portalId, merged);
+      this.grants.set(portalId, grantOf(merged));
       return merged;
     })();
     this.inflight.set(portalId, run);

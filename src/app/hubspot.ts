@@ -1,5 +1,6 @@
 // HubSpot as the app reaches it: one portal is one tenant; its OAuth tokens are kept (encrypted by
-// storage) in the tenant row and refreshed ahead of expiry; its connector runs on the portal's limiter.
+// storage) in the tenant row, held in memory while the portal has work here, and refreshed ahead of
+// expiry; its connector runs on the portal's limiter.
 import { z } from 'zod';
 import { CrmError, type ConnectorProfile } from '../../connectors/connector.js';
 import { HubSpotConnector } from '../../connectors/hubspot/connector.js';
@@ -94,14 +95,19 @@ export interface HubSpotWiringOptions {
 
 export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
   const profile = opts.profile ?? HUBSPOT_PROFILE;
+  // Per portal: its connectors in this process (one, unless an evicted one still finishes its calls),
+  // told when an install brings a new grant.
+  const connected = new Map<string, Set<HubSpotConnector>>();
+  const grantChanged = (portalId: string): void => {
+    for (const connector of connected.get(portalId) ?? []) connector.grantChanged();
+  };
+  // Held in memory per portal while it has a connector here (see TokenManager).
   const tokens = new TokenManager({
     oauth: opts.oauth,
     store: tenantTokenStore(opts.storage, opts.clock),
     now: opts.clock,
+    onNewGrant: grantChanged,
   });
-  // Per portal: its connectors in this process (one, unless an evicted one still finishes its calls),
-  // told when an install brings a new grant.
-  const connected = new Map<string, Set<HubSpotConnector>>();
   return {
     provider: 'hubspot',
     profile,
@@ -117,6 +123,7 @@ export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
             return credentials.failed(error, isRevokedGrant(error));
           }
         },
+        tokenRefused: (accessToken) => tokens.drop(portalId, accessToken),
         limiter: opts.limiters.forPortal(portalId),
         multiValueProperties: opts.multiValueProperties,
         basePath: opts.basePath,
@@ -132,14 +139,19 @@ export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
         busy: () => opts.limiters.busy(portalId),
         release: () => {
           portal.delete(connector);
-          if (portal.size === 0 && connected.get(portalId) === portal) connected.delete(portalId);
+          if (portal.size === 0 && connected.get(portalId) === portal) {
+            // An idle portal costs this process nothing: its tokens are read again at its next work.
+            connected.delete(portalId);
+            tokens.forget(portalId);
+          }
           return opts.limiters.release(portalId);
         },
       };
     },
-    /** An install (or uninstall) of the portal: a scope it refused may be granted now. */
+    /** An install (or uninstall) of the portal: its new tokens are read, and a scope it refused may be granted now. */
     forget(tenant) {
-      for (const connector of connected.get(tenant.externalId) ?? []) connector.grantChanged();
+      tokens.forget(tenant.externalId);
+      grantChanged(tenant.externalId);
     },
     async grantRevoked(tenant) {
       try {
@@ -148,6 +160,9 @@ export function hubspotWiring(opts: HubSpotWiringOptions): CrmWiring {
         return false;
       } catch (error) {
         return isRevokedGrant(error);
+      } finally {
+        // Asked for a portal with no work here (a paused tenant's check): nothing to hold its tokens for.
+        if (!connected.has(tenant.externalId)) tokens.forget(tenant.externalId);
       }
     },
   };
