@@ -29,6 +29,25 @@ export function teamText(team: TeamSource): string {
   }
 }
 
+/**
+ * Which rules and team the app routes with: the files, or for the sandbox's demo account what its
+ * settings tab published since (kept while the files are the ones it was installed with).
+ */
+function rulesLine(rules: RunningApp['rules']): string {
+  const tab = rules.publishedInTab;
+  const ruleSet =
+    tab?.ruleSet === undefined
+      ? `${rules.path} ("${rules.name}")`
+      : `rule set ${tab.ruleSet.version} ("${tab.ruleSet.name}")`;
+  const team = tab?.team === undefined ? teamText(rules.team) : `team ${tab.team}`;
+  if (tab === undefined) return `  rules ${ruleSet} with ${team}`;
+  const files = [
+    ...(tab.ruleSet === undefined ? [] : [`RULES=${rules.path}`]),
+    ...(tab.team === undefined ? [] : [rules.team.kind === 'file' ? rules.team.path : 'its team']),
+  ].join(' and ');
+  return `  rules ${ruleSet} with ${team}, as published in the settings tab: ${files} unchanged since the install (a changed file is routed with at the next start)`;
+}
+
 export function bannerLines(
   config: Pick<AppConfig, 'role' | 'demoRate'>,
   app: Pick<RunningApp, 'url' | 'sandbox' | 'rules' | 'settingsUrl'> &
@@ -37,7 +56,7 @@ export function bannerLines(
   /** The real CRMs served (no sandbox): HubSpot, Salesforce, or both. */
   crms: { hubspot: boolean; salesforce: boolean } = { hubspot: true, salesforce: false },
 ): string[] {
-  const rules = `  rules ${app.rules.path} ("${app.rules.name}") with ${teamText(app.rules.team)}`;
+  const rules = rulesLine(app.rules);
   if (config.role === 'worker')
     return [`lead-router worker running (pid ${pid}): routing leads from the shared database`, rules];
   const lines = [`lead-router ${config.role === 'web' ? 'intake (no worker) ' : ''}is running at ${app.url}`];

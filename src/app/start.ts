@@ -181,8 +181,36 @@ export interface RunningApp {
    */
   settingsUrl?: string | undefined;
   /** The rule file and where its team comes from (for the banner). */
-  rules: { path: string; name: string; team: TeamSource };
+  rules: {
+    path: string;
+    name: string;
+    team: TeamSource;
+    /**
+     * Sandbox mode: what the demo account's settings tab published that it routes with instead of the
+     * files (kept across restarts while the files are unchanged); the team by its version.
+     */
+    publishedInTab?: { ruleSet?: { version: string; name: string }; team?: string } | undefined;
+  };
   stop(): Promise<void>;
+}
+
+/** What the tenant routes with that its settings tab published instead of the rule file and team file. */
+async function routedInsteadOfFiles(
+  storage: Storage,
+  tenantId: string,
+  fileRules: { version: string },
+  fileTeam: string | undefined,
+): Promise<RunningApp['rules']['publishedInTab']> {
+  const active = await storage.activeRuleset(tenantId);
+  const team = await new TenantConfigRepository(storage.db).activeTeam(tenantId);
+  const rulesFromTab = active !== null && active.version !== fileRules.version;
+  const teamFromTab =
+    team !== null && team.version !== (fileTeam === undefined ? null : teamVersion(fileTeam));
+  if (!rulesFromTab && !teamFromTab) return undefined;
+  return {
+    ...(rulesFromTab ? { ruleSet: { version: active.version, name: active.name } } : {}),
+    ...(teamFromTab ? { team: team.version } : {}),
+  };
 }
 
 /** Reads a file the configuration names; a missing one is a start-up error naming the variable. */
@@ -909,9 +937,10 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
   }
 
   let settingsUrl: string | undefined;
+  let publishedInTab: RunningApp['rules']['publishedInTab'];
   if (demoTenant !== undefined) {
     const installed = await storage.findTenant(demoTenant.provider, demoTenant.externalId);
-    if (installed !== null)
+    if (installed !== null) {
       settingsUrl = settingsLink(
         settingsAccess,
         publicUrl,
@@ -919,6 +948,8 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
         clock(),
         SANDBOX_LINK_TTL_MS,
       );
+      publishedInTab = await routedInsteadOfFiles(storage, installed.id, ruleSet, teamText);
+    }
   }
 
   return {
@@ -929,7 +960,7 @@ export async function startApp(config: AppConfig, options: StartOptions): Promis
     salesforceSandbox,
     streams,
     settingsUrl,
-    rules: { path: config.rulesPath, name: ruleSet.name, team: teamSource },
+    rules: { path: config.rulesPath, name: ruleSet.name, team: teamSource, publishedInTab },
     stop: stopAll,
   };
 }

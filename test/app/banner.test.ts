@@ -38,6 +38,21 @@ describe('the npm start banner', () => {
     ]);
   });
 
+  it('says when the demo routes with a team edited in the settings tab rather than the team file', () => {
+    const app = {
+      ...sandboxApp(true),
+      rules: {
+        path: 'rules/hubspot-demo/rules.yaml',
+        name: 'HubSpot demo portal',
+        team: { kind: 'file' as const, path: 'rules/hubspot-demo/team.yaml' },
+        publishedInTab: { team: '4f2a9c01b7de' },
+      },
+    };
+    expect(bannerLines({ role: 'all', demoRate: 20 }, app, 1)[3]).toBe(
+      '  rules rules/hubspot-demo/rules.yaml ("HubSpot demo portal") with team 4f2a9c01b7de, as published in the settings tab: rules/hubspot-demo/team.yaml unchanged since the install (a changed file is routed with at the next start)',
+    );
+  });
+
   it('names the Salesforce sandbox and its org with CRM=salesforce, and the CRMs served with real apps', () => {
     const rules = {
       path: 'rules/salesforce-demo/rules.yaml',

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { bannerLines } from '../../src/app/banner.js';
 import { loadConfig } from '../../src/app/config.js';
 import { startApp, type RunningApp } from '../../src/app/start.js';
 import { createLogger } from '../../src/log.js';
@@ -55,6 +56,7 @@ it('a restart keeps the rules the settings tab published, and installs a changed
   const edited = source.replace('name: HubSpot demo portal', 'name: HubSpot demo portal (edited in the tab)');
   await withApp(dataDir, rulesPath, async (app) => {
     expect(await activeOf(app)).toEqual({ version: ruleSetVersion(source), by: 'install' });
+    expect(app.rules.publishedInTab).toBeUndefined();
     // An admin publishes an edit in the settings tab.
     const tenant = (await app.storage.findTenant('hubspot', app.sandbox!.portalId))!;
     const published = await new TenantConfigRepository(app.storage.db).publish(
@@ -68,14 +70,21 @@ it('a restart keeps the rules the settings tab published, and installs a changed
     );
     expect(published.status).toBe('published');
   });
-  // Same files: the tab's version stays.
+  // Same files: the tab's version stays, and the banner says it routes with that, not with the file.
   await withApp(dataDir, rulesPath, async (app) => {
     expect(await activeOf(app)).toEqual({ version: ruleSetVersion(edited), by: 'ada@acme.io' });
+    expect(app.rules.publishedInTab).toEqual({
+      ruleSet: { version: ruleSetVersion(edited), name: 'edited' },
+    });
+    expect(bannerLines({ role: 'all', demoRate: 0 }, app, 1)).toContain(
+      `  rules rule set ${ruleSetVersion(edited)} ("edited") with team ${join(files, 'team.yaml')}, as published in the settings tab: RULES=${rulesPath} unchanged since the install (a changed file is routed with at the next start)`,
+    );
   });
   // A changed rule file is what the demo portal is started with now.
   const changed = source.replace('name: HubSpot demo portal', 'name: HubSpot demo portal (new file)');
   await writeFile(rulesPath, changed);
   await withApp(dataDir, rulesPath, async (app) => {
     expect(await activeOf(app)).toEqual({ version: ruleSetVersion(changed), by: 'install' });
+    expect(app.rules.publishedInTab).toBeUndefined();
   });
 }, 120_000);
