@@ -54,6 +54,21 @@ function hubspotOperatorWiring(
   });
 }
 
+/**
+ * What to tell an operator whose command could not reach the tenant's CRM, when that CRM is the sandbox
+ * (no real app of its CRM is configured): it lives inside `npm start`, on the port this command assumes.
+ */
+export function sandboxReachHint(
+  config: AppConfig,
+  tenant: Pick<Tenant, 'provider'>,
+  failure: string,
+): string {
+  const real = tenant.provider === SALESFORCE_PROVIDER ? config.salesforce : config.hubspot;
+  // The connectors' words for a CRM that did not answer at all (nothing listening there).
+  if (real !== undefined || !/unreachable|no answer within/.test(failure)) return '';
+  return ` (the sandbox CRM runs inside npm start and was looked for at ${sandboxUrl(config)}: start the app, or give this command the SANDBOX_PORT the app runs with)`;
+}
+
 /** The tenant's connection (released by the caller), or undefined when no wiring of its CRM is here. */
 export function operatorConnection(
   config: AppConfig,

@@ -11,7 +11,7 @@ import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
 import { ConfigError, loadConfig, teamFileBeside, tokenKeyring, type AppConfig } from '../app/config.js';
 import { CRM_PROFILES, crmProfile, type CrmName } from '../app/crm-profiles.js';
-import { operatorConnection } from '../app/operator-crms.js';
+import { operatorConnection, sandboxReachHint } from '../app/operator-crms.js';
 import { publishedTeam, readAccountFields, readDirectory, RULE_FIELDS_WAIT_MS } from '../app/rule-fields.js';
 import type { CrmFacts } from '../rules/index.js';
 import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project.js';
@@ -366,14 +366,16 @@ Example:
         const fields = await readAccountFields(connection.connector, RULE_FIELDS_WAIT_MS);
         if (fields === undefined) return unlisted;
         if ('failed' in fields) {
-          io.err(`error: could not check rule fields against ${account}: ${fields.failed}`);
+          io.err(
+            `error: could not check rule fields against ${account}: ${fields.failed}${sandboxReachHint(config, tenant, fields.failed)}`,
+          );
           throw new ExitCode(1);
         }
         // The team's people and queue targets against the account's users and queues: the loader warns of each.
         const directory = await readDirectory(connection.connector, RULE_FIELDS_WAIT_MS);
         if ('failed' in directory) {
           io.err(
-            `error: could not check the team's reps, managers and queue owners against ${account}: ${directory.failed}`,
+            `error: could not check the team's reps, managers and queue owners against ${account}: ${directory.failed}${sandboxReachHint(config, tenant, directory.failed)}`,
           );
           throw new ExitCode(1);
         }

@@ -5,6 +5,7 @@
 // `validate --tenant` says the same. The demo rules as they are log no field warning. A portal installed
 // without the scope is not checked, and the log names the scope to grant.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -74,6 +75,15 @@ const checks = (s: Started) =>
     (r) => r['message'] === 'rule fields checked' || /^could not check/.test(String(r['message'])),
   );
 
+/** A port nothing listens on: taken from the system, then let go. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 /**
  * `lead-router validate` in-process, on the app's database and its sandbox portal (the port it took), as
  * the README runs it beside `npm start`.
@@ -142,6 +152,21 @@ describe('rules naming contact properties the HubSpot portal lacks, outside the 
     expect(cli.code).toBe(0);
     expect(cli.err).toEqual([
       expect.stringContaining('the user quinn@acme.io is deactivated in this HubSpot portal'),
+    ]);
+
+    // Run beside an app started on another SANDBOX_PORT: the error says where it looked, and what to set.
+    const closed = await freePort();
+    const elsewhere = await cliInProcess(
+      { DATA_DIR: s.config.dataDir, SANDBOX_PORT: String(closed), DATABASE_URL: undefined },
+      ['validate', `${DEMO}/rules.yaml`, '--tenant', s.portalId],
+    );
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.err).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: could not check rule fields against hubspot portal ${s.portalId}: HubSpot unreachable: .* \\(the sandbox CRM runs inside npm start and was looked for at http://127\\.0\\.0\\.1:${closed}: start the app, or give this command the SANDBOX_PORT the app runs with\\)$`,
+        ),
+      ),
     ]);
   }, 120_000);
 
