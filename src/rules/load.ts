@@ -25,6 +25,7 @@ import {
   type Known,
   type RawWarning,
 } from './issues.js';
+import { indentationProblem, INDENT_ERROR_CODES } from './indentation.js';
 import { locate } from './locate.js';
 import { namedPeople } from './named-people.js';
 import { finalizeDestination, type DraftDestination } from './parse-destination.js';
@@ -228,6 +229,29 @@ function inspect(doc: Document, lines: LineCounter, file: string): Diagnostic[] 
   return byPosition(errors);
 }
 
+/**
+ * The parser's errors, with those a misaligned or tab-indented line causes replaced by one that names
+ * that line and says how to fix it (the others, such as an unclosed bracket, as the parser words them).
+ */
+function syntaxErrors(
+  source: string,
+  file: string,
+  doc: Document,
+  lines: LineCounter,
+  at: (pos: readonly [number, number] | undefined, message: string) => Diagnostic,
+): Diagnostic[] {
+  const errors = doc.errors.map((e) => at(e.pos, e.message));
+  const first = doc.errors.find((e) => INDENT_ERROR_CODES.has(e.code));
+  if (first === undefined) return errors;
+  const problem = indentationProblem(source, lines.linePos(first.pos[0]).line);
+  if (problem === undefined) return errors;
+  const others = errors.filter((_, i) => !INDENT_ERROR_CODES.has(doc.errors[i]?.code ?? ''));
+  return byPosition([
+    ...others,
+    { file, line: problem.line, column: problem.column, path: '', message: `YAML: ${problem.message}` },
+  ]);
+}
+
 /** YAML text → plain data, or syntax diagnostics. */
 function parseYaml(
   source: string,
@@ -255,7 +279,7 @@ function parseYaml(
     return { file, line: p.line, column: p.col, path: '', message: `YAML: ${text}` };
   };
   const warnings = doc.warnings.map((w) => at(w.pos, w.message));
-  if (doc.errors.length > 0) return { errors: doc.errors.map((e) => at(e.pos, e.message)), warnings };
+  if (doc.errors.length > 0) return { errors: syntaxErrors(source, file, doc, lines, at), warnings };
   const structural = inspect(doc, lines, file);
   if (structural.length > 0) return { errors: structural, warnings };
   let data: unknown;

@@ -181,6 +181,21 @@ describe('validate', () => {
     expect(r.err.join('\n')).toContain('did you mean "emea"?');
   });
 
+  it('names the misaligned key of a YAML indentation mistake, where it is, and what to do', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-validate-'));
+    const rules = join(dir, 'bad.yaml');
+    await writeFile(
+      rules,
+      'routes:\n  - name: A\n    assign: { queue: q }\npools:\n  emea: { members: [a@acme.io] }\n   apac: { members: [b@acme.io] }\nfallback: { queue: q }\n',
+    );
+    const r = await run('validate', rules);
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual([
+      `error: ${rules}:6:4 YAML: "apac" is indented 3 spaces but the keys around it 2: line them up`,
+      `${rules}: 1 error(s)`,
+    ]);
+  });
+
   it('checks queues and reps against a team.yaml beside the rules, as npm start routes with it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lead-router-validate-'));
     const rules = join(dir, 'rules.yaml');

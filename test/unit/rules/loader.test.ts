@@ -285,6 +285,70 @@ it('keeps leading zeros of postal codes written as plain numbers', () => {
   ]);
 });
 
+describe('indentation mistakes, at the line to fix, in plain words', () => {
+  it.each<[string, string, string]>([
+    [
+      'a key one space too far',
+      `routes: []\npools:\n  a: { members: [x] }\n   b: { members: [y] }\n${OK_TAIL}`,
+      'rules/x.yaml:4:4 YAML: "b" is indented 3 spaces but the keys around it 2: line them up',
+    ],
+    [
+      'a key one space too little',
+      `routes: []\npools:\n  a: { members: [x] }\n b: { members: [y] }\n${OK_TAIL}`,
+      'rules/x.yaml:4:2 YAML: "b" is indented 1 space but the keys around it 2: line them up',
+    ],
+    [
+      'a top-level key indented under a list',
+      'routes:\n  - name: A\n    assign: { queue: q }\n fallback: { queue: triage }\n',
+      'rules/x.yaml:4:2 YAML: "fallback" is indented 1 space but the keys around it 0: line them up',
+    ],
+    [
+      'a key that the line above it cannot hold',
+      'name: x\n pools:\n  a: { members: [x] }\n',
+      'rules/x.yaml:2:2 YAML: "pools" is indented 1 space but the keys around it 0: line them up',
+    ],
+    [
+      "a list item's key too far",
+      `routes:\n  - name: A\n     assign: { queue: q }\n${OK_TAIL}`,
+      'rules/x.yaml:3:6 YAML: "assign" is indented 5 spaces but the keys around it 4: line them up',
+    ],
+    [
+      "a list item's key too little",
+      `routes:\n  - name: A\n   assign: { queue: q }\n${OK_TAIL}`,
+      'rules/x.yaml:3:4 YAML: "assign" is indented 3 spaces but the keys around it 4: line them up',
+    ],
+    [
+      'a list dash too far',
+      `routes:\n  - name: A\n   - name: B\n${OK_TAIL}`,
+      'rules/x.yaml:3:4 YAML: this list item is indented 3 spaces but the list items around it 2: line them up',
+    ],
+    [
+      'a list dash too little',
+      `routes:\n  - name: A\n - name: B\n${OK_TAIL}`,
+      'rules/x.yaml:3:2 YAML: this list item is indented 1 space but the list items around it 2: line them up',
+    ],
+    [
+      'a tab',
+      `routes: []\npools:\n  a:\n\tmembers: [x]\n${OK_TAIL}`,
+      'rules/x.yaml:4:1 YAML: "members" is indented with a tab, and YAML indents with spaces only: replace the tab with spaces',
+    ],
+    [
+      'a misaligned key after text that is only indented like one',
+      `description: |\n  Routes:\n     fallback: first\npools:\n  a: { members: [x] }\n   b: { members: [y] }\nroutes: []\n${OK_TAIL}`,
+      'rules/x.yaml:6:4 YAML: "b" is indented 3 spaces but the keys around it 2: line them up',
+    ],
+  ])('%s', (_, src, printed) => {
+    expect(errorsOf(src)).toEqual([printed]);
+  });
+
+  it('in a team file too', () => {
+    const r = loadTeam('reps:\n  ada@acme.io: {}\n   bo@acme.io: {}\n', 'team.yaml');
+    expect(r.ok ? [] : r.errors.map(formatDiagnostic)).toEqual([
+      'team.yaml:3:4 YAML: "bo@acme.io" is indented 3 spaces but the keys around it 2: line them up',
+    ]);
+  });
+});
+
 describe('warnings', () => {
   it.each<[string, string, string[]]>([
     [
