@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../rules/diagnostics.js';
 import { loadTeamFile, readRuleSetFile, type RuleSetFile } from '../rules/load-file.js';
-import { loadTeam, type LoadOptions, type TeamLoadResult } from '../rules/load.js';
+import { loadTeam, oncePerPerson, type LoadOptions, type TeamLoadResult } from '../rules/load.js';
 import type { RuleSet, Team } from '../core/types.js';
 import { TokenCryptoError } from '../../connectors/shared/crypto.js';
 import { ConfigError, loadConfig, teamFileBeside, tokenKeyring, type AppConfig } from '../app/config.js';
@@ -93,16 +93,17 @@ function report(io: Io, errors: Diagnostic[], warnings: Diagnostic[]): void {
   for (const d of warnings) io.err(`warning: ${formatDiagnostic(d)}`);
 }
 
-async function loadTeamOrFail(io: Io, path: string, crm?: LoadOptions['crm']): Promise<Team> {
-  return teamOrFail(io, await loadTeamFile(path, { crm }));
+async function loadTeamOrFail(io: Io, path: string): Promise<Team> {
+  return teamOrFail(io, await loadTeamFile(path));
 }
 
-function teamOrFail(io: Io, result: TeamLoadResult): Team {
+/** The team loaded, its warnings reported (unless `later`: with the rules'); else its errors, and exit 1. */
+function teamOrFail(io: Io, result: TeamLoadResult, later = false): Team {
   if (!result.ok) {
     report(io, result.errors, result.warnings);
     throw new ExitCode(1);
   }
-  report(io, [], result.warnings);
+  if (!later) report(io, [], result.warnings);
   return result.team;
 }
 
@@ -112,16 +113,22 @@ function loadRulesOrFail(
   file: RuleSetFile,
   team: Team | undefined,
   crm?: LoadOptions['crm'],
+  /** The team file's warnings, reported first: a person it and the rules name is warned of once there. */
+  teamWarnings: Diagnostic[] = [],
 ): RuleSet {
   // With a team (given or inline) every queue needs a CRM target there; without one, validate says
   // that reps and queues were not checked.
   const result = file({ team, crm });
+  // oncePerPerson keeps every team warning, in place, and drops only rule warnings.
+  const warnings = oncePerPerson([...teamWarnings, ...result.warnings]);
+  report(io, [], warnings.slice(0, teamWarnings.length));
+  const ruleWarnings = warnings.slice(teamWarnings.length);
   if (!result.ok) {
-    report(io, result.errors, result.warnings);
+    report(io, result.errors, ruleWarnings);
     io.err(`${path}: ${result.errors.length} error(s)`);
     throw new ExitCode(1);
   }
-  report(io, [], result.warnings);
+  report(io, [], ruleWarnings);
   return result.ruleSet;
 }
 
@@ -214,13 +221,14 @@ Examples:
       // A team file named with --team is the one asked about (an edit about to be deployed, say): it is
       // checked, and the OK line says the tenant routes with another version still.
       const published = opts.team === undefined ? stored : undefined;
-      const team =
+      const teamLoad =
         published !== undefined
-          ? teamOrFail(io, loadTeam(published.source, published.path, { crm }))
+          ? loadTeam(published.source, published.path, { crm })
           : teamPath === undefined
             ? undefined
-            : await loadTeamOrFail(io, teamPath, crm);
-      const rules = loadRulesOrFail(io, rulesPath, file, team, crm);
+            : await loadTeamFile(teamPath, { crm });
+      const team = teamLoad === undefined ? undefined : teamOrFail(io, teamLoad, true);
+      const rules = loadRulesOrFail(io, rulesPath, file, team, crm, teamLoad?.warnings);
       const counts = `${rules.routes.length} routes, ${Object.keys(rules.pools).length} pools, ${Object.keys(rules.territories).length} territories`;
       // Without a team the loader cannot tell a mistyped rep or queue from a real one.
       const checked =

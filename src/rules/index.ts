@@ -4,6 +4,7 @@ export {
   hasInlineTeam,
   loadRuleSet,
   loadTeam,
+  oncePerPerson,
   ruleSetVersion,
   teamVersion,
   unknownOwnerWarnings,

@@ -29,7 +29,7 @@ import { indentationProblem, INDENT_ERROR_CODES } from './indentation.js';
 import { locate } from './locate.js';
 import { namedPeople } from './named-people.js';
 import { finalizeDestination, type DraftDestination } from './parse-destination.js';
-import { rulePersonProblem } from './queue-owners.js';
+import { inactiveRepProblem, rulePersonProblem } from './queue-owners.js';
 import { ruleSetSchema, teamSchema, type DraftActions, type RawRuleSet } from './schema.js';
 
 export type LoadResult =
@@ -374,7 +374,40 @@ export function unknownOwnerWarnings(
     rules === undefined
       ? []
       : loadRuleSet(rules.source, rules.path, { team: rules.team, requireQueueTargets: true, crm }).warnings;
-  return [...of('team', teamWarnings), ...of('rule', ruleWarnings)];
+  return oncePerPerson([...of('team', teamWarnings), ...of('rule', ruleWarnings)]);
+}
+
+const MAX_OTHER_MENTIONS = 3;
+
+/**
+ * One warning per person both a team and its rules name who is no active user of the CRM account: the
+ * team's (where the person is listed, and routing learns who they are), saying where the rules name them
+ * too, instead of one more warning per mention. Other warnings pass unchanged, in their order.
+ */
+export function oncePerPerson(warnings: readonly Diagnostic[]): Diagnostic[] {
+  const from = (d: Diagnostic): 'team' | 'rule' | undefined =>
+    d.ownerRole === undefined ? undefined : OWNER_ROLES[d.ownerRole];
+  const personOf = (d: Diagnostic): string => (d.unknownOwner ?? '').toLowerCase();
+  const teamWarning = new Map<string, Diagnostic>();
+  for (const d of warnings)
+    if (from(d) === 'team' && d.unknownOwner !== undefined && !teamWarning.has(personOf(d)))
+      teamWarning.set(personOf(d), d);
+  const mentions = new Map<Diagnostic, Diagnostic[]>();
+  const kept: Diagnostic[] = [];
+  for (const d of warnings) {
+    const team = from(d) === 'rule' ? teamWarning.get(personOf(d)) : undefined;
+    if (team === undefined) kept.push(d);
+    else mentions.set(team, [...(mentions.get(team) ?? []), d]);
+  }
+  return kept.map((d) => {
+    const others = mentions.get(d);
+    if (others === undefined) return d;
+    const at = (o: Diagnostic): string =>
+      `as ${o.ownerRole ?? 'person'} at ${o.file === d.file ? 'line ' : `${o.file}:`}${o.line}:${o.column}`;
+    const listed = others.slice(0, MAX_OTHER_MENTIONS).map(at).join(', ');
+    const more = others.length > MAX_OTHER_MENTIONS ? ` and ${others.length - MAX_OTHER_MENTIONS} more` : '';
+    return { ...d, message: `${d.message}; the rules name them too, ${listed}${more}` };
+  });
 }
 
 export function loadRuleSet(source: string, file: string, opts: LoadOptions = {}): LoadResult {
@@ -432,26 +465,32 @@ function loadRuleSetUnsafe(source: string, file: string, opts: LoadOptions): Loa
   const ruleSet = assemble(r.data, source, file, reporter);
   const team = opts.team ?? ruleSet.team;
   checkRuleSet(ruleSet, r.data, team, reporter);
-  warnUnknownPeople(r.data, team, opts.crm, reporter);
-  if (reporter.errors.length > 0)
-    return { ok: false, errors: byPosition(reporter.errors), warnings: byPosition(reporter.warnings) };
-  return { ok: true, ruleSet, warnings: byPosition(reporter.warnings) };
+  warnRulePeople(r.data, team, opts.crm, reporter);
+  // A rule file with its own team: its reps and the people its rules name are checked in one load.
+  const warnings = oncePerPerson(byPosition(reporter.warnings));
+  if (reporter.errors.length > 0) return { ok: false, errors: byPosition(reporter.errors), warnings };
+  return { ok: true, ruleSet, warnings };
 }
 
 /**
- * Each person the rules name who is no active user of the CRM account (when its directory is given): a
- * warning at the rule's line, as a team's rep is at theirs.
+ * Each rep a rule's destination names whom the team marks inactive (`active: false`): routing skips them,
+ * whatever the CRM says. And, when the CRM account's directory is given, each person the rules name who
+ * is no active user of it. Both are warnings at the rule's line, as a team's rep is at theirs.
  */
-function warnUnknownPeople(
+function warnRulePeople(
   raw: RawRuleSet,
   team: Team | undefined,
   crm: CrmFacts | undefined,
   reporter: Reporter,
 ): void {
   const directory = crm?.directory;
-  if (crm === undefined || directory === undefined) return;
   for (const { path, person } of namedPeople(raw, team)) {
-    const problem = rulePersonProblem(person, crm, directory);
+    if (person.role === 'destination rep' && team?.reps[person.email]?.active === false) {
+      reporter.warn(path, inactiveRepProblem(person));
+      continue;
+    }
+    const problem =
+      crm === undefined || directory === undefined ? undefined : rulePersonProblem(person, crm, directory);
     if (problem !== undefined)
       reporter.warnRaw({ path, ...problem, unknownOwner: person.email, ownerRole: person.role });
   }

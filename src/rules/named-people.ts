@@ -15,8 +15,8 @@ export interface NamedPerson {
 }
 
 /**
- * The people `raw` names. `team`: the team the rules route with; a destination rep it marks inactive is
- * left out (routing skips them whatever the CRM says).
+ * The people `raw` names. `team`: the team the rules route with; where there is one, it lists the pools'
+ * members, so they are left out.
  */
 export function namedPeople(raw: RawRuleSet, team: Team | undefined): NamedPerson[] {
   const out: NamedPerson[] = [];
@@ -28,11 +28,10 @@ export function namedPeople(raw: RawRuleSet, team: Team | undefined): NamedPerso
       case 'none':
         return;
       case 'rep':
-        if (team?.reps[d.email]?.active !== false)
-          out.push({
-            path: [...at, 'rep'],
-            person: { role: 'destination rep', email: d.email, ruleSetFallback },
-          });
+        out.push({
+          path: [...at, 'rep'],
+          person: { role: 'destination rep', email: d.email, ruleSetFallback },
+        });
         return;
       case 'account_owner':
       case 'existing_owner':

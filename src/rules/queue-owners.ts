@@ -101,6 +101,11 @@ export function rulePersonProblem(
   return userProblem(person.email, crm, directory, ruleConsequence(person));
 }
 
+/** Why a rep a destination names gets no lead: the team marks them inactive, so routing skips them. */
+export function inactiveRepProblem(person: Extract<RulePerson, { role: 'destination rep' }>): string {
+  return `the team marks ${person.email} inactive (active: false), ${ruleConsequence(person)}`;
+}
+
 function ruleConsequence(person: RulePerson): string {
   switch (person.role) {
     case 'destination rep':

@@ -21,6 +21,7 @@ import {
   loadRuleSet,
   loadTeam,
   teamVersion,
+  oncePerPerson,
   unknownOwnerWarnings,
   type CrmFacts,
   type Diagnostic,
@@ -339,7 +340,8 @@ export class SettingsService {
   ) {
     return this.checkedWith(tenantId, crm, (facts) => {
       const loaded = this.load(source, team, facts);
-      return { loaded, warnings: [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, facts)] };
+      const warnings = [...loaded.warnings, ...this.teamOwnerWarnings(source, teamSource, facts)];
+      return { loaded, warnings: oncePerPerson(warnings) };
     });
   }
 

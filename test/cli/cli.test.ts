@@ -222,6 +222,24 @@ describe('validate', () => {
     expect(ok.out[0]).toMatch(new RegExp(`: OK — .*; team: ${join(dir, 'team.yaml')}$`));
   });
 
+  it('warns of a rep the rules send leads to whom the team.yaml beside them marks inactive', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-validate-'));
+    const rules = join(dir, 'rules.yaml');
+    await writeFile(
+      rules,
+      'routes:\n  - name: A\n    assign: { rep: bo@acme.io }\nfallback: { queue: EMEA }\n',
+    );
+    await writeFile(
+      join(dir, 'team.yaml'),
+      'reps:\n  ada@acme.io: {}\n  bo@acme.io: { active: false }\nqueues:\n  EMEA: { owner: ada@acme.io }\n',
+    );
+    const r = await run('validate', rules);
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([
+      `warning: ${rules}:3:20 routes[0].assign.rep: the team marks bo@acme.io inactive (active: false), so routing skips this rep and the leads sent to them go to the rule set's fallback`,
+    ]);
+  });
+
   it('checks rules that carry their own team against it, not the team.yaml beside them, errors and all', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lead-router-validate-'));
     const rules = join(dir, 'rules.yaml');

@@ -7,7 +7,13 @@ import { describe, expect, it } from '@jest/globals';
 import type { ConnectorProfile } from '../../../connectors/connector.js';
 import { HUBSPOT_PROFILE } from '../../../connectors/hubspot/profile.js';
 import { SALESFORCE_PROFILE } from '../../../connectors/salesforce/profile.js';
-import { formatDiagnostic, loadRuleSet, loadTeam, type OwnerDirectory } from '../../../src/rules/index.js';
+import {
+  formatDiagnostic,
+  loadRuleSet,
+  loadTeam,
+  unknownOwnerWarnings,
+  type OwnerDirectory,
+} from '../../../src/rules/index.js';
 
 const ORG: OwnerDirectory = {
   owners: [
@@ -298,11 +304,66 @@ describe("the people a rule file names against the CRM account's users, at the r
     ]);
   });
 
-  it('a destination rep the team marks inactive is no warning: routing skips them whatever the org says', () => {
-    const body = 'routes:\n  - assign: { rep: bo@acme.io }\nfallback: none\n';
-    expect(
-      ruleWarnings(body, 'team:\n  reps:\n    ada@acme.io: {}\n    bo@acme.io: { active: false }\n'),
-    ).toEqual([]);
+  it("a destination rep the team marks inactive is a warning at the rule's line, with or without the org: routing skips them", () => {
+    const body = 'routes:\n  - assign: { rep: bo@acme.io }\nfallback: { rep: bo@acme.io }\n';
+    const team = 'team:\n  reps:\n    ada@acme.io: {}\n    bo@acme.io: { active: false }\n';
+    const inactive =
+      'the team marks bo@acme.io inactive (active: false), so routing skips this rep and the leads';
+    const expected = [
+      [`rules.yaml:4:20 routes[0].assign.rep: ${inactive} sent to them go to the rule set's fallback`],
+      [`rules.yaml:5:18 fallback.rep: ${inactive} that fall back to them are left unowned`],
+    ];
+    // Not a person the org lacks (the org is not asked of them), so neither name nor role is given.
+    expect(ruleWarnings(body, team)).toEqual(expected.map(([w]) => [w, undefined, undefined]));
+    const withoutOrg = loadRuleSet(
+      `pools:\n  desk: { members: [ada@acme.io], fallback: none }\n${body}${team}`,
+      'rules.yaml',
+    );
+    expect(withoutOrg.warnings.map((d) => [formatDiagnostic(d)])).toEqual(expected);
+  });
+
+  it('an escalation rep or a sender the team marks inactive is no warning: escalations and enrollments go by the org alone', () => {
+    const body =
+      'routes:\n  - assign: { pool: desk }\n    sequence: { name: nurture, sender: ada@acme.io }\n    sla: { first_touch: 1h, on_breach: { escalate: { rep: ada@acme.io } } }\nfallback: none\n';
+    expect(ruleWarnings(body, 'team:\n  reps:\n    ada@acme.io: { active: false }\n')).toEqual([]);
+  });
+
+  it("a person the team and its rules both name is warned of once, at the team's line, saying where the rules name them", () => {
+    const body =
+      'routes:\n  - assign: { rep: ada@acme.oi }\n    sla: { first_touch: 1h, on_breach: { escalate: { rep: Ada@acme.oi } } }\nfallback: none\n';
+    expect(ruleWarnings(body, 'team:\n  reps:\n    ada@acme.io: {}\n    ada@acme.oi: {}\n')).toEqual([
+      [
+        `rules.yaml:10:5 team.reps["ada@acme.oi"]: no user of this Salesforce org has the email ada@acme.oi, so routing skips this rep and no lead goes to them; the rules name them too, as destination rep at line 4:20, as escalation rep at line 5:59 (did you mean "ada@acme.io"?)`,
+        'ada@acme.oi',
+        'rep',
+      ],
+    ]);
+  });
+
+  it('so is one a team file and the rules name, with the rule file named', () => {
+    const teamSource = 'reps:\n  ada@acme.io: {}\n  ada@acme.oi: {}\n';
+    const team = loadTeam(teamSource, 'team.yaml');
+    if (!team.ok) throw new Error('the team has errors');
+    const rules = (extra: string) =>
+      `routes:\n${extra}  - assign: { rep: ada@acme.oi }\nfallback: { rep: ada@acme.oi }\n`;
+    const warnings = (source: string) =>
+      unknownOwnerWarnings(
+        {
+          team: { path: 'team.yaml', source: teamSource },
+          rules: { path: 'rules.yaml', source, team: team.team },
+        },
+        { ...SALESFORCE_PROFILE, directory: ORG },
+      ).map(formatDiagnostic);
+    const noUser =
+      'no user of this Salesforce org has the email ada@acme.oi, so routing skips this rep and no lead goes to them';
+    expect(warnings(rules(''))).toEqual([
+      `team.yaml:3:3 reps["ada@acme.oi"]: ${noUser}; the rules name them too, as destination rep at rules.yaml:2:20, as destination rep at rules.yaml:3:18 (did you mean "ada@acme.io"?)`,
+    ]);
+    // Past three mentions, the rest are counted.
+    const more = '  - { when: { country: DE }, assign: { rep: ada@acme.oi } }\n'.repeat(3);
+    expect(warnings(rules(more))).toEqual([
+      expect.stringMatching(/as destination rep at rules\.yaml:4:45 and 2 more \(did you mean/),
+    ]);
   });
 
   it('without a directory nothing is checked', () => {
