@@ -314,6 +314,11 @@ export interface AccountFields {
   readonly objects: string;
   /** Lower-cased field name → the field's own name. */
   readonly names: ReadonlyMap<string, string>;
+  /**
+   * Lower-cased names of the fields that reach the rules as lists, each value compared on its own
+   * (HubSpot's multiple checkboxes, Salesforce's multi-select picklists; not one that feeds a lead field).
+   */
+  readonly multiValued: ReadonlySet<string>;
 }
 
 export interface CrmConnector {

@@ -1375,6 +1375,15 @@ export class HubSpotConnector implements CrmConnector {
         fields: {
           objects: 'contacts',
           names: new Map(answer.results.map((p) => [p.name.toLowerCase(), p.name])),
+          // What readLeads splits: the operator's names and the portal's multiple checkboxes.
+          multiValued: new Set(
+            [
+              ...(this.opts.multiValueProperties ?? []),
+              ...answer.results.filter(isMultipleCheckbox).map((p) => p.name),
+            ]
+              .filter((name) => !feedsLeadField(name))
+              .map((name) => name.toLowerCase()),
+          ),
         },
         checkboxes: new Set(answer.results.filter(isMultipleCheckbox).map((p) => p.name)),
       };

@@ -1212,7 +1212,16 @@ export class SalesforceConnector implements CrmConnector {
   async accountFields(): Promise<AccountFields | null> {
     const [lead, contact] = await Promise.all([this.fieldsOf('Lead'), this.fieldsOf('Contact')]);
     if (lead === null || contact === null) return null;
-    return { objects: 'Lead or Contact', names: new Map([...contact.names, ...lead.names]) };
+    // What recordToLead splits: an object's multi-select picklists but those its lead mapping reads.
+    const multiValued = (object: RoutedObject, fields: ObjectFields): string[] =>
+      [...fields.multiSelect].filter((name) => !Object.hasOwn(FIELD_MAPS[object], name));
+    return {
+      objects: 'Lead or Contact',
+      names: new Map([...contact.names, ...lead.names]),
+      multiValued: new Set(
+        [...multiValued('Lead', lead), ...multiValued('Contact', contact)].map((n) => n.toLowerCase()),
+      ),
+    };
   }
 
   async checkConnection(): Promise<{ ok: true } | { ok: false; error: CrmError }> {

@@ -32,8 +32,11 @@ export interface RuleFile {
   teamFile?: { path: string; source: string } | undefined;
 }
 
-/** The rules' warnings of a name the account has no field of: the settings tab's check, on the file. */
-export function missingFieldWarnings(
+/**
+ * The rules' warnings of the account's fields: a name it has no field of, and a field it gives as several
+ * values compared as if it held one. The settings tab's check, on the file.
+ */
+export function accountFieldWarnings(
   rules: Omit<RuleFile, 'version'>,
   profile: ConnectorProfile,
   fields: AccountFields,
@@ -43,7 +46,7 @@ export function missingFieldWarnings(
     requireQueueTargets: true,
     crm: { ...profile, accountFields: fields },
   });
-  return loaded.warnings.filter((d) => d.missingField !== undefined);
+  return loaded.warnings.filter((d) => d.missingField !== undefined || d.multiValueField !== undefined);
 }
 
 /**
@@ -199,20 +202,25 @@ export class RuleFieldCheck {
       logger.warn(`could not check rule fields: ${fields.failed}`, meta);
       return;
     }
-    const problems = missingFieldWarnings(rules, profile, fields);
+    const problems = accountFieldWarnings(rules, profile, fields);
     const read = directory === undefined || 'failed' in directory ? undefined : directory;
     const team = await this.routedTeam(tenant);
     const isNew = this.unlogged(tenant.id, `${rules.version}/${team?.version ?? 'file'}`);
     for (const d of problems.filter(isNew))
-      logger.warn(`rule names a field this ${profile.crmName} ${profile.accountNoun} does not have`, {
-        ...meta,
-        line: d.line,
-        column: d.column,
-        path: d.path,
-        field: d.missingField,
-        ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
-        warning: formatDiagnostic(d),
-      });
+      logger.warn(
+        d.missingField !== undefined
+          ? `rule names a field this ${profile.crmName} ${profile.accountNoun} does not have`
+          : `rule compares a multi-select field of this ${profile.crmName} ${profile.accountNoun} as one value`,
+        {
+          ...meta,
+          line: d.line,
+          column: d.column,
+          path: d.path,
+          field: d.missingField ?? d.multiValueField,
+          ...(d.suggestion === undefined ? {} : { suggestion: d.suggestion }),
+          warning: formatDiagnostic(d),
+        },
+      );
     // The team's people where it routes with them, and the people the rule file itself names.
     const owners =
       read === undefined

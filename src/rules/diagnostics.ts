@@ -17,6 +17,11 @@ export interface Diagnostic {
    */
   missingField?: string;
   /**
+   * A warning that a rule compares this field of the CRM account, which holds several values, as if
+   * it held one (a value with `;`, a number comparison): the name as the rules spell it.
+   */
+  multiValueField?: string;
+  /**
    * A warning that a team's rep, a rep's manager or a queue's target, or a person the rules name, names
    * no active user, queue or team of the CRM account (the check against the account's directory): the
    * name as the file writes it.

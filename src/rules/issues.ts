@@ -45,9 +45,13 @@ export interface RawWarning {
   suggestion?: string | undefined;
   atKey?: boolean | undefined;
   missingField?: string | undefined;
+  multiValueField?: string | undefined;
   unknownOwner?: string | undefined;
   ownerRole?: OwnerRole | undefined;
 }
+
+/** What a warning about a field of the CRM account says of it, by the name the rules spell. */
+export type AccountFieldWarning = { missingField: string } | { multiValueField: string };
 
 export interface IssueOptions {
   suggestion?: string | undefined;
@@ -60,10 +64,10 @@ export interface Scope {
   readonly known: Known;
   error(path: readonly PathSegment[], message: string, opts?: IssueOptions): void;
   /**
-   * Warnings point at the key of the last path segment; `missingField`: the name the CRM account has no
-   * field of, when that is the warning.
+   * Warnings point at the key of the last path segment; `field`: the field of the CRM account it is
+   * about, when it is one the account lacks or one compared as a single value though it holds several.
    */
-  warn(path: readonly PathSegment[], message: string, suggestion?: string, missingField?: string): void;
+  warn(path: readonly PathSegment[], message: string, suggestion?: string, field?: AccountFieldWarning): void;
   /** A scope whose paths are prefixed by `path`. */
   at(...path: PathSegment[]): Scope;
 }
@@ -82,13 +86,13 @@ export function makeScope(
       if (opts?.atKey === true) params['atKey'] = true;
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...prefix, ...path], message, params });
     },
-    warn(path, message, suggestion, missingField) {
+    warn(path, message, suggestion, field) {
       warnings.push({
         path: [...ctx.path, ...prefix, ...path],
         message,
         suggestion,
         atKey: true,
-        missingField,
+        ...field,
       });
     },
     at(...path) {

@@ -118,6 +118,7 @@ class Reporter {
   warnRaw(w: RawWarning): void {
     const d = this.make(w.path, w.message, w.suggestion, w.atKey === true);
     if (w.missingField !== undefined) d.missingField = w.missingField;
+    if (w.multiValueField !== undefined) d.multiValueField = w.multiValueField;
     if (w.unknownOwner !== undefined) d.unknownOwner = w.unknownOwner;
     if (w.ownerRole !== undefined) d.ownerRole = w.ownerRole;
     this.warnings.push(d);

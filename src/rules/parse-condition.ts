@@ -245,7 +245,7 @@ function checkFieldName(
         [],
         `"${key}" is not a field of this ${crm.crmName} ${crm.accountNoun}'s ${account.objects}, so it never has a value there`,
         closest(key, account.names.values()),
-        key,
+        { missingField: key },
       );
     return;
   }
@@ -273,14 +273,73 @@ export function checkFieldReference(key: string, scope: Scope, otherKeys: readon
   checkFieldName(key, leadFieldFor(key) ?? key, scope, otherKeys);
 }
 
+/** A value as a flow list's item: quoted only where YAML would read it otherwise. */
+function flowItem(v: FieldValue): string {
+  const s = String(v);
+  return /^[\s\-?:!&*|>%@`'"]|[,[\]{}#]|: |\s$/.test(s) || s === '' ? JSON.stringify(s) : s;
+}
+
+/**
+ * A comparison that never matches a field the CRM account gives as several values, each compared on its
+ * own: a value joined by `;` as the CRM stores them (eq, in; neq and not_in then exclude nothing), or a
+ * number comparison, which a list never is.
+ */
+function checkMultiValue(key: string, c: Condition, scope: Scope): Condition {
+  const crm = scope.known.crm;
+  const account = crm?.accountFields;
+  if (c.kind !== 'compare' || crm === undefined || account === undefined) return c;
+  if (!account.multiValued.has(key.toLowerCase())) return c;
+  const what = `"${key}" is a multi-select in this ${crm.crmName} ${crm.accountNoun}: each of its values is compared on its own`;
+  const about = { multiValueField: key };
+  switch (c.op) {
+    case 'eq':
+    case 'neq':
+    case 'in':
+    case 'not_in': {
+      const values: readonly FieldValue[] = 'values' in c ? c.values : [c.value];
+      const joined = values.find((v): v is string => typeof v === 'string' && v.includes(';'));
+      if (joined === undefined) return c;
+      const each = values.flatMap((v): FieldValue[] =>
+        typeof v === 'string' ? v.split(';').flatMap((s) => (s.trim() === '' ? [] : [s.trim()])) : [v],
+      );
+      const excludes = c.op === 'neq' || c.op === 'not_in';
+      scope.warn(
+        [],
+        `${what}, so "${joined}" never matches${excludes ? ' and no lead is left out' : ''}; use ${excludes ? 'not_in' : 'in'}: [${each.map(flowItem).join(', ')}]`,
+        undefined,
+        about,
+      );
+      return c;
+    }
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte':
+    case 'between':
+      scope.warn([], `${what}, never as a number, so "${c.op}" never matches`, undefined, about);
+      return c;
+    // Each value on its own is what these test.
+    case 'contains':
+    case 'starts_with':
+    case 'ends_with':
+    case 'regex':
+    case 'exists':
+    case 'missing':
+      return c;
+  }
+}
+
 function parseField(key: string, value: unknown, scope: Scope): Condition {
   const field = canonicalField(key);
   checkFieldName(key, field, scope);
   if (value === null || value === undefined) return { kind: 'compare', field, op: 'missing' };
-  if (isScalar(value)) return { kind: 'compare', field, op: 'eq', value, caseSensitive: false };
+  if (isScalar(value))
+    return checkMultiValue(key, { kind: 'compare', field, op: 'eq', value, caseSensitive: false }, scope);
   if (Array.isArray(value)) {
     const values = scalarList(value, scope);
-    return values === undefined ? ALWAYS : { kind: 'compare', field, op: 'in', values, caseSensitive: false };
+    return values === undefined
+      ? ALWAYS
+      : checkMultiValue(key, { kind: 'compare', field, op: 'in', values, caseSensitive: false }, scope);
   }
   if (!isPlainObject(value)) {
     scope.error([], `expected a value, a list or an operator mapping, got ${describeType(value)}`);
@@ -294,7 +353,7 @@ function parseField(key: string, value: unknown, scope: Scope): Condition {
   for (const [op, arg] of Object.entries(value)) {
     if (op === 'case_sensitive') continue;
     const c = parseOp(field, op, arg, caseSensitive, scope.at(op));
-    if (c !== undefined) parts.push(c);
+    if (c !== undefined) parts.push(checkMultiValue(key, c, scope.at(op)));
   }
   if (Object.keys(value).filter((k) => k !== 'case_sensitive').length === 0) {
     scope.error([], `needs an operator (${OPS.join(', ')})`);

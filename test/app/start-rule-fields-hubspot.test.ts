@@ -170,6 +170,32 @@ describe('rules naming contact properties the HubSpot portal lacks, outside the 
     ]);
   }, 120_000);
 
+  it('validate --tenant warns of a multiple-checkbox property compared with its values joined, once the portal has one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-hubspot-fields-'));
+    const demo = await readFile(`${DEMO}/rules.yaml`, 'utf8');
+    const condition = 'when: { territory: north-america, demo_requested: true';
+    expect(demo).toContain(condition);
+    const source = demo.replace(condition, `${condition}, interests: "Routing;Scoring"`);
+    const path = join(dir, 'rules.yaml');
+    await writeFile(path, source);
+    await writeFile(join(dir, 'team.yaml'), await readFile(`${DEMO}/team.yaml`, 'utf8'));
+    const line = source.split('\n').findIndex((l) => l.includes('interests:')) + 1;
+    s = await start(path);
+    const started = s;
+    await until('the rule field check', () => checks(started).length >= 1, 30_000);
+    // The portal's admin makes `interests` a multiple checkbox: its contacts' values reach the rules split.
+    s.app.sandbox!.demo.portal.customContactProperties.set('interests', 'checkbox');
+    const cli = await validate(s, path, '--tenant', s.portalId);
+    expect(cli.code).toBe(0);
+    expect(cli.err.filter((l) => l.includes(path))).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^warning: ${path}:${line}:\\d+ routes\\[\\d+\\]\\.when\\.interests: "interests" is a multi-select in this HubSpot portal: each of its values is compared on its own, so "Routing;Scoring" never matches; use in: \\[Routing, Scoring\\]$`,
+        ),
+      ),
+    ]);
+  }, 120_000);
+
   it('a portal installed without the properties scope is not checked, and the log names the scope', async () => {
     s = await start(`${DEMO}/rules.yaml`);
     const started = s;

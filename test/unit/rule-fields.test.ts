@@ -15,7 +15,8 @@ const SOURCE = `routes:\n  - name: r\n    when: { Demo_Request__c: true }\n    a
 const RULES = { path: 'rules.yaml', source: SOURCE, version: ruleSetVersion(SOURCE), team: undefined };
 const FIELDS: AccountFields = {
   objects: 'Lead or Contact',
-  names: new Map(['Id', 'Email', 'Demo_Requested__c'].map((n) => [n.toLowerCase(), n])),
+  names: new Map(['Id', 'Email', 'Demo_Requested__c', 'Interests__c'].map((n) => [n.toLowerCase(), n])),
+  multiValued: new Set(['interests__c']),
 };
 
 function tenant(over: Partial<Tenant> = {}): Tenant {
@@ -124,6 +125,31 @@ describe('the rule file checked against each account routing with it', () => {
         suggestion: 'EMEA',
       }),
       expect.objectContaining({ message: 'rule fields checked', problems: 1, owners: 1 }),
+    ]);
+  });
+
+  it('logs each rule comparing a multi-select field as one value, at its line, with the field', async () => {
+    const source = SOURCE.replace(
+      'Demo_Request__c: true',
+      'Demo_Requested__c: true, Interests__c: "Routing;Scoring"',
+    );
+    const rules = { ...RULES, source, version: ruleSetVersion(source) };
+    const { check, logs } = checker([tenant({ activeRulesetVersion: rules.version })], listing, 1000, rules);
+    check.sweep();
+    await settle();
+    await check.stop();
+    expect(logs.records()).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: 'rule compares a multi-select field of this Salesforce org as one value',
+        tenantId: 't1',
+        line: 3,
+        path: 'routes[0].when.Interests__c',
+        field: 'Interests__c',
+        warning:
+          'rules.yaml:3:38 routes[0].when.Interests__c: "Interests__c" is a multi-select in this Salesforce org: each of its values is compared on its own, so "Routing;Scoring" never matches; use in: [Routing, Scoring]',
+      }),
+      expect.objectContaining({ message: 'rule fields checked', problems: 1, owners: 0 }),
     ]);
   });
 

@@ -1102,6 +1102,24 @@ describe('touchedLeads / checkConnection', () => {
 });
 
 describe('accountFields (properties v3)', () => {
+  it("names as multi-valued the portal's multiple checkboxes and the operator's names, but one that feeds a lead field", async () => {
+    const scope = nock(API)
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .reply(200, {
+        results: [
+          property('email', 'Email', { hasUniqueValue: true }),
+          checkboxProperty('Interests', 'Interests', ['Routing', 'Scoring']),
+          checkboxProperty('product_interest', 'Product interest', ['Routing', 'Scoring']),
+          property('segments', 'Segments', { type: 'string', fieldType: 'text' }),
+        ],
+      });
+    const { c } = connector({ multiValueProperties: ['segments', 'industry'] });
+    const fields = await c.accountFields();
+    scope.done();
+    expect(fields.multiValued).toEqual(new Set(['interests', 'segments']));
+  });
+
   it('lists the contact properties by lower-cased name, read once within the hour, again after it', async () => {
     let clock = NOW;
     const answer = {
@@ -1131,6 +1149,8 @@ describe('accountFields (properties v3)', () => {
         ['email', 'email'],
         ['demo_requested', 'Demo_Requested'],
       ]),
+      // A single yes/no checkbox holds one value.
+      multiValued: new Set(),
     });
     await expect(c.accountFields()).resolves.toBe(fields);
     expect(scope.pendingMocks()).toHaveLength(1);

@@ -395,6 +395,25 @@ describe('readLeads: Contacts made by converting a lead', () => {
   });
 });
 
+describe('accountFields', () => {
+  it("lists the Lead's and Contact's fields, and as multi-valued their multi-select picklists but one the lead mapping reads", async () => {
+    const scope = nock(INSTANCE);
+    // Industry feeds the lead's industry, one value, though the org made it a multi-select.
+    describe_(
+      scope,
+      'Lead',
+      LEAD_DESCRIBE.map((f) => (f.name === 'Industry' ? { ...f, type: 'multipicklist' } : f)),
+    );
+    describe_(scope, 'Contact', [...CONTACT_DESCRIBE, { name: 'Segments__c', type: 'multipicklist' }]);
+    const fields = await connector().accountFields();
+    scope.done();
+    expect(fields?.objects).toBe('Lead or Contact');
+    expect(fields?.names.get('interests__c')).toBe('Interests__c');
+    expect(fields?.names.get('segments__c')).toBe('Segments__c');
+    expect(fields?.multiValued).toEqual(new Set(['interests__c', 'segments__c']));
+  });
+});
+
 describe('prepare', () => {
   it('describes the batch’s objects and Task all at once; reading the batch afterwards describes nothing', async () => {
     const scope = nock(INSTANCE);

@@ -453,7 +453,11 @@ ${OK_TAIL}`;
       const names = ['FirstName', 'Company', 'NumberOfEmployees', 'Rating', 'Demo_Requested__c'];
       const account = {
         ...SALESFORCE_PROFILE,
-        accountFields: { objects: 'Lead', names: new Map(names.map((n) => [n.toLowerCase(), n])) },
+        accountFields: {
+          objects: 'Lead',
+          names: new Map(names.map((n) => [n.toLowerCase(), n])),
+          multiValued: new Set<string>(),
+        },
       };
       const src = `routes:\n  - name: r\n    when: { demo_requested__C: true, rating: Hot, numemployees: { gte: 5 }, Demo_Request__c: true }\n    assign: { hold: { fields: [compnay, Company], timeout: 1h, then: none } }\n    task: { subject: '{{first_name}} {{Ratings}}' }\n${OK_TAIL}`;
       expect(warningsOf(src, account)).toEqual([
@@ -465,6 +469,47 @@ ${OK_TAIL}`;
       ]);
       // The profile alone cannot tell that the first two are no fields of this account.
       expect(warningsOf(src, SALESFORCE_PROFILE).join('\n')).not.toMatch(/Demo_Request__c|is no field/);
+    });
+
+    it('a comparison that never matches a multi-valued field is a warning at its operator, with what to write', () => {
+      const account = (profile: typeof SALESFORCE_PROFILE, name: string): CrmFacts => ({
+        ...profile,
+        accountFields: {
+          objects: 'contacts',
+          names: new Map([[name.toLowerCase(), name]]),
+          multiValued: new Set([name.toLowerCase()]),
+        },
+      });
+      const sf = account(SALESFORCE_PROFILE, 'Interests__c');
+      const when = (w: string) => `routes:\n  - name: r\n    when: ${w}\n    assign: none\n${OK_TAIL}`;
+      const each =
+        '"Interests__c" is a multi-select in this Salesforce org: each of its values is compared on its own';
+      expect(warningsOf(when('{ Interests__c: "A;B" }'), sf)).toEqual([
+        `rules/x.yaml:3:13 routes[0].when.Interests__c: ${each}, so "A;B" never matches; use in: [A, B]`,
+      ]);
+      expect(warningsOf(when('{ interests__c: { in: [C, "A; B"] } }'), sf)).toEqual([
+        `rules/x.yaml:3:29 routes[0].when.interests__c.in: ${each.replace('"Interests__c"', '"interests__c"')}, so "A; B" never matches; use in: [C, A, B]`,
+      ]);
+      expect(warningsOf(when('{ Interests__c: { not_in: ["A;B"], gte: 2 } }'), sf)).toEqual([
+        `rules/x.yaml:3:29 routes[0].when.Interests__c.not_in: ${each}, so "A;B" never matches and no lead is left out; use not_in: [A, B]`,
+        `rules/x.yaml:3:46 routes[0].when.Interests__c.gte: ${each}, never as a number, so "gte" never matches`,
+      ]);
+      expect(warningsOf(when('{ Interests__c: { between: [1, 3] } }'), sf)).toEqual([
+        `rules/x.yaml:3:29 routes[0].when.Interests__c.between: ${each}, never as a number, so "between" never matches`,
+      ]);
+      // One value at a time, a list of them, or a text operator match as meant.
+      expect(
+        warningsOf(
+          when('{ Interests__c: A, all: [{ Interests__c: [A, B] }, { Interests__c: { contains: "A;" } }] }'),
+          sf,
+        ),
+      ).toEqual([]);
+      const hs = account(HUBSPOT_PROFILE, 'interests');
+      expect(warningsOf(when('{ interests: "Routing;Scoring" }'), hs)).toEqual([
+        'rules/x.yaml:3:13 routes[0].when.interests: "interests" is a multi-select in this HubSpot portal: each of its values is compared on its own, so "Routing;Scoring" never matches; use in: [Routing, Scoring]',
+      ]);
+      // Without the account's fields nothing tells the field holds several values.
+      expect(warningsOf(when('{ Interests__c: "A;B" }'), SALESFORCE_PROFILE)).toEqual([]);
     });
 
     it("a hold's fields are checked as fields: one the CRM never fills holds every lead to its timeout", () => {
