@@ -340,7 +340,8 @@ function touchSignals(value: unknown, scope: Scope): TouchSignal[] | undefined {
 
 function members(value: unknown, scope: Scope): string[] | undefined {
   if (!Array.isArray(value) || value.length === 0) {
-    scope.error([], `members takes a non-empty list of rep emails, got ${describeType(value)}`);
+    const got = Array.isArray(value) ? 'an empty list' : describeType(value);
+    scope.error([], `members takes a non-empty list of rep emails, got ${got}`);
     return undefined;
   }
   const out: string[] = [];

@@ -94,7 +94,7 @@ th,td{border-bottom:1px solid #d8dee4;text-align:left;padding:.25rem .5rem;verti
 pre{white-space:pre-wrap;background:#f6f8fa;padding:.5rem;overflow:auto}
 .editor{border:1px solid #8c959f;min-height:20rem}
 label{display:inline-block;margin:.25rem .5rem .25rem 0}
-.bar{display:inline-block;height:.8rem;background:#4a90d9}
+.bar{display:inline-block;height:.8rem;background:#4a90d9}.bar.draft{background:#d98c4a}.bar.swatch{width:1.5rem}
 .chart{max-width:100%;height:auto;display:block;margin:.5rem 0}
 fieldset label{margin-left:.25rem}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
@@ -126,11 +126,13 @@ const BODIES: Record<SettingsPage, string> = {
 <section aria-labelledby="draft-h"><h2 id="draft-h">Draft</h2>
 <div id="editor" class="editor" aria-label="Rule set (YAML)"></div>
 <div id="problems" aria-live="polite"></div>
-<p><label for="note">Note for this publication</label><input id="note" name="note" size="60" required>
+<p><label for="note">Note for this publication</label><input id="note" name="note" size="60" required aria-describedby="publish-message">
 <button id="publish" type="button">Publish</button></p>
+<p id="publish-message" aria-live="polite"></p>
 </section>
 <section aria-labelledby="diff-h"><h2 id="diff-h">Changes against the published version</h2><pre id="diff"></pre></section>
 <section aria-labelledby="history-h"><h2 id="history-h">Version history</h2>
+<p id="history-message" aria-live="polite"></p>
 <table><caption class="sr">Publications, latest first</caption><thead><tr><th>When</th><th>Who</th><th>Approved by</th><th>Rule set</th><th>Team</th><th>Note</th><th>Action</th></tr></thead>
 <tbody id="history"></tbody></table></section>
 <section aria-labelledby="approvals-h"><h2 id="approvals-h">Approvals</h2>
@@ -163,6 +165,8 @@ const BODIES: Record<SettingsPage, string> = {
 <label for="rep-hours">Hours (comma separated, e.g. Mon-Fri 09:00-17:30)</label><input id="rep-hours" size="30">
 <label for="rep-ooo">Out of office (comma separated, e.g. 2026-12-23..2027-01-02)</label><input id="rep-ooo" size="30">
 <button type="submit">Save and publish</button>
+<p id="rep-message" aria-live="polite"></p>
+<div id="rep-problems" role="alert"></div>
 </form></section>
 <section aria-labelledby="pools-h"><h2 id="pools-h">Rotation per pool</h2><div id="pools"></div></section>`,
   activity: `

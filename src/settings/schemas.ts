@@ -247,6 +247,14 @@ export const activityResponseSchema = z.object({
       destination: z.string(),
       rulesetVersion: z.string(),
       summary: z.string(),
+      /**
+       * Whether the decision's CRM writes went through: all done (or none to make), some still to be
+       * written, one failed (`detail`: which and why), or the lead's work dead-lettered (`detail`: why).
+       */
+      writes: z.object({
+        state: z.enum(['done', 'pending', 'failed', 'dead_letter']),
+        detail: z.string().nullable(),
+      }),
     }),
   ),
 });

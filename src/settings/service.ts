@@ -62,7 +62,7 @@ import {
   type teamResponseSchema,
   type validateResponseSchema,
 } from './schemas.js';
-import { editRep } from './team-edit.js';
+import { changedFields, editRep } from './team-edit.js';
 import type { z } from 'zod';
 
 const DAY_MS = 86_400_000;
@@ -620,6 +620,8 @@ export class SettingsService {
   /**
    * The tenant's last `limit` decided leads decided again, oldest first, under the published rule set and
    * under the draft, each from the current rotation: every lead whose owner, sequence or SLA differs.
+   * Both teams are joined with the CRM's users as routing joins them (and as the Team page shows them):
+   * a rep the CRM deactivated gets no lead under either.
    */
   async preview(
     tenantId: string,
@@ -633,10 +635,12 @@ export class SettingsService {
     const { ruleSet: published, team: publishedTeam } = await this.loadOrRefuse(tenantId, active.source);
     const leads = (await this.inputs.recent(tenantId, limit)).reverse();
     const { state } = await this.storage.loadRoutingState(tenantId);
+    const { directory } = await this.crmUsers(tenantId);
+    const asRouted = (t: Team): Team => (directory === null ? t : mergeDirectory(t, directory).team);
     const result = comparePreview(
       leads,
-      { ruleSet: published, team: publishedTeam },
-      { ruleSet: draft, team },
+      { ruleSet: published, team: asRouted(publishedTeam) },
+      { ruleSet: draft, team: asRouted(team) },
       state,
     );
     return { ...result, ms: Math.round((performance.now() - started) * 10) / 10 };
@@ -743,7 +747,7 @@ export class SettingsService {
     patch: z.infer<typeof repPatchRequestSchema>,
     user: string,
   ): Promise<PublishOutcome> {
-    const { source } = await this.activeTeam(tenantId);
+    const { source, team: before } = await this.activeTeam(tenantId);
     if (source === null)
       throw new SettingsError(
         409,
@@ -759,6 +763,7 @@ export class SettingsService {
     }
     const team = loadTeam(edited, TEAM_FILE);
     if (!team.ok) throw new SettingsError(422, 'the team would be invalid', team.errors);
+    const rep = email.toLowerCase();
     // Checked as a publication is, against the tenant's CRM: the same warnings go with the answer.
     const crm = await this.crm(tenantId);
     const { loaded: rules, warnings } = await this.loadAgainstCrm(
@@ -776,7 +781,7 @@ export class SettingsService {
         rules: { version: active.version },
         team: { version: teamVersion(edited), source: edited },
         publishedBy: user,
-        note: `team: ${email.toLowerCase()} edited (${Object.keys(patch).join(', ')})`,
+        note: `team: ${rep} edited (${changedFields(patch, before.reps[rep], team.team.reps[rep]).join(', ') || 'nothing changed'})`,
         basedOn: active.version,
       },
       [...team.warnings, ...warnings],
@@ -798,10 +803,31 @@ export class SettingsService {
       to: query.to,
       limit: query.limit,
     });
-    const records = await this.storage.findDecisions(
-      tenantId,
-      found.map((f) => f.decisionKey),
-    );
+    const keys = found.map((f) => f.decisionKey);
+    const [records, actions, dead] = await Promise.all([
+      this.storage.findDecisions(tenantId, keys),
+      this.storage.actionsForDecisions(tenantId, keys),
+      this.health.deadLetteredLeads(
+        tenantId,
+        found.map((f) => f.leadId),
+      ),
+    ]);
+    const writesOf = (
+      leadId: string,
+      decisionKey: string,
+      decidedAt: number,
+    ): z.infer<typeof activityResponseSchema>['leads'][number]['writes'] => {
+      // A dead letter older than the decision is of work the lead was routed past since.
+      const letter = dead.get(leadId);
+      if (letter !== undefined && letter.at >= decidedAt)
+        return { state: 'dead_letter', detail: letter.reason };
+      const mine = actions.get(decisionKey) ?? [];
+      const failed = mine.find((a) => a.status === 'failed');
+      if (failed !== undefined)
+        return { state: 'failed', detail: `${failed.kind}: ${failed.reason ?? 'no reason recorded'}` };
+      if (mine.some((a) => a.status === 'planned')) return { state: 'pending', detail: null };
+      return { state: 'done', detail: null };
+    };
     return {
       leads: found.flatMap((f) => {
         const r = records.get(f.decisionKey);
@@ -818,6 +844,7 @@ export class SettingsService {
             destination: resolvedText(r.destination),
             rulesetVersion: r.ruleSet.version,
             summary: r.summary,
+            writes: writesOf(f.leadId, f.decisionKey, r.decidedAt),
           },
         ];
       }),

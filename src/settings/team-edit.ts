@@ -2,6 +2,7 @@
 // result and the admin's comments and layout survive. A rep's fields are written in the team file's
 // own vocabulary (`out_of_office`, `cap.per_day`); an empty value removes the key.
 import { isMap, parseDocument } from 'yaml';
+import type { Rep } from '../core/types.js';
 
 /** The editable fields of one rep, in the team file's keys. `null` removes the key. */
 export interface RepPatch {
@@ -49,4 +50,30 @@ export function editRep(source: string, email: string, patch: RepPatch): string 
   const cap = doc.getIn([...rep, 'cap']);
   if (isMap(cap) && cap.items.length === 0) doc.deleteIn([...rep, 'cap']);
   return doc.toString();
+}
+
+/** Each editable field of a loaded rep, as routing reads it. */
+const READ: Record<keyof RepPatch, (rep: Rep) => unknown> = {
+  name: (r) => r.name,
+  timezone: (r) => r.timezone,
+  hours: (r) => r.hours,
+  outOfOffice: (r) => r.outOfOffice,
+  weight: (r) => r.weight,
+  capPerDay: (r) => r.caps.perDay,
+  capPerWeek: (r) => r.caps.perWeek,
+  active: (r) => r.active,
+};
+
+/**
+ * The fields of `patch` whose value for routing differs between the rep before and after the edit (a
+ * form sends every field; the history names only those changed). Compared as loaded, so `mon-fri` and
+ * `Mon-Fri` are the same hours.
+ */
+export function changedFields(patch: RepPatch, before: Rep | undefined, after: Rep | undefined): string[] {
+  return (Object.keys(patch) as (keyof RepPatch)[]).filter(
+    (field) =>
+      patch[field] !== undefined &&
+      JSON.stringify(before === undefined ? null : READ[field](before)) !==
+        JSON.stringify(after === undefined ? null : READ[field](after)),
+  );
 }

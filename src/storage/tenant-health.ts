@@ -1,11 +1,18 @@
 // What the settings tab's health page reads about one tenant's work: the age of its oldest waiting
-// inbox item, and its recent failed CRM writes with their reasons.
+// inbox item, and its recent failed CRM writes with their reasons; and, for Activity, which of the
+// leads found are dead-lettered.
 import type { Db } from './db.js';
 
 export interface FailedAction {
   leadId: string;
   kind: string;
   error: string;
+  at: number;
+}
+
+export interface DeadLetteredLead {
+  reason: string;
+  /** When it was dead-lettered. */
   at: number;
 }
 
@@ -39,5 +46,30 @@ export class TenantHealthRepository {
       error: r.error ?? 'no reason recorded',
       at: Number(r.updated_at),
     }));
+  }
+
+  /** The leads among `leadIds` whose work is dead-lettered now: the latest dead letter of each. */
+  async deadLetteredLeads(
+    tenantId: string,
+    leadIds: readonly string[],
+  ): Promise<Map<string, DeadLetteredLead>> {
+    const found = new Map<string, DeadLetteredLead>();
+    const unique = [...new Set(leadIds)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const part = unique.slice(i, i + 500);
+      const rows = await this.db.all<{
+        object_id: string;
+        last_error: string | null;
+        updated_at: number | string;
+      }>(
+        `SELECT object_id, last_error, updated_at FROM inbox
+         WHERE tenant_id = ? AND state = 'failed' AND object_id IN (${part.map(() => '?').join(', ')})
+         ORDER BY updated_at, id`,
+        [tenantId, ...part],
+      );
+      for (const r of rows)
+        found.set(r.object_id, { reason: r.last_error ?? 'no reason recorded', at: Number(r.updated_at) });
+    }
+    return found;
   }
 }

@@ -222,8 +222,10 @@ for (const store of STORES) {
 
       await page.getByLabel('Note for this publication').fill('ANZ territory');
       await page.getByRole('button', { name: 'Publish' }).click();
-      await page.locator('#status', { hasText: `Published ${ruleSetVersion(draft)}` }).waitFor();
-      expect(await page.locator('#status').textContent()).toContain('2 warnings, listed under the draft.');
+      await page.locator('#publish-message', { hasText: `Published ${ruleSetVersion(draft)}` }).waitFor();
+      expect(await page.locator('#publish-message').textContent()).toContain(
+        '2 warnings, listed under the draft.',
+      );
       expect(await warning.count()).toBe(2);
       expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(ruleSetVersion(draft));
 
@@ -246,9 +248,9 @@ for (const store of STORES) {
       await page.getByRole('button', { name: 'Save and publish' }).click();
       await until(
         'the team to be saved',
-        async () => ((await page.locator('#status').textContent()) ?? '') !== '',
+        async () => ((await page.locator('#rep-message').textContent()) ?? '') !== '',
       );
-      expect(await page.locator('#status').textContent()).toContain('Saved mei@acme.io');
+      expect(await page.locator('#rep-message').textContent()).toContain('Saved mei@acme.io');
       await page.locator('#roster', { hasText: 'out of office' }).waitFor();
       await shot('team');
 
@@ -360,9 +362,11 @@ for (const store of STORES) {
       await page.locator('#problems .ok').waitFor({ timeout: 30_000 });
       await page.getByLabel('Note for this publication').fill('slower demo tasks');
       await page.getByRole('button', { name: 'Publish' }).click();
-      await page.locator('#status', { hasText: 'once a second admin approves it' }).waitFor();
+      await page.locator('#publish-message', { hasText: 'once a second admin approves it' }).waitFor();
       expect((await app.storage.activeRuleset(tenant.id))?.version).toBe(before.version);
-      const requestId = /request (\d+)/.exec((await page.locator('#status').textContent()) ?? '')?.[1];
+      const requestId = /request (\d+)/.exec(
+        (await page.locator('#publish-message').textContent()) ?? '',
+      )?.[1];
       expect(requestId).toBeDefined();
       // Its author cannot approve it.
       await page.getByRole('button', { name: `Approve request ${requestId}` }).click();

@@ -21,8 +21,15 @@ import {
 import { ENGINES, makeEvent } from '../storage/helpers.js';
 import { frameOrigins } from '../../src/cli/operate.js';
 import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
-import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, type SettingsHarness } from './support.js';
+import { loadTeam } from '../../src/rules/index.js';
+import { CANVAS_SECRET, dachLead, RULES, startSettings, T0, TEAM, type SettingsHarness } from './support.js';
 import { CrmCallRepository, STREAM_MISSED_RECENT_MS, type Tenant } from '../../src/storage/index.js';
+
+function loadTeamOrThrow(source: string) {
+  const loaded = loadTeam(source, 'team.yaml');
+  if (!loaded.ok) throw new Error('the demo team does not load');
+  return loaded.team;
+}
 
 for (const [engineName, engine, suite] of ENGINES) {
   suite(`the settings API on ${engineName}`, () => {
@@ -438,6 +445,42 @@ for (const [engineName, engine, suite] of ENGINES) {
         );
         expect(theirs.leads).toEqual([]);
         expect((await api(`/api/tenants/${h.b.id}/activity/p2`, { session: other })).status).toBe(404);
+      });
+
+      it('previews as routing routes: a rep the CRM deactivated gets no lead under either version', async () => {
+        const tenant = await h.install('606', 'Initrode');
+        const session = await h.login(tenant);
+        await h.route(tenant, [dachLead('q1'), dachLead('q2'), dachLead('q3'), dachLead('q4')]);
+        // The CRM's users as the worker stored them: every rep of the team, Bo deactivated.
+        const reps = Object.keys(loadTeamOrThrow(TEAM).reps);
+        await h.storage.saveDirectory(tenant.id, {
+          owners: reps.map((email, i) => ({
+            id: String(100 + i),
+            email,
+            name: email,
+            active: email !== 'bo@acme.io',
+            teams: [],
+          })),
+          queues: {},
+          fetchedAt: T0,
+        });
+        const preview = async (source: string) =>
+          previewResponseSchema.parse(
+            await (
+              await api(`/api/tenants/${tenant.id}/preview`, {
+                method: 'POST',
+                session,
+                body: JSON.stringify({ source, limit: 100 }),
+              })
+            ).json(),
+          );
+        // The DACH demo requests go to pool emea-ae (Ada and Bo): all to Ada, as routing would send them.
+        const same = await preview(RULES);
+        expect(same.leads).toBe(4);
+        expect(same.perRep).toEqual([{ rep: 'ada@acme.io', published: 4, draft: 4 }]);
+        // A draft naming Bo alone: the lead has no one to go to under it, as routing would find.
+        const toBo = await preview(RULES.replace('assign: { pool: emea-ae }', 'assign: { rep: bo@acme.io }'));
+        expect(toBo.perRep.find((r) => r.rep === 'bo@acme.io')).toBeUndefined();
       });
 
       it('serves an OpenAPI document generated from the schemas', async () => {

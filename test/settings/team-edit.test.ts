@@ -2,7 +2,7 @@
 // rest of the file (comments, other reps, flow style) kept, and the result judged by the team loader.
 import { describe, expect, it } from '@jest/globals';
 import { loadTeam } from '../../src/rules/index.js';
-import { editRep } from '../../src/settings/team-edit.js';
+import { changedFields, editRep } from '../../src/settings/team-edit.js';
 
 const TEAM = `# The sales team
 reps:
@@ -48,5 +48,32 @@ describe('editRep', () => {
     );
     expect(loadTeam(editRep(TEAM, 'bo@acme.io', { timezone: 'Mars/Olympus' }), 'team.yaml').ok).toBe(false);
     expect(() => editRep('reps: [', 'bo@acme.io', { weight: 1 })).toThrow(/does not parse/);
+  });
+
+  it("names only the fields an edit changed, though the form sends them all (the history's note)", () => {
+    // The Team page's form: every field, most as they were (hours in another spelling).
+    const ada = {
+      weight: 2,
+      capPerDay: 6,
+      capPerWeek: null,
+      timezone: 'Europe/Berlin',
+      hours: [],
+      outOfOffice: ['2026-12-24..2026-12-31'],
+    };
+    const before = load(TEAM).reps['ada@acme.io'];
+    expect(changedFields(ada, before, load(editRep(TEAM, 'ada@acme.io', ada)).reps['ada@acme.io'])).toEqual([
+      'capPerDay',
+      'outOfOffice',
+    ]);
+    const hours = { hours: ['mon-fri 9:00-17:00'] };
+    const withHours = editRep(TEAM, 'bo@acme.io', hours);
+    const again = { hours: ['Mon-Fri 09:00-17:00'] };
+    expect(
+      changedFields(
+        again,
+        load(withHours).reps['bo@acme.io'],
+        load(editRep(withHours, 'bo@acme.io', again)).reps['bo@acme.io'],
+      ),
+    ).toEqual([]);
   });
 });

@@ -39,6 +39,39 @@ async function open(leadId: string): Promise<void> {
   document.getElementById('lead-h')!.focus();
 }
 
+type Found = Awaited<ReturnType<typeof activityResponseSchema.parse>>['leads'][number];
+
+/** Whether the decision reached the CRM, in words: a dead-lettered or failed lead is not taken for routed. */
+function writesText(w: Found['writes']): string {
+  switch (w.state) {
+    case 'done':
+      return 'written';
+    case 'pending':
+      return 'waiting to be written';
+    case 'failed':
+      return `failed: ${w.detail ?? ''}`;
+    case 'dead_letter':
+      return `dead-lettered (see Health): ${w.detail ?? ''}`;
+    default: {
+      const never: never = w.state;
+      return String(never);
+    }
+  }
+}
+
+const leads = (n: number): string => `${n} routed ${n === 1 ? 'lead' : 'leads'}`;
+
+/** `3 routed leads, 1 of them dead-lettered, 1 with a failed CRM write`. */
+function foundText(found: Found[]): string {
+  const dead = found.filter((l) => l.writes.state === 'dead_letter').length;
+  const failed = found.filter((l) => l.writes.state === 'failed').length;
+  return [
+    leads(found.length),
+    ...(dead === 0 ? [] : [`${dead} of them dead-lettered`]),
+    ...(failed === 0 ? [] : [`${failed} with a failed CRM write`]),
+  ].join(', ');
+}
+
 async function search(): Promise<void> {
   const params = new URLSearchParams();
   for (const k of ['q', 'route', 'owner']) if (value(k) !== '') params.set(k, value(k));
@@ -46,7 +79,7 @@ async function search(): Promise<void> {
   const found = await call(activityResponseSchema, `/activity?${params.toString()}`);
   document.getElementById('results')!.replaceChildren(
     table(
-      ['When', 'Lead', 'Rule', 'Destination', 'Rule set', ''],
+      ['When', 'Lead', 'Rule', 'Destination', 'CRM write', 'Rule set', ''],
       found.leads.map((l) => {
         const button = el('button', { type: 'button', 'aria-label': `Open ${l.email ?? l.leadId}` }, 'Open');
         button.addEventListener('click', () => {
@@ -57,14 +90,19 @@ async function search(): Promise<void> {
           `${l.email ?? l.leadId} ${l.name}`.trim(),
           l.route ?? 'fallback',
           l.destination,
+          el(
+            'span',
+            { class: l.writes.state === 'failed' || l.writes.state === 'dead_letter' ? 'error' : '' },
+            writesText(l.writes),
+          ),
           l.rulesetVersion,
           button,
         ];
       }),
-      `${found.leads.length} routed leads`,
+      foundText(found.leads),
     ),
   );
-  status(`${found.leads.length} routed leads found.`);
+  status(`${foundText(found.leads)} found.`);
 }
 
 export function activityPage(): Promise<void> {

@@ -3,6 +3,8 @@
 import type { z } from 'zod';
 import type { diagnosticSchema } from '../schemas.js';
 
+export type Problem = z.infer<typeof diagnosticSchema>;
+
 const meta = (name: string): string =>
   document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`)?.content ?? '';
 
@@ -13,7 +15,7 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly errors: z.infer<typeof diagnosticSchema>[] = [],
+    readonly errors: Problem[] = [],
   ) {
     super(message);
   }
@@ -43,12 +45,34 @@ export async function call<S extends z.ZodTypeAny>(
   return schema.parse(value) as z.output<S>;
 }
 
-/** Says something in the page's live status region (read out by screen readers). */
-export function status(message: string, kind: 'ok' | 'error' = 'ok'): void {
-  const el = document.getElementById('status');
-  if (el === null) return;
-  el.textContent = message;
-  el.className = kind;
+/**
+ * Says something in a live region (read out by screen readers): the page's status line at its bottom,
+ * or `where`, a region beside the control whose answer it is, brought into view if it is not.
+ */
+export function status(message: string, kind: 'ok' | 'error' = 'ok', where = 'status'): void {
+  const region = document.getElementById(where);
+  if (region === null) return;
+  region.replaceChildren(message);
+  region.className = kind;
+  if (where !== 'status') bringIntoView(region);
+}
+
+/** Scrolls `node` to the middle of the window unless all of it is in view already. */
+export function bringIntoView(node: HTMLElement): void {
+  const r = node.getBoundingClientRect();
+  if (r.top < 0 || r.bottom > window.innerHeight) node.scrollIntoView({ block: 'center' });
+}
+
+/**
+ * A loader's problem in words: `Line 12, column 7: …` in the file the page edits (`editing`), else
+ * `team.yaml, line 24, column 20: …`, with its path and suggestion.
+ */
+export function describe(p: Problem, editing?: string): string {
+  const hint = p.suggestion === undefined ? '' : ` (did you mean "${p.suggestion}"?)`;
+  const at = p.line > 0 ? `line ${p.line}, column ${p.column}` : '';
+  const where =
+    p.file === editing ? at.replace(/^l/, 'L') : [p.file, at].filter((part) => part !== '').join(', ');
+  return `${where === '' ? '' : `${where}: `}${p.path === '' ? '' : `${p.path}: `}${p.message}${hint}`;
 }
 
 /** An element with text children only: page data never becomes markup. */
@@ -76,6 +100,6 @@ export function table(headers: string[], rows: (Node | string)[][], caption: str
 export const when = (ms: number): string =>
   new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
 
-export function fail(error: unknown): void {
-  status(error instanceof Error ? error.message : String(error), 'error');
+export function fail(error: unknown, where = 'status'): void {
+  status(error instanceof Error ? error.message : String(error), 'error', where);
 }

@@ -5,31 +5,24 @@
 import { yaml } from '@codemirror/lang-yaml';
 import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
 import { basicSetup, EditorView } from 'codemirror';
-import type { z } from 'zod';
 import {
   approvalsResponseSchema,
   decideResponseSchema,
   publishResponseSchema,
   rulesResponseSchema,
   validateResponseSchema,
-  type diagnosticSchema,
 } from '../schemas.js';
-import { ApiError, call, el, fail, status, when } from './api.js';
+import { ApiError, call, describe as describeProblem, el, fail, status, when, type Problem } from './api.js';
 import { clearDraft, loadDraft, saveDraft } from './draft.js';
-
-type Problem = z.infer<typeof diagnosticSchema>;
 
 /** The file the server names the draft by; a problem in another (the team file) is not in the editor. */
 const DRAFT_FILE = 'rules.yaml';
 
-function describe(p: Problem): string {
-  const hint = p.suggestion === undefined ? '' : ` (did you mean "${p.suggestion}"?)`;
-  const at = p.line > 0 ? `line ${p.line}, column ${p.column}` : '';
-  // `Line 12, column 7: …` in the draft; `team.yaml, line 24, column 20: …` in the team file.
-  const where =
-    p.file === DRAFT_FILE ? at.replace(/^l/, 'L') : [p.file, at].filter((part) => part !== '').join(', ');
-  return `${where === '' ? '' : `${where}: `}${p.path === '' ? '' : `${p.path}: `}${p.message}${hint}`;
-}
+/** Where a publication's and a rollback's answers are said: beside the Publish button, above the history. */
+const PUBLISH_MESSAGE = 'publish-message';
+const HISTORY_MESSAGE = 'history-message';
+
+const describe = (p: Problem): string => describeProblem(p, DRAFT_FILE);
 
 function showProblems(errors: Problem[], warnings: Problem[]): void {
   const box = document.getElementById('problems')!;
@@ -144,13 +137,19 @@ export async function rulesPage(): Promise<void> {
               if (outcome.status === 'pending_approval') {
                 status(
                   `Roll back to ${p.rulesetVersion} requested (request ${outcome.request.id}): it waits for a second admin's approval.${warningsNote(outcome.warnings)}`,
+                  'ok',
+                  HISTORY_MESSAGE,
                 );
                 return refresh();
               }
-              status(`Rolled back to ${p.rulesetVersion}.${warningsNote(outcome.warnings)}`);
+              status(
+                `Rolled back to ${p.rulesetVersion}.${warningsNote(outcome.warnings)}`,
+                'ok',
+                HISTORY_MESSAGE,
+              );
               return refresh(true);
             })
-            .catch(fail);
+            .catch((error: unknown) => fail(error, HISTORY_MESSAGE));
         });
         return el(
           'tr',
@@ -239,24 +238,34 @@ export async function rulesPage(): Promise<void> {
   requests();
   showApprovals(await call(approvalsResponseSchema, '/approvals'));
 
+  const noteInput = document.getElementById('note') as HTMLInputElement;
+  noteInput.addEventListener('input', () => noteInput.removeAttribute('aria-invalid'));
   document.getElementById('publish')!.addEventListener('click', () => {
-    const note = (document.getElementById('note') as HTMLInputElement).value;
+    noteInput.removeAttribute('aria-invalid');
     call(publishResponseSchema, '/rules/publish', {
       method: 'POST',
-      body: { source: view.state.doc.toString(), note, basedOn: rules.active?.version ?? null },
+      body: {
+        source: view.state.doc.toString(),
+        note: noteInput.value,
+        basedOn: rules.active?.version ?? null,
+      },
     })
       .then(async (outcome) => {
-        (document.getElementById('note') as HTMLInputElement).value = '';
+        noteInput.value = '';
         // The editor still holds what was published: its warnings stay in view.
         showProblems([], outcome.warnings);
         if (outcome.status === 'pending_approval') {
           status(
             `Requested ${outcome.request.rulesetVersion} (request ${outcome.request.id}): it is published once a second admin approves it.${warningsNote(outcome.warnings)}`,
+            'ok',
+            PUBLISH_MESSAGE,
           );
           return refresh();
         }
         status(
           `Published ${outcome.publication.rulesetVersion}: workers route with it from their next batch.${warningsNote(outcome.warnings)}`,
+          'ok',
+          PUBLISH_MESSAGE,
         );
         clearDraft();
         rules = await call(rulesResponseSchema, '/rules');
@@ -265,8 +274,15 @@ export async function rulesPage(): Promise<void> {
         showDiff([]);
       })
       .catch((error: unknown) => {
-        if (error instanceof ApiError && error.errors.length > 0) showProblems(error.errors, []);
-        fail(error);
+        if (error instanceof ApiError && error.errors.length > 0) {
+          showProblems(error.errors, []);
+          fail(new Error(`${error.message}: they are listed above the note.`), PUBLISH_MESSAGE);
+          return;
+        }
+        // The API names the field it refuses first (`note: say why …`).
+        if (error instanceof ApiError && error.message.startsWith('note:'))
+          noteInput.setAttribute('aria-invalid', 'true');
+        fail(error, PUBLISH_MESSAGE);
       });
   });
 }

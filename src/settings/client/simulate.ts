@@ -83,12 +83,12 @@ async function preview(): Promise<void> {
     body: { source: await draftSource(), limit: limit() },
   });
   const max = Math.max(1, ...p.perRep.flatMap((r) => [r.published, r.draft]));
-  const bar = (n: number, label: string) =>
+  const bar = (n: number, which: 'published' | 'draft') =>
     el('span', {
-      class: 'bar',
+      class: `bar ${which}`,
       style: `width:${Math.round((n / max) * 200)}px`,
       role: 'img',
-      'aria-label': label,
+      'aria-label': `${which} ${n}`,
     });
   document.getElementById('impact')!.replaceChildren(
     el(
@@ -108,19 +108,23 @@ async function preview(): Promise<void> {
         ]),
       'Leads that would change (first 200)',
     ),
+    // Which bar is which, in words as well as colour.
+    el(
+      'p',
+      { id: 'impact-legend' },
+      'Bars per rep: ',
+      el('span', { class: 'bar published swatch', 'aria-hidden': 'true' }),
+      ' top, Published (the version routing uses now); ',
+      el('span', { class: 'bar draft swatch', 'aria-hidden': 'true' }),
+      ' bottom, Draft.',
+    ),
     table(
       ['Rep', 'Published', 'Draft', ''],
       p.perRep.map((r) => [
         r.rep,
         String(r.published),
         String(r.draft),
-        el(
-          'span',
-          {},
-          bar(r.published, `published ${r.published}`),
-          el('br'),
-          bar(r.draft, `draft ${r.draft}`),
-        ),
+        el('span', {}, bar(r.published, 'published'), el('br'), bar(r.draft, 'draft')),
       ]),
       'Leads per rep',
     ),

@@ -3,7 +3,7 @@
 // pool in the last 24 hours against its weighted target, as a chart. The roster includes the CRM's
 // users: new ones, and deactivated ones marked.
 import { teamPublishResponseSchema, teamResponseSchema } from '../schemas.js';
-import { call, el, fail, status, table } from './api.js';
+import { ApiError, bringIntoView, call, describe, el, status, table, type Problem } from './api.js';
 import { svg } from './chart.js';
 
 type TeamView = Awaited<ReturnType<typeof load>>;
@@ -141,12 +141,83 @@ function fill(team: TeamView): void {
   input('rep-ooo').value = rep.outOfOffice.join(', ');
 }
 
+/** Where an edit's outcome is said, under the Save button: saved (polite), or why not (an alert). */
+const REP_MESSAGE = 'rep-message';
+const REP_PROBLEMS = 'rep-problems';
+
+/** The team file's keys of a rep (after `reps["…"].`) → the form's field for them. */
+const FIELD_OF: [RegExp, string][] = [
+  [/^out_of_office\b/, 'rep-ooo'],
+  [/^hours\b/, 'rep-hours'],
+  [/^timezone\b/, 'rep-timezone'],
+  [/^weight\b/, 'rep-weight'],
+  [/^cap\.per_day\b/, 'rep-cap-day'],
+  [/^cap\.per_week\b/, 'rep-cap-week'],
+];
+const FIELDS = FIELD_OF.map(([, id]) => id);
+
+/** The form's field a problem of `email`'s entry is about, or undefined (a problem elsewhere). */
+function fieldOf(p: Problem, email: string): string | undefined {
+  const prefix = `reps["${email.toLowerCase()}"].`;
+  if (!p.path.startsWith(prefix)) return undefined;
+  const key = p.path.slice(prefix.length);
+  return FIELD_OF.find(([re]) => re.test(key))?.[1];
+}
+
+const labelOf = (id: string): string =>
+  (document.querySelector(`label[for="${id}"]`)?.textContent ?? id).replace(/\s*\(.*$/, '');
+
+/**
+ * A refused edit's reasons under the Save button, each said by the field it is about (which is marked
+ * invalid) or else with its place in the team file; read out as they appear.
+ */
+function showRefusal(error: unknown, email: string): void {
+  const problems = error instanceof ApiError ? error.errors : [];
+  for (const p of problems) {
+    const field = fieldOf(p, email);
+    if (field === undefined) continue;
+    input(field).setAttribute('aria-invalid', 'true');
+    input(field).setAttribute('aria-describedby', REP_PROBLEMS);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const region = document.getElementById(REP_PROBLEMS)!;
+  region.className = 'error';
+  region.replaceChildren(
+    el('p', {}, problems.length === 0 ? message : `Not saved: ${message}:`),
+    ...(problems.length === 0
+      ? []
+      : [
+          el(
+            'ul',
+            { 'aria-label': 'Why the edit was not saved' },
+            ...problems.map((p) => {
+              const field = fieldOf(p, email);
+              return el('li', {}, field === undefined ? describe(p) : `${labelOf(field)}: ${p.message}`);
+            }),
+          ),
+        ]),
+  );
+  bringIntoView(region);
+}
+
 export async function teamPage(): Promise<void> {
   let team = await load();
   render(team);
-  document.getElementById('rep-email')!.addEventListener('change', () => fill(team));
+  const clearInvalid = () => {
+    for (const id of FIELDS) {
+      input(id).removeAttribute('aria-invalid');
+      input(id).removeAttribute('aria-describedby');
+    }
+    document.getElementById(REP_PROBLEMS)!.replaceChildren();
+  };
+  document.getElementById('rep-email')!.addEventListener('change', () => {
+    clearInvalid();
+    fill(team);
+  });
   document.getElementById('rep-form')!.addEventListener('submit', (e) => {
     e.preventDefault();
+    clearInvalid();
+    document.getElementById(REP_MESSAGE)!.replaceChildren();
     const email = (document.getElementById('rep-email') as HTMLSelectElement).value;
     call(teamPublishResponseSchema, `/team/reps/${encodeURIComponent(email)}`, {
       method: 'PATCH',
@@ -161,7 +232,7 @@ export async function teamPage(): Promise<void> {
     })
       .then(async (outcome) => {
         // The rule set's warnings with this team (they never stop a save), said with the outcome.
-        const warnings = outcome.warnings.map((w) => `Warning: line ${w.line}: ${w.message}`);
+        const warnings = outcome.warnings.map((w) => `Warning: ${describe(w)}`);
         status(
           [
             outcome.status === 'published'
@@ -169,10 +240,12 @@ export async function teamPage(): Promise<void> {
               : `Saved ${email}: team ${outcome.request.teamVersion ?? ''} waits for a second admin's approval (request ${outcome.request.id}).`,
             ...warnings,
           ].join(' '),
+          'ok',
+          REP_MESSAGE,
         );
         team = await load();
         render(team);
       })
-      .catch(fail);
+      .catch((error: unknown) => showRefusal(error, email));
   });
 }

@@ -772,6 +772,16 @@ describe('hostile input (found by test/unit/rules/fuzz.property.test.ts)', () =>
     ]);
   });
 
+  it("an empty pool's error says its list is empty", () => {
+    expect(
+      errorsOf(`pools:\n  smb: { members: [], strategy: round_robin }\nroutes: []\n${OK_TAIL}`).filter((e) =>
+        e.includes('members'),
+      ),
+    ).toEqual([
+      'rules/x.yaml:2:19 pools.smb.members: members takes a non-empty list of rep emails, got an empty list',
+    ]);
+  });
+
   it('"between" takes finite numbers only, like gt/gte/lt/lte', () => {
     expect(
       errors(
