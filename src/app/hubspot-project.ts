@@ -44,6 +44,11 @@ export interface ProjectOptions {
   supportEmail: string;
   /** Adds `http://localhost:<port>` + the callback to the redirect URLs (testing only). */
   developmentPort?: number | undefined;
+  /**
+   * Contact properties the rules hold leads for (holdProperties): each gets a property-change
+   * subscription, so a held lead is decided the moment the field it waits for is filled.
+   */
+  heldProperties?: readonly string[] | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -273,6 +278,19 @@ export async function buildHubSpotProject(
     out[file] = fill(JSON.parse(await readFile(new URL(file, templates), 'utf8')) as unknown, vars);
   }
   for (const file of SOURCE_FILES) out[file] = fill(await readFile(new URL(file, templates), 'utf8'), vars);
+  const webhooks = out['src/app/webhooks/webhooks-hsmeta.json'] as z.infer<typeof webhooksSchema>;
+  const { legacyCrmObjects } = webhooks.config.subscriptions;
+  for (const property of options.heldProperties ?? [])
+    if (
+      !legacyCrmObjects.some(
+        (s) => s.subscriptionType === 'contact.propertyChange' && s.propertyName === property,
+      )
+    )
+      legacyCrmObjects.push({
+        subscriptionType: 'contact.propertyChange',
+        propertyName: property,
+        active: true,
+      });
   if (options.developmentPort !== undefined) {
     const app = out['src/app/app-hsmeta.json'] as { config: { auth: { redirectUrls: string[] } } };
     app.config.auth.redirectUrls.push(`http://localhost:${options.developmentPort}${CALLBACK_PATH}`);

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ConnectorProfile } from '../../connectors/connector.js';
-import { hubspotProfile, HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
+import { hubspotProfile } from '../../connectors/hubspot/profile.js';
 import { hubspotPushedIntake } from '../../connectors/hubspot/pushed-intake.js';
 import { LimiterFactory } from '../../connectors/shared/limiter.js';
 import { SALESFORCE_PROFILE } from '../../connectors/salesforce/profile.js';
@@ -27,7 +27,6 @@ import {
 import type { DemoPortal } from '../../connectors/sandbox/seed.js';
 import type { RuleSet, Team } from '../core/types.js';
 import type { Logger } from '../log.js';
-import { crmPropertiesFor } from '../pipeline/properties.js';
 import { Worker, type DecisionInfo, type LeadOutcome } from '../pipeline/worker.js';
 import { CRM_CALLS_FLUSH_MS, CrmCallTally } from '../pipeline/crm-call-tally.js';
 import {
@@ -63,7 +62,7 @@ import { CRM_PROFILES } from './crm-profiles.js';
 import { lockDataDir, sandboxAppCredentials, type DataDirLock } from './data-dir.js';
 import { holdPorts } from './held-ports.js';
 import { openAppStorage } from './open-storage.js';
-import { appWebhookSubscriptions } from './webhook-subscriptions.js';
+import { appWebhookSubscriptions, holdProperties } from './webhook-subscriptions.js';
 import { CrmRegistry, type CrmWiring } from './crms.js';
 import { hubspotFetchVerifier, hubspotOAuth, hubspotWiring } from './hubspot.js';
 import {
@@ -1015,15 +1014,6 @@ function crmWebhooks(
     appId: Number(hubspot.appId),
     subscriptions,
   });
-}
-
-/**
- * The contact properties whose changes can release a held lead: exactly the fields the rule set holds
- * for (what the app's webhook subscriptions for property changes must cover).
- */
-function holdProperties(ruleSet: RuleSet): string[] {
-  const fields = ruleSet.routes.flatMap((r) => (r.assign.kind === 'hold' ? r.assign.fields : []));
-  return crmPropertiesFor(HUBSPOT_PROFILE.leadFieldProperties, fields);
 }
 
 /** Walks the OAuth install as a browser would: install → authorize (auto-approved) → callback. */

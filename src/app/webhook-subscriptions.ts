@@ -3,8 +3,20 @@
 // field the rule set holds leads for, which an operator adds to that file for their rules.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { HUBSPOT_PROFILE } from '../../connectors/hubspot/profile.js';
 import type { WebhookSubscription } from '../../connectors/sandbox/index.js';
+import type { RuleSet } from '../core/types.js';
+import { crmPropertiesFor } from '../pipeline/properties.js';
 import { ConfigError } from './config.js';
+
+/**
+ * The contact properties whose changes can release a held lead: exactly the fields the rule set holds
+ * for (what the app's webhook subscriptions for property changes must cover).
+ */
+export function holdProperties(ruleSet: RuleSet): string[] {
+  const fields = ruleSet.routes.flatMap((r) => (r.assign.kind === 'hold' ? r.assign.fields : []));
+  return crmPropertiesFor(HUBSPOT_PROFILE.leadFieldProperties, fields);
+}
 
 export const APP_WEBHOOKS_FILE = new URL(
   '../../hubspot-app/src/app/webhooks/webhooks-hsmeta.json',

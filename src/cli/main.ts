@@ -15,6 +15,7 @@ import { operatorConnection, sandboxReachHint } from '../app/operator-crms.js';
 import { publishedTeam, readAccountFields, readDirectory, RULE_FIELDS_WAIT_MS } from '../app/rule-fields.js';
 import type { CrmFacts } from '../rules/index.js';
 import { buildHubSpotProject, writeHubSpotProject } from '../app/hubspot-project.js';
+import { holdProperties } from '../app/webhook-subscriptions.js';
 import { openAppStorage, sqliteFile } from '../app/open-storage.js';
 import { TenantConfigRepository, type Storage, type TeamVersion } from '../storage/index.js';
 import { rotateKeys } from './keys.js';
@@ -434,17 +435,44 @@ Example:
     .requiredOption('--support-email <email>', 'support contact shown on the listing')
     .option('--out <dir>', 'where to write the project', 'build/hubspot-project')
     .option('--development [port]', 'also allow a http://localhost redirect (testing only)')
+    .option(
+      '--rules <file>',
+      'the rule file the app runs with (RULES): a property change is subscribed to for each field it holds leads for',
+    )
     .action(
-      async (opts: { publicUrl: string; supportEmail: string; out: string; development?: string | true }) => {
+      async (opts: {
+        publicUrl: string;
+        supportEmail: string;
+        out: string;
+        development?: string | true;
+        rules?: string;
+      }) => {
         const port = opts.development === true ? '3000' : opts.development;
         if (port !== undefined && !/^\d{1,5}$/.test(port))
           throw new InputError(`--development takes a port number, not "${port}"`);
+        let heldProperties: string[] = [];
+        if (opts.rules !== undefined) {
+          const file = await readRuleSetFile(opts.rules);
+          const teamPath = teamFileFor(opts.rules, file);
+          const team = teamPath === undefined ? undefined : await loadTeamOrFail(io, teamPath);
+          heldProperties = holdProperties(loadRulesOrFail(io, opts.rules, file, team));
+        }
         const files = await buildHubSpotProject({
           publicUrl: opts.publicUrl,
           supportEmail: opts.supportEmail,
           developmentPort: port === undefined ? undefined : Number(port),
+          heldProperties,
         });
         for (const path of await writeHubSpotProject(files, opts.out)) io.out(`wrote ${path}`);
+        // A hold waits for a field to be filled; without the field's change subscribed, HubSpot never
+        // says so and the lead is decided only when the hold times out.
+        io.out(
+          opts.rules === undefined
+            ? 'holds: no --rules given, so no property change is subscribed to for the fields rules hold leads for (a held lead is then decided at its timeout only)'
+            : heldProperties.length === 0
+              ? `holds: ${opts.rules} holds leads for no field`
+              : `holds: subscribed to changes of ${heldProperties.join(', ')} (fields ${opts.rules} holds leads for)`,
+        );
       },
     );
 

@@ -144,7 +144,10 @@ describe('the HubSpot project generated for a public URL', () => {
       io,
     );
     expect([code, errors]).toEqual([0, []]);
-    expect(lines).toHaveLength(PROJECT_FILES.length);
+    expect(lines).toHaveLength(PROJECT_FILES.length + 1);
+    expect(lines.at(-1)).toBe(
+      'holds: no --rules given, so no property change is subscribed to for the fields rules hold leads for (a held lead is then decided at its timeout only)',
+    );
     const written = JSON.parse(await readFile(join(out, 'src/app/app-hsmeta.json'), 'utf8')) as unknown;
     expect(written).toEqual((await build())['src/app/app-hsmeta.json']);
     expect((await readdir(join(out, 'src/app'))).sort()).toEqual([
@@ -162,6 +165,55 @@ describe('the HubSpot project generated for a public URL', () => {
     );
     expect(refused).toBe(1);
     expect(errors.join('\n')).toMatch(/must be https/);
+  });
+
+  it('with --rules, subscribes to changes of each field the rules hold leads for, once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lead-router-hsproject-rules-'));
+    const rules = join(dir, 'rules.yaml');
+    const source = await readFile('rules/exceptions/rules.yaml', 'utf8');
+    expect(source).toContain('fields: [country, employees]');
+    await writeFile(
+      rules,
+      source.replace('fields: [country, employees]', 'fields: [country, employees, industry]'),
+    );
+    const lines: string[] = [];
+    const errors: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => errors.push(l), clock: () => 0 };
+    const argv = [
+      'hubspot-project',
+      '--public-url',
+      PUBLIC_URL,
+      '--support-email',
+      'help@acme-sales.example',
+    ];
+    expect(await main([...argv, '--out', join(dir, 'out'), '--rules', rules], io)).toBe(0);
+    expect(errors).toEqual([]);
+    // country and numemployees (employees) are subscribed already: only industry is added.
+    expect(lines.at(-1)).toBe(
+      `holds: subscribed to changes of country, numemployees, industry (fields ${rules} holds leads for)`,
+    );
+    const webhooks = JSON.parse(
+      await readFile(join(dir, 'out', 'src/app/webhooks/webhooks-hsmeta.json'), 'utf8'),
+    ) as {
+      config: { subscriptions: { legacyCrmObjects: { subscriptionType: string; propertyName?: string }[] } };
+    };
+    const watched = webhooks.config.subscriptions.legacyCrmObjects
+      .filter((s) => s.subscriptionType === 'contact.propertyChange')
+      .map((s) => s.propertyName);
+    expect(watched).toEqual([
+      'hubspot_owner_id',
+      'country',
+      'state',
+      'numemployees',
+      'lifecyclestage',
+      'industry',
+    ]);
+
+    // A rule file that does not load is refused with its errors, and nothing is written.
+    await writeFile(rules, 'routes: [');
+    expect(await main([...argv, '--out', join(dir, 'bad'), '--rules', rules], io)).toBe(1);
+    expect(errors.join('\n')).toContain(rules);
+    await expect(readdir(join(dir, 'bad'))).rejects.toThrow(/ENOENT/);
   });
 
   it('ships a settings page and a contact sidebar card whose entrypoints are in the project', async () => {
