@@ -244,7 +244,8 @@ function checkFieldName(
       scope.warn(
         [],
         `"${key}" is not a field of this ${crm.crmName} ${crm.accountNoun}'s ${account.objects}, so it never has a value there`,
-        closest(key, account.names.values()),
+        // A lead field the CRM has is as near a miss as the account's own names (employes → employees).
+        closest(key, [...account.names.values(), ...LEAD_FIELDS.filter((f) => reads(crm, f)).map(snake)]),
         { missingField: key },
       );
     return;

@@ -461,14 +461,32 @@ ${OK_TAIL}`;
       };
       const src = `routes:\n  - name: r\n    when: { demo_requested__C: true, rating: Hot, numemployees: { gte: 5 }, Demo_Request__c: true }\n    assign: { hold: { fields: [compnay, Company], timeout: 1h, then: none } }\n    task: { subject: '{{first_name}} {{Ratings}}' }\n${OK_TAIL}`;
       expect(warningsOf(src, account)).toEqual([
-        // Letters only, so spelt like a Salesforce field: only the account's list tells it is none.
-        'rules/x.yaml:3:51 routes[0].when.numemployees: "numemployees" is not a field of this Salesforce org\'s Lead, so it never has a value there',
+        // Letters only, so spelt like a Salesforce field: only the account's list tells it is none; the
+        // lead field the org does have is the near miss.
+        'rules/x.yaml:3:51 routes[0].when.numemployees: "numemployees" is not a field of this Salesforce org\'s Lead, so it never has a value there (did you mean "employees"?)',
         'rules/x.yaml:3:77 routes[0].when.Demo_Request__c: "Demo_Request__c" is not a field of this Salesforce org\'s Lead, so it never has a value there (did you mean "Demo_Requested__c"?)',
         'rules/x.yaml:4:32 routes[0].assign.hold.fields[0]: "compnay" is not a field of this Salesforce org\'s Lead, so it never has a value there (did you mean "Company"?)',
         'rules/x.yaml:5:13 routes[0].task.subject: "Ratings" is not a field of this Salesforce org\'s Lead, so it never has a value there (did you mean "Rating"?)',
       ]);
       // The profile alone cannot tell that the first two are no fields of this account.
       expect(warningsOf(src, SALESFORCE_PROFILE).join('\n')).not.toMatch(/Demo_Request__c|is no field/);
+    });
+
+    it("with a HubSpot portal's properties known, a misspelt lead field still gets its did-you-mean", () => {
+      const names = ['firstname', 'company', 'numemployees', 'country', 'demo_requested'];
+      const portal = {
+        ...HUBSPOT_PROFILE,
+        accountFields: {
+          objects: 'contacts',
+          names: new Map(names.map((n) => [n, n])),
+          multiValued: new Set<string>(),
+        },
+      };
+      const src = `routes:\n  - name: r\n    when: { employes: { gte: 5 }, demo_requsted: true }\n    assign: none\n${OK_TAIL}`;
+      expect(warningsOf(src, portal)).toEqual([
+        'rules/x.yaml:3:13 routes[0].when.employes: "employes" is not a field of this HubSpot portal\'s contacts, so it never has a value there (did you mean "employees"?)',
+        'rules/x.yaml:3:35 routes[0].when.demo_requsted: "demo_requsted" is not a field of this HubSpot portal\'s contacts, so it never has a value there (did you mean "demo_requested"?)',
+      ]);
     });
 
     it('a comparison that never matches a multi-valued field is a warning at its operator, with what to write', () => {
