@@ -148,8 +148,16 @@ function actionText(a: Action, team: Team): string {
  * last pool and how it picked, and up to three reps it skipped and why. The routing note's parentheses
  * and the `{{reason}}` of a task, so the rep reads the same reason on the task as in the note.
  */
-export function routingReason(routeName: string, trace: Pick<Trace, 'assignments'>, team: Team): string {
+export function routingReason(
+  routeName: string,
+  trace: Pick<Trace, 'assignments' | 'steps'>,
+  team: Team,
+): string {
   const why: string[] = [routeName];
+  // A person the rule named who could not take the lead (inactive, out of office, at a cap): why it
+  // went to the fallback instead.
+  for (const step of trace.steps)
+    if (step.includes(' skipped: ')) why.push(step.split(' → ')[0] ?? step);
   const last = trace.assignments.at(-1);
   if (last !== undefined) {
     why.push(`pool ${last.pool}, ${last.reason}`);

@@ -198,6 +198,15 @@ describe('destinations', () => {
     if (step !== undefined) expect(d.trace.steps).toContain(step);
   });
 
+  it('a named rep who cannot take the lead is said in the one-line reason, so the console tells why', () => {
+    const rules = makeRuleSet([makeRoute('France goes to Old', always, { kind: 'rep', email: 'old@x.io' })]);
+    const lead = makeLead({ email: 'grace@brown.fr' });
+    const d = decide(lead, rules, ctx(), NOW);
+    expect(summarizeDecision(d, lead, ctx().team)).toMatch(
+      /^grace@brown\.fr → .+ \(France goes to Old; rep old@x\.io skipped: deactivated\)/,
+    );
+  });
+
   it('a pool with nobody eligible falls back to the pool fallback, recorded as such', () => {
     const rules = makeRuleSet([makeRoute('r', always, { kind: 'pool', name: 'p' })], {
       pools: { p: makePool('p', ['cy@x.io', 'old@x.io'], { fallback: { kind: 'rep', email: 'bo@x.io' } }) },
