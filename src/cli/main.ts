@@ -535,8 +535,8 @@ Example:
         replayDeadLetters(storage, await pickTenant(storage, opts.tenant), numbers, io.clock()),
       );
       for (const line of result.queued) io.out(line);
-      for (const line of result.unknown) io.err(`error: ${line}`);
-      if (result.unknown.length > 0) throw new ExitCode(1);
+      for (const line of result.refused) io.err(`error: ${line}`);
+      if (result.refused.length > 0) throw new ExitCode(1);
     });
 
   cli

@@ -3,7 +3,7 @@
 import { crmProfile } from '../app/crm-profiles.js';
 import { explainDecision } from '../core/explain.js';
 import type { Team } from '../core/types.js';
-import type { Storage } from '../storage/index.js';
+import { SUPERSEDED, type Storage } from '../storage/index.js';
 import type { Tenant } from '../storage/model.js';
 import { isFrameOrigin, tenantFrameOrigins } from '../settings/frame-origins.js';
 import { InputError } from './records-file.js';
@@ -120,26 +120,32 @@ export async function listDeadLetters(storage: Storage, tenant: Tenant): Promise
 
 /**
  * Puts dead letters back in the inbox; the worker routes each lead once, repeating only unfinished
- * actions. Ids that are not dead letters of the tenant are answered in `unknown`, each with the reason.
+ * actions. Ids that are not dead letters of the tenant, and dead letters whose lead was routed again
+ * since (a replay would undo that), are answered in `refused`, each with the reason.
  */
 export async function replayDeadLetters(
   storage: Storage,
   tenant: Tenant,
   ids: number[],
   now: number,
-): Promise<{ queued: string[]; unknown: string[] }> {
+): Promise<{ queued: string[]; refused: string[] }> {
   const targets = ids.length > 0 ? ids : (await storage.deadLetters(tenant.id)).map((i) => i.id);
   const queued: string[] = [];
-  const unknown: string[] = [];
+  const refused: string[] = [];
   for (const id of targets) {
-    if (await storage.replay(tenant.id, id, now)) queued.push(`#${id} queued again`);
+    const outcome = await storage.replay(tenant.id, id, now);
+    if (outcome.status === 'replayed') queued.push(`#${id} queued again`);
+    else if (outcome.status === 'superseded')
+      refused.push(
+        `#${id} not replayed: lead ${outcome.leadId} was ${outcome.reason.slice(SUPERSEDED.length)}; a replay would write the older decision over it`,
+      );
     else
-      unknown.push(
+      refused.push(
         `#${id} is not a dead letter of tenant ${tenant.id} (see \`lead-router dead-letters list\`)`,
       );
   }
   if (targets.length === 0) queued.push('nothing to replay');
-  return { queued, unknown };
+  return { queued, refused };
 }
 
 /**

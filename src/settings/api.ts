@@ -230,9 +230,7 @@ export function settingsApi(deps: SettingsApiDeps): Router {
     json(async (req, res) => {
       const deadLetter = Number(param(req, 'id'));
       if (!Number.isSafeInteger(deadLetter)) throw new SettingsError(400, 'a dead letter id is a number');
-      const replayed = await service.replay(id(res), deadLetter);
-      if (!replayed) throw new SettingsError(404, `no dead letter ${deadLetter} in this tenant`);
-      return { replayed };
+      return service.replay(id(res), deadLetter);
     }),
   );
   for (const add of deps.tenantRoutes ?? []) add(tenant);

@@ -143,7 +143,8 @@ const OPERATIONS: Operation[] = [
   {
     method: 'post',
     path: '/dead-letters/{id}/replay',
-    summary: 'Replay a dead letter',
+    summary:
+      'Replay a dead letter (resends its failed writes); 404 for no open dead letter of that id, 409 when its lead was routed again since (Re-route decides it again instead)',
     params: { id: 'the dead letter id' },
     response: s.replayResponseSchema,
   },

@@ -98,6 +98,10 @@ label{display:inline-block;margin:.25rem .5rem .25rem 0}
 .chart{max-width:100%;height:auto;display:block;margin:.5rem 0}
 fieldset label{margin-left:.25rem}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.dead-letters td{overflow-wrap:anywhere}
+.dead-letters td:last-child{overflow-wrap:normal}
+.dead-letters p{margin:0}
+.row-actions{display:flex;flex-wrap:wrap;gap:.25rem}
 `;
 
 function shell(tenant: Tenant, page: SettingsPage, csrf: string, body: string): string {

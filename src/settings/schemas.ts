@@ -299,11 +299,19 @@ export const healthResponseSchema = z.object({
   }),
   deadLetters: z.array(
     z.object({
+      /** The dead letter's number, as Replay and `dead-letters replay` name it. */
       id: z.number().int(),
       leadId: z.string(),
+      /** The lead's email, from its latest decision; null for a lead never decided. */
+      email: z.string().nullable(),
+      /** Why it failed, as sentences (the CRM's codes kept, its raw JSON not). */
       reason: z.string(),
+      /** The reason as the worker recorded it, the CRM's answer verbatim. */
+      detail: z.string(),
       attempts: z.number().int(),
       failedAt: z.number(),
+      /** The lead has a decision, so Re-route can decide it again under the current rules. */
+      reroutable: z.boolean(),
     }),
   ),
   failedActions: z.array(

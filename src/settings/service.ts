@@ -41,8 +41,10 @@ import {
   streamFailure,
   streamSilence,
   type StreamState,
+  SUPERSEDED,
   type Tenant,
 } from '../storage/index.js';
+import { readableReason } from './dead-letters.js';
 import { lineDiff } from './diff.js';
 import {
   approvalSettingSchema,
@@ -921,6 +923,11 @@ export class SettingsService {
       this.crmCalls.totalsSince(tenantId, now - CRM_CALLS_WINDOW_MS),
       this.deps.crmStatus?.(tenantId) ?? Promise.resolve({ ok: true, detail: 'not checked' }),
     ]);
+    // Whom each dead letter is about, and whether Re-route can decide it again (it needs a decision).
+    const decidedLeads = await this.storage.decisions.latestOf(
+      tenantId,
+      dead.map((d) => d.event.objectId),
+    );
     const errors = {
       transient: calls.transient,
       auth: calls.auth,
@@ -937,13 +944,20 @@ export class SettingsService {
         failed: stats.failed,
         oldestPendingAgeMs: oldest === null ? null : Math.max(0, now - oldest),
       },
-      deadLetters: dead.map((d) => ({
-        id: d.id,
-        leadId: d.event.objectId,
-        reason: d.lastError ?? 'no reason recorded',
-        attempts: d.attempts,
-        failedAt: d.updatedAt,
-      })),
+      deadLetters: dead.map((d) => {
+        const decided = decidedLeads.get(d.event.objectId);
+        const detail = d.lastError ?? 'no reason recorded';
+        return {
+          id: d.id,
+          leadId: d.event.objectId,
+          email: decided?.email ?? null,
+          reason: readableReason(detail),
+          detail,
+          attempts: d.attempts,
+          failedAt: d.updatedAt,
+          reroutable: decided !== undefined,
+        };
+      }),
       failedActions: failed,
       stream:
         streams === null
@@ -989,8 +1003,19 @@ export class SettingsService {
     };
   }
 
-  async replay(tenantId: string, id: number): Promise<boolean> {
-    return this.storage.replay(tenantId, id, this.deps.clock());
+  /**
+   * Queues a dead letter again. One whose lead was routed again since is refused (409) and left as it
+   * is: its writes would undo the newer decision, and Re-route is what decides the lead again.
+   */
+  async replay(tenantId: string, id: number): Promise<{ replayed: true }> {
+    const outcome = await this.storage.replay(tenantId, id, this.deps.clock());
+    if (outcome.status === 'unknown') throw new SettingsError(404, `no dead letter ${id} in this tenant`);
+    if (outcome.status === 'superseded')
+      throw new SettingsError(
+        409,
+        `dead letter ${id} not replayed: lead ${outcome.leadId} was ${outcome.reason.slice(SUPERSEDED.length)}, and a replay would write the older decision over it. To decide the lead again under the current rules, use Re-route on the Activity page.`,
+      );
+    return { replayed: true };
   }
 }
 

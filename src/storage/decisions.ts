@@ -1,6 +1,6 @@
 // Decisions, committed together with what they imply — rotation changes (compare-and-set), planned
-// actions, the SLA timer, the lead's hold and the notification — in one transaction; and read back for explain and the
-// activity view.
+// actions, the SLA timer, the lead's hold, the notification and the closing of the lead's open dead
+// letters — in one transaction; and read back for explain and the activity view.
 import { emptyChanges, hasChanges } from '../core/state.js';
 import type { RoutingStateChanges } from '../core/types.js';
 import type { ActionRepository } from './actions.js';
@@ -8,6 +8,7 @@ import type { Db } from './db.js';
 import { insertDecisionInputsWith } from './decision-inputs.js';
 import { StorageError } from './errors.js';
 import type { HoldRepository } from './holds.js';
+import { closeDeadLettersWith } from './inbox.js';
 import { insertNotificationsWith, withdrawNotificationsWith } from './notifications.js';
 import {
   actionListSchema,
@@ -250,6 +251,18 @@ export class DecisionRepository {
       committed.flatMap(({ input }) => input.notifications ?? []),
       now,
     );
+    // The lead is routed again: a dead letter of it left open would replay the older decision's writes
+    // over this one's (its owner over the new owner, a second task).
+    await closeDeadLettersWith(
+      tx,
+      tenantId,
+      committed.map(({ input }) => ({
+        leadId: input.decision.leadId,
+        decisionKey: input.decisionKey,
+        owner: ownerOf(input.decision),
+      })),
+      now,
+    );
 
     // What was inserted is answered as inserted; a decision decided before, or one some of whose actions
     // were stored already (the insert skipped them), has its actions read.
@@ -310,6 +323,19 @@ export class DecisionRepository {
         [tenantId, value, limit],
       )
     ).map(toDecision);
+  }
+
+  /** Each lead's latest decision (of those decided), by lead id: whom the Health page's dead letters name. */
+  async latestOf(tenantId: string, leadIds: readonly string[]): Promise<Map<string, DecisionRecord>> {
+    const latest = new Map<string, DecisionRecord>();
+    for (const part of chunk([...new Set(leadIds)], KEY_CHUNK)) {
+      const rows = await this.db.all<DecisionRow>(
+        `SELECT * FROM decisions WHERE tenant_id = ? AND lead_id IN (${marks(part.length)}) ORDER BY id`,
+        [tenantId, ...part],
+      );
+      for (const r of rows) latest.set(r.lead_id, toDecision(r));
+    }
+    return latest;
   }
 
   /** The tenant's latest decisions, for the team's activity view. */

@@ -8,6 +8,7 @@ import { insertNotificationsWith, type NotificationInput } from './notifications
 import {
   crmEventSchema,
   DECIDED_AGAIN,
+  firstDecisionKey,
   type ClaimOptions,
   type InboxItem,
   type InboxState,
@@ -70,6 +71,158 @@ export interface ReapedDeadLetter {
   id: number;
   leadId: string;
   reason: string;
+}
+
+/** What a dead letter's replay did: queued it again, or why not (nothing changed then). */
+export type ReplayOutcome =
+  | { status: 'replayed' }
+  /** No dead letter of the tenant has this id (never one, replayed already, or purged). */
+  | { status: 'unknown' }
+  /**
+   * Its lead was routed again after it failed (`reason` says by which decision): a replay would resume
+   * the older decision's writes over the newer one's, so it is closed rather than replayed.
+   */
+  | { status: 'superseded'; leadId: string; reason: string };
+
+/** How the reason of a dead letter closed because its lead was routed again begins. */
+export const SUPERSEDED = 'superseded: ';
+
+/** A decision of a lead routed again after a dead letter of it: the one that closes the dead letter. */
+export interface RoutedAgain {
+  leadId: string;
+  decisionKey: string;
+  /** The owner it gave the lead (a rep's email, `queue <name>`), null for none. */
+  owner: string | null;
+}
+
+/** Where a closed dead letter's reason goes on with why it had failed. */
+const HAD_FAILED = '; it had failed: ';
+
+const supersededReason = (by: Omit<RoutedAgain, 'leadId'>, failed: string | null): string =>
+  `${SUPERSEDED}routed again by decision ${by.decisionKey}${by.owner === null ? '' : ` (to ${by.owner})`}` +
+  (failed === null ? '' : `${HAD_FAILED}${failed}`);
+
+/**
+ * Closes the open dead letters of leads just routed again (`routedAgain`, the decisions committed in
+ * `db`'s transaction): done, with a reason naming the decision, and their effect keys done, so neither a
+ * replay nor a redelivered event resumes the older decision over the newer one. Returns their ids.
+ */
+export async function closeDeadLettersWith(
+  db: Db,
+  tenantId: string,
+  routedAgain: readonly RoutedAgain[],
+  now: number,
+): Promise<number[]> {
+  // The last decision of each lead names it (a batch may decide a lead twice: decided again).
+  const byLead = new Map(routedAgain.map((r) => [r.leadId, r]));
+  const closed: number[] = [];
+  for (const part of chunk([...byLead.keys()], KEY_CHUNK)) {
+    // Dead letters are few: one read per chunk of a burst's leads, a write only for those found.
+    const dead = await db.all<{
+      id: number;
+      tenant_id: string;
+      object_id: string;
+      last_error: string | null;
+    }>(
+      `SELECT id, tenant_id, object_id, last_error FROM inbox
+       WHERE state = 'failed' AND tenant_id = ? AND object_id IN (${marks(part.length)})`,
+      [tenantId, ...part],
+    );
+    for (const row of dead) {
+      const by = byLead.get(row.object_id);
+      if (by !== undefined && (await closeWith(db, row, supersededReason(by, row.last_error), now)))
+        closed.push(Number(row.id));
+    }
+  }
+  return closed.sort((a, b) => a - b);
+}
+
+/**
+ * A dead letter → done with `reason`, settled another way: the effect keys it claimed are done, and
+ * what its decisions planned and never wrote is never written (failed with the reason), as for a lead
+ * decided again.
+ */
+async function closeWith(
+  db: Db,
+  row: { id: number; tenant_id: string; object_id: string },
+  reason: string,
+  now: number,
+): Promise<boolean> {
+  const r = await db.run(
+    `UPDATE inbox SET state = 'done', last_error = ?, updated_at = ? WHERE id = ? AND state = 'failed'`,
+    [reason, now, row.id],
+  );
+  if (r.changes !== 1) return false;
+  const own = await ownDecisionsWith(db, row);
+  if (own.length > 0)
+    await db.run(
+      `UPDATE actions SET status = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+       WHERE tenant_id = ? AND status = 'planned' AND decision_key IN (${marks(own.length)})`,
+      [`not written: ${reason.split(HAD_FAILED)[0]!}`, now, row.tenant_id, ...own.map((d) => d.decision_key)],
+    );
+  await db.run(
+    `UPDATE effects${db.dialect.lookupBy('effects_inbox')} SET state = 'done', done_at = ?
+     WHERE inbox_id = ? AND state = 'claimed'`,
+    [now, row.id],
+  );
+  return true;
+}
+
+interface LeadDecisionRow {
+  id: number;
+  decision_key: string;
+  owner: string | null;
+}
+
+/**
+ * The decisions of the row's lead, oldest first, and which of them are the row's own: those of the
+ * effect keys it claimed (decided again included).
+ */
+async function leadDecisionsWith(
+  db: Db,
+  row: { id: number; tenant_id: string; object_id: string },
+): Promise<{ all: LeadDecisionRow[]; isOwn: (d: LeadDecisionRow) => boolean }> {
+  const own = new Set(
+    (
+      await db.all<{ purpose: string }>(
+        `SELECT purpose FROM effects WHERE tenant_id = ? AND lead_id = ? AND inbox_id = ?`,
+        [row.tenant_id, row.object_id, row.id],
+      )
+    ).map((e) => `${row.object_id}:${e.purpose}`),
+  );
+  const all =
+    own.size === 0
+      ? []
+      : await db.all<LeadDecisionRow>(
+          `SELECT id, decision_key, owner FROM decisions WHERE tenant_id = ? AND lead_id = ? ORDER BY id`,
+          [row.tenant_id, row.object_id],
+        );
+  return { all, isOwn: (d) => own.has(firstDecisionKey(d.decision_key)) };
+}
+
+async function ownDecisionsWith(
+  db: Db,
+  row: { id: number; tenant_id: string; object_id: string },
+): Promise<LeadDecisionRow[]> {
+  const { all, isOwn } = await leadDecisionsWith(db, row);
+  return all.filter(isOwn);
+}
+
+/**
+ * The latest decision of the row's lead made after the row's own last decision (those of the effect
+ * keys it claimed, decided again included): another worker routed the lead again while the row was
+ * worked (a re-route), so the row's decision is no longer the lead's to resume. A row that decided
+ * nothing has none: what it failed before is not known to be older than any decision.
+ */
+async function routedSinceWith(
+  db: Db,
+  row: { id: number; tenant_id: string; object_id: string },
+): Promise<Omit<RoutedAgain, 'leadId'> | null> {
+  const { all, isOwn } = await leadDecisionsWith(db, row);
+  const lastOwn = all.filter(isOwn).at(-1);
+  if (lastOwn === undefined) return null;
+  const latest = all.filter((d) => !isOwn(d) && Number(d.id) > Number(lastOwn.id)).at(-1);
+  return latest === undefined ? null : { decisionKey: latest.decision_key, owner: latest.owner };
 }
 
 export class InboxRepository {
@@ -351,6 +504,11 @@ export class InboxRepository {
       );
       if (r.changes !== 1) return false;
       await insertNotificationsWith(tx, notifications, now);
+      // Another worker routed the lead again while this row was worked: closed at once, as that
+      // decision's commit closes the dead letters it finds.
+      const row = await tx.get<InboxRow & { object_id: string }>('SELECT * FROM inbox WHERE id = ?', [id]);
+      const since = row === undefined ? null : await routedSinceWith(tx, row);
+      if (row !== undefined && since !== null) await closeWith(tx, row, supersededReason(since, reason), now);
       return true;
     });
   }
@@ -459,17 +617,28 @@ export class InboxRepository {
   /**
    * Dead letter → pending with attempts reset, due now, as bulk work (after the tenant's new leads). The
    * effect keys it claimed but never finished are released, so the replay routes the lead once (not zero
-   * times, and not twice).
+   * times, and not twice). One whose lead was routed again after it failed is refused (`superseded`)
+   * and nothing changes: its writes would undo the newer decision's.
    */
-  async replay(tenantId: string, id: number, now: number): Promise<boolean> {
+  async replay(tenantId: string, id: number, now: number): Promise<ReplayOutcome> {
     return this.db.transaction(async (tx) => {
+      const row = await tx.get<InboxRow & { object_id: string }>(
+        `SELECT * FROM inbox WHERE tenant_id = ? AND id = ?${tx.dialect.rowLock}`,
+        [tenantId, id],
+      );
+      if (row?.state === 'done' && row.last_error?.startsWith(SUPERSEDED) === true)
+        return { status: 'superseded', leadId: row.object_id, reason: row.last_error.split(HAD_FAILED)[0]! };
+      if (row?.state !== 'failed') return { status: 'unknown' };
+      const since = await routedSinceWith(tx, row);
+      if (since !== null)
+        return { status: 'superseded', leadId: row.object_id, reason: supersededReason(since, null) };
       const r = await tx.run(
         `UPDATE inbox SET state = 'pending', priority = ?, attempts = 0, run_after = ?, last_error = NULL,
            updated_at = ?
          WHERE tenant_id = ? AND id = ? AND state = 'failed'`,
         [WORK_PRIORITIES.bulk, now, now, tenantId, id],
       );
-      if (r.changes !== 1) return false;
+      if (r.changes !== 1) return { status: 'unknown' };
       await tx.run(`DELETE FROM effects WHERE tenant_id = ? AND inbox_id = ? AND state = 'claimed'`, [
         tenantId,
         id,
@@ -485,7 +654,7 @@ export class InboxRepository {
              AND again.decision_key = actions.decision_key || ?)`,
         [now, tenantId, tenantId, id, DECIDED_AGAIN],
       );
-      return true;
+      return { status: 'replayed' };
     });
   }
 }

@@ -83,6 +83,7 @@ export {
   type DecisionSearch,
 } from './decision-inputs.js';
 export { TenantHealthRepository, type FailedAction } from './tenant-health.js';
+export { SUPERSEDED, type ReplayOutcome } from './inbox.js';
 export {
   CrmCallRepository,
   CRM_CALL_OUTCOMES,

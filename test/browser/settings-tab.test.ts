@@ -329,6 +329,81 @@ for (const store of STORES) {
       });
     });
 
+    it('health at 800 px: a dead letter names its number, its lead by email and why in a sentence, fits, and Re-route closes it', async () => {
+      // A routed lead whose owner HubSpot then refused: its dead letter, as the worker records it.
+      const email = 'aroha@kiwi.nz';
+      createContact(email, 'NZ');
+      await routed(email);
+      const [decided] = await app.storage.decisionsFor(tenant.id, { email });
+      const { leadId, owner } = decided!;
+      // Run alone, the tab is opened here (the first test opens it otherwise).
+      if (page.url() === 'about:blank') await page.goto(app.settingsUrl!);
+      const raw =
+        `set owner of contact ${leadId} to ${owner}: HubSpot refused: Property values were not valid: ` +
+        '[{"isValid":false,"message":"70003 is not a valid owner id","error":"INVALID_OWNER_ID","name":"hubspot_owner_id"}]';
+      const event = {
+        eventId: 'browser-refused-owner',
+        subscription: 'contact.creation',
+        kind: 'created',
+        objectId: leadId,
+        occurredAt: Date.now(),
+      };
+      const [{ id }] = (await app.storage.db.all<{ id: number }>(
+        `INSERT INTO inbox (tenant_id, subscription, event_id, kind, object_id, payload, state, attempts,
+           run_after, last_error, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'failed', 1, ?, ?, ?, ?) RETURNING id`,
+        [
+          tenant.id,
+          event.subscription,
+          event.eventId,
+          event.kind,
+          leadId,
+          JSON.stringify(event),
+          Date.now(),
+          raw,
+          Date.now(),
+          Date.now(),
+        ],
+      )) as [{ id: number }];
+      await page.setViewportSize({ width: 800, height: 900 });
+      try {
+        await page.getByRole('link', { name: 'Health' }).click();
+        const row = page.locator('#dead tr', { hasText: `#${id}` });
+        await row.waitFor();
+        const text = (await row.textContent()) ?? '';
+        expect(text).toContain(email);
+        expect(text).toContain(
+          `HubSpot refused ${owner} as owner (INVALID_OWNER_ID): deactivated or not a user`,
+        );
+        // The CRM's answer stays available, folded away.
+        expect(await row.locator('details pre').textContent()).toBe(raw);
+        expect(await row.locator('details').getAttribute('open')).toBeNull();
+        // Nothing is cut off at the right edge: the page does not scroll sideways and every button shows.
+        expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(800);
+        for (const button of await page.locator('#dead button').all()) {
+          const box = (await button.boundingBox())!;
+          expect(box.x + box.width).toBeLessThanOrEqual(800);
+        }
+        await shot('health-dead-letters-800');
+        await row.getByRole('button', { name: `Re-route ${email}` }).click();
+        await page.locator('#status', { hasText: `dead letter ${id} is closed once it is` }).waitFor();
+        app.worker?.wake();
+        await until('the re-route to close the dead letter', async () => {
+          const item = await app.storage.getInboxItem(tenant.id, id);
+          return item?.state === 'done';
+        });
+        expect((await app.storage.getInboxItem(tenant.id, id))!.lastError).toMatch(
+          new RegExp(`^superseded: routed again by decision ${leadId}:bulk:reroute-`),
+        );
+        // Shown again, the page no longer lists it.
+        await page.getByRole('link', { name: 'Health' }).click();
+        await page.locator('#inbox p').waitFor();
+        await row.waitFor({ state: 'detached' });
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 720 });
+      }
+    });
+
     it('simulate: an uploaded CSV is decided, and its bad rows are listed with line and column', async () => {
       await page.getByRole('link', { name: 'Simulate' }).click();
       await page.getByLabel('Or upload a CSV file of leads').setInputFiles({

@@ -210,7 +210,7 @@ describe('a CRM refusal', () => {
     dev!.salesSeat = true;
     const replayed = await replayDeadLetters(app.storage, tenant!, [], Date.now());
     expect(replayed.queued).toHaveLength(toDev.length);
-    expect(replayed.unknown).toEqual([]);
+    expect(replayed.refused).toEqual([]);
     app.worker?.wake();
     await until('the replayed leads to be enrolled', async () => {
       const stats = await app.storage.inboxStats(tenant!.id);

@@ -18,7 +18,7 @@ import {
   teamResponseSchema,
   validateResponseSchema,
 } from '../../src/settings/schemas.js';
-import { ENGINES, makeEvent } from '../storage/helpers.js';
+import { ENGINES, makeDecision, makeEvent } from '../storage/helpers.js';
 import { frameOrigins } from '../../src/cli/operate.js';
 import { signCanvasRequest } from '../../connectors/salesforce/canvas.js';
 import { loadTeam } from '../../src/rules/index.js';
@@ -774,6 +774,93 @@ for (const [engineName, engine, suite] of ENGINES) {
         } finally {
           h.clock.now = T0;
         }
+      });
+    });
+
+    describe('dead letters', () => {
+      it('name the lead by email and say why in a sentence; once the lead is re-routed its dead letter is closed, and a replay of it is refused with 409, changing nothing', async () => {
+        const t = await h.install('404', 'Hooli');
+        const session = await h.login(t);
+        const health = async () =>
+          healthResponseSchema.parse(await (await api(`/api/tenants/${t.id}/health`, { session })).json());
+        const replay = async (id: number) => {
+          const res = await api(`/api/tenants/${t.id}/dead-letters/${id}/replay`, {
+            method: 'POST',
+            session,
+          });
+          return [res.status, await res.json()] as const;
+        };
+        // Routed to a rep HubSpot then refused as owner: the worker's dead letter, as it records it.
+        await h.storage.enqueue([{ tenantId: t.id, event: makeEvent({ objectId: 'c248' }) }], T0);
+        const [item] = await h.storage.claim({
+          tenantId: t.id,
+          workerId: 'w',
+          limit: 1,
+          leaseMs: 60_000,
+          now: T0,
+        });
+        expect(await h.storage.claimEffect(t.id, 'c248', 'route', item!.id, T0)).toBe('claimed');
+        await h.route(t, [dachLead('c248')], T0);
+        const [first] = await h.storage.decisionsFor(t.id, { leadId: 'c248' });
+        const raw =
+          `set owner of contact c248 to ${first!.owner}: HubSpot refused: Property values were not valid: ` +
+          '[{"isValid":false,"message":"70003 is not a valid owner id","error":"INVALID_OWNER_ID","name":"hubspot_owner_id"}]';
+        expect(await h.storage.deadLetter(item!.id, 'w', raw, T0 + 1)).toBe(true);
+
+        expect((await health()).deadLetters).toEqual([
+          {
+            id: item!.id,
+            leadId: 'c248',
+            email: 'c248@bigco.de',
+            reason: `HubSpot refused ${first!.owner} as owner (INVALID_OWNER_ID): deactivated or not a user`,
+            detail: raw,
+            attempts: 1,
+            failedAt: T0 + 1,
+            reroutable: true,
+          },
+        ]);
+
+        // Re-routed from the Activity page: the worker's decision of that job closes the dead letter.
+        const rerouted = await api(`/api/tenants/${t.id}/activity/c248/reroute`, { method: 'POST', session });
+        const { job } = (await rerouted.json()) as { job: string };
+        const dev = { kind: 'set_owner', email: 'dev@acme.io' } as const;
+        const again = await h.storage.commitDecision(
+          t.id,
+          {
+            decisionKey: `c248:bulk:${job}`,
+            decision: {
+              ...makeDecision({
+                leadId: 'c248',
+                destination: { kind: 'rep', email: 'dev@acme.io' },
+                actions: [dev],
+                sla: undefined,
+                stateChanges: { pools: {}, reps: {} },
+              }),
+            },
+            summary: 'dev',
+          },
+          { pools: {}, reps: {} },
+          T0 + 5,
+        );
+        expect(again.status).toBe('committed');
+        expect((await health()).deadLetters).toEqual([]);
+
+        const [status, body] = await replay(item!.id);
+        expect(status).toBe(409);
+        expect((body as { error: string }).error).toBe(
+          `dead letter ${item!.id} not replayed: lead c248 was routed again by decision c248:bulk:${job} (to dev@acme.io), and a replay would write the older decision over it. To decide the lead again under the current rules, use Re-route on the Activity page.`,
+        );
+        expect(await h.storage.getInboxItem(t.id, item!.id)).toMatchObject({
+          state: 'done',
+          updatedAt: T0 + 5,
+        });
+        expect((await h.storage.pendingActions(t.id, 'c248')).map((a) => a.decisionKey)).toEqual([
+          `c248:bulk:${job}`,
+        ]);
+        expect(await replay(item!.id + 1000)).toEqual([
+          404,
+          { error: `no dead letter ${item!.id + 1000} in this tenant` },
+        ]);
       });
     });
 

@@ -444,7 +444,7 @@ for (const [name, engine, suite] of ENGINES) {
           [{ tenantId: A, event: makeEvent({ eventId: 'bulk' }), priority: 'bulk' as const }],
           T0 - 3_000,
         );
-        expect(await s.replay(A, dead!.id, T0 - 2_000)).toBe(true);
+        expect(await s.replay(A, dead!.id, T0 - 2_000)).toEqual({ status: 'replayed' });
         await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'live' }) }], T0);
         const got = await s.claim({ workerId: 'w2', limit: 3, leaseMs: LEASE, now: T0 });
         expect(got.map((r) => [r.event.eventId, r.priority])).toEqual([
@@ -642,10 +642,10 @@ for (const [name, engine, suite] of ENGINES) {
           [item!.id, 'auth: token revoked'],
         ]);
         expect(await s.deadLetters(B)).toEqual([]);
-        expect(await s.replay(B, item!.id, T0 + 2)).toBe(false);
+        expect(await s.replay(B, item!.id, T0 + 2)).toEqual({ status: 'unknown' });
 
-        expect(await s.replay(A, item!.id, T0 + 2)).toBe(true);
-        expect(await s.replay(A, item!.id, T0 + 2)).toBe(false);
+        expect(await s.replay(A, item!.id, T0 + 2)).toEqual({ status: 'replayed' });
+        expect(await s.replay(A, item!.id, T0 + 2)).toEqual({ status: 'unknown' });
         expect(await s.getInboxItem(A, item!.id)).toMatchObject({
           state: 'pending',
           attempts: 0,
@@ -659,6 +659,123 @@ for (const [name, engine, suite] of ENGINES) {
         const outcomes = [];
         for (const r of rows) outcomes.push(await s.claimEffect(A, 'lead-9', 'route', r.id, T0 + 3));
         expect(outcomes.sort()).toEqual(['claimed', 'taken']);
+      });
+
+      it('a lead routed again closes its open dead letters, whose replay is then refused and changes nothing', async () => {
+        const leadId = 'lead-248';
+        const NONE = { pools: {}, reps: {} };
+        await s.enqueue([{ tenantId: A, event: makeEvent({ eventId: 'c248', objectId: leadId }) }], T0);
+        const [item] = await s.claim({ workerId: 'w1', limit: 1, leaseMs: LEASE, now: T0 });
+        expect(await s.claimEffect(A, leadId, 'route', item!.id, T0)).toBe('claimed');
+        const first = await s.commitDecision(
+          A,
+          {
+            decisionKey: `${leadId}:route`,
+            decision: makeDecision({ leadId, sla: undefined }),
+            summary: 'ada',
+          },
+          NONE,
+          T0,
+        );
+        if (first.status !== 'committed') throw new Error('not committed');
+        const refused = 'set owner of contact lead-248 to ada@acme.io: HubSpot refused: INVALID_OWNER_ID';
+        for (const a of first.actions) expect(await s.markActionFailed(A, a.id, refused, T0 + 1)).toBe(true);
+        expect(await s.deadLetter(item!.id, 'w1', refused, T0 + 1)).toBe(true);
+        expect((await s.deadLetters(A)).map((d) => d.id)).toEqual([item!.id]);
+
+        // The admin re-routes the lead (a one-lead bulk job): the decision's commit closes the dead letter.
+        const reroute = `${leadId}:bulk:reroute-${first.decisionId}`;
+        const again = await s.commitDecision(
+          A,
+          {
+            decisionKey: reroute,
+            decision: makeDecision({
+              leadId,
+              destination: { kind: 'rep', email: 'bo@acme.io' },
+              actions: [{ kind: 'set_owner', email: 'bo@acme.io' }],
+              stateChanges: NONE,
+              sla: undefined,
+            }),
+            summary: 'bo',
+          },
+          NONE,
+          T0 + 5,
+        );
+        expect(again.status).toBe('committed');
+        expect(await s.deadLetters(A)).toEqual([]);
+        expect(await s.inboxStats(A)).toMatchObject({ failed: 0, done: 1 });
+        const closed = `superseded: routed again by decision ${reroute} (to bo@acme.io)`;
+        expect(await s.getInboxItem(A, item!.id)).toMatchObject({
+          state: 'done',
+          lastError: `${closed}; it had failed: ${refused}`,
+          updatedAt: T0 + 5,
+        });
+        // Its effect key is done: a redelivered creation event routes nothing.
+        await s.enqueue(
+          [{ tenantId: A, event: makeEvent({ eventId: 'c248-again', objectId: leadId }) }],
+          T0 + 6,
+        );
+        const [redelivered] = await s.claim({ workerId: 'w2', limit: 1, leaseMs: LEASE, now: T0 + 6 });
+        expect(await s.claimEffect(A, leadId, 'route', redelivered!.id, T0 + 6)).toBe('taken');
+
+        // An API client replays the old id: refused, saying why, and the old owner write stays failed.
+        const actionsBefore = await s.actionsForDecision(A, `${leadId}:route`);
+        expect(await s.replay(A, item!.id, T0 + 7)).toEqual({ status: 'superseded', leadId, reason: closed });
+        expect(await s.getInboxItem(A, item!.id)).toMatchObject({ state: 'done', updatedAt: T0 + 5 });
+        expect(await s.actionsForDecision(A, `${leadId}:route`)).toEqual(actionsBefore);
+        expect((await s.pendingActions(A, leadId)).map((a) => a.decisionKey)).toEqual([reroute]);
+      });
+
+      it('a dead letter whose lead another worker routed again while it was worked is closed as it fails; one routed before it decided stays open', async () => {
+        const NONE = { pools: {}, reps: {} };
+        const route = async (leadId: string, key: string, email: string, now: number) => {
+          const r = await s.commitDecision(
+            A,
+            {
+              decisionKey: key,
+              decision: makeDecision({
+                leadId,
+                destination: { kind: 'rep', email },
+                actions: [{ kind: 'set_owner', email }],
+                stateChanges: NONE,
+                sla: undefined,
+              }),
+              summary: email,
+            },
+            NONE,
+            now,
+          );
+          expect(r.status).toBe('committed');
+        };
+        await s.enqueue(
+          [
+            { tenantId: A, event: makeEvent({ eventId: 'late', objectId: 'lead-1' }) },
+            { tenantId: A, event: makeEvent({ eventId: 'early', objectId: 'lead-2' }) },
+          ],
+          T0,
+        );
+        const items = await s.claim({ workerId: 'w1', limit: 2, leaseMs: LEASE, now: T0 });
+        const late = items.find((i) => i.event.objectId === 'lead-1')!;
+        const early = items.find((i) => i.event.objectId === 'lead-2')!;
+        // lead-1: decided by its row, then re-routed by a bulk job while the row still writes.
+        expect(await s.claimEffect(A, 'lead-1', 'route', late.id, T0)).toBe('claimed');
+        await route('lead-1', 'lead-1:route', 'ada@acme.io', T0);
+        await route('lead-1', 'lead-1:bulk:job-1', 'bo@acme.io', T0 + 1);
+        // lead-2: a backfill decided it before its creation's row did.
+        await route('lead-2', 'lead-2:bulk:job-1', 'bo@acme.io', T0 + 1);
+        expect(await s.claimEffect(A, 'lead-2', 'route', early.id, T0)).toBe('claimed');
+        await route('lead-2', 'lead-2:route', 'ada@acme.io', T0 + 2);
+
+        expect(await s.deadLetter(late.id, 'w1', 'refused', T0 + 3)).toBe(true);
+        expect(await s.deadLetter(early.id, 'w1', 'refused', T0 + 3)).toBe(true);
+        expect((await s.deadLetters(A)).map((d) => d.id)).toEqual([early.id]);
+        expect(await s.getInboxItem(A, late.id)).toMatchObject({
+          state: 'done',
+          lastError:
+            'superseded: routed again by decision lead-1:bulk:job-1 (to bo@acme.io); it had failed: refused',
+        });
+        expect(await s.replay(A, late.id, T0 + 4)).toMatchObject({ status: 'superseded', leadId: 'lead-1' });
+        expect(await s.replay(A, early.id, T0 + 4)).toEqual({ status: 'replayed' });
       });
 
       it('a lead decided again after its owner was refused as inactive: the decision before is failed in the same commit, and a replay resumes only the one made again', async () => {
@@ -726,7 +843,7 @@ for (const [name, engine, suite] of ENGINES) {
         // The owner chosen again is refused too: a dead letter, replayed once the cause is fixed.
         expect(await s.markActionFailed(A, again.actions[0]!.id, 'refused', T0 + 3)).toBe(true);
         expect(await s.deadLetter(item!.id, 'w1', 'refused', T0 + 3)).toBe(true);
-        expect(await s.replay(A, item!.id, T0 + 4)).toBe(true);
+        expect(await s.replay(A, item!.id, T0 + 4)).toEqual({ status: 'replayed' });
         expect(await statuses()).toEqual([
           ['route', 'set_owner', 'failed', reason],
           ['route', 'create_task', 'done', null],

@@ -1,7 +1,8 @@
 // Health: the CRM connection (a routing pause, and who reads a change-event stream) with the last hour's
-// CRM call outcomes, the inbox's depth and oldest item, dead letters (with replay) and the latest failed
-// CRM writes.
-import { healthResponseSchema, replayResponseSchema } from '../schemas.js';
+// CRM call outcomes, the inbox's depth and oldest item, dead letters (with Replay and Re-route) and the
+// latest failed CRM writes.
+import { healthResponseSchema, replayResponseSchema, rerouteResponseSchema } from '../schemas.js';
+import type { z } from 'zod';
 import { call, el, fail, status, table, when } from './api.js';
 
 type Health = ReturnType<typeof healthResponseSchema.parse>;
@@ -66,6 +67,90 @@ function streamNodes(stream: NonNullable<Health['stream']>): HTMLElement[] {
   ];
 }
 
+type DeadLetter = Health['deadLetters'][number];
+
+/** A button that POSTs to `path`, says what `done` makes of the answer and shows the page again. */
+function actionButton<S extends z.ZodTypeAny>(
+  label: string,
+  name: string,
+  path: string,
+  answer: S,
+  done: (r: z.output<S>) => string,
+): HTMLButtonElement {
+  const button = el('button', { type: 'button', 'aria-label': name }, label);
+  button.addEventListener('click', () => {
+    call(answer, path, { method: 'POST' })
+      .then((r) => {
+        status(done(r));
+        return healthPage();
+      })
+      .catch(fail);
+  });
+  return button;
+}
+
+/**
+ * The dead letters: each by its number and its lead's email, why in a sentence (the CRM's answer
+ * verbatim under it), and what can be done: Replay sends the same writes again (once the cause is
+ * fixed), Re-route decides the lead again under the current rules (a deactivated owner, changed rules).
+ */
+function deadLetterNodes(dead: DeadLetter[]): Node[] {
+  if (dead.length === 0) return [el('p', {}, 'No dead letters.')];
+  const rows = dead.map((d) => {
+    const lead = d.email ?? `lead ${d.leadId}`;
+    const why = el(
+      'div',
+      {},
+      el('p', {}, d.reason),
+      el('details', {}, el('summary', {}, 'What the CRM answered'), el('pre', {}, d.detail)),
+    );
+    const actions = el(
+      'div',
+      { class: 'row-actions' },
+      actionButton(
+        'Replay',
+        `Replay dead letter ${d.id}`,
+        `/dead-letters/${d.id}/replay`,
+        replayResponseSchema,
+        () => `Dead letter ${d.id} replayed (${lead}): its failed writes are sent again shortly.`,
+      ),
+    );
+    if (d.reroutable)
+      actions.append(
+        actionButton(
+          'Re-route',
+          `Re-route ${lead}`,
+          `/activity/${encodeURIComponent(d.leadId)}/reroute`,
+          rerouteResponseSchema,
+          ({ queued }) =>
+            `${queued ? `${lead} queued to be routed again` : `${lead} is already queued to be routed again`} under the current rules; dead letter ${d.id} is closed once it is.`,
+        ),
+      );
+    return [
+      `#${d.id}`,
+      el('div', {}, lead, ...(d.email === null ? [] : [el('br'), el('small', {}, `CRM id ${d.leadId}`)])),
+      why,
+      String(d.attempts),
+      when(d.failedAt),
+      actions,
+    ];
+  });
+  const list = table(
+    ['Dead letter', 'Lead', 'Why', 'Attempts', 'Failed at', 'Actions'],
+    rows,
+    'Dead letters',
+  );
+  list.classList.add('dead-letters');
+  return [
+    el(
+      'p',
+      {},
+      'Replay sends the same writes again: use it once the cause is fixed (a seat bought, a rep reactivated). Re-route decides the lead again under the current rules, as on the Activity page: use it when the owner it was given is gone. A lead routed again closes its dead letters.',
+    ),
+    list,
+  ];
+}
+
 export async function healthPage(): Promise<void> {
   const h = await call(healthResponseSchema, '/health');
   const crm = document.getElementById('crm')!;
@@ -93,27 +178,7 @@ export async function healthPage(): Promise<void> {
         `${h.inbox.pending} waiting, ${h.inbox.leased} in progress, ${h.inbox.failed} dead letters; oldest waiting: ${age === null ? 'none' : `${Math.round(age / 1000)} s`}`,
       ),
     );
-  const replay = (id: number) => {
-    const button = el('button', { type: 'button', 'aria-label': `Replay dead letter ${id}` }, 'Replay');
-    button.addEventListener('click', () => {
-      call(replayResponseSchema, `/dead-letters/${id}/replay`, { method: 'POST' })
-        .then(() => {
-          status(`Dead letter ${id} replayed: it is routed again shortly.`);
-          return healthPage();
-        })
-        .catch(fail);
-    });
-    return button;
-  };
-  document.getElementById('dead')!.replaceChildren(
-    h.deadLetters.length === 0
-      ? el('p', {}, 'No dead letters.')
-      : table(
-          ['Lead', 'Reason', 'Attempts', 'Failed at', ''],
-          h.deadLetters.map((d) => [d.leadId, d.reason, String(d.attempts), when(d.failedAt), replay(d.id)]),
-          'Dead letters',
-        ),
-  );
+  document.getElementById('dead')!.replaceChildren(...deadLetterNodes(h.deadLetters));
   document.getElementById('failed')!.replaceChildren(
     h.failedActions.length === 0
       ? el('p', {}, 'No failed CRM writes.')
