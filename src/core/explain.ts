@@ -156,8 +156,7 @@ export function routingReason(
   const why: string[] = [routeName];
   // A person the rule named who could not take the lead (inactive, out of office, at a cap): why it
   // went to the fallback instead.
-  for (const step of trace.steps)
-    if (step.includes(' skipped: ')) why.push(step.split(' → ')[0] ?? step);
+  for (const step of trace.steps) if (step.includes(' skipped: ')) why.push(step.split(' → ')[0] ?? step);
   const last = trace.assignments.at(-1);
   if (last !== undefined) {
     why.push(`pool ${last.pool}, ${last.reason}`);
