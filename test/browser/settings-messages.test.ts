@@ -6,13 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { loadConfig } from '../../src/app/config.js';
-import { startApp, type RunningApp } from '../../src/app/start.js';
-import { createLogger } from '../../src/log.js';
+import type { RunningApp } from '../../src/app/start.js';
 import { ruleSetVersion } from '../../src/rules/index.js';
 import { TenantConfigRepository, type Tenant } from '../../src/storage/index.js';
 import { chromiumHere, launchChromium, until } from './chromium.js';
-import { STORES } from './stores.js';
+import { startHubSpotTab, STORES } from './stores.js';
 
 for (const store of STORES) {
   const suite = chromiumHere ? store.suite : describe.skip;
@@ -27,20 +25,7 @@ for (const store of STORES) {
     beforeAll(async () => {
       const where = await store.env();
       cleanup = where.cleanup;
-      app = await startApp(
-        loadConfig({
-          ...where.env,
-          PORT: '0',
-          SANDBOX_PORT: '0',
-          DEMO_RATE: '0',
-          SETTINGS_SECRET: randomBytes(32).toString('hex'),
-        }),
-        {
-          logger: createLogger({ silent: true }),
-          generate: false,
-          sandbox: { webhookTiming: { batchWindowMs: 20 } },
-        },
-      );
+      app = await startHubSpotTab(where.env, randomBytes(32).toString('hex'));
       tenant = (await app.storage.findTenant('hubspot', app.sandbox!.portalId))!;
       browser = await launchChromium();
       page = await browser.newPage();
@@ -53,7 +38,6 @@ for (const store of STORES) {
       await cleanup?.();
     });
 
-    /** The element is in the window as it is now: seen without scrolling. Evaluated as text (no DOM types here). */
     /**
      * The element is (or, once the page settles, comes) in the window as it is: seen without scrolling.
      * Evaluated as text: this suite's TypeScript has no DOM library.

@@ -12,15 +12,13 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { loadConfig } from '../../src/app/config.js';
-import { startApp, type RunningApp } from '../../src/app/start.js';
-import { createLogger } from '../../src/log.js';
+import type { RunningApp } from '../../src/app/start.js';
 import { ruleSetVersion } from '../../src/rules/index.js';
 import { SettingsAccess } from '../../src/settings/index.js';
 import { settingsLink } from '../../src/settings/index.js';
 import { DecisionInputRepository, TenantConfigRepository, type Tenant } from '../../src/storage/index.js';
 import { chromiumHere, launchChromium, openInActivity, until } from './chromium.js';
-import { STORES } from './stores.js';
+import { startHubSpotTab, STORES } from './stores.js';
 
 const SECRET = randomBytes(32).toString('hex');
 
@@ -48,20 +46,7 @@ for (const store of STORES) {
       await mkdir(SHOTS, { recursive: true });
       const where = await store.env();
       cleanup = where.cleanup;
-      app = await startApp(
-        loadConfig({
-          ...where.env,
-          PORT: '0',
-          SANDBOX_PORT: '0',
-          DEMO_RATE: '0',
-          SETTINGS_SECRET: SECRET,
-        }),
-        {
-          logger: createLogger({ silent: true }),
-          generate: false,
-          sandbox: { webhookTiming: { batchWindowMs: 20 } },
-        },
-      );
+      app = await startHubSpotTab(where.env, SECRET);
       tenant = (await app.storage.findTenant('hubspot', app.sandbox!.portalId))!;
       // A second installed tenant with its own configuration.
       other = await app.storage.createTenant(

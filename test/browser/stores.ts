@@ -4,6 +4,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from '@jest/globals';
+import { loadConfig } from '../../src/app/config.js';
+import { startApp, type RunningApp } from '../../src/app/start.js';
+import { createLogger } from '../../src/log.js';
 import { pgAppEnv } from '../e2e/pg-support.js';
 import { describeNeeding, type SuiteFn } from '../support/services.js';
 
@@ -35,3 +38,15 @@ export const STORES: Store[] = [
     },
   },
 ];
+
+/** The app over the HubSpot sandbox on `env` (a store's), quiet, no demo contacts, webhooks sent at once. */
+export function startHubSpotTab(env: Record<string, string>, settingsSecret: string): Promise<RunningApp> {
+  return startApp(
+    loadConfig({ ...env, PORT: '0', SANDBOX_PORT: '0', DEMO_RATE: '0', SETTINGS_SECRET: settingsSecret }),
+    {
+      logger: createLogger({ silent: true }),
+      generate: false,
+      sandbox: { webhookTiming: { batchWindowMs: 20 } },
+    },
+  );
+}

@@ -164,35 +164,24 @@ export class SlaProcessor {
       // Whatever failed, the timers wait and come back; none was acted on past its step row.
       const failure = toFailure(error);
       const ids = claimed.map((t) => t.id);
-      if (waitsForTenant(failure)) {
+      // A paused or uninstalled tenant's timers wait, unclaimed, until it works again: no failed check.
+      const forTenant = waitsForTenant(failure);
+      if (forTenant)
         this.opts.logger.info('SLA timers wait for their tenant', {
           tenantId,
           timers: ids.length,
           reason: failure.message,
         });
-        await this.opts.timers.retryLater(
-          tenantId,
-          ids,
-          holder,
-          now,
-          failure.message,
-          now,
-          NOT_A_FAILED_CHECK,
-        );
-        return claimed.length;
-      }
-      this.opts.logger.error('SLA check failed', {
-        tenantId,
-        error: failure.message,
-        timers: claimed.length,
-      });
+      else
+        this.opts.logger.error('SLA check failed', { tenantId, error: failure.message, timers: ids.length });
       await this.opts.timers.retryLater(
         tenantId,
         ids,
         holder,
-        now + this.backoff(claimed[0]?.attempts ?? 0),
+        forTenant ? now : now + this.backoff(claimed[0]?.attempts ?? 0),
         failure.message,
         now,
+        forTenant ? NOT_A_FAILED_CHECK : {},
       );
     } finally {
       stopRenewing();
