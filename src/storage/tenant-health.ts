@@ -2,6 +2,7 @@
 // inbox item, and its recent failed CRM writes with their reasons; and, for Activity, which of the
 // leads found are dead-lettered.
 import type { Db } from './db.js';
+import { chunk, KEY_CHUNK, marks } from './shared.js';
 
 export interface FailedAction {
   leadId: string;
@@ -54,16 +55,14 @@ export class TenantHealthRepository {
     leadIds: readonly string[],
   ): Promise<Map<string, DeadLetteredLead>> {
     const found = new Map<string, DeadLetteredLead>();
-    const unique = [...new Set(leadIds)];
-    for (let i = 0; i < unique.length; i += 500) {
-      const part = unique.slice(i, i + 500);
+    for (const part of chunk([...new Set(leadIds)], KEY_CHUNK)) {
       const rows = await this.db.all<{
         object_id: string;
         last_error: string | null;
         updated_at: number | string;
       }>(
         `SELECT object_id, last_error, updated_at FROM inbox
-         WHERE tenant_id = ? AND state = 'failed' AND object_id IN (${part.map(() => '?').join(', ')})
+         WHERE tenant_id = ? AND state = 'failed' AND object_id IN (${marks(part.length)})
          ORDER BY updated_at, id`,
         [tenantId, ...part],
       );
