@@ -181,7 +181,7 @@ fallback: { queue: desk }
   const tenant = (await e.app.storage.getTenant(e.tenantId))!;
   expect(await replayDeadLetters(e.app.storage, tenant, [dead!.id], Date.now())).toEqual({
     queued: [`#${dead!.id} queued again`],
-    unknown: [],
+    refused: [],
   });
   e.app.worker?.wake();
   await until('the replayed lead to be routed and its note written', async () => {

@@ -352,7 +352,7 @@ suite('two portals on one instance (PostgreSQL + Redis)', () => {
     expect(await listDeadLetters(app.storage, tenantB)).toEqual([`no dead letters for tenant ${tenantB.id}`]);
     expect(await replayDeadLetters(app.storage, tenantB, [deadA!.id], Date.now())).toEqual({
       queued: [],
-      unknown: [
+      refused: [
         `#${deadA!.id} is not a dead letter of tenant ${tenantB.id} (see \`lead-router dead-letters list\`)`,
       ],
     });
